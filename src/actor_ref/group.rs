@@ -1,0 +1,227 @@
+//! A group of actor references with broadcast or round-robin delivery.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{ActorRef, SendError, TrySendError};
+
+/// How [`ActorGroup::try_send`] delivers a message.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Delivery {
+    /// A copy to every actor in the group.
+    ToAll,
+    /// To one actor, chosen round robin; full or stopped actors are skipped.
+    ToOne,
+}
+
+/// A group of [`ActorRef`]s.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::{ActorGroup, Delivery};
+/// # fn f(a: hearth::ActorRef<u32>, b: hearth::ActorRef<u32>) {
+/// let group = ActorGroup::new([a, b]);
+/// group.try_send(1, Delivery::ToOne).unwrap(); // to `a`
+/// group.try_send(2, Delivery::ToOne).unwrap(); // to `b`
+/// group.try_send(3, Delivery::ToAll).unwrap(); // to both
+/// # }
+/// ```
+pub struct ActorGroup<M> {
+    actor_refs: Vec<ActorRef<M>>,
+    /// Index of the member that gets the next to-one message.
+    next: AtomicUsize,
+}
+
+impl<M> ActorGroup<M> {
+    /// An empty group.
+    pub const fn empty() -> ActorGroup<M> {
+        ActorGroup {
+            actor_refs: Vec::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// A group of the given references.
+    pub fn new<I: IntoIterator<Item = ActorRef<M>>>(actor_refs: I) -> ActorGroup<M> {
+        ActorGroup {
+            actor_refs: actor_refs.into_iter().collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Number of actors in the group.
+    pub fn len(&self) -> usize {
+        self.actor_refs.len()
+    }
+
+    /// Returns true if the group is empty.
+    pub fn is_empty(&self) -> bool {
+        self.actor_refs.is_empty()
+    }
+
+    /// Adds an actor to the group.
+    pub fn add(&mut self, actor_ref: ActorRef<M>) {
+        self.actor_refs.push(actor_ref);
+    }
+
+    /// Adds an actor to the group unless it is already a member.
+    pub fn add_unique(&mut self, actor_ref: ActorRef<M>) {
+        if !self.actor_refs.contains(&actor_ref) {
+            self.actor_refs.push(actor_ref);
+        }
+    }
+
+    /// Removes an actor from the group.
+    pub fn remove(&mut self, actor_ref: &ActorRef<M>) {
+        self.actor_refs.retain(|member| member != actor_ref);
+    }
+
+    /// Removes every actor that has stopped.
+    pub fn remove_stopped(&mut self) {
+        self.actor_refs.retain(|member| !member.is_stopped());
+    }
+
+    /// The members of the group.
+    pub fn actor_refs(&self) -> &[ActorRef<M>] {
+        &self.actor_refs
+    }
+
+    /// Sends `msg` without waiting, delivered as `delivery` says.
+    ///
+    /// With [`Delivery::ToOne`] the members are tried round robin, starting
+    /// after the last one that got a message; the first with room gets it.
+    /// With [`Delivery::ToAll`] every member with room gets a copy.
+    ///
+    /// # Errors
+    ///
+    /// When no member took the message: [`TrySendError::Full`] if some member
+    /// was full, [`TrySendError::Stopped`] if all have stopped or the group is
+    /// empty. For `ToAll`, members that were full or stopped are skipped;
+    /// [`ActorGroup::send_to_all`] waits for room instead.
+    pub fn try_send(&self, msg: M, delivery: Delivery) -> Result<(), TrySendError<M>>
+    where
+        M: Clone,
+    {
+        match delivery {
+            Delivery::ToOne => self.try_send_to_one(msg),
+            Delivery::ToAll => self.try_send_to_all(msg),
+        }
+    }
+
+    /// Sends `msg` to one member, round robin, skipping full and stopped ones.
+    ///
+    /// # Errors
+    ///
+    /// See [`ActorGroup::try_send`].
+    pub fn try_send_to_one(&self, mut msg: M) -> Result<(), TrySendError<M>> {
+        let n = self.actor_refs.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut any_full = false;
+        for i in 0..n {
+            match self.actor_refs[(start + i) % n].try_send(msg) {
+                Ok(()) => {
+                    if i != 0 {
+                        let _ = self.next.fetch_add(i, Ordering::Relaxed);
+                    }
+                    return Ok(());
+                }
+                Err(TrySendError::Full(m)) => {
+                    any_full = true;
+                    msg = m;
+                }
+                Err(TrySendError::Stopped(m)) => msg = m,
+                Err(TrySendError::Rejected) => return Err(TrySendError::Rejected),
+            }
+        }
+        Err(if any_full {
+            TrySendError::Full(msg)
+        } else {
+            TrySendError::Stopped(msg)
+        })
+    }
+
+    /// Sends a copy of `msg` to every member with room.
+    ///
+    /// # Errors
+    ///
+    /// See [`ActorGroup::try_send`].
+    pub fn try_send_to_all(&self, msg: M) -> Result<(), TrySendError<M>>
+    where
+        M: Clone,
+    {
+        let mut delivered = false;
+        let mut any_full = false;
+        for member in &self.actor_refs {
+            match member.try_send(msg.clone()) {
+                Ok(()) => delivered = true,
+                Err(TrySendError::Full(_)) => any_full = true,
+                Err(_) => {}
+            }
+        }
+        match (delivered, any_full) {
+            (true, _) => Ok(()),
+            (false, true) => Err(TrySendError::Full(msg)),
+            (false, false) => Err(TrySendError::Stopped(msg)),
+        }
+    }
+
+    /// Sends a copy of `msg` to every member, waiting for room where an inbox
+    /// is full. Returns how many members got it (stopped ones are skipped).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopped`] if no member got the message.
+    pub async fn send_to_all(&self, msg: M) -> Result<usize, SendError<M>>
+    where
+        M: Clone,
+    {
+        let mut delivered = 0;
+        for member in &self.actor_refs {
+            if member.send(msg.clone()).await.is_ok() {
+                delivered += 1;
+            }
+        }
+        if delivered == 0 {
+            Err(SendError::Stopped(msg))
+        } else {
+            Ok(delivered)
+        }
+    }
+
+    /// Waits until every member has stopped.
+    pub async fn join_all(&self) {
+        for member in &self.actor_refs {
+            member.join().await;
+        }
+    }
+}
+
+impl<M> Default for ActorGroup<M> {
+    fn default() -> ActorGroup<M> {
+        ActorGroup::empty()
+    }
+}
+
+impl<M> Clone for ActorGroup<M> {
+    fn clone(&self) -> ActorGroup<M> {
+        ActorGroup {
+            actor_refs: self.actor_refs.clone(),
+            next: AtomicUsize::new(self.next.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl<M> From<ActorRef<M>> for ActorGroup<M> {
+    fn from(actor_ref: ActorRef<M>) -> ActorGroup<M> {
+        ActorGroup::new([actor_ref])
+    }
+}
+
+impl<M> fmt::Debug for ActorGroup<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorGroup")
+            .field("actor_refs", &self.actor_refs)
+            .finish()
+    }
+}

@@ -1,0 +1,360 @@
+//! References to actors: send messages, make requests, wait for the end.
+//!
+//! An [`ActorRef`] is the only way to reach an actor. It is cheap to clone
+//! and, when the message type is `Send`, can be moved between threads and
+//! used from any actor kind (thread-local, thread-safe, sync) or from plain
+//! threads. [`ActorGroup`] holds several references for broadcast or
+//! round-robin delivery.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{self, Poll};
+
+use crate::inbox::{self, SendFailure};
+
+mod error;
+mod group;
+mod rpc;
+
+pub use error::{RpcError, SendError, TrySendError};
+pub use group::{ActorGroup, Delivery};
+pub use rpc::{RpcMessage, RpcResponse};
+
+/// A reference to an actor, used to send it messages of type `M`.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::{ActorOptions, Runtime, ThreadSafe};
+///
+/// async fn greeter(mut ctx: Context<String, ThreadSafe>) {
+///     while let Ok(name) = ctx.receive_next().await {
+///         println!("Hello, {name}!");
+///     }
+/// }
+///
+/// # fn main() -> Result<(), hearth::Error> {
+/// let mut runtime = Runtime::setup().num_threads(1).build()?;
+/// let actor_ref = runtime.spawn(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
+/// actor_ref.try_send("World".to_owned()).expect("inbox has room");
+/// drop(actor_ref); // The actor stops once all references are gone.
+/// runtime.start()
+/// # }
+/// ```
+pub struct ActorRef<M> {
+    kind: Kind<M>,
+}
+
+enum Kind<M> {
+    /// Sends straight into the actor's inbox.
+    Direct(inbox::Sender<M>),
+    /// Converts the message first (see [`ActorRef::map`]).
+    Mapped(Arc<dyn MappedRef<M> + Send + Sync>),
+}
+
+impl<M> ActorRef<M> {
+    pub(crate) fn from_sender(sender: inbox::Sender<M>) -> ActorRef<M> {
+        ActorRef {
+            kind: Kind::Direct(sender),
+        }
+    }
+
+    /// Sends `msg` without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the inbox is full, [`TrySendError::Stopped`]
+    /// if the actor stopped (the message is handed back in both cases),
+    /// [`TrySendError::Rejected`] if a mapped reference could not convert it.
+    pub fn try_send<Msg: Into<M>>(&self, msg: Msg) -> Result<(), TrySendError<M>> {
+        let mut slot = Some(msg.into());
+        match self.try_send_from(&mut || slot.take()) {
+            Ok(()) => Ok(()),
+            Err(failure) => Err(match (failure, slot) {
+                (SendFailure::Full, Some(msg)) => TrySendError::Full(msg),
+                (SendFailure::Stopped, Some(msg)) => TrySendError::Stopped(msg),
+                _ => TrySendError::Rejected,
+            }),
+        }
+    }
+
+    /// Sends `msg`, waiting for room in the inbox if it is full
+    /// (back-pressure).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopped`] if the actor stopped before or while waiting
+    /// (the message is handed back), [`SendError::Rejected`] if a mapped
+    /// reference could not convert it.
+    pub fn send<Msg: Into<M>>(&self, msg: Msg) -> SendValue<'_, M> {
+        SendValue {
+            actor_ref: self,
+            msg: Some(msg.into()),
+            waiter: None,
+        }
+    }
+
+    /// Sends a request and waits for the actor's response.
+    ///
+    /// The actor receives an [`RpcMessage`] (converted into `M`) and answers
+    /// with [`RpcResponse::respond`].
+    ///
+    /// # Errors
+    ///
+    /// [`RpcError::SendError`] if the actor stopped before receiving the
+    /// request, [`RpcError::NoResponse`] if it dropped the request without
+    /// responding.
+    pub async fn rpc<Req, Res>(&self, request: Req) -> Result<Res, RpcError>
+    where
+        M: From<RpcMessage<Req, Res>>,
+    {
+        let (msg, response) = rpc::new_call(request);
+        if self.send(M::from(msg)).await.is_err() {
+            return Err(RpcError::SendError);
+        }
+        response.await
+    }
+
+    /// Waits until the actor has stopped (returned, failed for good, or was
+    /// dropped with its worker).
+    pub fn join(&self) -> Join<'_, M> {
+        Join { actor_ref: self }
+    }
+
+    /// Returns true if the actor has stopped.
+    pub fn is_stopped(&self) -> bool {
+        match &self.kind {
+            Kind::Direct(sender) => sender.is_closed(),
+            Kind::Mapped(mapped) => mapped.is_stopped(),
+        }
+    }
+
+    /// Changes the message type of the reference: messages of type `Msg` are
+    /// converted into `M` with [`From`] when sent.
+    pub fn map<Msg>(self) -> ActorRef<Msg>
+    where
+        M: From<Msg> + Send + 'static,
+        Msg: Send + 'static,
+    {
+        self.map_fn(|msg| Some(M::from(msg)))
+    }
+
+    /// Changes the message type of the reference: messages of type `Msg` are
+    /// converted into `M` with [`TryFrom`]; a message that does not convert
+    /// is refused with [`TrySendError::Rejected`] / [`SendError::Rejected`].
+    pub fn try_map<Msg>(self) -> ActorRef<Msg>
+    where
+        M: TryFrom<Msg> + Send + 'static,
+        Msg: Send + 'static,
+    {
+        self.map_fn(|msg| M::try_from(msg).ok())
+    }
+
+    /// Changes the message type with a conversion function that returns
+    /// `None` for messages the actor does not take.
+    pub fn map_fn<Msg>(self, convert: fn(Msg) -> Option<M>) -> ActorRef<Msg>
+    where
+        M: Send + 'static,
+        Msg: Send + 'static,
+    {
+        ActorRef {
+            kind: Kind::Mapped(Arc::new(Mapped {
+                inner: self,
+                convert,
+            })),
+        }
+    }
+
+    fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<M>) -> Result<(), SendFailure> {
+        match &self.kind {
+            Kind::Direct(sender) => sender.try_send_from(produce),
+            Kind::Mapped(mapped) => mapped.try_send_from(produce),
+        }
+    }
+
+    fn poll_send_from(
+        &self,
+        produce: &mut dyn FnMut() -> Option<M>,
+        waiter: &mut Option<u64>,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendFailure>> {
+        match &self.kind {
+            Kind::Direct(sender) => sender.poll_send_from(produce, waiter, cx),
+            Kind::Mapped(mapped) => mapped.poll_send_from(produce, waiter, cx),
+        }
+    }
+
+    fn cancel_send(&self, waiter: u64) {
+        match &self.kind {
+            Kind::Direct(sender) => sender.cancel_send(waiter),
+            Kind::Mapped(mapped) => mapped.cancel_send(waiter),
+        }
+    }
+
+    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
+        match &self.kind {
+            Kind::Direct(sender) => sender.poll_join(cx),
+            Kind::Mapped(mapped) => mapped.poll_join(cx),
+        }
+    }
+}
+
+impl<M> Clone for ActorRef<M> {
+    fn clone(&self) -> ActorRef<M> {
+        let kind = match &self.kind {
+            Kind::Direct(sender) => Kind::Direct(sender.clone()),
+            Kind::Mapped(mapped) => Kind::Mapped(mapped.clone()),
+        };
+        ActorRef { kind }
+    }
+}
+
+impl<M> PartialEq for ActorRef<M> {
+    /// Two references are equal if they reach the same actor the same way.
+    fn eq(&self, other: &ActorRef<M>) -> bool {
+        match (&self.kind, &other.kind) {
+            (Kind::Direct(a), Kind::Direct(b)) => a.same_inbox(b),
+            (Kind::Mapped(a), Kind::Mapped(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl<M> Eq for ActorRef<M> {}
+
+impl<M> fmt::Debug for ActorRef<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::Direct(_) => "direct",
+            Kind::Mapped(_) => "mapped",
+        };
+        f.debug_struct("ActorRef")
+            .field("kind", &kind)
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}
+
+/// Sending through a mapped reference: converts `Msg` into the actor's own
+/// message type, which this trait hides.
+trait MappedRef<Msg> {
+    fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<Msg>) -> Result<(), SendFailure>;
+    fn poll_send_from(
+        &self,
+        produce: &mut dyn FnMut() -> Option<Msg>,
+        waiter: &mut Option<u64>,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendFailure>>;
+    fn cancel_send(&self, waiter: u64);
+    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()>;
+    fn is_stopped(&self) -> bool;
+}
+
+struct Mapped<M, Msg> {
+    inner: ActorRef<M>,
+    convert: fn(Msg) -> Option<M>,
+}
+
+impl<M, Msg> MappedRef<Msg> for Mapped<M, Msg> {
+    fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<Msg>) -> Result<(), SendFailure> {
+        let convert = self.convert;
+        self.inner
+            .try_send_from(&mut || produce().and_then(convert))
+    }
+
+    fn poll_send_from(
+        &self,
+        produce: &mut dyn FnMut() -> Option<Msg>,
+        waiter: &mut Option<u64>,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendFailure>> {
+        let convert = self.convert;
+        self.inner
+            .poll_send_from(&mut || produce().and_then(convert), waiter, cx)
+    }
+
+    fn cancel_send(&self, waiter: u64) {
+        self.inner.cancel_send(waiter);
+    }
+
+    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
+        self.inner.poll_join(cx)
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.inner.is_stopped()
+    }
+}
+
+/// [`Future`] behind [`ActorRef::send`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct SendValue<'r, M> {
+    actor_ref: &'r ActorRef<M>,
+    msg: Option<M>,
+    /// Registration with the inbox while waiting for room.
+    waiter: Option<u64>,
+}
+
+impl<M> Unpin for SendValue<'_, M> {}
+
+impl<M> Future for SendValue<'_, M> {
+    type Output = Result<(), SendError<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.msg.is_none() {
+            // Polled after completion.
+            return Poll::Ready(Err(SendError::Rejected));
+        }
+        let msg = &mut this.msg;
+        match this
+            .actor_ref
+            .poll_send_from(&mut || msg.take(), &mut this.waiter, cx)
+        {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(failure)) => Poll::Ready(Err(match (failure, this.msg.take()) {
+                (SendFailure::Stopped, Some(msg)) => SendError::Stopped(msg),
+                _ => SendError::Rejected,
+            })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<M> Drop for SendValue<'_, M> {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            self.actor_ref.cancel_send(waiter);
+        }
+    }
+}
+
+impl<M> fmt::Debug for SendValue<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendValue").finish_non_exhaustive()
+    }
+}
+
+/// [`Future`] behind [`ActorRef::join`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Join<'r, M> {
+    actor_ref: &'r ActorRef<M>,
+}
+
+impl<M> Future for Join<'_, M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        self.actor_ref.poll_join(cx)
+    }
+}
+
+impl<M> fmt::Debug for Join<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join").finish_non_exhaustive()
+    }
+}

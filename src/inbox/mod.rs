@@ -1,0 +1,377 @@
+//! The bounded inbox of an actor: many senders, one receiving actor.
+//!
+//! An inbox is created when an actor is spawned and lives as long as the
+//! actor, across restarts: the process driving the actor holds the [`Owner`],
+//! each incarnation of the actor gets a [`Receiver`] and every
+//! [`ActorRef`](crate::ActorRef) holds a [`Sender`]. When the owner is dropped
+//! (the actor stopped for good) the inbox closes: queued messages are dropped,
+//! waiting senders get their message back and joiners are woken.
+//!
+//! The state sits behind one mutex. Wakers are always called, and messages
+//! always dropped, after the lock is released, so user code (a `Drop` impl, a
+//! waker) never runs while the inbox is locked.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{self, Poll, Waker};
+
+#[cfg(test)]
+mod tests;
+
+/// Error returned by [`Receiver::try_recv`].
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum RecvError {
+    /// The inbox is empty, but senders may still send.
+    Empty,
+    /// The inbox is empty and every sender is gone: no message will arrive.
+    Disconnected,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Empty => f.write_str("inbox is empty"),
+            RecvError::Disconnected => {
+                f.write_str("inbox is empty and all actor references are gone")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Error returned when waiting for a message while the inbox is empty and no
+/// [`ActorRef`](crate::ActorRef) is left to send one.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct NoMessages;
+
+impl fmt::Display for NoMessages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no messages: the inbox is empty and all actor references are gone")
+    }
+}
+
+impl std::error::Error for NoMessages {}
+
+struct Shared<M> {
+    state: Mutex<State<M>>,
+    /// Number of live [`Sender`]s.
+    senders: AtomicUsize,
+}
+
+struct State<M> {
+    queue: VecDeque<M>,
+    capacity: usize,
+    /// Set when the owner is dropped: the actor stopped for good.
+    closed: bool,
+    /// Waker of the receiving actor, set while it waits for a message.
+    receiver: Option<Waker>,
+    /// Senders waiting for room, oldest first.
+    send_waiters: VecDeque<(u64, Waker)>,
+    next_waiter_id: u64,
+    /// Tasks waiting for the actor to stop.
+    join_waiters: Vec<Waker>,
+}
+
+impl<M> Shared<M> {
+    fn lock(&self) -> MutexGuard<'_, State<M>> {
+        // A panic never happens while the lock is held (no user code runs
+        // under it), but if one did the state is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Why a send did not happen.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub(crate) enum SendFailure {
+    /// No room (only from [`Sender::try_send_from`]).
+    Full,
+    /// The inbox is closed: the actor stopped.
+    Stopped,
+    /// The producer refused to make a message.
+    Rejected,
+}
+
+/// Creates a new inbox holding at most `capacity` messages.
+pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
+    let capacity = capacity.get();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            queue: VecDeque::with_capacity(capacity.min(64)),
+            capacity,
+            closed: false,
+            receiver: None,
+            send_waiters: VecDeque::new(),
+            next_waiter_id: 0,
+            join_waiters: Vec::new(),
+        }),
+        senders: AtomicUsize::new(0),
+    });
+    Owner { shared }
+}
+
+/// The owning end of an inbox, held by the process that drives the actor.
+/// Dropping it closes the inbox.
+pub(crate) struct Owner<M> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M> Owner<M> {
+    /// A receiver for a (new incarnation of the) actor.
+    pub(crate) fn receiver(&self) -> Receiver<M> {
+        Receiver {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A new sender.
+    pub(crate) fn sender(&self) -> Sender<M> {
+        new_sender(&self.shared)
+    }
+}
+
+impl<M> Drop for Owner<M> {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        let queue = std::mem::take(&mut state.queue);
+        let send_waiters = std::mem::take(&mut state.send_waiters);
+        let join_waiters = std::mem::take(&mut state.join_waiters);
+        let receiver = state.receiver.take();
+        drop(state);
+        drop(queue);
+        drop(receiver);
+        for (_, waker) in send_waiters {
+            waker.wake();
+        }
+        for waker in join_waiters {
+            waker.wake();
+        }
+    }
+}
+
+fn new_sender<M>(shared: &Arc<Shared<M>>) -> Sender<M> {
+    let _ = shared.senders.fetch_add(1, Ordering::Relaxed);
+    Sender {
+        shared: shared.clone(),
+    }
+}
+
+/// The receiving end, used by the actor itself. Dropping it does not close
+/// the inbox (the actor may be restarted with a new receiver).
+pub(crate) struct Receiver<M> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M> Receiver<M> {
+    /// Takes the next message without waiting.
+    pub(crate) fn try_recv(&self) -> Result<M, RecvError> {
+        let mut state = self.shared.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            let waiter = state.send_waiters.pop_front();
+            drop(state);
+            if let Some((_, waker)) = waiter {
+                waker.wake();
+            }
+            Ok(msg)
+        } else if self.shared.senders.load(Ordering::Acquire) == 0 {
+            Err(RecvError::Disconnected)
+        } else {
+            Err(RecvError::Empty)
+        }
+    }
+
+    /// Takes the next message, or registers `cx`'s waker to be woken when one
+    /// arrives or the last sender goes away.
+    pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
+        let mut state = self.shared.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            let waiter = state.send_waiters.pop_front();
+            drop(state);
+            if let Some((_, waker)) = waiter {
+                waker.wake();
+            }
+            return Poll::Ready(Ok(msg));
+        }
+        // Checked under the lock: the last sender takes the lock after
+        // decrementing, so it either sees our waker or we see zero.
+        if self.shared.senders.load(Ordering::Acquire) == 0 {
+            return Poll::Ready(Err(NoMessages));
+        }
+        match &mut state.receiver {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// A new sender for this inbox.
+    pub(crate) fn sender(&self) -> Sender<M> {
+        new_sender(&self.shared)
+    }
+
+    /// Number of messages waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+}
+
+/// The sending end, held by actor references.
+pub(crate) struct Sender<M> {
+    shared: Arc<Shared<M>>,
+}
+
+impl<M> Sender<M> {
+    /// Sends the message made by `produce` without waiting. `produce` is
+    /// called (under the lock) only when there is room; it returns `None` to
+    /// refuse. On `Full` and `Stopped` it was not called.
+    pub(crate) fn try_send_from(
+        &self,
+        produce: &mut dyn FnMut() -> Option<M>,
+    ) -> Result<(), SendFailure> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(SendFailure::Stopped);
+        }
+        if state.queue.len() >= state.capacity {
+            return Err(SendFailure::Full);
+        }
+        let Some(msg) = produce() else {
+            return Err(SendFailure::Rejected);
+        };
+        state.queue.push_back(msg);
+        let receiver = state.receiver.take();
+        drop(state);
+        wake(receiver);
+        Ok(())
+    }
+
+    /// Sends the message made by `produce`, or registers `cx`'s waker (under
+    /// `waiter`) to be woken when there is room. `produce` is only called when
+    /// there is room; it returns `None` to refuse.
+    pub(crate) fn poll_send_from(
+        &self,
+        produce: &mut dyn FnMut() -> Option<M>,
+        waiter: &mut Option<u64>,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<Result<(), SendFailure>> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            *waiter = None;
+            return Poll::Ready(Err(SendFailure::Stopped));
+        }
+        if state.queue.len() < state.capacity {
+            if let Some(id) = waiter.take() {
+                state.send_waiters.retain(|(w, _)| *w != id);
+            }
+            let Some(msg) = produce() else {
+                let next = pass_on_room(&mut state);
+                drop(state);
+                wake(next);
+                return Poll::Ready(Err(SendFailure::Rejected));
+            };
+            state.queue.push_back(msg);
+            let receiver = state.receiver.take();
+            drop(state);
+            wake(receiver);
+            return Poll::Ready(Ok(()));
+        }
+        let registered =
+            waiter.and_then(|id| state.send_waiters.iter_mut().find(|(w, _)| *w == id));
+        match registered {
+            Some((_, waker)) => {
+                if !waker.will_wake(cx.waker()) {
+                    *waker = cx.waker().clone();
+                }
+            }
+            None => {
+                let id = state.next_waiter_id;
+                state.next_waiter_id += 1;
+                state.send_waiters.push_back((id, cx.waker().clone()));
+                *waiter = Some(id);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Cancels a registration made by [`Sender::poll_send_from`] (the send
+    /// future was dropped). If this waiter had already been woken for room it
+    /// did not use, the next waiter is woken instead, so no wake-up is lost.
+    pub(crate) fn cancel_send(&self, waiter: u64) {
+        let mut state = self.shared.lock();
+        let before = state.send_waiters.len();
+        state.send_waiters.retain(|(w, _)| *w != waiter);
+        let next = if state.send_waiters.len() == before {
+            pass_on_room(&mut state)
+        } else {
+            None
+        };
+        drop(state);
+        wake(next);
+    }
+
+    /// Polls for the actor having stopped.
+    pub(crate) fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Poll::Ready(());
+        }
+        if !state.join_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            state.join_waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Returns true if the actor has stopped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// Returns true if both senders send to the same inbox.
+    pub(crate) fn same_inbox(&self, other: &Sender<M>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+/// If there is room, takes the next send waiter to wake.
+fn pass_on_room<M>(state: &mut State<M>) -> Option<Waker> {
+    if state.queue.len() < state.capacity {
+        state.send_waiters.pop_front().map(|(_, waker)| waker)
+    } else {
+        None
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+impl<M> Clone for Sender<M> {
+    fn clone(&self) -> Sender<M> {
+        new_sender(&self.shared)
+    }
+}
+
+impl<M> Drop for Sender<M> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Last sender: a receiver waiting for a message must learn that
+            // none will come.
+            let receiver = self.shared.lock().receiver.take();
+            wake(receiver);
+        }
+    }
+}
+
+impl<M> fmt::Debug for Sender<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}

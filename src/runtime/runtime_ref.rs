@@ -1,0 +1,149 @@
+//! [`RuntimeRef`], the handle to the worker thread an actor runs on, and
+//! [`ThreadLocal`], the runtime access of thread-local actors.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::actor::{Actor, NewActor};
+use crate::runtime::shared::RuntimeShared;
+use crate::runtime::{ActorOptions, ThreadSafe};
+use crate::scheduler::{ActorProcess, FutureProcess, LocalScheduler};
+use crate::supervisor::Supervisor;
+use crate::{ActorRef, inbox};
+
+/// A handle to the worker thread the caller runs on: spawns thread-local
+/// actors (which stay on this thread) and thread-safe ones.
+///
+/// Given to functions passed to
+/// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers) and reached
+/// from thread-local actors through `ctx.runtime()`. Not `Send`: it belongs
+/// to its thread.
+#[derive(Clone)]
+pub struct RuntimeRef {
+    pub(crate) internals: Rc<WorkerInternals>,
+}
+
+/// The state of one worker that its processes can reach.
+pub(crate) struct WorkerInternals {
+    pub(crate) id: usize,
+    pub(crate) local: RefCell<LocalScheduler>,
+    pub(crate) shared: Arc<RuntimeShared>,
+}
+
+impl RuntimeRef {
+    pub(crate) fn new(internals: WorkerInternals) -> RuntimeRef {
+        RuntimeRef {
+            internals: Rc::new(internals),
+        }
+    }
+
+    /// Spawns a thread-local actor on this worker. The actor never moves to
+    /// another thread, so it need not be `Send`.
+    pub fn spawn_local<S, NA>(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> ActorRef<NA::Message>
+    where
+        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + 'static,
+        NA: NewActor<RuntimeAccess = ThreadLocal> + 'static,
+        NA::Actor: 'static,
+        NA::Message: 'static,
+    {
+        let inbox = inbox::new(options.inbox_capacity());
+        let actor_ref = ActorRef::from_sender(inbox.sender());
+        let rt = ThreadLocal { rt: self.clone() };
+        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, rt);
+        self.internals.local.borrow_mut().add(Box::new(process));
+        actor_ref
+    }
+
+    /// Spawns a future on this worker. A panic in it is caught and logged.
+    pub fn spawn_local_future<Fut>(&mut self, future: Fut)
+    where
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.internals
+            .local
+            .borrow_mut()
+            .add(Box::new(FutureProcess::new(future)));
+    }
+
+    /// Spawns a thread-safe actor, see [`ThreadSafe::spawn`].
+    pub fn spawn<S, NA>(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> ActorRef<NA::Message>
+    where
+        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+        NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
+        NA::Actor: Send + 'static,
+        NA::Message: Send + 'static,
+    {
+        self.thread_safe()
+            .spawn(supervisor, new_actor, arg, options)
+    }
+
+    /// Spawns a thread-safe future, see [`ThreadSafe::spawn_future`].
+    pub fn spawn_future<Fut>(&mut self, future: Fut)
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.thread_safe().spawn_future(future);
+    }
+
+    /// A handle to spawn thread-safe actors from any thread.
+    pub fn thread_safe(&self) -> ThreadSafe {
+        ThreadSafe {
+            shared: self.internals.shared.clone(),
+        }
+    }
+
+    /// The id of this worker thread, starting at 1.
+    pub fn worker_id(&self) -> usize {
+        self.internals.id
+    }
+
+    /// The name of the runtime.
+    pub fn name(&self) -> &str {
+        &self.internals.shared.name
+    }
+}
+
+impl fmt::Debug for RuntimeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeRef")
+            .field("worker_id", &self.internals.id)
+            .finish()
+    }
+}
+
+/// The runtime access of thread-local actors (`Context<M, ThreadLocal>`):
+/// dereferences to the [`RuntimeRef`] of the actor's worker.
+#[derive(Clone, Debug)]
+pub struct ThreadLocal {
+    rt: RuntimeRef,
+}
+
+impl Deref for ThreadLocal {
+    type Target = RuntimeRef;
+
+    fn deref(&self) -> &RuntimeRef {
+        &self.rt
+    }
+}
+
+impl DerefMut for ThreadLocal {
+    fn deref_mut(&mut self) -> &mut RuntimeRef {
+        &mut self.rt
+    }
+}

@@ -1,0 +1,18 @@
+//! Run queues: which processes are ready to run, and how they get there.
+//!
+//! A *process* is what the scheduler runs: an actor with its supervisor and
+//! inbox ([`ActorProcess`]), or a plain future ([`FutureProcess`]). Each
+//! worker has a [`LocalScheduler`] for thread-local processes; all workers
+//! share one [`SharedScheduler`] for thread-safe processes. A process is
+//! scheduled by its waker, which may be called from any thread; a process is
+//! in a ready queue at most once at a time, and a wake-up that comes while it
+//! runs makes it run again.
+
+pub(crate) mod budget;
+pub(crate) mod local;
+mod process;
+mod shared;
+
+pub(crate) use local::LocalScheduler;
+pub(crate) use process::{ActorProcess, FutureProcess, Process};
+pub(crate) use shared::SharedScheduler;

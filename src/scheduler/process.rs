@@ -1,0 +1,150 @@
+//! Processes: the units the schedulers run.
+
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{self, Poll};
+
+use log::{error, trace};
+
+use crate::actor::{Actor, Context, NewActor};
+use crate::inbox;
+use crate::supervisor::{Supervisor, SupervisorStrategy, panic_message};
+
+/// Something a scheduler can run until it is done.
+pub(crate) trait Process {
+    /// Name for logs.
+    fn name(&self) -> &'static str;
+
+    /// Runs the process once. `Ready` means it is done and can be dropped.
+    /// Never panics: panics of user code are caught here.
+    fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()>;
+}
+
+/// An actor under supervision. Owns the actor's inbox, so the inbox lives
+/// across restarts and closes when the process is dropped.
+pub(crate) struct ActorProcess<S, NA: NewActor> {
+    supervisor: S,
+    new_actor: NA,
+    inbox: inbox::Owner<NA::Message>,
+    rt: NA::RuntimeAccess,
+    actor: Option<Pin<Box<NA::Actor>>>,
+}
+
+impl<S, NA> ActorProcess<S, NA>
+where
+    NA: NewActor,
+    NA::RuntimeAccess: Clone,
+{
+    pub(crate) fn new(
+        supervisor: S,
+        mut new_actor: NA,
+        arg: NA::Argument,
+        inbox: inbox::Owner<NA::Message>,
+        rt: NA::RuntimeAccess,
+    ) -> Self {
+        let ctx = Context::new(inbox.receiver(), rt.clone());
+        let actor = Box::pin(new_actor.new(ctx, arg));
+        ActorProcess {
+            supervisor,
+            new_actor,
+            inbox,
+            rt,
+            actor: Some(actor),
+        }
+    }
+}
+
+impl<S, NA> Process for ActorProcess<S, NA>
+where
+    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument>,
+    NA: NewActor,
+    NA::RuntimeAccess: Clone,
+{
+    fn name(&self) -> &'static str {
+        NA::name()
+    }
+
+    fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
+        let Some(actor) = self.actor.as_mut() else {
+            return Poll::Ready(());
+        };
+        let decision = match panic::catch_unwind(AssertUnwindSafe(|| actor.as_mut().try_poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(()))) => {
+                trace!(actor = self.name(); "actor returned");
+                return Poll::Ready(());
+            }
+            Ok(Poll::Ready(Err(err))) => {
+                drop_caught(self.actor.take(), self.name());
+                let supervisor = &mut self.supervisor;
+                panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide(err)))
+            }
+            Err(panic) => {
+                drop_caught(self.actor.take(), self.name());
+                let supervisor = &mut self.supervisor;
+                panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide_on_panic(panic)))
+            }
+        };
+        match decision {
+            Ok(SupervisorStrategy::Restart(arg)) => {
+                let ctx = Context::new(self.inbox.receiver(), self.rt.clone());
+                let new_actor = &mut self.new_actor;
+                match panic::catch_unwind(AssertUnwindSafe(|| new_actor.new(ctx, arg))) {
+                    Ok(actor) => {
+                        self.actor = Some(Box::pin(actor));
+                        // Run the new incarnation, but after others had a turn.
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                    Err(panic) => {
+                        error!(actor = self.name(), panic = panic_message(&*panic); "restarting actor panicked, stopping it");
+                        Poll::Ready(())
+                    }
+                }
+            }
+            Ok(SupervisorStrategy::Stop) => Poll::Ready(()),
+            Err(panic) => {
+                error!(actor = self.name(), panic = panic_message(&*panic); "supervisor panicked, stopping the actor");
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// Drops a (possibly broken) actor, catching a panic in its destructor.
+fn drop_caught<T>(value: T, name: &str) {
+    if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        error!(actor = name, panic = panic_message(&*panic); "dropping failed actor panicked");
+    }
+}
+
+/// A plain future, run to completion; a panic is logged.
+pub(crate) struct FutureProcess<Fut> {
+    future: Pin<Box<Fut>>,
+}
+
+impl<Fut> FutureProcess<Fut> {
+    pub(crate) fn new(future: Fut) -> Self {
+        FutureProcess {
+            future: Box::pin(future),
+        }
+    }
+}
+
+impl<Fut: Future<Output = ()>> Process for FutureProcess<Fut> {
+    fn name(&self) -> &'static str {
+        crate::actor::short_type_name::<Fut>()
+    }
+
+    fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
+        let future = &mut self.future;
+        match panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => {
+                error!(future = self.name(), panic = panic_message(&*panic); "future panicked");
+                Poll::Ready(())
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The scheduler of thread-safe processes, shared by all workers.
+//!
+//! Ready tasks sit in one multi-producer, multi-consumer queue; any worker
+//! may take and run them. A task's state word makes sure it is queued at
+//! most once and never runs on two workers at the same time:
+//!
+//! - `NOTIFIED`: woken and queued (or, while running, to be queued again);
+//! - `RUNNING`: a worker is running it;
+//! - `COMPLETE`: done; wake-ups are ignored.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{self, Wake, Waker};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::scheduler::{Process, budget};
+use crate::worker::WorkerWake;
+
+const NOTIFIED: u8 = 0b001;
+const RUNNING: u8 = 0b010;
+const COMPLETE: u8 = 0b100;
+
+/// The shared run queue and the count of live thread-safe processes.
+pub(crate) struct SharedScheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ready_tx: Sender<Arc<SharedTask>>,
+    ready_rx: Receiver<Arc<SharedTask>>,
+    /// Thread-safe processes not yet done.
+    live: AtomicUsize,
+    /// Workers to wake when a task becomes ready.
+    workers: Vec<Arc<WorkerWake>>,
+}
+
+/// A thread-safe process and its scheduling state.
+pub(crate) struct SharedTask {
+    state: AtomicU8,
+    process: Mutex<Option<Box<dyn Process + Send>>>,
+    scheduler: Weak<Inner>,
+}
+
+impl SharedScheduler {
+    pub(crate) fn new(workers: Vec<Arc<WorkerWake>>) -> SharedScheduler {
+        let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+        SharedScheduler {
+            inner: Arc::new(Inner {
+                ready_tx,
+                ready_rx,
+                live: AtomicUsize::new(0),
+                workers,
+            }),
+        }
+    }
+
+    /// Number of thread-safe processes not yet done.
+    pub(crate) fn live(&self) -> usize {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
+    /// Returns true if a task is waiting to run.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.inner.ready_rx.is_empty()
+    }
+
+    /// Adds a process and schedules it.
+    pub(crate) fn add(&self, process: Box<dyn Process + Send>) {
+        let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
+        let task = Arc::new(SharedTask {
+            state: AtomicU8::new(NOTIFIED),
+            process: Mutex::new(Some(process)),
+            scheduler: Arc::downgrade(&self.inner),
+        });
+        self.inner.push(task);
+    }
+
+    /// Takes the next ready task, if any.
+    pub(crate) fn next(&self) -> Option<Arc<SharedTask>> {
+        self.inner.ready_rx.try_recv().ok()
+    }
+
+    /// Runs a task taken with [`SharedScheduler::next`].
+    pub(crate) fn run(&self, task: Arc<SharedTask>) {
+        // Clears NOTIFIED: wake-ups from now on make it run again.
+        let _ = task.state.swap(RUNNING, Ordering::AcqRel);
+        let waker = Waker::from(task.clone());
+        let mut cx = task::Context::from_waker(&waker);
+        let mut guard = task
+            .process
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(process) = guard.as_mut() else {
+            return;
+        };
+        if budget::with_budget(|| process.run(&mut cx)).is_ready() {
+            task.state.store(COMPLETE, Ordering::Release);
+            let process = guard.take();
+            drop(guard);
+            drop(process);
+            if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+                // The last thread-safe process is done: idle workers may
+                // now be able to stop.
+                for worker in &self.inner.workers {
+                    worker.wake_poll();
+                }
+            }
+            return;
+        }
+        drop(guard);
+        if task
+            .state
+            .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken while running.
+            task.state.store(NOTIFIED, Ordering::Release);
+            self.inner.push(task);
+        }
+    }
+}
+
+impl Inner {
+    fn push(&self, task: Arc<SharedTask>) {
+        // Both ends live in `self`, so the send cannot fail.
+        let _ = self.ready_tx.send(task);
+        for worker in &self.workers {
+            if worker.notify() {
+                break;
+            }
+        }
+    }
+}
+
+impl Wake for SharedTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let prev = self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
+        if prev & (NOTIFIED | RUNNING | COMPLETE) == 0
+            && let Some(scheduler) = self.scheduler.upgrade()
+        {
+            scheduler.push(self.clone());
+        }
+    }
+}

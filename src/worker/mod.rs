@@ -1,0 +1,126 @@
+//! Worker threads: each runs thread-local processes and a share of the
+//! thread-safe ones, on its own `mio::Poll`.
+//!
+//! The runtime creates workers in two steps: [`prepare`] makes the parts
+//! other threads need before any worker runs (the [`WorkerWake`]), [`start`]
+//! spawns the thread. A worker holds the write end of a pipe whose read end
+//! the coordinator watches: when the thread ends, normally or by a panic,
+//! the pipe closes and the coordinator joins the thread.
+
+use std::io;
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::unix::pipe;
+use mio::{Poll, Token};
+
+use crate::Error;
+use crate::runtime::RuntimeShared;
+
+mod control;
+mod thread_main;
+mod wake;
+
+pub(crate) use control::{Control, WorkerFn};
+pub(crate) use wake::WorkerWake;
+
+/// Token of the worker's waker on its own poll.
+const WAKER: Token = Token(usize::MAX);
+
+/// A worker that is prepared but not yet started.
+pub(crate) struct Prepared {
+    id: usize,
+    poll: Poll,
+    wake: Arc<WorkerWake>,
+    ready_rx: Receiver<u64>,
+}
+
+impl Prepared {
+    pub(crate) fn wake(&self) -> Arc<WorkerWake> {
+        self.wake.clone()
+    }
+}
+
+/// Creates the poll, waker and ready queue of worker `id`.
+pub(crate) fn prepare(id: usize) -> io::Result<Prepared> {
+    let poll = Poll::new()?;
+    let waker = mio::Waker::new(poll.registry(), WAKER)?;
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+    let wake = Arc::new(WorkerWake::new(id, ready_tx, waker));
+    Ok(Prepared {
+        id,
+        poll,
+        wake,
+        ready_rx,
+    })
+}
+
+/// The runtime's handle to a running worker thread.
+pub(crate) struct WorkerHandle {
+    id: usize,
+    control: Sender<Control>,
+    wake: Arc<WorkerWake>,
+    handle: thread::JoinHandle<Result<(), Error>>,
+    /// Read end of the pipe closed when the thread ends; taken by the
+    /// coordinator.
+    pipe: Option<pipe::Receiver>,
+}
+
+impl WorkerHandle {
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Sends a control message and wakes the worker. Returns false if the
+    /// worker has already stopped.
+    pub(crate) fn send(&self, msg: Control) -> bool {
+        if self.control.send(msg).is_err() {
+            return false;
+        }
+        self.wake.wake_poll();
+        true
+    }
+
+    pub(crate) fn take_pipe(&mut self) -> Option<pipe::Receiver> {
+        self.pipe.take()
+    }
+
+    /// Waits for the thread to end; a panic becomes an error naming the
+    /// worker and the panic message.
+    pub(crate) fn join(self) -> Result<(), Error> {
+        match self.handle.join() {
+            Ok(result) => result,
+            Err(panic) => {
+                let msg = crate::supervisor::panic_message(&*panic).to_owned();
+                Err(Error::worker_panic(self.id, msg))
+            }
+        }
+    }
+}
+
+/// Spawns the thread of a prepared worker.
+pub(crate) fn start(
+    prepared: Prepared,
+    shared: Arc<RuntimeShared>,
+    cpu: Option<usize>,
+) -> io::Result<WorkerHandle> {
+    let (pipe_tx, pipe_rx) = pipe::new()?;
+    let (control_tx, control_rx) = crossbeam_channel::unbounded();
+    let id = prepared.id;
+    let wake = prepared.wake.clone();
+    let handle = thread::Builder::new()
+        .name(format!("worker-{id}"))
+        .spawn(move || {
+            // Dropped when this closure ends or unwinds: closes the pipe.
+            let _alive = pipe_tx;
+            thread_main::run(prepared, shared, control_rx, cpu)
+        })?;
+    Ok(WorkerHandle {
+        id,
+        control: control_tx,
+        wake,
+        handle,
+        pipe: Some(pipe_rx),
+    })
+}

@@ -1,0 +1,123 @@
+//! The body of a worker thread: run ready processes, then poll.
+//!
+//! Each turn of the loop handles control messages, runs up to
+//! [`RUN_BATCH`] ready local processes and as many thread-safe ones, and
+//! then polls: without waiting if more work is ready, otherwise until a
+//! waker or an event wakes the poll. Once the runtime has started, the
+//! worker returns when it has no local processes left and no thread-safe
+//! process is alive anywhere.
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use log::{debug, trace, warn};
+use mio::Events;
+
+use crate::runtime::{RuntimeShared, WorkerInternals};
+use crate::scheduler::{self, LocalScheduler};
+use crate::worker::{Control, Prepared};
+use crate::{Error, RuntimeRef, sys};
+
+/// Processes run per queue between two polls.
+const RUN_BATCH: usize = 64;
+
+pub(super) fn run(
+    prepared: Prepared,
+    shared: Arc<RuntimeShared>,
+    control: Receiver<Control>,
+    cpu: Option<usize>,
+) -> Result<(), Error> {
+    let Prepared {
+        id,
+        mut poll,
+        wake,
+        ready_rx,
+    } = prepared;
+    if let Some(cpu) = cpu {
+        match sys::set_cpu_affinity(cpu) {
+            Ok(()) => debug!(worker = id, cpu = cpu; "worker thread pinned to CPU"),
+            Err(err) => warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity"),
+        }
+    }
+    let rt = RuntimeRef::new(WorkerInternals {
+        id,
+        local: RefCell::new(LocalScheduler::new(wake.clone())),
+        shared: shared.clone(),
+    });
+    let _drain = DrainOnExit(rt.clone());
+    let mut events = Events::with_capacity(64);
+    let mut started = false;
+    debug!(worker = id; "worker thread started");
+
+    loop {
+        while let Ok(msg) = control.try_recv() {
+            trace!(worker = id, msg:? = msg; "worker control message");
+            match msg {
+                Control::Started => started = true,
+                Control::Run(f) => f(rt.clone()).map_err(|msg| Error::worker_function(id, msg))?,
+                Control::Stop => {
+                    debug!(worker = id; "worker told to stop");
+                    return Ok(());
+                }
+                Control::Panic(msg) => panic!("{msg}"),
+            }
+        }
+
+        for _ in 0..RUN_BATCH {
+            let Ok(key) = ready_rx.try_recv() else { break };
+            scheduler::local::run(&rt.internals.local, key);
+        }
+        for _ in 0..RUN_BATCH {
+            let Some(task) = shared.scheduler.next() else {
+                break;
+            };
+            shared.scheduler.run(task);
+        }
+
+        if started && rt.internals.local.borrow().live() == 0 && shared.scheduler.live() == 0 {
+            debug!(worker = id; "worker thread done: no more processes");
+            return Ok(());
+        }
+
+        let has_work =
+            || !ready_rx.is_empty() || shared.scheduler.has_ready() || !control.is_empty();
+        let timeout = if has_work() {
+            Some(Duration::ZERO)
+        } else {
+            wake.prepare_sleep();
+            if has_work() {
+                wake.awake();
+                Some(Duration::ZERO)
+            } else {
+                trace!(worker = id; "worker going to sleep");
+                None
+            }
+        };
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(Error::worker_poll(id, err)),
+        }
+        wake.awake();
+        // The only event source so far is the waker, which needs no handling:
+        // being woken is the point.
+    }
+}
+
+/// Drops the worker's local processes when the thread ends, also by a
+/// panic: this closes their inboxes (so joiners and senders learn of it)
+/// and breaks the reference cycle between processes and the `RuntimeRef`.
+struct DrainOnExit(RuntimeRef);
+
+impl Drop for DrainOnExit {
+    fn drop(&mut self) {
+        let processes = match self.0.internals.local.try_borrow_mut() {
+            Ok(mut local) => local.drain(),
+            Err(_) => return,
+        };
+        drop(processes);
+    }
+}

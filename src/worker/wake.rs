@@ -1,0 +1,77 @@
+//! Waking a worker thread from any thread.
+//!
+//! A worker sleeps in `mio::Poll::poll`. Anything that gives it work (a
+//! process woken from another thread, a control message, a thread-safe
+//! process becoming ready) pushes to a queue and then calls
+//! [`WorkerWake::notify`]. The worker announces that it is about to sleep
+//! with [`WorkerWake::prepare_sleep`], checks its queues once more and only
+//! then polls. Both sides put a sequentially consistent fence between their
+//! write and their read, so either the worker sees the new work or the
+//! notifier sees the sleeping worker and wakes its poll: no wake-up is lost,
+//! and a busy worker is never sent a needless system call.
+
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use crossbeam_channel::Sender;
+
+/// The parts of a worker that other threads use to wake it.
+pub(crate) struct WorkerWake {
+    /// Worker id, starting at 1.
+    pub(crate) id: usize,
+    /// Ready queue of the worker's local scheduler (process keys).
+    pub(crate) ready: Sender<u64>,
+    /// True while the worker is in, or about to enter, `Poll::poll`.
+    sleeping: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl WorkerWake {
+    pub(crate) fn new(id: usize, ready: Sender<u64>, waker: mio::Waker) -> WorkerWake {
+        WorkerWake {
+            id,
+            ready,
+            sleeping: AtomicBool::new(false),
+            waker,
+        }
+    }
+
+    /// Schedules a local process of this worker.
+    pub(crate) fn schedule_local(&self, key: u64) {
+        // The receiver lives as long as the worker; after the worker ended
+        // there is nothing to schedule on.
+        if self.ready.send(key).is_ok() {
+            let _ = self.notify();
+        }
+    }
+
+    /// Wakes the worker if it sleeps. Call after making work visible.
+    /// Returns true if the worker was asleep.
+    pub(crate) fn notify(&self) -> bool {
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::AcqRel) {
+            self.wake_poll();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Wakes the worker's poll unconditionally.
+    pub(crate) fn wake_poll(&self) {
+        if let Err(err) = self.waker.wake() {
+            log::error!(worker = self.id, error:% = err; "unable to wake worker thread");
+        }
+    }
+
+    /// Marks the worker as going to sleep; the worker must check its queues
+    /// after this and before polling.
+    pub(crate) fn prepare_sleep(&self) {
+        self.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Marks the worker as awake.
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
