@@ -56,6 +56,7 @@ pub mod actor_ref;
 mod coordinator;
 mod error;
 mod inbox;
+pub mod log;
 mod runtime;
 mod scheduler;
 mod setup;

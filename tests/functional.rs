@@ -1,0 +1,51 @@
+//! Functional tests of the runtime, grouped by room.
+
+#[path = "functional/actor_group.rs"]
+mod actor_group;
+#[path = "functional/actor_ref.rs"]
+mod actor_ref;
+#[path = "functional/fairness.rs"]
+mod fairness;
+#[path = "functional/runtime.rs"]
+mod runtime;
+#[path = "functional/supervisor.rs"]
+mod supervisor;
+#[path = "functional/sync_actor.rs"]
+mod sync_actor;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{self, Poll, Wake, Waker};
+use std::thread;
+
+/// Runs `future` to completion on the calling thread (outside any runtime).
+pub fn block_on<Fut: Future>(future: Fut) -> Fut::Output {
+    struct Unpark(thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = task::Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => thread::park(),
+        }
+    }
+}
+
+/// Polls `future` once with a no-op waker.
+pub fn poll_once<Fut: Future + Unpin>(future: &mut Fut) -> Poll<Fut::Output> {
+    let mut cx = task::Context::from_waker(Waker::noop());
+    std::pin::Pin::new(future).poll(&mut cx)
+}
+
+#[track_caller]
+pub fn assert_send<T: Send>() {}
+
+#[track_caller]
+pub fn assert_sync<T: Sync>() {}

@@ -1,0 +1,223 @@
+//! Supervisors: restart budgets, panics, custom supervisors.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use hearth::actor::{Context, SyncContext, actor_fn};
+use hearth::supervisor::{RestartSupervisor, Supervisor, SupervisorStrategy};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+async fn always_panics(_: Context<(), ThreadLocal>, runs: Arc<AtomicUsize>) {
+    let _ = runs.fetch_add(1, Ordering::SeqCst);
+    panic!("always fails");
+}
+
+async fn counts(mut ctx: Context<u32, ThreadLocal>, out: mpsc::Sender<u32>) {
+    while let Ok(n) = ctx.receive_next().await {
+        out.send(n).unwrap();
+    }
+}
+
+#[test]
+fn panicking_actor_restarted_exactly_budget_times_while_worker_runs_others() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let r = runs.clone();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let supervisor = RestartSupervisor::new(r.clone())
+            .max_restarts(3)
+            .within(Duration::from_secs(60));
+        let _ = rt.spawn_local(
+            supervisor,
+            actor_fn(always_panics),
+            r,
+            ActorOptions::default(),
+        );
+        let other = rt.spawn_local(
+            hearth::supervisor::NoSupervisor,
+            actor_fn(counts),
+            tx,
+            ActorOptions::default(),
+        );
+        for n in 0..10u32 {
+            other.try_send(n).map_err(|err| err.to_string())?;
+        }
+        Ok::<_, String>(())
+    });
+    runtime.start().unwrap();
+    // The first run plus 3 restarts.
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    assert_eq!(rx.iter().collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+}
+
+async fn fails_until(
+    _: Context<(), ThreadSafe>,
+    (attempt, succeed_at, runs): (usize, usize, Arc<AtomicUsize>),
+) -> Result<(), String> {
+    let _ = runs.fetch_add(1, Ordering::SeqCst);
+    if attempt < succeed_at {
+        Err(format!("attempt {attempt} failed"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A custom supervisor: restarts with the next attempt number.
+struct NextAttempt {
+    attempt: usize,
+    succeed_at: usize,
+    runs: Arc<AtomicUsize>,
+    errors: Vec<String>,
+    log: mpsc::Sender<Vec<String>>,
+}
+
+impl Supervisor<String, (usize, usize, Arc<AtomicUsize>)> for NextAttempt {
+    fn decide(&mut self, err: String) -> SupervisorStrategy<(usize, usize, Arc<AtomicUsize>)> {
+        self.errors.push(err);
+        self.attempt += 1;
+        self.log.send(self.errors.clone()).unwrap();
+        SupervisorStrategy::Restart((self.attempt, self.succeed_at, self.runs.clone()))
+    }
+}
+
+#[test]
+fn custom_supervisor_restarts_with_new_argument() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let supervisor = NextAttempt {
+        attempt: 0,
+        succeed_at: 3,
+        runs: runs.clone(),
+        errors: Vec::new(),
+        log: tx,
+    };
+    let _ = runtime.spawn(
+        supervisor,
+        actor_fn(fails_until),
+        (0, 3, runs.clone()),
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        rx.iter().last().unwrap(),
+        ["attempt 0 failed", "attempt 1 failed", "attempt 2 failed"]
+    );
+}
+
+#[test]
+fn closure_supervisor_and_error_budget() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut runtime = Runtime::setup().build().unwrap();
+    let r = runs.clone();
+    // Restarts on every error, but with an argument that succeeds.
+    let supervisor = move |_err: String| SupervisorStrategy::Restart((1, 1, r.clone()));
+    let _ = runtime.spawn(
+        supervisor,
+        actor_fn(fails_until),
+        (0, 1, runs.clone()),
+        ActorOptions::default(),
+    );
+    // A restart supervisor on an actor that always fails: stops after 2.
+    let r = runs.clone();
+    let budget = RestartSupervisor::new((0, 100, r.clone())).max_restarts(2);
+    let _ = runtime.spawn(
+        budget,
+        actor_fn(fails_until),
+        (0, 100, r),
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    // 2 runs for the first actor, 3 for the second.
+    assert_eq!(runs.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn restart_supervisor_window_forgets_old_restarts() {
+    let mut supervisor = RestartSupervisor::new(())
+        .max_restarts(1)
+        .within(Duration::ZERO);
+    // With a zero window every earlier restart has expired by the next error.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1));
+        assert_eq!(
+            Supervisor::<&str, ()>::decide(&mut supervisor, "err"),
+            SupervisorStrategy::Restart(())
+        );
+    }
+    let mut strict = RestartSupervisor::new(())
+        .max_restarts(1)
+        .within(Duration::from_secs(3600));
+    assert_eq!(
+        Supervisor::<&str, ()>::decide(&mut strict, "err"),
+        SupervisorStrategy::Restart(())
+    );
+    assert_eq!(
+        Supervisor::<&str, ()>::decide(&mut strict, "err"),
+        SupervisorStrategy::Stop
+    );
+    assert_eq!(strict.restarts(), 1);
+}
+
+fn sync_panics(_: SyncContext<()>, runs: Arc<AtomicUsize>) {
+    let _ = runs.fetch_add(1, Ordering::SeqCst);
+    panic!("sync actor fails");
+}
+
+#[test]
+fn sync_actor_panics_restarted_by_budget() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut runtime = Runtime::setup().build().unwrap();
+    let supervisor = RestartSupervisor::new(runs.clone())
+        .max_restarts(2)
+        .within(Duration::from_secs(60));
+    let _ = runtime
+        .spawn_sync_actor(
+            supervisor,
+            actor_fn(sync_panics),
+            runs.clone(),
+            ActorOptions::default(),
+        )
+        .unwrap();
+    runtime.start().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+}
+
+/// A supervisor that panics: reported as an error of the runtime for sync
+/// actors, logged for others, never silently lost.
+struct PanickingSupervisor;
+
+impl Supervisor<std::convert::Infallible, Arc<AtomicUsize>> for PanickingSupervisor {
+    fn decide(&mut self, err: std::convert::Infallible) -> SupervisorStrategy<Arc<AtomicUsize>> {
+        match err {}
+    }
+
+    fn decide_on_panic(
+        &mut self,
+        _: Box<dyn std::any::Any + Send>,
+    ) -> SupervisorStrategy<Arc<AtomicUsize>> {
+        panic!("supervisor bug");
+    }
+}
+
+#[test]
+fn panicking_sync_supervisor_is_reported() {
+    let mut runtime = Runtime::setup().build().unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let _ = runtime
+        .spawn_sync_actor(
+            PanickingSupervisor,
+            actor_fn(sync_panics),
+            runs,
+            ActorOptions::default(),
+        )
+        .unwrap();
+    let err = runtime.start().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sync actor thread 1 failed: supervisor of sync actor sync_panics panicked: supervisor bug"
+    );
+}
