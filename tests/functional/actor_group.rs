@@ -89,7 +89,7 @@ fn to_one_skips_stopped_members_and_remove_stopped() {
         group.try_send(n, Delivery::ToOne).unwrap();
     }
     group.remove_stopped();
-    assert_eq!(group.actor_refs(), [alive.clone()]);
+    assert_eq!(group.actor_refs(), std::slice::from_ref(&alive));
     group.remove(&alive);
     assert!(group.is_empty());
     drop((group, alive, stopped));
