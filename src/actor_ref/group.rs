@@ -19,13 +19,15 @@ pub enum Delivery {
 /// # Examples
 ///
 /// ```
-/// use hearth::{ActorGroup, Delivery};
-/// # fn f(a: hearth::ActorRef<u32>, b: hearth::ActorRef<u32>) {
-/// let group = ActorGroup::new([a, b]);
-/// group.try_send(1, Delivery::ToOne).unwrap(); // to `a`
-/// group.try_send(2, Delivery::ToOne).unwrap(); // to `b`
-/// group.try_send(3, Delivery::ToAll).unwrap(); // to both
-/// # }
+/// use hearth::{ActorGroup, ActorRef, Delivery};
+///
+/// fn notify(a: ActorRef<u32>, b: ActorRef<u32>) {
+///     let group = ActorGroup::new([a, b]);
+///     group.try_send(1, Delivery::ToOne).unwrap(); // to `a`
+///     group.try_send(2, Delivery::ToOne).unwrap(); // to `b`
+///     group.try_send(3, Delivery::ToAll).unwrap(); // to both
+/// }
+/// # let _ = notify;
 /// ```
 pub struct ActorGroup<M> {
     actor_refs: Vec<ActorRef<M>>,

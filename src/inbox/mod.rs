@@ -21,7 +21,7 @@ use std::task::{self, Poll, Waker};
 #[cfg(test)]
 mod tests;
 
-/// Error returned by [`Receiver::try_recv`].
+/// Error returned by [`Context::try_receive_next`](crate::actor::Context::try_receive_next).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 pub enum RecvError {
     /// The inbox is empty, but senders may still send.
