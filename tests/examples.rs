@@ -1,0 +1,196 @@
+//! Runs every example and checks its output, like a user would see it.
+//!
+//! The example binaries live next to the test binary's directory
+//! (`target/<profile>/examples/`); each test first asks cargo to build its
+//! example, which is a quick no-op when it is up to date (as after `cargo
+//! test`) and keeps the binary from being stale or missing otherwise (as
+//! after `cargo test --test examples`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Last guard against a hanging example; none should take more than a second.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn hello_world() {
+    let output = run_example("hello_world");
+    assert_eq!(output.stdout, "Hello, World!\n", "{output}");
+}
+
+#[test]
+fn rpc() {
+    let output = run_example("rpc");
+    let want = "2 + 3 = 5\n40 + 2 = 42\n-7 + 7 = 0\n84 / 2 = 42\n1 / 0: no answer\n";
+    assert_eq!(output.stdout, want, "{output}");
+}
+
+#[test]
+fn sync_actor() {
+    let output = run_example("sync_actor");
+    let want = [(10, 4), (100, 25), (1_000, 168), (100_000, 9592)]
+        .map(|(below, count)| {
+            format!(
+                "sync-actor-1: counting primes below {below}\n\
+                 there are {count} primes below {below}\n"
+            )
+        })
+        .concat();
+    assert_eq!(output.stdout, want, "{output}");
+}
+
+#[test]
+fn restart_supervisor() {
+    let output = run_example("restart_supervisor");
+    let want = "connect attempt 1 failed\nconnect attempt 2 failed\nconnect attempt 3 failed\n\
+                connect attempt 4 failed\nparse attempt 1 panicked\nparse attempt 2 panicked\n";
+    assert_eq!(output.stdout, want, "{output}");
+
+    // The supervisor's log lines, in order: `(level, reason)` of each.
+    let log: Vec<(&str, &str)> = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("hearth::supervisor:"))
+        .map(|line| {
+            let level = if line.contains("restarting it") && line.contains(" WARN ") {
+                "restart"
+            } else if line.contains("restart budget") && line.contains(" ERROR ") {
+                "give up"
+            } else {
+                "unexpected"
+            };
+            let reason = line
+                .split("reason=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
+            (level, reason.unwrap_or("<no reason>"))
+        })
+        .collect();
+    let want = [
+        ("restart", "connect attempt 1: connection refused"),
+        ("restart", "connect attempt 2: connection refused"),
+        ("restart", "connect attempt 3: connection refused"),
+        ("give up", "connect attempt 4: connection refused"),
+        ("restart", "panic: parse attempt 1: unexpected end of input"),
+        ("give up", "panic: parse attempt 2: unexpected end of input"),
+    ];
+    assert_eq!(log, want, "{output}");
+}
+
+/// What an example printed; displayed in assertion messages.
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\n--- stdout\n{}--- stderr\n{}---",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// Builds and runs example `name`, and checks that it exits successfully.
+#[track_caller]
+fn run_example(name: &str) -> Output {
+    let bin = build_example(name);
+    let mut child = Command::new(&bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Same log level and panic report as for a user without settings.
+        .env("HEARTH_LOG", "info")
+        .env("RUST_BACKTRACE", "0")
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", bin.display()));
+
+    // Read both pipes on threads of their own, so a full pipe cannot block
+    // the example; each thread reports when its pipe closed.
+    let (done, pipes_closed) = mpsc::channel();
+    let stdout = read_to_end(child.stdout.take().unwrap(), done.clone());
+    let stderr = read_to_end(child.stderr.take().unwrap(), done);
+    // The pipes close when the example exits.
+    let deadline = Instant::now() + TIMEOUT;
+    let mut timed_out = false;
+    for _ in 0..2 {
+        if pipes_closed
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+    }
+    let status = child.wait().expect("cannot wait for the example");
+    let output = Output {
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        !timed_out,
+        "example {name} still ran after {TIMEOUT:?}, killed it{output}"
+    );
+    assert!(status.success(), "example {name} failed: {status}{output}");
+    output
+}
+
+fn read_to_end<R: Read + Send + 'static>(
+    mut pipe: R,
+    done: mpsc::Sender<()>,
+) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = pipe.read_to_end(&mut buf);
+        let _ = done.send(());
+        result.expect("cannot read the example's output");
+        String::from_utf8(buf).expect("example's output is not UTF-8")
+    })
+}
+
+/// Builds example `name` with the profile and target directory of this test
+/// binary (`target/<profile>/deps/examples-<hash>`) and returns its path.
+#[track_caller]
+fn build_example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("cannot find the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("no target/<profile> dir");
+    let target_dir = profile_dir.parent().expect("no target dir");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(profile) => profile,
+        None => panic!("odd profile directory: {}", profile_dir.display()),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            name,
+            "--profile",
+            profile,
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run cargo");
+    assert!(
+        output.status.success(),
+        "cannot build example {name}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+    );
+    profile_dir.join("examples").join(name)
+}
