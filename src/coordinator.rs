@@ -1,23 +1,33 @@
-//! The coordinator: watches every thread of the runtime with one
-//! `mio::Poll`, joins threads as they end and stops the rest on the first
-//! error.
+//! The coordinator: watches every thread of the runtime and the process
+//! signals with one `mio::Poll`.
 //!
 //! It runs on the thread that calls [`Runtime::start`](crate::Runtime::start)
 //! and never runs actors. Tokens of its poll:
 //!
+//! - `SIGNAL`: the process signals (see [`crate::signal`] for the policy);
+//! - `WAKER`: a `shutdown` request from an actor or thread;
 //! - `WORKER | i`: the pipe of worker `i`, closed when that thread ends;
-//! - `SYNC_WORKER | i`: the pipe of sync actor thread `i`;
-//! - `SIGNAL` is reserved for process signals.
+//! - `SYNC_WORKER | i`: the pipe of sync actor thread `i`.
 //!
-//! It returns when every thread has been joined, with the first error seen.
+//! It joins threads as they end; the first error stops the other workers.
+//! It returns when every thread has been joined, or when a forced stop (a
+//! second signal, or the end of the grace period) has given the threads a
+//! last moment to finish.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use log::{debug, error};
+use log::{debug, error, info, warn};
+use mio::unix::pipe;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::Error;
+use crate::metrics::RuntimeMetrics;
+use crate::runtime::RuntimeShared;
+use crate::signal::Signal;
 use crate::sync_worker::SyncWorkerHandle;
+use crate::sys::{ProcessSignals, ThreadClock};
 use crate::worker::{Control, WorkerHandle};
 
 /// Token kinds live in the top byte, the index in the rest.
@@ -25,28 +35,62 @@ const KIND_SHIFT: u32 = usize::BITS - 8;
 const WORKER: usize = 1 << KIND_SHIFT;
 const SYNC_WORKER: usize = 2 << KIND_SHIFT;
 const INDEX_MASK: usize = (1 << KIND_SHIFT) - 1;
+pub(crate) const SIGNAL: Token = Token(3 << KIND_SHIFT);
+pub(crate) const WAKER: Token = Token(4 << KIND_SHIFT);
+
+/// How long threads get to end after a forced stop before the coordinator
+/// returns without them.
+const FORCED_STOP_WAIT: Duration = Duration::from_secs(1);
+
+/// Why the runtime is shutting down.
+#[derive(Copy, Clone, Debug)]
+enum Reason {
+    Signal(Signal),
+    Requested,
+}
 
 pub(crate) struct Coordinator {
     poll: Poll,
+    signals: ProcessSignals,
+    shared: Arc<RuntimeShared>,
+    grace: Duration,
     workers: Vec<Option<WorkerHandle>>,
     sync_workers: Vec<Option<SyncWorkerHandle>>,
-    /// Pipes kept open for reading while registered.
-    pipes: Vec<(Token, mio::unix::pipe::Receiver)>,
+    /// Pipes of live threads, by token.
+    pipes: Vec<(Token, pipe::Receiver)>,
     first_error: Option<Error>,
+    /// Set once a graceful shutdown began: why, and when it must be over.
+    shutdown: Option<(Reason, Instant)>,
+}
+
+/// What the poll loop does next.
+enum Next {
+    Continue,
+    ForceStop(Error),
 }
 
 impl Coordinator {
     pub(crate) fn new(
+        poll: Poll,
+        mut signals: ProcessSignals,
+        shared: Arc<RuntimeShared>,
+        grace: Duration,
         workers: Vec<WorkerHandle>,
         sync_workers: Vec<SyncWorkerHandle>,
     ) -> Result<Coordinator, Error> {
-        let poll = Poll::new().map_err(Error::coordinator)?;
+        poll.registry()
+            .register(&mut signals, SIGNAL, Interest::READABLE)
+            .map_err(Error::coordinator)?;
         let mut coordinator = Coordinator {
             poll,
+            signals,
+            shared,
+            grace,
             workers: workers.into_iter().map(Some).collect(),
             sync_workers: sync_workers.into_iter().map(Some).collect(),
             pipes: Vec::new(),
             first_error: None,
+            shutdown: None,
         };
         for i in 0..coordinator.workers.len() {
             let pipe = coordinator.workers[i]
@@ -63,11 +107,7 @@ impl Coordinator {
         Ok(coordinator)
     }
 
-    fn register(
-        &mut self,
-        token: Token,
-        pipe: Option<mio::unix::pipe::Receiver>,
-    ) -> Result<(), Error> {
+    fn register(&mut self, token: Token, pipe: Option<pipe::Receiver>) -> Result<(), Error> {
         let Some(mut pipe) = pipe else { return Ok(()) };
         self.poll
             .registry()
@@ -77,40 +117,199 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Runs until every thread is joined.
+    /// Runs until every thread is joined (or a forced stop).
     pub(crate) fn run(mut self) -> Result<(), Error> {
+        if let Ok(clock) = ThreadClock::current() {
+            let _ = self.shared.coordinator_clock.set(clock);
+        }
         for worker in self.workers.iter().flatten() {
             let _ = worker.send(Control::Started);
         }
+        // A shutdown requested before `start`.
+        if self.shared.shutdown.take_request() {
+            self.begin_shutdown(Reason::Requested);
+        }
         let mut events = Events::with_capacity(64);
-        while self.workers.iter().any(Option::is_some)
-            || self.sync_workers.iter().any(Option::is_some)
-        {
-            match self.poll.poll(&mut events, None) {
+        while self.threads_alive() {
+            let timeout = self
+                .shutdown
+                .map(|(_, deadline)| deadline.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    self.stop_workers();
-                    return Err(Error::coordinator(err));
-                }
+                Err(err) => return self.force_stop(Error::coordinator(err)),
+            }
+            if let Some((_, deadline)) = self.shutdown
+                && Instant::now() >= deadline
+            {
+                warn!(grace:? = self.grace; "grace period over, stopping the remaining actors");
+                let err = Error::grace_expired(self.grace);
+                return self.force_stop(err);
             }
             for event in events.iter() {
-                let token = event.token();
-                if !self.pipe_closed(token) {
-                    continue;
-                }
-                let index = token.0 & INDEX_MASK;
-                match token.0 & !INDEX_MASK {
-                    WORKER => self.join_worker(index),
-                    SYNC_WORKER => self.join_sync_worker(index),
-                    _ => {}
+                let next = match event.token() {
+                    SIGNAL => self.handle_signals(),
+                    WAKER => {
+                        if self.shared.shutdown.take_request() {
+                            self.begin_shutdown(Reason::Requested);
+                        }
+                        Next::Continue
+                    }
+                    token => {
+                        self.thread_event(token);
+                        Next::Continue
+                    }
+                };
+                if let Next::ForceStop(err) = next {
+                    return self.force_stop(err);
                 }
             }
         }
         debug!("all runtime threads done");
-        match self.first_error {
-            Some(err) => Err(err),
-            None => Ok(()),
+        self.finish()
+    }
+
+    fn threads_alive(&self) -> bool {
+        self.workers.iter().any(Option::is_some) || self.sync_workers.iter().any(Option::is_some)
+    }
+
+    /// Reads and relays every pending signal, applying the policy.
+    fn handle_signals(&mut self) -> Next {
+        loop {
+            let signal = match self.signals.receive() {
+                Ok(Some(signal)) => signal,
+                Ok(None) => return Next::Continue,
+                Err(err) => {
+                    error!(error:% = err; "unable to read process signals");
+                    return Next::Continue;
+                }
+            };
+            debug!(signal:% = signal; "process signal received");
+            if signal.should_stop() && self.shutdown.is_some() {
+                warn!(signal:% = signal; "second stop signal during shutdown, stopping now");
+                return Next::ForceStop(Error::forced(signal));
+            }
+            let receivers = self.shared.signal_receivers.live();
+            self.relay(signal);
+            if signal == Signal::User2 {
+                self.log_metrics();
+            }
+            if signal.should_stop() && receivers == 0 {
+                self.begin_shutdown(Reason::Signal(signal));
+            }
+        }
+    }
+
+    fn relay(&self, signal: Signal) {
+        self.shared.signal_receivers.deliver_shared(signal);
+        for worker in self.workers.iter().flatten() {
+            let _ = worker.send(Control::Signal(signal));
+        }
+    }
+
+    fn log_metrics(&self) {
+        let metrics = RuntimeMetrics::collect(&self.shared);
+        metrics.log_coordinator();
+        for sync_worker in &metrics.sync_workers {
+            sync_worker.log();
+        }
+        for worker in self.workers.iter().flatten() {
+            let _ = worker.send(Control::LogMetrics);
+        }
+    }
+
+    fn begin_shutdown(&mut self, reason: Reason) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        match reason {
+            Reason::Signal(signal) => {
+                info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime")
+            }
+            Reason::Requested => info!(grace:? = self.grace; "shutting down the runtime"),
+        }
+        self.shutdown = Some((reason, Instant::now() + self.grace));
+        self.shared.shutdown.set_stopping();
+        for worker in self.workers.iter().flatten() {
+            let _ = worker.send(Control::Shutdown);
+        }
+        self.shared.scheduler.wake_all();
+        for sync_worker in self.sync_workers.iter().flatten() {
+            sync_worker.unpark();
+        }
+    }
+
+    /// Stops every thread now and returns without the ones that do not end
+    /// within [`FORCED_STOP_WAIT`].
+    fn force_stop(mut self, err: Error) -> Result<(), Error> {
+        self.shared.shutdown.set_stopping();
+        for worker in self.workers.iter().flatten() {
+            let _ = worker.send(Control::Stop);
+        }
+        for sync_worker in self.sync_workers.iter().flatten() {
+            sync_worker.unpark();
+        }
+        let deadline = Instant::now() + FORCED_STOP_WAIT;
+        let mut events = Events::with_capacity(64);
+        while self.threads_alive() {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            if timeout.is_zero() {
+                break;
+            }
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            for event in events.iter() {
+                if event.token() != SIGNAL && event.token() != WAKER {
+                    self.thread_event(event.token());
+                }
+            }
+        }
+        let left: Vec<String> = self
+            .workers
+            .iter()
+            .flatten()
+            .map(|w| format!("worker {}", w.id()))
+            .chain(
+                self.sync_workers
+                    .iter()
+                    .flatten()
+                    .map(|s| format!("sync actor {}", s.id())),
+            )
+            .collect();
+        if !left.is_empty() {
+            warn!(threads:% = left.join(", "); "threads did not stop in time, leaving them behind");
+        }
+        self.shared.scheduler.drop_all();
+        Err(self.first_error.take().unwrap_or(err))
+    }
+
+    /// The result once every thread ended by itself.
+    fn finish(mut self) -> Result<(), Error> {
+        self.shared.scheduler.drop_all();
+        if let Some(err) = self.first_error.take() {
+            return Err(err);
+        }
+        match self.shutdown {
+            // An interrupt the application did not handle.
+            Some((Reason::Signal(Signal::Interrupt), _)) => {
+                Err(Error::interrupted(Signal::Interrupt))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn thread_event(&mut self, token: Token) {
+        if !self.pipe_closed(token) {
+            return;
+        }
+        let index = token.0 & INDEX_MASK;
+        match token.0 & !INDEX_MASK {
+            WORKER => self.join_worker(index),
+            SYNC_WORKER => self.join_sync_worker(index),
+            _ => {}
         }
     }
 
@@ -162,13 +361,9 @@ impl Coordinator {
         error!(error:% = err; "runtime thread failed");
         if self.first_error.is_none() {
             self.first_error = Some(err);
-            self.stop_workers();
-        }
-    }
-
-    fn stop_workers(&self) {
-        for worker in self.workers.iter().flatten() {
-            let _ = worker.send(Control::Stop);
+            for worker in self.workers.iter().flatten() {
+                let _ = worker.send(Control::Stop);
+            }
         }
     }
 }

@@ -3,6 +3,10 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::Signal;
 
 /// An error of the runtime: setting it up, starting it, or a thread that
 /// failed while it ran.
@@ -23,6 +27,10 @@ enum Kind {
     WorkerFunction { id: usize, msg: String },
     SyncWorker { id: usize, msg: String },
     SyncWorkerPanic { id: usize, msg: String },
+    Signals(io::Error),
+    Interrupted(Signal),
+    Forced(Signal),
+    GraceExpired(Duration),
 }
 
 impl Error {
@@ -80,6 +88,47 @@ impl Error {
         }
     }
 
+    pub(crate) fn signals(err: io::Error) -> Error {
+        Error {
+            kind: Kind::Signals(err),
+        }
+    }
+
+    pub(crate) fn interrupted(signal: Signal) -> Error {
+        Error {
+            kind: Kind::Interrupted(signal),
+        }
+    }
+
+    pub(crate) fn forced(signal: Signal) -> Error {
+        Error {
+            kind: Kind::Forced(signal),
+        }
+    }
+
+    pub(crate) fn grace_expired(grace: Duration) -> Error {
+        Error {
+            kind: Kind::GraceExpired(grace),
+        }
+    }
+
+    /// Returns true if the runtime stopped because of an interrupt (SIGINT)
+    /// the application did not handle, or was stopped at once by a second
+    /// signal.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self.kind, Kind::Interrupted(_) | Kind::Forced(_))
+    }
+
+    /// The exit status a program should end with for this error: `128 + N`
+    /// for a stop caused by signal N (130 for SIGINT), 1 otherwise. A runtime
+    /// that ended without error exits with 0. See [`exit_code`].
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            Kind::Interrupted(signal) | Kind::Forced(signal) => (128 + signal.number()) as u8,
+            _ => 1,
+        }
+    }
+
     /// Returns true if the error is a thread (worker or sync actor) that
     /// panicked.
     pub fn is_panic(&self) -> bool {
@@ -106,6 +155,14 @@ impl fmt::Display for Error {
             Kind::SyncWorkerPanic { id, msg } => {
                 write!(f, "sync actor thread {id} panicked: {msg}")
             }
+            Kind::Signals(err) => write!(f, "unable to set up process signal handling: {err}"),
+            Kind::Interrupted(signal) => write!(f, "runtime stopped after {signal}"),
+            Kind::Forced(signal) => write!(f, "runtime stopped at once by a second {signal}"),
+            Kind::GraceExpired(grace) => write!(
+                f,
+                "graceful shutdown did not finish within the grace period of {grace:?}; \
+                 remaining actors were stopped"
+            ),
         }
     }
 }
@@ -124,8 +181,40 @@ impl StdError for Error {
             Kind::StartWorker(err)
             | Kind::StartSyncWorker(err)
             | Kind::Coordinator(err)
-            | Kind::WorkerPoll { err, .. } => Some(err),
+            | Kind::WorkerPoll { err, .. }
+            | Kind::Signals(err) => Some(err),
             _ => None,
+        }
+    }
+}
+
+/// Turns the result of [`Runtime::start`](crate::Runtime::start) into the
+/// exit status of the process: 0 when it ended cleanly, 130 after an
+/// interrupt (SIGINT) the application did not handle, `128 + N` when a
+/// second signal N stopped it at once, 1 for other errors, which are
+/// printed to standard error.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     let runtime = match hearth::Runtime::setup().build() {
+///         Ok(runtime) => runtime,
+///         Err(err) => return hearth::exit_code(Err(err)),
+///     };
+///     hearth::exit_code(runtime.start())
+/// }
+/// ```
+pub fn exit_code(result: Result<(), Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if !err.is_interrupted() {
+                eprintln!("error: {err}");
+            }
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -57,9 +57,11 @@ mod coordinator;
 mod error;
 mod inbox;
 pub mod log;
+pub mod metrics;
 mod runtime;
 mod scheduler;
 mod setup;
+pub mod signal;
 pub mod supervisor;
 mod sync_worker;
 mod sys;
@@ -67,7 +69,8 @@ mod worker;
 
 #[doc(no_inline)]
 pub use actor_ref::{ActorGroup, ActorRef, Delivery};
-pub use error::Error;
+pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
 pub use runtime::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 pub use setup::Setup;
+pub use signal::Signal;

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use crate::runtime::RuntimeShared;
-use crate::scheduler::SharedScheduler;
-use crate::{Error, Runtime, worker};
+use mio::Poll;
+
+use crate::sys::ProcessSignals;
+use crate::{Error, Runtime, coordinator, worker};
 
 /// Configures a [`Runtime`]; made by [`Runtime::setup`].
 ///
@@ -24,17 +27,21 @@ pub struct Setup {
     name: Option<String>,
     threads: usize,
     auto_cpu_affinity: bool,
+    grace: Duration,
 }
 
 impl Setup {
     /// Most worker threads a runtime may have.
     pub const MAX_THREADS: usize = 256;
+    /// Default grace period of a graceful shutdown.
+    pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
 
     pub(crate) fn new() -> Setup {
         Setup {
             name: None,
             threads: 1,
             auto_cpu_affinity: false,
+            grace: Self::DEFAULT_GRACE_PERIOD,
         }
     }
 
@@ -64,6 +71,13 @@ impl Setup {
         self
     }
 
+    /// Sets how long a graceful shutdown may take before the remaining
+    /// actors are stopped (default [`Setup::DEFAULT_GRACE_PERIOD`]).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
     /// The number of worker threads set so far.
     pub fn get_threads(&self) -> usize {
         self.threads
@@ -89,15 +103,17 @@ impl Setup {
             )));
         }
         let name = self.name.unwrap_or_else(default_name);
+        // Before any thread starts, so they all inherit the blocked signals.
+        let signals = ProcessSignals::new().map_err(Error::signals)?;
+        let poll = Poll::new().map_err(Error::coordinator)?;
+        let waker =
+            mio::Waker::new(poll.registry(), coordinator::WAKER).map_err(Error::coordinator)?;
         let prepared = (1..=self.threads)
             .map(worker::prepare)
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::start_worker)?;
         let wakes = prepared.iter().map(worker::Prepared::wake).collect();
-        let shared = Arc::new(RuntimeShared {
-            name,
-            scheduler: SharedScheduler::new(wakes),
-        });
+        let shared = Arc::new(RuntimeShared::new(name, wakes, waker));
         let cpus = thread::available_parallelism().map_or(1, usize::from);
         let mut workers = Vec::with_capacity(self.threads);
         for (i, prepared) in prepared.into_iter().enumerate() {
@@ -106,12 +122,22 @@ impl Setup {
                 Ok(handle) => workers.push(handle),
                 Err(err) => {
                     // The runtime stops the workers already started.
-                    drop(Runtime::from_parts(shared, workers));
+                    drop(Runtime::from_parts(
+                        shared,
+                        workers,
+                        (poll, signals),
+                        self.grace,
+                    ));
                     return Err(Error::start_worker(err));
                 }
             }
         }
-        Ok(Runtime::from_parts(shared, workers))
+        Ok(Runtime::from_parts(
+            shared,
+            workers,
+            (poll, signals),
+            self.grace,
+        ))
     }
 }
 

@@ -7,6 +7,8 @@
 //! registered).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 
 use mio::unix::pipe;
@@ -14,13 +16,40 @@ use mio::unix::pipe;
 use crate::Error;
 use crate::actor::{SyncActor, run_sync_actor};
 use crate::inbox;
+use crate::metrics::SyncWorkerMetrics;
+use crate::runtime::RuntimeShared;
 use crate::supervisor::{Supervisor, panic_message};
+use crate::sys::{ProcessSignals, ThreadClock};
 
 /// The runtime's handle to a sync actor thread.
 pub(crate) struct SyncWorkerHandle {
     id: usize,
     handle: thread::JoinHandle<Result<(), String>>,
     pipe: Option<pipe::Receiver>,
+}
+
+/// What others may read of a sync actor thread, for the metrics.
+pub(crate) struct SyncWorkerInfo {
+    id: usize,
+    actor: &'static str,
+    alive: AtomicBool,
+    clock: OnceLock<ThreadClock>,
+}
+
+impl SyncWorkerInfo {
+    pub(crate) fn metrics(&self) -> SyncWorkerMetrics {
+        let alive = self.alive.load(Ordering::Acquire);
+        SyncWorkerMetrics {
+            id: self.id,
+            actor: self.actor,
+            alive,
+            cpu_time: if alive {
+                self.clock.get().and_then(|clock| clock.elapsed().ok())
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl SyncWorkerHandle {
@@ -30,6 +59,11 @@ impl SyncWorkerHandle {
 
     pub(crate) fn take_pipe(&mut self) -> Option<pipe::Receiver> {
         self.pipe.take()
+    }
+
+    /// Wakes the thread if it waits for a message, so it sees a shutdown.
+    pub(crate) fn unpark(&self) {
+        self.handle.thread().unpark();
     }
 
     /// Waits for the thread to end.
@@ -52,6 +86,7 @@ pub(crate) fn start<S, A>(
     actor: A,
     arg: A::Argument,
     inbox: inbox::Owner<A::Message>,
+    shared: Arc<RuntimeShared>,
 ) -> io::Result<SyncWorkerHandle>
 where
     S: Supervisor<A::Error, A::Argument> + Send + 'static,
@@ -60,17 +95,39 @@ where
     A::Message: Send + 'static,
 {
     let (pipe_tx, pipe_rx) = pipe::new()?;
+    let info = Arc::new(SyncWorkerInfo {
+        id,
+        actor: A::name(),
+        alive: AtomicBool::new(true),
+        clock: OnceLock::new(),
+    });
+    shared.sync_workers().push(info.clone());
     let handle = thread::Builder::new()
         .name(format!("sync-actor-{id}"))
         .spawn(move || {
             // Dropped when this closure ends or unwinds: closes the pipe.
             let _alive = pipe_tx;
+            let _mark_done = MarkDone(info.clone());
+            if let Ok(clock) = ThreadClock::current() {
+                let _ = info.clock.set(clock);
+            }
+            if let Err(err) = ProcessSignals::block_for_thread() {
+                log::warn!(sync_worker = id, error:% = err; "unable to block process signals");
+            }
             log::debug!(sync_worker = id, actor = A::name(); "sync actor thread started");
-            run_sync_actor(supervisor, actor, arg, inbox)
+            run_sync_actor(supervisor, actor, arg, inbox, shared)
         })?;
     Ok(SyncWorkerHandle {
         id,
         handle,
         pipe: Some(pipe_rx),
     })
+}
+
+struct MarkDone(Arc<SyncWorkerInfo>);
+
+impl Drop for MarkDone {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Release);
+    }
 }

@@ -8,7 +8,7 @@ use std::fs;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hearth::actor::{actor_fn, Context, SyncContext};
+use hearth::actor::{Context, SyncContext, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
@@ -17,12 +17,16 @@ fn runtime_cpu_ticks() -> u64 {
     let mut total = 0;
     for entry in fs::read_dir("/proc/self/task").unwrap() {
         let path = entry.unwrap().path();
-        let Ok(comm) = fs::read_to_string(path.join("comm")) else { continue };
+        let Ok(comm) = fs::read_to_string(path.join("comm")) else {
+            continue;
+        };
         let comm = comm.trim();
         if !(comm.starts_with("worker-") || comm.starts_with("sync-actor-")) {
             continue;
         }
-        let Ok(stat) = fs::read_to_string(path.join("stat")) else { continue };
+        let Ok(stat) = fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
         // Fields after the parenthesised command name; utime and stime are
         // fields 14 and 15 of the whole line.
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
@@ -53,11 +57,26 @@ fn idle_runtime_uses_no_cpu() {
     let (refs_tx, refs_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
     let sync_ref = runtime
-        .spawn_sync_actor(NoSupervisor, actor_fn(waiting_sync), ready_tx.clone(), ActorOptions::default())
+        .spawn_sync_actor(
+            NoSupervisor,
+            actor_fn(waiting_sync),
+            ready_tx.clone(),
+            ActorOptions::default(),
+        )
         .unwrap();
-    let shared_ref = runtime.spawn(NoSupervisor, actor_fn(waiting_shared), ready_tx.clone(), ActorOptions::default());
+    let shared_ref = runtime.spawn(
+        NoSupervisor,
+        actor_fn(waiting_shared),
+        ready_tx.clone(),
+        ActorOptions::default(),
+    );
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let actor_ref = rt.spawn_local(NoSupervisor, actor_fn(waiting_local), ready_tx, ActorOptions::default());
+        let actor_ref = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(waiting_local),
+            ready_tx,
+            ActorOptions::default(),
+        );
         refs_tx.send(actor_ref).map_err(|err| err.to_string())
     });
     std::thread::scope(|s| {

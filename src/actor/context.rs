@@ -3,10 +3,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{self, Poll};
 
 use crate::ActorRef;
 use crate::inbox::{self, NoMessages, RecvError};
+use crate::runtime::{RuntimeShared, Shutdown};
 use crate::scheduler::budget;
 
 /// The context an actor runs in: gives access to its inbox, a reference to
@@ -15,11 +17,23 @@ use crate::scheduler::budget;
 pub struct Context<M, RT> {
     inbox: inbox::Receiver<M>,
     rt: RT,
+    shared: Arc<RuntimeShared>,
 }
 
 impl<M, RT> Context<M, RT> {
-    pub(crate) fn new(inbox: inbox::Receiver<M>, rt: RT) -> Context<M, RT> {
-        Context { inbox, rt }
+    pub(crate) fn new(
+        inbox: inbox::Receiver<M>,
+        rt: RT,
+        shared: Arc<RuntimeShared>,
+    ) -> Context<M, RT> {
+        Context { inbox, rt, shared }
+    }
+
+    /// Returns true once the runtime is shutting down gracefully (after an
+    /// unhandled SIGINT/SIGTERM/SIGQUIT or a `shutdown` call). The actor
+    /// should finish what it is doing and return.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.shutdown.is_stopping()
     }
 
     /// Receives the next message without waiting.
@@ -35,11 +49,15 @@ impl<M, RT> Context<M, RT> {
 
     /// Receives the next message, waiting for one if the inbox is empty.
     ///
-    /// The future resolves to [`NoMessages`] when the inbox is empty and every
-    /// [`ActorRef`] to this actor is gone: no message can arrive any more,
-    /// which is the usual signal for an actor to return.
+    /// The future resolves to [`NoMessages`] when the inbox is empty and no
+    /// message can arrive any more: every [`ActorRef`] to this actor is gone,
+    /// or the runtime is shutting down. That is the usual signal for an
+    /// actor to return.
     pub fn receive_next(&mut self) -> ReceiveMessage<'_, M> {
-        ReceiveMessage { inbox: &self.inbox }
+        ReceiveMessage {
+            inbox: &self.inbox,
+            shutdown: &self.shared.shutdown,
+        }
     }
 
     /// Number of messages waiting in the inbox.
@@ -77,6 +95,7 @@ impl<M, RT> fmt::Debug for Context<M, RT> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ReceiveMessage<'ctx, M> {
     inbox: &'ctx inbox::Receiver<M>,
+    shutdown: &'ctx Shutdown,
 }
 
 impl<M> Future for ReceiveMessage<'_, M> {
@@ -87,7 +106,12 @@ impl<M> Future for ReceiveMessage<'_, M> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        self.inbox.poll_recv(cx)
+        match self.inbox.poll_recv(cx) {
+            // The waker stays registered: a message that arrives is still
+            // received by a later call.
+            Poll::Pending if self.shutdown.is_stopping() => Poll::Ready(Err(NoMessages)),
+            poll => poll,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use log::error;
 
 use crate::ActorRef;
 use crate::inbox::{self, NoMessages, RecvError};
+use crate::runtime::RuntimeShared;
 use crate::supervisor::{Supervisor, SupervisorStrategy, panic_message};
 
 /// A synchronous actor, made from a function with
@@ -41,6 +42,7 @@ pub struct SyncContext<M> {
     inbox: inbox::Receiver<M>,
     /// Unparks this thread when a message arrives.
     waker: Waker,
+    shared: Arc<RuntimeShared>,
 }
 
 struct Unparker(Thread);
@@ -56,27 +58,40 @@ impl Wake for Unparker {
 }
 
 impl<M> SyncContext<M> {
-    pub(crate) fn new(inbox: inbox::Receiver<M>) -> SyncContext<M> {
+    pub(crate) fn new(inbox: inbox::Receiver<M>, shared: Arc<RuntimeShared>) -> SyncContext<M> {
         let waker = Waker::from(Arc::new(Unparker(thread::current())));
-        SyncContext { inbox, waker }
+        SyncContext {
+            inbox,
+            waker,
+            shared,
+        }
     }
 
     /// Receives the next message, blocking the thread until one arrives.
     ///
     /// # Errors
     ///
-    /// [`NoMessages`] when the inbox is empty and every
-    /// [`ActorRef`] to this actor is gone.
+    /// [`NoMessages`] when the inbox is empty and no message can arrive any
+    /// more: every [`ActorRef`] to this actor is gone, or the runtime is
+    /// shutting down.
     pub fn receive_next(&mut self) -> Result<M, NoMessages> {
         let mut cx = task::Context::from_waker(&self.waker);
         loop {
             match self.inbox.poll_recv(&mut cx) {
                 Poll::Ready(result) => return result,
+                // The coordinator unparks sync actor threads when the
+                // shutdown begins.
+                Poll::Pending if self.shared.shutdown.is_stopping() => return Err(NoMessages),
                 // Spurious wake-ups are fine: the loop checks again. An unpark
                 // that comes before the park makes the park return at once.
                 Poll::Pending => thread::park(),
             }
         }
+    }
+
+    /// Returns true once the runtime is shutting down gracefully.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.shutdown.is_stopping()
     }
 
     /// Receives the next message without blocking.
@@ -125,6 +140,7 @@ pub(crate) fn run_sync_actor<S, A>(
     actor: A,
     mut arg: A::Argument,
     inbox: inbox::Owner<A::Message>,
+    shared: Arc<RuntimeShared>,
 ) -> Result<(), String>
 where
     S: Supervisor<A::Error, A::Argument>,
@@ -132,7 +148,7 @@ where
 {
     let name = A::name();
     loop {
-        let ctx = SyncContext::new(inbox.receiver());
+        let ctx = SyncContext::new(inbox.receiver(), shared.clone());
         let result = panic::catch_unwind(AssertUnwindSafe(|| actor.run(ctx, arg)));
         let decision = match result {
             Ok(Ok(())) => return Ok(()),

@@ -10,9 +10,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::task::{self, Poll};
 
 use crate::inbox::{self, SendFailure};
+use crate::scheduler::budget;
 
 mod error;
 mod group;
@@ -169,6 +171,14 @@ impl<M> ActorRef<M> {
         }
     }
 
+    /// A flag set once the actor has stopped.
+    pub(crate) fn stopped_flag(&self) -> Arc<AtomicBool> {
+        match &self.kind {
+            Kind::Direct(sender) => sender.stopped_flag(),
+            Kind::Mapped(mapped) => mapped.stopped_flag(),
+        }
+    }
+
     fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<M>) -> Result<(), SendFailure> {
         match &self.kind {
             Kind::Direct(sender) => sender.try_send_from(produce),
@@ -252,6 +262,7 @@ trait MappedRef<Msg> {
     fn cancel_send(&self, waiter: u64);
     fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()>;
     fn is_stopped(&self) -> bool;
+    fn stopped_flag(&self) -> Arc<AtomicBool>;
 }
 
 struct Mapped<M, Msg> {
@@ -288,6 +299,10 @@ impl<M, Msg> MappedRef<Msg> for Mapped<M, Msg> {
     fn is_stopped(&self) -> bool {
         self.inner.is_stopped()
     }
+
+    fn stopped_flag(&self) -> Arc<AtomicBool> {
+        self.inner.stopped_flag()
+    }
 }
 
 /// [`Future`] behind [`ActorRef::send`].
@@ -309,6 +324,12 @@ impl<M> Future for SendValue<'_, M> {
         if this.msg.is_none() {
             // Polled after completion.
             return Poll::Ready(Err(SendError::Rejected));
+        }
+        // Sending takes part in the fairness budget, so a sender whose
+        // target always has room still yields to others.
+        if !budget::consume() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let msg = &mut this.msg;
         match this

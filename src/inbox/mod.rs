@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{self, Poll, Waker};
 
 #[cfg(test)]
@@ -60,6 +60,9 @@ struct Shared<M> {
     state: Mutex<State<M>>,
     /// Number of live [`Sender`]s.
     senders: AtomicUsize,
+    /// Set when the inbox closes; made on demand (see
+    /// [`Sender::stopped_flag`]) for watchers that cannot name `M`.
+    stopped: OnceLock<Arc<AtomicBool>>,
 }
 
 struct State<M> {
@@ -111,6 +114,7 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
             join_waiters: Vec::new(),
         }),
         senders: AtomicUsize::new(0),
+        stopped: OnceLock::new(),
     });
     Owner { shared }
 }
@@ -139,6 +143,9 @@ impl<M> Drop for Owner<M> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.closed = true;
+        if let Some(stopped) = self.shared.stopped.get() {
+            stopped.store(true, Ordering::Release);
+        }
         let queue = std::mem::take(&mut state.queue);
         let send_waiters = std::mem::take(&mut state.send_waiters);
         let join_waiters = std::mem::take(&mut state.join_waiters);
@@ -330,6 +337,18 @@ impl<M> Sender<M> {
     /// Returns true if the actor has stopped.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.lock().closed
+    }
+
+    /// A flag that is set once the actor has stopped, readable without
+    /// knowing the message type.
+    pub(crate) fn stopped_flag(&self) -> Arc<AtomicBool> {
+        // Under the lock, so the flag starts in the right state even if the
+        // inbox is closing right now.
+        let state = self.shared.lock();
+        self.shared
+            .stopped
+            .get_or_init(|| Arc::new(AtomicBool::new(state.closed)))
+            .clone()
     }
 
     /// Returns true if both senders send to the same inbox.

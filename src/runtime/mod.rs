@@ -3,19 +3,26 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use mio::Poll;
 
 use log::debug;
 
 use crate::actor::{Actor, NewActor, SyncActor};
 use crate::coordinator::Coordinator;
+use crate::metrics::RuntimeMetrics;
+use crate::signal::Signal;
 use crate::supervisor::Supervisor;
 use crate::sync_worker::{self, SyncWorkerHandle};
+use crate::sys::ProcessSignals;
 use crate::worker::{Control, WorkerFn, WorkerHandle};
 use crate::{ActorRef, Error, Setup, inbox};
 
 mod options;
 mod runtime_ref;
 mod shared;
+mod shutdown;
 
 pub use options::ActorOptions;
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
@@ -23,6 +30,7 @@ pub use shared::ThreadSafe;
 
 pub(crate) use runtime_ref::WorkerInternals;
 pub(crate) use shared::RuntimeShared;
+pub(crate) use shutdown::Shutdown;
 
 /// The hearth runtime: worker threads, sync actor threads and the
 /// coordinator.
@@ -59,6 +67,11 @@ pub struct Runtime {
     shared: Arc<RuntimeShared>,
     workers: Vec<WorkerHandle>,
     sync_workers: Vec<SyncWorkerHandle>,
+    /// The coordinator's poll and signals, made at build time: the poll's
+    /// waker must exist before any `shutdown` call, and the signals must be
+    /// blocked before the first thread starts.
+    coordinator: Option<(Poll, ProcessSignals)>,
+    grace: Duration,
 }
 
 impl Runtime {
@@ -76,11 +89,18 @@ impl Runtime {
         Setup::new().build()
     }
 
-    pub(crate) fn from_parts(shared: Arc<RuntimeShared>, workers: Vec<WorkerHandle>) -> Runtime {
+    pub(crate) fn from_parts(
+        shared: Arc<RuntimeShared>,
+        workers: Vec<WorkerHandle>,
+        coordinator: (Poll, ProcessSignals),
+        grace: Duration,
+    ) -> Runtime {
         Runtime {
             shared,
             workers,
             sync_workers: Vec::new(),
+            coordinator: Some(coordinator),
+            grace,
         }
     }
 
@@ -148,10 +168,27 @@ impl Runtime {
         let id = self.sync_workers.len() + 1;
         let inbox = inbox::new(options.inbox_capacity());
         let actor_ref = ActorRef::from_sender(inbox.sender());
-        let handle = sync_worker::start(id, supervisor, actor, arg, inbox)
+        let shared = self.shared.clone();
+        let handle = sync_worker::start(id, supervisor, actor, arg, inbox, shared)
             .map_err(Error::start_sync_worker)?;
         self.sync_workers.push(handle);
         Ok(actor_ref)
+    }
+
+    /// Makes `actor_ref` receive the process signals (see [`Signal`]); for
+    /// sync actors and any actor known before `start`. Delivered by the
+    /// coordinator without waiting: a receiver whose inbox is full misses a
+    /// signal.
+    pub fn receive_signals<M>(&mut self, actor_ref: ActorRef<M>)
+    where
+        M: From<Signal> + Send + 'static,
+    {
+        self.shared.signal_receivers.add_shared(actor_ref.map());
+    }
+
+    /// A snapshot of the runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::collect(&self.shared)
     }
 
     /// A handle to spawn thread-safe actors, usable from any thread.
@@ -177,16 +214,38 @@ impl Runtime {
     /// Runs the runtime on the calling thread, which becomes the
     /// coordinator, until every actor has stopped.
     ///
+    /// # Shutdown and exit status
+    ///
+    /// SIGINT, SIGTERM or SIGQUIT with no signal receiver, or a `shutdown`
+    /// call, start a graceful shutdown: every actor is woken,
+    /// `receive_next` reports [`NoMessages`](crate::NoMessages) once an
+    /// inbox is empty and `is_stopping` returns true. Actors still running
+    /// after the grace period ([`Setup::grace_period`], 5 s by default) are
+    /// stopped. A second SIGINT, SIGTERM or SIGQUIT during the shutdown stops
+    /// the runtime at once. With signal receivers, the application decides.
+    ///
+    /// A program should exit with 0 after `Ok`, with 130 after an interrupt
+    /// it did not handle and with 1 after other errors:
+    /// [`exit_code`](crate::exit_code) does that mapping.
+    ///
     /// # Errors
     ///
-    /// The first error of a thread: a worker or sync actor thread that
-    /// panicked, a function of [`Runtime::run_on_workers`] that failed, or a
-    /// poll that failed. The other threads are stopped first.
+    /// - the first error of a thread: a worker or sync actor thread that
+    ///   panicked, a function of [`Runtime::run_on_workers`] that failed, or
+    ///   a poll that failed; the other threads are stopped first;
+    /// - [`Error::is_interrupted`]: an unhandled SIGINT stopped the runtime
+    ///   (gracefully), or a second signal stopped it at once;
+    /// - the grace period ended before every actor did.
     pub fn start(mut self) -> Result<(), Error> {
         debug!(runtime:% = self.shared.name, workers = self.workers.len(), sync_actors = self.sync_workers.len(); "starting runtime");
         let workers = std::mem::take(&mut self.workers);
         let sync_workers = std::mem::take(&mut self.sync_workers);
-        Coordinator::new(workers, sync_workers)?.run()
+        let (poll, signals) = self
+            .coordinator
+            .take()
+            .expect("coordinator parts taken twice");
+        let shared = self.shared.clone();
+        Coordinator::new(poll, signals, shared, self.grace, workers, sync_workers)?.run()
     }
 }
 

@@ -9,9 +9,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::actor::{Actor, NewActor};
+use crate::metrics::RuntimeMetrics;
 use crate::runtime::shared::RuntimeShared;
 use crate::runtime::{ActorOptions, ThreadSafe};
 use crate::scheduler::{ActorProcess, FutureProcess, LocalScheduler};
+use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
 use crate::{ActorRef, inbox};
 
@@ -27,11 +29,18 @@ pub struct RuntimeRef {
     pub(crate) internals: Rc<WorkerInternals>,
 }
 
+/// Delivers a signal to a thread-local receiver; false once its actor has
+/// stopped.
+pub(crate) type LocalSignalReceiver = Box<dyn Fn(Signal) -> bool>;
+
 /// The state of one worker that its processes can reach.
 pub(crate) struct WorkerInternals {
     pub(crate) id: usize,
     pub(crate) local: RefCell<LocalScheduler>,
     pub(crate) shared: Arc<RuntimeShared>,
+    /// Thread-local signal receivers: deliver a signal, false once the
+    /// actor has stopped.
+    pub(crate) signal_receivers: RefCell<Vec<LocalSignalReceiver>>,
 }
 
 impl RuntimeRef {
@@ -59,7 +68,8 @@ impl RuntimeRef {
         let inbox = inbox::new(options.inbox_capacity());
         let actor_ref = ActorRef::from_sender(inbox.sender());
         let rt = ThreadLocal { rt: self.clone() };
-        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, rt);
+        let shared = self.internals.shared.clone();
+        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, rt, shared);
         self.internals.local.borrow_mut().add(Box::new(process));
         actor_ref
     }
@@ -106,6 +116,40 @@ impl RuntimeRef {
         ThreadSafe {
             shared: self.internals.shared.clone(),
         }
+    }
+
+    /// Makes `actor_ref` receive the process signals (see [`Signal`]),
+    /// delivered by this worker without waiting: a receiver whose inbox is
+    /// full misses a signal.
+    pub fn receive_signals<M>(&mut self, actor_ref: ActorRef<M>)
+    where
+        M: From<Signal> + 'static,
+    {
+        self.internals
+            .shared
+            .signal_receivers
+            .add_flag(actor_ref.stopped_flag());
+        let deliver = move |signal| signal::deliver(&actor_ref, signal);
+        self.internals
+            .signal_receivers
+            .borrow_mut()
+            .push(Box::new(deliver));
+    }
+
+    /// Begins a graceful shutdown of the runtime, as an unhandled SIGTERM
+    /// would: see [`Runtime::start`](crate::Runtime::start).
+    pub fn shutdown(&self) {
+        self.internals.shared.request_shutdown();
+    }
+
+    /// Returns true once a graceful shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.internals.shared.shutdown.is_stopping()
+    }
+
+    /// A snapshot of the runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::collect(&self.internals.shared)
     }
 
     /// The id of this worker thread, starting at 1.

@@ -2,18 +2,69 @@
 //! access of thread-safe actors.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use crate::actor::{Actor, NewActor};
+use crate::metrics::RuntimeMetrics;
 use crate::runtime::ActorOptions;
+use crate::runtime::shutdown::Shutdown;
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
+use crate::signal::{Signal, SignalReceivers};
 use crate::supervisor::Supervisor;
+use crate::sync_worker::SyncWorkerInfo;
+use crate::sys::ThreadClock;
+use crate::worker::WorkerWake;
 use crate::{ActorRef, inbox};
 
 /// State shared by all threads of a runtime.
 pub(crate) struct RuntimeShared {
     pub(crate) name: String,
     pub(crate) scheduler: SharedScheduler,
+    pub(crate) started_at: Instant,
+    pub(crate) workers: Vec<Arc<WorkerWake>>,
+    sync_workers: Mutex<Vec<Arc<SyncWorkerInfo>>>,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) signal_receivers: SignalReceivers,
+    /// Wakes the coordinator's poll (shutdown requests).
+    coordinator_waker: mio::Waker,
+    /// CPU clock of the coordinator thread, set by `start`.
+    pub(crate) coordinator_clock: OnceLock<ThreadClock>,
+}
+
+impl RuntimeShared {
+    pub(crate) fn new(
+        name: String,
+        workers: Vec<Arc<WorkerWake>>,
+        coordinator_waker: mio::Waker,
+    ) -> Self {
+        RuntimeShared {
+            name,
+            scheduler: SharedScheduler::new(workers.clone()),
+            started_at: Instant::now(),
+            workers,
+            sync_workers: Mutex::new(Vec::new()),
+            shutdown: Shutdown::default(),
+            signal_receivers: SignalReceivers::default(),
+            coordinator_waker,
+            coordinator_clock: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn sync_workers(&self) -> MutexGuard<'_, Vec<Arc<SyncWorkerInfo>>> {
+        self.sync_workers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Asks the coordinator to begin a graceful shutdown.
+    pub(crate) fn request_shutdown(&self) {
+        if self.shutdown.request()
+            && let Err(err) = self.coordinator_waker.wake()
+        {
+            log::error!(error:% = err; "unable to wake the coordinator for shutdown");
+        }
+    }
 }
 
 /// The runtime access of thread-safe actors (`Context<M, ThreadSafe>`):
@@ -42,7 +93,8 @@ impl ThreadSafe {
     {
         let inbox = inbox::new(options.inbox_capacity());
         let actor_ref = ActorRef::from_sender(inbox.sender());
-        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, self.clone());
+        let shared = self.shared.clone();
+        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, self.clone(), shared);
         self.shared.scheduler.add(Box::new(process));
         actor_ref
     }
@@ -56,6 +108,32 @@ impl ThreadSafe {
         self.shared
             .scheduler
             .add(Box::new(FutureProcess::new(future)));
+    }
+
+    /// Makes `actor_ref` receive the process signals (see
+    /// [`Signal`]). The coordinator delivers them without waiting: a
+    /// receiver whose inbox is full misses a signal.
+    pub fn receive_signals<M>(&self, actor_ref: ActorRef<M>)
+    where
+        M: From<Signal> + Send + 'static,
+    {
+        self.shared.signal_receivers.add_shared(actor_ref.map());
+    }
+
+    /// Begins a graceful shutdown of the runtime, as an unhandled SIGTERM
+    /// would.
+    pub fn shutdown(&self) {
+        self.shared.request_shutdown();
+    }
+
+    /// Returns true once a graceful shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.shutdown.is_stopping()
+    }
+
+    /// A snapshot of the runtime's metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::collect(&self.shared)
     }
 
     /// The name of the runtime.

@@ -139,12 +139,21 @@ impl LocalScheduler {
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(index as u32);
             self.live -= 1;
+            self.wake.live.store(self.live, Ordering::Relaxed);
             Some(process)
         } else {
             if let Some(entry) = slot.entry.as_mut() {
                 entry.process = Some(process);
             }
             None
+        }
+    }
+
+    /// Wakes every process, e.g. to let them see that the runtime is
+    /// shutting down.
+    pub(crate) fn wake_all(&self) {
+        for entry in self.slots.iter().filter_map(|slot| slot.entry.as_ref()) {
+            entry.task.wake_by_ref();
         }
     }
 
@@ -157,6 +166,7 @@ impl LocalScheduler {
             .filter_map(|slot| slot.entry.take().and_then(|entry| entry.process))
             .collect();
         self.live = 0;
+        self.wake.live.store(0, Ordering::Relaxed);
         processes
     }
 }

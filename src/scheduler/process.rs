@@ -3,12 +3,14 @@
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{self, Poll};
 
 use log::{error, trace};
 
 use crate::actor::{Actor, Context, NewActor};
 use crate::inbox;
+use crate::runtime::RuntimeShared;
 use crate::supervisor::{Supervisor, SupervisorStrategy, panic_message};
 
 /// Something a scheduler can run until it is done.
@@ -28,6 +30,7 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
     new_actor: NA,
     inbox: inbox::Owner<NA::Message>,
     rt: NA::RuntimeAccess,
+    shared: Arc<RuntimeShared>,
     actor: Option<Pin<Box<NA::Actor>>>,
 }
 
@@ -42,14 +45,16 @@ where
         arg: NA::Argument,
         inbox: inbox::Owner<NA::Message>,
         rt: NA::RuntimeAccess,
+        shared: Arc<RuntimeShared>,
     ) -> Self {
-        let ctx = Context::new(inbox.receiver(), rt.clone());
+        let ctx = Context::new(inbox.receiver(), rt.clone(), shared.clone());
         let actor = Box::pin(new_actor.new(ctx, arg));
         ActorProcess {
             supervisor,
             new_actor,
             inbox,
             rt,
+            shared,
             actor: Some(actor),
         }
     }
@@ -88,7 +93,7 @@ where
         };
         match decision {
             Ok(SupervisorStrategy::Restart(arg)) => {
-                let ctx = Context::new(self.inbox.receiver(), self.rt.clone());
+                let ctx = Context::new(self.inbox.receiver(), self.rt.clone(), self.shared.clone());
                 let new_actor = &mut self.new_actor;
                 match panic::catch_unwind(AssertUnwindSafe(|| new_actor.new(ctx, arg))) {
                     Ok(actor) => {

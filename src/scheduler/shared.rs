@@ -31,8 +31,17 @@ struct Inner {
     ready_rx: Receiver<Arc<SharedTask>>,
     /// Thread-safe processes not yet done.
     live: AtomicUsize,
+    /// Every task not yet done, to wake them all at shutdown and to drop
+    /// what is left when the runtime ends.
+    tasks: Mutex<Registry>,
     /// Workers to wake when a task becomes ready.
     workers: Vec<Arc<WorkerWake>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    tasks: Vec<Option<Arc<SharedTask>>>,
+    free: Vec<usize>,
 }
 
 /// A thread-safe process and its scheduling state.
@@ -40,6 +49,8 @@ pub(crate) struct SharedTask {
     state: AtomicU8,
     process: Mutex<Option<Box<dyn Process + Send>>>,
     scheduler: Weak<Inner>,
+    /// Index in the registry.
+    index: usize,
 }
 
 impl SharedScheduler {
@@ -50,6 +61,7 @@ impl SharedScheduler {
                 ready_tx,
                 ready_rx,
                 live: AtomicUsize::new(0),
+                tasks: Mutex::new(Registry::default()),
                 workers,
             }),
         }
@@ -68,11 +80,19 @@ impl SharedScheduler {
     /// Adds a process and schedules it.
     pub(crate) fn add(&self, process: Box<dyn Process + Send>) {
         let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
+        let mut registry = self.inner.registry();
+        let index = registry.free.pop().unwrap_or_else(|| {
+            registry.tasks.push(None);
+            registry.tasks.len() - 1
+        });
         let task = Arc::new(SharedTask {
             state: AtomicU8::new(NOTIFIED),
             process: Mutex::new(Some(process)),
             scheduler: Arc::downgrade(&self.inner),
+            index,
         });
+        registry.tasks[index] = Some(task.clone());
+        drop(registry);
         self.inner.push(task);
     }
 
@@ -99,6 +119,10 @@ impl SharedScheduler {
             let process = guard.take();
             drop(guard);
             drop(process);
+            let mut registry = self.inner.registry();
+            registry.tasks[task.index] = None;
+            registry.free.push(task.index);
+            drop(registry);
             if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
                 // The last thread-safe process is done: idle workers may
                 // now be able to stop.
@@ -119,9 +143,51 @@ impl SharedScheduler {
             self.inner.push(task);
         }
     }
+
+    /// Wakes every task, e.g. to let them see that the runtime is shutting
+    /// down.
+    pub(crate) fn wake_all(&self) {
+        let tasks: Vec<_> = self
+            .inner
+            .registry()
+            .tasks
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for task in tasks {
+            task.wake_by_ref();
+        }
+    }
+
+    /// Drops every process not yet done (the runtime has ended). A process
+    /// still running on a worker that did not stop is left alone.
+    pub(crate) fn drop_all(&self) {
+        let tasks: Vec<_> = std::mem::take(&mut self.inner.registry().tasks);
+        let mut dropped = 0;
+        for task in tasks.into_iter().flatten() {
+            let process = match task.process.try_lock() {
+                Ok(mut process) => process.take(),
+                Err(_) => None,
+            };
+            if process.is_some() {
+                dropped += 1;
+                task.state.store(COMPLETE, Ordering::Release);
+            }
+            drop(process);
+        }
+        let _ = self.inner.live.fetch_sub(dropped, Ordering::AcqRel);
+        while self.inner.ready_rx.try_recv().is_ok() {}
+    }
 }
 
 impl Inner {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn push(&self, task: Arc<SharedTask>) {
         // Both ends live in `self`, so the send cannot fail.
         let _ = self.ready_tx.send(task);

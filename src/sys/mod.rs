@@ -1,8 +1,13 @@
 //! Operating system details the runtime needs beyond what `mio` offers.
 //!
-//! Contract: every function here is a thin wrapper around one system call
-//! and returns `io::Result`; callers decide what an error means.
+//! Contract: every function here is a thin wrapper around system calls and
+//! returns `io::Result`; callers decide what an error means. All `unsafe`
+//! code of the runtime lives in this module.
 
 mod affinity;
+mod cpu_time;
+mod signals;
 
 pub(crate) use affinity::set_cpu_affinity;
+pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
+pub(crate) use signals::ProcessSignals;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::RuntimeRef;
+use crate::{RuntimeRef, Signal};
 
 /// A function run on a worker, see
 /// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers).
@@ -17,6 +17,13 @@ pub(crate) enum Control {
     Run(WorkerFn),
     /// Stop now: drop all local processes and return.
     Stop,
+    /// The runtime is shutting down gracefully: wake every local process so
+    /// it sees that.
+    Shutdown,
+    /// Deliver a process signal to the worker's signal receivers.
+    Signal(Signal),
+    /// Log the worker's metrics.
+    LogMetrics,
     /// Test hook: panic in the worker thread, outside any actor.
     Panic(String),
 }
@@ -27,6 +34,9 @@ impl fmt::Debug for Control {
             Control::Started => f.write_str("Started"),
             Control::Run(_) => f.write_str("Run(..)"),
             Control::Stop => f.write_str("Stop"),
+            Control::Shutdown => f.write_str("Shutdown"),
+            Control::Signal(signal) => f.debug_tuple("Signal").field(signal).finish(),
+            Control::LogMetrics => f.write_str("LogMetrics"),
             Control::Panic(msg) => f.debug_tuple("Panic").field(msg).finish(),
         }
     }

@@ -16,10 +16,12 @@ use crossbeam_channel::Receiver;
 use log::{debug, trace, warn};
 use mio::Events;
 
+use crate::metrics::WorkerMetrics;
 use crate::runtime::{RuntimeShared, WorkerInternals};
 use crate::scheduler::{self, LocalScheduler};
+use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::worker::{Control, Prepared};
-use crate::{Error, RuntimeRef, sys};
+use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
 const RUN_BATCH: usize = 64;
@@ -36,6 +38,12 @@ pub(super) fn run(
         wake,
         ready_rx,
     } = prepared;
+    if let Ok(clock) = ThreadClock::current() {
+        let _ = wake.clock.set(clock);
+    }
+    if let Err(err) = ProcessSignals::block_for_thread() {
+        warn!(worker = id, error:% = err; "unable to block process signals");
+    }
     if let Some(cpu) = cpu {
         match sys::set_cpu_affinity(cpu) {
             Ok(()) => debug!(worker = id, cpu = cpu; "worker thread pinned to CPU"),
@@ -46,6 +54,7 @@ pub(super) fn run(
         id,
         local: RefCell::new(LocalScheduler::new(wake.clone())),
         shared: shared.clone(),
+        signal_receivers: RefCell::new(Vec::new()),
     });
     let _drain = DrainOnExit(rt.clone());
     let mut events = Events::with_capacity(64);
@@ -62,6 +71,14 @@ pub(super) fn run(
                     debug!(worker = id; "worker told to stop");
                     return Ok(());
                 }
+                Control::Shutdown => rt.internals.local.borrow().wake_all(),
+                Control::Signal(signal) => {
+                    rt.internals
+                        .signal_receivers
+                        .borrow_mut()
+                        .retain(|deliver| deliver(signal));
+                }
+                Control::LogMetrics => WorkerMetrics::of(&wake).log(),
                 Control::Panic(msg) => panic!("{msg}"),
             }
         }

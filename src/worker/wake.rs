@@ -10,11 +10,15 @@
 //! notifier sees the sleeping worker and wakes its poll: no wake-up is lost,
 //! and a busy worker is never sent a needless system call.
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 use crossbeam_channel::Sender;
 
-/// The parts of a worker that other threads use to wake it.
+use crate::sys::ThreadClock;
+
+/// The parts of a worker that other threads use: to wake it, and to read
+/// its numbers for the metrics.
 pub(crate) struct WorkerWake {
     /// Worker id, starting at 1.
     pub(crate) id: usize,
@@ -23,6 +27,10 @@ pub(crate) struct WorkerWake {
     /// True while the worker is in, or about to enter, `Poll::poll`.
     sleeping: AtomicBool,
     waker: mio::Waker,
+    /// Number of local processes, kept by the local scheduler.
+    pub(crate) live: AtomicUsize,
+    /// CPU clock of the worker thread, set when it starts.
+    pub(crate) clock: OnceLock<ThreadClock>,
 }
 
 impl WorkerWake {
@@ -32,6 +40,8 @@ impl WorkerWake {
             ready,
             sleeping: AtomicBool::new(false),
             waker,
+            live: AtomicUsize::new(0),
+            clock: OnceLock::new(),
         }
     }
 

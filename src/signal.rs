@@ -1,0 +1,158 @@
+//! Process signals as messages, and the relay policy.
+//!
+//! The coordinator receives the process signals listed in [`Signal`] and
+//! relays each one to every actor that asked for them (see
+//! [`RuntimeRef::receive_signals`](crate::RuntimeRef::receive_signals)).
+//!
+//! Policy:
+//!
+//! - SIGINT, SIGTERM and SIGQUIT with no receiver start a graceful shutdown
+//!   of the runtime (see [`Runtime::start`](crate::Runtime::start)). With
+//!   receivers, they decide, e.g. by calling `shutdown`.
+//! - A second SIGINT or SIGTERM while shutting down stops the runtime now.
+//! - SIGUSR2 also makes the runtime log its metrics.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::ActorRef;
+use crate::actor_ref::TrySendError;
+
+/// A process signal, delivered as a message to actors that asked for them.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// SIGINT: interrupt, e.g. Ctrl+C in a terminal.
+    Interrupt,
+    /// SIGTERM: polite request to terminate (`kill PID`).
+    Terminate,
+    /// SIGQUIT: quit.
+    Quit,
+    /// SIGHUP: the terminal hung up; by convention, reload configuration.
+    Hangup,
+    /// SIGUSR1: user-defined.
+    User1,
+    /// SIGUSR2: user-defined; hearth also logs its metrics.
+    User2,
+}
+
+impl Signal {
+    /// All signals hearth handles.
+    pub const ALL: [Signal; 6] = [
+        Signal::Interrupt,
+        Signal::Terminate,
+        Signal::Quit,
+        Signal::Hangup,
+        Signal::User1,
+        Signal::User2,
+    ];
+
+    /// Returns true for the signals that ask the process to stop: SIGINT,
+    /// SIGTERM and SIGQUIT.
+    pub fn should_stop(self) -> bool {
+        matches!(self, Signal::Interrupt | Signal::Terminate | Signal::Quit)
+    }
+
+    /// The signal's number (`libc::SIGINT` etc.).
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Interrupt => libc::SIGINT,
+            Signal::Terminate => libc::SIGTERM,
+            Signal::Quit => libc::SIGQUIT,
+            Signal::Hangup => libc::SIGHUP,
+            Signal::User1 => libc::SIGUSR1,
+            Signal::User2 => libc::SIGUSR2,
+        }
+    }
+
+    /// The signal's name, e.g. `SIGINT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::Quit => "SIGQUIT",
+            Signal::Hangup => "SIGHUP",
+            Signal::User1 => "SIGUSR1",
+            Signal::User2 => "SIGUSR2",
+        }
+    }
+
+    pub(crate) fn from_mio(signal: mio_signals::Signal) -> Signal {
+        match signal {
+            mio_signals::Signal::Interrupt => Signal::Interrupt,
+            mio_signals::Signal::Terminate => Signal::Terminate,
+            mio_signals::Signal::Quit => Signal::Quit,
+            mio_signals::Signal::User1 => Signal::User1,
+            mio_signals::Signal::User2 => Signal::User2,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The signal receivers registered on a runtime.
+///
+/// Receivers of thread-safe actors, sync actors and runtime-level
+/// registrations are delivered to by the coordinator; thread-local ones by
+/// their worker. Every receiver, wherever it lives, also leaves a flag here
+/// that is set when its actor stops, so the coordinator can count the live
+/// receivers when it applies the shutdown policy.
+#[derive(Default)]
+pub(crate) struct SignalReceivers {
+    shared: Mutex<Vec<ActorRef<Signal>>>,
+    stopped_flags: Mutex<Vec<Arc<AtomicBool>>>,
+}
+
+impl SignalReceivers {
+    /// Adds a receiver the coordinator delivers to.
+    pub(crate) fn add_shared(&self, actor_ref: ActorRef<Signal>) {
+        self.add_flag(actor_ref.stopped_flag());
+        lock(&self.shared).push(actor_ref);
+    }
+
+    /// Adds the stopped flag of a receiver (shared or thread-local).
+    pub(crate) fn add_flag(&self, flag: Arc<AtomicBool>) {
+        lock(&self.stopped_flags).push(flag);
+    }
+
+    /// Number of receivers whose actor has not stopped.
+    pub(crate) fn live(&self) -> usize {
+        let mut flags = lock(&self.stopped_flags);
+        flags.retain(|stopped| !stopped.load(Ordering::Acquire));
+        flags.len()
+    }
+
+    /// Delivers `signal` to the shared receivers. A receiver whose inbox is
+    /// full misses it (signals coalesce); one that stopped is removed.
+    pub(crate) fn deliver_shared(&self, signal: Signal) {
+        lock(&self.shared).retain(|actor_ref| deliver(actor_ref, signal));
+    }
+}
+
+/// Delivers `signal` to `actor_ref` without waiting; false if the actor has
+/// stopped and should be forgotten.
+pub(crate) fn deliver<M: From<Signal>>(actor_ref: &ActorRef<M>, signal: Signal) -> bool {
+    match actor_ref.try_send(signal) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            log::debug!(signal:% = signal; "signal receiver's inbox is full, signal coalesced");
+            true
+        }
+        Err(TrySendError::Stopped(_)) => false,
+        Err(TrySendError::Rejected) => {
+            log::warn!(signal:% = signal; "signal receiver rejected the signal, removing it");
+            false
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,4 @@
+//! Regression tests: each one reproduces a bug that was found and fixed.
+
+#[path = "regression/send_budget.rs"]
+mod send_budget;
