@@ -101,6 +101,7 @@ impl LocalScheduler {
             task,
         });
         self.live += 1;
+        self.wake.live.store(self.live, Ordering::Relaxed);
         self.wake.schedule_local(key);
     }
 
