@@ -1,5 +1,6 @@
 //! A small logger for servers: one line per record on standard error,
-//! `timestamp level target: message key=value ...`.
+//! `timestamp level target: message key=value ...`, the timestamp in RFC 3339
+//! (UTC).
 //!
 //! Runtime metrics and lifecycle events are logged with key-values (the
 //! `log` crate's `kv` feature); this logger prints them, so examples and
@@ -60,11 +61,10 @@ impl Log for StderrLogger {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        write_timestamp(&mut line, now);
         let _ = write!(
             line,
-            "{}.{:06} {:5} {}: {}",
-            now.as_secs(),
-            now.subsec_micros(),
+            " {:5} {}: {}",
             record.level(),
             record.target(),
             record.args()
@@ -77,6 +77,50 @@ impl Log for StderrLogger {
 
     fn flush(&self) {
         let _ = std::io::stderr().flush();
+    }
+}
+
+/// Writes `since_epoch` as an RFC 3339 UTC timestamp with microseconds,
+/// e.g. `2026-11-23T19:04:05.123456Z`.
+fn write_timestamp(out: &mut String, since_epoch: std::time::Duration) {
+    let secs = since_epoch.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since_epoch.subsec_micros()
+    );
+}
+
+/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(59), (1970, 3, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_780), (2026, 11, 23));
     }
 }
 

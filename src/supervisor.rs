@@ -36,7 +36,7 @@ pub trait Supervisor<E, Arg> {
     /// The actor panicked with `panic`. By default the panic is logged and
     /// the actor stopped.
     fn decide_on_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> SupervisorStrategy<Arg> {
-        error!(panic = panic_message(&*panic); "actor panicked, stopping it");
+        error!(actor = current_actor(), panic = panic_message(&*panic); "actor panicked, stopping it");
         SupervisorStrategy::Stop
     }
 }
@@ -56,7 +56,7 @@ pub struct NoSupervisor;
 
 impl<E: fmt::Display, Arg> Supervisor<E, Arg> for NoSupervisor {
     fn decide(&mut self, err: E) -> SupervisorStrategy<Arg> {
-        warn!(error:% = err; "actor failed, stopping it");
+        warn!(actor = current_actor(), error:% = err; "actor failed, stopping it");
         SupervisorStrategy::Stop
     }
 }
@@ -134,6 +134,7 @@ impl<Arg> RestartSupervisor<Arg> {
         }
         if self.restarts.len() >= self.max_restarts {
             error!(
+                actor = current_actor(),
                 reason:% = reason, restarts = self.restarts.len(), window:? = self.window;
                 "actor failed, stopping it: restart budget of {} within {:?} used up",
                 self.max_restarts, self.window
@@ -142,6 +143,7 @@ impl<Arg> RestartSupervisor<Arg> {
         }
         self.restarts.push_back(now);
         warn!(
+            actor = current_actor(),
             reason:% = reason, restart = self.restarts.len(), max_restarts = self.max_restarts;
             "actor failed, restarting it ({}/{} within {:?})",
             self.restarts.len(), self.max_restarts, self.window
@@ -170,4 +172,24 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
     } else {
         "<non-string panic payload>"
     }
+}
+
+thread_local! {
+    /// Name of the actor whose supervisor is deciding, for the logs.
+    static CURRENT_ACTOR: std::cell::Cell<&'static str> = const { std::cell::Cell::new("unknown") };
+}
+
+/// Runs `f` (a supervisor call) with `name` as the current actor, so the
+/// built-in supervisors can name the actor in their logs.
+pub(crate) fn with_actor<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    let previous = CURRENT_ACTOR.with(|current| current.replace(name));
+    let result = f();
+    CURRENT_ACTOR.with(|current| current.set(previous));
+    result
+}
+
+/// Name of the actor whose supervisor is deciding (`"unknown"` outside a
+/// supervisor call).
+fn current_actor() -> &'static str {
+    CURRENT_ACTOR.with(std::cell::Cell::get)
 }

@@ -16,7 +16,7 @@ use log::error;
 use crate::ActorRef;
 use crate::inbox::{self, NoMessages, RecvError};
 use crate::runtime::RuntimeShared;
-use crate::supervisor::{Supervisor, SupervisorStrategy, panic_message};
+use crate::supervisor::{self, Supervisor, SupervisorStrategy, panic_message};
 
 /// A synchronous actor, made from a function with
 /// [`actor_fn`](crate::actor::actor_fn).
@@ -152,10 +152,12 @@ where
         let result = panic::catch_unwind(AssertUnwindSafe(|| actor.run(ctx, arg)));
         let decision = match result {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(err)) => panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide(err))),
-            Err(panic) => {
-                panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide_on_panic(panic)))
-            }
+            Ok(Err(err)) => panic::catch_unwind(AssertUnwindSafe(|| {
+                supervisor::with_actor(name, || supervisor.decide(err))
+            })),
+            Err(panic) => panic::catch_unwind(AssertUnwindSafe(|| {
+                supervisor::with_actor(name, || supervisor.decide_on_panic(panic))
+            })),
         };
         match decision {
             Ok(SupervisorStrategy::Restart(new_arg)) => arg = new_arg,

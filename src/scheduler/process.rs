@@ -11,7 +11,7 @@ use log::{error, trace};
 use crate::actor::{Actor, Context, NewActor};
 use crate::inbox;
 use crate::runtime::RuntimeShared;
-use crate::supervisor::{Supervisor, SupervisorStrategy, panic_message};
+use crate::supervisor::{self, Supervisor, SupervisorStrategy, panic_message};
 
 /// Something a scheduler can run until it is done.
 pub(crate) trait Process {
@@ -83,12 +83,16 @@ where
             Ok(Poll::Ready(Err(err))) => {
                 drop_caught(self.actor.take(), self.name());
                 let supervisor = &mut self.supervisor;
-                panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide(err)))
+                panic::catch_unwind(AssertUnwindSafe(|| {
+                    supervisor::with_actor(NA::name(), || supervisor.decide(err))
+                }))
             }
             Err(panic) => {
                 drop_caught(self.actor.take(), self.name());
                 let supervisor = &mut self.supervisor;
-                panic::catch_unwind(AssertUnwindSafe(|| supervisor.decide_on_panic(panic)))
+                panic::catch_unwind(AssertUnwindSafe(|| {
+                    supervisor::with_actor(NA::name(), || supervisor.decide_on_panic(panic))
+                }))
             }
         };
         match decision {
