@@ -65,12 +65,13 @@ pub mod signal;
 pub mod supervisor;
 mod sync_worker;
 mod sys;
+pub mod timer;
 mod worker;
 
 #[doc(no_inline)]
 pub use actor_ref::{ActorGroup, ActorRef, Delivery};
 pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
-pub use runtime::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+pub use runtime::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 pub use setup::Setup;
 pub use signal::Signal;

@@ -7,7 +7,7 @@
 //! fields and one per sync actor thread, and asks every worker to log its
 //! own.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::info;
 
@@ -149,8 +149,10 @@ impl WorkerMetrics {
             id: worker.id,
             scheduler_ready: ready,
             scheduler_inactive: live.saturating_sub(ready),
-            timers_total: 0,
-            timers_next: None,
+            timers_total: worker.timers.load(std::sync::atomic::Ordering::Relaxed),
+            timers_next: worker
+                .next_timer()
+                .map(|next| next.saturating_duration_since(Instant::now())),
             cpu_time: worker.clock.get().and_then(|clock| clock.elapsed().ok()),
         }
     }

@@ -12,6 +12,8 @@ mod runtime;
 mod supervisor;
 #[path = "functional/sync_actor.rs"]
 mod sync_actor;
+#[path = "functional/timer.rs"]
+mod timer;
 
 use std::future::Future;
 use std::pin::pin;

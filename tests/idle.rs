@@ -1,4 +1,5 @@
-//! Idle is idle: a runtime whose actors all wait uses no CPU.
+//! Idle is idle: a runtime whose actors all wait (with far timers armed)
+//! uses no CPU.
 //!
 //! Its own test binary, so no other test's threads are counted: the CPU
 //! time of every runtime thread (named `worker-N` and `sync-actor-N`) is
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use hearth::actor::{Context, SyncContext, actor_fn};
 use hearth::supervisor::NoSupervisor;
+use hearth::timer::Deadline;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 /// CPU clock ticks (user + system) used so far by the runtime's threads.
@@ -36,15 +38,22 @@ fn runtime_cpu_ticks() -> u64 {
     total
 }
 
+/// Waits for a message, with a far timer armed.
 async fn waiting_local(mut ctx: Context<(), ThreadLocal>, ready: mpsc::Sender<&'static str>) {
+    let rt = ctx.runtime_ref().clone();
     ready.send("local").unwrap();
-    while ctx.receive_next().await.is_ok() {}
+    while let Ok(Ok(())) = Deadline::after(rt.clone(), FAR, ctx.receive_next()).await {}
 }
 
+/// Waits for a message, with a far (shared) timer armed.
 async fn waiting_shared(mut ctx: Context<(), ThreadSafe>, ready: mpsc::Sender<&'static str>) {
+    let rt = ctx.runtime_ref().clone();
     ready.send("shared").unwrap();
-    while ctx.receive_next().await.is_ok() {}
+    while let Ok(Ok(())) = Deadline::after(rt.clone(), FAR, ctx.receive_next()).await {}
 }
+
+/// A timer far beyond the test.
+const FAR: Duration = Duration::from_secs(3600);
 
 fn waiting_sync(mut ctx: SyncContext<()>, ready: mpsc::Sender<&'static str>) {
     ready.send("sync").unwrap();

@@ -19,11 +19,13 @@ use crate::sys::ProcessSignals;
 use crate::worker::{Control, WorkerFn, WorkerHandle};
 use crate::{ActorRef, Error, Setup, inbox};
 
+mod access;
 mod options;
 mod runtime_ref;
 mod shared;
 mod shutdown;
 
+pub use access::Access;
 pub use options::ActorOptions;
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;

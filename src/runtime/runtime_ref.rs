@@ -15,6 +15,7 @@ use crate::runtime::{ActorOptions, ThreadSafe};
 use crate::scheduler::{ActorProcess, FutureProcess, LocalScheduler};
 use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
+use crate::timer::store::Timers;
 use crate::{ActorRef, inbox};
 
 /// A handle to the worker thread the caller runs on: spawns thread-local
@@ -41,6 +42,8 @@ pub(crate) struct WorkerInternals {
     /// Thread-local signal receivers: deliver a signal, false once the
     /// actor has stopped.
     pub(crate) signal_receivers: RefCell<Vec<LocalSignalReceiver>>,
+    /// Timers of the worker's thread-local actors.
+    pub(crate) timers: RefCell<Timers>,
 }
 
 impl RuntimeRef {

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
 use std::time::Instant;
 
 use crate::actor::{Actor, NewActor};
@@ -14,6 +15,7 @@ use crate::signal::{Signal, SignalReceivers};
 use crate::supervisor::Supervisor;
 use crate::sync_worker::SyncWorkerInfo;
 use crate::sys::ThreadClock;
+use crate::timer::store::{TimerKey, Timers};
 use crate::worker::WorkerWake;
 use crate::{ActorRef, inbox};
 
@@ -30,6 +32,8 @@ pub(crate) struct RuntimeShared {
     coordinator_waker: mio::Waker,
     /// CPU clock of the coordinator thread, set by `start`.
     pub(crate) coordinator_clock: OnceLock<ThreadClock>,
+    /// Timers of thread-safe actors, watched by every worker.
+    timers: Mutex<Timers>,
 }
 
 impl RuntimeShared {
@@ -48,6 +52,7 @@ impl RuntimeShared {
             signal_receivers: SignalReceivers::default(),
             coordinator_waker,
             coordinator_clock: OnceLock::new(),
+            timers: Mutex::new(Timers::default()),
         }
     }
 
@@ -55,6 +60,29 @@ impl RuntimeShared {
         self.sync_workers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn timers(&self) -> MutexGuard<'_, Timers> {
+        self.timers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a shared timer. If it is the new earliest one, a sleeping worker
+    /// is woken to shorten its poll timeout.
+    pub(crate) fn add_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        let mut timers = self.timers();
+        let earliest = timers.next().is_none_or(|next| deadline < next);
+        let key = timers.add(deadline, waker);
+        drop(timers);
+        if earliest {
+            for worker in &self.workers {
+                if worker.notify() {
+                    break;
+                }
+            }
+        }
+        key
     }
 
     /// Asks the coordinator to begin a graceful shutdown.

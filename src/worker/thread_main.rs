@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use log::{debug, trace, warn};
@@ -20,6 +20,7 @@ use crate::metrics::WorkerMetrics;
 use crate::runtime::{RuntimeShared, WorkerInternals};
 use crate::scheduler::{self, LocalScheduler};
 use crate::sys::{self, ProcessSignals, ThreadClock};
+use crate::timer::store::Timers;
 use crate::worker::{Control, Prepared};
 use crate::{Error, RuntimeRef};
 
@@ -55,9 +56,11 @@ pub(super) fn run(
         local: RefCell::new(LocalScheduler::new(wake.clone())),
         shared: shared.clone(),
         signal_receivers: RefCell::new(Vec::new()),
+        timers: RefCell::new(Timers::default()),
     });
     let _drain = DrainOnExit(rt.clone());
     let mut events = Events::with_capacity(64);
+    let mut due = Vec::new();
     let mut started = false;
     debug!(worker = id; "worker thread started");
 
@@ -109,8 +112,19 @@ pub(super) fn run(
                 wake.awake();
                 Some(Duration::ZERO)
             } else {
-                trace!(worker = id; "worker going to sleep");
-                None
+                // Sleep until the next timer, local or shared, if any.
+                let now = Instant::now();
+                let timers = rt.internals.timers.borrow();
+                wake.set_timers(timers.len(), timers.next());
+                let local = timers.next_in(now);
+                drop(timers);
+                let shared_next = shared.timers().next_in(now);
+                let timeout = match (local, shared_next) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                trace!(worker = id, timeout:? = timeout; "worker going to sleep");
+                timeout
             }
         };
         match poll.poll(&mut events, timeout) {
@@ -119,8 +133,22 @@ pub(super) fn run(
             Err(err) => return Err(Error::worker_poll(id, err)),
         }
         wake.awake();
+        expire_timers(&rt, &shared, &mut due);
         // The only event source so far is the waker, which needs no handling:
         // being woken is the point.
+    }
+}
+
+/// Wakes the actors whose timers are due, local and shared.
+fn expire_timers(rt: &RuntimeRef, shared: &RuntimeShared, due: &mut Vec<std::task::Waker>) {
+    let now = Instant::now();
+    rt.internals.timers.borrow_mut().expire(now, due);
+    // Shared timers: whichever worker comes first takes the due ones.
+    if shared.timers().next().is_some_and(|next| next <= now) {
+        shared.timers().expire(now, due);
+    }
+    for waker in due.drain(..) {
+        waker.wake();
     }
 }
 

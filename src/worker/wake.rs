@@ -11,7 +11,8 @@
 //! and a busy worker is never sent a needless system call.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -31,6 +32,11 @@ pub(crate) struct WorkerWake {
     pub(crate) live: AtomicUsize,
     /// CPU clock of the worker thread, set when it starts.
     pub(crate) clock: OnceLock<ThreadClock>,
+    /// Number of local timers, updated before each sleep.
+    pub(crate) timers: AtomicUsize,
+    /// Next local timer as nanoseconds after `created`, `u64::MAX` if none.
+    next_timer: AtomicU64,
+    created: Instant,
 }
 
 impl WorkerWake {
@@ -42,6 +48,27 @@ impl WorkerWake {
             waker,
             live: AtomicUsize::new(0),
             clock: OnceLock::new(),
+            timers: AtomicUsize::new(0),
+            next_timer: AtomicU64::new(u64::MAX),
+            created: Instant::now(),
+        }
+    }
+
+    /// Records the worker's timers for the metrics.
+    pub(crate) fn set_timers(&self, count: usize, next: Option<Instant>) {
+        self.timers.store(count, Ordering::Relaxed);
+        let nanos = next.map_or(u64::MAX, |next| {
+            u64::try_from(next.saturating_duration_since(self.created).as_nanos())
+                .unwrap_or(u64::MAX)
+        });
+        self.next_timer.store(nanos, Ordering::Relaxed);
+    }
+
+    /// The worker's next timer, as recorded by [`WorkerWake::set_timers`].
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        match self.next_timer.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            nanos => Some(self.created + Duration::from_nanos(nanos)),
         }
     }
 

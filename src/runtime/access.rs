@@ -1,0 +1,79 @@
+//! [`Access`]: what timers (and other runtime services) need from the
+//! runtime access of an actor, implemented for [`ThreadLocal`],
+//! [`ThreadSafe`] and [`RuntimeRef`].
+//!
+//! Thread-local access uses the timers of the worker the actor runs on;
+//! thread-safe access uses the runtime's shared timers, which every worker
+//! watches.
+
+use std::task::Waker;
+use std::time::Instant;
+
+use crate::runtime::{RuntimeRef, ThreadLocal, ThreadSafe};
+use crate::timer::store::TimerKey;
+
+/// Access to the runtime for timers: implemented by [`ThreadLocal`],
+/// [`ThreadSafe`] and [`RuntimeRef`]. Sealed.
+pub trait Access: Clone + private::Sealed {}
+
+pub(crate) mod private {
+    use super::*;
+
+    /// The hidden methods of [`Access`](super::Access).
+    pub trait Sealed {
+        /// Adds a timer waking `waker` at `deadline`.
+        fn add_timer(&self, deadline: Instant, waker: Waker) -> TimerKey;
+        /// Updates the waker of a timer; false if it fired already.
+        fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool;
+        /// Removes a timer.
+        fn remove_timer(&self, key: TimerKey);
+    }
+}
+
+impl Access for RuntimeRef {}
+
+impl private::Sealed for RuntimeRef {
+    fn add_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.internals.timers.borrow_mut().add(deadline, waker)
+    }
+
+    fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.internals.timers.borrow_mut().update(key, waker)
+    }
+
+    fn remove_timer(&self, key: TimerKey) {
+        self.internals.timers.borrow_mut().remove(key);
+    }
+}
+
+impl Access for ThreadLocal {}
+
+impl private::Sealed for ThreadLocal {
+    fn add_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        (**self).add_timer(deadline, waker)
+    }
+
+    fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        (**self).update_timer(key, waker)
+    }
+
+    fn remove_timer(&self, key: TimerKey) {
+        (**self).remove_timer(key);
+    }
+}
+
+impl Access for ThreadSafe {}
+
+impl private::Sealed for ThreadSafe {
+    fn add_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.shared.add_timer(deadline, waker)
+    }
+
+    fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.shared.timers().update(key, waker)
+    }
+
+    fn remove_timer(&self, key: TimerKey) {
+        self.shared.timers().remove(key);
+    }
+}

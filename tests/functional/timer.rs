@@ -1,0 +1,164 @@
+//! Timers: ordering, deadlines, intervals, cancellation, thread-safe timers.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::task::{self, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use hearth::actor::{Context, actor_fn};
+use hearth::supervisor::NoSupervisor;
+use hearth::timer::{Deadline, DeadlinePassed, Interval, Timer};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadSafe};
+
+/// Runs `f` on a one-worker runtime and returns what it sends.
+fn on_worker<T: Send + 'static>(
+    f: impl FnOnce(RuntimeRef, mpsc::Sender<T>) + Send + Clone + 'static,
+) -> Vec<T> {
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().build().unwrap();
+    runtime.run_on_workers(move |rt: RuntimeRef| {
+        f(rt, tx);
+        Ok::<_, String>(())
+    });
+    runtime.start().unwrap();
+    rx.iter().collect()
+}
+
+#[test]
+fn many_timers_fire_in_deadline_order() {
+    let fired = on_worker(|mut rt, tx| {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let start = Instant::now();
+        for i in 0..200u64 {
+            // Deadlines out of spawn order, with ties.
+            let deadline = start + Duration::from_millis((i * 7) % 40);
+            let (order, timer_rt) = (order.clone(), rt.clone());
+            let tx = tx.clone();
+            rt.spawn_local_future(async move {
+                Timer::at(timer_rt, deadline).await;
+                assert!(Instant::now() >= deadline);
+                order.borrow_mut().push((deadline, i));
+                if order.borrow().len() == 200 {
+                    tx.send(order.borrow().clone()).unwrap();
+                }
+            });
+        }
+    });
+    let fired = &fired[0];
+    let mut sorted = fired.clone();
+    sorted.sort();
+    assert_eq!(*fired, sorted);
+}
+
+#[test]
+fn deadline_passes_or_not() {
+    let results = on_worker(|mut rt, tx| {
+        let timer_rt = rt.clone();
+        rt.spawn_local_future(async move {
+            let never = std::future::pending::<u32>();
+            let late = Deadline::after(timer_rt.clone(), Duration::from_millis(5), never).await;
+            tx.send(late).unwrap();
+            let quick = async { 42 };
+            let on_time = Deadline::after(timer_rt.clone(), Duration::from_secs(60), quick).await;
+            tx.send(on_time).unwrap();
+        });
+    });
+    assert_eq!(results, [Err(DeadlinePassed), Ok(42)]);
+}
+
+#[test]
+fn interval_ticks_a_period_apart() {
+    let ticks = on_worker(|mut rt, tx| {
+        let timer_rt = rt.clone();
+        rt.spawn_local_future(async move {
+            let start = Instant::now();
+            let mut interval = Interval::every(timer_rt, Duration::from_millis(5));
+            for _ in 0..5 {
+                let due = interval.next().await;
+                assert!(Instant::now() >= due);
+                tx.send(due.duration_since(start)).unwrap();
+            }
+        });
+    });
+    assert_eq!(ticks.len(), 5);
+    assert!(ticks[0] >= Duration::from_millis(5));
+    for pair in ticks.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(5), "{ticks:?}");
+    }
+}
+
+/// A waker that counts wake-ups.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        let _ = self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn cancelled_timer_does_not_fire() {
+    let counts = on_worker(|mut rt, tx| {
+        let timer_rt = rt.clone();
+        rt.spawn_local_future(async move {
+            let cancelled = Arc::new(Count(AtomicUsize::new(0)));
+            let kept = Arc::new(Count(AtomicUsize::new(0)));
+            let mut a = Timer::after(timer_rt.clone(), Duration::from_millis(5));
+            let mut b = Timer::after(timer_rt.clone(), Duration::from_millis(5));
+            let waker_a = Waker::from(cancelled.clone());
+            let waker_b = Waker::from(kept.clone());
+            assert!(
+                Pin::new(&mut a)
+                    .poll(&mut task::Context::from_waker(&waker_a))
+                    .is_pending()
+            );
+            assert!(
+                Pin::new(&mut b)
+                    .poll(&mut task::Context::from_waker(&waker_b))
+                    .is_pending()
+            );
+            drop(a);
+            // Outlive both deadlines.
+            Timer::after(timer_rt.clone(), Duration::from_millis(20)).await;
+            tx.send((
+                cancelled.0.load(Ordering::SeqCst),
+                kept.0.load(Ordering::SeqCst),
+            ))
+            .unwrap();
+            drop(b);
+        });
+    });
+    assert_eq!(counts, [(0, 1)]);
+}
+
+async fn thread_safe_sleeper(ctx: Context<(), ThreadSafe>, tx: mpsc::Sender<Duration>) {
+    let start = Instant::now();
+    Timer::after(ctx.runtime_ref().clone(), Duration::from_millis(20)).await;
+    tx.send(start.elapsed()).unwrap();
+}
+
+#[test]
+fn thread_safe_actor_timers() {
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    for _ in 0..10 {
+        let _ = runtime.spawn(
+            NoSupervisor,
+            actor_fn(thread_safe_sleeper),
+            tx.clone(),
+            ActorOptions::default(),
+        );
+    }
+    drop(tx);
+    runtime.start().unwrap();
+    let slept: Vec<Duration> = rx.iter().collect();
+    assert_eq!(slept.len(), 10);
+    assert!(
+        slept.iter().all(|d| *d >= Duration::from_millis(20)),
+        "{slept:?}"
+    );
+}
