@@ -196,7 +196,7 @@ impl<Fut, RT: Access> fmt::Debug for Deadline<Fut, RT> {
     }
 }
 
-/// Ticks at a fixed period: `interval.next().await` resolves at each tick.
+/// Ticks at a fixed period: `interval.tick().await` resolves at each tick.
 ///
 /// The first tick comes one period after creation. Ticks missed because the
 /// actor was busy are skipped, not delivered in a burst: the next tick is
@@ -223,7 +223,7 @@ impl<RT: Access> Interval<RT> {
     }
 
     /// Waits for the next tick; resolves to the instant it was due.
-    pub fn next(&mut self) -> Tick<'_, RT> {
+    pub fn tick(&mut self) -> Tick<'_, RT> {
         Tick { interval: self }
     }
 }
@@ -236,7 +236,7 @@ impl<RT: Access> fmt::Debug for Interval<RT> {
     }
 }
 
-/// [`Future`] behind [`Interval::next`].
+/// [`Future`] behind [`Interval::tick`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug)]
 pub struct Tick<'i, RT: Access> {

@@ -1,9 +1,7 @@
 //! Timers: ordering, deadlines, intervals, cancellation, thread-safe timers.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::task::{self, Wake, Waker};
@@ -28,30 +26,47 @@ fn on_worker<T: Send + 'static>(
     rx.iter().collect()
 }
 
+/// Records the index of each timer as its waker is called.
+struct Record(usize, Arc<std::sync::Mutex<Vec<usize>>>);
+
+impl Wake for Record {
+    fn wake(self: Arc<Self>) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
 #[test]
 fn many_timers_fire_in_deadline_order() {
+    const N: usize = 200;
     let fired = on_worker(|mut rt, tx| {
-        let order = Rc::new(RefCell::new(Vec::new()));
-        let start = Instant::now();
-        for i in 0..200u64 {
-            // Deadlines out of spawn order, with ties.
-            let deadline = start + Duration::from_millis((i * 7) % 40);
-            let (order, timer_rt) = (order.clone(), rt.clone());
-            let tx = tx.clone();
-            rt.spawn_local_future(async move {
-                Timer::at(timer_rt, deadline).await;
-                assert!(Instant::now() >= deadline);
-                order.borrow_mut().push((deadline, i));
-                if order.borrow().len() == 200 {
-                    tx.send(order.borrow().clone()).unwrap();
-                }
-            });
-        }
+        let timer_rt = rt.clone();
+        rt.spawn_local_future(async move {
+            let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            // Far enough ahead that registering all of them comes first.
+            let base = Instant::now() + Duration::from_millis(250);
+            let deadlines: Vec<Instant> = (0..N)
+                .map(|i| base + Duration::from_millis((i as u64 * 7) % 40))
+                .collect();
+            let mut timers: Vec<_> = deadlines
+                .iter()
+                .map(|d| Timer::at(timer_rt.clone(), *d))
+                .collect();
+            for (i, timer) in timers.iter_mut().enumerate() {
+                let waker = Waker::from(Arc::new(Record(i, order.clone())));
+                let poll = Pin::new(timer).poll(&mut task::Context::from_waker(&waker));
+                assert!(poll.is_pending(), "registering took longer than 250 ms");
+            }
+            Timer::at(timer_rt, base + Duration::from_millis(50)).await;
+            let order = order.lock().unwrap().clone();
+            tx.send((deadlines, order)).unwrap();
+            drop(timers);
+        });
     });
-    let fired = &fired[0];
-    let mut sorted = fired.clone();
-    sorted.sort();
-    assert_eq!(*fired, sorted);
+    let (deadlines, order) = &fired[0];
+    assert_eq!(order.len(), N, "every timer fired once");
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|&i| (deadlines[i], i));
+    assert_eq!(*order, sorted);
 }
 
 #[test]
@@ -78,7 +93,7 @@ fn interval_ticks_a_period_apart() {
             let start = Instant::now();
             let mut interval = Interval::every(timer_rt, Duration::from_millis(5));
             for _ in 0..5 {
-                let due = interval.next().await;
+                let due = interval.tick().await;
                 assert!(Instant::now() >= due);
                 tx.send(due.duration_since(start)).unwrap();
             }
