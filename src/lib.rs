@@ -58,6 +58,7 @@ mod error;
 mod inbox;
 pub mod log;
 pub mod metrics;
+pub mod net;
 mod runtime;
 mod scheduler;
 mod setup;

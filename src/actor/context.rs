@@ -1,8 +1,8 @@
 //! The context of an asynchronous actor: its inbox and its way to the runtime.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{self, Poll};
 
@@ -58,6 +58,25 @@ impl<M, RT> Context<M, RT> {
             inbox: &self.inbox,
             shutdown: &self.shared.shutdown,
         }
+    }
+
+    /// Runs `future` until it completes, or until the runtime begins a
+    /// graceful shutdown, whichever comes first: `None` means the runtime
+    /// is stopping (and `future` was dropped).
+    ///
+    /// Use it around waits that should not hold up a shutdown, e.g. reading
+    /// the next request of a connection.
+    pub async fn until_stopping<Fut: Future>(&self, future: Fut) -> Option<Fut::Output> {
+        let mut future = pin!(future);
+        // Every actor is woken when the shutdown begins, so checking on each
+        // poll is enough.
+        poll_fn(|cx| {
+            if self.shared.shutdown.is_stopping() {
+                return Poll::Ready(None);
+            }
+            future.as_mut().poll(cx).map(Some)
+        })
+        .await
     }
 
     /// Number of messages waiting in the inbox.

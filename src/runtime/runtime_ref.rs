@@ -16,6 +16,7 @@ use crate::scheduler::{ActorProcess, FutureProcess, LocalScheduler};
 use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
 use crate::timer::store::Timers;
+use crate::worker::sources::IoRegistry;
 use crate::{ActorRef, inbox};
 
 /// A handle to the worker thread the caller runs on: spawns thread-local
@@ -44,6 +45,9 @@ pub(crate) struct WorkerInternals {
     pub(crate) signal_receivers: RefCell<Vec<LocalSignalReceiver>>,
     /// Timers of the worker's thread-local actors.
     pub(crate) timers: RefCell<Timers>,
+    /// I/O sources registered on the worker's poll, and their wakers.
+    pub(crate) io: RefCell<IoRegistry>,
+    pub(crate) registry: mio::Registry,
 }
 
 impl RuntimeRef {

@@ -19,6 +19,7 @@ use crate::Error;
 use crate::runtime::RuntimeShared;
 
 mod control;
+pub(crate) mod sources;
 mod thread_main;
 mod wake;
 

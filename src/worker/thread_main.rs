@@ -21,7 +21,8 @@ use crate::runtime::{RuntimeShared, WorkerInternals};
 use crate::scheduler::{self, LocalScheduler};
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
-use crate::worker::{Control, Prepared};
+use crate::worker::sources::IoRegistry;
+use crate::worker::{Control, Prepared, WAKER};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -57,6 +58,11 @@ pub(super) fn run(
         shared: shared.clone(),
         signal_receivers: RefCell::new(Vec::new()),
         timers: RefCell::new(Timers::default()),
+        io: RefCell::new(IoRegistry::default()),
+        registry: poll
+            .registry()
+            .try_clone()
+            .map_err(|err| Error::worker_poll(id, err))?,
     });
     let _drain = DrainOnExit(rt.clone());
     let mut events = Events::with_capacity(64);
@@ -133,9 +139,13 @@ pub(super) fn run(
             Err(err) => return Err(Error::worker_poll(id, err)),
         }
         wake.awake();
+        // Being woken by the waker needs no handling: that was the point.
+        let mut io = rt.internals.io.borrow_mut();
+        for event in events.iter().filter(|event| event.token() != WAKER) {
+            io.ready(event, &mut due);
+        }
+        drop(io);
         expire_timers(&rt, &shared, &mut due);
-        // The only event source so far is the waker, which needs no handling:
-        // being woken is the point.
     }
 }
 

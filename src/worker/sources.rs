@@ -1,0 +1,110 @@
+//! The I/O sources of a worker: which actor to wake when its `mio::Poll`
+//! reports a socket ready.
+//!
+//! Each registered source has a slot holding the wakers of the task waiting
+//! to read and the task waiting to write. Tokens carry the slot's
+//! generation, so an event for a source that was dropped (and whose slot was
+//! reused) wakes nobody. Sources are edge-triggered: a task tries the system
+//! call first and only registers its waker after `WouldBlock`; since events
+//! are dispatched on the same thread between runs, a readiness change after
+//! that `WouldBlock` always comes as a new event.
+
+use std::task::Waker;
+
+use mio::Token;
+use mio::event::Event;
+
+/// Which way a task waits on a source.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+#[derive(Default)]
+pub(crate) struct IoRegistry {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    in_use: bool,
+    read: Option<Waker>,
+    write: Option<Waker>,
+}
+
+fn split(token: Token) -> (usize, u32) {
+    (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
+}
+
+impl IoRegistry {
+    /// Reserves a token for a new source.
+    pub(crate) fn add(&mut self) -> Token {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.slots.len()).expect("more than 2^32 I/O sources");
+                self.slots.push(Slot::default());
+                index
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.in_use = true;
+        Token((slot.generation as usize) << 32 | index as usize)
+    }
+
+    /// Releases the token of a dropped source.
+    pub(crate) fn remove(&mut self, token: Token) {
+        let (index, generation) = split(token);
+        if let Some(slot) = self.slots.get_mut(index)
+            && slot.in_use
+            && slot.generation == generation
+        {
+            *slot = Slot {
+                generation: generation.wrapping_add(1),
+                ..Slot::default()
+            };
+            self.free.push(index as u32);
+        }
+    }
+
+    /// Sets the waker to call when the source becomes ready in `direction`.
+    pub(crate) fn set_waker(&mut self, token: Token, direction: Direction, waker: &Waker) {
+        let (index, generation) = split(token);
+        let Some(slot) = self
+            .slots
+            .get_mut(index)
+            .filter(|s| s.in_use && s.generation == generation)
+        else {
+            return;
+        };
+        let current = match direction {
+            Direction::Read => &mut slot.read,
+            Direction::Write => &mut slot.write,
+        };
+        match current {
+            Some(current) if current.will_wake(waker) => {}
+            current => *current = Some(waker.clone()),
+        }
+    }
+
+    /// Takes the wakers an event makes ready.
+    pub(crate) fn ready(&mut self, event: &Event, wakers: &mut Vec<Waker>) {
+        let (index, generation) = split(event.token());
+        let Some(slot) = self
+            .slots
+            .get_mut(index)
+            .filter(|s| s.in_use && s.generation == generation)
+        else {
+            return;
+        };
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            wakers.extend(slot.read.take());
+        }
+        if event.is_writable() || event.is_write_closed() || event.is_error() {
+            wakers.extend(slot.write.take());
+        }
+    }
+}
