@@ -16,6 +16,16 @@
 //!   their children up; the root checks the sum is 499,999,500,000. tokio:
 //!   the usual tasks returning their sum through `JoinHandle`s.
 //!
+//! And one workload over TCP, reported as a rate as well as a time:
+//!
+//! - `tcp-echo/2-workers`: 50 connections on 127.0.0.1 each make 10,000
+//!   request/response round trips of 64 bytes against an echo server:
+//!   hearth's `TcpServer` with a listener per worker and an actor per
+//!   connection, or a tokio multi-thread runtime with a task per
+//!   connection; both on two workers. The clients are plain threads with
+//!   blocking sockets, the same for both servers, and they time the load
+//!   (see `compare/tcp.rs`).
+//!
 //! Every run checks its result (count, sum, or every reply), so a broken
 //! run fails the benchmark instead of measuring nothing. No run asserts
 //! anything about time.
@@ -24,7 +34,8 @@
 //!
 //! Each run builds a fresh runtime, times the workload from inside it (a
 //! driver actor or task notes the start, the actor or task that sees the
-//! last result notes the end) and then stops the runtime. Building and
+//! last result notes the end; for `tcp-echo` the client threads, once
+//! every connection is up) and then stops the runtime. Building and
 //! stopping the runtime are not part of the time. Channels (hearth
 //! inboxes and tokio mpsc) hold 64 messages, hearth's default, except in
 //! `skynet` where each hearth inbox holds what the actor receives (10 for
@@ -36,6 +47,9 @@
 //! see the same drift in machine speed. It prints, per side, the median,
 //! minimum and maximum time, the ratio of the medians and the median of
 //! the per-round ratios (hearth/tokio: below 1 means hearth is faster).
+//! Workloads with a message count (`tcp-echo`) also get a table of
+//! messages (round trips) per second, whose ratio is the other way round:
+//! above 1 means hearth is faster.
 //!
 //! # Usage
 //!
@@ -69,6 +83,9 @@ use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
+#[path = "compare/tcp.rs"]
+mod tcp;
+
 /// Outcome of one run: the time of the workload, or what went wrong.
 type Outcome = Result<Duration, String>;
 
@@ -99,6 +116,9 @@ struct Workload {
     size: u64,
     /// Size of a smoke run.
     smoke_size: u64,
+    /// Messages per unit of size, for workloads also reported as
+    /// messages per second.
+    messages: Option<u64>,
     hearth: RunFn,
     tokio: RunFn,
 }
@@ -108,6 +128,7 @@ const WORKLOADS: &[Workload] = &[
         name: "ping-pong/local",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: ping_pong::hearth_local,
         tokio: ping_pong::tokio_local,
     },
@@ -115,6 +136,7 @@ const WORKLOADS: &[Workload] = &[
         name: "ping-pong/2-workers",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: ping_pong::hearth_shared,
         tokio: ping_pong::tokio_shared,
     },
@@ -122,6 +144,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fan-in/local",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: fan_in::hearth_local,
         tokio: fan_in::tokio_local,
     },
@@ -129,6 +152,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fan-in/2-workers",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: fan_in::hearth_shared,
         tokio: fan_in::tokio_shared,
     },
@@ -136,6 +160,7 @@ const WORKLOADS: &[Workload] = &[
         name: "spawn/local",
         size: 100_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: spawn::hearth_local,
         tokio: spawn::tokio_local,
     },
@@ -143,6 +168,7 @@ const WORKLOADS: &[Workload] = &[
         name: "spawn/2-workers",
         size: 100_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: spawn::hearth_shared,
         tokio: spawn::tokio_shared,
     },
@@ -150,6 +176,7 @@ const WORKLOADS: &[Workload] = &[
         name: "skynet/local",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: skynet::hearth_local,
         tokio: skynet::tokio_local,
     },
@@ -157,8 +184,17 @@ const WORKLOADS: &[Workload] = &[
         name: "skynet/2-workers",
         size: 1_000_000,
         smoke_size: 1_000,
+        messages: None,
         hearth: skynet::hearth_shared,
         tokio: skynet::tokio_shared,
+    },
+    Workload {
+        name: "tcp-echo/2-workers",
+        size: 10_000,
+        smoke_size: 100,
+        messages: Some(tcp::TCP_CONNECTIONS),
+        hearth: tcp::hearth,
+        tokio: tcp::tokio,
     },
 ];
 
@@ -262,6 +298,8 @@ impl Config {
 /// The measurements of one workload.
 struct Report {
     name: &'static str,
+    /// Messages per run, for workloads also reported as a rate.
+    messages: Option<u64>,
     hearth: Vec<Duration>,
     tokio: Vec<Duration>,
 }
@@ -275,6 +313,7 @@ fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
     };
     let mut report = Report {
         name: workload.name,
+        messages: workload.messages.map(|per_size| per_size * size),
         hearth: Vec::with_capacity(config.rounds),
         tokio: Vec::with_capacity(config.rounds),
     };
@@ -288,8 +327,16 @@ fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
             let tokio = tokio()?;
             (hearth()?, tokio)
         };
+        let rates = match report.messages {
+            Some(messages) => format!(
+                "; {:.0} vs {:.0} msg/s",
+                rate(messages, hearth),
+                rate(messages, tokio)
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "{:<20} round {}/{}: hearth {:>9.2} ms, tokio {:>9.2} ms, ratio {:>6.2}",
+            "{:<20} round {}/{}: hearth {:>9.2} ms, tokio {:>9.2} ms, ratio {:>6.2}{rates}",
             workload.name,
             round + 1,
             config.rounds,
@@ -360,6 +407,56 @@ fn print_table(reports: &[Report]) {
     println!();
     println!("hearth/tokio: ratio of the medians; round ratio: median of the per-round ratios.");
     println!("Below 1 hearth is faster.");
+    print_rate_table(reports);
+}
+
+/// The table of messages per second, for the workloads that count them.
+fn print_rate_table(reports: &[Report]) {
+    let rated: Vec<(&Report, u64)> = reports
+        .iter()
+        .filter_map(|report| Some((report, report.messages?)))
+        .collect();
+    if rated.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "| {:<20} | {:>12} | {:>14} | {:>14} | {:>12} | {:>12} |",
+        "workload", "messages", "hearth msg/s", "tokio msg/s", "hearth/tokio", "round ratio",
+    );
+    println!(
+        "|{:-<22}|{:->14}|{:->16}|{:->16}|{:->14}|{:->14}|",
+        ":", ":", ":", ":", ":", ":"
+    );
+    for (report, messages) in rated {
+        let hearth = rate(messages, median(&report.hearth));
+        let tokio = rate(messages, median(&report.tokio));
+        let mut ratios: Vec<f64> = report
+            .hearth
+            .iter()
+            .zip(&report.tokio)
+            .map(|(h, t)| ratio(*t, *h))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "| {:<20} | {:>12} | {:>14.0} | {:>14.0} | {:>12.2} | {:>12.2} |",
+            report.name,
+            messages,
+            hearth,
+            tokio,
+            hearth / tokio.max(f64::MIN_POSITIVE),
+            median_f64(&ratios),
+        );
+    }
+    println!();
+    println!("msg/s: messages (round trips) per second at the median time; hearth/tokio: ratio");
+    println!("of those rates; round ratio: median of the per-round rate ratios.");
+    println!("Above 1 hearth is faster.");
+}
+
+/// Messages per second.
+fn rate(messages: u64, time: Duration) -> f64 {
+    messages as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
 fn ms(d: Duration) -> f64 {

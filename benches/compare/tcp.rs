@@ -1,0 +1,256 @@
+//! The `tcp-echo` workload: [`TCP_CONNECTIONS`] connections on 127.0.0.1,
+//! each making `size` request/response round trips of [`MESSAGE_LEN`] bytes
+//! against an echo server, hearth's ([`hearth`]) or tokio's ([`tokio`]).
+//!
+//! Both servers run on two worker threads and echo with the same loop (read
+//! into a buffer, write all of it back, stop at end of stream), with
+//! `TCP_NODELAY` on every socket. The load comes from [`client`], the same
+//! code for both sides, and the time is taken by it: from the moment every
+//! connection has made one round trip (so it is accepted and has an actor
+//! or task) until the last client thread got its last reply. Building the
+//! runtime, connecting and stopping are not part of the time.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use hearth::actor::{Context, actor_fn};
+use hearth::net::{TcpServer, TcpStream};
+use hearth::supervisor::NoSupervisor;
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+
+use super::Outcome;
+
+/// Connections in every run (benchmark and smoke run alike: `size`, the
+/// round trips per connection, is what the smoke run makes small).
+pub(super) const TCP_CONNECTIONS: u64 = 50;
+
+/// Bytes per request (and per reply).
+const MESSAGE_LEN: usize = 64;
+
+/// Client threads the connections are spread over.
+const CLIENT_THREADS: usize = 2;
+
+/// Read buffer of an echoing actor or task.
+const ECHO_BUFFER: usize = 4 * 1024;
+
+/// Longest a client waits for a reply (or to write) before failing the run
+/// with an error naming the connection.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn localhost() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+/// hearth: a [`TcpServer`] with a listener on each of two workers and an
+/// actor per connection; the runtime runs on a thread of its own and is
+/// shut down gracefully after the load.
+pub(super) fn hearth(size: u64) -> Outcome {
+    let mut runtime = Runtime::setup()
+        .name("compare")
+        .num_threads(2)
+        .build()
+        .map_err(|err| format!("building the runtime: {err}"))?;
+    let server = TcpServer::setup(
+        localhost(),
+        NoSupervisor,
+        actor_fn(hearth_echo),
+        ActorOptions::default(),
+    )
+    .map_err(|err| format!("setting up the server: {err}"))?;
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
+        Ok::<(), String>(())
+    });
+    let handle = runtime.thread_safe();
+    let coordinator = std::thread::Builder::new()
+        .name("compare-coordinator".to_owned())
+        .spawn(move || runtime.start())
+        .map_err(|err| format!("starting the coordinator thread: {err}"))?;
+    // The clients have closed every connection when this returns, so the
+    // connection actors end by themselves; the shutdown stops the listeners.
+    let load = client::run(addr, TCP_CONNECTIONS, size);
+    handle.shutdown();
+    let stopped = coordinator
+        .join()
+        .map_err(|_| "the coordinator thread panicked".to_owned())?;
+    let elapsed = load?;
+    stopped.map_err(|err| format!("running the runtime: {err}"))?;
+    Ok(elapsed)
+}
+
+/// Echoes one connection until the client closes it.
+async fn hearth_echo(_: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0; ECHO_BUFFER];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+/// tokio: a multi-thread runtime with two workers, an accepting task and a
+/// task per connection.
+pub(super) fn tokio(size: u64) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| format!("building the runtime: {err}"))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(localhost()))
+        .map_err(|err| format!("binding the listener: {err}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|err| format!("listener address: {err}"))?;
+    let _accept = runtime.spawn(async move {
+        // An accept error leaves clients without a reply: they time out and
+        // fail the run.
+        while let Ok((stream, _)) = listener.accept().await {
+            let _echo = tokio::spawn(tokio_echo(stream));
+        }
+    });
+    let elapsed = client::run(addr, TCP_CONNECTIONS, size)?;
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(elapsed)
+}
+
+/// Echoes one connection until the client closes it.
+async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0; ECHO_BUFFER];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+/// The load generator, the same for both servers.
+///
+/// Plain threads with blocking `std::net::TcpStream`s: neither runtime is
+/// on the client side, so neither gets its own scheduler measured twice,
+/// and a blocking read or write is one system call with nothing in between
+/// that could favour one server. A thread per connection would be 50
+/// threads fighting the server for two cores, so the connections are
+/// spread over [`CLIENT_THREADS`] threads. Each thread sends one request
+/// on each of its connections, then reads each reply: every connection
+/// does strict request/response (one request in flight), while the
+/// server sees as many requests in flight as there are connections.
+mod client {
+    use super::*;
+
+    /// Connects `connections` clients to `addr`, makes one round trip on
+    /// each, then times `round_trips` round trips on every connection.
+    /// Every reply is checked byte for byte. The connections are closed
+    /// when this returns.
+    pub(super) fn run(addr: SocketAddr, connections: u64, round_trips: u64) -> Outcome {
+        let mut streams = Vec::with_capacity(connections as usize);
+        for id in 0..connections {
+            let mut stream = connect(addr).map_err(|err| format!("client {id}: {err}"))?;
+            // The warm-up round trip (round `u64::MAX`, never timed).
+            round_trip(&mut stream, id, u64::MAX)
+                .map_err(|err| format!("client {id}: warm-up: {err}"))?;
+            streams.push((id, stream));
+        }
+        let per_thread = streams.len().div_ceil(CLIENT_THREADS);
+        let start = Barrier::new(CLIENT_THREADS + 1);
+        std::thread::scope(|scope| {
+            let mut threads = Vec::with_capacity(CLIENT_THREADS);
+            let mut streams = streams.into_iter();
+            for _ in 0..CLIENT_THREADS {
+                let group: Vec<_> = streams.by_ref().take(per_thread).collect();
+                let start = &start;
+                let thread = std::thread::Builder::new()
+                    .name("compare-client".to_owned())
+                    .spawn_scoped(scope, move || {
+                        let _ = start.wait();
+                        load(group, round_trips)
+                    })
+                    .map_err(|err| format!("starting a client thread: {err}"))?;
+                threads.push(thread);
+            }
+            let _ = start.wait();
+            let began = Instant::now();
+            let mut last = began;
+            for thread in threads {
+                let ended = thread
+                    .join()
+                    .map_err(|_| "a client thread panicked".to_owned())??;
+                last = last.max(ended);
+            }
+            Ok(last - began)
+        })
+    }
+
+    fn connect(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+        let stream = std::net::TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(stream)
+    }
+
+    /// Runs `round_trips` rounds over `group`; returns when the last reply
+    /// came in.
+    fn load(
+        mut group: Vec<(u64, std::net::TcpStream)>,
+        round_trips: u64,
+    ) -> Result<Instant, String> {
+        for round in 0..round_trips {
+            for (id, stream) in &mut group {
+                stream
+                    .write_all(&message(*id, round))
+                    .map_err(|err| format!("client {id}, round {round}: writing: {err}"))?;
+            }
+            for (id, stream) in &mut group {
+                receive(stream, *id, round)
+                    .map_err(|err| format!("client {id}, round {round}: {err}"))?;
+            }
+        }
+        Ok(Instant::now())
+    }
+
+    fn round_trip(stream: &mut std::net::TcpStream, id: u64, round: u64) -> Result<(), String> {
+        stream
+            .write_all(&message(id, round))
+            .map_err(|err| format!("writing: {err}"))?;
+        receive(stream, id, round)
+    }
+
+    /// Reads one reply and checks it is the request of this round.
+    fn receive(stream: &mut std::net::TcpStream, id: u64, round: u64) -> Result<(), String> {
+        let mut reply = [0; MESSAGE_LEN];
+        stream
+            .read_exact(&mut reply)
+            .map_err(|err| format!("reading the reply: {err}"))?;
+        let expected = message(id, round);
+        if reply == expected {
+            Ok(())
+        } else {
+            Err(format!("wrong reply: got {reply:?}, expected {expected:?}"))
+        }
+    }
+
+    /// The request of connection `id` in `round`: different for every
+    /// connection and round, so a lost, repeated or misrouted reply fails.
+    fn message(id: u64, round: u64) -> [u8; MESSAGE_LEN] {
+        let mut message = [0; MESSAGE_LEN];
+        message[..8].copy_from_slice(&id.to_le_bytes());
+        message[8..16].copy_from_slice(&round.to_le_bytes());
+        let seed = id.wrapping_mul(31).wrapping_add(round);
+        for (i, byte) in message.iter_mut().enumerate().skip(16) {
+            *byte = seed.wrapping_add(i as u64) as u8;
+        }
+        message
+    }
+}
