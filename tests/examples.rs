@@ -150,6 +150,141 @@ fn signals() {
     assert!(stderr.contains("shutting down the runtime"), "{stderr}");
 }
 
+/// A running example whose stdout is read line by line and whose stderr is
+/// collected; killed when dropped.
+struct Running {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    stderr: Option<thread::JoinHandle<String>>,
+    stderr_closed: mpsc::Receiver<()>,
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        use std::io::{BufRead, BufReader};
+        let bin = build_example(name);
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("HEARTH_LOG", "info")
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", bin.display()));
+        let (line_tx, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let _ = thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (done, stderr_closed) = mpsc::channel();
+        let stderr = Some(read_to_end(child.stderr.take().unwrap(), done));
+        Running {
+            child,
+            lines,
+            stderr,
+            stderr_closed,
+        }
+    }
+
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(TIMEOUT)
+            .expect("no output from the example")
+    }
+
+    fn kill(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits for the exit; returns the status and all of stderr.
+    fn wait(&mut self) -> (std::process::ExitStatus, String) {
+        self.stderr_closed
+            .recv_timeout(TIMEOUT)
+            .expect("example did not exit");
+        let status = self.child.wait().unwrap();
+        (status, self.stderr.take().unwrap().join().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Round trips on `stream`, checking each echo.
+fn echo_round_trips(stream: &mut std::net::TcpStream, client: u8, n: usize) {
+    use std::io::Write;
+    let mut got = [0; 64];
+    for i in 0..n {
+        let msg = [client.wrapping_add(i as u8); 64];
+        stream.write_all(&msg).unwrap();
+        stream.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg);
+    }
+}
+
+#[test]
+fn echo_server_graceful_shutdown() {
+    let mut server = Running::start("echo_server", &["127.0.0.1:0"]);
+    let line = server.line();
+    let addr = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let mut clients: Vec<std::net::TcpStream> = (0..10)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(addr).unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            stream
+        })
+        .collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        echo_round_trips(client, i as u8, 100);
+    }
+    server.kill("-USR2");
+    server.kill("-TERM");
+    // Every client got all its echoes above; now the server closes them.
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        assert_eq!(
+            client.read_to_end(&mut rest).unwrap(),
+            0,
+            "EOF after the echoes"
+        );
+    }
+    let (status, stderr) = server.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(
+        stderr.contains("worker_threads="),
+        "metrics on SIGUSR2: {stderr}"
+    );
+    assert!(stderr.contains("shutting down the runtime"), "{stderr}");
+}
+
+#[test]
+fn echo_server_bad_address() {
+    let output = Command::new(build_example("echo_server"))
+        .arg("not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("invalid address \"not-an-address\""),
+        "{stderr}"
+    );
+}
+
 /// What an example printed; displayed in assertion messages.
 struct Output {
     stdout: String,

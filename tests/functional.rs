@@ -6,6 +6,8 @@ mod actor_group;
 mod actor_ref;
 #[path = "functional/fairness.rs"]
 mod fairness;
+#[path = "functional/net.rs"]
+mod net;
 #[path = "functional/runtime.rs"]
 mod runtime;
 #[path = "functional/supervisor.rs"]

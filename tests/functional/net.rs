@@ -1,0 +1,217 @@
+//! Networking: an echo server under concurrent clients, misbehaving
+//! clients, connection churn, and UDP.
+//!
+//! The server runs on a runtime in a background thread; clients are plain
+//! threads with blocking std sockets. The test stops the server with a
+//! graceful shutdown and checks that `start` then returns cleanly.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use hearth::actor::{Context, actor_fn};
+use hearth::net::{TcpServer, TcpStream, UdpSocket};
+use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+/// Last guard for blocking client calls.
+const GUARD: Duration = Duration::from_secs(30);
+
+async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0; 4096];
+    while let Some(read) = ctx.until_stopping(stream.read(&mut buf)).await {
+        let n = read?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+    Ok(())
+}
+
+/// Runs an echo server on two workers while `clients` runs, then shuts it
+/// down gracefully.
+fn with_echo_server(clients: impl FnOnce(SocketAddr)) {
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server =
+        TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default()).unwrap();
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            RestartSupervisor::new(()),
+            server.clone(),
+            (),
+            ActorOptions::default(),
+        );
+        Ok::<_, String>(())
+    });
+    let handle: ThreadSafe = runtime.thread_safe();
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        clients(addr);
+        handle.shutdown();
+        running.join().unwrap().unwrap();
+    });
+}
+
+fn connect(addr: SocketAddr) -> StdTcpStream {
+    let stream = StdTcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+#[test]
+fn hundred_clients_thousand_messages_each() {
+    with_echo_server(|addr| {
+        let clients: Vec<_> = (0..100u32)
+            .map(|client| {
+                thread::spawn(move || {
+                    let mut stream = connect(addr);
+                    let mut got = [0; 8];
+                    for seq in 0..1000u32 {
+                        let mut msg = [0; 8];
+                        msg[..4].copy_from_slice(&client.to_be_bytes());
+                        msg[4..].copy_from_slice(&seq.to_be_bytes());
+                        stream.write_all(&msg).unwrap();
+                        stream.read_exact(&mut got).unwrap();
+                        assert_eq!(got, msg, "client {client} message {seq}");
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn clients_disconnecting_mid_write_do_not_disturb_others() {
+    with_echo_server(|addr| {
+        let (done_tx, done_rx) = mpsc::channel();
+        let steady = thread::spawn(move || {
+            let mut stream = connect(addr);
+            let mut got = vec![0; 1024];
+            let mut rounds = 0;
+            while done_rx.try_recv().is_err() || rounds < 100 {
+                let msg: Vec<u8> = (0..1024).map(|i| (i + rounds) as u8).collect();
+                stream.write_all(&msg).unwrap();
+                stream.read_exact(&mut got).unwrap();
+                assert_eq!(got, msg);
+                rounds += 1;
+            }
+            rounds
+        });
+        for _ in 0..50 {
+            // Write a lot without reading the echo, then vanish.
+            let mut rude = connect(addr);
+            let _ = rude.write_all(&vec![7; 256 * 1024]);
+            drop(rude);
+        }
+        done_tx.send(()).unwrap();
+        assert!(steady.join().unwrap() >= 100);
+    });
+}
+
+#[test]
+fn thousand_connect_and_close_cycles() {
+    with_echo_server(|addr| {
+        for _ in 0..1000 {
+            drop(connect(addr));
+        }
+        // Still serving.
+        let mut stream = connect(addr);
+        stream.write_all(b"still here").unwrap();
+        let mut got = [0; 10];
+        stream.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"still here");
+    });
+}
+
+#[test]
+fn bind_error_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    // Without SO_REUSEPORT on the first socket, the port cannot be shared.
+    let err =
+        TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    assert!(
+        err.to_string().starts_with(&format!("bind {addr}: ")),
+        "{err}"
+    );
+}
+
+async fn udp_echo(
+    mut ctx: Context<(), ThreadLocal>,
+    ready: mpsc::Sender<SocketAddr>,
+) -> io::Result<()> {
+    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+    ready.send(socket.local_addr()?).unwrap();
+    let mut buf = [0; 1500];
+    // Echo three datagrams, then stop.
+    for _ in 0..3 {
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        let _ = socket.send_to(&buf[..n], from).await?;
+    }
+    Ok(())
+}
+
+async fn udp_client(
+    mut ctx: Context<(), ThreadLocal>,
+    (server, out): (SocketAddr, mpsc::Sender<Vec<u8>>),
+) -> io::Result<()> {
+    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+    socket.connect(server)?;
+    assert_eq!(socket.peer_addr()?, server);
+    let _ = socket.send(b"from an actor").await?;
+    let mut buf = [0; 64];
+    let n = socket.recv(&mut buf).await?;
+    out.send(buf[..n].to_vec()).unwrap();
+    Ok(())
+}
+
+#[test]
+fn udp_round_trips() {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (out_tx, out_rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().build().unwrap();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(udp_echo),
+            ready_tx,
+            ActorOptions::default(),
+        );
+        Ok::<_, String>(())
+    });
+    thread::scope(|s| {
+        let server = ready_rx.recv().unwrap();
+        // A plain std client.
+        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(GUARD)).unwrap();
+        for msg in [&b"one"[..], b"two"] {
+            let _ = client.send_to(msg, server).unwrap();
+            let mut buf = [0; 16];
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (msg, server));
+        }
+        // And one actor talking to another.
+        runtime.run_on_workers(move |mut rt: RuntimeRef| {
+            let _ = rt.spawn_local(
+                NoSupervisor,
+                actor_fn(udp_client),
+                (server, out_tx),
+                ActorOptions::default(),
+            );
+            Ok::<_, String>(())
+        });
+        let running = s.spawn(|| runtime.start());
+        assert_eq!(out_rx.recv().unwrap(), b"from an actor");
+        running.join().unwrap().unwrap();
+    });
+}
