@@ -47,6 +47,8 @@ const FORCED_STOP_WAIT: Duration = Duration::from_secs(1);
 enum Reason {
     Signal(Signal),
     Requested,
+    /// A thread failed: the others are being stopped.
+    Failed,
 }
 
 pub(crate) struct Coordinator {
@@ -59,8 +61,9 @@ pub(crate) struct Coordinator {
     /// Pipes of live threads, by token.
     pipes: Vec<(Token, pipe::Receiver)>,
     first_error: Option<Error>,
-    /// Set once a graceful shutdown began: why, and when it must be over.
-    shutdown: Option<(Reason, Instant)>,
+    /// Set once a shutdown began: why, and when it must be over (`None`:
+    /// no limit).
+    shutdown: Option<(Reason, Option<Instant>)>,
 }
 
 /// What the poll loop does next.
@@ -78,9 +81,9 @@ impl Coordinator {
         workers: Vec<WorkerHandle>,
         sync_workers: Vec<SyncWorkerHandle>,
     ) -> Result<Coordinator, Error> {
-        poll.registry()
-            .register(&mut signals, SIGNAL, Interest::READABLE)
-            .map_err(Error::coordinator)?;
+        let registered = poll
+            .registry()
+            .register(&mut signals, SIGNAL, Interest::READABLE);
         let mut coordinator = Coordinator {
             poll,
             signals,
@@ -92,6 +95,24 @@ impl Coordinator {
             first_error: None,
             shutdown: None,
         };
+        if let Err(err) = coordinator.register_all(registered) {
+            // Without a coordinator nobody would ever stop the threads.
+            coordinator.shared.shutdown.set_stopping();
+            for worker in coordinator.workers.iter().flatten() {
+                let _ = worker.send(Control::Stop);
+            }
+            for sync_worker in coordinator.sync_workers.iter().flatten() {
+                sync_worker.unpark();
+            }
+            return Err(err);
+        }
+        Ok(coordinator)
+    }
+
+    /// Registers the signals (already attempted) and every thread's pipe.
+    fn register_all(&mut self, signals: io::Result<()>) -> Result<(), Error> {
+        signals.map_err(Error::coordinator)?;
+        let coordinator = self;
         for i in 0..coordinator.workers.len() {
             let pipe = coordinator.workers[i]
                 .as_mut()
@@ -104,7 +125,7 @@ impl Coordinator {
                 .and_then(SyncWorkerHandle::take_pipe);
             coordinator.register(Token(SYNC_WORKER | i), pipe)?;
         }
-        Ok(coordinator)
+        Ok(())
     }
 
     fn register(&mut self, token: Token, pipe: Option<pipe::Receiver>) -> Result<(), Error> {
@@ -133,13 +154,14 @@ impl Coordinator {
         while self.threads_alive() {
             let timeout = self
                 .shutdown
-                .map(|(_, deadline)| deadline.saturating_duration_since(Instant::now()));
+                .and_then(|(_, deadline)| deadline)
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return self.force_stop(Error::coordinator(err)),
             }
-            if let Some((_, deadline)) = self.shutdown
+            if let Some((_, Some(deadline))) = self.shutdown
                 && Instant::now() >= deadline
             {
                 warn!(grace:? = self.grace; "grace period over, stopping the remaining actors");
@@ -157,6 +179,9 @@ impl Coordinator {
                     }
                     token => {
                         self.thread_event(token);
+                        if self.first_error.is_some() {
+                            self.release_if_workers_done();
+                        }
                         Next::Continue
                     }
                 };
@@ -226,9 +251,11 @@ impl Coordinator {
             Reason::Signal(signal) => {
                 info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime")
             }
-            Reason::Requested => info!(grace:? = self.grace; "shutting down the runtime"),
+            Reason::Requested | Reason::Failed => {
+                info!(grace:? = self.grace; "shutting down the runtime")
+            }
         }
-        self.shutdown = Some((reason, Instant::now() + self.grace));
+        self.shutdown = Some((reason, Instant::now().checked_add(self.grace)));
         self.shared.shutdown.set_stopping();
         for worker in self.workers.iter().flatten() {
             let _ = worker.send(Control::Shutdown);
@@ -356,14 +383,36 @@ impl Coordinator {
         }
     }
 
-    /// Records a thread's error; the first one stops the other workers.
+    /// Records a thread's error. The first one stops the runtime: workers
+    /// drop their actors at once, sync actors are told the runtime is
+    /// stopping, and what is still running after the grace period is left
+    /// behind.
     fn failed(&mut self, err: Error) {
         error!(error:% = err; "runtime thread failed");
-        if self.first_error.is_none() {
-            self.first_error = Some(err);
-            for worker in self.workers.iter().flatten() {
-                let _ = worker.send(Control::Stop);
-            }
+        if self.first_error.is_some() {
+            return;
+        }
+        self.first_error = Some(err);
+        self.shared.shutdown.set_stopping();
+        for worker in self.workers.iter().flatten() {
+            let _ = worker.send(Control::Stop);
+        }
+        for sync_worker in self.sync_workers.iter().flatten() {
+            sync_worker.unpark();
+        }
+        if self.shutdown.is_none() {
+            self.shutdown = Some((Reason::Failed, Instant::now().checked_add(self.grace)));
+        }
+    }
+
+    /// Once every worker is gone, nothing can run the thread-safe actors:
+    /// drop them, and the signal receivers, so the references they hold no
+    /// longer keep sync actors waiting for messages.
+    fn release_if_workers_done(&mut self) {
+        if self.workers.iter().all(Option::is_none) && self.sync_workers.iter().any(Option::is_some)
+        {
+            self.shared.scheduler.drop_all();
+            self.shared.signal_receivers.clear();
         }
     }
 }

@@ -99,38 +99,83 @@ impl fmt::Display for Signal {
 ///
 /// Receivers of thread-safe actors, sync actors and runtime-level
 /// registrations are delivered to by the coordinator; thread-local ones by
-/// their worker. Every receiver, wherever it lives, also leaves a flag here
-/// that is set when its actor stops, so the coordinator can count the live
-/// receivers when it applies the shutdown policy.
+/// their worker. Every registration, wherever it lives, also leaves its
+/// liveness here, so the coordinator can count the live receivers when it
+/// applies the shutdown policy: a registration is dead once its actor
+/// stopped, or (thread-local ones) once the worker that delivers to it ended.
 #[derive(Default)]
 pub(crate) struct SignalReceivers {
     shared: Mutex<Vec<ActorRef<Signal>>>,
-    stopped_flags: Mutex<Vec<Arc<AtomicBool>>>,
+    registrations: Mutex<Vec<Liveness>>,
+}
+
+struct Liveness {
+    /// Set by the actor's inbox when it closes.
+    actor_stopped: Arc<AtomicBool>,
+    /// Set when the worker holding a thread-local registration drops it.
+    dropped: Option<Arc<AtomicBool>>,
+}
+
+impl Liveness {
+    fn is_live(&self) -> bool {
+        !self.actor_stopped.load(Ordering::Acquire)
+            && !self
+                .dropped
+                .as_ref()
+                .is_some_and(|dropped| dropped.load(Ordering::Acquire))
+    }
+}
+
+/// Held next to a thread-local registration; marks it dead when dropped
+/// (the worker ended).
+pub(crate) struct RegistrationGuard(Arc<AtomicBool>);
+
+impl Drop for RegistrationGuard {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl SignalReceivers {
     /// Adds a receiver the coordinator delivers to.
     pub(crate) fn add_shared(&self, actor_ref: ActorRef<Signal>) {
-        self.add_flag(actor_ref.stopped_flag());
+        let actor_stopped = actor_ref.stopped_flag();
+        lock(&self.registrations).push(Liveness {
+            actor_stopped,
+            dropped: None,
+        });
         lock(&self.shared).push(actor_ref);
     }
 
-    /// Adds the stopped flag of a receiver (shared or thread-local).
-    pub(crate) fn add_flag(&self, flag: Arc<AtomicBool>) {
-        lock(&self.stopped_flags).push(flag);
+    /// Adds the liveness of a thread-local registration; the worker keeps
+    /// the returned guard as long as it delivers to the actor.
+    pub(crate) fn add_local(&self, actor_stopped: Arc<AtomicBool>) -> RegistrationGuard {
+        let dropped = Arc::new(AtomicBool::new(false));
+        lock(&self.registrations).push(Liveness {
+            actor_stopped,
+            dropped: Some(dropped.clone()),
+        });
+        RegistrationGuard(dropped)
     }
 
-    /// Number of receivers whose actor has not stopped.
+    /// Number of live registrations.
     pub(crate) fn live(&self) -> usize {
-        let mut flags = lock(&self.stopped_flags);
-        flags.retain(|stopped| !stopped.load(Ordering::Acquire));
-        flags.len()
+        let mut registrations = lock(&self.registrations);
+        registrations.retain(Liveness::is_live);
+        registrations.len()
     }
 
     /// Delivers `signal` to the shared receivers. A receiver whose inbox is
     /// full misses it (signals coalesce); one that stopped is removed.
     pub(crate) fn deliver_shared(&self, signal: Signal) {
         lock(&self.shared).retain(|actor_ref| deliver(actor_ref, signal));
+    }
+
+    /// Forgets the shared receivers (the runtime is ending), dropping their
+    /// references.
+    pub(crate) fn clear(&self) {
+        let shared = std::mem::take(&mut *lock(&self.shared));
+        drop(shared);
     }
 }
 

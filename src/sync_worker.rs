@@ -102,12 +102,14 @@ where
         clock: OnceLock::new(),
     });
     shared.sync_workers().push(info.clone());
-    let handle = thread::Builder::new()
+    shared.sync_started();
+    let done = MarkDone(info.clone(), shared.clone());
+    let spawned = thread::Builder::new()
         .name(format!("sync-actor-{id}"))
         .spawn(move || {
             // Dropped when this closure ends or unwinds: closes the pipe.
             let _alive = pipe_tx;
-            let _mark_done = MarkDone(info.clone());
+            let _mark_done = done;
             if let Ok(clock) = ThreadClock::current() {
                 let _ = info.clock.set(clock);
             }
@@ -116,7 +118,10 @@ where
             }
             log::debug!(sync_worker = id, actor = A::name(); "sync actor thread started");
             run_sync_actor(supervisor, actor, arg, inbox, shared)
-        })?;
+        });
+    // On error the closure, and with it `done`, was dropped: the count is
+    // already undone.
+    let handle = spawned?;
     Ok(SyncWorkerHandle {
         id,
         handle,
@@ -124,10 +129,13 @@ where
     })
 }
 
-struct MarkDone(Arc<SyncWorkerInfo>);
+/// Marks the sync actor thread as ended (for the metrics and the workers'
+/// exit condition) when dropped.
+struct MarkDone(Arc<SyncWorkerInfo>, Arc<RuntimeShared>);
 
 impl Drop for MarkDone {
     fn drop(&mut self) {
         self.0.alive.store(false, Ordering::Release);
+        self.1.sync_ended();
     }
 }

@@ -186,7 +186,7 @@ impl<M> Receiver<M> {
                 waker.wake();
             }
             Ok(msg)
-        } else if self.shared.senders.load(Ordering::Acquire) == 0 {
+        } else if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
             Err(RecvError::Disconnected)
         } else {
             Err(RecvError::Empty)
@@ -207,7 +207,9 @@ impl<M> Receiver<M> {
         }
         // Checked under the lock: the last sender takes the lock after
         // decrementing, so it either sees our waker or we see zero.
-        if self.shared.senders.load(Ordering::Acquire) == 0 {
+        // A closed inbox (the actor stopped, yet a context escaped it) gets
+        // no more messages either.
+        if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
             return Poll::Ready(Err(NoMessages));
         }
         match &mut state.receiver {

@@ -254,11 +254,24 @@ impl Runtime {
 impl Drop for Runtime {
     /// A runtime dropped without being started stops its workers.
     fn drop(&mut self) {
+        if self.coordinator.is_none() {
+            // Started: the coordinator took care of everything.
+            return;
+        }
+        self.shared.shutdown.set_stopping();
         for worker in &self.workers {
             let _ = worker.send(Control::Stop);
         }
         for worker in self.workers.drain(..) {
             let _ = worker.join();
+        }
+        // Nothing will run them any more: close their inboxes.
+        self.shared.scheduler.drop_all();
+        self.shared.signal_receivers.clear();
+        // Sync actors see the stop once their inbox is empty; they are not
+        // waited for.
+        for sync_worker in &self.sync_workers {
+            sync_worker.unpark();
         }
     }
 }

@@ -132,11 +132,17 @@ impl RuntimeRef {
     where
         M: From<Signal> + 'static,
     {
-        self.internals
+        let guard = self
+            .internals
             .shared
             .signal_receivers
-            .add_flag(actor_ref.stopped_flag());
-        let deliver = move |signal| signal::deliver(&actor_ref, signal);
+            .add_local(actor_ref.stopped_flag());
+        // The guard lives as long as this closure: when the worker ends and
+        // drops it, the registration no longer counts as a live receiver.
+        let deliver = move |signal| {
+            let _registered = &guard;
+            signal::deliver(&actor_ref, signal)
+        };
         self.internals
             .signal_receivers
             .borrow_mut()

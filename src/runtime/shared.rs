@@ -2,6 +2,7 @@
 //! access of thread-safe actors.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
@@ -26,6 +27,8 @@ pub(crate) struct RuntimeShared {
     pub(crate) started_at: Instant,
     pub(crate) workers: Vec<Arc<WorkerWake>>,
     sync_workers: Mutex<Vec<Arc<SyncWorkerInfo>>>,
+    /// Sync actor threads still running.
+    sync_alive: AtomicUsize,
     pub(crate) shutdown: Shutdown,
     pub(crate) signal_receivers: SignalReceivers,
     /// Wakes the coordinator's poll (shutdown requests).
@@ -48,6 +51,7 @@ impl RuntimeShared {
             started_at: Instant::now(),
             workers,
             sync_workers: Mutex::new(Vec::new()),
+            sync_alive: AtomicUsize::new(0),
             shutdown: Shutdown::default(),
             signal_receivers: SignalReceivers::default(),
             coordinator_waker,
@@ -83,6 +87,25 @@ impl RuntimeShared {
             }
         }
         key
+    }
+
+    /// Number of sync actor threads still running.
+    pub(crate) fn sync_alive(&self) -> usize {
+        self.sync_alive.load(Ordering::Acquire)
+    }
+
+    /// A sync actor thread starts.
+    pub(crate) fn sync_started(&self) {
+        let _ = self.sync_alive.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A sync actor thread ended: idle workers may now be able to stop.
+    pub(crate) fn sync_ended(&self) {
+        if self.sync_alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+            for worker in &self.workers {
+                worker.wake_poll();
+            }
+        }
     }
 
     /// Asks the coordinator to begin a graceful shutdown.

@@ -42,6 +42,9 @@ struct Inner {
 struct Registry {
     tasks: Vec<Option<Arc<SharedTask>>>,
     free: Vec<usize>,
+    /// Set once the runtime ended: new processes are dropped at once, so
+    /// their inboxes close and references report the actor stopped.
+    closed: bool,
 }
 
 /// A thread-safe process and its scheduling state.
@@ -79,8 +82,13 @@ impl SharedScheduler {
 
     /// Adds a process and schedules it.
     pub(crate) fn add(&self, process: Box<dyn Process + Send>) {
-        let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
         let mut registry = self.inner.registry();
+        if registry.closed {
+            drop(registry);
+            drop(process);
+            return;
+        }
+        let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
         let index = registry.free.pop().unwrap_or_else(|| {
             registry.tasks.push(None);
             registry.tasks.len() - 1
@@ -120,8 +128,13 @@ impl SharedScheduler {
             drop(guard);
             drop(process);
             let mut registry = self.inner.registry();
-            registry.tasks[task.index] = None;
-            registry.free.push(task.index);
+            // After `drop_all` the slot may be gone or reused.
+            if let Some(slot) = registry.tasks.get_mut(task.index)
+                && slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, &task))
+            {
+                *slot = None;
+                registry.free.push(task.index);
+            }
             drop(registry);
             if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
                 // The last thread-safe process is done: idle workers may
@@ -160,10 +173,18 @@ impl SharedScheduler {
         }
     }
 
-    /// Drops every process not yet done (the runtime has ended). A process
-    /// still running on a worker that did not stop is left alone.
+    /// Drops every process not yet done, and every process added from now
+    /// on (the runtime has ended). A process still running on a worker that
+    /// did not stop is left alone.
     pub(crate) fn drop_all(&self) {
-        let tasks: Vec<_> = std::mem::take(&mut self.inner.registry().tasks);
+        let registry = std::mem::replace(
+            &mut *self.inner.registry(),
+            Registry {
+                closed: true,
+                ..Registry::default()
+            },
+        );
+        let tasks = registry.tasks;
         let mut dropped = 0;
         for task in tasks.into_iter().flatten() {
             let process = match task.process.try_lock() {
@@ -211,5 +232,62 @@ impl Wake for SharedTask {
         {
             scheduler.push(self.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, mpsc};
+    use std::task::{self, Poll};
+    use std::thread;
+
+    use super::SharedScheduler;
+    use crate::scheduler::{FutureProcess, Process};
+
+    /// A process that blocks its run until released.
+    struct Blocking {
+        started: mpsc::Sender<()>,
+        release: mpsc::Receiver<()>,
+    }
+
+    impl Process for Blocking {
+        fn name(&self) -> &'static str {
+            "blocking"
+        }
+
+        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
+            self.started.send(()).unwrap();
+            self.release.recv().unwrap();
+            Poll::Ready(())
+        }
+    }
+
+    /// Regression: a task that completed after `drop_all` indexed the
+    /// emptied registry and panicked its worker; a process added after it
+    /// reused a stale free index.
+    #[test]
+    fn drop_all_while_a_task_runs() {
+        let scheduler = Arc::new(SharedScheduler::new(Vec::new()));
+        let (started, started_rx) = mpsc::channel();
+        let (release_tx, release) = mpsc::channel();
+        scheduler.add(Box::new(FutureProcess::new(async {})));
+        let quick = scheduler.next().unwrap();
+        scheduler.run(quick); // Leaves a free index behind.
+        scheduler.add(Box::new(Blocking { started, release }));
+        let task = scheduler.next().unwrap();
+        let runner = {
+            let scheduler = scheduler.clone();
+            thread::spawn(move || scheduler.run(task))
+        };
+        started_rx.recv().unwrap();
+        scheduler.drop_all();
+        // The runtime ended: a new process is dropped at once.
+        scheduler.add(Box::new(FutureProcess::new(async {})));
+        assert!(scheduler.next().is_none());
+        release_tx.send(()).unwrap();
+        runner
+            .join()
+            .expect("completing after drop_all must not panic");
+        assert_eq!(scheduler.live(), 0);
     }
 }

@@ -4,8 +4,9 @@
 //! [`RUN_BATCH`] ready local processes and as many thread-safe ones, and
 //! then polls: without waiting if more work is ready, otherwise until a
 //! waker or an event wakes the poll. Once the runtime has started, the
-//! worker returns when it has no local processes left and no thread-safe
-//! process is alive anywhere.
+//! worker returns when it has no local processes left, no thread-safe
+//! process is alive anywhere and no sync actor thread (which could spawn
+//! one) is running.
 
 use std::cell::RefCell;
 use std::io;
@@ -103,7 +104,12 @@ pub(super) fn run(
             shared.scheduler.run(task);
         }
 
-        if started && rt.internals.local.borrow().live() == 0 && shared.scheduler.live() == 0 {
+        // A live sync actor may still spawn thread-safe actors: stay for it.
+        if started
+            && rt.internals.local.borrow().live() == 0
+            && shared.scheduler.live() == 0
+            && shared.sync_alive() == 0
+        {
             debug!(worker = id; "worker thread done: no more processes");
             return Ok(());
         }
@@ -169,6 +175,10 @@ struct DrainOnExit(RuntimeRef);
 
 impl Drop for DrainOnExit {
     fn drop(&mut self) {
+        // The worker no longer delivers signals to its receivers.
+        if let Ok(mut receivers) = self.0.internals.signal_receivers.try_borrow_mut() {
+            receivers.clear();
+        }
         let processes = match self.0.internals.local.try_borrow_mut() {
             Ok(mut local) => local.drain(),
             Err(_) => return,
