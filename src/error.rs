@@ -161,7 +161,7 @@ impl fmt::Display for Error {
             Kind::GraceExpired(grace) => write!(
                 f,
                 "graceful shutdown did not finish within the grace period of {grace:?}; \
-                 remaining actors were stopped"
+                 the remaining actors were dropped (an actor blocking its thread is left behind)"
             ),
         }
     }

@@ -115,7 +115,8 @@ pub enum RpcError {
     /// The request could not be delivered: the actor has stopped (or the
     /// request was rejected by a mapped reference).
     SendError,
-    /// The actor received the request but dropped it without responding.
+    /// The request was dropped without a response: the actor dropped it, or
+    /// stopped with the request still in its inbox.
     NoResponse,
 }
 
