@@ -84,33 +84,13 @@ fn restart_supervisor() {
 /// The signals example reacts to signals sent to it while it runs.
 #[test]
 fn signals() {
-    use std::io::{BufRead, BufReader};
-
-    let bin = build_example("signals");
-    let mut child = Command::new(&bin)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("HEARTH_LOG", "info")
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot run {}: {err}", bin.display()));
-    let (line_tx, lines) = mpsc::channel();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let _ = thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            let _ = line_tx.send(line);
-        }
-    });
-    let (done, stderr_closed) = mpsc::channel();
-    let stderr = read_to_end(child.stderr.take().unwrap(), done);
+    let mut example = Running::start("signals", &[]);
     let next_two = || {
-        let mut two: Vec<String> = (0..2)
-            .map(|_| lines.recv_timeout(TIMEOUT).expect("no output"))
-            .collect();
+        let mut two = [example.line(), example.line()];
         two.sort();
         two
     };
-    let pid = child.id();
+    let pid = example.child.id();
     assert_eq!(
         next_two(),
         [
@@ -118,14 +98,7 @@ fn signals() {
             format!("worker 2: waiting for signals (pid {pid})")
         ]
     );
-    let kill = |signal: &str| {
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    kill("-USR1");
+    example.kill("-USR1");
     assert_eq!(
         next_two(),
         [
@@ -133,7 +106,7 @@ fn signals() {
             "got signal: SIGUSR1 (worker 2)"
         ]
     );
-    kill("-TERM");
+    example.kill("-TERM");
     assert_eq!(
         next_two(),
         [
@@ -141,11 +114,7 @@ fn signals() {
             "got signal: SIGTERM (worker 2)"
         ]
     );
-    stderr_closed
-        .recv_timeout(TIMEOUT)
-        .expect("example did not exit");
-    let status = child.wait().unwrap();
-    let stderr = stderr.join().unwrap();
+    let (status, stderr) = example.wait();
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("shutting down the runtime"), "{stderr}");
 }
