@@ -59,6 +59,7 @@ mod inbox;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod remote;
 mod runtime;
 mod scheduler;
 mod setup;

@@ -1,0 +1,25 @@
+//! The remote slot pool: persistent worker processes, reached over ssh or any
+//! other command, that run named jobs for the runtime.
+//!
+//! A *slot* is one child process speaking the hearth worker protocol on its
+//! stdin and stdout. The pool keeps a number of slots alive, feeds them jobs
+//! from one shared queue and retries the jobs of a slot that dies. The room is
+//! built in stages; its files, in the order data flows through them:
+//!
+//! - [`wire`]: the protocol itself. The frame layout, the [`Frame`] messages,
+//!   an incremental [`FrameDecoder`] for non-blocking pipes and blocking
+//!   helpers for the worker side. Pure code, no I/O of its own beyond the
+//!   helpers' `Read`/`Write`.
+//! - `transport.rs` (to come): how a slot's process is started: the local
+//!   binary, `ssh HOST BIN --remote-worker`, `srun` or a command template.
+//! - `slot.rs` (to come): one slot's state machine on the coordinator: the
+//!   handshake, its window of jobs in flight, its stderr drained to the log.
+//! - `pool.rs` (to come): the shared queue, dispatch to slots with room,
+//!   attempts and back-off, results in submission order.
+//! - `serve.rs` (to come): the worker side, a loop that answers jobs with the
+//!   application's named handlers when started with `--remote-worker`.
+//!
+//! [`Frame`]: wire::Frame
+//! [`FrameDecoder`]: wire::FrameDecoder
+
+pub mod wire;

@@ -1,0 +1,757 @@
+//! The hearth worker protocol: frames on a byte stream.
+//!
+//! A slot talks to its worker over a plain byte stream, the child's stdin and
+//! stdout, possibly through ssh. This module owns the bytes on that stream:
+//! the frame layout, the messages ([`Frame`]), an incremental
+//! [`FrameDecoder`] for the coordinator's non-blocking pipes and blocking
+//! helpers for the worker side ([`read_frame`], [`write_frame`]). It does no
+//! I/O of its own and waits on nothing; whoever owns the pipe feeds it bytes.
+//!
+//! # Frame layout (the contract)
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic: the bytes "HRTH" (MAGIC)
+//! 4       1     protocol version (VERSION)
+//! 5       4     payload length in bytes, u32 big-endian, at most the max frame size
+//! 9       len   payload: exactly one Frame, encoded with postcard
+//! ```
+//!
+//! - The magic and the version byte keep their place in every version of the
+//!   protocol, so that a peer of another version is always recognised and
+//!   reported with both versions. Everything after the version byte may change
+//!   with the version.
+//! - The magic makes junk on the stream visible: bytes a chatty login shell
+//!   prints before the worker starts, or a handler writing to stdout, are
+//!   reported as [`WireError::BadMagic`] with the bytes shown, never read as a
+//!   length.
+//! - A receiver checks the magic, then the version, then the length, each as
+//!   soon as its bytes arrive. A length above the max frame size is refused
+//!   before any of the payload is read, and the announced length is never
+//!   allocated ahead of the bytes that fill it.
+//! - The max frame size (default [`DEFAULT_MAX_FRAME`], 16 MiB) bounds the
+//!   payload on both sides: [`encode`] refuses to produce a larger frame and a
+//!   [`FrameDecoder`] refuses to accept one.
+//! - The payload is exactly one message: bytes left over after it are an
+//!   error. postcard encodes a [`Frame`] variant by its index, so within a
+//!   version variants and fields are never reordered or removed; adding one
+//!   means a new [`VERSION`].
+//!
+//! # Conversation
+//!
+//! ```text
+//! client (the pool)                           worker (--remote-worker)
+//! Hello { version }                  ->
+//!                                    <-       HelloAck { version, host, pid }
+//! SessionInit { handlers, config }   ->
+//!                                    <-       SessionAck { handlers }
+//! Job { id, handler, payload }       ->       (several may be in flight)
+//!                                    <-       Result { id, outcome }
+//! Shutdown                           ->       (the worker exits)
+//! ```
+//!
+//! Once per slot the handshake, once per session the session set-up, then any
+//! number of jobs; results may come back in any order and are matched by id.
+//! The versions in the handshake repeat the header's. A worker whose decoder
+//! reports a [`WireError::VersionMismatch`] on the first frame still answers
+//! with its own `HelloAck` before it exits, so that the client can report the
+//! mismatch with both versions rather than a dead slot.
+//!
+//! # Errors
+//!
+//! Every error is a reason to give up on the stream: after a framing error
+//! (bad magic, version, length) the decoder keeps the offending bytes and
+//! returns the same error again; after a payload that does not decode it has
+//! skipped that frame, but the peer is evidently not speaking this protocol.
+//!
+//! # Examples
+//!
+//! ```
+//! use hearth::remote::wire::{encode, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+//!
+//! # fn main() -> Result<(), hearth::remote::wire::WireError> {
+//! let mut bytes = Vec::new();
+//! encode(&Frame::Hello { version: 1 }, DEFAULT_MAX_FRAME, &mut bytes)?;
+//! encode(&Frame::Shutdown, DEFAULT_MAX_FRAME, &mut bytes)?;
+//!
+//! // Bytes arrive in pieces of any size.
+//! let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+//! let (first, second) = bytes.split_at(4);
+//! assert_eq!(decoder.feed(first), first.len());
+//! assert_eq!(decoder.next_frame()?, None); // Needs more bytes.
+//! assert_eq!(decoder.feed(second), second.len());
+//! assert_eq!(decoder.next_frame()?, Some(Frame::Hello { version: 1 }));
+//! assert_eq!(decoder.next_frame()?, Some(Frame::Shutdown));
+//! assert_eq!(decoder.next_frame()?, None);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io::{self, Read, Write};
+
+use postcard::ser_flavors::Flavor;
+use serde::{Deserialize, Serialize};
+
+#[cfg(test)]
+mod tests;
+
+/// The first four bytes of every frame.
+pub const MAGIC: [u8; 4] = *b"HRTH";
+
+/// The protocol version this build speaks, the fifth byte of every frame.
+pub const VERSION: u8 = 1;
+
+/// The length of a frame's header: magic, version and payload length.
+pub const HEADER_LEN: usize = 9;
+
+/// The default max frame size: the largest payload, in bytes, that is sent or
+/// accepted (16 MiB).
+pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// The largest max frame size that means anything: the payload length field
+/// has 32 bits. Larger max frame sizes act as this one.
+const LENGTH_FIELD_MAX: usize = u32::MAX as usize;
+
+// The payload length (`u32`) converts to `usize` with `as` in this module.
+const _: () = assert!(usize::BITS >= 32);
+
+/// How much [`FrameDecoder::read_from`] reads at most at a time. Also the size
+/// its buffer shrinks back to after a large frame.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// An empty decoder buffer with more capacity than this gives it back.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+/// How many bytes of junk [`WireError::BadMagic`] shows.
+const SHOWN_JUNK: usize = 64;
+
+/// A message of the hearth worker protocol; one per frame.
+///
+/// The client (the pool's slot) sends [`Hello`](Frame::Hello),
+/// [`SessionInit`](Frame::SessionInit), [`Job`](Frame::Job) and
+/// [`Shutdown`](Frame::Shutdown); the worker answers with
+/// [`HelloAck`](Frame::HelloAck), [`SessionAck`](Frame::SessionAck) and
+/// [`Result`](Frame::Result). See the [module docs](self) for the order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// Client → worker, first frame on a new slot: the client's protocol
+    /// version.
+    Hello {
+        /// The protocol version the client speaks ([`VERSION`]).
+        version: u32,
+    },
+    /// Worker → client, the answer to [`Hello`](Frame::Hello): who the worker
+    /// is.
+    HelloAck {
+        /// The protocol version the worker speaks ([`VERSION`]).
+        version: u32,
+        /// The worker's host name, for logs and per-host results.
+        host: String,
+        /// The worker's process id, for logs.
+        pid: u32,
+    },
+    /// Client → worker, once after the handshake: what the session will use.
+    SessionInit {
+        /// The names of the handlers the client's jobs will name.
+        handlers: Vec<String>,
+        /// Settings for the worker's handlers, as key-value pairs.
+        config: Vec<(String, String)>,
+    },
+    /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
+    SessionAck {
+        /// The handlers the worker has (all of its handlers, not only the
+        /// ones asked for), so the client can refuse jobs it cannot run.
+        handlers: Vec<String>,
+    },
+    /// Client → worker: run a handler on a payload.
+    Job {
+        /// The client's id for the job, repeated in its
+        /// [`Result`](Frame::Result).
+        id: u64,
+        /// The name of the handler to run.
+        handler: String,
+        /// The handler's input, encoded as the handler expects.
+        payload: Vec<u8>,
+    },
+    /// Worker → client: the outcome of a [`Job`](Frame::Job).
+    Result {
+        /// The id of the job.
+        id: u64,
+        /// The handler's output, or the error it returned. An error here is
+        /// the job's own and final; it is never retried.
+        outcome: Result<Vec<u8>, JobError>,
+    },
+    /// Client → worker: no more jobs will come; finish and exit.
+    Shutdown,
+}
+
+impl Frame {
+    /// The message's name as the protocol description writes it, e.g.
+    /// `"HELLO_ACK"`, for logs and errors ("expected HELLO_ACK, got JOB").
+    pub fn name(&self) -> &'static str {
+        match self {
+            Frame::Hello { .. } => "HELLO",
+            Frame::HelloAck { .. } => "HELLO_ACK",
+            Frame::SessionInit { .. } => "SESSION_INIT",
+            Frame::SessionAck { .. } => "SESSION_ACK",
+            Frame::Job { .. } => "JOB",
+            Frame::Result { .. } => "RESULT",
+            Frame::Shutdown => "SHUTDOWN",
+        }
+    }
+}
+
+/// An error returned by a job's own code, or by the worker about the job,
+/// sent back in a [`Frame::Result`].
+///
+/// Unlike a transport failure, a job error is final: the job is not retried.
+///
+/// Displayed as `kind: message`, e.g. `unknown handler: resize`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    /// What went wrong.
+    pub kind: JobErrorKind,
+    /// The details, in the words of the handler or the worker.
+    pub message: String,
+}
+
+impl JobError {
+    /// A job error of `kind` with `message`.
+    pub fn new(kind: JobErrorKind, message: impl Into<String>) -> JobError {
+        JobError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            fmt::Display::fmt(&self.kind, f)
+        } else {
+            write!(f, "{}: {}", self.kind, self.message)
+        }
+    }
+}
+
+impl StdError for JobError {}
+
+/// The kind of a [`JobError`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JobErrorKind {
+    /// The handler ran and returned an error.
+    Failed,
+    /// The worker has no handler of the job's name.
+    UnknownHandler,
+    /// The handler panicked; the message is the panic's.
+    Panicked,
+    /// The handler could not decode the job's payload.
+    BadPayload,
+}
+
+impl fmt::Display for JobErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JobErrorKind::Failed => "job failed",
+            JobErrorKind::UnknownHandler => "unknown handler",
+            JobErrorKind::Panicked => "job panicked",
+            JobErrorKind::BadPayload => "bad job payload",
+        })
+    }
+}
+
+/// An error of reading, writing or decoding frames.
+///
+/// Displayed in lower case as `context: cause`, with what to do where there is
+/// something to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The bytes where a frame should start are not [`MAGIC`]: something other
+    /// than the protocol writes to the stream, e.g. a login shell greeting.
+    BadMagic {
+        /// The first bytes from where the frame should start (at most 64).
+        got: Vec<u8>,
+        /// Where in the stream: the number of bytes before these.
+        offset: u64,
+    },
+    /// The peer speaks another version of the protocol.
+    VersionMismatch {
+        /// The version this side speaks ([`VERSION`]).
+        ours: u32,
+        /// The version the peer speaks.
+        theirs: u32,
+    },
+    /// A frame's payload is larger than the max frame size: announced by the
+    /// peer, or of a frame given to [`encode`].
+    TooLarge {
+        /// The payload's length in bytes.
+        len: usize,
+        /// The max frame size in bytes.
+        max: usize,
+    },
+    /// The stream ended inside a frame.
+    Truncated {
+        /// The length of the frame, header included, or of the header alone
+        /// if the header itself was cut.
+        expected: usize,
+        /// The number of bytes that arrived.
+        got: usize,
+    },
+    /// A frame's payload is not a valid [`Frame`].
+    Decode(postcard::Error),
+    /// A frame's payload has bytes left over after its [`Frame`].
+    TrailingBytes {
+        /// The number of bytes left over.
+        extra: usize,
+    },
+    /// A [`Frame`] could not be encoded.
+    Encode(postcard::Error),
+    /// Reading or writing the stream failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::BadMagic { got, offset: 0 } => write!(
+                f,
+                "bytes before the first frame: the remote login shell probably printed something \
+                 (got \"{}\"); make it quiet for non-interactive sessions",
+                got.escape_ascii()
+            ),
+            WireError::BadMagic { got, offset } => write!(
+                f,
+                "bytes that are not a frame at byte {offset} of the stream (got \"{}\"): \
+                 something else writes to it, e.g. a handler printing to stdout; \
+                 write logs to stderr",
+                got.escape_ascii()
+            ),
+            WireError::VersionMismatch { ours, theirs } => write!(
+                f,
+                "protocol version mismatch: this side speaks version {ours}, the peer version \
+                 {theirs}; run the same version of hearth on both ends"
+            ),
+            WireError::TooLarge { len, max } => write!(
+                f,
+                "frame too large: {len} bytes, the maximum is {max}; raise the max frame size \
+                 on both ends or send smaller payloads"
+            ),
+            WireError::Truncated { expected, got } if *got < HEADER_LEN => write!(
+                f,
+                "stream ended inside a frame header: got {got} of its {expected} bytes"
+            ),
+            WireError::Truncated { expected, got } => write!(
+                f,
+                "stream ended inside a frame: got {got} of its {expected} bytes"
+            ),
+            WireError::Decode(err) => write!(f, "malformed frame payload: {err}"),
+            WireError::TrailingBytes { extra } => write!(
+                f,
+                "malformed frame payload: {extra} bytes left over after the message"
+            ),
+            WireError::Encode(err) => write!(f, "cannot encode frame: {err}"),
+            WireError::Io(err) => write!(f, "frame i/o: {err}"),
+        }
+    }
+}
+
+impl StdError for WireError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            WireError::Decode(err) | WireError::Encode(err) => Some(err),
+            WireError::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for WireError {
+    fn from(err: io::Error) -> WireError {
+        WireError::Io(err)
+    }
+}
+
+/// Appends `frame`, header and payload, to `out`.
+///
+/// # Errors
+///
+/// [`WireError::TooLarge`] if the payload is larger than `max_frame` bytes
+/// (values above `u32::MAX` act as `u32::MAX`); the payload is not built
+/// beyond `max_frame` bytes to find out. [`WireError::Encode`] if postcard
+/// fails. On error `out` is left as it was.
+pub fn encode(frame: &Frame, max_frame: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
+    let max = max_frame.min(LENGTH_FIELD_MAX);
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.extend_from_slice(&[0; 4]);
+    let flavor = Bounded {
+        out: &mut *out,
+        len: 0,
+        max,
+    };
+    let len = match postcard::serialize_with_flavor(frame, flavor) {
+        Ok(len) if len <= max => len,
+        Ok(len) => {
+            out.truncate(start);
+            return Err(WireError::TooLarge { len, max });
+        }
+        Err(err) => {
+            out.truncate(start);
+            return Err(WireError::Encode(err));
+        }
+    };
+    let Ok(len) = u32::try_from(len) else {
+        out.truncate(start);
+        return Err(WireError::TooLarge { len, max });
+    };
+    out[start + 5..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+/// A postcard output that appends to a `Vec` up to `max` bytes and counts
+/// beyond, so that an oversized frame's length is known without building it.
+struct Bounded<'a> {
+    out: &'a mut Vec<u8>,
+    len: usize,
+    max: usize,
+}
+
+impl Flavor for Bounded<'_> {
+    type Output = usize;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.len = self.len.saturating_add(data.len());
+        if self.len <= self.max {
+            self.out.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.len = self.len.saturating_add(1);
+        if self.len <= self.max {
+            self.out.push(byte);
+        }
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.len)
+    }
+}
+
+/// Writes `frame` to `writer` and flushes it: the worker side's way to send.
+///
+/// # Errors
+///
+/// As [`encode`] (nothing is written then), and [`WireError::Io`] if writing
+/// fails.
+pub fn write_frame<W>(writer: &mut W, frame: &Frame, max_frame: usize) -> Result<(), WireError>
+where
+    W: Write + ?Sized,
+{
+    let mut bytes = Vec::new();
+    encode(frame, max_frame, &mut bytes)?;
+    writer.write_all(&bytes)?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// Reads the next frame from a blocking `reader`: the worker side's way to
+/// receive.
+///
+/// Returns `Ok(None)` when the stream ends cleanly at a frame boundary. The
+/// decoder may read ahead of the frame it returns, so use the same decoder for
+/// every call on a stream.
+///
+/// # Errors
+///
+/// As [`FrameDecoder::next_frame`]; [`WireError::Truncated`] if the stream
+/// ends inside a frame and [`WireError::Io`] if reading fails
+/// (`Interrupted` is retried).
+///
+/// # Examples
+///
+/// ```
+/// use hearth::remote::wire::{read_frame, write_frame, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+///
+/// # fn main() -> Result<(), hearth::remote::wire::WireError> {
+/// // A `Vec` and a slice stand in for the worker's stdout and stdin.
+/// let mut stdout = Vec::new();
+/// write_frame(&mut stdout, &Frame::Shutdown, DEFAULT_MAX_FRAME)?;
+///
+/// let mut stdin = &stdout[..];
+/// let mut decoder = FrameDecoder::default();
+/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, Some(Frame::Shutdown));
+/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
+/// # Ok(())
+/// # }
+/// ```
+pub fn read_frame<R>(reader: &mut R, decoder: &mut FrameDecoder) -> Result<Option<Frame>, WireError>
+where
+    R: Read + ?Sized,
+{
+    loop {
+        if let Some(frame) = decoder.next_frame()? {
+            return Ok(Some(frame));
+        }
+        if decoder.read_from(reader)? == 0 {
+            return decoder.next_frame_at_eof();
+        }
+    }
+}
+
+/// An incremental frame decoder: bytes in, frames out, in any pieces.
+///
+/// Give it bytes with [`feed`](FrameDecoder::feed) or
+/// [`read_from`](FrameDecoder::read_from) (a non-blocking reader's
+/// `WouldBlock` comes back as is), then take frames with
+/// [`next_frame`](FrameDecoder::next_frame) until it returns `Ok(None)`; at the
+/// end of the stream, [`next_frame_at_eof`](FrameDecoder::next_frame_at_eof)
+/// tells a clean end from a cut frame.
+///
+/// # Notes
+///
+/// The decoder holds at most one frame's worth of bytes, [`HEADER_LEN`] plus
+/// the max frame size: when that much is buffered it accepts no more until a
+/// frame is taken. Its buffer grows with the bytes that arrive, not with the
+/// length a header announces, and shrinks back after a large frame.
+pub struct FrameDecoder {
+    /// Bytes received; `buf[start..]` are not decoded yet.
+    buf: Vec<u8>,
+    start: usize,
+    /// Position in the stream of `buf[start]`.
+    offset: u64,
+    /// At most `LENGTH_FIELD_MAX`.
+    max_frame: usize,
+}
+
+impl FrameDecoder {
+    /// A decoder that accepts payloads of at most `max_frame` bytes (values
+    /// above `u32::MAX` act as `u32::MAX`, the most the length field can say).
+    pub fn new(max_frame: usize) -> FrameDecoder {
+        FrameDecoder {
+            buf: Vec::new(),
+            start: 0,
+            offset: 0,
+            max_frame: max_frame.min(LENGTH_FIELD_MAX),
+        }
+    }
+
+    /// The largest payload this decoder accepts, in bytes.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// The number of bytes received but not yet returned as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The number of bytes [`feed`](FrameDecoder::feed) accepts now.
+    ///
+    /// Never zero after [`next_frame`](FrameDecoder::next_frame) returned
+    /// `Ok(None)`.
+    pub fn room(&self) -> usize {
+        self.limit().saturating_sub(self.buffered())
+    }
+
+    /// Adds received bytes, as many as there is [`room`](FrameDecoder::room)
+    /// for, and returns how many it took; give it the rest after taking
+    /// frames.
+    #[must_use = "the decoder may take fewer bytes than given"]
+    pub fn feed(&mut self, bytes: &[u8]) -> usize {
+        self.compact();
+        let taken = bytes.len().min(self.room());
+        let (bytes, _) = bytes.split_at(taken);
+        self.reserve(taken);
+        self.buf.extend_from_slice(bytes);
+        taken
+    }
+
+    /// Reads once from `reader` into the decoder, at most 64 KiB, and returns
+    /// the number of bytes read; 0 means the end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// The reader's error, `WouldBlock` included; `Interrupted` is retried.
+    /// An error of kind `Other` if there is no [`room`](FrameDecoder::room)
+    /// (take frames first).
+    pub fn read_from<R>(&mut self, reader: &mut R) -> io::Result<usize>
+    where
+        R: Read + ?Sized,
+    {
+        self.compact();
+        let want = self.room().min(READ_CHUNK);
+        if want == 0 {
+            return Err(io::Error::other(
+                "frame decoder is full: take frames with next_frame before reading more",
+            ));
+        }
+        self.reserve(want);
+        let len = self.buf.len();
+        self.buf.resize(len + want, 0);
+        let result = loop {
+            match reader.read(&mut self.buf[len..]) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                result => break result,
+            }
+        };
+        // `min`: do not trust a reader to report no more than it was given.
+        let read = result.as_ref().map_or(0, |read| (*read).min(want));
+        self.buf.truncate(len + read);
+        result.map(|_| read)
+    }
+
+    /// Takes the next complete frame: `Ok(None)` if more bytes are needed.
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::BadMagic`], [`WireError::VersionMismatch`] or
+    /// [`WireError::TooLarge`] as soon as the header's bytes show it; these
+    /// leave the bytes in place, so the error repeats. [`WireError::Decode`] or
+    /// [`WireError::TrailingBytes`] for a complete frame whose payload is not
+    /// one [`Frame`]; that frame is skipped.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
+        let pending = &self.buf[self.start..];
+        let Some(len) = self.header(pending)? else {
+            return Ok(None);
+        };
+        let frame_len = HEADER_LEN + len;
+        let Some(payload) = pending.get(HEADER_LEN..frame_len) else {
+            return Ok(None);
+        };
+        let frame = decode_payload(payload);
+        self.consume(frame_len);
+        frame.map(Some)
+    }
+
+    /// As [`next_frame`](FrameDecoder::next_frame), for a stream that has
+    /// ended: `Ok(None)` means it ended cleanly at a frame boundary.
+    ///
+    /// # Errors
+    ///
+    /// As [`next_frame`](FrameDecoder::next_frame), and
+    /// [`WireError::Truncated`] where that would need more bytes.
+    pub fn next_frame_at_eof(&mut self) -> Result<Option<Frame>, WireError> {
+        if let Some(frame) = self.next_frame()? {
+            return Ok(Some(frame));
+        }
+        let got = self.buffered();
+        if got == 0 {
+            return Ok(None);
+        }
+        let expected = match self.header(&self.buf[self.start..]) {
+            Ok(Some(len)) => HEADER_LEN + len,
+            _ => HEADER_LEN,
+        };
+        Err(WireError::Truncated { expected, got })
+    }
+
+    /// Checks as much of the header at the start of `pending` as has arrived
+    /// and returns the payload length once it is known.
+    fn header(&self, pending: &[u8]) -> Result<Option<usize>, WireError> {
+        if pending.iter().zip(MAGIC).any(|(got, magic)| *got != magic) {
+            return Err(WireError::BadMagic {
+                got: pending.iter().take(SHOWN_JUNK).copied().collect(),
+                offset: self.offset,
+            });
+        }
+        let [_, _, _, _, version, ref length @ ..] = *pending else {
+            return Ok(None);
+        };
+        if version != VERSION {
+            return Err(WireError::VersionMismatch {
+                ours: u32::from(VERSION),
+                theirs: u32::from(version),
+            });
+        }
+        let [a, b, c, d, ..] = *length else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([a, b, c, d]) as usize;
+        if len > self.max_frame {
+            return Err(WireError::TooLarge {
+                len,
+                max: self.max_frame,
+            });
+        }
+        Ok(Some(len))
+    }
+
+    /// Marks the first `len` pending bytes as decoded.
+    fn consume(&mut self, len: usize) {
+        self.start += len;
+        self.offset += len as u64;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Moves the pending bytes to the front of the buffer, and gives memory
+    /// back after a large frame.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            let len = self.buffered();
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(len);
+            self.start = 0;
+        }
+        if self.buf.len() < READ_CHUNK && self.buf.capacity() > SHRINK_ABOVE {
+            self.buf.shrink_to(READ_CHUNK);
+        }
+    }
+
+    /// Makes room for `additional` more bytes (at most
+    /// [`room`](FrameDecoder::room)) after a [`compact`](Self::compact):
+    /// doubling, but never beyond one frame's worth.
+    fn reserve(&mut self, additional: usize) {
+        let len = self.buf.len();
+        let capacity = self.buf.capacity();
+        if capacity - len >= additional {
+            return;
+        }
+        let target = capacity
+            .saturating_mul(2)
+            .min(self.limit())
+            .max(len + additional);
+        self.buf.reserve_exact(target - len);
+    }
+
+    /// The most bytes the decoder holds: one frame of the max size.
+    fn limit(&self) -> usize {
+        HEADER_LEN + self.max_frame
+    }
+}
+
+impl Default for FrameDecoder {
+    /// A decoder with the [`DEFAULT_MAX_FRAME`].
+    fn default() -> FrameDecoder {
+        FrameDecoder::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+impl fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameDecoder")
+            .field("buffered", &self.buffered())
+            .field("offset", &self.offset)
+            .field("max_frame", &self.max_frame)
+            .finish()
+    }
+}
+
+/// Decodes a payload that must be exactly one [`Frame`].
+fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
+    let (frame, rest) = postcard::take_from_bytes(payload).map_err(WireError::Decode)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes { extra: rest.len() });
+    }
+    Ok(frame)
+}
