@@ -16,10 +16,15 @@
 //!   handshake, its window of jobs in flight, its stderr drained to the log.
 //! - `pool.rs` (to come): the shared queue, dispatch to slots with room,
 //!   attempts and back-off, results in submission order.
-//! - `serve.rs` (to come): the worker side, a loop that answers jobs with the
-//!   application's named handlers when started with `--remote-worker`.
+//! - [`serve`](serve()): the worker side, a loop that answers jobs with the
+//!   application's named [`Handlers`] when started with `--remote-worker`.
 //!
 //! [`Frame`]: wire::Frame
 //! [`FrameDecoder`]: wire::FrameDecoder
 
+mod handlers;
+mod serve;
 pub mod wire;
+
+pub use handlers::Handlers;
+pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};

@@ -8,8 +8,10 @@ mod affinity;
 mod cpu_time;
 mod signals;
 mod socket;
+mod stdio;
 
 pub(crate) use affinity::set_cpu_affinity;
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
+pub(crate) use stdio::take_stdout;

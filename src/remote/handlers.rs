@@ -1,0 +1,178 @@
+//! [`Handlers`]: the named functions a worker runs for the pool's jobs.
+//!
+//! An application registers its handlers once and uses the same set on
+//! both sides: the worker side runs them
+//! ([`serve`](crate::remote::serve)), the pool side checks job names
+//! against what the worker reports. Payloads and outputs are encoded with
+//! `postcard`, the format of the frames themselves.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::remote::wire::{JobError, JobErrorKind};
+use crate::supervisor::panic_message;
+
+/// A handler working on encoded bytes.
+type RawHandler = dyn Fn(&[u8]) -> Result<Vec<u8>, JobError> + Send + Sync;
+
+/// The named handlers of a worker.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::remote::Handlers;
+///
+/// let handlers = Handlers::new()
+///     .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+///     .add("greet", |name: String| Ok::<_, String>(format!("hello, {name}")));
+/// assert_eq!(handlers.names(), ["greet", "square"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct Handlers {
+    handlers: BTreeMap<String, Arc<RawHandler>>,
+}
+
+impl Handlers {
+    /// No handlers yet.
+    pub fn new() -> Handlers {
+        Handlers::default()
+    }
+
+    /// Adds a handler taking an `I` and returning an `O` or an error, whose
+    /// `Display` text travels back as the job's error. A handler of the same
+    /// name is replaced.
+    pub fn add<I, O, E, F>(self, name: impl Into<String>, handler: F) -> Handlers
+    where
+        I: DeserializeOwned,
+        O: Serialize,
+        E: fmt::Display,
+        F: Fn(I) -> Result<O, E> + Send + Sync + 'static,
+    {
+        self.add_raw(name, move |payload: &[u8]| {
+            let input: I = decode_exact(payload)?;
+            let output = handler(input)
+                .map_err(|err| JobError::new(JobErrorKind::Failed, err.to_string()))?;
+            postcard::to_stdvec(&output).map_err(|err| {
+                JobError::new(JobErrorKind::Failed, format!("encoding the output: {err}"))
+            })
+        })
+    }
+
+    /// Adds a handler working on the raw payload bytes.
+    pub fn add_raw<F>(mut self, name: impl Into<String>, handler: F) -> Handlers
+    where
+        F: Fn(&[u8]) -> Result<Vec<u8>, JobError> + Send + Sync + 'static,
+    {
+        let _ = self.handlers.insert(name.into(), Arc::new(handler));
+        self
+    }
+
+    /// The names of the handlers, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.handlers.keys().cloned().collect()
+    }
+
+    /// Returns true if a handler of that name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.handlers.contains_key(name)
+    }
+
+    /// Runs handler `name` on `payload`. An unknown name, a payload that
+    /// does not decode and a panic are job errors, never a crash.
+    pub fn run(&self, name: &str, payload: &[u8]) -> Result<Vec<u8>, JobError> {
+        let Some(handler) = self.handlers.get(name) else {
+            let known = self.names().join(", ");
+            return Err(JobError::new(
+                JobErrorKind::UnknownHandler,
+                format!("{name:?} (this worker has: {known})"),
+            ));
+        };
+        match panic::catch_unwind(AssertUnwindSafe(|| handler(payload))) {
+            Ok(result) => result,
+            Err(panic) => Err(JobError::new(
+                JobErrorKind::Panicked,
+                panic_message(&*panic),
+            )),
+        }
+    }
+}
+
+/// Decodes a whole payload: bytes left over mean it was made for another
+/// input type.
+fn decode_exact<I: DeserializeOwned>(payload: &[u8]) -> Result<I, JobError> {
+    match postcard::take_from_bytes(payload) {
+        Ok((input, [])) => Ok(input),
+        Ok((_, rest)) => Err(JobError::new(
+            JobErrorKind::BadPayload,
+            format!(
+                "{} bytes left over after the input: the payload was made for another type",
+                rest.len()
+            ),
+        )),
+        Err(err) => Err(JobError::new(JobErrorKind::BadPayload, err.to_string())),
+    }
+}
+
+impl fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handlers")
+            .field("names", &self.names())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Handlers;
+    use crate::remote::wire::JobErrorKind;
+
+    fn handlers() -> Handlers {
+        Handlers::new()
+            .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+            .add("boom", |_: ()| -> Result<(), String> {
+                panic!("handler bug")
+            })
+    }
+
+    #[test]
+    fn runs_typed_handlers() {
+        let out = handlers()
+            .run("square", &postcard::to_stdvec(&12u64).unwrap())
+            .unwrap();
+        assert_eq!(postcard::from_bytes::<u64>(&out).unwrap(), 144);
+    }
+
+    #[test]
+    fn job_errors_never_panic() {
+        let h = handlers();
+        let err = h
+            .run("square", &postcard::to_stdvec(&u64::MAX).unwrap())
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (JobErrorKind::Failed, "overflow")
+        );
+        let err = h.run("cube", &[]).unwrap_err();
+        assert_eq!(err.kind, JobErrorKind::UnknownHandler);
+        assert_eq!(
+            err.to_string(),
+            "unknown handler: \"cube\" (this worker has: boom, square)"
+        );
+        assert_eq!(
+            h.run("square", &[]).unwrap_err().kind,
+            JobErrorKind::BadPayload
+        );
+        let err = h
+            .run("boom", &postcard::to_stdvec(&()).unwrap())
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (JobErrorKind::Panicked, "handler bug")
+        );
+    }
+}

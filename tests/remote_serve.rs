@@ -1,0 +1,216 @@
+//! The worker side of the remote protocol: `remote::serve_on` driven over
+//! pipes by a test playing the pool.
+
+use std::io::{PipeReader, PipeWriter, Write};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+
+use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
+use hearth::remote::{Handlers, ServeError, serve_on};
+
+/// The pool's end of a running serve loop.
+struct Pool {
+    to_worker: Option<PipeWriter>,
+    from_worker: PipeReader,
+    decoder: FrameDecoder,
+    worker: thread::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Pool {
+    fn start(handlers: Handlers) -> Pool {
+        let (worker_in, to_worker) = std::io::pipe().unwrap();
+        let (from_worker, worker_out) = std::io::pipe().unwrap();
+        let worker = thread::spawn(move || serve_on(worker_in, worker_out, handlers));
+        Pool {
+            to_worker: Some(to_worker),
+            from_worker,
+            decoder: FrameDecoder::default(),
+            worker,
+        }
+    }
+
+    fn send(&mut self, frame: &Frame) {
+        wire::write_frame(
+            self.to_worker.as_mut().unwrap(),
+            frame,
+            wire::DEFAULT_MAX_FRAME,
+        )
+        .unwrap();
+    }
+
+    fn recv(&mut self) -> Frame {
+        wire::read_frame(&mut self.from_worker, &mut self.decoder)
+            .unwrap()
+            .expect("worker closed its output")
+    }
+
+    fn handshake(&mut self, handlers: &[&str]) -> Vec<String> {
+        self.send(&Frame::Hello {
+            version: u32::from(wire::VERSION),
+        });
+        match self.recv() {
+            Frame::HelloAck { version, host, pid } => {
+                assert_eq!(version, u32::from(wire::VERSION));
+                assert!(!host.is_empty());
+                assert_eq!(pid, std::process::id());
+            }
+            other => panic!("expected HELLO_ACK, got {other:?}"),
+        }
+        let handlers = handlers.iter().map(|h| h.to_string()).collect();
+        self.send(&Frame::SessionInit {
+            handlers,
+            config: Vec::new(),
+        });
+        match self.recv() {
+            Frame::SessionAck { handlers } => handlers,
+            other => panic!("expected SESSION_ACK, got {other:?}"),
+        }
+    }
+
+    /// Closes the pool's side and returns how the serve loop ended.
+    fn close(mut self) -> Result<(), ServeError> {
+        drop(self.to_worker.take());
+        self.worker.join().unwrap()
+    }
+}
+
+fn job(id: u64, handler: &str, input: &impl serde::Serialize) -> Frame {
+    Frame::Job {
+        id,
+        handler: handler.to_owned(),
+        payload: postcard::to_stdvec(input).unwrap(),
+    }
+}
+
+fn math() -> Handlers {
+    Handlers::new()
+        .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+        .add("boom", |_: ()| -> Result<(), String> {
+            panic!("handler bug")
+        })
+}
+
+#[test]
+fn pipelined_jobs_and_shutdown() {
+    let mut pool = Pool::start(math());
+    assert_eq!(pool.handshake(&["square"]), ["boom", "square"]);
+    for id in 0..500u64 {
+        pool.send(&job(id, "square", &id));
+    }
+    let mut seen = vec![false; 500];
+    for _ in 0..500 {
+        match pool.recv() {
+            Frame::Result { id, outcome } => {
+                let out: u64 = postcard::from_bytes(&outcome.unwrap()).unwrap();
+                assert_eq!(out, id * id);
+                assert!(
+                    !std::mem::replace(&mut seen[id as usize], true),
+                    "result {id} twice"
+                );
+            }
+            other => panic!("expected RESULT, got {other:?}"),
+        }
+    }
+    pool.send(&Frame::Shutdown);
+    pool.close().unwrap();
+}
+
+#[test]
+fn job_errors_are_results_not_crashes() {
+    let mut pool = Pool::start(math());
+    let _ = pool.handshake(&["square", "cube"]);
+    pool.send(&job(1, "cube", &2u64));
+    pool.send(&job(2, "square", &"not a number"));
+    pool.send(&job(3, "boom", &()));
+    pool.send(&job(4, "square", &u64::MAX));
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        match pool.recv() {
+            Frame::Result {
+                id,
+                outcome: Err(err),
+            } => kinds.push((id, err.kind)),
+            other => panic!("expected an error RESULT, got {other:?}"),
+        }
+    }
+    kinds.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        kinds,
+        [
+            (1, JobErrorKind::UnknownHandler),
+            (2, JobErrorKind::BadPayload),
+            (3, JobErrorKind::Panicked),
+            (4, JobErrorKind::Failed)
+        ]
+    );
+    pool.send(&Frame::Shutdown);
+    pool.close().unwrap();
+}
+
+#[test]
+fn job_before_hello_is_a_protocol_error() {
+    let mut pool = Pool::start(math());
+    pool.send(&job(1, "square", &2u64));
+    match pool.close() {
+        Err(
+            err @ ServeError::Protocol {
+                expected: "HELLO",
+                got: "JOB",
+            },
+        ) => {
+            assert_eq!(
+                err.to_string(),
+                "remote worker: protocol error: expected HELLO, got JOB"
+            );
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[test]
+fn version_mismatch_still_answers_hello() {
+    let mut pool = Pool::start(math());
+    pool.send(&Frame::Hello { version: 99 });
+    assert!(matches!(pool.recv(), Frame::HelloAck { version: 1, .. }));
+    let err = pool.close().unwrap_err();
+    assert!(
+        err.to_string().contains("version 1, the peer version 99"),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_before_the_first_frame_is_bad_magic() {
+    let mut pool = Pool::start(math());
+    pool.to_worker
+        .as_mut()
+        .unwrap()
+        .write_all(b"Last login: Mon Nov 23 on pts/0\n")
+        .unwrap();
+    let err = pool.close().unwrap_err();
+    assert!(err.to_string().contains("Last login"), "{err}");
+}
+
+#[test]
+fn pool_gone_while_a_job_runs() {
+    let (started_tx, started) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let handlers = Handlers::new().add("wait", move |_: ()| {
+        started_tx.send(()).unwrap();
+        // Blocks until the test ends.
+        let _ = release_rx.lock().unwrap().recv();
+        Ok::<_, String>(())
+    });
+    let mut pool = Pool::start(handlers);
+    let _ = pool.handshake(&["wait"]);
+    pool.send(&job(1, "wait", &()));
+    started.recv().unwrap();
+    match pool.close() {
+        Err(err @ ServeError::PoolGone { running: 1 }) => {
+            assert!(err.to_string().contains("1 job(s) running"))
+        }
+        other => panic!("expected PoolGone, got {other:?}"),
+    }
+    drop(release);
+}
