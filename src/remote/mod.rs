@@ -23,8 +23,13 @@
 //! [`FrameDecoder`]: wire::FrameDecoder
 
 mod handlers;
+mod pool;
 mod serve;
+mod slot;
+mod transport;
 pub mod wire;
 
 pub use handlers::Handlers;
+pub use pool::{Host, JobFailure, Pool, PoolBuilder, PoolError};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
+pub use transport::{Transport, shell_quote};

@@ -1,0 +1,135 @@
+//! How a slot's worker process is started: the local binary (the embedded
+//! default, no ssh), `ssh HOST BIN --remote-worker`, or any command
+//! template (a container exec, a cluster scheduler's run command).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::remote::REMOTE_WORKER_FLAG;
+
+/// How to start a worker process for a slot.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Run a local binary with `--remote-worker`.
+    Local {
+        /// The binary; by default the current executable.
+        bin: PathBuf,
+    },
+    /// `ssh [options] HOST 'BIN' --remote-worker`.
+    Ssh {
+        /// The ssh command and its own options, e.g. `["ssh", "-F", "cfg"]`.
+        ssh: Vec<String>,
+        /// Where the worker binary is on the remote hosts.
+        bin: String,
+        /// ssh's `ConnectTimeout`.
+        connect_timeout: Duration,
+    },
+    /// Any command: `{host}` and `{bin}` in its words are replaced;
+    /// `--remote-worker` is appended.
+    Command {
+        /// The command's words.
+        template: Vec<String>,
+        /// The worker binary, for `{bin}`.
+        bin: String,
+    },
+}
+
+impl Transport {
+    /// The current executable, run locally.
+    pub fn local() -> Transport {
+        let bin = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        Transport::Local { bin }
+    }
+
+    /// A local binary.
+    pub fn local_bin(bin: impl Into<PathBuf>) -> Transport {
+        Transport::Local { bin: bin.into() }
+    }
+
+    /// Plain `ssh`, with the worker binary at `bin` on the remote hosts.
+    pub fn ssh(bin: impl Into<String>) -> Transport {
+        Transport::Ssh {
+            ssh: vec!["ssh".to_owned()],
+            bin: bin.into(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The command that starts a worker for `host`.
+    pub(crate) fn command(&self, host: &str) -> Command {
+        match self {
+            Transport::Local { bin } => {
+                let mut cmd = Command::new(bin);
+                let _ = cmd.arg(REMOTE_WORKER_FLAG);
+                cmd
+            }
+            Transport::Ssh {
+                ssh,
+                bin,
+                connect_timeout,
+            } => {
+                let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
+                let _ = cmd
+                    .args(ssh.iter().skip(1))
+                    .args(["-o", "BatchMode=yes", "-o"])
+                    .arg(format!(
+                        "ConnectTimeout={}",
+                        connect_timeout.as_secs().max(1)
+                    ))
+                    .arg(host)
+                    .arg(shell_quote(bin))
+                    .arg(REMOTE_WORKER_FLAG);
+                cmd
+            }
+            Transport::Command { template, bin } => {
+                let words: Vec<OsString> = template
+                    .iter()
+                    .map(|w| w.replace("{host}", host).replace("{bin}", bin).into())
+                    .collect();
+                let mut cmd = Command::new(words.first().cloned().unwrap_or_else(|| "true".into()));
+                let _ = cmd.args(words.iter().skip(1)).arg(REMOTE_WORKER_FLAG);
+                cmd
+            }
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Local { bin } => write!(f, "local {}", bin.display()),
+            Transport::Ssh { ssh, bin, .. } => write!(f, "{} HOST {bin}", ssh.join(" ")),
+            Transport::Command { template, .. } => f.write_str(&template.join(" ")),
+        }
+    }
+}
+
+/// Quotes `word` for a POSIX shell (the remote side of ssh runs one).
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/usr/bin/hearth"), "/usr/bin/hearth");
+        assert_eq!(shell_quote("my prog"), "'my prog'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+    }
+}

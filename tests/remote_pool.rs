@@ -1,0 +1,292 @@
+//! The remote slot pool over the local transport, with faults injected.
+//!
+//! `harness = false`: started with `--remote-worker` this binary is the
+//! worker (its handlers below); otherwise it runs the tests, each building
+//! a pool whose slots are this same binary.
+
+use std::path::PathBuf;
+use std::process::{self, ExitCode};
+use std::time::Duration;
+use std::{env, fs, panic};
+
+use hearth::remote::wire::JobErrorKind;
+use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Transport};
+
+fn handlers() -> Handlers {
+    Handlers::new()
+        .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+        .add("fail", |x: u64| -> Result<u64, String> { Err(format!("{x} is not welcome")) })
+        // Kills its own worker the first time (marker file), then answers.
+        .add("crash_once", |(marker, x): (PathBuf, u64)| {
+            if fs::create_dir(&marker).is_ok() {
+                process::exit(9);
+            }
+            Ok::<_, String>(x + 1)
+        })
+        .add("hang", |x: u64| {
+            std::thread::sleep(Duration::from_secs(3600));
+            Ok::<_, String>(x)
+        })
+        .add("flood", |x: u64| {
+            let line = "x".repeat(1023);
+            for _ in 0..10 * 1024 {
+                eprintln!("{line}");
+            }
+            Ok::<_, String>(x)
+        })
+}
+
+fn main() -> ExitCode {
+    if remote::is_remote_worker() {
+        match env::var("HEARTH_TEST_WORKER").as_deref() {
+            Ok("garbage") => println!("Last login: Mon Nov 23 19:00:00 2026 from 10.0.0.1"),
+            Ok("exit") => process::exit(3),
+            _ => {}
+        }
+        return remote::serve(handlers());
+    }
+    let tests: &[(&str, fn())] = &[
+        (
+            "ten_thousand_jobs_on_four_slots_in_order",
+            ten_thousand_jobs_on_four_slots_in_order,
+        ),
+        ("window_of_eight", window_of_eight),
+        ("job_errors_are_final", job_errors_are_final),
+        (
+            "slot_killed_mid_job_loses_nothing",
+            slot_killed_mid_job_loses_nothing,
+        ),
+        (
+            "hanging_job_times_out_others_complete",
+            hanging_job_times_out_others_complete,
+        ),
+        (
+            "worker_exiting_in_handshake_fails_the_pool",
+            worker_exiting_in_handshake_fails_the_pool,
+        ),
+        (
+            "chatty_login_shell_is_bad_magic",
+            chatty_login_shell_is_bad_magic,
+        ),
+        ("missing_binary_is_permanent", missing_binary_is_permanent),
+        ("stderr_flood_does_not_stall", stderr_flood_does_not_stall),
+    ];
+    let filter: Vec<String> = env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        if panic::catch_unwind(test).is_ok() {
+            println!("test {name} ... ok");
+            passed += 1;
+        } else {
+            println!("test {name} ... FAILED");
+            failed += 1;
+        }
+        assert_no_children();
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(101)
+    }
+}
+
+/// No worker process is left behind after a test.
+fn assert_no_children() {
+    let me = process::id().to_string();
+    let children: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.split(' ').nth(1) == Some(me.as_str()))
+        })
+        .collect();
+    assert!(
+        children.is_empty(),
+        "worker processes left behind: {children:?}"
+    );
+}
+
+fn squares(pool: &mut Pool, n: u64) {
+    let out = pool.map::<u64, u64>("square", 0..n).unwrap();
+    assert_eq!(out.len() as u64, n);
+    for (i, result) in out.into_iter().enumerate() {
+        assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
+    }
+}
+
+fn ten_thousand_jobs_on_four_slots_in_order() {
+    let mut pool = Pool::builder().host(Host::local(4)).build().unwrap();
+    squares(&mut pool, 10_000);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn window_of_eight() {
+    let mut pool = Pool::builder()
+        .host(Host::local(4))
+        .window(8)
+        .build()
+        .unwrap();
+    squares(&mut pool, 10_000);
+    // The slots persist: a second batch reuses them.
+    squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn job_errors_are_final() {
+    let mut pool = Pool::builder().host(Host::local(2)).build().unwrap();
+    let out = pool.map::<u64, u64>("fail", [7]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Job(err)) => {
+            assert_eq!(err.kind, JobErrorKind::Failed);
+            assert_eq!(err.to_string(), "job failed: 7 is not welcome");
+        }
+        other => panic!("expected a job error, got {other:?}"),
+    }
+    let out = pool.map::<u64, u64>("no_such_handler", [1]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Job(err)) => {
+            assert_eq!(err.kind, JobErrorKind::UnknownHandler);
+            assert!(
+                err.message
+                    .contains("this worker has: crash_once, fail, flood, hang, square"),
+                "{err}"
+            );
+        }
+        other => panic!("expected an unknown handler error, got {other:?}"),
+    }
+    squares(&mut pool, 10);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = env::temp_dir().join(format!("hearth-pool-test-{}-{name}", process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn slot_killed_mid_job_loses_nothing() {
+    let dir = temp_dir("crash");
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .window(4)
+        .build()
+        .unwrap();
+    // Every tenth job kills its slot's worker on the first attempt.
+    let inputs: Vec<(PathBuf, u64)> = (0..200)
+        .map(|i| (dir.join(format!("m{}", i / 10)), i))
+        .collect();
+    let out = pool.map::<_, u64>("crash_once", inputs).unwrap();
+    for (i, result) in out.into_iter().enumerate() {
+        assert_eq!(result, Ok(i as u64 + 1), "job {i}");
+    }
+    pool.shutdown(Duration::from_secs(10));
+    let _ = fs::remove_dir_all(dir);
+}
+
+fn hanging_job_times_out_others_complete() {
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .timeout(Duration::from_millis(500))
+        .max_attempts(2)
+        .build()
+        .unwrap();
+    let hung = pool.map::<u64, u64>("hang", [1]).unwrap();
+    match &hung[0] {
+        Err(JobFailure::Exhausted { history }) => {
+            assert_eq!(history.len(), 2, "{history:?}");
+            assert!(
+                history.iter().all(|h| h.contains("timed out after 500ms")),
+                "{history:?}"
+            );
+        }
+        other => panic!("expected exhausted attempts, got {other:?}"),
+    }
+    squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn pool_through_env(mode: &str, slots: usize) -> Pool {
+    let bin = env::current_exe().unwrap().display().to_string();
+    let transport = Transport::Command {
+        template: vec![
+            "env".into(),
+            format!("HEARTH_TEST_WORKER={mode}"),
+            "{bin}".into(),
+        ],
+        bin,
+    };
+    Pool::builder()
+        .host(Host::new("faulty", slots, transport))
+        .build()
+        .unwrap()
+}
+
+fn worker_exiting_in_handshake_fails_the_pool() {
+    let mut pool = pool_through_env("exit", 2);
+    match pool.map::<u64, u64>("square", 0..5) {
+        Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            assert_eq!(not_run, [0, 1, 2, 3, 4]);
+            assert_eq!(reasons.len(), 2);
+            assert!(
+                reasons[0].starts_with("faulty:1: worker exited"),
+                "{reasons:?}"
+            );
+        }
+        other => panic!("expected every slot dead, got {other:?}"),
+    }
+}
+
+fn chatty_login_shell_is_bad_magic() {
+    let mut pool = pool_through_env("garbage", 1);
+    match pool.map::<u64, u64>("square", [2]) {
+        Err(err @ PoolError::AllSlotsDead { .. }) => {
+            let msg = err.to_string();
+            assert!(msg.contains("Last login"), "{msg}");
+        }
+        other => panic!("expected every slot dead, got {other:?}"),
+    }
+}
+
+fn missing_binary_is_permanent() {
+    let host = Host::new(
+        "nowhere",
+        2,
+        Transport::local_bin("/nonexistent/hearth-worker"),
+    );
+    let mut pool = Pool::builder().host(host).build().unwrap();
+    match pool.map::<u64, u64>("square", [2]) {
+        Err(err @ PoolError::AllSlotsDead { .. }) => {
+            let msg = err.to_string();
+            assert!(
+                msg.contains("cannot start worker (local /nonexistent/hearth-worker)"),
+                "{msg}"
+            );
+            assert!(msg.contains("did not run: [0]"), "{msg}");
+        }
+        other => panic!("expected every slot dead, got {other:?}"),
+    }
+}
+
+fn stderr_flood_does_not_stall() {
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .window(2)
+        .build()
+        .unwrap();
+    let out = pool.map::<u64, u64>("flood", [1, 2, 3]).unwrap();
+    assert_eq!(out, [Ok(1), Ok(2), Ok(3)]);
+    pool.shutdown(Duration::from_secs(10));
+}
