@@ -266,7 +266,7 @@ const MAX_FAILED_STARTS: u32 = 5;
 /// # Examples
 ///
 /// ```no_run
-/// use hearth::remote::{Handlers, Host, Pool};
+/// use hearth::remote::{Host, Pool};
 ///
 /// // The same program is the worker: see `remote::serve`.
 /// let mut pool = Pool::builder().host(Host::local(4)).window(8).build()?;
@@ -275,6 +275,7 @@ const MAX_FAILED_STARTS: u32 = 5;
 ///     .into_iter()
 ///     .map(|r| r.expect("job failed"))
 ///     .collect();
+/// assert_eq!(squares[1], 4);
 /// # Ok::<(), hearth::remote::PoolError>(())
 /// ```
 pub struct Pool {
