@@ -23,6 +23,7 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(x + 1)
         })
+        .add("crash", |_: u64| -> Result<u64, String> { process::exit(9) })
         .add("hang", |x: u64| {
             std::thread::sleep(Duration::from_secs(3600));
             Ok::<_, String>(x)
@@ -38,12 +39,18 @@ fn handlers() -> Handlers {
 
 fn main() -> ExitCode {
     if remote::is_remote_worker() {
+        if env::var_os("HEARTH_LOG").is_some() {
+            hearth::log::init();
+        }
         match env::var("HEARTH_TEST_WORKER").as_deref() {
             Ok("garbage") => println!("Last login: Mon Nov 23 19:00:00 2026 from 10.0.0.1"),
             Ok("exit") => process::exit(3),
             _ => {}
         }
         return remote::serve(handlers());
+    }
+    if env::var_os("HEARTH_LOG").is_some() {
+        hearth::log::init();
     }
     let tests: &[(&str, fn())] = &[
         (
@@ -59,6 +66,10 @@ fn main() -> ExitCode {
         (
             "hanging_job_times_out_others_complete",
             hanging_job_times_out_others_complete,
+        ),
+        (
+            "job_killing_every_slot_does_not_use_up_the_pool",
+            job_killing_every_slot_does_not_use_up_the_pool,
         ),
         (
             "worker_exiting_in_handshake_fails_the_pool",
@@ -160,7 +171,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message
-                    .contains("this worker has: crash_once, fail, flood, hang, square"),
+                    .contains("this worker has: crash, crash_once, fail, flood, hang, square"),
                 "{err}"
             );
         }
@@ -214,6 +225,28 @@ fn hanging_job_times_out_others_complete() {
         }
         other => panic!("expected exhausted attempts, got {other:?}"),
     }
+    squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn job_killing_every_slot_does_not_use_up_the_pool() {
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .max_attempts(3)
+        .build()
+        .unwrap();
+    let out = pool.map::<u64, u64>("crash", [1]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Exhausted { history }) => {
+            assert_eq!(history.len(), 3, "{history:?}");
+            assert!(
+                history.iter().all(|h| h.contains("worker exited")),
+                "{history:?}"
+            );
+        }
+        other => panic!("expected exhausted attempts, got {other:?}"),
+    }
+    // The slots came back for the other jobs.
     squares(&mut pool, 100);
     pool.shutdown(Duration::from_secs(10));
 }

@@ -370,7 +370,12 @@ impl Pool {
         while done < jobs.len() {
             let now = Instant::now();
             self.start_slots(now, handler);
-            self.dispatch(handler, &mut jobs, &mut queue, now);
+            for (index, failure) in self.dispatch(handler, &mut jobs, &mut queue, &mut done, now) {
+                self.fail_slot(index, failure, &mut jobs, &mut queue, &mut done);
+            }
+            if done == jobs.len() {
+                break;
+            }
             if self.slots.iter().all(|entry| entry.dead.is_some()) {
                 let reasons = self
                     .slots
@@ -476,38 +481,56 @@ impl Pool {
         }
     }
 
-    /// Gives queued jobs to ready slots with room.
+    /// Gives queued jobs to ready slots with room; returns the slots whose
+    /// pipe failed while writing (a transport failure).
     fn dispatch(
         &mut self,
         handler: &str,
         jobs: &mut [Job],
         queue: &mut VecDeque<usize>,
+        done: &mut usize,
         now: Instant,
-    ) {
-        for entry in &mut self.slots {
+    ) -> Vec<(usize, Failure)> {
+        let mut broken = Vec::new();
+        for (index, entry) in self.slots.iter_mut().enumerate() {
             let Some(slot) = entry.slot.as_mut() else {
                 continue;
             };
+            let mut queued = false;
             while slot.stage == Stage::Ready && slot.in_flight.len() < self.settings.window {
-                let Some(job) = queue.pop_front() else { return };
+                let Some(job) = queue.pop_front() else { break };
                 let frame = Frame::Job {
                     id: job as u64,
                     handler: handler.to_owned(),
                     payload: jobs[job].payload.clone(),
                 };
-                jobs[job].attempts += 1;
-                slot.in_flight
-                    .push((job, self.settings.timeout.map(|t| now + t)));
-                if let Err(err) = slot.send(&frame) {
-                    // Too large to send: a problem of the job, not the slot.
-                    let _ = slot.in_flight.pop();
-                    jobs[job].result = Some(Err(JobFailure::Job(JobError::new(
-                        wire::JobErrorKind::BadPayload,
-                        err.to_string(),
-                    ))));
+                match slot.queue(&frame) {
+                    Ok(()) => {
+                        jobs[job].attempts += 1;
+                        slot.in_flight
+                            .push((job, self.settings.timeout.map(|t| now + t)));
+                        queued = true;
+                    }
+                    // Too large to send: a problem of the job, not of the
+                    // slot, and final.
+                    Err(err) => {
+                        jobs[job].result = Some(Err(JobFailure::Job(JobError::new(
+                            wire::JobErrorKind::BadPayload,
+                            err.to_string(),
+                        ))));
+                        *done += 1;
+                    }
                 }
             }
+            // One write for the whole batch.
+            if queued && let Err(err) = slot.flush() {
+                broken.push((
+                    index,
+                    Failure::retry(format!("writing to the worker: {err}")),
+                ));
+            }
         }
+        broken
     }
 
     /// Handles one frame from slot `index`; an error is a transport failure.

@@ -189,6 +189,7 @@ where
                 let input = input.unwrap_or(Input::Eof);
                 match input {
                     Input::Frame(frame) => {
+                        log::trace!(frame = frame.name(); "remote worker: frame received");
                         stage = handle(frame, stage, &handlers, &work_tx, &mut running, &mut out, max_frame)?;
                     }
                     Input::Eof if running == 0 => {

@@ -82,12 +82,22 @@ impl Slot {
         let mut stdin = pipe::Sender::from(stdin);
         let mut stdout = pipe::Receiver::from(stdout);
         let mut stderr = pipe::Receiver::from(stderr);
-        stdin.set_nonblocking(true)?;
-        stdout.set_nonblocking(true)?;
-        stderr.set_nonblocking(true)?;
-        registry.register(&mut stdout, Token(base), Interest::READABLE)?;
-        registry.register(&mut stderr, Token(base + 1), Interest::READABLE)?;
-        registry.register(&mut stdin, Token(base + 2), Interest::WRITABLE)?;
+        let registered = (|| {
+            stdin.set_nonblocking(true)?;
+            stdout.set_nonblocking(true)?;
+            stderr.set_nonblocking(true)?;
+            registry.register(&mut stdout, Token(base), Interest::READABLE)?;
+            registry.register(&mut stderr, Token(base + 1), Interest::READABLE)?;
+            registry.register(&mut stdin, Token(base + 2), Interest::WRITABLE)
+        })();
+        if let Err(err) = registered {
+            let _ = registry.deregister(&mut stdout);
+            let _ = registry.deregister(&mut stderr);
+            let _ = registry.deregister(&mut stdin);
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err);
+        }
         let mut slot = Slot {
             label,
             child,
@@ -103,17 +113,27 @@ impl Slot {
             in_flight: Vec::new(),
             remote: None,
         };
-        slot.send(&Frame::Hello {
+        // Written when stdin is writable: a worker that already exited shows
+        // up as its stdout closing, with its exit status, not as an error
+        // here.
+        slot.queue(&Frame::Hello {
             version: u32::from(wire::VERSION),
         })
         .map_err(io::Error::other)?;
+        let _ = slot.flush();
         Ok(slot)
     }
 
     /// Queues a frame and writes what the pipe takes now.
     pub(crate) fn send(&mut self, frame: &Frame) -> Result<(), WireError> {
-        wire::encode(frame, self.max_frame, &mut self.out)?;
+        self.queue(frame)?;
         self.flush().map_err(WireError::Io)
+    }
+
+    /// Queues a frame, to be written by [`Slot::flush`]. Fails only for a
+    /// frame that cannot be encoded (too large).
+    pub(crate) fn queue(&mut self, frame: &Frame) -> Result<(), WireError> {
+        wire::encode(frame, self.max_frame, &mut self.out)
     }
 
     /// Writes queued bytes until the pipe is full.
@@ -221,5 +241,16 @@ impl Slot {
     /// it did.
     pub(crate) fn try_reap(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Slot {
+    /// Never leaves a process behind: kills and reaps it if the pool did
+    /// not.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
