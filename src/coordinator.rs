@@ -97,13 +97,7 @@ impl Coordinator {
         };
         if let Err(err) = coordinator.register_all(registered) {
             // Without a coordinator nobody would ever stop the threads.
-            coordinator.shared.shutdown.set_stopping();
-            for worker in coordinator.workers.iter().flatten() {
-                let _ = worker.send(Control::Stop);
-            }
-            for sync_worker in coordinator.sync_workers.iter().flatten() {
-                sync_worker.unpark();
-            }
+            coordinator.stop_threads(|| Control::Stop);
             return Err(err);
         }
         Ok(coordinator)
@@ -256,11 +250,18 @@ impl Coordinator {
             }
         }
         self.shutdown = Some((reason, Instant::now().checked_add(self.grace)));
+        self.stop_threads(|| Control::Shutdown);
+        self.shared.scheduler.wake_all();
+    }
+
+    /// Marks the runtime as stopping and tells every thread: workers get
+    /// `control` (`Shutdown` to let actors finish, `Stop` to drop them now),
+    /// sync actor threads are unparked so they see the flag.
+    fn stop_threads(&self, control: fn() -> Control) {
         self.shared.shutdown.set_stopping();
         for worker in self.workers.iter().flatten() {
-            let _ = worker.send(Control::Shutdown);
+            let _ = worker.send(control());
         }
-        self.shared.scheduler.wake_all();
         for sync_worker in self.sync_workers.iter().flatten() {
             sync_worker.unpark();
         }
@@ -269,13 +270,7 @@ impl Coordinator {
     /// Stops every thread now and returns without the ones that do not end
     /// within [`FORCED_STOP_WAIT`].
     fn force_stop(mut self, err: Error) -> Result<(), Error> {
-        self.shared.shutdown.set_stopping();
-        for worker in self.workers.iter().flatten() {
-            let _ = worker.send(Control::Stop);
-        }
-        for sync_worker in self.sync_workers.iter().flatten() {
-            sync_worker.unpark();
-        }
+        self.stop_threads(|| Control::Stop);
         let deadline = Instant::now() + FORCED_STOP_WAIT;
         let mut events = Events::with_capacity(64);
         while self.threads_alive() {
@@ -393,13 +388,7 @@ impl Coordinator {
             return;
         }
         self.first_error = Some(err);
-        self.shared.shutdown.set_stopping();
-        for worker in self.workers.iter().flatten() {
-            let _ = worker.send(Control::Stop);
-        }
-        for sync_worker in self.sync_workers.iter().flatten() {
-            sync_worker.unpark();
-        }
+        self.stop_threads(|| Control::Stop);
         if self.shutdown.is_none() {
             self.shutdown = Some((Reason::Failed, Instant::now().checked_add(self.grace)));
         }

@@ -70,14 +70,17 @@ impl IoRegistry {
         }
     }
 
-    /// Sets the waker to call when the source becomes ready in `direction`.
-    pub(crate) fn set_waker(&mut self, token: Token, direction: Direction, waker: &Waker) {
+    /// The slot of a source that is still registered under `token`.
+    fn live_slot(&mut self, token: Token) -> Option<&mut Slot> {
         let (index, generation) = split(token);
-        let Some(slot) = self
-            .slots
+        self.slots
             .get_mut(index)
             .filter(|s| s.in_use && s.generation == generation)
-        else {
+    }
+
+    /// Sets the waker to call when the source becomes ready in `direction`.
+    pub(crate) fn set_waker(&mut self, token: Token, direction: Direction, waker: &Waker) {
+        let Some(slot) = self.live_slot(token) else {
             return;
         };
         let current = match direction {
@@ -92,12 +95,7 @@ impl IoRegistry {
 
     /// Takes the wakers an event makes ready.
     pub(crate) fn ready(&mut self, event: &Event, wakers: &mut Vec<Waker>) {
-        let (index, generation) = split(event.token());
-        let Some(slot) = self
-            .slots
-            .get_mut(index)
-            .filter(|s| s.in_use && s.generation == generation)
-        else {
+        let Some(slot) = self.live_slot(event.token()) else {
             return;
         };
         if event.is_readable() || event.is_read_closed() || event.is_error() {
