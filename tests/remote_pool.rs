@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::{env, fs, panic};
 
 use hearth::remote::wire::JobErrorKind;
-use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Transport};
+use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
 
 fn handlers() -> Handlers {
     Handlers::new()
@@ -70,6 +70,10 @@ fn main() -> ExitCode {
         (
             "job_killing_every_slot_does_not_use_up_the_pool",
             job_killing_every_slot_does_not_use_up_the_pool,
+        ),
+        (
+            "jobs_go_to_the_named_or_tagged_hosts",
+            jobs_go_to_the_named_or_tagged_hosts,
         ),
         (
             "worker_exiting_in_handshake_fails_the_pool",
@@ -248,6 +252,58 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
     }
     // The slots came back for the other jobs.
     squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn jobs_go_to_the_named_or_tagged_hosts() {
+    let db = Host::new("db1", 1, Transport::local())
+        .tag("role", "db")
+        .tag("zone", "a");
+    let web = Host::new("web1", 2, Transport::local()).tag("role", "web");
+    let mut pool = Pool::builder().host(db).host(web).build().unwrap();
+    let out = pool
+        .map_on::<u64, u64>(&Target::Host("db1".into()), "square", 0..10)
+        .unwrap();
+    assert_eq!(out, (0..10u64).map(|x| Ok(x * x)).collect::<Vec<_>>());
+    let web_only = Target::tags("role=web").unwrap();
+    assert_eq!(
+        pool.map_on::<u64, u64>(&web_only, "square", [3]).unwrap(),
+        [Ok(9)]
+    );
+    let states = pool.host_states();
+    assert_eq!((states[0].name.as_str(), states[0].jobs_done), ("db1", 10));
+    assert_eq!(
+        (
+            states[1].name.as_str(),
+            states[1].jobs_done,
+            states[1].slots
+        ),
+        ("web1", 1, 2)
+    );
+    assert_eq!(
+        states[0].tags,
+        [
+            ("role".to_owned(), "db".to_owned()),
+            ("zone".to_owned(), "a".to_owned())
+        ]
+    );
+    // Unknown host and unmatched query: a clear error at once.
+    let err = pool
+        .map_on::<u64, u64>(&Target::Host("db9".into()), "square", [1])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no host matches host \"db9\"; the pool's hosts are: db1 (tags role=db,zone=a), web1 (tags role=web)"
+    );
+    let err = pool
+        .map_on::<u64, u64>(&Target::tags("role=db,zone=b").unwrap(), "square", [1])
+        .unwrap_err();
+    assert!(matches!(err, PoolError::NoMatchingHost { .. }), "{err}");
+    let err = Target::tags("role").unwrap_err();
+    assert!(
+        err.to_string().starts_with("bad tag query \"role\""),
+        "{err}"
+    );
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -30,6 +30,6 @@ mod transport;
 pub mod wire;
 
 pub use handlers::Handlers;
-pub use pool::{Host, JobFailure, Pool, PoolBuilder, PoolError};
+pub use pool::{Host, HostState, JobFailure, Pool, PoolBuilder, PoolError, Target};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use transport::{Transport, shell_quote};

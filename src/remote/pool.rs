@@ -80,6 +80,77 @@ impl Host {
     }
 }
 
+/// Where the jobs of a [`Pool::map_on`] call may run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Any slot.
+    Any,
+    /// The slots of the host of this name.
+    Host(String),
+    /// The slots of the hosts that have every one of these tags.
+    Tags(Vec<(String, String)>),
+}
+
+impl Target {
+    /// Parses a tag query, `key=value,key=value`.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::BadQuery`] if a part has no `=` or an empty key.
+    pub fn tags(query: &str) -> Result<Target, PoolError> {
+        query
+            .split(',')
+            .map(|part| match part.trim().split_once('=') {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    Ok((key.trim().to_owned(), value.trim().to_owned()))
+                }
+                _ => Err(PoolError::BadQuery(query.to_owned())),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Target::Tags)
+    }
+
+    fn matches(&self, host: &Host) -> bool {
+        match self {
+            Target::Any => true,
+            Target::Host(name) => host.name == *name,
+            Target::Tags(tags) => tags.iter().all(|tag| host.tags.contains(tag)),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Any => f.write_str("any host"),
+            Target::Host(name) => write!(f, "host {name:?}"),
+            Target::Tags(tags) => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "tags {}", tags.join(","))
+            }
+        }
+    }
+}
+
+/// What a host of the pool is doing, see [`Pool::host_states`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostState {
+    /// The host's name.
+    pub name: String,
+    /// The host's tags.
+    pub tags: Vec<(String, String)>,
+    /// Slots of the host.
+    pub slots: usize,
+    /// Slots that completed their handshake and take jobs.
+    pub alive: usize,
+    /// Slots dead for good.
+    pub dead: usize,
+    /// Jobs this host answered (outputs and job errors).
+    pub jobs_done: usize,
+}
+
 /// Why a job has no output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,6 +192,15 @@ impl std::error::Error for JobFailure {}
 pub enum PoolError {
     /// The pool has no slots (no host, or hosts with 0 slots).
     NoSlots,
+    /// No host is named like, or tagged as, the jobs' target.
+    NoMatchingHost {
+        /// The target, as given.
+        target: String,
+        /// The pool's hosts with their tags.
+        hosts: Vec<String>,
+    },
+    /// A tag query is not of the form `key=value,key=value`.
+    BadQuery(String),
     /// A job's input could not be encoded.
     Encode(String),
     /// Every slot is dead for good.
@@ -137,6 +217,15 @@ pub enum PoolError {
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PoolError::NoMatchingHost { target, hosts } => write!(
+                f,
+                "no host matches {target}; the pool's hosts are: {}",
+                hosts.join(", ")
+            ),
+            PoolError::BadQuery(query) => write!(
+                f,
+                "bad tag query {query:?}: expected key=value pairs separated by commas, e.g. role=db,zone=a"
+            ),
             PoolError::NoSlots => {
                 f.write_str("remote pool has no slots: give it a host with at least one slot")
             }
@@ -233,6 +322,7 @@ impl PoolBuilder {
             hosts: self.hosts,
             slots,
             settings,
+            jobs_done: Vec::new(),
         })
     }
 }
@@ -283,6 +373,8 @@ pub struct Pool {
     hosts: Vec<Host>,
     slots: Vec<SlotEntry>,
     settings: Settings,
+    /// Jobs answered, per host.
+    jobs_done: Vec<usize>,
 }
 
 /// A job of a `map` call.
@@ -326,13 +418,32 @@ impl Pool {
         I: Serialize,
         O: DeserializeOwned,
     {
+        self.map_on(&Target::Any, handler, inputs)
+    }
+
+    /// [`Pool::map`], with the jobs limited to the slots of `target`.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::NoMatchingHost`] at once if no host matches; otherwise
+    /// as [`Pool::map`].
+    pub fn map_on<I, O>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        inputs: impl IntoIterator<Item = I>,
+    ) -> Result<Vec<Result<O, JobFailure>>, PoolError>
+    where
+        I: Serialize,
+        O: DeserializeOwned,
+    {
         let payloads = inputs
             .into_iter()
             .map(|input| {
                 postcard::to_stdvec(&input).map_err(|err| PoolError::Encode(err.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let outputs = self.map_raw(handler, payloads)?;
+        let outputs = self.map_raw_on(target, handler, payloads)?;
         Ok(outputs
             .into_iter()
             .map(|output| {
@@ -342,6 +453,28 @@ impl Pool {
                 })
             })
             .collect())
+    }
+
+    /// What each host is doing.
+    pub fn host_states(&self) -> Vec<HostState> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| {
+                let slots = self.slots.iter().filter(|e| e.host == index);
+                HostState {
+                    name: host.name.clone(),
+                    tags: host.tags.clone(),
+                    slots: host.slots,
+                    alive: slots
+                        .clone()
+                        .filter(|e| e.slot.as_ref().is_some_and(|s| s.stage == Stage::Ready))
+                        .count(),
+                    dead: slots.filter(|e| e.dead.is_some()).count(),
+                    jobs_done: self.jobs_done.get(index).copied().unwrap_or(0),
+                }
+            })
+            .collect()
     }
 
     /// [`Pool::map`] on encoded payloads.
@@ -354,6 +487,43 @@ impl Pool {
         handler: &str,
         payloads: Vec<Vec<u8>>,
     ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
+        self.map_raw_on(&Target::Any, handler, payloads)
+    }
+
+    /// [`Pool::map_on`] on encoded payloads.
+    ///
+    /// # Errors
+    ///
+    /// See [`Pool::map_on`].
+    pub fn map_raw_on(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
+        let eligible: Vec<bool> = self
+            .slots
+            .iter()
+            .map(|e| target.matches(&self.hosts[e.host]))
+            .collect();
+        if !eligible.contains(&true) {
+            let hosts = self
+                .hosts
+                .iter()
+                .map(|h| {
+                    if h.tags.is_empty() {
+                        h.name.clone()
+                    } else {
+                        format!("{} ({})", h.name, Target::Tags(h.tags.clone()))
+                    }
+                })
+                .collect();
+            return Err(PoolError::NoMatchingHost {
+                target: target.to_string(),
+                hosts,
+            });
+        }
+        self.jobs_done.resize(self.hosts.len(), 0);
         let mut jobs: Vec<Job> = payloads
             .into_iter()
             .map(|payload| Job {
@@ -370,16 +540,26 @@ impl Pool {
         while done < jobs.len() {
             let now = Instant::now();
             self.start_slots(now, handler);
-            for (index, failure) in self.dispatch(handler, &mut jobs, &mut queue, &mut done, now) {
+            for (index, failure) in
+                self.dispatch(handler, &eligible, &mut jobs, &mut queue, &mut done, now)
+            {
                 self.fail_slot(index, failure, &mut jobs, &mut queue, &mut done);
             }
             if done == jobs.len() {
                 break;
             }
-            if self.slots.iter().all(|entry| entry.dead.is_some()) {
+            if self
+                .slots
+                .iter()
+                .zip(&eligible)
+                .all(|(entry, eligible)| !eligible || entry.dead.is_some())
+            {
                 let reasons = self
                     .slots
                     .iter()
+                    .zip(&eligible)
+                    .filter(|(_, eligible)| **eligible)
+                    .map(|(entry, _)| entry)
                     .map(|e| format!("{}: {}", e.label, e.dead.clone().unwrap_or_default()))
                     .collect();
                 let not_run = jobs
@@ -486,6 +666,7 @@ impl Pool {
     fn dispatch(
         &mut self,
         handler: &str,
+        eligible: &[bool],
         jobs: &mut [Job],
         queue: &mut VecDeque<usize>,
         done: &mut usize,
@@ -493,7 +674,7 @@ impl Pool {
     ) -> Vec<(usize, Failure)> {
         let mut broken = Vec::new();
         for (index, entry) in self.slots.iter_mut().enumerate() {
-            let Some(slot) = entry.slot.as_mut() else {
+            let Some(slot) = entry.slot.as_mut().filter(|_| eligible[index]) else {
                 continue;
             };
             let mut queued = false;
@@ -579,6 +760,9 @@ impl Pool {
                 let (job, _) = slot.in_flight.swap_remove(pos);
                 if jobs[job].result.is_none() {
                     jobs[job].result = Some(outcome.map_err(JobFailure::Job));
+                    if let Some(count) = self.jobs_done.get_mut(entry.host) {
+                        *count += 1;
+                    }
                     *done += 1;
                 }
                 Ok(())
