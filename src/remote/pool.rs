@@ -539,7 +539,7 @@ impl Pool {
         let mut frames = Vec::new();
         while done < jobs.len() {
             let now = Instant::now();
-            self.start_slots(now, handler);
+            self.start_slots(now);
             for (index, failure) in
                 self.dispatch(handler, &eligible, &mut jobs, &mut queue, &mut done, now)
             {
@@ -628,7 +628,7 @@ impl Pool {
     }
 
     /// Starts the slots whose (re)start time has come.
-    fn start_slots(&mut self, now: Instant, _handler: &str) {
+    fn start_slots(&mut self, now: Instant) {
         for (index, entry) in self.slots.iter_mut().enumerate() {
             if entry.slot.is_some()
                 || entry.dead.is_some()
