@@ -7,7 +7,10 @@
 //! - `SIGNAL`: the process signals (see [`crate::signal`] for the policy);
 //! - `WAKER`: a `shutdown` request from an actor or thread;
 //! - `WORKER | i`: the pipe of worker `i`, closed when that thread ends;
-//! - `SYNC_WORKER | i`: the pipe of sync actor thread `i`.
+//! - `SYNC_WORKER | i`: the pipe of sync actor thread `i`;
+//! - `REMOTE | pool << 32 | n`: the pipes of the slots of a remote pool
+//!   (see [`crate::remote`]); submissions from actors arrive through
+//!   `WAKER`.
 //!
 //! It joins threads as they end; the first error stops the other workers.
 //! It returns when every thread has been joined, or when a forced stop (a
@@ -20,10 +23,12 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 use mio::unix::pipe;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::Error;
 use crate::metrics::RuntimeMetrics;
+use crate::remote::engine::{Engine, Reply};
+use crate::remote::{PoolShared, cancelled_report};
 use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
 use crate::sync_worker::SyncWorkerHandle;
@@ -37,6 +42,49 @@ const SYNC_WORKER: usize = 2 << KIND_SHIFT;
 const INDEX_MASK: usize = (1 << KIND_SHIFT) - 1;
 pub(crate) const SIGNAL: Token = Token(3 << KIND_SHIFT);
 pub(crate) const WAKER: Token = Token(4 << KIND_SHIFT);
+const REMOTE: usize = 5 << KIND_SHIFT;
+/// Within `REMOTE` tokens, the pool's index sits above this bit.
+const POOL_SHIFT: u32 = 32;
+
+/// The first token of the slots of remote pool `pool`.
+pub(crate) fn remote_token_base(pool: usize) -> usize {
+    REMOTE | (pool << POOL_SHIFT)
+}
+
+/// A remote pool as the coordinator drives it: the engine, and what its
+/// handles share.
+pub(crate) struct RemoteFront {
+    pub(crate) engine: Engine,
+    pub(crate) shared: Arc<PoolShared>,
+}
+
+impl RemoteFront {
+    /// Moves the actors' submissions into the engine, then lets it work.
+    fn tick(&mut self, registry: &Registry) {
+        for job in self.shared.take_submissions() {
+            let reply = Reply::Call(job.reply);
+            self.engine
+                .submit(job.eligible, job.handler, job.payload, reply);
+        }
+        self.engine.tick(registry);
+    }
+
+    /// No new jobs; the running ones finish, then the slots are closed.
+    fn drain(&mut self) {
+        for job in self.shared.close() {
+            (job.reply)(cancelled_report());
+        }
+        self.engine.drain();
+    }
+
+    /// Kills every slot now.
+    fn kill(&mut self, registry: &Registry) {
+        for job in self.shared.close() {
+            (job.reply)(cancelled_report());
+        }
+        self.engine.kill_all(registry);
+    }
+}
 
 /// How long threads get to end after a forced stop before the coordinator
 /// returns without them.
@@ -64,6 +112,12 @@ pub(crate) struct Coordinator {
     /// Set once a shutdown began: why, and when it must be over (`None`:
     /// no limit).
     shutdown: Option<(Reason, Option<Instant>)>,
+    pools: Vec<RemoteFront>,
+    /// Set when the remote pools were told to close after every thread
+    /// ended.
+    pools_closing: bool,
+    /// When their slots must be gone (`None`: no limit).
+    pools_deadline: Option<Instant>,
 }
 
 /// What the poll loop does next.
@@ -80,6 +134,7 @@ impl Coordinator {
         grace: Duration,
         workers: Vec<WorkerHandle>,
         sync_workers: Vec<SyncWorkerHandle>,
+        pools: Vec<RemoteFront>,
     ) -> Result<Coordinator, Error> {
         let registered = poll
             .registry()
@@ -94,6 +149,9 @@ impl Coordinator {
             pipes: Vec::new(),
             first_error: None,
             shutdown: None,
+            pools,
+            pools_closing: false,
+            pools_deadline: None,
         };
         if let Err(err) = coordinator.register_all(registered) {
             // Without a coordinator nobody would ever stop the threads.
@@ -145,11 +203,28 @@ impl Coordinator {
             self.begin_shutdown(Reason::Requested);
         }
         let mut events = Events::with_capacity(64);
-        while self.threads_alive() {
-            let timeout = self
-                .shutdown
-                .and_then(|(_, deadline)| deadline)
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        loop {
+            if !self.threads_alive() && !self.pools_closing {
+                // Nobody can submit jobs any more: close the pools.
+                self.pools_closing = true;
+                self.pools_deadline = Instant::now().checked_add(self.grace);
+                self.pools.iter_mut().for_each(RemoteFront::drain);
+            }
+            let registry = self.poll.registry();
+            self.pools.iter_mut().for_each(|pool| pool.tick(registry));
+            if !self.threads_alive() && self.pools.iter().all(|p| p.engine.is_closed()) {
+                break;
+            }
+            let deadline = [
+                self.shutdown.and_then(|(_, deadline)| deadline),
+                self.pools_deadline,
+            ]
+            .into_iter()
+            .chain(self.pools.iter().map(|p| p.engine.next_deadline()))
+            .flatten()
+            .min();
+            let timeout =
+                deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -162,12 +237,27 @@ impl Coordinator {
                 let err = Error::grace_expired(self.grace);
                 return self.force_stop(err);
             }
+            if let Some(deadline) = self.pools_deadline
+                && Instant::now() >= deadline
+            {
+                warn!(grace:? = self.grace; "remote pool slots did not exit within the grace period, killing them");
+                let registry = self.poll.registry();
+                self.pools.iter_mut().for_each(|pool| pool.kill(registry));
+                break;
+            }
             for event in events.iter() {
                 let next = match event.token() {
                     SIGNAL => self.handle_signals(),
                     WAKER => {
                         if self.shared.shutdown.take_request() {
                             self.begin_shutdown(Reason::Requested);
+                        }
+                        Next::Continue
+                    }
+                    Token(token) if token & !INDEX_MASK == REMOTE => {
+                        let pool = (token & INDEX_MASK) >> POOL_SHIFT;
+                        if let Some(front) = self.pools.get_mut(pool) {
+                            front.engine.event(self.poll.registry(), token);
                         }
                         Next::Continue
                     }
@@ -232,6 +322,9 @@ impl Coordinator {
         for sync_worker in &metrics.sync_workers {
             sync_worker.log();
         }
+        for pool in &metrics.remote_pools {
+            pool.log();
+        }
         for worker in self.workers.iter().flatten() {
             let _ = worker.send(Control::LogMetrics);
         }
@@ -250,6 +343,7 @@ impl Coordinator {
             }
         }
         self.shutdown = Some((reason, Instant::now().checked_add(self.grace)));
+        self.pools.iter_mut().for_each(RemoteFront::drain);
         self.stop_threads(|| Control::Shutdown);
         self.shared.scheduler.wake_all();
     }
@@ -270,6 +364,8 @@ impl Coordinator {
     /// Stops every thread now and returns without the ones that do not end
     /// within [`FORCED_STOP_WAIT`].
     fn force_stop(mut self, err: Error) -> Result<(), Error> {
+        let registry = self.poll.registry();
+        self.pools.iter_mut().for_each(|pool| pool.kill(registry));
         self.stop_threads(|| Control::Stop);
         let deadline = Instant::now() + FORCED_STOP_WAIT;
         let mut events = Events::with_capacity(64);
@@ -388,6 +484,7 @@ impl Coordinator {
             return;
         }
         self.first_error = Some(err);
+        self.pools.iter_mut().for_each(RemoteFront::drain);
         self.stop_threads(|| Control::Stop);
         if self.shutdown.is_none() {
             self.shutdown = Some((Reason::Failed, Instant::now().checked_add(self.grace)));

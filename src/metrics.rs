@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
+use crate::remote::PoolMetrics;
 use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
 use crate::sys;
@@ -50,6 +51,8 @@ pub struct RuntimeMetrics {
     pub workers: Vec<WorkerMetrics>,
     /// One entry per sync actor thread.
     pub sync_workers: Vec<SyncWorkerMetrics>,
+    /// One entry per remote pool of the runtime.
+    pub remote_pools: Vec<PoolMetrics>,
 }
 
 /// The numbers of one worker thread.
@@ -115,6 +118,13 @@ impl RuntimeMetrics {
             shutting_down: shared.shutdown.is_stopping(),
             workers,
             sync_workers,
+            remote_pools: shared
+                .remote_pools
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|stats| stats.snapshot())
+                .collect(),
         }
     }
 

@@ -4,12 +4,16 @@
 //! worker (its handlers below); otherwise it runs the tests, each building
 //! a pool whose slots are this same binary.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{self, ExitCode};
 use std::time::Duration;
 use std::{env, fs, panic};
 
-use hearth::remote::wire::JobErrorKind;
+#[path = "util/procs.rs"]
+mod procs;
+
+use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
 
 fn handlers() -> Handlers {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         match env::var("HEARTH_TEST_WORKER").as_deref() {
             Ok("garbage") => println!("Last login: Mon Nov 23 19:00:00 2026 from 10.0.0.1"),
             Ok("exit") => process::exit(3),
+            Ok(mode @ ("old_version" | "garbage_mid" | "oversized")) => return fake_worker(mode),
             _ => {}
         }
         return remote::serve(handlers());
@@ -85,6 +90,19 @@ fn main() -> ExitCode {
         ),
         ("missing_binary_is_permanent", missing_binary_is_permanent),
         ("stderr_flood_does_not_stall", stderr_flood_does_not_stall),
+        (
+            "version_mismatch_names_both_versions",
+            version_mismatch_names_both_versions,
+        ),
+        (
+            "garbage_mid_stream_is_retried",
+            garbage_mid_stream_is_retried,
+        ),
+        ("oversized_frame_is_retried", oversized_frame_is_retried),
+        (
+            "faulty_slot_next_to_a_good_one_loses_nothing",
+            faulty_slot_next_to_a_good_one_loses_nothing,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -102,7 +120,7 @@ fn main() -> ExitCode {
             println!("test {name} ... FAILED");
             failed += 1;
         }
-        assert_no_children();
+        procs::assert_no_children();
     }
     println!(
         "\ntest result: {}. {passed} passed; {failed} failed",
@@ -113,24 +131,6 @@ fn main() -> ExitCode {
     } else {
         ExitCode::from(101)
     }
-}
-
-/// No worker process is left behind after a test.
-fn assert_no_children() {
-    let me = process::id().to_string();
-    let children: Vec<String> = fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.split(' ').nth(1) == Some(me.as_str()))
-        })
-        .collect();
-    assert!(
-        children.is_empty(),
-        "worker processes left behind: {children:?}"
-    );
 }
 
 fn squares(pool: &mut Pool, n: u64) {
@@ -377,5 +377,127 @@ fn stderr_flood_does_not_stall() {
         .unwrap();
     let out = pool.map::<u64, u64>("flood", [1, 2, 3]).unwrap();
     assert_eq!(out, [Ok(1), Ok(2), Ok(3)]);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// A worker that misbehaves on purpose: speaks another protocol version
+/// (`old_version`), or answers its first job with bytes that are not a
+/// frame (`garbage_mid`) or with a frame header announcing 4 GiB
+/// (`oversized`). Then it waits for its stdin to close, as a hung worker
+/// would.
+fn fake_worker(mode: &str) -> ExitCode {
+    let max = wire::DEFAULT_MAX_FRAME;
+    let (mut input, mut output) = (io::stdin().lock(), io::stdout().lock());
+    let mut decoder = FrameDecoder::new(max);
+    let _hello = wire::read_frame(&mut input, &mut decoder);
+    if mode == "old_version" {
+        let mut header = wire::MAGIC.to_vec();
+        header.push(wire::VERSION + 1);
+        header.extend_from_slice(&0u32.to_be_bytes());
+        output.write_all(&header).unwrap();
+    } else {
+        let ack = Frame::HelloAck {
+            version: u32::from(wire::VERSION),
+            host: "fake".into(),
+            pid: process::id(),
+        };
+        wire::write_frame(&mut output, &ack, max).unwrap();
+        let _init = wire::read_frame(&mut input, &mut decoder);
+        let ack = Frame::SessionAck {
+            handlers: vec!["square".into()],
+        };
+        wire::write_frame(&mut output, &ack, max).unwrap();
+        let _job = wire::read_frame(&mut input, &mut decoder);
+        if mode == "garbage_mid" {
+            output
+                .write_all(b"Segmentation fault (core dumped)\n")
+                .unwrap();
+        } else {
+            let mut header = wire::MAGIC.to_vec();
+            header.push(wire::VERSION);
+            header.extend_from_slice(&u32::MAX.to_be_bytes());
+            output.write_all(&header).unwrap();
+        }
+    }
+    output.flush().unwrap();
+    let _ = io::copy(&mut input, &mut io::sink());
+    ExitCode::SUCCESS
+}
+
+fn version_mismatch_names_both_versions() {
+    let mut pool = pool_through_env("old_version", 2);
+    match pool.map::<u64, u64>("square", [1, 2]) {
+        Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            assert_eq!(not_run, [0, 1]);
+            let expected = format!(
+                "protocol version mismatch: this side speaks version {}, the peer version {}",
+                wire::VERSION,
+                wire::VERSION + 1
+            );
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            assert!(reasons.iter().all(|r| r.contains(&expected)), "{reasons:?}");
+        }
+        other => panic!("expected every slot dead, got {other:?}"),
+    }
+    // Dead for good after one start each: no retry loop.
+    assert_eq!(pool.metrics().slots_dead, 2);
+}
+
+/// Every attempt of the job meets the misbehaving worker: the job fails
+/// after its attempts, each attempt's history naming the transport error.
+fn exhausted_by(mode: &str, expected: &[&str]) {
+    let mut pool = pool_through_env(mode, 1);
+    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Exhausted { history }) => {
+            assert_eq!(history.len(), 3, "{history:?}");
+            assert!(
+                history
+                    .iter()
+                    .all(|h| expected.iter().all(|e| h.contains(e))),
+                "{history:?}"
+            );
+        }
+        other => panic!("expected exhausted attempts, got {other:?}"),
+    }
+    assert_eq!(pool.metrics().jobs_retried, 2);
+}
+
+fn garbage_mid_stream_is_retried() {
+    // The offset depends on the length of the worker's pid in the HELLO_ACK.
+    exhausted_by(
+        "garbage_mid",
+        &[
+            "bytes that are not a frame at byte ",
+            "(got \"Segmentation fault (core dumped)",
+        ],
+    );
+}
+
+fn oversized_frame_is_retried() {
+    exhausted_by("oversized", &["frame too large: 4294967295 bytes"]);
+}
+
+/// A slot that breaks every job it takes, next to a good one: every job
+/// ends with its right output, exactly once.
+fn faulty_slot_next_to_a_good_one_loses_nothing() {
+    let bin = env::current_exe().unwrap().display().to_string();
+    let faulty = Transport::Command {
+        template: vec![
+            "env".into(),
+            "HEARTH_TEST_WORKER=garbage_mid".into(),
+            "{bin}".into(),
+        ],
+        bin,
+    };
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .host(Host::new("faulty", 1, faulty))
+        .max_attempts(10)
+        .build()
+        .unwrap();
+    squares(&mut pool, 200);
+    let metrics = pool.metrics();
+    assert_eq!((metrics.jobs_done, metrics.jobs_failed), (200, 0));
     pool.shutdown(Duration::from_secs(10));
 }

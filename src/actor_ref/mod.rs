@@ -18,7 +18,7 @@ use crate::scheduler::budget;
 
 mod error;
 mod group;
-mod rpc;
+pub(crate) mod rpc;
 
 pub use error::{RpcError, SendError, TrySendError};
 pub use group::{ActorGroup, Delivery};

@@ -22,14 +22,26 @@
 //! [`Frame`]: wire::Frame
 //! [`FrameDecoder`]: wire::FrameDecoder
 
+pub(crate) mod engine;
+mod handle;
 mod handlers;
+mod host;
+mod outcome;
 mod pool;
 mod serve;
 mod slot;
+mod stats;
 mod transport;
 pub mod wire;
 
+pub(crate) use handle::{PoolShared, cancelled_report};
+pub(crate) use stats::PoolStats;
+
+pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
-pub use pool::{Host, HostState, JobFailure, Pool, PoolBuilder, PoolError, Target};
+pub use host::{Host, HostState, Target};
+pub use outcome::{JobFailure, JobReport, PoolError};
+pub use pool::{Order, Pool, PoolBuilder};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
+pub use stats::{HostMetrics, PoolMetrics};
 pub use transport::{Transport, shell_quote};

@@ -236,12 +236,6 @@ impl Slot {
         }
         status
     }
-
-    /// Waits for the process to exit by itself (after `SHUTDOWN`); true if
-    /// it did.
-    pub(crate) fn try_reap(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
 }
 
 impl Drop for Slot {

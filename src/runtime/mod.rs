@@ -10,8 +10,9 @@ use mio::Poll;
 use log::debug;
 
 use crate::actor::{Actor, NewActor, SyncActor};
-use crate::coordinator::Coordinator;
+use crate::coordinator::{self, Coordinator, RemoteFront};
 use crate::metrics::RuntimeMetrics;
+use crate::remote::{PoolBuilder, PoolError, PoolShared, RemotePool};
 use crate::signal::Signal;
 use crate::supervisor::Supervisor;
 use crate::sync_worker::{self, SyncWorkerHandle};
@@ -74,6 +75,8 @@ pub struct Runtime {
     /// blocked before the first thread starts.
     coordinator: Option<(Poll, ProcessSignals)>,
     grace: Duration,
+    /// Remote pools, handed to the coordinator by `start`.
+    pools: Vec<RemoteFront>,
 }
 
 impl Runtime {
@@ -103,6 +106,7 @@ impl Runtime {
             sync_workers: Vec::new(),
             coordinator: Some(coordinator),
             grace,
+            pools: Vec::new(),
         }
     }
 
@@ -188,6 +192,38 @@ impl Runtime {
         self.shared.signal_receivers.add_shared(actor_ref.map());
     }
 
+    /// Adds a pool of persistent remote worker slots, driven by the
+    /// coordinator: the slots' pipes are polled next to the threads and
+    /// signals, the slots start when the runtime starts, and the pool ends
+    /// with the runtime (see [`RemotePool`] for the shutdown). Its numbers
+    /// are part of [`Runtime::metrics`] and of the SIGUSR2 log.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::NoSlots`](crate::remote::PoolError::NoSlots) for a pool
+    /// without slots.
+    pub fn remote_pool(&mut self, builder: PoolBuilder) -> Result<RemotePool, PoolError> {
+        let index = self.pools.len();
+        let name = format!("pool-{}", index + 1);
+        let engine = builder.into_engine(coordinator::remote_token_base(index), &name)?;
+        let stats = engine.stats().clone();
+        let shared = Arc::new(PoolShared::new(
+            engine.hosts().to_vec(),
+            self.thread_safe(),
+            stats.clone(),
+        ));
+        self.shared
+            .remote_pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stats);
+        self.pools.push(RemoteFront {
+            engine,
+            shared: shared.clone(),
+        });
+        Ok(RemotePool::new(shared))
+    }
+
     /// A snapshot of the runtime's metrics.
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::collect(&self.shared)
@@ -247,7 +283,17 @@ impl Runtime {
             .take()
             .expect("coordinator parts taken twice");
         let shared = self.shared.clone();
-        Coordinator::new(poll, signals, shared, self.grace, workers, sync_workers)?.run()
+        let pools = std::mem::take(&mut self.pools);
+        Coordinator::new(
+            poll,
+            signals,
+            shared,
+            self.grace,
+            workers,
+            sync_workers,
+            pools,
+        )?
+        .run()
     }
 }
 

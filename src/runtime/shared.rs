@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
+use crate::remote::PoolStats;
 use crate::runtime::ActorOptions;
 use crate::runtime::shutdown::Shutdown;
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
@@ -37,6 +38,8 @@ pub(crate) struct RuntimeShared {
     pub(crate) coordinator_clock: OnceLock<ThreadClock>,
     /// Timers of thread-safe actors, watched by every worker.
     timers: Mutex<Timers>,
+    /// Counters of the remote pools the coordinator drives.
+    pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
 }
 
 impl RuntimeShared {
@@ -57,6 +60,7 @@ impl RuntimeShared {
             coordinator_waker,
             coordinator_clock: OnceLock::new(),
             timers: Mutex::new(Timers::default()),
+            remote_pools: Mutex::new(Vec::new()),
         }
     }
 
@@ -105,6 +109,13 @@ impl RuntimeShared {
             for worker in &self.workers {
                 worker.wake_poll();
             }
+        }
+    }
+
+    /// Wakes the coordinator's poll (remote pool submissions).
+    pub(crate) fn wake_coordinator(&self) {
+        if let Err(err) = self.coordinator_waker.wake() {
+            log::error!(error:% = err; "unable to wake the coordinator");
         }
     }
 

@@ -1,0 +1,125 @@
+//! The hosts of a pool, and which of them a job may run on.
+
+use std::fmt;
+
+use crate::remote::{PoolError, Transport};
+
+/// A host of the pool: a name, how many slots, how to reach it, and tags.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub(crate) name: String,
+    pub(crate) slots: usize,
+    pub(crate) transport: Transport,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+impl Host {
+    /// The local machine, running the current executable (the embedded
+    /// default: no ssh, no configuration).
+    pub fn local(slots: usize) -> Host {
+        Host {
+            name: "local".to_owned(),
+            slots,
+            transport: Transport::local(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// A host reached with `transport`.
+    pub fn new(name: impl Into<String>, slots: usize, transport: Transport) -> Host {
+        Host {
+            name: name.into(),
+            slots,
+            transport,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Adds a tag, e.g. `("role", "db")`.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Host {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// The host's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host's tags.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+}
+
+/// Where a job may run (see [`Pool::map_on`](crate::remote::Pool::map_on)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Any slot.
+    Any,
+    /// The slots of the host of this name.
+    Host(String),
+    /// The slots of the hosts that have every one of these tags.
+    Tags(Vec<(String, String)>),
+}
+
+impl Target {
+    /// Parses a tag query, `key=value,key=value`.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::BadQuery`] if a part has no `=` or an empty key.
+    pub fn tags(query: &str) -> Result<Target, PoolError> {
+        query
+            .split(',')
+            .map(|part| match part.trim().split_once('=') {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    Ok((key.trim().to_owned(), value.trim().to_owned()))
+                }
+                _ => Err(PoolError::BadQuery(query.to_owned())),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Target::Tags)
+    }
+
+    pub(crate) fn matches(&self, host: &Host) -> bool {
+        match self {
+            Target::Any => true,
+            Target::Host(name) => host.name == *name,
+            Target::Tags(tags) => tags.iter().all(|tag| host.tags.contains(tag)),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Any => f.write_str("any host"),
+            Target::Host(name) => write!(f, "host {name:?}"),
+            Target::Tags(tags) => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "tags {}", tags.join(","))
+            }
+        }
+    }
+}
+
+/// What a host of the pool is doing, see
+/// [`Pool::host_states`](crate::remote::Pool::host_states).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostState {
+    /// The host's name.
+    pub name: String,
+    /// The host's tags.
+    pub tags: Vec<(String, String)>,
+    /// Slots of the host.
+    pub slots: usize,
+    /// Slots that completed their handshake and take jobs.
+    pub alive: usize,
+    /// Slots dead for good.
+    pub dead: usize,
+    /// Jobs this host answered (outputs and job errors).
+    pub jobs_done: usize,
+}

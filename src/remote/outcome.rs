@@ -1,0 +1,154 @@
+//! What a job ends with ([`JobReport`], [`JobFailure`]) and why a pool as a
+//! whole fails ([`PoolError`]).
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::remote::wire::JobError;
+
+/// Why a job has no output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobFailure {
+    /// The job's own code returned an error (or the worker has no handler of
+    /// that name): final, not retried.
+    Job(JobError),
+    /// Every attempt ended in a transport failure; one line per attempt.
+    Exhausted {
+        /// What happened at each attempt, e.g. `local:2: job timed out after 1s`.
+        history: Vec<String>,
+    },
+    /// The output did not decode as the expected type.
+    BadOutput(String),
+    /// The job was not run, or its run was abandoned, because the pool is
+    /// stopping (a graceful shutdown, a `map` told to stop, or the pool
+    /// dropped). Safe to submit again elsewhere: no result was delivered.
+    Cancelled(String),
+    /// Every slot that may run the job is dead for good: why each died.
+    NotRun {
+        /// Why each eligible slot died, `host:slot: reason`.
+        reasons: Vec<String>,
+    },
+}
+
+impl fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobFailure::Job(err) => write!(f, "{err}"),
+            JobFailure::Exhausted { history } => {
+                write!(
+                    f,
+                    "no attempt succeeded ({} attempts): {}",
+                    history.len(),
+                    history.join("; ")
+                )
+            }
+            JobFailure::BadOutput(err) => write!(f, "job output does not decode: {err}"),
+            JobFailure::Cancelled(why) => write!(f, "job cancelled: {why}"),
+            JobFailure::NotRun { reasons } => write!(
+                f,
+                "job not run: every slot that may run it is dead ({})",
+                reasons.join("; ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JobFailure {}
+
+/// Error of the pool as a whole.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The pool has no slots (no host, or hosts with 0 slots).
+    NoSlots,
+    /// No host is named like, or tagged as, the jobs' target.
+    NoMatchingHost {
+        /// The target, as given.
+        target: String,
+        /// The pool's hosts with their tags.
+        hosts: Vec<String>,
+    },
+    /// A tag query is not of the form `key=value,key=value`.
+    BadQuery(String),
+    /// A job's input could not be encoded.
+    Encode(String),
+    /// Every slot is dead for good.
+    AllSlotsDead {
+        /// Why each slot died, `host:slot: reason`.
+        reasons: Vec<String>,
+        /// Indices (in submission order) of the jobs that did not run.
+        not_run: Vec<usize>,
+    },
+    /// The pool's own poll failed.
+    Poll(io::Error),
+    /// The pool no longer takes jobs: the runtime that ran it has stopped.
+    Stopped,
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::NoMatchingHost { target, hosts } => write!(
+                f,
+                "no host matches {target}; the pool's hosts are: {}",
+                hosts.join(", ")
+            ),
+            PoolError::BadQuery(query) => write!(
+                f,
+                "bad tag query {query:?}: expected key=value pairs separated by commas, e.g. role=db,zone=a"
+            ),
+            PoolError::NoSlots => {
+                f.write_str("remote pool has no slots: give it a host with at least one slot")
+            }
+            PoolError::Encode(err) => write!(f, "unable to encode a job's input: {err}"),
+            PoolError::AllSlotsDead { reasons, not_run } => write!(
+                f,
+                "every slot of the remote pool is dead ({}); {} job(s) did not run: {:?}",
+                reasons.join("; "),
+                not_run.len(),
+                not_run
+            ),
+            PoolError::Poll(err) => write!(f, "remote pool: polling failed: {err}"),
+            PoolError::Stopped => {
+                f.write_str("remote pool stopped: the runtime that ran it is shutting down or gone")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PoolError {}
+
+/// The final outcome of one job, with where and how it ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobReport<T = Vec<u8>> {
+    /// The output, or why there is none.
+    pub result: Result<T, JobFailure>,
+    /// The host whose slot gave the final answer (`None` if no slot
+    /// answered: exhausted, cancelled or not run).
+    pub host: Option<String>,
+    /// Attempts started (0 if the job never reached a slot).
+    pub attempts: u32,
+    /// Time from submission to the outcome.
+    pub elapsed: Duration,
+    /// Time the last attempt ran on its slot (zero if none ran).
+    pub run_time: Duration,
+}
+
+impl JobReport {
+    /// Decodes the output as `T`; a decoding error becomes
+    /// [`JobFailure::BadOutput`].
+    pub fn decode<T: serde::de::DeserializeOwned>(self) -> JobReport<T> {
+        JobReport {
+            result: self.result.and_then(|bytes| {
+                postcard::from_bytes(&bytes).map_err(|err| JobFailure::BadOutput(err.to_string()))
+            }),
+            host: self.host,
+            attempts: self.attempts,
+            elapsed: self.elapsed,
+            run_time: self.run_time,
+        }
+    }
+}

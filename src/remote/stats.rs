@@ -1,0 +1,193 @@
+//! The numbers of a pool: counters the pool's loop keeps up to date, read
+//! from any thread as a [`PoolMetrics`] snapshot and logged on SIGUSR2.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use log::info;
+
+use crate::remote::Host;
+
+/// Live counters of one pool, written by the thread that drives the pool.
+#[derive(Debug)]
+pub(crate) struct PoolStats {
+    pub(crate) name: String,
+    pub(crate) queued: AtomicUsize,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) done: AtomicUsize,
+    pub(crate) failed: AtomicUsize,
+    pub(crate) retried: AtomicUsize,
+    pub(crate) hosts: Vec<HostStats>,
+}
+
+/// Live counters of one host of a pool.
+#[derive(Debug)]
+pub(crate) struct HostStats {
+    pub(crate) name: String,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) slots: usize,
+    pub(crate) alive: AtomicUsize,
+    pub(crate) busy: AtomicUsize,
+    pub(crate) dead: AtomicUsize,
+    pub(crate) done: AtomicUsize,
+    pub(crate) failed: AtomicUsize,
+}
+
+impl PoolStats {
+    pub(crate) fn new(name: String, hosts: &[Host]) -> PoolStats {
+        PoolStats {
+            name,
+            queued: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            retried: AtomicUsize::new(0),
+            hosts: hosts
+                .iter()
+                .map(|host| HostStats {
+                    name: host.name.clone(),
+                    tags: host.tags.clone(),
+                    slots: host.slots,
+                    alive: AtomicUsize::new(0),
+                    busy: AtomicUsize::new(0),
+                    dead: AtomicUsize::new(0),
+                    done: AtomicUsize::new(0),
+                    failed: AtomicUsize::new(0),
+                })
+                .collect(),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn snapshot(&self) -> PoolMetrics {
+        let hosts: Vec<HostMetrics> = self.hosts.iter().map(HostStats::snapshot).collect();
+        PoolMetrics {
+            name: self.name.clone(),
+            slots_total: hosts.iter().map(|h| h.slots).sum(),
+            slots_alive: hosts.iter().map(|h| h.alive).sum(),
+            slots_busy: hosts.iter().map(|h| h.busy).sum(),
+            slots_dead: hosts.iter().map(|h| h.dead).sum(),
+            jobs_queued: load(&self.queued),
+            jobs_in_flight: load(&self.in_flight),
+            jobs_done: load(&self.done),
+            jobs_failed: load(&self.failed),
+            jobs_retried: load(&self.retried),
+            hosts,
+        }
+    }
+}
+
+impl HostStats {
+    fn snapshot(&self) -> HostMetrics {
+        HostMetrics {
+            name: self.name.clone(),
+            tags: self.tags.clone(),
+            slots: self.slots,
+            alive: load(&self.alive),
+            busy: load(&self.busy),
+            dead: load(&self.dead),
+            jobs_done: load(&self.done),
+            jobs_failed: load(&self.failed),
+        }
+    }
+}
+
+fn load(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::Relaxed)
+}
+
+/// Adds one to a counter.
+pub(crate) fn incr(counter: &AtomicUsize) {
+    let _ = counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes one from a counter.
+pub(crate) fn decr(counter: &AtomicUsize) {
+    let _ = counter.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// A snapshot of a remote pool's numbers (part of
+/// [`RuntimeMetrics`](crate::metrics::RuntimeMetrics) and of
+/// [`Pool::metrics`](crate::remote::Pool::metrics)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolMetrics {
+    /// The pool's name, `pool-N` in a runtime.
+    pub name: String,
+    /// Slots of every host.
+    pub slots_total: usize,
+    /// Slots that completed their handshake and take jobs.
+    pub slots_alive: usize,
+    /// Slots with at least one job in flight.
+    pub slots_busy: usize,
+    /// Slots dead for good.
+    pub slots_dead: usize,
+    /// Jobs waiting for a slot.
+    pub jobs_queued: usize,
+    /// Jobs sent to a slot and not answered yet.
+    pub jobs_in_flight: usize,
+    /// Jobs with a final outcome, output or failure.
+    pub jobs_done: usize,
+    /// Of `jobs_done`, the jobs without an output (job errors, exhausted
+    /// attempts, cancelled, not run).
+    pub jobs_failed: usize,
+    /// Attempts started again after a slot failure.
+    pub jobs_retried: usize,
+    /// The same per host.
+    pub hosts: Vec<HostMetrics>,
+}
+
+/// The numbers of one host of a remote pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostMetrics {
+    /// The host's name.
+    pub name: String,
+    /// The host's tags.
+    pub tags: Vec<(String, String)>,
+    /// Slots of the host.
+    pub slots: usize,
+    /// Slots that completed their handshake and take jobs.
+    pub alive: usize,
+    /// Slots with at least one job in flight.
+    pub busy: usize,
+    /// Slots dead for good.
+    pub dead: usize,
+    /// Jobs this host answered (outputs and job errors).
+    pub jobs_done: usize,
+    /// Of those, the jobs whose own code returned an error.
+    pub jobs_failed: usize,
+}
+
+impl PoolMetrics {
+    /// Logs the pool's record and one per host (`target: "metrics"`).
+    pub(crate) fn log(&self) {
+        info!(
+            target: "metrics",
+            pool:% = self.name,
+            slots_total = self.slots_total,
+            slots_alive = self.slots_alive,
+            slots_busy = self.slots_busy,
+            slots_dead = self.slots_dead,
+            jobs_queued = self.jobs_queued,
+            jobs_in_flight = self.jobs_in_flight,
+            jobs_done = self.jobs_done,
+            jobs_failed = self.jobs_failed,
+            jobs_retried = self.jobs_retried;
+            "remote pool metrics"
+        );
+        for host in &self.hosts {
+            info!(
+                target: "metrics",
+                pool:% = self.name,
+                host:% = host.name,
+                slots = host.slots,
+                alive = host.alive,
+                busy = host.busy,
+                dead = host.dead,
+                jobs_done = host.jobs_done,
+                jobs_failed = host.jobs_failed;
+                "remote pool host metrics"
+            );
+        }
+    }
+}
