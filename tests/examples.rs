@@ -119,6 +119,99 @@ fn signals() {
     assert!(stderr.contains("shutting down the runtime"), "{stderr}");
 }
 
+#[test]
+fn remote_pool() {
+    let output = run_example("remote_pool");
+    assert!(
+        output
+            .stdout
+            .starts_with("submitting 10000 jobs to 4 slots"),
+        "{output}"
+    );
+    assert!(
+        output
+            .stdout
+            .contains("\ndone=10000 failed=0 cancelled=0 retried=0\n"),
+        "{output}"
+    );
+    assert!(
+        output.stdout.contains("\nhost=local slots=4 jobs=10000\n"),
+        "{output}"
+    );
+}
+
+/// The summary line's numbers: done, failed, cancelled.
+fn remote_pool_summary(stdout: &str) -> (u64, u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("done="))
+        .unwrap_or_else(|| panic!("no summary in {stdout:?}"));
+    let field = |name: &str| -> u64 {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+    };
+    (field("done="), field("failed="), field("cancelled="))
+}
+
+/// Processes started by the `example` run (its environment tag), still
+/// running anywhere.
+fn left_behind(example: &Running) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let dir = e.ok()?.path();
+            let environ = std::fs::read(dir.join("environ")).ok()?;
+            let tagged = environ
+                .split(|&b| b == 0)
+                .any(|var| var == example.tag.as_bytes());
+            let cmd = std::fs::read(dir.join("cmdline")).ok()?;
+            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
+}
+
+/// SIGINT: no new jobs, the running ones finish, the slots exit, 130.
+#[test]
+fn remote_pool_interrupted() {
+    let mut example = Running::start(
+        "remote_pool",
+        &["--jobs", "200", "--slots", "2", "--sleep-ms", "200"],
+    );
+    assert!(example.line().starts_with("submitting 200 jobs"));
+    // The check below sees the example's processes while they run.
+    assert!(!left_behind(&example).is_empty());
+    example.kill("-INT");
+    let (status, stderr) = example.wait();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // The process exited: the reader thread ends at the end of stdout.
+    let stdout: Vec<String> = example.lines.iter().collect();
+    let (done, failed, cancelled) = remote_pool_summary(&stdout.join("\n"));
+    assert_eq!((done + cancelled, failed), (200, 0), "{stdout:?}");
+    assert!(cancelled > 0, "{stdout:?}");
+    assert_eq!(left_behind(&example), Vec::<String>::new());
+}
+
+/// Two SIGINTs: the slots are killed at once, 130.
+#[test]
+fn remote_pool_interrupted_twice() {
+    let mut example = Running::start(
+        "remote_pool",
+        &["--jobs", "100", "--slots", "2", "--sleep-ms", "60000"],
+    );
+    assert!(example.line().starts_with("submitting 100 jobs"));
+    example.kill("-INT");
+    example.kill("-INT");
+    let (status, stderr) = example.wait();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // The process exited: the reader thread ends at the end of stdout.
+    let stdout: Vec<String> = example.lines.iter().collect();
+    let (done, failed, cancelled) = remote_pool_summary(&stdout.join("\n"));
+    assert_eq!((done, failed, cancelled), (0, 0, 100), "{stdout:?}");
+    assert_eq!(left_behind(&example), Vec::<String>::new());
+}
+
 /// A running example whose stdout is read line by line and whose stderr is
 /// collected; killed when dropped.
 struct Running {
@@ -126,14 +219,21 @@ struct Running {
     lines: mpsc::Receiver<String>,
     stderr: Option<thread::JoinHandle<String>>,
     stderr_closed: mpsc::Receiver<()>,
+    /// `HEARTH_EXAMPLE_RUN=<unique>` in the environment of the example and
+    /// of every process it starts.
+    tag: String,
 }
 
 impl Running {
     fn start(name: &str, args: &[&str]) -> Running {
         use std::io::{BufRead, BufReader};
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{}-{run}", std::process::id());
         let bin = build_example(name);
         let mut child = Command::new(&bin)
             .args(args)
+            .env("HEARTH_EXAMPLE_RUN", &tag)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -154,6 +254,7 @@ impl Running {
             lines,
             stderr,
             stderr_closed,
+            tag: format!("HEARTH_EXAMPLE_RUN={tag}"),
         }
     }
 

@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ExitStatus, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 use mio::unix::pipe;
@@ -50,7 +50,14 @@ pub(crate) struct Slot {
     pub(crate) in_flight: Vec<(usize, Option<Instant>)>,
     /// Host name and pid reported by the worker.
     pub(crate) remote: Option<(String, u32)>,
+    /// The worker closed its stdout: it is exiting.
+    stdout_closed: bool,
 }
+
+/// How long [`Slot::kill`] waits for a worker that closed its stdout to exit
+/// by itself, so its exit status (127: binary missing, 255: ssh failed) is
+/// seen instead of the kill's.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`.
@@ -112,6 +119,7 @@ impl Slot {
             stage: Stage::Hello(handshake_deadline),
             in_flight: Vec::new(),
             remote: None,
+            stdout_closed: false,
         };
         // Written when stdin is writable: a worker that already exited shows
         // up as its stdout closing, with its exit status, not as an error
@@ -164,6 +172,7 @@ impl Slot {
                 frames.push(frame);
             }
             if eof {
+                self.stdout_closed = true;
                 return Ok(true);
             }
             match self.decoder.read_from(&mut self.stdout) {
@@ -221,9 +230,9 @@ impl Slot {
         if let Some(stdin) = self.stdin.as_mut() {
             let _ = registry.deregister(stdin);
         }
-        let status = match self.child.try_wait() {
-            Ok(Some(status)) => Some(status),
-            _ => {
+        let status = match self.wait_if_exiting() {
+            Some(status) => Some(status),
+            None => {
                 if let Err(err) = self.child.kill() {
                     warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
                 }
@@ -235,6 +244,25 @@ impl Slot {
             self.log_stderr_line();
         }
         status
+    }
+}
+
+impl Slot {
+    /// The exit status, if the process exited or, having closed its
+    /// stdout, exits within [`EXIT_WAIT`]. ssh closes its stdout a moment
+    /// before it exits: without this wait a missing remote binary would be
+    /// seen as killed, not as exit 127.
+    fn wait_if_exiting(&mut self) -> Option<ExitStatus> {
+        let deadline = Instant::now() + EXIT_WAIT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if self.stdout_closed && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                _ => return None,
+            }
+        }
     }
 }
 
