@@ -91,7 +91,23 @@ struct SlotEntry {
     dead: Option<String>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
     closing: bool,
+    /// A slot that failed before its handshake and closed its stdout, until
+    /// its exit status is known (see [`Slot::is_exiting`]).
+    exiting: Option<Exiting>,
 }
+
+struct Exiting {
+    slot: Slot,
+    failure: Failure,
+    /// When to stop waiting for the status and kill it.
+    deadline: Instant,
+}
+
+/// How long a failed slot that closed its stdout gets to exit with its own
+/// status before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+/// How often the status of such a slot is checked.
+const EXIT_CHECK: Duration = Duration::from_millis(5);
 
 /// Starts after this many failed starts in a row make a slot dead for good.
 const MAX_FAILED_STARTS: u32 = 5;
@@ -160,6 +176,7 @@ impl Engine {
                     failed_starts: 0,
                     dead: None,
                     closing: false,
+                    exiting: None,
                 })
             })
             .collect();
@@ -262,7 +279,11 @@ impl Engine {
 
     /// True once the pool stopped and every slot process exited.
     pub(crate) fn is_closed(&self) -> bool {
-        self.phase == Phase::Closing && self.slots.iter().all(|e| e.slot.is_none())
+        self.phase == Phase::Closing
+            && self
+                .slots
+                .iter()
+                .all(|e| e.slot.is_none() && e.exiting.is_none())
     }
 
     /// Kills every slot now; every job not done is cancelled.
@@ -272,6 +293,9 @@ impl Engine {
         for index in 0..self.slots.len() {
             let entry = &mut self.slots[index];
             entry.respawn_at = None;
+            if let Some(mut exiting) = entry.exiting.take() {
+                let _ = exiting.slot.kill(registry);
+            }
             let Some(mut slot) = entry.slot.take() else {
                 continue;
             };
@@ -289,6 +313,7 @@ impl Engine {
     /// slot can run, and closes the slots of a drained pool.
     pub(crate) fn tick(&mut self, registry: &Registry) {
         let now = Instant::now();
+        self.reap_exiting(registry, now);
         if self.phase == Phase::Running {
             self.start_slots(registry, now);
         }
@@ -323,7 +348,11 @@ impl Engine {
                 let respawn = entry
                     .respawn_at
                     .filter(|_| running && entry.dead.is_none() && entry.slot.is_none());
-                stage.into_iter().chain(jobs).chain(respawn)
+                let exiting = entry
+                    .exiting
+                    .as_ref()
+                    .map(|e| e.deadline.min(Instant::now() + EXIT_CHECK));
+                stage.into_iter().chain(jobs).chain(respawn).chain(exiting)
             })
             .min()
     }
@@ -410,6 +439,7 @@ impl Engine {
     fn start_slots(&mut self, registry: &Registry, now: Instant) {
         for (index, entry) in self.slots.iter_mut().enumerate() {
             if entry.slot.is_some()
+                || entry.exiting.is_some()
                 || entry.dead.is_some()
                 || entry.respawn_at.is_none_or(|at| at > now)
             {
@@ -565,13 +595,45 @@ impl Engine {
         }
     }
 
-    /// Kills the slot's process, puts its jobs back, and plans a restart.
+    /// Takes a failed slot out of service: at once, or once its exit
+    /// status is known (a worker that closed its stdout before its
+    /// handshake is given [`EXIT_WAIT`] to exit by itself).
     fn fail_slot(&mut self, registry: &Registry, index: usize, failure: Failure) {
         let Some(mut slot) = self.slots[index].slot.take() else {
             return;
         };
-        let status = slot.kill(registry);
         self.slot_gone(index, &slot);
+        if slot.stage != Stage::Ready && slot.is_exiting() {
+            slot.deregister(registry);
+            self.slots[index].exiting = Some(Exiting {
+                slot,
+                failure,
+                deadline: Instant::now() + EXIT_WAIT,
+            });
+            return;
+        }
+        self.retire(registry, index, slot, failure);
+    }
+
+    /// Retires the exiting slots whose status is known or whose wait is
+    /// over.
+    fn reap_exiting(&mut self, registry: &Registry, now: Instant) {
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
+            let ready = entry
+                .exiting
+                .as_mut()
+                .is_some_and(|e| e.deadline <= now || e.slot.has_exited());
+            if ready && let Some(exiting) = entry.exiting.take() {
+                self.retire(registry, index, exiting.slot, exiting.failure);
+            }
+        }
+    }
+
+    /// Kills the slot's process, puts its jobs back, and plans a restart
+    /// (or declares the slot dead for good).
+    fn retire(&mut self, registry: &Registry, index: usize, mut slot: Slot, failure: Failure) {
+        let status = slot.kill(registry);
         let entry = &self.slots[index];
         if entry.closing && failure.reason == "worker exited" {
             debug!(slot:% = entry.label; "slot closed");
@@ -710,6 +772,9 @@ impl Engine {
             let entry = &mut self.slots[index];
             entry.respawn_at = None;
             entry.closing = true;
+            if let Some(mut exiting) = entry.exiting.take() {
+                let _ = exiting.slot.kill(registry);
+            }
             let Some(slot) = entry.slot.as_mut() else {
                 continue;
             };

@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{info, warn};
 use mio::unix::pipe;
@@ -53,11 +53,6 @@ pub(crate) struct Slot {
     /// The worker closed its stdout: it is exiting.
     stdout_closed: bool,
 }
-
-/// How long [`Slot::kill`] waits for a worker that closed its stdout to exit
-/// by itself, so its exit status (127: binary missing, 255: ssh failed) is
-/// seen instead of the kill's.
-const EXIT_WAIT: Duration = Duration::from_millis(500);
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`.
@@ -222,17 +217,34 @@ impl Slot {
         drop(self.stdin.take());
     }
 
-    /// Kills the process (if still running) and reaps it; returns how it
-    /// ended.
-    pub(crate) fn kill(&mut self, registry: &Registry) -> Option<ExitStatus> {
+    /// Takes the pipes off the poll.
+    pub(crate) fn deregister(&mut self, registry: &Registry) {
         let _ = registry.deregister(&mut self.stdout);
         let _ = registry.deregister(&mut self.stderr);
         if let Some(stdin) = self.stdin.as_mut() {
             let _ = registry.deregister(stdin);
         }
-        let status = match self.wait_if_exiting() {
-            Some(status) => Some(status),
-            None => {
+    }
+
+    /// True if the worker closed its stdout but has not exited yet: ssh
+    /// closes its stdout a moment before it exits with the remote
+    /// command's status, and that status (127: binary missing) matters.
+    pub(crate) fn is_exiting(&mut self) -> bool {
+        self.stdout_closed && matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// True once the process has exited.
+    pub(crate) fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process (if still running) and reaps it; returns how it
+    /// ended.
+    pub(crate) fn kill(&mut self, registry: &Registry) -> Option<ExitStatus> {
+        self.deregister(registry);
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => Some(status),
+            _ => {
                 if let Err(err) = self.child.kill() {
                     warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
                 }
@@ -244,25 +256,6 @@ impl Slot {
             self.log_stderr_line();
         }
         status
-    }
-}
-
-impl Slot {
-    /// The exit status, if the process exited or, having closed its
-    /// stdout, exits within [`EXIT_WAIT`]. ssh closes its stdout a moment
-    /// before it exits: without this wait a missing remote binary would be
-    /// seen as killed, not as exit 127.
-    fn wait_if_exiting(&mut self) -> Option<ExitStatus> {
-        let deadline = Instant::now() + EXIT_WAIT;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if self.stdout_closed && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                _ => return None,
-            }
-        }
     }
 }
 
