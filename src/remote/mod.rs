@@ -41,7 +41,7 @@ pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
 pub use outcome::{JobFailure, JobReport, PoolError};
-pub use pool::{Order, Pool, PoolBuilder};
+pub use pool::{Order, Pool, PoolBuilder, PoolControl};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use stats::{HostMetrics, PoolMetrics};
 pub use transport::{Transport, shell_quote};

@@ -8,9 +8,10 @@ use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll};
+use mio::{Events, Poll, Token, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -78,10 +79,17 @@ impl PoolBuilder {
     pub fn build(self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
         let engine = self.into_engine(0, "pool")?;
+        let control = Arc::new(ControlInner {
+            waker: Waker::new(poll.registry(), CONTROL).map_err(PoolError::Poll)?,
+            stop: AtomicBool::new(false),
+            kill: AtomicBool::new(false),
+            stats: engine.stats().clone(),
+        });
         Ok(Pool {
             poll,
             engine,
             events: Events::with_capacity(128),
+            control,
         })
     }
 
@@ -139,6 +147,54 @@ pub struct Pool {
     poll: Poll,
     engine: Engine,
     events: Events,
+    control: Arc<ControlInner>,
+}
+
+/// The token of the pool's waker; slots use tokens from 0 up.
+const CONTROL: Token = Token(usize::MAX);
+
+/// Stops a pool's [`Pool::run`] or [`Pool::map`] from another thread, e.g.
+/// one that waits for Ctrl+C; made with [`Pool::control`].
+#[derive(Clone)]
+pub struct PoolControl {
+    inner: Arc<ControlInner>,
+}
+
+struct ControlInner {
+    waker: Waker,
+    stop: AtomicBool,
+    kill: AtomicBool,
+    stats: Arc<PoolStats>,
+}
+
+impl PoolControl {
+    /// Starts no new job from now on, for this run and later ones: the
+    /// running jobs finish and are reported, the others are reported as
+    /// [`JobFailure::Cancelled`].
+    pub fn stop_starting(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        let _ = self.inner.waker.wake();
+    }
+
+    /// Kills every slot now: the jobs not done are reported as
+    /// [`JobFailure::Cancelled`], and the pool runs no job again.
+    pub fn kill(&self) {
+        self.inner.kill.store(true, Ordering::SeqCst);
+        let _ = self.inner.waker.wake();
+    }
+
+    /// A snapshot of the pool's numbers.
+    pub fn metrics(&self) -> PoolMetrics {
+        self.inner.stats.snapshot()
+    }
+}
+
+impl fmt::Debug for PoolControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolControl")
+            .field("pool", &self.inner.stats.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pool {
@@ -314,7 +370,15 @@ impl Pool {
         let (mut next, mut reported, mut stopped) = (0, 0, false);
         let mut done = Vec::new();
         let result = loop {
-            self.engine.tick(self.poll.registry());
+            if self.control.kill.load(Ordering::SeqCst) {
+                self.engine.kill_all(self.poll.registry());
+            }
+            if self.control.stop.load(Ordering::SeqCst) {
+                stopped = true;
+                self.engine.pause(true);
+            }
+            // Outcomes first: a callback that breaks stops the next
+            // dispatch.
             done.extend(self.engine.take_completed());
             for (index, report) in done.drain(..) {
                 let mut deliver = |index, report| {
@@ -337,6 +401,7 @@ impl Pool {
             if stopped {
                 self.engine.pause(true);
             }
+            self.engine.tick(self.poll.registry());
             if reported == total {
                 break Ok(());
             }
@@ -364,10 +429,17 @@ impl Pool {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(err) => return Err(PoolError::Poll(err)),
         }
-        for event in self.events.iter() {
+        for event in self.events.iter().filter(|e| e.token() != CONTROL) {
             self.engine.event(self.poll.registry(), event.token().0);
         }
         Ok(())
+    }
+
+    /// A handle to stop this pool's runs from another thread.
+    pub fn control(&self) -> PoolControl {
+        PoolControl {
+            inner: self.control.clone(),
+        }
     }
 
     /// What each host is doing.

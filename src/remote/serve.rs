@@ -27,7 +27,7 @@
 //! exit, which ends the running jobs instead of leaving an orphan.
 
 use std::fmt;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::thread;
 
@@ -53,6 +53,14 @@ pub fn is_remote_worker() -> bool {
 /// Standard output is taken over first: anything the program prints there
 /// afterwards goes to standard error, so it cannot corrupt the frames.
 pub fn serve(handlers: Handlers) -> ExitCode {
+    // A group of its own, shared with the processes its jobs start: when
+    // the pool goes away, ending the group ends them all. Not when run by
+    // hand in a terminal, where the group is the terminal's job.
+    if !io::stdin().is_terminal()
+        && let Err(err) = crate::sys::become_group_leader()
+    {
+        debug!(error:% = err; "remote worker: no process group of its own");
+    }
     let stdout = match crate::sys::take_stdout() {
         Ok(stdout) => stdout,
         Err(err) => {
@@ -62,6 +70,12 @@ pub fn serve(handlers: Handlers) -> ExitCode {
     };
     match serve_on(io::stdin(), stdout, handlers) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err @ ServeError::PoolGone { .. }) => {
+            error!(error:% = err; "remote worker stopped");
+            // Its jobs and whatever they started go with it.
+            crate::sys::kill_own_group();
+            ExitCode::FAILURE
+        }
         Err(err) => {
             error!(error:% = err; "remote worker stopped");
             ExitCode::FAILURE

@@ -245,6 +245,9 @@ impl Slot {
         let status = match self.child.try_wait() {
             Ok(Some(status)) => Some(status),
             _ => {
+                // The worker leads its own process group (`spawn`), which
+                // its jobs share: kill them all.
+                let _ = crate::sys::kill_group(self.child.id());
                 if let Err(err) = self.child.kill() {
                     warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
                 }
@@ -264,6 +267,7 @@ impl Drop for Slot {
     /// not.
     fn drop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = crate::sys::kill_group(self.child.id());
             let _ = self.child.kill();
             let _ = self.child.wait();
         }

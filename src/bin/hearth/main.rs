@@ -1,2 +1,170 @@
-//! The `hearth` command.
-fn main() {}
+//! The `hearth` command: run a command once per input over persistent
+//! worker slots, locally or on ssh hosts (`hearth map`), and be such a
+//! slot (`hearth worker`).
+//!
+//! Exit status: 0 when every job ran and exited 0; 1 when a job failed; 2
+//! for a usage error; 3 when the pool failed (every slot that could run the
+//! remaining jobs is dead); 130 after Ctrl+C.
+
+mod interrupt;
+mod map;
+mod output;
+mod sh;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hearth::remote::{self, Handlers};
+
+/// Exit status for usage errors.
+const USAGE: u8 = 2;
+
+/// Runs commands over persistent worker slots, locally or over ssh.
+///
+/// Like GNU parallel with --sshlogin, but each host keeps its slots (one
+/// worker process per slot, one ssh connection each) for the whole run, so
+/// thousands of short jobs cost what the jobs cost, not ssh start-ups.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run CMD once per input across the slots of the hosts.
+    ///
+    /// Inputs are the lines of stdin, or the --arg values, or the words
+    /// after `:::`. `{}` in CMD is replaced by the input (shell-quoted);
+    /// without `{}` the input is appended. The command line runs with
+    /// `sh -c` on the slot's host.
+    ///
+    /// Examples:
+    ///
+    ///   seq 1000 | hearth map -- echo {}
+    ///
+    ///   hearth map -S node1,node2 -j 4 --tag -- 'gzip -c {} | wc -c' ::: *.log
+    #[command(verbatim_doc_comment)]
+    Map(MapArgs),
+    /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
+    /// starts on each host; the same as `hearth --remote-worker`).
+    Worker,
+}
+
+/// The options of `hearth map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Hosts to run on, comma-separated or repeated; `:` is the local
+    /// machine (the default). Others are reached with ssh.
+    #[arg(
+        short = 'S',
+        long = "hosts",
+        value_name = "H1,H2,..",
+        value_delimiter = ','
+    )]
+    pub hosts: Vec<String>,
+    /// Slots per host [default: the number of cores for the local machine,
+    /// 2 for an ssh host].
+    #[arg(short = 'j', long = "slots", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: Option<u32>,
+    /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
+    #[arg(long, value_name = "CMD", default_value = "ssh")]
+    pub ssh: String,
+    /// Where hearth is on the ssh hosts [default: the same path as here].
+    #[arg(long = "remote-bin", value_name = "PATH")]
+    pub remote_bin: Option<String>,
+    /// Time limit of one attempt of a job, e.g. 10s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Attempts per job when slots fail (a job's own failure is never
+    /// retried).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
+    /// Jobs in flight per slot.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub window: u32,
+    /// Print outputs in input order (the default).
+    #[arg(long = "keep-order", short = 'k', conflicts_with = "unordered")]
+    pub keep_order: bool,
+    /// Print outputs as jobs finish.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Prefix each output line with the input and a tab.
+    #[arg(long)]
+    pub tag: bool,
+    /// Prefix each output line with the host and a tab.
+    #[arg(long = "tag-host")]
+    pub tag_host: bool,
+    /// One JSON object per job instead of the outputs: seq, input, host,
+    /// exit, signal, stdout, stderr, attempts, ms.
+    #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
+    pub json: bool,
+    /// Show a progress bar on stderr (when it is a terminal).
+    #[arg(long)]
+    pub progress: bool,
+    /// After the first failed job, start no new jobs.
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
+    /// Write one tab-separated line per finished job to FILE: seq, host,
+    /// start time, run time, attempts, exit value, signal, command.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<std::path::PathBuf>,
+    /// An input (repeatable) instead of stdin's lines.
+    #[arg(long = "arg", value_name = "VALUE")]
+    pub args: Vec<String>,
+    /// The command and its arguments; `::: A B C` after them gives inputs.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h` or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. 10s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
+}
+
+/// The handlers of a `hearth` worker.
+fn handlers() -> Handlers {
+    Handlers::new().add(sh::HANDLER, sh::run)
+}
+
+fn main() -> ExitCode {
+    if remote::is_remote_worker() {
+        return remote::serve(handlers());
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Worker => remote::serve(handlers()),
+        Command::Map(args) => map::run(args),
+    }
+}

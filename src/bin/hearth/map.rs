@@ -1,0 +1,292 @@
+//! `hearth map`: one job per input over the slots of the hosts.
+
+use std::io::{self, BufRead, IsTerminal};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hearth::remote::{Host, JobReport, Order, Pool, PoolError, Target, Transport, shell_quote};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::{Finished, Printer};
+use crate::sh::{self, ShJob, ShOutput};
+use crate::{MapArgs, USAGE, interrupt};
+
+/// Exit status when some job failed.
+const JOB_FAILED: u8 = 1;
+/// Exit status when the pool failed.
+const POOL_FAILED: u8 = 3;
+/// Exit status after Ctrl+C.
+const INTERRUPTED: u8 = 130;
+
+/// Prints a one-line usage error and returns exit status 2.
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("hearth map: {msg}");
+    ExitCode::from(USAGE)
+}
+
+pub fn run(args: MapArgs) -> ExitCode {
+    if std::env::var_os(hearth::log::LEVEL_ENV).is_some() {
+        hearth::log::init();
+    } else {
+        // Slot failures are warnings; the rest is for HEARTH_LOG=info.
+        hearth::log::init_with_level(log::LevelFilter::Warn);
+    }
+    // Before any thread: every thread started later blocks them too.
+    let signals = match interrupt::block() {
+        Ok(set) => set,
+        Err(err) => {
+            eprintln!("hearth map: cannot block SIGINT: {err}");
+            return ExitCode::from(POOL_FAILED);
+        }
+    };
+    let (words, inputs) = match inputs(&args) {
+        Ok(split) => split,
+        Err(msg) => return usage_error(&msg),
+    };
+    if inputs.is_empty() {
+        return usage_error(
+            "no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line",
+        );
+    }
+    let mut pool = match build_pool(&args) {
+        Ok(pool) => pool,
+        Err(msg) => return usage_error(&msg),
+    };
+    let control = pool.control();
+    let interrupted = match interrupt::watch(signals, control.clone()) {
+        Ok(flag) => flag,
+        Err(err) => {
+            eprintln!("hearth map: cannot watch for Ctrl+C: {err}");
+            return ExitCode::from(POOL_FAILED);
+        }
+    };
+    let mut printer = match Printer::new(args.json, args.tag, args.tag_host, args.joblog.as_deref())
+    {
+        Ok(printer) => printer,
+        Err(err) => return usage_error(&err.to_string()),
+    };
+    let commands: Vec<String> = inputs.iter().map(|i| command_line(&words, i)).collect();
+    let jobs = commands.iter().map(|command| ShJob {
+        command: command.clone(),
+    });
+    let bar = progress_bar(args.progress, inputs.len());
+    let order = if args.unordered {
+        Order::Completion
+    } else {
+        Order::Submission
+    };
+    let mut write_error = None;
+    let mut stopped_after_failure = false;
+    let outcome = pool.run(
+        &Target::Any,
+        sh::HANDLER,
+        jobs,
+        order,
+        |index, report: JobReport<ShOutput>| {
+            let job = Finished {
+                seq: index + 1,
+                input: &inputs[index],
+                command: &commands[index],
+                report,
+            };
+            match bar.suspend(|| printer.job(job)) {
+                Ok(failed) => {
+                    bar.inc(1);
+                    let failures = printer.failed.len() + printer.not_run.len();
+                    if failures > 0 {
+                        bar.set_message(format!("failed={failures}"));
+                    }
+                    if failed && args.fail_fast && !stopped_after_failure {
+                        stopped_after_failure = true;
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                }
+                Err(err) => {
+                    if write_error.is_none() {
+                        control.kill();
+                        write_error = Some(err);
+                    }
+                    ControlFlow::Break(())
+                }
+            }
+        },
+    );
+    bar.finish_and_clear();
+    let _ = printer.finish();
+    pool.shutdown(Duration::from_secs(5));
+    if let Err(err) = outcome {
+        eprintln!("hearth map: {err}");
+        return ExitCode::from(POOL_FAILED);
+    }
+    if let Some(err) = write_error {
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            // Like any filter whose reader went away.
+            return ExitCode::from(141);
+        }
+        eprintln!("hearth map: cannot write the output: {err}");
+        return ExitCode::from(JOB_FAILED);
+    }
+    summarize(
+        &printer,
+        inputs.len(),
+        interrupted.load(Ordering::SeqCst),
+        args.fail_fast,
+    )
+}
+
+/// The summary on stderr and the exit status.
+fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool) -> ExitCode {
+    let failed = printer.failed.len();
+    if !printer.not_run.is_empty() {
+        eprintln!(
+            "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
+            printer.not_run.len(),
+            printer.dead.join("; ")
+        );
+    }
+    if failed > 0 {
+        let listed: Vec<String> = printer
+            .failed
+            .iter()
+            .take(10)
+            .map(|(seq, why)| format!("#{seq} ({why})"))
+            .collect();
+        let more = if failed > 10 { ", ..." } else { "" };
+        eprintln!(
+            "hearth map: {failed} of {total} jobs failed: {}{more}",
+            listed.join(", ")
+        );
+    }
+    if printer.cancelled > 0 {
+        let why = if interrupted {
+            "interrupted"
+        } else if fail_fast {
+            "--fail-fast after a failure"
+        } else {
+            "the pool stopped"
+        };
+        eprintln!(
+            "hearth map: {} of {total} jobs were not run ({why}); {} succeeded",
+            printer.cancelled, printer.succeeded
+        );
+    }
+    if interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else if !printer.not_run.is_empty() {
+        ExitCode::from(POOL_FAILED)
+    } else if failed > 0 || printer.cancelled > 0 || printer.succeeded != total {
+        ExitCode::from(JOB_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The command's words and the inputs: `:::` values, `--arg` values, or
+/// the lines of stdin.
+fn inputs(args: &MapArgs) -> Result<(Vec<String>, Vec<String>), String> {
+    let (words, listed) = match args.command.iter().position(|w| w == ":::") {
+        Some(at) => (args.command[..at].to_vec(), args.command[at + 1..].to_vec()),
+        None => (args.command.clone(), Vec::new()),
+    };
+    if words.is_empty() {
+        return Err("no command: give it after --, e.g. hearth map -- echo {}".to_owned());
+    }
+    let mut inputs = args.args.clone();
+    inputs.extend(listed);
+    if !inputs.is_empty() || args.command.iter().any(|w| w == ":::") {
+        return Ok((words, inputs));
+    }
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
+    }
+    let lines = stdin
+        .lock()
+        .lines()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| format!("cannot read the inputs from stdin: {err}"))?;
+    Ok((words, lines))
+}
+
+/// The command line of one input: `{}` replaced by the shell-quoted input,
+/// or the input appended.
+fn command_line(words: &[String], input: &str) -> String {
+    let line = words.join(" ");
+    let quoted = shell_quote(input);
+    if line.contains("{}") {
+        line.replace("{}", &quoted)
+    } else {
+        format!("{line} {quoted}")
+    }
+}
+
+/// The pool of the `--hosts`, `--slots` and friends.
+fn build_pool(args: &MapArgs) -> Result<Pool, String> {
+    let hosts = if args.hosts.is_empty() {
+        vec![":".to_owned()]
+    } else {
+        args.hosts.clone()
+    };
+    let ssh: Vec<String> = args.ssh.split_whitespace().map(str::to_owned).collect();
+    if ssh.is_empty() {
+        return Err(
+            "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
+        );
+    }
+    let bin = match &args.remote_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()
+            .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin"))?
+            .display()
+            .to_string(),
+    };
+    let mut builder = Pool::builder()
+        .name("hearth-map")
+        .window(args.window as usize)
+        .max_attempts(args.attempts);
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    for host in hosts.iter().map(|h| h.trim()) {
+        let host = match host {
+            "" => return Err("empty host name in --hosts".to_owned()),
+            ":" => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                let slots = args.slots.map_or(cores, |n| n as usize);
+                Host::new("local", slots, Transport::local())
+            }
+            name => {
+                if name.starts_with('-') {
+                    return Err(format!("bad host name {name:?}"));
+                }
+                let slots = args.slots.map_or(2, |n| n as usize);
+                let transport = Transport::Ssh {
+                    ssh: ssh.clone(),
+                    bin: bin.clone(),
+                    connect_timeout: Duration::from_secs(10),
+                };
+                Host::new(name, slots, transport)
+            }
+        };
+        builder = builder.host(host);
+    }
+    builder.build().map_err(|err: PoolError| err.to_string())
+}
+
+/// A progress bar on stderr when asked for and stderr is a terminal;
+/// hidden otherwise.
+fn progress_bar(wanted: bool, total: usize) -> ProgressBar {
+    if !wanted || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} jobs  {per_sec}  eta {eta}  {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,204 @@
+//! What `hearth map` prints for each job: the job's stdout as one block
+//! (optionally prefixed with the input or host), or one JSON object; its
+//! stderr on stderr; a joblog line; and the tally for the exit status.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hearth::remote::{JobFailure, JobReport};
+
+use crate::sh::ShOutput;
+
+/// How outputs are printed.
+pub struct Printer {
+    json: bool,
+    tag: bool,
+    tag_host: bool,
+    joblog: Option<BufWriter<File>>,
+    /// Failed jobs: (seq, why), in the order they were reported.
+    pub failed: Vec<(usize, String)>,
+    /// Jobs no slot could run, and why the slots died.
+    pub not_run: Vec<usize>,
+    /// Why the slots that could run them died.
+    pub dead: Vec<String>,
+    /// Jobs cancelled (interrupted or after --fail-fast).
+    pub cancelled: usize,
+    /// Jobs that exited 0.
+    pub succeeded: usize,
+}
+
+/// One finished job, as the printer needs it.
+pub struct Finished<'a> {
+    /// 1-based position in the input.
+    pub seq: usize,
+    /// The input.
+    pub input: &'a str,
+    /// The command line run.
+    pub command: &'a str,
+    /// The pool's report.
+    pub report: JobReport<ShOutput>,
+}
+
+impl Printer {
+    pub fn new(json: bool, tag: bool, tag_host: bool, joblog: Option<&Path>) -> io::Result<Self> {
+        let joblog = match joblog {
+            Some(path) => {
+                let mut file = BufWriter::new(File::create(path).map_err(|err| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("cannot create joblog {}: {err}", path.display()),
+                    )
+                })?);
+                writeln!(
+                    file,
+                    "Seq\tHost\tStarttime\tJobRuntime\tAttempts\tExitval\tSignal\tCommand"
+                )?;
+                Some(file)
+            }
+            None => None,
+        };
+        Ok(Printer {
+            json,
+            tag,
+            tag_host,
+            joblog,
+            failed: Vec::new(),
+            not_run: Vec::new(),
+            dead: Vec::new(),
+            cancelled: 0,
+            succeeded: 0,
+        })
+    }
+
+    /// Prints one job; returns true if it failed (for --fail-fast).
+    pub fn job(&mut self, job: Finished<'_>) -> io::Result<bool> {
+        let host = job.report.host.clone().unwrap_or_else(|| "-".to_owned());
+        let failure = match &job.report.result {
+            Ok(out) if out.success() => None,
+            Ok(out) => Some(match out.signal {
+                Some(signal) => format!("killed by signal {signal}"),
+                None => format!("exit {}", out.status_code()),
+            }),
+            Err(err) => Some(err.to_string()),
+        };
+        match &job.report.result {
+            Err(JobFailure::Cancelled(_)) => self.cancelled += 1,
+            Err(JobFailure::NotRun { reasons }) => {
+                self.not_run.push(job.seq);
+                if self.dead.is_empty() {
+                    self.dead = reasons.clone();
+                }
+            }
+            _ => match &failure {
+                Some(why) => self.failed.push((job.seq, why.clone())),
+                None => self.succeeded += 1,
+            },
+        }
+        self.write_joblog(&job, &host)?;
+        if self.json {
+            return self
+                .write_json(&job, failure.as_deref())
+                .map(|()| failure.is_some());
+        }
+        let prefix = match (self.tag, self.tag_host) {
+            (true, true) => format!("{}\t{host}\t", job.input),
+            (true, false) => format!("{}\t", job.input),
+            (false, true) => format!("{host}\t"),
+            (false, false) => String::new(),
+        };
+        match &job.report.result {
+            Ok(out) => {
+                write_block(&mut io::stdout().lock(), &prefix, &out.stdout)?;
+                write_block(&mut io::stderr().lock(), &prefix, &out.stderr)?;
+            }
+            // Summed up at the end.
+            Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
+            Err(err) => eprintln!("hearth: job {} ({}): {err}", job.seq, job.input),
+        }
+        Ok(failure.is_some())
+    }
+
+    fn write_json(&self, job: &Finished<'_>, failure: Option<&str>) -> io::Result<()> {
+        let (exit, signal, stdout, stderr) = match &job.report.result {
+            Ok(out) => (
+                out.exit,
+                out.signal,
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ),
+            Err(_) => (None, None, String::new(), String::new()),
+        };
+        let error = match &job.report.result {
+            Ok(_) => None,
+            Err(_) => failure,
+        };
+        let line = serde_json::json!({
+            "seq": job.seq,
+            "input": job.input,
+            "host": job.report.host,
+            "exit": exit,
+            "signal": signal,
+            "stdout": stdout,
+            "stderr": stderr,
+            "attempts": job.report.attempts,
+            "ms": millis(job.report.run_time),
+            "error": error,
+        });
+        let mut out = io::stdout().lock();
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")
+    }
+
+    fn write_joblog(&mut self, job: &Finished<'_>, host: &str) -> io::Result<()> {
+        let Some(log) = self.joblog.as_mut() else {
+            return Ok(());
+        };
+        let start = SystemTime::now()
+            .checked_sub(job.report.run_time)
+            .unwrap_or(SystemTime::now())
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let (exit, signal) = match &job.report.result {
+            Ok(out) => (out.exit.unwrap_or(-1), out.signal.unwrap_or(0)),
+            Err(_) => (-1, 0),
+        };
+        writeln!(
+            log,
+            "{}\t{host}\t{:.3}\t{:.3}\t{}\t{exit}\t{signal}\t{}",
+            job.seq,
+            start.as_secs_f64(),
+            job.report.run_time.as_secs_f64(),
+            job.report.attempts,
+            job.command.replace(['\n', '\t'], " ")
+        )
+    }
+
+    /// Flushes the joblog.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self.joblog.as_mut() {
+            Some(log) => log.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes `bytes` with `prefix` before each line.
+fn write_block(out: &mut impl Write, prefix: &str, bytes: &[u8]) -> io::Result<()> {
+    if prefix.is_empty() {
+        return out.write_all(bytes);
+    }
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        out.write_all(prefix.as_bytes())?;
+        out.write_all(line)?;
+    }
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,80 @@
+//! The worker's built-in `sh` handler: runs a command line with `sh -c` and
+//! returns its exit status, stdout and stderr.
+
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+/// The name of the handler.
+pub const HANDLER: &str = "sh";
+
+/// A job of the `sh` handler: one command line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShJob {
+    /// Given to `sh -c`.
+    pub command: String,
+}
+
+/// What the command did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShOutput {
+    /// Exit code, if it exited.
+    pub exit: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl ShOutput {
+    /// True if the command exited with 0.
+    pub fn success(&self) -> bool {
+        self.exit == Some(0)
+    }
+
+    /// The exit status as a shell reports it: the code, or 128 + signal.
+    pub fn status_code(&self) -> i32 {
+        match (self.exit, self.signal) {
+            (Some(code), _) => code,
+            (None, Some(signal)) => 128 + signal,
+            (None, None) => 255,
+        }
+    }
+}
+
+/// Runs the job. A command that cannot be started (no `sh`) is a job
+/// error; the command's own failure is an output with its exit status.
+pub fn run(job: ShJob) -> Result<ShOutput, String> {
+    let mut cmd = Command::new("sh");
+    let _ = cmd
+        .arg("-c")
+        .arg(&job.command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls `prctl`, which is async-signal-safe. It makes the kernel kill
+    // the command when the worker thread that started it dies, so a worker
+    // killed by the pool (timeout, Ctrl+C, a lost ssh connection) leaves no
+    // orphan behind.
+    unsafe {
+        let _ = cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = cmd
+        .output()
+        .map_err(|err| format!("cannot run sh -c {:?}: {err}", job.command))?;
+    Ok(ShOutput {
+        exit: output.status.code(),
+        signal: output.status.signal(),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
+}

@@ -1,0 +1,500 @@
+//! The `hearth` command, run as a user would: local runs, output modes,
+//! exit statuses, Ctrl+C, and runs over the private loopback sshd.
+
+#[path = "util/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use std::{env, fs, thread};
+
+use sshd::Sshd;
+
+const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// Last guard against a hanging run.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A unique `HEARTH_CLI_RUN=..` tag for the environment of one run, to
+/// find every process it started.
+fn run_tag() -> String {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "HEARTH_CLI_RUN={}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn command(args: &[&str], tag: &str) -> Command {
+    let mut cmd = Command::new(HEARTH);
+    let (key, value) = tag.split_once('=').unwrap();
+    let _ = cmd.args(args).env(key, value).env_remove("HEARTH_LOG");
+    cmd
+}
+
+/// Runs `hearth ARGS` with `stdin` as input; checks nothing it started is
+/// left afterwards.
+fn hearth(args: &[&str], stdin: &str) -> Output {
+    let tag = run_tag();
+    let mut child = command(args, &tag)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run hearth");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_owned();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let output = wait_output(child);
+    writer.join().unwrap();
+    assert_eq!(left_behind(&tag), Vec::<String>::new());
+    output
+}
+
+/// Waits for the exit (at most [`TIMEOUT`]) and collects the output.
+fn wait_output(child: Child) -> Output {
+    let (tx, rx) = mpsc::channel();
+    let _ = thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(TIMEOUT)
+        .expect("hearth did not exit in time")
+        .unwrap()
+}
+
+/// Processes carrying `tag` in their environment.
+fn left_behind(tag: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let dir = e.ok()?.path();
+            let environ = fs::read(dir.join("environ")).ok()?;
+            let tagged = environ.split(|&b| b == 0).any(|v| v == tag.as_bytes());
+            let cmd = fs::read(dir.join("cmdline")).ok()?;
+            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn numbers(n: usize) -> String {
+    (1..=n).map(|i| format!("{i}\n")).collect()
+}
+
+#[track_caller]
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+#[test]
+fn thousand_inputs_in_order() {
+    let output = hearth(&["map", "--", "echo", "{}"], &numbers(1000));
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), numbers(1000));
+}
+
+#[test]
+fn unordered_prints_the_same_set() {
+    let output = hearth(
+        &["map", "--unordered", "-j", "4", "--", "echo"],
+        &numbers(1000),
+    );
+    assert_exit(&output, 0);
+    let mut lines: Vec<u32> = stdout(&output)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, (1..=1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn json_is_one_object_per_line() {
+    let output = hearth(
+        &[
+            "map", "--json", "--arg", "a b", "--arg", "it's", "--", "echo", "{}",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("not JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[0]["input"], "a b");
+    assert_eq!(lines[0]["stdout"], "a b\n");
+    assert_eq!(lines[1]["input"], "it's");
+    assert_eq!(lines[1]["stdout"], "it's\n");
+    for line in &lines {
+        assert_eq!(line["exit"], 0);
+        assert_eq!(line["host"], "local");
+        assert_eq!(line["attempts"], 1);
+        assert!(line["ms"].is_u64(), "{line}");
+    }
+}
+
+#[test]
+fn tag_prefixes_lines_with_the_input() {
+    let output = hearth(
+        &[
+            "map",
+            "--tag",
+            "--",
+            "printf",
+            "'x\\ny\\n'",
+            ":::",
+            "a",
+            "b",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\tx\na\ty\nb\tx\nb\ty\n");
+}
+
+#[test]
+fn failed_jobs_exit_1_and_are_named() {
+    let output = hearth(&["map", "--", "exit $(( {} % 2 ))"], &numbers(6));
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("3 of 6 jobs failed: #1 (exit 1), #3 (exit 1), #5 (exit 1)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn fail_fast_starts_no_new_jobs() {
+    let output = hearth(
+        &[
+            "map",
+            "-j",
+            "1",
+            "--fail-fast",
+            "--",
+            "test {} -ne 3 && echo {}",
+        ],
+        &numbers(100),
+    );
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "1\n2\n");
+    assert!(
+        stderr(&output).contains("97 of 100 jobs were not run (--fail-fast after a failure)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = hearth(&["map", "--bogus", "--", "echo"], "1\n");
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("unexpected argument '--bogus'"));
+    let output = hearth(&["map", "--", "echo"], "");
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        "hearth map: no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line\n"
+    );
+    let output = hearth(&["map", "--timeout", "ten", "--", "echo"], "1\n");
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("is not a duration"),
+        "{}",
+        stderr(&output)
+    );
+    let output = hearth(&["map", "echo"], "1\n");
+    assert_exit(&output, 2);
+}
+
+#[test]
+fn pool_failure_exits_3_and_says_why() {
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            "/nonexistent/ssh",
+            "-S",
+            "node1",
+            "--",
+            "echo",
+        ],
+        "1\n2\n",
+    );
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains("the pool failed: 2 of 2 jobs did not run")
+            && err.contains("node1:1: cannot start worker (/nonexistent/ssh HOST")
+            && err.contains("No such file or directory"),
+        "{err}"
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn version_and_help() {
+    let output = hearth(&["--version"], "");
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        format!("hearth {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let output = hearth(&["map", "--help"], "");
+    assert_exit(&output, 0);
+    for option in [
+        "--hosts",
+        "--slots",
+        "--ssh",
+        "--remote-bin",
+        "--timeout",
+        "--attempts",
+    ] {
+        assert!(
+            stdout(&output).contains(option),
+            "{option} missing from --help"
+        );
+    }
+}
+
+/// A `hearth map` whose stdout is read line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    errors: mpsc::Receiver<String>,
+    tag: String,
+}
+
+/// Sends the lines of `pipe` to the returned channel.
+fn line_reader(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    let _ = thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    lines
+}
+
+impl Running {
+    fn start(args: &[&str], stdin: &str) -> Running {
+        let tag = run_tag();
+        let mut child = command(args, &tag)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run hearth");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let lines = line_reader(child.stdout.take().unwrap());
+        let errors = line_reader(child.stderr.take().unwrap());
+        Running {
+            child,
+            lines,
+            errors,
+            tag,
+        }
+    }
+
+    /// Waits for a stderr line containing `text`.
+    fn stderr_line(&self, text: &str) -> String {
+        loop {
+            let line = self
+                .errors
+                .recv_timeout(TIMEOUT)
+                .expect("no such stderr line");
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        self.lines.recv_timeout(TIMEOUT).expect("no output")
+    }
+
+    fn interrupt(&self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+
+    /// Waits for the exit; returns the status, the rest of stdout and
+    /// stderr.
+    fn wait(self) -> (ExitStatus, Vec<String>, String) {
+        let Running {
+            child,
+            lines,
+            errors,
+            tag,
+        } = self;
+        let output = wait_output(child);
+        let rest: Vec<String> = lines.iter().collect();
+        let err: Vec<String> = errors.iter().collect();
+        assert_eq!(left_behind(&tag), Vec::<String>::new());
+        (output.status, rest, err.join("\n"))
+    }
+}
+
+#[test]
+fn ctrl_c_once_finishes_running_jobs() {
+    // Job 1 answers at once (the pool is up); the others take a while.
+    let script = "if [ {} = 1 ]; then echo first; else sleep 0.5; echo {}; fi";
+    let run = Running::start(&["map", "-j", "2", "--", script], &numbers(40));
+    assert_eq!(run.line(), "first");
+    run.interrupt();
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("hearth: interrupted: running="), "{err}");
+    assert!(err.contains("(interrupted)"), "{err}");
+    // What ran is printed whole and in order: 2, 3, ... k.
+    let expected: Vec<String> = (2..2 + rest.len()).map(|i| i.to_string()).collect();
+    assert_eq!(rest, expected);
+    assert!(rest.len() < 39, "every job ran: {rest:?}");
+}
+
+#[test]
+fn ctrl_c_twice_kills_the_slots() {
+    let script = "if [ {} = 1 ]; then echo first; else sleep 60; fi";
+    let run = Running::start(&["map", "-j", "2", "--", script], &numbers(10));
+    assert_eq!(run.line(), "first");
+    let start = Instant::now();
+    run.interrupt();
+    // Two signals sent at once may merge into one: the second goes after
+    // the first was seen, as a user's second Ctrl+C would.
+    let _ = run.stderr_line("hearth: interrupted: running=");
+    run.interrupt();
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("killing the slots"), "{err}");
+    assert_eq!(rest, Vec::<String>::new());
+    // Far less than the jobs' 60 s: nothing waited for them (and
+    // `wait` checked that no `sleep` is left).
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// The private sshd, or `None` (printed) when it is not available and not
+/// required (`HEARTH_REQUIRE_SSHD=1` makes that a failure).
+fn sshd() -> Option<Sshd> {
+    match Sshd::start(&["node1", "node2"]) {
+        Ok(sshd) => Some(sshd),
+        Err(why) if env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
+            panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
+        }
+        Err(why) => {
+            println!("skipped: no private sshd: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn ssh_two_hosts_two_thousand_inputs() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "-j",
+            "2",
+            "--tag-host",
+            "--",
+            "echo",
+        ],
+        &numbers(2000),
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let values: Vec<String> = out
+        .lines()
+        .map(|l| l.split_once('\t').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(
+        values,
+        (1..=2000).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    for host in ["node1\t", "node2\t"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(host)),
+            "{host} did no job"
+        );
+    }
+}
+
+#[test]
+fn ssh_job_killing_its_worker_once_yields_every_output_once() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let markers = sshd.scratch("markers");
+    fs::create_dir_all(&markers).unwrap();
+    // Every 25th input kills its slot's worker ($PPID of the job's shell)
+    // on the first attempt.
+    let script = format!(
+        "if [ $(( {{}} % 25 )) = 0 ] && mkdir {}/m{{}} 2>/dev/null; then kill -9 $PPID; sleep 5; fi; echo {{}}",
+        markers.display()
+    );
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "-j",
+            "2",
+            "--",
+            &script,
+        ],
+        &numbers(200),
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), numbers(200));
+    assert_eq!(fs::read_dir(&markers).unwrap().count(), 8);
+}
+
+#[test]
+fn ssh_unreachable_host_leaves_the_work_to_the_others() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &["map", "--ssh", &ssh, "-S", "closed,node1", "--", "echo"],
+        &numbers(300),
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), numbers(300));
+}
