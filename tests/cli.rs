@@ -69,8 +69,23 @@ fn wait_output(child: Child) -> Output {
         .unwrap()
 }
 
-/// Processes carrying `tag` in their environment.
+/// Processes carrying `tag` in their environment, once those killed have
+/// had time to die: a job's grandchild gets its SIGKILL with its worker's
+/// process group, but nobody waits for it, so its end can lag behind
+/// hearth's exit a little. Polls for up to 10 s.
 fn left_behind(tag: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = tagged_processes(tag);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Processes carrying `tag` in their environment now.
+fn tagged_processes(tag: &str) -> Vec<String> {
     fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| {
@@ -247,7 +262,7 @@ fn pool_failure_exits_3_and_says_why() {
     let err = stderr(&output);
     assert!(
         err.contains("the pool failed: 2 of 2 jobs did not run")
-            && err.contains("node1:1: cannot start worker (/nonexistent/ssh HOST")
+            && err.contains("node1:1, node1:2: cannot start worker (/nonexistent/ssh HOST")
             && err.contains("No such file or directory"),
         "{err}"
     );
@@ -497,4 +512,96 @@ fn ssh_unreachable_host_leaves_the_work_to_the_others() {
     );
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), numbers(300));
+}
+
+#[test]
+fn launcher_template_starts_the_slots() {
+    let output = hearth(
+        &[
+            "map",
+            "-S",
+            "h1,h2",
+            "--launcher",
+            "env {bin}",
+            "--tag-host",
+            "--",
+            "echo",
+        ],
+        "x\n",
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    assert!(out == "h1\tx\n" || out == "h2\tx\n", "{out}");
+}
+
+#[test]
+fn version_mismatch_is_one_clear_error() {
+    // A "worker" of another protocol version: the magic, version 2, an
+    // empty frame, then it waits for the end of its stdin.
+    let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("old-hearth.sh");
+    fs::write(
+        &script,
+        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
+    )
+    .unwrap();
+    let launcher = format!("sh {}", script.display());
+    let output = hearth(
+        &["map", "-S", "old", "--launcher", &launcher, "--", "echo"],
+        "1\n",
+    );
+    let _ = fs::remove_dir_all(&dir);
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "protocol version mismatch: this side speaks version 1, the peer version 2; \
+             run the same version of hearth on both ends"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn ssh_refused_host_is_one_clear_error() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(&["map", "--ssh", &ssh, "-S", "denied", "--", "echo"], "1\n");
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains("authentication refused")
+            && err.contains("Permission denied")
+            && err.contains("check that `ssh HOST true` logs in without a password"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ssh_missing_remote_binary_is_one_clear_error() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1",
+            "--remote-bin",
+            "/nonexistent/hearth",
+            "--",
+            "echo",
+        ],
+        "1\n",
+    );
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains("worker binary missing or not executable (exit 127)")
+            && err.contains("/nonexistent/hearth")
+            && err.contains("install it there or give its path"),
+        "{err}"
+    );
 }

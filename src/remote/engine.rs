@@ -464,6 +464,8 @@ impl Engine {
                 Err(err) => {
                     let reason = format!("cannot start worker ({}): {err}", host.transport);
                     warn!(slot:% = entry.label; "{reason}");
+                    self.stats.hosts[entry.host]
+                        .set_last_failure(format!("{}: {reason}", entry.label));
                     entry.dead = Some(reason);
                     incr(&self.stats.hosts[entry.host].dead);
                 }
@@ -648,7 +650,8 @@ impl Engine {
                 Some(code @ (126 | 127)) => {
                     permanent = true;
                     reason = format!(
-                        "worker binary missing or not executable (exit {code}): {}",
+                        "worker binary missing or not executable (exit {code}): {}; \
+                         install it there or give its path",
                         self.hosts[entry.host].transport
                     );
                 }
@@ -659,7 +662,22 @@ impl Engine {
                         .any(|l| l.contains("Permission denied")) =>
                 {
                     permanent = true;
-                    reason = format!("authentication refused: {}", slot.stderr_tail.join(" | "));
+                    reason = format!(
+                        "authentication refused: {}; check that `ssh HOST true` logs in without a password",
+                        slot.stderr_tail.join(" | ")
+                    );
+                }
+                Some(255)
+                    if slot
+                        .stderr_tail
+                        .iter()
+                        .any(|l| l.contains("Could not resolve hostname")) =>
+                {
+                    permanent = true;
+                    reason = format!(
+                        "unknown host: {}; check the host name",
+                        slot.stderr_tail.join(" | ")
+                    );
                 }
                 _ => {}
             }
@@ -671,6 +689,7 @@ impl Engine {
         }
         let label = entry.label.clone();
         warn!(slot:% = label, jobs = slot.in_flight.len(); "slot failed: {reason}");
+        self.stats.hosts[entry.host].set_last_failure(format!("{label}: {reason}"));
         let retry = self.phase == Phase::Running && !self.paused;
         for (id, _) in slot.in_flight.drain(..) {
             decr(&self.stats.in_flight);

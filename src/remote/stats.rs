@@ -1,6 +1,7 @@
 //! The numbers of a pool: counters the pool's loop keeps up to date, read
 //! from any thread as a [`PoolMetrics`] snapshot and logged on SIGUSR2.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use log::info;
@@ -30,6 +31,8 @@ pub(crate) struct HostStats {
     pub(crate) dead: AtomicUsize,
     pub(crate) done: AtomicUsize,
     pub(crate) failed: AtomicUsize,
+    /// Why a slot of the host failed last, `host:slot: reason`.
+    pub(crate) last_failure: Mutex<Option<String>>,
 }
 
 impl PoolStats {
@@ -52,6 +55,7 @@ impl PoolStats {
                     dead: AtomicUsize::new(0),
                     done: AtomicUsize::new(0),
                     failed: AtomicUsize::new(0),
+                    last_failure: Mutex::new(None),
                 })
                 .collect(),
         }
@@ -87,7 +91,17 @@ impl HostStats {
             dead: load(&self.dead),
             jobs_done: load(&self.done),
             jobs_failed: load(&self.failed),
+            last_failure: self
+                .last_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
+    }
+
+    /// Records why a slot of the host failed.
+    pub(crate) fn set_last_failure(&self, reason: String) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 }
 
@@ -156,6 +170,9 @@ pub struct HostMetrics {
     pub jobs_done: usize,
     /// Of those, the jobs whose own code returned an error.
     pub jobs_failed: usize,
+    /// Why a slot of the host failed last (`host:slot: reason`), if one
+    /// did.
+    pub last_failure: Option<String>,
 }
 
 impl PoolMetrics {

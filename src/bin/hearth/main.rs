@@ -47,7 +47,7 @@ enum Command {
     ///
     ///   hearth map -S node1,node2 -j 4 --tag -- 'gzip -c {} | wc -c' ::: *.log
     #[command(verbatim_doc_comment)]
-    Map(MapArgs),
+    Map(Box<MapArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
@@ -72,6 +72,11 @@ pub struct MapArgs {
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
+    /// Start the slots of the hosts with this command instead of ssh;
+    /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended,
+    /// e.g. "docker exec -i {host} {bin}".
+    #[arg(long, value_name = "TEMPLATE")]
+    pub launcher: Option<String>,
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
@@ -165,6 +170,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Worker => remote::serve(handlers()),
-        Command::Map(args) => map::run(args),
+        Command::Map(args) => map::run(*args),
     }
 }

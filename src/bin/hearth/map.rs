@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hearth::remote::{Host, JobReport, Order, Pool, PoolError, Target, Transport, shell_quote};
+use hearth::remote::{
+    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Target, Transport, shell_quote,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::{Finished, Printer};
@@ -30,8 +32,9 @@ pub fn run(args: MapArgs) -> ExitCode {
     if std::env::var_os(hearth::log::LEVEL_ENV).is_some() {
         hearth::log::init();
     } else {
-        // Slot failures are warnings; the rest is for HEARTH_LOG=info.
-        hearth::log::init_with_level(log::LevelFilter::Warn);
+        // The summary says what went wrong; HEARTH_LOG=warn shows each
+        // slot failure as it happens.
+        hearth::log::init_with_level(log::LevelFilter::Error);
     }
     // Before any thread: every thread started later blocks them too.
     let signals = match interrupt::block() {
@@ -129,12 +132,55 @@ pub fn run(args: MapArgs) -> ExitCode {
         eprintln!("hearth map: cannot write the output: {err}");
         return ExitCode::from(JOB_FAILED);
     }
+    report_dead_hosts(&control.metrics());
     summarize(
         &printer,
         inputs.len(),
         interrupted.load(Ordering::SeqCst),
         args.fail_fast,
     )
+}
+
+/// One line per host with slots dead for good.
+fn report_dead_hosts(metrics: &PoolMetrics) {
+    let others_alive = |name: &str| {
+        metrics
+            .hosts
+            .iter()
+            .any(|h| h.name != name && h.dead < h.slots)
+    };
+    for host in metrics.hosts.iter().filter(|h| h.dead > 0) {
+        let why = host.last_failure.as_deref().unwrap_or("no reason recorded");
+        let others = if others_alive(&host.name) {
+            "; the other hosts took its jobs"
+        } else {
+            ""
+        };
+        eprintln!(
+            "hearth map: host {}: {} of {} slots dead ({why}){others}",
+            host.name, host.dead, host.slots
+        );
+    }
+}
+
+/// `a:1: why; a:2: why` as `a:1, a:2: why`.
+fn dedupe_reasons(reasons: &[String]) -> String {
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    for reason in reasons {
+        let (label, why) = match reason.split_once(": ") {
+            Some((label, why)) => (label.to_owned(), why.to_owned()),
+            None => (String::new(), reason.clone()),
+        };
+        match grouped.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, labels)) => labels.push(label),
+            None => grouped.push((why, vec![label])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(why, labels)| format!("{}: {why}", labels.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The summary on stderr and the exit status.
@@ -144,7 +190,7 @@ fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool
         eprintln!(
             "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
             printer.not_run.len(),
-            printer.dead.join("; ")
+            dedupe_reasons(&printer.dead)
         );
     }
     if failed > 0 {
@@ -263,10 +309,16 @@ fn build_pool(args: &MapArgs) -> Result<Pool, String> {
                     return Err(format!("bad host name {name:?}"));
                 }
                 let slots = args.slots.map_or(2, |n| n as usize);
-                let transport = Transport::Ssh {
-                    ssh: ssh.clone(),
-                    bin: bin.clone(),
-                    connect_timeout: Duration::from_secs(10),
+                let transport = match &args.launcher {
+                    Some(template) => Transport::Command {
+                        template: template.split_whitespace().map(str::to_owned).collect(),
+                        bin: bin.clone(),
+                    },
+                    None => Transport::Ssh {
+                        ssh: ssh.clone(),
+                        bin: bin.clone(),
+                        connect_timeout: Duration::from_secs(10),
+                    },
                 };
                 Host::new(name, slots, transport)
             }
