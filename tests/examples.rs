@@ -6,6 +6,10 @@
 //! test`) and keeps the binary from being stale or missing otherwise (as
 //! after `cargo test --test examples`).
 
+#[path = "util/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -138,6 +142,53 @@ fn remote_pool() {
         output.stdout.contains("\nhost=local slots=4 jobs=10000\n"),
         "{output}"
     );
+}
+
+/// The example over two ssh hosts of the private loopback sshd (skipped
+/// without sshd unless `HEARTH_REQUIRE_SSHD=1`).
+#[test]
+fn remote_pool_over_ssh() {
+    let sshd = match sshd::Sshd::start(&["node1", "node2"]) {
+        Ok(sshd) => sshd,
+        Err(why) if std::env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
+            panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
+        }
+        Err(why) => return println!("skipped: no private sshd: {why}"),
+    };
+    let ssh = sshd.ssh_command().join(" ");
+    let args = [
+        "--jobs",
+        "2000",
+        "--slots",
+        "2",
+        "--ssh",
+        &ssh,
+        "--ssh-host",
+        "node1",
+        "--ssh-host",
+        "node2",
+    ];
+    let mut example = Running::start("remote_pool", &args);
+    assert!(
+        example
+            .line()
+            .starts_with("submitting 2000 jobs to 4 slots")
+    );
+    let (status, stderr) = example.wait();
+    assert!(status.success(), "{stderr}");
+    let stdout: Vec<String> = example.lines.iter().collect();
+    assert_eq!(
+        remote_pool_summary(&stdout.join("\n")),
+        (2000, 0, 0),
+        "{stdout:?}"
+    );
+    let jobs: u64 = stdout
+        .iter()
+        .filter_map(|l| l.strip_prefix("host=node"))
+        .map(|l| l.rsplit_once("jobs=").unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(jobs, 2000, "{stdout:?}");
+    assert_eq!(left_behind(&example), Vec::<String>::new());
 }
 
 /// The summary line's numbers: done, failed, cancelled.

@@ -576,7 +576,13 @@ impl Engine {
                     decr(&self.stats.hosts[host].busy);
                 }
                 decr(&self.stats.in_flight);
-                self.finish(job, outcome.map_err(JobFailure::Job), Some(host));
+                let outcome = outcome.map_err(|mut err| {
+                    if err.kind == wire::JobErrorKind::UnknownHandler {
+                        err.message = format!("{} on host {}", err.message, self.hosts[host].name);
+                    }
+                    JobFailure::Job(err)
+                });
+                self.finish(job, outcome, Some(host));
                 Ok(())
             }
             (_, frame) => Err(Failure::retry(format!(
