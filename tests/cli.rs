@@ -605,3 +605,48 @@ fn ssh_missing_remote_binary_is_one_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn joblog_has_one_line_per_job() {
+    let dir = env::temp_dir().join(format!("hearth-cli-joblog-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let joblog = dir.join("jobs.tsv");
+    let output = hearth(
+        &[
+            "map",
+            "--joblog",
+            joblog.to_str().unwrap(),
+            "--",
+            "exit $(( {} - 1 ))",
+        ],
+        "1\n2\n",
+    );
+    assert_exit(&output, 1);
+    let log = fs::read_to_string(&joblog).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let lines: Vec<Vec<&str>> = log.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        lines[0],
+        [
+            "Seq",
+            "Host",
+            "Starttime",
+            "JobRuntime",
+            "Attempts",
+            "Exitval",
+            "Signal",
+            "Command"
+        ]
+    );
+    assert_eq!(lines.len(), 3, "{log}");
+    for (line, (seq, exit)) in lines[1..].iter().zip([("1", "0"), ("2", "1")]) {
+        assert_eq!(
+            (line[0], line[1], line[4], line[5], line[6]),
+            (seq, "local", "1", exit, "0"),
+            "{log}"
+        );
+        assert!(line[2].parse::<f64>().unwrap() > 1.7e9, "{log}");
+        assert!(line[3].parse::<f64>().is_ok(), "{log}");
+        assert_eq!(line[7], format!("exit $(( {seq} - 1 ))"));
+    }
+}
