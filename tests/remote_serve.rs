@@ -191,6 +191,25 @@ fn garbage_before_the_first_frame_is_bad_magic() {
     assert!(err.to_string().contains("Last login"), "{err}");
 }
 
+/// The worker's input, telling when the serve loop's reader let go of it
+/// (after it saw the end).
+struct WatchedInput {
+    pipe: PipeReader,
+    dropped: mpsc::Sender<()>,
+}
+
+impl std::io::Read for WatchedInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.pipe.read(buf)
+    }
+}
+
+impl Drop for WatchedInput {
+    fn drop(&mut self) {
+        let _ = self.dropped.send(());
+    }
+}
+
 #[test]
 fn pool_gone_while_a_job_runs() {
     let (started_tx, started) = mpsc::channel();
@@ -198,19 +217,39 @@ fn pool_gone_while_a_job_runs() {
     let release_rx = Arc::new(Mutex::new(release_rx));
     let handlers = Handlers::new().add("wait", move |_: ()| {
         started_tx.send(()).unwrap();
-        // Blocks until the test ends.
+        // Blocks until the test releases it.
         let _ = release_rx.lock().unwrap().recv();
         Ok::<_, String>(())
     });
-    let mut pool = Pool::start(handlers);
+    let (pipe, to_worker) = std::io::pipe().unwrap();
+    let (dropped_tx, dropped) = mpsc::channel();
+    let input = WatchedInput {
+        pipe,
+        dropped: dropped_tx,
+    };
+    let (from_worker, worker_out) = std::io::pipe().unwrap();
+    let worker = thread::spawn(move || serve_on(input, worker_out, handlers));
+    let mut pool = Pool {
+        to_worker: Some(to_worker),
+        from_worker,
+        decoder: FrameDecoder::default(),
+        worker,
+    };
     let _ = pool.handshake(&["wait"]);
     pool.send(&job(1, "wait", &()));
+    pool.send(&job(2, "wait", &()));
     started.recv().unwrap();
-    match pool.close() {
-        Err(err @ ServeError::PoolGone { running: 1 }) => {
-            assert!(err.to_string().contains("1 job(s) running"))
+    // The pool goes away while job 1 runs; the reader sees the end.
+    drop(pool.to_worker.take());
+    dropped.recv().unwrap();
+    // `serve_on` returns once the job ended (`serve` would end the process
+    // at once), answering neither job, and job 2 never starts.
+    drop(release);
+    match pool.worker.join().unwrap() {
+        Err(err @ ServeError::PoolGone { running: 2 }) => {
+            assert!(err.to_string().contains("2 job(s) running"))
         }
         other => panic!("expected PoolGone, got {other:?}"),
     }
-    drop(release);
+    assert!(started.try_recv().is_err(), "job 2 started");
 }

@@ -17,25 +17,28 @@
 //! }
 //! ```
 //!
-//! Three kinds of threads: a reader that decodes frames from stdin (and so
-//! always notices when the pool goes away, even while jobs run), executors
-//! that run jobs (as many as the machine has cores; the pool decides how
-//! many are in flight), and the calling thread, which answers the handshake,
-//! hands out jobs and writes results. When stdin closes while jobs run, the
-//! pool is gone (e.g. its ssh client was killed, and sshd does not signal a
-//! non-tty command): the serve loop returns an error and the process should
-//! exit, which ends the running jobs instead of leaving an orphan.
+//! Two threads: a reader that decodes frames from stdin (and so always
+//! notices when the pool goes away, even while a job runs), and the calling
+//! thread, which answers the handshake, runs the jobs one at a time (a slot
+//! is one unit of concurrency; the pool's window only pipelines) and writes
+//! the results, one write for the jobs that arrived together. When stdin
+//! closes while a job runs, the pool is gone (e.g. its ssh client was
+//! killed, and sshd does not signal a non-tty command): [`serve`] ends the
+//! worker's process group, the job's processes with it, instead of leaving
+//! an orphan.
 
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::Sender;
 use log::{debug, error, info};
 
 use crate::remote::Handlers;
-use crate::remote::wire::{self, Frame, FrameDecoder, JobError, WireError};
+use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
@@ -68,7 +71,7 @@ pub fn serve(handlers: Handlers) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match serve_on(io::stdin(), stdout, handlers) {
+    match serve_with(io::stdin(), stdout, handlers, Some(pool_gone_during_job)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ ServeError::PoolGone { .. }) => {
             error!(error:% = err; "remote worker stopped");
@@ -81,6 +84,15 @@ pub fn serve(handlers: Handlers) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The pool went away while a job runs: nobody will read its result, and
+/// the job may run for long. Ends the process's group (the job's processes
+/// with it) or, when the worker does not lead its group, the process.
+fn pool_gone_during_job() {
+    error!("remote worker: the pool went away (stdin closed) while a job ran; stopping it");
+    crate::sys::kill_own_group();
+    std::process::exit(1);
 }
 
 /// Error of the serve loop.
@@ -144,94 +156,132 @@ enum Input {
     Failed(WireError),
 }
 
-/// A job for the executors.
-struct Work {
-    id: u64,
-    handler: String,
-    payload: Vec<u8>,
-}
-
 /// Where the conversation is.
 #[derive(Copy, Clone, Eq, PartialEq)]
 enum Stage {
     Hello,
     Session,
     Jobs,
-    /// `SHUTDOWN` came: finish the running jobs.
-    Draining,
+}
+
+/// What the reader thread and the serve loop share.
+#[derive(Default)]
+struct Watch {
+    /// A handler is running.
+    busy: AtomicBool,
+    /// The input ended (or failed): nobody will read the results.
+    gone: AtomicBool,
 }
 
 /// Serves the pool on `input` and `output` (see [`serve`]); returns once the
-/// pool sent `SHUTDOWN` and every job it sent was answered.
+/// pool sent `SHUTDOWN` (after answering every job before it) or closed
+/// the input.
+///
+/// Jobs run one at a time, in the order they came, on the calling thread:
+/// a slot is one unit of concurrency, and its window only pipelines. A
+/// reader thread decodes the input meanwhile, so the end of the input is
+/// seen even while a job runs. Results are written as jobs end and flushed
+/// when no more input is waiting: jobs that arrived together are answered
+/// with one write.
 ///
 /// # Errors
 ///
-/// A framing or protocol error, or the pool going away while jobs ran.
+/// A framing or protocol error, or the pool going away while jobs ran
+/// ([`ServeError::PoolGone`], returned once the running job ended; [`serve`]
+/// does not wait for it: it ends the process and the job's process group).
 pub fn serve_on<R, W>(input: R, output: W, handlers: Handlers) -> Result<(), ServeError>
 where
     R: Read + Send + 'static,
     W: Write,
 {
+    serve_with(input, output, handlers, None)
+}
+
+/// [`serve_on`], calling `on_gone` from the reader thread when the input
+/// ends while a job runs.
+fn serve_with<R, W>(
+    input: R,
+    output: W,
+    handlers: Handlers,
+    on_gone: Option<fn()>,
+) -> Result<(), ServeError>
+where
+    R: Read + Send + 'static,
+    W: Write,
+{
     let max_frame = wire::DEFAULT_MAX_FRAME;
-    let (input_tx, inputs) = crossbeam_channel::bounded(64);
+    let watch = Arc::new(Watch::default());
+    let (input_tx, inputs) = crossbeam_channel::bounded(1024);
+    let reader_watch = watch.clone();
     let _ = thread::Builder::new()
         .name("remote-reader".to_owned())
-        .spawn(move || read_input(input, max_frame, input_tx))
+        .spawn(move || read_input(input, max_frame, &input_tx, &reader_watch, on_gone))
         .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
-    let (work_tx, work_rx) = crossbeam_channel::unbounded::<Work>();
-    let (result_tx, results) = crossbeam_channel::unbounded();
-    let executors = thread::available_parallelism().map_or(1, usize::from);
-    for n in 0..executors {
-        let (work_rx, result_tx, handlers) = (work_rx.clone(), result_tx.clone(), handlers.clone());
-        let _ = thread::Builder::new()
-            .name(format!("remote-exec-{n}"))
-            .spawn(move || execute(&handlers, &work_rx, &result_tx))
-            .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
-    }
-    drop((work_rx, result_tx));
 
     let mut out = BufWriter::new(output);
+    let mut bytes = Vec::new();
     let mut stage = Stage::Hello;
-    let mut running = 0usize;
+    // Jobs that ran, or were skipped, after the input ended.
+    let mut abandoned = 0;
     loop {
-        if stage == Stage::Draining && running == 0 {
-            debug!("remote worker: shut down by the pool");
-            return Ok(());
-        }
-        select! {
-            recv(inputs) -> input => {
-                let input = input.unwrap_or(Input::Eof);
-                match input {
-                    Input::Frame(frame) => {
-                        log::trace!(frame = frame.name(); "remote worker: frame received");
-                        stage = handle(frame, stage, &handlers, &work_tx, &mut running, &mut out, max_frame)?;
-                    }
-                    Input::Eof if running == 0 => {
-                        debug!("remote worker: stdin closed");
-                        return Ok(());
-                    }
-                    Input::Eof => return Err(ServeError::PoolGone { running }),
-                    Input::Failed(err) => {
-                        // A pool of another version: still introduce ourselves,
-                        // so it can name both versions.
-                        if stage == Stage::Hello && matches!(err, WireError::VersionMismatch { .. }) {
-                            let _ = wire::write_frame(&mut out, &hello_ack(), max_frame);
-                        }
-                        return Err(err.into());
-                    }
-                }
-            }
-            recv(results) -> result => {
-                let Ok((id, outcome)) = result else { continue };
-                running -= 1;
-                wire::write_frame(&mut out, &Frame::Result { id, outcome }, max_frame)?;
-                // Write what else is done before flushing: one write for many.
-                while let Ok((id, outcome)) = results.try_recv() {
-                    running -= 1;
-                    wire::write_frame(&mut out, &Frame::Result { id, outcome }, max_frame)?;
-                }
+        let input = match inputs.try_recv() {
+            Ok(input) => input,
+            Err(_) => {
+                // Nothing else waiting: send what is done, then wait.
                 out.flush().map_err(WireError::Io)?;
+                inputs.recv().unwrap_or(Input::Eof)
             }
+        };
+        let frame = match input {
+            Input::Frame(frame) => frame,
+            Input::Eof if abandoned > 0 => {
+                return Err(ServeError::PoolGone { running: abandoned });
+            }
+            Input::Eof => {
+                debug!("remote worker: stdin closed");
+                return Ok(());
+            }
+            Input::Failed(err) => {
+                // A pool of another version: still introduce ourselves, so
+                // it can name both versions.
+                if stage == Stage::Hello && matches!(err, WireError::VersionMismatch { .. }) {
+                    let _ = wire::write_frame(&mut out, &hello_ack(), max_frame);
+                }
+                return Err(err.into());
+            }
+        };
+        log::trace!(frame = frame.name(); "remote worker: frame received");
+        match (stage, frame) {
+            (
+                Stage::Jobs,
+                Frame::Job {
+                    id,
+                    handler,
+                    payload,
+                },
+            ) => {
+                if watch.gone.load(Ordering::SeqCst) {
+                    abandoned += 1;
+                    continue;
+                }
+                watch.busy.store(true, Ordering::SeqCst);
+                let outcome = handlers.run(&handler, &payload);
+                watch.busy.store(false, Ordering::SeqCst);
+                if watch.gone.load(Ordering::SeqCst) {
+                    abandoned += 1;
+                    continue;
+                }
+                bytes.clear();
+                wire::encode(&Frame::Result { id, outcome }, max_frame, &mut bytes)?;
+                out.write_all(&bytes).map_err(WireError::Io)?;
+            }
+            (Stage::Jobs, Frame::Shutdown) => {
+                // Every job before it was answered: they came first.
+                out.flush().map_err(WireError::Io)?;
+                debug!("remote worker: shut down by the pool");
+                return Ok(());
+            }
+            (stage_now, frame) => stage = handle(frame, stage_now, &handlers, &mut out, max_frame)?,
         }
     }
 }
@@ -241,8 +291,6 @@ fn handle<W: Write>(
     frame: Frame,
     stage: Stage,
     handlers: &Handlers,
-    work: &Sender<Work>,
-    running: &mut usize,
     out: &mut W,
     max_frame: usize,
 ) -> Result<Stage, ServeError> {
@@ -250,7 +298,6 @@ fn handle<W: Write>(
         Stage::Hello => "HELLO",
         Stage::Session => "SESSION_INIT",
         Stage::Jobs => "JOB or SHUTDOWN",
-        Stage::Draining => "nothing after SHUTDOWN",
     };
     let next = match (stage, frame) {
         (Stage::Hello, Frame::Hello { version }) => {
@@ -288,24 +335,6 @@ fn handle<W: Write>(
             )?;
             Stage::Jobs
         }
-        (
-            Stage::Jobs,
-            Frame::Job {
-                id,
-                handler,
-                payload,
-            },
-        ) => {
-            *running += 1;
-            // The executors live as long as this loop: the send cannot fail.
-            let _ = work.send(Work {
-                id,
-                handler,
-                payload,
-            });
-            Stage::Jobs
-        }
-        (Stage::Jobs, Frame::Shutdown) => Stage::Draining,
         (_, frame) => {
             return Err(ServeError::Protocol {
                 expected,
@@ -326,7 +355,15 @@ fn hello_ack() -> Frame {
     }
 }
 
-fn read_input<R: Read>(mut input: R, max_frame: usize, tx: Sender<Input>) {
+/// Decodes `input` into frames for the serve loop. When the input ends or
+/// fails, marks the pool gone, and if a job is running calls `on_gone`.
+fn read_input<R: Read>(
+    mut input: R,
+    max_frame: usize,
+    tx: &Sender<Input>,
+    watch: &Watch,
+    on_gone: Option<fn()>,
+) {
     let mut decoder = FrameDecoder::new(max_frame);
     loop {
         let input = match wire::read_frame(&mut input, &mut decoder) {
@@ -334,26 +371,17 @@ fn read_input<R: Read>(mut input: R, max_frame: usize, tx: Sender<Input>) {
             Ok(None) => Input::Eof,
             Err(err) => Input::Failed(err),
         };
-        let last = !matches!(input, Input::Frame(_));
-        if tx.send(input).is_err() || last {
+        if !matches!(input, Input::Frame(_)) {
+            watch.gone.store(true, Ordering::SeqCst);
+            if watch.busy.load(Ordering::SeqCst)
+                && let Some(on_gone) = on_gone
+            {
+                on_gone();
+            }
+            let _ = tx.send(input);
             return;
         }
-    }
-}
-
-fn execute(
-    handlers: &Handlers,
-    work: &Receiver<Work>,
-    results: &Sender<(u64, Result<Vec<u8>, JobError>)>,
-) {
-    for Work {
-        id,
-        handler,
-        payload,
-    } in work
-    {
-        let outcome = handlers.run(&handler, &payload);
-        if results.send((id, outcome)).is_err() {
+        if tx.send(input).is_err() {
             return;
         }
     }

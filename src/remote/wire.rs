@@ -529,6 +529,9 @@ pub struct FrameDecoder {
     offset: u64,
     /// At most `LENGTH_FIELD_MAX`.
     max_frame: usize,
+    /// Where [`FrameDecoder::read_from`] reads into: zeroed once, so a read
+    /// costs a copy of the bytes that came, not a fill of 64 KiB.
+    scratch: Vec<u8>,
 }
 
 impl FrameDecoder {
@@ -540,6 +543,7 @@ impl FrameDecoder {
             start: 0,
             offset: 0,
             max_frame: max_frame.min(LENGTH_FIELD_MAX),
+            scratch: Vec::new(),
         }
     }
 
@@ -593,18 +597,19 @@ impl FrameDecoder {
                 "frame decoder is full: take frames with next_frame before reading more",
             ));
         }
-        self.reserve(want);
-        let len = self.buf.len();
-        self.buf.resize(len + want, 0);
+        if self.scratch.len() < READ_CHUNK {
+            self.scratch.resize(READ_CHUNK, 0);
+        }
         let result = loop {
-            match reader.read(&mut self.buf[len..]) {
+            match reader.read(&mut self.scratch[..want]) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 result => break result,
             }
         };
         // `min`: do not trust a reader to report no more than it was given.
         let read = result.as_ref().map_or(0, |read| (*read).min(want));
-        self.buf.truncate(len + read);
+        self.reserve(read);
+        self.buf.extend_from_slice(&self.scratch[..read]);
         result.map(|_| read)
     }
 
