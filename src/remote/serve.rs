@@ -71,7 +71,7 @@ pub fn serve(handlers: Handlers) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match serve_with(io::stdin(), stdout, handlers, Some(pool_gone_during_job)) {
+    match serve_stdin(stdout, handlers, pool_gone_during_job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ ServeError::PoolGone { .. }) => {
             error!(error:% = err; "remote worker stopped");
@@ -217,21 +217,81 @@ where
         .name("remote-reader".to_owned())
         .spawn(move || read_input(input, max_frame, &input_tx, &reader_watch, on_gone))
         .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
+    let next = |out: &mut BufWriter<W>| match inputs.try_recv() {
+        Ok(input) => Ok(input),
+        Err(_) => {
+            // Nothing else waiting: send what is done, then wait.
+            out.flush().map_err(WireError::Io)?;
+            Ok(inputs.recv().unwrap_or(Input::Eof))
+        }
+    };
+    serve_loop(next, output, &handlers, &watch)
+}
 
+/// [`serve`] on the process's stdin, read on the serve loop's own thread
+/// (no hand-off per frame); a watcher thread waits for stdin to hang up and
+/// calls `on_gone` if a job runs then.
+fn serve_stdin<W: Write>(output: W, handlers: Handlers, on_gone: fn()) -> Result<(), ServeError> {
+    let max_frame = wire::DEFAULT_MAX_FRAME;
+    let watch = Arc::new(Watch::default());
+    let watcher = watch.clone();
+    let _ = thread::Builder::new()
+        .name("remote-hangup".to_owned())
+        .spawn(move || {
+            crate::sys::wait_for_hangup(0);
+            watcher.gone.store(true, Ordering::SeqCst);
+            if watcher.busy.load(Ordering::SeqCst) {
+                on_gone();
+            }
+        })
+        .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
+    let mut stdin = io::stdin().lock();
+    let mut decoder = FrameDecoder::new(max_frame);
+    let next = |out: &mut BufWriter<W>| -> Result<Input, ServeError> {
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => return Ok(Input::Frame(frame)),
+                Ok(None) => {}
+                Err(err) => return Ok(Input::Failed(err)),
+            }
+            // Nothing complete buffered: send what is done, then read.
+            out.flush().map_err(WireError::Io)?;
+            match decoder.read_from(&mut stdin) {
+                Ok(0) => {
+                    return Ok(match decoder.next_frame_at_eof() {
+                        Ok(Some(frame)) => Input::Frame(frame),
+                        Ok(None) => Input::Eof,
+                        Err(err) => Input::Failed(err),
+                    });
+                }
+                Ok(_) => {}
+                Err(err) => return Ok(Input::Failed(WireError::Io(err))),
+            }
+        }
+    };
+    serve_loop(next, output, &handlers, &watch)
+}
+
+/// The conversation: answers the handshake, runs jobs, writes results.
+/// `next` gives the next input, flushing the output before it waits.
+fn serve_loop<W, N>(
+    mut next: N,
+    output: W,
+    handlers: &Handlers,
+    watch: &Watch,
+) -> Result<(), ServeError>
+where
+    W: Write,
+    N: FnMut(&mut BufWriter<W>) -> Result<Input, ServeError>,
+{
+    let max_frame = wire::DEFAULT_MAX_FRAME;
     let mut out = BufWriter::new(output);
     let mut bytes = Vec::new();
     let mut stage = Stage::Hello;
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
     loop {
-        let input = match inputs.try_recv() {
-            Ok(input) => input,
-            Err(_) => {
-                // Nothing else waiting: send what is done, then wait.
-                out.flush().map_err(WireError::Io)?;
-                inputs.recv().unwrap_or(Input::Eof)
-            }
-        };
+        let input = next(&mut out)?;
         let frame = match input {
             Input::Frame(frame) => frame,
             Input::Eof if abandoned > 0 => {
@@ -281,7 +341,7 @@ where
                 debug!("remote worker: shut down by the pool");
                 return Ok(());
             }
-            (stage_now, frame) => stage = handle(frame, stage_now, &handlers, &mut out, max_frame)?,
+            (stage_now, frame) => stage = handle(frame, stage_now, handlers, &mut out, max_frame)?,
         }
     }
 }

@@ -16,4 +16,4 @@ pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
-pub(crate) use stdio::take_stdout;
+pub(crate) use stdio::{take_stdout, wait_for_hangup};

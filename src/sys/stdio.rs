@@ -23,3 +23,23 @@ pub(crate) fn take_stdout() -> io::Result<File> {
     }
     Ok(file)
 }
+
+/// Blocks until `fd` hangs up (the other end of a pipe or socket closed),
+/// without consuming its data; returns at once on an error.
+pub(crate) fn wait_for_hangup(fd: libc::c_int) {
+    let mut pollfd = libc::pollfd {
+        fd,
+        // Only the hang-up (always reported) and, for sockets, the peer's
+        // shutdown: data arriving does not wake it.
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid `pollfd`, and its count; no timeout.
+        let n = unsafe { libc::poll(&mut pollfd, 1, -1) };
+        if n == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return;
+    }
+}
