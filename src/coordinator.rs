@@ -64,7 +64,7 @@ impl RemoteFront {
         for job in self.shared.take_submissions() {
             let reply = Reply::Call(job.reply);
             self.engine
-                .submit(job.eligible, job.handler, job.payload, reply);
+                .submit(&job.eligible, job.handler, job.payload, reply);
         }
         self.engine.tick(registry);
     }

@@ -21,7 +21,7 @@
 //! [`JobFailure::NotRun`]. No job is lost, no result delivered twice: a job
 //! leaves the engine exactly once, through [`Engine::finish`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,42 @@ struct JobState {
     reply: Reply,
 }
 
+/// The jobs not done, by id. Ids are handed out in order and jobs mostly
+/// end in order, so a deque indexed from the oldest live id does without
+/// hashing; ended jobs leave a `None` until every older one ended too.
+#[derive(Default)]
+struct JobTable {
+    /// Id of `jobs[0]`.
+    first: usize,
+    jobs: VecDeque<Option<JobState>>,
+}
+
+impl JobTable {
+    /// Adds job `id`, the next id after the last one pushed.
+    fn push(&mut self, id: usize, job: JobState) {
+        if self.jobs.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.jobs.len());
+        self.jobs.push_back(Some(job));
+    }
+
+    fn get_mut(&mut self, id: usize) -> Option<&mut JobState> {
+        let index = id.checked_sub(self.first)?;
+        self.jobs.get_mut(index)?.as_mut()
+    }
+
+    fn remove(&mut self, id: usize) -> Option<JobState> {
+        let index = id.checked_sub(self.first)?;
+        let job = self.jobs.get_mut(index)?.take();
+        while matches!(self.jobs.front(), Some(None)) {
+            let _ = self.jobs.pop_front();
+            self.first += 1;
+        }
+        job
+    }
+}
+
 /// Jobs waiting for the slots of one target.
 struct Queue {
     eligible: Vec<bool>,
@@ -116,7 +152,7 @@ pub(crate) struct Engine {
     hosts: Vec<Host>,
     slots: Vec<SlotEntry>,
     settings: Settings,
-    jobs: HashMap<usize, JobState>,
+    jobs: JobTable,
     next_id: usize,
     queues: Vec<Queue>,
     completed: Vec<(usize, JobReport)>,
@@ -184,7 +220,7 @@ impl Engine {
             hosts,
             slots,
             settings,
-            jobs: HashMap::new(),
+            jobs: JobTable::default(),
             next_id: 0,
             queues: Vec::new(),
             completed: Vec::new(),
@@ -208,7 +244,7 @@ impl Engine {
     /// [`eligible_slots`]). A pool that is stopping cancels it at once.
     pub(crate) fn submit(
         &mut self,
-        eligible: Vec<bool>,
+        eligible: &[bool],
         handler: Arc<str>,
         payload: Vec<u8>,
         reply: Reply,
@@ -217,7 +253,7 @@ impl Engine {
             Some(queue) => queue,
             None => {
                 self.queues.push(Queue {
-                    eligible,
+                    eligible: eligible.to_vec(),
                     jobs: VecDeque::new(),
                 });
                 self.queues.len() - 1
@@ -225,7 +261,7 @@ impl Engine {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let _ = self.jobs.insert(
+        self.jobs.push(
             id,
             JobState {
                 handler,
@@ -397,7 +433,7 @@ impl Engine {
 
     /// Hands a job's outcome to its reply. The only way out of the engine.
     fn finish(&mut self, id: usize, result: Result<Vec<u8>, JobFailure>, host: Option<usize>) {
-        let Some(job) = self.jobs.remove(&id) else {
+        let Some(job) = self.jobs.remove(id) else {
             return;
         };
         incr(&self.stats.done);
@@ -493,15 +529,10 @@ impl Engine {
                     break;
                 };
                 decr(&self.stats.queued);
-                let Some(job) = self.jobs.get_mut(&id) else {
+                let Some(job) = self.jobs.get_mut(id) else {
                     continue;
                 };
-                let frame = Frame::Job {
-                    id: id as u64,
-                    handler: job.handler.as_ref().to_owned(),
-                    payload: job.payload.clone(),
-                };
-                match slot.queue(&frame) {
+                match slot.queue_job(id as u64, &job.handler, &job.payload) {
                     Ok(()) => {
                         job.attempts += 1;
                         job.dispatched = Some(now);
@@ -699,7 +730,7 @@ impl Engine {
         let retry = self.phase == Phase::Running && !self.paused;
         for (id, _) in slot.in_flight.drain(..) {
             decr(&self.stats.in_flight);
-            let Some(job) = self.jobs.get_mut(&id) else {
+            let Some(job) = self.jobs.get_mut(id) else {
                 continue;
             };
             job.history.push(format!("{label}: {reason}"));

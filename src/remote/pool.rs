@@ -360,7 +360,7 @@ impl Pool {
         for (index, payload) in payloads.into_iter().enumerate() {
             let reply = Reply::Collect(index);
             self.engine
-                .submit(eligible.clone(), handler.clone(), payload, reply);
+                .submit(&eligible, handler.clone(), payload, reply);
             total += 1;
         }
         let mut waiting: Vec<Option<JobReport>> = Vec::new();

@@ -139,6 +139,16 @@ impl Slot {
         wire::encode(frame, self.max_frame, &mut self.out)
     }
 
+    /// Queues a `JOB` frame from its parts (no copy of the payload).
+    pub(crate) fn queue_job(
+        &mut self,
+        id: u64,
+        handler: &str,
+        payload: &[u8],
+    ) -> Result<(), WireError> {
+        wire::encode_job(id, handler, payload, self.max_frame, &mut self.out)
+    }
+
     /// Writes queued bytes until the pipe is full.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         let Some(stdin) = self.stdin.as_mut() else {

@@ -384,6 +384,54 @@ impl From<io::Error> for WireError {
 /// beyond `max_frame` bytes to find out. [`WireError::Encode`] if postcard
 /// fails. On error `out` is left as it was.
 pub fn encode(frame: &Frame, max_frame: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
+    encode_value(frame, max_frame, out)
+}
+
+/// Appends a `JOB` frame built from borrowed parts: the same bytes as
+/// [`encode`] of a [`Frame::Job`], without copying the handler name and
+/// payload into one first (the pool's hot path).
+pub(crate) fn encode_job(
+    id: u64,
+    handler: &str,
+    payload: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    encode_value(
+        &JobRef {
+            id,
+            handler,
+            payload,
+        },
+        max_frame,
+        out,
+    )
+}
+
+/// [`Frame::Job`] with borrowed fields; serializes exactly like it.
+struct JobRef<'a> {
+    id: u64,
+    handler: &'a str,
+    payload: &'a [u8],
+}
+
+impl Serialize for JobRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        // Variant 4 of `Frame`: checked by a test against `Frame::Job`.
+        let mut job = serializer.serialize_struct_variant("Frame", 4, "Job", 3)?;
+        job.serialize_field("id", &self.id)?;
+        job.serialize_field("handler", self.handler)?;
+        job.serialize_field("payload", self.payload)?;
+        job.end()
+    }
+}
+
+fn encode_value<T: Serialize + ?Sized>(
+    value: &T,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     let max = max_frame.min(LENGTH_FIELD_MAX);
     let start = out.len();
     out.extend_from_slice(&MAGIC);
@@ -394,7 +442,7 @@ pub fn encode(frame: &Frame, max_frame: usize, out: &mut Vec<u8>) -> Result<(), 
         len: 0,
         max,
     };
-    let len = match postcard::serialize_with_flavor(frame, flavor) {
+    let len = match postcard::serialize_with_flavor(value, flavor) {
         Ok(len) if len <= max => len,
         Ok(len) => {
             out.truncate(start);

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 
 use super::{
     DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, READ_CHUNK,
-    SHRINK_ABOVE, VERSION, WireError, encode, read_frame, write_frame,
+    SHRINK_ABOVE, VERSION, WireError, encode, encode_job, read_frame, write_frame,
 };
 
 /// One of every message, with empty and full fields.
@@ -1069,4 +1069,28 @@ fn random_frames_round_trip_in_random_pieces() {
         assert_eq!(outcome.errors, Vec::<String>::new());
         assert_eq!(outcome.frames, frames);
     }
+}
+
+#[test]
+fn borrowed_job_encodes_like_a_job_frame() {
+    for (id, handler, payload) in [
+        (0u64, "sh", vec![]),
+        (u64::MAX, "square", vec![1, 2, 3]),
+        (300, "ü", vec![0; 300]),
+    ] {
+        let mut borrowed = Vec::new();
+        encode_job(id, handler, &payload, DEFAULT_MAX_FRAME, &mut borrowed).unwrap();
+        let frame = Frame::Job {
+            id,
+            handler: handler.to_owned(),
+            payload,
+        };
+        assert_eq!(borrowed, encoded(&frame));
+    }
+    let mut out = Vec::new();
+    assert!(matches!(
+        encode_job(1, "x", &[0; 100], 50, &mut out),
+        Err(WireError::TooLarge { .. })
+    ));
+    assert!(out.is_empty());
 }
