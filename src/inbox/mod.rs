@@ -79,6 +79,17 @@ struct State<M> {
     join_waiters: Vec<Waker>,
 }
 
+impl<M> State<M> {
+    /// Queues a message (the caller checked the room). The first one
+    /// allocates the queue, at most 64 messages' worth up front.
+    fn push(&mut self, msg: M) {
+        if self.queue.capacity() == 0 {
+            self.queue.reserve_exact(self.capacity.min(64));
+        }
+        self.queue.push_back(msg);
+    }
+}
+
 impl<M> Shared<M> {
     fn lock(&self) -> MutexGuard<'_, State<M>> {
         // A panic never happens while the lock is held (no user code runs
@@ -105,7 +116,8 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
     let capacity = capacity.get();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            queue: VecDeque::with_capacity(capacity.min(64)),
+            // Allocated by the first message: many actors never get one.
+            queue: VecDeque::new(),
             capacity,
             closed: false,
             receiver: None,
@@ -253,7 +265,7 @@ impl<M> Sender<M> {
         let Some(msg) = produce() else {
             return Err(SendFailure::Rejected);
         };
-        state.queue.push_back(msg);
+        state.push(msg);
         let receiver = state.receiver.take();
         drop(state);
         wake(receiver);
@@ -284,7 +296,7 @@ impl<M> Sender<M> {
                 wake(next);
                 return Poll::Ready(Err(SendFailure::Rejected));
             };
-            state.queue.push_back(msg);
+            state.push(msg);
             let receiver = state.receiver.take();
             drop(state);
             wake(receiver);

@@ -157,7 +157,7 @@ impl ThreadSafe {
         let actor_ref = ActorRef::from_sender(inbox.sender());
         let shared = self.shared.clone();
         let process = ActorProcess::new(supervisor, new_actor, arg, inbox, self.clone(), shared);
-        self.shared.scheduler.add(Box::new(process));
+        self.shared.scheduler.add(process);
         actor_ref
     }
 

@@ -31,7 +31,9 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
     inbox: inbox::Owner<NA::Message>,
     rt: NA::RuntimeAccess,
     shared: Arc<RuntimeShared>,
-    actor: Option<Pin<Box<NA::Actor>>>,
+    /// The actor's future, in the process's own allocation (one allocation
+    /// per actor instead of two). Pinned there: see [`ActorProcess::actor`].
+    actor: Option<NA::Actor>,
 }
 
 impl<S, NA> ActorProcess<S, NA>
@@ -46,16 +48,40 @@ where
         inbox: inbox::Owner<NA::Message>,
         rt: NA::RuntimeAccess,
         shared: Arc<RuntimeShared>,
-    ) -> Self {
+    ) -> Box<Self> {
         let ctx = Context::new(inbox.receiver(), rt.clone(), shared.clone());
-        let actor = Box::pin(new_actor.new(ctx, arg));
-        ActorProcess {
+        let actor = new_actor.new(ctx, arg);
+        // Boxed before the actor is first polled, and never moved out of
+        // the box: the schedulers move the box only.
+        Box::new(ActorProcess {
             supervisor,
             new_actor,
             inbox,
             rt,
             shared,
             actor: Some(actor),
+        })
+    }
+
+    /// The actor, pinned.
+    fn actor(&mut self) -> Option<Pin<&mut NA::Actor>> {
+        // SAFETY: an `ActorProcess` only exists boxed (`new` returns the
+        // box, and the schedulers move `Box<dyn Process>` values, never
+        // their contents), so `self.actor` does not move once polled. The
+        // actor is never moved out of `self.actor` either: it is dropped in
+        // place (`drop_actor`) or replaced by assignment, which drops the
+        // old one in place too.
+        self.actor
+            .as_mut()
+            .map(|actor| unsafe { Pin::new_unchecked(actor) })
+    }
+
+    /// Drops the actor in place, catching a panic in its destructor.
+    fn drop_actor(&mut self) {
+        let actor = &mut self.actor;
+        // If the destructor panics, the assignment still leaves `None`.
+        if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| *actor = None)) {
+            error!(actor = NA::name(), panic = panic_message(&*panic); "dropping failed actor panicked");
         }
     }
 }
@@ -71,24 +97,24 @@ where
     }
 
     fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
-        let Some(actor) = self.actor.as_mut() else {
+        let Some(actor) = self.actor() else {
             return Poll::Ready(());
         };
-        let decision = match panic::catch_unwind(AssertUnwindSafe(|| actor.as_mut().try_poll(cx))) {
+        let decision = match panic::catch_unwind(AssertUnwindSafe(|| actor.try_poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(Ok(()))) => {
                 trace!(actor = self.name(); "actor returned");
                 return Poll::Ready(());
             }
             Ok(Poll::Ready(Err(err))) => {
-                drop_caught(self.actor.take(), self.name());
+                self.drop_actor();
                 let supervisor = &mut self.supervisor;
                 panic::catch_unwind(AssertUnwindSafe(|| {
                     supervisor::with_actor(NA::name(), || supervisor.decide(err))
                 }))
             }
             Err(panic) => {
-                drop_caught(self.actor.take(), self.name());
+                self.drop_actor();
                 let supervisor = &mut self.supervisor;
                 panic::catch_unwind(AssertUnwindSafe(|| {
                     supervisor::with_actor(NA::name(), || supervisor.decide_on_panic(panic))
@@ -101,7 +127,8 @@ where
                 let new_actor = &mut self.new_actor;
                 match panic::catch_unwind(AssertUnwindSafe(|| new_actor.new(ctx, arg))) {
                     Ok(actor) => {
-                        self.actor = Some(Box::pin(actor));
+                        // `None` now: nothing pinned is overwritten.
+                        self.actor = Some(actor);
                         // Run the new incarnation, but after others had a turn.
                         cx.waker().wake_by_ref();
                         Poll::Pending
@@ -118,13 +145,6 @@ where
                 Poll::Ready(())
             }
         }
-    }
-}
-
-/// Drops a (possibly broken) actor, catching a panic in its destructor.
-fn drop_caught<T>(value: T, name: &str) {
-    if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        error!(actor = name, panic = panic_message(&*panic); "dropping failed actor panicked");
     }
 }
 
