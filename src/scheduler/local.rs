@@ -22,6 +22,10 @@ pub(crate) struct LocalScheduler {
 struct Slot {
     generation: u32,
     entry: Option<Entry>,
+    /// The waker state of the slot's last process, reused by the next one
+    /// when no waker of the old one is left (saves an allocation per
+    /// process).
+    spare: Option<Arc<LocalTask>>,
 }
 
 struct Entry {
@@ -85,17 +89,30 @@ impl LocalScheduler {
                 self.slots.push(Slot {
                     generation: 0,
                     entry: None,
+                    spare: None,
                 });
                 index
             }
         };
         let slot = &mut self.slots[index as usize];
         let key = key(index, slot.generation);
-        let task = Arc::new(LocalTask {
+        let fresh = LocalTask {
             key,
             scheduled: AtomicBool::new(true),
             wake: self.wake.clone(),
-        });
+        };
+        let task = match slot.spare.take() {
+            // No waker of the previous process is left: only this
+            // scheduler sees it.
+            Some(mut spare) => match Arc::get_mut(&mut spare) {
+                Some(task) => {
+                    *task = fresh;
+                    spare
+                }
+                None => Arc::new(fresh),
+            },
+            None => Arc::new(fresh),
+        };
         slot.entry = Some(Entry {
             process: Some(process),
             task,
@@ -136,7 +153,7 @@ impl LocalScheduler {
         let index = (key & u64::from(u32::MAX)) as usize;
         let slot = &mut self.slots[index];
         if done {
-            slot.entry = None;
+            slot.spare = slot.entry.take().map(|entry| entry.task);
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(index as u32);
             self.live -= 1;
