@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::Registry;
 
-use crate::remote::slot::{Slot, Stage, TOKENS_PER_SLOT};
+use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, JobError, WireError};
-use crate::remote::{Host, JobFailure, JobReport, PoolError, Target};
+use crate::remote::{Host, JobFailure, JobReport, PoolError, SlotInfo, Target};
 
 /// The settings of a pool.
 #[derive(Clone, Debug)]
@@ -432,7 +432,13 @@ impl Engine {
     }
 
     /// Hands a job's outcome to its reply. The only way out of the engine.
-    fn finish(&mut self, id: usize, result: Result<Vec<u8>, JobFailure>, host: Option<usize>) {
+    /// `host`: the host whose slot answered, and that slot's worker.
+    fn finish(
+        &mut self,
+        id: usize,
+        result: Result<Vec<u8>, JobFailure>,
+        host: Option<(usize, Option<Arc<SlotInfo>>)>,
+    ) {
         let Some(job) = self.jobs.remove(id) else {
             return;
         };
@@ -440,6 +446,7 @@ impl Engine {
         if result.is_err() {
             incr(&self.stats.failed);
         }
+        let (host, slot) = host.unzip();
         if let Some(stats) = host.and_then(|h| self.stats.hosts.get(h)) {
             incr(&stats.done);
             if result.is_err() {
@@ -452,6 +459,7 @@ impl Engine {
             attempts: job.attempts,
             elapsed: job.submitted.elapsed(),
             run_time: job.dispatched.map(|d| d.elapsed()).unwrap_or_default(),
+            slot: slot.flatten(),
         };
         match job.reply {
             Reply::Collect(tag) => self.completed.push((tag, report)),
@@ -484,9 +492,13 @@ impl Engine {
             entry.respawn_at = None;
             let host = &self.hosts[entry.host];
             let deadline = after(now, self.settings.handshake_timeout);
+            let counters = Counters {
+                stats: self.stats.clone(),
+                host: entry.host,
+            };
             match Slot::spawn(
-                &host.transport,
-                &host.name,
+                host,
+                counters,
                 entry.label.clone(),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
@@ -580,7 +592,7 @@ impl Engine {
                     )));
                 }
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
-                slot.remote = Some((host, pid));
+                slot.set_remote(host, pid);
                 let deadline = after(Instant::now(), self.settings.handshake_timeout);
                 slot.stage = Stage::Session(deadline);
                 let init = Frame::SessionInit {
@@ -613,7 +625,8 @@ impl Engine {
                     }
                     JobFailure::Job(err)
                 });
-                self.finish(job, outcome, Some(host));
+                let info = slot.info.clone();
+                self.finish(job, outcome, Some((host, info)));
                 Ok(())
             }
             (_, frame) => Err(Failure::retry(format!(
@@ -766,12 +779,9 @@ impl Engine {
                 continue;
             };
             let failure = match slot.stage {
-                Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => {
-                    Some(Failure::retry(format!(
-                        "no handshake within {:?}",
-                        self.settings.handshake_timeout
-                    )))
-                }
+                Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => Some(
+                    Failure::retry(slot.start_timeout_reason(self.settings.handshake_timeout)),
+                ),
                 _ => slot
                     .in_flight
                     .iter()

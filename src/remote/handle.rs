@@ -254,6 +254,7 @@ pub(crate) fn cancelled_report() -> JobReport {
         attempts: 0,
         elapsed: Default::default(),
         run_time: Default::default(),
+        slot: None,
     }
 }
 

@@ -12,6 +12,8 @@
 //!   helpers' `Read`/`Write`.
 //! - `transport.rs` (to come): how a slot's process is started: the local
 //!   binary, `ssh HOST BIN --remote-worker`, `srun` or a command template.
+//!   [`Slurm`] (`slurm.rs`) holds the srun options, the allocation mode
+//!   and the start line through which a Slurm slot reports its node.
 //! - `slot.rs` (to come): one slot's state machine on the coordinator: the
 //!   handshake, its window of jobs in flight, its stderr drained to the log.
 //! - `pool.rs` (to come): the shared queue, dispatch to slots with room,
@@ -30,6 +32,7 @@ mod outcome;
 mod pool;
 mod serve;
 mod slot;
+mod slurm;
 mod stats;
 mod transport;
 pub mod wire;
@@ -40,8 +43,9 @@ pub(crate) use stats::PoolStats;
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
-pub use outcome::{JobFailure, JobReport, PoolError};
+pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{Order, Pool, PoolBuilder, PoolControl};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
+pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
 pub use transport::{Transport, shell_quote};

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::remote::wire::JobError;
@@ -135,6 +136,39 @@ pub struct JobReport<T = Vec<u8>> {
     pub elapsed: Duration,
     /// Time the last attempt ran on its slot (zero if none ran).
     pub run_time: Duration,
+    /// The slot that gave the final answer and where its worker runs
+    /// (`None` if no slot answered); for a Slurm host, the node Slurm
+    /// picked and the job id.
+    pub slot: Option<Arc<SlotInfo>>,
+}
+
+/// One slot's worker: which slot it is and where it runs. In a
+/// [`JobReport`] (the slot that answered) and in
+/// [`HostMetrics::workers`](crate::remote::HostMetrics::workers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlotInfo {
+    /// The pool's name of the slot, `host:N` (N from 1).
+    pub label: String,
+    /// The machine the worker runs on: the host name it reported, or for a
+    /// Slurm host the node Slurm picked (`SLURMD_NODENAME`).
+    pub node: String,
+    /// The worker's process id on that machine.
+    pub pid: u32,
+    /// For a Slurm host, the slot's job id (`1234`), or its step (`1234.7`)
+    /// when the slots are steps of one allocation.
+    pub slurm_job: Option<String>,
+}
+
+impl SlotInfo {
+    /// `node`, or `node/job` for a Slurm slot: what `hearth map
+    /// --tag-host` shows for a Slurm host.
+    pub fn place(&self) -> String {
+        match &self.slurm_job {
+            Some(job) => format!("{}/{job}", self.node),
+            None => self.node.clone(),
+        }
+    }
 }
 
 impl JobReport {
@@ -149,6 +183,7 @@ impl JobReport {
             attempts: self.attempts,
             elapsed: self.elapsed,
             run_time: self.run_time,
+            slot: self.slot,
         }
     }
 }

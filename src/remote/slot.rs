@@ -5,18 +5,30 @@
 //! stdin is writable, decodes frames from stdout, and drains stderr into the
 //! log line by line with a `host:slot` prefix, so a chatty worker can never
 //! fill a pipe and stall. What the frames mean is the pool's business.
+//!
+//! A Slurm slot first waits for its start line (see `slurm.rs`): until it
+//! comes the job is pending, counted in the host's `pending` and bounded by
+//! the transport's pending timeout instead of the handshake timeout.
+//!
+//! Stopping: a slot's process leads its own process group, which the
+//! worker's jobs share; it is killed as a group, except for Slurm, where
+//! only the srun process is signalled (`SIGTERM`, then `SIGKILL` after a
+//! grace period), never its group.
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ExitStatus, Stdio};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
-use crate::remote::Transport;
+use crate::remote::slurm::{self, Slurm};
+use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
+use crate::remote::{Host, SlotInfo};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -32,10 +44,35 @@ pub(crate) enum Stage {
     Ready,
 }
 
+/// The pool's counters and the slot's host among them.
+pub(crate) struct Counters {
+    pub(crate) stats: Arc<PoolStats>,
+    pub(crate) host: usize,
+}
+
+/// A Slurm slot waiting for its start line.
+struct Pending {
+    /// The line so far.
+    line: Vec<u8>,
+    /// How long the job may stay in the queue.
+    timeout: Duration,
+    slurm: Slurm,
+}
+
 pub(crate) struct Slot {
     /// `host:slot`, for logs and errors.
     pub(crate) label: String,
     child: Child,
+    counters: Counters,
+    /// Stopped by killing its process group; otherwise only the process
+    /// is signalled.
+    kill_group: bool,
+    /// Until a Slurm slot's start line came.
+    pending: Option<Pending>,
+    /// The handshake's time limit once the worker runs.
+    handshake: Duration,
+    /// From a Slurm slot's start line: the node and the job id.
+    slurm_place: Option<(String, String)>,
     stdin: Option<pipe::Sender>,
     stdout: pipe::Receiver,
     stderr: pipe::Receiver,
@@ -48,8 +85,8 @@ pub(crate) struct Slot {
     pub(crate) stage: Stage,
     /// Jobs sent and not answered: (job index, deadline).
     pub(crate) in_flight: Vec<(usize, Option<Instant>)>,
-    /// Host name and pid reported by the worker.
-    pub(crate) remote: Option<(String, u32)>,
+    /// The worker and where it runs, once it answered `HELLO`.
+    pub(crate) info: Option<Arc<SlotInfo>>,
     /// The worker closed its stdout: it is exiting.
     stdout_closed: bool,
 }
@@ -57,15 +94,16 @@ pub(crate) struct Slot {
 impl Slot {
     /// Starts the worker process and sends `HELLO`.
     pub(crate) fn spawn(
-        transport: &Transport,
-        host: &str,
+        host: &Host,
+        counters: Counters,
         label: String,
         registry: &Registry,
         base: usize,
         handshake_deadline: Instant,
         max_frame: usize,
     ) -> io::Result<Slot> {
-        let mut cmd = transport.command(host);
+        let transport = &host.transport;
+        let mut cmd = transport.command(&host.name);
         let _ = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -100,9 +138,29 @@ impl Slot {
             let _ = child.wait();
             return Err(err);
         }
+        let now = Instant::now();
+        let handshake = handshake_deadline.saturating_duration_since(now);
+        let pending = transport.slurm_settings().map(|slurm| Pending {
+            line: Vec::new(),
+            timeout: slurm.pending_limit(),
+            slurm: slurm.clone(),
+        });
+        let stage = match &pending {
+            // The handshake's time starts when the job runs.
+            Some(pending) => Stage::Hello(crate::remote::engine::after(now, pending.timeout)),
+            None => Stage::Hello(handshake_deadline),
+        };
+        if pending.is_some() {
+            incr(&counters.stats.hosts[counters.host].pending);
+        }
         let mut slot = Slot {
             label,
             child,
+            counters,
+            kill_group: transport.kill_group_on_stop(),
+            pending,
+            handshake,
+            slurm_place: None,
             stdin: Some(stdin),
             stdout,
             stderr,
@@ -111,9 +169,9 @@ impl Slot {
             stderr_line: Vec::new(),
             stderr_tail: Vec::new(),
             max_frame,
-            stage: Stage::Hello(handshake_deadline),
+            stage,
             in_flight: Vec::new(),
-            remote: None,
+            info: None,
             stdout_closed: false,
         };
         // Written when stdin is writable: a worker that already exited shows
@@ -171,6 +229,17 @@ impl Slot {
     /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
     /// is closed (the worker exited).
     pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
+        if self.pending.is_some() {
+            match self.read_start_line() {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => return Ok(false),
+                Ok(None) => {
+                    self.stdout_closed = true;
+                    return Ok(true);
+                }
+                Err(reason) => return Err(WireError::Io(io::Error::other(reason))),
+            }
+        }
         let mut eof = false;
         loop {
             while let Some(frame) = self.decoder.next_frame()? {
@@ -187,6 +256,114 @@ impl Slot {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(WireError::Io(err)),
             }
+        }
+    }
+
+    /// Reads a Slurm slot's start line, a byte at a time (it is short and
+    /// comes once; the frames after it are the decoder's): `Some(true)`
+    /// once it came and was parsed, `Some(false)` if more is to come,
+    /// `None` at the end of stdout (srun exited).
+    fn read_start_line(&mut self) -> Result<Option<bool>, String> {
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(Some(true));
+        };
+        let mut byte = [0];
+        loop {
+            match self.stdout.read(&mut byte) {
+                Ok(0) => return Ok(None),
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) if pending.line.len() >= slurm::MAX_START_LINE => {
+                    return Err(format!(
+                        "no start line from the Slurm task within {} bytes: {:?}",
+                        slurm::MAX_START_LINE,
+                        String::from_utf8_lossy(&pending.line[..80])
+                    ));
+                }
+                Ok(_) => pending.line.push(byte[0]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Some(false)),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+        let line = String::from_utf8_lossy(&pending.line).into_owned();
+        let place = pending.slurm.parse_start(&line)?;
+        debug!(slot:% = self.label, node:% = place.0, job:% = place.1; "slurm job runs");
+        self.slurm_place = Some(place);
+        self.leave_pending();
+        // The job runs: from now on the handshake's own time limit.
+        self.stage = Stage::Hello(crate::remote::engine::after(Instant::now(), self.handshake));
+        Ok(Some(true))
+    }
+
+    /// Counts the slot out of its host's pending slots, if it was one.
+    fn leave_pending(&mut self) {
+        if self.pending.take().is_some() {
+            decr(&self.counters.stats.hosts[self.counters.host].pending);
+        }
+    }
+
+    /// Records the worker's answer to `HELLO`: its host name and pid.
+    pub(crate) fn set_remote(&mut self, host: String, pid: u32) {
+        let (node, slurm_job) = match self.slurm_place.clone() {
+            Some((node, job)) => (node, Some(job)),
+            None => (host, None),
+        };
+        let info = Arc::new(SlotInfo {
+            label: self.label.clone(),
+            node,
+            pid,
+            slurm_job,
+        });
+        self.counters.stats.hosts[self.counters.host].set_worker(info.clone());
+        self.info = Some(info);
+    }
+
+    /// Why the slot's handshake deadline passed: a Slurm job still in the
+    /// queue, or a worker that did not answer in `handshake`.
+    pub(crate) fn start_timeout_reason(&self, handshake: Duration) -> String {
+        match &self.pending {
+            Some(pending) => format!(
+                "its Slurm job did not start within {:?}: still pending, the cluster has no room \
+                 for it now; use fewer slots, a longer pending timeout, or run the slots as steps \
+                 of one allocation",
+                pending.timeout
+            ),
+            None => format!("no handshake within {handshake:?}"),
+        }
+    }
+
+    /// Counts the slot out of its host's pending slots and workers.
+    fn forget(&mut self) {
+        self.leave_pending();
+        if let Some(info) = self.info.take() {
+            let host = &self.counters.stats.hosts[self.counters.host];
+            let mut workers = host.workers.lock().unwrap_or_else(|p| p.into_inner());
+            workers.retain(|w| !Arc::ptr_eq(w, &info));
+        }
+    }
+
+    /// Stops the running process: its whole group, or for Slurm the srun
+    /// process alone, asked first (`SIGTERM`: srun ends its step or
+    /// cancels its pending job) and killed only if still there after
+    /// [`slurm::TERM_GRACE`]. Does not reap it.
+    fn stop_process(&mut self) {
+        let pid = self.child.id();
+        if self.kill_group {
+            // The worker leads its own process group (`spawn`), which its
+            // jobs share: kill them all.
+            let _ = crate::sys::kill_group(pid);
+        } else if crate::sys::signal_process(pid, libc::SIGTERM).is_ok() {
+            let child = &mut self.child;
+            let exited = crate::sys::wait_for_exit(pid, slurm::TERM_GRACE, || {
+                !matches!(child.try_wait(), Ok(None))
+            });
+            if matches!(exited, Ok(true)) {
+                return;
+            }
+            warn!(slot:% = self.label; "srun did not exit within {:?} of SIGTERM: killing it", slurm::TERM_GRACE);
+        }
+        if let Err(err) = self.child.kill() {
+            warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
         }
     }
 
@@ -255,15 +432,11 @@ impl Slot {
         let status = match self.child.try_wait() {
             Ok(Some(status)) => Some(status),
             _ => {
-                // The worker leads its own process group (`spawn`), which
-                // its jobs share: kill them all.
-                let _ = crate::sys::kill_group(self.child.id());
-                if let Err(err) = self.child.kill() {
-                    warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
-                }
+                self.stop_process();
                 self.child.wait().ok()
             }
         };
+        self.forget();
         self.drain_stderr();
         if !self.stderr_line.is_empty() {
             self.log_stderr_line();
@@ -277,9 +450,9 @@ impl Drop for Slot {
     /// not.
     fn drop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
-            let _ = crate::sys::kill_group(self.child.id());
-            let _ = self.child.kill();
+            self.stop_process();
             let _ = self.child.wait();
         }
+        self.forget();
     }
 }

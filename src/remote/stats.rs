@@ -1,12 +1,12 @@
 //! The numbers of a pool: counters the pool's loop keeps up to date, read
 //! from any thread as a [`PoolMetrics`] snapshot and logged on SIGUSR2.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use log::info;
 
-use crate::remote::Host;
+use crate::remote::{Host, SlotInfo};
 
 /// Live counters of one pool, written by the thread that drives the pool.
 #[derive(Debug)]
@@ -33,6 +33,10 @@ pub(crate) struct HostStats {
     pub(crate) failed: AtomicUsize,
     /// Why a slot of the host failed last, `host:slot: reason`.
     pub(crate) last_failure: Mutex<Option<String>>,
+    /// Slots whose job waits in a scheduler's queue (Slurm).
+    pub(crate) pending: AtomicUsize,
+    /// The workers of the slots that completed `HELLO`, by slot.
+    pub(crate) workers: Mutex<Vec<Arc<SlotInfo>>>,
 }
 
 impl PoolStats {
@@ -56,6 +60,8 @@ impl PoolStats {
                     done: AtomicUsize::new(0),
                     failed: AtomicUsize::new(0),
                     last_failure: Mutex::new(None),
+                    pending: AtomicUsize::new(0),
+                    workers: Mutex::new(Vec::new()),
                 })
                 .collect(),
         }
@@ -96,13 +102,35 @@ impl HostStats {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            pending: load(&self.pending),
+            workers: {
+                let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+                let mut workers: Vec<SlotInfo> = workers.iter().map(|w| (**w).clone()).collect();
+                workers.sort_by_key(|w| slot_number(&w.label));
+                workers
+            },
         }
+    }
+
+    /// Records the worker of a slot (replacing the slot's previous one).
+    pub(crate) fn set_worker(&self, info: Arc<SlotInfo>) {
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        workers.retain(|w| w.label != info.label);
+        workers.push(info);
     }
 
     /// Records why a slot of the host failed.
     pub(crate) fn set_last_failure(&self, reason: String) {
         *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
+}
+
+/// The `N` of a slot label `host:N`, for sorting.
+fn slot_number(label: &str) -> usize {
+    label
+        .rsplit_once(':')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn load(counter: &AtomicUsize) -> usize {
@@ -173,6 +201,12 @@ pub struct HostMetrics {
     /// Why a slot of the host failed last (`host:slot: reason`), if one
     /// did.
     pub last_failure: Option<String>,
+    /// Slots whose job waits in the scheduler's queue (a Slurm host whose
+    /// cluster has no room for them now).
+    pub pending: usize,
+    /// The live slots' workers, in slot order: where each runs (for a
+    /// Slurm host: the node and job id).
+    pub workers: Vec<SlotInfo>,
 }
 
 impl PoolMetrics {
@@ -201,6 +235,7 @@ impl PoolMetrics {
                 alive = host.alive,
                 busy = host.busy,
                 dead = host.dead,
+                pending = host.pending,
                 jobs_done = host.jobs_done,
                 jobs_failed = host.jobs_failed;
                 "remote pool host metrics"

@@ -1,6 +1,7 @@
 //! How a slot's worker process is started: the local binary (the embedded
-//! default, no ssh), `ssh HOST BIN --remote-worker`, or any command
-//! template (a container exec, a cluster scheduler's run command).
+//! default, no ssh), `ssh HOST BIN --remote-worker`, `srun` on a Slurm
+//! cluster (see [`Slurm`]), or any command template (a container exec,
+//! another scheduler's run command); and how it is stopped.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::remote::REMOTE_WORKER_FLAG;
+use crate::remote::{REMOTE_WORKER_FLAG, Slurm};
 
 /// How to start a worker process for a slot.
 #[derive(Clone, Debug)]
@@ -36,6 +37,9 @@ pub enum Transport {
         /// The worker binary, for `{bin}`.
         bin: String,
     },
+    /// One `srun` task per slot on a Slurm cluster; the host's name is only
+    /// a label, each slot's node is the one Slurm picks (see [`Slurm`]).
+    Slurm(Slurm),
 }
 
 impl Transport {
@@ -59,9 +63,34 @@ impl Transport {
         }
     }
 
+    /// `srun` with the worker binary at `bin` on the nodes and the default
+    /// options of [`Slurm::new`].
+    pub fn slurm(bin: impl Into<String>) -> Transport {
+        Transport::Slurm(Slurm::new(bin))
+    }
+
+    /// True if stopping a slot kills the worker's whole process group (its
+    /// jobs' processes share it); false if only the started process may be
+    /// signalled (`SIGTERM`, then `SIGKILL` after a grace period): srun
+    /// shares its group with a helper that must outlive it to cancel the
+    /// job.
+    pub(crate) fn kill_group_on_stop(&self) -> bool {
+        !matches!(self, Transport::Slurm(_))
+    }
+
+    /// The Slurm settings, for a transport whose slots print a start line
+    /// (and may wait in a queue) before the worker speaks.
+    pub(crate) fn slurm_settings(&self) -> Option<&Slurm> {
+        match self {
+            Transport::Slurm(slurm) => Some(slurm),
+            _ => None,
+        }
+    }
+
     /// The command that starts a worker for `host`.
     pub(crate) fn command(&self, host: &str) -> Command {
         match self {
+            Transport::Slurm(slurm) => slurm.command(),
             Transport::Local { bin } => {
                 let mut cmd = Command::new(bin);
                 let _ = cmd.arg(REMOTE_WORKER_FLAG);
@@ -104,6 +133,7 @@ impl fmt::Display for Transport {
             Transport::Local { bin } => write!(f, "local {}", bin.display()),
             Transport::Ssh { ssh, bin, .. } => write!(f, "{} HOST {bin}", ssh.join(" ")),
             Transport::Command { template, .. } => f.write_str(&template.join(" ")),
+            Transport::Slurm(slurm) => slurm.fmt(f),
         }
     }
 }

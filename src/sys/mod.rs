@@ -6,6 +6,7 @@
 
 mod affinity;
 mod cpu_time;
+mod process;
 mod process_group;
 mod signals;
 mod socket;
@@ -13,6 +14,7 @@ mod stdio;
 
 pub(crate) use affinity::set_cpu_affinity;
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
+pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;

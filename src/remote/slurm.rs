@@ -1,0 +1,443 @@
+//! The Slurm transport: every slot is one `srun` task, either a job of its
+//! own or a step of one allocation.
+//!
+//! A slot's process is `srun -N1 -n1 --unbuffered --quiet [options] sh -c
+//! SCRIPT BIN --remote-worker`. The little script prints one line, the
+//! *start line* `hearth-slurm job=J step=S node=N`, from the task's Slurm
+//! environment and then `exec`s the worker; so the slot learns, in order
+//! and on the same pipe as the frames, that the job left the queue, its
+//! job id and the node Slurm picked. Until that line comes the job is
+//! pending, bounded by [`Slurm::pending_timeout`]; after it the pool's
+//! handshake timeout applies as for any slot.
+//!
+//! Stopping a slot never signals srun's process group: srun forks a helper
+//! into that group which cancels the job when srun dies, and killing both
+//! leaves the remote task running until Slurm's `InactiveLimit` reaps it.
+//! The slot sends `SIGTERM` to the srun pid (srun then ends the step, or
+//! cancels a pending job: `SIGKILL` on a pending srun leaves its job in the
+//! queue) and `SIGKILL` only if srun is still there after a grace period.
+//!
+//! With more slots than the cluster runs as separate jobs, run them as
+//! `--overlap` steps of one allocation: [`Slurm::allocate`] makes one with
+//! `salloc` and [`Slurm::in_allocation`] puts the slots in it, or
+//! [`Slurm::allocation_id`] names one made elsewhere (an `sbatch` job).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use crate::remote::REMOTE_WORKER_FLAG;
+
+/// What the start line begins with.
+const START_MARK: &str = "hearth-slurm";
+
+/// The script srun runs: the start line, then the worker (`$0` is the
+/// worker binary, `$@` its arguments).
+const START_SCRIPT: &str = r#"printf 'hearth-slurm job=%s step=%s node=%s\n' "${SLURM_JOB_ID:--}" "${SLURM_STEP_ID:--}" "${SLURMD_NODENAME:--}"; exec "$0" "$@""#;
+
+/// How long srun (or salloc) has to exit after `SIGTERM` before it is
+/// killed.
+pub(crate) const TERM_GRACE: Duration = Duration::from_secs(5);
+
+/// Longest start line accepted.
+pub(crate) const MAX_START_LINE: usize = 1024;
+
+/// How to start slots with Slurm: the options of their `srun`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hearth::remote::{Host, Pool, Slurm};
+///
+/// let slurm = Slurm::new("/shared/bin/myprog")
+///     .partition("short")
+///     .time_limit("1:00:00")
+///     .args(["--mem=1G"])
+///     .pending_timeout(Duration::from_secs(60));
+/// // A host entry named "slurm" with 16 slots, each a job of its own; the
+/// // node each slot runs on shows in `JobReport::slot`.
+/// let builder = Pool::builder().host(Host::new("slurm", 16, slurm.into()));
+/// # let _ = builder;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Slurm {
+    srun: Vec<String>,
+    salloc: Vec<String>,
+    env: Vec<(String, String)>,
+    bin: String,
+    partition: Option<String>,
+    time_limit: Option<String>,
+    args: Vec<String>,
+    allocation: Option<Allocation>,
+    pending_timeout: Duration,
+}
+
+/// The allocation the slots are steps of.
+#[derive(Clone, Debug)]
+enum Allocation {
+    /// Made elsewhere: only its id.
+    Id(String),
+    /// Made by [`Slurm::allocate`]: released when the last handle goes.
+    Owned(SlurmAllocation),
+}
+
+impl Slurm {
+    /// Slots running `bin` (the worker binary's path on the nodes) with
+    /// plain `srun`, each a job of its own, pending for at most 30 s.
+    pub fn new(bin: impl Into<String>) -> Slurm {
+        Slurm {
+            srun: vec!["srun".to_owned()],
+            salloc: vec!["salloc".to_owned()],
+            env: Vec::new(),
+            bin: bin.into(),
+            partition: None,
+            time_limit: None,
+            args: Vec::new(),
+            allocation: None,
+            pending_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The srun command and any words before hearth's options, e.g.
+    /// `["/opt/slurm/bin/srun"]`; default `["srun"]`.
+    pub fn srun(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
+        self.srun = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The salloc command of [`Slurm::allocate`]; default `["salloc"]`.
+    pub fn salloc(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
+        self.salloc = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets an environment variable for srun and salloc, e.g.
+    /// `SLURM_CONF`. (srun passes hearth's environment on to the tasks.)
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Slurm {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// `--partition`; for an allocation, given to salloc, not the steps.
+    pub fn partition(mut self, partition: impl Into<String>) -> Slurm {
+        self.partition = Some(partition.into());
+        self
+    }
+
+    /// `--time`, a job's time limit in Slurm's format (`MM`, `HH:MM:SS`,
+    /// `D-HH`...); for an allocation, given to salloc, not the steps.
+    pub fn time_limit(mut self, limit: impl Into<String>) -> Slurm {
+        self.time_limit = Some(limit.into());
+        self
+    }
+
+    /// More srun options, after hearth's own (so they win), e.g.
+    /// `["--mem=2G", "--constraint=avx2"]`.
+    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs the slots as `--overlap` steps of the allocation `job_id`
+    /// (e.g. an `sbatch --wrap 'sleep infinity'` job, or the job hearth
+    /// runs in), which someone else releases.
+    pub fn allocation_id(mut self, job_id: impl Into<String>) -> Slurm {
+        self.allocation = Some(Allocation::Id(job_id.into()));
+        self
+    }
+
+    /// Runs the slots as `--overlap` steps of `allocation`; the transport
+    /// keeps it alive (see [`SlurmAllocation`]).
+    pub fn in_allocation(mut self, allocation: &SlurmAllocation) -> Slurm {
+        self.allocation = Some(Allocation::Owned(allocation.clone()));
+        self
+    }
+
+    /// How long a slot's job may wait in the queue before the slot is
+    /// failed as pending (and, as any slot failing its start, tried again
+    /// with back-off); default 30 s. The pool's handshake timeout counts
+    /// from the moment the job runs.
+    pub fn pending_timeout(mut self, timeout: Duration) -> Slurm {
+        self.pending_timeout = timeout;
+        self
+    }
+
+    /// The worker binary's path on the nodes.
+    pub fn bin(&self) -> &str {
+        &self.bin
+    }
+
+    /// The job id of the allocation the slots are steps of, if any.
+    pub fn allocation(&self) -> Option<&str> {
+        match &self.allocation {
+            Some(Allocation::Id(id)) => Some(id),
+            Some(Allocation::Owned(owned)) => Some(owned.id()),
+            None => None,
+        }
+    }
+
+    /// The pending timeout.
+    pub(crate) fn pending_limit(&self) -> Duration {
+        self.pending_timeout
+    }
+
+    /// Makes one allocation with `salloc` for the slots to run in as
+    /// `--overlap` steps: `salloc --immediate=PENDING --job-name=hearth
+    /// [--partition P] [--time T] [args...]`, e.g. with `["-N1"]` or
+    /// `["-N4", "--exclusive"]`. It waits for at most the pending timeout.
+    ///
+    /// The allocation lives as long as a [`SlurmAllocation`] handle does,
+    /// including the one inside a transport made with
+    /// [`Slurm::in_allocation`]; then `salloc` is told to release it. It is
+    /// held by a `salloc` child process whose stdin is a pipe from this
+    /// process: if this process dies, even by `SIGKILL`, the pipe closes
+    /// and salloc releases the allocation.
+    ///
+    /// # Errors
+    ///
+    /// salloc could not be started, or exited without an allocation (its
+    /// error message is in the error's text).
+    pub fn allocate(
+        &self,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> io::Result<SlurmAllocation> {
+        let mut words: Vec<String> = self.salloc.clone();
+        if words.is_empty() {
+            words.push("salloc".to_owned());
+        }
+        words.push(format!(
+            "--immediate={}",
+            self.pending_timeout.as_secs().max(1)
+        ));
+        words.extend(["--quiet".to_owned(), "--job-name=hearth".to_owned()]);
+        words.extend(self.partition.iter().map(|p| format!("--partition={p}")));
+        words.extend(self.time_limit.iter().map(|t| format!("--time={t}")));
+        words.extend(args.into_iter().map(Into::into));
+        words.extend([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            r#"echo "hearth-slurm job=$SLURM_JOB_ID"; exec cat >/dev/null"#.to_owned(),
+        ]);
+        SlurmAllocation::request(&words, &self.env)
+    }
+
+    /// The srun command of one slot.
+    pub(crate) fn command(&self) -> Command {
+        let mut words: Vec<OsString> = self.srun.iter().map(OsString::from).collect();
+        if words.is_empty() {
+            words.push("srun".into());
+        }
+        let mut cmd = Command::new(&words[0]);
+        let _ = cmd.args(&words[1..]);
+        if let Some(job) = self.allocation() {
+            let _ = cmd.arg(format!("--jobid={job}")).arg("--overlap");
+        }
+        let _ = cmd.args(["-N1", "-n1", "--unbuffered", "--quiet", "--job-name=hearth"]);
+        if self.allocation.is_none() {
+            if let Some(partition) = &self.partition {
+                let _ = cmd.arg(format!("--partition={partition}"));
+            }
+            if let Some(limit) = &self.time_limit {
+                let _ = cmd.arg(format!("--time={limit}"));
+            }
+        }
+        let _ = cmd
+            .args(&self.args)
+            .args(["sh", "-c", START_SCRIPT])
+            .arg(&self.bin)
+            .arg(REMOTE_WORKER_FLAG);
+        for (key, value) in &self.env {
+            let _ = cmd.env(key, value);
+        }
+        cmd
+    }
+
+    /// Where a started slot runs, from its start line: the node, and the
+    /// job id (with the step, `J.S`, for a step of an allocation).
+    pub(crate) fn parse_start(&self, line: &str) -> Result<(String, String), String> {
+        let mut words = line.split_whitespace();
+        if words.next() != Some(START_MARK) {
+            return Err(format!(
+                "expected the slot's start line ({START_MARK} job=.. step=.. node=..), got {:?}",
+                truncate(line, 200)
+            ));
+        }
+        let (mut job, mut step, mut node) = ("-", "-", "-");
+        for word in words {
+            match word.split_once('=') {
+                Some(("job", value)) => job = value,
+                Some(("step", value)) => step = value,
+                Some(("node", value)) => node = value,
+                _ => {}
+            }
+        }
+        let job = if self.allocation.is_some() || (step != "0" && step != "-") {
+            format!("{job}.{step}")
+        } else {
+            job.to_owned()
+        };
+        Ok((node.to_owned(), job))
+    }
+}
+
+impl From<Slurm> for crate::remote::Transport {
+    fn from(slurm: Slurm) -> Self {
+        crate::remote::Transport::Slurm(slurm)
+    }
+}
+
+impl fmt::Display for Slurm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.srun.join(" "))?;
+        if let Some(job) = self.allocation() {
+            write!(f, " --jobid={job} --overlap")?;
+        }
+        f.write_str(" -N1 -n1")?;
+        for arg in &self.args {
+            write!(f, " {arg}")?;
+        }
+        write!(f, " {}", self.bin)
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// One Slurm allocation held by a `salloc` child process, made by
+/// [`Slurm::allocate`]; released when the last clone of the handle is
+/// dropped (or by [`SlurmAllocation::release`]).
+#[derive(Clone)]
+pub struct SlurmAllocation {
+    inner: Arc<Held>,
+}
+
+struct Held {
+    id: String,
+    salloc: Mutex<Option<(Child, Option<ChildStdin>)>>,
+}
+
+impl SlurmAllocation {
+    fn request(words: &[String], env: &[(String, String)]) -> io::Result<SlurmAllocation> {
+        let mut cmd = Command::new(&words[0]);
+        let _ = cmd
+            .args(&words[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Not in the terminal's group: Ctrl+C is the pool's business.
+            .process_group(0);
+        for (key, value) in env {
+            let _ = cmd.env(key, value);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|err| io::Error::new(err.kind(), format!("starting {}: {err}", words[0])))?;
+        let stdin = child.stdin.take();
+        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("salloc started without pipes"));
+        };
+        let mut stdout = BufReader::new(stdout);
+        // salloc waits in the queue for at most `--immediate` seconds, then
+        // runs the script, whose first line is the job id; or it exits.
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line);
+        let id = line
+            .trim()
+            .strip_prefix("hearth-slurm job=")
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
+        match (read, id) {
+            (Ok(_), Some(id)) => {
+                debug!(job:% = id; "slurm allocation granted");
+                // stderr is left unread: salloc writes at most a line or
+                // two there before it exits.
+                drop(stdout);
+                Ok(SlurmAllocation {
+                    inner: Arc::new(Held {
+                        id,
+                        salloc: Mutex::new(Some((child, stdin))),
+                    }),
+                })
+            }
+            (read, _) => {
+                drop(stdin);
+                let _ = crate::sys::signal_process(child.id(), libc::SIGTERM);
+                let status = child.wait();
+                let mut message = String::new();
+                let _ = stderr.read_to_string(&mut message);
+                let message = message.lines().collect::<Vec<_>>().join(" | ");
+                Err(io::Error::other(format!(
+                    "salloc gave no allocation ({}): {}{}",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
+                    if message.is_empty() {
+                        "no message"
+                    } else {
+                        &message
+                    },
+                    read.err().map(|e| format!(" ({e})")).unwrap_or_default()
+                )))
+            }
+        }
+    }
+
+    /// The allocation's job id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Releases the allocation now (ending every step in it) and waits
+    /// until salloc has exited; later calls and drops do nothing.
+    pub fn release(&self) {
+        self.inner.release();
+    }
+}
+
+impl Held {
+    fn release(&self) {
+        let Some((mut child, stdin)) = self.salloc.lock().unwrap_or_else(|p| p.into_inner()).take()
+        else {
+            return;
+        };
+        // The script's `cat` ends with its input, then salloc releases the
+        // allocation and exits.
+        drop(stdin);
+        let pid = child.id();
+        let exited = |child: &mut Child| !matches!(child.try_wait(), Ok(None));
+        if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
+            warn!(job:% = self.id; "salloc did not exit after its input closed: terminating it");
+            let _ = crate::sys::signal_process(pid, libc::SIGTERM);
+            if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
+                let _ = child.kill();
+            }
+        }
+        let _ = child.wait();
+        debug!(job:% = self.id; "slurm allocation released");
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl fmt::Debug for SlurmAllocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlurmAllocation")
+            .field("id", &self.inner.id)
+            .finish_non_exhaustive()
+    }
+}

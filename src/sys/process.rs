@@ -1,0 +1,79 @@
+//! One child process, not its group: signal it, and wait a bounded time
+//! for it to exit without reaping it (the caller's `Child` does that).
+//!
+//! The Slurm transport needs both: `srun` must be stopped by signalling
+//! its own pid (its helper in the same group cancels the job), and the
+//! pool cannot block for long on one slot.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// Sends `signal` to the process `pid` only.
+pub(crate) fn signal_process(pid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    if pid <= 1 {
+        return Err(io::Error::other("refusing to signal pid <= 1"));
+    }
+    // SAFETY: kill(2) with a positive pid signals that one process; it
+    // takes no pointers.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits until the child `pid` has exited (it may stay a zombie: it is not
+/// reaped) or `timeout` passed; true if it exited.
+///
+/// Waits on a pidfd (Linux 5.3+); without one it checks `exited` every
+/// 2 ms instead.
+pub(crate) fn wait_for_exit(
+    pid: u32,
+    timeout: Duration,
+    mut exited: impl FnMut() -> bool,
+) -> io::Result<bool> {
+    if exited() {
+        return Ok(true);
+    }
+    let deadline = Instant::now() + timeout;
+    let raw = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    // SAFETY: pidfd_open(pid, 0) takes no pointers; it returns a new file
+    // descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+    if fd < 0 {
+        // No pidfds here: poll the exit status.
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+            if exited() {
+                return Ok(true);
+            }
+        }
+        return Ok(exited());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pollfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let ready = unsafe { libc::poll(&raw mut pollfd, 1, millis) };
+        if ready > 0 {
+            return Ok(true);
+        }
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        if Instant::now() >= deadline {
+            return Ok(exited());
+        }
+    }
+}
