@@ -37,26 +37,51 @@ impl<S: event::Source> Registered<S> {
         &self.rt
     }
 
-    /// Runs the non-blocking operation `op` until it does not return
-    /// `WouldBlock`; on `WouldBlock` registers the task to be woken when the
-    /// source is ready in `direction`.
+    /// Runs the non-blocking operation `op` if the source may be ready in
+    /// `direction`, until it does not return `WouldBlock`; when it is not
+    /// ready registers the task to be woken by the next event.
     pub(crate) fn poll_io<T>(
         &mut self,
         direction: Direction,
         cx: &mut task::Context<'_>,
-        mut op: impl FnMut(&mut S) -> io::Result<T>,
+        op: impl FnMut(&mut S) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        self.poll_io_drained(direction, cx, op, |_| false)
+    }
+
+    /// [`Registered::poll_io`], where `drained` tells from a result that the
+    /// source has no more to give (a short read or write): the next call
+    /// waits for an event instead of making a system call that would only
+    /// say `WouldBlock`.
+    pub(crate) fn poll_io_drained<T>(
+        &mut self,
+        direction: Direction,
+        cx: &mut task::Context<'_>,
+        mut op: impl FnMut(&mut S) -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        let mut io = self.rt.internals.io.borrow_mut();
+        if !io.is_ready(self.token, direction) {
+            io.set_waker(self.token, direction, cx.waker());
+            return Poll::Pending;
+        }
+        drop(io);
         loop {
             match op(&mut self.source) {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.rt
-                        .internals
-                        .io
-                        .borrow_mut()
-                        .set_waker(self.token, direction, cx.waker());
+                    let mut io = self.rt.internals.io.borrow_mut();
+                    io.clear_ready(self.token, direction);
+                    io.set_waker(self.token, direction, cx.waker());
                     return Poll::Pending;
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Ok(value) => {
+                    if drained(&value) {
+                        let mut io = self.rt.internals.io.borrow_mut();
+                        io.clear_ready(self.token, direction);
+                    }
+                    return Poll::Ready(Ok(value));
+                }
                 result => return Poll::Ready(result),
             }
         }

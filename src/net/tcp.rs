@@ -150,7 +150,15 @@ impl TcpStream {
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.read(buf))).await
+        let len = buf.len();
+        // A short read drained the socket: the next read waits for an
+        // event rather than asking the kernel again.
+        let drained = move |n: &usize| *n > 0 && *n < len;
+        poll_fn(|cx| {
+            self.io
+                .poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
+        })
+        .await
     }
 
     /// Reads exactly `buf.len()` bytes.
@@ -170,7 +178,14 @@ impl TcpStream {
 
     /// Writes some of `buf`, returning how much.
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Write, cx, |s| s.write(buf))).await
+        let len = buf.len();
+        // A short write filled the socket's buffer.
+        let full = move |n: &usize| *n < len;
+        poll_fn(|cx| {
+            self.io
+                .poll_io_drained(Direction::Write, cx, |s| s.write(buf), full)
+        })
+        .await
     }
 
     /// Writes all of `buf`.

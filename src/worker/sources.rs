@@ -4,10 +4,14 @@
 //! Each registered source has a slot holding the wakers of the task waiting
 //! to read and the task waiting to write. Tokens carry the slot's
 //! generation, so an event for a source that was dropped (and whose slot was
-//! reused) wakes nobody. Sources are edge-triggered: a task tries the system
-//! call first and only registers its waker after `WouldBlock`; since events
-//! are dispatched on the same thread between runs, a readiness change after
-//! that `WouldBlock` always comes as a new event.
+//! reused) wakes nobody. Sources are edge-triggered, and the slot keeps a
+//! readiness bit per direction: set by events (and at registration), cleared
+//! by `WouldBlock` or by a short read or write, which shows the socket was
+//! drained or filled. A task only makes the system call while the bit is
+//! set; otherwise it registers its waker and waits for the next event. Since
+//! events are dispatched on the same thread between runs, a readiness change
+//! after the bit was cleared always comes as a new event. This saves the
+//! `read` that would only say `WouldBlock` after each message.
 
 use std::task::Waker;
 
@@ -33,6 +37,9 @@ struct Slot {
     in_use: bool,
     read: Option<Waker>,
     write: Option<Waker>,
+    /// Not known to be drained (readable) / full (writable).
+    readable: bool,
+    writable: bool,
 }
 
 fn split(token: Token) -> (usize, u32) {
@@ -52,6 +59,9 @@ impl IoRegistry {
         };
         let slot = &mut self.slots[index as usize];
         slot.in_use = true;
+        // Unknown yet: try the system call once.
+        slot.readable = true;
+        slot.writable = true;
         Token((slot.generation as usize) << 32 | index as usize)
     }
 
@@ -78,6 +88,25 @@ impl IoRegistry {
             .filter(|s| s.in_use && s.generation == generation)
     }
 
+    /// True unless the source is known not to be ready in `direction`.
+    pub(crate) fn is_ready(&mut self, token: Token, direction: Direction) -> bool {
+        self.live_slot(token).is_none_or(|slot| match direction {
+            Direction::Read => slot.readable,
+            Direction::Write => slot.writable,
+        })
+    }
+
+    /// Marks the source as not ready in `direction` (it said `WouldBlock`,
+    /// or a short read or write showed it drained or full).
+    pub(crate) fn clear_ready(&mut self, token: Token, direction: Direction) {
+        if let Some(slot) = self.live_slot(token) {
+            match direction {
+                Direction::Read => slot.readable = false,
+                Direction::Write => slot.writable = false,
+            }
+        }
+    }
+
     /// Sets the waker to call when the source becomes ready in `direction`.
     pub(crate) fn set_waker(&mut self, token: Token, direction: Direction, waker: &Waker) {
         let Some(slot) = self.live_slot(token) else {
@@ -99,9 +128,11 @@ impl IoRegistry {
             return;
         };
         if event.is_readable() || event.is_read_closed() || event.is_error() {
+            slot.readable = true;
             wakers.extend(slot.read.take());
         }
         if event.is_writable() || event.is_write_closed() || event.is_error() {
+            slot.writable = true;
             wakers.extend(slot.write.take());
         }
     }
