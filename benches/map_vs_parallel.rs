@@ -133,13 +133,16 @@ enum Tool {
     HearthLocal,
     /// GNU parallel with local jobs only.
     ParallelLocal,
+    /// `xargs -P 4`: the same `sh -c` jobs with no transport and no
+    /// bookkeeping, the local spawn limit (its output is not in input order).
+    XargsLocal,
 }
 
 /// The ssh tools, in the order of even rounds.
 const SSH_TOOLS: [Tool; 3] = [Tool::HearthSsh, Tool::ParallelSsh, Tool::ParallelCm];
 
 /// The local tools, in the order of even rounds.
-const LOCAL_TOOLS: [Tool; 2] = [Tool::HearthLocal, Tool::ParallelLocal];
+const LOCAL_TOOLS: [Tool; 3] = [Tool::HearthLocal, Tool::ParallelLocal, Tool::XargsLocal];
 
 impl Tool {
     /// Name in the output.
@@ -150,6 +153,7 @@ impl Tool {
             Tool::ParallelCm => "parallel + ControlMaster, ssh",
             Tool::HearthLocal => "hearth map, local",
             Tool::ParallelLocal => "parallel, local",
+            Tool::XargsLocal => "xargs -P 4, local (spawn limit)",
         }
     }
 
@@ -162,7 +166,7 @@ impl Tool {
     /// rate on the 2-core development machine; a handful in a smoke run.
     fn jobs(self, bench: bool) -> usize {
         match (self, bench) {
-            (Tool::HearthSsh | Tool::HearthLocal, true) => 2_000,
+            (Tool::HearthSsh | Tool::HearthLocal | Tool::XargsLocal, true) => 2_000,
             (Tool::ParallelSsh, true) => 200,
             (Tool::ParallelCm, true) => 500,
             (Tool::ParallelLocal, true) => 1_000,
@@ -203,6 +207,12 @@ impl Tool {
             Tool::ParallelLocal => {
                 command = setup.parallel();
                 let _ = command.args(["-j", &local_slots]);
+            }
+            Tool::XargsLocal => {
+                // One `sh -c 'echo N'` per input, as the others run.
+                command = Command::new("xargs");
+                let _ = command.args(["-P", &local_slots, "-I{}", "sh", "-c", "echo {}"]);
+                return command;
             }
         }
         if matches!(self, Tool::HearthSsh | Tool::HearthLocal) {
@@ -614,7 +624,16 @@ fn run_once(tool: Tool, setup: &Setup<'_>, jobs: usize) -> Result<Run, String> {
             describe_output(&out, jobs)
         ));
     }
-    if out != expected {
+    // xargs prints in the order jobs end: compare as sorted lines.
+    let in_order = if tool == Tool::XargsLocal {
+        let mut lines: Vec<usize> = out.lines().filter_map(|l| l.parse().ok()).collect();
+        lines.sort_unstable();
+        let sorted: String = lines.iter().map(|n| format!("{n}\n")).collect();
+        sorted == expected && out.lines().count() == jobs
+    } else {
+        out == expected
+    };
+    if !in_order {
         return Err(format!(
             "wrong output: {}; stderr: {stderr_tail}",
             describe_output(&out, jobs)
@@ -812,6 +831,15 @@ fn print_table(reports: &[Report]) {
                     ratio.map_or("- (a run failed)".to_owned(), |r| format!("{r:.1}")),
                 );
             }
+        }
+        // The transport should vanish: hearth over ssh against spawning
+        // the same jobs locally with no transport at all.
+        if let Some(xargs) = reports.iter().find(|r| r.tool == Tool::XargsLocal) {
+            let (ratio, _) = ratios(hearth, xargs);
+            println!(
+                "hearth over ssh / xargs -P 4 locally (the spawn limit): {}",
+                ratio.map_or("- (a run failed)".to_owned(), |r| format!("{r:.2}")),
+            );
         }
     }
 }
