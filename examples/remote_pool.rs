@@ -4,14 +4,16 @@
 //! cargo run --release --example remote_pool                 # 4 local slots
 //! cargo run --release --example remote_pool -- --jobs 100000 --window 16
 //! cargo run --release --example remote_pool -- --ssh-host node1 --ssh-host node2
+//! cargo run --release --example remote_pool -- --slurm --slots 16 --srun-args '--partition=short'
 //! ```
 //!
 //! The program is its own worker: started with `--remote-worker` (by the
-//! pool, locally or through `ssh HOST BIN --remote-worker`) it serves the
-//! handlers below on stdin/stdout. Otherwise it starts a runtime with a
+//! pool, locally, through `ssh HOST BIN --remote-worker` or through `srun`
+//! on a Slurm cluster) it serves the handlers below on stdin/stdout. Otherwise it starts a runtime with a
 //! remote pool, and eight submitter actors send their share of the jobs,
 //! up to 64 in flight each, and check every output. It prints
-//! `done=N failed=0 retried=R` at the end. Ctrl+C stops it gracefully: no
+//! `done=N failed=0 retried=R` at the end, and where the slots ran (for
+//! Slurm: the node and the job id of each slot). Ctrl+C stops it gracefully: no
 //! new jobs, the running ones finish, the slots exit; a second Ctrl+C kills
 //! them.
 
@@ -20,12 +22,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
-use hearth::remote::{self, Handlers, Host, JobFailure, Pool, RemotePool, Transport};
+use hearth::remote::{
+    self, Handlers, Host, JobFailure, Pool, RemotePool, SlotInfo, Slurm, Transport,
+};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, NoMessages, Runtime, ThreadSafe};
 
 const USAGE: &str = "usage: remote_pool [--jobs N] [--slots N] [--window N] [--sleep-ms N] \
-                     [--ssh-host HOST]... [--ssh 'ssh -F CONFIG'] [--remote-bin PATH]";
+                     [--ssh-host HOST]... [--ssh 'ssh -F CONFIG'] [--slurm] [--srun-args ARGS] \
+                     [--remote-bin PATH]";
 
 /// The worker's handlers.
 fn handlers() -> Handlers {
@@ -93,6 +98,15 @@ fn main() -> ExitCode {
             host.name, host.slots, host.jobs_done
         );
     }
+    for worker in &tally.workers {
+        println!(
+            "  slot={} node={} pid={} slurm_job={}",
+            worker.label,
+            worker.node,
+            worker.pid,
+            worker.slurm_job.as_deref().unwrap_or("-")
+        );
+    }
     if tally.failed > 0 {
         return ExitCode::FAILURE;
     }
@@ -108,6 +122,8 @@ struct Tally {
     failed: u64,
     /// Jobs the pool did not run because the runtime was stopping.
     cancelled: u64,
+    /// The slots' workers, as the last submitter to finish saw them.
+    workers: Vec<SlotInfo>,
 }
 
 /// Sends its share of the jobs, 64 in flight at a time, and checks every
@@ -145,6 +161,16 @@ async fn submitter(
             }
         }
     }
+    let workers: Vec<SlotInfo> = pool
+        .metrics()
+        .hosts
+        .into_iter()
+        .flat_map(|host| host.workers)
+        .collect();
+    let mut tally = tally.lock().unwrap_or_else(|p| p.into_inner());
+    if workers.len() >= tally.workers.len() {
+        tally.workers = workers;
+    }
 }
 
 /// The command line.
@@ -155,6 +181,8 @@ struct Args {
     sleep_ms: u64,
     ssh_hosts: Vec<String>,
     ssh: Vec<String>,
+    slurm: bool,
+    srun_args: Vec<String>,
     remote_bin: Option<String>,
 }
 
@@ -167,6 +195,8 @@ impl Args {
             sleep_ms: 0,
             ssh_hosts: Vec::new(),
             ssh: vec!["ssh".to_owned()],
+            slurm: false,
+            srun_args: Vec::new(),
             remote_bin: None,
         };
         while let Some(arg) = args.next() {
@@ -180,6 +210,10 @@ impl Args {
                 "--ssh" => {
                     parsed.ssh = value()?.split_whitespace().map(str::to_owned).collect();
                 }
+                "--slurm" => parsed.slurm = true,
+                "--srun-args" => {
+                    parsed.srun_args = value()?.split_whitespace().map(str::to_owned).collect();
+                }
                 "--remote-bin" => parsed.remote_bin = Some(value()?),
                 "-h" | "--help" => return Err("help".to_owned()),
                 _ => return Err(format!("unknown argument {arg:?}")),
@@ -188,22 +222,30 @@ impl Args {
         if parsed.slots == 0 {
             return Err("--slots must be at least 1".to_owned());
         }
+        if parsed.slurm && !parsed.ssh_hosts.is_empty() {
+            return Err("--slurm and --ssh-host do not mix".to_owned());
+        }
         Ok(parsed)
     }
 
-    /// The pool: local slots by default, or `slots` per ssh host.
+    /// The pool: local slots by default, `slots` per ssh host, or `slots`
+    /// Slurm jobs (each slot one `srun` task, on the node Slurm picks).
     fn pool(&self) -> hearth::remote::PoolBuilder {
         let builder = Pool::builder()
             .window(self.window)
             .timeout(Duration::from_secs(60));
-        if self.ssh_hosts.is_empty() {
-            return builder.host(Host::local(self.slots));
-        }
         let bin = self.remote_bin.clone().unwrap_or_else(|| {
             std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         });
+        if self.slurm {
+            let slurm = Slurm::new(bin).args(self.srun_args.clone());
+            return builder.host(Host::new("slurm", self.slots, slurm.into()));
+        }
+        if self.ssh_hosts.is_empty() {
+            return builder.host(Host::local(self.slots));
+        }
         self.ssh_hosts.iter().fold(builder, |builder, host| {
             let transport = Transport::Ssh {
                 ssh: self.ssh.clone(),

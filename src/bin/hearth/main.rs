@@ -1,6 +1,6 @@
 //! The `hearth` command: run a command once per input over persistent
-//! worker slots, locally or on ssh hosts (`hearth map`), and be such a
-//! slot (`hearth worker`).
+//! worker slots, locally, on ssh hosts or on a Slurm cluster (`hearth
+//! map`), and be such a slot (`hearth worker`).
 //!
 //! Exit status: 0 when every job ran and exited 0; 1 when a job failed; 2
 //! for a usage error; 3 when the pool failed (every slot that could run the
@@ -20,11 +20,13 @@ use hearth::remote::{self, Handlers};
 /// Exit status for usage errors.
 const USAGE: u8 = 2;
 
-/// Runs commands over persistent worker slots, locally or over ssh.
+/// Runs commands over persistent worker slots, locally, over ssh or on a
+/// Slurm cluster.
 ///
 /// Like GNU parallel with --sshlogin, but each host keeps its slots (one
-/// worker process per slot, one ssh connection each) for the whole run, so
-/// thousands of short jobs cost what the jobs cost, not ssh start-ups.
+/// worker process per slot, one ssh connection or Slurm job each) for the
+/// whole run, so thousands of short jobs cost what the jobs cost, not ssh
+/// or srun start-ups.
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about, long_about)]
 struct Cli {
@@ -46,6 +48,8 @@ enum Command {
     ///   seq 1000 | hearth map -- echo {}
     ///
     ///   hearth map -S node1,node2 -j 4 --tag -- 'gzip -c {} | wc -c' ::: *.log
+    ///
+    ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
     #[command(verbatim_doc_comment)]
     Map(Box<MapArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
@@ -65,8 +69,50 @@ pub struct MapArgs {
         value_delimiter = ','
     )]
     pub hosts: Vec<String>,
+    /// Run the slots on a Slurm cluster, each slot one `srun -N1 -n1`
+    /// task (a job of its own, or a step with --slurm-alloc/--slurm-jobid);
+    /// --tag-host shows the node Slurm picked and the job id, NODE/JOBID.
+    #[arg(long, conflicts_with_all = ["hosts", "launcher"])]
+    pub slurm: bool,
+    /// More srun options for --slurm, e.g. "--partition=short --time=10
+    /// --mem=1G" (after hearth's own, so they win).
+    #[arg(
+        long = "srun-args",
+        value_name = "ARGS",
+        requires = "slurm",
+        allow_hyphen_values = true
+    )]
+    pub srun_args: Option<String>,
+    /// With --slurm: make one allocation with salloc and run the slots as
+    /// `--overlap` steps of it, released at the end; for more slots than
+    /// the cluster runs as separate jobs.
+    #[arg(long = "slurm-alloc", requires = "slurm")]
+    pub slurm_alloc: bool,
+    /// Options of the salloc of --slurm-alloc, e.g. "-N2 --partition=short"
+    /// [default: -N1].
+    #[arg(
+        long = "salloc-args",
+        value_name = "ARGS",
+        requires = "slurm_alloc",
+        allow_hyphen_values = true
+    )]
+    pub salloc_args: Option<String>,
+    /// With --slurm: run the slots as `--overlap` steps of this existing
+    /// allocation (a job id, e.g. $SLURM_JOB_ID inside sbatch).
+    #[arg(
+        long = "slurm-jobid",
+        value_name = "ID",
+        requires = "slurm",
+        conflicts_with = "slurm_alloc"
+    )]
+    pub slurm_jobid: Option<String>,
+    /// With --slurm: how long a slot's job may wait in the queue; a slot
+    /// still pending then counts as a failed start (tried again with
+    /// back-off, dead after five).
+    #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub pending_timeout: Duration,
     /// Slots per host [default: the number of cores for the local machine,
-    /// 2 for an ssh host].
+    /// 2 for an ssh host, 4 for --slurm].
     #[arg(short = 'j', long = "slots", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub slots: Option<u32>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
@@ -99,11 +145,12 @@ pub struct MapArgs {
     /// Prefix each output line with the input and a tab.
     #[arg(long)]
     pub tag: bool,
-    /// Prefix each output line with the host and a tab.
+    /// Prefix each output line with the host and a tab (with --slurm: the
+    /// node and job id, NODE/JOBID).
     #[arg(long = "tag-host")]
     pub tag_host: bool,
     /// One JSON object per job instead of the outputs: seq, input, host,
-    /// exit, signal, stdout, stderr, attempts, ms.
+    /// node, slurm_job, exit, signal, stdout, stderr, attempts, ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
     /// Show a progress bar on stderr (when it is a terminal).

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hearth::remote::{
-    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Target, Transport, shell_quote,
+    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport, shell_quote,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -65,8 +65,13 @@ pub fn run(args: MapArgs) -> ExitCode {
             return ExitCode::from(POOL_FAILED);
         }
     };
-    let mut printer = match Printer::new(args.json, args.tag, args.tag_host, args.joblog.as_deref())
-    {
+    let mut printer = match Printer::new(
+        args.json,
+        args.tag,
+        args.tag_host,
+        args.slurm,
+        args.joblog.as_deref(),
+    ) {
         Ok(printer) => printer,
         Err(err) => return usage_error(&err.to_string()),
     };
@@ -119,6 +124,8 @@ pub fn run(args: MapArgs) -> ExitCode {
     );
     bar.finish_and_clear();
     let _ = printer.finish();
+    // Before the shutdown, which ends the slots still waiting.
+    report_pending_slots(&control.metrics(), args.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         eprintln!("hearth map: {err}");
@@ -139,6 +146,23 @@ pub fn run(args: MapArgs) -> ExitCode {
         interrupted.load(Ordering::SeqCst),
         args.fail_fast,
     )
+}
+
+/// One line per host with slots whose scheduler never ran them (Slurm
+/// jobs still pending at the end).
+fn report_pending_slots(metrics: &PoolMetrics, in_allocation: bool) {
+    for host in metrics.hosts.iter().filter(|h| h.pending > 0) {
+        let advice = if in_allocation {
+            "use fewer slots (-j) or a larger allocation (--salloc-args)"
+        } else {
+            "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
+        };
+        eprintln!(
+            "hearth map: host {}: {} of {} slots never ran: their Slurm jobs were still pending \
+             at the end (the cluster had no room for them); {advice}",
+            host.name, host.pending, host.slots
+        );
+    }
 }
 
 /// One line per host with slots dead for good.
@@ -271,6 +295,9 @@ fn command_line(words: &[String], input: &str) -> String {
 
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_pool(args: &MapArgs) -> Result<Pool, String> {
+    if args.slurm {
+        return build_slurm_pool(args);
+    }
     let hosts = if args.hosts.is_empty() {
         vec![":".to_owned()]
     } else {
@@ -282,13 +309,7 @@ fn build_pool(args: &MapArgs) -> Result<Pool, String> {
             "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
         );
     }
-    let bin = match &args.remote_bin {
-        Some(bin) => bin.clone(),
-        None => std::env::current_exe()
-            .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin"))?
-            .display()
-            .to_string(),
-    };
+    let bin = worker_bin(args)?;
     let mut builder = Pool::builder()
         .name("hearth-map")
         .window(args.window as usize)
@@ -326,6 +347,55 @@ fn build_pool(args: &MapArgs) -> Result<Pool, String> {
         builder = builder.host(host);
     }
     builder.build().map_err(|err: PoolError| err.to_string())
+}
+
+/// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by
+/// default); with `--slurm-alloc` the allocation is made here, and lives
+/// as long as the pool.
+fn build_slurm_pool(args: &MapArgs) -> Result<Pool, String> {
+    let bin = worker_bin(args)?;
+    let words = |text: &Option<String>| -> Vec<String> {
+        text.iter()
+            .flat_map(|t| t.split_whitespace())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut slurm = Slurm::new(bin)
+        .args(words(&args.srun_args))
+        .pending_timeout(args.pending_timeout);
+    if let Some(job) = &args.slurm_jobid {
+        slurm = slurm.allocation_id(job.clone());
+    }
+    if args.slurm_alloc {
+        let mut salloc = words(&args.salloc_args);
+        if salloc.is_empty() {
+            salloc.push("-N1".to_owned());
+        }
+        let allocation = slurm
+            .allocate(salloc)
+            .map_err(|err| format!("--slurm-alloc: {err}"))?;
+        slurm = slurm.in_allocation(&allocation);
+    }
+    let slots = args.slots.map_or(4, |n| n as usize);
+    let mut builder = Pool::builder()
+        .name("hearth-map")
+        .window(args.window as usize)
+        .max_attempts(args.attempts)
+        .host(Host::new("slurm", slots, slurm.into()));
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().map_err(|err: PoolError| err.to_string())
+}
+
+/// The worker binary's path on the hosts: `--remote-bin`, or this one's.
+fn worker_bin(args: &MapArgs) -> Result<String, String> {
+    match &args.remote_bin {
+        Some(bin) => Ok(bin.clone()),
+        None => std::env::current_exe()
+            .map(|path| path.display().to_string())
+            .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
+    }
 }
 
 /// A progress bar on stderr when asked for and stderr is a terminal;

@@ -16,6 +16,9 @@ pub struct Printer {
     json: bool,
     tag: bool,
     tag_host: bool,
+    /// The host shown is the slot's node (and Slurm job id), not the
+    /// pool's host entry.
+    host_is_node: bool,
     joblog: Option<BufWriter<File>>,
     /// Failed jobs: (seq, why), in the order they were reported.
     pub failed: Vec<(usize, String)>,
@@ -42,7 +45,13 @@ pub struct Finished<'a> {
 }
 
 impl Printer {
-    pub fn new(json: bool, tag: bool, tag_host: bool, joblog: Option<&Path>) -> io::Result<Self> {
+    pub fn new(
+        json: bool,
+        tag: bool,
+        tag_host: bool,
+        host_is_node: bool,
+        joblog: Option<&Path>,
+    ) -> io::Result<Self> {
         let joblog = match joblog {
             Some(path) => {
                 let mut file = BufWriter::new(File::create(path).map_err(|err| {
@@ -63,6 +72,7 @@ impl Printer {
             json,
             tag,
             tag_host,
+            host_is_node,
             joblog,
             failed: Vec::new(),
             not_run: Vec::new(),
@@ -74,7 +84,10 @@ impl Printer {
 
     /// Prints one job; returns true if it failed (for --fail-fast).
     pub fn job(&mut self, job: Finished<'_>) -> io::Result<bool> {
-        let host = job.report.host.clone().unwrap_or_else(|| "-".to_owned());
+        let host = match (&job.report.slot, self.host_is_node) {
+            (Some(slot), true) => slot.place(),
+            _ => job.report.host.clone().unwrap_or_else(|| "-".to_owned()),
+        };
         let failure = match &job.report.result {
             Ok(out) if out.success() => None,
             Ok(out) => Some(match out.signal {
@@ -134,10 +147,13 @@ impl Printer {
             Ok(_) => None,
             Err(_) => failure,
         };
+        let slot = job.report.slot.as_deref();
         let line = serde_json::json!({
             "seq": job.seq,
             "input": job.input,
             "host": job.report.host,
+            "node": slot.map(|s| &s.node),
+            "slurm_job": slot.and_then(|s| s.slurm_job.as_ref()),
             "exit": exit,
             "signal": signal,
             "stdout": stdout,

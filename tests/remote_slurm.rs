@@ -1,0 +1,737 @@
+//! The remote slot pool over a real Slurm, against a private single-node
+//! cluster on loopback (see `util/slurm.rs`): the library's Slurm
+//! transport, the `hearth map --slurm` command, and the `remote_pool`
+//! example with `--slurm`.
+//!
+//! `harness = false`: started with `--remote-worker` this binary is the
+//! worker of the library tests (its handlers below), started by `srun`;
+//! otherwise it starts the cluster and runs the tests. After each test no
+//! job may be left in `squeue`, and no srun, salloc or worker process
+//! anywhere on the machine.
+//!
+//! Without Slurm (not root, packages missing) the tests are skipped,
+//! unless `HEARTH_REQUIRE_SLURM=1` (as in CI), which makes that a failure.
+
+#[path = "util/slurm.rs"]
+mod slurm;
+#[path = "util/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::{self, Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+use std::{env, fs, panic, thread};
+
+use hearth::remote::{
+    self, Handlers, Host, JobReport, Order, Pool, SlotInfo, Slurm, Target, Transport,
+};
+
+use slurm::{CAPACITY, Cluster, NODE};
+use sshd::processes;
+
+/// How long a worker-side wait may last before the job gives up, so a
+/// broken test fails instead of hanging.
+const WORKER_WAIT: Duration = Duration::from_secs(30);
+
+/// Last guard against a hanging `hearth map`.
+const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn handlers() -> Handlers {
+    Handlers::new()
+        .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+        // Marks `dir/<pid>`, then waits until `n` different workers have:
+        // with `n` slots and `n` jobs, every slot must run before any job
+        // ends. Answers the worker's pid.
+        .add("rendezvous", |(dir, n): (PathBuf, usize)| {
+            mark(&dir)?;
+            wait_until(|| count_entries(&dir) >= n)
+                .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
+            Ok::<_, String>(process::id())
+        })
+        // Waits until the file `gate` exists, then squares.
+        .add("gated", |(gate, x): (PathBuf, u64)| {
+            wait_until(|| gate.exists())
+                .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
+            x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
+        })
+}
+
+/// Creates `dir/<this worker's pid>`.
+fn mark(dir: &Path) -> Result<(), String> {
+    fs::write(dir.join(process::id().to_string()), b"").map_err(|e| format!("marking {dir:?}: {e}"))
+}
+
+fn count_entries(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, Iterator::count)
+}
+
+/// Polls `done` (every 2 ms) until it holds or [`WORKER_WAIT`] passed.
+fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), ()> {
+    let deadline = Instant::now() + WORKER_WAIT;
+    while !done() {
+        if Instant::now() >= deadline {
+            return Err(());
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Polls `found` (every 20 ms) until it returns something or `timeout`
+/// passed.
+fn poll_for<T>(timeout: Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = found() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+type Test = fn(&Cluster);
+
+fn main() -> ExitCode {
+    if remote::is_remote_worker() {
+        if env::var_os("HEARTH_LOG").is_some() {
+            hearth::log::init();
+        }
+        return remote::serve(handlers());
+    }
+    if env::var_os("HEARTH_LOG").is_some() {
+        hearth::log::init();
+    }
+    let required = env::var("HEARTH_REQUIRE_SLURM").is_ok_and(|v| v == "1");
+    let started = Instant::now();
+    let cluster = match Cluster::start() {
+        Ok(cluster) => cluster,
+        Err(why) if required => {
+            println!(
+                "test remote_slurm ... FAILED: HEARTH_REQUIRE_SLURM=1 and no private Slurm: {why}"
+            );
+            return ExitCode::from(101);
+        }
+        Err(why) => {
+            println!("test remote_slurm ... skipped: {why}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    println!(
+        "private Slurm cluster up in {:.2?}, SLURM_CONF={}",
+        started.elapsed(),
+        cluster.conf().display()
+    );
+
+    let tests: &[(&str, Test)] = &[
+        (
+            "library_slots_report_their_node_and_job",
+            library_slots_report_their_node_and_job,
+        ),
+        (
+            "library_pending_slot_is_reported_and_its_job_cancelled",
+            library_pending_slot_is_reported_and_its_job_cancelled,
+        ),
+        (
+            "library_allocation_steps_and_release",
+            library_allocation_steps_and_release,
+        ),
+        (
+            "cli_1000_jobs_in_order_with_the_node",
+            cli_1000_jobs_in_order_with_the_node,
+        ),
+        (
+            "cli_killed_srun_loses_nothing",
+            cli_killed_srun_loses_nothing,
+        ),
+        (
+            "cli_40_slots_the_surplus_is_reported_pending",
+            cli_40_slots_the_surplus_is_reported_pending,
+        ),
+        (
+            "cli_40_slots_as_steps_of_one_allocation",
+            cli_40_slots_as_steps_of_one_allocation,
+        ),
+        (
+            "example_remote_pool_over_slurm",
+            example_remote_pool_over_slurm,
+        ),
+    ];
+    let filter: Vec<String> = env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let start = Instant::now();
+        let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| test(&cluster)));
+        // Checked after every test, passed or not: the pool must clean up
+        // on its error paths too.
+        let left = leftovers(&cluster);
+        if outcome.is_ok() && left.is_empty() {
+            println!("test {name} ... ok ({:.2?})", start.elapsed());
+            passed += 1;
+        } else {
+            if !left.is_empty() {
+                println!("{name}: left behind: {left:#?}");
+            }
+            println!(
+                "test {name} ... FAILED ({:.2?}); cluster logs:\n{}",
+                start.elapsed(),
+                cluster.log_tail(10)
+            );
+            failed += 1;
+        }
+    }
+    let stopping = Instant::now();
+    drop(cluster);
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; finished in {:.2?} (cluster stopped in {:.2?})",
+        if failed == 0 { "ok" } else { "FAILED" },
+        started.elapsed(),
+        stopping.elapsed()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(101)
+    }
+}
+
+/// This test binary, which the library tests' slots run as the worker.
+fn exe() -> String {
+    env::current_exe()
+        .expect("current_exe")
+        .display()
+        .to_string()
+}
+
+/// The `hearth` command.
+fn hearth() -> &'static str {
+    env!("CARGO_BIN_EXE_hearth")
+}
+
+/// The library's Slurm transport to the test cluster, with this binary as
+/// the worker.
+fn slurm(cluster: &Cluster) -> Slurm {
+    Slurm::new(exe()).env("SLURM_CONF", cluster.conf().display().to_string())
+}
+
+/// What a test left behind, after waiting up to 15 s for it to go (a
+/// cancelled job stays COMPLETING for a moment; srun's helper cancels the
+/// job after srun died):
+///
+/// - jobs in the cluster's queue;
+/// - children of this process: srun, salloc or hearth processes not reaped;
+/// - anywhere on the machine, processes running a worker binary of these
+///   tests with `--remote-worker` (the workers, and the srun processes and
+///   helpers whose command line names them), and salloc processes holding
+///   an allocation for hearth.
+fn leftovers(cluster: &Cluster) -> Vec<String> {
+    let me = process::id();
+    let daemons = cluster.daemon_pids();
+    let workers = [exe(), hearth().to_owned()];
+    let find = || -> Vec<String> {
+        let mut left: Vec<String> = cluster
+            .jobs()
+            .into_iter()
+            .map(|j| format!("job {j}"))
+            .collect();
+        left.extend(
+            processes()
+                .into_iter()
+                .filter(|p| p.pid != me && !daemons.contains(&p.pid))
+                .filter(|p| {
+                    p.ppid == me
+                        || (p.cmdline.contains(remote::REMOTE_WORKER_FLAG)
+                            && workers.iter().any(|w| p.cmdline.contains(w.as_str())))
+                        || (p.comm == "salloc" && p.cmdline.contains("hearth-slurm"))
+                })
+                .map(|p| {
+                    format!(
+                        "pid {} (ppid {}, {} {}): {}",
+                        p.pid, p.ppid, p.comm, p.state, p.cmdline
+                    )
+                }),
+        );
+        left
+    };
+    poll_for(Duration::from_secs(15), || find().is_empty().then_some(()))
+        .map_or_else(find, |()| Vec::new())
+}
+
+/// The slot of a report, or a panic naming the job.
+fn slot_of<T: std::fmt::Debug>(index: usize, report: &JobReport<T>) -> SlotInfo {
+    match &report.slot {
+        Some(slot) => (**slot).clone(),
+        None => panic!("job {index} has no slot: {report:?}"),
+    }
+}
+
+/// Four slots, each a job of its own: they all run at once (a rendezvous),
+/// every report names the node Slurm picked and its slot's job id (four
+/// different jobs, all `hearth` jobs RUNNING in squeue meanwhile), the
+/// metrics list the four workers; then 2,000 jobs come back in order.
+fn library_slots_report_their_node_and_job(cluster: &Cluster) {
+    let mut pool = Pool::builder()
+        .host(Host::new("slurm", 4, slurm(cluster).into()))
+        .build()
+        .unwrap();
+    let dir = cluster.scratch("library-rendezvous");
+    let mut slots = Vec::new();
+    pool.run(
+        &Target::Any,
+        "rendezvous",
+        vec![(dir, 4usize); 4],
+        Order::Submission,
+        |index, report: JobReport<u32>| {
+            let slot = slot_of(index, &report);
+            let pid = report
+                .result
+                .clone()
+                .unwrap_or_else(|e| panic!("rendezvous {index}: {e}"));
+            assert_eq!(report.host.as_deref(), Some("slurm"));
+            assert_eq!(slot.node, NODE, "{slot:?}");
+            assert_eq!(slot.pid, pid, "{slot:?}");
+            slots.push(slot);
+            ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    let jobs: BTreeSet<String> = slots
+        .iter()
+        .map(|s| s.slurm_job.clone().expect("a Slurm job id"))
+        .collect();
+    assert_eq!(jobs.len(), 4, "{slots:#?}");
+    let queue = cluster.jobs();
+    for job in &jobs {
+        assert!(
+            queue.contains(&format!("{job} RUNNING hearth")),
+            "job {job} not running in squeue: {queue:?}"
+        );
+    }
+    let metrics = pool.metrics();
+    let host = &metrics.hosts[0];
+    assert_eq!((host.alive, host.pending, host.dead), (4, 0, 0), "{host:?}");
+    let listed: BTreeSet<String> = host
+        .workers
+        .iter()
+        .map(|w| w.slurm_job.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(listed, jobs, "{:#?}", host.workers);
+
+    let start = Instant::now();
+    let out = pool.map::<u64, u64>("square", 0..2_000).unwrap();
+    for (i, result) in out.into_iter().enumerate() {
+        assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
+    }
+    println!("  2,000 jobs over 4 Slurm slots in {:.2?}", start.elapsed());
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// One slot more than the cluster runs: while the others hold their jobs
+/// (every slot is a job that lives as long as the pool), the last one
+/// stays pending; after the pending timeout (1 s here) it is failed with a
+/// reason that says so, counted in the metrics, and its job is cancelled,
+/// not left in the queue; the pool's work is done by the others.
+fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
+    let transport = slurm(cluster).pending_timeout(Duration::from_secs(1));
+    let mut pool = Pool::builder()
+        .host(Host::new("slurm", CAPACITY + 1, transport.into()))
+        .build()
+        .unwrap();
+    let control = pool.control();
+    let gate = cluster.scratch("pending-gate").join("open");
+    let inputs: Vec<(PathBuf, u64)> = (0..100).map(|x| (gate.clone(), x)).collect();
+    let (out, seen) = thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            // Opens the gate when dropped, even on a panic.
+            struct Gate<'a>(&'a Path);
+            impl Drop for Gate<'_> {
+                fn drop(&mut self) {
+                    fs::write(self.0, b"").expect("opening the gate");
+                }
+            }
+            let _gate = Gate(&gate);
+            let mut pending_seen = 0;
+            let failure = poll_for(Duration::from_secs(30), || {
+                let metrics = control.metrics();
+                let host = &metrics.hosts[0];
+                pending_seen = pending_seen.max(host.pending);
+                host.last_failure.clone()
+            });
+            (failure, pending_seen)
+        });
+        let out = pool.map::<_, u64>("gated", inputs);
+        (out, watcher.join().expect("the watcher panicked"))
+    });
+    let (failure, pending_seen) = seen;
+    let failure = failure.expect("no slot failure within 30 s");
+    assert!(
+        failure.contains("did not start within 1s") && failure.contains("pending"),
+        "{failure}"
+    );
+    assert!(pending_seen >= 1, "no slot counted as pending");
+    for (i, result) in out.unwrap().into_iter().enumerate() {
+        assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
+    }
+    let metrics = pool.metrics();
+    assert_eq!(metrics.hosts[0].alive, CAPACITY, "{:?}", metrics.hosts[0]);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// The allocation mode: one salloc allocation, the slots `--overlap`
+/// steps of it (job ids `ALLOC.STEP`), more of them than the cluster runs
+/// as jobs; dropping the pool and the handle releases the allocation.
+fn library_allocation_steps_and_release(cluster: &Cluster) {
+    let slots = CAPACITY + 4;
+    let transport = slurm(cluster);
+    let allocation = transport.allocate(["-N1"]).unwrap();
+    let id = allocation.id().to_owned();
+    assert!(
+        cluster.jobs().contains(&format!("{id} RUNNING hearth")),
+        "{:?}",
+        cluster.jobs()
+    );
+    let transport = transport.in_allocation(&allocation);
+    drop(allocation);
+    let mut pool = Pool::builder()
+        .host(Host::new("slurm", slots, Transport::from(transport)))
+        .build()
+        .unwrap();
+    let dir = cluster.scratch("allocation-rendezvous");
+    let mut steps = BTreeSet::new();
+    pool.run(
+        &Target::Any,
+        "rendezvous",
+        vec![(dir, slots); slots],
+        Order::Completion,
+        |index, report: JobReport<u32>| {
+            let slot = slot_of(index, &report);
+            assert!(report.result.is_ok(), "{report:?}");
+            let job = slot.slurm_job.expect("a job id");
+            let (alloc, _step) = job.split_once('.').expect("ALLOC.STEP");
+            assert_eq!(alloc, id);
+            let _ = steps.insert(job);
+            ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    assert_eq!(steps.len(), slots, "{steps:?}");
+    pool.shutdown(Duration::from_secs(10));
+    // The last handle went with the pool: the allocation is released.
+    assert_eq!(cluster.wait_queue_empty(Duration::from_secs(15)), Ok(()));
+}
+
+/// Runs `hearth map ARGS` with `inputs` on stdin against the cluster.
+fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Output {
+    let mut child = Command::new(hearth())
+        .arg("map")
+        .args(args)
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting hearth");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let inputs = inputs.to_owned();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(inputs.as_bytes());
+    });
+    let pid = child.id();
+    // A last guard: kill a hanging run so the test fails instead.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = sshd::signal(pid, libc::SIGKILL);
+        }
+    });
+    let output = child.wait_with_output().expect("waiting for hearth");
+    drop(done_tx);
+    let _ = guard.join();
+    let _ = writer.join();
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn numbers(n: usize) -> String {
+    (1..=n).map(|i| format!("{i}\n")).collect()
+}
+
+/// `hearth map --slurm -j 4 --tag-host -- echo {}` with 1,000 inputs:
+/// every output once and in order, each tagged with the node Slurm picked
+/// and the slot's job id, at most four job ids.
+fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
+    let start = Instant::now();
+    let out = hearth_map(
+        cluster,
+        &["--slurm", "-j", "4", "--tag-host", "--", "echo", "{}"],
+        &numbers(1000),
+    );
+    let elapsed = start.elapsed();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        text(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1000, "{stdout}");
+    let mut jobs = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(value, (i + 1).to_string(), "line {i}: {line:?}");
+        let (node, job) = place.split_once('/').unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(node, NODE, "{line:?}");
+        assert!(job.parse::<u64>().is_ok(), "{line:?}");
+        let _ = jobs.insert(job.to_owned());
+    }
+    assert!(jobs.len() <= 4, "{jobs:?}");
+    println!("  1,000 jobs through hearth map --slurm -j 4 in {elapsed:.2?} (slot jobs {jobs:?})");
+}
+
+/// `hearth map --slurm -j 4` with 300 jobs of 20 ms; once outputs come,
+/// SIGKILL one srun process (the pid alone, as a user's `kill -9` would):
+/// the run still gives every output once and in order and exits 0.
+fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
+    const JOBS: usize = 300;
+    let mut child = Command::new(hearth())
+        .args([
+            "map",
+            "--slurm",
+            "-j",
+            "4",
+            "--json",
+            "--",
+            "sleep 0.02; echo {}",
+        ])
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting hearth");
+    let hearth_pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
+    drop(stdin);
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = sshd::signal(hearth_pid, libc::SIGKILL);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut killed = None;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        lines.push(line.expect("reading hearth's output"));
+        if lines.len() == 20 {
+            // Every slot has had time to take jobs; one srun of hearth's.
+            let srun = processes()
+                .into_iter()
+                .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
+                .expect("no srun process under hearth");
+            assert!(sshd::signal(srun.pid, libc::SIGKILL));
+            killed = Some(srun.pid);
+        }
+    }
+    let status = child.wait().expect("waiting for hearth");
+    drop(done_tx);
+    let _ = guard.join();
+    let stderr = errors.join().unwrap();
+    assert!(
+        killed.is_some(),
+        "fewer than 20 outputs: {lines:?}; {stderr}"
+    );
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines.len(), JOBS, "{stderr}");
+    let mut retried = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(json["seq"], i + 1, "{line}");
+        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+        assert_eq!(json["node"], NODE, "{line}");
+        if json["attempts"] != 1 {
+            retried += 1;
+        }
+    }
+    println!("  killed srun {killed:?}; {retried} job(s) ran again");
+}
+
+/// The shell command of a CLI rendezvous: marks `dir/ID` (ID from the
+/// slot's Slurm environment) and waits until `n` slots did, then prints the
+/// input.
+fn rendezvous_command(dir: &Path, id: &str, n: usize) -> String {
+    format!(
+        "touch {dir}/{id}; i=0; while [ $(ls {dir} | wc -l) -lt {n} ]; do \
+         i=$((i+1)); [ $i -gt 3000 ] && {{ echo rendezvous timed out >&2; exit 9; }}; \
+         sleep 0.01; done; echo {{}}",
+        dir = dir.display()
+    )
+}
+
+/// `-j 40`, more slots than the cluster's 32: the 32 that run do the work
+/// (a rendezvous of 32 first), the run completes, in order, and hearth
+/// says that the other 8 slots never ran because their jobs were pending;
+/// their queued jobs are cancelled at the end.
+fn cli_40_slots_the_surplus_is_reported_pending(cluster: &Cluster) {
+    let dir = cluster.scratch("cli-pending");
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID", CAPACITY);
+    let out = hearth_map(
+        cluster,
+        &["--slurm", "-j", "40", "--", &command],
+        &numbers(1000),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(text(&out.stdout), numbers(1000), "{stderr}");
+    assert_eq!(count_entries(&dir), CAPACITY);
+    assert!(
+        stderr.contains(&format!(
+            "host slurm: {} of 40 slots never ran: their Slurm jobs were still pending",
+            40 - CAPACITY
+        )),
+        "{stderr}"
+    );
+}
+
+/// `-j 40 --slurm-alloc`: one allocation, 40 `--overlap` steps of it, all
+/// running at once (a rendezvous of 40), tagged `localhost/ALLOC.STEP`;
+/// the allocation is released at the end.
+fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
+    let dir = cluster.scratch("cli-allocation");
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 40);
+    let out = hearth_map(
+        cluster,
+        &[
+            "--slurm",
+            "-j",
+            "40",
+            "--slurm-alloc",
+            "--tag-host",
+            "--",
+            &command,
+        ],
+        &numbers(200),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(!stderr.contains("pending"), "{stderr}");
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 200, "{stdout}");
+    let mut allocations = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(value, (i + 1).to_string(), "{line:?}");
+        let job = place
+            .strip_prefix(&format!("{NODE}/"))
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let (alloc, _step) = job.split_once('.').unwrap_or_else(|| panic!("{line:?}"));
+        let _ = allocations.insert(alloc.to_owned());
+    }
+    assert_eq!(allocations.len(), 1, "{allocations:?}");
+    assert_eq!(count_entries(&dir), 40);
+}
+
+/// The `remote_pool` example (actors submitting jobs to a runtime's pool)
+/// with `--slurm`: 2,000 jobs over 4 Slurm slots, each output checked by
+/// the example; it prints where each slot ran.
+fn example_remote_pool_over_slurm(cluster: &Cluster) {
+    let example = build_example("remote_pool");
+    let mut child = Command::new(&example)
+        .args(["--slurm", "--jobs", "2000", "--slots", "4"])
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the example");
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = sshd::signal(pid, libc::SIGKILL);
+        }
+    });
+    let mut stdout = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    let status = child.wait().unwrap();
+    drop(done_tx);
+    let _ = guard.join();
+    assert!(status.success(), "{status}: {stdout}\n{stderr}");
+    assert!(
+        stdout.contains("done=2000 failed=0 cancelled=0"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("host=slurm slots=4 jobs=2000"), "{stdout}");
+    let workers = stdout
+        .lines()
+        .filter(|l| l.starts_with("  slot=slurm:") && l.contains(&format!(" node={NODE} ")))
+        .count();
+    assert!((1..=4).contains(&workers), "{stdout}");
+}
+
+/// Builds the example `name` with the test's profile and target dir (a
+/// no-op when it is up to date) and returns its path.
+fn build_example(name: &str) -> PathBuf {
+    let exe = env::current_exe().expect("cannot find the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("no target/<profile> dir");
+    let target_dir = profile_dir.parent().expect("no target dir");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(profile) => profile,
+        None => panic!("odd profile directory: {}", profile_dir.display()),
+    };
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            name,
+            "--profile",
+            profile,
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run cargo");
+    assert!(
+        output.status.success(),
+        "cannot build example {name}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+    );
+    profile_dir.join("examples").join(name)
+}

@@ -1,0 +1,468 @@
+//! A private single-node Slurm cluster on loopback, for the Slurm tests of
+//! hearth's remote slot pool.
+//!
+//! [`Cluster::start`] puts everything in a fresh temp directory: a munge
+//! key and a private `munged` (run as the `munge` user, its socket in the
+//! directory), a `slurm.conf` with one node `localhost` (`127.0.0.1`, 2
+//! CPUs, `OverSubscribe=FORCE:16`: 32 one-task jobs at once, the 33rd
+//! pends), and `slurmctld` and `slurmd` in the foreground as children of
+//! the test, every daemon bound to 127.0.0.1 on ports picked free. It waits
+//! until `sinfo` shows the node idle and `srun true` works.
+//!
+//! Nothing is global: clients find the cluster through `SLURM_CONF`, set
+//! on each command this module builds ([`Cluster::command`]) and given to
+//! the pool's transport with `Slurm::env`.
+//!
+//! Dropping the [`Cluster`] (also when a test panicked) cancels every job,
+//! stops the daemons (`SIGTERM`, `SIGKILL` after a grace), kills any
+//! `slurmstepd` of this cluster still running, and removes the directory.
+//!
+//! Needs root (slurmd runs the jobs as their users) and the Debian packages
+//! `slurmctld slurmd slurm-client munge`.
+
+use std::fs;
+use std::io;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One-task jobs the cluster runs at once: 2 CPUs × `OverSubscribe=FORCE:16`.
+pub const CAPACITY: usize = 32;
+
+/// How long the daemons have to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a daemon has to exit after `SIGTERM`.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The name of the node (and its address is 127.0.0.1).
+pub const NODE: &str = "localhost";
+
+/// Marks the daemons (and the `slurmstepd`s they start, which inherit
+/// their environment) of one cluster: `HEARTH_SLURM_TEST=<dir>`.
+const MARK: &str = "HEARTH_SLURM_TEST";
+
+/// Distinguishes the directories of several clusters in one process.
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A running private Slurm cluster, see the module documentation.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    conf: PathBuf,
+    /// In start order: munged, slurmctld, slurmd; stopped in reverse.
+    daemons: Vec<(&'static str, Child)>,
+}
+
+impl Cluster {
+    /// Starts a cluster.
+    ///
+    /// # Errors
+    ///
+    /// Why the cluster is not available (not root, a missing binary, a
+    /// daemon that exits or never gets ready); the caller decides whether
+    /// that skips or fails the tests.
+    pub fn start() -> Result<Cluster, String> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root: slurmd must run as root to start jobs".to_owned());
+        }
+        for tool in ["srun", "salloc", "sinfo", "squeue", "scancel"] {
+            let _ = tool_path(tool)?;
+        }
+        let uid = id("-u", "munge")?;
+        let gid = id("-g", "munge")?;
+        let dir = std::env::temp_dir().join(format!(
+            "hearth-slurm-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        let mut cluster = Cluster {
+            conf: dir.join("slurm.conf"),
+            dir,
+            daemons: Vec::new(),
+        };
+        // On error the drop stops what started and removes the directory.
+        cluster.start_daemons(uid, gid)?;
+        Ok(cluster)
+    }
+
+    fn start_daemons(&mut self, uid: u32, gid: u32) -> Result<(), String> {
+        let dir = self.dir.clone();
+        let munge = dir.join("munge");
+        for sub in ["state", "spool", "log", "scratch"] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| format!("creating {dir:?}: {e}"))?;
+        }
+        fs::create_dir_all(&munge).map_err(|e| format!("creating {munge:?}: {e}"))?;
+        // munged wants its socket's directory searchable by all, and its
+        // key owned by itself, readable by nobody else.
+        for path in [&dir, &munge] {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("chmod {path:?}: {e}"))?;
+        }
+        std::os::unix::fs::chown(&munge, Some(uid), Some(gid))
+            .map_err(|e| format!("chown {munge:?}: {e}"))?;
+        let key = munge.join("munge.key");
+        let _ = run(Command::new(tool_path("mungekey")?)
+            .arg("--create")
+            .arg(format!("--keyfile={}", key.display()))
+            .uid(uid)
+            .gid(gid))?;
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o400))
+            .map_err(|e| format!("chmod {key:?}: {e}"))?;
+        let socket = munge.join("munge.socket");
+        let mut munged = Command::new(tool_path("munged")?);
+        let _ = munged
+            .arg("--foreground")
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--key-file={}", key.display()))
+            .arg(format!("--pid-file={}", munge.join("munged.pid").display()))
+            .arg(format!("--log-file={}", munge.join("munged.log").display()))
+            .arg(format!(
+                "--seed-file={}",
+                munge.join("munged.seed").display()
+            ))
+            .uid(uid)
+            .gid(gid);
+        self.spawn("munged", munged)?;
+        self.wait_for("munged's socket", |_| Ok(socket.exists().then_some(())))?;
+
+        let ctld_port = free_port()?;
+        let slurmd_port = free_port()?;
+        let memory = memory_mb().min(1024);
+        let conf = format!(
+            "ClusterName=hearthtest\n\
+             SlurmctldHost={NODE}\n\
+             SlurmctldPort={ctld_port}\n\
+             SlurmdPort={slurmd_port}\n\
+             CommunicationParameters=NoCtldInAddrAny,NoInAddrAny\n\
+             AuthType=auth/munge\n\
+             CredType=cred/munge\n\
+             AuthInfo=socket={socket}\n\
+             SlurmUser=root\n\
+             SlurmdUser=root\n\
+             StateSaveLocation={dir}/state\n\
+             SlurmdSpoolDir={dir}/spool\n\
+             SlurmctldPidFile={dir}/slurmctld.pid\n\
+             SlurmdPidFile={dir}/slurmd.pid\n\
+             SlurmctldLogFile={dir}/log/slurmctld.log\n\
+             SlurmdLogFile={dir}/log/slurmd.log\n\
+             ProctrackType=proctrack/linuxproc\n\
+             TaskPlugin=task/none\n\
+             MpiDefault=none\n\
+             SelectType=select/cons_tres\n\
+             SelectTypeParameters=CR_Core\n\
+             SchedulerType=sched/builtin\n\
+             MailProg=/bin/true\n\
+             SlurmdParameters=config_overrides\n\
+             ReturnToService=2\n\
+             KillWait=5\n\
+             MinJobAge=2\n\
+             NodeName={NODE} NodeAddr=127.0.0.1 CPUs=2 RealMemory={memory} State=UNKNOWN\n\
+             PartitionName=debug Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16\n",
+            socket = socket.display(),
+            dir = dir.display(),
+        );
+        fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
+
+        let mut ctld = Command::new(tool_path("slurmctld")?);
+        let _ = ctld.args(["-D", "-c", "-f"]).arg(&self.conf);
+        self.spawn("slurmctld", ctld)?;
+        let mut slurmd = Command::new(tool_path("slurmd")?);
+        let _ = slurmd.args(["-D", "-N", NODE, "-f"]).arg(&self.conf);
+        self.spawn("slurmd", slurmd)?;
+        self.wait_for("the node to be idle in sinfo", |cluster| {
+            let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();
+            Ok(out
+                .ok()
+                .filter(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
+                .map(drop))
+        })?;
+        let out = self
+            .command("srun")
+            .args(["-N1", "-n1", "hostname"])
+            .output()
+            .map_err(|e| format!("running srun: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "srun -N1 -n1 hostname failed ({}): {}; {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                self.log_tail(10)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts a daemon in the foreground, its output in `log/NAME.out`,
+    /// marked with [`MARK`].
+    fn spawn(&mut self, name: &'static str, mut cmd: Command) -> Result<(), String> {
+        let out = fs::File::create(self.dir.join("log").join(format!("{name}.out")))
+            .map_err(|e| format!("creating {name}'s log: {e}"))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = cmd
+            .env("SLURM_CONF", &self.conf)
+            .env(MARK, &self.dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            // Its own group: a Ctrl+C in the terminal reaches the test,
+            // whose drop then stops the daemon.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting {name}: {e}"))?;
+        self.daemons.push((name, child));
+        Ok(())
+    }
+
+    /// Polls `ready` (every 50 ms: a daemon's readiness has no event to
+    /// wait on) until it gives a value, a daemon exits, or
+    /// [`READY_TIMEOUT`] passes.
+    fn wait_for<T>(
+        &mut self,
+        what: &str,
+        mut ready: impl FnMut(&Cluster) -> Result<Option<T>, String>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(value) = ready(self)? {
+                return Ok(value);
+            }
+            let exited = self
+                .daemons
+                .iter_mut()
+                .find_map(|(name, child)| Some((*name, child.try_wait().ok()??)));
+            if let Some((name, status)) = exited {
+                return Err(format!(
+                    "{name} exited ({status}) while waiting for {what}: {}",
+                    self.log_tail_of(name, 10)
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no {what} after {READY_TIMEOUT:?}: {}",
+                    self.log_tail(10)
+                ));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process ids of the daemons (children of this process).
+    pub fn daemon_pids(&self) -> Vec<u32> {
+        self.daemons.iter().map(|(_, child)| child.id()).collect()
+    }
+
+    /// The cluster's `slurm.conf`.
+    pub fn conf(&self) -> &Path {
+        &self.conf
+    }
+
+    /// A Slurm client command (`srun`, `squeue`...) for this cluster.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        let _ = cmd.env("SLURM_CONF", &self.conf).stdin(Stdio::null());
+        cmd
+    }
+
+    /// A fresh, empty directory inside the cluster's directory (removed
+    /// with it), for marker files shared with the jobs.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.join("scratch").join(name);
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {path:?}: {e}"));
+        // The jobs run as root here, but keep it usable for any user.
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o777));
+        path
+    }
+
+    /// The jobs in the queue (pending, running or completing), one line
+    /// each: `id state name`.
+    pub fn jobs(&self) -> Vec<String> {
+        match self
+            .command("squeue")
+            .args(["-h", "-o", "%i %T %j"])
+            .output()
+        {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            Ok(out) => vec![format!(
+                "squeue failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )],
+            Err(err) => vec![format!("squeue failed: {err}")],
+        }
+    }
+
+    /// Waits up to `timeout` (polling squeue every 50 ms: a cancelled job
+    /// stays COMPLETING for a moment) until the queue is empty; the jobs
+    /// left otherwise.
+    pub fn wait_queue_empty(&self, timeout: Duration) -> Result<(), Vec<String>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let jobs = self.jobs();
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(jobs);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last `lines` lines of every daemon's log, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        ["slurmctld", "slurmd", "munged"]
+            .iter()
+            .map(|name| format!("{name}: {}", self.log_tail_of(name, lines)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn log_tail_of(&self, name: &str, lines: usize) -> String {
+        let path = match name {
+            "munged" => self.dir.join("munge").join("munged.log"),
+            name => self.dir.join("log").join(format!("{name}.log")),
+        };
+        let mut text = fs::read_to_string(path).unwrap_or_default();
+        text.push_str(
+            &fs::read_to_string(self.dir.join("log").join(format!("{name}.out")))
+                .unwrap_or_default(),
+        );
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join(" | ")
+    }
+
+    /// The `slurmstepd`s of this cluster still running.
+    fn stepds(&self) -> Vec<u32> {
+        let mark = format!("{MARK}={}", self.dir.display());
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let comm = fs::read_to_string(entry.path().join("comm")).ok()?;
+                if comm.trim() != "slurmstepd" {
+                    return None;
+                }
+                let environ = fs::read(entry.path().join("environ")).ok()?;
+                environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == mark.as_bytes())
+                    .then_some(pid)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    /// Cancels every job, stops the daemons and any step daemon left, and
+    /// removes the directory.
+    fn drop(&mut self) {
+        let running = |cluster: &mut Cluster, name| {
+            cluster
+                .daemons
+                .iter_mut()
+                .any(|(n, c)| *n == name && matches!(c.try_wait(), Ok(None)))
+        };
+        if running(self, "slurmctld") {
+            let _ = self.command("scancel").args(["--user", "root"]).output();
+            let _ = self.wait_queue_empty(Duration::from_secs(10));
+        }
+        while let Some((name, mut child)) = self.daemons.pop() {
+            stop(name, &mut child);
+        }
+        for pid in self.stepds() {
+            // SAFETY: kill(2) with a positive pid: a slurmstepd of this
+            // cluster, found by its environment.
+            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Stops a daemon: `SIGTERM`, up to [`STOP_GRACE`] to exit, then `SIGKILL`.
+fn stop(name: &str, child: &mut Child) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    // SAFETY: kill(2) with a positive pid: our child, not reaped yet.
+    let _ = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + STOP_GRACE;
+    while matches!(child.try_wait(), Ok(None)) {
+        if Instant::now() >= deadline {
+            eprintln!("slurm test cluster: {name} did not stop within {STOP_GRACE:?}: killing it");
+            let _ = child.kill();
+            break;
+        }
+        // Exit check of a daemon shutting down, not a synchronisation.
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.wait();
+}
+
+/// `id FLAG USER`, a number.
+fn id(flag: &str, user: &str) -> Result<u32, String> {
+    run(Command::new("id").args([flag, user]))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("`id {flag} {user}`: {e} (is the munge package installed?)"))
+}
+
+/// The machine's memory in MiB, from `/proc/meminfo`.
+fn memory_mb() -> u64 {
+    fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(1024, |kb| kb / 1024)
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("binding a free loopback port: {e}"))
+}
+
+/// Runs a command to completion; its stdout, or why it failed.
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let output: io::Result<Output> = cmd.stdin(Stdio::null()).output();
+    let output = output.map_err(|e| format!("running {cmd:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{cmd:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `name` in one of the directories of `PATH` (or `/usr/sbin`, where the
+/// daemons are).
+fn tool_path(name: &str) -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!("`{name}` not found in PATH (packages slurmctld slurmd slurm-client munge)")
+        })
+}
