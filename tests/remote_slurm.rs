@@ -11,6 +11,10 @@
 //!
 //! Without Slurm (not root, packages missing) the tests are skipped,
 //! unless `HEARTH_REQUIRE_SLURM=1` (as in CI), which makes that a failure.
+//!
+//! `cargo test --test remote_slurm -- --hold` only starts the cluster,
+//! prints its `SLURM_CONF` and keeps it up until stdin closes (Ctrl+D): a
+//! private Slurm to try `hearth map --slurm` on by hand.
 
 #[path = "util/slurm.rs"]
 mod slurm;
@@ -129,6 +133,12 @@ fn main() -> ExitCode {
         cluster.conf().display()
     );
 
+    if env::args().any(|a| a == "--hold") {
+        println!("export SLURM_CONF={}", cluster.conf().display());
+        println!("(the cluster stays up until stdin closes)");
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        return ExitCode::SUCCESS;
+    }
     let tests: &[(&str, Test)] = &[
         (
             "library_slots_report_their_node_and_job",

@@ -55,7 +55,11 @@ pub fn run(args: MapArgs) -> ExitCode {
     }
     let mut pool = match build_pool(&args) {
         Ok(pool) => pool,
-        Err(msg) => return usage_error(&msg),
+        Err(PoolSetup::Usage(msg)) => return usage_error(&msg),
+        Err(PoolSetup::Failed(msg)) => {
+            eprintln!("hearth map: {msg}");
+            return ExitCode::from(POOL_FAILED);
+        }
     };
     let control = pool.control();
     let interrupted = match interrupt::watch(signals, control.clone()) {
@@ -293,11 +297,25 @@ fn command_line(words: &[String], input: &str) -> String {
     }
 }
 
-/// The pool of the `--hosts`, `--slots` and friends.
-fn build_pool(args: &MapArgs) -> Result<Pool, String> {
+/// Why the pool could not be made.
+enum PoolSetup {
+    /// Bad options: exit status 2.
+    Usage(String),
+    /// The cluster said no (no Slurm allocation): exit status 3.
+    Failed(String),
+}
+
+/// The pool of the options: `--slurm`, or the `--hosts`.
+fn build_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
     if args.slurm {
-        return build_slurm_pool(args);
+        build_slurm_pool(args)
+    } else {
+        build_host_pool(args).map_err(PoolSetup::Usage)
     }
+}
+
+/// The pool of the `--hosts`, `--slots` and friends.
+fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     let hosts = if args.hosts.is_empty() {
         vec![":".to_owned()]
     } else {
@@ -352,8 +370,8 @@ fn build_pool(args: &MapArgs) -> Result<Pool, String> {
 /// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by
 /// default); with `--slurm-alloc` the allocation is made here, and lives
 /// as long as the pool.
-fn build_slurm_pool(args: &MapArgs) -> Result<Pool, String> {
-    let bin = worker_bin(args)?;
+fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
+    let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
     let words = |text: &Option<String>| -> Vec<String> {
         text.iter()
             .flat_map(|t| t.split_whitespace())
@@ -373,7 +391,7 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, String> {
         }
         let allocation = slurm
             .allocate(salloc)
-            .map_err(|err| format!("--slurm-alloc: {err}"))?;
+            .map_err(|err| PoolSetup::Failed(format!("--slurm-alloc: {err}")))?;
         slurm = slurm.in_allocation(&allocation);
     }
     let slots = args.slots.map_or(4, |n| n as usize);
@@ -385,7 +403,9 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, String> {
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
     }
-    builder.build().map_err(|err: PoolError| err.to_string())
+    builder
+        .build()
+        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
 
 /// The worker binary's path on the hosts: `--remote-bin`, or this one's.
