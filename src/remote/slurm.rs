@@ -441,3 +441,122 @@ impl fmt::Debug for SlurmAllocation {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::{START_SCRIPT, Slurm};
+
+    fn words(slurm: &Slurm) -> Vec<String> {
+        let cmd = slurm.command();
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_job_per_slot() {
+        let slurm = Slurm::new("/opt/bin/prog")
+            .partition("short")
+            .time_limit("10")
+            .args(["--mem=1G", "--job-name=mine"])
+            .env("SLURM_CONF", "/etc/x.conf");
+        assert_eq!(
+            words(&slurm),
+            [
+                "srun",
+                "-N1",
+                "-n1",
+                "--unbuffered",
+                "--quiet",
+                "--job-name=hearth",
+                "--partition=short",
+                "--time=10",
+                "--mem=1G",
+                "--job-name=mine",
+                "sh",
+                "-c",
+                START_SCRIPT,
+                "/opt/bin/prog",
+                "--remote-worker",
+            ]
+        );
+        let cmd = slurm.command();
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(OsStr::new("SLURM_CONF"), Some(OsStr::new("/etc/x.conf")))]
+        );
+        assert_eq!(
+            slurm.to_string(),
+            "srun -N1 -n1 --mem=1G --job-name=mine /opt/bin/prog"
+        );
+    }
+
+    #[test]
+    fn steps_of_an_allocation() {
+        let slurm = Slurm::new("prog")
+            .srun(["/usr/local/bin/srun", "-v"])
+            .partition("ignored-for-steps")
+            .allocation_id("77");
+        assert_eq!(
+            words(&slurm)[..8],
+            [
+                "/usr/local/bin/srun",
+                "-v",
+                "--jobid=77",
+                "--overlap",
+                "-N1",
+                "-n1",
+                "--unbuffered",
+                "--quiet"
+            ]
+        );
+        assert!(!words(&slurm).iter().any(|w| w.starts_with("--partition")));
+        assert_eq!(slurm.allocation(), Some("77"));
+        assert_eq!(
+            slurm.parse_start("hearth-slurm job=77 step=3 node=n12"),
+            Ok(("n12".to_owned(), "77.3".to_owned()))
+        );
+    }
+
+    #[test]
+    fn start_lines() {
+        let slurm = Slurm::new("prog");
+        assert_eq!(
+            slurm.parse_start("hearth-slurm job=123 step=0 node=c1"),
+            Ok(("c1".to_owned(), "123".to_owned()))
+        );
+        // A step of the allocation hearth runs in (srun made a step).
+        assert_eq!(
+            slurm.parse_start("hearth-slurm job=9 step=4 node=c2"),
+            Ok(("c2".to_owned(), "9.4".to_owned()))
+        );
+        let err = slurm.parse_start("HRTH\u{1}garbage").unwrap_err();
+        assert!(err.contains("expected the slot's start line"), "{err}");
+    }
+
+    /// The start script prints the line `parse_start` reads, from the
+    /// task's environment, and runs the worker with its arguments.
+    #[test]
+    fn start_script_runs() {
+        let out = std::process::Command::new("sh")
+            .args(["-c", START_SCRIPT, "echo", "--remote-worker"])
+            .env("SLURM_JOB_ID", "5")
+            .env("SLURM_STEP_ID", "0")
+            .env("SLURMD_NODENAME", "node7")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hearth-slurm job=5 step=0 node=node7\n--remote-worker\n"
+        );
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            Slurm::new("echo").parse_start(line.lines().next().unwrap()),
+            Ok(("node7".to_owned(), "5".to_owned()))
+        );
+    }
+}

@@ -210,7 +210,8 @@ pub struct HostMetrics {
 }
 
 impl PoolMetrics {
-    /// Logs the pool's record and one per host (`target: "metrics"`).
+    /// Logs the pool's record, one per host and one per live slot (where
+    /// its worker runs) (`target: "metrics"`).
     pub(crate) fn log(&self) {
         info!(
             target: "metrics",
@@ -240,6 +241,17 @@ impl PoolMetrics {
                 jobs_failed = host.jobs_failed;
                 "remote pool host metrics"
             );
+            for worker in &host.workers {
+                info!(
+                    target: "metrics",
+                    pool:% = self.name,
+                    slot:% = worker.label,
+                    node:% = worker.node,
+                    pid = worker.pid,
+                    slurm_job:% = worker.slurm_job.as_deref().unwrap_or("-");
+                    "remote pool slot"
+                );
+            }
         }
     }
 }
