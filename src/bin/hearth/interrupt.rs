@@ -79,8 +79,13 @@ fn status_line(metrics: &PoolMetrics) -> String {
         .hosts
         .iter()
         .map(|h| {
+            let pending = if h.pending > 0 {
+                format!(" pending={}", h.pending)
+            } else {
+                String::new()
+            };
             format!(
-                "{}: running={} done={} slots alive={}/{}",
+                "{}: running={} done={} slots alive={}/{}{pending}",
                 h.name, h.busy, h.jobs_done, h.alive, h.slots
             )
         })
