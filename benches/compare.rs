@@ -1,12 +1,15 @@
 //! Compares hearth with tokio on the same workloads, in the same run.
 //!
-//! Workloads (each in two flavours: `local`, thread-local actors on one
-//! worker against a tokio `current_thread` runtime, and `2-workers`,
+//! Timed workloads (each in two flavours: `local`, thread-local actors on
+//! one worker against a tokio `current_thread` runtime, and `2-workers`,
 //! thread-safe actors on two workers against a tokio multi-thread runtime
 //! with two workers):
 //!
 //! - `ping-pong`: two actors send a number back and forth 1,000,000 times;
 //!   tokio: two tasks and two `tokio::sync::mpsc` channels.
+//! - `rpc`: one actor makes 200,000 request/response calls to another with
+//!   `ActorRef::rpc` (an `RpcMessage` carrying the request and its one-shot
+//!   response); tokio: an mpsc channel of `(request, oneshot::Sender)`.
 //! - `fan-in`: 4 senders each send 250,000 numbers to one actor, which
 //!   checks count and sum; tokio: 4 tasks and one mpsc channel.
 //! - `spawn`: 100,000 actors each receive one message; tokio: 100,000 tasks,
@@ -26,15 +29,33 @@
 //!   blocking sockets, the same for both servers, and they time the load
 //!   (see `compare/tcp.rs`).
 //!
+//! Workloads measured in a child process (the benchmark runs itself again
+//! with a private argument, one child per run, so hearth and tokio share
+//! neither an allocator's history nor the process's signal dispositions;
+//! see `compare/child.rs`), same two flavours:
+//!
+//! - `spawn-memory`: 100,000 actors (tasks) each waiting for one message;
+//!   the growth of the resident memory (`VmRSS`) per actor once every one
+//!   of them has started and waits, references to them included (see
+//!   `compare/memory.rs`).
+//! - `signal-latency`: 1,000 SIGUSR1 sent to the process one at a time,
+//!   each once the previous one arrived; p50 and p99 of the time from the
+//!   `kill` until the subscribed actor (task) has the signal (see
+//!   `compare/signals.rs`).
+//! - `idle`: the CPU time the runtime's threads use over 2 s of wall time
+//!   while it has one actor (task) waiting for a message with a timeout of
+//!   one hour, from the moment all of them are asleep (see
+//!   `compare/idle.rs`).
+//!
 //! Every run checks its result (count, sum, or every reply), so a broken
 //! run fails the benchmark instead of measuring nothing. No run asserts
 //! anything about time.
 //!
 //! # Method
 //!
-//! Each run builds a fresh runtime, times the workload from inside it (a
-//! driver actor or task notes the start, the actor or task that sees the
-//! last result notes the end; for `tcp-echo` the client threads, once
+//! Each timed run builds a fresh runtime, times the workload from inside
+//! it (a driver actor or task notes the start, the actor or task that sees
+//! the last result notes the end; for `tcp-echo` the client threads, once
 //! every connection is up) and then stops the runtime. Building and
 //! stopping the runtime are not part of the time. Channels (hearth
 //! inboxes and tokio mpsc) hold 64 messages, hearth's default, except in
@@ -44,12 +65,15 @@
 //!
 //! For each workload the harness runs a number of rounds (default 5); each
 //! round runs hearth and tokio once, alternating which goes first, so both
-//! see the same drift in machine speed. It prints, per side, the median,
-//! minimum and maximum time, the ratio of the medians and the median of
-//! the per-round ratios (hearth/tokio: below 1 means hearth is faster).
-//! Workloads with a message count (`tcp-echo`) also get a table of
-//! messages (round trips) per second, whose ratio is the other way round:
-//! above 1 means hearth is faster.
+//! see the same drift in machine speed. For timed workloads it prints, per
+//! side, the median, minimum and maximum time, the ratio of the medians
+//! and the median of the per-round ratios (hearth/tokio: below 1 means
+//! hearth is faster). Workloads with a message count (`tcp-echo`) also get
+//! a table of messages (round trips) per second, whose ratio is the other
+//! way round: above 1 means hearth is faster. The child-process workloads
+//! get a table of their figures (bytes per actor, latency percentiles, CPU
+//! time) with the same columns: medians over the rounds and ratios, lower
+//! is better for every figure, so below 1 hearth does better.
 //!
 //! # Usage
 //!
@@ -83,11 +107,33 @@ use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
+#[path = "compare/child.rs"]
+mod child;
+#[path = "compare/fan_in.rs"]
+mod fan_in;
+#[path = "compare/idle.rs"]
+mod idle;
+#[path = "compare/memory.rs"]
+mod memory;
+#[path = "compare/ping_pong.rs"]
+mod ping_pong;
+#[path = "compare/rpc.rs"]
+mod rpc;
+#[path = "compare/signals.rs"]
+mod signals;
+#[path = "compare/skynet.rs"]
+mod skynet;
+#[path = "compare/spawn.rs"]
+mod spawn;
 #[path = "compare/tcp.rs"]
 mod tcp;
 
-/// Outcome of one run: the time of the workload, or what went wrong.
+/// Outcome of one timed run: the time of the workload, or what went wrong.
 type Outcome = Result<Duration, String>;
+
+/// Outcome of one run of a child-process workload: one value per label of
+/// its [`Kind::Figures`], or what went wrong.
+type Figures = Result<Vec<f64>, String>;
 
 /// Where a hearth workload reports its [`Outcome`].
 type Done = mpsc::Sender<Outcome>;
@@ -107,99 +153,228 @@ const FAN_IN_SENDERS: u64 = 4;
 /// Children per node in `skynet`.
 const SKYNET_CHILDREN: u64 = 10;
 
-/// One side of a workload: runs it once with the given size.
+/// One side of a timed workload: runs it once with the given size.
 type RunFn = fn(u64) -> Outcome;
 
+/// One side of a child-process workload: runs it once with the given size.
+type FiguresFn = fn(u64) -> Figures;
+
+/// A workload: its name, its sizes and how each side runs it.
 struct Workload {
+    /// Name, as shown in the tables and matched by the command line filters.
     name: &'static str,
     /// Size of a benchmark run.
     size: u64,
     /// Size of a smoke run.
     smoke_size: u64,
-    /// Messages per unit of size, for workloads also reported as
-    /// messages per second.
-    messages: Option<u64>,
-    hearth: RunFn,
-    tokio: RunFn,
+    /// How it is measured.
+    kind: Kind,
 }
 
+/// How a workload is measured, and so in which table it is shown.
+enum Kind {
+    /// Timed from inside the runtime: the table of times.
+    Time {
+        /// Messages per unit of size, for workloads also reported as
+        /// messages per second.
+        messages: Option<u64>,
+        /// The hearth side.
+        hearth: RunFn,
+        /// The tokio side.
+        tokio: RunFn,
+    },
+    /// Figures reported by a child process: the table of figures.
+    Figures {
+        /// What each figure is, with its unit; lower is better for all.
+        labels: &'static [&'static str],
+        /// The hearth side.
+        hearth: FiguresFn,
+        /// The tokio side.
+        tokio: FiguresFn,
+    },
+}
+
+/// A timed workload.
+const fn timed(
+    name: &'static str,
+    size: u64,
+    smoke_size: u64,
+    hearth: RunFn,
+    tokio: RunFn,
+) -> Workload {
+    Workload {
+        name,
+        size,
+        smoke_size,
+        kind: Kind::Time {
+            messages: None,
+            hearth,
+            tokio,
+        },
+    }
+}
+
+/// A child-process workload.
+const fn figures(
+    name: &'static str,
+    size: u64,
+    smoke_size: u64,
+    labels: &'static [&'static str],
+    hearth: FiguresFn,
+    tokio: FiguresFn,
+) -> Workload {
+    Workload {
+        name,
+        size,
+        smoke_size,
+        kind: Kind::Figures {
+            labels,
+            hearth,
+            tokio,
+        },
+    }
+}
+
+/// Every workload, in the order they run and are shown.
 const WORKLOADS: &[Workload] = &[
-    Workload {
-        name: "ping-pong/local",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: ping_pong::hearth_local,
-        tokio: ping_pong::tokio_local,
-    },
-    Workload {
-        name: "ping-pong/2-workers",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: ping_pong::hearth_shared,
-        tokio: ping_pong::tokio_shared,
-    },
-    Workload {
-        name: "fan-in/local",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: fan_in::hearth_local,
-        tokio: fan_in::tokio_local,
-    },
-    Workload {
-        name: "fan-in/2-workers",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: fan_in::hearth_shared,
-        tokio: fan_in::tokio_shared,
-    },
-    Workload {
-        name: "spawn/local",
-        size: 100_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: spawn::hearth_local,
-        tokio: spawn::tokio_local,
-    },
-    Workload {
-        name: "spawn/2-workers",
-        size: 100_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: spawn::hearth_shared,
-        tokio: spawn::tokio_shared,
-    },
-    Workload {
-        name: "skynet/local",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: skynet::hearth_local,
-        tokio: skynet::tokio_local,
-    },
-    Workload {
-        name: "skynet/2-workers",
-        size: 1_000_000,
-        smoke_size: 1_000,
-        messages: None,
-        hearth: skynet::hearth_shared,
-        tokio: skynet::tokio_shared,
-    },
+    timed(
+        "ping-pong/local",
+        1_000_000,
+        1_000,
+        ping_pong::hearth_local,
+        ping_pong::tokio_local,
+    ),
+    timed(
+        "ping-pong/2-workers",
+        1_000_000,
+        1_000,
+        ping_pong::hearth_shared,
+        ping_pong::tokio_shared,
+    ),
+    timed(
+        "rpc/local",
+        200_000,
+        1_000,
+        rpc::hearth_local,
+        rpc::tokio_local,
+    ),
+    timed(
+        "rpc/2-workers",
+        200_000,
+        1_000,
+        rpc::hearth_shared,
+        rpc::tokio_shared,
+    ),
+    timed(
+        "fan-in/local",
+        1_000_000,
+        1_000,
+        fan_in::hearth_local,
+        fan_in::tokio_local,
+    ),
+    timed(
+        "fan-in/2-workers",
+        1_000_000,
+        1_000,
+        fan_in::hearth_shared,
+        fan_in::tokio_shared,
+    ),
+    timed(
+        "spawn/local",
+        100_000,
+        1_000,
+        spawn::hearth_local,
+        spawn::tokio_local,
+    ),
+    timed(
+        "spawn/2-workers",
+        100_000,
+        1_000,
+        spawn::hearth_shared,
+        spawn::tokio_shared,
+    ),
+    timed(
+        "skynet/local",
+        1_000_000,
+        1_000,
+        skynet::hearth_local,
+        skynet::tokio_local,
+    ),
+    timed(
+        "skynet/2-workers",
+        1_000_000,
+        1_000,
+        skynet::hearth_shared,
+        skynet::tokio_shared,
+    ),
     Workload {
         name: "tcp-echo/2-workers",
         size: 10_000,
         smoke_size: 100,
-        messages: Some(tcp::TCP_CONNECTIONS),
-        hearth: tcp::hearth,
-        tokio: tcp::tokio,
+        kind: Kind::Time {
+            messages: Some(tcp::TCP_CONNECTIONS),
+            hearth: tcp::hearth,
+            tokio: tcp::tokio,
+        },
     },
+    figures(
+        "spawn-memory/local",
+        100_000,
+        1_000,
+        memory::LABELS,
+        memory::hearth_local,
+        memory::tokio_local,
+    ),
+    figures(
+        "spawn-memory/2-workers",
+        100_000,
+        1_000,
+        memory::LABELS,
+        memory::hearth_shared,
+        memory::tokio_shared,
+    ),
+    figures(
+        "signal-latency/local",
+        1_000,
+        20,
+        signals::LABELS,
+        signals::hearth_local,
+        signals::tokio_local,
+    ),
+    figures(
+        "signal-latency/2-workers",
+        1_000,
+        20,
+        signals::LABELS,
+        signals::hearth_shared,
+        signals::tokio_shared,
+    ),
+    figures(
+        "idle/local",
+        idle::INTERVAL_MS,
+        idle::SMOKE_INTERVAL_MS,
+        idle::LABELS,
+        idle::hearth_local,
+        idle::tokio_local,
+    ),
+    figures(
+        "idle/2-workers",
+        idle::INTERVAL_MS,
+        idle::SMOKE_INTERVAL_MS,
+        idle::LABELS,
+        idle::hearth_shared,
+        idle::tokio_shared,
+    ),
 ];
 
+/// Runs the selected workloads and prints the tables, or, with [`child::FLAG`],
+/// one side of a child-process workload.
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(child_args) = args.strip_prefix(&[child::FLAG.to_owned()]) {
+        return child::main(child_args);
+    }
+    let config = match Config::from_args(args.into_iter()) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("compare: {err}");
@@ -228,17 +403,30 @@ fn main() -> ExitCode {
         println!("compare: smoke run (tiny sizes, no `--bench` argument)");
     }
 
-    let mut reports = Vec::with_capacity(selected.len());
+    let mut times = Vec::new();
+    let mut figures = Vec::new();
     for workload in selected {
-        match measure(workload, &config) {
-            Ok(report) => reports.push(report),
-            Err(err) => {
-                eprintln!("compare: {}: {err}", workload.name);
-                return ExitCode::FAILURE;
+        let measured = match &workload.kind {
+            Kind::Time {
+                messages,
+                hearth,
+                tokio,
+            } => measure_time(workload, *messages, *hearth, *tokio, &config).map(|r| times.push(r)),
+            Kind::Figures {
+                labels,
+                hearth,
+                tokio,
+            } => {
+                measure_figures(workload, labels, *hearth, *tokio, &config).map(|r| figures.push(r))
             }
+        };
+        if let Err(err) = measured {
+            eprintln!("compare: {}: {err}", workload.name);
+            return ExitCode::FAILURE;
         }
     }
-    print_table(&reports);
+    print_table(&times);
+    print_figures_table(&figures);
     ExitCode::SUCCESS
 }
 
@@ -246,11 +434,14 @@ fn main() -> ExitCode {
 struct Config {
     /// True when started by `cargo bench` (full sizes), false for a smoke run.
     bench: bool,
+    /// Rounds per workload.
     rounds: usize,
+    /// Name substrings selecting the workloads; empty selects all.
     filters: Vec<String>,
 }
 
 impl Config {
+    /// Parses the command line (without the program name).
     fn from_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
         let mut bench = false;
         let mut rounds = None;
@@ -261,21 +452,10 @@ impl Config {
                 "--bench" => bench = true,
                 "--rounds" => {
                     let value = args.next().ok_or("`--rounds` needs a value")?;
-                    let n = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("invalid number of rounds: {value:?}"))?;
-                    rounds = Some(n);
+                    rounds = Some(parse_rounds(&value)?);
                 }
                 _ if arg.starts_with("--rounds=") => {
-                    let value = &arg["--rounds=".len()..];
-                    let n = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("invalid number of rounds: {value:?}"))?;
-                    rounds = Some(n);
+                    rounds = Some(parse_rounds(&arg["--rounds=".len()..])?);
                 }
                 // Other flags, e.g. from `cargo test -- --nocapture`.
                 _ if arg.starts_with('-') => {}
@@ -290,36 +470,68 @@ impl Config {
         })
     }
 
+    /// Returns true if the workload called `name` is to run.
     fn selects(&self, name: &str) -> bool {
         self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
     }
+
+    /// The size of `workload` for this run.
+    fn size(&self, workload: &Workload) -> u64 {
+        if self.bench {
+            workload.size
+        } else {
+            workload.smoke_size
+        }
+    }
 }
 
-/// The measurements of one workload.
+/// Parses a positive number of rounds.
+fn parse_rounds(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid number of rounds: {value:?}"))
+}
+
+/// The measurements of one timed workload.
 struct Report {
+    /// Name of the workload.
     name: &'static str,
     /// Messages per run, for workloads also reported as a rate.
     messages: Option<u64>,
+    /// hearth's time in each round.
     hearth: Vec<Duration>,
+    /// tokio's time in each round.
     tokio: Vec<Duration>,
 }
 
-/// Runs the rounds of one workload.
-fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
-    let size = if config.bench {
-        workload.size
-    } else {
-        workload.smoke_size
-    };
-    let mut report = Report {
-        name: workload.name,
-        messages: workload.messages.map(|per_size| per_size * size),
-        hearth: Vec::with_capacity(config.rounds),
-        tokio: Vec::with_capacity(config.rounds),
-    };
+/// The measurements of one child-process workload.
+struct FiguresReport {
+    /// Name of the workload.
+    name: &'static str,
+    /// What each figure is.
+    labels: &'static [&'static str],
+    /// hearth's figures in each round.
+    hearth: Vec<Vec<f64>>,
+    /// tokio's figures in each round.
+    tokio: Vec<Vec<f64>>,
+}
+
+/// Runs `config.rounds` rounds of one workload, hearth and tokio once each
+/// per round, alternating which goes first; gives each round's results to
+/// `record`.
+fn alternate<T>(
+    workload: &Workload,
+    config: &Config,
+    hearth: fn(u64) -> Result<T, String>,
+    tokio: fn(u64) -> Result<T, String>,
+    mut record: impl FnMut(usize, T, T),
+) -> Result<(), String> {
+    let size = config.size(workload);
     for round in 0..config.rounds {
-        let hearth = || run_side(workload.name, "hearth", workload.hearth, size);
-        let tokio = || run_side(workload.name, "tokio", workload.tokio, size);
+        let hearth = || run_side(workload.name, "hearth", hearth, size);
+        let tokio = || run_side(workload.name, "tokio", tokio, size);
         let (hearth, tokio) = if round % 2 == 0 {
             let hearth = hearth()?;
             (hearth, tokio()?)
@@ -327,6 +539,26 @@ fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
             let tokio = tokio()?;
             (hearth()?, tokio)
         };
+        record(round, hearth, tokio);
+    }
+    Ok(())
+}
+
+/// Runs the rounds of one timed workload.
+fn measure_time(
+    workload: &Workload,
+    messages: Option<u64>,
+    hearth: RunFn,
+    tokio: RunFn,
+    config: &Config,
+) -> Result<Report, String> {
+    let mut report = Report {
+        name: workload.name,
+        messages: messages.map(|per_size| per_size * config.size(workload)),
+        hearth: Vec::with_capacity(config.rounds),
+        tokio: Vec::with_capacity(config.rounds),
+    };
+    alternate(workload, config, hearth, tokio, |round, hearth, tokio| {
         let rates = match report.messages {
             Some(messages) => format!(
                 "; {:.0} vs {:.0} msg/s",
@@ -336,7 +568,7 @@ fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
             None => String::new(),
         };
         eprintln!(
-            "{:<20} round {}/{}: hearth {:>9.2} ms, tokio {:>9.2} ms, ratio {:>6.2}{rates}",
+            "{:<24} round {}/{}: hearth {:>9.2} ms, tokio {:>9.2} ms, ratio {:>6.2}{rates}",
             workload.name,
             round + 1,
             config.rounds,
@@ -346,14 +578,64 @@ fn measure(workload: &Workload, config: &Config) -> Result<Report, String> {
         );
         report.hearth.push(hearth);
         report.tokio.push(tokio);
-    }
+    })?;
     Ok(report)
+}
+
+/// Runs the rounds of one child-process workload.
+fn measure_figures(
+    workload: &Workload,
+    labels: &'static [&'static str],
+    hearth: FiguresFn,
+    tokio: FiguresFn,
+    config: &Config,
+) -> Result<FiguresReport, String> {
+    let mut report = FiguresReport {
+        name: workload.name,
+        labels,
+        hearth: Vec::with_capacity(config.rounds),
+        tokio: Vec::with_capacity(config.rounds),
+    };
+    let mut wrong = None;
+    alternate(workload, config, hearth, tokio, |round, hearth, tokio| {
+        if hearth.len() != labels.len() || tokio.len() != labels.len() {
+            wrong = Some(format!(
+                "expected {} figures per side, got {} from hearth and {} from tokio",
+                labels.len(),
+                hearth.len(),
+                tokio.len()
+            ));
+        }
+        let line: Vec<String> = labels
+            .iter()
+            .zip(hearth.iter().zip(&tokio))
+            .map(|(label, (h, t))| format!("{label}: hearth {h:.2}, tokio {t:.2}"))
+            .collect();
+        eprintln!(
+            "{:<24} round {}/{}: {}",
+            workload.name,
+            round + 1,
+            config.rounds,
+            line.join("; ")
+        );
+        report.hearth.push(hearth);
+        report.tokio.push(tokio);
+    })?;
+    match wrong {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
 }
 
 /// Runs one side of a workload once. A run that hangs (a lost wake-up, an
 /// actor that never reports) ends the whole benchmark after [`RUN_LIMIT`]
 /// instead of blocking it forever.
-fn run_side(workload: &str, side: &str, run: RunFn, size: u64) -> Result<Duration, String> {
+fn run_side<T>(
+    workload: &str,
+    side: &str,
+    run: fn(u64) -> Result<T, String>,
+    size: u64,
+) -> Result<T, String> {
     let (finished, watchdog) = mpsc::channel::<()>();
     let what = format!("{workload}: {side}");
     let _watchdog = std::thread::spawn(move || {
@@ -367,10 +649,14 @@ fn run_side(workload: &str, side: &str, run: RunFn, size: u64) -> Result<Duratio
     outcome
 }
 
+/// Prints the table of times (and of rates, for the workloads with them).
 fn print_table(reports: &[Report]) {
+    if reports.is_empty() {
+        return;
+    }
     println!();
     println!(
-        "| {:<20} | {:>12} | {:>12} | {:>12} | {:>12} | {:>19} | {:>19} |",
+        "| {:<24} | {:>12} | {:>12} | {:>12} | {:>12} | {:>19} | {:>19} |",
         "workload",
         "hearth (ms)",
         "tokio (ms)",
@@ -380,7 +666,7 @@ fn print_table(reports: &[Report]) {
         "tokio min-max",
     );
     println!(
-        "|{:-<22}|{:->14}|{:->14}|{:->14}|{:->14}|{:->21}|{:->21}|",
+        "|{:-<26}|{:->14}|{:->14}|{:->14}|{:->14}|{:->21}|{:->21}|",
         ":", ":", ":", ":", ":", ":", ":"
     );
     for report in reports {
@@ -394,7 +680,7 @@ fn print_table(reports: &[Report]) {
             .collect();
         ratios.sort_by(f64::total_cmp);
         println!(
-            "| {:<20} | {:>12.2} | {:>12.2} | {:>12.2} | {:>12.2} | {:>19} | {:>19} |",
+            "| {:<24} | {:>12.2} | {:>12.2} | {:>12.2} | {:>12.2} | {:>19} | {:>19} |",
             report.name,
             ms(hearth),
             ms(tokio),
@@ -421,11 +707,11 @@ fn print_rate_table(reports: &[Report]) {
     }
     println!();
     println!(
-        "| {:<20} | {:>12} | {:>14} | {:>14} | {:>12} | {:>12} |",
+        "| {:<24} | {:>12} | {:>14} | {:>14} | {:>12} | {:>12} |",
         "workload", "messages", "hearth msg/s", "tokio msg/s", "hearth/tokio", "round ratio",
     );
     println!(
-        "|{:-<22}|{:->14}|{:->16}|{:->16}|{:->14}|{:->14}|",
+        "|{:-<26}|{:->14}|{:->16}|{:->16}|{:->14}|{:->14}|",
         ":", ":", ":", ":", ":", ":"
     );
     for (report, messages) in rated {
@@ -439,7 +725,7 @@ fn print_rate_table(reports: &[Report]) {
             .collect();
         ratios.sort_by(f64::total_cmp);
         println!(
-            "| {:<20} | {:>12} | {:>14.0} | {:>14.0} | {:>12.2} | {:>12.2} |",
+            "| {:<24} | {:>12} | {:>14.0} | {:>14.0} | {:>12.2} | {:>12.2} |",
             report.name,
             messages,
             hearth,
@@ -454,19 +740,95 @@ fn print_rate_table(reports: &[Report]) {
     println!("Above 1 hearth is faster.");
 }
 
+/// The table of the child-process workloads' figures: a row per figure.
+fn print_figures_table(reports: &[FiguresReport]) {
+    if reports.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "| {:<24} | {:<12} | {:>12} | {:>12} | {:>12} | {:>12} | {:>19} | {:>19} |",
+        "workload",
+        "figure",
+        "hearth",
+        "tokio",
+        "hearth/tokio",
+        "round ratio",
+        "hearth min-max",
+        "tokio min-max",
+    );
+    println!(
+        "|{:-<26}|{:-<14}|{:->14}|{:->14}|{:->14}|{:->14}|{:->21}|{:->21}|",
+        ":", ":", ":", ":", ":", ":", ":", ":"
+    );
+    for report in reports {
+        for (i, label) in report.labels.iter().enumerate() {
+            let column = |rounds: &[Vec<f64>]| -> Vec<f64> {
+                let mut values: Vec<f64> = rounds.iter().map(|figures| figures[i]).collect();
+                values.sort_by(f64::total_cmp);
+                values
+            };
+            let hearth = column(&report.hearth);
+            let tokio = column(&report.tokio);
+            let mut ratios: Vec<f64> = report
+                .hearth
+                .iter()
+                .zip(&report.tokio)
+                .filter(|(_, t)| t[i] > 0.0)
+                .map(|(h, t)| h[i] / t[i])
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            let (hearth_median, tokio_median) = (median_f64(&hearth), median_f64(&tokio));
+            println!(
+                "| {:<24} | {:<12} | {:>12.2} | {:>12.2} | {:>12} | {:>12} | {:>19} | {:>19} |",
+                report.name,
+                label,
+                hearth_median,
+                tokio_median,
+                figure_ratio(hearth_median, tokio_median),
+                if ratios.is_empty() {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}", median_f64(&ratios))
+                },
+                format!("{:.2}-{:.2}", hearth[0], hearth[hearth.len() - 1]),
+                format!("{:.2}-{:.2}", tokio[0], tokio[tokio.len() - 1]),
+            );
+        }
+    }
+    println!();
+    println!("Medians over the rounds; hearth/tokio: ratio of the medians; round ratio: median");
+    println!("of the per-round ratios. Lower is better for every figure: below 1 hearth does");
+    println!("better. B/actor: resident memory growth per waiting actor (task); p50/p99: time");
+    println!("from kill(SIGUSR1) until the subscribed actor (task) has the signal; CPU: CPU time");
+    println!("of the runtime's threads while idle over 2 s (100 ms in a smoke run).");
+}
+
+/// `hearth / tokio` with two decimals, or `-` if tokio's figure is zero.
+fn figure_ratio(hearth: f64, tokio: f64) -> String {
+    if tokio > 0.0 {
+        format!("{:.2}", hearth / tokio)
+    } else {
+        "-".to_owned()
+    }
+}
+
 /// Messages per second.
 fn rate(messages: u64, time: Duration) -> f64 {
     messages as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
+/// A duration in milliseconds.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// hearth's time over tokio's.
 fn ratio(hearth: Duration, tokio: Duration) -> f64 {
     hearth.as_secs_f64() / tokio.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
+/// Median of durations, in any order.
 fn median(times: &[Duration]) -> Duration {
     let mut times = times.to_vec();
     times.sort();
@@ -488,6 +850,7 @@ fn median_f64(sorted: &[f64]) -> f64 {
     }
 }
 
+/// `min-max` of durations, in milliseconds.
 fn min_max(times: &[Duration]) -> String {
     let min = times.iter().min().copied().unwrap_or_default();
     let max = times.iter().max().copied().unwrap_or_default();
@@ -517,11 +880,7 @@ fn run_tokio_local<Fut>(driver: Fut) -> Outcome
 where
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| format!("building the runtime: {err}"))?;
-    run_tokio(&runtime, driver)
+    run_tokio(&tokio_local()?, driver)
 }
 
 /// Runs `driver` as a task on a fresh tokio multi-thread runtime with two
@@ -530,17 +889,32 @@ fn run_tokio_shared<Fut>(driver: Fut) -> Outcome
 where
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    run_tokio(&tokio_shared()?, driver)
+}
+
+/// A fresh tokio `current_thread` runtime (the `local` flavour).
+fn tokio_local() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("building the runtime: {err}"))
+}
+
+/// A fresh tokio multi-thread runtime with two workers (the `2-workers`
+/// flavour).
+fn tokio_shared() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|err| format!("building the runtime: {err}"))?;
-    run_tokio(&runtime, driver)
+        .map_err(|err| format!("building the runtime: {err}"))
 }
 
-fn run_tokio<Fut>(runtime: &tokio::runtime::Runtime, driver: Fut) -> Outcome
+/// Runs `driver` as a task on `runtime` and waits for its outcome.
+fn run_tokio<T, Fut>(runtime: &tokio::runtime::Runtime, driver: Fut) -> Result<T, String>
 where
-    Fut: Future<Output = Outcome> + Send + 'static,
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
 {
     runtime.block_on(async move {
         tokio::spawn(driver)
@@ -549,6 +923,7 @@ where
     })
 }
 
+/// Actor options with an inbox of `capacity` messages.
 fn options(capacity: usize) -> ActorOptions {
     ActorOptions::default()
         .with_inbox_capacity(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN))
@@ -568,565 +943,5 @@ fn check_sum(what: &str, count: u64, sum: u64, expected_count: u64) -> Result<()
         Err(format!(
             "{what}: got {count} numbers summing to {sum}, expected {expected_count} summing to {expected_sum}"
         ))
-    }
-}
-
-/// Two actors (tasks) sending a number back and forth; the reply is the
-/// number plus one, and every reply is checked.
-mod ping_pong {
-    use super::*;
-
-    pub(super) fn hearth_local(n: u64) -> Outcome {
-        run_hearth(1, |runtime, done| {
-            runtime.run_on_workers(move |mut rt: RuntimeRef| {
-                let _ = rt.spawn_local(
-                    NoSupervisor,
-                    actor_fn(ping_local),
-                    (n, done),
-                    options(CAPACITY),
-                );
-                Ok::<(), String>(())
-            });
-        })
-    }
-
-    pub(super) fn hearth_shared(n: u64) -> Outcome {
-        run_hearth(2, |runtime, done| {
-            let _ = runtime.spawn(
-                NoSupervisor,
-                actor_fn(ping_shared),
-                (n, done),
-                options(CAPACITY),
-            );
-        })
-    }
-
-    async fn ping_local(mut ctx: Context<u64, ThreadLocal>, (n, done): (u64, Done)) {
-        let start = Instant::now();
-        let me = ctx.actor_ref();
-        let pong = ctx
-            .runtime()
-            .spawn_local(NoSupervisor, actor_fn(pong), me, options(CAPACITY));
-        let outcome = rounds(&mut ctx, &pong, n).await.map(|()| start.elapsed());
-        let _ = done.send(outcome);
-    }
-
-    async fn ping_shared(mut ctx: Context<u64, ThreadSafe>, (n, done): (u64, Done)) {
-        let start = Instant::now();
-        let me = ctx.actor_ref();
-        let pong = ctx
-            .runtime()
-            .spawn(NoSupervisor, actor_fn(pong), me, options(CAPACITY));
-        let outcome = rounds(&mut ctx, &pong, n).await.map(|()| start.elapsed());
-        let _ = done.send(outcome);
-    }
-
-    async fn rounds<RT>(
-        ctx: &mut Context<u64, RT>,
-        pong: &ActorRef<u64>,
-        n: u64,
-    ) -> Result<(), String> {
-        for i in 0..n {
-            pong.send(i)
-                .await
-                .map_err(|err| format!("ping round {i}: {err}"))?;
-            let reply = ctx
-                .receive_next()
-                .await
-                .map_err(|err| format!("ping round {i}: {err}"))?;
-            if reply != i + 1 {
-                return Err(format!("ping round {i}: got reply {reply}"));
-            }
-        }
-        Ok(())
-    }
-
-    async fn pong<RT>(mut ctx: Context<u64, RT>, ping: ActorRef<u64>) {
-        while let Ok(n) = ctx.receive_next().await {
-            if ping.send(n + 1).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    pub(super) fn tokio_local(n: u64) -> Outcome {
-        run_tokio_local(tokio_ping(n))
-    }
-
-    pub(super) fn tokio_shared(n: u64) -> Outcome {
-        run_tokio_shared(tokio_ping(n))
-    }
-
-    async fn tokio_ping(n: u64) -> Outcome {
-        use tokio::sync::mpsc;
-
-        let start = Instant::now();
-        let (to_pong, mut pong_inbox) = mpsc::channel::<u64>(CAPACITY);
-        let (to_ping, mut ping_inbox) = mpsc::channel::<u64>(CAPACITY);
-        let _pong = tokio::spawn(async move {
-            while let Some(n) = pong_inbox.recv().await {
-                if to_ping.send(n + 1).await.is_err() {
-                    return;
-                }
-            }
-        });
-        for i in 0..n {
-            to_pong
-                .send(i)
-                .await
-                .map_err(|err| format!("ping round {i}: {err}"))?;
-            let reply = ping_inbox
-                .recv()
-                .await
-                .ok_or_else(|| format!("ping round {i}: pong stopped"))?;
-            if reply != i + 1 {
-                return Err(format!("ping round {i}: got reply {reply}"));
-            }
-        }
-        Ok(start.elapsed())
-    }
-}
-
-/// Four senders, one receiver checking count and sum.
-mod fan_in {
-    use super::*;
-
-    /// The numbers sender `sender` sends: its share of `0..n`.
-    fn share(sender: u64, n: u64) -> std::ops::Range<u64> {
-        let per = n / FAN_IN_SENDERS;
-        let start = sender * per;
-        let end = if sender == FAN_IN_SENDERS - 1 {
-            n
-        } else {
-            start + per
-        };
-        start..end
-    }
-
-    pub(super) fn hearth_local(n: u64) -> Outcome {
-        run_hearth(1, |runtime, done| {
-            runtime.run_on_workers(move |mut rt: RuntimeRef| {
-                let mut spawner = rt.clone();
-                rt.spawn_local_future(async move {
-                    let start = Instant::now();
-                    let sink = spawner.spawn_local(
-                        NoSupervisor,
-                        actor_fn(sink),
-                        (n, start, done),
-                        options(CAPACITY),
-                    );
-                    for sender in 0..FAN_IN_SENDERS {
-                        spawner.spawn_local_future(send_share(sink.clone(), share(sender, n)));
-                    }
-                });
-                Ok::<(), String>(())
-            });
-        })
-    }
-
-    pub(super) fn hearth_shared(n: u64) -> Outcome {
-        run_hearth(2, |runtime, done| {
-            let spawner = runtime.thread_safe();
-            runtime.spawn_future(async move {
-                let start = Instant::now();
-                let sink = spawner.spawn(
-                    NoSupervisor,
-                    actor_fn(sink),
-                    (n, start, done),
-                    options(CAPACITY),
-                );
-                for sender in 0..FAN_IN_SENDERS {
-                    spawner.spawn_future(send_share(sink.clone(), share(sender, n)));
-                }
-            });
-        })
-    }
-
-    async fn send_share(sink: ActorRef<u64>, numbers: std::ops::Range<u64>) {
-        for i in numbers {
-            if sink.send(i).await.is_err() {
-                // The sink checks the count.
-                return;
-            }
-        }
-    }
-
-    async fn sink<RT>(mut ctx: Context<u64, RT>, (n, start, done): (u64, Instant, Done)) {
-        let mut count = 0;
-        let mut sum = 0u64;
-        while let Ok(i) = ctx.receive_next().await {
-            count += 1;
-            sum = sum.wrapping_add(i);
-        }
-        let elapsed = start.elapsed();
-        let _ = done.send(check_sum("sink", count, sum, n).map(|()| elapsed));
-    }
-
-    pub(super) fn tokio_local(n: u64) -> Outcome {
-        run_tokio_local(tokio_fan_in(n))
-    }
-
-    pub(super) fn tokio_shared(n: u64) -> Outcome {
-        run_tokio_shared(tokio_fan_in(n))
-    }
-
-    async fn tokio_fan_in(n: u64) -> Outcome {
-        let start = Instant::now();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
-        for sender in 0..FAN_IN_SENDERS {
-            let tx = tx.clone();
-            let numbers = share(sender, n);
-            let _sender = tokio::spawn(async move {
-                for i in numbers {
-                    if tx.send(i).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut count = 0;
-        let mut sum = 0u64;
-        while let Some(i) = rx.recv().await {
-            count += 1;
-            sum = sum.wrapping_add(i);
-        }
-        let elapsed = start.elapsed();
-        check_sum("sink", count, sum, n).map(|()| elapsed)
-    }
-}
-
-/// Many short-lived actors, each receiving one message.
-mod spawn {
-    use super::*;
-
-    /// What the spawned actors (tasks) report to: the last one to finish
-    /// checks the result and reports the time.
-    struct Tally {
-        n: u64,
-        start: Instant,
-        count: AtomicU64,
-        sum: AtomicU64,
-    }
-
-    impl Tally {
-        fn new(n: u64) -> Arc<Tally> {
-            Arc::new(Tally {
-                n,
-                start: Instant::now(),
-                count: AtomicU64::new(0),
-                sum: AtomicU64::new(0),
-            })
-        }
-
-        /// Adds `i`; returns the outcome once all `n` numbers are in.
-        fn add(&self, i: u64) -> Option<Outcome> {
-            let _ = self.sum.fetch_add(i, Ordering::Relaxed);
-            // Release: publishes the `sum` above; acquire: the last `add`
-            // sees every other `add`'s `sum` (one release sequence on `count`).
-            let count = self.count.fetch_add(1, Ordering::AcqRel) + 1;
-            if count < self.n {
-                return None;
-            }
-            let elapsed = self.start.elapsed();
-            let sum = self.sum.load(Ordering::Relaxed);
-            Some(check_sum("spawned actors", count, sum, self.n).map(|()| elapsed))
-        }
-    }
-
-    pub(super) fn hearth_local(n: u64) -> Outcome {
-        run_hearth(1, |runtime, done| {
-            runtime.run_on_workers(move |mut rt: RuntimeRef| {
-                let mut spawner = rt.clone();
-                rt.spawn_local_future(async move {
-                    let tally = Tally::new(n);
-                    for i in 0..n {
-                        let actor_ref = spawner.spawn_local(
-                            NoSupervisor,
-                            actor_fn(receive_one),
-                            (tally.clone(), done.clone()),
-                            options(CAPACITY),
-                        );
-                        if let Err(err) = actor_ref.send(i).await {
-                            let _ = done.send(Err(format!("sending to actor {i}: {err}")));
-                            return;
-                        }
-                    }
-                });
-                Ok::<(), String>(())
-            });
-        })
-    }
-
-    pub(super) fn hearth_shared(n: u64) -> Outcome {
-        run_hearth(2, |runtime, done| {
-            let spawner = runtime.thread_safe();
-            runtime.spawn_future(async move {
-                let tally = Tally::new(n);
-                for i in 0..n {
-                    let actor_ref = spawner.spawn(
-                        NoSupervisor,
-                        actor_fn(receive_one),
-                        (tally.clone(), done.clone()),
-                        options(CAPACITY),
-                    );
-                    if let Err(err) = actor_ref.send(i).await {
-                        let _ = done.send(Err(format!("sending to actor {i}: {err}")));
-                        return;
-                    }
-                }
-            });
-        })
-    }
-
-    async fn receive_one<RT>(mut ctx: Context<u64, RT>, (tally, done): (Arc<Tally>, Done)) {
-        let outcome = match ctx.receive_next().await {
-            Ok(i) => tally.add(i),
-            Err(err) => Some(Err(format!("spawned actor: {err}"))),
-        };
-        if let Some(outcome) = outcome {
-            let _ = done.send(outcome);
-        }
-    }
-
-    pub(super) fn tokio_local(n: u64) -> Outcome {
-        run_tokio_local(tokio_spawn(n))
-    }
-
-    pub(super) fn tokio_shared(n: u64) -> Outcome {
-        run_tokio_shared(tokio_spawn(n))
-    }
-
-    async fn tokio_spawn(n: u64) -> Outcome {
-        let tally = Tally::new(n);
-        let (done, outcome) = tokio::sync::mpsc::unbounded_channel();
-        for i in 0..n {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
-            let tally = tally.clone();
-            let done = done.clone();
-            let _task = tokio::spawn(async move {
-                let outcome = match rx.recv().await {
-                    Some(i) => tally.add(i),
-                    None => Some(Err("spawned task: channel closed".to_owned())),
-                };
-                if let Some(outcome) = outcome {
-                    let _ = done.send(outcome);
-                }
-            });
-            tx.send(i)
-                .await
-                .map_err(|err| format!("sending to task {i}: {err}"))?;
-        }
-        drop(done);
-        let mut outcome = outcome;
-        outcome
-            .recv()
-            .await
-            .ok_or_else(|| "the tasks stopped without reporting a result".to_owned())?
-    }
-}
-
-/// The skynet tree: 10 children per node, leaves hold the numbers
-/// `0..size`.
-mod skynet {
-    use super::*;
-
-    /// Where a node sends its sum.
-    enum Parent {
-        Node(ActorRef<u64>),
-        Root {
-            start: Instant,
-            size: u64,
-            done: Done,
-        },
-    }
-
-    impl Parent {
-        async fn deliver(self, sum: u64) {
-            match self {
-                Parent::Node(parent) => {
-                    // A parent that stopped never reports to the root, which
-                    // then reports no result: the run fails.
-                    let _ = parent.send(sum).await;
-                }
-                Parent::Root { start, size, done } => {
-                    let elapsed = start.elapsed();
-                    let expected = sum_below(size);
-                    let outcome = if sum == expected {
-                        Ok(elapsed)
-                    } else {
-                        Err(format!("skynet sum is {sum}, expected {expected}"))
-                    };
-                    let _ = done.send(outcome);
-                }
-            }
-        }
-    }
-
-    /// A node of the tree: the first leaf's number, the number of leaves
-    /// below it and where its sum goes.
-    struct Node {
-        num: u64,
-        size: u64,
-        parent: Parent,
-    }
-
-    impl Node {
-        /// The argument and inbox options of child `i` of this node.
-        fn child(&self, i: u64, me: ActorRef<u64>) -> (Node, ActorOptions) {
-            let size = self.size / SKYNET_CHILDREN;
-            let node = Node {
-                num: self.num + i * size,
-                size,
-                parent: Parent::Node(me),
-            };
-            // Nodes receive one message per child, leaves none.
-            let capacity = if size == 1 {
-                1
-            } else {
-                SKYNET_CHILDREN as usize
-            };
-            (node, options(capacity))
-        }
-    }
-
-    fn check_size(size: u64) -> Result<(), String> {
-        let mut s = size;
-        while s > 1 && s.is_multiple_of(SKYNET_CHILDREN) {
-            s /= SKYNET_CHILDREN;
-        }
-        if s == 1 {
-            Ok(())
-        } else {
-            Err(format!(
-                "skynet size must be a power of {SKYNET_CHILDREN}, got {size}"
-            ))
-        }
-    }
-
-    fn root(size: u64, done: Done) -> Node {
-        Node {
-            num: 0,
-            size,
-            parent: Parent::Root {
-                start: Instant::now(),
-                size,
-                done,
-            },
-        }
-    }
-
-    pub(super) fn hearth_local(size: u64) -> Outcome {
-        check_size(size)?;
-        run_hearth(1, |runtime, done| {
-            runtime.run_on_workers(move |mut rt: RuntimeRef| {
-                let _ = rt.spawn_local(
-                    NoSupervisor,
-                    actor_fn(node_local),
-                    root(size, done),
-                    options(SKYNET_CHILDREN as usize),
-                );
-                Ok::<(), String>(())
-            });
-        })
-    }
-
-    pub(super) fn hearth_shared(size: u64) -> Outcome {
-        check_size(size)?;
-        run_hearth(2, |runtime, done| {
-            let _ = runtime.spawn(
-                NoSupervisor,
-                actor_fn(node_shared),
-                root(size, done),
-                options(SKYNET_CHILDREN as usize),
-            );
-        })
-    }
-
-    async fn node_local(mut ctx: Context<u64, ThreadLocal>, node: Node) {
-        if node.size == 1 {
-            node.parent.deliver(node.num).await;
-            return;
-        }
-        for i in 0..SKYNET_CHILDREN {
-            let (child, options) = node.child(i, ctx.actor_ref());
-            let _ = ctx
-                .runtime()
-                .spawn_local(NoSupervisor, actor_fn(node_local), child, options);
-        }
-        if let Some(sum) = sum_children(&mut ctx).await {
-            node.parent.deliver(sum).await;
-        }
-    }
-
-    async fn node_shared(mut ctx: Context<u64, ThreadSafe>, node: Node) {
-        if node.size == 1 {
-            node.parent.deliver(node.num).await;
-            return;
-        }
-        for i in 0..SKYNET_CHILDREN {
-            let (child, options) = node.child(i, ctx.actor_ref());
-            spawn_shared(ctx.runtime(), child, options);
-        }
-        if let Some(sum) = sum_children(&mut ctx).await {
-            node.parent.deliver(sum).await;
-        }
-    }
-
-    /// Spawns a thread-safe node. (Outside `node_shared`: proving that
-    /// function's own future `Send` inside its body is a cycle for rustc.)
-    fn spawn_shared(rt: &ThreadSafe, child: Node, options: ActorOptions) {
-        let _ = rt.spawn(NoSupervisor, actor_fn(node_shared), child, options);
-    }
-
-    /// Receives the sum of every child; `None` if a child is missing.
-    async fn sum_children<RT>(ctx: &mut Context<u64, RT>) -> Option<u64> {
-        let mut sum = 0;
-        for _ in 0..SKYNET_CHILDREN {
-            sum += ctx.receive_next().await.ok()?;
-        }
-        Some(sum)
-    }
-
-    pub(super) fn tokio_local(size: u64) -> Outcome {
-        check_size(size)?;
-        run_tokio_local(tokio_root(size))
-    }
-
-    pub(super) fn tokio_shared(size: u64) -> Outcome {
-        check_size(size)?;
-        run_tokio_shared(tokio_root(size))
-    }
-
-    async fn tokio_root(size: u64) -> Outcome {
-        let start = Instant::now();
-        let sum = tokio_node(0, size).await?;
-        let elapsed = start.elapsed();
-        let expected = sum_below(size);
-        if sum == expected {
-            Ok(elapsed)
-        } else {
-            Err(format!("skynet sum is {sum}, expected {expected}"))
-        }
-    }
-
-    type NodeFuture = Pin<Box<dyn Future<Output = Result<u64, String>> + Send>>;
-
-    fn tokio_node(num: u64, size: u64) -> NodeFuture {
-        Box::pin(async move {
-            if size == 1 {
-                return Ok(num);
-            }
-            let child = size / SKYNET_CHILDREN;
-            let children: [tokio::task::JoinHandle<Result<u64, String>>; SKYNET_CHILDREN as usize] =
-                std::array::from_fn(|i| tokio::spawn(tokio_node(num + i as u64 * child, child)));
-            let mut sum = 0;
-            for child in children {
-                sum += child
-                    .await
-                    .map_err(|err| format!("skynet task failed: {err}"))??;
-            }
-            Ok(sum)
-        })
     }
 }

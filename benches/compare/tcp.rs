@@ -39,6 +39,7 @@ const ECHO_BUFFER: usize = 4 * 1024;
 /// with an error naming the connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// 127.0.0.1, with a port the system chooses.
 fn localhost() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }

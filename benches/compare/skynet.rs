@@ -1,0 +1,225 @@
+//! The skynet tree: 10 children per node, leaves hold the numbers
+//! `0..size`.
+
+use super::*;
+
+/// Where a node sends its sum.
+enum Parent {
+    /// Another node.
+    Node(ActorRef<u64>),
+    /// The driver: the root node reports the outcome.
+    Root {
+        /// When the run started.
+        start: Instant,
+        /// Leaves in the tree.
+        size: u64,
+        /// Where the outcome goes.
+        done: Done,
+    },
+}
+
+impl Parent {
+    /// Sends `sum` to the parent node, or reports the outcome.
+    async fn deliver(self, sum: u64) {
+        match self {
+            Parent::Node(parent) => {
+                // A parent that stopped never reports to the root, which
+                // then reports no result: the run fails.
+                let _ = parent.send(sum).await;
+            }
+            Parent::Root { start, size, done } => {
+                let elapsed = start.elapsed();
+                let expected = sum_below(size);
+                let outcome = if sum == expected {
+                    Ok(elapsed)
+                } else {
+                    Err(format!("skynet sum is {sum}, expected {expected}"))
+                };
+                let _ = done.send(outcome);
+            }
+        }
+    }
+}
+
+/// A node of the tree: the first leaf's number, the number of leaves
+/// below it and where its sum goes.
+struct Node {
+    /// The first leaf's number.
+    num: u64,
+    /// Leaves below this node.
+    size: u64,
+    /// Where the sum goes.
+    parent: Parent,
+}
+
+impl Node {
+    /// The argument and inbox options of child `i` of this node.
+    fn child(&self, i: u64, me: ActorRef<u64>) -> (Node, ActorOptions) {
+        let size = self.size / SKYNET_CHILDREN;
+        let node = Node {
+            num: self.num + i * size,
+            size,
+            parent: Parent::Node(me),
+        };
+        // Nodes receive one message per child, leaves none.
+        let capacity = if size == 1 {
+            1
+        } else {
+            SKYNET_CHILDREN as usize
+        };
+        (node, options(capacity))
+    }
+}
+
+/// Checks that `size` is a power of [`SKYNET_CHILDREN`].
+fn check_size(size: u64) -> Result<(), String> {
+    let mut s = size;
+    while s > 1 && s.is_multiple_of(SKYNET_CHILDREN) {
+        s /= SKYNET_CHILDREN;
+    }
+    if s == 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "skynet size must be a power of {SKYNET_CHILDREN}, got {size}"
+        ))
+    }
+}
+
+/// The root node of a tree of `size` leaves, reporting to `done`.
+fn root(size: u64, done: Done) -> Node {
+    Node {
+        num: 0,
+        size,
+        parent: Parent::Root {
+            start: Instant::now(),
+            size,
+            done,
+        },
+    }
+}
+
+/// hearth, thread-local actors on one worker.
+pub(super) fn hearth_local(size: u64) -> Outcome {
+    check_size(size)?;
+    run_hearth(1, |runtime, done| {
+        runtime.run_on_workers(move |mut rt: RuntimeRef| {
+            let _ = rt.spawn_local(
+                NoSupervisor,
+                actor_fn(node_local),
+                root(size, done),
+                options(SKYNET_CHILDREN as usize),
+            );
+            Ok::<(), String>(())
+        });
+    })
+}
+
+/// hearth, thread-safe actors on two workers.
+pub(super) fn hearth_shared(size: u64) -> Outcome {
+    check_size(size)?;
+    run_hearth(2, |runtime, done| {
+        let _ = runtime.spawn(
+            NoSupervisor,
+            actor_fn(node_shared),
+            root(size, done),
+            options(SKYNET_CHILDREN as usize),
+        );
+    })
+}
+
+/// A thread-local node: a leaf sends its number up, a node spawns its
+/// children and sends their sum up.
+async fn node_local(mut ctx: Context<u64, ThreadLocal>, node: Node) {
+    if node.size == 1 {
+        node.parent.deliver(node.num).await;
+        return;
+    }
+    for i in 0..SKYNET_CHILDREN {
+        let (child, options) = node.child(i, ctx.actor_ref());
+        let _ = ctx
+            .runtime()
+            .spawn_local(NoSupervisor, actor_fn(node_local), child, options);
+    }
+    if let Some(sum) = sum_children(&mut ctx).await {
+        node.parent.deliver(sum).await;
+    }
+}
+
+/// A thread-safe node, as [`node_local`].
+async fn node_shared(mut ctx: Context<u64, ThreadSafe>, node: Node) {
+    if node.size == 1 {
+        node.parent.deliver(node.num).await;
+        return;
+    }
+    for i in 0..SKYNET_CHILDREN {
+        let (child, options) = node.child(i, ctx.actor_ref());
+        spawn_shared(ctx.runtime(), child, options);
+    }
+    if let Some(sum) = sum_children(&mut ctx).await {
+        node.parent.deliver(sum).await;
+    }
+}
+
+/// Spawns a thread-safe node. (Outside `node_shared`: proving that
+/// function's own future `Send` inside its body is a cycle for rustc.)
+fn spawn_shared(rt: &ThreadSafe, child: Node, options: ActorOptions) {
+    let _ = rt.spawn(NoSupervisor, actor_fn(node_shared), child, options);
+}
+
+/// Receives the sum of every child; `None` if a child is missing.
+async fn sum_children<RT>(ctx: &mut Context<u64, RT>) -> Option<u64> {
+    let mut sum = 0;
+    for _ in 0..SKYNET_CHILDREN {
+        sum += ctx.receive_next().await.ok()?;
+    }
+    Some(sum)
+}
+
+/// tokio, a `current_thread` runtime.
+pub(super) fn tokio_local(size: u64) -> Outcome {
+    check_size(size)?;
+    run_tokio_local(tokio_root(size))
+}
+
+/// tokio, a multi-thread runtime with two workers.
+pub(super) fn tokio_shared(size: u64) -> Outcome {
+    check_size(size)?;
+    run_tokio_shared(tokio_root(size))
+}
+
+/// The tokio root: times the tree and checks its sum.
+async fn tokio_root(size: u64) -> Outcome {
+    let start = Instant::now();
+    let sum = tokio_node(0, size).await?;
+    let elapsed = start.elapsed();
+    let expected = sum_below(size);
+    if sum == expected {
+        Ok(elapsed)
+    } else {
+        Err(format!("skynet sum is {sum}, expected {expected}"))
+    }
+}
+
+/// A tokio node's future (boxed: the tree is recursive).
+type NodeFuture = Pin<Box<dyn Future<Output = Result<u64, String>> + Send>>;
+
+/// A tokio node: its number for a leaf, the sum of its children's
+/// tasks otherwise.
+fn tokio_node(num: u64, size: u64) -> NodeFuture {
+    Box::pin(async move {
+        if size == 1 {
+            return Ok(num);
+        }
+        let child = size / SKYNET_CHILDREN;
+        let children: [tokio::task::JoinHandle<Result<u64, String>>; SKYNET_CHILDREN as usize] =
+            std::array::from_fn(|i| tokio::spawn(tokio_node(num + i as u64 * child, child)));
+        let mut sum = 0;
+        for child in children {
+            sum += child
+                .await
+                .map_err(|err| format!("skynet task failed: {err}"))??;
+        }
+        Ok(sum)
+    })
+}
