@@ -9,13 +9,13 @@
 //!
 //! The program is its own worker: started with `--remote-worker` (by the
 //! pool, locally, through `ssh HOST BIN --remote-worker` or through `srun`
-//! on a Slurm cluster) it serves the handlers below on stdin/stdout. Otherwise it starts a runtime with a
-//! remote pool, and eight submitter actors send their share of the jobs,
-//! up to 64 in flight each, and check every output. It prints
-//! `done=N failed=0 retried=R` at the end, and where the slots ran (for
-//! Slurm: the node and the job id of each slot). Ctrl+C stops it gracefully: no
-//! new jobs, the running ones finish, the slots exit; a second Ctrl+C kills
-//! them.
+//! on a Slurm cluster) it serves the handlers below on stdin/stdout.
+//! Otherwise it starts a runtime with a remote pool, and eight submitter
+//! actors send their share of the jobs, up to 64 in flight each, and check
+//! every output. It prints `done=N failed=0 retried=R` at the end, and
+//! where the slots ran (for Slurm: the node and the job id of each slot).
+//! Ctrl+C stops it gracefully: no new jobs, the running ones finish, the
+//! slots exit; a second Ctrl+C kills them.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
