@@ -12,6 +12,8 @@ use std::{env, fs, panic};
 
 #[path = "util/procs.rs"]
 mod procs;
+#[path = "util/runner.rs"]
+mod runner;
 
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
@@ -106,33 +108,22 @@ fn main() -> ExitCode {
             faulty_slot_next_to_a_good_one_loses_nothing,
         ),
     ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+    let tests: Vec<runner::Test<'_>> = tests
+        .iter()
+        .map(|(name, test)| (*name, test as &dyn Fn()))
         .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        if panic::catch_unwind(test).is_ok() {
-            println!("test {name} ... ok");
-            passed += 1;
-        } else {
-            println!("test {name} ... FAILED");
-            failed += 1;
-        }
-        procs::assert_no_children();
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(101)
-    }
+    runner::run(
+        &tests,
+        |_| {
+            let left = procs::children();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("processes left behind: {left:?}"))
+            }
+        },
+        String::new,
+    )
 }
 
 fn squares(pool: &mut Pool, n: u64) {

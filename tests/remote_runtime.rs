@@ -7,12 +7,14 @@
 
 #[path = "util/procs.rs"]
 mod procs;
+#[path = "util/runner.rs"]
+mod runner;
 
+use std::env;
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use std::{env, panic};
 
 use hearth::actor::{Context, actor_fn};
 use hearth::remote::{self, Handlers, Host, JobDone, JobFailure, Pool, RemotePool, Target};
@@ -48,33 +50,22 @@ fn main() -> ExitCode {
             unknown_target_is_an_error_at_once,
         ),
     ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+    let tests: Vec<runner::Test<'_>> = tests
+        .iter()
+        .map(|(name, test)| (*name, test as &dyn Fn()))
         .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        if panic::catch_unwind(test).is_ok() {
-            println!("test {name} ... ok");
-            passed += 1;
-        } else {
-            println!("test {name} ... FAILED");
-            failed += 1;
-        }
-        procs::assert_no_children();
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(101)
-    }
+    runner::run(
+        &tests,
+        |_| {
+            let left = procs::children();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("processes left behind: {left:?}"))
+            }
+        },
+        String::new,
+    )
 }
 
 fn runtime_with_pool(slots: usize, window: usize) -> (Runtime, RemotePool) {

@@ -16,6 +16,8 @@
 //! prints its `SLURM_CONF` and keeps it up until stdin closes (Ctrl+D): a
 //! private Slurm to try `hearth map --slurm` on by hand.
 
+#[path = "util/runner.rs"]
+mod runner;
 #[path = "util/slurm.rs"]
 mod slurm;
 #[path = "util/sshd.rs"]
@@ -173,48 +175,19 @@ fn main() -> ExitCode {
             example_remote_pool_over_slurm,
         ),
     ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let start = Instant::now();
-        let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| test(&cluster)));
-        // Checked after every test, passed or not: the pool must clean up
-        // on its error paths too.
-        let left = leftovers(&cluster);
-        if outcome.is_ok() && left.is_empty() {
-            println!("test {name} ... ok ({:.2?})", start.elapsed());
-            passed += 1;
-        } else {
-            if !left.is_empty() {
-                println!("{name}: left behind: {left:#?}");
+    runner::run_with(
+        tests,
+        &cluster,
+        |cluster| {
+            let left = leftovers(cluster);
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("left behind: {left:#?}"))
             }
-            println!(
-                "test {name} ... FAILED ({:.2?}); cluster logs:\n{}",
-                start.elapsed(),
-                cluster.log_tail(10)
-            );
-            failed += 1;
-        }
-    }
-    let stopping = Instant::now();
-    drop(cluster);
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; finished in {:.2?} (cluster stopped in {:.2?})",
-        if failed == 0 { "ok" } else { "FAILED" },
-        started.elapsed(),
-        stopping.elapsed()
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(101)
-    }
+        },
+        |cluster| format!("; cluster logs:\n{}", cluster.log_tail(10)),
+    )
 }
 
 /// This test binary, which the library tests' slots run as the worker.

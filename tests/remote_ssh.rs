@@ -11,6 +11,8 @@
 //! Without `/usr/sbin/sshd` or `ssh` the tests are skipped, unless
 //! `HEARTH_REQUIRE_SSHD=1` (as in CI), which makes that a failure.
 
+#[path = "util/runner.rs"]
+mod runner;
 #[path = "util/sshd.rs"]
 mod sshd;
 
@@ -148,47 +150,19 @@ fn main() -> ExitCode {
             exit_status_kept_when_stdout_closes_before_exit,
         ),
     ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    let started = Instant::now();
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        let start = Instant::now();
-        let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| test(&sshd)));
-        // Checked after every test, passed or not: the pool must clean up
-        // on its error paths too.
-        let left = leftovers(&sshd);
-        if outcome.is_ok() && left.is_empty() {
-            println!("test {name} ... ok ({:.2?})", start.elapsed());
-            passed += 1;
-        } else {
-            if !left.is_empty() {
-                println!("{name}: processes left behind: {left:#?}");
+    runner::run_with(
+        tests,
+        &sshd,
+        |sshd| {
+            let left = leftovers(sshd);
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("processes left behind: {left:#?}"))
             }
-            println!(
-                "test {name} ... FAILED ({:.2?}); sshd log tail: {}",
-                start.elapsed(),
-                sshd.log_tail(10)
-            );
-            failed += 1;
-        }
-    }
-    drop(sshd);
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; finished in {:.2?}",
-        if failed == 0 { "ok" } else { "FAILED" },
-        started.elapsed()
-    );
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(101)
-    }
+        },
+        |sshd| format!("; sshd log tail: {}", sshd.log_tail(10)),
+    )
 }
 
 /// This test binary, which the ssh hosts run as the worker.
