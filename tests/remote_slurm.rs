@@ -16,6 +16,8 @@
 //! prints its `SLURM_CONF` and keeps it up until stdin closes (Ctrl+D): a
 //! private Slurm to try `hearth map --slurm` on by hand.
 
+#[path = "util/gates.rs"]
+mod gates;
 #[path = "util/runner.rs"]
 mod runner;
 #[path = "util/slurm.rs"]
@@ -53,53 +55,17 @@ fn handlers() -> Handlers {
         // with `n` slots and `n` jobs, every slot must run before any job
         // ends. Answers the worker's pid.
         .add("rendezvous", |(dir, n): (PathBuf, usize)| {
-            mark(&dir)?;
-            wait_until(|| count_entries(&dir) >= n)
+            gates::mark(&dir)?;
+            gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
                 .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
         // Waits until the file `gate` exists, then squares.
         .add("gated", |(gate, x): (PathBuf, u64)| {
-            wait_until(|| gate.exists())
+            gates::wait_until(WORKER_WAIT, || gate.exists())
                 .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
             x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
         })
-}
-
-/// Creates `dir/<this worker's pid>`.
-fn mark(dir: &Path) -> Result<(), String> {
-    fs::write(dir.join(process::id().to_string()), b"").map_err(|e| format!("marking {dir:?}: {e}"))
-}
-
-fn count_entries(dir: &Path) -> usize {
-    fs::read_dir(dir).map_or(0, Iterator::count)
-}
-
-/// Polls `done` (every 2 ms) until it holds or [`WORKER_WAIT`] passed.
-fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), ()> {
-    let deadline = Instant::now() + WORKER_WAIT;
-    while !done() {
-        if Instant::now() >= deadline {
-            return Err(());
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
-}
-
-/// Polls `found` (every 20 ms) until it returns something or `timeout`
-/// passed.
-fn poll_for<T>(timeout: Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = found() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 type Test = fn(&Cluster);
@@ -248,7 +214,7 @@ fn leftovers(cluster: &Cluster) -> Vec<String> {
         );
         left
     };
-    poll_for(Duration::from_secs(15), || find().is_empty().then_some(()))
+    gates::poll_for(Duration::from_secs(15), || find().is_empty().then_some(()))
         .map_or_else(find, |()| Vec::new())
 }
 
@@ -346,7 +312,7 @@ fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
             }
             let _gate = Gate(&gate);
             let mut pending_seen = 0;
-            let failure = poll_for(Duration::from_secs(30), || {
+            let failure = gates::poll_for(Duration::from_secs(30), || {
                 let metrics = control.metrics();
                 let host = &metrics.hosts[0];
                 pending_seen = pending_seen.max(host.pending);
@@ -590,7 +556,7 @@ fn cli_40_slots_the_surplus_is_reported_pending(cluster: &Cluster) {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{}: {stderr}", out.status);
     assert_eq!(text(&out.stdout), numbers(1000), "{stderr}");
-    assert_eq!(count_entries(&dir), CAPACITY);
+    assert_eq!(gates::count_entries(&dir), CAPACITY);
     assert!(
         stderr.contains(&format!(
             "host slurm: {} of 40 slots never ran: their Slurm jobs were still pending",
@@ -636,7 +602,7 @@ fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
         let _ = allocations.insert(alloc.to_owned());
     }
     assert_eq!(allocations.len(), 1, "{allocations:?}");
-    assert_eq!(count_entries(&dir), 40);
+    assert_eq!(gates::count_entries(&dir), 40);
 }
 
 /// The `remote_pool` example (actors submitting jobs to a runtime's pool)

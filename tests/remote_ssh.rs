@@ -11,6 +11,8 @@
 //! Without `/usr/sbin/sshd` or `ssh` the tests are skipped, unless
 //! `HEARTH_REQUIRE_SSHD=1` (as in CI), which makes that a failure.
 
+#[path = "util/gates.rs"]
+mod gates;
 #[path = "util/runner.rs"]
 mod runner;
 #[path = "util/sshd.rs"]
@@ -36,55 +38,19 @@ fn handlers() -> Handlers {
         // with `n` slots and `n * window` jobs, every slot must be ready and
         // running a job before any job ends. Answers the worker's pid.
         .add("rendezvous", |(dir, n): (PathBuf, usize)| {
-            mark(&dir)?;
-            wait_until(|| count_entries(&dir) >= n)
+            gates::mark(&dir)?;
+            gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
                 .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
         // Marks `started/<pid>`, then waits until the file `gate` exists:
         // jobs in flight stay in flight until the test opens the gate.
         .add("gated", |(started, gate, x): (PathBuf, PathBuf, u64)| {
-            mark(&started)?;
-            wait_until(|| gate.exists())
+            gates::mark(&started)?;
+            gates::wait_until(WORKER_WAIT, || gate.exists())
                 .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
             x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
         })
-}
-
-/// Creates `dir/<this worker's pid>`.
-fn mark(dir: &Path) -> Result<(), String> {
-    fs::write(dir.join(process::id().to_string()), b"").map_err(|e| format!("marking {dir:?}: {e}"))
-}
-
-fn count_entries(dir: &Path) -> usize {
-    fs::read_dir(dir).map_or(0, Iterator::count)
-}
-
-/// Polls `done` (every 2 ms) until it holds or [`WORKER_WAIT`] passed.
-fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), ()> {
-    let deadline = Instant::now() + WORKER_WAIT;
-    while !done() {
-        if Instant::now() >= deadline {
-            return Err(());
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
-}
-
-/// Polls `found` (every 10 ms) until it returns something or `timeout`
-/// passed.
-fn poll_for<T>(timeout: Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = found() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 type Test = fn(&Sshd);
@@ -212,7 +178,7 @@ fn leftovers(sshd: &Sshd) -> Vec<String> {
             })
             .collect()
     };
-    poll_for(Duration::from_secs(5), || {
+    gates::poll_for(Duration::from_secs(5), || {
         let left = find();
         left.is_empty().then_some(())
     })
@@ -373,7 +339,7 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
 /// ssh client of this process, and waits until one of those workers has
 /// exited. Returns the ssh client's pid and the worker's.
 fn kill_one_ssh_client(started: &Path, workers: usize) -> Result<(u32, u32), String> {
-    let marked = poll_for(WORKER_WAIT, || {
+    let marked = gates::poll_for(WORKER_WAIT, || {
         let pids: Vec<u32> = fs::read_dir(started)
             .ok()?
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -391,7 +357,7 @@ fn kill_one_ssh_client(started: &Path, workers: usize) -> Result<(u32, u32), Str
         return Err(format!("kill -9 {ssh_pid} failed"));
     }
     let alive = |pid: u32| processes().iter().any(|p| p.pid == pid && p.state != 'Z');
-    let exited = poll_for(Duration::from_secs(10), || {
+    let exited = gates::poll_for(Duration::from_secs(10), || {
         marked.iter().copied().find(|&pid| !alive(pid))
     })
     .ok_or_else(|| {
