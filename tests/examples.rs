@@ -233,6 +233,18 @@ fn remote_pool_interrupted() {
     assert!(example.line().starts_with("submitting 200 jobs"));
     // The check below sees the example's processes while they run.
     assert!(!left_behind(&example).is_empty());
+    // SIGUSR2: the pool's numbers are in the metrics log, per host too.
+    example.kill("-USR2");
+    let pool = example.stderr_line("remote pool metrics");
+    assert!(
+        pool.contains("pool=pool-1") && pool.contains("slots_total=2"),
+        "{pool}"
+    );
+    let host = example.stderr_line("remote pool host metrics");
+    assert!(
+        host.contains("host=local") && host.contains("slots=2"),
+        "{host}"
+    );
     example.kill("-INT");
     let (status, stderr) = example.wait();
     assert_eq!(status.code(), Some(130), "{stderr}");
