@@ -94,6 +94,7 @@
     unused_results
 )]
 
+use config::{Config, median, median_f64};
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -109,6 +110,8 @@ use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSaf
 
 #[path = "compare/child.rs"]
 mod child;
+#[path = "common/config.rs"]
+mod config;
 #[path = "compare/fan_in.rs"]
 mod fan_in;
 #[path = "compare/idle.rs"]
@@ -374,7 +377,7 @@ fn main() -> ExitCode {
     if let Some(child_args) = args.strip_prefix(&[child::FLAG.to_owned()]) {
         return child::main(child_args);
     }
-    let config = match Config::from_args(args.into_iter()) {
+    let config = match Config::from_args(args.into_iter(), DEFAULT_ROUNDS) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("compare: {err}");
@@ -430,68 +433,13 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Command line settings.
-struct Config {
-    /// True when started by `cargo bench` (full sizes), false for a smoke run.
-    bench: bool,
-    /// Rounds per workload.
-    rounds: usize,
-    /// Name substrings selecting the workloads; empty selects all.
-    filters: Vec<String>,
-}
-
-impl Config {
-    /// Parses the command line (without the program name).
-    fn from_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
-        let mut bench = false;
-        let mut rounds = None;
-        let mut filters = Vec::new();
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--bench" => bench = true,
-                "--rounds" => {
-                    let value = args.next().ok_or("`--rounds` needs a value")?;
-                    rounds = Some(parse_rounds(&value)?);
-                }
-                _ if arg.starts_with("--rounds=") => {
-                    rounds = Some(parse_rounds(&arg["--rounds=".len()..])?);
-                }
-                // Other flags, e.g. from `cargo test -- --nocapture`.
-                _ if arg.starts_with('-') => {}
-                _ => filters.push(arg),
-            }
-        }
-        let rounds = rounds.unwrap_or(if bench { DEFAULT_ROUNDS } else { 1 });
-        Ok(Config {
-            bench,
-            rounds,
-            filters,
-        })
+/// The size of `workload` for this run.
+fn size(config: &Config, workload: &Workload) -> u64 {
+    if config.bench {
+        workload.size
+    } else {
+        workload.smoke_size
     }
-
-    /// Returns true if the workload called `name` is to run.
-    fn selects(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
-    }
-
-    /// The size of `workload` for this run.
-    fn size(&self, workload: &Workload) -> u64 {
-        if self.bench {
-            workload.size
-        } else {
-            workload.smoke_size
-        }
-    }
-}
-
-/// Parses a positive number of rounds.
-fn parse_rounds(value: &str) -> Result<usize, String> {
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid number of rounds: {value:?}"))
 }
 
 /// The measurements of one timed workload.
@@ -528,7 +476,7 @@ fn alternate<T>(
     tokio: fn(u64) -> Result<T, String>,
     mut record: impl FnMut(usize, T, T),
 ) -> Result<(), String> {
-    let size = config.size(workload);
+    let size = size(config, workload);
     for round in 0..config.rounds {
         let hearth = || run_side(workload.name, "hearth", hearth, size);
         let tokio = || run_side(workload.name, "tokio", tokio, size);
@@ -554,7 +502,7 @@ fn measure_time(
 ) -> Result<Report, String> {
     let mut report = Report {
         name: workload.name,
-        messages: messages.map(|per_size| per_size * config.size(workload)),
+        messages: messages.map(|per_size| per_size * size(config, workload)),
         hearth: Vec::with_capacity(config.rounds),
         tokio: Vec::with_capacity(config.rounds),
     };
@@ -826,28 +774,6 @@ fn ms(d: Duration) -> f64 {
 /// hearth's time over tokio's.
 fn ratio(hearth: Duration, tokio: Duration) -> f64 {
     hearth.as_secs_f64() / tokio.as_secs_f64().max(f64::MIN_POSITIVE)
-}
-
-/// Median of durations, in any order.
-fn median(times: &[Duration]) -> Duration {
-    let mut times = times.to_vec();
-    times.sort();
-    let mid = times.len() / 2;
-    if times.len() % 2 == 1 {
-        times[mid]
-    } else {
-        (times[mid - 1] + times[mid]) / 2
-    }
-}
-
-/// Median of sorted values.
-fn median_f64(sorted: &[f64]) -> f64 {
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
 }
 
 /// `min-max` of durations, in milliseconds.

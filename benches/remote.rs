@@ -69,6 +69,8 @@
 )]
 
 // The loopback sshd of the ssh tests; the bench uses only part of it.
+#[path = "common/config.rs"]
+mod config;
 #[path = "../tests/util/sshd.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod sshd;
@@ -82,6 +84,7 @@ use std::time::{Duration, Instant};
 
 use hearth::remote::{self, Handlers, Host, Pool, Transport};
 
+use config::{Config, median, median_f64};
 use sshd::Sshd;
 
 /// Default number of rounds per workload: more than the usual 5, with
@@ -201,7 +204,7 @@ fn main() -> ExitCode {
         return remote::serve(handlers());
     }
     init_log();
-    let config = match Config::from_args(std::env::args().skip(1)) {
+    let config = match Config::from_args(std::env::args().skip(1), DEFAULT_ROUNDS) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("remote: {err}");
@@ -321,63 +324,6 @@ fn measure_ssh(
     }
     cat.close()?;
     Ok(reports)
-}
-
-/// Command line settings.
-#[derive(Debug)]
-struct Config {
-    /// True when started by `cargo bench` (full sizes), false for a smoke run.
-    bench: bool,
-    /// Rounds per workload.
-    rounds: usize,
-    /// Name substrings; a workload runs if its name contains any (all run
-    /// without filters).
-    filters: Vec<String>,
-}
-
-impl Config {
-    /// Reads `--bench`, `--rounds N` and name filters; other flags (from
-    /// `cargo test -- ...`) are ignored.
-    fn from_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
-        let mut bench = false;
-        let mut rounds = None;
-        let mut filters = Vec::new();
-        let mut args = args.peekable();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--bench" => bench = true,
-                "--rounds" => {
-                    let value = args.next().ok_or("`--rounds` needs a value")?;
-                    rounds = Some(parse_rounds(&value)?);
-                }
-                _ if arg.starts_with("--rounds=") => {
-                    rounds = Some(parse_rounds(&arg["--rounds=".len()..])?);
-                }
-                _ if arg.starts_with('-') => {}
-                _ => filters.push(arg),
-            }
-        }
-        let rounds = rounds.unwrap_or(if bench { DEFAULT_ROUNDS } else { 1 });
-        Ok(Config {
-            bench,
-            rounds,
-            filters,
-        })
-    }
-
-    /// True if the workload `name` is to run.
-    fn selects(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
-    }
-}
-
-/// A positive number of rounds.
-fn parse_rounds(value: &str) -> Result<usize, String> {
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("invalid number of rounds: {value:?}"))
 }
 
 /// The measurements of one workload.
@@ -745,28 +691,6 @@ fn print_table(reports: &[Report]) {
 /// Jobs (round trips) per second.
 fn rate(jobs: usize, time: Duration) -> f64 {
     jobs as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
-}
-
-/// The median of `times`.
-fn median(times: &[Duration]) -> Duration {
-    let mut times = times.to_vec();
-    times.sort();
-    let mid = times.len() / 2;
-    if times.len() % 2 == 1 {
-        times[mid]
-    } else {
-        (times[mid - 1] + times[mid]) / 2
-    }
-}
-
-/// The median of sorted values.
-fn median_f64(sorted: &[f64]) -> f64 {
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
 }
 
 /// The lowest and highest rate of the runs, in thousands per second.
