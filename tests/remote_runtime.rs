@@ -54,18 +54,7 @@ fn main() -> ExitCode {
         .iter()
         .map(|(name, test)| (*name, test as &dyn Fn()))
         .collect();
-    runner::run(
-        &tests,
-        |_| {
-            let left = procs::children();
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("processes left behind: {left:?}"))
-            }
-        },
-        String::new,
-    )
+    runner::run(&tests, procs::children, String::new)
 }
 
 fn runtime_with_pool(slots: usize, window: usize) -> (Runtime, RemotePool) {

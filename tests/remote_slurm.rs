@@ -141,27 +141,9 @@ fn main() -> ExitCode {
             example_remote_pool_over_slurm,
         ),
     ];
-    runner::run_with(
-        tests,
-        &cluster,
-        |cluster| {
-            let left = leftovers(cluster);
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("left behind: {left:#?}"))
-            }
-        },
-        |cluster| format!("; cluster logs:\n{}", cluster.log_tail(10)),
-    )
-}
-
-/// This test binary, which the library tests' slots run as the worker.
-fn exe() -> String {
-    env::current_exe()
-        .expect("current_exe")
-        .display()
-        .to_string()
+    runner::run_with(tests, &cluster, leftovers, |cluster| {
+        format!("; cluster logs:\n{}", cluster.log_tail(10))
+    })
 }
 
 /// The `hearth` command.
@@ -172,7 +154,7 @@ fn hearth() -> &'static str {
 /// The library's Slurm transport to the test cluster, with this binary as
 /// the worker.
 fn slurm(cluster: &Cluster) -> Slurm {
-    Slurm::new(exe()).env("SLURM_CONF", cluster.conf().display().to_string())
+    Slurm::new(runner::exe()).env("SLURM_CONF", cluster.conf().display().to_string())
 }
 
 /// What a test left behind, after waiting up to 15 s for it to go (a
@@ -188,7 +170,7 @@ fn slurm(cluster: &Cluster) -> Slurm {
 fn leftovers(cluster: &Cluster) -> Vec<String> {
     let me = process::id();
     let daemons = cluster.daemon_pids();
-    let workers = [exe(), hearth().to_owned()];
+    let workers = [runner::exe(), hearth().to_owned()];
     let find = || -> Vec<String> {
         let mut left: Vec<String> = cluster
             .jobs()

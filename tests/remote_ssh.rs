@@ -116,27 +116,9 @@ fn main() -> ExitCode {
             exit_status_kept_when_stdout_closes_before_exit,
         ),
     ];
-    runner::run_with(
-        tests,
-        &sshd,
-        |sshd| {
-            let left = leftovers(sshd);
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("processes left behind: {left:#?}"))
-            }
-        },
-        |sshd| format!("; sshd log tail: {}", sshd.log_tail(10)),
-    )
-}
-
-/// This test binary, which the ssh hosts run as the worker.
-fn exe() -> String {
-    env::current_exe()
-        .expect("current_exe")
-        .display()
-        .to_string()
+    runner::run_with(tests, &sshd, leftovers, |sshd| {
+        format!("; sshd log tail: {}", sshd.log_tail(10))
+    })
 }
 
 /// The pool's transport to the private sshd, with `bin` as the worker.
@@ -150,7 +132,7 @@ fn ssh(sshd: &Sshd, bin: &str) -> Transport {
 
 /// A host alias of the private sshd's client config running this binary.
 fn host(sshd: &Sshd, alias: &str, slots: usize) -> Host {
-    Host::new(alias, slots, ssh(sshd, &exe()))
+    Host::new(alias, slots, ssh(sshd, &runner::exe()))
 }
 
 /// Processes a test left behind, after waiting up to 5 s for them to end
@@ -190,7 +172,7 @@ fn leftovers(sshd: &Sshd) -> Vec<String> {
 /// local ssh clients whose command line names them.
 fn remote_workers() -> Vec<u32> {
     let me = process::id();
-    let exe = exe();
+    let exe = runner::exe();
     processes()
         .into_iter()
         .filter(|p| {

@@ -18,12 +18,12 @@ pub type TestWith<C> = (&'static str, fn(&C));
 /// A test with its context bound.
 type Bound<'a> = (&'static str, Box<dyn Fn() + 'a>);
 
-/// Runs `tests`. After each, `after(name, passed)` checks what must hold
-/// after any test (nothing left behind): an `Err` fails the test with its
-/// text; on a failure `explain()` adds what helps to see why (logs).
+/// Runs `tests`. After each, `left()` lists what the test left behind
+/// (processes, jobs): anything fails the test; on a failure `explain()`
+/// adds what helps to see why (logs).
 pub fn run(
     tests: &[Test<'_>],
-    after: impl Fn(&str) -> Result<(), String>,
+    left: impl Fn() -> Vec<String>,
     explain: impl Fn() -> String,
 ) -> ExitCode {
     let filter: Vec<String> = std::env::args()
@@ -40,13 +40,13 @@ pub fn run(
         let outcome = panic::catch_unwind(panic::AssertUnwindSafe(test));
         // Checked after every test, passed or not: the pool must clean up
         // on its error paths too.
-        let left = after(name);
-        if outcome.is_ok() && left.is_ok() {
+        let left = left();
+        if outcome.is_ok() && left.is_empty() {
             println!("test {name} ... ok ({:.2?})", start.elapsed());
             passed += 1;
         } else {
-            if let Err(why) = left {
-                println!("{name}: {why}");
+            if !left.is_empty() {
+                println!("{name}: left behind: {left:#?}");
             }
             let extra = explain();
             println!("test {name} ... FAILED ({:.2?}){extra}", start.elapsed());
@@ -71,7 +71,7 @@ pub fn run(
 pub fn run_with<C>(
     tests: &[TestWith<C>],
     context: &C,
-    after: impl Fn(&C) -> Result<(), String>,
+    left: impl Fn(&C) -> Vec<String>,
     explain: impl Fn(&C) -> String,
 ) -> ExitCode {
     let closures: Vec<Bound<'_>> = tests
@@ -82,5 +82,15 @@ pub fn run_with<C>(
         .iter()
         .map(|(name, test)| (*name, &**test))
         .collect();
-    run(&tests, |_| after(context), || explain(context))
+    run(&tests, || left(context), || explain(context))
+}
+
+/// The path of this test binary, which the pools' slots run as their
+/// worker.
+#[allow(dead_code)]
+pub fn exe() -> String {
+    std::env::current_exe()
+        .expect("current_exe")
+        .display()
+        .to_string()
 }
