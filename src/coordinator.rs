@@ -71,18 +71,21 @@ impl RemoteFront {
 
     /// No new jobs; the running ones finish, then the slots are closed.
     fn drain(&mut self) {
-        for job in self.shared.close() {
-            (job.reply)(cancelled_report());
-        }
+        self.refuse_jobs();
         self.engine.drain();
     }
 
     /// Kills every slot now.
     fn kill(&mut self, registry: &Registry) {
+        self.refuse_jobs();
+        self.engine.kill_all(registry);
+    }
+
+    /// Closes the handles' inbox; submissions not yet taken are cancelled.
+    fn refuse_jobs(&self) {
         for job in self.shared.close() {
             (job.reply)(cancelled_report());
         }
-        self.engine.kill_all(registry);
     }
 }
 
