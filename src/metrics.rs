@@ -153,7 +153,7 @@ impl RuntimeMetrics {
 
 impl WorkerMetrics {
     pub(crate) fn of(worker: &WorkerWake) -> WorkerMetrics {
-        let ready = worker.ready.len();
+        let ready = worker.ready_len();
         let live = worker.live.load(std::sync::atomic::Ordering::Relaxed);
         WorkerMetrics {
             id: worker.id,

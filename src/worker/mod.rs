@@ -24,7 +24,7 @@ mod thread_main;
 mod wake;
 
 pub(crate) use control::{Control, WorkerFn};
-pub(crate) use wake::WorkerWake;
+pub(crate) use wake::{OwnReady, WorkerWake};
 
 /// Token of the worker's waker on its own poll.
 const WAKER: Token = Token(usize::MAX);

@@ -23,7 +23,7 @@ use crate::scheduler::{self, LocalScheduler};
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
 use crate::worker::sources::IoRegistry;
-use crate::worker::{Control, Prepared, WAKER};
+use crate::worker::{Control, OwnReady, Prepared, WAKER};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -65,6 +65,9 @@ pub(super) fn run(
             .try_clone()
             .map_err(|err| Error::worker_poll(id, err))?,
     });
+    // Dropped after `_drain`: wakes while the processes are dropped still
+    // find the queue.
+    let own_ready = OwnReady::attach(wake.clone());
     let _drain = DrainOnExit(rt.clone());
     let mut events = Events::with_capacity(64);
     let mut due = Vec::new();
@@ -94,6 +97,10 @@ pub(super) fn run(
         }
 
         for _ in 0..RUN_BATCH {
+            let Some(key) = own_ready.pop() else { break };
+            scheduler::local::run(&rt.internals.local, key);
+        }
+        for _ in 0..RUN_BATCH {
             let Ok(key) = ready_rx.try_recv() else { break };
             scheduler::local::run(&rt.internals.local, key);
         }
@@ -114,8 +121,12 @@ pub(super) fn run(
             return Ok(());
         }
 
-        let has_work =
-            || !ready_rx.is_empty() || shared.scheduler.has_ready() || !control.is_empty();
+        let has_work = || {
+            !own_ready.is_empty()
+                || !ready_rx.is_empty()
+                || shared.scheduler.has_ready()
+                || !control.is_empty()
+        };
         let timeout = if has_work() {
             Some(Duration::ZERO)
         } else {

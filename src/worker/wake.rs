@@ -9,7 +9,15 @@
 //! write and their read, so either the worker sees the new work or the
 //! notifier sees the sleeping worker and wakes its poll: no wake-up is lost,
 //! and a busy worker is never sent a needless system call.
+//!
+//! Local processes woken on their own worker's thread (an actor sending to
+//! another actor of the same worker, a spawn) skip all of that: they go to
+//! a plain queue of the thread ([`OwnReady`]), with no atomic operation and
+//! no notification, since the worker is awake by definition.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ptr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
@@ -30,6 +38,8 @@ pub(crate) struct WorkerWake {
     waker: mio::Waker,
     /// Number of local processes, kept by the local scheduler.
     pub(crate) live: AtomicUsize,
+    /// Length of the worker's [`OwnReady`] queue, for the metrics.
+    own_ready: AtomicUsize,
     /// CPU clock of the worker thread, set when it starts.
     pub(crate) clock: OnceLock<ThreadClock>,
     /// Number of local timers, updated before each sleep.
@@ -47,6 +57,7 @@ impl WorkerWake {
             sleeping: AtomicBool::new(false),
             waker,
             live: AtomicUsize::new(0),
+            own_ready: AtomicUsize::new(0),
             clock: OnceLock::new(),
             timers: AtomicUsize::new(0),
             next_timer: AtomicU64::new(u64::MAX),
@@ -74,11 +85,19 @@ impl WorkerWake {
 
     /// Schedules a local process of this worker.
     pub(crate) fn schedule_local(&self, key: u64) {
+        if OwnReady::push(self, key) {
+            return;
+        }
         // The receiver lives as long as the worker; after the worker ended
         // there is nothing to schedule on.
         if self.ready.send(key).is_ok() {
             let _ = self.notify();
         }
+    }
+
+    /// Number of local processes waiting to run, for the metrics.
+    pub(crate) fn ready_len(&self) -> usize {
+        self.ready.len() + self.own_ready.load(Ordering::Relaxed)
     }
 
     /// Wakes the worker if it sleeps. Call after making work visible.
@@ -110,5 +129,71 @@ impl WorkerWake {
     /// Marks the worker as awake.
     pub(crate) fn awake(&self) {
         self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    /// The worker whose thread this is (null on other threads).
+    static OWNER: Cell<*const WorkerWake> = const { Cell::new(ptr::null()) };
+    /// Its local processes woken on this thread, by key.
+    static OWN_QUEUE: RefCell<VecDeque<u64>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// The ready queue of the local processes woken on their worker's own
+/// thread. Held by the worker loop: the thread is the worker's while it
+/// exists, and the queue is emptied when it is dropped.
+pub(crate) struct OwnReady {
+    wake: std::sync::Arc<WorkerWake>,
+}
+
+impl OwnReady {
+    /// Makes the current thread the thread of `wake`'s worker.
+    pub(crate) fn attach(wake: std::sync::Arc<WorkerWake>) -> OwnReady {
+        OWNER.with(|owner| owner.set(std::sync::Arc::as_ptr(&wake)));
+        OWN_QUEUE.with(|queue| queue.borrow_mut().clear());
+        OwnReady { wake }
+    }
+
+    /// Queues `key` if this is `wake`'s worker thread; false otherwise (or
+    /// if the queue is borrowed, which it never is while a process runs).
+    fn push(wake: &WorkerWake, key: u64) -> bool {
+        if !ptr::eq(OWNER.with(Cell::get), wake) {
+            return false;
+        }
+        OWN_QUEUE.with(|queue| match queue.try_borrow_mut() {
+            Ok(mut queue) => {
+                queue.push_back(key);
+                wake.own_ready.store(queue.len(), Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        })
+    }
+
+    /// The next key to run, if any.
+    pub(crate) fn pop(&self) -> Option<u64> {
+        OWN_QUEUE.with(|queue| {
+            let mut queue = queue.borrow_mut();
+            let key = queue.pop_front();
+            self.wake.own_ready.store(queue.len(), Ordering::Relaxed);
+            key
+        })
+    }
+
+    /// True if no key is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        OWN_QUEUE.with(|queue| queue.borrow().is_empty())
+    }
+}
+
+impl Drop for OwnReady {
+    fn drop(&mut self) {
+        OWNER.with(|owner| owner.set(ptr::null()));
+        OWN_QUEUE.with(|queue| {
+            if let Ok(mut queue) = queue.try_borrow_mut() {
+                *queue = VecDeque::new();
+            }
+        });
+        self.wake.own_ready.store(0, Ordering::Relaxed);
     }
 }
