@@ -11,6 +11,7 @@
 mod sshd;
 
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -247,7 +248,7 @@ fn remote_pool_interrupted() {
     );
     example.kill("-INT");
     let (status, stderr) = example.wait();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{status}: {stderr}");
     // The process exited: the reader thread ends at the end of stdout.
     let stdout: Vec<String> = example.lines.iter().collect();
     let (done, failed, cancelled) = remote_pool_summary(&stdout.join("\n"));
@@ -270,7 +271,15 @@ fn remote_pool_interrupted_twice() {
     let _ = example.stderr_line("shutting down the runtime");
     example.kill("-INT");
     let (status, stderr) = example.wait();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    // If the runtime ended before the second signal came (nothing was
+    // running), `start` has given the signals back to their default
+    // action and the second one ends the process before it prints its
+    // summary: 130 to a shell too.
+    if status.signal() == Some(libc::SIGINT) {
+        assert_eq!(left_behind(&example), Vec::<String>::new());
+        return;
+    }
+    assert_eq!(status.code(), Some(130), "{status}: {stderr}");
     // The process exited: the reader thread ends at the end of stdout.
     let stdout: Vec<String> = example.lines.iter().collect();
     let (done, failed, cancelled) = remote_pool_summary(&stdout.join("\n"));

@@ -10,6 +10,8 @@ mod fairness;
 mod net;
 #[path = "functional/runtime.rs"]
 mod runtime;
+#[path = "functional/shared_scheduler.rs"]
+mod shared_scheduler;
 #[path = "functional/supervisor.rs"]
 mod supervisor;
 #[path = "functional/sync_actor.rs"]

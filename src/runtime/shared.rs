@@ -167,9 +167,7 @@ impl ThreadSafe {
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.shared
-            .scheduler
-            .add(Box::new(FutureProcess::new(future)));
+        self.shared.scheduler.add(FutureProcess::new(future));
     }
 
     /// Makes `actor_ref` receive the process signals (see

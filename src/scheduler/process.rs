@@ -33,6 +33,9 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
     shared: Arc<RuntimeShared>,
     /// The actor's future, in the process's own allocation (one allocation
     /// per actor instead of two). Pinned there: see [`ActorProcess::actor`].
+    /// `new` returns the process unboxed: the local scheduler boxes it,
+    /// the shared one places it in its task's allocation, both before it is
+    /// first run.
     actor: Option<NA::Actor>,
 }
 
@@ -48,29 +51,28 @@ where
         inbox: inbox::Owner<NA::Message>,
         rt: NA::RuntimeAccess,
         shared: Arc<RuntimeShared>,
-    ) -> Box<Self> {
+    ) -> Self {
         let ctx = Context::new(inbox.receiver(), rt.clone(), shared.clone());
         let actor = new_actor.new(ctx, arg);
-        // Boxed before the actor is first polled, and never moved out of
-        // the box: the schedulers move the box only.
-        Box::new(ActorProcess {
+        ActorProcess {
             supervisor,
             new_actor,
             inbox,
             rt,
             shared,
             actor: Some(actor),
-        })
+        }
     }
 
     /// The actor, pinned.
     fn actor(&mut self) -> Option<Pin<&mut NA::Actor>> {
-        // SAFETY: an `ActorProcess` only exists boxed (`new` returns the
-        // box, and the schedulers move `Box<dyn Process>` values, never
-        // their contents), so `self.actor` does not move once polled. The
-        // actor is never moved out of `self.actor` either: it is dropped in
-        // place (`drop_actor`) or replaced by assignment, which drops the
-        // old one in place too.
+        // SAFETY: a process is run only where it stays until it is dropped:
+        // the local scheduler boxes it before its first run and moves only
+        // the box; the shared one puts it in its task's `Arc` before its
+        // first run and drops it there in place (by assigning `None`). So
+        // `self.actor` does not move once polled. The actor is never moved
+        // out of `self.actor` either: it is dropped in place (`drop_actor`)
+        // or replaced by assignment, which drops the old one in place too.
         self.actor
             .as_mut()
             .map(|actor| unsafe { Pin::new_unchecked(actor) })

@@ -1,18 +1,35 @@
 //! The scheduler of thread-safe processes, shared by all workers.
 //!
-//! Ready tasks sit in one multi-producer, multi-consumer queue; any worker
-//! may take and run them. A task's state word makes sure it is queued at
-//! most once and never runs on two workers at the same time:
+//! Every worker thread has a run queue of its own and a LIFO slot; one
+//! global queue (the injector) takes what becomes ready on other threads
+//! (the coordinator, sync actors, threads outside the runtime). A task made
+//! ready on a worker's thread (woken by an actor running there, or spawned
+//! there) goes to that worker's LIFO slot and runs next, so a request and
+//! its answer, or an actor and the one it just spawned, stay on one worker
+//! with no notification at all; the task it displaces goes to the worker's
+//! queue, and a sleeping worker is woken to steal it. A worker takes work
+//! from its LIFO slot (at most [`LIFO_LIMIT`] times in a row, so a pair of
+//! actors that keep waking each other cannot starve the rest), then its own
+//! queue (with a look at the injector every [`INJECTOR_EVERY`] tasks), then
+//! the injector, then steals half of another worker's queue. Keeping tasks
+//! on the worker that made them also keeps their memory on the thread that
+//! allocated it.
+//!
+//! A task is the process and its scheduling state in one allocation. Its
+//! state word makes sure it is queued at most once and never runs on two
+//! workers at the same time:
 //!
 //! - `NOTIFIED`: woken and queued (or, while running, to be queued again);
 //! - `RUNNING`: a worker is running it;
 //! - `COMPLETE`: done; wake-ups are ignored.
 
+use std::cell::RefCell;
+use std::ptr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{self, Wake, Waker};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::scheduler::{Process, budget};
 use crate::worker::WorkerWake;
@@ -21,53 +38,145 @@ const NOTIFIED: u8 = 0b001;
 const RUNNING: u8 = 0b010;
 const COMPLETE: u8 = 0b100;
 
-/// The shared run queue and the count of live thread-safe processes.
+/// Runs in a row from a worker's LIFO slot before the slot's task goes to
+/// the back of the worker's queue.
+const LIFO_LIMIT: u32 = 16;
+
+/// A worker looks at the injector before its own queue once per this many
+/// tasks, so tasks woken from other threads are not starved by a busy
+/// worker's own queue.
+const INJECTOR_EVERY: u32 = 31;
+
+/// The shared run queues and the count of live thread-safe processes.
 pub(crate) struct SharedScheduler {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    ready_tx: Sender<Arc<SharedTask>>,
-    ready_rx: Receiver<Arc<SharedTask>>,
+    /// Tasks made ready outside the workers' threads.
+    injector: Injector<TaskRef>,
+    /// The other end of every worker's queue, by worker index.
+    stealers: Vec<Stealer<TaskRef>>,
+    /// The workers' queues until their threads take them.
+    queues: Mutex<Vec<Option<Deque<TaskRef>>>>,
     /// Thread-safe processes not yet done.
     live: AtomicUsize,
     /// Every task not yet done, to wake them all at shutdown and to drop
-    /// what is left when the runtime ends.
-    tasks: Mutex<Registry>,
-    /// Workers to wake when a task becomes ready.
+    /// what is left when the runtime ends: one shard per worker (for the
+    /// tasks spawned on its thread) and one for other threads.
+    shards: Vec<Mutex<Registry>>,
+    /// Workers to wake when a task becomes ready, by worker index.
     workers: Vec<Arc<WorkerWake>>,
 }
 
 #[derive(Default)]
 struct Registry {
-    tasks: Vec<Option<Arc<SharedTask>>>,
+    tasks: Vec<Option<TaskRef>>,
     free: Vec<usize>,
     /// Set once the runtime ended: new processes are dropped at once, so
     /// their inboxes close and references report the actor stopped.
     closed: bool,
 }
 
-/// A thread-safe process and its scheduling state.
-pub(crate) struct SharedTask {
-    state: AtomicU8,
-    process: Mutex<Option<Box<dyn Process + Send>>>,
-    scheduler: Weak<Inner>,
-    /// Index in the registry.
-    index: usize,
+/// A task of any process type, as the queues and the registry hold it.
+pub(crate) type TaskRef = Arc<dyn Task>;
+
+/// What the scheduler does with a task, whatever its process type.
+pub(crate) trait Task: Send + Sync {
+    /// Runs the process once (see [`SharedScheduler::run`]).
+    fn run(self: Arc<Self>, scheduler: &SharedScheduler);
+
+    /// Wakes the task, as its waker does.
+    fn wake_task(self: Arc<Self>);
+
+    /// Drops the process unless it is running; true if it did.
+    fn close(&self) -> bool;
 }
+
+/// A thread-safe process and its scheduling state.
+struct SharedTask<P> {
+    state: AtomicU8,
+    scheduler: Weak<Inner>,
+    /// Registry shard and index.
+    shard: usize,
+    index: usize,
+    /// The process; it does not move from here until it is dropped (in
+    /// place, by assigning `None`).
+    process: Mutex<Option<P>>,
+}
+
+/// How a ready task is to be queued.
+#[derive(Clone, Copy, PartialEq)]
+enum Ready {
+    /// Woken or spawned: runs next if made ready on a worker's thread.
+    Next,
+    /// Yielded (woken while it ran): behind what is already queued.
+    Later,
+}
+
+thread_local! {
+    /// The worker queue of this thread, if it is a worker's.
+    static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
+}
+
+/// A worker thread's own run queue and LIFO slot.
+struct LocalQueue {
+    inner: Arc<Inner>,
+    /// Worker index.
+    index: usize,
+    queue: Deque<TaskRef>,
+    lifo: Option<TaskRef>,
+    /// Runs from the LIFO slot in a row.
+    lifo_streak: u32,
+    /// Tasks taken, to look at the injector first now and then.
+    ticks: u32,
+}
+
+/// The current thread as a worker of a scheduler; while it lives, tasks made
+/// ready on this thread go to the worker's queue. Dropping it moves what is
+/// left there to the injector.
+pub(crate) struct Attached(());
 
 impl SharedScheduler {
     pub(crate) fn new(workers: Vec<Arc<WorkerWake>>) -> SharedScheduler {
-        let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+        let queues: Vec<Deque<TaskRef>> = workers.iter().map(|_| Deque::new_fifo()).collect();
+        let stealers = queues.iter().map(Deque::stealer).collect();
+        let shards = (0..=workers.len())
+            .map(|_| Mutex::new(Registry::default()))
+            .collect();
         SharedScheduler {
             inner: Arc::new(Inner {
-                ready_tx,
-                ready_rx,
+                injector: Injector::new(),
+                stealers,
+                queues: Mutex::new(queues.into_iter().map(Some).collect()),
                 live: AtomicUsize::new(0),
-                tasks: Mutex::new(Registry::default()),
+                shards,
                 workers,
             }),
         }
+    }
+
+    /// Makes the current thread the thread of worker `wake`: tasks made
+    /// ready here go to its own queue until the returned guard is dropped.
+    pub(crate) fn attach(&self, wake: &Arc<WorkerWake>) -> Attached {
+        let index = self
+            .inner
+            .workers
+            .iter()
+            .position(|worker| Arc::ptr_eq(worker, wake));
+        let queue = index.and_then(|index| lock(&self.inner.queues)[index].take());
+        if let (Some(index), Some(queue)) = (index, queue) {
+            let local = LocalQueue {
+                inner: self.inner.clone(),
+                index,
+                queue,
+                lifo: None,
+                lifo_streak: 0,
+                ticks: 0,
+            };
+            LOCAL.with(|slot| *slot.borrow_mut() = Some(local));
+        }
+        Attached(())
     }
 
     /// Number of thread-safe processes not yet done.
@@ -75,14 +184,25 @@ impl SharedScheduler {
         self.inner.live.load(Ordering::Acquire)
     }
 
-    /// Returns true if a task is waiting to run.
+    /// Returns true if a task is waiting to run that this thread could take.
     pub(crate) fn has_ready(&self) -> bool {
-        !self.inner.ready_rx.is_empty()
+        let own = with_local(Arc::as_ptr(&self.inner), |local| {
+            local.lifo.is_some() || !local.queue.is_empty()
+        });
+        own == Some(true)
+            || !self.inner.injector.is_empty()
+            || self
+                .inner
+                .stealers
+                .iter()
+                .any(|stealer| !stealer.is_empty())
     }
 
     /// Adds a process and schedules it.
-    pub(crate) fn add(&self, process: Box<dyn Process + Send>) {
-        let mut registry = self.inner.registry();
+    pub(crate) fn add<P: Process + Send + 'static>(&self, process: P) {
+        let shard = with_local(Arc::as_ptr(&self.inner), |local| local.index)
+            .unwrap_or(self.inner.workers.len());
+        let mut registry = lock(&self.inner.shards[shard]);
         if registry.closed {
             drop(registry);
             drop(process);
@@ -93,83 +213,51 @@ impl SharedScheduler {
             registry.tasks.push(None);
             registry.tasks.len() - 1
         });
-        let task = Arc::new(SharedTask {
+        let task: TaskRef = Arc::new(SharedTask {
             state: AtomicU8::new(NOTIFIED),
-            process: Mutex::new(Some(process)),
             scheduler: Arc::downgrade(&self.inner),
+            shard,
             index,
+            process: Mutex::new(Some(process)),
         });
         registry.tasks[index] = Some(task.clone());
         drop(registry);
-        self.inner.push(task);
+        schedule(task, &Arc::downgrade(&self.inner), Ready::Next);
     }
 
-    /// Takes the next ready task, if any.
-    pub(crate) fn next(&self) -> Option<Arc<SharedTask>> {
-        self.inner.ready_rx.try_recv().ok()
+    /// Takes the next ready task, if any: on a worker's thread from its LIFO
+    /// slot, its queue, the injector or another worker's queue; elsewhere
+    /// from the injector or a worker's queue.
+    pub(crate) fn next(&self) -> Option<TaskRef> {
+        match with_local(Arc::as_ptr(&self.inner), LocalQueue::next) {
+            Some(task) => task,
+            None => self.inner.steal(None),
+        }
     }
 
     /// Runs a task taken with [`SharedScheduler::next`].
-    pub(crate) fn run(&self, task: Arc<SharedTask>) {
-        // Clears NOTIFIED: wake-ups from now on make it run again.
-        let _ = task.state.swap(RUNNING, Ordering::AcqRel);
-        let waker = Waker::from(task.clone());
-        let mut cx = task::Context::from_waker(&waker);
-        let mut guard = task
-            .process
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(process) = guard.as_mut() else {
-            return;
-        };
-        if budget::with_budget(|| process.run(&mut cx)).is_ready() {
-            task.state.store(COMPLETE, Ordering::Release);
-            let process = guard.take();
-            drop(guard);
-            drop(process);
-            let mut registry = self.inner.registry();
-            // After `drop_all` the slot may be gone or reused.
-            if let Some(slot) = registry.tasks.get_mut(task.index)
-                && slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, &task))
-            {
-                *slot = None;
-                registry.free.push(task.index);
-            }
-            drop(registry);
-            if self.inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-                // The last thread-safe process is done: idle workers may
-                // now be able to stop.
-                for worker in &self.inner.workers {
-                    worker.wake_poll();
-                }
-            }
-            return;
-        }
-        drop(guard);
-        if task
-            .state
-            .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // Woken while running.
-            task.state.store(NOTIFIED, Ordering::Release);
-            self.inner.push(task);
-        }
+    pub(crate) fn run(&self, task: TaskRef) {
+        task.run(self);
     }
 
     /// Wakes every task, e.g. to let them see that the runtime is shutting
     /// down.
     pub(crate) fn wake_all(&self) {
-        let tasks: Vec<_> = self
+        let tasks: Vec<TaskRef> = self
             .inner
-            .registry()
-            .tasks
+            .shards
             .iter()
-            .flatten()
-            .cloned()
+            .flat_map(|shard| {
+                lock(shard)
+                    .tasks
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect();
         for task in tasks {
-            task.wake_by_ref();
+            task.wake_task();
         }
     }
 
@@ -177,60 +265,241 @@ impl SharedScheduler {
     /// on (the runtime has ended). A process still running on a worker that
     /// did not stop is left alone.
     pub(crate) fn drop_all(&self) {
-        let registry = std::mem::replace(
-            &mut *self.inner.registry(),
-            Registry {
-                closed: true,
-                ..Registry::default()
-            },
-        );
-        let tasks = registry.tasks;
         let mut dropped = 0;
-        for task in tasks.into_iter().flatten() {
-            let process = match task.process.try_lock() {
-                Ok(mut process) => process.take(),
-                Err(_) => None,
-            };
-            if process.is_some() {
-                dropped += 1;
-                task.state.store(COMPLETE, Ordering::Release);
+        for shard in &self.inner.shards {
+            let registry = std::mem::replace(
+                &mut *lock(shard),
+                Registry {
+                    closed: true,
+                    ..Registry::default()
+                },
+            );
+            for task in registry.tasks.into_iter().flatten() {
+                if task.close() {
+                    dropped += 1;
+                }
             }
-            drop(process);
         }
         let _ = self.inner.live.fetch_sub(dropped, Ordering::AcqRel);
-        while self.inner.ready_rx.try_recv().is_ok() {}
+        while !matches!(self.inner.injector.steal(), Steal::Empty) {}
+        for stealer in &self.inner.stealers {
+            while !matches!(stealer.steal(), Steal::Empty) {}
+        }
     }
 }
 
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let Ok(Some(mut local)) = LOCAL.try_with(|slot| slot.borrow_mut().take()) else {
+            return;
+        };
+        let mut moved = false;
+        for task in local
+            .lifo
+            .take()
+            .into_iter()
+            .chain(std::iter::from_fn(|| local.queue.pop()))
+        {
+            local.inner.injector.push(task);
+            moved = true;
+        }
+        if moved {
+            local.inner.notify_one();
+        }
+    }
+}
+
+impl LocalQueue {
+    fn next(&mut self) -> Option<TaskRef> {
+        if let Some(task) = self.lifo.take() {
+            if self.lifo_streak < LIFO_LIMIT {
+                self.lifo_streak += 1;
+                return Some(task);
+            }
+            self.queue.push(task);
+        }
+        self.lifo_streak = 0;
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(INJECTOR_EVERY)
+            && let Steal::Success(task) = self.inner.injector.steal_batch_and_pop(&self.queue)
+        {
+            return Some(task);
+        }
+        self.queue
+            .pop()
+            .or_else(|| self.inner.steal(Some((&self.queue, self.index))))
+    }
+}
+
+/// Runs `f` on this thread's worker queue if it belongs to the scheduler at
+/// `inner`; `None` on other threads, or while the queue is in use.
+fn with_local<T>(inner: *const Inner, f: impl FnOnce(&mut LocalQueue) -> T) -> Option<T> {
+    LOCAL
+        .try_with(|slot| {
+            let mut slot = slot.try_borrow_mut().ok()?;
+            let local = slot
+                .as_mut()
+                .filter(|local| ptr::eq(Arc::as_ptr(&local.inner), inner))?;
+            Some(f(local))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Queues a ready task of the scheduler `scheduler`.
+fn schedule(task: TaskRef, scheduler: &Weak<Inner>, ready: Ready) {
+    let mut task = Some(task);
+    let placed = with_local(scheduler.as_ptr(), |local| {
+        let Some(task) = task.take() else { return };
+        let displaced = match ready {
+            Ready::Next => local.lifo.replace(task),
+            Ready::Later => Some(task),
+        };
+        if let Some(displaced) = displaced {
+            local.queue.push(displaced);
+            // Work another worker could take.
+            local.inner.notify_one();
+        }
+    });
+    if placed.is_none()
+        && let Some(task) = task
+        && let Some(inner) = scheduler.upgrade()
+    {
+        inner.injector.push(task);
+        inner.notify_one();
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning (the data stays consistent: no code
+/// that can panic runs while these locks are held).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Inner {
-    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Takes a task from the injector or another worker's queue; with a
+    /// queue given, moves a batch there.
+    fn steal(&self, own: Option<(&Deque<TaskRef>, usize)>) -> Option<TaskRef> {
+        loop {
+            let mut retry = false;
+            let from_injector = match own {
+                Some((queue, _)) => self.injector.steal_batch_and_pop(queue),
+                None => self.injector.steal(),
+            };
+            match from_injector {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            for (index, stealer) in self.stealers.iter().enumerate() {
+                let stolen = match own {
+                    Some((_, own_index)) if own_index == index => continue,
+                    Some((queue, _)) => stealer.steal_batch_and_pop(queue),
+                    None => stealer.steal(),
+                };
+                match stolen {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
     }
 
-    fn push(&self, task: Arc<SharedTask>) {
-        // Both ends live in `self`, so the send cannot fail.
-        let _ = self.ready_tx.send(task);
+    /// Wakes one sleeping worker, if any.
+    fn notify_one(&self) {
         for worker in &self.workers {
             if worker.notify() {
                 break;
             }
         }
     }
+
+    /// Forgets a finished task (registry entry `index` of `shard`).
+    fn finish(&self, task: &TaskRef, shard: usize, index: usize) {
+        let mut registry = lock(&self.shards[shard]);
+        // After `drop_all` the slot may be gone or reused.
+        if let Some(slot) = registry.tasks.get_mut(index)
+            && slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, task))
+        {
+            *slot = None;
+            registry.free.push(index);
+        }
+        drop(registry);
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last thread-safe process is done: idle workers may now be
+            // able to stop.
+            for worker in &self.workers {
+                worker.wake_poll();
+            }
+        }
+    }
 }
 
-impl Wake for SharedTask {
+impl<P: Process + Send + 'static> Task for SharedTask<P> {
+    fn run(self: Arc<Self>, scheduler: &SharedScheduler) {
+        // Clears NOTIFIED: wake-ups from now on make it run again.
+        let _ = self.state.swap(RUNNING, Ordering::AcqRel);
+        let waker = Waker::from(self.clone());
+        let mut cx = task::Context::from_waker(&waker);
+        let mut guard = lock(&self.process);
+        let Some(process) = guard.as_mut() else {
+            return;
+        };
+        if budget::with_budget(|| process.run(&mut cx)).is_ready() {
+            self.state.store(COMPLETE, Ordering::Release);
+            // Dropped in place: a process does not move once it ran.
+            *guard = None;
+            drop(guard);
+            drop(waker);
+            let (shard, index) = (self.shard, self.index);
+            scheduler.inner.finish(&(self as TaskRef), shard, index);
+            return;
+        }
+        drop(guard);
+        if self
+            .state
+            .compare_exchange(RUNNING, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken while running: yielded, or woken by itself.
+            self.state.store(NOTIFIED, Ordering::Release);
+            let scheduler = self.scheduler.clone();
+            schedule(self, &scheduler, Ready::Later);
+        }
+    }
+
+    fn wake_task(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn close(&self) -> bool {
+        let Ok(mut process) = self.process.try_lock() else {
+            return false;
+        };
+        if process.is_none() {
+            return false;
+        }
+        self.state.store(COMPLETE, Ordering::Release);
+        *process = None;
+        true
+    }
+}
+
+impl<P: Process + Send + 'static> Wake for SharedTask<P> {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
         let prev = self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
-        if prev & (NOTIFIED | RUNNING | COMPLETE) == 0
-            && let Some(scheduler) = self.scheduler.upgrade()
-        {
-            scheduler.push(self.clone());
+        if prev & (NOTIFIED | RUNNING | COMPLETE) == 0 {
+            schedule(self.clone(), &self.scheduler, Ready::Next);
         }
     }
 }
@@ -270,10 +539,10 @@ mod tests {
         let scheduler = Arc::new(SharedScheduler::new(Vec::new()));
         let (started, started_rx) = mpsc::channel();
         let (release_tx, release) = mpsc::channel();
-        scheduler.add(Box::new(FutureProcess::new(async {})));
+        scheduler.add(FutureProcess::new(async {}));
         let quick = scheduler.next().unwrap();
         scheduler.run(quick); // Leaves a free index behind.
-        scheduler.add(Box::new(Blocking { started, release }));
+        scheduler.add(Blocking { started, release });
         let task = scheduler.next().unwrap();
         let runner = {
             let scheduler = scheduler.clone();
@@ -282,7 +551,7 @@ mod tests {
         started_rx.recv().unwrap();
         scheduler.drop_all();
         // The runtime ended: a new process is dropped at once.
-        scheduler.add(Box::new(FutureProcess::new(async {})));
+        scheduler.add(FutureProcess::new(async {}));
         assert!(scheduler.next().is_none());
         release_tx.send(()).unwrap();
         runner

@@ -68,6 +68,7 @@ pub(super) fn run(
     // Dropped after `_drain`: wakes while the processes are dropped still
     // find the queue.
     let own_ready = OwnReady::attach(wake.clone());
+    let _attached = shared.scheduler.attach(&wake);
     let _drain = DrainOnExit(rt.clone());
     let mut events = Events::with_capacity(64);
     let mut due = Vec::new();
