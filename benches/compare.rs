@@ -17,7 +17,9 @@
 //! - `skynet`: a tree of 1,000,000 leaf actors, 10 children per node;
 //!   leaves send their number to their parent, parents send the sum of
 //!   their children up; the root checks the sum is 499,999,500,000. tokio:
-//!   the usual tasks returning their sum through `JoinHandle`s.
+//!   the usual tasks returning their sum through `JoinHandle`s. Each run
+//!   is made in a child process of its own, so neither side starts from
+//!   the heap the other left behind (see `compare/skynet.rs`).
 //!
 //! And one workload over TCP, reported as a rate as well as a time:
 //!
@@ -300,15 +302,15 @@ const WORKLOADS: &[Workload] = &[
         "skynet/local",
         1_000_000,
         1_000,
-        skynet::hearth_local,
-        skynet::tokio_local,
+        skynet::isolated_hearth_local,
+        skynet::isolated_tokio_local,
     ),
     timed(
         "skynet/2-workers",
         1_000_000,
         1_000,
-        skynet::hearth_shared,
-        skynet::tokio_shared,
+        skynet::isolated_hearth_shared,
+        skynet::isolated_tokio_shared,
     ),
     Workload {
         name: "tcp-echo/2-workers",

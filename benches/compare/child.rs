@@ -10,7 +10,9 @@
 //! `current_exe FLAG FAMILY SIDE FLAVOUR SIZE`, and [`main`] (called by the
 //! benchmark's `main` when its first argument is [`FLAG`]) runs that one
 //! side of that one workload and prints its values on stdout, separated by
-//! white space. The parent waits for the child at most [`CHILD_LIMIT`] and
+//! white space. (`skynet` is timed this way too: a million actors are
+//! allocated and freed per run, and in one process each side would start
+//! from the heap the other left behind.) The parent waits for the child at most [`CHILD_LIMIT`] and
 //! kills it after that, so a hanging child fails the run without staying
 //! behind.
 
@@ -23,7 +25,7 @@ use std::time::Duration;
 
 use hearth::Runtime;
 
-use super::{idle, memory, signals};
+use super::{idle, memory, signals, skynet};
 
 /// The first argument of a child process.
 pub(super) const FLAG: &str = "--compare-child";
@@ -40,6 +42,9 @@ pub(super) enum Family {
     Signal,
     /// `idle`, see `idle.rs`.
     Idle,
+    /// `skynet`, timed in a child so that neither side inherits the heap
+    /// the other left behind (see `skynet.rs`).
+    Skynet,
 }
 
 impl Family {
@@ -49,12 +54,13 @@ impl Family {
             Family::Memory => "memory",
             Family::Signal => "signal",
             Family::Idle => "idle",
+            Family::Skynet => "skynet",
         }
     }
 
     /// Parses [`Family::as_str`].
     fn parse(s: &str) -> Result<Family, String> {
-        [Family::Memory, Family::Signal, Family::Idle]
+        [Family::Memory, Family::Signal, Family::Idle, Family::Skynet]
             .into_iter()
             .find(|family| family.as_str() == s)
             .ok_or_else(|| format!("unknown child workload {s:?}"))
@@ -260,5 +266,6 @@ fn run_child(args: &[String]) -> Result<Vec<f64>, String> {
         Family::Memory => memory::child(side, flavour, size),
         Family::Signal => signals::child(side, flavour, size),
         Family::Idle => idle::child(side, flavour, size),
+        Family::Skynet => skynet::child(side, flavour, size),
     }
 }

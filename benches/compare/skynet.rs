@@ -1,7 +1,52 @@
 //! The skynet tree: 10 children per node, leaves hold the numbers
 //! `0..size`.
+//!
+//! Every run allocates and frees a million actors (tasks), so what the
+//! allocator kept from the run before weighs on the next: each run is made
+//! in a child process of its own (`child.rs`), which reports its time.
 
 use super::*;
+use crate::child::{self, Family, Flavour, Side};
+
+/// hearth, thread-local actors, in a child process.
+pub(super) fn isolated_hearth_local(size: u64) -> Outcome {
+    in_child(Side::Hearth, Flavour::Local, size)
+}
+
+/// hearth, thread-safe actors on two workers, in a child process.
+pub(super) fn isolated_hearth_shared(size: u64) -> Outcome {
+    in_child(Side::Hearth, Flavour::Shared, size)
+}
+
+/// tokio `current_thread`, in a child process.
+pub(super) fn isolated_tokio_local(size: u64) -> Outcome {
+    in_child(Side::Tokio, Flavour::Local, size)
+}
+
+/// tokio multi-thread with two workers, in a child process.
+pub(super) fn isolated_tokio_shared(size: u64) -> Outcome {
+    in_child(Side::Tokio, Flavour::Shared, size)
+}
+
+/// Runs one side in a child process and takes its time (milliseconds).
+fn in_child(side: Side, flavour: Flavour, size: u64) -> Outcome {
+    match child::run(Family::Skynet, side, flavour, size)?.as_slice() {
+        [ms] => Ok(Duration::from_secs_f64(ms / 1e3)),
+        other => Err(format!("the skynet child printed {other:?}, not one time")),
+    }
+}
+
+/// The child's part: runs one side once and returns its time in
+/// milliseconds.
+pub(super) fn child(side: Side, flavour: Flavour, size: u64) -> Figures {
+    let run = match (side, flavour) {
+        (Side::Hearth, Flavour::Local) => hearth_local,
+        (Side::Hearth, Flavour::Shared) => hearth_shared,
+        (Side::Tokio, Flavour::Local) => tokio_local,
+        (Side::Tokio, Flavour::Shared) => tokio_shared,
+    };
+    run(size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
+}
 
 /// Where a node sends its sum.
 enum Parent {
