@@ -72,14 +72,34 @@ struct State<M> {
     closed: bool,
     /// Waker of the receiving actor, set while it waits for a message.
     receiver: Option<Waker>,
+    /// Allocated by the first sender that waits for room or the first task
+    /// that waits for the actor to stop: most inboxes never have either,
+    /// and a million actors are smaller without them.
+    waiters: Option<Box<Waiters>>,
+}
+
+/// Who waits on an inbox, other than its actor.
+#[derive(Default)]
+struct Waiters {
     /// Senders waiting for room, oldest first.
-    send_waiters: VecDeque<(u64, Waker)>,
-    next_waiter_id: u64,
+    send: VecDeque<(u64, Waker)>,
+    next_id: u64,
     /// Tasks waiting for the actor to stop.
-    join_waiters: Vec<Waker>,
+    join: Vec<Waker>,
 }
 
 impl<M> State<M> {
+    /// The waiters, allocated if need be.
+    fn waiters(&mut self) -> &mut Waiters {
+        self.waiters.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the oldest sender waiting for room.
+    fn pop_send_waiter(&mut self) -> Option<Waker> {
+        let (_, waker) = self.waiters.as_mut()?.send.pop_front()?;
+        Some(waker)
+    }
+
     /// Queues a message (the caller checked the room). The first one
     /// allocates the queue, at most 64 messages' worth up front.
     fn push(&mut self, msg: M) {
@@ -121,9 +141,7 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
             capacity,
             closed: false,
             receiver: None,
-            send_waiters: VecDeque::new(),
-            next_waiter_id: 0,
-            join_waiters: Vec::new(),
+            waiters: None,
         }),
         senders: AtomicUsize::new(0),
         stopped: OnceLock::new(),
@@ -159,17 +177,18 @@ impl<M> Drop for Owner<M> {
             stopped.store(true, Ordering::Release);
         }
         let queue = std::mem::take(&mut state.queue);
-        let send_waiters = std::mem::take(&mut state.send_waiters);
-        let join_waiters = std::mem::take(&mut state.join_waiters);
+        let waiters = state.waiters.take();
         let receiver = state.receiver.take();
         drop(state);
         drop(queue);
         drop(receiver);
-        for (_, waker) in send_waiters {
-            waker.wake();
-        }
-        for waker in join_waiters {
-            waker.wake();
+        if let Some(waiters) = waiters {
+            for (_, waker) in waiters.send {
+                waker.wake();
+            }
+            for waker in waiters.join {
+                waker.wake();
+            }
         }
     }
 }
@@ -192,11 +211,9 @@ impl<M> Receiver<M> {
     pub(crate) fn try_recv(&self) -> Result<M, RecvError> {
         let mut state = self.shared.lock();
         if let Some(msg) = state.queue.pop_front() {
-            let waiter = state.send_waiters.pop_front();
+            let waiter = state.pop_send_waiter();
             drop(state);
-            if let Some((_, waker)) = waiter {
-                waker.wake();
-            }
+            wake(waiter);
             Ok(msg)
         } else if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
             Err(RecvError::Disconnected)
@@ -210,11 +227,9 @@ impl<M> Receiver<M> {
     pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
         let mut state = self.shared.lock();
         if let Some(msg) = state.queue.pop_front() {
-            let waiter = state.send_waiters.pop_front();
+            let waiter = state.pop_send_waiter();
             drop(state);
-            if let Some((_, waker)) = waiter {
-                waker.wake();
-            }
+            wake(waiter);
             return Poll::Ready(Ok(msg));
         }
         // Checked under the lock: the last sender takes the lock after
@@ -287,8 +302,10 @@ impl<M> Sender<M> {
             return Poll::Ready(Err(SendFailure::Stopped));
         }
         if state.queue.len() < state.capacity {
-            if let Some(id) = waiter.take() {
-                state.send_waiters.retain(|(w, _)| *w != id);
+            if let Some(id) = waiter.take()
+                && let Some(waiters) = state.waiters.as_mut()
+            {
+                waiters.send.retain(|(w, _)| *w != id);
             }
             let Some(msg) = produce() else {
                 let next = pass_on_room(&mut state);
@@ -302,8 +319,8 @@ impl<M> Sender<M> {
             wake(receiver);
             return Poll::Ready(Ok(()));
         }
-        let registered =
-            waiter.and_then(|id| state.send_waiters.iter_mut().find(|(w, _)| *w == id));
+        let waiters = state.waiters();
+        let registered = waiter.and_then(|id| waiters.send.iter_mut().find(|(w, _)| *w == id));
         match registered {
             Some((_, waker)) => {
                 if !waker.will_wake(cx.waker()) {
@@ -311,9 +328,9 @@ impl<M> Sender<M> {
                 }
             }
             None => {
-                let id = state.next_waiter_id;
-                state.next_waiter_id += 1;
-                state.send_waiters.push_back((id, cx.waker().clone()));
+                let id = waiters.next_id;
+                waiters.next_id += 1;
+                waiters.send.push_back((id, cx.waker().clone()));
                 *waiter = Some(id);
             }
         }
@@ -325,12 +342,15 @@ impl<M> Sender<M> {
     /// did not use, the next waiter is woken instead, so no wake-up is lost.
     pub(crate) fn cancel_send(&self, waiter: u64) {
         let mut state = self.shared.lock();
-        let before = state.send_waiters.len();
-        state.send_waiters.retain(|(w, _)| *w != waiter);
-        let next = if state.send_waiters.len() == before {
-            pass_on_room(&mut state)
-        } else {
+        let removed = state.waiters.as_mut().is_some_and(|waiters| {
+            let before = waiters.send.len();
+            waiters.send.retain(|(w, _)| *w != waiter);
+            waiters.send.len() != before
+        });
+        let next = if removed {
             None
+        } else {
+            pass_on_room(&mut state)
         };
         drop(state);
         wake(next);
@@ -342,8 +362,9 @@ impl<M> Sender<M> {
         if state.closed {
             return Poll::Ready(());
         }
-        if !state.join_waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            state.join_waiters.push(cx.waker().clone());
+        let joins = &mut state.waiters().join;
+        if !joins.iter().any(|w| w.will_wake(cx.waker())) {
+            joins.push(cx.waker().clone());
         }
         Poll::Pending
     }
@@ -374,7 +395,7 @@ impl<M> Sender<M> {
 /// If there is room, takes the next send waiter to wake.
 fn pass_on_room<M>(state: &mut State<M>) -> Option<Waker> {
     if state.queue.len() < state.capacity {
-        state.send_waiters.pop_front().map(|(_, waker)| waker)
+        state.pop_send_waiter()
     } else {
         None
     }
