@@ -1,13 +1,24 @@
 //! [`TcpServer`]: a listener per worker on one port, an actor per
 //! connection.
+//!
+//! The kernel spreads new connections over the listeners (`SO_REUSEPORT`)
+//! by a hash of their addresses, which is uneven: 50 connections often
+//! land 29 and 21 on two workers, and the busier worker then holds every
+//! client back. So each listener knows how many of the server's
+//! connections are open on every worker; a listener that accepts a
+//! connection while another worker has fewer open hands the socket, not
+//! yet registered anywhere, to that worker's listener, which registers it
+//! on its own poll and starts the connection actor there. Connections stay
+//! within one of each other per worker.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
 use log::{debug, warn};
 
@@ -21,7 +32,9 @@ use crate::{ActorOptions, ThreadLocal, sys};
 /// listener actor binds its own socket on the server's address
 /// (`SO_REUSEPORT`, so the kernel spreads connections over the workers) and
 /// starts a thread-local actor per connection, with the connection
-/// supervisor. The listener actors have a supervisor of their own, given when
+/// supervisor. The listeners keep the number of open connections per worker
+/// even (within one): a connection accepted on a worker that has more than
+/// another is handed to the other's listener before it is registered. The listener actors have a supervisor of their own, given when
 /// they are spawned.
 ///
 /// On a graceful shutdown of the runtime the listeners stop accepting and
@@ -63,6 +76,75 @@ struct Shared {
     addr: SocketAddr,
     /// The socket bound by `setup`, taken by the first listener.
     bound: Mutex<Option<std::net::TcpListener>>,
+    /// The running listeners, one per worker.
+    listeners: Mutex<Vec<Arc<Desk>>>,
+}
+
+/// What the other listeners see of one listener.
+struct Desk {
+    /// Open connections of the server on this listener's worker.
+    open: AtomicUsize,
+    /// Connections handed over by other listeners, and whether this
+    /// listener stopped (then it takes no more).
+    handed: Mutex<(Vec<(mio::net::TcpStream, SocketAddr)>, bool)>,
+    /// The listener actor, to wake when a connection is handed over.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Desk {
+    /// Hands `conn` to this listener; gives it back if the listener stopped.
+    fn hand(
+        &self,
+        conn: (mio::net::TcpStream, SocketAddr),
+    ) -> Result<(), (mio::net::TcpStream, SocketAddr)> {
+        let mut handed = lock(&self.handed);
+        if handed.1 {
+            return Err(conn);
+        }
+        handed.0.push(conn);
+        drop(handed);
+        if let Some(waker) = lock(&self.waker).take() {
+            waker.wake();
+        }
+        Ok(())
+    }
+}
+
+/// A connection's place in its worker's count of open connections (see
+/// [`Desk::open`]); the count goes down when it is dropped, with the
+/// connection's stream.
+pub(crate) struct Counted(Arc<Desk>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let _ = self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning (nothing panics while these are held).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Where a connection accepted by `me` should go: `me`, or the desk of
+    /// a listener with fewer open connections, whose count it joins.
+    fn place(&self, me: &Arc<Desk>) -> Arc<Desk> {
+        let listeners = lock(&self.listeners);
+        let target = listeners
+            .iter()
+            .min_by_key(|desk| desk.open.load(Ordering::Acquire))
+            .filter(|desk| desk.open.load(Ordering::Acquire) < me.open.load(Ordering::Acquire))
+            .unwrap_or(me)
+            .clone();
+        let _ = target.open.fetch_add(1, Ordering::AcqRel);
+        target
+    }
+
+    /// Removes `me` from the running listeners.
+    fn leave(&self, me: &Arc<Desk>) {
+        lock(&self.listeners).retain(|desk| !Arc::ptr_eq(desk, me));
+    }
 }
 
 /// Message to a listener actor of a [`TcpServer`].
@@ -100,6 +182,7 @@ where
         let shared = Arc::new(Shared {
             addr,
             bound: Mutex::new(Some(listener)),
+            listeners: Mutex::new(Vec::new()),
         });
         Ok(TcpServer {
             shared,
@@ -160,7 +243,9 @@ where
 /// What woke the listener.
 enum Event {
     Stop,
-    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    /// A connection another listener handed over.
+    Handed((mio::net::TcpStream, SocketAddr)),
+    Accepted(io::Result<(mio::net::TcpStream, SocketAddr)>),
 }
 
 /// The listener actor.
@@ -187,6 +272,16 @@ where
     };
     let mut listener = TcpListener::from_std(ctx.runtime(), socket)?;
     let worker = ctx.runtime().worker_id();
+    let me = Arc::new(Desk {
+        open: AtomicUsize::new(0),
+        handed: Mutex::new((Vec::new(), false)),
+        waker: Mutex::new(None),
+    });
+    lock(&server.shared.listeners).push(me.clone());
+    let _leave = Leave {
+        shared: &server.shared,
+        me: &me,
+    };
     debug!(worker = worker, addr:% = addr; "listening");
     loop {
         let event = poll_fn(|cx| {
@@ -197,22 +292,44 @@ where
             if let Poll::Ready(Ok(ServerMessage::Stop)) = pin!(ctx.receive_next()).poll(cx) {
                 return Poll::Ready(Event::Stop);
             }
-            listener.poll_accept(cx).map(Event::Accepted)
+            // The waker first: a hand-over after the check wakes us.
+            *lock(&me.waker) = Some(cx.waker().clone());
+            if let Some(conn) = lock(&me.handed).0.pop() {
+                return Poll::Ready(Event::Handed(conn));
+            }
+            listener.poll_accept_unregistered(cx).map(Event::Accepted)
         })
         .await;
         match event {
             Event::Stop => {
                 debug!(worker = worker, addr:% = addr; "listener stopped accepting");
+                // Connections handed over before the stop still get their
+                // actor, as if accepted a moment earlier.
+                let handed = {
+                    let mut handed = lock(&me.handed);
+                    handed.1 = true;
+                    std::mem::take(&mut handed.0)
+                };
+                for conn in handed {
+                    start_connection(&mut ctx, &server, &me, conn);
+                }
                 return Ok(());
             }
-            Event::Accepted(Ok((stream, peer))) => {
-                debug!(worker = worker, peer:% = peer; "accepted connection");
-                let _ = ctx.runtime().spawn_local(
-                    server.supervisor.clone(),
-                    server.new_actor.clone(),
-                    stream,
-                    server.options,
-                );
+            Event::Handed(conn) => {
+                debug!(worker = worker, peer:% = conn.1; "connection handed over");
+                start_connection(&mut ctx, &server, &me, conn);
+            }
+            Event::Accepted(Ok(conn)) => {
+                debug!(worker = worker, peer:% = conn.1; "accepted connection");
+                let target = server.shared.place(&me);
+                if Arc::ptr_eq(&target, &me) {
+                    start_connection(&mut ctx, &server, &me, conn);
+                } else if let Err(conn) = target.hand(conn) {
+                    // That listener stopped meanwhile: keep the connection.
+                    let _ = target.open.fetch_sub(1, Ordering::AcqRel);
+                    let _ = me.open.fetch_add(1, Ordering::AcqRel);
+                    start_connection(&mut ctx, &server, &me, conn);
+                }
             }
             // The peer gave up before we accepted: not the listener's problem.
             Event::Accepted(Err(err))
@@ -230,5 +347,47 @@ where
                 ));
             }
         }
+    }
+}
+
+/// Takes a listener out of its server's list when it returns or fails.
+struct Leave<'a> {
+    shared: &'a Shared,
+    me: &'a Arc<Desk>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.shared.leave(self.me);
+        lock(&self.me.handed).1 = true;
+    }
+}
+
+/// Registers a connection counted on `me` (its count was raised when it
+/// was placed) on this worker and starts its actor.
+fn start_connection<S, NA>(
+    ctx: &mut Context<ServerMessage, ThreadLocal>,
+    server: &TcpServer<S, NA>,
+    me: &Arc<Desk>,
+    (stream, peer): (mio::net::TcpStream, SocketAddr),
+) where
+    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
+    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    NA::Actor: 'static,
+    NA::Message: 'static,
+{
+    let counted = Counted(me.clone());
+    match TcpStream::register_counted(ctx.runtime(), stream, Some(counted)) {
+        Ok(stream) => {
+            let _ = ctx.runtime().spawn_local(
+                server.supervisor.clone(),
+                server.new_actor.clone(),
+                stream,
+                server.options,
+            );
+        }
+        // The stream (and its count) is dropped: the peer sees the
+        // connection closed.
+        Err(err) => warn!(peer:% = peer, error:% = err; "unable to register connection"),
     }
 }

@@ -7,6 +7,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use mio::Interest;
 
+use super::server::Counted;
 use super::source::Registered;
 use super::with_addr;
 use crate::RuntimeRef;
@@ -84,12 +85,20 @@ impl TcpListener {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
         let rt = self.io.runtime().clone();
+        self.poll_accept_unregistered(cx).map(|result| {
+            let (stream, addr) = result?;
+            Ok((TcpStream::register(&rt, stream)?, addr))
+        })
+    }
+
+    /// Accepts a connection without registering it anywhere yet, so it can
+    /// still be handed to another worker.
+    pub(crate) fn poll_accept_unregistered(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(mio::net::TcpStream, SocketAddr)>> {
         self.io
             .poll_io(Direction::Read, cx, |listener| listener.accept())
-            .map(|result| {
-                let (stream, addr) = result?;
-                Ok((TcpStream::register(&rt, stream)?, addr))
-            })
     }
 
     /// The address the listener is bound to.
@@ -108,6 +117,11 @@ impl fmt::Debug for TcpListener {
 
 /// A TCP connection, registered on the worker of the actor that made it.
 pub struct TcpStream {
+    /// For a [`TcpServer`](super::TcpServer)'s connection: its place in the
+    /// server's count of open connections per worker. Dropped before the
+    /// socket, so a peer that sees the connection closed finds it no longer
+    /// counted.
+    _counted: Option<Counted>,
     io: Registered<mio::net::TcpStream>,
 }
 
@@ -143,8 +157,19 @@ impl TcpStream {
     }
 
     fn register(rt: &RuntimeRef, stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::register_counted(rt, stream, None)
+    }
+
+    /// Registers `stream` on this worker; `counted` (a server's count of
+    /// the worker's connections) goes down when the stream is dropped.
+    pub(crate) fn register_counted(
+        rt: &RuntimeRef,
+        stream: mio::net::TcpStream,
+        counted: Option<Counted>,
+    ) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Registered::new(rt, stream, Interest::READABLE | Interest::WRITABLE)?,
+            _counted: counted,
         })
     }
 

@@ -217,3 +217,84 @@ fn udp_round_trips() {
         running.join().unwrap().unwrap();
     });
 }
+
+/// Tells the client which worker runs it (one byte), then echoes until the
+/// client closes.
+async fn tell_worker(mut ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+    let worker = u8::try_from(ctx.runtime().worker_id()).unwrap_or(u8::MAX);
+    stream.write_all(&[worker]).await?;
+    echo(ctx, stream).await
+}
+
+/// Connects and reads the worker byte of [`tell_worker`].
+fn connect_and_ask(addr: SocketAddr) -> (StdTcpStream, u8) {
+    let mut stream = connect(addr);
+    let mut worker = [0];
+    stream.read_exact(&mut worker).unwrap();
+    (stream, worker[0])
+}
+
+/// Closes a connection and waits until the server closed its side.
+fn close_and_wait(mut stream: StdTcpStream) {
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest).unwrap();
+}
+
+#[test]
+fn connections_are_spread_evenly_over_workers() {
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server = TcpServer::setup(
+        addr,
+        NoSupervisor,
+        actor_fn(tell_worker),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
+        Ok::<_, String>(())
+    });
+    let handle: ThreadSafe = runtime.thread_safe();
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        // Stops the server also when an assertion fails, so the test fails
+        // instead of hanging.
+        let stop = ShutdownOnDrop(handle);
+        // One after another: the kernel picks a listener by a hash of the
+        // addresses, the server evens the count out.
+        let mut open: Vec<(StdTcpStream, u8)> = (0..20).map(|_| connect_and_ask(addr)).collect();
+        let on = |open: &[(StdTcpStream, u8)], worker: u8| {
+            open.iter().filter(|(_, w)| *w == worker).count()
+        };
+        assert_eq!((on(&open, 1), on(&open, 2)), (10, 10));
+        // Emptying worker 1 sends the next ten connections all there.
+        let (first, second): (Vec<_>, Vec<_>) = open.drain(..).partition(|(_, w)| *w == 1);
+        for (stream, _) in first {
+            close_and_wait(stream);
+        }
+        open = second;
+        let new: Vec<(StdTcpStream, u8)> = (0..10).map(|_| connect_and_ask(addr)).collect();
+        assert_eq!(
+            on(&new, 1),
+            10,
+            "new connections went to {:?}",
+            new.iter().map(|(_, w)| w).collect::<Vec<_>>()
+        );
+        drop(open);
+        drop(new);
+        drop(stop);
+        running.join().unwrap().unwrap();
+    });
+}
+
+/// Shuts the runtime down when dropped.
+struct ShutdownOnDrop(ThreadSafe);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
