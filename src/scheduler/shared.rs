@@ -222,7 +222,9 @@ impl SharedScheduler {
         });
         registry.tasks[index] = Some(task.clone());
         drop(registry);
-        schedule(task, &Arc::downgrade(&self.inner), Ready::Next);
+        schedule_on(task, Arc::as_ptr(&self.inner), Ready::Next, || {
+            Some(self.inner.clone())
+        });
     }
 
     /// Takes the next ready task, if any: on a worker's thread from its LIFO
@@ -348,8 +350,22 @@ fn with_local<T>(inner: *const Inner, f: impl FnOnce(&mut LocalQueue) -> T) -> O
 
 /// Queues a ready task of the scheduler `scheduler`.
 fn schedule(task: TaskRef, scheduler: &Weak<Inner>, ready: Ready) {
+    schedule_on(task, scheduler.as_ptr(), ready, || scheduler.upgrade());
+}
+
+/// Queues a ready task of the scheduler at `inner`: on this thread's worker
+/// queue if it is one of that scheduler's workers, else on the injector of
+/// the scheduler `upgrade` gives (none: the runtime is gone). Taking the
+/// pointer and the upgrade apart spares the callers that hold the scheduler
+/// itself a reference count change on a line every worker writes.
+fn schedule_on(
+    task: TaskRef,
+    inner: *const Inner,
+    ready: Ready,
+    upgrade: impl FnOnce() -> Option<Arc<Inner>>,
+) {
     let mut task = Some(task);
-    let placed = with_local(scheduler.as_ptr(), |local| {
+    let placed = with_local(inner, |local| {
         let Some(task) = task.take() else { return };
         let displaced = match ready {
             Ready::Next => local.lifo.replace(task),
@@ -363,7 +379,7 @@ fn schedule(task: TaskRef, scheduler: &Weak<Inner>, ready: Ready) {
     });
     if placed.is_none()
         && let Some(task) = task
-        && let Some(inner) = scheduler.upgrade()
+        && let Some(inner) = upgrade()
     {
         inner.injector.push(task);
         inner.notify_one();
@@ -469,8 +485,10 @@ impl<P: Process + Send + 'static> Task for SharedTask<P> {
         {
             // Woken while running: yielded, or woken by itself.
             self.state.store(NOTIFIED, Ordering::Release);
-            let scheduler = self.scheduler.clone();
-            schedule(self, &scheduler, Ready::Later);
+            let inner = &scheduler.inner;
+            schedule_on(self, Arc::as_ptr(inner), Ready::Later, || {
+                Some(inner.clone())
+            });
         }
     }
 
