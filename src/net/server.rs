@@ -34,8 +34,9 @@ use crate::{ActorOptions, ThreadLocal, sys};
 /// starts a thread-local actor per connection, with the connection
 /// supervisor. The listeners keep the number of open connections per worker
 /// even (within one): a connection accepted on a worker that has more than
-/// another is handed to the other's listener before it is registered. The listener actors have a supervisor of their own, given when
-/// they are spawned.
+/// another is handed to the other's listener before it is registered. The
+/// listener actors have a supervisor of their own, given when they are
+/// spawned.
 ///
 /// On a graceful shutdown of the runtime the listeners stop accepting and
 /// return; connection actors finish by themselves (see
@@ -84,24 +85,31 @@ struct Shared {
 struct Desk {
     /// Open connections of the server on this listener's worker.
     open: AtomicUsize,
-    /// Connections handed over by other listeners, and whether this
-    /// listener stopped (then it takes no more).
-    handed: Mutex<(Vec<(mio::net::TcpStream, SocketAddr)>, bool)>,
+    /// Connections handed over by other listeners.
+    handed: Mutex<Handed>,
     /// The listener actor, to wake when a connection is handed over.
     waker: Mutex<Option<Waker>>,
 }
 
+/// A connection not yet registered on any worker, with its peer's address.
+type Conn = (mio::net::TcpStream, SocketAddr);
+
+/// The connections handed to a listener.
+#[derive(Default)]
+struct Handed {
+    conns: Vec<Conn>,
+    /// Set when the listener stopped: it takes no more.
+    closed: bool,
+}
+
 impl Desk {
     /// Hands `conn` to this listener; gives it back if the listener stopped.
-    fn hand(
-        &self,
-        conn: (mio::net::TcpStream, SocketAddr),
-    ) -> Result<(), (mio::net::TcpStream, SocketAddr)> {
+    fn hand(&self, conn: Conn) -> Result<(), Conn> {
         let mut handed = lock(&self.handed);
-        if handed.1 {
+        if handed.closed {
             return Err(conn);
         }
-        handed.0.push(conn);
+        handed.conns.push(conn);
         drop(handed);
         if let Some(waker) = lock(&self.waker).take() {
             waker.wake();
@@ -244,8 +252,8 @@ where
 enum Event {
     Stop,
     /// A connection another listener handed over.
-    Handed((mio::net::TcpStream, SocketAddr)),
-    Accepted(io::Result<(mio::net::TcpStream, SocketAddr)>),
+    Handed(Conn),
+    Accepted(io::Result<Conn>),
 }
 
 /// The listener actor.
@@ -272,9 +280,12 @@ where
     };
     let mut listener = TcpListener::from_std(ctx.runtime(), socket)?;
     let worker = ctx.runtime().worker_id();
+    // A restarted listener starts a new count at 0 while its worker's
+    // earlier connections are still open: it gets a few more new ones until
+    // those close.
     let me = Arc::new(Desk {
         open: AtomicUsize::new(0),
-        handed: Mutex::new((Vec::new(), false)),
+        handed: Mutex::new(Handed::default()),
         waker: Mutex::new(None),
     });
     lock(&server.shared.listeners).push(me.clone());
@@ -294,7 +305,7 @@ where
             }
             // The waker first: a hand-over after the check wakes us.
             *lock(&me.waker) = Some(cx.waker().clone());
-            if let Some(conn) = lock(&me.handed).0.pop() {
+            if let Some(conn) = lock(&me.handed).conns.pop() {
                 return Poll::Ready(Event::Handed(conn));
             }
             listener.poll_accept_unregistered(cx).map(Event::Accepted)
@@ -307,8 +318,8 @@ where
                 // actor, as if accepted a moment earlier.
                 let handed = {
                     let mut handed = lock(&me.handed);
-                    handed.1 = true;
-                    std::mem::take(&mut handed.0)
+                    handed.closed = true;
+                    std::mem::take(&mut handed.conns)
                 };
                 for conn in handed {
                     start_connection(&mut ctx, &server, &me, conn);
@@ -359,7 +370,7 @@ struct Leave<'a> {
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.shared.leave(self.me);
-        lock(&self.me.handed).1 = true;
+        lock(&self.me.handed).closed = true;
     }
 }
 
@@ -369,7 +380,7 @@ fn start_connection<S, NA>(
     ctx: &mut Context<ServerMessage, ThreadLocal>,
     server: &TcpServer<S, NA>,
     me: &Arc<Desk>,
-    (stream, peer): (mio::net::TcpStream, SocketAddr),
+    (stream, peer): Conn,
 ) where
     S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
     NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
