@@ -263,6 +263,19 @@ fn connections_are_spread_evenly_over_workers() {
         // Stops the server also when an assertion fails, so the test fails
         // instead of hanging.
         let stop = ShutdownOnDrop(handle);
+        // Until both listeners run (the runtime starts in the background),
+        // connections can only go to the first: connect and close until
+        // each worker has served one.
+        let mut seen = [false; 2];
+        for _ in 0..1000 {
+            let (stream, worker) = connect_and_ask(addr);
+            close_and_wait(stream);
+            seen[usize::from(worker == 2)] = true;
+            if seen == [true, true] {
+                break;
+            }
+        }
+        assert_eq!(seen, [true, true], "a worker never served a connection");
         // One after another: the kernel picks a listener by a hash of the
         // addresses, the server evens the count out.
         let mut open: Vec<(StdTcpStream, u8)> = (0..20).map(|_| connect_and_ask(addr)).collect();
