@@ -77,7 +77,7 @@ impl RuntimeRef {
         let rt = ThreadLocal { rt: self.clone() };
         let shared = self.internals.shared.clone();
         let process = ActorProcess::new(supervisor, new_actor, arg, inbox, rt, shared);
-        self.internals.local.borrow_mut().add(Box::new(process));
+        self.internals.local.borrow_mut().add(process);
         actor_ref
     }
 
@@ -89,7 +89,7 @@ impl RuntimeRef {
         self.internals
             .local
             .borrow_mut()
-            .add(Box::new(FutureProcess::new(future)));
+            .add(FutureProcess::new(future));
     }
 
     /// Spawns a thread-safe actor, see [`ThreadSafe::spawn`].

@@ -2,12 +2,20 @@
 //!
 //! Processes live in a slab; a process key is its slot index plus the slot's
 //! generation, so a stale wake-up for a finished process never runs the
-//! process that took its slot. The ready queue is the worker's channel in
-//! [`WorkerWake`], because wakers may run on any thread.
+//! process that took its slot. Local processes are woken through the
+//! worker's [`WorkerWake`] (its own thread's queue, or its channel from
+//! other threads), because wakers may run on any thread.
+//!
+//! A process and its waker state share one allocation, a [`LocalCell`]:
+//! the scheduler holds one reference, each waker another. The process in
+//! it is only ever touched on the worker's thread, and is dropped there
+//! (in place) before the scheduler lets go of the cell, so a waker that
+//! outlives it on another thread holds only the waker state.
 
+use std::cell::UnsafeCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{self, Wake, Waker};
+use std::task::{self, Poll, Wake, Waker};
 
 use crate::scheduler::{Process, budget};
 use crate::worker::WorkerWake;
@@ -21,47 +29,95 @@ pub(crate) struct LocalScheduler {
 
 struct Slot {
     generation: u32,
-    entry: Option<Entry>,
-    /// The waker state of the slot's last process, reused by the next one
-    /// when no waker of the old one is left (saves an allocation per
-    /// process).
-    spare: Option<Arc<LocalTask>>,
+    /// The slot's process, while it is not done.
+    cell: Option<Arc<dyn LocalRun>>,
 }
 
-struct Entry {
-    /// `None` while the process is running.
-    process: Option<Box<dyn Process>>,
-    task: Arc<LocalTask>,
-}
-
-/// The waker of a local process.
-struct LocalTask {
+/// A local process with its waker state.
+struct LocalCell<P> {
     key: u64,
+    /// Set while the process is queued to run.
     scheduled: AtomicBool,
     wake: Arc<WorkerWake>,
+    /// The process, `None` once it is done or dropped. Touched only on the
+    /// worker's thread, by the scheduler, one run at a time.
+    process: UnsafeCell<Option<P>>,
 }
 
-impl Wake for LocalTask {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+// SAFETY: other threads reach a `LocalCell` only through a `Waker` (the
+// scheduler and its cells never leave the worker's thread). A waker uses
+// `key`, `scheduled` and `wake`, which are `Sync`, and may drop the last
+// reference; `process` is set to `None` on the worker's thread before the
+// scheduler drops its own reference (`put_back` when done, `drain`, and
+// `LocalScheduler`'s `Drop`), so no `P` is ever accessed or dropped on
+// another thread.
+unsafe impl<P> Send for LocalCell<P> {}
+// SAFETY: as for `Send`: shared access from other threads is limited to
+// the `Sync` fields.
+unsafe impl<P> Sync for LocalCell<P> {}
+
+/// What the scheduler does with a cell, whatever its process type. Called
+/// on the worker's thread only.
+trait LocalRun {
+    /// Runs the process once; `Ready` when it is done (or gone).
+    fn run(self: Arc<Self>) -> Poll<()>;
+
+    /// Drops the process in place.
+    fn drop_process(&self);
+
+    /// Schedules the process, as its waker does.
+    fn wake_local(&self);
+}
+
+impl<P: Process + 'static> LocalRun for LocalCell<P> {
+    fn run(self: Arc<Self>) -> Poll<()> {
+        // Cleared before running: a wake-up during the run schedules again.
+        let _ = self.scheduled.swap(false, Ordering::AcqRel);
+        let waker = Waker::from(self.clone());
+        let mut cx = task::Context::from_waker(&waker);
+        // SAFETY: only the worker's thread touches `process`, and it runs
+        // one process at a time and never re-enters a run (see
+        // `LocalCell`), so this is the only reference to it.
+        let process = unsafe { &mut *self.process.get() };
+        match process {
+            Some(process) => budget::with_budget(|| process.run(&mut cx)),
+            None => Poll::Ready(()),
+        }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
+    fn drop_process(&self) {
+        // SAFETY: as in `run`: on the worker's thread, not during a run of
+        // this process (the scheduler drops a process only after its run
+        // returned, or when the worker ends). Dropped in place: a process
+        // does not move once it ran.
+        unsafe { *self.process.get() = None };
+    }
+
+    fn wake_local(&self) {
+        self.schedule();
+    }
+}
+
+impl<P> LocalCell<P> {
+    fn schedule(&self) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.schedule_local(self.key);
         }
     }
 }
 
-fn key(index: u32, generation: u32) -> u64 {
-    u64::from(generation) << 32 | u64::from(index)
+impl<P: Process + 'static> Wake for LocalCell<P> {
+    fn wake(self: Arc<Self>) {
+        self.schedule();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.schedule();
+    }
 }
 
-/// Outcome of [`LocalScheduler::take`].
-pub(crate) struct Taken {
-    process: Box<dyn Process>,
-    waker: Waker,
-    key: u64,
+fn key(index: u32, generation: u32) -> u64 {
+    u64::from(generation) << 32 | u64::from(index)
 }
 
 impl LocalScheduler {
@@ -80,7 +136,7 @@ impl LocalScheduler {
     }
 
     /// Adds a process and schedules it to run.
-    pub(crate) fn add(&mut self, process: Box<dyn Process>) {
+    pub(crate) fn add<P: Process + 'static>(&mut self, process: P) {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -88,123 +144,103 @@ impl LocalScheduler {
                     .expect("more than 2^32 processes on one worker");
                 self.slots.push(Slot {
                     generation: 0,
-                    entry: None,
-                    spare: None,
+                    cell: None,
                 });
                 index
             }
         };
         let slot = &mut self.slots[index as usize];
         let key = key(index, slot.generation);
-        let fresh = LocalTask {
+        slot.cell = Some(Arc::new(LocalCell {
             key,
             scheduled: AtomicBool::new(true),
             wake: self.wake.clone(),
-        };
-        let task = match slot.spare.take() {
-            // No waker of the previous process is left: only this
-            // scheduler sees it.
-            Some(mut spare) => match Arc::get_mut(&mut spare) {
-                Some(task) => {
-                    *task = fresh;
-                    spare
-                }
-                None => Arc::new(fresh),
-            },
-            None => Arc::new(fresh),
-        };
-        slot.entry = Some(Entry {
-            process: Some(process),
-            task,
-        });
+            process: UnsafeCell::new(Some(process)),
+        }));
         self.live += 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
         self.wake.schedule_local(key);
     }
 
-    /// Takes the process with `key` out to run it, if it still exists and is
-    /// not running.
-    pub(crate) fn take(&mut self, key: u64) -> Option<Taken> {
+    /// The process with `key`, if it still exists.
+    fn get(&self, key: u64) -> Option<Arc<dyn LocalRun>> {
         let index = (key & u64::from(u32::MAX)) as usize;
         let generation = (key >> 32) as u32;
-        let slot = self.slots.get_mut(index)?;
+        let slot = self.slots.get(index)?;
         if slot.generation != generation {
             return None;
         }
-        let entry = slot.entry.as_mut()?;
-        let process = entry.process.take()?;
-        // Cleared before running: a wake-up during the run schedules again.
-        let _ = entry.task.scheduled.swap(false, Ordering::AcqRel);
-        let waker = Waker::from(entry.task.clone());
-        Some(Taken {
-            process,
-            waker,
-            key,
-        })
+        slot.cell.clone()
     }
 
-    /// Puts a process back after it ran, or removes it if it is done.
-    fn put_back(
-        &mut self,
-        key: u64,
-        process: Box<dyn Process>,
-        done: bool,
-    ) -> Option<Box<dyn Process>> {
+    /// Removes the finished process with `key`; returns its cell, whose
+    /// process the caller drops outside the scheduler's borrow.
+    fn remove(&mut self, key: u64) -> Option<Arc<dyn LocalRun>> {
         let index = (key & u64::from(u32::MAX)) as usize;
-        let slot = &mut self.slots[index];
-        if done {
-            slot.spare = slot.entry.take().map(|entry| entry.task);
-            slot.generation = slot.generation.wrapping_add(1);
-            self.free.push(index as u32);
-            self.live -= 1;
-            self.wake.live.store(self.live, Ordering::Relaxed);
-            Some(process)
-        } else {
-            if let Some(entry) = slot.entry.as_mut() {
-                entry.process = Some(process);
-            }
-            None
-        }
+        let slot = self.slots.get_mut(index)?;
+        let cell = slot.cell.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index as u32);
+        self.live -= 1;
+        self.wake.live.store(self.live, Ordering::Relaxed);
+        Some(cell)
     }
 
     /// Wakes every process, e.g. to let them see that the runtime is
     /// shutting down.
     pub(crate) fn wake_all(&self) {
-        for entry in self.slots.iter().filter_map(|slot| slot.entry.as_ref()) {
-            entry.task.wake_by_ref();
+        for cell in self.slots.iter().filter_map(|slot| slot.cell.as_ref()) {
+            cell.wake_local();
         }
     }
 
-    /// Drops every process (the worker is stopping). Returns them so the
-    /// caller can drop them without the scheduler borrowed.
-    pub(crate) fn drain(&mut self) -> Vec<Box<dyn Process>> {
-        let processes = self
+    /// Takes every process out (the worker is stopping); dropping the
+    /// returned [`Drained`] drops them, without the scheduler borrowed.
+    pub(crate) fn drain(&mut self) -> Drained {
+        let cells = self
             .slots
             .iter_mut()
-            .filter_map(|slot| slot.entry.take().and_then(|entry| entry.process))
+            .filter_map(|slot| slot.cell.take())
             .collect();
         self.live = 0;
         self.wake.live.store(0, Ordering::Relaxed);
-        processes
+        Drained(cells)
+    }
+}
+
+impl Drop for LocalScheduler {
+    fn drop(&mut self) {
+        // Normally drained already; this keeps `LocalCell`'s promise that no
+        // process outlives the scheduler's hold on it.
+        drop(self.drain());
+    }
+}
+
+/// Processes taken out of a scheduler; dropped (in place, on this thread)
+/// when this is dropped.
+pub(crate) struct Drained(Vec<Arc<dyn LocalRun>>);
+
+impl Drop for Drained {
+    fn drop(&mut self) {
+        for cell in self.0.drain(..) {
+            cell.drop_process();
+        }
     }
 }
 
 /// Runs one process of `scheduler` (given by `key`). The scheduler is only
-/// borrowed to take the process out and to put it back, so the process may
-/// spawn new processes while it runs.
+/// borrowed to find the process and to remove it when done, so the process
+/// may spawn new processes while it runs.
 pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
-    let Some(Taken {
-        mut process,
-        waker,
-        key,
-    }) = scheduler.borrow_mut().take(key)
-    else {
+    let Some(cell) = scheduler.borrow().get(key) else {
         return;
     };
-    let mut cx = task::Context::from_waker(&waker);
-    let done = budget::with_budget(|| process.run(&mut cx)).is_ready();
-    let finished = scheduler.borrow_mut().put_back(key, process, done);
-    // Dropped outside the borrow: dropping an actor may drop actor
-    // references, spawn nothing, but can run arbitrary user `Drop` code.
-    drop(finished);
+    if cell.clone().run().is_ready() {
+        let finished = scheduler.borrow_mut().remove(key);
+        // Dropped outside the borrow: dropping an actor can run arbitrary
+        // user `Drop` code.
+        if let Some(cell) = finished {
+            cell.drop_process();
+        }
+    }
 }
