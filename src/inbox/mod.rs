@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{self, Poll, Waker};
 
 #[cfg(test)]
@@ -60,9 +60,6 @@ struct Shared<M> {
     state: Mutex<State<M>>,
     /// Number of live [`Sender`]s.
     senders: AtomicUsize,
-    /// Set when the inbox closes; made on demand (see
-    /// [`Sender::stopped_flag`]) for watchers that cannot name `M`.
-    stopped: OnceLock<Arc<AtomicBool>>,
 }
 
 struct State<M> {
@@ -72,13 +69,13 @@ struct State<M> {
     closed: bool,
     /// Waker of the receiving actor, set while it waits for a message.
     receiver: Option<Waker>,
-    /// Allocated by the first sender that waits for room or the first task
-    /// that waits for the actor to stop: most inboxes never have either,
-    /// and a million actors are smaller without them.
+    /// Allocated by the first sender that waits for room, the first task
+    /// that waits for the actor to stop or the first stop watcher: most
+    /// inboxes never have any, and a million actors are smaller without.
     waiters: Option<Box<Waiters>>,
 }
 
-/// Who waits on an inbox, other than its actor.
+/// Who waits on or watches an inbox, other than its actor.
 #[derive(Default)]
 struct Waiters {
     /// Senders waiting for room, oldest first.
@@ -86,6 +83,9 @@ struct Waiters {
     next_id: u64,
     /// Tasks waiting for the actor to stop.
     join: Vec<Waker>,
+    /// Set when the inbox closes; made on demand (see
+    /// [`Sender::stopped_flag`]) for watchers that cannot name `M`.
+    stopped: Option<Arc<AtomicBool>>,
 }
 
 impl<M> State<M> {
@@ -144,7 +144,6 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
             waiters: None,
         }),
         senders: AtomicUsize::new(0),
-        stopped: OnceLock::new(),
     });
     Owner { shared }
 }
@@ -173,7 +172,7 @@ impl<M> Drop for Owner<M> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.closed = true;
-        if let Some(stopped) = self.shared.stopped.get() {
+        if let Some(stopped) = state.waiters.as_ref().and_then(|w| w.stopped.as_ref()) {
             stopped.store(true, Ordering::Release);
         }
         let queue = std::mem::take(&mut state.queue);
@@ -379,10 +378,12 @@ impl<M> Sender<M> {
     pub(crate) fn stopped_flag(&self) -> Arc<AtomicBool> {
         // Under the lock, so the flag starts in the right state even if the
         // inbox is closing right now.
-        let state = self.shared.lock();
-        self.shared
+        let mut state = self.shared.lock();
+        let closed = state.closed;
+        state
+            .waiters()
             .stopped
-            .get_or_init(|| Arc::new(AtomicBool::new(state.closed)))
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(closed)))
             .clone()
     }
 
