@@ -73,12 +73,17 @@ impl<P: Process + 'static> LocalRun for LocalCell<P> {
     fn run(self: Arc<Self>) -> Poll<()> {
         // Cleared before running: a wake-up during the run schedules again.
         let _ = self.scheduled.swap(false, Ordering::AcqRel);
-        let waker = Waker::from(self.clone());
+        let process = self.process.get();
+        // The waker takes this reference: it keeps the cell alive for the
+        // run.
+        let waker = Waker::from(self);
         let mut cx = task::Context::from_waker(&waker);
-        // SAFETY: only the worker's thread touches `process`, and it runs
-        // one process at a time and never re-enters a run (see
-        // `LocalCell`), so this is the only reference to it.
-        let process = unsafe { &mut *self.process.get() };
+        // SAFETY: `waker` holds the cell, so `process` points into live
+        // memory until the end of this function. Only the worker's thread
+        // touches `process`, and it runs one process at a time and never
+        // re-enters a run (see `LocalCell`), so this is the only reference
+        // to it.
+        let process = unsafe { &mut *process };
         match process {
             Some(process) => budget::with_budget(|| process.run(&mut cx)),
             None => Poll::Ready(()),
@@ -235,7 +240,7 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
     let Some(cell) = scheduler.borrow().get(key) else {
         return;
     };
-    if cell.clone().run().is_ready() {
+    if cell.run().is_ready() {
         let finished = scheduler.borrow_mut().remove(key);
         // Dropped outside the borrow: dropping an actor can run arbitrary
         // user `Drop` code.
