@@ -162,6 +162,7 @@ impl LocalScheduler {
             wake: self.wake.clone(),
             process: UnsafeCell::new(Some(process)),
         }));
+        let _ = crate::sys::note_allocated(size_of::<LocalCell<P>>());
         self.live += 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
         self.wake.schedule_local(key);

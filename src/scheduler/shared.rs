@@ -222,6 +222,7 @@ impl SharedScheduler {
         });
         registry.tasks[index] = Some(task.clone());
         drop(registry);
+        let _ = crate::sys::note_allocated(size_of::<SharedTask<P>>());
         schedule_on(task, Arc::as_ptr(&self.inner), Ready::Next, || {
             Some(self.inner.clone())
         });

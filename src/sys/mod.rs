@@ -6,6 +6,7 @@
 
 mod affinity;
 mod cpu_time;
+mod heap;
 mod process;
 mod process_group;
 mod signals;
@@ -14,6 +15,7 @@ mod stdio;
 
 pub(crate) use affinity::set_cpu_affinity;
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
+pub(crate) use heap::note_allocated;
 pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;
