@@ -318,8 +318,8 @@ const WORKLOADS: &[Workload] = &[
         smoke_size: 100,
         kind: Kind::Time {
             messages: Some(tcp::TCP_CONNECTIONS),
-            hearth: tcp::hearth,
-            tokio: tcp::tokio,
+            hearth: tcp::isolated_hearth,
+            tokio: tcp::isolated_tokio,
         },
     },
     figures(

@@ -5,9 +5,10 @@ use std::thread;
 use std::time::Duration;
 
 use crate::runtime::RuntimeShared;
+use log::warn;
 use mio::Poll;
 
-use crate::sys::ProcessSignals;
+use crate::sys::{self, ProcessSignals};
 use crate::{Error, Runtime, coordinator, worker};
 
 /// Configures a [`Runtime`]; made by [`Runtime::setup`].
@@ -64,8 +65,15 @@ impl Setup {
         self
     }
 
-    /// Pins worker thread `i` to CPU `i` (modulo the number of CPUs). A CPU
-    /// that cannot be used is logged, not an error.
+    /// Pins each worker thread to a CPU of its own: worker `i` to the
+    /// `i`-th of the CPUs the building thread may run on (all of the
+    /// machine's unless the program was started restricted, e.g. by
+    /// `taskset`), round robin when there are more workers than CPUs. A
+    /// CPU that cannot be used is logged, not an error.
+    ///
+    /// For servers whose workers are busy most of the time: the kernel then
+    /// keeps each worker on its CPU instead of moving it next to whichever
+    /// thread woke it (see `BENCHMARKS.md`, TCP echo).
     pub fn auto_cpu_affinity(mut self) -> Self {
         self.auto_cpu_affinity = true;
         self
@@ -114,10 +122,14 @@ impl Setup {
             .map_err(Error::start_worker)?;
         let wakes = prepared.iter().map(worker::Prepared::wake).collect();
         let shared = Arc::new(RuntimeShared::new(name, wakes, waker));
-        let cpus = thread::available_parallelism().map_or(1, usize::from);
+        let cpus = if self.auto_cpu_affinity {
+            allowed_cpus()
+        } else {
+            Vec::new()
+        };
         let mut workers = Vec::with_capacity(self.threads);
         for (i, prepared) in prepared.into_iter().enumerate() {
-            let cpu = self.auto_cpu_affinity.then_some(i % cpus);
+            let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
             match worker::start(prepared, shared.clone(), cpu) {
                 Ok(handle) => workers.push(handle),
                 Err(err) => {
@@ -151,4 +163,20 @@ fn default_name() -> String {
                 .map(|name| name.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "hearth".to_owned())
+}
+
+/// The CPUs the workers are pinned to, in order: those the calling thread
+/// may run on, or (if the system does not say) the first
+/// `available_parallelism` ones.
+fn allowed_cpus() -> Vec<usize> {
+    match sys::allowed_cpus() {
+        Ok(cpus) if !cpus.is_empty() => cpus,
+        result => {
+            let count = thread::available_parallelism().map_or(1, usize::from);
+            if let Err(err) = result {
+                warn!(error:% = err; "unable to read the allowed CPUs, pinning to the first {count}");
+            }
+            (0..count).collect()
+        }
+    }
 }

@@ -12,7 +12,8 @@
 //! side of that one workload and prints its values on stdout, separated by
 //! white space. (`skynet` is timed this way too: a million actors are
 //! allocated and freed per run, and in one process each side would start
-//! from the heap the other left behind.) The parent waits for the child at most [`CHILD_LIMIT`] and
+//! from the heap the other left behind; `tcp-echo` too, so that each side
+//! has the process, and a profile of it, to itself.) The parent waits for the child at most [`CHILD_LIMIT`] and
 //! kills it after that, so a hanging child fails the run without staying
 //! behind.
 
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use hearth::Runtime;
 
-use super::{idle, memory, signals, skynet};
+use super::{idle, memory, signals, skynet, tcp};
 
 /// The first argument of a child process.
 pub(super) const FLAG: &str = "--compare-child";
@@ -45,6 +46,9 @@ pub(super) enum Family {
     /// `skynet`, timed in a child so that neither side inherits the heap
     /// the other left behind (see `skynet.rs`).
     Skynet,
+    /// `tcp-echo`, timed in a child so that each side's run (and a
+    /// profile of it) has the process to itself (see `tcp.rs`).
+    Tcp,
 }
 
 impl Family {
@@ -55,15 +59,22 @@ impl Family {
             Family::Signal => "signal",
             Family::Idle => "idle",
             Family::Skynet => "skynet",
+            Family::Tcp => "tcp",
         }
     }
 
     /// Parses [`Family::as_str`].
     fn parse(s: &str) -> Result<Family, String> {
-        [Family::Memory, Family::Signal, Family::Idle, Family::Skynet]
-            .into_iter()
-            .find(|family| family.as_str() == s)
-            .ok_or_else(|| format!("unknown child workload {s:?}"))
+        [
+            Family::Memory,
+            Family::Signal,
+            Family::Idle,
+            Family::Skynet,
+            Family::Tcp,
+        ]
+        .into_iter()
+        .find(|family| family.as_str() == s)
+        .ok_or_else(|| format!("unknown child workload {s:?}"))
     }
 }
 
@@ -267,5 +278,6 @@ fn run_child(args: &[String]) -> Result<Vec<f64>, String> {
         Family::Signal => signals::child(side, flavour, size),
         Family::Idle => idle::child(side, flavour, size),
         Family::Skynet => skynet::child(side, flavour, size),
+        Family::Tcp => tcp::child(side, size),
     }
 }

@@ -1,6 +1,26 @@
-//! Pinning the calling thread to one CPU.
+//! Which CPUs a thread may run on, and pinning the calling thread to one.
 
 use std::io;
+
+/// The CPUs the calling thread may run on, in ascending order: all of the
+/// machine's unless the process was started restricted (`taskset`, a
+/// cgroup's cpuset).
+pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: `cpu_set_t` is a plain bit set for which all zeroes is the
+    // valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 means the calling thread; `set` is valid for writes of
+    // the size passed, its own.
+    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    if res == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: every index is below `CPU_SETSIZE`, so `CPU_ISSET` reads
+        // inside `set`, which `sched_getaffinity` initialised.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
 
 /// Restricts the calling thread to run on `cpu` only.
 pub(crate) fn set_cpu_affinity(cpu: usize) -> io::Result<()> {

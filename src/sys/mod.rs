@@ -13,7 +13,7 @@ mod signals;
 mod socket;
 mod stdio;
 
-pub(crate) use affinity::set_cpu_affinity;
+pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use heap::note_allocated;
 pub(crate) use process::{signal_process, wait_for_exit};

@@ -41,6 +41,74 @@ fn setup_options() {
     runtime.start().unwrap();
 }
 
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: all zeroes is the empty `cpu_set_t`; pid 0 is the calling
+    // thread and the size passed is the set's own.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(
+        res,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: every index is below `CPU_SETSIZE`.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Restricts the calling thread to `cpus`.
+fn restrict_to(cpus: &[usize]) {
+    // SAFETY: as in `allowed_cpus`; every index is an allowed CPU, so below
+    // `CPU_SETSIZE`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    assert_eq!(
+        res,
+        0,
+        "sched_setaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn auto_cpu_affinity_pins_workers_to_the_allowed_cpus() {
+    // On a thread of its own, restricted as `taskset -c` would restrict a
+    // program: to the last allowed CPU (not CPU 0 where there are two or
+    // more), and then to all but the first.
+    std::thread::spawn(|| {
+        let all = allowed_cpus();
+        let last = *all.last().unwrap();
+        for allowed in [vec![last], all[all.len().min(2) - 1..].to_vec()] {
+            restrict_to(&allowed);
+            let (tx, rx) = mpsc::channel();
+            let mut runtime = Runtime::setup()
+                .num_threads(3)
+                .auto_cpu_affinity()
+                .build()
+                .unwrap();
+            runtime.run_on_workers(move |rt: RuntimeRef| {
+                tx.send((rt.worker_id(), allowed_cpus())).unwrap();
+                Ok::<(), String>(())
+            });
+            runtime.start().unwrap();
+            let mut pinned: Vec<_> = rx.iter().collect();
+            pinned.sort();
+            let expected: Vec<_> = (0..3)
+                .map(|i| (i + 1, vec![allowed[i % allowed.len()]]))
+                .collect();
+            assert_eq!(pinned, expected, "allowed: {allowed:?}");
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn dropping_an_unstarted_runtime_stops_its_workers() {
     let runtime = Runtime::setup().num_threads(2).build().unwrap();
