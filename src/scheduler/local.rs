@@ -156,12 +156,20 @@ impl LocalScheduler {
         };
         let slot = &mut self.slots[index as usize];
         let key = key(index, slot.generation);
-        slot.cell = Some(Arc::new(LocalCell {
-            key,
-            scheduled: AtomicBool::new(true),
-            wake: self.wake.clone(),
-            process: UnsafeCell::new(Some(process)),
-        }));
+        // Written into its allocation in place: `Arc::new` would build the
+        // cell on the stack and copy it (a process is often hundreds of
+        // bytes: the actor's future is in it).
+        let mut cell = Arc::<LocalCell<P>>::new_uninit();
+        let _ = Arc::get_mut(&mut cell)
+            .expect("a new Arc is unique")
+            .write(LocalCell {
+                key,
+                scheduled: AtomicBool::new(true),
+                wake: self.wake.clone(),
+                process: UnsafeCell::new(Some(process)),
+            });
+        // SAFETY: written just above.
+        slot.cell = Some(unsafe { cell.assume_init() });
         let _ = crate::sys::note_allocated(size_of::<LocalCell<P>>());
         self.live += 1;
         self.wake.live.store(self.live, Ordering::Relaxed);

@@ -213,13 +213,20 @@ impl SharedScheduler {
             registry.tasks.push(None);
             registry.tasks.len() - 1
         });
-        let task: TaskRef = Arc::new(SharedTask {
-            state: AtomicU8::new(NOTIFIED),
-            scheduler: Arc::downgrade(&self.inner),
-            shard,
-            index,
-            process: Mutex::new(Some(process)),
-        });
+        // Written into its allocation in place, as a local process is (see
+        // `LocalScheduler::add`).
+        let mut task = Arc::<SharedTask<P>>::new_uninit();
+        let _ = Arc::get_mut(&mut task)
+            .expect("a new Arc is unique")
+            .write(SharedTask {
+                state: AtomicU8::new(NOTIFIED),
+                scheduler: Arc::downgrade(&self.inner),
+                shard,
+                index,
+                process: Mutex::new(Some(process)),
+            });
+        // SAFETY: written just above.
+        let task: TaskRef = unsafe { task.assume_init() };
         registry.tasks[index] = Some(task.clone());
         drop(registry);
         let _ = crate::sys::note_allocated(size_of::<SharedTask<P>>());
