@@ -18,8 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{self, Poll, Waker};
 
+mod handle;
 #[cfg(test)]
 mod tests;
+
+use handle::Handle;
+pub(crate) use handle::{Release, Storage};
 
 /// Error returned by [`Context::try_receive_next`](crate::actor::Context::try_receive_next).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -56,7 +60,8 @@ impl fmt::Display for NoMessages {
 
 impl std::error::Error for NoMessages {}
 
-struct Shared<M> {
+/// The inbox itself, wherever it is stored (see [`Storage`]).
+pub(crate) struct Shared<M> {
     state: Mutex<State<M>>,
     /// Number of live [`Sender`]s.
     senders: AtomicUsize,
@@ -131,27 +136,55 @@ pub(crate) enum SendFailure {
     Rejected,
 }
 
-/// Creates a new inbox holding at most `capacity` messages.
+impl<M> Shared<M> {
+    /// An empty, open inbox holding at most `capacity` messages.
+    fn new(capacity: NonZeroUsize) -> Shared<M> {
+        Shared {
+            state: Mutex::new(State {
+                // Allocated by the first message: many actors never get one.
+                queue: VecDeque::new(),
+                capacity: capacity.get(),
+                closed: false,
+                receiver: None,
+                waiters: None,
+            }),
+            senders: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Creates a new inbox, in a box of its own, holding at most `capacity`
+/// messages.
 pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
-    let capacity = capacity.get();
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            // Allocated by the first message: many actors never get one.
-            queue: VecDeque::new(),
-            capacity,
-            closed: false,
-            receiver: None,
-            waiters: None,
-        }),
-        senders: AtomicUsize::new(0),
-    });
-    Owner { shared }
+    Owner {
+        shared: Storage::boxed(Shared::new(capacity)),
+    }
+}
+
+/// Creates the storage of an inbox holding at most `capacity` messages, to
+/// be embedded in a larger allocation; [`embedded_owner`] makes its owner.
+pub(crate) fn embedded<M>(capacity: NonZeroUsize) -> Storage<M> {
+    Storage::new(Shared::new(capacity))
+}
+
+/// The owner of an embedded inbox (see [`embedded`]).
+///
+/// # Safety
+///
+/// As for [`Storage::first_handle`]: called once per storage, after its
+/// release was set, and the storage stays where it is, alive, until its
+/// release is called.
+pub(crate) unsafe fn embedded_owner<M>(storage: &Storage<M>) -> Owner<M> {
+    Owner {
+        // SAFETY: passed on to the caller.
+        shared: unsafe { storage.first_handle() },
+    }
 }
 
 /// The owning end of an inbox, held by the process that drives the actor.
 /// Dropping it closes the inbox.
 pub(crate) struct Owner<M> {
-    shared: Arc<Shared<M>>,
+    shared: Handle<M>,
 }
 
 impl<M> Owner<M> {
@@ -192,7 +225,7 @@ impl<M> Drop for Owner<M> {
     }
 }
 
-fn new_sender<M>(shared: &Arc<Shared<M>>) -> Sender<M> {
+fn new_sender<M>(shared: &Handle<M>) -> Sender<M> {
     let _ = shared.senders.fetch_add(1, Ordering::Relaxed);
     Sender {
         shared: shared.clone(),
@@ -202,7 +235,7 @@ fn new_sender<M>(shared: &Arc<Shared<M>>) -> Sender<M> {
 /// The receiving end, used by the actor itself. Dropping it does not close
 /// the inbox (the actor may be restarted with a new receiver).
 pub(crate) struct Receiver<M> {
-    shared: Arc<Shared<M>>,
+    shared: Handle<M>,
 }
 
 impl<M> Receiver<M> {
@@ -258,7 +291,7 @@ impl<M> Receiver<M> {
 
 /// The sending end, held by actor references.
 pub(crate) struct Sender<M> {
-    shared: Arc<Shared<M>>,
+    shared: Handle<M>,
 }
 
 impl<M> Sender<M> {
@@ -389,7 +422,7 @@ impl<M> Sender<M> {
 
     /// Returns true if both senders send to the same inbox.
     pub(crate) fn same_inbox(&self, other: &Sender<M>) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        self.shared.ptr_eq(&other.shared)
     }
 }
 

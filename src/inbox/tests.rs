@@ -312,3 +312,44 @@ fn inbox_is_send_and_sync() {
     assert_send_sync::<super::Sender<u32>>();
     assert_send_sync::<super::Receiver<u32>>();
 }
+
+/// An embedded inbox's release counts into the `AtomicUsize` it is given.
+///
+/// # Safety
+///
+/// `holder` points to a live `AtomicUsize`.
+unsafe fn count_release(holder: *const ()) {
+    // SAFETY: as the caller guarantees.
+    let released = unsafe { &*holder.cast::<AtomicUsize>() };
+    let _ = released.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn embedded_inbox_is_released_once_by_its_last_end() {
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+    let mut storage = Box::new(super::embedded::<u32>(cap(4)));
+    storage.set_release(super::Release {
+        holder: std::ptr::from_ref(&RELEASED).cast(),
+        release: count_release,
+    });
+    // SAFETY: once, after the release was set; the box stays until the end
+    // of the test, after the release was called.
+    let owner = unsafe { super::embedded_owner(&storage) };
+    let receiver = owner.receiver();
+    let sender = owner.sender();
+    send_now(&sender, 7).unwrap();
+    assert_eq!(receiver.try_recv(), Ok(7));
+    drop(owner);
+    drop(receiver);
+    assert_eq!(RELEASED.load(Ordering::SeqCst), 0, "a sender is left");
+    // The last end goes on another thread.
+    thread::spawn(move || {
+        assert_eq!(send_now(&sender, 8), Err(SendFailure::Stopped));
+        drop(sender);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
+    drop(storage);
+    assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
+}

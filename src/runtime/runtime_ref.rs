@@ -8,16 +8,16 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::ActorRef;
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
 use crate::runtime::shared::RuntimeShared;
 use crate::runtime::{ActorOptions, ThreadSafe};
-use crate::scheduler::{ActorProcess, FutureProcess, LocalScheduler};
+use crate::scheduler::{self, ActorProcess, FutureProcess, LocalScheduler};
 use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
 use crate::timer::store::Timers;
 use crate::worker::sources::IoRegistry;
-use crate::{ActorRef, inbox};
 
 /// A handle to the worker thread the caller runs on: spawns thread-local
 /// actors (which stay on this thread) and thread-safe ones.
@@ -72,13 +72,17 @@ impl RuntimeRef {
         NA::Actor: 'static,
         NA::Message: 'static,
     {
-        let inbox = inbox::new(options.inbox_capacity());
-        let actor_ref = ActorRef::from_sender(inbox.sender());
         let rt = ThreadLocal { rt: self.clone() };
         let shared = self.internals.shared.clone();
-        let process = ActorProcess::new(supervisor, new_actor, arg, inbox, rt, shared);
-        self.internals.local.borrow_mut().add(process);
-        actor_ref
+        // The inbox lives in the process's allocation.
+        let capacity = options.inbox_capacity();
+        scheduler::local::spawn_actor(&self.internals.local, capacity, |inbox, slot| {
+            let actor_ref = ActorRef::from_sender(inbox.sender());
+            *slot = Some(ActorProcess::new(
+                supervisor, new_actor, arg, inbox, rt, shared,
+            ));
+            actor_ref
+        })
     }
 
     /// Spawns a future on this worker. A panic in it is caught and logged.

@@ -10,13 +10,18 @@
 //! the scheduler holds one reference, each waker another. The process in
 //! it is only ever touched on the worker's thread, and is dropped there
 //! (in place) before the scheduler lets go of the cell, so a waker that
-//! outlives it on another thread holds only the waker state.
+//! outlives it on another thread holds only the waker state. An actor's
+//! inbox lives in the cell too ([`spawn_actor`]): the inbox holds one
+//! reference to the cell for all its ends, given up when the last of them
+//! (the actor's references, its context, the process's owner) is gone.
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{self, Poll, Wake, Waker};
 
+use crate::inbox;
 use crate::scheduler::{Process, budget};
 use crate::worker::WorkerWake;
 
@@ -33,28 +38,37 @@ struct Slot {
     cell: Option<Arc<dyn LocalRun>>,
 }
 
-/// A local process with its waker state.
-struct LocalCell<P> {
-    key: u64,
+/// A local process with its waker state, and `X`: what lives as long as
+/// the cell (an actor's inbox, or nothing).
+struct LocalCell<P, X = ()> {
+    /// Set once, when the cell joins the scheduler (before any waker of
+    /// it exists).
+    key: AtomicU64,
     /// Set while the process is queued to run.
     scheduled: AtomicBool,
     wake: Arc<WorkerWake>,
     /// The process, `None` once it is done or dropped. Touched only on the
     /// worker's thread, by the scheduler, one run at a time.
     process: UnsafeCell<Option<P>>,
+    extra: X,
 }
 
-// SAFETY: other threads reach a `LocalCell` only through a `Waker` (the
-// scheduler and its cells never leave the worker's thread). A waker uses
-// `key`, `scheduled` and `wake`, which are `Sync`, and may drop the last
-// reference; `process` is set to `None` on the worker's thread before the
-// scheduler drops its own reference (`put_back` when done, `drain`, and
-// `LocalScheduler`'s `Drop`), so no `P` is ever accessed or dropped on
-// another thread.
-unsafe impl<P> Send for LocalCell<P> {}
+// SAFETY: other threads reach a `LocalCell` only through a `Waker` or,
+// for an actor's inbox in `extra`, through the inbox's ends (the scheduler
+// and its cells never leave the worker's thread). A waker uses `key`,
+// `scheduled` and `wake`, which are `Sync`; the inbox's ends carry their
+// own `Send`/`Sync` bounds (a sender leaves the thread only if its
+// messages may). Either may drop the last reference. `process` is set to
+// `None` on the worker's thread before the scheduler drops its own
+// reference (`run` when done, `drain`, and `LocalScheduler`'s `Drop`), so
+// no `P` is ever accessed or dropped on another thread; the process owns
+// its inbox, whose owner closes and empties it when the process is
+// dropped, so an inbox dropped with the cell on another thread holds no
+// messages either.
+unsafe impl<P, X> Send for LocalCell<P, X> {}
 // SAFETY: as for `Send`: shared access from other threads is limited to
-// the `Sync` fields.
-unsafe impl<P> Sync for LocalCell<P> {}
+// the `Sync` fields and to the inbox through its ends.
+unsafe impl<P, X> Sync for LocalCell<P, X> {}
 
 /// What the scheduler does with a cell, whatever its process type. Called
 /// on the worker's thread only.
@@ -69,7 +83,7 @@ trait LocalRun {
     fn wake_local(&self);
 }
 
-impl<P: Process + 'static> LocalRun for LocalCell<P> {
+impl<P: Process + 'static, X: 'static> LocalRun for LocalCell<P, X> {
     fn run(self: Arc<Self>) -> Poll<()> {
         // Cleared before running: a wake-up during the run schedules again.
         let _ = self.scheduled.swap(false, Ordering::AcqRel);
@@ -103,15 +117,27 @@ impl<P: Process + 'static> LocalRun for LocalCell<P> {
     }
 }
 
-impl<P> LocalCell<P> {
+impl<P, X> LocalCell<P, X> {
+    /// A cell without its process yet, not in the scheduler yet.
+    fn new(wake: Arc<WorkerWake>, extra: X) -> LocalCell<P, X> {
+        LocalCell {
+            key: AtomicU64::new(0),
+            // Queued by `insert`.
+            scheduled: AtomicBool::new(true),
+            wake,
+            process: UnsafeCell::new(None),
+            extra,
+        }
+    }
+
     fn schedule(&self) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
-            self.wake.schedule_local(self.key);
+            self.wake.schedule_local(self.key.load(Ordering::Relaxed));
         }
     }
 }
 
-impl<P: Process + 'static> Wake for LocalCell<P> {
+impl<P: Process + 'static, X: 'static> Wake for LocalCell<P, X> {
     fn wake(self: Arc<Self>) {
         self.schedule();
     }
@@ -142,6 +168,23 @@ impl LocalScheduler {
 
     /// Adds a process and schedules it to run.
     pub(crate) fn add<P: Process + 'static>(&mut self, process: P) {
+        // Written into its allocation in place: `Arc::new` would build the
+        // cell on the stack and copy it (a process is often hundreds of
+        // bytes: the actor's future is in it).
+        let mut cell = Arc::<LocalCell<P>>::new_uninit();
+        let _ = Arc::get_mut(&mut cell)
+            .expect("a new Arc is unique")
+            .write(LocalCell::new(self.wake.clone(), ()));
+        // SAFETY: written just above.
+        let cell = unsafe { cell.assume_init() };
+        // SAFETY: on the worker's thread; the cell is in no scheduler yet
+        // and has no waker, so nothing else touches its process.
+        unsafe { *cell.process.get() = Some(process) };
+        self.join(cell);
+    }
+
+    /// Gives `cell`, whose process is set, a slot, and schedules it to run.
+    fn join<P: Process + 'static, X: 'static>(&mut self, cell: Arc<LocalCell<P, X>>) {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -156,21 +199,9 @@ impl LocalScheduler {
         };
         let slot = &mut self.slots[index as usize];
         let key = key(index, slot.generation);
-        // Written into its allocation in place: `Arc::new` would build the
-        // cell on the stack and copy it (a process is often hundreds of
-        // bytes: the actor's future is in it).
-        let mut cell = Arc::<LocalCell<P>>::new_uninit();
-        let _ = Arc::get_mut(&mut cell)
-            .expect("a new Arc is unique")
-            .write(LocalCell {
-                key,
-                scheduled: AtomicBool::new(true),
-                wake: self.wake.clone(),
-                process: UnsafeCell::new(Some(process)),
-            });
-        // SAFETY: written just above.
-        slot.cell = Some(unsafe { cell.assume_init() });
-        let _ = crate::sys::note_allocated(size_of::<LocalCell<P>>());
+        cell.key.store(key, Ordering::Relaxed);
+        slot.cell = Some(cell);
+        let _ = crate::sys::note_allocated(size_of::<LocalCell<P, X>>());
         self.live += 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
         self.wake.schedule_local(key);
@@ -257,4 +288,65 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
             cell.drop_process();
         }
     }
+}
+
+/// Spawns an actor's process on the worker of `scheduler` with its inbox
+/// (of `capacity` messages) in the same allocation: `build` gets the
+/// inbox's owner and puts the process in the slot it is given (in the
+/// cell: a process is often hundreds of bytes, better not moved), and what
+/// it returns is returned. The scheduler is not borrowed while `build`
+/// runs (it runs user code that may spawn). If `build` leaves the slot
+/// empty, nothing is spawned.
+pub(crate) fn spawn_actor<P, M, T>(
+    scheduler: &RefCell<LocalScheduler>,
+    capacity: NonZeroUsize,
+    build: impl FnOnce(inbox::Owner<M>, &mut Option<P>) -> T,
+) -> T
+where
+    P: Process + 'static,
+    M: 'static,
+{
+    let wake = scheduler.borrow().wake.clone();
+    let mut cell = Arc::<LocalCell<P, inbox::Storage<M>>>::new_uninit();
+    // The inbox's hold on the cell, made below: `Arc::into_raw` of a clone
+    // gives this same pointer.
+    let holder = Arc::as_ptr(&cell).cast::<()>();
+    let mut storage = inbox::embedded(capacity);
+    storage.set_release(inbox::Release {
+        holder,
+        release: release_cell::<P, inbox::Storage<M>>,
+    });
+    let _ = Arc::get_mut(&mut cell)
+        .expect("a new Arc is unique")
+        .write(LocalCell::new(wake, storage));
+    // SAFETY: written just above.
+    let cell = unsafe { cell.assume_init() };
+    // One count for all the inbox's ends, given up by the last of them.
+    let hold = Arc::into_raw(cell.clone());
+    debug_assert_eq!(hold.cast::<()>(), holder);
+    // SAFETY: once per storage, after its release was set; the storage is
+    // a field of the cell, which does not move and stays alive until the
+    // release gives up the hold made just above.
+    let owner = unsafe { inbox::embedded_owner(&cell.extra) };
+    // SAFETY: on the worker's thread; the cell is in no scheduler yet and
+    // has no waker, so nothing else touches its process while `build`
+    // (or anything it calls) holds this.
+    let slot = unsafe { &mut *cell.process.get() };
+    let built = build(owner, slot);
+    // SAFETY: as above; `slot` is no longer used.
+    if unsafe { (*cell.process.get()).is_some() } {
+        scheduler.borrow_mut().join(cell);
+    }
+    built
+}
+
+/// An embedded inbox's release: gives up its hold on the cell.
+///
+/// # Safety
+///
+/// `holder` is a reference to a `LocalCell<P, X>` made by `Arc::into_raw`
+/// and not yet given up.
+unsafe fn release_cell<P, X>(holder: *const ()) {
+    // SAFETY: as the caller guarantees.
+    drop(unsafe { Arc::from_raw(holder.cast::<LocalCell<P, X>>()) });
 }
