@@ -33,7 +33,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A worker per core, each pinned to its CPU: how a busy server runs best.
+    // A worker per core, each pinned to its CPU: a busy server runs best so
+    // on a machine of its own (a pinned worker cannot dodge a CPU that
+    // another program keeps busy).
     let setup = Runtime::setup()
         .name("echo_server")
         .use_all_cores()

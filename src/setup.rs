@@ -69,11 +69,13 @@ impl Setup {
     /// `i`-th of the CPUs the building thread may run on (all of the
     /// machine's unless the program was started restricted, e.g. by
     /// `taskset`), round robin when there are more workers than CPUs. A
-    /// CPU that cannot be used is logged, not an error.
+    /// CPU that cannot be used is logged, not an error; if the system does
+    /// not say which CPUs may be used, no worker is pinned (also logged).
     ///
     /// For servers whose workers are busy most of the time: the kernel then
     /// keeps each worker on its CPU instead of moving it next to whichever
-    /// thread woke it (see `BENCHMARKS.md`, TCP echo).
+    /// thread woke it (see `BENCHMARKS.md`, TCP echo). The price: a pinned
+    /// worker cannot move away from a CPU that another program keeps busy.
     pub fn auto_cpu_affinity(mut self) -> Self {
         self.auto_cpu_affinity = true;
         self
@@ -127,6 +129,7 @@ impl Setup {
         } else {
             Vec::new()
         };
+        // Empty: no pinning (not asked for, or the allowed CPUs are unknown).
         let mut workers = Vec::with_capacity(self.threads);
         for (i, prepared) in prepared.into_iter().enumerate() {
             let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
@@ -166,17 +169,15 @@ fn default_name() -> String {
 }
 
 /// The CPUs the workers are pinned to, in order: those the calling thread
-/// may run on, or (if the system does not say) the first
-/// `available_parallelism` ones.
+/// may run on. Empty (no pinning, with a warning) if the system does not
+/// say: pinning to guessed CPUs could leave the set the program was
+/// restricted to.
 fn allowed_cpus() -> Vec<usize> {
     match sys::allowed_cpus() {
-        Ok(cpus) if !cpus.is_empty() => cpus,
-        result => {
-            let count = thread::available_parallelism().map_or(1, usize::from);
-            if let Err(err) = result {
-                warn!(error:% = err; "unable to read the allowed CPUs, pinning to the first {count}");
-            }
-            (0..count).collect()
+        Ok(cpus) => cpus,
+        Err(err) => {
+            warn!(error:% = err; "unable to read the CPUs this thread may use, not pinning the worker threads");
+            Vec::new()
         }
     }
 }

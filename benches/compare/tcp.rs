@@ -14,6 +14,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hearth::actor::{Context, actor_fn};
@@ -131,10 +132,18 @@ async fn hearth_echo(_: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::
 
 /// tokio: a multi-thread runtime with two workers, an accepting task and a
 /// task per connection. tokio has no option to pin its workers; pinned by
-/// hand (`on_thread_start`, one CPU each) it ran no faster here (3.16 s
-/// against 3.20 s unpinned, medians of 8 runs), so it runs as it comes.
+/// hand (one CPU each, with [`PIN_TOKIO`] set) it ran no faster here
+/// (3.16 s against 3.20 s unpinned, medians of 8 runs), so by default it
+/// runs as it comes.
 fn tokio(size: u64) -> Outcome {
+    let pin = std::env::var_os(PIN_TOKIO).is_some();
+    let next_cpu = AtomicUsize::new(0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(move || {
+            if pin {
+                pin_to(next_cpu.fetch_add(1, Ordering::Relaxed) % 2);
+            }
+        })
         .worker_threads(2)
         .enable_all()
         .build()
@@ -155,6 +164,22 @@ fn tokio(size: u64) -> Outcome {
     let elapsed = client::run(addr, TCP_CONNECTIONS, size)?;
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(elapsed)
+}
+
+/// Set (to anything) in the environment, pins tokio's threads to CPUs 0
+/// and 1 in turn, as hearth's `auto_cpu_affinity` pins its workers.
+const PIN_TOKIO: &str = "COMPARE_PIN_TOKIO";
+
+/// Pins the calling thread to `cpu`; a failure leaves it unpinned.
+fn pin_to(cpu: usize) {
+    // SAFETY: all zeroes is the empty `cpu_set_t`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is 0 or 1, below `CPU_SETSIZE`: `CPU_SET` writes
+    // inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is initialised and the
+    // size passed is its own.
+    let _ = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
 }
 
 /// Echoes one connection until the client closes it.

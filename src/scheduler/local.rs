@@ -201,7 +201,7 @@ impl LocalScheduler {
         let key = key(index, slot.generation);
         cell.key.store(key, Ordering::Relaxed);
         slot.cell = Some(cell);
-        let _ = crate::sys::note_allocated(size_of::<LocalCell<P, X>>());
+        crate::scheduler::note_allocated(size_of::<LocalCell<P, X>>());
         self.live += 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
         self.wake.schedule_local(key);

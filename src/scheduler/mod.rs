@@ -9,10 +9,12 @@
 //! runs makes it run again.
 
 pub(crate) mod budget;
+mod heap_growth;
 pub(crate) mod local;
 mod process;
 mod shared;
 
+pub(crate) use heap_growth::note_allocated;
 pub(crate) use local::LocalScheduler;
 pub(crate) use process::{ActorProcess, FutureProcess, Process};
 pub(crate) use shared::SharedScheduler;

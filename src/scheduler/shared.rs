@@ -229,7 +229,7 @@ impl SharedScheduler {
         let task: TaskRef = unsafe { task.assume_init() };
         registry.tasks[index] = Some(task.clone());
         drop(registry);
-        let _ = crate::sys::note_allocated(size_of::<SharedTask<P>>());
+        crate::scheduler::note_allocated(size_of::<SharedTask<P>>());
         schedule_on(task, Arc::as_ptr(&self.inner), Ready::Next, || {
             Some(self.inner.clone())
         });

@@ -1,8 +1,10 @@
 //! Operating system details the runtime needs beyond what `mio` offers.
 //!
-//! Contract: every function here is a thin wrapper around system calls and
-//! returns `io::Result`; callers decide what an error means. All `unsafe`
-//! code of the runtime lives in this module.
+//! Contract: every function here is a thin wrapper around system calls or
+//! the C library; those that can fail return `io::Result`, and callers
+//! decide what an error means. The runtime's other `unsafe` code is in the
+//! schedulers' cells and the inbox's handles, each block with its
+//! argument.
 
 mod affinity;
 mod cpu_time;
@@ -15,7 +17,7 @@ mod stdio;
 
 pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
-pub(crate) use heap::note_allocated;
+pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;

@@ -43,9 +43,10 @@ fn setup_options() {
 
 /// The CPUs the calling thread may run on.
 fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: all zeroes is the empty `cpu_set_t`; pid 0 is the calling
-    // thread and the size passed is the set's own.
+    // SAFETY: all zeroes is the empty `cpu_set_t`.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is valid for writes of the
+    // size passed, its own.
     let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
     assert_eq!(
         res,
@@ -61,12 +62,15 @@ fn allowed_cpus() -> Vec<usize> {
 
 /// Restricts the calling thread to `cpus`.
 fn restrict_to(cpus: &[usize]) {
-    // SAFETY: as in `allowed_cpus`; every index is an allowed CPU, so below
-    // `CPU_SETSIZE`.
+    // SAFETY: all zeroes is the empty `cpu_set_t`.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &cpu in cpus {
+        // SAFETY: every index is an allowed CPU, so below `CPU_SETSIZE`:
+        // `CPU_SET` writes inside `set`.
         unsafe { libc::CPU_SET(cpu, &mut set) };
     }
+    // SAFETY: pid 0 is the calling thread; `set` is initialised and the
+    // size passed is its own.
     let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
     assert_eq!(
         res,
@@ -80,7 +84,8 @@ fn restrict_to(cpus: &[usize]) {
 fn auto_cpu_affinity_pins_workers_to_the_allowed_cpus() {
     // On a thread of its own, restricted as `taskset -c` would restrict a
     // program: to the last allowed CPU (not CPU 0 where there are two or
-    // more), and then to all but the first.
+    // more), and then to all but the first. (With a single CPU this only
+    // shows that the workers are pinned to it.)
     std::thread::spawn(|| {
         let all = allowed_cpus();
         let last = *all.last().unwrap();
