@@ -19,19 +19,17 @@ use super::Shared;
 pub(crate) struct Storage<M> {
     /// Handles alive.
     refs: AtomicUsize,
-    /// What the last handle does; `None` for a boxed storage (free it).
+    /// What the last handle calls, with the storage's address, for an
+    /// embedded storage (to let go of the allocation it is in); `None` for
+    /// a boxed one (free the box). One word: a boxed inbox is no larger
+    /// than one in an `Arc`.
     release: Option<Release>,
     shared: Shared<M>,
 }
 
-/// Lets go of the allocation an embedded storage lives in.
-#[derive(Clone, Copy)]
-pub(crate) struct Release {
-    /// The allocation's hold, as given to [`Storage::set_release`].
-    pub(crate) holder: *const (),
-    /// Called once, with `holder`, when the last handle goes.
-    pub(crate) release: unsafe fn(*const ()),
-}
+/// Lets go of the allocation an embedded storage lives in; called once,
+/// with the storage's address, when its last handle goes.
+pub(crate) type Release = unsafe fn(*const ());
 
 impl<M> Storage<M> {
     /// A storage with no handles yet, to be embedded in another allocation.
@@ -52,26 +50,32 @@ impl<M> Storage<M> {
         }
     }
 
-    /// Sets what the last handle calls: `release.release(release.holder)`
-    /// instead of freeing a box.
+    /// Sets what the last handle calls instead of freeing a box.
     pub(crate) fn set_release(&mut self, release: Release) {
         self.release = Some(release);
     }
 
-    /// The first handle of an embedded storage.
+    /// The first handle of the embedded storage at `this`.
     ///
     /// # Safety
     ///
-    /// Called once, after [`Storage::set_release`]. The caller guarantees
-    /// that the storage stays where it is, alive, until its release is
-    /// called (by the last handle): the release's holder is a hold on the
-    /// allocation the storage is in (e.g. one count of its `Arc`), made
-    /// for the inbox and given up only by that call.
-    pub(super) unsafe fn first_handle(&self) -> Handle<M> {
-        debug_assert!(self.release.is_some(), "an embedded inbox needs a release");
-        self.refs.store(1, Ordering::Relaxed);
+    /// Called once per storage, after [`Storage::set_release`], with a
+    /// pointer that may reach the whole allocation the storage is in (the
+    /// release gets it back). The caller guarantees that the storage stays
+    /// where it is, alive, until its release is called (by the last
+    /// handle): the inbox has a hold on that allocation (e.g. one count of
+    /// its `Arc`), made for it and given up only by the release.
+    pub(super) unsafe fn first_handle(this: *const Storage<M>) -> Handle<M> {
+        // SAFETY: `this` points to a live storage, as the caller guarantees.
+        let storage = unsafe { &*this };
+        debug_assert!(
+            storage.release.is_some(),
+            "an embedded inbox needs a release"
+        );
+        storage.refs.store(1, Ordering::Relaxed);
         Handle {
-            ptr: NonNull::from(self),
+            // SAFETY: a reference's address is not null.
+            ptr: unsafe { NonNull::new_unchecked(this.cast_mut()) },
         }
     }
 }
@@ -139,10 +143,10 @@ impl<M> Drop for Handle<M> {
             // a `Box` leaked there; this is the last handle, so nothing else
             // uses it.
             None => drop(unsafe { Box::from_raw(self.ptr.as_ptr()) }),
-            // SAFETY: the last handle calls the release once, as
-            // `first_handle`'s caller arranged; the storage is not touched
-            // after this call, which may free it.
-            Some(Release { holder, release }) => unsafe { release(holder) },
+            // SAFETY: the last handle calls the release once, with the
+            // pointer `first_handle` was given, as its caller arranged; the
+            // storage is not touched after this call, which may free it.
+            Some(release) => unsafe { release(self.ptr.as_ptr().cast_const().cast()) },
         }
     }
 }

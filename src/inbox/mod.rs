@@ -23,7 +23,7 @@ mod handle;
 mod tests;
 
 use handle::Handle;
-pub(crate) use handle::{Release, Storage};
+pub(crate) use handle::Storage;
 
 /// Error returned by [`Context::try_receive_next`](crate::actor::Context::try_receive_next).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -167,17 +167,18 @@ pub(crate) fn embedded<M>(capacity: NonZeroUsize) -> Storage<M> {
     Storage::new(Shared::new(capacity))
 }
 
-/// The owner of an embedded inbox (see [`embedded`]).
+/// The owner of the embedded inbox at `storage` (see [`embedded`]).
 ///
 /// # Safety
 ///
 /// As for [`Storage::first_handle`]: called once per storage, after its
-/// release was set, and the storage stays where it is, alive, until its
-/// release is called.
-pub(crate) unsafe fn embedded_owner<M>(storage: &Storage<M>) -> Owner<M> {
+/// release was set, with a pointer that may reach the whole allocation it
+/// is in, and the storage stays where it is, alive, until its release is
+/// called.
+pub(crate) unsafe fn embedded_owner<M>(storage: *const Storage<M>) -> Owner<M> {
     Owner {
         // SAFETY: passed on to the caller.
-        shared: unsafe { storage.first_handle() },
+        shared: unsafe { Storage::first_handle(storage) },
     }
 }
 

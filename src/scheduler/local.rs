@@ -307,27 +307,25 @@ where
     M: 'static,
 {
     let wake = scheduler.borrow().wake.clone();
-    let mut cell = Arc::<LocalCell<P, inbox::Storage<M>>>::new_uninit();
-    // The inbox's hold on the cell, made below: `Arc::into_raw` of a clone
-    // gives this same pointer.
-    let holder = Arc::as_ptr(&cell).cast::<()>();
     let mut storage = inbox::embedded(capacity);
-    storage.set_release(inbox::Release {
-        holder,
-        release: release_cell::<P, inbox::Storage<M>>,
-    });
+    storage.set_release(release_cell::<P, M>);
+    let mut cell = Arc::<LocalCell<P, inbox::Storage<M>>>::new_uninit();
     let _ = Arc::get_mut(&mut cell)
         .expect("a new Arc is unique")
         .write(LocalCell::new(wake, storage));
     // SAFETY: written just above.
     let cell = unsafe { cell.assume_init() };
-    // One count for all the inbox's ends, given up by the last of them.
+    // One count for all the inbox's ends, given up by the last of them
+    // (`release_cell` finds it from the inbox's address).
     let hold = Arc::into_raw(cell.clone());
-    debug_assert_eq!(hold.cast::<()>(), holder);
-    // SAFETY: once per storage, after its release was set; the storage is
-    // a field of the cell, which does not move and stays alive until the
-    // release gives up the hold made just above.
-    let owner = unsafe { inbox::embedded_owner(&cell.extra) };
+    // SAFETY: `hold` points to the live cell; the field's address is taken
+    // without a reference, so it may reach the whole cell.
+    let storage = unsafe { &raw const (*hold).extra };
+    // SAFETY: once per storage, after its release was set, with a pointer
+    // derived from the cell's; the storage is a field of the cell, which
+    // does not move and stays alive until the release gives up the hold
+    // made just above.
+    let owner = unsafe { inbox::embedded_owner(storage) };
     // SAFETY: on the worker's thread; the cell is in no scheduler yet and
     // has no waker, so nothing else touches its process while `build`
     // (or anything it calls) holds this.
@@ -340,13 +338,19 @@ where
     built
 }
 
-/// An embedded inbox's release: gives up its hold on the cell.
+/// An embedded inbox's release: gives up its hold on the cell it is in.
 ///
 /// # Safety
 ///
-/// `holder` is a reference to a `LocalCell<P, X>` made by `Arc::into_raw`
-/// and not yet given up.
-unsafe fn release_cell<P, X>(holder: *const ()) {
-    // SAFETY: as the caller guarantees.
-    drop(unsafe { Arc::from_raw(holder.cast::<LocalCell<P, X>>()) });
+/// `storage` is the address of the `extra` field of a
+/// `LocalCell<P, inbox::Storage<M>>`, derived from the cell's pointer made
+/// by `Arc::into_raw` (the inbox's hold), which is not yet given up.
+unsafe fn release_cell<P, M>(storage: *const ()) {
+    let offset = std::mem::offset_of!(LocalCell<P, inbox::Storage<M>>, extra);
+    // SAFETY: the field is `offset` bytes into the cell, and `storage` may
+    // reach the whole cell (derived from its pointer), as the caller
+    // guarantees.
+    let cell = unsafe { storage.byte_sub(offset) }.cast::<LocalCell<P, inbox::Storage<M>>>();
+    // SAFETY: `cell` is the pointer `Arc::into_raw` made for the hold.
+    drop(unsafe { Arc::from_raw(cell) });
 }
