@@ -354,3 +354,113 @@ unsafe fn release_cell<P, M>(storage: *const ()) {
     // SAFETY: `cell` is the pointer `Arc::into_raw` made for the hold.
     drop(unsafe { Arc::from_raw(cell) });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::num::NonZeroUsize;
+    use std::sync::mpsc;
+    use std::task::{self, Poll};
+
+    use std::sync::Arc;
+
+    use super::{LocalScheduler, run, spawn_actor};
+    use crate::inbox;
+    use crate::scheduler::Process;
+    use crate::worker::{OwnReady, WorkerWake};
+
+    /// Receives messages until it has `wanted` of them.
+    struct Counting {
+        inbox: inbox::Owner<u32>,
+        receiver: inbox::Receiver<u32>,
+        got: Vec<u32>,
+        wanted: usize,
+        done: mpsc::Sender<Vec<u32>>,
+    }
+
+    impl Process for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+
+        fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
+            let _ = &self.inbox;
+            while let Poll::Ready(Ok(msg)) = self.receiver.poll_recv(cx) {
+                self.got.push(msg);
+                if self.got.len() == self.wanted {
+                    let _ = self.done.send(std::mem::take(&mut self.got));
+                    return Poll::Ready(());
+                }
+            }
+            Poll::Pending
+        }
+    }
+
+    /// An actor's process and its inbox in one cell: messages sent from
+    /// another thread reach it, it is removed when done, and the cell is
+    /// freed only when the last sender (on the other thread) is gone. Run
+    /// under Miri as well, which checks the cell's memory is neither used
+    /// after it is freed nor leaked.
+    #[test]
+    fn actor_with_embedded_inbox_outlived_by_its_sender() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+        let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+        let wake = Arc::new(WorkerWake::new(1, ready_tx, waker));
+        let own = OwnReady::attach(wake.clone());
+        let scheduler = RefCell::new(LocalScheduler::new(wake));
+        let (done_tx, done_rx) = mpsc::channel();
+        let capacity = NonZeroUsize::new(2).unwrap();
+        let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+            let sender = owner.sender();
+            *slot = Some(Counting {
+                receiver: owner.receiver(),
+                inbox: owner,
+                got: Vec::new(),
+                wanted: 3,
+                done: done_tx,
+            });
+            sender
+        });
+        assert_eq!(scheduler.borrow().live(), 1);
+        // First run: no message yet.
+        let key = own.pop().expect("the new process is queued");
+        run(&scheduler, key);
+        assert_eq!(scheduler.borrow().live(), 1);
+        // Messages from another thread wake it through the worker's channel.
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let other = std::thread::spawn(move || {
+            for msg in 1..=3 {
+                let mut slot = Some(msg);
+                // Room for 2: the third waits for the run below.
+                while sender.try_send_from(&mut || slot.take()).is_err() {
+                    std::thread::yield_now();
+                }
+                let _ = sent_tx.send(msg);
+            }
+            // Kept until the process is gone: then it is the cell's last
+            // reference but the inbox's own.
+            sender
+        });
+        let mut result = None;
+        while result.is_none() {
+            if let Ok(key) = ready_rx.recv() {
+                run(&scheduler, key);
+            }
+            result = done_rx.try_recv().ok();
+        }
+        assert_eq!(result, Some(vec![1, 2, 3]));
+        assert_eq!(sent_rx.iter().count(), 3);
+        assert_eq!(scheduler.borrow().live(), 0);
+        let sender = other.join().unwrap();
+        // The actor stopped: its inbox is closed, and the cell still there.
+        let mut slot = Some(4);
+        assert_eq!(
+            sender.try_send_from(&mut || slot.take()),
+            Err(inbox::SendFailure::Stopped)
+        );
+        drop(sender);
+        drop(scheduler);
+        drop(own);
+    }
+}
