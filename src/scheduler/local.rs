@@ -118,16 +118,25 @@ impl<P: Process + 'static, X: 'static> LocalRun for LocalCell<P, X> {
 }
 
 impl<P, X> LocalCell<P, X> {
-    /// A cell without its process yet, not in the scheduler yet.
-    fn new(wake: Arc<WorkerWake>, extra: X) -> LocalCell<P, X> {
-        LocalCell {
-            key: AtomicU64::new(0),
-            // Queued by `insert`.
-            scheduled: AtomicBool::new(true),
-            wake,
-            process: UnsafeCell::new(None),
-            extra,
-        }
+    /// A cell without its process yet, not in the scheduler yet. Written
+    /// into its allocation in place: `Arc::new` would build it on the
+    /// stack and copy it, and the process put in it later is written in
+    /// place too (a process is often hundreds of bytes: the actor's future
+    /// is in it).
+    fn allocate(wake: Arc<WorkerWake>, extra: X) -> Arc<LocalCell<P, X>> {
+        let mut cell = Arc::<LocalCell<P, X>>::new_uninit();
+        let _ = Arc::get_mut(&mut cell)
+            .expect("a new Arc is unique")
+            .write(LocalCell {
+                key: AtomicU64::new(0),
+                // Queued by `join`.
+                scheduled: AtomicBool::new(true),
+                wake,
+                process: UnsafeCell::new(None),
+                extra,
+            });
+        // SAFETY: written just above.
+        unsafe { cell.assume_init() }
     }
 
     fn schedule(&self) {
@@ -168,15 +177,7 @@ impl LocalScheduler {
 
     /// Adds a process and schedules it to run.
     pub(crate) fn add<P: Process + 'static>(&mut self, process: P) {
-        // Written into its allocation in place: `Arc::new` would build the
-        // cell on the stack and copy it (a process is often hundreds of
-        // bytes: the actor's future is in it).
-        let mut cell = Arc::<LocalCell<P>>::new_uninit();
-        let _ = Arc::get_mut(&mut cell)
-            .expect("a new Arc is unique")
-            .write(LocalCell::new(self.wake.clone(), ()));
-        // SAFETY: written just above.
-        let cell = unsafe { cell.assume_init() };
+        let cell = LocalCell::<P>::allocate(self.wake.clone(), ());
         // SAFETY: on the worker's thread; the cell is in no scheduler yet
         // and has no waker, so nothing else touches its process.
         unsafe { *cell.process.get() = Some(process) };
@@ -309,12 +310,7 @@ where
     let wake = scheduler.borrow().wake.clone();
     let mut storage = inbox::embedded(capacity);
     storage.set_release(release_cell::<P, M>);
-    let mut cell = Arc::<LocalCell<P, inbox::Storage<M>>>::new_uninit();
-    let _ = Arc::get_mut(&mut cell)
-        .expect("a new Arc is unique")
-        .write(LocalCell::new(wake, storage));
-    // SAFETY: written just above.
-    let cell = unsafe { cell.assume_init() };
+    let cell = LocalCell::<P, _>::allocate(wake, storage);
     // One count for all the inbox's ends, given up by the last of them
     // (`release_cell` finds it from the inbox's address).
     let hold = Arc::into_raw(cell.clone());
@@ -359,10 +355,8 @@ unsafe fn release_cell<P, M>(storage: *const ()) {
 mod tests {
     use std::cell::RefCell;
     use std::num::NonZeroUsize;
-    use std::sync::mpsc;
+    use std::sync::{Arc, mpsc};
     use std::task::{self, Poll};
-
-    use std::sync::Arc;
 
     use super::{LocalScheduler, run, spawn_actor};
     use crate::inbox;
@@ -371,7 +365,9 @@ mod tests {
 
     /// Receives messages until it has `wanted` of them.
     struct Counting {
-        inbox: inbox::Owner<u32>,
+        /// Held as an actor's process holds it: dropping it closes the
+        /// inbox.
+        _inbox: inbox::Owner<u32>,
         receiver: inbox::Receiver<u32>,
         got: Vec<u32>,
         wanted: usize,
@@ -384,7 +380,6 @@ mod tests {
         }
 
         fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
-            let _ = &self.inbox;
             while let Poll::Ready(Ok(msg)) = self.receiver.poll_recv(cx) {
                 self.got.push(msg);
                 if self.got.len() == self.wanted {
@@ -415,7 +410,7 @@ mod tests {
             let sender = owner.sender();
             *slot = Some(Counting {
                 receiver: owner.receiver(),
-                inbox: owner,
+                _inbox: owner,
                 got: Vec::new(),
                 wanted: 3,
                 done: done_tx,
