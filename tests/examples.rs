@@ -6,13 +6,14 @@
 //! test`) and keeps the binary from being stale or missing otherwise (as
 //! after `cargo test --test examples`).
 
+#[path = "util/build.rs"]
+mod build;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -310,7 +311,7 @@ impl Running {
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tag = format!("{}-{run}", std::process::id());
-        let bin = build_example(name);
+        let bin = build::example(name);
         let mut child = Command::new(&bin)
             .args(args)
             .env("HEARTH_EXAMPLE_RUN", &tag)
@@ -448,7 +449,7 @@ fn echo_server_graceful_shutdown() {
 
 #[test]
 fn echo_server_bad_address() {
-    let output = Command::new(build_example("echo_server"))
+    let output = Command::new(build::example("echo_server"))
         .arg("not-an-address")
         .output()
         .unwrap();
@@ -479,7 +480,7 @@ impl std::fmt::Display for Output {
 /// Builds and runs example `name`, and checks that it exits successfully.
 #[track_caller]
 fn run_example(name: &str) -> Output {
-    let bin = build_example(name);
+    let bin = build::example(name);
     let mut child = Command::new(&bin)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -532,44 +533,4 @@ fn read_to_end<R: Read + Send + 'static>(
         result.expect("cannot read the example's output");
         String::from_utf8(buf).expect("example's output is not UTF-8")
     })
-}
-
-/// Builds example `name` with the profile and target directory of this test
-/// binary (`target/<profile>/deps/examples-<hash>`) and returns its path.
-#[track_caller]
-fn build_example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("cannot find the test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("no target/<profile> dir");
-    let target_dir = profile_dir.parent().expect("no target dir");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(profile) => profile,
-        None => panic!("odd profile directory: {}", profile_dir.display()),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            name,
-            "--profile",
-            profile,
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run cargo");
-    assert!(
-        output.status.success(),
-        "cannot build example {name}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-    );
-    profile_dir.join("examples").join(name)
 }

@@ -16,6 +16,8 @@
 //! prints its `SLURM_CONF` and keeps it up until stdin closes (Ctrl+D): a
 //! private Slurm to try `hearth map --slurm` on by hand.
 
+#[path = "util/build.rs"]
+mod build;
 #[path = "util/gates.rs"]
 mod gates;
 #[path = "util/runner.rs"]
@@ -591,7 +593,7 @@ fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
 /// with `--slurm`: 2,000 jobs over 4 Slurm slots, each output checked by
 /// the example; it prints where each slot ran.
 fn example_remote_pool_over_slurm(cluster: &Cluster) {
-    let example = build_example("remote_pool");
+    let example = build::example("remote_pool");
     let mut child = Command::new(&example)
         .args(["--slurm", "--jobs", "2000", "--slots", "4"])
         .env("SLURM_CONF", cluster.conf())
@@ -626,43 +628,4 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
         .filter(|l| l.starts_with("  slot=slurm:") && l.contains(&format!(" node={NODE} ")))
         .count();
     assert!((1..=4).contains(&workers), "{stdout}");
-}
-
-/// Builds the example `name` with the test's profile and target dir (a
-/// no-op when it is up to date) and returns its path.
-fn build_example(name: &str) -> PathBuf {
-    let exe = env::current_exe().expect("cannot find the test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("no target/<profile> dir");
-    let target_dir = profile_dir.parent().expect("no target dir");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(profile) => profile,
-        None => panic!("odd profile directory: {}", profile_dir.display()),
-    };
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            name,
-            "--profile",
-            profile,
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run cargo");
-    assert!(
-        output.status.success(),
-        "cannot build example {name}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-    );
-    profile_dir.join("examples").join(name)
 }
