@@ -17,12 +17,16 @@
 
 use std::cell::{RefCell, UnsafeCell};
 use std::num::NonZeroUsize;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{self, Poll, Wake, Waker};
 
+use log::error;
+
 use crate::inbox;
 use crate::scheduler::{Process, budget};
+use crate::supervisor::panic_message;
 use crate::worker::WorkerWake;
 
 pub(crate) struct LocalScheduler {
@@ -65,10 +69,21 @@ struct LocalCell<P, X = ()> {
 // its inbox, whose owner closes and empties it when the process is
 // dropped, so an inbox dropped with the cell on another thread holds no
 // messages either.
-unsafe impl<P, X> Send for LocalCell<P, X> {}
+unsafe impl<P, X: CellExtra> Send for LocalCell<P, X> {}
 // SAFETY: as for `Send`: shared access from other threads is limited to
 // the `Sync` fields and to the inbox through its ends.
-unsafe impl<P, X> Sync for LocalCell<P, X> {}
+unsafe impl<P, X: CellExtra> Sync for LocalCell<P, X> {}
+
+/// What a `LocalCell` may hold besides its process: the argument of its
+/// `Send` and `Sync` holds for these only.
+trait CellExtra: 'static {}
+
+/// Nothing: a plain future's cell.
+impl CellExtra for () {}
+
+/// An actor's inbox, closed and emptied by its owner when the process is
+/// dropped.
+impl<M: 'static> CellExtra for inbox::Storage<M> {}
 
 /// What the scheduler does with a cell, whatever its process type. Called
 /// on the worker's thread only.
@@ -83,7 +98,7 @@ trait LocalRun {
     fn wake_local(&self);
 }
 
-impl<P: Process + 'static, X: 'static> LocalRun for LocalCell<P, X> {
+impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
     fn run(self: Arc<Self>) -> Poll<()> {
         // Cleared before running: a wake-up during the run schedules again.
         let _ = self.scheduled.swap(false, Ordering::AcqRel);
@@ -146,7 +161,7 @@ impl<P, X> LocalCell<P, X> {
     }
 }
 
-impl<P: Process + 'static, X: 'static> Wake for LocalCell<P, X> {
+impl<P: Process + 'static, X: CellExtra> Wake for LocalCell<P, X> {
     fn wake(self: Arc<Self>) {
         self.schedule();
     }
@@ -185,7 +200,7 @@ impl LocalScheduler {
     }
 
     /// Gives `cell`, whose process is set, a slot, and schedules it to run.
-    fn join<P: Process + 'static, X: 'static>(&mut self, cell: Arc<LocalCell<P, X>>) {
+    fn join<P: Process + 'static, X: CellExtra>(&mut self, cell: Arc<LocalCell<P, X>>) {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -269,8 +284,19 @@ pub(crate) struct Drained(Vec<Arc<dyn LocalRun>>);
 impl Drop for Drained {
     fn drop(&mut self) {
         for cell in self.0.drain(..) {
-            cell.drop_process();
+            drop_process(&*cell);
         }
+    }
+}
+
+/// Drops the process of `cell`, in place. A panic in its destructor is
+/// logged, not passed on: the worker goes on, and every other process
+/// still gets dropped on this thread (the promise of `LocalCell`). The
+/// process is `None` afterwards either way: an assignment whose drop of the
+/// old value panics still stores the new one.
+fn drop_process(cell: &dyn LocalRun) {
+    if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| cell.drop_process())) {
+        error!(panic = panic_message(&*panic); "dropping a finished process panicked");
     }
 }
 
@@ -286,7 +312,7 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
         // Dropped outside the borrow: dropping an actor can run arbitrary
         // user `Drop` code.
         if let Some(cell) = finished {
-            cell.drop_process();
+            drop_process(&*cell);
         }
     }
 }
@@ -322,16 +348,29 @@ where
     // does not move and stays alive until the release gives up the hold
     // made just above.
     let owner = unsafe { inbox::embedded_owner(storage) };
-    // SAFETY: on the worker's thread; the cell is in no scheduler yet and
-    // has no waker, so nothing else touches its process while `build`
-    // (or anything it calls) holds this.
-    let slot = unsafe { &mut *cell.process.get() };
-    let built = build(owner, slot);
-    // SAFETY: as above; `slot` is no longer used.
-    if unsafe { (*cell.process.get()).is_some() } {
-        scheduler.borrow_mut().join(cell);
+    let built = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: on the worker's thread; the cell is in no scheduler yet
+        // and has no waker, so nothing else touches its process while
+        // `build` (or anything it calls) holds this.
+        let slot = unsafe { &mut *cell.process.get() };
+        build(owner, slot)
+    }));
+    match built {
+        Ok(built) => {
+            // SAFETY: as above; the slot is no longer borrowed.
+            if unsafe { (*cell.process.get()).is_some() } {
+                scheduler.borrow_mut().join(cell);
+            }
+            built
+        }
+        Err(panic) => {
+            // A process made before the panic holds the inbox's owner, and
+            // so the cell: dropped here (on this thread), or the cell
+            // would never be freed nor the inbox closed.
+            drop_process(&*cell);
+            panic::resume_unwind(panic)
+        }
     }
-    built
 }
 
 /// An embedded inbox's release: gives up its hold on the cell it is in.
@@ -455,6 +494,92 @@ mod tests {
             Err(inbox::SendFailure::Stopped)
         );
         drop(sender);
+        drop(scheduler);
+        drop(own);
+    }
+
+    /// A process whose destructor panics.
+    struct PanicsOnDrop;
+
+    impl Process for PanicsOnDrop {
+        fn name(&self) -> &'static str {
+            "panics-on-drop"
+        }
+
+        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
+            Poll::Pending
+        }
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("dropping a process");
+        }
+    }
+
+    /// A process that keeps its inbox's owner (and so the inbox open).
+    struct Holds(inbox::Owner<u32>);
+
+    impl Process for Holds {
+        fn name(&self) -> &'static str {
+            "holds"
+        }
+
+        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
+            let _ = &self.0;
+            Poll::Pending
+        }
+    }
+
+    fn test_scheduler() -> (RefCell<LocalScheduler>, OwnReady) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+        let (ready_tx, _ready_rx) = crossbeam_channel::unbounded();
+        let wake = Arc::new(WorkerWake::new(1, ready_tx, waker));
+        let own = OwnReady::attach(wake.clone());
+        (RefCell::new(LocalScheduler::new(wake)), own)
+    }
+
+    /// A process whose destructor panics while the worker drops its
+    /// processes does not keep the others from being dropped (closing
+    /// their inboxes).
+    #[test]
+    fn a_panicking_destructor_does_not_stop_the_drain() {
+        let (scheduler, own) = test_scheduler();
+        scheduler.borrow_mut().add(PanicsOnDrop);
+        let capacity = NonZeroUsize::new(1).unwrap();
+        let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+            let sender = owner.sender();
+            *slot = Some(Holds(owner));
+            sender
+        });
+        let drained = scheduler.borrow_mut().drain();
+        drop(drained);
+        assert!(
+            sender.is_closed(),
+            "the actor after the panicking one was not dropped"
+        );
+        drop(scheduler);
+        drop(own);
+    }
+
+    /// A panic in `build` after it made the process drops that process
+    /// (closing its inbox) and passes the panic on.
+    #[test]
+    fn a_panic_after_the_process_is_built_drops_it() {
+        let (scheduler, own) = test_scheduler();
+        let capacity = NonZeroUsize::new(1).unwrap();
+        let mut escaped = None;
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            spawn_actor(&scheduler, capacity, |owner, slot| {
+                escaped = Some(owner.sender());
+                *slot = Some(Holds(owner));
+                panic!("after building");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(escaped.expect("build ran").is_closed());
+        assert_eq!(scheduler.borrow().live(), 0);
         drop(scheduler);
         drop(own);
     }

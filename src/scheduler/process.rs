@@ -33,9 +33,9 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
     shared: Arc<RuntimeShared>,
     /// The actor's future, in the process's own allocation (one allocation
     /// per actor instead of two). Pinned there: see [`ActorProcess::actor`].
-    /// `new` returns the process unboxed: the local scheduler boxes it,
-    /// the shared one places it in its task's allocation, both before it is
-    /// first run.
+    /// `new` returns the process unboxed: the local scheduler writes it into
+    /// its cell, the shared one into its task's allocation, both before it
+    /// is first run.
     actor: Option<NA::Actor>,
 }
 
@@ -67,9 +67,9 @@ where
     /// The actor, pinned.
     fn actor(&mut self) -> Option<Pin<&mut NA::Actor>> {
         // SAFETY: a process is run only where it stays until it is dropped:
-        // the local scheduler boxes it before its first run and moves only
-        // the box; the shared one puts it in its task's `Arc` before its
-        // first run and drops it there in place (by assigning `None`). So
+        // the local scheduler puts it in its cell's `Arc`, the shared one in
+        // its task's `Arc`, both before its first run, and both drop it
+        // there in place (by assigning `None`); only the `Arc`s move. So
         // `self.actor` does not move once polled. The actor is never moved
         // out of `self.actor` either: it is dropped in place (`drop_actor`)
         // or replaced by assignment, which drops the old one in place too.

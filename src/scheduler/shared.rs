@@ -24,14 +24,17 @@
 //! - `COMPLETE`: done; wake-ups are ignored.
 
 use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{self, Wake, Waker};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use log::error;
 
 use crate::scheduler::{Process, budget};
+use crate::supervisor::panic_message;
 use crate::worker::WorkerWake;
 
 const NOTIFIED: u8 = 0b001;
@@ -285,8 +288,15 @@ impl SharedScheduler {
                 },
             );
             for task in registry.tasks.into_iter().flatten() {
-                if task.close() {
-                    dropped += 1;
+                // A destructor that panics is logged; the process is gone
+                // all the same (its slot holds `None`), and the others are
+                // still dropped.
+                match panic::catch_unwind(AssertUnwindSafe(|| task.close())) {
+                    Ok(closed) => dropped += usize::from(closed),
+                    Err(panic) => {
+                        error!(panic = panic_message(&*panic); "dropping a process panicked");
+                        dropped += 1;
+                    }
                 }
             }
         }
@@ -583,6 +593,44 @@ mod tests {
         runner
             .join()
             .expect("completing after drop_all must not panic");
+        assert_eq!(scheduler.live(), 0);
+    }
+
+    /// A pending process whose destructor panics.
+    struct PanicsOnDrop;
+
+    impl Process for PanicsOnDrop {
+        fn name(&self) -> &'static str {
+            "panics-on-drop"
+        }
+
+        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
+            Poll::Pending
+        }
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("dropping a process");
+        }
+    }
+
+    /// A process whose destructor panics does not keep `drop_all` from
+    /// dropping the others, and is counted as gone.
+    #[test]
+    fn drop_all_goes_on_after_a_panicking_destructor() {
+        let scheduler = SharedScheduler::new(Vec::new());
+        let (dropped_tx, dropped) = mpsc::channel::<()>();
+        scheduler.add(PanicsOnDrop);
+        scheduler.add(FutureProcess::new(async move {
+            let _dropped_with_me = dropped_tx;
+            std::future::pending::<()>().await;
+        }));
+        scheduler.drop_all();
+        assert!(
+            dropped.recv().is_err(),
+            "the second process was not dropped"
+        );
         assert_eq!(scheduler.live(), 0);
     }
 }
