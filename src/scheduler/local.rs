@@ -400,6 +400,7 @@ mod tests {
     use super::{LocalScheduler, run, spawn_actor};
     use crate::inbox;
     use crate::scheduler::Process;
+    use crate::scheduler::test_process::PanicsOnDrop;
     use crate::worker::{OwnReady, WorkerWake};
 
     /// Receives messages until it has `wanted` of them.
@@ -496,25 +497,6 @@ mod tests {
         drop(sender);
         drop(scheduler);
         drop(own);
-    }
-
-    /// A process whose destructor panics.
-    struct PanicsOnDrop;
-
-    impl Process for PanicsOnDrop {
-        fn name(&self) -> &'static str {
-            "panics-on-drop"
-        }
-
-        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
-            Poll::Pending
-        }
-    }
-
-    impl Drop for PanicsOnDrop {
-        fn drop(&mut self) {
-            panic!("dropping a process");
-        }
     }
 
     /// A process that keeps its inbox's owner (and so the inbox open).

@@ -13,6 +13,8 @@ mod heap_growth;
 pub(crate) mod local;
 mod process;
 mod shared;
+#[cfg(test)]
+mod test_process;
 
 pub(crate) use heap_growth::note_allocated;
 pub(crate) use local::LocalScheduler;

@@ -547,6 +547,7 @@ mod tests {
     use std::thread;
 
     use super::SharedScheduler;
+    use crate::scheduler::test_process::PanicsOnDrop;
     use crate::scheduler::{FutureProcess, Process};
 
     /// A process that blocks its run until released.
@@ -594,25 +595,6 @@ mod tests {
             .join()
             .expect("completing after drop_all must not panic");
         assert_eq!(scheduler.live(), 0);
-    }
-
-    /// A pending process whose destructor panics.
-    struct PanicsOnDrop;
-
-    impl Process for PanicsOnDrop {
-        fn name(&self) -> &'static str {
-            "panics-on-drop"
-        }
-
-        fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {
-            Poll::Pending
-        }
-    }
-
-    impl Drop for PanicsOnDrop {
-        fn drop(&mut self) {
-            panic!("dropping a process");
-        }
     }
 
     /// A process whose destructor panics does not keep `drop_all` from
