@@ -79,6 +79,9 @@
 )]
 
 // The loopback sshd of the ssh tests; the bench uses only part of it.
+#[path = "../tests/util/procs.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod procs;
 #[path = "../tests/util/sshd.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod sshd;
@@ -283,9 +286,9 @@ impl Setup<'_> {
     /// The processes a run may have left: the descendants of the private
     /// sshd (remote sessions, shells, workers) and every process whose
     /// command line has a marker, except this one and the sshd listener.
-    fn leftovers(&self) -> Vec<sshd::Proc> {
+    fn leftovers(&self) -> Vec<procs::Proc> {
         let me = std::process::id();
-        let all = sshd::processes();
+        let all = procs::processes();
         let sshd_pid = self.server.map(Sshd::pid);
         let mut below_sshd = HashSet::new();
         if let Some(root) = sshd_pid {
@@ -322,12 +325,9 @@ impl Setup<'_> {
             }
             if Instant::now() >= deadline {
                 for p in &left {
-                    let _ = sshd::signal(p.pid, libc::SIGKILL);
+                    let _ = procs::signal(p.pid, libc::SIGKILL);
                 }
-                let list: Vec<String> = left
-                    .iter()
-                    .map(|p| format!("{} {} [{}] {:?}", p.pid, p.comm, p.state, p.cmdline))
-                    .collect();
+                let list: Vec<String> = left.iter().map(|p| p.to_string()).collect();
                 return Err(format!(
                     "{} process(es) left {EXIT_WAIT:?} after the run (killed): {}",
                     left.len(),

@@ -71,6 +71,9 @@
 // The loopback sshd of the ssh tests; the bench uses only part of it.
 #[path = "common/config.rs"]
 mod config;
+#[path = "../tests/util/procs.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod procs;
 #[path = "../tests/util/sshd.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod sshd;
@@ -627,7 +630,7 @@ fn watchdog<T>(
             eprintln!("remote: {what}: no result after {RUN_LIMIT:?}, giving up");
             let sshd = SSHD_PID.load(Ordering::SeqCst);
             if sshd != 0 {
-                let _ = sshd::signal(sshd, libc::SIGKILL);
+                let _ = procs::signal(sshd, libc::SIGKILL);
             }
             std::process::exit(2);
         }

@@ -1,6 +1,9 @@
 //! The `hearth` command, run as a user would: local runs, output modes,
 //! exit statuses, Ctrl+C, and runs over the private loopback sshd.
 
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;

@@ -8,6 +8,9 @@
 
 #[path = "util/build.rs"]
 mod build;
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use std::{env, fs, panic};
 
 #[path = "util/procs.rs"]
+#[allow(dead_code)]
 mod procs;
 #[path = "util/runner.rs"]
 mod runner;

@@ -6,6 +6,7 @@
 //! worker; otherwise it runs the tests.
 
 #[path = "util/procs.rs"]
+#[allow(dead_code)]
 mod procs;
 #[path = "util/runner.rs"]
 mod runner;

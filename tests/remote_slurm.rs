@@ -20,6 +20,9 @@
 mod build;
 #[path = "util/gates.rs"]
 mod gates;
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 #[path = "util/slurm.rs"]
@@ -40,8 +43,8 @@ use hearth::remote::{
     self, Handlers, Host, JobReport, Order, Pool, SlotInfo, Slurm, Target, Transport,
 };
 
+use procs::processes;
 use slurm::{CAPACITY, Cluster, NODE};
-use sshd::processes;
 
 /// How long a worker-side wait may last before the job gives up, so a
 /// broken test fails instead of hanging.
@@ -189,12 +192,7 @@ fn leftovers(cluster: &Cluster) -> Vec<String> {
                             && workers.iter().any(|w| p.cmdline.contains(w.as_str())))
                         || (p.comm == "salloc" && p.cmdline.contains("hearth-slurm"))
                 })
-                .map(|p| {
-                    format!(
-                        "pid {} (ppid {}, {} {}): {}",
-                        p.pid, p.ppid, p.comm, p.state, p.cmdline
-                    )
-                }),
+                .map(|p| p.to_string()),
         );
         left
     };
@@ -387,7 +385,7 @@ fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Output {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let guard = thread::spawn(move || {
         if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = sshd::signal(pid, libc::SIGKILL);
+            let _ = procs::signal(pid, libc::SIGKILL);
         }
     });
     let output = child.wait_with_output().expect("waiting for hearth");
@@ -473,7 +471,7 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let guard = thread::spawn(move || {
         if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = sshd::signal(hearth_pid, libc::SIGKILL);
+            let _ = procs::signal(hearth_pid, libc::SIGKILL);
         }
     });
     let mut lines = Vec::new();
@@ -486,7 +484,7 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
                 .into_iter()
                 .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
                 .expect("no srun process under hearth");
-            assert!(sshd::signal(srun.pid, libc::SIGKILL));
+            assert!(procs::signal(srun.pid, libc::SIGKILL));
             killed = Some(srun.pid);
         }
     }
@@ -607,7 +605,7 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let guard = thread::spawn(move || {
         if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = sshd::signal(pid, libc::SIGKILL);
+            let _ = procs::signal(pid, libc::SIGKILL);
         }
     });
     let mut stdout = String::new();

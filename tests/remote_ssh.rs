@@ -13,6 +13,9 @@
 
 #[path = "util/gates.rs"]
 mod gates;
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 #[path = "util/sshd.rs"]
@@ -25,7 +28,8 @@ use std::{env, fs, panic, thread};
 
 use hearth::remote::{self, Handlers, Host, Pool, PoolError, Target, Transport};
 
-use sshd::{Sshd, processes};
+use procs::processes;
+use sshd::Sshd;
 
 /// How long a worker-side wait (a rendezvous, a gate) may last before the
 /// job gives up with an error, so a broken test fails instead of hanging.
@@ -152,12 +156,7 @@ fn leftovers(sshd: &Sshd) -> Vec<String> {
             .into_iter()
             .filter(|p| p.pid != me && p.pid != sshd.pid())
             .filter(|p| p.ppid == me || workers.contains(&p.pid))
-            .map(|p| {
-                format!(
-                    "pid {} (ppid {}, {} {}): {}",
-                    p.pid, p.ppid, p.comm, p.state, p.cmdline
-                )
-            })
+            .map(|p| p.to_string())
             .collect()
     };
     gates::poll_for(Duration::from_secs(5), || {
@@ -335,7 +334,7 @@ fn kill_one_ssh_client(started: &Path, workers: usize) -> Result<(u32, u32), Str
         .find(|p| p.ppid == me && p.comm == "ssh" && p.state != 'Z')
         .map(|p| p.pid)
         .ok_or("no local ssh client is running")?;
-    if !sshd::signal(ssh_pid, libc::SIGKILL) {
+    if !procs::signal(ssh_pid, libc::SIGKILL) {
         return Err(format!("kill -9 {ssh_pid} failed"));
     }
     let alive = |pid: u32| processes().iter().any(|p| p.pid == pid && p.state != 'Z');

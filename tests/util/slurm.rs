@@ -31,6 +31,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::procs::processes;
+
 /// One-task jobs the cluster runs at once: 2 CPUs × `OverSubscribe=FORCE:16`.
 pub const CAPACITY: usize = 32;
 
@@ -346,23 +348,16 @@ impl Cluster {
     /// The `slurmstepd`s of this cluster still running.
     fn stepds(&self) -> Vec<u32> {
         let mark = format!("{MARK}={}", self.dir.display());
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-                let comm = fs::read_to_string(entry.path().join("comm")).ok()?;
-                if comm.trim() != "slurmstepd" {
-                    return None;
-                }
-                let environ = fs::read(entry.path().join("environ")).ok()?;
-                environ
-                    .split(|&b| b == 0)
-                    .any(|var| var == mark.as_bytes())
-                    .then_some(pid)
+        processes()
+            .into_iter()
+            .filter(|p| p.comm == "slurmstepd")
+            .filter(|p| {
+                // The process may have exited since the listing.
+                fs::read(format!("/proc/{}/environ", p.pid)).is_ok_and(|environ| {
+                    environ.split(|&b| b == 0).any(|var| var == mark.as_bytes())
+                })
             })
+            .map(|p| p.pid)
             .collect()
     }
 }

@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::procs::{processes, signal};
+
 /// The sshd binary: it must be started by its absolute path (it refuses to
 /// re-exec itself otherwise).
 const SSHD: &str = "/usr/sbin/sshd";
@@ -387,67 +389,6 @@ fn bound_not_listening() -> Result<(OwnedFd, u16), String> {
         }
         Ok((fd, u16::from_be(bound.sin_port)))
     }
-}
-
-/// A process as `/proc` shows it.
-#[derive(Clone, Debug)]
-pub struct Proc {
-    /// Process id.
-    pub pid: u32,
-    /// Parent process id.
-    pub ppid: u32,
-    /// Command name (`comm`, at most 15 bytes).
-    pub comm: String,
-    /// State letter (`R`, `S`, `Z` for a zombie, ...).
-    pub state: char,
-    /// Command line, the arguments joined with spaces (empty for a zombie
-    /// or a kernel thread).
-    pub cmdline: String,
-}
-
-/// Every process of the machine (of this pid namespace), from `/proc`.
-pub fn processes() -> Vec<Proc> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            // The process may exit between the listing and these reads.
-            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(") ")?;
-            let comm = head.split_once(" (")?.1.to_owned();
-            let mut fields = rest.split(' ');
-            let state = fields.next()?.chars().next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            let cmdline = fs::read(entry.path().join("cmdline"))
-                .map(|raw| {
-                    raw.split(|&b| b == 0)
-                        .filter(|arg| !arg.is_empty())
-                        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            Some(Proc {
-                pid,
-                ppid,
-                comm,
-                state,
-                cmdline,
-            })
-        })
-        .collect()
-}
-
-/// Sends `signal` to `pid`; false if the process does not exist.
-pub fn signal(pid: u32, signal: libc::c_int) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill(2) with a positive pid signals that one process.
-    unsafe { libc::kill(pid, signal) == 0 }
 }
 
 /// Kills `child` and every process below it, and reaps `child`.
