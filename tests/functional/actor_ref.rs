@@ -16,6 +16,37 @@ fn capacity(n: usize) -> ActorOptions {
     ActorOptions::default().with_inbox_capacity(n.try_into().unwrap())
 }
 
+/// A [`gated_receiver`] sync actor and the ends of its channels.
+struct Gated {
+    actor_ref: ActorRef<u32>,
+    /// Lets the actor start receiving.
+    go_tx: mpsc::Sender<()>,
+    /// The messages it received, in order.
+    out_rx: mpsc::Receiver<u32>,
+}
+
+impl Gated {
+    /// Spawns a receiver that takes `n` messages once let go, with an inbox
+    /// of `inbox` messages.
+    fn spawn(runtime: &mut Runtime, n: usize, inbox: usize) -> Gated {
+        let (go_tx, go_rx) = mpsc::channel();
+        let (out_tx, out_rx) = mpsc::channel();
+        let actor_ref = runtime
+            .spawn_sync_actor(
+                NoSupervisor,
+                actor_fn(gated_receiver),
+                (go_rx, n, out_tx),
+                capacity(inbox),
+            )
+            .unwrap();
+        Gated {
+            actor_ref,
+            go_tx,
+            out_rx,
+        }
+    }
+}
+
 /// Waits for `go`, then receives `n` messages, reporting each, and returns.
 fn gated_receiver(
     mut ctx: SyncContext<u32>,
@@ -38,17 +69,12 @@ fn actor_ref_is_send_and_sync() {
 
 #[test]
 fn try_send_full_then_stopped() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let (out_tx, out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().build().unwrap();
-    let actor_ref = runtime
-        .spawn_sync_actor(
-            NoSupervisor,
-            actor_fn(gated_receiver),
-            (go_rx, 2, out_tx),
-            capacity(2),
-        )
-        .unwrap();
+    let Gated {
+        actor_ref,
+        go_tx,
+        out_rx,
+    } = Gated::spawn(&mut runtime, 2, 2);
     actor_ref.try_send(1u32).unwrap();
     actor_ref.try_send(2u32).unwrap();
     match actor_ref.try_send(3u32) {
@@ -82,17 +108,12 @@ fn try_send_full_then_stopped() {
 
 #[test]
 fn send_waits_for_room() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let (out_tx, out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().build().unwrap();
-    let actor_ref = runtime
-        .spawn_sync_actor(
-            NoSupervisor,
-            actor_fn(gated_receiver),
-            (go_rx, 3, out_tx),
-            capacity(1),
-        )
-        .unwrap();
+    let Gated {
+        actor_ref,
+        go_tx,
+        out_rx,
+    } = Gated::spawn(&mut runtime, 3, 1);
     actor_ref.try_send(1u32).unwrap();
     let mut second = actor_ref.send(2u32);
     // Full: the send waits...
@@ -108,17 +129,12 @@ fn send_waits_for_room() {
 
 #[test]
 fn send_to_stopped_actor_hands_message_back() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let (out_tx, _out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().build().unwrap();
-    let actor_ref = runtime
-        .spawn_sync_actor(
-            NoSupervisor,
-            actor_fn(gated_receiver),
-            (go_rx, 0, out_tx),
-            capacity(1),
-        )
-        .unwrap();
+    let Gated {
+        actor_ref,
+        go_tx,
+        out_rx: _out_rx,
+    } = Gated::spawn(&mut runtime, 0, 1);
     actor_ref.try_send(1u32).unwrap();
     // Waits for room; the actor stops without receiving: the waiting send
     // must fail with its message, not hang.
@@ -144,17 +160,12 @@ fn send_to_stopped_actor_hands_message_back() {
 
 #[test]
 fn dropped_send_future_passes_room_on() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let (out_tx, out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().build().unwrap();
-    let actor_ref = runtime
-        .spawn_sync_actor(
-            NoSupervisor,
-            actor_fn(gated_receiver),
-            (go_rx, 2, out_tx),
-            capacity(1),
-        )
-        .unwrap();
+    let Gated {
+        actor_ref,
+        go_tx,
+        out_rx,
+    } = Gated::spawn(&mut runtime, 2, 1);
     actor_ref.try_send(1u32).unwrap();
     let mut abandoned = actor_ref.send(99u32);
     assert!(poll_once(&mut abandoned).is_pending());
@@ -304,17 +315,12 @@ fn map_and_try_map() {
 
 #[test]
 fn mapped_reference_full_hands_message_back() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let (out_tx, _out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().build().unwrap();
-    let actor_ref = runtime
-        .spawn_sync_actor(
-            NoSupervisor,
-            actor_fn(gated_receiver),
-            (go_rx, 1, out_tx),
-            capacity(1),
-        )
-        .unwrap();
+    let Gated {
+        actor_ref,
+        go_tx,
+        out_rx: _out_rx,
+    } = Gated::spawn(&mut runtime, 1, 1);
     let mapped: ActorRef<u8> = actor_ref.clone().map();
     mapped.try_send(1u8).unwrap();
     match mapped.try_send(2u8) {
