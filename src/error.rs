@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -212,7 +212,8 @@ pub fn exit_code(result: Result<(), Error>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !err.is_interrupted() {
-                eprintln!("error: {err}");
+                // A closed stderr loses the line, not the exit code.
+                let _ = writeln!(std::io::stderr().lock(), "error: {err}");
             }
             ExitCode::from(err.exit_code())
         }

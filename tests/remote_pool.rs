@@ -32,11 +32,15 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(x + 1)
         })
-        .add("crash", |_: u64| -> Result<u64, String> { process::exit(9) })
+        .add("crash", |_: u64| -> Result<u64, String> {
+            eprintln!("crashing on purpose");
+            process::exit(9)
+        })
         .add("hang", |x: u64| {
             std::thread::sleep(Duration::from_secs(3600));
             Ok::<_, String>(x)
         })
+        .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
             for _ in 0..10 * 1024 {
@@ -55,6 +59,8 @@ fn main() -> ExitCode {
             Ok("garbage") => println!("Last login: Mon Nov 23 19:00:00 2026 from 10.0.0.1"),
             Ok("exit") => process::exit(3),
             Ok(mode @ ("old_version" | "garbage_mid" | "oversized")) => return fake_worker(mode),
+            Ok("answer_then_garbage") => return answer_then_garbage(),
+            Ok("cut_frame") => return cut_frame(),
             _ => {}
         }
         return remote::serve(handlers());
@@ -108,6 +114,15 @@ fn main() -> ExitCode {
             "faulty_slot_next_to_a_good_one_loses_nothing",
             faulty_slot_next_to_a_good_one_loses_nothing,
         ),
+        (
+            "results_before_garbage_count_and_stay_with_their_slot",
+            results_before_garbage_count_and_stay_with_their_slot,
+        ),
+        ("frame_cut_by_exit_is_named", frame_cut_by_exit_is_named),
+        (
+            "outcome_too_large_for_a_frame_is_a_final_job_error",
+            outcome_too_large_for_a_frame_is_a_final_job_error,
+        ),
     ];
     let tests: Vec<runner::Test<'_>> = tests
         .iter()
@@ -158,7 +173,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: crash, crash_once, fail, flood, hang, square) on host local"
+                    "(this worker has: big, crash, crash_once, fail, flood, hang, square) on host local"
                 ),
                 "{err}"
             );
@@ -227,8 +242,12 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             assert_eq!(history.len(), 3, "{history:?}");
+            // How the worker ended and its last words are in every attempt.
             assert!(
-                history.iter().all(|h| h.contains("worker exited")),
+                history
+                    .iter()
+                    .all(|h| h
+                        .contains("worker exited (exit status: 9) (stderr: crashing on purpose)")),
                 "{history:?}"
             );
         }
@@ -483,5 +502,168 @@ fn faulty_slot_next_to_a_good_one_loses_nothing() {
     squares(&mut pool, 200);
     let metrics = pool.metrics();
     assert_eq!((metrics.jobs_done, metrics.jobs_failed), (200, 0));
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// A fake worker that does the handshake, runs its first job with the real
+/// handlers and gives the encoded answer to `answer`, which writes what it
+/// likes; then waits for its stdin to close, or exits with `exit` at once.
+fn answer_first_job(answer: impl FnOnce(Vec<u8>) -> Vec<u8>, exit: Option<u8>) -> ExitCode {
+    let max = wire::DEFAULT_MAX_FRAME;
+    let (mut input, mut output) = (io::stdin().lock(), io::stdout().lock());
+    let mut decoder = FrameDecoder::new(max);
+    let _hello = wire::read_frame(&mut input, &mut decoder);
+    let ack = Frame::HelloAck {
+        version: u32::from(wire::VERSION),
+        host: "fake".into(),
+        pid: process::id(),
+    };
+    wire::write_frame(&mut output, &ack, max).unwrap();
+    let _init = wire::read_frame(&mut input, &mut decoder);
+    let ack = Frame::SessionAck {
+        handlers: handlers().names(),
+    };
+    wire::write_frame(&mut output, &ack, max).unwrap();
+    if let Ok(Some(Frame::Job {
+        id,
+        handler,
+        payload,
+    })) = wire::read_frame(&mut input, &mut decoder)
+    {
+        let outcome = handlers().run(&handler, &payload);
+        let mut bytes = Vec::new();
+        wire::encode(&Frame::Result { id, outcome }, max, &mut bytes).unwrap();
+        output.write_all(&answer(bytes)).unwrap();
+        output.flush().unwrap();
+    }
+    if let Some(code) = exit {
+        return ExitCode::from(code);
+    }
+    let _ = io::copy(&mut input, &mut io::sink());
+    ExitCode::SUCCESS
+}
+
+/// Answers its first job rightly and, in the same write, follows the answer
+/// with bytes that are not a frame.
+fn answer_then_garbage() -> ExitCode {
+    answer_first_job(
+        |mut frame| {
+            frame.extend_from_slice(b"Segmentation fault (core dumped)\n");
+            frame
+        },
+        None,
+    )
+}
+
+/// Writes the first 12 bytes of its first answer and exits with status 4.
+fn cut_frame() -> ExitCode {
+    answer_first_job(|frame| frame[..12].to_vec(), Some(4))
+}
+
+/// A worker that dies in the middle of a frame: the failure says so, with
+/// the bytes that came and how the worker ended.
+fn frame_cut_by_exit_is_named() {
+    let mut pool = pool_through_env("cut_frame", 1);
+    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Exhausted { history }) => {
+            assert_eq!(history.len(), 3, "{history:?}");
+            assert!(
+                history.iter().all(|h| {
+                    h.starts_with("faulty:1: worker exited inside a frame: got 12 of its ")
+                        && h.ends_with(" bytes (exit status: 4)")
+                }),
+                "{history:?}"
+            );
+        }
+        other => panic!("expected exhausted attempts, got {other:?}"),
+    }
+}
+
+/// The frames a slot sent before its stream went bad are its own: their
+/// results count (once), and they are never taken for another slot's.
+fn results_before_garbage_count_and_stay_with_their_slot() {
+    let bin = env::current_exe().unwrap().display().to_string();
+    let faulty = Transport::Command {
+        template: vec![
+            "env".into(),
+            "HEARTH_TEST_WORKER=answer_then_garbage".into(),
+            "{bin}".into(),
+        ],
+        bin,
+    };
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .host(Host::new("faulty", 1, faulty))
+        .max_attempts(10)
+        .build()
+        .unwrap();
+    squares(&mut pool, 200);
+    let metrics = pool.metrics();
+    assert_eq!((metrics.jobs_done, metrics.jobs_failed), (200, 0));
+    let [good, faulty] = &metrics.hosts[..] else {
+        panic!("expected two hosts: {:?}", metrics.hosts);
+    };
+    // The good slot never failed: nothing of the faulty one reached it.
+    assert_eq!(good.last_failure, None, "{good:?}");
+    assert!(
+        faulty
+            .last_failure
+            .as_deref()
+            .is_some_and(|f| f.contains("Segmentation fault")),
+        "{faulty:?}"
+    );
+    // Each start of the faulty slot answered one job before failing: those
+    // answers count as its work, none was run again elsewhere.
+    assert!(faulty.jobs_done > 0, "{faulty:?}");
+    assert_eq!(good.jobs_done + faulty.jobs_done, 200);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// An output or error message the worker cannot send in one frame is the
+/// job's own error, said once: the worker lives on and the job is not run
+/// again.
+fn outcome_too_large_for_a_frame_is_a_final_job_error() {
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let too_big = wire::DEFAULT_MAX_FRAME as u64 + 1;
+    let out = pool.map::<u64, Vec<u8>>("big", [too_big, 10]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Job(err)) => {
+            assert_eq!(err.kind, JobErrorKind::Failed);
+            assert!(
+                // The encoded output: the bytes and their 4-byte length.
+                err.message.contains(&format!(
+                    "the output is {} bytes, more than fits in a frame (the max frame size is {} \
+                     bytes)",
+                    too_big + 4,
+                    wire::DEFAULT_MAX_FRAME
+                )),
+                "{err}"
+            );
+        }
+        other => panic!("expected a job error, got {other:?}"),
+    }
+    assert_eq!(out[1], Ok(vec![7; 10]));
+    // An unknown handler whose name alone nearly fills a frame: the error
+    // names it shortened.
+    let name = "n".repeat(wire::DEFAULT_MAX_FRAME - 64);
+    let out = pool.map::<u64, u64>(&name, [1]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Job(err)) => {
+            assert_eq!(err.kind, JobErrorKind::UnknownHandler);
+            assert!(err.message.len() < 1024, "{} bytes", err.message.len());
+            assert!(err.message.contains("(16777152 bytes)"), "{err}");
+        }
+        other => panic!("expected an unknown handler error, got {other:?}"),
+    }
+    let metrics = pool.metrics();
+    assert_eq!(
+        (
+            metrics.jobs_retried,
+            metrics.hosts[0].last_failure.as_deref()
+        ),
+        (0, None)
+    );
+    squares(&mut pool, 10);
     pool.shutdown(Duration::from_secs(10));
 }

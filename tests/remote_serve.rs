@@ -188,7 +188,13 @@ fn garbage_before_the_first_frame_is_bad_magic() {
         .write_all(b"Last login: Mon Nov 23 on pts/0\n")
         .unwrap();
     let err = pool.close().unwrap_err();
-    assert!(err.to_string().contains("Last login"), "{err}");
+    // Said from the worker's side: its input is what is wrong.
+    assert_eq!(
+        err.to_string(),
+        "remote worker: its input is not hearth frames at byte 0 (got \"Last login: Mon Nov \
+         23 on pts/0\\n\"): it serves a hearth pool on stdin and stdout and is started by \
+         the pool (hearth map, Pool), not by hand"
+    );
 }
 
 /// The worker's input, telling when the serve loop's reader let go of it

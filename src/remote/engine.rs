@@ -127,8 +127,8 @@ struct SlotEntry {
     dead: Option<String>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
     closing: bool,
-    /// A slot that failed before its handshake and closed its stdout, until
-    /// its exit status is known (see [`Slot::is_exiting`]).
+    /// A failed slot that closed its stdout, until its exit status is known
+    /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
 }
 
@@ -144,6 +144,10 @@ struct Exiting {
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 /// How often the status of such a slot is checked.
 const EXIT_CHECK: Duration = Duration::from_millis(5);
+
+/// Why a slot failed when its worker closed its stdout between frames
+/// (retire adds how the process ended).
+const WORKER_EXITED: &str = "worker exited";
 
 /// Starts after this many failed starts in a row make a slot dead for good.
 const MAX_FAILED_STARTS: u32 = 5;
@@ -401,22 +405,25 @@ impl Engine {
             return;
         };
         let failure = match kind {
-            0 => match slot.read_frames(&mut self.frames) {
-                Ok(eof) => {
-                    let mut failure = None;
-                    let mut frames = std::mem::take(&mut self.frames);
-                    for frame in frames.drain(..) {
-                        if let Err(reason) = self.handle_frame(index, frame) {
-                            failure = Some(reason);
-                            break;
-                        }
+            0 => {
+                // The frames that came before a bad byte or the end of the
+                // stream are this slot's: handled here, never left for the
+                // next slot's read.
+                let read = slot.read_frames(&mut self.frames);
+                let mut frames = std::mem::take(&mut self.frames);
+                let mut failure = None;
+                for frame in frames.drain(..) {
+                    if let Err(reason) = self.handle_frame(index, frame) {
+                        failure = Some(reason);
+                        break;
                     }
-                    frames.clear();
-                    self.frames = frames;
-                    failure.or_else(|| eof.then(|| Failure::retry("worker exited")))
                 }
-                Err(err) => Some(Failure::from_wire(err)),
-            },
+                self.frames = frames;
+                failure.or_else(|| match read {
+                    Ok(eof) => eof.then(|| Failure::retry(WORKER_EXITED)),
+                    Err(err) => Some(Failure::from_wire(err)),
+                })
+            }
             1 => {
                 slot.drain_stderr();
                 None
@@ -648,14 +655,15 @@ impl Engine {
     }
 
     /// Takes a failed slot out of service: at once, or once its exit
-    /// status is known (a worker that closed its stdout before its
-    /// handshake is given [`EXIT_WAIT`] to exit by itself).
+    /// status is known (a worker that closed its stdout is given
+    /// [`EXIT_WAIT`] to exit by itself, unless it was told to).
     fn fail_slot(&mut self, registry: &Registry, index: usize, failure: Failure) {
         let Some(mut slot) = self.slots[index].slot.take() else {
             return;
         };
         self.slot_gone(index, &slot);
-        if slot.stage != Stage::Ready && slot.is_exiting() {
+        let told_to_exit = self.slots[index].closing && slot.stage == Stage::Ready;
+        if !told_to_exit && slot.is_exiting() {
             slot.deregister(registry);
             self.slots[index].exiting = Some(Exiting {
                 slot,
@@ -685,9 +693,10 @@ impl Engine {
     /// Kills the slot's process, puts its jobs back, and plans a restart
     /// (or declares the slot dead for good).
     fn retire(&mut self, registry: &Registry, index: usize, mut slot: Slot, failure: Failure) {
+        let exited_by_itself = slot.has_exited();
         let status = slot.kill(registry);
         let entry = &self.slots[index];
-        if entry.closing && failure.reason == "worker exited" {
+        if entry.closing && failure.reason == WORKER_EXITED {
             debug!(slot:% = entry.label; "slot closed");
             return;
         }
@@ -731,11 +740,18 @@ impl Engine {
                 }
                 _ => {}
             }
-            if let Some(last) = slot.stderr_tail.last()
-                && !reason.contains(last.as_str())
-            {
-                reason = format!("{reason} (stderr: {last})");
-            }
+        } else if reason.starts_with(WORKER_EXITED) {
+            // Mid-session, the way the worker ended is the news.
+            reason = match status {
+                Some(status) if exited_by_itself => format!("{reason} ({status})"),
+                _ => format!("{reason}: closed its stdout but kept running; killed"),
+            };
+        }
+        if (!handshaken || reason.starts_with(WORKER_EXITED))
+            && let Some(last) = slot.stderr_tail.last()
+            && !reason.contains(last.as_str())
+        {
+            reason = format!("{reason} (stderr: {last})");
         }
         let label = entry.label.clone();
         warn!(slot:% = label, jobs = slot.in_flight.len(); "slot failed: {reason}");
@@ -906,6 +922,9 @@ impl Failure {
     fn from_wire(err: WireError) -> Failure {
         match err {
             WireError::VersionMismatch { .. } => Failure::permanent(err.to_string()),
+            WireError::Truncated { expected, got } => Failure::retry(format!(
+                "{WORKER_EXITED} inside a frame: got {got} of its {expected} bytes"
+            )),
             err => Failure::retry(err.to_string()),
         }
     }

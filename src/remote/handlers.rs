@@ -89,7 +89,7 @@ impl Handlers {
             let known = self.names().join(", ");
             return Err(JobError::new(
                 JobErrorKind::UnknownHandler,
-                format!("{name:?} (this worker has: {known})"),
+                format!("{} (this worker has: {known})", shown_name(name)),
             ));
         };
         match panic::catch_unwind(AssertUnwindSafe(|| handler(payload))) {
@@ -100,6 +100,17 @@ impl Handlers {
             )),
         }
     }
+}
+
+/// A handler name for an error message: quoted, and shortened with its
+/// length if long (the name came from the pool and may be anything).
+fn shown_name(name: &str) -> String {
+    const SHOWN: usize = 100;
+    if name.len() <= SHOWN {
+        return format!("{name:?}");
+    }
+    let end = name.floor_char_boundary(SHOWN);
+    format!("{:?}... ({} bytes)", &name[..end], name.len())
 }
 
 /// Decodes a whole payload: bytes left over mean it was made for another

@@ -38,7 +38,7 @@ use crossbeam_channel::Sender;
 use log::{debug, error, info};
 
 use crate::remote::Handlers;
-use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
+use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, WireError};
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
@@ -67,22 +67,36 @@ pub fn serve(handlers: Handlers) -> ExitCode {
     let stdout = match crate::sys::take_stdout() {
         Ok(stdout) => stdout,
         Err(err) => {
-            error!(error:% = err; "remote worker: unable to take over stdout");
+            fatal(format_args!(
+                "remote worker: unable to take over stdout: {err}"
+            ));
             return ExitCode::FAILURE;
         }
     };
     match serve_stdin(stdout, handlers, pool_gone_during_job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ ServeError::PoolGone { .. }) => {
-            error!(error:% = err; "remote worker stopped");
+            fatal(format_args!("{err}"));
             // Its jobs and whatever they started go with it.
             crate::sys::kill_own_group();
             ExitCode::FAILURE
         }
         Err(err) => {
-            error!(error:% = err; "remote worker stopped");
+            fatal(format_args!("{err}"));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Says why the worker stops, on stderr: through the logger if the program
+/// set one up, else directly. The pool shows a worker's last stderr line
+/// with its failure, so it must be there either way. A stderr that is gone
+/// (the pool's ssh connection lost) is no reason to stop stopping.
+fn fatal(msg: fmt::Arguments<'_>) {
+    if log::log_enabled!(log::Level::Error) {
+        error!("{msg}");
+    } else {
+        let _ = writeln!(io::stderr().lock(), "{msg}");
     }
 }
 
@@ -90,7 +104,9 @@ pub fn serve(handlers: Handlers) -> ExitCode {
 /// the job may run for long. Ends the process's group (the job's processes
 /// with it) or, when the worker does not lead its group, the process.
 fn pool_gone_during_job() {
-    error!("remote worker: the pool went away (stdin closed) while a job ran; stopping it");
+    fatal(format_args!(
+        "remote worker: the pool went away (stdin closed) while a job ran; stopping it"
+    ));
     crate::sys::kill_own_group();
     std::process::exit(1);
 }
@@ -119,6 +135,13 @@ pub enum ServeError {
 impl fmt::Display for ServeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ServeError::Wire(WireError::BadMagic { got, offset }) => write!(
+                f,
+                "remote worker: its input is not hearth frames at byte {offset} (got \"{}\"): \
+                 it serves a hearth pool on stdin and stdout and is started by the pool \
+                 (hearth map, Pool), not by hand",
+                got.escape_ascii()
+            ),
             ServeError::Wire(err) => write!(f, "remote worker: {err}"),
             ServeError::Protocol { expected, got } => {
                 write!(
@@ -331,8 +354,7 @@ where
                     abandoned += 1;
                     continue;
                 }
-                bytes.clear();
-                wire::encode(&Frame::Result { id, outcome }, max_frame, &mut bytes)?;
+                encode_result(id, outcome, max_frame, &mut bytes)?;
                 out.write_all(&bytes).map_err(WireError::Io)?;
             }
             (Stage::Jobs, Frame::Shutdown) => {
@@ -404,6 +426,33 @@ fn handle<W: Write>(
     };
     out.flush().map_err(WireError::Io)?;
     Ok(next)
+}
+
+/// Encodes a job's `RESULT` into `bytes` (cleared first). An outcome too
+/// large for one frame becomes the job's own error, saying so: the job ran,
+/// and running it again would give the same.
+fn encode_result(
+    id: u64,
+    outcome: Result<Vec<u8>, JobError>,
+    max_frame: usize,
+    bytes: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    bytes.clear();
+    let (what, size) = match &outcome {
+        Ok(output) => ("output", output.len()),
+        Err(err) => ("error message", err.message.len()),
+    };
+    match wire::encode(&Frame::Result { id, outcome }, max_frame, bytes) {
+        Err(WireError::TooLarge { max, .. }) => {
+            let message = format!(
+                "the {what} is {size} bytes, more than fits in a frame (the max frame size is \
+                 {max} bytes); return less (e.g. write large output to a file and return its path)"
+            );
+            let outcome = Err(JobError::new(JobErrorKind::Failed, message));
+            wire::encode(&Frame::Result { id, outcome }, max_frame, bytes)
+        }
+        result => result,
+    }
 }
 
 fn hello_ack() -> Frame {

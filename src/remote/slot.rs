@@ -227,7 +227,9 @@ impl Slot {
     }
 
     /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
-    /// is closed (the worker exited).
+    /// is closed (the worker exited). On an error, the frames decoded before
+    /// it are in `frames`: they came from the worker intact, and are the
+    /// caller's to handle before the error.
     pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
         if self.pending.is_some() {
             match self.read_start_line() {
@@ -247,6 +249,10 @@ impl Slot {
             }
             if eof {
                 self.stdout_closed = true;
+                // A frame cut short by the end is an error of its own.
+                while let Some(frame) = self.decoder.next_frame_at_eof()? {
+                    frames.push(frame);
+                }
                 return Ok(true);
             }
             match self.decoder.read_from(&mut self.stdout) {

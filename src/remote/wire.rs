@@ -154,15 +154,21 @@ pub enum Frame {
     },
     /// Client → worker, once after the handshake: what the session will use.
     SessionInit {
-        /// The names of the handlers the client's jobs will name.
+        /// The names of the handlers the client's jobs will name (at most
+        /// [`MAX_LIST`]).
+        #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
-        /// Settings for the worker's handlers, as key-value pairs.
+        /// Settings for the worker's handlers, as key-value pairs (at most
+        /// [`MAX_LIST`]).
+        #[serde(deserialize_with = "bounded_list")]
         config: Vec<(String, String)>,
     },
     /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
     SessionAck {
         /// The handlers the worker has (all of its handlers, not only the
-        /// ones asked for), so the client can refuse jobs it cannot run.
+        /// ones asked for), so the client can refuse jobs it cannot run. At
+        /// most [`MAX_LIST`].
+        #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
     },
     /// Client → worker: run a handler on a payload.
@@ -302,7 +308,16 @@ pub enum WireError {
         got: usize,
     },
     /// A frame's payload is not a valid [`Frame`].
-    Decode(postcard::Error),
+    Decode {
+        /// The message the payload's first byte names, if it names one
+        /// (e.g. `"RESULT"`).
+        frame: Option<&'static str>,
+        /// What was wrong, in hearth's words, where it knows more than the
+        /// decoder's error says (e.g. a list longer than [`MAX_LIST`]).
+        detail: Option<String>,
+        /// The decoder's error.
+        error: postcard::Error,
+    },
     /// A frame's payload has bytes left over after its [`Frame`].
     TrailingBytes {
         /// The number of bytes left over.
@@ -337,8 +352,8 @@ impl fmt::Display for WireError {
             ),
             WireError::TooLarge { len, max } => write!(
                 f,
-                "frame too large: {len} bytes, the maximum is {max}; raise the max frame size \
-                 on both ends or send smaller payloads"
+                "frame too large: {len} bytes, the maximum is {max}; send smaller payloads \
+                 (e.g. a path to a file instead of its contents)"
             ),
             WireError::Truncated { expected, got } if *got < HEADER_LEN => write!(
                 f,
@@ -348,7 +363,21 @@ impl fmt::Display for WireError {
                 f,
                 "stream ended inside a frame: got {got} of its {expected} bytes"
             ),
-            WireError::Decode(err) => write!(f, "malformed frame payload: {err}"),
+            WireError::Decode {
+                frame,
+                detail,
+                error,
+            } => {
+                write!(f, "malformed {} payload: ", frame.unwrap_or("frame"))?;
+                match detail {
+                    Some(detail) => f.write_str(detail)?,
+                    None => write!(f, "{error}")?,
+                }
+                f.write_str(
+                    "; the peer does not speak this version of the hearth protocol, \
+                     or the stream is damaged",
+                )
+            }
             WireError::TrailingBytes { extra } => write!(
                 f,
                 "malformed frame payload: {extra} bytes left over after the message"
@@ -362,7 +391,7 @@ impl fmt::Display for WireError {
 impl StdError for WireError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            WireError::Decode(err) | WireError::Encode(err) => Some(err),
+            WireError::Decode { error, .. } | WireError::Encode(error) => Some(error),
             WireError::Io(err) => Some(err),
             _ => None,
         }
@@ -802,9 +831,93 @@ impl fmt::Debug for FrameDecoder {
 
 /// Decodes a payload that must be exactly one [`Frame`].
 fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
-    let (frame, rest) = postcard::take_from_bytes(payload).map_err(WireError::Decode)?;
+    LIST_TOO_LONG.set(false);
+    let (frame, rest) = postcard::take_from_bytes(payload).map_err(|error| {
+        // postcard encodes the variant's index first, one byte for these.
+        let frame = payload
+            .first()
+            .and_then(|&index| FRAME_NAMES.get(usize::from(index)));
+        let detail = match (payload.first(), frame) {
+            (None, _) => Some("the payload is empty".to_owned()),
+            (Some(index), None) => Some(format!(
+                "message type {index} is not one of protocol version {VERSION}"
+            )),
+            _ => LIST_TOO_LONG.take().then(|| {
+                format!("a list of more than {MAX_LIST} items, the most a message may carry")
+            }),
+        };
+        WireError::Decode {
+            frame: frame.copied(),
+            detail,
+            error,
+        }
+    })?;
     if !rest.is_empty() {
         return Err(WireError::TrailingBytes { extra: rest.len() });
     }
     Ok(frame)
+}
+
+/// The names of [`Frame`]'s variants, by index.
+const FRAME_NAMES: [&str; 7] = [
+    "HELLO",
+    "HELLO_ACK",
+    "SESSION_INIT",
+    "SESSION_ACK",
+    "JOB",
+    "RESULT",
+    "SHUTDOWN",
+];
+
+/// The most items in a list of a message: handler names, config pairs. A
+/// worker has a handful of handlers; the bound keeps a small frame of many
+/// empty strings (one byte each on the wire, 24 in memory) from costing
+/// gigabytes to decode.
+pub const MAX_LIST: usize = 4096;
+
+thread_local! {
+    /// Set when the last decode on this thread refused a list for its
+    /// length, for the error message (postcard keeps only its own errors).
+    static LIST_TOO_LONG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Decodes a list of at most [`MAX_LIST`] items; a longer one is an error
+/// before any item is decoded.
+fn bounded_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of at most {MAX_LIST} items")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let refuse = |len: usize| {
+                LIST_TOO_LONG.set(true);
+                <A::Error as serde::de::Error>::invalid_length(len, &ListVisitor::<T>(self.0))
+            };
+            // The decoder's hint may be capped by the bytes left: a bound
+            // on what to reserve, and the items are counted as they come.
+            let hint = seq.size_hint().unwrap_or(0);
+            if hint > MAX_LIST {
+                return Err(refuse(hint));
+            }
+            let mut items = Vec::with_capacity(hint);
+            while let Some(item) = seq.next_element()? {
+                if items.len() == MAX_LIST {
+                    return Err(refuse(MAX_LIST + 1));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+
+    deserializer.deserialize_seq(ListVisitor(std::marker::PhantomData))
 }

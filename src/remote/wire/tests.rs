@@ -6,8 +6,8 @@ use std::error::Error as _;
 use std::io::{self, Read};
 
 use super::{
-    DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, READ_CHUNK,
-    SHRINK_ABOVE, VERSION, WireError, encode, encode_job, read_frame, write_frame,
+    DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, MAX_LIST,
+    READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, encode, encode_job, read_frame, write_frame,
 };
 
 /// One of every message, with empty and full fields.
@@ -366,8 +366,8 @@ fn oversized_header_fails_before_the_payload() {
     assert!(decoder.buf.capacity() < 1024, "{}", decoder.buf.capacity());
     assert_eq!(
         err.to_string(),
-        "frame too large: 4294967295 bytes, the maximum is 16777216; raise the max frame size \
-         on both ends or send smaller payloads"
+        "frame too large: 4294967295 bytes, the maximum is 16777216; send smaller payloads \
+         (e.g. a path to a file instead of its contents)"
     );
     // The error repeats: the decoder does not skip into the payload.
     assert!(matches!(
@@ -593,11 +593,12 @@ fn malformed_payloads() {
     feed_all(&mut decoder, &raw_frame(&[200]));
     feed_all(&mut decoder, &encoded(&Frame::Shutdown));
     let err = expect_err(decoder.next_frame());
-    assert!(matches!(err, WireError::Decode(_)), "{err:?}");
+    assert!(matches!(err, WireError::Decode { .. }), "{err:?}");
     assert!(err.source().is_some());
-    assert!(
-        err.to_string().starts_with("malformed frame payload: "),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "malformed frame payload: message type 200 is not one of protocol version 1; \
+         the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
         decoder.next_frame().expect("next frame"),
@@ -607,7 +608,21 @@ fn malformed_payloads() {
     // An empty payload.
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &raw_frame(&[]));
-    assert!(matches!(decoder.next_frame(), Err(WireError::Decode(_))));
+    let err = expect_err(decoder.next_frame());
+    assert!(
+        err.to_string()
+            .starts_with("malformed frame payload: the payload is empty;"),
+        "{err}"
+    );
+
+    // A known message whose fields do not decode: named.
+    let mut decoder = FrameDecoder::default();
+    feed_all(&mut decoder, &raw_frame(&[5, 1, 1, 9]));
+    let err = expect_err(decoder.next_frame());
+    assert!(
+        err.to_string().starts_with("malformed RESULT payload: "),
+        "{err}"
+    );
 
     // Bytes after the message.
     let mut payload = encoded(&Frame::Shutdown)[HEADER_LEN..].to_vec();
@@ -635,12 +650,18 @@ fn malformed_payloads() {
     payload[at] = 0xff;
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &raw_frame(&payload));
-    assert!(matches!(decoder.next_frame(), Err(WireError::Decode(_))));
+    assert!(matches!(
+        decoder.next_frame(),
+        Err(WireError::Decode { .. })
+    ));
 
     // A vector claiming more elements than there are bytes.
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &raw_frame(&[3, 0xff, 0xff, 0xff, 0xff, 0x0f]));
-    assert!(matches!(decoder.next_frame(), Err(WireError::Decode(_))));
+    assert!(matches!(
+        decoder.next_frame(),
+        Err(WireError::Decode { .. })
+    ));
 }
 
 #[test]
@@ -715,7 +736,11 @@ fn error_messages_are_lower_case_without_a_period() {
             expected: 20,
             got: 10,
         },
-        WireError::Decode(postcard::Error::DeserializeBadEnum),
+        WireError::Decode {
+            frame: Some("RESULT"),
+            detail: None,
+            error: postcard::Error::DeserializeBadEnum,
+        },
         WireError::TrailingBytes { extra: 1 },
         WireError::Encode(postcard::Error::SerializeBufferFull),
         WireError::Io(io::ErrorKind::BrokenPipe.into()),
@@ -972,7 +997,7 @@ fn decode_randomly(rng: &mut Rng, stream: &[u8], max_frame: usize) -> Outcome {
                     outcome.frames.push(frame);
                 }
                 Ok(None) => break,
-                Err(err @ (WireError::Decode(_) | WireError::TrailingBytes { .. })) => {
+                Err(err @ (WireError::Decode { .. } | WireError::TrailingBytes { .. })) => {
                     outcome.errors.push(err.to_string());
                 }
                 Err(err) => {
@@ -1093,4 +1118,65 @@ fn borrowed_job_encodes_like_a_job_frame() {
         Err(WireError::TooLarge { .. })
     ));
     assert!(out.is_empty());
+}
+
+#[test]
+fn frame_names_follow_the_variant_index() {
+    for frame in sample_frames() {
+        let payload = &encoded(&frame)[HEADER_LEN..];
+        let index = usize::from(payload[0]);
+        assert_eq!(super::FRAME_NAMES[index], frame.name(), "{frame:?}");
+    }
+}
+
+#[test]
+fn lists_are_bounded() {
+    // As many names as allowed: fine.
+    let names: Vec<String> = (0..MAX_LIST).map(|i| i.to_string()).collect();
+    let frame = Frame::SessionAck { handlers: names };
+    let mut decoder = FrameDecoder::default();
+    feed_all(&mut decoder, &encoded(&frame));
+    assert_eq!(decoder.next_frame().expect("decodes"), Some(frame));
+
+    // One more (4097 empty names): refused.
+    for (variant, what) in [(2u8, "SESSION_INIT"), (3, "SESSION_ACK")] {
+        let mut payload = vec![variant, 0x81, 0x20];
+        payload.resize(payload.len() + MAX_LIST + 1, 0);
+        let mut decoder = FrameDecoder::default();
+        feed_all(&mut decoder, &raw_frame(&payload));
+        let err = expect_err(decoder.next_frame());
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "malformed {what} payload: a list of more than 4096 items, the most a message \
+                 may carry; the peer does not speak this version of the hearth protocol, or \
+                 the stream is damaged"
+            )
+        );
+    }
+
+    // Sixteen million empty names in one frame of the default size: refused
+    // at once, not decoded into gigabytes.
+    let mut payload = vec![3, 0x80, 0x80, 0x80, 0x08];
+    payload.resize(DEFAULT_MAX_FRAME, 0);
+    let mut decoder = FrameDecoder::default();
+    feed_all(&mut decoder, &raw_frame(&payload));
+    let err = expect_err(decoder.next_frame());
+    assert!(
+        err.to_string().contains("a list of more than 4096 items"),
+        "{err}"
+    );
+
+    // The config of a SESSION_INIT too.
+    let frame = Frame::SessionInit {
+        handlers: vec![],
+        config: vec![(String::new(), String::new()); MAX_LIST + 1],
+    };
+    let mut decoder = FrameDecoder::default();
+    feed_all(&mut decoder, &encoded(&frame));
+    let err = expect_err(decoder.next_frame());
+    assert!(
+        err.to_string().contains("a list of more than 4096 items"),
+        "{err}"
+    );
 }
