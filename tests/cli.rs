@@ -653,3 +653,33 @@ fn joblog_has_one_line_per_job() {
         assert_eq!(line[7], format!("exit $(( {seq} - 1 ))"));
     }
 }
+
+#[test]
+fn worker_started_by_hand_says_why_it_stops() {
+    let output = hearth(&["worker"], "junk\n");
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "remote worker: its input is not hearth frames at byte 0 (got \"junk\\n\"): it serves \
+         a hearth pool on stdin and stdout and is started by the pool (hearth map, Pool), not \
+         by hand\n"
+    );
+}
+
+#[test]
+fn closed_stderr_does_not_crash_the_run() {
+    let tag = run_tag();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = command(&["map", "-j", "1", "--", "exit 3", ":::", "a", "b"], &tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(writer))
+        .spawn()
+        .expect("cannot run hearth");
+    let output = wait_output(child);
+    // Every job ran and failed, said on a stderr nobody reads: exit 1, not
+    // a panic (101).
+    assert_exit(&output, 1);
+    assert_eq!(left_behind(&tag), Vec::<String>::new());
+}

@@ -57,10 +57,10 @@ pub fn watch(set: libc::sigset_t, control: PoolControl) -> io::Result<Arc<Atomic
                 flag.store(true, Ordering::SeqCst);
                 let now = Instant::now();
                 if last.is_some_and(|at| now.duration_since(at) <= KILL_WITHIN) {
-                    eprintln!("hearth: interrupted again: killing the slots");
+                    say!("hearth: interrupted again: killing the slots");
                     control.kill();
                 } else {
-                    eprintln!(
+                    say!(
                         "hearth: interrupted: {}; finishing the running jobs, starting no new ones \
                          (Ctrl+C again within a second kills them)",
                         status_line(&control.metrics())

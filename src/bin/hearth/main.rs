@@ -6,6 +6,16 @@
 //! for a usage error; 3 when the pool failed (every slot that could run the
 //! remaining jobs is dead); 130 after Ctrl+C.
 
+/// `eprintln!` that cannot fail the run: a line to a stderr that is closed
+/// or full is lost, and the run goes on (a panic here once kept Ctrl+C from
+/// stopping new jobs).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod interrupt;
 mod map;
 mod output;

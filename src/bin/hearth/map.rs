@@ -24,7 +24,7 @@ const INTERRUPTED: u8 = 130;
 
 /// Prints a one-line usage error and returns exit status 2.
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("hearth map: {msg}");
+    say!("hearth map: {msg}");
     ExitCode::from(USAGE)
 }
 
@@ -40,7 +40,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     let signals = match interrupt::block() {
         Ok(set) => set,
         Err(err) => {
-            eprintln!("hearth map: cannot block SIGINT: {err}");
+            say!("hearth map: cannot block SIGINT: {err}");
             return ExitCode::from(POOL_FAILED);
         }
     };
@@ -57,7 +57,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(pool) => pool,
         Err(PoolSetup::Usage(msg)) => return usage_error(&msg),
         Err(PoolSetup::Failed(msg)) => {
-            eprintln!("hearth map: {msg}");
+            say!("hearth map: {msg}");
             return ExitCode::from(POOL_FAILED);
         }
     };
@@ -65,7 +65,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     let interrupted = match interrupt::watch(signals, control.clone()) {
         Ok(flag) => flag,
         Err(err) => {
-            eprintln!("hearth map: cannot watch for Ctrl+C: {err}");
+            say!("hearth map: cannot watch for Ctrl+C: {err}");
             return ExitCode::from(POOL_FAILED);
         }
     };
@@ -132,7 +132,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     report_pending_slots(&control.metrics(), args.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
-        eprintln!("hearth map: {err}");
+        say!("hearth map: {err}");
         return ExitCode::from(POOL_FAILED);
     }
     if let Some(err) = write_error {
@@ -140,7 +140,7 @@ pub fn run(args: MapArgs) -> ExitCode {
             // Like any filter whose reader went away.
             return ExitCode::from(141);
         }
-        eprintln!("hearth map: cannot write the output: {err}");
+        say!("hearth map: cannot write the output: {err}");
         return ExitCode::from(JOB_FAILED);
     }
     report_dead_hosts(&control.metrics());
@@ -161,10 +161,12 @@ fn report_pending_slots(metrics: &PoolMetrics, in_allocation: bool) {
         } else {
             "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
         };
-        eprintln!(
+        say!(
             "hearth map: host {}: {} of {} slots never ran: their Slurm jobs were still pending \
              at the end (the cluster had no room for them); {advice}",
-            host.name, host.pending, host.slots
+            host.name,
+            host.pending,
+            host.slots
         );
     }
 }
@@ -184,9 +186,11 @@ fn report_dead_hosts(metrics: &PoolMetrics) {
         } else {
             ""
         };
-        eprintln!(
+        say!(
             "hearth map: host {}: {} of {} slots dead ({why}){others}",
-            host.name, host.dead, host.slots
+            host.name,
+            host.dead,
+            host.slots
         );
     }
 }
@@ -215,7 +219,7 @@ fn dedupe_reasons(reasons: &[String]) -> String {
 fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool) -> ExitCode {
     let failed = printer.failed.len();
     if !printer.not_run.is_empty() {
-        eprintln!(
+        say!(
             "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
             printer.not_run.len(),
             dedupe_reasons(&printer.dead)
@@ -229,7 +233,7 @@ fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool
             .map(|(seq, why)| format!("#{seq} ({why})"))
             .collect();
         let more = if failed > 10 { ", ..." } else { "" };
-        eprintln!(
+        say!(
             "hearth map: {failed} of {total} jobs failed: {}{more}",
             listed.join(", ")
         );
@@ -242,9 +246,10 @@ fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool
         } else {
             "the pool stopped"
         };
-        eprintln!(
+        say!(
             "hearth map: {} of {total} jobs were not run ({why}); {} succeeded",
-            printer.cancelled, printer.succeeded
+            printer.cancelled,
+            printer.succeeded
         );
     }
     if interrupted {
@@ -275,7 +280,7 @@ fn inputs(args: &MapArgs) -> Result<(Vec<String>, Vec<String>), String> {
     }
     let stdin = io::stdin();
     if stdin.is_terminal() {
-        eprintln!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
+        say!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
     }
     let lines = stdin
         .lock()

@@ -128,7 +128,7 @@ impl Printer {
             }
             // Summed up at the end.
             Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(err) => eprintln!("hearth: job {} ({}): {err}", job.seq, job.input),
+            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, job.input),
         }
         Ok(failure.is_some())
     }
