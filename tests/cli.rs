@@ -683,3 +683,58 @@ fn closed_stderr_does_not_crash_the_run() {
     assert_exit(&output, 1);
     assert_eq!(left_behind(&tag), Vec::<String>::new());
 }
+
+#[test]
+fn remote_worker_flag_counts_only_as_the_first_argument() {
+    // In a job's command it is the job's own word.
+    let output = hearth(&["map", "--", "echo", "--remote-worker", ":::", "a"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "--remote-worker a\n");
+}
+
+#[test]
+fn jobs_start_with_no_signal_blocked() {
+    // hearth map blocks SIGINT and SIGTERM for its own threads; its slots
+    // and their jobs must not inherit that.
+    let output = hearth(
+        &["map", "--", "grep SigBlk /proc/self/status #", ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "SigBlk:\t0000000000000000\n");
+}
+
+#[test]
+fn second_input_list_is_a_usage_error() {
+    let output = hearth(&["map", "--", "echo", ":::", "a", ":::", "b"], "");
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("more than one ::: (hearth map takes one list of inputs"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn input_line_that_is_not_utf8_is_named() {
+    let tag = run_tag();
+    let mut child = command(&["map", "--", "echo"], &tag)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run hearth");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"fine\r\nb\xffd\n")
+        .unwrap();
+    let output = wait_output(child);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        "hearth map: input line 2 is not UTF-8 (\"b\\xffd\"); hearth map takes UTF-8 inputs\n"
+    );
+}

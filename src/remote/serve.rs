@@ -43,11 +43,15 @@ use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, Wir
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
 
-/// Returns true if the program was started with [`REMOTE_WORKER_FLAG`].
+/// Returns true if the program's first argument is [`REMOTE_WORKER_FLAG`],
+/// as every [`Transport`](crate::remote::Transport) starts a worker (a
+/// command template's words come first, so it ends with `{bin}`). Only the
+/// first: the same word later on is the program's own, e.g. part of a
+/// command it is to run.
 pub fn is_remote_worker() -> bool {
     std::env::args_os()
-        .skip(1)
-        .any(|arg| arg == REMOTE_WORKER_FLAG)
+        .nth(1)
+        .is_some_and(|arg| arg == REMOTE_WORKER_FLAG)
 }
 
 /// Serves the pool on stdin and stdout until it sends `SHUTDOWN` or goes

@@ -30,7 +30,9 @@ pub enum Transport {
         connect_timeout: Duration,
     },
     /// Any command: `{host}` and `{bin}` in its words are replaced;
-    /// `--remote-worker` is appended.
+    /// `--remote-worker` is appended. End it with `{bin}` (or a command
+    /// that runs its arguments), so that the flag is the worker's first
+    /// argument (see [`is_remote_worker`](crate::remote::is_remote_worker)).
     Command {
         /// The command's words.
         template: Vec<String>,

@@ -129,8 +129,8 @@ pub struct MapArgs {
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
     /// Start the slots of the hosts with this command instead of ssh;
-    /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended,
-    /// e.g. "docker exec -i {host} {bin}".
+    /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended
+    /// (so end it with {bin}), e.g. "docker exec -i {host} {bin}".
     #[arg(long, value_name = "TEMPLATE")]
     pub launcher: Option<String>,
     /// Where hearth is on the ssh hosts [default: the same path as here].

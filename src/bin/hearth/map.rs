@@ -270,6 +270,13 @@ fn inputs(args: &MapArgs) -> Result<(Vec<String>, Vec<String>), String> {
         Some(at) => (args.command[..at].to_vec(), args.command[at + 1..].to_vec()),
         None => (args.command.clone(), Vec::new()),
     };
+    if listed.iter().any(|w| w == ":::") {
+        return Err(
+            "more than one ::: (hearth map takes one list of inputs, it does not combine lists); \
+             give the inputs after a single :::"
+                .to_owned(),
+        );
+    }
     if words.is_empty() {
         return Err("no command: give it after --, e.g. hearth map -- echo {}".to_owned());
     }
@@ -282,11 +289,19 @@ fn inputs(args: &MapArgs) -> Result<(Vec<String>, Vec<String>), String> {
     if stdin.is_terminal() {
         say!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
     }
-    let lines = stdin
-        .lock()
-        .lines()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| format!("cannot read the inputs from stdin: {err}"))?;
+    let mut lines = Vec::new();
+    for (number, line) in stdin.lock().split(b'\n').enumerate() {
+        let line = line.map_err(|err| format!("cannot read the inputs from stdin: {err}"))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        let line = String::from_utf8(line.to_vec()).map_err(|_| {
+            format!(
+                "input line {} is not UTF-8 (\"{}\"); hearth map takes UTF-8 inputs",
+                number + 1,
+                line.escape_ascii()
+            )
+        })?;
+        lines.push(line);
+    }
     Ok((words, lines))
 }
 
