@@ -738,3 +738,31 @@ fn input_line_that_is_not_utf8_is_named() {
         "hearth map: input line 2 is not UTF-8 (\"b\\xffd\"); hearth map takes UTF-8 inputs\n"
     );
 }
+
+#[test]
+fn joblog_that_cannot_be_written_fails_the_run_not_the_output() {
+    let output = hearth(
+        &[
+            "map",
+            "--joblog",
+            "/dev/full",
+            "--",
+            "echo",
+            ":::",
+            "a",
+            "b",
+        ],
+        "",
+    );
+    // Every output is there; the incomplete log is said and fails the run.
+    assert_eq!(stdout(&output), "a\nb\n");
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains(
+            "hearth map: cannot write the joblog /dev/full: No space left on device (os error \
+             28); it is incomplete"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -127,7 +127,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         },
     );
     bar.finish_and_clear();
-    let _ = printer.finish();
+    let joblog = printer.finish();
     // Before the shutdown, which ends the slots still waiting.
     report_pending_slots(&control.metrics(), args.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
@@ -144,12 +144,23 @@ pub fn run(args: MapArgs) -> ExitCode {
         return ExitCode::from(JOB_FAILED);
     }
     report_dead_hosts(&control.metrics());
-    summarize(
+    let status = summarize(
         &printer,
         inputs.len(),
         interrupted.load(Ordering::SeqCst),
         args.fail_fast,
-    )
+    );
+    match joblog {
+        Err(msg) if status == ExitCode::SUCCESS => {
+            say!("hearth map: {msg}");
+            ExitCode::from(JOB_FAILED)
+        }
+        Err(msg) => {
+            say!("hearth map: {msg}");
+            status
+        }
+        Ok(()) => status,
+    }
 }
 
 /// One line per host with slots whose scheduler never ran them (Slurm

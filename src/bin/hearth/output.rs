@@ -20,6 +20,11 @@ pub struct Printer {
     /// pool's host entry.
     host_is_node: bool,
     joblog: Option<BufWriter<File>>,
+    /// The joblog's path, for its errors.
+    joblog_path: Option<std::path::PathBuf>,
+    /// The first error writing the joblog: the log stops there, the run
+    /// goes on, and [`Printer::finish`] returns it.
+    joblog_error: Option<io::Error>,
     /// Failed jobs: (seq, why), in the order they were reported.
     pub failed: Vec<(usize, String)>,
     /// Jobs no slot could run, and why the slots died.
@@ -52,6 +57,7 @@ impl Printer {
         host_is_node: bool,
         joblog: Option<&Path>,
     ) -> io::Result<Self> {
+        let joblog_path = joblog;
         let joblog = match joblog {
             Some(path) => {
                 let mut file = BufWriter::new(File::create(path).map_err(|err| {
@@ -74,6 +80,8 @@ impl Printer {
             tag_host,
             host_is_node,
             joblog,
+            joblog_path: joblog_path.map(Path::to_path_buf),
+            joblog_error: None,
             failed: Vec::new(),
             not_run: Vec::new(),
             dead: Vec::new(),
@@ -109,7 +117,10 @@ impl Printer {
                 None => self.succeeded += 1,
             },
         }
-        self.write_joblog(&job, &host)?;
+        if let Err(err) = self.write_joblog(&job, &host) {
+            self.joblog = None;
+            self.joblog_error = Some(err);
+        }
         if self.json {
             return self
                 .write_json(&job, failure.as_deref())
@@ -191,12 +202,21 @@ impl Printer {
         )
     }
 
-    /// Flushes the joblog.
-    pub fn finish(&mut self) -> io::Result<()> {
-        match self.joblog.as_mut() {
-            Some(log) => log.flush(),
-            None => Ok(()),
-        }
+    /// Flushes the joblog. An error says which joblog and that it is
+    /// incomplete: the first error writing it, or the flush's.
+    pub fn finish(&mut self) -> Result<(), String> {
+        let result = match (self.joblog_error.take(), self.joblog.as_mut()) {
+            (Some(err), _) => Err(err),
+            (None, Some(log)) => log.flush(),
+            (None, None) => Ok(()),
+        };
+        result.map_err(|err| {
+            let path = self.joblog_path.as_deref().unwrap_or(Path::new("?"));
+            format!(
+                "cannot write the joblog {}: {err}; it is incomplete",
+                path.display()
+            )
+        })
     }
 }
 
