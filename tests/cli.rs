@@ -42,7 +42,7 @@ fn command(args: &[&str], tag: &str) -> Command {
 
 /// Runs `hearth ARGS` with `stdin` as input; checks nothing it started is
 /// left afterwards.
-fn hearth(args: &[&str], stdin: &str) -> Output {
+fn hearth(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
     let tag = run_tag();
     let mut child = command(args, &tag)
         .stdin(Stdio::piped())
@@ -51,9 +51,9 @@ fn hearth(args: &[&str], stdin: &str) -> Output {
         .spawn()
         .expect("cannot run hearth");
     let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_owned();
+    let stdin = stdin.as_ref().to_vec();
     let writer = thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes());
+        let _ = input.write_all(&stdin);
     });
     let output = wait_output(child);
     writer.join().unwrap();
@@ -126,7 +126,7 @@ fn assert_exit(output: &Output, code: i32) {
 
 #[test]
 fn thousand_inputs_in_order() {
-    let output = hearth(&["map", "--", "echo", "{}"], &numbers(1000));
+    let output = hearth(&["map", "--", "echo", "{}"], numbers(1000));
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), numbers(1000));
 }
@@ -135,7 +135,7 @@ fn thousand_inputs_in_order() {
 fn unordered_prints_the_same_set() {
     let output = hearth(
         &["map", "--unordered", "-j", "4", "--", "echo"],
-        &numbers(1000),
+        numbers(1000),
     );
     assert_exit(&output, 0);
     let mut lines: Vec<u32> = stdout(&output)
@@ -194,7 +194,7 @@ fn tag_prefixes_lines_with_the_input() {
 
 #[test]
 fn failed_jobs_exit_1_and_are_named() {
-    let output = hearth(&["map", "--", "exit $(( {} % 2 ))"], &numbers(6));
+    let output = hearth(&["map", "--", "exit $(( {} % 2 ))"], numbers(6));
     assert_exit(&output, 1);
     assert!(
         stderr(&output).contains("3 of 6 jobs failed: #1 (exit 1), #3 (exit 1), #5 (exit 1)"),
@@ -214,7 +214,7 @@ fn fail_fast_starts_no_new_jobs() {
             "--",
             "test {} -ne 3 && echo {}",
         ],
-        &numbers(100),
+        numbers(100),
     );
     assert_exit(&output, 1);
     assert_eq!(stdout(&output), "1\n2\n");
@@ -454,7 +454,7 @@ fn ssh_two_hosts_two_thousand_inputs() {
             "--",
             "echo",
         ],
-        &numbers(2000),
+        numbers(2000),
     );
     assert_exit(&output, 0);
     let out = stdout(&output);
@@ -498,7 +498,7 @@ fn ssh_job_killing_its_worker_once_yields_every_output_once() {
             "--",
             &script,
         ],
-        &numbers(200),
+        numbers(200),
     );
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), numbers(200));
@@ -511,7 +511,7 @@ fn ssh_unreachable_host_leaves_the_work_to_the_others() {
     let ssh = sshd.ssh_command().join(" ");
     let output = hearth(
         &["map", "--ssh", &ssh, "-S", "closed,node1", "--", "echo"],
-        &numbers(300),
+        numbers(300),
     );
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), numbers(300));
@@ -718,20 +718,7 @@ fn second_input_list_is_a_usage_error() {
 
 #[test]
 fn input_line_that_is_not_utf8_is_named() {
-    let tag = run_tag();
-    let mut child = command(&["map", "--", "echo"], &tag)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run hearth");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"fine\r\nb\xffd\n")
-        .unwrap();
-    let output = wait_output(child);
+    let output = hearth(&["map", "--", "echo"], b"fine\r\nb\xffd\n");
     assert_exit(&output, 2);
     assert_eq!(
         stderr(&output),

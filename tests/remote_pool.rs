@@ -310,18 +310,34 @@ fn jobs_go_to_the_named_or_tagged_hosts() {
     pool.shutdown(Duration::from_secs(10));
 }
 
-fn pool_through_env(mode: &str, slots: usize) -> Pool {
+/// This binary as a worker in fake-worker `mode`.
+fn faulty_transport(mode: &str) -> Transport {
     let bin = env::current_exe().unwrap().display().to_string();
-    let transport = Transport::Command {
+    Transport::Command {
         template: vec![
             "env".into(),
             format!("HEARTH_TEST_WORKER={mode}"),
             "{bin}".into(),
         ],
         bin,
-    };
+    }
+}
+
+/// A pool of one host, `faulty`, whose slots are fake workers in `mode`.
+fn pool_through_env(mode: &str, slots: usize) -> Pool {
     Pool::builder()
-        .host(Host::new("faulty", slots, transport))
+        .host(Host::new("faulty", slots, faulty_transport(mode)))
+        .build()
+        .unwrap()
+}
+
+/// One good local slot, then one `faulty` slot in fake-worker `mode`; ten
+/// attempts per job.
+fn faulty_next_to_good(mode: &str) -> Pool {
+    Pool::builder()
+        .host(Host::local(1))
+        .host(Host::new("faulty", 1, faulty_transport(mode)))
+        .max_attempts(10)
         .build()
         .unwrap()
 }
@@ -484,21 +500,7 @@ fn oversized_frame_is_retried() {
 /// A slot that breaks every job it takes, next to a good one: every job
 /// ends with its right output, exactly once.
 fn faulty_slot_next_to_a_good_one_loses_nothing() {
-    let bin = env::current_exe().unwrap().display().to_string();
-    let faulty = Transport::Command {
-        template: vec![
-            "env".into(),
-            "HEARTH_TEST_WORKER=garbage_mid".into(),
-            "{bin}".into(),
-        ],
-        bin,
-    };
-    let mut pool = Pool::builder()
-        .host(Host::local(1))
-        .host(Host::new("faulty", 1, faulty))
-        .max_attempts(10)
-        .build()
-        .unwrap();
+    let mut pool = faulty_next_to_good("garbage_mid");
     squares(&mut pool, 200);
     let metrics = pool.metrics();
     assert_eq!((metrics.jobs_done, metrics.jobs_failed), (200, 0));
@@ -583,21 +585,7 @@ fn frame_cut_by_exit_is_named() {
 /// The frames a slot sent before its stream went bad are its own: their
 /// results count (once), and they are never taken for another slot's.
 fn results_before_garbage_count_and_stay_with_their_slot() {
-    let bin = env::current_exe().unwrap().display().to_string();
-    let faulty = Transport::Command {
-        template: vec![
-            "env".into(),
-            "HEARTH_TEST_WORKER=answer_then_garbage".into(),
-            "{bin}".into(),
-        ],
-        bin,
-    };
-    let mut pool = Pool::builder()
-        .host(Host::local(1))
-        .host(Host::new("faulty", 1, faulty))
-        .max_attempts(10)
-        .build()
-        .unwrap();
+    let mut pool = faulty_next_to_good("answer_then_garbage");
     squares(&mut pool, 200);
     let metrics = pool.metrics();
     assert_eq!((metrics.jobs_done, metrics.jobs_failed), (200, 0));
