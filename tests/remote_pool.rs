@@ -415,17 +415,7 @@ fn fake_worker(mode: &str) -> ExitCode {
         header.extend_from_slice(&0u32.to_be_bytes());
         output.write_all(&header).unwrap();
     } else {
-        let ack = Frame::HelloAck {
-            version: u32::from(wire::VERSION),
-            host: "fake".into(),
-            pid: process::id(),
-        };
-        wire::write_frame(&mut output, &ack, max).unwrap();
-        let _init = wire::read_frame(&mut input, &mut decoder);
-        let ack = Frame::SessionAck {
-            handlers: vec!["square".into()],
-        };
-        wire::write_frame(&mut output, &ack, max).unwrap();
+        fake_handshake_rest(&mut input, &mut output, &mut decoder, vec!["square".into()]);
         let _job = wire::read_frame(&mut input, &mut decoder);
         if mode == "garbage_mid" {
             output
@@ -507,6 +497,26 @@ fn faulty_slot_next_to_a_good_one_loses_nothing() {
     pool.shutdown(Duration::from_secs(10));
 }
 
+/// A fake worker's part of the handshake after the pool's `HELLO`: its
+/// `HELLO_ACK`, the pool's `SESSION_INIT`, and a `SESSION_ACK` naming
+/// `handlers`.
+fn fake_handshake_rest(
+    input: &mut impl io::Read,
+    output: &mut impl Write,
+    decoder: &mut FrameDecoder,
+    handlers: Vec<String>,
+) {
+    let max = decoder.max_frame();
+    let ack = Frame::HelloAck {
+        version: u32::from(wire::VERSION),
+        host: "fake".into(),
+        pid: process::id(),
+    };
+    wire::write_frame(output, &ack, max).unwrap();
+    let _init = wire::read_frame(input, decoder);
+    wire::write_frame(output, &Frame::SessionAck { handlers }, max).unwrap();
+}
+
 /// A fake worker that does the handshake, runs its first job with the real
 /// handlers and gives the encoded answer to `answer`, which writes what it
 /// likes; then waits for its stdin to close, or exits with `exit` at once.
@@ -515,17 +525,7 @@ fn answer_first_job(answer: impl FnOnce(Vec<u8>) -> Vec<u8>, exit: Option<u8>) -
     let (mut input, mut output) = (io::stdin().lock(), io::stdout().lock());
     let mut decoder = FrameDecoder::new(max);
     let _hello = wire::read_frame(&mut input, &mut decoder);
-    let ack = Frame::HelloAck {
-        version: u32::from(wire::VERSION),
-        host: "fake".into(),
-        pid: process::id(),
-    };
-    wire::write_frame(&mut output, &ack, max).unwrap();
-    let _init = wire::read_frame(&mut input, &mut decoder);
-    let ack = Frame::SessionAck {
-        handlers: handlers().names(),
-    };
-    wire::write_frame(&mut output, &ack, max).unwrap();
+    fake_handshake_rest(&mut input, &mut output, &mut decoder, handlers().names());
     if let Ok(Some(Frame::Job {
         id,
         handler,
