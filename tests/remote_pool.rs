@@ -40,6 +40,10 @@ fn handlers() -> Handlers {
             std::thread::sleep(Duration::from_secs(3600));
             Ok::<_, String>(x)
         })
+        .add("nap", |ms: u64| {
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok::<_, String>(ms)
+        })
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
@@ -82,6 +86,10 @@ fn main() -> ExitCode {
         (
             "hanging_job_times_out_others_complete",
             hanging_job_times_out_others_complete,
+        ),
+        (
+            "timeout_counts_from_the_start_not_from_the_send",
+            timeout_counts_from_the_start_not_from_the_send,
         ),
         (
             "job_killing_every_slot_does_not_use_up_the_pool",
@@ -173,7 +181,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, crash, crash_once, fail, flood, hang, square) on host local"
+                    "(this worker has: big, crash, crash_once, fail, flood, hang, nap, square) on host local"
                 ),
                 "{err}"
             );
@@ -229,6 +237,22 @@ fn hanging_job_times_out_others_complete() {
         other => panic!("expected exhausted attempts, got {other:?}"),
     }
     squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// A job waiting in its slot behind another (window 2) is not yet running:
+/// its time limit counts from when the job before it answered.
+fn timeout_counts_from_the_start_not_from_the_send() {
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .window(2)
+        .timeout(Duration::from_secs(3))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    // 2 s each: within the limit alone, 4 s counted from the send.
+    let out = pool.map::<u64, u64>("nap", [2000, 2000]).unwrap();
+    assert_eq!(out, [Ok(2000), Ok(2000)]);
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -4,6 +4,7 @@
 use std::io::{PipeReader, PipeWriter, Write};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
+use std::time::Duration;
 
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{Handlers, ServeError, serve_on};
@@ -110,6 +111,50 @@ fn pipelined_jobs_and_shutdown() {
             }
             other => panic!("expected RESULT, got {other:?}"),
         }
+    }
+    pool.send(&Frame::Shutdown);
+    pool.close().unwrap();
+}
+
+/// A result is sent before the next job starts: with a window above 1 it
+/// must not wait in the worker's buffer behind a long job.
+#[test]
+fn result_is_not_held_back_by_the_next_job() {
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let handlers = Handlers::new()
+        .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
+        // Waits for the test's release; says whether it came (a last
+        // guard keeps a held-back result from hanging the test).
+        .add("gated", move |_: ()| {
+            let gate = gate.lock().map_err(|_| "gate poisoned")?;
+            Ok::<_, &str>(gate.recv_timeout(Duration::from_secs(60)).is_ok())
+        });
+    let mut pool = Pool::start(handlers);
+    let _ = pool.handshake(&["square", "gated"]);
+    // Both jobs in one write, as a pool with a window of 2 sends them: the
+    // worker has the second one before the first ends.
+    let mut bytes = Vec::new();
+    for frame in [job(1, "square", &7u64), job(2, "gated", &())] {
+        wire::write_frame(&mut bytes, &frame, wire::DEFAULT_MAX_FRAME).unwrap();
+    }
+    pool.to_worker.as_mut().unwrap().write_all(&bytes).unwrap();
+    match pool.recv() {
+        Frame::Result { id: 1, outcome } => {
+            assert_eq!(postcard::from_bytes::<u64>(&outcome.unwrap()).unwrap(), 49);
+        }
+        other => panic!("expected the RESULT of job 1, got {other:?}"),
+    }
+    release.send(()).unwrap();
+    match pool.recv() {
+        Frame::Result { id: 2, outcome } => {
+            let released: bool = postcard::from_bytes(&outcome.unwrap()).unwrap();
+            assert!(
+                released,
+                "job 1's result came only after job 2 gave up waiting"
+            );
+        }
+        other => panic!("expected the RESULT of job 2, got {other:?}"),
     }
     pool.send(&Frame::Shutdown);
     pool.close().unwrap();

@@ -68,7 +68,10 @@ struct JobState {
     attempts: u32,
     history: Vec<String>,
     submitted: Instant,
-    dispatched: Option<Instant>,
+    /// When its current attempt started running, as far as the pool can
+    /// tell: when it was sent to an idle slot, or when the slot answered
+    /// the job before it (a slot runs its jobs one at a time, in order).
+    started: Option<Instant>,
     reply: Reply,
 }
 
@@ -274,7 +277,7 @@ impl Engine {
                 attempts: 0,
                 history: Vec::new(),
                 submitted: Instant::now(),
-                dispatched: None,
+                started: None,
                 reply,
             },
         );
@@ -465,7 +468,7 @@ impl Engine {
             host: host.map(|h| self.hosts[h].name.clone()),
             attempts: job.attempts,
             elapsed: job.submitted.elapsed(),
-            run_time: job.dispatched.map(|d| d.elapsed()).unwrap_or_default(),
+            run_time: job.started.map(|d| d.elapsed()).unwrap_or_default(),
             slot: slot.flatten(),
         };
         match job.reply {
@@ -554,9 +557,16 @@ impl Engine {
                 match slot.queue_job(id as u64, &job.handler, &job.payload) {
                     Ok(()) => {
                         job.attempts += 1;
-                        job.dispatched = Some(now);
-                        slot.in_flight
-                            .push((id, self.settings.timeout.map(|t| after(now, t))));
+                        // Behind other jobs, it waits: its clock starts
+                        // when their results are in.
+                        let deadline = if slot.in_flight.is_empty() {
+                            job.started = Some(now);
+                            self.settings.timeout.map(|t| after(now, t))
+                        } else {
+                            job.started = None;
+                            None
+                        };
+                        slot.in_flight.push((id, deadline));
                         incr(&self.stats.in_flight);
                         queued = true;
                     }
@@ -620,7 +630,16 @@ impl Engine {
                         "result for job {id}, which this slot does not run"
                     )));
                 };
-                let (job, _) = slot.in_flight.swap_remove(pos);
+                let (job, _) = slot.in_flight.remove(pos);
+                // The worker starts the next job once this result is out.
+                if let Some((next, deadline)) = slot.in_flight.first_mut()
+                    && let Some(next) = self.jobs.get_mut(*next)
+                    && next.started.is_none()
+                {
+                    let now = Instant::now();
+                    next.started = Some(now);
+                    *deadline = self.settings.timeout.map(|t| after(now, t));
+                }
                 let host = entry.host;
                 if slot.in_flight.is_empty() {
                     decr(&self.stats.hosts[host].busy);

@@ -46,7 +46,9 @@ impl PoolBuilder {
         self
     }
 
-    /// Time limit of one attempt of a job; none by default.
+    /// Time limit of one attempt of a job; none by default. It counts from
+    /// when the job starts running: a job waiting in its slot's window
+    /// behind others starts when the one before it is answered.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -207,9 +207,9 @@ struct Watch {
 /// Jobs run one at a time, in the order they came, on the calling thread:
 /// a slot is one unit of concurrency, and its window only pipelines. A
 /// reader thread decodes the input meanwhile, so the end of the input is
-/// seen even while a job runs. Results are written as jobs end and flushed
-/// when no more input is waiting: jobs that arrived together are answered
-/// with one write.
+/// seen even while a job runs. A result is sent before the next job starts,
+/// so it never waits behind a long job, and the pool can start the next
+/// job's clock when it has the result.
 ///
 /// # Errors
 ///
@@ -350,6 +350,9 @@ where
                 if watch.gone.load(Ordering::SeqCst) {
                     abandoned += 1;
                     continue;
+                }
+                if !out.buffer().is_empty() {
+                    out.flush().map_err(WireError::Io)?;
                 }
                 watch.busy.store(true, Ordering::SeqCst);
                 let outcome = handlers.run(&handler, &payload);

@@ -83,7 +83,8 @@ pub(crate) struct Slot {
     pub(crate) stderr_tail: Vec<String>,
     max_frame: usize,
     pub(crate) stage: Stage,
-    /// Jobs sent and not answered: (job index, deadline).
+    /// Jobs sent and not answered, in the order sent: (job index,
+    /// deadline). Only the first runs, so only it has a deadline.
     pub(crate) in_flight: Vec<(usize, Option<Instant>)>,
     /// The worker and where it runs, once it answered `HELLO`.
     pub(crate) info: Option<Arc<SlotInfo>>,
