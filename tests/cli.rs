@@ -9,7 +9,7 @@ mod procs;
 mod sshd;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -61,15 +61,24 @@ fn hearth(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
     output
 }
 
-/// Waits for the exit (at most [`TIMEOUT`]) and collects the output.
+/// Waits for the exit (at most [`TIMEOUT`]) and collects the output. A
+/// hearth still running then is killed (its slots end with their input)
+/// before the test fails, so it does not outlive the test.
 fn wait_output(child: Child) -> Output {
+    let pid = child.id() as libc::pid_t;
     let (tx, rx) = mpsc::channel();
     let _ = thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    rx.recv_timeout(TIMEOUT)
-        .expect("hearth did not exit in time")
-        .unwrap()
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child, not yet waited for (the
+            // waiting thread has not returned), so the pid is still its.
+            let _ = unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("hearth did not exit in time");
+        }
+    }
 }
 
 /// Processes carrying `tag` in their environment, once those killed have
@@ -300,6 +309,8 @@ fn version_and_help() {
 /// A `hearth map` whose stdout is read line by line.
 struct Running {
     child: Child,
+    /// Its stdin, while the test still writes inputs.
+    input: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     errors: mpsc::Receiver<String>,
     tag: String,
@@ -317,7 +328,16 @@ fn line_reader(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Stri
 }
 
 impl Running {
+    /// Starts `hearth ARGS` with `stdin` as its whole input.
     fn start(args: &[&str], stdin: &str) -> Running {
+        let mut run = Running::streaming(args);
+        run.send(stdin);
+        run.close_input();
+        run
+    }
+
+    /// Starts `hearth ARGS` with its stdin open for [`Running::send`].
+    fn streaming(args: &[&str]) -> Running {
         let tag = run_tag();
         let mut child = command(args, &tag)
             .stdin(Stdio::piped())
@@ -325,20 +345,28 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot run hearth");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        let input = child.stdin.take();
         let lines = line_reader(child.stdout.take().unwrap());
         let errors = line_reader(child.stderr.take().unwrap());
         Running {
             child,
+            input,
             lines,
             errors,
             tag,
         }
+    }
+
+    /// Writes `text` to hearth's stdin.
+    fn send(&mut self, text: &str) {
+        let input = self.input.as_mut().expect("stdin already closed");
+        input.write_all(text.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+
+    /// Closes hearth's stdin: the end of its inputs.
+    fn close_input(&mut self) {
+        drop(self.input.take());
     }
 
     /// Waits for a stderr line containing `text`.
@@ -369,11 +397,14 @@ impl Running {
     fn wait(self) -> (ExitStatus, Vec<String>, String) {
         let Running {
             child,
+            input,
             lines,
             errors,
             tag,
         } = self;
         let output = wait_output(child);
+        // Still open if the test left it so: hearth ended without its end.
+        drop(input);
         let rest: Vec<String> = lines.iter().collect();
         let err: Vec<String> = errors.iter().collect();
         assert_eq!(left_behind(&tag), Vec::<String>::new());
@@ -396,6 +427,38 @@ fn ctrl_c_once_finishes_running_jobs() {
     let expected: Vec<String> = (2..2 + rest.len()).map(|i| i.to_string()).collect();
     assert_eq!(rest, expected);
     assert!(rest.len() < 39, "every job ran: {rest:?}");
+}
+
+/// Inputs from stdin run as they are read: each line's output comes
+/// before the next line is written.
+#[test]
+fn stdin_inputs_run_as_they_are_read() {
+    let mut run = Running::streaming(&["map", "-j", "2", "--", "echo"]);
+    for i in 1..=5 {
+        run.send(&format!("{i}\n"));
+        assert_eq!(run.line(), i.to_string());
+    }
+    run.close_input();
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(rest, Vec::<String>::new());
+}
+
+/// Ctrl+C while hearth waits for more input ends the run at once, and says
+/// how far it read.
+#[test]
+fn ctrl_c_while_reading_stdin_ends_the_run() {
+    let mut run = Running::streaming(&["map", "--", "echo"]);
+    run.send("1\n");
+    assert_eq!(run.line(), "1");
+    run.interrupt();
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("stopped reading the inputs after line 1"),
+        "{err}"
+    );
+    assert_eq!(rest, Vec::<String>::new());
 }
 
 #[test]
@@ -718,12 +781,14 @@ fn second_input_list_is_a_usage_error() {
 
 #[test]
 fn input_line_that_is_not_utf8_is_named() {
-    let output = hearth(&["map", "--", "echo"], b"fine\r\nb\xffd\n");
+    let output = hearth(&["map", "--", "echo"], b"fine\r\nb\xffd\nnot read\n");
     assert_exit(&output, 2);
     assert_eq!(
         stderr(&output),
-        "hearth map: input line 2 is not UTF-8 (\"b\\xffd\"); hearth map takes UTF-8 inputs\n"
+        "hearth map: input line 2 is not UTF-8 (\"b\\xffd\"); hearth map takes UTF-8 inputs and read no line after it\n"
     );
+    // The lines before it ran.
+    assert_eq!(stdout(&output), "fine\n");
 }
 
 #[test]

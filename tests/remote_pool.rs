@@ -16,6 +16,12 @@ mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 
+#[path = "remote_pool/feed.rs"]
+mod feed;
+#[path = "util/gates.rs"]
+#[allow(dead_code)]
+mod gates;
+
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
 
@@ -130,6 +136,30 @@ fn main() -> ExitCode {
         (
             "outcome_too_large_for_a_frame_is_a_final_job_error",
             outcome_too_large_for_a_frame_is_a_final_job_error,
+        ),
+        (
+            "feed_inputs_run_as_they_come",
+            feed::inputs_run_as_they_come,
+        ),
+        (
+            "feed_stopped_run_closes_the_feed",
+            feed::stopped_run_closes_the_feed,
+        ),
+        (
+            "feed_ends_when_no_slot_is_left",
+            feed::feed_ends_when_no_slot_is_left,
+        ),
+        (
+            "feed_is_held_up_behind_a_job_that_does_not_end",
+            feed::feed_is_held_up_behind_a_job_that_does_not_end,
+        ),
+        (
+            "feed_last_feeder_dropped_ends_the_run",
+            feed::last_feeder_dropped_ends_the_run,
+        ),
+        (
+            "feed_of_another_pool_is_refused",
+            feed::feed_of_another_pool_is_refused,
         ),
     ];
     let tests: Vec<runner::Test<'_>> = tests

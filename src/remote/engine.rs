@@ -243,6 +243,11 @@ impl Engine {
         &self.hosts
     }
 
+    /// Jobs the slots hold at once when every window is full.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len() * self.settings.window
+    }
+
     pub(crate) fn stats(&self) -> &Arc<PoolStats> {
         &self.stats
     }

@@ -10,14 +10,19 @@
 //!   an incremental [`FrameDecoder`] for non-blocking pipes and blocking
 //!   helpers for the worker side. Pure code, no I/O of its own beyond the
 //!   helpers' `Read`/`Write`.
-//! - `transport.rs` (to come): how a slot's process is started: the local
+//! - `transport.rs`: how a slot's process is started: the local
 //!   binary, `ssh HOST BIN --remote-worker`, `srun` or a command template.
 //!   [`Slurm`] (`slurm.rs`) holds the srun options, the allocation mode
 //!   and the start line through which a Slurm slot reports its node.
-//! - `slot.rs` (to come): one slot's state machine on the coordinator: the
-//!   handshake, its window of jobs in flight, its stderr drained to the log.
-//! - `pool.rs` (to come): the shared queue, dispatch to slots with room,
-//!   attempts and back-off, results in submission order.
+//! - `slot.rs`: one slot's state machine: the handshake, its window of
+//!   jobs in flight, its stderr drained to the log.
+//! - `engine.rs`: the shared queue, dispatch to slots with room, attempts
+//!   and back-off, deadlines; no poll loop of its own.
+//! - [`Pool`] (`pool.rs`): the engine on a `mio::Poll` of its own, driven by
+//!   blocking calls, with results in input or completion order;
+//!   [`Feeder`] (`feed.rs`) gives it inputs while it runs. [`RemotePool`]
+//!   (`handle.rs`) is the same engine driven by a runtime's coordinator,
+//!   for actors.
 //! - [`serve`](serve()): the worker side, a loop that answers jobs with the
 //!   application's named [`Handlers`] when started with `--remote-worker`.
 //!
@@ -25,6 +30,7 @@
 //! [`FrameDecoder`]: wire::FrameDecoder
 
 pub(crate) mod engine;
+mod feed;
 mod handle;
 mod handlers;
 mod host;
@@ -40,6 +46,7 @@ pub mod wire;
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
 
+pub use feed::{Feed, FeedError, Feeder};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};

@@ -86,6 +86,9 @@ pub enum PoolError {
     Poll(io::Error),
     /// The pool no longer takes jobs: the runtime that ran it has stopped.
     Stopped,
+    /// [`Pool::run_fed`](super::Pool::run_fed) was given a feed another
+    /// pool made (its feeders would wake that pool, not this one).
+    ForeignFeed,
 }
 
 impl fmt::Display for PoolError {
@@ -115,6 +118,9 @@ impl fmt::Display for PoolError {
             PoolError::Stopped => {
                 f.write_str("remote pool stopped: the runtime that ran it is shutting down or gone")
             }
+            PoolError::ForeignFeed => f.write_str(
+                "the feed was made by another pool: make it with `feed` on the pool that runs it",
+            ),
         }
     }
 }

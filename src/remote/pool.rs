@@ -4,6 +4,7 @@
 //! engine's (see `engine.rs`): retries on slot failure, final job errors, no
 //! job lost, no result delivered twice.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::remote::engine::{Engine, Reply, Settings, after, eligible_slots};
+use crate::remote::feed::{self, Feed, Feeder, Pulled, Source};
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, Target};
@@ -162,12 +164,25 @@ pub struct PoolControl {
     inner: Arc<ControlInner>,
 }
 
-struct ControlInner {
+pub(crate) struct ControlInner {
     waker: Waker,
     stop: AtomicBool,
     kill: AtomicBool,
     stats: Arc<PoolStats>,
 }
+
+impl ControlInner {
+    /// Wakes the pool's poll (a failure leaves it to its next event).
+    pub(crate) fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+}
+
+/// Jobs of a run taken from its inputs and not yet reported, at most: in
+/// input order, the reports that wait for a slow job before them are held
+/// in memory, and so are the inputs of a feed. (A pool whose slots' windows
+/// hold more keeps them full instead.)
+pub(crate) const MAX_AHEAD: usize = 4096;
 
 impl PoolControl {
     /// Starts no new job from now on, for this run and later ones: the
@@ -175,14 +190,14 @@ impl PoolControl {
     /// [`JobFailure::Cancelled`].
     pub fn stop_starting(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
-        let _ = self.inner.waker.wake();
+        self.inner.wake();
     }
 
     /// Kills every slot now: the jobs not done are reported as
     /// [`JobFailure::Cancelled`], and the pool runs no job again.
     pub fn kill(&self) {
         self.inner.kill.store(true, Ordering::SeqCst);
-        let _ = self.inner.waker.wake();
+        self.inner.wake();
     }
 
     /// A snapshot of the pool's numbers.
@@ -318,6 +333,10 @@ impl Pool {
     /// are reported as [`JobFailure::Cancelled`]. Returns once every job
     /// was reported.
     ///
+    /// Jobs are queued as slots need them, at most [`MAX_AHEAD`] (4096, or
+    /// more when the slots' windows hold more) ahead of the reports: in
+    /// input order, a slow job holds back at most that many reports.
+    ///
     /// # Errors
     ///
     /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
@@ -353,58 +372,158 @@ impl Pool {
         handler: &str,
         payloads: impl IntoIterator<Item = Vec<u8>>,
         order: Order,
+        on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
+    ) -> Result<(), PoolError> {
+        let source = Source::List(payloads.into_iter());
+        self.run_source(target, handler, source, order, on_report)
+    }
+
+    /// Makes a feed for [`Pool::run_fed`]: a [`Feeder`] that any thread may
+    /// fill while the run goes on, waiting while `capacity` inputs wait to
+    /// be taken, and the [`Feed`] to run.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::ops::ControlFlow;
+    ///
+    /// use hearth::remote::{Host, JobReport, Order, Pool, Target};
+    ///
+    /// let mut pool = Pool::builder().host(Host::local(4)).build()?;
+    /// let (feeder, feed) = pool.feed::<u64>(64);
+    /// // Inputs as they come, e.g. from a socket; dropping the feeder ends them.
+    /// std::thread::spawn(move || {
+    ///     for x in 1..=100 {
+    ///         if feeder.send(&x).is_err() {
+    ///             break; // the run stopped
+    ///         }
+    ///     }
+    /// });
+    /// pool.run_fed(&Target::Any, "square", feed, Order::Submission, |i, report: JobReport<u64>| {
+    ///     println!("{i}: {:?}", report.result);
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// # Ok::<(), hearth::remote::PoolError>(())
+    /// ```
+    pub fn feed<I>(&self, capacity: usize) -> (Feeder<I>, Feed<I>) {
+        feed::feed(self.control.clone(), capacity)
+    }
+
+    /// [`Pool::run`] on inputs that arrive while it goes on, from the
+    /// [`Feeder`] of `feed` (see [`Pool::feed`]); returns once every
+    /// feeder is dropped and every job taken was reported.
+    ///
+    /// When `on_report` breaks, or the pool is told to stop or killed, or
+    /// no slot that may run the jobs is left, the run takes no more inputs
+    /// (feeders get [`FeedError::Closed`](feed::FeedError::Closed)) and
+    /// only the jobs already taken are reported.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::ForeignFeed`] if another pool made `feed`; otherwise as
+    /// [`Pool::run`].
+    pub fn run_fed<I, O>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        feed: Feed<I>,
+        order: Order,
+        mut on_report: impl FnMut(usize, JobReport<O>) -> ControlFlow<()>,
+    ) -> Result<(), PoolError>
+    where
+        O: DeserializeOwned,
+    {
+        if !feed.is_of(&self.control) {
+            return Err(PoolError::ForeignFeed);
+        }
+        let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
+        self.run_source(target, handler, source, order, |index, report| {
+            on_report(index, report.decode())
+        })
+    }
+
+    /// The run loop of [`Pool::run_raw`] and [`Pool::run_fed`]: takes
+    /// inputs from `source` while fewer than [`MAX_AHEAD`] jobs wait to be
+    /// reported, drives the engine, reports in `order`.
+    fn run_source<P: Iterator<Item = Vec<u8>>>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        mut source: Source<P>,
+        order: Order,
         mut on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
     ) -> Result<(), PoolError> {
         let eligible = eligible_slots(self.engine.hosts(), target)?;
         let handler: Arc<str> = Arc::from(handler);
         self.engine.pause(false);
-        let mut total = 0;
-        for (index, payload) in payloads.into_iter().enumerate() {
-            let reply = Reply::Collect(index);
-            self.engine
-                .submit(&eligible, handler.clone(), payload, reply);
-            total += 1;
-        }
-        let mut waiting: Vec<Option<JobReport>> = Vec::new();
-        if order == Order::Submission {
-            waiting.resize_with(total, || None);
-        }
-        let (mut next, mut reported, mut stopped) = (0, 0, false);
+        let max_ahead = MAX_AHEAD.max(2 * self.engine.capacity());
+        // In input order: the reports from `reported` on, as they come.
+        let mut waiting: VecDeque<Option<JobReport>> = VecDeque::new();
+        let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
         let mut done = Vec::new();
         let result = loop {
             if self.control.kill.load(Ordering::SeqCst) {
+                stopped = true;
                 self.engine.kill_all(self.poll.registry());
             }
             if self.control.stop.load(Ordering::SeqCst) {
                 stopped = true;
                 self.engine.pause(true);
             }
+            if stopped && source.is_feed() {
+                source.close();
+                ended = true;
+            }
+            // A stopped list is taken whole: its rest is cancelled at once.
+            while !ended && (stopped || taken - reported < max_ahead) {
+                match source.pull() {
+                    Pulled::Input(payload) => {
+                        let reply = Reply::Collect(taken);
+                        self.engine
+                            .submit(&eligible, handler.clone(), payload, reply);
+                        if order == Order::Submission {
+                            waiting.push_back(None);
+                        }
+                        taken += 1;
+                    }
+                    Pulled::Later => break,
+                    Pulled::End => ended = true,
+                }
+            }
             // Outcomes first: a callback that breaks stops the next
             // dispatch.
             done.extend(self.engine.take_completed());
             for (index, report) in done.drain(..) {
-                let mut deliver = |index, report| {
+                // Nothing that may run a job is left: a feed would only
+                // bring more jobs that cannot run. (The ones taken end as
+                // not run, not as cancelled.)
+                if matches!(report.result, Err(JobFailure::NotRun { .. })) && source.is_feed() {
+                    source.close();
+                    ended = true;
+                }
+                if order == Order::Submission {
+                    if let Some(place) = waiting.get_mut(index - reported) {
+                        *place = Some(report);
+                    }
+                    while let Some(report) = waiting.front_mut().and_then(Option::take) {
+                        let _ = waiting.pop_front();
+                        reported += 1;
+                        stopped |= on_report(reported - 1, report).is_break();
+                    }
+                } else {
                     reported += 1;
-                    if on_report(index, report).is_break() && !stopped {
-                        stopped = true;
-                    }
-                };
-                match order {
-                    Order::Completion => deliver(index, report),
-                    Order::Submission => {
-                        waiting[index] = Some(report);
-                        while let Some(report) = waiting.get_mut(next).and_then(Option::take) {
-                            deliver(next, report);
-                            next += 1;
-                        }
-                    }
+                    stopped |= on_report(index, report).is_break();
                 }
             }
             if stopped {
                 self.engine.pause(true);
+                if source.is_feed() {
+                    source.close();
+                    ended = true;
+                }
             }
             self.engine.tick(self.poll.registry());
-            if reported == total {
+            if ended && reported == taken {
                 break Ok(());
             }
             if self.engine.has_completed() {

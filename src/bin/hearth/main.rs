@@ -16,6 +16,7 @@ macro_rules! say {
     }};
 }
 
+mod inputs;
 mod interrupt;
 mod map;
 mod output;

@@ -1,16 +1,17 @@
 //! `hearth map`: one job per input over the slots of the hosts.
 
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, IsTerminal};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hearth::remote::{
-    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport, shell_quote,
+    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::inputs::{self, Source, StdinReader, Texts};
 use crate::output::{Finished, Printer};
 use crate::sh::{self, ShJob, ShOutput};
 use crate::{MapArgs, USAGE, interrupt};
@@ -21,6 +22,14 @@ const JOB_FAILED: u8 = 1;
 const POOL_FAILED: u8 = 3;
 /// Exit status after Ctrl+C.
 const INTERRUPTED: u8 = 130;
+
+/// Jobs read from stdin and not yet taken by the pool, at most (the pool
+/// itself takes only as many as keep its slots busy).
+const FEED_CAPACITY: usize = 256;
+
+/// "no inputs" usage message.
+const NO_INPUTS: &str =
+    "no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line";
 
 /// Prints a one-line usage error and returns exit status 2.
 fn usage_error(msg: &str) -> ExitCode {
@@ -44,14 +53,12 @@ pub fn run(args: MapArgs) -> ExitCode {
             return ExitCode::from(POOL_FAILED);
         }
     };
-    let (words, inputs) = match inputs(&args) {
+    let (words, source) = match inputs::parse(&args) {
         Ok(split) => split,
         Err(msg) => return usage_error(&msg),
     };
-    if inputs.is_empty() {
-        return usage_error(
-            "no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line",
-        );
+    if matches!(&source, Source::Listed(inputs) if inputs.is_empty()) {
+        return usage_error(NO_INPUTS);
     }
     let mut pool = match build_pool(&args) {
         Ok(pool) => pool,
@@ -79,11 +86,11 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(printer) => printer,
         Err(err) => return usage_error(&err.to_string()),
     };
-    let commands: Vec<String> = inputs.iter().map(|i| command_line(&words, i)).collect();
-    let jobs = commands.iter().map(|command| ShJob {
-        command: command.clone(),
-    });
-    let bar = progress_bar(args.progress, inputs.len());
+    let listed = match &source {
+        Source::Listed(inputs) => Some(inputs.len()),
+        Source::Stdin => None,
+    };
+    let bar = progress_bar(args.progress, listed);
     let order = if args.unordered {
         Order::Completion
     } else {
@@ -91,41 +98,70 @@ pub fn run(args: MapArgs) -> ExitCode {
     };
     let mut write_error = None;
     let mut stopped_after_failure = false;
-    let outcome = pool.run(
-        &Target::Any,
-        sh::HANDLER,
-        jobs,
-        order,
-        |index, report: JobReport<ShOutput>| {
-            let job = Finished {
-                seq: index + 1,
-                input: &inputs[index],
-                command: &commands[index],
-                report,
-            };
-            match bar.suspend(|| printer.job(job)) {
-                Ok(failed) => {
-                    bar.inc(1);
-                    let failures = printer.failed.len() + printer.not_run.len();
-                    if failures > 0 {
-                        bar.set_message(format!("failed={failures}"));
-                    }
-                    if failed && args.fail_fast && !stopped_after_failure {
-                        stopped_after_failure = true;
-                        return ControlFlow::Break(());
-                    }
-                    ControlFlow::Continue(())
+    // The inputs: all at hand, or a feed that a thread fills from stdin.
+    let (mut texts, listed_jobs, fed) = match source {
+        Source::Listed(inputs) => {
+            let jobs: Vec<ShJob> = inputs
+                .iter()
+                .map(|input| ShJob {
+                    command: inputs::command_line(&words, input),
+                })
+                .collect();
+            (Texts::listed(&words, inputs), jobs, None)
+        }
+        Source::Stdin => {
+            let (feeder, feed) = pool.feed(FEED_CAPACITY);
+            let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
+            let reader = StdinReader::start(words, feeder, texts_tx);
+            (Texts::fed(texts_rx), Vec::new(), Some((feed, reader)))
+        }
+    };
+    let reader = fed.as_ref().map(|(_, reader)| reader.clone());
+    let mut reported = 0;
+    let mut on_report = |index, report: JobReport<ShOutput>| {
+        reported += 1;
+        if let Some(reader) = &reader {
+            bar.set_length(reader.lines() as u64);
+        }
+        let (input, command) = texts.take(index);
+        let job = Finished {
+            seq: index + 1,
+            input: &input,
+            command: &command,
+            report,
+        };
+        match bar.suspend(|| printer.job(job)) {
+            Ok(failed) => {
+                bar.inc(1);
+                let failures = printer.failed.len() + printer.not_run.len();
+                if failures > 0 {
+                    bar.set_message(format!("failed={failures}"));
                 }
-                Err(err) => {
-                    if write_error.is_none() {
-                        control.kill();
-                        write_error = Some(err);
-                    }
-                    ControlFlow::Break(())
+                if failed && args.fail_fast && !stopped_after_failure {
+                    stopped_after_failure = true;
+                    return ControlFlow::Break(());
                 }
+                ControlFlow::Continue(())
             }
-        },
-    );
+            Err(err) => {
+                if write_error.is_none() {
+                    control.kill();
+                    write_error = Some(err);
+                }
+                ControlFlow::Break(())
+            }
+        }
+    };
+    let outcome = match fed {
+        Some((feed, _)) => pool.run_fed(&Target::Any, sh::HANDLER, feed, order, &mut on_report),
+        None => pool.run(
+            &Target::Any,
+            sh::HANDLER,
+            listed_jobs,
+            order,
+            &mut on_report,
+        ),
+    };
     bar.finish_and_clear();
     let joblog = printer.finish();
     // Before the shutdown, which ends the slots still waiting.
@@ -143,13 +179,30 @@ pub fn run(args: MapArgs) -> ExitCode {
         say!("hearth map: cannot write the output: {err}");
         return ExitCode::from(JOB_FAILED);
     }
+    let input_error = reader.as_ref().and_then(StdinReader::error);
+    if reported == 0 && input_error.is_none() && reader.as_ref().is_some_and(StdinReader::finished)
+    {
+        return usage_error(NO_INPUTS);
+    }
     report_dead_hosts(&control.metrics());
-    let status = summarize(
+    let mut status = summarize(
         &printer,
-        inputs.len(),
+        reported,
         interrupted.load(Ordering::SeqCst),
         args.fail_fast,
     );
+    if let Some(reader) = &reader
+        && !reader.finished()
+    {
+        say!(
+            "hearth map: stopped reading the inputs after line {}",
+            reader.lines()
+        );
+    }
+    if let Some(msg) = input_error {
+        say!("hearth map: {msg}");
+        status = ExitCode::from(USAGE);
+    }
     match joblog {
         Err(msg) if status == ExitCode::SUCCESS => {
             say!("hearth map: {msg}");
@@ -271,60 +324,6 @@ fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool
         ExitCode::from(JOB_FAILED)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-/// The command's words and the inputs: `:::` values, `--arg` values, or
-/// the lines of stdin.
-fn inputs(args: &MapArgs) -> Result<(Vec<String>, Vec<String>), String> {
-    let (words, listed) = match args.command.iter().position(|w| w == ":::") {
-        Some(at) => (args.command[..at].to_vec(), args.command[at + 1..].to_vec()),
-        None => (args.command.clone(), Vec::new()),
-    };
-    if listed.iter().any(|w| w == ":::") {
-        return Err(
-            "more than one ::: (hearth map takes one list of inputs, it does not combine lists); \
-             give the inputs after a single :::"
-                .to_owned(),
-        );
-    }
-    if words.is_empty() {
-        return Err("no command: give it after --, e.g. hearth map -- echo {}".to_owned());
-    }
-    let mut inputs = args.args.clone();
-    inputs.extend(listed);
-    if !inputs.is_empty() || args.command.iter().any(|w| w == ":::") {
-        return Ok((words, inputs));
-    }
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
-        say!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
-    }
-    let mut lines = Vec::new();
-    for (number, line) in stdin.lock().split(b'\n').enumerate() {
-        let line = line.map_err(|err| format!("cannot read the inputs from stdin: {err}"))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        let line = String::from_utf8(line.to_vec()).map_err(|_| {
-            format!(
-                "input line {} is not UTF-8 (\"{}\"); hearth map takes UTF-8 inputs",
-                number + 1,
-                line.escape_ascii()
-            )
-        })?;
-        lines.push(line);
-    }
-    Ok((words, lines))
-}
-
-/// The command line of one input: `{}` replaced by the shell-quoted input,
-/// or the input appended.
-fn command_line(words: &[String], input: &str) -> String {
-    let line = words.join(" ");
-    let quoted = shell_quote(input);
-    if line.contains("{}") {
-        line.replace("{}", &quoted)
-    } else {
-        format!("{line} {quoted}")
     }
 }
 
@@ -450,12 +449,14 @@ fn worker_bin(args: &MapArgs) -> Result<String, String> {
 }
 
 /// A progress bar on stderr when asked for and stderr is a terminal;
-/// hidden otherwise.
-fn progress_bar(wanted: bool, total: usize) -> ProgressBar {
+/// hidden otherwise. `total` is `None` for inputs still being read.
+fn progress_bar(wanted: bool, total: Option<usize>) -> ProgressBar {
     if !wanted || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    // Inputs from stdin: the length grows as they are read.
+    let total = total.unwrap_or(0) as u64;
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(style) =
         ProgressStyle::with_template("{bar:40} {pos}/{len} jobs  {per_sec}  eta {eta}  {msg}")
     {

@@ -1,0 +1,184 @@
+//! Inputs that arrive while a run goes on, e.g. lines read from a pipe:
+//! [`Pool::feed`](super::Pool::feed) makes a [`Feeder`], which any thread
+//! may fill, and the [`Feed`] that
+//! [`Pool::run_fed`](super::Pool::run_fed) runs.
+//!
+//! The feed is a bounded channel of encoded inputs: a feeder waits while
+//! it is full, so a fast producer (`yes | hearth map ...`) cannot outrun
+//! the slots, and the pool takes inputs only while fewer than
+//! [`MAX_AHEAD`](super::pool::MAX_AHEAD) of its jobs wait to be reported.
+//! Each input sent wakes the pool's poll, and so does a feeder dropped: the
+//! last one gone ends the inputs.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use serde::Serialize;
+
+use super::pool::ControlInner;
+
+/// The sending end of a [`Feed`]: encodes inputs and hands them to the
+/// pool's run. Cloneable and `Send`; the run's inputs end when every clone
+/// is dropped.
+pub struct Feeder<I> {
+    /// Taken by `drop`, to disconnect before the wake-up.
+    tx: Option<Sender<Vec<u8>>>,
+    pool: Arc<ControlInner>,
+    _input: PhantomData<fn(&I)>,
+}
+
+/// The receiving end, for [`Pool::run_fed`](super::Pool::run_fed) on the
+/// pool that made it.
+pub struct Feed<I> {
+    rx: Receiver<Vec<u8>>,
+    pool: Arc<ControlInner>,
+    _input: PhantomData<fn(&I)>,
+}
+
+/// Why [`Feeder::send`] did not hand an input over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedError {
+    /// The input does not encode (the message says why); the feed is fine.
+    Encode(String),
+    /// The run ended or stopped taking inputs (it was interrupted, told to
+    /// stop, or every slot is dead), or its [`Feed`] was dropped.
+    Closed,
+}
+
+impl fmt::Display for FeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedError::Encode(err) => write!(f, "unable to encode a job's input: {err}"),
+            FeedError::Closed => f.write_str("the run takes no more inputs: it ended or stopped"),
+        }
+    }
+}
+
+impl std::error::Error for FeedError {}
+
+/// A feed of at most `capacity` (at least 1) inputs not yet taken.
+pub(crate) fn feed<I>(pool: Arc<ControlInner>, capacity: usize) -> (Feeder<I>, Feed<I>) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+    let feeder = Feeder {
+        tx: Some(tx),
+        pool: pool.clone(),
+        _input: PhantomData,
+    };
+    let feed = Feed {
+        rx,
+        pool,
+        _input: PhantomData,
+    };
+    (feeder, feed)
+}
+
+impl<I: Serialize> Feeder<I> {
+    /// Encodes `input` and hands it to the run, waiting while the feed is
+    /// full.
+    ///
+    /// # Errors
+    ///
+    /// [`FeedError::Encode`] if `input` does not encode (nothing is sent),
+    /// [`FeedError::Closed`] once the run takes no more inputs.
+    pub fn send(&self, input: &I) -> Result<(), FeedError> {
+        let payload =
+            postcard::to_stdvec(input).map_err(|err| FeedError::Encode(err.to_string()))?;
+        let tx = self.tx.as_ref().ok_or(FeedError::Closed)?;
+        tx.send(payload).map_err(|_| FeedError::Closed)?;
+        self.pool.wake();
+        Ok(())
+    }
+}
+
+impl<I> Clone for Feeder<I> {
+    fn clone(&self) -> Self {
+        Feeder {
+            tx: self.tx.clone(),
+            pool: self.pool.clone(),
+            _input: PhantomData,
+        }
+    }
+}
+
+impl<I> Drop for Feeder<I> {
+    fn drop(&mut self) {
+        // The last feeder gone ends the inputs: the run must look, and
+        // find the channel disconnected, so the sender goes first.
+        drop(self.tx.take());
+        self.pool.wake();
+    }
+}
+
+impl<I> fmt::Debug for Feeder<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Feeder")
+            .field("waiting", &self.tx.as_ref().map(Sender::len))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I> fmt::Debug for Feed<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Feed")
+            .field("waiting", &self.rx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I> Feed<I> {
+    /// True if `pool` made this feed (its sends wake that pool).
+    pub(crate) fn is_of(&self, pool: &Arc<ControlInner>) -> bool {
+        Arc::ptr_eq(&self.pool, pool)
+    }
+
+    /// The untyped source the run loop pulls from.
+    pub(crate) fn into_source<P>(self) -> Source<P> {
+        Source::Feed(self.rx)
+    }
+}
+
+/// Where a run's payloads come from.
+pub(crate) enum Source<P> {
+    /// All there from the start.
+    List(P),
+    /// As a feeder sends them.
+    Feed(Receiver<Vec<u8>>),
+}
+
+/// What [`Source::pull`] found.
+pub(crate) enum Pulled {
+    Input(Vec<u8>),
+    /// None yet: a feeder wakes the poll when one comes.
+    Later,
+    /// No more.
+    End,
+}
+
+impl<P: Iterator<Item = Vec<u8>>> Source<P> {
+    pub(crate) fn pull(&mut self) -> Pulled {
+        match self {
+            Source::List(payloads) => payloads.next().map_or(Pulled::End, Pulled::Input),
+            Source::Feed(rx) => match rx.try_recv() {
+                Ok(payload) => Pulled::Input(payload),
+                Err(TryRecvError::Empty) => Pulled::Later,
+                Err(TryRecvError::Disconnected) => Pulled::End,
+            },
+        }
+    }
+
+    /// Stops taking inputs: a feed's receiver is dropped, so feeders learn
+    /// it ([`FeedError::Closed`]) instead of waiting on a full channel.
+    pub(crate) fn close(&mut self) {
+        if let Source::Feed(rx) = self {
+            *rx = crossbeam_channel::bounded(0).1;
+        }
+    }
+
+    /// A feed is read only while the run goes on; a list is taken whole
+    /// (its rest reported as cancelled when the run stops).
+    pub(crate) fn is_feed(&self) -> bool {
+        matches!(self, Source::Feed(_))
+    }
+}
