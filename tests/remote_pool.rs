@@ -16,11 +16,11 @@ mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 
-#[path = "remote_pool/feed.rs"]
-mod feed;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
+#[path = "remote_pool/inputs.rs"]
+mod inputs;
 
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
@@ -49,6 +49,17 @@ fn handlers() -> Handlers {
         .add("nap", |ms: u64| {
             std::thread::sleep(Duration::from_millis(ms));
             Ok::<_, String>(ms)
+        })
+        // Answers `x`; first sets the flag file, or waits for it, or
+        // neither (`role` "set", "wait" or anything else).
+        .add("flag", |(flag, role, x): (PathBuf, String, u64)| {
+            match role.as_str() {
+                "set" => fs::write(&flag, b"").map_err(|err| format!("setting {flag:?}: {err}"))?,
+                "wait" => gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    .map_err(|()| format!("{flag:?} was never set"))?,
+                _ => {}
+            }
+            Ok::<_, String>(x)
         })
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
         .add("flood", |x: u64| {
@@ -139,27 +150,31 @@ fn main() -> ExitCode {
         ),
         (
             "feed_inputs_run_as_they_come",
-            feed::inputs_run_as_they_come,
+            inputs::inputs_run_as_they_come,
         ),
         (
             "feed_stopped_run_closes_the_feed",
-            feed::stopped_run_closes_the_feed,
+            inputs::stopped_run_closes_the_feed,
         ),
         (
             "feed_ends_when_no_slot_is_left",
-            feed::feed_ends_when_no_slot_is_left,
+            inputs::feed_ends_when_no_slot_is_left,
         ),
         (
             "feed_is_held_up_behind_a_job_that_does_not_end",
-            feed::feed_is_held_up_behind_a_job_that_does_not_end,
+            inputs::feed_is_held_up_behind_a_job_that_does_not_end,
         ),
         (
             "feed_last_feeder_dropped_ends_the_run",
-            feed::last_feeder_dropped_ends_the_run,
+            inputs::last_feeder_dropped_ends_the_run,
+        ),
+        (
+            "list_is_taken_again_after_a_burst_of_reports",
+            inputs::list_is_taken_again_after_a_burst_of_reports,
         ),
         (
             "feed_of_another_pool_is_refused",
-            feed::feed_of_another_pool_is_refused,
+            inputs::feed_of_another_pool_is_refused,
         ),
     ];
     let tests: Vec<runner::Test<'_>> = tests
@@ -211,7 +226,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, crash, crash_once, fail, flood, hang, nap, square) on host local"
+                    "(this worker has: big, crash, crash_once, fail, flag, flood, hang, nap, square) on host local"
                 ),
                 "{err}"
             );
@@ -222,7 +237,7 @@ fn job_errors_are_final() {
     pool.shutdown(Duration::from_secs(10));
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = env::temp_dir().join(format!("hearth-pool-test-{}-{name}", process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();

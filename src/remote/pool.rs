@@ -470,26 +470,6 @@ impl Pool {
                 stopped = true;
                 self.engine.pause(true);
             }
-            if stopped && source.is_feed() {
-                source.close();
-                ended = true;
-            }
-            // A stopped list is taken whole: its rest is cancelled at once.
-            while !ended && (stopped || taken - reported < max_ahead) {
-                match source.pull() {
-                    Pulled::Input(payload) => {
-                        let reply = Reply::Collect(taken);
-                        self.engine
-                            .submit(&eligible, handler.clone(), payload, reply);
-                        if order == Order::Submission {
-                            waiting.push_back(None);
-                        }
-                        taken += 1;
-                    }
-                    Pulled::Later => break,
-                    Pulled::End => ended = true,
-                }
-            }
             // Outcomes first: a callback that breaks stops the next
             // dispatch.
             done.extend(self.engine.take_completed());
@@ -520,6 +500,25 @@ impl Pool {
                 if source.is_feed() {
                     source.close();
                     ended = true;
+                }
+            }
+            // More inputs, after the reports that made room for them (taken
+            // before, a run whose every job was just reported would sleep
+            // with inputs left). A stopped list is taken whole: its rest
+            // is cancelled at once.
+            while !ended && (stopped || taken - reported < max_ahead) {
+                match source.pull() {
+                    Pulled::Input(payload) => {
+                        let reply = Reply::Collect(taken);
+                        self.engine
+                            .submit(&eligible, handler.clone(), payload, reply);
+                        if order == Order::Submission {
+                            waiting.push_back(None);
+                        }
+                        taken += 1;
+                    }
+                    Pulled::Later => break,
+                    Pulled::End => ended = true,
                 }
             }
             self.engine.tick(self.poll.registry());

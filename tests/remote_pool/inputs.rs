@@ -1,6 +1,8 @@
-//! `Pool::run_fed`: inputs sent while the run goes on.
+//! How a run takes its inputs: from a list, as the slots need them, and
+//! from a feed (`Pool::run_fed`), as they are sent while the run goes on.
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -249,4 +251,37 @@ pub fn last_feeder_dropped_ends_the_run() {
         assert_eq!(outputs, [Ok(round * round)], "round {round}");
     }
     pool.shutdown(Duration::from_secs(10));
+}
+
+/// A list longer than the run takes at once, whose first job ends only
+/// after the 4096th: the run takes more inputs once that burst of reports
+/// made room (it once went to sleep with inputs left instead).
+pub fn list_is_taken_again_after_a_burst_of_reports() {
+    let dir = super::temp_dir("burst");
+    let flag = dir.join("flag");
+    let mut pool = Pool::builder().host(Host::local(2)).build().unwrap();
+    // Job 0 waits on one slot for job 4095, which the other slot runs.
+    let role = |x| match x {
+        0 => "wait",
+        4095 => "set",
+        _ => "",
+    };
+    let inputs: Vec<(PathBuf, String, u64)> = (0..5000u64)
+        .map(|x| (flag.clone(), role(x).to_owned(), x))
+        .collect();
+    let control = pool.control();
+    let (ended, watch) = mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        let hung = watch.recv_timeout(GUARD).is_err();
+        if hung {
+            control.kill();
+        }
+        hung
+    });
+    let out = pool.map::<_, u64>("flag", inputs).unwrap();
+    let _ = ended.send(());
+    assert!(!watchdog.join().unwrap(), "the run stopped taking inputs");
+    assert_eq!(out, (0..5000).map(Ok).collect::<Vec<_>>());
+    pool.shutdown(Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(dir);
 }
