@@ -1,6 +1,9 @@
 //! The `hearth` command, run as a user would: local runs, output modes,
 //! exit statuses, Ctrl+C, and runs over the private loopback sshd.
 
+#[path = "util/gates.rs"]
+#[allow(dead_code)]
+mod gates;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -578,6 +581,55 @@ fn ssh_unreachable_host_leaves_the_work_to_the_others() {
     );
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), numbers(300));
+}
+
+/// A host that stops answering (its sshd frozen with SIGSTOP) fails its
+/// slot once ssh's keep-alive gives up (hearth sets it to about a minute;
+/// the test's own, shorter `-o` options win), and the job runs again on a
+/// slot that answers instead of hanging the run.
+#[test]
+fn ssh_frozen_host_fails_its_slot_and_the_job_runs_again() {
+    let Some(sshd) = sshd() else { return };
+    let dir = sshd.scratch("frozen");
+    fs::create_dir_all(&dir).unwrap();
+    let started = dir.join("started");
+    let mut ssh = sshd.ssh_command();
+    ssh.extend(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"].map(String::from));
+    let ssh = ssh.join(" ");
+    // The first attempt marks its start and waits; the second answers.
+    let script = format!(
+        "if [ -e {0} ]; then echo again-{{}}; else touch {0}; exec sleep 300; fi",
+        started.display()
+    );
+    let mut run = Running::streaming(&["map", "--ssh", &ssh, "-S", "node1,node2", "--", &script]);
+    run.send("a\n");
+    run.close_input();
+    let sleeping = gates::poll_for(TIMEOUT, || {
+        procs::processes()
+            .into_iter()
+            .find(|p| p.comm == "sleep" && p.cmdline == "sleep 300")
+    })
+    .expect("the first attempt never started");
+    // Its sshd: the nearest ancestor named sshd*.
+    let all = procs::processes();
+    let mut at = sleeping.ppid;
+    let server = loop {
+        let parent = all
+            .iter()
+            .find(|p| p.pid == at)
+            .expect("the job's sshd is gone");
+        if parent.comm.starts_with("sshd") {
+            break parent.clone();
+        }
+        at = parent.ppid;
+    };
+    assert!(procs::signal(server.pid, libc::SIGSTOP), "{server}");
+    let line = run.line();
+    assert!(procs::signal(server.pid, libc::SIGCONT), "{server}");
+    assert_eq!(line, "again-a");
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(rest, Vec::<String>::new());
 }
 
 #[test]

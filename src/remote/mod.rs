@@ -55,4 +55,4 @@ pub use pool::{Order, Pool, PoolBuilder, PoolControl};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
-pub use transport::{Transport, shell_quote};
+pub use transport::{SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, Transport, shell_quote};

@@ -11,6 +11,18 @@ use std::time::Duration;
 
 use crate::remote::{REMOTE_WORKER_FLAG, Slurm};
 
+/// Seconds between ssh's keep-alive probes of the server
+/// (`ServerAliveInterval`): with [`SERVER_ALIVE_COUNT_MAX`] unanswered in a
+/// row, ssh gives up, so a host that froze or dropped off the network
+/// fails its slot (and the slot's jobs are retried) after about a minute,
+/// instead of hanging the run. Options given with the ssh command come
+/// first and win (`ssh -o ServerAliveInterval=5`).
+pub const SERVER_ALIVE_INTERVAL: u32 = 15;
+
+/// Unanswered keep-alive probes after which ssh gives up
+/// (`ServerAliveCountMax`), see [`SERVER_ALIVE_INTERVAL`].
+pub const SERVER_ALIVE_COUNT_MAX: u32 = 4;
+
 /// How to start a worker process for a slot.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -111,6 +123,10 @@ impl Transport {
                         "ConnectTimeout={}",
                         connect_timeout.as_secs().max(1)
                     ))
+                    .arg("-o")
+                    .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
+                    .arg("-o")
+                    .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"))
                     .arg(host)
                     .arg(shell_quote(bin))
                     .arg(REMOTE_WORKER_FLAG);
@@ -154,7 +170,44 @@ pub fn shell_quote(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{Transport, shell_quote};
+
+    #[test]
+    fn ssh_gives_up_on_a_silent_host_and_takes_the_users_options_first() {
+        let transport = Transport::Ssh {
+            ssh: vec![
+                "ssh".to_owned(),
+                "-o".to_owned(),
+                "ServerAliveInterval=5".to_owned(),
+            ],
+            bin: "/opt/my prog".to_owned(),
+            connect_timeout: std::time::Duration::from_secs(7),
+        };
+        let cmd = transport.command("node1");
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(cmd.get_program(), "ssh");
+        assert_eq!(
+            args,
+            [
+                "-o",
+                "ServerAliveInterval=5",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=7",
+                "-o",
+                "ServerAliveInterval=15",
+                "-o",
+                "ServerAliveCountMax=4",
+                "node1",
+                "'/opt/my prog'",
+                "--remote-worker",
+            ]
+        );
+    }
 
     #[test]
     fn quoting() {
