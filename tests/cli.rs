@@ -820,6 +820,51 @@ fn jobs_start_with_no_signal_blocked() {
 }
 
 #[test]
+fn bad_option_values_are_usage_errors_that_say_what_to_do() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--timeout", "0"], "a time limit must be more than 0"),
+        (&["--timeout", "0ms"], "a time limit must be more than 0"),
+        (&["-S", "h1", "--launcher", ""], "--launcher is empty"),
+        (&["-S", "h1", "--launcher", "  "], "--launcher is empty"),
+        (&["-S", "h1", "--remote-bin", ""], "--remote-bin is empty"),
+        (&["-S", "h1", "--ssh", "ssh -o 'Proxy"], "unclosed quote"),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["map"];
+        args.extend_from_slice(options);
+        args.extend(["--", "echo"]);
+        let output = hearth(&args, "1\n");
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+}
+
+/// Command-line options are split as a shell would: a quoted word keeps
+/// its spaces.
+#[test]
+fn launcher_words_are_split_like_a_shell() {
+    let output = hearth(
+        &[
+            "map",
+            "-S",
+            "h1",
+            "--launcher",
+            "env 'GREETING=hello there' {bin}",
+            "--",
+            "echo \"$GREETING\"",
+        ],
+        "x\n",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "hello there x\n");
+}
+
+#[test]
 fn second_input_list_is_a_usage_error() {
     let output = hearth(&["map", "--", "echo", ":::", "a", ":::", "b"], "");
     assert_exit(&output, 2);

@@ -120,7 +120,7 @@ pub struct MapArgs {
     /// With --slurm: how long a slot's job may wait in the queue; a slot
     /// still pending then counts as a failed start (tried again with
     /// back-off, dead after five).
-    #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub pending_timeout: Duration,
     /// Slots per host [default: the number of cores for the local machine,
     /// 2 for an ssh host, 4 for --slurm].
@@ -138,7 +138,7 @@ pub struct MapArgs {
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
     /// Time limit of one attempt of a job, e.g. 10s, 500ms, 2m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
     pub timeout: Option<Duration>,
     /// Attempts per job when slots fail (a job's own failure is never
     /// retried).
@@ -180,6 +180,18 @@ pub struct MapArgs {
     /// The command and its arguments; `::: A B C` after them gives inputs.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// A duration above zero (a time limit of 0 would fail every attempt).
+fn parse_time_limit(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "{:?} is no time at all: a time limit must be more than 0, e.g. 10s",
+            text.trim()
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h` or a number of seconds.

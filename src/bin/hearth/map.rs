@@ -351,12 +351,26 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     } else {
         args.hosts.clone()
     };
-    let ssh: Vec<String> = args.ssh.split_whitespace().map(str::to_owned).collect();
+    let ssh = words("--ssh", &args.ssh)?;
     if ssh.is_empty() {
         return Err(
             "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
         );
     }
+    let launcher = match &args.launcher {
+        Some(template) => {
+            let words = words("--launcher", template)?;
+            if words.is_empty() {
+                return Err(
+                    "--launcher is empty: give the command that starts a worker, e.g. \
+                     --launcher 'docker exec -i {host} {bin}'"
+                        .to_owned(),
+                );
+            }
+            Some(words)
+        }
+        None => None,
+    };
     let bin = worker_bin(args)?;
     let mut builder = Pool::builder()
         .name("hearth-map")
@@ -378,9 +392,9 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
                     return Err(format!("bad host name {name:?}"));
                 }
                 let slots = args.slots.map_or(2, |n| n as usize);
-                let transport = match &args.launcher {
+                let transport = match &launcher {
                     Some(template) => Transport::Command {
-                        template: template.split_whitespace().map(str::to_owned).collect(),
+                        template: template.clone(),
                         bin: bin.clone(),
                     },
                     None => Transport::Ssh {
@@ -402,20 +416,20 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
 /// as long as the pool.
 fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
     let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
-    let words = |text: &Option<String>| -> Vec<String> {
-        text.iter()
-            .flat_map(|t| t.split_whitespace())
-            .map(str::to_owned)
-            .collect()
+    let words = |flag: &str, text: &Option<String>| -> Result<Vec<String>, PoolSetup> {
+        match text {
+            Some(text) => words(flag, text).map_err(PoolSetup::Usage),
+            None => Ok(Vec::new()),
+        }
     };
     let mut slurm = Slurm::new(bin)
-        .args(words(&args.srun_args))
+        .args(words("--srun-args", &args.srun_args)?)
         .pending_timeout(args.pending_timeout);
     if let Some(job) = &args.slurm_jobid {
         slurm = slurm.allocation_id(job.clone());
     }
     if args.slurm_alloc {
-        let mut salloc = words(&args.salloc_args);
+        let mut salloc = words("--salloc-args", &args.salloc_args)?;
         if salloc.is_empty() {
             salloc.push("-N1".to_owned());
         }
@@ -438,9 +452,21 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
 
+/// The words of an option that holds a command line, split as a shell
+/// would: quotes keep spaces (`--ssh "ssh -o 'ProxyCommand=nc %h %p'"`).
+fn words(flag: &str, text: &str) -> Result<Vec<String>, String> {
+    shlex::split(text).ok_or_else(|| {
+        format!("{flag} {text:?} has an unclosed quote or a trailing backslash; close the quote")
+    })
+}
+
 /// The worker binary's path on the hosts: `--remote-bin`, or this one's.
 fn worker_bin(args: &MapArgs) -> Result<String, String> {
     match &args.remote_bin {
+        Some(bin) if bin.trim().is_empty() => Err(
+            "--remote-bin is empty: give the path of hearth on the hosts, e.g. --remote-bin /usr/local/bin/hearth"
+                .to_owned(),
+        ),
         Some(bin) => Ok(bin.clone()),
         None => std::env::current_exe()
             .map(|path| path.display().to_string())
