@@ -864,6 +864,23 @@ fn launcher_words_are_split_like_a_shell() {
     assert_eq!(stdout(&output), "hello there x\n");
 }
 
+/// An input too long for one argument fails its job with a message that
+/// says why, and the messages show the start of the input, not all of it.
+#[test]
+fn input_too_long_for_an_argument_is_named_briefly() {
+    let input = "x".repeat(200_000);
+    let output = hearth(&["map", "--", "echo"], format!("{input}\nshort\n"));
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "short\n");
+    let err = stderr(&output);
+    assert!(
+        err.contains("more than the system takes as one argument"),
+        "{err}"
+    );
+    assert!(err.contains("(200000 bytes)"), "{err}");
+    assert!(err.len() < 2_000, "{} bytes of messages", err.len());
+}
+
 #[test]
 fn second_input_list_is_a_usage_error() {
     let output = hearth(&["map", "--", "echo", ":::", "a", ":::", "b"], "");

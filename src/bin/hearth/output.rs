@@ -139,7 +139,7 @@ impl Printer {
             }
             // Summed up at the end.
             Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, job.input),
+            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, shortened(job.input)),
         }
         Ok(failure.is_some())
     }
@@ -233,6 +233,17 @@ fn write_block(out: &mut impl Write, prefix: &str, bytes: &[u8]) -> io::Result<(
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// Text for a one-line message: as it is, or its start and its length if
+/// long (an input or command line may be megabytes).
+pub fn shortened(text: &str) -> String {
+    const SHOWN: usize = 100;
+    if text.len() <= SHOWN {
+        return text.to_owned();
+    }
+    let end = text.floor_char_boundary(SHOWN);
+    format!("{}... ({} bytes)", &text[..end], text.len())
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use crate::output::shortened;
+
 /// The name of the handler.
 pub const HANDLER: &str = "sh";
 
@@ -68,9 +70,19 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
             Ok(())
         });
     }
-    let output = cmd
-        .output()
-        .map_err(|err| format!("cannot run sh -c {:?}: {err}", job.command))?;
+    let output = cmd.output().map_err(|err| {
+        let command = shortened(&job.command);
+        if err.raw_os_error() == Some(libc::E2BIG) {
+            format!(
+                "cannot run sh -c \"{command}\": the command line is {} bytes, more than the \
+                 system takes as one argument (128 KiB on Linux); pass inputs that large \
+                 through files",
+                job.command.len()
+            )
+        } else {
+            format!("cannot run sh -c \"{command}\": {err}")
+        }
+    })?;
     Ok(ShOutput {
         exit: output.status.code(),
         signal: output.status.signal(),
