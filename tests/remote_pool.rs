@@ -109,6 +109,10 @@ fn main() -> ExitCode {
             timeout_counts_from_the_start_not_from_the_send,
         ),
         (
+            "job_waiting_behind_a_timed_out_one_keeps_its_attempts",
+            job_waiting_behind_a_timed_out_one_keeps_its_attempts,
+        ),
+        (
             "job_killing_every_slot_does_not_use_up_the_pool",
             job_killing_every_slot_does_not_use_up_the_pool,
         ),
@@ -298,6 +302,28 @@ fn timeout_counts_from_the_start_not_from_the_send() {
     // 2 s each: within the limit alone, 4 s counted from the send.
     let out = pool.map::<u64, u64>("nap", [2000, 2000]).unwrap();
     assert_eq!(out, [Ok(2000), Ok(2000)]);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// A job sent to a slot behind one that times out never started: the
+/// slot's failure does not use up its attempts.
+fn job_waiting_behind_a_timed_out_one_keeps_its_attempts() {
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .window(2)
+        .timeout(Duration::from_millis(500))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    // The first naps a minute, far past its limit; the second not at all.
+    let out = pool.map::<u64, u64>("nap", [60_000, 0]).unwrap();
+    match &out[0] {
+        Err(JobFailure::Exhausted { history }) => {
+            assert_eq!(history, &["local:1: timed out after 500ms"]);
+        }
+        other => panic!("expected a time-out, got {other:?}"),
+    }
+    assert_eq!(out[1], Ok(0));
     pool.shutdown(Duration::from_secs(10));
 }
 

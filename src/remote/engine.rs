@@ -778,25 +778,41 @@ impl Engine {
             reason = format!("{reason} (stderr: {last})");
         }
         let label = entry.label.clone();
-        warn!(slot:% = label, jobs = slot.in_flight.len(); "slot failed: {reason}");
-        self.stats.hosts[entry.host].set_last_failure(format!("{label}: {reason}"));
+        // Of the slot as a whole: a job ran too long.
+        let slot_reason = if failure.timed_out {
+            format!("a job {reason}")
+        } else {
+            reason.clone()
+        };
+        warn!(slot:% = label, jobs = slot.in_flight.len(); "slot failed: {slot_reason}");
+        self.stats.hosts[entry.host].set_last_failure(format!("{label}: {slot_reason}"));
         let retry = self.phase == Phase::Running && !self.paused;
-        for (id, _) in slot.in_flight.drain(..) {
+        // Back to the head of the queue in the order they were sent.
+        for (id, _) in slot.in_flight.drain(..).rev() {
             decr(&self.stats.in_flight);
             let Some(job) = self.jobs.get_mut(id) else {
                 continue;
             };
-            job.history.push(format!("{label}: {reason}"));
+            // A job that waited behind the running one never started: the
+            // slot's failure is not one of its attempts.
+            let ran = job.started.is_some();
+            if ran {
+                job.history.push(format!("{label}: {reason}"));
+            } else {
+                job.attempts = job.attempts.saturating_sub(1);
+            }
             if !retry {
                 let why = format!("{label}: {reason}; not retried, the pool is stopping");
                 self.finish(id, Err(JobFailure::Cancelled(why)), None);
-            } else if job.attempts >= self.settings.max_attempts {
+            } else if ran && job.attempts >= self.settings.max_attempts {
                 let history = job.history.clone();
                 self.finish(id, Err(JobFailure::Exhausted { history }), None);
             } else {
                 self.queues[job.queue].jobs.push_front(id);
                 incr(&self.stats.queued);
-                incr(&self.stats.retried);
+                if ran {
+                    incr(&self.stats.retried);
+                }
             }
         }
         let entry = &mut self.slots[index];
@@ -826,9 +842,10 @@ impl Engine {
                     .in_flight
                     .iter()
                     .find(|(_, deadline)| deadline.is_some_and(|d| d <= now))
-                    .map(|(job, _)| {
-                        Failure::retry(format!(
-                            "job {job} timed out after {:?}",
+                    .map(|_| Failure {
+                        timed_out: true,
+                        ..Failure::retry(format!(
+                            "timed out after {:?}",
                             self.settings.timeout.unwrap_or_default()
                         ))
                     }),
@@ -926,6 +943,9 @@ fn cancelled() -> JobFailure {
 struct Failure {
     reason: String,
     permanent: bool,
+    /// A job ran past its time limit (the reason is then the job's own):
+    /// the slot's failure is logged as "a job timed out".
+    timed_out: bool,
 }
 
 impl Failure {
@@ -933,6 +953,7 @@ impl Failure {
         Failure {
             reason: reason.into(),
             permanent: false,
+            timed_out: false,
         }
     }
 
@@ -940,6 +961,7 @@ impl Failure {
         Failure {
             reason: reason.into(),
             permanent: true,
+            timed_out: false,
         }
     }
 
