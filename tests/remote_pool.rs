@@ -61,6 +61,21 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(x)
         })
+        // Marks that it runs, then closes every descriptor but stdin and
+        // stderr (the frames' way out among them) and waits: to the pool,
+        // a worker that closed its stdout but lives on.
+        .add("close_output", |marker: PathBuf| {
+            fs::write(&marker, b"").map_err(|err| format!("marking {marker:?}: {err}"))?;
+            for fd in 3..1024 {
+                // SAFETY: closing descriptors of this worker process; it
+                // writes nothing more to them.
+                let _ = unsafe { libc::close(fd) };
+            }
+            // SAFETY: as above, for stdout.
+            let _ = unsafe { libc::close(1) };
+            std::thread::sleep(Duration::from_secs(60));
+            Ok::<_, String>(())
+        })
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
@@ -111,6 +126,10 @@ fn main() -> ExitCode {
         (
             "job_waiting_behind_a_timed_out_one_keeps_its_attempts",
             job_waiting_behind_a_timed_out_one_keeps_its_attempts,
+        ),
+        (
+            "kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job",
+            kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job,
         ),
         (
             "job_killing_every_slot_does_not_use_up_the_pool",
@@ -230,7 +249,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, crash, crash_once, fail, flag, flood, hang, nap, square) on host local"
+                    "(this worker has: big, close_output, crash, crash_once, fail, flag, flood, hang, nap, square) on host local"
                 ),
                 "{err}"
             );
@@ -325,6 +344,41 @@ fn job_waiting_behind_a_timed_out_one_keeps_its_attempts() {
     }
     assert_eq!(out[1], Ok(0));
     pool.shutdown(Duration::from_secs(10));
+}
+
+/// `kill` while a failed slot waits for its worker to exit (the worker
+/// closed its stdout and runs on): the slot's job is reported cancelled
+/// and the run ends (it used to lose the job and wait for ever).
+fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
+    let dir = temp_dir("exiting");
+    let marker = dir.join("running");
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let control = pool.control();
+    let running = marker.clone();
+    let killer = std::thread::spawn(move || {
+        let seen = gates::wait_until(Duration::from_secs(60), || {
+            running.exists() && control.metrics().hosts[0].alive == 0
+        });
+        control.kill();
+        seen
+    });
+    // A lost job leaves the run waiting for ever: the last guard ends the
+    // test binary.
+    let (ended, watch) = std::sync::mpsc::channel::<()>();
+    let _guard = std::thread::spawn(move || {
+        if watch.recv_timeout(Duration::from_secs(120)).is_err() {
+            eprintln!("kill_while_a_failed_slot_waits_for_its_exit: the run never ended");
+            process::exit(101);
+        }
+    });
+    let out = pool.map::<_, ()>("close_output", [marker]).unwrap();
+    let _ = ended.send(());
+    assert!(killer.join().unwrap().is_ok(), "the slot never failed");
+    assert!(
+        matches!(&out[0], Err(JobFailure::Cancelled(why)) if why.contains("the pool was stopped")),
+        "{out:?}"
+    );
+    let _ = fs::remove_dir_all(dir);
 }
 
 fn job_killing_every_slot_does_not_use_up_the_pool() {

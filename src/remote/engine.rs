@@ -341,19 +341,26 @@ impl Engine {
         for index in 0..self.slots.len() {
             let entry = &mut self.slots[index];
             entry.respawn_at = None;
+            let reason = format!("{}: the pool was stopped", entry.label);
+            // A failed slot waiting for its exit still holds its jobs.
             if let Some(mut exiting) = entry.exiting.take() {
                 let _ = exiting.slot.kill(registry);
+                self.cancel_in_flight(&mut exiting.slot, &reason);
             }
-            let Some(mut slot) = entry.slot.take() else {
+            let Some(mut slot) = self.slots[index].slot.take() else {
                 continue;
             };
             let _ = slot.kill(registry);
             self.slot_gone(index, &slot);
-            let reason = format!("{}: the pool was stopped", self.slots[index].label);
-            for (job, _) in slot.in_flight.drain(..) {
-                decr(&self.stats.in_flight);
-                self.finish(job, Err(JobFailure::Cancelled(reason.clone())), None);
-            }
+            self.cancel_in_flight(&mut slot, &reason);
+        }
+    }
+
+    /// Ends the jobs `slot` holds as cancelled, with `reason`.
+    fn cancel_in_flight(&mut self, slot: &mut Slot, reason: &str) {
+        for (job, _) in slot.in_flight.drain(..) {
+            decr(&self.stats.in_flight);
+            self.finish(job, Err(JobFailure::Cancelled(reason.to_owned())), None);
         }
     }
 
@@ -922,7 +929,12 @@ pub(crate) fn after(now: Instant, duration: Duration) -> Instant {
 
 /// True if the slot has no job in flight.
 fn slot_idle(entry: &SlotEntry) -> bool {
+    // A failed slot waiting for its exit holds jobs until it is retired.
     entry.slot.as_ref().is_none_or(|s| s.in_flight.is_empty())
+        && entry
+            .exiting
+            .as_ref()
+            .is_none_or(|e| e.slot.in_flight.is_empty())
 }
 
 /// The oldest queued job slot `index` may run.
