@@ -132,6 +132,10 @@ fn main() -> ExitCode {
             kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job,
         ),
         (
+            "answer_unread_while_the_pool_was_busy_is_not_a_time_out",
+            answer_unread_while_the_pool_was_busy_is_not_a_time_out,
+        ),
+        (
             "job_killing_every_slot_does_not_use_up_the_pool",
             job_killing_every_slot_does_not_use_up_the_pool,
         ),
@@ -379,6 +383,40 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
         "{out:?}"
     );
     let _ = fs::remove_dir_all(dir);
+}
+
+/// A job whose answer waits in the pipe while the pool is busy (here: its
+/// callback takes longer than the time limit) did not run late: the pool
+/// reads the answer before it calls the job late (it used to kill the slot
+/// and run the job again).
+fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .window(2)
+        .timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let mut reports = Vec::new();
+    // The second job answers 300 ms after it starts, while the first one's
+    // report is still being handled.
+    pool.run(
+        &Target::Any,
+        "nap",
+        [0u64, 300],
+        remote::Order::Submission,
+        |index, report: remote::JobReport<u64>| {
+            if index == 0 {
+                // Not a synchronisation: a slow consumer, past the limit.
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            reports.push((report.attempts, report.result));
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    assert_eq!(reports, [(1, Ok(0)), (1, Ok(300))]);
+    pool.shutdown(Duration::from_secs(10));
 }
 
 fn job_killing_every_slot_does_not_use_up_the_pool() {

@@ -838,6 +838,17 @@ impl Engine {
     /// Fails slots whose handshake or job is past its deadline.
     fn check_timeouts(&mut self, registry: &Registry, now: Instant) {
         for index in 0..self.slots.len() {
+            let expired = |slot: &Slot| {
+                slot.in_flight
+                    .iter()
+                    .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
+            };
+            // The answer may be in the pipe already, unread while the
+            // driver was busy (a slow callback, a full stdout): read it
+            // before calling the job late.
+            if self.slots[index].slot.as_ref().is_some_and(expired) {
+                self.event(registry, self.base + index * TOKENS_PER_SLOT);
+            }
             let Some(slot) = self.slots[index].slot.as_ref() else {
                 continue;
             };
