@@ -275,9 +275,11 @@ fn pool_failure_exits_3_and_says_why() {
     );
     assert_exit(&output, 3);
     let err = stderr(&output);
+    // The slots may die before the inputs are read ("those after line 0
+    // were not run") or after ("2 of 2 jobs did not run"): both say why.
     assert!(
-        err.contains("the pool failed: 2 of 2 jobs did not run")
-            && err.contains("node1:1, node1:2: cannot start worker (/nonexistent/ssh HOST")
+        err.contains("the pool failed: ")
+            && err.contains("cannot start worker (/nonexistent/ssh HOST")
             && err.contains("No such file or directory"),
         "{err}"
     );
@@ -458,10 +460,54 @@ fn ctrl_c_while_reading_stdin_ends_the_run() {
     let (status, rest, err) = run.wait();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        err.contains("stopped reading the inputs after line 1"),
+        err.contains("stopped reading the inputs; those after line 1 were not run"),
         "{err}"
     );
     assert_eq!(rest, Vec::<String>::new());
+}
+
+/// Every slot dead while stdin is still open and idle: the run ends at
+/// once with the pool's failure, instead of waiting for a line.
+#[test]
+fn dead_pool_ends_a_run_waiting_for_stdin() {
+    let run = Running::streaming(&[
+        "map",
+        "-S",
+        "h1",
+        "--launcher",
+        "env {bin}",
+        "--remote-bin",
+        "/nonexistent/hearth",
+        "--",
+        "echo",
+    ]);
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("worker binary missing"), "{err}");
+    assert!(err.contains("every slot is dead"), "{err}");
+    assert_eq!(rest, Vec::<String>::new());
+}
+
+/// A run that stops early (here --fail-fast) says from which line on the
+/// inputs were not run: the lines it read ahead but never took count
+/// among them.
+#[test]
+fn stopped_run_says_which_inputs_did_not_run() {
+    let output = hearth(
+        &["map", "-j", "1", "--fail-fast", "--", "test {} -ne 3"],
+        numbers(20_000),
+    );
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    let taken: usize = err
+        .split_once("1 of ")
+        .and_then(|(_, rest)| rest.split_once(" jobs failed"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tally in {err}"));
+    assert!(
+        err.contains(&format!("those after line {taken} were not run")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -196,6 +196,14 @@ fn main() -> ExitCode {
             inputs::last_feeder_dropped_ends_the_run,
         ),
         (
+            "idle_feed_ends_when_no_slot_is_left",
+            inputs::idle_feed_ends_when_no_slot_is_left,
+        ),
+        (
+            "stopped_list_is_taken_as_far_ahead_as_ever",
+            inputs::stopped_list_is_taken_as_far_ahead_as_ever,
+        ),
+        (
             "list_is_taken_again_after_a_burst_of_reports",
             inputs::list_is_taken_again_after_a_burst_of_reports,
         ),

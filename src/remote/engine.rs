@@ -243,6 +243,14 @@ impl Engine {
         &self.hosts
     }
 
+    /// True while some slot marked in `eligible` is not dead for good.
+    pub(crate) fn can_run(&self, eligible: &[bool]) -> bool {
+        self.slots
+            .iter()
+            .zip(eligible)
+            .any(|(entry, eligible)| *eligible && entry.dead.is_none())
+    }
+
     /// Jobs the slots hold at once when every window is full.
     pub(crate) fn capacity(&self) -> usize {
         self.slots.len() * self.settings.window
@@ -881,12 +889,7 @@ impl Engine {
                 continue;
             }
             let eligible = &self.queues[queue].eligible;
-            let runnable = self
-                .slots
-                .iter()
-                .zip(eligible)
-                .any(|(entry, eligible)| *eligible && entry.dead.is_none());
-            if runnable {
+            if self.can_run(eligible) {
                 continue;
             }
             let reasons: Vec<String> = self

@@ -76,7 +76,8 @@ pub(crate) fn feed<I>(pool: Arc<ControlInner>, capacity: usize) -> (Feeder<I>, F
 
 impl<I: Serialize> Feeder<I> {
     /// Encodes `input` and hands it to the run, waiting while the feed is
-    /// full.
+    /// full. `Ok` means the feed has it: a run that stops drops the inputs
+    /// it did not take yet (its reports tell which it took).
     ///
     /// # Errors
     ///

@@ -333,9 +333,12 @@ impl Pool {
     /// are reported as [`JobFailure::Cancelled`]. Returns once every job
     /// was reported.
     ///
-    /// Jobs are queued as slots need them, at most [`MAX_AHEAD`] (4096, or
-    /// more when the slots' windows hold more) ahead of the reports: in
-    /// input order, a slow job holds back at most that many reports.
+    /// The inputs are encoded first (one that does not encode fails the run
+    /// before any job starts); jobs are then queued as the slots need
+    /// them, at most 4096 (or twice what the slots' windows hold) ahead of
+    /// the reports: in input order, a slow job holds back at most that
+    /// many reports. For inputs that arrive while the run goes on, or that
+    /// never end, see [`Pool::run_fed`].
     ///
     /// # Errors
     ///
@@ -504,9 +507,10 @@ impl Pool {
             }
             // More inputs, after the reports that made room for them (taken
             // before, a run whose every job was just reported would sleep
-            // with inputs left). A stopped list is taken whole: its rest
-            // is cancelled at once.
-            while !ended && (stopped || taken - reported < max_ahead) {
+            // with inputs left). A stopped list is still taken, as far
+            // ahead as ever: its jobs are cancelled at once, reported, and
+            // the next ones taken.
+            while !ended && taken - reported < max_ahead {
                 match source.pull() {
                     Pulled::Input(payload) => {
                         let reply = Reply::Collect(taken);
@@ -522,6 +526,11 @@ impl Pool {
                 }
             }
             self.engine.tick(self.poll.registry());
+            // Nothing could run what a feed brings, even while none comes.
+            if source.is_feed() && !ended && !self.engine.can_run(&eligible) {
+                source.close();
+                ended = true;
+            }
             if ended && reported == taken {
                 break Ok(());
             }

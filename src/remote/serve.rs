@@ -17,11 +17,12 @@
 //! }
 //! ```
 //!
-//! Two threads: a reader that decodes frames from stdin (and so always
-//! notices when the pool goes away, even while a job runs), and the calling
-//! thread, which answers the handshake, runs the jobs one at a time (a slot
-//! is one unit of concurrency; the pool's window only pipelines) and writes
-//! the results, one write for the jobs that arrived together. When stdin
+//! The calling thread reads the frames, answers the handshake, runs the
+//! jobs one at a time (a slot is one unit of concurrency; the pool's window
+//! only pipelines) and sends each result before it starts the next job. A
+//! second thread waits for stdin to hang up, so the worker notices when the
+//! pool goes away even while a job runs ([`serve_on`] decodes on a reader
+//! thread instead). When stdin
 //! closes while a job runs, the pool is gone (e.g. its ssh client was
 //! killed, and sshd does not signal a non-tty command): [`serve`] ends the
 //! worker's process group, the job's processes with it, instead of leaving

@@ -66,7 +66,8 @@ type Text = (String, String);
 /// How the reading of stdin went, as its thread tells it.
 #[derive(Default)]
 struct Reading {
-    /// Lines read (and handed to the run, or refused by it).
+    /// Lines read and handed to the run's feed (a run that stops drops
+    /// those it did not take yet).
     lines: AtomicUsize,
     /// Read to its end (or to a bad line).
     finished: AtomicBool,

@@ -180,7 +180,10 @@ pub fn run(args: MapArgs) -> ExitCode {
         return ExitCode::from(JOB_FAILED);
     }
     let input_error = reader.as_ref().and_then(StdinReader::error);
-    if reported == 0 && input_error.is_none() && reader.as_ref().is_some_and(StdinReader::finished)
+    if input_error.is_none()
+        && reader
+            .as_ref()
+            .is_some_and(|r| r.finished() && r.lines() == 0)
     {
         return usage_error(NO_INPUTS);
     }
@@ -191,17 +194,24 @@ pub fn run(args: MapArgs) -> ExitCode {
         interrupted.load(Ordering::SeqCst),
         args.fail_fast,
     );
+    // Lines read but not taken by the run were dropped with its feed.
     if let Some(reader) = &reader
-        && !reader.finished()
+        && (!reader.finished() || reader.lines() > reported)
     {
-        say!(
-            "hearth map: stopped reading the inputs after line {}",
-            reader.lines()
-        );
+        say!("hearth map: stopped reading the inputs; those after line {reported} were not run");
+        let metrics = control.metrics();
+        if status != ExitCode::from(INTERRUPTED) && metrics.hosts.iter().all(|h| h.dead == h.slots)
+        {
+            say!("hearth map: the pool failed: every slot is dead");
+            status = ExitCode::from(POOL_FAILED);
+        }
     }
     if let Some(msg) = input_error {
         say!("hearth map: {msg}");
-        status = ExitCode::from(USAGE);
+        // Unless something worse happened to the run.
+        if status != ExitCode::from(INTERRUPTED) && status != ExitCode::from(POOL_FAILED) {
+            status = ExitCode::from(USAGE);
+        }
     }
     match joblog {
         Err(msg) if status == ExitCode::SUCCESS => {
