@@ -204,6 +204,10 @@ fn main() -> ExitCode {
             inputs::stopped_list_is_taken_as_far_ahead_as_ever,
         ),
         (
+            "late_reports_of_an_abandoned_run_are_dropped",
+            inputs::late_reports_of_an_abandoned_run_are_dropped,
+        ),
+        (
             "list_is_taken_again_after_a_burst_of_reports",
             inputs::list_is_taken_again_after_a_burst_of_reports,
         ),

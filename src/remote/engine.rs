@@ -823,6 +823,8 @@ impl Engine {
                 let history = job.history.clone();
                 self.finish(id, Err(JobFailure::Exhausted { history }), None);
             } else {
+                // Its run time counts from its next start.
+                job.started = None;
                 self.queues[job.queue].jobs.push_front(id);
                 incr(&self.stats.queued);
                 if ran {

@@ -94,6 +94,7 @@ impl PoolBuilder {
             engine,
             events: Events::with_capacity(128),
             control,
+            next_tag: 0,
         })
     }
 
@@ -152,6 +153,10 @@ pub struct Pool {
     engine: Engine,
     events: Events,
     control: Arc<ControlInner>,
+    /// The tag of the next job a run submits: tags go on from run to run,
+    /// so the late reports of a run that ended early (an error, a panic in
+    /// its callback) are told apart and dropped.
+    next_tag: usize,
 }
 
 /// The token of the pool's waker; slots use tokens from 0 up.
@@ -463,6 +468,8 @@ impl Pool {
         // In input order: the reports from `reported` on, as they come.
         let mut waiting: VecDeque<Option<JobReport>> = VecDeque::new();
         let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
+        // This run's tags are `first_tag + index`.
+        let first_tag = self.next_tag;
         let mut done = Vec::new();
         let result = loop {
             if self.control.kill.load(Ordering::SeqCst) {
@@ -476,7 +483,11 @@ impl Pool {
             // Outcomes first: a callback that breaks stops the next
             // dispatch.
             done.extend(self.engine.take_completed());
-            for (index, report) in done.drain(..) {
+            for (tag, report) in done.drain(..) {
+                // A job of an earlier run that ended early: nobody waits.
+                let Some(index) = tag.checked_sub(first_tag) else {
+                    continue;
+                };
                 // Nothing that may run a job is left: a feed would only
                 // bring more jobs that cannot run. (The ones taken end as
                 // not run, not as cancelled.)
@@ -513,7 +524,8 @@ impl Pool {
             while !ended && taken - reported < max_ahead {
                 match source.pull() {
                     Pulled::Input(payload) => {
-                        let reply = Reply::Collect(taken);
+                        let reply = Reply::Collect(first_tag + taken);
+                        self.next_tag = first_tag + taken + 1;
                         self.engine
                             .submit(&eligible, handler.clone(), payload, reply);
                         if order == Order::Submission {

@@ -362,3 +362,27 @@ pub fn stopped_list_is_taken_as_far_ahead_as_ever() {
     );
     pool.shutdown(Duration::from_secs(10));
 }
+
+/// The jobs of a run whose callback panicked still run; their late reports
+/// are not taken for the next run's (they were: wrong outputs, or a panic
+/// on an index below the next run's first).
+pub fn late_reports_of_an_abandoned_run_are_dropped() {
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .window(4)
+        .build()
+        .unwrap();
+    let abandoned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(
+            &Target::Any,
+            "nap",
+            [0u64, 300, 300, 300],
+            Order::Completion,
+            |_, _: JobReport<u64>| -> ControlFlow<()> { panic!("the caller gives up") },
+        )
+    }));
+    assert!(abandoned.is_err());
+    let out = pool.map::<u64, u64>("nap", [1, 2, 3, 4, 5, 6]).unwrap();
+    assert_eq!(out, [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
+    pool.shutdown(Duration::from_secs(10));
+}
