@@ -10,11 +10,30 @@ use std::time::Duration;
 
 use super::gates;
 use hearth::remote::{
-    FeedError, Host, JobFailure, JobReport, Order, Pool, PoolError, Target, Transport,
+    FeedError, Host, JobFailure, JobReport, Order, Pool, PoolControl, PoolError, Target, Transport,
 };
 
 /// Longest a test waits for a report or a feeder (a last guard).
 const GUARD: Duration = Duration::from_secs(60);
+
+/// Runs `run` (a run of the pool `control` belongs to) under a watchdog:
+/// a run still going after [`GUARD`] is ended by killing the pool, and the
+/// test fails, saying `what`.
+fn guarded<T>(control: &PoolControl, what: &str, run: impl FnOnce() -> T) -> T {
+    let (ended, watch) = mpsc::channel::<()>();
+    let control = control.clone();
+    let watchdog = thread::spawn(move || {
+        let hung = watch.recv_timeout(GUARD).is_err();
+        if hung {
+            control.kill();
+        }
+        hung
+    });
+    let out = run();
+    let _ = ended.send(());
+    assert!(!watchdog.join().unwrap(), "{what}");
+    out
+}
 
 /// Each input is sent only after the job of the one before it was
 /// reported: the run takes inputs as they come, not once they all came.
@@ -222,34 +241,23 @@ pub fn last_feeder_dropped_ends_the_run() {
             // case that used to hang (the test holds without it).
             thread::sleep(Duration::from_millis(1));
         });
-        let control = pool.control();
-        let (ended, watch) = mpsc::channel::<()>();
-        let watchdog = thread::spawn(move || {
-            let hung = watch.recv_timeout(GUARD).is_err();
-            if hung {
-                control.kill();
-            }
-            hung
-        });
         let mut outputs = Vec::new();
-        pool.run_fed(
-            &Target::Any,
-            "square",
-            feed,
-            Order::Submission,
-            |_, report: JobReport<u64>| {
-                outputs.push(report.result);
-                let _ = reported_tx.send(());
-                ControlFlow::Continue(())
-            },
-        )
+        let what = format!("round {round}: the run missed the end of its inputs");
+        guarded(&pool.control(), &what, || {
+            pool.run_fed(
+                &Target::Any,
+                "square",
+                feed,
+                Order::Submission,
+                |_, report: JobReport<u64>| {
+                    outputs.push(report.result);
+                    let _ = reported_tx.send(());
+                    ControlFlow::Continue(())
+                },
+            )
+        })
         .unwrap();
-        let _ = ended.send(());
         sender.join().unwrap();
-        assert!(
-            !watchdog.join().unwrap(),
-            "round {round}: the run missed the end of its inputs"
-        );
         assert_eq!(outputs, [Ok(round * round)], "round {round}");
     }
     pool.shutdown(Duration::from_secs(10));
@@ -271,18 +279,10 @@ pub fn list_is_taken_again_after_a_burst_of_reports() {
     let inputs: Vec<(PathBuf, String, u64)> = (0..5000u64)
         .map(|x| (flag.clone(), role(x).to_owned(), x))
         .collect();
-    let control = pool.control();
-    let (ended, watch) = mpsc::channel::<()>();
-    let watchdog = thread::spawn(move || {
-        let hung = watch.recv_timeout(GUARD).is_err();
-        if hung {
-            control.kill();
-        }
-        hung
-    });
-    let out = pool.map::<_, u64>("flag", inputs).unwrap();
-    let _ = ended.send(());
-    assert!(!watchdog.join().unwrap(), "the run stopped taking inputs");
+    let out = guarded(&pool.control(), "the run stopped taking inputs", || {
+        pool.map::<_, u64>("flag", inputs)
+    })
+    .unwrap();
     assert_eq!(out, (0..5000).map(Ok).collect::<Vec<_>>());
     pool.shutdown(Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(dir);
@@ -298,29 +298,20 @@ pub fn idle_feed_ends_when_no_slot_is_left() {
     );
     let mut pool = Pool::builder().host(host).build().unwrap();
     let (feeder, feed) = pool.feed::<u64>(8);
-    let control = pool.control();
-    let (ended, watch) = mpsc::channel::<()>();
-    let watchdog = thread::spawn(move || {
-        let hung = watch.recv_timeout(GUARD).is_err();
-        if hung {
-            control.kill();
-        }
-        hung
-    });
     let mut reports = 0;
-    pool.run_fed(
-        &Target::Any,
-        "square",
-        feed,
-        Order::Submission,
-        |_, _: JobReport<u64>| {
-            reports += 1;
-            ControlFlow::Continue(())
-        },
-    )
+    guarded(&pool.control(), "the run waited for an input", || {
+        pool.run_fed(
+            &Target::Any,
+            "square",
+            feed,
+            Order::Submission,
+            |_, _: JobReport<u64>| {
+                reports += 1;
+                ControlFlow::Continue(())
+            },
+        )
+    })
     .unwrap();
-    let _ = ended.send(());
-    assert!(!watchdog.join().unwrap(), "the run waited for an input");
     assert_eq!(reports, 0);
     assert_eq!(feeder.send(&1), Err(FeedError::Closed));
 }
