@@ -136,6 +136,10 @@ fn main() -> ExitCode {
             answer_unread_while_the_pool_was_busy_is_not_a_time_out,
         ),
         (
+            "large_answer_unread_while_the_pool_was_busy_is_not_a_time_out",
+            large_answer_unread_while_the_pool_was_busy_is_not_a_time_out,
+        ),
+        (
             "job_killing_every_slot_does_not_use_up_the_pool",
             job_killing_every_slot_does_not_use_up_the_pool,
         ),
@@ -368,7 +372,12 @@ fn job_waiting_behind_a_timed_out_one_keeps_its_attempts() {
 fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     let dir = temp_dir("exiting");
     let marker = dir.join("running");
-    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    // Window 2: a second job waits behind the first and never starts.
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .window(2)
+        .build()
+        .unwrap();
     let control = pool.control();
     let running = marker.clone();
     let killer = std::thread::spawn(move || {
@@ -387,13 +396,29 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
             process::exit(101);
         }
     });
-    let out = pool.map::<_, ()>("close_output", [marker]).unwrap();
+    let mut reports = Vec::new();
+    pool.run(
+        &Target::Any,
+        "close_output",
+        [marker, dir.join("never")],
+        remote::Order::Submission,
+        |_, report: remote::JobReport<()>| {
+            reports.push(report);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
     let _ = ended.send(());
     assert!(killer.join().unwrap().is_ok(), "the slot never failed");
-    assert!(
-        matches!(&out[0], Err(JobFailure::Cancelled(why)) if why.contains("the pool was stopped")),
-        "{out:?}"
-    );
+    for report in &reports {
+        assert!(
+            matches!(&report.result, Err(JobFailure::Cancelled(why)) if why.contains("the pool was stopped")),
+            "{report:?}"
+        );
+    }
+    // Attempts started: the second job never was.
+    let attempts: Vec<u32> = reports.iter().map(|r| r.attempts).collect();
+    assert_eq!(attempts, [1, 0]);
     let _ = fs::remove_dir_all(dir);
 }
 
@@ -428,6 +453,37 @@ fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
     )
     .unwrap();
     assert_eq!(reports, [(1, Ok(0)), (1, Ok(300))]);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// The same with an answer larger than a pipe holds: the worker is still
+/// writing it when the pool looks, and bytes that keep coming are not late.
+fn large_answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
+    let mut pool = Pool::builder()
+        .host(Host::local(1))
+        .window(2)
+        .timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let mut reports = Vec::new();
+    pool.run(
+        &Target::Any,
+        "big",
+        [0u64, 1 << 20],
+        remote::Order::Submission,
+        |index, report: remote::JobReport<Vec<u8>>| {
+            if index == 0 {
+                // Not a synchronisation: a slow consumer, past the limit.
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            let len = report.result.map(|out| out.len());
+            reports.push((report.attempts, len));
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    assert_eq!(reports, [(1, Ok(0)), (1, Ok(1 << 20))]);
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -13,8 +13,11 @@
 //! room (its window); a transport failure (the process exits, a pipe
 //! closes, garbage or an oversized frame, a job or handshake past its
 //! deadline) kills that slot's process and puts every job it had in flight
-//! back at the head of the queue with one more attempt, up to
-//! `max_attempts`; an error of the job's own code is final; a dead slot is
+//! back at the head of the queue, in the order sent: the running one with
+//! one more attempt, up to `max_attempts`, the ones that waited behind it
+//! without using one (they never started); a job's deadline counts from
+//! its start, and an answer still arriving is not late while its bytes
+//! keep coming; an error of the job's own code is final; a dead slot is
 //! respawned with back-off, unless it can never start (missing binary,
 //! authentication refused, another protocol version, five failed starts in
 //! a row). Jobs whose every eligible slot is dead for good end with
@@ -368,6 +371,12 @@ impl Engine {
     fn cancel_in_flight(&mut self, slot: &mut Slot, reason: &str) {
         for (job, _) in slot.in_flight.drain(..) {
             decr(&self.stats.in_flight);
+            // One that waited behind the running one never started.
+            if let Some(state) = self.jobs.get_mut(job)
+                && state.started.is_none()
+            {
+                state.attempts = state.attempts.saturating_sub(1);
+            }
             self.finish(job, Err(JobFailure::Cancelled(reason.to_owned())), None);
         }
     }
@@ -857,7 +866,23 @@ impl Engine {
             // driver was busy (a slow callback, a full stdout): read it
             // before calling the job late.
             if self.slots[index].slot.as_ref().is_some_and(expired) {
+                let before = self.slots[index].slot.as_ref().map(Slot::bytes_read);
                 self.event(registry, self.base + index * TOKENS_PER_SLOT);
+                // Part of an answer came and the rest is on its way (a
+                // worker writes a result once its job is done; a large one
+                // takes more than one pipe's worth): not late while bytes
+                // keep coming.
+                if let Some(slot) = self.slots[index].slot.as_mut()
+                    && slot.inside_a_frame()
+                    && before.is_some_and(|b| slot.bytes_read() > b)
+                {
+                    let limit = self.settings.timeout.map(|t| after(now, t));
+                    for (_, deadline) in &mut slot.in_flight {
+                        if deadline.is_some_and(|d| d <= now) {
+                            *deadline = limit;
+                        }
+                    }
+                }
             }
             let Some(slot) = self.slots[index].slot.as_ref() else {
                 continue;

@@ -77,6 +77,8 @@ pub(crate) struct Slot {
     stdout: pipe::Receiver,
     stderr: pipe::Receiver,
     decoder: FrameDecoder,
+    /// Bytes of frames read from stdout so far.
+    bytes_read: u64,
     out: Vec<u8>,
     stderr_line: Vec<u8>,
     /// The last stderr lines, to explain a failure.
@@ -166,6 +168,7 @@ impl Slot {
             stdout,
             stderr,
             decoder: FrameDecoder::new(max_frame),
+            bytes_read: 0,
             out: Vec::new(),
             stderr_line: Vec::new(),
             stderr_tail: Vec::new(),
@@ -231,6 +234,16 @@ impl Slot {
     /// is closed (the worker exited). On an error, the frames decoded before
     /// it are in `frames`: they came from the worker intact, and are the
     /// caller's to handle before the error.
+    /// Bytes of frames read from stdout so far.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// True if part of a frame was read and the rest has not come yet.
+    pub(crate) fn inside_a_frame(&self) -> bool {
+        self.decoder.buffered() > 0
+    }
+
     pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
         if self.pending.is_some() {
             match self.read_start_line() {
@@ -258,7 +271,7 @@ impl Slot {
             }
             match self.decoder.read_from(&mut self.stdout) {
                 Ok(0) => eof = true,
-                Ok(_) => {}
+                Ok(n) => self.bytes_read += n as u64,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(WireError::Io(err)),
