@@ -858,13 +858,19 @@ impl Engine {
     fn check_timeouts(&mut self, registry: &Registry, now: Instant) {
         for index in 0..self.slots.len() {
             let expired = |slot: &Slot| {
-                slot.in_flight
-                    .iter()
-                    .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
+                let handshake = match slot.stage {
+                    Stage::Hello(deadline) | Stage::Session(deadline) => deadline <= now,
+                    Stage::Ready => false,
+                };
+                handshake
+                    || slot
+                        .in_flight
+                        .iter()
+                        .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
             };
             // The answer may be in the pipe already, unread while the
             // driver was busy (a slow callback, a full stdout): read it
-            // before calling the job late.
+            // before calling the job (or the handshake) late.
             if self.slots[index].slot.as_ref().is_some_and(expired) {
                 let before = self.slots[index].slot.as_ref().map(Slot::bytes_read);
                 self.event(registry, self.base + index * TOKENS_PER_SLOT);
