@@ -422,11 +422,14 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     let _ = fs::remove_dir_all(dir);
 }
 
-/// A job whose answer waits in the pipe while the pool is busy (here: its
-/// callback takes longer than the time limit) did not run late: the pool
-/// reads the answer before it calls the job late (it used to kill the slot
-/// and run the job again).
-fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
+/// One slot with a window of 2 and a time limit of 1 s runs `handler` on
+/// `inputs`; the report of the first takes the caller 2 s (a slow
+/// consumer, past the limit: not a synchronisation). Returns each report's
+/// attempts and output.
+fn run_with_a_slow_first_report<O: serde::de::DeserializeOwned>(
+    handler: &str,
+    inputs: [u64; 2],
+) -> Vec<(u32, Result<O, JobFailure>)> {
     let mut pool = Pool::builder()
         .host(Host::local(1))
         .window(2)
@@ -435,16 +438,13 @@ fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
         .build()
         .unwrap();
     let mut reports = Vec::new();
-    // The second job answers 300 ms after it starts, while the first one's
-    // report is still being handled.
     pool.run(
         &Target::Any,
-        "nap",
-        [0u64, 300],
+        handler,
+        inputs,
         remote::Order::Submission,
-        |index, report: remote::JobReport<u64>| {
+        |index, report: remote::JobReport<O>| {
             if index == 0 {
-                // Not a synchronisation: a slow consumer, past the limit.
                 std::thread::sleep(Duration::from_secs(2));
             }
             reports.push((report.attempts, report.result));
@@ -452,39 +452,30 @@ fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
         },
     )
     .unwrap();
-    assert_eq!(reports, [(1, Ok(0)), (1, Ok(300))]);
     pool.shutdown(Duration::from_secs(10));
+    reports
+}
+
+/// A job whose answer waits in the pipe while the pool is busy (here: its
+/// callback takes longer than the time limit) did not run late: the pool
+/// reads the answer before it calls the job late (it used to kill the slot
+/// and run the job again).
+fn answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
+    // The second job answers 300 ms after it starts, while the first one's
+    // report is still being handled.
+    let reports = run_with_a_slow_first_report::<u64>("nap", [0, 300]);
+    assert_eq!(reports, [(1, Ok(0)), (1, Ok(300))]);
 }
 
 /// The same with an answer larger than a pipe holds: the worker is still
 /// writing it when the pool looks, and bytes that keep coming are not late.
 fn large_answer_unread_while_the_pool_was_busy_is_not_a_time_out() {
-    let mut pool = Pool::builder()
-        .host(Host::local(1))
-        .window(2)
-        .timeout(Duration::from_secs(1))
-        .max_attempts(1)
-        .build()
-        .unwrap();
-    let mut reports = Vec::new();
-    pool.run(
-        &Target::Any,
-        "big",
-        [0u64, 1 << 20],
-        remote::Order::Submission,
-        |index, report: remote::JobReport<Vec<u8>>| {
-            if index == 0 {
-                // Not a synchronisation: a slow consumer, past the limit.
-                std::thread::sleep(Duration::from_secs(2));
-            }
-            let len = report.result.map(|out| out.len());
-            reports.push((report.attempts, len));
-            std::ops::ControlFlow::Continue(())
-        },
-    )
-    .unwrap();
-    assert_eq!(reports, [(1, Ok(0)), (1, Ok(1 << 20))]);
-    pool.shutdown(Duration::from_secs(10));
+    let reports = run_with_a_slow_first_report::<Vec<u8>>("big", [0, 1 << 20]);
+    let lens: Vec<(u32, Result<usize, JobFailure>)> = reports
+        .into_iter()
+        .map(|(attempts, out)| (attempts, out.map(|bytes| bytes.len())))
+        .collect();
+    assert_eq!(lens, [(1, Ok(0)), (1, Ok(1 << 20))]);
 }
 
 fn job_killing_every_slot_does_not_use_up_the_pool() {
