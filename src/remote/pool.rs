@@ -488,13 +488,6 @@ impl Pool {
                 let Some(index) = tag.checked_sub(first_tag) else {
                     continue;
                 };
-                // Nothing that may run a job is left: a feed would only
-                // bring more jobs that cannot run. (The ones taken end as
-                // not run, not as cancelled.)
-                if matches!(report.result, Err(JobFailure::NotRun { .. })) && source.is_feed() {
-                    source.close();
-                    ended = true;
-                }
                 if order == Order::Submission {
                     if let Some(place) = waiting.get_mut(index - reported) {
                         *place = Some(report);
@@ -538,7 +531,8 @@ impl Pool {
                 }
             }
             self.engine.tick(self.poll.registry());
-            // Nothing could run what a feed brings, even while none comes.
+            // Nothing could run what a feed brings, even while none comes
+            // (the jobs taken end as not run, not as cancelled).
             if source.is_feed() && !ended && !self.engine.can_run(&eligible) {
                 source.close();
                 ended = true;
