@@ -63,7 +63,10 @@ impl RemoteFront {
     fn tick(&mut self, registry: &Registry) {
         for job in self.shared.take_submissions() {
             let reply = Reply::Call(job.reply);
-            self.engine
+            // Its id is for holding jobs in input order, which a job with
+            // a future of its own has no use for.
+            let _id = self
+                .engine
                 .submit(&job.eligible, job.handler, job.payload, reply);
         }
         self.engine.tick(registry);

@@ -19,6 +19,8 @@ mod runner;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
+#[path = "remote_pool/held.rs"]
+mod held;
 #[path = "remote_pool/inputs.rs"]
 mod inputs;
 
@@ -77,6 +79,14 @@ fn handlers() -> Handlers {
             Ok::<_, String>(())
         })
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
+        // `len` bytes, once the flag file exists if one is given.
+        .add("wait_then_big", |(flag, len): (Option<PathBuf>, u64)| {
+            if let Some(flag) = flag {
+                gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    .map_err(|()| format!("{flag:?} was never set"))?;
+            }
+            Ok::<_, String>(vec![7u8; len as usize])
+        })
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
             for _ in 0..10 * 1024 {
@@ -216,6 +226,10 @@ fn main() -> ExitCode {
             inputs::list_is_taken_again_after_a_burst_of_reports,
         ),
         (
+            "held_reports_are_bounded_in_bytes",
+            held::held_reports_are_bounded_in_bytes,
+        ),
+        (
             "feed_of_another_pool_is_refused",
             inputs::feed_of_another_pool_is_refused,
         ),
@@ -269,7 +283,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, crash, crash_once, fail, flag, flood, hang, nap, square) on host local"
+                    "(this worker has: big, close_output, crash, crash_once, fail, flag, flood, hang, nap, square, wait_then_big) on host local"
                 ),
                 "{err}"
             );

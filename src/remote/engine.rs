@@ -171,6 +171,9 @@ pub(crate) struct Engine {
     base: usize,
     /// No dispatch: queued jobs are cancelled (a `map` told to stop).
     paused: bool,
+    /// While set, no job but this one is handed out; the others stay
+    /// queued (see [`Engine::hold_for`]).
+    hold_for: Option<usize>,
     phase: Phase,
     frames: Vec<Frame>,
 }
@@ -237,6 +240,7 @@ impl Engine {
             stats,
             base,
             paused: false,
+            hold_for: None,
             phase: Phase::Running,
             frames: Vec::new(),
         }
@@ -264,14 +268,15 @@ impl Engine {
     }
 
     /// Queues a job for the slots marked in `eligible` (see
-    /// [`eligible_slots`]). A pool that is stopping cancels it at once.
+    /// [`eligible_slots`]) and returns its id. A pool that is stopping
+    /// cancels it at once.
     pub(crate) fn submit(
         &mut self,
         eligible: &[bool],
         handler: Arc<str>,
         payload: Vec<u8>,
         reply: Reply,
-    ) {
+    ) -> usize {
         let queue = match self.queues.iter().position(|q| q.eligible == eligible) {
             Some(queue) => queue,
             None => {
@@ -299,10 +304,11 @@ impl Engine {
         );
         if self.phase != Phase::Running || self.paused {
             self.finish(id, Err(cancelled()), None);
-            return;
+            return id;
         }
         self.queues[queue].jobs.push_back(id);
         incr(&self.stats.queued);
+        id
     }
 
     /// Outcomes of [`Reply::Collect`] jobs, since the last call.
@@ -322,6 +328,15 @@ impl Engine {
         if paused {
             self.cancel_queued();
         }
+    }
+
+    /// Hands out no job but `id` from now on (`Some`), wherever it waits in
+    /// the queue, or every job again (`None`). The other jobs stay queued;
+    /// the ones in flight finish. A run in input order holds its jobs so
+    /// while too many reports wait for job `id`: that job can always run,
+    /// and once it is reported the others go on.
+    pub(crate) fn hold_for(&mut self, id: Option<usize>) {
+        self.hold_for = id;
     }
 
     /// Begins a graceful stop: no new jobs, queued ones cancelled, the ones
@@ -576,7 +591,7 @@ impl Engine {
             let was_busy = !slot.in_flight.is_empty();
             let mut queued = false;
             while slot.stage == Stage::Ready && slot.in_flight.len() < self.settings.window {
-                let Some(id) = next_job(&mut self.queues, index) else {
+                let Some(id) = next_job(&mut self.queues, index, self.hold_for) else {
                     break;
                 };
                 decr(&self.stats.queued);
@@ -985,10 +1000,21 @@ fn slot_idle(entry: &SlotEntry) -> bool {
 }
 
 /// The oldest queued job slot `index` may run.
-fn next_job(queues: &mut [Queue], index: usize) -> Option<usize> {
-    let queue = queues
+/// Takes the next job slot `index` may run from `queues`: the oldest at
+/// the head of a queue the slot serves, or only job `hold_for` if set.
+fn next_job(queues: &mut [Queue], index: usize, hold_for: Option<usize>) -> Option<usize> {
+    let mut served = queues
         .iter_mut()
-        .filter(|q| q.eligible.get(index).copied().unwrap_or(false))
+        .filter(|q| q.eligible.get(index).copied().unwrap_or(false));
+    if let Some(held) = hold_for {
+        // Anywhere in its queue: jobs put back by failed slots go to the
+        // head in their own order, so the held one may be behind others.
+        return served.find_map(|q| {
+            let at = q.jobs.iter().position(|&id| id == held)?;
+            q.jobs.remove(at)
+        });
+    }
+    let queue = served
         .filter(|q| !q.jobs.is_empty())
         .min_by_key(|q| q.jobs.front().copied())?;
     queue.jobs.pop_front()
@@ -1049,4 +1075,42 @@ fn backoff(failed_starts: u32, index: usize) -> Duration {
         ^ index.wrapping_mul(2_654_435_761);
     let jitter = base.mul_f64((nanos % 1000) as f64 / 4000.0);
     base + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(eligible: &[bool], jobs: &[usize]) -> Queue {
+        Queue {
+            eligible: eligible.to_vec(),
+            jobs: jobs.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn oldest_job_at_a_served_head_comes_first() {
+        let mut queues = [
+            queue(&[true, false], &[3, 4]),
+            queue(&[true, true], &[2, 9]),
+        ];
+        assert_eq!(next_job(&mut queues, 0, None), Some(2));
+        assert_eq!(next_job(&mut queues, 1, None), Some(9));
+        assert_eq!(next_job(&mut queues, 1, None), None);
+        assert_eq!(next_job(&mut queues, 0, None), Some(3));
+    }
+
+    #[test]
+    fn a_held_job_is_the_only_one_handed_out_wherever_it_waits() {
+        // Put back behind job 5 by failed slots, job 7 is the one held for.
+        let mut queues = [queue(&[true, true], &[5, 7, 8])];
+        assert_eq!(next_job(&mut queues, 0, Some(7)), Some(7));
+        assert_eq!(next_job(&mut queues, 1, Some(7)), None);
+        assert_eq!(queues[0].jobs, [5, 8]);
+        // Held for a job this slot may not run: nothing for it.
+        let mut queues = [queue(&[false, true], &[1]), queue(&[true, true], &[2])];
+        assert_eq!(next_job(&mut queues, 0, Some(1)), None);
+        assert_eq!(next_job(&mut queues, 1, Some(1)), Some(1));
+        assert_eq!(next_job(&mut queues, 1, None), Some(2));
+    }
 }

@@ -4,7 +4,6 @@
 //! engine's (see `engine.rs`): retries on slot failure, final job errors, no
 //! job lost, no result delivered twice.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
@@ -18,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::remote::engine::{Engine, Reply, Settings, after, eligible_slots};
 use crate::remote::feed::{self, Feed, Feeder, Pulled, Source};
+use crate::remote::in_order::InOrder;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, Target};
@@ -33,6 +33,7 @@ pub struct PoolBuilder {
     handshake_timeout: Duration,
     max_attempts: u32,
     max_frame: usize,
+    max_held_bytes: usize,
 }
 
 impl PoolBuilder {
@@ -69,6 +70,19 @@ impl PoolBuilder {
         self
     }
 
+    /// Bytes of reports a run in input order may hold back behind a slow
+    /// job before it starts no job but that one; default
+    /// [`DEFAULT_MAX_HELD_BYTES`]. The jobs already in the slots' windows
+    /// still finish and are held too, so the reports held may pass the
+    /// bound by what those jobs answer; once the slow job is reported the
+    /// others go on. A job that runs for ever holds the run up then as
+    /// before: give it a [`timeout`](PoolBuilder::timeout). (A runtime's
+    /// pool holds nothing: each job has a future of its own.)
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        self.max_held_bytes = bytes;
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -82,6 +96,7 @@ impl PoolBuilder {
     /// [`PoolError::NoSlots`], or a poll that cannot be created.
     pub fn build(self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
+        let max_held_bytes = self.max_held_bytes;
         let engine = self.into_engine(0, "pool")?;
         let control = Arc::new(ControlInner {
             waker: Waker::new(poll.registry(), CONTROL).map_err(PoolError::Poll)?,
@@ -95,6 +110,7 @@ impl PoolBuilder {
             events: Events::with_capacity(128),
             control,
             next_tag: 0,
+            max_held_bytes,
         })
     }
 
@@ -157,6 +173,8 @@ pub struct Pool {
     /// so the late reports of a run that ended early (an error, a panic in
     /// its callback) are told apart and dropped.
     next_tag: usize,
+    /// See [`PoolBuilder::max_held_bytes`].
+    max_held_bytes: usize,
 }
 
 /// The token of the pool's waker; slots use tokens from 0 up.
@@ -185,9 +203,15 @@ impl ControlInner {
 
 /// Jobs of a run taken from its inputs and not yet reported, at most: in
 /// input order, the reports that wait for a slow job before them are held
-/// in memory, and so are the inputs of a feed. (A pool whose slots' windows
-/// hold more keeps them full instead.)
+/// in memory (their bytes bounded by [`PoolBuilder::max_held_bytes`]), and
+/// so are the inputs of a feed. (A pool whose slots' windows hold more
+/// keeps them full instead.)
 pub(crate) const MAX_AHEAD: usize = 4096;
+
+/// Bytes of reports a run in input order holds back behind a slow job, by
+/// default, before it runs that job alone (64 MiB); see
+/// [`PoolBuilder::max_held_bytes`].
+pub const DEFAULT_MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
 
 impl PoolControl {
     /// Starts no new job from now on, for this run and later ones: the
@@ -230,6 +254,7 @@ impl Pool {
             handshake_timeout: Duration::from_secs(30),
             max_attempts: 3,
             max_frame: wire::DEFAULT_MAX_FRAME,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
     }
 
@@ -342,7 +367,9 @@ impl Pool {
     /// before any job starts); jobs are then queued as the slots need
     /// them, at most 4096 (or twice what the slots' windows hold) ahead of
     /// the reports: in input order, a slow job holds back at most that
-    /// many reports. For inputs that arrive while the run goes on, or that
+    /// many reports, and once they hold more than
+    /// [`max_held_bytes`](PoolBuilder::max_held_bytes) the pool runs that
+    /// job alone until it is reported. For inputs that arrive while the run goes on, or that
     /// never end, see [`Pool::run_fed`].
     ///
     /// # Errors
@@ -465,8 +492,8 @@ impl Pool {
         let handler: Arc<str> = Arc::from(handler);
         self.engine.pause(false);
         let max_ahead = MAX_AHEAD.max(2 * self.engine.capacity());
-        // In input order: the reports from `reported` on, as they come.
-        let mut waiting: VecDeque<Option<JobReport>> = VecDeque::new();
+        // In input order: the reports held for the jobs before them.
+        let mut in_order = InOrder::default();
         let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
         // This run's tags are `first_tag + index`.
         let first_tag = self.next_tag;
@@ -489,13 +516,10 @@ impl Pool {
                     continue;
                 };
                 if order == Order::Submission {
-                    if let Some(place) = waiting.get_mut(index - reported) {
-                        *place = Some(report);
-                    }
-                    while let Some(report) = waiting.front_mut().and_then(Option::take) {
-                        let _ = waiting.pop_front();
+                    in_order.arrived(index, report);
+                    while let Some((index, report)) = in_order.next_ready() {
                         reported += 1;
-                        stopped |= on_report(reported - 1, report).is_break();
+                        stopped |= on_report(index, report).is_break();
                     }
                 } else {
                     reported += 1;
@@ -519,10 +543,11 @@ impl Pool {
                     Pulled::Input(payload) => {
                         let reply = Reply::Collect(first_tag + taken);
                         self.next_tag = first_tag + taken + 1;
-                        self.engine
+                        let id = self
+                            .engine
                             .submit(&eligible, handler.clone(), payload, reply);
                         if order == Order::Submission {
-                            waiting.push_back(None);
+                            in_order.taken(id);
                         }
                         taken += 1;
                     }
@@ -530,6 +555,13 @@ impl Pool {
                     Pulled::End => ended = true,
                 }
             }
+            // Too many bytes wait for the first job not reported: run it
+            // alone, so that they can go.
+            let over = in_order.held_bytes() > self.max_held_bytes;
+            self.engine.hold_for(in_order.head().filter(|_| over));
+            self.engine
+                .stats()
+                .set_held(in_order.held(), in_order.held_bytes());
             self.engine.tick(self.poll.registry());
             // Nothing could run what a feed brings, even while none comes
             // (the jobs taken end as not run, not as cancelled).
@@ -548,6 +580,8 @@ impl Pool {
             }
         };
         self.engine.pause(false);
+        self.engine.hold_for(None);
+        self.engine.stats().set_held(0, 0);
         result
     }
 

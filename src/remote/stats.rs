@@ -17,6 +17,9 @@ pub(crate) struct PoolStats {
     pub(crate) done: AtomicUsize,
     pub(crate) failed: AtomicUsize,
     pub(crate) retried: AtomicUsize,
+    /// Reports a run in input order holds back, and their bytes.
+    held: AtomicUsize,
+    held_bytes: AtomicUsize,
     pub(crate) hosts: Vec<HostStats>,
 }
 
@@ -48,6 +51,8 @@ impl PoolStats {
             done: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             retried: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+            held_bytes: AtomicUsize::new(0),
             hosts: hosts
                 .iter()
                 .map(|host| HostStats {
@@ -67,6 +72,12 @@ impl PoolStats {
         }
     }
 
+    /// Records the reports a run in input order holds back.
+    pub(crate) fn set_held(&self, reports: usize, bytes: usize) {
+        self.held.store(reports, Ordering::Relaxed);
+        self.held_bytes.store(bytes, Ordering::Relaxed);
+    }
+
     /// A snapshot of the counters.
     pub(crate) fn snapshot(&self) -> PoolMetrics {
         let hosts: Vec<HostMetrics> = self.hosts.iter().map(HostStats::snapshot).collect();
@@ -81,6 +92,8 @@ impl PoolStats {
             jobs_done: load(&self.done),
             jobs_failed: load(&self.failed),
             jobs_retried: load(&self.retried),
+            reports_held: load(&self.held),
+            reports_held_bytes: load(&self.held_bytes),
             hosts,
         }
     }
@@ -174,6 +187,12 @@ pub struct PoolMetrics {
     pub jobs_failed: usize,
     /// Attempts started again after a slot failure.
     pub jobs_retried: usize,
+    /// Reports of a [`Pool`](crate::remote::Pool) run in input order held
+    /// back until the jobs before them end (see
+    /// [`PoolBuilder::max_held_bytes`](crate::remote::PoolBuilder::max_held_bytes)).
+    pub reports_held: usize,
+    /// Their bytes.
+    pub reports_held_bytes: usize,
     /// The same per host.
     pub hosts: Vec<HostMetrics>,
 }
@@ -224,7 +243,9 @@ impl PoolMetrics {
             jobs_in_flight = self.jobs_in_flight,
             jobs_done = self.jobs_done,
             jobs_failed = self.jobs_failed,
-            jobs_retried = self.jobs_retried;
+            jobs_retried = self.jobs_retried,
+            reports_held = self.reports_held,
+            reports_held_bytes = self.reports_held_bytes;
             "remote pool metrics"
         );
         for host in &self.hosts {

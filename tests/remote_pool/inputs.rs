@@ -19,7 +19,7 @@ const GUARD: Duration = Duration::from_secs(60);
 /// Runs `run` (a run of the pool `control` belongs to) under a watchdog:
 /// a run still going after [`GUARD`] is ended by killing the pool, and the
 /// test fails, saying `what`.
-fn guarded<T>(control: &PoolControl, what: &str, run: impl FnOnce() -> T) -> T {
+pub fn guarded<T>(control: &PoolControl, what: &str, run: impl FnOnce() -> T) -> T {
     let (ended, watch) = mpsc::channel::<()>();
     let control = control.clone();
     let watchdog = thread::spawn(move || {

@@ -1,0 +1,82 @@
+//! How much a run in input order holds back behind a slow job: the
+//! reports that finish behind it wait in memory, bounded in bytes by
+//! `PoolBuilder::max_held_bytes`.
+
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use super::{gates, inputs::guarded};
+use hearth::remote::{Host, Pool};
+
+/// Output of every job but the first.
+const OUTPUT: usize = 256 << 10;
+
+/// Bound of the run's held reports.
+const MAX_HELD: usize = 4 * OUTPUT;
+
+/// Jobs of the run.
+const JOBS: u64 = 24;
+
+/// Behind a first job that waits, the other slot's reports of 256 KiB each
+/// pile up to the bound and no further: the pool then starts no job but
+/// the waiting one (it used to run every job and hold all their outputs).
+/// Once that job ends, every output comes, whole and in input order.
+pub fn held_reports_are_bounded_in_bytes() {
+    let dir = super::temp_dir("held");
+    let flag = dir.join("flag");
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .max_held_bytes(MAX_HELD)
+        .build()
+        .unwrap();
+    let inputs: Vec<(Option<PathBuf>, u64)> = (0..JOBS)
+        .map(|x| match x {
+            0 => (Some(flag.clone()), 16),
+            _ => (None, OUTPUT as u64 + x),
+        })
+        .collect();
+    let control = pool.control();
+    let watcher = thread::spawn({
+        let flag = flag.clone();
+        let control = control.clone();
+        move || {
+            // Past the bound with only the waiting job in flight: held,
+            // or (had the pool not held its jobs) every other job done.
+            let held = gates::poll_for(Duration::from_secs(60), || {
+                let m = control.metrics();
+                let settled = m.reports_held_bytes > MAX_HELD && m.jobs_in_flight == 1;
+                settled.then_some(m)
+            });
+            // Let the first job end either way, so that the run ends.
+            std::fs::write(&flag, b"").unwrap();
+            held
+        }
+    });
+    let out = guarded(&control, "the run did not end", || {
+        pool.map::<_, Vec<u8>>("wait_then_big", inputs)
+    })
+    .unwrap();
+    let held = watcher
+        .join()
+        .unwrap()
+        .expect("the reports never passed the bound");
+    // Over the bound by one report at most: the other slot (window 1) had
+    // one job in flight when its reports passed the bound.
+    assert!(
+        held.jobs_done <= MAX_HELD / OUTPUT + 1,
+        "{} jobs were done behind the waiting one",
+        held.jobs_done
+    );
+    assert!(held.jobs_queued > 0, "{held:?}");
+    assert!(held.reports_held_bytes <= MAX_HELD + 2 * OUTPUT, "{held:?}");
+    assert_eq!(out.len() as u64, JOBS);
+    for (x, output) in out.into_iter().enumerate() {
+        let len = if x == 0 { 16 } else { OUTPUT + x };
+        assert_eq!(output.map(|o| o.len()), Ok(len), "job {x}");
+    }
+    let after = pool.metrics();
+    assert_eq!((after.reports_held, after.reports_held_bytes), (0, 0));
+    pool.shutdown(Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(dir);
+}
