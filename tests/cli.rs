@@ -255,8 +255,25 @@ fn usage_errors_exit_2() {
         "{}",
         stderr(&output)
     );
-    let output = hearth(&["map", "echo"], "1\n");
+    // An option after the command's first word is the command's.
+    let output = hearth(&["map", "--bogus", "echo", "--tag"], "1\n");
     assert_exit(&output, 2);
+    let output = hearth(&["map"], "1\n");
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("<CMD>"), "{}", stderr(&output));
+}
+
+/// As with GNU parallel and xargs, the command may follow hearth's options
+/// without `--`; what follows its first word is the command's, options
+/// too (it used to be a usage error).
+#[test]
+fn command_without_double_dash() {
+    let output = hearth(&["map", "-j", "2", "echo", "{}", "--tag"], "1\n2\n");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "1 --tag\n2 --tag\n");
+    let output = hearth(&["map", "--tag", "echo", ":::", "a", "b"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\ta\nb\tb\n");
 }
 
 #[test]

@@ -56,7 +56,7 @@ enum Command {
     ///
     /// Examples:
     ///
-    ///   seq 1000 | hearth map -- echo {}
+    ///   seq 1000 | hearth map echo {}
     ///
     ///   hearth map -S node1,node2 -j 4 --tag -- 'gzip -c {} | wc -c' ::: *.log
     ///
@@ -177,8 +177,10 @@ pub struct MapArgs {
     /// An input (repeatable) instead of stdin's lines.
     #[arg(long = "arg", value_name = "VALUE")]
     pub args: Vec<String>,
-    /// The command and its arguments; `::: A B C` after them gives inputs.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command and its arguments (everything from its first word on,
+    /// options too; `--` before it is allowed); `::: A B C` after them
+    /// gives inputs.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
