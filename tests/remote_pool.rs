@@ -230,6 +230,10 @@ fn main() -> ExitCode {
             held::held_reports_are_bounded_in_bytes,
         ),
         (
+            "held_counters_clear_when_a_callback_panics",
+            held::held_counters_clear_when_a_callback_panics,
+        ),
+        (
             "feed_of_another_pool_is_refused",
             inputs::feed_of_another_pool_is_refused,
         ),

@@ -999,7 +999,6 @@ fn slot_idle(entry: &SlotEntry) -> bool {
             .is_none_or(|e| e.slot.in_flight.is_empty())
 }
 
-/// The oldest queued job slot `index` may run.
 /// Takes the next job slot `index` may run from `queues`: the oldest at
 /// the head of a queue the slot serves, or only job `hold_for` if set.
 fn next_job(queues: &mut [Queue], index: usize, hold_for: Option<usize>) -> Option<usize> {

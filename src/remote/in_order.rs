@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use crate::remote::JobReport;
+use crate::remote::{JobFailure, JobReport};
 
 /// The jobs of a run from the first one not reported on, each with its
 /// engine id and, once it finished, its report.
@@ -73,13 +73,19 @@ impl InOrder {
 }
 
 /// What a held report takes in memory, near enough: the report and its
-/// output.
+/// output or the text of its failure (a handler's error may be as large
+/// as an output).
 fn report_bytes(report: &JobReport) -> usize {
-    let output = match &report.result {
+    let text = |lines: &[String]| lines.iter().map(String::len).sum::<usize>();
+    let content = match &report.result {
         Ok(bytes) => bytes.capacity(),
-        Err(_) => 0,
+        Err(JobFailure::Job(err)) => err.message.len(),
+        Err(JobFailure::Exhausted { history: lines } | JobFailure::NotRun { reasons: lines }) => {
+            text(lines)
+        }
+        Err(JobFailure::BadOutput(why) | JobFailure::Cancelled(why)) => why.len(),
     };
-    size_of::<JobReport>() + output
+    size_of::<JobReport>() + content
 }
 
 #[cfg(test)]
@@ -87,7 +93,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::remote::JobFailure;
+    use crate::remote::wire::{JobError, JobErrorKind};
 
     fn report(len: usize) -> JobReport {
         JobReport {
@@ -120,6 +126,7 @@ mod tests {
                 ..report(0)
             },
         );
+        assert_eq!(in_order.held_bytes(), 3 * base + 1504);
         let indexes: Vec<usize> = std::iter::from_fn(|| in_order.next_ready())
             .map(|(index, _)| index)
             .collect();
@@ -144,6 +151,26 @@ mod tests {
         // Index 0 again, after it was reported.
         in_order.arrived(0, report(5));
         assert_eq!(in_order.held(), 0);
+    }
+
+    /// An error of a job's own code counts as much as an output (it used
+    /// to count as nothing, so large errors were held without bound).
+    #[test]
+    fn failures_count_their_text() {
+        let mut in_order = InOrder::default();
+        in_order.taken(0);
+        in_order.taken(1);
+        in_order.taken(2);
+        let failed = |failure| JobReport {
+            result: Err(failure),
+            ..report(0)
+        };
+        let error = JobError::new(JobErrorKind::Failed, "e".repeat(1000));
+        in_order.arrived(1, failed(JobFailure::Job(error)));
+        let history = vec!["a".repeat(300), "b".repeat(200)];
+        in_order.arrived(2, failed(JobFailure::Exhausted { history }));
+        let base = size_of::<JobReport>();
+        assert_eq!(in_order.held_bytes(), 2 * base + 1500);
     }
 
     #[test]

@@ -494,6 +494,7 @@ impl Pool {
         let max_ahead = MAX_AHEAD.max(2 * self.engine.capacity());
         // In input order: the reports held for the jobs before them.
         let mut in_order = InOrder::default();
+        let _held = self.engine.stats().held_until_dropped();
         let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
         // This run's tags are `first_tag + index`.
         let first_tag = self.next_tag;
@@ -581,7 +582,6 @@ impl Pool {
         };
         self.engine.pause(false);
         self.engine.hold_for(None);
-        self.engine.stats().set_held(0, 0);
         result
     }
 

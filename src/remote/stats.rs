@@ -78,6 +78,12 @@ impl PoolStats {
         self.held_bytes.store(bytes, Ordering::Relaxed);
     }
 
+    /// A guard that clears the held reports when dropped: at the end of
+    /// a run, also one left by a panic in its callback.
+    pub(crate) fn held_until_dropped(self: &Arc<Self>) -> HeldReports {
+        HeldReports(self.clone())
+    }
+
     /// A snapshot of the counters.
     pub(crate) fn snapshot(&self) -> PoolMetrics {
         let hosts: Vec<HostMetrics> = self.hosts.iter().map(HostStats::snapshot).collect();
@@ -96,6 +102,15 @@ impl PoolStats {
             reports_held_bytes: load(&self.held_bytes),
             hosts,
         }
+    }
+}
+
+/// See [`PoolStats::held_until_dropped`].
+pub(crate) struct HeldReports(Arc<PoolStats>);
+
+impl Drop for HeldReports {
+    fn drop(&mut self) {
+        self.0.set_held(0, 0);
     }
 }
 

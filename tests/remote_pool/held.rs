@@ -2,12 +2,13 @@
 //! reports that finish behind it wait in memory, bounded in bytes by
 //! `PoolBuilder::max_held_bytes`.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::thread;
 use std::time::Duration;
+use std::{panic, thread};
 
 use super::{gates, inputs::guarded};
-use hearth::remote::{Host, Pool};
+use hearth::remote::{Host, JobReport, Order, Pool, Target};
 
 /// Output of every job but the first.
 const OUTPUT: usize = 256 << 10;
@@ -75,6 +76,46 @@ pub fn held_reports_are_bounded_in_bytes() {
         let len = if x == 0 { 16 } else { OUTPUT + x };
         assert_eq!(output.map(|o| o.len()), Ok(len), "job {x}");
     }
+    let after = pool.metrics();
+    assert_eq!((after.reports_held, after.reports_held_bytes), (0, 0));
+    pool.shutdown(Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A run whose callback panics while reports are held leaves no held
+/// reports in the pool's metrics (they stayed until the next run).
+pub fn held_counters_clear_when_a_callback_panics() {
+    let dir = super::temp_dir("held-panic");
+    let flag = dir.join("flag");
+    let mut pool = Pool::builder().host(Host::local(2)).build().unwrap();
+    let inputs: Vec<(Option<PathBuf>, u64)> = (0..6)
+        .map(|x| match x {
+            0 => (Some(flag.clone()), 16),
+            _ => (None, 10),
+        })
+        .collect();
+    let control = pool.control();
+    let watcher = thread::spawn({
+        let flag = flag.clone();
+        move || {
+            let held = gates::poll_for(Duration::from_secs(60), || {
+                (control.metrics().reports_held == 5).then_some(())
+            });
+            std::fs::write(&flag, b"").unwrap();
+            held
+        }
+    });
+    let abandoned = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+        pool.run(
+            &Target::Any,
+            "wait_then_big",
+            inputs,
+            Order::Submission,
+            |_, _: JobReport<Vec<u8>>| -> ControlFlow<()> { panic!("the caller gives up") },
+        )
+    }));
+    assert!(abandoned.is_err());
+    assert!(watcher.join().unwrap().is_some(), "five reports never held");
     let after = pool.metrics();
     assert_eq!((after.reports_held, after.reports_held_bytes), (0, 0));
     pool.shutdown(Duration::from_secs(10));

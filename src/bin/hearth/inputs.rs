@@ -38,7 +38,9 @@ pub fn parse(args: &MapArgs) -> Result<(Vec<String>, Source), String> {
         );
     }
     if words.is_empty() {
-        return Err("no command: give it after --, e.g. hearth map -- echo {}".to_owned());
+        return Err(
+            "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
+        );
     }
     let mut inputs = args.args.clone();
     inputs.extend(listed);
