@@ -11,7 +11,9 @@ mod procs;
 #[allow(dead_code)]
 mod sshd;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -36,7 +38,7 @@ fn run_tag() -> String {
     )
 }
 
-fn command(args: &[&str], tag: &str) -> Command {
+fn command(args: &[impl AsRef<OsStr>], tag: &str) -> Command {
     let mut cmd = Command::new(HEARTH);
     let (key, value) = tag.split_once('=').unwrap();
     let _ = cmd.args(args).env(key, value).env_remove("HEARTH_LOG");
@@ -45,7 +47,7 @@ fn command(args: &[&str], tag: &str) -> Command {
 
 /// Runs `hearth ARGS` with `stdin` as input; checks nothing it started is
 /// left afterwards.
-fn hearth(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
+fn hearth(args: &[impl AsRef<OsStr>], stdin: impl AsRef<[u8]>) -> Output {
     let tag = run_tag();
     let mut child = command(args, &tag)
         .stdin(Stdio::piped())
@@ -956,16 +958,36 @@ fn second_input_list_is_a_usage_error() {
     assert_eq!(stdout(&output), "");
 }
 
+/// Inputs are bytes, as file names are: a line of stdin or a `:::` value
+/// that is not UTF-8 runs as it is, and is tagged as it is (such a line
+/// used to stop the run). Only JSON, which holds text, shows U+FFFD.
 #[test]
-fn input_line_that_is_not_utf8_is_named() {
-    let output = hearth(&["map", "--", "echo"], b"fine\r\nb\xffd\nnot read\n");
-    assert_exit(&output, 2);
-    assert_eq!(
-        stderr(&output),
-        "hearth map: input line 2 is not UTF-8 (\"b\\xffd\"); hearth map takes UTF-8 inputs and read no line after it\n"
+fn inputs_that_are_not_utf8_run_as_they_are() {
+    let output = hearth(
+        &["map", "--tag", "--", "printf '%s|'"],
+        b"fine\r\nb\xffd\nit's\n",
     );
-    // The lines before it ran.
-    assert_eq!(stdout(&output), "fine\n");
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.stdout.escape_ascii().to_string(),
+        b"fine\tfine|\nb\xffd\tb\xffd|\nit's\tit's|\n"
+            .escape_ascii()
+            .to_string()
+    );
+    let listed = [
+        OsStr::new("map"),
+        OsStr::new("echo"),
+        OsStr::from_bytes(b"caf\xe9:"),
+        OsStr::new(":::"),
+        OsStr::from_bytes(b"a\xfeb"),
+    ];
+    let output = hearth(&listed, "");
+    assert_exit(&output, 0);
+    assert_eq!(output.stdout, b"caf\xe9: a\xfeb\n");
+    let output = hearth(&["map", "--json", "echo"], b"q\xff\n");
+    assert_exit(&output, 0);
+    let job: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(job["input"], "q\u{fffd}");
 }
 
 #[test]

@@ -56,4 +56,6 @@ pub use pool::{DEFAULT_MAX_HELD_BYTES, Order, Pool, PoolBuilder, PoolControl};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
-pub use transport::{SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, Transport, shell_quote};
+pub use transport::{
+    SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, Transport, shell_quote, shell_quote_bytes,
+};

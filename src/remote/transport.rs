@@ -158,19 +158,36 @@ impl fmt::Display for Transport {
 
 /// Quotes `word` for a POSIX shell (the remote side of ssh runs one).
 pub fn shell_quote(word: &str) -> String {
+    // Quoting adds ASCII bytes between whole characters: still UTF-8.
+    String::from_utf8_lossy(&shell_quote_bytes(word.as_bytes())).into_owned()
+}
+
+/// [`shell_quote`] for a word of any bytes, such as a file name that is not
+/// UTF-8 (a shell takes any byte but NUL).
+pub fn shell_quote_bytes(word: &[u8]) -> Vec<u8> {
     if !word.is_empty()
         && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(b))
     {
-        return word.to_owned();
+        return word.to_vec();
     }
-    format!("'{}'", word.replace('\'', r"'\''"))
+    let mut quoted = Vec::with_capacity(word.len() + 2);
+    quoted.push(b'\'');
+    for &byte in word {
+        if byte == b'\'' {
+            quoted.extend_from_slice(br"'\''");
+        } else {
+            quoted.push(byte);
+        }
+    }
+    quoted.push(b'\'');
+    quoted
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Transport, shell_quote};
+    use super::{Transport, shell_quote, shell_quote_bytes};
 
     #[test]
     fn ssh_gives_up_on_a_silent_host_and_takes_the_users_options_first() {
@@ -216,5 +233,8 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote("naïve"), "'naïve'");
+        assert_eq!(shell_quote_bytes(b"caf\xe9 it's"), b"'caf\xe9 it'\\''s'");
+        assert_eq!(shell_quote_bytes(b"plain"), b"plain");
     }
 }

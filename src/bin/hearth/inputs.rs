@@ -2,15 +2,18 @@
 //! `--arg`), or the lines of stdin, read on a thread of their own while the
 //! jobs run, so a long or endless stream starts at once and never has to
 //! fit in memory; and the input and command line of each job until it is
-//! printed.
+//! printed. Inputs and command words are bytes, as file names are: they
+//! need not be UTF-8.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal};
+use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
-use hearth::remote::{Feeder, shell_quote};
+use hearth::remote::{Feeder, shell_quote_bytes};
 
 use crate::MapArgs;
 use crate::sh::ShJob;
@@ -18,19 +21,22 @@ use crate::sh::ShJob;
 /// Where the inputs are.
 pub enum Source {
     /// Given on the command line.
-    Listed(Vec<String>),
+    Listed(Vec<Vec<u8>>),
     /// The lines of stdin.
     Stdin,
 }
 
 /// The command's words and where its inputs are: `:::` values and `--arg`
 /// values, or else stdin.
-pub fn parse(args: &MapArgs) -> Result<(Vec<String>, Source), String> {
-    let (words, listed) = match args.command.iter().position(|w| w == ":::") {
-        Some(at) => (args.command[..at].to_vec(), args.command[at + 1..].to_vec()),
-        None => (args.command.clone(), Vec::new()),
+pub fn parse(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Source), String> {
+    let bytes = |words: &[OsString]| -> Vec<Vec<u8>> {
+        words.iter().cloned().map(OsString::into_vec).collect()
     };
-    if listed.iter().any(|w| w == ":::") {
+    let (words, listed) = match args.command.iter().position(|w| w == ":::") {
+        Some(at) => (bytes(&args.command[..at]), bytes(&args.command[at + 1..])),
+        None => (bytes(&args.command), Vec::new()),
+    };
+    if listed.iter().any(|w| w == b":::") {
         return Err(
             "more than one ::: (hearth map takes one list of inputs, it does not combine lists); \
              give the inputs after a single :::"
@@ -42,7 +48,7 @@ pub fn parse(args: &MapArgs) -> Result<(Vec<String>, Source), String> {
             "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
         );
     }
-    let mut inputs = args.args.clone();
+    let mut inputs = bytes(&args.args);
     inputs.extend(listed);
     if !inputs.is_empty() || args.command.iter().any(|w| w == ":::") {
         return Ok((words, Source::Listed(inputs)));
@@ -52,18 +58,28 @@ pub fn parse(args: &MapArgs) -> Result<(Vec<String>, Source), String> {
 
 /// The command line of one input: `{}` replaced by the shell-quoted input,
 /// or the input appended.
-pub fn command_line(words: &[String], input: &str) -> String {
-    let line = words.join(" ");
-    let quoted = shell_quote(input);
-    if line.contains("{}") {
-        line.replace("{}", &quoted)
-    } else {
-        format!("{line} {quoted}")
+pub fn command_line(words: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
+    let line = words.join(&b' ');
+    let quoted = shell_quote_bytes(input);
+    let mut command = Vec::with_capacity(line.len() + quoted.len() + 1);
+    let mut rest = line.as_slice();
+    let mut replaced = false;
+    while let Some(at) = rest.windows(2).position(|pair| pair == b"{}") {
+        command.extend_from_slice(&rest[..at]);
+        command.extend_from_slice(&quoted);
+        rest = &rest[at + 2..];
+        replaced = true;
     }
+    command.extend_from_slice(rest);
+    if !replaced {
+        command.push(b' ');
+        command.extend_from_slice(&quoted);
+    }
+    command
 }
 
 /// An input and its command line.
-type Text = (String, String);
+type Text = (Vec<u8>, Vec<u8>);
 
 /// How the reading of stdin went, as its thread tells it.
 #[derive(Default)]
@@ -71,10 +87,9 @@ struct Reading {
     /// Lines read and handed to the run's feed (a run that stops drops
     /// those it did not take yet).
     lines: AtomicUsize,
-    /// Read to its end (or to a bad line).
+    /// Read to its end (or to a read error).
     finished: AtomicBool,
-    /// Why the reading stopped early: a line that is not UTF-8, a read
-    /// error.
+    /// Why the reading stopped early: a read error.
     error: Mutex<Option<String>>,
 }
 
@@ -88,8 +103,8 @@ impl StdinReader {
     /// Starts the thread that reads stdin, a line per job: each input goes
     /// to `texts` (for printing) and then its job to `feeder`, which waits
     /// while the run has enough queued. It stops at the end of stdin, at a
-    /// line that is not UTF-8, or when the run takes no more.
-    pub fn start(words: Vec<String>, feeder: Feeder<ShJob>, texts: Sender<Text>) -> StdinReader {
+    /// read error, or when the run takes no more.
+    pub fn start(words: Vec<Vec<u8>>, feeder: Feeder<ShJob>, texts: Sender<Text>) -> StdinReader {
         let stdin = io::stdin();
         if stdin.is_terminal() {
             say!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
@@ -120,7 +135,7 @@ impl StdinReader {
         self.reading.lines.load(Ordering::SeqCst)
     }
 
-    /// True once stdin was read to its end (or to a bad line).
+    /// True once stdin was read to its end.
     pub fn finished(&self) -> bool {
         self.reading.finished.load(Ordering::SeqCst)
     }
@@ -134,25 +149,19 @@ impl StdinReader {
 /// The reading thread's loop; returns why it stopped early, if it did.
 fn read_lines(
     stdin: &io::Stdin,
-    words: &[String],
+    words: &[Vec<u8>],
     feeder: &Feeder<ShJob>,
     texts: &Sender<Text>,
     reading: &Reading,
 ) -> Option<String> {
-    for (number, line) in stdin.lock().split(b'\n').enumerate() {
-        let line = match line {
+    for line in stdin.lock().split(b'\n') {
+        let mut input = match line {
             Ok(line) => line,
             Err(err) => return Some(format!("cannot read the inputs from stdin: {err}")),
         };
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        let Ok(input) = String::from_utf8(line.to_vec()) else {
-            reading.finished.store(true, Ordering::SeqCst);
-            return Some(format!(
-                "input line {} is not UTF-8 (\"{}\"); hearth map takes UTF-8 inputs and read no line after it",
-                number + 1,
-                line.escape_ascii()
-            ));
-        };
+        if input.ends_with(b"\r") {
+            let _ = input.pop();
+        }
         let command = command_line(words, &input);
         let job = ShJob {
             command: command.clone(),
@@ -179,7 +188,7 @@ pub struct Texts {
 
 impl Texts {
     /// The texts of inputs given on the command line.
-    pub fn listed(words: &[String], inputs: Vec<String>) -> Texts {
+    pub fn listed(words: &[Vec<u8>], inputs: Vec<Vec<u8>>) -> Texts {
         let pending = inputs
             .into_iter()
             .map(|input| {
@@ -225,5 +234,5 @@ impl Texts {
 }
 
 fn unknown() -> Text {
-    ("?".to_owned(), "?".to_owned())
+    (b"?".to_vec(), b"?".to_vec())
 }

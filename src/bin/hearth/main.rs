@@ -22,6 +22,7 @@ mod map;
 mod output;
 mod sh;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -176,12 +177,12 @@ pub struct MapArgs {
     pub joblog: Option<std::path::PathBuf>,
     /// An input (repeatable) instead of stdin's lines.
     #[arg(long = "arg", value_name = "VALUE")]
-    pub args: Vec<String>,
+    pub args: Vec<OsString>,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
     /// gives inputs.
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 /// A duration above zero (a time limit of 0 would fail every attempt).

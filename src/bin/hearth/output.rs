@@ -41,10 +41,10 @@ pub struct Printer {
 pub struct Finished<'a> {
     /// 1-based position in the input.
     pub seq: usize,
-    /// The input.
-    pub input: &'a str,
+    /// The input (any bytes, see `inputs.rs`).
+    pub input: &'a [u8],
     /// The command line run.
-    pub command: &'a str,
+    pub command: &'a [u8],
     /// The pool's report.
     pub report: JobReport<ShOutput>,
 }
@@ -126,12 +126,16 @@ impl Printer {
                 .write_json(&job, failure.as_deref())
                 .map(|()| failure.is_some());
         }
-        let prefix = match (self.tag, self.tag_host) {
-            (true, true) => format!("{}\t{host}\t", job.input),
-            (true, false) => format!("{}\t", job.input),
-            (false, true) => format!("{host}\t"),
-            (false, false) => String::new(),
-        };
+        // The input as it is, bytes and all, as the job's output is.
+        let mut prefix = Vec::new();
+        if self.tag {
+            prefix.extend_from_slice(job.input);
+            prefix.push(b'\t');
+        }
+        if self.tag_host {
+            prefix.extend_from_slice(host.as_bytes());
+            prefix.push(b'\t');
+        }
         match &job.report.result {
             Ok(out) => {
                 write_block(&mut io::stdout().lock(), &prefix, &out.stdout)?;
@@ -139,7 +143,11 @@ impl Printer {
             }
             // Summed up at the end.
             Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, shortened(job.input)),
+            Err(err) => say!(
+                "hearth: job {} ({}): {err}",
+                job.seq,
+                shortened(&String::from_utf8_lossy(job.input))
+            ),
         }
         Ok(failure.is_some())
     }
@@ -161,7 +169,8 @@ impl Printer {
         let slot = job.report.slot.as_deref();
         let line = serde_json::json!({
             "seq": job.seq,
-            "input": job.input,
+            // JSON holds text: bytes that are not UTF-8 become U+FFFD.
+            "input": String::from_utf8_lossy(job.input),
             "host": job.report.host,
             "node": slot.map(|s| &s.node),
             "slurm_job": slot.and_then(|s| s.slurm_job.as_ref()),
@@ -191,15 +200,22 @@ impl Printer {
             Ok(out) => (out.exit.unwrap_or(-1), out.signal.unwrap_or(0)),
             Err(_) => (-1, 0),
         };
-        writeln!(
+        write!(
             log,
-            "{}\t{host}\t{:.3}\t{:.3}\t{}\t{exit}\t{signal}\t{}",
+            "{}\t{host}\t{:.3}\t{:.3}\t{}\t{exit}\t{signal}\t",
             job.seq,
             start.as_secs_f64(),
             job.report.run_time.as_secs_f64(),
             job.report.attempts,
-            job.command.replace(['\n', '\t'], " ")
-        )
+        )?;
+        // The command as it ran, on one line of the log.
+        let command: Vec<u8> = job
+            .command
+            .iter()
+            .map(|&b| if b == b'\n' || b == b'\t' { b' ' } else { b })
+            .collect();
+        log.write_all(&command)?;
+        log.write_all(b"\n")
     }
 
     /// Flushes the joblog. An error says which joblog and that it is
@@ -221,12 +237,12 @@ impl Printer {
 }
 
 /// Writes `bytes` with `prefix` before each line.
-fn write_block(out: &mut impl Write, prefix: &str, bytes: &[u8]) -> io::Result<()> {
+fn write_block(out: &mut impl Write, prefix: &[u8], bytes: &[u8]) -> io::Result<()> {
     if prefix.is_empty() {
         return out.write_all(bytes);
     }
     for line in bytes.split_inclusive(|&b| b == b'\n') {
-        out.write_all(prefix.as_bytes())?;
+        out.write_all(prefix)?;
         out.write_all(line)?;
     }
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {

@@ -1,6 +1,8 @@
 //! The worker's built-in `sh` handler: runs a command line with `sh -c` and
 //! returns its exit status, stdout and stderr.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
@@ -14,8 +16,10 @@ pub const HANDLER: &str = "sh";
 /// A job of the `sh` handler: one command line.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShJob {
-    /// Given to `sh -c`.
-    pub command: String,
+    /// Given to `sh -c`: any bytes but NUL (inputs such as file names need
+    /// not be UTF-8). Encoded as a string is, so a worker that takes a
+    /// string command reads the UTF-8 ones.
+    pub command: Vec<u8>,
 }
 
 /// What the command did.
@@ -53,7 +57,7 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
     let mut cmd = Command::new("sh");
     let _ = cmd
         .arg("-c")
-        .arg(&job.command)
+        .arg(OsStr::from_bytes(&job.command))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -71,7 +75,7 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
         });
     }
     let output = cmd.output().map_err(|err| {
-        let command = shortened(&job.command);
+        let command = shortened(&String::from_utf8_lossy(&job.command));
         if err.raw_os_error() == Some(libc::E2BIG) {
             format!(
                 "cannot run sh -c \"{command}\": the command line is {} bytes, more than the \
@@ -89,4 +93,33 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
         stdout: output.stdout,
         stderr: output.stderr,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command of bytes encodes as a string does, so workers and pools
+    /// from before commands were bytes read each other's UTF-8 commands.
+    #[test]
+    fn command_bytes_encode_as_a_string() {
+        #[derive(Serialize, Deserialize)]
+        struct StringJob {
+            command: String,
+        }
+        let text = "printf '%s' 'héllo'";
+        let as_string = postcard::to_stdvec(&StringJob {
+            command: text.to_owned(),
+        })
+        .unwrap();
+        let as_bytes = postcard::to_stdvec(&ShJob {
+            command: text.as_bytes().to_vec(),
+        })
+        .unwrap();
+        assert_eq!(as_string, as_bytes);
+        let job: ShJob = postcard::from_bytes(&as_string).unwrap();
+        assert_eq!(job.command, text.as_bytes());
+        let back: StringJob = postcard::from_bytes(&as_bytes).unwrap();
+        assert_eq!(back.command, text);
+    }
 }
