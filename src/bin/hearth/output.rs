@@ -143,11 +143,7 @@ impl Printer {
             }
             // Summed up at the end.
             Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(err) => say!(
-                "hearth: job {} ({}): {err}",
-                job.seq,
-                shortened(&String::from_utf8_lossy(job.input))
-            ),
+            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, shortened(job.input)),
         }
         Ok(failure.is_some())
     }
@@ -251,17 +247,53 @@ fn write_block(out: &mut impl Write, prefix: &[u8], bytes: &[u8]) -> io::Result<
     Ok(())
 }
 
-/// Text for a one-line message: as it is, or its start and its length if
-/// long (an input or command line may be megabytes).
-pub fn shortened(text: &str) -> String {
+/// Bytes (an input or a command line, UTF-8 or not) for a one-line
+/// message: as they are, or their start and their length if long (they
+/// may be megabytes). Bytes that are not UTF-8 show as U+FFFD; the length
+/// is of the bytes themselves.
+pub fn shortened(bytes: &[u8]) -> String {
     const SHOWN: usize = 100;
-    if text.len() <= SHOWN {
-        return text.to_owned();
+    if bytes.len() <= SHOWN {
+        return String::from_utf8_lossy(bytes).into_owned();
     }
-    let end = text.floor_char_boundary(SHOWN);
-    format!("{}... ({} bytes)", &text[..end], text.len())
+    let mut start = &bytes[..SHOWN];
+    // A character cut at the end is left out, not shown as U+FFFD.
+    if let Err(err) = std::str::from_utf8(start)
+        && err.error_len().is_none()
+    {
+        start = &start[..err.valid_up_to()];
+    }
+    format!(
+        "{}... ({} bytes)",
+        String::from_utf8_lossy(start),
+        bytes.len()
+    )
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    /// Bytes that are not UTF-8 are shortened and counted as bytes (they
+    /// were counted after each became a 3-byte U+FFFD).
+    #[test]
+    fn shortened_counts_bytes_not_their_text() {
+        assert_eq!(shortened(&[0xe9; 40]), "\u{fffd}".repeat(40));
+        let long = [0xe9; 200_000];
+        assert_eq!(
+            shortened(&long),
+            format!("{}... (200000 bytes)", "\u{fffd}".repeat(100))
+        );
+        // A character cut at the 100th byte is left out.
+        let text = format!("{}é and more", "x".repeat(99));
+        assert_eq!(
+            shortened(text.as_bytes()),
+            format!("{}... (110 bytes)", "x".repeat(99))
+        );
+        assert_eq!(shortened(b"short"), "short");
+    }
 }

@@ -75,7 +75,7 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
         });
     }
     let output = cmd.output().map_err(|err| {
-        let command = shortened(&String::from_utf8_lossy(&job.command));
+        let command = shortened(&job.command);
         if err.raw_os_error() == Some(libc::E2BIG) {
             format!(
                 "cannot run sh -c \"{command}\": the command line is {} bytes, more than the \
