@@ -106,12 +106,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reports_leave_in_input_order_and_their_bytes_with_them() {
+    /// A run that took the jobs of these engine ids, in this order.
+    fn taken(ids: &[usize]) -> InOrder {
         let mut in_order = InOrder::default();
-        for id in [10, 11, 12] {
+        for &id in ids {
             in_order.taken(id);
         }
+        in_order
+    }
+
+    #[test]
+    fn reports_leave_in_input_order_and_their_bytes_with_them() {
+        let mut in_order = taken(&[10, 11, 12]);
         assert_eq!(in_order.head(), Some(10));
         in_order.arrived(2, report(1000));
         in_order.arrived(1, report(500));
@@ -137,9 +143,7 @@ mod tests {
 
     #[test]
     fn a_report_twice_or_of_no_job_taken_is_dropped() {
-        let mut in_order = InOrder::default();
-        in_order.taken(0);
-        in_order.taken(1);
+        let mut in_order = taken(&[0, 1]);
         in_order.arrived(1, report(10));
         in_order.arrived(1, report(99));
         in_order.arrived(7, report(99));
@@ -157,10 +161,7 @@ mod tests {
     /// to count as nothing, so large errors were held without bound).
     #[test]
     fn failures_count_their_text() {
-        let mut in_order = InOrder::default();
-        in_order.taken(0);
-        in_order.taken(1);
-        in_order.taken(2);
+        let mut in_order = taken(&[0, 1, 2]);
         let failed = |failure| JobReport {
             result: Err(failure),
             ..report(0)
@@ -175,9 +176,7 @@ mod tests {
 
     #[test]
     fn head_is_the_first_job_not_reported() {
-        let mut in_order = InOrder::default();
-        in_order.taken(4);
-        in_order.taken(5);
+        let mut in_order = taken(&[4, 5]);
         in_order.arrived(0, report(1));
         let _ = in_order.next_ready();
         assert_eq!(in_order.head(), Some(5));

@@ -3,12 +3,12 @@
 //! `PoolBuilder::max_held_bytes`.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use std::{panic, thread};
 
 use super::{gates, inputs::guarded};
-use hearth::remote::{Host, JobReport, Order, Pool, Target};
+use hearth::remote::{Host, JobReport, Order, Pool, PoolControl, PoolMetrics, Target};
 
 /// Output of every job but the first.
 const OUTPUT: usize = 256 << 10;
@@ -18,6 +18,24 @@ const MAX_HELD: usize = 4 * OUTPUT;
 
 /// Jobs of the run.
 const JOBS: u64 = 24;
+
+/// Watches the metrics of `control`'s pool until `settled` holds of them
+/// (at most 60 s), then sets `flag` to let the waiting first job end
+/// either way, so that the run ends; the thread returns those metrics.
+fn release_when(
+    control: &PoolControl,
+    flag: &Path,
+    settled: impl Fn(&PoolMetrics) -> bool + Send + 'static,
+) -> thread::JoinHandle<Option<PoolMetrics>> {
+    let (control, flag) = (control.clone(), flag.to_path_buf());
+    thread::spawn(move || {
+        let seen = gates::poll_for(Duration::from_secs(60), || {
+            Some(control.metrics()).filter(|m| settled(m))
+        });
+        std::fs::write(&flag, b"").unwrap();
+        seen
+    })
+}
 
 /// Behind a first job that waits, the other slot's reports of 256 KiB each
 /// pile up to the bound and no further: the pool then starts no job but
@@ -38,21 +56,10 @@ pub fn held_reports_are_bounded_in_bytes() {
         })
         .collect();
     let control = pool.control();
-    let watcher = thread::spawn({
-        let flag = flag.clone();
-        let control = control.clone();
-        move || {
-            // Past the bound with only the waiting job in flight: held,
-            // or (had the pool not held its jobs) every other job done.
-            let held = gates::poll_for(Duration::from_secs(60), || {
-                let m = control.metrics();
-                let settled = m.reports_held_bytes > MAX_HELD && m.jobs_in_flight == 1;
-                settled.then_some(m)
-            });
-            // Let the first job end either way, so that the run ends.
-            std::fs::write(&flag, b"").unwrap();
-            held
-        }
+    // Past the bound with only the waiting job in flight: held, or (had
+    // the pool not held its jobs) every other job done.
+    let watcher = release_when(&control, &flag, |m| {
+        m.reports_held_bytes > MAX_HELD && m.jobs_in_flight == 1
     });
     let out = guarded(&control, "the run did not end", || {
         pool.map::<_, Vec<u8>>("wait_then_big", inputs)
@@ -95,16 +102,7 @@ pub fn held_counters_clear_when_a_callback_panics() {
         })
         .collect();
     let control = pool.control();
-    let watcher = thread::spawn({
-        let flag = flag.clone();
-        move || {
-            let held = gates::poll_for(Duration::from_secs(60), || {
-                (control.metrics().reports_held == 5).then_some(())
-            });
-            std::fs::write(&flag, b"").unwrap();
-            held
-        }
-    });
+    let watcher = release_when(&control, &flag, |m| m.reports_held == 5);
     let abandoned = panic::catch_unwind(panic::AssertUnwindSafe(|| {
         pool.run(
             &Target::Any,
