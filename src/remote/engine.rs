@@ -332,9 +332,9 @@ impl Engine {
 
     /// Hands out no job but `id` from now on (`Some`), wherever it waits in
     /// the queue, or every job again (`None`). The other jobs stay queued;
-    /// the ones in flight finish. A run in input order holds its jobs so
-    /// while too many reports wait for job `id`: that job can always run,
-    /// and once it is reported the others go on.
+    /// the ones in flight finish. A run in input order holds its jobs this
+    /// way while too many reports wait for job `id`: that job is never held
+    /// back, and once it is reported the others go on.
     pub(crate) fn hold_for(&mut self, id: Option<usize>) {
         self.hold_for = id;
     }

@@ -369,8 +369,8 @@ impl Pool {
     /// the reports: in input order, a slow job holds back at most that
     /// many reports, and once they hold more than
     /// [`max_held_bytes`](PoolBuilder::max_held_bytes) the pool runs that
-    /// job alone until it is reported. For inputs that arrive while the run goes on, or that
-    /// never end, see [`Pool::run_fed`].
+    /// job alone until it is reported. For inputs that arrive while the
+    /// run goes on, or that never end, see [`Pool::run_fed`].
     ///
     /// # Errors
     ///
