@@ -4,5 +4,7 @@
 mod end_of_file;
 #[path = "regression/lifecycle.rs"]
 mod lifecycle;
+#[path = "regression/panics.rs"]
+mod panics;
 #[path = "regression/send_budget.rs"]
 mod send_budget;
