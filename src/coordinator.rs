@@ -290,7 +290,7 @@ impl Coordinator {
     /// `runtime::Quiescence`): nothing can send another message.
     fn end_idle_waits_if_quiet(&mut self) {
         let quiescence = &self.shared.shutdown.quiescence;
-        if !self.shared.shutdown.is_stopping() || quiescence.is_quiet() {
+        if !self.shared.shutdown.is_stopping() || quiescence.is_quiet() || !self.threads_alive() {
             return;
         }
         // Taken before looking: a change after this pokes again.

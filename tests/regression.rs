@@ -10,3 +10,5 @@ mod lifecycle;
 mod panics;
 #[path = "regression/send_budget.rs"]
 mod send_budget;
+#[path = "regression/stalled_write.rs"]
+mod stalled_write;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
@@ -42,6 +42,9 @@ pub(crate) struct RuntimeShared {
     timers: Mutex<Timers>,
     /// Counters of the remote pools the coordinator drives.
     pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
+    /// How long a write may wait for room once the runtime is stopping
+    /// (`Setup::stalled_write_limit`).
+    pub(crate) stalled_write_limit: Duration,
 }
 
 impl RuntimeShared {
@@ -49,6 +52,7 @@ impl RuntimeShared {
         name: String,
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
+        stalled_write_limit: Duration,
     ) -> Self {
         RuntimeShared {
             name,
@@ -63,6 +67,7 @@ impl RuntimeShared {
             coordinator_clock: OnceLock::new(),
             timers: Mutex::new(Timers::default()),
             remote_pools: Mutex::new(Vec::new()),
+            stalled_write_limit,
         }
     }
 
