@@ -240,8 +240,9 @@ impl Coordinator {
             if let Some((_, Some(deadline))) = self.shutdown
                 && Instant::now() >= deadline
             {
-                warn!(grace:? = self.grace; "grace period over, stopping the remaining actors");
-                let err = Error::grace_expired(self.grace);
+                let left = RuntimeMetrics::collect(&self.shared).still_running();
+                warn!(grace:? = self.grace, left:% = left; "grace period over, stopping the remaining actors");
+                let err = Error::grace_expired(self.grace, left);
                 return self.force_stop(err);
             }
             if let Some(deadline) = self.pools_deadline

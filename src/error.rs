@@ -30,7 +30,7 @@ enum Kind {
     Signals(io::Error),
     Interrupted(Signal),
     Forced(Signal),
-    GraceExpired(Duration),
+    GraceExpired(Duration, String),
 }
 
 impl Error {
@@ -106,9 +106,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn grace_expired(grace: Duration) -> Error {
+    /// `left` says what was still running, e.g. `2 thread-local actors
+    /// echo on worker 1`.
+    pub(crate) fn grace_expired(grace: Duration, left: String) -> Error {
         Error {
-            kind: Kind::GraceExpired(grace),
+            kind: Kind::GraceExpired(grace, left),
         }
     }
 
@@ -158,10 +160,12 @@ impl fmt::Display for Error {
             Kind::Signals(err) => write!(f, "unable to set up process signal handling: {err}"),
             Kind::Interrupted(signal) => write!(f, "runtime stopped after {signal}"),
             Kind::Forced(signal) => write!(f, "runtime stopped at once by a second {signal}"),
-            Kind::GraceExpired(grace) => write!(
+            Kind::GraceExpired(grace, left) => write!(
                 f,
-                "graceful shutdown did not finish within the grace period of {grace:?}; \
-                 the remaining actors were dropped (an actor blocking its thread is left behind)"
+                "graceful shutdown did not finish within the grace period of {grace:?}: \
+                 still running were {left}; they were stopped, so the shutdown was not clean \
+                 (make them return when `is_stopping` is true, wrap their waits in \
+                 `until_stopping`, or raise `Setup::grace_period`)"
             ),
         }
     }

@@ -280,23 +280,34 @@ fn usr2_logs_metrics_and_snapshot_agrees() {
     let snap = fields(&snapshot);
     let pid = child.child.id().to_string();
     let ppid = process::id().to_string();
-    for (key, want) in [
-        ("name", "metrics"),
-        ("version", env!("CARGO_PKG_VERSION")),
-        ("pid", pid.as_str()),
-        ("ppid", ppid.as_str()),
-        ("worker_threads", "2"),
-        ("sync_actors", "1"),
+    for (key, log_key, want) in [
+        ("name", "name", "metrics"),
+        ("version", "version", env!("CARGO_PKG_VERSION")),
+        ("pid", "pid", pid.as_str()),
+        ("ppid", "ppid", ppid.as_str()),
+        ("worker_threads", "worker_threads", "2"),
+        ("sync_actors", "sync_actors", "1"),
         (
             "process_signals",
+            "signals",
             "SIGINT,SIGTERM,SIGQUIT,SIGHUP,SIGUSR1,SIGUSR2",
         ),
-        ("process_signal_receivers", "1"),
+        ("process_signal_receivers", "signal_receivers", "1"),
     ] {
+        let logged = log.get(log_key).copied().map(|v| {
+            if log_key == "signals" {
+                v.split(',')
+                    .map(|s| format!("SIG{s}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v.to_owned()
+            }
+        });
         assert_eq!(
-            log.get(key).copied(),
+            logged.as_deref(),
             Some(want),
-            "log field {key}: {coordinator}"
+            "log field {log_key}: {coordinator}"
         );
         assert_eq!(
             snap.get(key).copied(),
@@ -306,28 +317,60 @@ fn usr2_logs_metrics_and_snapshot_agrees() {
     }
     for key in ["host", "uptime", "cpu_time", "total_cpu_time"] {
         assert!(
-            log.contains_key(key),
-            "log field {key} missing: {coordinator}"
-        );
-        assert!(
             snap.contains_key(key),
             "snapshot field {key} missing: {snapshot}"
         );
     }
+    // One unit per kind of figure: milliseconds, as plain numbers.
+    for key in ["host", "uptime_ms", "cpu_time_ms", "total_cpu_time_ms"] {
+        assert!(
+            log.contains_key(key),
+            "log field {key} missing: {coordinator}"
+        );
+    }
+    for key in ["uptime_ms", "cpu_time_ms", "total_cpu_time_ms"] {
+        assert!(log[key].parse::<f64>().is_ok(), "{key}: {coordinator}");
+    }
     assert_eq!(log["host"], snap["host"]);
     for id in ["1", "2"] {
-        let worker = child.stderr_line(&format!("worker metrics worker_id={id} "));
-        let worker = fields(&worker);
+        let line = child.stderr_line(&format!("worker metrics worker_id={id} "));
+        let worker = fields(&line);
         for key in [
+            "actors",
+            "futures",
             "scheduler_ready",
             "scheduler_inactive",
             "timers_total",
-            "timers_next",
-            "cpu_time",
+            "timers_next_ms",
+            "cpu_time_ms",
+            "processes",
         ] {
-            assert!(worker.contains_key(key), "worker {id} field {key} missing");
+            assert!(
+                worker.contains_key(key),
+                "worker {id} field {key} missing: {line}"
+            );
         }
+        assert!(!line.contains("Some("), "debug formatting: {line}");
+        // Each worker runs one actor, named after its function.
+        assert_eq!(worker["actors"], "1", "{line}");
+        let name = if id == "1" {
+            "metrics_reporter"
+        } else {
+            "quiet_forever"
+        };
+        assert_eq!(worker["processes"], format!("{name}:1"), "{line}");
     }
+    let thread_safe = child.stderr_line("thread-safe metrics");
+    assert_eq!(
+        fields(&thread_safe).get("actors").copied(),
+        Some("0"),
+        "{thread_safe}"
+    );
+    assert!(
+        coordinator.len() < 300,
+        "{} characters: {coordinator}",
+        coordinator.len()
+    );
     let sync = child.stderr_line("sync actor metrics");
     assert_eq!(fields(&sync).get("alive").copied(), Some("true"), "{sync}");
     child.signal(libc::SIGTERM);
@@ -376,8 +419,14 @@ fn actor_ignoring_stop_is_cut_off_at_grace() {
     let (status, _) = child.wait();
     assert_eq!(status.code(), Some(1), "{:?}", child.stderr_seen);
     let _ = child.stderr_line("grace period over, stopping the remaining actors");
-    let _ = child
+    let error = child
         .stderr_line("error: graceful shutdown did not finish within the grace period of 300ms");
+    // It says what was left, and why the exit status is not 0.
+    assert!(
+        error.contains("still running were 1 thread-safe actor stubborn_actor;"),
+        "{error}"
+    );
+    assert!(error.contains("the shutdown was not clean"), "{error}");
 }
 
 fn two_sigints_stop_at_once_with_130() {

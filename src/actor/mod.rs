@@ -312,8 +312,12 @@ impl<F, Args> std::fmt::Debug for ActorFn<F, Args> {
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let full = type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
-    match base.rsplit_once("::") {
-        Some((_, name)) => name,
-        None => base,
+    // A closure is named after the function it is written in:
+    // `main::{{closure}}`, not a bare `{{closure}}`.
+    let mut named = base;
+    while let Some(outer) = named.strip_suffix("::{{closure}}") {
+        named = outer;
     }
+    let start = named.rfind("::").map_or(0, |at| at + 2);
+    &base[start..]
 }

@@ -10,6 +10,7 @@
 //! (`SO_REUSEPORT`) and starts a thread-local actor per connection.
 
 mod server;
+mod server_stats;
 mod source;
 mod stalled;
 mod tcp;
@@ -18,6 +19,8 @@ mod udp;
 pub use server::{ServerMessage, TcpServer};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
+
+pub(crate) use server_stats::ServerStats;
 
 use std::io;
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ use std::task::{Poll, Waker};
 
 use log::{debug, warn};
 
+use super::server_stats::{ListenerStats, ServerStats};
 use super::{TcpListener, TcpStream, with_addr};
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
@@ -79,12 +80,16 @@ struct Shared {
     bound: Mutex<Option<std::net::TcpListener>>,
     /// The running listeners, one per worker.
     listeners: Mutex<Vec<Arc<Desk>>>,
+    /// Connections and accept errors per worker, for the metrics.
+    stats: Arc<ServerStats>,
 }
 
 /// What the other listeners see of one listener.
 struct Desk {
     /// Open connections of the server on this listener's worker.
     open: AtomicUsize,
+    /// The server's counters on this worker.
+    stats: Arc<ListenerStats>,
     /// Connections handed over by other listeners.
     handed: Mutex<Handed>,
     /// The listener actor, to wake when a connection is handed over.
@@ -126,6 +131,7 @@ pub(crate) struct Counted(Arc<Desk>);
 impl Drop for Counted {
     fn drop(&mut self) {
         let _ = self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.stats.closed();
     }
 }
 
@@ -191,6 +197,7 @@ where
             addr,
             bound: Mutex::new(Some(listener)),
             listeners: Mutex::new(Vec::new()),
+            stats: Arc::new(ServerStats::new(addr)),
         });
         Ok(TcpServer {
             shared,
@@ -283,8 +290,10 @@ where
     // A restarted listener starts a new count at 0 while its worker's
     // earlier connections are still open: it gets a few more new ones until
     // those close.
+    ctx.runtime().add_tcp_server(&server.shared.stats);
     let me = Arc::new(Desk {
         open: AtomicUsize::new(0),
+        stats: server.shared.stats.on_worker(worker),
         handed: Mutex::new(Handed::default()),
         waker: Mutex::new(None),
     });
@@ -349,9 +358,11 @@ where
                     io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
                 ) =>
             {
+                me.stats.accept_failed();
                 warn!(worker = worker, error:% = err; "connection failed before accept");
             }
             Event::Accepted(Err(err)) => {
+                me.stats.accept_failed();
                 return Err(io::Error::new(
                     err.kind(),
                     format!("accept on {addr}: {err}"),
@@ -387,6 +398,7 @@ fn start_connection<S, NA>(
     NA::Actor: 'static,
     NA::Message: 'static,
 {
+    me.stats.accepted();
     let counted = Counted(me.clone());
     match TcpStream::register_counted(ctx.runtime(), stream, Some(counted)) {
         Ok(stream) => {

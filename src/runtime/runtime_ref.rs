@@ -174,6 +174,11 @@ impl RuntimeRef {
         self.internals.id
     }
 
+    /// Counts a TCP server in the runtime's metrics (once per server).
+    pub(crate) fn add_tcp_server(&self, stats: &Arc<crate::net::ServerStats>) {
+        self.internals.shared.add_tcp_server(stats);
+    }
+
     /// The name of the runtime.
     pub fn name(&self) -> &str {
         &self.internals.shared.name

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
+use crate::net::ServerStats;
 use crate::remote::PoolStats;
 use crate::runtime::ActorOptions;
 use crate::runtime::Quiescence;
@@ -42,6 +43,8 @@ pub(crate) struct RuntimeShared {
     timers: Mutex<Timers>,
     /// Counters of the remote pools the coordinator drives.
     pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
+    /// Counters of the TCP servers whose listeners ran.
+    pub(crate) tcp_servers: Mutex<Vec<Arc<ServerStats>>>,
     /// How long a write may wait for room once the runtime is stopping
     /// (`Setup::stalled_write_limit`).
     pub(crate) stalled_write_limit: Duration,
@@ -67,6 +70,7 @@ impl RuntimeShared {
             coordinator_clock: OnceLock::new(),
             timers: Mutex::new(Timers::default()),
             remote_pools: Mutex::new(Vec::new()),
+            tcp_servers: Mutex::new(Vec::new()),
             stalled_write_limit,
         }
     }
@@ -123,6 +127,17 @@ impl RuntimeShared {
     pub(crate) fn wake_coordinator(&self) {
         if let Err(err) = self.coordinator_waker.wake() {
             log::error!(error:% = err; "unable to wake the coordinator");
+        }
+    }
+
+    /// Counts a TCP server in the metrics, once.
+    pub(crate) fn add_tcp_server(&self, stats: &Arc<ServerStats>) {
+        let mut servers = self
+            .tcp_servers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !servers.iter().any(|known| Arc::ptr_eq(known, stats)) {
+            servers.push(stats.clone());
         }
     }
 

@@ -25,7 +25,7 @@ use std::task::{self, Poll, Wake, Waker};
 use log::error;
 
 use crate::inbox;
-use crate::scheduler::{Process, budget};
+use crate::scheduler::{CensusTally, Process, budget};
 use crate::supervisor::panic_message;
 use crate::worker::WorkerWake;
 
@@ -34,10 +34,14 @@ pub(crate) struct LocalScheduler {
     free: Vec<u32>,
     live: usize,
     wake: Arc<WorkerWake>,
+    /// The live processes by name and kind, for the metrics.
+    census: CensusTally,
 }
 
 struct Slot {
     generation: u32,
+    /// The process's entry in the census.
+    census: u32,
     /// The slot's process, while it is not done.
     cell: Option<Arc<dyn LocalRun>>,
 }
@@ -191,6 +195,7 @@ impl LocalScheduler {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
+            census: CensusTally::new(wake.census.clone()),
             wake,
         }
     }
@@ -218,12 +223,20 @@ impl LocalScheduler {
                     .expect("more than 2^32 processes on one worker");
                 self.slots.push(Slot {
                     generation: 0,
+                    census: 0,
                     cell: None,
                 });
                 index
             }
         };
+        // SAFETY: on the worker's thread; the cell joins the scheduler now,
+        // so none of its wakers has run it yet.
+        let census = match unsafe { &*cell.process.get() } {
+            Some(process) => self.census.started(process.name(), process.kind()),
+            None => u32::MAX,
+        };
         let slot = &mut self.slots[index as usize];
+        slot.census = census;
         let key = key(index, slot.generation);
         cell.key.store(key, Ordering::Relaxed);
         slot.cell = Some(cell);
@@ -251,6 +264,7 @@ impl LocalScheduler {
         let slot = self.slots.get_mut(index)?;
         let cell = slot.cell.take()?;
         slot.generation = slot.generation.wrapping_add(1);
+        self.census.ended(slot.census);
         self.free.push(index as u32);
         self.live -= 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
@@ -268,10 +282,15 @@ impl LocalScheduler {
     /// Takes every process out (the worker is stopping); dropping the
     /// returned [`Drained`] drops them, without the scheduler borrowed.
     pub(crate) fn drain(&mut self) -> Drained {
+        let census = &self.census;
         let cells = self
             .slots
             .iter_mut()
-            .filter_map(|slot| slot.cell.take())
+            .filter_map(|slot| {
+                let cell = slot.cell.take()?;
+                census.ended(slot.census);
+                Some(cell)
+            })
             .collect();
         self.live = 0;
         self.wake.live.store(0, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 //! runs makes it run again.
 
 pub(crate) mod budget;
+mod census;
 mod heap_growth;
 pub(crate) mod local;
 mod process;
@@ -16,6 +17,7 @@ mod shared;
 #[cfg(test)]
 mod test_process;
 
+pub(crate) use census::{Census, CensusTally};
 pub(crate) use heap_growth::note_allocated;
 pub(crate) use local::LocalScheduler;
 pub(crate) use process::{ActorProcess, FutureProcess, Process};

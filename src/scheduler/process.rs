@@ -10,6 +10,7 @@ use log::{error, trace};
 
 use crate::actor::{Actor, Context, NewActor};
 use crate::inbox;
+use crate::metrics::ProcessKind;
 use crate::runtime::RuntimeShared;
 use crate::supervisor::{self, Supervisor, SupervisorStrategy, panic_message};
 
@@ -18,6 +19,12 @@ pub(crate) trait Process {
     /// Name for logs.
     fn name(&self) -> &'static str;
 
+    /// Actor or plain future, for the metrics.
+    fn kind(&self) -> ProcessKind {
+        ProcessKind::Future
+    }
+
+    /// Actor or plain future, for the metrics.
     /// Runs the process once. `Ready` means it is done and can be dropped.
     /// Never panics: panics of user code are caught here.
     fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()>;
@@ -96,6 +103,10 @@ where
 {
     fn name(&self) -> &'static str {
         NA::name()
+    }
+
+    fn kind(&self) -> ProcessKind {
+        ProcessKind::Actor
     }
 
     fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {

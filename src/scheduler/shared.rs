@@ -33,6 +33,7 @@ use std::task::{self, Wake, Waker};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use log::error;
 
+use crate::scheduler::{Census, CensusTally};
 use crate::scheduler::{Process, budget};
 use crate::supervisor::panic_message;
 use crate::worker::WorkerWake;
@@ -70,15 +71,35 @@ struct Inner {
     shards: Vec<Mutex<Registry>>,
     /// Workers to wake when a task becomes ready, by worker index.
     workers: Vec<Arc<WorkerWake>>,
+    /// The live thread-safe processes by name and kind.
+    census: Arc<Census>,
 }
 
-#[derive(Default)]
 struct Registry {
-    tasks: Vec<Option<TaskRef>>,
+    tasks: Vec<Option<Registered>>,
+    /// The shard's way into the scheduler's census.
+    census: CensusTally,
     free: Vec<usize>,
     /// Set once the runtime ended: new processes are dropped at once, so
     /// their inboxes close and references report the actor stopped.
     closed: bool,
+}
+
+/// A task in the registry, with its entry in the census.
+struct Registered {
+    task: TaskRef,
+    census: u32,
+}
+
+impl Registry {
+    fn new(census: &Arc<Census>) -> Registry {
+        Registry {
+            tasks: Vec::new(),
+            census: CensusTally::new(census.clone()),
+            free: Vec::new(),
+            closed: false,
+        }
+    }
 }
 
 /// A task of any process type, as the queues and the registry hold it.
@@ -144,8 +165,9 @@ impl SharedScheduler {
     pub(crate) fn new(workers: Vec<Arc<WorkerWake>>) -> SharedScheduler {
         let queues: Vec<Deque<TaskRef>> = workers.iter().map(|_| Deque::new_fifo()).collect();
         let stealers = queues.iter().map(Deque::stealer).collect();
+        let census = Arc::new(Census::default());
         let shards = (0..=workers.len())
-            .map(|_| Mutex::new(Registry::default()))
+            .map(|_| Mutex::new(Registry::new(&census)))
             .collect();
         SharedScheduler {
             inner: Arc::new(Inner {
@@ -155,6 +177,7 @@ impl SharedScheduler {
                 live: AtomicUsize::new(0),
                 shards,
                 workers,
+                census,
             }),
         }
     }
@@ -180,6 +203,11 @@ impl SharedScheduler {
             LOCAL.with(|slot| *slot.borrow_mut() = Some(local));
         }
         Attached(())
+    }
+
+    /// The live thread-safe processes by name and kind.
+    pub(crate) fn census(&self) -> &Census {
+        &self.inner.census
     }
 
     /// Number of thread-safe processes not yet done.
@@ -212,6 +240,7 @@ impl SharedScheduler {
             return;
         }
         let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
+        let census = registry.census.started(process.name(), process.kind());
         let index = registry.free.pop().unwrap_or_else(|| {
             registry.tasks.push(None);
             registry.tasks.len() - 1
@@ -230,7 +259,10 @@ impl SharedScheduler {
             });
         // SAFETY: written just above.
         let task: TaskRef = unsafe { task.assume_init() };
-        registry.tasks[index] = Some(task.clone());
+        registry.tasks[index] = Some(Registered {
+            task: task.clone(),
+            census,
+        });
         drop(registry);
         crate::scheduler::note_allocated(size_of::<SharedTask<P>>());
         schedule_on(task, Arc::as_ptr(&self.inner), Ready::Next, || {
@@ -265,7 +297,7 @@ impl SharedScheduler {
                     .tasks
                     .iter()
                     .flatten()
-                    .cloned()
+                    .map(|registered| registered.task.clone())
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -280,23 +312,25 @@ impl SharedScheduler {
     pub(crate) fn drop_all(&self) {
         let mut dropped = 0;
         for shard in &self.inner.shards {
-            let registry = std::mem::replace(
-                &mut *lock(shard),
-                Registry {
-                    closed: true,
-                    ..Registry::default()
-                },
-            );
-            for task in registry.tasks.into_iter().flatten() {
+            let mut registry = lock(shard);
+            registry.closed = true;
+            registry.free.clear();
+            let tasks = std::mem::take(&mut registry.tasks);
+            drop(registry);
+            for Registered { task, census } in tasks.into_iter().flatten() {
                 // A destructor that panics is logged; the process is gone
                 // all the same (its slot holds `None`), and the others are
                 // still dropped.
-                match panic::catch_unwind(AssertUnwindSafe(|| task.close())) {
-                    Ok(closed) => dropped += usize::from(closed),
+                let closed = match panic::catch_unwind(AssertUnwindSafe(|| task.close())) {
+                    Ok(closed) => closed,
                     Err(panic) => {
                         error!(panic = panic_message(&*panic); "dropping a process panicked");
-                        dropped += 1;
+                        true
                     }
+                };
+                if closed {
+                    dropped += 1;
+                    lock(shard).census.ended(census);
                 }
             }
         }
@@ -459,9 +493,9 @@ impl Inner {
         let mut registry = lock(&self.shards[shard]);
         // After `drop_all` the slot may be gone or reused.
         if let Some(slot) = registry.tasks.get_mut(index)
-            && slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, task))
+            && let Some(registered) = slot.take_if(|r| Arc::ptr_eq(&r.task, task))
         {
-            *slot = None;
+            registry.census.ended(registered.census);
             registry.free.push(index);
         }
         drop(registry);

@@ -18,12 +18,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use crate::scheduler::Census;
 use crate::sys::ThreadClock;
 
 /// The parts of a worker that other threads use: to wake it, and to read
@@ -38,6 +39,8 @@ pub(crate) struct WorkerWake {
     waker: mio::Waker,
     /// Number of local processes, kept by the local scheduler.
     pub(crate) live: AtomicUsize,
+    /// The local processes by name and kind, kept by the local scheduler.
+    pub(crate) census: Arc<Census>,
     /// Length of the worker's [`OwnReady`] queue, for the metrics.
     own_ready: AtomicUsize,
     /// CPU clock of the worker thread, set when it starts.
@@ -57,6 +60,7 @@ impl WorkerWake {
             sleeping: AtomicBool::new(false),
             waker,
             live: AtomicUsize::new(0),
+            census: Arc::default(),
             own_ready: AtomicUsize::new(0),
             clock: OnceLock::new(),
             timers: AtomicUsize::new(0),

@@ -311,3 +311,81 @@ impl Drop for ShutdownOnDrop {
         self.0.shutdown();
     }
 }
+
+/// The server's connections and its connection actors are in the metrics:
+/// started, open and closed per worker, and the live actors by name.
+#[test]
+fn server_connections_and_actors_are_in_the_metrics() {
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let server = TcpServer::setup(
+        "127.0.0.1:0".parse().unwrap(),
+        NoSupervisor,
+        actor_fn(echo),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            RestartSupervisor::new(()),
+            server.clone(),
+            (),
+            ActorOptions::default(),
+        );
+        Ok::<_, String>(())
+    });
+    let handle: ThreadSafe = runtime.thread_safe();
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        // Stops the runtime even if an assertion fails, so the scope ends.
+        let _stop = ShutdownOnDrop(handle.clone());
+        // Three connections, each answered once (so its actor runs).
+        let mut clients: Vec<StdTcpStream> = (0..3)
+            .map(|_| {
+                let mut client = connect(addr);
+                client.write_all(b"hi").unwrap();
+                let mut got = [0; 2];
+                client.read_exact(&mut got).unwrap();
+                client
+            })
+            .collect();
+        let metrics = handle.metrics();
+        let count = |name: &str| -> usize {
+            metrics
+                .workers
+                .iter()
+                .flat_map(|w| &w.processes)
+                .filter(|p| p.name == name)
+                .map(|p| p.count)
+                .sum()
+        };
+        // A connection actor per client, and the listeners (one per worker
+        // that has started its own).
+        assert_eq!(count("echo"), 3, "{:?}", metrics.workers);
+        let listeners = count("TcpServer");
+        assert!((1..=2).contains(&listeners), "{:?}", metrics.workers);
+        let actors: usize = metrics.workers.iter().map(|w| w.actors).sum();
+        assert_eq!(actors, 3 + listeners);
+        // Two end: the server's side is counted closed before the client
+        // sees the end.
+        for mut client in clients.drain(..2) {
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+        }
+        let metrics = handle.metrics();
+        assert_eq!(metrics.tcp_servers.len(), 1);
+        let server = &metrics.tcp_servers[0];
+        assert_eq!(server.addr, addr);
+        assert_eq!(
+            (server.accepted(), server.open(), server.closed()),
+            (3, 1, 2),
+            "{server:?}"
+        );
+        let per_worker: usize = server.workers.iter().map(|w| w.accepted).sum();
+        assert_eq!(per_worker, 3);
+        drop(clients);
+        drop(_stop);
+        running.join().unwrap().unwrap();
+    });
+}
