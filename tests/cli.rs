@@ -244,12 +244,6 @@ fn usage_errors_exit_2() {
     let output = hearth(&["map", "--bogus", "--", "echo"], "1\n");
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("unexpected argument '--bogus'"));
-    let output = hearth(&["map", "--", "echo"], "");
-    assert_exit(&output, 2);
-    assert_eq!(
-        stderr(&output),
-        "hearth map: no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line\n"
-    );
     let output = hearth(&["map", "--timeout", "ten", "--", "echo"], "1\n");
     assert_exit(&output, 2);
     assert!(
@@ -1016,4 +1010,86 @@ fn joblog_that_cannot_be_written_fails_the_run_not_the_output() {
         "{}",
         stderr(&output)
     );
+}
+
+/// No inputs is a run that did nothing: exit 0 and say nothing, as GNU
+/// parallel and `xargs -r` do (it was a usage error, exit 2, so `find ...
+/// | hearth map gzip {}` failed a `set -e` script whenever nothing
+/// matched).
+#[test]
+fn no_inputs_is_a_run_that_did_nothing() {
+    let cases: &[&[&str]] = &[
+        &["map", "echo", "{}"],
+        &["map", "--", "echo", "{}", ":::"],
+        &["map", "--tag", "--joblog", "/dev/null", "echo", ":::"],
+    ];
+    for args in cases {
+        let output = hearth(args, "");
+        assert_exit(&output, 0);
+        assert_eq!(stdout(&output), "", "{args:?}");
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
+/// `--arg` takes any value, one that begins with `-` too, as `:::` and
+/// stdin do (`--arg -n` was the unknown option `-n`, and the hint it gave,
+/// `-- -n`, made `-n` the command).
+#[test]
+fn arg_values_may_begin_with_a_dash() {
+    let output = hearth(
+        &[
+            "map", "-j", "1", "--arg", "-n", "--arg", "--tag", "--arg", "-", "--", "printf",
+            "'%s|'",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "-n|--tag|-|");
+}
+
+/// A GNU parallel option that `hearth map` lacks is named as such, with
+/// the nearest option of hearth's when there is one; no tip sends the
+/// user astray (clap's "use '-- --halt'" makes `--halt` the command, and
+/// it answered `--resume` with "a similar argument exists: '--slurm'").
+#[test]
+fn gnu_parallel_options_that_hearth_lacks_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--halt", "now,fail=1"],
+            "--halt is an option of GNU parallel that hearth map does not have; \
+             the nearest is --fail-fast",
+        ),
+        (
+            &["--resume"],
+            "--resume is an option of GNU parallel that hearth map does not have",
+        ),
+        (
+            &["-q"],
+            "-q is an option of GNU parallel that hearth map does not have",
+        ),
+        (
+            &["--jobs", "4"],
+            "--jobs is an option of GNU parallel that hearth map does not have; \
+             the nearest is -j/--slots",
+        ),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["map"];
+        args.extend_from_slice(options);
+        args.extend(["echo", ":::", "a"]);
+        let output = hearth(&args, "");
+        assert_exit(&output, 2);
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("as a value, use '--"), "{args:?}: {err}");
+        assert!(!err.contains("--slurm"), "{args:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+    // Not GNU parallel's: the error, without the tip that misleads.
+    let output = hearth(&["map", "--bogus", "echo", ":::", "a"], "");
+    assert_exit(&output, 2);
+    let err = stderr(&output);
+    assert!(err.contains("unexpected argument '--bogus' found"), "{err}");
+    assert!(!err.contains("GNU parallel"), "{err}");
+    assert!(!err.contains("as a value, use '--"), "{err}");
 }

@@ -2,8 +2,8 @@
 //! worker slots, locally, on ssh hosts or on a Slurm cluster (`hearth
 //! map`), and be such a slot (`hearth worker`).
 //!
-//! Exit status: 0 when every job ran and exited 0; 1 when a job failed; 2
-//! for a usage error; 3 when the pool failed (every slot that could run the
+//! Exit status: 0 when every job ran and exited 0 (or there was none); 1
+//! when a job failed; 2 for a usage error; 3 when the pool failed (every slot that could run the
 //! remaining jobs is dead); 130 after Ctrl+C.
 
 /// `eprintln!` that cannot fail the run: a line to a stderr that is closed
@@ -20,6 +20,7 @@ mod inputs;
 mod interrupt;
 mod map;
 mod output;
+mod parallel_options;
 mod sh;
 
 use std::ffi::OsString;
@@ -51,9 +52,10 @@ enum Command {
     /// Run CMD once per input across the slots of the hosts.
     ///
     /// Inputs are the lines of stdin, or the --arg values, or the words
-    /// after `:::`. `{}` in CMD is replaced by the input (shell-quoted);
-    /// without `{}` the input is appended. The command line runs with
-    /// `sh -c` on the slot's host.
+    /// after `:::`; no inputs at all is a run that did nothing (exit 0).
+    /// `{}` in CMD is replaced by the input (shell-quoted); without `{}`
+    /// the input is appended. The command line runs with `sh -c` on the
+    /// slot's host.
     ///
     /// Examples:
     ///
@@ -175,8 +177,9 @@ pub struct MapArgs {
     /// start time, run time, attempts, exit value, signal, command.
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
-    /// An input (repeatable) instead of stdin's lines.
-    #[arg(long = "arg", value_name = "VALUE")]
+    /// An input (repeatable) instead of stdin's lines; it may begin with
+    /// `-` (`--arg -n`), as inputs after `:::` and on stdin may.
+    #[arg(long = "arg", value_name = "VALUE", allow_hyphen_values = true)]
     pub args: Vec<OsString>,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
@@ -233,6 +236,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            let err = if std::env::args_os().nth(1).is_some_and(|a| a == "map") {
+                parallel_options::map_error(err)
+            } else {
+                err
+            };
             let _ = err.print();
             return if err.use_stderr() {
                 ExitCode::from(USAGE)

@@ -27,10 +27,6 @@ const INTERRUPTED: u8 = 130;
 /// itself takes only as many as keep its slots busy).
 const FEED_CAPACITY: usize = 256;
 
-/// "no inputs" usage message.
-const NO_INPUTS: &str =
-    "no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line";
-
 /// Prints a one-line usage error and returns exit status 2.
 fn usage_error(msg: &str) -> ExitCode {
     say!("hearth map: {msg}");
@@ -57,8 +53,26 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(split) => split,
         Err(msg) => return usage_error(&msg),
     };
+    let mut printer = match Printer::new(
+        args.json,
+        args.tag,
+        args.tag_host,
+        args.slurm,
+        args.joblog.as_deref(),
+    ) {
+        Ok(printer) => printer,
+        Err(err) => return usage_error(&err.to_string()),
+    };
+    // No inputs is a run that did nothing, as in GNU parallel and `xargs
+    // -r`: no slot is started for it.
     if matches!(&source, Source::Listed(inputs) if inputs.is_empty()) {
-        return usage_error(NO_INPUTS);
+        return match printer.finish() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                say!("hearth map: {msg}");
+                ExitCode::from(JOB_FAILED)
+            }
+        };
     }
     let mut pool = match build_pool(&args) {
         Ok(pool) => pool,
@@ -75,16 +89,6 @@ pub fn run(args: MapArgs) -> ExitCode {
             say!("hearth map: cannot watch for Ctrl+C: {err}");
             return ExitCode::from(POOL_FAILED);
         }
-    };
-    let mut printer = match Printer::new(
-        args.json,
-        args.tag,
-        args.tag_host,
-        args.slurm,
-        args.joblog.as_deref(),
-    ) {
-        Ok(printer) => printer,
-        Err(err) => return usage_error(&err.to_string()),
     };
     let listed = match &source {
         Source::Listed(inputs) => Some(inputs.len()),
@@ -180,12 +184,18 @@ pub fn run(args: MapArgs) -> ExitCode {
         return ExitCode::from(JOB_FAILED);
     }
     let input_error = reader.as_ref().and_then(StdinReader::error);
-    if input_error.is_none()
-        && reader
-            .as_ref()
-            .is_some_and(|r| r.finished() && r.lines() == 0)
-    {
-        return usage_error(NO_INPUTS);
+    let read_nothing = reader
+        .as_ref()
+        .is_some_and(|r| r.finished() && r.lines() == 0);
+    if input_error.is_none() && read_nothing {
+        // Whatever the slots did meanwhile, nothing was asked of them.
+        return match joblog {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                say!("hearth map: {msg}");
+                ExitCode::from(JOB_FAILED)
+            }
+        };
     }
     report_dead_hosts(&control.metrics());
     let mut status = summarize(
