@@ -473,7 +473,7 @@ fn ctrl_c_while_reading_stdin_ends_the_run() {
     let (status, rest, err) = run.wait();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        err.contains("stopped reading the inputs; those after line 1 were not run"),
+        err.contains("stopped reading the inputs; those after job 1 were not run"),
         "{err}"
     );
     assert_eq!(rest, Vec::<String>::new());
@@ -518,7 +518,7 @@ fn stopped_run_says_which_inputs_did_not_run() {
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no tally in {err}"));
     assert!(
-        err.contains(&format!("those after line {taken} were not run")),
+        err.contains(&format!("those after job {taken} were not run")),
         "{err}"
     );
 }
@@ -940,16 +940,13 @@ fn input_too_long_for_an_argument_is_named_briefly() {
     assert!(err.len() < 2_000, "{} bytes of messages", err.len());
 }
 
+/// Several `:::` lists combine, every value of one with every value of
+/// the next, as in GNU parallel (a second list was a usage error).
 #[test]
-fn second_input_list_is_a_usage_error() {
-    let output = hearth(&["map", "--", "echo", ":::", "a", ":::", "b"], "");
-    assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("more than one ::: (hearth map takes one list of inputs"),
-        "{}",
-        stderr(&output)
-    );
-    assert_eq!(stdout(&output), "");
+fn input_lists_combine() {
+    let output = hearth(&["map", "--", "echo", ":::", "a", "b", ":::", "1", "2"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a 1\na 2\nb 1\nb 2\n");
 }
 
 /// Inputs are bytes, as file names are: a line of stdin or a `:::` value
@@ -1092,4 +1089,40 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
     assert!(err.contains("unexpected argument '--bogus' found"), "{err}");
     assert!(!err.contains("GNU parallel"), "{err}");
     assert!(!err.contains("as a value, use '--"), "{err}");
+}
+
+/// A replacement string that hearth does not know is a usage error, never
+/// left in the command (`convert {} {.}.png` used to run with `{.}` as it
+/// is, and the run exited 0).
+#[test]
+fn unknown_replacement_strings_are_usage_errors() {
+    let cases = [
+        (
+            "echo {..}",
+            "{..} is not a replacement string hearth map knows",
+        ),
+        (
+            "echo {+/}",
+            "{+/} is not a replacement string hearth map knows",
+        ),
+        (
+            "echo {= $_ =}",
+            "hearth map has no Perl replacement strings",
+        ),
+        ("echo {0}", "positional replacement strings count from {1}"),
+    ];
+    for (command, message) in cases {
+        let output = hearth(&["map", command, ":::", "a"], "");
+        assert_exit(&output, 2);
+        assert!(
+            stderr(&output).contains(message),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), "", "{command}");
+    }
+    // The command's own braces are its own.
+    let output = hearth(&["map", "echo '{print $1}' {a,b} {1..3}", ":::", "a"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "{print $1} {a,b} {1..3} a\n");
 }

@@ -16,14 +16,20 @@ macro_rules! say {
     }};
 }
 
+mod batch;
 mod inputs;
 mod interrupt;
 mod map;
 mod output;
 mod parallel_options;
+mod plan;
+mod replace;
 mod sh;
+mod slot_number;
+mod sources;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,11 +57,20 @@ struct Cli {
 enum Command {
     /// Run CMD once per input across the slots of the hosts.
     ///
-    /// Inputs are the lines of stdin, or the --arg values, or the words
-    /// after `:::`; no inputs at all is a run that did nothing (exit 0).
-    /// `{}` in CMD is replaced by the input (shell-quoted); without `{}`
-    /// the input is appended. The command line runs with `sh -c` on the
-    /// slot's host.
+    /// Inputs are the lines of stdin, or of the files after `::::` (or
+    /// -a), or the --arg values, or the words after `:::`; several sources
+    /// combine (every value with every value of the next; `:::+` and
+    /// `::::+` pair them instead); no inputs at all is a run that did
+    /// nothing (exit 0). The command line runs with `sh -c` on the slot's
+    /// host.
+    ///
+    /// Replacement strings, as in GNU parallel, each value shell-quoted:
+    /// {} the input, {.} without its extension, {/} basename, {//}
+    /// dirname, {/.} basename without extension, {#} the job's number,
+    /// {%} the slot's number, {1} {2} .. {-1} one input of several (and
+    /// {1.} {1/} {1//} {1/.}); with none, the inputs are appended. A
+    /// string like these that hearth does not know ({..}, {= perl =}) is
+    /// an error.
     ///
     /// Examples:
     ///
@@ -178,9 +193,92 @@ pub struct MapArgs {
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
     /// An input (repeatable) instead of stdin's lines; it may begin with
-    /// `-` (`--arg -n`), as inputs after `:::` and on stdin may.
+    /// `-` (`--arg -n`), as inputs after `:::` and on stdin may. With
+    /// `:::`, the values go before the first `:::` list's.
     #[arg(long = "arg", value_name = "VALUE", allow_hyphen_values = true)]
     pub args: Vec<OsString>,
+    /// Inputs from the lines of FILE (repeatable; `-` is stdin), as
+    /// `:::: FILE` after the command; several combine as several `:::` do.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_files: Vec<PathBuf>,
+    /// Inputs end with NUL instead of a newline (for `find -print0`).
+    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    pub null: bool,
+    /// Inputs end with DELIM instead of a newline (any string; `\n`, `\t`,
+    /// `\0`, `\xHH` as in C).
+    #[arg(
+        short = 'd',
+        long = "delimiter",
+        value_name = "DELIM",
+        allow_hyphen_values = true
+    )]
+    pub delimiter: Option<String>,
+    /// Split each input into columns where REGEX matches: `{1}` `{2}` ...
+    #[arg(
+        short = 'C',
+        long = "colsep",
+        value_name = "REGEX",
+        allow_hyphen_values = true
+    )]
+    pub colsep: Option<String>,
+    /// `--header :`: the first input of each source names its columns,
+    /// for `{name}` in CMD.
+    #[arg(long, value_name = ":")]
+    pub header: Option<String>,
+    /// N inputs per job: `{1}` to `{N}` (and `{}` all of them).
+    #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = positive)]
+    pub max_replace_args: Option<usize>,
+    /// At most N inputs per job (alone: N per job).
+    #[arg(short = 'n', long = "max-args", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
+    pub max_args: Option<usize>,
+    /// As many inputs per job as fit on a command line (see -s), `{}` all
+    /// of them; the last ones spread evenly over the slots.
+    #[arg(short = 'm', conflicts_with_all = ["context", "xargs", "max_replace_args"])]
+    pub multiple: bool,
+    /// As -m, with context replace: the word around `{}` is repeated for
+    /// each input (`-X echo pre{}` runs `echo prea preb`).
+    #[arg(short = 'X', conflicts_with_all = ["xargs", "max_replace_args"])]
+    pub context: bool,
+    /// As many inputs per job as fit on a command line, as xargs does (no
+    /// spreading at the end).
+    #[arg(long, conflicts_with = "max_replace_args")]
+    pub xargs: bool,
+    /// Command lines of -m, -X and --xargs are shorter than N bytes
+    /// [default: 131072, what Linux takes as one argument].
+    #[arg(short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
+    pub max_chars: Option<usize>,
+    /// Print the command line of each job, one per line, in order, and
+    /// run nothing (`{%}` shows the slots in turn).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Run the jobs in a random order (all inputs are read first).
+    #[arg(long)]
+    pub shuf: bool,
+    /// Use STR instead of `{}`.
+    #[arg(short = 'I', value_name = "STR")]
+    pub replace: Option<String>,
+    /// Use STR instead of `{.}`.
+    #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
+    pub extension_replace: Option<String>,
+    /// Use STR instead of `{/}`.
+    #[arg(long = "basenamereplace", visible_alias = "bnr", value_name = "STR")]
+    pub basename_replace: Option<String>,
+    /// Use STR instead of `{//}`.
+    #[arg(long = "dirnamereplace", visible_alias = "dnr", value_name = "STR")]
+    pub dirname_replace: Option<String>,
+    /// Use STR instead of `{/.}`.
+    #[arg(
+        long = "basenameextensionreplace",
+        visible_alias = "bner",
+        value_name = "STR"
+    )]
+    pub basename_extension_replace: Option<String>,
+    /// Use STR instead of `{#}`.
+    #[arg(long = "seqreplace", value_name = "STR")]
+    pub seq_replace: Option<String>,
+    /// Use STR instead of `{%}`.
+    #[arg(long = "slotreplace", value_name = "STR")]
+    pub slot_replace: Option<String>,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
     /// gives inputs.
@@ -226,7 +324,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The handlers of a `hearth` worker.
 fn handlers() -> Handlers {
-    Handlers::new().add(sh::HANDLER, sh::run)
+    Handlers::new()
+        .add(sh::JOB_HANDLER, sh::run_job)
+        .add(sh::HANDLER, sh::run)
 }
 
 fn main() -> ExitCode {
@@ -252,5 +352,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+    }
+}
+
+/// A count of at least 1.
+fn positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
     }
 }

@@ -1,6 +1,6 @@
 //! `hearth map`: one job per input over the slots of the hosts.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -11,9 +11,10 @@ use hearth::remote::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::inputs::{self, Source, StdinReader, Texts};
+use crate::inputs::{Producer, Texts};
 use crate::output::{Finished, Printer};
-use crate::sh::{self, ShJob, ShOutput};
+use crate::plan::{self, Jobs};
+use crate::sh::{self, JobOutput};
 use crate::{MapArgs, USAGE, interrupt};
 
 /// Exit status when some job failed.
@@ -49,10 +50,13 @@ pub fn run(args: MapArgs) -> ExitCode {
             return ExitCode::from(POOL_FAILED);
         }
     };
-    let (words, source) = match inputs::parse(&args) {
-        Ok(split) => split,
+    let plan = match plan::plan(&args, total_slots(&args)) {
+        Ok(plan) => plan,
         Err(msg) => return usage_error(&msg),
     };
+    if args.dry_run {
+        return dry_run(plan, total_slots(&args));
+    }
     let mut printer = match Printer::new(
         args.json,
         args.tag,
@@ -65,7 +69,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     };
     // No inputs is a run that did nothing, as in GNU parallel and `xargs
     // -r`: no slot is started for it.
-    if matches!(&source, Source::Listed(inputs) if inputs.is_empty()) {
+    if matches!(&plan.jobs, Jobs::Listed(jobs) if jobs.is_empty()) {
         return match printer.finish() {
             Ok(()) => ExitCode::SUCCESS,
             Err(msg) => {
@@ -90,9 +94,9 @@ pub fn run(args: MapArgs) -> ExitCode {
             return ExitCode::from(POOL_FAILED);
         }
     };
-    let listed = match &source {
-        Source::Listed(inputs) => Some(inputs.len()),
-        Source::Stdin => None,
+    let listed = match &plan.jobs {
+        Jobs::Listed(jobs) => Some(jobs.len()),
+        Jobs::Streamed(_) => None,
     };
     let bar = progress_bar(args.progress, listed);
     let order = if args.unordered {
@@ -103,31 +107,32 @@ pub fn run(args: MapArgs) -> ExitCode {
     let mut write_error = None;
     let mut stopped_after_failure = false;
     // The inputs: all at hand, or a feed that a thread fills from stdin.
-    let (mut texts, listed_jobs, fed) = match source {
-        Source::Listed(inputs) => {
-            let jobs: Vec<ShJob> = inputs
-                .iter()
-                .map(|input| ShJob {
-                    command: inputs::command_line(&words, input),
-                })
-                .collect();
-            (Texts::listed(&words, inputs), jobs, None)
+    let maker = plan.maker;
+    let (mut texts, listed_jobs, fed) = match plan.jobs {
+        Jobs::Listed(all) => {
+            let (jobs, texts): (Vec<_>, Vec<_>) = all
+                .into_iter()
+                .enumerate()
+                .map(|(index, fields)| maker.make(fields, index + 1))
+                .unzip();
+            (Texts::listed(texts), jobs, None)
         }
-        Source::Stdin => {
+        Jobs::Streamed(batches) => {
             let (feeder, feed) = pool.feed(FEED_CAPACITY);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
-            let reader = StdinReader::start(words, feeder, texts_tx);
+            let reader = Producer::start(batches, maker, feeder, texts_tx);
             (Texts::fed(texts_rx), Vec::new(), Some((feed, reader)))
         }
     };
     let reader = fed.as_ref().map(|(_, reader)| reader.clone());
     let mut reported = 0;
-    let mut on_report = |index, report: JobReport<ShOutput>| {
+    let mut on_report = |index, report: JobReport<JobOutput>| {
         reported += 1;
         if let Some(reader) = &reader {
-            bar.set_length(reader.lines() as u64);
+            bar.set_length(reader.jobs() as u64);
         }
-        let (input, command) = texts.take(index);
+        let text = texts.take(index);
+        let (input, command) = Finished::texts(&text, &report);
         let job = Finished {
             seq: index + 1,
             input: &input,
@@ -157,10 +162,10 @@ pub fn run(args: MapArgs) -> ExitCode {
         }
     };
     let outcome = match fed {
-        Some((feed, _)) => pool.run_fed(&Target::Any, sh::HANDLER, feed, order, &mut on_report),
+        Some((feed, _)) => pool.run_fed(&Target::Any, sh::JOB_HANDLER, feed, order, &mut on_report),
         None => pool.run(
             &Target::Any,
-            sh::HANDLER,
+            sh::JOB_HANDLER,
             listed_jobs,
             order,
             &mut on_report,
@@ -176,17 +181,12 @@ pub fn run(args: MapArgs) -> ExitCode {
         return ExitCode::from(POOL_FAILED);
     }
     if let Some(err) = write_error {
-        if err.kind() == io::ErrorKind::BrokenPipe {
-            // Like any filter whose reader went away.
-            return ExitCode::from(141);
-        }
-        say!("hearth map: cannot write the output: {err}");
-        return ExitCode::from(JOB_FAILED);
+        return write_failed(&err);
     }
-    let input_error = reader.as_ref().and_then(StdinReader::error);
+    let input_error = reader.as_ref().and_then(Producer::error);
     let read_nothing = reader
         .as_ref()
-        .is_some_and(|r| r.finished() && r.lines() == 0);
+        .is_some_and(|r| r.finished() && r.jobs() == 0);
     if input_error.is_none() && read_nothing {
         // Whatever the slots did meanwhile, nothing was asked of them.
         return match joblog {
@@ -206,9 +206,9 @@ pub fn run(args: MapArgs) -> ExitCode {
     );
     // Lines read but not taken by the run were dropped with its feed.
     if let Some(reader) = &reader
-        && (!reader.finished() || reader.lines() > reported)
+        && (!reader.finished() || reader.jobs() > reported)
     {
-        say!("hearth map: stopped reading the inputs; those after line {reported} were not run");
+        say!("hearth map: stopped reading the inputs; those after job {reported} were not run");
         let metrics = control.metrics();
         if status != ExitCode::from(INTERRUPTED) && metrics.hosts.iter().all(|h| h.dead == h.slots)
         {
@@ -234,6 +234,43 @@ pub fn run(args: MapArgs) -> ExitCode {
         }
         Ok(()) => status,
     }
+}
+
+/// `--dry-run`: the command line of each job on stdout, `{%}` the slots
+/// in turn; nothing runs.
+fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
+    let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
+        Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
+        Jobs::Streamed(batches) => Box::new(batches),
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for (index, fields) in jobs.enumerate() {
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(msg) => return usage_error(&msg),
+        };
+        let (_, text) = plan.maker.make(fields, index + 1);
+        let slot = (index % slots.max(1)) as u32 + 1;
+        let mut line = text.command(Some(slot));
+        line.push(b'\n');
+        if let Err(err) = out.write_all(&line) {
+            return write_failed(&err);
+        }
+    }
+    match out.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => write_failed(&err),
+    }
+}
+
+/// The exit of a run whose output could not be written.
+fn write_failed(err: &io::Error) -> ExitCode {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        // Like any filter whose reader went away.
+        return ExitCode::from(141);
+    }
+    say!("hearth map: cannot write the output: {err}");
+    ExitCode::from(JOB_FAILED)
 }
 
 /// One line per host with slots whose scheduler never ran them (Slurm
@@ -347,6 +384,30 @@ fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool
     }
 }
 
+/// The slots of the pool the options make, in all (for spreading the
+/// last inputs of -m and -X over them).
+fn total_slots(args: &MapArgs) -> usize {
+    if args.slurm {
+        return args.slots.map_or(4, |n| n as usize);
+    }
+    if args.hosts.is_empty() {
+        return local_slots(args);
+    }
+    args.hosts
+        .iter()
+        .map(|host| match host.trim() {
+            ":" => local_slots(args),
+            _ => args.slots.map_or(2, |n| n as usize),
+        })
+        .sum()
+}
+
+/// Slots of the local machine: -j, or one per core.
+fn local_slots(args: &MapArgs) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    args.slots.map_or(cores, |n| n as usize)
+}
+
 /// Why the pool could not be made.
 enum PoolSetup {
     /// Bad options: exit status 2.
@@ -402,11 +463,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     for host in hosts.iter().map(|h| h.trim()) {
         let host = match host {
             "" => return Err("empty host name in --hosts".to_owned()),
-            ":" => {
-                let cores = std::thread::available_parallelism().map_or(1, usize::from);
-                let slots = args.slots.map_or(cores, |n| n as usize);
-                Host::new("local", slots, Transport::local())
-            }
+            ":" => Host::new("local", local_slots(args), Transport::local()),
             name => {
                 if name.starts_with('-') {
                     return Err(format!("bad host name {name:?}"));

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hearth::remote::{JobFailure, JobReport};
 
-use crate::sh::ShOutput;
+use crate::inputs::JobText;
+use crate::sh::JobOutput;
 
 /// How outputs are printed.
 pub struct Printer {
@@ -41,12 +42,22 @@ pub struct Printer {
 pub struct Finished<'a> {
     /// 1-based position in the input.
     pub seq: usize,
-    /// The input (any bytes, see `inputs.rs`).
+    /// The input (any bytes, see `sources.rs`): the fields joined by
+    /// spaces.
     pub input: &'a [u8],
     /// The command line run.
     pub command: &'a [u8],
     /// The pool's report.
-    pub report: JobReport<ShOutput>,
+    pub report: JobReport<JobOutput>,
+}
+
+impl Finished<'_> {
+    /// The input and command line of `text`, with the slot's number the
+    /// report has.
+    pub fn texts(text: &JobText, report: &JobReport<JobOutput>) -> (Vec<u8>, Vec<u8>) {
+        let slot = report.result.as_ref().ok().and_then(|out| out.slot);
+        (text.input(), text.command(slot))
+    }
 }
 
 impl Printer {
@@ -96,7 +107,7 @@ impl Printer {
             (Some(slot), true) => slot.place(),
             _ => job.report.host.clone().unwrap_or_else(|| "-".to_owned()),
         };
-        let failure = match &job.report.result {
+        let failure = match job.report.result.as_ref().map(|out| &out.output) {
             Ok(out) if out.success() => None,
             Ok(out) => Some(match out.signal {
                 Some(signal) => format!("killed by signal {signal}"),
@@ -136,7 +147,7 @@ impl Printer {
             prefix.extend_from_slice(host.as_bytes());
             prefix.push(b'\t');
         }
-        match &job.report.result {
+        match job.report.result.as_ref().map(|out| &out.output) {
             Ok(out) => {
                 write_block(&mut io::stdout().lock(), &prefix, &out.stdout)?;
                 write_block(&mut io::stderr().lock(), &prefix, &out.stderr)?;
@@ -149,7 +160,8 @@ impl Printer {
     }
 
     fn write_json(&self, job: &Finished<'_>, failure: Option<&str>) -> io::Result<()> {
-        let (exit, signal, stdout, stderr) = match &job.report.result {
+        let (exit, signal, stdout, stderr) = match job.report.result.as_ref().map(|out| &out.output)
+        {
             Ok(out) => (
                 out.exit,
                 out.signal,
@@ -192,7 +204,7 @@ impl Printer {
             .unwrap_or(SystemTime::now())
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let (exit, signal) = match &job.report.result {
+        let (exit, signal) = match job.report.result.as_ref().map(|out| &out.output) {
             Ok(out) => (out.exit.unwrap_or(-1), out.signal.unwrap_or(0)),
             Err(_) => (-1, 0),
         };

@@ -19,11 +19,6 @@ use crate::Cli;
 /// and what to say after "hearth map does not have" (the nearest option
 /// of hearth's, or why none is needed), if anything.
 const MISSING: &[(&[&str], Option<&str>)] = &[
-    (&["-0", "--null"], None),
-    (
-        &["-a", "--arg-file"],
-        Some("the nearest is < FILE: the lines of stdin are the inputs"),
-    ),
     (&["--arg-file-sep", "--arg-sep"], None),
     (&["--bar", "--eta"], Some("the nearest is --progress")),
     (
@@ -39,27 +34,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (
-        &[
-            "--basenamereplace",
-            "--bnr",
-            "--basenameextensionreplace",
-            "--bner",
-            "--dirnamereplace",
-            "--dnr",
-            "--extensionreplace",
-            "--er",
-            "--seqreplace",
-            "--slotreplace",
-            "-I",
-            "--replace",
-            "-i",
-            "--parens",
-            "--rpl",
-            "--plus",
-        ],
-        None,
-    ),
+    (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
     (
         &[
             "--pipe",
@@ -103,14 +78,13 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--ctag", "--ctagstring", "--tagstring"],
         Some("the nearest is --tag"),
     ),
-    (&["-C", "--colsep", "--header", "--csv"], None),
+    (&["--csv"], None),
     (
         &["--compress", "--compress-program", "--decompress-program"],
         None,
     ),
     (&["--delay", "--ssh-delay"], None),
-    (&["-d", "--delimiter", "-E", "--eof", "-e"], None),
-    (&["--dry-run"], None),
+    (&["-E", "--eof", "-e"], None),
     (
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
         None,
@@ -149,21 +123,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["-M", "--controlmaster"],
         Some("not needed: each slot keeps its ssh connection for the whole run"),
     ),
-    (
-        &[
-            "-m",
-            "-X",
-            "--xargs",
-            "-n",
-            "--max-args",
-            "-N",
-            "--max-replace-args",
-            "-s",
-            "--max-chars",
-            "--show-limits",
-        ],
-        None,
-    ),
+    (&["--show-limits"], None),
     (&["--minversion"], None),
     (&["--nonall", "--onall"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
@@ -206,7 +166,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),
-    (&["--shuf"], None),
     (&["--skip-first-line"], None),
     (
         &[

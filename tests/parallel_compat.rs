@@ -1,0 +1,396 @@
+//! `hearth map` as a drop-in for GNU parallel: each test runs GNU parallel
+//! and `hearth map` with the same options on the same input and compares
+//! their stdout and exit status (and joblogs, result files).
+//!
+//! GNU parallel runs with `--will-cite`, `PARALLEL_SHELL=/bin/sh` (hearth
+//! runs jobs with `sh -c`) and `HOME` set to an empty directory, so no
+//! `~/.parallel` is read. Without GNU parallel each test prints `skipped:
+//! GNU parallel is not installed` and passes, unless
+//! `HEARTH_REQUIRE_PARALLEL=1` (as in CI), where that is a failure.
+
+#![cfg(feature = "cli")]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use std::{env, fs, thread};
+
+const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// Where GNU parallel is, or `None` (after saying so) to skip.
+fn parallel() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let path = env::var_os("PATH").unwrap_or_default();
+        env::split_paths(&path)
+            .map(|dir| dir.join("parallel"))
+            .find(|p| {
+                Command::new(p)
+                    .arg("--version")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .output()
+                    .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"GNU parallel"))
+            })
+    });
+    match found {
+        Some(path) => Some(path),
+        None if env::var_os("HEARTH_REQUIRE_PARALLEL").is_some_and(|v| v == "1") => {
+            panic!("GNU parallel is not installed, and HEARTH_REQUIRE_PARALLEL=1")
+        }
+        None => {
+            println!("skipped: GNU parallel is not installed");
+            None
+        }
+    }
+}
+
+/// An empty directory for GNU parallel's `HOME`.
+fn empty_home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = env::temp_dir().join(format!("hearth-compat-home-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    let dir = env::temp_dir().join(format!(
+        "hearth-compat-{name}-{}-{}",
+        std::process::id(),
+        MADE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `program ARGS` in `dir` with `stdin`; a last guard kills it after
+/// two minutes.
+fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child, not yet waited for.
+            let _ = unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("did not exit in time");
+        }
+    };
+    writer.join().unwrap();
+    output
+}
+
+/// GNU parallel with `args`.
+fn gnu(parallel: &Path, args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    let mut cmd = Command::new(parallel);
+    let _ = cmd
+        .arg("--will-cite")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", empty_home())
+        .env("PARALLEL_SHELL", "/bin/sh")
+        .env_remove("PARALLEL");
+    run(cmd, stdin)
+}
+
+/// `hearth map` with `args`.
+fn hearth(args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    let mut cmd = Command::new(HEARTH);
+    let _ = cmd
+        .arg("map")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HEARTH_LOG");
+    run(cmd, stdin)
+}
+
+fn shown(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs both with `args` on `stdin` and returns (GNU parallel's, hearth's)
+/// outputs; `None` to skip.
+fn both(args: &[&str], stdin: &[u8]) -> Option<(Output, Output)> {
+    let parallel = parallel()?;
+    let dir = scratch("run");
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let theirs = gnu(parallel, &args, stdin, &dir);
+    let ours = hearth(&args, stdin, &dir);
+    let _ = fs::remove_dir_all(&dir);
+    Some((theirs, ours))
+}
+
+/// Both print the same stdout and exit with the same status.
+#[track_caller]
+fn same(args: &[&str], stdin: &[u8]) {
+    let Some((theirs, ours)) = both(args, stdin) else {
+        return;
+    };
+    assert_eq!(
+        (ours.status.code(), ours.stdout.escape_ascii().to_string()),
+        (
+            theirs.status.code(),
+            theirs.stdout.escape_ascii().to_string()
+        ),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+/// Both print the same lines in any order, and exit with the same status.
+#[track_caller]
+fn same_lines(args: &[&str], stdin: &[u8]) {
+    let Some((theirs, ours)) = both(args, stdin) else {
+        return;
+    };
+    let sorted = |out: &Output| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        (ours.status.code(), sorted(&ours)),
+        (theirs.status.code(), sorted(&theirs)),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+const PATHS: &[&str] = &[
+    "a.b.c",
+    "nodot",
+    ".bashrc",
+    "dir.d/file",
+    "dir.d/.hid",
+    "x/",
+    "a/b/",
+    "..",
+    "/r",
+    "/x/y.z/a.b.c",
+    "sp ace/q.t",
+];
+
+fn with_list<'a>(args: &[&'a str], list: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.push(":::");
+    all.extend_from_slice(list);
+    all
+}
+
+#[test]
+fn replacement_strings() {
+    for command in [
+        "echo {} {.} {/} {//} {/.} {#}",
+        "echo {}",
+        "echo",
+        "echo x{}y{.}z",
+        "echo {1} {1.} {1/} {1//} {1/.} {-1}",
+    ] {
+        let mut args = vec!["-k", command];
+        args.push(":::");
+        args.extend_from_slice(PATHS);
+        same(&args, b"");
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(&args);
+        same(&dry, b"");
+    }
+}
+
+#[test]
+fn positional_strings_of_several_sources() {
+    for command in [
+        "echo {1} {2} {1.} {2/} {1//} {2/.} {-1} {-2} {3}",
+        "echo {}",
+        "echo",
+        "echo {.} {/}",
+    ] {
+        same(
+            &["-k", command, ":::", "a/b.c", "d e.f", ":::", "/x/y.z", "w"],
+            b"",
+        );
+        same(
+            &[
+                "--dry-run",
+                "-k",
+                command,
+                ":::",
+                "a/b.c",
+                "d e.f",
+                ":::",
+                "/x/y.z",
+                "w",
+            ],
+            b"",
+        );
+    }
+}
+
+#[test]
+fn quoting_of_values() {
+    let values = [
+        "a b",
+        "it's",
+        "'",
+        "x$y",
+        "",
+        "a=b",
+        "a,b",
+        "a%b",
+        "a@b",
+        "a:b",
+        "é",
+        "tab\there",
+        "*",
+        "a;b",
+        "$(echo hi)",
+        "`echo hi`",
+        "\\",
+        "a\"b",
+        "~",
+        "!",
+        "-n",
+    ];
+    let input: String = values.iter().map(|v| format!("{v}\n")).collect();
+    same(&["-k", "printf", "'<%s>\\n'"], input.as_bytes());
+    same(&["-k", "printf '<%s>\\n' {} {.}"], input.as_bytes());
+    same(
+        &["-k", "--dry-run", "printf '<%s>\\n' {} {/}"],
+        input.as_bytes(),
+    );
+    same(&with_list(&["-k", "--dry-run", "echo", "{}"], &values), b"");
+}
+
+#[test]
+fn renamed_replacement_strings() {
+    same(&["-k", "-I", ",,", "echo ,, {}", ":::", "a.b", "c"], b"");
+    same(
+        &[
+            "-k",
+            "--er",
+            "XX",
+            "--bnr",
+            "BB",
+            "--dnr",
+            "DD",
+            "--bner",
+            "EE",
+            "--seqreplace",
+            "SS",
+            "echo XX BB DD EE SS {.}",
+            ":::",
+            "a/b.c",
+            "d.e",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--extensionreplace",
+            "XX",
+            "--basenamereplace",
+            "BB",
+            "--dirnamereplace",
+            "DD",
+            "--basenameextensionreplace",
+            "EE",
+            "echo XX BB DD EE",
+            ":::",
+            "a/b.c",
+        ],
+        b"",
+    );
+}
+
+/// `{%}` is the number of the slot that runs the job: between 1 and the
+/// number of slots, and `PARALLEL_JOBSLOT` in the job's environment; `{#}`
+/// is `PARALLEL_SEQ`.
+#[test]
+fn slot_and_sequence_numbers() {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("slots");
+    let args: Vec<&OsStr> = ["-j", "3", "echo {%} $PARALLEL_JOBSLOT {#} $PARALLEL_SEQ"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for output in [
+        gnu(parallel, &args, input.as_bytes(), &dir),
+        hearth(&args, input.as_bytes(), &dir),
+    ] {
+        assert!(output.status.success(), "{}", shown(&output));
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        let mut seqs = Vec::new();
+        for line in text.lines() {
+            let words: Vec<u32> = line
+                .split(' ')
+                .take(4)
+                .map(|w| w.parse().unwrap())
+                .collect();
+            assert!((1..=3).contains(&words[0]), "{text}");
+            assert_eq!(words[0], words[1], "{text}");
+            assert_eq!(words[2], words[3], "{text}");
+            seqs.push(words[2]);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "{text}");
+    }
+}
+
+/// Two jobs running at once never share a slot number: each job holds a
+/// lock named after its `{%}` while it runs.
+#[test]
+fn running_jobs_never_share_a_slot_number() {
+    let dir = scratch("slot-locks");
+    let script = format!(
+        "mkdir {d}/slot-{{%}} || echo clash {{%}}; sleep 0.01; rmdir {d}/slot-{{%}}",
+        d = dir.display()
+    );
+    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let args: Vec<&OsStr> = ["-j", "4", script.as_str()]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+    let output = hearth(&args, input.as_bytes(), &dir);
+    assert!(output.status.success(), "{}", shown(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+}
+
+#[test]
+fn unordered_runs_print_the_same_lines() {
+    let input: String = (1..=50).map(|i| format!("{i}\n")).collect();
+    same_lines(&["-j", "4", "echo {#}-{}"], input.as_bytes());
+}
