@@ -394,3 +394,216 @@ fn unordered_runs_print_the_same_lines() {
     let input: String = (1..=50).map(|i| format!("{i}\n")).collect();
     same_lines(&["-j", "4", "echo {#}-{}"], input.as_bytes());
 }
+
+/// Writes `files` (name, content) into a fresh directory and runs both
+/// there.
+#[track_caller]
+fn same_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8]) {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("files");
+    for (name, content) in files {
+        fs::write(dir.join(name), content).unwrap();
+    }
+    let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let theirs = gnu(parallel, &os, stdin, &dir);
+    let ours = hearth(&os, stdin, &dir);
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        (ours.status.code(), ours.stdout.escape_ascii().to_string()),
+        (
+            theirs.status.code(),
+            theirs.stdout.escape_ascii().to_string()
+        ),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+#[test]
+fn several_sources_combine_and_link() {
+    let files: &[(&str, &[u8])] = &[("fa", b"f1\nf2\n"), ("fb", b"g1\ng2\ng3\n")];
+    for args in [
+        &["-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x"][..],
+        &[
+            "-k", "echo", ":::", "a", "b", ":::+", "1", "2", "3", ":::", "x", "y",
+        ],
+        &["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"],
+        &["-k", "echo", "::::", "fa", "fb"],
+        &["-k", "echo", "::::", "fa", "::::+", "fb"],
+        &["-k", "echo", ":::", "a", "b", "::::", "fa"],
+        &["-k", "-a", "fa", "-a", "fb", "echo"],
+        &["-k", "-a", "fa", "echo", ":::", "x", "y"],
+        &["-k", "--arg-file", "fb", "echo", "{}"],
+        &["-k", "echo {2} {1}", ":::", "a", "b", "::::", "fb"],
+    ] {
+        same_in(files, args, b"");
+    }
+    // stdin as a source, and as the default.
+    same_in(files, &["-k", "echo", ":::", "x", "::::", "-"], b"s1\ns2\n");
+    same_in(files, &["-k", "-a", "-", "-a", "fa", "echo"], b"s1\ns2\n");
+    same_in(files, &["-k", "echo", "::::", "-", ":::", "x"], b"s1\ns2\n");
+}
+
+#[test]
+fn columns_and_headers() {
+    let tsv: &[u8] = b"name\tage\nann\t3\nbob smith\t4\n";
+    let files: &[(&str, &[u8])] = &[("h.tsv", tsv)];
+    for args in [
+        &[
+            "-k",
+            "--header",
+            ":",
+            "--colsep",
+            "\\t",
+            "echo {name} is {age}",
+            "::::",
+            "h.tsv",
+        ][..],
+        &[
+            "-k", "--header", ":", "--colsep", "\\t", "echo", "::::", "h.tsv",
+        ],
+        &["-k", "--colsep", "\\t", "echo {2} {1} {}", "::::", "h.tsv"],
+        &["-k", "-C", "\\t", "echo {3}x", "::::", "h.tsv"],
+        &[
+            "-k",
+            "--header",
+            ":",
+            "echo {A} {B.}",
+            ":::",
+            "A",
+            "a1",
+            "a2.x",
+            ":::",
+            "B",
+            "b.1",
+        ],
+        &["-k", "--colsep", ",+", "echo {2} {1}", ":::", "a,,b", "c,d"],
+        &[
+            "-k",
+            "--colsep",
+            " ",
+            "echo {1}-{2}-{3}-{4}",
+            ":::",
+            "a b  c",
+            " x",
+            "y ",
+        ],
+    ] {
+        same_in(files, args, b"");
+    }
+}
+
+#[test]
+fn delimiters() {
+    same(&["-k", "-0", "echo \"<{}>\""], b"a b\0c\nd\0\0e");
+    same(&["-k", "--null", "echo"], b"x\0y");
+    same(&["-k", "-d", ":", "echo \"<{}>\""], b"a:b:c\n");
+    same(&["-k", "-d", ":", "echo"], b"a:b:");
+    same(&["-k", "-d", "XY", "echo"], b"aXYbXYc");
+    same(&["-k", "-d", "\\t", "echo"], b"a\tb\n");
+    same(&["-k", "--delimiter", "\\n", "echo"], b"a\n\nb\n");
+    same(&["-k", "echo \"<{}>\""], b"a\n\nb");
+}
+
+#[test]
+fn several_inputs_per_job() {
+    let five = ["a", "b", "c", "d", "e"];
+    let seven = ["1", "2", "3", "4", "5", "6", "7"];
+    for (args, list) in [
+        (&["-k", "-N2", "echo {} {1} {2}"][..], &five[..]),
+        (&["-k", "-N2", "echo"], &five),
+        (&["-k", "-N", "3", "echo {3}-{1}"], &seven),
+        (&["-k", "-n2", "echo"], &five),
+        (&["-k", "-n2", "echo {} x"], &five),
+        (&["-k", "--max-args", "3", "echo"], &seven),
+        (&["-k", "-j2", "-X", "echo pre{}post"], &five),
+        (&["-k", "-j4", "-X", "echo x{}"], &five),
+        (&["-k", "-j3", "-X", "echo x{}"], &seven),
+        (&["-k", "-j3", "-m", "echo"], &seven),
+        (&["-k", "-j1", "-m", "echo pre{}post"], &five),
+        (&["-k", "-j3", "-n2", "-X", "echo x{}"], &seven),
+        (&["-k", "-j2", "--xargs", "echo"], &five),
+        (
+            &["-k", "-j1", "-s", "14", "-m", "echo"],
+            &["aa", "bb", "cc", "dd", "ee"],
+        ),
+        (
+            &["-k", "-j1", "-s", "13", "-m", "echo"],
+            &["aa", "bb", "cc", "dd", "ee"],
+        ),
+        (&["-k", "-j1", "-s", "12", "-X", "echo 'x{}'"], &five),
+        (
+            &["-k", "-j2", "-X", "echo {.}"],
+            &["a.1", "b.2", "c", "d", "e"],
+        ),
+        (&["-k", "-N2", "echo {1}-{2}-{3}"], &five),
+    ] {
+        same(&with_list(args, list), b"");
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        same(&with_list(&dry, list), b"");
+    }
+    // Several sources and columns: the fields of the records, in order.
+    same(
+        &[
+            "-k",
+            "-N2",
+            "echo {1}-{2}",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "1",
+            "2",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "-j3", "-m", "echo", ":::", "a", "b", "c", ":::", "1", "2",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--colsep",
+            ",",
+            "-N2",
+            "echo {1}-{2}-{3}",
+            ":::",
+            "a,b",
+            "c,d",
+            "e,f",
+        ],
+        b"",
+    );
+}
+
+/// A long input fills lines up to `-s`, the last ones spread over the
+/// slots, as GNU parallel fills them.
+#[test]
+fn lines_filled_up_to_the_limit() {
+    let input: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    for args in [
+        &["-k", "-j3", "-s", "1000", "-m", "echo"][..],
+        &["-k", "-j3", "-s", "2000", "-X", "echo x{}y"],
+        &["-k", "-j2", "-s", "1500", "--xargs", "echo"],
+    ] {
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        same(&dry, input.as_bytes());
+        same(args, input.as_bytes());
+    }
+}
+
+#[test]
+fn shuffled_jobs_are_the_same_jobs() {
+    let input: String = (1..=100).map(|i| format!("{i}\n")).collect();
+    same_lines(&["--shuf", "echo"], input.as_bytes());
+    same_lines(
+        &["--shuf", "echo", ":::", "a", "b", ":::", "1", "2", "3"],
+        b"",
+    );
+}
