@@ -180,9 +180,25 @@ impl SignalReceivers {
 }
 
 /// Delivers `signal` to `actor_ref` without waiting; false if the actor has
-/// stopped and should be forgotten.
+/// stopped and should be forgotten. The conversion into the receiver's
+/// message type is the application's code: a panic in it is logged and the
+/// receiver is forgotten (it would panic again), on whichever thread
+/// delivers, so neither a worker nor the coordinator goes down with it.
 pub(crate) fn deliver<M: From<Signal>>(actor_ref: &ActorRef<M>, signal: Signal) -> bool {
-    match actor_ref.try_send(signal) {
+    let sent =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| actor_ref.try_send(signal)));
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(panic) => {
+            log::error!(
+                signal:% = signal,
+                panic = crate::supervisor::panic_message(&*panic);
+                "converting a signal into its receiver's message panicked; the receiver gets no more signals"
+            );
+            return false;
+        }
+    };
+    match sent {
         Ok(()) => true,
         Err(TrySendError::Full(_)) => {
             log::debug!(signal:% = signal; "signal receiver's inbox is full, signal coalesced");

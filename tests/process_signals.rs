@@ -54,6 +54,10 @@ fn main() {
             "worker_panic_is_an_error_within_a_second",
             worker_panic_is_an_error_within_a_second,
         ),
+        (
+            "panicking_signal_conversions_are_logged_not_fatal",
+            panicking_signal_conversions_are_logged_not_fatal,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -429,6 +433,35 @@ fn worker_panic_is_an_error_within_a_second() {
     assert_eq!(status.code(), Some(1));
 }
 
+/// A receiver's `From<Signal>` that panics, on a worker (thread-local
+/// receiver) and on the coordinator (thread-safe receiver), took that
+/// thread down; now it is logged, the receiver is dropped and the others
+/// still get their signals.
+fn panicking_signal_conversions_are_logged_not_fatal() {
+    let mut child = Scenario::start("panicky_conversion");
+    assert_eq!(
+        child.lines(3),
+        ["ready bad local", "ready bad shared", "ready good"]
+    );
+    child.signal(libc::SIGUSR1);
+    assert_eq!(child.line(), "good got SIGUSR1");
+    let logged = child.stderr_line("converting a signal into its receiver's message panicked");
+    assert!(logged.contains("conversion panic on purpose"), "{logged}");
+    // Both bad receivers: one on a worker, one on the coordinator.
+    let _ = child.stderr_line("bad local stopped");
+    let _ = child.stderr_line("bad shared stopped");
+    let conversions = child
+        .stderr_seen
+        .iter()
+        .filter(|l| l.contains("converting a signal into its receiver's message panicked"))
+        .count();
+    assert_eq!(conversions, 2, "{:?}", child.stderr_seen);
+    child.signal(libc::SIGTERM);
+    assert_eq!(child.line(), "good got SIGTERM");
+    let (status, _) = child.wait();
+    assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
+}
+
 /// The programs under test.
 mod child {
     use super::*;
@@ -467,6 +500,7 @@ mod child {
             "stubborn_short_grace" | "stubborn_long_grace" => stubborn(&mut runtime),
             "burst" => burst(&mut runtime),
             "worker_panic" => return worker_panic(runtime),
+            "panicky_conversion" => panicky_conversion(&mut runtime),
             other => panic!("unknown scenario {other}"),
         }
         let code = hearth::exit_code(runtime.start());
@@ -756,5 +790,81 @@ mod child {
             started.elapsed().as_millis()
         );
         i32::from(err.exit_code())
+    }
+
+    /// A message whose conversion from a signal panics for SIGUSR1.
+    pub(super) enum BadMsg {
+        Registered,
+        Signal,
+    }
+
+    impl From<Signal> for BadMsg {
+        fn from(signal: Signal) -> BadMsg {
+            assert!(signal != Signal::User1, "conversion panic on purpose");
+            BadMsg::Signal
+        }
+    }
+
+    async fn bad_local(mut ctx: Context<BadMsg, ThreadLocal>) {
+        while let Ok(msg) = ctx.receive_next().await {
+            if let BadMsg::Registered = msg {
+                println!("ready bad local");
+            }
+        }
+        // No more senders: the runtime forgot it as a receiver.
+        eprintln!("bad local stopped");
+    }
+
+    async fn bad_shared(mut ctx: Context<BadMsg, ThreadSafe>) {
+        while let Ok(msg) = ctx.receive_next().await {
+            if let BadMsg::Registered = msg {
+                println!("ready bad shared");
+            }
+        }
+        eprintln!("bad shared stopped");
+    }
+
+    async fn good_receiver(mut ctx: Context<Msg, ThreadLocal>) {
+        while let Ok(msg) = ctx.receive_next().await {
+            if !report("good", msg) {
+                return;
+            }
+        }
+    }
+
+    fn panicky_conversion(runtime: &mut Runtime) {
+        runtime.run_on_workers(|mut rt: RuntimeRef| {
+            if rt.worker_id() == 1 {
+                let bad = rt.spawn_local(
+                    NoSupervisor,
+                    actor_fn(bad_local),
+                    (),
+                    ActorOptions::default(),
+                );
+                rt.receive_signals(bad.clone());
+                bad.try_send(BadMsg::Registered)
+                    .map_err(|err| err.to_string())
+            } else {
+                let good = rt.spawn_local(
+                    NoSupervisor,
+                    actor_fn(good_receiver),
+                    (),
+                    ActorOptions::default(),
+                );
+                rt.receive_signals(good.clone());
+                good.try_send(Msg::Registered)
+                    .map_err(|err| err.to_string())
+            }
+        });
+        let bad = runtime.spawn(
+            NoSupervisor,
+            actor_fn(bad_shared),
+            (),
+            ActorOptions::default(),
+        );
+        runtime.thread_safe().receive_signals(bad.clone());
+        if bad.try_send(BadMsg::Registered).is_err() {
+            panic!("bad shared receiver did not take its first message");
+        }
     }
 }

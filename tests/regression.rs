@@ -1,6 +1,10 @@
 //! Regression tests: each one reproduces a bug that was found and fixed.
 
+#[path = "regression/end_of_file.rs"]
+mod end_of_file;
 #[path = "regression/lifecycle.rs"]
 mod lifecycle;
+#[path = "regression/panics.rs"]
+mod panics;
 #[path = "regression/send_budget.rs"]
 mod send_budget;

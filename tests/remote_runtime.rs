@@ -50,6 +50,10 @@ fn main() -> ExitCode {
             "unknown_target_is_an_error_at_once",
             unknown_target_is_an_error_at_once,
         ),
+        (
+            "panicking_outcome_conversion_leaves_the_coordinator_running",
+            panicking_outcome_conversion_leaves_the_coordinator_running,
+        ),
     ];
     let tests: Vec<runner::Test<'_>> = tests
         .iter()
@@ -184,4 +188,43 @@ fn unknown_target_is_an_error_at_once() {
         "no host matches host \"db9\"; the pool's hosts are: local"
     );
     runtime.start().unwrap();
+}
+
+/// The message of [`picky_collector`]: its conversion from a job's outcome
+/// panics for tag 0 (the application's code, run where the pool delivers).
+struct Picky(u64);
+
+impl From<JobDone<u64>> for Picky {
+    fn from(done: JobDone<u64>) -> Picky {
+        assert!(done.tag != 0, "conversion panic on purpose");
+        Picky(done.tag)
+    }
+}
+
+async fn picky_collector(mut ctx: Context<Picky, ThreadSafe>, seen: Arc<Mutex<Vec<u64>>>) {
+    if let Ok(Picky(tag)) = ctx.receive_next().await {
+        seen.lock().unwrap().push(tag);
+    }
+}
+
+/// A panic converting an outcome into the actor's message took the
+/// coordinator down (and `start` with it); now it is logged, that outcome
+/// is not delivered, and the others are.
+fn panicking_outcome_conversion_leaves_the_coordinator_running() {
+    let (mut runtime, pool) = runtime_with_pool(1, 1);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let collector_ref = runtime.spawn(
+        NoSupervisor,
+        actor_fn(picky_collector),
+        seen.clone(),
+        ActorOptions::default(),
+    );
+    runtime.spawn_future(async move {
+        for tag in 0..2u64 {
+            pool.submit_to(&Target::Any, "square", &tag, tag, collector_ref.clone())
+                .unwrap();
+        }
+    });
+    runtime.start().unwrap();
+    assert_eq!(*seen.lock().unwrap(), [1]);
 }

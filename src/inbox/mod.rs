@@ -117,8 +117,9 @@ impl<M> State<M> {
 
 impl<M> Shared<M> {
     fn lock(&self) -> MutexGuard<'_, State<M>> {
-        // A panic never happens while the lock is held (no user code runs
-        // under it), but if one did the state is still consistent.
+        // The only user code run under the lock is the conversion of a
+        // mapped reference, called before the message is queued: if it
+        // panics, the state is still consistent.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

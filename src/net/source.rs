@@ -70,7 +70,7 @@ impl<S: event::Source> Registered<S> {
             match op(&mut self.source) {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     let mut io = self.rt.internals.io.borrow_mut();
-                    io.clear_ready(self.token, direction);
+                    io.would_block(self.token, direction);
                     io.set_waker(self.token, direction, cx.waker());
                     return Poll::Pending;
                 }
@@ -78,7 +78,7 @@ impl<S: event::Source> Registered<S> {
                 Ok(value) => {
                     if drained(&value) {
                         let mut io = self.rt.internals.io.borrow_mut();
-                        io.clear_ready(self.token, direction);
+                        io.drained(self.token, direction);
                     }
                     return Poll::Ready(Ok(value));
                 }

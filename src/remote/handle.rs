@@ -180,7 +180,20 @@ impl RemotePool {
                 tag,
                 report: report.decode(),
             };
-            match to.try_send(done) {
+            // The conversion into `M` is the application's code, run on the
+            // coordinator: a panic in it loses this outcome, not the
+            // coordinator.
+            let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| to.try_send(done)));
+            let Ok(sent) = sent.map_err(|panic| {
+                log::error!(
+                    tag = tag,
+                    panic = crate::supervisor::panic_message(&*panic);
+                    "converting a remote job's outcome into the actor's message panicked; the outcome is dropped"
+                );
+            }) else {
+                return;
+            };
+            match sent {
                 Ok(()) => {}
                 Err(TrySendError::Full(msg)) => runtime.spawn_future(async move {
                     if to.send(msg).await.is_err() {

@@ -91,7 +91,12 @@ trait LocalRun {
     /// Runs the process once; `Ready` when it is done (or gone).
     fn run(self: Arc<Self>) -> Poll<()>;
 
-    /// Drops the process in place.
+    /// Drops the process in place. A panic in its destructor is logged
+    /// with the process's name, not passed on: the worker goes on, and
+    /// every other process still gets dropped on this thread (the promise
+    /// of `LocalCell`). The process is `None` afterwards either way: an
+    /// assignment whose drop of the old value panics still stores the new
+    /// one.
     fn drop_process(&self);
 
     /// Schedules the process, as its waker does.
@@ -122,9 +127,14 @@ impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
     fn drop_process(&self) {
         // SAFETY: as in `run`: on the worker's thread, not during a run of
         // this process (the scheduler drops a process only after its run
-        // returned, or when the worker ends). Dropped in place: a process
-        // does not move once it ran.
-        unsafe { *self.process.get() = None };
+        // returned, or when the worker ends), so this is the only reference.
+        let process = unsafe { &mut *self.process.get() };
+        let name = process.as_ref().map(P::name);
+        // Dropped in place: a process does not move once it ran. A panic
+        // in the destructor still leaves `None`.
+        if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| *process = None)) {
+            error!(process = name.unwrap_or("?"), panic = panic_message(&*panic); "dropping a finished process panicked");
+        }
     }
 
     fn wake_local(&self) {
@@ -284,19 +294,8 @@ pub(crate) struct Drained(Vec<Arc<dyn LocalRun>>);
 impl Drop for Drained {
     fn drop(&mut self) {
         for cell in self.0.drain(..) {
-            drop_process(&*cell);
+            cell.drop_process();
         }
-    }
-}
-
-/// Drops the process of `cell`, in place. A panic in its destructor is
-/// logged, not passed on: the worker goes on, and every other process
-/// still gets dropped on this thread (the promise of `LocalCell`). The
-/// process is `None` afterwards either way: an assignment whose drop of the
-/// old value panics still stores the new one.
-fn drop_process(cell: &dyn LocalRun) {
-    if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| cell.drop_process())) {
-        error!(panic = panic_message(&*panic); "dropping a finished process panicked");
     }
 }
 
@@ -312,7 +311,7 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
         // Dropped outside the borrow: dropping an actor can run arbitrary
         // user `Drop` code.
         if let Some(cell) = finished {
-            drop_process(&*cell);
+            cell.drop_process();
         }
     }
 }
@@ -367,7 +366,7 @@ where
             // A process made before the panic holds the inbox's owner, and
             // so the cell: dropped here (on this thread), or the cell
             // would never be freed nor the inbox closed.
-            drop_process(&*cell);
+            cell.drop_process();
             panic::resume_unwind(panic)
         }
     }

@@ -487,8 +487,13 @@ impl<P: Process + Send + 'static> Task for SharedTask<P> {
         };
         if budget::with_budget(|| process.run(&mut cx)).is_ready() {
             self.state.store(COMPLETE, Ordering::Release);
-            // Dropped in place: a process does not move once it ran.
-            *guard = None;
+            let name = process.name();
+            // Dropped in place: a process does not move once it ran. A
+            // destructor that panics is logged and the worker goes on; the
+            // assignment leaves `None` either way.
+            if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| *guard = None)) {
+                error!(process = name, panic = panic_message(&*panic); "dropping a finished thread-safe process panicked");
+            }
             drop(guard);
             drop(waker);
             let (shard, index) = (self.shard, self.index);

@@ -12,6 +12,15 @@
 //! events are dispatched on the same thread between runs, a readiness change
 //! after the bit was cleared always comes as a new event. This saves the
 //! `read` that would only say `WouldBlock` after each message.
+//!
+//! A short read drains the data, not the end: a peer that sends a few bytes
+//! and closes gives one event for both, and after the short read the socket
+//! still has its end-of-file to report (`read` returns 0), with no further
+//! event to come. So the closed and error states of an event are kept apart
+//! from the readiness bits and stay set: a short read or write clears only
+//! the bit, and only `WouldBlock`, which says the kernel has nothing at
+//! all, clears both. The same holds for writes to a peer that went away:
+//! the next write makes its system call and gets the error.
 
 use std::task::Waker;
 
@@ -40,6 +49,32 @@ struct Slot {
     /// Not known to be drained (readable) / full (writable).
     readable: bool,
     writable: bool,
+    /// An event said the read (write) side is closed or in error: the next
+    /// system call in that direction returns at once, drained or not.
+    read_ended: bool,
+    write_ended: bool,
+}
+
+/// What one event says of a source.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq)]
+pub(crate) struct Readiness {
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    pub(crate) read_closed: bool,
+    pub(crate) write_closed: bool,
+    pub(crate) error: bool,
+}
+
+impl Readiness {
+    fn of(event: &Event) -> Readiness {
+        Readiness {
+            readable: event.is_readable(),
+            writable: event.is_writable(),
+            read_closed: event.is_read_closed(),
+            write_closed: event.is_write_closed(),
+            error: event.is_error(),
+        }
+    }
 }
 
 fn split(token: Token) -> (usize, u32) {
@@ -91,14 +126,26 @@ impl IoRegistry {
     /// True unless the source is known not to be ready in `direction`.
     pub(crate) fn is_ready(&mut self, token: Token, direction: Direction) -> bool {
         self.live_slot(token).is_none_or(|slot| match direction {
-            Direction::Read => slot.readable,
-            Direction::Write => slot.writable,
+            Direction::Read => slot.readable || slot.read_ended,
+            Direction::Write => slot.writable || slot.write_ended,
         })
     }
 
-    /// Marks the source as not ready in `direction` (it said `WouldBlock`,
-    /// or a short read or write showed it drained or full).
-    pub(crate) fn clear_ready(&mut self, token: Token, direction: Direction) {
+    /// Marks the source as not ready in `direction`: it said `WouldBlock`,
+    /// so it has nothing, not even an end or an error, until the next event.
+    pub(crate) fn would_block(&mut self, token: Token, direction: Direction) {
+        if let Some(slot) = self.live_slot(token) {
+            match direction {
+                Direction::Read => (slot.readable, slot.read_ended) = (false, false),
+                Direction::Write => (slot.writable, slot.write_ended) = (false, false),
+            }
+        }
+    }
+
+    /// Marks the data of the source as drained (a short read) or its room
+    /// as filled (a short write) in `direction`. An end or an error that an
+    /// event reported is still to be returned, so it stays.
+    pub(crate) fn drained(&mut self, token: Token, direction: Direction) {
         if let Some(slot) = self.live_slot(token) {
             match direction {
                 Direction::Read => slot.readable = false,
@@ -124,16 +171,112 @@ impl IoRegistry {
 
     /// Takes the wakers an event makes ready.
     pub(crate) fn ready(&mut self, event: &Event, wakers: &mut Vec<Waker>) {
-        let Some(slot) = self.live_slot(event.token()) else {
+        self.ready_with(event.token(), Readiness::of(event), wakers);
+    }
+
+    /// Takes the wakers that `readiness` of the source under `token` makes
+    /// ready.
+    pub(crate) fn ready_with(
+        &mut self,
+        token: Token,
+        readiness: Readiness,
+        wakers: &mut Vec<Waker>,
+    ) {
+        let Some(slot) = self.live_slot(token) else {
             return;
         };
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
+        let read_ended = readiness.read_closed || readiness.error;
+        if readiness.readable || read_ended {
             slot.readable = true;
+            slot.read_ended |= read_ended;
             wakers.extend(slot.read.take());
         }
-        if event.is_writable() || event.is_write_closed() || event.is_error() {
+        let write_ended = readiness.write_closed || readiness.error;
+        if readiness.writable || write_ended {
             slot.writable = true;
+            slot.write_ended |= write_ended;
             wakers.extend(slot.write.take());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(registry: &mut IoRegistry, token: Token, readiness: Readiness) -> usize {
+        let mut wakers = Vec::new();
+        registry.ready_with(token, readiness, &mut wakers);
+        wakers.len()
+    }
+
+    #[test]
+    fn short_read_keeps_an_end_that_came_with_the_data() {
+        let mut registry = IoRegistry::default();
+        let token = registry.add();
+        // Data and the peer's close in one event.
+        let both = Readiness {
+            readable: true,
+            read_closed: true,
+            ..Readiness::default()
+        };
+        let _ = event(&mut registry, token, both);
+        registry.drained(token, Direction::Read);
+        assert!(
+            registry.is_ready(token, Direction::Read),
+            "the end of the stream is still to be read"
+        );
+        // Reading the end (0) does not say WouldBlock: still ready.
+        assert!(registry.is_ready(token, Direction::Read));
+        // Only WouldBlock clears it.
+        registry.would_block(token, Direction::Read);
+        assert!(!registry.is_ready(token, Direction::Read));
+    }
+
+    #[test]
+    fn short_read_of_data_alone_waits_for_the_next_event() {
+        let mut registry = IoRegistry::default();
+        let token = registry.add();
+        let data = Readiness {
+            readable: true,
+            ..Readiness::default()
+        };
+        let _ = event(&mut registry, token, data);
+        registry.drained(token, Direction::Read);
+        assert!(!registry.is_ready(token, Direction::Read));
+    }
+
+    #[test]
+    fn short_write_keeps_an_error_that_came_with_the_room() {
+        let mut registry = IoRegistry::default();
+        let token = registry.add();
+        let error = Readiness {
+            writable: true,
+            error: true,
+            ..Readiness::default()
+        };
+        let _ = event(&mut registry, token, error);
+        registry.drained(token, Direction::Write);
+        assert!(registry.is_ready(token, Direction::Write));
+        // An error ends both directions.
+        registry.drained(token, Direction::Read);
+        assert!(registry.is_ready(token, Direction::Read));
+    }
+
+    #[test]
+    fn events_wake_the_waiting_tasks() {
+        let mut registry = IoRegistry::default();
+        let token = registry.add();
+        registry.would_block(token, Direction::Read);
+        registry.set_waker(token, Direction::Read, std::task::Waker::noop());
+        let closed = Readiness {
+            read_closed: true,
+            ..Readiness::default()
+        };
+        assert_eq!(event(&mut registry, token, closed), 1);
+        assert!(registry.is_ready(token, Direction::Read));
+        // A dropped source's token wakes nobody.
+        registry.remove(token);
+        assert_eq!(event(&mut registry, token, closed), 0);
     }
 }

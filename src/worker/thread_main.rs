@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,10 +21,11 @@ use mio::Events;
 use crate::metrics::WorkerMetrics;
 use crate::runtime::{RuntimeShared, WorkerInternals};
 use crate::scheduler::{self, LocalScheduler};
+use crate::supervisor::panic_message;
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
 use crate::worker::sources::IoRegistry;
-use crate::worker::{Control, OwnReady, Prepared, WAKER};
+use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -80,7 +82,7 @@ pub(super) fn run(
             trace!(worker = id, msg:? = msg; "worker control message");
             match msg {
                 Control::Started => started = true,
-                Control::Run(f) => f(rt.clone()).map_err(|msg| Error::worker_function(id, msg))?,
+                Control::Run(f) => run_function(id, f, &rt)?,
                 Control::Stop => {
                     debug!(worker = id; "worker told to stop");
                     return Ok(());
@@ -164,6 +166,20 @@ pub(super) fn run(
         }
         drop(io);
         expire_timers(&rt, &shared, &mut due);
+    }
+}
+
+/// Runs a function given to [`Runtime::run_on_workers`]: its error, or its
+/// panic, is the worker's error.
+///
+/// [`Runtime::run_on_workers`]: crate::Runtime::run_on_workers
+fn run_function(id: usize, f: WorkerFn, rt: &RuntimeRef) -> Result<(), Error> {
+    match panic::catch_unwind(AssertUnwindSafe(|| f(rt.clone()))) {
+        Ok(result) => result.map_err(|msg| Error::worker_function(id, msg)),
+        Err(panic) => Err(Error::worker_function(
+            id,
+            format!("it panicked: {}", panic_message(&*panic)),
+        )),
     }
 }
 
