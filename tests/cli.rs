@@ -207,9 +207,9 @@ fn tag_prefixes_lines_with_the_input() {
 }
 
 #[test]
-fn failed_jobs_exit_1_and_are_named() {
+fn failed_jobs_exit_with_their_number_and_are_named() {
     let output = hearth(&["map", "--", "exit $(( {} % 2 ))"], numbers(6));
-    assert_exit(&output, 1);
+    assert_exit(&output, 3);
     assert!(
         stderr(&output).contains("3 of 6 jobs failed: #1 (exit 1), #3 (exit 1), #5 (exit 1)"),
         "{}",
@@ -240,12 +240,12 @@ fn fail_fast_starts_no_new_jobs() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_255() {
     let output = hearth(&["map", "--bogus", "--", "echo"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(stderr(&output).contains("unexpected argument '--bogus'"));
     let output = hearth(&["map", "--timeout", "ten", "--", "echo"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(
         stderr(&output).contains("is not a duration"),
         "{}",
@@ -253,9 +253,9 @@ fn usage_errors_exit_2() {
     );
     // An option after the command's first word is the command's.
     let output = hearth(&["map", "--bogus", "echo", "--tag"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     let output = hearth(&["map"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(stderr(&output).contains("<CMD>"), "{}", stderr(&output));
 }
 
@@ -273,7 +273,7 @@ fn command_without_double_dash() {
 }
 
 #[test]
-fn pool_failure_exits_3_and_says_why() {
+fn pool_failure_exits_255_and_says_why() {
     let output = hearth(
         &[
             "map",
@@ -286,7 +286,7 @@ fn pool_failure_exits_3_and_says_why() {
         ],
         "1\n2\n",
     );
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     // The slots may die before the inputs are read ("those after line 0
     // were not run") or after ("2 of 2 jobs did not run"): both say why.
@@ -495,7 +495,7 @@ fn dead_pool_ends_a_run_waiting_for_stdin() {
         "echo",
     ]);
     let (status, rest, err) = run.wait();
-    assert_eq!(status.code(), Some(3), "{err}");
+    assert_eq!(status.code(), Some(255), "{err}");
     assert!(err.contains("worker binary missing"), "{err}");
     assert!(err.contains("every slot is dead"), "{err}");
     assert_eq!(rest, Vec::<String>::new());
@@ -729,7 +729,7 @@ fn version_mismatch_is_one_clear_error() {
         "1\n",
     );
     let _ = fs::remove_dir_all(&dir);
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains(
@@ -745,7 +745,7 @@ fn ssh_refused_host_is_one_clear_error() {
     let Some(sshd) = sshd() else { return };
     let ssh = sshd.ssh_command().join(" ");
     let output = hearth(&["map", "--ssh", &ssh, "-S", "denied", "--", "echo"], "1\n");
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains("authentication refused")
@@ -773,7 +773,7 @@ fn ssh_missing_remote_binary_is_one_clear_error() {
         ],
         "1\n",
     );
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains("worker binary missing or not executable (exit 127)")
@@ -852,9 +852,9 @@ fn closed_stderr_does_not_crash_the_run() {
         .spawn()
         .expect("cannot run hearth");
     let output = wait_output(child);
-    // Every job ran and failed, said on a stderr nobody reads: exit 1, not
-    // a panic (101).
-    assert_exit(&output, 1);
+    // Every job ran and failed, said on a stderr nobody reads: exit 2 (two
+    // failed jobs), not a panic (101).
+    assert_exit(&output, 2);
     assert_eq!(left_behind(&tag), Vec::<String>::new());
 }
 
@@ -893,7 +893,7 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
         args.extend_from_slice(options);
         args.extend(["--", "echo"]);
         let output = hearth(&args, "1\n");
-        assert_exit(&output, 2);
+        assert_exit(&output, 255);
         assert!(
             stderr(&output).contains(message),
             "{args:?}: {}",
@@ -998,7 +998,7 @@ fn joblog_that_cannot_be_written_fails_the_run_not_the_output() {
     );
     // Every output is there; the incomplete log is said and fails the run.
     assert_eq!(stdout(&output), "a\nb\n");
-    assert_exit(&output, 1);
+    assert_exit(&output, 255);
     assert!(
         stderr(&output).contains(
             "hearth map: cannot write the joblog /dev/full: No space left on device (os error \
@@ -1052,9 +1052,9 @@ fn arg_values_may_begin_with_a_dash() {
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--halt", "now,fail=1"],
-            "--halt is an option of GNU parallel that hearth map does not have; \
-             the nearest is --fail-fast",
+            &["--results", "out"],
+            "--results is an option of GNU parallel that hearth map does not have; \
+             the nearest is --json",
         ),
         (
             &["--resume"],
@@ -1065,9 +1065,9 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "-q is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--jobs", "4"],
-            "--jobs is an option of GNU parallel that hearth map does not have; \
-             the nearest is -j/--slots",
+            &["--sshlogin", "node1"],
+            "--sshlogin is an option of GNU parallel that hearth map does not have; \
+             the nearest is -S/--hosts",
         ),
     ];
     for (options, message) in cases {
@@ -1075,7 +1075,7 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
         args.extend_from_slice(options);
         args.extend(["echo", ":::", "a"]);
         let output = hearth(&args, "");
-        assert_exit(&output, 2);
+        assert_exit(&output, 255);
         let err = stderr(&output);
         assert!(err.contains(message), "{args:?}: {err}");
         assert!(!err.contains("as a value, use '--"), "{args:?}: {err}");
@@ -1084,7 +1084,7 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
     }
     // Not GNU parallel's: the error, without the tip that misleads.
     let output = hearth(&["map", "--bogus", "echo", ":::", "a"], "");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(err.contains("unexpected argument '--bogus' found"), "{err}");
     assert!(!err.contains("GNU parallel"), "{err}");
@@ -1113,7 +1113,7 @@ fn unknown_replacement_strings_are_usage_errors() {
     ];
     for (command, message) in cases {
         let output = hearth(&["map", command, ":::", "a"], "");
-        assert_exit(&output, 2);
+        assert_exit(&output, 255);
         assert!(
             stderr(&output).contains(message),
             "{command}: {}",

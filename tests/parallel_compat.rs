@@ -607,3 +607,122 @@ fn shuffled_jobs_are_the_same_jobs() {
         b"",
     );
 }
+
+#[test]
+fn halt_conditions_and_exit_statuses() {
+    let statuses = ["0", "3", "0", "5", "7", "0"];
+    for halt in [
+        "now,fail=1",
+        "soon,fail=1",
+        "soon,fail=2",
+        "now,fail=2",
+        "now,success=2",
+        "soon,success=1",
+        "soon,done=2",
+        "soon,fail=50%",
+        "soon,fail=30%",
+        "now,done=3%",
+        "1",
+        "2",
+        "-1",
+        "never",
+        "0",
+    ] {
+        same(
+            &with_list(
+                &["-k", "-j1", "--halt", halt, "echo {}; exit {}"],
+                &statuses,
+            ),
+            b"",
+        );
+    }
+    same(
+        &with_list(
+            &["-k", "-j1", "--halt-on-error", "1", "echo {}; exit {}"],
+            &statuses,
+        ),
+        b"",
+    );
+    // --fail-fast is --halt soon,fail=1.
+    let Some((theirs, ours)) = both(
+        &with_list(
+            &["-k", "-j1", "--halt", "soon,fail=1", "echo {}; exit {}"],
+            &statuses,
+        ),
+        b"",
+    ) else {
+        return;
+    };
+    let fail_fast = hearth(
+        &with_list(&["-k", "-j1", "--fail-fast", "echo {}; exit {}"], &statuses)
+            .iter()
+            .map(OsStr::new)
+            .collect::<Vec<_>>(),
+        b"",
+        &env::temp_dir(),
+    );
+    assert_eq!(fail_fast.stdout, theirs.stdout);
+    assert_eq!(fail_fast.status.code(), theirs.status.code());
+    assert_eq!(ours.status.code(), theirs.status.code());
+}
+
+/// The exit status is the number of failed jobs, 101 for more than 100.
+#[test]
+fn exit_status_counts_the_failed_jobs() {
+    let input: String = (1..=150).map(|i| format!("{i}\n")).collect();
+    same(&["-k", "test {} -gt 4"], input.as_bytes());
+    same(&["-k", "test {} -gt 40"], input.as_bytes());
+    same(&["-k", "test {} -gt 100"], input.as_bytes());
+    same(&["-k", "test {} -gt 1000"], input.as_bytes());
+    same(&["-k", "exit 0"], input.as_bytes());
+    // Killed by a signal: failed.
+    same(&["-k", "kill -9 $$"], b"1\n2\n");
+}
+
+#[test]
+fn slots_as_gnu_parallel_counts_jobs() {
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    for slots in ["1", "3", "50%", "200%", "+1", "-1", "0"] {
+        same(&["-k", "-j", slots, "echo"], input.as_bytes());
+        same(&["-k", "--jobs", slots, "echo"], input.as_bytes());
+        same(&["-k", "-P", slots, "echo"], input.as_bytes());
+    }
+}
+
+/// `--delay` hands the slots one job per delay: job N starts no sooner
+/// than N - 1 delays after the run began (a lower bound, which a loaded
+/// machine cannot break).
+#[test]
+fn delay_spaces_the_starts() {
+    same_lines(&["--delay", "0.1", "echo", ":::", "a", "b", "c"], b"");
+    let dir = scratch("delay");
+    let args: Vec<&OsStr> = [
+        "--delay",
+        "0.3",
+        "-j",
+        "4",
+        "echo {#} $(date +%s.%N)",
+        ":::",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    .into_iter()
+    .map(OsStr::new)
+    .collect();
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let output = hearth(&args, b"", &dir);
+    assert!(output.status.success(), "{}", shown(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    for line in text.lines() {
+        let (seq, start) = line.split_once(' ').unwrap();
+        let seq: f64 = seq.parse().unwrap();
+        let start: f64 = start.parse().unwrap();
+        assert!(start - began >= (seq - 1.0) * 0.3 - 0.01, "{began}: {text}");
+    }
+}

@@ -8,11 +8,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use hearth::remote::Feeder;
 
-use crate::batch::Batches;
+use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::Job;
 
@@ -86,18 +87,20 @@ impl Producer {
     /// goes to `texts` (for printing) and then the job to `feeder`, which
     /// waits while the run has enough queued. It stops at the end of the
     /// inputs, at a read error, or when the run takes no more.
+    /// With `delay`, it hands over one job per `delay` at most.
     pub fn start(
-        batches: Batches,
+        jobs: FieldsIter,
         maker: Maker,
         feeder: Feeder<Job>,
         texts: Sender<JobText>,
+        delay: Option<Duration>,
     ) -> Producer {
         let reading = Arc::new(Reading::default());
         let shared = reading.clone();
         let started = std::thread::Builder::new()
             .name("hearth-inputs".to_owned())
             .spawn(move || {
-                let error = produce(batches, &maker, &feeder, &texts, &shared);
+                let error = produce(jobs, &maker, &feeder, &texts, &shared, delay);
                 if let Some(error) = error
                     && let Ok(mut slot) = shared.error.lock()
                 {
@@ -131,13 +134,20 @@ impl Producer {
 
 /// The reading thread's loop; returns why it stopped early, if it did.
 fn produce(
-    batches: Batches,
+    jobs: FieldsIter,
     maker: &Maker,
     feeder: &Feeder<Job>,
     texts: &Sender<JobText>,
     reading: &Reading,
+    delay: Option<Duration>,
 ) -> Option<String> {
-    for (index, fields) in batches.enumerate() {
+    for (index, fields) in jobs.enumerate() {
+        if let Some(delay) = delay
+            && index > 0
+        {
+            // --delay: pacing is what it asks for.
+            std::thread::sleep(delay);
+        }
         let fields = match fields {
             Ok(fields) => fields,
             Err(err) => return Some(err),

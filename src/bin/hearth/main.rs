@@ -2,9 +2,10 @@
 //! worker slots, locally, on ssh hosts or on a Slurm cluster (`hearth
 //! map`), and be such a slot (`hearth worker`).
 //!
-//! Exit status: 0 when every job ran and exited 0 (or there was none); 1
-//! when a job failed; 2 for a usage error; 3 when the pool failed (every slot that could run the
-//! remaining jobs is dead); 130 after Ctrl+C.
+//! Exit status, as GNU parallel's: 0 when every job ran and exited 0 (or
+//! there was none); 1 to 100 the number of failed jobs, 101 for more
+//! (`--halt` may say otherwise); 130 after Ctrl+C; 255 for hearth's own
+//! errors (usage, a pool that failed, inputs or outputs that failed).
 
 /// `eprintln!` that cannot fail the run: a line to a stderr that is closed
 /// or full is lost, and the run goes on (a panic here once kept Ctrl+C from
@@ -17,16 +18,19 @@ macro_rules! say {
 }
 
 mod batch;
+mod halt;
 mod inputs;
 mod interrupt;
 mod map;
 mod output;
 mod parallel_options;
 mod plan;
+mod pool_setup;
 mod replace;
 mod sh;
 mod slot_number;
 mod sources;
+mod summary;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -36,8 +40,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
 
-/// Exit status for usage errors.
-const USAGE: u8 = 2;
+/// Exit status for hearth's own errors: usage, a pool that failed, an
+/// input or output that failed (as GNU parallel's 255).
+const OWN_ERROR: u8 = 255;
 
 /// Runs commands over persistent worker slots, locally, over ssh or on a
 /// Slurm cluster.
@@ -87,7 +92,7 @@ enum Command {
 }
 
 /// The options of `hearth map`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct MapArgs {
     /// Hosts to run on, comma-separated or repeated; `:` is the local
     /// machine (the default). Others are reached with ssh.
@@ -140,10 +145,12 @@ pub struct MapArgs {
     /// back-off, dead after five).
     #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub pending_timeout: Duration,
-    /// Slots per host [default: the number of cores for the local machine,
-    /// 2 for an ssh host, 4 for --slurm].
-    #[arg(short = 'j', long = "slots", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub slots: Option<u32>,
+    /// Slots per host: N (1 to 1024), N% of the cores, +N or -N (the
+    /// cores plus or less N), 0 (1024) [default: the number of cores for
+    /// the local machine, 2 for an ssh host, 4 for --slurm]. Cores are
+    /// this machine's.
+    #[arg(short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
+    pub slots: Option<pool_setup::SlotsSpec>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
@@ -185,9 +192,26 @@ pub struct MapArgs {
     /// Show a progress bar on stderr (when it is a terminal).
     #[arg(long)]
     pub progress: bool,
-    /// After the first failed job, start no new jobs.
-    #[arg(long = "fail-fast")]
+    /// After the first failed job, start no new jobs (--halt
+    /// soon,fail=1).
+    #[arg(long = "fail-fast", conflicts_with = "halt")]
     pub fail_fast: bool,
+    /// Stop the run early, as GNU parallel: WHEN,WHY=N with WHEN `soon`
+    /// (start no new job) or `now` (kill the running ones too), WHY
+    /// `fail`, `success` or `done`, N a number of jobs or a percentage of
+    /// all of them, e.g. `soon,fail=3`, `now,fail=10%`, `now,success=1`.
+    #[arg(
+        long,
+        visible_alias = "halt-on-error",
+        value_name = "WHEN,WHY=N",
+        allow_hyphen_values = true
+    )]
+    pub halt: Option<String>,
+    /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
+    /// job that waits for a busy slot may start sooner after the one
+    /// before it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
     /// Write one tab-separated line per finished job to FILE: seq, host,
     /// start time, run time, attempts, exit value, signal, command.
     #[arg(long, value_name = "FILE")]
@@ -343,7 +367,7 @@ fn main() -> ExitCode {
             };
             let _ = err.print();
             return if err.use_stderr() {
-                ExitCode::from(USAGE)
+                ExitCode::from(OWN_ERROR)
             } else {
                 ExitCode::SUCCESS
             };

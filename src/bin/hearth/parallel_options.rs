@@ -83,7 +83,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--compress", "--compress-program", "--decompress-program"],
         None,
     ),
-    (&["--delay", "--ssh-delay"], None),
+    (&["--ssh-delay"], None),
     (&["-E", "--eof", "-e"], None),
     (
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
@@ -97,16 +97,8 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--group"],
         Some("not needed: hearth map prints each job's output as one block"),
     ),
-    (
-        &["--halt", "--halt-on-error"],
-        Some("the nearest is --fail-fast (GNU parallel's --halt soon,fail=1)"),
-    ),
     (&["--hostgroups", "--hgrp"], None),
     (&["--jl"], Some("the nearest is --joblog")),
-    (
-        &["-P", "--jobs", "--max-procs"],
-        Some("the nearest is -j/--slots (slots per host)"),
-    ),
     (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["-L", "-l", "--max-lines"], None),
     (
@@ -306,9 +298,9 @@ mod tests {
     #[test]
     fn lookup_finds_names_and_names_with_values() {
         assert_eq!(
-            lookup("--halt=now,fail=1"),
+            lookup("--results=out"),
             Some(Some(
-                "the nearest is --fail-fast (GNU parallel's --halt soon,fail=1)"
+                "the nearest is --json (one object per job, with its stdout and stderr)"
             ))
         );
         assert_eq!(lookup("--resume"), Some(None));

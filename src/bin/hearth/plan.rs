@@ -15,6 +15,9 @@ use crate::inputs::Maker;
 use crate::replace::{Fill, Names, Template};
 use crate::sources::{self, Inputs, Split};
 
+/// The fields of jobs as they are made, or why making them stopped.
+pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
+
 /// The jobs of a run: made before it, or as the inputs are read.
 pub enum Jobs {
     /// Every job's fields.
@@ -29,8 +32,9 @@ pub struct Plan {
     pub jobs: Jobs,
 }
 
-/// Plans the run of `args` over `slots` slots in all.
-pub fn plan(args: &MapArgs, slots: usize) -> Result<Plan, String> {
+/// Plans the run of `args` over `slots` slots in all; with `read_all`,
+/// every job is made before the run.
+pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
     let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
     let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
@@ -71,7 +75,7 @@ pub fn plan(args: &MapArgs, slots: usize) -> Result<Plan, String> {
         run: template.uses_slot().then(run_id),
     };
     let batches = Batches::new(records, batching, template);
-    let jobs = if listed || args.shuf {
+    let jobs = if listed || args.shuf || read_all {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
         if args.shuf {
             sources::shuffle(&mut all);
