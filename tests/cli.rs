@@ -802,6 +802,7 @@ fn joblog_has_one_line_per_job() {
     let log = fs::read_to_string(&joblog).unwrap();
     let _ = fs::remove_dir_all(&dir);
     let lines: Vec<Vec<&str>> = log.lines().map(|l| l.split('\t').collect()).collect();
+    // GNU parallel's columns: the tools that read its joblog read hearth's.
     assert_eq!(
         lines[0],
         [
@@ -809,7 +810,8 @@ fn joblog_has_one_line_per_job() {
             "Host",
             "Starttime",
             "JobRuntime",
-            "Attempts",
+            "Send",
+            "Receive",
             "Exitval",
             "Signal",
             "Command"
@@ -818,13 +820,14 @@ fn joblog_has_one_line_per_job() {
     assert_eq!(lines.len(), 3, "{log}");
     for (line, (seq, exit)) in lines[1..].iter().zip([("1", "0"), ("2", "1")]) {
         assert_eq!(
-            (line[0], line[1], line[4], line[5], line[6]),
-            (seq, "local", "1", exit, "0"),
+            (line[0], line[1], line[4], line[5], line[6], line[7]),
+            (seq, ":", "0", "0", exit, "0"),
             "{log}"
         );
         assert!(line[2].parse::<f64>().unwrap() > 1.7e9, "{log}");
-        assert!(line[3].parse::<f64>().is_ok(), "{log}");
-        assert_eq!(line[7], format!("exit $(( {seq} - 1 ))"));
+        assert_eq!(line[3].len(), 10, "{log}");
+        assert!(line[3].trim().parse::<f64>().is_ok(), "{log}");
+        assert_eq!(line[8], format!("exit $(( {seq} - 1 ))"));
     }
 }
 
@@ -1046,19 +1049,24 @@ fn arg_values_may_begin_with_a_dash() {
 
 /// A GNU parallel option that `hearth map` lacks is named as such, with
 /// the nearest option of hearth's when there is one; no tip sends the
-/// user astray (clap's "use '-- --halt'" makes `--halt` the command, and
+/// user astray (clap's "use '-- --halt'" made `--halt` the command, and
 /// it answered `--resume` with "a similar argument exists: '--slurm'").
 #[test]
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--results", "out"],
-            "--results is an option of GNU parallel that hearth map does not have; \
-             the nearest is --json",
+            &["--files"],
+            "--files is an option of GNU parallel that hearth map does not have; \
+             the nearest is --results DIR",
         ),
         (
-            &["--resume"],
-            "--resume is an option of GNU parallel that hearth map does not have",
+            &["--pipe"],
+            "--pipe is an option of GNU parallel that hearth map does not have",
+        ),
+        (
+            &["--controlmaster"],
+            "--controlmaster is an option of GNU parallel that hearth map does not have; \
+             not needed: each slot keeps its ssh connection",
         ),
         (
             &["-q"],

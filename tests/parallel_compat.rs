@@ -726,3 +726,228 @@ fn delay_spaces_the_starts() {
         assert!(start - began >= (seq - 1.0) * 0.3 - 0.01, "{began}: {text}");
     }
 }
+
+/// A joblog's lines by Seq, with the columns that do not depend on time:
+/// Seq, Host, Send, Receive, Exitval, Signal, Command.
+fn joblog_rows(path: &Path) -> (String, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().to_owned();
+    let mut rows: Vec<Vec<String>> = lines
+        .map(|line| {
+            let columns: Vec<&str> = line.splitn(9, '\t').collect();
+            assert_eq!(columns.len(), 9, "{text}");
+            assert!(columns[2].parse::<f64>().unwrap() > 1.7e9, "{text}");
+            assert_eq!(columns[3].len(), 10, "{text}");
+            assert!(columns[3].trim().parse::<f64>().is_ok(), "{text}");
+            [0, 1, 4, 5, 6, 7, 8]
+                .iter()
+                .map(|&i| columns[i].to_owned())
+                .collect()
+        })
+        .collect();
+    rows.sort_by_key(|row| row[0].parse::<usize>().unwrap());
+    (header, rows)
+}
+
+/// Runs both with `args` and `--joblog LOG` (in `dir`, prepared by
+/// `prepare`), and compares stdout, status and the joblogs.
+#[track_caller]
+fn same_joblog(args: &[&str], prepare: impl Fn(&Path)) {
+    let Some(parallel) = parallel() else { return };
+    let mut outcomes = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("joblog");
+        prepare(&dir);
+        let mut all = vec!["--joblog", "log"];
+        all.extend_from_slice(args);
+        let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, b"", &dir)
+        } else {
+            hearth(&os, b"", &dir)
+        };
+        let log = joblog_rows(&dir.join("log"));
+        let _ = fs::remove_dir_all(&dir);
+        outcomes.push((
+            output.status.code(),
+            output.stdout.escape_ascii().to_string(),
+            log,
+        ));
+    }
+    assert_eq!(
+        outcomes[1], outcomes[0],
+        "{args:?}: hearth map, then GNU parallel"
+    );
+}
+
+#[test]
+fn joblog_is_gnu_parallels() {
+    same_joblog(
+        &["-k", "echo {}; exit {}", ":::", "0", "3", "0", "1"],
+        |_| {},
+    );
+    same_joblog(&["-k", "kill -9 $$", ":::", "a"], |_| {});
+    same_joblog(&["-k", "printf 'x\\ty' {}", ":::", "a b", "it's"], |_| {});
+}
+
+#[test]
+fn resume_skips_what_the_joblog_shows() {
+    // A log from an earlier run: jobs 1 and 3 done, 3 failed.
+    let earlier = |dir: &Path| {
+        fs::write(
+            dir.join("log"),
+            "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+             1\t:\t1796567190.751\t     0.001\t0\t2\t0\t0\techo 0; exit 0\n\
+             3\t:\t1796567190.755\t     0.001\t0\t2\t3\t0\techo 3; exit 3\n",
+        )
+        .unwrap();
+    };
+    let args = ["-k", "-j1", "echo {}; exit {}", ":::", "0", "5", "3", "0"];
+    let mut resume = vec!["--resume"];
+    resume.extend_from_slice(&args);
+    same_joblog(&resume, earlier);
+    let mut failed = vec!["--resume-failed"];
+    failed.extend_from_slice(&args);
+    same_joblog(&failed, earlier);
+    // No joblog yet: every job runs.
+    same_joblog(&resume, |_| {});
+}
+
+/// Every file under `dir`, with its contents.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn results_are_laid_out_as_gnu_parallels() {
+    let Some(parallel) = parallel() else { return };
+    for args in [
+        &[
+            "-k",
+            "--results",
+            "out",
+            "echo {}; echo err {} >&2",
+            ":::",
+            "a",
+            "b c",
+            "x/y",
+            "a\\b",
+        ][..],
+        &[
+            "-k", "--res", "out", "echo", ":::", "a", "b", ":::", "1", "2",
+        ],
+        &[
+            "-k",
+            "--results",
+            "out",
+            "--colsep",
+            ",",
+            "echo",
+            ":::",
+            "a,b",
+        ],
+    ] {
+        let mut seen = Vec::new();
+        for tool in ["parallel", "hearth"] {
+            let dir = scratch("results");
+            let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+            let output = if tool == "parallel" {
+                gnu(parallel, &os, b"", &dir)
+            } else {
+                hearth(&os, b"", &dir)
+            };
+            seen.push((
+                output.status.code(),
+                output.stdout.clone(),
+                tree(&dir.join("out")),
+            ));
+            let _ = fs::remove_dir_all(&dir);
+        }
+        assert_eq!(seen[1], seen[0], "{args:?}: hearth map, then GNU parallel");
+    }
+    // The CSV form: the same rows less Starttime and JobRuntime, which
+    // depend on the time.
+    let times = regex::Regex::new(r"(?m)^(\d+),([^,]*),\d+\.\d+,\d+\.\d+,").unwrap();
+    let mut seen = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("results-csv");
+        let os: Vec<&OsStr> = ["-k", "--results", "out.csv", "echo", ":::", "a", "b c"]
+            .into_iter()
+            .map(OsStr::new)
+            .collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, b"", &dir)
+        } else {
+            hearth(&os, b"", &dir)
+        };
+        let csv = fs::read_to_string(dir.join("out.csv")).unwrap();
+        let rows = times.replace_all(&csv, "$1,$2,T,T,").into_owned();
+        seen.push((output.status.code(), output.stdout.clone(), rows));
+        let _ = fs::remove_dir_all(&dir);
+    }
+    assert_eq!(seen[1], seen[0], "csv: hearth map, then GNU parallel");
+}
+
+#[test]
+fn tags_and_tagstrings() {
+    same(
+        &["-k", "--tag", "printf 'x\\ny\\n'", ":::", "a", "b c"],
+        b"",
+    );
+    same(&["-k", "--tag", "echo", ":::", "a", "b", ":::", "1"], b"");
+    same(
+        &[
+            "-k",
+            "--tagstring",
+            "{1}-{#}:",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "1",
+        ],
+        b"",
+    );
+    same(
+        &["-k", "--tagstring", "<{.}>", "echo", ":::", "a.x", "it's"],
+        b"",
+    );
+    same(&["-k", "--tag", "--colsep", ",", "echo", ":::", "a,b"], b"");
+}
+
+/// --line-buffer and --ungroup never mix lines in hearth (a job's output
+/// comes whole when it ends); GNU parallel's lines are the same lines.
+#[test]
+fn line_buffer_and_ungroup_print_the_same_lines() {
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for option in ["--line-buffer", "--lb", "--ungroup", "-u", "--group"] {
+        same_lines(&[option, "-j4", "echo {}; echo again {}"], input.as_bytes());
+    }
+    same(
+        &["-k", "--lb", "-j4", "echo {}; echo again {}"],
+        input.as_bytes(),
+    );
+}
+
+#[test]
+fn progress_options_are_taken() {
+    for option in ["--bar", "--eta", "--progress"] {
+        same(&["-k", option, "echo", ":::", "a", "b"], b"");
+    }
+}

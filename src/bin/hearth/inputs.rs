@@ -5,7 +5,7 @@
 //! ([`Producer`]); and the fields and command line of each job until it is
 //! printed ([`Texts`]).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,9 +17,11 @@ use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::Job;
 
-/// What is printed of a job: its fields and its command line.
+/// What is printed of a job: its number, fields and command line.
 #[derive(Clone, Debug, Default)]
 pub struct JobText {
+    /// The job's sequence number, from 1.
+    pub seq: usize,
     /// The job's fields (its inputs).
     pub fields: Vec<Vec<u8>>,
     /// Its command line, in parts to be joined with the slot's number.
@@ -35,9 +37,15 @@ impl JobText {
     /// The command line as it ran in slot `slot` (`?` for a slot number
     /// not known).
     pub fn command(&self, slot: Option<u32>) -> Vec<u8> {
+        self.join(&self.parts, slot)
+    }
+
+    /// `parts` (of this job's command or tag) joined with the slot's
+    /// number.
+    pub fn join(&self, parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
         match slot {
-            Some(n) => self.parts.join(n.to_string().as_bytes()),
-            None => self.parts.join(&b'?'),
+            Some(n) => parts.join(n.to_string().as_bytes()),
+            None => parts.join(&b'?'),
         }
     }
 }
@@ -49,6 +57,8 @@ pub struct Maker {
     pub fill: Fill,
     /// The run's id, when the command needs the slot's number.
     pub run: Option<String>,
+    /// The sequence numbers of the jobs not to run (`--resume`).
+    pub skip: Arc<HashSet<usize>>,
 }
 
 impl Maker {
@@ -60,7 +70,12 @@ impl Maker {
             seq: seq as u64,
             run: self.run.clone(),
         };
-        (job, JobText { fields, parts })
+        (job, JobText { seq, fields, parts })
+    }
+
+    /// True if job `seq` is not to run (`--resume`).
+    pub fn skips(&self, seq: usize) -> bool {
+        self.skip.contains(&seq)
     }
 }
 
@@ -141,9 +156,13 @@ fn produce(
     reading: &Reading,
     delay: Option<Duration>,
 ) -> Option<String> {
+    let mut handed = 0;
     for (index, fields) in jobs.enumerate() {
+        if maker.skips(index + 1) {
+            continue;
+        }
         if let Some(delay) = delay
-            && index > 0
+            && handed > 0
         {
             // --delay: pacing is what it asks for.
             std::thread::sleep(delay);
@@ -158,6 +177,7 @@ fn produce(
             // The run stopped taking inputs; it says why.
             return None;
         }
+        handed += 1;
         let _ = reading.jobs.fetch_add(1, Ordering::SeqCst);
     }
     reading.finished.store(true, Ordering::SeqCst);
@@ -215,6 +235,7 @@ impl Texts {
 
 fn unknown() -> JobText {
     JobText {
+        seq: 0,
         fields: vec![b"?".to_vec()],
         parts: vec![b"?".to_vec()],
     }

@@ -21,12 +21,14 @@ mod batch;
 mod halt;
 mod inputs;
 mod interrupt;
+mod joblog;
 mod map;
 mod output;
 mod parallel_options;
 mod plan;
 mod pool_setup;
 mod replace;
+mod results;
 mod sh;
 mod slot_number;
 mod sources;
@@ -181,6 +183,37 @@ pub struct MapArgs {
     /// Prefix each output line with the input and a tab.
     #[arg(long)]
     pub tag: bool,
+    /// Prefix each output line with STR (replacement strings replaced,
+    /// their values as they are) and a tab.
+    #[arg(long, value_name = "STR", conflicts_with = "tag")]
+    pub tagstring: Option<String>,
+    /// Print each job's output as one block (the default).
+    #[arg(long)]
+    pub group: bool,
+    /// Print outputs as jobs end, never mixing lines (as --unordered;
+    /// with -k in input order). A job's lines come when it ends: a slot
+    /// sends a job's output with its result.
+    #[arg(long = "line-buffer", visible_alias = "lb", conflicts_with = "group")]
+    pub line_buffer: bool,
+    /// As --line-buffer: hearth never mixes the outputs of jobs.
+    #[arg(short = 'u', long, conflicts_with = "group")]
+    pub ungroup: bool,
+    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
+    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
+    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
+    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// With --joblog: skip the jobs the joblog shows as done (by their
+    /// sequence numbers) and append to it.
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+    /// With --joblog: skip the jobs the joblog shows as succeeded, run the
+    /// others, and append to it.
+    #[arg(long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
+    pub resume_failed: bool,
+    /// Accepted for GNU parallel's sake: hearth asks for no citation.
+    #[arg(long = "will-cite", hide = true)]
+    pub will_cite: bool,
     /// Prefix each output line with the host and a tab (with --slurm: the
     /// node and job id, NODE/JOBID).
     #[arg(long = "tag-host")]
@@ -189,8 +222,9 @@ pub struct MapArgs {
     /// node, slurm_job, exit, signal, stdout, stderr, attempts, ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
-    /// Show a progress bar on stderr (when it is a terminal).
-    #[arg(long)]
+    /// Show a progress bar on stderr (when it is a terminal): jobs done
+    /// of all, rate, time left.
+    #[arg(long, visible_aliases = ["bar", "eta"])]
     pub progress: bool,
     /// After the first failed job, start no new jobs (--halt
     /// soon,fail=1).
@@ -212,9 +246,10 @@ pub struct MapArgs {
     /// before it.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub delay: Option<Duration>,
-    /// Write one tab-separated line per finished job to FILE: seq, host,
-    /// start time, run time, attempts, exit value, signal, command.
-    #[arg(long, value_name = "FILE")]
+    /// Write one line per job that ran to FILE, in GNU parallel's
+    /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
+    /// Send, Receive, Exitval, Signal, Command, tab-separated.
+    #[arg(long, visible_alias = "jl", value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
     /// An input (repeatable) instead of stdin's lines; it may begin with
     /// `-` (`--arg -n`), as inputs after `:::` and on stdin may. With

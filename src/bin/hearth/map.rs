@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::halt::{self, Halt, Tally, When};
 use crate::inputs::{Producer, Texts};
-use crate::output::{Finished, Printer};
+use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, JobOutput};
@@ -65,18 +65,26 @@ pub fn run(args: MapArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(plan, total_slots(&args));
     }
-    let mut printer = match Printer::new(
-        args.json,
-        args.tag,
-        args.tag_host,
-        args.slurm,
-        args.joblog.as_deref(),
-    ) {
+    let settings = Settings {
+        json: args.json,
+        tag: plan.tag.clone(),
+        tag_host: args.tag_host,
+        host_is_node: args.slurm,
+        joblog: args.joblog.clone(),
+        resume: plan::resume(&args),
+        results: args.results.clone(),
+    };
+    let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
     };
+    // Jobs to run, when known (less those --resume skips).
     let listed = match &plan.jobs {
-        Jobs::Listed(jobs) => Some(jobs.len()),
+        Jobs::Listed(jobs) => Some(
+            (1..=jobs.len())
+                .filter(|&seq| !plan.maker.skips(seq))
+                .count(),
+        ),
         Jobs::Streamed(_) => None,
     };
     // No inputs is a run that did nothing, as in GNU parallel and `xargs
@@ -97,7 +105,10 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(err) => return own_error(&format!("cannot watch for Ctrl+C: {err}")),
     };
     let bar = progress_bar(args.progress, listed);
-    let order = if args.unordered {
+    // --line-buffer and --ungroup print outputs as jobs end (a slot sends
+    // a job's output with its result), unless -k keeps the order.
+    let streamed_output = (args.line_buffer || args.ungroup) && !args.keep_order;
+    let order = if args.unordered || streamed_output {
         Order::Completion
     } else {
         Order::Submission
@@ -112,6 +123,7 @@ pub fn run(args: MapArgs) -> ExitCode {
             let (jobs, texts): (Vec<_>, Vec<_>) = all
                 .into_iter()
                 .enumerate()
+                .filter(|(index, _)| !maker.skips(index + 1))
                 .map(|(index, fields)| maker.make(fields, index + 1))
                 .unzip();
             (Texts::listed(texts), jobs, None)
@@ -136,11 +148,8 @@ pub fn run(args: MapArgs) -> ExitCode {
         }
         let ran = ran(&report);
         let text = texts.take(index);
-        let (input, command) = Finished::texts(&text, &report);
         let job = Finished {
-            seq: index + 1,
-            input: &input,
-            command: &command,
+            text: &text,
             report,
         };
         if let Err(err) = bar.suspend(|| printer.job(job)) {

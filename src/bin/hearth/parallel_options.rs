@@ -5,9 +5,9 @@
 //! --halt'" makes `--halt` the command, and `--resume` was answered with "a
 //! similar argument exists: '--slurm'".
 //!
-//! The list is the options of `man parallel` (GNU parallel 20221122), and
-//! `--will-cite`, less those `hearth map` has: an option hearth gains leaves
-//! it (a unit test checks that none of them is hearth's).
+//! The list is the options of `man parallel` (GNU parallel 20221122) less
+//! those `hearth map` has: an option hearth gains leaves it (a unit test
+//! checks that none of them is hearth's).
 
 use clap::CommandFactory;
 use clap::builder::StyledStr;
@@ -20,7 +20,6 @@ use crate::Cli;
 /// of hearth's, or why none is needed), if anything.
 const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--arg-file-sep", "--arg-sep"], None),
-    (&["--bar", "--eta"], Some("the nearest is --progress")),
     (
         &[
             "--basefile",
@@ -75,8 +74,8 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--color", "--color-failed", "--cf"], None),
     (
-        &["--ctag", "--ctagstring", "--tagstring"],
-        Some("the nearest is --tag"),
+        &["--ctag", "--ctagstring"],
+        Some("the nearest is --tag or --tagstring"),
     ),
     (&["--csv"], None),
     (
@@ -93,12 +92,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-x", "--exit"], None),
     (&["--filter", "--filter-hosts"], None),
     (&["--gnu"], None),
-    (
-        &["--group"],
-        Some("not needed: hearth map prints each job's output as one block"),
-    ),
     (&["--hostgroups", "--hgrp"], None),
-    (&["--jl"], Some("the nearest is --joblog")),
     (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["-L", "-l", "--max-lines"], None),
     (
@@ -106,10 +100,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--latest-line", "--ll"], None),
-    (
-        &["--line-buffer", "--lb", "-u", "--ungroup"],
-        Some("the nearest is --unordered (each job's output as it ends)"),
-    ),
     (&["--link", "--xapply"], None),
     (
         &["-M", "--controlmaster"],
@@ -120,14 +110,8 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--nonall", "--onall"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
     (
-        &[
-            "--results",
-            "--res",
-            "--files",
-            "--output-as-files",
-            "--outputasfiles",
-        ],
-        Some("the nearest is --json (one object per job, with its stdout and stderr)"),
+        &["--files", "--output-as-files", "--outputasfiles"],
+        Some("the nearest is --results DIR (each job's outputs in files)"),
     ),
     (&["--plain", "-J", "--profile"], None),
     (&["--process-slot-var"], None),
@@ -148,7 +132,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--_parset"], None),
     (&["-q", "--quote", "--shell-quote"], None),
     (&["-r", "--no-run-if-empty"], None),
-    (&["--resume", "--resume-failed", "--retry-failed"], None),
+    (&["--retry-failed"], Some("the nearest is --resume-failed")),
     (
         &["--retries"],
         Some(
@@ -188,10 +172,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         Some("the nearest is hearth --version"),
     ),
     (&["--wd", "--workdir"], None),
-    (
-        &["--will-cite"],
-        Some("not needed: hearth map asks for no citation"),
-    ),
 ];
 
 /// What to say of `arg`, an option `hearth map` does not know, if it is
@@ -298,12 +278,12 @@ mod tests {
     #[test]
     fn lookup_finds_names_and_names_with_values() {
         assert_eq!(
-            lookup("--results=out"),
+            lookup("--files=x"),
             Some(Some(
-                "the nearest is --json (one object per job, with its stdout and stderr)"
+                "the nearest is --results DIR (each job's outputs in files)"
             ))
         );
-        assert_eq!(lookup("--resume"), Some(None));
+        assert_eq!(lookup("--pipe"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! jobs themselves when they are all known before the run (every input on
 //! the command line, or `--shuf`, which reads everything first).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use regex::bytes::Regex;
 use crate::MapArgs;
 use crate::batch::{Batches, Batching, MAX_CHARS};
 use crate::inputs::Maker;
+use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sources::{self, Inputs, Split};
 
@@ -30,6 +31,8 @@ pub enum Jobs {
 pub struct Plan {
     pub maker: Maker,
     pub jobs: Jobs,
+    /// `--tag` or `--tagstring`.
+    pub tag: Option<Template>,
 }
 
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
@@ -68,11 +71,29 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     let listed = inputs.all_listed();
     let (columns, records) = inputs.open(&split, header)?;
     let template = Arc::new(Template::parse(&words, &names, &columns)?);
+    let tag = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(Template::parse(
+            &[text.as_bytes().to_vec()],
+            &names,
+            &columns,
+        )?),
+        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
+        (None, false) => None,
+    };
+    let skip = match (&args.joblog, resume(args)) {
+        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
+        (None, Some(_)) => {
+            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
+        }
+        (_, None) => HashSet::new(),
+    };
+    let uses_slot = template.uses_slot() || tag.as_ref().is_some_and(Template::uses_slot);
     let batching = batching(args, slots, fill)?;
     let maker = Maker {
         template: template.clone(),
         fill,
-        run: template.uses_slot().then(run_id),
+        run: uses_slot.then(run_id),
+        skip: Arc::new(skip),
     };
     let batches = Batches::new(records, batching, template);
     let jobs = if listed || args.shuf || read_all {
@@ -84,7 +105,18 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Jobs::Streamed(batches)
     };
-    Ok(Plan { maker, jobs })
+    Ok(Plan { maker, jobs, tag })
+}
+
+/// `--resume` or `--resume-failed`.
+pub fn resume(args: &MapArgs) -> Option<Resume> {
+    if args.resume_failed {
+        Some(Resume::Succeeded)
+    } else if args.resume {
+        Some(Resume::Done)
+    } else {
+        None
+    }
 }
 
 /// The names of the replacement strings, as renamed by the options.
