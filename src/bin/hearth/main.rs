@@ -79,6 +79,17 @@ enum Command {
     /// string like these that hearth does not know ({..}, {= perl =}) is
     /// an error.
     ///
+    /// Coming from GNU parallel: its command lines run unchanged where
+    /// both have the feature, with the same output and exit status. What
+    /// differs: outputs keep the input order by default (-k; --unordered
+    /// for as they end); each ssh host keeps its slots for the whole run
+    /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
+    /// machine; --line-buffer and -u print a job's output whole when it
+    /// ends; --delay paces the jobs handed to the slots; --attempts
+    /// retries only slot failures; a CR before a newline is dropped; jobs
+    /// run with sh -c. An option of GNU parallel's that hearth lacks
+    /// ({= =}, --pipe, --transfer, ...) is an error that says so.
+    ///
     /// Examples:
     ///
     ///   seq 1000 | hearth map echo {}
