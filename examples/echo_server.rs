@@ -99,11 +99,13 @@ async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Resul
     Ok(())
 }
 
-/// A client that went away is the normal end of a connection.
+/// A client that went away, or one that took none of its echo while the
+/// server was stopping (`Setup::stalled_write_limit`), is the normal end of
+/// a connection.
 fn gone(err: &io::Error) -> bool {
     matches!(
         err.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::TimedOut
     )
 }
 

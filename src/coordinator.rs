@@ -218,6 +218,7 @@ impl Coordinator {
             }
             let registry = self.poll.registry();
             self.pools.iter_mut().for_each(|pool| pool.tick(registry));
+            self.end_idle_waits_if_quiet();
             if !self.threads_alive() && self.pools.iter().all(|p| p.engine.is_closed()) {
                 break;
             }
@@ -282,6 +283,24 @@ impl Coordinator {
         }
         debug!("all runtime threads done");
         self.finish()
+    }
+
+    /// In a stopping runtime, ends the waits of idle actors once every live
+    /// process is idle and no remote outcome is owed (see
+    /// `runtime::Quiescence`): nothing can send another message.
+    fn end_idle_waits_if_quiet(&mut self) {
+        let quiescence = &self.shared.shutdown.quiescence;
+        if !self.shared.shutdown.is_stopping() || quiescence.is_quiet() || !self.threads_alive() {
+            return;
+        }
+        // Taken before looking: a change after this pokes again.
+        let _ = quiescence.take_poke();
+        if quiescence.is_quiet_with(|| self.shared.live_processes()) {
+            debug!("every actor is idle: ending their receive loops");
+            quiescence.set_quiet();
+            self.stop_threads(|| Control::Shutdown);
+            self.shared.scheduler.wake_all();
+        }
     }
 
     fn threads_alive(&self) -> bool {

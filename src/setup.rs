@@ -29,6 +29,7 @@ pub struct Setup {
     threads: usize,
     auto_cpu_affinity: bool,
     grace: Duration,
+    stalled_write_limit: Duration,
 }
 
 impl Setup {
@@ -36,6 +37,8 @@ impl Setup {
     pub const MAX_THREADS: usize = 256;
     /// Default grace period of a graceful shutdown.
     pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
+    /// Default of [`Setup::stalled_write_limit`].
+    pub const DEFAULT_STALLED_WRITE_LIMIT: Duration = Duration::from_secs(1);
 
     pub(crate) fn new() -> Setup {
         Setup {
@@ -43,6 +46,7 @@ impl Setup {
             threads: 1,
             auto_cpu_affinity: false,
             grace: Self::DEFAULT_GRACE_PERIOD,
+            stalled_write_limit: Self::DEFAULT_STALLED_WRITE_LIMIT,
         }
     }
 
@@ -88,6 +92,23 @@ impl Setup {
         self
     }
 
+    /// Sets how long, once a graceful shutdown began, a write to a
+    /// connection may wait for room before it fails (default
+    /// [`Setup::DEFAULT_STALLED_WRITE_LIMIT`], 1 s).
+    ///
+    /// A peer that does not read its data fills the socket's buffers, and
+    /// a connection actor writing to it would hold the whole shutdown until
+    /// the grace period ends. In a stopping runtime such a write fails with
+    /// [`io::ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut) after this
+    /// long without progress, so the connection ends and the server exits
+    /// promptly; a slow peer that still reads is not cut off (each write
+    /// that makes progress waits afresh). Writes are never limited while
+    /// the runtime runs normally.
+    pub fn stalled_write_limit(mut self, limit: Duration) -> Self {
+        self.stalled_write_limit = limit;
+        self
+    }
+
     /// The number of worker threads set so far.
     pub fn get_threads(&self) -> usize {
         self.threads
@@ -123,7 +144,12 @@ impl Setup {
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::start_worker)?;
         let wakes = prepared.iter().map(worker::Prepared::wake).collect();
-        let shared = Arc::new(RuntimeShared::new(name, wakes, waker));
+        let shared = Arc::new(RuntimeShared::new(
+            name,
+            wakes,
+            waker,
+            self.stalled_write_limit,
+        ));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()
         } else {

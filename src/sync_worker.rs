@@ -117,6 +117,7 @@ where
                 log::warn!(sync_worker = id, error:% = err; "unable to block process signals");
             }
             log::debug!(sync_worker = id, actor = A::name(); "sync actor thread started");
+            let _current = crate::runtime::enter(&shared);
             run_sync_actor(supervisor, actor, arg, inbox, shared)
         });
     // On error the closure, and with it `done`, was dropped: the count is

@@ -1,5 +1,7 @@
 //! Regression tests: each one reproduces a bug that was found and fixed.
 
+#[path = "regression/drain_in_order.rs"]
+mod drain_in_order;
 #[path = "regression/end_of_file.rs"]
 mod end_of_file;
 #[path = "regression/lifecycle.rs"]
@@ -8,3 +10,5 @@ mod lifecycle;
 mod panics;
 #[path = "regression/send_budget.rs"]
 mod send_budget;
+#[path = "regression/stalled_write.rs"]
+mod stalled_write;

@@ -8,7 +8,7 @@ use std::task::{self, Poll};
 
 use crate::ActorRef;
 use crate::inbox::{self, NoMessages, RecvError};
-use crate::runtime::{RuntimeShared, Shutdown};
+use crate::runtime::RuntimeShared;
 use crate::scheduler::budget;
 
 /// The context an actor runs in: gives access to its inbox, a reference to
@@ -50,13 +50,55 @@ impl<M, RT> Context<M, RT> {
     /// Receives the next message, waiting for one if the inbox is empty.
     ///
     /// The future resolves to [`NoMessages`] when the inbox is empty and no
-    /// message can arrive any more: every [`ActorRef`] to this actor is gone,
-    /// or the runtime is shutting down. That is the usual signal for an
-    /// actor to return.
+    /// message can arrive any more: every [`ActorRef`] to this actor is
+    /// gone, or the runtime is shutting down and has gone quiet. That is the
+    /// usual signal for an actor to return.
+    ///
+    /// # Shutdown
+    ///
+    /// During a graceful shutdown an actor waiting here on an empty inbox
+    /// is *idle*. Its wait does not end at once: another actor still
+    /// running (a connection answering the requests it had read) may be
+    /// about to send to it. It ends once every live actor, future and sync
+    /// actor of the runtime is idle the same way (or has stopped) and no
+    /// remote job still owes an actor its outcome: then nothing can send
+    /// another message, and every idle actor gets `NoMessages`. So a server
+    /// written with `while let Ok(msg) = ctx.receive_next().await` drains
+    /// in order: its connections finish, then the actors they call. A
+    /// process that never becomes idle (one that ignores the shutdown)
+    /// keeps the others waiting until the grace period ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn counter(mut ctx: Context<u64, ThreadSafe>) {
+    ///     let mut total = 0;
+    ///     // Ends when the senders are gone, or when a stopping runtime is
+    ///     // quiet; messages already sent are received first.
+    ///     while let Ok(n) = ctx.receive_next().await {
+    ///         total += n;
+    ///     }
+    ///     assert_eq!(total, 3);
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let actor_ref = runtime.spawn(NoSupervisor, actor_fn(counter), (), ActorOptions::default());
+    /// actor_ref.try_send(1u64).unwrap();
+    /// actor_ref.try_send(2u64).unwrap();
+    /// runtime.thread_safe().shutdown();
+    /// runtime.start()
+    /// # }
+    /// ```
     pub fn receive_next(&mut self) -> ReceiveMessage<'_, M> {
         ReceiveMessage {
             inbox: &self.inbox,
-            shutdown: &self.shared.shutdown,
+            shared: &self.shared,
+            idle: false,
         }
     }
 
@@ -114,22 +156,49 @@ impl<M, RT> fmt::Debug for Context<M, RT> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ReceiveMessage<'ctx, M> {
     inbox: &'ctx inbox::Receiver<M>,
-    shutdown: &'ctx Shutdown,
+    shared: &'ctx RuntimeShared,
+    /// Counted idle in the stopping runtime's quiescence.
+    idle: bool,
 }
 
 impl<M> Future for ReceiveMessage<'_, M> {
     type Output = Result<M, NoMessages>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         if !budget::consume() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        match self.inbox.poll_recv(cx) {
+        let shared = self.shared;
+        let (poll, became_idle) = self.inbox.poll_recv_idle(cx, shared.idle_in());
+        match poll {
+            Poll::Ready(result) => {
+                // `poll_recv_idle` counted it busy again.
+                self.idle = false;
+                Poll::Ready(result)
+            }
             // The waker stays registered: a message that arrives is still
             // received by a later call.
-            Poll::Pending if self.shutdown.is_stopping() => Poll::Ready(Err(NoMessages)),
-            poll => poll,
+            Poll::Pending if shared.shutdown.quiescence.is_quiet() => {
+                self.inbox.stop_waiting();
+                self.idle = false;
+                Poll::Ready(Err(NoMessages))
+            }
+            Poll::Pending => {
+                if became_idle {
+                    self.idle = true;
+                    shared.poke_quiescence();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<M> Drop for ReceiveMessage<'_, M> {
+    fn drop(&mut self) {
+        if self.idle {
+            self.inbox.stop_waiting();
         }
     }
 }

@@ -73,18 +73,28 @@ impl<M> SyncContext<M> {
     ///
     /// [`NoMessages`] when the inbox is empty and no message can arrive any
     /// more: every [`ActorRef`] to this actor is gone, or the runtime is
-    /// shutting down.
+    /// shutting down and has gone quiet (see
+    /// [`Context::receive_next`](crate::actor::Context::receive_next)).
     pub fn receive_next(&mut self) -> Result<M, NoMessages> {
         let mut cx = task::Context::from_waker(&self.waker);
         loop {
-            match self.inbox.poll_recv(&mut cx) {
-                Poll::Ready(result) => return result,
+            let idle_in = self.shared.idle_in();
+            match self.inbox.poll_recv_idle(&mut cx, idle_in) {
+                (Poll::Ready(result), _) => return result,
                 // The coordinator unparks sync actor threads when the
-                // shutdown begins.
-                Poll::Pending if self.shared.shutdown.is_stopping() => return Err(NoMessages),
+                // shutdown begins and when the stopping runtime goes quiet.
+                (Poll::Pending, _) if self.shared.shutdown.quiescence.is_quiet() => {
+                    self.inbox.stop_waiting();
+                    return Err(NoMessages);
+                }
                 // Spurious wake-ups are fine: the loop checks again. An unpark
                 // that comes before the park makes the park return at once.
-                Poll::Pending => thread::park(),
+                (Poll::Pending, became_idle) => {
+                    if became_idle {
+                        self.shared.poke_quiescence();
+                    }
+                    thread::park();
+                }
             }
         }
     }

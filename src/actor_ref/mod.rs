@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::task::{self, Poll};
 
 use crate::inbox::{self, SendFailure};
+use crate::runtime::Quiescence;
 use crate::scheduler::budget;
 
 mod error;
@@ -124,7 +125,10 @@ impl<M> ActorRef<M> {
     /// Waits until the actor has stopped (returned, failed for good, or was
     /// dropped with its worker).
     pub fn join(&self) -> Join<'_, M> {
-        Join { actor_ref: self }
+        Join {
+            actor_ref: self,
+            joiner: None,
+        }
     }
 
     /// Returns true if the actor has stopped.
@@ -205,10 +209,22 @@ impl<M> ActorRef<M> {
         }
     }
 
-    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
+    fn poll_join(
+        &self,
+        cx: &mut task::Context<'_>,
+        joiner: &mut Option<u64>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<()>, bool) {
         match &self.kind {
-            Kind::Direct(sender) => sender.poll_join(cx),
-            Kind::Mapped(mapped) => mapped.poll_join(cx),
+            Kind::Direct(sender) => sender.poll_join(cx, joiner, idle),
+            Kind::Mapped(mapped) => mapped.poll_join(cx, joiner, idle),
+        }
+    }
+
+    fn cancel_join(&self, joiner: u64) {
+        match &self.kind {
+            Kind::Direct(sender) => sender.cancel_join(joiner),
+            Kind::Mapped(mapped) => mapped.cancel_join(joiner),
         }
     }
 }
@@ -260,7 +276,13 @@ trait MappedRef<Msg> {
         cx: &mut task::Context<'_>,
     ) -> Poll<Result<(), SendFailure>>;
     fn cancel_send(&self, waiter: u64);
-    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()>;
+    fn poll_join(
+        &self,
+        cx: &mut task::Context<'_>,
+        joiner: &mut Option<u64>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<()>, bool);
+    fn cancel_join(&self, joiner: u64);
     fn is_stopped(&self) -> bool;
     fn stopped_flag(&self) -> Arc<AtomicBool>;
 }
@@ -292,8 +314,17 @@ impl<M, Msg> MappedRef<Msg> for Mapped<M, Msg> {
         self.inner.cancel_send(waiter);
     }
 
-    fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
-        self.inner.poll_join(cx)
+    fn poll_join(
+        &self,
+        cx: &mut task::Context<'_>,
+        joiner: &mut Option<u64>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<()>, bool) {
+        self.inner.poll_join(cx, joiner, idle)
+    }
+
+    fn cancel_join(&self, joiner: u64) {
+        self.inner.cancel_join(joiner);
     }
 
     fn is_stopped(&self) -> bool {
@@ -362,15 +393,40 @@ impl<M> fmt::Debug for SendValue<'_, M> {
 
 /// [`Future`] behind [`ActorRef::join`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
+///
+/// A task waiting here during a graceful shutdown counts as idle, as one
+/// waiting in `receive_next` does (see
+/// [`Context::receive_next`](crate::actor::Context::receive_next)): it
+/// cannot send anything before the actor stops.
 pub struct Join<'r, M> {
     actor_ref: &'r ActorRef<M>,
+    /// Its registration with the actor's inbox, once it waited.
+    joiner: Option<u64>,
 }
 
 impl<M> Future for Join<'_, M> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
-        self.actor_ref.poll_join(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        // On a runtime's thread, a wait during its shutdown counts idle.
+        crate::runtime::with_current(|shared| {
+            let idle_in = shared.idle_in();
+            let (poll, became_idle) = this.actor_ref.poll_join(cx, &mut this.joiner, idle_in);
+            if became_idle {
+                shared.poke_quiescence();
+            }
+            poll
+        })
+        .unwrap_or_else(|| this.actor_ref.poll_join(cx, &mut this.joiner, None).0)
+    }
+}
+
+impl<M> Drop for Join<'_, M> {
+    fn drop(&mut self) {
+        if let Some(joiner) = self.joiner.take() {
+            self.actor_ref.cancel_join(joiner);
+        }
     }
 }
 

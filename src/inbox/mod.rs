@@ -25,6 +25,8 @@ mod tests;
 use handle::Handle;
 pub(crate) use handle::Storage;
 
+use crate::runtime::Quiescence;
+
 /// Error returned by [`Context::try_receive_next`](crate::actor::Context::try_receive_next).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 pub enum RecvError {
@@ -87,16 +89,46 @@ struct Waiters {
     send: VecDeque<(u64, Waker)>,
     next_id: u64,
     /// Tasks waiting for the actor to stop.
-    join: Vec<Waker>,
+    join: Vec<Joiner>,
     /// Set when the inbox closes; made on demand (see
     /// [`Sender::stopped_flag`]) for watchers that cannot name `M`.
     stopped: Option<Arc<AtomicBool>>,
+    /// Set while the actor waits idle on this empty inbox in a stopping
+    /// runtime, counted there; whoever takes it counts the actor busy
+    /// again (see `crate::runtime::Quiescence`).
+    idle: Option<Arc<Quiescence>>,
+}
+
+/// A task waiting for the actor to stop.
+struct Joiner {
+    id: u64,
+    waker: Waker,
+    /// Set while it counts idle in a stopping runtime; counted busy again
+    /// when the actor stops (at that moment, so that it never counts idle
+    /// while it is about to run) or when it stops waiting.
+    idle: Option<Arc<Quiescence>>,
+}
+
+impl Joiner {
+    fn end_idle(&mut self) {
+        if let Some(quiescence) = self.idle.take() {
+            quiescence.busy();
+        }
+    }
 }
 
 impl<M> State<M> {
     /// The waiters, allocated if need be.
     fn waiters(&mut self) -> &mut Waiters {
         self.waiters.get_or_insert_with(Box::default)
+    }
+
+    /// Counts the actor busy again if it waited idle (a message came for
+    /// it, or its wait ended).
+    fn end_idle(&mut self) {
+        if let Some(quiescence) = self.waiters.as_mut().and_then(|w| w.idle.take()) {
+            quiescence.busy();
+        }
     }
 
     /// Takes the oldest sender waiting for room.
@@ -112,6 +144,9 @@ impl<M> State<M> {
             self.queue.reserve_exact(self.capacity.min(64));
         }
         self.queue.push_back(msg);
+        // At send time, not when the actor next runs: an actor with a
+        // message on its way never counts as idle.
+        self.end_idle();
     }
 }
 
@@ -211,6 +246,8 @@ impl<M> Drop for Owner<M> {
             stopped.store(true, Ordering::Release);
         }
         let queue = std::mem::take(&mut state.queue);
+        // An idle receiver or joiner is busy from now on: the actor stopped.
+        state.end_idle();
         let waiters = state.waiters.take();
         let receiver = state.receiver.take();
         drop(state);
@@ -220,8 +257,9 @@ impl<M> Drop for Owner<M> {
             for (_, waker) in waiters.send {
                 waker.wake();
             }
-            for waker in waiters.join {
-                waker.wake();
+            for mut joiner in waiters.join {
+                joiner.end_idle();
+                joiner.waker.wake();
             }
         }
     }
@@ -245,6 +283,7 @@ impl<M> Receiver<M> {
     pub(crate) fn try_recv(&self) -> Result<M, RecvError> {
         let mut state = self.shared.lock();
         if let Some(msg) = state.queue.pop_front() {
+            state.end_idle();
             let waiter = state.pop_send_waiter();
             drop(state);
             wake(waiter);
@@ -258,26 +297,58 @@ impl<M> Receiver<M> {
 
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
+    #[cfg(test)]
     pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
+        self.poll_recv_idle(cx, None).0
+    }
+
+    /// [`Receiver::poll_recv`]. With `idle` given (the runtime is stopping), an actor that has to
+    /// wait is counted idle there, atomically with finding the inbox empty;
+    /// returns `(Pending, true)` when it was not counted idle before (the
+    /// caller then pokes the coordinator). A returned message or end counts
+    /// it busy again.
+    pub(crate) fn poll_recv_idle(
+        &self,
+        cx: &mut task::Context<'_>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<Result<M, NoMessages>>, bool) {
         let mut state = self.shared.lock();
         if let Some(msg) = state.queue.pop_front() {
+            state.end_idle();
             let waiter = state.pop_send_waiter();
             drop(state);
             wake(waiter);
-            return Poll::Ready(Ok(msg));
+            return (Poll::Ready(Ok(msg)), false);
         }
         // Checked under the lock: the last sender takes the lock after
         // decrementing, so it either sees our waker or we see zero.
         // A closed inbox (the actor stopped, yet a context escaped it) gets
         // no more messages either.
         if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(Err(NoMessages));
+            state.end_idle();
+            return (Poll::Ready(Err(NoMessages)), false);
         }
         match &mut state.receiver {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
-        Poll::Pending
+        let mut became_idle = false;
+        if let Some(quiescence) = idle {
+            let waiters = state.waiters();
+            if waiters.idle.is_none() {
+                quiescence.idle();
+                waiters.idle = Some(quiescence.clone());
+                became_idle = true;
+            }
+        }
+        (Poll::Pending, became_idle)
+    }
+
+    /// The actor no longer waits (its receive future was dropped, or it
+    /// stops waiting because the runtime went quiet): counts it busy if it
+    /// was idle.
+    pub(crate) fn stop_waiting(&self) {
+        self.shared.lock().end_idle();
     }
 
     /// A new sender for this inbox.
@@ -390,17 +461,65 @@ impl<M> Sender<M> {
         wake(next);
     }
 
-    /// Polls for the actor having stopped.
-    pub(crate) fn poll_join(&self, cx: &mut task::Context<'_>) -> Poll<()> {
+    /// Polls for the actor having stopped, registering `cx`'s waker under
+    /// `joiner` (an id given on the first call). With `idle` given (the
+    /// runtime is stopping), a waiting joiner is counted idle there; returns
+    /// `(Pending, true)` when it was not before (the caller then pokes the
+    /// coordinator).
+    pub(crate) fn poll_join(
+        &self,
+        cx: &mut task::Context<'_>,
+        joiner: &mut Option<u64>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<()>, bool) {
         let mut state = self.shared.lock();
         if state.closed {
-            return Poll::Ready(());
+            // Its registration went with the close.
+            *joiner = None;
+            return (Poll::Ready(()), false);
         }
-        let joins = &mut state.waiters().join;
-        if !joins.iter().any(|w| w.will_wake(cx.waker())) {
-            joins.push(cx.waker().clone());
+        let waiters = state.waiters();
+        let index = match joiner.and_then(|id| waiters.join.iter().position(|j| j.id == id)) {
+            Some(index) => index,
+            None => {
+                let id = waiters.next_id;
+                waiters.next_id += 1;
+                waiters.join.push(Joiner {
+                    id,
+                    waker: cx.waker().clone(),
+                    idle: None,
+                });
+                *joiner = Some(id);
+                waiters.join.len() - 1
+            }
+        };
+        let entry = &mut waiters.join[index];
+        if !entry.waker.will_wake(cx.waker()) {
+            entry.waker = cx.waker().clone();
         }
-        Poll::Pending
+        let mut became_idle = false;
+        if let Some(quiescence) = idle
+            && entry.idle.is_none()
+        {
+            quiescence.idle();
+            entry.idle = Some(quiescence.clone());
+            became_idle = true;
+        }
+        (Poll::Pending, became_idle)
+    }
+
+    /// Cancels a registration made by [`Sender::poll_join`] (the join
+    /// future was dropped), counting the joiner busy if it was idle.
+    pub(crate) fn cancel_join(&self, joiner: u64) {
+        let mut state = self.shared.lock();
+        if let Some(waiters) = state.waiters.as_mut()
+            && let Some(index) = waiters.join.iter().position(|j| j.id == joiner)
+        {
+            let mut entry = waiters.join.swap_remove(index);
+            entry.end_idle();
+            drop(state);
+            drop(entry);
+        }
     }
 
     /// Returns true if the actor has stopped.

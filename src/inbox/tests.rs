@@ -205,10 +205,11 @@ fn join_resolves_when_owner_dropped() {
     let sender = owner.sender();
     let (count, waker) = count_waker();
     let mut cx = task::Context::from_waker(&waker);
-    assert!(sender.poll_join(&mut cx).is_pending());
+    let mut joiner = None;
+    assert!(sender.poll_join(&mut cx, &mut joiner, None).0.is_pending());
     drop(owner);
     assert_eq!(count.0.load(Ordering::SeqCst), 1);
-    assert!(sender.poll_join(&mut cx).is_ready());
+    assert!(sender.poll_join(&mut cx, &mut joiner, None).0.is_ready());
 }
 
 /// Blocks on `poll` with a thread-parking waker.

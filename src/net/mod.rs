@@ -11,6 +11,7 @@
 
 mod server;
 mod source;
+mod stalled;
 mod tcp;
 mod udp;
 

@@ -4,11 +4,13 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::task::Poll;
 
 use mio::Interest;
 
 use super::server::Counted;
 use super::source::Registered;
+use super::stalled::StalledWrite;
 use super::with_addr;
 use crate::RuntimeRef;
 use crate::worker::sources::Direction;
@@ -202,18 +204,48 @@ impl TcpStream {
     }
 
     /// Writes some of `buf`, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
+    /// shutdown began and the peer took no data for
+    /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let len = buf.len();
         // A short write filled the socket's buffer.
         let full = move |n: &usize| *n < len;
+        let mut stalled = StalledWrite::default();
         poll_fn(|cx| {
-            self.io
-                .poll_io_drained(Direction::Write, cx, |s| s.write(buf), full)
+            let poll = self
+                .io
+                .poll_io_drained(Direction::Write, cx, |s| s.write(buf), full);
+            self.give_up_if_stalled(poll, &mut stalled, cx)
         })
         .await
     }
 
+    /// A write that has to wait fails once the runtime is stopping and it
+    /// waited too long (see [`StalledWrite`]).
+    fn give_up_if_stalled(
+        &self,
+        poll: Poll<io::Result<usize>>,
+        stalled: &mut StalledWrite,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match poll {
+            Poll::Pending => match stalled.poll_give_up(self.io.runtime(), cx) {
+                Some(err) => Poll::Ready(Err(err)),
+                None => Poll::Pending,
+            },
+            ready => ready,
+        }
+    }
+
     /// Writes all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::write`]; `WriteZero` if the socket took nothing.
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.write(buf).await? {
@@ -225,10 +257,17 @@ impl TcpStream {
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::write`].
     pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut stalled = StalledWrite::default();
         poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.write_vectored(bufs))
+            let poll = self
+                .io
+                .poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
+            self.give_up_if_stalled(poll, &mut stalled, cx)
         })
         .await
     }

@@ -175,7 +175,11 @@ impl RemotePool {
         M: From<JobDone<O>> + Send + 'static,
     {
         let runtime = self.shared.runtime.clone();
+        // The actor may wait idle for this outcome: a stopping runtime is
+        // not quiet before it is delivered.
+        let owed = OwedOutcome::new(&runtime);
         let reply = Box::new(move |report: JobReport| {
+            let _owed = owed;
             let done = JobDone {
                 tag,
                 report: report.decode(),
@@ -317,5 +321,24 @@ impl<O: DeserializeOwned> Future for JobFuture<O> {
 impl<O> fmt::Debug for JobFuture<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobFuture").finish_non_exhaustive()
+    }
+}
+
+/// An outcome owed to an actor's inbox, counted in the runtime's
+/// quiescence until it is delivered or dropped.
+struct OwedOutcome(ThreadSafe);
+
+impl OwedOutcome {
+    fn new(runtime: &ThreadSafe) -> OwedOutcome {
+        runtime.shared.shutdown.quiescence.outcome_owed();
+        OwedOutcome(runtime.clone())
+    }
+}
+
+impl Drop for OwedOutcome {
+    fn drop(&mut self) {
+        let shared = &self.0.shared;
+        shared.shutdown.quiescence.outcome_paid();
+        shared.poke_quiescence();
     }
 }

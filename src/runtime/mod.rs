@@ -22,6 +22,7 @@ use crate::{ActorRef, Error, Setup, inbox};
 
 mod access;
 mod options;
+mod quiescence;
 mod runtime_ref;
 mod shared;
 mod shutdown;
@@ -31,9 +32,9 @@ pub use options::ActorOptions;
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
 
+pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
-pub(crate) use shared::RuntimeShared;
-pub(crate) use shutdown::Shutdown;
+pub(crate) use shared::{RuntimeShared, enter, with_current};
 
 /// The hearth runtime: worker threads, sync actor threads and the
 /// coordinator.

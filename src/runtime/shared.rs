@@ -1,16 +1,18 @@
 //! What every thread of a runtime shares, and [`ThreadSafe`], the runtime
 //! access of thread-safe actors.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
 use crate::remote::PoolStats;
 use crate::runtime::ActorOptions;
+use crate::runtime::Quiescence;
 use crate::runtime::shutdown::Shutdown;
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
 use crate::signal::{Signal, SignalReceivers};
@@ -40,6 +42,9 @@ pub(crate) struct RuntimeShared {
     timers: Mutex<Timers>,
     /// Counters of the remote pools the coordinator drives.
     pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
+    /// How long a write may wait for room once the runtime is stopping
+    /// (`Setup::stalled_write_limit`).
+    pub(crate) stalled_write_limit: Duration,
 }
 
 impl RuntimeShared {
@@ -47,6 +52,7 @@ impl RuntimeShared {
         name: String,
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
+        stalled_write_limit: Duration,
     ) -> Self {
         RuntimeShared {
             name,
@@ -61,6 +67,7 @@ impl RuntimeShared {
             coordinator_clock: OnceLock::new(),
             timers: Mutex::new(Timers::default()),
             remote_pools: Mutex::new(Vec::new()),
+            stalled_write_limit,
         }
     }
 
@@ -119,6 +126,33 @@ impl RuntimeShared {
         }
     }
 
+    /// Tells the coordinator that the stopping runtime may have gone quiet
+    /// (an actor became idle, a process ended, an outcome was delivered).
+    pub(crate) fn poke_quiescence(&self) {
+        if self.shutdown.quiescence.poke() {
+            self.wake_coordinator();
+        }
+    }
+
+    /// Where a task that has to wait (for a message, or for an actor to
+    /// stop) counts itself idle: the quiescence of a stopping runtime that
+    /// has not gone quiet yet.
+    pub(crate) fn idle_in(&self) -> Option<&Arc<Quiescence>> {
+        let quiescence = &self.shutdown.quiescence;
+        (self.shutdown.is_stopping() && !quiescence.is_quiet()).then_some(quiescence)
+    }
+
+    /// Number of live processes of every kind: thread-local ones on each
+    /// worker, thread-safe ones, sync actors.
+    pub(crate) fn live_processes(&self) -> usize {
+        let local: usize = self
+            .workers
+            .iter()
+            .map(|worker| worker.live.load(Ordering::SeqCst))
+            .sum();
+        local + self.scheduler.live() + self.sync_alive()
+    }
+
     /// Asks the coordinator to begin a graceful shutdown.
     pub(crate) fn request_shutdown(&self) {
         if self.shutdown.request()
@@ -126,6 +160,36 @@ impl RuntimeShared {
         {
             log::error!(error:% = err; "unable to wake the coordinator for shutdown");
         }
+    }
+}
+
+thread_local! {
+    /// The runtime whose worker or sync actor thread this is.
+    static CURRENT: RefCell<Option<Arc<RuntimeShared>>> = const { RefCell::new(None) };
+}
+
+/// Makes `shared` the runtime of this thread (a worker or sync actor
+/// thread) until the returned guard is dropped.
+pub(crate) fn enter(shared: &Arc<RuntimeShared>) -> CurrentGuard {
+    CURRENT.with(|current| *current.borrow_mut() = Some(shared.clone()));
+    CurrentGuard(())
+}
+
+/// Calls `f` with the runtime of this thread, if it is one's.
+pub(crate) fn with_current<T>(f: impl FnOnce(&RuntimeShared) -> T) -> Option<T> {
+    let shared = CURRENT
+        .try_with(|current| current.borrow().clone())
+        .ok()
+        .flatten()?;
+    Some(f(&shared))
+}
+
+/// Clears the runtime of this thread when dropped.
+pub(crate) struct CurrentGuard(());
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| current.borrow_mut().take());
     }
 }
 

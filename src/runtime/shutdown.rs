@@ -2,18 +2,25 @@
 //!
 //! Graceful shutdown (an unhandled SIGINT, SIGTERM or SIGQUIT, or a call to
 //! `shutdown`) sets the `stopping` flag and wakes every actor. From then on
-//! `receive_next` reports [`NoMessages`](crate::NoMessages) once an actor's
-//! inbox is empty, which ends the usual receive loop, and
-//! `is_stopping` returns true. Actors still running when the grace period
-//! ends are dropped.
+//! `is_stopping` returns true, and `receive_next` reports
+//! [`NoMessages`](crate::NoMessages) once an actor's inbox is empty and the
+//! runtime has gone quiet (see [`Quiescence`]), which ends the usual
+//! receive loops in order. Actors still running when the grace period ends
+//! are dropped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::Quiescence;
 
 #[derive(Default)]
 pub(crate) struct Shutdown {
     stopping: AtomicBool,
     /// Set by `shutdown()` calls, picked up by the coordinator.
     requested: AtomicBool,
+    /// Whether the stopping runtime has gone quiet; inboxes of idle actors
+    /// hold it.
+    pub(crate) quiescence: Arc<Quiescence>,
 }
 
 impl Shutdown {

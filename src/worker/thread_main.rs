@@ -72,9 +72,13 @@ pub(super) fn run(
     let own_ready = OwnReady::attach(wake.clone());
     let _attached = shared.scheduler.attach(&wake);
     let _drain = DrainOnExit(rt.clone());
+    let _current = crate::runtime::enter(&shared);
     let mut events = Events::with_capacity(64);
     let mut due = Vec::new();
     let mut started = false;
+    // Processes alive (local, thread-safe) when last looked at, to poke the
+    // coordinator when some end during a shutdown.
+    let mut last_live = (usize::MAX, usize::MAX);
     debug!(worker = id; "worker thread started");
 
     loop {
@@ -112,6 +116,15 @@ pub(super) fn run(
                 break;
             };
             shared.scheduler.run(task);
+        }
+
+        // A process that ended in a stopping runtime may have left it quiet.
+        if shared.shutdown.is_stopping() {
+            let live = (rt.internals.local.borrow().live(), shared.scheduler.live());
+            if live != last_live {
+                last_live = live;
+                shared.poke_quiescence();
+            }
         }
 
         // A live sync actor may still spawn thread-safe actors: stay for it.
