@@ -18,6 +18,7 @@ macro_rules! say {
 }
 
 mod batch;
+mod edit;
 mod halt;
 mod inputs;
 mod interrupt;
