@@ -1134,3 +1134,34 @@ fn unknown_replacement_strings_are_usage_errors() {
     assert_exit(&output, 0);
     assert_eq!(stdout(&output), "{print $1} {a,b} {1..3} a\n");
 }
+
+/// `{%}` over ssh: each worker claims its number on its machine (here
+/// both host names reach this one, so 4 slots share numbers 1 to 4), and
+/// the job sees it in `PARALLEL_JOBSLOT` too.
+#[test]
+fn ssh_slot_numbers_are_claimed_on_the_machine() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "-j",
+            "2",
+            "--",
+            "echo {%} $PARALLEL_JOBSLOT",
+        ],
+        numbers(200),
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    assert_eq!(out.lines().count(), 200, "{out}");
+    for line in out.lines() {
+        let (slot, env) = line.split_once(' ').unwrap();
+        assert_eq!(slot, env, "{out}");
+        assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
+    }
+}
