@@ -207,9 +207,9 @@ fn tag_prefixes_lines_with_the_input() {
 }
 
 #[test]
-fn failed_jobs_exit_1_and_are_named() {
+fn failed_jobs_exit_with_their_number_and_are_named() {
     let output = hearth(&["map", "--", "exit $(( {} % 2 ))"], numbers(6));
-    assert_exit(&output, 1);
+    assert_exit(&output, 3);
     assert!(
         stderr(&output).contains("3 of 6 jobs failed: #1 (exit 1), #3 (exit 1), #5 (exit 1)"),
         "{}",
@@ -240,18 +240,12 @@ fn fail_fast_starts_no_new_jobs() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_255() {
     let output = hearth(&["map", "--bogus", "--", "echo"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(stderr(&output).contains("unexpected argument '--bogus'"));
-    let output = hearth(&["map", "--", "echo"], "");
-    assert_exit(&output, 2);
-    assert_eq!(
-        stderr(&output),
-        "hearth map: no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line\n"
-    );
     let output = hearth(&["map", "--timeout", "ten", "--", "echo"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(
         stderr(&output).contains("is not a duration"),
         "{}",
@@ -259,9 +253,9 @@ fn usage_errors_exit_2() {
     );
     // An option after the command's first word is the command's.
     let output = hearth(&["map", "--bogus", "echo", "--tag"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     let output = hearth(&["map"], "1\n");
-    assert_exit(&output, 2);
+    assert_exit(&output, 255);
     assert!(stderr(&output).contains("<CMD>"), "{}", stderr(&output));
 }
 
@@ -279,7 +273,7 @@ fn command_without_double_dash() {
 }
 
 #[test]
-fn pool_failure_exits_3_and_says_why() {
+fn pool_failure_exits_255_and_says_why() {
     let output = hearth(
         &[
             "map",
@@ -292,7 +286,7 @@ fn pool_failure_exits_3_and_says_why() {
         ],
         "1\n2\n",
     );
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     // The slots may die before the inputs are read ("those after line 0
     // were not run") or after ("2 of 2 jobs did not run"): both say why.
@@ -479,7 +473,7 @@ fn ctrl_c_while_reading_stdin_ends_the_run() {
     let (status, rest, err) = run.wait();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        err.contains("stopped reading the inputs; those after line 1 were not run"),
+        err.contains("stopped reading the inputs; those after job 1 were not run"),
         "{err}"
     );
     assert_eq!(rest, Vec::<String>::new());
@@ -501,7 +495,7 @@ fn dead_pool_ends_a_run_waiting_for_stdin() {
         "echo",
     ]);
     let (status, rest, err) = run.wait();
-    assert_eq!(status.code(), Some(3), "{err}");
+    assert_eq!(status.code(), Some(255), "{err}");
     assert!(err.contains("worker binary missing"), "{err}");
     assert!(err.contains("every slot is dead"), "{err}");
     assert_eq!(rest, Vec::<String>::new());
@@ -524,7 +518,7 @@ fn stopped_run_says_which_inputs_did_not_run() {
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or_else(|| panic!("no tally in {err}"));
     assert!(
-        err.contains(&format!("those after line {taken} were not run")),
+        err.contains(&format!("those after job {taken} were not run")),
         "{err}"
     );
 }
@@ -735,7 +729,7 @@ fn version_mismatch_is_one_clear_error() {
         "1\n",
     );
     let _ = fs::remove_dir_all(&dir);
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains(
@@ -751,7 +745,7 @@ fn ssh_refused_host_is_one_clear_error() {
     let Some(sshd) = sshd() else { return };
     let ssh = sshd.ssh_command().join(" ");
     let output = hearth(&["map", "--ssh", &ssh, "-S", "denied", "--", "echo"], "1\n");
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains("authentication refused")
@@ -779,7 +773,7 @@ fn ssh_missing_remote_binary_is_one_clear_error() {
         ],
         "1\n",
     );
-    assert_exit(&output, 3);
+    assert_exit(&output, 255);
     let err = stderr(&output);
     assert!(
         err.contains("worker binary missing or not executable (exit 127)")
@@ -808,6 +802,7 @@ fn joblog_has_one_line_per_job() {
     let log = fs::read_to_string(&joblog).unwrap();
     let _ = fs::remove_dir_all(&dir);
     let lines: Vec<Vec<&str>> = log.lines().map(|l| l.split('\t').collect()).collect();
+    // GNU parallel's columns: the tools that read its joblog read hearth's.
     assert_eq!(
         lines[0],
         [
@@ -815,7 +810,8 @@ fn joblog_has_one_line_per_job() {
             "Host",
             "Starttime",
             "JobRuntime",
-            "Attempts",
+            "Send",
+            "Receive",
             "Exitval",
             "Signal",
             "Command"
@@ -824,13 +820,14 @@ fn joblog_has_one_line_per_job() {
     assert_eq!(lines.len(), 3, "{log}");
     for (line, (seq, exit)) in lines[1..].iter().zip([("1", "0"), ("2", "1")]) {
         assert_eq!(
-            (line[0], line[1], line[4], line[5], line[6]),
-            (seq, "local", "1", exit, "0"),
+            (line[0], line[1], line[4], line[5], line[6], line[7]),
+            (seq, ":", "0", "0", exit, "0"),
             "{log}"
         );
         assert!(line[2].parse::<f64>().unwrap() > 1.7e9, "{log}");
-        assert!(line[3].parse::<f64>().is_ok(), "{log}");
-        assert_eq!(line[7], format!("exit $(( {seq} - 1 ))"));
+        assert_eq!(line[3].len(), 10, "{log}");
+        assert!(line[3].trim().parse::<f64>().is_ok(), "{log}");
+        assert_eq!(line[8], format!("exit $(( {seq} - 1 ))"));
     }
 }
 
@@ -858,9 +855,9 @@ fn closed_stderr_does_not_crash_the_run() {
         .spawn()
         .expect("cannot run hearth");
     let output = wait_output(child);
-    // Every job ran and failed, said on a stderr nobody reads: exit 1, not
-    // a panic (101).
-    assert_exit(&output, 1);
+    // Every job ran and failed, said on a stderr nobody reads: exit 2 (two
+    // failed jobs), not a panic (101).
+    assert_exit(&output, 2);
     assert_eq!(left_behind(&tag), Vec::<String>::new());
 }
 
@@ -899,7 +896,7 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
         args.extend_from_slice(options);
         args.extend(["--", "echo"]);
         let output = hearth(&args, "1\n");
-        assert_exit(&output, 2);
+        assert_exit(&output, 255);
         assert!(
             stderr(&output).contains(message),
             "{args:?}: {}",
@@ -946,16 +943,13 @@ fn input_too_long_for_an_argument_is_named_briefly() {
     assert!(err.len() < 2_000, "{} bytes of messages", err.len());
 }
 
+/// Several `:::` lists combine, every value of one with every value of
+/// the next, as in GNU parallel (a second list was a usage error).
 #[test]
-fn second_input_list_is_a_usage_error() {
-    let output = hearth(&["map", "--", "echo", ":::", "a", ":::", "b"], "");
-    assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("more than one ::: (hearth map takes one list of inputs"),
-        "{}",
-        stderr(&output)
-    );
-    assert_eq!(stdout(&output), "");
+fn input_lists_combine() {
+    let output = hearth(&["map", "--", "echo", ":::", "a", "b", ":::", "1", "2"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a 1\na 2\nb 1\nb 2\n");
 }
 
 /// Inputs are bytes, as file names are: a line of stdin or a `:::` value
@@ -1007,7 +1001,7 @@ fn joblog_that_cannot_be_written_fails_the_run_not_the_output() {
     );
     // Every output is there; the incomplete log is said and fails the run.
     assert_eq!(stdout(&output), "a\nb\n");
-    assert_exit(&output, 1);
+    assert_exit(&output, 255);
     assert!(
         stderr(&output).contains(
             "hearth map: cannot write the joblog /dev/full: No space left on device (os error \
@@ -1016,4 +1010,158 @@ fn joblog_that_cannot_be_written_fails_the_run_not_the_output() {
         "{}",
         stderr(&output)
     );
+}
+
+/// No inputs is a run that did nothing: exit 0 and say nothing, as GNU
+/// parallel and `xargs -r` do (it was a usage error, exit 2, so `find ...
+/// | hearth map gzip {}` failed a `set -e` script whenever nothing
+/// matched).
+#[test]
+fn no_inputs_is_a_run_that_did_nothing() {
+    let cases: &[&[&str]] = &[
+        &["map", "echo", "{}"],
+        &["map", "--", "echo", "{}", ":::"],
+        &["map", "--tag", "--joblog", "/dev/null", "echo", ":::"],
+    ];
+    for args in cases {
+        let output = hearth(args, "");
+        assert_exit(&output, 0);
+        assert_eq!(stdout(&output), "", "{args:?}");
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
+/// `--arg` takes any value, one that begins with `-` too, as `:::` and
+/// stdin do (`--arg -n` was the unknown option `-n`, and the hint it gave,
+/// `-- -n`, made `-n` the command).
+#[test]
+fn arg_values_may_begin_with_a_dash() {
+    let output = hearth(
+        &[
+            "map", "-j", "1", "--arg", "-n", "--arg", "--tag", "--arg", "-", "--", "printf",
+            "'%s|'",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "-n|--tag|-|");
+}
+
+/// A GNU parallel option that `hearth map` lacks is named as such, with
+/// the nearest option of hearth's when there is one; no tip sends the
+/// user astray (clap's "use '-- --halt'" made `--halt` the command, and
+/// it answered `--resume` with "a similar argument exists: '--slurm'").
+#[test]
+fn gnu_parallel_options_that_hearth_lacks_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--files"],
+            "--files is an option of GNU parallel that hearth map does not have; \
+             the nearest is --results DIR",
+        ),
+        (
+            &["--pipe"],
+            "--pipe is an option of GNU parallel that hearth map does not have",
+        ),
+        (
+            &["--controlmaster"],
+            "--controlmaster is an option of GNU parallel that hearth map does not have; \
+             not needed: each slot keeps its ssh connection",
+        ),
+        (
+            &["-q"],
+            "-q is an option of GNU parallel that hearth map does not have",
+        ),
+        (
+            &["--sshlogin", "node1"],
+            "--sshlogin is an option of GNU parallel that hearth map does not have; \
+             the nearest is -S/--hosts",
+        ),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["map"];
+        args.extend_from_slice(options);
+        args.extend(["echo", ":::", "a"]);
+        let output = hearth(&args, "");
+        assert_exit(&output, 255);
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("as a value, use '--"), "{args:?}: {err}");
+        assert!(!err.contains("--slurm"), "{args:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+    // Not GNU parallel's: the error, without the tip that misleads.
+    let output = hearth(&["map", "--bogus", "echo", ":::", "a"], "");
+    assert_exit(&output, 255);
+    let err = stderr(&output);
+    assert!(err.contains("unexpected argument '--bogus' found"), "{err}");
+    assert!(!err.contains("GNU parallel"), "{err}");
+    assert!(!err.contains("as a value, use '--"), "{err}");
+}
+
+/// A replacement string that hearth does not know is a usage error, never
+/// left in the command (`convert {} {.}.png` used to run with `{.}` as it
+/// is, and the run exited 0).
+#[test]
+fn unknown_replacement_strings_are_usage_errors() {
+    let cases = [
+        (
+            "echo {..}",
+            "{..} is not a replacement string hearth map knows",
+        ),
+        (
+            "echo {+/}",
+            "{+/} is not a replacement string hearth map knows",
+        ),
+        (
+            "echo {= $_ =}",
+            "hearth map has no Perl replacement strings",
+        ),
+        ("echo {0}", "positional replacement strings count from {1}"),
+    ];
+    for (command, message) in cases {
+        let output = hearth(&["map", command, ":::", "a"], "");
+        assert_exit(&output, 255);
+        assert!(
+            stderr(&output).contains(message),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), "", "{command}");
+    }
+    // The command's own braces are its own.
+    let output = hearth(&["map", "echo '{print $1}' {a,b} {1..3}", ":::", "a"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "{print $1} {a,b} {1..3} a\n");
+}
+
+/// `{%}` over ssh: each worker claims its number on its machine (here
+/// both host names reach this one, so 4 slots share numbers 1 to 4), and
+/// the job sees it in `PARALLEL_JOBSLOT` too.
+#[test]
+fn ssh_slot_numbers_are_claimed_on_the_machine() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "-j",
+            "2",
+            "--",
+            "echo {%} $PARALLEL_JOBSLOT",
+        ],
+        numbers(200),
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    assert_eq!(out.lines().count(), 200, "{out}");
+    for line in out.lines() {
+        let (slot, env) = line.split_once(' ').unwrap();
+        assert_eq!(slot, env, "{out}");
+        assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
+    }
 }

@@ -1,120 +1,121 @@
-//! Where `hearth map`'s inputs come from: the command line (`:::` and
-//! `--arg`), or the lines of stdin, read on a thread of their own while the
-//! jobs run, so a long or endless stream starts at once and never has to
-//! fit in memory; and the input and command line of each job until it is
-//! printed. Inputs and command words are bytes, as file names are: they
-//! need not be UTF-8.
+//! The jobs of `hearth map` and their texts: each job's command line made
+//! from the template and the job's fields ([`Maker`]); the thread that
+//! reads streamed inputs (stdin, files) into a run while the jobs run, so
+//! a long or endless stream starts at once and never has to fit in memory
+//! ([`Producer`]); and the fields and command line of each job until it is
+//! printed ([`Texts`]).
 
-use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::io::{self, BufRead, IsTerminal};
-use std::os::unix::ffi::OsStringExt;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use hearth::remote::{Feeder, shell_quote_bytes};
+use hearth::remote::Feeder;
 
-use crate::MapArgs;
-use crate::sh::ShJob;
+use crate::plan::FieldsIter;
+use crate::replace::{Fill, Template};
+use crate::sh::Job;
 
-/// Where the inputs are.
-pub enum Source {
-    /// Given on the command line.
-    Listed(Vec<Vec<u8>>),
-    /// The lines of stdin.
-    Stdin,
+/// What is printed of a job: its number, fields and command line.
+#[derive(Clone, Debug, Default)]
+pub struct JobText {
+    /// The job's sequence number, from 1.
+    pub seq: usize,
+    /// The job's fields (its inputs).
+    pub fields: Vec<Vec<u8>>,
+    /// Its command line, in parts to be joined with the slot's number.
+    pub parts: Vec<Vec<u8>>,
 }
 
-/// The command's words and where its inputs are: `:::` values and `--arg`
-/// values, or else stdin.
-pub fn parse(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Source), String> {
-    let bytes = |words: &[OsString]| -> Vec<Vec<u8>> {
-        words.iter().cloned().map(OsString::into_vec).collect()
-    };
-    let (words, listed) = match args.command.iter().position(|w| w == ":::") {
-        Some(at) => (bytes(&args.command[..at]), bytes(&args.command[at + 1..])),
-        None => (bytes(&args.command), Vec::new()),
-    };
-    if listed.iter().any(|w| w == b":::") {
-        return Err(
-            "more than one ::: (hearth map takes one list of inputs, it does not combine lists); \
-             give the inputs after a single :::"
-                .to_owned(),
-        );
+impl JobText {
+    /// The fields joined by spaces, as `--tag` shows them.
+    pub fn input(&self) -> Vec<u8> {
+        self.fields.join(&b' ')
     }
-    if words.is_empty() {
-        return Err(
-            "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
-        );
+
+    /// The command line as it ran in slot `slot` (`?` for a slot number
+    /// not known).
+    pub fn command(&self, slot: Option<u32>) -> Vec<u8> {
+        self.join(&self.parts, slot)
     }
-    let mut inputs = bytes(&args.args);
-    inputs.extend(listed);
-    if !inputs.is_empty() || args.command.iter().any(|w| w == ":::") {
-        return Ok((words, Source::Listed(inputs)));
+
+    /// `parts` (of this job's command or tag) joined with the slot's
+    /// number.
+    pub fn join(&self, parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
+        match slot {
+            Some(n) => parts.join(n.to_string().as_bytes()),
+            None => parts.join(&b'?'),
+        }
     }
-    Ok((words, Source::Stdin))
 }
 
-/// The command line of one input: `{}` replaced by the shell-quoted input,
-/// or the input appended.
-pub fn command_line(words: &[Vec<u8>], input: &[u8]) -> Vec<u8> {
-    let line = words.join(&b' ');
-    let quoted = shell_quote_bytes(input);
-    let mut command = Vec::with_capacity(line.len() + quoted.len() + 1);
-    let mut rest = line.as_slice();
-    let mut replaced = false;
-    while let Some(at) = rest.windows(2).position(|pair| pair == b"{}") {
-        command.extend_from_slice(&rest[..at]);
-        command.extend_from_slice(&quoted);
-        rest = &rest[at + 2..];
-        replaced = true;
-    }
-    command.extend_from_slice(rest);
-    if !replaced {
-        command.push(b' ');
-        command.extend_from_slice(&quoted);
-    }
-    command
+/// Makes the jobs of a run.
+#[derive(Clone)]
+pub struct Maker {
+    pub template: Arc<Template>,
+    pub fill: Fill,
+    /// The run's id, when the command needs the slot's number.
+    pub run: Option<String>,
+    /// The sequence numbers of the jobs not to run (`--resume`).
+    pub skip: Arc<HashSet<usize>>,
 }
 
-/// An input and its command line.
-type Text = (Vec<u8>, Vec<u8>);
+impl Maker {
+    /// The job with sequence number `seq` (from 1) and its text.
+    pub fn make(&self, fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
+        let parts = self.template.render(&fields, seq, self.fill, true);
+        let job = Job {
+            parts: parts.clone(),
+            seq: seq as u64,
+            run: self.run.clone(),
+        };
+        (job, JobText { seq, fields, parts })
+    }
 
-/// How the reading of stdin went, as its thread tells it.
+    /// True if job `seq` is not to run (`--resume`).
+    pub fn skips(&self, seq: usize) -> bool {
+        self.skip.contains(&seq)
+    }
+}
+
+/// How the reading of the inputs went, as its thread tells it.
 #[derive(Default)]
 struct Reading {
-    /// Lines read and handed to the run's feed (a run that stops drops
+    /// Jobs made and handed to the run's feed (a run that stops drops
     /// those it did not take yet).
-    lines: AtomicUsize,
-    /// Read to its end (or to a read error).
+    jobs: AtomicUsize,
+    /// Read to the end (or to an error).
     finished: AtomicBool,
     /// Why the reading stopped early: a read error.
     error: Mutex<Option<String>>,
 }
 
-/// The lines of stdin, being read into a run.
+/// The inputs, being read into a run.
 #[derive(Clone)]
-pub struct StdinReader {
+pub struct Producer {
     reading: Arc<Reading>,
 }
 
-impl StdinReader {
-    /// Starts the thread that reads stdin, a line per job: each input goes
-    /// to `texts` (for printing) and then its job to `feeder`, which waits
-    /// while the run has enough queued. It stops at the end of stdin, at a
-    /// read error, or when the run takes no more.
-    pub fn start(words: Vec<Vec<u8>>, feeder: Feeder<ShJob>, texts: Sender<Text>) -> StdinReader {
-        let stdin = io::stdin();
-        if stdin.is_terminal() {
-            say!("hearth map: reading inputs from the terminal, one per line (Ctrl+D to end)");
-        }
+impl Producer {
+    /// Starts the thread that reads the inputs into jobs: each job's text
+    /// goes to `texts` (for printing) and then the job to `feeder`, which
+    /// waits while the run has enough queued. It stops at the end of the
+    /// inputs, at a read error, or when the run takes no more.
+    /// With `delay`, it hands over one job per `delay` at most.
+    pub fn start(
+        jobs: FieldsIter,
+        maker: Maker,
+        feeder: Feeder<Job>,
+        texts: Sender<JobText>,
+        delay: Option<Duration>,
+    ) -> Producer {
         let reading = Arc::new(Reading::default());
         let shared = reading.clone();
         let started = std::thread::Builder::new()
-            .name("hearth-stdin".to_owned())
+            .name("hearth-inputs".to_owned())
             .spawn(move || {
-                let error = read_lines(&stdin, &words, &feeder, &texts, &shared);
+                let error = produce(jobs, &maker, &feeder, &texts, &shared, delay);
                 if let Some(error) = error
                     && let Ok(mut slot) = shared.error.lock()
                 {
@@ -124,18 +125,18 @@ impl StdinReader {
         if let Err(err) = started {
             // The feeder was dropped with the closure: the run has no input.
             if let Ok(mut slot) = reading.error.lock() {
-                *slot = Some(format!("cannot start reading stdin: {err}"));
+                *slot = Some(format!("cannot start reading the inputs: {err}"));
             }
         }
-        StdinReader { reading }
+        Producer { reading }
     }
 
-    /// Lines read so far.
-    pub fn lines(&self) -> usize {
-        self.reading.lines.load(Ordering::SeqCst)
+    /// Jobs made so far.
+    pub fn jobs(&self) -> usize {
+        self.reading.jobs.load(Ordering::SeqCst)
     }
 
-    /// True once stdin was read to its end.
+    /// True once the inputs were read to their end.
     pub fn finished(&self) -> bool {
         self.reading.finished.load(Ordering::SeqCst)
     }
@@ -147,64 +148,63 @@ impl StdinReader {
 }
 
 /// The reading thread's loop; returns why it stopped early, if it did.
-fn read_lines(
-    stdin: &io::Stdin,
-    words: &[Vec<u8>],
-    feeder: &Feeder<ShJob>,
-    texts: &Sender<Text>,
+fn produce(
+    jobs: FieldsIter,
+    maker: &Maker,
+    feeder: &Feeder<Job>,
+    texts: &Sender<JobText>,
     reading: &Reading,
+    delay: Option<Duration>,
 ) -> Option<String> {
-    for line in stdin.lock().split(b'\n') {
-        let mut input = match line {
-            Ok(line) => line,
-            Err(err) => return Some(format!("cannot read the inputs from stdin: {err}")),
-        };
-        if input.ends_with(b"\r") {
-            let _ = input.pop();
+    let mut handed = 0;
+    for (index, fields) in jobs.enumerate() {
+        if maker.skips(index + 1) {
+            continue;
         }
-        let command = command_line(words, &input);
-        let job = ShJob {
-            command: command.clone(),
+        if let Some(delay) = delay
+            && handed > 0
+        {
+            // --delay: pacing is what it asks for.
+            std::thread::sleep(delay);
+        }
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(err) => return Some(err),
         };
+        let (job, text) = maker.make(fields, index + 1);
         // The text first: when the job is reported, its text is there.
-        if texts.send((input, command)).is_err() || feeder.send(&job).is_err() {
+        if texts.send(text).is_err() || feeder.send(&job).is_err() {
             // The run stopped taking inputs; it says why.
             return None;
         }
-        let _ = reading.lines.fetch_add(1, Ordering::SeqCst);
+        handed += 1;
+        let _ = reading.jobs.fetch_add(1, Ordering::SeqCst);
     }
     reading.finished.store(true, Ordering::SeqCst);
     None
 }
 
-/// The input and command line of each job not yet printed, by index.
+/// The text of each job not yet printed, by index.
 pub struct Texts {
     /// Index of `pending[0]`.
     first: usize,
-    pending: VecDeque<Option<Text>>,
-    /// More, as stdin is read.
-    more: Option<Receiver<Text>>,
+    pending: VecDeque<Option<JobText>>,
+    /// More, as the inputs are read.
+    more: Option<Receiver<JobText>>,
 }
 
 impl Texts {
-    /// The texts of inputs given on the command line.
-    pub fn listed(words: &[Vec<u8>], inputs: Vec<Vec<u8>>) -> Texts {
-        let pending = inputs
-            .into_iter()
-            .map(|input| {
-                let command = command_line(words, &input);
-                Some((input, command))
-            })
-            .collect();
+    /// The texts of jobs made before the run.
+    pub fn listed(texts: Vec<JobText>) -> Texts {
         Texts {
             first: 0,
-            pending,
+            pending: texts.into_iter().map(Some).collect(),
             more: None,
         }
     }
 
-    /// The texts of inputs still being read, sent by a [`StdinReader`].
-    pub fn fed(more: Receiver<Text>) -> Texts {
+    /// The texts of jobs still being made, sent by a [`Producer`].
+    pub fn fed(more: Receiver<JobText>) -> Texts {
         Texts {
             first: 0,
             pending: VecDeque::new(),
@@ -214,7 +214,7 @@ impl Texts {
 
     /// Takes the text of job `index` (each is taken once; an unknown one
     /// is `?`).
-    pub fn take(&mut self, index: usize) -> Text {
+    pub fn take(&mut self, index: usize) -> JobText {
         let Some(at) = index.checked_sub(self.first) else {
             return unknown();
         };
@@ -233,6 +233,10 @@ impl Texts {
     }
 }
 
-fn unknown() -> Text {
-    (b"?".to_vec(), b"?".to_vec())
+fn unknown() -> JobText {
+    JobText {
+        seq: 0,
+        fields: vec![b"?".to_vec()],
+        parts: vec![b"?".to_vec()],
+    }
 }

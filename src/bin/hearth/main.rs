@@ -2,9 +2,10 @@
 //! worker slots, locally, on ssh hosts or on a Slurm cluster (`hearth
 //! map`), and be such a slot (`hearth worker`).
 //!
-//! Exit status: 0 when every job ran and exited 0; 1 when a job failed; 2
-//! for a usage error; 3 when the pool failed (every slot that could run the
-//! remaining jobs is dead); 130 after Ctrl+C.
+//! Exit status, as GNU parallel's: 0 when every job ran and exited 0 (or
+//! there was none); 1 to 100 the number of failed jobs, 101 for more
+//! (`--halt` may say otherwise); 130 after Ctrl+C; 255 for hearth's own
+//! errors (usage, a pool that failed, inputs or outputs that failed).
 
 /// `eprintln!` that cannot fail the run: a line to a stderr that is closed
 /// or full is lost, and the run goes on (a panic here once kept Ctrl+C from
@@ -16,21 +17,35 @@ macro_rules! say {
     }};
 }
 
+mod batch;
+mod edit;
+mod halt;
 mod inputs;
 mod interrupt;
+mod joblog;
 mod map;
 mod output;
+mod parallel_options;
+mod plan;
+mod pool_setup;
+mod replace;
+mod results;
 mod sh;
+mod slot_number;
+mod sources;
+mod summary;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
 
-/// Exit status for usage errors.
-const USAGE: u8 = 2;
+/// Exit status for hearth's own errors: usage, a pool that failed, an
+/// input or output that failed (as GNU parallel's 255).
+const OWN_ERROR: u8 = 255;
 
 /// Runs commands over persistent worker slots, locally, over ssh or on a
 /// Slurm cluster.
@@ -50,10 +65,31 @@ struct Cli {
 enum Command {
     /// Run CMD once per input across the slots of the hosts.
     ///
-    /// Inputs are the lines of stdin, or the --arg values, or the words
-    /// after `:::`. `{}` in CMD is replaced by the input (shell-quoted);
-    /// without `{}` the input is appended. The command line runs with
-    /// `sh -c` on the slot's host.
+    /// Inputs are the lines of stdin, or of the files after `::::` (or
+    /// -a), or the --arg values, or the words after `:::`; several sources
+    /// combine (every value with every value of the next; `:::+` and
+    /// `::::+` pair them instead); no inputs at all is a run that did
+    /// nothing (exit 0). The command line runs with `sh -c` on the slot's
+    /// host.
+    ///
+    /// Replacement strings, as in GNU parallel, each value shell-quoted:
+    /// {} the input, {.} without its extension, {/} basename, {//}
+    /// dirname, {/.} basename without extension, {#} the job's number,
+    /// {%} the slot's number, {1} {2} .. {-1} one input of several (and
+    /// {1.} {1/} {1//} {1/.}); with none, the inputs are appended. A
+    /// string like these that hearth does not know ({..}, {= perl =}) is
+    /// an error.
+    ///
+    /// Coming from GNU parallel: its command lines run unchanged where
+    /// both have the feature, with the same output and exit status. What
+    /// differs: outputs keep the input order by default (-k; --unordered
+    /// for as they end); each ssh host keeps its slots for the whole run
+    /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
+    /// machine; --line-buffer and -u print a job's output whole when it
+    /// ends; --delay paces the jobs handed to the slots; --attempts
+    /// retries only slot failures; a CR before a newline is dropped; jobs
+    /// run with sh -c. An option of GNU parallel's that hearth lacks
+    /// ({= =}, --pipe, --transfer, ...) is an error that says so.
     ///
     /// Examples:
     ///
@@ -70,7 +106,7 @@ enum Command {
 }
 
 /// The options of `hearth map`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct MapArgs {
     /// Hosts to run on, comma-separated or repeated; `:` is the local
     /// machine (the default). Others are reached with ssh.
@@ -123,10 +159,12 @@ pub struct MapArgs {
     /// back-off, dead after five).
     #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub pending_timeout: Duration,
-    /// Slots per host [default: the number of cores for the local machine,
-    /// 2 for an ssh host, 4 for --slurm].
-    #[arg(short = 'j', long = "slots", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub slots: Option<u32>,
+    /// Slots per host: N (1 to 1024), N% of the cores, +N or -N (the
+    /// cores plus or less N), 0 (1024) [default: the number of cores for
+    /// the local machine, 2 for an ssh host, 4 for --slurm]. Cores are
+    /// this machine's.
+    #[arg(short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
+    pub slots: Option<pool_setup::SlotsSpec>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
@@ -157,6 +195,37 @@ pub struct MapArgs {
     /// Prefix each output line with the input and a tab.
     #[arg(long)]
     pub tag: bool,
+    /// Prefix each output line with STR (replacement strings replaced,
+    /// their values as they are) and a tab.
+    #[arg(long, value_name = "STR", conflicts_with = "tag")]
+    pub tagstring: Option<String>,
+    /// Print each job's output as one block (the default).
+    #[arg(long)]
+    pub group: bool,
+    /// Print outputs as jobs end, never mixing lines (as --unordered;
+    /// with -k in input order). A job's lines come when it ends: a slot
+    /// sends a job's output with its result.
+    #[arg(long = "line-buffer", visible_alias = "lb", conflicts_with = "group")]
+    pub line_buffer: bool,
+    /// As --line-buffer: hearth never mixes the outputs of jobs.
+    #[arg(short = 'u', long, conflicts_with = "group")]
+    pub ungroup: bool,
+    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
+    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
+    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
+    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// With --joblog: skip the jobs the joblog shows as done (by their
+    /// sequence numbers) and append to it.
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+    /// With --joblog: skip the jobs the joblog shows as succeeded, run the
+    /// others, and append to it.
+    #[arg(long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
+    pub resume_failed: bool,
+    /// Accepted for GNU parallel's sake: hearth asks for no citation.
+    #[arg(long = "will-cite", hide = true)]
+    pub will_cite: bool,
     /// Prefix each output line with the host and a tab (with --slurm: the
     /// node and job id, NODE/JOBID).
     #[arg(long = "tag-host")]
@@ -165,19 +234,122 @@ pub struct MapArgs {
     /// node, slurm_job, exit, signal, stdout, stderr, attempts, ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
-    /// Show a progress bar on stderr (when it is a terminal).
-    #[arg(long)]
+    /// Show a progress bar on stderr (when it is a terminal): jobs done
+    /// of all, rate, time left.
+    #[arg(long, visible_aliases = ["bar", "eta"])]
     pub progress: bool,
-    /// After the first failed job, start no new jobs.
-    #[arg(long = "fail-fast")]
+    /// After the first failed job, start no new jobs (--halt
+    /// soon,fail=1).
+    #[arg(long = "fail-fast", conflicts_with = "halt")]
     pub fail_fast: bool,
-    /// Write one tab-separated line per finished job to FILE: seq, host,
-    /// start time, run time, attempts, exit value, signal, command.
-    #[arg(long, value_name = "FILE")]
+    /// Stop the run early, as GNU parallel: WHEN,WHY=N with WHEN `soon`
+    /// (start no new job) or `now` (kill the running ones too), WHY
+    /// `fail`, `success` or `done`, N a number of jobs or a percentage of
+    /// all of them, e.g. `soon,fail=3`, `now,fail=10%`, `now,success=1`.
+    #[arg(
+        long,
+        visible_alias = "halt-on-error",
+        value_name = "WHEN,WHY=N",
+        allow_hyphen_values = true
+    )]
+    pub halt: Option<String>,
+    /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
+    /// job that waits for a busy slot may start sooner after the one
+    /// before it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Write one line per job that ran to FILE, in GNU parallel's
+    /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
+    /// Send, Receive, Exitval, Signal, Command, tab-separated.
+    #[arg(long, visible_alias = "jl", value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
-    /// An input (repeatable) instead of stdin's lines.
-    #[arg(long = "arg", value_name = "VALUE")]
+    /// An input (repeatable) instead of stdin's lines; it may begin with
+    /// `-` (`--arg -n`), as inputs after `:::` and on stdin may. With
+    /// `:::`, the values go before the first `:::` list's.
+    #[arg(long = "arg", value_name = "VALUE", allow_hyphen_values = true)]
     pub args: Vec<OsString>,
+    /// Inputs from the lines of FILE (repeatable; `-` is stdin), as
+    /// `:::: FILE` after the command; several combine as several `:::` do.
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_files: Vec<PathBuf>,
+    /// Inputs end with NUL instead of a newline (for `find -print0`).
+    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    pub null: bool,
+    /// Inputs end with DELIM instead of a newline (any string; `\n`, `\t`,
+    /// `\0`, `\xHH` as in C).
+    #[arg(
+        short = 'd',
+        long = "delimiter",
+        value_name = "DELIM",
+        allow_hyphen_values = true
+    )]
+    pub delimiter: Option<String>,
+    /// Split each input into columns where REGEX matches: `{1}` `{2}` ...
+    #[arg(
+        short = 'C',
+        long = "colsep",
+        value_name = "REGEX",
+        allow_hyphen_values = true
+    )]
+    pub colsep: Option<String>,
+    /// `--header :`: the first input of each source names its columns,
+    /// for `{name}` in CMD.
+    #[arg(long, value_name = ":")]
+    pub header: Option<String>,
+    /// N inputs per job: `{1}` to `{N}` (and `{}` all of them).
+    #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = positive)]
+    pub max_replace_args: Option<usize>,
+    /// At most N inputs per job (alone: N per job).
+    #[arg(short = 'n', long = "max-args", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
+    pub max_args: Option<usize>,
+    /// As many inputs per job as fit on a command line (see -s), `{}` all
+    /// of them; the last ones spread evenly over the slots.
+    #[arg(short = 'm', conflicts_with_all = ["context", "xargs", "max_replace_args"])]
+    pub multiple: bool,
+    /// As -m, with context replace: the word around `{}` is repeated for
+    /// each input (`-X echo pre{}` runs `echo prea preb`).
+    #[arg(short = 'X', conflicts_with_all = ["xargs", "max_replace_args"])]
+    pub context: bool,
+    /// As many inputs per job as fit on a command line, as xargs does (no
+    /// spreading at the end).
+    #[arg(long, conflicts_with = "max_replace_args")]
+    pub xargs: bool,
+    /// Command lines of -m, -X and --xargs are shorter than N bytes
+    /// [default: 131072, what Linux takes as one argument].
+    #[arg(short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
+    pub max_chars: Option<usize>,
+    /// Print the command line of each job, one per line, in order, and
+    /// run nothing (`{%}` shows the slots in turn).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Run the jobs in a random order (all inputs are read first).
+    #[arg(long)]
+    pub shuf: bool,
+    /// Use STR instead of `{}`.
+    #[arg(short = 'I', value_name = "STR")]
+    pub replace: Option<String>,
+    /// Use STR instead of `{.}`.
+    #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
+    pub extension_replace: Option<String>,
+    /// Use STR instead of `{/}`.
+    #[arg(long = "basenamereplace", visible_alias = "bnr", value_name = "STR")]
+    pub basename_replace: Option<String>,
+    /// Use STR instead of `{//}`.
+    #[arg(long = "dirnamereplace", visible_alias = "dnr", value_name = "STR")]
+    pub dirname_replace: Option<String>,
+    /// Use STR instead of `{/.}`.
+    #[arg(
+        long = "basenameextensionreplace",
+        visible_alias = "bner",
+        value_name = "STR"
+    )]
+    pub basename_extension_replace: Option<String>,
+    /// Use STR instead of `{#}`.
+    #[arg(long = "seqreplace", value_name = "STR")]
+    pub seq_replace: Option<String>,
+    /// Use STR instead of `{%}`.
+    #[arg(long = "slotreplace", value_name = "STR")]
+    pub slot_replace: Option<String>,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
     /// gives inputs.
@@ -223,7 +395,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The handlers of a `hearth` worker.
 fn handlers() -> Handlers {
-    Handlers::new().add(sh::HANDLER, sh::run)
+    Handlers::new()
+        .add(sh::JOB_HANDLER, sh::run_job)
+        .add(sh::HANDLER, sh::run)
 }
 
 fn main() -> ExitCode {
@@ -233,9 +407,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            let err = if std::env::args_os().nth(1).is_some_and(|a| a == "map") {
+                parallel_options::map_error(err)
+            } else {
+                err
+            };
             let _ = err.print();
             return if err.use_stderr() {
-                ExitCode::from(USAGE)
+                ExitCode::from(OWN_ERROR)
             } else {
                 ExitCode::SUCCESS
             };
@@ -244,5 +423,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+    }
+}
+
+/// A count of at least 1.
+fn positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
     }
 }

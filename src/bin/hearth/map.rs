@@ -1,25 +1,27 @@
-//! `hearth map`: one job per input over the slots of the hosts.
+//! `hearth map`: one job per input over the slots of the hosts. The run
+//! itself: plan it, build the pool, feed it the jobs, print each report,
+//! halt when `--halt` says so, and exit with GNU parallel's statuses (0,
+//! the number of failed jobs up to 100, 101 for more, 130 after Ctrl+C,
+//! 255 for hearth's own errors).
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hearth::remote::{
-    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport,
-};
+use hearth::remote::{JobFailure, JobReport, Order, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::inputs::{self, Source, StdinReader, Texts};
-use crate::output::{Finished, Printer};
-use crate::sh::{self, ShJob, ShOutput};
-use crate::{MapArgs, USAGE, interrupt};
+use crate::halt::{self, Halt, Tally, When};
+use crate::inputs::{Producer, Texts};
+use crate::output::{Finished, Printer, Settings};
+use crate::plan::{self, Jobs};
+use crate::pool_setup::{PoolSetup, build_pool, total_slots};
+use crate::sh::{self, JobOutput};
+use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
+use crate::{MapArgs, OWN_ERROR, interrupt};
 
-/// Exit status when some job failed.
-const JOB_FAILED: u8 = 1;
-/// Exit status when the pool failed.
-const POOL_FAILED: u8 = 3;
 /// Exit status after Ctrl+C.
 const INTERRUPTED: u8 = 130;
 
@@ -27,14 +29,10 @@ const INTERRUPTED: u8 = 130;
 /// itself takes only as many as keep its slots busy).
 const FEED_CAPACITY: usize = 256;
 
-/// "no inputs" usage message.
-const NO_INPUTS: &str =
-    "no inputs: give them as lines on stdin, with --arg VALUE, or after ::: on the command line";
-
-/// Prints a one-line usage error and returns exit status 2.
-fn usage_error(msg: &str) -> ExitCode {
+/// Prints a one-line error of hearth's own and returns exit status 255.
+fn own_error(msg: &str) -> ExitCode {
     say!("hearth map: {msg}");
-    ExitCode::from(USAGE)
+    ExitCode::from(OWN_ERROR)
 }
 
 pub fn run(args: MapArgs) -> ExitCode {
@@ -48,115 +46,138 @@ pub fn run(args: MapArgs) -> ExitCode {
     // Before any thread: every thread started later blocks them too.
     let signals = match interrupt::block() {
         Ok(set) => set,
-        Err(err) => {
-            say!("hearth map: cannot block SIGINT: {err}");
-            return ExitCode::from(POOL_FAILED);
-        }
+        Err(err) => return own_error(&format!("cannot block SIGINT: {err}")),
     };
-    let (words, source) = match inputs::parse(&args) {
-        Ok(split) => split,
-        Err(msg) => return usage_error(&msg),
+    let halt = match (&args.halt, args.fail_fast) {
+        (_, true) => Some(Halt::FAIL_FAST),
+        (Some(text), false) => match halt::parse(text) {
+            Ok(halt) => halt,
+            Err(msg) => return own_error(&msg),
+        },
+        (None, false) => None,
     };
-    if matches!(&source, Source::Listed(inputs) if inputs.is_empty()) {
-        return usage_error(NO_INPUTS);
+    // A share of all the jobs needs all of them first.
+    let read_all = halt.is_some_and(|h| h.is_percent());
+    let plan = match plan::plan(&args, total_slots(&args), read_all) {
+        Ok(plan) => plan,
+        Err(msg) => return own_error(&msg),
+    };
+    if args.dry_run {
+        return dry_run(plan, total_slots(&args));
     }
-    let mut pool = match build_pool(&args) {
+    let settings = Settings {
+        json: args.json,
+        tag: plan.tag.clone(),
+        tag_host: args.tag_host,
+        host_is_node: args.slurm,
+        joblog: args.joblog.clone(),
+        resume: plan::resume(&args),
+        results: args.results.clone(),
+    };
+    let mut printer = match Printer::new(settings) {
+        Ok(printer) => printer,
+        Err(err) => return own_error(&err.to_string()),
+    };
+    // Jobs to run, when known (less those --resume skips).
+    let listed = match &plan.jobs {
+        Jobs::Listed(jobs) => Some(
+            (1..=jobs.len())
+                .filter(|&seq| !plan.maker.skips(seq))
+                .count(),
+        ),
+        Jobs::Streamed(_) => None,
+    };
+    // No inputs is a run that did nothing, as in GNU parallel and `xargs
+    // -r`: no slot is started for it.
+    if listed == Some(0) {
+        return match printer.finish() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => own_error(&msg),
+        };
+    }
+    let mut pool = match build_pool(&args, listed) {
         Ok(pool) => pool,
-        Err(PoolSetup::Usage(msg)) => return usage_error(&msg),
-        Err(PoolSetup::Failed(msg)) => {
-            say!("hearth map: {msg}");
-            return ExitCode::from(POOL_FAILED);
-        }
+        Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
     let interrupted = match interrupt::watch(signals, control.clone()) {
         Ok(flag) => flag,
-        Err(err) => {
-            say!("hearth map: cannot watch for Ctrl+C: {err}");
-            return ExitCode::from(POOL_FAILED);
-        }
-    };
-    let mut printer = match Printer::new(
-        args.json,
-        args.tag,
-        args.tag_host,
-        args.slurm,
-        args.joblog.as_deref(),
-    ) {
-        Ok(printer) => printer,
-        Err(err) => return usage_error(&err.to_string()),
-    };
-    let listed = match &source {
-        Source::Listed(inputs) => Some(inputs.len()),
-        Source::Stdin => None,
+        Err(err) => return own_error(&format!("cannot watch for Ctrl+C: {err}")),
     };
     let bar = progress_bar(args.progress, listed);
-    let order = if args.unordered {
+    // --line-buffer and --ungroup print outputs as jobs end (a slot sends
+    // a job's output with its result), unless -k keeps the order.
+    let streamed_output = (args.line_buffer || args.ungroup) && !args.keep_order;
+    let order = if args.unordered || streamed_output {
         Order::Completion
     } else {
         Order::Submission
     };
     let mut write_error = None;
-    let mut stopped_after_failure = false;
-    // The inputs: all at hand, or a feed that a thread fills from stdin.
-    let (mut texts, listed_jobs, fed) = match source {
-        Source::Listed(inputs) => {
-            let jobs: Vec<ShJob> = inputs
-                .iter()
-                .map(|input| ShJob {
-                    command: inputs::command_line(&words, input),
-                })
-                .collect();
-            (Texts::listed(&words, inputs), jobs, None)
+    let mut tally = Tally::new(halt, listed);
+    // The jobs: all at hand, or a feed that a thread fills as it reads
+    // the inputs (or, with --delay, as the delay allows).
+    let maker = plan.maker;
+    let (mut texts, listed_jobs, fed) = match (plan.jobs, args.delay) {
+        (Jobs::Listed(all), None) => {
+            let (jobs, texts): (Vec<_>, Vec<_>) = all
+                .into_iter()
+                .enumerate()
+                .filter(|(index, _)| !maker.skips(index + 1))
+                .map(|(index, fields)| maker.make(fields, index + 1))
+                .unzip();
+            (Texts::listed(texts), jobs, None)
         }
-        Source::Stdin => {
+        (jobs, delay) => {
+            let jobs: plan::FieldsIter = match jobs {
+                Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
+                Jobs::Streamed(batches) => Box::new(batches),
+            };
             let (feeder, feed) = pool.feed(FEED_CAPACITY);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
-            let reader = StdinReader::start(words, feeder, texts_tx);
+            let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
             (Texts::fed(texts_rx), Vec::new(), Some((feed, reader)))
         }
     };
     let reader = fed.as_ref().map(|(_, reader)| reader.clone());
     let mut reported = 0;
-    let mut on_report = |index, report: JobReport<ShOutput>| {
+    let mut on_report = |index, report: JobReport<JobOutput>| {
         reported += 1;
         if let Some(reader) = &reader {
-            bar.set_length(reader.lines() as u64);
+            bar.set_length(reader.jobs() as u64);
         }
-        let (input, command) = texts.take(index);
+        let ran = ran(&report);
+        let text = texts.take(index);
         let job = Finished {
-            seq: index + 1,
-            input: &input,
-            command: &command,
+            text: &text,
             report,
         };
-        match bar.suspend(|| printer.job(job)) {
-            Ok(failed) => {
-                bar.inc(1);
-                let failures = printer.failed.len() + printer.not_run.len();
-                if failures > 0 {
-                    bar.set_message(format!("failed={failures}"));
-                }
-                if failed && args.fail_fast && !stopped_after_failure {
-                    stopped_after_failure = true;
-                    return ControlFlow::Break(());
-                }
-                ControlFlow::Continue(())
+        if let Err(err) = bar.suspend(|| printer.job(job)) {
+            if write_error.is_none() {
+                control.kill();
+                write_error = Some(err);
             }
-            Err(err) => {
-                if write_error.is_none() {
-                    control.kill();
-                    write_error = Some(err);
-                }
+            return ControlFlow::Break(());
+        }
+        bar.inc(1);
+        let failures = printer.failed.len() + printer.not_run.len();
+        if failures > 0 {
+            bar.set_message(format!("failed={failures}"));
+        }
+        match ran.and_then(|result| tally.ran(result)) {
+            Some(When::Now) => {
+                control.kill();
                 ControlFlow::Break(())
             }
+            Some(When::Soon) => ControlFlow::Break(()),
+            None => ControlFlow::Continue(()),
         }
     };
     let outcome = match fed {
-        Some((feed, _)) => pool.run_fed(&Target::Any, sh::HANDLER, feed, order, &mut on_report),
+        Some((feed, _)) => pool.run_fed(&Target::Any, sh::JOB_HANDLER, feed, order, &mut on_report),
         None => pool.run(
             &Target::Any,
-            sh::HANDLER,
+            sh::JOB_HANDLER,
             listed_jobs,
             order,
             &mut on_report,
@@ -168,320 +189,123 @@ pub fn run(args: MapArgs) -> ExitCode {
     report_pending_slots(&control.metrics(), args.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
-        say!("hearth map: {err}");
-        return ExitCode::from(POOL_FAILED);
+        return own_error(&err.to_string());
     }
     if let Some(err) = write_error {
-        if err.kind() == io::ErrorKind::BrokenPipe {
-            // Like any filter whose reader went away.
-            return ExitCode::from(141);
-        }
-        say!("hearth map: cannot write the output: {err}");
-        return ExitCode::from(JOB_FAILED);
+        return write_failed(&err);
     }
-    let input_error = reader.as_ref().and_then(StdinReader::error);
-    if input_error.is_none()
-        && reader
-            .as_ref()
-            .is_some_and(|r| r.finished() && r.lines() == 0)
-    {
-        return usage_error(NO_INPUTS);
+    let input_error = reader.as_ref().and_then(Producer::error);
+    let read_nothing = reader
+        .as_ref()
+        .is_some_and(|r| r.finished() && r.jobs() == 0);
+    if input_error.is_none() && read_nothing {
+        // Whatever the slots did meanwhile, nothing was asked of them.
+        return match joblog {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => own_error(&msg),
+        };
     }
     report_dead_hosts(&control.metrics());
-    let mut status = summarize(
-        &printer,
-        reported,
-        interrupted.load(Ordering::SeqCst),
-        args.fail_fast,
-    );
-    // Lines read but not taken by the run were dropped with its feed.
-    if let Some(reader) = &reader
-        && (!reader.finished() || reader.lines() > reported)
-    {
-        say!("hearth map: stopped reading the inputs; those after line {reported} were not run");
-        let metrics = control.metrics();
-        if status != ExitCode::from(INTERRUPTED) && metrics.hosts.iter().all(|h| h.dead == h.slots)
-        {
-            say!("hearth map: the pool failed: every slot is dead");
-            status = ExitCode::from(POOL_FAILED);
+    let interrupted = interrupted.load(Ordering::SeqCst);
+    let why_stopped = if interrupted {
+        "interrupted".to_owned()
+    } else if let Some(when) = tally.halted {
+        match (args.fail_fast, &args.halt) {
+            (true, _) => "--fail-fast after a failure".to_owned(),
+            (false, Some(text)) => format!("--halt {text} after {}", halted_after(&tally, when)),
+            (false, None) => "the run halted".to_owned(),
         }
-    }
-    if let Some(msg) = input_error {
-        say!("hearth map: {msg}");
-        // Unless something worse happened to the run.
-        if status != ExitCode::from(INTERRUPTED) && status != ExitCode::from(POOL_FAILED) {
-            status = ExitCode::from(USAGE);
-        }
-    }
-    match joblog {
-        Err(msg) if status == ExitCode::SUCCESS => {
-            say!("hearth map: {msg}");
-            ExitCode::from(JOB_FAILED)
-        }
-        Err(msg) => {
-            say!("hearth map: {msg}");
-            status
-        }
-        Ok(()) => status,
-    }
-}
-
-/// One line per host with slots whose scheduler never ran them (Slurm
-/// jobs still pending at the end).
-fn report_pending_slots(metrics: &PoolMetrics, in_allocation: bool) {
-    for host in metrics.hosts.iter().filter(|h| h.pending > 0) {
-        let advice = if in_allocation {
-            "use fewer slots (-j) or a larger allocation (--salloc-args)"
-        } else {
-            "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
-        };
-        say!(
-            "hearth map: host {}: {} of {} slots never ran: their Slurm jobs were still pending \
-             at the end (the cluster had no room for them); {advice}",
-            host.name,
-            host.pending,
-            host.slots
-        );
-    }
-}
-
-/// One line per host with slots dead for good.
-fn report_dead_hosts(metrics: &PoolMetrics) {
-    let others_alive = |name: &str| {
-        metrics
-            .hosts
-            .iter()
-            .any(|h| h.name != name && h.dead < h.slots)
+    } else {
+        "the pool stopped".to_owned()
     };
-    for host in metrics.hosts.iter().filter(|h| h.dead > 0) {
-        let why = host.last_failure.as_deref().unwrap_or("no reason recorded");
-        let others = if others_alive(&host.name) {
-            "; the other hosts took its jobs"
-        } else {
-            ""
-        };
-        say!(
-            "hearth map: host {}: {} of {} slots dead ({why}){others}",
-            host.name,
-            host.dead,
-            host.slots
-        );
-    }
-}
-
-/// `a:1: why; a:2: why` as `a:1, a:2: why`.
-fn dedupe_reasons(reasons: &[String]) -> String {
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    for reason in reasons {
-        let (label, why) = match reason.split_once(": ") {
-            Some((label, why)) => (label.to_owned(), why.to_owned()),
-            None => (String::new(), reason.clone()),
-        };
-        match grouped.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, labels)) => labels.push(label),
-            None => grouped.push((why, vec![label])),
+    summarize(&printer, reported, &why_stopped);
+    let mut own_failure = !printer.not_run.is_empty();
+    // Inputs read but not taken by the run were dropped with its feed.
+    if let Some(reader) = &reader
+        && (!reader.finished() || reader.jobs() > reported)
+    {
+        say!("hearth map: stopped reading the inputs; those after job {reported} were not run");
+        let metrics = control.metrics();
+        if !interrupted && metrics.hosts.iter().all(|h| h.dead == h.slots) {
+            say!("hearth map: the pool failed: every slot is dead");
+            own_failure = true;
         }
     }
-    grouped
-        .into_iter()
-        .map(|(why, labels)| format!("{}: {why}", labels.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The summary on stderr and the exit status.
-fn summarize(printer: &Printer, total: usize, interrupted: bool, fail_fast: bool) -> ExitCode {
-    let failed = printer.failed.len();
-    if !printer.not_run.is_empty() {
-        say!(
-            "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
-            printer.not_run.len(),
-            dedupe_reasons(&printer.dead)
-        );
+    if let Some(msg) = &input_error {
+        say!("hearth map: {msg}");
+        own_failure = true;
     }
-    if failed > 0 {
-        let listed: Vec<String> = printer
-            .failed
-            .iter()
-            .take(10)
-            .map(|(seq, why)| format!("#{seq} ({why})"))
-            .collect();
-        let more = if failed > 10 { ", ..." } else { "" };
-        say!(
-            "hearth map: {failed} of {total} jobs failed: {}{more}",
-            listed.join(", ")
-        );
-    }
-    if printer.cancelled > 0 {
-        let why = if interrupted {
-            "interrupted"
-        } else if fail_fast {
-            "--fail-fast after a failure"
-        } else {
-            "the pool stopped"
-        };
-        say!(
-            "hearth map: {} of {total} jobs were not run ({why}); {} succeeded",
-            printer.cancelled,
-            printer.succeeded
-        );
+    if let Err(msg) = &joblog {
+        say!("hearth map: {msg}");
+        own_failure = true;
     }
     if interrupted {
         ExitCode::from(INTERRUPTED)
-    } else if !printer.not_run.is_empty() {
-        ExitCode::from(POOL_FAILED)
-    } else if failed > 0 || printer.cancelled > 0 || printer.succeeded != total {
-        ExitCode::from(JOB_FAILED)
+    } else if own_failure {
+        ExitCode::from(OWN_ERROR)
     } else {
-        ExitCode::SUCCESS
+        ExitCode::from(tally.exit_status())
     }
 }
 
-/// Why the pool could not be made.
-enum PoolSetup {
-    /// Bad options: exit status 2.
-    Usage(String),
-    /// The cluster said no (no Slurm allocation): exit status 3.
-    Failed(String),
-}
-
-/// The pool of the options: `--slurm`, or the `--hosts`.
-fn build_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
-    if args.slurm {
-        build_slurm_pool(args)
-    } else {
-        build_host_pool(args).map_err(PoolSetup::Usage)
+/// How a job that ran ended: `Ok(())` if it succeeded, else its exit
+/// status (255 for a failure that is not an exit); `None` for a job that
+/// did not run (cancelled, or no slot left).
+fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
+    match &report.result {
+        Ok(out) if out.output.success() => Some(Ok(())),
+        Ok(out) => Some(Err(out.output.status_code())),
+        Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => None,
+        Err(_) => Some(Err(255)),
     }
 }
 
-/// The pool of the `--hosts`, `--slots` and friends.
-fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
-    let hosts = if args.hosts.is_empty() {
-        vec![":".to_owned()]
-    } else {
-        args.hosts.clone()
+/// What the halt counted: `3 failed jobs`, ...
+fn halted_after(tally: &Tally, when: When) -> String {
+    let how = match when {
+        When::Now => "the running ones killed",
+        When::Soon => "the running ones finished",
     };
-    let ssh = words("--ssh", &args.ssh)?;
-    if ssh.is_empty() {
-        return Err(
-            "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
-        );
-    }
-    let launcher = match &args.launcher {
-        Some(template) => {
-            let words = words("--launcher", template)?;
-            if words.is_empty() {
-                return Err(
-                    "--launcher is empty: give the command that starts a worker, e.g. \
-                     --launcher 'docker exec -i {host} {bin}'"
-                        .to_owned(),
-                );
-            }
-            Some(words)
-        }
-        None => None,
+    format!(
+        "{} failed and {} succeeded jobs; {how}",
+        tally.failed, tally.succeeded
+    )
+}
+
+/// `--dry-run`: the command line of each job on stdout, `{%}` the slots
+/// in turn; nothing runs.
+fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
+    let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
+        Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
+        Jobs::Streamed(batches) => Box::new(batches),
     };
-    let bin = worker_bin(args)?;
-    let mut builder = Pool::builder()
-        .name("hearth-map")
-        .window(args.window as usize)
-        .max_attempts(args.attempts);
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
-    for host in hosts.iter().map(|h| h.trim()) {
-        let host = match host {
-            "" => return Err("empty host name in --hosts".to_owned()),
-            ":" => {
-                let cores = std::thread::available_parallelism().map_or(1, usize::from);
-                let slots = args.slots.map_or(cores, |n| n as usize);
-                Host::new("local", slots, Transport::local())
-            }
-            name => {
-                if name.starts_with('-') {
-                    return Err(format!("bad host name {name:?}"));
-                }
-                let slots = args.slots.map_or(2, |n| n as usize);
-                let transport = match &launcher {
-                    Some(template) => Transport::Command {
-                        template: template.clone(),
-                        bin: bin.clone(),
-                    },
-                    None => Transport::Ssh {
-                        ssh: ssh.clone(),
-                        bin: bin.clone(),
-                        connect_timeout: Duration::from_secs(10),
-                    },
-                };
-                Host::new(name, slots, transport)
-            }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for (index, fields) in jobs.enumerate() {
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(msg) => return own_error(&msg),
         };
-        builder = builder.host(host);
-    }
-    builder.build().map_err(|err: PoolError| err.to_string())
-}
-
-/// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by
-/// default); with `--slurm-alloc` the allocation is made here, and lives
-/// as long as the pool.
-fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
-    let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
-    let words = |flag: &str, text: &Option<String>| -> Result<Vec<String>, PoolSetup> {
-        match text {
-            Some(text) => words(flag, text).map_err(PoolSetup::Usage),
-            None => Ok(Vec::new()),
+        let (_, text) = plan.maker.make(fields, index + 1);
+        let slot = (index % slots.max(1)) as u32 + 1;
+        let mut line = text.command(Some(slot));
+        line.push(b'\n');
+        if let Err(err) = out.write_all(&line) {
+            return write_failed(&err);
         }
-    };
-    let mut slurm = Slurm::new(bin)
-        .args(words("--srun-args", &args.srun_args)?)
-        .pending_timeout(args.pending_timeout);
-    if let Some(job) = &args.slurm_jobid {
-        slurm = slurm.allocation_id(job.clone());
     }
-    if args.slurm_alloc {
-        let mut salloc = words("--salloc-args", &args.salloc_args)?;
-        if salloc.is_empty() {
-            salloc.push("-N1".to_owned());
-        }
-        let allocation = slurm
-            .allocate(salloc)
-            .map_err(|err| PoolSetup::Failed(format!("--slurm-alloc: {err}")))?;
-        slurm = slurm.in_allocation(&allocation);
+    match out.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => write_failed(&err),
     }
-    let slots = args.slots.map_or(4, |n| n as usize);
-    let mut builder = Pool::builder()
-        .name("hearth-map")
-        .window(args.window as usize)
-        .max_attempts(args.attempts)
-        .host(Host::new("slurm", slots, slurm.into()));
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
-    builder
-        .build()
-        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
 
-/// The words of an option that holds a command line, split as a shell
-/// would: quotes keep spaces (`--ssh "ssh -o 'ProxyCommand=nc %h %p'"`).
-fn words(flag: &str, text: &str) -> Result<Vec<String>, String> {
-    shlex::split(text).ok_or_else(|| {
-        format!("{flag} {text:?} has an unclosed quote or a trailing backslash; close the quote")
-    })
-}
-
-/// The worker binary's path on the hosts: `--remote-bin`, or this one's.
-fn worker_bin(args: &MapArgs) -> Result<String, String> {
-    match &args.remote_bin {
-        Some(bin) if bin.trim().is_empty() => Err(
-            "--remote-bin is empty: give the path of hearth on the hosts, e.g. --remote-bin /usr/local/bin/hearth"
-                .to_owned(),
-        ),
-        Some(bin) => Ok(bin.clone()),
-        None => std::env::current_exe()
-            .map(|path| path.display().to_string())
-            .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
+/// The exit of a run whose output could not be written.
+fn write_failed(err: &io::Error) -> ExitCode {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        // Like any filter whose reader went away.
+        return ExitCode::from(141);
     }
+    own_error(&format!("cannot write the output: {err}"))
 }
 
 /// A progress bar on stderr when asked for and stderr is a terminal;

@@ -1,37 +1,51 @@
 //! What `hearth map` prints for each job: the job's stdout as one block
-//! (optionally prefixed with the input or host), or one JSON object; its
-//! stderr on stderr; a joblog line; and the tally for the exit status.
+//! (optionally prefixed with a tag: the input, `--tagstring`, the host),
+//! or one JSON object; its stderr on stderr; a joblog line; its
+//! `--results`; and the tally for the summary.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use hearth::remote::{JobFailure, JobReport};
 
-use crate::sh::ShOutput;
+use crate::inputs::JobText;
+use crate::joblog::{self, Line, Resume};
+use crate::replace::{Fill, Template};
+use crate::results::Results;
+use crate::sh::JobOutput;
+
+/// What the printer prints, from the options.
+pub struct Settings {
+    pub json: bool,
+    /// `--tag` (`{}`) or `--tagstring`.
+    pub tag: Option<Template>,
+    pub tag_host: bool,
+    /// The host shown is the slot's node (and Slurm job id), not the
+    /// pool's host entry.
+    pub host_is_node: bool,
+    pub joblog: Option<PathBuf>,
+    /// `--resume` or `--resume-failed`: the joblog is appended to.
+    pub resume: Option<Resume>,
+    pub results: Option<PathBuf>,
+}
 
 /// How outputs are printed.
 pub struct Printer {
-    json: bool,
-    tag: bool,
-    tag_host: bool,
-    /// The host shown is the slot's node (and Slurm job id), not the
-    /// pool's host entry.
-    host_is_node: bool,
+    settings: Settings,
     joblog: Option<BufWriter<File>>,
-    /// The joblog's path, for its errors.
-    joblog_path: Option<std::path::PathBuf>,
-    /// The first error writing the joblog: the log stops there, the run
-    /// goes on, and [`Printer::finish`] returns it.
-    joblog_error: Option<io::Error>,
+    results: Option<Results>,
+    /// The first error writing the joblog or the results: they stop
+    /// there, the run goes on, and [`Printer::finish`] returns it.
+    record_error: Option<String>,
     /// Failed jobs: (seq, why), in the order they were reported.
     pub failed: Vec<(usize, String)>,
     /// Jobs no slot could run, and why the slots died.
     pub not_run: Vec<usize>,
     /// Why the slots that could run them died.
     pub dead: Vec<String>,
-    /// Jobs cancelled (interrupted or after --fail-fast).
+    /// Jobs cancelled (interrupted or after --halt).
     pub cancelled: usize,
     /// Jobs that exited 0.
     pub succeeded: usize,
@@ -39,49 +53,27 @@ pub struct Printer {
 
 /// One finished job, as the printer needs it.
 pub struct Finished<'a> {
-    /// 1-based position in the input.
-    pub seq: usize,
-    /// The input (any bytes, see `inputs.rs`).
-    pub input: &'a [u8],
-    /// The command line run.
-    pub command: &'a [u8],
+    /// The job's fields, sequence number and command line.
+    pub text: &'a JobText,
     /// The pool's report.
-    pub report: JobReport<ShOutput>,
+    pub report: JobReport<JobOutput>,
 }
 
 impl Printer {
-    pub fn new(
-        json: bool,
-        tag: bool,
-        tag_host: bool,
-        host_is_node: bool,
-        joblog: Option<&Path>,
-    ) -> io::Result<Self> {
-        let joblog_path = joblog;
-        let joblog = match joblog {
-            Some(path) => {
-                let mut file = BufWriter::new(File::create(path).map_err(|err| {
-                    io::Error::new(
-                        err.kind(),
-                        format!("cannot create joblog {}: {err}", path.display()),
-                    )
-                })?);
-                writeln!(
-                    file,
-                    "Seq\tHost\tStarttime\tJobRuntime\tAttempts\tExitval\tSignal\tCommand"
-                )?;
-                Some(file)
-            }
+    pub fn new(settings: Settings) -> io::Result<Self> {
+        let joblog = match &settings.joblog {
+            Some(path) => Some(joblog::open(path, settings.resume)?),
+            None => None,
+        };
+        let results = match &settings.results {
+            Some(path) => Some(Results::new(path)?),
             None => None,
         };
         Ok(Printer {
-            json,
-            tag,
-            tag_host,
-            host_is_node,
+            settings,
             joblog,
-            joblog_path: joblog_path.map(Path::to_path_buf),
-            joblog_error: None,
+            results,
+            record_error: None,
             failed: Vec::new(),
             not_run: Vec::new(),
             dead: Vec::new(),
@@ -90,13 +82,17 @@ impl Printer {
         })
     }
 
-    /// Prints one job; returns true if it failed (for --fail-fast).
-    pub fn job(&mut self, job: Finished<'_>) -> io::Result<bool> {
-        let host = match (&job.report.slot, self.host_is_node) {
+    /// Prints one job.
+    pub fn job(&mut self, job: Finished<'_>) -> io::Result<()> {
+        let seq = job.text.seq;
+        let slot_number = job.report.result.as_ref().ok().and_then(|out| out.slot);
+        let command = job.text.command(slot_number);
+        let host = match (&job.report.slot, self.settings.host_is_node) {
             (Some(slot), true) => slot.place(),
             _ => job.report.host.clone().unwrap_or_else(|| "-".to_owned()),
         };
-        let failure = match &job.report.result {
+        let output = job.report.result.as_ref().map(|out| &out.output);
+        let failure = match output {
             Ok(out) if out.success() => None,
             Ok(out) => Some(match out.signal {
                 Some(signal) => format!("killed by signal {signal}"),
@@ -104,52 +100,117 @@ impl Printer {
             }),
             Err(err) => Some(err.to_string()),
         };
-        match &job.report.result {
-            Err(JobFailure::Cancelled(_)) => self.cancelled += 1,
+        let ran = match &job.report.result {
+            Err(JobFailure::Cancelled(_)) => {
+                self.cancelled += 1;
+                false
+            }
             Err(JobFailure::NotRun { reasons }) => {
-                self.not_run.push(job.seq);
+                self.not_run.push(seq);
                 if self.dead.is_empty() {
                     self.dead = reasons.clone();
                 }
+                false
             }
-            _ => match &failure {
-                Some(why) => self.failed.push((job.seq, why.clone())),
-                None => self.succeeded += 1,
-            },
+            _ => {
+                match &failure {
+                    Some(why) => self.failed.push((seq, why.clone())),
+                    None => self.succeeded += 1,
+                }
+                true
+            }
+        };
+        if ran {
+            self.record(&job, &host, &command);
         }
-        if let Err(err) = self.write_joblog(&job, &host) {
-            self.joblog = None;
-            self.joblog_error = Some(err);
+        if self.settings.json {
+            return self.write_json(&job, &command, failure.as_deref());
         }
-        if self.json {
-            return self
-                .write_json(&job, failure.as_deref())
-                .map(|()| failure.is_some());
-        }
-        // The input as it is, bytes and all, as the job's output is.
         let mut prefix = Vec::new();
-        if self.tag {
-            prefix.extend_from_slice(job.input);
+        if let Some(tag) = &self.settings.tag {
+            // The values as they are, bytes and all, as the job's output is.
+            let parts = tag.render(&job.text.fields, seq, Fill::Join, false);
+            prefix = job.text.join(&parts, slot_number);
             prefix.push(b'\t');
         }
-        if self.tag_host {
+        if self.settings.tag_host {
             prefix.extend_from_slice(host.as_bytes());
             prefix.push(b'\t');
         }
-        match &job.report.result {
+        match output {
+            // With --results, the outputs are in the files only.
+            Ok(_) if self.results.is_some() => {}
             Ok(out) => {
                 write_block(&mut io::stdout().lock(), &prefix, &out.stdout)?;
                 write_block(&mut io::stderr().lock(), &prefix, &out.stderr)?;
             }
             // Summed up at the end.
             Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(err) => say!("hearth: job {} ({}): {err}", job.seq, shortened(job.input)),
+            Err(err) => say!(
+                "hearth: job {seq} ({}): {err}",
+                shortened(&job.text.input())
+            ),
         }
-        Ok(failure.is_some())
+        Ok(())
     }
 
-    fn write_json(&self, job: &Finished<'_>, failure: Option<&str>) -> io::Result<()> {
-        let (exit, signal, stdout, stderr) = match &job.report.result {
+    /// The joblog line and the results of a job that ran.
+    fn record(&mut self, job: &Finished<'_>, host: &str, command: &[u8]) {
+        if self.joblog.is_none() && self.results.is_none() {
+            return;
+        }
+        let output = job.report.result.as_ref().ok().map(|out| &out.output);
+        let (exit, signal) = match output {
+            Some(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
+            // Timed out, or no attempt succeeded: as GNU parallel logs a
+            // job it killed.
+            None => (-1, 0),
+        };
+        let line = Line {
+            seq: job.text.seq,
+            host: if host == "local" { ":" } else { host },
+            start: SystemTime::now()
+                .checked_sub(job.report.run_time)
+                .unwrap_or_else(SystemTime::now),
+            run_time: job.report.run_time,
+            received: output.map_or(0, |out| out.stdout.len()),
+            exit,
+            signal,
+            command,
+        };
+        if let Some(log) = self.joblog.as_mut()
+            && let Err(err) = joblog::write(log, &line)
+        {
+            self.joblog = None;
+            let path = self.settings.joblog.as_deref().unwrap_or(Path::new("?"));
+            let _ = self.record_error.get_or_insert(format!(
+                "cannot write the joblog {}: {err}; it is incomplete",
+                path.display()
+            ));
+        }
+        if let Some(results) = self.results.as_mut() {
+            let empty = Vec::new();
+            let (stdout, stderr) =
+                output.map_or((&empty, &empty), |out| (&out.stdout, &out.stderr));
+            if let Err(err) = results.save(&line, &job.text.fields, stdout, stderr) {
+                self.results = None;
+                let path = self.settings.results.as_deref().unwrap_or(Path::new("?"));
+                let _ = self.record_error.get_or_insert(format!(
+                    "cannot write the results {}: {err}; they are incomplete",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    fn write_json(
+        &self,
+        job: &Finished<'_>,
+        command: &[u8],
+        failure: Option<&str>,
+    ) -> io::Result<()> {
+        let (exit, signal, stdout, stderr) = match job.report.result.as_ref().map(|out| &out.output)
+        {
             Ok(out) => (
                 out.exit,
                 out.signal,
@@ -163,10 +224,11 @@ impl Printer {
             Err(_) => failure,
         };
         let slot = job.report.slot.as_deref();
+        // JSON holds text: bytes that are not UTF-8 become U+FFFD.
         let line = serde_json::json!({
-            "seq": job.seq,
-            // JSON holds text: bytes that are not UTF-8 become U+FFFD.
-            "input": String::from_utf8_lossy(job.input),
+            "seq": job.text.seq,
+            "input": String::from_utf8_lossy(&job.text.input()),
+            "command": String::from_utf8_lossy(command),
             "host": job.report.host,
             "node": slot.map(|s| &s.node),
             "slurm_job": slot.and_then(|s| s.slurm_job.as_ref()),
@@ -183,52 +245,31 @@ impl Printer {
         out.write_all(b"\n")
     }
 
-    fn write_joblog(&mut self, job: &Finished<'_>, host: &str) -> io::Result<()> {
-        let Some(log) = self.joblog.as_mut() else {
-            return Ok(());
-        };
-        let start = SystemTime::now()
-            .checked_sub(job.report.run_time)
-            .unwrap_or(SystemTime::now())
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let (exit, signal) = match &job.report.result {
-            Ok(out) => (out.exit.unwrap_or(-1), out.signal.unwrap_or(0)),
-            Err(_) => (-1, 0),
-        };
-        write!(
-            log,
-            "{}\t{host}\t{:.3}\t{:.3}\t{}\t{exit}\t{signal}\t",
-            job.seq,
-            start.as_secs_f64(),
-            job.report.run_time.as_secs_f64(),
-            job.report.attempts,
-        )?;
-        // The command as it ran, on one line of the log.
-        let command: Vec<u8> = job
-            .command
-            .iter()
-            .map(|&b| if b == b'\n' || b == b'\t' { b' ' } else { b })
-            .collect();
-        log.write_all(&command)?;
-        log.write_all(b"\n")
-    }
-
-    /// Flushes the joblog. An error says which joblog and that it is
-    /// incomplete: the first error writing it, or the flush's.
+    /// Flushes the joblog and the results. An error says which and that
+    /// it is incomplete: the first error writing them, or the flush's.
     pub fn finish(&mut self) -> Result<(), String> {
-        let result = match (self.joblog_error.take(), self.joblog.as_mut()) {
-            (Some(err), _) => Err(err),
-            (None, Some(log)) => log.flush(),
-            (None, None) => Ok(()),
-        };
-        result.map_err(|err| {
-            let path = self.joblog_path.as_deref().unwrap_or(Path::new("?"));
-            format!(
+        if let Some(err) = self.record_error.take() {
+            return Err(err);
+        }
+        if let Some(log) = self.joblog.as_mut()
+            && let Err(err) = log.flush()
+        {
+            let path = self.settings.joblog.as_deref().unwrap_or(Path::new("?"));
+            return Err(format!(
                 "cannot write the joblog {}: {err}; it is incomplete",
                 path.display()
-            )
-        })
+            ));
+        }
+        if let Some(results) = self.results.as_mut()
+            && let Err(err) = results.finish()
+        {
+            let path = self.settings.results.as_deref().unwrap_or(Path::new("?"));
+            return Err(format!(
+                "cannot write the results {}: {err}; they are incomplete",
+                path.display()
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,9 @@
-//! The worker's built-in `sh` handler: runs a command line with `sh -c` and
-//! returns its exit status, stdout and stderr.
+//! The worker's built-in handlers: `sh-job`, what `hearth map` sends (a
+//! command line in parts, joined with the slot's number when it holds
+//! `{%}`; the job's sequence number in `PARALLEL_SEQ`, the slot's in
+//! `PARALLEL_JOBSLOT`, as GNU parallel sets them), and `sh`, a plain
+//! command line (what earlier `hearth map`s send). Both run the command
+//! with `sh -c` and return its exit status, stdout and stderr.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -10,8 +14,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::shortened;
 
-/// The name of the handler.
+/// The name of the plain handler.
 pub const HANDLER: &str = "sh";
+
+/// The name of the handler of [`Job`]s.
+pub const JOB_HANDLER: &str = "sh-job";
+
+/// A job of `hearth map`: a command line and what it needs from its slot.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Job {
+    /// The command line, in parts to join with the slot's number between
+    /// them (one part when the command does not hold `{%}`): any bytes but
+    /// NUL.
+    pub parts: Vec<Vec<u8>>,
+    /// The job's sequence number (from 1), for `PARALLEL_SEQ`.
+    pub seq: u64,
+    /// The run's id when the job needs its slot's number: the slot claims
+    /// the lowest number no other live slot of the run has on its machine
+    /// (see [`crate::slot_number`]).
+    pub run: Option<String>,
+}
+
+/// What a [`Job`] did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobOutput {
+    /// Exit status, stdout and stderr.
+    pub output: ShOutput,
+    /// The slot's number, if the job needed it.
+    pub slot: Option<u32>,
+}
 
 /// A job of the `sh` handler: one command line.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,13 +82,39 @@ impl ShOutput {
     }
 }
 
-/// Runs the job. A command that cannot be started (no `sh`) is a job
+/// Runs a plain job. A command that cannot be started (no `sh`) is a job
 /// error; the command's own failure is an output with its exit status.
 pub fn run(job: ShJob) -> Result<ShOutput, String> {
+    sh(&job.command, &[])
+}
+
+/// Runs a [`Job`] of `hearth map`, as [`run`] does.
+pub fn run_job(job: Job) -> Result<JobOutput, String> {
+    let seq = job.seq.to_string();
+    let slot = match &job.run {
+        Some(run) => Some(crate::slot_number::claim(run)?),
+        None => None,
+    };
+    let command = match slot {
+        Some(n) => job.parts.join(n.to_string().as_bytes()),
+        None => job.parts.concat(),
+    };
+    let slot_text = slot.map(|n| n.to_string());
+    let mut env = vec![("PARALLEL_SEQ", seq.as_str())];
+    if let Some(text) = &slot_text {
+        env.push(("PARALLEL_JOBSLOT", text.as_str()));
+    }
+    let output = sh(&command, &env)?;
+    Ok(JobOutput { output, slot })
+}
+
+/// Runs `command` with `sh -c`, with `env` added to the environment.
+fn sh(command: &[u8], env: &[(&str, &str)]) -> Result<ShOutput, String> {
     let mut cmd = Command::new("sh");
     let _ = cmd
         .arg("-c")
-        .arg(OsStr::from_bytes(&job.command))
+        .arg(OsStr::from_bytes(command))
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -75,16 +132,16 @@ pub fn run(job: ShJob) -> Result<ShOutput, String> {
         });
     }
     let output = cmd.output().map_err(|err| {
-        let command = shortened(&job.command);
+        let shown = shortened(command);
         if err.raw_os_error() == Some(libc::E2BIG) {
             format!(
-                "cannot run sh -c \"{command}\": the command line is {} bytes, more than the \
+                "cannot run sh -c \"{shown}\": the command line is {} bytes, more than the \
                  system takes as one argument (128 KiB on Linux); pass inputs that large \
                  through files",
-                job.command.len()
+                command.len()
             )
         } else {
-            format!("cannot run sh -c \"{command}\": {err}")
+            format!("cannot run sh -c \"{shown}\": {err}")
         }
     })?;
     Ok(ShOutput {

@@ -1,0 +1,173 @@
+//! How many records each job of `hearth map` takes, as in GNU parallel:
+//! one (the default), `-N n` / `-n n` (n at a time, the last job may have
+//! fewer), or as many as fit on one command line (`-m`, `-X`, `--xargs`,
+//! bounded by `-s` and by `-n`); with `-m` and `-X`, the records left at
+//! the end of the input are spread evenly over the slots, so that a short
+//! input still keeps every slot busy.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::replace::{Fill, Template};
+use crate::sources::{Record, Records};
+
+/// Longest command line, in bytes, for `-m`, `-X` and `--xargs` by
+/// default: the whole line goes to `sh -c` as one argument, which Linux
+/// takes up to 128 KiB with its NUL.
+pub const MAX_CHARS: usize = 128 * 1024;
+
+/// How records make jobs.
+#[derive(Clone, Copy, Debug)]
+pub enum Batching {
+    /// One record per job.
+    One,
+    /// This many records per job.
+    Fixed(usize),
+    /// As many as fit.
+    Fill {
+        /// `-X` (context replace) or `-m` / `--xargs`.
+        fill: Fill,
+        /// `-n`: at most this many.
+        max_args: Option<usize>,
+        /// `-s`: a command line is shorter than this.
+        max_chars: usize,
+        /// `-m` and `-X`: the records left at the end spread over this
+        /// many slots (`--xargs`: `None`).
+        spread: Option<usize>,
+    },
+}
+
+/// Jobs' fields, from records.
+pub struct Batches {
+    records: Records,
+    batching: Batching,
+    template: Arc<Template>,
+    /// A record read that did not fit the job before.
+    carry: Option<Record>,
+    /// Jobs made by spreading the last records.
+    spread: VecDeque<Vec<Record>>,
+    /// Jobs made so far (for `{#}` in the length of a line).
+    made: usize,
+    done: bool,
+}
+
+impl Batches {
+    pub fn new(records: Records, batching: Batching, template: Arc<Template>) -> Batches {
+        Batches {
+            records,
+            batching,
+            template,
+            carry: None,
+            spread: VecDeque::new(),
+            made: 0,
+            done: false,
+        }
+    }
+
+    fn next_record(&mut self) -> Option<Result<Record, String>> {
+        if let Some(record) = self.carry.take() {
+            return Some(Ok(record));
+        }
+        if self.done {
+            return None;
+        }
+        let next = self.records.next();
+        if matches!(next, None | Some(Err(_))) {
+            self.done = true;
+        }
+        next
+    }
+
+    /// The next job's records, filled.
+    fn fill(
+        &mut self,
+        fill: Fill,
+        max_args: usize,
+        max_chars: usize,
+        spread: Option<usize>,
+    ) -> Option<Result<Vec<Record>, String>> {
+        let mut pending: Vec<Record> = Vec::new();
+        let mut len = 0;
+        loop {
+            let record = match self.next_record() {
+                Some(Ok(record)) => record,
+                Some(Err(err)) => return Some(Err(err)),
+                None => break,
+            };
+            if pending.is_empty() {
+                let fields: Vec<Vec<u8>> = record.clone();
+                len = self
+                    .template
+                    .render(&fields, self.made + 1, fill, true)
+                    .iter()
+                    .map(Vec::len)
+                    .sum();
+                pending.push(record);
+            } else {
+                let added: usize = record
+                    .iter()
+                    .map(|field| self.template.added_len(field, fill))
+                    .sum();
+                if len + added >= max_chars {
+                    self.carry = Some(record);
+                    return Some(Ok(pending));
+                }
+                len += added;
+                pending.push(record);
+            }
+            if pending.len() >= max_args {
+                return Some(Ok(pending));
+            }
+        }
+        // The end of the input, before the line was full.
+        if pending.is_empty() {
+            return None;
+        }
+        if let Some(slots) = spread.filter(|&s| s > 1) {
+            let per = pending.len().div_ceil(slots);
+            let mut rest = pending.into_iter().peekable();
+            while rest.peek().is_some() {
+                self.spread.push_back(rest.by_ref().take(per).collect());
+            }
+            return self.spread.pop_front().map(Ok);
+        }
+        Some(Ok(pending))
+    }
+}
+
+impl Iterator for Batches {
+    /// A job's fields.
+    type Item = Result<Vec<Vec<u8>>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let records = if let Some(job) = self.spread.pop_front() {
+            Ok(job)
+        } else {
+            match self.batching {
+                Batching::One => self.next_record()?.map(|record| vec![record]),
+                Batching::Fixed(n) => {
+                    let mut job = Vec::with_capacity(n);
+                    while job.len() < n {
+                        match self.next_record() {
+                            Some(Ok(record)) => job.push(record),
+                            Some(Err(err)) => return Some(Err(err)),
+                            None => break,
+                        }
+                    }
+                    if job.is_empty() {
+                        return None;
+                    }
+                    Ok(job)
+                }
+                Batching::Fill {
+                    fill,
+                    max_args,
+                    max_chars,
+                    spread,
+                } => self.fill(fill, max_args.unwrap_or(usize::MAX), max_chars, spread)?,
+            }
+        };
+        self.made += 1;
+        Some(records.map(|job| job.into_iter().flatten().collect()))
+    }
+}

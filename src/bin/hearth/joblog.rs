@@ -1,0 +1,130 @@
+//! `--joblog FILE` in GNU parallel's format, so that the tools that read
+//! GNU parallel's joblog read hearth's: a header, then a line per job of 9
+//! tab-separated columns, Seq, Host (`:` for this machine), Starttime
+//! (seconds since the epoch, 3 decimals), JobRuntime (seconds, 3
+//! decimals, 10 wide), Send (bytes to the job's stdin: 0), Receive (bytes
+//! of its stdout), Exitval, Signal, Command. Attempts and hearth's other
+//! fields are in `--json`.
+//!
+//! `--resume` and `--resume-failed` read an existing joblog: the jobs it
+//! shows as done (or as done and succeeded) are skipped, keyed by their
+//! sequence number, and the log is appended to.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The header line.
+pub const HEADER: &str =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
+
+/// What `--resume` skips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// Every job in the log (`--resume`).
+    Done,
+    /// Every job the log shows as succeeded (`--resume-failed`).
+    Succeeded,
+}
+
+/// One job's line.
+pub struct Line<'a> {
+    pub seq: usize,
+    /// `:` for this machine.
+    pub host: &'a str,
+    /// When the job began.
+    pub start: SystemTime,
+    pub run_time: Duration,
+    pub received: usize,
+    pub exit: i32,
+    pub signal: i32,
+    pub command: &'a [u8],
+}
+
+/// Opens the joblog at `path`: created with its header, or with `resume`,
+/// appended to when it exists.
+pub fn open(path: &Path, resume: Option<Resume>) -> io::Result<BufWriter<File>> {
+    let named = |err: io::Error| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot open the joblog {}: {err}", path.display()),
+        )
+    };
+    if resume.is_some() && path.exists() {
+        let file = OpenOptions::new().append(true).open(path).map_err(named)?;
+        return Ok(BufWriter::new(file));
+    }
+    let mut file = BufWriter::new(File::create(path).map_err(named)?);
+    writeln!(file, "{HEADER}")?;
+    Ok(file)
+}
+
+/// Writes one job's line.
+pub fn write(log: &mut impl Write, line: &Line<'_>) -> io::Result<()> {
+    let start = line
+        .start
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    write!(
+        log,
+        "{}\t{}\t{start:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
+        line.seq,
+        line.host,
+        line.run_time.as_secs_f64(),
+        line.received,
+        line.exit,
+        line.signal,
+    )?;
+    // The command as it ran, on one line of the log.
+    let command: Vec<u8> = line
+        .command
+        .iter()
+        .map(|&b| if b == b'\n' { b' ' } else { b })
+        .collect();
+    log.write_all(&command)?;
+    log.write_all(b"\n")
+}
+
+/// The sequence numbers that `--resume` (or `--resume-failed`) skips, from
+/// the joblog at `path` (none if it does not exist yet).
+pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(err) => return Err(format!("cannot read the joblog {}: {err}", path.display())),
+    };
+    let mut skipped = HashSet::new();
+    for (at, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line =
+            line.map_err(|err| format!("cannot read the joblog {}: {err}", path.display()))?;
+        if at == 0 && line.starts_with(b"Seq\t") {
+            continue;
+        }
+        let columns: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
+        let number = |i: usize| -> Option<i64> {
+            std::str::from_utf8(columns.get(i)?)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let (Some(seq), Some(exit), Some(signal)) = (number(0), number(6), number(7)) else {
+            return Err(format!(
+                "the joblog {} is not a joblog: line {} is not Seq, Host, .., Exitval, Signal, \
+                 Command; give another --joblog to start afresh",
+                path.display(),
+                at + 1
+            ));
+        };
+        let succeeded = exit == 0 && signal == 0;
+        if (resume == Resume::Done || succeeded)
+            && let Ok(seq) = usize::try_from(seq)
+        {
+            let _ = skipped.insert(seq);
+        }
+    }
+    Ok(skipped)
+}

@@ -1,0 +1,289 @@
+//! GNU parallel's options that `hearth map` does not have, and the usage
+//! errors they get: a GNU parallel user who passes one is told that it is
+//! GNU parallel's, with the nearest option of hearth's when there is one.
+//! clap's own tips misled them: "to pass '--halt' as a value, use '--
+//! --halt'" makes `--halt` the command, and `--resume` was answered with "a
+//! similar argument exists: '--slurm'".
+//!
+//! The list is the options of `man parallel` (GNU parallel 20221122) less
+//! those `hearth map` has: an option hearth gains leaves it (a unit test
+//! checks that none of them is hearth's).
+
+use clap::CommandFactory;
+use clap::builder::StyledStr;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use crate::Cli;
+
+/// GNU parallel options that `hearth map` lacks: the names of one option,
+/// and what to say after "hearth map does not have" (the nearest option
+/// of hearth's, or why none is needed), if anything.
+const MISSING: &[(&[&str], Option<&str>)] = &[
+    (&["--arg-file-sep", "--arg-sep"], None),
+    (
+        &[
+            "--basefile",
+            "--bf",
+            "--transfer",
+            "--transferfile",
+            "--tf",
+            "--return",
+            "--cleanup",
+            "--trc",
+        ],
+        None,
+    ),
+    (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
+    (
+        &[
+            "--pipe",
+            "--spreadstdin",
+            "--pipe-part",
+            "--block",
+            "--block-size",
+            "--block-timeout",
+            "--bt",
+            "--recstart",
+            "--recend",
+            "--regexp",
+            "--remove-rec-sep",
+            "--removerecsep",
+            "--rrs",
+            "--round-robin",
+            "--round",
+            "--group-by",
+            "--shard",
+            "--bin",
+            "--cat",
+            "--fifo",
+        ],
+        None,
+    ),
+    (
+        &[
+            "--bg",
+            "--fg",
+            "--semaphore",
+            "--semaphore-name",
+            "--id",
+            "--semaphore-timeout",
+            "--st",
+            "--wait",
+        ],
+        None,
+    ),
+    (&["--color", "--color-failed", "--cf"], None),
+    (
+        &["--ctag", "--ctagstring"],
+        Some("the nearest is --tag or --tagstring"),
+    ),
+    (&["--csv"], None),
+    (
+        &["--compress", "--compress-program", "--decompress-program"],
+        None,
+    ),
+    (&["--ssh-delay"], None),
+    (&["-E", "--eof", "-e"], None),
+    (
+        &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
+        None,
+    ),
+    (&["--env", "--record-env", "--session"], None),
+    (&["-x", "--exit"], None),
+    (&["--filter", "--filter-hosts"], None),
+    (&["--gnu"], None),
+    (&["--hostgroups", "--hgrp"], None),
+    (&["--no-keep-order"], Some("the nearest is --unordered")),
+    (&["-L", "-l", "--max-lines"], None),
+    (
+        &["--limit", "--load", "--memfree", "--memsuspend", "--noswap"],
+        None,
+    ),
+    (&["--latest-line", "--ll"], None),
+    (&["--link", "--xapply"], None),
+    (
+        &["-M", "--controlmaster"],
+        Some("not needed: each slot keeps its ssh connection for the whole run"),
+    ),
+    (&["--show-limits"], None),
+    (&["--minversion"], None),
+    (&["--nonall", "--onall"], None),
+    (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
+    (
+        &["--files", "--output-as-files", "--outputasfiles"],
+        Some("the nearest is --results DIR (each job's outputs in files)"),
+    ),
+    (&["--plain", "-J", "--profile"], None),
+    (&["--process-slot-var"], None),
+    (
+        &[
+            "--max-line-length-allowed",
+            "--number-of-cpus",
+            "--number-of-cores",
+            "--number-of-sockets",
+            "--number-of-threads",
+            "--use-sockets-instead-of-threads",
+            "--use-cores-instead-of-threads",
+            "--use-cpus-instead-of-cores",
+        ],
+        None,
+    ),
+    (&["--nice"], None),
+    (&["--_parset"], None),
+    (&["-q", "--quote", "--shell-quote"], None),
+    (&["-r", "--no-run-if-empty"], None),
+    (&["--retry-failed"], Some("the nearest is --resume-failed")),
+    (
+        &["--retries"],
+        Some(
+            "the nearest is --attempts (tries a job again when its slot fails, never after \
+             the job's own failure)",
+        ),
+    ),
+    (&["--rsync-opts"], None),
+    (&["--shell-completion"], None),
+    (&["--skip-first-line"], None),
+    (
+        &[
+            "--sql",
+            "--sql-master",
+            "--sqlmaster",
+            "--sql-and-worker",
+            "--sql-worker",
+            "--sqlworker",
+        ],
+        None,
+    ),
+    (
+        &["--sshlogin", "--sshloginfile", "--slf"],
+        Some("the nearest is -S/--hosts (H1,H2,..)"),
+    ),
+    (&["--silent"], None),
+    (&["--tee"], None),
+    (&["--template", "--tmpl"], None),
+    (&["--term-seq"], None),
+    (&["--total-jobs", "--total"], None),
+    (&["--tmpdir"], None),
+    (&["--tmux", "--tmuxpane"], None),
+    (&["--trim"], None),
+    (&["-t", "-v", "--verbose"], None),
+    (
+        &["-V", "--version"],
+        Some("the nearest is hearth --version"),
+    ),
+    (&["--wd", "--workdir"], None),
+];
+
+/// What to say of `arg`, an option `hearth map` does not know, if it is
+/// GNU parallel's: `Some(None)` for one with nothing more to say.
+fn lookup(arg: &str) -> Option<Option<&'static str>> {
+    // `--halt=now,fail=1` names `--halt`.
+    let name = arg.split_once('=').map_or(arg, |(name, _)| name);
+    MISSING
+        .iter()
+        .find(|(names, _)| names.contains(&name))
+        .map(|&(_, hint)| hint)
+}
+
+/// A usage error of `hearth map` as it is printed: an unknown option has
+/// none of clap's tips (the only ones it gives there, "use '-- --x'",
+/// makes the option the command), and if it is one of GNU parallel's the
+/// error says so instead of guessing at a similar option.
+pub fn map_error(mut err: clap::Error) -> clap::Error {
+    if err.kind() != ErrorKind::UnknownArgument {
+        return err;
+    }
+    let _ = err.remove(ContextKind::Suggested);
+    // clap shows the usage of the option it guessed at (`hearth map
+    // --slurm <CMD>...` for `--resume`): show the plain one.
+    let mut cli = Cli::command();
+    cli.build();
+    if let Some(map) = cli.find_subcommand_mut("map") {
+        let _ = err.insert(
+            ContextKind::Usage,
+            ContextValue::StyledStr(map.render_usage()),
+        );
+    }
+    let arg = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.clone(),
+        _ => return err,
+    };
+    if let Some(hint) = lookup(&arg) {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+        let _ = err.remove(ContextKind::SuggestedArg);
+        let mut tip = format!("{name} is an option of GNU parallel that hearth map does not have");
+        if let Some(hint) = hint {
+            tip.push_str("; ");
+            tip.push_str(hint);
+        }
+        let _ = err.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![StyledStr::from(tip)]),
+        );
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::{MISSING, lookup};
+    use crate::Cli;
+
+    /// No option in the list is one `hearth map` has: an option hearth
+    /// gains leaves the list.
+    #[test]
+    fn no_listed_option_is_hearths() {
+        let cli = Cli::command();
+        let map = cli.find_subcommand("map").expect("no map subcommand");
+        let mut ours = Vec::new();
+        for arg in map.get_arguments() {
+            ours.extend(
+                arg.get_long_and_visible_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| format!("--{l}")),
+            );
+            ours.extend(
+                arg.get_short_and_visible_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| format!("-{s}")),
+            );
+            ours.extend(
+                arg.get_all_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| format!("--{l}")),
+            );
+            ours.extend(
+                arg.get_all_short_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| format!("-{s}")),
+            );
+        }
+        ours.extend(["--help".to_owned(), "-h".to_owned()]);
+        for (names, _) in MISSING {
+            for name in *names {
+                assert!(
+                    !ours.contains(&name.to_string()),
+                    "{name} is hearth map's own"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_finds_names_and_names_with_values() {
+        assert_eq!(
+            lookup("--files=x"),
+            Some(Some(
+                "the nearest is --results DIR (each job's outputs in files)"
+            ))
+        );
+        assert_eq!(lookup("--pipe"), Some(None));
+        assert_eq!(lookup("--bogus"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! What a run of `hearth map` will do, from its options: the command's
+//! template, the input sources opened, how records make jobs, and the
+//! jobs themselves when they are all known before the run (every input on
+//! the command line, or `--shuf`, which reads everything first).
+
+use std::collections::{HashSet, VecDeque};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::Arc;
+
+use regex::bytes::Regex;
+
+use crate::MapArgs;
+use crate::batch::{Batches, Batching, MAX_CHARS};
+use crate::inputs::Maker;
+use crate::joblog::{self, Resume};
+use crate::replace::{Fill, Names, Template};
+use crate::sources::{self, Inputs, Split};
+
+/// The fields of jobs as they are made, or why making them stopped.
+pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
+
+/// The jobs of a run: made before it, or as the inputs are read.
+pub enum Jobs {
+    /// Every job's fields.
+    Listed(Vec<Vec<Vec<u8>>>),
+    /// Read while the run goes on.
+    Streamed(Batches),
+}
+
+/// A run, planned.
+pub struct Plan {
+    pub maker: Maker,
+    pub jobs: Jobs,
+    /// `--tag` or `--tagstring`.
+    pub tag: Option<Template>,
+}
+
+/// Plans the run of `args` over `slots` slots in all; with `read_all`,
+/// every job is made before the run.
+pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
+    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
+    let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
+    let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
+    let header = match args.header.as_deref() {
+        None => false,
+        Some(":") => true,
+        Some(other) => {
+            return Err(format!(
+                "--header {other:?}: hearth map takes --header : (the first input of each source \
+                 names its columns)"
+            ));
+        }
+    };
+    let split = Split {
+        delimiter: match (&args.delimiter, args.null) {
+            (Some(text), _) => sources::delimiter(text)?,
+            (None, true) => vec![0],
+            (None, false) => vec![b'\n'],
+        },
+        colsep: match &args.colsep {
+            Some(text) => Some(colsep(text)?),
+            None => None,
+        },
+    };
+    let names = names(args);
+    let fill = if args.context {
+        Fill::Context
+    } else {
+        Fill::Join
+    };
+    let listed = inputs.all_listed();
+    let (columns, records) = inputs.open(&split, header)?;
+    let template = Arc::new(Template::parse(&words, &names, &columns)?);
+    let tag = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(Template::parse(
+            &[text.as_bytes().to_vec()],
+            &names,
+            &columns,
+        )?),
+        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
+        (None, false) => None,
+    };
+    let skip = match (&args.joblog, resume(args)) {
+        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
+        (None, Some(_)) => {
+            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
+        }
+        (_, None) => HashSet::new(),
+    };
+    let uses_slot = template.uses_slot() || tag.as_ref().is_some_and(Template::uses_slot);
+    let batching = batching(args, slots, fill)?;
+    let maker = Maker {
+        template: template.clone(),
+        fill,
+        run: uses_slot.then(run_id),
+        skip: Arc::new(skip),
+    };
+    let batches = Batches::new(records, batching, template);
+    let jobs = if listed || args.shuf || read_all {
+        let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
+        if args.shuf {
+            sources::shuffle(&mut all);
+        }
+        Jobs::Listed(all.into())
+    } else {
+        Jobs::Streamed(batches)
+    };
+    Ok(Plan { maker, jobs, tag })
+}
+
+/// `--resume` or `--resume-failed`.
+pub fn resume(args: &MapArgs) -> Option<Resume> {
+    if args.resume_failed {
+        Some(Resume::Succeeded)
+    } else if args.resume {
+        Some(Resume::Done)
+    } else {
+        None
+    }
+}
+
+/// The names of the replacement strings, as renamed by the options.
+fn names(args: &MapArgs) -> Names {
+    let mut names = Names::default();
+    let renames = [
+        (&args.replace, &mut names.all),
+        (&args.extension_replace, &mut names.no_ext),
+        (&args.basename_replace, &mut names.base),
+        (&args.dirname_replace, &mut names.dir),
+        (&args.basename_extension_replace, &mut names.base_no_ext),
+        (&args.seq_replace, &mut names.seq),
+        (&args.slot_replace, &mut names.slot),
+    ];
+    for (option, name) in renames {
+        if let Some(new) = option {
+            *name = new.clone();
+        }
+    }
+    names
+}
+
+/// `--colsep`: a regular expression (a plain string matches itself).
+fn colsep(text: &str) -> Result<Regex, String> {
+    if text.is_empty() {
+        return Err(
+            "--colsep is empty: give what separates the columns, e.g. --colsep '\\t'".into(),
+        );
+    }
+    Regex::new(text).map_err(|err| format!("--colsep {text:?} is not a regular expression: {err}"))
+}
+
+/// `-N`, `-n`, `-m`, `-X`, `--xargs`, `-s`.
+fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String> {
+    let filling = args.multiple || args.context || args.xargs;
+    if let Some(n) = args.max_replace_args {
+        return Ok(Batching::Fixed(n));
+    }
+    if !filling {
+        if args.max_chars.is_some() {
+            return Err(
+                "-s limits the command lines of -m, -X and --xargs: give one of them".into(),
+            );
+        }
+        return Ok(match args.max_args {
+            Some(n) => Batching::Fixed(n),
+            None => Batching::One,
+        });
+    }
+    Ok(Batching::Fill {
+        fill,
+        max_args: args.max_args,
+        max_chars: args.max_chars.unwrap_or(MAX_CHARS),
+        spread: (!args.xargs).then_some(slots),
+    })
+}
+
+/// An id for this run: slots claim their numbers under it.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}

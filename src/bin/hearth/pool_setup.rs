@@ -1,0 +1,279 @@
+//! The pool of `hearth map`'s options: its hosts (`-S`, `--slurm`) and
+//! the slots of each (`-j N`, `N%`, `+N`, `-N`, `0`), how they are
+//! reached (`--ssh`, `--launcher`, `--remote-bin`) and the jobs' limits.
+
+use std::time::Duration;
+
+use hearth::remote::{Host, Pool, PoolError, Slurm, Transport};
+
+use crate::MapArgs;
+
+/// Most slots per host: `-j 0` gives this many.
+pub const MAX_SLOTS: usize = 1024;
+
+/// `-j`: slots per host, as GNU parallel's `-j` counts jobs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SlotsSpec {
+    /// `N`.
+    Fixed(usize),
+    /// `N%` of the cores (at least 1).
+    Percent(f64),
+    /// `+N`: the cores plus N.
+    Plus(usize),
+    /// `-N`: the cores less N (at least 1).
+    Minus(usize),
+    /// `0`: as many as hearth allows, [`MAX_SLOTS`].
+    Max,
+}
+
+impl SlotsSpec {
+    /// Parses `-j`'s value.
+    pub fn parse(text: &str) -> Result<SlotsSpec, String> {
+        let text = text.trim();
+        let bad = || {
+            format!(
+                "-j {text:?}: give a number of slots (1 to {MAX_SLOTS}), N% of the cores, +N or \
+                 -N (the cores plus or less N), or 0 (as many as allowed)"
+            )
+        };
+        let number = |t: &str| t.parse::<usize>().map_err(|_| bad());
+        let spec = if let Some(p) = text.strip_suffix('%') {
+            let p: f64 = p.parse().map_err(|_| bad())?;
+            if !(p > 0.0 && p.is_finite()) {
+                return Err(bad());
+            }
+            SlotsSpec::Percent(p)
+        } else if let Some(n) = text.strip_prefix('+') {
+            SlotsSpec::Plus(number(n)?)
+        } else if let Some(n) = text.strip_prefix('-') {
+            SlotsSpec::Minus(number(n)?)
+        } else {
+            match number(text)? {
+                0 => SlotsSpec::Max,
+                n if n > MAX_SLOTS => return Err(bad()),
+                n => SlotsSpec::Fixed(n),
+            }
+        };
+        Ok(spec)
+    }
+
+    /// The slots of a host, for a machine of `cores` cores.
+    pub fn slots(self, cores: usize) -> usize {
+        let n = match self {
+            SlotsSpec::Fixed(n) => n,
+            SlotsSpec::Percent(p) => (cores as f64 * p / 100.0).floor() as usize,
+            SlotsSpec::Plus(n) => cores.saturating_add(n),
+            SlotsSpec::Minus(n) => cores.saturating_sub(n),
+            SlotsSpec::Max => MAX_SLOTS,
+        };
+        n.clamp(1, MAX_SLOTS)
+    }
+}
+
+/// The slots of the pool the options make, in all (for spreading the
+/// last inputs of -m and -X over them).
+pub fn total_slots(args: &MapArgs) -> usize {
+    if args.slurm {
+        return slots_of(args, 4);
+    }
+    if args.hosts.is_empty() {
+        return local_slots(args);
+    }
+    args.hosts
+        .iter()
+        .map(|host| match host.trim() {
+            ":" => local_slots(args),
+            _ => slots_of(args, 2),
+        })
+        .sum()
+}
+
+/// Slots of the local machine: -j, or one per core.
+fn local_slots(args: &MapArgs) -> usize {
+    slots_of(args, cores())
+}
+
+/// Slots of a host whose default is `default`: -j, or the default.
+fn slots_of(args: &MapArgs, default: usize) -> usize {
+    args.slots.map_or(default, |spec| spec.slots(cores()))
+}
+
+/// This machine's cores.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Why the pool could not be made.
+pub enum PoolSetup {
+    /// Bad options: exit status 2.
+    Usage(String),
+    /// The cluster said no (no Slurm allocation): exit status 3.
+    Failed(String),
+}
+
+/// The pool of the options: `--slurm`, or the `--hosts`.
+/// `jobs` is the number of jobs when known: `-j 0` starts no more slots
+/// than that.
+pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup> {
+    let mut capped;
+    let args = match (args.slots, jobs) {
+        (Some(SlotsSpec::Max), Some(jobs)) => {
+            capped = args.clone();
+            capped.slots = Some(SlotsSpec::Fixed(jobs.clamp(1, MAX_SLOTS)));
+            &capped
+        }
+        _ => args,
+    };
+    if args.slurm {
+        build_slurm_pool(args)
+    } else {
+        build_host_pool(args).map_err(PoolSetup::Usage)
+    }
+}
+
+/// The pool of the `--hosts`, `--slots` and friends.
+fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
+    let hosts = if args.hosts.is_empty() {
+        vec![":".to_owned()]
+    } else {
+        args.hosts.clone()
+    };
+    let ssh = words("--ssh", &args.ssh)?;
+    if ssh.is_empty() {
+        return Err(
+            "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
+        );
+    }
+    let launcher = match &args.launcher {
+        Some(template) => {
+            let words = words("--launcher", template)?;
+            if words.is_empty() {
+                return Err(
+                    "--launcher is empty: give the command that starts a worker, e.g. \
+                     --launcher 'docker exec -i {host} {bin}'"
+                        .to_owned(),
+                );
+            }
+            Some(words)
+        }
+        None => None,
+    };
+    let bin = worker_bin(args)?;
+    let mut builder = Pool::builder()
+        .name("hearth-map")
+        .window(args.window as usize)
+        .max_attempts(args.attempts);
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    for host in hosts.iter().map(|h| h.trim()) {
+        let host = match host {
+            "" => return Err("empty host name in --hosts".to_owned()),
+            ":" => Host::new("local", local_slots(args), Transport::local()),
+            name => {
+                if name.starts_with('-') {
+                    return Err(format!("bad host name {name:?}"));
+                }
+                let slots = slots_of(args, 2);
+                let transport = match &launcher {
+                    Some(template) => Transport::Command {
+                        template: template.clone(),
+                        bin: bin.clone(),
+                    },
+                    None => Transport::Ssh {
+                        ssh: ssh.clone(),
+                        bin: bin.clone(),
+                        connect_timeout: Duration::from_secs(10),
+                    },
+                };
+                Host::new(name, slots, transport)
+            }
+        };
+        builder = builder.host(host);
+    }
+    builder.build().map_err(|err: PoolError| err.to_string())
+}
+
+/// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by
+/// default); with `--slurm-alloc` the allocation is made here, and lives
+/// as long as the pool.
+fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
+    let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
+    let words = |flag: &str, text: &Option<String>| -> Result<Vec<String>, PoolSetup> {
+        match text {
+            Some(text) => words(flag, text).map_err(PoolSetup::Usage),
+            None => Ok(Vec::new()),
+        }
+    };
+    let mut slurm = Slurm::new(bin)
+        .args(words("--srun-args", &args.srun_args)?)
+        .pending_timeout(args.pending_timeout);
+    if let Some(job) = &args.slurm_jobid {
+        slurm = slurm.allocation_id(job.clone());
+    }
+    if args.slurm_alloc {
+        let mut salloc = words("--salloc-args", &args.salloc_args)?;
+        if salloc.is_empty() {
+            salloc.push("-N1".to_owned());
+        }
+        let allocation = slurm
+            .allocate(salloc)
+            .map_err(|err| PoolSetup::Failed(format!("--slurm-alloc: {err}")))?;
+        slurm = slurm.in_allocation(&allocation);
+    }
+    let slots = slots_of(args, 4);
+    let mut builder = Pool::builder()
+        .name("hearth-map")
+        .window(args.window as usize)
+        .max_attempts(args.attempts)
+        .host(Host::new("slurm", slots, slurm.into()));
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
+}
+
+/// The words of an option that holds a command line, split as a shell
+/// would: quotes keep spaces (`--ssh "ssh -o 'ProxyCommand=nc %h %p'"`).
+fn words(flag: &str, text: &str) -> Result<Vec<String>, String> {
+    shlex::split(text).ok_or_else(|| {
+        format!("{flag} {text:?} has an unclosed quote or a trailing backslash; close the quote")
+    })
+}
+
+/// The worker binary's path on the hosts: `--remote-bin`, or this one's.
+fn worker_bin(args: &MapArgs) -> Result<String, String> {
+    match &args.remote_bin {
+        Some(bin) if bin.trim().is_empty() => Err(
+            "--remote-bin is empty: give the path of hearth on the hosts, e.g. --remote-bin /usr/local/bin/hearth"
+                .to_owned(),
+        ),
+        Some(bin) => Ok(bin.clone()),
+        None => std::env::current_exe()
+            .map(|path| path.display().to_string())
+            .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlotsSpec;
+
+    #[test]
+    fn slots_as_gnu_parallel_counts_jobs() {
+        let slots = |text: &str| SlotsSpec::parse(text).map(|s| s.slots(4));
+        assert_eq!(slots("3"), Ok(3));
+        assert_eq!(slots("50%"), Ok(2));
+        assert_eq!(slots("10%"), Ok(1));
+        assert_eq!(slots("200%"), Ok(8));
+        assert_eq!(slots("+2"), Ok(6));
+        assert_eq!(slots("-1"), Ok(3));
+        assert_eq!(slots("-9"), Ok(1));
+        assert_eq!(slots("0"), Ok(super::MAX_SLOTS));
+        for bad in ["x", "2000", "-x", "%", "0%", ""] {
+            assert!(SlotsSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The command template of `hearth map` and its replacement strings, as
+//! GNU parallel has them: `{}` (the job's arguments), `{.}` (without the
+//! extension), `{/}` (basename), `{//}` (dirname), `{/.}` (basename
+//! without the extension), `{#}` (the job's sequence number), `{%}` (the
+//! slot's number), positional `{1}` `{2}` .. `{-1}` with the same suffixes
+//! (`{1.}`, `{2/}`, `{1//}`, `{1/.}`), `{name}` for the columns of
+//! `--header`; `-I` and `--extensionreplace` and friends rename them.
+//!
+//! A job's arguments are its fields: one per input source and column, of
+//! every record the job takes (`-N`, `-m`, `-X`). `{n}` is the n-th field,
+//! `{}` all of them, each shell-quoted as GNU parallel quotes and joined
+//! by spaces. With no replacement string at all, the fields are appended.
+//! A string that looks like one of GNU parallel's but is not one hearth
+//! knows (`{=perl=}`, `{..}`, `{+/}`, `{0}`) is an error, never left in
+//! the command.
+
+use std::collections::HashMap;
+
+pub use crate::edit::{Edit, quote};
+
+/// What a replacement string stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Every field of the job (`{}` and its edits).
+    All(Edit),
+    /// One field: from 0 counting from the start, or from -1 from the end.
+    At(isize, Edit),
+    /// The job's sequence number (`{#}`).
+    Seq,
+    /// The number of the slot that runs the job (`{%}`).
+    Slot,
+}
+
+/// A piece of a word of the template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(Vec<u8>),
+    Field(Field),
+}
+
+/// The names of the replacement strings: GNU parallel's, or as renamed
+/// with `-I`, `--extensionreplace` and friends.
+#[derive(Clone, Debug)]
+pub struct Names {
+    /// `{}` (`-I`).
+    pub all: String,
+    /// `{.}` (`--extensionreplace`).
+    pub no_ext: String,
+    /// `{/}` (`--basenamereplace`).
+    pub base: String,
+    /// `{//}` (`--dirnamereplace`).
+    pub dir: String,
+    /// `{/.}` (`--basenameextensionreplace`).
+    pub base_no_ext: String,
+    /// `{#}` (`--seqreplace`).
+    pub seq: String,
+    /// `{%}` (`--slotreplace`).
+    pub slot: String,
+}
+
+impl Default for Names {
+    fn default() -> Names {
+        Names {
+            all: "{}".to_owned(),
+            no_ext: "{.}".to_owned(),
+            base: "{/}".to_owned(),
+            dir: "{//}".to_owned(),
+            base_no_ext: "{/.}".to_owned(),
+            seq: "{#}".to_owned(),
+            slot: "{%}".to_owned(),
+        }
+    }
+}
+
+impl Names {
+    /// The names and what they stand for, longest first (so `{//}` is not
+    /// taken for `{/}` and `}`), none empty.
+    fn table(&self) -> Result<Vec<(&[u8], Field)>, String> {
+        let mut table = vec![
+            (self.all.as_bytes(), Field::All(Edit::Whole)),
+            (self.no_ext.as_bytes(), Field::All(Edit::NoExt)),
+            (self.base.as_bytes(), Field::All(Edit::Base)),
+            (self.dir.as_bytes(), Field::All(Edit::Dir)),
+            (self.base_no_ext.as_bytes(), Field::All(Edit::BaseNoExt)),
+            (self.seq.as_bytes(), Field::Seq),
+            (self.slot.as_bytes(), Field::Slot),
+        ];
+        if table.iter().any(|(name, _)| name.is_empty()) {
+            return Err("a replacement string may not be empty (-I and --*replace)".to_owned());
+        }
+        table.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+        Ok(table)
+    }
+
+    /// True if `content` (between braces) is the content of a default
+    /// string that was renamed: it is then plain text, as in GNU parallel.
+    fn renamed_away(&self, braced: &[u8]) -> bool {
+        let defaults = Names::default();
+        [
+            (&defaults.all, &self.all),
+            (&defaults.no_ext, &self.no_ext),
+            (&defaults.base, &self.base),
+            (&defaults.dir, &self.dir),
+            (&defaults.base_no_ext, &self.base_no_ext),
+            (&defaults.seq, &self.seq),
+            (&defaults.slot, &self.slot),
+        ]
+        .iter()
+        .any(|(default, now)| default != now && default.as_bytes() == braced)
+    }
+}
+
+/// The command with its replacement strings found: words of pieces, and
+/// the whitespace between them, as GNU parallel sees a command line.
+#[derive(Clone, Debug)]
+pub struct Template {
+    /// The words (runs of bytes other than space, tab and newline) and,
+    /// between them, the whitespace as it was (as text pieces).
+    words: Vec<Vec<Piece>>,
+    /// Which of `words` are whitespace.
+    space: Vec<bool>,
+    has_fields: bool,
+    uses_slot: bool,
+}
+
+/// How the records of a job fill the command (`-m` and `-X`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill {
+    /// `{}` is every field, joined by spaces.
+    Join,
+    /// A word holding a replacement string is repeated for each field
+    /// (`-X`, context replace).
+    Context,
+}
+
+impl Template {
+    /// Finds the replacement strings in `words` (the command's words,
+    /// joined by spaces as GNU parallel joins them); `columns` are the
+    /// names of `--header`'s columns.
+    pub fn parse(
+        words: &[Vec<u8>],
+        names: &Names,
+        columns: &[Vec<u8>],
+    ) -> Result<Template, String> {
+        let line = words.join(&b' ');
+        // A Perl expression may hold spaces: look for it in the whole line.
+        if let Some(open) = line.windows(2).position(|w| w == b"{=")
+            && let Some(len) = line[open + 2..].windows(2).position(|w| w == b"=}")
+        {
+            check_unknown(&line[open + 1..open + 2 + len + 1])?;
+        }
+        let table = names.table()?;
+        let columns: HashMap<&[u8], usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(at, name)| (name.as_slice(), at))
+            .collect();
+        let mut template = Template {
+            words: Vec::new(),
+            space: Vec::new(),
+            has_fields: false,
+            uses_slot: false,
+        };
+        let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
+        let mut rest = line.as_slice();
+        while !rest.is_empty() {
+            let space = is_space(&rest[0]);
+            let len = rest
+                .iter()
+                .position(|b| is_space(b) != space)
+                .unwrap_or(rest.len());
+            let (word, after) = rest.split_at(len);
+            rest = after;
+            let pieces = if space {
+                vec![Piece::Text(word.to_vec())]
+            } else {
+                parse_word(word, names, &table, &columns)?
+            };
+            for piece in &pieces {
+                if let Piece::Field(field) = piece {
+                    template.has_fields = true;
+                    template.uses_slot |= *field == Field::Slot;
+                }
+            }
+            template.words.push(pieces);
+            template.space.push(space);
+        }
+        Ok(template)
+    }
+
+    /// True if the command holds `{%}`: it needs the slot's number.
+    pub fn uses_slot(&self) -> bool {
+        self.uses_slot
+    }
+
+    /// The command line of a job with `fields` and sequence number `seq`,
+    /// in parts to be joined with the slot's number between them (one part
+    /// when `{%}` is not used). Values are quoted (`quoted`), or as they
+    /// are for a `--tagstring`.
+    pub fn render(&self, fields: &[Vec<u8>], seq: usize, fill: Fill, quoted: bool) -> Vec<Vec<u8>> {
+        let mut parts = vec![Vec::new()];
+        for (pieces, &space) in self.words.iter().zip(&self.space) {
+            let context = fill == Fill::Context
+                && !space
+                && pieces
+                    .iter()
+                    .any(|p| matches!(p, Piece::Field(Field::All(_))));
+            if context {
+                // The word once per field, each with that field alone.
+                for (at, field) in fields.iter().enumerate() {
+                    if at > 0 {
+                        last(&mut parts).push(b' ');
+                    }
+                    self.render_word(
+                        pieces,
+                        std::slice::from_ref(field),
+                        fields,
+                        seq,
+                        quoted,
+                        &mut parts,
+                    );
+                }
+            } else {
+                self.render_word(pieces, fields, fields, seq, quoted, &mut parts);
+            }
+        }
+        if !self.has_fields {
+            for field in fields {
+                let out = last(&mut parts);
+                out.push(b' ');
+                put(field, quoted, out);
+            }
+        }
+        parts
+    }
+
+    /// How much longer the command line of a job grows with one more
+    /// field (`-m`, `-X`): a space and the field's value at each `{}`, or
+    /// a space and the word it fills (`-X`); a space and the value when
+    /// the fields are appended. (A positional string does not grow.)
+    pub fn added_len(&self, field: &[u8], fill: Fill) -> usize {
+        let quoted_len = |edit: Edit| {
+            let mut out = Vec::new();
+            quote(&edit.apply(field), &mut out);
+            out.len()
+        };
+        if !self.has_fields {
+            return 1 + quoted_len(Edit::Whole);
+        }
+        let mut len = 0;
+        for (pieces, &space) in self.words.iter().zip(&self.space) {
+            let has_all = pieces
+                .iter()
+                .any(|p| matches!(p, Piece::Field(Field::All(_))));
+            if space || !has_all {
+                continue;
+            }
+            if fill == Fill::Context {
+                let mut parts = vec![Vec::new()];
+                let one = std::slice::from_ref(&field.to_vec()).to_vec();
+                self.render_word(pieces, &one, &one, 0, true, &mut parts);
+                len += 1 + parts.iter().map(Vec::len).sum::<usize>();
+            } else {
+                for piece in pieces {
+                    if let Piece::Field(Field::All(edit)) = piece {
+                        len += 1 + quoted_len(*edit);
+                    }
+                }
+            }
+        }
+        len
+    }
+
+    /// One word: `all` for `{}`, `fields` for positional strings.
+    fn render_word(
+        &self,
+        pieces: &[Piece],
+        all: &[Vec<u8>],
+        fields: &[Vec<u8>],
+        seq: usize,
+        quoted: bool,
+        parts: &mut Vec<Vec<u8>>,
+    ) {
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => last(parts).extend_from_slice(text),
+                Piece::Field(Field::All(edit)) => {
+                    let out = last(parts);
+                    for (at, value) in all.iter().enumerate() {
+                        if at > 0 {
+                            out.push(b' ');
+                        }
+                        put(&edit.apply(value), quoted, out);
+                    }
+                }
+                Piece::Field(Field::At(at, edit)) => {
+                    let index = if *at < 0 {
+                        fields.len().checked_sub(at.unsigned_abs())
+                    } else {
+                        Some(*at as usize)
+                    };
+                    // A field the job does not have is nothing at all.
+                    if let Some(value) = index.and_then(|i| fields.get(i)) {
+                        put(&edit.apply(value), quoted, last(parts));
+                    }
+                }
+                Piece::Field(Field::Seq) => {
+                    last(parts).extend_from_slice(seq.to_string().as_bytes());
+                }
+                Piece::Field(Field::Slot) => parts.push(Vec::new()),
+            }
+        }
+    }
+}
+
+fn last(parts: &mut [Vec<u8>]) -> &mut Vec<u8> {
+    parts.last_mut().expect("parts are never empty")
+}
+
+fn put(value: &[u8], quoted: bool, out: &mut Vec<u8>) {
+    if quoted {
+        quote(value, out);
+    } else {
+        out.extend_from_slice(value);
+    }
+}
+
+/// The pieces of one word (no whitespace in it).
+fn parse_word(
+    word: &[u8],
+    names: &Names,
+    table: &[(&[u8], Field)],
+    columns: &HashMap<&[u8], usize>,
+) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut text = Vec::new();
+    let mut at = 0;
+    'scan: while at < word.len() {
+        let rest = &word[at..];
+        for (name, field) in table {
+            if rest.starts_with(name) {
+                flush(&mut text, &mut pieces);
+                pieces.push(Piece::Field(*field));
+                at += name.len();
+                continue 'scan;
+            }
+        }
+        if rest[0] == b'{'
+            && let Some(close) = rest.iter().position(|&b| b == b'}')
+        {
+            let braced = &rest[..=close];
+            let inner = &rest[1..close];
+            match braced_field(inner, columns)? {
+                Some(field) => {
+                    flush(&mut text, &mut pieces);
+                    pieces.push(Piece::Field(field));
+                    at += braced.len();
+                    continue 'scan;
+                }
+                None if names.renamed_away(braced) => {}
+                None => check_unknown(inner)?,
+            }
+        }
+        text.push(rest[0]);
+        at += 1;
+    }
+    flush(&mut text, &mut pieces);
+    Ok(pieces)
+}
+
+fn flush(text: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
+    if !text.is_empty() {
+        pieces.push(Piece::Text(std::mem::take(text)));
+    }
+}
+
+/// A positional (`{2}`, `{-1/.}`) or `--header` (`{name}`, `{name.}`)
+/// string, from what is between its braces.
+fn braced_field(inner: &[u8], columns: &HashMap<&[u8], usize>) -> Result<Option<Field>, String> {
+    let Ok(inner) = std::str::from_utf8(inner) else {
+        return Ok(None);
+    };
+    let digits_from = usize::from(inner.starts_with('-'));
+    let digits = inner[digits_from..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(inner.len(), |end| end + digits_from);
+    if digits > digits_from {
+        let (number, suffix) = inner.split_at(digits);
+        let Some(edit) = Edit::of_suffix(suffix) else {
+            return Ok(None);
+        };
+        let n: isize = number
+            .parse()
+            .map_err(|_| format!("{{{inner}}}: the position is too large"))?;
+        return match n {
+            0 => Err(format!(
+                "{{{inner}}}: positional replacement strings count from {{1}} (and from {{-1}} \
+                 at the end)"
+            )),
+            n if n > 0 => Ok(Some(Field::At(n - 1, edit))),
+            n => Ok(Some(Field::At(n, edit))),
+        };
+    }
+    for suffix in ["", ".", "/", "//", "/."] {
+        if let Some(name) = inner.strip_suffix(suffix)
+            && let Some(&at) = columns.get(name.as_bytes())
+        {
+            let edit = Edit::of_suffix(suffix).expect("a known suffix");
+            return Ok(Some(Field::At(at as isize, edit)));
+        }
+    }
+    Ok(None)
+}
+
+/// Fails for what looks like one of GNU parallel's replacement strings
+/// but is none that hearth has: a Perl expression `{= =}`, `--plus`
+/// strings (`{..}`, `{+/}`, `{##}`) and other mixes of `-`, digits and
+/// `./#%+`. Anything else in braces (`{print $1}`, `{a,b}`, `{1..3}`) is
+/// the command's own.
+fn check_unknown(inner: &[u8]) -> Result<(), String> {
+    let shown = String::from_utf8_lossy(inner);
+    if inner.len() >= 2 && inner.starts_with(b"=") && inner.ends_with(b"=") {
+        return Err(format!(
+            "{{{shown}}}: hearth map has no Perl replacement strings ({{= perl =}}); compute the \
+             value in the command (e.g. with $(...)) or before the run"
+        ));
+    }
+    let digits = inner
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b'-')
+        .count();
+    let tail = &inner[digits..];
+    if !tail.is_empty() && tail.iter().all(|b| b"./#%+".contains(b)) {
+        return Err(format!(
+            "{{{shown}}} is not a replacement string hearth map knows (it has {{}} {{.}} {{/}} \
+             {{//}} {{/.}} {{#}} {{%}}, {{n}} and {{n.}} {{n/}} {{n//}} {{n/.}}; GNU parallel's \
+             --plus strings are not among them)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

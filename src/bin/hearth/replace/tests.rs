@@ -1,0 +1,152 @@
+//! Unit tests of the replacement strings, on what GNU parallel 20221122
+//! prints for the same (`parallel --dry-run`).
+
+use super::*;
+
+fn words(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+}
+
+fn fields(values: &[&str]) -> Vec<Vec<u8>> {
+    values.iter().map(|v| v.as_bytes().to_vec()).collect()
+}
+
+fn render(line: &str, values: &[&str]) -> String {
+    let template = Template::parse(&words(line), &Names::default(), &[]).unwrap();
+    let parts = template.render(&fields(values), 7, Fill::Join, true);
+    String::from_utf8(parts.join(&b"<SLOT>"[..])).unwrap()
+}
+
+#[test]
+fn edits_are_gnu_parallels() {
+    let cases = [
+        ("a.b.c", "a.b", "a.b.c", ".", "a.b"),
+        ("nodot", "nodot", "nodot", ".", "nodot"),
+        (".bashrc", "", ".bashrc", ".", ""),
+        ("dir.d/file", "dir.d/file", "file", "dir.d", "file"),
+        ("dir.d/.hid", "dir.d/", ".hid", "dir.d", ""),
+        ("x/", "x/", "", ".", ""),
+        ("", "", "", ".", ""),
+        ("a/b/", "a/b/", "", "a", ""),
+        ("..", ".", "..", ".", "."),
+        ("/r", "/r", "r", "/", "r"),
+        ("/x/y.z/a.b.c", "/x/y.z/a.b", "a.b.c", "/x/y.z", "a.b"),
+        ("///", "///", "", "/", ""),
+    ];
+    for (value, no_ext, base, dir, base_no_ext) in cases {
+        let v = value.as_bytes();
+        assert_eq!(
+            Edit::NoExt.apply(v).as_ref(),
+            no_ext.as_bytes(),
+            "{{.}} {value}"
+        );
+        assert_eq!(
+            Edit::Base.apply(v).as_ref(),
+            base.as_bytes(),
+            "{{/}} {value}"
+        );
+        assert_eq!(
+            Edit::Dir.apply(v).as_ref(),
+            dir.as_bytes(),
+            "{{//}} {value}"
+        );
+        assert_eq!(
+            Edit::BaseNoExt.apply(v).as_ref(),
+            base_no_ext.as_bytes(),
+            "{{/.}} {value}"
+        );
+    }
+}
+
+#[test]
+fn quoting_is_gnu_parallels() {
+    let quoted = |v: &[u8]| {
+        let mut out = Vec::new();
+        quote(v, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    assert_eq!(quoted(b"a-b_c.d+e/f9"), "a-b_c.d+e/f9");
+    assert_eq!(quoted(b"a b"), "'a b'");
+    assert_eq!(quoted(b"it's"), "'it'\"'\"'s'");
+    assert_eq!(quoted(b"'"), "\"'\"");
+    assert_eq!(quoted(b"'a'"), "\"'\"'a'\"'\"");
+    assert_eq!(quoted(b""), "''");
+    assert_eq!(quoted(b"a=b"), "'a=b'");
+    assert_eq!(quoted("é".as_bytes()), "'é'");
+    assert_eq!(quoted(b"x$y"), "'x$y'");
+}
+
+#[test]
+fn strings_and_positions() {
+    assert_eq!(
+        render("echo {} {1} {2} {.} {1.}", &["a.x", "1.z"]),
+        "echo a.x 1.z a.x 1.z a 1 a"
+    );
+    assert_eq!(render("echo {3}", &["a", "b"]), "echo ");
+    assert_eq!(render("echo {-1} {-2} {-3}", &["a", "b"]), "echo b a ");
+    assert_eq!(render("echo {#} {%}x", &["a"]), "echo 7 <SLOT>x");
+    assert_eq!(render("echo", &["a b", ""]), "echo 'a b' ''");
+    assert_eq!(
+        render("echo {1/} {2//} {1/.}", &["a/b.c", "d/e"]),
+        "echo b.c d b"
+    );
+    // Not replacement strings: the command's own.
+    assert_eq!(
+        render("awk {print $1} {a,b} {1..3} {foo} ${HOME}", &["f"]),
+        "awk {print $1} {a,b} {1..3} {foo} ${HOME} f"
+    );
+}
+
+#[test]
+fn context_replace_repeats_the_word() {
+    let template = Template::parse(&words("echo pre{}post {#}"), &Names::default(), &[]).unwrap();
+    let parts = template.render(&fields(&["a", "b c"]), 2, Fill::Context, true);
+    assert_eq!(parts, [b"echo preapost pre'b c'post 2".to_vec()]);
+    let parts = template.render(&fields(&["a", "b c"]), 2, Fill::Join, true);
+    assert_eq!(parts, [b"echo prea 'b c'post 2".to_vec()]);
+}
+
+#[test]
+fn renamed_strings_and_header_names() {
+    let names = Names {
+        all: ",,".to_owned(),
+        no_ext: "XX".to_owned(),
+        ..Names::default()
+    };
+    let template = Template::parse(&words("echo ,, {} XX {.} {1}"), &names, &[]).unwrap();
+    assert_eq!(
+        template.render(&fields(&["a.b"]), 1, Fill::Join, true),
+        [b"echo a.b {} a {.} a.b".to_vec()]
+    );
+    let columns = fields(&["name", "age"]);
+    let template =
+        Template::parse(&words("echo {age} {name.}"), &Names::default(), &columns).unwrap();
+    assert_eq!(
+        template.render(&fields(&["x.y", "3"]), 1, Fill::Join, true),
+        [b"echo 3 x".to_vec()]
+    );
+}
+
+#[test]
+fn unknown_strings_are_errors() {
+    for line in [
+        "echo {0}",
+        "echo {= $_++ =}",
+        "echo {..}",
+        "echo {+/}",
+        "echo {##}",
+        "echo {1#}",
+    ] {
+        let err = Template::parse(&words(line), &Names::default(), &[]).unwrap_err();
+        assert!(!err.is_empty(), "{line}");
+    }
+}
+
+#[test]
+fn unquoted_for_tags() {
+    let template = Template::parse(&words("{1}-{#}:"), &Names::default(), &[]).unwrap();
+    assert_eq!(
+        template.render(&fields(&["a b"]), 3, Fill::Join, false),
+        [b"a b-3:".to_vec()]
+    );
+}

@@ -1,0 +1,428 @@
+//! Where `hearth map`'s inputs come from and how they combine into
+//! records, as in GNU parallel: the values after `:::` (several `:::`
+//! combine, every value of one with every value of the next, the last
+//! varying fastest), the lines of the files after `::::` (`-` is stdin)
+//! and of `-a FILE`, `:::+` and `::::+` (element by element with the
+//! source before, up to the shorter), `--arg` values (with the first `:::`
+//! list), stdin's lines when there is no other source. Values are split
+//! at newlines (a trailing CR dropped), at NULs (`-0`) or at any string
+//! (`-d`); `--colsep` splits each into columns; `--header :` takes the
+//! first value of each source as the names of its columns.
+//!
+//! The first group of sources is read as the jobs run (stdin may be
+//! endless); the others are read whole first, as GNU parallel does.
+//! Inputs are bytes, as file names are.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use regex::bytes::Regex;
+
+/// A record: the columns of one value of each source, in order.
+pub type Record = Vec<Vec<u8>>;
+
+/// Records as they are read, or why reading stopped.
+pub type Records = Box<dyn Iterator<Item = Result<Record, String>> + Send>;
+
+/// Where one source's values come from.
+#[derive(Debug)]
+enum Origin {
+    /// Given on the command line.
+    List(Vec<Vec<u8>>),
+    /// The file's values (`-` is stdin).
+    File(PathBuf),
+}
+
+/// One input source, and whether it is linked (`:::+`, `::::+`) to the
+/// one before.
+#[derive(Debug)]
+struct Source {
+    origin: Origin,
+    linked: bool,
+}
+
+/// How values and columns are told apart.
+#[derive(Clone, Debug)]
+pub struct Split {
+    /// What ends a value: `\n` by default, NUL for `-0`, `-d`'s string.
+    pub delimiter: Vec<u8>,
+    /// `--colsep`.
+    pub colsep: Option<Regex>,
+}
+
+impl Split {
+    /// Splits a value into its columns.
+    fn columns(&self, value: Vec<u8>) -> Record {
+        match &self.colsep {
+            Some(colsep) => colsep.split(&value).map(<[u8]>::to_vec).collect(),
+            None => vec![value],
+        }
+    }
+}
+
+/// The inputs of a run, as the command line gives them.
+#[derive(Debug)]
+pub struct Inputs {
+    sources: Vec<Source>,
+}
+
+/// The separators of the command line.
+const SEPARATORS: [&[u8]; 4] = [b":::", b":::+", b"::::", b"::::+"];
+
+impl Inputs {
+    /// Splits the trailing words (`CMD ... ::: A B :::: FILE ...`) into
+    /// the command's words and the sources; `arg_files` are `-a`'s files
+    /// and `args` `--arg`'s values. Without any source, stdin is one.
+    pub fn parse(
+        trailing: Vec<Vec<u8>>,
+        arg_files: &[PathBuf],
+        args: Vec<Vec<u8>>,
+    ) -> Result<(Vec<Vec<u8>>, Inputs), String> {
+        let mut words = trailing.into_iter().peekable();
+        let mut command = Vec::new();
+        while let Some(word) = words.next_if(|w| !SEPARATORS.contains(&w.as_slice())) {
+            command.push(word);
+        }
+        let mut sources: Vec<Source> = arg_files
+            .iter()
+            .map(|path| Source {
+                origin: Origin::File(path.clone()),
+                linked: false,
+            })
+            .collect();
+        let mut args = Some(args).filter(|a| !a.is_empty());
+        while let Some(separator) = words.next() {
+            let mut values = Vec::new();
+            while let Some(word) = words.next_if(|w| !SEPARATORS.contains(&w.as_slice())) {
+                values.push(word);
+            }
+            let linked = separator.ends_with(b"+");
+            if separator.starts_with(b"::::") {
+                if values.is_empty() {
+                    return Err(format!(
+                        "{} takes files: give at least one (- is stdin)",
+                        String::from_utf8_lossy(&separator)
+                    ));
+                }
+                for (at, path) in values.into_iter().enumerate() {
+                    sources.push(Source {
+                        origin: Origin::File(PathBuf::from(std::ffi::OsStr::from_bytes(&path))),
+                        linked: linked && at == 0,
+                    });
+                }
+            } else {
+                // `--arg` values go with the first `:::` list.
+                if let Some(mut first) = args.take() {
+                    first.extend(values);
+                    values = first;
+                }
+                sources.push(Source {
+                    origin: Origin::List(values),
+                    linked,
+                });
+            }
+        }
+        if let Some(values) = args {
+            sources.push(Source {
+                origin: Origin::List(values),
+                linked: false,
+            });
+        }
+        if command.is_empty() {
+            return Err(
+                "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
+            );
+        }
+        if sources.is_empty() {
+            sources.push(Source {
+                origin: Origin::File(PathBuf::from("-")),
+                linked: false,
+            });
+        }
+        if let Some(first) = sources.first_mut() {
+            // Linked to nothing.
+            first.linked = false;
+        }
+        let stdins = sources.iter().filter(|s| s.reads_stdin()).count();
+        if stdins > 1 {
+            return Err("stdin (-) is given as an input source more than once".to_owned());
+        }
+        Ok((command, Inputs { sources }))
+    }
+
+    /// True if every value is on the command line: the whole run is known
+    /// before it starts.
+    pub fn all_listed(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|s| matches!(s.origin, Origin::List(_)))
+    }
+
+    /// Opens the sources and reads all but the first group; with `header`,
+    /// takes the first value of each source as the names of its columns
+    /// (returned too). The records come as they are read.
+    pub fn open(self, split: &Split, header: bool) -> Result<(Vec<Vec<u8>>, Records), String> {
+        // Groups of linked sources.
+        let mut groups: Vec<Vec<Values>> = Vec::new();
+        let mut names = Vec::new();
+        for source in self.sources {
+            let linked = source.linked;
+            let mut values = source.open(split)?;
+            if header {
+                match values.next() {
+                    Some(Ok(first)) => names.extend(split.columns(first)),
+                    Some(Err(err)) => return Err(err),
+                    None => {}
+                }
+            }
+            match groups.last_mut() {
+                Some(group) if linked => group.push(values),
+                _ => groups.push(vec![values]),
+            }
+        }
+        let split = split.clone();
+        let mut groups = groups.into_iter();
+        let first = groups.next().expect("at least one source");
+        let first = Linked {
+            sources: first,
+            split: split.clone(),
+        };
+        // The others, whole.
+        let mut rest = Vec::new();
+        for group in groups {
+            let linked = Linked {
+                sources: group,
+                split: split.clone(),
+            };
+            rest.push(linked.collect::<Result<Vec<Record>, String>>()?);
+        }
+        Ok((names, Box::new(Product::new(first, rest))))
+    }
+}
+
+impl Source {
+    fn reads_stdin(&self) -> bool {
+        matches!(&self.origin, Origin::File(path) if path.as_os_str() == "-")
+    }
+
+    /// The values, as they are read.
+    fn open(self, split: &Split) -> Result<Values, String> {
+        match self.origin {
+            Origin::List(values) => Ok(Box::new(values.into_iter().map(Ok))),
+            Origin::File(path) => {
+                let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+                    let stdin = io::stdin();
+                    if io::IsTerminal::is_terminal(&stdin) {
+                        say!(
+                            "hearth map: reading inputs from the terminal, one per line \
+                             (Ctrl+D to end)"
+                        );
+                    }
+                    Box::new(stdin)
+                } else {
+                    Box::new(File::open(&path).map_err(|err| {
+                        format!("cannot open the input file {}: {err}", path.display())
+                    })?)
+                };
+                let name = if path.as_os_str() == "-" {
+                    "stdin".to_owned()
+                } else {
+                    path.display().to_string()
+                };
+                Ok(Box::new(Delimited {
+                    input: BufReader::with_capacity(64 * 1024, input),
+                    delimiter: split.delimiter.clone(),
+                    name,
+                    done: false,
+                }))
+            }
+        }
+    }
+}
+
+/// One source's values.
+type Values = Box<dyn Iterator<Item = Result<Vec<u8>, String>> + Send>;
+
+/// The values of a stream, ended by a delimiter (the last one need not
+/// be); a newline's CR before it is dropped.
+struct Delimited {
+    input: BufReader<Box<dyn Read + Send>>,
+    delimiter: Vec<u8>,
+    name: String,
+    done: bool,
+}
+
+impl Iterator for Delimited {
+    type Item = Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let last = *self.delimiter.last().expect("a delimiter is never empty");
+        let mut value = Vec::new();
+        loop {
+            match self.input.read_until(last, &mut value) {
+                Ok(0) => {
+                    self.done = true;
+                    return (!value.is_empty()).then_some(Ok(value));
+                }
+                Ok(_) if value.ends_with(&self.delimiter) => {
+                    value.truncate(value.len() - self.delimiter.len());
+                    if self.delimiter == b"\n" && value.ends_with(b"\r") {
+                        let _ = value.pop();
+                    }
+                    return Some(Ok(value));
+                }
+                // The last byte of a longer delimiter, or the end.
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    self.done = true;
+                    return Some(Err(format!(
+                        "cannot read the inputs from {}: {err}",
+                        self.name
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Linked sources: one record from each, element by element, up to the
+/// shortest.
+struct Linked {
+    sources: Vec<Values>,
+    split: Split,
+}
+
+impl Iterator for Linked {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut record = Vec::new();
+        for source in &mut self.sources {
+            match source.next()? {
+                Ok(value) => record.extend(self.split.columns(value)),
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        Some(Ok(record))
+    }
+}
+
+/// Every record of the first group with every combination of the others
+/// (read whole), the last varying fastest.
+struct Product {
+    first: Linked,
+    rest: Vec<Vec<Record>>,
+    /// The record of the first group being combined, and the positions in
+    /// `rest` of the next combination.
+    current: Option<(Record, Vec<usize>)>,
+}
+
+impl Product {
+    fn new(first: Linked, rest: Vec<Vec<Record>>) -> Product {
+        Product {
+            first,
+            rest,
+            current: None,
+        }
+    }
+}
+
+impl Iterator for Product {
+    type Item = Result<Record, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.iter().any(Vec::is_empty) {
+            return None;
+        }
+        if self.current.is_none() {
+            match self.first.next()? {
+                Ok(record) => self.current = Some((record, vec![0; self.rest.len()])),
+                Err(err) => return Some(Err(err)),
+            }
+        }
+        let (head, at) = self.current.as_mut().expect("set above");
+        let mut record = head.clone();
+        for (group, &i) in self.rest.iter().zip(at.iter()) {
+            record.extend(group[i].iter().cloned());
+        }
+        // The next combination: the last position first.
+        let mut carried = true;
+        for (i, group) in at.iter_mut().zip(&self.rest).rev() {
+            *i += 1;
+            if *i < group.len() {
+                carried = false;
+                break;
+            }
+            *i = 0;
+        }
+        if carried {
+            self.current = None;
+        }
+        Some(Ok(record))
+    }
+}
+
+/// Reads `-d`'s delimiter: `\n`, `\t`, `\0`, `\\` and `\xHH` as in C;
+/// never empty.
+pub fn delimiter(text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') | None => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let value = std::str::from_utf8(&hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("-d {text:?}: \\x takes two hex digits, e.g. \\x1f"))?;
+                out.push(value);
+            }
+            Some(other) => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("-d is empty: give the string that ends each input, e.g. -d ,".to_owned());
+    }
+    Ok(out)
+}
+
+/// Shuffles `items` (`--shuf`), seeded from the clock.
+pub fn shuffle<T>(items: &mut VecDeque<T>) {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 32;
+    let mut state = seed | 1;
+    let slice = items.make_contiguous();
+    for i in (1..slice.len()).rev() {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let j = (r % (i as u64 + 1)) as usize;
+        slice.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests;

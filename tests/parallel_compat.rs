@@ -1,0 +1,953 @@
+//! `hearth map` as a drop-in for GNU parallel: each test runs GNU parallel
+//! and `hearth map` with the same options on the same input and compares
+//! their stdout and exit status (and joblogs, result files).
+//!
+//! GNU parallel runs with `--will-cite`, `PARALLEL_SHELL=/bin/sh` (hearth
+//! runs jobs with `sh -c`) and `HOME` set to an empty directory, so no
+//! `~/.parallel` is read. Without GNU parallel each test prints `skipped:
+//! GNU parallel is not installed` and passes, unless
+//! `HEARTH_REQUIRE_PARALLEL=1` (as in CI), where that is a failure.
+
+#![cfg(feature = "cli")]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use std::{env, fs, thread};
+
+const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// Where GNU parallel is, or `None` (after saying so) to skip.
+fn parallel() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let path = env::var_os("PATH").unwrap_or_default();
+        env::split_paths(&path)
+            .map(|dir| dir.join("parallel"))
+            .find(|p| {
+                Command::new(p)
+                    .arg("--version")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .output()
+                    .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"GNU parallel"))
+            })
+    });
+    match found {
+        Some(path) => Some(path),
+        None if env::var_os("HEARTH_REQUIRE_PARALLEL").is_some_and(|v| v == "1") => {
+            panic!("GNU parallel is not installed, and HEARTH_REQUIRE_PARALLEL=1")
+        }
+        None => {
+            println!("skipped: GNU parallel is not installed");
+            None
+        }
+    }
+}
+
+/// An empty directory for GNU parallel's `HOME`.
+fn empty_home() -> &'static Path {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = env::temp_dir().join(format!("hearth-compat-home-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    let dir = env::temp_dir().join(format!(
+        "hearth-compat-{name}-{}-{}",
+        std::process::id(),
+        MADE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `program ARGS` in `dir` with `stdin`; a last guard kills it after
+/// two minutes.
+fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child, not yet waited for.
+            let _ = unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("did not exit in time");
+        }
+    };
+    writer.join().unwrap();
+    output
+}
+
+/// GNU parallel with `args`.
+fn gnu(parallel: &Path, args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    let mut cmd = Command::new(parallel);
+    let _ = cmd
+        .arg("--will-cite")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", empty_home())
+        .env("PARALLEL_SHELL", "/bin/sh")
+        .env_remove("PARALLEL");
+    run(cmd, stdin)
+}
+
+/// `hearth map` with `args`.
+fn hearth(args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    let mut cmd = Command::new(HEARTH);
+    let _ = cmd
+        .arg("map")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HEARTH_LOG");
+    run(cmd, stdin)
+}
+
+fn shown(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs both with `args` on `stdin` and returns (GNU parallel's, hearth's)
+/// outputs; `None` to skip.
+fn both(args: &[&str], stdin: &[u8]) -> Option<(Output, Output)> {
+    let parallel = parallel()?;
+    let dir = scratch("run");
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let theirs = gnu(parallel, &args, stdin, &dir);
+    let ours = hearth(&args, stdin, &dir);
+    let _ = fs::remove_dir_all(&dir);
+    Some((theirs, ours))
+}
+
+/// Both print the same stdout and exit with the same status.
+#[track_caller]
+fn same(args: &[&str], stdin: &[u8]) {
+    let Some((theirs, ours)) = both(args, stdin) else {
+        return;
+    };
+    assert_eq!(
+        (ours.status.code(), ours.stdout.escape_ascii().to_string()),
+        (
+            theirs.status.code(),
+            theirs.stdout.escape_ascii().to_string()
+        ),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+/// Both print the same lines in any order, and exit with the same status.
+#[track_caller]
+fn same_lines(args: &[&str], stdin: &[u8]) {
+    let Some((theirs, ours)) = both(args, stdin) else {
+        return;
+    };
+    let sorted = |out: &Output| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        (ours.status.code(), sorted(&ours)),
+        (theirs.status.code(), sorted(&theirs)),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+const PATHS: &[&str] = &[
+    "a.b.c",
+    "nodot",
+    ".bashrc",
+    "dir.d/file",
+    "dir.d/.hid",
+    "x/",
+    "a/b/",
+    "..",
+    "/r",
+    "/x/y.z/a.b.c",
+    "sp ace/q.t",
+];
+
+fn with_list<'a>(args: &[&'a str], list: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.push(":::");
+    all.extend_from_slice(list);
+    all
+}
+
+#[test]
+fn replacement_strings() {
+    for command in [
+        "echo {} {.} {/} {//} {/.} {#}",
+        "echo {}",
+        "echo",
+        "echo x{}y{.}z",
+        "echo {1} {1.} {1/} {1//} {1/.} {-1}",
+    ] {
+        let mut args = vec!["-k", command];
+        args.push(":::");
+        args.extend_from_slice(PATHS);
+        same(&args, b"");
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(&args);
+        same(&dry, b"");
+    }
+}
+
+#[test]
+fn positional_strings_of_several_sources() {
+    for command in [
+        "echo {1} {2} {1.} {2/} {1//} {2/.} {-1} {-2} {3}",
+        "echo {}",
+        "echo",
+        "echo {.} {/}",
+    ] {
+        same(
+            &["-k", command, ":::", "a/b.c", "d e.f", ":::", "/x/y.z", "w"],
+            b"",
+        );
+        same(
+            &[
+                "--dry-run",
+                "-k",
+                command,
+                ":::",
+                "a/b.c",
+                "d e.f",
+                ":::",
+                "/x/y.z",
+                "w",
+            ],
+            b"",
+        );
+    }
+}
+
+#[test]
+fn quoting_of_values() {
+    let values = [
+        "a b",
+        "it's",
+        "'",
+        "x$y",
+        "",
+        "a=b",
+        "a,b",
+        "a%b",
+        "a@b",
+        "a:b",
+        "é",
+        "tab\there",
+        "*",
+        "a;b",
+        "$(echo hi)",
+        "`echo hi`",
+        "\\",
+        "a\"b",
+        "~",
+        "!",
+        "-n",
+    ];
+    let input: String = values.iter().map(|v| format!("{v}\n")).collect();
+    same(&["-k", "printf", "'<%s>\\n'"], input.as_bytes());
+    same(&["-k", "printf '<%s>\\n' {} {.}"], input.as_bytes());
+    same(
+        &["-k", "--dry-run", "printf '<%s>\\n' {} {/}"],
+        input.as_bytes(),
+    );
+    same(&with_list(&["-k", "--dry-run", "echo", "{}"], &values), b"");
+}
+
+#[test]
+fn renamed_replacement_strings() {
+    same(&["-k", "-I", ",,", "echo ,, {}", ":::", "a.b", "c"], b"");
+    same(
+        &[
+            "-k",
+            "--er",
+            "XX",
+            "--bnr",
+            "BB",
+            "--dnr",
+            "DD",
+            "--bner",
+            "EE",
+            "--seqreplace",
+            "SS",
+            "echo XX BB DD EE SS {.}",
+            ":::",
+            "a/b.c",
+            "d.e",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--extensionreplace",
+            "XX",
+            "--basenamereplace",
+            "BB",
+            "--dirnamereplace",
+            "DD",
+            "--basenameextensionreplace",
+            "EE",
+            "echo XX BB DD EE",
+            ":::",
+            "a/b.c",
+        ],
+        b"",
+    );
+}
+
+/// `{%}` is the number of the slot that runs the job: between 1 and the
+/// number of slots, and `PARALLEL_JOBSLOT` in the job's environment; `{#}`
+/// is `PARALLEL_SEQ`.
+#[test]
+fn slot_and_sequence_numbers() {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("slots");
+    let args: Vec<&OsStr> = ["-j", "3", "echo {%} $PARALLEL_JOBSLOT {#} $PARALLEL_SEQ"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for output in [
+        gnu(parallel, &args, input.as_bytes(), &dir),
+        hearth(&args, input.as_bytes(), &dir),
+    ] {
+        assert!(output.status.success(), "{}", shown(&output));
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        let mut seqs = Vec::new();
+        for line in text.lines() {
+            let words: Vec<u32> = line
+                .split(' ')
+                .take(4)
+                .map(|w| w.parse().unwrap())
+                .collect();
+            assert!((1..=3).contains(&words[0]), "{text}");
+            assert_eq!(words[0], words[1], "{text}");
+            assert_eq!(words[2], words[3], "{text}");
+            seqs.push(words[2]);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "{text}");
+    }
+}
+
+/// Two jobs running at once never share a slot number: each job holds a
+/// lock named after its `{%}` while it runs.
+#[test]
+fn running_jobs_never_share_a_slot_number() {
+    let dir = scratch("slot-locks");
+    let script = format!(
+        "mkdir {d}/slot-{{%}} || echo clash {{%}}; sleep 0.01; rmdir {d}/slot-{{%}}",
+        d = dir.display()
+    );
+    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let args: Vec<&OsStr> = ["-j", "4", script.as_str()]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+    let output = hearth(&args, input.as_bytes(), &dir);
+    assert!(output.status.success(), "{}", shown(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+}
+
+#[test]
+fn unordered_runs_print_the_same_lines() {
+    let input: String = (1..=50).map(|i| format!("{i}\n")).collect();
+    same_lines(&["-j", "4", "echo {#}-{}"], input.as_bytes());
+}
+
+/// Writes `files` (name, content) into a fresh directory and runs both
+/// there.
+#[track_caller]
+fn same_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8]) {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("files");
+    for (name, content) in files {
+        fs::write(dir.join(name), content).unwrap();
+    }
+    let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let theirs = gnu(parallel, &os, stdin, &dir);
+    let ours = hearth(&os, stdin, &dir);
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        (ours.status.code(), ours.stdout.escape_ascii().to_string()),
+        (
+            theirs.status.code(),
+            theirs.stdout.escape_ascii().to_string()
+        ),
+        "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+}
+
+#[test]
+fn several_sources_combine_and_link() {
+    let files: &[(&str, &[u8])] = &[("fa", b"f1\nf2\n"), ("fb", b"g1\ng2\ng3\n")];
+    for args in [
+        &["-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x"][..],
+        &[
+            "-k", "echo", ":::", "a", "b", ":::+", "1", "2", "3", ":::", "x", "y",
+        ],
+        &["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"],
+        &["-k", "echo", "::::", "fa", "fb"],
+        &["-k", "echo", "::::", "fa", "::::+", "fb"],
+        &["-k", "echo", ":::", "a", "b", "::::", "fa"],
+        &["-k", "-a", "fa", "-a", "fb", "echo"],
+        &["-k", "-a", "fa", "echo", ":::", "x", "y"],
+        &["-k", "--arg-file", "fb", "echo", "{}"],
+        &["-k", "echo {2} {1}", ":::", "a", "b", "::::", "fb"],
+    ] {
+        same_in(files, args, b"");
+    }
+    // stdin as a source, and as the default.
+    same_in(files, &["-k", "echo", ":::", "x", "::::", "-"], b"s1\ns2\n");
+    same_in(files, &["-k", "-a", "-", "-a", "fa", "echo"], b"s1\ns2\n");
+    same_in(files, &["-k", "echo", "::::", "-", ":::", "x"], b"s1\ns2\n");
+}
+
+#[test]
+fn columns_and_headers() {
+    let tsv: &[u8] = b"name\tage\nann\t3\nbob smith\t4\n";
+    let files: &[(&str, &[u8])] = &[("h.tsv", tsv)];
+    for args in [
+        &[
+            "-k",
+            "--header",
+            ":",
+            "--colsep",
+            "\\t",
+            "echo {name} is {age}",
+            "::::",
+            "h.tsv",
+        ][..],
+        &[
+            "-k", "--header", ":", "--colsep", "\\t", "echo", "::::", "h.tsv",
+        ],
+        &["-k", "--colsep", "\\t", "echo {2} {1} {}", "::::", "h.tsv"],
+        &["-k", "-C", "\\t", "echo {3}x", "::::", "h.tsv"],
+        &[
+            "-k",
+            "--header",
+            ":",
+            "echo {A} {B.}",
+            ":::",
+            "A",
+            "a1",
+            "a2.x",
+            ":::",
+            "B",
+            "b.1",
+        ],
+        &["-k", "--colsep", ",+", "echo {2} {1}", ":::", "a,,b", "c,d"],
+        &[
+            "-k",
+            "--colsep",
+            " ",
+            "echo {1}-{2}-{3}-{4}",
+            ":::",
+            "a b  c",
+            " x",
+            "y ",
+        ],
+    ] {
+        same_in(files, args, b"");
+    }
+}
+
+#[test]
+fn delimiters() {
+    same(&["-k", "-0", "echo \"<{}>\""], b"a b\0c\nd\0\0e");
+    same(&["-k", "--null", "echo"], b"x\0y");
+    same(&["-k", "-d", ":", "echo \"<{}>\""], b"a:b:c\n");
+    same(&["-k", "-d", ":", "echo"], b"a:b:");
+    same(&["-k", "-d", "XY", "echo"], b"aXYbXYc");
+    same(&["-k", "-d", "\\t", "echo"], b"a\tb\n");
+    same(&["-k", "--delimiter", "\\n", "echo"], b"a\n\nb\n");
+    same(&["-k", "echo \"<{}>\""], b"a\n\nb");
+}
+
+#[test]
+fn several_inputs_per_job() {
+    let five = ["a", "b", "c", "d", "e"];
+    let seven = ["1", "2", "3", "4", "5", "6", "7"];
+    for (args, list) in [
+        (&["-k", "-N2", "echo {} {1} {2}"][..], &five[..]),
+        (&["-k", "-N2", "echo"], &five),
+        (&["-k", "-N", "3", "echo {3}-{1}"], &seven),
+        (&["-k", "-n2", "echo"], &five),
+        (&["-k", "-n2", "echo {} x"], &five),
+        (&["-k", "--max-args", "3", "echo"], &seven),
+        (&["-k", "-j2", "-X", "echo pre{}post"], &five),
+        (&["-k", "-j4", "-X", "echo x{}"], &five),
+        (&["-k", "-j3", "-X", "echo x{}"], &seven),
+        (&["-k", "-j3", "-m", "echo"], &seven),
+        (&["-k", "-j1", "-m", "echo pre{}post"], &five),
+        (&["-k", "-j3", "-n2", "-X", "echo x{}"], &seven),
+        (&["-k", "-j2", "--xargs", "echo"], &five),
+        (
+            &["-k", "-j1", "-s", "14", "-m", "echo"],
+            &["aa", "bb", "cc", "dd", "ee"],
+        ),
+        (
+            &["-k", "-j1", "-s", "13", "-m", "echo"],
+            &["aa", "bb", "cc", "dd", "ee"],
+        ),
+        (&["-k", "-j1", "-s", "12", "-X", "echo 'x{}'"], &five),
+        (
+            &["-k", "-j2", "-X", "echo {.}"],
+            &["a.1", "b.2", "c", "d", "e"],
+        ),
+        (&["-k", "-N2", "echo {1}-{2}-{3}"], &five),
+    ] {
+        same(&with_list(args, list), b"");
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        same(&with_list(&dry, list), b"");
+    }
+    // Several sources and columns: the fields of the records, in order.
+    same(
+        &[
+            "-k",
+            "-N2",
+            "echo {1}-{2}",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "1",
+            "2",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "-j3", "-m", "echo", ":::", "a", "b", "c", ":::", "1", "2",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--colsep",
+            ",",
+            "-N2",
+            "echo {1}-{2}-{3}",
+            ":::",
+            "a,b",
+            "c,d",
+            "e,f",
+        ],
+        b"",
+    );
+}
+
+/// A long input fills lines up to `-s`, the last ones spread over the
+/// slots, as GNU parallel fills them.
+#[test]
+fn lines_filled_up_to_the_limit() {
+    let input: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    for args in [
+        &["-k", "-j3", "-s", "1000", "-m", "echo"][..],
+        &["-k", "-j3", "-s", "2000", "-X", "echo x{}y"],
+        &["-k", "-j2", "-s", "1500", "--xargs", "echo"],
+    ] {
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        same(&dry, input.as_bytes());
+        same(args, input.as_bytes());
+    }
+}
+
+#[test]
+fn shuffled_jobs_are_the_same_jobs() {
+    let input: String = (1..=100).map(|i| format!("{i}\n")).collect();
+    same_lines(&["--shuf", "echo"], input.as_bytes());
+    same_lines(
+        &["--shuf", "echo", ":::", "a", "b", ":::", "1", "2", "3"],
+        b"",
+    );
+}
+
+#[test]
+fn halt_conditions_and_exit_statuses() {
+    let statuses = ["0", "3", "0", "5", "7", "0"];
+    for halt in [
+        "now,fail=1",
+        "soon,fail=1",
+        "soon,fail=2",
+        "now,fail=2",
+        "now,success=2",
+        "soon,success=1",
+        "soon,done=2",
+        "soon,fail=50%",
+        "soon,fail=30%",
+        "now,done=3%",
+        "1",
+        "2",
+        "-1",
+        "never",
+        "0",
+    ] {
+        same(
+            &with_list(
+                &["-k", "-j1", "--halt", halt, "echo {}; exit {}"],
+                &statuses,
+            ),
+            b"",
+        );
+    }
+    same(
+        &with_list(
+            &["-k", "-j1", "--halt-on-error", "1", "echo {}; exit {}"],
+            &statuses,
+        ),
+        b"",
+    );
+    // --fail-fast is --halt soon,fail=1.
+    let Some((theirs, ours)) = both(
+        &with_list(
+            &["-k", "-j1", "--halt", "soon,fail=1", "echo {}; exit {}"],
+            &statuses,
+        ),
+        b"",
+    ) else {
+        return;
+    };
+    let fail_fast = hearth(
+        &with_list(&["-k", "-j1", "--fail-fast", "echo {}; exit {}"], &statuses)
+            .iter()
+            .map(OsStr::new)
+            .collect::<Vec<_>>(),
+        b"",
+        &env::temp_dir(),
+    );
+    assert_eq!(fail_fast.stdout, theirs.stdout);
+    assert_eq!(fail_fast.status.code(), theirs.status.code());
+    assert_eq!(ours.status.code(), theirs.status.code());
+}
+
+/// The exit status is the number of failed jobs, 101 for more than 100.
+#[test]
+fn exit_status_counts_the_failed_jobs() {
+    let input: String = (1..=150).map(|i| format!("{i}\n")).collect();
+    same(&["-k", "test {} -gt 4"], input.as_bytes());
+    same(&["-k", "test {} -gt 40"], input.as_bytes());
+    same(&["-k", "test {} -gt 100"], input.as_bytes());
+    same(&["-k", "test {} -gt 1000"], input.as_bytes());
+    same(&["-k", "exit 0"], input.as_bytes());
+    // Killed by a signal: failed.
+    same(&["-k", "kill -9 $$"], b"1\n2\n");
+}
+
+#[test]
+fn slots_as_gnu_parallel_counts_jobs() {
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    for slots in ["1", "3", "50%", "200%", "+1", "-1", "0"] {
+        same(&["-k", "-j", slots, "echo"], input.as_bytes());
+        same(&["-k", "--jobs", slots, "echo"], input.as_bytes());
+        same(&["-k", "-P", slots, "echo"], input.as_bytes());
+    }
+}
+
+/// `--delay` hands the slots one job per delay: job N starts no sooner
+/// than N - 1 delays after the run began (a lower bound, which a loaded
+/// machine cannot break).
+#[test]
+fn delay_spaces_the_starts() {
+    same_lines(&["--delay", "0.1", "echo", ":::", "a", "b", "c"], b"");
+    let dir = scratch("delay");
+    let args: Vec<&OsStr> = [
+        "--delay",
+        "0.3",
+        "-j",
+        "4",
+        "echo {#} $(date +%s.%N)",
+        ":::",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    .into_iter()
+    .map(OsStr::new)
+    .collect();
+    let began = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let output = hearth(&args, b"", &dir);
+    assert!(output.status.success(), "{}", shown(&output));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    for line in text.lines() {
+        let (seq, start) = line.split_once(' ').unwrap();
+        let seq: f64 = seq.parse().unwrap();
+        let start: f64 = start.parse().unwrap();
+        assert!(start - began >= (seq - 1.0) * 0.3 - 0.01, "{began}: {text}");
+    }
+}
+
+/// A joblog's lines by Seq, with the columns that do not depend on time:
+/// Seq, Host, Send, Receive, Exitval, Signal, Command.
+fn joblog_rows(path: &Path) -> (String, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().to_owned();
+    let mut rows: Vec<Vec<String>> = lines
+        .map(|line| {
+            let columns: Vec<&str> = line.splitn(9, '\t').collect();
+            assert_eq!(columns.len(), 9, "{text}");
+            assert!(columns[2].parse::<f64>().unwrap() > 1.7e9, "{text}");
+            assert_eq!(columns[3].len(), 10, "{text}");
+            assert!(columns[3].trim().parse::<f64>().is_ok(), "{text}");
+            [0, 1, 4, 5, 6, 7, 8]
+                .iter()
+                .map(|&i| columns[i].to_owned())
+                .collect()
+        })
+        .collect();
+    rows.sort_by_key(|row| row[0].parse::<usize>().unwrap());
+    (header, rows)
+}
+
+/// Runs both with `args` and `--joblog LOG` (in `dir`, prepared by
+/// `prepare`), and compares stdout, status and the joblogs.
+#[track_caller]
+fn same_joblog(args: &[&str], prepare: impl Fn(&Path)) {
+    let Some(parallel) = parallel() else { return };
+    let mut outcomes = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("joblog");
+        prepare(&dir);
+        let mut all = vec!["--joblog", "log"];
+        all.extend_from_slice(args);
+        let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, b"", &dir)
+        } else {
+            hearth(&os, b"", &dir)
+        };
+        let log = joblog_rows(&dir.join("log"));
+        let _ = fs::remove_dir_all(&dir);
+        outcomes.push((
+            output.status.code(),
+            output.stdout.escape_ascii().to_string(),
+            log,
+        ));
+    }
+    assert_eq!(
+        outcomes[1], outcomes[0],
+        "{args:?}: hearth map, then GNU parallel"
+    );
+}
+
+#[test]
+fn joblog_is_gnu_parallels() {
+    same_joblog(
+        &["-k", "echo {}; exit {}", ":::", "0", "3", "0", "1"],
+        |_| {},
+    );
+    same_joblog(&["-k", "kill -9 $$", ":::", "a"], |_| {});
+    same_joblog(&["-k", "printf 'x\\ty' {}", ":::", "a b", "it's"], |_| {});
+}
+
+#[test]
+fn resume_skips_what_the_joblog_shows() {
+    // A log from an earlier run: jobs 1 and 3 done, 3 failed.
+    let earlier = |dir: &Path| {
+        fs::write(
+            dir.join("log"),
+            "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+             1\t:\t1796567190.751\t     0.001\t0\t2\t0\t0\techo 0; exit 0\n\
+             3\t:\t1796567190.755\t     0.001\t0\t2\t3\t0\techo 3; exit 3\n",
+        )
+        .unwrap();
+    };
+    let args = ["-k", "-j1", "echo {}; exit {}", ":::", "0", "5", "3", "0"];
+    let mut resume = vec!["--resume"];
+    resume.extend_from_slice(&args);
+    same_joblog(&resume, earlier);
+    let mut failed = vec!["--resume-failed"];
+    failed.extend_from_slice(&args);
+    same_joblog(&failed, earlier);
+    // No joblog yet: every job runs.
+    same_joblog(&resume, |_| {});
+}
+
+/// Every file under `dir`, with its contents.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                files.push((name, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn results_are_laid_out_as_gnu_parallels() {
+    let Some(parallel) = parallel() else { return };
+    for args in [
+        &[
+            "-k",
+            "--results",
+            "out",
+            "echo {}; echo err {} >&2",
+            ":::",
+            "a",
+            "b c",
+            "x/y",
+            "a\\b",
+        ][..],
+        &[
+            "-k", "--res", "out", "echo", ":::", "a", "b", ":::", "1", "2",
+        ],
+        &[
+            "-k",
+            "--results",
+            "out",
+            "--colsep",
+            ",",
+            "echo",
+            ":::",
+            "a,b",
+        ],
+    ] {
+        let mut seen = Vec::new();
+        for tool in ["parallel", "hearth"] {
+            let dir = scratch("results");
+            let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+            let output = if tool == "parallel" {
+                gnu(parallel, &os, b"", &dir)
+            } else {
+                hearth(&os, b"", &dir)
+            };
+            seen.push((
+                output.status.code(),
+                output.stdout.clone(),
+                tree(&dir.join("out")),
+            ));
+            let _ = fs::remove_dir_all(&dir);
+        }
+        assert_eq!(seen[1], seen[0], "{args:?}: hearth map, then GNU parallel");
+    }
+    // The CSV form: the same rows less Starttime and JobRuntime, which
+    // depend on the time.
+    let times = regex::Regex::new(r"(?m)^(\d+),([^,]*),\d+\.\d+,\d+\.\d+,").unwrap();
+    let mut seen = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("results-csv");
+        let os: Vec<&OsStr> = ["-k", "--results", "out.csv", "echo", ":::", "a", "b c"]
+            .into_iter()
+            .map(OsStr::new)
+            .collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, b"", &dir)
+        } else {
+            hearth(&os, b"", &dir)
+        };
+        let csv = fs::read_to_string(dir.join("out.csv")).unwrap();
+        let rows = times.replace_all(&csv, "$1,$2,T,T,").into_owned();
+        seen.push((output.status.code(), output.stdout.clone(), rows));
+        let _ = fs::remove_dir_all(&dir);
+    }
+    assert_eq!(seen[1], seen[0], "csv: hearth map, then GNU parallel");
+}
+
+#[test]
+fn tags_and_tagstrings() {
+    same(
+        &["-k", "--tag", "printf 'x\\ny\\n'", ":::", "a", "b c"],
+        b"",
+    );
+    same(&["-k", "--tag", "echo", ":::", "a", "b", ":::", "1"], b"");
+    same(
+        &[
+            "-k",
+            "--tagstring",
+            "{1}-{#}:",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "1",
+        ],
+        b"",
+    );
+    same(
+        &["-k", "--tagstring", "<{.}>", "echo", ":::", "a.x", "it's"],
+        b"",
+    );
+    same(&["-k", "--tag", "--colsep", ",", "echo", ":::", "a,b"], b"");
+}
+
+/// --line-buffer and --ungroup never mix lines in hearth (a job's output
+/// comes whole when it ends); GNU parallel's lines are the same lines.
+#[test]
+fn line_buffer_and_ungroup_print_the_same_lines() {
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for option in ["--line-buffer", "--lb", "--ungroup", "-u", "--group"] {
+        same_lines(&[option, "-j4", "echo {}; echo again {}"], input.as_bytes());
+    }
+    same(
+        &["-k", "--lb", "-j4", "echo {}; echo again {}"],
+        input.as_bytes(),
+    );
+}
+
+#[test]
+fn progress_options_are_taken() {
+    for option in ["--bar", "--eta", "--progress"] {
+        same(&["-k", option, "echo", ":::", "a", "b"], b"");
+    }
+}
