@@ -655,9 +655,12 @@ fn ssh_frozen_host_fails_its_slot_and_the_job_runs_again() {
     let mut ssh = sshd.ssh_command();
     ssh.extend(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"].map(String::from));
     let ssh = ssh.join(" ");
-    // The first attempt marks its start and waits; the second answers.
+    // The first attempt marks its start and waits; the second answers. The
+    // sleep is this test run's own (other runs of the suite may be going
+    // on at the same time on the machine).
+    let sleep = format!("sleep 300.{}", std::process::id());
     let script = format!(
-        "if [ -e {0} ]; then echo again-{{}}; else touch {0}; exec sleep 300; fi",
+        "if [ -e {0} ]; then echo again-{{}}; else touch {0}; exec {sleep}; fi",
         started.display()
     );
     let mut run = Running::streaming(&["map", "--ssh", &ssh, "-S", "node1,node2", "--", &script]);
@@ -666,7 +669,7 @@ fn ssh_frozen_host_fails_its_slot_and_the_job_runs_again() {
     let sleeping = gates::poll_for(TIMEOUT, || {
         procs::processes()
             .into_iter()
-            .find(|p| p.comm == "sleep" && p.cmdline == "sleep 300")
+            .find(|p| p.comm == "sleep" && p.cmdline == sleep)
     })
     .expect("the first attempt never started");
     // Its sshd: the nearest ancestor named sshd*.
