@@ -257,11 +257,16 @@ impl Runtime {
     ///
     /// SIGINT, SIGTERM or SIGQUIT with no signal receiver, or a `shutdown`
     /// call, start a graceful shutdown: every actor is woken,
-    /// `receive_next` reports [`NoMessages`](crate::NoMessages) once an
-    /// inbox is empty and `is_stopping` returns true. Actors still running
-    /// after the grace period ([`Setup::grace_period`], 5 s by default) are
-    /// stopped. A second SIGINT, SIGTERM or SIGQUIT during the shutdown stops
-    /// the runtime at once. With signal receivers, the application decides.
+    /// `is_stopping` returns true, and `receive_next` reports
+    /// [`NoMessages`](crate::NoMessages) once an inbox is empty and the
+    /// runtime has gone quiet (see
+    /// [`Context::receive_next`](crate::actor::Context::receive_next)).
+    /// Actors still running after the grace period
+    /// ([`Setup::grace_period`], 5 s by default) are stopped, and the error
+    /// names them. A second SIGINT, SIGTERM or SIGQUIT during the shutdown
+    /// stops the runtime at once. With signal receivers, the application
+    /// decides. Once every thread ended, the remote pools finish their
+    /// running jobs and close, within a grace period of their own.
     ///
     /// A program should exit with 0 after `Ok`, with 130 after an interrupt
     /// it did not handle and with 1 after other errors:
