@@ -563,6 +563,39 @@ mod tests {
         drop(own);
     }
 
+    /// The race the cell's reference count is there for: the last sender
+    /// dropped on another thread at the moment the worker drops the
+    /// process (and with it the inbox's owner). Whoever comes last frees
+    /// the cell, once. Run under AddressSanitizer in CI (and under Miri by
+    /// hand), which catch a use after free, a double free or a leak.
+    #[test]
+    fn last_sender_dropped_elsewhere_while_the_worker_drops_the_cell() {
+        let rounds = if cfg!(miri) { 20 } else { 2000 };
+        let (scheduler, own) = test_scheduler();
+        let capacity = NonZeroUsize::new(1).unwrap();
+        for round in 0..rounds {
+            let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+                let sender = owner.sender();
+                *slot = Some(Holds(owner));
+                sender
+            });
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let go = start.clone();
+            let other = std::thread::spawn(move || {
+                let _ = go.wait();
+                // A send races the close too.
+                let _ = sender.try_send_from(&mut || Some(round));
+                drop(sender);
+            });
+            let _ = start.wait();
+            drop(scheduler.borrow_mut().drain());
+            other.join().unwrap();
+        }
+        assert_eq!(scheduler.borrow().live(), 0);
+        drop(scheduler);
+        drop(own);
+    }
+
     /// A panic in `build` after it made the process drops that process
     /// (closing its inbox) and passes the panic on.
     #[test]
