@@ -547,19 +547,10 @@ fn ctrl_c_twice_kills_the_slots() {
     );
 }
 
-/// The private sshd, or `None` (printed) when it is not available and not
-/// required (`HEARTH_REQUIRE_SSHD=1` makes that a failure).
+/// The private sshd with hosts `node1` and `node2`, or `None` when the
+/// test is skipped (see [`Sshd::start_or_skip`]).
 fn sshd() -> Option<Sshd> {
-    match Sshd::start(&["node1", "node2"]) {
-        Ok(sshd) => Some(sshd),
-        Err(why) if env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
-            panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
-        }
-        Err(why) => {
-            println!("skipped: no private sshd: {why}");
-            None
-        }
-    }
+    Sshd::start_or_skip(&["node1", "node2"])
 }
 
 #[test]

@@ -62,6 +62,27 @@ pub struct Sshd {
 }
 
 impl Sshd {
+    /// Starts a server for a test of the libtest harness: `None` when
+    /// sshd is not available, after saying `skipped: TEST: WHY` on the
+    /// terminal (past the harness's capture of the test's output, which
+    /// would show the test as a plain `ok`); a panic instead when
+    /// `HEARTH_REQUIRE_SSHD=1` (CI) makes its absence a failure.
+    #[allow(dead_code)]
+    pub fn start_or_skip(hosts: &[&str]) -> Option<Sshd> {
+        match Sshd::start(hosts) {
+            Ok(sshd) => Some(sshd),
+            Err(why) if std::env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
+                panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
+            }
+            Err(why) => {
+                let test = std::thread::current().name().unwrap_or("?").to_owned();
+                let line = format!("skipped: {test}: no private sshd: {why}\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+                None
+            }
+        }
+    }
+
     /// Starts a server with the client aliases `hosts` (plus `closed` and
     /// `denied`).
     ///
