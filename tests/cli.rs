@@ -93,26 +93,12 @@ fn wait_output(child: Child) -> Output {
 fn left_behind(tag: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = tagged_processes(tag);
+        let left = procs::tagged(tag);
         if left.is_empty() || Instant::now() >= deadline {
             return left;
         }
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Processes carrying `tag` in their environment now.
-fn tagged_processes(tag: &str) -> Vec<String> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let dir = e.ok()?.path();
-            let environ = fs::read(dir.join("environ")).ok()?;
-            let tagged = environ.split(|&b| b == 0).any(|v| v == tag.as_bytes());
-            let cmd = fs::read(dir.join("cmdline")).ok()?;
-            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
-        })
-        .collect()
 }
 
 fn stdout(output: &Output) -> String {

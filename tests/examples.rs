@@ -210,18 +210,7 @@ fn remote_pool_summary(stdout: &str) -> (u64, u64, u64) {
 /// Processes started by the `example` run (its environment tag), still
 /// running anywhere.
 fn left_behind(example: &Running) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let dir = e.ok()?.path();
-            let environ = std::fs::read(dir.join("environ")).ok()?;
-            let tagged = environ
-                .split(|&b| b == 0)
-                .any(|var| var == example.tag.as_bytes());
-            let cmd = std::fs::read(dir.join("cmdline")).ok()?;
-            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
-        })
-        .collect()
+    procs::tagged(&example.tag)
 }
 
 /// SIGINT: no new jobs, the running ones finish, the slots exit, 130.

@@ -369,28 +369,16 @@ fn parse_time_limit(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h` or a number of seconds.
+/// Parses a number of seconds (`10`, `2.5`, as GNU parallel takes them) or
+/// a duration with units (`500ms`, `10s`, `2m`, `1h30m`, `1d`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; write e.g. 10s, 500ms or 2m"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"));
+    }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("{text:?} is not a duration ({err}); write e.g. 10, 2.5s, 500ms, 2m or 1h30m")
+    })
 }
 
 /// The handlers of a `hearth` worker.
@@ -432,5 +420,31 @@ fn positive(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn seconds_as_gnu_parallel_takes_them_and_units() {
+        for (text, want) in [
+            ("10", Duration::from_secs(10)),
+            ("2.5", Duration::from_millis(2500)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("1d", Duration::from_secs(86400)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        assert!(
+            parse_duration("ten")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
     }
 }
