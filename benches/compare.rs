@@ -63,7 +63,8 @@
 //! inboxes and tokio mpsc) hold 64 messages, hearth's default, except in
 //! `skynet` where each hearth inbox holds what the actor receives (10 for
 //! nodes, 1 for leaves). tokio runtimes are built with `enable_all`, as
-//! `#[tokio::main]` does.
+//! `#[tokio::main]` does; hearth runtimes with `Setup::grow_heap_ahead`,
+//! as an application that spawns actors in bursts would set it up.
 //!
 //! For each workload the harness runs a number of rounds (default 5); each
 //! round runs hearth and tokio once, alternating which goes first, so both
@@ -790,6 +791,7 @@ fn min_max(times: &[Duration]) -> String {
 fn run_hearth(threads: usize, spawn: impl FnOnce(&mut Runtime, Done)) -> Outcome {
     let mut runtime = Runtime::setup()
         .name("compare")
+        .grow_heap_ahead()
         .num_threads(threads)
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;

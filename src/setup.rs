@@ -30,6 +30,7 @@ pub struct Setup {
     auto_cpu_affinity: bool,
     grace: Duration,
     stalled_write_limit: Duration,
+    grow_heap_ahead: bool,
 }
 
 impl Setup {
@@ -47,6 +48,7 @@ impl Setup {
             auto_cpu_affinity: false,
             grace: Self::DEFAULT_GRACE_PERIOD,
             stalled_write_limit: Self::DEFAULT_STALLED_WRITE_LIMIT,
+            grow_heap_ahead: false,
         }
     }
 
@@ -109,6 +111,25 @@ impl Setup {
         self
     }
 
+    /// Has each worker thread grow its heap ahead of need while it spawns
+    /// processes (off by default: how the heap grows is the application's
+    /// allocator policy).
+    ///
+    /// glibc grows the arena of a thread (every thread but the main one)
+    /// by exactly what an allocation lacks, one `mprotect` call per page:
+    /// a worker spawning a million small actors makes some 138,000 of
+    /// them, a fifth of its time. With this set, every 64 KiB of processes
+    /// a worker has glibc's allocator hand out and take back a 96 KiB
+    /// block, which grows the arena in one step (6,400 calls for the same
+    /// burst; `BENCHMARKS.md` has the figures). It helps workloads that
+    /// spawn many actors in bursts, does nothing for a thread on glibc's
+    /// main arena, and with another global allocator only grows each
+    /// worker's glibc arena once.
+    pub fn grow_heap_ahead(mut self) -> Self {
+        self.grow_heap_ahead = true;
+        self
+    }
+
     /// The number of worker threads set so far.
     pub fn get_threads(&self) -> usize {
         self.threads
@@ -149,6 +170,7 @@ impl Setup {
             wakes,
             waker,
             self.stalled_write_limit,
+            self.grow_heap_ahead,
         ));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()

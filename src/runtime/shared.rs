@@ -48,6 +48,9 @@ pub(crate) struct RuntimeShared {
     /// How long a write may wait for room once the runtime is stopping
     /// (`Setup::stalled_write_limit`).
     pub(crate) stalled_write_limit: Duration,
+    /// Whether worker threads grow their heap ahead of need
+    /// (`Setup::grow_heap_ahead`).
+    pub(crate) grow_heap_ahead: bool,
 }
 
 impl RuntimeShared {
@@ -56,6 +59,7 @@ impl RuntimeShared {
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
         stalled_write_limit: Duration,
+        grow_heap_ahead: bool,
     ) -> Self {
         RuntimeShared {
             name,
@@ -72,6 +76,7 @@ impl RuntimeShared {
             remote_pools: Mutex::new(Vec::new()),
             tcp_servers: Mutex::new(Vec::new()),
             stalled_write_limit,
+            grow_heap_ahead,
         }
     }
 

@@ -46,6 +46,9 @@ pub(super) fn run(
     if let Ok(clock) = ThreadClock::current() {
         let _ = wake.clock.set(clock);
     }
+    if shared.grow_heap_ahead {
+        scheduler::grow_ahead_on_this_thread();
+    }
     if let Err(err) = ProcessSignals::block_for_thread() {
         warn!(worker = id, error:% = err; "unable to block process signals");
     }
