@@ -25,7 +25,9 @@ mod held;
 mod inputs;
 
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
-use hearth::remote::{self, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport};
+use hearth::remote::{
+    self, FailedSlot, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport,
+};
 
 fn handlers() -> Handlers {
     Handlers::new()
@@ -245,6 +247,11 @@ fn main() -> ExitCode {
     runner::run(&tests, procs::children, String::new)
 }
 
+/// The failed slots as their messages read.
+fn texts(slots: &[FailedSlot]) -> Vec<String> {
+    slots.iter().map(ToString::to_string).collect()
+}
+
 fn squares(pool: &mut Pool, n: u64) {
     let out = pool.map::<u64, u64>("square", 0..n).unwrap();
     assert_eq!(out.len() as u64, n);
@@ -334,6 +341,7 @@ fn hanging_job_times_out_others_complete() {
     let hung = pool.map::<u64, u64>("hang", [1]).unwrap();
     match &hung[0] {
         Err(JobFailure::Exhausted { history }) => {
+            let history = texts(history);
             assert_eq!(history.len(), 2, "{history:?}");
             assert!(
                 history.iter().all(|h| h.contains("timed out after 500ms")),
@@ -376,6 +384,7 @@ fn job_waiting_behind_a_timed_out_one_keeps_its_attempts() {
     let out = pool.map::<u64, u64>("nap", [60_000, 0]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
+            let history = texts(history);
             assert_eq!(history, &["local:1: timed out after 500ms"]);
         }
         other => panic!("expected a time-out, got {other:?}"),
@@ -505,6 +514,7 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
     let out = pool.map::<u64, u64>("crash", [1]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
+            let history = texts(history);
             assert_eq!(history.len(), 3, "{history:?}");
             // How the worker ended and its last words are in every attempt.
             assert!(
@@ -610,6 +620,7 @@ fn worker_exiting_in_handshake_fails_the_pool() {
     let mut pool = pool_through_env("exit", 2);
     match pool.map::<u64, u64>("square", 0..5) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2, 3, 4]);
             assert_eq!(reasons.len(), 2);
             assert!(
@@ -701,6 +712,7 @@ fn version_mismatch_names_both_versions() {
     let mut pool = pool_through_env("old_version", 2);
     match pool.map::<u64, u64>("square", [1, 2]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1]);
             let expected = format!(
                 "protocol version mismatch: this side speaks version {}, the peer version {}",
@@ -723,6 +735,7 @@ fn exhausted_by(mode: &str, expected: &[&str]) {
     let out = pool.map::<u64, u64>("square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
+            let history = texts(history);
             assert_eq!(history.len(), 3, "{history:?}");
             assert!(
                 history
@@ -833,6 +846,7 @@ fn frame_cut_by_exit_is_named() {
     let out = pool.map::<u64, u64>("square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
+            let history = texts(history);
             assert_eq!(history.len(), 3, "{history:?}");
             assert!(
                 history.iter().all(|h| {

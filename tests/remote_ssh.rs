@@ -26,7 +26,7 @@ use std::process::{self, ExitCode};
 use std::time::{Duration, Instant};
 use std::{env, fs, panic, thread};
 
-use hearth::remote::{self, Handlers, Host, Pool, PoolError, Target, Transport};
+use hearth::remote::{self, FailedSlot, Handlers, Host, Pool, PoolError, Target, Transport};
 
 use procs::processes;
 use sshd::Sshd;
@@ -181,6 +181,11 @@ fn remote_workers() -> Vec<u32> {
         })
         .map(|p| p.pid)
         .collect()
+}
+
+/// The failed slots as their messages read.
+fn texts(slots: &[FailedSlot]) -> Vec<String> {
+    slots.iter().map(ToString::to_string).collect()
 }
 
 /// Runs `n` `square` jobs and checks every result, in order.
@@ -367,6 +372,7 @@ fn unreachable_host_dies_others_carry_the_work(sshd: &Sshd) {
     let start = Instant::now();
     match pool.map_on::<u64, u64>(&Target::Host("closed".into()), "square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in &reasons {
@@ -400,6 +406,7 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
     let start = Instant::now();
     match pool.map::<u64, u64>("square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in &reasons {
@@ -437,6 +444,7 @@ fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
             let PoolError::AllSlotsDead { reasons, not_run } = &err else {
                 unreachable!()
             };
+            let reasons = &texts(reasons);
             assert_eq!(not_run, &[0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in reasons {
@@ -496,6 +504,7 @@ fn exit_status_kept_when_stdout_closes_before_exit(sshd: &Sshd) {
     let logins = sshd.log_count("Accepted publickey");
     match pool.map::<u64, u64>("square", [1]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0]);
             assert!(
                 reasons.len() == 1 && reasons[0].contains("exit 127"),

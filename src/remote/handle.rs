@@ -201,8 +201,7 @@ impl RemotePool {
         reply: Box<dyn FnOnce(JobReport) + Send>,
     ) -> Result<(), PoolError> {
         let eligible = eligible_slots(&self.shared.hosts, target)?;
-        let payload =
-            postcard::to_stdvec(input).map_err(|err| PoolError::Encode(err.to_string()))?;
+        let payload = postcard::to_stdvec(input).map_err(PoolError::Encode)?;
         let submission = Submission {
             eligible,
             handler: Arc::from(handler),

@@ -16,8 +16,9 @@
 //!   and the start line through which a Slurm slot reports its node.
 //! - `slot.rs`: one slot's state machine: the handshake, its window of
 //!   jobs in flight, its stderr drained to the log.
-//! - `engine.rs`: the shared queue, dispatch to slots with room, attempts
-//!   and back-off, deadlines; no poll loop of its own.
+//! - `engine/`: the shared queue, dispatch to slots with room, attempts
+//!   and back-off, deadlines; no poll loop of its own. Why a slot failed
+//!   is a [`SlotFailure`] (`failure.rs`), classified where it is seen.
 //! - [`Pool`] (`pool.rs`): the engine on a `mio::Poll` of its own, driven by
 //!   blocking calls, with results in input or completion order;
 //!   [`Feeder`] (`feed.rs`) gives it inputs while it runs. [`RemotePool`]
@@ -30,6 +31,7 @@
 //! [`FrameDecoder`]: wire::FrameDecoder
 
 pub(crate) mod engine;
+mod failure;
 mod feed;
 mod handle;
 mod handlers;
@@ -47,6 +49,7 @@ pub mod wire;
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
 
+pub use failure::{FailedSlot, Reason, SlotFailure};
 pub use feed::{Feed, FeedError, Feeder};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;

@@ -1,7 +1,7 @@
 //! The pool on its own `mio::Poll`, driven by blocking calls: [`Pool::map`]
 //! for outputs in input order, [`Pool::run`] for reports in submission or
 //! completion order with a way to stop early. The failure semantics are the
-//! engine's (see `engine.rs`): retries on slot failure, final job errors, no
+//! engine's (see `engine/mod.rs`): retries on slot failure, final job errors, no
 //! job lost, no result delivered twice.
 
 use std::fmt;
@@ -670,6 +670,6 @@ pub(crate) fn encode_all<I: Serialize>(
 ) -> Result<Vec<Vec<u8>>, PoolError> {
     inputs
         .into_iter()
-        .map(|input| postcard::to_stdvec(&input).map_err(|err| PoolError::Encode(err.to_string())))
+        .map(|input| postcard::to_stdvec(&input).map_err(PoolError::Encode))
         .collect()
 }

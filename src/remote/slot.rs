@@ -28,7 +28,7 @@ use mio::{Interest, Registry, Token};
 use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
-use crate::remote::{Host, SlotInfo};
+use crate::remote::{Host, SlotFailure, SlotInfo};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -230,10 +230,6 @@ impl Slot {
         Ok(())
     }
 
-    /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
-    /// is closed (the worker exited). On an error, the frames decoded before
-    /// it are in `frames`: they came from the worker intact, and are the
-    /// caller's to handle before the error.
     /// Bytes of frames read from stdout so far.
     pub(crate) fn bytes_read(&self) -> u64 {
         self.bytes_read
@@ -244,7 +240,11 @@ impl Slot {
         self.decoder.buffered() > 0
     }
 
-    pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
+    /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
+    /// is closed (the worker exited). On an error, the frames decoded before
+    /// it are in `frames`: they came from the worker intact, and are the
+    /// caller's to handle before the error.
+    pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, SlotFailure> {
         if self.pending.is_some() {
             match self.read_start_line() {
                 Ok(Some(true)) => {}
@@ -253,9 +253,14 @@ impl Slot {
                     self.stdout_closed = true;
                     return Ok(true);
                 }
-                Err(reason) => return Err(WireError::Io(io::Error::other(reason))),
+                Err(reason) => return Err(SlotFailure::SlurmStart(reason)),
             }
         }
+        self.read_stream(frames).map_err(SlotFailure::from_wire)
+    }
+
+    /// [`Slot::read_frames`] once the start line, if any, came.
+    fn read_stream(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
         let mut eof = false;
         loop {
             while let Some(frame) = self.decoder.next_frame()? {
@@ -340,15 +345,12 @@ impl Slot {
 
     /// Why the slot's handshake deadline passed: a Slurm job still in the
     /// queue, or a worker that did not answer in `handshake`.
-    pub(crate) fn start_timeout_reason(&self, handshake: Duration) -> String {
+    pub(crate) fn start_timeout(&self, handshake: Duration) -> SlotFailure {
         match &self.pending {
-            Some(pending) => format!(
-                "its Slurm job did not start within {:?}: still pending, the cluster has no room \
-                 for it now; use fewer slots, a longer pending timeout, or run the slots as steps \
-                 of one allocation",
-                pending.timeout
-            ),
-            None => format!("no handshake within {handshake:?}"),
+            Some(pending) => SlotFailure::SlurmPending {
+                within: pending.timeout,
+            },
+            None => SlotFailure::NoHandshake { within: handshake },
         }
     }
 

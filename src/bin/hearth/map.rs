@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hearth::remote::{
-    Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport,
+    FailedSlot, Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -270,21 +270,18 @@ fn report_dead_hosts(metrics: &PoolMetrics) {
 }
 
 /// `a:1: why; a:2: why` as `a:1, a:2: why`.
-fn dedupe_reasons(reasons: &[String]) -> String {
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    for reason in reasons {
-        let (label, why) = match reason.split_once(": ") {
-            Some((label, why)) => (label.to_owned(), why.to_owned()),
-            None => (String::new(), reason.clone()),
-        };
+fn dedupe_reasons(reasons: &[FailedSlot]) -> String {
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for failed in reasons {
+        let why = failed.reason().to_string();
         match grouped.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, labels)) => labels.push(label),
-            None => grouped.push((why, vec![label])),
+            Some((_, slots)) => slots.push(&failed.slot),
+            None => grouped.push((why, vec![&failed.slot])),
         }
     }
     grouped
         .into_iter()
-        .map(|(why, labels)| format!("{}: {why}", labels.join(", ")))
+        .map(|(why, slots)| format!("{}: {why}", slots.join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
 }

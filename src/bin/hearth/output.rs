@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hearth::remote::{JobFailure, JobReport};
+use hearth::remote::{FailedSlot, JobFailure, JobReport};
 
 use crate::sh::ShOutput;
 
@@ -30,7 +30,7 @@ pub struct Printer {
     /// Jobs no slot could run, and why the slots died.
     pub not_run: Vec<usize>,
     /// Why the slots that could run them died.
-    pub dead: Vec<String>,
+    pub dead: Vec<FailedSlot>,
     /// Jobs cancelled (interrupted or after --fail-fast).
     pub cancelled: usize,
     /// Jobs that exited 0.
