@@ -761,6 +761,32 @@ fn ssh_refused_host_is_one_clear_error() {
     );
 }
 
+/// A host ssh does not trust (its key is not the one in known_hosts):
+/// permanent, so the run fails at once (one connection per slot, no
+/// retries), with ssh's own words and the pool-failure status.
+#[test]
+fn ssh_host_key_mismatch_is_one_clear_error() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let connections = sshd.log_count("Connection from");
+    let output = hearth(
+        &[
+            "map", "--ssh", &ssh, "-S", "badkey", "-j", "2", "--", "echo",
+        ],
+        "1\n2\n",
+    );
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains("the pool failed: ")
+            && err.contains("badkey:1, badkey:2: host key rejected: ")
+            && err.contains("Host key verification failed.")
+            && !err.contains("exited"),
+        "{err}"
+    );
+    assert_eq!(sshd.log_count("Connection from") - connections, 2, "{err}");
+}
+
 #[test]
 fn ssh_missing_remote_binary_is_one_clear_error() {
     let Some(sshd) = sshd() else { return };

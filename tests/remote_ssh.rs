@@ -112,6 +112,18 @@ fn main() -> ExitCode {
             refused_key_fails_at_once_without_retries,
         ),
         (
+            "host_key_mismatch_fails_at_once_in_ssh_words",
+            host_key_mismatch_fails_at_once_in_ssh_words,
+        ),
+        (
+            "unknown_host_fails_at_once_in_ssh_words",
+            unknown_host_fails_at_once_in_ssh_words,
+        ),
+        (
+            "refused_connection_is_retried_and_said_as_such",
+            refused_connection_is_retried_and_said_as_such,
+        ),
+        (
             "missing_remote_binary_fails_at_once_without_retries",
             missing_remote_binary_fails_at_once_without_retries,
         ),
@@ -426,6 +438,110 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     let states = pool.host_states();
     assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
+}
+
+/// The private sshd's ssh command through a wrapper that adds a line to
+/// `log` each time it starts: how often the pool started ssh, also for
+/// hosts it never reaches.
+fn counted_ssh(sshd: &Sshd, log: &Path) -> Transport {
+    let mut ssh = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("echo >> '{}'; exec ssh \"$@\"", log.display()),
+        "ssh".to_owned(),
+    ];
+    ssh.extend(sshd.ssh_command().into_iter().skip(1));
+    Transport::Ssh {
+        ssh,
+        bin: runner::exe(),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+/// How many times ssh was started, by the log of [`counted_ssh`].
+fn starts(log: &Path) -> usize {
+    fs::read_to_string(log).map_or(0, |text| text.lines().count())
+}
+
+/// Runs three jobs on two slots of `alias`, which ssh cannot reach for a
+/// reason trying again cannot fix: every slot is dead after one start
+/// each, and each says why in `expected` words (ssh's own among them),
+/// not as a worker that exited.
+fn fails_at_once(sshd: &Sshd, alias: &str, expected: &[&str]) {
+    let log = sshd.scratch(alias).join("starts");
+    let mut pool = Pool::builder()
+        .host(Host::new(alias, 2, counted_ssh(sshd, &log)))
+        .build()
+        .unwrap();
+    match pool.map::<u64, u64>("square", [1, 2, 3]) {
+        Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            assert_eq!(not_run, [0, 1, 2]);
+            let reasons = texts(&reasons);
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            for reason in &reasons {
+                assert!(
+                    expected.iter().all(|e| reason.contains(e)) && !reason.contains("exited"),
+                    "{reasons:?}"
+                );
+            }
+        }
+        other => panic!("expected every slot of {alias} dead, got {other:?}"),
+    }
+    assert_eq!(starts(&log), 2, "a slot of {alias} was started again");
+    let states = pool.host_states();
+    assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
+}
+
+/// `badkey` (the server known by another host key): ssh refuses the host,
+/// and no restart can change that.
+fn host_key_mismatch_fails_at_once_in_ssh_words(sshd: &Sshd) {
+    fails_at_once(
+        sshd,
+        "badkey",
+        &[
+            "host key rejected",
+            "Host key verification failed",
+            "known_hosts",
+        ],
+    );
+}
+
+/// `unknown` (a name that does not resolve).
+fn unknown_host_fails_at_once_in_ssh_words(sshd: &Sshd) {
+    fails_at_once(
+        sshd,
+        "unknown",
+        &[
+            "unknown host",
+            "Could not resolve hostname nosuchhost.invalid",
+        ],
+    );
+}
+
+/// `closed` (nothing listens there): a refused connection may be a host
+/// still booting, so the slot is started again with back-off until it is
+/// dead after five starts; what it says is that ssh could not connect,
+/// not that a worker exited.
+fn refused_connection_is_retried_and_said_as_such(sshd: &Sshd) {
+    let log = sshd.scratch("refused").join("starts");
+    let mut pool = Pool::builder()
+        .host(Host::new("closed", 1, counted_ssh(sshd, &log)))
+        .build()
+        .unwrap();
+    match pool.map::<u64, u64>("square", [1]) {
+        Err(PoolError::AllSlotsDead { reasons, .. }) => {
+            let reasons = texts(&reasons);
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(
+                reasons[0].starts_with("closed:1: ssh could not connect: ")
+                    && reasons[0].contains("Connection refused")
+                    && !reasons[0].contains("exited"),
+                "{reasons:?}"
+            );
+        }
+        other => panic!("expected the slot of closed dead, got {other:?}"),
+    }
+    assert_eq!(starts(&log), 5, "not retried five times");
 }
 
 /// A worker binary that does not exist on the host: the remote shell exits

@@ -102,12 +102,25 @@ pub enum SlotFailure {
         /// ssh's own words.
         ssh: String,
     },
+    /// ssh does not trust the host: its key is not the one `known_hosts`
+    /// holds for it, or not there at all.
+    HostKeyRejected {
+        /// ssh's own words.
+        ssh: String,
+    },
+    /// ssh could not connect: the connection was refused or timed out, the
+    /// network or the name server did not answer. Retried with back-off:
+    /// a host that boots or a network that comes back may answer.
+    CouldNotConnect {
+        /// ssh's own words.
+        ssh: String,
+    },
 }
 
 impl SlotFailure {
     /// True if starting the slot again cannot help: a missing binary, a
     /// process that cannot be started, another protocol version, ssh
-    /// refusing the login or not knowing the host.
+    /// refusing the login, not knowing the host or not trusting its key.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
@@ -116,6 +129,7 @@ impl SlotFailure {
                 | SlotFailure::CannotStart { .. }
                 | SlotFailure::LoginRefused { .. }
                 | SlotFailure::HostUnknown { .. }
+                | SlotFailure::HostKeyRejected { .. }
         )
     }
 
@@ -134,7 +148,10 @@ impl SlotFailure {
     fn quotes_stderr(&self) -> bool {
         matches!(
             self,
-            SlotFailure::LoginRefused { .. } | SlotFailure::HostUnknown { .. }
+            SlotFailure::LoginRefused { .. }
+                | SlotFailure::HostUnknown { .. }
+                | SlotFailure::HostKeyRejected { .. }
+                | SlotFailure::CouldNotConnect { .. }
         )
     }
 
@@ -226,6 +243,13 @@ impl fmt::Display for SlotFailure {
             SlotFailure::HostUnknown { ssh } => {
                 write!(f, "unknown host: {ssh}; check the host name")
             }
+            SlotFailure::HostKeyRejected { ssh } => write!(
+                f,
+                "host key rejected: {ssh}; ssh does not trust the host's key (not in \
+                 known_hosts, or not the one there): check it with `ssh HOST`, or remove the old \
+                 one with `ssh-keygen -R HOST` if it changed on purpose"
+            ),
+            SlotFailure::CouldNotConnect { ssh } => write!(f, "ssh could not connect: {ssh}"),
         }
     }
 }
@@ -345,14 +369,33 @@ pub(crate) fn diagnose(slot: &str, failure: SlotFailure, ending: &Ending<'_>) ->
 }
 
 /// What ssh's last stderr lines say went wrong, when ssh exited 255
-/// before the worker spoke; `None` if they name nothing known.
+/// before the worker spoke; `None` if they name nothing known (then the
+/// slot is a worker that exited, its stderr shown, and retried).
+///
+/// Permanent: the login refused, the host's key rejected, a name that
+/// does not resolve (unless the name server failed: "Temporary failure in
+/// name resolution"). Retried with back-off: a connection refused, reset
+/// or timed out, a network or host out of reach.
 fn ssh_failure(stderr: &[String]) -> Option<SlotFailure> {
+    const UNREACHED: [&str; 7] = [
+        "Connection refused",
+        "Connection timed out",
+        "timed out during banner exchange",
+        "Connection reset",
+        "Connection closed by",
+        "No route to host",
+        "Network is unreachable",
+    ];
     let said = |words: &str| stderr.iter().any(|line| line.contains(words));
-    let ssh = || stderr.join(" | ");
+    let ssh = stderr.join(" | ");
     if said("Permission denied") {
-        Some(SlotFailure::LoginRefused { ssh: ssh() })
+        Some(SlotFailure::LoginRefused { ssh })
+    } else if said("Host key verification failed") {
+        Some(SlotFailure::HostKeyRejected { ssh })
+    } else if said("Temporary failure in name resolution") || UNREACHED.into_iter().any(said) {
+        Some(SlotFailure::CouldNotConnect { ssh })
     } else if said("Could not resolve hostname") {
-        Some(SlotFailure::HostUnknown { ssh: ssh() })
+        Some(SlotFailure::HostUnknown { ssh })
     } else {
         None
     }
@@ -410,6 +453,57 @@ mod tests {
             "h:1: worker exited (exit status: 255) (stderr: user@host: Permission denied \
              (publickey).)"
         );
+    }
+
+    /// ssh's words as OpenSSH prints them, each with the class it makes.
+    #[test]
+    fn ssh_words_make_their_class() {
+        let class = |line: &str| {
+            let stderr = lines(&[line]);
+            let exited = SlotFailure::WorkerExited { status: None };
+            let failed = diagnose("h:1", exited, &ending(255, false, &stderr));
+            (failed.failure.is_permanent(), failed.to_string())
+        };
+        let cases = [
+            (
+                "u@h: Permission denied (publickey).",
+                true,
+                "authentication refused: ",
+            ),
+            ("Host key verification failed.", true, "host key rejected: "),
+            (
+                "ssh: Could not resolve hostname x: Name or service not known",
+                true,
+                "unknown host: ",
+            ),
+            (
+                "ssh: Could not resolve hostname x: Temporary failure in name resolution",
+                false,
+                "ssh could not connect: ",
+            ),
+            (
+                "ssh: connect to host h port 22: Connection refused",
+                false,
+                "ssh could not connect: ",
+            ),
+            (
+                "ssh: connect to host h port 22: Connection timed out",
+                false,
+                "ssh could not connect: ",
+            ),
+            (
+                "kex_exchange_identification: Connection closed by remote host",
+                false,
+                "ssh could not connect: ",
+            ),
+            ("something else", false, "worker exited (exit status: 255)"),
+        ];
+        for (line, permanent, start) in cases {
+            let (got_permanent, text) = class(line);
+            assert_eq!(got_permanent, permanent, "{line}: {text}");
+            assert!(text.starts_with(&format!("h:1: {start}")), "{line}: {text}");
+            assert!(text.contains(line), "ssh's words kept: {text}");
+        }
     }
 
     #[test]

@@ -411,6 +411,10 @@ impl Slot {
     }
 
     fn log_stderr_line(&mut self) {
+        // ssh ends its own lines with "\r\n".
+        if self.stderr_line.ends_with(b"\r") {
+            let _ = self.stderr_line.pop();
+        }
         let line = String::from_utf8_lossy(&self.stderr_line).into_owned();
         self.stderr_line.clear();
         info!(target: "hearth::remote::worker", "{}: {line}", self.label);
