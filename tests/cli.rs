@@ -719,14 +719,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 2, an
-    // empty frame, then it waits for the end of its stdin.
+    // A "worker" of another protocol version: the magic, version 1 (from
+    // before the liveness exchange), an empty frame, then it waits for the
+    // end of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\001\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -739,7 +740,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 1, the peer version 2; \
+            "protocol version mismatch: this side speaks version 2, the peer version 1; \
              run the same version of hearth on both ends"
         ),
         "{err}"

@@ -47,6 +47,18 @@ fn handlers() -> Handlers {
                 .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
+        // Stops its own worker with SIGSTOP the first time (marker
+        // directory, where it leaves its pid), as a frozen host would;
+        // then answers.
+        .add("freeze_once", |(marker, x): (PathBuf, u64)| {
+            if fs::create_dir(&marker).is_ok() {
+                fs::write(marker.join("pid"), process::id().to_string())
+                    .map_err(|err| format!("writing the pid: {err}"))?;
+                // SAFETY: kill(2) on this very process.
+                unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+            }
+            Ok::<_, String>(x + 1)
+        })
         // Marks `started/<pid>`, then waits until the file `gate` exists:
         // jobs in flight stay in flight until the test opens the gate.
         .add("gated", |(started, gate, x): (PathBuf, PathBuf, u64)| {
@@ -102,6 +114,10 @@ fn main() -> ExitCode {
         (
             "killed_ssh_client_loses_nothing_and_its_worker_exits",
             killed_ssh_client_loses_nothing_and_its_worker_exits,
+        ),
+        (
+            "stopped_remote_worker_is_found_and_its_job_runs_again",
+            stopped_remote_worker_is_found_and_its_job_runs_again,
         ),
         (
             "unreachable_host_dies_others_carry_the_work",
@@ -362,6 +378,50 @@ fn kill_one_ssh_client(started: &Path, workers: usize) -> Result<(u32, u32), Str
         format!("killed ssh client {ssh_pid}, but none of the workers {marked:?} exited within 10s")
     })?;
     Ok((ssh_pid, exited))
+}
+
+/// A remote worker stopped in the middle of its job (SIGSTOP: its host
+/// and the connection still answer, so ssh's keep-alive sees nothing)
+/// answers no ping: its slot is declared dead once silent for the slot
+/// timeout, and the job runs again on a slot that answers. The stopped
+/// process stays stopped (nothing reaches it: its session is gone), but
+/// ends by itself once it runs again, as a host that thaws would.
+fn stopped_remote_worker_is_found_and_its_job_runs_again(sshd: &Sshd) {
+    let limit = Duration::from_secs(2);
+    let lost = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = lost.clone();
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 2))
+        .slot_timeout(limit)
+        .on_slot_lost(move |slot| record.lock().unwrap().push(slot.clone()))
+        .build()
+        .unwrap();
+    let marker = sshd.scratch("frozen").join("once");
+    let out = pool
+        .map::<_, u64>("freeze_once", [(marker.clone(), 1u64)])
+        .unwrap();
+    assert_eq!(out, [Ok(2)]);
+    let pid: u32 = fs::read_to_string(marker.join("pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stopped = processes().into_iter().find(|p| p.pid == pid);
+    assert!(
+        stopped.as_ref().is_some_and(|p| p.state == 'T'),
+        "{stopped:?}"
+    );
+    // Thawed, it finds its pool gone and ends (checked with the
+    // leftovers after the test).
+    assert!(procs::signal(pid, libc::SIGCONT));
+    let lost = lost.lock().unwrap();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        lost[0].failed.failure,
+        remote::SlotFailure::Silent { limit }
+    );
+    assert_eq!(lost[0].requeued, 1, "{lost:?}");
+    drop(lost);
+    pool.shutdown(Duration::from_secs(10));
 }
 
 /// `closed` (every connect refused, ssh exits 255) next to `node1`: node1

@@ -71,11 +71,13 @@ pub enum SlotFailure {
     /// The slot's Slurm task did not print a start line hearth reads; the
     /// text says what came.
     SlurmStart(String),
-    /// A job on the slot ran past its time limit; the slot was killed to
-    /// end it.
-    JobTimedOut {
-        /// The time limit.
-        after: Duration,
+    /// Nothing came from the worker, not even an answer to a ping, for the
+    /// slot timeout: the worker, its host or the network between them
+    /// stopped (a frozen process, a host that dropped off the network while
+    /// the connection stays up). The slot is declared dead and killed.
+    Silent {
+        /// The slot timeout.
+        limit: Duration,
     },
     /// The worker binary is missing or not executable on the host: the
     /// slot's process exited 126 or 127 before its handshake.
@@ -226,7 +228,11 @@ impl fmt::Display for SlotFailure {
                  steps of one allocation"
             ),
             SlotFailure::SlurmStart(what) => f.write_str(what),
-            SlotFailure::JobTimedOut { after } => write!(f, "timed out after {after:?}"),
+            SlotFailure::Silent { limit } => write!(
+                f,
+                "no answer for {limit:?} (the slot timeout): the worker, its host or the network \
+                 stopped; declared dead"
+            ),
             SlotFailure::BinaryMissing { code, transport } => write!(
                 f,
                 "worker binary missing or not executable (exit {code}): {transport}; install it \
@@ -316,6 +322,26 @@ impl fmt::Display for Reason<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// A slot lost while it served (its worker exited or fell silent, its
+/// stream went bad), as [`PoolBuilder::on_slot_lost`] reports it: once per
+/// loss, when the pool has put the slot's jobs back in the queue.
+///
+/// [`PoolBuilder::on_slot_lost`]: crate::remote::PoolBuilder::on_slot_lost
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlotLost {
+    /// The slot's host, as the pool names it.
+    pub host: String,
+    /// The slot and why it was lost.
+    pub failed: FailedSlot,
+    /// Jobs it had in flight that went back to the queue, to run on any
+    /// slot.
+    pub requeued: usize,
+    /// Jobs it had in flight that ended with it: their attempts used up,
+    /// or the pool stopping.
+    pub ended: usize,
 }
 
 /// How a slot's process ended, as [`diagnose`] needs it.
@@ -524,12 +550,10 @@ mod tests {
         let stderr = lines(&["some log line"]);
         let failed = diagnose(
             "h:1",
-            SlotFailure::JobTimedOut {
-                after: Duration::from_secs(1),
-            },
+            SlotFailure::Protocol("unexpected PING from the worker".to_owned()),
             &ending(0, true, &stderr),
         );
-        assert_eq!(failed.to_string(), "h:1: timed out after 1s");
+        assert_eq!(failed.to_string(), "h:1: unexpected PING from the worker");
         let failed = diagnose(
             "h:1",
             SlotFailure::NoHandshake {

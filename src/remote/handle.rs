@@ -251,6 +251,7 @@ pub(crate) fn cancelled_report() -> JobReport {
         )),
         host: None,
         attempts: 0,
+        retries: 0,
         elapsed: Default::default(),
         run_time: Default::default(),
         slot: None,

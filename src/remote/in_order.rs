@@ -85,6 +85,7 @@ fn report_bytes(report: &JobReport) -> usize {
             text(lines)
         }
         Err(JobFailure::BadOutput(why) | JobFailure::Cancelled(why)) => why.len(),
+        Err(JobFailure::TimedOut { .. }) => 0,
     };
     size_of::<JobReport>() + content
 }
@@ -102,6 +103,7 @@ mod tests {
             result: Ok(vec![1; len]),
             host: None,
             attempts: 1,
+            retries: 0,
             elapsed: Duration::ZERO,
             run_time: Duration::ZERO,
             slot: None,

@@ -23,6 +23,14 @@ pub enum JobFailure {
         /// worker exited (exit status: 9)`.
         history: Vec<FailedSlot>,
     },
+    /// The job ran past its time limit while its worker answered: its own
+    /// failure, as a job error is. It was killed (with its slot's worker,
+    /// which the pool starts again) and, past the pool's retries, not run
+    /// again.
+    TimedOut {
+        /// The time limit.
+        after: Duration,
+    },
     /// The output did not decode as the expected type.
     BadOutput(String),
     /// The job was not run, or its run was abandoned, because the pool is
@@ -48,6 +56,7 @@ impl fmt::Display for JobFailure {
                     Joined(history)
                 )
             }
+            JobFailure::TimedOut { after } => write!(f, "timed out after {after:?}"),
             JobFailure::BadOutput(err) => write!(f, "job output does not decode: {err}"),
             JobFailure::Cancelled(why) => write!(f, "job cancelled: {why}"),
             JobFailure::NotRun { reasons } => write!(
@@ -66,7 +75,9 @@ impl StdError for JobFailure {
             JobFailure::Exhausted { history: slots } | JobFailure::NotRun { reasons: slots } => {
                 slots.last().map(|slot| slot as &(dyn StdError + 'static))
             }
-            JobFailure::BadOutput(_) | JobFailure::Cancelled(_) => None,
+            JobFailure::TimedOut { .. } | JobFailure::BadOutput(_) | JobFailure::Cancelled(_) => {
+                None
+            }
         }
     }
 }
@@ -179,8 +190,12 @@ pub struct JobReport<T = Vec<u8>> {
     /// The host whose slot gave the final answer (`None` if no slot
     /// answered: exhausted, cancelled or not run).
     pub host: Option<String>,
-    /// Attempts started (0 if the job never reached a slot).
+    /// Attempts started, every run and every slot failure together (0 if
+    /// the job never reached a slot).
     pub attempts: u32,
+    /// Times the job ran again after a failure of its own run (see
+    /// [`PoolBuilder::retries`](crate::remote::PoolBuilder::retries)).
+    pub retries: u32,
     /// Time from submission to the outcome.
     pub elapsed: Duration,
     /// Time the last attempt ran on its slot (zero if none ran).
@@ -230,6 +245,7 @@ impl JobReport {
             }),
             host: self.host,
             attempts: self.attempts,
+            retries: self.retries,
             elapsed: self.elapsed,
             run_time: self.run_time,
             slot: self.slot,

@@ -92,6 +92,17 @@ pub(crate) struct Slot {
     pub(crate) info: Option<Arc<SlotInfo>>,
     /// The worker closed its stdout: it is exiting.
     stdout_closed: bool,
+    /// When bytes last came from the worker (or the slot started).
+    pub(crate) heard: Instant,
+    /// When bytes last went to the worker (or the slot started).
+    pub(crate) sent: Instant,
+    /// When the last `PING` went out, and its number.
+    pub(crate) pinged: Instant,
+    ping_seq: u64,
+    /// The number of the `PING` sent when the running job passed its time
+    /// limit: the first `PONG` from then on shows the worker alive, and
+    /// the job's overrun its own.
+    pub(crate) overdue: Option<u64>,
 }
 
 impl Slot {
@@ -177,6 +188,11 @@ impl Slot {
             in_flight: Vec::new(),
             info: None,
             stdout_closed: false,
+            heard: now,
+            sent: now,
+            pinged: now,
+            ping_seq: 0,
+            overdue: None,
         };
         // Written when stdin is writable: a worker that already exited shows
         // up as its stdout closing, with its exit status, not as an error
@@ -227,7 +243,20 @@ impl Slot {
             }
         }
         let _ = self.out.drain(..written);
+        if written > 0 {
+            self.sent = Instant::now();
+        }
         Ok(())
+    }
+
+    /// Queues a `PING` and writes what the pipe takes; returns its number.
+    pub(crate) fn ping(&mut self, now: Instant) -> io::Result<u64> {
+        self.ping_seq += 1;
+        let seq = self.ping_seq;
+        self.pinged = now;
+        self.queue(&Frame::Ping { seq }).map_err(io::Error::other)?;
+        self.flush()?;
+        Ok(seq)
     }
 
     /// Bytes of frames read from stdout so far.
@@ -276,7 +305,10 @@ impl Slot {
             }
             match self.decoder.read_from(&mut self.stdout) {
                 Ok(0) => eof = true,
-                Ok(n) => self.bytes_read += n as u64,
+                Ok(n) => {
+                    self.bytes_read += n as u64;
+                    self.heard = Instant::now();
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(WireError::Io(err)),

@@ -31,6 +31,8 @@ pub(super) struct JobState {
     pub(super) attempts: u32,
     /// The slot failures its attempts met.
     pub(super) history: Vec<FailedSlot>,
+    /// Runs again after a failure of its own.
+    pub(super) retries: u32,
     pub(super) submitted: Instant,
     /// When its current attempt started running, as far as the pool can
     /// tell: when it was sent to an idle slot, or when the slot answered
@@ -120,6 +122,7 @@ impl Jobs {
                 queue,
                 attempts: 0,
                 history: Vec::new(),
+                retries: 0,
                 submitted: Instant::now(),
                 started: None,
                 reply,

@@ -12,25 +12,29 @@
 //! This file holds the engine's state, the driver's calls, and the
 //! conversation with ready slots (jobs out, frames in); `jobs.rs` keeps
 //! the jobs and their queues, `slots.rs` supervises the slots (starts,
-//! deadlines, failures, restarts), and `failure.rs` (next to this module)
-//! says why a slot failed.
+//! deadlines, failures, restarts), `liveness.rs` pings them and judges
+//! their silence, and `failure.rs` (next to this module) says why a slot
+//! failed.
 //!
 //! Failure semantics (the design's): a slot pulls the next job when it has
-//! room (its window); a transport failure (the process exits, a pipe
-//! closes, garbage or an oversized frame, a job or handshake past its
-//! deadline) kills that slot's process and puts every job it had in flight
-//! back at the head of the queue, in the order sent: the running one with
-//! one more attempt, up to `max_attempts`, the ones that waited behind it
-//! without using one (they never started); a job's deadline counts from
-//! its start, and an answer still arriving is not late while its bytes
-//! keep coming; an error of the job's own code is final; a dead slot is
-//! respawned with back-off, unless it can never start
-//! ([`SlotFailure::is_permanent`], or five failed starts in a row). Jobs
-//! whose every eligible slot is dead for good end with
+//! room (its window); a slot failure (the process exits, a pipe closes,
+//! garbage or an oversized frame, a handshake past its deadline, silence
+//! past the slot timeout) kills that slot's process and puts every job it
+//! had in flight back at the head of the queue, in the order sent: the
+//! running one with one more attempt, up to `max_attempts`, the ones that
+//! waited behind it without using one (they never started). A failure of
+//! the job's own run (its handler's error or panic, its time limit passed
+//! while the worker answers, an output `failed_output` calls failed) is
+//! final, or runs again within `retries`; a job's deadline counts from its
+//! start, and an answer still arriving is not late while its bytes keep
+//! coming. A dead slot is respawned with back-off, unless it can never
+//! start ([`SlotFailure::is_permanent`], or five failed starts in a row).
+//! Jobs whose every eligible slot is dead for good end with
 //! [`JobFailure::NotRun`]. No job is lost, no result delivered twice: a job
 //! leaves the engine exactly once, through [`Engine::finish`].
 
 mod jobs;
+mod liveness;
 mod slots;
 
 use std::sync::Arc;
@@ -42,7 +46,7 @@ use mio::Registry;
 use crate::remote::slot::{Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, JobError};
-use crate::remote::{Host, JobFailure, JobReport, SlotFailure, SlotInfo};
+use crate::remote::{Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
 
 pub(crate) use jobs::{Reply, eligible_slots};
 
@@ -55,8 +59,52 @@ pub(crate) struct Settings {
     pub(crate) window: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
+    /// How long a ready slot may be silent before it is dead.
+    pub(crate) slot_timeout: Duration,
     pub(crate) max_attempts: u32,
+    /// Runs again of a job whose own run failed.
+    pub(crate) retries: u32,
+    /// Which outputs are failures of the job's own run, for `retries`.
+    pub(crate) failed_output: Option<FailedOutput>,
+    /// Told of each slot lost while it served.
+    pub(crate) on_slot_lost: Option<OnSlotLost>,
     pub(crate) max_frame: usize,
+}
+
+/// Tells whether an output is a failure of its job's own run.
+pub(crate) type FailedOutput = Hook<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// Told of a slot lost while it served.
+pub(crate) type OnSlotLost = Hook<dyn Fn(&SlotLost) + Send + Sync>;
+
+/// A function among a pool's settings; `Debug` shows only that it is set.
+pub(crate) struct Hook<F: ?Sized>(pub(crate) std::sync::Arc<F>);
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Hook(self.0.clone())
+    }
+}
+
+impl<F: ?Sized> std::fmt::Debug for Hook<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<function>")
+    }
+}
+
+/// Why a slot stops serving.
+enum SlotEnd {
+    /// It failed.
+    Failed(SlotFailure),
+    /// Its running job passed its time limit while the worker answered:
+    /// the job's own failure; the slot is killed to end it and restarted.
+    JobOverran,
+}
+
+impl From<SlotFailure> for SlotEnd {
+    fn from(failure: SlotFailure) -> SlotEnd {
+        SlotEnd::Failed(failure)
+    }
 }
 
 /// Where the pool is in its life.
@@ -218,6 +266,7 @@ impl Engine {
             }
         }
         self.check_timeouts(registry, now);
+        self.check_liveness(registry, now);
         self.fail_unrunnable();
         if self.phase == Phase::Draining && self.slots.iter().all(SlotEntry::is_idle) {
             self.close_slots(registry);
@@ -227,9 +276,10 @@ impl Engine {
     /// The earliest time [`Engine::tick`] has work to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let running = self.phase == Phase::Running;
+        let slot_timeout = self.settings.slot_timeout;
         self.slots
             .iter()
-            .filter_map(|entry| entry.next_deadline(running))
+            .filter_map(|entry| entry.next_deadline(running, slot_timeout))
             .min()
     }
 
@@ -240,24 +290,24 @@ impl Engine {
         let Some(slot) = self.slots.get_mut(index).and_then(|e| e.slot.as_mut()) else {
             return;
         };
-        let failure = match kind {
+        let end = match kind {
             0 => {
                 // The frames that came before a bad byte or the end of the
                 // stream are this slot's: handled here, never left for the
                 // next slot's read.
                 let read = slot.read_frames(&mut self.frames);
                 let mut frames = std::mem::take(&mut self.frames);
-                let mut failure = None;
+                let mut end = None;
                 for frame in frames.drain(..) {
-                    if let Err(reason) = self.handle_frame(index, frame) {
-                        failure = Some(reason);
+                    if let Err(why) = self.handle_frame(index, frame) {
+                        end = Some(why);
                         break;
                     }
                 }
                 self.frames = frames;
-                failure.or_else(|| match read {
-                    Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }),
-                    Err(failure) => Some(failure),
+                end.or_else(|| match read {
+                    Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }.into()),
+                    Err(failure) => Some(failure.into()),
                 })
             }
             1 => {
@@ -267,10 +317,26 @@ impl Engine {
             _ => slot
                 .flush()
                 .err()
-                .map(|err| SlotFailure::WriteFailed(err.to_string())),
+                .map(|err| SlotFailure::WriteFailed(err.to_string()).into()),
         };
-        if let Some(failure) = failure {
-            self.fail_slot(registry, index, failure);
+        match end {
+            Some(SlotEnd::Failed(failure)) => self.fail_slot(registry, index, failure),
+            Some(SlotEnd::JobOverran) => self.end_overrun_job(registry, index),
+            None => {}
+        }
+    }
+
+    /// Keeps the slots' workers hearing from the pool while its driver is
+    /// away (a blocking pool's caller busy between runs or in a report):
+    /// pings the ready slots whose ping is due; reads nothing, fails
+    /// nothing (the driver does when it is back).
+    pub(crate) fn keep_alive(&mut self) {
+        let now = Instant::now();
+        let slot_timeout = self.settings.slot_timeout;
+        for slot in self.slots.iter_mut().filter_map(|e| e.slot.as_mut()) {
+            if slot.stage == Stage::Ready && liveness::ping_due(slot, slot_timeout) <= now {
+                let _ = slot.ping(now);
+            }
         }
     }
 
@@ -300,6 +366,7 @@ impl Engine {
             result,
             host: host.map(|h| self.hosts[h].name.clone()),
             attempts: job.attempts,
+            retries: job.retries,
             elapsed: job.submitted.elapsed(),
             run_time: job.started.map(|d| d.elapsed()).unwrap_or_default(),
             slot: slot.flatten(),
@@ -393,8 +460,51 @@ impl Engine {
         broken
     }
 
-    /// Handles one frame from slot `index`; an error is a transport failure.
-    fn handle_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotFailure> {
+    /// True if `outcome` is a failure of the job's own run that
+    /// [`Settings::retries`] may run again: an error its handler returned
+    /// or a panic, or an output [`Settings::failed_output`] calls failed.
+    /// (An unknown handler or a payload too large fails the same way
+    /// again.)
+    fn is_own_failure(&self, outcome: &Result<Vec<u8>, JobFailure>) -> bool {
+        match outcome {
+            Err(JobFailure::Job(err)) => matches!(
+                err.kind,
+                wire::JobErrorKind::Failed | wire::JobErrorKind::Panicked
+            ),
+            Err(JobFailure::TimedOut { .. }) => true,
+            Err(_) => false,
+            Ok(output) => self
+                .settings
+                .failed_output
+                .as_ref()
+                .is_some_and(|f| (f.0)(output)),
+        }
+    }
+
+    /// Queues job `id`, whose own run failed, to run again at the head of
+    /// its queue, if it has retries left and the pool runs; false if not
+    /// (the failure is then its outcome).
+    fn retry_own_failure(&mut self, id: usize) -> bool {
+        if self.settings.retries == 0 || self.phase != Phase::Running || self.paused {
+            return false;
+        }
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if job.retries >= self.settings.retries {
+            return false;
+        }
+        job.retries += 1;
+        job.started = None;
+        debug!(job = id, retry = job.retries; "remote job failed; running it again");
+        self.jobs.queue_front(id);
+        incr(&self.stats.queued);
+        incr(&self.stats.retried);
+        true
+    }
+
+    /// Handles one frame from slot `index`; an error ends the slot.
+    fn handle_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotEnd> {
         let entry = &mut self.slots[index];
         let Some(slot) = entry.slot.as_mut() else {
             return Ok(());
@@ -405,17 +515,21 @@ impl Engine {
                     return Err(SlotFailure::VersionMismatch {
                         ours: u32::from(wire::VERSION),
                         theirs: version,
-                    });
+                    }
+                    .into());
                 }
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
                 slot.set_remote(host, pid);
                 let deadline = after(Instant::now(), self.settings.handshake_timeout);
                 slot.stage = Stage::Session(deadline);
+                let slot_timeout = self.settings.slot_timeout.as_millis();
                 let init = Frame::SessionInit {
                     handlers: Vec::new(),
                     config: Vec::new(),
+                    slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
                 };
-                slot.send(&init).map_err(SlotFailure::from_wire)
+                slot.send(&init)
+                    .map_err(|err| SlotFailure::from_wire(err).into())
             }
             (Stage::Session(_), Frame::SessionAck { .. }) => {
                 slot.stage = Stage::Ready;
@@ -427,9 +541,14 @@ impl Engine {
                 let Some(pos) = slot.in_flight.iter().position(|(job, _)| *job as u64 == id) else {
                     return Err(SlotFailure::Protocol(format!(
                         "result for job {id}, which this slot does not run"
-                    )));
+                    ))
+                    .into());
                 };
                 let (job, _) = slot.in_flight.remove(pos);
+                if pos == 0 {
+                    // The running job answered, late or not.
+                    slot.overdue = None;
+                }
                 // The worker starts the next job once this result is out.
                 if let Some((next, deadline)) = slot.in_flight.first_mut()
                     && let Some(next) = self.jobs.get_mut(*next)
@@ -451,13 +570,25 @@ impl Engine {
                     JobFailure::Job(err)
                 });
                 let info = slot.info.clone();
-                self.finish(job, outcome, Some((host, info)));
+                // The output is looked at only when it may run again.
+                let retried = self.settings.retries > 0
+                    && self.is_own_failure(&outcome)
+                    && self.retry_own_failure(job);
+                if !retried {
+                    self.finish(job, outcome, Some((host, info)));
+                }
                 Ok(())
             }
+            (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {
+                // Alive since its job passed its time limit: the job's own.
+                Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
+                _ => Ok(()),
+            },
             (_, frame) => Err(SlotFailure::Protocol(format!(
                 "unexpected {} from the worker",
                 frame.name()
-            ))),
+            ))
+            .into()),
         }
     }
 }

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mio::Registry;
 
+use super::liveness::{ping_due, silent_at};
 use super::{Engine, Phase, after};
 use crate::remote::failure::{Ending, diagnose};
 use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{decr, incr};
 use crate::remote::wire::Frame;
-use crate::remote::{FailedSlot, Host, JobFailure, SlotFailure};
+use crate::remote::{FailedSlot, Host, JobFailure, SlotFailure, SlotLost};
 
 /// How long a failed slot that closed its stdout gets to exit with its own
 /// status before it is killed.
@@ -86,16 +87,18 @@ impl SlotEntry {
         self.slot.is_none() && self.exiting.is_none()
     }
 
-    /// The earliest deadline of the slot: its handshake, its running job,
-    /// its restart (while the pool is `running`), or the next look at a
-    /// failed slot's exit.
-    pub(super) fn next_deadline(&self, running: bool) -> Option<Instant> {
+    /// The earliest deadline of the slot: its handshake, its running job
+    /// (unless it overran and the pool waits for the worker's answer), its
+    /// next ping and its silence limit, its restart (while the pool is
+    /// `running`), or the next look at a failed slot's exit.
+    pub(super) fn next_deadline(&self, running: bool, slot_timeout: Duration) -> Option<Instant> {
         let slot = self.slot.as_ref();
-        let stage = slot.and_then(|s| match s.stage {
-            Stage::Hello(d) | Stage::Session(d) => Some(d),
-            Stage::Ready => None,
+        let stage = slot.map(|s| match s.stage {
+            Stage::Hello(d) | Stage::Session(d) => d,
+            Stage::Ready => ping_due(s, slot_timeout).min(silent_at(s, slot_timeout)),
         });
         let jobs = slot
+            .filter(|s| s.overdue.is_none())
             .into_iter()
             .flat_map(|s| s.in_flight.iter().filter_map(|(_, d)| *d));
         let respawn = self
@@ -277,23 +280,28 @@ impl Engine {
             transport: &self.hosts[entry.host].transport,
         };
         let failed = diagnose(&entry.label, failure, &ending);
-        // Of the slot as a whole: a job ran too long.
-        let slot_reason = match failed.failure {
-            SlotFailure::JobTimedOut { .. } => format!("a job {}", failed.reason()),
-            _ => failed.reason().to_string(),
-        };
-        warn!(slot:% = entry.label, jobs = slot.in_flight.len(); "slot failed: {slot_reason}");
-        self.stats.hosts[entry.host].set_last_failure(format!("{}: {slot_reason}", entry.label));
-        self.requeue_in_flight(&mut slot, &failed);
+        let (host, jobs) = (entry.host, slot.in_flight.len());
+        warn!(slot:% = entry.label, jobs = jobs; "slot failed: {}", failed.reason());
+        self.stats.hosts[host].set_last_failure(failed.to_string());
+        let requeued = self.requeue_in_flight(&mut slot, &failed);
+        if handshaken && let Some(hook) = &self.settings.on_slot_lost {
+            (hook.0)(&SlotLost {
+                host: self.hosts[host].name.clone(),
+                failed: failed.clone(),
+                requeued,
+                ended: jobs - requeued,
+            });
+        }
         self.plan_restart(index, handshaken, failed);
     }
 
     /// Puts the jobs of a failed slot back at the head of the queue, in
     /// the order they were sent; the running one has used an attempt (past
     /// `max_attempts` it fails with its history), the ones behind it have
-    /// not. While the pool stops they are cancelled instead.
-    fn requeue_in_flight(&mut self, slot: &mut Slot, failed: &FailedSlot) {
-        let retry = self.phase == Phase::Running && !self.paused;
+    /// not. While the pool stops they are cancelled instead. Returns how
+    /// many went back.
+    fn requeue_in_flight(&mut self, slot: &mut Slot, failed: &FailedSlot) -> usize {
+        let mut requeued = 0;
         for (id, _) in slot.in_flight.drain(..).rev() {
             decr(&self.stats.in_flight);
             let Some(job) = self.jobs.get_mut(id) else {
@@ -304,23 +312,81 @@ impl Engine {
             let ran = job.started.is_some();
             if ran {
                 job.history.push(failed.clone());
-            } else {
-                job.attempts = job.attempts.saturating_sub(1);
             }
-            if !retry {
-                let why = format!("{failed}; not retried, the pool is stopping");
-                self.finish(id, Err(JobFailure::Cancelled(why)), None);
-            } else if ran && job.attempts >= self.settings.max_attempts {
+            let stopping = self.phase != Phase::Running || self.paused;
+            if ran && !stopping && job.history.len() >= self.settings.max_attempts as usize {
                 let history = job.history.clone();
                 self.finish(id, Err(JobFailure::Exhausted { history }), None);
-            } else {
-                // Its run time counts from its next start.
-                job.started = None;
-                self.jobs.queue_front(id);
-                incr(&self.stats.queued);
-                if ran {
-                    incr(&self.stats.retried);
-                }
+                continue;
+            }
+            let why = || format!("{failed}; not retried, the pool is stopping");
+            requeued += usize::from(self.put_back(id, ran, why));
+        }
+        requeued
+    }
+
+    /// Puts job `id`, taken from a slot that ends, back at the head of its
+    /// queue: `ran` if it was running (a retry), not if it waited behind
+    /// the running one (its attempt is given back). While the pool stops
+    /// it is cancelled instead, `why`. Returns true if it went back.
+    fn put_back(&mut self, id: usize, ran: bool, why: impl FnOnce() -> String) -> bool {
+        let retry = self.phase == Phase::Running && !self.paused;
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if !ran {
+            job.attempts = job.attempts.saturating_sub(1);
+        }
+        if !retry {
+            self.finish(id, Err(JobFailure::Cancelled(why())), None);
+            return false;
+        }
+        // Its run time counts from its next start.
+        job.started = None;
+        self.jobs.queue_front(id);
+        incr(&self.stats.queued);
+        if ran {
+            incr(&self.stats.retried);
+        }
+        true
+    }
+
+    /// Ends the job that overran its time limit on slot `index` while the
+    /// worker answered: the slot's process is killed (the only way to stop
+    /// a handler), the job ends timed out (or runs again, within the
+    /// pool's retries), the jobs behind it go back to the queue without
+    /// using an attempt, and the slot starts again at once: nothing is
+    /// wrong with it.
+    pub(super) fn end_overrun_job(&mut self, registry: &Registry, index: usize) {
+        let Some(mut slot) = self.slots[index].slot.take() else {
+            return;
+        };
+        self.slot_gone(index, &slot);
+        let _ = slot.kill(registry);
+        let entry = &mut self.slots[index];
+        if self.phase == Phase::Running {
+            entry.respawn_at = Some(Instant::now());
+        }
+        let after = self.settings.timeout.unwrap_or_default();
+        info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
+        let (host, info, label) = (entry.host, slot.info.clone(), entry.label.clone());
+        let mut in_flight = slot.in_flight.drain(..);
+        let overran = in_flight.next();
+        let waiting: Vec<usize> = in_flight.map(|(id, _)| id).collect();
+        for id in waiting.into_iter().rev() {
+            decr(&self.stats.in_flight);
+            let why = || {
+                format!(
+                    "{label}: killed to end the job before it, which timed out; not retried, the pool is stopping"
+                )
+            };
+            let _ = self.put_back(id, false, why);
+        }
+        if let Some((id, _)) = overran {
+            decr(&self.stats.in_flight);
+            if !self.retry_own_failure(id) {
+                let failure = JobFailure::TimedOut { after };
+                self.finish(id, Err(failure), Some((host, info)));
             }
         }
     }
@@ -349,11 +415,13 @@ impl Engine {
                     Stage::Hello(deadline) | Stage::Session(deadline) => deadline <= now,
                     Stage::Ready => false,
                 };
+                // An overrun job already waits for its worker's answer.
                 handshake
-                    || slot
-                        .in_flight
-                        .iter()
-                        .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
+                    || slot.overdue.is_none()
+                        && slot
+                            .in_flight
+                            .iter()
+                            .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
             };
             // The answer may be in the pipe already, unread while the
             // driver was busy (a slow callback, a full stdout): read it
@@ -377,20 +445,31 @@ impl Engine {
                     }
                 }
             }
-            let Some(slot) = self.slots[index].slot.as_ref() else {
+            let Some(slot) = self.slots[index].slot.as_mut() else {
                 continue;
             };
             let failure = match slot.stage {
                 Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => {
                     Some(slot.start_timeout(self.settings.handshake_timeout))
                 }
-                _ => slot
-                    .in_flight
-                    .iter()
-                    .find(|(_, deadline)| deadline.is_some_and(|d| d <= now))
-                    .map(|_| SlotFailure::JobTimedOut {
-                        after: self.settings.timeout.unwrap_or_default(),
-                    }),
+                Stage::Ready
+                    if slot.overdue.is_none()
+                        && slot
+                            .in_flight
+                            .iter()
+                            .any(|(_, d)| d.is_some_and(|d| d <= now)) =>
+                {
+                    // Its job overran: is the worker still there? Its answer
+                    // to this ping says (see `liveness.rs`).
+                    match slot.ping(now) {
+                        Ok(seq) => {
+                            slot.overdue = Some(seq);
+                            None
+                        }
+                        Err(err) => Some(SlotFailure::WriteFailed(err.to_string())),
+                    }
+                }
+                _ => None,
             };
             if let Some(failure) = failure {
                 self.fail_slot(registry, index, failure);
