@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hearth::remote::{
-    FailedSlot, Host, JobReport, Order, Pool, PoolError, PoolMetrics, Slurm, Target, Transport,
+    FailedSlot, Host, JobReport, Order, Pool, PoolBuilder, PoolError, PoolMetrics, SlotLost, Slurm,
+    Target, Transport,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -379,13 +380,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
         None => None,
     };
     let bin = worker_bin(args)?;
-    let mut builder = Pool::builder()
-        .name("hearth-map")
-        .window(args.window as usize)
-        .max_attempts(args.attempts);
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
+    let mut builder = pool_builder(args);
     for host in hosts.iter().map(|h| h.trim()) {
         let host = match host {
             "" => return Err("empty host name in --hosts".to_owned()),
@@ -446,17 +441,51 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         slurm = slurm.in_allocation(&allocation);
     }
     let slots = args.slots.map_or(4, |n| n as usize);
-    let mut builder = Pool::builder()
+    pool_builder(args)
+        .host(Host::new("slurm", slots, slurm.into()))
+        .build()
+        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
+}
+
+/// A pool builder with the options every kind of host shares.
+fn pool_builder(args: &MapArgs) -> PoolBuilder {
+    let builder = Pool::builder()
         .name("hearth-map")
         .window(args.window as usize)
         .max_attempts(args.attempts)
-        .host(Host::new("slurm", slots, slurm.into()));
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
+        .retries(args.retries)
+        .failed_output(sh::failed)
+        .slot_timeout(args.slot_timeout)
+        .on_slot_lost(say_slot_lost);
+    match args.timeout {
+        Some(timeout) => builder.timeout(timeout),
+        None => builder,
     }
-    builder
-        .build()
-        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
+}
+
+/// Says at once that a slot was lost while it served, and what became of
+/// its jobs (the summary at the end only counts what failed).
+fn say_slot_lost(lost: &SlotLost) {
+    let jobs = |n: usize| {
+        if n == 1 {
+            "1 job".to_owned()
+        } else {
+            format!("{n} jobs")
+        }
+    };
+    let mut fate = match lost.requeued {
+        0 => "no job to run again".to_owned(),
+        n => format!("{} back in the queue", jobs(n)),
+    };
+    if lost.ended > 0 {
+        fate = format!("{fate}, {} ended with it", jobs(lost.ended));
+    }
+    say!(
+        "hearth map: slot {} of host {} lost: {}; {fate}",
+        lost.failed.slot,
+        lost.host,
+        lost.failed.reason()
+    );
 }
 
 /// The words of an option that holds a command line, split as a shell

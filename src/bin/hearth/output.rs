@@ -175,6 +175,7 @@ impl Printer {
             "stdout": stdout,
             "stderr": stderr,
             "attempts": job.report.attempts,
+            "retries": job.report.retries,
             "ms": millis(job.report.run_time),
             "error": error,
         });
