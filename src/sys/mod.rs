@@ -22,4 +22,4 @@ pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
-pub(crate) use stdio::{take_stdout, wait_for_hangup};
+pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};

@@ -14,7 +14,11 @@
 //!   the [`Sshd`] lives, so every connect is refused at once (ssh exits 255,
 //!   "Connection refused"): a fast unreachable host;
 //! - `denied`: the private sshd with a key that is not in
-//!   `authorized_keys` (ssh exits 255, "Permission denied (publickey)").
+//!   `authorized_keys` (ssh exits 255, "Permission denied (publickey)");
+//! - `badkey`: the private sshd, with a `known_hosts` that holds another
+//!   key for it (ssh exits 255, "Host key verification failed.");
+//! - `unknown`: a host name that does not resolve (`nosuchhost.invalid`:
+//!   ssh exits 255, "Could not resolve hostname").
 //!
 //! Dropping the [`Sshd`] kills the listener and every process below it (the
 //! per-connection sshd children, the shells and workers they started) and
@@ -83,8 +87,8 @@ impl Sshd {
         }
     }
 
-    /// Starts a server with the client aliases `hosts` (plus `closed` and
-    /// `denied`).
+    /// Starts a server with the client aliases `hosts` (plus `closed`,
+    /// `denied`, `badkey` and `unknown`).
     ///
     /// # Errors
     ///
@@ -135,6 +139,8 @@ impl Sshd {
         copy(&client_key.with_extension("pub"), &authorized)?;
         let host_pub = read(&host_key.with_extension("pub"))?;
         let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        let wrong_pub = read(&other_key.with_extension("pub"))?;
+        let wrong_pub: Vec<&str> = wrong_pub.split_whitespace().take(2).collect();
         let (closed, closed_port) = bound_not_listening()?;
 
         // As root, sshd needs its privilege separation directory; as another
@@ -221,9 +227,16 @@ impl Sshd {
                 &dir.join("known_hosts"),
                 &format!("[127.0.0.1]:{port} {}\n", host_pub.join(" ")),
             )?;
+            // For `badkey`: the server known by another key (the refused
+            // client key's, of the same type).
+            write(
+                &dir.join("known_hosts_wrong"),
+                &format!("[127.0.0.1]:{port} {}\n", wrong_pub.join(" ")),
+            )?;
             let aliases = hosts.join(" ");
-            let common = format!(
-                "    HostName 127.0.0.1\n\
+            let common = |host_name: &str, known: &str| {
+                format!(
+                    "    HostName {host_name}\n\
                  \x20   User {user}\n\
                  \x20   IdentitiesOnly yes\n\
                  \x20   IdentityAgent none\n\
@@ -237,18 +250,24 @@ impl Sshd {
                  \x20   ControlMaster no\n\
                  \x20   ControlPath none\n\
                  \x20   LogLevel ERROR\n",
-                known = dir.join("known_hosts").display(),
-            );
+                    known = dir.join(known).display(),
+                )
+            };
+            let good = common("127.0.0.1", "known_hosts");
             // IdentityFile adds up over every matching Host block: each
             // alias gets exactly one key, in its own block.
             write(
                 &client_config,
                 &format!(
-                    "Host {aliases}\n    Port {port}\n    IdentityFile {client}\n{common}\n\
-                     Host closed\n    Port {closed_port}\n    IdentityFile {client}\n{common}\n\
-                     Host denied\n    Port {port}\n    IdentityFile {other}\n{common}",
+                    "Host {aliases}\n    Port {port}\n    IdentityFile {client}\n{good}\n\
+                     Host closed\n    Port {closed_port}\n    IdentityFile {client}\n{good}\n\
+                     Host denied\n    Port {port}\n    IdentityFile {other}\n{good}\n\
+                     Host badkey\n    Port {port}\n    IdentityFile {client}\n{wrong}\n\
+                     Host unknown\n    Port {port}\n    IdentityFile {client}\n{unknown}",
                     client = client_key.display(),
                     other = other_key.display(),
+                    wrong = common("127.0.0.1", "known_hosts_wrong"),
+                    unknown = common("nosuchhost.invalid", "known_hosts"),
                 ),
             )?;
             return Ok(Sshd {

@@ -86,8 +86,9 @@ enum Command {
     /// for as they end); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
     /// machine; --line-buffer and -u print a job's output whole when it
-    /// ends; --delay paces the jobs handed to the slots; --attempts
-    /// retries only slot failures; a CR before a newline is dropped; jobs
+    /// ends; --delay paces the jobs handed to the slots; --retries is GNU
+    /// parallel's and --attempts counts the tries of a job whose slot
+    /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c. An option of GNU parallel's that hearth lacks
     /// ({= =}, --pipe, --transfer, ...) is an error that says so.
     ///
@@ -176,13 +177,25 @@ pub struct MapArgs {
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
-    /// Time limit of one attempt of a job, e.g. 10s, 500ms, 2m.
+    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
+    /// is killed and fails as timed out (run again only with --retries).
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
     pub timeout: Option<Duration>,
-    /// Attempts per job when slots fail (a job's own failure is never
-    /// retried).
+    /// Attempts per job when its slots fail (a worker that exits or stops
+    /// answering); a job's own failure is run again only with --retries.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
+    /// Run a job whose own run failed (non-zero exit, killed by a signal,
+    /// timed out) up to N more times, on any slot, as GNU parallel's
+    /// --retries; the last run's output is printed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// How long a slot may stay silent (no answer to hearth's pings)
+    /// before it is declared dead and its jobs run again elsewhere: a
+    /// stopped worker, a frozen host, a cut network. A worker that hears
+    /// nothing from hearth for as long ends itself and its job.
+    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
+    pub slot_timeout: Duration,
     /// Jobs in flight per slot.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub window: u32,
@@ -231,7 +244,8 @@ pub struct MapArgs {
     #[arg(long = "tag-host")]
     pub tag_host: bool,
     /// One JSON object per job instead of the outputs: seq, input, host,
-    /// node, slurm_job, exit, signal, stdout, stderr, attempts, ms, error.
+    /// node, slurm_job, exit, signal, stdout, stderr, attempts (every
+    /// start), retries (runs again after a failure of its own), ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
     /// Show a progress bar on stderr (when it is a terminal): jobs done
