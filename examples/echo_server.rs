@@ -73,7 +73,6 @@ fn main() -> ExitCode {
             );
             rt.receive_signals(handler);
         }
-        Ok::<_, String>(())
     });
     println!("listening on {local_addr}");
     hearth::exit_code(runtime.start())

@@ -26,9 +26,8 @@ fn main() -> Result<(), hearth::Error> {
     runtime.start()
 }
 
-fn add_actors(mut rt: RuntimeRef) -> Result<(), String> {
+fn add_actors(mut rt: RuntimeRef) {
     let _ = rt.spawn_local(NoSupervisor, actor_fn(demo), (), ActorOptions::default());
-    Ok(())
 }
 
 /// Runs the failing actors one after the other, so their output does not mix.

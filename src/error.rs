@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use crate::Signal;
 
+/// An error of the application's, boxed (the source of a runtime error).
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
 /// An error of the runtime: setting it up, starting it, or a thread that
 /// failed while it ran.
 ///
@@ -24,7 +27,7 @@ enum Kind {
     Coordinator(io::Error),
     WorkerPoll { id: usize, err: io::Error },
     WorkerPanic { id: usize, msg: String },
-    WorkerFunction { id: usize, msg: String },
+    WorkerFunction { id: usize, err: BoxError },
     SyncWorker { id: usize, msg: String },
     SyncWorkerPanic { id: usize, msg: String },
     Signals(io::Error),
@@ -70,9 +73,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn worker_function(id: usize, msg: String) -> Error {
+    /// `err` is the function's own error (or its panic's message), kept
+    /// as the `source`.
+    pub(crate) fn worker_function(id: usize, err: BoxError) -> Error {
         Error {
-            kind: Kind::WorkerFunction { id, msg },
+            kind: Kind::WorkerFunction { id, err },
         }
     }
 
@@ -150,8 +155,8 @@ impl fmt::Display for Error {
             Kind::Coordinator(err) => write!(f, "error in coordinator: {err}"),
             Kind::WorkerPoll { id, err } => write!(f, "error polling on worker thread {id}: {err}"),
             Kind::WorkerPanic { id, msg } => write!(f, "worker thread {id} panicked: {msg}"),
-            Kind::WorkerFunction { id, msg } => {
-                write!(f, "error running function on worker thread {id}: {msg}")
+            Kind::WorkerFunction { id, err } => {
+                write!(f, "error running function on worker thread {id}: {err}")
             }
             Kind::SyncWorker { id, msg } => write!(f, "sync actor thread {id} failed: {msg}"),
             Kind::SyncWorkerPanic { id, msg } => {
@@ -187,6 +192,7 @@ impl StdError for Error {
             | Kind::Coordinator(err)
             | Kind::WorkerPoll { err, .. }
             | Kind::Signals(err) => Some(err),
+            Kind::WorkerFunction { err, .. } => Some(&**err),
             _ => None,
         }
     }

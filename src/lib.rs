@@ -35,7 +35,7 @@
 //!     let mut runtime = Runtime::setup().build()?;
 //!     runtime.run_on_workers(|mut rt: RuntimeRef| {
 //!         let greeter = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
-//!         greeter.try_send("World".to_owned()).map_err(|err| err.to_string())
+//!         greeter.try_send("World".to_owned())
 //!     });
 //!     runtime.start()
 //! }
@@ -74,6 +74,8 @@ mod worker;
 pub use actor_ref::{ActorGroup, ActorRef, Delivery};
 pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
-pub use runtime::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+pub use runtime::{
+    Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe, WorkerResult,
+};
 pub use setup::Setup;
 pub use signal::Signal;

@@ -155,7 +155,7 @@ impl<M> ActorRef<M> {
     /// let summer = runtime.spawn(NoSupervisor, actor_fn(sum), (), ActorOptions::default());
     /// let done = summer.join_handle();
     /// runtime.spawn_future(async move {
-    ///     for n in 1..=3 {
+    ///     for n in 1..=3u64 {
     ///         summer.send(n).await.unwrap();
     ///     }
     ///     drop(summer); // The last sender: the actor's loop ends.

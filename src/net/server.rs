@@ -62,7 +62,6 @@ use crate::{ActorOptions, ThreadLocal, sys};
 ///     println!("listening on {}", server.local_addr());
 ///     runtime.run_on_workers(move |mut rt: RuntimeRef| {
 ///         let _ = rt.spawn_local(RestartSupervisor::new(()), server.clone(), (), ActorOptions::default());
-///         Ok::<_, String>(())
 ///     });
 ///     Ok(runtime.start()?)
 /// }

@@ -11,6 +11,7 @@ use log::debug;
 
 use crate::actor::{Actor, NewActor, SyncActor};
 use crate::coordinator::{self, Coordinator, RemoteFront};
+use crate::error::BoxError;
 use crate::metrics::RuntimeMetrics;
 use crate::remote::{PoolBuilder, PoolError, PoolShared, RemotePool};
 use crate::signal::Signal;
@@ -36,6 +37,36 @@ pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
 pub(crate) use shared::{RuntimeShared, enter, with_current};
 
+/// What a function given to [`Runtime::run_on_workers`] returns: `()`, or
+/// `Result<(), E>` for an error `E` that converts into a boxed
+/// `std::error::Error + Send + Sync` (any such error, `String`, `&str`).
+pub trait WorkerResult: private::Sealed {
+    /// The result, with the error boxed.
+    #[doc(hidden)]
+    fn into_result(self) -> Result<(), BoxError>;
+}
+
+impl WorkerResult for () {
+    fn into_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> WorkerResult for Result<(), E> {
+    fn into_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+mod private {
+    /// Only the runtime's own implementations of [`super::WorkerResult`].
+    pub trait Sealed {}
+
+    impl Sealed for () {}
+
+    impl<E> Sealed for Result<(), E> {}
+}
+
 /// The hearth runtime: worker threads, sync actor threads and the
 /// coordinator.
 ///
@@ -47,6 +78,7 @@ pub(crate) use shared::{RuntimeShared, enter, with_current};
 ///
 /// ```
 /// use hearth::actor::{actor_fn, Context};
+/// use hearth::actor_ref::TrySendError;
 /// use hearth::supervisor::NoSupervisor;
 /// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 ///
@@ -56,9 +88,9 @@ pub(crate) use shared::{RuntimeShared, enter, with_current};
 ///     }
 /// }
 ///
-/// fn setup(mut rt: RuntimeRef) -> Result<(), String> {
+/// fn setup(mut rt: RuntimeRef) -> Result<(), TrySendError<&'static str>> {
 ///     let actor_ref = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
-///     actor_ref.try_send("World").map_err(|err| err.to_string())
+///     actor_ref.try_send("World")
 /// }
 ///
 /// fn main() -> Result<(), hearth::Error> {
@@ -114,16 +146,48 @@ impl Runtime {
     /// Runs `f` once on every worker thread, with that worker's
     /// [`RuntimeRef`], typically to spawn thread-local actors.
     ///
-    /// The functions run as soon as the workers get to them; an error
-    /// returned by one stops the runtime, and [`Runtime::start`] returns it.
-    pub fn run_on_workers<F, E>(&mut self, f: F)
+    /// `f` returns nothing, or a `Result` whose error is any
+    /// `std::error::Error + Send + Sync` (or a `String` or `&str`). The
+    /// functions run as soon as the workers get to them; an error returned
+    /// by one (or a panic) stops the runtime, and [`Runtime::start`]
+    /// returns it, with the function's error as its `source`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+    ///
+    /// async fn greeter(mut ctx: Context<&'static str, ThreadLocal>) {
+    ///     if let Ok(name) = ctx.receive_next().await {
+    ///         println!("Hello, {name}!");
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// // Nothing to go wrong: no `Result` needed.
+    /// runtime.run_on_workers(|mut rt: RuntimeRef| {
+    ///     let _ = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
+    /// });
+    /// // Errors of any kind, with `?`.
+    /// runtime.run_on_workers(|mut rt: RuntimeRef| {
+    ///     let greeter = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
+    ///     greeter.try_send("World")?;
+    ///     Ok::<_, hearth::actor_ref::TrySendError<&'static str>>(())
+    /// });
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub fn run_on_workers<F, R>(&mut self, f: F)
     where
-        F: FnOnce(RuntimeRef) -> Result<(), E> + Send + Clone + 'static,
-        E: fmt::Display,
+        F: FnOnce(RuntimeRef) -> R + Send + Clone + 'static,
+        R: WorkerResult,
     {
         for worker in &self.workers {
             let f = f.clone();
-            let f: WorkerFn = Box::new(move |rt| f(rt).map_err(|err| err.to_string()));
+            let f: WorkerFn = Box::new(move |rt| f(rt).into_result());
             let _ = worker.send(Control::Run(f));
         }
     }

@@ -6,7 +6,7 @@ use crate::{RuntimeRef, Signal};
 
 /// A function run on a worker, see
 /// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers).
-pub(crate) type WorkerFn = Box<dyn FnOnce(RuntimeRef) -> Result<(), String> + Send>;
+pub(crate) type WorkerFn = Box<dyn FnOnce(RuntimeRef) -> Result<(), crate::error::BoxError> + Send>;
 
 /// A control message.
 pub(crate) enum Control {

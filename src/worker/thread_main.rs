@@ -191,10 +191,10 @@ pub(super) fn run(
 /// [`Runtime::run_on_workers`]: crate::Runtime::run_on_workers
 fn run_function(id: usize, f: WorkerFn, rt: &RuntimeRef) -> Result<(), Error> {
     match panic::catch_unwind(AssertUnwindSafe(|| f(rt.clone()))) {
-        Ok(result) => result.map_err(|msg| Error::worker_function(id, msg)),
+        Ok(result) => result.map_err(|err| Error::worker_function(id, err)),
         Err(panic) => Err(Error::worker_function(
             id,
-            format!("it panicked: {}", panic_message(&*panic)),
+            format!("it panicked: {}", panic_message(&*panic)).into(),
         )),
     }
 }
