@@ -164,6 +164,31 @@ fn run_on_workers_error_is_returned_by_start() {
     );
 }
 
+/// The function's own error type, kept as the runtime error's source.
+#[derive(Debug)]
+struct NoDatabase;
+
+impl std::fmt::Display for NoDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no database at db:5432")
+    }
+}
+
+impl std::error::Error for NoDatabase {}
+
+#[test]
+fn run_on_workers_error_of_any_type_is_the_source() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    runtime.run_on_workers(|_: RuntimeRef| -> Result<(), NoDatabase> { Err(NoDatabase) });
+    let err = runtime.start().unwrap_err();
+    let source = std::error::Error::source(&err).expect("the function's error");
+    assert!(source.downcast_ref::<NoDatabase>().is_some(), "{source}");
+    assert_eq!(
+        err.to_string(),
+        "error running function on worker thread 1: no database at db:5432"
+    );
+}
+
 #[test]
 fn worker_panic_outside_actors_is_an_error_not_a_hang() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
