@@ -31,6 +31,7 @@ pub struct Setup {
     grace: Duration,
     stalled_write_limit: Duration,
     grow_heap_ahead: bool,
+    stop_signals_end_cleanly: bool,
 }
 
 impl Setup {
@@ -49,6 +50,7 @@ impl Setup {
             grace: Self::DEFAULT_GRACE_PERIOD,
             stalled_write_limit: Self::DEFAULT_STALLED_WRITE_LIMIT,
             grow_heap_ahead: false,
+            stop_signals_end_cleanly: false,
         }
     }
 
@@ -108,6 +110,33 @@ impl Setup {
     /// the runtime runs normally.
     pub fn stalled_write_limit(mut self, limit: Duration) -> Self {
         self.stalled_write_limit = limit;
+        self
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGQUIT the normal end of the program: the
+    /// graceful shutdown they start (when no actor receives signals) ends
+    /// with `Ok` from [`Runtime::start`](crate::Runtime::start), so exit
+    /// status 0, as a service manager such as systemd expects, instead of
+    /// the interrupted error (exit 130) of an unhandled SIGINT. A second
+    /// stop signal still stops the runtime at once, and whatever is still
+    /// running at the end of the grace period is still an error.
+    ///
+    /// This is the one-line form of a signal receiver whose only job is to
+    /// call `shutdown` on a stop signal.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hearth::Runtime;
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     let runtime = Runtime::setup().stop_signals_end_cleanly().build();
+    ///     // ... spawn the server's actors ...
+    ///     hearth::exit_code(runtime.and_then(|runtime| runtime.start()))
+    /// }
+    /// ```
+    pub fn stop_signals_end_cleanly(mut self) -> Self {
+        self.stop_signals_end_cleanly = true;
         self
     }
 
@@ -171,6 +200,7 @@ impl Setup {
             waker,
             self.stalled_write_limit,
             self.grow_heap_ahead,
+            self.stop_signals_end_cleanly,
         ));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()

@@ -141,6 +141,40 @@ pub struct ActorFn<F, Args> {
 /// let _counter = actor_fn(counter);
 /// let _logger = actor_fn(logger);
 /// ```
+///
+/// # State shared by every actor made from it
+///
+/// The function may be a closure: what it captures is shared by every
+/// actor it makes (each restart, each connection of a
+/// [`TcpServer`](crate::net::TcpServer)), which is how a connection actor
+/// reaches a store actor, a pool or a configuration. Clone the captured
+/// value into each actor; the closure's name in the metrics and logs is
+/// that of the function it is written in (`main::{{closure}}`).
+///
+/// ```
+/// use std::io;
+///
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::net::{TcpServer, TcpStream};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::{ActorOptions, ActorRef, ThreadLocal};
+///
+/// async fn connection(
+///     _: Context<(), ThreadLocal>,
+///     mut stream: TcpStream,
+///     log: ActorRef<String>,
+/// ) -> io::Result<()> {
+///     let peer = stream.peer_addr()?;
+///     let _ = log.try_send(format!("connection from {peer}"));
+///     stream.write_all(b"hello\n").await
+/// }
+///
+/// fn server(log: ActorRef<String>) -> io::Result<impl Clone> {
+///     let new_connection = actor_fn(move |ctx, stream| connection(ctx, stream, log.clone()));
+///     TcpServer::setup("127.0.0.1:0".parse().unwrap(), NoSupervisor, new_connection, ActorOptions::default())
+/// }
+/// # let _ = server;
+/// ```
 pub const fn actor_fn<F, Args>(f: F) -> ActorFn<F, Args>
 where
     F: ActorFunction<Args>,

@@ -131,6 +131,7 @@ impl Coordinator {
         let registered = poll
             .registry()
             .register(&mut signals, SIGNAL, Interest::READABLE);
+        let signals_end_cleanly = shared.stop_signals_end_cleanly;
         let mut coordinator = Coordinator {
             poll,
             signals,
@@ -140,7 +141,7 @@ impl Coordinator {
             sync_workers: sync_workers.into_iter().map(Some).collect(),
             pipes: Vec::new(),
             first_error: None,
-            policy: Policy::new(grace),
+            policy: Policy::new(grace, signals_end_cleanly),
             poll_error: None,
             pools,
         };

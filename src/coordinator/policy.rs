@@ -23,7 +23,8 @@
 //! after the threads ended by themselves gets a grace period of its own.
 //! What `start` returns: the first thread's error if one failed; after a
 //! forced stop, why it was forced; after a drain caused by SIGINT, the
-//! interrupt (exit 130); otherwise `Ok`.
+//! interrupt (exit 130), unless the runtime was built to take stop signals
+//! as its normal end (`Setup::stop_signals_end_cleanly`); otherwise `Ok`.
 
 use std::time::{Duration, Instant};
 
@@ -119,14 +120,17 @@ pub(crate) struct Policy {
     grace: Duration,
     /// A thread failed (the result is its error).
     failed: bool,
+    /// A drain caused by a stop signal ends cleanly, even for SIGINT.
+    signals_end_cleanly: bool,
 }
 
 impl Policy {
-    pub(crate) fn new(grace: Duration) -> Policy {
+    pub(crate) fn new(grace: Duration, signals_end_cleanly: bool) -> Policy {
         Policy {
             phase: Phase::Running,
             grace,
             failed: false,
+            signals_end_cleanly,
         }
     }
 
@@ -276,7 +280,7 @@ impl Policy {
     /// What `start` returns when it returns without a forced stop and no
     /// thread failed: the interrupt of an unhandled SIGINT, else clean.
     pub(crate) fn interrupted_by(&self) -> Option<Signal> {
-        if self.failed {
+        if self.failed || self.signals_end_cleanly {
             return None;
         }
         match self.phase {

@@ -51,6 +51,9 @@ pub(crate) struct RuntimeShared {
     /// Whether worker threads grow their heap ahead of need
     /// (`Setup::grow_heap_ahead`).
     pub(crate) grow_heap_ahead: bool,
+    /// An unhandled stop signal is the program's normal end
+    /// (`Setup::stop_signals_end_cleanly`).
+    pub(crate) stop_signals_end_cleanly: bool,
 }
 
 impl RuntimeShared {
@@ -60,6 +63,7 @@ impl RuntimeShared {
         coordinator_waker: mio::Waker,
         stalled_write_limit: Duration,
         grow_heap_ahead: bool,
+        stop_signals_end_cleanly: bool,
     ) -> Self {
         RuntimeShared {
             name,
@@ -77,6 +81,7 @@ impl RuntimeShared {
             tcp_servers: Mutex::new(Vec::new()),
             stalled_write_limit,
             grow_heap_ahead,
+            stop_signals_end_cleanly,
         }
     }
 

@@ -17,7 +17,7 @@ fn stop(signal: Signal) -> Event {
 #[test]
 fn an_unhandled_stop_signal_drains_and_a_second_forces() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     assert_eq!(policy.on(stop(Signal::Interrupt), now), Action::Drain);
     assert_eq!(
         policy.phase(),
@@ -40,7 +40,7 @@ fn an_unhandled_stop_signal_drains_and_a_second_forces() {
 #[test]
 fn receivers_decide_on_stop_signals() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     let handled = Event::StopSignal {
         signal: Signal::Terminate,
         receivers: 2,
@@ -59,7 +59,7 @@ fn receivers_decide_on_stop_signals() {
 #[test]
 fn the_grace_period_forces_a_drain_that_does_not_end() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     let _ = policy.on(Event::ShutdownRequested, now);
     assert_eq!(
         policy.on(Event::Tick(now + GRACE / 2), now),
@@ -75,7 +75,7 @@ fn the_grace_period_forces_a_drain_that_does_not_end() {
 fn a_failed_thread_stops_the_others_within_the_grace_period_already_running() {
     let start = Instant::now();
     let later = start + Duration::from_secs(3);
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     let _ = policy.on(Event::ShutdownRequested, start);
     assert_eq!(policy.on(Event::ThreadFailed, later), Action::StopThreads);
     assert_eq!(
@@ -93,7 +93,7 @@ fn a_failed_thread_stops_the_others_within_the_grace_period_already_running() {
 #[test]
 fn a_failed_thread_while_running_gets_a_grace_period() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     assert_eq!(policy.on(Event::ThreadFailed, now), Action::StopThreads);
     assert_eq!(policy.deadline(), Some(now + GRACE));
     assert_eq!(
@@ -106,7 +106,7 @@ fn a_failed_thread_while_running_gets_a_grace_period() {
 fn threads_done_close_the_pools_with_a_grace_period_of_their_own() {
     let start = Instant::now();
     let done = start + Duration::from_secs(4);
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     let _ = policy.on(stop(Signal::Interrupt), start);
     assert_eq!(policy.on(Event::ThreadsDone, done), Action::ClosePools);
     assert_eq!(policy.deadline(), Some(done + GRACE));
@@ -122,7 +122,7 @@ fn threads_done_close_the_pools_with_a_grace_period_of_their_own() {
 #[test]
 fn pools_that_do_not_close_in_time_are_killed() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     assert_eq!(policy.on(Event::ThreadsDone, now), Action::ClosePools);
     assert_eq!(
         policy.on(Event::Tick(now + GRACE), now),
@@ -134,7 +134,7 @@ fn pools_that_do_not_close_in_time_are_killed() {
 #[test]
 fn while_pools_close_the_first_signal_waits_and_the_second_kills() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     let _ = policy.on(Event::ThreadsDone, now);
     assert_eq!(policy.on(stop(Signal::Terminate), now), Action::Nothing);
     assert_eq!(
@@ -158,17 +158,17 @@ fn a_sigterm_drain_ends_cleanly_and_a_sigint_drain_as_interrupted() {
         (Signal::Quit, None),
         (Signal::Interrupt, Some(Signal::Interrupt)),
     ] {
-        let mut policy = Policy::new(GRACE);
+        let mut policy = Policy::new(GRACE, false);
         let _ = policy.on(stop(signal), now);
         assert_eq!(policy.interrupted_by(), interrupted, "{signal}");
     }
-    assert_eq!(Policy::new(GRACE).interrupted_by(), None);
+    assert_eq!(Policy::new(GRACE, false).interrupted_by(), None);
 }
 
 #[test]
 fn a_failed_poll_forces_from_any_phase() {
     let now = Instant::now();
-    let mut policy = Policy::new(GRACE);
+    let mut policy = Policy::new(GRACE, false);
     assert_eq!(
         policy.on(Event::PollFailed, now),
         Action::Force(Forced::PollFailed)
@@ -178,11 +178,24 @@ fn a_failed_poll_forces_from_any_phase() {
 #[test]
 fn no_grace_period_limit_means_no_deadline() {
     let now = Instant::now();
-    let mut policy = Policy::new(Duration::MAX);
+    let mut policy = Policy::new(Duration::MAX, false);
     let _ = policy.on(Event::ShutdownRequested, now);
     assert_eq!(policy.deadline(), None);
     assert_eq!(
         policy.on(Event::Tick(now + Duration::from_secs(1 << 30)), now),
         Action::Nothing
+    );
+}
+
+#[test]
+fn stop_signals_can_be_the_normal_end() {
+    let now = Instant::now();
+    let mut policy = Policy::new(GRACE, true);
+    assert_eq!(policy.on(stop(Signal::Interrupt), now), Action::Drain);
+    assert_eq!(policy.interrupted_by(), None);
+    // A second one still forces.
+    assert_eq!(
+        policy.on(stop(Signal::Interrupt), now),
+        Action::Force(Forced::Signal(Signal::Interrupt))
     );
 }
