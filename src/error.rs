@@ -25,14 +25,31 @@ enum Kind {
     StartWorker(io::Error),
     StartSyncWorker(io::Error),
     Coordinator(io::Error),
-    WorkerPoll { id: usize, err: io::Error },
-    WorkerPanic { id: usize, msg: String },
-    WorkerFunction { id: usize, err: BoxError },
-    SyncWorker { id: usize, msg: String },
-    SyncWorkerPanic { id: usize, msg: String },
+    WorkerPoll {
+        id: usize,
+        err: io::Error,
+    },
+    WorkerPanic {
+        id: usize,
+        msg: String,
+    },
+    WorkerFunction {
+        id: usize,
+        err: BoxError,
+    },
+    SyncWorker {
+        id: usize,
+        msg: String,
+    },
+    SyncWorkerPanic {
+        id: usize,
+        msg: String,
+    },
     Signals(io::Error),
     Interrupted(Signal),
     Forced(Signal),
+    /// The future of `block_on` ended without an output.
+    NoOutput,
     GraceExpired(Duration, String),
 }
 
@@ -111,6 +128,12 @@ impl Error {
         }
     }
 
+    pub(crate) fn no_output() -> Error {
+        Error {
+            kind: Kind::NoOutput,
+        }
+    }
+
     /// `left` says what was still running, e.g. `2 thread-local actors
     /// echo on worker 1`.
     pub(crate) fn grace_expired(grace: Duration, left: String) -> Error {
@@ -165,6 +188,10 @@ impl fmt::Display for Error {
             Kind::Signals(err) => write!(f, "unable to set up process signal handling: {err}"),
             Kind::Interrupted(signal) => write!(f, "runtime stopped after {signal}"),
             Kind::Forced(signal) => write!(f, "runtime stopped at once by a second {signal}"),
+            Kind::NoOutput => f.write_str(
+                "the future given to block_on ended without an output: it panicked, or the \
+                 runtime stopped before it finished (see the log)",
+            ),
             Kind::GraceExpired(grace, left) => write!(
                 f,
                 "graceful shutdown did not finish within the grace period of {grace:?}: \

@@ -27,11 +27,13 @@ mod quiescence;
 mod runtime_ref;
 mod shared;
 mod shutdown;
+mod spawn;
 
 pub use access::Access;
 pub use options::ActorOptions;
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
+pub use spawn::Spawn;
 
 pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
@@ -312,6 +314,58 @@ impl Runtime {
         if let Some(worker) = self.workers.iter().find(|w| w.id() == id) {
             let _ = worker.send(Control::Panic(msg.to_owned()));
         }
+    }
+
+    /// Runs `future` on the runtime and returns its output: the calling
+    /// thread becomes the coordinator, as with [`Runtime::start`], and once
+    /// the future is done the runtime shuts down gracefully (the other
+    /// actors finish as in any graceful shutdown). For tools, clients and
+    /// tests that want a value out of the runtime.
+    ///
+    /// # Errors
+    ///
+    /// What [`Runtime::start`] returns; and when the future ended without
+    /// an output (it panicked, or a forced stop dropped it), an error
+    /// saying so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::actor_ref::RpcMessage;
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn adder(mut ctx: Context<RpcMessage<(u64, u64), u64>, ThreadSafe>) {
+    ///     while let Ok(msg) = ctx.receive_next().await {
+    ///         let _ = msg.handle(|(a, b)| a + b);
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let adder = runtime.spawn(NoSupervisor, actor_fn(adder), (), ActorOptions::default());
+    /// let sum = runtime.block_on(async move { adder.rpc((40, 2)).await })?;
+    /// assert_eq!(sum, Ok(42));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn block_on<Fut>(mut self, future: Fut) -> Result<Fut::Output, Error>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let output = Arc::new(std::sync::Mutex::new(None));
+        let slot = output.clone();
+        let rt = self.thread_safe();
+        self.spawn_future(async move {
+            let value = future.await;
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+            rt.shutdown();
+        });
+        self.start()?;
+        let value = output.lock().unwrap_or_else(|p| p.into_inner()).take();
+        value.ok_or_else(Error::no_output)
     }
 
     /// Runs the runtime on the calling thread, which becomes the

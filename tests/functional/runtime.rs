@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use hearth::actor::{Context, actor_fn};
+use hearth::actor::{Context, NewActor, actor_fn};
 use hearth::supervisor::NoSupervisor;
-use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, ThreadLocal, ThreadSafe};
+use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, Spawn, ThreadLocal, ThreadSafe};
 
 #[test]
 fn zero_threads_is_an_error() {
@@ -358,4 +358,104 @@ fn fan_in_from_thread_local_senders() {
     runtime.start().unwrap();
     let total = 4 * PER_SENDER;
     assert_eq!(rx.recv().unwrap(), (total * (total - 1) / 2, total));
+}
+
+/// `block_on` gives the future's output back once the runtime is done.
+#[test]
+fn block_on_returns_the_output() {
+    let runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let value = runtime
+        .block_on(async { (1..=10u64).sum::<u64>() })
+        .unwrap();
+    assert_eq!(value, 55);
+}
+
+/// A future that panics has no output: an error says so.
+#[test]
+fn block_on_a_panicking_future_is_an_error() {
+    let runtime = Runtime::setup().build().unwrap();
+    let err = runtime
+        .block_on(async {
+            panic!("future panic on purpose");
+        })
+        .map(|()| ())
+        .unwrap_err();
+    assert!(err.to_string().contains("ended without an output"), "{err}");
+}
+
+/// Says it started, then ends.
+async fn says_started<RT>(_: Context<(), RT>, started: mpsc::Sender<&'static str>) {
+    let _ = started.send(
+        std::any::type_name::<RT>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?"),
+    );
+}
+
+/// Spawns two actors through the one `Spawn` trait, whatever the spawner.
+fn spawn_two<Sp, NA>(spawner: &mut Sp, new_actor: NA, arg: NA::Argument)
+where
+    NA: NewActor + Clone,
+    NA::Argument: Clone,
+    Sp: Spawn<NoSupervisor, NA, NA::RuntimeAccess>,
+{
+    for _ in 0..2 {
+        let _ = spawner.spawn(
+            NoSupervisor,
+            new_actor.clone(),
+            arg.clone(),
+            ActorOptions::default(),
+        );
+    }
+}
+
+/// A thread-safe actor that spawns two more from its own context.
+async fn spawns_from_its_context(
+    mut ctx: Context<(), ThreadSafe>,
+    started: mpsc::Sender<&'static str>,
+) {
+    spawn_two(&mut ctx, actor_fn(says_started::<ThreadSafe>), started);
+}
+
+/// Generic code spawns thread-local actors from a `RuntimeRef`,
+/// thread-safe ones from a `ThreadSafe` handle and from an actor's
+/// context, all through `Spawn`.
+#[test]
+fn one_spawn_trait_for_every_spawner() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let local = tx.clone();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        spawn_two(
+            &mut rt,
+            actor_fn(says_started::<ThreadLocal>),
+            local.clone(),
+        );
+    });
+    spawn_two(
+        &mut runtime.thread_safe(),
+        actor_fn(says_started::<ThreadSafe>),
+        tx.clone(),
+    );
+    let _ = runtime.spawn(
+        NoSupervisor,
+        actor_fn(spawns_from_its_context),
+        tx,
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    let mut started: Vec<&str> = rx.iter().collect();
+    started.sort_unstable();
+    assert_eq!(
+        started,
+        [
+            "ThreadLocal",
+            "ThreadLocal",
+            "ThreadSafe",
+            "ThreadSafe",
+            "ThreadSafe",
+            "ThreadSafe"
+        ]
+    );
 }
