@@ -378,7 +378,6 @@ fn block_on_a_panicking_future_is_an_error() {
         .block_on(async {
             panic!("future panic on purpose");
         })
-        .map(|()| ())
         .unwrap_err();
     assert!(err.to_string().contains("ended without an output"), "{err}");
 }
