@@ -193,10 +193,12 @@ fn wrap_and_deadline_accessors() {
             assert_eq!(limited.deadline(), due);
             assert!(!limited.has_passed());
             let _: &std::future::Pending<u8> = limited.get_ref();
-            let _ = limited.get_mut();
+            let pinned: Pin<&mut std::future::Pending<u8>> = limited.get_mut();
+            drop(pinned);
             let passed = (&mut limited).await.unwrap_err();
             assert!(limited.has_passed());
-            let _ = limited.into_inner();
+            let inner: Pin<Box<std::future::Pending<u8>>> = limited.into_inner();
+            drop(inner);
             // `?` turns it into an io::Error of kind TimedOut.
             let io = || -> std::io::Result<()> { Err(passed)? };
             io().unwrap_err().kind()
