@@ -193,12 +193,17 @@ fn wrap_and_deadline_accessors() {
             assert_eq!(limited.deadline(), due);
             assert!(!limited.has_passed());
             let _: &std::future::Pending<u8> = limited.get_ref();
-            let pinned: Pin<&mut std::future::Pending<u8>> = limited.get_mut();
-            drop(pinned);
+            let pending = limited
+                .get_mut()
+                .poll(&mut task::Context::from_waker(Waker::noop()));
+            assert!(pending.is_pending());
             let passed = (&mut limited).await.unwrap_err();
             assert!(limited.has_passed());
-            let inner: Pin<Box<std::future::Pending<u8>>> = limited.into_inner();
-            drop(inner);
+            let mut inner: Pin<Box<std::future::Pending<u8>>> = limited.into_inner();
+            let pending = inner
+                .as_mut()
+                .poll(&mut task::Context::from_waker(Waker::noop()));
+            assert!(pending.is_pending());
             // `?` turns it into an io::Error of kind TimedOut.
             let io = || -> std::io::Result<()> { Err(passed)? };
             io().unwrap_err().kind()
