@@ -88,6 +88,14 @@ fn restart_supervisor() {
         ("give up", "panic: parse attempt 2: unexpected end of input"),
     ];
     assert_eq!(log, want, "{output}");
+    // The connect supervisor says what the actor serves in every line.
+    let about = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("actor=connect"))
+        .filter(|line| line.contains("about=\"database at db:5432\""))
+        .count();
+    assert_eq!(about, 4, "{output}");
 }
 
 /// The signals example reacts to signals sent to it while it runs.

@@ -7,7 +7,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -385,6 +386,76 @@ fn server_connections_and_actors_are_in_the_metrics() {
         let per_worker: usize = server.workers.iter().map(|w| w.accepted).sum();
         assert_eq!(per_worker, 3);
         drop(clients);
+        drop(_stop);
+        running.join().unwrap().unwrap();
+    });
+}
+
+/// Makes echo actors for a server's connections, but fails for every other
+/// connection (the first, the third, ...).
+#[derive(Clone)]
+struct EveryOtherEcho(Arc<AtomicUsize>);
+
+impl hearth::actor::NewActor for EveryOtherEcho {
+    type Message = ();
+    type Argument = TcpStream;
+    type Actor = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>>>>;
+    type Error = String;
+    type RuntimeAccess = ThreadLocal;
+
+    fn new(
+        &mut self,
+        ctx: Context<(), ThreadLocal>,
+        stream: TcpStream,
+    ) -> Result<Self::Actor, String> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % 2 == 1 {
+            return Err(format!("connection {n}: no room for it"));
+        }
+        Ok(Box::pin(echo(ctx, stream)))
+    }
+}
+
+/// A connection actor that cannot be created ends that connection (the
+/// client sees it closed); the server goes on with the others.
+#[test]
+fn server_connection_whose_actor_cannot_be_created_is_closed() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let server = TcpServer::setup(
+        "127.0.0.1:0".parse().unwrap(),
+        NoSupervisor,
+        EveryOtherEcho(Arc::default()),
+        ActorOptions::default(),
+    );
+    let server = server.unwrap();
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            RestartSupervisor::new(()),
+            server.clone(),
+            (),
+            ActorOptions::default(),
+        );
+    });
+    let handle: ThreadSafe = runtime.thread_safe();
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        let _stop = ShutdownOnDrop(handle.clone());
+        for round in 0..2 {
+            // The odd connection is closed at once, the even one echoes.
+            let mut refused = connect(addr);
+            let mut got = Vec::new();
+            assert_eq!(
+                refused.read_to_end(&mut got).unwrap_or(0),
+                0,
+                "round {round}"
+            );
+            let mut served = connect(addr);
+            served.write_all(b"hi").unwrap();
+            let mut echo = [0; 2];
+            served.read_exact(&mut echo).unwrap();
+            assert_eq!(&echo, b"hi");
+        }
         drop(_stop);
         running.join().unwrap().unwrap();
     });
