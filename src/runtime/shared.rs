@@ -229,6 +229,43 @@ pub struct ThreadSafe {
 
 impl ThreadSafe {
     /// Spawns a thread-safe actor, run by whichever worker is free.
+    ///
+    /// # Actors that spawn themselves
+    ///
+    /// An `async fn` actor that spawns more of itself (a tree of actors)
+    /// does not compile when the spawn is written in its own body: to know
+    /// that its future is `Send`, the compiler would have to know it
+    /// already (error E0283, "cannot satisfy `impl Future<Output = ()>:
+    /// Send`"). Put the spawn in a plain function next to it: the compiler
+    /// checks that function apart, and the actor calls it.
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, ActorRef, ThreadSafe};
+    ///
+    /// /// A node of a binary tree of `depth` levels; reports its leaves.
+    /// async fn node(mut ctx: Context<u64, ThreadSafe>, (depth, parent): (u32, ActorRef<u64>)) {
+    ///     if depth == 0 {
+    ///         let _ = parent.send(1u64).await;
+    ///         return;
+    ///     }
+    ///     for _ in 0..2 {
+    ///         let _ = spawn_node(ctx.runtime_ref(), depth - 1, ctx.actor_ref());
+    ///     }
+    ///     let mut leaves = 0;
+    ///     for _ in 0..2 {
+    ///         leaves += ctx.receive_next().await.unwrap_or(0);
+    ///     }
+    ///     let _ = parent.send(leaves).await;
+    /// }
+    ///
+    /// /// The spawn, out of `node`'s body.
+    /// fn spawn_node(rt: &ThreadSafe, depth: u32, parent: ActorRef<u64>) -> ActorRef<u64> {
+    ///     rt.spawn(NoSupervisor, actor_fn(node), (depth, parent), ActorOptions::default())
+    /// }
+    /// # let _ = spawn_node;
+    /// ```
     pub fn spawn<S, NA>(
         &self,
         supervisor: S,
