@@ -67,6 +67,8 @@ pub mod signal;
 pub mod supervisor;
 mod sync_worker;
 mod sys;
+#[cfg(feature = "test")]
+pub mod test;
 pub mod timer;
 mod worker;
 

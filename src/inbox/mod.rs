@@ -360,6 +360,14 @@ impl<M> Receiver<M> {
     pub(crate) fn len(&self) -> usize {
         self.shared.lock().queue.len()
     }
+
+    /// True if no message waits and none can come (every sender is gone,
+    /// or the inbox closed).
+    #[cfg(feature = "test")]
+    pub(crate) fn is_disconnected(&self) -> bool {
+        let state = self.shared.lock();
+        state.queue.is_empty() && (state.closed || self.shared.senders.load(Ordering::Acquire) == 0)
+    }
 }
 
 /// The sending end, held by actor references.

@@ -37,7 +37,7 @@ pub use spawn::Spawn;
 
 pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
-pub(crate) use shared::{RuntimeShared, enter, with_current};
+pub(crate) use shared::{CurrentGuard, RuntimeShared, enter, with_current};
 
 /// What a function given to [`Runtime::run_on_workers`] returns: `()`, or
 /// `Result<(), E>` for an error `E` that converts into a boxed

@@ -21,4 +21,6 @@ pub(crate) use census::{Census, CensusTally};
 pub(crate) use heap_growth::{grow_ahead_on_this_thread, note_allocated};
 pub(crate) use local::LocalScheduler;
 pub(crate) use process::{ActorProcess, FutureProcess, Process};
+#[cfg(feature = "test")]
+pub(crate) use shared::Attached;
 pub(crate) use shared::SharedScheduler;

@@ -25,7 +25,7 @@ use crate::supervisor::panic_message;
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
 use crate::worker::sources::IoRegistry;
-use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn};
+use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn, WorkerWake};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -106,20 +106,7 @@ pub(super) fn run(
             }
         }
 
-        for _ in 0..RUN_BATCH {
-            let Some(key) = own_ready.pop() else { break };
-            scheduler::local::run(&rt.internals.local, key);
-        }
-        for _ in 0..RUN_BATCH {
-            let Ok(key) = ready_rx.try_recv() else { break };
-            scheduler::local::run(&rt.internals.local, key);
-        }
-        for _ in 0..RUN_BATCH {
-            let Some(task) = shared.scheduler.next() else {
-                break;
-            };
-            shared.scheduler.run(task);
-        }
+        run_ready(&rt, &own_ready, &ready_rx);
 
         // A process that ended in a stopping runtime may have left it quiet.
         if shared.shutdown.is_stopping() {
@@ -154,17 +141,7 @@ pub(super) fn run(
                 wake.awake();
                 Some(Duration::ZERO)
             } else {
-                // Sleep until the next timer, local or shared, if any.
-                let now = Instant::now();
-                let timers = rt.internals.timers.borrow();
-                wake.set_timers(timers.len(), timers.next());
-                let local = timers.next_in(now);
-                drop(timers);
-                let shared_next = shared.timers().next_in(now);
-                let timeout = match (local, shared_next) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let timeout = until_next_timer(&rt, &wake);
                 trace!(worker = id, timeout:? = timeout; "worker going to sleep");
                 timeout
             }
@@ -175,14 +152,55 @@ pub(super) fn run(
             Err(err) => return Err(Error::worker_poll(id, err)),
         }
         wake.awake();
-        // Being woken by the waker needs no handling: that was the point.
-        let mut io = rt.internals.io.borrow_mut();
-        for event in events.iter().filter(|event| event.token() != WAKER) {
-            io.ready(event, &mut due);
-        }
-        drop(io);
-        expire_timers(&rt, &shared, &mut due);
+        dispatch(&rt, &events, &mut due);
     }
+}
+
+/// Runs up to [`RUN_BATCH`] ready processes from each queue: local ones
+/// woken on this thread, local ones woken elsewhere, thread-safe ones.
+pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) {
+    for _ in 0..RUN_BATCH {
+        let Some(key) = own_ready.pop() else { break };
+        scheduler::local::run(&rt.internals.local, key);
+    }
+    for _ in 0..RUN_BATCH {
+        let Ok(key) = ready_rx.try_recv() else { break };
+        scheduler::local::run(&rt.internals.local, key);
+    }
+    let shared = &rt.internals.shared;
+    for _ in 0..RUN_BATCH {
+        let Some(task) = shared.scheduler.next() else {
+            break;
+        };
+        shared.scheduler.run(task);
+    }
+}
+
+/// How long the worker may sleep: until its next timer, local or shared
+/// (`None`: no timer). Records the local timers for the metrics.
+pub(crate) fn until_next_timer(rt: &RuntimeRef, wake: &WorkerWake) -> Option<Duration> {
+    let now = Instant::now();
+    let timers = rt.internals.timers.borrow();
+    wake.set_timers(timers.len(), timers.next());
+    let local = timers.next_in(now);
+    drop(timers);
+    let shared_next = rt.internals.shared.timers().next_in(now);
+    match (local, shared_next) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Wakes the tasks that the poll's `events` (and the timers now due) make
+/// ready.
+pub(crate) fn dispatch(rt: &RuntimeRef, events: &Events, due: &mut Vec<std::task::Waker>) {
+    // Being woken by the waker needs no handling: that was the point.
+    let mut io = rt.internals.io.borrow_mut();
+    for event in events.iter().filter(|event| event.token() != WAKER) {
+        io.ready(event, due);
+    }
+    drop(io);
+    expire_timers(rt, &rt.internals.shared, due);
 }
 
 /// Runs a function given to [`Runtime::run_on_workers`]: its error, or its
