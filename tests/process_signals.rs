@@ -856,7 +856,7 @@ mod child {
             Ok::<_, String>(())
         });
         let started = Instant::now();
-        runtime.__inject_worker_panic(1, "injected worker failure");
+        runtime.inject_worker_panic(1, "injected worker failure");
         let err = runtime.start().unwrap_err();
         println!(
             "start returned: {err} after_ms={}",

@@ -37,7 +37,9 @@ pub use spawn::Spawn;
 
 pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
-pub(crate) use shared::{CurrentGuard, RuntimeShared, enter, with_current};
+#[cfg(feature = "test")]
+pub(crate) use shared::CurrentGuard;
+pub(crate) use shared::{RuntimeShared, enter, with_current};
 
 /// What a function given to [`Runtime::run_on_workers`] returns: `()`, or
 /// `Result<(), E>` for an error `E` that converts into a boxed
@@ -308,9 +310,10 @@ impl Runtime {
         &self.shared.name
     }
 
-    /// Test hook: makes worker `id` panic outside any actor.
-    #[doc(hidden)]
-    pub fn __inject_worker_panic(&self, id: usize, msg: &str) {
+    /// Makes worker `id` panic outside any actor, to test what an
+    /// application does when a worker dies (the `test` feature).
+    #[cfg(feature = "test")]
+    pub fn inject_worker_panic(&self, id: usize, msg: &str) {
         if let Some(worker) = self.workers.iter().find(|w| w.id() == id) {
             let _ = worker.send(Control::Panic(msg.to_owned()));
         }

@@ -202,6 +202,7 @@ pub struct ThreadLocal {
 
 impl ThreadLocal {
     /// The access of a thread-local actor of `rt`'s worker.
+    #[cfg(feature = "test")]
     pub(crate) fn new(rt: RuntimeRef) -> ThreadLocal {
         ThreadLocal { rt }
     }

@@ -24,7 +24,9 @@ pub(crate) enum Control {
     Signal(Signal),
     /// Log the worker's metrics.
     LogMetrics,
-    /// Test hook: panic in the worker thread, outside any actor.
+    /// Panic in the worker thread, outside any actor (the `test` feature's
+    /// `Runtime::inject_worker_panic`).
+    #[cfg(feature = "test")]
     Panic(String),
 }
 
@@ -37,6 +39,7 @@ impl fmt::Debug for Control {
             Control::Shutdown => f.write_str("Shutdown"),
             Control::Signal(signal) => f.debug_tuple("Signal").field(signal).finish(),
             Control::LogMetrics => f.write_str("LogMetrics"),
+            #[cfg(feature = "test")]
             Control::Panic(msg) => f.debug_tuple("Panic").field(msg).finish(),
         }
     }

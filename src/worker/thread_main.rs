@@ -102,6 +102,7 @@ pub(super) fn run(
                         .retain(|deliver| deliver(signal));
                 }
                 Control::LogMetrics => WorkerMetrics::of(&wake).log(),
+                #[cfg(feature = "test")]
                 Control::Panic(msg) => panic!("{msg}"),
             }
         }

@@ -198,7 +198,7 @@ fn worker_panic_outside_actors_is_an_error_not_a_hang() {
         let _ = rt.spawn_local(NoSupervisor, actor_fn(forever), (), ActorOptions::default());
         Ok::<_, String>(())
     });
-    runtime.__inject_worker_panic(1, "injected failure");
+    runtime.inject_worker_panic(1, "injected failure");
     let err = runtime.start().unwrap_err();
     assert!(err.is_panic());
     assert_eq!(
