@@ -70,6 +70,7 @@ mod sys;
 #[cfg(feature = "test")]
 pub mod test;
 pub mod timer;
+pub mod trace;
 mod worker;
 
 #[doc(no_inline)]

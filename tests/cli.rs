@@ -1287,3 +1287,39 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
         assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
     }
 }
+
+/// `hearth trace` turns a runtime's trace into Chrome's JSON, and says
+/// what is wrong with a file that is not one.
+#[test]
+fn trace_converts_a_runtime_trace() {
+    let dir = env::temp_dir().join(format!("hearth-cli-trace-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.trace");
+    let runtime = hearth::Runtime::setup().trace(&path).build().unwrap();
+    let answer = runtime.block_on(async { 6 * 7 }).unwrap();
+    assert_eq!(answer, 42);
+    let output = hearth(&["trace", path.to_str().unwrap()], "");
+    assert_exit(&output, 0);
+    let json = stdout(&output);
+    assert!(
+        json.starts_with("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["),
+        "{json}"
+    );
+    assert!(json.contains("\"ph\":\"X\""), "{json}");
+    let output = hearth(&["trace", dir.join("missing").to_str().unwrap()], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("hearth trace: cannot open"),
+        "{}",
+        stderr(&output)
+    );
+    fs::write(dir.join("not-a-trace"), "hello").unwrap();
+    let output = hearth(&["trace", dir.join("not-a-trace").to_str().unwrap()], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("not a hearth trace"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

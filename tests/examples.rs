@@ -98,6 +98,29 @@ fn restart_supervisor() {
     assert_eq!(about, 4, "{output}");
 }
 
+/// The trace example traces itself and writes the trace as Chrome's JSON,
+/// with the runs of its ring's actors in it.
+#[test]
+fn trace() {
+    let dir = std::env::temp_dir().join(format!("hearth-example-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = run_example_with("trace", &[dir.as_os_str()]);
+    assert!(
+        output.stdout.starts_with("200 laps around a ring of 4\n"),
+        "{output}"
+    );
+    let json = std::fs::read_to_string(dir.join("hearth.json")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(json.starts_with("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["));
+    let member_runs = json
+        .matches("{\"name\":\"member\",\"cat\":\"thread-safe\",\"ph\":\"X\"")
+        .count();
+    // Every member ran (one run may take several laps' messages), and so
+    // did the end of the ring.
+    assert!(member_runs >= 4, "{member_runs} runs of the members");
+    assert!(json.contains("{\"name\":\"ender\",\"cat\":\"thread-safe\""));
+}
+
 /// The signals example reacts to signals sent to it while it runs.
 #[test]
 fn signals() {
@@ -476,8 +499,14 @@ impl std::fmt::Display for Output {
 /// Builds and runs example `name`, and checks that it exits successfully.
 #[track_caller]
 fn run_example(name: &str) -> Output {
+    run_example_with(name, &[])
+}
+
+/// Runs example `name` with `args` to its end, as [`run_example`] does.
+fn run_example_with(name: &str, args: &[&std::ffi::OsStr]) -> Output {
     let bin = build::example(name);
     let mut child = Command::new(&bin)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -34,6 +34,7 @@ mod sh;
 mod slot_number;
 mod sources;
 mod summary;
+mod trace;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -104,6 +105,10 @@ enum Command {
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
+    /// Convert a trace written by a runtime built with `Setup::trace` into
+    /// Chrome's trace-event JSON, for Perfetto (https://ui.perfetto.dev) or
+    /// chrome://tracing.
+    Trace(TraceArgs),
 }
 
 /// The options of `hearth map`.
@@ -425,7 +430,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+        Command::Trace(args) => trace::run(&args),
     }
+}
+
+/// The options of `hearth trace`.
+#[derive(Debug, Args)]
+struct TraceArgs {
+    /// The trace file.
+    path: PathBuf,
+    /// Where to write the JSON (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// A count of at least 1.
