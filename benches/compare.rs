@@ -789,10 +789,15 @@ fn min_max(times: &[Duration]) -> String {
 /// Runs a workload on a fresh hearth runtime with `threads` workers.
 /// `spawn` starts it and gives `done` to whoever reports the outcome.
 fn run_hearth(threads: usize, spawn: impl FnOnce(&mut Runtime, Done)) -> Outcome {
-    let mut runtime = Runtime::setup()
+    let mut setup = Runtime::setup()
         .name("compare")
         .grow_heap_ahead()
-        .num_threads(threads)
+        .num_threads(threads);
+    // `HEARTH_BENCH_TRACE=DIR`: trace hearth's runs (what tracing costs).
+    if let Some(dir) = std::env::var_os("HEARTH_BENCH_TRACE") {
+        setup = setup.trace(std::path::Path::new(&dir).join("compare.trace"));
+    }
+    let mut runtime = setup
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;
     let (done, outcome) = mpsc::channel();
