@@ -125,8 +125,11 @@ impl<M> State<M> {
 
     /// Counts the actor busy again if it waited idle (a message came for
     /// it, or its wait ended).
+    #[inline]
     fn end_idle(&mut self) {
-        if let Some(quiescence) = self.waiters.as_mut().and_then(|w| w.idle.take()) {
+        if let Some(waiters) = &mut self.waiters
+            && let Some(quiescence) = waiters.idle.take()
+        {
             quiescence.busy();
         }
     }
@@ -297,9 +300,26 @@ impl<M> Receiver<M> {
 
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
-        self.poll_recv_idle(cx, None).0
+        let mut state = self.shared.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            state.end_idle();
+            let waiter = state.pop_send_waiter();
+            drop(state);
+            wake(waiter);
+            return Poll::Ready(Ok(msg));
+        }
+        // Checked under the lock, as in `poll_recv_idle`.
+        if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
+            state.end_idle();
+            return Poll::Ready(Err(NoMessages));
+        }
+        match &mut state.receiver {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// [`Receiver::poll_recv`]. With `idle` given (the runtime is stopping), an actor that has to

@@ -4,7 +4,7 @@
 //! to Chrome's trace-event JSON ([`to_chrome_json`], `hearth trace PATH`),
 //! which Perfetto and `chrome://tracing` show.
 //!
-//! Off, it costs a thread-local flag read per run. On, each worker keeps
+//! Off, it costs one relaxed atomic load per run. On, each worker keeps
 //! its records in a buffer of its own and appends it to the file in whole
 //! blocks (64 KiB, and when the thread ends); names are written once, the
 //! first time any worker uses them.
@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -139,6 +140,10 @@ impl Drop for WorkerTrace {
     }
 }
 
+/// Set once any runtime of the process traces: until then a run checks
+/// nothing else (no thread-local access on the hot path).
+static ANY: AtomicBool = AtomicBool::new(false);
+
 thread_local! {
     /// Set on a worker thread of a traced runtime.
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
@@ -157,6 +162,7 @@ pub(crate) fn start_on_this_thread(file: Arc<TraceFile>, id: usize) -> Tracing {
         });
     });
     ACTIVE.with(|active| active.set(true));
+    ANY.store(true, Ordering::Relaxed);
     Tracing(())
 }
 
@@ -172,14 +178,22 @@ impl Drop for Tracing {
 
 /// Runs `run` on `process` (one run of it), recording the run when this
 /// thread traces.
+#[inline]
 pub(crate) fn run<P: Process, R>(
     process: &mut P,
     kind: RunKind,
     run: impl FnOnce(&mut P) -> R,
 ) -> R {
-    if !ACTIVE.with(Cell::get) {
+    if !ANY.load(Ordering::Relaxed) || !ACTIVE.with(Cell::get) {
         return run(process);
     }
+    traced_run(process, kind, run)
+}
+
+/// [`run`], traced.
+#[cold]
+#[inline(never)]
+fn traced_run<P: Process, R>(process: &mut P, kind: RunKind, run: impl FnOnce(&mut P) -> R) -> R {
     let start = Instant::now();
     let result = run(process);
     let end = Instant::now();
@@ -204,8 +218,9 @@ pub(crate) fn run<P: Process, R>(
 
 /// Records that `count` tasks were woken by `cause`, when this thread
 /// traces and `count` is not 0.
+#[inline]
 pub(crate) fn woke(cause: WakeCause, count: usize) {
-    if count == 0 || !ACTIVE.with(Cell::get) {
+    if count == 0 || !ANY.load(Ordering::Relaxed) || !ACTIVE.with(Cell::get) {
         return;
     }
     let now = Instant::now();
