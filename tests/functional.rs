@@ -1,5 +1,8 @@
 //! Functional tests of the runtime, grouped by room.
 
+#[path = "util/server.rs"]
+mod server;
+
 #[path = "functional/actor_group.rs"]
 mod actor_group;
 #[path = "functional/actor_ref.rs"]

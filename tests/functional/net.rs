@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
 use hearth::net::{TcpServer, TcpStream, UdpSocket};
-use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+use crate::server::{ShutdownOnDrop, with_server};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
@@ -35,27 +37,7 @@ async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Resul
 /// Runs an echo server on two workers while `clients` runs, then shuts it
 /// down gracefully.
 fn with_echo_server(clients: impl FnOnce(SocketAddr)) {
-    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let addr = "127.0.0.1:0".parse().unwrap();
-    let server =
-        TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default()).unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        clients(addr);
-        handle.shutdown();
-        running.join().unwrap().unwrap();
-    });
+    with_server(2, actor_fn(echo), |addr, _| clients(addr));
 }
 
 fn connect(addr: SocketAddr) -> StdTcpStream {
@@ -304,42 +286,11 @@ fn connections_are_spread_evenly_over_workers() {
     });
 }
 
-/// Shuts the runtime down when dropped.
-struct ShutdownOnDrop(ThreadSafe);
-
-impl Drop for ShutdownOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
-
 /// The server's connections and its connection actors are in the metrics:
 /// started, open and closed per worker, and the live actors by name.
 #[test]
 fn server_connections_and_actors_are_in_the_metrics() {
-    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        actor_fn(echo),
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        // Stops the runtime even if an assertion fails, so the scope ends.
-        let _stop = ShutdownOnDrop(handle.clone());
+    with_server(2, actor_fn(echo), |addr, handle| {
         // Three connections, each answered once (so its actor runs).
         let mut clients: Vec<StdTcpStream> = (0..3)
             .map(|_| {
@@ -385,9 +336,6 @@ fn server_connections_and_actors_are_in_the_metrics() {
         );
         let per_worker: usize = server.workers.iter().map(|w| w.accepted).sum();
         assert_eq!(per_worker, 3);
-        drop(clients);
-        drop(_stop);
-        running.join().unwrap().unwrap();
     });
 }
 
@@ -420,27 +368,7 @@ impl hearth::actor::NewActor for EveryOtherEcho {
 /// client sees it closed); the server goes on with the others.
 #[test]
 fn server_connection_whose_actor_cannot_be_created_is_closed() {
-    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        EveryOtherEcho(Arc::default()),
-        ActorOptions::default(),
-    );
-    let server = server.unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        let _stop = ShutdownOnDrop(handle.clone());
+    with_server(1, EveryOtherEcho(Arc::default()), |addr, _| {
         for round in 0..2 {
             // The odd connection is closed at once, the even one echoes.
             let mut refused = connect(addr);
@@ -456,8 +384,6 @@ fn server_connection_whose_actor_cannot_be_created_is_closed() {
             served.read_exact(&mut echo).unwrap();
             assert_eq!(&echo, b"hi");
         }
-        drop(_stop);
-        running.join().unwrap().unwrap();
     });
 }
 
