@@ -55,6 +55,8 @@ pub mod actor;
 pub mod actor_ref;
 mod coordinator;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod inbox;
 pub mod log;
 pub mod metrics;

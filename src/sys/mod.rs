@@ -11,6 +11,8 @@ mod cpu_time;
 mod heap;
 mod process;
 mod process_group;
+#[cfg(feature = "hyper")]
+mod recv;
 mod signals;
 mod socket;
 mod stdio;
@@ -20,6 +22,8 @@ pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
+#[cfg(feature = "hyper")]
+pub(crate) use recv::recv_uninit;
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
 pub(crate) use stdio::{take_stdout, wait_for_hangup};
