@@ -150,6 +150,27 @@ impl Raw {
         }
     }
 
+    /// Reads an interim `100 Continue` response: the server has the
+    /// request's head and is reading its body (the request was sent with
+    /// `expect: 100-continue`).
+    #[track_caller]
+    pub fn expect_continue(&mut self) {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        while self.buf.len() < CONTINUE.len() {
+            assert!(
+                self.fill(),
+                "connection closed before 100 Continue: {:?}",
+                self.text()
+            );
+        }
+        assert!(
+            self.buf.starts_with(CONTINUE),
+            "not 100 Continue: {:?}",
+            self.text()
+        );
+        let _ = self.buf.drain(..CONTINUE.len());
+    }
+
     /// Waits for the server to close the connection, with nothing more
     /// sent before.
     #[track_caller]
