@@ -1,0 +1,323 @@
+//! HTTP/1.1 on hyper: hearth against tokio, the same hyper service on
+//! both, loaded by `wrk` over loopback.
+//!
+//! Workloads, one per route of `examples/http_server.rs`:
+//!
+//! - `GET /`: 200 `text/plain` `Hello, World!`.
+//! - `GET /json`: 200 `application/json` `{"message":"Hello, World!"}`.
+//!
+//! The servers (see `http/server.rs`) run in child processes of their own:
+//! hearth's `TcpServer` with a connection actor per connection and
+//! `hearth::http` (hyper's I/O, timer and graceful shutdown on hearth),
+//! its two workers pinned to a CPU each as a hearth server is set up; and
+//! tokio's multi-thread runtime with two workers, a task per connection
+//! and hyper-util's tokio glue. Same hyper version, same service, same
+//! HTTP/1 settings (a timer, so hyper's default 30 s header-read timeout
+//! is on for both), `TCP_NODELAY` on every connection.
+//!
+//! # Method
+//!
+//! Each round starts each side's server once, in alternating order,
+//! checks that it answers the route, runs wrk for a short warm-up and then
+//! for the measured run (2 threads, 50 keep-alive connections, 5 s), and
+//! stops the server with SIGTERM (it must exit cleanly). Requests/s and
+//! the 99th percentile latency are wrk's; a run with any failed request or
+//! a status other than 2xx/3xx fails the benchmark. The tables give, per
+//! workload, the medians over the rounds, the ratio of the medians and the
+//! median of the per-round ratios: for requests/s above 1 means hearth
+//! serves more, for p99 below 1 means hearth answers sooner.
+//!
+//! wrk is the Debian package `wrk`: `apt-get install wrk`. Without it the
+//! benchmark says so and fails.
+//!
+//! # Usage
+//!
+//! ```text
+//! cargo bench --features hyper --bench http                  # both routes
+//! cargo bench --features hyper --bench http -- json           # names containing any of these
+//! cargo bench --features hyper --bench http -- --rounds 9
+//! ```
+//!
+//! Run without `--bench` (as `cargo test --all-targets` does) the binary
+//! only makes a smoke run: one round, each server checked on each route,
+//! and a one-second wrk run if wrk is there.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    unused_results
+)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use config::{Config, median_f64};
+use server::{Server, Side};
+use wrk::{Load, Measured};
+
+#[path = "common/config.rs"]
+#[allow(dead_code)] // `median` of durations: for the timed benchmarks
+mod config;
+#[path = "http/server.rs"]
+mod server;
+#[path = "http/wrk.rs"]
+mod wrk;
+
+/// Default number of rounds per workload.
+const DEFAULT_ROUNDS: usize = 5;
+
+/// A route under load.
+struct Workload {
+    /// Name, as shown in the tables and matched by the filters.
+    name: &'static str,
+    path: &'static str,
+    /// The body the route answers with.
+    body: &'static str,
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "GET /",
+        path: "/",
+        body: "Hello, World!",
+    },
+    Workload {
+        name: "GET /json",
+        path: "/json",
+        body: r#"{"message":"Hello, World!"}"#,
+    },
+];
+
+/// The load of a measured run.
+const LOAD: Load = Load {
+    threads: 2,
+    connections: 50,
+    duration: Duration::from_secs(5),
+};
+
+/// The warm-up before it, not measured.
+const WARM_UP: Load = Load {
+    duration: Duration::from_secs(1),
+    ..LOAD
+};
+
+/// The load of a smoke run.
+const SMOKE: Load = Load {
+    threads: 1,
+    connections: 4,
+    duration: Duration::from_secs(1),
+};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(server_args) = args.strip_prefix(&[server::FLAG.to_owned()]) {
+        return server::main(server_args);
+    }
+    let config = match Config::from_args(args.into_iter(), DEFAULT_ROUNDS) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("http: {err}");
+            eprintln!("usage: http [--bench] [--rounds N] [NAME_SUBSTRING ...]");
+            return ExitCode::FAILURE;
+        }
+    };
+    let selected: Vec<&Workload> = WORKLOADS
+        .iter()
+        .filter(|w| config.selects(w.name))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("http: no workload matches {:?}", config.filters);
+        return ExitCode::FAILURE;
+    }
+    let result = if config.bench {
+        println!(
+            "hearth vs tokio, hyper HTTP/1.1 under wrk ({} threads, {} connections, {} s per run): \
+             {} round(s) per workload, alternating which goes first.",
+            LOAD.threads,
+            LOAD.connections,
+            LOAD.duration.as_secs(),
+            config.rounds
+        );
+        bench(&selected, config.rounds)
+    } else {
+        println!("http: smoke run (no `--bench` argument)");
+        smoke(&selected)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("http: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Each server answers each route; a short wrk run if wrk is installed.
+fn smoke(workloads: &[&Workload]) -> Result<(), String> {
+    for side in [Side::Hearth, Side::Tokio] {
+        let server = Server::start(side)?;
+        for workload in workloads {
+            server.check(workload.path, workload.body)?;
+            let url = format!("http://{}{}", server.addr, workload.path);
+            match wrk::run(&url, SMOKE) {
+                Ok(measured) => println!(
+                    "{:<10} {:<6}: {} requests, {:.0}/s",
+                    workload.name,
+                    side.as_str(),
+                    measured.requests,
+                    measured.requests_per_sec
+                ),
+                Err(err) if err == wrk::INSTALL => println!("{err}; skipped the load"),
+                Err(err) => return Err(err),
+            }
+        }
+        server.stop()?;
+    }
+    Ok(())
+}
+
+/// One side's run: a server of its own, checked, warmed up and measured.
+fn run_side(side: Side, workload: &Workload) -> Result<Measured, String> {
+    let server = Server::start(side)?;
+    server.check(workload.path, workload.body)?;
+    let url = format!("http://{}{}", server.addr, workload.path);
+    let _ = wrk::run(&url, WARM_UP)?;
+    let measured = wrk::run(&url, LOAD)?;
+    server.stop()?;
+    Ok(measured)
+}
+
+/// The measured runs of one workload.
+struct Report {
+    name: &'static str,
+    hearth: Vec<Measured>,
+    tokio: Vec<Measured>,
+}
+
+fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
+    let mut reports = Vec::new();
+    for workload in workloads {
+        let mut report = Report {
+            name: workload.name,
+            hearth: Vec::new(),
+            tokio: Vec::new(),
+        };
+        for round in 0..rounds {
+            let (hearth, tokio) = if round % 2 == 0 {
+                let hearth = run_side(Side::Hearth, workload)?;
+                (hearth, run_side(Side::Tokio, workload)?)
+            } else {
+                let tokio = run_side(Side::Tokio, workload)?;
+                (run_side(Side::Hearth, workload)?, tokio)
+            };
+            eprintln!(
+                "{:<10} round {}/{}: hearth {:>8.0} req/s p99 {:>7.0} us, tokio {:>8.0} req/s p99 {:>7.0} us, \
+                 ratio {:.2}",
+                workload.name,
+                round + 1,
+                rounds,
+                hearth.requests_per_sec,
+                hearth.p99_us,
+                tokio.requests_per_sec,
+                tokio.p99_us,
+                hearth.requests_per_sec / tokio.requests_per_sec,
+            );
+            report.hearth.push(hearth);
+            report.tokio.push(tokio);
+        }
+        reports.push(report);
+    }
+    print_tables(&reports);
+    Ok(())
+}
+
+/// Median of `figure` over runs, and the median of per-round ratios.
+fn figures(report: &Report, figure: fn(&Measured) -> f64) -> (f64, f64, f64, f64) {
+    let sorted = |runs: &[Measured]| {
+        let mut values: Vec<f64> = runs.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let hearth = median_f64(&sorted(&report.hearth));
+    let tokio = median_f64(&sorted(&report.tokio));
+    let mut ratios: Vec<f64> = report
+        .hearth
+        .iter()
+        .zip(&report.tokio)
+        .map(|(h, t)| figure(h) / figure(t))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    (hearth, tokio, hearth / tokio, median_f64(&ratios))
+}
+
+fn print_tables(reports: &[Report]) {
+    println!();
+    println!("Requests per second (above 1 hearth serves more):");
+    println!();
+    println!(
+        "| {:<10} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
+        "workload",
+        "hearth req/s",
+        "tokio req/s",
+        "hearth/tokio",
+        "round ratio",
+        "hearth min-max",
+        "tokio min-max"
+    );
+    println!(
+        "|:-----------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
+    );
+    for report in reports {
+        let rate = |m: &Measured| m.requests_per_sec;
+        let (hearth, tokio, ratio, round) = figures(report, rate);
+        println!(
+            "| {:<10} | {:>13.0} | {:>13.0} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
+            report.name,
+            hearth,
+            tokio,
+            ratio,
+            round,
+            range(&report.hearth, rate, 0),
+            range(&report.tokio, rate, 0),
+        );
+    }
+    println!();
+    println!("Latency, 99th percentile (below 1 hearth answers sooner):");
+    println!();
+    println!(
+        "| {:<10} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
+        "workload",
+        "hearth p99 ms",
+        "tokio p99 ms",
+        "hearth/tokio",
+        "round ratio",
+        "hearth min-max",
+        "tokio min-max"
+    );
+    println!(
+        "|:-----------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
+    );
+    for report in reports {
+        let p99 = |m: &Measured| m.p99_us / 1e3;
+        let (hearth, tokio, ratio, round) = figures(report, p99);
+        println!(
+            "| {:<10} | {:>13.2} | {:>13.2} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
+            report.name,
+            hearth,
+            tokio,
+            ratio,
+            round,
+            range(&report.hearth, p99, 2),
+            range(&report.tokio, p99, 2),
+        );
+    }
+}
+
+/// `min-max` of a figure over runs.
+fn range(runs: &[Measured], figure: fn(&Measured) -> f64, decimals: usize) -> String {
+    let min = runs.iter().map(figure).fold(f64::INFINITY, f64::min);
+    let max = runs.iter().map(figure).fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.decimals$}-{max:.decimals$}")
+}
