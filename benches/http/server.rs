@@ -88,13 +88,18 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     }
 }
 
-/// hearth: a listener and the connections' actors on each of two pinned
-/// workers; SIGTERM (unhandled) is a graceful shutdown.
+/// With this variable set, hearth's workers are not pinned to a CPU.
+pub(crate) const UNPIN_HEARTH: &str = "HTTP_BENCH_UNPIN_HEARTH";
+
+/// hearth: a listener and the connections' actors on each of two workers,
+/// pinned to a CPU each unless [`UNPIN_HEARTH`] is set; SIGTERM
+/// (unhandled) is a graceful shutdown.
 fn hearth() -> Result<(), String> {
-    let mut runtime = Runtime::setup()
-        .name("http-bench")
-        .num_threads(WORKERS)
-        .auto_cpu_affinity()
+    let mut setup = Runtime::setup().name("http-bench").num_threads(WORKERS);
+    if std::env::var_os(UNPIN_HEARTH).is_none() {
+        setup = setup.auto_cpu_affinity();
+    }
+    let mut runtime = setup
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;
     let addr = "127.0.0.1:0".parse().unwrap();
