@@ -140,7 +140,10 @@ fn main() -> ExitCode {
             LOAD.duration.as_secs(),
             config.rounds
         );
-        bench(&selected, config.rounds)
+        println!("load average at the start: {}", load_average());
+        let result = bench(&selected, config.rounds);
+        println!("load average at the end: {}", load_average());
+        result
     } else {
         println!("http: smoke run (no `--bench` argument)");
         smoke(&selected)
@@ -176,6 +179,19 @@ fn smoke(workloads: &[&Workload]) -> Result<(), String> {
         server.stop()?;
     }
     Ok(())
+}
+
+/// The machine's load averages (1, 5 and 15 minutes), as `/proc/loadavg`
+/// gives them: other work on the machine moves the figures, the tail
+/// latency most.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| {
+            let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+            (fields.len() == 3).then(|| fields.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// One side's run: a server of its own, checked, warmed up and measured.
