@@ -18,6 +18,11 @@
 //! worker that accepted it, like any thread-local actor: services, their
 //! futures and bodies need not be `Send`.
 //!
+//! "No tokio at run time" means no tokio runtime: hyper and its HTTP/2
+//! crate, h2, still depend on the `tokio` crate for its synchronisation
+//! primitives and I/O traits (features `sync` and `io-util`, no
+//! scheduler, reactor or timer), as they do for every hyper user.
+//!
 //! # tower services
 //!
 //! A [tower] `Service` (an axum `Router`, say) is served through
