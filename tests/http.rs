@@ -442,3 +442,74 @@ fn stalled_response_is_given_up_in_a_stopping_runtime() {
     server.join().expect("the runtime ended cleanly");
     drop(reader_who_never_reads);
 }
+
+/// A sleep of another timer, for `reset` to replace.
+struct ForeignSleep;
+
+impl std::future::Future for ForeignSleep {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
+    }
+}
+
+impl hyper::rt::Sleep for ForeignSleep {}
+
+/// hyper's view of the timer: sleeps end at their deadline, `reset` moves
+/// the deadline of one of its own sleeps and replaces another timer's
+/// sleep.
+async fn timer_checks(mut ctx: Context<(), ThreadLocal>, done: mpsc::Sender<Result<(), String>>) {
+    use hyper::rt::Timer;
+
+    let timer = HyperTimer::new(ctx.runtime());
+    let check = async {
+        let start = Instant::now();
+        timer.sleep(Duration::from_millis(20)).await;
+        if start.elapsed() < Duration::from_millis(20) {
+            return Err(format!("slept {:?} of 20 ms", start.elapsed()));
+        }
+        // An hour, moved to 20 ms from now.
+        let mut sleep = timer.sleep(Duration::from_secs(3600));
+        let soon = Instant::now() + Duration::from_millis(20);
+        timer.reset(&mut sleep, soon);
+        let ours = sleep
+            .as_mut()
+            .downcast_mut_pin::<hearth::http::HyperSleep>();
+        match ours {
+            Some(ours) if ours.deadline() == soon => {}
+            _ => return Err("reset did not move the deadline".to_owned()),
+        }
+        sleep.await;
+        if Instant::now() < soon {
+            return Err("the reset sleep ended early".to_owned());
+        }
+        let mut foreign: std::pin::Pin<Box<dyn hyper::rt::Sleep>> = Box::pin(ForeignSleep);
+        timer.reset(&mut foreign, Instant::now() + Duration::from_millis(5));
+        foreign.await;
+        Ok(())
+    };
+    let _ = done.send(check.await);
+}
+
+#[test]
+fn hyper_timer_sleeps_and_resets() {
+    let (done, result) = mpsc::channel();
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let done = done.clone();
+        let _ = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(move |ctx| timer_checks(ctx, done.clone())),
+            (),
+            ActorOptions::default(),
+        );
+        Ok::<_, String>(())
+    });
+    let running = thread::spawn(move || runtime.start());
+    result
+        .recv_timeout(GUARD)
+        .expect("the checks ended")
+        .unwrap();
+    running.join().unwrap().unwrap();
+}
