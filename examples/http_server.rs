@@ -9,7 +9,8 @@
 //!
 //! `ADDR` defaults to 127.0.0.1:8080 (port 0 picks a free port; the first
 //! line printed says which). Connections are kept alive and may pipeline
-//! requests. A client gets `--header-read-timeout` (default 5 s) to send
+//! requests; a request hyper cannot parse gets 400 and the connection
+//! closes. A client gets `--header-read-timeout` (default 5 s) to send
 //! each request's head, so a slow or idle one cannot hold a connection for
 //! ever.
 //!
@@ -154,13 +155,21 @@ async fn connection(
     stream: TcpStream,
     header_read_timeout: Duration,
 ) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let peer = stream.peer_addr()?;
+    // Either fails only for a connection the client has already reset.
+    let peer = match stream.set_nodelay(true).and_then(|()| stream.peer_addr()) {
+        Ok(peer) => peer,
+        Err(err) => {
+            log::debug!(reason:% = err; "connection gone before it was served");
+            return Ok(());
+        }
+    };
     let conn = http1::Builder::new()
         .timer(HyperTimer::new(ctx.runtime()))
         .header_read_timeout(header_read_timeout)
-        // Answers to pipelined requests go out in one write.
-        .pipeline_flush(true)
+        // Pipelined requests are answered in order, each answer written
+        // when it is ready. (hyper's `pipeline_flush`, which would gather
+        // them into one write, never flushes the 400 it answers a request
+        // it cannot parse with, while that request's bytes are unread.)
         .serve_connection(stream, service_fn(route));
     match http::graceful(&ctx, conn).await {
         Ok(()) => Ok(()),
@@ -173,11 +182,12 @@ async fn connection(
 }
 
 /// The client's doing, not the server's: too slow with a request's head,
-/// gone in the middle of a request, or not reading its answers while the
+/// a request hyper could not parse (answered with 400, 414 or 431), gone
+/// in the middle of a request, or not reading its answers while the
 /// server stops (`Setup::stalled_write_limit`).
 fn client_went_away(err: &hyper::Error) -> bool {
     use std::error::Error;
-    if err.is_timeout() || err.is_incomplete_message() {
+    if err.is_timeout() || err.is_parse() || err.is_incomplete_message() {
         return true;
     }
     err.source()

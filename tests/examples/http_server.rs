@@ -111,6 +111,48 @@ fn http_server_cuts_a_slow_client() {
     let _ = stop_cleanly(server);
 }
 
+/// A request hyper cannot parse is answered with 400 and the connection
+/// closed; the client's mistake is not logged as the server's failure.
+#[test]
+fn http_server_answers_a_bad_request_with_400() {
+    let (server, addr) = start(&[]);
+    let mut client = Raw::connect(addr);
+    client.send(b"NOT HTTP AT ALL\r\n\r\n");
+    let response = client.response();
+    assert_eq!(response.status, 400);
+    client.expect_closed();
+    // A client that connects and resets at once.
+    let reset = std::net::TcpStream::connect(addr).unwrap();
+    socket_linger_zero(&reset);
+    drop(reset);
+    let mut after = Raw::connect(addr);
+    after.send(&get("/"));
+    assert_eq!(after.response().status, 200);
+    drop(after);
+    let _ = stop_cleanly(server);
+}
+
+/// Makes closing `stream` send a reset instead of a FIN.
+fn socket_linger_zero(stream: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `stream` is an open socket; the pointer and length describe
+    // the live `linger` above.
+    let res = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(res, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
+}
+
 /// SIGTERM with a request in flight (its head read, its body not yet all
 /// sent) and an idle keep-alive connection: the idle one is closed, the
 /// request is answered (with `connection: close`), and the server exits 0.
