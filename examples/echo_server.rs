@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use hearth::actor::{Context, actor_fn};
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, Runtime, RuntimeRef, Signal, ThreadLocal};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:7890";
 
@@ -35,11 +35,13 @@ fn main() -> ExitCode {
     };
     // A worker per core, each pinned to its CPU: a busy server runs best so
     // on a machine of its own (a pinned worker cannot dodge a CPU that
-    // another program keeps busy).
+    // another program keeps busy). SIGINT and SIGTERM are this server's
+    // normal end: a graceful shutdown, then exit 0.
     let setup = Runtime::setup()
         .name("echo_server")
         .use_all_cores()
-        .auto_cpu_affinity();
+        .auto_cpu_affinity()
+        .stop_signals_end_cleanly();
     let mut runtime = match setup.build() {
         Ok(runtime) => runtime,
         Err(err) => return hearth::exit_code(Err(err)),
@@ -62,18 +64,6 @@ fn main() -> ExitCode {
             (),
             ActorOptions::default(),
         );
-        // Worker 1 also handles the stop signals, so an interrupt is a
-        // normal, graceful end of this server (exit 0).
-        if rt.worker_id() == 1 {
-            let handler = rt.spawn_local(
-                NoSupervisor,
-                actor_fn(stop_on_signal),
-                (),
-                ActorOptions::default(),
-            );
-            rt.receive_signals(handler);
-        }
-        Ok::<_, String>(())
     });
     println!("listening on {local_addr}");
     hearth::exit_code(runtime.start())
@@ -107,14 +97,4 @@ fn gone(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::TimedOut
     )
-}
-
-/// Turns SIGINT/SIGTERM/SIGQUIT into a graceful shutdown of the runtime.
-async fn stop_on_signal(mut ctx: Context<Signal, ThreadLocal>) {
-    while let Ok(signal) = ctx.receive_next().await {
-        if signal.should_stop() {
-            ctx.runtime().shutdown();
-            return;
-        }
-    }
 }

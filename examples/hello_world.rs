@@ -3,6 +3,7 @@
 //! Run with `cargo run --example hello_world`.
 
 use hearth::actor::{Context, actor_fn};
+use hearth::actor_ref::TrySendError;
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 
@@ -15,14 +16,14 @@ fn main() -> Result<(), hearth::Error> {
     runtime.start()
 }
 
-fn add_greeter(mut rt: RuntimeRef) -> Result<(), String> {
+fn add_greeter(mut rt: RuntimeRef) -> Result<(), TrySendError<&'static str>> {
     let greeter = rt.spawn_local(
         NoSupervisor,
         actor_fn(greeter),
         "Hello",
         ActorOptions::default(),
     );
-    greeter.try_send("World").map_err(|err| err.to_string())
+    greeter.try_send("World")
     // `greeter` is dropped here: once its inbox is empty the actor's
     // `receive_next` reports that no more messages can come.
 }

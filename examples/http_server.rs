@@ -96,7 +96,6 @@ fn main() -> ExitCode {
                 rt.spawn_local(NoSupervisor, actor_fn(signals), (), ActorOptions::default());
             rt.receive_signals(handler);
         }
-        Ok::<_, String>(())
     });
     println!("listening on {local_addr}");
     hearth::exit_code(runtime.start())

@@ -26,9 +26,8 @@ fn main() -> Result<(), hearth::Error> {
     runtime.start()
 }
 
-fn add_actors(mut rt: RuntimeRef) -> Result<(), String> {
+fn add_actors(mut rt: RuntimeRef) {
     let _ = rt.spawn_local(NoSupervisor, actor_fn(demo), (), ActorOptions::default());
-    Ok(())
 }
 
 /// Runs the failing actors one after the other, so their output does not mix.
@@ -36,9 +35,11 @@ async fn demo(mut ctx: Context<(), ThreadLocal>) {
     // The supervisor restarts an actor with a clone of this argument; a
     // shared counter lets each incarnation know its attempt number.
     let attempts = Rc::new(Cell::new(0));
+    // Its argument, budget and what its log lines say, in one place.
     let supervisor = RestartSupervisor::new(attempts.clone())
         .max_restarts(MAX_RESTARTS)
-        .within(WINDOW);
+        .within(WINDOW)
+        .log_as("database at db:5432");
     let options = ActorOptions::default();
     let connect = ctx
         .runtime()

@@ -17,14 +17,13 @@ fn main() -> Result<(), hearth::Error> {
     runtime.start()
 }
 
-fn add_actors(mut rt: RuntimeRef) -> Result<(), String> {
+fn add_actors(mut rt: RuntimeRef) {
     let options = ActorOptions::default();
     let calculator = rt.spawn_local(NoSupervisor, actor_fn(calculator), (), options);
     // The client gets the only reference to the calculator: once the client
     // is done and drops it, the calculator's inbox reports that no more
     // messages can come, so both actors (and the runtime) stop.
     let _ = rt.spawn_local(NoSupervisor, actor_fn(client), calculator, options);
-    Ok(())
 }
 
 #[derive(Clone, Copy)]

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 }
 
 /// One signal printer per worker thread.
-fn add_printer(mut rt: RuntimeRef) -> Result<(), String> {
+fn add_printer(mut rt: RuntimeRef) {
     let printer = rt.spawn_local(NoSupervisor, actor_fn(printer), (), ActorOptions::default());
     rt.receive_signals(printer);
     println!(
@@ -38,7 +38,6 @@ fn add_printer(mut rt: RuntimeRef) -> Result<(), String> {
         rt.worker_id(),
         std::process::id()
     );
-    Ok(())
 }
 
 async fn printer(mut ctx: Context<Signal, ThreadLocal>) {

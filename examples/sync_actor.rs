@@ -26,7 +26,7 @@ fn main() -> Result<(), hearth::Error> {
         (),
         ActorOptions::default(),
     )?;
-    runtime.run_on_workers(move |mut rt: RuntimeRef| -> Result<(), String> {
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
         // The client takes the only reference to the counter, so the counter
         // stops once the client is done.
         let _ = rt.spawn_local(
@@ -35,7 +35,6 @@ fn main() -> Result<(), hearth::Error> {
             counter,
             ActorOptions::default(),
         );
-        Ok(())
     });
     runtime.start()
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use crate::Signal;
 
+/// An error of the application's, boxed (the source of a runtime error).
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
 /// An error of the runtime: setting it up, starting it, or a thread that
 /// failed while it ran.
 ///
@@ -22,14 +25,31 @@ enum Kind {
     StartWorker(io::Error),
     StartSyncWorker(io::Error),
     Coordinator(io::Error),
-    WorkerPoll { id: usize, err: io::Error },
-    WorkerPanic { id: usize, msg: String },
-    WorkerFunction { id: usize, msg: String },
-    SyncWorker { id: usize, msg: String },
-    SyncWorkerPanic { id: usize, msg: String },
+    WorkerPoll {
+        id: usize,
+        err: io::Error,
+    },
+    WorkerPanic {
+        id: usize,
+        msg: String,
+    },
+    WorkerFunction {
+        id: usize,
+        err: BoxError,
+    },
+    SyncWorker {
+        id: usize,
+        msg: String,
+    },
+    SyncWorkerPanic {
+        id: usize,
+        msg: String,
+    },
     Signals(io::Error),
     Interrupted(Signal),
     Forced(Signal),
+    /// The future of `block_on` ended without an output.
+    NoOutput,
     GraceExpired(Duration, String),
 }
 
@@ -70,9 +90,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn worker_function(id: usize, msg: String) -> Error {
+    /// `err` is the function's own error (or its panic's message), kept
+    /// as the `source`.
+    pub(crate) fn worker_function(id: usize, err: BoxError) -> Error {
         Error {
-            kind: Kind::WorkerFunction { id, msg },
+            kind: Kind::WorkerFunction { id, err },
         }
     }
 
@@ -103,6 +125,12 @@ impl Error {
     pub(crate) fn forced(signal: Signal) -> Error {
         Error {
             kind: Kind::Forced(signal),
+        }
+    }
+
+    pub(crate) fn no_output() -> Error {
+        Error {
+            kind: Kind::NoOutput,
         }
     }
 
@@ -150,8 +178,8 @@ impl fmt::Display for Error {
             Kind::Coordinator(err) => write!(f, "error in coordinator: {err}"),
             Kind::WorkerPoll { id, err } => write!(f, "error polling on worker thread {id}: {err}"),
             Kind::WorkerPanic { id, msg } => write!(f, "worker thread {id} panicked: {msg}"),
-            Kind::WorkerFunction { id, msg } => {
-                write!(f, "error running function on worker thread {id}: {msg}")
+            Kind::WorkerFunction { id, err } => {
+                write!(f, "error running function on worker thread {id}: {err}")
             }
             Kind::SyncWorker { id, msg } => write!(f, "sync actor thread {id} failed: {msg}"),
             Kind::SyncWorkerPanic { id, msg } => {
@@ -160,6 +188,10 @@ impl fmt::Display for Error {
             Kind::Signals(err) => write!(f, "unable to set up process signal handling: {err}"),
             Kind::Interrupted(signal) => write!(f, "runtime stopped after {signal}"),
             Kind::Forced(signal) => write!(f, "runtime stopped at once by a second {signal}"),
+            Kind::NoOutput => f.write_str(
+                "the future given to block_on ended without an output: it panicked, or the \
+                 runtime stopped before it finished (see the log)",
+            ),
             Kind::GraceExpired(grace, left) => write!(
                 f,
                 "graceful shutdown did not finish within the grace period of {grace:?}: \
@@ -187,6 +219,7 @@ impl StdError for Error {
             | Kind::Coordinator(err)
             | Kind::WorkerPoll { err, .. }
             | Kind::Signals(err) => Some(err),
+            Kind::WorkerFunction { err, .. } => Some(&**err),
             _ => None,
         }
     }

@@ -38,7 +38,7 @@
 //!     let mut runtime = Runtime::setup().build()?;
 //!     runtime.run_on_workers(|mut rt: RuntimeRef| {
 //!         let greeter = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
-//!         greeter.try_send("World".to_owned()).map_err(|err| err.to_string())
+//!         greeter.try_send("World".to_owned())
 //!     });
 //!     runtime.start()
 //! }
@@ -72,13 +72,18 @@ pub mod signal;
 pub mod supervisor;
 mod sync_worker;
 mod sys;
+#[cfg(feature = "test")]
+pub mod test;
 pub mod timer;
+pub mod trace;
 mod worker;
 
 #[doc(no_inline)]
 pub use actor_ref::{ActorGroup, ActorRef, Delivery};
 pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
-pub use runtime::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+pub use runtime::{
+    Access, ActorOptions, Runtime, RuntimeRef, Spawn, ThreadLocal, ThreadSafe, WorkerResult,
+};
 pub use setup::Setup;
 pub use signal::Signal;

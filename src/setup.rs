@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::runtime::RuntimeShared;
+use crate::runtime::{RuntimeShared, SharedOptions};
+use crate::trace::TraceFile;
 use log::warn;
 use mio::Poll;
 
@@ -30,6 +31,9 @@ pub struct Setup {
     auto_cpu_affinity: bool,
     grace: Duration,
     stalled_write_limit: Duration,
+    grow_heap_ahead: bool,
+    stop_signals_end_cleanly: bool,
+    trace: Option<std::path::PathBuf>,
 }
 
 impl Setup {
@@ -47,6 +51,9 @@ impl Setup {
             auto_cpu_affinity: false,
             grace: Self::DEFAULT_GRACE_PERIOD,
             stalled_write_limit: Self::DEFAULT_STALLED_WRITE_LIMIT,
+            grow_heap_ahead: false,
+            stop_signals_end_cleanly: false,
+            trace: None,
         }
     }
 
@@ -109,6 +116,72 @@ impl Setup {
         self
     }
 
+    /// Makes SIGINT, SIGTERM and SIGQUIT the normal end of the program: the
+    /// graceful shutdown they start (when no actor receives signals) ends
+    /// with `Ok` from [`Runtime::start`](crate::Runtime::start), so exit
+    /// status 0, as a service manager such as systemd expects, instead of
+    /// the interrupted error (exit 130) of an unhandled SIGINT. A second
+    /// stop signal still stops the runtime at once, and whatever is still
+    /// running at the end of the grace period is still an error.
+    ///
+    /// This is the one-line form of a signal receiver whose only job is to
+    /// call `shutdown` on a stop signal.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hearth::Runtime;
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     let runtime = Runtime::setup().stop_signals_end_cleanly().build();
+    ///     // ... spawn the server's actors ...
+    ///     hearth::exit_code(runtime.and_then(|runtime| runtime.start()))
+    /// }
+    /// ```
+    pub fn stop_signals_end_cleanly(mut self) -> Self {
+        self.stop_signals_end_cleanly = true;
+        self
+    }
+
+    /// Traces the runtime into the file at `path` (created or truncated by
+    /// [`Setup::build`]): each run of an actor or future on a worker (when,
+    /// how long, its name) and the timer and I/O wake-ups, for a timeline
+    /// of what ran where. `hearth trace PATH` (or
+    /// [`trace::to_chrome_json`](crate::trace::to_chrome_json)) turns the
+    /// file into Chrome's trace-event JSON, which Perfetto shows. Off by
+    /// default; the cost when on is in `BENCHMARKS.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let runtime = hearth::Runtime::setup().trace("hearth.trace").build()?;
+    /// # drop(runtime);
+    /// # Ok::<(), hearth::Error>(())
+    /// ```
+    pub fn trace(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+
+    /// Has each worker thread grow its heap ahead of need while it spawns
+    /// processes (off by default: how the heap grows is the application's
+    /// allocator policy).
+    ///
+    /// glibc grows the arena of a thread (every thread but the main one)
+    /// by exactly what an allocation lacks, one `mprotect` call per page:
+    /// a worker spawning a million small actors makes some 138,000 of
+    /// them, a fifth of its time. With this set, every 64 KiB of processes
+    /// a worker has glibc's allocator hand out and take back a 96 KiB
+    /// block, which grows the arena in one step (6,400 calls for the same
+    /// burst; `BENCHMARKS.md` has the figures). It helps workloads that
+    /// spawn many actors in bursts, does nothing for a thread on glibc's
+    /// main arena, and with another global allocator only grows each
+    /// worker's glibc arena once.
+    pub fn grow_heap_ahead(mut self) -> Self {
+        self.grow_heap_ahead = true;
+        self
+    }
+
     /// The number of worker threads set so far.
     pub fn get_threads(&self) -> usize {
         self.threads
@@ -144,12 +217,22 @@ impl Setup {
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::start_worker)?;
         let wakes = prepared.iter().map(worker::Prepared::wake).collect();
-        let shared = Arc::new(RuntimeShared::new(
-            name,
-            wakes,
-            waker,
-            self.stalled_write_limit,
-        ));
+        let trace = match &self.trace {
+            Some(path) => Some(Arc::new(TraceFile::create(path).map_err(|err| {
+                Error::setup(format!(
+                    "cannot create the trace file {}: {err}",
+                    path.display()
+                ))
+            })?)),
+            None => None,
+        };
+        let options = SharedOptions {
+            stalled_write_limit: self.stalled_write_limit,
+            grow_heap_ahead: self.grow_heap_ahead,
+            stop_signals_end_cleanly: self.stop_signals_end_cleanly,
+            trace,
+        };
+        let shared = Arc::new(RuntimeShared::new(name, wakes, waker, options));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()
         } else {

@@ -4,12 +4,13 @@
 //! relays each one to every actor that asked for them (see
 //! [`RuntimeRef::receive_signals`](crate::RuntimeRef::receive_signals)).
 //!
-//! Policy:
+//! Policy (the whole table is in the coordinator's `policy` module):
 //!
-//! - SIGINT, SIGTERM and SIGQUIT with no receiver start a graceful shutdown
-//!   of the runtime (see [`Runtime::start`](crate::Runtime::start)). With
+//! - SIGINT, SIGTERM and SIGQUIT (the stop signals, see
+//!   [`Signal::should_stop`]) with no receiver start a graceful shutdown of
+//!   the runtime (see [`Runtime::start`](crate::Runtime::start)). With
 //!   receivers, they decide, e.g. by calling `shutdown`.
-//! - A second SIGINT or SIGTERM while shutting down stops the runtime now.
+//! - A second stop signal while shutting down stops the runtime now.
 //! - SIGUSR2 also makes the runtime log its metrics.
 
 use std::fmt;

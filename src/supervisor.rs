@@ -39,6 +39,25 @@ pub trait Supervisor<E, Arg> {
         error!(actor = current_actor(), panic = panic_message(&*panic); "actor panicked, stopping it");
         SupervisorStrategy::Stop
     }
+
+    /// Creating the actor failed with `err` (its
+    /// [`NewActor::new`](crate::actor::NewActor::new), at its first start
+    /// or at a restart). `Restart` tries once more with the argument given;
+    /// if that fails too, [`Supervisor::second_restart_error`] is told and
+    /// the actor stops. By default the error is logged and the actor
+    /// stopped.
+    fn decide_on_restart_error(&mut self, err: &dyn fmt::Display) -> SupervisorStrategy<Arg> {
+        error!(actor = current_actor(), error:% = err; "creating the actor failed, stopping it");
+        SupervisorStrategy::Stop
+    }
+
+    /// Creating the actor failed again, right after
+    /// [`Supervisor::decide_on_restart_error`] asked for a restart: the
+    /// actor stops (no loop of failing creations). By default the error is
+    /// logged.
+    fn second_restart_error(&mut self, err: &dyn fmt::Display) {
+        error!(actor = current_actor(), error:% = err; "creating the actor failed again, stopping it");
+    }
 }
 
 impl<F, E, Arg> Supervisor<E, Arg> for F
@@ -73,9 +92,11 @@ impl<E: fmt::Display, Arg> Supervisor<E, Arg> for NoSupervisor {
 /// use std::time::Duration;
 /// use hearth::supervisor::RestartSupervisor;
 ///
+/// // Its argument, its budget and what its log lines say, in one place.
 /// let supervisor = RestartSupervisor::new("config.toml")
 ///     .max_restarts(3)
-///     .within(Duration::from_secs(60));
+///     .within(Duration::from_secs(60))
+///     .log_as("config watcher of /etc/app");
 /// # drop(supervisor);
 /// ```
 #[derive(Clone, Debug)]
@@ -83,6 +104,8 @@ pub struct RestartSupervisor<Arg> {
     arg: Arg,
     max_restarts: usize,
     window: Duration,
+    /// Said in its log lines, after the actor's name.
+    description: Option<std::borrow::Cow<'static, str>>,
     /// When each restart within the current window happened.
     restarts: VecDeque<Instant>,
 }
@@ -99,8 +122,17 @@ impl<Arg> RestartSupervisor<Arg> {
             arg,
             max_restarts: Self::DEFAULT_MAX_RESTARTS,
             window: Self::DEFAULT_WINDOW,
+            description: None,
             restarts: VecDeque::new(),
         }
+    }
+
+    /// Says `description` in every line this supervisor logs (as the
+    /// `about` key), e.g. which connection or file the actor serves, so a
+    /// restart in the log says more than the actor's name.
+    pub fn log_as(mut self, description: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.description = Some(description.into());
+        self
     }
 
     /// Sets the number of restarts allowed within the window.
@@ -132,9 +164,10 @@ impl<Arg> RestartSupervisor<Arg> {
                 break;
             }
         }
+        let about = self.description.as_deref().unwrap_or("-");
         if self.restarts.len() >= self.max_restarts {
             error!(
-                actor = current_actor(),
+                actor = current_actor(), about = about,
                 reason:% = reason, restarts = self.restarts.len(), window:? = self.window;
                 "actor failed, stopping it: restart budget of {} within {:?} used up",
                 self.max_restarts, self.window
@@ -143,7 +176,7 @@ impl<Arg> RestartSupervisor<Arg> {
         }
         self.restarts.push_back(now);
         warn!(
-            actor = current_actor(),
+            actor = current_actor(), about = about,
             reason:% = reason, restart = self.restarts.len(), max_restarts = self.max_restarts;
             "actor failed, restarting it ({}/{} within {:?})",
             self.restarts.len(), self.max_restarts, self.window
@@ -159,6 +192,13 @@ impl<E: fmt::Display, Arg: Clone> Supervisor<E, Arg> for RestartSupervisor<Arg> 
 
     fn decide_on_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> SupervisorStrategy<Arg> {
         let msg = format!("panic: {}", panic_message(&*panic));
+        self.next(&msg)
+    }
+
+    /// A failed creation counts against the restart budget, as a failure
+    /// of the actor does.
+    fn decide_on_restart_error(&mut self, err: &dyn fmt::Display) -> SupervisorStrategy<Arg> {
+        let msg = format!("creating it failed: {err}");
         self.next(&msg)
     }
 }

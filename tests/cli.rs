@@ -93,26 +93,12 @@ fn wait_output(child: Child) -> Output {
 fn left_behind(tag: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = tagged_processes(tag);
+        let left = procs::tagged(tag);
         if left.is_empty() || Instant::now() >= deadline {
             return left;
         }
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Processes carrying `tag` in their environment now.
-fn tagged_processes(tag: &str) -> Vec<String> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let dir = e.ok()?.path();
-            let environ = fs::read(dir.join("environ")).ok()?;
-            let tagged = environ.split(|&b| b == 0).any(|v| v == tag.as_bytes());
-            let cmd = fs::read(dir.join("cmdline")).ok()?;
-            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
-        })
-        .collect()
 }
 
 fn stdout(output: &Output) -> String {
@@ -547,19 +533,10 @@ fn ctrl_c_twice_kills_the_slots() {
     );
 }
 
-/// The private sshd, or `None` (printed) when it is not available and not
-/// required (`HEARTH_REQUIRE_SSHD=1` makes that a failure).
+/// The private sshd with hosts `node1` and `node2`, or `None` when the
+/// test is skipped (see [`Sshd::start_or_skip`]).
 fn sshd() -> Option<Sshd> {
-    match Sshd::start(&["node1", "node2"]) {
-        Ok(sshd) => Some(sshd),
-        Err(why) if env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
-            panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
-        }
-        Err(why) => {
-            println!("skipped: no private sshd: {why}");
-            None
-        }
-    }
+    Sshd::start_or_skip(&["node1", "node2"])
 }
 
 #[test]
@@ -716,14 +693,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 2, an
-    // empty frame, then it waits for the end of its stdin.
+    // A "worker" of another protocol version: the magic, version 1 (from
+    // before the liveness exchange), an empty frame, then it waits for the
+    // end of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\001\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -736,7 +714,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 1, the peer version 2; \
+            "protocol version mismatch: this side speaks version 2, the peer version 1; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -756,6 +734,32 @@ fn ssh_refused_host_is_one_clear_error() {
             && err.contains("check that `ssh HOST true` logs in without a password"),
         "{err}"
     );
+}
+
+/// A host ssh does not trust (its key is not the one in known_hosts):
+/// permanent, so the run fails at once (one connection per slot, no
+/// retries), with ssh's own words and the pool-failure status.
+#[test]
+fn ssh_host_key_mismatch_is_one_clear_error() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let connections = sshd.log_count("Connection from");
+    let output = hearth(
+        &[
+            "map", "--ssh", &ssh, "-S", "badkey", "-j", "2", "--", "echo",
+        ],
+        "1\n2\n",
+    );
+    assert_exit(&output, 255);
+    let err = stderr(&output);
+    assert!(
+        err.contains("the pool failed: ")
+            && err.contains("badkey:1, badkey:2: host key rejected: ")
+            && err.contains("Host key verification failed.")
+            && !err.contains("exited"),
+        "{err}"
+    );
+    assert_eq!(sshd.log_count("Connection from") - connections, 2, "{err}");
 }
 
 #[test]
@@ -832,6 +836,121 @@ fn joblog_has_one_line_per_job() {
         assert!(line[3].trim().parse::<f64>().is_ok(), "{log}");
         assert_eq!(line[8], format!("exit $(( {seq} - 1 ))"));
     }
+}
+
+/// A scratch directory for one test, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = env::temp_dir().join(format!("hearth-cli-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn lines(&self, file: &str) -> usize {
+        fs::read_to_string(self.0.join(file)).map_or(0, |text| text.lines().count())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A job past its --timeout is killed once and fails as timed out (it was
+/// run again up to --attempts times, its side effects with it).
+#[test]
+fn timed_out_job_runs_once_and_is_named() {
+    let dir = Scratch::new("timeout");
+    let script = format!("echo {{}} >> {}/starts; exec sleep 60", dir.0.display());
+    let output = hearth(
+        &["map", "--timeout", "300ms", "--", &script, ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("#1 (timed out after 300ms)"), "{err}");
+    assert_eq!(dir.lines("starts"), 1, "{err}");
+}
+
+/// --retries N runs a job that exited non-zero up to N more times; --json
+/// shows the retries beside the attempts, and the last run's exit.
+#[test]
+fn retries_run_a_failed_job_again() {
+    let dir = Scratch::new("retries");
+    // Exits 0 from its third run on (the runs counted in `file`).
+    let script = |file: &str| {
+        format!(
+            "echo {{}} >> {0}/{file}; [ $(wc -l < {0}/{file}) -ge 3 ]",
+            dir.0.display()
+        )
+    };
+    let run = |retries: &str, file: &str| -> (Output, serde_json::Value) {
+        let args = ["map", "--retries", retries, "--json", "--"];
+        let output = hearth(&[&args[..], &[&script(file), ":::", "a"]].concat(), "");
+        let line = serde_json::from_str(stdout(&output).trim()).unwrap();
+        (output, line)
+    };
+    let (output, line) = run("1", "short");
+    assert_exit(&output, 1);
+    assert_eq!(
+        (&line["exit"], &line["attempts"], &line["retries"]),
+        (&1.into(), &2.into(), &1.into()),
+        "{line}"
+    );
+    assert_eq!(dir.lines("short"), 2);
+    let (output, line) = run("5", "enough");
+    assert_exit(&output, 0);
+    assert_eq!(
+        (&line["exit"], &line["attempts"], &line["retries"]),
+        (&0.into(), &3.into(), &2.into()),
+        "{line}"
+    );
+    assert_eq!(dir.lines("enough"), 3);
+}
+
+/// A worker stopped in the middle of its job (SIGSTOP, as a frozen host
+/// would be) is found without --timeout once silent for --slot-timeout:
+/// hearth map says so at once, with the slot, why and its jobs, and the
+/// job runs again on a slot that answers.
+#[test]
+fn stopped_worker_is_said_and_its_job_runs_again() {
+    let dir = Scratch::new("stopped");
+    // The first run stops its worker (the shell's parent); the next one
+    // answers.
+    let script = format!(
+        "if mkdir {}/once 2>/dev/null; then kill -STOP $PPID; exec sleep 60; fi; echo again-{{}}",
+        dir.0.display()
+    );
+    let output = hearth(
+        &[
+            "map",
+            "-j",
+            "2",
+            "--slot-timeout",
+            "2s",
+            "--",
+            &script,
+            ":::",
+            "a",
+        ],
+        "",
+    );
+    let err = stderr(&output);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "again-a\n");
+    assert!(
+        err.contains("hearth map: slot local:")
+            && err.contains(
+                " of host local lost: no answer for 2s (the slot timeout): the worker, its host \
+                 or the network stopped; declared dead; 1 job back in the queue"
+            ),
+        "{err}"
+    );
+    assert_eq!(err.matches("lost:").count(), 1, "{err}");
 }
 
 #[test]
@@ -1167,4 +1286,40 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
         assert_eq!(slot, env, "{out}");
         assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
     }
+}
+
+/// `hearth trace` turns a runtime's trace into Chrome's JSON, and says
+/// what is wrong with a file that is not one.
+#[test]
+fn trace_converts_a_runtime_trace() {
+    let dir = env::temp_dir().join(format!("hearth-cli-trace-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.trace");
+    let runtime = hearth::Runtime::setup().trace(&path).build().unwrap();
+    let answer = runtime.block_on(async { 6 * 7 }).unwrap();
+    assert_eq!(answer, 42);
+    let output = hearth(&["trace", path.to_str().unwrap()], "");
+    assert_exit(&output, 0);
+    let json = stdout(&output);
+    assert!(
+        json.starts_with("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["),
+        "{json}"
+    );
+    assert!(json.contains("\"ph\":\"X\""), "{json}");
+    let output = hearth(&["trace", dir.join("missing").to_str().unwrap()], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("hearth trace: cannot open"),
+        "{}",
+        stderr(&output)
+    );
+    fs::write(dir.join("not-a-trace"), "hello").unwrap();
+    let output = hearth(&["trace", dir.join("not-a-trace").to_str().unwrap()], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("not a hearth trace"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = fs::remove_dir_all(&dir);
 }

@@ -93,6 +93,37 @@ fn restart_supervisor() {
         ("give up", "panic: parse attempt 2: unexpected end of input"),
     ];
     assert_eq!(log, want, "{output}");
+    // The connect supervisor says what the actor serves in every line.
+    let about = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("actor=connect"))
+        .filter(|line| line.contains("about=\"database at db:5432\""))
+        .count();
+    assert_eq!(about, 4, "{output}");
+}
+
+/// The trace example traces itself and writes the trace as Chrome's JSON,
+/// with the runs of its ring's actors in it.
+#[test]
+fn trace() {
+    let dir = std::env::temp_dir().join(format!("hearth-example-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = run_example_with("trace", &[dir.as_os_str()]);
+    assert!(
+        output.stdout.starts_with("200 laps around a ring of 4\n"),
+        "{output}"
+    );
+    let json = std::fs::read_to_string(dir.join("hearth.json")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(json.starts_with("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["));
+    let member_runs = json
+        .matches("{\"name\":\"member\",\"cat\":\"thread-safe\",\"ph\":\"X\"")
+        .count();
+    // Every member ran (one run may take several laps' messages), and so
+    // did the end of the ring.
+    assert!(member_runs >= 4, "{member_runs} runs of the members");
+    assert!(json.contains("{\"name\":\"ender\",\"cat\":\"thread-safe\""));
 }
 
 /// The signals example reacts to signals sent to it while it runs.
@@ -158,12 +189,8 @@ fn remote_pool() {
 /// without sshd unless `HEARTH_REQUIRE_SSHD=1`).
 #[test]
 fn remote_pool_over_ssh() {
-    let sshd = match sshd::Sshd::start(&["node1", "node2"]) {
-        Ok(sshd) => sshd,
-        Err(why) if std::env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
-            panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
-        }
-        Err(why) => return println!("skipped: no private sshd: {why}"),
+    let Some(sshd) = sshd::Sshd::start_or_skip(&["node1", "node2"]) else {
+        return;
     };
     let ssh = sshd.ssh_command().join(" ");
     let args = [
@@ -219,18 +246,7 @@ fn remote_pool_summary(stdout: &str) -> (u64, u64, u64) {
 /// Processes started by the `example` run (its environment tag), still
 /// running anywhere.
 fn left_behind(example: &Running) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let dir = e.ok()?.path();
-            let environ = std::fs::read(dir.join("environ")).ok()?;
-            let tagged = environ
-                .split(|&b| b == 0)
-                .any(|var| var == example.tag.as_bytes());
-            let cmd = std::fs::read(dir.join("cmdline")).ok()?;
-            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
-        })
-        .collect()
+    procs::tagged(&example.tag)
 }
 
 /// SIGINT: no new jobs, the running ones finish, the slots exit, 130.
@@ -492,8 +508,14 @@ impl std::fmt::Display for Output {
 /// Builds and runs example `name`, and checks that it exits successfully.
 #[track_caller]
 fn run_example(name: &str) -> Output {
+    run_example_with(name, &[])
+}
+
+/// Runs example `name` with `args` to its end, as [`run_example`] does.
+fn run_example_with(name: &str, args: &[&std::ffi::OsStr]) -> Output {
     let bin = build::example(name);
     let mut child = Command::new(&bin)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -16,8 +16,12 @@ mod shared_scheduler;
 mod supervisor;
 #[path = "functional/sync_actor.rs"]
 mod sync_actor;
+#[path = "functional/test_runtime.rs"]
+mod test_runtime;
 #[path = "functional/timer.rs"]
 mod timer;
+#[path = "functional/trace.rs"]
+mod trace;
 
 use std::future::Future;
 use std::pin::pin;

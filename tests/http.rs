@@ -63,7 +63,6 @@ impl Server {
                 (),
                 ActorOptions::default(),
             );
-            Ok::<_, String>(())
         });
         let handle = runtime.thread_safe();
         let running = thread::spawn(move || runtime.start());
@@ -504,7 +503,6 @@ fn hyper_timer_sleeps_and_resets() {
             (),
             ActorOptions::default(),
         );
-        Ok::<_, String>(())
     });
     let running = thread::spawn(move || runtime.start());
     result

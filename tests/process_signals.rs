@@ -58,6 +58,10 @@ fn main() {
             "panicking_signal_conversions_are_logged_not_fatal",
             panicking_signal_conversions_are_logged_not_fatal,
         ),
+        (
+            "sigint_is_an_interrupt_unless_stop_signals_end_cleanly",
+            sigint_is_an_interrupt_unless_stop_signals_end_cleanly,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -511,6 +515,24 @@ fn panicking_signal_conversions_are_logged_not_fatal() {
     assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
 }
 
+/// An unhandled SIGINT drains and exits 130; with
+/// `Setup::stop_signals_end_cleanly` the same drain exits 0.
+fn sigint_is_an_interrupt_unless_stop_signals_end_cleanly() {
+    for (scenario, code) in [("graceful", 130), ("graceful_clean_exit", 0)] {
+        let mut child = Scenario::start(scenario);
+        let _ = child.lines(4);
+        child.signal(libc::SIGINT);
+        let _ = child.lines(4);
+        let (status, _) = child.wait();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "{scenario}: {:?}",
+            child.stderr_seen
+        );
+    }
+}
+
 /// The programs under test.
 mod child {
     use super::*;
@@ -536,16 +558,18 @@ mod child {
             _ => Duration::from_secs(60),
         };
         // First thing: the runtime blocks the signals for every thread.
-        let mut runtime = Runtime::setup()
+        let mut setup = Runtime::setup()
             .name(scenario)
             .num_threads(2)
-            .grace_period(grace)
-            .build()
-            .unwrap();
+            .grace_period(grace);
+        if scenario == "graceful_clean_exit" {
+            setup = setup.stop_signals_end_cleanly();
+        }
+        let mut runtime = setup.build().unwrap();
         match scenario {
             "relay" => relay(&mut runtime),
             "metrics" => metrics(&mut runtime),
-            "graceful" => graceful(&mut runtime),
+            "graceful" | "graceful_clean_exit" => graceful(&mut runtime),
             "stubborn_short_grace" | "stubborn_long_grace" => stubborn(&mut runtime),
             "burst" => burst(&mut runtime),
             "worker_panic" => return worker_panic(runtime),
@@ -832,7 +856,7 @@ mod child {
             Ok::<_, String>(())
         });
         let started = Instant::now();
-        runtime.__inject_worker_panic(1, "injected worker failure");
+        runtime.inject_worker_panic(1, "injected worker failure");
         let err = runtime.start().unwrap_err();
         println!(
             "start returned: {err} after_ms={}",

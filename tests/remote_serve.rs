@@ -46,6 +46,11 @@ impl Pool {
     }
 
     fn handshake(&mut self, handlers: &[&str]) -> Vec<String> {
+        self.handshake_with(handlers, 0)
+    }
+
+    /// The handshake, giving the worker a slot timeout (0: none).
+    fn handshake_with(&mut self, handlers: &[&str], slot_timeout_ms: u64) -> Vec<String> {
         self.send(&Frame::Hello {
             version: u32::from(wire::VERSION),
         });
@@ -61,6 +66,7 @@ impl Pool {
         self.send(&Frame::SessionInit {
             handlers,
             config: Vec::new(),
+            slot_timeout_ms,
         });
         match self.recv() {
             Frame::SessionAck { handlers } => handlers,
@@ -216,10 +222,12 @@ fn job_before_hello_is_a_protocol_error() {
 fn version_mismatch_still_answers_hello() {
     let mut pool = Pool::start(math());
     pool.send(&Frame::Hello { version: 99 });
-    assert!(matches!(pool.recv(), Frame::HelloAck { version: 1, .. }));
+    let ours = u32::from(wire::VERSION);
+    assert!(matches!(pool.recv(), Frame::HelloAck { version, .. } if version == ours));
     let err = pool.close().unwrap_err();
     assert!(
-        err.to_string().contains("version 1, the peer version 99"),
+        err.to_string()
+            .contains(&format!("version {ours}, the peer version 99")),
         "{err}"
     );
 }
@@ -303,4 +311,53 @@ fn pool_gone_while_a_job_runs() {
         other => panic!("expected PoolGone, got {other:?}"),
     }
     assert!(started.try_recv().is_err(), "job 2 started");
+}
+
+/// The liveness exchange: a `PING` is answered at once, also while a job
+/// runs (the job is still running when the `PONG` comes).
+#[test]
+fn ping_is_answered_while_a_job_runs() {
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let handlers = Handlers::new().add("gated", move |_: ()| {
+        let released = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
+        Ok::<_, String>(released.is_ok())
+    });
+    let mut pool = Pool::start(handlers);
+    let _ = pool.handshake_with(&["gated"], 60_000);
+    pool.send(&Frame::Ping { seq: 1 });
+    assert_eq!(pool.recv(), Frame::Pong { seq: 1 });
+    pool.send(&job(7, "gated", &()));
+    pool.send(&Frame::Ping { seq: 2 });
+    assert_eq!(pool.recv(), Frame::Pong { seq: 2 });
+    release.send(()).unwrap();
+    match pool.recv() {
+        Frame::Result { id: 7, outcome } => {
+            assert!(postcard::from_bytes::<bool>(&outcome.unwrap()).unwrap());
+        }
+        other => panic!("expected RESULT 7, got {other:?}"),
+    }
+    pool.send(&Frame::Shutdown);
+    pool.close().unwrap();
+}
+
+/// A pool that says nothing for the slot timeout it gave is gone: the
+/// serve loop ends saying so.
+#[test]
+fn silent_pool_ends_the_serve_loop() {
+    let mut pool = Pool::start(math());
+    let _ = pool.handshake_with(&["square"], 200);
+    pool.send(&job(1, "square", &3u64));
+    assert!(matches!(pool.recv(), Frame::Result { id: 1, .. }));
+    // Not a word more (the pool's end stays open).
+    match pool.worker.join().unwrap() {
+        Err(err @ ServeError::PoolSilent { limit }) => {
+            assert_eq!(limit, Duration::from_millis(200));
+            assert!(
+                err.to_string().contains("nothing from the pool for 200ms"),
+                "{err}"
+            );
+        }
+        other => panic!("expected PoolSilent, got {other:?}"),
+    }
 }

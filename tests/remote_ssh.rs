@@ -26,7 +26,7 @@ use std::process::{self, ExitCode};
 use std::time::{Duration, Instant};
 use std::{env, fs, panic, thread};
 
-use hearth::remote::{self, Handlers, Host, Pool, PoolError, Target, Transport};
+use hearth::remote::{self, FailedSlot, Handlers, Host, Pool, PoolError, Target, Transport};
 
 use procs::processes;
 use sshd::Sshd;
@@ -46,6 +46,18 @@ fn handlers() -> Handlers {
             gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
                 .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
+        })
+        // Stops its own worker with SIGSTOP the first time (marker
+        // directory, where it leaves its pid), as a frozen host would;
+        // then answers.
+        .add("freeze_once", |(marker, x): (PathBuf, u64)| {
+            if fs::create_dir(&marker).is_ok() {
+                fs::write(marker.join("pid"), process::id().to_string())
+                    .map_err(|err| format!("writing the pid: {err}"))?;
+                // SAFETY: kill(2) on this very process.
+                unsafe { libc::kill(libc::getpid(), libc::SIGSTOP) };
+            }
+            Ok::<_, String>(x + 1)
         })
         // Marks `started/<pid>`, then waits until the file `gate` exists:
         // jobs in flight stay in flight until the test opens the gate.
@@ -104,12 +116,28 @@ fn main() -> ExitCode {
             killed_ssh_client_loses_nothing_and_its_worker_exits,
         ),
         (
+            "stopped_remote_worker_is_found_and_its_job_runs_again",
+            stopped_remote_worker_is_found_and_its_job_runs_again,
+        ),
+        (
             "unreachable_host_dies_others_carry_the_work",
             unreachable_host_dies_others_carry_the_work,
         ),
         (
             "refused_key_fails_at_once_without_retries",
             refused_key_fails_at_once_without_retries,
+        ),
+        (
+            "host_key_mismatch_fails_at_once_in_ssh_words",
+            host_key_mismatch_fails_at_once_in_ssh_words,
+        ),
+        (
+            "unknown_host_fails_at_once_in_ssh_words",
+            unknown_host_fails_at_once_in_ssh_words,
+        ),
+        (
+            "refused_connection_is_retried_and_said_as_such",
+            refused_connection_is_retried_and_said_as_such,
         ),
         (
             "missing_remote_binary_fails_at_once_without_retries",
@@ -181,6 +209,11 @@ fn remote_workers() -> Vec<u32> {
         })
         .map(|p| p.pid)
         .collect()
+}
+
+/// The failed slots as their messages read.
+fn texts(slots: &[FailedSlot]) -> Vec<String> {
+    slots.iter().map(ToString::to_string).collect()
 }
 
 /// Runs `n` `square` jobs and checks every result, in order.
@@ -347,6 +380,50 @@ fn kill_one_ssh_client(started: &Path, workers: usize) -> Result<(u32, u32), Str
     Ok((ssh_pid, exited))
 }
 
+/// A remote worker stopped in the middle of its job (SIGSTOP: its host
+/// and the connection still answer, so ssh's keep-alive sees nothing)
+/// answers no ping: its slot is declared dead once silent for the slot
+/// timeout, and the job runs again on a slot that answers. The stopped
+/// process stays stopped (nothing reaches it: its session is gone), but
+/// ends by itself once it runs again, as a host that thaws would.
+fn stopped_remote_worker_is_found_and_its_job_runs_again(sshd: &Sshd) {
+    let limit = Duration::from_secs(2);
+    let lost = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = lost.clone();
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 2))
+        .slot_timeout(limit)
+        .on_slot_lost(move |slot| record.lock().unwrap().push(slot.clone()))
+        .build()
+        .unwrap();
+    let marker = sshd.scratch("frozen").join("once");
+    let out = pool
+        .map::<_, u64>("freeze_once", [(marker.clone(), 1u64)])
+        .unwrap();
+    assert_eq!(out, [Ok(2)]);
+    let pid: u32 = fs::read_to_string(marker.join("pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stopped = processes().into_iter().find(|p| p.pid == pid);
+    assert!(
+        stopped.as_ref().is_some_and(|p| p.state == 'T'),
+        "{stopped:?}"
+    );
+    // Thawed, it finds its pool gone and ends (checked with the
+    // leftovers after the test).
+    assert!(procs::signal(pid, libc::SIGCONT));
+    let lost = lost.lock().unwrap();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        lost[0].failed.failure,
+        remote::SlotFailure::Silent { limit }
+    );
+    assert_eq!(lost[0].requeued, 1, "{lost:?}");
+    drop(lost);
+    pool.shutdown(Duration::from_secs(10));
+}
+
 /// `closed` (every connect refused, ssh exits 255) next to `node1`: node1
 /// carries all the work; the refused slots are retried with back-off and,
 /// after five failed starts, are dead for good.
@@ -367,6 +444,7 @@ fn unreachable_host_dies_others_carry_the_work(sshd: &Sshd) {
     let start = Instant::now();
     match pool.map_on::<u64, u64>(&Target::Host("closed".into()), "square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in &reasons {
@@ -400,6 +478,7 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
     let start = Instant::now();
     match pool.map::<u64, u64>("square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in &reasons {
@@ -421,6 +500,110 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
     assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
 }
 
+/// The private sshd's ssh command through a wrapper that adds a line to
+/// `log` each time it starts: how often the pool started ssh, also for
+/// hosts it never reaches.
+fn counted_ssh(sshd: &Sshd, log: &Path) -> Transport {
+    let mut ssh = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("echo >> '{}'; exec ssh \"$@\"", log.display()),
+        "ssh".to_owned(),
+    ];
+    ssh.extend(sshd.ssh_command().into_iter().skip(1));
+    Transport::Ssh {
+        ssh,
+        bin: runner::exe(),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+/// How many times ssh was started, by the log of [`counted_ssh`].
+fn starts(log: &Path) -> usize {
+    fs::read_to_string(log).map_or(0, |text| text.lines().count())
+}
+
+/// Runs three jobs on two slots of `alias`, which ssh cannot reach for a
+/// reason trying again cannot fix: every slot is dead after one start
+/// each, and each says why in `expected` words (ssh's own among them),
+/// not as a worker that exited.
+fn fails_at_once(sshd: &Sshd, alias: &str, expected: &[&str]) {
+    let log = sshd.scratch(alias).join("starts");
+    let mut pool = Pool::builder()
+        .host(Host::new(alias, 2, counted_ssh(sshd, &log)))
+        .build()
+        .unwrap();
+    match pool.map::<u64, u64>("square", [1, 2, 3]) {
+        Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            assert_eq!(not_run, [0, 1, 2]);
+            let reasons = texts(&reasons);
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            for reason in &reasons {
+                assert!(
+                    expected.iter().all(|e| reason.contains(e)) && !reason.contains("exited"),
+                    "{reasons:?}"
+                );
+            }
+        }
+        other => panic!("expected every slot of {alias} dead, got {other:?}"),
+    }
+    assert_eq!(starts(&log), 2, "a slot of {alias} was started again");
+    let states = pool.host_states();
+    assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
+}
+
+/// `badkey` (the server known by another host key): ssh refuses the host,
+/// and no restart can change that.
+fn host_key_mismatch_fails_at_once_in_ssh_words(sshd: &Sshd) {
+    fails_at_once(
+        sshd,
+        "badkey",
+        &[
+            "host key rejected",
+            "Host key verification failed",
+            "known_hosts",
+        ],
+    );
+}
+
+/// `unknown` (a name that does not resolve).
+fn unknown_host_fails_at_once_in_ssh_words(sshd: &Sshd) {
+    fails_at_once(
+        sshd,
+        "unknown",
+        &[
+            "unknown host",
+            "Could not resolve hostname nosuchhost.invalid",
+        ],
+    );
+}
+
+/// `closed` (nothing listens there): a refused connection may be a host
+/// still booting, so the slot is started again with back-off until it is
+/// dead after five starts; what it says is that ssh could not connect,
+/// not that a worker exited.
+fn refused_connection_is_retried_and_said_as_such(sshd: &Sshd) {
+    let log = sshd.scratch("refused").join("starts");
+    let mut pool = Pool::builder()
+        .host(Host::new("closed", 1, counted_ssh(sshd, &log)))
+        .build()
+        .unwrap();
+    match pool.map::<u64, u64>("square", [1]) {
+        Err(PoolError::AllSlotsDead { reasons, .. }) => {
+            let reasons = texts(&reasons);
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(
+                reasons[0].starts_with("closed:1: ssh could not connect: ")
+                    && reasons[0].contains("Connection refused")
+                    && !reasons[0].contains("exited"),
+                "{reasons:?}"
+            );
+        }
+        other => panic!("expected the slot of closed dead, got {other:?}"),
+    }
+    assert_eq!(starts(&log), 5, "not retried five times");
+}
+
 /// A worker binary that does not exist on the host: the remote shell exits
 /// 127 after the login; permanent, the pool fails naming the path, after one
 /// login per slot.
@@ -437,6 +620,7 @@ fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
             let PoolError::AllSlotsDead { reasons, not_run } = &err else {
                 unreachable!()
             };
+            let reasons = &texts(reasons);
             assert_eq!(not_run, &[0, 1, 2]);
             assert_eq!(reasons.len(), 2, "{reasons:?}");
             for reason in reasons {
@@ -496,6 +680,7 @@ fn exit_status_kept_when_stdout_closes_before_exit(sshd: &Sshd) {
     let logins = sshd.log_count("Accepted publickey");
     match pool.map::<u64, u64>("square", [1]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
+            let reasons = texts(&reasons);
             assert_eq!(not_run, [0]);
             assert!(
                 reasons.len() == 1 && reasons[0].contains("exit 127"),

@@ -149,6 +149,7 @@ impl Flavour {
     pub(super) fn hearth_runtime(self) -> Result<Runtime, String> {
         Runtime::setup()
             .name("compare")
+            .grow_heap_ahead()
             .num_threads(self.threads())
             .build()
             .map_err(|err| format!("building the runtime: {err}"))

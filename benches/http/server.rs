@@ -118,7 +118,6 @@ fn hearth() -> Result<(), String> {
             (),
             ActorOptions::default(),
         );
-        Ok::<_, String>(())
     });
     announce(addr)?;
     runtime

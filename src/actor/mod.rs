@@ -14,6 +14,7 @@
 
 use std::any::type_name;
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -80,7 +81,38 @@ where
 /// Creates actors: used by the runtime to start an actor, and to restart it
 /// when its supervisor says so.
 ///
-/// Made from an async function with [`actor_fn`].
+/// Made from an async function with [`actor_fn`] (whose creation cannot
+/// fail), or implemented by hand for an actor whose creation can: a
+/// failed `new` is reported to the actor's supervisor
+/// ([`Supervisor::decide_on_restart_error`](crate::supervisor::Supervisor::decide_on_restart_error)),
+/// at the first start as at a restart.
+///
+/// # Examples
+///
+/// An actor that needs a file to exist before it starts:
+///
+/// ```
+/// use std::path::PathBuf;
+/// use hearth::actor::{Context, NewActor};
+/// use hearth::ThreadSafe;
+///
+/// #[derive(Clone)]
+/// struct NewTailer;
+///
+/// impl NewActor for NewTailer {
+///     type Message = ();
+///     type Argument = PathBuf;
+///     type Actor = std::future::Ready<()>;
+///     type Error = std::io::Error;
+///     type RuntimeAccess = ThreadSafe;
+///
+///     fn new(&mut self, _: Context<(), ThreadSafe>, path: PathBuf) -> Result<Self::Actor, std::io::Error> {
+///         let _metadata = std::fs::metadata(&path)?;
+///         Ok(std::future::ready(()))
+///     }
+/// }
+/// # let _ = NewTailer;
+/// ```
 pub trait NewActor {
     /// The type of messages the actor receives.
     type Message;
@@ -88,17 +120,25 @@ pub trait NewActor {
     type Argument;
     /// The actor itself.
     type Actor: Actor;
+    /// Why creating the actor can fail
+    /// ([`Infallible`](std::convert::Infallible) when it cannot).
+    type Error: fmt::Display;
     /// How the actor reaches the runtime: [`ThreadLocal`](crate::ThreadLocal)
     /// or [`ThreadSafe`](crate::ThreadSafe).
     type RuntimeAccess;
 
     /// Creates a new actor.
+    ///
+    /// # Errors
+    ///
+    /// Why the actor could not be created; the runtime hands it to the
+    /// actor's supervisor.
     #[allow(clippy::wrong_self_convention)] // Heph's name, kept for its users.
     fn new(
         &mut self,
         ctx: Context<Self::Message, Self::RuntimeAccess>,
         arg: Self::Argument,
-    ) -> Self::Actor;
+    ) -> Result<Self::Actor, Self::Error>;
 
     /// The name of the actor, used in logs.
     fn name() -> &'static str {
@@ -140,6 +180,40 @@ pub struct ActorFn<F, Args> {
 ///
 /// let _counter = actor_fn(counter);
 /// let _logger = actor_fn(logger);
+/// ```
+///
+/// # State shared by every actor made from it
+///
+/// The function may be a closure: what it captures is shared by every
+/// actor it makes (each restart, each connection of a
+/// [`TcpServer`](crate::net::TcpServer)), which is how a connection actor
+/// reaches a store actor, a pool or a configuration. Clone the captured
+/// value into each actor; the closure's name in the metrics and logs is
+/// that of the function it is written in (`main::{{closure}}`).
+///
+/// ```
+/// use std::io;
+///
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::net::{TcpServer, TcpStream};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::{ActorOptions, ActorRef, ThreadLocal};
+///
+/// async fn connection(
+///     _: Context<(), ThreadLocal>,
+///     mut stream: TcpStream,
+///     log: ActorRef<String>,
+/// ) -> io::Result<()> {
+///     let peer = stream.peer_addr()?;
+///     let _ = log.try_send(format!("connection from {peer}"));
+///     stream.write_all(b"hello\n").await
+/// }
+///
+/// fn server(log: ActorRef<String>) -> io::Result<impl Clone> {
+///     let new_connection = actor_fn(move |ctx, stream| connection(ctx, stream, log.clone()));
+///     TcpServer::setup("127.0.0.1:0".parse().unwrap(), NoSupervisor, new_connection, ActorOptions::default())
+/// }
+/// # let _ = server;
 /// ```
 pub const fn actor_fn<F, Args>(f: F) -> ActorFn<F, Args>
 where
@@ -223,10 +297,11 @@ where
     type Message = M;
     type Argument = ();
     type Actor = Fut;
+    type Error = Infallible;
     type RuntimeAccess = RT;
 
-    fn new(&mut self, ctx: Context<M, RT>, _: ()) -> Fut {
-        (self.f)(ctx)
+    fn new(&mut self, ctx: Context<M, RT>, _: ()) -> Result<Fut, Infallible> {
+        Ok((self.f)(ctx))
     }
 
     fn name() -> &'static str {
@@ -243,10 +318,11 @@ where
     type Message = M;
     type Argument = A;
     type Actor = Fut;
+    type Error = Infallible;
     type RuntimeAccess = RT;
 
-    fn new(&mut self, ctx: Context<M, RT>, arg: A) -> Fut {
-        (self.f)(ctx, arg)
+    fn new(&mut self, ctx: Context<M, RT>, arg: A) -> Result<Fut, Infallible> {
+        Ok((self.f)(ctx, arg))
     }
 
     fn name() -> &'static str {

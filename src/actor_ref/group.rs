@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{ActorRef, SendError, TrySendError};
+use super::rpc::{self, RpcMessage};
+use super::{ActorRef, RpcError, SendError, TrySendError};
 
 /// How [`ActorGroup::try_send`] delivers a message.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -67,21 +68,40 @@ impl<M> ActorGroup<M> {
         self.actor_refs.push(actor_ref);
     }
 
-    /// Adds an actor to the group unless it is already a member.
+    /// Adds an actor to the group unless a member already delivers to it
+    /// (see [`ActorRef::sends_to`]).
     pub fn add_unique(&mut self, actor_ref: ActorRef<M>) {
-        if !self.actor_refs.contains(&actor_ref) {
+        if !self.actor_refs.iter().any(|m| m.sends_to(&actor_ref)) {
             self.actor_refs.push(actor_ref);
         }
     }
 
-    /// Removes an actor from the group.
+    /// Removes members that deliver to the same actor as an earlier member,
+    /// so each actor gets one copy of a to-all message.
+    pub fn make_unique(&mut self) {
+        let mut kept: Vec<ActorRef<M>> = Vec::with_capacity(self.actor_refs.len());
+        for member in self.actor_refs.drain(..) {
+            if !kept.iter().any(|k| k.sends_to(&member)) {
+                kept.push(member);
+            }
+        }
+        self.actor_refs = kept;
+    }
+
+    /// Removes every member that delivers to the actor of `actor_ref`.
     pub fn remove(&mut self, actor_ref: &ActorRef<M>) {
-        self.actor_refs.retain(|member| member != actor_ref);
+        self.actor_refs.retain(|member| !member.sends_to(actor_ref));
     }
 
     /// Removes every actor that has stopped.
     pub fn remove_stopped(&mut self) {
         self.actor_refs.retain(|member| !member.is_stopped());
+    }
+
+    /// Removes every actor that has stopped (Heph's name for
+    /// [`ActorGroup::remove_stopped`]).
+    pub fn remove_disconnected(&mut self) {
+        self.remove_stopped();
     }
 
     /// The members of the group.
@@ -196,6 +216,70 @@ impl<M> ActorGroup<M> {
         for member in &self.actor_refs {
             member.join().await;
         }
+    }
+
+    /// Sends `request` to every member and gathers their answers, in the
+    /// members' order: each is the member's response, or why it gave none.
+    /// The requests all go out before the first answer is awaited, so the
+    /// members work on them at the same time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::actor_ref::RpcMessage;
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorGroup, ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn doubler(mut ctx: Context<RpcMessage<u64, u64>, ThreadSafe>) {
+    ///     while let Ok(msg) = ctx.receive_next().await {
+    ///         let _ = msg.handle(|n| n * 2);
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let group: ActorGroup<_> = (0..3)
+    ///     .map(|_| runtime.spawn(NoSupervisor, actor_fn(doubler), (), ActorOptions::default()))
+    ///     .collect();
+    /// runtime.spawn_future(async move {
+    ///     let answers = group.rpc(21u64).await;
+    ///     assert!(answers.iter().all(|a| *a == Ok(42)));
+    /// });
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub async fn rpc<Req, Res>(&self, request: Req) -> Vec<Result<Res, RpcError>>
+    where
+        M: From<RpcMessage<Req, Res>>,
+        Req: Clone,
+    {
+        let mut pending = Vec::with_capacity(self.actor_refs.len());
+        for member in &self.actor_refs {
+            let (msg, response) = rpc::new_call(request.clone());
+            let sent = member.send(M::from(msg)).await.is_ok();
+            pending.push(sent.then_some(response));
+        }
+        let mut answers = Vec::with_capacity(pending.len());
+        for response in pending {
+            answers.push(match response {
+                Some(response) => response.await,
+                None => Err(RpcError::SendError),
+            });
+        }
+        answers
+    }
+}
+
+impl<M> FromIterator<ActorRef<M>> for ActorGroup<M> {
+    fn from_iter<I: IntoIterator<Item = ActorRef<M>>>(iter: I) -> ActorGroup<M> {
+        ActorGroup::new(iter)
+    }
+}
+
+impl<M> Extend<ActorRef<M>> for ActorGroup<M> {
+    fn extend<I: IntoIterator<Item = ActorRef<M>>>(&mut self, iter: I) {
+        self.actor_refs.extend(iter);
     }
 }
 

@@ -19,10 +19,12 @@ use crate::scheduler::budget;
 
 mod error;
 mod group;
+mod join;
 pub(crate) mod rpc;
 
 pub use error::{RpcError, SendError, TrySendError};
 pub use group::{ActorGroup, Delivery};
+pub use join::{Join, JoinHandle};
 pub use rpc::{RpcMessage, RpcResponse};
 
 /// A reference to an actor, used to send it messages of type `M`.
@@ -125,9 +127,77 @@ impl<M> ActorRef<M> {
     /// Waits until the actor has stopped (returned, failed for good, or was
     /// dropped with its worker).
     pub fn join(&self) -> Join<'_, M> {
-        Join {
-            actor_ref: self,
-            joiner: None,
+        Join::new(self)
+    }
+
+    /// A handle that waits for the actor to stop without being a sender:
+    /// unlike an `ActorRef`, it does not keep the actor's receive loop
+    /// going. Drop the references, then await the handle (tokio's
+    /// `drop(tx); handle.await`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn sum(mut ctx: Context<u64, ThreadSafe>) {
+    ///     let mut total = 0;
+    ///     while let Ok(n) = ctx.receive_next().await {
+    ///         total += n;
+    ///     }
+    ///     assert_eq!(total, 6);
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let summer = runtime.spawn(NoSupervisor, actor_fn(sum), (), ActorOptions::default());
+    /// let done = summer.join_handle();
+    /// runtime.spawn_future(async move {
+    ///     for n in 1..=3u64 {
+    ///         summer.send(n).await.unwrap();
+    ///     }
+    ///     drop(summer); // The last sender: the actor's loop ends.
+    ///     done.await;
+    ///     println!("summed");
+    /// });
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub fn join_handle(&self) -> JoinHandle
+    where
+        M: Send + 'static,
+    {
+        match &self.kind {
+            Kind::Direct(sender) => JoinHandle::new(sender.watcher()),
+            Kind::Mapped(mapped) => mapped.join_handle(),
+        }
+    }
+
+    /// Returns true if this reference and `other` deliver to the same
+    /// actor, whatever their message types (a mapped reference delivers to
+    /// the actor of the reference it was made from).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hearth::ActorRef;
+    /// fn same(actor: ActorRef<u64>) {
+    ///     let mapped: ActorRef<u8> = actor.clone().map();
+    ///     assert!(mapped.sends_to(&actor));
+    /// }
+    /// # let _ = same;
+    /// ```
+    pub fn sends_to<Other>(&self, other: &ActorRef<Other>) -> bool {
+        self.inbox_addr() == other.inbox_addr()
+    }
+
+    /// The identity of the inbox this reference delivers to.
+    fn inbox_addr(&self) -> *const () {
+        match &self.kind {
+            Kind::Direct(sender) => sender.inbox_addr(),
+            Kind::Mapped(mapped) => mapped.inbox_addr(),
         }
     }
 
@@ -209,7 +279,7 @@ impl<M> ActorRef<M> {
         }
     }
 
-    fn poll_join(
+    pub(super) fn poll_join(
         &self,
         cx: &mut task::Context<'_>,
         joiner: &mut Option<u64>,
@@ -221,7 +291,7 @@ impl<M> ActorRef<M> {
         }
     }
 
-    fn cancel_join(&self, joiner: u64) {
+    pub(super) fn cancel_join(&self, joiner: u64) {
         match &self.kind {
             Kind::Direct(sender) => sender.cancel_join(joiner),
             Kind::Mapped(mapped) => mapped.cancel_join(joiner),
@@ -283,6 +353,8 @@ trait MappedRef<Msg> {
         idle: Option<&Arc<Quiescence>>,
     ) -> (Poll<()>, bool);
     fn cancel_join(&self, joiner: u64);
+    fn join_handle(&self) -> JoinHandle;
+    fn inbox_addr(&self) -> *const ();
     fn is_stopped(&self) -> bool;
     fn stopped_flag(&self) -> Arc<AtomicBool>;
 }
@@ -292,7 +364,7 @@ struct Mapped<M, Msg> {
     convert: fn(Msg) -> Option<M>,
 }
 
-impl<M, Msg> MappedRef<Msg> for Mapped<M, Msg> {
+impl<M: Send + 'static, Msg> MappedRef<Msg> for Mapped<M, Msg> {
     fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<Msg>) -> Result<(), SendFailure> {
         let convert = self.convert;
         self.inner
@@ -325,6 +397,14 @@ impl<M, Msg> MappedRef<Msg> for Mapped<M, Msg> {
 
     fn cancel_join(&self, joiner: u64) {
         self.inner.cancel_join(joiner);
+    }
+
+    fn join_handle(&self) -> JoinHandle {
+        self.inner.join_handle()
+    }
+
+    fn inbox_addr(&self) -> *const () {
+        self.inner.inbox_addr()
     }
 
     fn is_stopped(&self) -> bool {
@@ -388,50 +468,5 @@ impl<M> Drop for SendValue<'_, M> {
 impl<M> fmt::Debug for SendValue<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendValue").finish_non_exhaustive()
-    }
-}
-
-/// [`Future`] behind [`ActorRef::join`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-///
-/// A task waiting here during a graceful shutdown counts as idle, as one
-/// waiting in `receive_next` does (see
-/// [`Context::receive_next`](crate::actor::Context::receive_next)): it
-/// cannot send anything before the actor stops.
-pub struct Join<'r, M> {
-    actor_ref: &'r ActorRef<M>,
-    /// Its registration with the actor's inbox, once it waited.
-    joiner: Option<u64>,
-}
-
-impl<M> Future for Join<'_, M> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        // On a runtime's thread, a wait during its shutdown counts idle.
-        crate::runtime::with_current(|shared| {
-            let idle_in = shared.idle_in();
-            let (poll, became_idle) = this.actor_ref.poll_join(cx, &mut this.joiner, idle_in);
-            if became_idle {
-                shared.poke_quiescence();
-            }
-            poll
-        })
-        .unwrap_or_else(|| this.actor_ref.poll_join(cx, &mut this.joiner, None).0)
-    }
-}
-
-impl<M> Drop for Join<'_, M> {
-    fn drop(&mut self) {
-        if let Some(joiner) = self.joiner.take() {
-            self.actor_ref.cancel_join(joiner);
-        }
-    }
-}
-
-impl<M> fmt::Debug for Join<'_, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Join").finish_non_exhaustive()
     }
 }

@@ -37,7 +37,6 @@ use crate::scheduler::FutureProcess;
 /// let mut runtime = Runtime::setup().build()?;
 /// runtime.run_on_workers(|mut rt: RuntimeRef| {
 ///     let _ = rt.spawn_local(NoSupervisor, actor_fn(spawner), (), ActorOptions::default());
-///     Ok::<_, String>(())
 /// });
 /// runtime.start()
 /// # }

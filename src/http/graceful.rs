@@ -101,7 +101,6 @@ where
 ///     let server = TcpServer::setup(addr, NoSupervisor, actor_fn(conn), ActorOptions::default())?;
 ///     runtime.run_on_workers(move |mut rt: RuntimeRef| {
 ///         let _ = rt.spawn_local(RestartSupervisor::new(()), server.clone(), (), ActorOptions::default());
-///         Ok::<_, String>(())
 ///     });
 ///     Ok(runtime.start()?)
 /// }

@@ -44,7 +44,6 @@ use crate::{RuntimeRef, ThreadSafe};
 /// let mut runtime = Runtime::setup().build()?;
 /// runtime.run_on_workers(|mut rt: RuntimeRef| {
 ///     let _ = rt.spawn_local(NoSupervisor, actor_fn(nap), (), ActorOptions::default());
-///     Ok::<_, String>(())
 /// });
 /// runtime.start()
 /// # }

@@ -107,6 +107,12 @@ impl<M> Handle<M> {
     pub(super) fn ptr_eq(&self, other: &Handle<M>) -> bool {
         self.ptr == other.ptr
     }
+
+    /// The inbox's address, as an identity that can be compared across
+    /// message types.
+    pub(super) fn addr(&self) -> *const () {
+        self.ptr.as_ptr().cast_const().cast()
+    }
 }
 
 impl<M> Deref for Handle<M> {

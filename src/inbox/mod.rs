@@ -125,8 +125,11 @@ impl<M> State<M> {
 
     /// Counts the actor busy again if it waited idle (a message came for
     /// it, or its wait ended).
+    #[inline]
     fn end_idle(&mut self) {
-        if let Some(quiescence) = self.waiters.as_mut().and_then(|w| w.idle.take()) {
+        if let Some(waiters) = &mut self.waiters
+            && let Some(quiescence) = waiters.idle.take()
+        {
             quiescence.busy();
         }
     }
@@ -297,9 +300,26 @@ impl<M> Receiver<M> {
 
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
-        self.poll_recv_idle(cx, None).0
+        let mut state = self.shared.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            state.end_idle();
+            let waiter = state.pop_send_waiter();
+            drop(state);
+            wake(waiter);
+            return Poll::Ready(Ok(msg));
+        }
+        // Checked under the lock, as in `poll_recv_idle`.
+        if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
+            state.end_idle();
+            return Poll::Ready(Err(NoMessages));
+        }
+        match &mut state.receiver {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// [`Receiver::poll_recv`]. With `idle` given (the runtime is stopping), an actor that has to
@@ -359,6 +379,14 @@ impl<M> Receiver<M> {
     /// Number of messages waiting.
     pub(crate) fn len(&self) -> usize {
         self.shared.lock().queue.len()
+    }
+
+    /// True if no message waits and none can come (every sender is gone,
+    /// or the inbox closed).
+    #[cfg(feature = "test")]
+    pub(crate) fn is_disconnected(&self) -> bool {
+        let state = self.shared.lock();
+        state.queue.is_empty() && (state.closed || self.shared.senders.load(Ordering::Acquire) == 0)
     }
 }
 
@@ -472,54 +500,13 @@ impl<M> Sender<M> {
         joiner: &mut Option<u64>,
         idle: Option<&Arc<Quiescence>>,
     ) -> (Poll<()>, bool) {
-        let mut state = self.shared.lock();
-        if state.closed {
-            // Its registration went with the close.
-            *joiner = None;
-            return (Poll::Ready(()), false);
-        }
-        let waiters = state.waiters();
-        let index = match joiner.and_then(|id| waiters.join.iter().position(|j| j.id == id)) {
-            Some(index) => index,
-            None => {
-                let id = waiters.next_id;
-                waiters.next_id += 1;
-                waiters.join.push(Joiner {
-                    id,
-                    waker: cx.waker().clone(),
-                    idle: None,
-                });
-                *joiner = Some(id);
-                waiters.join.len() - 1
-            }
-        };
-        let entry = &mut waiters.join[index];
-        if !entry.waker.will_wake(cx.waker()) {
-            entry.waker = cx.waker().clone();
-        }
-        let mut became_idle = false;
-        if let Some(quiescence) = idle
-            && entry.idle.is_none()
-        {
-            quiescence.idle();
-            entry.idle = Some(quiescence.clone());
-            became_idle = true;
-        }
-        (Poll::Pending, became_idle)
+        poll_join(&self.shared, cx, joiner, idle)
     }
 
     /// Cancels a registration made by [`Sender::poll_join`] (the join
     /// future was dropped), counting the joiner busy if it was idle.
     pub(crate) fn cancel_join(&self, joiner: u64) {
-        let mut state = self.shared.lock();
-        if let Some(waiters) = state.waiters.as_mut()
-            && let Some(index) = waiters.join.iter().position(|j| j.id == joiner)
-        {
-            let mut entry = waiters.join.swap_remove(index);
-            entry.end_idle();
-            drop(state);
-            drop(entry);
-        }
+        cancel_join(&self.shared, joiner);
     }
 
     /// Returns true if the actor has stopped.
@@ -544,6 +531,107 @@ impl<M> Sender<M> {
     /// Returns true if both senders send to the same inbox.
     pub(crate) fn same_inbox(&self, other: &Sender<M>) -> bool {
         self.shared.ptr_eq(&other.shared)
+    }
+
+    /// The inbox's identity, comparable across message types.
+    pub(crate) fn inbox_addr(&self) -> *const () {
+        self.shared.addr()
+    }
+
+    /// A watcher of this inbox: it waits for the actor to stop without
+    /// being a sender (the actor's receive loop does not wait for it).
+    pub(crate) fn watcher(&self) -> Watcher<M> {
+        Watcher {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Holds an inbox without sending to it: waits for its actor to stop.
+pub(crate) struct Watcher<M> {
+    shared: Handle<M>,
+}
+
+impl<M> Watcher<M> {
+    /// See [`Sender::poll_join`].
+    pub(crate) fn poll_join(
+        &self,
+        cx: &mut task::Context<'_>,
+        joiner: &mut Option<u64>,
+        idle: Option<&Arc<Quiescence>>,
+    ) -> (Poll<()>, bool) {
+        poll_join(&self.shared, cx, joiner, idle)
+    }
+
+    /// See [`Sender::cancel_join`].
+    pub(crate) fn cancel_join(&self, joiner: u64) {
+        cancel_join(&self.shared, joiner);
+    }
+
+    /// Returns true if the actor has stopped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+}
+
+/// Polls for the actor having stopped, registering `cx`'s waker under
+/// `joiner` (an id given on the first call). With `idle` given (the
+/// runtime is stopping), a waiting joiner is counted idle there; returns
+/// `(Pending, true)` when it was not before (the caller then pokes the
+/// coordinator).
+fn poll_join<M>(
+    shared: &Handle<M>,
+    cx: &mut task::Context<'_>,
+    joiner: &mut Option<u64>,
+    idle: Option<&Arc<Quiescence>>,
+) -> (Poll<()>, bool) {
+    let mut state = shared.lock();
+    if state.closed {
+        // Its registration went with the close.
+        *joiner = None;
+        return (Poll::Ready(()), false);
+    }
+    let waiters = state.waiters();
+    let index = match joiner.and_then(|id| waiters.join.iter().position(|j| j.id == id)) {
+        Some(index) => index,
+        None => {
+            let id = waiters.next_id;
+            waiters.next_id += 1;
+            waiters.join.push(Joiner {
+                id,
+                waker: cx.waker().clone(),
+                idle: None,
+            });
+            *joiner = Some(id);
+            waiters.join.len() - 1
+        }
+    };
+    let entry = &mut waiters.join[index];
+    if !entry.waker.will_wake(cx.waker()) {
+        entry.waker = cx.waker().clone();
+    }
+    let mut became_idle = false;
+    if let Some(quiescence) = idle
+        && entry.idle.is_none()
+    {
+        quiescence.idle();
+        entry.idle = Some(quiescence.clone());
+        became_idle = true;
+    }
+    (Poll::Pending, became_idle)
+}
+
+/// Cancels a registration made by [`Sender::poll_join`] (the join
+/// future was dropped), counting the joiner busy if it was idle.
+fn cancel_join<M>(shared: &Handle<M>, joiner: u64) {
+    let mut state = shared.lock();
+    if let Some(waiters) = state.waiters.as_mut()
+        && let Some(index) = waiters.join.iter().position(|j| j.id == joiner)
+    {
+        let mut entry = waiters.join.swap_remove(index);
+        entry.end_idle();
+        drop(state);
+        drop(entry);
     }
 }
 

@@ -62,7 +62,6 @@ use crate::{ActorOptions, ThreadLocal, sys};
 ///     println!("listening on {}", server.local_addr());
 ///     runtime.run_on_workers(move |mut rt: RuntimeRef| {
 ///         let _ = rt.spawn_local(RestartSupervisor::new(()), server.clone(), (), ActorOptions::default());
-///         Ok::<_, String>(())
 ///     });
 ///     Ok(runtime.start()?)
 /// }
@@ -244,10 +243,15 @@ where
     type Message = ServerMessage;
     type Argument = ();
     type Actor = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+    type Error = std::convert::Infallible;
     type RuntimeAccess = ThreadLocal;
 
-    fn new(&mut self, ctx: Context<ServerMessage, ThreadLocal>, (): ()) -> Self::Actor {
-        Box::pin(listen(ctx, self.clone()))
+    fn new(
+        &mut self,
+        ctx: Context<ServerMessage, ThreadLocal>,
+        (): (),
+    ) -> Result<Self::Actor, Self::Error> {
+        Ok(Box::pin(listen(ctx, self.clone())))
     }
 
     fn name() -> &'static str {

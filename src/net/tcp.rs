@@ -41,7 +41,6 @@ use crate::worker::sources::Direction;
 /// let mut runtime = Runtime::setup().build()?;
 /// runtime.run_on_workers(|mut rt: RuntimeRef| {
 ///     let _ = rt.spawn_local(NoSupervisor, actor_fn(ping), (), ActorOptions::default());
-///     Ok::<_, String>(())
 /// });
 /// runtime.start()
 /// # }

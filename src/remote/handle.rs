@@ -218,8 +218,7 @@ impl RemotePool {
         reply: Box<dyn FnOnce(JobReport) + Send>,
     ) -> Result<(), PoolError> {
         let eligible = eligible_slots(&self.shared.hosts, target)?;
-        let payload =
-            postcard::to_stdvec(input).map_err(|err| PoolError::Encode(err.to_string()))?;
+        let payload = postcard::to_stdvec(input).map_err(PoolError::Encode)?;
         let submission = Submission {
             eligible,
             handler: Arc::from(handler),
@@ -269,6 +268,7 @@ pub(crate) fn cancelled_report() -> JobReport {
         )),
         host: None,
         attempts: 0,
+        retries: 0,
         elapsed: Default::default(),
         run_time: Default::default(),
         slot: None,

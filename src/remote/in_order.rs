@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use crate::remote::{JobFailure, JobReport};
+use crate::remote::{FailedSlot, JobFailure, JobReport};
 
 /// The jobs of a run from the first one not reported on, each with its
 /// engine id and, once it finished, its report.
@@ -76,7 +76,8 @@ impl InOrder {
 /// output or the text of its failure (a handler's error may be as large
 /// as an output).
 fn report_bytes(report: &JobReport) -> usize {
-    let text = |lines: &[String]| lines.iter().map(String::len).sum::<usize>();
+    // Failures are rare: their text is counted as shown.
+    let text = |slots: &[FailedSlot]| slots.iter().map(|s| s.to_string().len()).sum::<usize>();
     let content = match &report.result {
         Ok(bytes) => bytes.capacity(),
         Err(JobFailure::Job(err)) => err.message.len(),
@@ -84,6 +85,7 @@ fn report_bytes(report: &JobReport) -> usize {
             text(lines)
         }
         Err(JobFailure::BadOutput(why) | JobFailure::Cancelled(why)) => why.len(),
+        Err(JobFailure::TimedOut { .. }) => 0,
     };
     size_of::<JobReport>() + content
 }
@@ -93,6 +95,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::remote::SlotFailure;
     use crate::remote::wire::{JobError, JobErrorKind};
 
     fn report(len: usize) -> JobReport {
@@ -100,6 +103,7 @@ mod tests {
             result: Ok(vec![1; len]),
             host: None,
             attempts: 1,
+            retries: 0,
             elapsed: Duration::ZERO,
             run_time: Duration::ZERO,
             slot: None,
@@ -168,7 +172,11 @@ mod tests {
         };
         let error = JobError::new(JobErrorKind::Failed, "e".repeat(1000));
         in_order.arrived(1, failed(JobFailure::Job(error)));
-        let history = vec!["a".repeat(300), "b".repeat(200)];
+        // Shown as `a: xxx...` (300 bytes) and `b: yyy...` (200 bytes).
+        let history = vec![
+            FailedSlot::new("a", SlotFailure::BadStream("x".repeat(297))),
+            FailedSlot::new("b", SlotFailure::BadStream("y".repeat(197))),
+        ];
         in_order.arrived(2, failed(JobFailure::Exhausted { history }));
         let base = size_of::<JobReport>();
         assert_eq!(in_order.held_bytes(), 2 * base + 1500);

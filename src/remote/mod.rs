@@ -16,25 +16,31 @@
 //!   and the start line through which a Slurm slot reports its node.
 //! - `slot.rs`: one slot's state machine: the handshake, its window of
 //!   jobs in flight, its stderr drained to the log.
-//! - `engine.rs`: the shared queue, dispatch to slots with room, attempts
-//!   and back-off, deadlines; no poll loop of its own.
+//! - `engine/`: the shared queue, dispatch to slots with room, attempts
+//!   and back-off, deadlines; no poll loop of its own. Why a slot failed
+//!   is a [`SlotFailure`] (`failure.rs`), classified where it is seen.
 //! - [`Pool`] (`pool.rs`): the engine on a `mio::Poll` of its own, driven by
 //!   blocking calls, with results in input or completion order;
-//!   [`Feeder`] (`feed.rs`) gives it inputs while it runs. [`RemotePool`]
+//!   [`Feeder`] (`feed.rs`) gives it inputs while it runs, and
+//!   `keepalive.rs` pings its slots while its caller is away. [`RemotePool`]
 //!   (`handle.rs`) is the same engine driven by a runtime's coordinator,
 //!   for actors.
 //! - [`serve`](serve()): the worker side, a loop that answers jobs with the
-//!   application's named [`Handlers`] when started with `--remote-worker`.
+//!   application's named [`Handlers`] when started with `--remote-worker`,
+//!   and a keeper thread beside it (`serve/keeper.rs`) that answers the
+//!   pool's pings during a job and ends the worker when the pool is gone.
 //!
 //! [`Frame`]: wire::Frame
 //! [`FrameDecoder`]: wire::FrameDecoder
 
 pub(crate) mod engine;
+mod failure;
 mod feed;
 mod handle;
 mod handlers;
 mod host;
 mod in_order;
+mod keepalive;
 mod outcome;
 mod pool;
 mod serve;
@@ -47,12 +53,15 @@ pub mod wire;
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
 
+pub use failure::{FailedSlot, Reason, SlotFailure, SlotLost};
 pub use feed::{Feed, FeedError, Feeder};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
-pub use pool::{DEFAULT_MAX_HELD_BYTES, Order, Pool, PoolBuilder, PoolControl};
+pub use pool::{
+    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl,
+};
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};

@@ -1,11 +1,13 @@
 //! What a job ends with ([`JobReport`], [`JobFailure`]) and why a pool as a
-//! whole fails ([`PoolError`]).
+//! whole fails ([`PoolError`]). Why a slot failed is `failure.rs`'s.
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::remote::FailedSlot;
 use crate::remote::wire::JobError;
 
 /// Why a job has no output.
@@ -15,10 +17,19 @@ pub enum JobFailure {
     /// The job's own code returned an error (or the worker has no handler of
     /// that name): final, not retried.
     Job(JobError),
-    /// Every attempt ended in a transport failure; one line per attempt.
+    /// Every attempt ended in a failure of its slot.
     Exhausted {
-        /// What happened at each attempt, e.g. `local:2: job timed out after 1s`.
-        history: Vec<String>,
+        /// The slot of each attempt and why it failed, e.g. `local:2:
+        /// worker exited (exit status: 9)`.
+        history: Vec<FailedSlot>,
+    },
+    /// The job ran past its time limit while its worker answered: its own
+    /// failure, as a job error is. It was killed (with its slot's worker,
+    /// which the pool starts again) and, past the pool's retries, not run
+    /// again.
+    TimedOut {
+        /// The time limit.
+        after: Duration,
     },
     /// The output did not decode as the expected type.
     BadOutput(String),
@@ -28,8 +39,8 @@ pub enum JobFailure {
     Cancelled(String),
     /// Every slot that may run the job is dead for good: why each died.
     NotRun {
-        /// Why each eligible slot died, `host:slot: reason`.
-        reasons: Vec<String>,
+        /// Each eligible slot and why it died.
+        reasons: Vec<FailedSlot>,
     },
 }
 
@@ -42,21 +53,49 @@ impl fmt::Display for JobFailure {
                     f,
                     "no attempt succeeded ({} attempts): {}",
                     history.len(),
-                    history.join("; ")
+                    Joined(history)
                 )
             }
+            JobFailure::TimedOut { after } => write!(f, "timed out after {after:?}"),
             JobFailure::BadOutput(err) => write!(f, "job output does not decode: {err}"),
             JobFailure::Cancelled(why) => write!(f, "job cancelled: {why}"),
             JobFailure::NotRun { reasons } => write!(
                 f,
                 "job not run: every slot that may run it is dead ({})",
-                reasons.join("; ")
+                Joined(reasons)
             ),
         }
     }
 }
 
-impl std::error::Error for JobFailure {}
+impl StdError for JobFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            JobFailure::Job(err) => Some(err),
+            JobFailure::Exhausted { history: slots } | JobFailure::NotRun { reasons: slots } => {
+                slots.last().map(|slot| slot as &(dyn StdError + 'static))
+            }
+            JobFailure::TimedOut { .. } | JobFailure::BadOutput(_) | JobFailure::Cancelled(_) => {
+                None
+            }
+        }
+    }
+}
+
+/// Failed slots displayed one after the other, separated by `; `.
+struct Joined<'a>(&'a [FailedSlot]);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, slot) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{slot}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Error of the pool as a whole.
 #[derive(Debug)]
@@ -74,11 +113,11 @@ pub enum PoolError {
     /// A tag query is not of the form `key=value,key=value`.
     BadQuery(String),
     /// A job's input could not be encoded.
-    Encode(String),
+    Encode(postcard::Error),
     /// Every slot is dead for good.
     AllSlotsDead {
-        /// Why each slot died, `host:slot: reason`.
-        reasons: Vec<String>,
+        /// Each slot and why it died.
+        reasons: Vec<FailedSlot>,
         /// Indices (in submission order) of the jobs that did not run.
         not_run: Vec<usize>,
     },
@@ -110,7 +149,7 @@ impl fmt::Display for PoolError {
             PoolError::AllSlotsDead { reasons, not_run } => write!(
                 f,
                 "every slot of the remote pool is dead ({}); {} job(s) did not run: {:?}",
-                reasons.join("; "),
+                Joined(reasons),
                 not_run.len(),
                 not_run
             ),
@@ -125,7 +164,22 @@ impl fmt::Display for PoolError {
     }
 }
 
-impl std::error::Error for PoolError {}
+impl StdError for PoolError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            PoolError::Encode(err) => Some(err),
+            PoolError::AllSlotsDead { reasons, .. } => reasons
+                .first()
+                .map(|slot| slot as &(dyn StdError + 'static)),
+            PoolError::Poll(err) => Some(err),
+            PoolError::NoSlots
+            | PoolError::NoMatchingHost { .. }
+            | PoolError::BadQuery(_)
+            | PoolError::Stopped
+            | PoolError::ForeignFeed => None,
+        }
+    }
+}
 
 /// The final outcome of one job, with where and how it ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,8 +190,12 @@ pub struct JobReport<T = Vec<u8>> {
     /// The host whose slot gave the final answer (`None` if no slot
     /// answered: exhausted, cancelled or not run).
     pub host: Option<String>,
-    /// Attempts started (0 if the job never reached a slot).
+    /// Attempts started, every run and every slot failure together (0 if
+    /// the job never reached a slot).
     pub attempts: u32,
+    /// Times the job ran again after a failure of its own run (see
+    /// [`PoolBuilder::retries`](crate::remote::PoolBuilder::retries)).
+    pub retries: u32,
     /// Time from submission to the outcome.
     pub elapsed: Duration,
     /// Time the last attempt ran on its slot (zero if none ran).
@@ -187,6 +245,7 @@ impl JobReport {
             }),
             host: self.host,
             attempts: self.attempts,
+            retries: self.retries,
             elapsed: self.elapsed,
             run_time: self.run_time,
             slot: self.slot,

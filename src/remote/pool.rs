@@ -1,26 +1,31 @@
 //! The pool on its own `mio::Poll`, driven by blocking calls: [`Pool::map`]
 //! for outputs in input order, [`Pool::run`] for reports in submission or
 //! completion order with a way to stop early. The failure semantics are the
-//! engine's (see `engine.rs`): retries on slot failure, final job errors, no
+//! engine's (see `engine/mod.rs`): retries on slot failure, final job errors, no
 //! job lost, no result delivered twice.
 
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::remote::engine::{Engine, Reply, Settings, after, eligible_slots};
+use crate::remote::engine::{
+    Engine, FailedOutput, Hook, OnSlotLost, Reply, Settings, after, eligible_slots,
+};
 use crate::remote::feed::{self, Feed, Feeder, Pulled, Source};
 use crate::remote::in_order::InOrder;
+use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
-use crate::remote::{Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, Target};
+use crate::remote::{
+    Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
+};
 
 /// Builds a [`Pool`].
 #[derive(Clone, Debug)]
@@ -31,10 +36,17 @@ pub struct PoolBuilder {
     window: usize,
     timeout: Option<Duration>,
     handshake_timeout: Duration,
+    slot_timeout: Duration,
     max_attempts: u32,
+    retries: u32,
+    failed_output: Option<FailedOutput>,
+    on_slot_lost: Option<OnSlotLost>,
     max_frame: usize,
     max_held_bytes: usize,
 }
+
+/// The default [`PoolBuilder::slot_timeout`]: 30 s.
+pub const DEFAULT_SLOT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl PoolBuilder {
     /// Adds a host.
@@ -49,11 +61,36 @@ impl PoolBuilder {
         self
     }
 
-    /// Time limit of one attempt of a job; none by default. It counts from
+    /// Time limit of one run of a job; none by default. It counts from
     /// when the job starts running: a job waiting in its slot's window
     /// behind others starts when the one before it is answered.
+    ///
+    /// A job past its limit whose worker still answers has failed on its
+    /// own, as if it returned an error: it is killed (with its worker,
+    /// which the pool starts again) and reported as
+    /// [`JobFailure::TimedOut`], and it runs again only within
+    /// [`retries`](PoolBuilder::retries). A worker that does not answer
+    /// either is a slot failure (see
+    /// [`slot_timeout`](PoolBuilder::slot_timeout)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a slot may go without a word from its worker before it is
+    /// dead; default [`DEFAULT_SLOT_TIMEOUT`] (30 s), at least 3 ms.
+    ///
+    /// The pool pings a slot it has not heard from (or not spoken to) for a
+    /// third of this time, and the worker answers at once, even while a
+    /// job runs: a slot that is silent for the whole time is a stopped
+    /// worker, a frozen host or a cut network. Its jobs go back to the
+    /// queue, using an attempt, and it is started again. The worker keeps
+    /// the same limit: when it hears nothing from the pool for this long
+    /// it ends its job and itself, so a cut-off host keeps no orphans.
+    /// (A blocking [`Pool`] keeps pinging from a thread of its own while
+    /// its caller is busy between or inside runs.)
+    pub fn slot_timeout(mut self, timeout: Duration) -> Self {
+        self.slot_timeout = timeout.max(Duration::from_millis(3));
         self
     }
 
@@ -64,9 +101,43 @@ impl PoolBuilder {
         self
     }
 
-    /// Attempts per job before it fails; default 3, at least 1.
+    /// Attempts per job when its slots fail (the worker exits, falls
+    /// silent, breaks the stream); default 3, at least 1. A job whose
+    /// attempts all met a failed slot ends with
+    /// [`JobFailure::Exhausted`]. A failure of the job's own run is not a
+    /// slot failure: see [`retries`](PoolBuilder::retries).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Runs a job whose own run failed up to `retries` more times, on any
+    /// slot, as GNU parallel's `--retries` does; default 0. A run fails on
+    /// its own when its handler returns an error or panics, when it passes
+    /// its [`timeout`](PoolBuilder::timeout), or when its output is one
+    /// [`failed_output`](PoolBuilder::failed_output) calls failed. The last
+    /// run's outcome is the job's; [`JobReport::retries`] says how many
+    /// runs came before it.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Tells which outputs are failures of the job's own run, for
+    /// [`retries`](PoolBuilder::retries): e.g. a command's output that
+    /// holds a non-zero exit status. Called on the thread that drives the
+    /// pool, with each output while retries are set.
+    pub fn failed_output(mut self, failed: impl Fn(&[u8]) -> bool + Send + Sync + 'static) -> Self {
+        self.failed_output = Some(Hook(Arc::new(failed)));
+        self
+    }
+
+    /// Calls `lost` on the thread that drives the pool each time a slot is
+    /// lost while it served (its worker exited or fell silent, its stream
+    /// went bad), once its jobs went back to the queue: to say so where a
+    /// user looks (the pool also logs it, at the `warn` level).
+    pub fn on_slot_lost(mut self, lost: impl Fn(&SlotLost) + Send + Sync + 'static) -> Self {
+        self.on_slot_lost = Some(Hook(Arc::new(lost)));
         self
     }
 
@@ -96,17 +167,22 @@ impl PoolBuilder {
     /// [`PoolError::NoSlots`], or a poll that cannot be created.
     pub fn build(self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
-        let max_held_bytes = self.max_held_bytes;
+        let (max_held_bytes, slot_timeout) = (self.max_held_bytes, self.slot_timeout);
         let engine = self.into_engine(0, "pool")?;
+        let hosts = engine.hosts().to_vec();
         let control = Arc::new(ControlInner {
             waker: Waker::new(poll.registry(), CONTROL).map_err(PoolError::Poll)?,
             stop: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             stats: engine.stats().clone(),
         });
+        let engine = Arc::new(Mutex::new(engine));
+        let keep_alive = KeepAlive::start(&engine, slot_timeout);
         Ok(Pool {
             poll,
             engine,
+            keep_alive: Some(keep_alive),
+            hosts,
             events: Events::with_capacity(128),
             control,
             next_tag: 0,
@@ -124,7 +200,11 @@ impl PoolBuilder {
             window: self.window,
             timeout: self.timeout,
             handshake_timeout: self.handshake_timeout,
+            slot_timeout: self.slot_timeout,
             max_attempts: self.max_attempts,
+            retries: self.retries,
+            failed_output: self.failed_output,
+            on_slot_lost: self.on_slot_lost,
             max_frame: self.max_frame,
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
@@ -166,7 +246,11 @@ pub enum Order {
 /// ```
 pub struct Pool {
     poll: Poll,
-    engine: Engine,
+    /// Locked by whoever drives it: a run, or the keep-alive thread while
+    /// no run does.
+    engine: Arc<Mutex<Engine>>,
+    keep_alive: Option<KeepAlive>,
+    hosts: Vec<Host>,
     events: Events,
     control: Arc<ControlInner>,
     /// The tag of the next job a run submits: tags go on from run to run,
@@ -252,7 +336,11 @@ impl Pool {
             window: 1,
             timeout: None,
             handshake_timeout: Duration::from_secs(30),
+            slot_timeout: DEFAULT_SLOT_TIMEOUT,
             max_attempts: 3,
+            retries: 0,
+            failed_output: None,
+            on_slot_lost: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
@@ -260,7 +348,7 @@ impl Pool {
 
     /// The hosts of the pool.
     pub fn hosts(&self) -> &[Host] {
-        self.engine.hosts()
+        &self.hosts
     }
 
     /// Runs `handler` once per input and returns the outputs in input
@@ -488,29 +576,34 @@ impl Pool {
         order: Order,
         mut on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
     ) -> Result<(), PoolError> {
-        let eligible = eligible_slots(self.engine.hosts(), target)?;
+        let eligible = eligible_slots(&self.hosts, target)?;
         let handler: Arc<str> = Arc::from(handler);
-        self.engine.pause(false);
-        let max_ahead = MAX_AHEAD.max(2 * self.engine.capacity());
+        let mut engine = lock(&self.engine);
+        engine.pause(false);
+        let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
+        let _held = engine.stats().held_until_dropped();
+        drop(engine);
         // In input order: the reports held for the jobs before them.
         let mut in_order = InOrder::default();
-        let _held = self.engine.stats().held_until_dropped();
         let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
         // This run's tags are `first_tag + index`.
         let first_tag = self.next_tag;
         let mut done = Vec::new();
         let result = loop {
+            let mut engine = lock(&self.engine);
             if self.control.kill.load(Ordering::SeqCst) {
                 stopped = true;
-                self.engine.kill_all(self.poll.registry());
+                engine.kill_all(self.poll.registry());
             }
             if self.control.stop.load(Ordering::SeqCst) {
                 stopped = true;
-                self.engine.pause(true);
+                engine.pause(true);
             }
             // Outcomes first: a callback that breaks stops the next
-            // dispatch.
-            done.extend(self.engine.take_completed());
+            // dispatch. The callbacks run without the engine's lock, so
+            // the keep-alive thread pings the slots while one takes long.
+            done.extend(engine.take_completed());
+            drop(engine);
             for (tag, report) in done.drain(..) {
                 // A job of an earlier run that ended early: nobody waits.
                 let Some(index) = tag.checked_sub(first_tag) else {
@@ -527,8 +620,9 @@ impl Pool {
                     stopped |= on_report(index, report).is_break();
                 }
             }
+            let mut engine = lock(&self.engine);
             if stopped {
-                self.engine.pause(true);
+                engine.pause(true);
                 if source.is_feed() {
                     source.close();
                     ended = true;
@@ -544,9 +638,7 @@ impl Pool {
                     Pulled::Input(payload) => {
                         let reply = Reply::Collect(first_tag + taken);
                         self.next_tag = first_tag + taken + 1;
-                        let id = self
-                            .engine
-                            .submit(&eligible, handler.clone(), payload, reply);
+                        let id = engine.submit(&eligible, handler.clone(), payload, reply);
                         if order == Order::Submission {
                             in_order.taken(id);
                         }
@@ -559,49 +651,31 @@ impl Pool {
             // Too many bytes wait for the first job not reported: run it
             // alone, so that they can go.
             let over = in_order.held_bytes() > self.max_held_bytes;
-            self.engine.hold_for(in_order.head().filter(|_| over));
-            self.engine
+            engine.hold_for(in_order.head().filter(|_| over));
+            engine
                 .stats()
                 .set_held(in_order.held(), in_order.held_bytes());
-            self.engine.tick(self.poll.registry());
+            engine.tick(self.poll.registry());
             // Nothing could run what a feed brings, even while none comes
             // (the jobs taken end as not run, not as cancelled).
-            if source.is_feed() && !ended && !self.engine.can_run(&eligible) {
+            if source.is_feed() && !ended && !engine.can_run(&eligible) {
                 source.close();
                 ended = true;
             }
             if ended && reported == taken {
                 break Ok(());
             }
-            if self.engine.has_completed() {
+            if engine.has_completed() {
                 continue;
             }
-            if let Err(err) = self.poll_once(None) {
+            if let Err(err) = poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
                 break Err(err);
             }
         };
-        self.engine.pause(false);
-        self.engine.hold_for(None);
+        let mut engine = lock(&self.engine);
+        engine.pause(false);
+        engine.hold_for(None);
         result
-    }
-
-    /// Polls once (up to the engine's next deadline or `limit`) and hands
-    /// the events to the engine.
-    fn poll_once(&mut self, limit: Option<Instant>) -> Result<(), PoolError> {
-        let deadline = match (self.engine.next_deadline(), limit) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(()),
-            Err(err) => return Err(PoolError::Poll(err)),
-        }
-        for event in self.events.iter().filter(|e| e.token() != CONTROL) {
-            self.engine.event(self.poll.registry(), event.token().0);
-        }
-        Ok(())
     }
 
     /// A handle to stop this pool's runs from another thread.
@@ -629,20 +703,30 @@ impl Pool {
 
     /// A snapshot of the pool's numbers.
     pub fn metrics(&self) -> PoolMetrics {
-        self.engine.stats().snapshot()
+        self.control.stats.snapshot()
     }
 
     /// Sends `SHUTDOWN` to every slot and waits up to `wait` for them to
     /// exit; the rest are killed.
     pub fn shutdown(mut self, wait: Duration) {
-        self.engine.drain();
+        // No pings to slots told to shut down.
+        drop(self.keep_alive.take());
+        let mut engine = lock(&self.engine);
+        engine.drain();
         let deadline = after(Instant::now(), wait);
         loop {
-            self.engine.tick(self.poll.registry());
-            if self.engine.is_closed() || Instant::now() >= deadline {
+            engine.tick(self.poll.registry());
+            if engine.is_closed() || Instant::now() >= deadline {
                 break;
             }
-            if self.poll_once(Some(deadline)).is_err() {
+            if poll_once(
+                &mut self.poll,
+                &mut self.events,
+                &mut engine,
+                Some(deadline),
+            )
+            .is_err()
+            {
                 break;
             }
         }
@@ -652,16 +736,47 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.engine.kill_all(self.poll.registry());
+        drop(self.keep_alive.take());
+        lock(&self.engine).kill_all(self.poll.registry());
     }
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("hosts", &self.engine.hosts())
+            .field("hosts", &self.hosts)
             .finish_non_exhaustive()
     }
+}
+
+/// Locks the engine, also one a panicking callback left locked (the
+/// engine's state is whole between its calls).
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    engine.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Polls once (up to the engine's next deadline or `limit`) and hands the
+/// events to the engine.
+fn poll_once(
+    poll: &mut Poll,
+    events: &mut Events,
+    engine: &mut Engine,
+    limit: Option<Instant>,
+) -> Result<(), PoolError> {
+    let deadline = match (engine.next_deadline(), limit) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    match poll.poll(events, timeout) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(()),
+        Err(err) => return Err(PoolError::Poll(err)),
+    }
+    for event in events.iter().filter(|e| e.token() != CONTROL) {
+        engine.event(poll.registry(), event.token().0);
+    }
+    Ok(())
 }
 
 /// Encodes every input with postcard.
@@ -670,6 +785,6 @@ pub(crate) fn encode_all<I: Serialize>(
 ) -> Result<Vec<Vec<u8>>, PoolError> {
     inputs
         .into_iter()
-        .map(|input| postcard::to_stdvec(&input).map_err(|err| PoolError::Encode(err.to_string())))
+        .map(|input| postcard::to_stdvec(&input).map_err(PoolError::Encode))
         .collect()
 }

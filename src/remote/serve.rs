@@ -20,26 +20,31 @@
 //! The calling thread reads the frames, answers the handshake, runs the
 //! jobs one at a time (a slot is one unit of concurrency; the pool's window
 //! only pipelines) and sends each result before it starts the next job. A
-//! second thread waits for stdin to hang up, so the worker notices when the
-//! pool goes away even while a job runs ([`serve_on`] decodes on a reader
-//! thread instead). When stdin
-//! closes while a job runs, the pool is gone (e.g. its ssh client was
-//! killed, and sshd does not signal a non-tty command): [`serve`] ends the
-//! worker's process group, the job's processes with it, instead of leaving
-//! an orphan.
+//! second thread, the keeper (`serve/keeper.rs`), stands beside it: it sees
+//! stdin hang up even while a job runs, reads stdin while a job runs long
+//! so that the pool's pings are answered, and ends the worker when the pool
+//! has said nothing for its slot timeout ([`serve_on`] decodes on a reader
+//! thread instead). When stdin closes while a job runs, or the pool falls
+//! silent, the pool is gone (its ssh client was killed, and sshd does not
+//! signal a non-tty command; or the network between them is cut while the
+//! connection stays up): [`serve`] ends the worker's process group, the
+//! job's processes with it, instead of leaving an orphan.
 
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{debug, error, info};
 
 use crate::remote::Handlers;
 use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, WireError};
+
+mod keeper;
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
@@ -69,16 +74,21 @@ pub fn serve(handlers: Handlers) -> ExitCode {
     {
         debug!(error:% = err; "remote worker: no process group of its own");
     }
-    let stdout = match crate::sys::take_stdout() {
-        Ok(stdout) => stdout,
+    let pipes = crate::sys::take_stdout().and_then(|out| Ok((crate::sys::take_stdin()?, out)));
+    let (stdin, stdout) = match pipes {
+        Ok(pipes) => pipes,
         Err(err) => {
             fatal(format_args!(
-                "remote worker: unable to take over stdout: {err}"
+                "remote worker: unable to take over stdin and stdout: {err}"
             ));
             return ExitCode::FAILURE;
         }
     };
-    match serve_stdin(stdout, handlers, pool_gone_during_job) {
+    let ends = keeper::Ends {
+        gone_during_job: pool_gone_during_job,
+        silent: pool_silent,
+    };
+    match keeper::serve_stdin(stdin, stdout, handlers, ends) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ ServeError::PoolGone { .. }) => {
             fatal(format_args!("{err}"));
@@ -116,6 +126,15 @@ fn pool_gone_during_job() {
     std::process::exit(1);
 }
 
+/// The pool said nothing for its slot timeout: it is gone or cut off, and
+/// nobody will read what this worker does. Ends the process's group (a
+/// running job with it) or the process.
+fn pool_silent(limit: Duration) {
+    fatal(format_args!("{}", ServeError::PoolSilent { limit }));
+    crate::sys::kill_own_group();
+    std::process::exit(1);
+}
+
 /// Error of the serve loop.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -134,6 +153,11 @@ pub enum ServeError {
     PoolGone {
         /// Jobs that were still running.
         running: usize,
+    },
+    /// The pool said nothing (not even a ping) for its slot timeout.
+    PoolSilent {
+        /// The slot timeout the pool gave in its session set-up.
+        limit: Duration,
     },
 }
 
@@ -158,6 +182,11 @@ impl fmt::Display for ServeError {
                 f,
                 "remote worker: the pool went away (stdin closed) with {running} job(s) running; stopping them"
             ),
+            ServeError::PoolSilent { limit } => write!(
+                f,
+                "remote worker: nothing from the pool for {limit:?} (its slot timeout): it is \
+                 gone or cut off; stopping"
+            ),
         }
     }
 }
@@ -177,7 +206,7 @@ impl From<WireError> for ServeError {
     }
 }
 
-/// What the reader thread saw.
+/// What the serve loop reads next.
 enum Input {
     Frame(Frame),
     Eof,
@@ -192,13 +221,37 @@ enum Stage {
     Jobs,
 }
 
-/// What the reader thread and the serve loop share.
+/// What the serve loop and the thread beside it (the keeper, or the
+/// reader of [`serve_on`]) share.
 #[derive(Default)]
 struct Watch {
     /// A handler is running.
     busy: AtomicBool,
+    /// Jobs started so far: a job that is still the same one a while later
+    /// runs long.
+    jobs: AtomicU64,
     /// The input ended (or failed): nobody will read the results.
     gone: AtomicBool,
+    /// Reads of the input that brought bytes, by either thread: the pool
+    /// was heard.
+    reads: AtomicU64,
+    /// The slot timeout of the session, in milliseconds (0: none yet).
+    limit_ms: AtomicU64,
+}
+
+impl Watch {
+    /// The slot timeout of the session, once set up.
+    fn limit(&self) -> Option<Duration> {
+        match self.limit_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// Locks `mutex`, also one a panicking thread left.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Serves the pool on `input` and `output` (see [`serve`]); returns once the
@@ -207,120 +260,71 @@ struct Watch {
 ///
 /// Jobs run one at a time, in the order they came, on the calling thread:
 /// a slot is one unit of concurrency, and its window only pipelines. A
-/// reader thread decodes the input meanwhile, so the end of the input is
-/// seen even while a job runs. A result is sent before the next job starts,
-/// so it never waits behind a long job, and the pool can start the next
-/// job's clock when it has the result.
+/// reader thread decodes the input meanwhile and answers the pool's pings,
+/// so the end of the input is seen and the pool hears from the worker even
+/// while a job runs. A result is sent before the next job starts, so it
+/// never waits behind a long job, and the pool can start the next job's
+/// clock when it has the result.
 ///
 /// # Errors
 ///
-/// A framing or protocol error, or the pool going away while jobs ran
+/// A framing or protocol error, the pool going away while jobs ran
 /// ([`ServeError::PoolGone`], returned once the running job ended; [`serve`]
-/// does not wait for it: it ends the process and the job's process group).
+/// does not wait for it: it ends the process and the job's process group),
+/// or the pool saying nothing for its slot timeout while no job runs
+/// ([`ServeError::PoolSilent`]; [`serve`] also ends a running job then).
 pub fn serve_on<R, W>(input: R, output: W, handlers: Handlers) -> Result<(), ServeError>
 where
     R: Read + Send + 'static,
-    W: Write,
-{
-    serve_with(input, output, handlers, None)
-}
-
-/// [`serve_on`], calling `on_gone` from the reader thread when the input
-/// ends while a job runs.
-fn serve_with<R, W>(
-    input: R,
-    output: W,
-    handlers: Handlers,
-    on_gone: Option<fn()>,
-) -> Result<(), ServeError>
-where
-    R: Read + Send + 'static,
-    W: Write,
+    W: Write + Send + 'static,
 {
     let max_frame = wire::DEFAULT_MAX_FRAME;
     let watch = Arc::new(Watch::default());
+    let out = Arc::new(Mutex::new(BufWriter::new(output)));
     let (input_tx, inputs) = crossbeam_channel::bounded(1024);
-    let reader_watch = watch.clone();
+    let (reader_watch, reader_out) = (watch.clone(), out.clone());
     let _ = thread::Builder::new()
         .name("remote-reader".to_owned())
-        .spawn(move || read_input(input, max_frame, &input_tx, &reader_watch, on_gone))
+        .spawn(move || read_input(input, max_frame, &input_tx, &reader_watch, &reader_out))
         .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
-    let next = |out: &mut BufWriter<W>| match inputs.try_recv() {
-        Ok(input) => Ok(input),
-        Err(_) => {
-            // Nothing else waiting: send what is done, then wait.
-            out.flush().map_err(WireError::Io)?;
-            Ok(inputs.recv().unwrap_or(Input::Eof))
+    let next = || {
+        if let Ok(input) = inputs.try_recv() {
+            return Ok(input);
+        }
+        // Nothing else waiting: send what is done, then wait.
+        lock(&out).flush().map_err(WireError::Io)?;
+        match watch.limit() {
+            None => Ok(inputs.recv().unwrap_or(Input::Eof)),
+            Some(limit) => match inputs.recv_timeout(limit) {
+                Ok(input) => Ok(input),
+                Err(RecvTimeoutError::Disconnected) => Ok(Input::Eof),
+                Err(RecvTimeoutError::Timeout) => Err(ServeError::PoolSilent { limit }),
+            },
         }
     };
-    serve_loop(next, output, &handlers, &watch)
+    serve_loop(next, &out, &handlers, &watch)
 }
 
-/// [`serve`] on the process's stdin, read on the serve loop's own thread
-/// (no hand-off per frame); a watcher thread waits for stdin to hang up and
-/// calls `on_gone` if a job runs then.
-fn serve_stdin<W: Write>(output: W, handlers: Handlers, on_gone: fn()) -> Result<(), ServeError> {
-    let max_frame = wire::DEFAULT_MAX_FRAME;
-    let watch = Arc::new(Watch::default());
-    let watcher = watch.clone();
-    let _ = thread::Builder::new()
-        .name("remote-hangup".to_owned())
-        .spawn(move || {
-            crate::sys::wait_for_hangup(0);
-            watcher.gone.store(true, Ordering::SeqCst);
-            if watcher.busy.load(Ordering::SeqCst) {
-                on_gone();
-            }
-        })
-        .map_err(|err| ServeError::Wire(WireError::Io(err)))?;
-    let mut stdin = io::stdin().lock();
-    let mut decoder = FrameDecoder::new(max_frame);
-    let next = |out: &mut BufWriter<W>| -> Result<Input, ServeError> {
-        loop {
-            match decoder.next_frame() {
-                Ok(Some(frame)) => return Ok(Input::Frame(frame)),
-                Ok(None) => {}
-                Err(err) => return Ok(Input::Failed(err)),
-            }
-            // Nothing complete buffered: send what is done, then read.
-            out.flush().map_err(WireError::Io)?;
-            match decoder.read_from(&mut stdin) {
-                Ok(0) => {
-                    return Ok(match decoder.next_frame_at_eof() {
-                        Ok(Some(frame)) => Input::Frame(frame),
-                        Ok(None) => Input::Eof,
-                        Err(err) => Input::Failed(err),
-                    });
-                }
-                Ok(_) => {}
-                Err(err) => return Ok(Input::Failed(WireError::Io(err))),
-            }
-        }
-    };
-    serve_loop(next, output, &handlers, &watch)
-}
-
-/// The conversation: answers the handshake, runs jobs, writes results.
-/// `next` gives the next input, flushing the output before it waits.
+/// The conversation: answers the handshake, runs jobs, writes results and
+/// answers pings. `next` gives the next input, flushing `out` before it
+/// waits.
 fn serve_loop<W, N>(
     mut next: N,
-    output: W,
+    out: &Mutex<BufWriter<W>>,
     handlers: &Handlers,
     watch: &Watch,
 ) -> Result<(), ServeError>
 where
     W: Write,
-    N: FnMut(&mut BufWriter<W>) -> Result<Input, ServeError>,
+    N: FnMut() -> Result<Input, ServeError>,
 {
     let max_frame = wire::DEFAULT_MAX_FRAME;
-    let mut out = BufWriter::new(output);
     let mut bytes = Vec::new();
     let mut stage = Stage::Hello;
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
     loop {
-        let input = next(&mut out)?;
-        let frame = match input {
+        let frame = match next()? {
             Input::Frame(frame) => frame,
             Input::Eof if abandoned > 0 => {
                 return Err(ServeError::PoolGone { running: abandoned });
@@ -333,7 +337,7 @@ where
                 // A pool of another version: still introduce ourselves, so
                 // it can name both versions.
                 if stage == Stage::Hello && matches!(err, WireError::VersionMismatch { .. }) {
-                    let _ = wire::write_frame(&mut out, &hello_ack(), max_frame);
+                    let _ = wire::write_frame(&mut *lock(out), &hello_ack(), max_frame);
                 }
                 return Err(err.into());
             }
@@ -352,9 +356,13 @@ where
                     abandoned += 1;
                     continue;
                 }
-                if !out.buffer().is_empty() {
-                    out.flush().map_err(WireError::Io)?;
+                {
+                    let mut out = lock(out);
+                    if !out.buffer().is_empty() {
+                        out.flush().map_err(WireError::Io)?;
+                    }
                 }
+                let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
                 watch.busy.store(true, Ordering::SeqCst);
                 let outcome = handlers.run(&handler, &payload);
                 watch.busy.store(false, Ordering::SeqCst);
@@ -363,31 +371,46 @@ where
                     continue;
                 }
                 encode_result(id, outcome, max_frame, &mut bytes)?;
-                out.write_all(&bytes).map_err(WireError::Io)?;
+                lock(out).write_all(&bytes).map_err(WireError::Io)?;
+            }
+            (Stage::Jobs, Frame::Ping { seq }) => {
+                bytes.clear();
+                wire::encode(&Frame::Pong { seq }, max_frame, &mut bytes)?;
+                lock(out).write_all(&bytes).map_err(WireError::Io)?;
             }
             (Stage::Jobs, Frame::Shutdown) => {
                 // Every job before it was answered: they came first.
-                out.flush().map_err(WireError::Io)?;
+                lock(out).flush().map_err(WireError::Io)?;
                 debug!("remote worker: shut down by the pool");
                 return Ok(());
             }
-            (stage_now, frame) => stage = handle(frame, stage_now, handlers, &mut out, max_frame)?,
+            (stage_now, frame) => {
+                stage = handle(
+                    frame,
+                    stage_now,
+                    handlers,
+                    &mut *lock(out),
+                    watch,
+                    max_frame,
+                )?;
+            }
         }
     }
 }
 
-/// Answers one frame from the pool; returns the next stage.
+/// Answers one frame of the handshake; returns the next stage.
 fn handle<W: Write>(
     frame: Frame,
     stage: Stage,
     handlers: &Handlers,
     out: &mut W,
+    watch: &Watch,
     max_frame: usize,
 ) -> Result<Stage, ServeError> {
     let expected = match stage {
         Stage::Hello => "HELLO",
         Stage::Session => "SESSION_INIT",
-        Stage::Jobs => "JOB or SHUTDOWN",
+        Stage::Jobs => "JOB, PING or SHUTDOWN",
     };
     let next = match (stage, frame) {
         (Stage::Hello, Frame::Hello { version }) => {
@@ -407,6 +430,7 @@ fn handle<W: Write>(
             Frame::SessionInit {
                 handlers: wanted,
                 config: _,
+                slot_timeout_ms,
             },
         ) => {
             let missing: Vec<&String> = wanted
@@ -416,6 +440,7 @@ fn handle<W: Write>(
             if !missing.is_empty() {
                 info!(missing:? = missing; "remote worker: the pool asks for handlers this worker does not have");
             }
+            watch.limit_ms.store(slot_timeout_ms, Ordering::Relaxed);
             wire::write_frame(
                 out,
                 &Frame::SessionAck {
@@ -472,29 +497,34 @@ fn hello_ack() -> Frame {
     }
 }
 
-/// Decodes `input` into frames for the serve loop. When the input ends or
-/// fails, marks the pool gone, and if a job is running calls `on_gone`.
-fn read_input<R: Read>(
+/// Decodes `input` into frames for the serve loop, answering pings at once
+/// through `out`. When the input ends or fails, marks the pool gone.
+fn read_input<R: Read, W: Write>(
     mut input: R,
     max_frame: usize,
     tx: &Sender<Input>,
     watch: &Watch,
-    on_gone: Option<fn()>,
+    out: &Mutex<BufWriter<W>>,
 ) {
     let mut decoder = FrameDecoder::new(max_frame);
     loop {
         let input = match wire::read_frame(&mut input, &mut decoder) {
+            Ok(Some(Frame::Ping { seq })) if watch.limit().is_some() => {
+                let _ = watch.reads.fetch_add(1, Ordering::Relaxed);
+                let mut out = lock(out);
+                let pong = wire::write_frame(&mut *out, &Frame::Pong { seq }, max_frame);
+                if pong.is_err() {
+                    debug!("remote worker: unable to answer a ping");
+                }
+                continue;
+            }
             Ok(Some(frame)) => Input::Frame(frame),
             Ok(None) => Input::Eof,
             Err(err) => Input::Failed(err),
         };
+        let _ = watch.reads.fetch_add(1, Ordering::Relaxed);
         if !matches!(input, Input::Frame(_)) {
             watch.gone.store(true, Ordering::SeqCst);
-            if watch.busy.load(Ordering::SeqCst)
-                && let Some(on_gone) = on_gone
-            {
-                on_gone();
-            }
             let _ = tx.send(input);
             return;
         }

@@ -28,7 +28,7 @@ use mio::{Interest, Registry, Token};
 use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
-use crate::remote::{Host, SlotInfo};
+use crate::remote::{Host, SlotFailure, SlotInfo};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -92,6 +92,17 @@ pub(crate) struct Slot {
     pub(crate) info: Option<Arc<SlotInfo>>,
     /// The worker closed its stdout: it is exiting.
     stdout_closed: bool,
+    /// When bytes last came from the worker (or the slot started).
+    pub(crate) heard: Instant,
+    /// When bytes last went to the worker (or the slot started).
+    pub(crate) sent: Instant,
+    /// When the last `PING` went out, and its number.
+    pub(crate) pinged: Instant,
+    ping_seq: u64,
+    /// The number of the `PING` sent when the running job passed its time
+    /// limit: the first `PONG` from then on shows the worker alive, and
+    /// the job's overrun its own.
+    pub(crate) overdue: Option<u64>,
 }
 
 impl Slot {
@@ -177,6 +188,11 @@ impl Slot {
             in_flight: Vec::new(),
             info: None,
             stdout_closed: false,
+            heard: now,
+            sent: now,
+            pinged: now,
+            ping_seq: 0,
+            overdue: None,
         };
         // Written when stdin is writable: a worker that already exited shows
         // up as its stdout closing, with its exit status, not as an error
@@ -227,13 +243,22 @@ impl Slot {
             }
         }
         let _ = self.out.drain(..written);
+        if written > 0 {
+            self.sent = Instant::now();
+        }
         Ok(())
     }
 
-    /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
-    /// is closed (the worker exited). On an error, the frames decoded before
-    /// it are in `frames`: they came from the worker intact, and are the
-    /// caller's to handle before the error.
+    /// Queues a `PING` and writes what the pipe takes; returns its number.
+    pub(crate) fn ping(&mut self, now: Instant) -> io::Result<u64> {
+        self.ping_seq += 1;
+        let seq = self.ping_seq;
+        self.pinged = now;
+        self.queue(&Frame::Ping { seq }).map_err(io::Error::other)?;
+        self.flush()?;
+        Ok(seq)
+    }
+
     /// Bytes of frames read from stdout so far.
     pub(crate) fn bytes_read(&self) -> u64 {
         self.bytes_read
@@ -244,7 +269,11 @@ impl Slot {
         self.decoder.buffered() > 0
     }
 
-    pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
+    /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
+    /// is closed (the worker exited). On an error, the frames decoded before
+    /// it are in `frames`: they came from the worker intact, and are the
+    /// caller's to handle before the error.
+    pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, SlotFailure> {
         if self.pending.is_some() {
             match self.read_start_line() {
                 Ok(Some(true)) => {}
@@ -253,9 +282,14 @@ impl Slot {
                     self.stdout_closed = true;
                     return Ok(true);
                 }
-                Err(reason) => return Err(WireError::Io(io::Error::other(reason))),
+                Err(reason) => return Err(SlotFailure::SlurmStart(reason)),
             }
         }
+        self.read_stream(frames).map_err(SlotFailure::from_wire)
+    }
+
+    /// [`Slot::read_frames`] once the start line, if any, came.
+    fn read_stream(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
         let mut eof = false;
         loop {
             while let Some(frame) = self.decoder.next_frame()? {
@@ -271,7 +305,10 @@ impl Slot {
             }
             match self.decoder.read_from(&mut self.stdout) {
                 Ok(0) => eof = true,
-                Ok(n) => self.bytes_read += n as u64,
+                Ok(n) => {
+                    self.bytes_read += n as u64;
+                    self.heard = Instant::now();
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(WireError::Io(err)),
@@ -340,15 +377,12 @@ impl Slot {
 
     /// Why the slot's handshake deadline passed: a Slurm job still in the
     /// queue, or a worker that did not answer in `handshake`.
-    pub(crate) fn start_timeout_reason(&self, handshake: Duration) -> String {
+    pub(crate) fn start_timeout(&self, handshake: Duration) -> SlotFailure {
         match &self.pending {
-            Some(pending) => format!(
-                "its Slurm job did not start within {:?}: still pending, the cluster has no room \
-                 for it now; use fewer slots, a longer pending timeout, or run the slots as steps \
-                 of one allocation",
-                pending.timeout
-            ),
-            None => format!("no handshake within {handshake:?}"),
+            Some(pending) => SlotFailure::SlurmPending {
+                within: pending.timeout,
+            },
+            None => SlotFailure::NoHandshake { within: handshake },
         }
     }
 
@@ -409,6 +443,10 @@ impl Slot {
     }
 
     fn log_stderr_line(&mut self) {
+        // ssh ends its own lines with "\r\n".
+        if self.stderr_line.ends_with(b"\r") {
+            let _ = self.stderr_line.pop();
+        }
         let line = String::from_utf8_lossy(&self.stderr_line).into_owned();
         self.stderr_line.clear();
         info!(target: "hearth::remote::worker", "{}: {line}", self.label);

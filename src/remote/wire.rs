@@ -40,18 +40,29 @@
 //! # Conversation
 //!
 //! ```text
-//! client (the pool)                           worker (--remote-worker)
-//! Hello { version }                  ->
-//!                                    <-       HelloAck { version, host, pid }
-//! SessionInit { handlers, config }   ->
-//!                                    <-       SessionAck { handlers }
-//! Job { id, handler, payload }       ->       (several may be in flight)
-//!                                    <-       Result { id, outcome }
-//! Shutdown                           ->       (the worker exits)
+//! client (the pool)                             worker (--remote-worker)
+//! Hello { version }                    ->
+//!                                      <-       HelloAck { version, host, pid }
+//! SessionInit { handlers, config,
+//!               slot_timeout_ms }      ->
+//!                                      <-       SessionAck { handlers }
+//! Job { id, handler, payload }         ->       (several may be in flight)
+//!                                      <-       Result { id, outcome }
+//! Ping { seq }                         ->       (at any time after SESSION_ACK)
+//!                                      <-       Pong { seq }
+//! Shutdown                             ->       (the worker exits)
 //! ```
 //!
 //! Once per slot the handshake, once per session the session set-up, then any
 //! number of jobs; results may come back in any order and are matched by id.
+//!
+//! The liveness exchange (version 2): the client sends `Ping` when it has
+//! heard nothing from the worker, or said nothing to it, for a third of the
+//! slot timeout (`slot_timeout_ms` of `SessionInit`), and the worker answers
+//! every `Ping` with a `Pong` of the same `seq` at once, also while a job
+//! runs. A worker the client has not heard from for the slot timeout is
+//! dead to it; a client the worker has not heard from for the slot timeout
+//! is gone, and the worker ends its job and itself.
 //! The versions in the handshake repeat the header's. A worker whose decoder
 //! reports a [`WireError::VersionMismatch`] on the first frame still answers
 //! with its own `HelloAck` before it exits, so that the client can report the
@@ -101,7 +112,9 @@ mod tests;
 pub const MAGIC: [u8; 4] = *b"HRTH";
 
 /// The protocol version this build speaks, the fifth byte of every frame.
-pub const VERSION: u8 = 1;
+/// Version 2 added the liveness exchange ([`Frame::Ping`],
+/// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]).
+pub const VERSION: u8 = 2;
 
 /// The length of a frame's header: magic, version and payload length.
 pub const HEADER_LEN: usize = 9;
@@ -130,10 +143,11 @@ const SHOWN_JUNK: usize = 64;
 /// A message of the hearth worker protocol; one per frame.
 ///
 /// The client (the pool's slot) sends [`Hello`](Frame::Hello),
-/// [`SessionInit`](Frame::SessionInit), [`Job`](Frame::Job) and
-/// [`Shutdown`](Frame::Shutdown); the worker answers with
-/// [`HelloAck`](Frame::HelloAck), [`SessionAck`](Frame::SessionAck) and
-/// [`Result`](Frame::Result). See the [module docs](self) for the order.
+/// [`SessionInit`](Frame::SessionInit), [`Job`](Frame::Job),
+/// [`Ping`](Frame::Ping) and [`Shutdown`](Frame::Shutdown); the worker
+/// answers with [`HelloAck`](Frame::HelloAck),
+/// [`SessionAck`](Frame::SessionAck), [`Result`](Frame::Result) and
+/// [`Pong`](Frame::Pong). See the [module docs](self) for the order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     /// Client → worker, first frame on a new slot: the client's protocol
@@ -162,6 +176,9 @@ pub enum Frame {
         /// [`MAX_LIST`]).
         #[serde(deserialize_with = "bounded_list")]
         config: Vec<(String, String)>,
+        /// The slot timeout in milliseconds: a worker that hears nothing
+        /// from the client for this long ends its job and itself (0: never).
+        slot_timeout_ms: u64,
     },
     /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
     SessionAck {
@@ -191,6 +208,17 @@ pub enum Frame {
     },
     /// Client → worker: no more jobs will come; finish and exit.
     Shutdown,
+    /// Client → worker: are you there? Answered with a [`Pong`](Frame::Pong)
+    /// at once, even while a job runs.
+    Ping {
+        /// The client's number for this ping, repeated in the answer.
+        seq: u64,
+    },
+    /// Worker → client: the answer to a [`Ping`](Frame::Ping).
+    Pong {
+        /// The ping's number.
+        seq: u64,
+    },
 }
 
 impl Frame {
@@ -205,6 +233,8 @@ impl Frame {
             Frame::Job { .. } => "JOB",
             Frame::Result { .. } => "RESULT",
             Frame::Shutdown => "SHUTDOWN",
+            Frame::Ping { .. } => "PING",
+            Frame::Pong { .. } => "PONG",
         }
     }
 }
@@ -859,7 +889,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 7] = [
+const FRAME_NAMES: [&str; 9] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -867,6 +897,8 @@ const FRAME_NAMES: [&str; 7] = [
     "JOB",
     "RESULT",
     "SHUTDOWN",
+    "PING",
+    "PONG",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

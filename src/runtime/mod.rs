@@ -11,6 +11,7 @@ use log::debug;
 
 use crate::actor::{Actor, NewActor, SyncActor};
 use crate::coordinator::{self, Coordinator, RemoteFront};
+use crate::error::BoxError;
 use crate::metrics::RuntimeMetrics;
 use crate::remote::{PoolBuilder, PoolError, PoolShared, RemotePool};
 use crate::signal::Signal;
@@ -26,15 +27,49 @@ mod quiescence;
 mod runtime_ref;
 mod shared;
 mod shutdown;
+mod spawn;
 
 pub use access::Access;
 pub use options::ActorOptions;
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
+pub use spawn::Spawn;
 
 pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
-pub(crate) use shared::{RuntimeShared, enter, with_current};
+#[cfg(feature = "test")]
+pub(crate) use shared::CurrentGuard;
+pub(crate) use shared::{RuntimeShared, SharedOptions, enter, with_current};
+
+/// What a function given to [`Runtime::run_on_workers`] returns: `()`, or
+/// `Result<(), E>` for an error `E` that converts into a boxed
+/// `std::error::Error + Send + Sync` (any such error, `String`, `&str`).
+pub trait WorkerResult: private::Sealed {
+    /// The result, with the error boxed.
+    #[doc(hidden)]
+    fn into_result(self) -> Result<(), BoxError>;
+}
+
+impl WorkerResult for () {
+    fn into_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> WorkerResult for Result<(), E> {
+    fn into_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+mod private {
+    /// Only the runtime's own implementations of [`super::WorkerResult`].
+    pub trait Sealed {}
+
+    impl Sealed for () {}
+
+    impl<E> Sealed for Result<(), E> {}
+}
 
 /// The hearth runtime: worker threads, sync actor threads and the
 /// coordinator.
@@ -47,6 +82,7 @@ pub(crate) use shared::{RuntimeShared, enter, with_current};
 ///
 /// ```
 /// use hearth::actor::{actor_fn, Context};
+/// use hearth::actor_ref::TrySendError;
 /// use hearth::supervisor::NoSupervisor;
 /// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 ///
@@ -56,9 +92,9 @@ pub(crate) use shared::{RuntimeShared, enter, with_current};
 ///     }
 /// }
 ///
-/// fn setup(mut rt: RuntimeRef) -> Result<(), String> {
+/// fn setup(mut rt: RuntimeRef) -> Result<(), TrySendError<&'static str>> {
 ///     let actor_ref = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
-///     actor_ref.try_send("World").map_err(|err| err.to_string())
+///     actor_ref.try_send("World")
 /// }
 ///
 /// fn main() -> Result<(), hearth::Error> {
@@ -114,16 +150,48 @@ impl Runtime {
     /// Runs `f` once on every worker thread, with that worker's
     /// [`RuntimeRef`], typically to spawn thread-local actors.
     ///
-    /// The functions run as soon as the workers get to them; an error
-    /// returned by one stops the runtime, and [`Runtime::start`] returns it.
-    pub fn run_on_workers<F, E>(&mut self, f: F)
+    /// `f` returns nothing, or a `Result` whose error is any
+    /// `std::error::Error + Send + Sync` (or a `String` or `&str`). The
+    /// functions run as soon as the workers get to them; an error returned
+    /// by one (or a panic) stops the runtime, and [`Runtime::start`]
+    /// returns it, with the function's error as its `source`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+    ///
+    /// async fn greeter(mut ctx: Context<&'static str, ThreadLocal>) {
+    ///     if let Ok(name) = ctx.receive_next().await {
+    ///         println!("Hello, {name}!");
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// // Nothing to go wrong: no `Result` needed.
+    /// runtime.run_on_workers(|mut rt: RuntimeRef| {
+    ///     let _ = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
+    /// });
+    /// // Errors of any kind, with `?`.
+    /// runtime.run_on_workers(|mut rt: RuntimeRef| {
+    ///     let greeter = rt.spawn_local(NoSupervisor, actor_fn(greeter), (), ActorOptions::default());
+    ///     greeter.try_send("World")?;
+    ///     Ok::<_, hearth::actor_ref::TrySendError<&'static str>>(())
+    /// });
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub fn run_on_workers<F, R>(&mut self, f: F)
     where
-        F: FnOnce(RuntimeRef) -> Result<(), E> + Send + Clone + 'static,
-        E: fmt::Display,
+        F: FnOnce(RuntimeRef) -> R + Send + Clone + 'static,
+        R: WorkerResult,
     {
         for worker in &self.workers {
             let f = f.clone();
-            let f: WorkerFn = Box::new(move |rt| f(rt).map_err(|err| err.to_string()));
+            let f: WorkerFn = Box::new(move |rt| f(rt).into_result());
             let _ = worker.send(Control::Run(f));
         }
     }
@@ -242,12 +310,65 @@ impl Runtime {
         &self.shared.name
     }
 
-    /// Test hook: makes worker `id` panic outside any actor.
-    #[doc(hidden)]
-    pub fn __inject_worker_panic(&self, id: usize, msg: &str) {
+    /// Makes worker `id` panic outside any actor, to test what an
+    /// application does when a worker dies (the `test` feature).
+    #[cfg(feature = "test")]
+    pub fn inject_worker_panic(&self, id: usize, msg: &str) {
         if let Some(worker) = self.workers.iter().find(|w| w.id() == id) {
             let _ = worker.send(Control::Panic(msg.to_owned()));
         }
+    }
+
+    /// Runs `future` on the runtime and returns its output: the calling
+    /// thread becomes the coordinator, as with [`Runtime::start`], and once
+    /// the future is done the runtime shuts down gracefully (the other
+    /// actors finish as in any graceful shutdown). For tools, clients and
+    /// tests that want a value out of the runtime.
+    ///
+    /// # Errors
+    ///
+    /// What [`Runtime::start`] returns; and when the future ended without
+    /// an output (it panicked, or a forced stop dropped it), an error
+    /// saying so.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::actor_ref::RpcMessage;
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn adder(mut ctx: Context<RpcMessage<(u64, u64), u64>, ThreadSafe>) {
+    ///     while let Ok(msg) = ctx.receive_next().await {
+    ///         let _ = msg.handle(|(a, b)| a + b);
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let adder = runtime.spawn(NoSupervisor, actor_fn(adder), (), ActorOptions::default());
+    /// let sum = runtime.block_on(async move { adder.rpc((40, 2)).await })?;
+    /// assert_eq!(sum, Ok(42));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn block_on<Fut>(mut self, future: Fut) -> Result<Fut::Output, Error>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let output = Arc::new(std::sync::Mutex::new(None));
+        let slot = output.clone();
+        let rt = self.thread_safe();
+        self.spawn_future(async move {
+            let value = future.await;
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+            rt.shutdown();
+        });
+        self.start()?;
+        let value = output.lock().unwrap_or_else(|p| p.into_inner()).take();
+        value.ok_or_else(Error::no_output)
     }
 
     /// Runs the runtime on the calling thread, which becomes the
@@ -257,11 +378,16 @@ impl Runtime {
     ///
     /// SIGINT, SIGTERM or SIGQUIT with no signal receiver, or a `shutdown`
     /// call, start a graceful shutdown: every actor is woken,
-    /// `receive_next` reports [`NoMessages`](crate::NoMessages) once an
-    /// inbox is empty and `is_stopping` returns true. Actors still running
-    /// after the grace period ([`Setup::grace_period`], 5 s by default) are
-    /// stopped. A second SIGINT, SIGTERM or SIGQUIT during the shutdown stops
-    /// the runtime at once. With signal receivers, the application decides.
+    /// `is_stopping` returns true, and `receive_next` reports
+    /// [`NoMessages`](crate::NoMessages) once an inbox is empty and the
+    /// runtime has gone quiet (see
+    /// [`Context::receive_next`](crate::actor::Context::receive_next)).
+    /// Actors still running after the grace period
+    /// ([`Setup::grace_period`], 5 s by default) are stopped, and the error
+    /// names them. A second SIGINT, SIGTERM or SIGQUIT during the shutdown
+    /// stops the runtime at once. With signal receivers, the application
+    /// decides. Once every thread ended, the remote pools finish their
+    /// running jobs and close, within a grace period of their own.
     ///
     /// A program should exit with 0 after `Ok`, with 130 after an interrupt
     /// it did not handle and with 1 after other errors:

@@ -200,6 +200,14 @@ pub struct ThreadLocal {
     rt: RuntimeRef,
 }
 
+impl ThreadLocal {
+    /// The access of a thread-local actor of `rt`'s worker.
+    #[cfg(feature = "test")]
+    pub(crate) fn new(rt: RuntimeRef) -> ThreadLocal {
+        ThreadLocal { rt }
+    }
+}
+
 impl Deref for ThreadLocal {
     type Target = RuntimeRef;
 

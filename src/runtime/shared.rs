@@ -21,6 +21,7 @@ use crate::supervisor::Supervisor;
 use crate::sync_worker::SyncWorkerInfo;
 use crate::sys::ThreadClock;
 use crate::timer::store::{TimerKey, Timers};
+use crate::trace::TraceFile;
 use crate::worker::WorkerWake;
 use crate::{ActorRef, inbox};
 
@@ -48,6 +49,24 @@ pub(crate) struct RuntimeShared {
     /// How long a write may wait for room once the runtime is stopping
     /// (`Setup::stalled_write_limit`).
     pub(crate) stalled_write_limit: Duration,
+    /// Whether worker threads grow their heap ahead of need
+    /// (`Setup::grow_heap_ahead`).
+    pub(crate) grow_heap_ahead: bool,
+    /// An unhandled stop signal is the program's normal end
+    /// (`Setup::stop_signals_end_cleanly`).
+    pub(crate) stop_signals_end_cleanly: bool,
+    /// Where the workers trace their runs (`Setup::trace`).
+    pub(crate) trace: Option<Arc<TraceFile>>,
+}
+
+/// The settings of a [`Setup`](crate::Setup) that the runtime's threads
+/// read.
+#[derive(Default)]
+pub(crate) struct SharedOptions {
+    pub(crate) stalled_write_limit: Duration,
+    pub(crate) grow_heap_ahead: bool,
+    pub(crate) stop_signals_end_cleanly: bool,
+    pub(crate) trace: Option<Arc<TraceFile>>,
 }
 
 impl RuntimeShared {
@@ -55,8 +74,14 @@ impl RuntimeShared {
         name: String,
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
-        stalled_write_limit: Duration,
+        options: SharedOptions,
     ) -> Self {
+        let SharedOptions {
+            stalled_write_limit,
+            grow_heap_ahead,
+            stop_signals_end_cleanly,
+            trace,
+        } = options;
         RuntimeShared {
             name,
             scheduler: SharedScheduler::new(workers.clone()),
@@ -72,6 +97,9 @@ impl RuntimeShared {
             remote_pools: Mutex::new(Vec::new()),
             tcp_servers: Mutex::new(Vec::new()),
             stalled_write_limit,
+            grow_heap_ahead,
+            stop_signals_end_cleanly,
+            trace,
         }
     }
 
@@ -219,6 +247,43 @@ pub struct ThreadSafe {
 
 impl ThreadSafe {
     /// Spawns a thread-safe actor, run by whichever worker is free.
+    ///
+    /// # Actors that spawn themselves
+    ///
+    /// An `async fn` actor that spawns more of itself (a tree of actors)
+    /// does not compile when the spawn is written in its own body: to know
+    /// that its future is `Send`, the compiler would have to know it
+    /// already (error E0283, "cannot satisfy `impl Future<Output = ()>:
+    /// Send`"). Put the spawn in a plain function next to it: the compiler
+    /// checks that function apart, and the actor calls it.
+    ///
+    /// ```
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, ActorRef, ThreadSafe};
+    ///
+    /// /// A node of a binary tree of `depth` levels; reports its leaves.
+    /// async fn node(mut ctx: Context<u64, ThreadSafe>, (depth, parent): (u32, ActorRef<u64>)) {
+    ///     if depth == 0 {
+    ///         let _ = parent.send(1u64).await;
+    ///         return;
+    ///     }
+    ///     for _ in 0..2 {
+    ///         let _ = spawn_node(ctx.runtime_ref(), depth - 1, ctx.actor_ref());
+    ///     }
+    ///     let mut leaves = 0;
+    ///     for _ in 0..2 {
+    ///         leaves += ctx.receive_next().await.unwrap_or(0);
+    ///     }
+    ///     let _ = parent.send(leaves).await;
+    /// }
+    ///
+    /// /// The spawn, out of `node`'s body.
+    /// fn spawn_node(rt: &ThreadSafe, depth: u32, parent: ActorRef<u64>) -> ActorRef<u64> {
+    ///     rt.spawn(NoSupervisor, actor_fn(node), (depth, parent), ActorOptions::default())
+    /// }
+    /// # let _ = spawn_node;
+    /// ```
     pub fn spawn<S, NA>(
         &self,
         supervisor: S,

@@ -17,6 +17,10 @@
 //! arena. A thread on the main arena is left alone: there the freed block
 //! would make the top large enough to be trimmed at once, a `brk` up and
 //! down for nothing ([`sys::on_main_arena`], asked once per thread).
+//!
+//! How the heap grows is the application's allocator policy, so this is off
+//! unless the runtime was built with `Setup::grow_heap_ahead`: then each
+//! worker thread turns it on for itself ([`grow_ahead_on_this_thread`]).
 
 use std::cell::Cell;
 
@@ -35,11 +39,23 @@ thread_local! {
     /// Whether this thread's arena is one to grow ahead: `None` until
     /// asked.
     static GROWS_AHEAD: Cell<Option<bool>> = const { Cell::new(None) };
+    /// Set on the worker threads of a runtime built with
+    /// `Setup::grow_heap_ahead`.
+    static ENABLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Turns the growth ahead on for this thread (a worker thread of a runtime
+/// built with `Setup::grow_heap_ahead`).
+pub(crate) fn grow_ahead_on_this_thread() {
+    ENABLED.with(|enabled| enabled.set(true));
 }
 
 /// Notes that this thread allocated `bytes` for a process; now and then
 /// grows the thread's heap ahead of need (see the module documentation).
 pub(crate) fn note_allocated(bytes: usize) {
+    if !ENABLED.with(Cell::get) {
+        return;
+    }
     let reserve_now = SINCE_RESERVE.with(|since| {
         let (total, due) = due(since.get(), bytes);
         since.set(total);

@@ -27,6 +27,7 @@ use log::error;
 use crate::inbox;
 use crate::scheduler::{CensusTally, Process, budget};
 use crate::supervisor::panic_message;
+use crate::trace::{self, RunKind};
 use crate::worker::WorkerWake;
 
 pub(crate) struct LocalScheduler {
@@ -123,7 +124,9 @@ impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
         // to it.
         let process = unsafe { &mut *process };
         match process {
-            Some(process) => budget::with_budget(|| process.run(&mut cx)),
+            Some(process) => trace::run(process, RunKind::ThreadLocal, |process| {
+                budget::with_budget(|| process.run(&mut cx))
+            }),
             None => Poll::Ready(()),
         }
     }
@@ -559,6 +562,39 @@ mod tests {
             sender.is_closed(),
             "the actor after the panicking one was not dropped"
         );
+        drop(scheduler);
+        drop(own);
+    }
+
+    /// The race the cell's reference count is there for: the last sender
+    /// dropped on another thread at the moment the worker drops the
+    /// process (and with it the inbox's owner). Whoever comes last frees
+    /// the cell, once. Run under AddressSanitizer in CI (and under Miri by
+    /// hand), which catch a use after free, a double free or a leak.
+    #[test]
+    fn last_sender_dropped_elsewhere_while_the_worker_drops_the_cell() {
+        let rounds = if cfg!(miri) { 20 } else { 2000 };
+        let (scheduler, own) = test_scheduler();
+        let capacity = NonZeroUsize::new(1).unwrap();
+        for round in 0..rounds {
+            let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+                let sender = owner.sender();
+                *slot = Some(Holds(owner));
+                sender
+            });
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let go = start.clone();
+            let other = std::thread::spawn(move || {
+                let _ = go.wait();
+                // A send races the close too.
+                let _ = sender.try_send_from(&mut || Some(round));
+                drop(sender);
+            });
+            let _ = start.wait();
+            drop(scheduler.borrow_mut().drain());
+            other.join().unwrap();
+        }
+        assert_eq!(scheduler.borrow().live(), 0);
         drop(scheduler);
         drop(own);
     }

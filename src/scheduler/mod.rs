@@ -18,7 +18,9 @@ mod shared;
 mod test_process;
 
 pub(crate) use census::{Census, CensusTally};
-pub(crate) use heap_growth::note_allocated;
+pub(crate) use heap_growth::{grow_ahead_on_this_thread, note_allocated};
 pub(crate) use local::LocalScheduler;
 pub(crate) use process::{ActorProcess, FutureProcess, Process};
+#[cfg(feature = "test")]
+pub(crate) use shared::Attached;
 pub(crate) use shared::SharedScheduler;

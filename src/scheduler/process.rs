@@ -48,26 +48,81 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
 
 impl<S, NA> ActorProcess<S, NA>
 where
+    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument>,
     NA: NewActor,
     NA::RuntimeAccess: Clone,
 {
+    /// The process of a new actor. If creating the actor fails (and its
+    /// supervisor gives up), the process has no actor: its first run ends
+    /// it, closing the inbox.
     pub(crate) fn new(
         supervisor: S,
-        mut new_actor: NA,
+        new_actor: NA,
         arg: NA::Argument,
         inbox: inbox::Owner<NA::Message>,
         rt: NA::RuntimeAccess,
         shared: Arc<RuntimeShared>,
     ) -> Self {
-        let ctx = Context::new(inbox.receiver(), rt.clone(), shared.clone());
-        let actor = new_actor.new(ctx, arg);
-        ActorProcess {
+        let mut process = ActorProcess {
             supervisor,
             new_actor,
             inbox,
             rt,
             shared,
-            actor: Some(actor),
+            actor: None,
+        };
+        // Not yet pinned anywhere: a plain assignment.
+        process.actor = process.create(arg);
+        process
+    }
+
+    /// Creates an incarnation of the actor with `arg`. A failed creation is
+    /// the supervisor's to decide (`decide_on_restart_error`), and one more
+    /// attempt may follow; a second failure stops the actor. A panic in the
+    /// creation or the supervisor stops it too. `None`: no actor.
+    fn create(&mut self, arg: NA::Argument) -> Option<NA::Actor> {
+        let err = match self.try_new(arg)? {
+            Ok(actor) => return Some(actor),
+            Err(err) => err,
+        };
+        let supervisor = &mut self.supervisor;
+        let decision = panic::catch_unwind(AssertUnwindSafe(|| {
+            supervisor::with_actor(NA::name(), || supervisor.decide_on_restart_error(&err))
+        }));
+        let arg = match decision {
+            Ok(SupervisorStrategy::Restart(arg)) => arg,
+            Ok(SupervisorStrategy::Stop) => return None,
+            Err(panic) => {
+                error!(actor = NA::name(), panic = panic_message(&*panic); "supervisor panicked, stopping the actor");
+                return None;
+            }
+        };
+        match self.try_new(arg)? {
+            Ok(actor) => Some(actor),
+            Err(err) => {
+                let supervisor = &mut self.supervisor;
+                let told = panic::catch_unwind(AssertUnwindSafe(|| {
+                    supervisor::with_actor(NA::name(), || supervisor.second_restart_error(&err));
+                }));
+                if let Err(panic) = told {
+                    error!(actor = NA::name(), panic = panic_message(&*panic); "supervisor panicked");
+                }
+                None
+            }
+        }
+    }
+
+    /// Calls `NewActor::new` with a new context; `None` if it panicked (the
+    /// panic is logged).
+    fn try_new(&mut self, arg: NA::Argument) -> Option<Result<NA::Actor, NA::Error>> {
+        let ctx = Context::new(self.inbox.receiver(), self.rt.clone(), self.shared.clone());
+        let new_actor = &mut self.new_actor;
+        match panic::catch_unwind(AssertUnwindSafe(|| new_actor.new(ctx, arg))) {
+            Ok(created) => Some(created),
+            Err(panic) => {
+                error!(actor = NA::name(), panic = panic_message(&*panic); "creating the actor panicked, stopping it");
+                None
+            }
         }
     }
 
@@ -135,23 +190,16 @@ where
             }
         };
         match decision {
-            Ok(SupervisorStrategy::Restart(arg)) => {
-                let ctx = Context::new(self.inbox.receiver(), self.rt.clone(), self.shared.clone());
-                let new_actor = &mut self.new_actor;
-                match panic::catch_unwind(AssertUnwindSafe(|| new_actor.new(ctx, arg))) {
-                    Ok(actor) => {
-                        // `None` now: nothing pinned is overwritten.
-                        self.actor = Some(actor);
-                        // Run the new incarnation, but after others had a turn.
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                    Err(panic) => {
-                        error!(actor = self.name(), panic = panic_message(&*panic); "restarting actor panicked, stopping it");
-                        Poll::Ready(())
-                    }
+            Ok(SupervisorStrategy::Restart(arg)) => match self.create(arg) {
+                Some(actor) => {
+                    // `None` now: nothing pinned is overwritten.
+                    self.actor = Some(actor);
+                    // Run the new incarnation, but after others had a turn.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
                 }
-            }
+                None => Poll::Ready(()),
+            },
             Ok(SupervisorStrategy::Stop) => Poll::Ready(()),
             Err(panic) => {
                 error!(actor = self.name(), panic = panic_message(&*panic); "supervisor panicked, stopping the actor");

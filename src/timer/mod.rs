@@ -53,6 +53,15 @@ impl fmt::Display for DeadlinePassed {
 
 impl std::error::Error for DeadlinePassed {}
 
+impl From<DeadlinePassed> for std::io::Error {
+    /// An I/O error of kind [`TimedOut`](std::io::ErrorKind::TimedOut), so
+    /// a deadline on I/O composes with `?` in functions returning
+    /// `io::Result`.
+    fn from(passed: DeadlinePassed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, passed)
+    }
+}
+
 /// A future that resolves once its deadline has passed.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Timer<RT: Access> {
@@ -87,6 +96,34 @@ impl<RT: Access> Timer<RT> {
     /// Returns true if the deadline has passed.
     pub fn has_passed(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+
+    /// Limits `future` to this timer's deadline: a [`Deadline`] with the
+    /// timer's runtime access and deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hearth::timer::Timer;
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let rt: ThreadSafe = runtime.thread_safe();
+    /// let result = runtime.block_on(async move {
+    ///     let timer = Timer::after(rt.clone(), Duration::from_millis(10));
+    ///     timer.wrap(std::future::pending::<()>()).await
+    /// })?;
+    /// assert!(result.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wrap<Fut>(self, future: Fut) -> Deadline<Fut, RT> {
+        Deadline {
+            timer: self,
+            future: Box::pin(future),
+        }
     }
 
     /// Moves the deadline (e.g. to reuse the timer).
@@ -173,6 +210,27 @@ impl<Fut, RT: Access> Deadline<Fut, RT> {
     pub fn deadline(&self) -> Instant {
         self.timer.deadline()
     }
+
+    /// Returns true if the deadline has passed.
+    pub fn has_passed(&self) -> bool {
+        self.timer.has_passed()
+    }
+
+    /// The limited future.
+    pub fn get_ref(&self) -> &Fut {
+        &self.future
+    }
+
+    /// The limited future, pinned (it may have been polled).
+    pub fn get_mut(&mut self) -> Pin<&mut Fut> {
+        self.future.as_mut()
+    }
+
+    /// The limited future, without its deadline (pinned: it may have been
+    /// polled).
+    pub fn into_inner(self) -> Pin<Box<Fut>> {
+        self.future
+    }
 }
 
 impl<Fut: Future, RT: Access> Future for Deadline<Fut, RT> {
@@ -222,11 +280,49 @@ impl<RT: Access> Interval<RT> {
         self.period
     }
 
+    /// When the next tick is due.
+    pub fn next_deadline(&self) -> Instant {
+        self.timer.deadline()
+    }
+
     /// Waits for the next tick; resolves to the instant it was due.
     pub fn tick(&mut self) -> Tick<'_, RT> {
         Tick { interval: self }
     }
+
+    /// Polls for the next tick: the instant it was due, once it has come.
+    pub fn poll_tick(&mut self, cx: &mut task::Context<'_>) -> Poll<Instant> {
+        match Pin::new(&mut self.timer).poll(cx) {
+            Poll::Ready(DeadlinePassed) => {
+                let due = self.timer.deadline();
+                let now = Instant::now();
+                let mut next = due + self.period;
+                if next <= now {
+                    next = now + self.period;
+                }
+                self.timer.reset(next);
+                Poll::Ready(due)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
+
+/// An interval is an endless stream of ticks (the instants they were
+/// due), for code written against `futures`' `Stream`.
+impl<RT: Access> futures_core::Stream for Interval<RT> {
+    type Item = Instant;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Option<Instant>> {
+        self.poll_tick(cx).map(Some)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
+    }
+}
+
+impl<RT: Access> Unpin for Interval<RT> {}
 
 impl<RT: Access> fmt::Debug for Interval<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,19 +343,6 @@ impl<RT: Access> Future for Tick<'_, RT> {
     type Output = Instant;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Instant> {
-        let interval = &mut *self.interval;
-        match Pin::new(&mut interval.timer).poll(cx) {
-            Poll::Ready(DeadlinePassed) => {
-                let due = interval.timer.deadline();
-                let now = Instant::now();
-                let mut next = due + interval.period;
-                if next <= now {
-                    next = now + interval.period;
-                }
-                interval.timer.reset(next);
-                Poll::Ready(due)
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        self.interval.poll_tick(cx)
     }
 }

@@ -6,7 +6,7 @@ use crate::{RuntimeRef, Signal};
 
 /// A function run on a worker, see
 /// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers).
-pub(crate) type WorkerFn = Box<dyn FnOnce(RuntimeRef) -> Result<(), String> + Send>;
+pub(crate) type WorkerFn = Box<dyn FnOnce(RuntimeRef) -> Result<(), crate::error::BoxError> + Send>;
 
 /// A control message.
 pub(crate) enum Control {
@@ -24,7 +24,9 @@ pub(crate) enum Control {
     Signal(Signal),
     /// Log the worker's metrics.
     LogMetrics,
-    /// Test hook: panic in the worker thread, outside any actor.
+    /// Panic in the worker thread, outside any actor (the `test` feature's
+    /// `Runtime::inject_worker_panic`).
+    #[cfg(feature = "test")]
     Panic(String),
 }
 
@@ -37,6 +39,7 @@ impl fmt::Debug for Control {
             Control::Shutdown => f.write_str("Shutdown"),
             Control::Signal(signal) => f.debug_tuple("Signal").field(signal).finish(),
             Control::LogMetrics => f.write_str("LogMetrics"),
+            #[cfg(feature = "test")]
             Control::Panic(msg) => f.debug_tuple("Panic").field(msg).finish(),
         }
     }

@@ -19,6 +19,8 @@ use crate::Error;
 use crate::runtime::RuntimeShared;
 
 mod control;
+#[cfg(feature = "test")]
+pub(crate) mod local_worker;
 pub(crate) mod sources;
 mod thread_main;
 mod wake;

@@ -24,8 +24,9 @@ use crate::scheduler::{self, LocalScheduler};
 use crate::supervisor::panic_message;
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
+use crate::trace::{self, WakeCause};
 use crate::worker::sources::IoRegistry;
-use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn};
+use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn, WorkerWake};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -45,6 +46,9 @@ pub(super) fn run(
     } = prepared;
     if let Ok(clock) = ThreadClock::current() {
         let _ = wake.clock.set(clock);
+    }
+    if shared.grow_heap_ahead {
+        scheduler::grow_ahead_on_this_thread();
     }
     if let Err(err) = ProcessSignals::block_for_thread() {
         warn!(worker = id, error:% = err; "unable to block process signals");
@@ -73,6 +77,10 @@ pub(super) fn run(
     let _attached = shared.scheduler.attach(&wake);
     let _drain = DrainOnExit(rt.clone());
     let _current = crate::runtime::enter(&shared);
+    let _tracing = shared
+        .trace
+        .as_ref()
+        .map(|file| trace::start_on_this_thread(file.clone(), id));
     let mut events = Events::with_capacity(64);
     let mut due = Vec::new();
     let mut started = false;
@@ -99,24 +107,12 @@ pub(super) fn run(
                         .retain(|deliver| deliver(signal));
                 }
                 Control::LogMetrics => WorkerMetrics::of(&wake).log(),
+                #[cfg(feature = "test")]
                 Control::Panic(msg) => panic!("{msg}"),
             }
         }
 
-        for _ in 0..RUN_BATCH {
-            let Some(key) = own_ready.pop() else { break };
-            scheduler::local::run(&rt.internals.local, key);
-        }
-        for _ in 0..RUN_BATCH {
-            let Ok(key) = ready_rx.try_recv() else { break };
-            scheduler::local::run(&rt.internals.local, key);
-        }
-        for _ in 0..RUN_BATCH {
-            let Some(task) = shared.scheduler.next() else {
-                break;
-            };
-            shared.scheduler.run(task);
-        }
+        run_ready(&rt, &own_ready, &ready_rx);
 
         // A process that ended in a stopping runtime may have left it quiet.
         if shared.shutdown.is_stopping() {
@@ -151,17 +147,7 @@ pub(super) fn run(
                 wake.awake();
                 Some(Duration::ZERO)
             } else {
-                // Sleep until the next timer, local or shared, if any.
-                let now = Instant::now();
-                let timers = rt.internals.timers.borrow();
-                wake.set_timers(timers.len(), timers.next());
-                let local = timers.next_in(now);
-                drop(timers);
-                let shared_next = shared.timers().next_in(now);
-                let timeout = match (local, shared_next) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let timeout = until_next_timer(&rt, &wake);
                 trace!(worker = id, timeout:? = timeout; "worker going to sleep");
                 timeout
             }
@@ -172,14 +158,57 @@ pub(super) fn run(
             Err(err) => return Err(Error::worker_poll(id, err)),
         }
         wake.awake();
-        // Being woken by the waker needs no handling: that was the point.
-        let mut io = rt.internals.io.borrow_mut();
-        for event in events.iter().filter(|event| event.token() != WAKER) {
-            io.ready(event, &mut due);
-        }
-        drop(io);
-        expire_timers(&rt, &shared, &mut due);
+        dispatch(&rt, &events, &mut due);
     }
+}
+
+/// Runs up to [`RUN_BATCH`] ready processes from each queue: local ones
+/// woken on this thread, local ones woken elsewhere, thread-safe ones.
+pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) {
+    for _ in 0..RUN_BATCH {
+        let Some(key) = own_ready.pop() else { break };
+        scheduler::local::run(&rt.internals.local, key);
+    }
+    for _ in 0..RUN_BATCH {
+        let Ok(key) = ready_rx.try_recv() else { break };
+        scheduler::local::run(&rt.internals.local, key);
+    }
+    let shared = &rt.internals.shared;
+    for _ in 0..RUN_BATCH {
+        let Some(task) = shared.scheduler.next() else {
+            break;
+        };
+        shared.scheduler.run(task);
+    }
+}
+
+/// How long the worker may sleep: until its next timer, local or shared
+/// (`None`: no timer). Records the local timers for the metrics.
+pub(crate) fn until_next_timer(rt: &RuntimeRef, wake: &WorkerWake) -> Option<Duration> {
+    let now = Instant::now();
+    let timers = rt.internals.timers.borrow();
+    wake.set_timers(timers.len(), timers.next());
+    let local = timers.next_in(now);
+    drop(timers);
+    let shared_next = rt.internals.shared.timers().next_in(now);
+    match (local, shared_next) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Wakes the tasks that the poll's `events` (and the timers now due) make
+/// ready.
+pub(crate) fn dispatch(rt: &RuntimeRef, events: &Events, due: &mut Vec<std::task::Waker>) {
+    // Being woken by the waker needs no handling: that was the point.
+    let mut io = rt.internals.io.borrow_mut();
+    for event in events.iter().filter(|event| event.token() != WAKER) {
+        io.ready(event, due);
+    }
+    drop(io);
+    trace::woke(WakeCause::Io, due.len());
+    let by_io = due.len();
+    expire_timers(rt, &rt.internals.shared, due, by_io);
 }
 
 /// Runs a function given to [`Runtime::run_on_workers`]: its error, or its
@@ -188,22 +217,29 @@ pub(super) fn run(
 /// [`Runtime::run_on_workers`]: crate::Runtime::run_on_workers
 fn run_function(id: usize, f: WorkerFn, rt: &RuntimeRef) -> Result<(), Error> {
     match panic::catch_unwind(AssertUnwindSafe(|| f(rt.clone()))) {
-        Ok(result) => result.map_err(|msg| Error::worker_function(id, msg)),
+        Ok(result) => result.map_err(|err| Error::worker_function(id, err)),
         Err(panic) => Err(Error::worker_function(
             id,
-            format!("it panicked: {}", panic_message(&*panic)),
+            format!("it panicked: {}", panic_message(&*panic)).into(),
         )),
     }
 }
 
-/// Wakes the actors whose timers are due, local and shared.
-fn expire_timers(rt: &RuntimeRef, shared: &RuntimeShared, due: &mut Vec<std::task::Waker>) {
+/// Wakes the actors whose timers are due, local and shared, and those in
+/// `due` already (the first `by_io`, woken by I/O).
+fn expire_timers(
+    rt: &RuntimeRef,
+    shared: &RuntimeShared,
+    due: &mut Vec<std::task::Waker>,
+    by_io: usize,
+) {
     let now = Instant::now();
     rt.internals.timers.borrow_mut().expire(now, due);
     // Shared timers: whichever worker comes first takes the due ones.
     if shared.timers().next().is_some_and(|next| next <= now) {
         shared.timers().expire(now, due);
     }
+    trace::woke(WakeCause::Timers, due.len() - by_io);
     for waker in due.drain(..) {
         waker.wake();
     }

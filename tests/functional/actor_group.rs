@@ -96,3 +96,94 @@ fn to_one_skips_stopped_members_and_remove_stopped() {
     runtime.start().unwrap();
     assert_eq!(rx.iter().map(|(_, n)| n).collect::<Vec<_>>(), [0, 1, 2, 3]);
 }
+
+/// A wrapper message, so a mapped reference has something to convert.
+struct Wrapped(u32);
+
+impl From<Wrapped> for u32 {
+    fn from(wrapped: Wrapped) -> u32 {
+        wrapped.0
+    }
+}
+
+/// Groups are built from iterators, extended, made unique over mapped
+/// references too, and members are removed by the actor they reach.
+#[test]
+fn collect_extend_unique_and_remove_by_actor() {
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().build().unwrap();
+    let actors: Vec<_> = (0..3)
+        .map(|id| {
+            runtime
+                .spawn_sync_actor(
+                    NoSupervisor,
+                    actor_fn(collector),
+                    (id, tx.clone()),
+                    ActorOptions::default(),
+                )
+                .unwrap()
+        })
+        .collect();
+    drop(tx);
+    // A mapped reference sends to the actor it was made from.
+    let mapped: hearth::ActorRef<Wrapped> = actors[0].clone().map();
+    assert!(mapped.sends_to(&actors[0]));
+    assert!(actors[0].sends_to(&mapped));
+    assert!(!mapped.sends_to(&actors[1]));
+    let mut group: ActorGroup<u32> = actors.iter().cloned().collect();
+    group.extend([actors[0].clone(), actors[1].clone()]);
+    assert_eq!(group.len(), 5);
+    group.make_unique();
+    assert_eq!(group.len(), 3);
+    group.add_unique(actors[2].clone());
+    assert_eq!(group.len(), 3);
+    group.remove(&actors[1]);
+    assert_eq!(group.len(), 2);
+    group.try_send(7, Delivery::ToAll).unwrap();
+    mapped.try_send(Wrapped(8)).unwrap();
+    drop((group, actors, mapped));
+    runtime.start().unwrap();
+    let mut got: Vec<(usize, u32)> = rx.iter().collect();
+    got.sort_unstable();
+    assert_eq!(got, [(0, 7), (0, 8), (2, 7)]);
+}
+
+/// Answers each request with twice its number.
+async fn doubler(
+    mut ctx: hearth::actor::Context<hearth::actor_ref::RpcMessage<u32, u32>, hearth::ThreadSafe>,
+) {
+    while let Ok(msg) = ctx.receive_next().await {
+        let _ = msg.handle(|n| n * 2);
+    }
+}
+
+/// An rpc to every member gathers their answers in the members' order; a
+/// member that stopped answers with an error.
+#[test]
+fn rpc_to_every_member_gathers_the_answers() {
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let mut group: ActorGroup<_> = (0..3)
+        .map(|_| runtime.spawn(NoSupervisor, actor_fn(doubler), (), ActorOptions::default()))
+        .collect();
+    let stopped = runtime
+        .spawn_sync_actor(
+            NoSupervisor,
+            actor_fn(stop_now),
+            (),
+            ActorOptions::default(),
+        )
+        .unwrap();
+    block_on(stopped.join());
+    // A member of another message type through a mapping that never
+    // converts: it reports the rpc's failure, not a panic.
+    group.add(stopped.map_fn(|_| None));
+    let (tx, rx) = mpsc::channel();
+    runtime.spawn_future(async move {
+        tx.send(group.rpc(21u32).await).unwrap();
+    });
+    runtime.start().unwrap();
+    let answers = rx.recv().unwrap();
+    assert_eq!(answers.len(), 4);
+    assert!(answers[..3].iter().all(|a| *a == Ok(42)), "{answers:?}");
+    assert!(answers[3].is_err(), "{answers:?}");
+}

@@ -2,6 +2,7 @@
 //! every error path. Most tests talk to a sync actor from the test thread,
 //! which makes the order of events easy to control.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::task::Poll;
 
@@ -338,4 +339,40 @@ fn mapped_reference_full_hands_message_back() {
     }
     drop((actor_ref, mapped));
     runtime.start().unwrap();
+}
+
+/// Sums what it gets until its senders are gone.
+async fn summer(mut ctx: Context<u64, ThreadSafe>, total: std::sync::Arc<AtomicU64>) {
+    while let Ok(n) = ctx.receive_next().await {
+        let _ = total.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// A join handle is not a sender: with the references dropped the actor's
+/// loop ends, and the handle sees it stop (tokio's `drop(tx);
+/// handle.await`).
+#[test]
+fn join_handle_waits_without_keeping_the_actor_alive() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let total = std::sync::Arc::new(AtomicU64::new(0));
+    let actor = runtime.spawn(
+        NoSupervisor,
+        actor_fn(summer),
+        total.clone(),
+        ActorOptions::default(),
+    );
+    let handle = actor.join_handle();
+    assert!(!handle.is_finished());
+    let seen = total.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime.spawn_future(async move {
+        for n in 1..=4u64 {
+            actor.send(n).await.unwrap();
+        }
+        drop(actor);
+        handle.await;
+        tx.send(seen.load(Ordering::SeqCst)).unwrap();
+    });
+    runtime.start().unwrap();
+    assert_eq!(rx.recv().unwrap(), 10);
 }

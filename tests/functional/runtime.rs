@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use hearth::actor::{Context, actor_fn};
+use hearth::actor::{Context, NewActor, actor_fn};
 use hearth::supervisor::NoSupervisor;
-use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, ThreadLocal, ThreadSafe};
+use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, Spawn, ThreadLocal, ThreadSafe};
 
 #[test]
 fn zero_threads_is_an_error() {
@@ -164,6 +164,31 @@ fn run_on_workers_error_is_returned_by_start() {
     );
 }
 
+/// The function's own error type, kept as the runtime error's source.
+#[derive(Debug)]
+struct NoDatabase;
+
+impl std::fmt::Display for NoDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no database at db:5432")
+    }
+}
+
+impl std::error::Error for NoDatabase {}
+
+#[test]
+fn run_on_workers_error_of_any_type_is_the_source() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    runtime.run_on_workers(|_: RuntimeRef| -> Result<(), NoDatabase> { Err(NoDatabase) });
+    let err = runtime.start().unwrap_err();
+    let source = std::error::Error::source(&err).expect("the function's error");
+    assert!(source.downcast_ref::<NoDatabase>().is_some(), "{source}");
+    assert_eq!(
+        err.to_string(),
+        "error running function on worker thread 1: no database at db:5432"
+    );
+}
+
 #[test]
 fn worker_panic_outside_actors_is_an_error_not_a_hang() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
@@ -173,7 +198,7 @@ fn worker_panic_outside_actors_is_an_error_not_a_hang() {
         let _ = rt.spawn_local(NoSupervisor, actor_fn(forever), (), ActorOptions::default());
         Ok::<_, String>(())
     });
-    runtime.__inject_worker_panic(1, "injected failure");
+    runtime.inject_worker_panic(1, "injected failure");
     let err = runtime.start().unwrap_err();
     assert!(err.is_panic());
     assert_eq!(
@@ -333,4 +358,103 @@ fn fan_in_from_thread_local_senders() {
     runtime.start().unwrap();
     let total = 4 * PER_SENDER;
     assert_eq!(rx.recv().unwrap(), (total * (total - 1) / 2, total));
+}
+
+/// `block_on` gives the future's output back once the runtime is done.
+#[test]
+fn block_on_returns_the_output() {
+    let runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let value = runtime
+        .block_on(async { (1..=10u64).sum::<u64>() })
+        .unwrap();
+    assert_eq!(value, 55);
+}
+
+/// A future that panics has no output: an error says so.
+#[test]
+fn block_on_a_panicking_future_is_an_error() {
+    let runtime = Runtime::setup().build().unwrap();
+    let err = runtime
+        .block_on(async {
+            panic!("future panic on purpose");
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("ended without an output"), "{err}");
+}
+
+/// Says it started, then ends.
+async fn says_started<RT>(_: Context<(), RT>, started: mpsc::Sender<&'static str>) {
+    let _ = started.send(
+        std::any::type_name::<RT>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?"),
+    );
+}
+
+/// Spawns two actors through the one `Spawn` trait, whatever the spawner.
+fn spawn_two<Sp, NA>(spawner: &mut Sp, new_actor: NA, arg: NA::Argument)
+where
+    NA: NewActor + Clone,
+    NA::Argument: Clone,
+    Sp: Spawn<NoSupervisor, NA, NA::RuntimeAccess>,
+{
+    for _ in 0..2 {
+        let _ = spawner.spawn(
+            NoSupervisor,
+            new_actor.clone(),
+            arg.clone(),
+            ActorOptions::default(),
+        );
+    }
+}
+
+/// A thread-safe actor that spawns two more from its own context.
+async fn spawns_from_its_context(
+    mut ctx: Context<(), ThreadSafe>,
+    started: mpsc::Sender<&'static str>,
+) {
+    spawn_two(&mut ctx, actor_fn(says_started::<ThreadSafe>), started);
+}
+
+/// Generic code spawns thread-local actors from a `RuntimeRef`,
+/// thread-safe ones from a `ThreadSafe` handle and from an actor's
+/// context, all through `Spawn`.
+#[test]
+fn one_spawn_trait_for_every_spawner() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let local = tx.clone();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        spawn_two(
+            &mut rt,
+            actor_fn(says_started::<ThreadLocal>),
+            local.clone(),
+        );
+    });
+    spawn_two(
+        &mut runtime.thread_safe(),
+        actor_fn(says_started::<ThreadSafe>),
+        tx.clone(),
+    );
+    let _ = runtime.spawn(
+        NoSupervisor,
+        actor_fn(spawns_from_its_context),
+        tx,
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    let mut started: Vec<&str> = rx.iter().collect();
+    started.sort_unstable();
+    assert_eq!(
+        started,
+        [
+            "ThreadLocal",
+            "ThreadLocal",
+            "ThreadSafe",
+            "ThreadSafe",
+            "ThreadSafe",
+            "ThreadSafe"
+        ]
+    );
 }

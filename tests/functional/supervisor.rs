@@ -221,3 +221,106 @@ fn panicking_sync_supervisor_is_reported() {
         "sync actor thread 1 failed: supervisor of sync actor sync_panics panicked: supervisor bug"
     );
 }
+
+/// Creates an actor only on the attempts `succeed_on` lists (counted from
+/// 1 over every `new`, first start and restarts alike).
+#[derive(Clone)]
+struct FlakyNew {
+    attempts: Arc<AtomicUsize>,
+    succeed_on: &'static [usize],
+    ran: mpsc::Sender<usize>,
+}
+
+impl hearth::actor::NewActor for FlakyNew {
+    type Message = ();
+    type Argument = ();
+    type Actor = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+    type Error = String;
+    type RuntimeAccess = ThreadSafe;
+
+    fn new(&mut self, _: Context<(), ThreadSafe>, (): ()) -> Result<Self::Actor, String> {
+        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        if !self.succeed_on.contains(&attempt) {
+            return Err(format!("no database (attempt {attempt})"));
+        }
+        let ran = self.ran.clone();
+        Ok(Box::pin(async move {
+            ran.send(attempt).unwrap();
+            // The first incarnation fails, to be restarted.
+            if attempt == 2 {
+                Err("lost the database".to_owned())
+            } else {
+                Ok(())
+            }
+        }))
+    }
+}
+
+/// What a supervisor was told, in order.
+#[derive(Clone, Default)]
+struct Told(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Supervisor<String, ()> for Told {
+    fn decide(&mut self, err: String) -> SupervisorStrategy<()> {
+        self.0.lock().unwrap().push(format!("decide: {err}"));
+        SupervisorStrategy::Restart(())
+    }
+
+    fn decide_on_restart_error(&mut self, err: &dyn std::fmt::Display) -> SupervisorStrategy<()> {
+        self.0.lock().unwrap().push(format!("restart error: {err}"));
+        SupervisorStrategy::Restart(())
+    }
+
+    fn second_restart_error(&mut self, err: &dyn std::fmt::Display) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("second restart error: {err}"));
+    }
+}
+
+/// A creation that fails is the supervisor's to decide, at the first start
+/// and at a restart; one more attempt may follow, and a second failure in
+/// a row stops the actor.
+#[test]
+fn failed_actor_creation_goes_to_the_supervisor() {
+    let mut runtime = Runtime::setup().build().unwrap();
+    let (ran_tx, ran_rx) = mpsc::channel();
+    let told = Told::default();
+    let new_actor = FlakyNew {
+        attempts: Arc::new(AtomicUsize::new(0)),
+        // 1 fails, 2 runs and fails, 3 and 4 fail: stopped.
+        succeed_on: &[2],
+        ran: ran_tx,
+    };
+    let actor = runtime.spawn(told.clone(), new_actor, (), ActorOptions::default());
+    runtime.start().unwrap();
+    assert!(actor.is_stopped());
+    assert_eq!(ran_rx.iter().collect::<Vec<_>>(), [2]);
+    assert_eq!(
+        *told.0.lock().unwrap(),
+        [
+            "restart error: no database (attempt 1)",
+            "decide: lost the database",
+            "restart error: no database (attempt 3)",
+            "second restart error: no database (attempt 4)",
+        ]
+    );
+}
+
+/// A restart supervisor counts failed creations against its budget.
+#[test]
+fn restart_supervisor_retries_a_failed_creation_within_its_budget() {
+    let mut runtime = Runtime::setup().build().unwrap();
+    let (ran_tx, ran_rx) = mpsc::channel();
+    let new_actor = FlakyNew {
+        attempts: Arc::new(AtomicUsize::new(0)),
+        succeed_on: &[2, 3],
+        ran: ran_tx,
+    };
+    let supervisor = RestartSupervisor::new(()).max_restarts(3);
+    let _ = runtime.spawn(supervisor, new_actor, (), ActorOptions::default());
+    runtime.start().unwrap();
+    // Attempt 1 failed, 2 ran and failed, 3 ran and returned.
+    assert_eq!(ran_rx.iter().collect::<Vec<_>>(), [2, 3]);
+}

@@ -177,3 +177,61 @@ fn thread_safe_actor_timers() {
         "{slept:?}"
     );
 }
+
+/// `Timer::wrap` limits a future to the timer's deadline; a `Deadline`
+/// shows its future and its state; the passed deadline is an I/O
+/// `TimedOut` error with `?`.
+#[test]
+fn wrap_and_deadline_accessors() {
+    let runtime = Runtime::setup().build().unwrap();
+    let rt = runtime.thread_safe();
+    let outcome = runtime
+        .block_on(async move {
+            let timer = Timer::after(rt.clone(), Duration::from_millis(20));
+            let due = timer.deadline();
+            let mut limited = timer.wrap(std::future::pending::<u8>());
+            assert_eq!(limited.deadline(), due);
+            assert!(!limited.has_passed());
+            let _: &std::future::Pending<u8> = limited.get_ref();
+            let pending = limited
+                .get_mut()
+                .poll(&mut task::Context::from_waker(Waker::noop()));
+            assert!(pending.is_pending());
+            let passed = (&mut limited).await.unwrap_err();
+            assert!(limited.has_passed());
+            let mut inner: Pin<Box<std::future::Pending<u8>>> = limited.into_inner();
+            let pending = inner
+                .as_mut()
+                .poll(&mut task::Context::from_waker(Waker::noop()));
+            assert!(pending.is_pending());
+            // `?` turns it into an io::Error of kind TimedOut.
+            let io = || -> std::io::Result<()> { Err(passed)? };
+            io().unwrap_err().kind()
+        })
+        .unwrap();
+    assert_eq!(outcome, std::io::ErrorKind::TimedOut);
+}
+
+/// An interval says when it ticks next, and is a `Stream` of ticks.
+#[test]
+fn interval_next_deadline_and_stream() {
+    let runtime = Runtime::setup().build().unwrap();
+    let rt = runtime.thread_safe();
+    let ticks = runtime
+        .block_on(async move {
+            let mut interval = Interval::every(rt, Duration::from_millis(5));
+            let mut ticks = Vec::new();
+            for _ in 0..3 {
+                let due = interval.next_deadline();
+                let tick = std::future::poll_fn(|cx| {
+                    futures_core::Stream::poll_next(Pin::new(&mut interval), cx)
+                })
+                .await;
+                assert_eq!(tick, Some(due));
+                ticks.push(due);
+            }
+            ticks
+        })
+        .unwrap();
+    assert!(ticks.windows(2).all(|w| w[0] < w[1]), "{ticks:?}");
+}

@@ -98,7 +98,7 @@ fn worker_panic_with_signal_receiving_sync_actor_does_not_hang() {
             )
             .unwrap();
         runtime.receive_signals(sync_ref);
-        runtime.__inject_worker_panic(1, "boom");
+        runtime.inject_worker_panic(1, "boom");
         runtime.start().map_err(|err| err.to_string())
     });
     assert_eq!(

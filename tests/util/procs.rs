@@ -90,3 +90,22 @@ pub fn signal(pid: u32, signal: libc::c_int) -> bool {
     // SAFETY: kill(2) with a positive pid signals that one process.
     unsafe { libc::kill(pid, signal) == 0 }
 }
+
+/// Processes that carry `tag` (a `NAME=value` pair) in their environment,
+/// as command lines: what a test run left behind, found through the tag it
+/// gave the processes it started.
+#[allow(dead_code)]
+pub fn tagged(tag: &str) -> Vec<String> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let dir = e.ok()?.path();
+            let environ = fs::read(dir.join("environ")).ok()?;
+            let tagged = environ.split(|&b| b == 0).any(|v| v == tag.as_bytes());
+            let cmd = fs::read(dir.join("cmdline")).ok()?;
+            tagged.then(|| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        })
+        .collect()
+}

@@ -14,7 +14,11 @@
 //!   the [`Sshd`] lives, so every connect is refused at once (ssh exits 255,
 //!   "Connection refused"): a fast unreachable host;
 //! - `denied`: the private sshd with a key that is not in
-//!   `authorized_keys` (ssh exits 255, "Permission denied (publickey)").
+//!   `authorized_keys` (ssh exits 255, "Permission denied (publickey)");
+//! - `badkey`: the private sshd, with a `known_hosts` that holds another
+//!   key for it (ssh exits 255, "Host key verification failed.");
+//! - `unknown`: a host name that does not resolve (`nosuchhost.invalid`:
+//!   ssh exits 255, "Could not resolve hostname").
 //!
 //! Dropping the [`Sshd`] kills the listener and every process below it (the
 //! per-connection sshd children, the shells and workers they started) and
@@ -62,8 +66,29 @@ pub struct Sshd {
 }
 
 impl Sshd {
-    /// Starts a server with the client aliases `hosts` (plus `closed` and
-    /// `denied`).
+    /// Starts a server for a test of the libtest harness: `None` when
+    /// sshd is not available, after saying `skipped: TEST: WHY` on the
+    /// terminal (past the harness's capture of the test's output, which
+    /// would show the test as a plain `ok`); a panic instead when
+    /// `HEARTH_REQUIRE_SSHD=1` (CI) makes its absence a failure.
+    #[allow(dead_code)]
+    pub fn start_or_skip(hosts: &[&str]) -> Option<Sshd> {
+        match Sshd::start(hosts) {
+            Ok(sshd) => Some(sshd),
+            Err(why) if std::env::var("HEARTH_REQUIRE_SSHD").is_ok_and(|v| v == "1") => {
+                panic!("HEARTH_REQUIRE_SSHD=1 and no private sshd: {why}")
+            }
+            Err(why) => {
+                let test = std::thread::current().name().unwrap_or("?").to_owned();
+                let line = format!("skipped: {test}: no private sshd: {why}\n");
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+                None
+            }
+        }
+    }
+
+    /// Starts a server with the client aliases `hosts` (plus `closed`,
+    /// `denied`, `badkey` and `unknown`).
     ///
     /// # Errors
     ///
@@ -114,6 +139,8 @@ impl Sshd {
         copy(&client_key.with_extension("pub"), &authorized)?;
         let host_pub = read(&host_key.with_extension("pub"))?;
         let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        let wrong_pub = read(&other_key.with_extension("pub"))?;
+        let wrong_pub: Vec<&str> = wrong_pub.split_whitespace().take(2).collect();
         let (closed, closed_port) = bound_not_listening()?;
 
         // As root, sshd needs its privilege separation directory; as another
@@ -200,9 +227,16 @@ impl Sshd {
                 &dir.join("known_hosts"),
                 &format!("[127.0.0.1]:{port} {}\n", host_pub.join(" ")),
             )?;
+            // For `badkey`: the server known by another key (the refused
+            // client key's, of the same type).
+            write(
+                &dir.join("known_hosts_wrong"),
+                &format!("[127.0.0.1]:{port} {}\n", wrong_pub.join(" ")),
+            )?;
             let aliases = hosts.join(" ");
-            let common = format!(
-                "    HostName 127.0.0.1\n\
+            let common = |host_name: &str, known: &str| {
+                format!(
+                    "    HostName {host_name}\n\
                  \x20   User {user}\n\
                  \x20   IdentitiesOnly yes\n\
                  \x20   IdentityAgent none\n\
@@ -216,18 +250,24 @@ impl Sshd {
                  \x20   ControlMaster no\n\
                  \x20   ControlPath none\n\
                  \x20   LogLevel ERROR\n",
-                known = dir.join("known_hosts").display(),
-            );
+                    known = dir.join(known).display(),
+                )
+            };
+            let good = common("127.0.0.1", "known_hosts");
             // IdentityFile adds up over every matching Host block: each
             // alias gets exactly one key, in its own block.
             write(
                 &client_config,
                 &format!(
-                    "Host {aliases}\n    Port {port}\n    IdentityFile {client}\n{common}\n\
-                     Host closed\n    Port {closed_port}\n    IdentityFile {client}\n{common}\n\
-                     Host denied\n    Port {port}\n    IdentityFile {other}\n{common}",
+                    "Host {aliases}\n    Port {port}\n    IdentityFile {client}\n{good}\n\
+                     Host closed\n    Port {closed_port}\n    IdentityFile {client}\n{good}\n\
+                     Host denied\n    Port {port}\n    IdentityFile {other}\n{good}\n\
+                     Host badkey\n    Port {port}\n    IdentityFile {client}\n{wrong}\n\
+                     Host unknown\n    Port {port}\n    IdentityFile {client}\n{unknown}",
                     client = client_key.display(),
                     other = other_key.display(),
+                    wrong = common("127.0.0.1", "known_hosts_wrong"),
+                    unknown = common("nosuchhost.invalid", "known_hosts"),
                 ),
             )?;
             return Ok(Sshd {

@@ -34,6 +34,7 @@ mod sh;
 mod slot_number;
 mod sources;
 mod summary;
+mod trace;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -86,8 +87,9 @@ enum Command {
     /// for as they end); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
     /// machine; --line-buffer and -u print a job's output whole when it
-    /// ends; --delay paces the jobs handed to the slots; --attempts
-    /// retries only slot failures; a CR before a newline is dropped; jobs
+    /// ends; --delay paces the jobs handed to the slots; --retries is GNU
+    /// parallel's and --attempts counts the tries of a job whose slot
+    /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c. An option of GNU parallel's that hearth lacks
     /// ({= =}, --pipe, --transfer, ...) is an error that says so.
     ///
@@ -103,6 +105,10 @@ enum Command {
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
+    /// Convert a trace written by a runtime built with `Setup::trace` into
+    /// Chrome's trace-event JSON, for Perfetto (https://ui.perfetto.dev) or
+    /// chrome://tracing.
+    Trace(TraceArgs),
 }
 
 /// The options of `hearth map`.
@@ -176,13 +182,25 @@ pub struct MapArgs {
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
-    /// Time limit of one attempt of a job, e.g. 10s, 500ms, 2m.
+    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
+    /// is killed and fails as timed out (run again only with --retries).
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
     pub timeout: Option<Duration>,
-    /// Attempts per job when slots fail (a job's own failure is never
-    /// retried).
+    /// Attempts per job when its slots fail (a worker that exits or stops
+    /// answering); a job's own failure is run again only with --retries.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
+    /// Run a job whose own run failed (non-zero exit, killed by a signal,
+    /// timed out) up to N more times, on any slot, as GNU parallel's
+    /// --retries; the last run's output is printed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// How long a slot may stay silent (no answer to hearth's pings)
+    /// before it is declared dead and its jobs run again elsewhere: a
+    /// stopped worker, a frozen host, a cut network. A worker that hears
+    /// nothing from hearth for as long ends itself and its job.
+    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
+    pub slot_timeout: Duration,
     /// Jobs in flight per slot.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub window: u32,
@@ -231,7 +249,8 @@ pub struct MapArgs {
     #[arg(long = "tag-host")]
     pub tag_host: bool,
     /// One JSON object per job instead of the outputs: seq, input, host,
-    /// node, slurm_job, exit, signal, stdout, stderr, attempts, ms, error.
+    /// node, slurm_job, exit, signal, stdout, stderr, attempts (every
+    /// start), retries (runs again after a failure of its own), ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
     /// Show a progress bar on stderr (when it is a terminal): jobs done
@@ -369,28 +388,16 @@ fn parse_time_limit(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h` or a number of seconds.
+/// Parses a number of seconds (`10`, `2.5`, as GNU parallel takes them) or
+/// a duration with units (`500ms`, `10s`, `2m`, `1h30m`, `1d`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; write e.g. 10s, 500ms or 2m"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"));
+    }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("{text:?} is not a duration ({err}); write e.g. 10, 2.5s, 500ms, 2m or 1h30m")
+    })
 }
 
 /// The handlers of a `hearth` worker.
@@ -423,7 +430,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+        Command::Trace(args) => trace::run(&args),
     }
+}
+
+/// The options of `hearth trace`.
+#[derive(Debug, Args)]
+struct TraceArgs {
+    /// The trace file.
+    path: PathBuf,
+    /// Where to write the JSON (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// A count of at least 1.
@@ -432,5 +450,31 @@ fn positive(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn seconds_as_gnu_parallel_takes_them_and_units() {
+        for (text, want) in [
+            ("10", Duration::from_secs(10)),
+            ("2.5", Duration::from_millis(2500)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("1d", Duration::from_secs(86400)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        assert!(
+            parse_duration("ten")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use hearth::remote::{JobFailure, JobReport};
+use hearth::remote::{FailedSlot, JobFailure, JobReport};
 
 use crate::inputs::JobText;
 use crate::joblog::{self, Line, Resume};
@@ -44,7 +44,7 @@ pub struct Printer {
     /// Jobs no slot could run, and why the slots died.
     pub not_run: Vec<usize>,
     /// Why the slots that could run them died.
-    pub dead: Vec<String>,
+    pub dead: Vec<FailedSlot>,
     /// Jobs cancelled (interrupted or after --halt).
     pub cancelled: usize,
     /// Jobs that exited 0.
@@ -237,6 +237,7 @@ impl Printer {
             "stdout": stdout,
             "stderr": stderr,
             "attempts": job.report.attempts,
+            "retries": job.report.retries,
             "ms": millis(job.report.run_time),
             "error": error,
         });

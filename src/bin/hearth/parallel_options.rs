@@ -133,13 +133,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-q", "--quote", "--shell-quote"], None),
     (&["-r", "--no-run-if-empty"], None),
     (&["--retry-failed"], Some("the nearest is --resume-failed")),
-    (
-        &["--retries"],
-        Some(
-            "the nearest is --attempts (tries a job again when its slot fails, never after \
-             the job's own failure)",
-        ),
-    ),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),
     (&["--skip-first-line"], None),

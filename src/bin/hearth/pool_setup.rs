@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use hearth::remote::{Host, Pool, PoolError, Slurm, Transport};
+use hearth::remote::{Host, Pool, PoolBuilder, PoolError, Slurm, Transport};
 
-use crate::MapArgs;
+use crate::{MapArgs, sh, summary};
 
 /// Most slots per host: `-j 0` gives this many.
 pub const MAX_SLOTS: usize = 1024;
@@ -159,13 +159,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
         None => None,
     };
     let bin = worker_bin(args)?;
-    let mut builder = Pool::builder()
-        .name("hearth-map")
-        .window(args.window as usize)
-        .max_attempts(args.attempts);
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
-    }
+    let mut builder = pool_builder(args);
     for host in hosts.iter().map(|h| h.trim()) {
         let host = match host {
             "" => return Err("empty host name in --hosts".to_owned()),
@@ -222,17 +216,26 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         slurm = slurm.in_allocation(&allocation);
     }
     let slots = slots_of(args, 4);
-    let mut builder = Pool::builder()
+    pool_builder(args)
+        .host(Host::new("slurm", slots, slurm.into()))
+        .build()
+        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
+}
+
+/// A pool builder with the options every kind of host shares.
+fn pool_builder(args: &MapArgs) -> PoolBuilder {
+    let builder = Pool::builder()
         .name("hearth-map")
         .window(args.window as usize)
         .max_attempts(args.attempts)
-        .host(Host::new("slurm", slots, slurm.into()));
-    if let Some(timeout) = args.timeout {
-        builder = builder.timeout(timeout);
+        .retries(args.retries)
+        .failed_output(sh::failed)
+        .slot_timeout(args.slot_timeout)
+        .on_slot_lost(summary::say_slot_lost);
+    match args.timeout {
+        Some(timeout) => builder.timeout(timeout),
+        None => builder,
     }
-    builder
-        .build()
-        .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
 
 /// The words of an option that holds a command line, split as a shell

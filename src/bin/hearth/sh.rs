@@ -82,6 +82,16 @@ impl ShOutput {
     }
 }
 
+/// True if `output`, an encoded [`ShOutput`], is of a command that did not
+/// exit 0 (for `--retries`). Reads only the exit status and the signal,
+/// which come first.
+pub fn failed(output: &[u8]) -> bool {
+    match postcard::take_from_bytes::<(Option<i32>, Option<i32>)>(output) {
+        Ok(((exit, _signal), _)) => exit != Some(0),
+        Err(_) => false,
+    }
+}
+
 /// Runs a plain job. A command that cannot be started (no `sh`) is a job
 /// error; the command's own failure is an output with its exit status.
 pub fn run(job: ShJob) -> Result<ShOutput, String> {
@@ -155,6 +165,23 @@ fn sh(command: &[u8], env: &[(&str, &str)]) -> Result<ShOutput, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_reads_the_exit_status_of_an_encoded_output() {
+        let encoded = |exit, signal| {
+            postcard::to_stdvec(&ShOutput {
+                exit,
+                signal,
+                stdout: b"out".to_vec(),
+                stderr: Vec::new(),
+            })
+            .unwrap()
+        };
+        assert!(!failed(&encoded(Some(0), None)));
+        assert!(failed(&encoded(Some(1), None)));
+        assert!(failed(&encoded(None, Some(9))));
+        assert!(!failed(b""), "not an output: not called failed");
+    }
 
     /// A command of bytes encodes as a string does, so workers and pools
     /// from before commands were bytes read each other's UTF-8 commands.

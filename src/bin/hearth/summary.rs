@@ -1,7 +1,7 @@
 //! What `hearth map` says on stderr at the end of a run: the jobs that
 //! failed or did not run, and the hosts whose slots died or never ran.
 
-use hearth::remote::PoolMetrics;
+use hearth::remote::{FailedSlot, PoolMetrics, SlotLost};
 
 use crate::output::Printer;
 
@@ -49,21 +49,18 @@ pub fn report_dead_hosts(metrics: &PoolMetrics) {
 }
 
 /// `a:1: why; a:2: why` as `a:1, a:2: why`.
-fn dedupe_reasons(reasons: &[String]) -> String {
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    for reason in reasons {
-        let (label, why) = match reason.split_once(": ") {
-            Some((label, why)) => (label.to_owned(), why.to_owned()),
-            None => (String::new(), reason.clone()),
-        };
+fn dedupe_reasons(reasons: &[FailedSlot]) -> String {
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for failed in reasons {
+        let why = failed.reason().to_string();
         match grouped.iter_mut().find(|(w, _)| *w == why) {
-            Some((_, labels)) => labels.push(label),
-            None => grouped.push((why, vec![label])),
+            Some((_, slots)) => slots.push(&failed.slot),
+            None => grouped.push((why, vec![&failed.slot])),
         }
     }
     grouped
         .into_iter()
-        .map(|(why, labels)| format!("{}: {why}", labels.join(", ")))
+        .map(|(why, slots)| format!("{}: {why}", slots.join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -99,4 +96,29 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
             printer.succeeded
         );
     }
+}
+
+/// Says at once that a slot was lost while it served, and what became of
+/// its jobs (the summary at the end only counts what failed).
+pub fn say_slot_lost(lost: &SlotLost) {
+    let jobs = |n: usize| {
+        if n == 1 {
+            "1 job".to_owned()
+        } else {
+            format!("{n} jobs")
+        }
+    };
+    let mut fate = match lost.requeued {
+        0 => "no job to run again".to_owned(),
+        n => format!("{} back in the queue", jobs(n)),
+    };
+    if lost.ended > 0 {
+        fate = format!("{fate}, {} ended with it", jobs(lost.ended));
+    }
+    say!(
+        "hearth map: slot {} of host {} lost: {}; {fate}",
+        lost.failed.slot,
+        lost.host,
+        lost.failed.reason()
+    );
 }

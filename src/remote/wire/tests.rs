@@ -31,10 +31,12 @@ fn sample_frames() -> Vec<Frame> {
                 ("quality".to_owned(), "85".to_owned()),
                 ("mode".to_owned(), "fast ∑ 🦀".to_owned()),
             ],
+            slot_timeout_ms: 30_000,
         },
         Frame::SessionInit {
             handlers: Vec::new(),
             config: Vec::new(),
+            slot_timeout_ms: 0,
         },
         Frame::SessionAck {
             handlers: vec!["hash".to_owned(), "resize".to_owned(), "sh".to_owned()],
@@ -77,6 +79,10 @@ fn sample_frames() -> Vec<Frame> {
             outcome: Err(JobError::new(JobErrorKind::BadPayload, "")),
         },
         Frame::Shutdown,
+        Frame::Ping { seq: 0 },
+        Frame::Ping { seq: u64::MAX },
+        Frame::Pong { seq: 1 },
+        Frame::Pong { seq: u64::MAX },
     ]
 }
 
@@ -488,12 +494,13 @@ fn encode_refuses_oversized_frames() {
 
 #[test]
 fn wrong_version() {
-    let mut bytes = encoded(&Frame::Hello { version: 2 });
-    bytes[4] = 2;
+    // A peer of version 1, from before the liveness exchange.
+    let mut bytes = encoded(&Frame::Hello { version: 1 });
+    bytes[4] = 1;
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 1, theirs: 2 }),
+        matches!(err, WireError::VersionMismatch { ours: 2, theirs: 1 }),
         "{err:?}"
     );
     let msg = err.to_string();
@@ -503,7 +510,7 @@ fn wrong_version() {
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 1, the peer version 2; run the same \
+        "protocol version mismatch: this side speaks version 2, the peer version 1; run the same \
          version of hearth on both ends"
     );
 
@@ -512,7 +519,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 1, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 2, theirs: 0 })
     ));
 }
 
@@ -597,7 +604,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 1; \
+        "malformed frame payload: message type 200 is not one of protocol version 2; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -838,7 +845,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(7) {
+        match self.below(9) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -852,6 +859,7 @@ impl Rng {
                 config: (0..self.below(5))
                     .map(|_| (self.string(), self.string()))
                     .collect(),
+                slot_timeout_ms: self.id(),
             },
             3 => Frame::SessionAck {
                 handlers: (0..self.below(5)).map(|_| self.string()).collect(),
@@ -879,6 +887,8 @@ impl Rng {
                     Err(JobError::new(kind, self.string()))
                 },
             },
+            6 => Frame::Ping { seq: self.id() },
+            7 => Frame::Pong { seq: self.id() },
             _ => Frame::Shutdown,
         }
     }
@@ -1171,6 +1181,7 @@ fn lists_are_bounded() {
     let frame = Frame::SessionInit {
         handlers: vec![],
         config: vec![(String::new(), String::new()); MAX_LIST + 1],
+        slot_timeout_ms: 0,
     };
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &encoded(&frame));

@@ -13,9 +13,13 @@
 //!   `WAKER`.
 //!
 //! It joins threads as they end; the first error stops the other workers.
-//! It returns when every thread has been joined, or when a forced stop (a
-//! second signal, or the end of the grace period) has given the threads a
-//! last moment to finish.
+//! It returns when every thread has been joined and the remote pools have
+//! closed, or when a forced stop (a second signal, or the end of the grace
+//! period) has given the threads a last moment to finish. When to drain,
+//! stop, force or return is decided in one place, [`policy`], from the
+//! events this loop sees.
+
+mod policy;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -34,6 +38,7 @@ use crate::signal::Signal;
 use crate::sync_worker::SyncWorkerHandle;
 use crate::sys::{ProcessSignals, ThreadClock};
 use crate::worker::{Control, WorkerHandle};
+use policy::{Action, Event, Forced, Policy};
 
 /// Token kinds live in the top byte, the index in the rest.
 const KIND_SHIFT: u32 = usize::BITS - 8;
@@ -96,15 +101,6 @@ impl RemoteFront {
 /// returns without them.
 const FORCED_STOP_WAIT: Duration = Duration::from_secs(1);
 
-/// Why the runtime is shutting down.
-#[derive(Copy, Clone, Debug)]
-enum Reason {
-    Signal(Signal),
-    Requested,
-    /// A thread failed: the others are being stopped.
-    Failed,
-}
-
 pub(crate) struct Coordinator {
     poll: Poll,
     signals: ProcessSignals,
@@ -115,21 +111,11 @@ pub(crate) struct Coordinator {
     /// Pipes of live threads, by token.
     pipes: Vec<(Token, pipe::Receiver)>,
     first_error: Option<Error>,
-    /// Set once a shutdown began: why, and when it must be over (`None`:
-    /// no limit).
-    shutdown: Option<(Reason, Option<Instant>)>,
+    /// The shutdown policy and the phase the runtime is in.
+    policy: Policy,
+    /// The error of a failed poll, for the forced stop it causes.
+    poll_error: Option<io::Error>,
     pools: Vec<RemoteFront>,
-    /// Set when the remote pools were told to close after every thread
-    /// ended.
-    pools_closing: bool,
-    /// When their slots must be gone (`None`: no limit).
-    pools_deadline: Option<Instant>,
-}
-
-/// What the poll loop does next.
-enum Next {
-    Continue,
-    ForceStop(Error),
 }
 
 impl Coordinator {
@@ -145,6 +131,7 @@ impl Coordinator {
         let registered = poll
             .registry()
             .register(&mut signals, SIGNAL, Interest::READABLE);
+        let signals_end_cleanly = shared.stop_signals_end_cleanly;
         let mut coordinator = Coordinator {
             poll,
             signals,
@@ -154,10 +141,9 @@ impl Coordinator {
             sync_workers: sync_workers.into_iter().map(Some).collect(),
             pipes: Vec::new(),
             first_error: None,
-            shutdown: None,
+            policy: Policy::new(grace, signals_end_cleanly),
+            poll_error: None,
             pools,
-            pools_closing: false,
-            pools_deadline: None,
         };
         if let Err(err) = coordinator.register_all(registered) {
             // Without a coordinator nobody would ever stop the threads.
@@ -196,7 +182,8 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Runs until every thread is joined (or a forced stop).
+    /// Runs until every thread is joined and the pools closed (or a forced
+    /// stop).
     pub(crate) fn run(mut self) -> Result<(), Error> {
         if let Ok(clock) = ThreadClock::current() {
             let _ = self.shared.coordinator_clock.set(clock);
@@ -205,85 +192,130 @@ impl Coordinator {
             let _ = worker.send(Control::Started);
         }
         // A shutdown requested before `start`.
-        if self.shared.shutdown.take_request() {
-            self.begin_shutdown(Reason::Requested);
+        if self.shared.shutdown.take_request()
+            && let Some(result) = self.apply(Event::ShutdownRequested)
+        {
+            return result;
         }
         let mut events = Events::with_capacity(64);
         loop {
-            if !self.threads_alive() && !self.pools_closing {
-                // Nobody can submit jobs any more: close the pools.
-                self.pools_closing = true;
-                self.pools_deadline = Instant::now().checked_add(self.grace);
-                self.pools.iter_mut().for_each(RemoteFront::drain);
+            if !self.threads_alive()
+                && let Some(result) = self.apply(Event::ThreadsDone)
+            {
+                return result;
             }
             let registry = self.poll.registry();
             self.pools.iter_mut().for_each(|pool| pool.tick(registry));
             self.end_idle_waits_if_quiet();
-            if !self.threads_alive() && self.pools.iter().all(|p| p.engine.is_closed()) {
-                break;
+            if !self.threads_alive()
+                && self.pools.iter().all(|p| p.engine.is_closed())
+                && let Some(result) = self.apply(Event::PoolsClosed)
+            {
+                return result;
             }
-            let deadline = [
-                self.shutdown.and_then(|(_, deadline)| deadline),
-                self.pools_deadline,
-            ]
-            .into_iter()
-            .chain(self.pools.iter().map(|p| p.engine.next_deadline()))
-            .flatten()
-            .min();
+            let deadline = std::iter::once(self.policy.deadline())
+                .chain(self.pools.iter().map(|p| p.engine.next_deadline()))
+                .flatten()
+                .min();
             let timeout =
                 deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return self.force_stop(Error::coordinator(err)),
+                Err(err) => {
+                    self.poll_error = Some(err);
+                    if let Some(result) = self.apply(Event::PollFailed) {
+                        return result;
+                    }
+                }
             }
-            if let Some((_, Some(deadline))) = self.shutdown
-                && Instant::now() >= deadline
-            {
-                let left = RuntimeMetrics::collect(&self.shared).still_running();
-                warn!(grace:? = self.grace, left:% = left; "grace period over, stopping the remaining actors");
-                let err = Error::grace_expired(self.grace, left);
-                return self.force_stop(err);
-            }
-            if let Some(deadline) = self.pools_deadline
-                && Instant::now() >= deadline
-            {
-                warn!(grace:? = self.grace; "remote pool slots did not exit within the grace period, killing them");
-                let registry = self.poll.registry();
-                self.pools.iter_mut().for_each(|pool| pool.kill(registry));
-                break;
+            if let Some(result) = self.apply(Event::Tick(Instant::now())) {
+                return result;
             }
             for event in events.iter() {
-                let next = match event.token() {
+                let result = match event.token() {
                     SIGNAL => self.handle_signals(),
-                    WAKER => {
-                        if self.shared.shutdown.take_request() {
-                            self.begin_shutdown(Reason::Requested);
-                        }
-                        Next::Continue
+                    WAKER if self.shared.shutdown.take_request() => {
+                        self.apply(Event::ShutdownRequested)
                     }
+                    WAKER => None,
                     Token(token) if token & !INDEX_MASK == REMOTE => {
                         let pool = (token & INDEX_MASK) >> POOL_SHIFT;
                         if let Some(front) = self.pools.get_mut(pool) {
                             front.engine.event(self.poll.registry(), token);
                         }
-                        Next::Continue
+                        None
                     }
                     token => {
                         self.thread_event(token);
                         if self.first_error.is_some() {
                             self.release_if_workers_done();
                         }
-                        Next::Continue
+                        None
                     }
                 };
-                if let Next::ForceStop(err) = next {
-                    return self.force_stop(err);
+                if let Some(result) = result {
+                    return result;
                 }
             }
         }
-        debug!("all runtime threads done");
-        self.finish()
+    }
+
+    /// Applies `event` to the shutdown policy and carries out its action;
+    /// `Some` with what `start` returns when the coordinator is done.
+    fn apply(&mut self, event: Event) -> Option<Result<(), Error>> {
+        let action = self.policy.on(event, Instant::now());
+        match action {
+            Action::Nothing => None,
+            Action::Drain => {
+                match event {
+                    Event::StopSignal { signal, .. } => {
+                        info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime")
+                    }
+                    _ => info!(grace:? = self.grace; "shutting down the runtime"),
+                }
+                self.pools.iter_mut().for_each(RemoteFront::drain);
+                self.stop_threads(|| Control::Shutdown);
+                self.shared.scheduler.wake_all();
+                None
+            }
+            Action::StopThreads => {
+                self.pools.iter_mut().for_each(RemoteFront::drain);
+                self.stop_threads(|| Control::Stop);
+                None
+            }
+            Action::ClosePools => {
+                // Nobody can submit jobs any more.
+                self.pools.iter_mut().for_each(RemoteFront::drain);
+                None
+            }
+            Action::Force(forced) => {
+                let err = match forced {
+                    Forced::Signal(signal) => {
+                        warn!(signal:% = signal; "second stop signal during shutdown, stopping now");
+                        Error::forced(signal)
+                    }
+                    Forced::GraceOver => {
+                        let left = RuntimeMetrics::collect(&self.shared).still_running();
+                        warn!(grace:? = self.grace, left:% = left; "grace period over, stopping the remaining actors");
+                        Error::grace_expired(self.grace, left)
+                    }
+                    Forced::PollFailed => Error::coordinator(
+                        self.poll_error
+                            .take()
+                            .unwrap_or_else(|| io::Error::other("poll failed")),
+                    ),
+                };
+                Some(self.force_stop(err))
+            }
+            Action::KillPoolsAndReturn => {
+                warn!(grace:? = self.grace; "remote pool slots did not exit within the grace period, killing them");
+                let registry = self.poll.registry();
+                self.pools.iter_mut().for_each(|pool| pool.kill(registry));
+                Some(self.finish())
+            }
+            Action::Return => Some(self.finish()),
+        }
     }
 
     /// In a stopping runtime, ends the waits of idle actors once every live
@@ -309,28 +341,26 @@ impl Coordinator {
     }
 
     /// Reads and relays every pending signal, applying the policy.
-    fn handle_signals(&mut self) -> Next {
+    fn handle_signals(&mut self) -> Option<Result<(), Error>> {
         loop {
             let signal = match self.signals.receive() {
                 Ok(Some(signal)) => signal,
-                Ok(None) => return Next::Continue,
+                Ok(None) => return None,
                 Err(err) => {
                     error!(error:% = err; "unable to read process signals");
-                    return Next::Continue;
+                    return None;
                 }
             };
             debug!(signal:% = signal; "process signal received");
-            if signal.should_stop() && self.shutdown.is_some() {
-                warn!(signal:% = signal; "second stop signal during shutdown, stopping now");
-                return Next::ForceStop(Error::forced(signal));
-            }
             let receivers = self.shared.signal_receivers.live();
             self.relay(signal);
             if signal == Signal::User2 {
                 self.log_metrics();
             }
-            if signal.should_stop() && receivers == 0 {
-                self.begin_shutdown(Reason::Signal(signal));
+            if signal.should_stop()
+                && let Some(result) = self.apply(Event::StopSignal { signal, receivers })
+            {
+                return Some(result);
             }
         }
     }
@@ -356,24 +386,6 @@ impl Coordinator {
         }
     }
 
-    fn begin_shutdown(&mut self, reason: Reason) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        match reason {
-            Reason::Signal(signal) => {
-                info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime")
-            }
-            Reason::Requested | Reason::Failed => {
-                info!(grace:? = self.grace; "shutting down the runtime")
-            }
-        }
-        self.shutdown = Some((reason, Instant::now().checked_add(self.grace)));
-        self.pools.iter_mut().for_each(RemoteFront::drain);
-        self.stop_threads(|| Control::Shutdown);
-        self.shared.scheduler.wake_all();
-    }
-
     /// Marks the runtime as stopping and tells every thread: workers get
     /// `control` (`Shutdown` to let actors finish, `Stop` to drop them now),
     /// sync actor threads are unparked so they see the flag.
@@ -389,7 +401,7 @@ impl Coordinator {
 
     /// Stops every thread now and returns without the ones that do not end
     /// within [`FORCED_STOP_WAIT`].
-    fn force_stop(mut self, err: Error) -> Result<(), Error> {
+    fn force_stop(&mut self, err: Error) -> Result<(), Error> {
         let registry = self.poll.registry();
         self.pools.iter_mut().for_each(|pool| pool.kill(registry));
         self.stop_threads(|| Control::Stop);
@@ -430,18 +442,17 @@ impl Coordinator {
         Err(self.first_error.take().unwrap_or(err))
     }
 
-    /// The result once every thread ended by itself.
-    fn finish(mut self) -> Result<(), Error> {
+    /// The result once every thread ended and the pools closed.
+    fn finish(&mut self) -> Result<(), Error> {
+        debug!("all runtime threads done");
         self.shared.scheduler.drop_all();
         if let Some(err) = self.first_error.take() {
             return Err(err);
         }
-        match self.shutdown {
+        match self.policy.interrupted_by() {
             // An interrupt the application did not handle.
-            Some((Reason::Signal(Signal::Interrupt), _)) => {
-                Err(Error::interrupted(Signal::Interrupt))
-            }
-            _ => Ok(()),
+            Some(signal) => Err(Error::interrupted(signal)),
+            None => Ok(()),
         }
     }
 
@@ -500,21 +511,17 @@ impl Coordinator {
         }
     }
 
-    /// Records a thread's error. The first one stops the runtime: workers
-    /// drop their actors at once, sync actors are told the runtime is
-    /// stopping, and what is still running after the grace period is left
-    /// behind.
+    /// Records a thread's error. The first one stops the runtime (see
+    /// [`policy`]): workers drop their actors at once, sync actors are told
+    /// the runtime is stopping, and what is still running after the grace
+    /// period is left behind.
     fn failed(&mut self, err: Error) {
         error!(error:% = err; "runtime thread failed");
-        if self.first_error.is_some() {
-            return;
+        if self.first_error.is_none() {
+            self.first_error = Some(err);
         }
-        self.first_error = Some(err);
-        self.pools.iter_mut().for_each(RemoteFront::drain);
-        self.stop_threads(|| Control::Stop);
-        if self.shutdown.is_none() {
-            self.shutdown = Some((Reason::Failed, Instant::now().checked_add(self.grace)));
-        }
+        // Never a return: a failed thread only stops the others.
+        let _none = self.apply(Event::ThreadFailed);
     }
 
     /// Once every worker is gone, nothing can run the thread-safe actors:

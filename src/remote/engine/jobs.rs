@@ -1,0 +1,307 @@
+//! The engine's job bookkeeping: every job not done, by id
+//! ([`JobTable`]), the queues of jobs waiting for a slot (one per target),
+//! which job a slot takes next, and the outcomes waiting to be collected.
+//!
+//! A job enters with [`Jobs::add`] and leaves with [`Jobs::remove`],
+//! which only [`Engine::finish`](super::Engine::finish) calls: that single
+//! exit is how "no result twice" holds.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::remote::{FailedSlot, Host, JobFailure, JobReport, PoolError, Target};
+
+/// Where a job's outcome goes.
+pub(crate) enum Reply {
+    /// Into [`Engine::take_completed`](super::Engine::take_completed),
+    /// with this tag.
+    Collect(usize),
+    /// To this function, called on the driving thread.
+    Call(Box<dyn FnOnce(JobReport) + Send>),
+}
+
+/// One job not done.
+pub(super) struct JobState {
+    pub(super) handler: Arc<str>,
+    pub(super) payload: Vec<u8>,
+    /// Its queue in [`Jobs::queues`].
+    queue: usize,
+    /// Attempts started.
+    pub(super) attempts: u32,
+    /// The slot failures its attempts met.
+    pub(super) history: Vec<FailedSlot>,
+    /// Runs again after a failure of its own.
+    pub(super) retries: u32,
+    pub(super) submitted: Instant,
+    /// When its current attempt started running, as far as the pool can
+    /// tell: when it was sent to an idle slot, or when the slot answered
+    /// the job before it (a slot runs its jobs one at a time, in order).
+    pub(super) started: Option<Instant>,
+    pub(super) reply: Reply,
+}
+
+/// The jobs not done, by id. Ids are handed out in order and jobs mostly
+/// end in order, so a deque indexed from the oldest live id does without
+/// hashing; ended jobs leave a `None` until every older one ended too.
+#[derive(Default)]
+struct JobTable {
+    /// Id of `jobs[0]`.
+    first: usize,
+    jobs: VecDeque<Option<JobState>>,
+}
+
+impl JobTable {
+    /// Adds job `id`, the next id after the last one pushed.
+    fn push(&mut self, id: usize, job: JobState) {
+        if self.jobs.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.jobs.len());
+        self.jobs.push_back(Some(job));
+    }
+
+    fn get_mut(&mut self, id: usize) -> Option<&mut JobState> {
+        let index = id.checked_sub(self.first)?;
+        self.jobs.get_mut(index)?.as_mut()
+    }
+
+    fn remove(&mut self, id: usize) -> Option<JobState> {
+        let index = id.checked_sub(self.first)?;
+        let job = self.jobs.get_mut(index)?.take();
+        while matches!(self.jobs.front(), Some(None)) {
+            let _ = self.jobs.pop_front();
+            self.first += 1;
+        }
+        job
+    }
+}
+
+/// Jobs waiting for the slots of one target.
+struct Queue {
+    eligible: Vec<bool>,
+    jobs: VecDeque<usize>,
+}
+
+/// The jobs of an engine: the table, the queues, the outcomes collected.
+#[derive(Default)]
+pub(super) struct Jobs {
+    table: JobTable,
+    next_id: usize,
+    queues: Vec<Queue>,
+    completed: Vec<(usize, JobReport)>,
+}
+
+impl Jobs {
+    /// Takes in a job for the slots marked in `eligible` and returns its
+    /// id; it is not queued yet (see [`Jobs::queue_back`]).
+    pub(super) fn add(
+        &mut self,
+        eligible: &[bool],
+        handler: Arc<str>,
+        payload: Vec<u8>,
+        reply: Reply,
+    ) -> usize {
+        let queue = match self.queues.iter().position(|q| q.eligible == eligible) {
+            Some(queue) => queue,
+            None => {
+                self.queues.push(Queue {
+                    eligible: eligible.to_vec(),
+                    jobs: VecDeque::new(),
+                });
+                self.queues.len() - 1
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.table.push(
+            id,
+            JobState {
+                handler,
+                payload,
+                queue,
+                attempts: 0,
+                history: Vec::new(),
+                retries: 0,
+                submitted: Instant::now(),
+                started: None,
+                reply,
+            },
+        );
+        id
+    }
+
+    pub(super) fn get_mut(&mut self, id: usize) -> Option<&mut JobState> {
+        self.table.get_mut(id)
+    }
+
+    /// Takes job `id` out; the caller hands it its outcome.
+    pub(super) fn remove(&mut self, id: usize) -> Option<JobState> {
+        self.table.remove(id)
+    }
+
+    /// Queues job `id` behind the others of its queue.
+    pub(super) fn queue_back(&mut self, id: usize) {
+        if let Some(job) = self.table.get_mut(id) {
+            self.queues[job.queue].jobs.push_back(id);
+        }
+    }
+
+    /// Queues job `id` at the head of its queue (a job put back by a
+    /// failed slot goes first).
+    pub(super) fn queue_front(&mut self, id: usize) {
+        if let Some(job) = self.table.get_mut(id) {
+            self.queues[job.queue].jobs.push_front(id);
+        }
+    }
+
+    /// True if no job waits in a queue.
+    pub(super) fn none_queued(&self) -> bool {
+        self.queues.iter().all(|q| q.jobs.is_empty())
+    }
+
+    /// Takes the next job slot `index` may run (see [`next_job`]).
+    pub(super) fn next_for(&mut self, index: usize, hold_for: Option<usize>) -> Option<usize> {
+        next_job(&mut self.queues, index, hold_for)
+    }
+
+    /// Empties every queue; returns the jobs that waited.
+    pub(super) fn take_queued(&mut self) -> Vec<usize> {
+        self.queues
+            .iter_mut()
+            .flat_map(|q| q.jobs.drain(..))
+            .collect()
+    }
+
+    /// Empties the queues whose slots `can_run` says none may run; returns
+    /// each one's eligible slots and the jobs that waited in it.
+    pub(super) fn take_unrunnable(
+        &mut self,
+        can_run: impl Fn(&[bool]) -> bool,
+    ) -> Vec<(Vec<bool>, Vec<usize>)> {
+        self.queues
+            .iter_mut()
+            .filter(|q| !q.jobs.is_empty() && !can_run(&q.eligible))
+            .map(|q| (q.eligible.clone(), q.jobs.drain(..).collect()))
+            .collect()
+    }
+
+    /// Keeps the outcome of a [`Reply::Collect`] job.
+    pub(super) fn collect(&mut self, tag: usize, report: JobReport) {
+        self.completed.push((tag, report));
+    }
+
+    /// The outcomes collected since the last call.
+    pub(super) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, JobReport)> {
+        self.completed.drain(..)
+    }
+
+    /// True if outcomes wait to be taken.
+    pub(super) fn has_completed(&self) -> bool {
+        !self.completed.is_empty()
+    }
+}
+
+/// Which slots (hosts × slots, in order) may run jobs for `target`.
+pub(crate) fn eligible_slots(hosts: &[Host], target: &Target) -> Result<Vec<bool>, PoolError> {
+    let eligible: Vec<bool> = hosts
+        .iter()
+        .flat_map(|host| std::iter::repeat_n(target.matches(host), host.slots))
+        .collect();
+    if eligible.contains(&true) {
+        return Ok(eligible);
+    }
+    let hosts = hosts
+        .iter()
+        .map(|h| {
+            if h.tags.is_empty() {
+                h.name.clone()
+            } else {
+                format!("{} ({})", h.name, Target::Tags(h.tags.clone()))
+            }
+        })
+        .collect();
+    Err(PoolError::NoMatchingHost {
+        target: target.to_string(),
+        hosts,
+    })
+}
+
+/// Takes the next job slot `index` may run from `queues`: the oldest at
+/// the head of a queue the slot serves, or only job `hold_for` if set.
+fn next_job(queues: &mut [Queue], index: usize, hold_for: Option<usize>) -> Option<usize> {
+    let mut served = queues
+        .iter_mut()
+        .filter(|q| q.eligible.get(index).copied().unwrap_or(false));
+    if let Some(held) = hold_for {
+        // Anywhere in its queue: jobs put back by failed slots go to the
+        // head in their own order, so the held one may be behind others.
+        return served.find_map(|q| {
+            let at = q.jobs.iter().position(|&id| id == held)?;
+            q.jobs.remove(at)
+        });
+    }
+    let queue = served
+        .filter(|q| !q.jobs.is_empty())
+        .min_by_key(|q| q.jobs.front().copied())?;
+    queue.jobs.pop_front()
+}
+
+/// Why a job the pool does not run any more was cancelled.
+pub(super) fn cancelled() -> JobFailure {
+    JobFailure::Cancelled("the pool is stopping and takes no new jobs".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(eligible: &[bool], jobs: &[usize]) -> Queue {
+        Queue {
+            eligible: eligible.to_vec(),
+            jobs: jobs.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn oldest_job_at_a_served_head_comes_first() {
+        let mut queues = [
+            queue(&[true, false], &[3, 4]),
+            queue(&[true, true], &[2, 9]),
+        ];
+        assert_eq!(next_job(&mut queues, 0, None), Some(2));
+        assert_eq!(next_job(&mut queues, 1, None), Some(9));
+        assert_eq!(next_job(&mut queues, 1, None), None);
+        assert_eq!(next_job(&mut queues, 0, None), Some(3));
+    }
+
+    #[test]
+    fn a_held_job_is_the_only_one_handed_out_wherever_it_waits() {
+        // Put back behind job 5 by failed slots, job 7 is the one held for.
+        let mut queues = [queue(&[true, true], &[5, 7, 8])];
+        assert_eq!(next_job(&mut queues, 0, Some(7)), Some(7));
+        assert_eq!(next_job(&mut queues, 1, Some(7)), None);
+        assert_eq!(queues[0].jobs, [5, 8]);
+        // Held for a job this slot may not run: nothing for it.
+        let mut queues = [queue(&[false, true], &[1]), queue(&[true, true], &[2])];
+        assert_eq!(next_job(&mut queues, 0, Some(1)), None);
+        assert_eq!(next_job(&mut queues, 1, Some(1)), Some(1));
+        assert_eq!(next_job(&mut queues, 1, None), Some(2));
+    }
+
+    #[test]
+    fn a_job_leaves_the_table_once() {
+        let mut jobs = Jobs::default();
+        let reply = || Reply::Collect(0);
+        let a = jobs.add(&[true], Arc::from("h"), Vec::new(), reply());
+        let b = jobs.add(&[true], Arc::from("h"), Vec::new(), reply());
+        jobs.queue_back(a);
+        jobs.queue_back(b);
+        assert!(jobs.remove(b).is_some());
+        assert!(jobs.remove(b).is_none());
+        // A queued id whose job left is skipped by whoever takes it.
+        assert_eq!(jobs.take_queued(), [a, b]);
+        assert!(jobs.remove(a).is_some());
+        assert!(jobs.none_queued());
+    }
+}

@@ -1,0 +1,602 @@
+//! The pool's engine: slots, the shared queue, dispatch, retries and
+//! shutdown, with no poll loop of its own.
+//!
+//! Whoever drives it owns a `mio::Poll` and calls, in a loop:
+//! [`Engine::tick`] (start slots, hand out jobs, enforce deadlines), poll
+//! with [`Engine::next_deadline`] as the timeout, then [`Engine::event`] for
+//! each of the engine's tokens. Two drivers exist: the blocking
+//! [`Pool`](crate::remote::Pool) on its own poll, and the runtime's
+//! coordinator, which polls the slots' pipes next to its threads and
+//! signals.
+//!
+//! This file holds the engine's state, the driver's calls, and the
+//! conversation with ready slots (jobs out, frames in); `jobs.rs` keeps
+//! the jobs and their queues, `slots.rs` supervises the slots (starts,
+//! deadlines, failures, restarts), `liveness.rs` pings them and judges
+//! their silence, and `failure.rs` (next to this module) says why a slot
+//! failed.
+//!
+//! Failure semantics (the design's): a slot pulls the next job when it has
+//! room (its window); a slot failure (the process exits, a pipe closes,
+//! garbage or an oversized frame, a handshake past its deadline, silence
+//! past the slot timeout) kills that slot's process and puts every job it
+//! had in flight back at the head of the queue, in the order sent: the
+//! running one with one more attempt, up to `max_attempts`, the ones that
+//! waited behind it without using one (they never started). A failure of
+//! the job's own run (its handler's error or panic, its time limit passed
+//! while the worker answers, an output `failed_output` calls failed) is
+//! final, or runs again within `retries`; a job's deadline counts from its
+//! start, and an answer still arriving is not late while its bytes keep
+//! coming. A dead slot is respawned with back-off, unless it can never
+//! start ([`SlotFailure::is_permanent`], or five failed starts in a row).
+//! Jobs whose every eligible slot is dead for good end with
+//! [`JobFailure::NotRun`]. No job is lost, no result delivered twice: a job
+//! leaves the engine exactly once, through [`Engine::finish`].
+
+mod jobs;
+mod liveness;
+mod slots;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::debug;
+use mio::Registry;
+
+use crate::remote::slot::{Stage, TOKENS_PER_SLOT};
+use crate::remote::stats::{PoolStats, decr, incr};
+use crate::remote::wire::{self, Frame, JobError};
+use crate::remote::{Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
+
+pub(crate) use jobs::{Reply, eligible_slots};
+
+use jobs::{Jobs, cancelled};
+use slots::SlotEntry;
+
+/// The settings of a pool.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) window: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
+    /// How long a ready slot may be silent before it is dead.
+    pub(crate) slot_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    /// Runs again of a job whose own run failed.
+    pub(crate) retries: u32,
+    /// Which outputs are failures of the job's own run, for `retries`.
+    pub(crate) failed_output: Option<FailedOutput>,
+    /// Told of each slot lost while it served.
+    pub(crate) on_slot_lost: Option<OnSlotLost>,
+    pub(crate) max_frame: usize,
+}
+
+/// Tells whether an output is a failure of its job's own run.
+pub(crate) type FailedOutput = Hook<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// Told of a slot lost while it served.
+pub(crate) type OnSlotLost = Hook<dyn Fn(&SlotLost) + Send + Sync>;
+
+/// A function among a pool's settings; `Debug` shows only that it is set.
+pub(crate) struct Hook<F: ?Sized>(pub(crate) std::sync::Arc<F>);
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Hook(self.0.clone())
+    }
+}
+
+impl<F: ?Sized> std::fmt::Debug for Hook<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<function>")
+    }
+}
+
+/// Why a slot stops serving.
+enum SlotEnd {
+    /// It failed.
+    Failed(SlotFailure),
+    /// Its running job passed its time limit while the worker answered:
+    /// the job's own failure; the slot is killed to end it and restarted.
+    JobOverran,
+}
+
+impl From<SlotFailure> for SlotEnd {
+    fn from(failure: SlotFailure) -> SlotEnd {
+        SlotEnd::Failed(failure)
+    }
+}
+
+/// Where the pool is in its life.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+enum Phase {
+    Running,
+    /// No new jobs; the ones in flight finish, then the slots are closed.
+    Draining,
+    /// `SHUTDOWN` sent; waiting for the slots to exit.
+    Closing,
+}
+
+pub(crate) struct Engine {
+    hosts: Vec<Host>,
+    slots: Vec<SlotEntry>,
+    settings: Settings,
+    jobs: Jobs,
+    stats: Arc<PoolStats>,
+    /// Token of the first slot's first pipe.
+    base: usize,
+    /// No dispatch: queued jobs are cancelled (a `map` told to stop).
+    paused: bool,
+    /// While set, no job but this one is handed out; the others stay
+    /// queued (see [`Engine::hold_for`]).
+    hold_for: Option<usize>,
+    phase: Phase,
+    frames: Vec<Frame>,
+}
+
+impl Engine {
+    /// An engine whose slots use the tokens from `base` on; the slots start
+    /// at the first [`Engine::tick`].
+    pub(crate) fn new(
+        hosts: Vec<Host>,
+        settings: Settings,
+        stats: Arc<PoolStats>,
+        base: usize,
+    ) -> Engine {
+        let slots = SlotEntry::all(&hosts, Instant::now());
+        Engine {
+            hosts,
+            slots,
+            settings,
+            jobs: Jobs::default(),
+            stats,
+            base,
+            paused: false,
+            hold_for: None,
+            phase: Phase::Running,
+            frames: Vec::new(),
+        }
+    }
+
+    pub(crate) fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// True while some slot marked in `eligible` is not dead for good.
+    pub(crate) fn can_run(&self, eligible: &[bool]) -> bool {
+        slots::can_run(&self.slots, eligible)
+    }
+
+    /// Jobs the slots hold at once when every window is full.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len() * self.settings.window
+    }
+
+    pub(crate) fn stats(&self) -> &Arc<PoolStats> {
+        &self.stats
+    }
+
+    /// Queues a job for the slots marked in `eligible` (see
+    /// [`eligible_slots`]) and returns its id. A pool that is stopping
+    /// cancels it at once.
+    pub(crate) fn submit(
+        &mut self,
+        eligible: &[bool],
+        handler: Arc<str>,
+        payload: Vec<u8>,
+        reply: Reply,
+    ) -> usize {
+        let id = self.jobs.add(eligible, handler, payload, reply);
+        if self.phase != Phase::Running || self.paused {
+            self.finish(id, Err(cancelled()), None);
+            return id;
+        }
+        self.jobs.queue_back(id);
+        incr(&self.stats.queued);
+        id
+    }
+
+    /// Outcomes of [`Reply::Collect`] jobs, since the last call.
+    pub(crate) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, JobReport)> {
+        self.jobs.take_completed()
+    }
+
+    /// True if outcomes wait in [`Engine::take_completed`].
+    pub(crate) fn has_completed(&self) -> bool {
+        self.jobs.has_completed()
+    }
+
+    /// Stops handing out jobs and cancels the queued ones (`true`), or
+    /// takes jobs again (`false`).
+    pub(crate) fn pause(&mut self, paused: bool) {
+        self.paused = paused;
+        if paused {
+            self.cancel_queued();
+        }
+    }
+
+    /// Hands out no job but `id` from now on (`Some`), wherever it waits in
+    /// the queue, or every job again (`None`). The other jobs stay queued;
+    /// the ones in flight finish. A run in input order holds its jobs this
+    /// way while too many reports wait for job `id`: that job is never held
+    /// back, and once it is reported the others go on.
+    pub(crate) fn hold_for(&mut self, id: Option<usize>) {
+        self.hold_for = id;
+    }
+
+    /// Begins a graceful stop: no new jobs, queued ones cancelled, the ones
+    /// in flight finish; then every slot gets `SHUTDOWN` (in [`tick`]).
+    ///
+    /// [`tick`]: Engine::tick
+    pub(crate) fn drain(&mut self) {
+        if self.phase == Phase::Running {
+            debug!(pool:% = self.stats.name; "remote pool draining");
+            self.phase = Phase::Draining;
+            self.cancel_queued();
+        }
+    }
+
+    /// True once the pool stopped and every slot process exited.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.phase == Phase::Closing && self.slots.iter().all(SlotEntry::is_gone)
+    }
+
+    /// Kills every slot now; every job not done is cancelled.
+    pub(crate) fn kill_all(&mut self, registry: &Registry) {
+        self.phase = Phase::Closing;
+        self.cancel_queued();
+        for index in 0..self.slots.len() {
+            self.kill_slot(registry, index);
+        }
+    }
+
+    /// Starts due slots, hands out jobs, enforces deadlines, fails jobs no
+    /// slot can run, and closes the slots of a drained pool.
+    pub(crate) fn tick(&mut self, registry: &Registry) {
+        let now = Instant::now();
+        self.reap_exiting(registry, now);
+        if self.phase == Phase::Running {
+            self.start_slots(registry, now);
+        }
+        if self.paused || self.phase != Phase::Running {
+            self.cancel_queued();
+        } else {
+            for (index, failure) in self.dispatch(now) {
+                self.fail_slot(registry, index, failure);
+            }
+        }
+        self.check_timeouts(registry, now);
+        self.check_liveness(registry, now);
+        self.fail_unrunnable();
+        if self.phase == Phase::Draining && self.slots.iter().all(SlotEntry::is_idle) {
+            self.close_slots(registry);
+        }
+    }
+
+    /// The earliest time [`Engine::tick`] has work to do.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let running = self.phase == Phase::Running;
+        let slot_timeout = self.settings.slot_timeout;
+        self.slots
+            .iter()
+            .filter_map(|entry| entry.next_deadline(running, slot_timeout))
+            .min()
+    }
+
+    /// Handles readiness of one of the engine's tokens.
+    pub(crate) fn event(&mut self, registry: &Registry, token: usize) {
+        let offset = token.wrapping_sub(self.base);
+        let (index, kind) = (offset / TOKENS_PER_SLOT, offset % TOKENS_PER_SLOT);
+        let Some(slot) = self.slots.get_mut(index).and_then(|e| e.slot.as_mut()) else {
+            return;
+        };
+        let end = match kind {
+            0 => {
+                // The frames that came before a bad byte or the end of the
+                // stream are this slot's: handled here, never left for the
+                // next slot's read.
+                let read = slot.read_frames(&mut self.frames);
+                let mut frames = std::mem::take(&mut self.frames);
+                let mut end = None;
+                for frame in frames.drain(..) {
+                    if let Err(why) = self.handle_frame(index, frame) {
+                        end = Some(why);
+                        break;
+                    }
+                }
+                self.frames = frames;
+                end.or_else(|| match read {
+                    Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }.into()),
+                    Err(failure) => Some(failure.into()),
+                })
+            }
+            1 => {
+                slot.drain_stderr();
+                None
+            }
+            _ => slot
+                .flush()
+                .err()
+                .map(|err| SlotFailure::WriteFailed(err.to_string()).into()),
+        };
+        match end {
+            Some(SlotEnd::Failed(failure)) => self.fail_slot(registry, index, failure),
+            Some(SlotEnd::JobOverran) => self.end_overrun_job(registry, index),
+            None => {}
+        }
+    }
+
+    /// Keeps the slots' workers hearing from the pool while its driver is
+    /// away (a blocking pool's caller busy between runs or in a report):
+    /// pings the ready slots whose ping is due; reads nothing, fails
+    /// nothing (the driver does when it is back).
+    pub(crate) fn keep_alive(&mut self) {
+        let now = Instant::now();
+        let slot_timeout = self.settings.slot_timeout;
+        for slot in self.slots.iter_mut().filter_map(|e| e.slot.as_mut()) {
+            if slot.stage == Stage::Ready && liveness::ping_due(slot, slot_timeout) <= now {
+                let _ = slot.ping(now);
+            }
+        }
+    }
+
+    /// Hands a job's outcome to its reply. The only way out of the engine.
+    /// `host`: the host whose slot answered, and that slot's worker.
+    fn finish(
+        &mut self,
+        id: usize,
+        result: Result<Vec<u8>, JobFailure>,
+        host: Option<(usize, Option<Arc<SlotInfo>>)>,
+    ) {
+        let Some(job) = self.jobs.remove(id) else {
+            return;
+        };
+        incr(&self.stats.done);
+        if result.is_err() {
+            incr(&self.stats.failed);
+        }
+        let (host, slot) = host.unzip();
+        if let Some(stats) = host.and_then(|h| self.stats.hosts.get(h)) {
+            incr(&stats.done);
+            if result.is_err() {
+                incr(&stats.failed);
+            }
+        }
+        let report = JobReport {
+            result,
+            host: host.map(|h| self.hosts[h].name.clone()),
+            attempts: job.attempts,
+            retries: job.retries,
+            elapsed: job.submitted.elapsed(),
+            run_time: job.started.map(|d| d.elapsed()).unwrap_or_default(),
+            slot: slot.flatten(),
+        };
+        match job.reply {
+            Reply::Collect(tag) => self.jobs.collect(tag, report),
+            Reply::Call(reply) => reply(report),
+        }
+    }
+
+    /// Cancels every queued job.
+    fn cancel_queued(&mut self) {
+        for id in self.jobs.take_queued() {
+            decr(&self.stats.queued);
+            self.finish(id, Err(cancelled()), None);
+        }
+    }
+
+    /// Ends the queued jobs whose every eligible slot is dead for good.
+    fn fail_unrunnable(&mut self) {
+        let slots = &self.slots;
+        let unrunnable = self
+            .jobs
+            .take_unrunnable(|eligible| slots::can_run(slots, eligible));
+        for (eligible, ids) in unrunnable {
+            let reasons = slots::dead_reasons(&self.slots, &eligible);
+            for id in ids {
+                decr(&self.stats.queued);
+                let reasons = reasons.clone();
+                self.finish(id, Err(JobFailure::NotRun { reasons }), None);
+            }
+        }
+    }
+
+    /// Gives queued jobs to ready slots with room; returns the slots whose
+    /// pipe failed while writing (a transport failure).
+    fn dispatch(&mut self, now: Instant) -> Vec<(usize, SlotFailure)> {
+        let mut broken = Vec::new();
+        let mut too_large = Vec::new();
+        if self.jobs.none_queued() {
+            return broken;
+        }
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
+            let Some(slot) = entry.slot.as_mut() else {
+                continue;
+            };
+            let was_busy = !slot.in_flight.is_empty();
+            let mut queued = false;
+            while slot.stage == Stage::Ready && slot.in_flight.len() < self.settings.window {
+                let Some(id) = self.jobs.next_for(index, self.hold_for) else {
+                    break;
+                };
+                decr(&self.stats.queued);
+                let Some(job) = self.jobs.get_mut(id) else {
+                    continue;
+                };
+                match slot.queue_job(id as u64, &job.handler, &job.payload) {
+                    Ok(()) => {
+                        job.attempts += 1;
+                        // Behind other jobs, it waits: its clock starts
+                        // when their results are in.
+                        let deadline = if slot.in_flight.is_empty() {
+                            job.started = Some(now);
+                            self.settings.timeout.map(|t| after(now, t))
+                        } else {
+                            job.started = None;
+                            None
+                        };
+                        slot.in_flight.push((id, deadline));
+                        incr(&self.stats.in_flight);
+                        queued = true;
+                    }
+                    // Too large to send: a problem of the job, not of the
+                    // slot, and final.
+                    Err(err) => too_large.push((id, err.to_string())),
+                }
+            }
+            if !was_busy && !slot.in_flight.is_empty() {
+                incr(&self.stats.hosts[entry.host].busy);
+            }
+            // One write for the whole batch.
+            if queued && let Err(err) = slot.flush() {
+                broken.push((index, SlotFailure::WriteFailed(err.to_string())));
+            }
+        }
+        for (id, err) in too_large {
+            let err = JobError::new(wire::JobErrorKind::BadPayload, err);
+            self.finish(id, Err(JobFailure::Job(err)), None);
+        }
+        broken
+    }
+
+    /// True if `outcome` is a failure of the job's own run that
+    /// [`Settings::retries`] may run again: an error its handler returned
+    /// or a panic, or an output [`Settings::failed_output`] calls failed.
+    /// (An unknown handler or a payload too large fails the same way
+    /// again.)
+    fn is_own_failure(&self, outcome: &Result<Vec<u8>, JobFailure>) -> bool {
+        match outcome {
+            Err(JobFailure::Job(err)) => matches!(
+                err.kind,
+                wire::JobErrorKind::Failed | wire::JobErrorKind::Panicked
+            ),
+            Err(JobFailure::TimedOut { .. }) => true,
+            Err(_) => false,
+            Ok(output) => self
+                .settings
+                .failed_output
+                .as_ref()
+                .is_some_and(|f| (f.0)(output)),
+        }
+    }
+
+    /// Queues job `id`, whose own run failed, to run again at the head of
+    /// its queue, if it has retries left and the pool runs; false if not
+    /// (the failure is then its outcome).
+    fn retry_own_failure(&mut self, id: usize) -> bool {
+        if self.settings.retries == 0 || self.phase != Phase::Running || self.paused {
+            return false;
+        }
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if job.retries >= self.settings.retries {
+            return false;
+        }
+        job.retries += 1;
+        job.started = None;
+        debug!(job = id, retry = job.retries; "remote job failed; running it again");
+        self.jobs.queue_front(id);
+        incr(&self.stats.queued);
+        incr(&self.stats.retried);
+        true
+    }
+
+    /// Handles one frame from slot `index`; an error ends the slot.
+    fn handle_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotEnd> {
+        let entry = &mut self.slots[index];
+        let Some(slot) = entry.slot.as_mut() else {
+            return Ok(());
+        };
+        match (slot.stage, frame) {
+            (Stage::Hello(_), Frame::HelloAck { version, host, pid }) => {
+                if version != u32::from(wire::VERSION) {
+                    return Err(SlotFailure::VersionMismatch {
+                        ours: u32::from(wire::VERSION),
+                        theirs: version,
+                    }
+                    .into());
+                }
+                debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
+                slot.set_remote(host, pid);
+                let deadline = after(Instant::now(), self.settings.handshake_timeout);
+                slot.stage = Stage::Session(deadline);
+                let slot_timeout = self.settings.slot_timeout.as_millis();
+                let init = Frame::SessionInit {
+                    handlers: Vec::new(),
+                    config: Vec::new(),
+                    slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+                };
+                slot.send(&init)
+                    .map_err(|err| SlotFailure::from_wire(err).into())
+            }
+            (Stage::Session(_), Frame::SessionAck { .. }) => {
+                slot.stage = Stage::Ready;
+                entry.failed_starts = 0;
+                incr(&self.stats.hosts[entry.host].alive);
+                Ok(())
+            }
+            (Stage::Ready, Frame::Result { id, outcome }) => {
+                let Some(pos) = slot.in_flight.iter().position(|(job, _)| *job as u64 == id) else {
+                    return Err(SlotFailure::Protocol(format!(
+                        "result for job {id}, which this slot does not run"
+                    ))
+                    .into());
+                };
+                let (job, _) = slot.in_flight.remove(pos);
+                if pos == 0 {
+                    // The running job answered, late or not.
+                    slot.overdue = None;
+                }
+                // The worker starts the next job once this result is out.
+                if let Some((next, deadline)) = slot.in_flight.first_mut()
+                    && let Some(next) = self.jobs.get_mut(*next)
+                    && next.started.is_none()
+                {
+                    let now = Instant::now();
+                    next.started = Some(now);
+                    *deadline = self.settings.timeout.map(|t| after(now, t));
+                }
+                let host = entry.host;
+                if slot.in_flight.is_empty() {
+                    decr(&self.stats.hosts[host].busy);
+                }
+                decr(&self.stats.in_flight);
+                let outcome = outcome.map_err(|mut err| {
+                    if err.kind == wire::JobErrorKind::UnknownHandler {
+                        err.message = format!("{} on host {}", err.message, self.hosts[host].name);
+                    }
+                    JobFailure::Job(err)
+                });
+                let info = slot.info.clone();
+                // The output is looked at only when it may run again.
+                let retried = self.settings.retries > 0
+                    && self.is_own_failure(&outcome)
+                    && self.retry_own_failure(job);
+                if !retried {
+                    self.finish(job, outcome, Some((host, info)));
+                }
+                Ok(())
+            }
+            (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {
+                // Alive since its job passed its time limit: the job's own.
+                Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
+                _ => Ok(()),
+            },
+            (_, frame) => Err(SlotFailure::Protocol(format!(
+                "unexpected {} from the worker",
+                frame.name()
+            ))
+            .into()),
+        }
+    }
+}
+
+/// `now + duration`, or a century from now for durations too large to add
+/// (a "no limit" setting).
+pub(crate) fn after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}

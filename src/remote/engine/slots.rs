@@ -1,0 +1,519 @@
+//! Slot supervision: each slot's place in the pool ([`SlotEntry`]), when
+//! it starts and starts again, its deadlines (handshake, the running
+//! job's time limit), and what happens when it fails: its process is
+//! killed, why is diagnosed (`failure.rs`), its jobs go back to the queue
+//! or end, and it is restarted with back-off or given up for good.
+
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::Registry;
+
+use super::liveness::{ping_due, silent_at};
+use super::{Engine, Phase, after};
+use crate::remote::failure::{Ending, diagnose};
+use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
+use crate::remote::stats::{decr, incr};
+use crate::remote::wire::Frame;
+use crate::remote::{FailedSlot, Host, JobFailure, SlotFailure, SlotLost};
+
+/// How long a failed slot that closed its stdout gets to exit with its own
+/// status before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+/// How often the status of such a slot is checked.
+const EXIT_CHECK: Duration = Duration::from_millis(5);
+
+/// Starts after this many failed starts in a row make a slot dead for good.
+const MAX_FAILED_STARTS: u32 = 5;
+
+/// A slot's place in the pool, alive or not.
+pub(super) struct SlotEntry {
+    pub(super) host: usize,
+    label: String,
+    pub(super) slot: Option<Slot>,
+    /// When to start (again).
+    respawn_at: Option<Instant>,
+    /// Failed starts in a row (before a handshake completed).
+    pub(super) failed_starts: u32,
+    /// Set when the slot is dead for good: why.
+    dead: Option<FailedSlot>,
+    /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
+    closing: bool,
+    /// A failed slot that closed its stdout, until its exit status is known
+    /// (see [`Slot::is_exiting`]).
+    exiting: Option<Exiting>,
+}
+
+struct Exiting {
+    slot: Slot,
+    failure: SlotFailure,
+    /// When to stop waiting for the status and kill it.
+    deadline: Instant,
+}
+
+impl SlotEntry {
+    /// The slots of `hosts`, in order, each due to start at `now`.
+    pub(super) fn all(hosts: &[Host], now: Instant) -> Vec<SlotEntry> {
+        hosts
+            .iter()
+            .enumerate()
+            .flat_map(|(host, h)| {
+                (1..=h.slots).map(move |index| SlotEntry {
+                    host,
+                    label: format!("{}:{index}", h.name),
+                    slot: None,
+                    respawn_at: Some(now),
+                    failed_starts: 0,
+                    dead: None,
+                    closing: false,
+                    exiting: None,
+                })
+            })
+            .collect()
+    }
+
+    /// True if the slot has no job in flight.
+    pub(super) fn is_idle(&self) -> bool {
+        // A failed slot waiting for its exit holds jobs until it is retired.
+        self.slot.as_ref().is_none_or(|s| s.in_flight.is_empty())
+            && self
+                .exiting
+                .as_ref()
+                .is_none_or(|e| e.slot.in_flight.is_empty())
+    }
+
+    /// True if no process of the slot is left.
+    pub(super) fn is_gone(&self) -> bool {
+        self.slot.is_none() && self.exiting.is_none()
+    }
+
+    /// The earliest deadline of the slot: its handshake, its running job
+    /// (unless it overran and the pool waits for the worker's answer), its
+    /// next ping and its silence limit, its restart (while the pool is
+    /// `running`), or the next look at a failed slot's exit.
+    pub(super) fn next_deadline(&self, running: bool, slot_timeout: Duration) -> Option<Instant> {
+        let slot = self.slot.as_ref();
+        let stage = slot.map(|s| match s.stage {
+            Stage::Hello(d) | Stage::Session(d) => d,
+            Stage::Ready => ping_due(s, slot_timeout).min(silent_at(s, slot_timeout)),
+        });
+        let jobs = slot
+            .filter(|s| s.overdue.is_none())
+            .into_iter()
+            .flat_map(|s| s.in_flight.iter().filter_map(|(_, d)| *d));
+        let respawn = self
+            .respawn_at
+            .filter(|_| running && self.dead.is_none() && self.slot.is_none());
+        let exiting = self
+            .exiting
+            .as_ref()
+            .map(|e| e.deadline.min(Instant::now() + EXIT_CHECK));
+        stage
+            .into_iter()
+            .chain(jobs)
+            .chain(respawn)
+            .chain(exiting)
+            .min()
+    }
+}
+
+/// True while some slot marked in `eligible` is not dead for good.
+pub(super) fn can_run(slots: &[SlotEntry], eligible: &[bool]) -> bool {
+    slots
+        .iter()
+        .zip(eligible)
+        .any(|(entry, eligible)| *eligible && entry.dead.is_none())
+}
+
+/// Why the slots marked in `eligible` died.
+pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<FailedSlot> {
+    slots
+        .iter()
+        .zip(eligible)
+        .filter(|(_, eligible)| **eligible)
+        .filter_map(|(entry, _)| entry.dead.clone())
+        .collect()
+}
+
+impl Engine {
+    /// Starts the slots whose (re)start time has come.
+    pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
+        for (index, entry) in self.slots.iter_mut().enumerate() {
+            if entry.slot.is_some()
+                || entry.exiting.is_some()
+                || entry.dead.is_some()
+                || entry.respawn_at.is_none_or(|at| at > now)
+            {
+                continue;
+            }
+            entry.respawn_at = None;
+            let host = &self.hosts[entry.host];
+            let deadline = after(now, self.settings.handshake_timeout);
+            let counters = Counters {
+                stats: self.stats.clone(),
+                host: entry.host,
+            };
+            match Slot::spawn(
+                host,
+                counters,
+                entry.label.clone(),
+                registry,
+                self.base + index * TOKENS_PER_SLOT,
+                deadline,
+                self.settings.max_frame,
+            ) {
+                Ok(slot) => {
+                    debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
+                    entry.slot = Some(slot);
+                }
+                Err(err) => {
+                    let failure = SlotFailure::CannotStart {
+                        transport: host.transport.to_string(),
+                        error: err.to_string(),
+                    };
+                    let failed = FailedSlot::new(&entry.label, failure);
+                    warn!(slot:% = entry.label; "{}", failed.reason());
+                    self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+                    entry.dead = Some(failed);
+                    incr(&self.stats.hosts[entry.host].dead);
+                }
+            }
+        }
+    }
+
+    /// Kills slot `index` now, a failed one waiting for its exit too, and
+    /// cancels their jobs; it is not started again.
+    pub(super) fn kill_slot(&mut self, registry: &Registry, index: usize) {
+        let entry = &mut self.slots[index];
+        entry.respawn_at = None;
+        let reason = format!("{}: the pool was stopped", entry.label);
+        // A failed slot waiting for its exit still holds its jobs.
+        if let Some(mut exiting) = entry.exiting.take() {
+            let _ = exiting.slot.kill(registry);
+            self.cancel_in_flight(&mut exiting.slot, &reason);
+        }
+        let Some(mut slot) = self.slots[index].slot.take() else {
+            return;
+        };
+        let _ = slot.kill(registry);
+        self.slot_gone(index, &slot);
+        self.cancel_in_flight(&mut slot, &reason);
+    }
+
+    /// Ends the jobs `slot` holds as cancelled, with `reason`.
+    fn cancel_in_flight(&mut self, slot: &mut Slot, reason: &str) {
+        for (job, _) in slot.in_flight.drain(..) {
+            decr(&self.stats.in_flight);
+            // One that waited behind the running one never started.
+            if let Some(state) = self.jobs.get_mut(job)
+                && state.started.is_none()
+            {
+                state.attempts = state.attempts.saturating_sub(1);
+            }
+            self.finish(job, Err(JobFailure::Cancelled(reason.to_owned())), None);
+        }
+    }
+
+    /// Counts a slot out of the host's alive and busy slots.
+    fn slot_gone(&self, index: usize, slot: &Slot) {
+        let host = &self.stats.hosts[self.slots[index].host];
+        if slot.stage == Stage::Ready {
+            decr(&host.alive);
+        }
+        if !slot.in_flight.is_empty() {
+            decr(&host.busy);
+        }
+    }
+
+    /// Takes a failed slot out of service: at once, or once its exit
+    /// status is known (a worker that closed its stdout is given
+    /// [`EXIT_WAIT`] to exit by itself, unless it was told to).
+    pub(super) fn fail_slot(&mut self, registry: &Registry, index: usize, failure: SlotFailure) {
+        let Some(mut slot) = self.slots[index].slot.take() else {
+            return;
+        };
+        self.slot_gone(index, &slot);
+        let told_to_exit = self.slots[index].closing && slot.stage == Stage::Ready;
+        if !told_to_exit && slot.is_exiting() {
+            slot.deregister(registry);
+            self.slots[index].exiting = Some(Exiting {
+                slot,
+                failure,
+                deadline: Instant::now() + EXIT_WAIT,
+            });
+            return;
+        }
+        self.retire(registry, index, slot, failure);
+    }
+
+    /// Retires the exiting slots whose status is known or whose wait is
+    /// over.
+    pub(super) fn reap_exiting(&mut self, registry: &Registry, now: Instant) {
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
+            let ready = entry
+                .exiting
+                .as_mut()
+                .is_some_and(|e| e.deadline <= now || e.slot.has_exited());
+            if ready && let Some(exiting) = entry.exiting.take() {
+                self.retire(registry, index, exiting.slot, exiting.failure);
+            }
+        }
+    }
+
+    /// Kills the slot's process, says why it failed, puts its jobs back,
+    /// and plans a restart (or declares the slot dead for good).
+    fn retire(&mut self, registry: &Registry, index: usize, mut slot: Slot, failure: SlotFailure) {
+        let by_itself = slot.has_exited();
+        let status = slot.kill(registry);
+        let entry = &self.slots[index];
+        if entry.closing && matches!(failure, SlotFailure::WorkerExited { .. }) {
+            debug!(slot:% = entry.label; "slot closed");
+            return;
+        }
+        let handshaken = slot.stage == Stage::Ready;
+        let ending = Ending {
+            status,
+            by_itself,
+            handshaken,
+            stderr: &slot.stderr_tail,
+            transport: &self.hosts[entry.host].transport,
+        };
+        let failed = diagnose(&entry.label, failure, &ending);
+        let (host, jobs) = (entry.host, slot.in_flight.len());
+        warn!(slot:% = entry.label, jobs = jobs; "slot failed: {}", failed.reason());
+        self.stats.hosts[host].set_last_failure(failed.to_string());
+        let requeued = self.requeue_in_flight(&mut slot, &failed);
+        if handshaken && let Some(hook) = &self.settings.on_slot_lost {
+            (hook.0)(&SlotLost {
+                host: self.hosts[host].name.clone(),
+                failed: failed.clone(),
+                requeued,
+                ended: jobs - requeued,
+            });
+        }
+        self.plan_restart(index, handshaken, failed);
+    }
+
+    /// Puts the jobs of a failed slot back at the head of the queue, in
+    /// the order they were sent; the running one has used an attempt (past
+    /// `max_attempts` it fails with its history), the ones behind it have
+    /// not. While the pool stops they are cancelled instead. Returns how
+    /// many went back.
+    fn requeue_in_flight(&mut self, slot: &mut Slot, failed: &FailedSlot) -> usize {
+        let mut requeued = 0;
+        for (id, _) in slot.in_flight.drain(..).rev() {
+            decr(&self.stats.in_flight);
+            let Some(job) = self.jobs.get_mut(id) else {
+                continue;
+            };
+            // A job that waited behind the running one never started: the
+            // slot's failure is not one of its attempts.
+            let ran = job.started.is_some();
+            if ran {
+                job.history.push(failed.clone());
+            }
+            let stopping = self.phase != Phase::Running || self.paused;
+            if ran && !stopping && job.history.len() >= self.settings.max_attempts as usize {
+                let history = job.history.clone();
+                self.finish(id, Err(JobFailure::Exhausted { history }), None);
+                continue;
+            }
+            let why = || format!("{failed}; not retried, the pool is stopping");
+            requeued += usize::from(self.put_back(id, ran, why));
+        }
+        requeued
+    }
+
+    /// Puts job `id`, taken from a slot that ends, back at the head of its
+    /// queue: `ran` if it was running (a retry), not if it waited behind
+    /// the running one (its attempt is given back). While the pool stops
+    /// it is cancelled instead, `why`. Returns true if it went back.
+    fn put_back(&mut self, id: usize, ran: bool, why: impl FnOnce() -> String) -> bool {
+        let retry = self.phase == Phase::Running && !self.paused;
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if !ran {
+            job.attempts = job.attempts.saturating_sub(1);
+        }
+        if !retry {
+            self.finish(id, Err(JobFailure::Cancelled(why())), None);
+            return false;
+        }
+        // Its run time counts from its next start.
+        job.started = None;
+        self.jobs.queue_front(id);
+        incr(&self.stats.queued);
+        if ran {
+            incr(&self.stats.retried);
+        }
+        true
+    }
+
+    /// Ends the job that overran its time limit on slot `index` while the
+    /// worker answered: the slot's process is killed (the only way to stop
+    /// a handler), the job ends timed out (or runs again, within the
+    /// pool's retries), the jobs behind it go back to the queue without
+    /// using an attempt, and the slot starts again at once: nothing is
+    /// wrong with it.
+    pub(super) fn end_overrun_job(&mut self, registry: &Registry, index: usize) {
+        let Some(mut slot) = self.slots[index].slot.take() else {
+            return;
+        };
+        self.slot_gone(index, &slot);
+        let _ = slot.kill(registry);
+        let entry = &mut self.slots[index];
+        if self.phase == Phase::Running {
+            entry.respawn_at = Some(Instant::now());
+        }
+        let after = self.settings.timeout.unwrap_or_default();
+        info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
+        let (host, info, label) = (entry.host, slot.info.clone(), entry.label.clone());
+        let mut in_flight = slot.in_flight.drain(..);
+        let overran = in_flight.next();
+        let waiting: Vec<usize> = in_flight.map(|(id, _)| id).collect();
+        for id in waiting.into_iter().rev() {
+            decr(&self.stats.in_flight);
+            let why = || {
+                format!(
+                    "{label}: killed to end the job before it, which timed out; not retried, the pool is stopping"
+                )
+            };
+            let _ = self.put_back(id, false, why);
+        }
+        if let Some((id, _)) = overran {
+            decr(&self.stats.in_flight);
+            if !self.retry_own_failure(id) {
+                let failure = JobFailure::TimedOut { after };
+                self.finish(id, Err(failure), Some((host, info)));
+            }
+        }
+    }
+
+    /// Restarts a failed slot with back-off, or gives it up for good when
+    /// its failure is permanent or it failed to start too often.
+    fn plan_restart(&mut self, index: usize, handshaken: bool, failed: FailedSlot) {
+        let entry = &mut self.slots[index];
+        if !handshaken {
+            entry.failed_starts += 1;
+        }
+        if failed.failure.is_permanent() || entry.failed_starts >= MAX_FAILED_STARTS {
+            info!(slot:% = entry.label; "slot dead for good: {}", failed.reason());
+            entry.dead = Some(failed);
+            incr(&self.stats.hosts[entry.host].dead);
+        } else if self.phase == Phase::Running {
+            entry.respawn_at = Some(Instant::now() + backoff(entry.failed_starts, index));
+        }
+    }
+
+    /// Fails slots whose handshake or job is past its deadline.
+    pub(super) fn check_timeouts(&mut self, registry: &Registry, now: Instant) {
+        for index in 0..self.slots.len() {
+            let expired = |slot: &Slot| {
+                let handshake = match slot.stage {
+                    Stage::Hello(deadline) | Stage::Session(deadline) => deadline <= now,
+                    Stage::Ready => false,
+                };
+                // An overrun job already waits for its worker's answer.
+                handshake
+                    || slot.overdue.is_none()
+                        && slot
+                            .in_flight
+                            .iter()
+                            .any(|(_, deadline)| deadline.is_some_and(|d| d <= now))
+            };
+            // The answer may be in the pipe already, unread while the
+            // driver was busy (a slow callback, a full stdout): read it
+            // before calling the job (or the handshake) late.
+            if self.slots[index].slot.as_ref().is_some_and(expired) {
+                let before = self.slots[index].slot.as_ref().map(Slot::bytes_read);
+                self.event(registry, self.base + index * TOKENS_PER_SLOT);
+                // Part of an answer came and the rest is on its way (a
+                // worker writes a result once its job is done; a large one
+                // takes more than one pipe's worth): not late while bytes
+                // keep coming.
+                if let Some(slot) = self.slots[index].slot.as_mut()
+                    && slot.inside_a_frame()
+                    && before.is_some_and(|b| slot.bytes_read() > b)
+                {
+                    let limit = self.settings.timeout.map(|t| after(now, t));
+                    for (_, deadline) in &mut slot.in_flight {
+                        if deadline.is_some_and(|d| d <= now) {
+                            *deadline = limit;
+                        }
+                    }
+                }
+            }
+            let Some(slot) = self.slots[index].slot.as_mut() else {
+                continue;
+            };
+            let failure = match slot.stage {
+                Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => {
+                    Some(slot.start_timeout(self.settings.handshake_timeout))
+                }
+                Stage::Ready
+                    if slot.overdue.is_none()
+                        && slot
+                            .in_flight
+                            .iter()
+                            .any(|(_, d)| d.is_some_and(|d| d <= now)) =>
+                {
+                    // Its job overran: is the worker still there? Its answer
+                    // to this ping says (see `liveness.rs`).
+                    match slot.ping(now) {
+                        Ok(seq) => {
+                            slot.overdue = Some(seq);
+                            None
+                        }
+                        Err(err) => Some(SlotFailure::WriteFailed(err.to_string())),
+                    }
+                }
+                _ => None,
+            };
+            if let Some(failure) = failure {
+                self.fail_slot(registry, index, failure);
+            }
+        }
+    }
+
+    /// Sends `SHUTDOWN` to every slot that takes jobs; kills the ones still
+    /// starting when they are not within their handshake.
+    pub(super) fn close_slots(&mut self, registry: &Registry) {
+        self.phase = Phase::Closing;
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
+            entry.respawn_at = None;
+            entry.closing = true;
+            if let Some(mut exiting) = entry.exiting.take() {
+                let _ = exiting.slot.kill(registry);
+            }
+            let Some(slot) = entry.slot.as_mut() else {
+                continue;
+            };
+            if slot.stage == Stage::Ready {
+                let _ = slot.send(&Frame::Shutdown);
+                slot.close_stdin();
+            } else if let Some(mut slot) = entry.slot.take() {
+                let _ = slot.kill(registry);
+            }
+        }
+        debug!(pool:% = self.stats.name; "remote pool closing its slots");
+    }
+}
+
+/// Back-off before restarting a slot: 100 ms doubling per failed start, at
+/// most 5 s, plus up to 25% jitter (from the slot index and the clock) so
+/// slots of one host do not all reconnect at once.
+fn backoff(failed_starts: u32, index: usize) -> Duration {
+    let base = Duration::from_millis(100)
+        .saturating_mul(1 << failed_starts.min(6))
+        .min(Duration::from_secs(5));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as usize
+        ^ index.wrapping_mul(2_654_435_761);
+    let jitter = base.mul_f64((nanos % 1000) as f64 / 4000.0);
+    base + jitter
+}
