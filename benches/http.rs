@@ -9,17 +9,18 @@
 //! The servers (see `http/server.rs`) run in child processes of their own:
 //! hearth's `TcpServer` with a connection actor per connection and
 //! `hearth::http` (hyper's I/O, timer and graceful shutdown on hearth),
-//! its two workers pinned to a CPU each as a hearth server is set up; and
-//! tokio's multi-thread runtime with two workers, a task per connection
-//! and hyper-util's tokio glue. Same hyper version, same service, same
-//! HTTP/1 settings (a timer, so hyper's default 30 s header-read timeout
-//! is on for both), `TCP_NODELAY` on every connection.
+//! its two workers pinned to a CPU each as a hearth server is set up, and
+//! the same unpinned (the `, unpinned` rows); and tokio's multi-thread
+//! runtime with two workers, a task per connection and hyper-util's tokio
+//! glue. Same hyper version, same service, same HTTP/1 settings (a timer,
+//! so hyper's default 30 s header-read timeout is on for all),
+//! `TCP_NODELAY` on every connection.
 //!
 //! # Method
 //!
-//! Each round starts each side's server once, in alternating order,
-//! checks that it answers the route, runs wrk for a short warm-up and then
-//! for the measured run (2 threads, 50 keep-alive connections, 5 s), and
+//! Each round starts each server once, in an order that turns by one
+//! place per round, checks that it answers the route, runs wrk for a
+//! short warm-up and then for the measured run (2 threads, 50 keep-alive connections, 5 s), and
 //! stops the server with SIGTERM (it must exit cleanly). Requests/s and
 //! the 99th percentile latency are wrk's; a run with any failed request or
 //! a status other than 2xx/3xx fails the benchmark. The tables give, per
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
 
 /// Each server answers each route; a short wrk run if wrk is installed.
 fn smoke(workloads: &[&Workload]) -> Result<(), String> {
-    for side in [Side::Hearth, Side::Tokio] {
+    for side in SIDES {
         let server = Server::start(side)?;
         for workload in workloads {
             server.check(workload.path, workload.body)?;
@@ -205,12 +206,17 @@ fn run_side(side: Side, workload: &Workload) -> Result<Measured, String> {
     Ok(measured)
 }
 
-/// The measured runs of one workload.
+/// The measured runs of one workload: one per side and round.
 struct Report {
     name: &'static str,
     hearth: Vec<Measured>,
+    unpinned: Vec<Measured>,
     tokio: Vec<Measured>,
 }
+
+/// The sides of a round, each started in turn; the order turns by one
+/// place per round, so each side goes first, second and last as often.
+const SIDES: [Side; 3] = [Side::Hearth, Side::HearthUnpinned, Side::Tokio];
 
 fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
     let mut reports = Vec::new();
@@ -218,30 +224,38 @@ fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
         let mut report = Report {
             name: workload.name,
             hearth: Vec::new(),
+            unpinned: Vec::new(),
             tokio: Vec::new(),
         };
         for round in 0..rounds {
-            let (hearth, tokio) = if round % 2 == 0 {
-                let hearth = run_side(Side::Hearth, workload)?;
-                (hearth, run_side(Side::Tokio, workload)?)
-            } else {
-                let tokio = run_side(Side::Tokio, workload)?;
-                (run_side(Side::Hearth, workload)?, tokio)
-            };
+            let mut order = SIDES;
+            order.rotate_left(round % SIDES.len());
+            for side in order {
+                let measured = run_side(side, workload)?;
+                match side {
+                    Side::Hearth => report.hearth.push(measured),
+                    Side::HearthUnpinned => report.unpinned.push(measured),
+                    Side::Tokio => report.tokio.push(measured),
+                }
+            }
+            let (hearth, unpinned, tokio) = (
+                &report.hearth[round],
+                &report.unpinned[round],
+                &report.tokio[round],
+            );
             eprintln!(
-                "{:<10} round {}/{}: hearth {:>8.0} req/s p99 {:>7.0} us, tokio {:>8.0} req/s p99 {:>7.0} us, \
-                 ratio {:.2}",
+                "{:<10} round {}/{}: req/s (p99 us) hearth {:.0} ({:.0}), unpinned {:.0} ({:.0}), \
+                 tokio {:.0} ({:.0})",
                 workload.name,
                 round + 1,
                 rounds,
                 hearth.requests_per_sec,
                 hearth.p99_us,
+                unpinned.requests_per_sec,
+                unpinned.p99_us,
                 tokio.requests_per_sec,
                 tokio.p99_us,
-                hearth.requests_per_sec / tokio.requests_per_sec,
             );
-            report.hearth.push(hearth);
-            report.tokio.push(tokio);
         }
         reports.push(report);
     }
@@ -249,19 +263,42 @@ fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Median of `figure` over runs, and the median of per-round ratios.
-fn figures(report: &Report, figure: fn(&Measured) -> f64) -> (f64, f64, f64, f64) {
+/// One row of a table: hearth's runs (pinned or not) against tokio's.
+struct Row<'r> {
+    name: String,
+    hearth: &'r [Measured],
+    tokio: &'r [Measured],
+}
+
+/// The rows of every report: pinned hearth, then unpinned.
+fn rows(reports: &[Report]) -> Vec<Row<'_>> {
+    let pinned = reports.iter().map(|report| Row {
+        name: report.name.to_owned(),
+        hearth: &report.hearth,
+        tokio: &report.tokio,
+    });
+    let unpinned = reports.iter().map(|report| Row {
+        name: format!("{}, unpinned", report.name),
+        hearth: &report.unpinned,
+        tokio: &report.tokio,
+    });
+    pinned.chain(unpinned).collect()
+}
+
+/// Medians of `figure` over hearth's and tokio's runs, their ratio, and
+/// the median of the per-round ratios.
+fn figures(row: &Row<'_>, figure: fn(&Measured) -> f64) -> (f64, f64, f64, f64) {
     let sorted = |runs: &[Measured]| {
         let mut values: Vec<f64> = runs.iter().map(figure).collect();
         values.sort_by(f64::total_cmp);
         values
     };
-    let hearth = median_f64(&sorted(&report.hearth));
-    let tokio = median_f64(&sorted(&report.tokio));
-    let mut ratios: Vec<f64> = report
+    let hearth = median_f64(&sorted(row.hearth));
+    let tokio = median_f64(&sorted(row.tokio));
+    let mut ratios: Vec<f64> = row
         .hearth
         .iter()
-        .zip(&report.tokio)
+        .zip(row.tokio)
         .map(|(h, t)| figure(h) / figure(t))
         .collect();
     ratios.sort_by(f64::total_cmp);
@@ -269,64 +306,51 @@ fn figures(report: &Report, figure: fn(&Measured) -> f64) -> (f64, f64, f64, f64
 }
 
 fn print_tables(reports: &[Report]) {
+    let rows = rows(reports);
     println!();
     println!("Requests per second (above 1 hearth serves more):");
-    println!();
-    println!(
-        "| {:<10} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
-        "workload",
-        "hearth req/s",
-        "tokio req/s",
-        "hearth/tokio",
-        "round ratio",
-        "hearth min-max",
-        "tokio min-max"
-    );
-    println!(
-        "|:-----------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
-    );
-    for report in reports {
-        let rate = |m: &Measured| m.requests_per_sec;
-        let (hearth, tokio, ratio, round) = figures(report, rate);
-        println!(
-            "| {:<10} | {:>13.0} | {:>13.0} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
-            report.name,
-            hearth,
-            tokio,
-            ratio,
-            round,
-            range(&report.hearth, rate, 0),
-            range(&report.tokio, rate, 0),
-        );
-    }
+    print_table(&rows, ["hearth req/s", "tokio req/s"], 0, |m| {
+        m.requests_per_sec
+    });
     println!();
     println!("Latency, 99th percentile (below 1 hearth answers sooner):");
+    print_table(&rows, ["hearth p99 ms", "tokio p99 ms"], 2, |m| {
+        m.p99_us / 1e3
+    });
+}
+
+/// A table of one figure: medians, ratios and ranges per row.
+fn print_table(
+    rows: &[Row<'_>],
+    [hearth_label, tokio_label]: [&str; 2],
+    decimals: usize,
+    figure: fn(&Measured) -> f64,
+) {
     println!();
     println!(
-        "| {:<10} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
+        "| {:<21} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
         "workload",
-        "hearth p99 ms",
-        "tokio p99 ms",
+        hearth_label,
+        tokio_label,
         "hearth/tokio",
         "round ratio",
         "hearth min-max",
         "tokio min-max"
     );
     println!(
-        "|:-----------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
+        "|:----------------------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
     );
-    for report in reports {
-        let p99 = |m: &Measured| m.p99_us / 1e3;
-        let (hearth, tokio, ratio, round) = figures(report, p99);
+    for row in rows {
+        let (hearth, tokio, ratio, round) = figures(row, figure);
         println!(
-            "| {:<10} | {:>13.2} | {:>13.2} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
-            report.name,
+            "| {:<21} | {:>13.decimals$} | {:>13.decimals$} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
+            row.name,
             hearth,
             tokio,
             ratio,
             round,
-            range(&report.hearth, p99, 2),
-            range(&report.tokio, p99, 2),
+            range(row.hearth, figure, decimals),
+            range(row.tokio, figure, decimals),
         );
     }
 }

@@ -2,9 +2,9 @@
 //! benchmark runs itself again with [`FLAG`], so neither side shares a
 //! heap, signal dispositions or a profile with the other): the same hyper
 //! service ([`route`]) and the same HTTP/1 settings, on hearth
-//! ([`hearth`]: a `TcpServer` on two workers pinned to a CPU each, as a
-//! hearth server is set up) or on tokio ([`tokio`]: a multi-thread runtime
-//! with two workers and hyper-util's tokio glue). Each prints `listening
+//! ([`hearth`]: a `TcpServer` on two workers, pinned to a CPU each as a
+//! hearth server is set up, or not) or on tokio ([`tokio`]: a multi-thread
+//! runtime with two workers and hyper-util's tokio glue). Each prints `listening
 //! on ADDR` and serves until SIGTERM.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -34,7 +34,11 @@ const WORKERS: usize = 2;
 /// Which server.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 pub(crate) enum Side {
+    /// hearth, its workers pinned to a CPU each, as a hearth server is set
+    /// up (`Setup::auto_cpu_affinity`).
     Hearth,
+    /// hearth, its workers left to the kernel's scheduler.
+    HearthUnpinned,
     Tokio,
 }
 
@@ -42,6 +46,7 @@ impl Side {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Side::Hearth => "hearth",
+            Side::HearthUnpinned => "hearth-unpinned",
             Side::Tokio => "tokio",
         }
     }
@@ -75,9 +80,12 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::E
 /// The server process's `main`: `args` is the side.
 pub(crate) fn main(args: &[String]) -> ExitCode {
     let served = match args {
-        [side] if side == "hearth" => hearth(),
-        [side] if side == "tokio" => tokio(),
-        _ => Err(format!("usage: http {FLAG} hearth|tokio (got {args:?})")),
+        [side] if side == Side::Hearth.as_str() => hearth(true),
+        [side] if side == Side::HearthUnpinned.as_str() => hearth(false),
+        [side] if side == Side::Tokio.as_str() => tokio(),
+        _ => Err(format!(
+            "usage: http {FLAG} hearth|hearth-unpinned|tokio (got {args:?})"
+        )),
     };
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,15 +96,12 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     }
 }
 
-/// With this variable set, hearth's workers are not pinned to a CPU.
-pub(crate) const UNPIN_HEARTH: &str = "HTTP_BENCH_UNPIN_HEARTH";
-
 /// hearth: a listener and the connections' actors on each of two workers,
-/// pinned to a CPU each unless [`UNPIN_HEARTH`] is set; SIGTERM
-/// (unhandled) is a graceful shutdown.
-fn hearth() -> Result<(), String> {
+/// `pinned` to a CPU each or not; SIGTERM (unhandled) is a graceful
+/// shutdown.
+fn hearth(pinned: bool) -> Result<(), String> {
     let mut setup = Runtime::setup().name("http-bench").num_threads(WORKERS);
-    if std::env::var_os(UNPIN_HEARTH).is_none() {
+    if pinned {
         setup = setup.auto_cpu_affinity();
     }
     let mut runtime = setup
