@@ -182,8 +182,10 @@ async fn connection(
 
 /// The client's doing, not the server's: too slow with a request's head,
 /// a request hyper could not parse (answered with 400, 414 or 431), gone
-/// in the middle of a request, or not reading its answers while the
-/// server stops (`Setup::stalled_write_limit`).
+/// in the middle of a request or before hyper closed the connection
+/// (closing the write side of a reset connection fails with
+/// `NotConnected`), or not reading its answers while the server stops
+/// (`Setup::stalled_write_limit`).
 fn client_went_away(err: &hyper::Error) -> bool {
     use std::error::Error;
     if err.is_timeout() || err.is_parse() || err.is_incomplete_message() {
@@ -196,6 +198,7 @@ fn client_went_away(err: &hyper::Error) -> bool {
                 err.kind(),
                 io::ErrorKind::ConnectionReset
                     | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::NotConnected
                     | io::ErrorKind::TimedOut
             )
         })
