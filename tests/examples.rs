@@ -15,6 +15,11 @@ mod procs;
 #[allow(dead_code)]
 mod sshd;
 
+/// The HTTP server on hyper (feature `hyper`).
+#[cfg(feature = "hyper")]
+#[path = "examples/http_server.rs"]
+mod http_server;
+
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -326,11 +331,15 @@ struct Running {
 
 impl Running {
     fn start(name: &str, args: &[&str]) -> Running {
+        Running::start_bin(build::example(name), args)
+    }
+
+    /// Runs the example binary `bin`.
+    fn start_bin(bin: std::path::PathBuf, args: &[&str]) -> Running {
         use std::io::{BufRead, BufReader};
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tag = format!("{}-{run}", std::process::id());
-        let bin = build::example(name);
         let mut child = Command::new(&bin)
             .args(args)
             .env("HEARTH_EXAMPLE_RUN", &tag)

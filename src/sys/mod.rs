@@ -12,6 +12,8 @@ mod heap;
 mod msg;
 mod process;
 mod process_group;
+#[cfg(feature = "hyper")]
+mod recv;
 mod signals;
 mod sockaddr;
 mod socket;
@@ -23,6 +25,8 @@ pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use msg::{recv_vectored, send_vectored};
 pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
+#[cfg(feature = "hyper")]
+pub(crate) use recv::recv_uninit;
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};
