@@ -10,6 +10,8 @@ mod procs;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
+#[path = "cli/streams.rs"]
+mod streams;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
@@ -99,6 +101,19 @@ fn left_behind(tag: &str) -> Vec<String> {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A fresh, empty directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    let dir = env::temp_dir().join(format!(
+        "hearth-cli-{name}-{}-{}",
+        std::process::id(),
+        MADE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn stdout(output: &Output) -> String {
@@ -693,15 +708,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 1 (from
-    // before the liveness exchange), an empty frame, then it waits for the
-    // end of its stdin.
+    // A "worker" of another protocol version: the magic, version 2 (from
+    // before output streaming), an empty frame, then it waits for the end
+    // of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\001\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -714,7 +729,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 2, the peer version 1; \
+            "protocol version mismatch: this side speaks version 3, the peer version 2; \
              run the same version of hearth on both ends"
         ),
         "{err}"

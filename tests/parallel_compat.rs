@@ -934,18 +934,33 @@ fn tags_and_tagstrings() {
     same(&["-k", "--tag", "--colsep", ",", "echo", ":::", "a,b"], b"");
 }
 
-/// --line-buffer and --ungroup never mix lines in hearth (a job's output
-/// comes whole when it ends); GNU parallel's lines are the same lines.
+/// --line-buffer prints whole lines of running jobs as they come, a tag
+/// before each; -u prints bytes as they come, with no tags and whatever
+/// -k says, as GNU parallel does. Where timing decides the order, the
+/// same lines.
 #[test]
 fn line_buffer_and_ungroup_print_the_same_lines() {
     let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
     for option in ["--line-buffer", "--lb", "--ungroup", "-u", "--group"] {
         same_lines(&[option, "-j4", "echo {}; echo again {}"], input.as_bytes());
+        same_lines(
+            &[option, "-j4", "--tag", "echo {}; echo again {}"],
+            input.as_bytes(),
+        );
     }
     same(
         &["-k", "--lb", "-j4", "echo {}; echo again {}"],
         input.as_bytes(),
     );
+    // A line left without its end comes at the job's end, tagged, with
+    // no newline added.
+    same(
+        &["-k", "--lb", "--tag", "printf 'a{}\\nb{}'", ":::", "1", "2"],
+        b"",
+    );
+    // -u: no tags; -k has no say.
+    same(&["-u", "--tag", "-j1", "echo {}", ":::", "a", "b"], b"");
+    same(&["-u", "-k", "-j1", "printf {}", ":::", "a", "b"], b"");
 }
 
 #[test]

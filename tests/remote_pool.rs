@@ -27,10 +27,13 @@ mod inputs;
 mod liveness;
 #[path = "remote_pool/retries.rs"]
 mod retries;
+#[path = "remote_pool/streams.rs"]
+mod streams;
 
 use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
 use hearth::remote::{
-    self, FailedSlot, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport,
+    self, FailedSlot, Handlers, Host, JobContext, JobFailure, Pool, PoolError, Stream, Target,
+    Transport,
 };
 
 fn handlers() -> Handlers {
@@ -139,6 +142,41 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(vec![7u8; len as usize])
         })
+        // Streams `len` bytes of `byte` on stdout, half of them before the
+        // flag file exists (if one is given), the rest after.
+        .add_with_context(
+            "stream",
+            |(flag, len, byte): (Option<PathBuf>, u64, u8), job: &mut JobContext<'_>| {
+                let half = len / 2;
+                write_bytes(job, byte, half)?;
+                if let Some(flag) = flag {
+                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                        .map_err(|()| format!("{flag:?} was never set"))?;
+                }
+                write_bytes(job, byte, len - half)?;
+                Ok::<_, String>(len)
+            },
+        )
+        // Counts its run in `file`, streams `len` bytes, waits for the flag
+        // file if one is given, then kills its own worker the first time
+        // (`marker`).
+        .add_with_context(
+            "stream_then_crash",
+            |(file, marker, flag, len): (PathBuf, PathBuf, Option<PathBuf>, u64),
+             job: &mut JobContext<'_>| {
+                let _ = count_run(&file)?;
+                write_bytes(job, b'x', len)?;
+                if let Some(flag) = flag {
+                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                        .map_err(|()| format!("{flag:?} was never set"))?;
+                }
+                if fs::create_dir(&marker).is_ok() {
+                    // SAFETY: kill(2) on this very process.
+                    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                }
+                Ok::<_, String>(len)
+            },
+        )
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
             for _ in 0..10 * 1024 {
@@ -146,6 +184,19 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(x)
         })
+}
+
+/// Streams `len` bytes of `byte` on the job's stdout, 64 KiB at a time.
+fn write_bytes(job: &mut JobContext<'_>, byte: u8, len: u64) -> Result<(), String> {
+    let chunk = vec![byte; 64 * 1024];
+    let mut left = len as usize;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        job.write(Stream::Stdout, &chunk[..n])
+            .map_err(|err| format!("streaming: {err}"))?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Appends a line to `file`; returns how many lines it has.
@@ -322,6 +373,26 @@ fn main() -> ExitCode {
             retries::retries_run_a_failed_job_again,
         ),
         (
+            "streamed_outputs_come_whole_in_input_order_in_bounded_memory",
+            streams::streamed_outputs_come_whole_in_input_order_in_bounded_memory,
+        ),
+        (
+            "streamed_outputs_in_completion_and_arrival_order",
+            streams::streamed_outputs_in_completion_and_arrival_order,
+        ),
+        (
+            "collected_output_has_a_limit_and_a_clear_error",
+            streams::collected_output_has_a_limit_and_a_clear_error,
+        ),
+        (
+            "slot_lost_after_live_output_ends_the_job",
+            streams::slot_lost_after_live_output_ends_the_job,
+        ),
+        (
+            "slot_lost_while_output_is_held_runs_the_job_again",
+            streams::slot_lost_while_output_is_held_runs_the_job_again,
+        ),
+        (
             "retries_run_a_timed_out_job_again",
             retries::retries_run_a_timed_out_job_again,
         ),
@@ -384,7 +455,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, square, wait_then_big) on host local"
+                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, square, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );
@@ -949,7 +1020,10 @@ fn answer_first_job(answer: impl FnOnce(Vec<u8>) -> Vec<u8>, exit: Option<u8>) -
         payload,
     })) = wire::read_frame(&mut input, &mut decoder)
     {
-        let outcome = handlers().run(&handler, &payload);
+        // The answer of the `square` handler.
+        assert_eq!(handler, "square");
+        let x: u64 = postcard::from_bytes(&payload).unwrap();
+        let outcome = Ok(postcard::to_stdvec(&(x * x)).unwrap());
         let mut bytes = Vec::new();
         wire::encode(&Frame::Result { id, outcome }, max, &mut bytes).unwrap();
         output.write_all(&answer(bytes)).unwrap();

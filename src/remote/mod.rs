@@ -19,27 +19,33 @@
 //! - `engine/`: the shared queue, dispatch to slots with room, attempts
 //!   and back-off, deadlines; no poll loop of its own. Why a slot failed
 //!   is a [`SlotFailure`] (`failure.rs`), classified where it is seen.
-//! - [`Pool`] (`pool.rs`): the engine on a `mio::Poll` of its own, driven by
-//!   blocking calls, with results in input or completion order;
-//!   [`Feeder`] (`feed.rs`) gives it inputs while it runs, and
-//!   `keepalive.rs` pings its slots while its caller is away. [`RemotePool`]
+//! - [`Pool`] (`pool.rs`, its run loop `pool/run.rs`): the engine on a
+//!   `mio::Poll` of its own, driven by blocking calls, with results in
+//!   input or completion order; `delivery.rs` hands a run's [`Event`]s out
+//!   in its [`Order`], holding what waits (`held.rs`: in memory, in
+//!   temporary files past a bound); [`Feeder`] (`feed.rs`) gives it
+//!   inputs while it runs, and `keepalive.rs` pings its slots while its
+//!   caller is away. [`RemotePool`]
 //!   (`handle.rs`) is the same engine driven by a runtime's coordinator,
 //!   for actors.
 //! - [`serve`](serve()): the worker side, a loop that answers jobs with the
-//!   application's named [`Handlers`] when started with `--remote-worker`,
-//!   and a keeper thread beside it (`serve/keeper.rs`) that answers the
+//!   application's named [`Handlers`] when started with `--remote-worker`;
+//!   a handler streams its output through its [`JobContext`] (`job.rs`);
+//!   a keeper thread beside the loop (`serve/keeper.rs`) that answers the
 //!   pool's pings during a job and ends the worker when the pool is gone.
 //!
 //! [`Frame`]: wire::Frame
 //! [`FrameDecoder`]: wire::FrameDecoder
 
+mod delivery;
 pub(crate) mod engine;
 mod failure;
 mod feed;
 mod handle;
 mod handlers;
+mod held;
 mod host;
-mod in_order;
+mod job;
 mod keepalive;
 mod outcome;
 mod pool;
@@ -53,11 +59,13 @@ pub mod wire;
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
 
+pub use delivery::Event;
 pub use failure::{FailedSlot, Reason, SlotFailure, SlotLost};
-pub use feed::{Feed, FeedError, Feeder};
+pub use feed::{Feed, FeedError, Feeder, Inputs};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
+pub use job::{JobContext, Stream};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{
     DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl,

@@ -1,8 +1,11 @@
 //! The pool on its own `mio::Poll`, driven by blocking calls: [`Pool::map`]
 //! for outputs in input order, [`Pool::run`] for reports in submission or
-//! completion order with a way to stop early. The failure semantics are the
-//! engine's (see `engine/mod.rs`): retries on slot failure, final job errors, no
-//! job lost, no result delivered twice.
+//! completion order with a way to stop early, [`Pool::run_raw`] for the
+//! jobs' streamed output as it comes (the run loop is `pool/run.rs`). The
+//! failure semantics are the engine's (see `engine/mod.rs`): retries on
+//! slot failure, final job errors, no job lost, no result delivered twice.
+
+mod run;
 
 use std::fmt;
 use std::io;
@@ -15,11 +18,9 @@ use mio::{Events, Poll, Token, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::remote::engine::{
-    Engine, FailedOutput, Hook, OnSlotLost, Reply, Settings, after, eligible_slots,
-};
-use crate::remote::feed::{self, Feed, Feeder, Pulled, Source};
-use crate::remote::in_order::InOrder;
+use crate::remote::delivery::Event;
+use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
+use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
@@ -149,6 +150,11 @@ impl PoolBuilder {
     /// others go on. A job that runs for ever holds the run up then as
     /// before: give it a [`timeout`](PoolBuilder::timeout). (A runtime's
     /// pool holds nothing: each job has a future of its own.)
+    ///
+    /// Streamed output that a [`Pool::run_raw`] holds back (see [`Order`])
+    /// stays in memory within the same bound, and goes to temporary files
+    /// in `$TMPDIR` (else `/tmp`) past it: no job fails or waits for the
+    /// size of its output.
     pub fn max_held_bytes(mut self, bytes: usize) -> Self {
         self.max_held_bytes = bytes;
         self
@@ -213,14 +219,26 @@ impl PoolBuilder {
     }
 }
 
-/// In which order [`Pool::run`] reports outcomes.
+/// In which order a run ([`Pool::run`], [`Pool::run_raw`]) hands out
+/// the jobs' reports and streamed output.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Order {
-    /// In the order of the inputs: a report waits for the ones before it.
+    /// In the order of the inputs, job after job: a job's report and output
+    /// wait for the jobs before it. The first job not reported streams: its
+    /// output is handed on as it comes (unless the pool runs failed jobs
+    /// again, [`PoolBuilder::retries`]: then it too waits for its end, so
+    /// that only its last run's output is handed on).
     #[default]
     Submission,
-    /// As jobs finish.
+    /// As jobs finish, job after job: a job's output is handed on whole
+    /// when it ends, before its report.
     Completion,
+    /// Output as it comes, jobs mixed (a chunk at a time), each report as
+    /// its job finishes: for output that must not wait, as GNU parallel's
+    /// `--line-buffer`. With [`PoolBuilder::retries`], the output of every
+    /// run of a job is handed on. For a run without streamed output, the
+    /// same as [`Order::Completion`].
+    Arrival,
 }
 
 /// A pool of persistent worker slots, driven by blocking calls.
@@ -423,10 +441,20 @@ impl Pool {
         payloads: Vec<Vec<u8>>,
     ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
         let mut outputs = Vec::with_capacity(payloads.len());
-        self.run_raw(target, handler, payloads, Order::Submission, |_, report| {
-            outputs.push(report.result);
-            ControlFlow::Continue(())
-        })?;
+        let source = Source::List(payloads.into_iter());
+        self.run_source(
+            target,
+            handler,
+            source,
+            Order::Submission,
+            false,
+            &mut |event| {
+                if let Event::Done { report, .. } = event {
+                    outputs.push(report.result);
+                }
+                ControlFlow::Continue(())
+            },
+        )?;
         let mut dead_reasons = None;
         let not_run: Vec<usize> = outputs
             .iter()
@@ -479,26 +507,75 @@ impl Pool {
         O: DeserializeOwned,
     {
         let payloads = encode_all(inputs)?;
-        self.run_raw(target, handler, payloads, order, |index, report| {
-            on_report(index, report.decode())
-        })
+        let source = Source::List(payloads.into_iter());
+        self.run_source(
+            target,
+            handler,
+            source,
+            order,
+            false,
+            &mut |event| match event {
+                Event::Done { index, report } => on_report(index, report.decode()),
+                Event::Output { .. } => ControlFlow::Continue(()),
+            },
+        )
     }
 
-    /// [`Pool::run`] on encoded payloads.
+    /// Runs `handler` once per input and hands `on_event` each job's
+    /// streamed output as it comes ([`Event::Output`], what its handler
+    /// writes with [`JobContext::write`](crate::remote::JobContext::write))
+    /// and its report with the output bytes ([`Event::Done`]), in `order`.
+    /// The output has no size limit: what waits for its turn (see
+    /// [`Order`]) stays in memory up to
+    /// [`max_held_bytes`](PoolBuilder::max_held_bytes) and in temporary
+    /// files past it. When `on_event` breaks, no new job starts: the
+    /// running ones finish and are handed on, the others are reported as
+    /// [`JobFailure::Cancelled`]. Returns once every job was reported.
+    ///
+    /// `inputs` is a list (anything that iterates, taken as the slots need
+    /// jobs) or a [`Feed`]: see [`Inputs`].
+    ///
+    /// A job's slot that fails after part of its output was handed on (as
+    /// it came) does not run the job again, which would hand that part on
+    /// twice: the job ends with [`JobFailure::OutputCut`].
     ///
     /// # Errors
     ///
-    /// See [`Pool::run`].
-    pub fn run_raw(
+    /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
+    /// [`PoolError::ForeignFeed`] for a feed of another pool,
+    /// [`PoolError::Encode`] for an input that does not encode (after the
+    /// jobs before it), [`PoolError::HeldOutput`] if output cannot be held
+    /// in a temporary file, or a failure of the pool's poll.
+    pub fn run_raw<'a, I: Serialize>(
         &mut self,
         target: &Target,
         handler: &str,
-        payloads: impl IntoIterator<Item = Vec<u8>>,
+        inputs: impl Into<Inputs<'a, I>>,
         order: Order,
-        on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
+        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
     ) -> Result<(), PoolError> {
-        let source = Source::List(payloads.into_iter());
-        self.run_source(target, handler, source, order, on_report)
+        match inputs.into() {
+            Inputs::Feed(feed) => {
+                if !feed.is_of(&self.control) {
+                    return Err(PoolError::ForeignFeed);
+                }
+                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
+                self.run_source(target, handler, source, order, true, &mut on_event)
+            }
+            Inputs::List(inputs) => {
+                let mut failed = None;
+                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
+                    Ok(payload) => Some(payload),
+                    Err(err) => {
+                        failed = Some(err);
+                        None
+                    }
+                });
+                let source = Source::List(payloads);
+                self.run_source(target, handler, source, order, true, &mut on_event)?;
+                failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
+            }
+        }
     }
 
     /// Makes a feed for [`Pool::run_fed`]: a [`Feeder`] that any thread may
@@ -560,122 +637,17 @@ impl Pool {
             return Err(PoolError::ForeignFeed);
         }
         let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-        self.run_source(target, handler, source, order, |index, report| {
-            on_report(index, report.decode())
-        })
-    }
-
-    /// The run loop of [`Pool::run_raw`] and [`Pool::run_fed`]: takes
-    /// inputs from `source` while fewer than [`MAX_AHEAD`] jobs wait to be
-    /// reported, drives the engine, reports in `order`.
-    fn run_source<P: Iterator<Item = Vec<u8>>>(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        mut source: Source<P>,
-        order: Order,
-        mut on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
-    ) -> Result<(), PoolError> {
-        let eligible = eligible_slots(&self.hosts, target)?;
-        let handler: Arc<str> = Arc::from(handler);
-        let mut engine = lock(&self.engine);
-        engine.pause(false);
-        let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
-        let _held = engine.stats().held_until_dropped();
-        drop(engine);
-        // In input order: the reports held for the jobs before them.
-        let mut in_order = InOrder::default();
-        let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
-        // This run's tags are `first_tag + index`.
-        let first_tag = self.next_tag;
-        let mut done = Vec::new();
-        let result = loop {
-            let mut engine = lock(&self.engine);
-            if self.control.kill.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.kill_all(self.poll.registry());
-            }
-            if self.control.stop.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.pause(true);
-            }
-            // Outcomes first: a callback that breaks stops the next
-            // dispatch. The callbacks run without the engine's lock, so
-            // the keep-alive thread pings the slots while one takes long.
-            done.extend(engine.take_completed());
-            drop(engine);
-            for (tag, report) in done.drain(..) {
-                // A job of an earlier run that ended early: nobody waits.
-                let Some(index) = tag.checked_sub(first_tag) else {
-                    continue;
-                };
-                if order == Order::Submission {
-                    in_order.arrived(index, report);
-                    while let Some((index, report)) = in_order.next_ready() {
-                        reported += 1;
-                        stopped |= on_report(index, report).is_break();
-                    }
-                } else {
-                    reported += 1;
-                    stopped |= on_report(index, report).is_break();
-                }
-            }
-            let mut engine = lock(&self.engine);
-            if stopped {
-                engine.pause(true);
-                if source.is_feed() {
-                    source.close();
-                    ended = true;
-                }
-            }
-            // More inputs, after the reports that made room for them (taken
-            // before, a run whose every job was just reported would sleep
-            // with inputs left). A stopped list is still taken, as far
-            // ahead as ever: its jobs are cancelled at once, reported, and
-            // the next ones taken.
-            while !ended && taken - reported < max_ahead {
-                match source.pull() {
-                    Pulled::Input(payload) => {
-                        let reply = Reply::Collect(first_tag + taken);
-                        self.next_tag = first_tag + taken + 1;
-                        let id = engine.submit(&eligible, handler.clone(), payload, reply);
-                        if order == Order::Submission {
-                            in_order.taken(id);
-                        }
-                        taken += 1;
-                    }
-                    Pulled::Later => break,
-                    Pulled::End => ended = true,
-                }
-            }
-            // Too many bytes wait for the first job not reported: run it
-            // alone, so that they can go.
-            let over = in_order.held_bytes() > self.max_held_bytes;
-            engine.hold_for(in_order.head().filter(|_| over));
-            engine
-                .stats()
-                .set_held(in_order.held(), in_order.held_bytes());
-            engine.tick(self.poll.registry());
-            // Nothing could run what a feed brings, even while none comes
-            // (the jobs taken end as not run, not as cancelled).
-            if source.is_feed() && !ended && !engine.can_run(&eligible) {
-                source.close();
-                ended = true;
-            }
-            if ended && reported == taken {
-                break Ok(());
-            }
-            if engine.has_completed() {
-                continue;
-            }
-            if let Err(err) = poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
-                break Err(err);
-            }
-        };
-        let mut engine = lock(&self.engine);
-        engine.pause(false);
-        engine.hold_for(None);
-        result
+        self.run_source(
+            target,
+            handler,
+            source,
+            order,
+            false,
+            &mut |event| match event {
+                Event::Done { index, report } => on_report(index, report.decode()),
+                Event::Output { .. } => ControlFlow::Continue(()),
+            },
+        )
     }
 
     /// A handle to stop this pool's runs from another thread.

@@ -47,6 +47,8 @@
 //!               slot_timeout_ms }      ->
 //!                                      <-       SessionAck { handlers }
 //! Job { id, handler, payload }         ->       (several may be in flight)
+//!                                      <-       Output { id, stream, data }
+//!                                               (any number, while the job runs)
 //!                                      <-       Result { id, outcome }
 //! Ping { seq }                         ->       (at any time after SESSION_ACK)
 //!                                      <-       Pong { seq }
@@ -55,6 +57,13 @@
 //!
 //! Once per slot the handshake, once per session the session set-up, then any
 //! number of jobs; results may come back in any order and are matched by id.
+//!
+//! Output streaming (version 3): while a job runs, its handler may send
+//! what it produces in `Output` frames (a chunk of its stdout or stderr,
+//! at most [`MAX_CHUNK`] bytes each), as it produces them; the job's
+//! `Result` ends its output. A job's output then has no size limit, and
+//! neither side holds more of it than a chunk. Only the running job
+//! sends `Output` (a worker runs its jobs one at a time).
 //!
 //! The liveness exchange (version 2): the client sends `Ping` when it has
 //! heard nothing from the worker, or said nothing to it, for a third of the
@@ -105,6 +114,8 @@ use std::io::{self, Read, Write};
 use postcard::ser_flavors::Flavor;
 use serde::{Deserialize, Serialize};
 
+use crate::remote::Stream;
+
 #[cfg(test)]
 mod tests;
 
@@ -113,8 +124,13 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 
 /// The protocol version this build speaks, the fifth byte of every frame.
 /// Version 2 added the liveness exchange ([`Frame::Ping`],
-/// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]).
-pub const VERSION: u8 = 2;
+/// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]); version 3
+/// output streaming ([`Frame::Output`]).
+pub const VERSION: u8 = 3;
+
+/// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
+/// worker cuts larger writes into chunks of this size.
+pub const MAX_CHUNK: usize = 256 * 1024;
 
 /// The length of a frame's header: magic, version and payload length.
 pub const HEADER_LEN: usize = 9;
@@ -146,8 +162,9 @@ const SHOWN_JUNK: usize = 64;
 /// [`SessionInit`](Frame::SessionInit), [`Job`](Frame::Job),
 /// [`Ping`](Frame::Ping) and [`Shutdown`](Frame::Shutdown); the worker
 /// answers with [`HelloAck`](Frame::HelloAck),
-/// [`SessionAck`](Frame::SessionAck), [`Result`](Frame::Result) and
-/// [`Pong`](Frame::Pong). See the [module docs](self) for the order.
+/// [`SessionAck`](Frame::SessionAck), [`Output`](Frame::Output),
+/// [`Result`](Frame::Result) and [`Pong`](Frame::Pong). See the [module
+/// docs](self) for the order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     /// Client → worker, first frame on a new slot: the client's protocol
@@ -219,6 +236,17 @@ pub enum Frame {
         /// The ping's number.
         seq: u64,
     },
+    /// Worker → client: a chunk of the running job's output, sent as the
+    /// handler produces it; the job's [`Result`](Frame::Result) ends it.
+    Output {
+        /// The id of the job.
+        id: u64,
+        /// Which of the job's streams the bytes are of.
+        stream: Stream,
+        /// The bytes, at most [`MAX_CHUNK`].
+        #[serde(with = "bytes")]
+        data: Vec<u8>,
+    },
 }
 
 impl Frame {
@@ -235,6 +263,7 @@ impl Frame {
             Frame::Shutdown => "SHUTDOWN",
             Frame::Ping { .. } => "PING",
             Frame::Pong { .. } => "PONG",
+            Frame::Output { .. } => "OUTPUT",
         }
     }
 }
@@ -465,6 +494,94 @@ pub(crate) fn encode_job(
         max_frame,
         out,
     )
+}
+
+/// Appends an `OUTPUT` frame built from borrowed bytes: the same bytes as
+/// [`encode`] of a [`Frame::Output`], without copying the chunk first (the
+/// worker's hot path for large outputs).
+pub(crate) fn encode_output(
+    id: u64,
+    stream: Stream,
+    data: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    encode_value(&OutputRef { id, stream, data }, max_frame, out)
+}
+
+/// [`Frame::Output`] with borrowed fields; serializes exactly like it.
+struct OutputRef<'a> {
+    id: u64,
+    stream: Stream,
+    data: &'a [u8],
+}
+
+impl Serialize for OutputRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        // Variant 9 of `Frame`: checked by a test against `Frame::Output`.
+        let mut output = serializer.serialize_struct_variant("Frame", 9, "Output", 3)?;
+        output.serialize_field("id", &self.id)?;
+        output.serialize_field("stream", &self.stream)?;
+        output.serialize_field("data", &Bytes(self.data))?;
+        output.end()
+    }
+}
+
+/// A byte slice that serializes with `serialize_bytes`: postcard writes a
+/// length and the bytes, as for a sequence of `u8`, but in one copy
+/// instead of one call per byte.
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Serde for a `Vec<u8>` field as bytes (see [`Bytes`]): the same encoding
+/// in postcard as a sequence of `u8`, decoded in one copy.
+mod bytes {
+    use std::fmt;
+
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::ser::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(data: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(data)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+
+    struct BytesVisitor;
+
+    impl<'de> Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(bytes)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(byte) = seq.next_element()? {
+                bytes.push(byte);
+            }
+            Ok(bytes)
+        }
+    }
 }
 
 /// [`Frame::Job`] with borrowed fields; serializes exactly like it.
@@ -889,7 +1006,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 9] = [
+const FRAME_NAMES: [&str; 10] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -899,6 +1016,7 @@ const FRAME_NAMES: [&str; 9] = [
     "SHUTDOWN",
     "PING",
     "PONG",
+    "OUTPUT",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use super::gates;
 use hearth::remote::{
-    FeedError, Host, JobFailure, JobReport, Order, Pool, PoolControl, PoolError, Target, Transport,
+    Event, FeedError, Host, JobFailure, JobReport, Order, Pool, PoolControl, PoolError, Target,
+    Transport,
 };
 
 /// Longest a test waits for a report or a feeder (a last guard).
@@ -323,27 +324,20 @@ pub fn stopped_list_is_taken_as_far_ahead_as_ever() {
     const INPUTS: usize = 20_000;
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let taken = std::cell::Cell::new(0usize);
-    let inputs = (0..INPUTS as u64).map(|x| {
-        taken.set(taken.get() + 1);
-        postcard::to_stdvec(&x).unwrap()
-    });
+    let inputs = (0..INPUTS as u64).inspect(|_| taken.set(taken.get() + 1));
     let mut most_ahead = 0;
     let mut cancelled = 0;
     let mut reports = 0;
-    pool.run_raw(
-        &Target::Any,
-        "square",
-        inputs,
-        Order::Submission,
-        |index, report| {
+    pool.run_raw(&Target::Any, "square", inputs, Order::Submission, |event| {
+        if let Event::Done { index, report } = event {
             reports += 1;
             most_ahead = most_ahead.max(taken.get() - (index + 1));
             if matches!(report.result, Err(JobFailure::Cancelled(_))) {
                 cancelled += 1;
             }
-            ControlFlow::Break(())
-        },
-    )
+        }
+        ControlFlow::Break(())
+    })
     .unwrap();
     assert_eq!(reports, INPUTS);
     assert!(cancelled > INPUTS / 2, "{cancelled} cancelled");

@@ -212,6 +212,18 @@ impl Texts {
         }
     }
 
+    /// The text of job `index`, not taken yet (`None` if unknown).
+    pub fn get(&mut self, index: usize) -> Option<&JobText> {
+        let at = index.checked_sub(self.first)?;
+        while self.pending.len() <= at {
+            match self.more.as_ref().map(Receiver::try_recv) {
+                Some(Ok(text)) => self.pending.push_back(Some(text)),
+                _ => return None,
+            }
+        }
+        self.pending[at].as_ref()
+    }
+
     /// Takes the text of job `index` (each is taken once; an unknown one
     /// is `?`).
     pub fn take(&mut self, index: usize) -> JobText {
