@@ -1272,11 +1272,12 @@ fn unknown_replacement_strings_are_usage_errors() {
     assert_eq!(stdout(&output), "{print $1} {a,b} {1..3} a\n");
 }
 
-/// `{%}` over ssh: each worker claims its number on its machine (here
-/// both host names reach this one, so 4 slots share numbers 1 to 4), and
-/// the job sees it in `PARALLEL_JOBSLOT` too.
+/// `{%}` numbers the slots over all hosts, as GNU parallel's: with two
+/// ssh hosts of 2 slots each, node1's jobs run in slots 1 and 2 and
+/// node2's in 3 and 4 (they were claimed on each machine, so two hosts
+/// could share numbers), and the job sees it in `PARALLEL_JOBSLOT` too.
 #[test]
-fn ssh_slot_numbers_are_claimed_on_the_machine() {
+fn ssh_slots_are_numbered_over_all_hosts() {
     let Some(sshd) = sshd() else { return };
     let ssh = sshd.ssh_command().join(" ");
     let output = hearth(
@@ -1288,6 +1289,7 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
             "node1,node2",
             "-j",
             "2",
+            "--tag-host",
             "--",
             "echo {%} $PARALLEL_JOBSLOT",
         ],
@@ -1296,9 +1298,15 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
     assert_exit(&output, 0);
     let out = stdout(&output);
     assert_eq!(out.lines().count(), 200, "{out}");
+    let mut seen = std::collections::BTreeSet::new();
     for line in out.lines() {
-        let (slot, env) = line.split_once(' ').unwrap();
+        let (host, numbers) = line.split_once('\t').unwrap();
+        let (slot, env) = numbers.split_once(' ').unwrap();
         assert_eq!(slot, env, "{out}");
-        assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
+        let slot: u32 = slot.parse().unwrap();
+        let expected = if host == "node1" { 1..=2 } else { 3..=4 };
+        assert!(expected.contains(&slot), "{host} ran slot {slot}:\n{out}");
+        let _ = seen.insert((host.to_owned(), slot));
     }
+    assert!(seen.iter().any(|(host, _)| host == "node2"), "{out}");
 }

@@ -373,6 +373,31 @@ fn slot_and_sequence_numbers() {
     }
 }
 
+/// `PARALLEL_JOBSLOT` is set whether or not the command holds `{%}` (it
+/// was set only with `{%}`).
+#[test]
+fn jobslot_is_always_in_the_environment() {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("jobslot");
+    let args: Vec<&OsStr> = ["-j", "3", "echo $PARALLEL_JOBSLOT $PARALLEL_SEQ"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for output in [
+        gnu(parallel, &args, input.as_bytes(), &dir),
+        hearth(&args, input.as_bytes(), &dir),
+    ] {
+        assert!(output.status.success(), "{}", shown(&output));
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        assert_eq!(text.lines().count(), 30, "{text}");
+        for line in text.lines() {
+            let slot: Option<u32> = line.split(' ').next().and_then(|w| w.parse().ok());
+            assert!(slot.is_some_and(|s| (1..=3).contains(&s)), "{text}");
+        }
+    }
+}
+
 /// Two jobs running at once never share a slot number: each job holds a
 /// lock named after its `{%}` while it runs.
 #[test]

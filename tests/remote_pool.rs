@@ -177,6 +177,10 @@ fn handlers() -> Handlers {
                 Ok::<_, String>(len)
             },
         )
+        // The number of the slot that runs it, as the pool told its worker.
+        .add_with_context("slot", |(): (), job: &mut JobContext<'_>| {
+            Ok::<_, String>(job.slot())
+        })
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
             for _ in 0..10 * 1024 {
@@ -275,6 +279,10 @@ fn main() -> ExitCode {
         (
             "jobs_go_to_the_named_or_tagged_hosts",
             jobs_go_to_the_named_or_tagged_hosts,
+        ),
+        (
+            "slots_are_numbered_over_all_hosts",
+            slots_are_numbered_over_all_hosts,
         ),
         (
             "worker_exiting_in_handshake_fails_the_pool",
@@ -455,7 +463,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, square, stream, stream_then_crash, wait_then_big) on host local"
+                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, slot, square, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );
@@ -740,6 +748,42 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
     }
     // The slots came back for the other jobs.
     squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// Each slot's worker knows its slot's number (GNU parallel's `{%}`):
+/// from 1 over all hosts in the pool's order, the same in the report's
+/// `SlotInfo`; a host's slots come after the slots of the hosts before it.
+fn slots_are_numbered_over_all_hosts() {
+    let a = Host::new("a", 2, Transport::local());
+    let b = Host::new("b", 3, Transport::local());
+    let mut pool = Pool::builder().host(a).host(b).build().unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for target in [Target::Host("a".into()), Target::Host("b".into())] {
+        pool.run(
+            &target,
+            "slot",
+            vec![(); 40],
+            remote::Order::Completion,
+            |_, report: remote::JobReport<u32>| {
+                let slot = report.slot.expect("a slot answered");
+                let number = report.result.expect("the job ran");
+                assert_eq!(slot.number, number, "{slot:?}");
+                let _ = seen.insert(slot.label.clone(), number);
+                std::ops::ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    }
+    let expected = [("a:1", 1), ("a:2", 2), ("b:1", 3), ("b:2", 4), ("b:3", 5)];
+    for (label, number) in &seen {
+        let (_, want) = expected
+            .iter()
+            .find(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no slot {label}"));
+        assert_eq!(number, want, "{label}: {seen:?}");
+    }
+    assert!(seen.keys().any(|l| l.starts_with("b:")), "{seen:?}");
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -67,6 +67,7 @@ impl Pool {
             handlers,
             config: Vec::new(),
             slot_timeout_ms,
+            slot: 1,
         });
         match self.recv() {
             Frame::SessionAck { handlers } => handlers,

@@ -1,8 +1,8 @@
-//! What a handler sees of the job it runs: a [`JobContext`], through which
-//! it sends the job's output to the pool as it produces it, on one of the
-//! job's two [`Stream`]s, instead of returning it all at the end (an
-//! output of any size then fits, and neither side holds more of it than a
-//! chunk). `job/command.rs` runs a child process whose stdout and stderr
+//! What a handler sees of the job it runs: a [`JobContext`], which says
+//! which slot runs it and through which it sends the job's output to the
+//! pool as it produces it, on one of the job's two [`Stream`]s, instead of
+//! returning it all at the end (an output of any size then fits, and
+//! neither side holds more of it than a chunk). `job/command.rs` runs a child process whose stdout and stderr
 //! become the job's streams.
 //!
 //! The serve loop (`serve.rs`) makes the context for each job; a handler
@@ -52,13 +52,23 @@ pub(crate) type Sink<'a> = dyn FnMut(Stream, &[u8]) -> io::Result<()> + 'a;
 /// assert_eq!(handlers.names(), ["count"]);
 /// ```
 pub struct JobContext<'a> {
+    slot: u32,
     sink: &'a mut Sink<'a>,
 }
 
 impl<'a> JobContext<'a> {
-    /// A context whose output goes to `sink`.
-    pub(crate) fn new(sink: &'a mut Sink<'a>) -> JobContext<'a> {
-        JobContext { sink }
+    /// A context of a job on slot `slot` whose output goes to `sink`.
+    pub(crate) fn new(slot: u32, sink: &'a mut Sink<'a>) -> JobContext<'a> {
+        JobContext { slot, sink }
+    }
+
+    /// The number of the slot that runs the job, as its pool numbers its
+    /// slots: from 1, counting the slots of every host in the pool's
+    /// order (GNU parallel's `{%}`; the same as the report's
+    /// [`SlotInfo::number`](crate::remote::SlotInfo::number)). Two jobs
+    /// running at once never share it; a slot started again keeps it.
+    pub fn slot(&self) -> u32 {
+        self.slot
     }
 
     /// Sends `bytes` to the pool as output of `stream` now (in chunks of at
@@ -95,6 +105,8 @@ impl<'a> JobContext<'a> {
 
 impl fmt::Debug for JobContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobContext").finish_non_exhaustive()
+        f.debug_struct("JobContext")
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
     }
 }

@@ -34,7 +34,7 @@
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
@@ -238,6 +238,8 @@ struct Watch {
     reads: AtomicU64,
     /// The slot timeout of the session, in milliseconds (0: none yet).
     limit_ms: AtomicU64,
+    /// The slot's number in its pool, from the session set-up.
+    slot: AtomicU32,
 }
 
 impl Watch {
@@ -367,7 +369,8 @@ where
                 watch.busy.store(true, Ordering::SeqCst);
                 let outcome = {
                     let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
-                    handlers.run(&handler, &payload, &mut JobContext::new(&mut sink))
+                    let slot = watch.slot.load(Ordering::Relaxed);
+                    handlers.run(&handler, &payload, &mut JobContext::new(slot, &mut sink))
                 };
                 watch.busy.store(false, Ordering::SeqCst);
                 if watch.gone.load(Ordering::SeqCst) {
@@ -435,6 +438,7 @@ fn handle<W: Write>(
                 handlers: wanted,
                 config: _,
                 slot_timeout_ms,
+                slot,
             },
         ) => {
             let missing: Vec<&String> = wanted
@@ -445,6 +449,7 @@ fn handle<W: Write>(
                 info!(missing:? = missing; "remote worker: the pool asks for handlers this worker does not have");
             }
             watch.limit_ms.store(slot_timeout_ms, Ordering::Relaxed);
+            watch.slot.store(slot, Ordering::Relaxed);
             wire::write_frame(
                 out,
                 &Frame::SessionAck {

@@ -217,6 +217,11 @@ impl Slot {
         Ok(slot)
     }
 
+    /// The slot's number in the pool, from 1, over all hosts in order.
+    pub(crate) fn number(&self) -> u32 {
+        self.number
+    }
+
     /// Queues a frame and writes what the pipe takes now.
     pub(crate) fn send(&mut self, frame: &Frame) -> Result<(), WireError> {
         self.queue(frame)?;

@@ -44,7 +44,7 @@
 //! Hello { version }                    ->
 //!                                      <-       HelloAck { version, host, pid }
 //! SessionInit { handlers, config,
-//!               slot_timeout_ms }      ->
+//!               slot_timeout_ms, slot } ->
 //!                                      <-       SessionAck { handlers }
 //! Job { id, handler, payload }         ->       (several may be in flight)
 //!                                      <-       Output { id, stream, data }
@@ -63,7 +63,9 @@
 //! at most [`MAX_CHUNK`] bytes each), as it produces them; the job's
 //! `Result` ends its output. A job's output then has no size limit, and
 //! neither side holds more of it than a chunk. Only the running job
-//! sends `Output` (a worker runs its jobs one at a time).
+//! sends `Output` (a worker runs its jobs one at a time). Version 3 also
+//! tells the worker its slot's number in `SessionInit` (from 1 over all
+//! the pool's hosts, GNU parallel's `{%}`).
 //!
 //! The liveness exchange (version 2): the client sends `Ping` when it has
 //! heard nothing from the worker, or said nothing to it, for a third of the
@@ -125,7 +127,8 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 /// The protocol version this build speaks, the fifth byte of every frame.
 /// Version 2 added the liveness exchange ([`Frame::Ping`],
 /// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]); version 3
-/// output streaming ([`Frame::Output`]).
+/// output streaming ([`Frame::Output`]) and the slot's number in
+/// [`Frame::SessionInit`].
 pub const VERSION: u8 = 3;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
@@ -196,6 +199,9 @@ pub enum Frame {
         /// The slot timeout in milliseconds: a worker that hears nothing
         /// from the client for this long ends its job and itself (0: never).
         slot_timeout_ms: u64,
+        /// The slot's number in the pool: from 1, counting the slots of
+        /// every host in the pool's order (GNU parallel's `{%}`).
+        slot: u32,
     },
     /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
     SessionAck {

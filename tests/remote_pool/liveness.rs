@@ -138,6 +138,7 @@ pub(crate) fn worker_ends_itself_and_its_job_when_the_pool_falls_silent() {
         handlers: Vec::new(),
         config: Vec::new(),
         slot_timeout_ms: 500,
+        slot: 1,
     });
     let ack = wire::read_frame(&mut from_worker, &mut decoder).unwrap();
     assert!(matches!(ack, Some(Frame::SessionAck { .. })), "{ack:?}");

@@ -55,8 +55,6 @@ impl JobText {
 pub struct Maker {
     pub template: Arc<Template>,
     pub fill: Fill,
-    /// The run's id, when the command needs the slot's number.
-    pub run: Option<String>,
     /// The sequence numbers of the jobs not to run (`--resume`).
     pub skip: Arc<HashSet<usize>>,
 }
@@ -68,7 +66,6 @@ impl Maker {
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
-            run: self.run.clone(),
         };
         (job, JobText { seq, fields, parts })
     }

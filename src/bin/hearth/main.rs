@@ -31,7 +31,6 @@ mod pool_setup;
 mod replace;
 mod results;
 mod sh;
-mod slot_number;
 mod sources;
 mod streams;
 mod summary;
@@ -85,8 +84,8 @@ enum Command {
     /// both have the feature, with the same output and exit status. What
     /// differs: outputs keep the input order by default (-k; --unordered
     /// for as they end); each ssh host keeps its slots for the whole run
-    /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
-    /// machine; --delay paces the jobs handed to the slots; --retries is GNU
+    /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
+    /// slots; --retries is GNU
     /// parallel's and --attempts counts the tries of a job whose slot
     /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c. An option of GNU parallel's that hearth lacks

@@ -198,7 +198,11 @@ impl Printer {
     /// Prints the end of job `index`.
     pub fn job(&mut self, index: usize, job: Finished<'_>) -> io::Result<()> {
         let seq = job.text.seq;
-        let slot_number = job.report.result.as_ref().ok().and_then(|out| out.slot);
+        let slot_number = match (&job.report.result, &job.report.slot) {
+            (Ok(out), _) => Some(out.slot),
+            (Err(_), Some(slot)) => Some(slot.number),
+            (Err(_), None) => None,
+        };
         let command = job.text.command(slot_number);
         let host = self.host(job.report.slot.as_deref(), job.report.host.as_ref());
         let failure = match &job.report.result {

@@ -1,7 +1,8 @@
 //! The worker's built-in handler `sh-job`, what `hearth map` sends: a
-//! command line in parts, joined with the slot's number when it holds
-//! `{%}`, run with `sh -c`, the job's sequence number in `PARALLEL_SEQ` and
-//! the slot's in `PARALLEL_JOBSLOT`, as GNU parallel sets them. The
+//! command line in parts, joined with the number of the slot that runs it
+//! (`{%}`, which the pool gives its workers), run with `sh -c`, the job's
+//! sequence number in `PARALLEL_SEQ` and the slot's in `PARALLEL_JOBSLOT`,
+//! as GNU parallel sets them. The
 //! command's stdout and stderr stream to the pool as it writes them (any
 //! size); the job's result is its exit status.
 
@@ -27,10 +28,6 @@ pub struct Job {
     pub parts: Vec<Vec<u8>>,
     /// The job's sequence number (from 1), for `PARALLEL_SEQ`.
     pub seq: u64,
-    /// The run's id when the job needs its slot's number: the slot claims
-    /// the lowest number no other live slot of the run has on its machine
-    /// (see [`crate::slot_number`]).
-    pub run: Option<String>,
 }
 
 /// How a [`Job`] ended (its output streamed while it ran).
@@ -40,8 +37,8 @@ pub struct JobOutput {
     pub exit: Option<i32>,
     /// The signal that ended it, if one did.
     pub signal: Option<i32>,
-    /// The slot's number, if the job needed it.
-    pub slot: Option<u32>,
+    /// The number of the slot that ran it.
+    pub slot: u32,
 }
 
 impl JobOutput {
@@ -75,24 +72,16 @@ pub fn failed(output: &[u8]) -> bool {
 /// command's own failure is an output with its exit status.
 pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, String> {
     let seq = job.seq.to_string();
-    let slot = match &job.run {
-        Some(run) => Some(crate::slot_number::claim(run)?),
-        None => None,
-    };
-    let command = match slot {
-        Some(n) => job.parts.join(n.to_string().as_bytes()),
-        None => job.parts.concat(),
-    };
-    let slot_text = slot.map(|n| n.to_string());
+    let slot = context.slot();
+    let slot_text = slot.to_string();
+    let command = job.parts.join(slot_text.as_bytes());
     let mut cmd = Command::new("sh");
     let _ = cmd
         .arg("-c")
         .arg(OsStr::from_bytes(&command))
         .env("PARALLEL_SEQ", &seq)
+        .env("PARALLEL_JOBSLOT", &slot_text)
         .stdin(Stdio::null());
-    if let Some(text) = &slot_text {
-        let _ = cmd.env("PARALLEL_JOBSLOT", text);
-    }
     let status = context.run_command(&mut cmd).map_err(|err| {
         let shown = shortened(&command);
         if err.raw_os_error() == Some(libc::E2BIG) {
@@ -123,7 +112,7 @@ mod tests {
             postcard::to_stdvec(&JobOutput {
                 exit,
                 signal,
-                slot: Some(3),
+                slot: 3,
             })
             .unwrap()
         };

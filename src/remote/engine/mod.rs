@@ -615,6 +615,7 @@ impl Engine {
                     handlers: Vec::new(),
                     config: Vec::new(),
                     slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+                    slot: slot.number(),
                 };
                 slot.send(&init)
                     .map_err(|err| SlotFailure::from_wire(err).into())

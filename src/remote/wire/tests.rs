@@ -34,11 +34,13 @@ fn sample_frames() -> Vec<Frame> {
                 ("mode".to_owned(), "fast ∑ 🦀".to_owned()),
             ],
             slot_timeout_ms: 30_000,
+            slot: 1,
         },
         Frame::SessionInit {
             handlers: Vec::new(),
             config: Vec::new(),
             slot_timeout_ms: 0,
+            slot: u32::MAX,
         },
         Frame::SessionAck {
             handlers: vec!["hash".to_owned(), "resize".to_owned(), "sh".to_owned()],
@@ -872,6 +874,7 @@ impl Rng {
                     .map(|_| (self.string(), self.string()))
                     .collect(),
                 slot_timeout_ms: self.id(),
+                slot: self.next() as u32,
             },
             3 => Frame::SessionAck {
                 handlers: (0..self.below(5)).map(|_| self.string()).collect(),
@@ -1238,6 +1241,7 @@ fn lists_are_bounded() {
         handlers: vec![],
         config: vec![(String::new(), String::new()); MAX_LIST + 1],
         slot_timeout_ms: 0,
+        slot: 1,
     };
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &encoded(&frame));
