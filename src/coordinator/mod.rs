@@ -19,7 +19,7 @@
 //! stop, force or return is decided in one place, [`policy`], from the
 //! events this loop sees.
 
-mod policy;
+pub(crate) mod policy;
 
 use std::io::{self, Read};
 use std::sync::Arc;

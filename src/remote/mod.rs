@@ -68,7 +68,7 @@ pub use host::{Host, HostState, Target};
 pub use job::{JobContext, Stream};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{
-    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl,
+    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl, StopStep,
 };
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};

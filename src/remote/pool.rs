@@ -6,18 +6,22 @@
 //! slot failure, final job errors, no job lost, no result delivered twice.
 
 mod run;
+mod signals;
+
+pub use signals::StopStep;
 
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Signal;
 use crate::remote::delivery::Event;
 use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
 use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
@@ -42,6 +46,7 @@ pub struct PoolBuilder {
     retries: u32,
     failed_output: Option<FailedOutput>,
     on_slot_lost: Option<OnSlotLost>,
+    on_stop_signal: Option<signals::OnStopSignal>,
     max_frame: usize,
     max_held_bytes: usize,
 }
@@ -160,6 +165,32 @@ impl PoolBuilder {
         self
     }
 
+    /// Makes the pool watch the process's stop signals (SIGINT, SIGTERM,
+    /// SIGQUIT) with a runtime's rule: the first drains (the pool starts
+    /// no new job, in this run and later ones, and its runs end once the
+    /// running jobs are reported, the others reported cancelled), the next
+    /// kills its slots. `on_signal` is called with each stop signal, what
+    /// it did and the pool's numbers, on the thread that drives the pool
+    /// (e.g. to say so on stderr); [`PoolControl::signalled`] tells the
+    /// first one afterwards. The signals are seen whenever the pool is
+    /// driven: in a run and in [`Pool::shutdown`].
+    ///
+    /// # Notes
+    ///
+    /// [`build`](PoolBuilder::build) then blocks these signals for the
+    /// calling thread, and every thread started from it afterwards
+    /// inherits the block: build the pool on the main thread before other
+    /// threads start (as a [`Runtime`](crate::Runtime) is built), or a
+    /// signal may reach a thread that does not block it and end the
+    /// process. Child processes do not inherit the block.
+    pub fn stop_on_signals(
+        mut self,
+        on_signal: impl Fn(Signal, StopStep, &PoolMetrics) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_stop_signal = Some(Hook(Arc::new(on_signal)));
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -171,15 +202,27 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// [`PoolError::NoSlots`], or a poll that cannot be created.
-    pub fn build(self) -> Result<Pool, PoolError> {
+    pub fn build(mut self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
         let (max_held_bytes, slot_timeout) = (self.max_held_bytes, self.slot_timeout);
+        // Before any thread of the pool starts: they inherit the block.
+        let signals = match self.on_stop_signal.take() {
+            Some(on_signal) => {
+                let mut watch = signals::Watch::new(on_signal).map_err(PoolError::Poll)?;
+                poll.registry()
+                    .register(&mut watch.signals, SIGNALS, Interest::READABLE)
+                    .map_err(PoolError::Poll)?;
+                Some(watch)
+            }
+            None => None,
+        };
         let engine = self.into_engine(0, "pool")?;
         let hosts = engine.hosts().to_vec();
         let control = Arc::new(ControlInner {
             waker: Waker::new(poll.registry(), CONTROL).map_err(PoolError::Poll)?,
             stop: AtomicBool::new(false),
             kill: AtomicBool::new(false),
+            signalled: OnceLock::new(),
             stats: engine.stats().clone(),
         });
         let engine = Arc::new(Mutex::new(engine));
@@ -193,6 +236,7 @@ impl PoolBuilder {
             control,
             next_tag: 0,
             max_held_bytes,
+            signals,
         })
     }
 
@@ -277,10 +321,15 @@ pub struct Pool {
     next_tag: usize,
     /// See [`PoolBuilder::max_held_bytes`].
     max_held_bytes: usize,
+    /// See [`PoolBuilder::stop_on_signals`].
+    signals: Option<signals::Watch>,
 }
 
 /// The token of the pool's waker; slots use tokens from 0 up.
 const CONTROL: Token = Token(usize::MAX);
+
+/// The token of the stop signals, for a pool that watches them.
+const SIGNALS: Token = Token(usize::MAX - 1);
 
 /// Stops a pool's [`Pool::run`] or [`Pool::map`] from another thread, e.g.
 /// one that waits for Ctrl+C; made with [`Pool::control`].
@@ -293,6 +342,8 @@ pub(crate) struct ControlInner {
     waker: Waker,
     stop: AtomicBool,
     kill: AtomicBool,
+    /// The first stop signal a pool that watches them got.
+    signalled: OnceLock<Signal>,
     stats: Arc<PoolStats>,
 }
 
@@ -335,6 +386,12 @@ impl PoolControl {
     pub fn metrics(&self) -> PoolMetrics {
         self.inner.stats.snapshot()
     }
+
+    /// The first stop signal the pool got, if it watches them
+    /// ([`PoolBuilder::stop_on_signals`]) and got one.
+    pub fn signalled(&self) -> Option<Signal> {
+        self.inner.signalled.get().copied()
+    }
 }
 
 impl fmt::Debug for PoolControl {
@@ -359,6 +416,7 @@ impl Pool {
             retries: 0,
             failed_output: None,
             on_slot_lost: None,
+            on_stop_signal: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
@@ -691,15 +749,23 @@ impl Pool {
             if engine.is_closed() || Instant::now() >= deadline {
                 break;
             }
-            if poll_once(
+            match poll_once(
                 &mut self.poll,
                 &mut self.events,
                 &mut engine,
                 Some(deadline),
-            )
-            .is_err()
-            {
-                break;
+            ) {
+                Ok(false) => {}
+                // A stop signal during the shutdown: a second one kills.
+                Ok(true) => {
+                    drop(engine);
+                    self.take_signals();
+                    engine = lock(&self.engine);
+                    if self.control.kill.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
         }
         // Drop kills what is left.
@@ -728,13 +794,14 @@ fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
 }
 
 /// Polls once (up to the engine's next deadline or `limit`) and hands the
-/// events to the engine.
+/// events to the engine; true if stop signals came (see
+/// [`Pool::take_signals`]).
 fn poll_once(
     poll: &mut Poll,
     events: &mut Events,
     engine: &mut Engine,
     limit: Option<Instant>,
-) -> Result<(), PoolError> {
+) -> Result<bool, PoolError> {
     let deadline = match (engine.next_deadline(), limit) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -742,13 +809,18 @@ fn poll_once(
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     match poll.poll(events, timeout) {
         Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(false),
         Err(err) => return Err(PoolError::Poll(err)),
     }
-    for event in events.iter().filter(|e| e.token() != CONTROL) {
-        engine.event(poll.registry(), event.token().0);
+    let mut signalled = false;
+    for event in events.iter() {
+        match event.token() {
+            CONTROL => {}
+            SIGNALS => signalled = true,
+            token => engine.event(poll.registry(), token.0),
+        }
     }
-    Ok(())
+    Ok(signalled)
 }
 
 /// Encodes every input with postcard.

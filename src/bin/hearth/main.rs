@@ -21,7 +21,6 @@ mod batch;
 mod edit;
 mod halt;
 mod inputs;
-mod interrupt;
 mod joblog;
 mod map;
 mod output;

@@ -7,7 +7,6 @@
 use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hearth::remote::{Event, Inputs, JobFailure, JobReport, Order, Target};
@@ -21,7 +20,7 @@ use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, Job, JobOutput};
 use crate::streams::Grouping;
 use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
-use crate::{MapArgs, OWN_ERROR, interrupt};
+use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
 const INTERRUPTED: u8 = 130;
@@ -44,11 +43,6 @@ pub fn run(args: MapArgs) -> ExitCode {
         // slot failure as it happens.
         hearth::log::init_with_level(log::LevelFilter::Error);
     }
-    // Before any thread: every thread started later blocks them too.
-    let signals = match interrupt::block() {
-        Ok(set) => set,
-        Err(err) => return own_error(&format!("cannot block SIGINT: {err}")),
-    };
     let halt = match (&args.halt, args.fail_fast) {
         (_, true) => Some(Halt::FAIL_FAST),
         (Some(text), false) => match halt::parse(text) {
@@ -118,10 +112,6 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let interrupted = match interrupt::watch(signals, control.clone()) {
-        Ok(flag) => flag,
-        Err(err) => return own_error(&format!("cannot watch for Ctrl+C: {err}")),
-    };
     let bar = progress_bar(args.progress, listed);
     let mut write_error = None;
     let mut tally = Tally::new(halt, listed);
@@ -236,7 +226,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         };
     }
     report_dead_hosts(&control.metrics());
-    let interrupted = interrupted.load(Ordering::SeqCst);
+    let interrupted = control.signalled().is_some();
     let why_stopped = if interrupted {
         "interrupted".to_owned()
     } else if let Some(when) = tally.halted {

@@ -236,7 +236,9 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .retries(args.retries)
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
-        .on_slot_lost(summary::say_slot_lost);
+        .on_slot_lost(summary::say_slot_lost)
+        // Ctrl+C: the first drains, the next kills, as in a runtime.
+        .stop_on_signals(summary::say_stop_signal);
     match args.timeout {
         Some(timeout) => builder.timeout(timeout),
         None => builder,

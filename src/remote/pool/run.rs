@@ -44,7 +44,11 @@ impl Pool {
         let first_tag = self.next_tag;
         let mut done = Vec::new();
         let mut mark_live = |id, run| lock(&engine_lock).mark_live(id, run);
+        let mut signalled = false;
         let result = loop {
+            if std::mem::take(&mut signalled) {
+                self.take_signals();
+            }
             let mut engine = lock(&self.engine);
             if self.control.kill.load(Ordering::SeqCst) {
                 stopped = true;
@@ -153,8 +157,9 @@ impl Pool {
             if engine.has_completed() {
                 continue;
             }
-            if let Err(err) = poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
-                break Err(err);
+            match poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
+                Ok(signals) => signalled = signals,
+                Err(err) => break Err(err),
             }
         };
         let mut engine = lock(&self.engine);
