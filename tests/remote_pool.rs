@@ -30,7 +30,10 @@ mod retries;
 #[path = "remote_pool/streams.rs"]
 mod streams;
 
-use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
+// Fake workers speak raw frames from processes of their own: through the
+// hidden test-support path (the codec is not part of hearth's API).
+use hearth::remote::JobErrorKind;
+use hearth::remote::test_support::wire::{self, Frame, FrameDecoder};
 use hearth::remote::{
     self, FailedSlot, Handlers, Host, JobContext, JobFailure, Pool, PoolError, Stream, Target,
     Transport,
@@ -422,7 +425,7 @@ fn texts(slots: &[FailedSlot]) -> Vec<String> {
 }
 
 fn squares(pool: &mut Pool, n: u64) {
-    let out = pool.map::<u64, u64>("square", 0..n).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", 0..n).unwrap();
     assert_eq!(out.len() as u64, n);
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
@@ -449,7 +452,7 @@ fn window_of_eight() {
 
 fn job_errors_are_final() {
     let mut pool = Pool::builder().host(Host::local(2)).build().unwrap();
-    let out = pool.map::<u64, u64>("fail", [7]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "fail", [7]).unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::Failed);
@@ -457,7 +460,9 @@ fn job_errors_are_final() {
         }
         other => panic!("expected a job error, got {other:?}"),
     }
-    let out = pool.map::<u64, u64>("no_such_handler", [1]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "no_such_handler", [1])
+        .unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
@@ -492,7 +497,9 @@ fn slot_killed_mid_job_loses_nothing() {
     let inputs: Vec<(PathBuf, u64)> = (0..200)
         .map(|i| (dir.join(format!("m{}", i / 10)), i))
         .collect();
-    let out = pool.map::<_, u64>("crash_once", inputs).unwrap();
+    let out = pool
+        .map::<_, u64>(&Target::Any, "crash_once", inputs)
+        .unwrap();
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 + 1), "job {i}");
     }
@@ -507,7 +514,7 @@ fn hanging_job_times_out_others_complete() {
         .max_attempts(2)
         .build()
         .unwrap();
-    let hung = pool.map::<u64, u64>("hang", [1]).unwrap();
+    let hung = pool.map::<u64, u64>(&Target::Any, "hang", [1]).unwrap();
     assert_eq!(
         hung,
         [Err(JobFailure::TimedOut {
@@ -576,7 +583,9 @@ fn timeout_counts_from_the_start_not_from_the_send() {
         .build()
         .unwrap();
     // 2 s each: within the limit alone, 4 s counted from the send.
-    let out = pool.map::<u64, u64>("nap", [2000, 2000]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "nap", [2000, 2000])
+        .unwrap();
     assert_eq!(out, [Ok(2000), Ok(2000)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -730,7 +739,7 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
         .max_attempts(3)
         .build()
         .unwrap();
-    let out = pool.map::<u64, u64>("crash", [1]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "crash", [1]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -794,12 +803,12 @@ fn jobs_go_to_the_named_or_tagged_hosts() {
     let web = Host::new("web1", 2, Transport::local()).tag("role", "web");
     let mut pool = Pool::builder().host(db).host(web).build().unwrap();
     let out = pool
-        .map_on::<u64, u64>(&Target::Host("db1".into()), "square", 0..10)
+        .map::<u64, u64>(&Target::Host("db1".into()), "square", 0..10)
         .unwrap();
     assert_eq!(out, (0..10u64).map(|x| Ok(x * x)).collect::<Vec<_>>());
     let web_only = Target::tags("role=web").unwrap();
     assert_eq!(
-        pool.map_on::<u64, u64>(&web_only, "square", [3]).unwrap(),
+        pool.map::<u64, u64>(&web_only, "square", [3]).unwrap(),
         [Ok(9)]
     );
     let states = pool.host_states();
@@ -821,14 +830,14 @@ fn jobs_go_to_the_named_or_tagged_hosts() {
     );
     // Unknown host and unmatched query: a clear error at once.
     let err = pool
-        .map_on::<u64, u64>(&Target::Host("db9".into()), "square", [1])
+        .map::<u64, u64>(&Target::Host("db9".into()), "square", [1])
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "no host matches host \"db9\"; the pool's hosts are: db1 (tags role=db,zone=a), web1 (tags role=web)"
     );
     let err = pool
-        .map_on::<u64, u64>(&Target::tags("role=db,zone=b").unwrap(), "square", [1])
+        .map::<u64, u64>(&Target::tags("role=db,zone=b").unwrap(), "square", [1])
         .unwrap_err();
     assert!(matches!(err, PoolError::NoMatchingHost { .. }), "{err}");
     let err = Target::tags("role").unwrap_err();
@@ -873,7 +882,7 @@ fn faulty_next_to_good(mode: &str) -> Pool {
 
 fn worker_exiting_in_handshake_fails_the_pool() {
     let mut pool = pool_through_env("exit", 2);
-    match pool.map::<u64, u64>("square", 0..5) {
+    match pool.map::<u64, u64>(&Target::Any, "square", 0..5) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2, 3, 4]);
@@ -889,7 +898,7 @@ fn worker_exiting_in_handshake_fails_the_pool() {
 
 fn chatty_login_shell_is_bad_magic() {
     let mut pool = pool_through_env("garbage", 1);
-    match pool.map::<u64, u64>("square", [2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [2]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
             let msg = err.to_string();
             assert!(msg.contains("Last login"), "{msg}");
@@ -905,7 +914,7 @@ fn missing_binary_is_permanent() {
         Transport::local_bin("/nonexistent/hearth-worker"),
     );
     let mut pool = Pool::builder().host(host).build().unwrap();
-    match pool.map::<u64, u64>("square", [2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [2]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
             let msg = err.to_string();
             assert!(
@@ -924,7 +933,9 @@ fn stderr_flood_does_not_stall() {
         .window(2)
         .build()
         .unwrap();
-    let out = pool.map::<u64, u64>("flood", [1, 2, 3]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "flood", [1, 2, 3])
+        .unwrap();
     assert_eq!(out, [Ok(1), Ok(2), Ok(3)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -965,7 +976,7 @@ fn fake_worker(mode: &str) -> ExitCode {
 
 fn version_mismatch_names_both_versions() {
     let mut pool = pool_through_env("old_version", 2);
-    match pool.map::<u64, u64>("square", [1, 2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1, 2]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1]);
@@ -987,7 +998,7 @@ fn version_mismatch_names_both_versions() {
 /// after its attempts, each attempt's history naming the transport error.
 fn exhausted_by(mode: &str, expected: &[&str]) {
     let mut pool = pool_through_env(mode, 1);
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -1101,7 +1112,7 @@ fn cut_frame() -> ExitCode {
 /// the bytes that came and how the worker ended.
 fn frame_cut_by_exit_is_named() {
     let mut pool = pool_through_env("cut_frame", 1);
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -1150,7 +1161,9 @@ fn results_before_garbage_count_and_stay_with_their_slot() {
 fn outcome_too_large_for_a_frame_is_a_final_job_error() {
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let too_big = wire::DEFAULT_MAX_FRAME as u64 + 1;
-    let out = pool.map::<u64, Vec<u8>>("big", [too_big, 10]).unwrap();
+    let out = pool
+        .map::<u64, Vec<u8>>(&Target::Any, "big", [too_big, 10])
+        .unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::Failed);
@@ -1171,7 +1184,7 @@ fn outcome_too_large_for_a_frame_is_a_final_job_error() {
     // An unknown handler whose name alone nearly fills a frame: the error
     // names it shortened.
     let name = "n".repeat(wire::DEFAULT_MAX_FRAME - 64);
-    let out = pool.map::<u64, u64>(&name, [1]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, &name, [1]).unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);

@@ -74,7 +74,7 @@ impl RemoteFront {
                 .engine
                 .submit(&job.eligible, job.handler, job.payload, reply);
         }
-        self.engine.tick(registry);
+        self.engine.do_due_work(registry);
     }
 
     /// No new jobs; the running ones finish, then the slots are closed.

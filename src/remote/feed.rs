@@ -1,7 +1,7 @@
 //! Inputs that arrive while a run goes on, e.g. lines read from a pipe:
 //! [`Pool::feed`](super::Pool::feed) makes a [`Feeder`], which any thread
-//! may fill, and the [`Feed`] that
-//! [`Pool::run_fed`](super::Pool::run_fed) runs.
+//! may fill, and the [`Feed`] that a run ([`Pool::run`](super::Pool::run),
+//! [`Pool::run_raw`](super::Pool::run_raw)) takes as its [`Inputs`].
 //!
 //! The feed is a bounded channel of encoded inputs: a feeder waits while
 //! it is full, so a fast producer (`yes | hearth map ...`) cannot outrun
@@ -70,7 +70,7 @@ pub struct Feeder<I> {
     _input: PhantomData<fn(&I)>,
 }
 
-/// The receiving end, for [`Pool::run_fed`](super::Pool::run_fed) on the
+/// The receiving end, for a run ([`Pool::run`](super::Pool::run)) on the
 /// pool that made it.
 pub struct Feed<I> {
     rx: Receiver<Vec<u8>>,

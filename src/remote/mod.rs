@@ -6,10 +6,12 @@
 //! from one shared queue and retries the jobs of a slot that dies. The room is
 //! built in stages; its files, in the order data flows through them:
 //!
-//! - [`wire`]: the protocol itself. The frame layout, the [`Frame`] messages,
-//!   an incremental [`FrameDecoder`] for non-blocking pipes and blocking
-//!   helpers for the worker side. Pure code, no I/O of its own beyond the
-//!   helpers' `Read`/`Write`.
+//! - `wire.rs`: the protocol itself (crate-private: its frames are no one
+//!   else's business). The frame layout, the messages, an incremental
+//!   decoder for non-blocking pipes and blocking helpers for the worker
+//!   side. Pure code, no I/O of its own beyond the helpers' `Read`/`Write`.
+//!   What users see of it: a job's own [`JobError`], and a [`WireError`]
+//!   in a worker's [`ServeError`].
 //! - `transport.rs`: how a slot's process is started: the local
 //!   binary, `ssh HOST BIN --remote-worker`, `srun` or a command template.
 //!   [`Slurm`] (`slurm.rs`) holds the srun options, the allocation mode
@@ -33,9 +35,6 @@
 //!   a handler streams its output through its [`JobContext`] (`job.rs`);
 //!   a keeper thread beside the loop (`serve/keeper.rs`) that answers the
 //!   pool's pings during a job and ends the worker when the pool is gone.
-//!
-//! [`Frame`]: wire::Frame
-//! [`FrameDecoder`]: wire::FrameDecoder
 
 mod delivery;
 pub(crate) mod engine;
@@ -54,7 +53,7 @@ mod slot;
 mod slurm;
 mod stats;
 mod transport;
-pub mod wire;
+pub(crate) mod wire;
 
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
@@ -73,6 +72,19 @@ pub use pool::{
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
-pub use transport::{
-    SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, Transport, shell_quote, shell_quote_bytes,
-};
+pub use transport::Transport;
+pub use wire::{JobError, JobErrorKind, WireError};
+
+/// Not part of hearth's API: the protocol's codec, for hearth's own tests
+/// of fake workers and fake pools that run as processes of their own and
+/// speak raw frames (the tests that can run in-process are in the crate).
+/// It may change or go at any time.
+#[doc(hidden)]
+pub mod test_support {
+    /// The protocol's codec (`wire.rs`).
+    pub mod wire {
+        pub use crate::remote::wire::{
+            DEFAULT_MAX_FRAME, Frame, FrameDecoder, MAGIC, VERSION, encode, read_frame, write_frame,
+        };
+    }
+}

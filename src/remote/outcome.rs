@@ -152,7 +152,7 @@ pub enum PoolError {
     Poll(io::Error),
     /// The pool no longer takes jobs: the runtime that ran it has stopped.
     Stopped,
-    /// [`Pool::run_fed`](super::Pool::run_fed) was given a feed another
+    /// A run ([`Pool::run`](super::Pool::run)) was given a feed another
     /// pool made (its feeders would wake that pool, not this one).
     ForeignFeed,
     /// Streamed output that had to wait for its turn could not be held in

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Signal;
-use crate::remote::delivery::Event;
+use crate::remote::delivery::{Event, OnEvent};
 use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
 use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
@@ -287,6 +287,12 @@ pub enum Order {
 
 /// A pool of persistent worker slots, driven by blocking calls.
 ///
+/// Three ways to run jobs, each on the slots of a [`Target`] (usually
+/// [`Target::Any`]) and from the same inputs: [`Pool::map`] returns the
+/// outputs; [`Pool::run`] hands each job's report to a callback as jobs
+/// end, from a list or a [`Feed`] that fills while the run goes on;
+/// [`Pool::run_raw`] also hands on what the jobs stream, as it comes.
+///
 /// Inside a [`Runtime`](crate::Runtime) use
 /// [`Runtime::remote_pool`](crate::Runtime::remote_pool) instead: the
 /// coordinator drives the slots and actors await the results.
@@ -294,12 +300,12 @@ pub enum Order {
 /// # Examples
 ///
 /// ```no_run
-/// use hearth::remote::{Host, Pool};
+/// use hearth::remote::{Host, Pool, Target};
 ///
 /// // The same program is the worker: see `remote::serve`.
 /// let mut pool = Pool::builder().host(Host::local(4)).window(8).build()?;
 /// let squares: Vec<u64> = pool
-///     .map::<u64, u64>("square", 1..=100)?
+///     .map::<u64, u64>(&Target::Any, "square", 1..=100)?
 ///     .into_iter()
 ///     .map(|r| r.expect("job failed"))
 ///     .collect();
@@ -427,32 +433,33 @@ impl Pool {
         &self.hosts
     }
 
-    /// Runs `handler` once per input and returns the outputs in input
-    /// order, each the output or why there is none.
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and returns the outputs in input order, each the
+    /// output or why there is none. What a job streams is collected into
+    /// its report and not returned here: take it with [`Pool::run`] or
+    /// [`Pool::run_raw`].
     ///
     /// # Errors
     ///
-    /// When the pool as a whole fails, see [`PoolError`].
+    /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
+    /// [`PoolError::Encode`] before any job starts if an input does not
+    /// encode, [`PoolError::AllSlotsDead`] when some jobs could not run
+    /// because every slot that may run them is dead for good; see
+    /// [`PoolError`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hearth::remote::{Host, Pool, Target};
+    ///
+    /// // The same program is the worker: see `remote::serve`.
+    /// let mut pool = Pool::builder().host(Host::local(4)).build()?;
+    /// let squares = pool.map::<u64, u64>(&Target::Any, "square", 1..=100)?;
+    /// assert_eq!(squares[1], Ok(4));
+    /// # Ok::<(), hearth::remote::PoolError>(())
+    /// ```
     pub fn map<I, O>(
         &mut self,
-        handler: &str,
-        inputs: impl IntoIterator<Item = I>,
-    ) -> Result<Vec<Result<O, JobFailure>>, PoolError>
-    where
-        I: Serialize,
-        O: DeserializeOwned,
-    {
-        self.map_on(&Target::Any, handler, inputs)
-    }
-
-    /// [`Pool::map`], with the jobs limited to the slots of `target`.
-    ///
-    /// # Errors
-    ///
-    /// [`PoolError::NoMatchingHost`] at once if no host matches; otherwise
-    /// as [`Pool::map`].
-    pub fn map_on<I, O>(
-        &mut self,
         target: &Target,
         handler: &str,
         inputs: impl IntoIterator<Item = I>,
@@ -461,43 +468,7 @@ impl Pool {
         I: Serialize,
         O: DeserializeOwned,
     {
-        let outputs = self.map_raw_on(target, handler, encode_all(inputs)?)?;
-        Ok(outputs
-            .into_iter()
-            .map(|output| {
-                output.and_then(|bytes| {
-                    postcard::from_bytes(&bytes)
-                        .map_err(|err| JobFailure::BadOutput(err.to_string()))
-                })
-            })
-            .collect())
-    }
-
-    /// [`Pool::map`] on encoded payloads.
-    ///
-    /// # Errors
-    ///
-    /// When the pool as a whole fails, see [`PoolError`].
-    pub fn map_raw(
-        &mut self,
-        handler: &str,
-        payloads: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
-        self.map_raw_on(&Target::Any, handler, payloads)
-    }
-
-    /// [`Pool::map_on`] on encoded payloads.
-    ///
-    /// # Errors
-    ///
-    /// See [`Pool::map_on`]; [`PoolError::AllSlotsDead`] when some jobs
-    /// could not run because every slot that may run them is dead for good.
-    pub fn map_raw_on(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        payloads: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
+        let payloads = encode_all(inputs)?;
         let mut outputs = Vec::with_capacity(payloads.len());
         let source = Source::List(payloads.into_iter());
         self.run_source(
@@ -527,118 +498,46 @@ impl Pool {
             .collect();
         match dead_reasons {
             Some(reasons) => Err(PoolError::AllSlotsDead { reasons, not_run }),
-            None => Ok(outputs),
+            None => Ok(outputs
+                .into_iter()
+                .map(|output| {
+                    output.and_then(|bytes| {
+                        postcard::from_bytes(&bytes)
+                            .map_err(|err| JobFailure::BadOutput(err.to_string()))
+                    })
+                })
+                .collect()),
         }
     }
 
-    /// Runs `handler` once per input and calls `on_report` with each job's
-    /// index and [`JobReport`], in `order`. When `on_report` breaks, no new
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and calls `on_report` with each job's index and
+    /// [`JobReport`], in `order`; what a job streams is collected into its
+    /// report (up to the max frame size, see
+    /// [`JobFailure::OutputTooLarge`]). When `on_report` breaks, no new
     /// job starts: the running ones finish and are reported, the others
     /// are reported as [`JobFailure::Cancelled`]. Returns once every job
     /// was reported.
     ///
-    /// The inputs are encoded first (one that does not encode fails the run
-    /// before any job starts); jobs are then queued as the slots need
-    /// them, at most 4096 (or twice what the slots' windows hold) ahead of
-    /// the reports: in input order, a slow job holds back at most that
-    /// many reports, and once they hold more than
+    /// `inputs` is a list or a [`Feed`] (see [`Inputs`]). Jobs are queued
+    /// as the slots need them, at most 4096 (or twice what the slots'
+    /// windows hold) ahead of the reports: in input order, a slow job
+    /// holds back at most that many reports, and once they hold more than
     /// [`max_held_bytes`](PoolBuilder::max_held_bytes) the pool runs that
-    /// job alone until it is reported. For inputs that arrive while the
-    /// run goes on, or that never end, see [`Pool::run_fed`].
+    /// job alone until it is reported. A feed's inputs are taken while the
+    /// run goes on; when `on_report` breaks, the pool is told to stop or
+    /// killed, or no slot that may run the jobs is left, the run takes no
+    /// more of them (feeders get
+    /// [`FeedError::Closed`](crate::remote::FeedError::Closed)).
     ///
     /// # Errors
     ///
     /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
-    /// [`PoolError::Encode`] for an input that does not encode, or a
-    /// failure of the pool's poll. Jobs that cannot run because their slots
-    /// are dead are reported as [`JobFailure::NotRun`].
-    pub fn run<I, O>(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        inputs: impl IntoIterator<Item = I>,
-        order: Order,
-        mut on_report: impl FnMut(usize, JobReport<O>) -> ControlFlow<()>,
-    ) -> Result<(), PoolError>
-    where
-        I: Serialize,
-        O: DeserializeOwned,
-    {
-        let payloads = encode_all(inputs)?;
-        let source = Source::List(payloads.into_iter());
-        self.run_source(
-            target,
-            handler,
-            source,
-            order,
-            false,
-            &mut |event| match event {
-                Event::Done { index, report } => on_report(index, report.decode()),
-                Event::Output { .. } => ControlFlow::Continue(()),
-            },
-        )
-    }
-
-    /// Runs `handler` once per input and hands `on_event` each job's
-    /// streamed output as it comes ([`Event::Output`], what its handler
-    /// writes with [`JobContext::write`](crate::remote::JobContext::write))
-    /// and its report with the output bytes ([`Event::Done`]), in `order`.
-    /// The output has no size limit: what waits for its turn (see
-    /// [`Order`]) stays in memory up to
-    /// [`max_held_bytes`](PoolBuilder::max_held_bytes) and in temporary
-    /// files past it. When `on_event` breaks, no new job starts: the
-    /// running ones finish and are handed on, the others are reported as
-    /// [`JobFailure::Cancelled`]. Returns once every job was reported.
-    ///
-    /// `inputs` is a list (anything that iterates, taken as the slots need
-    /// jobs) or a [`Feed`]: see [`Inputs`].
-    ///
-    /// A job's slot that fails after part of its output was handed on (as
-    /// it came) does not run the job again, which would hand that part on
-    /// twice: the job ends with [`JobFailure::OutputCut`].
-    ///
-    /// # Errors
-    ///
-    /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
-    /// [`PoolError::ForeignFeed`] for a feed of another pool,
+    /// [`PoolError::ForeignFeed`] for a feed another pool made,
     /// [`PoolError::Encode`] for an input that does not encode (after the
-    /// jobs before it), [`PoolError::HeldOutput`] if output cannot be held
-    /// in a temporary file, or a failure of the pool's poll.
-    pub fn run_raw<'a, I: Serialize>(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        inputs: impl Into<Inputs<'a, I>>,
-        order: Order,
-        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
-    ) -> Result<(), PoolError> {
-        match inputs.into() {
-            Inputs::Feed(feed) => {
-                if !feed.is_of(&self.control) {
-                    return Err(PoolError::ForeignFeed);
-                }
-                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-                self.run_source(target, handler, source, order, true, &mut on_event)
-            }
-            Inputs::List(inputs) => {
-                let mut failed = None;
-                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
-                    Ok(payload) => Some(payload),
-                    Err(err) => {
-                        failed = Some(err);
-                        None
-                    }
-                });
-                let source = Source::List(payloads);
-                self.run_source(target, handler, source, order, true, &mut on_event)?;
-                failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
-            }
-        }
-    }
-
-    /// Makes a feed for [`Pool::run_fed`]: a [`Feeder`] that any thread may
-    /// fill while the run goes on, waiting while `capacity` inputs wait to
-    /// be taken, and the [`Feed`] to run.
+    /// jobs before it), or a failure of the pool's poll. Jobs that cannot
+    /// run because their slots are dead are reported as
+    /// [`JobFailure::NotRun`].
     ///
     /// # Examples
     ///
@@ -657,48 +556,29 @@ impl Pool {
     ///         }
     ///     }
     /// });
-    /// pool.run_fed(&Target::Any, "square", feed, Order::Submission, |i, report: JobReport<u64>| {
+    /// pool.run(&Target::Any, "square", feed, Order::Submission, |i, report: JobReport<u64>| {
     ///     println!("{i}: {:?}", report.result);
     ///     ControlFlow::Continue(())
     /// })?;
     /// # Ok::<(), hearth::remote::PoolError>(())
     /// ```
-    pub fn feed<I>(&self, capacity: usize) -> (Feeder<I>, Feed<I>) {
-        feed::feed(self.control.clone(), capacity)
-    }
-
-    /// [`Pool::run`] on inputs that arrive while it goes on, from the
-    /// [`Feeder`] of `feed` (see [`Pool::feed`]); returns once every
-    /// feeder is dropped and every job taken was reported.
-    ///
-    /// When `on_report` breaks, or the pool is told to stop or killed, or
-    /// no slot that may run the jobs is left, the run takes no more inputs
-    /// (feeders get [`FeedError::Closed`](feed::FeedError::Closed)) and
-    /// only the jobs already taken are reported.
-    ///
-    /// # Errors
-    ///
-    /// [`PoolError::ForeignFeed`] if another pool made `feed`; otherwise as
-    /// [`Pool::run`].
-    pub fn run_fed<I, O>(
+    pub fn run<'a, I, O>(
         &mut self,
         target: &Target,
         handler: &str,
-        feed: Feed<I>,
+        inputs: impl Into<Inputs<'a, I>>,
         order: Order,
         mut on_report: impl FnMut(usize, JobReport<O>) -> ControlFlow<()>,
     ) -> Result<(), PoolError>
     where
+        I: Serialize,
         O: DeserializeOwned,
     {
-        if !feed.is_of(&self.control) {
-            return Err(PoolError::ForeignFeed);
-        }
-        let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-        self.run_source(
+        let inputs = inputs.into();
+        self.run_inputs(
             target,
             handler,
-            source,
+            inputs,
             order,
             false,
             &mut |event| match event {
@@ -706,6 +586,77 @@ impl Pool {
                 Event::Output { .. } => ControlFlow::Continue(()),
             },
         )
+    }
+
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and hands `on_event` each job's streamed output as
+    /// it comes ([`Event::Output`], what its handler writes with
+    /// [`JobContext::write`](crate::remote::JobContext::write)) and its
+    /// report with the output bytes ([`Event::Done`]), in `order`. The
+    /// output has no size limit: what waits for its turn (see [`Order`])
+    /// stays in memory up to [`max_held_bytes`](PoolBuilder::max_held_bytes)
+    /// and in temporary files past it. Inputs, breaking and the end of the
+    /// run are as for [`Pool::run`].
+    ///
+    /// A job's slot that fails after part of its output was handed on (as
+    /// it came) does not run the job again, which would hand that part on
+    /// twice: the job ends with [`JobFailure::OutputCut`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::run`], and [`PoolError::HeldOutput`] if output cannot be
+    /// held in a temporary file.
+    pub fn run_raw<'a, I: Serialize>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        inputs: impl Into<Inputs<'a, I>>,
+        order: Order,
+        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<(), PoolError> {
+        self.run_inputs(target, handler, inputs.into(), order, true, &mut on_event)
+    }
+
+    /// Makes a feed for a run ([`Pool::run`], [`Pool::run_raw`]): a
+    /// [`Feeder`] that any thread may fill while the run goes on, waiting
+    /// while `capacity` inputs wait to be taken, and the [`Feed`] to run.
+    pub fn feed<I>(&self, capacity: usize) -> (Feeder<I>, Feed<I>) {
+        feed::feed(self.control.clone(), capacity)
+    }
+
+    /// A run on `inputs`: a feed as it comes, a list encoded as it is
+    /// taken (stopping at an input that does not encode).
+    fn run_inputs<I: Serialize>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        inputs: Inputs<'_, I>,
+        order: Order,
+        streamed: bool,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<(), PoolError> {
+        match inputs {
+            Inputs::Feed(feed) => {
+                if !feed.is_of(&self.control) {
+                    return Err(PoolError::ForeignFeed);
+                }
+                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
+                self.run_source(target, handler, source, order, streamed, on_event)
+            }
+            Inputs::List(inputs) => {
+                let mut failed = None;
+                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
+                    Ok(payload) => Some(payload),
+                    Err(err) => {
+                        failed = Some(err);
+                        None
+                    }
+                });
+                let source = Source::List(payloads);
+                self.run_source(target, handler, source, order, streamed, on_event)?;
+                failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
+            }
+        }
     }
 
     /// A handle to stop this pool's runs from another thread.
@@ -745,7 +696,7 @@ impl Pool {
         engine.drain();
         let deadline = after(Instant::now(), wait);
         loop {
-            engine.tick(self.poll.registry());
+            engine.do_due_work(self.poll.registry());
             if engine.is_closed() || Instant::now() >= deadline {
                 break;
             }

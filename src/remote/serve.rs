@@ -46,6 +46,8 @@ use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, Wir
 use crate::remote::{Handlers, JobContext, Stream};
 
 mod keeper;
+#[cfg(test)]
+mod tests;
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";

@@ -60,7 +60,7 @@
 //!
 //! Output streaming (version 3): while a job runs, its handler may send
 //! what it produces in `Output` frames (a chunk of its stdout or stderr,
-//! at most [`MAX_CHUNK`] bytes each), as it produces them; the job's
+//! at most `MAX_CHUNK` bytes each), as it produces them; the job's
 //! `Result` ends its output. A job's output then has no size limit, and
 //! neither side holds more of it than a chunk. Only the running job
 //! sends `Output` (a worker runs its jobs one at a time). Version 3 also
@@ -85,29 +85,6 @@
 //! (bad magic, version, length) the decoder keeps the offending bytes and
 //! returns the same error again; after a payload that does not decode it has
 //! skipped that frame, but the peer is evidently not speaking this protocol.
-//!
-//! # Examples
-//!
-//! ```
-//! use hearth::remote::wire::{encode, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
-//!
-//! # fn main() -> Result<(), hearth::remote::wire::WireError> {
-//! let mut bytes = Vec::new();
-//! encode(&Frame::Hello { version: 1 }, DEFAULT_MAX_FRAME, &mut bytes)?;
-//! encode(&Frame::Shutdown, DEFAULT_MAX_FRAME, &mut bytes)?;
-//!
-//! // Bytes arrive in pieces of any size.
-//! let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
-//! let (first, second) = bytes.split_at(4);
-//! assert_eq!(decoder.feed(first), first.len());
-//! assert_eq!(decoder.next_frame()?, None); // Needs more bytes.
-//! assert_eq!(decoder.feed(second), second.len());
-//! assert_eq!(decoder.next_frame()?, Some(Frame::Hello { version: 1 }));
-//! assert_eq!(decoder.next_frame()?, Some(Frame::Shutdown));
-//! assert_eq!(decoder.next_frame()?, None);
-//! # Ok(())
-//! # }
-//! ```
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -133,10 +110,10 @@ pub const VERSION: u8 = 3;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
 /// worker cuts larger writes into chunks of this size.
-pub const MAX_CHUNK: usize = 256 * 1024;
+pub(crate) const MAX_CHUNK: usize = 256 * 1024;
 
 /// The length of a frame's header: magic, version and payload length.
-pub const HEADER_LEN: usize = 9;
+pub(crate) const HEADER_LEN: usize = 9;
 
 /// The default max frame size: the largest payload, in bytes, that is sent or
 /// accepted (16 MiB).
@@ -166,8 +143,8 @@ const SHOWN_JUNK: usize = 64;
 /// [`Ping`](Frame::Ping) and [`Shutdown`](Frame::Shutdown); the worker
 /// answers with [`HelloAck`](Frame::HelloAck),
 /// [`SessionAck`](Frame::SessionAck), [`Output`](Frame::Output),
-/// [`Result`](Frame::Result) and [`Pong`](Frame::Pong). See the [module
-/// docs](self) for the order.
+/// [`Result`](Frame::Result) and [`Pong`](Frame::Pong). See the docs of
+/// `wire.rs` for the order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     /// Client → worker, first frame on a new slot: the client's protocol
@@ -189,11 +166,11 @@ pub enum Frame {
     /// Client → worker, once after the handshake: what the session will use.
     SessionInit {
         /// The names of the handlers the client's jobs will name (at most
-        /// [`MAX_LIST`]).
+        /// `MAX_LIST`).
         #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
         /// Settings for the worker's handlers, as key-value pairs (at most
-        /// [`MAX_LIST`]).
+        /// `MAX_LIST`).
         #[serde(deserialize_with = "bounded_list")]
         config: Vec<(String, String)>,
         /// The slot timeout in milliseconds: a worker that hears nothing
@@ -207,7 +184,7 @@ pub enum Frame {
     SessionAck {
         /// The handlers the worker has (all of its handlers, not only the
         /// ones asked for), so the client can refuse jobs it cannot run. At
-        /// most [`MAX_LIST`].
+        /// most `MAX_LIST`.
         #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
     },
@@ -249,7 +226,7 @@ pub enum Frame {
         id: u64,
         /// Which of the job's streams the bytes are of.
         stream: Stream,
-        /// The bytes, at most [`MAX_CHUNK`].
+        /// The bytes, at most `MAX_CHUNK`.
         #[serde(with = "bytes")]
         data: Vec<u8>,
     },
@@ -378,7 +355,7 @@ pub enum WireError {
         /// (e.g. `"RESULT"`).
         frame: Option<&'static str>,
         /// What was wrong, in hearth's words, where it knows more than the
-        /// decoder's error says (e.g. a list longer than [`MAX_LIST`]).
+        /// decoder's error says (e.g. a list longer than `MAX_LIST`).
         detail: Option<String>,
         /// The decoder's error.
         error: postcard::Error,
@@ -705,23 +682,6 @@ where
 /// ends inside a frame and [`WireError::Io`] if reading fails
 /// (`Interrupted` is retried).
 ///
-/// # Examples
-///
-/// ```
-/// use hearth::remote::wire::{read_frame, write_frame, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
-///
-/// # fn main() -> Result<(), hearth::remote::wire::WireError> {
-/// // A `Vec` and a slice stand in for the worker's stdout and stdin.
-/// let mut stdout = Vec::new();
-/// write_frame(&mut stdout, &Frame::Shutdown, DEFAULT_MAX_FRAME)?;
-///
-/// let mut stdin = &stdout[..];
-/// let mut decoder = FrameDecoder::default();
-/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, Some(Frame::Shutdown));
-/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
-/// # Ok(())
-/// # }
-/// ```
 pub fn read_frame<R>(reader: &mut R, decoder: &mut FrameDecoder) -> Result<Option<Frame>, WireError>
 where
     R: Read + ?Sized,
@@ -747,7 +707,7 @@ where
 ///
 /// # Notes
 ///
-/// The decoder holds at most one frame's worth of bytes, [`HEADER_LEN`] plus
+/// The decoder holds at most one frame's worth of bytes, `HEADER_LEN` plus
 /// the max frame size: when that much is buffered it accepts no more until a
 /// frame is taken. Its buffer grows with the bytes that arrive, not with the
 /// length a header announces, and shrinks back after a large frame.
@@ -1029,7 +989,7 @@ const FRAME_NAMES: [&str; 10] = [
 /// worker has a handful of handlers; the bound keeps a small frame of many
 /// empty strings (one byte each on the wire, 24 in memory) from costing
 /// gigabytes to decode.
-pub const MAX_LIST: usize = 4096;
+pub(crate) const MAX_LIST: usize = 4096;
 
 thread_local! {
     /// Set when the last decode on this thread refused a list for its
@@ -1037,7 +997,7 @@ thread_local! {
     static LIST_TOO_LONG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Decodes a list of at most [`MAX_LIST`] items; a longer one is an error
+/// Decodes a list of at most `MAX_LIST` items; a longer one is an error
 /// before any item is decoded.
 fn bounded_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where

@@ -52,7 +52,7 @@ pub fn inputs_run_as_they_come() {
         Ok(())
     });
     let mut outputs = Vec::new();
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -91,7 +91,7 @@ pub fn stopped_run_closes_the_feed() {
         }
     });
     let mut seen = Vec::new();
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -120,7 +120,7 @@ pub fn stopped_run_closes_the_feed() {
         "{taken} reports for {sent} inputs sent"
     );
     // The pool still works.
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     assert_eq!(out, [Ok(9)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -145,7 +145,7 @@ pub fn feed_ends_when_no_slot_is_left() {
         }
     });
     let mut not_run = 0;
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -172,7 +172,7 @@ pub fn feed_of_another_pool_is_refused() {
     let maker = Pool::builder().host(Host::local(1)).build().unwrap();
     let mut other = Pool::builder().host(Host::local(1)).build().unwrap();
     let (_feeder, feed) = maker.feed::<u64>(1);
-    let result = other.run_fed(
+    let result = other.run(
         &Target::Any,
         "square",
         feed,
@@ -208,7 +208,7 @@ pub fn feed_is_held_up_behind_a_job_that_does_not_end() {
         (reached, sent)
     });
     let mut reports = 0u64;
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "hang",
         feed,
@@ -245,7 +245,7 @@ pub fn last_feeder_dropped_ends_the_run() {
         let mut outputs = Vec::new();
         let what = format!("round {round}: the run missed the end of its inputs");
         guarded(&pool.control(), &what, || {
-            pool.run_fed(
+            pool.run(
                 &Target::Any,
                 "square",
                 feed,
@@ -281,7 +281,7 @@ pub fn list_is_taken_again_after_a_burst_of_reports() {
         .map(|x| (flag.clone(), role(x).to_owned(), x))
         .collect();
     let out = guarded(&pool.control(), "the run stopped taking inputs", || {
-        pool.map::<_, u64>("flag", inputs)
+        pool.map::<_, u64>(&Target::Any, "flag", inputs)
     })
     .unwrap();
     assert_eq!(out, (0..5000).map(Ok).collect::<Vec<_>>());
@@ -301,7 +301,7 @@ pub fn idle_feed_ends_when_no_slot_is_left() {
     let (feeder, feed) = pool.feed::<u64>(8);
     let mut reports = 0;
     guarded(&pool.control(), "the run waited for an input", || {
-        pool.run_fed(
+        pool.run(
             &Target::Any,
             "square",
             feed,
@@ -367,7 +367,9 @@ pub fn late_reports_of_an_abandoned_run_are_dropped() {
         )
     }));
     assert!(abandoned.is_err());
-    let out = pool.map::<u64, u64>("nap", [1, 2, 3, 4, 5, 6]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "nap", [1, 2, 3, 4, 5, 6])
+        .unwrap();
     assert_eq!(out, [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
     pool.shutdown(Duration::from_secs(10));
 }

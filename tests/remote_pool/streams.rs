@@ -184,7 +184,9 @@ pub fn streamed_outputs_in_completion_and_arrival_order() {
 pub fn collected_output_has_a_limit_and_a_clear_error() {
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let inputs: Vec<(Option<PathBuf>, u64, u8)> = vec![(None, 17 << 20, b'x'), (None, 1000, b'y')];
-    let out = pool.map::<_, u64>("stream", inputs.clone()).unwrap();
+    let out = pool
+        .map::<_, u64>(&Target::Any, "stream", inputs.clone())
+        .unwrap();
     match &out[0] {
         Err(err @ JobFailure::OutputTooLarge { limit }) => {
             assert_eq!(*limit, 16 << 20);

@@ -2,7 +2,7 @@
 //! shutdown, with no poll loop of its own.
 //!
 //! Whoever drives it owns a `mio::Poll` and calls, in a loop:
-//! [`Engine::tick`] (start slots, hand out jobs, enforce deadlines), poll
+//! [`Engine::do_due_work`] (start slots, hand out jobs, enforce deadlines), poll
 //! with [`Engine::next_deadline`] as the timeout, then [`Engine::event`] for
 //! each of the engine's tokens. Two drivers exist: the blocking
 //! [`Pool`](crate::remote::Pool) on its own poll, and the runtime's
@@ -146,7 +146,7 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// An engine whose slots use the tokens from `base` on; the slots start
-    /// at the first [`Engine::tick`].
+    /// at the first [`Engine::do_due_work`].
     pub(crate) fn new(
         hosts: Vec<Host>,
         settings: Settings,
@@ -258,9 +258,8 @@ impl Engine {
     }
 
     /// Begins a graceful stop: no new jobs, queued ones cancelled, the ones
-    /// in flight finish; then every slot gets `SHUTDOWN` (in [`tick`]).
-    ///
-    /// [`tick`]: Engine::tick
+    /// in flight finish; then every slot gets `SHUTDOWN` (in
+    /// [`Engine::do_due_work`]).
     pub(crate) fn drain(&mut self) {
         if self.phase == Phase::Running {
             debug!(pool:% = self.stats.name; "remote pool draining");
@@ -283,9 +282,12 @@ impl Engine {
         }
     }
 
-    /// Starts due slots, hands out jobs, enforces deadlines, fails jobs no
-    /// slot can run, and closes the slots of a drained pool.
-    pub(crate) fn tick(&mut self, registry: &Registry) {
+    /// Does what is due now: reads the slots left unread, starts the slots
+    /// due to (re)start, hands queued jobs to ready slots with room,
+    /// enforces handshake and job deadlines, pings quiet slots and fails
+    /// silent ones, ends the jobs no slot can run, and closes the slots of
+    /// a drained pool. The driver calls it before each poll.
+    pub(crate) fn do_due_work(&mut self, registry: &Registry) {
         self.read_unread(registry);
         let now = Instant::now();
         self.reap_exiting(registry, now);
@@ -307,7 +309,7 @@ impl Engine {
         }
     }
 
-    /// The earliest time [`Engine::tick`] has work to do.
+    /// The earliest time [`Engine::do_due_work`] has work to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         if self.reads_waiting() {
             return Some(Instant::now());

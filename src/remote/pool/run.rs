@@ -144,7 +144,7 @@ impl Pool {
             stats.set_held(delivery.held(), delivery.held_bytes());
             let (in_memory, in_files) = delivery.held_output();
             stats.set_output_held(in_memory, in_files);
-            engine.tick(self.poll.registry());
+            engine.do_due_work(self.poll.registry());
             // Nothing could run what a feed brings, even while none comes
             // (the jobs taken end as not run, not as cancelled).
             if source.is_feed() && !ended && !engine.can_run(&eligible) {

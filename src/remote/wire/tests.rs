@@ -1251,3 +1251,33 @@ fn lists_are_bounded() {
         "{err}"
     );
 }
+
+/// Frames whose bytes arrive in pieces of any size come out whole.
+#[test]
+fn frames_in_pieces() -> Result<(), WireError> {
+    let mut bytes = Vec::new();
+    encode(&Frame::Hello { version: 1 }, DEFAULT_MAX_FRAME, &mut bytes)?;
+    encode(&Frame::Shutdown, DEFAULT_MAX_FRAME, &mut bytes)?;
+    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let (first, second) = bytes.split_at(4);
+    assert_eq!(decoder.feed(first), first.len());
+    assert_eq!(decoder.next_frame()?, None); // Needs more bytes.
+    assert_eq!(decoder.feed(second), second.len());
+    assert_eq!(decoder.next_frame()?, Some(Frame::Hello { version: 1 }));
+    assert_eq!(decoder.next_frame()?, Some(Frame::Shutdown));
+    assert_eq!(decoder.next_frame()?, None);
+    Ok(())
+}
+
+/// The worker side's blocking helpers, on a `Vec` and a slice for its
+/// stdout and stdin.
+#[test]
+fn blocking_write_and_read() -> Result<(), WireError> {
+    let mut stdout = Vec::new();
+    write_frame(&mut stdout, &Frame::Shutdown, DEFAULT_MAX_FRAME)?;
+    let mut stdin = &stdout[..];
+    let mut decoder = FrameDecoder::default();
+    assert_eq!(read_frame(&mut stdin, &mut decoder)?, Some(Frame::Shutdown));
+    assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
+    Ok(())
+}
