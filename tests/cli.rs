@@ -1,6 +1,8 @@
 //! The `hearth` command, run as a user would: local runs, output modes,
 //! exit statuses, Ctrl+C, and runs over the private loopback sshd.
 
+#[path = "cli/each_host.rs"]
+mod each_host;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
@@ -1210,9 +1212,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "-q is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--sshlogin", "node1"],
-            "--sshlogin is an option of GNU parallel that hearth map does not have; \
-             the nearest is -S/--hosts",
+            &["--basefile", "x"],
+            "--basefile is an option of GNU parallel that hearth map does not have",
         ),
     ];
     for (options, message) in cases {

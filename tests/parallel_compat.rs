@@ -10,6 +10,15 @@
 
 #![cfg(feature = "cli")]
 
+#[path = "parallel_compat/hosts.rs"]
+mod hosts;
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+#[path = "util/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,8 @@ mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 
+#[path = "remote_pool/each_host.rs"]
+mod each_host;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
@@ -298,6 +300,11 @@ fn main() -> ExitCode {
         (
             "slots_are_numbered_over_all_hosts",
             slots_are_numbered_over_all_hosts,
+        ),
+        ("one_job_on_each_host", each_host::one_job_on_each_host),
+        (
+            "every_input_on_every_host",
+            each_host::every_input_on_every_host,
         ),
         (
             "worker_exiting_in_handshake_fails_the_pool",

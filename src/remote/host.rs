@@ -46,6 +46,11 @@ impl Host {
         &self.name
     }
 
+    /// The host's slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
     /// The host's tags.
     pub fn tags(&self) -> &[(String, String)] {
         &self.tags
@@ -84,7 +89,8 @@ impl Target {
             .map(Target::Tags)
     }
 
-    pub(crate) fn matches(&self, host: &Host) -> bool {
+    /// True if a job of this target may run on `host`'s slots.
+    pub fn matches(&self, host: &Host) -> bool {
         match self {
             Target::Any => true,
             Target::Host(name) => host.name == *name,

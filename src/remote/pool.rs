@@ -5,10 +5,13 @@
 //! failure semantics are the engine's (see `engine/mod.rs`): retries on
 //! slot failure, final job errors, no job lost, no result delivered twice.
 
+mod each_host;
 mod run;
 mod signals;
 
 pub use signals::StopStep;
+
+use run::Placement;
 
 use std::fmt;
 use std::io;
@@ -23,7 +26,9 @@ use serde::de::DeserializeOwned;
 
 use crate::Signal;
 use crate::remote::delivery::{Event, OnEvent};
-use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
+use crate::remote::engine::{
+    Engine, FailedOutput, Hook, OnSlotLost, Settings, after, eligible_slots,
+};
 use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
@@ -468,11 +473,12 @@ impl Pool {
         I: Serialize,
         O: DeserializeOwned,
     {
+        let placement = Placement::One(eligible_slots(&self.hosts, target)?);
         let payloads = encode_all(inputs)?;
         let mut outputs = Vec::with_capacity(payloads.len());
         let source = Source::List(payloads.into_iter());
         self.run_source(
-            target,
+            &placement,
             handler,
             source,
             Order::Submission,
@@ -635,13 +641,14 @@ impl Pool {
         streamed: bool,
         on_event: &mut OnEvent<'_>,
     ) -> Result<(), PoolError> {
+        let placement = Placement::One(eligible_slots(&self.hosts, target)?);
         match inputs {
             Inputs::Feed(feed) => {
                 if !feed.is_of(&self.control) {
                     return Err(PoolError::ForeignFeed);
                 }
                 let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-                self.run_source(target, handler, source, order, streamed, on_event)
+                self.run_source(&placement, handler, source, order, streamed, on_event)
             }
             Inputs::List(inputs) => {
                 let mut failed = None;
@@ -653,7 +660,7 @@ impl Pool {
                     }
                 });
                 let source = Source::List(payloads);
-                self.run_source(target, handler, source, order, streamed, on_event)?;
+                self.run_source(&placement, handler, source, order, streamed, on_event)?;
                 failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
             }
         }

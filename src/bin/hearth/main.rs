@@ -18,8 +18,10 @@ macro_rules! say {
 }
 
 mod batch;
+mod each_host;
 mod edit;
 mod halt;
+mod hosts;
 mod inputs;
 mod joblog;
 mod map;
@@ -29,6 +31,7 @@ mod plan;
 mod pool_setup;
 mod replace;
 mod results;
+mod run;
 mod sh;
 mod sources;
 mod streams;
@@ -42,6 +45,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
+use run::RunArgs;
 
 /// Exit status for hearth's own errors: usage, a pool that failed, an
 /// input or output that failed (as GNU parallel's 255).
@@ -100,6 +104,21 @@ enum Command {
     ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
     #[command(verbatim_doc_comment)]
     Map(Box<MapArgs>),
+    /// Run CMD once on every host, as pdsh does: lines prefixed `host: `
+    /// as they come, a summary of the hosts that failed on stderr.
+    ///
+    /// The same as `hearth map --nonall --line-buffer` with pdsh's way of
+    /// printing. Exit status: 0 when the command exited 0 on every host;
+    /// else the number of hosts where it failed or that could not be
+    /// reached (at most 101); 255 for hearth's own errors.
+    ///
+    /// Examples:
+    ///
+    ///   hearth run -S node[1-16] uptime
+    ///
+    ///   hearth run -S admin@db1,db2:2222 -- df -h /var
+    #[command(verbatim_doc_comment)]
+    Run(Box<RunArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
@@ -112,15 +131,32 @@ enum Command {
 /// The options of `hearth map`.
 #[derive(Clone, Debug, Args)]
 pub struct MapArgs {
-    /// Hosts to run on, comma-separated or repeated; `:` is the local
-    /// machine (the default). Others are reached with ssh.
+    /// Hosts to run on, comma-separated or repeated, with pdsh's ranges
+    /// (`node[1-4,7]`, `n[01-16]`); `:` is the local machine (the
+    /// default). Others are reached with ssh.
     #[arg(
         short = 'S',
         long = "hosts",
-        value_name = "H1,H2,..",
-        value_delimiter = ','
+        visible_alias = "sshlogin",
+        value_name = "H1,H2,.."
     )]
     pub hosts: Vec<String>,
+    /// Run CMD once on every host, with no inputs (GNU parallel's
+    /// --nonall): the output grouped per host, `--tag` prefixes its lines
+    /// with the host; each host counts as a job for the exit status, and
+    /// a host that cannot be reached is said and counted as failed.
+    #[arg(long, conflicts_with_all = ["onall", "slurm"])]
+    pub nonall: bool,
+    /// Run every input on every host (GNU parallel's --onall): the output
+    /// grouped per host, in the order of the hosts, `--tag` prefixes its
+    /// lines with the host; each host and input counts as a job for the
+    /// exit status.
+    #[arg(long, conflicts_with = "slurm")]
+    pub onall: bool,
+    /// Lines prefixed `host: ` and a summary of failures by host, for
+    /// `hearth run`.
+    #[arg(skip)]
+    pub pdsh: bool,
     /// Run the slots on a Slurm cluster, each slot one `srun -N1 -n1`
     /// task (a job of its own, or a step with --slurm-alloc/--slurm-jobid);
     /// --tag-host shows the node Slurm picked and the job id, NODE/JOBID.
@@ -429,6 +465,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+        Command::Run(args) => match args.to_map_args() {
+            Ok(args) => map::run(args),
+            Err(err) => {
+                let _ = err.print();
+                ExitCode::from(OWN_ERROR)
+            }
+        },
         Command::Trace(args) => trace::run(&args),
     }
 }

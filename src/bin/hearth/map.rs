@@ -23,14 +23,14 @@ use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
 use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
-const INTERRUPTED: u8 = 130;
+pub const INTERRUPTED: u8 = 130;
 
 /// Jobs read from stdin and not yet taken by the pool, at most (the pool
 /// itself takes only as many as keep its slots busy).
 const FEED_CAPACITY: usize = 256;
 
 /// Prints a one-line error of hearth's own and returns exit status 255.
-fn own_error(msg: &str) -> ExitCode {
+pub fn own_error(msg: &str) -> ExitCode {
     say!("hearth map: {msg}");
     ExitCode::from(OWN_ERROR)
 }
@@ -60,6 +60,9 @@ pub fn run(args: MapArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(plan, total_slots(&args));
     }
+    if args.nonall || args.onall {
+        return crate::each_host::run(&args, plan, halt);
+    }
     // -u prints bytes as they come, -k or not (as GNU parallel); the lines
     // of --line-buffer keep the input order with -k.
     let grouping = if args.ungroup {
@@ -80,7 +83,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         grouping,
         // GNU parallel tags no output of -u.
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        tag_host: args.tag_host,
+        host_tag: args.tag_host.then_some("\t"),
         host_is_node: args.slurm,
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
@@ -271,7 +274,7 @@ pub fn run(args: MapArgs) -> ExitCode {
 /// How a job that ran ended: `Ok(())` if it succeeded, else its exit
 /// status (255 for a failure that is not an exit); `None` for a job that
 /// did not run (cancelled, or no slot left).
-fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
+pub fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
     match &report.result {
         Ok(out) if out.success() => Some(Ok(())),
         Ok(out) => Some(Err(out.status_code())),
@@ -320,7 +323,7 @@ fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
 }
 
 /// The exit of a run whose output could not be written.
-fn write_failed(err: &io::Error) -> ExitCode {
+pub fn write_failed(err: &io::Error) -> ExitCode {
     if err.kind() == io::ErrorKind::BrokenPipe {
         // Like any filter whose reader went away.
         return ExitCode::from(141);
@@ -330,7 +333,7 @@ fn write_failed(err: &io::Error) -> ExitCode {
 
 /// A progress bar on stderr when asked for and stderr is a terminal;
 /// hidden otherwise. `total` is `None` for inputs still being read.
-fn progress_bar(wanted: bool, total: Option<usize>) -> ProgressBar {
+pub fn progress_bar(wanted: bool, total: Option<usize>) -> ProgressBar {
     if !wanted || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

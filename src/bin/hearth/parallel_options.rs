@@ -107,7 +107,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--show-limits"], None),
     (&["--minversion"], None),
-    (&["--nonall", "--onall"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
     (
         &["--files", "--output-as-files", "--outputasfiles"],
@@ -148,7 +147,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (
-        &["--sshlogin", "--sshloginfile", "--slf"],
+        &["--sshloginfile", "--slf"],
         Some("the nearest is -S/--hosts (H1,H2,..)"),
     ),
     (&["--silent"], None),

@@ -68,8 +68,20 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Fill::Join
     };
+    if args.nonall && !inputs.none_given() {
+        return Err(
+            "--nonall runs the command once on every host and takes no inputs; --onall runs \
+             every input on every host"
+                .to_owned(),
+        );
+    }
     let listed = inputs.all_listed();
-    let (columns, records) = inputs.open(&split, header)?;
+    // --nonall reads nothing: one job, no fields.
+    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.nonall {
+        (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
+    } else {
+        inputs.open(&split, header)?
+    };
     let template = Arc::new(Template::parse(&words, &names, &columns)?);
     let tag = match (&args.tagstring, args.tag) {
         (Some(text), _) => Some(Template::parse(
@@ -94,7 +106,8 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         skip: Arc::new(skip),
     };
     let batches = Batches::new(records, batching, template);
-    let jobs = if listed || args.shuf || read_all {
+    // The inputs of --onall run on every host: all of them are needed.
+    let jobs = if listed || args.shuf || read_all || args.onall || args.nonall {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
         if args.shuf {
             sources::shuffle(&mut all);

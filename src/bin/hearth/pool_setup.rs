@@ -76,10 +76,14 @@ pub fn total_slots(args: &MapArgs) -> usize {
     if args.slurm {
         return slots_of(args, 4);
     }
-    if args.hosts.is_empty() {
+    let Ok(hosts) = crate::hosts::expand(&args.hosts) else {
+        // The pool's set-up says what is wrong.
+        return 1;
+    };
+    if hosts.is_empty() {
         return local_slots(args);
     }
-    args.hosts
+    hosts
         .iter()
         .map(|host| match host.trim() {
             ":" => local_slots(args),
@@ -133,11 +137,10 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
 
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
-    let hosts = if args.hosts.is_empty() {
-        vec![":".to_owned()]
-    } else {
-        args.hosts.clone()
-    };
+    let mut hosts = crate::hosts::expand(&args.hosts)?;
+    if hosts.is_empty() {
+        hosts.push(":".to_owned());
+    }
     let ssh = words("--ssh", &args.ssh)?;
     if ssh.is_empty() {
         return Err(

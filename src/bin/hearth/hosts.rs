@@ -1,0 +1,181 @@
+//! The hosts of `-S`: comma-separated lists (repeatable), with pdsh's
+//! host ranges (`node[1-4,7]`, `rack[1-2]-n[01-03]`: every number of each
+//! bracket, zero padding kept, the brackets combined) and `:` for this
+//! machine.
+
+/// Most hosts one range may name: a typo such as `node[1-1000000]` is an
+/// error, not a million ssh logins.
+const MAX_EXPANDED: usize = 100_000;
+
+/// The hosts of the `-S` values, in order: each value split at the commas
+/// outside brackets, each part's ranges expanded.
+pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for value in values {
+        for part in split_outside_brackets(value)? {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(format!(
+                    "-S {value:?} has an empty host name: give hosts separated by single commas, \
+                     e.g. -S node1,node2"
+                ));
+            }
+            hosts.extend(expand_ranges(part)?);
+            if hosts.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "-S {value:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+                ));
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// `a,b[1,2],c` as `a`, `b[1,2]`, `c`.
+fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (at, c) in value.char_indices() {
+        match c {
+            '[' if depth == 0 => depth = 1,
+            '[' => return Err(format!("-S {value:?}: a bracket inside a bracket")),
+            ']' if depth == 1 => depth = 0,
+            ']' => return Err(format!("-S {value:?}: a ] without its [")),
+            ',' if depth == 0 => {
+                parts.push(&value[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!(
+            "-S {value:?}: a [ without its ]: a range is written node[1-4,7]"
+        ));
+    }
+    parts.push(&value[start..]);
+    Ok(parts)
+}
+
+/// Every host a name with ranges stands for, in order: `n[1-2]x[a]` is
+/// not a range (`a` is no number) and an error; `[::1]:22`, an IPv6
+/// address in brackets, is taken as it is.
+fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
+    if name.starts_with('[') && name[1..].split(']').next().is_some_and(|a| a.contains(':')) {
+        return Ok(vec![name.to_owned()]);
+    }
+    let Some(open) = name.find('[') else {
+        return Ok(vec![name.to_owned()]);
+    };
+    let close = open
+        + name[open..]
+            .find(']')
+            .ok_or_else(|| format!("{name:?}: a [ without its ]"))?;
+    let (prefix, inside, rest) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+    let numbers = range_numbers(name, inside)?;
+    let tails = expand_ranges(rest)?;
+    let mut hosts = Vec::with_capacity(numbers.len() * tails.len());
+    for number in &numbers {
+        for tail in &tails {
+            hosts.push(format!("{prefix}{number}{tail}"));
+            if hosts.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "{name:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+                ));
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// The numbers of a bracket, `1-4,7` or `01-10`, as text (a range whose
+/// first number has leading zeros pads them all to its width).
+fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
+    let bad = || {
+        format!(
+            "{name:?}: [{inside}] is not a host range; write numbers and ranges, e.g. \
+             node[1-4,7] or node[01-16]"
+        )
+    };
+    let mut numbers = Vec::new();
+    for piece in inside.split(',') {
+        let piece = piece.trim();
+        let (low, high) = piece.split_once('-').unwrap_or((piece, piece));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(low) || !digits(high) {
+            return Err(bad());
+        }
+        let (from, to): (u64, u64) = (
+            low.parse().map_err(|_| bad())?,
+            high.parse().map_err(|_| bad())?,
+        );
+        if from > to {
+            return Err(format!(
+                "{name:?}: the range {piece} runs backwards; write it low-high"
+            ));
+        }
+        if to - from > MAX_EXPANDED as u64 {
+            return Err(format!(
+                "{name:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+            ));
+        }
+        let width = if low.len() > 1 && low.starts_with('0') {
+            low.len()
+        } else {
+            0
+        };
+        numbers.extend((from..=to).map(|n| format!("{n:0width$}")));
+    }
+    Ok(numbers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    fn hosts(values: &[&str]) -> Result<Vec<String>, String> {
+        expand(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn lists_and_pdsh_ranges() {
+        assert_eq!(
+            hosts(&["a,b", "c"]).unwrap(),
+            ["a", "b", "c"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["node[1-4,7],x"]).unwrap(),
+            ["node1", "node2", "node3", "node4", "node7", "x"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["n[08-10]"]).unwrap(),
+            ["n08", "n09", "n10"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["r[1-2]-n[1-2].lan"]).unwrap(),
+            ["r1-n1.lan", "r1-n2.lan", "r2-n1.lan", "r2-n2.lan"].map(String::from)
+        );
+        assert_eq!(hosts(&[":"]).unwrap(), [":"]);
+        assert_eq!(hosts(&["[::1]:22"]).unwrap(), ["[::1]:22"]);
+        assert_eq!(
+            hosts(&["2/user@node[1-2]:2222"]).unwrap(),
+            ["2/user@node1:2222", "2/user@node2:2222"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn bad_ranges_say_what_is_wrong() {
+        for (bad, says) in [
+            ("node[1-4", "a [ without its ]"),
+            ("node1-4]", "a ] without its ["),
+            ("node[a-c]", "is not a host range"),
+            ("node[4-1]", "runs backwards"),
+            ("node[1-9999999]", "more than 100000 hosts"),
+            ("a,,b", "empty host name"),
+            ("node[[1]]", "a bracket inside a bracket"),
+        ] {
+            let err = hosts(&[bad]).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}
