@@ -6,6 +6,8 @@ mod each_host;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
+#[path = "cli/logins.rs"]
+mod logins;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;

@@ -315,6 +315,10 @@ fn main() -> ExitCode {
             chatty_login_shell_is_bad_magic,
         ),
         ("missing_binary_is_permanent", missing_binary_is_permanent),
+        (
+            "malformed_ssh_host_is_refused_at_build",
+            malformed_ssh_host_is_refused_at_build,
+        ),
         ("stderr_flood_does_not_stall", stderr_flood_does_not_stall),
         (
             "version_mismatch_names_both_versions",
@@ -944,6 +948,21 @@ fn missing_binary_is_permanent() {
         }
         other => panic!("expected every slot dead, got {other:?}"),
     }
+}
+
+/// An ssh host `user@` (no host) is refused when the pool is built, with
+/// what to write instead; no slot starts.
+fn malformed_ssh_host_is_refused_at_build() {
+    let err = Pool::builder()
+        .host(Host::local(1))
+        .host(Host::new("me@", 1, Transport::ssh("hearth")))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, PoolError::BadHost { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "bad host \"me@\": no host after the @; write host, user@host or user@host:port"
+    );
 }
 
 fn stderr_flood_does_not_stall() {

@@ -46,6 +46,7 @@ mod held;
 mod host;
 mod job;
 mod keepalive;
+mod login;
 mod outcome;
 mod pool;
 mod serve;

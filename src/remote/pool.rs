@@ -206,7 +206,9 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`PoolError::NoSlots`], or a poll that cannot be created.
+    /// [`PoolError::NoSlots`], [`PoolError::BadHost`] for a host whose
+    /// name its transport cannot reach (an ssh host `user@`), or a poll
+    /// that cannot be created.
     pub fn build(mut self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
         let (max_held_bytes, slot_timeout) = (self.max_held_bytes, self.slot_timeout);
@@ -250,6 +252,14 @@ impl PoolBuilder {
     pub(crate) fn into_engine(self, base: usize, default_name: &str) -> Result<Engine, PoolError> {
         if self.hosts.iter().all(|h| h.slots == 0) {
             return Err(PoolError::NoSlots);
+        }
+        for host in &self.hosts {
+            host.transport
+                .check_host(&host.name)
+                .map_err(|why| PoolError::BadHost {
+                    host: host.name.clone(),
+                    why,
+                })?;
         }
         let settings = Settings {
             window: self.window,

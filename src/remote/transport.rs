@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::remote::{REMOTE_WORKER_FLAG, Slurm};
+use crate::remote::{REMOTE_WORKER_FLAG, Slurm, login};
 
 /// Seconds between ssh's keep-alive probes of the server
 /// (`ServerAliveInterval`): with [`SERVER_ALIVE_COUNT_MAX`] unanswered in a
@@ -67,6 +67,15 @@ impl Transport {
     /// A local binary.
     pub fn local_bin(bin: impl Into<PathBuf>) -> Transport {
         Transport::Local { bin: bin.into() }
+    }
+
+    /// Checks that `host` is a name this transport can reach: for ssh, a
+    /// login (`host`, `user@host`, `host:port`, `user@[v6addr]:port`).
+    pub(crate) fn check_host(&self, host: &str) -> Result<(), String> {
+        match self {
+            Transport::Ssh { .. } => login::parse(host).map(drop).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
     }
 
     /// Plain `ssh`, with the worker binary at `bin` on the remote hosts.
@@ -127,10 +136,22 @@ impl Transport {
                     .arg("-o")
                     .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
                     .arg("-o")
-                    .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"))
-                    .arg(host)
-                    .arg(shell_quote(bin).as_ref())
-                    .arg(REMOTE_WORKER_FLAG);
+                    .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"));
+                // `user@host:port`: ssh takes the port with -p (the last
+                // -p wins over one in the user's own options). A name
+                // that is no login was refused when the pool was built.
+                match login::parse(host) {
+                    Ok(login) => {
+                        if let Some(port) = login.port {
+                            let _ = cmd.arg("-p").arg(port.to_string());
+                        }
+                        let _ = cmd.arg(login.destination());
+                    }
+                    Err(_) => {
+                        let _ = cmd.arg(host);
+                    }
+                }
+                let _ = cmd.arg(shell_quote(bin).as_ref()).arg(REMOTE_WORKER_FLAG);
                 cmd
             }
             Transport::Command { template, bin } => {
@@ -203,6 +224,29 @@ mod tests {
                 "--remote-worker",
             ]
         );
+    }
+
+    /// `user@host:port`: the destination `user@host` and the port with
+    /// `-p`, after the user's own options.
+    #[test]
+    fn ssh_gets_the_port_apart() {
+        let transport = Transport::Ssh {
+            ssh: vec!["ssh".to_owned(), "-p".to_owned(), "22".to_owned()],
+            bin: "hearth".to_owned(),
+            connect_timeout: std::time::Duration::from_secs(7),
+        };
+        let args: Vec<String> = transport
+            .command("me@[::1]:2222")
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[..2], ["-p", "22"]);
+        assert_eq!(
+            args[args.len() - 5..],
+            ["-p", "2222", "me@::1", "hearth", "--remote-worker"]
+        );
+        assert!(transport.check_host("me@").is_err());
+        assert!(Transport::local().check_host("me@").is_ok());
     }
 
     /// The remote shell gets each word back whole: a plain path as it is,

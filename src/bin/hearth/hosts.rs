@@ -1,7 +1,71 @@
-//! The hosts of `-S`: comma-separated lists (repeatable), with pdsh's
-//! host ranges (`node[1-4,7]`, `rack[1-2]-n[01-03]`: every number of each
-//! bracket, zero padding kept, the brackets combined) and `:` for this
-//! machine.
+//! The hosts of `-S` and `--sshloginfile`: comma-separated lists
+//! (repeatable), with pdsh's host ranges (`node[1-4,7]`,
+//! `rack[1-2]-n[01-03]`: every number of each bracket, zero padding kept,
+//! the brackets combined), files of one host per line (`#` comments),
+//! `N/host` for N slots on that host and `:` for this machine.
+
+use std::path::{Path, PathBuf};
+
+/// A host of the options: its name (`:` for this machine; the rest is
+/// for ssh: `host`, `user@host`, `host:port`) and its slots if `N/` gave
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSpec {
+    pub name: String,
+    pub slots: Option<usize>,
+}
+
+/// The hosts of `-S` values and `--sshloginfile` files, in that order.
+pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
+    let mut names = expand(values)?;
+    for file in files {
+        names.extend(read_file(file)?);
+    }
+    names.iter().map(|name| spec(name)).collect()
+}
+
+/// The hosts of a login file: one per line (ranges and lists allowed),
+/// blank lines and `#` comments skipped.
+fn read_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("--sshloginfile {}: {err}", path.display()))?;
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    expand(&lines).map_err(|err| format!("--sshloginfile {}: {err}", path.display()))
+}
+
+/// `N/host` as host with N slots; `host` as it is.
+fn spec(name: &str) -> Result<HostSpec, String> {
+    let name = name.trim();
+    let Some((count, host)) = name
+        .split_once('/')
+        .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(HostSpec {
+            name: name.to_owned(),
+            slots: None,
+        });
+    };
+    match count.parse::<usize>() {
+        Ok(n) if (1..=crate::pool_setup::MAX_SLOTS).contains(&n) && !host.is_empty() => {
+            Ok(HostSpec {
+                name: host.to_owned(),
+                slots: Some(n),
+            })
+        }
+        _ if host.is_empty() => Err(format!(
+            "host {name:?}: no host after {count}/; write N/host, e.g. 4/node1"
+        )),
+        _ => Err(format!(
+            "host {name:?}: {count} slots: give 1 to {} slots as N/host, e.g. 4/node1",
+            crate::pool_setup::MAX_SLOTS
+        )),
+    }
+}
 
 /// Most hosts one range may name: a typo such as `node[1-1000000]` is an
 /// error, not a million ssh logins.
@@ -131,7 +195,25 @@ fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::expand;
+    use super::{HostSpec, expand, spec};
+
+    #[test]
+    fn slots_before_a_host() {
+        let with = |name: &str, slots| HostSpec {
+            name: name.to_owned(),
+            slots,
+        };
+        assert_eq!(spec("4/me@node1:22"), Ok(with("me@node1:22", Some(4))));
+        assert_eq!(spec("node1"), Ok(with("node1", None)));
+        assert_eq!(spec(":"), Ok(with(":", None)));
+        assert_eq!(spec("1/:"), Ok(with(":", Some(1))));
+        assert!(
+            spec("0/node1")
+                .unwrap_err()
+                .contains("give 1 to 1024 slots")
+        );
+        assert!(spec("4/").unwrap_err().contains("no host after 4/"));
+    }
 
     fn hosts(values: &[&str]) -> Result<Vec<String>, String> {
         expand(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())

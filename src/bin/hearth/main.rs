@@ -133,7 +133,8 @@ enum Command {
 pub struct MapArgs {
     /// Hosts to run on, comma-separated or repeated, with pdsh's ranges
     /// (`node[1-4,7]`, `n[01-16]`); `:` is the local machine (the
-    /// default). Others are reached with ssh.
+    /// default). Others are reached with ssh: `host`, `user@host`,
+    /// `host:port`; `N/host` runs N slots there (instead of -j).
     #[arg(
         short = 'S',
         long = "hosts",
@@ -141,6 +142,11 @@ pub struct MapArgs {
         value_name = "H1,H2,.."
     )]
     pub hosts: Vec<String>,
+    /// Hosts from FILE (repeatable): one per line, as -S takes them
+    /// (`N/host` for N slots on it, `user@host:port`, `:` for this
+    /// machine, ranges), blank lines and `#` comments skipped.
+    #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
+    pub login_files: Vec<PathBuf>,
     /// Run CMD once on every host, with no inputs (GNU parallel's
     /// --nonall): the output grouped per host, `--tag` prefixes its lines
     /// with the host; each host counts as a job for the exit status, and
@@ -160,7 +166,7 @@ pub struct MapArgs {
     /// Run the slots on a Slurm cluster, each slot one `srun -N1 -n1`
     /// task (a job of its own, or a step with --slurm-alloc/--slurm-jobid);
     /// --tag-host shows the node Slurm picked and the job id, NODE/JOBID.
-    #[arg(long, conflicts_with_all = ["hosts", "launcher"])]
+    #[arg(long, conflicts_with_all = ["hosts", "login_files", "launcher"])]
     pub slurm: bool,
     /// More srun options for --slurm, e.g. "--partition=short --time=10
     /// --mem=1G" (after hearth's own, so they win).

@@ -146,10 +146,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (
-        &["--sshloginfile", "--slf"],
-        Some("the nearest is -S/--hosts (H1,H2,..)"),
-    ),
     (&["--silent"], None),
     (&["--tee"], None),
     (&["--template", "--tmpl"], None),

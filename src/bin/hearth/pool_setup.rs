@@ -76,20 +76,24 @@ pub fn total_slots(args: &MapArgs) -> usize {
     if args.slurm {
         return slots_of(args, 4);
     }
-    let Ok(hosts) = crate::hosts::expand(&args.hosts) else {
+    let Ok(hosts) = crate::hosts::specs(&args.hosts, &args.login_files) else {
         // The pool's set-up says what is wrong.
         return 1;
     };
     if hosts.is_empty() {
         return local_slots(args);
     }
-    hosts
-        .iter()
-        .map(|host| match host.trim() {
-            ":" => local_slots(args),
-            _ => slots_of(args, 2),
-        })
-        .sum()
+    hosts.iter().map(|host| host_slots(args, host)).sum()
+}
+
+/// The slots of a host: its own `N/`, or -j, or the default (the cores
+/// here, 2 for an ssh host).
+fn host_slots(args: &MapArgs, host: &crate::hosts::HostSpec) -> usize {
+    match (host.slots, host.name.as_str()) {
+        (Some(n), _) => n,
+        (None, ":") => local_slots(args),
+        (None, _) => slots_of(args, 2),
+    }
 }
 
 /// Slots of the local machine: -j, or one per core.
@@ -137,9 +141,12 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
 
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
-    let mut hosts = crate::hosts::expand(&args.hosts)?;
+    let mut hosts = crate::hosts::specs(&args.hosts, &args.login_files)?;
     if hosts.is_empty() {
-        hosts.push(":".to_owned());
+        hosts.push(crate::hosts::HostSpec {
+            name: ":".to_owned(),
+            slots: None,
+        });
     }
     let ssh = words("--ssh", &args.ssh)?;
     if ssh.is_empty() {
@@ -163,15 +170,12 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     };
     let bin = worker_bin(args)?;
     let mut builder = pool_builder(args);
-    for host in hosts.iter().map(|h| h.trim()) {
-        let host = match host {
+    for spec in &hosts {
+        let slots = host_slots(args, spec);
+        let host = match spec.name.as_str() {
             "" => return Err("empty host name in --hosts".to_owned()),
-            ":" => Host::new("local", local_slots(args), Transport::local()),
+            ":" => Host::new("local", slots, Transport::local()),
             name => {
-                if name.starts_with('-') {
-                    return Err(format!("bad host name {name:?}"));
-                }
-                let slots = slots_of(args, 2);
                 let transport = match &launcher {
                     Some(template) => Transport::Command {
                         template: template.clone(),

@@ -17,8 +17,16 @@ pub struct RunArgs {
     /// The hosts, comma-separated or repeated, with pdsh's ranges
     /// (`node[1-4,7]`, `n[01-16]`); `user@host` and `host:port` are
     /// passed to ssh; `:` is the local machine.
-    #[arg(short = 'S', long = "hosts", value_name = "H1,H2,..", required = true)]
+    #[arg(
+        short = 'S',
+        long = "hosts",
+        value_name = "H1,H2,..",
+        required_unless_present = "login_files"
+    )]
     pub hosts: Vec<String>,
+    /// Hosts from FILE (repeatable): one per line, `#` comments skipped.
+    #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
+    pub login_files: Vec<std::path::PathBuf>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
@@ -51,6 +59,9 @@ impl RunArgs {
             .to_vec();
         for host in &self.hosts {
             argv.extend(["-S".into(), host.into()]);
+        }
+        for file in &self.login_files {
+            argv.extend(["--slf".into(), file.into()]);
         }
         argv.extend(["--ssh".into(), OsString::from(&self.ssh)]);
         let optional = [
