@@ -16,6 +16,8 @@ mod procs;
 mod sshd;
 #[path = "cli/streams.rs"]
 mod streams;
+#[path = "cli/world.rs"]
+mod world;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
@@ -733,7 +735,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 3, the peer version 2; \
+            "protocol version mismatch: this side speaks version 4, the peer version 2; \
              run the same version of hearth on both ends"
         ),
         "{err}"

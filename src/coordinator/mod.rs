@@ -72,7 +72,7 @@ impl RemoteFront {
             // a future of its own has no use for.
             let _id = self
                 .engine
-                .submit(&job.eligible, job.handler, job.payload, reply);
+                .submit(&job.eligible, (job.handler, job.payload, None), reply);
         }
         self.engine.do_due_work(registry);
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::remote::{PoolError, Transport};
+use crate::remote::{PoolError, Transport, Workdir};
 
 /// A host of the pool: a name, how many slots, how to reach it, and tags.
 #[derive(Clone, Debug)]
@@ -11,6 +11,7 @@ pub struct Host {
     pub(crate) slots: usize,
     pub(crate) transport: Transport,
     pub(crate) tags: Vec<(String, String)>,
+    pub(crate) workdir: Option<Workdir>,
 }
 
 impl Host {
@@ -22,6 +23,7 @@ impl Host {
             slots,
             transport: Transport::local(),
             tags: Vec::new(),
+            workdir: None,
         }
     }
 
@@ -32,12 +34,23 @@ impl Host {
             slots,
             transport,
             tags: Vec::new(),
+            workdir: None,
         }
     }
 
     /// Adds a tag, e.g. `("role", "db")`.
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Host {
         self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the host's jobs in `workdir`: a directory (made if missing;
+    /// a relative one is relative to the home directory there), or a
+    /// fresh temporary directory per job, removed after it. Files sent
+    /// with a job go there too. Default: the worker's own directory (the
+    /// login directory over ssh, the pool's directory locally).
+    pub fn workdir(mut self, workdir: Workdir) -> Host {
+        self.workdir = Some(workdir);
         self
     }
 

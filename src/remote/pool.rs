@@ -34,7 +34,7 @@ use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{
-    Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
+    Files, Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
 };
 
 /// Builds a [`Pool`].
@@ -54,6 +54,7 @@ pub struct PoolBuilder {
     on_stop_signal: Option<signals::OnStopSignal>,
     max_frame: usize,
     max_held_bytes: usize,
+    env: Vec<(String, String)>,
 }
 
 /// The default [`PoolBuilder::slot_timeout`]: 30 s.
@@ -196,6 +197,19 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets the environment variable `name` to `value` for every job, on
+    /// every slot: sent once with each slot's session set-up, and set by
+    /// [`JobContext::run_command`](crate::remote::JobContext::run_command)
+    /// for its command ([`JobContext::env`](crate::remote::JobContext::env)
+    /// lists them for a handler's own code). A name set twice takes the
+    /// last value.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value.into()));
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -271,6 +285,7 @@ impl PoolBuilder {
             failed_output: self.failed_output,
             on_slot_lost: self.on_slot_lost,
             max_frame: self.max_frame,
+            env: self.env,
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
         let stats = Arc::new(PoolStats::new(name, &self.hosts));
@@ -440,6 +455,7 @@ impl Pool {
             on_stop_signal: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            env: Vec::new(),
         }
     }
 
@@ -486,7 +502,7 @@ impl Pool {
         let placement = Placement::One(eligible_slots(&self.hosts, target)?);
         let payloads = encode_all(inputs)?;
         let mut outputs = Vec::with_capacity(payloads.len());
-        let source = Source::List(payloads.into_iter());
+        let source = Source::List(payloads.into_iter().map(|p| (p, None)));
         self.run_source(
             &placement,
             handler,
@@ -657,18 +673,29 @@ impl Pool {
                 if !feed.is_of(&self.control) {
                     return Err(PoolError::ForeignFeed);
                 }
-                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
+                let source = feed.into_source::<std::iter::Empty<crate::remote::feed::Payload>>();
                 self.run_source(&placement, handler, source, order, streamed, on_event)
             }
-            Inputs::List(inputs) => {
-                let mut failed = None;
-                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
-                    Ok(payload) => Some(payload),
-                    Err(err) => {
-                        failed = Some(err);
-                        None
+            Inputs::List(_) | Inputs::WithFiles(_) => {
+                let inputs: Box<dyn Iterator<Item = (I, Option<Files>)>> = match inputs {
+                    Inputs::List(inputs) => Box::new(inputs.map(|input| (input, None))),
+                    Inputs::WithFiles(inputs) => {
+                        Box::new(inputs.map(|(input, files)| (input, Some(files))))
                     }
-                });
+                    Inputs::Feed(_) => Box::new(std::iter::empty()),
+                };
+                let mut failed = None;
+                let payloads =
+                    inputs.map_while(|(input, files)| match postcard::to_stdvec(&input) {
+                        Ok(payload) => {
+                            let files = files.filter(|f| !f.is_empty()).map(Arc::new);
+                            Some((payload, files))
+                        }
+                        Err(err) => {
+                            failed = Some(err);
+                            None
+                        }
+                    });
                 let source = Source::List(payloads);
                 self.run_source(&placement, handler, source, order, streamed, on_event)?;
                 failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))

@@ -27,8 +27,9 @@ use mio::{Interest, Registry, Token};
 
 use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
+use crate::remote::transfer::{Download, Upload};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
-use crate::remote::{Host, SlotFailure, SlotInfo};
+use crate::remote::{Files, Host, SlotFailure, SlotInfo};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -111,7 +112,19 @@ pub(crate) struct Slot {
     /// limit: the first `PONG` from then on shows the worker alive, and
     /// the job's overrun its own.
     pub(crate) overdue: Option<u64>,
+    /// A job with files is in flight: it runs alone.
+    pub(crate) exclusive: bool,
+    /// A job's files going out, then the job.
+    upload: Option<Upload>,
+    /// A file of the running job coming back.
+    pub(crate) download: Option<Download>,
 }
+
+/// Bytes queued for the worker below which an upload adds more, and up to
+/// which it adds: a job's files go out a chunk at a time as the pipe takes
+/// them, never whole in memory.
+const UPLOAD_LOW: usize = 256 * 1024;
+const UPLOAD_HIGH: usize = 1024 * 1024;
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`; the slot is named
@@ -205,6 +218,9 @@ impl Slot {
             pinged: now,
             ping_seq: 0,
             overdue: None,
+            exclusive: false,
+            upload: None,
+            download: None,
         };
         // Written when stdin is writable: a worker that already exited shows
         // up as its stdout closing, with its exit status, not as an error
@@ -244,26 +260,58 @@ impl Slot {
         wire::encode_job(id, handler, payload, self.max_frame, &mut self.out)
     }
 
-    /// Writes queued bytes until the pipe is full.
+    /// Queues job `id` with its `files`: the files go out as the pipe
+    /// takes them ([`Slot::flush`]), then `RETURN` and the job. An error
+    /// (a file that cannot be read, a job too large) queues nothing.
+    pub(crate) fn queue_upload(
+        &mut self,
+        id: u64,
+        files: &Files,
+        handler: &str,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let mut job = Vec::new();
+        wire::encode_job(id, handler, payload, self.max_frame, &mut job)
+            .map_err(|err| err.to_string())?;
+        self.upload = Some(Upload::new(id, files, &job, self.max_frame)?);
+        Ok(())
+    }
+
+    /// Writes queued bytes until the pipe is full, adding an upload's next
+    /// chunks as it drains.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        let Some(stdin) = self.stdin.as_mut() else {
-            return Ok(());
-        };
-        let mut written = 0;
-        while written < self.out.len() {
-            match stdin.write(&self.out[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+        loop {
+            if self.out.len() < UPLOAD_LOW
+                && let Some(upload) = self.upload.as_mut()
+                && upload.fill(&mut self.out, UPLOAD_HIGH)
+            {
+                self.upload = None;
+            }
+            let Some(stdin) = self.stdin.as_mut() else {
+                return Ok(());
+            };
+            let mut written = 0;
+            let mut full = false;
+            while written < self.out.len() {
+                match stdin.write(&self.out[written..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => written += n,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        full = true;
+                        break;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            let _ = self.out.drain(..written);
+            if written > 0 {
+                self.sent = Instant::now();
+            }
+            if full || self.upload.is_none() {
+                return Ok(());
             }
         }
-        let _ = self.out.drain(..written);
-        if written > 0 {
-            self.sent = Instant::now();
-        }
-        Ok(())
     }
 
     /// Queues a `PING` and writes what the pipe takes; returns its number.

@@ -37,6 +37,7 @@ mod sources;
 mod streams;
 mod summary;
 mod trace;
+mod world;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -222,6 +223,37 @@ pub struct MapArgs {
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
+    /// Set the variable NAME for the jobs on every host, with its value
+    /// here (repeatable; sent once per slot; not set here: not sent).
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Run the jobs in DIR on every host (made if missing; relative: to
+    /// the current directory here, the home directory elsewhere); `.` the
+    /// same directory relative to the home directory as here; `...` a
+    /// fresh temporary directory per job, removed after it.
+    #[arg(long, visible_alias = "wd", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Send each job's input file ({}) to its host before the job runs,
+    /// over the slot's own connection (relative: into the job's working
+    /// directory there; absolute: to the same path). This machine's slots
+    /// share its files.
+    #[arg(long)]
+    pub transfer: bool,
+    /// Send FILE (replacement strings replaced) to the job's host before
+    /// it runs (repeatable).
+    #[arg(long = "transferfile", visible_alias = "tf", value_name = "FILE")]
+    pub transfer_files: Vec<String>,
+    /// Bring FILE (replacement strings replaced, e.g. {.}.out) back from
+    /// the job's host once it ran, to the same path here (repeatable).
+    #[arg(long = "return", value_name = "FILE")]
+    pub returns: Vec<String>,
+    /// Remove the files sent and brought back from the job's host once it
+    /// is done.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// --transfer --return FILE --cleanup (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub trc: Vec<String>,
     /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
     /// is killed and fails as timed out (run again only with --retries).
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]

@@ -123,13 +123,21 @@ pub fn run(args: MapArgs) -> ExitCode {
     let maker = plan.maker;
     let (mut texts, listed_jobs, fed) = match (plan.jobs, args.delay) {
         (Jobs::Listed(all), None) => {
-            let (jobs, texts): (Vec<_>, Vec<_>) = all
-                .into_iter()
-                .enumerate()
-                .filter(|(index, _)| !maker.skips(index + 1))
-                .map(|(index, fields)| maker.make(fields, index + 1))
-                .unzip();
-            (Texts::listed(texts), jobs, None)
+            let mut files = Vec::new();
+            let mut made = Vec::new();
+            for (index, fields) in all.into_iter().enumerate() {
+                if maker.skips(index + 1) {
+                    continue;
+                }
+                match maker.files(&fields, index + 1) {
+                    Ok(Some(job_files)) => files.push(job_files),
+                    Ok(None) => {}
+                    Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
+                }
+                made.push(maker.make(fields, index + 1));
+            }
+            let (jobs, texts): (Vec<_>, Vec<_>) = made.into_iter().unzip();
+            (Texts::listed(texts), (jobs, files), None)
         }
         (jobs, delay) => {
             let jobs: plan::FieldsIter = match jobs {
@@ -139,7 +147,11 @@ pub fn run(args: MapArgs) -> ExitCode {
             let (feeder, feed) = pool.feed(FEED_CAPACITY);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
             let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
-            (Texts::fed(texts_rx), Vec::new(), Some((feed, reader)))
+            (
+                Texts::fed(texts_rx),
+                (Vec::new(), Vec::new()),
+                Some((feed, reader)),
+            )
         }
     };
     let reader = fed.as_ref().map(|(_, reader)| reader.clone());
@@ -201,9 +213,12 @@ pub fn run(args: MapArgs) -> ExitCode {
             None => ControlFlow::Continue(()),
         }
     };
-    let inputs: Inputs<'_, Job> = match fed {
-        Some((feed, _)) => feed.into(),
-        None => listed_jobs.into(),
+    let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
+        (Some((feed, _)), _) => feed.into(),
+        (None, (jobs, files)) if files.len() == jobs.len() && !files.is_empty() => {
+            Inputs::with_files(jobs.into_iter().zip(files))
+        }
+        (None, (jobs, _)) => jobs.into(),
     };
     let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
     bar.finish_and_clear();

@@ -15,6 +15,7 @@ use crate::inputs::Maker;
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sources::{self, Inputs, Split};
+use crate::world::FileTemplates;
 
 /// The fields of jobs as they are made, or why making them stopped.
 pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
@@ -100,10 +101,19 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         (_, None) => HashSet::new(),
     };
     let batching = batching(args, slots, fill)?;
+    let files = FileTemplates::parse(args, &names, &columns)?;
+    if files.is_some() && (args.nonall || args.onall) {
+        return Err(
+            "--transfer, --return and --trc go with jobs that run once, not with --nonall or \
+             --onall"
+                .to_owned(),
+        );
+    }
     let maker = Maker {
         template: template.clone(),
         fill,
         skip: Arc::new(skip),
+        files: files.map(Arc::new),
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.

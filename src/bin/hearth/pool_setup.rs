@@ -123,6 +123,7 @@ pub enum PoolSetup {
 /// `jobs` is the number of jobs when known: `-j 0` starts no more slots
 /// than that.
 pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup> {
+    crate::world::env(args).map_err(PoolSetup::Usage)?;
     let mut capped;
     let args = match (args.slots, jobs) {
         (Some(SlotsSpec::Max), Some(jobs)) => {
@@ -172,6 +173,8 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     let mut builder = pool_builder(args);
     for spec in &hosts {
         let slots = host_slots(args, spec);
+        let local = spec.name == ":";
+        let workdir = crate::world::workdir(args, local)?;
         let host = match spec.name.as_str() {
             "" => return Err("empty host name in --hosts".to_owned()),
             ":" => Host::new("local", slots, Transport::local()),
@@ -189,6 +192,10 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
                 };
                 Host::new(name, slots, transport)
             }
+        };
+        let host = match workdir {
+            Some(workdir) => host.workdir(workdir),
+            None => host,
         };
         builder = builder.host(host);
     }
@@ -223,8 +230,12 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         slurm = slurm.in_allocation(&allocation);
     }
     let slots = slots_of(args, 4);
+    let mut host = Host::new("slurm", slots, slurm.into());
+    if let Some(workdir) = crate::world::workdir(args, false).map_err(PoolSetup::Usage)? {
+        host = host.workdir(workdir);
+    }
     pool_builder(args)
-        .host(Host::new("slurm", slots, slurm.into()))
+        .host(host)
         .build()
         .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
@@ -235,7 +246,12 @@ const HELD_IN_MEMORY: usize = 16 * 1024 * 1024;
 
 /// A pool builder with the options every kind of host shares.
 fn pool_builder(args: &MapArgs) -> PoolBuilder {
-    let builder = Pool::builder()
+    let mut builder = Pool::builder();
+    // Checked when the pool is built (`world::env` runs first there).
+    for (name, value) in crate::world::env(args).unwrap_or_default() {
+        builder = builder.env(name, value);
+    }
+    let builder = builder
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)
         .window(args.window as usize)

@@ -138,7 +138,9 @@ impl Pool {
             per_host: payloads.len(),
         };
         let count = names.len();
-        let source = Source::List((0..count).flat_map(move |_| payloads.clone()));
+        let source = Source::List(
+            (0..count).flat_map(move |_| payloads.clone().into_iter().map(|p| (p, None))),
+        );
         self.run_source(&placement, handler, source, order, streamed, on_event)?;
         Ok(names)
     }

@@ -65,7 +65,7 @@ impl Pool {
     /// `placement` gives it, and hands `on_event` the events in `order`:
     /// each job's streamed output as it comes if `streamed`, else
     /// collected into its report.
-    pub(super) fn run_source<P: Iterator<Item = Vec<u8>>>(
+    pub(super) fn run_source<P: Iterator<Item = crate::remote::feed::Payload>>(
         &mut self,
         placement: &Placement,
         handler: &str,
@@ -166,7 +166,7 @@ impl Pool {
             // the next ones taken.
             while !ended && taken - reported < max_ahead {
                 match source.pull() {
-                    Pulled::Input(payload) => {
+                    Pulled::Input((payload, files)) => {
                         let tag = first_tag + taken;
                         let reply = if streamed {
                             let live = order == Order::Arrival;
@@ -176,7 +176,7 @@ impl Pool {
                         };
                         self.next_tag = tag + 1;
                         let eligible = placement.of(taken);
-                        let id = engine.submit(eligible, handler.clone(), payload, reply);
+                        let id = engine.submit(eligible, (handler.clone(), payload, files), reply);
                         delivery.taken(id);
                         taken += 1;
                     }
