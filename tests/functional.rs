@@ -20,6 +20,8 @@ mod sync_actor;
 mod test_runtime;
 #[path = "functional/timer.rs"]
 mod timer;
+#[path = "functional/unix.rs"]
+mod unix;
 
 use std::future::Future;
 use std::pin::pin;

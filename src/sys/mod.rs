@@ -13,6 +13,7 @@ mod process;
 mod process_group;
 mod signals;
 mod socket;
+mod socket_info;
 mod stdio;
 
 pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
@@ -22,4 +23,5 @@ pub(crate) use process::{signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
+pub(crate) use socket_info::{is_open, set_cloexec, socket_info};
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};
