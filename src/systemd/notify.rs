@@ -55,8 +55,22 @@ impl Notifier {
         })
     }
 
-    /// Sends `state` (assignments such as `READY=1`) in one datagram.
+    /// Sends `state` (assignments such as `READY=1`) in one datagram,
+    /// waiting at most a second for room in the receiver's queue.
     pub(crate) fn send(&self, state: &str) -> io::Result<()> {
+        self.send_datagram(state)
+    }
+
+    /// Sends `state` if the receiver's queue has room now, for messages
+    /// that are worth no wait (a watchdog ping: another follows).
+    pub(crate) fn try_send(&self, state: &str) -> io::Result<()> {
+        self.socket.set_nonblocking(true)?;
+        let sent = self.send_datagram(state);
+        self.socket.set_nonblocking(false)?;
+        sent
+    }
+
+    fn send_datagram(&self, state: &str) -> io::Result<()> {
         let sent = self
             .socket
             .send_to_addr(state.as_bytes(), &self.addr)

@@ -2,7 +2,14 @@
 //! worker runs, `STOPPING=1` when the runtime begins to stop, and the
 //! watchdog's pings at their deadlines. Made by the coordinator when the
 //! runtime starts; without `NOTIFY_SOCKET` it does nothing.
+//!
+//! The coordinator also relays signals and ends the grace period, so it
+//! must not wait long on the service manager: `READY=1` and `STOPPING=1`
+//! wait at most a second for room in its queue, and a ping never waits (it
+//! is dropped when the queue is full; the next comes half an interval
+//! later).
 
+use std::io;
 use std::time::Instant;
 
 use log::{debug, info, warn};
@@ -112,7 +119,7 @@ impl ServiceManager {
                 if let Some(worker) = self.withheld_for.take() {
                     info!(worker = worker; "worker is back in its poll: watchdog pings resume");
                 }
-                self.send("WATCHDOG=1");
+                self.send_ping();
             }
             Tick::Withhold { worker, stuck_for } => {
                 if self.withheld_for != Some(worker) {
@@ -125,17 +132,39 @@ impl ServiceManager {
         }
     }
 
+    /// A watchdog ping, dropped if the service manager's queue is full:
+    /// the coordinator never waits for one, and another follows.
+    fn send_ping(&mut self) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        match notifier.try_send("WATCHDOG=1") {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                debug!(error:% = err; "watchdog ping dropped: the service manager's queue is full");
+            }
+            Err(err) => self.failed(err),
+        }
+    }
+
+    /// Logs a failed notification: the first as a warning, later ones
+    /// quietly (a service manager that went away fails every ping).
+    fn failed(&mut self, err: io::Error) {
+        if self.failed_before {
+            debug!(error:% = err; "notification failed");
+        } else {
+            self.failed_before = true;
+            warn!(error:% = err; "notification failed");
+        }
+    }
+
     fn send(&mut self, state: &str) {
         let Some(notifier) = &self.notifier else {
             return;
         };
         match notifier.send(state) {
             Ok(()) => debug!(state:% = state; "notified the service manager"),
-            Err(err) if self.failed_before => debug!(error:% = err; "notification failed"),
-            Err(err) => {
-                self.failed_before = true;
-                warn!(error:% = err; "notification failed");
-            }
+            Err(err) => self.failed(err),
         }
     }
 }
