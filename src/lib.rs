@@ -17,6 +17,9 @@
 //!   does not, [`rpc`](ActorRef::rpc) makes a request and awaits the
 //!   answer. [`ActorGroup`] delivers to all or to one.
 //! - A [`supervisor`] decides what happens when an actor fails or panics.
+//! - [`net`] has TCP and UDP sockets and [`net::TcpServer`]; with the
+//!   `hyper` feature, `hearth::http` serves hyper's HTTP/1 and HTTP/2 from
+//!   a `TcpServer`'s connection actors.
 //!
 //! # Examples
 //!
@@ -55,6 +58,8 @@ pub mod actor;
 pub mod actor_ref;
 mod coordinator;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod inbox;
 pub mod log;
 pub mod metrics;
@@ -71,6 +76,7 @@ pub mod systemd;
 #[cfg(feature = "test")]
 pub mod test;
 pub mod timer;
+pub mod trace;
 mod worker;
 
 #[doc(no_inline)]

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::runtime::RuntimeShared;
+use crate::runtime::{RuntimeShared, SharedOptions};
+use crate::trace::TraceFile;
 use log::warn;
 use mio::Poll;
 
@@ -32,6 +33,7 @@ pub struct Setup {
     stalled_write_limit: Duration,
     grow_heap_ahead: bool,
     stop_signals_end_cleanly: bool,
+    trace: Option<std::path::PathBuf>,
 }
 
 impl Setup {
@@ -51,6 +53,7 @@ impl Setup {
             stalled_write_limit: Self::DEFAULT_STALLED_WRITE_LIMIT,
             grow_heap_ahead: false,
             stop_signals_end_cleanly: false,
+            trace: None,
         }
     }
 
@@ -140,6 +143,26 @@ impl Setup {
         self
     }
 
+    /// Traces the runtime into the file at `path` (created or truncated by
+    /// [`Setup::build`]): each run of an actor or future on a worker (when,
+    /// how long, its name) and the timer and I/O wake-ups, for a timeline
+    /// of what ran where. `hearth trace PATH` (or
+    /// [`trace::to_chrome_json`](crate::trace::to_chrome_json)) turns the
+    /// file into Chrome's trace-event JSON, which Perfetto shows. Off by
+    /// default; the cost when on is in `BENCHMARKS.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let runtime = hearth::Runtime::setup().trace("hearth.trace").build()?;
+    /// # drop(runtime);
+    /// # Ok::<(), hearth::Error>(())
+    /// ```
+    pub fn trace(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.trace = Some(path.into());
+        self
+    }
+
     /// Has each worker thread grow its heap ahead of need while it spawns
     /// processes (off by default: how the heap grows is the application's
     /// allocator policy).
@@ -194,14 +217,22 @@ impl Setup {
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::start_worker)?;
         let wakes = prepared.iter().map(worker::Prepared::wake).collect();
-        let shared = Arc::new(RuntimeShared::new(
-            name,
-            wakes,
-            waker,
-            self.stalled_write_limit,
-            self.grow_heap_ahead,
-            self.stop_signals_end_cleanly,
-        ));
+        let trace = match &self.trace {
+            Some(path) => Some(Arc::new(TraceFile::create(path).map_err(|err| {
+                Error::setup(format!(
+                    "cannot create the trace file {}: {err}",
+                    path.display()
+                ))
+            })?)),
+            None => None,
+        };
+        let options = SharedOptions {
+            stalled_write_limit: self.stalled_write_limit,
+            grow_heap_ahead: self.grow_heap_ahead,
+            stop_signals_end_cleanly: self.stop_signals_end_cleanly,
+            trace,
+        };
+        let shared = Arc::new(RuntimeShared::new(name, wakes, waker, options));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()
         } else {

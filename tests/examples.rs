@@ -15,6 +15,11 @@ mod procs;
 #[allow(dead_code)]
 mod sshd;
 
+/// The HTTP server on hyper (feature `hyper`).
+#[cfg(feature = "hyper")]
+#[path = "examples/http_server.rs"]
+mod http_server;
+
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -96,6 +101,29 @@ fn restart_supervisor() {
         .filter(|line| line.contains("about=\"database at db:5432\""))
         .count();
     assert_eq!(about, 4, "{output}");
+}
+
+/// The trace example traces itself and writes the trace as Chrome's JSON,
+/// with the runs of its ring's actors in it.
+#[test]
+fn trace() {
+    let dir = std::env::temp_dir().join(format!("hearth-example-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = run_example_with("trace", &[dir.as_os_str()]);
+    assert!(
+        output.stdout.starts_with("200 laps around a ring of 4\n"),
+        "{output}"
+    );
+    let json = std::fs::read_to_string(dir.join("hearth.json")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(json.starts_with("{\"displayTimeUnit\":\"ns\",\"traceEvents\":["));
+    let member_runs = json
+        .matches("{\"name\":\"member\",\"cat\":\"thread-safe\",\"ph\":\"X\"")
+        .count();
+    // Every member ran (one run may take several laps' messages), and so
+    // did the end of the ring.
+    assert!(member_runs >= 4, "{member_runs} runs of the members");
+    assert!(json.contains("{\"name\":\"ender\",\"cat\":\"thread-safe\""));
 }
 
 /// The signals example reacts to signals sent to it while it runs.
@@ -303,11 +331,15 @@ struct Running {
 
 impl Running {
     fn start(name: &str, args: &[&str]) -> Running {
+        Running::start_bin(build::example(name), args)
+    }
+
+    /// Runs the example binary `bin`.
+    fn start_bin(bin: std::path::PathBuf, args: &[&str]) -> Running {
         use std::io::{BufRead, BufReader};
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tag = format!("{}-{run}", std::process::id());
-        let bin = build::example(name);
         let mut child = Command::new(&bin)
             .args(args)
             .env("HEARTH_EXAMPLE_RUN", &tag)
@@ -526,8 +558,14 @@ impl std::fmt::Display for Output {
 /// Builds and runs example `name`, and checks that it exits successfully.
 #[track_caller]
 fn run_example(name: &str) -> Output {
+    run_example_with(name, &[])
+}
+
+/// Runs example `name` with `args` to its end, as [`run_example`] does.
+fn run_example_with(name: &str, args: &[&std::ffi::OsStr]) -> Output {
     let bin = build::example(name);
     let mut child = Command::new(&bin)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

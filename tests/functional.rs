@@ -1,5 +1,8 @@
 //! Functional tests of the runtime, grouped by room.
 
+#[path = "util/server.rs"]
+mod server;
+
 #[path = "functional/actor_group.rs"]
 mod actor_group;
 #[path = "functional/actor_ref.rs"]
@@ -20,6 +23,8 @@ mod sync_actor;
 mod test_runtime;
 #[path = "functional/timer.rs"]
 mod timer;
+#[path = "functional/trace.rs"]
+mod trace;
 #[path = "functional/unix.rs"]
 mod unix;
 

@@ -4,6 +4,9 @@
 mod drain_in_order;
 #[path = "regression/end_of_file.rs"]
 mod end_of_file;
+#[path = "util/server.rs"]
+mod server;
+
 #[path = "regression/lifecycle.rs"]
 mod lifecycle;
 #[path = "regression/panics.rs"]

@@ -169,11 +169,30 @@ impl<M> Future for ReceiveMessage<'_, M> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        // The usual case first: a message, or a runtime that is not
+        // stopping.
+        match self.inbox.poll_recv(cx) {
+            Poll::Ready(result) => {
+                // `poll_recv_idle` counted it busy again, if it was idle.
+                self.idle = false;
+                Poll::Ready(result)
+            }
+            Poll::Pending if !self.shared.shutdown.is_stopping() => Poll::Pending,
+            Poll::Pending => self.wait_while_stopping(cx),
+        }
+    }
+}
+
+impl<M> ReceiveMessage<'_, M> {
+    /// Waits on an empty inbox in a stopping runtime: counted idle until
+    /// the runtime goes quiet, then `NoMessages`.
+    #[cold]
+    #[inline(never)]
+    fn wait_while_stopping(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
         let shared = self.shared;
         let (poll, became_idle) = self.inbox.poll_recv_idle(cx, shared.idle_in());
         match poll {
             Poll::Ready(result) => {
-                // `poll_recv_idle` counted it busy again.
                 self.idle = false;
                 Poll::Ready(result)
             }

@@ -121,7 +121,7 @@ pub trait NewActor {
     /// The actor itself.
     type Actor: Actor;
     /// Why creating the actor can fail
-    /// ([`Infallible`](std::convert::Infallible) when it cannot).
+    /// ([`Infallible`] when it cannot).
     type Error: fmt::Display;
     /// How the actor reaches the runtime: [`ThreadLocal`](crate::ThreadLocal)
     /// or [`ThreadSafe`](crate::ThreadSafe).

@@ -22,7 +22,7 @@
 //! when the runtime is ready and when it stops, and pings its watchdog
 //! while every worker comes back to its poll ([`crate::systemd`]).
 
-mod policy;
+pub(crate) mod policy;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl RemoteFront {
                 .engine
                 .submit(&job.eligible, job.handler, job.payload, reply);
         }
-        self.engine.tick(registry);
+        self.engine.do_due_work(registry);
     }
 
     /// No new jobs; the running ones finish, then the slots are closed.

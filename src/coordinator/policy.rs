@@ -19,6 +19,10 @@
 //! | closing pools  | every pool closed                     | done           | returns                                                       |
 //! | any            | poll failed                           | forced         | stops now with the poll's error                               |
 //!
+//! A blocking remote pool that watches the stop signals
+//! (`remote/pool/signals.rs`) feeds them to this same function, so it
+//! follows the stop signal rows above: the first drains, the next forces.
+//!
 //! Every action but nothing is a step towards the end: at the first, the
 //! coordinator tells the service manager `STOPPING=1` (see
 //! [`crate::systemd`]; nothing without `NOTIFY_SOCKET`).

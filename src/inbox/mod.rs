@@ -125,8 +125,11 @@ impl<M> State<M> {
 
     /// Counts the actor busy again if it waited idle (a message came for
     /// it, or its wait ended).
+    #[inline]
     fn end_idle(&mut self) {
-        if let Some(quiescence) = self.waiters.as_mut().and_then(|w| w.idle.take()) {
+        if let Some(waiters) = &mut self.waiters
+            && let Some(quiescence) = waiters.idle.take()
+        {
             quiescence.busy();
         }
     }
@@ -297,13 +300,31 @@ impl<M> Receiver<M> {
 
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
-        self.poll_recv_idle(cx, None).0
+        let mut state = self.shared.lock();
+        if let Some(msg) = state.queue.pop_front() {
+            state.end_idle();
+            let waiter = state.pop_send_waiter();
+            drop(state);
+            wake(waiter);
+            return Poll::Ready(Ok(msg));
+        }
+        // Checked under the lock, as in `poll_recv_idle`.
+        if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
+            state.end_idle();
+            return Poll::Ready(Err(NoMessages));
+        }
+        match &mut state.receiver {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
-    /// [`Receiver::poll_recv`]. With `idle` given (the runtime is stopping), an actor that has to
-    /// wait is counted idle there, atomically with finding the inbox empty;
+    /// [`Receiver::poll_recv`]. With `idle` given (the runtime is
+    /// stopping), an actor that has to wait is counted idle there, if its
+    /// inbox is still empty (a message that came meanwhile has woken it);
     /// returns `(Pending, true)` when it was not counted idle before (the
     /// caller then pokes the coordinator). A returned message or end counts
     /// it busy again.
@@ -312,36 +333,26 @@ impl<M> Receiver<M> {
         cx: &mut task::Context<'_>,
         idle: Option<&Arc<Quiescence>>,
     ) -> (Poll<Result<M, NoMessages>>, bool) {
+        let poll = self.poll_recv(cx);
+        let (Poll::Pending, Some(quiescence)) = (&poll, idle) else {
+            return (poll, false);
+        };
         let mut state = self.shared.lock();
-        if let Some(msg) = state.queue.pop_front() {
-            state.end_idle();
-            let waiter = state.pop_send_waiter();
-            drop(state);
-            wake(waiter);
-            return (Poll::Ready(Ok(msg)), false);
+        // A message or the end that came since was told to the waker
+        // `poll_recv` registered: not idle.
+        if !state.queue.is_empty()
+            || state.closed
+            || self.shared.senders.load(Ordering::Acquire) == 0
+        {
+            return (Poll::Pending, false);
         }
-        // Checked under the lock: the last sender takes the lock after
-        // decrementing, so it either sees our waker or we see zero.
-        // A closed inbox (the actor stopped, yet a context escaped it) gets
-        // no more messages either.
-        if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
-            state.end_idle();
-            return (Poll::Ready(Err(NoMessages)), false);
+        let waiters = state.waiters();
+        if waiters.idle.is_some() {
+            return (Poll::Pending, false);
         }
-        match &mut state.receiver {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        let mut became_idle = false;
-        if let Some(quiescence) = idle {
-            let waiters = state.waiters();
-            if waiters.idle.is_none() {
-                quiescence.idle();
-                waiters.idle = Some(quiescence.clone());
-                became_idle = true;
-            }
-        }
-        (Poll::Pending, became_idle)
+        quiescence.idle();
+        waiters.idle = Some(quiescence.clone());
+        (Poll::Pending, true)
     }
 
     /// The actor no longer waits (its receive future was dropped, or it

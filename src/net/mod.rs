@@ -5,7 +5,10 @@
 //! Sockets are registered on the `mio::Poll` of the worker whose actor owns
 //! them, so they are used by thread-local actors (`Context<M, ThreadLocal>`)
 //! and are not `Send`. Every operation is an `async fn` that tries the system
-//! call first and waits for readiness only when it would block.
+//! call first and waits for readiness only when it would block; a stream's
+//! reads and writes also have poll forms (`TcpStream::poll_read`, ...) for
+//! adapters to other I/O traits, such as hyper's (`hearth::http`, feature
+//! `hyper`).
 //!
 //! [`TcpServer`] binds one listener per worker on the same port
 //! (`SO_REUSEPORT`) and starts a thread-local actor per connection.

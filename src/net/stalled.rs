@@ -41,6 +41,12 @@ impl StalledWrite {
             Poll::Pending => None,
         }
     }
+
+    /// Ends the wait: the next write that has to wait in a stopping
+    /// runtime starts a new limit.
+    pub(crate) fn reset(&mut self) {
+        self.limit = None;
+    }
 }
 
 fn stalled(limit: Duration) -> io::Error {

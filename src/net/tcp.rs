@@ -131,6 +131,10 @@ pub struct TcpStream {
     /// counted.
     _counted: Option<Counted>,
     io: Registered<mio::net::TcpStream>,
+    /// The stalled-write limit of the `poll_write*` calls, kept from one
+    /// call to the next while a write waits (the async writes keep their
+    /// own, one per call).
+    stalled: StalledWrite,
 }
 
 impl TcpStream {
@@ -178,20 +182,49 @@ impl TcpStream {
         Ok(TcpStream {
             io: Registered::new(rt, stream, Interest::READABLE | Interest::WRITABLE)?,
             _counted: counted,
+            stalled: StalledWrite::default(),
         })
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Reads into `buf` if the socket has data (or its end) to give, or
+    /// registers `cx` to be woken when it may have: the poll form of
+    /// [`TcpStream::read`], for adapters to other I/O traits. `Ok(0)`
+    /// means the peer closed its side.
+    pub fn poll_read(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         // A short read drained the socket: the next read waits for an
         // event rather than asking the kernel again.
         let drained = move |n: &usize| *n > 0 && *n < len;
-        poll_fn(|cx| {
-            self.io
-                .poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
-        })
-        .await
+        self.io
+            .poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
+    }
+
+    /// [`TcpStream::poll_read`] into memory that need not be initialised
+    /// (the kernel writes what it returns): the first `n` bytes of `buf`
+    /// are initialised when this returns `Ready(Ok(n))`.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        let drained = move |n: &usize| *n > 0 && *n < len;
+        self.io.poll_io_drained(
+            Direction::Read,
+            cx,
+            |s| crate::sys::recv_uninit(s, buf),
+            drained,
+        )
     }
 
     /// Reads exactly `buf.len()` bytes.
@@ -217,34 +250,27 @@ impl TcpStream {
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let len = buf.len();
-        // A short write filled the socket's buffer.
-        let full = move |n: &usize| *n < len;
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| {
-            let poll = self
-                .io
-                .poll_io_drained(Direction::Write, cx, |s| s.write(buf), full);
-            self.give_up_if_stalled(poll, &mut stalled, cx)
-        })
-        .await
+        poll_fn(|cx| write_some(&mut self.io, &mut stalled, cx, buf)).await
     }
 
-    /// A write that has to wait fails once the runtime is stopping and it
-    /// waited too long (see [`StalledWrite`]).
-    fn give_up_if_stalled(
-        &self,
-        poll: Poll<io::Result<usize>>,
-        stalled: &mut StalledWrite,
+    /// Writes some of `buf` if the socket has room, returning how much, or
+    /// registers `cx` to be woken when it may have: the poll form of
+    /// [`TcpStream::write`], for adapters to other I/O traits.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::write`]. The stalled-write limit of a stopping
+    /// runtime runs from the first call that had to wait until a call
+    /// returns `Ready`, so a caller that polls again after each wake-up
+    /// (as any future does) gives up at the same moment as the async
+    /// write.
+    pub fn poll_write(
+        &mut self,
         cx: &mut std::task::Context<'_>,
+        buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match poll {
-            Poll::Pending => match stalled.poll_give_up(self.io.runtime(), cx) {
-                Some(err) => Poll::Ready(Err(err)),
-                None => Poll::Pending,
-            },
-            ready => ready,
-        }
+        write_some(&mut self.io, &mut self.stalled, cx, buf)
     }
 
     /// Writes all of `buf`.
@@ -269,13 +295,21 @@ impl TcpStream {
     /// As [`TcpStream::write`].
     pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| {
-            let poll = self
-                .io
-                .poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
-            self.give_up_if_stalled(poll, &mut stalled, cx)
-        })
-        .await
+        poll_fn(|cx| write_some_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+    }
+
+    /// The poll form of [`TcpStream::write_vectored`], as
+    /// [`TcpStream::poll_write`] is of [`TcpStream::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::poll_write`].
+    pub fn poll_write_vectored(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        write_some_vectored(&mut self.io, &mut self.stalled, cx, bufs)
     }
 
     /// Writes all of `bufs`, using vectored writes.
@@ -313,6 +347,57 @@ impl TcpStream {
     /// Returns `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
+    }
+}
+
+/// One write of some of `buf`, for [`TcpStream::write`] and
+/// [`TcpStream::poll_write`].
+fn write_some(
+    io: &mut Registered<mio::net::TcpStream>,
+    stalled: &mut StalledWrite,
+    cx: &mut std::task::Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let len = buf.len();
+    // A short write filled the socket's buffer.
+    let full = move |n: &usize| *n < len;
+    let poll = io.poll_io_drained(Direction::Write, cx, |s| s.write(buf), full);
+    give_up_if_stalled(io.runtime(), poll, stalled, cx)
+}
+
+/// One vectored write, for [`TcpStream::write_vectored`] and
+/// [`TcpStream::poll_write_vectored`].
+fn write_some_vectored(
+    io: &mut Registered<mio::net::TcpStream>,
+    stalled: &mut StalledWrite,
+    cx: &mut std::task::Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    let poll = io.poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
+    give_up_if_stalled(io.runtime(), poll, stalled, cx)
+}
+
+/// A write that has to wait fails once the runtime is stopping and it
+/// waited too long (see [`StalledWrite`]); a write that is done (or failed)
+/// ends the wait.
+fn give_up_if_stalled(
+    rt: &RuntimeRef,
+    poll: Poll<io::Result<usize>>,
+    stalled: &mut StalledWrite,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<io::Result<usize>> {
+    match poll {
+        Poll::Pending => match stalled.poll_give_up(rt, cx) {
+            Some(err) => {
+                stalled.reset();
+                Poll::Ready(Err(err))
+            }
+            None => Poll::Pending,
+        },
+        ready => {
+            stalled.reset();
+            ready
+        }
     }
 }
 

@@ -2,15 +2,16 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use mio::Interest;
 
 use super::source::Registered;
 use super::with_addr;
-use crate::RuntimeRef;
 use crate::worker::sources::Direction;
+use crate::{RuntimeRef, sys};
 
 /// A UDP socket, registered on the worker of the actor that made it.
 pub struct UdpSocket {
@@ -60,6 +61,76 @@ impl UdpSocket {
     /// Receives a datagram from the connected peer.
     pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv(buf))).await
+    }
+
+    /// Receives a datagram without taking it: the next receive gets it
+    /// again. Returns its length (up to `buf`'s) and sender.
+    pub async fn peek_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek_from(buf))).await
+    }
+
+    /// Receives a datagram from the connected peer without taking it.
+    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek(buf))).await
+    }
+
+    /// Sends the buffers as one datagram to `target` (one system call, no
+    /// copy into one buffer first).
+    pub async fn send_to_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+        target: SocketAddr,
+    ) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io.poll_io(Direction::Write, cx, |s| {
+                sys::send_vectored(s.as_raw_fd(), bufs, Some(target))
+            })
+        })
+        .await
+    }
+
+    /// Sends the buffers as one datagram to the connected peer.
+    pub async fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io.poll_io(Direction::Write, cx, |s| {
+                sys::send_vectored(s.as_raw_fd(), bufs, None)
+            })
+        })
+        .await
+    }
+
+    /// Receives a datagram into the buffers, in order: its length and
+    /// sender.
+    pub async fn recv_from_vectored(
+        &mut self,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| {
+            self.io.poll_io(Direction::Read, cx, |s| {
+                let (len, from) = sys::recv_vectored(s.as_raw_fd(), bufs)?;
+                let from = from.ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
+                })?;
+                Ok((len, from))
+            })
+        })
+        .await
+    }
+
+    /// Receives a datagram from the connected peer into the buffers.
+    pub async fn recv_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io.poll_io(Direction::Read, cx, |s| {
+                sys::recv_vectored(s.as_raw_fd(), bufs).map(|(len, _)| len)
+            })
+        })
+        .await
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), e.g. the
+    /// "connection refused" an ICMP message left for a connected socket.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
     }
 
     /// The local address.

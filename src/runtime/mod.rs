@@ -39,7 +39,7 @@ pub(crate) use quiescence::Quiescence;
 pub(crate) use runtime_ref::WorkerInternals;
 #[cfg(feature = "test")]
 pub(crate) use shared::CurrentGuard;
-pub(crate) use shared::{RuntimeShared, enter, with_current};
+pub(crate) use shared::{RuntimeShared, SharedOptions, enter, with_current};
 
 /// What a function given to [`Runtime::run_on_workers`] returns: `()`, or
 /// `Result<(), E>` for an error `E` that converts into a boxed

@@ -21,6 +21,7 @@ use crate::supervisor::Supervisor;
 use crate::sync_worker::SyncWorkerInfo;
 use crate::sys::ThreadClock;
 use crate::timer::store::{TimerKey, Timers};
+use crate::trace::TraceFile;
 use crate::worker::WorkerWake;
 use crate::{ActorRef, inbox};
 
@@ -54,6 +55,18 @@ pub(crate) struct RuntimeShared {
     /// An unhandled stop signal is the program's normal end
     /// (`Setup::stop_signals_end_cleanly`).
     pub(crate) stop_signals_end_cleanly: bool,
+    /// Where the workers trace their runs (`Setup::trace`).
+    pub(crate) trace: Option<Arc<TraceFile>>,
+}
+
+/// The settings of a [`Setup`](crate::Setup) that the runtime's threads
+/// read.
+#[derive(Default)]
+pub(crate) struct SharedOptions {
+    pub(crate) stalled_write_limit: Duration,
+    pub(crate) grow_heap_ahead: bool,
+    pub(crate) stop_signals_end_cleanly: bool,
+    pub(crate) trace: Option<Arc<TraceFile>>,
 }
 
 impl RuntimeShared {
@@ -61,10 +74,14 @@ impl RuntimeShared {
         name: String,
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
-        stalled_write_limit: Duration,
-        grow_heap_ahead: bool,
-        stop_signals_end_cleanly: bool,
+        options: SharedOptions,
     ) -> Self {
+        let SharedOptions {
+            stalled_write_limit,
+            grow_heap_ahead,
+            stop_signals_end_cleanly,
+            trace,
+        } = options;
         RuntimeShared {
             name,
             scheduler: SharedScheduler::new(workers.clone()),
@@ -82,6 +99,7 @@ impl RuntimeShared {
             stalled_write_limit,
             grow_heap_ahead,
             stop_signals_end_cleanly,
+            trace,
         }
     }
 

@@ -27,6 +27,7 @@ use log::error;
 use crate::inbox;
 use crate::scheduler::{CensusTally, Process, budget};
 use crate::supervisor::panic_message;
+use crate::trace::{self, RunKind};
 use crate::worker::WorkerWake;
 
 pub(crate) struct LocalScheduler {
@@ -123,7 +124,9 @@ impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
         // to it.
         let process = unsafe { &mut *process };
         match process {
-            Some(process) => budget::with_budget(|| process.run(&mut cx)),
+            Some(process) => trace::run(process, RunKind::ThreadLocal, |process| {
+                budget::with_budget(|| process.run(&mut cx))
+            }),
             None => Poll::Ready(()),
         }
     }

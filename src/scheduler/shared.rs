@@ -36,6 +36,7 @@ use log::error;
 use crate::scheduler::{Census, CensusTally};
 use crate::scheduler::{Process, budget};
 use crate::supervisor::panic_message;
+use crate::trace::{self, RunKind};
 use crate::worker::WorkerWake;
 
 const NOTIFIED: u8 = 0b001;
@@ -519,7 +520,10 @@ impl<P: Process + Send + 'static> Task for SharedTask<P> {
         let Some(process) = guard.as_mut() else {
             return;
         };
-        if budget::with_budget(|| process.run(&mut cx)).is_ready() {
+        let ran = trace::run(process, RunKind::ThreadSafe, |process| {
+            budget::with_budget(|| process.run(&mut cx))
+        });
+        if ran.is_ready() {
             self.state.store(COMPLETE, Ordering::Release);
             let name = process.name();
             // Dropped in place: a process does not move once it ran. A

@@ -7,6 +7,8 @@ use std::mem::size_of;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use super::sockaddr::SockAddr;
+
 /// Backlog of pending connections per listener.
 const BACKLOG: libc::c_int = 1024;
 
@@ -62,48 +64,10 @@ fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
 }
 
 fn bind(fd: libc::c_int, addr: SocketAddr) -> io::Result<()> {
-    let res = match addr {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: `fd` is a valid socket; the pointer and length describe
-            // the live `sockaddr_in` above.
-            unsafe {
-                libc::bind(
-                    fd,
-                    (&sin as *const libc::sockaddr_in).cast(),
-                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            }
-        }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: `fd` is a valid socket; the pointer and length describe
-            // the live `sockaddr_in6` above.
-            unsafe {
-                libc::bind(
-                    fd,
-                    (&sin6 as *const libc::sockaddr_in6).cast(),
-                    size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                )
-            }
-        }
-    };
-    if res == -1 {
+    let addr = SockAddr::from(addr);
+    // SAFETY: `fd` is a valid socket; the pointer and length describe the
+    // live address above.
+    if unsafe { libc::bind(fd, addr.as_ptr(), addr.len()) } == -1 {
         Err(io::Error::last_os_error())
     } else {
         Ok(())

@@ -13,7 +13,7 @@ use mio::{Events, Poll};
 use super::thread_main::{dispatch, run_ready, until_next_timer};
 use super::{OwnReady, Prepared, WorkerWake, prepare};
 use crate::RuntimeRef;
-use crate::runtime::{CurrentGuard, RuntimeShared, WorkerInternals, enter};
+use crate::runtime::{CurrentGuard, RuntimeShared, SharedOptions, WorkerInternals, enter};
 use crate::scheduler::{Attached, LocalScheduler};
 use crate::timer::store::Timers;
 use crate::worker::sources::IoRegistry;
@@ -46,13 +46,15 @@ impl LocalWorker {
         } = prepare(1)?;
         let coordinator = Poll::new()?;
         let waker = mio::Waker::new(coordinator.registry(), crate::coordinator::WAKER)?;
+        let options = SharedOptions {
+            stalled_write_limit: crate::Setup::DEFAULT_STALLED_WRITE_LIMIT,
+            ..SharedOptions::default()
+        };
         let shared = Arc::new(RuntimeShared::new(
             "test".to_owned(),
             vec![wake.clone()],
             waker,
-            crate::Setup::DEFAULT_STALLED_WRITE_LIMIT,
-            false,
-            false,
+            options,
         ));
         let rt = RuntimeRef::new(WorkerInternals {
             id,

@@ -24,6 +24,7 @@ use crate::scheduler::{self, LocalScheduler};
 use crate::supervisor::panic_message;
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
+use crate::trace::{self, WakeCause};
 use crate::worker::sources::IoRegistry;
 use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn, WorkerWake};
 use crate::{Error, RuntimeRef};
@@ -76,6 +77,10 @@ pub(super) fn run(
     let _attached = shared.scheduler.attach(&wake);
     let _drain = DrainOnExit(rt.clone());
     let _current = crate::runtime::enter(&shared);
+    let _tracing = shared
+        .trace
+        .as_ref()
+        .map(|file| trace::start_on_this_thread(file.clone(), id));
     let mut events = Events::with_capacity(64);
     let mut due = Vec::new();
     let mut started = false;
@@ -210,7 +215,9 @@ pub(crate) fn dispatch(rt: &RuntimeRef, events: &Events, due: &mut Vec<std::task
         io.ready(event, due);
     }
     drop(io);
-    expire_timers(rt, &rt.internals.shared, due);
+    trace::woke(WakeCause::Io, due.len());
+    let by_io = due.len();
+    expire_timers(rt, &rt.internals.shared, due, by_io);
 }
 
 /// Runs a function given to [`Runtime::run_on_workers`]: its error, or its
@@ -227,14 +234,21 @@ fn run_function(id: usize, f: WorkerFn, rt: &RuntimeRef) -> Result<(), Error> {
     }
 }
 
-/// Wakes the actors whose timers are due, local and shared.
-fn expire_timers(rt: &RuntimeRef, shared: &RuntimeShared, due: &mut Vec<std::task::Waker>) {
+/// Wakes the actors whose timers are due, local and shared, and those in
+/// `due` already (the first `by_io`, woken by I/O).
+fn expire_timers(
+    rt: &RuntimeRef,
+    shared: &RuntimeShared,
+    due: &mut Vec<std::task::Waker>,
+    by_io: usize,
+) {
     let now = Instant::now();
     rt.internals.timers.borrow_mut().expire(now, due);
     // Shared timers: whichever worker comes first takes the due ones.
     if shared.timers().next().is_some_and(|next| next <= now) {
         shared.timers().expire(now, due);
     }
+    trace::woke(WakeCause::Timers, due.len() - by_io);
     for waker in due.drain(..) {
         waker.wake();
     }

@@ -5,7 +5,7 @@
 //! threads with blocking std sockets. The test stops the server with a
 //! graceful shutdown and checks that `start` then returns cleanly.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
 use hearth::net::{TcpServer, TcpStream, UdpSocket};
-use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+use crate::server::{ShutdownOnDrop, with_server};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
@@ -35,27 +37,7 @@ async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Resul
 /// Runs an echo server on two workers while `clients` runs, then shuts it
 /// down gracefully.
 fn with_echo_server(clients: impl FnOnce(SocketAddr)) {
-    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let addr = "127.0.0.1:0".parse().unwrap();
-    let server =
-        TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default()).unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        clients(addr);
-        handle.shutdown();
-        running.join().unwrap().unwrap();
-    });
+    with_server(2, actor_fn(echo), |addr, _| clients(addr));
 }
 
 fn connect(addr: SocketAddr) -> StdTcpStream {
@@ -304,42 +286,11 @@ fn connections_are_spread_evenly_over_workers() {
     });
 }
 
-/// Shuts the runtime down when dropped.
-struct ShutdownOnDrop(ThreadSafe);
-
-impl Drop for ShutdownOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
-
 /// The server's connections and its connection actors are in the metrics:
 /// started, open and closed per worker, and the live actors by name.
 #[test]
 fn server_connections_and_actors_are_in_the_metrics() {
-    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        actor_fn(echo),
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        // Stops the runtime even if an assertion fails, so the scope ends.
-        let _stop = ShutdownOnDrop(handle.clone());
+    with_server(2, actor_fn(echo), |addr, handle| {
         // Three connections, each answered once (so its actor runs).
         let mut clients: Vec<StdTcpStream> = (0..3)
             .map(|_| {
@@ -385,9 +336,6 @@ fn server_connections_and_actors_are_in_the_metrics() {
         );
         let per_worker: usize = server.workers.iter().map(|w| w.accepted).sum();
         assert_eq!(per_worker, 3);
-        drop(clients);
-        drop(_stop);
-        running.join().unwrap().unwrap();
     });
 }
 
@@ -420,27 +368,7 @@ impl hearth::actor::NewActor for EveryOtherEcho {
 /// client sees it closed); the server goes on with the others.
 #[test]
 fn server_connection_whose_actor_cannot_be_created_is_closed() {
-    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        EveryOtherEcho(Arc::default()),
-        ActorOptions::default(),
-    );
-    let server = server.unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        let _stop = ShutdownOnDrop(handle.clone());
+    with_server(1, EveryOtherEcho(Arc::default()), |addr, _| {
         for round in 0..2 {
             // The odd connection is closed at once, the even one echoes.
             let mut refused = connect(addr);
@@ -456,7 +384,91 @@ fn server_connection_whose_actor_cannot_be_created_is_closed() {
             served.read_exact(&mut echo).unwrap();
             assert_eq!(&echo, b"hi");
         }
-        drop(_stop);
+    });
+}
+
+/// What the UDP actor saw, in order.
+type UdpSeen = mpsc::Sender<(String, Vec<u8>)>;
+
+/// Peeks and receives from the test's socket, then answers with vectored
+/// sends, connected and not, and receives vectored.
+async fn udp_vectored(
+    mut ctx: Context<(), ThreadLocal>,
+    (addr_tx, seen): (mpsc::Sender<SocketAddr>, UdpSeen),
+) -> io::Result<()> {
+    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+    addr_tx.send(socket.local_addr()?).unwrap();
+    assert!(socket.take_error()?.is_none());
+    let mut buf = [0; 16];
+    let (n, peer) = socket.peek_from(&mut buf).await?;
+    seen.send(("peek_from".into(), buf[..n].to_vec())).unwrap();
+    let (n, _) = socket.recv_from(&mut buf).await?;
+    seen.send(("recv_from".into(), buf[..n].to_vec())).unwrap();
+    let sent = socket
+        .send_to_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")], peer)
+        .await?;
+    assert_eq!(sent, 4);
+    let (mut a, mut b) = ([0; 2], [0; 8]);
+    let (n, from) = socket
+        .recv_from_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        .await?;
+    assert_eq!(from, peer);
+    seen.send(("recv_from_vectored".into(), [&a[..], &b[..n - 2]].concat()))
+        .unwrap();
+    socket.connect(peer)?;
+    let n = socket.peek(&mut buf).await?;
+    seen.send(("peek".into(), buf[..n].to_vec())).unwrap();
+    let n = socket
+        .recv_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        .await?;
+    seen.send(("recv_vectored".into(), [&a[..], &b[..n - 2]].concat()))
+        .unwrap();
+    socket
+        .send_vectored(&[IoSlice::new(b"e"), IoSlice::new(b"f")])
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn udp_peek_and_vectored_datagrams() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let arg = Arc::new(std::sync::Mutex::new(Some((addr_tx, seen_tx))));
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let arg = arg.lock().unwrap().take().unwrap();
+        let _ = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(udp_vectored),
+            arg,
+            ActorOptions::default(),
+        );
+    });
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        let addr = addr_rx.recv_timeout(GUARD).unwrap();
+        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(GUARD)).unwrap();
+        client.send_to(b"hello", addr).unwrap();
+        let mut buf = [0; 16];
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"abcd");
+        client.send_to(b"wxyz", addr).unwrap();
+        client.send_to(b"1234", addr).unwrap();
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ef");
         running.join().unwrap().unwrap();
     });
+    let seen: Vec<(String, Vec<u8>)> = seen_rx.iter().collect();
+    let want: Vec<(String, Vec<u8>)> = [
+        ("peek_from", &b"hello"[..]),
+        ("recv_from", b"hello"),
+        ("recv_from_vectored", b"wxyz"),
+        ("peek", b"1234"),
+        ("recv_vectored", b"1234"),
+    ]
+    .iter()
+    .map(|(what, bytes)| ((*what).to_owned(), bytes.to_vec()))
+    .collect();
+    assert_eq!(seen, want);
 }

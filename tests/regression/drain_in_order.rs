@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
 use hearth::actor_ref::RpcMessage;
-use hearth::net::{TcpServer, TcpStream};
-use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+use hearth::net::TcpStream;
+use hearth::supervisor::NoSupervisor;
+use hearth::{ActorOptions, ActorRef, Runtime, ThreadLocal, ThreadSafe};
+
+use crate::server::serve;
 
 /// Last guard for a hang, far above any healthy run.
 const GUARD: Duration = Duration::from_secs(30);
@@ -136,45 +138,20 @@ fn shutdown_answers_every_request_accepted_before_it() {
     for _ in 0..3 {
         let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
         let store_ref = runtime.spawn(NoSupervisor, actor_fn(store), (), ActorOptions::default());
-        let conn_store = store_ref.clone();
         let new_connection =
-            actor_fn(move |ctx, stream| connection(ctx, stream, conn_store.clone()));
-        let server = TcpServer::setup(
-            "127.0.0.1:0".parse().unwrap(),
-            NoSupervisor,
-            new_connection,
-            ActorOptions::default(),
-        )
-        .unwrap();
-        drop(store_ref);
-        let addr = server.local_addr();
-        runtime.run_on_workers(move |mut rt: RuntimeRef| {
-            let _ = rt.spawn_local(
-                RestartSupervisor::new(()),
-                server.clone(),
-                (),
-                ActorOptions::default(),
-            );
-            Ok::<_, String>(())
-        });
-        let handle: ThreadSafe = runtime.thread_safe();
+            actor_fn(move |ctx, stream| connection(ctx, stream, store_ref.clone()));
+        let serving = serve(runtime, new_connection);
+        let addr = serving.addr;
         let seen = Seen::default();
         let started = Barrier::new(CLIENTS + 1);
-        let (done_tx, done_rx) = mpsc::channel();
         thread::scope(|s| {
-            let running = s.spawn(|| runtime.start());
             for id in 0..CLIENTS {
                 let (seen, started) = (&seen, &started);
                 let _ = s.spawn(move || client(addr, id, seen, started));
             }
             // Every client has had answers: shut down while they pipeline.
             let _ = started.wait();
-            handle.shutdown();
-            let _ = s.spawn(move || done_tx.send(running.join()));
-            let result = done_rx
-                .recv_timeout(GUARD)
-                .expect("the server never stopped");
-            result.unwrap().unwrap();
+            serving.stop().unwrap();
         });
         let (answers, errors) = (
             seen.answers.load(Ordering::SeqCst),

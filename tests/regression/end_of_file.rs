@@ -17,10 +17,12 @@ use std::thread;
 use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpListener, TcpServer, TcpStream};
-use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::net::{TcpListener, TcpStream};
+use hearth::supervisor::NoSupervisor;
 use hearth::timer::Timer;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+use crate::server::with_server;
 
 /// Last guard for a hang (the bug), far above any healthy run.
 const GUARD: Duration = Duration::from_secs(20);
@@ -228,54 +230,34 @@ async fn echo_until_end(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) ->
 /// find it on any run.
 #[test]
 fn server_connections_see_the_end_after_request_then_close() {
-    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        actor_fn(echo_until_end),
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        let clients: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(move || {
-                    for _ in 0..25 {
-                        let mut client = StdTcpStream::connect(addr).unwrap();
-                        client.set_read_timeout(Some(GUARD)).unwrap();
-                        client.write_all(b"hello").unwrap();
-                        client.shutdown(Shutdown::Write).unwrap();
-                        let mut got = Vec::new();
-                        match client.read_to_end(&mut got) {
-                            Ok(_) => assert_eq!(got, b"hello"),
-                            // One hang is enough to tell.
-                            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return 1,
-                            Err(err) => panic!("client: {err}"),
+    with_server(2, actor_fn(echo_until_end), |addr, _| {
+        thread::scope(|s| {
+            let clients: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(move || {
+                        for _ in 0..25 {
+                            let mut client = StdTcpStream::connect(addr).unwrap();
+                            client.set_read_timeout(Some(GUARD)).unwrap();
+                            client.write_all(b"hello").unwrap();
+                            client.shutdown(Shutdown::Write).unwrap();
+                            let mut got = Vec::new();
+                            match client.read_to_end(&mut got) {
+                                Ok(_) => assert_eq!(got, b"hello"),
+                                // One hang is enough to tell.
+                                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return 1,
+                                Err(err) => panic!("client: {err}"),
+                            }
                         }
-                    }
-                    0
+                        0
+                    })
                 })
-            })
-            .collect();
-        let hung: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-        handle.shutdown();
-        running.join().unwrap().unwrap();
-        assert_eq!(
-            hung, 0,
-            "connections of {hung} of 4 clients never saw their end"
-        );
+                .collect();
+            let hung: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+            assert_eq!(
+                hung, 0,
+                "connections of {hung} of 4 clients never saw their end"
+            );
+        });
     });
 }
 

@@ -7,13 +7,13 @@
 use std::io::{self, Write};
 use std::net::TcpStream as StdTcpStream;
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
 use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpServer, TcpStream};
-use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+use hearth::net::TcpStream;
+use hearth::{Runtime, ThreadLocal};
+
+use crate::server::serve;
 
 /// Last guard for a hang, far below the grace period of the test's runtime.
 const GUARD: Duration = Duration::from_secs(30);
@@ -43,7 +43,7 @@ async fn stream_a_lot(
 
 #[test]
 fn write_to_a_peer_that_never_reads_gives_up_once_stopping() {
-    let mut runtime = Runtime::setup()
+    let runtime = Runtime::setup()
         .num_threads(1)
         .grace_period(Duration::from_secs(120))
         .stalled_write_limit(Duration::from_millis(200))
@@ -53,37 +53,14 @@ fn write_to_a_peer_that_never_reads_gives_up_once_stopping() {
     let outcome = Outcome::default();
     let arg = (writing_tx, outcome.clone());
     let new_connection = actor_fn(move |ctx, stream| stream_a_lot(ctx, stream, arg.clone()));
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        new_connection,
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    let handle: ThreadSafe = runtime.thread_safe();
-    let (done_tx, done_rx) = mpsc::channel();
-    let _ = thread::spawn(move || done_tx.send(runtime.start()));
+    let serving = serve(runtime, new_connection);
     // The rude client: asks, then never reads.
-    let mut client = StdTcpStream::connect(addr).unwrap();
+    let mut client = StdTcpStream::connect(serving.addr).unwrap();
     client.write_all(b"?").unwrap();
     writing_rx
         .recv_timeout(GUARD)
         .expect("the server never wrote");
-    handle.shutdown();
-    let result = done_rx
-        .recv_timeout(GUARD)
-        .expect("the stalled write held the shutdown");
-    result.unwrap();
+    serving.stop().expect("the stalled write held the shutdown");
     assert_eq!(*outcome.lock().unwrap(), Some(io::ErrorKind::TimedOut));
     drop(client);
 }

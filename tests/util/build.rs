@@ -9,6 +9,14 @@ use std::process::{Command, Stdio};
 /// date) and returns its path.
 #[track_caller]
 pub fn example(name: &str) -> PathBuf {
+    example_with_features(name, &[])
+}
+
+/// [`example`] with the crate's `features` on (for examples that require
+/// them; the test should have been built with the same features, so the
+/// library is not built again).
+#[track_caller]
+pub fn example_with_features(name: &str, features: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("cannot find the test binary");
     let profile_dir = exe
         .parent()
@@ -32,6 +40,12 @@ pub fn example(name: &str) -> PathBuf {
             "--target-dir",
         ])
         .arg(target_dir)
+        .args(
+            (!features.is_empty())
+                .then(|| ["--features".to_owned(), features.join(",")])
+                .into_iter()
+                .flatten(),
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .output()

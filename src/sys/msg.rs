@@ -1,0 +1,91 @@
+//! Vectored datagrams: `sendmsg` and `recvmsg` with several buffers, for
+//! UDP sockets (`mio` has no vectored calls for them).
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+use super::sockaddr::SockAddr;
+
+/// Sends the buffers as one datagram, to `to` or (`None`) to the connected
+/// peer.
+pub(crate) fn send_vectored(
+    fd: RawFd,
+    bufs: &[IoSlice<'_>],
+    to: Option<SocketAddr>,
+) -> io::Result<usize> {
+    let addr = to.map(SockAddr::from);
+    // SAFETY: `msghdr` is plain data, valid all zero (no name, no
+    // control data); the fields set below point to live memory.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(addr) = &addr {
+        msg.msg_name = addr.as_ptr().cast_mut().cast();
+        msg.msg_namelen = addr.len();
+    }
+    // `IoSlice` has the layout of `iovec` on Unix (std's guarantee).
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len();
+    // SAFETY: `fd` is the caller's open socket; `msg` points to `addr`
+    // and `bufs`, which live across the call, and the kernel only reads
+    // them.
+    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
+}
+
+/// Receives one datagram into the buffers: its length and sender.
+pub(crate) fn recv_vectored(
+    fd: RawFd,
+    bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<(usize, Option<SocketAddr>)> {
+    let mut addr = SockAddr::empty();
+    // SAFETY: as in `send_vectored`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = addr.as_mut_ptr().cast();
+    msg.msg_namelen = addr.len();
+    // `IoSliceMut` has the layout of `iovec` on Unix (std's guarantee).
+    msg.msg_iov = bufs.as_mut_ptr().cast();
+    msg.msg_iovlen = bufs.len();
+    // SAFETY: `fd` is the caller's open socket; `msg` points to `addr` and
+    // `bufs`, which live across the call and which the kernel may write
+    // up to the lengths given.
+    let received = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
+    addr.set_len(msg.msg_namelen);
+    Ok((len, addr.to_socket_addr()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{IoSlice, IoSliceMut};
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    use super::{recv_vectored, send_vectored};
+
+    #[test]
+    fn datagrams_in_pieces_there_and_back() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        // To an address given with the datagram.
+        let pieces = [IoSlice::new(b"he"), IoSlice::new(b"llo")];
+        assert_eq!(
+            send_vectored(a.as_raw_fd(), &pieces, Some(b_addr)).unwrap(),
+            5
+        );
+        let (mut x, mut y) = ([0; 3], [0; 8]);
+        let mut into = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+        let (n, from) = recv_vectored(b.as_raw_fd(), &mut into).unwrap();
+        assert_eq!((n, from), (5, Some(a_addr)));
+        assert_eq!((&x, &y[..2]), (b"hel", &b"lo"[..]));
+        // To the connected peer.
+        a.connect(b_addr).unwrap();
+        assert_eq!(
+            send_vectored(a.as_raw_fd(), &[IoSlice::new(b"x")], None).unwrap(),
+            1
+        );
+        let mut z = [0; 4];
+        let (n, from) = recv_vectored(b.as_raw_fd(), &mut [IoSliceMut::new(&mut z)]).unwrap();
+        assert_eq!((&z[..n], from), (&b"x"[..], Some(a_addr)));
+    }
+}

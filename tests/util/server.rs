@@ -1,0 +1,104 @@
+//! A `TcpServer` on a runtime running in the background while a test's
+//! clients run, then a graceful shutdown (also when a client's assertion
+//! fails: the server is stopped when its handle is dropped).
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use hearth::actor::NewActor;
+use hearth::net::{TcpServer, TcpStream};
+use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+
+/// Last guard for a runtime that does not end after its shutdown.
+const GUARD: Duration = Duration::from_secs(30);
+
+/// Runs a server of `new_actor` connections on `threads` workers while
+/// `clients` runs with its address and a handle to the runtime; then shuts
+/// it down and checks that `start` ended cleanly.
+#[track_caller]
+#[allow(dead_code)]
+pub fn with_server<NA>(threads: usize, new_actor: NA, clients: impl FnOnce(SocketAddr, &ThreadSafe))
+where
+    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
+    NA::Actor: 'static,
+    NA::Message: 'static,
+    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
+{
+    let runtime = Runtime::setup().num_threads(threads).build().unwrap();
+    let serving = serve(runtime, new_actor);
+    clients(serving.addr, &serving.handle);
+    serving.stop().unwrap();
+}
+
+/// A server running in the background.
+pub struct Serving {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its runtime.
+    pub handle: ThreadSafe,
+    /// What `start` returned.
+    done: mpsc::Receiver<Result<(), hearth::Error>>,
+}
+
+/// Adds a server of `new_actor` connections to `runtime` (a listener per
+/// worker) and starts the runtime on a thread of its own.
+pub fn serve<NA>(mut runtime: Runtime, new_actor: NA) -> Serving
+where
+    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
+    NA::Actor: 'static,
+    NA::Message: 'static,
+    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
+{
+    let server = TcpServer::setup(
+        "127.0.0.1:0".parse().unwrap(),
+        NoSupervisor,
+        new_actor,
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            RestartSupervisor::new(()),
+            server.clone(),
+            (),
+            ActorOptions::default(),
+        );
+    });
+    let handle = runtime.thread_safe();
+    let (done_tx, done) = mpsc::channel();
+    let _ = thread::spawn(move || done_tx.send(runtime.start()));
+    Serving { addr, handle, done }
+}
+
+impl Serving {
+    /// Shuts the runtime down and returns what `start` returned; panics if
+    /// it did not end in time (a hang).
+    #[track_caller]
+    pub fn stop(self) -> Result<(), hearth::Error> {
+        self.handle.shutdown();
+        self.done
+            .recv_timeout(GUARD)
+            .expect("the runtime did not end after its shutdown")
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// Shuts the runtime down when dropped: a failed assertion in the clients
+/// still ends the server, so the test reports instead of hanging.
+#[allow(dead_code)]
+pub struct ShutdownOnDrop(pub ThreadSafe);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
