@@ -9,11 +9,12 @@
 //! `WATCHDOG_PID` is set to the child's own pid by starting it through
 //! `sh -c 'WATCHDOG_PID=$$ exec ...'`, as systemd sets it to the main pid.
 //!
-//! Socket activation runs the `echo_server` example under
+//! Socket activation runs the `echo_server` and `http_server` examples
+//! under
 //! `systemd-socket-activate` (Debian package `systemd`), on a Unix socket
 //! it binds and on a TCP socket the test binds on port 0 and hands it
 //! (`LISTEN_FDS` given to `systemd-socket-activate` are passed on), and
-//! checks the echo with a real client. Without `systemd-socket-activate`
+//! checks the answers with real clients. Without `systemd-socket-activate`
 //! those tests print `skipped: ...`, unless `HEARTH_REQUIRE_SYSTEMD=1` (as
 //! in CI), which makes that a failure.
 //!
@@ -22,6 +23,7 @@
 //! worker's thread until `unblock`.
 
 #[path = "util/build.rs"]
+#[allow(dead_code)]
 mod build;
 #[path = "util/runner.rs"]
 mod runner;
@@ -78,6 +80,10 @@ fn main() -> ExitCode {
             (
                 "socket_activated_echo_server_on_a_unix_socket",
                 &socket_activated_echo_server_on_a_unix_socket,
+            ),
+            (
+                "socket_activated_http_server_notifies",
+                &socket_activated_http_server_notifies,
             ),
         ],
         Vec::new,
@@ -571,22 +577,29 @@ fn echo_round_trips(stream: &mut (impl Read + Write), client: u8) {
     }
 }
 
-/// The test binds a TCP socket on port 0 and hands it to
-/// `systemd-socket-activate` (which passes on the sockets it is given), so
-/// no port is guessed; the first connection starts the echo server on it.
-fn socket_activated_echo_server_on_tcp() {
-    let Some(activate) = socket_activate() else {
-        return;
-    };
-    let echo = build::example("echo_server");
+/// Starts `program` under `systemd-socket-activate` (named `name`, with
+/// `env` passed on) on a TCP socket the test binds on port 0 and hands it
+/// (`systemd-socket-activate` passes on the sockets it is given), so no
+/// port is guessed. The program starts at the first connection. Returns
+/// the process, the address and the test's copy of the socket.
+fn activate_on_tcp(
+    activate: &str,
+    program: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Proc, std::net::SocketAddr, std::net::TcpListener) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let fd = listener.as_raw_fd();
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg("LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" --fdname=echo \"$1\"")
+        .arg("LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" \"$@\"")
         .arg(activate)
-        .arg(&echo)
+        .arg(format!("--fdname={name}"));
+    for (key, value) in env {
+        cmd.arg(format!("--setenv={key}={value}"));
+    }
+    cmd.arg(program)
         .env("HEARTH_LOG", "info")
         .env_remove("LISTEN_FDNAMES");
     // SAFETY: between fork and exec the closure only makes system calls
@@ -607,6 +620,15 @@ fn socket_activated_echo_server_on_tcp() {
     }
     let mut server = Proc::spawn(cmd);
     server.stderr_line(&[&format!("Listening on {addr} as 3")]);
+    (server, addr, listener)
+}
+
+fn socket_activated_echo_server_on_tcp() {
+    let Some(activate) = socket_activate() else {
+        return;
+    };
+    let echo = build::example("echo_server");
+    let (mut server, addr, _listener) = activate_on_tcp(activate, &echo, "echo", &[]);
     // The first connection makes systemd-socket-activate start the server.
     let mut clients: Vec<std::net::TcpStream> = (0..4)
         .map(|_| {
@@ -629,7 +651,32 @@ fn socket_activated_echo_server_on_tcp() {
             "EOF after the echoes"
         );
     }
-    drop(listener);
+}
+
+/// The HTTP example as a `Type=notify` service on an activated socket:
+/// `READY=1`, the answer to a real request, `STOPPING=1` on SIGTERM.
+fn socket_activated_http_server_notifies() {
+    let Some(activate) = socket_activate() else {
+        return;
+    };
+    let http = build::example_with_features("http_server", &["hyper"]);
+    let mut manager = Manager::at_path("activate-http");
+    let env = [("NOTIFY_SOCKET", manager.addr.as_str())];
+    let (mut server, addr, _listener) = activate_on_tcp(activate, &http, "http", &env);
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(GUARD)).unwrap();
+    assert_eq!(server.line(), format!("listening on {addr}"));
+    assert_eq!(manager.next(), "READY=1");
+    client
+        .write_all(b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    client.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("Hello, World!"), "{response}");
+    let status = server.stop();
+    assert!(status.success(), "{status}: {:?}", server.stderr_lines());
+    assert_eq!(manager.next(), "STOPPING=1");
 }
 
 /// `systemd-socket-activate` binds a Unix socket and starts the echo
