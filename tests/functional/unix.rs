@@ -567,3 +567,62 @@ fn handing_a_socket_that_does_not_listen_is_an_error() {
         "{err}"
     );
 }
+
+/// A Unix connection writing to a peer that never reads gives up once the
+/// runtime stops (`Setup::stalled_write_limit`), as a TCP one does, so the
+/// shutdown ends at once instead of at the end of its grace period.
+#[test]
+fn stalled_write_gives_up_once_stopping() {
+    type Outcome = std::sync::Arc<std::sync::Mutex<Option<io::ErrorKind>>>;
+    async fn stream_a_lot(
+        _: Context<(), ThreadLocal>,
+        mut stream: UnixStream,
+        (writing, outcome): (mpsc::Sender<()>, Outcome),
+    ) -> io::Result<()> {
+        let mut request = [0; 1];
+        stream.read_exact(&mut request).await?;
+        let _ = writing.send(());
+        let result = stream.write_all(&vec![b'x'; 64 << 20]).await;
+        *outcome.lock().unwrap() = Some(match &result {
+            Ok(()) => io::ErrorKind::Other,
+            Err(err) => err.kind(),
+        });
+        Ok(())
+    }
+    let dir = scratch("stalled");
+    let path = dir.join("s.sock");
+    let mut runtime = Runtime::setup()
+        .num_threads(1)
+        .grace_period(GUARD)
+        .stalled_write_limit(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let (writing_tx, writing_rx) = mpsc::channel();
+    let outcome = Outcome::default();
+    let arg = (writing_tx, outcome.clone());
+    let new_connection = actor_fn(move |ctx, stream| stream_a_lot(ctx, stream, arg.clone()));
+    let server =
+        UnixServer::setup(&path, NoSupervisor, new_connection, ActorOptions::default()).unwrap();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
+    });
+    let handle: ThreadSafe = runtime.thread_safe();
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        let _stop = ShutdownOnDrop(handle.clone());
+        // The rude client: asks, then never reads.
+        let mut client = connect(&path);
+        client.write_all(b"?").unwrap();
+        writing_rx
+            .recv_timeout(GUARD)
+            .expect("the server never wrote");
+        handle.shutdown();
+        running
+            .join()
+            .unwrap()
+            .expect("the stalled write held the shutdown");
+        drop(client);
+    });
+    assert_eq!(*outcome.lock().unwrap(), Some(io::ErrorKind::TimedOut));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
