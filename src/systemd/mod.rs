@@ -26,6 +26,15 @@
 //! Applications add [`status`] lines (`systemctl status` shows the last)
 //! and other [`notify`] assignments.
 //!
+//! The variables stay in the environment (removing them while other
+//! threads may read it is not sound), so processes the program starts
+//! inherit them. `LISTEN_PID` and `WATCHDOG_PID` name this process, so a
+//! child takes no sockets and sends no pings; but a child that runs a
+//! hearth runtime of its own sends `READY=1` and `STOPPING=1` too, which
+//! systemd ignores under the default `NotifyAccess=main` and obeys under
+//! `NotifyAccess=all`. Start such children with
+//! `Command::env_remove("NOTIFY_SOCKET")`.
+//!
 //! # Socket activation
 //!
 //! [`listeners`] takes the sockets systemd bound for the service; a
