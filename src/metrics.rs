@@ -4,7 +4,7 @@
 //! [`RuntimeMetrics`] is a snapshot taken on demand
 //! ([`RuntimeRef::metrics`](crate::RuntimeRef::metrics) and friends). On
 //! SIGUSR2 the coordinator logs `target: "metrics"` records: its own, one
-//! for the thread-safe processes, one per TCP server and worker, one per
+//! for the thread-safe processes, one per server (TCP, Unix) and worker, one per
 //! sync actor thread and remote pool; and it asks every worker to log its
 //! own.
 //!
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
+use crate::net::ServerSnapshot;
 use crate::remote::PoolMetrics;
 use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
@@ -60,6 +61,9 @@ pub struct RuntimeMetrics {
     /// One entry per [`TcpServer`](crate::net::TcpServer) whose listeners
     /// ran.
     pub tcp_servers: Vec<TcpServerMetrics>,
+    /// One entry per [`UnixServer`](crate::net::UnixServer) whose listeners
+    /// ran.
+    pub unix_servers: Vec<UnixServerMetrics>,
     /// One entry per sync actor thread.
     pub sync_workers: Vec<SyncWorkerMetrics>,
     /// One entry per remote pool of the runtime.
@@ -97,13 +101,28 @@ pub struct TcpServerMetrics {
     /// The address it listens on.
     pub addr: std::net::SocketAddr,
     /// One entry per worker that ran one of its listeners, by worker id.
-    pub workers: Vec<TcpServerWorkerMetrics>,
+    pub workers: Vec<ServerWorkerMetrics>,
 }
 
-/// The connections of a [`TcpServer`](crate::net::TcpServer) on one worker.
+/// The connections of one [`UnixServer`](crate::net::UnixServer).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UnixServerMetrics {
+    /// The path of its socket, or `@name` for an abstract address.
+    pub path: String,
+    /// One entry per worker that ran one of its listeners, by worker id.
+    pub workers: Vec<ServerWorkerMetrics>,
+}
+
+/// The connections of a [`TcpServer`](crate::net::TcpServer) on one
+/// worker (the name it had before Unix servers came).
+pub type TcpServerWorkerMetrics = ServerWorkerMetrics;
+
+/// The connections of a [`TcpServer`](crate::net::TcpServer) or
+/// [`UnixServer`](crate::net::UnixServer) on one worker.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
-pub struct TcpServerWorkerMetrics {
+pub struct ServerWorkerMetrics {
     /// Worker id, starting at 1.
     pub worker: usize,
     /// Connections started on the worker (after the listeners balanced
@@ -119,6 +138,23 @@ pub struct TcpServerWorkerMetrics {
 }
 
 impl TcpServerMetrics {
+    /// Connections started, over all workers.
+    pub fn accepted(&self) -> usize {
+        self.workers.iter().map(|w| w.accepted).sum()
+    }
+
+    /// Connections open now, over all workers.
+    pub fn open(&self) -> usize {
+        self.workers.iter().map(|w| w.open).sum()
+    }
+
+    /// Connections closed, over all workers.
+    pub fn closed(&self) -> usize {
+        self.workers.iter().map(|w| w.closed).sum()
+    }
+}
+
+impl UnixServerMetrics {
     /// Connections started, over all workers.
     pub fn accepted(&self) -> usize {
         self.workers.iter().map(|w| w.accepted).sum()
@@ -194,6 +230,18 @@ impl RuntimeMetrics {
             .iter()
             .map(|info| info.metrics())
             .collect();
+        let (mut tcp_servers, mut unix_servers) = (Vec::new(), Vec::new());
+        for stats in shared
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            match stats.snapshot() {
+                ServerSnapshot::Tcp(server) => tcp_servers.push(server),
+                ServerSnapshot::Unix(server) => unix_servers.push(server),
+            }
+        }
         RuntimeMetrics {
             name: shared.name.clone(),
             version: env!("CARGO_PKG_VERSION"),
@@ -213,13 +261,8 @@ impl RuntimeMetrics {
             shutting_down: shared.shutdown.is_stopping(),
             thread_safe: shared.scheduler.census().counts(),
             workers,
-            tcp_servers: shared
-                .tcp_servers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .map(|stats| stats.snapshot())
-                .collect(),
+            tcp_servers,
+            unix_servers,
             sync_workers,
             remote_pools: shared
                 .remote_pools
@@ -232,7 +275,7 @@ impl RuntimeMetrics {
     }
 
     /// Logs the coordinator's records (`target: "metrics"`): its own, the
-    /// thread-safe processes', and one per TCP server and worker.
+    /// thread-safe processes', and one per server (TCP, Unix) and worker.
     pub(crate) fn log_coordinator(&self) {
         let signals: Vec<&str> = self
             .process_signals
@@ -275,6 +318,20 @@ impl RuntimeMetrics {
                     closed = worker.closed,
                     accept_errors = worker.accept_errors;
                     "tcp server metrics"
+                );
+            }
+        }
+        for server in &self.unix_servers {
+            for worker in &server.workers {
+                info!(
+                    target: "metrics",
+                    path:% = server.path,
+                    worker_id = worker.worker,
+                    accepted = worker.accepted,
+                    open = worker.open,
+                    closed = worker.closed,
+                    accept_errors = worker.accept_errors;
+                    "unix server metrics"
                 );
             }
         }

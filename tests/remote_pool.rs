@@ -469,6 +469,10 @@ fn main() -> ExitCode {
             streams::slot_lost_while_output_is_held_runs_the_job_again,
         ),
         (
+            "slot_lost_under_the_head_in_input_order_runs_it_again",
+            streams::slot_lost_under_the_head_in_input_order_runs_it_again,
+        ),
+        (
             "retries_run_a_timed_out_job_again",
             retries::retries_run_a_timed_out_job_again,
         ),

@@ -1,114 +1,152 @@
-//! [`TcpServer`]: a listener per worker on one port, an actor per
-//! connection.
+//! The engine of [`TcpServer`](super::TcpServer) and
+//! [`UnixServer`](super::UnixServer): a listener actor per worker, an actor
+//! per connection, the connections kept even over the workers, graceful
+//! shutdown and metrics, over any socket kind ([`Kind`]).
 //!
-//! The kernel spreads new connections over the listeners (`SO_REUSEPORT`)
-//! by a hash of their addresses, which is uneven: 50 connections often
-//! land 29 and 21 on two workers, and the busier worker then holds every
-//! client back. So each listener knows how many of the server's
-//! connections are open on every worker; a listener that accepts a
-//! connection while another worker has fewer open hands the socket, not
-//! yet registered anywhere, to that worker's listener, which registers it
-//! on its own poll and starts the connection actor there. Connections stay
-//! within one of each other per worker.
+//! Where the listeners' sockets come from ([`Sockets`]):
+//!
+//! - *Per worker* (a TCP server bound by `setup`): one socket per worker on
+//!   the same port (`SO_REUSEPORT`); the kernel spreads new connections
+//!   over them by a hash of their addresses.
+//! - *Shared* (a Unix path, which `SO_REUSEPORT` cannot share, and any
+//!   socket the application or systemd hands over, of which there is one):
+//!   every listener registers a duplicate of the one socket's descriptor
+//!   on its own poll. A new connection wakes every worker's listener; the
+//!   first to accept takes it and the others find nothing (`EAGAIN`),
+//!   which costs a wake-up per idle worker and is why TCP servers bind a
+//!   socket per worker when they can.
+//!
+//! Either way the spread is uneven (50 connections often land 29 and 21 on
+//! two workers, and with a shared socket the least busy worker wakes first
+//! and takes most), and the busier worker then holds every client back. So
+//! each listener knows how many of the server's connections are open on
+//! every worker; a listener that accepts a connection while another worker
+//! has fewer open hands the socket, not yet registered anywhere, to that
+//! worker's listener, which registers it on its own poll and starts the
+//! connection actor there. Connections stay within one of each other per
+//! worker.
+//!
+//! When the runtime stops, the listeners stop accepting and return; the
+//! first closes a shared socket (and removes the socket file its server
+//! made), so new clients are refused at once instead of waiting in a
+//! backlog nobody accepts from.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{self, Poll, Waker};
 
 use log::{debug, warn};
 
-use super::server_stats::{ListenerStats, ServerStats};
-use super::{TcpListener, TcpStream, with_addr};
+use super::server_stats::{ListenerStats, ServerAddr, ServerStats};
+use super::unix::socket_file::SocketFile;
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
-use crate::{ActorOptions, ThreadLocal, sys};
+use crate::{ActorOptions, RuntimeRef, ThreadLocal};
 
-/// A TCP server: spawn it (a [`NewActor`]) on every worker with
-/// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers); each
-/// listener actor binds its own socket on the server's address
-/// (`SO_REUSEPORT`, so the kernel spreads connections over the workers) and
-/// starts a thread-local actor per connection, with the connection
-/// supervisor. The listeners keep the number of open connections per worker
-/// even (within one): a connection accepted on a worker that has more than
-/// another is handed to the other's listener before it is registered. The
-/// listener actors have a supervisor of their own, given when they are
-/// spawned.
-///
-/// On a graceful shutdown of the runtime the listeners stop accepting and
-/// return; connection actors finish by themselves (see
-/// [`Context::until_stopping`]).
-///
-/// # Examples
-///
-/// ```no_run
-/// use hearth::actor::{actor_fn, Context};
-/// use hearth::net::{TcpServer, TcpStream};
-/// use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-/// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
-///
-/// async fn hello(_: Context<(), ThreadLocal>, mut stream: TcpStream) -> std::io::Result<()> {
-///     stream.write_all(b"hello\n").await
-/// }
-///
-/// fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let mut runtime = Runtime::setup().use_all_cores().build()?;
-///     let addr = "127.0.0.1:7000".parse()?;
-///     let server = TcpServer::setup(addr, NoSupervisor, actor_fn(hello), ActorOptions::default())?;
-///     println!("listening on {}", server.local_addr());
-///     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-///         let _ = rt.spawn_local(RestartSupervisor::new(()), server.clone(), (), ActorOptions::default());
-///     });
-///     Ok(runtime.start()?)
-/// }
-/// ```
-pub struct TcpServer<S, NA> {
-    shared: Arc<Shared>,
+/// A kind of socket a server listens on: how to register its listener,
+/// accept, and register a connection for its actor.
+pub(crate) trait Kind: Sized + 'static {
+    /// The listener, registered on a worker.
+    type Listener;
+    /// A bound, listening socket, not yet registered.
+    type Socket: Send + 'static;
+    /// An accepted connection, not yet registered.
+    type Raw: Send + 'static;
+    /// The address of a connection's peer, for the logs.
+    type Peer: fmt::Debug + Send + 'static;
+    /// The stream a connection actor gets.
+    type Stream: 'static;
+
+    /// The listener actors' name (in the metrics and logs).
+    const NAME: &'static str;
+
+    /// A second descriptor of `socket`, for another worker's listener.
+    fn duplicate(socket: &Self::Socket) -> io::Result<Self::Socket>;
+
+    /// Registers a listening socket on this worker.
+    fn register_listener(rt: &mut RuntimeRef, socket: Self::Socket) -> io::Result<Self::Listener>;
+
+    /// Accepts a connection, without registering it.
+    fn poll_accept(
+        listener: &mut Self::Listener,
+        cx: &mut task::Context<'_>,
+    ) -> Poll<io::Result<(Self::Raw, Self::Peer)>>;
+
+    /// Registers a connection on this worker, counted on it.
+    fn register_stream(
+        rt: &RuntimeRef,
+        raw: Self::Raw,
+        counted: Counted,
+    ) -> io::Result<Self::Stream>;
+}
+
+/// Where the listeners get their sockets.
+pub(crate) enum Sockets<T> {
+    /// A socket per worker: the first listener takes the one bound by
+    /// `setup`, the others bind their own with `bind`.
+    PerWorker {
+        first: Mutex<Option<T>>,
+        bind: Box<dyn Fn() -> io::Result<T> + Send + Sync>,
+    },
+    /// One socket for all: each listener registers a duplicate. `None` once
+    /// the server stopped.
+    Shared(Mutex<Option<T>>),
+}
+
+/// The engine of a server over sockets of kind `K`.
+pub(crate) struct Server<K: Kind, S, NA> {
+    shared: Arc<Shared<K>>,
     supervisor: S,
     new_actor: NA,
     options: ActorOptions,
 }
 
-struct Shared {
-    addr: SocketAddr,
-    /// The socket bound by `setup`, taken by the first listener.
-    bound: Mutex<Option<std::net::TcpListener>>,
+struct Shared<K: Kind> {
+    addr: ServerAddr,
+    sockets: Sockets<K::Socket>,
+    /// The socket file the server made (after `sockets`: removed after
+    /// they are closed).
+    file: Mutex<Option<SocketFile>>,
     /// The running listeners, one per worker.
-    listeners: Mutex<Vec<Arc<Desk>>>,
+    listeners: Mutex<Vec<Arc<Desk<K>>>>,
     /// Connections and accept errors per worker, for the metrics.
     stats: Arc<ServerStats>,
 }
 
 /// What the other listeners see of one listener.
-struct Desk {
-    /// Open connections of the server on this listener's worker.
-    open: AtomicUsize,
-    /// The server's counters on this worker.
-    stats: Arc<ListenerStats>,
+struct Desk<K: Kind> {
+    load: Arc<Load>,
     /// Connections handed over by other listeners.
-    handed: Mutex<Handed>,
+    handed: Mutex<Handed<K>>,
     /// The listener actor, to wake when a connection is handed over.
     waker: Mutex<Option<Waker>>,
 }
 
+/// The connections of a server on one worker.
+struct Load {
+    /// Open connections of the server on this listener's worker.
+    open: AtomicUsize,
+    /// The server's counters on this worker.
+    stats: Arc<ListenerStats>,
+}
+
 /// A connection not yet registered on any worker, with its peer's address.
-type Conn = (mio::net::TcpStream, SocketAddr);
+type Conn<K> = (<K as Kind>::Raw, <K as Kind>::Peer);
 
 /// The connections handed to a listener.
-#[derive(Default)]
-struct Handed {
-    conns: Vec<Conn>,
+struct Handed<K: Kind> {
+    conns: Vec<Conn<K>>,
     /// Set when the listener stopped: it takes no more.
     closed: bool,
 }
 
-impl Desk {
+impl<K: Kind> Desk<K> {
     /// Hands `conn` to this listener; gives it back if the listener stopped.
-    fn hand(&self, conn: Conn) -> Result<(), Conn> {
+    fn hand(&self, conn: Conn<K>) -> Result<(), Conn<K>> {
         let mut handed = lock(&self.handed);
         if handed.closed {
             return Err(conn);
@@ -123,9 +161,9 @@ impl Desk {
 }
 
 /// A connection's place in its worker's count of open connections (see
-/// [`Desk::open`]); the count goes down when it is dropped, with the
+/// [`Load::open`]); the count goes down when it is dropped, with the
 /// connection's stream.
-pub(crate) struct Counted(Arc<Desk>);
+pub(crate) struct Counted(Arc<Load>);
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -139,28 +177,62 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Shared {
+impl<K: Kind> Shared<K> {
+    /// A socket for a new listener.
+    fn socket(&self) -> io::Result<K::Socket> {
+        match &self.sockets {
+            Sockets::PerWorker { first, bind } => match lock(first).take() {
+                Some(socket) => Ok(socket),
+                None => bind(),
+            },
+            Sockets::Shared(socket) => match &*lock(socket) {
+                Some(socket) => K::duplicate(socket).map_err(|err| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("duplicate the socket of {}: {err}", self.addr),
+                    )
+                }),
+                None => Err(io::Error::other(format!(
+                    "the socket of {} is closed: the server stopped",
+                    self.addr
+                ))),
+            },
+        }
+    }
+
+    /// The runtime is stopping: closes the sockets no listener holds and
+    /// removes the socket file, so new clients are refused now.
+    fn close(&self) {
+        match &self.sockets {
+            Sockets::PerWorker { first, .. } => drop(lock(first).take()),
+            Sockets::Shared(socket) => drop(lock(socket).take()),
+        }
+        drop(lock(&self.file).take());
+    }
+
     /// Where a connection accepted by `me` should go: `me`, or the desk of
     /// a listener with fewer open connections, whose count it joins.
-    fn place(&self, me: &Arc<Desk>) -> Arc<Desk> {
+    fn place(&self, me: &Arc<Desk<K>>) -> Arc<Desk<K>> {
         let listeners = lock(&self.listeners);
+        let open = |desk: &Arc<Desk<K>>| desk.load.open.load(Ordering::Acquire);
         let target = listeners
             .iter()
-            .min_by_key(|desk| desk.open.load(Ordering::Acquire))
-            .filter(|desk| desk.open.load(Ordering::Acquire) < me.open.load(Ordering::Acquire))
+            .min_by_key(|desk| open(desk))
+            .filter(|desk| open(desk) < open(me))
             .unwrap_or(me)
             .clone();
-        let _ = target.open.fetch_add(1, Ordering::AcqRel);
+        let _ = target.load.open.fetch_add(1, Ordering::AcqRel);
         target
     }
 
     /// Removes `me` from the running listeners.
-    fn leave(&self, me: &Arc<Desk>) {
+    fn leave(&self, me: &Arc<Desk<K>>) {
         lock(&self.listeners).retain(|desk| !Arc::ptr_eq(desk, me));
     }
 }
 
-/// Message to a listener actor of a [`TcpServer`].
+/// Message to a listener actor of a [`TcpServer`](super::TcpServer) or
+/// [`UnixServer`](super::UnixServer).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage {
@@ -168,55 +240,36 @@ pub enum ServerMessage {
     Stop,
 }
 
-impl<S, NA> TcpServer<S, NA>
-where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
-    NA::Actor: 'static,
-    NA::Message: 'static,
-{
-    /// Binds the server's address now (port 0 picks a free port, which all
-    /// listeners then share), so a bad address is reported here and
-    /// connections are queued from this moment on.
-    ///
-    /// # Errors
-    ///
-    /// The OS error with the address, e.g. `bind 127.0.0.1:80: Permission
-    /// denied (os error 13)`.
-    pub fn setup(
-        addr: SocketAddr,
+impl<K: Kind, S, NA> Server<K, S, NA> {
+    /// A server on `sockets`, known in logs and metrics as `addr`; `file`
+    /// is the socket file it made, removed when it stops.
+    pub(crate) fn new(
+        addr: ServerAddr,
+        sockets: Sockets<K::Socket>,
+        file: Option<SocketFile>,
         supervisor: S,
         new_actor: NA,
         options: ActorOptions,
-    ) -> io::Result<Self> {
-        let listener =
-            sys::reuse_port_listener(addr).map_err(|err| with_addr("bind", addr, err))?;
-        let addr = listener.local_addr()?;
+    ) -> Self {
         let shared = Arc::new(Shared {
+            stats: Arc::new(ServerStats::new(addr.clone())),
             addr,
-            bound: Mutex::new(Some(listener)),
+            sockets,
+            file: Mutex::new(file),
             listeners: Mutex::new(Vec::new()),
-            stats: Arc::new(ServerStats::new(addr)),
         });
-        Ok(TcpServer {
+        Server {
             shared,
             supervisor,
             new_actor,
             options,
-        })
+        }
     }
 }
 
-impl<S, NA> TcpServer<S, NA> {
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.shared.addr
-    }
-}
-
-impl<S: Clone, NA: Clone> Clone for TcpServer<S, NA> {
+impl<K: Kind, S: Clone, NA: Clone> Clone for Server<K, S, NA> {
     fn clone(&self) -> Self {
-        TcpServer {
+        Server {
             shared: self.shared.clone(),
             supervisor: self.supervisor.clone(),
             new_actor: self.new_actor.clone(),
@@ -225,80 +278,57 @@ impl<S: Clone, NA: Clone> Clone for TcpServer<S, NA> {
     }
 }
 
-impl<S, NA> fmt::Debug for TcpServer<S, NA> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpServer")
-            .field("addr", &self.shared.addr)
-            .finish()
-    }
-}
-
-impl<S, NA> NewActor for TcpServer<S, NA>
-where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
-    NA::Actor: 'static,
-    NA::Message: 'static,
-{
-    type Message = ServerMessage;
-    type Argument = ();
-    type Actor = Pin<Box<dyn Future<Output = io::Result<()>>>>;
-    type Error = std::convert::Infallible;
-    type RuntimeAccess = ThreadLocal;
-
-    fn new(
-        &mut self,
-        ctx: Context<ServerMessage, ThreadLocal>,
-        (): (),
-    ) -> Result<Self::Actor, Self::Error> {
-        Ok(Box::pin(listen(ctx, self.clone())))
-    }
-
-    fn name() -> &'static str {
-        "TcpServer"
-    }
-}
-
 /// What woke the listener.
-enum Event {
+enum Event<K: Kind> {
     Stop,
     /// A connection another listener handed over.
-    Handed(Conn),
-    Accepted(io::Result<Conn>),
+    Handed(Conn<K>),
+    Accepted(io::Result<Conn<K>>),
 }
 
-/// The listener actor.
-async fn listen<S, NA>(
-    mut ctx: Context<ServerMessage, ThreadLocal>,
-    server: TcpServer<S, NA>,
-) -> io::Result<()>
+/// The listener actor of a server: the actor its `NewActor` makes.
+pub(crate) fn listener<K, S, NA>(
+    ctx: Context<ServerMessage, ThreadLocal>,
+    server: Server<K, S, NA>,
+) -> std::pin::Pin<Box<dyn Future<Output = io::Result<()>>>>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    K: Kind,
+    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
 {
-    let addr = server.shared.addr;
-    let bound = server
-        .shared
-        .bound
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    let socket = match bound {
-        Some(socket) => socket,
-        None => sys::reuse_port_listener(addr).map_err(|err| with_addr("bind", addr, err))?,
-    };
-    let mut listener = TcpListener::from_std(ctx.runtime(), socket)?;
+    Box::pin(listen(ctx, server))
+}
+
+async fn listen<K, S, NA>(
+    mut ctx: Context<ServerMessage, ThreadLocal>,
+    server: Server<K, S, NA>,
+) -> io::Result<()>
+where
+    K: Kind,
+    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    NA::Actor: 'static,
+    NA::Message: 'static,
+{
+    let addr = server.shared.addr.clone();
+    let socket = server.shared.socket()?;
+    let mut listener = K::register_listener(ctx.runtime(), socket)?;
     let worker = ctx.runtime().worker_id();
     // A restarted listener starts a new count at 0 while its worker's
     // earlier connections are still open: it gets a few more new ones until
     // those close.
-    ctx.runtime().add_tcp_server(&server.shared.stats);
-    let me = Arc::new(Desk {
-        open: AtomicUsize::new(0),
-        stats: server.shared.stats.on_worker(worker),
-        handed: Mutex::new(Handed::default()),
+    ctx.runtime().add_server(&server.shared.stats);
+    let me = Arc::new(Desk::<K> {
+        load: Arc::new(Load {
+            open: AtomicUsize::new(0),
+            stats: server.shared.stats.on_worker(worker),
+        }),
+        handed: Mutex::new(Handed {
+            conns: Vec::new(),
+            closed: false,
+        }),
         waker: Mutex::new(None),
     });
     lock(&server.shared.listeners).push(me.clone());
@@ -306,9 +336,9 @@ where
         shared: &server.shared,
         me: &me,
     };
-    debug!(worker = worker, addr:% = addr; "listening");
+    debug!(worker = worker, addr:% = addr, server = K::NAME; "listening");
     loop {
-        let event = poll_fn(|cx| {
+        let event: Event<K> = poll_fn(|cx| {
             if ctx.is_stopping() {
                 return Poll::Ready(Event::Stop);
             }
@@ -321,12 +351,15 @@ where
             if let Some(conn) = lock(&me.handed).conns.pop() {
                 return Poll::Ready(Event::Handed(conn));
             }
-            listener.poll_accept_unregistered(cx).map(Event::Accepted)
+            K::poll_accept(&mut listener, cx).map(Event::Accepted)
         })
         .await;
         match event {
             Event::Stop => {
                 debug!(worker = worker, addr:% = addr; "listener stopped accepting");
+                if ctx.is_stopping() {
+                    server.shared.close();
+                }
                 // Connections handed over before the stop still get their
                 // actor, as if accepted a moment earlier.
                 let handed = {
@@ -340,18 +373,18 @@ where
                 return Ok(());
             }
             Event::Handed(conn) => {
-                debug!(worker = worker, peer:% = conn.1; "connection handed over");
+                debug!(worker = worker, peer:? = conn.1; "connection handed over");
                 start_connection(&mut ctx, &server, &me, conn);
             }
             Event::Accepted(Ok(conn)) => {
-                debug!(worker = worker, peer:% = conn.1; "accepted connection");
+                debug!(worker = worker, peer:? = conn.1; "accepted connection");
                 let target = server.shared.place(&me);
                 if Arc::ptr_eq(&target, &me) {
                     start_connection(&mut ctx, &server, &me, conn);
                 } else if let Err(conn) = target.hand(conn) {
                     // That listener stopped meanwhile: keep the connection.
-                    let _ = target.open.fetch_sub(1, Ordering::AcqRel);
-                    let _ = me.open.fetch_add(1, Ordering::AcqRel);
+                    let _ = target.load.open.fetch_sub(1, Ordering::AcqRel);
+                    let _ = me.load.open.fetch_add(1, Ordering::AcqRel);
                     start_connection(&mut ctx, &server, &me, conn);
                 }
             }
@@ -362,11 +395,11 @@ where
                     io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
                 ) =>
             {
-                me.stats.accept_failed();
+                me.load.stats.accept_failed();
                 warn!(worker = worker, error:% = err; "connection failed before accept");
             }
             Event::Accepted(Err(err)) => {
-                me.stats.accept_failed();
+                me.load.stats.accept_failed();
                 return Err(io::Error::new(
                     err.kind(),
                     format!("accept on {addr}: {err}"),
@@ -377,12 +410,12 @@ where
 }
 
 /// Takes a listener out of its server's list when it returns or fails.
-struct Leave<'a> {
-    shared: &'a Shared,
-    me: &'a Arc<Desk>,
+struct Leave<'a, K: Kind> {
+    shared: &'a Shared<K>,
+    me: &'a Arc<Desk<K>>,
 }
 
-impl Drop for Leave<'_> {
+impl<K: Kind> Drop for Leave<'_, K> {
     fn drop(&mut self) {
         self.shared.leave(self.me);
         lock(&self.me.handed).closed = true;
@@ -391,20 +424,21 @@ impl Drop for Leave<'_> {
 
 /// Registers a connection counted on `me` (its count was raised when it
 /// was placed) on this worker and starts its actor.
-fn start_connection<S, NA>(
+fn start_connection<K, S, NA>(
     ctx: &mut Context<ServerMessage, ThreadLocal>,
-    server: &TcpServer<S, NA>,
-    me: &Arc<Desk>,
-    (stream, peer): Conn,
+    server: &Server<K, S, NA>,
+    me: &Arc<Desk<K>>,
+    (raw, peer): Conn<K>,
 ) where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    K: Kind,
+    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
 {
-    me.stats.accepted();
-    let counted = Counted(me.clone());
-    match TcpStream::register_counted(ctx.runtime(), stream, Some(counted)) {
+    me.load.stats.accepted();
+    let counted = Counted(me.load.clone());
+    match K::register_stream(ctx.runtime(), raw, counted) {
         Ok(stream) => {
             let _ = ctx.runtime().spawn_local(
                 server.supervisor.clone(),
@@ -415,6 +449,6 @@ fn start_connection<S, NA>(
         }
         // The stream (and its count) is dropped: the peer sees the
         // connection closed.
-        Err(err) => warn!(peer:% = peer, error:% = err; "unable to register connection"),
+        Err(err) => warn!(peer:? = peer, error:% = err; "unable to register connection"),
     }
 }

@@ -62,11 +62,18 @@ impl TcpListener {
         TcpListener::register(rt, listener)
     }
 
-    /// Takes over a bound, listening, non-blocking std listener.
-    pub(crate) fn from_std(
-        rt: &RuntimeRef,
+    /// Takes over a listening std listener (one bound with options of the
+    /// application's, or passed by systemd: see
+    /// [`crate::systemd::listeners`]); it is made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std(
+        rt: &mut RuntimeRef,
         listener: std::net::TcpListener,
     ) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
         TcpListener::register(rt, mio::net::TcpListener::from_std(listener))
     }
 
