@@ -6,6 +6,8 @@ mod each_host;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
+#[path = "cli/install.rs"]
+mod install;
 #[path = "cli/logins.rs"]
 mod logins;
 #[path = "util/procs.rs"]

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
+use crate::remote::install::Install;
 use crate::remote::{PoolError, Transport, Workdir};
 
 /// A host of the pool: a name, how many slots, how to reach it, and tags.
@@ -12,6 +15,11 @@ pub struct Host {
     pub(crate) transport: Transport,
     pub(crate) tags: Vec<(String, String)>,
     pub(crate) workdir: Option<Workdir>,
+    /// Copy this program to the host when it has none
+    /// ([`Host::install_worker`]).
+    pub(crate) install_worker: bool,
+    /// This program, once the pool is built, for a host that installs it.
+    pub(crate) install: Option<Arc<Install>>,
 }
 
 impl Host {
@@ -24,6 +32,8 @@ impl Host {
             transport: Transport::local(),
             tags: Vec::new(),
             workdir: None,
+            install_worker: false,
+            install: None,
         }
     }
 
@@ -35,6 +45,8 @@ impl Host {
             transport,
             tags: Vec::new(),
             workdir: None,
+            install_worker: false,
+            install: None,
         }
     }
 
@@ -51,6 +63,19 @@ impl Host {
     /// login directory over ssh, the pool's directory locally).
     pub fn workdir(mut self, workdir: Workdir) -> Host {
         self.workdir = Some(workdir);
+        self
+    }
+
+    /// Copies this very program to the host when it has no copy of it,
+    /// over the first slot's own ssh connection (the others wait for it),
+    /// to `~/.cache/hearth/hearth-CRC-LEN`, and runs that as the worker
+    /// (the transport's `bin` is not used then): a cluster needs nothing
+    /// installed. Only to a host of the system and architecture this
+    /// program was built for, checked first (another is a permanent
+    /// failure that says so). For ssh hosts only (see
+    /// [`PoolBuilder::build`](crate::remote::PoolBuilder::build)).
+    pub fn install_worker(mut self) -> Host {
+        self.install_worker = true;
         self
     }
 

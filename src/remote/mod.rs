@@ -44,6 +44,7 @@ mod handle;
 mod handlers;
 mod held;
 mod host;
+mod install;
 mod job;
 mod keepalive;
 mod login;

@@ -263,17 +263,38 @@ impl PoolBuilder {
 
     /// The engine of this pool, its slots on the tokens from `base` on,
     /// named `default_name` unless [`PoolBuilder::name`] was called.
-    pub(crate) fn into_engine(self, base: usize, default_name: &str) -> Result<Engine, PoolError> {
+    pub(crate) fn into_engine(
+        mut self,
+        base: usize,
+        default_name: &str,
+    ) -> Result<Engine, PoolError> {
         if self.hosts.iter().all(|h| h.slots == 0) {
             return Err(PoolError::NoSlots);
         }
-        for host in &self.hosts {
-            host.transport
-                .check_host(&host.name)
-                .map_err(|why| PoolError::BadHost {
-                    host: host.name.clone(),
-                    why,
+        let mut install = None;
+        for host in &mut self.hosts {
+            let bad = |why: String| PoolError::BadHost {
+                host: host.name.clone(),
+                why,
+            };
+            host.transport.check_host(&host.name).map_err(bad)?;
+            if !host.install_worker {
+                continue;
+            }
+            if !matches!(host.transport, crate::remote::Transport::Ssh { .. }) {
+                return Err(bad(
+                    "only an ssh host installs the worker; give the others its path".to_owned(),
+                ));
+            }
+            if install.is_none() {
+                let this = crate::remote::install::Install::this_program().map_err(|err| {
+                    bad(format!(
+                        "cannot read this program to install it there: {err}"
+                    ))
                 })?;
+                install = Some(Arc::new(this));
+            }
+            host.install = install.clone();
         }
         let settings = Settings {
             window: self.window,

@@ -25,9 +25,10 @@ use log::{debug, info, warn};
 use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
+use crate::remote::install::{self, Install, Said};
 use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
-use crate::remote::transfer::{Download, Upload};
+use crate::remote::transfer::{Download, Outgoing, Upload};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
 use crate::remote::{Files, Host, SlotFailure, SlotInfo};
 
@@ -49,6 +50,13 @@ pub(crate) enum Stage {
 pub(crate) struct Counters {
     pub(crate) stats: Arc<PoolStats>,
     pub(crate) host: usize,
+}
+
+/// A slot whose install script has not said `ready` yet.
+struct Installing {
+    /// The line so far.
+    line: Vec<u8>,
+    install: Arc<Install>,
 }
 
 /// A Slurm slot waiting for its start line.
@@ -114,8 +122,11 @@ pub(crate) struct Slot {
     pub(crate) overdue: Option<u64>,
     /// A job with files is in flight: it runs alone.
     pub(crate) exclusive: bool,
-    /// A job's files going out, then the job.
-    upload: Option<Upload>,
+    /// A job's files going out, then the job; or the program, to a host
+    /// that installs it.
+    upload: Option<Box<dyn Outgoing>>,
+    /// Until an installing slot's script said `ready` (see `install.rs`).
+    installing: Option<Installing>,
     /// A file of the running job coming back.
     pub(crate) download: Option<Download>,
 }
@@ -139,7 +150,10 @@ impl Slot {
         max_frame: usize,
     ) -> io::Result<Slot> {
         let transport = &host.transport;
-        let mut cmd = transport.command(&host.name);
+        let mut cmd = match &host.install {
+            Some(install) => transport.install_command(&host.name, &install.remote),
+            None => transport.command(&host.name),
+        };
         let _ = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -221,16 +235,90 @@ impl Slot {
             exclusive: false,
             upload: None,
             download: None,
+            installing: host.install.clone().map(|install| Installing {
+                line: Vec::new(),
+                install,
+            }),
         };
-        // Written when stdin is writable: a worker that already exited shows
-        // up as its stdout closing, with its exit status, not as an error
-        // here.
-        slot.queue(&Frame::Hello {
+        // An install script reads stdin until it says `ready`.
+        if slot.installing.is_none() {
+            slot.hello()?;
+        }
+        Ok(slot)
+    }
+
+    /// Queues `HELLO` and writes it when stdin is writable: a worker that
+    /// already exited shows up as its stdout closing, with its exit
+    /// status, not as an error here.
+    fn hello(&mut self) -> io::Result<()> {
+        self.queue(&Frame::Hello {
             version: u32::from(wire::VERSION),
         })
         .map_err(io::Error::other)?;
-        let _ = slot.flush();
-        Ok(slot)
+        let _ = self.flush();
+        Ok(())
+    }
+
+    /// Reads an installing slot's script's lines (see `install.rs`):
+    /// `Some(true)` once it said `ready` (`HELLO` is then on its way),
+    /// `Some(false)` if more is to come, `None` at the end of stdout.
+    fn read_install_lines(&mut self) -> Result<Option<bool>, SlotFailure> {
+        let mut byte = [0];
+        loop {
+            let Some(installing) = self.installing.as_mut() else {
+                return Ok(Some(true));
+            };
+            match self.stdout.read(&mut byte) {
+                Ok(0) => return Ok(None),
+                Ok(_) if byte[0] != b'\n' => {
+                    if installing.line.len() >= slurm::MAX_START_LINE {
+                        return Err(SlotFailure::Install(format!(
+                            "no line from the install script within {} bytes",
+                            slurm::MAX_START_LINE
+                        )));
+                    }
+                    installing.line.push(byte[0]);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Some(false)),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(SlotFailure::Install(err.to_string())),
+            }
+            self.heard = Instant::now();
+            let line = String::from_utf8_lossy(&std::mem::take(&mut installing.line)).into_owned();
+            let install = installing.install.clone();
+            match install::parse(&line).map_err(SlotFailure::Install)? {
+                Said::Ready => {
+                    self.installing = None;
+                    self.hello()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()))?;
+                    return Ok(Some(true));
+                }
+                Said::Need { os, arch } => {
+                    if let Err(ours) = install::runs_here_built(&os, &arch) {
+                        self.out.extend_from_slice(b"refuse\n");
+                        let _ = self.flush();
+                        return Err(SlotFailure::WrongSystem {
+                            host: format!("{os} {arch}"),
+                            ours,
+                        });
+                    }
+                    let copy = install.copy().map_err(|err| {
+                        SlotFailure::Install(format!("cannot read this program to copy it: {err}"))
+                    })?;
+                    info!(slot:% = self.label; "copying this program to the host, as {}", install.remote);
+                    // The copy's time on top of the handshake's, at 5 MB/s.
+                    let copying = Duration::from_secs(install.size() / 5_000_000);
+                    let deadline =
+                        crate::remote::engine::after(Instant::now(), self.handshake + copying);
+                    self.stage = Stage::Hello(deadline);
+                    self.upload = Some(Box::new(copy));
+                    self.flush()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()))?;
+                }
+            }
+        }
     }
 
     /// The slot's number in the pool, from 1, over all hosts in order.
@@ -273,7 +361,7 @@ impl Slot {
         let mut job = Vec::new();
         wire::encode_job(id, handler, payload, self.max_frame, &mut job)
             .map_err(|err| err.to_string())?;
-        self.upload = Some(Upload::new(id, files, &job, self.max_frame)?);
+        self.upload = Some(Box::new(Upload::new(id, files, &job, self.max_frame)?));
         Ok(())
     }
 
@@ -345,6 +433,16 @@ impl Slot {
         budget: usize,
     ) -> Result<bool, SlotFailure> {
         self.unread = false;
+        if self.installing.is_some() {
+            match self.read_install_lines()? {
+                Some(true) => {}
+                Some(false) => return Ok(false),
+                None => {
+                    self.stdout_closed = true;
+                    return Ok(true);
+                }
+            }
+        }
         if self.pending.is_some() {
             match self.read_start_line() {
                 Ok(Some(true)) => {}

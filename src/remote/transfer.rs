@@ -80,7 +80,7 @@ impl Files {
 }
 
 /// A file being sent.
-struct Outgoing {
+struct Sending {
     file: File,
     size: u64,
     left: u64,
@@ -92,7 +92,7 @@ pub(crate) struct Upload {
     id: u64,
     /// The files still to start: opened, with their place and header.
     next: std::vec::IntoIter<(File, Frame)>,
-    current: Option<Outgoing>,
+    current: Option<Sending>,
     /// `RETURN` and `JOB`, once the files are out.
     tail: Vec<u8>,
     chunk: Vec<u8>,
@@ -146,10 +146,20 @@ impl Upload {
             max_frame,
         })
     }
+}
 
-    /// Appends the next frames to `out` until it holds `want` bytes or
-    /// everything is out (the job last); true once everything is.
-    pub(crate) fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
+/// Bytes that go to a slot's stdin a piece at a time, as the pipe takes
+/// them: a job's files ([`Upload`]), or the program itself
+/// (`install.rs`).
+pub(crate) trait Outgoing: Send {
+    /// Appends the next bytes to `out` until it holds `want` bytes or
+    /// everything is out; true once everything is.
+    fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool;
+}
+
+impl Outgoing for Upload {
+    /// The files' frames, then `RETURN` and the job.
+    fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
         while out.len() < want {
             let Some(current) = self.current.as_mut() else {
                 match self.next.next() {
@@ -161,7 +171,7 @@ impl Upload {
                         // A header always encodes: its path came from a
                         // Files the pool checked when it queued the job.
                         let _ = wire::encode(&header, self.max_frame, out);
-                        self.current = Some(Outgoing {
+                        self.current = Some(Sending {
                             file,
                             size,
                             left: size,

@@ -111,6 +111,29 @@ impl Transport {
         }
     }
 
+    /// The command that starts a worker for `host` through the install
+    /// script (see `install.rs`), its copy at `remote` there; only ssh
+    /// installs (checked when the pool is built).
+    pub(crate) fn install_command(&self, host: &str, remote: &str) -> Command {
+        match self {
+            Transport::Ssh {
+                ssh,
+                connect_timeout,
+                ..
+            } => {
+                let words = [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    shell_quote(crate::remote::install::SCRIPT).into_owned(),
+                    "hearth-install".to_owned(),
+                    shell_quote(remote).into_owned(),
+                ];
+                ssh_command(ssh, *connect_timeout, host, &words)
+            }
+            other => other.command(host),
+        }
+    }
+
     /// The command that starts a worker for `host`.
     pub(crate) fn command(&self, host: &str) -> Command {
         match self {
@@ -125,34 +148,8 @@ impl Transport {
                 bin,
                 connect_timeout,
             } => {
-                let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
-                let _ = cmd
-                    .args(ssh.iter().skip(1))
-                    .args(["-o", "BatchMode=yes", "-o"])
-                    .arg(format!(
-                        "ConnectTimeout={}",
-                        connect_timeout.as_secs().max(1)
-                    ))
-                    .arg("-o")
-                    .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
-                    .arg("-o")
-                    .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"));
-                // `user@host:port`: ssh takes the port with -p (the last
-                // -p wins over one in the user's own options). A name
-                // that is no login was refused when the pool was built.
-                match login::parse(host) {
-                    Ok(login) => {
-                        if let Some(port) = login.port {
-                            let _ = cmd.arg("-p").arg(port.to_string());
-                        }
-                        let _ = cmd.arg(login.destination());
-                    }
-                    Err(_) => {
-                        let _ = cmd.arg(host);
-                    }
-                }
-                let _ = cmd.arg(shell_quote(bin).as_ref()).arg(REMOTE_WORKER_FLAG);
-                cmd
+                let words = [shell_quote(bin).into_owned(), REMOTE_WORKER_FLAG.to_owned()];
+                ssh_command(ssh, *connect_timeout, host, &words)
             }
             Transport::Command { template, bin } => {
                 let words: Vec<OsString> = template
@@ -176,6 +173,40 @@ impl fmt::Display for Transport {
             Transport::Slurm(slurm) => slurm.fmt(f),
         }
     }
+}
+
+/// `ssh [the user's options] [hearth's options] [-p PORT] DESTINATION
+/// WORDS...`: hearth's options are `BatchMode`, `ConnectTimeout` and the
+/// keep-alive; `host` is read as a login (`user@host:port`).
+fn ssh_command(ssh: &[String], connect_timeout: Duration, host: &str, words: &[String]) -> Command {
+    let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
+    let _ = cmd
+        .args(ssh.iter().skip(1))
+        .args(["-o", "BatchMode=yes", "-o"])
+        .arg(format!(
+            "ConnectTimeout={}",
+            connect_timeout.as_secs().max(1)
+        ))
+        .arg("-o")
+        .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
+        .arg("-o")
+        .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"));
+    // `user@host:port`: ssh takes the port with -p (the last -p wins over
+    // one in the user's own options). A name that is no login was refused
+    // when the pool was built.
+    match login::parse(host) {
+        Ok(login) => {
+            if let Some(port) = login.port {
+                let _ = cmd.arg("-p").arg(port.to_string());
+            }
+            let _ = cmd.arg(login.destination());
+        }
+        Err(_) => {
+            let _ = cmd.arg(host);
+        }
+    }
+    let _ = cmd.args(words);
+    cmd
 }
 
 /// Quotes `word` for a POSIX shell (the remote side of ssh runs one):

@@ -167,6 +167,12 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         return write_failed(&err);
     }
     summarize(args, &hosts, &texts, &failures, &printer);
+    let dead: Vec<FailedSlot> = failures
+        .unreachable
+        .values()
+        .filter_map(|(why, _)| why.clone())
+        .collect();
+    crate::summary::advise_missing_worker(args.remote_bin.as_deref(), &dead);
     if let Err(msg) = &joblog {
         say!("hearth map: {msg}");
         return ExitCode::from(OWN_ERROR);

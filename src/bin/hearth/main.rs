@@ -223,6 +223,12 @@ pub struct MapArgs {
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
+    /// Copy this hearth to each ssh host that has no copy of it, over the
+    /// first slot's own connection, into ~/.cache/hearth (same system and
+    /// architecture only, checked), and run that: the hosts need nothing
+    /// installed.
+    #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher", "slurm"])]
+    pub install_worker: bool,
     /// Set the variable NAME for the jobs on every host, with its value
     /// here (repeatable; sent once per slot; not set here: not sent).
     #[arg(long, value_name = "NAME")]

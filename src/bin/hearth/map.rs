@@ -19,7 +19,7 @@ use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, Job, JobOutput};
 use crate::streams::Grouping;
-use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
+use crate::summary::{advise_missing_worker, report_dead_hosts, report_pending_slots, summarize};
 use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
@@ -258,6 +258,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         "the pool stopped".to_owned()
     };
     summarize(&printer, reported, &why_stopped);
+    advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();
     // Inputs read but not taken by the run were dropped with its feed.
     if let Some(reader) = &reader

@@ -190,7 +190,12 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
                         connect_timeout: Duration::from_secs(10),
                     },
                 };
-                Host::new(name, slots, transport)
+                let host = Host::new(name, slots, transport);
+                if args.install_worker {
+                    host.install_worker()
+                } else {
+                    host
+                }
             }
         };
         let host = match workdir {
@@ -284,8 +289,16 @@ fn worker_bin(args: &MapArgs) -> Result<String, String> {
                 .to_owned(),
         ),
         Some(bin) => Ok(bin.clone()),
+        // Of a program whose file was replaced or removed since it
+        // started, the path it was started from.
         None => std::env::current_exe()
-            .map(|path| path.display().to_string())
+            .map(|path| {
+                let path = path.display().to_string();
+                match path.strip_suffix(" (deleted)") {
+                    Some(path) => path.to_owned(),
+                    None => path,
+                }
+            })
             .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
     }
 }

@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Where hearth is on the hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
+    /// Copy this hearth to each host that has none, over the first slot's
+    /// own connection (same system and architecture only).
+    #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher"])]
+    pub install_worker: bool,
     /// Time limit of the command on each host, e.g. 10s, 2m: past it the
     /// command is killed and the host counts as failed.
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
@@ -74,6 +78,9 @@ impl RunArgs {
             if let Some(value) = value {
                 argv.extend([flag.into(), value.into()]);
             }
+        }
+        if self.install_worker {
+            argv.push("--install-worker".into());
         }
         argv.push("--".into());
         argv.extend(self.command.iter().cloned());

@@ -3,7 +3,7 @@
 //! and during it, at once: a slot lost, a stop signal (Ctrl+C).
 
 use hearth::Signal;
-use hearth::remote::{FailedSlot, PoolMetrics, SlotLost, StopStep};
+use hearth::remote::{FailedSlot, PoolMetrics, SlotFailure, SlotLost, StopStep};
 
 use crate::output::Printer;
 
@@ -46,6 +46,28 @@ pub fn report_dead_hosts(metrics: &PoolMetrics) {
             host.name,
             host.dead,
             host.slots
+        );
+    }
+}
+
+/// When slots died because hearth is not on their host at the path it
+/// took (its own, as no --remote-bin was given): what to do.
+pub fn advise_missing_worker(remote_bin: Option<&str>, dead: &[FailedSlot]) {
+    if remote_bin.is_some() {
+        return;
+    }
+    let missing = dead
+        .iter()
+        .any(|slot| matches!(slot.failure, SlotFailure::BinaryMissing { .. }));
+    if missing {
+        let here = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "this path".to_owned());
+        let here = here.strip_suffix(" (deleted)").unwrap_or(&here);
+        say!(
+            "hearth map: hearth is not at {here} on the hosts above: install it there at that \
+             path, give its path there with --remote-bin PATH, or let hearth copy itself \
+             there with --install-worker"
         );
     }
 }
