@@ -7,8 +7,10 @@
 //! fill a pipe and stall. What the frames mean is the pool's business.
 //!
 //! A Slurm slot first waits for its start line (see `slurm.rs`): until it
-//! comes the job is pending, counted in the host's `pending` and bounded by
-//! the transport's pending timeout instead of the handshake timeout.
+//! comes the job is pending, counted in the host's `pending` (and in its
+//! `queued` while srun's stderr says the job waits for resources) and
+//! bounded by the transport's pending timeout instead of the handshake
+//! timeout.
 //!
 //! Stopping: a slot's process leads its own process group, which the
 //! worker's jobs share; it is killed as a group, except for Slurm, where
@@ -66,6 +68,9 @@ struct Pending {
     /// How long the job may stay in the queue.
     timeout: Duration,
     slurm: Slurm,
+    /// srun said the job waits for resources (and not yet that it got
+    /// them): counted in the host's `queued`.
+    queued: bool,
 }
 
 pub(crate) struct Slot {
@@ -139,11 +144,11 @@ const UPLOAD_HIGH: usize = 1024 * 1024;
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`; the slot is named
-    /// `label`, `number` in the pool.
+    /// `label`, `number` in the pool, `in_host` (from 0) among its host's.
     pub(crate) fn spawn(
         host: &Host,
         counters: Counters,
-        (label, number): (String, u32),
+        (label, number, in_host): (String, u32, usize),
         registry: &Registry,
         base: usize,
         handshake_deadline: Instant,
@@ -152,7 +157,7 @@ impl Slot {
         let transport = &host.transport;
         let mut cmd = match &host.install {
             Some(install) => transport.install_command(&host.name, &install.remote),
-            None => transport.command(&host.name),
+            None => transport.command_for(&host.name, in_host),
         };
         let _ = cmd
             .stdin(Stdio::piped())
@@ -194,6 +199,7 @@ impl Slot {
             line: Vec::new(),
             timeout: slurm.pending_limit(),
             slurm: slurm.clone(),
+            queued: false,
         });
         let stage = match &pending {
             // The handshake's time starts when the job runs.
@@ -528,10 +534,37 @@ impl Slot {
         Ok(Some(true))
     }
 
-    /// Counts the slot out of its host's pending slots, if it was one.
+    /// Counts the slot out of its host's pending (and queued) slots, if it
+    /// was one.
     fn leave_pending(&mut self) {
-        if self.pending.take().is_some() {
-            decr(&self.counters.stats.hosts[self.counters.host].pending);
+        if let Some(pending) = self.pending.take() {
+            let host = &self.counters.stats.hosts[self.counters.host];
+            decr(&host.pending);
+            if pending.queued {
+                decr(&host.queued);
+            }
+        }
+    }
+
+    /// Follows srun's word on a pending slot's job: waiting in the queue,
+    /// or out of it.
+    fn note_queue_word(&mut self, line: &str) {
+        let Some(pending) = self.pending.as_mut() else {
+            return;
+        };
+        let queued = match slurm::queue_word(line) {
+            Some(slurm::QueueWord::Queued) => true,
+            Some(slurm::QueueWord::LeftQueue) => false,
+            None => return,
+        };
+        if queued != pending.queued {
+            pending.queued = queued;
+            let host = &self.counters.stats.hosts[self.counters.host];
+            if queued {
+                incr(&host.queued);
+            } else {
+                decr(&host.queued);
+            }
         }
     }
 
@@ -628,6 +661,7 @@ impl Slot {
         let line = String::from_utf8_lossy(&self.stderr_line).into_owned();
         self.stderr_line.clear();
         info!(target: "hearth::remote::worker", "{}: {line}", self.label);
+        self.note_queue_word(&line);
         if self.stderr_tail.len() == 5 {
             let _ = self.stderr_tail.remove(0);
         }

@@ -134,10 +134,19 @@ impl Transport {
         }
     }
 
+    /// The command that starts a worker for `host` (its slot `index` from
+    /// 0, which places a Slurm step on a node of the allocation in turn).
+    pub(crate) fn command_for(&self, host: &str, index: usize) -> Command {
+        match self {
+            Transport::Slurm(slurm) => slurm.command(index),
+            other => other.command(host),
+        }
+    }
+
     /// The command that starts a worker for `host`.
     pub(crate) fn command(&self, host: &str) -> Command {
         match self {
-            Transport::Slurm(slurm) => slurm.command(),
+            Transport::Slurm(slurm) => slurm.command(0),
             Transport::Local { bin } => {
                 let mut cmd = Command::new(bin);
                 let _ = cmd.arg(REMOTE_WORKER_FLAG);

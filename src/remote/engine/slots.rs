@@ -29,6 +29,8 @@ const MAX_FAILED_STARTS: u32 = 5;
 /// A slot's place in the pool, alive or not.
 pub(super) struct SlotEntry {
     pub(super) host: usize,
+    /// Its place among its host's slots, from 0.
+    in_host: usize,
     label: String,
     pub(super) slot: Option<Slot>,
     /// When to start (again).
@@ -60,6 +62,7 @@ impl SlotEntry {
             .flat_map(|(host, h)| {
                 (1..=h.slots).map(move |index| SlotEntry {
                     host,
+                    in_host: index - 1,
                     label: format!("{}:{index}", h.name),
                     slot: None,
                     respawn_at: Some(now),
@@ -159,6 +162,7 @@ impl Engine {
                 (
                     entry.label.clone(),
                     u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    entry.in_host,
                 ),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
