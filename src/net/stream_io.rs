@@ -29,6 +29,28 @@ where
     io.poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
 }
 
+/// [`poll_read`] into a buffer that need not be initialised (the kernel
+/// writes what it returns): the first `n` bytes of `buf` are initialised
+/// when this returns `Ready(Ok(n))`.
+#[cfg(feature = "hyper")]
+pub(crate) fn poll_read_uninit<S>(
+    io: &mut Registered<S>,
+    cx: &mut task::Context<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> Poll<io::Result<usize>>
+where
+    S: event::Source + std::os::fd::AsRawFd,
+{
+    let len = buf.len();
+    let drained = move |n: &usize| *n > 0 && *n < len;
+    io.poll_io_drained(
+        Direction::Read,
+        cx,
+        |s| crate::sys::recv_uninit(s, buf),
+        drained,
+    )
+}
+
 /// Writes some of `buf` if the source may have room, or registers `cx` for
 /// the next write event; gives up once the runtime is stopping and the
 /// write waited too long (see [`StalledWrite`]).

@@ -111,6 +111,17 @@ impl UnixStream {
         stream_io::poll_read(&mut self.io, cx, buf)
     }
 
+    /// [`UnixStream::poll_read`] into a buffer that need not be
+    /// initialised, for hyper's reads.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut task::Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        stream_io::poll_read_uninit(&mut self.io, cx, buf)
+    }
+
     /// Reads exactly `buf.len()` bytes.
     ///
     /// # Errors
