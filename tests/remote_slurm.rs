@@ -134,6 +134,10 @@ fn main() -> ExitCode {
             cli_killed_srun_loses_nothing,
         ),
         (
+            "cli_silent_slot_is_declared_dead_and_its_srun_stopped",
+            cli_silent_slot_is_declared_dead_and_its_srun_stopped,
+        ),
+        (
             "cli_40_slots_the_surplus_is_reported_pending",
             cli_40_slots_the_surplus_is_reported_pending,
         ),
@@ -518,6 +522,114 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
         }
     }
     println!("  killed srun {killed:?}; {retried} job(s) ran again");
+}
+
+/// `hearth map --slurm -j 4 --slot-timeout 2s` with 300 jobs of 20 ms;
+/// once outputs come, SIGSTOP one slot's worker and its step daemon (a
+/// node that stops answering as a crashed one does: its srun alive and
+/// silent, and deaf to SIGTERM, as srun cannot reach the step): the
+/// liveness exchange declares that slot dead, said once on stderr, and its
+/// srun is stopped (SIGTERM, then SIGKILL); its jobs run elsewhere and the
+/// run gives every output once and in order and exits 0. No other slot is
+/// lost while hearth waits for that srun to go (it used to wait 5 s with
+/// the pool stalled, and the other slots' workers, unpinged for 2 s, ended
+/// themselves). The step daemon is let go again at the end; the stopped
+/// worker goes with its cancelled job.
+fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
+    const JOBS: usize = 300;
+    let mut child = Command::new(hearth())
+        .args([
+            "map",
+            "--slurm",
+            "-j",
+            "4",
+            "--slot-timeout",
+            "2s",
+            "--json",
+            "--",
+            "sleep 0.02; echo {}",
+        ])
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting hearth");
+    let hearth_pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
+    drop(stdin);
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = procs::signal(hearth_pid, libc::SIGKILL);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut stopped = None;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        lines.push(line.expect("reading hearth's output"));
+        if lines.len() == 20 {
+            // A worker of this hearth's, started by a step daemon.
+            let all = processes();
+            let worker = all
+                .iter()
+                .find(|p| {
+                    p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
+                        && all
+                            .iter()
+                            .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
+                })
+                .expect("no worker under a slurmstepd");
+            assert!(procs::signal(worker.ppid, libc::SIGSTOP));
+            assert!(procs::signal(worker.pid, libc::SIGSTOP));
+            stopped = Some((worker.pid, worker.ppid));
+        }
+    }
+    let status = child.wait().expect("waiting for hearth");
+    drop(done_tx);
+    let _ = guard.join();
+    let stderr = errors.join().unwrap();
+    let Some((stopped, stepd)) = stopped else {
+        panic!("fewer than 20 outputs: {lines:?}; {stderr}");
+    };
+    // The node comes back: its step daemon ends the cancelled step and
+    // kills the stopped worker; if not, it is killed here so that it
+    // cannot outlive the test, which fails.
+    let _ = procs::signal(stepd, libc::SIGCONT);
+    let gone = gates::poll_for(Duration::from_secs(15), || {
+        (!processes()
+            .iter()
+            .any(|p| p.pid == stopped && p.state != 'Z'))
+        .then_some(())
+    });
+    if gone.is_none() {
+        let _ = procs::signal(stopped, libc::SIGKILL);
+    }
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines.len(), JOBS, "{stderr}");
+    for (i, line) in lines.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(json["seq"], i + 1, "{line}");
+        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+    }
+    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
+    assert_eq!(lost.len(), 1, "{stderr}");
+    assert!(
+        lost[0].contains("no answer for 2s (the slot timeout)"),
+        "{stderr}"
+    );
+    assert!(
+        gone.is_some(),
+        "the stopped worker {stopped} outlived its slot: {stderr}"
+    );
 }
 
 /// The shell command of a CLI rendezvous: marks `dir/ID` (ID from the

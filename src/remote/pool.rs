@@ -799,7 +799,10 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         drop(self.keep_alive.take());
-        lock(&self.engine).kill_all(self.poll.registry());
+        let mut engine = lock(&self.engine);
+        engine.kill_all(self.poll.registry());
+        // The sruns asked to stop, their grace periods at once.
+        engine.finish_stopping();
     }
 }
 

@@ -15,7 +15,11 @@
 //! Stopping: a slot's process leads its own process group, which the
 //! worker's jobs share; it is killed as a group, except for Slurm, where
 //! only the srun process is signalled (`SIGTERM`, then `SIGKILL` after a
-//! grace period), never its group.
+//! grace period), never its group. [`Slot::kill`] does not wait for an
+//! srun told to stop: srun waits for its step, and a step on a node that
+//! stopped answering never ends, so the pool keeps the slot among its
+//! stopping ones (see `engine/stopping.rs`) and carries on; dropping a slot
+//! waits out what is left of the grace period, then kills.
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -85,6 +89,8 @@ pub(crate) struct Slot {
     /// Stopped by killing its process group; otherwise only the process
     /// is signalled.
     kill_group: bool,
+    /// When the process was sent `SIGTERM` (a Slurm slot being stopped).
+    term_sent: Option<Instant>,
     /// Until a Slurm slot's start line came.
     pending: Option<Pending>,
     /// The handshake's time limit once the worker runs.
@@ -216,6 +222,7 @@ impl Slot {
             child,
             counters,
             kill_group: transport.kill_group_on_stop(),
+            term_sent: None,
             pending,
             handshake,
             slurm_place: None,
@@ -609,27 +616,47 @@ impl Slot {
 
     /// Stops the running process: its whole group, or for Slurm the srun
     /// process alone, asked first (`SIGTERM`: srun ends its step or
-    /// cancels its pending job) and killed only if still there after
-    /// [`slurm::TERM_GRACE`]. Does not reap it.
+    /// cancels its pending job) and killed only if still there when
+    /// [`slurm::TERM_GRACE`] has passed since it was asked. Does not reap
+    /// it.
     fn stop_process(&mut self) {
-        let pid = self.child.id();
         if self.kill_group {
             // The worker leads its own process group (`spawn`), which its
             // jobs share: kill them all.
-            let _ = crate::sys::kill_group(pid);
-        } else if crate::sys::signal_process(pid, libc::SIGTERM).is_ok() {
-            let child = &mut self.child;
-            let exited = crate::sys::wait_for_exit(pid, slurm::TERM_GRACE, || {
-                !matches!(child.try_wait(), Ok(None))
-            });
-            if matches!(exited, Ok(true)) {
-                return;
+            let _ = crate::sys::kill_group(self.child.id());
+        } else {
+            self.terminate();
+            if let Some(left) = self
+                .stop_deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()))
+            {
+                let pid = self.child.id();
+                let child = &mut self.child;
+                let exited =
+                    crate::sys::wait_for_exit(pid, left, || !matches!(child.try_wait(), Ok(None)));
+                if matches!(exited, Ok(true)) {
+                    return;
+                }
             }
             warn!(slot:% = self.label; "srun did not exit within {:?} of SIGTERM: killing it", slurm::TERM_GRACE);
         }
         if let Err(err) = self.child.kill() {
             warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
         }
+    }
+
+    /// Sends the process `SIGTERM`, once.
+    fn terminate(&mut self) {
+        if self.term_sent.is_none() {
+            let _ = crate::sys::signal_process(self.child.id(), libc::SIGTERM);
+            self.term_sent = Some(Instant::now());
+        }
+    }
+
+    /// When a slot told to stop (`SIGTERM`) is killed if still running.
+    pub(crate) fn stop_deadline(&self) -> Option<Instant> {
+        self.term_sent
+            .map(|sent| crate::remote::engine::after(sent, slurm::TERM_GRACE))
     }
 
     /// Logs what the worker wrote on stderr, a line at a time.
@@ -696,11 +723,18 @@ impl Slot {
     }
 
     /// Kills the process (if still running) and reaps it; returns how it
-    /// ended.
+    /// ended. An srun is only asked to stop (`SIGTERM`) and left running:
+    /// the caller keeps the slot until it exited or its
+    /// [`Slot::stop_deadline`] passed (then dropping it kills it), without
+    /// waiting for it.
     pub(crate) fn kill(&mut self, registry: &Registry) -> Option<ExitStatus> {
         self.deregister(registry);
         let status = match self.child.try_wait() {
             Ok(Some(status)) => Some(status),
+            _ if !self.kill_group => {
+                self.terminate();
+                None
+            }
             _ => {
                 self.stop_process();
                 self.child.wait().ok()
@@ -717,7 +751,8 @@ impl Slot {
 
 impl Drop for Slot {
     /// Never leaves a process behind: kills and reaps it if the pool did
-    /// not.
+    /// not (an srun asked to stop is given what is left of its grace
+    /// period first).
     fn drop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
             self.stop_process();

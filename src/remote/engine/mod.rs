@@ -13,7 +13,8 @@
 //! conversation with ready slots (jobs out, frames in); `jobs.rs` keeps
 //! the jobs and their queues, `slots.rs` supervises the slots (starts,
 //! deadlines, failures, restarts), `liveness.rs` pings them and judges
-//! their silence, and `failure.rs` (next to this module) says why a slot
+//! their silence, `stopping.rs` keeps the killed srun processes not gone
+//! yet without waiting for them, and `failure.rs` (next to this module) says why a slot
 //! failed.
 //!
 //! Failure semantics (the design's): a slot pulls the next job when it has
@@ -36,6 +37,7 @@
 mod jobs;
 mod liveness;
 mod slots;
+mod stopping;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,6 +147,8 @@ pub(crate) struct Engine {
     hold_for: Option<usize>,
     phase: Phase,
     frames: Vec<Frame>,
+    /// Killed slots whose srun is not gone yet (see `stopping.rs`).
+    stopping: Vec<crate::remote::slot::Slot>,
 }
 
 impl Engine {
@@ -168,6 +172,7 @@ impl Engine {
             hold_for: None,
             phase: Phase::Running,
             frames: Vec::new(),
+            stopping: Vec::new(),
         }
     }
 
@@ -275,7 +280,9 @@ impl Engine {
 
     /// True once the pool stopped and every slot process exited.
     pub(crate) fn is_closed(&self) -> bool {
-        self.phase == Phase::Closing && self.slots.iter().all(SlotEntry::is_gone)
+        self.phase == Phase::Closing
+            && self.slots.iter().all(SlotEntry::is_gone)
+            && self.stopping.is_empty()
     }
 
     /// Kills every slot now; every job not done is cancelled.
@@ -296,6 +303,7 @@ impl Engine {
         self.read_unread(registry);
         let now = Instant::now();
         self.reap_exiting(registry, now);
+        self.reap_stopping(now);
         if self.phase == Phase::Running {
             self.start_slots(registry, now);
         }
@@ -324,6 +332,7 @@ impl Engine {
         self.slots
             .iter()
             .filter_map(|entry| entry.next_deadline(running, slot_timeout))
+            .chain(self.stopping_deadline(Instant::now()))
             .min()
     }
 

@@ -198,6 +198,7 @@ impl Engine {
         if let Some(mut exiting) = entry.exiting.take() {
             let _ = exiting.slot.kill(registry);
             self.cancel_in_flight(&mut exiting.slot, &reason);
+            self.stop_later(exiting.slot);
         }
         let Some(mut slot) = self.slots[index].slot.take() else {
             return;
@@ -205,6 +206,7 @@ impl Engine {
         let _ = slot.kill(registry);
         self.slot_gone(index, &slot);
         self.cancel_in_flight(&mut slot, &reason);
+        self.stop_later(slot);
     }
 
     /// Ends the jobs `slot` holds as cancelled, with `reason`.
@@ -276,6 +278,7 @@ impl Engine {
         let entry = &self.slots[index];
         if entry.closing && matches!(failure, SlotFailure::WorkerExited { .. }) {
             debug!(slot:% = entry.label; "slot closed");
+            self.stop_later(slot);
             return;
         }
         let handshaken = slot.stage == Stage::Ready;
@@ -300,6 +303,7 @@ impl Engine {
             });
         }
         self.plan_restart(index, handshaken, failed);
+        self.stop_later(slot);
     }
 
     /// Puts the jobs of a failed slot back at the head of the queue, in
@@ -408,6 +412,7 @@ impl Engine {
                 self.finish(id, Err(failure), Some((host, info)));
             }
         }
+        self.stop_later(slot);
     }
 
     /// Restarts a failed slot with back-off, or gives it up for good when
@@ -506,7 +511,9 @@ impl Engine {
             entry.closing = true;
             if let Some(mut exiting) = entry.exiting.take() {
                 let _ = exiting.slot.kill(registry);
+                self.stop_later(exiting.slot);
             }
+            let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
                 continue;
             };
@@ -515,6 +522,7 @@ impl Engine {
                 slot.close_stdin();
             } else if let Some(mut slot) = entry.slot.take() {
                 let _ = slot.kill(registry);
+                self.stop_later(slot);
             }
         }
         debug!(pool:% = self.stats.name; "remote pool closing its slots");
