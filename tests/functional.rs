@@ -11,6 +11,8 @@ mod actor_ref;
 mod fairness;
 #[path = "functional/net.rs"]
 mod net;
+#[path = "functional/priority.rs"]
+mod priority;
 #[path = "functional/runtime.rs"]
 mod runtime;
 #[path = "functional/shared_scheduler.rs"]
