@@ -51,6 +51,7 @@
 //! cargo bench --bench redis -- hearth-rpc hearth-mutex  # sides containing any of these
 //! cargo bench --bench redis -- --keyspace 100000       # random keys
 //! cargo bench --bench redis -- --check                 # the checks alone
+//! target/release/deps/redis-* --rpc-cost local 100000  # (a)'s rpc alone
 //! ```
 //!
 //! With `--check`, or run without `--bench` (as `cargo test --benches`
@@ -88,6 +89,8 @@ mod parser_check;
 mod report;
 #[path = "redis/resp.rs"]
 mod resp;
+#[path = "redis/rpc_cost.rs"]
+mod rpc_cost;
 #[path = "redis/server.rs"]
 mod server;
 #[path = "redis/store.rs"]
@@ -121,6 +124,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(server_args) = args.strip_prefix(&[server::FLAG.to_owned()]) {
         return server::main(server_args);
+    }
+    if let Some(cost_args) = args.strip_prefix(&[rpc_cost::FLAG.to_owned()]) {
+        return rpc_cost::main(cost_args);
     }
     let (load, check, config) = match parse_args(args) {
         Ok(parsed) => parsed,
