@@ -181,12 +181,17 @@ pub(super) fn run(
 /// more than a wake-up of a sleeping thread costs.
 const LINGER: Duration = Duration::from_micros(20);
 
-/// Looks at the queues for [`LINGER`]: true as soon as `has_work`.
+/// Looks at the queues for [`LINGER`]: true as soon as `has_work`. It
+/// spins between looks, and yields the CPU every 32 looks, so that on a
+/// busy machine the thread that is to hand it work can run.
 fn linger(has_work: &dyn Fn() -> bool) -> bool {
     let start = Instant::now();
     loop {
-        if has_work() {
-            return true;
+        for _ in 0..32 {
+            if has_work() {
+                return true;
+            }
+            std::hint::spin_loop();
         }
         if start.elapsed() >= LINGER {
             return false;
