@@ -31,6 +31,9 @@ pub(super) struct SlotEntry {
     pub(super) host: usize,
     /// Its place among its host's slots, from 0.
     in_host: usize,
+    /// Times it was started: a restart takes the next place (see
+    /// [`placement`]).
+    starts: usize,
     label: String,
     pub(super) slot: Option<Slot>,
     /// When to start (again).
@@ -63,6 +66,7 @@ impl SlotEntry {
                 (1..=h.slots).map(move |index| SlotEntry {
                     host,
                     in_host: index - 1,
+                    starts: 0,
                     label: format!("{}:{index}", h.name),
                     slot: None,
                     respawn_at: Some(now),
@@ -138,6 +142,15 @@ pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<Failed
         .collect()
 }
 
+/// Where the slot `in_host` of its host starts, the time after `starts`
+/// earlier starts: its own place first, then one further each restart. A
+/// Slurm slot's place names its node of the allocation, so a slot whose
+/// node crashed comes back on the next node instead of waiting for the
+/// dead one for ever.
+fn placement(in_host: usize, starts: usize) -> usize {
+    in_host.wrapping_add(starts.saturating_sub(1))
+}
+
 impl Engine {
     /// Starts the slots whose (re)start time has come.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
@@ -150,6 +163,7 @@ impl Engine {
                 continue;
             }
             entry.respawn_at = None;
+            entry.starts += 1;
             let host = &self.hosts[entry.host];
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
@@ -162,7 +176,7 @@ impl Engine {
                 (
                     entry.label.clone(),
                     u32::try_from(index + 1).unwrap_or(u32::MAX),
-                    entry.in_host,
+                    placement(entry.in_host, entry.starts),
                 ),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
@@ -543,4 +557,20 @@ fn backoff(failed_starts: u32, index: usize) -> Duration {
         ^ index.wrapping_mul(2_654_435_761);
     let jitter = base.mul_f64((nanos % 1000) as f64 / 4000.0);
     base + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placement;
+
+    /// A slot starts at its own place, and each restart moves it one
+    /// further: with a Slurm allocation of 3 nodes, slot 2 of its host (on
+    /// the third node) comes back on the first after its node crashed.
+    #[test]
+    fn a_restarted_slot_takes_the_next_place() {
+        assert_eq!(placement(2, 1), 2);
+        assert_eq!(placement(2, 2), 3);
+        assert_eq!(placement(2, 3), 4);
+        assert_eq!(placement(0, 1), 0);
+    }
 }
