@@ -716,15 +716,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 2 (from
-    // before output streaming), an empty frame, then it waits for the end
-    // of its stdin.
+    // A "worker" of another protocol version: the magic, version 4 (from
+    // before a job's stdin travelled with it), an empty frame, then it
+    // waits for the end of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\004\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -737,7 +737,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 4, the peer version 2; \
+            "protocol version mismatch: this side speaks version 5, the peer version 4; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -1205,8 +1205,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --results DIR",
         ),
         (
-            &["--pipe"],
-            "--pipe is an option of GNU parallel that hearth map does not have",
+            &["--pipe-part"],
+            "--pipe-part is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--controlmaster"],

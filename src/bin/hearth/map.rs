@@ -143,9 +143,16 @@ pub fn run(args: MapArgs) -> ExitCode {
         (jobs, delay) => {
             let jobs: plan::FieldsIter = match jobs {
                 Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
-                Jobs::Streamed(batches) => Box::new(batches),
+                Jobs::Streamed(batches) => batches,
             };
-            let (feeder, feed) = pool.feed(FEED_CAPACITY);
+            // A block of --pipe is held until its job ends: a few per
+            // slot are read ahead, not 256.
+            let capacity = if args.pipe {
+                total_slots(&args).max(1)
+            } else {
+                FEED_CAPACITY
+            };
+            let (feeder, feed) = pool.feed(capacity);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
             let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
             (
@@ -317,7 +324,7 @@ fn halted_after(tally: &Tally, when: When) -> String {
 fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
     let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
         Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
-        Jobs::Streamed(batches) => Box::new(batches),
+        Jobs::Streamed(batches) => batches,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
     for (index, fields) in jobs.enumerate() {

@@ -24,8 +24,9 @@ pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Se
 pub enum Jobs {
     /// Every job's fields.
     Listed(Vec<Vec<Vec<u8>>>),
-    /// Read while the run goes on.
-    Streamed(Batches),
+    /// Read while the run goes on (with `--pipe`, each job's one field is
+    /// its block).
+    Streamed(FieldsIter),
 }
 
 /// A run, planned.
@@ -39,6 +40,9 @@ pub struct Plan {
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
+    if args.pipe {
+        return piped(args, read_all);
+    }
     let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
     let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
     let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
@@ -114,6 +118,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         fill,
         skip: Arc::new(skip),
         files: files.map(Arc::new),
+        pipe: false,
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
@@ -124,8 +129,59 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         }
         Jobs::Listed(all.into())
     } else {
-        Jobs::Streamed(batches)
+        Jobs::Streamed(Box::new(batches))
     };
+    Ok(Plan { maker, jobs, tag })
+}
+
+/// `--pipe`: the command once per block of stdin, the block its stdin.
+fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
+    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
+    let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
+    let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
+    if !inputs.none_given() {
+        return Err(
+            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a              or --arg (pipe the input into hearth map)"
+                .to_owned(),
+        );
+    }
+    if read_all {
+        return Err(
+            "--halt with a percentage needs the number of jobs, which --pipe knows only at the              end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
+                .to_owned(),
+        );
+    }
+    let names = names(args);
+    let template = Arc::new(Template::parse(&words, &names, &[])?);
+    let tag = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(Template::parse(&[text.as_bytes().to_vec()], &names, &[])?),
+        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
+        (None, false) => None,
+    };
+    let skip = match (&args.joblog, resume(args)) {
+        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
+        (None, Some(_)) => {
+            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
+        }
+        (_, None) => HashSet::new(),
+    };
+    let files = FileTemplates::parse(args, &names, &[])?;
+    let cutting = crate::pipe::Cutting::new(
+        args.block.as_deref(),
+        args.recend.as_deref(),
+        args.recstart.as_deref(),
+        args.regexp,
+        args.max_replace_args.or(args.max_args),
+    )?;
+    let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+    let maker = Maker {
+        template,
+        fill: Fill::Join,
+        skip: Arc::new(skip),
+        files: files.map(Arc::new),
+        pipe: true,
+    };
+    let jobs = Jobs::Streamed(Box::new(blocks.map(|block| block.map(|b| vec![b]))));
     Ok(Plan { maker, jobs, tag })
 }
 

@@ -519,9 +519,10 @@ impl Engine {
             };
             let was_busy = !slot.in_flight.is_empty();
             let mut queued = false;
-            // A slot of the pool's own machine shares its files.
+            // A slot of the pool's own machine shares its files (a job's
+            // stdin still goes to it).
             let shared = transfer::is_shared(&self.hosts[entry.host].transport);
-            // A job with files runs alone on its slot: its files come
+            // A job with files or stdin runs alone on its slot: they come
             // right before it, and nothing waits behind it.
             while slot.stage == Stage::Ready
                 && slot.in_flight.len() < self.settings.window
@@ -534,7 +535,7 @@ impl Engine {
                 let Some(job) = self.jobs.get_mut(id) else {
                     continue;
                 };
-                let files = job.files.clone().filter(|_| !shared);
+                let files = job.files.as_ref().and_then(|f| Files::for_slot(f, shared));
                 if files.is_some() && !slot.in_flight.is_empty() {
                     self.jobs.queue_front(id);
                     incr(&self.stats.queued);
