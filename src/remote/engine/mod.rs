@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 use mio::Registry;
 
+use crate::remote::mux::Mux;
 use crate::remote::slot::{Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::transfer::{self, Download};
@@ -149,6 +150,9 @@ pub(crate) struct Engine {
     frames: Vec<Frame>,
     /// Killed slots whose srun is not gone yet (see `stopping.rs`).
     stopping: Vec<crate::remote::slot::Slot>,
+    /// The ssh hosts' shared connections (see `mux.rs`); last, so that
+    /// the slots are gone before their masters end.
+    mux: Mux,
 }
 
 impl Engine {
@@ -161,6 +165,7 @@ impl Engine {
         base: usize,
     ) -> Engine {
         let slots = SlotEntry::all(&hosts, Instant::now());
+        let mux = Mux::new(&hosts);
         Engine {
             hosts,
             slots,
@@ -173,6 +178,7 @@ impl Engine {
             phase: Phase::Running,
             frames: Vec::new(),
             stopping: Vec::new(),
+            mux,
         }
     }
 
@@ -292,6 +298,7 @@ impl Engine {
         for index in 0..self.slots.len() {
             self.kill_slot(registry, index);
         }
+        self.mux.close();
     }
 
     /// Does what is due now: reads the slots left unread, starts the slots
@@ -319,6 +326,9 @@ impl Engine {
         self.fail_unrunnable();
         if self.phase == Phase::Draining && self.slots.iter().all(SlotEntry::is_idle) {
             self.close_slots(registry);
+        }
+        if self.phase == Phase::Closing && self.slots.iter().all(SlotEntry::is_gone) {
+            self.mux.close();
         }
     }
 
