@@ -38,6 +38,7 @@ mod jobs;
 mod liveness;
 mod slots;
 mod stopping;
+mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +54,7 @@ use crate::remote::wire::{self, Frame, JobError};
 use crate::remote::{Files, Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
 
 pub(crate) use jobs::{Completed, Reply, eligible_slots};
+pub(crate) use window::{ADAPTIVE_MAX, WindowPolicy};
 
 use jobs::{Jobs, cancelled};
 use slots::SlotEntry;
@@ -70,7 +72,7 @@ const MAX_OUTPUT_WAITING: usize = 4 * 1024 * 1024;
 /// The settings of a pool.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
-    pub(crate) window: usize,
+    pub(crate) window: WindowPolicy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
     /// How long a ready slot may be silent before it is dead.
@@ -164,7 +166,7 @@ impl Engine {
         stats: Arc<PoolStats>,
         base: usize,
     ) -> Engine {
-        let slots = SlotEntry::all(&hosts, Instant::now());
+        let slots = SlotEntry::all(&hosts, Instant::now(), settings.window);
         let mux = Mux::new(&hosts);
         Engine {
             hosts,
@@ -196,9 +198,10 @@ impl Engine {
         self.settings.retries
     }
 
-    /// Jobs the slots hold at once when every window is full.
+    /// Jobs the slots hold at once when every window is full (at its
+    /// largest, for an adaptive one).
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len() * self.settings.window
+        self.slots.len() * self.settings.window.max()
     }
 
     pub(crate) fn stats(&self) -> &Arc<PoolStats> {
@@ -534,7 +537,7 @@ impl Engine {
             // A job with files runs alone on its slot: its files come
             // right before it, and nothing waits behind it.
             while slot.stage == Stage::Ready
-                && slot.in_flight.len() < self.settings.window
+                && slot.in_flight.len() < entry.window.size()
                 && !slot.exclusive
             {
                 let Some(id) = self.jobs.next_for(index, self.hold_for) else {
@@ -565,6 +568,7 @@ impl Engine {
                         // when their results are in.
                         let deadline = if slot.in_flight.is_empty() {
                             job.started = Some(now);
+                            entry.head_sent_idle = true;
                             self.settings.timeout.map(|t| after(now, t))
                         } else {
                             job.started = None;
@@ -659,8 +663,10 @@ impl Engine {
                 }
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
                 slot.set_remote(host, pid);
-                let deadline = after(Instant::now(), self.settings.handshake_timeout);
+                let now = Instant::now();
+                let deadline = after(now, self.settings.handshake_timeout);
                 slot.stage = Stage::Session(deadline);
+                entry.session_sent = Some(now);
                 let slot_timeout = self.settings.slot_timeout.as_millis();
                 let init = Frame::SessionInit {
                     handlers: Vec::new(),
@@ -675,6 +681,10 @@ impl Engine {
             }
             (Stage::Session(_), Frame::SessionAck { .. }) => {
                 slot.stage = Stage::Ready;
+                // The worker answers at once: a round trip of the link.
+                if let Some(sent) = entry.session_sent.take() {
+                    entry.window.round_trip(sent.elapsed());
+                }
                 entry.failed_starts = 0;
                 incr(&self.stats.hosts[entry.host].alive);
                 Ok(())
@@ -690,6 +700,16 @@ impl Engine {
                 if pos == 0 {
                     // The running job answered, late or not.
                     slot.overdue = None;
+                    if let Some(started) = self.jobs.get_mut(job).and_then(|j| j.started) {
+                        entry
+                            .window
+                            .answered(started.elapsed(), entry.head_sent_idle);
+                    }
+                    entry.head_sent_idle = false;
+                    // The worker idles until the next job comes.
+                    if slot.in_flight.is_empty() && entry.window.ran_dry(!self.jobs.none_queued()) {
+                        debug!(slot:% = slot.label, window = entry.window.size(); "slot ran dry; its window grows");
+                    }
                 }
                 if slot.in_flight.is_empty() {
                     slot.exclusive = false;

@@ -10,6 +10,7 @@ use log::{debug, info, warn};
 use mio::Registry;
 
 use super::liveness::{ping_due, silent_at};
+use super::window::{Window, WindowPolicy};
 use super::{Engine, Phase, after};
 use crate::remote::failure::{Ending, diagnose};
 use crate::remote::mux::{Gate, MASTER_CHECK, MasterFailure};
@@ -45,6 +46,13 @@ pub(super) struct SlotEntry {
     /// A failed slot that closed its stdout, until its exit status is known
     /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
+    /// Jobs sent ahead to it, learnt over its starts (see `window.rs`).
+    pub(super) window: Window,
+    /// When `SESSION_INIT` went out, until its answer: a round trip.
+    pub(super) session_sent: Option<Instant>,
+    /// Its first job in flight was sent while it had none (its time
+    /// includes a round trip).
+    pub(super) head_sent_idle: bool,
 }
 
 struct Exiting {
@@ -56,7 +64,7 @@ struct Exiting {
 
 impl SlotEntry {
     /// The slots of `hosts`, in order, each due to start at `now`.
-    pub(super) fn all(hosts: &[Host], now: Instant) -> Vec<SlotEntry> {
+    pub(super) fn all(hosts: &[Host], now: Instant, window: WindowPolicy) -> Vec<SlotEntry> {
         hosts
             .iter()
             .enumerate()
@@ -71,6 +79,9 @@ impl SlotEntry {
                     dead: None,
                     closing: false,
                     exiting: None,
+                    window: Window::new(window),
+                    session_sent: None,
+                    head_sent_idle: false,
                 })
             })
             .collect()
