@@ -70,8 +70,9 @@ impl PoolBuilder {
 
     /// Jobs in flight per slot (pipelining), fixed; at least 1.
     ///
-    /// Without it the window adapts to each slot's link: it starts at 1
-    /// and doubles, up to 64, while the slot runs dry (its last job is
+    /// Without it the window of an ssh slot adapts to its link (other
+    /// slots keep a window of 1): it starts at 1 and doubles, up to 64,
+    /// while the slot runs dry (its last job is
     /// answered while jobs wait, and the round trip the worker then idles
     /// is more than a fifth of what its jobs took), so that a slot over a
     /// long link keeps its worker busy and a slot of long jobs keeps a

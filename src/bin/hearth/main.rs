@@ -279,9 +279,10 @@ pub struct MapArgs {
     /// nothing from hearth for as long ends itself and its job.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub slot_timeout: Duration,
-    /// Jobs sent ahead to each slot, fixed. Without it the window adapts
-    /// to each slot's link: from 1, doubling up to 64 while a slot's
-    /// worker idles for round trips that are long next to its jobs.
+    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
+    /// window adapts to its link: from 1, doubling up to 64 while its
+    /// worker idles for round trips that are long next to its jobs (other
+    /// slots keep 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub window: Option<u32>,
     /// Print outputs in input order (the default): the first job's as it

@@ -79,7 +79,7 @@ impl SlotEntry {
                     dead: None,
                     closing: false,
                     exiting: None,
-                    window: Window::new(window),
+                    window: Window::new(window.for_transport(&h.transport)),
                     session_sent: None,
                     head_sent_idle: false,
                 })

@@ -14,7 +14,9 @@
 //! window took ([`DRY_SHARE`]). It doubles each time, up to its bound. A
 //! slot of jobs that run long next to the round trip stays small: a job
 //! sent ahead to one slot cannot be taken by another that is free, which
-//! matters at the end of a run of long jobs.
+//! matters at the end of a run of long jobs. Only ssh slots adapt:
+//! local, Slurm and command slots keep the start (see
+//! [`WindowPolicy::for_transport`]).
 //!
 //! The round trip is measured once per slot, from `SESSION_INIT` to its
 //! answer (the worker answers at once, so this is the link and the two
@@ -25,6 +27,8 @@
 //! keeps what it learnt.
 
 use std::time::Duration;
+
+use crate::remote::Transport;
 
 /// The window of a pool's slots, as the pool was built.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -41,6 +45,19 @@ pub(crate) enum WindowPolicy {
 }
 
 impl WindowPolicy {
+    /// The policy of a slot started with `transport`: an adaptive window
+    /// adapts over ssh only. A local pipe, a Slurm step or a command
+    /// template keeps its start: their round trips are short, and a
+    /// first one measured on a busy machine (a worker just started) is
+    /// no measure of them.
+    pub(crate) fn for_transport(self, transport: &Transport) -> WindowPolicy {
+        match (self, transport) {
+            (WindowPolicy::Adaptive { .. }, Transport::Ssh { .. })
+            | (WindowPolicy::Fixed(_), _) => self,
+            (WindowPolicy::Adaptive { start, .. }, _) => WindowPolicy::Fixed(start.max(1)),
+        }
+    }
+
     /// The largest window a slot may have.
     pub(crate) fn max(self) -> usize {
         match self {
@@ -217,6 +234,16 @@ mod tests {
         assert!(!window.ran_dry(false), "grew with nothing queued");
         assert!(window.ran_dry(true));
         assert_eq!(window.size(), 2);
+    }
+
+    #[test]
+    fn only_ssh_slots_adapt() {
+        let ssh = crate::remote::Transport::ssh("hearth");
+        assert_eq!(ADAPTIVE.for_transport(&ssh), ADAPTIVE);
+        let local = crate::remote::Transport::local();
+        assert_eq!(ADAPTIVE.for_transport(&local), WindowPolicy::Fixed(1));
+        let fixed = WindowPolicy::Fixed(8);
+        assert_eq!(fixed.for_transport(&ssh), fixed);
     }
 
     #[test]
