@@ -48,6 +48,7 @@ mod install;
 mod job;
 mod keepalive;
 mod login;
+mod mux;
 mod outcome;
 mod pool;
 mod serve;

@@ -283,9 +283,12 @@ pub struct MapArgs {
     /// nothing from hearth for as long ends itself and its job.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub slot_timeout: Duration,
-    /// Jobs in flight per slot.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub window: u32,
+    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
+    /// window adapts to its link: from 1, doubling up to 64 while its
+    /// worker idles for round trips that are long next to its jobs (other
+    /// slots keep 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub window: Option<u32>,
     /// Print outputs in input order (the default): the first job's as it
     /// comes, the others' when their turn comes (held in memory, and in
     /// temporary files in $TMPDIR past 16 MiB).

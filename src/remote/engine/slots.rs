@@ -10,8 +10,10 @@ use log::{debug, info, warn};
 use mio::Registry;
 
 use super::liveness::{ping_due, silent_at};
+use super::window::{Window, WindowPolicy};
 use super::{Engine, Phase, after};
 use crate::remote::failure::{Ending, diagnose};
+use crate::remote::mux::{Gate, MASTER_CHECK, MasterFailure};
 use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{decr, incr};
 use crate::remote::wire::Frame;
@@ -47,6 +49,13 @@ pub(super) struct SlotEntry {
     /// A failed slot that closed its stdout, until its exit status is known
     /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
+    /// Jobs sent ahead to it, learnt over its starts (see `window.rs`).
+    pub(super) window: Window,
+    /// When `SESSION_INIT` went out, until its answer: a round trip.
+    pub(super) session_sent: Option<Instant>,
+    /// Its first job in flight was sent while it had none (its time
+    /// includes a round trip).
+    pub(super) head_sent_idle: bool,
 }
 
 struct Exiting {
@@ -58,7 +67,7 @@ struct Exiting {
 
 impl SlotEntry {
     /// The slots of `hosts`, in order, each due to start at `now`.
-    pub(super) fn all(hosts: &[Host], now: Instant) -> Vec<SlotEntry> {
+    pub(super) fn all(hosts: &[Host], now: Instant, window: WindowPolicy) -> Vec<SlotEntry> {
         hosts
             .iter()
             .enumerate()
@@ -74,6 +83,9 @@ impl SlotEntry {
                     dead: None,
                     closing: false,
                     exiting: None,
+                    window: Window::new(window.for_transport(&h.transport)),
+                    session_sent: None,
+                    head_sent_idle: false,
                 })
             })
             .collect()
@@ -152,9 +164,13 @@ fn placement(in_host: usize, starts: usize) -> usize {
 }
 
 impl Engine {
-    /// Starts the slots whose (re)start time has come.
+    /// Starts the slots whose (re)start time has come; the slots of an ssh
+    /// host through its master (see `mux.rs`), which is started first and
+    /// waited for.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
-        for (index, entry) in self.slots.iter_mut().enumerate() {
+        self.mux.update(now);
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
             if entry.slot.is_some()
                 || entry.exiting.is_some()
                 || entry.dead.is_some()
@@ -162,9 +178,27 @@ impl Engine {
             {
                 continue;
             }
+            let host_index = entry.host;
+            let host = &self.hosts[host_index];
+            let control =
+                match self
+                    .mux
+                    .gate(host_index, host, now, self.settings.handshake_timeout)
+                {
+                    Gate::Direct => None,
+                    Gate::Through(socket) => Some(socket),
+                    Gate::Wait => {
+                        entry.respawn_at = Some(now + MASTER_CHECK);
+                        continue;
+                    }
+                    Gate::Failed(failure) => {
+                        entry.respawn_at = None;
+                        self.master_failed(index, &failure);
+                        continue;
+                    }
+                };
             entry.respawn_at = None;
             entry.starts += 1;
-            let host = &self.hosts[entry.host];
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
                 stats: self.stats.clone(),
@@ -172,6 +206,7 @@ impl Engine {
             };
             match Slot::spawn(
                 host,
+                control.as_deref(),
                 counters,
                 (
                     entry.label.clone(),
@@ -200,6 +235,43 @@ impl Engine {
                 }
             }
         }
+        // The slots due now were told; the next one due logs in again.
+        self.mux.clear_failed();
+    }
+
+    /// Slot `index` did not start: its host's master could not log in
+    /// (see `mux.rs`). Said as the slot's own ssh would have ended, and
+    /// restarted with back-off, or dead for good, as such a slot.
+    fn master_failed(&mut self, index: usize, failure: &MasterFailure) {
+        let entry = &self.slots[index];
+        let host = &self.hosts[entry.host];
+        let failed = if let Some(error) = &failure.spawn_error {
+            FailedSlot::new(
+                &entry.label,
+                SlotFailure::CannotStart {
+                    transport: host.transport.to_string(),
+                    error: error.clone(),
+                },
+            )
+        } else if let Some(within) = failure.timed_out {
+            FailedSlot::new(&entry.label, SlotFailure::NoHandshake { within })
+        } else {
+            let ending = Ending {
+                status: failure.status,
+                by_itself: true,
+                handshaken: false,
+                stderr: &failure.stderr,
+                transport: &host.transport,
+            };
+            diagnose(
+                &entry.label,
+                SlotFailure::WorkerExited { status: None },
+                &ending,
+            )
+        };
+        warn!(slot:% = entry.label; "slot failed: {}", failed.reason());
+        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+        self.plan_restart(index, false, failed);
     }
 
     /// Kills slot `index` now, a failed one waiting for its exit too, and
