@@ -199,9 +199,16 @@ impl Engine {
     }
 
     /// Jobs the slots hold at once when every window is full (at its
-    /// largest, for an adaptive one).
+    /// largest, for an adaptive one: only an ssh slot's adapts, the others
+    /// keep their start).
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len() * self.settings.window.max()
+        self.slots
+            .iter()
+            .map(|entry| {
+                let transport = &self.hosts[entry.host].transport;
+                self.settings.window.for_transport(transport).max()
+            })
+            .sum()
     }
 
     pub(crate) fn stats(&self) -> &Arc<PoolStats> {
