@@ -323,6 +323,16 @@ const WORKLOADS: &[Workload] = &[
             tokio: tcp::isolated_tokio,
         },
     },
+    Workload {
+        name: "tcp-echo/thread-safe",
+        size: 10_000,
+        smoke_size: 100,
+        kind: Kind::Time {
+            messages: Some(tcp::TCP_CONNECTIONS),
+            hearth: tcp::isolated_hearth_thread_safe,
+            tokio: tcp::isolated_tokio,
+        },
+    },
     figures(
         "spawn-memory/local",
         100_000,

@@ -1,5 +1,6 @@
 //! [`TcpServer`]: a listener per worker on one port, an actor per
-//! connection.
+//! connection; here the server of thread-local connections, and what both
+//! kinds share (`server_thread_safe.rs` has the other).
 //!
 //! The kernel spreads new connections over the listeners (`SO_REUSEPORT`)
 //! by a hash of their addresses, which is uneven: 50 connections often
@@ -14,6 +15,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +25,7 @@ use std::task::{Poll, Waker};
 use log::{debug, warn};
 
 use super::server_stats::{ListenerStats, ServerStats};
-use super::{TcpListener, TcpStream, with_addr};
+use super::{SocketMode, TcpListener, TcpStream, with_addr};
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
 use crate::{ActorOptions, ThreadLocal, sys};
@@ -42,6 +44,37 @@ use crate::{ActorOptions, ThreadLocal, sys};
 /// On a graceful shutdown of the runtime the listeners stop accepting and
 /// return; connection actors finish by themselves (see
 /// [`Context::until_stopping`]).
+///
+/// # Thread-local or thread-safe connections
+///
+/// The connection actor's runtime access chooses the server's mode (the
+/// type parameter `RT`, inferred by [`TcpServer::setup`]):
+///
+/// - Thread-local (`Context<_, ThreadLocal>` and a [`TcpStream`]): the
+///   listeners are thread-local actors, one per worker, spawned with
+///   [`RuntimeRef::spawn_local`](crate::RuntimeRef::spawn_local), and a
+///   connection stays on the worker that started it. Its socket is on that
+///   worker's own poll, and waking it takes no lock and no atomic
+///   operation: the cheaper of the two per request. Choose it when the
+///   connections' work is short and even and the workers have their CPUs
+///   to themselves, as for an echo or a cache server on a dedicated host.
+/// - Thread-safe (`Context<_, ThreadSafe>` and a `TcpStream<ThreadSafe>`):
+///   the listener is a thread-safe actor, spawned with
+///   [`Runtime::spawn`](crate::Runtime::spawn) or
+///   [`ThreadSafe::spawn`](crate::ThreadSafe::spawn) (once is enough; each
+///   more adds a socket on the same port), and a connection runs on
+///   whichever worker is free when it has work: its socket is on the
+///   runtime's shared poll, which every worker polls. A worker held up by
+///   a long request, by a blocking call or by another program taking its
+///   CPU no longer holds up the connections it accepted. This costs a lock
+///   and a second poll per wake-up, and the connection's memory moves
+///   between cores with it. Choose it when request costs are uneven, when
+///   the machine is shared, or when tail latency matters more than the
+///   last percent of throughput; the connection actor (and what it holds
+///   across an `.await`) must then be `Send`.
+///
+/// `BENCHMARKS.md` has the two modes side by side, under the TCP echo and
+/// the HTTP workloads.
 ///
 /// # Examples
 ///
@@ -66,29 +99,30 @@ use crate::{ActorOptions, ThreadLocal, sys};
 ///     Ok(runtime.start()?)
 /// }
 /// ```
-pub struct TcpServer<S, NA> {
-    shared: Arc<Shared>,
-    supervisor: S,
-    new_actor: NA,
-    options: ActorOptions,
+pub struct TcpServer<S, NA, RT: SocketMode = ThreadLocal> {
+    pub(super) shared: Arc<Shared>,
+    pub(super) supervisor: S,
+    pub(super) new_actor: NA,
+    pub(super) options: ActorOptions,
+    _mode: PhantomData<fn() -> RT>,
 }
 
-struct Shared {
-    addr: SocketAddr,
+pub(super) struct Shared {
+    pub(super) addr: SocketAddr,
     /// The socket bound by `setup`, taken by the first listener.
     bound: Mutex<Option<std::net::TcpListener>>,
     /// The running listeners, one per worker.
     listeners: Mutex<Vec<Arc<Desk>>>,
     /// Connections and accept errors per worker, for the metrics.
-    stats: Arc<ServerStats>,
+    pub(super) stats: Arc<ServerStats>,
 }
 
 /// What the other listeners see of one listener.
-struct Desk {
+pub(super) struct Desk {
     /// Open connections of the server on this listener's worker.
     open: AtomicUsize,
     /// The server's counters on this worker.
-    stats: Arc<ListenerStats>,
+    pub(super) stats: Arc<ListenerStats>,
     /// Connections handed over by other listeners.
     handed: Mutex<Handed>,
     /// The listener actor, to wake when a connection is handed over.
@@ -96,7 +130,7 @@ struct Desk {
 }
 
 /// A connection not yet registered on any worker, with its peer's address.
-type Conn = (mio::net::TcpStream, SocketAddr);
+pub(super) type Conn = (mio::net::TcpStream, SocketAddr);
 
 /// The connections handed to a listener.
 #[derive(Default)]
@@ -107,6 +141,24 @@ struct Handed {
 }
 
 impl Desk {
+    /// A listener's desk, counting into `stats`.
+    pub(super) fn new(stats: Arc<ListenerStats>) -> Desk {
+        Desk {
+            open: AtomicUsize::new(0),
+            stats,
+            handed: Mutex::new(Handed::default()),
+            waker: Mutex::new(None),
+        }
+    }
+
+    /// Counts a connection started on this listener (not handed over): its
+    /// place in the count, to keep with its stream.
+    pub(super) fn count(self: &Arc<Desk>) -> Counted {
+        let _ = self.open.fetch_add(1, Ordering::AcqRel);
+        self.stats.accepted();
+        Counted(self.clone())
+    }
+
     /// Hands `conn` to this listener; gives it back if the listener stopped.
     fn hand(&self, conn: Conn) -> Result<(), Conn> {
         let mut handed = lock(&self.handed);
@@ -135,11 +187,23 @@ impl Drop for Counted {
 }
 
 /// Locks `mutex`, ignoring poisoning (nothing panics while these are held).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
+    /// The socket to listen on: the one `setup` bound, or a new one on the
+    /// same port for the listeners after the first.
+    pub(super) fn socket(&self) -> io::Result<std::net::TcpListener> {
+        let bound = lock(&self.bound).take();
+        match bound {
+            Some(socket) => Ok(socket),
+            None => {
+                sys::reuse_port_listener(self.addr).map_err(|err| with_addr("bind", self.addr, err))
+            }
+        }
+    }
+
     /// Where a connection accepted by `me` should go: `me`, or the desk of
     /// a listener with fewer open connections, whose count it joins.
     fn place(&self, me: &Arc<Desk>) -> Arc<Desk> {
@@ -168,16 +232,18 @@ pub enum ServerMessage {
     Stop,
 }
 
-impl<S, NA> TcpServer<S, NA>
+impl<S, NA, RT> TcpServer<S, NA, RT>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    RT: SocketMode,
+    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream<RT>> + Clone + 'static,
+    NA: NewActor<Argument = TcpStream<RT>, RuntimeAccess = RT> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
 {
     /// Binds the server's address now (port 0 picks a free port, which all
     /// listeners then share), so a bad address is reported here and
-    /// connections are queued from this moment on.
+    /// connections are queued from this moment on. The connection actor
+    /// `new_actor` chooses the server's mode (see [`TcpServer`]).
     ///
     /// # Errors
     ///
@@ -203,29 +269,31 @@ where
             supervisor,
             new_actor,
             options,
+            _mode: PhantomData,
         })
     }
 }
 
-impl<S, NA> TcpServer<S, NA> {
+impl<S, NA, RT: SocketMode> TcpServer<S, NA, RT> {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.addr
     }
 }
 
-impl<S: Clone, NA: Clone> Clone for TcpServer<S, NA> {
+impl<S: Clone, NA: Clone, RT: SocketMode> Clone for TcpServer<S, NA, RT> {
     fn clone(&self) -> Self {
         TcpServer {
             shared: self.shared.clone(),
             supervisor: self.supervisor.clone(),
             new_actor: self.new_actor.clone(),
             options: self.options,
+            _mode: PhantomData,
         }
     }
 }
 
-impl<S, NA> fmt::Debug for TcpServer<S, NA> {
+impl<S, NA, RT: SocketMode> fmt::Debug for TcpServer<S, NA, RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
             .field("addr", &self.shared.addr)
@@ -279,28 +347,14 @@ where
     NA::Message: 'static,
 {
     let addr = server.shared.addr;
-    let bound = server
-        .shared
-        .bound
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    let socket = match bound {
-        Some(socket) => socket,
-        None => sys::reuse_port_listener(addr).map_err(|err| with_addr("bind", addr, err))?,
-    };
-    let mut listener = TcpListener::from_std(ctx.runtime(), socket)?;
+    let socket = server.shared.socket()?;
+    let mut listener = TcpListener::<ThreadLocal>::from_std(ctx.runtime(), socket)?;
     let worker = ctx.runtime().worker_id();
     // A restarted listener starts a new count at 0 while its worker's
     // earlier connections are still open: it gets a few more new ones until
     // those close.
     ctx.runtime().add_tcp_server(&server.shared.stats);
-    let me = Arc::new(Desk {
-        open: AtomicUsize::new(0),
-        stats: server.shared.stats.on_worker(worker),
-        handed: Mutex::new(Handed::default()),
-        waker: Mutex::new(None),
-    });
+    let me = Arc::new(Desk::new(server.shared.stats.on_worker(worker)));
     lock(&server.shared.listeners).push(me.clone());
     let _leave = Leave {
         shared: &server.shared,
@@ -404,7 +458,7 @@ fn start_connection<S, NA>(
 {
     me.stats.accepted();
     let counted = Counted(me.clone());
-    match TcpStream::register_counted(ctx.runtime(), stream, Some(counted)) {
+    match TcpStream::<ThreadLocal>::register_counted(ctx.runtime(), stream, Some(counted)) {
         Ok(stream) => {
             let _ = ctx.runtime().spawn_local(
                 server.supervisor.clone(),

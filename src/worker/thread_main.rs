@@ -26,7 +26,9 @@ use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
 use crate::trace::{self, WakeCause};
 use crate::worker::sources::IoRegistry;
-use crate::worker::{Control, OwnReady, Prepared, WAKER, WorkerFn, WorkerWake};
+use crate::worker::{
+    Control, OwnReady, Prepared, SHARED_POLL, WAKER, WorkerFn, WorkerWake, watch_shared_poll,
+};
 use crate::{Error, RuntimeRef};
 
 /// Processes run per queue between two polls.
@@ -59,6 +61,7 @@ pub(super) fn run(
             Err(err) => warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity"),
         }
     }
+    watch_shared_poll(poll.registry(), &shared).map_err(|err| Error::worker_poll(id, err))?;
     let rt = RuntimeRef::new(WorkerInternals {
         id,
         local: RefCell::new(LocalScheduler::new(wake.clone())),
@@ -158,7 +161,7 @@ pub(super) fn run(
             Err(err) => return Err(Error::worker_poll(id, err)),
         }
         wake.awake();
-        dispatch(&rt, &events, &mut due);
+        dispatch(&rt, &events, &mut due).map_err(|err| Error::worker_poll(id, err))?;
     }
 }
 
@@ -198,17 +201,35 @@ pub(crate) fn until_next_timer(rt: &RuntimeRef, wake: &WorkerWake) -> Option<Dur
 }
 
 /// Wakes the tasks that the poll's `events` (and the timers now due) make
-/// ready.
-pub(crate) fn dispatch(rt: &RuntimeRef, events: &Events, due: &mut Vec<std::task::Waker>) {
-    // Being woken by the waker needs no handling: that was the point.
+/// ready; an event of the shared poll makes the worker poll that too.
+///
+/// # Errors
+///
+/// Polling the shared poll failed.
+pub(crate) fn dispatch(
+    rt: &RuntimeRef,
+    events: &Events,
+    due: &mut Vec<std::task::Waker>,
+) -> io::Result<()> {
+    let mut shared_poll = false;
     let mut io = rt.internals.io.borrow_mut();
-    for event in events.iter().filter(|event| event.token() != WAKER) {
-        io.ready(event, due);
+    for event in events.iter() {
+        match event.token() {
+            // Being woken by the waker needs no handling: that was the
+            // point.
+            WAKER => {}
+            SHARED_POLL => shared_poll = true,
+            _ => io.ready(event, due),
+        }
     }
     drop(io);
+    if shared_poll {
+        rt.internals.shared.io.poll(due)?;
+    }
     trace::woke(WakeCause::Io, due.len());
     let by_io = due.len();
     expire_timers(rt, &rt.internals.shared, due, by_io);
+    Ok(())
 }
 
 /// Runs a function given to [`Runtime::run_on_workers`]: its error, or its

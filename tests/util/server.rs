@@ -45,6 +45,7 @@ pub struct Serving {
 
 /// Adds a server of `new_actor` connections to `runtime` (a listener per
 /// worker) and starts the runtime on a thread of its own.
+#[allow(dead_code)]
 pub fn serve<NA>(mut runtime: Runtime, new_actor: NA) -> Serving
 where
     NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
@@ -68,6 +69,64 @@ where
             ActorOptions::default(),
         );
     });
+    let handle = runtime.thread_safe();
+    let (done_tx, done) = mpsc::channel();
+    let _ = thread::spawn(move || done_tx.send(runtime.start()));
+    Serving { addr, handle, done }
+}
+
+/// Runs a thread-safe server of `new_actor` connections on `threads`
+/// workers while `clients` runs, as [`with_server`] does.
+#[track_caller]
+#[allow(dead_code)]
+pub fn with_thread_safe_server<NA>(
+    threads: usize,
+    new_actor: NA,
+    clients: impl FnOnce(SocketAddr, &ThreadSafe),
+) where
+    NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    NA::Actor: Send + 'static,
+    NA::Message: Send + 'static,
+    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
+{
+    let runtime = Runtime::setup().num_threads(threads).build().unwrap();
+    let serving = serve_thread_safe(runtime, new_actor);
+    clients(serving.addr, &serving.handle);
+    serving.stop().unwrap();
+}
+
+/// Adds a thread-safe server of `new_actor` connections to `runtime` (one
+/// thread-safe listener) and starts the runtime on a thread of its own.
+#[allow(dead_code)]
+pub fn serve_thread_safe<NA>(mut runtime: Runtime, new_actor: NA) -> Serving
+where
+    NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    NA::Actor: Send + 'static,
+    NA::Message: Send + 'static,
+    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
+{
+    let server = TcpServer::setup(
+        "127.0.0.1:0".parse().unwrap(),
+        NoSupervisor,
+        new_actor,
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let _ = runtime.spawn(
+        RestartSupervisor::new(()),
+        server,
+        (),
+        ActorOptions::default(),
+    );
     let handle = runtime.thread_safe();
     let (done_tx, done) = mpsc::channel();
     let _ = thread::spawn(move || done_tx.send(runtime.start()));
