@@ -7,6 +7,10 @@
 //!
 //! - `ping-pong`: two actors send a number back and forth 1,000,000 times;
 //!   tokio: two tasks and two `tokio::sync::mpsc` channels.
+//!
+//! (ping-pong, rpc, fan-in and spawn also run on tokio's fastest idiomatic
+//! form in the same rounds: unbounded channels for messages, a `oneshot`
+//! per reply; a second table compares hearth with it.)
 //! - `rpc`: one actor makes 200,000 request/response calls to another with
 //!   `ActorRef::rpc` (an `RpcMessage` carrying the request and its one-shot
 //!   response); tokio: an mpsc channel of `(request, oneshot::Sender)`.
@@ -186,8 +190,12 @@ enum Kind {
         messages: Option<u64>,
         /// The hearth side.
         hearth: RunFn,
-        /// The tokio side.
+        /// The tokio side, as the other workloads write it (bounded
+        /// channels of 64).
         tokio: RunFn,
+        /// tokio's fastest idiomatic form, where it differs: unbounded
+        /// channels for messages, a oneshot for each reply.
+        fast: Option<RunFn>,
     },
     /// Figures reported by a child process: the table of figures.
     Figures {
@@ -216,6 +224,29 @@ const fn timed(
             messages: None,
             hearth,
             tokio,
+            fast: None,
+        },
+    }
+}
+
+/// A timed workload with tokio's fastest form as a third side.
+const fn timed_fast(
+    name: &'static str,
+    size: u64,
+    smoke_size: u64,
+    hearth: RunFn,
+    tokio: RunFn,
+    fast: RunFn,
+) -> Workload {
+    Workload {
+        name,
+        size,
+        smoke_size,
+        kind: Kind::Time {
+            messages: None,
+            hearth,
+            tokio,
+            fast: Some(fast),
         },
     }
 }
@@ -243,61 +274,69 @@ const fn figures(
 
 /// Every workload, in the order they run and are shown.
 const WORKLOADS: &[Workload] = &[
-    timed(
+    timed_fast(
         "ping-pong/local",
         1_000_000,
         1_000,
         ping_pong::hearth_local,
         ping_pong::tokio_local,
+        ping_pong::fast_tokio_local,
     ),
-    timed(
+    timed_fast(
         "ping-pong/2-workers",
         1_000_000,
         1_000,
         ping_pong::hearth_shared,
         ping_pong::tokio_shared,
+        ping_pong::fast_tokio_shared,
     ),
-    timed(
+    timed_fast(
         "rpc/local",
         200_000,
         1_000,
         rpc::hearth_local,
         rpc::tokio_local,
+        rpc::fast_tokio_local,
     ),
-    timed(
+    timed_fast(
         "rpc/2-workers",
         200_000,
         1_000,
         rpc::hearth_shared,
         rpc::tokio_shared,
+        rpc::fast_tokio_shared,
     ),
-    timed(
+    timed_fast(
         "fan-in/local",
         1_000_000,
         1_000,
         fan_in::hearth_local,
         fan_in::tokio_local,
+        fan_in::fast_tokio_local,
     ),
-    timed(
+    timed_fast(
         "fan-in/2-workers",
         1_000_000,
         1_000,
         fan_in::hearth_shared,
         fan_in::tokio_shared,
+        fan_in::fast_tokio_shared,
     ),
-    timed(
+    timed_fast(
         "spawn/local",
         100_000,
         1_000,
         spawn::hearth_local,
         spawn::tokio_local,
+        spawn::fast_tokio_local,
     ),
-    timed(
+    timed_fast(
         "spawn/2-workers",
         100_000,
         1_000,
         spawn::hearth_shared,
         spawn::tokio_shared,
+        spawn::fast_tokio_shared,
     ),
     timed(
         "skynet/local",
@@ -321,6 +360,7 @@ const WORKLOADS: &[Workload] = &[
             messages: Some(tcp::TCP_CONNECTIONS),
             hearth: tcp::isolated_hearth,
             tokio: tcp::isolated_tokio,
+            fast: None,
         },
     },
     Workload {
@@ -427,7 +467,9 @@ fn main() -> ExitCode {
                 messages,
                 hearth,
                 tokio,
-            } => measure_time(workload, *messages, *hearth, *tokio, &config).map(|r| times.push(r)),
+                fast,
+            } => measure_time(workload, *messages, [*hearth, *tokio], *fast, &config)
+                .map(|r| times.push(r)),
             Kind::Figures {
                 labels,
                 hearth,
@@ -465,6 +507,9 @@ struct Report {
     hearth: Vec<Duration>,
     /// tokio's time in each round.
     tokio: Vec<Duration>,
+    /// The time of tokio's fastest form in each round (none if it has no
+    /// such form).
+    fast: Vec<Duration>,
 }
 
 /// The measurements of one child-process workload.
@@ -505,12 +550,14 @@ fn alternate<T>(
     Ok(())
 }
 
-/// Runs the rounds of one timed workload.
+/// Runs the rounds of one timed workload: hearth and tokio as
+/// [`alternate`] does, and tokio's fastest form, if any, in the same
+/// rounds, right after them.
 fn measure_time(
     workload: &Workload,
     messages: Option<u64>,
-    hearth: RunFn,
-    tokio: RunFn,
+    [hearth, tokio]: [RunFn; 2],
+    fast: Option<RunFn>,
     config: &Config,
 ) -> Result<Report, String> {
     let mut report = Report {
@@ -518,8 +565,31 @@ fn measure_time(
         messages: messages.map(|per_size| per_size * size(config, workload)),
         hearth: Vec::with_capacity(config.rounds),
         tokio: Vec::with_capacity(config.rounds),
+        fast: Vec::with_capacity(config.rounds),
     };
+    let mut fast_error = None;
     alternate(workload, config, hearth, tokio, |round, hearth, tokio| {
+        if let Some(fast) = fast {
+            match run_side(
+                workload.name,
+                "tokio (fastest form)",
+                fast,
+                size(config, workload),
+            ) {
+                Ok(time) => {
+                    eprintln!(
+                        "{:<24} round {}/{}: tokio's fastest form {:>9.2} ms, hearth/that {:>6.2}",
+                        workload.name,
+                        round + 1,
+                        config.rounds,
+                        ms(time),
+                        ratio(hearth, time),
+                    );
+                    report.fast.push(time);
+                }
+                Err(err) => fast_error = Some(err),
+            }
+        }
         let rates = match report.messages {
             Some(messages) => format!(
                 "; {:.0} vs {:.0} msg/s",
@@ -540,7 +610,10 @@ fn measure_time(
         report.hearth.push(hearth);
         report.tokio.push(tokio);
     })?;
-    Ok(report)
+    match fast_error {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
 }
 
 /// Runs the rounds of one child-process workload.
@@ -654,7 +727,51 @@ fn print_table(reports: &[Report]) {
     println!();
     println!("hearth/tokio: ratio of the medians; round ratio: median of the per-round ratios.");
     println!("Below 1 hearth is faster.");
+    print_fast_table(reports);
     print_rate_table(reports);
+}
+
+/// The table of hearth against tokio's fastest form (unbounded channels,
+/// oneshot replies), for the workloads that have one.
+fn print_fast_table(reports: &[Report]) {
+    let with_fast: Vec<&Report> = reports.iter().filter(|r| !r.fast.is_empty()).collect();
+    if with_fast.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "| {:<24} | {:>12} | {:>16} | {:>14} | {:>12} | {:>14} |",
+        "workload", "hearth (ms)", "tokio fast (ms)", "hearth/fast", "round ratio", "hearth rate ×",
+    );
+    println!(
+        "|{:-<26}|{:->14}|{:->18}|{:->16}|{:->14}|{:->16}|",
+        ":", ":", ":", ":", ":", ":"
+    );
+    for report in with_fast {
+        let hearth = median(&report.hearth);
+        let fast = median(&report.fast);
+        let mut ratios: Vec<f64> = report
+            .hearth
+            .iter()
+            .zip(&report.fast)
+            .map(|(h, f)| ratio(*h, *f))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "| {:<24} | {:>12.2} | {:>16.2} | {:>14.2} | {:>12.2} | {:>14.2} |",
+            report.name,
+            ms(hearth),
+            ms(fast),
+            ratio(hearth, fast),
+            median_f64(&ratios),
+            ratio(fast, hearth),
+        );
+    }
+    println!();
+    println!("Against tokio's fastest idiomatic form: unbounded mpsc channels for messages,");
+    println!("a oneshot per reply, in the same rounds. hearth/fast below 1 and hearth rate ×");
+    println!("(tokio's time over hearth's: hearth's rate as a multiple of tokio's) above 1:");
+    println!("hearth is faster.");
 }
 
 /// The table of messages per second, for the workloads that count them.

@@ -85,7 +85,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hearth::remote::{self, Handlers, Host, Pool, Transport};
+use hearth::remote::{self, Handlers, Host, Pool, Target, Transport};
 
 use config::{Config, median, median_f64};
 use sshd::Sshd;
@@ -453,7 +453,7 @@ fn warm(pool: &mut Pool, workload: &Workload) -> Result<(), String> {
 fn pool_run(pool: &mut Pool, jobs: usize) -> Result<Duration, String> {
     let start = Instant::now();
     let outputs = pool
-        .map::<u64, u64>("echo", 0..jobs as u64)
+        .map::<u64, u64>(&Target::Any, "echo", 0..jobs as u64)
         .map_err(|err| format!("map: {err}"))?;
     let elapsed = start.elapsed();
     if outputs.len() != jobs {

@@ -10,6 +10,8 @@ mod procs;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
+#[path = "cli/streams.rs"]
+mod streams;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
@@ -99,6 +101,19 @@ fn left_behind(tag: &str) -> Vec<String> {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A fresh, empty directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    let dir = env::temp_dir().join(format!(
+        "hearth-cli-{name}-{}-{}",
+        std::process::id(),
+        MADE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn stdout(output: &Output) -> String {
@@ -693,15 +708,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 1 (from
-    // before the liveness exchange), an empty frame, then it waits for the
-    // end of its stdin.
+    // A "worker" of another protocol version: the magic, version 2 (from
+    // before output streaming), an empty frame, then it waits for the end
+    // of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\001\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -714,7 +729,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 2, the peer version 1; \
+            "protocol version mismatch: this side speaks version 3, the peer version 2; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -1257,11 +1272,12 @@ fn unknown_replacement_strings_are_usage_errors() {
     assert_eq!(stdout(&output), "{print $1} {a,b} {1..3} a\n");
 }
 
-/// `{%}` over ssh: each worker claims its number on its machine (here
-/// both host names reach this one, so 4 slots share numbers 1 to 4), and
-/// the job sees it in `PARALLEL_JOBSLOT` too.
+/// `{%}` numbers the slots over all hosts, as GNU parallel's: with two
+/// ssh hosts of 2 slots each, node1's jobs run in slots 1 and 2 and
+/// node2's in 3 and 4 (they were claimed on each machine, so two hosts
+/// could share numbers), and the job sees it in `PARALLEL_JOBSLOT` too.
 #[test]
-fn ssh_slot_numbers_are_claimed_on_the_machine() {
+fn ssh_slots_are_numbered_over_all_hosts() {
     let Some(sshd) = sshd() else { return };
     let ssh = sshd.ssh_command().join(" ");
     let output = hearth(
@@ -1273,6 +1289,7 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
             "node1,node2",
             "-j",
             "2",
+            "--tag-host",
             "--",
             "echo {%} $PARALLEL_JOBSLOT",
         ],
@@ -1281,11 +1298,17 @@ fn ssh_slot_numbers_are_claimed_on_the_machine() {
     assert_exit(&output, 0);
     let out = stdout(&output);
     assert_eq!(out.lines().count(), 200, "{out}");
+    let mut seen = std::collections::BTreeSet::new();
     for line in out.lines() {
-        let (slot, env) = line.split_once(' ').unwrap();
+        let (host, numbers) = line.split_once('\t').unwrap();
+        let (slot, env) = numbers.split_once(' ').unwrap();
         assert_eq!(slot, env, "{out}");
-        assert!((1..=4).contains(&slot.parse::<u32>().unwrap()), "{out}");
+        let slot: u32 = slot.parse().unwrap();
+        let expected = if host == "node1" { 1..=2 } else { 3..=4 };
+        assert!(expected.contains(&slot), "{host} ran slot {slot}:\n{out}");
+        let _ = seen.insert((host.to_owned(), slot));
     }
+    assert!(seen.iter().any(|(host, _)| host == "node2"), "{out}");
 }
 
 /// `hearth trace` turns a runtime's trace into Chrome's JSON, and says

@@ -373,6 +373,31 @@ fn slot_and_sequence_numbers() {
     }
 }
 
+/// `PARALLEL_JOBSLOT` is set whether or not the command holds `{%}` (it
+/// was set only with `{%}`).
+#[test]
+fn jobslot_is_always_in_the_environment() {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("jobslot");
+    let args: Vec<&OsStr> = ["-j", "3", "echo $PARALLEL_JOBSLOT $PARALLEL_SEQ"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    for output in [
+        gnu(parallel, &args, input.as_bytes(), &dir),
+        hearth(&args, input.as_bytes(), &dir),
+    ] {
+        assert!(output.status.success(), "{}", shown(&output));
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        assert_eq!(text.lines().count(), 30, "{text}");
+        for line in text.lines() {
+            let slot: Option<u32> = line.split(' ').next().and_then(|w| w.parse().ok());
+            assert!(slot.is_some_and(|s| (1..=3).contains(&s)), "{text}");
+        }
+    }
+}
+
 /// Two jobs running at once never share a slot number: each job holds a
 /// lock named after its `{%}` while it runs.
 #[test]
@@ -934,18 +959,33 @@ fn tags_and_tagstrings() {
     same(&["-k", "--tag", "--colsep", ",", "echo", ":::", "a,b"], b"");
 }
 
-/// --line-buffer and --ungroup never mix lines in hearth (a job's output
-/// comes whole when it ends); GNU parallel's lines are the same lines.
+/// --line-buffer prints whole lines of running jobs as they come, a tag
+/// before each; -u prints bytes as they come, with no tags and whatever
+/// -k says, as GNU parallel does. Where timing decides the order, the
+/// same lines.
 #[test]
 fn line_buffer_and_ungroup_print_the_same_lines() {
     let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
     for option in ["--line-buffer", "--lb", "--ungroup", "-u", "--group"] {
         same_lines(&[option, "-j4", "echo {}; echo again {}"], input.as_bytes());
+        same_lines(
+            &[option, "-j4", "--tag", "echo {}; echo again {}"],
+            input.as_bytes(),
+        );
     }
     same(
         &["-k", "--lb", "-j4", "echo {}; echo again {}"],
         input.as_bytes(),
     );
+    // A line left without its end comes at the job's end, tagged, with
+    // no newline added.
+    same(
+        &["-k", "--lb", "--tag", "printf 'a{}\\nb{}'", ":::", "1", "2"],
+        b"",
+    );
+    // -u: no tags; -k has no say.
+    same(&["-u", "--tag", "-j1", "echo {}", ":::", "a", "b"], b"");
+    same(&["-u", "-k", "-j1", "printf {}", ":::", "a", "b"], b"");
 }
 
 #[test]

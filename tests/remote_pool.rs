@@ -27,10 +27,16 @@ mod inputs;
 mod liveness;
 #[path = "remote_pool/retries.rs"]
 mod retries;
+#[path = "remote_pool/streams.rs"]
+mod streams;
 
-use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
+// Fake workers speak raw frames from processes of their own: through the
+// hidden test-support path (the codec is not part of hearth's API).
+use hearth::remote::JobErrorKind;
+use hearth::remote::test_support::wire::{self, Frame, FrameDecoder};
 use hearth::remote::{
-    self, FailedSlot, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport,
+    self, FailedSlot, Handlers, Host, JobContext, JobFailure, Pool, PoolError, Stream, Target,
+    Transport,
 };
 
 fn handlers() -> Handlers {
@@ -139,6 +145,45 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(vec![7u8; len as usize])
         })
+        // Streams `len` bytes of `byte` on stdout, half of them before the
+        // flag file exists (if one is given), the rest after.
+        .add_with_context(
+            "stream",
+            |(flag, len, byte): (Option<PathBuf>, u64, u8), job: &mut JobContext<'_>| {
+                let half = len / 2;
+                write_bytes(job, byte, half)?;
+                if let Some(flag) = flag {
+                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                        .map_err(|()| format!("{flag:?} was never set"))?;
+                }
+                write_bytes(job, byte, len - half)?;
+                Ok::<_, String>(len)
+            },
+        )
+        // Counts its run in `file`, streams `len` bytes, waits for the flag
+        // file if one is given, then kills its own worker the first time
+        // (`marker`).
+        .add_with_context(
+            "stream_then_crash",
+            |(file, marker, flag, len): (PathBuf, PathBuf, Option<PathBuf>, u64),
+             job: &mut JobContext<'_>| {
+                let _ = count_run(&file)?;
+                write_bytes(job, b'x', len)?;
+                if let Some(flag) = flag {
+                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                        .map_err(|()| format!("{flag:?} was never set"))?;
+                }
+                if fs::create_dir(&marker).is_ok() {
+                    // SAFETY: kill(2) on this very process.
+                    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                }
+                Ok::<_, String>(len)
+            },
+        )
+        // The number of the slot that runs it, as the pool told its worker.
+        .add_with_context("slot", |(): (), job: &mut JobContext<'_>| {
+            Ok::<_, String>(job.slot())
+        })
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
             for _ in 0..10 * 1024 {
@@ -146,6 +191,19 @@ fn handlers() -> Handlers {
             }
             Ok::<_, String>(x)
         })
+}
+
+/// Streams `len` bytes of `byte` on the job's stdout, 64 KiB at a time.
+fn write_bytes(job: &mut JobContext<'_>, byte: u8, len: u64) -> Result<(), String> {
+    let chunk = vec![byte; 64 * 1024];
+    let mut left = len as usize;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        job.write(Stream::Stdout, &chunk[..n])
+            .map_err(|err| format!("streaming: {err}"))?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Appends a line to `file`; returns how many lines it has.
@@ -224,6 +282,10 @@ fn main() -> ExitCode {
         (
             "jobs_go_to_the_named_or_tagged_hosts",
             jobs_go_to_the_named_or_tagged_hosts,
+        ),
+        (
+            "slots_are_numbered_over_all_hosts",
+            slots_are_numbered_over_all_hosts,
         ),
         (
             "worker_exiting_in_handshake_fails_the_pool",
@@ -322,6 +384,26 @@ fn main() -> ExitCode {
             retries::retries_run_a_failed_job_again,
         ),
         (
+            "streamed_outputs_come_whole_in_input_order_in_bounded_memory",
+            streams::streamed_outputs_come_whole_in_input_order_in_bounded_memory,
+        ),
+        (
+            "streamed_outputs_in_completion_and_arrival_order",
+            streams::streamed_outputs_in_completion_and_arrival_order,
+        ),
+        (
+            "collected_output_has_a_limit_and_a_clear_error",
+            streams::collected_output_has_a_limit_and_a_clear_error,
+        ),
+        (
+            "slot_lost_after_live_output_ends_the_job",
+            streams::slot_lost_after_live_output_ends_the_job,
+        ),
+        (
+            "slot_lost_while_output_is_held_runs_the_job_again",
+            streams::slot_lost_while_output_is_held_runs_the_job_again,
+        ),
+        (
             "retries_run_a_timed_out_job_again",
             retries::retries_run_a_timed_out_job_again,
         ),
@@ -343,7 +425,7 @@ fn texts(slots: &[FailedSlot]) -> Vec<String> {
 }
 
 fn squares(pool: &mut Pool, n: u64) {
-    let out = pool.map::<u64, u64>("square", 0..n).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", 0..n).unwrap();
     assert_eq!(out.len() as u64, n);
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
@@ -370,7 +452,7 @@ fn window_of_eight() {
 
 fn job_errors_are_final() {
     let mut pool = Pool::builder().host(Host::local(2)).build().unwrap();
-    let out = pool.map::<u64, u64>("fail", [7]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "fail", [7]).unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::Failed);
@@ -378,13 +460,15 @@ fn job_errors_are_final() {
         }
         other => panic!("expected a job error, got {other:?}"),
     }
-    let out = pool.map::<u64, u64>("no_such_handler", [1]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "no_such_handler", [1])
+        .unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, square, wait_then_big) on host local"
+                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, slot, square, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );
@@ -413,7 +497,9 @@ fn slot_killed_mid_job_loses_nothing() {
     let inputs: Vec<(PathBuf, u64)> = (0..200)
         .map(|i| (dir.join(format!("m{}", i / 10)), i))
         .collect();
-    let out = pool.map::<_, u64>("crash_once", inputs).unwrap();
+    let out = pool
+        .map::<_, u64>(&Target::Any, "crash_once", inputs)
+        .unwrap();
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 + 1), "job {i}");
     }
@@ -428,7 +514,7 @@ fn hanging_job_times_out_others_complete() {
         .max_attempts(2)
         .build()
         .unwrap();
-    let hung = pool.map::<u64, u64>("hang", [1]).unwrap();
+    let hung = pool.map::<u64, u64>(&Target::Any, "hang", [1]).unwrap();
     assert_eq!(
         hung,
         [Err(JobFailure::TimedOut {
@@ -497,7 +583,9 @@ fn timeout_counts_from_the_start_not_from_the_send() {
         .build()
         .unwrap();
     // 2 s each: within the limit alone, 4 s counted from the send.
-    let out = pool.map::<u64, u64>("nap", [2000, 2000]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "nap", [2000, 2000])
+        .unwrap();
     assert_eq!(out, [Ok(2000), Ok(2000)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -651,7 +739,7 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
         .max_attempts(3)
         .build()
         .unwrap();
-    let out = pool.map::<u64, u64>("crash", [1]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "crash", [1]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -672,6 +760,42 @@ fn job_killing_every_slot_does_not_use_up_the_pool() {
     pool.shutdown(Duration::from_secs(10));
 }
 
+/// Each slot's worker knows its slot's number (GNU parallel's `{%}`):
+/// from 1 over all hosts in the pool's order, the same in the report's
+/// `SlotInfo`; a host's slots come after the slots of the hosts before it.
+fn slots_are_numbered_over_all_hosts() {
+    let a = Host::new("a", 2, Transport::local());
+    let b = Host::new("b", 3, Transport::local());
+    let mut pool = Pool::builder().host(a).host(b).build().unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for target in [Target::Host("a".into()), Target::Host("b".into())] {
+        pool.run(
+            &target,
+            "slot",
+            vec![(); 40],
+            remote::Order::Completion,
+            |_, report: remote::JobReport<u32>| {
+                let slot = report.slot.expect("a slot answered");
+                let number = report.result.expect("the job ran");
+                assert_eq!(slot.number, number, "{slot:?}");
+                let _ = seen.insert(slot.label.clone(), number);
+                std::ops::ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    }
+    let expected = [("a:1", 1), ("a:2", 2), ("b:1", 3), ("b:2", 4), ("b:3", 5)];
+    for (label, number) in &seen {
+        let (_, want) = expected
+            .iter()
+            .find(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no slot {label}"));
+        assert_eq!(number, want, "{label}: {seen:?}");
+    }
+    assert!(seen.keys().any(|l| l.starts_with("b:")), "{seen:?}");
+    pool.shutdown(Duration::from_secs(10));
+}
+
 fn jobs_go_to_the_named_or_tagged_hosts() {
     let db = Host::new("db1", 1, Transport::local())
         .tag("role", "db")
@@ -679,12 +803,12 @@ fn jobs_go_to_the_named_or_tagged_hosts() {
     let web = Host::new("web1", 2, Transport::local()).tag("role", "web");
     let mut pool = Pool::builder().host(db).host(web).build().unwrap();
     let out = pool
-        .map_on::<u64, u64>(&Target::Host("db1".into()), "square", 0..10)
+        .map::<u64, u64>(&Target::Host("db1".into()), "square", 0..10)
         .unwrap();
     assert_eq!(out, (0..10u64).map(|x| Ok(x * x)).collect::<Vec<_>>());
     let web_only = Target::tags("role=web").unwrap();
     assert_eq!(
-        pool.map_on::<u64, u64>(&web_only, "square", [3]).unwrap(),
+        pool.map::<u64, u64>(&web_only, "square", [3]).unwrap(),
         [Ok(9)]
     );
     let states = pool.host_states();
@@ -706,14 +830,14 @@ fn jobs_go_to_the_named_or_tagged_hosts() {
     );
     // Unknown host and unmatched query: a clear error at once.
     let err = pool
-        .map_on::<u64, u64>(&Target::Host("db9".into()), "square", [1])
+        .map::<u64, u64>(&Target::Host("db9".into()), "square", [1])
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "no host matches host \"db9\"; the pool's hosts are: db1 (tags role=db,zone=a), web1 (tags role=web)"
     );
     let err = pool
-        .map_on::<u64, u64>(&Target::tags("role=db,zone=b").unwrap(), "square", [1])
+        .map::<u64, u64>(&Target::tags("role=db,zone=b").unwrap(), "square", [1])
         .unwrap_err();
     assert!(matches!(err, PoolError::NoMatchingHost { .. }), "{err}");
     let err = Target::tags("role").unwrap_err();
@@ -758,7 +882,7 @@ fn faulty_next_to_good(mode: &str) -> Pool {
 
 fn worker_exiting_in_handshake_fails_the_pool() {
     let mut pool = pool_through_env("exit", 2);
-    match pool.map::<u64, u64>("square", 0..5) {
+    match pool.map::<u64, u64>(&Target::Any, "square", 0..5) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2, 3, 4]);
@@ -774,7 +898,7 @@ fn worker_exiting_in_handshake_fails_the_pool() {
 
 fn chatty_login_shell_is_bad_magic() {
     let mut pool = pool_through_env("garbage", 1);
-    match pool.map::<u64, u64>("square", [2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [2]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
             let msg = err.to_string();
             assert!(msg.contains("Last login"), "{msg}");
@@ -790,7 +914,7 @@ fn missing_binary_is_permanent() {
         Transport::local_bin("/nonexistent/hearth-worker"),
     );
     let mut pool = Pool::builder().host(host).build().unwrap();
-    match pool.map::<u64, u64>("square", [2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [2]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
             let msg = err.to_string();
             assert!(
@@ -809,7 +933,9 @@ fn stderr_flood_does_not_stall() {
         .window(2)
         .build()
         .unwrap();
-    let out = pool.map::<u64, u64>("flood", [1, 2, 3]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "flood", [1, 2, 3])
+        .unwrap();
     assert_eq!(out, [Ok(1), Ok(2), Ok(3)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -850,7 +976,7 @@ fn fake_worker(mode: &str) -> ExitCode {
 
 fn version_mismatch_names_both_versions() {
     let mut pool = pool_through_env("old_version", 2);
-    match pool.map::<u64, u64>("square", [1, 2]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1, 2]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1]);
@@ -872,7 +998,7 @@ fn version_mismatch_names_both_versions() {
 /// after its attempts, each attempt's history naming the transport error.
 fn exhausted_by(mode: &str, expected: &[&str]) {
     let mut pool = pool_through_env(mode, 1);
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -949,7 +1075,10 @@ fn answer_first_job(answer: impl FnOnce(Vec<u8>) -> Vec<u8>, exit: Option<u8>) -
         payload,
     })) = wire::read_frame(&mut input, &mut decoder)
     {
-        let outcome = handlers().run(&handler, &payload);
+        // The answer of the `square` handler.
+        assert_eq!(handler, "square");
+        let x: u64 = postcard::from_bytes(&payload).unwrap();
+        let outcome = Ok(postcard::to_stdvec(&(x * x)).unwrap());
         let mut bytes = Vec::new();
         wire::encode(&Frame::Result { id, outcome }, max, &mut bytes).unwrap();
         output.write_all(&answer(bytes)).unwrap();
@@ -983,7 +1112,7 @@ fn cut_frame() -> ExitCode {
 /// the bytes that came and how the worker ended.
 fn frame_cut_by_exit_is_named() {
     let mut pool = pool_through_env("cut_frame", 1);
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     match &out[0] {
         Err(JobFailure::Exhausted { history }) => {
             let history = texts(history);
@@ -1032,7 +1161,9 @@ fn results_before_garbage_count_and_stay_with_their_slot() {
 fn outcome_too_large_for_a_frame_is_a_final_job_error() {
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let too_big = wire::DEFAULT_MAX_FRAME as u64 + 1;
-    let out = pool.map::<u64, Vec<u8>>("big", [too_big, 10]).unwrap();
+    let out = pool
+        .map::<u64, Vec<u8>>(&Target::Any, "big", [too_big, 10])
+        .unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::Failed);
@@ -1053,7 +1184,7 @@ fn outcome_too_large_for_a_frame_is_a_final_job_error() {
     // An unknown handler whose name alone nearly fills a frame: the error
     // names it shortened.
     let name = "n".repeat(wire::DEFAULT_MAX_FRAME - 64);
-    let out = pool.map::<u64, u64>(&name, [1]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, &name, [1]).unwrap();
     match &out[0] {
         Err(JobFailure::Job(err)) => {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);

@@ -261,7 +261,9 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
     assert_eq!(listed, jobs, "{:#?}", host.workers);
 
     let start = Instant::now();
-    let out = pool.map::<u64, u64>("square", 0..2_000).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "square", 0..2_000)
+        .unwrap();
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
     }
@@ -302,7 +304,7 @@ fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
             });
             (failure, pending_seen)
         });
-        let out = pool.map::<_, u64>("gated", inputs);
+        let out = pool.map::<_, u64>(&Target::Any, "gated", inputs);
         (out, watcher.join().expect("the watcher panicked"))
     });
     let (failure, pending_seen) = seen;

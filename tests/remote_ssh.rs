@@ -218,7 +218,7 @@ fn texts(slots: &[FailedSlot]) -> Vec<String> {
 
 /// Runs `n` `square` jobs and checks every result, in order.
 fn squares(pool: &mut Pool, n: u64) {
-    let out = pool.map::<u64, u64>("square", 0..n).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", 0..n).unwrap();
     assert_eq!(out.len() as u64, n);
     for (i, result) in out.into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
@@ -246,7 +246,7 @@ fn two_hosts(sshd: &Sshd, window: usize) {
     let dir = sshd.scratch(&format!("rendezvous-w{window}"));
     let start = Instant::now();
     let pids = pool
-        .map::<_, u32>("rendezvous", vec![(dir, 4usize); 4 * window])
+        .map::<_, u32>(&Target::Any, "rendezvous", vec![(dir, 4usize); 4 * window])
         .unwrap();
     let mut pids: Vec<u32> = pids
         .into_iter()
@@ -326,7 +326,7 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
             let _gate = Gate(&gate);
             kill_one_ssh_client(&started, 4)
         });
-        let out = pool.map::<_, u64>("gated", inputs);
+        let out = pool.map::<_, u64>(&Target::Any, "gated", inputs);
         (out, killer.join())
     });
     let (ssh_pid, worker_pid) = match killed {
@@ -398,7 +398,7 @@ fn stopped_remote_worker_is_found_and_its_job_runs_again(sshd: &Sshd) {
         .unwrap();
     let marker = sshd.scratch("frozen").join("once");
     let out = pool
-        .map::<_, u64>("freeze_once", [(marker.clone(), 1u64)])
+        .map::<_, u64>(&Target::Any, "freeze_once", [(marker.clone(), 1u64)])
         .unwrap();
     assert_eq!(out, [Ok(2)]);
     let pid: u32 = fs::read_to_string(marker.join("pid"))
@@ -442,7 +442,7 @@ fn unreachable_host_dies_others_carry_the_work(sshd: &Sshd) {
     // Only the unreachable host: the pool fails once both of its slots
     // have failed their starts (back-off 200 ms doubling: about 3 s).
     let start = Instant::now();
-    match pool.map_on::<u64, u64>(&Target::Host("closed".into()), "square", [1, 2, 3]) {
+    match pool.map::<u64, u64>(&Target::Host("closed".into()), "square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
@@ -476,7 +476,7 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
         .unwrap();
     let connections = sshd.log_count("Connection from");
     let start = Instant::now();
-    match pool.map::<u64, u64>("square", [1, 2, 3]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0, 1, 2]);
@@ -533,7 +533,7 @@ fn fails_at_once(sshd: &Sshd, alias: &str, expected: &[&str]) {
         .host(Host::new(alias, 2, counted_ssh(sshd, &log)))
         .build()
         .unwrap();
-    match pool.map::<u64, u64>("square", [1, 2, 3]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1, 2, 3]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             assert_eq!(not_run, [0, 1, 2]);
             let reasons = texts(&reasons);
@@ -588,7 +588,7 @@ fn refused_connection_is_retried_and_said_as_such(sshd: &Sshd) {
         .host(Host::new("closed", 1, counted_ssh(sshd, &log)))
         .build()
         .unwrap();
-    match pool.map::<u64, u64>("square", [1]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1]) {
         Err(PoolError::AllSlotsDead { reasons, .. }) => {
             let reasons = texts(&reasons);
             assert_eq!(reasons.len(), 1, "{reasons:?}");
@@ -615,7 +615,7 @@ fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
         .unwrap();
     let logins = sshd.log_count("Accepted publickey");
     let start = Instant::now();
-    match pool.map::<u64, u64>("square", [1, 2, 3]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1, 2, 3]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
             let PoolError::AllSlotsDead { reasons, not_run } = &err else {
                 unreachable!()
@@ -678,7 +678,7 @@ fn exit_status_kept_when_stdout_closes_before_exit(sshd: &Sshd) {
         .build()
         .unwrap();
     let logins = sshd.log_count("Accepted publickey");
-    match pool.map::<u64, u64>("square", [1]) {
+    match pool.map::<u64, u64>(&Target::Any, "square", [1]) {
         Err(PoolError::AllSlotsDead { reasons, not_run }) => {
             let reasons = texts(&reasons);
             assert_eq!(not_run, [0]);

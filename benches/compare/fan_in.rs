@@ -113,3 +113,39 @@ async fn tokio_fan_in(n: u64) -> Outcome {
     let elapsed = start.elapsed();
     check_sum("sink", count, sum, n).map(|()| elapsed)
 }
+
+/// tokio's fastest form, `current_thread`: one unbounded channel.
+pub(super) fn fast_tokio_local(n: u64) -> Outcome {
+    run_tokio_local(fast_tokio_fan_in(n))
+}
+
+/// tokio's fastest form, multi-thread with two workers.
+pub(super) fn fast_tokio_shared(n: u64) -> Outcome {
+    run_tokio_shared(fast_tokio_fan_in(n))
+}
+
+/// The tokio driver on an unbounded channel.
+async fn fast_tokio_fan_in(n: u64) -> Outcome {
+    let start = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    for sender in 0..FAN_IN_SENDERS {
+        let tx = tx.clone();
+        let numbers = share(sender, n);
+        let _sender = tokio::spawn(async move {
+            for i in numbers {
+                if tx.send(i).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut count = 0;
+    let mut sum = 0u64;
+    while let Some(i) = rx.recv().await {
+        count += 1;
+        sum = sum.wrapping_add(i);
+    }
+    let elapsed = start.elapsed();
+    check_sum("sink", count, sum, n).map(|()| elapsed)
+}

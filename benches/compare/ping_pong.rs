@@ -121,3 +121,43 @@ async fn tokio_ping(n: u64) -> Outcome {
     }
     Ok(start.elapsed())
 }
+
+/// tokio's fastest form, `current_thread`: unbounded channels.
+pub(super) fn fast_tokio_local(n: u64) -> Outcome {
+    run_tokio_local(fast_tokio_ping(n))
+}
+
+/// tokio's fastest form, multi-thread with two workers.
+pub(super) fn fast_tokio_shared(n: u64) -> Outcome {
+    run_tokio_shared(fast_tokio_ping(n))
+}
+
+/// The tokio ping task on unbounded channels (no back-pressure, no
+/// waiting for room).
+async fn fast_tokio_ping(n: u64) -> Outcome {
+    use tokio::sync::mpsc;
+
+    let start = Instant::now();
+    let (to_pong, mut pong_inbox) = mpsc::unbounded_channel::<u64>();
+    let (to_ping, mut ping_inbox) = mpsc::unbounded_channel::<u64>();
+    let _pong = tokio::spawn(async move {
+        while let Some(n) = pong_inbox.recv().await {
+            if to_ping.send(n + 1).is_err() {
+                return;
+            }
+        }
+    });
+    for i in 0..n {
+        to_pong
+            .send(i)
+            .map_err(|err| format!("ping round {i}: {err}"))?;
+        let reply = ping_inbox
+            .recv()
+            .await
+            .ok_or_else(|| format!("ping round {i}: pong stopped"))?;
+        if reply != i + 1 {
+            return Err(format!("ping round {i}: got reply {reply}"));
+        }
+    }
+    Ok(start.elapsed())
+}

@@ -126,3 +126,38 @@ async fn tokio_calls(n: u64) -> Outcome {
     }
     Ok(start.elapsed())
 }
+
+/// tokio's fastest form, `current_thread`: an unbounded channel of
+/// requests, a oneshot per reply.
+pub(super) fn fast_tokio_local(n: u64) -> Outcome {
+    run_tokio_local(fast_tokio_calls(n))
+}
+
+/// tokio's fastest form, multi-thread with two workers.
+pub(super) fn fast_tokio_shared(n: u64) -> Outcome {
+    run_tokio_shared(fast_tokio_calls(n))
+}
+
+/// The tokio caller on an unbounded request channel.
+async fn fast_tokio_calls(n: u64) -> Outcome {
+    use tokio::sync::{mpsc, oneshot};
+
+    let start = Instant::now();
+    let (server, mut requests) = mpsc::unbounded_channel::<(u64, oneshot::Sender<u64>)>();
+    let _server = tokio::spawn(async move {
+        while let Some((i, reply)) = requests.recv().await {
+            let _ = reply.send(i + 1);
+        }
+    });
+    for i in 0..n {
+        let (reply, answer) = oneshot::channel();
+        server
+            .send((i, reply))
+            .map_err(|err| format!("call {i}: {err}"))?;
+        let answer = answer.await.map_err(|err| format!("call {i}: {err}"))?;
+        if answer != i + 1 {
+            return Err(format!("call {i}: got answer {answer}"));
+        }
+    }
+    Ok(start.elapsed())
+}

@@ -137,3 +137,41 @@ async fn tokio_spawn(n: u64) -> Outcome {
         .await
         .ok_or_else(|| "the tasks stopped without reporting a result".to_owned())?
 }
+
+/// tokio's fastest form, `current_thread`: a oneshot per task.
+pub(super) fn fast_tokio_local(n: u64) -> Outcome {
+    run_tokio_local(fast_tokio_spawn(n))
+}
+
+/// tokio's fastest form, multi-thread with two workers.
+pub(super) fn fast_tokio_shared(n: u64) -> Outcome {
+    run_tokio_shared(fast_tokio_spawn(n))
+}
+
+/// The tokio driver: each task gets its number through a oneshot.
+async fn fast_tokio_spawn(n: u64) -> Outcome {
+    let tally = Tally::new(n);
+    let (done, outcome) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..n {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        let tally = tally.clone();
+        let done = done.clone();
+        let _task = tokio::spawn(async move {
+            let outcome = match rx.await {
+                Ok(i) => tally.add(i),
+                Err(_) => Some(Err("spawned task: channel closed".to_owned())),
+            };
+            if let Some(outcome) = outcome {
+                let _ = done.send(outcome);
+            }
+        });
+        tx.send(i)
+            .map_err(|_| format!("sending to task {i}: it stopped"))?;
+    }
+    drop(done);
+    let mut outcome = outcome;
+    outcome
+        .recv()
+        .await
+        .ok_or_else(|| "the tasks stopped without reporting a result".to_owned())?
+}

@@ -19,7 +19,7 @@
 //! stop, force or return is decided in one place, [`policy`], from the
 //! events this loop sees.
 
-mod policy;
+pub(crate) mod policy;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -74,7 +74,7 @@ impl RemoteFront {
                 .engine
                 .submit(&job.eligible, job.handler, job.payload, reply);
         }
-        self.engine.tick(registry);
+        self.engine.do_due_work(registry);
     }
 
     /// No new jobs; the running ones finish, then the slots are closed.

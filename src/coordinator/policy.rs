@@ -19,6 +19,10 @@
 //! | closing pools  | every pool closed                     | done           | returns                                                       |
 //! | any            | poll failed                           | forced         | stops now with the poll's error                               |
 //!
+//! A blocking remote pool that watches the stop signals
+//! (`remote/pool/signals.rs`) feeds them to this same function, so it
+//! follows the stop signal rows above: the first drains, the next forces.
+//!
 //! A shutdown's grace period counts from when it began; closing the pools
 //! after the threads ended by themselves gets a grace period of its own.
 //! What `start` returns: the first thread's error if one failed; after a

@@ -1,7 +1,7 @@
 //! Inputs that arrive while a run goes on, e.g. lines read from a pipe:
 //! [`Pool::feed`](super::Pool::feed) makes a [`Feeder`], which any thread
-//! may fill, and the [`Feed`] that
-//! [`Pool::run_fed`](super::Pool::run_fed) runs.
+//! may fill, and the [`Feed`] that a run ([`Pool::run`](super::Pool::run),
+//! [`Pool::run_raw`](super::Pool::run_raw)) takes as its [`Inputs`].
 //!
 //! The feed is a bounded channel of encoded inputs: a feeder waits while
 //! it is full, so a fast producer (`yes | hearth map ...`) cannot outrun
@@ -19,6 +19,47 @@ use serde::Serialize;
 
 use super::pool::ControlInner;
 
+/// The inputs of a run ([`Pool::run_raw`](super::Pool::run_raw)): a list, or
+/// a [`Feed`] whose inputs arrive while the run goes on. Made with `into()`
+/// from anything that iterates over inputs, or from a feed.
+///
+/// A list is taken as the slots need jobs, each input encoded when it is
+/// taken: an endless iterator is fine. An input that does not encode ends
+/// the inputs there; the jobs taken before it run and are reported, and
+/// the run returns [`PoolError::Encode`](super::PoolError::Encode).
+#[non_exhaustive]
+pub enum Inputs<'a, I> {
+    /// Inputs all known, or made on demand.
+    List(Box<dyn Iterator<Item = I> + 'a>),
+    /// Inputs sent while the run goes on, from the pool's [`Pool::feed`](super::Pool::feed).
+    Feed(Feed<I>),
+}
+
+impl<'a, I, T> From<T> for Inputs<'a, I>
+where
+    T: IntoIterator<Item = I>,
+    T::IntoIter: 'a,
+{
+    fn from(inputs: T) -> Self {
+        Inputs::List(Box::new(inputs.into_iter()))
+    }
+}
+
+impl<I> From<Feed<I>> for Inputs<'_, I> {
+    fn from(feed: Feed<I>) -> Self {
+        Inputs::Feed(feed)
+    }
+}
+
+impl<I> fmt::Debug for Inputs<'_, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inputs::List(_) => f.write_str("Inputs::List(..)"),
+            Inputs::Feed(feed) => f.debug_tuple("Inputs::Feed").field(feed).finish(),
+        }
+    }
+}
+
 /// The sending end of a [`Feed`]: encodes inputs and hands them to the
 /// pool's run. Cloneable and `Send`; the run's inputs end when every clone
 /// is dropped.
@@ -29,7 +70,7 @@ pub struct Feeder<I> {
     _input: PhantomData<fn(&I)>,
 }
 
-/// The receiving end, for [`Pool::run_fed`](super::Pool::run_fed) on the
+/// The receiving end, for a run ([`Pool::run`](super::Pool::run)) on the
 /// pool that made it.
 pub struct Feed<I> {
     rx: Receiver<Vec<u8>>,

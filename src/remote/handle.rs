@@ -272,6 +272,8 @@ pub(crate) fn cancelled_report() -> JobReport {
         elapsed: Default::default(),
         run_time: Default::default(),
         slot: None,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
     }
 }
 

@@ -52,7 +52,8 @@ impl Host {
     }
 }
 
-/// Where a job may run (see [`Pool::map_on`](crate::remote::Pool::map_on)).
+/// Where a job may run: the target of [`Pool::map`](crate::remote::Pool::map)
+/// and the other runs, usually [`Target::Any`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Target {

@@ -6,10 +6,12 @@
 //! from one shared queue and retries the jobs of a slot that dies. The room is
 //! built in stages; its files, in the order data flows through them:
 //!
-//! - [`wire`]: the protocol itself. The frame layout, the [`Frame`] messages,
-//!   an incremental [`FrameDecoder`] for non-blocking pipes and blocking
-//!   helpers for the worker side. Pure code, no I/O of its own beyond the
-//!   helpers' `Read`/`Write`.
+//! - `wire.rs`: the protocol itself (crate-private: its frames are no one
+//!   else's business). The frame layout, the messages, an incremental
+//!   decoder for non-blocking pipes and blocking helpers for the worker
+//!   side. Pure code, no I/O of its own beyond the helpers' `Read`/`Write`.
+//!   What users see of it: a job's own [`JobError`], and a [`WireError`]
+//!   in a worker's [`ServeError`].
 //! - `transport.rs`: how a slot's process is started: the local
 //!   binary, `ssh HOST BIN --remote-worker`, `srun` or a command template.
 //!   [`Slurm`] (`slurm.rs`) holds the srun options, the allocation mode
@@ -19,27 +21,30 @@
 //! - `engine/`: the shared queue, dispatch to slots with room, attempts
 //!   and back-off, deadlines; no poll loop of its own. Why a slot failed
 //!   is a [`SlotFailure`] (`failure.rs`), classified where it is seen.
-//! - [`Pool`] (`pool.rs`): the engine on a `mio::Poll` of its own, driven by
-//!   blocking calls, with results in input or completion order;
-//!   [`Feeder`] (`feed.rs`) gives it inputs while it runs, and
-//!   `keepalive.rs` pings its slots while its caller is away. [`RemotePool`]
+//! - [`Pool`] (`pool.rs`, its run loop `pool/run.rs`): the engine on a
+//!   `mio::Poll` of its own, driven by blocking calls, with results in
+//!   input or completion order; `delivery.rs` hands a run's [`Event`]s out
+//!   in its [`Order`], holding what waits (`held.rs`: in memory, in
+//!   temporary files past a bound); [`Feeder`] (`feed.rs`) gives it
+//!   inputs while it runs, and `keepalive.rs` pings its slots while its
+//!   caller is away. [`RemotePool`]
 //!   (`handle.rs`) is the same engine driven by a runtime's coordinator,
 //!   for actors.
 //! - [`serve`](serve()): the worker side, a loop that answers jobs with the
-//!   application's named [`Handlers`] when started with `--remote-worker`,
-//!   and a keeper thread beside it (`serve/keeper.rs`) that answers the
+//!   application's named [`Handlers`] when started with `--remote-worker`;
+//!   a handler streams its output through its [`JobContext`] (`job.rs`);
+//!   a keeper thread beside the loop (`serve/keeper.rs`) that answers the
 //!   pool's pings during a job and ends the worker when the pool is gone.
-//!
-//! [`Frame`]: wire::Frame
-//! [`FrameDecoder`]: wire::FrameDecoder
 
+mod delivery;
 pub(crate) mod engine;
 mod failure;
 mod feed;
 mod handle;
 mod handlers;
+mod held;
 mod host;
-mod in_order;
+mod job;
 mod keepalive;
 mod outcome;
 mod pool;
@@ -48,23 +53,38 @@ mod slot;
 mod slurm;
 mod stats;
 mod transport;
-pub mod wire;
+pub(crate) mod wire;
 
 pub(crate) use handle::{PoolShared, cancelled_report};
 pub(crate) use stats::PoolStats;
 
+pub use delivery::Event;
 pub use failure::{FailedSlot, Reason, SlotFailure, SlotLost};
-pub use feed::{Feed, FeedError, Feeder};
+pub use feed::{Feed, FeedError, Feeder, Inputs};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
+pub use job::{JobContext, Stream};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{
-    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl,
+    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl, StopStep,
 };
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
-pub use transport::{
-    SERVER_ALIVE_COUNT_MAX, SERVER_ALIVE_INTERVAL, Transport, shell_quote, shell_quote_bytes,
-};
+pub use transport::Transport;
+pub use wire::{JobError, JobErrorKind, WireError};
+
+/// Not part of hearth's API: the protocol's codec, for hearth's own tests
+/// of fake workers and fake pools that run as processes of their own and
+/// speak raw frames (the tests that can run in-process are in the crate).
+/// It may change or go at any time.
+#[doc(hidden)]
+pub mod test_support {
+    /// The protocol's codec (`wire.rs`).
+    pub mod wire {
+        pub use crate::remote::wire::{
+            DEFAULT_MAX_FRAME, Frame, FrameDecoder, MAGIC, VERSION, encode, read_frame, write_frame,
+        };
+    }
+}

@@ -42,6 +42,21 @@ pub enum JobFailure {
         /// Each eligible slot and why it died.
         reasons: Vec<FailedSlot>,
     },
+    /// The job streamed more output than a collected report holds (the
+    /// pool's max frame size, 16 MiB): the rest was dropped. Runs that
+    /// take the output as it comes ([`Pool::run_raw`](super::Pool::run_raw))
+    /// have no such limit.
+    OutputTooLarge {
+        /// The most bytes a report holds.
+        limit: usize,
+    },
+    /// The job's slot failed after part of its output had been handed on
+    /// as it came: it is not run again, which would hand that part on
+    /// twice.
+    OutputCut {
+        /// The slot and why it failed.
+        slot: FailedSlot,
+    },
 }
 
 impl fmt::Display for JobFailure {
@@ -64,6 +79,16 @@ impl fmt::Display for JobFailure {
                 "job not run: every slot that may run it is dead ({})",
                 Joined(reasons)
             ),
+            JobFailure::OutputTooLarge { limit } => write!(
+                f,
+                "the job's output passed {limit} bytes, the most a collected result holds; \
+                 take large outputs as they come (Pool::run_raw)"
+            ),
+            JobFailure::OutputCut { slot } => write!(
+                f,
+                "{slot}, after part of the job's output was passed on; not run again, which \
+                 would pass that part on twice"
+            ),
         }
     }
 }
@@ -75,9 +100,11 @@ impl StdError for JobFailure {
             JobFailure::Exhausted { history: slots } | JobFailure::NotRun { reasons: slots } => {
                 slots.last().map(|slot| slot as &(dyn StdError + 'static))
             }
-            JobFailure::TimedOut { .. } | JobFailure::BadOutput(_) | JobFailure::Cancelled(_) => {
-                None
-            }
+            JobFailure::OutputCut { slot } => Some(slot),
+            JobFailure::TimedOut { .. }
+            | JobFailure::BadOutput(_)
+            | JobFailure::Cancelled(_)
+            | JobFailure::OutputTooLarge { .. } => None,
         }
     }
 }
@@ -125,9 +152,13 @@ pub enum PoolError {
     Poll(io::Error),
     /// The pool no longer takes jobs: the runtime that ran it has stopped.
     Stopped,
-    /// [`Pool::run_fed`](super::Pool::run_fed) was given a feed another
+    /// A run ([`Pool::run`](super::Pool::run)) was given a feed another
     /// pool made (its feeders would wake that pool, not this one).
     ForeignFeed,
+    /// Streamed output that had to wait for its turn could not be held in
+    /// a temporary file (the message names the directory): the run ended
+    /// there.
+    HeldOutput(io::Error),
 }
 
 impl fmt::Display for PoolError {
@@ -160,6 +191,7 @@ impl fmt::Display for PoolError {
             PoolError::ForeignFeed => f.write_str(
                 "the feed was made by another pool: make it with `feed` on the pool that runs it",
             ),
+            PoolError::HeldOutput(err) => write!(f, "remote pool: {err}"),
         }
     }
 }
@@ -171,7 +203,7 @@ impl StdError for PoolError {
             PoolError::AllSlotsDead { reasons, .. } => reasons
                 .first()
                 .map(|slot| slot as &(dyn StdError + 'static)),
-            PoolError::Poll(err) => Some(err),
+            PoolError::Poll(err) | PoolError::HeldOutput(err) => Some(err),
             PoolError::NoSlots
             | PoolError::NoMatchingHost { .. }
             | PoolError::BadQuery(_)
@@ -204,6 +236,16 @@ pub struct JobReport<T = Vec<u8>> {
     /// (`None` if no slot answered); for a Slurm host, the node Slurm
     /// picked and the job id.
     pub slot: Option<Arc<SlotInfo>>,
+    /// What the job's handler streamed on its stdout while it ran
+    /// ([`JobContext::write`](crate::remote::JobContext::write)), when the
+    /// call collects it: [`Pool::run`](super::Pool::run),
+    /// [`Pool::map`](super::Pool::map) and a runtime's pool (at most the
+    /// max frame size with stderr, see [`JobFailure::OutputTooLarge`]).
+    /// Empty for [`Pool::run_raw`](super::Pool::run_raw), which hands it
+    /// out as it comes.
+    pub stdout: Vec<u8>,
+    /// What it streamed on its stderr, as `stdout`.
+    pub stderr: Vec<u8>,
 }
 
 /// One slot's worker: which slot it is and where it runs. In a
@@ -214,6 +256,12 @@ pub struct JobReport<T = Vec<u8>> {
 pub struct SlotInfo {
     /// The pool's name of the slot, `host:N` (N from 1).
     pub label: String,
+    /// The name of the slot's host entry in the pool (`host`).
+    pub host: String,
+    /// The slot's number in the pool, from 1, counting the slots of every
+    /// host in the pool's order (GNU parallel's `{%}`): the slots of a
+    /// pool of two hosts with 4 slots each are 1 to 8.
+    pub number: u32,
     /// The machine the worker runs on: the host name it reported, or for a
     /// Slurm host the node Slurm picked (`SLURMD_NODENAME`).
     pub node: String,
@@ -249,6 +297,8 @@ impl JobReport {
             elapsed: self.elapsed,
             run_time: self.run_time,
             slot: self.slot,
+            stdout: self.stdout,
+            stderr: self.stderr,
         }
     }
 }

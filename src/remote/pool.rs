@@ -1,25 +1,30 @@
 //! The pool on its own `mio::Poll`, driven by blocking calls: [`Pool::map`]
 //! for outputs in input order, [`Pool::run`] for reports in submission or
-//! completion order with a way to stop early. The failure semantics are the
-//! engine's (see `engine/mod.rs`): retries on slot failure, final job errors, no
-//! job lost, no result delivered twice.
+//! completion order with a way to stop early, [`Pool::run_raw`] for the
+//! jobs' streamed output as it comes (the run loop is `pool/run.rs`). The
+//! failure semantics are the engine's (see `engine/mod.rs`): retries on
+//! slot failure, final job errors, no job lost, no result delivered twice.
+
+mod run;
+mod signals;
+
+pub use signals::StopStep;
 
 use std::fmt;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::remote::engine::{
-    Engine, FailedOutput, Hook, OnSlotLost, Reply, Settings, after, eligible_slots,
-};
-use crate::remote::feed::{self, Feed, Feeder, Pulled, Source};
-use crate::remote::in_order::InOrder;
+use crate::Signal;
+use crate::remote::delivery::{Event, OnEvent};
+use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
+use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
@@ -41,6 +46,7 @@ pub struct PoolBuilder {
     retries: u32,
     failed_output: Option<FailedOutput>,
     on_slot_lost: Option<OnSlotLost>,
+    on_stop_signal: Option<signals::OnStopSignal>,
     max_frame: usize,
     max_held_bytes: usize,
 }
@@ -149,8 +155,39 @@ impl PoolBuilder {
     /// others go on. A job that runs for ever holds the run up then as
     /// before: give it a [`timeout`](PoolBuilder::timeout). (A runtime's
     /// pool holds nothing: each job has a future of its own.)
+    ///
+    /// Streamed output that a [`Pool::run_raw`] holds back (see [`Order`])
+    /// stays in memory within the same bound, and goes to temporary files
+    /// in `$TMPDIR` (else `/tmp`) past it: no job fails or waits for the
+    /// size of its output.
     pub fn max_held_bytes(mut self, bytes: usize) -> Self {
         self.max_held_bytes = bytes;
+        self
+    }
+
+    /// Makes the pool watch the process's stop signals (SIGINT, SIGTERM,
+    /// SIGQUIT) with a runtime's rule: the first drains (the pool starts
+    /// no new job, in this run and later ones, and its runs end once the
+    /// running jobs are reported, the others reported cancelled), the next
+    /// kills its slots. `on_signal` is called with each stop signal, what
+    /// it did and the pool's numbers, on the thread that drives the pool
+    /// (e.g. to say so on stderr); [`PoolControl::signalled`] tells the
+    /// first one afterwards. The signals are seen whenever the pool is
+    /// driven: in a run and in [`Pool::shutdown`].
+    ///
+    /// # Notes
+    ///
+    /// [`build`](PoolBuilder::build) then blocks these signals for the
+    /// calling thread, and every thread started from it afterwards
+    /// inherits the block: build the pool on the main thread before other
+    /// threads start (as a [`Runtime`](crate::Runtime) is built), or a
+    /// signal may reach a thread that does not block it and end the
+    /// process. Child processes do not inherit the block.
+    pub fn stop_on_signals(
+        mut self,
+        on_signal: impl Fn(Signal, StopStep, &PoolMetrics) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_stop_signal = Some(Hook(Arc::new(on_signal)));
         self
     }
 
@@ -165,15 +202,27 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// [`PoolError::NoSlots`], or a poll that cannot be created.
-    pub fn build(self) -> Result<Pool, PoolError> {
+    pub fn build(mut self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
         let (max_held_bytes, slot_timeout) = (self.max_held_bytes, self.slot_timeout);
+        // Before any thread of the pool starts: they inherit the block.
+        let signals = match self.on_stop_signal.take() {
+            Some(on_signal) => {
+                let mut watch = signals::Watch::new(on_signal).map_err(PoolError::Poll)?;
+                poll.registry()
+                    .register(&mut watch.signals, SIGNALS, Interest::READABLE)
+                    .map_err(PoolError::Poll)?;
+                Some(watch)
+            }
+            None => None,
+        };
         let engine = self.into_engine(0, "pool")?;
         let hosts = engine.hosts().to_vec();
         let control = Arc::new(ControlInner {
             waker: Waker::new(poll.registry(), CONTROL).map_err(PoolError::Poll)?,
             stop: AtomicBool::new(false),
             kill: AtomicBool::new(false),
+            signalled: OnceLock::new(),
             stats: engine.stats().clone(),
         });
         let engine = Arc::new(Mutex::new(engine));
@@ -187,6 +236,7 @@ impl PoolBuilder {
             control,
             next_tag: 0,
             max_held_bytes,
+            signals,
         })
     }
 
@@ -213,17 +263,35 @@ impl PoolBuilder {
     }
 }
 
-/// In which order [`Pool::run`] reports outcomes.
+/// In which order a run ([`Pool::run`], [`Pool::run_raw`]) hands out
+/// the jobs' reports and streamed output.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Order {
-    /// In the order of the inputs: a report waits for the ones before it.
+    /// In the order of the inputs, job after job: a job's report and output
+    /// wait for the jobs before it. The first job not reported streams: its
+    /// output is handed on as it comes (unless the pool runs failed jobs
+    /// again, [`PoolBuilder::retries`]: then it too waits for its end, so
+    /// that only its last run's output is handed on).
     #[default]
     Submission,
-    /// As jobs finish.
+    /// As jobs finish, job after job: a job's output is handed on whole
+    /// when it ends, before its report.
     Completion,
+    /// Output as it comes, jobs mixed (a chunk at a time), each report as
+    /// its job finishes: for output that must not wait, as GNU parallel's
+    /// `--line-buffer`. With [`PoolBuilder::retries`], the output of every
+    /// run of a job is handed on. For a run without streamed output, the
+    /// same as [`Order::Completion`].
+    Arrival,
 }
 
 /// A pool of persistent worker slots, driven by blocking calls.
+///
+/// Three ways to run jobs, each on the slots of a [`Target`] (usually
+/// [`Target::Any`]) and from the same inputs: [`Pool::map`] returns the
+/// outputs; [`Pool::run`] hands each job's report to a callback as jobs
+/// end, from a list or a [`Feed`] that fills while the run goes on;
+/// [`Pool::run_raw`] also hands on what the jobs stream, as it comes.
 ///
 /// Inside a [`Runtime`](crate::Runtime) use
 /// [`Runtime::remote_pool`](crate::Runtime::remote_pool) instead: the
@@ -232,12 +300,12 @@ pub enum Order {
 /// # Examples
 ///
 /// ```no_run
-/// use hearth::remote::{Host, Pool};
+/// use hearth::remote::{Host, Pool, Target};
 ///
 /// // The same program is the worker: see `remote::serve`.
 /// let mut pool = Pool::builder().host(Host::local(4)).window(8).build()?;
 /// let squares: Vec<u64> = pool
-///     .map::<u64, u64>("square", 1..=100)?
+///     .map::<u64, u64>(&Target::Any, "square", 1..=100)?
 ///     .into_iter()
 ///     .map(|r| r.expect("job failed"))
 ///     .collect();
@@ -259,10 +327,15 @@ pub struct Pool {
     next_tag: usize,
     /// See [`PoolBuilder::max_held_bytes`].
     max_held_bytes: usize,
+    /// See [`PoolBuilder::stop_on_signals`].
+    signals: Option<signals::Watch>,
 }
 
 /// The token of the pool's waker; slots use tokens from 0 up.
 const CONTROL: Token = Token(usize::MAX);
+
+/// The token of the stop signals, for a pool that watches them.
+const SIGNALS: Token = Token(usize::MAX - 1);
 
 /// Stops a pool's [`Pool::run`] or [`Pool::map`] from another thread, e.g.
 /// one that waits for Ctrl+C; made with [`Pool::control`].
@@ -275,6 +348,8 @@ pub(crate) struct ControlInner {
     waker: Waker,
     stop: AtomicBool,
     kill: AtomicBool,
+    /// The first stop signal a pool that watches them got.
+    signalled: OnceLock<Signal>,
     stats: Arc<PoolStats>,
 }
 
@@ -317,6 +392,12 @@ impl PoolControl {
     pub fn metrics(&self) -> PoolMetrics {
         self.inner.stats.snapshot()
     }
+
+    /// The first stop signal the pool got, if it watches them
+    /// ([`PoolBuilder::stop_on_signals`]) and got one.
+    pub fn signalled(&self) -> Option<Signal> {
+        self.inner.signalled.get().copied()
+    }
 }
 
 impl fmt::Debug for PoolControl {
@@ -341,6 +422,7 @@ impl Pool {
             retries: 0,
             failed_output: None,
             on_slot_lost: None,
+            on_stop_signal: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
@@ -351,32 +433,33 @@ impl Pool {
         &self.hosts
     }
 
-    /// Runs `handler` once per input and returns the outputs in input
-    /// order, each the output or why there is none.
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and returns the outputs in input order, each the
+    /// output or why there is none. What a job streams is collected into
+    /// its report and not returned here: take it with [`Pool::run`] or
+    /// [`Pool::run_raw`].
     ///
     /// # Errors
     ///
-    /// When the pool as a whole fails, see [`PoolError`].
+    /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
+    /// [`PoolError::Encode`] before any job starts if an input does not
+    /// encode, [`PoolError::AllSlotsDead`] when some jobs could not run
+    /// because every slot that may run them is dead for good; see
+    /// [`PoolError`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hearth::remote::{Host, Pool, Target};
+    ///
+    /// // The same program is the worker: see `remote::serve`.
+    /// let mut pool = Pool::builder().host(Host::local(4)).build()?;
+    /// let squares = pool.map::<u64, u64>(&Target::Any, "square", 1..=100)?;
+    /// assert_eq!(squares[1], Ok(4));
+    /// # Ok::<(), hearth::remote::PoolError>(())
+    /// ```
     pub fn map<I, O>(
         &mut self,
-        handler: &str,
-        inputs: impl IntoIterator<Item = I>,
-    ) -> Result<Vec<Result<O, JobFailure>>, PoolError>
-    where
-        I: Serialize,
-        O: DeserializeOwned,
-    {
-        self.map_on(&Target::Any, handler, inputs)
-    }
-
-    /// [`Pool::map`], with the jobs limited to the slots of `target`.
-    ///
-    /// # Errors
-    ///
-    /// [`PoolError::NoMatchingHost`] at once if no host matches; otherwise
-    /// as [`Pool::map`].
-    pub fn map_on<I, O>(
-        &mut self,
         target: &Target,
         handler: &str,
         inputs: impl IntoIterator<Item = I>,
@@ -385,48 +468,22 @@ impl Pool {
         I: Serialize,
         O: DeserializeOwned,
     {
-        let outputs = self.map_raw_on(target, handler, encode_all(inputs)?)?;
-        Ok(outputs
-            .into_iter()
-            .map(|output| {
-                output.and_then(|bytes| {
-                    postcard::from_bytes(&bytes)
-                        .map_err(|err| JobFailure::BadOutput(err.to_string()))
-                })
-            })
-            .collect())
-    }
-
-    /// [`Pool::map`] on encoded payloads.
-    ///
-    /// # Errors
-    ///
-    /// When the pool as a whole fails, see [`PoolError`].
-    pub fn map_raw(
-        &mut self,
-        handler: &str,
-        payloads: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
-        self.map_raw_on(&Target::Any, handler, payloads)
-    }
-
-    /// [`Pool::map_on`] on encoded payloads.
-    ///
-    /// # Errors
-    ///
-    /// See [`Pool::map_on`]; [`PoolError::AllSlotsDead`] when some jobs
-    /// could not run because every slot that may run them is dead for good.
-    pub fn map_raw_on(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        payloads: Vec<Vec<u8>>,
-    ) -> Result<Vec<Result<Vec<u8>, JobFailure>>, PoolError> {
+        let payloads = encode_all(inputs)?;
         let mut outputs = Vec::with_capacity(payloads.len());
-        self.run_raw(target, handler, payloads, Order::Submission, |_, report| {
-            outputs.push(report.result);
-            ControlFlow::Continue(())
-        })?;
+        let source = Source::List(payloads.into_iter());
+        self.run_source(
+            target,
+            handler,
+            source,
+            Order::Submission,
+            false,
+            &mut |event| {
+                if let Event::Done { report, .. } = event {
+                    outputs.push(report.result);
+                }
+                ControlFlow::Continue(())
+            },
+        )?;
         let mut dead_reasons = None;
         let not_run: Vec<usize> = outputs
             .iter()
@@ -441,69 +498,46 @@ impl Pool {
             .collect();
         match dead_reasons {
             Some(reasons) => Err(PoolError::AllSlotsDead { reasons, not_run }),
-            None => Ok(outputs),
+            None => Ok(outputs
+                .into_iter()
+                .map(|output| {
+                    output.and_then(|bytes| {
+                        postcard::from_bytes(&bytes)
+                            .map_err(|err| JobFailure::BadOutput(err.to_string()))
+                    })
+                })
+                .collect()),
         }
     }
 
-    /// Runs `handler` once per input and calls `on_report` with each job's
-    /// index and [`JobReport`], in `order`. When `on_report` breaks, no new
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and calls `on_report` with each job's index and
+    /// [`JobReport`], in `order`; what a job streams is collected into its
+    /// report (up to the max frame size, see
+    /// [`JobFailure::OutputTooLarge`]). When `on_report` breaks, no new
     /// job starts: the running ones finish and are reported, the others
     /// are reported as [`JobFailure::Cancelled`]. Returns once every job
     /// was reported.
     ///
-    /// The inputs are encoded first (one that does not encode fails the run
-    /// before any job starts); jobs are then queued as the slots need
-    /// them, at most 4096 (or twice what the slots' windows hold) ahead of
-    /// the reports: in input order, a slow job holds back at most that
-    /// many reports, and once they hold more than
+    /// `inputs` is a list or a [`Feed`] (see [`Inputs`]). Jobs are queued
+    /// as the slots need them, at most 4096 (or twice what the slots'
+    /// windows hold) ahead of the reports: in input order, a slow job
+    /// holds back at most that many reports, and once they hold more than
     /// [`max_held_bytes`](PoolBuilder::max_held_bytes) the pool runs that
-    /// job alone until it is reported. For inputs that arrive while the
-    /// run goes on, or that never end, see [`Pool::run_fed`].
+    /// job alone until it is reported. A feed's inputs are taken while the
+    /// run goes on; when `on_report` breaks, the pool is told to stop or
+    /// killed, or no slot that may run the jobs is left, the run takes no
+    /// more of them (feeders get
+    /// [`FeedError::Closed`](crate::remote::FeedError::Closed)).
     ///
     /// # Errors
     ///
     /// [`PoolError::NoMatchingHost`] at once if no host matches `target`,
-    /// [`PoolError::Encode`] for an input that does not encode, or a
-    /// failure of the pool's poll. Jobs that cannot run because their slots
-    /// are dead are reported as [`JobFailure::NotRun`].
-    pub fn run<I, O>(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        inputs: impl IntoIterator<Item = I>,
-        order: Order,
-        mut on_report: impl FnMut(usize, JobReport<O>) -> ControlFlow<()>,
-    ) -> Result<(), PoolError>
-    where
-        I: Serialize,
-        O: DeserializeOwned,
-    {
-        let payloads = encode_all(inputs)?;
-        self.run_raw(target, handler, payloads, order, |index, report| {
-            on_report(index, report.decode())
-        })
-    }
-
-    /// [`Pool::run`] on encoded payloads.
-    ///
-    /// # Errors
-    ///
-    /// See [`Pool::run`].
-    pub fn run_raw(
-        &mut self,
-        target: &Target,
-        handler: &str,
-        payloads: impl IntoIterator<Item = Vec<u8>>,
-        order: Order,
-        on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
-    ) -> Result<(), PoolError> {
-        let source = Source::List(payloads.into_iter());
-        self.run_source(target, handler, source, order, on_report)
-    }
-
-    /// Makes a feed for [`Pool::run_fed`]: a [`Feeder`] that any thread may
-    /// fill while the run goes on, waiting while `capacity` inputs wait to
-    /// be taken, and the [`Feed`] to run.
+    /// [`PoolError::ForeignFeed`] for a feed another pool made,
+    /// [`PoolError::Encode`] for an input that does not encode (after the
+    /// jobs before it), or a failure of the pool's poll. Jobs that cannot
+    /// run because their slots are dead are reported as
+    /// [`JobFailure::NotRun`].
     ///
     /// # Examples
     ///
@@ -522,160 +556,107 @@ impl Pool {
     ///         }
     ///     }
     /// });
-    /// pool.run_fed(&Target::Any, "square", feed, Order::Submission, |i, report: JobReport<u64>| {
+    /// pool.run(&Target::Any, "square", feed, Order::Submission, |i, report: JobReport<u64>| {
     ///     println!("{i}: {:?}", report.result);
     ///     ControlFlow::Continue(())
     /// })?;
     /// # Ok::<(), hearth::remote::PoolError>(())
     /// ```
-    pub fn feed<I>(&self, capacity: usize) -> (Feeder<I>, Feed<I>) {
-        feed::feed(self.control.clone(), capacity)
-    }
-
-    /// [`Pool::run`] on inputs that arrive while it goes on, from the
-    /// [`Feeder`] of `feed` (see [`Pool::feed`]); returns once every
-    /// feeder is dropped and every job taken was reported.
-    ///
-    /// When `on_report` breaks, or the pool is told to stop or killed, or
-    /// no slot that may run the jobs is left, the run takes no more inputs
-    /// (feeders get [`FeedError::Closed`](feed::FeedError::Closed)) and
-    /// only the jobs already taken are reported.
-    ///
-    /// # Errors
-    ///
-    /// [`PoolError::ForeignFeed`] if another pool made `feed`; otherwise as
-    /// [`Pool::run`].
-    pub fn run_fed<I, O>(
+    pub fn run<'a, I, O>(
         &mut self,
         target: &Target,
         handler: &str,
-        feed: Feed<I>,
+        inputs: impl Into<Inputs<'a, I>>,
         order: Order,
         mut on_report: impl FnMut(usize, JobReport<O>) -> ControlFlow<()>,
     ) -> Result<(), PoolError>
     where
+        I: Serialize,
         O: DeserializeOwned,
     {
-        if !feed.is_of(&self.control) {
-            return Err(PoolError::ForeignFeed);
-        }
-        let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-        self.run_source(target, handler, source, order, |index, report| {
-            on_report(index, report.decode())
-        })
+        let inputs = inputs.into();
+        self.run_inputs(
+            target,
+            handler,
+            inputs,
+            order,
+            false,
+            &mut |event| match event {
+                Event::Done { index, report } => on_report(index, report.decode()),
+                Event::Output { .. } => ControlFlow::Continue(()),
+            },
+        )
     }
 
-    /// The run loop of [`Pool::run_raw`] and [`Pool::run_fed`]: takes
-    /// inputs from `source` while fewer than [`MAX_AHEAD`] jobs wait to be
-    /// reported, drives the engine, reports in `order`.
-    fn run_source<P: Iterator<Item = Vec<u8>>>(
+    /// Runs `handler` once per input on the slots of `target` (usually
+    /// [`Target::Any`]) and hands `on_event` each job's streamed output as
+    /// it comes ([`Event::Output`], what its handler writes with
+    /// [`JobContext::write`](crate::remote::JobContext::write)) and its
+    /// report with the output bytes ([`Event::Done`]), in `order`. The
+    /// output has no size limit: what waits for its turn (see [`Order`])
+    /// stays in memory up to [`max_held_bytes`](PoolBuilder::max_held_bytes)
+    /// and in temporary files past it. Inputs, breaking and the end of the
+    /// run are as for [`Pool::run`].
+    ///
+    /// A job's slot that fails after part of its output was handed on (as
+    /// it came) does not run the job again, which would hand that part on
+    /// twice: the job ends with [`JobFailure::OutputCut`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::run`], and [`PoolError::HeldOutput`] if output cannot be
+    /// held in a temporary file.
+    pub fn run_raw<'a, I: Serialize>(
         &mut self,
         target: &Target,
         handler: &str,
-        mut source: Source<P>,
+        inputs: impl Into<Inputs<'a, I>>,
         order: Order,
-        mut on_report: impl FnMut(usize, JobReport) -> ControlFlow<()>,
+        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
     ) -> Result<(), PoolError> {
-        let eligible = eligible_slots(&self.hosts, target)?;
-        let handler: Arc<str> = Arc::from(handler);
-        let mut engine = lock(&self.engine);
-        engine.pause(false);
-        let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
-        let _held = engine.stats().held_until_dropped();
-        drop(engine);
-        // In input order: the reports held for the jobs before them.
-        let mut in_order = InOrder::default();
-        let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
-        // This run's tags are `first_tag + index`.
-        let first_tag = self.next_tag;
-        let mut done = Vec::new();
-        let result = loop {
-            let mut engine = lock(&self.engine);
-            if self.control.kill.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.kill_all(self.poll.registry());
+        self.run_inputs(target, handler, inputs.into(), order, true, &mut on_event)
+    }
+
+    /// Makes a feed for a run ([`Pool::run`], [`Pool::run_raw`]): a
+    /// [`Feeder`] that any thread may fill while the run goes on, waiting
+    /// while `capacity` inputs wait to be taken, and the [`Feed`] to run.
+    pub fn feed<I>(&self, capacity: usize) -> (Feeder<I>, Feed<I>) {
+        feed::feed(self.control.clone(), capacity)
+    }
+
+    /// A run on `inputs`: a feed as it comes, a list encoded as it is
+    /// taken (stopping at an input that does not encode).
+    fn run_inputs<I: Serialize>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        inputs: Inputs<'_, I>,
+        order: Order,
+        streamed: bool,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<(), PoolError> {
+        match inputs {
+            Inputs::Feed(feed) => {
+                if !feed.is_of(&self.control) {
+                    return Err(PoolError::ForeignFeed);
+                }
+                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
+                self.run_source(target, handler, source, order, streamed, on_event)
             }
-            if self.control.stop.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.pause(true);
-            }
-            // Outcomes first: a callback that breaks stops the next
-            // dispatch. The callbacks run without the engine's lock, so
-            // the keep-alive thread pings the slots while one takes long.
-            done.extend(engine.take_completed());
-            drop(engine);
-            for (tag, report) in done.drain(..) {
-                // A job of an earlier run that ended early: nobody waits.
-                let Some(index) = tag.checked_sub(first_tag) else {
-                    continue;
-                };
-                if order == Order::Submission {
-                    in_order.arrived(index, report);
-                    while let Some((index, report)) = in_order.next_ready() {
-                        reported += 1;
-                        stopped |= on_report(index, report).is_break();
+            Inputs::List(inputs) => {
+                let mut failed = None;
+                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
+                    Ok(payload) => Some(payload),
+                    Err(err) => {
+                        failed = Some(err);
+                        None
                     }
-                } else {
-                    reported += 1;
-                    stopped |= on_report(index, report).is_break();
-                }
+                });
+                let source = Source::List(payloads);
+                self.run_source(target, handler, source, order, streamed, on_event)?;
+                failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
             }
-            let mut engine = lock(&self.engine);
-            if stopped {
-                engine.pause(true);
-                if source.is_feed() {
-                    source.close();
-                    ended = true;
-                }
-            }
-            // More inputs, after the reports that made room for them (taken
-            // before, a run whose every job was just reported would sleep
-            // with inputs left). A stopped list is still taken, as far
-            // ahead as ever: its jobs are cancelled at once, reported, and
-            // the next ones taken.
-            while !ended && taken - reported < max_ahead {
-                match source.pull() {
-                    Pulled::Input(payload) => {
-                        let reply = Reply::Collect(first_tag + taken);
-                        self.next_tag = first_tag + taken + 1;
-                        let id = engine.submit(&eligible, handler.clone(), payload, reply);
-                        if order == Order::Submission {
-                            in_order.taken(id);
-                        }
-                        taken += 1;
-                    }
-                    Pulled::Later => break,
-                    Pulled::End => ended = true,
-                }
-            }
-            // Too many bytes wait for the first job not reported: run it
-            // alone, so that they can go.
-            let over = in_order.held_bytes() > self.max_held_bytes;
-            engine.hold_for(in_order.head().filter(|_| over));
-            engine
-                .stats()
-                .set_held(in_order.held(), in_order.held_bytes());
-            engine.tick(self.poll.registry());
-            // Nothing could run what a feed brings, even while none comes
-            // (the jobs taken end as not run, not as cancelled).
-            if source.is_feed() && !ended && !engine.can_run(&eligible) {
-                source.close();
-                ended = true;
-            }
-            if ended && reported == taken {
-                break Ok(());
-            }
-            if engine.has_completed() {
-                continue;
-            }
-            if let Err(err) = poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
-                break Err(err);
-            }
-        };
-        let mut engine = lock(&self.engine);
-        engine.pause(false);
-        engine.hold_for(None);
-        result
+        }
     }
 
     /// A handle to stop this pool's runs from another thread.
@@ -715,19 +696,27 @@ impl Pool {
         engine.drain();
         let deadline = after(Instant::now(), wait);
         loop {
-            engine.tick(self.poll.registry());
+            engine.do_due_work(self.poll.registry());
             if engine.is_closed() || Instant::now() >= deadline {
                 break;
             }
-            if poll_once(
+            match poll_once(
                 &mut self.poll,
                 &mut self.events,
                 &mut engine,
                 Some(deadline),
-            )
-            .is_err()
-            {
-                break;
+            ) {
+                Ok(false) => {}
+                // A stop signal during the shutdown: a second one kills.
+                Ok(true) => {
+                    drop(engine);
+                    self.take_signals();
+                    engine = lock(&self.engine);
+                    if self.control.kill.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
         }
         // Drop kills what is left.
@@ -756,13 +745,14 @@ fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
 }
 
 /// Polls once (up to the engine's next deadline or `limit`) and hands the
-/// events to the engine.
+/// events to the engine; true if stop signals came (see
+/// [`Pool::take_signals`]).
 fn poll_once(
     poll: &mut Poll,
     events: &mut Events,
     engine: &mut Engine,
     limit: Option<Instant>,
-) -> Result<(), PoolError> {
+) -> Result<bool, PoolError> {
     let deadline = match (engine.next_deadline(), limit) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -770,13 +760,18 @@ fn poll_once(
     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     match poll.poll(events, timeout) {
         Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::Interrupted => return Ok(false),
         Err(err) => return Err(PoolError::Poll(err)),
     }
-    for event in events.iter().filter(|e| e.token() != CONTROL) {
-        engine.event(poll.registry(), event.token().0);
+    let mut signalled = false;
+    for event in events.iter() {
+        match event.token() {
+            CONTROL => {}
+            SIGNALS => signalled = true,
+            token => engine.event(poll.registry(), token.0),
+        }
     }
-    Ok(())
+    Ok(signalled)
 }
 
 /// Encodes every input with postcard.

@@ -19,7 +19,8 @@
 //!
 //! The calling thread reads the frames, answers the handshake, runs the
 //! jobs one at a time (a slot is one unit of concurrency; the pool's window
-//! only pipelines) and sends each result before it starts the next job. A
+//! only pipelines), sends what a job streams as it comes (`OUTPUT` frames,
+//! see [`JobContext`]) and each result before it starts the next job. A
 //! second thread, the keeper (`serve/keeper.rs`), stands beside it: it sees
 //! stdin hang up even while a job runs, reads stdin while a job runs long
 //! so that the pool's pings are answered, and ends the worker when the pool
@@ -33,7 +34,7 @@
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
@@ -41,10 +42,12 @@ use std::time::Duration;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{debug, error, info};
 
-use crate::remote::Handlers;
 use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, WireError};
+use crate::remote::{Handlers, JobContext, Stream};
 
 mod keeper;
+#[cfg(test)]
+mod tests;
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
@@ -237,6 +240,8 @@ struct Watch {
     reads: AtomicU64,
     /// The slot timeout of the session, in milliseconds (0: none yet).
     limit_ms: AtomicU64,
+    /// The slot's number in its pool, from the session set-up.
+    slot: AtomicU32,
 }
 
 impl Watch {
@@ -364,7 +369,11 @@ where
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
                 watch.busy.store(true, Ordering::SeqCst);
-                let outcome = handlers.run(&handler, &payload);
+                let outcome = {
+                    let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
+                    let slot = watch.slot.load(Ordering::Relaxed);
+                    handlers.run(&handler, &payload, &mut JobContext::new(slot, &mut sink))
+                };
                 watch.busy.store(false, Ordering::SeqCst);
                 if watch.gone.load(Ordering::SeqCst) {
                     abandoned += 1;
@@ -431,6 +440,7 @@ fn handle<W: Write>(
                 handlers: wanted,
                 config: _,
                 slot_timeout_ms,
+                slot,
             },
         ) => {
             let missing: Vec<&String> = wanted
@@ -441,6 +451,7 @@ fn handle<W: Write>(
                 info!(missing:? = missing; "remote worker: the pool asks for handlers this worker does not have");
             }
             watch.limit_ms.store(slot_timeout_ms, Ordering::Relaxed);
+            watch.slot.store(slot, Ordering::Relaxed);
             wire::write_frame(
                 out,
                 &Frame::SessionAck {
@@ -461,6 +472,31 @@ fn handle<W: Write>(
     Ok(next)
 }
 
+/// Sends a chunk of job `id`'s output at once (the caller cuts it to
+/// [`wire::MAX_CHUNK`]): waits while the pool does not read, fails once
+/// the pool is gone.
+fn send_output<W: Write>(
+    out: &Mutex<BufWriter<W>>,
+    watch: &Watch,
+    id: u64,
+    stream: Stream,
+    data: &[u8],
+) -> io::Result<()> {
+    if watch.gone.load(Ordering::SeqCst) {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the pool went away: nobody reads the job's output",
+        ));
+    }
+    let mut frame = Vec::with_capacity(data.len() + 32);
+    wire::encode_output(id, stream, data, wire::DEFAULT_MAX_FRAME, &mut frame)
+        .map_err(io::Error::other)?;
+    let mut out = lock(out);
+    out.write_all(&frame)?;
+    // Sent now, not when the job ends: a line printed is a line seen.
+    out.flush()
+}
+
 /// Encodes a job's `RESULT` into `bytes` (cleared first). An outcome too
 /// large for one frame becomes the job's own error, saying so: the job ran,
 /// and running it again would give the same.
@@ -479,7 +515,8 @@ fn encode_result(
         Err(WireError::TooLarge { max, .. }) => {
             let message = format!(
                 "the {what} is {size} bytes, more than fits in a frame (the max frame size is \
-                 {max} bytes); return less (e.g. write large output to a file and return its path)"
+                 {max} bytes); return less, or stream it while the job runs (a handler added \
+                 with Handlers::add_with_context writes output of any size with JobContext::write)"
             );
             let outcome = Err(JobError::new(JobErrorKind::Failed, message));
             wire::encode(&Frame::Result { id, outcome }, max_frame, bytes)

@@ -62,6 +62,10 @@ struct Pending {
 pub(crate) struct Slot {
     /// `host:slot`, for logs and errors.
     pub(crate) label: String,
+    /// The slot's number in the pool, from 1, over all hosts in order.
+    number: u32,
+    /// The name of its host entry.
+    host: String,
     child: Child,
     counters: Counters,
     /// Stopped by killing its process group; otherwise only the process
@@ -79,6 +83,10 @@ pub(crate) struct Slot {
     decoder: FrameDecoder,
     /// Bytes of frames read from stdout so far.
     bytes_read: u64,
+    /// Stdout was not read to its end (`WouldBlock`) at the last read,
+    /// which stopped at its byte budget: read it again without waiting for
+    /// an event (the poll is edge-triggered).
+    pub(crate) unread: bool,
     out: Vec<u8>,
     stderr_line: Vec<u8>,
     /// The last stderr lines, to explain a failure.
@@ -106,11 +114,12 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// Starts the worker process and sends `HELLO`.
+    /// Starts the worker process and sends `HELLO`; the slot is named
+    /// `label`, `number` in the pool.
     pub(crate) fn spawn(
         host: &Host,
         counters: Counters,
-        label: String,
+        (label, number): (String, u32),
         registry: &Registry,
         base: usize,
         handshake_deadline: Instant,
@@ -169,6 +178,8 @@ impl Slot {
         }
         let mut slot = Slot {
             label,
+            number,
+            host: host.name.clone(),
             child,
             counters,
             kill_group: transport.kill_group_on_stop(),
@@ -180,6 +191,7 @@ impl Slot {
             stderr,
             decoder: FrameDecoder::new(max_frame),
             bytes_read: 0,
+            unread: false,
             out: Vec::new(),
             stderr_line: Vec::new(),
             stderr_tail: Vec::new(),
@@ -203,6 +215,11 @@ impl Slot {
         .map_err(io::Error::other)?;
         let _ = slot.flush();
         Ok(slot)
+    }
+
+    /// The slot's number in the pool, from 1, over all hosts in order.
+    pub(crate) fn number(&self) -> u32 {
+        self.number
     }
 
     /// Queues a frame and writes what the pipe takes now.
@@ -269,11 +286,17 @@ impl Slot {
         self.decoder.buffered() > 0
     }
 
-    /// Reads what stdout has and decodes the frames; `Ok(true)` once stdout
-    /// is closed (the worker exited). On an error, the frames decoded before
-    /// it are in `frames`: they came from the worker intact, and are the
-    /// caller's to handle before the error.
-    pub(crate) fn read_frames(&mut self, frames: &mut Vec<Frame>) -> Result<bool, SlotFailure> {
+    /// Reads what stdout has, up to about `budget` bytes, and decodes the
+    /// frames; `Ok(true)` once stdout is closed (the worker exited). Past
+    /// the budget it stops and sets [`Slot::unread`]. On an error, the
+    /// frames decoded before it are in `frames`: they came from the worker
+    /// intact, and are the caller's to handle before the error.
+    pub(crate) fn read_frames(
+        &mut self,
+        frames: &mut Vec<Frame>,
+        budget: usize,
+    ) -> Result<bool, SlotFailure> {
+        self.unread = false;
         if self.pending.is_some() {
             match self.read_start_line() {
                 Ok(Some(true)) => {}
@@ -285,12 +308,14 @@ impl Slot {
                 Err(reason) => return Err(SlotFailure::SlurmStart(reason)),
             }
         }
-        self.read_stream(frames).map_err(SlotFailure::from_wire)
+        self.read_stream(frames, budget)
+            .map_err(SlotFailure::from_wire)
     }
 
     /// [`Slot::read_frames`] once the start line, if any, came.
-    fn read_stream(&mut self, frames: &mut Vec<Frame>) -> Result<bool, WireError> {
+    fn read_stream(&mut self, frames: &mut Vec<Frame>, budget: usize) -> Result<bool, WireError> {
         let mut eof = false;
+        let mut read = 0;
         loop {
             while let Some(frame) = self.decoder.next_frame()? {
                 frames.push(frame);
@@ -303,9 +328,14 @@ impl Slot {
                 }
                 return Ok(true);
             }
+            if read >= budget {
+                self.unread = true;
+                return Ok(false);
+            }
             match self.decoder.read_from(&mut self.stdout) {
                 Ok(0) => eof = true,
                 Ok(n) => {
+                    read += n;
                     self.bytes_read += n as u64;
                     self.heard = Instant::now();
                 }
@@ -367,6 +397,8 @@ impl Slot {
         };
         let info = Arc::new(SlotInfo {
             label: self.label.clone(),
+            number: self.number,
+            host: self.host.clone(),
             node,
             pid,
             slurm_job,

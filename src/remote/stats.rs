@@ -1,7 +1,7 @@
 //! The numbers of a pool: counters the pool's loop keeps up to date, read
 //! from any thread as a [`PoolMetrics`] snapshot and logged on SIGUSR2.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use log::info;
@@ -20,6 +20,9 @@ pub(crate) struct PoolStats {
     /// Reports a run in input order holds back, and their bytes.
     held: AtomicUsize,
     held_bytes: AtomicUsize,
+    /// Streamed output a run holds back, in memory and in files.
+    output_held: AtomicUsize,
+    output_in_files: AtomicU64,
     pub(crate) hosts: Vec<HostStats>,
 }
 
@@ -53,6 +56,8 @@ impl PoolStats {
             retried: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
             held_bytes: AtomicUsize::new(0),
+            output_held: AtomicUsize::new(0),
+            output_in_files: AtomicU64::new(0),
             hosts: hosts
                 .iter()
                 .map(|host| HostStats {
@@ -78,6 +83,13 @@ impl PoolStats {
         self.held_bytes.store(bytes, Ordering::Relaxed);
     }
 
+    /// Records the streamed output a run holds back: bytes in memory and
+    /// in temporary files.
+    pub(crate) fn set_output_held(&self, in_memory: usize, in_files: u64) {
+        self.output_held.store(in_memory, Ordering::Relaxed);
+        self.output_in_files.store(in_files, Ordering::Relaxed);
+    }
+
     /// A guard that clears the held reports when dropped: at the end of
     /// a run, also one left by a panic in its callback.
     pub(crate) fn held_until_dropped(self: &Arc<Self>) -> HeldReports {
@@ -100,6 +112,8 @@ impl PoolStats {
             jobs_retried: load(&self.retried),
             reports_held: load(&self.held),
             reports_held_bytes: load(&self.held_bytes),
+            output_held_bytes: load(&self.output_held),
+            output_held_in_files: self.output_in_files.load(Ordering::Relaxed),
             hosts,
         }
     }
@@ -111,6 +125,7 @@ pub(crate) struct HeldReports(Arc<PoolStats>);
 impl Drop for HeldReports {
     fn drop(&mut self) {
         self.0.set_held(0, 0);
+        self.0.set_output_held(0, 0);
     }
 }
 
@@ -208,6 +223,12 @@ pub struct PoolMetrics {
     pub reports_held: usize,
     /// Their bytes.
     pub reports_held_bytes: usize,
+    /// Bytes of streamed output a run holds back in memory until it may
+    /// hand it on (at most
+    /// [`PoolBuilder::max_held_bytes`](crate::remote::PoolBuilder::max_held_bytes)).
+    pub output_held_bytes: usize,
+    /// Bytes of streamed output held back in temporary files, past that.
+    pub output_held_in_files: u64,
     /// The same per host.
     pub hosts: Vec<HostMetrics>,
 }
@@ -260,7 +281,9 @@ impl PoolMetrics {
             jobs_failed = self.jobs_failed,
             jobs_retried = self.jobs_retried,
             reports_held = self.reports_held,
-            reports_held_bytes = self.reports_held_bytes;
+            reports_held_bytes = self.reports_held_bytes,
+            output_held_bytes = self.output_held_bytes,
+            output_held_in_files = self.output_held_in_files;
             "remote pool metrics"
         );
         for host in &self.hosts {

@@ -3,6 +3,7 @@
 //! cluster (see [`Slurm`]), or any command template (a container exec,
 //! another scheduler's run command); and how it is stopped.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
@@ -17,11 +18,11 @@ use crate::remote::{REMOTE_WORKER_FLAG, Slurm};
 /// fails its slot (and the slot's jobs are retried) after about a minute,
 /// instead of hanging the run. Options given with the ssh command come
 /// first and win (`ssh -o ServerAliveInterval=5`).
-pub const SERVER_ALIVE_INTERVAL: u32 = 15;
+pub(crate) const SERVER_ALIVE_INTERVAL: u32 = 15;
 
 /// Unanswered keep-alive probes after which ssh gives up
 /// (`ServerAliveCountMax`), see [`SERVER_ALIVE_INTERVAL`].
-pub const SERVER_ALIVE_COUNT_MAX: u32 = 4;
+pub(crate) const SERVER_ALIVE_COUNT_MAX: u32 = 4;
 
 /// How to start a worker process for a slot.
 #[derive(Clone, Debug)]
@@ -128,7 +129,7 @@ impl Transport {
                     .arg("-o")
                     .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"))
                     .arg(host)
-                    .arg(shell_quote(bin))
+                    .arg(shell_quote(bin).as_ref())
                     .arg(REMOTE_WORKER_FLAG);
                 cmd
             }
@@ -156,38 +157,16 @@ impl fmt::Display for Transport {
     }
 }
 
-/// Quotes `word` for a POSIX shell (the remote side of ssh runs one).
-pub fn shell_quote(word: &str) -> String {
-    // Quoting adds ASCII bytes between whole characters: still UTF-8.
-    String::from_utf8_lossy(&shell_quote_bytes(word.as_bytes())).into_owned()
-}
-
-/// [`shell_quote`] for a word of any bytes, such as a file name that is not
-/// UTF-8 (a shell takes any byte but NUL).
-pub fn shell_quote_bytes(word: &[u8]) -> Vec<u8> {
-    if !word.is_empty()
-        && word
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(b))
-    {
-        return word.to_vec();
-    }
-    let mut quoted = Vec::with_capacity(word.len() + 2);
-    quoted.push(b'\'');
-    for &byte in word {
-        if byte == b'\'' {
-            quoted.extend_from_slice(br"'\''");
-        } else {
-            quoted.push(byte);
-        }
-    }
-    quoted.push(b'\'');
-    quoted
+/// Quotes `word` for a POSIX shell (the remote side of ssh runs one):
+/// `shlex`'s quoting. A word holding NUL, which no shell word can, is
+/// passed as it is: starting ssh with it fails, and the slot says so.
+fn shell_quote(word: &str) -> Cow<'_, str> {
+    shlex::try_quote(word).unwrap_or(Cow::Borrowed(word))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Transport, shell_quote, shell_quote_bytes};
+    use super::{Transport, shell_quote};
 
     #[test]
     fn ssh_gives_up_on_a_silent_host_and_takes_the_users_options_first() {
@@ -226,15 +205,36 @@ mod tests {
         );
     }
 
+    /// The remote shell gets each word back whole: a plain path as it is,
+    /// anything else quoted (what `sh` would split it into is checked with
+    /// shlex's own splitting, and by running `sh`).
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("/usr/bin/hearth"), "/usr/bin/hearth");
         assert_eq!(shell_quote("my prog"), "'my prog'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
-        assert_eq!(shell_quote("naïve"), "'naïve'");
-        assert_eq!(shell_quote_bytes(b"caf\xe9 it's"), b"'caf\xe9 it'\\''s'");
-        assert_eq!(shell_quote_bytes(b"plain"), b"plain");
+        let words = [
+            "it's",
+            "naïve",
+            "a b\tc\nd",
+            "$HOME `x` \\ \"q\" ; | & * ? ~ # !",
+        ];
+        for word in words {
+            let quoted = shell_quote(word);
+            assert_eq!(
+                shlex::split(&quoted),
+                Some(vec![word.to_owned()]),
+                "{quoted}"
+            );
+            let echoed = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {quoted}"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&echoed.stdout), word, "{quoted}");
+        }
+        // NUL: no shell word holds it; passed as it is.
+        assert_eq!(shell_quote("a\0b"), "a\0b");
     }
 }

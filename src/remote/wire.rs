@@ -44,9 +44,11 @@
 //! Hello { version }                    ->
 //!                                      <-       HelloAck { version, host, pid }
 //! SessionInit { handlers, config,
-//!               slot_timeout_ms }      ->
+//!               slot_timeout_ms, slot } ->
 //!                                      <-       SessionAck { handlers }
 //! Job { id, handler, payload }         ->       (several may be in flight)
+//!                                      <-       Output { id, stream, data }
+//!                                               (any number, while the job runs)
 //!                                      <-       Result { id, outcome }
 //! Ping { seq }                         ->       (at any time after SESSION_ACK)
 //!                                      <-       Pong { seq }
@@ -55,6 +57,15 @@
 //!
 //! Once per slot the handshake, once per session the session set-up, then any
 //! number of jobs; results may come back in any order and are matched by id.
+//!
+//! Output streaming (version 3): while a job runs, its handler may send
+//! what it produces in `Output` frames (a chunk of its stdout or stderr,
+//! at most `MAX_CHUNK` bytes each), as it produces them; the job's
+//! `Result` ends its output. A job's output then has no size limit, and
+//! neither side holds more of it than a chunk. Only the running job
+//! sends `Output` (a worker runs its jobs one at a time). Version 3 also
+//! tells the worker its slot's number in `SessionInit` (from 1 over all
+//! the pool's hosts, GNU parallel's `{%}`).
 //!
 //! The liveness exchange (version 2): the client sends `Ping` when it has
 //! heard nothing from the worker, or said nothing to it, for a third of the
@@ -74,29 +85,6 @@
 //! (bad magic, version, length) the decoder keeps the offending bytes and
 //! returns the same error again; after a payload that does not decode it has
 //! skipped that frame, but the peer is evidently not speaking this protocol.
-//!
-//! # Examples
-//!
-//! ```
-//! use hearth::remote::wire::{encode, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
-//!
-//! # fn main() -> Result<(), hearth::remote::wire::WireError> {
-//! let mut bytes = Vec::new();
-//! encode(&Frame::Hello { version: 1 }, DEFAULT_MAX_FRAME, &mut bytes)?;
-//! encode(&Frame::Shutdown, DEFAULT_MAX_FRAME, &mut bytes)?;
-//!
-//! // Bytes arrive in pieces of any size.
-//! let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
-//! let (first, second) = bytes.split_at(4);
-//! assert_eq!(decoder.feed(first), first.len());
-//! assert_eq!(decoder.next_frame()?, None); // Needs more bytes.
-//! assert_eq!(decoder.feed(second), second.len());
-//! assert_eq!(decoder.next_frame()?, Some(Frame::Hello { version: 1 }));
-//! assert_eq!(decoder.next_frame()?, Some(Frame::Shutdown));
-//! assert_eq!(decoder.next_frame()?, None);
-//! # Ok(())
-//! # }
-//! ```
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -104,6 +92,8 @@ use std::io::{self, Read, Write};
 
 use postcard::ser_flavors::Flavor;
 use serde::{Deserialize, Serialize};
+
+use crate::remote::Stream;
 
 #[cfg(test)]
 mod tests;
@@ -113,11 +103,17 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 
 /// The protocol version this build speaks, the fifth byte of every frame.
 /// Version 2 added the liveness exchange ([`Frame::Ping`],
-/// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]).
-pub const VERSION: u8 = 2;
+/// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]); version 3
+/// output streaming ([`Frame::Output`]) and the slot's number in
+/// [`Frame::SessionInit`].
+pub const VERSION: u8 = 3;
+
+/// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
+/// worker cuts larger writes into chunks of this size.
+pub(crate) const MAX_CHUNK: usize = 256 * 1024;
 
 /// The length of a frame's header: magic, version and payload length.
-pub const HEADER_LEN: usize = 9;
+pub(crate) const HEADER_LEN: usize = 9;
 
 /// The default max frame size: the largest payload, in bytes, that is sent or
 /// accepted (16 MiB).
@@ -146,8 +142,9 @@ const SHOWN_JUNK: usize = 64;
 /// [`SessionInit`](Frame::SessionInit), [`Job`](Frame::Job),
 /// [`Ping`](Frame::Ping) and [`Shutdown`](Frame::Shutdown); the worker
 /// answers with [`HelloAck`](Frame::HelloAck),
-/// [`SessionAck`](Frame::SessionAck), [`Result`](Frame::Result) and
-/// [`Pong`](Frame::Pong). See the [module docs](self) for the order.
+/// [`SessionAck`](Frame::SessionAck), [`Output`](Frame::Output),
+/// [`Result`](Frame::Result) and [`Pong`](Frame::Pong). See the docs of
+/// `wire.rs` for the order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     /// Client → worker, first frame on a new slot: the client's protocol
@@ -169,22 +166,25 @@ pub enum Frame {
     /// Client → worker, once after the handshake: what the session will use.
     SessionInit {
         /// The names of the handlers the client's jobs will name (at most
-        /// [`MAX_LIST`]).
+        /// `MAX_LIST`).
         #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
         /// Settings for the worker's handlers, as key-value pairs (at most
-        /// [`MAX_LIST`]).
+        /// `MAX_LIST`).
         #[serde(deserialize_with = "bounded_list")]
         config: Vec<(String, String)>,
         /// The slot timeout in milliseconds: a worker that hears nothing
         /// from the client for this long ends its job and itself (0: never).
         slot_timeout_ms: u64,
+        /// The slot's number in the pool: from 1, counting the slots of
+        /// every host in the pool's order (GNU parallel's `{%}`).
+        slot: u32,
     },
     /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
     SessionAck {
         /// The handlers the worker has (all of its handlers, not only the
         /// ones asked for), so the client can refuse jobs it cannot run. At
-        /// most [`MAX_LIST`].
+        /// most `MAX_LIST`.
         #[serde(deserialize_with = "bounded_list")]
         handlers: Vec<String>,
     },
@@ -219,6 +219,17 @@ pub enum Frame {
         /// The ping's number.
         seq: u64,
     },
+    /// Worker → client: a chunk of the running job's output, sent as the
+    /// handler produces it; the job's [`Result`](Frame::Result) ends it.
+    Output {
+        /// The id of the job.
+        id: u64,
+        /// Which of the job's streams the bytes are of.
+        stream: Stream,
+        /// The bytes, at most `MAX_CHUNK`.
+        #[serde(with = "bytes")]
+        data: Vec<u8>,
+    },
 }
 
 impl Frame {
@@ -235,6 +246,7 @@ impl Frame {
             Frame::Shutdown => "SHUTDOWN",
             Frame::Ping { .. } => "PING",
             Frame::Pong { .. } => "PONG",
+            Frame::Output { .. } => "OUTPUT",
         }
     }
 }
@@ -343,7 +355,7 @@ pub enum WireError {
         /// (e.g. `"RESULT"`).
         frame: Option<&'static str>,
         /// What was wrong, in hearth's words, where it knows more than the
-        /// decoder's error says (e.g. a list longer than [`MAX_LIST`]).
+        /// decoder's error says (e.g. a list longer than `MAX_LIST`).
         detail: Option<String>,
         /// The decoder's error.
         error: postcard::Error,
@@ -467,6 +479,94 @@ pub(crate) fn encode_job(
     )
 }
 
+/// Appends an `OUTPUT` frame built from borrowed bytes: the same bytes as
+/// [`encode`] of a [`Frame::Output`], without copying the chunk first (the
+/// worker's hot path for large outputs).
+pub(crate) fn encode_output(
+    id: u64,
+    stream: Stream,
+    data: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    encode_value(&OutputRef { id, stream, data }, max_frame, out)
+}
+
+/// [`Frame::Output`] with borrowed fields; serializes exactly like it.
+struct OutputRef<'a> {
+    id: u64,
+    stream: Stream,
+    data: &'a [u8],
+}
+
+impl Serialize for OutputRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        // Variant 9 of `Frame`: checked by a test against `Frame::Output`.
+        let mut output = serializer.serialize_struct_variant("Frame", 9, "Output", 3)?;
+        output.serialize_field("id", &self.id)?;
+        output.serialize_field("stream", &self.stream)?;
+        output.serialize_field("data", &Bytes(self.data))?;
+        output.end()
+    }
+}
+
+/// A byte slice that serializes with `serialize_bytes`: postcard writes a
+/// length and the bytes, as for a sequence of `u8`, but in one copy
+/// instead of one call per byte.
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Serde for a `Vec<u8>` field as bytes (see [`Bytes`]): the same encoding
+/// in postcard as a sequence of `u8`, decoded in one copy.
+mod bytes {
+    use std::fmt;
+
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::ser::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(data: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(data)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+
+    struct BytesVisitor;
+
+    impl<'de> Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(bytes)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(byte) = seq.next_element()? {
+                bytes.push(byte);
+            }
+            Ok(bytes)
+        }
+    }
+}
+
 /// [`Frame::Job`] with borrowed fields; serializes exactly like it.
 struct JobRef<'a> {
     id: u64,
@@ -582,23 +682,6 @@ where
 /// ends inside a frame and [`WireError::Io`] if reading fails
 /// (`Interrupted` is retried).
 ///
-/// # Examples
-///
-/// ```
-/// use hearth::remote::wire::{read_frame, write_frame, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
-///
-/// # fn main() -> Result<(), hearth::remote::wire::WireError> {
-/// // A `Vec` and a slice stand in for the worker's stdout and stdin.
-/// let mut stdout = Vec::new();
-/// write_frame(&mut stdout, &Frame::Shutdown, DEFAULT_MAX_FRAME)?;
-///
-/// let mut stdin = &stdout[..];
-/// let mut decoder = FrameDecoder::default();
-/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, Some(Frame::Shutdown));
-/// assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
-/// # Ok(())
-/// # }
-/// ```
 pub fn read_frame<R>(reader: &mut R, decoder: &mut FrameDecoder) -> Result<Option<Frame>, WireError>
 where
     R: Read + ?Sized,
@@ -624,7 +707,7 @@ where
 ///
 /// # Notes
 ///
-/// The decoder holds at most one frame's worth of bytes, [`HEADER_LEN`] plus
+/// The decoder holds at most one frame's worth of bytes, `HEADER_LEN` plus
 /// the max frame size: when that much is buffered it accepts no more until a
 /// frame is taken. Its buffer grows with the bytes that arrive, not with the
 /// length a header announces, and shrinks back after a large frame.
@@ -889,7 +972,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 9] = [
+const FRAME_NAMES: [&str; 10] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -899,13 +982,14 @@ const FRAME_NAMES: [&str; 9] = [
     "SHUTDOWN",
     "PING",
     "PONG",
+    "OUTPUT",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A
 /// worker has a handful of handlers; the bound keeps a small frame of many
 /// empty strings (one byte each on the wire, 24 in memory) from costing
 /// gigabytes to decode.
-pub const MAX_LIST: usize = 4096;
+pub(crate) const MAX_LIST: usize = 4096;
 
 thread_local! {
     /// Set when the last decode on this thread refused a list for its
@@ -913,7 +997,7 @@ thread_local! {
     static LIST_TOO_LONG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Decodes a list of at most [`MAX_LIST`] items; a longer one is an error
+/// Decodes a list of at most `MAX_LIST` items; a longer one is an error
 /// before any item is decoded.
 fn bounded_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where

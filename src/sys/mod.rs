@@ -23,7 +23,7 @@ pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use msg::{recv_vectored, send_vectored};
-pub(crate) use process::{signal_process, wait_for_exit};
+pub(crate) use process::{kill_with_parent_thread, signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;

@@ -77,3 +77,20 @@ pub(crate) fn wait_for_exit(
         }
     }
 }
+
+/// Makes the child `command` starts get `SIGKILL` when the thread that
+/// starts it dies (`PR_SET_PDEATHSIG`), so a worker killed while a job's
+/// process runs leaves no orphan behind.
+pub(crate) fn kill_with_parent_thread(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls `prctl`, which is async-signal-safe, and reads `errno`.
+    unsafe {
+        let _ = command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

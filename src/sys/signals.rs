@@ -2,7 +2,10 @@
 //!
 //! `mio-signals` covers SIGINT, SIGTERM, SIGQUIT, SIGUSR1 and SIGUSR2 with a
 //! `signalfd`; SIGHUP, which it does not know, gets a second `signalfd`
-//! here. Both are registered under one token. Creating [`ProcessSignals`]
+//! here. Both are registered under one token. A blocking remote pool
+//! watches the stop signals alone ([`ProcessSignals::stop_signals`]), so
+//! that the others keep their default actions in a program without a
+//! runtime. Creating [`ProcessSignals`]
 //! blocks the signals for the calling thread, and threads started from it
 //! afterwards inherit the mask, so the signals reach the `signalfd`s instead
 //! of their default handlers.
@@ -20,7 +23,8 @@ use crate::signal::Signal;
 /// The process signals hearth handles, readable through `mio`.
 pub(crate) struct ProcessSignals {
     signals: Signals,
-    hangup: OwnedFd,
+    /// SIGHUP's, unless only the stop signals are watched.
+    hangup: Option<OwnedFd>,
 }
 
 impl ProcessSignals {
@@ -35,9 +39,20 @@ impl ProcessSignals {
         }
         // SAFETY: `signalfd` returned a new, valid file descriptor that
         // nothing else owns.
-        let hangup = unsafe { OwnedFd::from_raw_fd(fd) };
+        let hangup = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         block(&set)?;
         Ok(ProcessSignals { signals, hangup })
+    }
+
+    /// A source of the stop signals alone (SIGINT, SIGTERM, SIGQUIT),
+    /// blocked for the calling thread.
+    pub(crate) fn stop_signals() -> io::Result<ProcessSignals> {
+        use mio_signals::Signal::{Interrupt, Quit, Terminate};
+        let signals = Signals::new(Interrupt | Terminate | Quit)?;
+        Ok(ProcessSignals {
+            signals,
+            hangup: None,
+        })
     }
 
     /// Reads the next pending signal, `None` when there is none.
@@ -45,13 +60,16 @@ impl ProcessSignals {
         if let Some(signal) = self.signals.receive()? {
             return Ok(Some(Signal::from_mio(signal)));
         }
+        let Some(hangup) = &self.hangup else {
+            return Ok(None);
+        };
         let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
         loop {
             // SAFETY: the buffer is valid for writes of its full size, and
             // `signalfd` writes whole `signalfd_siginfo` structures.
             let n = unsafe {
                 libc::read(
-                    self.hangup.as_raw_fd(),
+                    hangup.as_raw_fd(),
                     info.as_mut_ptr().cast(),
                     size_of::<libc::signalfd_siginfo>(),
                 )
@@ -124,7 +142,10 @@ impl event::Source for ProcessSignals {
         interests: Interest,
     ) -> io::Result<()> {
         self.signals.register(registry, token, interests)?;
-        SourceFd(&self.hangup.as_raw_fd()).register(registry, token, interests)
+        match &self.hangup {
+            Some(fd) => SourceFd(&fd.as_raw_fd()).register(registry, token, interests),
+            None => Ok(()),
+        }
     }
 
     fn reregister(
@@ -134,11 +155,17 @@ impl event::Source for ProcessSignals {
         interests: Interest,
     ) -> io::Result<()> {
         self.signals.reregister(registry, token, interests)?;
-        SourceFd(&self.hangup.as_raw_fd()).reregister(registry, token, interests)
+        match &self.hangup {
+            Some(fd) => SourceFd(&fd.as_raw_fd()).reregister(registry, token, interests),
+            None => Ok(()),
+        }
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         self.signals.deregister(registry)?;
-        SourceFd(&self.hangup.as_raw_fd()).deregister(registry)
+        match &self.hangup {
+            Some(fd) => SourceFd(&fd.as_raw_fd()).deregister(registry),
+            None => Ok(()),
+        }
     }
 }

@@ -62,7 +62,7 @@ pub fn held_reports_are_bounded_in_bytes() {
         m.reports_held_bytes > MAX_HELD && m.jobs_in_flight == 1
     });
     let out = guarded(&control, "the run did not end", || {
-        pool.map::<_, Vec<u8>>("wait_then_big", inputs)
+        pool.map::<_, Vec<u8>>(&Target::Any, "wait_then_big", inputs)
     })
     .unwrap();
     let held = watcher

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use super::gates;
 use hearth::remote::{
-    FeedError, Host, JobFailure, JobReport, Order, Pool, PoolControl, PoolError, Target, Transport,
+    Event, FeedError, Host, JobFailure, JobReport, Order, Pool, PoolControl, PoolError, Target,
+    Transport,
 };
 
 /// Longest a test waits for a report or a feeder (a last guard).
@@ -51,7 +52,7 @@ pub fn inputs_run_as_they_come() {
         Ok(())
     });
     let mut outputs = Vec::new();
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -90,7 +91,7 @@ pub fn stopped_run_closes_the_feed() {
         }
     });
     let mut seen = Vec::new();
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -119,7 +120,7 @@ pub fn stopped_run_closes_the_feed() {
         "{taken} reports for {sent} inputs sent"
     );
     // The pool still works.
-    let out = pool.map::<u64, u64>("square", [3]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "square", [3]).unwrap();
     assert_eq!(out, [Ok(9)]);
     pool.shutdown(Duration::from_secs(10));
 }
@@ -144,7 +145,7 @@ pub fn feed_ends_when_no_slot_is_left() {
         }
     });
     let mut not_run = 0;
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "square",
         feed,
@@ -171,7 +172,7 @@ pub fn feed_of_another_pool_is_refused() {
     let maker = Pool::builder().host(Host::local(1)).build().unwrap();
     let mut other = Pool::builder().host(Host::local(1)).build().unwrap();
     let (_feeder, feed) = maker.feed::<u64>(1);
-    let result = other.run_fed(
+    let result = other.run(
         &Target::Any,
         "square",
         feed,
@@ -207,7 +208,7 @@ pub fn feed_is_held_up_behind_a_job_that_does_not_end() {
         (reached, sent)
     });
     let mut reports = 0u64;
-    pool.run_fed(
+    pool.run(
         &Target::Any,
         "hang",
         feed,
@@ -244,7 +245,7 @@ pub fn last_feeder_dropped_ends_the_run() {
         let mut outputs = Vec::new();
         let what = format!("round {round}: the run missed the end of its inputs");
         guarded(&pool.control(), &what, || {
-            pool.run_fed(
+            pool.run(
                 &Target::Any,
                 "square",
                 feed,
@@ -280,7 +281,7 @@ pub fn list_is_taken_again_after_a_burst_of_reports() {
         .map(|x| (flag.clone(), role(x).to_owned(), x))
         .collect();
     let out = guarded(&pool.control(), "the run stopped taking inputs", || {
-        pool.map::<_, u64>("flag", inputs)
+        pool.map::<_, u64>(&Target::Any, "flag", inputs)
     })
     .unwrap();
     assert_eq!(out, (0..5000).map(Ok).collect::<Vec<_>>());
@@ -300,7 +301,7 @@ pub fn idle_feed_ends_when_no_slot_is_left() {
     let (feeder, feed) = pool.feed::<u64>(8);
     let mut reports = 0;
     guarded(&pool.control(), "the run waited for an input", || {
-        pool.run_fed(
+        pool.run(
             &Target::Any,
             "square",
             feed,
@@ -323,27 +324,20 @@ pub fn stopped_list_is_taken_as_far_ahead_as_ever() {
     const INPUTS: usize = 20_000;
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let taken = std::cell::Cell::new(0usize);
-    let inputs = (0..INPUTS as u64).map(|x| {
-        taken.set(taken.get() + 1);
-        postcard::to_stdvec(&x).unwrap()
-    });
+    let inputs = (0..INPUTS as u64).inspect(|_| taken.set(taken.get() + 1));
     let mut most_ahead = 0;
     let mut cancelled = 0;
     let mut reports = 0;
-    pool.run_raw(
-        &Target::Any,
-        "square",
-        inputs,
-        Order::Submission,
-        |index, report| {
+    pool.run_raw(&Target::Any, "square", inputs, Order::Submission, |event| {
+        if let Event::Done { index, report } = event {
             reports += 1;
             most_ahead = most_ahead.max(taken.get() - (index + 1));
             if matches!(report.result, Err(JobFailure::Cancelled(_))) {
                 cancelled += 1;
             }
-            ControlFlow::Break(())
-        },
-    )
+        }
+        ControlFlow::Break(())
+    })
     .unwrap();
     assert_eq!(reports, INPUTS);
     assert!(cancelled > INPUTS / 2, "{cancelled} cancelled");
@@ -373,7 +367,9 @@ pub fn late_reports_of_an_abandoned_run_are_dropped() {
         )
     }));
     assert!(abandoned.is_err());
-    let out = pool.map::<u64, u64>("nap", [1, 2, 3, 4, 5, 6]).unwrap();
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "nap", [1, 2, 3, 4, 5, 6])
+        .unwrap();
     assert_eq!(out, [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
     pool.shutdown(Duration::from_secs(10));
 }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::{env, fs, thread};
 
-use hearth::remote::wire::{self, Frame, FrameDecoder};
+// A fake pool speaking raw frames to a worker process: through the hidden
+// test-support path (the codec is not part of hearth's API).
+use hearth::remote::test_support::wire::{self, Frame, FrameDecoder};
 use hearth::remote::{self, Host, JobReport, Order, Pool, SlotFailure, SlotLost, Target};
 
 use super::{gates, procs, squares, temp_dir};
@@ -82,7 +84,7 @@ pub(crate) fn stopped_worker_is_found_and_its_job_runs_again() {
 pub(crate) fn idle_pool_keeps_its_workers() {
     let limit = Duration::from_secs(1);
     let (mut pool, lost) = pool(1, limit);
-    let first = pool.map::<u64, u32>("pid", [0]).unwrap();
+    let first = pool.map::<u64, u32>(&Target::Any, "pid", [0]).unwrap();
     let worker = first[0].clone().unwrap();
     // Away between runs (the time away is the point, not a wait) ...
     thread::sleep(3 * limit);
@@ -103,7 +105,10 @@ pub(crate) fn idle_pool_keeps_its_workers() {
     )
     .unwrap();
     assert_eq!(pids, [Ok(worker), Ok(worker)], "the worker changed");
-    assert_eq!(pool.map::<u64, u32>("pid", [0]).unwrap(), [Ok(worker)]);
+    assert_eq!(
+        pool.map::<u64, u32>(&Target::Any, "pid", [0]).unwrap(),
+        [Ok(worker)]
+    );
     assert_eq!(*lost.lock().unwrap(), []);
     let metrics = pool.metrics();
     assert_eq!(metrics.hosts[0].last_failure, None, "{metrics:?}");
@@ -138,6 +143,7 @@ pub(crate) fn worker_ends_itself_and_its_job_when_the_pool_falls_silent() {
         handlers: Vec::new(),
         config: Vec::new(),
         slot_timeout_ms: 500,
+        slot: 1,
     });
     let ack = wire::read_frame(&mut from_worker, &mut decoder).unwrap();
     assert!(matches!(ack, Some(Frame::SessionAck { .. })), "{ack:?}");

@@ -7,7 +7,7 @@ use std::fs;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use hearth::remote::wire::JobErrorKind;
+use hearth::remote::JobErrorKind;
 use hearth::remote::{Host, JobFailure, JobReport, Order, Pool, Target};
 
 use super::temp_dir;

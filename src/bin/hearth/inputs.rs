@@ -55,8 +55,6 @@ impl JobText {
 pub struct Maker {
     pub template: Arc<Template>,
     pub fill: Fill,
-    /// The run's id, when the command needs the slot's number.
-    pub run: Option<String>,
     /// The sequence numbers of the jobs not to run (`--resume`).
     pub skip: Arc<HashSet<usize>>,
 }
@@ -68,7 +66,6 @@ impl Maker {
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
-            run: self.run.clone(),
         };
         (job, JobText { seq, fields, parts })
     }
@@ -210,6 +207,18 @@ impl Texts {
             pending: VecDeque::new(),
             more: Some(more),
         }
+    }
+
+    /// The text of job `index`, not taken yet (`None` if unknown).
+    pub fn get(&mut self, index: usize) -> Option<&JobText> {
+        let at = index.checked_sub(self.first)?;
+        while self.pending.len() <= at {
+            match self.more.as_ref().map(Receiver::try_recv) {
+                Some(Ok(text)) => self.pending.push_back(Some(text)),
+                _ => return None,
+            }
+        }
+        self.pending[at].as_ref()
     }
 
     /// Takes the text of job `index` (each is taken once; an unknown one

@@ -37,7 +37,7 @@ pub struct Line<'a> {
     /// When the job began.
     pub start: SystemTime,
     pub run_time: Duration,
-    pub received: usize,
+    pub received: u64,
     pub exit: i32,
     pub signal: i32,
     pub command: &'a [u8],

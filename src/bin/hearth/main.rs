@@ -21,7 +21,6 @@ mod batch;
 mod edit;
 mod halt;
 mod inputs;
-mod interrupt;
 mod joblog;
 mod map;
 mod output;
@@ -31,8 +30,8 @@ mod pool_setup;
 mod replace;
 mod results;
 mod sh;
-mod slot_number;
 mod sources;
+mod streams;
 mod summary;
 mod trace;
 
@@ -85,9 +84,8 @@ enum Command {
     /// both have the feature, with the same output and exit status. What
     /// differs: outputs keep the input order by default (-k; --unordered
     /// for as they end); each ssh host keeps its slots for the whole run
-    /// (-S host -j 4, not 4/host); {%} counts the slots of the job's
-    /// machine; --line-buffer and -u print a job's output whole when it
-    /// ends; --delay paces the jobs handed to the slots; --retries is GNU
+    /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
+    /// slots; --retries is GNU
     /// parallel's and --attempts counts the tries of a job whose slot
     /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c. An option of GNU parallel's that hearth lacks
@@ -204,10 +202,12 @@ pub struct MapArgs {
     /// Jobs in flight per slot.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub window: u32,
-    /// Print outputs in input order (the default).
+    /// Print outputs in input order (the default): the first job's as it
+    /// comes, the others' when their turn comes (held in memory, and in
+    /// temporary files in $TMPDIR past 16 MiB).
     #[arg(long = "keep-order", short = 'k', conflicts_with = "unordered")]
     pub keep_order: bool,
-    /// Print outputs as jobs finish.
+    /// Print each job's output whole as it finishes.
     #[arg(long)]
     pub unordered: bool,
     /// Prefix each output line with the input and a tab.
@@ -220,12 +220,13 @@ pub struct MapArgs {
     /// Print each job's output as one block (the default).
     #[arg(long)]
     pub group: bool,
-    /// Print outputs as jobs end, never mixing lines (as --unordered;
-    /// with -k in input order). A job's lines come when it ends: a slot
-    /// sends a job's output with its result.
+    /// Print the lines of running jobs as they come, whole lines only
+    /// (a line left without its end comes when its job ends); with -k the
+    /// first job's as they come, the others' after it, in input order.
     #[arg(long = "line-buffer", visible_alias = "lb", conflicts_with = "group")]
     pub line_buffer: bool,
-    /// As --line-buffer: hearth never mixes the outputs of jobs.
+    /// Print the output of running jobs as it comes, bytes and all (lines
+    /// of jobs may mix; no tags, and -k has no say, as in GNU parallel).
     #[arg(short = 'u', long, conflicts_with = "group")]
     pub ungroup: bool,
     /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
@@ -402,9 +403,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The handlers of a `hearth` worker.
 fn handlers() -> Handlers {
-    Handlers::new()
-        .add(sh::JOB_HANDLER, sh::run_job)
-        .add(sh::HANDLER, sh::run)
+    Handlers::new().add_with_context(sh::JOB_HANDLER, sh::run_job)
 }
 
 fn main() -> ExitCode {

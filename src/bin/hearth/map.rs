@@ -7,10 +7,9 @@
 use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hearth::remote::{JobFailure, JobReport, Order, Target};
+use hearth::remote::{Event, Inputs, JobFailure, JobReport, Order, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::halt::{self, Halt, Tally, When};
@@ -18,9 +17,10 @@ use crate::inputs::{Producer, Texts};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
-use crate::sh::{self, JobOutput};
+use crate::sh::{self, Job, JobOutput};
+use crate::streams::Grouping;
 use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
-use crate::{MapArgs, OWN_ERROR, interrupt};
+use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
 const INTERRUPTED: u8 = 130;
@@ -43,11 +43,6 @@ pub fn run(args: MapArgs) -> ExitCode {
         // slot failure as it happens.
         hearth::log::init_with_level(log::LevelFilter::Error);
     }
-    // Before any thread: every thread started later blocks them too.
-    let signals = match interrupt::block() {
-        Ok(set) => set,
-        Err(err) => return own_error(&format!("cannot block SIGINT: {err}")),
-    };
     let halt = match (&args.halt, args.fail_fast) {
         (_, true) => Some(Halt::FAIL_FAST),
         (Some(text), false) => match halt::parse(text) {
@@ -65,9 +60,26 @@ pub fn run(args: MapArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(plan, total_slots(&args));
     }
+    // -u prints bytes as they come, -k or not (as GNU parallel); the lines
+    // of --line-buffer keep the input order with -k.
+    let grouping = if args.ungroup {
+        Grouping::Ungroup
+    } else if args.line_buffer {
+        Grouping::LineBuffer
+    } else {
+        Grouping::Group
+    };
+    let order = match grouping {
+        Grouping::Ungroup => Order::Arrival,
+        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
+        _ if args.unordered => Order::Completion,
+        _ => Order::Submission,
+    };
     let settings = Settings {
         json: args.json,
-        tag: plan.tag.clone(),
+        grouping,
+        // GNU parallel tags no output of -u.
+        tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
         tag_host: args.tag_host,
         host_is_node: args.slurm,
         joblog: args.joblog.clone(),
@@ -100,19 +112,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let interrupted = match interrupt::watch(signals, control.clone()) {
-        Ok(flag) => flag,
-        Err(err) => return own_error(&format!("cannot watch for Ctrl+C: {err}")),
-    };
     let bar = progress_bar(args.progress, listed);
-    // --line-buffer and --ungroup print outputs as jobs end (a slot sends
-    // a job's output with its result), unless -k keeps the order.
-    let streamed_output = (args.line_buffer || args.ungroup) && !args.keep_order;
-    let order = if args.unordered || streamed_output {
-        Order::Completion
-    } else {
-        Order::Submission
-    };
     let mut write_error = None;
     let mut tally = Tally::new(halt, listed);
     // The jobs: all at hand, or a feed that a thread fills as it reads
@@ -141,7 +141,32 @@ pub fn run(args: MapArgs) -> ExitCode {
     };
     let reader = fed.as_ref().map(|(_, reader)| reader.clone());
     let mut reported = 0;
-    let mut on_report = |index, report: JobReport<JobOutput>| {
+    let mut on_event = |event: Event<'_>| {
+        let (index, report) = match event {
+            Event::Output {
+                index,
+                stream,
+                bytes,
+                slot,
+            } => {
+                let Some(text) = texts.get(index) else {
+                    return ControlFlow::Continue(());
+                };
+                let printed = bar.suspend(|| printer.output(index, text, stream, bytes, slot));
+                return match printed {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(err) => {
+                        if write_error.is_none() {
+                            control.kill();
+                            write_error = Some(err);
+                        }
+                        ControlFlow::Break(())
+                    }
+                };
+            }
+            Event::Done { index, report } => (index, report.decode::<JobOutput>()),
+            _ => return ControlFlow::Continue(()),
+        };
         reported += 1;
         if let Some(reader) = &reader {
             bar.set_length(reader.jobs() as u64);
@@ -152,7 +177,7 @@ pub fn run(args: MapArgs) -> ExitCode {
             text: &text,
             report,
         };
-        if let Err(err) = bar.suspend(|| printer.job(job)) {
+        if let Err(err) = bar.suspend(|| printer.job(index, job)) {
             if write_error.is_none() {
                 control.kill();
                 write_error = Some(err);
@@ -173,16 +198,11 @@ pub fn run(args: MapArgs) -> ExitCode {
             None => ControlFlow::Continue(()),
         }
     };
-    let outcome = match fed {
-        Some((feed, _)) => pool.run_fed(&Target::Any, sh::JOB_HANDLER, feed, order, &mut on_report),
-        None => pool.run(
-            &Target::Any,
-            sh::JOB_HANDLER,
-            listed_jobs,
-            order,
-            &mut on_report,
-        ),
+    let inputs: Inputs<'_, Job> = match fed {
+        Some((feed, _)) => feed.into(),
+        None => listed_jobs.into(),
     };
+    let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
     bar.finish_and_clear();
     let joblog = printer.finish();
     // Before the shutdown, which ends the slots still waiting.
@@ -206,7 +226,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         };
     }
     report_dead_hosts(&control.metrics());
-    let interrupted = interrupted.load(Ordering::SeqCst);
+    let interrupted = control.signalled().is_some();
     let why_stopped = if interrupted {
         "interrupted".to_owned()
     } else if let Some(when) = tally.halted {
@@ -253,8 +273,8 @@ pub fn run(args: MapArgs) -> ExitCode {
 /// did not run (cancelled, or no slot left).
 fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
     match &report.result {
-        Ok(out) if out.output.success() => Some(Ok(())),
-        Ok(out) => Some(Err(out.output.status_code())),
+        Ok(out) if out.success() => Some(Ok(())),
+        Ok(out) => Some(Err(out.status_code())),
         Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => None,
         Err(_) => Some(Err(255)),
     }

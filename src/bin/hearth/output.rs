@@ -1,20 +1,22 @@
-//! What `hearth map` prints for each job: the job's stdout as one block
-//! (optionally prefixed with a tag: the input, `--tagstring`, the host),
-//! or one JSON object; its stderr on stderr; a joblog line; its
-//! `--results`; and the tally for the summary.
+//! What `hearth map` prints for each job: its output as it streams in
+//! (`streams.rs`: optionally each line prefixed with a tag, the input,
+//! `--tagstring`, the host), or one JSON object when it ends; a joblog
+//! line; its `--results`; and the tally for the summary.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use hearth::remote::{FailedSlot, JobFailure, JobReport};
+use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
 use crate::inputs::JobText;
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
-use crate::results::Results;
+use crate::results::{JobResults, Results};
 use crate::sh::JobOutput;
+use crate::streams::{Grouping, JobStreams};
 
 /// What the printer prints, from the options.
 pub struct Settings {
@@ -29,6 +31,8 @@ pub struct Settings {
     /// `--resume` or `--resume-failed`: the joblog is appended to.
     pub resume: Option<Resume>,
     pub results: Option<PathBuf>,
+    /// How the outputs of jobs share stdout and stderr.
+    pub grouping: Grouping,
 }
 
 /// How outputs are printed.
@@ -39,6 +43,8 @@ pub struct Printer {
     /// The first error writing the joblog or the results: they stop
     /// there, the run goes on, and [`Printer::finish`] returns it.
     record_error: Option<String>,
+    /// The jobs whose output is coming in, by index.
+    printing: HashMap<usize, Printing>,
     /// Failed jobs: (seq, why), in the order they were reported.
     pub failed: Vec<(usize, String)>,
     /// Jobs no slot could run, and why the slots died.
@@ -49,6 +55,18 @@ pub struct Printer {
     pub cancelled: usize,
     /// Jobs that exited 0.
     pub succeeded: usize,
+}
+
+/// What is printed of one job while its output comes in.
+#[derive(Default)]
+struct Printing {
+    streams: JobStreams,
+    /// Bytes of stdout (the joblog's Receive).
+    received: u64,
+    /// Its output kept for the end: `--json`.
+    collected: Option<[Vec<u8>; 2]>,
+    /// Its `--results`.
+    results: Option<JobResults>,
 }
 
 /// One finished job, as the printer needs it.
@@ -74,6 +92,7 @@ impl Printer {
             joblog,
             results,
             record_error: None,
+            printing: HashMap::new(),
             failed: Vec::new(),
             not_run: Vec::new(),
             dead: Vec::new(),
@@ -82,17 +101,111 @@ impl Printer {
         })
     }
 
-    /// Prints one job.
-    pub fn job(&mut self, job: Finished<'_>) -> io::Result<()> {
-        let seq = job.text.seq;
-        let slot_number = job.report.result.as_ref().ok().and_then(|out| out.slot);
-        let command = job.text.command(slot_number);
-        let host = match (&job.report.slot, self.settings.host_is_node) {
-            (Some(slot), true) => slot.place(),
-            _ => job.report.host.clone().unwrap_or_else(|| "-".to_owned()),
+    /// Prints a chunk of job `index`'s output (`text`), from `slot`.
+    pub fn output(
+        &mut self,
+        index: usize,
+        text: &JobText,
+        stream: Stream,
+        bytes: &[u8],
+        slot: &SlotInfo,
+    ) -> io::Result<()> {
+        if !self.printing.contains_key(&index) {
+            let host = self.host(Some(slot), Some(&slot.host));
+            let started = self.start(text, &host, Some(slot.number));
+            let _ = self.printing.insert(index, started);
+        }
+        let Some(printing) = self.printing.get_mut(&index) else {
+            return Ok(());
         };
-        let output = job.report.result.as_ref().map(|out| &out.output);
-        let failure = match output {
+        if stream == Stream::Stdout {
+            printing.received += bytes.len() as u64;
+        }
+        if let Some(collected) = &mut printing.collected {
+            collected[usize::from(stream == Stream::Stderr)].extend_from_slice(bytes);
+            return Ok(());
+        }
+        if let Some(job) = &mut printing.results {
+            if let Err(err) = job.write(stream, bytes) {
+                printing.results = None;
+                self.results_failed(&err);
+            }
+            return Ok(());
+        }
+        if self.settings.results.is_some() {
+            // With --results the outputs go to the files only (and after
+            // an error, nowhere).
+            return Ok(());
+        }
+        let grouping = self.settings.grouping;
+        // Flushed: a line not ended yet (-u) is not kept back either.
+        match stream {
+            Stream::Stdout => {
+                let mut out = io::stdout().lock();
+                printing.streams.write(grouping, stream, bytes, &mut out)?;
+                out.flush()
+            }
+            Stream::Stderr => {
+                let mut out = io::stderr().lock();
+                printing.streams.write(grouping, stream, bytes, &mut out)?;
+                out.flush()
+            }
+        }
+    }
+
+    /// What is printed of a job whose output starts: its tag, its results.
+    fn start(&mut self, text: &JobText, host: &str, slot_number: Option<u32>) -> Printing {
+        let mut printing = Printing {
+            streams: JobStreams::new(self.prefix(text, host, slot_number)),
+            ..Printing::default()
+        };
+        if self.settings.json {
+            printing.collected = Some([Vec::new(), Vec::new()]);
+        } else if let Some(results) = &mut self.results {
+            match results.start(&text.fields) {
+                Ok(job) => printing.results = Some(job),
+                Err(err) => self.results_failed(&err),
+            }
+        }
+        printing
+    }
+
+    /// Before each line of a job's output: the tag, the host.
+    fn prefix(&self, text: &JobText, host: &str, slot_number: Option<u32>) -> Vec<u8> {
+        let mut prefix = Vec::new();
+        if let Some(tag) = &self.settings.tag {
+            // The values as they are, bytes and all, as the job's output is.
+            let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
+            prefix = text.join(&parts, slot_number);
+            prefix.push(b'\t');
+        }
+        if self.settings.tag_host {
+            prefix.extend_from_slice(host.as_bytes());
+            prefix.push(b'\t');
+        }
+        prefix
+    }
+
+    /// The host shown for a job: the pool's host entry, or with Slurm the
+    /// node and job id.
+    fn host(&self, slot: Option<&SlotInfo>, host: Option<&String>) -> String {
+        match (slot, self.settings.host_is_node) {
+            (Some(slot), true) => slot.place(),
+            _ => host.cloned().unwrap_or_else(|| "-".to_owned()),
+        }
+    }
+
+    /// Prints the end of job `index`.
+    pub fn job(&mut self, index: usize, job: Finished<'_>) -> io::Result<()> {
+        let seq = job.text.seq;
+        let slot_number = match (&job.report.result, &job.report.slot) {
+            (Ok(out), _) => Some(out.slot),
+            (Err(_), Some(slot)) => Some(slot.number),
+            (Err(_), None) => None,
+        };
+        let command = job.text.command(slot_number);
+        let host = self.host(job.report.slot.as_deref(), job.report.host.as_ref());
+        let failure = match &job.report.result {
             Ok(out) if out.success() => None,
             Ok(out) => Some(match out.signal {
                 Some(signal) => format!("killed by signal {signal}"),
@@ -120,32 +233,34 @@ impl Printer {
                 true
             }
         };
+        let mut printing = match self.printing.remove(&index) {
+            Some(printing) => printing,
+            None if ran => {
+                let number = job.report.slot.as_ref().map(|s| s.number);
+                self.start(job.text, &host, number)
+            }
+            None => Printing::default(),
+        };
+        let grouping = self.settings.grouping;
+        let mut out = io::stdout().lock();
+        printing
+            .streams
+            .finish(grouping, Stream::Stdout, &mut out)?;
+        out.flush()?;
+        drop(out);
+        printing
+            .streams
+            .finish(grouping, Stream::Stderr, &mut io::stderr().lock())?;
         if ran {
-            self.record(&job, &host, &command);
+            self.record(&job, &host, &command, &mut printing);
         }
         if self.settings.json {
-            return self.write_json(&job, &command, failure.as_deref());
+            let collected = printing.collected.take().unwrap_or_default();
+            return self.write_json(&job, &command, failure.as_deref(), &collected);
         }
-        let mut prefix = Vec::new();
-        if let Some(tag) = &self.settings.tag {
-            // The values as they are, bytes and all, as the job's output is.
-            let parts = tag.render(&job.text.fields, seq, Fill::Join, false);
-            prefix = job.text.join(&parts, slot_number);
-            prefix.push(b'\t');
-        }
-        if self.settings.tag_host {
-            prefix.extend_from_slice(host.as_bytes());
-            prefix.push(b'\t');
-        }
-        match output {
-            // With --results, the outputs are in the files only.
-            Ok(_) if self.results.is_some() => {}
-            Ok(out) => {
-                write_block(&mut io::stdout().lock(), &prefix, &out.stdout)?;
-                write_block(&mut io::stderr().lock(), &prefix, &out.stderr)?;
-            }
+        match &job.report.result {
             // Summed up at the end.
-            Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
+            Ok(_) | Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
             Err(err) => say!(
                 "hearth: job {seq} ({}): {err}",
                 shortened(&job.text.input())
@@ -155,11 +270,11 @@ impl Printer {
     }
 
     /// The joblog line and the results of a job that ran.
-    fn record(&mut self, job: &Finished<'_>, host: &str, command: &[u8]) {
+    fn record(&mut self, job: &Finished<'_>, host: &str, command: &[u8], printing: &mut Printing) {
         if self.joblog.is_none() && self.results.is_none() {
             return;
         }
-        let output = job.report.result.as_ref().ok().map(|out| &out.output);
+        let output = job.report.result.as_ref().ok();
         let (exit, signal) = match output {
             Some(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
             // Timed out, or no attempt succeeded: as GNU parallel logs a
@@ -173,7 +288,7 @@ impl Printer {
                 .checked_sub(job.report.run_time)
                 .unwrap_or_else(SystemTime::now),
             run_time: job.report.run_time,
-            received: output.map_or(0, |out| out.stdout.len()),
+            received: printing.received,
             exit,
             signal,
             command,
@@ -188,19 +303,22 @@ impl Printer {
                 path.display()
             ));
         }
-        if let Some(results) = self.results.as_mut() {
-            let empty = Vec::new();
-            let (stdout, stderr) =
-                output.map_or((&empty, &empty), |out| (&out.stdout, &out.stderr));
-            if let Err(err) = results.save(&line, &job.text.fields, stdout, stderr) {
-                self.results = None;
-                let path = self.settings.results.as_deref().unwrap_or(Path::new("?"));
-                let _ = self.record_error.get_or_insert(format!(
-                    "cannot write the results {}: {err}; they are incomplete",
-                    path.display()
-                ));
-            }
+        if let (Some(results), Some(saved)) = (self.results.as_mut(), printing.results.take())
+            && let Err(err) = results.save(&line, &job.text.fields, saved)
+        {
+            self.results_failed(&err);
         }
+    }
+
+    /// Stops the results at their first error, which [`Printer::finish`]
+    /// returns.
+    fn results_failed(&mut self, err: &io::Error) {
+        self.results = None;
+        let path = self.settings.results.as_deref().unwrap_or(Path::new("?"));
+        let _ = self.record_error.get_or_insert(format!(
+            "cannot write the results {}: {err}; they are incomplete",
+            path.display()
+        ));
     }
 
     fn write_json(
@@ -208,16 +326,11 @@ impl Printer {
         job: &Finished<'_>,
         command: &[u8],
         failure: Option<&str>,
+        [stdout, stderr]: &[Vec<u8>; 2],
     ) -> io::Result<()> {
-        let (exit, signal, stdout, stderr) = match job.report.result.as_ref().map(|out| &out.output)
-        {
-            Ok(out) => (
-                out.exit,
-                out.signal,
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            ),
-            Err(_) => (None, None, String::new(), String::new()),
+        let (exit, signal) = match job.report.result.as_ref() {
+            Ok(out) => (out.exit, out.signal),
+            Err(_) => (None, None),
         };
         let error = match &job.report.result {
             Ok(_) => None,
@@ -234,8 +347,8 @@ impl Printer {
             "slurm_job": slot.and_then(|s| s.slurm_job.as_ref()),
             "exit": exit,
             "signal": signal,
-            "stdout": stdout,
-            "stderr": stderr,
+            "stdout": String::from_utf8_lossy(stdout),
+            "stderr": String::from_utf8_lossy(stderr),
             "attempts": job.report.attempts,
             "retries": job.report.retries,
             "ms": millis(job.report.run_time),
@@ -272,21 +385,6 @@ impl Printer {
         }
         Ok(())
     }
-}
-
-/// Writes `bytes` with `prefix` before each line.
-fn write_block(out: &mut impl Write, prefix: &[u8], bytes: &[u8]) -> io::Result<()> {
-    if prefix.is_empty() {
-        return out.write_all(bytes);
-    }
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        out.write_all(prefix)?;
-        out.write_all(line)?;
-    }
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        out.write_all(b"\n")?;
-    }
-    Ok(())
 }
 
 /// Bytes (an input or a command line, UTF-8 or not) for a one-line

@@ -87,12 +87,10 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         }
         (_, None) => HashSet::new(),
     };
-    let uses_slot = template.uses_slot() || tag.as_ref().is_some_and(Template::uses_slot);
     let batching = batching(args, slots, fill)?;
     let maker = Maker {
         template: template.clone(),
         fill,
-        run: uses_slot.then(run_id),
         skip: Arc::new(skip),
     };
     let batches = Batches::new(records, batching, template);
@@ -172,12 +170,4 @@ fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String
         max_chars: args.max_chars.unwrap_or(MAX_CHARS),
         spread: (!args.xargs).then_some(slots),
     })
-}
-
-/// An id for this run: slots claim their numbers under it.
-fn run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{}-{nanos}", std::process::id())
 }

@@ -222,16 +222,23 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
 
+/// Output of jobs waiting for their turn (input order, or their end)
+/// held in memory, at most: past it, in temporary files in `$TMPDIR`.
+const HELD_IN_MEMORY: usize = 16 * 1024 * 1024;
+
 /// A pool builder with the options every kind of host shares.
 fn pool_builder(args: &MapArgs) -> PoolBuilder {
     let builder = Pool::builder()
         .name("hearth-map")
+        .max_held_bytes(HELD_IN_MEMORY)
         .window(args.window as usize)
         .max_attempts(args.attempts)
         .retries(args.retries)
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
-        .on_slot_lost(summary::say_slot_lost);
+        .on_slot_lost(summary::say_slot_lost)
+        // Ctrl+C: the first drains, the next kills, as in a runtime.
+        .stop_on_signals(summary::say_stop_signal);
     match args.timeout {
         Some(timeout) => builder.timeout(timeout),
         None => builder,

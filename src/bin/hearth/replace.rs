@@ -120,7 +120,6 @@ pub struct Template {
     /// Which of `words` are whitespace.
     space: Vec<bool>,
     has_fields: bool,
-    uses_slot: bool,
 }
 
 /// How the records of a job fill the command (`-m` and `-X`).
@@ -159,7 +158,6 @@ impl Template {
             words: Vec::new(),
             space: Vec::new(),
             has_fields: false,
-            uses_slot: false,
         };
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
@@ -176,21 +174,13 @@ impl Template {
             } else {
                 parse_word(word, names, &table, &columns)?
             };
-            for piece in &pieces {
-                if let Piece::Field(field) = piece {
-                    template.has_fields = true;
-                    template.uses_slot |= *field == Field::Slot;
-                }
+            if pieces.iter().any(|piece| matches!(piece, Piece::Field(_))) {
+                template.has_fields = true;
             }
             template.words.push(pieces);
             template.space.push(space);
         }
         Ok(template)
-    }
-
-    /// True if the command holds `{%}`: it needs the slot's number.
-    pub fn uses_slot(&self) -> bool {
-        self.uses_slot
     }
 
     /// The command line of a job with `fields` and sequence number `seq`,

@@ -3,13 +3,17 @@
 //! field's `\` written `\\` and its `/` written `\_`; or, when DIR ends in
 //! `.csv`, one CSV file with a row per job (the joblog's columns, then the
 //! fields V1 .. Vn, Stdout and Stderr). With `--results`, the jobs'
-//! outputs go to the files only, as in GNU parallel.
+//! outputs go to the files only, as in GNU parallel: into a job's `stdout`
+//! and `stderr` files as they stream in (a row of the CSV file holds its
+//! job's output until the job ends).
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use hearth::remote::Stream;
 
 use crate::joblog::Line;
 
@@ -42,14 +46,9 @@ impl Results {
         Ok(Results::Dir(path.to_path_buf()))
     }
 
-    /// Saves one job's results.
-    pub fn save(
-        &mut self,
-        line: &Line<'_>,
-        fields: &[Vec<u8>],
-        stdout: &[u8],
-        stderr: &[u8],
-    ) -> io::Result<()> {
+    /// The results of a job whose output starts, with `fields`: its
+    /// directory and its `stdout` and `stderr` files, made now.
+    pub fn start(&mut self, fields: &[Vec<u8>]) -> io::Result<JobResults> {
         match self {
             Results::Dir(root) => {
                 let mut dir = root.as_os_str().as_bytes().to_vec();
@@ -63,13 +62,40 @@ impl Results {
                         }
                     }
                 }
-                let dir = Path::new(OsStr::from_bytes(&dir));
-                fs::create_dir_all(dir)?;
-                fs::write(dir.join("seq"), line.seq.to_string())?;
-                fs::write(dir.join("stdout"), stdout)?;
-                fs::write(dir.join("stderr"), stderr)
+                let dir = PathBuf::from(OsStr::from_bytes(&dir));
+                fs::create_dir_all(&dir)?;
+                let file = |name| File::create(dir.join(name)).map(BufWriter::new);
+                Ok(JobResults::Files {
+                    stdout: file("stdout")?,
+                    stderr: file("stderr")?,
+                    dir,
+                })
             }
-            Results::Csv { file, header } => {
+            Results::Csv { .. } => Ok(JobResults::Row([Vec::new(), Vec::new()])),
+        }
+    }
+
+    /// Saves the end of one job's results: its `seq` file, or its row.
+    pub fn save(&mut self, line: &Line<'_>, fields: &[Vec<u8>], job: JobResults) -> io::Result<()> {
+        match (self, job) {
+            (
+                Results::Dir(_),
+                JobResults::Files {
+                    dir,
+                    stdout,
+                    stderr,
+                },
+            ) => {
+                for file in [stdout, stderr] {
+                    let _ = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+                }
+                fs::write(dir.join("seq"), line.seq.to_string())
+            }
+            (Results::Dir(_), JobResults::Row(_))
+            | (Results::Csv { .. }, JobResults::Files { .. }) => Err(io::Error::other(
+                "a job's results are not of the kind of the run's",
+            )),
+            (Results::Csv { file, header }, JobResults::Row([stdout, stderr])) => {
                 if !*header {
                     *header = true;
                     let names: Vec<String> = (1..=fields.len()).map(|i| format!("V{i}")).collect();
@@ -96,7 +122,8 @@ impl Results {
                 )
                 .into_bytes();
                 row.extend(csv(line.command));
-                for value in fields.iter().map(Vec::as_slice).chain([stdout, stderr]) {
+                let outputs = [stdout.as_slice(), stderr.as_slice()];
+                for value in fields.iter().map(Vec::as_slice).chain(outputs) {
                     row.push(b',');
                     row.extend(csv(value));
                 }
@@ -111,6 +138,36 @@ impl Results {
         match self {
             Results::Dir(_) => Ok(()),
             Results::Csv { file, .. } => file.flush(),
+        }
+    }
+}
+
+/// One job's results while its output streams in.
+pub enum JobResults {
+    /// Its directory, and the files its output goes to.
+    Files {
+        dir: PathBuf,
+        stdout: BufWriter<File>,
+        stderr: BufWriter<File>,
+    },
+    /// Its output, for its row of the CSV file.
+    Row([Vec<u8>; 2]),
+}
+
+impl JobResults {
+    /// Saves a chunk of the job's output.
+    pub fn write(&mut self, stream: Stream, bytes: &[u8]) -> io::Result<()> {
+        match (self, stream) {
+            (JobResults::Files { stdout, .. }, Stream::Stdout) => stdout.write_all(bytes),
+            (JobResults::Files { stderr, .. }, Stream::Stderr) => stderr.write_all(bytes),
+            (JobResults::Row([stdout, _]), Stream::Stdout) => {
+                stdout.extend_from_slice(bytes);
+                Ok(())
+            }
+            (JobResults::Row([_, stderr]), Stream::Stderr) => {
+                stderr.extend_from_slice(bytes);
+                Ok(())
+            }
         }
     }
 }

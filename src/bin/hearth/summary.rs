@@ -1,7 +1,9 @@
 //! What `hearth map` says on stderr at the end of a run: the jobs that
-//! failed or did not run, and the hosts whose slots died or never ran.
+//! failed or did not run, and the hosts whose slots died or never ran;
+//! and during it, at once: a slot lost, a stop signal (Ctrl+C).
 
-use hearth::remote::{FailedSlot, PoolMetrics, SlotLost};
+use hearth::Signal;
+use hearth::remote::{FailedSlot, PoolMetrics, SlotLost, StopStep};
 
 use crate::output::Printer;
 
@@ -121,4 +123,44 @@ pub fn say_slot_lost(lost: &SlotLost) {
         lost.host,
         lost.failed.reason()
     );
+}
+
+/// Says at once what a stop signal (Ctrl+C, SIGTERM) did: the first, with
+/// how far the run is, stops the start of new jobs; the next kills the
+/// slots.
+pub fn say_stop_signal(_signal: Signal, step: StopStep, metrics: &PoolMetrics) {
+    match step {
+        StopStep::Drain => say!(
+            "hearth: interrupted: {}; finishing the running jobs, starting no new ones \
+             (Ctrl+C again kills them)",
+            status_line(metrics)
+        ),
+        _ => say!("hearth: interrupted again: killing the slots"),
+    }
+}
+
+/// `running=R done=D queued=Q; node1: running=.. done=..; ...`
+fn status_line(metrics: &PoolMetrics) -> String {
+    let hosts: Vec<String> = metrics
+        .hosts
+        .iter()
+        .map(|h| {
+            let pending = if h.pending > 0 {
+                format!(" pending={}", h.pending)
+            } else {
+                String::new()
+            };
+            format!(
+                "{}: running={} done={} slots alive={}/{}{pending}",
+                h.name, h.busy, h.jobs_done, h.alive, h.slots
+            )
+        })
+        .collect();
+    format!(
+        "running={} done={} queued={}; {}",
+        metrics.jobs_in_flight,
+        metrics.jobs_done,
+        metrics.jobs_queued,
+        hosts.join("; ")
+    )
 }

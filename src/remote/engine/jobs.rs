@@ -1,6 +1,8 @@
 //! The engine's job bookkeeping: every job not done, by id
 //! ([`JobTable`]), the queues of jobs waiting for a slot (one per target),
-//! which job a slot takes next, and the outcomes waiting to be collected.
+//! which job a slot takes next, the output a job streams (collected into
+//! its report, or handed on as it comes), and the outcomes waiting to be
+//! collected.
 //!
 //! A job enters with [`Jobs::add`] and leaves with [`Jobs::remove`],
 //! which only [`Engine::finish`](super::Engine::finish) calls: that single
@@ -10,15 +12,49 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::remote::{FailedSlot, Host, JobFailure, JobReport, PoolError, Target};
+use crate::remote::{FailedSlot, Host, JobFailure, JobReport, PoolError, SlotInfo, Stream, Target};
 
 /// Where a job's outcome goes.
 pub(crate) enum Reply {
     /// Into [`Engine::take_completed`](super::Engine::take_completed),
-    /// with this tag.
+    /// with this tag; its streamed output is collected into the report.
     Collect(usize),
-    /// To this function, called on the driving thread.
+    /// Into [`Engine::take_completed`](super::Engine::take_completed),
+    /// with this tag, and so is its streamed output, chunk by chunk, as it
+    /// comes ([`Completed::Output`]); `live` if the taker hands every
+    /// chunk on at once (see [`JobState::live`]).
+    Stream { tag: usize, live: bool },
+    /// To this function, called on the driving thread; its streamed output
+    /// is collected into the report.
     Call(Box<dyn FnOnce(JobReport) + Send>),
+}
+
+/// What [`Engine::take_completed`](super::Engine::take_completed) hands
+/// out for a job, by tag.
+#[derive(Debug)]
+pub(crate) enum Completed {
+    /// A chunk of a [`Reply::Stream`] job's output, from its run `run`
+    /// (see [`JobState::run`]) on slot `slot`.
+    Output {
+        run: u32,
+        stream: Stream,
+        data: Vec<u8>,
+        slot: Arc<SlotInfo>,
+    },
+    /// The output a [`Reply::Stream`] job sent so far is void: its run
+    /// failed (its slot, or on its own) and it runs again from the start.
+    Restarted,
+    /// The job's outcome: it left the engine.
+    Done(JobReport),
+}
+
+/// The output a job that is not streamed sent, for its report.
+#[derive(Default)]
+pub(super) struct Collected {
+    pub(super) stdout: Vec<u8>,
+    pub(super) stderr: Vec<u8>,
+    /// More came than the limit: the rest was dropped.
+    pub(super) over: bool,
 }
 
 /// One job not done.
@@ -39,6 +75,27 @@ pub(super) struct JobState {
     /// the job before it (a slot runs its jobs one at a time, in order).
     pub(super) started: Option<Instant>,
     pub(super) reply: Reply,
+    /// Its run's number: one more each time the output it streamed so far
+    /// becomes void (it runs again). Chunks carry it, so that a chunk of a
+    /// run that failed is never taken for the next one's.
+    pub(super) run: u32,
+    /// Its current run sent output.
+    pub(super) sent_output: bool,
+    /// Its output is handed on as it comes, from the start or since
+    /// [`Engine::mark_live`](super::Engine::mark_live): a run that sent
+    /// output is not run again after its slot fails (the output would be
+    /// handed on twice), and the output of a run that failed on its own
+    /// stays handed on when it runs again.
+    pub(super) live: bool,
+    /// Its output, unless streamed.
+    pub(super) collected: Collected,
+}
+
+impl JobState {
+    /// True if output of its current run went out as it came.
+    pub(super) fn output_went_out(&self) -> bool {
+        self.live && self.sent_output
+    }
 }
 
 /// The jobs not done, by id. Ids are handed out in order and jobs mostly
@@ -89,7 +146,9 @@ pub(super) struct Jobs {
     table: JobTable,
     next_id: usize,
     queues: Vec<Queue>,
-    completed: Vec<(usize, JobReport)>,
+    completed: Vec<(usize, Completed)>,
+    /// Bytes of [`Completed::Output`] in `completed`.
+    output_waiting: usize,
 }
 
 impl Jobs {
@@ -114,6 +173,7 @@ impl Jobs {
         };
         let id = self.next_id;
         self.next_id += 1;
+        let live = matches!(reply, Reply::Stream { live: true, .. });
         self.table.push(
             id,
             JobState {
@@ -126,6 +186,10 @@ impl Jobs {
                 submitted: Instant::now(),
                 started: None,
                 reply,
+                run: 0,
+                sent_output: false,
+                live,
+                collected: Collected::default(),
             },
         );
         id
@@ -186,14 +250,91 @@ impl Jobs {
             .collect()
     }
 
-    /// Keeps the outcome of a [`Reply::Collect`] job.
+    /// Keeps the outcome of a [`Reply::Collect`] or [`Reply::Stream`] job.
     pub(super) fn collect(&mut self, tag: usize, report: JobReport) {
-        self.completed.push((tag, report));
+        self.completed.push((tag, Completed::Done(report)));
+    }
+
+    /// Hands on, or collects, a chunk of job `id`'s output from `slot`;
+    /// collected output beyond `limit` bytes is dropped (and counted over).
+    /// Returns false for a job not in the table.
+    pub(super) fn output(
+        &mut self,
+        id: usize,
+        stream: Stream,
+        data: Vec<u8>,
+        slot: &Arc<SlotInfo>,
+        limit: usize,
+    ) -> bool {
+        let Some(job) = self.table.get_mut(id) else {
+            return false;
+        };
+        job.sent_output = true;
+        match job.reply {
+            Reply::Stream { tag, .. } => {
+                self.output_waiting += data.len();
+                let output = Completed::Output {
+                    run: job.run,
+                    stream,
+                    data,
+                    slot: slot.clone(),
+                };
+                self.completed.push((tag, output));
+            }
+            Reply::Collect(_) | Reply::Call(_) => {
+                let collected = &mut job.collected;
+                let held = collected.stdout.len() + collected.stderr.len();
+                if collected.over || held + data.len() > limit {
+                    collected.over = true;
+                    return true;
+                }
+                match stream {
+                    Stream::Stdout => collected.stdout.extend_from_slice(&data),
+                    Stream::Stderr => collected.stderr.extend_from_slice(&data),
+                }
+            }
+        }
+        true
+    }
+
+    /// Job `id` runs again: the output its run sent is void, unless it
+    /// went out as it came (the output of a run that failed on its own
+    /// stays out, as GNU parallel's `-u` prints every run). Chunks of it
+    /// not taken yet are dropped, and a taker that holds some is told
+    /// ([`Completed::Restarted`]).
+    pub(super) fn restart_output(&mut self, id: usize) {
+        let Some(job) = self.table.get_mut(id) else {
+            return;
+        };
+        let had_output = job.sent_output;
+        job.run += 1;
+        job.sent_output = false;
+        job.collected = Collected::default();
+        let (Reply::Stream { tag, .. }, true, false) = (&job.reply, had_output, job.live) else {
+            return;
+        };
+        let tag = *tag;
+        let mut dropped = 0;
+        self.completed.retain(|(t, item)| match item {
+            Completed::Output { data, .. } if *t == tag => {
+                dropped += data.len();
+                false
+            }
+            _ => true,
+        });
+        self.output_waiting -= dropped;
+        self.completed.push((tag, Completed::Restarted));
     }
 
     /// The outcomes collected since the last call.
-    pub(super) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, JobReport)> {
+    pub(super) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, Completed)> {
+        self.output_waiting = 0;
         self.completed.drain(..)
+    }
+
+    /// Bytes of output waiting in [`Jobs::take_completed`].
+    pub(super) fn output_waiting(&self) -> usize {
+        self.output_waiting
     }
 
     /// True if outcomes wait to be taken.

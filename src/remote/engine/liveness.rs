@@ -21,7 +21,7 @@ use mio::Registry;
 
 use super::{Engine, after};
 use crate::remote::SlotFailure;
-use crate::remote::slot::{Slot, Stage, TOKENS_PER_SLOT};
+use crate::remote::slot::{Slot, Stage};
 
 /// When slot `slot` is to be pinged next.
 pub(super) fn ping_due(slot: &Slot, slot_timeout: Duration) -> Instant {
@@ -47,7 +47,7 @@ impl Engine {
                 .is_some_and(|slot| ready(slot) && silent_at(slot, slot_timeout) <= now)
             {
                 // What came while the driver was away counts.
-                self.event(registry, self.base + index * TOKENS_PER_SLOT);
+                self.read_slot(registry, index, true);
                 if self.slots[index]
                     .slot
                     .as_ref()

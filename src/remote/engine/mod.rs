@@ -2,7 +2,7 @@
 //! shutdown, with no poll loop of its own.
 //!
 //! Whoever drives it owns a `mio::Poll` and calls, in a loop:
-//! [`Engine::tick`] (start slots, hand out jobs, enforce deadlines), poll
+//! [`Engine::do_due_work`] (start slots, hand out jobs, enforce deadlines), poll
 //! with [`Engine::next_deadline`] as the timeout, then [`Engine::event`] for
 //! each of the engine's tokens. Two drivers exist: the blocking
 //! [`Pool`](crate::remote::Pool) on its own poll, and the runtime's
@@ -48,10 +48,20 @@ use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::wire::{self, Frame, JobError};
 use crate::remote::{Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
 
-pub(crate) use jobs::{Reply, eligible_slots};
+pub(crate) use jobs::{Completed, Reply, eligible_slots};
 
 use jobs::{Jobs, cancelled};
 use slots::SlotEntry;
+
+/// Bytes of a slot's stdout read at most in one go; then the other
+/// slots, and the driver, have their turn.
+const READ_BUDGET: usize = 1024 * 1024;
+
+/// Bytes of streamed output waiting for the driver to take them
+/// ([`Engine::take_completed`]) beyond which the slots' stdout is not
+/// read: the workers wait (their pipes full), the driver's memory does not
+/// grow.
+const MAX_OUTPUT_WAITING: usize = 4 * 1024 * 1024;
 
 /// The settings of a pool.
 #[derive(Clone, Debug)]
@@ -136,7 +146,7 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// An engine whose slots use the tokens from `base` on; the slots start
-    /// at the first [`Engine::tick`].
+    /// at the first [`Engine::do_due_work`].
     pub(crate) fn new(
         hosts: Vec<Host>,
         settings: Settings,
@@ -165,6 +175,11 @@ impl Engine {
     /// True while some slot marked in `eligible` is not dead for good.
     pub(crate) fn can_run(&self, eligible: &[bool]) -> bool {
         slots::can_run(&self.slots, eligible)
+    }
+
+    /// Runs again of a job whose own run failed (the pool's setting).
+    pub(crate) fn retries(&self) -> u32 {
+        self.settings.retries
     }
 
     /// Jobs the slots hold at once when every window is full.
@@ -196,9 +211,27 @@ impl Engine {
         id
     }
 
-    /// Outcomes of [`Reply::Collect`] jobs, since the last call.
-    pub(crate) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, JobReport)> {
+    /// Outcomes of [`Reply::Collect`] and [`Reply::Stream`] jobs, and the
+    /// output of the latter, since the last call.
+    pub(crate) fn take_completed(&mut self) -> std::vec::Drain<'_, (usize, Completed)> {
         self.jobs.take_completed()
+    }
+
+    /// Notes that the output of job `id` is handed on as it comes from now
+    /// on, chunks of its run `run` first (see [`Completed::Output`]): a
+    /// slot failure after it sent output ends it instead of running it
+    /// again. Returns false if that run is void already: its chunk is
+    /// stale, and not to be handed on.
+    pub(crate) fn mark_live(&mut self, id: usize, run: u32) -> bool {
+        match self.jobs.get_mut(id) {
+            // It ended with that run.
+            None => true,
+            Some(job) if job.run == run => {
+                job.live = true;
+                true
+            }
+            Some(_) => false,
+        }
     }
 
     /// True if outcomes wait in [`Engine::take_completed`].
@@ -225,9 +258,8 @@ impl Engine {
     }
 
     /// Begins a graceful stop: no new jobs, queued ones cancelled, the ones
-    /// in flight finish; then every slot gets `SHUTDOWN` (in [`tick`]).
-    ///
-    /// [`tick`]: Engine::tick
+    /// in flight finish; then every slot gets `SHUTDOWN` (in
+    /// [`Engine::do_due_work`]).
     pub(crate) fn drain(&mut self) {
         if self.phase == Phase::Running {
             debug!(pool:% = self.stats.name; "remote pool draining");
@@ -250,9 +282,13 @@ impl Engine {
         }
     }
 
-    /// Starts due slots, hands out jobs, enforces deadlines, fails jobs no
-    /// slot can run, and closes the slots of a drained pool.
-    pub(crate) fn tick(&mut self, registry: &Registry) {
+    /// Does what is due now: reads the slots left unread, starts the slots
+    /// due to (re)start, hands queued jobs to ready slots with room,
+    /// enforces handshake and job deadlines, pings quiet slots and fails
+    /// silent ones, ends the jobs no slot can run, and closes the slots of
+    /// a drained pool. The driver calls it before each poll.
+    pub(crate) fn do_due_work(&mut self, registry: &Registry) {
+        self.read_unread(registry);
         let now = Instant::now();
         self.reap_exiting(registry, now);
         if self.phase == Phase::Running {
@@ -273,8 +309,11 @@ impl Engine {
         }
     }
 
-    /// The earliest time [`Engine::tick`] has work to do.
+    /// The earliest time [`Engine::do_due_work`] has work to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.reads_waiting() {
+            return Some(Instant::now());
+        }
         let running = self.phase == Phase::Running;
         let slot_timeout = self.settings.slot_timeout;
         self.slots
@@ -291,25 +330,7 @@ impl Engine {
             return;
         };
         let end = match kind {
-            0 => {
-                // The frames that came before a bad byte or the end of the
-                // stream are this slot's: handled here, never left for the
-                // next slot's read.
-                let read = slot.read_frames(&mut self.frames);
-                let mut frames = std::mem::take(&mut self.frames);
-                let mut end = None;
-                for frame in frames.drain(..) {
-                    if let Err(why) = self.handle_frame(index, frame) {
-                        end = Some(why);
-                        break;
-                    }
-                }
-                self.frames = frames;
-                end.or_else(|| match read {
-                    Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }.into()),
-                    Err(failure) => Some(failure.into()),
-                })
-            }
+            0 => return self.read_slot(registry, index, false),
             1 => {
                 slot.drain_stderr();
                 None
@@ -319,6 +340,65 @@ impl Engine {
                 .err()
                 .map(|err| SlotFailure::WriteFailed(err.to_string()).into()),
         };
+        self.end_slot(registry, index, end);
+    }
+
+    /// Reads slot `index`'s stdout (at most [`READ_BUDGET`] bytes) and
+    /// handles the frames. Unless `force`d (a verdict on the slot waits
+    /// for what it sent), not while [`MAX_OUTPUT_WAITING`] bytes of output
+    /// wait for the driver: the slot is read again once they are taken.
+    pub(super) fn read_slot(&mut self, registry: &Registry, index: usize, force: bool) {
+        let room = self.jobs.output_waiting() < MAX_OUTPUT_WAITING;
+        let Some(slot) = self.slots.get_mut(index).and_then(|e| e.slot.as_mut()) else {
+            return;
+        };
+        if !force && !room {
+            slot.unread = true;
+            return;
+        }
+        // The frames that came before a bad byte or the end of the stream
+        // are this slot's: handled here, never left for the next slot's
+        // read.
+        let read = slot.read_frames(&mut self.frames, READ_BUDGET);
+        let mut frames = std::mem::take(&mut self.frames);
+        let mut end = None;
+        for frame in frames.drain(..) {
+            if let Err(why) = self.handle_frame(index, frame) {
+                end = Some(why);
+                break;
+            }
+        }
+        self.frames = frames;
+        let end = end.or_else(|| match read {
+            Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }.into()),
+            Err(failure) => Some(failure.into()),
+        });
+        self.end_slot(registry, index, end);
+    }
+
+    /// Reads the slots whose stdout was left unread, while there is room.
+    fn read_unread(&mut self, registry: &Registry) {
+        for index in 0..self.slots.len() {
+            if !self.reads_waiting() {
+                return;
+            }
+            if self.slots[index].slot.as_ref().is_some_and(|s| s.unread) {
+                self.read_slot(registry, index, false);
+            }
+        }
+    }
+
+    /// True if a slot's stdout was left unread and there is room to read it.
+    fn reads_waiting(&self) -> bool {
+        self.jobs.output_waiting() < MAX_OUTPUT_WAITING
+            && self
+                .slots
+                .iter()
+                .any(|e| e.slot.as_ref().is_some_and(|s| s.unread))
+    }
+
+    /// Ends slot `index` for `end`, if any.
+    fn end_slot(&mut self, registry: &Registry, index: usize, end: Option<SlotEnd>) {
         match end {
             Some(SlotEnd::Failed(failure)) => self.fail_slot(registry, index, failure),
             Some(SlotEnd::JobOverran) => self.end_overrun_job(registry, index),
@@ -348,8 +428,15 @@ impl Engine {
         result: Result<Vec<u8>, JobFailure>,
         host: Option<(usize, Option<Arc<SlotInfo>>)>,
     ) {
-        let Some(job) = self.jobs.remove(id) else {
+        let Some(mut job) = self.jobs.remove(id) else {
             return;
+        };
+        let collected = std::mem::take(&mut job.collected);
+        let result = match result {
+            Ok(_) if collected.over => Err(JobFailure::OutputTooLarge {
+                limit: self.settings.max_frame,
+            }),
+            result => result,
         };
         incr(&self.stats.done);
         if result.is_err() {
@@ -370,9 +457,11 @@ impl Engine {
             elapsed: job.submitted.elapsed(),
             run_time: job.started.map(|d| d.elapsed()).unwrap_or_default(),
             slot: slot.flatten(),
+            stdout: collected.stdout,
+            stderr: collected.stderr,
         };
         match job.reply {
-            Reply::Collect(tag) => self.jobs.collect(tag, report),
+            Reply::Collect(tag) | Reply::Stream { tag, .. } => self.jobs.collect(tag, report),
             Reply::Call(reply) => reply(report),
         }
     }
@@ -497,6 +586,7 @@ impl Engine {
         job.retries += 1;
         job.started = None;
         debug!(job = id, retry = job.retries; "remote job failed; running it again");
+        self.jobs.restart_output(id);
         self.jobs.queue_front(id);
         incr(&self.stats.queued);
         incr(&self.stats.retried);
@@ -527,6 +617,7 @@ impl Engine {
                     handlers: Vec::new(),
                     config: Vec::new(),
                     slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+                    slot: slot.number(),
                 };
                 slot.send(&init)
                     .map_err(|err| SlotFailure::from_wire(err).into())
@@ -577,6 +668,21 @@ impl Engine {
                 if !retried {
                     self.finish(job, outcome, Some((host, info)));
                 }
+                Ok(())
+            }
+            (Stage::Ready, Frame::Output { id, stream, data }) => {
+                // Only the running job (the first sent) streams.
+                if slot.in_flight.first().map(|(job, _)| *job as u64) != Some(id) {
+                    return Err(SlotFailure::Protocol(format!(
+                        "output for job {id}, which this slot does not run now"
+                    ))
+                    .into());
+                }
+                let Some(info) = slot.info.clone() else {
+                    return Err(SlotFailure::Protocol("output before HELLO_ACK".to_owned()).into());
+                };
+                let limit = self.settings.max_frame;
+                let _ = self.jobs.output(id as usize, stream, data, &info, limit);
                 Ok(())
             }
             (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {

@@ -156,7 +156,10 @@ impl Engine {
             match Slot::spawn(
                 host,
                 counters,
-                entry.label.clone(),
+                (
+                    entry.label.clone(),
+                    u32::try_from(index + 1).unwrap_or(u32::MAX),
+                ),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
                 deadline,
@@ -313,6 +316,15 @@ impl Engine {
             if ran {
                 job.history.push(failed.clone());
             }
+            // Its output went out as it came: run again, it would go out
+            // twice.
+            if ran && job.output_went_out() {
+                let failure = JobFailure::OutputCut {
+                    slot: failed.clone(),
+                };
+                self.finish(id, Err(failure), None);
+                continue;
+            }
             let stopping = self.phase != Phase::Running || self.paused;
             if ran && !stopping && job.history.len() >= self.settings.max_attempts as usize {
                 let history = job.history.clone();
@@ -343,6 +355,9 @@ impl Engine {
         }
         // Its run time counts from its next start.
         job.started = None;
+        if ran {
+            self.jobs.restart_output(id);
+        }
         self.jobs.queue_front(id);
         incr(&self.stats.queued);
         if ran {
@@ -428,7 +443,7 @@ impl Engine {
             // before calling the job (or the handshake) late.
             if self.slots[index].slot.as_ref().is_some_and(expired) {
                 let before = self.slots[index].slot.as_ref().map(Slot::bytes_read);
-                self.event(registry, self.base + index * TOKENS_PER_SLOT);
+                self.read_slot(registry, index, true);
                 // Part of an answer came and the rest is on its way (a
                 // worker writes a result once its job is done; a large one
                 // takes more than one pipe's worth): not late while bytes

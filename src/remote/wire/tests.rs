@@ -7,8 +7,10 @@ use std::io::{self, Read};
 
 use super::{
     DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, MAX_LIST,
-    READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, encode, encode_job, read_frame, write_frame,
+    READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, encode, encode_job, encode_output, read_frame,
+    write_frame,
 };
+use crate::remote::Stream;
 
 /// One of every message, with empty and full fields.
 fn sample_frames() -> Vec<Frame> {
@@ -32,11 +34,13 @@ fn sample_frames() -> Vec<Frame> {
                 ("mode".to_owned(), "fast ∑ 🦀".to_owned()),
             ],
             slot_timeout_ms: 30_000,
+            slot: 1,
         },
         Frame::SessionInit {
             handlers: Vec::new(),
             config: Vec::new(),
             slot_timeout_ms: 0,
+            slot: u32::MAX,
         },
         Frame::SessionAck {
             handlers: vec!["hash".to_owned(), "resize".to_owned(), "sh".to_owned()],
@@ -83,6 +87,16 @@ fn sample_frames() -> Vec<Frame> {
         Frame::Ping { seq: u64::MAX },
         Frame::Pong { seq: 1 },
         Frame::Pong { seq: u64::MAX },
+        Frame::Output {
+            id: 0,
+            stream: Stream::Stdout,
+            data: Vec::new(),
+        },
+        Frame::Output {
+            id: u64::MAX,
+            stream: Stream::Stderr,
+            data: (0..=255).collect(),
+        },
     ]
 }
 
@@ -494,23 +508,23 @@ fn encode_refuses_oversized_frames() {
 
 #[test]
 fn wrong_version() {
-    // A peer of version 1, from before the liveness exchange.
-    let mut bytes = encoded(&Frame::Hello { version: 1 });
-    bytes[4] = 1;
+    // A peer of version 2, from before output streaming.
+    let mut bytes = encoded(&Frame::Hello { version: 2 });
+    bytes[4] = 2;
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 2, theirs: 1 }),
+        matches!(err, WireError::VersionMismatch { ours: 3, theirs: 2 }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("version 1") && msg.contains("version 2"),
+        msg.contains("version 2") && msg.contains("version 3"),
         "{msg}"
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 2, the peer version 1; run the same \
+        "protocol version mismatch: this side speaks version 3, the peer version 2; run the same \
          version of hearth on both ends"
     );
 
@@ -519,7 +533,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 2, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 3, theirs: 0 })
     ));
 }
 
@@ -604,7 +618,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 2; \
+        "malformed frame payload: message type 200 is not one of protocol version 3; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -845,7 +859,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(9) {
+        match self.below(10) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -860,6 +874,7 @@ impl Rng {
                     .map(|_| (self.string(), self.string()))
                     .collect(),
                 slot_timeout_ms: self.id(),
+                slot: self.next() as u32,
             },
             3 => Frame::SessionAck {
                 handlers: (0..self.below(5)).map(|_| self.string()).collect(),
@@ -889,6 +904,14 @@ impl Rng {
             },
             6 => Frame::Ping { seq: self.id() },
             7 => Frame::Pong { seq: self.id() },
+            8 => Frame::Output {
+                id: self.id(),
+                stream: [Stream::Stdout, Stream::Stderr][self.below(2)],
+                data: {
+                    let len = self.len();
+                    self.bytes(len)
+                },
+            },
             _ => Frame::Shutdown,
         }
     }
@@ -1106,6 +1129,42 @@ fn random_frames_round_trip_in_random_pieces() {
     }
 }
 
+/// The worker's borrowed `OUTPUT` is the frame's very bytes, and its
+/// data, encoded as bytes in one copy, decodes as the sequence of `u8`
+/// postcard would write.
+#[test]
+fn borrowed_output_encodes_like_an_output_frame() {
+    for (id, stream, data) in [
+        (0u64, Stream::Stdout, vec![]),
+        (7, Stream::Stderr, b"line\n".to_vec()),
+        (u64::MAX, Stream::Stdout, vec![0xff; 70_000]),
+    ] {
+        let mut borrowed = Vec::new();
+        encode_output(id, stream, &data, DEFAULT_MAX_FRAME, &mut borrowed).unwrap();
+        let frame = Frame::Output {
+            id,
+            stream,
+            data: data.clone(),
+        };
+        assert_eq!(borrowed, encoded(&frame));
+        // A sequence of u8 in postcard: the length, then the bytes.
+        #[derive(serde::Serialize)]
+        struct AsSeq {
+            id: u64,
+            stream: Stream,
+            data: Vec<u8>,
+        }
+        let as_seq = postcard::to_stdvec(&(9u8, AsSeq { id, stream, data })).unwrap();
+        assert_eq!(&borrowed[HEADER_LEN..], &as_seq[..]);
+    }
+    let mut out = Vec::new();
+    assert!(matches!(
+        encode_output(1, Stream::Stdout, &[0; 100], 50, &mut out),
+        Err(WireError::TooLarge { .. })
+    ));
+    assert!(out.is_empty());
+}
+
 #[test]
 fn borrowed_job_encodes_like_a_job_frame() {
     for (id, handler, payload) in [
@@ -1182,6 +1241,7 @@ fn lists_are_bounded() {
         handlers: vec![],
         config: vec![(String::new(), String::new()); MAX_LIST + 1],
         slot_timeout_ms: 0,
+        slot: 1,
     };
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &encoded(&frame));
@@ -1190,4 +1250,34 @@ fn lists_are_bounded() {
         err.to_string().contains("a list of more than 4096 items"),
         "{err}"
     );
+}
+
+/// Frames whose bytes arrive in pieces of any size come out whole.
+#[test]
+fn frames_in_pieces() -> Result<(), WireError> {
+    let mut bytes = Vec::new();
+    encode(&Frame::Hello { version: 1 }, DEFAULT_MAX_FRAME, &mut bytes)?;
+    encode(&Frame::Shutdown, DEFAULT_MAX_FRAME, &mut bytes)?;
+    let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let (first, second) = bytes.split_at(4);
+    assert_eq!(decoder.feed(first), first.len());
+    assert_eq!(decoder.next_frame()?, None); // Needs more bytes.
+    assert_eq!(decoder.feed(second), second.len());
+    assert_eq!(decoder.next_frame()?, Some(Frame::Hello { version: 1 }));
+    assert_eq!(decoder.next_frame()?, Some(Frame::Shutdown));
+    assert_eq!(decoder.next_frame()?, None);
+    Ok(())
+}
+
+/// The worker side's blocking helpers, on a `Vec` and a slice for its
+/// stdout and stdin.
+#[test]
+fn blocking_write_and_read() -> Result<(), WireError> {
+    let mut stdout = Vec::new();
+    write_frame(&mut stdout, &Frame::Shutdown, DEFAULT_MAX_FRAME)?;
+    let mut stdin = &stdout[..];
+    let mut decoder = FrameDecoder::default();
+    assert_eq!(read_frame(&mut stdin, &mut decoder)?, Some(Frame::Shutdown));
+    assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
+    Ok(())
 }

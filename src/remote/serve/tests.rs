@@ -1,13 +1,13 @@
-//! The worker side of the remote protocol: `remote::serve_on` driven over
-//! pipes by a test playing the pool.
+//! Unit tests of the worker side of the remote protocol: `serve_on`
+//! driven over pipes by a test playing the pool, frame by frame.
 
 use std::io::{PipeReader, PipeWriter, Write};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use hearth::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
-use hearth::remote::{Handlers, ServeError, serve_on};
+use crate::remote::wire::{self, Frame, FrameDecoder, JobErrorKind};
+use crate::remote::{Handlers, ServeError, serve_on};
 
 /// The pool's end of a running serve loop.
 struct Pool {
@@ -67,6 +67,7 @@ impl Pool {
             handlers,
             config: Vec::new(),
             slot_timeout_ms,
+            slot: 1,
         });
         match self.recv() {
             Frame::SessionAck { handlers } => handlers,

@@ -1,0 +1,112 @@
+//! What a handler sees of the job it runs: a [`JobContext`], which says
+//! which slot runs it and through which it sends the job's output to the
+//! pool as it produces it, on one of the job's two [`Stream`]s, instead of
+//! returning it all at the end (an output of any size then fits, and
+//! neither side holds more of it than a chunk). `job/command.rs` runs a child process whose stdout and stderr
+//! become the job's streams.
+//!
+//! The serve loop (`serve.rs`) makes the context for each job; a handler
+//! added with [`Handlers::add_with_context`](crate::remote::Handlers::add_with_context)
+//! gets it.
+
+use std::fmt;
+use std::io;
+use std::process::{Command, ExitStatus};
+
+use serde::{Deserialize, Serialize};
+
+use crate::remote::wire::MAX_CHUNK;
+
+mod command;
+
+/// One of a job's two output streams, as a process has them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Stream {
+    /// What the job produces (a command's standard output).
+    Stdout,
+    /// What the job says about itself (a command's standard error).
+    Stderr,
+}
+
+/// Where a job's output chunks go: the pool, through the serve loop.
+pub(crate) type Sink<'a> = dyn FnMut(Stream, &[u8]) -> io::Result<()> + 'a;
+
+/// The job a handler runs, as the handler sees it: the way to stream its
+/// output to the pool while it runs.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::remote::{Handlers, JobContext, Stream};
+///
+/// // Counts to `n`, one line at a time, as the lines are made.
+/// let handlers = Handlers::new().add_with_context(
+///     "count",
+///     |n: u64, job: &mut JobContext<'_>| -> Result<u64, std::io::Error> {
+///         for i in 1..=n {
+///             job.write(Stream::Stdout, format!("{i}\n").as_bytes())?;
+///         }
+///         Ok(n)
+///     },
+/// );
+/// assert_eq!(handlers.names(), ["count"]);
+/// ```
+pub struct JobContext<'a> {
+    slot: u32,
+    sink: &'a mut Sink<'a>,
+}
+
+impl<'a> JobContext<'a> {
+    /// A context of a job on slot `slot` whose output goes to `sink`.
+    pub(crate) fn new(slot: u32, sink: &'a mut Sink<'a>) -> JobContext<'a> {
+        JobContext { slot, sink }
+    }
+
+    /// The number of the slot that runs the job, as its pool numbers its
+    /// slots: from 1, counting the slots of every host in the pool's
+    /// order (GNU parallel's `{%}`; the same as the report's
+    /// [`SlotInfo::number`](crate::remote::SlotInfo::number)). Two jobs
+    /// running at once never share it; a slot started again keeps it.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// Sends `bytes` to the pool as output of `stream` now (in chunks of at
+    /// most 256 KiB). It waits while the pool does not take more: a job
+    /// that writes faster than its output is read slows down, it does not
+    /// fill the worker's memory.
+    ///
+    /// # Errors
+    ///
+    /// The pool went away (stdin closed) or the output pipe failed: nobody
+    /// reads this job's output any more, and the handler should stop.
+    pub fn write(&mut self, stream: Stream, bytes: &[u8]) -> io::Result<()> {
+        for chunk in bytes.chunks(MAX_CHUNK) {
+            (self.sink)(stream, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `command` with its stdout and stderr streamed as this job's
+    /// ([`JobContext::write`]), as it writes them, and returns its exit
+    /// status. Its stdin is what `command` says (the parent's unless set;
+    /// set `Stdio::null()` for none). The process is killed if the worker
+    /// thread running the job dies, and when the pool goes away while it
+    /// runs.
+    ///
+    /// # Errors
+    ///
+    /// The command cannot be started (it is not run then), or its output
+    /// cannot be read or sent (it is killed then).
+    pub fn run_command(&mut self, command: &mut Command) -> io::Result<ExitStatus> {
+        command::run(command, self)
+    }
+}
+
+impl fmt::Debug for JobContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobContext")
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,170 @@
+//! The run loop of a blocking [`Pool`]: takes inputs while fewer than
+//! [`MAX_AHEAD`] jobs wait to be reported, drives the engine on the pool's
+//! poll, and hands out the jobs' events in the run's order
+//! (`delivery.rs`). The callback runs without the engine's lock, so the
+//! keep-alive thread pings the slots while it takes long.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{MAX_AHEAD, Pool, lock, poll_once};
+use crate::remote::delivery::{Delivery, Event, OnEvent};
+use crate::remote::engine::{Completed, Reply, eligible_slots};
+use crate::remote::feed::{Pulled, Source};
+use crate::remote::{Order, PoolError, Target};
+
+impl Pool {
+    /// Runs `handler` on the payloads of `source` and hands `on_event` the
+    /// events in `order`: each job's streamed output as it comes if
+    /// `streamed`, else collected into its report.
+    pub(super) fn run_source<P: Iterator<Item = Vec<u8>>>(
+        &mut self,
+        target: &Target,
+        handler: &str,
+        mut source: Source<P>,
+        order: Order,
+        streamed: bool,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<(), PoolError> {
+        let eligible = eligible_slots(&self.hosts, target)?;
+        let handler: Arc<str> = Arc::from(handler);
+        let engine_lock = self.engine.clone();
+        let mut engine = lock(&engine_lock);
+        engine.pause(false);
+        let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
+        // A failed run may run again: only its last run's output goes out.
+        let hold_head = engine.retries() > 0;
+        let stats = engine.stats().clone();
+        let _held = stats.held_until_dropped();
+        drop(engine);
+        let mut delivery = Delivery::new(order, hold_head, self.max_held_bytes);
+        let (mut taken, mut reported, mut stopped, mut ended) = (0, 0, false, false);
+        // This run's tags are `first_tag + index`.
+        let first_tag = self.next_tag;
+        let mut done = Vec::new();
+        let mut mark_live = |id, run| lock(&engine_lock).mark_live(id, run);
+        let mut signalled = false;
+        let result = loop {
+            if std::mem::take(&mut signalled) {
+                self.take_signals();
+            }
+            let mut engine = lock(&self.engine);
+            if self.control.kill.load(Ordering::SeqCst) {
+                stopped = true;
+                engine.kill_all(self.poll.registry());
+            }
+            if self.control.stop.load(Ordering::SeqCst) {
+                stopped = true;
+                engine.pause(true);
+            }
+            // Outcomes first: a callback that breaks stops the next
+            // dispatch.
+            done.extend(engine.take_completed());
+            drop(engine);
+            let mut counted = |event: Event<'_>| {
+                reported += usize::from(matches!(event, Event::Done { .. }));
+                on_event(event)
+            };
+            let mut failed = None;
+            for (tag, item) in done.drain(..) {
+                // A job of an earlier run that ended early: nobody waits.
+                let Some(index) = tag.checked_sub(first_tag) else {
+                    continue;
+                };
+                let flow = match item {
+                    Completed::Output {
+                        run,
+                        stream,
+                        data,
+                        slot,
+                    } => delivery.output(
+                        index,
+                        (run, stream, data, slot),
+                        &mut mark_live,
+                        &mut counted,
+                    ),
+                    Completed::Restarted => {
+                        delivery.restarted(index);
+                        Ok(ControlFlow::Continue(()))
+                    }
+                    Completed::Done(report) => {
+                        delivery.done(index, report, &mut mark_live, &mut counted)
+                    }
+                };
+                match flow {
+                    Ok(flow) => stopped |= flow.is_break(),
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
+                }
+            }
+            let mut engine = lock(&self.engine);
+            if let Some(err) = failed {
+                // Nothing more of this run can be held: it ends here.
+                engine.pause(true);
+                break Err(PoolError::HeldOutput(err));
+            }
+            if stopped {
+                engine.pause(true);
+                if source.is_feed() {
+                    source.close();
+                    ended = true;
+                }
+            }
+            // More inputs, after the reports that made room for them (taken
+            // before, a run whose every job was just reported would sleep
+            // with inputs left). A stopped list is still taken, as far
+            // ahead as ever: its jobs are cancelled at once, reported, and
+            // the next ones taken.
+            while !ended && taken - reported < max_ahead {
+                match source.pull() {
+                    Pulled::Input(payload) => {
+                        let tag = first_tag + taken;
+                        let reply = if streamed {
+                            let live = order == Order::Arrival;
+                            Reply::Stream { tag, live }
+                        } else {
+                            Reply::Collect(tag)
+                        };
+                        self.next_tag = tag + 1;
+                        let id = engine.submit(&eligible, handler.clone(), payload, reply);
+                        delivery.taken(id);
+                        taken += 1;
+                    }
+                    Pulled::Later => break,
+                    Pulled::End => ended = true,
+                }
+            }
+            // Too many bytes wait for the first job not reported: run it
+            // alone, so that they can go.
+            let over = delivery.held_bytes() > self.max_held_bytes;
+            engine.hold_for(delivery.head().filter(|_| over));
+            stats.set_held(delivery.held(), delivery.held_bytes());
+            let (in_memory, in_files) = delivery.held_output();
+            stats.set_output_held(in_memory, in_files);
+            engine.do_due_work(self.poll.registry());
+            // Nothing could run what a feed brings, even while none comes
+            // (the jobs taken end as not run, not as cancelled).
+            if source.is_feed() && !ended && !engine.can_run(&eligible) {
+                source.close();
+                ended = true;
+            }
+            if ended && reported == taken {
+                break Ok(());
+            }
+            if engine.has_completed() {
+                continue;
+            }
+            match poll_once(&mut self.poll, &mut self.events, &mut engine, None) {
+                Ok(signals) => signalled = signals,
+                Err(err) => break Err(err),
+            }
+        };
+        let mut engine = lock(&self.engine);
+        engine.pause(false);
+        engine.hold_for(None);
+        result
+    }
+}

@@ -1,0 +1,210 @@
+//! Outputs of any size: a job's output streams from its worker in chunks,
+//! so `hearth map` prints outputs larger than a frame, byte for byte, in
+//! input order, in bounded memory.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::{fs, thread};
+
+use super::{TIMEOUT, command, left_behind, run_tag, scratch};
+
+/// Bytes of each job's output in [`hundred_megabyte_outputs_in_order`].
+const SIZE: usize = 100_000_000;
+
+/// The most memory (peak resident set) `hearth map` may use for them:
+/// GNU parallel prints them in 19 MB.
+const MAX_RSS_KIB: i64 = 64_000_000 / 1024;
+
+/// Four jobs print 100 MB each, at once: hearth prints them whole, in
+/// input order, byte for byte, with a peak resident set (its own and its
+/// workers', as `wait4` reports them) under 64 MB. The first job's output
+/// goes straight through; the others wait in memory up to a bound and in
+/// temporary files in `$TMPDIR` past it, removed at the end.
+#[test]
+fn hundred_megabyte_outputs_in_order() {
+    let tmp = scratch("big-outputs");
+    let tag = run_tag();
+    let script = format!("yes {{}} | head -c {SIZE}");
+    // Reaped by `wait4`, for its resource usage.
+    #[allow(clippy::zombie_processes)]
+    let mut child = command(
+        &[
+            "map", "-k", "-j", "4", "--", &script, ":::", "1", "2", "3", "4",
+        ],
+        &tag,
+    )
+    .env("TMPDIR", &tmp)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("cannot run hearth");
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // A last guard: kill a hearth that hangs.
+    let (done, guard) = std::sync::mpsc::channel::<()>();
+    let _ = thread::spawn(move || {
+        if guard.recv_timeout(TIMEOUT * 3).is_err() {
+            // SAFETY: kill(2) on our own child, not yet reaped (the test
+            // reaps it only after this guard was told).
+            let _ = unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let compared = compare_with_expected(&mut stdout);
+    drop(stdout);
+    let (status, max_rss_kib) = wait_with_peak_memory(pid);
+    let _ = done.send(());
+    let err = errors.join().unwrap();
+    assert_eq!(compared, Ok(4 * SIZE as u64), "stderr: {err}");
+    assert_eq!(status, Some(0), "stderr: {err}");
+    assert!(
+        max_rss_kib < MAX_RSS_KIB,
+        "peak resident set {max_rss_kib} KiB, more than {MAX_RSS_KIB} KiB"
+    );
+    let left: Vec<_> = fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    assert_eq!(left_behind(&tag), Vec::<String>::new());
+    let _ = fs::remove_dir_all(&tmp);
+}
+
+/// Reads `out` to its end and compares it with the four outputs: job `j`
+/// prints `j\n` over and over, [`SIZE`] bytes. Returns the bytes read, or
+/// where the first difference is.
+fn compare_with_expected(out: &mut impl Read) -> Result<u64, String> {
+    // `j\n` repeated, for each job, twice the read size so that any
+    // offset has a whole read's worth after it.
+    const READ: usize = 1 << 16;
+    let patterns: Vec<Vec<u8>> = (1..=4u8).map(|j| [b'0' + j, b'\n'].repeat(READ)).collect();
+    let mut buf = vec![0; READ];
+    let mut pos = 0u64;
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) => return Ok(pos),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(format!("reading hearth's stdout: {err}")),
+        };
+        let mut got = &buf[..n];
+        while !got.is_empty() {
+            let job = (pos / SIZE as u64) as usize;
+            let within = (pos % SIZE as u64) as usize;
+            let Some(pattern) = patterns.get(job) else {
+                return Err(format!("{} bytes more than the four outputs", got.len()));
+            };
+            let take = got.len().min(SIZE - within);
+            let want = &pattern[within % 2..within % 2 + take];
+            if got[..take] != *want {
+                let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+                return Err(format!(
+                    "byte {} (job {}, offset {}) differs: got {:?}",
+                    pos + at as u64,
+                    job + 1,
+                    within + at,
+                    got[at..take.min(at + 16)].escape_ascii().to_string()
+                ));
+            }
+            pos += take as u64;
+            got = &got[take..];
+        }
+    }
+}
+
+/// Reaps child `pid`; returns its exit code and the peak resident set, in
+/// KiB, of it and the children it reaped (its workers).
+fn wait_with_peak_memory(pid: libc::pid_t) -> (Option<i32>, i64) {
+    let mut status = 0;
+    // SAFETY: `rusage` is a plain C struct that `wait4` fills.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not reaped elsewhere; the pointers
+    // are to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss)
+}
+
+/// A job script that prints `first`, waits until the test creates
+/// `DIR/go-{}` (20 s at most, then says so), and prints `then`.
+fn waiting_job(dir: &std::path::Path, first: &str, then: &str) -> String {
+    format!(
+        "{first}; i=0; while [ ! -e {d}/go-{{}} ]; do i=$((i+1)); \
+         if [ $i -gt 2000 ]; then echo 'not told to go {{}}'; exit 1; fi; sleep 0.01; done; {then}",
+        d = dir.display()
+    )
+}
+
+/// `--line-buffer` prints the lines of jobs while they run, as GNU
+/// parallel does: each job's first line comes before either job ends (a
+/// job's lines used to come when it ended).
+#[test]
+fn line_buffer_prints_lines_of_running_jobs() {
+    let dir = scratch("line-buffer");
+    let script = waiting_job(&dir, "echo start {}", "echo end {}");
+    let run = super::Running::start(&["map", "--lb", "-j", "2", "--", &script], "1\n2\n");
+    let mut started = [run.line(), run.line()];
+    started.sort();
+    assert_eq!(started, ["start 1", "start 2"]);
+    for job in ["1", "2"] {
+        fs::write(dir.join(format!("go-{job}")), "").unwrap();
+    }
+    let (status, mut rest, err) = run.wait();
+    assert_eq!(status.code(), Some(0), "{err}");
+    rest.sort();
+    assert_eq!(rest, ["end 1", "end 2"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// With -k, `--line-buffer` prints the first job's lines as they come and
+/// the others' after it, in input order (GNU parallel's `-k --lb`).
+#[test]
+fn line_buffer_in_input_order_streams_the_first_job() {
+    let dir = scratch("line-buffer-k");
+    let script = waiting_job(&dir, "echo start {}", "echo end {}");
+    let run = super::Running::start(&["map", "-k", "--lb", "-j", "2", "--", &script], "1\n2\n");
+    assert_eq!(run.line(), "start 1");
+    fs::write(dir.join("go-2"), "").unwrap();
+    fs::write(dir.join("go-1"), "").unwrap();
+    let (status, rest, err) = run.wait();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(rest, ["end 1", "start 2", "end 2"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `-u` prints bytes as they come, a line not ended too (it used to print
+/// a job's output when the job ended).
+#[test]
+fn ungroup_prints_bytes_as_they_come() {
+    let dir = scratch("ungroup");
+    let script = waiting_job(&dir, "printf 'half a line'", "echo ', the rest'");
+    let tag = run_tag();
+    let mut child = command(&["map", "-u", "--", &script, ":::", "1"], &tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run hearth");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 64];
+    while got.len() < b"half a line".len() {
+        match stdout.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(err) => panic!("reading hearth's stdout: {err}"),
+        }
+    }
+    assert_eq!(got.escape_ascii().to_string(), "half a line");
+    fs::write(dir.join("go-1"), "").unwrap();
+    let _ = stdout.read_to_end(&mut got);
+    let output = super::wait_output(child);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(got.escape_ascii().to_string(), "half a line, the rest\\n");
+    assert_eq!(left_behind(&tag), Vec::<String>::new());
+    let _ = fs::remove_dir_all(&dir);
+}
