@@ -371,6 +371,7 @@ const WORKLOADS: &[Workload] = &[
             messages: Some(tcp::TCP_CONNECTIONS),
             hearth: tcp::isolated_hearth_thread_safe,
             tokio: tcp::isolated_tokio,
+            fast: None,
         },
     },
     figures(
