@@ -1,6 +1,6 @@
 //! hyper's I/O traits, [`hyper::rt::Read`] and [`hyper::rt::Write`], for
-//! hearth's [`TcpStream`]: a connection accepted by a
-//! [`TcpServer`](crate::net::TcpServer) goes to hyper's
+//! hearth's [`TcpStream`], thread-local or thread-safe: a connection
+//! accepted by a [`TcpServer`](crate::net::TcpServer) goes to hyper's
 //! `serve_connection` as it is.
 //!
 //! Reads go straight into hyper's buffer, which need not be initialised
@@ -16,9 +16,9 @@ use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 
-use crate::net::TcpStream;
+use crate::net::{SocketMode, TcpStream};
 
-impl Read for TcpStream {
+impl<RT: SocketMode> Read for TcpStream<RT> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -40,7 +40,7 @@ impl Read for TcpStream {
     }
 }
 
-impl Write for TcpStream {
+impl<RT: SocketMode> Write for TcpStream<RT> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -440,6 +440,11 @@ fn give_up_if_stalled<I: Io<mio::net::TcpStream>>(
     }
 }
 
+// Nothing in a stream is pinned (its futures borrow it), whatever the mode.
+impl<RT: SocketMode> Unpin for TcpStream<RT> {}
+
+impl<RT: SocketMode> Unpin for TcpListener<RT> {}
+
 impl<RT: SocketMode> fmt::Debug for TcpStream<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")

@@ -156,6 +156,9 @@ impl<RT: SocketMode> UdpSocket<RT> {
     }
 }
 
+// Nothing in a socket is pinned (its futures borrow it), whatever the mode.
+impl<RT: SocketMode> Unpin for UdpSocket<RT> {}
+
 impl<RT: SocketMode> fmt::Debug for UdpSocket<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpSocket")
