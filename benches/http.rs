@@ -12,7 +12,7 @@
 //! its two workers pinned to a CPU each as a hearth server is set up, and
 //! the same unpinned (the `, unpinned` rows), each with thread-local
 //! connection actors and with thread-safe ones (the `, thread-safe` and
-//! `, t-safe unpinned` rows: a connection runs on whichever worker is
+//! `, thread-safe unpinned` rows: a connection runs on whichever worker is
 //! free); and tokio's multi-thread
 //! runtime with two workers, a task per connection and hyper-util's tokio
 //! glue. Same hyper version, same service, same HTTP/1 settings (a timer,
@@ -228,7 +228,7 @@ fn row_suffix(side: Side) -> &'static str {
         Side::Hearth | Side::Tokio => "",
         Side::HearthUnpinned => ", unpinned",
         Side::HearthThreadSafe => ", thread-safe",
-        Side::HearthThreadSafeUnpinned => ", t-safe unpinned",
+        Side::HearthThreadSafeUnpinned => ", thread-safe unpinned",
     }
 }
 
@@ -344,7 +344,7 @@ fn print_table(
 ) {
     println!();
     println!(
-        "| {:<21} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
+        "| {:<31} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
         "workload",
         hearth_label,
         tokio_label,
@@ -354,12 +354,12 @@ fn print_table(
         "tokio min-max"
     );
     println!(
-        "|:----------------------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
+        "|:--------------------------------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
     );
     for row in rows {
         let (hearth, tokio, ratio, round) = figures(row, figure);
         println!(
-            "| {:<21} | {:>13.decimals$} | {:>13.decimals$} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
+            "| {:<31} | {:>13.decimals$} | {:>13.decimals$} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
             row.name,
             hearth,
             tokio,

@@ -7,8 +7,10 @@
 //! the shared poll without waiting ([`SharedSources::poll`]) and wakes the
 //! tasks its events make ready. The lock around the shared poll is the
 //! right to poll it: a worker that finds it taken leaves the events to the
-//! worker holding it, which sees the next edge on its own poll if more
-//! come meanwhile. See `doc/design.md`, "Thread-safe sockets", for why the
+//! worker holding it and tells it so (`missed`), and that worker polls once
+//! more before it goes on: the edge that woke the first worker may have
+//! come after the holder's `epoll_wait`, and no worker's poll reports it
+//! again. See `doc/design.md`, "Thread-safe sockets", for why the
 //! sources share one poll rather than live on a worker's.
 //!
 //! Readiness follows the rules of the workers' own sources
@@ -27,7 +29,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub(crate) struct SharedSources {
     fd: RawFd,
     /// The registered sources by token.
     slots: Mutex<Slab>,
+    /// A worker was woken for the shared poll while another held it.
+    missed: AtomicBool,
 }
 
 /// The readiness and wakers of one registered source, shared by the
@@ -121,6 +125,7 @@ impl SharedSources {
             registry,
             fd,
             slots: Mutex::new(Slab::default()),
+            missed: AtomicBool::new(false),
         })
     }
 
@@ -153,12 +158,54 @@ impl SharedSources {
     }
 
     /// Polls the shared poll without waiting and adds the wakers its events
-    /// make ready to `wakers`; nothing if another thread is polling it.
+    /// make ready to `wakers`. If another thread is polling it, that
+    /// thread polls once more when it is done, for the events this caller
+    /// was woken for.
     pub(crate) fn poll(&self, wakers: &mut Vec<Waker>) -> io::Result<()> {
-        let Ok(mut guard) = self.poll.try_lock() else {
+        let Some(mut guard) = self.take() else {
             return Ok(());
         };
-        let (poll, events) = &mut *guard;
+        loop {
+            self.poll_locked(&mut guard, wakers)?;
+            match self.release(guard) {
+                Some(again) => guard = again,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The right to poll; `None` if another thread has it, which is then
+    /// told to poll again (`missed`).
+    fn take(&self) -> Option<PollGuard<'_>> {
+        if let Ok(guard) = self.poll.try_lock() {
+            return Some(guard);
+        }
+        // The holder's `epoll_wait` may have come before the event that
+        // woke this thread; edge-triggered, the worker polls will not
+        // report it again. So the holder looks again once it is done.
+        self.missed.store(true, Ordering::SeqCst);
+        // It may have let go before it could see the flag.
+        self.poll.try_lock().ok()
+    }
+
+    /// Gives up the right to poll, or keeps it (`Some`) when another
+    /// thread missed its turn meanwhile: then the caller polls again.
+    fn release<'a>(&'a self, guard: PollGuard<'a>) -> Option<PollGuard<'a>> {
+        drop(guard);
+        if !self.missed.swap(false, Ordering::SeqCst) {
+            return None;
+        }
+        let again = self.poll.try_lock().ok();
+        if again.is_none() {
+            // Taken by a third thread after all: it looks again in turn.
+            self.missed.store(true, Ordering::SeqCst);
+        }
+        again
+    }
+
+    /// Takes the shared poll's events and applies them to their slots.
+    fn poll_locked(&self, guard: &mut PollGuard<'_>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        let (poll, events) = &mut **guard;
         loop {
             match poll.poll(events, Some(Duration::ZERO)) {
                 Ok(()) => {}
@@ -179,6 +226,9 @@ impl SharedSources {
         }
     }
 }
+
+/// The right to poll the shared poll.
+type PollGuard<'a> = MutexGuard<'a, (Poll, Events)>;
 
 impl Slab {
     fn add(&mut self, slot: Arc<SharedSlot>) -> Token {
@@ -444,6 +494,29 @@ mod tests {
             ..Readiness::default()
         };
         assert_eq!(event(&slot, room), 0);
+    }
+
+    /// A worker woken for the shared poll while another polls it must not
+    /// lose its events when the holder's own poll came first.
+    #[test]
+    fn an_event_missed_while_another_thread_polls_is_polled_by_it() {
+        let io = SharedSources::new().unwrap();
+        let (mut ours, mut peer) = mio::net::UnixStream::pair().unwrap();
+        let (_, slot) = io.register(&mut ours, Interest::READABLE).unwrap();
+        assert!(slot.would_block(Direction::Read, slot.seen(Direction::Read)));
+        let mut wakers = Vec::new();
+        // One worker polls: nothing yet.
+        let mut holder = io.take().unwrap();
+        io.poll_locked(&mut holder, &mut wakers).unwrap();
+        // Data comes; the other worker is woken, finds the poll taken.
+        std::io::Write::write_all(&mut peer, b"x").unwrap();
+        io.poll(&mut wakers).unwrap();
+        assert!(!slot.seen(Direction::Read).is_ready());
+        // The holder looks again before it lets go.
+        let mut again = io.release(holder).expect("told to poll again");
+        io.poll_locked(&mut again, &mut wakers).unwrap();
+        assert!(slot.seen(Direction::Read).is_ready(), "the event was lost");
+        assert!(io.release(again).is_none());
     }
 
     #[test]
