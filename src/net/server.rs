@@ -30,7 +30,8 @@ use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
 use crate::{ActorOptions, ThreadLocal, sys};
 
-/// A TCP server: spawn it (a [`NewActor`]) on every worker with
+/// A TCP server of thread-local connections (see below for thread-safe
+/// ones): spawn it (a [`NewActor`]) on every worker with
 /// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers); each
 /// listener actor binds its own socket on the server's address
 /// (`SO_REUSEPORT`, so the kernel spreads connections over the workers) and
@@ -96,6 +97,30 @@ use crate::{ActorOptions, ThreadLocal, sys};
 ///     runtime.run_on_workers(move |mut rt: RuntimeRef| {
 ///         let _ = rt.spawn_local(RestartSupervisor::new(()), server.clone(), (), ActorOptions::default());
 ///     });
+///     Ok(runtime.start()?)
+/// }
+/// ```
+///
+/// The same server with thread-safe connections: the connection actor's
+/// context and stream say so, and the server is spawned once, as a
+/// thread-safe actor.
+///
+/// ```no_run
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::net::{TcpServer, TcpStream};
+/// use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+/// use hearth::{ActorOptions, Runtime, ThreadSafe};
+///
+/// async fn hello(_: Context<(), ThreadSafe>, mut stream: TcpStream<ThreadSafe>) -> std::io::Result<()> {
+///     stream.write_all(b"hello\n").await
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut runtime = Runtime::setup().use_all_cores().auto_cpu_affinity().build()?;
+///     let addr = "127.0.0.1:7000".parse()?;
+///     let server = TcpServer::setup(addr, NoSupervisor, actor_fn(hello), ActorOptions::default())?;
+///     println!("listening on {}", server.local_addr());
+///     let _ = runtime.spawn(RestartSupervisor::new(()), server, (), ActorOptions::default());
 ///     Ok(runtime.start()?)
 /// }
 /// ```
