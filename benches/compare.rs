@@ -68,7 +68,8 @@
 //! `skynet` where each hearth inbox holds what the actor receives (10 for
 //! nodes, 1 for leaves). tokio runtimes are built with `enable_all`, as
 //! `#[tokio::main]` does; hearth runtimes with `Setup::grow_heap_ahead`,
-//! as an application that spawns actors in bursts would set it up.
+//! as an application that spawns actors in bursts would set it up
+//! (`HEARTH_BENCH_PLAIN_HEAP=1` leaves it off).
 //!
 //! For each workload the harness runs a number of rounds (default 5); each
 //! round runs hearth and tokio once, alternating which goes first, so both
@@ -917,10 +918,12 @@ fn min_max(times: &[Duration]) -> String {
 /// Runs a workload on a fresh hearth runtime with `threads` workers.
 /// `spawn` starts it and gives `done` to whoever reports the outcome.
 fn run_hearth(threads: usize, spawn: impl FnOnce(&mut Runtime, Done)) -> Outcome {
-    let mut setup = Runtime::setup()
-        .name("compare")
-        .grow_heap_ahead()
-        .num_threads(threads);
+    let mut setup = Runtime::setup().name("compare").num_threads(threads);
+    // `HEARTH_BENCH_PLAIN_HEAP=1`: the allocator's own heap growth (what
+    // `Setup::grow_heap_ahead` saves).
+    if std::env::var_os("HEARTH_BENCH_PLAIN_HEAP").is_none() {
+        setup = setup.grow_heap_ahead();
+    }
     // `HEARTH_BENCH_TRACE=DIR`: trace hearth's runs (what tracing costs).
     if let Some(dir) = std::env::var_os("HEARTH_BENCH_TRACE") {
         setup = setup.trace(std::path::Path::new(&dir).join("compare.trace"));

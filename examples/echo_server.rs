@@ -1,10 +1,20 @@
-//! A TCP echo server: every byte a client sends comes back.
+//! An echo server: every byte a client sends comes back, over TCP or a
+//! Unix socket.
 //!
 //! ```sh
 //! cargo run --release --example echo_server [ADDR]   # default 127.0.0.1:7890
 //! nc 127.0.0.1 7890          # type lines, see them echoed
+//! cargo run --release --example echo_server /tmp/echo.sock
+//! nc -U /tmp/echo.sock       # the same over a Unix socket
 //! kill -USR2 PID             # metrics on stderr
 //! ```
+//!
+//! ADDR is `HOST:PORT`, or the path of a Unix socket (anything with a `/`),
+//! which must not exist. Under systemd, or `systemd-socket-activate -l
+//! 127.0.0.1:7890 echo_server`, it serves the socket it was passed (TCP or
+//! Unix, the one named `echo` if there are several) instead of binding
+//! ADDR, and tells the service manager when it is ready and stopping (see
+//! `hearth::systemd` for a sample unit).
 //!
 //! Ctrl+C (or SIGTERM) stops accepting, lets each connection finish writing
 //! what it read, closes it and exits 0; a second Ctrl+C exits at once.
@@ -13,9 +23,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpServer, TcpStream};
+use hearth::actor::{Actor, Context, NewActor, actor_fn};
+use hearth::net::{TcpServer, TcpStream, UnixServer, UnixStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+use hearth::systemd::{ActivatedSocket, SocketKind};
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:7890";
@@ -23,14 +34,20 @@ const DEFAULT_ADDR: &str = "127.0.0.1:7890";
 fn main() -> ExitCode {
     hearth::log::init();
     let arg = std::env::args().nth(1);
-    let addr: SocketAddr = match arg.as_deref().unwrap_or(DEFAULT_ADDR).parse() {
-        Ok(addr) => addr,
-        Err(err) => {
-            eprintln!(
-                "error: invalid address {:?}: {err}; expected e.g. {DEFAULT_ADDR}",
-                arg.unwrap_or_default()
-            );
-            return ExitCode::from(2);
+    let addr = arg.as_deref().unwrap_or(DEFAULT_ADDR);
+    // A TCP address or a path, checked before anything else is set up.
+    let tcp: Option<SocketAddr> = if addr.contains('/') {
+        None
+    } else {
+        match addr.parse() {
+            Ok(addr) => Some(addr),
+            Err(err) => {
+                eprintln!(
+                    "error: invalid address {addr:?}: {err}; expected e.g. {DEFAULT_ADDR}, or \
+                     the path of a Unix socket"
+                );
+                return ExitCode::from(2);
+            }
         }
     };
     // A worker per core, each pinned to its CPU: a busy server runs best so
@@ -46,18 +63,87 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return hearth::exit_code(Err(err)),
     };
-    // Binds now: a bad or busy address is reported before anything runs.
-    let server = match TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default())
-    {
-        Ok(server) => server,
+    // A socket passed by systemd, if any; else ADDR, bound now: a bad or
+    // busy address is reported before anything runs.
+    let served = match passed_socket() {
+        Ok(Some(socket)) => serve_passed(&mut runtime, socket),
+        Ok(None) => match tcp {
+            Some(addr) => TcpServer::setup(addr, NoSupervisor, actor_fn(echo), options())
+                .map(|server| spawn_listeners(&mut runtime, server.local_addr(), server)),
+            None => UnixServer::setup(addr, NoSupervisor, actor_fn(echo), options())
+                .map(|server| spawn_listeners(&mut runtime, addr, server)),
+        },
+        Err(err) => Err(err),
+    };
+    let local_addr = match served {
+        Ok(local_addr) => local_addr,
         Err(err) => {
-            eprintln!("error: {err}; pick another address, e.g. 127.0.0.1:0 for any free port");
+            eprintln!("error: {err}");
             return ExitCode::from(1);
         }
     };
-    let local_addr = server.local_addr();
+    println!("listening on {local_addr}");
+    // `systemctl status` shows it (nothing happens outside systemd).
+    if let Err(err) = hearth::systemd::status(&format!("echoing on {local_addr}")) {
+        eprintln!("warning: {err}");
+    }
+    hearth::exit_code(runtime.start())
+}
+
+/// The socket systemd passed: the one named `echo`, else the first.
+fn passed_socket() -> io::Result<Option<ActivatedSocket>> {
+    let mut sockets = hearth::systemd::listeners()?;
+    let named = sockets.iter().position(|s| s.name() == "echo").unwrap_or(0);
+    Ok((!sockets.is_empty()).then(|| sockets.swap_remove(named)))
+}
+
+/// Serves a passed socket, TCP or Unix; returns its address for the
+/// "listening on" line.
+fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<String> {
+    match socket.kind() {
+        SocketKind::TcpListener => {
+            let listener = socket.into_tcp_listener()?;
+            let server =
+                TcpServer::from_listener(listener, NoSupervisor, actor_fn(echo), options())?;
+            Ok(spawn_listeners(runtime, server.local_addr(), server))
+        }
+        SocketKind::UnixListener => {
+            let listener = socket.into_unix_listener()?;
+            let addr = listener.local_addr()?;
+            let shown = match addr.as_pathname() {
+                Some(path) => path.display().to_string(),
+                None => format!("{addr:?}"),
+            };
+            let server =
+                UnixServer::from_listener(listener, NoSupervisor, actor_fn(echo), options())?;
+            Ok(spawn_listeners(runtime, shown, server))
+        }
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "systemd passed socket {:?} of kind {other:?}; echo_server serves a listening \
+                 stream socket (ListenStream=)",
+                socket.name()
+            ),
+        )),
+    }
+}
+
+fn options() -> ActorOptions {
+    ActorOptions::default()
+}
+
+/// Starts a listener of `server` on every worker (restarted if accepting
+/// fails); returns `addr` as text.
+fn spawn_listeners<L>(runtime: &mut Runtime, addr: impl ToString, server: L) -> String
+where
+    L: NewActor<Argument = (), RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
+    L::Actor: 'static,
+    L::Message: 'static,
+    <L::Actor as Actor>::Error: std::fmt::Display,
+    L::Error: std::fmt::Display,
+{
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        // A listener per worker; restarted if accepting fails.
         let _ = rt.spawn_local(
             RestartSupervisor::new(()),
             server.clone(),
@@ -65,12 +151,37 @@ fn main() -> ExitCode {
             ActorOptions::default(),
         );
     });
-    println!("listening on {local_addr}");
-    hearth::exit_code(runtime.start())
+    addr.to_string()
+}
+
+/// What the echo needs of a connection: TCP and Unix streams alike.
+trait Connection {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
+}
+
+impl Connection for TcpStream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        TcpStream::read(self, buf).await
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        TcpStream::write_all(self, buf).await
+    }
+}
+
+impl Connection for UnixStream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        UnixStream::read(self, buf).await
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        UnixStream::write_all(self, buf).await
+    }
 }
 
 /// Echoes one connection until the client closes it or the server stops.
-async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+async fn echo<C: Connection>(ctx: Context<(), ThreadLocal>, mut stream: C) -> io::Result<()> {
     let mut buf = vec![0; 16 * 1024];
     // Stop reading once the runtime shuts down; what was read is still
     // written back in full.

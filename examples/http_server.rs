@@ -17,6 +17,11 @@
 //! Ctrl+C (or SIGTERM) stops accepting, lets requests in flight finish,
 //! closes idle keep-alive connections and exits 0; a second Ctrl+C exits at
 //! once.
+//!
+//! Under systemd (or `systemd-socket-activate -l 127.0.0.1:8080
+//! http_server`) it serves the TCP socket it was passed (the one named
+//! `http` if there are several) instead of binding ADDR, and tells the
+//! service manager when it is ready and stopping (see `hearth::systemd`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -72,11 +77,26 @@ fn main() -> ExitCode {
         Err(err) => return hearth::exit_code(Err(err)),
     };
     let conn = actor_fn(move |ctx, stream| connection(ctx, stream, header_read_timeout));
-    // Binds now: a bad or busy address is reported before anything runs.
-    let server = match TcpServer::setup(addr, NoSupervisor, conn, ActorOptions::default()) {
+    // A socket passed by systemd, if any; else ADDR, bound now: a bad or
+    // busy address is reported before anything runs.
+    let server = match passed_listener() {
+        Ok(Some(listener)) => {
+            TcpServer::from_listener(listener, NoSupervisor, conn, ActorOptions::default())
+        }
+        Ok(None) => {
+            TcpServer::setup(addr, NoSupervisor, conn, ActorOptions::default()).map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!("{err}; pick another address, e.g. 127.0.0.1:0 for any free port"),
+                )
+            })
+        }
+        Err(err) => Err(err),
+    };
+    let server = match server {
         Ok(server) => server,
         Err(err) => {
-            eprintln!("error: {err}; pick another address, e.g. 127.0.0.1:0 for any free port");
+            eprintln!("error: {err}");
             return ExitCode::from(1);
         }
     };
@@ -99,6 +119,17 @@ fn main() -> ExitCode {
     });
     println!("listening on {local_addr}");
     hearth::exit_code(runtime.start())
+}
+
+/// The TCP socket systemd passed (socket activation): the one named
+/// `http`, else the first; `None` when started otherwise.
+fn passed_listener() -> io::Result<Option<std::net::TcpListener>> {
+    let mut sockets = hearth::systemd::listeners()?;
+    if sockets.is_empty() {
+        return Ok(None);
+    }
+    let named = sockets.iter().position(|s| s.name() == "http").unwrap_or(0);
+    Ok(Some(sockets.swap_remove(named).into_tcp_listener()?))
 }
 
 /// `[ADDR] [--header-read-timeout SECONDS]`.

@@ -72,6 +72,7 @@ pub mod signal;
 pub mod supervisor;
 mod sync_worker;
 mod sys;
+pub mod systemd;
 #[cfg(feature = "test")]
 pub mod test;
 pub mod timer;

@@ -4,7 +4,7 @@
 //! [`RuntimeMetrics`] is a snapshot taken on demand
 //! ([`RuntimeRef::metrics`](crate::RuntimeRef::metrics) and friends). On
 //! SIGUSR2 the coordinator logs `target: "metrics"` records: its own, one
-//! for the thread-safe processes, one per TCP server and worker, one per
+//! for the thread-safe processes, one per server (TCP, Unix) and worker, one per
 //! sync actor thread and remote pool; and it asks every worker to log its
 //! own.
 //!
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
+use crate::net::ServerSnapshot;
 use crate::remote::PoolMetrics;
 use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
@@ -60,6 +61,9 @@ pub struct RuntimeMetrics {
     /// One entry per [`TcpServer`](crate::net::TcpServer) whose listeners
     /// ran.
     pub tcp_servers: Vec<TcpServerMetrics>,
+    /// One entry per [`UnixServer`](crate::net::UnixServer) whose listeners
+    /// ran.
+    pub unix_servers: Vec<UnixServerMetrics>,
     /// One entry per sync actor thread.
     pub sync_workers: Vec<SyncWorkerMetrics>,
     /// One entry per remote pool of the runtime.
@@ -99,15 +103,30 @@ pub struct TcpServerMetrics {
     /// One entry per worker that ran one of its listeners, by worker id;
     /// a server of thread-safe connections has one entry, worker 0, as
     /// its connections run on any worker.
-    pub workers: Vec<TcpServerWorkerMetrics>,
+    pub workers: Vec<ServerWorkerMetrics>,
 }
 
-/// The connections of a [`TcpServer`](crate::net::TcpServer) on one worker.
+/// The connections of one [`UnixServer`](crate::net::UnixServer).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UnixServerMetrics {
+    /// The path of its socket, or `@name` for an abstract address.
+    pub path: String,
+    /// One entry per worker that ran one of its listeners, by worker id.
+    pub workers: Vec<ServerWorkerMetrics>,
+}
+
+/// The connections of a [`TcpServer`](crate::net::TcpServer) on one
+/// worker (the name it had before Unix servers came).
+pub type TcpServerWorkerMetrics = ServerWorkerMetrics;
+
+/// The connections of a [`TcpServer`](crate::net::TcpServer) or
+/// [`UnixServer`](crate::net::UnixServer) on one worker.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
-pub struct TcpServerWorkerMetrics {
+pub struct ServerWorkerMetrics {
     /// Worker id, starting at 1; 0 for the thread-safe connections of a
-    /// server, which run on any worker.
+    /// [`TcpServer`](crate::net::TcpServer), which run on any worker.
     pub worker: usize,
     /// Connections started on the worker (after the listeners balanced
     /// them over the workers).
@@ -122,6 +141,23 @@ pub struct TcpServerWorkerMetrics {
 }
 
 impl TcpServerMetrics {
+    /// Connections started, over all workers.
+    pub fn accepted(&self) -> usize {
+        self.workers.iter().map(|w| w.accepted).sum()
+    }
+
+    /// Connections open now, over all workers.
+    pub fn open(&self) -> usize {
+        self.workers.iter().map(|w| w.open).sum()
+    }
+
+    /// Connections closed, over all workers.
+    pub fn closed(&self) -> usize {
+        self.workers.iter().map(|w| w.closed).sum()
+    }
+}
+
+impl UnixServerMetrics {
     /// Connections started, over all workers.
     pub fn accepted(&self) -> usize {
         self.workers.iter().map(|w| w.accepted).sum()
@@ -197,6 +233,18 @@ impl RuntimeMetrics {
             .iter()
             .map(|info| info.metrics())
             .collect();
+        let (mut tcp_servers, mut unix_servers) = (Vec::new(), Vec::new());
+        for stats in shared
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            match stats.snapshot() {
+                ServerSnapshot::Tcp(server) => tcp_servers.push(server),
+                ServerSnapshot::Unix(server) => unix_servers.push(server),
+            }
+        }
         RuntimeMetrics {
             name: shared.name.clone(),
             version: env!("CARGO_PKG_VERSION"),
@@ -216,13 +264,8 @@ impl RuntimeMetrics {
             shutting_down: shared.shutdown.is_stopping(),
             thread_safe: shared.scheduler.census().counts(),
             workers,
-            tcp_servers: shared
-                .tcp_servers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .map(|stats| stats.snapshot())
-                .collect(),
+            tcp_servers,
+            unix_servers,
             sync_workers,
             remote_pools: shared
                 .remote_pools
@@ -235,7 +278,7 @@ impl RuntimeMetrics {
     }
 
     /// Logs the coordinator's records (`target: "metrics"`): its own, the
-    /// thread-safe processes', and one per TCP server and worker.
+    /// thread-safe processes', and one per server (TCP, Unix) and worker.
     pub(crate) fn log_coordinator(&self) {
         let signals: Vec<&str> = self
             .process_signals
@@ -278,6 +321,20 @@ impl RuntimeMetrics {
                     closed = worker.closed,
                     accept_errors = worker.accept_errors;
                     "tcp server metrics"
+                );
+            }
+        }
+        for server in &self.unix_servers {
+            for worker in &server.workers {
+                info!(
+                    target: "metrics",
+                    path:% = server.path,
+                    worker_id = worker.worker,
+                    accepted = worker.accepted,
+                    open = worker.open,
+                    closed = worker.closed,
+                    accept_errors = worker.accept_errors;
+                    "unix server metrics"
                 );
             }
         }

@@ -427,8 +427,7 @@ impl Drop for Running {
 }
 
 /// Round trips on `stream`, checking each echo.
-fn echo_round_trips(stream: &mut std::net::TcpStream, client: u8, n: usize) {
-    use std::io::Write;
+fn echo_round_trips(stream: &mut (impl Read + std::io::Write), client: u8, n: usize) {
     let mut got = [0; 64];
     for i in 0..n {
         let msg = [client.wrapping_add(i as u8); 64];
@@ -473,6 +472,57 @@ fn echo_server_graceful_shutdown() {
         "metrics on SIGUSR2: {stderr}"
     );
     assert!(stderr.contains("shutting down the runtime"), "{stderr}");
+}
+
+/// The echo server on a Unix socket: echoes, metrics under its path, and
+/// a graceful stop that removes the socket file it made.
+#[test]
+fn echo_server_on_a_unix_socket() {
+    let dir = std::env::temp_dir().join(format!("hearth-example-echo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let mut server = Running::start("echo_server", &[path.to_str().unwrap()]);
+    assert_eq!(server.line(), format!("listening on {}", path.display()));
+    let mut clients: Vec<std::os::unix::net::UnixStream> = (0..4)
+        .map(|_| {
+            let stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            stream
+        })
+        .collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        echo_round_trips(client, i as u8, 100);
+    }
+    server.kill("-USR2");
+    let metrics = server.stderr_line("unix server metrics");
+    assert!(
+        metrics.contains(&format!("path={}", path.display())),
+        "{metrics}"
+    );
+    server.kill("-TERM");
+    for client in &mut clients {
+        let mut rest = Vec::new();
+        assert_eq!(
+            client.read_to_end(&mut rest).unwrap(),
+            0,
+            "EOF after the echoes"
+        );
+    }
+    let (status, stderr) = server.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!path.exists(), "the server removed its socket file");
+    // A path that exists is refused, with what to do.
+    std::fs::write(&path, b"not a socket").unwrap();
+    let output = Command::new(build::example("echo_server"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("remove_stale_socket"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -27,6 +27,8 @@ mod test_runtime;
 mod timer;
 #[path = "functional/trace.rs"]
 mod trace;
+#[path = "functional/unix.rs"]
+mod unix;
 
 use std::future::Future;
 use std::pin::pin;

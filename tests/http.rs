@@ -21,7 +21,7 @@ use bytes::Bytes;
 use client::{GUARD, Hyper, Raw, get};
 use hearth::actor::{Context, NewActor, actor_fn};
 use hearth::http::{self, HyperTimer, LocalExecutor, ThreadSafeExecutor};
-use hearth::net::{SocketMode, TcpServer, TcpStream};
+use hearth::net::{SocketMode, TcpServer, TcpStream, UnixServer, UnixStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, ThreadLocal, ThreadSafe};
 use http_body_util::{BodyExt, Full};
@@ -627,4 +627,65 @@ fn hyper_timer_sleeps_and_resets() {
         .expect("the checks ended")
         .unwrap();
     running.join().unwrap().unwrap();
+}
+
+/// An HTTP/1 connection actor of a `UnixServer` serving [`answer`].
+async fn http1_unix_conn(
+    mut ctx: Context<(), ThreadLocal>,
+    stream: UnixStream,
+) -> Result<(), hyper::Error> {
+    let conn = http1::Builder::new()
+        .timer(HyperTimer::new(ctx.runtime()))
+        .header_read_timeout(PATIENT)
+        .serve_connection(stream, service_fn(answer));
+    http::graceful(&ctx, conn).await
+}
+
+/// hyper over a Unix socket: two pipelined requests on one connection, the
+/// second with a body, both answered in order.
+#[test]
+fn http1_over_a_unix_socket() {
+    use std::io::{Read, Write};
+
+    let dir = std::env::temp_dir().join(format!("hearth-http-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("http.sock");
+    let mut runtime = two_workers().build().unwrap();
+    let server = UnixServer::setup(
+        &path,
+        NoSupervisor,
+        actor_fn(http1_unix_conn),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            RestartSupervisor::new(()),
+            server.clone(),
+            (),
+            ActorOptions::default(),
+        );
+    });
+    let handle = runtime.thread_safe();
+    let running = thread::spawn(move || runtime.start());
+    let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    client.set_read_timeout(Some(GUARD)).unwrap();
+    client
+        .write_all(
+            b"GET /first HTTP/1.1\r\nHost: hearth\r\n\r\n\
+              POST /second HTTP/1.1\r\nHost: hearth\r\nContent-Length: 5\r\n\
+              Connection: close\r\n\r\nhello",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    let first = answer.find("/first 0").expect(&answer);
+    let second = answer.find("/second 5").expect(&answer);
+    assert!(first < second, "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+    handle.shutdown();
+    running.join().unwrap().unwrap();
+    assert!(!path.exists(), "the server left its socket file");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,3 +15,5 @@ mod panics;
 mod send_budget;
 #[path = "regression/stalled_write.rs"]
 mod stalled_write;
+#[path = "regression/unix_datagram_full.rs"]
+mod unix_datagram_full;

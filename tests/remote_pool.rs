@@ -126,13 +126,25 @@ fn handlers() -> Handlers {
         // a worker that closed its stdout but lives on.
         .add("close_output", |marker: PathBuf| {
             fs::write(&marker, b"").map_err(|err| format!("marking {marker:?}: {err}"))?;
-            for fd in 3..1024 {
-                // SAFETY: closing descriptors of this worker process; it
-                // writes nothing more to them.
-                let _ = unsafe { libc::close(fd) };
-            }
-            // SAFETY: as above, for stdout.
-            let _ = unsafe { libc::close(1) };
+            // The worker writes its frames to a private copy of its first
+            // stdout (fd 1 is a copy of stderr by now): close that pipe,
+            // the one that is neither stdin's nor stderr's (found by the
+            // pipes' names in /proc), and nothing else, so the worker runs
+            // on with its other threads and descriptors intact.
+            let pipe = |fd: i32| fs::read_link(format!("/proc/self/fd/{fd}")).ok();
+            let frames = fs::read_dir("/proc/self/fd")
+                .map_err(|err| format!("listing descriptors: {err}"))?
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|&fd| fd > 2)
+                .find(|&fd| {
+                    pipe(fd).is_some_and(|link| link.to_string_lossy().starts_with("pipe:"))
+                        && pipe(fd) != pipe(0)
+                        && pipe(fd) != pipe(2)
+                })
+                .ok_or("the worker's frame pipe is not among its descriptors")?;
+            // SAFETY: closing a descriptor of this worker process; it
+            // writes nothing more to it.
+            let _ = unsafe { libc::close(frames) };
             std::thread::sleep(Duration::from_secs(60));
             Ok::<_, String>(())
         })
@@ -402,6 +414,10 @@ fn main() -> ExitCode {
         (
             "slot_lost_while_output_is_held_runs_the_job_again",
             streams::slot_lost_while_output_is_held_runs_the_job_again,
+        ),
+        (
+            "slot_lost_under_the_head_in_input_order_runs_it_again",
+            streams::slot_lost_under_the_head_in_input_order_runs_it_again,
         ),
         (
             "retries_run_a_timed_out_job_again",

@@ -317,8 +317,15 @@ fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
     for (i, result) in out.unwrap().into_iter().enumerate() {
         assert_eq!(result, Ok(i as u64 * i as u64), "job {i}");
     }
-    let metrics = pool.metrics();
-    assert_eq!(metrics.hosts[0].alive, CAPACITY, "{:?}", metrics.hosts[0]);
+    // The slot with no room is not given up (pending is not dead). Under
+    // load, others may have passed the pending timeout once too and be
+    // starting again when the run ends, so alive may be short of the
+    // capacity, never past it.
+    let host = &pool.metrics().hosts[0];
+    assert!(
+        host.dead == 0 && host.alive > 0 && host.alive <= CAPACITY,
+        "{host:?}"
+    );
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -152,10 +152,11 @@ impl Flavour {
     /// in the calling thread, and so in every thread started from it
     /// afterwards: only the runtime's coordinator receives them.
     pub(super) fn hearth_runtime(self) -> Result<Runtime, String> {
-        Runtime::setup()
-            .name("compare")
-            .grow_heap_ahead()
-            .num_threads(self.threads())
+        let mut setup = Runtime::setup().name("compare").num_threads(self.threads());
+        if std::env::var_os("HEARTH_BENCH_PLAIN_HEAP").is_none() {
+            setup = setup.grow_heap_ahead();
+        }
+        setup
             .build()
             .map_err(|err| format!("building the runtime: {err}"))
     }

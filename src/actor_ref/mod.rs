@@ -20,6 +20,7 @@ use crate::scheduler::budget;
 mod error;
 mod group;
 mod join;
+mod oneshot;
 pub(crate) mod rpc;
 
 pub use error::{RpcError, SendError, TrySendError};

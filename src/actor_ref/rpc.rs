@@ -4,10 +4,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{self, Poll, Waker};
+use std::task::{self, Poll};
 
 use super::RpcError;
+use super::oneshot::{self, Receiver, Sender};
 
 /// A request made with [`ActorRef::rpc`](crate::ActorRef::rpc): the request
 /// value and the way to respond.
@@ -42,28 +42,11 @@ impl<Req: fmt::Debug, Res> fmt::Debug for RpcMessage<Req, Res> {
     }
 }
 
-struct Slot<Res> {
-    value: Option<Res>,
-    /// The responder was dropped (with or without a value).
-    responder_gone: bool,
-    /// The caller stopped waiting.
-    caller_gone: bool,
-    waker: Option<Waker>,
-}
-
-type Shared<Res> = Arc<Mutex<Slot<Res>>>;
-
-fn lock<Res>(shared: &Shared<Res>) -> MutexGuard<'_, Slot<Res>> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The way to answer an [`RpcMessage`]. Dropping it without responding makes
 /// the caller's [`rpc`](crate::ActorRef::rpc) fail with
 /// [`RpcError::NoResponse`].
 pub struct RpcResponse<Res> {
-    shared: Shared<Res>,
+    sender: Sender<Res>,
 }
 
 impl<Res> RpcResponse<Res> {
@@ -73,30 +56,12 @@ impl<Res> RpcResponse<Res> {
     ///
     /// Hands the response back if the caller stopped waiting.
     pub fn respond(self, response: Res) -> Result<(), Res> {
-        let mut slot = lock(&self.shared);
-        if slot.caller_gone {
-            return Err(response);
-        }
-        slot.value = Some(response);
-        // `Drop` wakes the caller.
-        Ok(())
+        self.sender.send(response)
     }
 
     /// Returns true if the caller is still waiting for the response.
     pub fn is_connected(&self) -> bool {
-        !lock(&self.shared).caller_gone
-    }
-}
-
-impl<Res> Drop for RpcResponse<Res> {
-    fn drop(&mut self) {
-        let mut slot = lock(&self.shared);
-        slot.responder_gone = true;
-        let waker = slot.waker.take();
-        drop(slot);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.sender.is_connected()
     }
 }
 
@@ -108,50 +73,24 @@ impl<Res> fmt::Debug for RpcResponse<Res> {
 
 /// The caller's side: resolves to the response.
 pub(crate) struct ResponseFuture<Res> {
-    shared: Shared<Res>,
+    receiver: Receiver<Res>,
 }
 
 pub(crate) fn new_call<Req, Res>(request: Req) -> (RpcMessage<Req, Res>, ResponseFuture<Res>) {
-    let shared = Arc::new(Mutex::new(Slot {
-        value: None,
-        responder_gone: false,
-        caller_gone: false,
-        waker: None,
-    }));
+    let (sender, receiver) = oneshot::channel();
     let msg = RpcMessage {
         request,
-        response: RpcResponse {
-            shared: shared.clone(),
-        },
+        response: RpcResponse { sender },
     };
-    (msg, ResponseFuture { shared })
+    (msg, ResponseFuture { receiver })
 }
 
 impl<Res> Future for ResponseFuture<Res> {
     type Output = Result<Res, RpcError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let mut slot = lock(&self.shared);
-        if let Some(value) = slot.value.take() {
-            return Poll::Ready(Ok(value));
-        }
-        if slot.responder_gone {
-            return Poll::Ready(Err(RpcError::NoResponse));
-        }
-        match &mut slot.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-}
-
-impl<Res> Drop for ResponseFuture<Res> {
-    fn drop(&mut self) {
-        let mut slot = lock(&self.shared);
-        slot.caller_gone = true;
-        let value = slot.value.take();
-        drop(slot);
-        drop(value);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|result| result.map_err(|oneshot::SenderGone| RpcError::NoResponse))
     }
 }

@@ -5,7 +5,8 @@
 //! and never runs actors. Tokens of its poll:
 //!
 //! - `SIGNAL`: the process signals (see [`crate::signal`] for the policy);
-//! - `WAKER`: a `shutdown` request from an actor or thread;
+//! - `WAKER`: a `shutdown` request from an actor or thread, or a worker
+//!   that started (for the service manager's `READY=1`);
 //! - `WORKER | i`: the pipe of worker `i`, closed when that thread ends;
 //! - `SYNC_WORKER | i`: the pipe of sync actor thread `i`;
 //! - `REMOTE | pool << 32 | n`: the pipes of the slots of a remote pool
@@ -17,7 +18,9 @@
 //! closed, or when a forced stop (a second signal, or the end of the grace
 //! period) has given the threads a last moment to finish. When to drain,
 //! stop, force or return is decided in one place, [`policy`], from the
-//! events this loop sees.
+//! events this loop sees. Under systemd it also tells the service manager
+//! when the runtime is ready and when it stops, and pings its watchdog
+//! while every worker comes back to its poll ([`crate::systemd`]).
 
 pub(crate) mod policy;
 
@@ -37,6 +40,7 @@ use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
 use crate::sync_worker::SyncWorkerHandle;
 use crate::sys::{ProcessSignals, ThreadClock};
+use crate::systemd::ServiceManager;
 use crate::worker::{Control, WorkerHandle};
 use policy::{Action, Event, Forced, Policy};
 
@@ -116,6 +120,8 @@ pub(crate) struct Coordinator {
     /// The error of a failed poll, for the forced stop it causes.
     poll_error: Option<io::Error>,
     pools: Vec<RemoteFront>,
+    /// What the service manager is told (nothing without `NOTIFY_SOCKET`).
+    service: ServiceManager,
 }
 
 impl Coordinator {
@@ -144,6 +150,7 @@ impl Coordinator {
             policy: Policy::new(grace, signals_end_cleanly),
             poll_error: None,
             pools,
+            service: ServiceManager::from_env(Instant::now()),
         };
         if let Err(err) = coordinator.register_all(registered) {
             // Without a coordinator nobody would ever stop the threads.
@@ -204,6 +211,7 @@ impl Coordinator {
             {
                 return result;
             }
+            self.ready_if_workers_started();
             let registry = self.poll.registry();
             self.pools.iter_mut().for_each(|pool| pool.tick(registry));
             self.end_idle_waits_if_quiet();
@@ -213,7 +221,8 @@ impl Coordinator {
             {
                 return result;
             }
-            let deadline = std::iter::once(self.policy.deadline())
+            let deadline = [self.policy.deadline(), self.service.deadline()]
+                .into_iter()
                 .chain(self.pools.iter().map(|p| p.engine.next_deadline()))
                 .flatten()
                 .min();
@@ -229,9 +238,12 @@ impl Coordinator {
                     }
                 }
             }
-            if let Some(result) = self.apply(Event::Tick(Instant::now())) {
+            let now = Instant::now();
+            if let Some(result) = self.apply(Event::Tick(now)) {
                 return result;
             }
+            let pulses = self.workers.iter().flatten().map(|w| (w.id(), w.pulse()));
+            self.service.tick(now, pulses);
             for event in events.iter() {
                 let result = match event.token() {
                     SIGNAL => self.handle_signals(),
@@ -265,6 +277,10 @@ impl Coordinator {
     /// `Some` with what `start` returns when the coordinator is done.
     fn apply(&mut self, event: Event) -> Option<Result<(), Error>> {
         let action = self.policy.on(event, Instant::now());
+        if action != Action::Nothing {
+            // Every action but nothing is a step towards the end.
+            self.service.stopping();
+        }
         match action {
             Action::Nothing => None,
             Action::Drain => {
@@ -333,6 +349,22 @@ impl Coordinator {
             quiescence.set_quiet();
             self.stop_threads(|| Control::Shutdown);
             self.shared.scheduler.wake_all();
+        }
+    }
+
+    /// Tells the service manager `READY=1` once every worker handled
+    /// `Control::Started` (ran what it was given before the start), unless
+    /// the runtime is failing or stopping already. A worker already joined
+    /// had started (a worker ends without an error only after that).
+    fn ready_if_workers_started(&mut self) {
+        if self.service.awaits_ready()
+            && self.first_error.is_none()
+            && self
+                .workers
+                .iter()
+                .all(|w| w.as_ref().is_none_or(WorkerHandle::is_started))
+        {
+            self.service.ready();
         }
     }
 

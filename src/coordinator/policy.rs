@@ -23,6 +23,10 @@
 //! (`remote/pool/signals.rs`) feeds them to this same function, so it
 //! follows the stop signal rows above: the first drains, the next forces.
 //!
+//! Every action but nothing is a step towards the end: at the first, the
+//! coordinator tells the service manager `STOPPING=1` (see
+//! [`crate::systemd`]; nothing without `NOTIFY_SOCKET`).
+//!
 //! A shutdown's grace period counts from when it began; closing the pools
 //! after the threads ended by themselves gets a grace period of its own.
 //! What `start` returns: the first thread's error if one failed; after a

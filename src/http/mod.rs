@@ -4,8 +4,10 @@
 //! service, over HTTP/1 or HTTP/2, with no tokio at run time.
 //!
 //! - [`TcpStream`](crate::net::TcpStream), thread-local or thread-safe,
-//!   is hyper's I/O ([`hyper::rt::Read`], [`hyper::rt::Write`]): pass it
-//!   to `serve_connection` as it is.
+//!   and [`UnixStream`](crate::net::UnixStream) are hyper's I/O
+//!   ([`hyper::rt::Read`], [`hyper::rt::Write`]): pass them to
+//!   `serve_connection` as they are, from a `TcpServer` or a
+//!   [`UnixServer`](crate::net::UnixServer).
 //! - [`HyperTimer`] is hyper's [`Timer`](hyper::rt::Timer) on hearth's
 //!   timers, for the header-read timeout of HTTP/1 and the keep-alive of
 //!   HTTP/2.

@@ -1,17 +1,42 @@
-//! The counters of a [`TcpServer`](super::TcpServer): connections accepted,
-//! open and closed, and accept errors, per worker. Written by the server's
-//! listeners and connections, read by the metrics from any thread.
+//! The counters of a [`TcpServer`](super::TcpServer) or
+//! [`UnixServer`](super::UnixServer): connections accepted, open and
+//! closed, and accept errors, per worker. Written by the server's listeners
+//! and connections, read by the metrics from any thread.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::metrics::{TcpServerMetrics, TcpServerWorkerMetrics};
+use crate::metrics::{ServerWorkerMetrics, TcpServerMetrics, UnixServerMetrics};
+
+/// The address of a server, for its metrics and logs.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) enum ServerAddr {
+    Tcp(SocketAddr),
+    /// A Unix socket's path, or `@name` for an abstract one.
+    Unix(String),
+}
+
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerAddr::Tcp(addr) => addr.fmt(f),
+            ServerAddr::Unix(path) => f.write_str(path),
+        }
+    }
+}
+
+/// The metrics of one server, by its kind.
+pub(crate) enum ServerSnapshot {
+    Tcp(TcpServerMetrics),
+    Unix(UnixServerMetrics),
+}
 
 /// The counters of one server, shared by its listeners and the runtime.
 #[derive(Debug)]
 pub(crate) struct ServerStats {
-    addr: SocketAddr,
+    addr: ServerAddr,
     /// One entry per worker that ran a listener, kept when it stops.
     workers: Mutex<Vec<Arc<ListenerStats>>>,
 }
@@ -29,7 +54,7 @@ pub(crate) struct ListenerStats {
 }
 
 impl ServerStats {
-    pub(crate) fn new(addr: SocketAddr) -> ServerStats {
+    pub(crate) fn new(addr: ServerAddr) -> ServerStats {
         ServerStats {
             addr,
             workers: Mutex::new(Vec::new()),
@@ -53,7 +78,7 @@ impl ServerStats {
         stats
     }
 
-    pub(crate) fn snapshot(&self) -> TcpServerMetrics {
+    pub(crate) fn snapshot(&self) -> ServerSnapshot {
         let workers = lock(&self.workers)
             .iter()
             .map(|s| {
@@ -61,7 +86,7 @@ impl ServerStats {
                 // makes `open` negative.
                 let closed = s.closed.load(Ordering::Acquire);
                 let accepted = s.accepted.load(Ordering::Acquire);
-                TcpServerWorkerMetrics {
+                ServerWorkerMetrics {
                     worker: s.worker,
                     accepted,
                     open: accepted.saturating_sub(closed),
@@ -70,9 +95,15 @@ impl ServerStats {
                 }
             })
             .collect();
-        TcpServerMetrics {
-            addr: self.addr,
-            workers,
+        match &self.addr {
+            ServerAddr::Tcp(addr) => ServerSnapshot::Tcp(TcpServerMetrics {
+                addr: *addr,
+                workers,
+            }),
+            ServerAddr::Unix(path) => ServerSnapshot::Unix(UnixServerMetrics {
+                path: path.clone(),
+                workers,
+            }),
         }
     }
 }

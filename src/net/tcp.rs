@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::task::Poll;
 
@@ -12,7 +12,7 @@ use mio::Interest;
 use super::mode::private::Io;
 use super::server::Counted;
 use super::stalled::StalledWrite;
-use super::{SocketAccess, SocketMode, with_addr};
+use super::{SocketAccess, SocketMode, stream_io, with_addr};
 use crate::ThreadLocal;
 use crate::worker::sources::Direction;
 
@@ -98,15 +98,31 @@ impl<RT: SocketMode> TcpListener<RT> {
         TcpListener::register(rt.socket_handle(), listener)
     }
 
-    /// Takes over a bound, listening, non-blocking std listener.
-    pub(crate) fn from_std(
-        rt: &RT::Handle,
-        listener: std::net::TcpListener,
-    ) -> io::Result<TcpListener<RT>> {
-        TcpListener::register(rt, mio::net::TcpListener::from_std(listener))
+    /// Takes over a listening std listener (one bound with options of the
+    /// application's, or passed by systemd: see
+    /// [`crate::systemd::listeners`]), for the actors of `rt`'s kind; it is
+    /// made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std<A>(rt: &mut A, listener: std::net::TcpListener) -> io::Result<TcpListener<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
+        listener.set_nonblocking(true)?;
+        TcpListener::register(
+            rt.socket_handle(),
+            mio::net::TcpListener::from_std(listener),
+        )
     }
 
-    fn register(rt: &RT::Handle, listener: mio::net::TcpListener) -> io::Result<TcpListener<RT>> {
+    /// Registers a listening, non-blocking socket (on this worker, or on
+    /// the shared poll).
+    pub(crate) fn register(
+        rt: &RT::Handle,
+        listener: mio::net::TcpListener,
+    ) -> io::Result<TcpListener<RT>> {
         Ok(TcpListener {
             io: RT::register(rt, listener, Interest::READABLE)?,
         })
@@ -235,12 +251,7 @@ impl<RT: SocketMode> TcpStream<RT> {
         cx: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        // A short read drained the socket: the next read waits for an
-        // event rather than asking the kernel again.
-        let drained = move |n: &usize| *n > 0 && *n < len;
-        self.io
-            .poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
+        stream_io::poll_read(&mut self.io, cx, buf)
     }
 
     /// [`TcpStream::poll_read`] into memory that need not be initialised
@@ -252,14 +263,7 @@ impl<RT: SocketMode> TcpStream<RT> {
         cx: &mut std::task::Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        let drained = move |n: &usize| *n > 0 && *n < len;
-        self.io.poll_io_drained(
-            Direction::Read,
-            cx,
-            |s| crate::sys::recv_uninit(s, buf),
-            drained,
-        )
+        stream_io::poll_read_uninit(&mut self.io, cx, buf)
     }
 
     /// Reads exactly `buf.len()` bytes.
@@ -286,7 +290,7 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| write_some(&mut self.io, &mut stalled, cx, buf)).await
+        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -305,7 +309,7 @@ impl<RT: SocketMode> TcpStream<RT> {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        write_some(&mut self.io, &mut self.stalled, cx, buf)
+        stream_io::poll_write(&mut self.io, &mut self.stalled, cx, buf)
     }
 
     /// Writes all of `buf`.
@@ -330,7 +334,7 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// As [`TcpStream::write`].
     pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| write_some_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
     }
 
     /// The poll form of [`TcpStream::write_vectored`], as
@@ -344,7 +348,7 @@ impl<RT: SocketMode> TcpStream<RT> {
         cx: &mut std::task::Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        write_some_vectored(&mut self.io, &mut self.stalled, cx, bufs)
+        stream_io::poll_write_vectored(&mut self.io, &mut self.stalled, cx, bufs)
     }
 
     /// Writes all of `bufs`, using vectored writes.
@@ -382,61 +386,6 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// Returns `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
-    }
-}
-
-/// One write of some of `buf`, for [`TcpStream::write`] and
-/// [`TcpStream::poll_write`].
-fn write_some<I: Io<mio::net::TcpStream>>(
-    io: &mut I,
-    stalled: &mut StalledWrite<I::Handle>,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-) -> Poll<io::Result<usize>> {
-    let len = buf.len();
-    // A short write filled the socket's buffer.
-    let full = move |n: &usize| *n < len;
-    let poll = io.poll_io_drained(Direction::Write, cx, |s| s.write(buf), full);
-    give_up_if_stalled(io, poll, stalled, cx)
-}
-
-/// One vectored write, for [`TcpStream::write_vectored`] and
-/// [`TcpStream::poll_write_vectored`].
-fn write_some_vectored<I: Io<mio::net::TcpStream>>(
-    io: &mut I,
-    stalled: &mut StalledWrite<I::Handle>,
-    cx: &mut std::task::Context<'_>,
-    bufs: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>> {
-    let poll = io.poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
-    give_up_if_stalled(io, poll, stalled, cx)
-}
-
-/// A write that has to wait fails once the runtime is stopping and it
-/// waited too long (see [`StalledWrite`]); a write that is done (or failed)
-/// ends the wait.
-fn give_up_if_stalled<I: Io<mio::net::TcpStream>>(
-    io: &I,
-    poll: Poll<io::Result<usize>>,
-    stalled: &mut StalledWrite<I::Handle>,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<io::Result<usize>> {
-    match poll {
-        Poll::Pending => match stalled.poll_give_up(
-            io.handle(),
-            (io.is_stopping(), io.stalled_write_limit()),
-            cx,
-        ) {
-            Some(err) => {
-                stalled.reset();
-                Poll::Ready(Err(err))
-            }
-            None => Poll::Pending,
-        },
-        ready => {
-            stalled.reset();
-            ready
-        }
     }
 }
 

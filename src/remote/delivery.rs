@@ -1,12 +1,12 @@
 //! What a run hands its caller, and when: the jobs' output and reports
 //! ([`Event`]s) in the run's [`Order`].
 //!
-//! - [`Order::Submission`]: job after job in input order. The first job
-//!   not reported, the *head*, streams: its output goes out as it comes
-//!   (unless the pool may run a failed job again, `retries`: then it is
-//!   held until it ends, as the others, so that only its last run's
-//!   output goes out). The later jobs' output and reports wait until they
-//!   are the head.
+//! - [`Order::Submission`]: job after job in input order. With
+//!   `hold_head` false (the run's [`Order::SubmissionLive`] when the pool
+//!   runs no failed job again), the first job not reported, the *head*,
+//!   streams: its output goes out as it comes; otherwise it is held until
+//!   it ends, as the others, so that only its last run's output goes out.
+//!   The later jobs' output and reports wait until they are the head.
 //! - [`Order::Completion`]: job after job as they end: a job's output is
 //!   held until it ends, then handed on whole, with its report.
 //! - [`Order::Arrival`]: the output of every job as it comes, each report
@@ -106,6 +106,10 @@ impl Delivery {
     /// Events in `order`; the head's output held too if `hold_head`; held
     /// output in memory up to `max_held_bytes`.
     pub(crate) fn new(order: Order, hold_head: bool, max_held_bytes: usize) -> Delivery {
+        let order = match order {
+            Order::SubmissionLive => Order::Submission,
+            order => order,
+        };
         Delivery {
             order,
             hold_head,
@@ -279,7 +283,7 @@ impl Delivery {
     /// reported, or the run is not in input order).
     pub(crate) fn head(&self) -> Option<usize> {
         match self.order {
-            Order::Submission => self.waiting.front().map(|entry| entry.id),
+            Order::Submission | Order::SubmissionLive => self.waiting.front().map(|entry| entry.id),
             Order::Completion | Order::Arrival => None,
         }
     }

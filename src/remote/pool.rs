@@ -267,13 +267,20 @@ impl PoolBuilder {
 /// the jobs' reports and streamed output.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Order {
-    /// In the order of the inputs, job after job: a job's report and output
-    /// wait for the jobs before it. The first job not reported streams: its
-    /// output is handed on as it comes (unless the pool runs failed jobs
-    /// again, [`PoolBuilder::retries`]: then it too waits for its end, so
-    /// that only its last run's output is handed on).
+    /// In the order of the inputs, job after job: a job's output is handed
+    /// on whole when it ends and the jobs before it were handed on, before
+    /// its report (as GNU parallel's `--keep-order`). A job whose slot
+    /// fails runs again from the start, and only that run's output is
+    /// handed on.
     #[default]
     Submission,
+    /// As [`Order::Submission`], except that the first job not reported
+    /// streams: its output is handed on as it comes (as GNU parallel's
+    /// `--keep-order --line-buffer`). Unless the pool runs failed jobs
+    /// again ([`PoolBuilder::retries`]: then it too waits for its end), a
+    /// job whose slot fails after part of its output was handed on is not
+    /// run again ([`JobFailure::OutputCut`]).
+    SubmissionLive,
     /// As jobs finish, job after job: a job's output is handed on whole
     /// when it ends, before its report.
     Completion,
@@ -598,9 +605,10 @@ impl Pool {
     /// and in temporary files past it. Inputs, breaking and the end of the
     /// run are as for [`Pool::run`].
     ///
-    /// A job's slot that fails after part of its output was handed on (as
-    /// it came) does not run the job again, which would hand that part on
-    /// twice: the job ends with [`JobFailure::OutputCut`].
+    /// In [`Order::SubmissionLive`] and [`Order::Arrival`], a job's slot
+    /// that fails after part of its output was handed on (as it came) does
+    /// not run the job again, which would hand that part on twice: the job
+    /// ends with [`JobFailure::OutputCut`].
     ///
     /// # Errors
     ///

@@ -174,9 +174,9 @@ impl RuntimeRef {
         self.internals.id
     }
 
-    /// Counts a TCP server in the runtime's metrics (once per server).
-    pub(crate) fn add_tcp_server(&self, stats: &Arc<crate::net::ServerStats>) {
-        self.internals.shared.add_tcp_server(stats);
+    /// Counts a server in the runtime's metrics (once per server).
+    pub(crate) fn add_server(&self, stats: &Arc<crate::net::ServerStats>) {
+        self.internals.shared.add_server(stats);
     }
 
     /// The name of the runtime.

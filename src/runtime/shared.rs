@@ -47,8 +47,8 @@ pub(crate) struct RuntimeShared {
     pub(crate) io: SharedSources,
     /// Counters of the remote pools the coordinator drives.
     pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
-    /// Counters of the TCP servers whose listeners ran.
-    pub(crate) tcp_servers: Mutex<Vec<Arc<ServerStats>>>,
+    /// Counters of the TCP and Unix servers whose listeners ran.
+    pub(crate) servers: Mutex<Vec<Arc<ServerStats>>>,
     /// How long a write may wait for room once the runtime is stopping
     /// (`Setup::stalled_write_limit`).
     pub(crate) stalled_write_limit: Duration,
@@ -100,7 +100,7 @@ impl RuntimeShared {
             timers: Mutex::new(Timers::default()),
             io,
             remote_pools: Mutex::new(Vec::new()),
-            tcp_servers: Mutex::new(Vec::new()),
+            servers: Mutex::new(Vec::new()),
             stalled_write_limit,
             grow_heap_ahead,
             stop_signals_end_cleanly,
@@ -163,10 +163,10 @@ impl RuntimeShared {
         }
     }
 
-    /// Counts a TCP server in the metrics, once.
-    pub(crate) fn add_tcp_server(&self, stats: &Arc<ServerStats>) {
+    /// Counts a server in the metrics, once.
+    pub(crate) fn add_server(&self, stats: &Arc<ServerStats>) {
         let mut servers = self
-            .tcp_servers
+            .servers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !servers.iter().any(|known| Arc::ptr_eq(known, stats)) {

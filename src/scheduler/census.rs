@@ -6,9 +6,11 @@
 //! readers behind a lock that is taken only when a name is seen for the
 //! first time and when the census is read. Each writer (a worker's local
 //! scheduler, a shard of the shared one) keeps a [`CensusTally`]: its own
-//! copy of the list, searched without a lock by the name's address, and
-//! the counters are atomics. Counting a spawn or an end costs a short scan
-//! and one uncontended atomic operation.
+//! copy of the list, searched without a lock by the address of the
+//! process's full type name (a constant), and the counters are atomics.
+//! The name itself, shortened from the type name, is worked out once per
+//! type and writer, when the type is first seen. Counting a spawn or an
+//! end costs a short scan and one uncontended atomic operation.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,8 @@ pub(crate) struct Census {
 
 #[derive(Debug)]
 struct Entry {
+    /// The process type's full name, told apart by its address.
+    key: &'static str,
     name: &'static str,
     kind: ProcessKind,
     count: AtomicUsize,
@@ -76,18 +80,26 @@ impl CensusTally {
         }
     }
 
-    /// Counts a new process; returns its entry, to give to
+    /// Counts a new process of the type `key` (its full type name, see
+    /// `Process::type_key`), named by `name` (called only the first time
+    /// this writer sees the type); returns its entry, to give to
     /// [`CensusTally::ended`].
-    pub(crate) fn started(&mut self, name: &'static str, kind: ProcessKind) -> u32 {
+    pub(crate) fn started(
+        &mut self,
+        key: &'static str,
+        name: fn() -> &'static str,
+        kind: ProcessKind,
+    ) -> u32 {
         let found = self
             .known
             .iter()
-            .position(|e| std::ptr::eq(e.name, name) && e.kind == kind);
+            .position(|e| std::ptr::eq(e.key, key) && e.kind == kind);
         let index = match found {
             Some(index) => index,
             None => {
                 let entry = Arc::new(Entry {
-                    name,
+                    key,
+                    name: name(),
                     kind,
                     count: AtomicUsize::new(0),
                 });
@@ -120,9 +132,11 @@ mod tests {
     fn counts_by_name_and_kind() {
         let census = Arc::new(Census::default());
         let mut tally = CensusTally::new(census.clone());
-        let echo = tally.started("echo", ProcessKind::Actor);
-        let _ = tally.started("echo", ProcessKind::Actor);
-        let _ = tally.started("tick", ProcessKind::Future);
+        let echo = tally.started("a::echo", || "echo", ProcessKind::Actor);
+        let _ = tally.started("a::echo", || "echo", ProcessKind::Actor);
+        let _ = tally.started("a::tick", || "tick", ProcessKind::Future);
+        // Two types of one name are added up.
+        let _ = tally.started("b::tick", || "tick", ProcessKind::Future);
         tally.ended(echo);
         let counts = census.counts();
         assert_eq!(
@@ -136,7 +150,7 @@ mod tests {
                 ProcessCount {
                     name: "tick",
                     kind: ProcessKind::Future,
-                    count: 1
+                    count: 2
                 },
             ]
         );
@@ -147,10 +161,10 @@ mod tests {
         let census = Arc::new(Census::default());
         let mut a = CensusTally::new(census.clone());
         let mut b = CensusTally::new(census.clone());
-        let from_a = a.started("store", ProcessKind::Actor);
-        let _ = b.started("store", ProcessKind::Actor);
+        let from_a = a.started("s::store", || "store", ProcessKind::Actor);
+        let _ = b.started("s::store", || "store", ProcessKind::Actor);
         a.ended(from_a);
-        let _ = a.started("store", ProcessKind::Actor);
+        let _ = a.started("s::store", || "store", ProcessKind::Actor);
         assert_eq!(census.counts()[0].count, 2);
         assert_eq!(census.counts().len(), 1);
     }

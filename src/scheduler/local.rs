@@ -136,11 +136,12 @@ impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
         // this process (the scheduler drops a process only after its run
         // returned, or when the worker ends), so this is the only reference.
         let process = unsafe { &mut *self.process.get() };
-        let name = process.as_ref().map(P::name);
+        // The name is worked out only if the destructor panics.
+        let name = process.as_ref().map(P::name_fn);
         // Dropped in place: a process does not move once it ran. A panic
         // in the destructor still leaves `None`.
         if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| *process = None)) {
-            error!(process = name.unwrap_or("?"), panic = panic_message(&*panic); "dropping a finished process panicked");
+            error!(process = name.map_or("?", |name| name()), panic = panic_message(&*panic); "dropping a finished process panicked");
         }
     }
 
@@ -235,7 +236,10 @@ impl LocalScheduler {
         // SAFETY: on the worker's thread; the cell joins the scheduler now,
         // so none of its wakers has run it yet.
         let census = match unsafe { &*cell.process.get() } {
-            Some(process) => self.census.started(process.name(), process.kind()),
+            Some(process) => {
+                self.census
+                    .started(process.type_key(), process.name_fn(), process.kind())
+            }
             None => u32::MAX,
         };
         let slot = &mut self.slots[index as usize];
@@ -436,8 +440,8 @@ mod tests {
     }
 
     impl Process for Counting {
-        fn name(&self) -> &'static str {
-            "counting"
+        fn name_fn(&self) -> fn() -> &'static str {
+            || "counting"
         }
 
         fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
@@ -524,8 +528,8 @@ mod tests {
     struct Holds(inbox::Owner<u32>);
 
     impl Process for Holds {
-        fn name(&self) -> &'static str {
-            "holds"
+        fn name_fn(&self) -> fn() -> &'static str {
+            || "holds"
         }
 
         fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {

@@ -16,8 +16,21 @@ use crate::supervisor::{self, Supervisor, SupervisorStrategy, panic_message};
 
 /// Something a scheduler can run until it is done.
 pub(crate) trait Process {
+    /// Works out the name for logs and metrics: a function, so that the
+    /// name (shortened from a type name, which takes a search through the
+    /// string) is worked out only where it is needed, not at every spawn.
+    fn name_fn(&self) -> fn() -> &'static str;
+
     /// Name for logs.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        (self.name_fn())()
+    }
+
+    /// Tells processes of different types apart for the census without
+    /// working out their names: the full type name, a constant.
+    fn type_key(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 
     /// Actor or plain future, for the metrics.
     fn kind(&self) -> ProcessKind {
@@ -156,8 +169,8 @@ where
     NA: NewActor,
     NA::RuntimeAccess: Clone,
 {
-    fn name(&self) -> &'static str {
-        NA::name()
+    fn name_fn(&self) -> fn() -> &'static str {
+        NA::name
     }
 
     fn kind(&self) -> ProcessKind {
@@ -223,8 +236,8 @@ impl<Fut> FutureProcess<Fut> {
 }
 
 impl<Fut: Future<Output = ()>> Process for FutureProcess<Fut> {
-    fn name(&self) -> &'static str {
-        crate::actor::short_type_name::<Fut>()
+    fn name_fn(&self) -> fn() -> &'static str {
+        crate::actor::short_type_name::<Fut>
     }
 
     fn run(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {

@@ -241,7 +241,9 @@ impl SharedScheduler {
             return;
         }
         let _ = self.inner.live.fetch_add(1, Ordering::AcqRel);
-        let census = registry.census.started(process.name(), process.kind());
+        let census = registry
+            .census
+            .started(process.type_key(), process.name_fn(), process.kind());
         let index = registry.free.pop().unwrap_or_else(|| {
             registry.tasks.push(None);
             registry.tasks.len() - 1
@@ -525,12 +527,12 @@ impl<P: Process + Send + 'static> Task for SharedTask<P> {
         });
         if ran.is_ready() {
             self.state.store(COMPLETE, Ordering::Release);
-            let name = process.name();
+            let name = process.name_fn();
             // Dropped in place: a process does not move once it ran. A
             // destructor that panics is logged and the worker goes on; the
             // assignment leaves `None` either way.
             if let Err(panic) = panic::catch_unwind(AssertUnwindSafe(|| *guard = None)) {
-                error!(process = name, panic = panic_message(&*panic); "dropping a finished thread-safe process panicked");
+                error!(process = name(), panic = panic_message(&*panic); "dropping a finished thread-safe process panicked");
             }
             drop(guard);
             drop(waker);
@@ -600,8 +602,8 @@ mod tests {
     }
 
     impl Process for Blocking {
-        fn name(&self) -> &'static str {
-            "blocking"
+        fn name_fn(&self) -> fn() -> &'static str {
+            || "blocking"
         }
 
         fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {

@@ -8,8 +8,8 @@ use crate::scheduler::Process;
 pub(crate) struct PanicsOnDrop;
 
 impl Process for PanicsOnDrop {
-    fn name(&self) -> &'static str {
-        "panics-on-drop"
+    fn name_fn(&self) -> fn() -> &'static str {
+        || "panics-on-drop"
     }
 
     fn run(&mut self, _: &mut task::Context<'_>) -> Poll<()> {

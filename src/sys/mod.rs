@@ -17,6 +17,7 @@ mod recv;
 mod signals;
 mod sockaddr;
 mod socket;
+mod socket_info;
 mod stdio;
 
 pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
@@ -29,4 +30,5 @@ pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use recv::recv_uninit;
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
+pub(crate) use socket_info::{is_open, set_cloexec, socket_info};
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};

@@ -101,6 +101,16 @@ impl WorkerHandle {
         true
     }
 
+    /// The worker's poll count (see [`WorkerWake::pulse`]).
+    pub(crate) fn pulse(&self) -> u64 {
+        self.wake.pulse()
+    }
+
+    /// True once the worker ran what it was given before the start.
+    pub(crate) fn is_started(&self) -> bool {
+        self.wake.is_started()
+    }
+
     pub(crate) fn take_pipe(&mut self) -> Option<pipe::Receiver> {
         self.pipe.take()
     }

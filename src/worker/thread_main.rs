@@ -96,7 +96,13 @@ pub(super) fn run(
         while let Ok(msg) = control.try_recv() {
             trace!(worker = id, msg:? = msg; "worker control message");
             match msg {
-                Control::Started => started = true,
+                Control::Started => {
+                    started = true;
+                    // The coordinator tells the service manager once every
+                    // worker got here.
+                    wake.set_started();
+                    shared.wake_coordinator();
+                }
                 Control::Run(f) => run_function(id, f, &rt)?,
                 Control::Stop => {
                     debug!(worker = id; "worker told to stop");
@@ -155,7 +161,10 @@ pub(super) fn run(
                 timeout
             }
         };
-        match poll.poll(&mut events, timeout) {
+        wake.count_poll();
+        let polled = poll.poll(&mut events, timeout);
+        wake.count_poll();
+        match polled {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Err(Error::worker_poll(id, err)),

@@ -50,6 +50,13 @@ pub(crate) struct WorkerWake {
     /// Next local timer as nanoseconds after `created`, `u64::MAX` if none.
     next_timer: AtomicU64,
     created: Instant,
+    /// Entries into and exits from `Poll::poll`: odd while the worker is in
+    /// its poll. Written by the worker only; read by the service watchdog
+    /// to tell a stuck worker (even and unchanging) from an idle one.
+    polls: AtomicU64,
+    /// The worker handled `Control::Started`: it ran what was given to it
+    /// before the runtime started.
+    started: AtomicBool,
 }
 
 impl WorkerWake {
@@ -66,7 +73,32 @@ impl WorkerWake {
             timers: AtomicUsize::new(0),
             next_timer: AtomicU64::new(u64::MAX),
             created: Instant::now(),
+            polls: AtomicU64::new(0),
+            started: AtomicBool::new(false),
         }
+    }
+
+    /// Counts an entry into or an exit from the worker's poll. Called by
+    /// the worker thread only (a load and a store, no atomic
+    /// read-modify-write).
+    pub(crate) fn count_poll(&self) {
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// The worker's poll count: odd while it is in its poll.
+    pub(crate) fn pulse(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    /// Marks the worker as started (it handled `Control::Started`).
+    pub(crate) fn set_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    /// True once the worker handled `Control::Started`.
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
     }
 
     /// Records the worker's timers for the metrics.

@@ -229,7 +229,7 @@ pub fn slot_lost_after_live_output_ends_the_job() {
         &Target::Any,
         "stream_then_crash",
         [(runs.clone(), marker, Some(flag.clone()), 100_000u64)],
-        Order::Submission,
+        Order::SubmissionLive,
         |event| {
             match event {
                 Event::Output { bytes, .. } => {
@@ -258,7 +258,18 @@ pub fn slot_lost_after_live_output_ends_the_job() {
 /// A job whose output is held (as jobs finish) loses its slot: its output
 /// so far is dropped, it runs again, and only the second run's comes out.
 pub fn slot_lost_while_output_is_held_runs_the_job_again() {
-    let (runs, marker, dir) = crash_files("held-output");
+    lost_slot_with_held_output_runs_again("held-output", Order::Completion);
+}
+
+/// The same for the first job of a run in input order: its output is held
+/// too (as GNU parallel's `--keep-order`), so its slot's loss runs it again
+/// (a Slurm step killed mid-run of `hearth map` lost such a job).
+pub fn slot_lost_under_the_head_in_input_order_runs_it_again() {
+    lost_slot_with_held_output_runs_again("held-head", Order::Submission);
+}
+
+fn lost_slot_with_held_output_runs_again(name: &str, order: Order) {
+    let (runs, marker, dir) = crash_files(name);
     let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
     let mut out = 0;
     let mut result = None;
@@ -266,7 +277,7 @@ pub fn slot_lost_while_output_is_held_runs_the_job_again() {
         &Target::Any,
         "stream_then_crash",
         [(runs.clone(), marker, None::<PathBuf>, 100_000u64)],
-        Order::Completion,
+        order,
         |event| {
             match event {
                 Event::Output { bytes, .. } => out += bytes.len(),

@@ -72,6 +72,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     let order = match grouping {
         Grouping::Ungroup => Order::Arrival,
         Grouping::LineBuffer if !args.keep_order => Order::Arrival,
+        Grouping::LineBuffer => Order::SubmissionLive,
         _ if args.unordered => Order::Completion,
         _ => Order::Submission,
     };

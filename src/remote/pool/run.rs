@@ -33,8 +33,13 @@ impl Pool {
         let mut engine = lock(&engine_lock);
         engine.pause(false);
         let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
-        // A failed run may run again: only its last run's output goes out.
-        let hold_head = engine.retries() > 0;
+        // The head streams only when asked to, and not when a failed run
+        // may run again: then only its last run's output goes out.
+        let (order, hold_head) = match order {
+            Order::SubmissionLive => (Order::Submission, engine.retries() > 0),
+            Order::Submission => (Order::Submission, true),
+            order => (order, false),
+        };
         let stats = engine.stats().clone();
         let _held = stats.held_until_dropped();
         drop(engine);

@@ -1,0 +1,259 @@
+//! Unix stream connection.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::task::{self, Poll};
+
+use mio::Interest;
+
+use super::socket_file::describe;
+use crate::RuntimeRef;
+use crate::net::mode::private::Io;
+use crate::net::server::Counted;
+use crate::net::source::Registered;
+use crate::net::stalled::StalledWrite;
+use crate::net::stream_io;
+
+/// A Unix stream connection, registered on the worker of the actor that
+/// made it: the counterpart of [`TcpStream`](crate::net::TcpStream), with
+/// the same reads, writes and stalled-write limit.
+pub struct UnixStream {
+    /// For a [`UnixServer`](crate::net::UnixServer)'s connection: its place
+    /// in the server's count of open connections per worker. Dropped
+    /// before the socket.
+    _counted: Option<Counted>,
+    io: Registered<mio::net::UnixStream>,
+    /// The stalled-write limit of the `poll_write*` calls, kept from one
+    /// call to the next while a write waits.
+    stalled: StalledWrite<RuntimeRef>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at the file system path `path`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error, with the path, e.g. `connect /run/app.sock: No such
+    /// file or directory (os error 2)`. A listener whose backlog is full
+    /// refuses at once with [`io::ErrorKind::WouldBlock`] (a Unix socket
+    /// has no connection in progress to wait for): try again later.
+    pub async fn connect<P: AsRef<Path>>(rt: &mut RuntimeRef, path: P) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let stream = mio::net::UnixStream::connect(path)
+            .map_err(|err| connect_error(&path.display().to_string(), err))?;
+        UnixStream::register_counted(rt, stream, None)
+    }
+
+    /// Connects to `addr`: a path, or on Linux an abstract name.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::connect`].
+    pub async fn connect_addr(rt: &mut RuntimeRef, addr: &SocketAddr) -> io::Result<UnixStream> {
+        let stream = mio::net::UnixStream::connect_addr(addr)
+            .map_err(|err| connect_error(&describe(addr), err))?;
+        UnixStream::register_counted(rt, stream, None)
+    }
+
+    /// A pair of connected streams, both registered on this worker.
+    pub fn pair(rt: &mut RuntimeRef) -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((
+            UnixStream::register_counted(rt, a, None)?,
+            UnixStream::register_counted(rt, b, None)?,
+        ))
+    }
+
+    /// Takes over a connected std stream; it is made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std(
+        rt: &mut RuntimeRef,
+        stream: std::os::unix::net::UnixStream,
+    ) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::register_counted(rt, mio::net::UnixStream::from_std(stream), None)
+    }
+
+    /// Registers `stream` on this worker; `counted` (a server's count of
+    /// the worker's connections) goes down when the stream is dropped.
+    pub(crate) fn register_counted(
+        rt: &RuntimeRef,
+        stream: mio::net::UnixStream,
+        counted: Option<Counted>,
+    ) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Registered::new(rt, stream, Interest::READABLE | Interest::WRITABLE)?,
+            _counted: counted,
+            stalled: StalledWrite::default(),
+        })
+    }
+
+    /// Reads into `buf`; 0 means the peer closed its side.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Reads into `buf` if the socket has data (or its end) to give, or
+    /// registers `cx` to be woken when it may have: the poll form of
+    /// [`UnixStream::read`], for adapters to other I/O traits. `Ok(0)`
+    /// means the peer closed its side.
+    pub fn poll_read(
+        &mut self,
+        cx: &mut task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        stream_io::poll_read(&mut self.io, cx, buf)
+    }
+
+    /// [`UnixStream::poll_read`] into a buffer that need not be
+    /// initialised, for hyper's reads.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &mut self,
+        cx: &mut task::Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        stream_io::poll_read_uninit(&mut self.io, cx, buf)
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closed before that.
+    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes some of `buf`, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
+    /// shutdown began and the peer took no data for
+    /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stalled = StalledWrite::default();
+        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
+    }
+
+    /// Writes some of `buf` if the socket has room, returning how much, or
+    /// registers `cx` to be woken when it may have: the poll form of
+    /// [`UnixStream::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`]; the stalled-write limit runs from the
+    /// first call that had to wait until a call returns `Ready`.
+    pub fn poll_write(
+        &mut self,
+        cx: &mut task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        stream_io::poll_write(&mut self.io, &mut self.stalled, cx, buf)
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`]; `WriteZero` if the socket took nothing.
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes some of `bufs` with one system call, returning how much.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`].
+    pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut stalled = StalledWrite::default();
+        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+    }
+
+    /// The poll form of [`UnixStream::write_vectored`], as
+    /// [`UnixStream::poll_write`] is of [`UnixStream::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::poll_write`].
+    pub fn poll_write_vectored(
+        &mut self,
+        cx: &mut task::Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        stream_io::poll_write_vectored(&mut self.io, &mut self.stalled, cx, bufs)
+    }
+
+    /// Writes all of `bufs`, using vectored writes.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write_all`].
+    pub async fn write_all_vectored(&mut self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        IoSlice::advance_slices(&mut bufs, 0);
+        while !bufs.is_empty() {
+            match self.write_vectored(bufs).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => IoSlice::advance_slices(&mut bufs, n),
+            }
+        }
+        Ok(())
+    }
+
+    /// Shuts down the read side, the write side, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get().shutdown(how)
+    }
+
+    /// The address of the peer (unnamed for most clients).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+}
+
+/// An error of connecting to `addr`, with the address.
+fn connect_error(addr: &str, err: io::Error) -> io::Error {
+    if err.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            err.kind(),
+            format!("connect {addr}: {err}: the server's backlog is full, try again later"),
+        )
+    } else {
+        io::Error::new(err.kind(), format!("connect {addr}: {err}"))
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
