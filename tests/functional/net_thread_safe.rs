@@ -1,7 +1,7 @@
 //! Sockets in thread-safe actors: a thread-safe `TcpServer` under many
 //! clients over two workers, connections that move off a worker held busy,
-//! request-then-close clients, graceful shutdown, and TCP and UDP from
-//! thread-safe actors of their own.
+//! request-then-close clients, graceful shutdown, a server on a socket
+//! handed to it, and TCP and UDP from thread-safe actors of their own.
 //!
 //! The servers run on a runtime in a background thread; clients are plain
 //! threads with blocking std sockets.
@@ -13,11 +13,11 @@ use std::thread;
 use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpListener, TcpStream, UdpSocket};
+use hearth::net::{TcpListener, TcpServer, TcpStream, UdpSocket};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::{serve_thread_safe, with_thread_safe_server};
+use crate::server::{ShutdownOnDrop, serve_thread_safe, wait_until, with_thread_safe_server};
 use crate::{assert_send, assert_sync};
 
 /// Last guard for blocking client calls.
@@ -458,4 +458,67 @@ fn thread_safe_server_connections_are_in_the_metrics() {
             [0]
         );
     });
+}
+
+/// A thread-safe `TcpServer` on a socket handed to it (as systemd hands
+/// one over) serves it, and a graceful shutdown closes that socket at once
+/// (new clients are refused, though the application keeps a copy of the
+/// server) while the open connections finish.
+#[test]
+fn thread_safe_server_on_a_handed_socket_closes_it_in_a_shutdown() {
+    async fn echo_to_the_end(
+        _: Context<(), ThreadSafe>,
+        mut stream: TcpStream<ThreadSafe>,
+    ) -> io::Result<()> {
+        let mut buf = [0; 64];
+        loop {
+            match stream.read(&mut buf).await? {
+                0 => return Ok(()),
+                n => stream.write_all(&buf[..n]).await?,
+            }
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = TcpServer::from_listener(
+        listener,
+        NoSupervisor,
+        actor_fn(echo_to_the_end),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(server.local_addr(), addr);
+    let kept = server.clone();
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let _ = runtime.spawn(NoSupervisor, server, (), ActorOptions::default());
+    let handle = runtime.thread_safe();
+    let round_trip = |client: &mut StdTcpStream, byte: u8| {
+        let msg = [byte; 32];
+        client.write_all(&msg).unwrap();
+        let mut got = [0; 32];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg);
+    };
+    thread::scope(|s| {
+        let running = s.spawn(|| runtime.start());
+        let _stop = ShutdownOnDrop(handle.clone());
+        let mut clients: Vec<StdTcpStream> = (0..6).map(|_| connect(addr)).collect();
+        for (i, client) in clients.iter_mut().enumerate() {
+            round_trip(client, i as u8);
+        }
+        handle.shutdown();
+        // A client that gets in before the close drops its connection at
+        // once, which ends its actor.
+        wait_until("new clients are refused", || {
+            StdTcpStream::connect(addr)
+                .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused)
+        });
+        // The open connections are still served.
+        for (i, client) in clients.iter_mut().enumerate() {
+            round_trip(client, 100 + i as u8);
+        }
+        drop(clients);
+        running.join().unwrap().unwrap();
+    });
+    drop(kept);
 }

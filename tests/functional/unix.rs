@@ -25,6 +25,8 @@ use hearth::net::{
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
+use crate::server::{ShutdownOnDrop, wait_until};
+
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
 
@@ -40,16 +42,6 @@ fn connect(path: &Path) -> StdUnixStream {
     let stream = StdUnixStream::connect(path).unwrap();
     stream.set_read_timeout(Some(GUARD)).unwrap();
     stream
-}
-
-/// Shuts the runtime down when dropped, so a failed assertion ends the
-/// test instead of hanging it.
-struct ShutdownOnDrop(ThreadSafe);
-
-impl Drop for ShutdownOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
 }
 
 async fn echo(ctx: Context<(), ThreadLocal>, mut stream: UnixStream) -> io::Result<()> {
@@ -215,16 +207,6 @@ async fn echo_to_the_end(_: Context<(), ThreadLocal>, mut stream: UnixStream) ->
             0 => return Ok(()),
             n => stream.write_all(&buf[..n]).await?,
         }
-    }
-}
-
-/// Waits until `done()` holds, checking every millisecond: for a state
-/// of the server that no event of the test's tells.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(start.elapsed() < GUARD, "never: {what}");
-        thread::sleep(Duration::from_millis(1));
     }
 }
 

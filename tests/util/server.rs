@@ -1,6 +1,7 @@
 //! A `TcpServer` on a runtime running in the background while a test's
 //! clients run, then a graceful shutdown (also when a client's assertion
-//! fails: the server is stopped when its handle is dropped).
+//! fails: the server is stopped when its handle is dropped); and a wait
+//! for a server's state that no event tells.
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -148,6 +149,19 @@ impl Serving {
 impl Drop for Serving {
     fn drop(&mut self) {
         self.handle.shutdown();
+    }
+}
+
+/// Waits until `done()` holds, checking every millisecond: for a state
+/// of the server that no event of the test's tells (a socket closed, a
+/// file removed).
+#[track_caller]
+#[allow(dead_code)]
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < GUARD, "never: {what}");
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
