@@ -13,6 +13,8 @@ mod fairness;
 mod net;
 #[path = "functional/net_thread_safe.rs"]
 mod net_thread_safe;
+#[path = "functional/priority.rs"]
+mod priority;
 #[path = "functional/runtime.rs"]
 mod runtime;
 #[path = "functional/shared_scheduler.rs"]

@@ -30,7 +30,7 @@ mod shutdown;
 mod spawn;
 
 pub use access::Access;
-pub use options::ActorOptions;
+pub use options::{ActorOptions, Priority};
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
 pub use spawn::Spawn;

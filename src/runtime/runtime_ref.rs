@@ -76,7 +76,8 @@ impl RuntimeRef {
         let shared = self.internals.shared.clone();
         // The inbox lives in the process's allocation.
         let capacity = options.inbox_capacity();
-        scheduler::local::spawn_actor(&self.internals.local, capacity, |inbox, slot| {
+        let priority = options.priority();
+        scheduler::local::spawn_actor(&self.internals.local, capacity, priority, |inbox, slot| {
             let actor_ref = ActorRef::from_sender(inbox.sender());
             *slot = Some(ActorProcess::new(
                 supervisor, new_actor, arg, inbox, rt, shared,

@@ -12,9 +12,9 @@ use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
 use crate::net::ServerStats;
 use crate::remote::PoolStats;
-use crate::runtime::ActorOptions;
 use crate::runtime::Quiescence;
 use crate::runtime::shutdown::Shutdown;
+use crate::runtime::{ActorOptions, Priority};
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
 use crate::signal::{Signal, SignalReceivers};
 use crate::supervisor::Supervisor;
@@ -306,7 +306,7 @@ impl ThreadSafe {
         let actor_ref = ActorRef::from_sender(inbox.sender());
         let shared = self.shared.clone();
         let process = ActorProcess::new(supervisor, new_actor, arg, inbox, self.clone(), shared);
-        self.shared.scheduler.add(process);
+        self.shared.scheduler.add(process, options.priority());
         actor_ref
     }
 
@@ -316,7 +316,9 @@ impl ThreadSafe {
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.shared.scheduler.add(FutureProcess::new(future));
+        self.shared
+            .scheduler
+            .add(FutureProcess::new(future), Priority::Normal);
     }
 
     /// Makes `actor_ref` receive the process signals (see

@@ -24,8 +24,9 @@ use std::task::{self, Poll, Wake, Waker};
 
 use log::error;
 
+use crate::Priority;
 use crate::inbox;
-use crate::scheduler::{CensusTally, Process, budget};
+use crate::scheduler::{CensusTally, Process, budget, rank};
 use crate::supervisor::panic_message;
 use crate::trace::{self, RunKind};
 use crate::worker::WorkerWake;
@@ -189,8 +190,22 @@ impl<P: Process + 'static, X: CellExtra> Wake for LocalCell<P, X> {
     }
 }
 
-fn key(index: u32, generation: u32) -> u64 {
-    u64::from(generation) << 32 | u64::from(index)
+/// Generations wrap at 2^30: the key's top two bits carry the priority.
+const GENERATION_MASK: u32 = (1 << 30) - 1;
+
+/// A process's key: its slot, the slot's generation and its priority
+/// (see [`rank`]).
+fn key(index: u32, generation: u32, priority: Priority) -> u64 {
+    rank::with_rank(
+        u64::from(generation & GENERATION_MASK) << 32 | u64::from(index),
+        priority,
+    )
+}
+
+/// The slot index and generation in `key`.
+fn slot_of(key: u64) -> (usize, u32) {
+    let key = rank::without_rank(key);
+    ((key & u64::from(u32::MAX)) as usize, (key >> 32) as u32)
 }
 
 impl LocalScheduler {
@@ -209,17 +224,22 @@ impl LocalScheduler {
         self.live
     }
 
-    /// Adds a process and schedules it to run.
+    /// Adds a process of normal priority and schedules it to run.
     pub(crate) fn add<P: Process + 'static>(&mut self, process: P) {
         let cell = LocalCell::<P>::allocate(self.wake.clone(), ());
         // SAFETY: on the worker's thread; the cell is in no scheduler yet
         // and has no waker, so nothing else touches its process.
         unsafe { *cell.process.get() = Some(process) };
-        self.join(cell);
+        self.join(cell, Priority::Normal);
     }
 
-    /// Gives `cell`, whose process is set, a slot, and schedules it to run.
-    fn join<P: Process + 'static, X: CellExtra>(&mut self, cell: Arc<LocalCell<P, X>>) {
+    /// Gives `cell`, whose process is set, a slot, and schedules it to run
+    /// with `priority`.
+    fn join<P: Process + 'static, X: CellExtra>(
+        &mut self,
+        cell: Arc<LocalCell<P, X>>,
+        priority: Priority,
+    ) {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -244,7 +264,7 @@ impl LocalScheduler {
         };
         let slot = &mut self.slots[index as usize];
         slot.census = census;
-        let key = key(index, slot.generation);
+        let key = key(index, slot.generation, priority);
         cell.key.store(key, Ordering::Relaxed);
         slot.cell = Some(cell);
         crate::scheduler::note_allocated(size_of::<LocalCell<P, X>>());
@@ -255,8 +275,7 @@ impl LocalScheduler {
 
     /// The process with `key`, if it still exists.
     fn get(&self, key: u64) -> Option<Arc<dyn LocalRun>> {
-        let index = (key & u64::from(u32::MAX)) as usize;
-        let generation = (key >> 32) as u32;
+        let (index, generation) = slot_of(key);
         let slot = self.slots.get(index)?;
         if slot.generation != generation {
             return None;
@@ -267,10 +286,10 @@ impl LocalScheduler {
     /// Removes the finished process with `key`; returns its cell, whose
     /// process the caller drops outside the scheduler's borrow.
     fn remove(&mut self, key: u64) -> Option<Arc<dyn LocalRun>> {
-        let index = (key & u64::from(u32::MAX)) as usize;
+        let (index, _) = slot_of(key);
         let slot = self.slots.get_mut(index)?;
         let cell = slot.cell.take()?;
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.census.ended(slot.census);
         self.free.push(index as u32);
         self.live -= 1;
@@ -342,8 +361,9 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
     }
 }
 
-/// Spawns an actor's process on the worker of `scheduler` with its inbox
-/// (of `capacity` messages) in the same allocation: `build` gets the
+/// Spawns an actor's process on the worker of `scheduler`, with
+/// `priority`, with its inbox (of `capacity` messages) in the same
+/// allocation: `build` gets the
 /// inbox's owner and puts the process in the slot it is given (in the
 /// cell: a process is often hundreds of bytes, better not moved), and what
 /// it returns is returned. The scheduler is not borrowed while `build`
@@ -352,6 +372,7 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
 pub(crate) fn spawn_actor<P, M, T>(
     scheduler: &RefCell<LocalScheduler>,
     capacity: NonZeroUsize,
+    priority: Priority,
     build: impl FnOnce(inbox::Owner<M>, &mut Option<P>) -> T,
 ) -> T
 where
@@ -384,7 +405,7 @@ where
         Ok(built) => {
             // SAFETY: as above; the slot is no longer borrowed.
             if unsafe { (*cell.process.get()).is_some() } {
-                scheduler.borrow_mut().join(cell);
+                scheduler.borrow_mut().join(cell, priority);
             }
             built
         }
@@ -423,6 +444,7 @@ mod tests {
     use std::task::{self, Poll};
 
     use super::{LocalScheduler, run, spawn_actor};
+    use crate::Priority;
     use crate::inbox;
     use crate::scheduler::Process;
     use crate::scheduler::test_process::PanicsOnDrop;
@@ -471,7 +493,7 @@ mod tests {
         let scheduler = RefCell::new(LocalScheduler::new(wake));
         let (done_tx, done_rx) = mpsc::channel();
         let capacity = NonZeroUsize::new(2).unwrap();
-        let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+        let sender = spawn_actor(&scheduler, capacity, Priority::Normal, |owner, slot| {
             let sender = owner.sender();
             *slot = Some(Counting {
                 receiver: owner.receiver(),
@@ -484,7 +506,9 @@ mod tests {
         });
         assert_eq!(scheduler.borrow().live(), 1);
         // First run: no message yet.
-        let key = own.pop().expect("the new process is queued");
+        let key = own
+            .pop(crate::scheduler::rank::rank(Priority::Normal))
+            .expect("the new process is queued");
         run(&scheduler, key);
         assert_eq!(scheduler.borrow().live(), 1);
         // Messages from another thread wake it through the worker's channel.
@@ -555,7 +579,7 @@ mod tests {
         let (scheduler, own) = test_scheduler();
         scheduler.borrow_mut().add(PanicsOnDrop);
         let capacity = NonZeroUsize::new(1).unwrap();
-        let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+        let sender = spawn_actor(&scheduler, capacity, Priority::Normal, |owner, slot| {
             let sender = owner.sender();
             *slot = Some(Holds(owner));
             sender
@@ -581,7 +605,7 @@ mod tests {
         let (scheduler, own) = test_scheduler();
         let capacity = NonZeroUsize::new(1).unwrap();
         for round in 0..rounds {
-            let sender = spawn_actor(&scheduler, capacity, |owner, slot| {
+            let sender = spawn_actor(&scheduler, capacity, Priority::Normal, |owner, slot| {
                 let sender = owner.sender();
                 *slot = Some(Holds(owner));
                 sender
@@ -611,7 +635,7 @@ mod tests {
         let capacity = NonZeroUsize::new(1).unwrap();
         let mut escaped = None;
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            spawn_actor(&scheduler, capacity, |owner, slot| {
+            spawn_actor(&scheduler, capacity, Priority::Normal, |owner, slot| {
                 escaped = Some(owner.sender());
                 *slot = Some(Holds(owner));
                 panic!("after building");

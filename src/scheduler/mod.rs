@@ -13,6 +13,7 @@ mod census;
 mod heap_growth;
 pub(crate) mod local;
 mod process;
+pub(crate) mod rank;
 mod shared;
 #[cfg(test)]
 mod test_process;

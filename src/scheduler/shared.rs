@@ -15,6 +15,13 @@
 //! on the worker that made them also keeps their memory on the thread that
 //! allocated it.
 //!
+//! Priorities: tasks of normal priority take the path above. A task of high
+//! priority made ready goes to a queue of its own (`high`) that every
+//! worker looks at before anything else; one of low priority to another
+//! (`low`), which a worker takes from when it finds no other task, and
+//! once in every [`LOW_EVERY`] tasks it takes so that low tasks are never
+//! starved.
+//!
 //! A task is the process and its scheduling state in one allocation. Its
 //! state word makes sure it is queued at most once and never runs on two
 //! workers at the same time:
@@ -33,6 +40,7 @@ use std::task::{self, Wake, Waker};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use log::error;
 
+use crate::Priority;
 use crate::scheduler::{Census, CensusTally};
 use crate::scheduler::{Process, budget};
 use crate::supervisor::panic_message;
@@ -52,6 +60,10 @@ const LIFO_LIMIT: u32 = 16;
 /// worker's own queue.
 const INJECTOR_EVERY: u32 = 31;
 
+/// A worker takes a low-priority task before the others once per this many
+/// tasks.
+const LOW_EVERY: u32 = 16;
+
 /// The shared run queues and the count of live thread-safe processes.
 pub(crate) struct SharedScheduler {
     inner: Arc<Inner>,
@@ -60,6 +72,10 @@ pub(crate) struct SharedScheduler {
 struct Inner {
     /// Tasks made ready outside the workers' threads.
     injector: Injector<TaskRef>,
+    /// Tasks of high priority, from any thread: taken first.
+    high: Injector<TaskRef>,
+    /// Tasks of low priority, from any thread: taken last.
+    low: Injector<TaskRef>,
     /// The other end of every worker's queue, by worker index.
     stealers: Vec<Stealer<TaskRef>>,
     /// The workers' queues until their threads take them.
@@ -121,6 +137,7 @@ pub(crate) trait Task: Send + Sync {
 /// A thread-safe process and its scheduling state.
 struct SharedTask<P> {
     state: AtomicU8,
+    priority: Priority,
     scheduler: Weak<Inner>,
     /// Registry shard and index.
     shard: usize,
@@ -173,6 +190,8 @@ impl SharedScheduler {
         SharedScheduler {
             inner: Arc::new(Inner {
                 injector: Injector::new(),
+                high: Injector::new(),
+                low: Injector::new(),
                 stealers,
                 queues: Mutex::new(queues.into_iter().map(Some).collect()),
                 live: AtomicUsize::new(0),
@@ -223,6 +242,8 @@ impl SharedScheduler {
         });
         own == Some(true)
             || !self.inner.injector.is_empty()
+            || !self.inner.high.is_empty()
+            || !self.inner.low.is_empty()
             || self
                 .inner
                 .stealers
@@ -230,8 +251,8 @@ impl SharedScheduler {
                 .any(|stealer| !stealer.is_empty())
     }
 
-    /// Adds a process and schedules it.
-    pub(crate) fn add<P: Process + Send + 'static>(&self, process: P) {
+    /// Adds a process with `priority` and schedules it.
+    pub(crate) fn add<P: Process + Send + 'static>(&self, process: P, priority: Priority) {
         let shard = with_local(Arc::as_ptr(&self.inner), |local| local.index)
             .unwrap_or(self.inner.workers.len());
         let mut registry = lock(&self.inner.shards[shard]);
@@ -255,6 +276,7 @@ impl SharedScheduler {
             .expect("a new Arc is unique")
             .write(SharedTask {
                 state: AtomicU8::new(NOTIFIED),
+                priority,
                 scheduler: Arc::downgrade(&self.inner),
                 shard,
                 index,
@@ -268,19 +290,28 @@ impl SharedScheduler {
         });
         drop(registry);
         crate::scheduler::note_allocated(size_of::<SharedTask<P>>());
-        schedule_on(task, Arc::as_ptr(&self.inner), Ready::Next, || {
-            Some(self.inner.clone())
-        });
+        schedule_on(
+            task,
+            priority,
+            Arc::as_ptr(&self.inner),
+            Ready::Next,
+            || Some(self.inner.clone()),
+        );
     }
 
     /// Takes the next ready task, if any: on a worker's thread from its LIFO
     /// slot, its queue, the injector or another worker's queue; elsewhere
     /// from the injector or a worker's queue.
     pub(crate) fn next(&self) -> Option<TaskRef> {
-        match with_local(Arc::as_ptr(&self.inner), LocalQueue::next) {
-            Some(task) => task,
-            None => self.inner.steal(None),
+        let inner = &self.inner;
+        if let Some(task) = take(&inner.high) {
+            return Some(task);
         }
+        let task = match with_local(Arc::as_ptr(inner), LocalQueue::next) {
+            Some(task) => task,
+            None => inner.steal(None),
+        };
+        task.or_else(|| take(&inner.low))
     }
 
     /// Runs a task taken with [`SharedScheduler::next`].
@@ -338,7 +369,9 @@ impl SharedScheduler {
             }
         }
         let _ = self.inner.live.fetch_sub(dropped, Ordering::AcqRel);
-        while !matches!(self.inner.injector.steal(), Steal::Empty) {}
+        for injector in [&self.inner.injector, &self.inner.high, &self.inner.low] {
+            while !matches!(injector.steal(), Steal::Empty) {}
+        }
         for stealer in &self.inner.stealers {
             while !matches!(stealer.steal(), Steal::Empty) {}
         }
@@ -377,6 +410,11 @@ impl LocalQueue {
         }
         self.lifo_streak = 0;
         self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(LOW_EVERY)
+            && let Some(task) = take(&self.inner.low)
+        {
+            return Some(task);
+        }
         if self.ticks.is_multiple_of(INJECTOR_EVERY)
             && let Steal::Success(task) = self.inner.injector.steal_batch_and_pop(&self.queue)
         {
@@ -403,22 +441,51 @@ fn with_local<T>(inner: *const Inner, f: impl FnOnce(&mut LocalQueue) -> T) -> O
         .flatten()
 }
 
-/// Queues a ready task of the scheduler `scheduler`.
-fn schedule(task: TaskRef, scheduler: &Weak<Inner>, ready: Ready) {
-    schedule_on(task, scheduler.as_ptr(), ready, || scheduler.upgrade());
+/// Takes a task from `injector`, if it holds one.
+fn take(injector: &Injector<TaskRef>) -> Option<TaskRef> {
+    if injector.is_empty() {
+        return None;
+    }
+    loop {
+        match injector.steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
 }
 
-/// Queues a ready task of the scheduler at `inner`: on this thread's worker
-/// queue if it is one of that scheduler's workers, else on the injector of
-/// the scheduler `upgrade` gives (none: the runtime is gone). Taking the
+/// Queues a ready task of `priority` of the scheduler `scheduler`.
+fn schedule(task: TaskRef, priority: Priority, scheduler: &Weak<Inner>, ready: Ready) {
+    schedule_on(task, priority, scheduler.as_ptr(), ready, || {
+        scheduler.upgrade()
+    });
+}
+
+/// Queues a ready task of `priority` of the scheduler at `inner`: of normal
+/// priority, on this thread's worker queue if it is one of that
+/// scheduler's workers, else on the injector of the scheduler `upgrade`
+/// gives (none: the runtime is gone); of another priority, on that
+/// priority's queue. Taking the
 /// pointer and the upgrade apart spares the callers that hold the scheduler
 /// itself a reference count change on a line every worker writes.
 fn schedule_on(
     task: TaskRef,
+    priority: Priority,
     inner: *const Inner,
     ready: Ready,
     upgrade: impl FnOnce() -> Option<Arc<Inner>>,
 ) {
+    if priority != Priority::Normal {
+        if let Some(inner) = upgrade() {
+            match priority {
+                Priority::High => inner.high.push(task),
+                _ => inner.low.push(task),
+            }
+            inner.notify_one();
+        }
+        return;
+    }
     let mut task = Some(task);
     let placed = with_local(inner, |local| {
         let Some(task) = task.take() else { return };
@@ -549,7 +616,8 @@ impl<P: Process + Send + 'static> Task for SharedTask<P> {
             // Woken while running: yielded, or woken by itself.
             self.state.store(NOTIFIED, Ordering::Release);
             let inner = &scheduler.inner;
-            schedule_on(self, Arc::as_ptr(inner), Ready::Later, || {
+            let priority = self.priority;
+            schedule_on(self, priority, Arc::as_ptr(inner), Ready::Later, || {
                 Some(inner.clone())
             });
         }
@@ -580,7 +648,7 @@ impl<P: Process + Send + 'static> Wake for SharedTask<P> {
     fn wake_by_ref(self: &Arc<Self>) {
         let prev = self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
         if prev & (NOTIFIED | RUNNING | COMPLETE) == 0 {
-            schedule(self.clone(), &self.scheduler, Ready::Next);
+            schedule(self.clone(), self.priority, &self.scheduler, Ready::Next);
         }
     }
 }
@@ -592,6 +660,7 @@ mod tests {
     use std::thread;
 
     use super::SharedScheduler;
+    use crate::Priority;
     use crate::scheduler::test_process::PanicsOnDrop;
     use crate::scheduler::{FutureProcess, Process};
 
@@ -621,10 +690,10 @@ mod tests {
         let scheduler = Arc::new(SharedScheduler::new(Vec::new()));
         let (started, started_rx) = mpsc::channel();
         let (release_tx, release) = mpsc::channel();
-        scheduler.add(FutureProcess::new(async {}));
+        scheduler.add(FutureProcess::new(async {}), Priority::Normal);
         let quick = scheduler.next().unwrap();
         scheduler.run(quick); // Leaves a free index behind.
-        scheduler.add(Blocking { started, release });
+        scheduler.add(Blocking { started, release }, Priority::Normal);
         let task = scheduler.next().unwrap();
         let runner = {
             let scheduler = scheduler.clone();
@@ -633,7 +702,7 @@ mod tests {
         started_rx.recv().unwrap();
         scheduler.drop_all();
         // The runtime ended: a new process is dropped at once.
-        scheduler.add(FutureProcess::new(async {}));
+        scheduler.add(FutureProcess::new(async {}), Priority::Normal);
         assert!(scheduler.next().is_none());
         release_tx.send(()).unwrap();
         runner
@@ -648,11 +717,14 @@ mod tests {
     fn drop_all_goes_on_after_a_panicking_destructor() {
         let scheduler = SharedScheduler::new(Vec::new());
         let (dropped_tx, dropped) = mpsc::channel::<()>();
-        scheduler.add(PanicsOnDrop);
-        scheduler.add(FutureProcess::new(async move {
-            let _dropped_with_me = dropped_tx;
-            std::future::pending::<()>().await;
-        }));
+        scheduler.add(PanicsOnDrop, Priority::Normal);
+        scheduler.add(
+            FutureProcess::new(async move {
+                let _dropped_with_me = dropped_tx;
+                std::future::pending::<()>().await;
+            }),
+            Priority::Normal,
+        );
         scheduler.drop_all();
         assert!(
             dropped.recv().is_err(),

@@ -20,7 +20,7 @@ use mio::Events;
 
 use crate::metrics::WorkerMetrics;
 use crate::runtime::{RuntimeShared, WorkerInternals};
-use crate::scheduler::{self, LocalScheduler};
+use crate::scheduler::{self, LocalScheduler, rank};
 use crate::supervisor::panic_message;
 use crate::sys::{self, ProcessSignals, ThreadClock};
 use crate::timer::store::Timers;
@@ -174,16 +174,25 @@ pub(super) fn run(
     }
 }
 
-/// Runs up to [`RUN_BATCH`] ready processes from each queue: local ones
-/// woken on this thread, local ones woken elsewhere, thread-safe ones.
+/// Runs the ready processes of one turn: the local ones by priority rank
+/// (those woken on other threads first join the queues of their rank, up
+/// to [`RUN_BATCH`] of them), each rank up to its share of the turn
+/// ([`rank::turn_share`]), then up to [`RUN_BATCH`] thread-safe ones.
 pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) {
     for _ in 0..RUN_BATCH {
-        let Some(key) = own_ready.pop() else { break };
-        scheduler::local::run(&rt.internals.local, key);
-    }
-    for _ in 0..RUN_BATCH {
         let Ok(key) = ready_rx.try_recv() else { break };
-        scheduler::local::run(&rt.internals.local, key);
+        own_ready.queue(key);
+    }
+    let mut others_ran = false;
+    for rank in 0..rank::RANKS {
+        let share = rank::turn_share(rank, RUN_BATCH, others_ran);
+        for _ in 0..share {
+            let Some(key) = own_ready.pop(rank) else {
+                break;
+            };
+            scheduler::local::run(&rt.internals.local, key);
+            others_ran = true;
+        }
     }
     let shared = &rt.internals.shared;
     for _ in 0..RUN_BATCH {

@@ -13,7 +13,8 @@
 //! Local processes woken on their own worker's thread (an actor sending to
 //! another actor of the same worker, a spawn) skip all of that: they go to
 //! a plain queue of the thread ([`OwnReady`]), with no atomic operation and
-//! no notification, since the worker is awake by definition.
+//! no notification, since the worker is awake by definition. That queue is
+//! one per priority rank (see `scheduler::rank`): the key says which.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::scheduler::Census;
+use crate::scheduler::rank::{RANKS, rank_of};
 use crate::sys::ThreadClock;
 
 /// The parts of a worker that other threads use: to wake it, and to read
@@ -41,7 +43,8 @@ pub(crate) struct WorkerWake {
     pub(crate) live: AtomicUsize,
     /// The local processes by name and kind, kept by the local scheduler.
     pub(crate) census: Arc<Census>,
-    /// Length of the worker's [`OwnReady`] queue, for the metrics.
+    /// Length of the worker's [`OwnReady`] queues, for the metrics and to
+    /// tell whether they are empty.
     own_ready: AtomicUsize,
     /// CPU clock of the worker thread, set when it starts.
     pub(crate) clock: OnceLock<ThreadClock>,
@@ -120,6 +123,7 @@ impl WorkerWake {
     }
 
     /// Schedules a local process of this worker.
+    #[inline]
     pub(crate) fn schedule_local(&self, key: u64) {
         if OwnReady::push(self, key) {
             return;
@@ -129,6 +133,15 @@ impl WorkerWake {
         if self.ready.send(key).is_ok() {
             let _ = self.notify();
         }
+    }
+
+    /// Adds `delta` to the length of the worker's [`OwnReady`] queues.
+    /// Called by the worker thread only (a load and a store, no atomic
+    /// read-modify-write).
+    fn count_own_ready(&self, delta: isize) {
+        let len = self.own_ready.load(Ordering::Relaxed);
+        self.own_ready
+            .store(len.wrapping_add_signed(delta), Ordering::Relaxed);
     }
 
     /// Number of local processes waiting to run, for the metrics.
@@ -171,8 +184,11 @@ impl WorkerWake {
 thread_local! {
     /// The worker whose thread this is (null on other threads).
     static OWNER: Cell<*const WorkerWake> = const { Cell::new(ptr::null()) };
-    /// Its local processes woken on this thread, by key.
-    static OWN_QUEUE: RefCell<VecDeque<u64>> = const { RefCell::new(VecDeque::new()) };
+    /// Its local processes woken on this thread (and those woken elsewhere,
+    /// once the worker took them from its channel), by key, a queue per
+    /// priority rank.
+    static OWN_QUEUE: RefCell<[VecDeque<u64>; RANKS]> =
+        const { RefCell::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]) };
 }
 
 /// The ready queue of the local processes woken on their worker's own
@@ -186,48 +202,56 @@ impl OwnReady {
     /// Makes the current thread the thread of `wake`'s worker.
     pub(crate) fn attach(wake: std::sync::Arc<WorkerWake>) -> OwnReady {
         OWNER.with(|owner| owner.set(std::sync::Arc::as_ptr(&wake)));
-        OWN_QUEUE.with(|queue| queue.borrow_mut().clear());
+        OWN_QUEUE.with(|queues| queues.borrow_mut().iter_mut().for_each(VecDeque::clear));
         OwnReady { wake }
     }
 
     /// Queues `key` if this is `wake`'s worker thread; false otherwise (or
     /// if the queue is borrowed, which it never is while a process runs).
+    #[inline]
     fn push(wake: &WorkerWake, key: u64) -> bool {
         if !ptr::eq(OWNER.with(Cell::get), wake) {
             return false;
         }
-        OWN_QUEUE.with(|queue| match queue.try_borrow_mut() {
-            Ok(mut queue) => {
-                queue.push_back(key);
-                wake.own_ready.store(queue.len(), Ordering::Relaxed);
+        OWN_QUEUE.with(|queues| match queues.try_borrow_mut() {
+            Ok(mut queues) => {
+                queues[rank_of(key)].push_back(key);
+                wake.count_own_ready(1);
                 true
             }
             Err(_) => false,
         })
     }
 
-    /// The next key to run, if any.
-    pub(crate) fn pop(&self) -> Option<u64> {
-        OWN_QUEUE.with(|queue| {
-            let mut queue = queue.borrow_mut();
-            let key = queue.pop_front();
-            self.wake.own_ready.store(queue.len(), Ordering::Relaxed);
-            key
-        })
+    /// Queues `key`, taken from the worker's channel (woken on another
+    /// thread), behind the keys of its rank.
+    pub(crate) fn queue(&self, key: u64) {
+        OWN_QUEUE.with(|queues| queues.borrow_mut()[rank_of(key)].push_back(key));
+        self.wake.count_own_ready(1);
+    }
+
+    /// The next key of priority rank `rank` to run, if any.
+    #[inline]
+    pub(crate) fn pop(&self, rank: usize) -> Option<u64> {
+        let key = OWN_QUEUE.with(|queues| queues.borrow_mut()[rank].pop_front());
+        if key.is_some() {
+            self.wake.count_own_ready(-1);
+        }
+        key
     }
 
     /// True if no key is queued.
     pub(crate) fn is_empty(&self) -> bool {
-        OWN_QUEUE.with(|queue| queue.borrow().is_empty())
+        self.wake.own_ready.load(Ordering::Relaxed) == 0
     }
 }
 
 impl Drop for OwnReady {
     fn drop(&mut self) {
         OWNER.with(|owner| owner.set(ptr::null()));
-        OWN_QUEUE.with(|queue| {
-            if let Ok(mut queue) = queue.try_borrow_mut() {
-                *queue = VecDeque::new();
+        OWN_QUEUE.with(|queues| {
+            if let Ok(mut queues) = queues.try_borrow_mut() {
+                *queues = [VecDeque::new(), VecDeque::new(), VecDeque::new()];
             }
         });
         self.wake.own_ready.store(0, Ordering::Relaxed);
