@@ -34,6 +34,9 @@
 //!   connection; both on two workers. The clients are plain threads with
 //!   blocking sockets, the same for both servers, and they time the load
 //!   (see `compare/tcp.rs`).
+//! - `tcp-echo/thread-safe`: the same with hearth's `TcpServer` of
+//!   thread-safe connection actors on the shared poll, against the same
+//!   tokio server.
 //!
 //! Workloads measured in a child process (the benchmark runs itself again
 //! with a private argument, one child per run, so hearth and tokio share

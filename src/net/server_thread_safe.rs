@@ -9,9 +9,8 @@
 //! `setup` and one more per extra listener, or a duplicate of a socket
 //! handed over), and a graceful shutdown closes them the same way.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
 use std::task::Poll;
 
 use log::{debug, warn};
@@ -33,23 +32,7 @@ enum Event<K: Kind> {
 
 /// The listener actor of a server of thread-safe connections: the actor its
 /// `NewActor` makes.
-pub(crate) fn listener<K, S, NA>(
-    ctx: Context<ServerMessage, ThreadSafe>,
-    server: Server<K, S, NA>,
-) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>>
-where
-    K: Kind<Mode = ThreadSafe>,
-    K::Listener: Send,
-    K::Stream: Send,
-    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + Send + Sync + 'static,
-    NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadSafe> + Clone + Send + Sync + 'static,
-    NA::Actor: Send + 'static,
-    NA::Message: Send + 'static,
-{
-    Box::pin(listen(ctx, server))
-}
-
-async fn listen<K, S, NA>(
+pub(crate) async fn listen<K, S, NA>(
     mut ctx: Context<ServerMessage, ThreadSafe>,
     server: Server<K, S, NA>,
 ) -> io::Result<()>

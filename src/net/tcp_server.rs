@@ -353,7 +353,10 @@ where
         ctx: Context<ServerMessage, ThreadSafe>,
         (): (),
     ) -> Result<Self::Actor, Self::Error> {
-        Ok(server_thread_safe::listener(ctx, self.server.clone()))
+        Ok(Box::pin(server_thread_safe::listen(
+            ctx,
+            self.server.clone(),
+        )))
     }
 
     fn name() -> &'static str {

@@ -17,7 +17,9 @@ use hearth::net::{TcpListener, TcpServer, TcpStream, UdpSocket};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::{ShutdownOnDrop, serve_thread_safe, wait_until, with_thread_safe_server};
+use crate::server::{
+    ShutdownOnDrop, round_trip, serve_thread_safe, wait_until, with_thread_safe_server,
+};
 use crate::{assert_send, assert_sync};
 
 /// Last guard for blocking client calls.
@@ -492,13 +494,6 @@ fn thread_safe_server_on_a_handed_socket_closes_it_in_a_shutdown() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
     let _ = runtime.spawn(NoSupervisor, server, (), ActorOptions::default());
     let handle = runtime.thread_safe();
-    let round_trip = |client: &mut StdTcpStream, byte: u8| {
-        let msg = [byte; 32];
-        client.write_all(&msg).unwrap();
-        let mut got = [0; 32];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(got, msg);
-    };
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());
         let _stop = ShutdownOnDrop(handle.clone());

@@ -25,7 +25,7 @@ use hearth::net::{
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::{ShutdownOnDrop, wait_until};
+use crate::server::{ShutdownOnDrop, round_trip, wait_until};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
@@ -231,13 +231,6 @@ fn graceful_shutdown_removes_the_socket_file_while_connections_finish() {
         let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
     });
     let handle: ThreadSafe = runtime.thread_safe();
-    let round_trip = |client: &mut StdUnixStream, byte: u8| {
-        let msg = [byte; 32];
-        client.write_all(&msg).unwrap();
-        let mut got = [0; 32];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(got, msg);
-    };
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());
         let _stop = ShutdownOnDrop(handle.clone());

@@ -1,8 +1,9 @@
 //! A `TcpServer` on a runtime running in the background while a test's
 //! clients run, then a graceful shutdown (also when a client's assertion
-//! fails: the server is stopped when its handle is dropped); and a wait
-//! for a server's state that no event tells.
+//! fails: the server is stopped when its handle is dropped); an echo round
+//! trip, and a wait for a server's state that no event tells.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
@@ -150,6 +151,18 @@ impl Drop for Serving {
     fn drop(&mut self) {
         self.handle.shutdown();
     }
+}
+
+/// Writes 32 bytes of `byte` to an echo server's `client` and checks that
+/// they come back.
+#[track_caller]
+#[allow(dead_code)]
+pub fn round_trip(client: &mut (impl Read + Write), byte: u8) {
+    let msg = [byte; 32];
+    client.write_all(&msg).unwrap();
+    let mut got = [0; 32];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(got, msg);
 }
 
 /// Waits until `done()` holds, checking every millisecond: for a state
