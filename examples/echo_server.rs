@@ -50,14 +50,15 @@ fn main() -> ExitCode {
             }
         }
     };
-    // A worker per core, each pinned to its CPU: a busy server runs best so
-    // on a machine of its own (a pinned worker cannot dodge a CPU that
-    // another program keeps busy). SIGINT and SIGTERM are this server's
+    // A worker per core, not pinned: on a machine shared with other
+    // programs (a load generator, a build) the kernel moves a worker off a
+    // CPU another program keeps busy, which a pinned worker cannot do. On a
+    // machine of its own a server may pin its workers
+    // (`Setup::auto_cpu_affinity`). SIGINT and SIGTERM are this server's
     // normal end: a graceful shutdown, then exit 0.
     let setup = Runtime::setup()
         .name("echo_server")
         .use_all_cores()
-        .auto_cpu_affinity()
         .stop_signals_end_cleanly();
     let mut runtime = match setup.build() {
         Ok(runtime) => runtime,

@@ -1,9 +1,15 @@
 //! The `hearth` command, run as a user would: local runs, output modes,
 //! exit statuses, Ctrl+C, and runs over the private loopback sshd.
 
+#[path = "cli/each_host.rs"]
+mod each_host;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
+#[path = "cli/install.rs"]
+mod install;
+#[path = "cli/logins.rs"]
+mod logins;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -12,6 +18,8 @@ mod procs;
 mod sshd;
 #[path = "cli/streams.rs"]
 mod streams;
+#[path = "cli/world.rs"]
+mod world;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
@@ -729,7 +737,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 3, the peer version 2; \
+            "protocol version mismatch: this side speaks version 4, the peer version 2; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -1210,9 +1218,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "-q is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--sshlogin", "node1"],
-            "--sshlogin is an option of GNU parallel that hearth map does not have; \
-             the nearest is -S/--hosts",
+            &["--basefile", "x"],
+            "--basefile is an option of GNU parallel that hearth map does not have",
         ),
     ];
     for (options, message) in cases {

@@ -10,6 +10,15 @@
 
 #![cfg(feature = "cli")]
 
+#[path = "parallel_compat/hosts.rs"]
+mod hosts;
+#[path = "util/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+#[path = "util/sshd.rs"]
+#[allow(dead_code)]
+mod sshd;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,6 +117,20 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Output {
 
 /// GNU parallel with `args`.
 fn gnu(parallel: &Path, args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    run(gnu_command(parallel, args, dir), stdin)
+}
+
+/// GNU parallel with `args` and no input, its command changed by `more`.
+fn gnu_with(
+    parallel: &Path,
+    args: &[&OsStr],
+    dir: &Path,
+    more: impl FnOnce(Command) -> Command,
+) -> Output {
+    run(more(gnu_command(parallel, args, dir)), b"")
+}
+
+fn gnu_command(parallel: &Path, args: &[&OsStr], dir: &Path) -> Command {
     let mut cmd = Command::new(parallel);
     let _ = cmd
         .arg("--will-cite")
@@ -116,18 +139,27 @@ fn gnu(parallel: &Path, args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
         .env("HOME", empty_home())
         .env("PARALLEL_SHELL", "/bin/sh")
         .env_remove("PARALLEL");
-    run(cmd, stdin)
+    cmd
 }
 
 /// `hearth map` with `args`.
 fn hearth(args: &[&OsStr], stdin: &[u8], dir: &Path) -> Output {
+    run(hearth_command(args, dir), stdin)
+}
+
+/// `hearth map` with `args` and no input, its command changed by `more`.
+fn hearth_with(args: &[&OsStr], dir: &Path, more: impl FnOnce(Command) -> Command) -> Output {
+    run(more(hearth_command(args, dir)), b"")
+}
+
+fn hearth_command(args: &[&OsStr], dir: &Path) -> Command {
     let mut cmd = Command::new(HEARTH);
     let _ = cmd
         .arg("map")
         .args(args)
         .current_dir(dir)
         .env_remove("HEARTH_LOG");
-    run(cmd, stdin)
+    cmd
 }
 
 fn shown(output: &Output) -> String {

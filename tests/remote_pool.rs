@@ -16,6 +16,10 @@ mod procs;
 #[path = "util/runner.rs"]
 mod runner;
 
+#[path = "remote_pool/each_host.rs"]
+mod each_host;
+#[path = "remote_pool/files.rs"]
+mod files;
 #[path = "util/gates.rs"]
 #[allow(dead_code)]
 mod gates;
@@ -192,6 +196,37 @@ fn handlers() -> Handlers {
                 Ok::<_, String>(len)
             },
         )
+        // Reads `from` in the job's working directory, writes $GREETING
+        // and its bytes to `to` there; prints "$GREETING $PWD" with a
+        // command; answers `from`'s permission bits in octal.
+        .add_with_context(
+            "copy_in_workdir",
+            |(from, to): (String, String), job: &mut JobContext<'_>| {
+                let dir = job.workdir().map(PathBuf::from).unwrap_or_default();
+                let greeting = job
+                    .env()
+                    .iter()
+                    .find(|(name, _)| name == "GREETING")
+                    .map(|(_, value)| value.clone())
+                    .unwrap_or_default();
+                let (from, to) = (dir.join(from), dir.join(to));
+                let data = fs::read(&from).map_err(|e| format!("reading {from:?}: {e}"))?;
+                let mode = fs::metadata(&from).map_err(|e| e.to_string())?.permissions();
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                }
+                let mut made = greeting.into_bytes();
+                made.extend(data);
+                fs::write(&to, made).map_err(|e| format!("writing {to:?}: {e}"))?;
+                job.run_command(
+                    process::Command::new("sh")
+                        .args(["-c", "printf '%s %s' \"$GREETING\" \"$(pwd)\""]),
+                )
+                .map_err(|e| e.to_string())?;
+                use std::os::unix::fs::PermissionsExt as _;
+                Ok::<_, String>(format!("{:04o}", mode.mode() & 0o7777))
+            },
+        )
         // The number of the slot that runs it, as the pool told its worker.
         .add_with_context("slot", |(): (), job: &mut JobContext<'_>| {
             Ok::<_, String>(job.slot())
@@ -299,6 +334,20 @@ fn main() -> ExitCode {
             "slots_are_numbered_over_all_hosts",
             slots_are_numbered_over_all_hosts,
         ),
+        ("one_job_on_each_host", each_host::one_job_on_each_host),
+        (
+            "files_go_out_and_come_back",
+            files::files_go_out_and_come_back,
+        ),
+        ("missing_files_are_said", files::missing_files_are_said),
+        (
+            "temporary_workdir_per_job",
+            files::temporary_workdir_per_job,
+        ),
+        (
+            "every_input_on_every_host",
+            each_host::every_input_on_every_host,
+        ),
         (
             "worker_exiting_in_handshake_fails_the_pool",
             worker_exiting_in_handshake_fails_the_pool,
@@ -308,6 +357,10 @@ fn main() -> ExitCode {
             chatty_login_shell_is_bad_magic,
         ),
         ("missing_binary_is_permanent", missing_binary_is_permanent),
+        (
+            "malformed_ssh_host_is_refused_at_build",
+            malformed_ssh_host_is_refused_at_build,
+        ),
         ("stderr_flood_does_not_stall", stderr_flood_does_not_stall),
         (
             "version_mismatch_names_both_versions",
@@ -484,7 +537,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, slot, square, stream, stream_then_crash, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, slot, square, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );
@@ -941,6 +994,21 @@ fn missing_binary_is_permanent() {
         }
         other => panic!("expected every slot dead, got {other:?}"),
     }
+}
+
+/// An ssh host `user@` (no host) is refused when the pool is built, with
+/// what to write instead; no slot starts.
+fn malformed_ssh_host_is_refused_at_build() {
+    let err = Pool::builder()
+        .host(Host::local(1))
+        .host(Host::new("me@", 1, Transport::ssh("hearth")))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, PoolError::BadHost { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "bad host \"me@\": no host after the @; write host, user@host or user@host:port"
+    );
 }
 
 fn stderr_flood_does_not_stall() {

@@ -1,7 +1,9 @@
 //! The remote slot pool over a real Slurm, against a private single-node
 //! cluster on loopback (see `util/slurm.rs`): the library's Slurm
 //! transport, the `hearth map --slurm` command, and the `remote_pool`
-//! example with `--slurm`.
+//! example with `--slurm`; then, on a private cluster of three nodes, each
+//! a network namespace (`util/netns.rs`), what needs several nodes: slots
+//! spread over an allocation's nodes, and a node that crashes.
 //!
 //! `harness = false`: started with `--remote-worker` this binary is the
 //! worker of the library tests (its handlers below), started by `srun`;
@@ -20,6 +22,8 @@
 mod build;
 #[path = "util/gates.rs"]
 mod gates;
+#[path = "util/netns.rs"]
+mod netns;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -31,7 +35,8 @@ mod slurm;
 #[allow(dead_code)]
 mod sshd;
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -134,6 +139,10 @@ fn main() -> ExitCode {
             cli_killed_srun_loses_nothing,
         ),
         (
+            "cli_silent_slot_is_declared_dead_and_its_srun_stopped",
+            cli_silent_slot_is_declared_dead_and_its_srun_stopped,
+        ),
+        (
             "cli_40_slots_the_surplus_is_reported_pending",
             cli_40_slots_the_surplus_is_reported_pending,
         ),
@@ -146,9 +155,75 @@ fn main() -> ExitCode {
             example_remote_pool_over_slurm,
         ),
     ];
-    runner::run_with(tests, &cluster, leftovers, |cluster| {
+    let single = runner::run_with(tests, &cluster, leftovers, |cluster| {
         format!("; cluster logs:\n{}", cluster.log_tail(10))
-    })
+    });
+    drop(cluster);
+    let nodes = run_on_three_nodes(required);
+    if single == ExitCode::SUCCESS {
+        nodes
+    } else {
+        single
+    }
+}
+
+/// A test on the cluster of three nodes, which it may crash and restart.
+type NodesTest = fn(&RefCell<Cluster>);
+
+/// Starts the cluster of three nodes (one per test run, shared by its
+/// tests) if a test of it is to run, runs them, and tears it down.
+fn run_on_three_nodes(required: bool) -> ExitCode {
+    let tests: &[(&str, NodesTest)] = &[
+        (
+            "nodes_allocation_steps_spread_over_the_nodes",
+            nodes_allocation_steps_spread_over_the_nodes,
+        ),
+        (
+            "nodes_slots_not_started_at_the_end_are_not_called_pending",
+            nodes_slots_not_started_at_the_end_are_not_called_pending,
+        ),
+        (
+            "nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere",
+            nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere,
+        ),
+    ];
+    let filter: Vec<String> = env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filter.is_empty()
+        && !tests
+            .iter()
+            .any(|(name, _)| filter.iter().any(|f| name.contains(f.as_str())))
+    {
+        return ExitCode::SUCCESS;
+    }
+    let started = Instant::now();
+    let cluster = match Cluster::start_nodes(3) {
+        Ok(cluster) => RefCell::new(cluster),
+        Err(why) if required => {
+            println!(
+                "test remote_slurm nodes ... FAILED: HEARTH_REQUIRE_SLURM=1 and no private Slurm of three nodes: {why}"
+            );
+            return ExitCode::from(101);
+        }
+        Err(why) => {
+            println!("test remote_slurm nodes ... skipped: {why}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    println!(
+        "private Slurm cluster of 3 nodes up in {:.2?}, SLURM_CONF={}",
+        started.elapsed(),
+        cluster.borrow().conf().display()
+    );
+    let tests: Vec<runner::TestWith<RefCell<Cluster>>> = tests.to_vec();
+    runner::run_with(
+        &tests,
+        &cluster,
+        |cluster| leftovers(&cluster.borrow()),
+        |cluster| format!("; cluster logs:\n{}", cluster.borrow().log_tail(10)),
+    )
 }
 
 /// The `hearth` command.
@@ -520,6 +595,114 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
     println!("  killed srun {killed:?}; {retried} job(s) ran again");
 }
 
+/// `hearth map --slurm -j 4 --slot-timeout 2s` with 300 jobs of 20 ms;
+/// once outputs come, SIGSTOP one slot's worker and its step daemon (a
+/// node that stops answering as a crashed one does: its srun alive and
+/// silent, and deaf to SIGTERM, as srun cannot reach the step): the
+/// liveness exchange declares that slot dead, said once on stderr, and its
+/// srun is stopped (SIGTERM, then SIGKILL); its jobs run elsewhere and the
+/// run gives every output once and in order and exits 0. No other slot is
+/// lost while hearth waits for that srun to go (it used to wait 5 s with
+/// the pool stalled, and the other slots' workers, unpinged for 2 s, ended
+/// themselves). The step daemon is let go again at the end; the stopped
+/// worker goes with its cancelled job.
+fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
+    const JOBS: usize = 300;
+    let mut child = Command::new(hearth())
+        .args([
+            "map",
+            "--slurm",
+            "-j",
+            "4",
+            "--slot-timeout",
+            "2s",
+            "--json",
+            "--",
+            "sleep 0.02; echo {}",
+        ])
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting hearth");
+    let hearth_pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
+    drop(stdin);
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = procs::signal(hearth_pid, libc::SIGKILL);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut stopped = None;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        lines.push(line.expect("reading hearth's output"));
+        if lines.len() == 20 {
+            // A worker of this hearth's, started by a step daemon.
+            let all = processes();
+            let worker = all
+                .iter()
+                .find(|p| {
+                    p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
+                        && all
+                            .iter()
+                            .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
+                })
+                .expect("no worker under a slurmstepd");
+            assert!(procs::signal(worker.ppid, libc::SIGSTOP));
+            assert!(procs::signal(worker.pid, libc::SIGSTOP));
+            stopped = Some((worker.pid, worker.ppid));
+        }
+    }
+    let status = child.wait().expect("waiting for hearth");
+    drop(done_tx);
+    let _ = guard.join();
+    let stderr = errors.join().unwrap();
+    let Some((stopped, stepd)) = stopped else {
+        panic!("fewer than 20 outputs: {lines:?}; {stderr}");
+    };
+    // The node comes back: its step daemon ends the cancelled step and
+    // kills the stopped worker; if not, it is killed here so that it
+    // cannot outlive the test, which fails.
+    let _ = procs::signal(stepd, libc::SIGCONT);
+    let gone = gates::poll_for(Duration::from_secs(15), || {
+        (!processes()
+            .iter()
+            .any(|p| p.pid == stopped && p.state != 'Z'))
+        .then_some(())
+    });
+    if gone.is_none() {
+        let _ = procs::signal(stopped, libc::SIGKILL);
+    }
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines.len(), JOBS, "{stderr}");
+    for (i, line) in lines.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(json["seq"], i + 1, "{line}");
+        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+    }
+    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
+    assert_eq!(lost.len(), 1, "{stderr}");
+    assert!(
+        lost[0].contains("no answer for 2s (the slot timeout)"),
+        "{stderr}"
+    );
+    assert!(
+        gone.is_some(),
+        "the stopped worker {stopped} outlived its slot: {stderr}"
+    );
+}
+
 /// The shell command of a CLI rendezvous: marks `dir/ID` (ID from the
 /// slot's Slurm environment) and waits until `n` slots did, then prints the
 /// input.
@@ -635,4 +818,170 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
         .filter(|l| l.starts_with("  slot=slurm:") && l.contains(&format!(" node={NODE} ")))
         .count();
     assert!((1..=4).contains(&workers), "{stdout}");
+}
+
+/// `--slurm-alloc --salloc-args -N3 -j 12` on three nodes: the 12 slots,
+/// all running at once (a rendezvous of 12), are 4 on each node (unnamed,
+/// the steps went 10/1/1).
+fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
+    let cluster = cluster.borrow();
+    let dir = cluster.scratch("nodes-spread");
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12);
+    let out = hearth_map(
+        &cluster,
+        &[
+            "--slurm",
+            "-j",
+            "12",
+            "--slurm-alloc",
+            "--salloc-args",
+            "-N3",
+            "--tag-host",
+            "--",
+            &command,
+        ],
+        &numbers(12),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    let stdout = text(&out.stdout);
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(value, (i + 1).to_string(), "{line:?}");
+        let (node, _job) = place.split_once('/').unwrap_or_else(|| panic!("{line:?}"));
+        *per_node.entry(node.to_owned()).or_default() += 1;
+    }
+    assert_eq!(gates::count_entries(&dir), 12, "{stderr}");
+    let expected: BTreeMap<String, usize> =
+        cluster.nodes().iter().map(|n| (n.clone(), 4)).collect();
+    assert_eq!(per_node, expected, "{stdout}{stderr}");
+}
+
+/// A short run of 12 slots in an allocation of three nodes (3 inputs of
+/// `echo`): the slots whose steps had not started when the run ended are
+/// not said to have waited for room in the cluster (srun never said they
+/// were queued); the run succeeds. Whether any slot is still starting at
+/// the end depends on timing: when one is, it is said so.
+fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<Cluster>) {
+    let cluster = cluster.borrow();
+    let out = hearth_map(
+        &cluster,
+        &[
+            "--slurm",
+            "-j",
+            "12",
+            "--slurm-alloc",
+            "--salloc-args",
+            "-N3",
+            "--",
+            "echo",
+            "{}",
+        ],
+        &numbers(3),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(text(&out.stdout), numbers(3), "{stderr}");
+    assert!(!stderr.contains("no room"), "{stderr}");
+    assert!(!stderr.contains("pending"), "{stderr}");
+    let starting: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("slots never ran"))
+        .collect();
+    for line in &starting {
+        assert!(
+            line.contains("the run ended before their Slurm jobs started"),
+            "{stderr}"
+        );
+    }
+    println!("  {starting:?}");
+}
+
+/// `--slurm-alloc --salloc-args -N3 -j 6 --slot-timeout 3s` with 300 jobs
+/// of 50 ms; once outputs come, node3 crashes (every process in its
+/// namespace killed: its sruns stay, alive and silent): its two slots are
+/// declared dead by the liveness exchange, said once each on stderr, their
+/// sruns stopped; their jobs run on the other nodes and the run gives
+/// every output once and in order and exits 0. Then node3 comes back for
+/// the tests after this one, and nothing is left of the run.
+fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Cluster>) {
+    const JOBS: usize = 300;
+    let conf = cell.borrow().conf().to_owned();
+    let mut child = Command::new(hearth())
+        .args([
+            "map",
+            "--slurm",
+            "-j",
+            "6",
+            "--slurm-alloc",
+            "--salloc-args",
+            "-N3",
+            "--slot-timeout",
+            "3s",
+            "--json",
+            "--",
+            "sleep 0.05; echo {}",
+        ])
+        .env("SLURM_CONF", conf)
+        .env_remove("HEARTH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting hearth");
+    let hearth_pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
+    drop(stdin);
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let guard = thread::spawn(move || {
+        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
+            let _ = procs::signal(hearth_pid, libc::SIGKILL);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut crashed = false;
+    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        lines.push(line.expect("reading hearth's output"));
+        if lines.len() == 30 {
+            cell.borrow_mut().crash_node(2);
+            crashed = true;
+        }
+    }
+    let status = child.wait().expect("waiting for hearth");
+    drop(done_tx);
+    let _ = guard.join();
+    let stderr = errors.join().unwrap();
+    let restarted = cell.borrow_mut().restart_node(2);
+    assert!(crashed, "fewer than 30 outputs: {lines:?}; {stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(lines.len(), JOBS, "{stderr}");
+    let mut nodes = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(json["seq"], i + 1, "{line}");
+        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+        let _ = nodes.insert(json["node"].as_str().unwrap_or("?").to_owned());
+    }
+    assert_eq!(
+        nodes.len(),
+        3,
+        "every node ran jobs before the crash: {nodes:?}"
+    );
+    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
+    assert_eq!(lost.len(), 2, "{stderr}");
+    for line in lost {
+        assert!(
+            line.contains("no answer for 3s (the slot timeout)"),
+            "{stderr}"
+        );
+    }
+    restarted.unwrap_or_else(|why| panic!("node3 did not come back: {why}"));
 }

@@ -62,21 +62,21 @@ pub(crate) fn remote_token_base(pool: usize) -> usize {
 
 /// A remote pool as the coordinator drives it: the engine, and what its
 /// handles share.
-pub(crate) struct RemoteFront {
+pub(crate) struct CoordinatedPool {
     pub(crate) engine: Engine,
     pub(crate) shared: Arc<PoolShared>,
 }
 
-impl RemoteFront {
+impl CoordinatedPool {
     /// Moves the actors' submissions into the engine, then lets it work.
-    fn tick(&mut self, registry: &Registry) {
+    fn take_jobs_and_work(&mut self, registry: &Registry) {
         for job in self.shared.take_submissions() {
             let reply = Reply::Call(job.reply);
             // Its id is for holding jobs in input order, which a job with
             // a future of its own has no use for.
             let _id = self
                 .engine
-                .submit(&job.eligible, job.handler, job.payload, reply);
+                .submit(&job.eligible, (job.handler, job.payload, None), reply);
         }
         self.engine.do_due_work(registry);
     }
@@ -119,7 +119,7 @@ pub(crate) struct Coordinator {
     policy: Policy,
     /// The error of a failed poll, for the forced stop it causes.
     poll_error: Option<io::Error>,
-    pools: Vec<RemoteFront>,
+    pools: Vec<CoordinatedPool>,
     /// What the service manager is told (nothing without `NOTIFY_SOCKET`).
     service: ServiceManager,
 }
@@ -132,7 +132,7 @@ impl Coordinator {
         grace: Duration,
         workers: Vec<WorkerHandle>,
         sync_workers: Vec<SyncWorkerHandle>,
-        pools: Vec<RemoteFront>,
+        pools: Vec<CoordinatedPool>,
     ) -> Result<Coordinator, Error> {
         let registered = poll
             .registry()
@@ -213,7 +213,9 @@ impl Coordinator {
             }
             self.ready_if_workers_started();
             let registry = self.poll.registry();
-            self.pools.iter_mut().for_each(|pool| pool.tick(registry));
+            self.pools
+                .iter_mut()
+                .for_each(|pool| pool.take_jobs_and_work(registry));
             self.end_idle_waits_if_quiet();
             if !self.threads_alive()
                 && self.pools.iter().all(|p| p.engine.is_closed())
@@ -290,19 +292,19 @@ impl Coordinator {
                     }
                     _ => info!(grace:? = self.grace; "shutting down the runtime"),
                 }
-                self.pools.iter_mut().for_each(RemoteFront::drain);
+                self.pools.iter_mut().for_each(CoordinatedPool::drain);
                 self.stop_threads(|| Control::Shutdown);
                 self.shared.scheduler.wake_all();
                 None
             }
             Action::StopThreads => {
-                self.pools.iter_mut().for_each(RemoteFront::drain);
+                self.pools.iter_mut().for_each(CoordinatedPool::drain);
                 self.stop_threads(|| Control::Stop);
                 None
             }
             Action::ClosePools => {
                 // Nobody can submit jobs any more.
-                self.pools.iter_mut().for_each(RemoteFront::drain);
+                self.pools.iter_mut().for_each(CoordinatedPool::drain);
                 None
             }
             Action::Force(forced) => {

@@ -110,6 +110,19 @@ pub enum SlotFailure {
         /// ssh's own words.
         ssh: String,
     },
+    /// A host asked for a copy of the worker ([`Host::install_worker`])
+    /// but runs another system or architecture than this program was
+    /// built for.
+    ///
+    /// [`Host::install_worker`]: crate::remote::Host::install_worker
+    WrongSystem {
+        /// The host's system and architecture (`uname -s`, `uname -m`).
+        host: String,
+        /// The ones this program was built for.
+        ours: String,
+    },
+    /// Installing the worker on the host went wrong; the text says how.
+    Install(String),
     /// ssh could not connect: the connection was refused or timed out, the
     /// network or the name server did not answer. Retried with back-off:
     /// a host that boots or a network that comes back may answer.
@@ -122,7 +135,8 @@ pub enum SlotFailure {
 impl SlotFailure {
     /// True if starting the slot again cannot help: a missing binary, a
     /// process that cannot be started, another protocol version, ssh
-    /// refusing the login, not knowing the host or not trusting its key.
+    /// refusing the login, not knowing the host or not trusting its key,
+    /// a host of another architecture to install the worker on.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
@@ -132,6 +146,7 @@ impl SlotFailure {
                 | SlotFailure::LoginRefused { .. }
                 | SlotFailure::HostUnknown { .. }
                 | SlotFailure::HostKeyRejected { .. }
+                | SlotFailure::WrongSystem { .. }
         )
     }
 
@@ -256,6 +271,13 @@ impl fmt::Display for SlotFailure {
                  one with `ssh-keygen -R HOST` if it changed on purpose"
             ),
             SlotFailure::CouldNotConnect { ssh } => write!(f, "ssh could not connect: {ssh}"),
+            SlotFailure::WrongSystem { host, ours } => write!(
+                f,
+                "cannot install the worker: the host runs {host}, this hearth is built for \
+                 {ours}; build hearth for the host, install it there and give its path \
+                 (--remote-bin)"
+            ),
+            SlotFailure::Install(what) => write!(f, "installing the worker: {what}"),
         }
     }
 }

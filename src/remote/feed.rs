@@ -18,6 +18,10 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use serde::Serialize;
 
 use super::pool::ControlInner;
+use crate::remote::Files;
+
+/// An encoded input and the files of its job.
+pub(crate) type Payload = (Vec<u8>, Option<Arc<Files>>);
 
 /// The inputs of a run ([`Pool::run_raw`](super::Pool::run_raw)): a list, or
 /// a [`Feed`] whose inputs arrive while the run goes on. Made with `into()`
@@ -31,8 +35,18 @@ use super::pool::ControlInner;
 pub enum Inputs<'a, I> {
     /// Inputs all known, or made on demand.
     List(Box<dyn Iterator<Item = I> + 'a>),
+    /// Inputs all known, or made on demand, each with the files its job
+    /// needs on its slot's host and makes there (see [`Files`]).
+    WithFiles(Box<dyn Iterator<Item = (I, Files)> + 'a>),
     /// Inputs sent while the run goes on, from the pool's [`Pool::feed`](super::Pool::feed).
     Feed(Feed<I>),
+}
+
+impl<'a, I> Inputs<'a, I> {
+    /// Inputs each with the files of its job (see [`Files`]).
+    pub fn with_files(inputs: impl IntoIterator<Item = (I, Files)> + 'a) -> Inputs<'a, I> {
+        Inputs::WithFiles(Box::new(inputs.into_iter()))
+    }
 }
 
 impl<'a, I, T> From<T> for Inputs<'a, I>
@@ -55,6 +69,7 @@ impl<I> fmt::Debug for Inputs<'_, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Inputs::List(_) => f.write_str("Inputs::List(..)"),
+            Inputs::WithFiles(_) => f.write_str("Inputs::WithFiles(..)"),
             Inputs::Feed(feed) => f.debug_tuple("Inputs::Feed").field(feed).finish(),
         }
     }
@@ -65,7 +80,7 @@ impl<I> fmt::Debug for Inputs<'_, I> {
 /// is dropped.
 pub struct Feeder<I> {
     /// Taken by `drop`, to disconnect before the wake-up.
-    tx: Option<Sender<Vec<u8>>>,
+    tx: Option<Sender<Payload>>,
     pool: Arc<ControlInner>,
     _input: PhantomData<fn(&I)>,
 }
@@ -73,7 +88,7 @@ pub struct Feeder<I> {
 /// The receiving end, for a run ([`Pool::run`](super::Pool::run)) on the
 /// pool that made it.
 pub struct Feed<I> {
-    rx: Receiver<Vec<u8>>,
+    rx: Receiver<Payload>,
     pool: Arc<ControlInner>,
     _input: PhantomData<fn(&I)>,
 }
@@ -125,10 +140,25 @@ impl<I: Serialize> Feeder<I> {
     /// [`FeedError::Encode`] if `input` does not encode (nothing is sent),
     /// [`FeedError::Closed`] once the run takes no more inputs.
     pub fn send(&self, input: &I) -> Result<(), FeedError> {
+        self.send_payload(input, None)
+    }
+
+    /// As [`Feeder::send`], for a job with files to send before it runs
+    /// and to bring back after it (see [`Files`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Feeder::send`].
+    pub fn send_with_files(&self, input: &I, files: Files) -> Result<(), FeedError> {
+        let files = (!files.is_empty()).then(|| Arc::new(files));
+        self.send_payload(input, files)
+    }
+
+    fn send_payload(&self, input: &I, files: Option<Arc<Files>>) -> Result<(), FeedError> {
         let payload =
             postcard::to_stdvec(input).map_err(|err| FeedError::Encode(err.to_string()))?;
         let tx = self.tx.as_ref().ok_or(FeedError::Closed)?;
-        tx.send(payload).map_err(|_| FeedError::Closed)?;
+        tx.send((payload, files)).map_err(|_| FeedError::Closed)?;
         self.pool.wake();
         Ok(())
     }
@@ -186,19 +216,19 @@ pub(crate) enum Source<P> {
     /// All there from the start.
     List(P),
     /// As a feeder sends them.
-    Feed(Receiver<Vec<u8>>),
+    Feed(Receiver<Payload>),
 }
 
 /// What [`Source::pull`] found.
 pub(crate) enum Pulled {
-    Input(Vec<u8>),
+    Input(Payload),
     /// None yet: a feeder wakes the poll when one comes.
     Later,
     /// No more.
     End,
 }
 
-impl<P: Iterator<Item = Vec<u8>>> Source<P> {
+impl<P: Iterator<Item = Payload>> Source<P> {
     pub(crate) fn pull(&mut self) -> Pulled {
         match self {
             Source::List(payloads) => payloads.next().map_or(Pulled::End, Pulled::Input),

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use crate::remote::{PoolError, Transport};
+use std::sync::Arc;
+
+use crate::remote::install::Install;
+use crate::remote::{PoolError, Transport, Workdir};
 
 /// A host of the pool: a name, how many slots, how to reach it, and tags.
 #[derive(Clone, Debug)]
@@ -11,6 +14,12 @@ pub struct Host {
     pub(crate) slots: usize,
     pub(crate) transport: Transport,
     pub(crate) tags: Vec<(String, String)>,
+    pub(crate) workdir: Option<Workdir>,
+    /// Copy this program to the host when it has none
+    /// ([`Host::install_worker`]).
+    pub(crate) install_worker: bool,
+    /// This program, once the pool is built, for a host that installs it.
+    pub(crate) install: Option<Arc<Install>>,
 }
 
 impl Host {
@@ -22,6 +31,9 @@ impl Host {
             slots,
             transport: Transport::local(),
             tags: Vec::new(),
+            workdir: None,
+            install_worker: false,
+            install: None,
         }
     }
 
@@ -32,6 +44,9 @@ impl Host {
             slots,
             transport,
             tags: Vec::new(),
+            workdir: None,
+            install_worker: false,
+            install: None,
         }
     }
 
@@ -41,9 +56,37 @@ impl Host {
         self
     }
 
+    /// Runs the host's jobs in `workdir`: a directory (made if missing;
+    /// a relative one is relative to the home directory there), or a
+    /// fresh temporary directory per job, removed after it. Files sent
+    /// with a job go there too. Default: the worker's own directory (the
+    /// login directory over ssh, the pool's directory locally).
+    pub fn workdir(mut self, workdir: Workdir) -> Host {
+        self.workdir = Some(workdir);
+        self
+    }
+
+    /// Copies this very program to the host when it has no copy of it,
+    /// over the first slot's own ssh connection (the others wait for it),
+    /// to `~/.cache/hearth/hearth-CRC-LEN`, and runs that as the worker
+    /// (the transport's `bin` is not used then): a cluster needs nothing
+    /// installed. Only to a host of the system and architecture this
+    /// program was built for, checked first (another is a permanent
+    /// failure that says so). For ssh hosts only (see
+    /// [`PoolBuilder::build`](crate::remote::PoolBuilder::build)).
+    pub fn install_worker(mut self) -> Host {
+        self.install_worker = true;
+        self
+    }
+
     /// The host's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The host's slots.
+    pub fn slots(&self) -> usize {
+        self.slots
     }
 
     /// The host's tags.
@@ -84,7 +127,8 @@ impl Target {
             .map(Target::Tags)
     }
 
-    pub(crate) fn matches(&self, host: &Host) -> bool {
+    /// True if a job of this target may run on `host`'s slots.
+    pub fn matches(&self, host: &Host) -> bool {
         match self {
             Target::Any => true,
             Target::Host(name) => host.name == *name,

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 
 use serde::{Deserialize, Serialize};
@@ -54,12 +55,40 @@ pub(crate) type Sink<'a> = dyn FnMut(Stream, &[u8]) -> io::Result<()> + 'a;
 pub struct JobContext<'a> {
     slot: u32,
     sink: &'a mut Sink<'a>,
+    workdir: Option<&'a Path>,
+    env: &'a [(String, String)],
 }
 
 impl<'a> JobContext<'a> {
-    /// A context of a job on slot `slot` whose output goes to `sink`.
-    pub(crate) fn new(slot: u32, sink: &'a mut Sink<'a>) -> JobContext<'a> {
-        JobContext { slot, sink }
+    /// A context of a job on slot `slot` whose output goes to `sink`, that
+    /// runs in `workdir` (if not the worker's own) with `env` set.
+    pub(crate) fn new(
+        slot: u32,
+        sink: &'a mut Sink<'a>,
+        workdir: Option<&'a Path>,
+        env: &'a [(String, String)],
+    ) -> JobContext<'a> {
+        JobContext {
+            slot,
+            sink,
+            workdir,
+            env,
+        }
+    }
+
+    /// The job's working directory, when the pool set one
+    /// ([`Host::workdir`](crate::remote::Host::workdir)): where its files
+    /// were put and where [`JobContext::run_command`] runs. `None`: the
+    /// worker's own directory.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.workdir
+    }
+
+    /// The environment variables the pool sets for every job
+    /// ([`PoolBuilder::env`](crate::remote::PoolBuilder::env));
+    /// [`JobContext::run_command`] sets them for its command.
+    pub fn env(&self) -> &[(String, String)] {
+        self.env
     }
 
     /// The number of the slot that runs the job, as its pool numbers its
@@ -89,16 +118,24 @@ impl<'a> JobContext<'a> {
 
     /// Runs `command` with its stdout and stderr streamed as this job's
     /// ([`JobContext::write`]), as it writes them, and returns its exit
-    /// status. Its stdin is what `command` says (the parent's unless set;
-    /// set `Stdio::null()` for none). The process is killed if the worker
-    /// thread running the job dies, and when the pool goes away while it
-    /// runs.
+    /// status. It runs in the job's [`workdir`](JobContext::workdir) (if
+    /// any, and unless `command` names its own) with the pool's
+    /// [`env`](JobContext::env) set. Its stdin is what `command` says (the
+    /// parent's unless set; set `Stdio::null()` for none). The process is
+    /// killed if the worker thread running the job dies, and when the
+    /// pool goes away while it runs.
     ///
     /// # Errors
     ///
     /// The command cannot be started (it is not run then), or its output
     /// cannot be read or sent (it is killed then).
     pub fn run_command(&mut self, command: &mut Command) -> io::Result<ExitStatus> {
+        if let Some(dir) = self.workdir
+            && command.get_current_dir().is_none()
+        {
+            let _ = command.current_dir(dir);
+        }
+        let _ = command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command::run(command, self)
     }
 }

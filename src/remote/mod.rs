@@ -44,14 +44,17 @@ mod handle;
 mod handlers;
 mod held;
 mod host;
+mod install;
 mod job;
 mod keepalive;
+mod login;
 mod outcome;
 mod pool;
 mod serve;
 mod slot;
 mod slurm;
 mod stats;
+mod transfer;
 mod transport;
 pub(crate) mod wire;
 
@@ -72,8 +75,9 @@ pub use pool::{
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
+pub use transfer::Files;
 pub use transport::Transport;
-pub use wire::{JobError, JobErrorKind, WireError};
+pub use wire::{JobError, JobErrorKind, WireError, Workdir};
 
 /// Not part of hearth's API: the protocol's codec, for hearth's own tests
 /// of fake workers and fake pools that run as processes of their own and

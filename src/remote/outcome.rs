@@ -130,6 +130,14 @@ impl fmt::Display for Joined<'_> {
 pub enum PoolError {
     /// The pool has no slots (no host, or hosts with 0 slots).
     NoSlots,
+    /// A host's name is not one its transport can reach, e.g. an ssh
+    /// host `user@` with no host name or `node1:http` with no port.
+    BadHost {
+        /// The host's name, as given.
+        host: String,
+        /// What is wrong with it and how to write it.
+        why: String,
+    },
     /// No host is named like, or tagged as, the jobs' target.
     NoMatchingHost {
         /// The target, as given.
@@ -173,6 +181,7 @@ impl fmt::Display for PoolError {
                 f,
                 "bad tag query {query:?}: expected key=value pairs separated by commas, e.g. role=db,zone=a"
             ),
+            PoolError::BadHost { host, why } => write!(f, "bad host {host:?}: {why}"),
             PoolError::NoSlots => {
                 f.write_str("remote pool has no slots: give it a host with at least one slot")
             }
@@ -205,6 +214,7 @@ impl StdError for PoolError {
                 .map(|slot| slot as &(dyn StdError + 'static)),
             PoolError::Poll(err) | PoolError::HeldOutput(err) => Some(err),
             PoolError::NoSlots
+            | PoolError::BadHost { .. }
             | PoolError::NoMatchingHost { .. }
             | PoolError::BadQuery(_)
             | PoolError::Stopped

@@ -5,10 +5,13 @@
 //! failure semantics are the engine's (see `engine/mod.rs`): retries on
 //! slot failure, final job errors, no job lost, no result delivered twice.
 
+mod each_host;
 mod run;
 mod signals;
 
 pub use signals::StopStep;
+
+use run::Placement;
 
 use std::fmt;
 use std::io;
@@ -23,13 +26,15 @@ use serde::de::DeserializeOwned;
 
 use crate::Signal;
 use crate::remote::delivery::{Event, OnEvent};
-use crate::remote::engine::{Engine, FailedOutput, Hook, OnSlotLost, Settings, after};
+use crate::remote::engine::{
+    Engine, FailedOutput, Hook, OnSlotLost, Settings, after, eligible_slots,
+};
 use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
 use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{
-    Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
+    Files, Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
 };
 
 /// Builds a [`Pool`].
@@ -49,6 +54,7 @@ pub struct PoolBuilder {
     on_stop_signal: Option<signals::OnStopSignal>,
     max_frame: usize,
     max_held_bytes: usize,
+    env: Vec<(String, String)>,
 }
 
 /// The default [`PoolBuilder::slot_timeout`]: 30 s.
@@ -191,6 +197,19 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets the environment variable `name` to `value` for every job, on
+    /// every slot: sent once with each slot's session set-up, and set by
+    /// [`JobContext::run_command`](crate::remote::JobContext::run_command)
+    /// for its command ([`JobContext::env`](crate::remote::JobContext::env)
+    /// lists them for a handler's own code). A name set twice takes the
+    /// last value.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value.into()));
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -201,7 +220,9 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`PoolError::NoSlots`], or a poll that cannot be created.
+    /// [`PoolError::NoSlots`], [`PoolError::BadHost`] for a host whose
+    /// name its transport cannot reach (an ssh host `user@`), or a poll
+    /// that cannot be created.
     pub fn build(mut self) -> Result<Pool, PoolError> {
         let poll = Poll::new().map_err(PoolError::Poll)?;
         let (max_held_bytes, slot_timeout) = (self.max_held_bytes, self.slot_timeout);
@@ -242,9 +263,38 @@ impl PoolBuilder {
 
     /// The engine of this pool, its slots on the tokens from `base` on,
     /// named `default_name` unless [`PoolBuilder::name`] was called.
-    pub(crate) fn into_engine(self, base: usize, default_name: &str) -> Result<Engine, PoolError> {
+    pub(crate) fn into_engine(
+        mut self,
+        base: usize,
+        default_name: &str,
+    ) -> Result<Engine, PoolError> {
         if self.hosts.iter().all(|h| h.slots == 0) {
             return Err(PoolError::NoSlots);
+        }
+        let mut install = None;
+        for host in &mut self.hosts {
+            let bad = |why: String| PoolError::BadHost {
+                host: host.name.clone(),
+                why,
+            };
+            host.transport.check_host(&host.name).map_err(bad)?;
+            if !host.install_worker {
+                continue;
+            }
+            if !matches!(host.transport, crate::remote::Transport::Ssh { .. }) {
+                return Err(bad(
+                    "only an ssh host installs the worker; give the others its path".to_owned(),
+                ));
+            }
+            if install.is_none() {
+                let this = crate::remote::install::Install::this_program().map_err(|err| {
+                    bad(format!(
+                        "cannot read this program to install it there: {err}"
+                    ))
+                })?;
+                install = Some(Arc::new(this));
+            }
+            host.install = install.clone();
         }
         let settings = Settings {
             window: self.window,
@@ -256,6 +306,7 @@ impl PoolBuilder {
             failed_output: self.failed_output,
             on_slot_lost: self.on_slot_lost,
             max_frame: self.max_frame,
+            env: self.env,
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
         let stats = Arc::new(PoolStats::new(name, &self.hosts));
@@ -432,6 +483,7 @@ impl Pool {
             on_stop_signal: None,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            env: Vec::new(),
         }
     }
 
@@ -475,11 +527,12 @@ impl Pool {
         I: Serialize,
         O: DeserializeOwned,
     {
+        let placement = Placement::One(eligible_slots(&self.hosts, target)?);
         let payloads = encode_all(inputs)?;
         let mut outputs = Vec::with_capacity(payloads.len());
-        let source = Source::List(payloads.into_iter());
+        let source = Source::List(payloads.into_iter().map(|p| (p, None)));
         self.run_source(
-            target,
+            &placement,
             handler,
             source,
             Order::Submission,
@@ -643,25 +696,37 @@ impl Pool {
         streamed: bool,
         on_event: &mut OnEvent<'_>,
     ) -> Result<(), PoolError> {
+        let placement = Placement::One(eligible_slots(&self.hosts, target)?);
         match inputs {
             Inputs::Feed(feed) => {
                 if !feed.is_of(&self.control) {
                     return Err(PoolError::ForeignFeed);
                 }
-                let source = feed.into_source::<std::iter::Empty<Vec<u8>>>();
-                self.run_source(target, handler, source, order, streamed, on_event)
+                let source = feed.into_source::<std::iter::Empty<crate::remote::feed::Payload>>();
+                self.run_source(&placement, handler, source, order, streamed, on_event)
             }
-            Inputs::List(inputs) => {
-                let mut failed = None;
-                let payloads = inputs.map_while(|input| match postcard::to_stdvec(&input) {
-                    Ok(payload) => Some(payload),
-                    Err(err) => {
-                        failed = Some(err);
-                        None
+            Inputs::List(_) | Inputs::WithFiles(_) => {
+                let inputs: Box<dyn Iterator<Item = (I, Option<Files>)>> = match inputs {
+                    Inputs::List(inputs) => Box::new(inputs.map(|input| (input, None))),
+                    Inputs::WithFiles(inputs) => {
+                        Box::new(inputs.map(|(input, files)| (input, Some(files))))
                     }
-                });
+                    Inputs::Feed(_) => Box::new(std::iter::empty()),
+                };
+                let mut failed = None;
+                let payloads =
+                    inputs.map_while(|(input, files)| match postcard::to_stdvec(&input) {
+                        Ok(payload) => {
+                            let files = files.filter(|f| !f.is_empty()).map(Arc::new);
+                            Some((payload, files))
+                        }
+                        Err(err) => {
+                            failed = Some(err);
+                            None
+                        }
+                    });
                 let source = Source::List(payloads);
-                self.run_source(target, handler, source, order, streamed, on_event)?;
+                self.run_source(&placement, handler, source, order, streamed, on_event)?;
                 failed.map_or(Ok(()), |err| Err(PoolError::Encode(err)))
             }
         }
@@ -734,7 +799,10 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         drop(self.keep_alive.take());
-        lock(&self.engine).kill_all(self.poll.registry());
+        let mut engine = lock(&self.engine);
+        engine.kill_all(self.poll.registry());
+        // The sruns asked to stop, their grace periods at once.
+        engine.finish_stopping();
     }
 }
 

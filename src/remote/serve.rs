@@ -48,6 +48,9 @@ use crate::remote::{Handlers, JobContext, Stream};
 mod keeper;
 #[cfg(test)]
 mod tests;
+mod world;
+
+use world::{Prepared, World};
 
 /// The command line flag that makes a program a worker.
 pub const REMOTE_WORKER_FLAG: &str = "--remote-worker";
@@ -326,6 +329,9 @@ where
     let max_frame = wire::DEFAULT_MAX_FRAME;
     let mut bytes = Vec::new();
     let mut stage = Stage::Hello;
+    let mut world = World::default();
+    // The next job's files, as they come.
+    let mut prepared: Option<Prepared> = None;
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
     loop {
@@ -369,11 +375,23 @@ where
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
                 watch.busy.store(true, Ordering::SeqCst);
-                let outcome = {
-                    let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
-                    let slot = watch.slot.load(Ordering::Relaxed);
-                    handlers.run(&handler, &payload, &mut JobContext::new(slot, &mut sink))
+                let job = match prepared.take() {
+                    Some(job) if job.id() == id => job,
+                    other => {
+                        if let Some(old) = other {
+                            old.finish();
+                        }
+                        world.prepare(id)
+                    }
                 };
+                let outcome = run_job(
+                    (id, &handler, &payload),
+                    &job,
+                    &world,
+                    handlers,
+                    (out, watch),
+                );
+                job.finish();
                 watch.busy.store(false, Ordering::SeqCst);
                 if watch.gone.load(Ordering::SeqCst) {
                     abandoned += 1;
@@ -381,6 +399,31 @@ where
                 }
                 encode_result(id, outcome, max_frame, &mut bytes)?;
                 lock(out).write_all(&bytes).map_err(WireError::Io)?;
+            }
+            (
+                Stage::Jobs,
+                frame @ (Frame::File { .. }
+                | Frame::FileData { .. }
+                | Frame::FileEnd { .. }
+                | Frame::Return { .. }),
+            ) => {
+                let id = match &frame {
+                    Frame::File { id, .. }
+                    | Frame::FileData { id, .. }
+                    | Frame::FileEnd { id, .. }
+                    | Frame::Return { id, .. } => *id,
+                    _ => unreachable!("matched above"),
+                };
+                let job = match prepared.take() {
+                    Some(job) if job.id() == id => job,
+                    other => {
+                        if let Some(old) = other {
+                            old.finish();
+                        }
+                        world.prepare(id)
+                    }
+                };
+                prepared.insert(job).take(frame);
             }
             (Stage::Jobs, Frame::Ping { seq }) => {
                 bytes.clear();
@@ -399,7 +442,7 @@ where
                     stage_now,
                     handlers,
                     &mut *lock(out),
-                    watch,
+                    (watch, &mut world),
                     max_frame,
                 )?;
             }
@@ -413,7 +456,7 @@ fn handle<W: Write>(
     stage: Stage,
     handlers: &Handlers,
     out: &mut W,
-    watch: &Watch,
+    (watch, world): (&Watch, &mut World),
     max_frame: usize,
 ) -> Result<Stage, ServeError> {
     let expected = match stage {
@@ -441,8 +484,11 @@ fn handle<W: Write>(
                 config: _,
                 slot_timeout_ms,
                 slot,
+                env,
+                workdir,
             },
         ) => {
+            *world = World { env, workdir };
             let missing: Vec<&String> = wanted
                 .iter()
                 .filter(|name| !handlers.contains(name))
@@ -470,6 +516,43 @@ fn handle<W: Write>(
     };
     out.flush().map_err(WireError::Io)?;
     Ok(next)
+}
+
+/// Runs job `(id, handler, payload)` in its world, `job` (its directory
+/// and files), unless its files did not arrive; then sends back the files
+/// it asked for and cleans up. The handler's outcome, or why it did not
+/// run.
+fn run_job<W: Write>(
+    (id, handler, payload): (u64, &str, &[u8]),
+    job: &Prepared,
+    world: &World,
+    handlers: &Handlers,
+    (out, watch): (&Mutex<BufWriter<W>>, &Watch),
+) -> Result<Vec<u8>, JobError> {
+    let outcome = match job.error() {
+        Some(why) => Err(JobError::new(
+            JobErrorKind::Failed,
+            format!("its files did not arrive, so it did not run: {why}"),
+        )),
+        None => {
+            let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
+            let slot = watch.slot.load(Ordering::Relaxed);
+            let mut context = JobContext::new(slot, &mut sink, job.dir(), &world.env);
+            handlers.run(handler, payload, &mut context)
+        }
+    };
+    let send = |bytes: &[u8]| lock(out).write_all(bytes);
+    let say = |text: &str| {
+        let _ = send_output(out, watch, id, Stream::Stderr, text.as_bytes());
+    };
+    let sent = job.send_back(send, say, wire::DEFAULT_MAX_FRAME);
+    match (outcome, sent) {
+        (Ok(_), Err(err)) => Err(JobError::new(
+            JobErrorKind::Failed,
+            format!("cannot send its files back: {err}"),
+        )),
+        (outcome, _) => outcome,
+    }
 }
 
 /// Sends a chunk of job `id`'s output at once (the caller cuts it to

@@ -7,13 +7,19 @@
 //! fill a pipe and stall. What the frames mean is the pool's business.
 //!
 //! A Slurm slot first waits for its start line (see `slurm.rs`): until it
-//! comes the job is pending, counted in the host's `pending` and bounded by
-//! the transport's pending timeout instead of the handshake timeout.
+//! comes the job is pending, counted in the host's `pending` (and in its
+//! `queued` while srun's stderr says the job waits for resources) and
+//! bounded by the transport's pending timeout instead of the handshake
+//! timeout.
 //!
 //! Stopping: a slot's process leads its own process group, which the
 //! worker's jobs share; it is killed as a group, except for Slurm, where
 //! only the srun process is signalled (`SIGTERM`, then `SIGKILL` after a
-//! grace period), never its group.
+//! grace period), never its group. [`Slot::kill`] does not wait for an
+//! srun told to stop: srun waits for its step, and a step on a node that
+//! stopped answering never ends, so the pool keeps the slot among its
+//! stopping ones (see `engine/stopping.rs`) and carries on; dropping a slot
+//! waits out what is left of the grace period, then kills.
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -25,10 +31,12 @@ use log::{debug, info, warn};
 use mio::unix::pipe;
 use mio::{Interest, Registry, Token};
 
+use crate::remote::install::{self, Install, Said};
 use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
+use crate::remote::transfer::{Download, Outgoing, Upload};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
-use crate::remote::{Host, SlotFailure, SlotInfo};
+use crate::remote::{Files, Host, SlotFailure, SlotInfo};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -50,6 +58,13 @@ pub(crate) struct Counters {
     pub(crate) host: usize,
 }
 
+/// A slot whose install script has not said `ready` yet.
+struct Installing {
+    /// The line so far.
+    line: Vec<u8>,
+    install: Arc<Install>,
+}
+
 /// A Slurm slot waiting for its start line.
 struct Pending {
     /// The line so far.
@@ -57,6 +72,9 @@ struct Pending {
     /// How long the job may stay in the queue.
     timeout: Duration,
     slurm: Slurm,
+    /// srun said the job waits for resources (and not yet that it got
+    /// them): counted in the host's `queued`.
+    queued: bool,
 }
 
 pub(crate) struct Slot {
@@ -71,6 +89,8 @@ pub(crate) struct Slot {
     /// Stopped by killing its process group; otherwise only the process
     /// is signalled.
     kill_group: bool,
+    /// When the process was sent `SIGTERM` (a Slurm slot being stopped).
+    term_sent: Option<Instant>,
     /// Until a Slurm slot's start line came.
     pending: Option<Pending>,
     /// The handshake's time limit once the worker runs.
@@ -111,22 +131,40 @@ pub(crate) struct Slot {
     /// limit: the first `PONG` from then on shows the worker alive, and
     /// the job's overrun its own.
     pub(crate) overdue: Option<u64>,
+    /// A job with files is in flight: it runs alone.
+    pub(crate) exclusive: bool,
+    /// A job's files going out, then the job; or the program, to a host
+    /// that installs it.
+    upload: Option<Box<dyn Outgoing>>,
+    /// Until an installing slot's script said `ready` (see `install.rs`).
+    installing: Option<Installing>,
+    /// A file of the running job coming back.
+    pub(crate) download: Option<Download>,
 }
+
+/// Bytes queued for the worker below which an upload adds more, and up to
+/// which it adds: a job's files go out a chunk at a time as the pipe takes
+/// them, never whole in memory.
+const UPLOAD_LOW: usize = 256 * 1024;
+const UPLOAD_HIGH: usize = 1024 * 1024;
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`; the slot is named
-    /// `label`, `number` in the pool.
+    /// `label`, `number` in the pool, `in_host` (from 0) among its host's.
     pub(crate) fn spawn(
         host: &Host,
         counters: Counters,
-        (label, number): (String, u32),
+        (label, number, in_host): (String, u32, usize),
         registry: &Registry,
         base: usize,
         handshake_deadline: Instant,
         max_frame: usize,
     ) -> io::Result<Slot> {
         let transport = &host.transport;
-        let mut cmd = transport.command(&host.name);
+        let mut cmd = match &host.install {
+            Some(install) => transport.install_command(&host.name, &install.remote),
+            None => transport.command_for(&host.name, in_host),
+        };
         let _ = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -167,6 +205,7 @@ impl Slot {
             line: Vec::new(),
             timeout: slurm.pending_limit(),
             slurm: slurm.clone(),
+            queued: false,
         });
         let stage = match &pending {
             // The handshake's time starts when the job runs.
@@ -183,6 +222,7 @@ impl Slot {
             child,
             counters,
             kill_group: transport.kill_group_on_stop(),
+            term_sent: None,
             pending,
             handshake,
             slurm_place: None,
@@ -205,16 +245,93 @@ impl Slot {
             pinged: now,
             ping_seq: 0,
             overdue: None,
+            exclusive: false,
+            upload: None,
+            download: None,
+            installing: host.install.clone().map(|install| Installing {
+                line: Vec::new(),
+                install,
+            }),
         };
-        // Written when stdin is writable: a worker that already exited shows
-        // up as its stdout closing, with its exit status, not as an error
-        // here.
-        slot.queue(&Frame::Hello {
+        // An install script reads stdin until it says `ready`.
+        if slot.installing.is_none() {
+            slot.hello()?;
+        }
+        Ok(slot)
+    }
+
+    /// Queues `HELLO` and writes it when stdin is writable: a worker that
+    /// already exited shows up as its stdout closing, with its exit
+    /// status, not as an error here.
+    fn hello(&mut self) -> io::Result<()> {
+        self.queue(&Frame::Hello {
             version: u32::from(wire::VERSION),
         })
         .map_err(io::Error::other)?;
-        let _ = slot.flush();
-        Ok(slot)
+        let _ = self.flush();
+        Ok(())
+    }
+
+    /// Reads an installing slot's script's lines (see `install.rs`):
+    /// `Some(true)` once it said `ready` (`HELLO` is then on its way),
+    /// `Some(false)` if more is to come, `None` at the end of stdout.
+    fn read_install_lines(&mut self) -> Result<Option<bool>, SlotFailure> {
+        let mut byte = [0];
+        loop {
+            let Some(installing) = self.installing.as_mut() else {
+                return Ok(Some(true));
+            };
+            match self.stdout.read(&mut byte) {
+                Ok(0) => return Ok(None),
+                Ok(_) if byte[0] != b'\n' => {
+                    if installing.line.len() >= slurm::MAX_START_LINE {
+                        return Err(SlotFailure::Install(format!(
+                            "no line from the install script within {} bytes",
+                            slurm::MAX_START_LINE
+                        )));
+                    }
+                    installing.line.push(byte[0]);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Some(false)),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(SlotFailure::Install(err.to_string())),
+            }
+            self.heard = Instant::now();
+            let line = String::from_utf8_lossy(&std::mem::take(&mut installing.line)).into_owned();
+            let install = installing.install.clone();
+            match install::parse(&line).map_err(SlotFailure::Install)? {
+                Said::Ready => {
+                    self.installing = None;
+                    self.hello()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()))?;
+                    return Ok(Some(true));
+                }
+                Said::Need { os, arch } => {
+                    if let Err(ours) = install::runs_here_built(&os, &arch) {
+                        self.out.extend_from_slice(b"refuse\n");
+                        let _ = self.flush();
+                        return Err(SlotFailure::WrongSystem {
+                            host: format!("{os} {arch}"),
+                            ours,
+                        });
+                    }
+                    let copy = install.copy().map_err(|err| {
+                        SlotFailure::Install(format!("cannot read this program to copy it: {err}"))
+                    })?;
+                    info!(slot:% = self.label; "copying this program to the host, as {}", install.remote);
+                    // The copy's time on top of the handshake's, at 5 MB/s.
+                    let copying = Duration::from_secs(install.size() / 5_000_000);
+                    let deadline =
+                        crate::remote::engine::after(Instant::now(), self.handshake + copying);
+                    self.stage = Stage::Hello(deadline);
+                    self.upload = Some(Box::new(copy));
+                    self.flush()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()))?;
+                }
+            }
+        }
     }
 
     /// The slot's number in the pool, from 1, over all hosts in order.
@@ -244,26 +361,58 @@ impl Slot {
         wire::encode_job(id, handler, payload, self.max_frame, &mut self.out)
     }
 
-    /// Writes queued bytes until the pipe is full.
+    /// Queues job `id` with its `files`: the files go out as the pipe
+    /// takes them ([`Slot::flush`]), then `RETURN` and the job. An error
+    /// (a file that cannot be read, a job too large) queues nothing.
+    pub(crate) fn queue_upload(
+        &mut self,
+        id: u64,
+        files: &Files,
+        handler: &str,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let mut job = Vec::new();
+        wire::encode_job(id, handler, payload, self.max_frame, &mut job)
+            .map_err(|err| err.to_string())?;
+        self.upload = Some(Box::new(Upload::new(id, files, &job, self.max_frame)?));
+        Ok(())
+    }
+
+    /// Writes queued bytes until the pipe is full, adding an upload's next
+    /// chunks as it drains.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        let Some(stdin) = self.stdin.as_mut() else {
-            return Ok(());
-        };
-        let mut written = 0;
-        while written < self.out.len() {
-            match stdin.write(&self.out[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+        loop {
+            if self.out.len() < UPLOAD_LOW
+                && let Some(upload) = self.upload.as_mut()
+                && upload.fill(&mut self.out, UPLOAD_HIGH)
+            {
+                self.upload = None;
+            }
+            let Some(stdin) = self.stdin.as_mut() else {
+                return Ok(());
+            };
+            let mut written = 0;
+            let mut full = false;
+            while written < self.out.len() {
+                match stdin.write(&self.out[written..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => written += n,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        full = true;
+                        break;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            let _ = self.out.drain(..written);
+            if written > 0 {
+                self.sent = Instant::now();
+            }
+            if full || self.upload.is_none() {
+                return Ok(());
             }
         }
-        let _ = self.out.drain(..written);
-        if written > 0 {
-            self.sent = Instant::now();
-        }
-        Ok(())
     }
 
     /// Queues a `PING` and writes what the pipe takes; returns its number.
@@ -297,6 +446,16 @@ impl Slot {
         budget: usize,
     ) -> Result<bool, SlotFailure> {
         self.unread = false;
+        if self.installing.is_some() {
+            match self.read_install_lines()? {
+                Some(true) => {}
+                Some(false) => return Ok(false),
+                None => {
+                    self.stdout_closed = true;
+                    return Ok(true);
+                }
+            }
+        }
         if self.pending.is_some() {
             match self.read_start_line() {
                 Ok(Some(true)) => {}
@@ -382,10 +541,37 @@ impl Slot {
         Ok(Some(true))
     }
 
-    /// Counts the slot out of its host's pending slots, if it was one.
+    /// Counts the slot out of its host's pending (and queued) slots, if it
+    /// was one.
     fn leave_pending(&mut self) {
-        if self.pending.take().is_some() {
-            decr(&self.counters.stats.hosts[self.counters.host].pending);
+        if let Some(pending) = self.pending.take() {
+            let host = &self.counters.stats.hosts[self.counters.host];
+            decr(&host.pending);
+            if pending.queued {
+                decr(&host.queued);
+            }
+        }
+    }
+
+    /// Follows srun's word on a pending slot's job: waiting in the queue,
+    /// or out of it.
+    fn note_queue_word(&mut self, line: &str) {
+        let Some(pending) = self.pending.as_mut() else {
+            return;
+        };
+        let queued = match slurm::queue_word(line) {
+            Some(slurm::QueueWord::Queued) => true,
+            Some(slurm::QueueWord::LeftQueue) => false,
+            None => return,
+        };
+        if queued != pending.queued {
+            pending.queued = queued;
+            let host = &self.counters.stats.hosts[self.counters.host];
+            if queued {
+                incr(&host.queued);
+            } else {
+                decr(&host.queued);
+            }
         }
     }
 
@@ -430,27 +616,47 @@ impl Slot {
 
     /// Stops the running process: its whole group, or for Slurm the srun
     /// process alone, asked first (`SIGTERM`: srun ends its step or
-    /// cancels its pending job) and killed only if still there after
-    /// [`slurm::TERM_GRACE`]. Does not reap it.
+    /// cancels its pending job) and killed only if still there when
+    /// [`slurm::TERM_GRACE`] has passed since it was asked. Does not reap
+    /// it.
     fn stop_process(&mut self) {
-        let pid = self.child.id();
         if self.kill_group {
             // The worker leads its own process group (`spawn`), which its
             // jobs share: kill them all.
-            let _ = crate::sys::kill_group(pid);
-        } else if crate::sys::signal_process(pid, libc::SIGTERM).is_ok() {
-            let child = &mut self.child;
-            let exited = crate::sys::wait_for_exit(pid, slurm::TERM_GRACE, || {
-                !matches!(child.try_wait(), Ok(None))
-            });
-            if matches!(exited, Ok(true)) {
-                return;
+            let _ = crate::sys::kill_group(self.child.id());
+        } else {
+            self.terminate();
+            if let Some(left) = self
+                .stop_deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()))
+            {
+                let pid = self.child.id();
+                let child = &mut self.child;
+                let exited =
+                    crate::sys::wait_for_exit(pid, left, || !matches!(child.try_wait(), Ok(None)));
+                if matches!(exited, Ok(true)) {
+                    return;
+                }
             }
             warn!(slot:% = self.label; "srun did not exit within {:?} of SIGTERM: killing it", slurm::TERM_GRACE);
         }
         if let Err(err) = self.child.kill() {
             warn!(slot:% = self.label, error:% = err; "unable to kill worker process");
         }
+    }
+
+    /// Sends the process `SIGTERM`, once.
+    fn terminate(&mut self) {
+        if self.term_sent.is_none() {
+            let _ = crate::sys::signal_process(self.child.id(), libc::SIGTERM);
+            self.term_sent = Some(Instant::now());
+        }
+    }
+
+    /// When a slot told to stop (`SIGTERM`) is killed if still running.
+    pub(crate) fn stop_deadline(&self) -> Option<Instant> {
+        self.term_sent
+            .map(|sent| crate::remote::engine::after(sent, slurm::TERM_GRACE))
     }
 
     /// Logs what the worker wrote on stderr, a line at a time.
@@ -482,6 +688,7 @@ impl Slot {
         let line = String::from_utf8_lossy(&self.stderr_line).into_owned();
         self.stderr_line.clear();
         info!(target: "hearth::remote::worker", "{}: {line}", self.label);
+        self.note_queue_word(&line);
         if self.stderr_tail.len() == 5 {
             let _ = self.stderr_tail.remove(0);
         }
@@ -516,11 +723,18 @@ impl Slot {
     }
 
     /// Kills the process (if still running) and reaps it; returns how it
-    /// ended.
+    /// ended. An srun is only asked to stop (`SIGTERM`) and left running:
+    /// the caller keeps the slot until it exited or its
+    /// [`Slot::stop_deadline`] passed (then dropping it kills it), without
+    /// waiting for it.
     pub(crate) fn kill(&mut self, registry: &Registry) -> Option<ExitStatus> {
         self.deregister(registry);
         let status = match self.child.try_wait() {
             Ok(Some(status)) => Some(status),
+            _ if !self.kill_group => {
+                self.terminate();
+                None
+            }
             _ => {
                 self.stop_process();
                 self.child.wait().ok()
@@ -537,7 +751,8 @@ impl Slot {
 
 impl Drop for Slot {
     /// Never leaves a process behind: kills and reaps it if the pool did
-    /// not.
+    /// not (an srun asked to stop is given what is left of its grace
+    /// period first).
     fn drop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
             self.stop_process();

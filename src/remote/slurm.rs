@@ -1,14 +1,17 @@
 //! The Slurm transport: every slot is one `srun` task, either a job of its
 //! own or a step of one allocation.
 //!
-//! A slot's process is `srun -N1 -n1 --unbuffered --quiet [options] sh -c
-//! SCRIPT BIN --remote-worker`. The little script prints one line, the
+//! A slot's process is `srun -N1 -n1 --unbuffered [options] sh -c SCRIPT
+//! BIN --remote-worker`. The little script prints one line, the
 //! *start line* `hearth-slurm job=J step=S node=N`, from the task's Slurm
 //! environment and then `exec`s the worker; so the slot learns, in order
 //! and on the same pipe as the frames, that the job left the queue, its
 //! job id and the node Slurm picked. Until that line comes the job is
 //! pending, bounded by [`Slurm::pending_timeout`]; after it the pool's
-//! handshake timeout applies as for any slot.
+//! handshake timeout applies as for any slot. srun is not `--quiet`: its
+//! word on stderr that the job is "queued and waiting for resources" (or
+//! that a step's creation waits) is how a slot that never ran is known to
+//! have waited in the queue, not merely to have been starting.
 //!
 //! Stopping a slot never signals srun's process group: srun forks a helper
 //! into that group which cancels the job when srun dies, and killing both
@@ -21,6 +24,10 @@
 //! `--overlap` steps of one allocation: [`Slurm::allocate`] makes one with
 //! `salloc` and [`Slurm::in_allocation`] puts the slots in it, or
 //! [`Slurm::allocation_id`] names one made elsewhere (an `sbatch` job).
+//! Steps not placed all land on the allocation's first node, so each slot's
+//! step names a node of an allocation hearth made (`--nodelist`), its
+//! host's slots taking the allocation's nodes in turn; a restarted slot
+//! takes the next node, so a slot of a crashed node comes back on another.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -40,6 +47,11 @@ const START_MARK: &str = "hearth-slurm";
 /// The script srun runs: the start line, then the worker (`$0` is the
 /// worker binary, `$@` its arguments).
 const START_SCRIPT: &str = r#"printf 'hearth-slurm job=%s step=%s node=%s\n' "${SLURM_JOB_ID:--}" "${SLURM_STEP_ID:--}" "${SLURMD_NODENAME:--}"; exec "$0" "$@""#;
+
+/// The script salloc runs: the allocation's line `hearth-slurm job=ID
+/// nodes=N1,N2,..` (no nodes if scontrol is missing), then it holds the
+/// allocation until its input closes.
+const ALLOC_SCRIPT: &str = r#"echo "hearth-slurm job=$SLURM_JOB_ID nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST" 2>/dev/null | paste -sd, -)"; exec cat >/dev/null"#;
 
 /// How long srun (or salloc) has to exit after `SIGTERM` before it is
 /// killed.
@@ -220,16 +232,21 @@ impl Slurm {
         words.extend(self.partition.iter().map(|p| format!("--partition={p}")));
         words.extend(self.time_limit.iter().map(|t| format!("--time={t}")));
         words.extend(args.into_iter().map(Into::into));
-        words.extend([
-            "sh".to_owned(),
-            "-c".to_owned(),
-            r#"echo "hearth-slurm job=$SLURM_JOB_ID"; exec cat >/dev/null"#.to_owned(),
-        ]);
+        words.extend(["sh".to_owned(), "-c".to_owned(), ALLOC_SCRIPT.to_owned()]);
         SlurmAllocation::request(&words, &self.env)
     }
 
-    /// The srun command of one slot.
-    pub(crate) fn command(&self) -> Command {
+    /// The nodes of the allocation the slots are steps of, when hearth
+    /// made it (empty otherwise: Slurm places the steps).
+    fn allocation_nodes(&self) -> &[String] {
+        match &self.allocation {
+            Some(Allocation::Owned(owned)) => &owned.inner.nodes,
+            _ => &[],
+        }
+    }
+
+    /// The srun command of the slot `index` (from 0) of its host.
+    pub(crate) fn command(&self, index: usize) -> Command {
         let mut words: Vec<OsString> = self.srun.iter().map(OsString::from).collect();
         if words.is_empty() {
             words.push("srun".into());
@@ -239,7 +256,14 @@ impl Slurm {
         if let Some(job) = self.allocation() {
             let _ = cmd.arg(format!("--jobid={job}")).arg("--overlap");
         }
-        let _ = cmd.args(["-N1", "-n1", "--unbuffered", "--quiet", "--job-name=hearth"]);
+        // Not --quiet: srun's word that the job waits in the queue (on
+        // stderr, never stdout) tells a pending slot's reason.
+        let _ = cmd.args(["-N1", "-n1", "--unbuffered", "--job-name=hearth"]);
+        // Steps of an allocation all land on its first node unless named:
+        // one node per slot, in turn.
+        if let Some(node) = node_for(self.allocation_nodes(), index) {
+            let _ = cmd.arg(format!("--nodelist={node}"));
+        }
         if self.allocation.is_none() {
             if let Some(partition) = &self.partition {
                 let _ = cmd.arg(format!("--partition={partition}"));
@@ -307,6 +331,66 @@ impl fmt::Display for Slurm {
     }
 }
 
+/// The node of a host's slot `index` (from 0) among an allocation's
+/// `nodes`: each in turn, so 12 slots on 3 nodes are 4, 4 and 4. `None`
+/// without nodes (Slurm places the step).
+fn node_for(nodes: &[String], index: usize) -> Option<&str> {
+    match nodes.len() {
+        0 => None,
+        n => Some(&nodes[index % n]),
+    }
+}
+
+/// The job id and node names from the allocation's line (see
+/// [`ALLOC_SCRIPT`]); `None` if the line is not one.
+fn parse_allocation_line(line: &str) -> Option<(String, Vec<String>)> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some(START_MARK) {
+        return None;
+    }
+    let id = words
+        .next()?
+        .strip_prefix("job=")
+        .filter(|id| !id.is_empty())?;
+    let nodes = words
+        .find_map(|w| w.strip_prefix("nodes="))
+        .map(|list| {
+            list.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((id.to_owned(), nodes))
+}
+
+/// What a line of srun's stderr says about a slot's job before it runs.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub(crate) enum QueueWord {
+    /// The job (or the step, in an allocation) waits for resources.
+    Queued,
+    /// It got them: it leaves the queue and starts.
+    LeftQueue,
+}
+
+/// Reads srun's messages about the queue: `srun: job 35 queued and waiting
+/// for resources` and `srun: job 35 has been allocated resources` for a
+/// job, `srun: Job 7 step creation temporarily disabled, retrying (...)`
+/// and `srun: Step created for StepId=7.3` for a step of an allocation.
+pub(crate) fn queue_word(line: &str) -> Option<QueueWord> {
+    let line = line.trim_start().strip_prefix("srun:")?.trim_start();
+    if line.contains("queued and waiting for resources")
+        || line.contains("step creation temporarily disabled")
+    {
+        Some(QueueWord::Queued)
+    } else if line.contains("has been allocated resources") || line.starts_with("Step created for")
+    {
+        Some(QueueWord::LeftQueue)
+    } else {
+        None
+    }
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((at, _)) => &text[..at],
@@ -324,6 +408,8 @@ pub struct SlurmAllocation {
 
 struct Held {
     id: String,
+    /// The allocation's nodes, one name each.
+    nodes: Vec<String>,
     salloc: Mutex<Option<(Child, Option<ChildStdin>)>>,
 }
 
@@ -354,20 +440,16 @@ impl SlurmAllocation {
         // runs the script, whose first line is the job id; or it exits.
         let mut line = String::new();
         let read = stdout.read_line(&mut line);
-        let id = line
-            .trim()
-            .strip_prefix("hearth-slurm job=")
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned);
-        match (read, id) {
-            (Ok(_), Some(id)) => {
-                debug!(job:% = id; "slurm allocation granted");
+        match (read, parse_allocation_line(&line)) {
+            (Ok(_), Some((id, nodes))) => {
+                debug!(job:% = id, nodes:? = nodes; "slurm allocation granted");
                 // stderr is left unread: salloc writes at most a line or
                 // two there before it exits.
                 drop(stdout);
                 Ok(SlurmAllocation {
                     inner: Arc::new(Held {
                         id,
+                        nodes,
                         salloc: Mutex::new(Some((child, stdin))),
                     }),
                 })
@@ -396,6 +478,11 @@ impl SlurmAllocation {
     /// The allocation's job id.
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// The allocation's nodes; the slots' steps go to them in turn.
+    pub fn nodes(&self) -> &[String] {
+        &self.inner.nodes
     }
 
     /// Releases the allocation now (ending every step in it) and waits
@@ -446,10 +533,15 @@ impl fmt::Debug for SlurmAllocation {
 mod tests {
     use std::ffi::OsStr;
 
-    use super::{START_SCRIPT, Slurm};
+    use std::sync::{Arc, Mutex};
+
+    use super::{
+        ALLOC_SCRIPT, Held, QueueWord, START_SCRIPT, Slurm, SlurmAllocation, node_for,
+        parse_allocation_line, queue_word,
+    };
 
     fn words(slurm: &Slurm) -> Vec<String> {
-        let cmd = slurm.command();
+        let cmd = slurm.command(0);
         std::iter::once(cmd.get_program())
             .chain(cmd.get_args())
             .map(|w| w.to_string_lossy().into_owned())
@@ -470,7 +562,6 @@ mod tests {
                 "-N1",
                 "-n1",
                 "--unbuffered",
-                "--quiet",
                 "--job-name=hearth",
                 "--partition=short",
                 "--time=10",
@@ -483,7 +574,7 @@ mod tests {
                 "--remote-worker",
             ]
         );
-        let cmd = slurm.command();
+        let cmd = slurm.command(0);
         let envs: Vec<_> = cmd.get_envs().collect();
         assert_eq!(
             envs,
@@ -511,7 +602,7 @@ mod tests {
                 "-N1",
                 "-n1",
                 "--unbuffered",
-                "--quiet"
+                "--job-name=hearth"
             ]
         );
         assert!(!words(&slurm).iter().any(|w| w.starts_with("--partition")));
@@ -558,5 +649,146 @@ mod tests {
             Slurm::new("echo").parse_start(line.lines().next().unwrap()),
             Ok(("node7".to_owned(), "5".to_owned()))
         );
+    }
+
+    /// An allocation held by nobody (no salloc), with these nodes.
+    fn allocation(id: &str, nodes: &[&str]) -> SlurmAllocation {
+        SlurmAllocation {
+            inner: Arc::new(Held {
+                id: id.to_owned(),
+                nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
+                salloc: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// 12 slots of a host in an allocation of 3 nodes: each step names
+    /// its node, in turn, 4 per node (unnamed, Slurm piles them onto the
+    /// first); a respawned slot keeps its node.
+    #[test]
+    fn steps_spread_over_the_allocation_nodes() {
+        let slurm = Slurm::new("prog").in_allocation(&allocation("41", &["n1", "n2", "n3"]));
+        let node_of = |index: usize| -> Vec<String> {
+            let cmd = slurm.command(index);
+            cmd.get_args()
+                .filter_map(|w| w.to_str()?.strip_prefix("--nodelist="))
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut per_node = std::collections::BTreeMap::new();
+        for index in 0..12 {
+            let nodes = node_of(index);
+            assert_eq!(nodes.len(), 1, "slot {index}: {nodes:?}");
+            *per_node.entry(nodes[0].clone()).or_insert(0) += 1;
+        }
+        assert_eq!(
+            per_node.into_iter().collect::<Vec<_>>(),
+            [
+                ("n1".to_owned(), 4),
+                ("n2".to_owned(), 4),
+                ("n3".to_owned(), 4)
+            ]
+        );
+        assert_eq!(node_of(4), node_of(4 + 3 * 7));
+        assert!(slurm.command(0).get_args().any(|w| w == "--jobid=41"));
+        // No node list (scontrol missing) or an allocation made elsewhere:
+        // Slurm places the steps.
+        let bare = Slurm::new("prog").in_allocation(&allocation("42", &[]));
+        assert!(
+            !bare
+                .command(5)
+                .get_args()
+                .any(|w| w.to_string_lossy().starts_with("--nodelist"))
+        );
+        let other = Slurm::new("prog").allocation_id("43");
+        assert!(
+            !other
+                .command(5)
+                .get_args()
+                .any(|w| w.to_string_lossy().starts_with("--nodelist"))
+        );
+        assert_eq!(node_for(&[], 3), None);
+        assert_eq!(node_for(&["a".to_owned()], 3), Some("a"));
+    }
+
+    #[test]
+    fn allocation_lines() {
+        assert_eq!(
+            parse_allocation_line("hearth-slurm job=41 nodes=n1,n2,n3\n"),
+            Some(("41".to_owned(), vec!["n1".into(), "n2".into(), "n3".into()]))
+        );
+        assert_eq!(
+            parse_allocation_line("hearth-slurm job=41 nodes="),
+            Some(("41".to_owned(), Vec::new()))
+        );
+        assert_eq!(
+            parse_allocation_line("hearth-slurm job=41"),
+            Some(("41".to_owned(), Vec::new()))
+        );
+        assert_eq!(parse_allocation_line("hearth-slurm job= nodes=a"), None);
+        assert_eq!(parse_allocation_line("salloc: error: no"), None);
+        assert_eq!(parse_allocation_line(""), None);
+    }
+
+    /// The allocation script prints the line `parse_allocation_line`
+    /// reads, the node names from `scontrol show hostnames` (a stand-in
+    /// here), and holds until its input ends.
+    #[test]
+    fn allocation_script_runs() {
+        let dir = std::env::temp_dir().join(format!("hearth-alloc-script-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scontrol = dir.join("scontrol");
+        std::fs::write(
+            &scontrol,
+            "#!/bin/sh\n[ \"$1 $2 $3\" = 'show hostnames n[1-3]' ] && printf 'n1\\nn2\\nn3\\n'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", ALLOC_SCRIPT])
+            .env("PATH", path)
+            .env("SLURM_JOB_ID", "41")
+            .env("SLURM_JOB_NODELIST", "n[1-3]")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(line, "hearth-slurm job=41 nodes=n1,n2,n3\n");
+        assert_eq!(
+            parse_allocation_line(&line),
+            Some(("41".to_owned(), vec!["n1".into(), "n2".into(), "n3".into()]))
+        );
+    }
+
+    #[test]
+    fn srun_queue_words() {
+        assert_eq!(
+            queue_word("srun: job 35 queued and waiting for resources"),
+            Some(QueueWord::Queued)
+        );
+        assert_eq!(
+            queue_word("srun: job 35 has been allocated resources"),
+            Some(QueueWord::LeftQueue)
+        );
+        assert_eq!(
+            queue_word(
+                "srun: Job 7 step creation temporarily disabled, retrying (Requested nodes are busy)"
+            ),
+            Some(QueueWord::Queued)
+        );
+        assert_eq!(
+            queue_word("srun: Step created for StepId=7.3"),
+            Some(QueueWord::LeftQueue)
+        );
+        assert_eq!(queue_word("srun: Job allocation 35 has been revoked"), None);
+        // The worker's own stderr is not srun's.
+        assert_eq!(queue_word("queued and waiting for resources"), None);
     }
 }

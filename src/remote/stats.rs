@@ -41,6 +41,8 @@ pub(crate) struct HostStats {
     pub(crate) last_failure: Mutex<Option<String>>,
     /// Slots whose job waits in a scheduler's queue (Slurm).
     pub(crate) pending: AtomicUsize,
+    /// Of the pending slots, those srun said wait in the queue.
+    pub(crate) queued: AtomicUsize,
     /// The workers of the slots that completed `HELLO`, by slot.
     pub(crate) workers: Mutex<Vec<Arc<SlotInfo>>>,
 }
@@ -71,6 +73,7 @@ impl PoolStats {
                     failed: AtomicUsize::new(0),
                     last_failure: Mutex::new(None),
                     pending: AtomicUsize::new(0),
+                    queued: AtomicUsize::new(0),
                     workers: Mutex::new(Vec::new()),
                 })
                 .collect(),
@@ -146,6 +149,7 @@ impl HostStats {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             pending: load(&self.pending),
+            queued: load(&self.queued),
             workers: {
                 let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
                 let mut workers: Vec<SlotInfo> = workers.iter().map(|w| (**w).clone()).collect();
@@ -256,9 +260,14 @@ pub struct HostMetrics {
     /// Why a slot of the host failed last (`host:slot: reason`), if one
     /// did.
     pub last_failure: Option<String>,
-    /// Slots whose job waits in the scheduler's queue (a Slurm host whose
-    /// cluster has no room for them now).
+    /// Slots whose job has not started yet (a Slurm host's: waiting in
+    /// the queue, or allocated and starting).
     pub pending: usize,
+    /// Of the pending slots, those known to wait in the scheduler's queue
+    /// (srun said "queued and waiting for resources": the cluster has no
+    /// room for them now); the others are allocated and starting, or
+    /// srun has not said yet.
+    pub queued: usize,
     /// The live slots' workers, in slot order: where each runs (for a
     /// Slurm host: the node and job id).
     pub workers: Vec<SlotInfo>,
@@ -296,6 +305,7 @@ impl PoolMetrics {
                 busy = host.busy,
                 dead = host.dead,
                 pending = host.pending,
+                queued = host.queued,
                 jobs_done = host.jobs_done,
                 jobs_failed = host.jobs_failed;
                 "remote pool host metrics"

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::remote::{REMOTE_WORKER_FLAG, Slurm};
+use crate::remote::{REMOTE_WORKER_FLAG, Slurm, login};
 
 /// Seconds between ssh's keep-alive probes of the server
 /// (`ServerAliveInterval`): with [`SERVER_ALIVE_COUNT_MAX`] unanswered in a
@@ -69,6 +69,15 @@ impl Transport {
         Transport::Local { bin: bin.into() }
     }
 
+    /// Checks that `host` is a name this transport can reach: for ssh, a
+    /// login (`host`, `user@host`, `host:port`, `user@[v6addr]:port`).
+    pub(crate) fn check_host(&self, host: &str) -> Result<(), String> {
+        match self {
+            Transport::Ssh { .. } => login::parse(host).map(drop).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
     /// Plain `ssh`, with the worker binary at `bin` on the remote hosts.
     pub fn ssh(bin: impl Into<String>) -> Transport {
         Transport::Ssh {
@@ -102,10 +111,42 @@ impl Transport {
         }
     }
 
+    /// The command that starts a worker for `host` through the install
+    /// script (see `install.rs`), its copy at `remote` there; only ssh
+    /// installs (checked when the pool is built).
+    pub(crate) fn install_command(&self, host: &str, remote: &str) -> Command {
+        match self {
+            Transport::Ssh {
+                ssh,
+                connect_timeout,
+                ..
+            } => {
+                let words = [
+                    "sh".to_owned(),
+                    "-c".to_owned(),
+                    shell_quote(crate::remote::install::SCRIPT).into_owned(),
+                    "hearth-install".to_owned(),
+                    shell_quote(remote).into_owned(),
+                ];
+                ssh_command(ssh, *connect_timeout, host, &words)
+            }
+            other => other.command(host),
+        }
+    }
+
+    /// The command that starts a worker for `host` (its slot `index` from
+    /// 0, which places a Slurm step on a node of the allocation in turn).
+    pub(crate) fn command_for(&self, host: &str, index: usize) -> Command {
+        match self {
+            Transport::Slurm(slurm) => slurm.command(index),
+            other => other.command(host),
+        }
+    }
+
     /// The command that starts a worker for `host`.
     pub(crate) fn command(&self, host: &str) -> Command {
         match self {
-            Transport::Slurm(slurm) => slurm.command(),
+            Transport::Slurm(slurm) => slurm.command(0),
             Transport::Local { bin } => {
                 let mut cmd = Command::new(bin);
                 let _ = cmd.arg(REMOTE_WORKER_FLAG);
@@ -116,22 +157,8 @@ impl Transport {
                 bin,
                 connect_timeout,
             } => {
-                let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
-                let _ = cmd
-                    .args(ssh.iter().skip(1))
-                    .args(["-o", "BatchMode=yes", "-o"])
-                    .arg(format!(
-                        "ConnectTimeout={}",
-                        connect_timeout.as_secs().max(1)
-                    ))
-                    .arg("-o")
-                    .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
-                    .arg("-o")
-                    .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"))
-                    .arg(host)
-                    .arg(shell_quote(bin).as_ref())
-                    .arg(REMOTE_WORKER_FLAG);
-                cmd
+                let words = [shell_quote(bin).into_owned(), REMOTE_WORKER_FLAG.to_owned()];
+                ssh_command(ssh, *connect_timeout, host, &words)
             }
             Transport::Command { template, bin } => {
                 let words: Vec<OsString> = template
@@ -155,6 +182,40 @@ impl fmt::Display for Transport {
             Transport::Slurm(slurm) => slurm.fmt(f),
         }
     }
+}
+
+/// `ssh [the user's options] [hearth's options] [-p PORT] DESTINATION
+/// WORDS...`: hearth's options are `BatchMode`, `ConnectTimeout` and the
+/// keep-alive; `host` is read as a login (`user@host:port`).
+fn ssh_command(ssh: &[String], connect_timeout: Duration, host: &str, words: &[String]) -> Command {
+    let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
+    let _ = cmd
+        .args(ssh.iter().skip(1))
+        .args(["-o", "BatchMode=yes", "-o"])
+        .arg(format!(
+            "ConnectTimeout={}",
+            connect_timeout.as_secs().max(1)
+        ))
+        .arg("-o")
+        .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
+        .arg("-o")
+        .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"));
+    // `user@host:port`: ssh takes the port with -p (the last -p wins over
+    // one in the user's own options). A name that is no login was refused
+    // when the pool was built.
+    match login::parse(host) {
+        Ok(login) => {
+            if let Some(port) = login.port {
+                let _ = cmd.arg("-p").arg(port.to_string());
+            }
+            let _ = cmd.arg(login.destination());
+        }
+        Err(_) => {
+            let _ = cmd.arg(host);
+        }
+    }
+    let _ = cmd.args(words);
+    cmd
 }
 
 /// Quotes `word` for a POSIX shell (the remote side of ssh runs one):
@@ -203,6 +264,29 @@ mod tests {
                 "--remote-worker",
             ]
         );
+    }
+
+    /// `user@host:port`: the destination `user@host` and the port with
+    /// `-p`, after the user's own options.
+    #[test]
+    fn ssh_gets_the_port_apart() {
+        let transport = Transport::Ssh {
+            ssh: vec!["ssh".to_owned(), "-p".to_owned(), "22".to_owned()],
+            bin: "hearth".to_owned(),
+            connect_timeout: std::time::Duration::from_secs(7),
+        };
+        let args: Vec<String> = transport
+            .command("me@[::1]:2222")
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[..2], ["-p", "22"]);
+        assert_eq!(
+            args[args.len() - 5..],
+            ["-p", "2222", "me@::1", "hearth", "--remote-worker"]
+        );
+        assert!(transport.check_host("me@").is_err());
+        assert!(Transport::local().check_host("me@").is_ok());
     }
 
     /// The remote shell gets each word back whole: a plain path as it is,

@@ -44,11 +44,20 @@
 //! Hello { version }                    ->
 //!                                      <-       HelloAck { version, host, pid }
 //! SessionInit { handlers, config,
-//!               slot_timeout_ms, slot } ->
+//!               slot_timeout_ms, slot,
+//!               env, workdir }        ->
 //!                                      <-       SessionAck { handlers }
 //! Job { id, handler, payload }         ->       (several may be in flight)
 //!                                      <-       Output { id, stream, data }
 //!                                               (any number, while the job runs)
+//!                                      <-       Result { id, outcome }
+//! File { id, path, mode, size }        ->       (a job's files, if any,
+//! FileData { id, data } ...            ->        each whole, before its JOB;
+//! FileEnd { id, crc }                  ->        one job with files at a time)
+//! Return { id, paths, cleanup }        ->
+//! Job { id, handler, payload }         ->
+//!                                      <-       File, FileData..., FileEnd
+//!                                               (the files to bring back)
 //!                                      <-       Result { id, outcome }
 //! Ping { seq }                         ->       (at any time after SESSION_ACK)
 //!                                      <-       Pong { seq }
@@ -105,8 +114,11 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 /// Version 2 added the liveness exchange ([`Frame::Ping`],
 /// [`Frame::Pong`], the slot timeout of [`Frame::SessionInit`]); version 3
 /// output streaming ([`Frame::Output`]) and the slot's number in
-/// [`Frame::SessionInit`].
-pub const VERSION: u8 = 3;
+/// [`Frame::SessionInit`]; version 4 the job's world: the environment and
+/// working directory in [`Frame::SessionInit`], and files sent with a job
+/// and brought back after it ([`Frame::File`], [`Frame::FileData`],
+/// [`Frame::FileEnd`], [`Frame::Return`]).
+pub const VERSION: u8 = 4;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
 /// worker cuts larger writes into chunks of this size.
@@ -179,6 +191,11 @@ pub enum Frame {
         /// The slot's number in the pool: from 1, counting the slots of
         /// every host in the pool's order (GNU parallel's `{%}`).
         slot: u32,
+        /// Environment variables set for every job (at most `MAX_LIST`).
+        #[serde(deserialize_with = "bounded_list")]
+        env: Vec<(String, String)>,
+        /// Where jobs run: `None` in the worker's own directory.
+        workdir: Option<Workdir>,
     },
     /// Worker → client, the answer to [`SessionInit`](Frame::SessionInit).
     SessionAck {
@@ -230,6 +247,60 @@ pub enum Frame {
         #[serde(with = "bytes")]
         data: Vec<u8>,
     },
+    /// Either way, a file of job `id` follows: its data in
+    /// [`FileData`](Frame::FileData) frames, then
+    /// [`FileEnd`](Frame::FileEnd). The client sends the job's files
+    /// before its [`Job`](Frame::Job); the worker sends the files to bring
+    /// back after the job ran, before its [`Result`](Frame::Result).
+    File {
+        /// The id of the job.
+        id: u64,
+        /// Where the file goes on the worker's side, or which of the
+        /// [`Return`](Frame::Return) paths it is: relative to the job's
+        /// working directory, or absolute.
+        path: String,
+        /// Its permission bits (`0o644`...).
+        mode: u32,
+        /// Its length in bytes.
+        size: u64,
+    },
+    /// Either way: a chunk of the file being sent, at most `MAX_CHUNK`.
+    FileData {
+        /// The id of the job.
+        id: u64,
+        /// The bytes.
+        #[serde(with = "bytes")]
+        data: Vec<u8>,
+    },
+    /// Either way: the file being sent is whole.
+    FileEnd {
+        /// The id of the job.
+        id: u64,
+        /// CRC-32 (IEEE) of its bytes.
+        crc: u32,
+    },
+    /// Client → worker, before a [`Job`](Frame::Job): the files to bring
+    /// back once it ran, and whether to remove the job's files from the
+    /// worker's host afterwards.
+    Return {
+        /// The id of the job.
+        id: u64,
+        /// The paths, as for [`File`](Frame::File) (at most `MAX_LIST`).
+        #[serde(deserialize_with = "bounded_list")]
+        paths: Vec<String>,
+        /// Remove the files sent and brought back once the job is done.
+        cleanup: bool,
+    },
+}
+
+/// Where the jobs of a session run on the worker's host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Workdir {
+    /// This directory (made if missing): absolute, or relative to the
+    /// home directory of the worker's user.
+    Dir(String),
+    /// A fresh temporary directory per job, removed after it.
+    Temp,
 }
 
 impl Frame {
@@ -247,6 +318,10 @@ impl Frame {
             Frame::Ping { .. } => "PING",
             Frame::Pong { .. } => "PONG",
             Frame::Output { .. } => "OUTPUT",
+            Frame::File { .. } => "FILE",
+            Frame::FileData { .. } => "FILE_DATA",
+            Frame::FileEnd { .. } => "FILE_END",
+            Frame::Return { .. } => "RETURN",
         }
     }
 }
@@ -490,6 +565,34 @@ pub(crate) fn encode_output(
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
     encode_value(&OutputRef { id, stream, data }, max_frame, out)
+}
+
+/// Appends a `FILE_DATA` frame built from borrowed bytes: the same bytes
+/// as [`encode`] of a [`Frame::FileData`], without copying the chunk.
+pub(crate) fn encode_file_data(
+    id: u64,
+    data: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    encode_value(&FileDataRef { id, data }, max_frame, out)
+}
+
+/// [`Frame::FileData`] with borrowed fields; serializes exactly like it.
+struct FileDataRef<'a> {
+    id: u64,
+    data: &'a [u8],
+}
+
+impl Serialize for FileDataRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        // Variant 11 of `Frame`: checked by a test against `Frame::FileData`.
+        let mut output = serializer.serialize_struct_variant("Frame", 11, "FileData", 2)?;
+        output.serialize_field("id", &self.id)?;
+        output.serialize_field("data", &Bytes(self.data))?;
+        output.end()
+    }
 }
 
 /// [`Frame::Output`] with borrowed fields; serializes exactly like it.
@@ -972,7 +1075,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 10] = [
+const FRAME_NAMES: [&str; 14] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -983,6 +1086,10 @@ const FRAME_NAMES: [&str; 10] = [
     "PING",
     "PONG",
     "OUTPUT",
+    "FILE",
+    "FILE_DATA",
+    "FILE_END",
+    "RETURN",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

@@ -10,7 +10,7 @@ use mio::Poll;
 use log::debug;
 
 use crate::actor::{Actor, NewActor, SyncActor};
-use crate::coordinator::{self, Coordinator, RemoteFront};
+use crate::coordinator::{self, CoordinatedPool, Coordinator};
 use crate::error::BoxError;
 use crate::metrics::RuntimeMetrics;
 use crate::remote::{PoolBuilder, PoolError, PoolShared, RemotePool};
@@ -113,7 +113,7 @@ pub struct Runtime {
     coordinator: Option<(Poll, ProcessSignals)>,
     grace: Duration,
     /// Remote pools, handed to the coordinator by `start`.
-    pools: Vec<RemoteFront>,
+    pools: Vec<CoordinatedPool>,
 }
 
 impl Runtime {
@@ -286,7 +286,7 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(stats);
-        self.pools.push(RemoteFront {
+        self.pools.push(CoordinatedPool {
             engine,
             shared: shared.clone(),
         });

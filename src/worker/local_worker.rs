@@ -94,7 +94,7 @@ impl LocalWorker {
 
     /// Runs the ready processes (up to a batch of each kind).
     pub(crate) fn run_ready(&self) {
-        run_ready(&self.rt, &self.own_ready, &self.ready_rx);
+        let _ = run_ready(&self.rt, &self.own_ready, &self.ready_rx);
     }
 
     /// Polls for I/O and timers, waiting at most `wait` (and no longer than

@@ -3,7 +3,9 @@
 //! Each turn of the loop handles control messages, runs up to
 //! [`RUN_BATCH`] ready local processes and as many thread-safe ones, and
 //! then polls: without waiting if more work is ready, otherwise until a
-//! waker or an event wakes the poll. Once the runtime has started, the
+//! waker or an event wakes the poll. A turn that ran work handed over by
+//! another thread [`linger`]s first, since more usually follows. Once the
+//! runtime has started, the
 //! worker returns when it has no local processes left, no thread-safe
 //! process is alive anywhere and no sync actor thread (which could spawn
 //! one) is running.
@@ -121,7 +123,7 @@ pub(super) fn run(
             }
         }
 
-        run_ready(&rt, &own_ready, &ready_rx);
+        let from_elsewhere = run_ready(&rt, &own_ready, &ready_rx);
 
         // A process that ended in a stopping runtime may have left it quiet.
         if shared.shutdown.is_stopping() {
@@ -148,7 +150,10 @@ pub(super) fn run(
                 || shared.scheduler.has_ready()
                 || !control.is_empty()
         };
-        let timeout = if has_work() {
+        // Work that came from other threads is likely to be followed by
+        // more (a caller waiting for its answer, a store answering): look
+        // again for a moment before paying for a sleep and a wake-up.
+        let timeout = if has_work() || (from_elsewhere && linger(&has_work)) {
             Some(Duration::ZERO)
         } else {
             wake.prepare_sleep();
@@ -174,13 +179,41 @@ pub(super) fn run(
     }
 }
 
+/// How long a worker out of work keeps looking at its queues, after
+/// running work that came from other threads, before it sleeps: a little
+/// more than a wake-up of a sleeping thread costs.
+const LINGER: Duration = Duration::from_micros(20);
+
+/// Looks at the queues for [`LINGER`]: true as soon as `has_work`. It
+/// spins between looks, and yields the CPU every 32 looks, so that on a
+/// busy machine the thread that is to hand it work can run.
+fn linger(has_work: &dyn Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..32 {
+            if has_work() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= LINGER {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Runs the ready processes of one turn: the local ones by priority rank
 /// (those woken on other threads first join the queues of their rank, up
 /// to [`RUN_BATCH`] of them), each rank up to its share of the turn
 /// ([`rank::turn_share`]), then up to [`RUN_BATCH`] thread-safe ones.
-pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) {
+/// True if any of the work came from another thread (a local process
+/// woken elsewhere, or a thread-safe one).
+pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) -> bool {
+    let mut from_elsewhere = false;
     for _ in 0..RUN_BATCH {
         let Ok(key) = ready_rx.try_recv() else { break };
+        from_elsewhere = true;
         own_ready.queue(key);
     }
     let mut others_ran = false;
@@ -199,8 +232,10 @@ pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiv
         let Some(task) = shared.scheduler.next() else {
             break;
         };
+        from_elsewhere = true;
         shared.scheduler.run(task);
     }
+    from_elsewhere
 }
 
 /// How long the worker may sleep: until its next timer, local or shared

@@ -144,6 +144,8 @@ pub(crate) fn worker_ends_itself_and_its_job_when_the_pool_falls_silent() {
         config: Vec::new(),
         slot_timeout_ms: 500,
         slot: 1,
+        env: Vec::new(),
+        workdir: None,
     });
     let ack = wire::read_frame(&mut from_worker, &mut decoder).unwrap();
     assert!(matches!(ack, Some(Frame::SessionAck { .. })), "{ack:?}");

@@ -1,5 +1,6 @@
-//! A private single-node Slurm cluster on loopback, for the Slurm tests of
-//! hearth's remote slot pool.
+//! A private Slurm cluster on this machine, for the Slurm tests of hearth's
+//! remote slot pool: one node on loopback ([`Cluster::start`]), or several
+//! nodes, each a network namespace of its own ([`Cluster::start_nodes`]).
 //!
 //! [`Cluster::start`] puts everything in a fresh temp directory: a munge
 //! key and a private `munged` (run as the `munge` user, its socket in the
@@ -19,6 +20,19 @@
 //!
 //! Needs root (slurmd runs the jobs as their users) and the Debian packages
 //! `slurmctld slurmd slurm-client munge`.
+//!
+//! Several nodes (see `netns.rs` and `../shared/SLURM-TESTBED.md`): the
+//! clients in the root namespace, slurmctld in a namespace of its own (in
+//! the root namespace it either binds only 127.0.0.1, which the nodes do
+//! not reach, or every interface), and each `slurmd -N nodeK` in its own,
+//! started with `nsenter --net` and `unshare --uts --mount` (its host name
+//! `nodeK`, and an `/etc/hosts` naming every node bind-mounted: `ip netns
+//! exec` would remount `/sys` and slurmd would exit). One munged serves
+//! them all: its socket file works across network namespaces.
+//! `SelectTypeParameters=CR_CPU,CR_LLN` spreads separate jobs over the
+//! nodes. [`Cluster::crash_node`] kills every process of a node's
+//! namespace, as a crash would; [`Cluster::restart_node`] starts its
+//! slurmd again.
 
 use std::fs;
 use std::io;
@@ -31,6 +45,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::netns;
 use crate::procs::processes;
 
 /// One-task jobs the cluster runs at once: 2 CPUs × `OverSubscribe=FORCE:16`.
@@ -57,8 +72,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub struct Cluster {
     dir: PathBuf,
     conf: PathBuf,
-    /// In start order: munged, slurmctld, slurmd; stopped in reverse.
-    daemons: Vec<(&'static str, Child)>,
+    /// In start order: munged, slurmctld, slurmd (one per node,
+    /// `slurmd-NODE` with several); stopped in reverse.
+    daemons: Vec<(String, Child)>,
+    /// The nodes' names.
+    nodes: Vec<String>,
+    /// The namespaces of a cluster of several nodes: the controller's
+    /// first, then one per node.
+    net: Option<netns::Nodes>,
 }
 
 impl Cluster {
@@ -70,6 +91,20 @@ impl Cluster {
     /// daemon that exits or never gets ready); the caller decides whether
     /// that skips or fails the tests.
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(None)
+    }
+
+    /// Starts a cluster of `n` nodes `node1`..`nodeN`, 4 CPUs each, each a
+    /// network namespace of its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cluster::start`], and the namespaces could not be made.
+    pub fn start_nodes(n: usize) -> Result<Cluster, String> {
+        Cluster::start_with(Some(n))
+    }
+
+    fn start_with(nodes: Option<usize>) -> Result<Cluster, String> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             return Err("not root: slurmd must run as root to start jobs".to_owned());
@@ -89,7 +124,18 @@ impl Cluster {
             conf: dir.join("slurm.conf"),
             dir,
             daemons: Vec::new(),
+            nodes: match nodes {
+                Some(n) => (1..=n).map(|k| format!("node{k}")).collect(),
+                None => vec![NODE.to_owned()],
+            },
+            net: None,
         };
+        if nodes.is_some() {
+            let mut names = vec!["c".to_owned()];
+            names.extend((1..=cluster.nodes.len()).map(|k| k.to_string()));
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            cluster.net = Some(netns::Nodes::create(&names)?);
+        }
         // On error the drop stops what started and removes the directory.
         cluster.start_daemons(uid, gid)?;
         Ok(cluster)
@@ -135,10 +181,46 @@ impl Cluster {
         self.spawn("munged", munged)?;
         self.wait_for("munged's socket", |_| Ok(socket.exists().then_some(())))?;
 
+        let conf = match &self.net {
+            None => self.single_conf(&socket)?,
+            Some(net) => self.nodes_conf(net, &socket),
+        };
+        fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
+        match self.net.is_some() {
+            false => self.start_single()?,
+            true => self.start_in_namespaces()?,
+        }
+        self.wait_for("the nodes to be idle in sinfo", |cluster| {
+            let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();
+            Ok(out
+                .ok()
+                .filter(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
+                .map(drop))
+        })?;
+        let n = format!("-N{}", self.nodes.len());
+        let out = self
+            .command("srun")
+            .args([n.as_str(), "hostname"])
+            .output()
+            .map_err(|e| format!("running srun: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "srun {n} hostname failed ({}): {}; {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                self.log_tail(10)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration of one node on loopback.
+    fn single_conf(&self, socket: &Path) -> Result<String, String> {
+        let dir = &self.dir;
         let ctld_port = free_port()?;
         let slurmd_port = free_port()?;
         let memory = memory_mb().min(1024);
-        let conf = format!(
+        Ok(format!(
             "ClusterName=hearthtest\n\
              SlurmctldHost={NODE}\n\
              SlurmctldPort={ctld_port}\n\
@@ -170,41 +252,165 @@ impl Cluster {
              PartitionName=debug Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16\n",
             socket = socket.display(),
             dir = dir.display(),
-        );
-        fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
+        ))
+    }
 
+    /// The configuration of nodes in namespaces: the controller at the
+    /// first namespace's address, `nodeK` at the next ones, the daemons on
+    /// Slurm's own ports (each namespace has its own).
+    fn nodes_conf(&self, net: &netns::Nodes, socket: &Path) -> String {
+        let dir = self.dir.display();
+        let mut conf = format!(
+            "ClusterName=hearthnodes\n\
+             SlurmctldHost=ctl({ctl})\n\
+             AuthType=auth/munge\n\
+             CredType=cred/munge\n\
+             AuthInfo=socket={socket}\n\
+             SlurmUser=root\n\
+             SlurmdUser=root\n\
+             StateSaveLocation={dir}/state\n\
+             SlurmdSpoolDir={dir}/spool/%n\n\
+             SlurmctldPidFile={dir}/slurmctld.pid\n\
+             SlurmdPidFile={dir}/slurmd-%n.pid\n\
+             SlurmctldLogFile={dir}/log/slurmctld.log\n\
+             SlurmdLogFile={dir}/log/slurmd-%n.log\n\
+             ProctrackType=proctrack/linuxproc\n\
+             TaskPlugin=task/none\n\
+             MpiDefault=none\n\
+             SelectType=select/cons_tres\n\
+             SelectTypeParameters=CR_CPU,CR_LLN\n\
+             SchedulerType=sched/builtin\n\
+             MailProg=/bin/true\n\
+             SlurmdParameters=config_overrides\n\
+             ReturnToService=2\n\
+             KillWait=5\n\
+             MinJobAge=2\n",
+            ctl = net.address(0),
+            socket = socket.display(),
+        );
+        for (k, node) in self.nodes.iter().enumerate() {
+            conf.push_str(&format!(
+                "NodeName={node} NodeAddr={} NodeHostname={node} CPUs=4 RealMemory=512 State=UNKNOWN\n",
+                net.address(k + 1)
+            ));
+        }
+        conf.push_str(&format!(
+            "PartitionName=debug Nodes={} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16\n",
+            self.nodes.join(",")
+        ));
+        conf
+    }
+
+    /// slurmctld and slurmd on loopback.
+    fn start_single(&mut self) -> Result<(), String> {
         let mut ctld = Command::new(tool_path("slurmctld")?);
         let _ = ctld.args(["-D", "-c", "-f"]).arg(&self.conf);
         self.spawn("slurmctld", ctld)?;
         let mut slurmd = Command::new(tool_path("slurmd")?);
         let _ = slurmd.args(["-D", "-N", NODE, "-f"]).arg(&self.conf);
-        self.spawn("slurmd", slurmd)?;
-        self.wait_for("the node to be idle in sinfo", |cluster| {
-            let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();
-            Ok(out
-                .ok()
-                .filter(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
-                .map(drop))
-        })?;
-        let out = self
-            .command("srun")
-            .args(["-N1", "-n1", "hostname"])
-            .output()
-            .map_err(|e| format!("running srun: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "srun -N1 -n1 hostname failed ({}): {}; {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim(),
-                self.log_tail(10)
-            ));
+        self.spawn("slurmd", slurmd)
+    }
+
+    /// slurmctld and each node's slurmd in their namespaces.
+    fn start_in_namespaces(&mut self) -> Result<(), String> {
+        let net = self.net.as_ref().expect("namespaces");
+        let mut hosts = vec![("ctl".to_owned(), net.address(0))];
+        hosts.extend(
+            self.nodes
+                .iter()
+                .enumerate()
+                .map(|(k, node)| (node.clone(), net.address(k + 1))),
+        );
+        let hosts_file = self.dir.join("hosts");
+        fs::write(&hosts_file, netns::hosts_file(&hosts))
+            .map_err(|e| format!("writing {hosts_file:?}: {e}"))?;
+        for node in &self.nodes {
+            let spool = self.dir.join("spool").join(node);
+            fs::create_dir_all(&spool).map_err(|e| format!("creating {spool:?}: {e}"))?;
+        }
+        let ctld = format!(
+            "exec {} -D -c -f {}",
+            tool_path("slurmctld")?.display(),
+            self.conf.display()
+        );
+        let cmd = self.in_namespace(0, "ctl", &ctld)?;
+        self.spawn("slurmctld", cmd)?;
+        for k in 0..self.nodes.len() {
+            self.start_node(k)?;
         }
         Ok(())
     }
 
+    /// `sh -c SCRIPT` in namespace `index`, with the host name `name` and
+    /// the cluster's `/etc/hosts`.
+    fn in_namespace(&self, index: usize, name: &str, script: &str) -> Result<Command, String> {
+        let net = self.net.as_ref().expect("namespaces");
+        let mut cmd = Command::new(tool_path("nsenter")?);
+        let _ = cmd
+            .arg(format!("--net={}", net.path(index)))
+            .args(["--", "unshare", "--uts", "--mount", "sh", "-c"])
+            .arg(format!(
+                "hostname {name} && mount --bind {} /etc/hosts && {script}",
+                self.dir.join("hosts").display()
+            ));
+        Ok(cmd)
+    }
+
+    /// Starts the slurmd of node `k` (from 0) in its namespace.
+    fn start_node(&mut self, k: usize) -> Result<(), String> {
+        let node = self.nodes[k].clone();
+        let script = format!(
+            "exec {} -D -f {} -N {node}",
+            tool_path("slurmd")?.display(),
+            self.conf.display()
+        );
+        let cmd = self.in_namespace(k + 1, &node, &script)?;
+        self.daemons
+            .retain(|(name, _)| *name != format!("slurmd-{node}"));
+        self.spawn(&format!("slurmd-{node}"), cmd)
+    }
+
+    /// Crashes node `k` (from 0) of a cluster of several: every process in
+    /// its namespace (slurmd, its step daemons, their tasks) is killed.
+    pub fn crash_node(&mut self, k: usize) {
+        let net = self.net.as_ref().expect("a cluster of several nodes");
+        for pid in net.pids(k + 1) {
+            // SAFETY: kill(2) with a positive pid: a process in the
+            // node's namespace.
+            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        let name = format!("slurmd-{}", self.nodes[k]);
+        for (_, child) in self.daemons.iter_mut().filter(|(n, _)| *n == name) {
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `k`'s slurmd again after [`Cluster::crash_node`] and
+    /// waits until the controller has it back (not marked not
+    /// responding).
+    pub fn restart_node(&mut self, k: usize) -> Result<(), String> {
+        self.start_node(k)?;
+        let node = self.nodes[k].clone();
+        self.wait_for("the restarted node in sinfo", |cluster| {
+            let out = cluster
+                .command("sinfo")
+                .args(["-h", "-N", "-n", &node, "-o", "%T"])
+                .output();
+            Ok(out.ok().and_then(|o| {
+                let state = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                (!state.is_empty() && !state.contains('*') && !state.contains("down")).then_some(())
+            }))
+        })
+    }
+
+    /// The nodes' names.
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
     /// Starts a daemon in the foreground, its output in `log/NAME.out`,
     /// marked with [`MARK`].
-    fn spawn(&mut self, name: &'static str, mut cmd: Command) -> Result<(), String> {
+    fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<(), String> {
         let out = fs::File::create(self.dir.join("log").join(format!("{name}.out")))
             .map_err(|e| format!("creating {name}'s log: {e}"))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -219,7 +425,7 @@ impl Cluster {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("starting {name}: {e}"))?;
-        self.daemons.push((name, child));
+        self.daemons.push((name.to_owned(), child));
         Ok(())
     }
 
@@ -239,11 +445,11 @@ impl Cluster {
             let exited = self
                 .daemons
                 .iter_mut()
-                .find_map(|(name, child)| Some((*name, child.try_wait().ok()??)));
+                .find_map(|(name, child)| Some((name.clone(), child.try_wait().ok()??)));
             if let Some((name, status)) = exited {
                 return Err(format!(
                     "{name} exited ({status}) while waiting for {what}: {}",
-                    self.log_tail_of(name, 10)
+                    self.log_tail_of(&name, 10)
                 ));
             }
             if Instant::now() >= deadline {
@@ -324,9 +530,9 @@ impl Cluster {
 
     /// The last `lines` lines of every daemon's log, for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
-        ["slurmctld", "slurmd", "munged"]
+        self.daemons
             .iter()
-            .map(|name| format!("{name}: {}", self.log_tail_of(name, lines)))
+            .map(|(name, _)| format!("{name}: {}", self.log_tail_of(name, lines)))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -370,14 +576,14 @@ impl Drop for Cluster {
             cluster
                 .daemons
                 .iter_mut()
-                .any(|(n, c)| *n == name && matches!(c.try_wait(), Ok(None)))
+                .any(|(n, c)| n == name && matches!(c.try_wait(), Ok(None)))
         };
         if running(self, "slurmctld") {
             let _ = self.command("scancel").args(["--user", "root"]).output();
             let _ = self.wait_queue_empty(Duration::from_secs(10));
         }
         while let Some((name, mut child)) = self.daemons.pop() {
-            stop(name, &mut child);
+            stop(&name, &mut child);
         }
         for pid in self.stepds() {
             // SAFETY: kill(2) with a positive pid: a slurmstepd of this

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use hearth::remote::Feeder;
+use hearth::remote::{Feeder, Files};
 
 use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::Job;
+use crate::world::FileTemplates;
 
 /// What is printed of a job: its number, fields and command line.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +58,8 @@ pub struct Maker {
     pub fill: Fill,
     /// The sequence numbers of the jobs not to run (`--resume`).
     pub skip: Arc<HashSet<usize>>,
+    /// The files of each job (`--transfer`, `--return`), if any.
+    pub files: Option<Arc<FileTemplates>>,
 }
 
 impl Maker {
@@ -68,6 +71,15 @@ impl Maker {
             seq: seq as u64,
         };
         (job, JobText { seq, fields, parts })
+    }
+
+    /// The files of the job with `fields` and sequence number `seq`, if
+    /// the run has any.
+    pub fn files(&self, fields: &[Vec<u8>], seq: usize) -> Result<Option<Files>, String> {
+        match &self.files {
+            Some(templates) => templates.files(fields, seq).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// True if job `seq` is not to run (`--resume`).
@@ -168,9 +180,17 @@ fn produce(
             Ok(fields) => fields,
             Err(err) => return Some(err),
         };
+        let files = match maker.files(&fields, index + 1) {
+            Ok(files) => files,
+            Err(err) => return Some(format!("job {}: {err}", index + 1)),
+        };
         let (job, text) = maker.make(fields, index + 1);
+        let sent = |job: &Job| match files {
+            Some(files) => feeder.send_with_files(job, files),
+            None => feeder.send(job),
+        };
         // The text first: when the job is reported, its text is there.
-        if texts.send(text).is_err() || feeder.send(&job).is_err() {
+        if texts.send(text).is_err() || sent(&job).is_err() {
             // The run stopped taking inputs; it says why.
             return None;
         }

@@ -18,8 +18,10 @@ macro_rules! say {
 }
 
 mod batch;
+mod each_host;
 mod edit;
 mod halt;
+mod hosts;
 mod inputs;
 mod joblog;
 mod map;
@@ -29,11 +31,13 @@ mod plan;
 mod pool_setup;
 mod replace;
 mod results;
+mod run;
 mod sh;
 mod sources;
 mod streams;
 mod summary;
 mod trace;
+mod world;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -42,6 +46,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
+use run::RunArgs;
 
 /// Exit status for hearth's own errors: usage, a pool that failed, an
 /// input or output that failed (as GNU parallel's 255).
@@ -100,6 +105,21 @@ enum Command {
     ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
     #[command(verbatim_doc_comment)]
     Map(Box<MapArgs>),
+    /// Run CMD once on every host, as pdsh does: lines prefixed `host: `
+    /// as they come, a summary of the hosts that failed on stderr.
+    ///
+    /// The same as `hearth map --nonall --line-buffer` with pdsh's way of
+    /// printing. Exit status: 0 when the command exited 0 on every host;
+    /// else the number of hosts where it failed or that could not be
+    /// reached (at most 101); 255 for hearth's own errors.
+    ///
+    /// Examples:
+    ///
+    ///   hearth run -S node[1-16] uptime
+    ///
+    ///   hearth run -S admin@db1,db2:2222 -- df -h /var
+    #[command(verbatim_doc_comment)]
+    Run(Box<RunArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
@@ -112,19 +132,42 @@ enum Command {
 /// The options of `hearth map`.
 #[derive(Clone, Debug, Args)]
 pub struct MapArgs {
-    /// Hosts to run on, comma-separated or repeated; `:` is the local
-    /// machine (the default). Others are reached with ssh.
+    /// Hosts to run on, comma-separated or repeated, with pdsh's ranges
+    /// (`node[1-4,7]`, `n[01-16]`); `:` is the local machine (the
+    /// default). Others are reached with ssh: `host`, `user@host`,
+    /// `host:port`; `N/host` runs N slots there (instead of -j).
     #[arg(
         short = 'S',
         long = "hosts",
-        value_name = "H1,H2,..",
-        value_delimiter = ','
+        visible_alias = "sshlogin",
+        value_name = "H1,H2,.."
     )]
     pub hosts: Vec<String>,
+    /// Hosts from FILE (repeatable): one per line, as -S takes them
+    /// (`N/host` for N slots on it, `user@host:port`, `:` for this
+    /// machine, ranges), blank lines and `#` comments skipped.
+    #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
+    pub login_files: Vec<PathBuf>,
+    /// Run CMD once on every host, with no inputs (GNU parallel's
+    /// --nonall): the output grouped per host, `--tag` prefixes its lines
+    /// with the host; each host counts as a job for the exit status, and
+    /// a host that cannot be reached is said and counted as failed.
+    #[arg(long, conflicts_with_all = ["onall", "slurm"])]
+    pub nonall: bool,
+    /// Run every input on every host (GNU parallel's --onall): the output
+    /// grouped per host, in the order of the hosts, `--tag` prefixes its
+    /// lines with the host; each host and input counts as a job for the
+    /// exit status.
+    #[arg(long, conflicts_with = "slurm")]
+    pub onall: bool,
+    /// Lines prefixed `host: ` and a summary of failures by host, for
+    /// `hearth run`.
+    #[arg(skip)]
+    pub pdsh: bool,
     /// Run the slots on a Slurm cluster, each slot one `srun -N1 -n1`
     /// task (a job of its own, or a step with --slurm-alloc/--slurm-jobid);
     /// --tag-host shows the node Slurm picked and the job id, NODE/JOBID.
-    #[arg(long, conflicts_with_all = ["hosts", "launcher"])]
+    #[arg(long, conflicts_with_all = ["hosts", "login_files", "launcher"])]
     pub slurm: bool,
     /// More srun options for --slurm, e.g. "--partition=short --time=10
     /// --mem=1G" (after hearth's own, so they win).
@@ -180,6 +223,43 @@ pub struct MapArgs {
     /// Where hearth is on the ssh hosts [default: the same path as here].
     #[arg(long = "remote-bin", value_name = "PATH")]
     pub remote_bin: Option<String>,
+    /// Copy this hearth to each ssh host that has no copy of it, over the
+    /// first slot's own connection, into ~/.cache/hearth (same system and
+    /// architecture only, checked), and run that: the hosts need nothing
+    /// installed.
+    #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher", "slurm"])]
+    pub install_worker: bool,
+    /// Set the variable NAME for the jobs on every host, with its value
+    /// here (repeatable; sent once per slot; not set here: not sent).
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Run the jobs in DIR on every host (made if missing; relative: to
+    /// the current directory here, the home directory elsewhere); `.` the
+    /// same directory relative to the home directory as here; `...` a
+    /// fresh temporary directory per job, removed after it.
+    #[arg(long, visible_alias = "wd", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Send each job's input file ({}) to its host before the job runs,
+    /// over the slot's own connection (relative: into the job's working
+    /// directory there; absolute: to the same path). This machine's slots
+    /// share its files.
+    #[arg(long)]
+    pub transfer: bool,
+    /// Send FILE (replacement strings replaced) to the job's host before
+    /// it runs (repeatable).
+    #[arg(long = "transferfile", visible_alias = "tf", value_name = "FILE")]
+    pub transfer_files: Vec<String>,
+    /// Bring FILE (replacement strings replaced, e.g. {.}.out) back from
+    /// the job's host once it ran, to the same path here (repeatable).
+    #[arg(long = "return", value_name = "FILE")]
+    pub returns: Vec<String>,
+    /// Remove the files sent and brought back from the job's host once it
+    /// is done.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// --transfer --return FILE --cleanup (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub trc: Vec<String>,
     /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
     /// is killed and fails as timed out (run again only with --retries).
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
@@ -429,6 +509,13 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(args) => map::run(*args),
+        Command::Run(args) => match args.to_map_args() {
+            Ok(args) => map::run(args),
+            Err(err) => {
+                let _ = err.print();
+                ExitCode::from(OWN_ERROR)
+            }
+        },
         Command::Trace(args) => trace::run(&args),
     }
 }

@@ -19,18 +19,18 @@ use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, Job, JobOutput};
 use crate::streams::Grouping;
-use crate::summary::{report_dead_hosts, report_pending_slots, summarize};
+use crate::summary::{advise_missing_worker, report_dead_hosts, report_pending_slots, summarize};
 use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
-const INTERRUPTED: u8 = 130;
+pub const INTERRUPTED: u8 = 130;
 
 /// Jobs read from stdin and not yet taken by the pool, at most (the pool
 /// itself takes only as many as keep its slots busy).
 const FEED_CAPACITY: usize = 256;
 
 /// Prints a one-line error of hearth's own and returns exit status 255.
-fn own_error(msg: &str) -> ExitCode {
+pub fn own_error(msg: &str) -> ExitCode {
     say!("hearth map: {msg}");
     ExitCode::from(OWN_ERROR)
 }
@@ -60,6 +60,9 @@ pub fn run(args: MapArgs) -> ExitCode {
     if args.dry_run {
         return dry_run(plan, total_slots(&args));
     }
+    if args.nonall || args.onall {
+        return crate::each_host::run(&args, plan, halt);
+    }
     // -u prints bytes as they come, -k or not (as GNU parallel); the lines
     // of --line-buffer keep the input order with -k.
     let grouping = if args.ungroup {
@@ -81,7 +84,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         grouping,
         // GNU parallel tags no output of -u.
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        tag_host: args.tag_host,
+        host_tag: args.tag_host.then_some("\t"),
         host_is_node: args.slurm,
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
@@ -121,13 +124,21 @@ pub fn run(args: MapArgs) -> ExitCode {
     let maker = plan.maker;
     let (mut texts, listed_jobs, fed) = match (plan.jobs, args.delay) {
         (Jobs::Listed(all), None) => {
-            let (jobs, texts): (Vec<_>, Vec<_>) = all
-                .into_iter()
-                .enumerate()
-                .filter(|(index, _)| !maker.skips(index + 1))
-                .map(|(index, fields)| maker.make(fields, index + 1))
-                .unzip();
-            (Texts::listed(texts), jobs, None)
+            let mut files = Vec::new();
+            let mut made = Vec::new();
+            for (index, fields) in all.into_iter().enumerate() {
+                if maker.skips(index + 1) {
+                    continue;
+                }
+                match maker.files(&fields, index + 1) {
+                    Ok(Some(job_files)) => files.push(job_files),
+                    Ok(None) => {}
+                    Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
+                }
+                made.push(maker.make(fields, index + 1));
+            }
+            let (jobs, texts): (Vec<_>, Vec<_>) = made.into_iter().unzip();
+            (Texts::listed(texts), (jobs, files), None)
         }
         (jobs, delay) => {
             let jobs: plan::FieldsIter = match jobs {
@@ -137,7 +148,11 @@ pub fn run(args: MapArgs) -> ExitCode {
             let (feeder, feed) = pool.feed(FEED_CAPACITY);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
             let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
-            (Texts::fed(texts_rx), Vec::new(), Some((feed, reader)))
+            (
+                Texts::fed(texts_rx),
+                (Vec::new(), Vec::new()),
+                Some((feed, reader)),
+            )
         }
     };
     let reader = fed.as_ref().map(|(_, reader)| reader.clone());
@@ -199,9 +214,12 @@ pub fn run(args: MapArgs) -> ExitCode {
             None => ControlFlow::Continue(()),
         }
     };
-    let inputs: Inputs<'_, Job> = match fed {
-        Some((feed, _)) => feed.into(),
-        None => listed_jobs.into(),
+    let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
+        (Some((feed, _)), _) => feed.into(),
+        (None, (jobs, files)) if files.len() == jobs.len() && !files.is_empty() => {
+            Inputs::with_files(jobs.into_iter().zip(files))
+        }
+        (None, (jobs, _)) => jobs.into(),
     };
     let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
     bar.finish_and_clear();
@@ -240,6 +258,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         "the pool stopped".to_owned()
     };
     summarize(&printer, reported, &why_stopped);
+    advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();
     // Inputs read but not taken by the run were dropped with its feed.
     if let Some(reader) = &reader
@@ -272,7 +291,7 @@ pub fn run(args: MapArgs) -> ExitCode {
 /// How a job that ran ended: `Ok(())` if it succeeded, else its exit
 /// status (255 for a failure that is not an exit); `None` for a job that
 /// did not run (cancelled, or no slot left).
-fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
+pub fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
     match &report.result {
         Ok(out) if out.success() => Some(Ok(())),
         Ok(out) => Some(Err(out.status_code())),
@@ -321,7 +340,7 @@ fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
 }
 
 /// The exit of a run whose output could not be written.
-fn write_failed(err: &io::Error) -> ExitCode {
+pub fn write_failed(err: &io::Error) -> ExitCode {
     if err.kind() == io::ErrorKind::BrokenPipe {
         // Like any filter whose reader went away.
         return ExitCode::from(141);
@@ -331,7 +350,7 @@ fn write_failed(err: &io::Error) -> ExitCode {
 
 /// A progress bar on stderr when asked for and stderr is a terminal;
 /// hidden otherwise. `total` is `None` for inputs still being read.
-fn progress_bar(wanted: bool, total: Option<usize>) -> ProgressBar {
+pub fn progress_bar(wanted: bool, total: Option<usize>) -> ProgressBar {
     if !wanted || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

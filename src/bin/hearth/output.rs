@@ -23,7 +23,9 @@ pub struct Settings {
     pub json: bool,
     /// `--tag` (`{}`) or `--tagstring`.
     pub tag: Option<Template>,
-    pub tag_host: bool,
+    /// `--tag-host` (the host and a tab before each line), or the host
+    /// and this separator (`hearth run`: `: `).
+    pub host_tag: Option<&'static str>,
     /// The host shown is the slot's node (and Slurm job id), not the
     /// pool's host entry.
     pub host_is_node: bool,
@@ -179,9 +181,9 @@ impl Printer {
             prefix = text.join(&parts, slot_number);
             prefix.push(b'\t');
         }
-        if self.settings.tag_host {
+        if let Some(separator) = self.settings.host_tag {
             prefix.extend_from_slice(host.as_bytes());
-            prefix.push(b'\t');
+            prefix.extend_from_slice(separator.as_bytes());
         }
         prefix
     }

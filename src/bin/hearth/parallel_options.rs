@@ -21,17 +21,8 @@ use crate::Cli;
 const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--arg-file-sep", "--arg-sep"], None),
     (
-        &[
-            "--basefile",
-            "--bf",
-            "--transfer",
-            "--transferfile",
-            "--tf",
-            "--return",
-            "--cleanup",
-            "--trc",
-        ],
-        None,
+        &["--basefile", "--bf"],
+        Some("the nearest is --transferfile FILE (sent with each job)"),
     ),
     (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
     (
@@ -88,7 +79,10 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
         None,
     ),
-    (&["--env", "--record-env", "--session"], None),
+    (
+        &["--record-env", "--session"],
+        Some("the nearest is --env NAME"),
+    ),
     (&["-x", "--exit"], None),
     (&["--filter", "--filter-hosts"], None),
     (&["--gnu"], None),
@@ -107,7 +101,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--show-limits"], None),
     (&["--minversion"], None),
-    (&["--nonall", "--onall"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
     (
         &["--files", "--output-as-files", "--outputasfiles"],
@@ -147,10 +140,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (
-        &["--sshlogin", "--sshloginfile", "--slf"],
-        Some("the nearest is -S/--hosts (H1,H2,..)"),
-    ),
     (&["--silent"], None),
     (&["--tee"], None),
     (&["--template", "--tmpl"], None),
@@ -164,7 +153,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["-V", "--version"],
         Some("the nearest is hearth --version"),
     ),
-    (&["--wd", "--workdir"], None),
 ];
 
 /// What to say of `arg`, an option `hearth map` does not know, if it is

@@ -15,6 +15,7 @@ use crate::inputs::Maker;
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sources::{self, Inputs, Split};
+use crate::world::FileTemplates;
 
 /// The fields of jobs as they are made, or why making them stopped.
 pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
@@ -68,8 +69,20 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Fill::Join
     };
+    if args.nonall && !inputs.none_given() {
+        return Err(
+            "--nonall runs the command once on every host and takes no inputs; --onall runs \
+             every input on every host"
+                .to_owned(),
+        );
+    }
     let listed = inputs.all_listed();
-    let (columns, records) = inputs.open(&split, header)?;
+    // --nonall reads nothing: one job, no fields.
+    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.nonall {
+        (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
+    } else {
+        inputs.open(&split, header)?
+    };
     let template = Arc::new(Template::parse(&words, &names, &columns)?);
     let tag = match (&args.tagstring, args.tag) {
         (Some(text), _) => Some(Template::parse(
@@ -88,13 +101,23 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         (_, None) => HashSet::new(),
     };
     let batching = batching(args, slots, fill)?;
+    let files = FileTemplates::parse(args, &names, &columns)?;
+    if files.is_some() && (args.nonall || args.onall) {
+        return Err(
+            "--transfer, --return and --trc go with jobs that run once, not with --nonall or \
+             --onall"
+                .to_owned(),
+        );
+    }
     let maker = Maker {
         template: template.clone(),
         fill,
         skip: Arc::new(skip),
+        files: files.map(Arc::new),
     };
     let batches = Batches::new(records, batching, template);
-    let jobs = if listed || args.shuf || read_all {
+    // The inputs of --onall run on every host: all of them are needed.
+    let jobs = if listed || args.shuf || read_all || args.onall || args.nonall {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
         if args.shuf {
             sources::shuffle(&mut all);

@@ -76,16 +76,24 @@ pub fn total_slots(args: &MapArgs) -> usize {
     if args.slurm {
         return slots_of(args, 4);
     }
-    if args.hosts.is_empty() {
+    let Ok(hosts) = crate::hosts::specs(&args.hosts, &args.login_files) else {
+        // The pool's set-up says what is wrong.
+        return 1;
+    };
+    if hosts.is_empty() {
         return local_slots(args);
     }
-    args.hosts
-        .iter()
-        .map(|host| match host.trim() {
-            ":" => local_slots(args),
-            _ => slots_of(args, 2),
-        })
-        .sum()
+    hosts.iter().map(|host| host_slots(args, host)).sum()
+}
+
+/// The slots of a host: its own `N/`, or -j, or the default (the cores
+/// here, 2 for an ssh host).
+fn host_slots(args: &MapArgs, host: &crate::hosts::HostSpec) -> usize {
+    match (host.slots, host.name.as_str()) {
+        (Some(n), _) => n,
+        (None, ":") => local_slots(args),
+        (None, _) => slots_of(args, 2),
+    }
 }
 
 /// Slots of the local machine: -j, or one per core.
@@ -115,6 +123,7 @@ pub enum PoolSetup {
 /// `jobs` is the number of jobs when known: `-j 0` starts no more slots
 /// than that.
 pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup> {
+    crate::world::env(args).map_err(PoolSetup::Usage)?;
     let mut capped;
     let args = match (args.slots, jobs) {
         (Some(SlotsSpec::Max), Some(jobs)) => {
@@ -133,11 +142,13 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
 
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
-    let hosts = if args.hosts.is_empty() {
-        vec![":".to_owned()]
-    } else {
-        args.hosts.clone()
-    };
+    let mut hosts = crate::hosts::specs(&args.hosts, &args.login_files)?;
+    if hosts.is_empty() {
+        hosts.push(crate::hosts::HostSpec {
+            name: ":".to_owned(),
+            slots: None,
+        });
+    }
     let ssh = words("--ssh", &args.ssh)?;
     if ssh.is_empty() {
         return Err(
@@ -160,15 +171,14 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     };
     let bin = worker_bin(args)?;
     let mut builder = pool_builder(args);
-    for host in hosts.iter().map(|h| h.trim()) {
-        let host = match host {
+    for spec in &hosts {
+        let slots = host_slots(args, spec);
+        let local = spec.name == ":";
+        let workdir = crate::world::workdir(args, local)?;
+        let host = match spec.name.as_str() {
             "" => return Err("empty host name in --hosts".to_owned()),
-            ":" => Host::new("local", local_slots(args), Transport::local()),
+            ":" => Host::new("local", slots, Transport::local()),
             name => {
-                if name.starts_with('-') {
-                    return Err(format!("bad host name {name:?}"));
-                }
-                let slots = slots_of(args, 2);
                 let transport = match &launcher {
                     Some(template) => Transport::Command {
                         template: template.clone(),
@@ -180,8 +190,17 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
                         connect_timeout: Duration::from_secs(10),
                     },
                 };
-                Host::new(name, slots, transport)
+                let host = Host::new(name, slots, transport);
+                if args.install_worker {
+                    host.install_worker()
+                } else {
+                    host
+                }
             }
+        };
+        let host = match workdir {
+            Some(workdir) => host.workdir(workdir),
+            None => host,
         };
         builder = builder.host(host);
     }
@@ -216,8 +235,12 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         slurm = slurm.in_allocation(&allocation);
     }
     let slots = slots_of(args, 4);
+    let mut host = Host::new("slurm", slots, slurm.into());
+    if let Some(workdir) = crate::world::workdir(args, false).map_err(PoolSetup::Usage)? {
+        host = host.workdir(workdir);
+    }
     pool_builder(args)
-        .host(Host::new("slurm", slots, slurm.into()))
+        .host(host)
         .build()
         .map_err(|err: PoolError| PoolSetup::Usage(err.to_string()))
 }
@@ -228,7 +251,12 @@ const HELD_IN_MEMORY: usize = 16 * 1024 * 1024;
 
 /// A pool builder with the options every kind of host shares.
 fn pool_builder(args: &MapArgs) -> PoolBuilder {
-    let builder = Pool::builder()
+    let mut builder = Pool::builder();
+    // Checked when the pool is built (`world::env` runs first there).
+    for (name, value) in crate::world::env(args).unwrap_or_default() {
+        builder = builder.env(name, value);
+    }
+    let builder = builder
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)
         .window(args.window as usize)
@@ -261,8 +289,16 @@ fn worker_bin(args: &MapArgs) -> Result<String, String> {
                 .to_owned(),
         ),
         Some(bin) => Ok(bin.clone()),
+        // Of a program whose file was replaced or removed since it
+        // started, the path it was started from.
         None => std::env::current_exe()
-            .map(|path| path.display().to_string())
+            .map(|path| {
+                let path = path.display().to_string();
+                match path.strip_suffix(" (deleted)") {
+                    Some(path) => path.to_owned(),
+                    None => path,
+                }
+            })
             .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
     }
 }

@@ -67,6 +67,8 @@ impl Split {
 #[derive(Debug)]
 pub struct Inputs {
     sources: Vec<Source>,
+    /// No source was given: stdin is the one.
+    defaulted: bool,
 }
 
 /// The separators of the command line.
@@ -136,7 +138,8 @@ impl Inputs {
                 "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
             );
         }
-        if sources.is_empty() {
+        let defaulted = sources.is_empty();
+        if defaulted {
             sources.push(Source {
                 origin: Origin::File(PathBuf::from("-")),
                 linked: false,
@@ -150,7 +153,12 @@ impl Inputs {
         if stdins > 1 {
             return Err("stdin (-) is given as an input source more than once".to_owned());
         }
-        Ok((command, Inputs { sources }))
+        Ok((command, Inputs { sources, defaulted }))
+    }
+
+    /// True if no source was given (stdin would be read).
+    pub fn none_given(&self) -> bool {
+        self.defaulted
     }
 
     /// True if every value is on the command line: the whole run is known

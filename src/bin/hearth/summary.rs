@@ -3,27 +3,58 @@
 //! and during it, at once: a slot lost, a stop signal (Ctrl+C).
 
 use hearth::Signal;
-use hearth::remote::{FailedSlot, PoolMetrics, SlotLost, StopStep};
+use hearth::remote::{FailedSlot, PoolMetrics, SlotFailure, SlotLost, StopStep};
 
 use crate::output::Printer;
 
-/// One line per host with slots whose scheduler never ran them (Slurm
-/// jobs still pending at the end).
+/// Lines for each host with slots whose scheduler never ran them (Slurm
+/// jobs not started at the end), saying why only when it is known.
 pub fn report_pending_slots(metrics: &PoolMetrics, in_allocation: bool) {
     for host in metrics.hosts.iter().filter(|h| h.pending > 0) {
+        for line in pending_lines(
+            &host.name,
+            host.slots,
+            host.pending,
+            host.queued,
+            in_allocation,
+        ) {
+            say!("{line}");
+        }
+    }
+}
+
+/// What to say of a host's `pending` slots of `slots` at the end, of which
+/// srun said `queued` waited for resources: those, with the advice; the
+/// others only that the run ended before they started (they were
+/// allocated and starting, or srun had not said).
+fn pending_lines(
+    host: &str,
+    slots: usize,
+    pending: usize,
+    queued: usize,
+    in_allocation: bool,
+) -> Vec<String> {
+    let queued = queued.min(pending);
+    let mut lines = Vec::new();
+    if queued > 0 {
         let advice = if in_allocation {
             "use fewer slots (-j) or a larger allocation (--salloc-args)"
         } else {
             "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
         };
-        say!(
-            "hearth map: host {}: {} of {} slots never ran: their Slurm jobs were still pending \
-             at the end (the cluster had no room for them); {advice}",
-            host.name,
-            host.pending,
-            host.slots
-        );
+        lines.push(format!(
+            "hearth map: host {host}: {queued} of {slots} slots never ran: their Slurm jobs were \
+             still pending in the queue at the end (the cluster had no room for them); {advice}"
+        ));
     }
+    let starting = pending - queued;
+    if starting > 0 {
+        lines.push(format!(
+            "hearth map: host {host}: {starting} of {slots} slots never ran: the run ended before \
+             their Slurm jobs started"
+        ));
+    }
+    lines
 }
 
 /// One line per host with slots dead for good.
@@ -46,6 +77,28 @@ pub fn report_dead_hosts(metrics: &PoolMetrics) {
             host.name,
             host.dead,
             host.slots
+        );
+    }
+}
+
+/// When slots died because hearth is not on their host at the path it
+/// took (its own, as no --remote-bin was given): what to do.
+pub fn advise_missing_worker(remote_bin: Option<&str>, dead: &[FailedSlot]) {
+    if remote_bin.is_some() {
+        return;
+    }
+    let missing = dead
+        .iter()
+        .any(|slot| matches!(slot.failure, SlotFailure::BinaryMissing { .. }));
+    if missing {
+        let here = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "this path".to_owned());
+        let here = here.strip_suffix(" (deleted)").unwrap_or(&here);
+        say!(
+            "hearth map: hearth is not at {here} on the hosts above: install it there at that \
+             path, give its path there with --remote-bin PATH, or let hearth copy itself \
+             there with --install-worker"
         );
     }
 }
@@ -163,4 +216,40 @@ fn status_line(metrics: &PoolMetrics) -> String {
         metrics.jobs_queued,
         hosts.join("; ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pending_lines;
+
+    #[test]
+    fn pending_slots_say_why_only_when_known() {
+        assert!(pending_lines("slurm", 12, 0, 0, false).is_empty());
+        // Allocated at once, not started when a short run ended: no word of
+        // a full cluster.
+        let lines = pending_lines("slurm", 12, 3, 0, true);
+        assert_eq!(
+            lines,
+            [
+                "hearth map: host slurm: 3 of 12 slots never ran: the run ended before their \
+              Slurm jobs started"
+            ]
+        );
+        // srun said 8 waited in the queue.
+        let lines = pending_lines("slurm", 40, 8, 8, false);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "hearth map: host slurm: 8 of 40 slots never ran: their Slurm jobs were still \
+                 pending in the queue at the end (the cluster had no room for them); use fewer \
+                 slots (-j), or --slurm-alloc"
+            ),
+            "{lines:?}"
+        );
+        let lines = pending_lines("slurm", 40, 10, 8, true);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("8 of 40 slots never ran: their Slurm jobs were still pending"));
+        assert!(lines[0].ends_with("a larger allocation (--salloc-args)"));
+        assert!(lines[1].contains("2 of 40 slots never ran: the run ended before"));
+    }
 }

@@ -12,7 +12,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::remote::{FailedSlot, Host, JobFailure, JobReport, PoolError, SlotInfo, Stream, Target};
+use crate::remote::{
+    FailedSlot, Files, Host, JobFailure, JobReport, PoolError, SlotInfo, Stream, Target,
+};
 
 /// Where a job's outcome goes.
 pub(crate) enum Reply {
@@ -89,6 +91,10 @@ pub(super) struct JobState {
     pub(super) live: bool,
     /// Its output, unless streamed.
     pub(super) collected: Collected,
+    /// The files it needs on its slot's host and makes there.
+    pub(super) files: Option<Arc<Files>>,
+    /// Why a file it made did not come back whole, in its current run.
+    pub(super) transfer_error: Option<String>,
 }
 
 impl JobState {
@@ -190,6 +196,8 @@ impl Jobs {
                 sent_output: false,
                 live,
                 collected: Collected::default(),
+                files: None,
+                transfer_error: None,
             },
         );
         id
@@ -308,6 +316,7 @@ impl Jobs {
         };
         let had_output = job.sent_output;
         job.run += 1;
+        job.transfer_error = None;
         job.sent_output = false;
         job.collected = Collected::default();
         let (Reply::Stream { tag, .. }, true, false) = (&job.reply, had_output, job.live) else {

@@ -13,7 +13,8 @@
 //! conversation with ready slots (jobs out, frames in); `jobs.rs` keeps
 //! the jobs and their queues, `slots.rs` supervises the slots (starts,
 //! deadlines, failures, restarts), `liveness.rs` pings them and judges
-//! their silence, and `failure.rs` (next to this module) says why a slot
+//! their silence, `stopping.rs` keeps the killed srun processes not gone
+//! yet without waiting for them, and `failure.rs` (next to this module) says why a slot
 //! failed.
 //!
 //! Failure semantics (the design's): a slot pulls the next job when it has
@@ -36,6 +37,7 @@
 mod jobs;
 mod liveness;
 mod slots;
+mod stopping;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +47,9 @@ use mio::Registry;
 
 use crate::remote::slot::{Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{PoolStats, decr, incr};
+use crate::remote::transfer::{self, Download};
 use crate::remote::wire::{self, Frame, JobError};
-use crate::remote::{Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
+use crate::remote::{Files, Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
 
 pub(crate) use jobs::{Completed, Reply, eligible_slots};
 
@@ -79,6 +82,8 @@ pub(crate) struct Settings {
     /// Told of each slot lost while it served.
     pub(crate) on_slot_lost: Option<OnSlotLost>,
     pub(crate) max_frame: usize,
+    /// Environment variables sent to every slot for its jobs.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 /// Tells whether an output is a failure of its job's own run.
@@ -142,6 +147,8 @@ pub(crate) struct Engine {
     hold_for: Option<usize>,
     phase: Phase,
     frames: Vec<Frame>,
+    /// Killed slots whose srun is not gone yet (see `stopping.rs`).
+    stopping: Vec<crate::remote::slot::Slot>,
 }
 
 impl Engine {
@@ -165,6 +172,7 @@ impl Engine {
             hold_for: None,
             phase: Phase::Running,
             frames: Vec::new(),
+            stopping: Vec::new(),
         }
     }
 
@@ -197,11 +205,13 @@ impl Engine {
     pub(crate) fn submit(
         &mut self,
         eligible: &[bool],
-        handler: Arc<str>,
-        payload: Vec<u8>,
+        (handler, payload, files): (Arc<str>, Vec<u8>, Option<Arc<Files>>),
         reply: Reply,
     ) -> usize {
         let id = self.jobs.add(eligible, handler, payload, reply);
+        if let Some(job) = self.jobs.get_mut(id) {
+            job.files = files;
+        }
         if self.phase != Phase::Running || self.paused {
             self.finish(id, Err(cancelled()), None);
             return id;
@@ -270,7 +280,9 @@ impl Engine {
 
     /// True once the pool stopped and every slot process exited.
     pub(crate) fn is_closed(&self) -> bool {
-        self.phase == Phase::Closing && self.slots.iter().all(SlotEntry::is_gone)
+        self.phase == Phase::Closing
+            && self.slots.iter().all(SlotEntry::is_gone)
+            && self.stopping.is_empty()
     }
 
     /// Kills every slot now; every job not done is cancelled.
@@ -291,6 +303,7 @@ impl Engine {
         self.read_unread(registry);
         let now = Instant::now();
         self.reap_exiting(registry, now);
+        self.reap_stopping(now);
         if self.phase == Phase::Running {
             self.start_slots(registry, now);
         }
@@ -319,6 +332,7 @@ impl Engine {
         self.slots
             .iter()
             .filter_map(|entry| entry.next_deadline(running, slot_timeout))
+            .chain(self.stopping_deadline(Instant::now()))
             .min()
     }
 
@@ -505,7 +519,14 @@ impl Engine {
             };
             let was_busy = !slot.in_flight.is_empty();
             let mut queued = false;
-            while slot.stage == Stage::Ready && slot.in_flight.len() < self.settings.window {
+            // A slot of the pool's own machine shares its files.
+            let shared = transfer::is_shared(&self.hosts[entry.host].transport);
+            // A job with files runs alone on its slot: its files come
+            // right before it, and nothing waits behind it.
+            while slot.stage == Stage::Ready
+                && slot.in_flight.len() < self.settings.window
+                && !slot.exclusive
+            {
                 let Some(id) = self.jobs.next_for(index, self.hold_for) else {
                     break;
                 };
@@ -513,7 +534,21 @@ impl Engine {
                 let Some(job) = self.jobs.get_mut(id) else {
                     continue;
                 };
-                match slot.queue_job(id as u64, &job.handler, &job.payload) {
+                let files = job.files.clone().filter(|_| !shared);
+                if files.is_some() && !slot.in_flight.is_empty() {
+                    self.jobs.queue_front(id);
+                    incr(&self.stats.queued);
+                    break;
+                }
+                let sent = match &files {
+                    Some(files) => slot
+                        .queue_upload(id as u64, files, &job.handler, &job.payload)
+                        .map(|()| slot.exclusive = true),
+                    None => slot
+                        .queue_job(id as u64, &job.handler, &job.payload)
+                        .map_err(|err| err.to_string()),
+                };
+                match sent {
                     Ok(()) => {
                         job.attempts += 1;
                         // Behind other jobs, it waits: its clock starts
@@ -529,9 +564,9 @@ impl Engine {
                         incr(&self.stats.in_flight);
                         queued = true;
                     }
-                    // Too large to send: a problem of the job, not of the
-                    // slot, and final.
-                    Err(err) => too_large.push((id, err.to_string())),
+                    // Too large to send, or a file that cannot be read: a
+                    // problem of the job, not of the slot, and final.
+                    Err(err) => too_large.push((id, err)),
                 }
             }
             if !was_busy && !slot.in_flight.is_empty() {
@@ -543,8 +578,12 @@ impl Engine {
             }
         }
         for (id, err) in too_large {
-            let err = JobError::new(wire::JobErrorKind::BadPayload, err);
-            self.finish(id, Err(JobFailure::Job(err)), None);
+            let kind = if err.starts_with("cannot send") {
+                wire::JobErrorKind::Failed
+            } else {
+                wire::JobErrorKind::BadPayload
+            };
+            self.finish(id, Err(JobFailure::Job(JobError::new(kind, err))), None);
         }
         broken
     }
@@ -618,6 +657,8 @@ impl Engine {
                     config: Vec::new(),
                     slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
                     slot: slot.number(),
+                    env: self.settings.env.clone(),
+                    workdir: self.hosts[entry.host].workdir.clone(),
                 };
                 slot.send(&init)
                     .map_err(|err| SlotFailure::from_wire(err).into())
@@ -640,6 +681,15 @@ impl Engine {
                     // The running job answered, late or not.
                     slot.overdue = None;
                 }
+                if slot.in_flight.is_empty() {
+                    slot.exclusive = false;
+                }
+                // A file that did not come back whole is the job's failure.
+                slot.download = None;
+                let brought_back = self
+                    .jobs
+                    .get_mut(job)
+                    .and_then(|state| state.transfer_error.take());
                 // The worker starts the next job once this result is out.
                 if let Some((next, deadline)) = slot.in_flight.first_mut()
                     && let Some(next) = self.jobs.get_mut(*next)
@@ -660,6 +710,13 @@ impl Engine {
                     }
                     JobFailure::Job(err)
                 });
+                let outcome = match (outcome, brought_back) {
+                    (Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
+                        wire::JobErrorKind::Failed,
+                        why,
+                    ))),
+                    (outcome, _) => outcome,
+                };
                 let info = slot.info.clone();
                 // The output is looked at only when it may run again.
                 let retried = self.settings.retries > 0
@@ -683,6 +740,46 @@ impl Engine {
                 };
                 let limit = self.settings.max_frame;
                 let _ = self.jobs.output(id as usize, stream, data, &info, limit);
+                Ok(())
+            }
+            (
+                Stage::Ready,
+                frame @ (Frame::File { .. } | Frame::FileData { .. } | Frame::FileEnd { .. }),
+            ) => {
+                let running = slot.in_flight.first().map(|(job, _)| *job);
+                let Some(job) = running.and_then(|id| self.jobs.get_mut(id)) else {
+                    return Err(SlotFailure::Protocol(format!(
+                        "{} while no job runs",
+                        frame.name()
+                    ))
+                    .into());
+                };
+                let failed = match frame {
+                    Frame::File {
+                        path, mode, size, ..
+                    } => {
+                        let started = match &job.files {
+                            Some(files) => Download::start(files, &path, mode, size),
+                            None => Err(format!(
+                                "the worker sent back {path:?}, which the job did not ask for"
+                            )),
+                        };
+                        started.map(|download| slot.download = Some(download))
+                    }
+                    Frame::FileData { data, .. } => match slot.download.as_mut() {
+                        Some(download) => download.write(&data),
+                        None => Ok(()),
+                    },
+                    Frame::FileEnd { crc, .. } => match slot.download.take() {
+                        Some(download) => download.finish(crc),
+                        None => Ok(()),
+                    },
+                    _ => Ok(()),
+                };
+                if let Err(why) = failed {
+                    slot.download = None;
+                    let _ = job.transfer_error.get_or_insert(why);
+                }
                 Ok(())
             }
             (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {

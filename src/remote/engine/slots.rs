@@ -29,6 +29,11 @@ const MAX_FAILED_STARTS: u32 = 5;
 /// A slot's place in the pool, alive or not.
 pub(super) struct SlotEntry {
     pub(super) host: usize,
+    /// Its place among its host's slots, from 0.
+    in_host: usize,
+    /// Times it was started: a restart takes the next place (see
+    /// [`placement`]).
+    starts: usize,
     label: String,
     pub(super) slot: Option<Slot>,
     /// When to start (again).
@@ -60,6 +65,8 @@ impl SlotEntry {
             .flat_map(|(host, h)| {
                 (1..=h.slots).map(move |index| SlotEntry {
                     host,
+                    in_host: index - 1,
+                    starts: 0,
                     label: format!("{}:{index}", h.name),
                     slot: None,
                     respawn_at: Some(now),
@@ -135,6 +142,15 @@ pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<Failed
         .collect()
 }
 
+/// Where the slot `in_host` of its host starts, the time after `starts`
+/// earlier starts: its own place first, then one further each restart. A
+/// Slurm slot's place names its node of the allocation, so a slot whose
+/// node crashed comes back on the next node instead of waiting for the
+/// dead one for ever.
+fn placement(in_host: usize, starts: usize) -> usize {
+    in_host.wrapping_add(starts.saturating_sub(1))
+}
+
 impl Engine {
     /// Starts the slots whose (re)start time has come.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
@@ -147,6 +163,7 @@ impl Engine {
                 continue;
             }
             entry.respawn_at = None;
+            entry.starts += 1;
             let host = &self.hosts[entry.host];
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
@@ -159,6 +176,7 @@ impl Engine {
                 (
                     entry.label.clone(),
                     u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    placement(entry.in_host, entry.starts),
                 ),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
@@ -194,6 +212,7 @@ impl Engine {
         if let Some(mut exiting) = entry.exiting.take() {
             let _ = exiting.slot.kill(registry);
             self.cancel_in_flight(&mut exiting.slot, &reason);
+            self.stop_later(exiting.slot);
         }
         let Some(mut slot) = self.slots[index].slot.take() else {
             return;
@@ -201,6 +220,7 @@ impl Engine {
         let _ = slot.kill(registry);
         self.slot_gone(index, &slot);
         self.cancel_in_flight(&mut slot, &reason);
+        self.stop_later(slot);
     }
 
     /// Ends the jobs `slot` holds as cancelled, with `reason`.
@@ -272,6 +292,7 @@ impl Engine {
         let entry = &self.slots[index];
         if entry.closing && matches!(failure, SlotFailure::WorkerExited { .. }) {
             debug!(slot:% = entry.label; "slot closed");
+            self.stop_later(slot);
             return;
         }
         let handshaken = slot.stage == Stage::Ready;
@@ -296,6 +317,7 @@ impl Engine {
             });
         }
         self.plan_restart(index, handshaken, failed);
+        self.stop_later(slot);
     }
 
     /// Puts the jobs of a failed slot back at the head of the queue, in
@@ -404,6 +426,7 @@ impl Engine {
                 self.finish(id, Err(failure), Some((host, info)));
             }
         }
+        self.stop_later(slot);
     }
 
     /// Restarts a failed slot with back-off, or gives it up for good when
@@ -502,7 +525,9 @@ impl Engine {
             entry.closing = true;
             if let Some(mut exiting) = entry.exiting.take() {
                 let _ = exiting.slot.kill(registry);
+                self.stop_later(exiting.slot);
             }
+            let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
                 continue;
             };
@@ -511,6 +536,7 @@ impl Engine {
                 slot.close_stdin();
             } else if let Some(mut slot) = entry.slot.take() {
                 let _ = slot.kill(registry);
+                self.stop_later(slot);
             }
         }
         debug!(pool:% = self.stats.name; "remote pool closing its slots");
@@ -531,4 +557,20 @@ fn backoff(failed_starts: u32, index: usize) -> Duration {
         ^ index.wrapping_mul(2_654_435_761);
     let jitter = base.mul_f64((nanos % 1000) as f64 / 4000.0);
     base + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placement;
+
+    /// A slot starts at its own place, and each restart moves it one
+    /// further: with a Slurm allocation of 3 nodes, slot 2 of its host (on
+    /// the third node) comes back on the first after its node crashed.
+    #[test]
+    fn a_restarted_slot_takes_the_next_place() {
+        assert_eq!(placement(2, 1), 2);
+        assert_eq!(placement(2, 2), 3);
+        assert_eq!(placement(2, 3), 4);
+        assert_eq!(placement(0, 1), 0);
+    }
 }

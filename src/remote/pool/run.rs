@@ -10,29 +10,75 @@ use std::sync::atomic::Ordering;
 
 use super::{MAX_AHEAD, Pool, lock, poll_once};
 use crate::remote::delivery::{Delivery, Event, OnEvent};
-use crate::remote::engine::{Completed, Reply, eligible_slots};
+use crate::remote::engine::{Completed, Reply};
 use crate::remote::feed::{Pulled, Source};
-use crate::remote::{Order, PoolError, Target};
+use crate::remote::{Order, PoolError};
+
+/// Which slots may run each job of a run: the same ones for every job (a
+/// [`Target`](crate::remote::Target)'s), or each input on each host in
+/// turn (`Pool::run_raw_on_each_host`): the first `per_host` jobs on the
+/// first host's slots, the next `per_host` on the second's, and so on.
+pub(super) enum Placement {
+    /// Every job on these slots.
+    One(Vec<bool>),
+    /// Job `k` on the slots `hosts[k / per_host]`.
+    EachHost {
+        hosts: Vec<Vec<bool>>,
+        per_host: usize,
+    },
+}
+
+impl Placement {
+    /// The slots that may run the run's job `index`.
+    fn of(&self, index: usize) -> &[bool] {
+        match self {
+            Placement::One(eligible) => eligible,
+            Placement::EachHost { hosts, per_host } => {
+                let host = (index / (*per_host).max(1)).min(hosts.len().saturating_sub(1));
+                &hosts[host]
+            }
+        }
+    }
+
+    /// True while some job of the run may still find a slot alive.
+    fn can_run(&self, engine: &crate::remote::engine::Engine) -> bool {
+        match self {
+            Placement::One(eligible) => engine.can_run(eligible),
+            Placement::EachHost { hosts, .. } => hosts.iter().any(|e| engine.can_run(e)),
+        }
+    }
+
+    /// Jobs the run takes ahead of its reports at most: every job of a run
+    /// on each host (its inputs are a list in memory already), so that the
+    /// later hosts start with the first.
+    fn max_ahead(&self, capacity: usize) -> usize {
+        let ahead = MAX_AHEAD.max(2 * capacity);
+        match self {
+            Placement::One(_) => ahead,
+            Placement::EachHost { hosts, per_host } => ahead.max(hosts.len() * per_host),
+        }
+    }
+}
 
 impl Pool {
-    /// Runs `handler` on the payloads of `source` and hands `on_event` the
-    /// events in `order`: each job's streamed output as it comes if
-    /// `streamed`, else collected into its report.
-    pub(super) fn run_source<P: Iterator<Item = Vec<u8>>>(
+    /// Runs `handler` on the payloads of `source`, each job on the slots
+    /// `placement` gives it, and hands `on_event` the events in `order`:
+    /// each job's streamed output as it comes if `streamed`, else
+    /// collected into its report.
+    pub(super) fn run_source<P: Iterator<Item = crate::remote::feed::Payload>>(
         &mut self,
-        target: &Target,
+        placement: &Placement,
         handler: &str,
         mut source: Source<P>,
         order: Order,
         streamed: bool,
         on_event: &mut OnEvent<'_>,
     ) -> Result<(), PoolError> {
-        let eligible = eligible_slots(&self.hosts, target)?;
         let handler: Arc<str> = Arc::from(handler);
         let engine_lock = self.engine.clone();
         let mut engine = lock(&engine_lock);
         engine.pause(false);
-        let max_ahead = MAX_AHEAD.max(2 * engine.capacity());
+        let max_ahead = placement.max_ahead(engine.capacity());
         // The head streams only when asked to, and not when a failed run
         // may run again: then only its last run's output goes out.
         let (order, hold_head) = match order {
@@ -125,7 +171,7 @@ impl Pool {
             // the next ones taken.
             while !ended && taken - reported < max_ahead {
                 match source.pull() {
-                    Pulled::Input(payload) => {
+                    Pulled::Input((payload, files)) => {
                         let tag = first_tag + taken;
                         let reply = if streamed {
                             let live = order == Order::Arrival;
@@ -134,7 +180,8 @@ impl Pool {
                             Reply::Collect(tag)
                         };
                         self.next_tag = tag + 1;
-                        let id = engine.submit(&eligible, handler.clone(), payload, reply);
+                        let eligible = placement.of(taken);
+                        let id = engine.submit(eligible, (handler.clone(), payload, files), reply);
                         delivery.taken(id);
                         taken += 1;
                     }
@@ -152,7 +199,7 @@ impl Pool {
             engine.do_due_work(self.poll.registry());
             // Nothing could run what a feed brings, even while none comes
             // (the jobs taken end as not run, not as cancelled).
-            if source.is_feed() && !ended && !engine.can_run(&eligible) {
+            if source.is_feed() && !ended && !placement.can_run(&engine) {
                 source.close();
                 ended = true;
             }

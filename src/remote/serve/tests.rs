@@ -68,6 +68,8 @@ impl Pool {
             config: Vec::new(),
             slot_timeout_ms,
             slot: 1,
+            env: Vec::new(),
+            workdir: None,
         });
         match self.recv() {
             Frame::SessionAck { handlers } => handlers,

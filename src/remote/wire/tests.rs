@@ -7,8 +7,8 @@ use std::io::{self, Read};
 
 use super::{
     DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, MAX_LIST,
-    READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, encode, encode_job, encode_output, read_frame,
-    write_frame,
+    READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, Workdir, encode, encode_file_data, encode_job,
+    encode_output, read_frame, write_frame,
 };
 use crate::remote::Stream;
 
@@ -35,12 +35,16 @@ fn sample_frames() -> Vec<Frame> {
             ],
             slot_timeout_ms: 30_000,
             slot: 1,
+            env: vec![("LANG".to_owned(), "C.UTF-8".to_owned())],
+            workdir: Some(Workdir::Dir("work/x".to_owned())),
         },
         Frame::SessionInit {
             handlers: Vec::new(),
             config: Vec::new(),
             slot_timeout_ms: 0,
             slot: u32::MAX,
+            env: Vec::new(),
+            workdir: Some(Workdir::Temp),
         },
         Frame::SessionAck {
             handlers: vec!["hash".to_owned(), "resize".to_owned(), "sh".to_owned()],
@@ -96,6 +100,34 @@ fn sample_frames() -> Vec<Frame> {
             id: u64::MAX,
             stream: Stream::Stderr,
             data: (0..=255).collect(),
+        },
+        Frame::File {
+            id: 3,
+            path: "in/a b.txt".to_owned(),
+            mode: 0o640,
+            size: 1 << 40,
+        },
+        Frame::FileData {
+            id: 3,
+            data: (0..=255).collect(),
+        },
+        Frame::FileData {
+            id: 3,
+            data: Vec::new(),
+        },
+        Frame::FileEnd {
+            id: 3,
+            crc: 0xdead_beef,
+        },
+        Frame::Return {
+            id: 3,
+            paths: vec!["out/a.out".to_owned(), "/abs/b".to_owned()],
+            cleanup: true,
+        },
+        Frame::Return {
+            id: 0,
+            paths: Vec::new(),
+            cleanup: false,
         },
     ]
 }
@@ -514,17 +546,17 @@ fn wrong_version() {
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 3, theirs: 2 }),
+        matches!(err, WireError::VersionMismatch { ours: 4, theirs: 2 }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("version 2") && msg.contains("version 3"),
+        msg.contains("version 2") && msg.contains("version 4"),
         "{msg}"
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 3, the peer version 2; run the same \
+        "protocol version mismatch: this side speaks version 4, the peer version 2; run the same \
          version of hearth on both ends"
     );
 
@@ -533,7 +565,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 3, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 4, theirs: 0 })
     ));
 }
 
@@ -618,7 +650,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 3; \
+        "malformed frame payload: message type 200 is not one of protocol version 4; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -859,7 +891,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(10) {
+        match self.below(13) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -875,6 +907,14 @@ impl Rng {
                     .collect(),
                 slot_timeout_ms: self.id(),
                 slot: self.next() as u32,
+                env: (0..self.below(3))
+                    .map(|_| (self.string(), self.string()))
+                    .collect(),
+                workdir: match self.below(3) {
+                    0 => None,
+                    1 => Some(Workdir::Temp),
+                    _ => Some(Workdir::Dir(self.string())),
+                },
             },
             3 => Frame::SessionAck {
                 handlers: (0..self.below(5)).map(|_| self.string()).collect(),
@@ -911,6 +951,24 @@ impl Rng {
                     let len = self.len();
                     self.bytes(len)
                 },
+            },
+            9 => Frame::File {
+                id: self.id(),
+                path: self.string(),
+                mode: self.next() as u32,
+                size: self.next(),
+            },
+            10 => Frame::FileData {
+                id: self.id(),
+                data: {
+                    let len = self.len();
+                    self.bytes(len)
+                },
+            },
+            11 => Frame::Return {
+                id: self.id(),
+                paths: (0..self.below(3)).map(|_| self.string()).collect(),
+                cleanup: self.one_in(2),
             },
             _ => Frame::Shutdown,
         }
@@ -1133,6 +1191,15 @@ fn random_frames_round_trip_in_random_pieces() {
 /// data, encoded as bytes in one copy, decodes as the sequence of `u8`
 /// postcard would write.
 #[test]
+fn borrowed_file_data_encodes_like_a_file_data_frame() {
+    for (id, data) in [(0u64, vec![]), (u64::MAX, vec![0xa5; 70_000])] {
+        let mut borrowed = Vec::new();
+        encode_file_data(id, &data, DEFAULT_MAX_FRAME, &mut borrowed).unwrap();
+        assert_eq!(borrowed, encoded(&Frame::FileData { id, data }));
+    }
+}
+
+#[test]
 fn borrowed_output_encodes_like_an_output_frame() {
     for (id, stream, data) in [
         (0u64, Stream::Stdout, vec![]),
@@ -1242,6 +1309,8 @@ fn lists_are_bounded() {
         config: vec![(String::new(), String::new()); MAX_LIST + 1],
         slot_timeout_ms: 0,
         slot: 1,
+        env: Vec::new(),
+        workdir: None,
     };
     let mut decoder = FrameDecoder::default();
     feed_all(&mut decoder, &encoded(&frame));

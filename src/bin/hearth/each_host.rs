@@ -1,0 +1,267 @@
+//! `hearth map --nonall` / `--onall` and `hearth run`: the command (or
+//! every input) once on every host. Each host and input is a job of its
+//! own, on that host's slots only; the output comes grouped per host, in
+//! the order of the hosts (or as it comes with `--line-buffer` and `-u`),
+//! `--tag` puts the host before each line (`hearth run`: `host: `). A
+//! host that cannot be reached is said once, its jobs counted as failed,
+//! and the others run theirs.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hearth::remote::{Event, FailedSlot, JobFailure, Order, Target};
+
+use crate::halt::{Halt, Tally, When};
+use crate::inputs::JobText;
+use crate::map::{INTERRUPTED, own_error, progress_bar, ran, write_failed};
+use crate::output::{Finished, Printer, Settings};
+use crate::plan::{self, Jobs, Plan};
+use crate::pool_setup::{PoolSetup, build_pool};
+use crate::sh::{self, JobOutput};
+use crate::streams::Grouping;
+use crate::summary::report_pending_slots;
+use crate::{MapArgs, OWN_ERROR};
+
+/// What the run says at the end: who failed and why.
+#[derive(Default)]
+struct Failures {
+    /// Hosts that could not be reached: why, and how many jobs did not run.
+    unreachable: BTreeMap<usize, (Option<FailedSlot>, usize)>,
+    /// Jobs that failed: host, the job's number, why.
+    failed: Vec<(usize, usize, String)>,
+}
+
+/// Runs the planned jobs on every host of the options.
+pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
+    let grouping = if args.ungroup {
+        Grouping::Ungroup
+    } else if args.line_buffer {
+        Grouping::LineBuffer
+    } else {
+        Grouping::Group
+    };
+    // Grouped per host whatever --unordered says: the hosts' outputs never
+    // mix; lines and bytes as they come with --line-buffer and -u.
+    let order = match grouping {
+        Grouping::Ungroup => Order::Arrival,
+        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
+        _ => Order::Submission,
+    };
+    let host_tag = if args.pdsh {
+        Some(": ")
+    } else if args.tag || args.tag_host {
+        Some("\t")
+    } else {
+        None
+    };
+    let settings = Settings {
+        json: args.json,
+        grouping,
+        tag: None,
+        host_tag: host_tag.filter(|_| grouping != Grouping::Ungroup),
+        host_is_node: false,
+        joblog: args.joblog.clone(),
+        resume: plan::resume(args),
+        results: args.results.clone(),
+    };
+    let mut printer = match Printer::new(settings) {
+        Ok(printer) => printer,
+        Err(err) => return own_error(&err.to_string()),
+    };
+    let Jobs::Listed(all) = plan.jobs else {
+        return own_error("--nonall and --onall read every input before the run");
+    };
+    let (jobs, texts): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .enumerate()
+        .map(|(index, fields)| plan.maker.make(fields, index + 1))
+        .unzip();
+    if jobs.is_empty() {
+        return match printer.finish() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => own_error(&msg),
+        };
+    }
+    let mut pool = match build_pool(args, Some(jobs.len())) {
+        Ok(pool) => pool,
+        Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
+    };
+    let hosts: Vec<String> = pool
+        .hosts()
+        .iter()
+        .filter(|host| host.slots() > 0)
+        .map(|host| host.name().to_owned())
+        .collect();
+    let control = pool.control();
+    let per_host = jobs.len();
+    let total = per_host * hosts.len();
+    let bar = progress_bar(args.progress, Some(total));
+    let mut tally = Tally::new(halt, Some(total));
+    let mut failures = Failures::default();
+    let mut write_error = None;
+    let mut on_event = |event: Event<'_>| {
+        let (index, report) = match event {
+            Event::Output {
+                index,
+                stream,
+                bytes,
+                slot,
+            } => {
+                let text = &texts[index % per_host];
+                return match bar.suspend(|| printer.output(index, text, stream, bytes, slot)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(err) => {
+                        control.kill();
+                        let _ = write_error.get_or_insert(err);
+                        ControlFlow::Break(())
+                    }
+                };
+            }
+            Event::Done { index, report } => (index, report.decode::<JobOutput>()),
+            _ => return ControlFlow::Continue(()),
+        };
+        bar.inc(1);
+        let (host, text) = (index / per_host, &texts[index % per_host]);
+        let result = if let Err(JobFailure::NotRun { reasons }) = &report.result {
+            // The host's slots are dead: said once for the host.
+            let entry = failures
+                .unreachable
+                .entry(host)
+                .or_insert_with(|| (reasons.first().cloned(), 0));
+            entry.1 += 1;
+            Some(Err(255))
+        } else {
+            let result = ran(&report);
+            if let Some(Err(_)) = result {
+                failures.failed.push((host, text.seq, why(&report)));
+            }
+            let job = Finished { text, report };
+            if let Err(err) = bar.suspend(|| printer.job(index, job)) {
+                control.kill();
+                let _ = write_error.get_or_insert(err);
+                return ControlFlow::Break(());
+            }
+            result
+        };
+        match result.and_then(|result| tally.ran(result)) {
+            Some(When::Now) => {
+                control.kill();
+                ControlFlow::Break(())
+            }
+            Some(When::Soon) => ControlFlow::Break(()),
+            None => ControlFlow::Continue(()),
+        }
+    };
+    let outcome =
+        pool.run_raw_on_each_host(&Target::Any, sh::JOB_HANDLER, &jobs, order, &mut on_event);
+    bar.finish_and_clear();
+    let joblog = printer.finish();
+    report_pending_slots(&control.metrics(), args.slurm_alloc);
+    pool.shutdown(Duration::from_secs(5));
+    if let Err(err) = outcome {
+        return own_error(&err.to_string());
+    }
+    if let Some(err) = write_error {
+        return write_failed(&err);
+    }
+    summarize(args, &hosts, &texts, &failures, &printer);
+    let dead: Vec<FailedSlot> = failures
+        .unreachable
+        .values()
+        .filter_map(|(why, _)| why.clone())
+        .collect();
+    crate::summary::advise_missing_worker(args.remote_bin.as_deref(), &dead);
+    if let Err(msg) = &joblog {
+        say!("hearth map: {msg}");
+        return ExitCode::from(OWN_ERROR);
+    }
+    if control.signalled().is_some() {
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::from(tally.exit_status())
+    }
+}
+
+/// Why a job that ran failed, in a word or two.
+fn why(report: &hearth::remote::JobReport<JobOutput>) -> String {
+    match &report.result {
+        Ok(out) => match out.signal {
+            Some(signal) => format!("killed by signal {signal}"),
+            None => format!("exit {}", out.status_code()),
+        },
+        Err(err) => err.to_string(),
+    }
+}
+
+/// Says on stderr which hosts could not be reached and which jobs failed:
+/// by host for `hearth run`, by job for `hearth map`.
+fn summarize(
+    args: &MapArgs,
+    hosts: &[String],
+    texts: &[JobText],
+    failures: &Failures,
+    printer: &Printer,
+) {
+    let me = if args.pdsh {
+        "hearth run"
+    } else {
+        "hearth map"
+    };
+    for (&host, (why, jobs)) in &failures.unreachable {
+        let jobs = if texts.len() == 1 {
+            String::new()
+        } else {
+            format!("; its {jobs} jobs did not run")
+        };
+        let why = why.as_ref().map_or_else(
+            || "no slot of it is left".to_owned(),
+            |w| w.reason().to_string(),
+        );
+        say!("{me}: {}: could not be reached: {why}{jobs}", hosts[host]);
+    }
+    if args.pdsh {
+        for (host, _, why) in &failures.failed {
+            say!("{me}: {}: {why}", hosts[*host]);
+        }
+        let mut failed: Vec<&str> = failures
+            .unreachable
+            .keys()
+            .chain(failures.failed.iter().map(|(host, _, _)| host))
+            .map(|&host| hosts[host].as_str())
+            .collect();
+        failed.sort_unstable();
+        failed.dedup();
+        if !failed.is_empty() {
+            say!(
+                "{me}: {} of {} hosts failed: {}",
+                failed.len(),
+                hosts.len(),
+                failed.join(", ")
+            );
+        }
+    } else if !failures.failed.is_empty() {
+        let count = failures.failed.len();
+        let listed: Vec<String> = failures
+            .failed
+            .iter()
+            .take(10)
+            .map(|(host, seq, why)| format!("{} #{seq} ({why})", hosts[*host]))
+            .collect();
+        let more = if count > 10 { ", ..." } else { "" };
+        say!(
+            "{me}: {count} of {} jobs failed: {}{more}",
+            hosts.len() * texts.len(),
+            listed.join(", ")
+        );
+    }
+    if printer.cancelled > 0 {
+        say!(
+            "{me}: {} of {} jobs were not run (the run stopped); {} succeeded",
+            printer.cancelled,
+            hosts.len() * texts.len(),
+            printer.succeeded
+        );
+    }
+}

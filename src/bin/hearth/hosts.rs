@@ -1,0 +1,263 @@
+//! The hosts of `-S` and `--sshloginfile`: comma-separated lists
+//! (repeatable), with pdsh's host ranges (`node[1-4,7]`,
+//! `rack[1-2]-n[01-03]`: every number of each bracket, zero padding kept,
+//! the brackets combined), files of one host per line (`#` comments),
+//! `N/host` for N slots on that host and `:` for this machine.
+
+use std::path::{Path, PathBuf};
+
+/// A host of the options: its name (`:` for this machine; the rest is
+/// for ssh: `host`, `user@host`, `host:port`) and its slots if `N/` gave
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSpec {
+    pub name: String,
+    pub slots: Option<usize>,
+}
+
+/// The hosts of `-S` values and `--sshloginfile` files, in that order.
+pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
+    let mut names = expand(values)?;
+    for file in files {
+        names.extend(read_file(file)?);
+    }
+    names.iter().map(|name| spec(name)).collect()
+}
+
+/// The hosts of a login file: one per line (ranges and lists allowed),
+/// blank lines and `#` comments skipped.
+fn read_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("--sshloginfile {}: {err}", path.display()))?;
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    expand(&lines).map_err(|err| format!("--sshloginfile {}: {err}", path.display()))
+}
+
+/// `N/host` as host with N slots; `host` as it is.
+fn spec(name: &str) -> Result<HostSpec, String> {
+    let name = name.trim();
+    let Some((count, host)) = name
+        .split_once('/')
+        .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(HostSpec {
+            name: name.to_owned(),
+            slots: None,
+        });
+    };
+    match count.parse::<usize>() {
+        Ok(n) if (1..=crate::pool_setup::MAX_SLOTS).contains(&n) && !host.is_empty() => {
+            Ok(HostSpec {
+                name: host.to_owned(),
+                slots: Some(n),
+            })
+        }
+        _ if host.is_empty() => Err(format!(
+            "host {name:?}: no host after {count}/; write N/host, e.g. 4/node1"
+        )),
+        _ => Err(format!(
+            "host {name:?}: {count} slots: give 1 to {} slots as N/host, e.g. 4/node1",
+            crate::pool_setup::MAX_SLOTS
+        )),
+    }
+}
+
+/// Most hosts one range may name: a typo such as `node[1-1000000]` is an
+/// error, not a million ssh logins.
+const MAX_EXPANDED: usize = 100_000;
+
+/// The hosts of the `-S` values, in order: each value split at the commas
+/// outside brackets, each part's ranges expanded.
+pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for value in values {
+        for part in split_outside_brackets(value)? {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(format!(
+                    "-S {value:?} has an empty host name: give hosts separated by single commas, \
+                     e.g. -S node1,node2"
+                ));
+            }
+            hosts.extend(expand_ranges(part)?);
+            if hosts.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "-S {value:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+                ));
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// `a,b[1,2],c` as `a`, `b[1,2]`, `c`.
+fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (at, c) in value.char_indices() {
+        match c {
+            '[' if depth == 0 => depth = 1,
+            '[' => return Err(format!("-S {value:?}: a bracket inside a bracket")),
+            ']' if depth == 1 => depth = 0,
+            ']' => return Err(format!("-S {value:?}: a ] without its [")),
+            ',' if depth == 0 => {
+                parts.push(&value[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!(
+            "-S {value:?}: a [ without its ]: a range is written node[1-4,7]"
+        ));
+    }
+    parts.push(&value[start..]);
+    Ok(parts)
+}
+
+/// Every host a name with ranges stands for, in order: `n[1-2]x[a]` is
+/// not a range (`a` is no number) and an error; `[::1]:22`, an IPv6
+/// address in brackets, is taken as it is.
+fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
+    if name.starts_with('[') && name[1..].split(']').next().is_some_and(|a| a.contains(':')) {
+        return Ok(vec![name.to_owned()]);
+    }
+    let Some(open) = name.find('[') else {
+        return Ok(vec![name.to_owned()]);
+    };
+    let close = open
+        + name[open..]
+            .find(']')
+            .ok_or_else(|| format!("{name:?}: a [ without its ]"))?;
+    let (prefix, inside, rest) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+    let numbers = range_numbers(name, inside)?;
+    let tails = expand_ranges(rest)?;
+    let mut hosts = Vec::with_capacity(numbers.len() * tails.len());
+    for number in &numbers {
+        for tail in &tails {
+            hosts.push(format!("{prefix}{number}{tail}"));
+            if hosts.len() > MAX_EXPANDED {
+                return Err(format!(
+                    "{name:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+                ));
+            }
+        }
+    }
+    Ok(hosts)
+}
+
+/// The numbers of a bracket, `1-4,7` or `01-10`, as text (a range whose
+/// first number has leading zeros pads them all to its width).
+fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
+    let bad = || {
+        format!(
+            "{name:?}: [{inside}] is not a host range; write numbers and ranges, e.g. \
+             node[1-4,7] or node[01-16]"
+        )
+    };
+    let mut numbers = Vec::new();
+    for piece in inside.split(',') {
+        let piece = piece.trim();
+        let (low, high) = piece.split_once('-').unwrap_or((piece, piece));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(low) || !digits(high) {
+            return Err(bad());
+        }
+        let (from, to): (u64, u64) = (
+            low.parse().map_err(|_| bad())?,
+            high.parse().map_err(|_| bad())?,
+        );
+        if from > to {
+            return Err(format!(
+                "{name:?}: the range {piece} runs backwards; write it low-high"
+            ));
+        }
+        if to - from > MAX_EXPANDED as u64 {
+            return Err(format!(
+                "{name:?} names more than {MAX_EXPANDED} hosts; check its ranges"
+            ));
+        }
+        let width = if low.len() > 1 && low.starts_with('0') {
+            low.len()
+        } else {
+            0
+        };
+        numbers.extend((from..=to).map(|n| format!("{n:0width$}")));
+    }
+    Ok(numbers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HostSpec, expand, spec};
+
+    #[test]
+    fn slots_before_a_host() {
+        let with = |name: &str, slots| HostSpec {
+            name: name.to_owned(),
+            slots,
+        };
+        assert_eq!(spec("4/me@node1:22"), Ok(with("me@node1:22", Some(4))));
+        assert_eq!(spec("node1"), Ok(with("node1", None)));
+        assert_eq!(spec(":"), Ok(with(":", None)));
+        assert_eq!(spec("1/:"), Ok(with(":", Some(1))));
+        assert!(
+            spec("0/node1")
+                .unwrap_err()
+                .contains("give 1 to 1024 slots")
+        );
+        assert!(spec("4/").unwrap_err().contains("no host after 4/"));
+    }
+
+    fn hosts(values: &[&str]) -> Result<Vec<String>, String> {
+        expand(&values.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn lists_and_pdsh_ranges() {
+        assert_eq!(
+            hosts(&["a,b", "c"]).unwrap(),
+            ["a", "b", "c"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["node[1-4,7],x"]).unwrap(),
+            ["node1", "node2", "node3", "node4", "node7", "x"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["n[08-10]"]).unwrap(),
+            ["n08", "n09", "n10"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["r[1-2]-n[1-2].lan"]).unwrap(),
+            ["r1-n1.lan", "r1-n2.lan", "r2-n1.lan", "r2-n2.lan"].map(String::from)
+        );
+        assert_eq!(hosts(&[":"]).unwrap(), [":"]);
+        assert_eq!(hosts(&["[::1]:22"]).unwrap(), ["[::1]:22"]);
+        assert_eq!(
+            hosts(&["2/user@node[1-2]:2222"]).unwrap(),
+            ["2/user@node1:2222", "2/user@node2:2222"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn bad_ranges_say_what_is_wrong() {
+        for (bad, says) in [
+            ("node[1-4", "a [ without its ]"),
+            ("node1-4]", "a ] without its ["),
+            ("node[a-c]", "is not a host range"),
+            ("node[4-1]", "runs backwards"),
+            ("node[1-9999999]", "more than 100000 hosts"),
+            ("a,,b", "empty host name"),
+            ("node[[1]]", "a bracket inside a bracket"),
+        ] {
+            let err = hosts(&[bad]).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `hearth map --nonall` / `--onall` and `hearth run` over the private
+//! sshd's two hosts: the command (or every input) once on every host, the
+//! output grouped and tagged per host, an unreachable host said and
+//! counted, the others run.
+
+use super::{assert_exit, hearth, sshd, stderr, stdout};
+
+/// `--nonall --tag`: the command once on each host, each host's lines
+/// together and tagged with it; each ran on a slot of its own host
+/// (node1's slots are 1 and 2, node2's 3 and 4).
+#[test]
+fn nonall_runs_once_on_every_host_grouped_and_tagged() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "--nonall",
+            "--tag",
+            "echo slot $PARALLEL_JOBSLOT; echo second",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("node1\tslot "), "{out}");
+    assert_eq!(lines[1], "node1\tsecond", "{out}");
+    assert!(lines[2].starts_with("node2\tslot "), "{out}");
+    assert_eq!(lines[3], "node2\tsecond", "{out}");
+    let slot = |line: &str| line.rsplit(' ').next().unwrap().parse::<u32>().unwrap();
+    assert!((1..=2).contains(&slot(lines[0])), "{out}");
+    assert!((3..=4).contains(&slot(lines[2])), "{out}");
+}
+
+/// `--onall`: every input on every host, grouped per host in input order;
+/// each host and input is a job for the exit status (two failing inputs
+/// on two hosts: 4), and the summary names host and job.
+#[test]
+fn onall_runs_every_input_on_every_host_and_counts_each() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "--onall",
+            "--tag",
+            "echo {}; exit {}",
+            ":::",
+            "0",
+            "1",
+            "2",
+        ],
+        "",
+    );
+    assert_exit(&output, 4);
+    assert_eq!(
+        stdout(&output),
+        "node1\t0\nnode1\t1\nnode1\t2\nnode2\t0\nnode2\t1\nnode2\t2\n"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("4 of 6 jobs failed: node1 #2 (exit 1), node1 #3 (exit 2), node2 #2"),
+        "{err}"
+    );
+}
+
+/// A host that cannot be reached is said as such and counts as a failed
+/// job; the other host runs the command.
+#[test]
+fn nonall_unreachable_host_is_said_and_the_others_run() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "closed,node1",
+            "--nonall",
+            "--tag",
+            "echo",
+            "x",
+        ],
+        "",
+    );
+    assert_exit(&output, 1);
+    assert_eq!(stdout(&output), "node1\tx\n");
+    let err = stderr(&output);
+    assert!(
+        err.contains("hearth map: closed: could not be reached: ssh could not connect")
+            && err.contains("Connection refused"),
+        "{err}"
+    );
+}
+
+/// `hearth run` with a pdsh range: `host: ` before each line, a summary
+/// of the hosts that failed, the exit status their number.
+#[test]
+fn run_prefixes_lines_with_the_host_and_sums_up_failures() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let output = hearth(
+        &[
+            "run",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node[1-2]",
+            "--",
+            "echo",
+            "hello",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    let mut lines: Vec<String> = stdout(&output).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["node1: hello", "node2: hello"]);
+    assert_eq!(stderr(&output), "");
+    let output = hearth(
+        &[
+            "run",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node[1-2],closed",
+            "echo out; echo err >&2; [ $PARALLEL_JOBSLOT -gt 2 ] && exit 3; true",
+        ],
+        "",
+    );
+    assert_exit(&output, 2);
+    let mut lines: Vec<String> = stdout(&output).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["node1: out", "node2: out"]);
+    let err = stderr(&output);
+    for said in [
+        "node1: err\n",
+        "node2: err\n",
+        "hearth run: closed: could not be reached: ssh could not connect",
+        "hearth run: node2: exit 3\n",
+        "hearth run: 2 of 3 hosts failed: closed, node2\n",
+    ] {
+        assert!(err.contains(said), "{said:?} not in: {err}");
+    }
+}
+
+/// Inputs with --nonall, bad ranges: usage errors that say what to do.
+#[test]
+fn nonall_with_inputs_and_bad_ranges_are_usage_errors() {
+    let output = hearth(&["map", "--nonall", "echo", ":::", "a"], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output)
+            .contains("--nonall runs the command once on every host and takes no inputs"),
+        "{}",
+        stderr(&output)
+    );
+    let output = hearth(&["run", "-S", "node[3-1]", "true"], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("the range 3-1 runs backwards"),
+        "{}",
+        stderr(&output)
+    );
+}

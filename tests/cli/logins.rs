@@ -1,0 +1,133 @@
+//! Hosts as GNU parallel users write them, over the private sshd: login
+//! files (`--sshloginfile`), `N/host` for N slots, `user@host` and
+//! `host:port` passed to ssh, and a malformed host as a usage error.
+
+use std::fs;
+
+use super::{assert_exit, hearth, scratch, sshd, stderr, stdout};
+
+/// A login file with comments, blank lines, `N/host` and `:`: each host
+/// gets its slots (node1 2, node2 1, this machine 1), numbered in order.
+#[test]
+fn login_file_gives_hosts_and_their_slots() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let dir = scratch("slf");
+    let file = dir.join("hosts");
+    fs::write(
+        &file,
+        "# the test's hosts\n2/node1\n\n  1/node2  \n# and here\n1/:\n",
+    )
+    .unwrap();
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "--slf",
+            file.to_str().unwrap(),
+            "--tag-host",
+            "--",
+            "echo {%}",
+        ],
+        super::numbers(300),
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let mut seen = std::collections::BTreeSet::new();
+    for line in out.lines() {
+        let (host, slot) = line.split_once('\t').unwrap();
+        let _ = seen.insert((host.to_owned(), slot.parse::<u32>().unwrap()));
+    }
+    for (host, slot) in &seen {
+        let allowed: &[u32] = match host.as_str() {
+            "node1" => &[1, 2],
+            "node2" => &[3],
+            "local" => &[4],
+            _ => panic!("host {host}: {out}"),
+        };
+        assert!(allowed.contains(slot), "{host} ran slot {slot}: {out}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `user@host` goes to ssh as the login (a user the server refuses is
+/// refused), `host:port` as ssh's port (the server's own port works, a
+/// closed one is refused on that port).
+#[test]
+fn user_and_port_go_to_ssh() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let me = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let good = format!("{}@node1:{}", me.trim(), sshd.port());
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            &good,
+            "--tag-host",
+            "echo",
+            ":::",
+            "x",
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), format!("{good}\tx\n"));
+    let output = hearth(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "nobody@node1",
+            "echo",
+            ":::",
+            "x",
+        ],
+        "",
+    );
+    assert_exit(&output, 255);
+    let err = stderr(&output);
+    assert!(
+        err.contains("authentication refused") && err.contains("nobody@"),
+        "{err}"
+    );
+    let output = hearth(
+        &["map", "--ssh", &ssh, "-S", "node1:9", "echo", ":::", "x"],
+        "",
+    );
+    assert_exit(&output, 255);
+    let err = stderr(&output);
+    assert!(err.contains("port 9: Connection refused"), "{err}");
+}
+
+/// `user@` with no host is a usage error before any slot starts (it was a
+/// pool that failed, after ssh tried to reach a host named `user@`).
+#[test]
+fn malformed_host_is_a_usage_error() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let connections = sshd.log_count("Connection from");
+    for (host, says) in [
+        ("root@", "bad host \"root@\": no host after the @"),
+        ("node1:ssh", "\"ssh\" is not a port"),
+        ("0/node1", "give 1 to 1024 slots"),
+    ] {
+        let output = hearth(&["map", "--ssh", &ssh, "-S", host, "echo", ":::", "x"], "");
+        assert_exit(&output, 255);
+        let err = stderr(&output);
+        assert!(err.contains(says), "{host}: {err}");
+        assert!(!err.contains("pool failed"), "{host}: {err}");
+    }
+    assert_eq!(sshd.log_count("Connection from"), connections);
+}

@@ -1,0 +1,106 @@
+//! Runs on every host: `Pool::on_each_host` (one job, one report per
+//! host) and `Pool::run_raw_on_each_host` (every input on every host): each
+//! job runs on its own host's slots, a host that cannot start answers its
+//! jobs as not run, and the others run theirs.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use hearth::remote::{Event, Host, JobFailure, Order, Pool, Target, Transport};
+
+/// Hosts `a` (2 slots), `b` (1 slot, tagged role=db) and `gone` (a binary
+/// that does not exist: it never starts).
+fn pool() -> Pool {
+    Pool::builder()
+        .host(Host::new("a", 2, Transport::local()))
+        .host(Host::new("b", 1, Transport::local()).tag("role", "db"))
+        .host(Host::new(
+            "gone",
+            1,
+            Transport::local_bin("/nonexistent/hearth-worker"),
+        ))
+        .build()
+        .unwrap()
+}
+
+/// One report per host, in the pool's order, each from a slot of its own
+/// host; the host that cannot start is not run and says why; a tag query
+/// picks its hosts.
+pub(crate) fn one_job_on_each_host() {
+    let mut pool = pool();
+    let reports = pool
+        .on_each_host::<u64, u32>(&Target::Any, "pid", &0)
+        .unwrap();
+    assert_eq!(reports.len(), 3, "{reports:#?}");
+    for (report, host) in reports.iter().zip(["a", "b"]) {
+        assert!(report.result.is_ok(), "{report:?}");
+        assert_eq!(report.host.as_deref(), Some(host), "{report:?}");
+        let slot = report.slot.as_ref().expect("a slot");
+        assert_eq!(slot.host, host, "{slot:?}");
+    }
+    match &reports[2].result {
+        Err(JobFailure::NotRun { reasons }) => {
+            let why = reasons[0].to_string();
+            assert!(why.contains("gone:1: cannot start worker"), "{why}");
+        }
+        other => panic!("expected the dead host's job not run, got {other:?}"),
+    }
+    let db = Target::tags("role=db").unwrap();
+    let reports = pool.on_each_host::<u64, u64>(&db, "square", &7).unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].host.as_deref(), &reports[0].result),
+        (Some("b"), &Ok(49))
+    );
+    let err = pool
+        .on_each_host::<u64, u64>(&Target::Host("c".into()), "square", &7)
+        .unwrap_err();
+    assert!(err.to_string().starts_with("no host matches"), "{err}");
+}
+
+/// Every input on every host: jobs numbered host by host, each host's in
+/// input order and from its own slots (both of `a`'s slots take part),
+/// the dead host's jobs not run.
+pub(crate) fn every_input_on_every_host() {
+    let mut pool = pool();
+    let inputs: Vec<u64> = (1..=20).collect();
+    let mut seen = Vec::new();
+    let mut slots_of_a = BTreeSet::new();
+    let hosts = pool
+        .run_raw_on_each_host(
+            &Target::Any,
+            "square",
+            &inputs,
+            Order::Submission,
+            |event| {
+                if let Event::Done { index, report } = event {
+                    let report = report.decode::<u64>();
+                    if let Some(slot) = &report.slot
+                        && slot.host == "a"
+                    {
+                        let _ = slots_of_a.insert(slot.number);
+                    }
+                    seen.push((index, report.host, report.result));
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(hosts, ["a", "b", "gone"]);
+    assert_eq!(seen.len(), 60);
+    for (at, (index, host, result)) in seen.into_iter().enumerate() {
+        assert_eq!(index, at, "in order");
+        let input = inputs[index % 20];
+        match index / 20 {
+            0 | 1 => {
+                assert_eq!(host.as_deref(), Some(hosts[index / 20].as_str()));
+                assert_eq!(result, Ok(input * input));
+            }
+            _ => assert!(
+                matches!(result, Err(JobFailure::NotRun { .. })),
+                "{result:?}"
+            ),
+        }
+    }
+    assert_eq!(slots_of_a, BTreeSet::from([1, 2]));
+}
