@@ -34,6 +34,9 @@
 //!   connection; both on two workers. The clients are plain threads with
 //!   blocking sockets, the same for both servers, and they time the load
 //!   (see `compare/tcp.rs`).
+//! - `tcp-echo/thread-safe`: the same with hearth's `TcpServer` of
+//!   thread-safe connection actors on the shared poll, against the same
+//!   tokio server.
 //!
 //! Workloads measured in a child process (the benchmark runs itself again
 //! with a private argument, one child per run, so hearth and tokio share
@@ -360,6 +363,17 @@ const WORKLOADS: &[Workload] = &[
         kind: Kind::Time {
             messages: Some(tcp::TCP_CONNECTIONS),
             hearth: tcp::isolated_hearth,
+            tokio: tcp::isolated_tokio,
+            fast: None,
+        },
+    },
+    Workload {
+        name: "tcp-echo/thread-safe",
+        size: 10_000,
+        smoke_size: 100,
+        kind: Kind::Time {
+            messages: Some(tcp::TCP_CONNECTIONS),
+            hearth: tcp::isolated_hearth_thread_safe,
             tokio: tcp::isolated_tokio,
             fast: None,
         },

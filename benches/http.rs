@@ -10,7 +10,10 @@
 //! hearth's `TcpServer` with a connection actor per connection and
 //! `hearth::http` (hyper's I/O, timer and graceful shutdown on hearth),
 //! its two workers pinned to a CPU each as a hearth server is set up, and
-//! the same unpinned (the `, unpinned` rows); and tokio's multi-thread
+//! the same unpinned (the `, unpinned` rows), each with thread-local
+//! connection actors and with thread-safe ones (the `, thread-safe` and
+//! `, thread-safe unpinned` rows: a connection runs on whichever worker is
+//! free); and tokio's multi-thread
 //! runtime with two workers, a task per connection and hyper-util's tokio
 //! glue. Same hyper version, same service, same HTTP/1 settings (a timer,
 //! so hyper's default 30 s header-read timeout is on for all),
@@ -206,55 +209,68 @@ fn run_side(side: Side, workload: &Workload) -> Result<Measured, String> {
     Ok(measured)
 }
 
-/// The measured runs of one workload: one per side and round.
-struct Report {
-    name: &'static str,
-    hearth: Vec<Measured>,
-    unpinned: Vec<Measured>,
-    tokio: Vec<Measured>,
+/// The sides of a round, each started in turn; the order turns by one
+/// place per round, so each side goes first, second, ... and last as
+/// often. The hearth sides come first, in the order of the tables' rows;
+/// tokio is the last.
+const SIDES: [Side; 5] = [
+    Side::Hearth,
+    Side::HearthUnpinned,
+    Side::HearthThreadSafe,
+    Side::HearthThreadSafeUnpinned,
+    Side::Tokio,
+];
+
+/// How each hearth side is named in the tables, after the workload's
+/// name.
+fn row_suffix(side: Side) -> &'static str {
+    match side {
+        Side::Hearth | Side::Tokio => "",
+        Side::HearthUnpinned => ", unpinned",
+        Side::HearthThreadSafe => ", thread-safe",
+        Side::HearthThreadSafeUnpinned => ", thread-safe unpinned",
+    }
 }
 
-/// The sides of a round, each started in turn; the order turns by one
-/// place per round, so each side goes first, second and last as often.
-const SIDES: [Side; 3] = [Side::Hearth, Side::HearthUnpinned, Side::Tokio];
+/// The measured runs of one workload: per side (in the order of
+/// [`SIDES`]), one per round.
+struct Report {
+    name: &'static str,
+    runs: [Vec<Measured>; SIDES.len()],
+}
 
 fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
     let mut reports = Vec::new();
     for workload in workloads {
         let mut report = Report {
             name: workload.name,
-            hearth: Vec::new(),
-            unpinned: Vec::new(),
-            tokio: Vec::new(),
+            runs: Default::default(),
         };
         for round in 0..rounds {
-            let mut order = SIDES;
+            let mut order: Vec<(usize, Side)> = SIDES.into_iter().enumerate().collect();
             order.rotate_left(round % SIDES.len());
-            for side in order {
-                let measured = run_side(side, workload)?;
-                match side {
-                    Side::Hearth => report.hearth.push(measured),
-                    Side::HearthUnpinned => report.unpinned.push(measured),
-                    Side::Tokio => report.tokio.push(measured),
-                }
+            for (index, side) in order {
+                report.runs[index].push(run_side(side, workload)?);
             }
-            let (hearth, unpinned, tokio) = (
-                &report.hearth[round],
-                &report.unpinned[round],
-                &report.tokio[round],
-            );
+            let figures: Vec<String> = SIDES
+                .iter()
+                .zip(&report.runs)
+                .map(|(side, runs)| {
+                    let run = &runs[round];
+                    format!(
+                        "{} {:.0} ({:.0})",
+                        side.as_str(),
+                        run.requests_per_sec,
+                        run.p99_us
+                    )
+                })
+                .collect();
             eprintln!(
-                "{:<10} round {}/{}: req/s (p99 us) hearth {:.0} ({:.0}), unpinned {:.0} ({:.0}), \
-                 tokio {:.0} ({:.0})",
+                "{:<10} round {}/{}: req/s (p99 us) {}",
                 workload.name,
                 round + 1,
                 rounds,
-                hearth.requests_per_sec,
-                hearth.p99_us,
-                unpinned.requests_per_sec,
-                unpinned.p99_us,
-                tokio.requests_per_sec,
-                tokio.p99_us,
+                figures.join(", ")
             );
         }
         reports.push(report);
@@ -263,26 +279,26 @@ fn bench(workloads: &[&Workload], rounds: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// One row of a table: hearth's runs (pinned or not) against tokio's.
+/// One row of a table: one hearth side's runs against tokio's.
 struct Row<'r> {
     name: String,
     hearth: &'r [Measured],
     tokio: &'r [Measured],
 }
 
-/// The rows of every report: pinned hearth, then unpinned.
+/// The rows of every report: each hearth side in the order of [`SIDES`],
+/// all workloads for one side before the next side.
 fn rows(reports: &[Report]) -> Vec<Row<'_>> {
-    let pinned = reports.iter().map(|report| Row {
-        name: report.name.to_owned(),
-        hearth: &report.hearth,
-        tokio: &report.tokio,
-    });
-    let unpinned = reports.iter().map(|report| Row {
-        name: format!("{}, unpinned", report.name),
-        hearth: &report.unpinned,
-        tokio: &report.tokio,
-    });
-    pinned.chain(unpinned).collect()
+    let tokio = SIDES.len() - 1;
+    (0..tokio)
+        .flat_map(|side| {
+            reports.iter().map(move |report| Row {
+                name: format!("{}{}", report.name, row_suffix(SIDES[side])),
+                hearth: &report.runs[side],
+                tokio: &report.runs[tokio],
+            })
+        })
+        .collect()
 }
 
 /// Medians of `figure` over hearth's and tokio's runs, their ratio, and
@@ -328,7 +344,7 @@ fn print_table(
 ) {
     println!();
     println!(
-        "| {:<21} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
+        "| {:<31} | {:>13} | {:>13} | {:>12} | {:>11} | {:>19} | {:>19} |",
         "workload",
         hearth_label,
         tokio_label,
@@ -338,12 +354,12 @@ fn print_table(
         "tokio min-max"
     );
     println!(
-        "|:----------------------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
+        "|:--------------------------------|--------------:|--------------:|-------------:|------------:|--------------------:|--------------------:|"
     );
     for row in rows {
         let (hearth, tokio, ratio, round) = figures(row, figure);
         println!(
-            "| {:<21} | {:>13.decimals$} | {:>13.decimals$} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
+            "| {:<31} | {:>13.decimals$} | {:>13.decimals$} | {:>12.2} | {:>11.2} | {:>19} | {:>19} |",
             row.name,
             hearth,
             tokio,

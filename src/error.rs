@@ -25,6 +25,7 @@ enum Kind {
     StartWorker(io::Error),
     StartSyncWorker(io::Error),
     Coordinator(io::Error),
+    SharedPoll(io::Error),
     WorkerPoll {
         id: usize,
         err: io::Error,
@@ -75,6 +76,12 @@ impl Error {
     pub(crate) fn coordinator(err: io::Error) -> Error {
         Error {
             kind: Kind::Coordinator(err),
+        }
+    }
+
+    pub(crate) fn shared_poll(err: io::Error) -> Error {
+        Error {
+            kind: Kind::SharedPoll(err),
         }
     }
 
@@ -176,6 +183,9 @@ impl fmt::Display for Error {
             Kind::StartWorker(err) => write!(f, "error starting worker thread: {err}"),
             Kind::StartSyncWorker(err) => write!(f, "error starting sync actor thread: {err}"),
             Kind::Coordinator(err) => write!(f, "error in coordinator: {err}"),
+            Kind::SharedPoll(err) => {
+                write!(f, "error creating the poll of thread-safe sockets: {err}")
+            }
             Kind::WorkerPoll { id, err } => write!(f, "error polling on worker thread {id}: {err}"),
             Kind::WorkerPanic { id, msg } => write!(f, "worker thread {id} panicked: {msg}"),
             Kind::WorkerFunction { id, err } => {
@@ -217,6 +227,7 @@ impl StdError for Error {
             Kind::StartWorker(err)
             | Kind::StartSyncWorker(err)
             | Kind::Coordinator(err)
+            | Kind::SharedPoll(err)
             | Kind::WorkerPoll { err, .. }
             | Kind::Signals(err) => Some(err),
             Kind::WorkerFunction { err, .. } => Some(&**err),

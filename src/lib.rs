@@ -17,9 +17,12 @@
 //!   does not, [`rpc`](ActorRef::rpc) makes a request and awaits the
 //!   answer. [`ActorGroup`] delivers to all or to one.
 //! - A [`supervisor`] decides what happens when an actor fails or panics.
-//! - [`net`] has TCP and UDP sockets and [`net::TcpServer`]; with the
-//!   `hyper` feature, `hearth::http` serves hyper's HTTP/1 and HTTP/2 from
-//!   a `TcpServer`'s connection actors.
+//! - [`net`] has TCP, UDP and Unix domain sockets, [`net::TcpServer`] and
+//!   [`net::UnixServer`]; the TCP and UDP sockets work in thread-local and
+//!   thread-safe actors alike ([`net::SocketMode`]). [`systemd`] tells the
+//!   service manager how the runtime is doing and takes the sockets it
+//!   passes. With the `hyper` feature, `hearth::http` serves hyper's
+//!   HTTP/1 and HTTP/2 from a server's connection actors.
 //!
 //! # Examples
 //!

@@ -100,7 +100,9 @@ pub struct WorkerMetrics {
 pub struct TcpServerMetrics {
     /// The address it listens on.
     pub addr: std::net::SocketAddr,
-    /// One entry per worker that ran one of its listeners, by worker id.
+    /// One entry per worker that ran one of its listeners, by worker id;
+    /// a server of thread-safe connections has one entry, worker 0, as
+    /// its connections run on any worker.
     pub workers: Vec<ServerWorkerMetrics>,
 }
 
@@ -123,7 +125,8 @@ pub type TcpServerWorkerMetrics = ServerWorkerMetrics;
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[non_exhaustive]
 pub struct ServerWorkerMetrics {
-    /// Worker id, starting at 1.
+    /// Worker id, starting at 1; 0 for the thread-safe connections of a
+    /// [`TcpServer`](crate::net::TcpServer), which run on any worker.
     pub worker: usize,
     /// Connections started on the worker (after the listeners balanced
     /// them over the workers).

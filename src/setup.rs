@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::runtime::{RuntimeShared, SharedOptions};
 use crate::trace::TraceFile;
+use crate::worker::shared_sources::SharedSources;
 use log::warn;
 use mio::Poll;
 
@@ -232,7 +233,8 @@ impl Setup {
             stop_signals_end_cleanly: self.stop_signals_end_cleanly,
             trace,
         };
-        let shared = Arc::new(RuntimeShared::new(name, wakes, waker, options));
+        let io = SharedSources::new().map_err(Error::shared_poll)?;
+        let shared = Arc::new(RuntimeShared::new(name, wakes, waker, io, options));
         let cpus = if self.auto_cpu_affinity {
             allowed_cpus()
         } else {

@@ -11,6 +11,8 @@ mod actor_ref;
 mod fairness;
 #[path = "functional/net.rs"]
 mod net;
+#[path = "functional/net_thread_safe.rs"]
+mod net_thread_safe;
 #[path = "functional/priority.rs"]
 mod priority;
 #[path = "functional/runtime.rs"]

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use client::{GUARD, Hyper, Raw, get};
 use hearth::actor::{Context, NewActor, actor_fn};
-use hearth::http::{self, HyperTimer, LocalExecutor};
-use hearth::net::{TcpServer, TcpStream, UnixServer, UnixStream};
+use hearth::http::{self, HyperTimer, LocalExecutor, ThreadSafeExecutor};
+use hearth::net::{SocketMode, TcpServer, TcpStream, UnixServer, UnixStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, ThreadLocal, ThreadSafe};
 use http_body_util::{BodyExt, Full};
@@ -64,6 +64,38 @@ impl Server {
                 ActorOptions::default(),
             );
         });
+        let handle = runtime.thread_safe();
+        let running = thread::spawn(move || runtime.start());
+        Server {
+            addr,
+            handle,
+            running: Some(running),
+        }
+    }
+
+    /// Starts `conn` as the connection actor of a thread-safe `TcpServer`
+    /// (one thread-safe listener) on a runtime made from `setup`.
+    fn start_thread_safe<NA>(setup: Setup, conn: NA) -> Server
+    where
+        NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        NA::Actor: Send + 'static,
+        NA::Message: Send + 'static,
+        <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
+    {
+        let mut runtime = setup.build().unwrap();
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = TcpServer::setup(addr, NoSupervisor, conn, ActorOptions::default()).unwrap();
+        let addr = server.local_addr();
+        let _ = runtime.spawn(
+            RestartSupervisor::new(()),
+            server,
+            (),
+            ActorOptions::default(),
+        );
         let handle = runtime.thread_safe();
         let running = thread::spawn(move || runtime.start());
         Server {
@@ -162,9 +194,44 @@ fn http1_server(setup: Setup, header_timeout: Duration) -> Server {
     )
 }
 
+/// A thread-safe HTTP/1 connection actor serving [`answer`].
+async fn thread_safe_http1_conn(
+    ctx: Context<(), ThreadSafe>,
+    stream: TcpStream<ThreadSafe>,
+    options: Http1,
+) -> Result<(), hyper::Error> {
+    let conn = http1::Builder::new()
+        .timer(HyperTimer::thread_safe(ctx.runtime_ref().clone()))
+        .header_read_timeout(options.header_timeout)
+        .half_close(options.half_close)
+        .serve_connection(stream, service_fn(answer));
+    http::graceful(&ctx, conn).await
+}
+
+fn thread_safe_http1_server(setup: Setup, options: Http1) -> Server {
+    Server::start_thread_safe(
+        setup,
+        actor_fn(move |ctx, stream| thread_safe_http1_conn(ctx, stream, options)),
+    )
+}
+
 #[test]
 fn http1_requests_share_one_connection() {
     let server = http1_server(two_workers(), PATIENT);
+    requests_share_one_connection(server);
+}
+
+#[test]
+fn thread_safe_http1_requests_share_one_connection() {
+    let options = Http1 {
+        header_timeout: PATIENT,
+        half_close: false,
+    };
+    let server = thread_safe_http1_server(two_workers(), options);
+    requests_share_one_connection(server);
+}
+
+fn requests_share_one_connection(server: Server) {
     let mut client = Hyper::http1(server.addr);
     let got = client.request("GET", "/first", b"");
     assert_eq!((got.status, got.text()), (200, "/first 0"));
@@ -221,6 +288,19 @@ fn http1_request_then_end_of_stream_is_answered_and_closed() {
         two_workers(),
         actor_fn(move |ctx, stream| http1_conn(ctx, stream, options)),
     );
+    request_then_end_of_stream(server);
+}
+
+#[test]
+fn thread_safe_http1_request_then_end_of_stream_is_answered_and_closed() {
+    let options = Http1 {
+        header_timeout: PATIENT,
+        half_close: true,
+    };
+    request_then_end_of_stream(thread_safe_http1_server(two_workers(), options));
+}
+
+fn request_then_end_of_stream(server: Server) {
     for _ in 0..20 {
         let mut client = Raw::connect(server.addr);
         client.send(&get("/last"));
@@ -277,9 +357,32 @@ async fn http2_conn(
     http::graceful(&ctx, conn).await
 }
 
+/// A thread-safe HTTP/2 connection actor: each stream runs as a
+/// thread-safe future, on any worker.
+async fn thread_safe_http2_conn(
+    ctx: Context<(), ThreadSafe>,
+    stream: TcpStream<ThreadSafe>,
+) -> Result<(), hyper::Error> {
+    let rt = ctx.runtime_ref().clone();
+    let conn = http2::Builder::new(ThreadSafeExecutor::new(rt.clone()))
+        .timer(HyperTimer::thread_safe(rt))
+        .serve_connection(stream, service_fn(answer));
+    http::graceful(&ctx, conn).await
+}
+
 #[test]
 fn http2_streams_run_on_the_local_executor() {
     let server = Server::start(two_workers(), actor_fn(http2_conn));
+    streams_of_one_connection(server);
+}
+
+#[test]
+fn thread_safe_http2_streams_run_on_the_thread_safe_executor() {
+    let server = Server::start_thread_safe(two_workers(), actor_fn(thread_safe_http2_conn));
+    streams_of_one_connection(server);
+}
+
+fn streams_of_one_connection(server: Server) {
     let mut client = Hyper::http2(server.addr);
     let paths: Vec<String> = (0..50).map(|i| format!("/stream/{i}")).collect();
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -359,9 +462,9 @@ fn axum_router_runs_without_a_tokio_runtime() {
 
 /// A connection actor whose service tells the test each time it has a
 /// request's head, before it reads the body.
-async fn announcing_conn(
-    ctx: Context<(), ThreadLocal>,
-    stream: TcpStream,
+async fn announcing_conn<RT: SocketMode>(
+    ctx: Context<(), RT>,
+    stream: TcpStream<RT>,
     heads: mpsc::Sender<String>,
 ) -> Result<(), hyper::Error> {
     let service = service_fn(move |req: Request<Incoming>| {
@@ -379,8 +482,22 @@ fn graceful_shutdown_answers_requests_in_flight_and_closes_idle_connections() {
     // the shutdown.
     let server = Server::start(
         Runtime::setup().num_threads(1),
-        actor_fn(move |ctx, stream| announcing_conn(ctx, stream, heads_tx.clone())),
+        actor_fn(move |ctx, stream| announcing_conn::<ThreadLocal>(ctx, stream, heads_tx.clone())),
     );
+    graceful_shutdown(server, &heads);
+}
+
+#[test]
+fn thread_safe_graceful_shutdown_answers_requests_in_flight_and_closes_idle_connections() {
+    let (heads_tx, heads) = mpsc::channel();
+    let server = Server::start_thread_safe(
+        two_workers(),
+        actor_fn(move |ctx, stream| announcing_conn::<ThreadSafe>(ctx, stream, heads_tx.clone())),
+    );
+    graceful_shutdown(server, &heads);
+}
+
+fn graceful_shutdown(server: Server, heads: &mpsc::Receiver<String>) {
     let mut idle = Raw::connect(server.addr);
     idle.send(&get("/idle"));
     assert_eq!(idle.response().text(), "/idle 0");

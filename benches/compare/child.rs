@@ -49,6 +49,9 @@ pub(super) enum Family {
     /// `tcp-echo`, timed in a child so that each side's run (and a
     /// profile of it) has the process to itself (see `tcp.rs`).
     Tcp,
+    /// `tcp-echo/thread-safe`: the same with hearth's thread-safe
+    /// connections (the tokio side is the same as `Tcp`'s).
+    TcpThreadSafe,
 }
 
 impl Family {
@@ -60,6 +63,7 @@ impl Family {
             Family::Idle => "idle",
             Family::Skynet => "skynet",
             Family::Tcp => "tcp",
+            Family::TcpThreadSafe => "tcp-thread-safe",
         }
     }
 
@@ -71,6 +75,7 @@ impl Family {
             Family::Idle,
             Family::Skynet,
             Family::Tcp,
+            Family::TcpThreadSafe,
         ]
         .into_iter()
         .find(|family| family.as_str() == s)
@@ -280,6 +285,7 @@ fn run_child(args: &[String]) -> Result<Vec<f64>, String> {
         Family::Signal => signals::child(side, flavour, size),
         Family::Idle => idle::child(side, flavour, size),
         Family::Skynet => skynet::child(side, flavour, size),
-        Family::Tcp => tcp::child(side, size),
+        Family::Tcp => tcp::child(side, tcp::Mode::ThreadLocal, flavour, size),
+        Family::TcpThreadSafe => tcp::child(side, tcp::Mode::ThreadSafe, flavour, size),
     }
 }

@@ -10,6 +10,17 @@
 //! connection has made one round trip (so it is accepted and has an actor
 //! or task) until the last client thread got its last reply. Building the
 //! runtime, connecting and stopping are not part of the time.
+//!
+//! hearth's server runs in either mode of its `TcpServer`: thread-local
+//! connection actors, a listener per worker (`tcp-echo/2-workers`), or
+//! thread-safe ones on the shared poll (`tcp-echo/thread-safe`).
+//!
+//! For profiles, a child of the `local` flavour (not part of the
+//! benchmark's runs) makes the round trips of one connection against one
+//! worker, one at a time: `compare --compare-child tcp hearth local N`
+//! (or `tcp-thread-safe`, or `tokio`) under `valgrind --tool=callgrind`
+//! counts the instructions of `N` round trips with nothing else going on,
+//! and the difference of two sizes gives those of one round trip.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,7 +31,7 @@ use std::time::{Duration, Instant};
 use hearth::actor::{Context, actor_fn};
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::NoSupervisor;
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 use super::Outcome;
 use crate::child::{self, Family, Flavour, Side};
@@ -42,19 +53,58 @@ const ECHO_BUFFER: usize = 4 * 1024;
 /// with an error naming the connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// hearth, in a child process.
+/// The two modes of a hearth `TcpServer`.
+#[derive(Copy, Clone, Debug)]
+pub(super) enum Mode {
+    /// Thread-local connection actors, a listener per worker.
+    ThreadLocal,
+    /// Thread-safe connection actors on the shared poll.
+    ThreadSafe,
+}
+
+/// hearth with thread-local connections, in a child process.
 pub(super) fn isolated_hearth(size: u64) -> Outcome {
-    in_child(Side::Hearth, size)
+    in_child(Family::Tcp, Side::Hearth, size)
+}
+
+/// hearth with thread-safe connections, in a child process.
+pub(super) fn isolated_hearth_thread_safe(size: u64) -> Outcome {
+    in_child(Family::TcpThreadSafe, Side::Hearth, size)
 }
 
 /// tokio, in a child process.
 pub(super) fn isolated_tokio(size: u64) -> Outcome {
-    in_child(Side::Tokio, size)
+    in_child(Family::Tcp, Side::Tokio, size)
+}
+
+/// The shape of a run: workers, connections and client threads.
+#[derive(Copy, Clone, Debug)]
+struct Shape {
+    workers: usize,
+    connections: u64,
+    client_threads: usize,
+}
+
+impl Shape {
+    fn of(flavour: Flavour) -> Shape {
+        match flavour {
+            Flavour::Shared => Shape {
+                workers: 2,
+                connections: TCP_CONNECTIONS,
+                client_threads: CLIENT_THREADS,
+            },
+            Flavour::Local => Shape {
+                workers: 1,
+                connections: 1,
+                client_threads: 1,
+            },
+        }
+    }
 }
 
 /// Runs one side in a child process and takes its time (milliseconds).
-fn in_child(side: Side, size: u64) -> Outcome {
-    match child::run(Family::Tcp, side, Flavour::Shared, size)?.as_slice() {
+fn in_child(family: Family, side: Side, size: u64) -> Outcome {
+    match child::run(family, side, Flavour::Shared, size)?.as_slice() {
         [ms] => Ok(Duration::from_secs_f64(ms / 1e3)),
         other => Err(format!(
             "the tcp-echo child printed {other:?}, not one time"
@@ -64,12 +114,13 @@ fn in_child(side: Side, size: u64) -> Outcome {
 
 /// The child's part: runs one side once and returns its time in
 /// milliseconds.
-pub(super) fn child(side: Side, size: u64) -> super::Figures {
-    let run = match side {
-        Side::Hearth => hearth,
-        Side::Tokio => tokio,
+pub(super) fn child(side: Side, mode: Mode, flavour: Flavour, size: u64) -> super::Figures {
+    let run = match (side, mode) {
+        (Side::Hearth, Mode::ThreadLocal) => hearth,
+        (Side::Hearth, Mode::ThreadSafe) => hearth_thread_safe,
+        (Side::Tokio, _) => tokio,
     };
-    run(size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
+    run(Shape::of(flavour), size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
 }
 
 /// 127.0.0.1, with a port the system chooses.
@@ -81,10 +132,10 @@ fn localhost() -> SocketAddr {
 /// actor per connection; the runtime runs on a thread of its own and is
 /// shut down gracefully after the load. The workers are pinned to a CPU
 /// each (`auto_cpu_affinity`), as a hearth server is set up.
-fn hearth(size: u64) -> Outcome {
+fn hearth(shape: Shape, size: u64) -> Outcome {
     let mut runtime = Runtime::setup()
         .name("compare")
-        .num_threads(2)
+        .num_threads(shape.workers)
         .auto_cpu_affinity()
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;
@@ -107,7 +158,7 @@ fn hearth(size: u64) -> Outcome {
         .map_err(|err| format!("starting the coordinator thread: {err}"))?;
     // The clients have closed every connection when this returns, so the
     // connection actors end by themselves; the shutdown stops the listeners.
-    let load = client::run(addr, TCP_CONNECTIONS, size);
+    let load = client::run(addr, shape, size);
     handle.shutdown();
     let stopped = coordinator
         .join()
@@ -115,6 +166,57 @@ fn hearth(size: u64) -> Outcome {
     let elapsed = load?;
     stopped.map_err(|err| format!("running the runtime: {err}"))?;
     Ok(elapsed)
+}
+
+/// hearth with thread-safe connections: a thread-safe listener on the
+/// shared poll and a thread-safe actor per connection, run by whichever
+/// worker is free; otherwise as [`hearth`].
+fn hearth_thread_safe(shape: Shape, size: u64) -> Outcome {
+    let mut setup = Runtime::setup().name("compare").num_threads(shape.workers);
+    if std::env::var_os("COMPARE_TCP_UNPIN").is_none() {
+        setup = setup.auto_cpu_affinity();
+    }
+    let mut runtime = setup
+        .build()
+        .map_err(|err| format!("building the runtime: {err}"))?;
+    let server = TcpServer::setup(
+        localhost(),
+        NoSupervisor,
+        actor_fn(hearth_echo_thread_safe),
+        ActorOptions::default(),
+    )
+    .map_err(|err| format!("setting up the server: {err}"))?;
+    let addr = server.local_addr();
+    let _ = runtime.spawn(NoSupervisor, server, (), ActorOptions::default());
+    let handle = runtime.thread_safe();
+    let coordinator = std::thread::Builder::new()
+        .name("compare-coordinator".to_owned())
+        .spawn(move || runtime.start())
+        .map_err(|err| format!("starting the coordinator thread: {err}"))?;
+    let load = client::run(addr, shape, size);
+    handle.shutdown();
+    let stopped = coordinator
+        .join()
+        .map_err(|_| "the coordinator thread panicked".to_owned())?;
+    let elapsed = load?;
+    stopped.map_err(|err| format!("running the runtime: {err}"))?;
+    Ok(elapsed)
+}
+
+/// Echoes one connection until the client closes it (thread-safe).
+async fn hearth_echo_thread_safe(
+    _: Context<(), ThreadSafe>,
+    mut stream: TcpStream<ThreadSafe>,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0; ECHO_BUFFER];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
 }
 
 /// Echoes one connection until the client closes it.
@@ -135,7 +237,7 @@ async fn hearth_echo(_: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::
 /// hand (one CPU each, with [`PIN_TOKIO`] set) it ran no faster here
 /// (3.16 s against 3.20 s unpinned, medians of 8 runs), so by default it
 /// runs as it comes.
-fn tokio(size: u64) -> Outcome {
+fn tokio(shape: Shape, size: u64) -> Outcome {
     let pin = std::env::var_os(PIN_TOKIO).is_some();
     let next_cpu = AtomicUsize::new(0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -144,7 +246,7 @@ fn tokio(size: u64) -> Outcome {
                 pin_to(next_cpu.fetch_add(1, Ordering::Relaxed) % 2);
             }
         })
-        .worker_threads(2)
+        .worker_threads(shape.workers)
         .enable_all()
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;
@@ -161,7 +263,7 @@ fn tokio(size: u64) -> Outcome {
             let _echo = tokio::spawn(tokio_echo(stream));
         }
     });
-    let elapsed = client::run(addr, TCP_CONNECTIONS, size)?;
+    let elapsed = client::run(addr, shape, size)?;
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(elapsed)
 }
@@ -211,25 +313,26 @@ async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
 mod client {
     use super::*;
 
-    /// Connects `connections` clients to `addr`, makes one round trip on
-    /// each, then times `round_trips` round trips on every connection.
-    /// Every reply is checked byte for byte. The connections are closed
-    /// when this returns.
-    pub(super) fn run(addr: SocketAddr, connections: u64, round_trips: u64) -> Outcome {
-        let mut streams = Vec::with_capacity(connections as usize);
-        for id in 0..connections {
+    /// Connects `shape.connections` clients to `addr`, makes one round
+    /// trip on each, then times `round_trips` round trips on every
+    /// connection, from `shape.client_threads` threads. Every reply is
+    /// checked byte for byte. The connections are closed when this
+    /// returns.
+    pub(super) fn run(addr: SocketAddr, shape: Shape, round_trips: u64) -> Outcome {
+        let mut streams = Vec::with_capacity(shape.connections as usize);
+        for id in 0..shape.connections {
             let mut stream = connect(addr).map_err(|err| format!("client {id}: {err}"))?;
             // The warm-up round trip (round `u64::MAX`, never timed).
             round_trip(&mut stream, id, u64::MAX)
                 .map_err(|err| format!("client {id}: warm-up: {err}"))?;
             streams.push((id, stream));
         }
-        let per_thread = streams.len().div_ceil(CLIENT_THREADS);
-        let start = Barrier::new(CLIENT_THREADS + 1);
+        let per_thread = streams.len().div_ceil(shape.client_threads);
+        let start = Barrier::new(shape.client_threads + 1);
         std::thread::scope(|scope| {
-            let mut threads = Vec::with_capacity(CLIENT_THREADS);
+            let mut threads = Vec::with_capacity(shape.client_threads);
             let mut streams = streams.into_iter();
-            for _ in 0..CLIENT_THREADS {
+            for _ in 0..shape.client_threads {
                 let group: Vec<_> = streams.by_ref().take(per_thread).collect();
                 let start = &start;
                 let thread = std::thread::Builder::new()

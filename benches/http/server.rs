@@ -3,9 +3,10 @@
 //! heap, signal dispositions or a profile with the other): the same hyper
 //! service ([`route`]) and the same HTTP/1 settings, on hearth
 //! ([`hearth`]: a `TcpServer` on two workers, pinned to a CPU each as a
-//! hearth server is set up, or not) or on tokio ([`tokio`]: a multi-thread
-//! runtime with two workers and hyper-util's tokio glue). Each prints `listening
-//! on ADDR` and serves until SIGTERM.
+//! hearth server is set up, or not, with thread-local or thread-safe
+//! connections) or on tokio ([`tokio`]: a multi-thread runtime with two
+//! workers and hyper-util's tokio glue). Each prints `listening on ADDR`
+//! and serves until SIGTERM.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
@@ -17,7 +18,7 @@ use hearth::actor::{Context, actor_fn};
 use hearth::http::{self, HyperTimer};
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -39,6 +40,11 @@ pub(crate) enum Side {
     Hearth,
     /// hearth, its workers left to the kernel's scheduler.
     HearthUnpinned,
+    /// hearth with thread-safe connections (any worker runs any
+    /// connection), its workers pinned.
+    HearthThreadSafe,
+    /// hearth with thread-safe connections, its workers unpinned.
+    HearthThreadSafeUnpinned,
     Tokio,
 }
 
@@ -47,6 +53,8 @@ impl Side {
         match self {
             Side::Hearth => "hearth",
             Side::HearthUnpinned => "hearth-unpinned",
+            Side::HearthThreadSafe => "hearth-thread-safe",
+            Side::HearthThreadSafeUnpinned => "hearth-thread-safe-unpinned",
             Side::Tokio => "tokio",
         }
     }
@@ -82,9 +90,12 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let served = match args {
         [side] if side == Side::Hearth.as_str() => hearth(true),
         [side] if side == Side::HearthUnpinned.as_str() => hearth(false),
+        [side] if side == Side::HearthThreadSafe.as_str() => hearth_thread_safe(true),
+        [side] if side == Side::HearthThreadSafeUnpinned.as_str() => hearth_thread_safe(false),
         [side] if side == Side::Tokio.as_str() => tokio(),
         _ => Err(format!(
-            "usage: http {FLAG} hearth|hearth-unpinned|tokio (got {args:?})"
+            "usage: http {FLAG} hearth|hearth-unpinned|hearth-thread-safe|\
+             hearth-thread-safe-unpinned|tokio (got {args:?})"
         )),
     };
     match served {
@@ -138,6 +149,49 @@ async fn hearth_conn(mut ctx: Context<(), ThreadLocal>, stream: TcpStream) {
     }
     let conn = http1::Builder::new()
         .timer(HyperTimer::new(ctx.runtime()))
+        .serve_connection(stream, service_fn(route));
+    let _ = http::graceful(&ctx, conn).await;
+}
+
+/// hearth with thread-safe connections: a thread-safe listener and a
+/// thread-safe actor per connection, which any worker runs; `pinned` as
+/// for [`hearth`].
+fn hearth_thread_safe(pinned: bool) -> Result<(), String> {
+    let mut setup = Runtime::setup().name("http-bench").num_threads(WORKERS);
+    if pinned {
+        setup = setup.auto_cpu_affinity();
+    }
+    let mut runtime = setup
+        .build()
+        .map_err(|err| format!("building the runtime: {err}"))?;
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server = TcpServer::setup(
+        addr,
+        NoSupervisor,
+        actor_fn(hearth_thread_safe_conn),
+        ActorOptions::default(),
+    )
+    .map_err(|err| format!("setting up the server: {err}"))?;
+    let addr = server.local_addr();
+    let _ = runtime.spawn(
+        RestartSupervisor::new(()),
+        server,
+        (),
+        ActorOptions::default(),
+    );
+    announce(addr)?;
+    runtime
+        .start()
+        .map_err(|err| format!("running the runtime: {err}"))
+}
+
+/// One thread-safe connection, as [`hearth_conn`].
+async fn hearth_thread_safe_conn(ctx: Context<(), ThreadSafe>, stream: TcpStream<ThreadSafe>) {
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
+    let conn = http1::Builder::new()
+        .timer(HyperTimer::thread_safe(ctx.runtime_ref().clone()))
         .serve_connection(stream, service_fn(route));
     let _ = http::graceful(&ctx, conn).await;
 }

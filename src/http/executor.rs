@@ -1,12 +1,13 @@
 //! [`LocalExecutor`]: hyper's [`hyper::rt::Executor`] that spawns on the
 //! worker it was made on, for the tasks of an HTTP/2 connection (one per
-//! stream).
+//! stream); [`ThreadSafeExecutor`], the same for thread-safe connection
+//! actors, whose streams run on any worker.
 
 use std::fmt;
 use std::future::Future;
 
-use crate::RuntimeRef;
 use crate::scheduler::FutureProcess;
+use crate::{RuntimeRef, ThreadSafe};
 
 /// hyper's [`Executor`](hyper::rt::Executor) on a hearth worker: every
 /// future hyper hands it (an HTTP/2 connection runs each request's stream
@@ -74,5 +75,52 @@ where
             .local
             .borrow_mut()
             .add(FutureProcess::new(future));
+    }
+}
+
+/// hyper's [`Executor`](hyper::rt::Executor) for thread-safe connection
+/// actors: every future hyper hands it becomes a thread-safe future of the
+/// runtime, run by whichever worker is free, like the connection itself.
+/// The futures (and so the services' futures and bodies) must be `Send`.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::http::ThreadSafeExecutor;
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::{ActorOptions, Runtime, ThreadSafe};
+/// use hyper::rt::Executor;
+///
+/// async fn spawner(ctx: Context<(), ThreadSafe>) {
+///     // What an HTTP/2 connection does with each stream.
+///     let executor = ThreadSafeExecutor::new(ctx.runtime_ref().clone());
+///     executor.execute(async { /* a stream */ });
+/// }
+///
+/// # fn main() -> Result<(), hearth::Error> {
+/// let mut runtime = Runtime::setup().build()?;
+/// let _ = runtime.spawn(NoSupervisor, actor_fn(spawner), (), ActorOptions::default());
+/// runtime.start()
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ThreadSafeExecutor {
+    rt: ThreadSafe,
+}
+
+impl ThreadSafeExecutor {
+    /// An executor spawning thread-safe futures on `rt`'s runtime.
+    pub fn new(rt: ThreadSafe) -> ThreadSafeExecutor {
+        ThreadSafeExecutor { rt }
+    }
+}
+
+impl<Fut> hyper::rt::Executor<Fut> for ThreadSafeExecutor
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, future: Fut) {
+        self.rt.spawn_future(future);
     }
 }

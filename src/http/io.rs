@@ -1,6 +1,6 @@
 //! hyper's I/O traits, [`hyper::rt::Read`] and [`hyper::rt::Write`], for
-//! hearth's [`TcpStream`] and [`UnixStream`]: a connection accepted by a
-//! [`TcpServer`](crate::net::TcpServer) or a
+//! hearth's [`TcpStream`] (thread-local or thread-safe) and [`UnixStream`]:
+//! a connection accepted by a [`TcpServer`](crate::net::TcpServer) or a
 //! [`UnixServer`](crate::net::UnixServer) goes to hyper's
 //! `serve_connection` as it is.
 //!
@@ -17,12 +17,13 @@ use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 
-use crate::net::{TcpStream, UnixStream};
+use crate::net::{SocketMode, TcpStream, UnixStream};
 
-/// hyper's `Read` and `Write` for a stream type with hearth's poll methods.
+/// hyper's `Read` and `Write` for a stream type with hearth's poll methods,
+/// with the generic parameters in brackets.
 macro_rules! hyper_io {
-    ($stream:ty) => {
-        impl Read for $stream {
+    ([$($generics:tt)*] $stream:ty) => {
+        impl<$($generics)*> Read for $stream {
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -44,7 +45,7 @@ macro_rules! hyper_io {
             }
         }
 
-        impl Write for $stream {
+        impl<$($generics)*> Write for $stream {
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -79,5 +80,5 @@ macro_rules! hyper_io {
     };
 }
 
-hyper_io!(TcpStream);
-hyper_io!(UnixStream);
+hyper_io!([RT: SocketMode] TcpStream<RT>);
+hyper_io!([] UnixStream);

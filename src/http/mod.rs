@@ -3,8 +3,8 @@
 //! [`TcpServer`](crate::net::TcpServer) connection actor serves any hyper
 //! service, over HTTP/1 or HTTP/2, with no tokio at run time.
 //!
-//! - [`TcpStream`](crate::net::TcpStream) and
-//!   [`UnixStream`](crate::net::UnixStream) are hyper's I/O
+//! - [`TcpStream`](crate::net::TcpStream), thread-local or thread-safe,
+//!   and [`UnixStream`](crate::net::UnixStream) are hyper's I/O
 //!   ([`hyper::rt::Read`], [`hyper::rt::Write`]): pass them to
 //!   `serve_connection` as they are, from a `TcpServer` or a
 //!   [`UnixServer`](crate::net::UnixServer).
@@ -12,13 +12,18 @@
 //!   timers, for the header-read timeout of HTTP/1 and the keep-alive of
 //!   HTTP/2.
 //! - [`LocalExecutor`] is hyper's [`Executor`](hyper::rt::Executor): HTTP/2
-//!   streams run as futures on the connection's worker.
+//!   streams run as futures on the connection's worker
+//!   ([`ThreadSafeExecutor`] for thread-safe connections: on any worker).
 //! - [`graceful`] runs a connection and finishes it gracefully when the
 //!   runtime shuts down.
 //!
-//! A connection actor owns its connection from accept to close, on the
-//! worker that accepted it, like any thread-local actor: services, their
-//! futures and bodies need not be `Send`.
+//! A thread-local connection actor owns its connection from accept to
+//! close, on the worker that accepted it: services, their futures and
+//! bodies need not be `Send`. A thread-safe one (a server of thread-safe
+//! connections, see [`TcpServer`](crate::net::TcpServer)) runs on
+//! whichever worker is free, so a connection does not wait for a busy
+//! worker; its service must then be `Send`, and its timer is
+//! [`HyperTimer::thread_safe`].
 //!
 //! "No tokio at run time" means no tokio runtime: hyper and its HTTP/2
 //! crate, h2, still depend on the `tokio` crate for its synchronisation
@@ -88,6 +93,6 @@ mod graceful;
 mod io;
 mod timer;
 
-pub use executor::LocalExecutor;
+pub use executor::{LocalExecutor, ThreadSafeExecutor};
 pub use graceful::{GracefulConnection, graceful};
 pub use timer::{HyperSleep, HyperTimer};

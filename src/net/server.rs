@@ -1,7 +1,10 @@
 //! The engine of [`TcpServer`](super::TcpServer) and
 //! [`UnixServer`](super::UnixServer): a listener actor per worker, an actor
 //! per connection, the connections kept even over the workers, graceful
-//! shutdown and metrics, over any socket kind ([`Kind`]).
+//! shutdown and metrics, over any socket kind ([`Kind`]). This file has the
+//! servers of thread-local connections and what both modes share;
+//! `server_thread_safe.rs` has the listener of thread-safe connections
+//! (TCP only), which balances nothing by hand.
 //!
 //! Where the listeners' sockets come from ([`Sockets`]):
 //!
@@ -41,15 +44,20 @@ use std::task::{self, Poll, Waker};
 
 use log::{debug, warn};
 
+use super::SocketMode;
+use super::mode::private::SealedMode;
 use super::server_stats::{ListenerStats, ServerAddr, ServerStats};
 use super::unix::socket_file::SocketFile;
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
-use crate::{ActorOptions, RuntimeRef, ThreadLocal};
+use crate::{ActorOptions, ThreadLocal};
 
 /// A kind of socket a server listens on: how to register its listener,
 /// accept, and register a connection for its actor.
 pub(crate) trait Kind: Sized + 'static {
+    /// The runtime access of the connection actors, and so where the
+    /// listener and the connections are registered.
+    type Mode: SocketMode;
     /// The listener, registered on a worker.
     type Listener;
     /// A bound, listening socket, not yet registered.
@@ -67,8 +75,9 @@ pub(crate) trait Kind: Sized + 'static {
     /// A second descriptor of `socket`, for another worker's listener.
     fn duplicate(socket: &Self::Socket) -> io::Result<Self::Socket>;
 
-    /// Registers a listening socket on this worker.
-    fn register_listener(rt: &mut RuntimeRef, socket: Self::Socket) -> io::Result<Self::Listener>;
+    /// Registers a listening socket (on this worker, or on the shared
+    /// poll).
+    fn register_listener(rt: &Handle<Self>, socket: Self::Socket) -> io::Result<Self::Listener>;
 
     /// Accepts a connection, without registering it.
     fn poll_accept(
@@ -76,13 +85,18 @@ pub(crate) trait Kind: Sized + 'static {
         cx: &mut task::Context<'_>,
     ) -> Poll<io::Result<(Self::Raw, Self::Peer)>>;
 
-    /// Registers a connection on this worker, counted on it.
+    /// Registers a connection (on this worker, or on the shared poll),
+    /// counted where it was started.
     fn register_stream(
-        rt: &RuntimeRef,
+        rt: &Handle<Self>,
         raw: Self::Raw,
         counted: Counted,
     ) -> io::Result<Self::Stream>;
 }
+
+/// What registers the sockets of kind `K`: a `RuntimeRef` for thread-local
+/// connections, a `ThreadSafe` for thread-safe ones.
+pub(crate) type Handle<K> = <<K as Kind>::Mode as SealedMode>::Handle;
 
 /// Where the listeners get their sockets.
 pub(crate) enum Sockets<T> {
@@ -99,14 +113,14 @@ pub(crate) enum Sockets<T> {
 
 /// The engine of a server over sockets of kind `K`.
 pub(crate) struct Server<K: Kind, S, NA> {
-    shared: Arc<Shared<K>>,
-    supervisor: S,
-    new_actor: NA,
-    options: ActorOptions,
+    pub(super) shared: Arc<Shared<K>>,
+    pub(super) supervisor: S,
+    pub(super) new_actor: NA,
+    pub(super) options: ActorOptions,
 }
 
-struct Shared<K: Kind> {
-    addr: ServerAddr,
+pub(super) struct Shared<K: Kind> {
+    pub(super) addr: ServerAddr,
     sockets: Sockets<K::Socket>,
     /// The socket file the server made (after `sockets`: removed after
     /// they are closed).
@@ -114,7 +128,7 @@ struct Shared<K: Kind> {
     /// The running listeners, one per worker.
     listeners: Mutex<Vec<Arc<Desk<K>>>>,
     /// Connections and accept errors per worker, for the metrics.
-    stats: Arc<ServerStats>,
+    pub(super) stats: Arc<ServerStats>,
 }
 
 /// What the other listeners see of one listener.
@@ -126,16 +140,42 @@ struct Desk<K: Kind> {
     waker: Mutex<Option<Waker>>,
 }
 
-/// The connections of a server on one worker.
-struct Load {
+/// The connections of a server on one worker (or, for thread-safe
+/// connections, on all).
+pub(super) struct Load {
     /// Open connections of the server on this listener's worker.
     open: AtomicUsize,
     /// The server's counters on this worker.
     stats: Arc<ListenerStats>,
 }
 
-/// A connection not yet registered on any worker, with its peer's address.
-type Conn<K> = (<K as Kind>::Raw, <K as Kind>::Peer);
+impl Load {
+    /// An empty count, counting into `stats`.
+    pub(super) fn new(stats: Arc<ListenerStats>) -> Arc<Load> {
+        Arc::new(Load {
+            open: AtomicUsize::new(0),
+            stats,
+        })
+    }
+
+    /// Counts a connection started here whose place in the count was
+    /// already taken (by [`Shared::place`]): its place, to keep with its
+    /// stream.
+    fn started(self: &Arc<Load>) -> Counted {
+        self.stats.accepted();
+        Counted(self.clone())
+    }
+
+    /// Counts a connection started here: its place, to keep with its
+    /// stream.
+    pub(super) fn count(self: &Arc<Load>) -> Counted {
+        let _ = self.open.fetch_add(1, Ordering::AcqRel);
+        self.started()
+    }
+}
+
+/// A connection not yet registered anywhere, with its peer's address.
+pub(super) type Conn<K> = (<K as Kind>::Raw, <K as Kind>::Peer);
 
 /// The connections handed to a listener.
 struct Handed<K: Kind> {
@@ -179,7 +219,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<K: Kind> Shared<K> {
     /// A socket for a new listener.
-    fn socket(&self) -> io::Result<K::Socket> {
+    pub(super) fn socket(&self) -> io::Result<K::Socket> {
         match &self.sockets {
             Sockets::PerWorker { first, bind } => match lock(first).take() {
                 Some(socket) => Ok(socket),
@@ -202,7 +242,7 @@ impl<K: Kind> Shared<K> {
 
     /// The runtime is stopping: closes the sockets no listener holds and
     /// removes the socket file, so new clients are refused now.
-    fn close(&self) {
+    pub(super) fn close(&self) {
         match &self.sockets {
             Sockets::PerWorker { first, .. } => drop(lock(first).take()),
             Sockets::Shared(socket) => drop(lock(socket).take()),
@@ -286,13 +326,14 @@ enum Event<K: Kind> {
     Accepted(io::Result<Conn<K>>),
 }
 
-/// The listener actor of a server: the actor its `NewActor` makes.
+/// The listener actor of a server of thread-local connections: the actor
+/// its `NewActor` makes.
 pub(crate) fn listener<K, S, NA>(
     ctx: Context<ServerMessage, ThreadLocal>,
     server: Server<K, S, NA>,
 ) -> std::pin::Pin<Box<dyn Future<Output = io::Result<()>>>>
 where
-    K: Kind,
+    K: Kind<Mode = ThreadLocal>,
     S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
@@ -306,7 +347,7 @@ async fn listen<K, S, NA>(
     server: Server<K, S, NA>,
 ) -> io::Result<()>
 where
-    K: Kind,
+    K: Kind<Mode = ThreadLocal>,
     S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
@@ -321,10 +362,7 @@ where
     // those close.
     ctx.runtime().add_server(&server.shared.stats);
     let me = Arc::new(Desk::<K> {
-        load: Arc::new(Load {
-            open: AtomicUsize::new(0),
-            stats: server.shared.stats.on_worker(worker),
-        }),
+        load: Load::new(server.shared.stats.on_worker(worker)),
         handed: Mutex::new(Handed {
             conns: Vec::new(),
             closed: false,
@@ -339,11 +377,7 @@ where
     debug!(worker = worker, addr:% = addr, server = K::NAME; "listening");
     loop {
         let event: Event<K> = poll_fn(|cx| {
-            if ctx.is_stopping() {
-                return Poll::Ready(Event::Stop);
-            }
-            // `NoMessages` only means nobody can send a `Stop`: keep going.
-            if let Poll::Ready(Ok(ServerMessage::Stop)) = pin!(ctx.receive_next()).poll(cx) {
+            if stop_asked(&mut ctx, cx) {
                 return Poll::Ready(Event::Stop);
             }
             // The waker first: a hand-over after the check wakes us.
@@ -388,24 +422,45 @@ where
                     start_connection(&mut ctx, &server, &me, conn);
                 }
             }
-            // The peer gave up before we accepted: not the listener's problem.
-            Event::Accepted(Err(err))
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                me.load.stats.accept_failed();
-                warn!(worker = worker, error:% = err; "connection failed before accept");
-            }
-            Event::Accepted(Err(err)) => {
-                me.load.stats.accept_failed();
-                return Err(io::Error::new(
-                    err.kind(),
-                    format!("accept on {addr}: {err}"),
-                ));
-            }
+            Event::Accepted(Err(err)) => accept_failed(&me.load, &addr, worker, err)?,
         }
+    }
+}
+
+/// True when a listener is to stop accepting: the runtime is stopping, or
+/// a [`ServerMessage::Stop`] came. Registers `cx` for the message
+/// otherwise.
+pub(super) fn stop_asked<RT>(
+    ctx: &mut Context<ServerMessage, RT>,
+    cx: &mut task::Context<'_>,
+) -> bool {
+    // `NoMessages` only means nobody can send a `Stop`: keep going.
+    ctx.is_stopping()
+        || matches!(
+            pin!(ctx.receive_next()).poll(cx),
+            Poll::Ready(Ok(ServerMessage::Stop))
+        )
+}
+
+/// An accept that failed, counted on `load`: `Ok` when only that
+/// connection failed (its peer gave up before it was accepted, not the
+/// listener's problem), the listener's error otherwise.
+pub(super) fn accept_failed(
+    load: &Load,
+    addr: &ServerAddr,
+    worker: usize,
+    err: io::Error,
+) -> io::Result<()> {
+    load.stats.accept_failed();
+    match err.kind() {
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
+            warn!(worker = worker, error:% = err; "connection failed before accept");
+            Ok(())
+        }
+        _ => Err(io::Error::new(
+            err.kind(),
+            format!("accept on {addr}: {err}"),
+        )),
     }
 }
 
@@ -430,14 +485,13 @@ fn start_connection<K, S, NA>(
     me: &Arc<Desk<K>>,
     (raw, peer): Conn<K>,
 ) where
-    K: Kind,
+    K: Kind<Mode = ThreadLocal>,
     S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
 {
-    me.load.stats.accepted();
-    let counted = Counted(me.load.clone());
+    let counted = me.load.started();
     match K::register_stream(ctx.runtime(), raw, counted) {
         Ok(stream) => {
             let _ = ctx.runtime().spawn_local(

@@ -1,15 +1,20 @@
-//! A `mio` source registered on the poll of the worker that owns it.
+//! A `mio` source registered on the poll of the worker that owns it: the
+//! sockets of thread-local actors.
 
 use std::io;
 use std::task::{self, Poll};
+use std::time::Duration;
 
 use mio::{Interest, Token, event};
 
+use super::mode::private::Io;
 use crate::RuntimeRef;
 use crate::worker::sources::Direction;
 
 /// An I/O source registered with a worker; deregistered when dropped.
-pub(crate) struct Registered<S: event::Source> {
+/// (`pub` for [`SealedMode::Io`](super::mode::private::SealedMode::Io),
+/// in a private module.)
+pub struct Registered<S: event::Source> {
     source: S,
     token: Token,
     rt: RuntimeRef,
@@ -28,32 +33,28 @@ impl<S: event::Source> Registered<S> {
             rt: rt.clone(),
         })
     }
+}
 
-    pub(crate) fn get(&self) -> &S {
+impl<S: event::Source> Io<S> for Registered<S> {
+    type Handle = RuntimeRef;
+
+    fn get(&self) -> &S {
         &self.source
     }
 
-    pub(crate) fn runtime(&self) -> &RuntimeRef {
+    fn handle(&self) -> &RuntimeRef {
         &self.rt
     }
 
-    /// Runs the non-blocking operation `op` if the source may be ready in
-    /// `direction`, until it does not return `WouldBlock`; when it is not
-    /// ready registers the task to be woken by the next event.
-    pub(crate) fn poll_io<T>(
-        &mut self,
-        direction: Direction,
-        cx: &mut task::Context<'_>,
-        op: impl FnMut(&mut S) -> io::Result<T>,
-    ) -> Poll<io::Result<T>> {
-        self.poll_io_drained(direction, cx, op, |_| false)
+    fn is_stopping(&self) -> bool {
+        self.rt.internals.shared.shutdown.is_stopping()
     }
 
-    /// [`Registered::poll_io`], where `drained` tells from a result that the
-    /// source has no more to give (a short read or write): the next call
-    /// waits for an event instead of making a system call that would only
-    /// say `WouldBlock`.
-    pub(crate) fn poll_io_drained<T>(
+    fn stalled_write_limit(&self) -> Duration {
+        self.rt.internals.shared.stalled_write_limit
+    }
+
+    fn poll_io_drained<T>(
         &mut self,
         direction: Direction,
         cx: &mut task::Context<'_>,
@@ -85,6 +86,14 @@ impl<S: event::Source> Registered<S> {
                 result => return Poll::Ready(result),
             }
         }
+    }
+}
+
+impl<S: event::Source> std::fmt::Debug for Registered<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("token", &self.token)
+            .finish()
     }
 }
 

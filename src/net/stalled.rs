@@ -9,30 +9,38 @@ use std::pin::Pin;
 use std::task::{self, Poll};
 use std::time::Duration;
 
-use crate::RuntimeRef;
+use crate::Access;
 use crate::timer::Timer;
 
 /// The state of one write call that may have to wait: the timer that limits
-/// the wait, started when the write first waits in a stopping runtime.
-#[derive(Default)]
-pub(crate) struct StalledWrite {
-    limit: Option<Timer<RuntimeRef>>,
+/// the wait, started when the write first waits in a stopping runtime (a
+/// worker's timer for a thread-local socket, a shared one for a
+/// thread-safe socket).
+pub(crate) struct StalledWrite<RT: Access> {
+    limit: Option<Timer<RT>>,
 }
 
-impl StalledWrite {
+impl<RT: Access> Default for StalledWrite<RT> {
+    fn default() -> Self {
+        StalledWrite { limit: None }
+    }
+}
+
+impl<RT: Access> StalledWrite<RT> {
     /// Called when the write has to wait: an error once the runtime is
-    /// stopping and the write has waited `stalled_write_limit` since.
+    /// `stopping` and the write has waited `limit` (the runtime's
+    /// `stalled_write_limit`) since.
     /// Registers `cx` with the timer otherwise; the write's own readiness
     /// wake-up is registered by the caller.
     pub(crate) fn poll_give_up(
         &mut self,
-        rt: &RuntimeRef,
+        rt: &RT,
+        (stopping, limit): (bool, Duration),
         cx: &mut task::Context<'_>,
     ) -> Option<io::Error> {
-        if !rt.is_stopping() {
+        if !stopping {
             return None;
         }
-        let limit = rt.internals.shared.stalled_write_limit;
         let timer = self
             .limit
             .get_or_insert_with(|| Timer::after(rt.clone(), limit));

@@ -1,26 +1,27 @@
 //! Reads and writes of a registered byte stream, in poll form, for the
-//! stream types that share them (`UnixStream`): the readiness bookkeeping
-//! of `worker/sources.rs` (a short read or write waits for the next event)
-//! and the stalled-write limit of a stopping runtime (`stalled.rs`).
+//! stream types that share them (`TcpStream`, thread-local or thread-safe,
+//! and `UnixStream`): the readiness bookkeeping of the source (a short read
+//! or write waits for the next event; `worker/sources.rs`,
+//! `worker/shared_sources.rs`) and the stalled-write limit of a stopping
+//! runtime (`stalled.rs`).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::task::{self, Poll};
 
-use mio::event;
-
-use super::source::Registered;
+use super::mode::private::Io;
 use super::stalled::StalledWrite;
 use crate::worker::sources::Direction;
 
 /// Reads into `buf` if the source may have data (or its end), or registers
 /// `cx` for the next read event.
-pub(crate) fn poll_read<S>(
-    io: &mut Registered<S>,
+pub(crate) fn poll_read<S, I>(
+    io: &mut I,
     cx: &mut task::Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>>
 where
-    S: event::Source + Read,
+    S: Read,
+    I: Io<S>,
 {
     let len = buf.len();
     // A short read drained the socket: the next read waits for an event
@@ -33,13 +34,14 @@ where
 /// writes what it returns): the first `n` bytes of `buf` are initialised
 /// when this returns `Ready(Ok(n))`.
 #[cfg(feature = "hyper")]
-pub(crate) fn poll_read_uninit<S>(
-    io: &mut Registered<S>,
+pub(crate) fn poll_read_uninit<S, I>(
+    io: &mut I,
     cx: &mut task::Context<'_>,
     buf: &mut [std::mem::MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>>
 where
-    S: event::Source + std::os::fd::AsRawFd,
+    S: std::os::fd::AsRawFd,
+    I: Io<S>,
 {
     let len = buf.len();
     let drained = move |n: &usize| *n > 0 && *n < len;
@@ -54,14 +56,15 @@ where
 /// Writes some of `buf` if the source may have room, or registers `cx` for
 /// the next write event; gives up once the runtime is stopping and the
 /// write waited too long (see [`StalledWrite`]).
-pub(crate) fn poll_write<S>(
-    io: &mut Registered<S>,
-    stalled: &mut StalledWrite,
+pub(crate) fn poll_write<S, I>(
+    io: &mut I,
+    stalled: &mut StalledWrite<I::Handle>,
     cx: &mut task::Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>>
 where
-    S: event::Source + Write,
+    S: Write,
+    I: Io<S>,
 {
     let len = buf.len();
     // A short write filled the socket's buffer.
@@ -71,14 +74,15 @@ where
 }
 
 /// [`poll_write`] with a vectored write.
-pub(crate) fn poll_write_vectored<S>(
-    io: &mut Registered<S>,
-    stalled: &mut StalledWrite,
+pub(crate) fn poll_write_vectored<S, I>(
+    io: &mut I,
+    stalled: &mut StalledWrite<I::Handle>,
     cx: &mut task::Context<'_>,
     bufs: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>>
 where
-    S: event::Source + Write,
+    S: Write,
+    I: Io<S>,
 {
     let poll = io.poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
     give_up_if_stalled(io, poll, stalled, cx)
@@ -87,22 +91,26 @@ where
 /// A write that has to wait fails once the runtime is stopping and it
 /// waited too long; a write that is done (or failed) ends the wait, so the
 /// next one that has to wait starts a new limit.
-fn give_up_if_stalled<S: event::Source>(
-    io: &Registered<S>,
+fn give_up_if_stalled<S, I: Io<S>>(
+    io: &I,
     poll: Poll<io::Result<usize>>,
-    stalled: &mut StalledWrite,
+    stalled: &mut StalledWrite<I::Handle>,
     cx: &mut task::Context<'_>,
 ) -> Poll<io::Result<usize>> {
     match poll {
-        Poll::Pending => match stalled.poll_give_up(io.runtime(), cx) {
+        Poll::Pending => match stalled.poll_give_up(
+            io.handle(),
+            (io.is_stopping(), io.stalled_write_limit()),
+            cx,
+        ) {
             Some(err) => {
-                *stalled = StalledWrite::default();
+                stalled.reset();
                 Poll::Ready(Err(err))
             }
             None => Poll::Pending,
         },
         ready => {
-            *stalled = StalledWrite::default();
+            stalled.reset();
             ready
         }
     }

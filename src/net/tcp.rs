@@ -1,21 +1,25 @@
-//! TCP listener and stream.
+//! TCP listener and stream, for thread-local or thread-safe actors (see
+//! [`SocketMode`]).
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::task::Poll;
 
 use mio::Interest;
 
+use super::mode::private::Io;
 use super::server::Counted;
-use super::source::Registered;
 use super::stalled::StalledWrite;
-use super::with_addr;
-use crate::RuntimeRef;
+use super::{SocketAccess, SocketMode, stream_io, with_addr};
+use crate::ThreadLocal;
 use crate::worker::sources::Direction;
 
-/// A TCP listener, registered on the worker of the actor that made it.
+/// A TCP listener: on the worker of the actor that made it
+/// (`TcpListener<ThreadLocal>`, the default), or on the runtime's shared
+/// poll for thread-safe actors (`TcpListener<ThreadSafe>`, see
+/// [`SocketMode`]). The streams it accepts are of the same mode.
 ///
 /// # Examples
 ///
@@ -45,57 +49,98 @@ use crate::worker::sources::Direction;
 /// runtime.start()
 /// # }
 /// ```
-pub struct TcpListener {
-    io: Registered<mio::net::TcpListener>,
+///
+/// The same from a thread-safe actor, whose listener and streams are
+/// `Send`:
+///
+/// ```
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::net::{TcpListener, TcpStream};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::{ActorOptions, Runtime, ThreadSafe};
+///
+/// async fn ping(mut ctx: Context<(), ThreadSafe>) -> std::io::Result<()> {
+///     let mut listener = TcpListener::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+///     let addr = listener.local_addr()?;
+///     let mut client = TcpStream::connect(ctx.runtime(), addr).await?;
+///     let (mut server, _): (TcpStream<ThreadSafe>, _) = listener.accept().await?;
+///     client.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     Ok(())
+/// }
+///
+/// # fn main() -> Result<(), hearth::Error> {
+/// let mut runtime = Runtime::setup().build()?;
+/// let _ = runtime.spawn(NoSupervisor, actor_fn(ping), (), ActorOptions::default());
+/// runtime.start()
+/// # }
+/// ```
+pub struct TcpListener<RT: SocketMode = ThreadLocal> {
+    io: RT::Io<mio::net::TcpListener>,
 }
 
-impl TcpListener {
-    /// Binds a listener to `addr` (port 0 picks a free port).
+impl<RT: SocketMode> TcpListener<RT> {
+    /// Binds a listener to `addr` (port 0 picks a free port), for the
+    /// actors of `rt`'s kind.
     ///
     /// # Errors
     ///
     /// The OS error, with the address, e.g. `bind 127.0.0.1:80: Permission
     /// denied (os error 13)`.
-    pub fn bind(rt: &mut RuntimeRef, addr: SocketAddr) -> io::Result<TcpListener> {
+    pub fn bind<A>(rt: &mut A, addr: SocketAddr) -> io::Result<TcpListener<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
         let listener =
             mio::net::TcpListener::bind(addr).map_err(|err| with_addr("bind", addr, err))?;
-        TcpListener::register(rt, listener)
+        TcpListener::register(rt.socket_handle(), listener)
     }
 
     /// Takes over a listening std listener (one bound with options of the
     /// application's, or passed by systemd: see
-    /// [`crate::systemd::listeners`]); it is made non-blocking.
+    /// [`crate::systemd::listeners`]), for the actors of `rt`'s kind; it is
+    /// made non-blocking.
     ///
     /// # Errors
     ///
     /// If the socket cannot be made non-blocking or registered.
-    pub fn from_std(
-        rt: &mut RuntimeRef,
-        listener: std::net::TcpListener,
-    ) -> io::Result<TcpListener> {
+    pub fn from_std<A>(rt: &mut A, listener: std::net::TcpListener) -> io::Result<TcpListener<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
         listener.set_nonblocking(true)?;
-        TcpListener::register(rt, mio::net::TcpListener::from_std(listener))
+        TcpListener::register(
+            rt.socket_handle(),
+            mio::net::TcpListener::from_std(listener),
+        )
     }
 
-    fn register(rt: &RuntimeRef, listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+    /// Registers a listening, non-blocking socket (on this worker, or on
+    /// the shared poll).
+    pub(crate) fn register(
+        rt: &RT::Handle,
+        listener: mio::net::TcpListener,
+    ) -> io::Result<TcpListener<RT>> {
         Ok(TcpListener {
-            io: Registered::new(rt, listener, Interest::READABLE)?,
+            io: RT::register(rt, listener, Interest::READABLE)?,
         })
     }
 
-    /// Accepts a connection; the stream is registered on this worker.
-    pub async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+    /// Accepts a connection; the stream is registered as the listener is
+    /// (on this worker, or on the shared poll).
+    pub async fn accept(&mut self) -> io::Result<(TcpStream<RT>, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     pub(crate) fn poll_accept(
         &mut self,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let rt = self.io.runtime().clone();
+    ) -> std::task::Poll<io::Result<(TcpStream<RT>, SocketAddr)>> {
         self.poll_accept_unregistered(cx).map(|result| {
             let (stream, addr) = result?;
-            Ok((TcpStream::register(&rt, stream)?, addr))
+            Ok((TcpStream::register(self.io.handle(), stream)?, addr))
         })
     }
 
@@ -115,7 +160,7 @@ impl TcpListener {
     }
 }
 
-impl fmt::Debug for TcpListener {
+impl<RT: SocketMode> fmt::Debug for TcpListener<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")
             .field("local_addr", &self.local_addr().ok())
@@ -123,31 +168,36 @@ impl fmt::Debug for TcpListener {
     }
 }
 
-/// A TCP connection, registered on the worker of the actor that made it.
-pub struct TcpStream {
+/// A TCP connection: on the worker of the actor that made it
+/// (`TcpStream<ThreadLocal>`, the default), or on the runtime's shared poll
+/// for thread-safe actors (`TcpStream<ThreadSafe>`, which is `Send`; see
+/// [`SocketMode`]).
+pub struct TcpStream<RT: SocketMode = ThreadLocal> {
     /// For a [`TcpServer`](super::TcpServer)'s connection: its place in the
-    /// server's count of open connections per worker. Dropped before the
-    /// socket, so a peer that sees the connection closed finds it no longer
-    /// counted.
+    /// server's count of open connections. Dropped before the socket, so a
+    /// peer that sees the connection closed finds it no longer counted.
     _counted: Option<Counted>,
-    io: Registered<mio::net::TcpStream>,
+    io: RT::Io<mio::net::TcpStream>,
     /// The stalled-write limit of the `poll_write*` calls, kept from one
     /// call to the next while a write waits (the async writes keep their
     /// own, one per call).
-    stalled: StalledWrite,
+    stalled: StalledWrite<RT::Handle>,
 }
 
-impl TcpStream {
-    /// Connects to `addr`.
+impl<RT: SocketMode> TcpStream<RT> {
+    /// Connects to `addr`, for the actors of `rt`'s kind.
     ///
     /// # Errors
     ///
     /// The OS error, with the address, e.g. `connect 127.0.0.1:9: Connection
     /// refused (os error 111)`.
-    pub async fn connect(rt: &mut RuntimeRef, addr: SocketAddr) -> io::Result<TcpStream> {
+    pub async fn connect<A>(rt: &mut A, addr: SocketAddr) -> io::Result<TcpStream<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
         let stream =
             mio::net::TcpStream::connect(addr).map_err(|err| with_addr("connect", addr, err))?;
-        let mut stream = TcpStream::register(rt, stream)?;
+        let mut stream = TcpStream::<RT>::register(rt.socket_handle(), stream)?;
         // The connection is established (or failed) once it is writable.
         poll_fn(|cx| {
             stream
@@ -168,19 +218,20 @@ impl TcpStream {
         Ok(stream)
     }
 
-    fn register(rt: &RuntimeRef, stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+    fn register(rt: &RT::Handle, stream: mio::net::TcpStream) -> io::Result<TcpStream<RT>> {
         TcpStream::register_counted(rt, stream, None)
     }
 
-    /// Registers `stream` on this worker; `counted` (a server's count of
-    /// the worker's connections) goes down when the stream is dropped.
+    /// Registers `stream` (on this worker, or on the shared poll);
+    /// `counted` (a server's count of its connections) goes down when the
+    /// stream is dropped.
     pub(crate) fn register_counted(
-        rt: &RuntimeRef,
+        rt: &RT::Handle,
         stream: mio::net::TcpStream,
         counted: Option<Counted>,
-    ) -> io::Result<TcpStream> {
+    ) -> io::Result<TcpStream<RT>> {
         Ok(TcpStream {
-            io: Registered::new(rt, stream, Interest::READABLE | Interest::WRITABLE)?,
+            io: RT::register(rt, stream, Interest::READABLE | Interest::WRITABLE)?,
             _counted: counted,
             stalled: StalledWrite::default(),
         })
@@ -200,12 +251,7 @@ impl TcpStream {
         cx: &mut std::task::Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        // A short read drained the socket: the next read waits for an
-        // event rather than asking the kernel again.
-        let drained = move |n: &usize| *n > 0 && *n < len;
-        self.io
-            .poll_io_drained(Direction::Read, cx, |s| s.read(buf), drained)
+        stream_io::poll_read(&mut self.io, cx, buf)
     }
 
     /// [`TcpStream::poll_read`] into memory that need not be initialised
@@ -217,14 +263,7 @@ impl TcpStream {
         cx: &mut std::task::Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
-        let len = buf.len();
-        let drained = move |n: &usize| *n > 0 && *n < len;
-        self.io.poll_io_drained(
-            Direction::Read,
-            cx,
-            |s| crate::sys::recv_uninit(s, buf),
-            drained,
-        )
+        stream_io::poll_read_uninit(&mut self.io, cx, buf)
     }
 
     /// Reads exactly `buf.len()` bytes.
@@ -251,7 +290,7 @@ impl TcpStream {
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| write_some(&mut self.io, &mut stalled, cx, buf)).await
+        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -270,7 +309,7 @@ impl TcpStream {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        write_some(&mut self.io, &mut self.stalled, cx, buf)
+        stream_io::poll_write(&mut self.io, &mut self.stalled, cx, buf)
     }
 
     /// Writes all of `buf`.
@@ -295,7 +334,7 @@ impl TcpStream {
     /// As [`TcpStream::write`].
     pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut stalled = StalledWrite::default();
-        poll_fn(|cx| write_some_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
     }
 
     /// The poll form of [`TcpStream::write_vectored`], as
@@ -309,7 +348,7 @@ impl TcpStream {
         cx: &mut std::task::Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        write_some_vectored(&mut self.io, &mut self.stalled, cx, bufs)
+        stream_io::poll_write_vectored(&mut self.io, &mut self.stalled, cx, bufs)
     }
 
     /// Writes all of `bufs`, using vectored writes.
@@ -350,58 +389,12 @@ impl TcpStream {
     }
 }
 
-/// One write of some of `buf`, for [`TcpStream::write`] and
-/// [`TcpStream::poll_write`].
-fn write_some(
-    io: &mut Registered<mio::net::TcpStream>,
-    stalled: &mut StalledWrite,
-    cx: &mut std::task::Context<'_>,
-    buf: &[u8],
-) -> Poll<io::Result<usize>> {
-    let len = buf.len();
-    // A short write filled the socket's buffer.
-    let full = move |n: &usize| *n < len;
-    let poll = io.poll_io_drained(Direction::Write, cx, |s| s.write(buf), full);
-    give_up_if_stalled(io.runtime(), poll, stalled, cx)
-}
+// Nothing in a stream is pinned (its futures borrow it), whatever the mode.
+impl<RT: SocketMode> Unpin for TcpStream<RT> {}
 
-/// One vectored write, for [`TcpStream::write_vectored`] and
-/// [`TcpStream::poll_write_vectored`].
-fn write_some_vectored(
-    io: &mut Registered<mio::net::TcpStream>,
-    stalled: &mut StalledWrite,
-    cx: &mut std::task::Context<'_>,
-    bufs: &[IoSlice<'_>],
-) -> Poll<io::Result<usize>> {
-    let poll = io.poll_io(Direction::Write, cx, |s| s.write_vectored(bufs));
-    give_up_if_stalled(io.runtime(), poll, stalled, cx)
-}
+impl<RT: SocketMode> Unpin for TcpListener<RT> {}
 
-/// A write that has to wait fails once the runtime is stopping and it
-/// waited too long (see [`StalledWrite`]); a write that is done (or failed)
-/// ends the wait.
-fn give_up_if_stalled(
-    rt: &RuntimeRef,
-    poll: Poll<io::Result<usize>>,
-    stalled: &mut StalledWrite,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<io::Result<usize>> {
-    match poll {
-        Poll::Pending => match stalled.poll_give_up(rt, cx) {
-            Some(err) => {
-                stalled.reset();
-                Poll::Ready(Err(err))
-            }
-            None => Poll::Pending,
-        },
-        ready => {
-            stalled.reset();
-            ready
-        }
-    }
-}
-
-impl fmt::Debug for TcpStream {
+impl<RT: SocketMode> fmt::Debug for TcpStream<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
             .field("local_addr", &self.local_addr().ok())

@@ -1,22 +1,26 @@
 //! [`TcpServer`]: a listener per worker on one port, or on one socket
-//! handed over (by systemd), and an actor per connection.
+//! handed over (by systemd), and an actor per connection, thread-local or
+//! thread-safe; the TCP [`Kind`] of the server engine (`server.rs`, and
+//! `server_thread_safe.rs` for thread-safe connections).
 
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{self, Poll};
 
-use super::server::{self, Counted, Kind, Server, ServerMessage, Sockets};
+use super::server::{self, Counted, Handle, Kind, Server, ServerMessage, Sockets};
 use super::server_stats::ServerAddr;
-use super::{TcpListener, TcpStream, with_addr};
+use super::{SocketMode, TcpListener, TcpStream, server_thread_safe, with_addr};
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
-use crate::{ActorOptions, RuntimeRef, ThreadLocal, sys};
+use crate::{ActorOptions, ThreadLocal, ThreadSafe, sys};
 
-/// A TCP server: spawn it (a [`NewActor`]) on every worker with
+/// A TCP server of thread-local connections (see below for thread-safe
+/// ones): spawn it (a [`NewActor`]) on every worker with
 /// [`Runtime::run_on_workers`](crate::Runtime::run_on_workers); each
 /// listener actor accepts connections and starts a thread-local actor per
 /// connection, with the connection supervisor. The listener actors have a
@@ -37,6 +41,39 @@ use crate::{ActorOptions, RuntimeRef, ThreadLocal, sys};
 /// On a graceful shutdown of the runtime the listeners stop accepting and
 /// return; connection actors finish by themselves (see
 /// [`Context::until_stopping`]).
+///
+/// # Thread-local or thread-safe connections
+///
+/// The connection actor's runtime access chooses the server's mode (the
+/// type parameter `RT`, inferred by [`TcpServer::setup`] and
+/// [`TcpServer::from_listener`]):
+///
+/// - Thread-local (`Context<_, ThreadLocal>` and a [`TcpStream`]): the
+///   listeners are thread-local actors, one per worker, spawned with
+///   [`RuntimeRef::spawn_local`](crate::RuntimeRef::spawn_local), and a
+///   connection stays on the worker that started it. Its socket is on that
+///   worker's own poll, and waking it takes no lock and no atomic
+///   operation: the cheaper of the two per request. Choose it when the
+///   connections' work is short and even and the workers have their CPUs
+///   to themselves, as for an echo or a cache server on a dedicated host.
+/// - Thread-safe (`Context<_, ThreadSafe>` and a `TcpStream<ThreadSafe>`):
+///   the listener is a thread-safe actor, spawned with
+///   [`Runtime::spawn`](crate::Runtime::spawn) or
+///   [`ThreadSafe::spawn`](crate::ThreadSafe::spawn) (once is enough; each
+///   more adds a socket on the same port, or a duplicate of the socket of
+///   `from_listener`), and a connection runs on whichever worker is free
+///   when it has work: its socket is on the runtime's shared poll, which
+///   every worker polls. A worker held up by a long request, by a blocking
+///   call or by another program taking its CPU no longer holds up the
+///   connections it accepted. This costs a lock and a second poll per
+///   wake-up, and the connection's memory moves between cores with it.
+///   Choose it when request costs are uneven, when the machine is shared,
+///   or when tail latency matters more than the last percent of
+///   throughput; the connection actor (and what it holds across an
+///   `.await`) must then be `Send`. Its metrics have one entry, worker 0.
+///
+/// `BENCHMARKS.md` has the two modes side by side, under the TCP echo and
+/// the HTTP workloads.
 ///
 /// # Examples
 ///
@@ -61,20 +98,46 @@ use crate::{ActorOptions, RuntimeRef, ThreadLocal, sys};
 ///     Ok(runtime.start()?)
 /// }
 /// ```
-pub struct TcpServer<S, NA> {
-    server: Server<Tcp, S, NA>,
+///
+/// The same server with thread-safe connections: the connection actor's
+/// context and stream say so, and the server is spawned once, as a
+/// thread-safe actor.
+///
+/// ```no_run
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::net::{TcpServer, TcpStream};
+/// use hearth::supervisor::{NoSupervisor, RestartSupervisor};
+/// use hearth::{ActorOptions, Runtime, ThreadSafe};
+///
+/// async fn hello(_: Context<(), ThreadSafe>, mut stream: TcpStream<ThreadSafe>) -> std::io::Result<()> {
+///     stream.write_all(b"hello\n").await
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let mut runtime = Runtime::setup().use_all_cores().auto_cpu_affinity().build()?;
+///     let addr = "127.0.0.1:7000".parse()?;
+///     let server = TcpServer::setup(addr, NoSupervisor, actor_fn(hello), ActorOptions::default())?;
+///     println!("listening on {}", server.local_addr());
+///     let _ = runtime.spawn(RestartSupervisor::new(()), server, (), ActorOptions::default());
+///     Ok(runtime.start()?)
+/// }
+/// ```
+pub struct TcpServer<S, NA, RT: SocketMode = ThreadLocal> {
+    server: Server<Tcp<RT>, S, NA>,
     addr: SocketAddr,
 }
 
-/// TCP sockets, for the server engine.
-pub(crate) struct Tcp;
+/// TCP sockets for connection actors of runtime access `RT`, for the
+/// server engine.
+pub(crate) struct Tcp<RT>(PhantomData<RT>);
 
-impl Kind for Tcp {
-    type Listener = TcpListener;
+impl<RT: SocketMode> Kind for Tcp<RT> {
+    type Mode = RT;
+    type Listener = TcpListener<RT>;
     type Socket = std::net::TcpListener;
     type Raw = mio::net::TcpStream;
     type Peer = SocketAddr;
-    type Stream = TcpStream;
+    type Stream = TcpStream<RT>;
 
     const NAME: &'static str = "TcpServer";
 
@@ -83,38 +146,41 @@ impl Kind for Tcp {
     }
 
     fn register_listener(
-        rt: &mut RuntimeRef,
+        rt: &Handle<Self>,
         socket: std::net::TcpListener,
-    ) -> io::Result<TcpListener> {
-        TcpListener::from_std(rt, socket)
+    ) -> io::Result<TcpListener<RT>> {
+        // Non-blocking already: `setup` and `from_listener` made it so.
+        TcpListener::register(rt, mio::net::TcpListener::from_std(socket))
     }
 
     fn poll_accept(
-        listener: &mut TcpListener,
+        listener: &mut TcpListener<RT>,
         cx: &mut task::Context<'_>,
     ) -> Poll<io::Result<(mio::net::TcpStream, SocketAddr)>> {
         listener.poll_accept_unregistered(cx)
     }
 
     fn register_stream(
-        rt: &RuntimeRef,
+        rt: &Handle<Self>,
         raw: mio::net::TcpStream,
         counted: Counted,
-    ) -> io::Result<TcpStream> {
+    ) -> io::Result<TcpStream<RT>> {
         TcpStream::register_counted(rt, raw, Some(counted))
     }
 }
 
-impl<S, NA> TcpServer<S, NA>
+impl<S, NA, RT> TcpServer<S, NA, RT>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
+    RT: SocketMode,
+    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream<RT>> + Clone + 'static,
+    NA: NewActor<Argument = TcpStream<RT>, RuntimeAccess = RT> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
 {
     /// Binds the server's address now (port 0 picks a free port, which all
     /// listeners then share), so a bad address is reported here and
-    /// connections are queued from this moment on.
+    /// connections are queued from this moment on. The connection actor
+    /// `new_actor` chooses the server's mode (see [`TcpServer`]).
     ///
     /// # Errors
     ///
@@ -148,8 +214,10 @@ where
 
     /// Serves `listener`, a listening TCP socket bound elsewhere: one passed
     /// by systemd ([`crate::systemd::listeners`]), or one the application
-    /// bound with options of its own. Every worker's listener accepts from
-    /// it. It is made non-blocking and close-on-exec.
+    /// bound with options of its own, in the mode `new_actor` chooses (see
+    /// [`TcpServer`]). Every worker's listener accepts from it (a
+    /// thread-safe server's one listener, from the shared poll). It is made
+    /// non-blocking and close-on-exec.
     ///
     /// # Errors
     ///
@@ -209,14 +277,14 @@ where
     }
 }
 
-impl<S, NA> TcpServer<S, NA> {
+impl<S, NA, RT: SocketMode> TcpServer<S, NA, RT> {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 }
 
-impl<S: Clone, NA: Clone> Clone for TcpServer<S, NA> {
+impl<S: Clone, NA: Clone, RT: SocketMode> Clone for TcpServer<S, NA, RT> {
     fn clone(&self) -> Self {
         TcpServer {
             server: self.server.clone(),
@@ -225,7 +293,7 @@ impl<S: Clone, NA: Clone> Clone for TcpServer<S, NA> {
     }
 }
 
-impl<S, NA> fmt::Debug for TcpServer<S, NA> {
+impl<S, NA, RT: SocketMode> fmt::Debug for TcpServer<S, NA, RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
             .field("addr", &self.addr)
@@ -255,6 +323,43 @@ where
     }
 
     fn name() -> &'static str {
-        Tcp::NAME
+        Tcp::<ThreadLocal>::NAME
+    }
+}
+
+impl<S, NA> NewActor for TcpServer<S, NA, ThreadSafe>
+where
+    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream<ThreadSafe>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    NA::Actor: Send + 'static,
+    NA::Message: Send + 'static,
+{
+    type Message = ServerMessage;
+    type Argument = ();
+    type Actor = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+    type Error = std::convert::Infallible;
+    type RuntimeAccess = ThreadSafe;
+
+    fn new(
+        &mut self,
+        ctx: Context<ServerMessage, ThreadSafe>,
+        (): (),
+    ) -> Result<Self::Actor, Self::Error> {
+        Ok(Box::pin(server_thread_safe::listen(
+            ctx,
+            self.server.clone(),
+        )))
+    }
+
+    fn name() -> &'static str {
+        Tcp::<ThreadSafe>::NAME
     }
 }

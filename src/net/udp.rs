@@ -1,4 +1,5 @@
-//! UDP socket.
+//! UDP socket, for thread-local or thread-safe actors (see
+//! [`SocketMode`]).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -8,25 +9,36 @@ use std::os::fd::AsRawFd;
 
 use mio::Interest;
 
-use super::source::Registered;
-use super::with_addr;
+use super::mode::private::Io;
+use super::{SocketAccess, SocketMode, with_addr};
 use crate::worker::sources::Direction;
-use crate::{RuntimeRef, sys};
+use crate::{ThreadLocal, sys};
 
-/// A UDP socket, registered on the worker of the actor that made it.
-pub struct UdpSocket {
-    io: Registered<mio::net::UdpSocket>,
+/// A UDP socket: on the worker of the actor that made it
+/// (`UdpSocket<ThreadLocal>`, the default), or on the runtime's shared poll
+/// for thread-safe actors (`UdpSocket<ThreadSafe>`, which is `Send`; see
+/// [`SocketMode`]).
+pub struct UdpSocket<RT: SocketMode = ThreadLocal> {
+    io: RT::Io<mio::net::UdpSocket>,
 }
 
-impl UdpSocket {
-    /// Binds a socket to `addr` (port 0 picks a free port).
+impl<RT: SocketMode> UdpSocket<RT> {
+    /// Binds a socket to `addr` (port 0 picks a free port), for the actors
+    /// of `rt`'s kind.
     ///
     /// # Errors
     ///
     /// The OS error, with the address.
-    pub fn bind(rt: &mut RuntimeRef, addr: SocketAddr) -> io::Result<UdpSocket> {
+    pub fn bind<A>(rt: &mut A, addr: SocketAddr) -> io::Result<UdpSocket<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
         let socket = mio::net::UdpSocket::bind(addr).map_err(|err| with_addr("bind", addr, err))?;
-        let io = Registered::new(rt, socket, Interest::READABLE | Interest::WRITABLE)?;
+        let io = RT::register(
+            rt.socket_handle(),
+            socket,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         Ok(UdpSocket { io })
     }
 
@@ -144,7 +156,10 @@ impl UdpSocket {
     }
 }
 
-impl fmt::Debug for UdpSocket {
+// Nothing in a socket is pinned (its futures borrow it), whatever the mode.
+impl<RT: SocketMode> Unpin for UdpSocket<RT> {}
+
+impl<RT: SocketMode> fmt::Debug for UdpSocket<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpSocket")
             .field("local_addr", &self.local_addr().ok())

@@ -26,7 +26,8 @@ use crate::{ActorOptions, RuntimeRef, ThreadLocal, sys};
 /// a [`UnixStream`]. Supervision, the even spread of connections over the
 /// workers, graceful shutdown and metrics
 /// ([`RuntimeMetrics::unix_servers`](crate::metrics::RuntimeMetrics::unix_servers))
-/// are the `TcpServer`'s.
+/// are the `TcpServer`'s. Its connection actors are thread-local: Unix
+/// sockets have no thread-safe mode (see [`net`](super)).
 ///
 /// A Unix path cannot be bound twice (there is no `SO_REUSEPORT` for it),
 /// so the server binds one socket and every worker's listener accepts from
@@ -88,6 +89,7 @@ pub struct UnixServer<S, NA> {
 pub(crate) struct Unix;
 
 impl Kind for Unix {
+    type Mode = ThreadLocal;
     type Listener = UnixListener;
     type Socket = std::os::unix::net::UnixListener;
     type Raw = mio::net::UnixStream;
@@ -103,7 +105,7 @@ impl Kind for Unix {
     }
 
     fn register_listener(
-        rt: &mut RuntimeRef,
+        rt: &RuntimeRef,
         socket: std::os::unix::net::UnixListener,
     ) -> io::Result<UnixListener> {
         // The server owns the socket file, not each listener.

@@ -23,6 +23,7 @@ use crate::sys::ThreadClock;
 use crate::timer::store::{TimerKey, Timers};
 use crate::trace::TraceFile;
 use crate::worker::WorkerWake;
+use crate::worker::shared_sources::SharedSources;
 use crate::{ActorRef, inbox};
 
 /// State shared by all threads of a runtime.
@@ -42,6 +43,8 @@ pub(crate) struct RuntimeShared {
     pub(crate) coordinator_clock: OnceLock<ThreadClock>,
     /// Timers of thread-safe actors, watched by every worker.
     timers: Mutex<Timers>,
+    /// Sockets of thread-safe actors, on the poll every worker watches.
+    pub(crate) io: SharedSources,
     /// Counters of the remote pools the coordinator drives.
     pub(crate) remote_pools: Mutex<Vec<Arc<PoolStats>>>,
     /// Counters of the TCP and Unix servers whose listeners ran.
@@ -74,6 +77,7 @@ impl RuntimeShared {
         name: String,
         workers: Vec<Arc<WorkerWake>>,
         coordinator_waker: mio::Waker,
+        io: SharedSources,
         options: SharedOptions,
     ) -> Self {
         let SharedOptions {
@@ -94,6 +98,7 @@ impl RuntimeShared {
             coordinator_waker,
             coordinator_clock: OnceLock::new(),
             timers: Mutex::new(Timers::default()),
+            io,
             remote_pools: Mutex::new(Vec::new()),
             servers: Mutex::new(Vec::new()),
             stalled_write_limit,

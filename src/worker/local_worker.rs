@@ -10,8 +10,9 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll};
 
+use super::shared_sources::SharedSources;
 use super::thread_main::{dispatch, run_ready, until_next_timer};
-use super::{OwnReady, Prepared, WorkerWake, prepare};
+use super::{OwnReady, Prepared, WorkerWake, prepare, watch_shared_poll};
 use crate::RuntimeRef;
 use crate::runtime::{CurrentGuard, RuntimeShared, SharedOptions, WorkerInternals, enter};
 use crate::scheduler::{Attached, LocalScheduler};
@@ -54,8 +55,10 @@ impl LocalWorker {
             "test".to_owned(),
             vec![wake.clone()],
             waker,
+            SharedSources::new()?,
             options,
         ));
+        watch_shared_poll(poll.registry(), &shared)?;
         let rt = RuntimeRef::new(WorkerInternals {
             id,
             local: RefCell::new(LocalScheduler::new(wake.clone())),
@@ -107,8 +110,7 @@ impl LocalWorker {
             Err(err) => return Err(err),
         }
         let mut due = Vec::new();
-        dispatch(&self.rt, &self.events, &mut due);
-        Ok(())
+        dispatch(&self.rt, &self.events, &mut due)
     }
 
     /// A waker that wakes this worker's poll.

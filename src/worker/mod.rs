@@ -21,6 +21,7 @@ use crate::runtime::RuntimeShared;
 mod control;
 #[cfg(feature = "test")]
 pub(crate) mod local_worker;
+pub(crate) mod shared_sources;
 pub(crate) mod sources;
 mod thread_main;
 mod wake;
@@ -30,6 +31,21 @@ pub(crate) use wake::{OwnReady, WorkerWake};
 
 /// Token of the worker's waker on its own poll.
 const WAKER: Token = Token(usize::MAX);
+
+/// Token of the runtime's shared poll (the sockets of thread-safe actors,
+/// `shared_sources.rs`) on each worker's poll.
+const SHARED_POLL: Token = Token(usize::MAX - 1);
+
+/// Registers the runtime's shared poll on a worker's `registry`
+/// (edge-triggered, as every source).
+fn watch_shared_poll(registry: &mio::Registry, shared: &RuntimeShared) -> io::Result<()> {
+    let fd = shared.io.fd();
+    registry.register(
+        &mut mio::unix::SourceFd(&fd),
+        SHARED_POLL,
+        mio::Interest::READABLE,
+    )
+}
 
 /// A worker that is prepared but not yet started.
 pub(crate) struct Prepared {

@@ -27,9 +27,10 @@ use std::task::Waker;
 use mio::Token;
 use mio::event::Event;
 
-/// Which way a task waits on a source.
+/// Which way a task waits on a source. (`pub` for the sockets' sealed
+/// traits, in a private module.)
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
-pub(crate) enum Direction {
+pub enum Direction {
     Read,
     Write,
 }
@@ -66,7 +67,7 @@ pub(crate) struct Readiness {
 }
 
 impl Readiness {
-    fn of(event: &Event) -> Readiness {
+    pub(crate) fn of(event: &Event) -> Readiness {
         Readiness {
             readable: event.is_readable(),
             writable: event.is_writable(),
@@ -116,6 +117,7 @@ impl IoRegistry {
     }
 
     /// The slot of a source that is still registered under `token`.
+    #[inline]
     fn live_slot(&mut self, token: Token) -> Option<&mut Slot> {
         let (index, generation) = split(token);
         self.slots
@@ -124,6 +126,7 @@ impl IoRegistry {
     }
 
     /// True unless the source is known not to be ready in `direction`.
+    #[inline]
     pub(crate) fn is_ready(&mut self, token: Token, direction: Direction) -> bool {
         self.live_slot(token).is_none_or(|slot| match direction {
             Direction::Read => slot.readable || slot.read_ended,
@@ -133,6 +136,7 @@ impl IoRegistry {
 
     /// Marks the source as not ready in `direction`: it said `WouldBlock`,
     /// so it has nothing, not even an end or an error, until the next event.
+    #[inline]
     pub(crate) fn would_block(&mut self, token: Token, direction: Direction) {
         if let Some(slot) = self.live_slot(token) {
             match direction {
@@ -145,6 +149,7 @@ impl IoRegistry {
     /// Marks the data of the source as drained (a short read) or its room
     /// as filled (a short write) in `direction`. An end or an error that an
     /// event reported is still to be returned, so it stays.
+    #[inline]
     pub(crate) fn drained(&mut self, token: Token, direction: Direction) {
         if let Some(slot) = self.live_slot(token) {
             match direction {
@@ -155,6 +160,7 @@ impl IoRegistry {
     }
 
     /// Sets the waker to call when the source becomes ready in `direction`.
+    #[inline]
     pub(crate) fn set_waker(&mut self, token: Token, direction: Direction, waker: &Waker) {
         let Some(slot) = self.live_slot(token) else {
             return;

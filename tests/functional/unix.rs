@@ -25,6 +25,8 @@ use hearth::net::{
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
+use crate::server::{ShutdownOnDrop, round_trip, wait_until};
+
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
 
@@ -40,16 +42,6 @@ fn connect(path: &Path) -> StdUnixStream {
     let stream = StdUnixStream::connect(path).unwrap();
     stream.set_read_timeout(Some(GUARD)).unwrap();
     stream
-}
-
-/// Shuts the runtime down when dropped, so a failed assertion ends the
-/// test instead of hanging it.
-struct ShutdownOnDrop(ThreadSafe);
-
-impl Drop for ShutdownOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
 }
 
 async fn echo(ctx: Context<(), ThreadLocal>, mut stream: UnixStream) -> io::Result<()> {
@@ -218,16 +210,6 @@ async fn echo_to_the_end(_: Context<(), ThreadLocal>, mut stream: UnixStream) ->
     }
 }
 
-/// Waits until `done()` holds, checking every millisecond: for a state
-/// of the server that no event of the test's tells.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !done() {
-        assert!(start.elapsed() < GUARD, "never: {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// A graceful shutdown removes the socket file at once (new clients find
 /// no server) while the open connections finish, and ends cleanly.
 #[test]
@@ -249,13 +231,6 @@ fn graceful_shutdown_removes_the_socket_file_while_connections_finish() {
         let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
     });
     let handle: ThreadSafe = runtime.thread_safe();
-    let round_trip = |client: &mut StdUnixStream, byte: u8| {
-        let msg = [byte; 32];
-        client.write_all(&msg).unwrap();
-        let mut got = [0; 32];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(got, msg);
-    };
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());
         let _stop = ShutdownOnDrop(handle.clone());

@@ -9,6 +9,11 @@
 //! actor accepts only when the test tells it to), and the actor waits on a
 //! short timer before it reads, which makes its worker poll and see the
 //! connection's one event first.
+//!
+//! The `thread_safe_` tests hold the same for the sockets of thread-safe
+//! actors, whose readiness is kept apart from the workers' own
+//! (`worker/shared_sources.rs`): the event is then taken from the shared
+//! poll by whichever worker polls it while the actor's timer runs.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream};
@@ -17,12 +22,12 @@ use std::thread;
 use std::time::Duration;
 
 use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpListener, TcpStream};
+use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpStream};
 use hearth::supervisor::NoSupervisor;
 use hearth::timer::Timer;
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+use hearth::{Access, ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::with_server;
+use crate::server::{with_server, with_thread_safe_server};
 
 /// Last guard for a hang (the bug), far above any healthy run.
 const GUARD: Duration = Duration::from_secs(20);
@@ -48,7 +53,7 @@ enum Arrive {
 /// What the actor saw, sent back to the test.
 type Seen = io::Result<Vec<u8>>;
 
-async fn read_to_end(stream: &mut TcpStream, with: ReadWith) -> Seen {
+async fn read_to_end<RT: SocketMode>(stream: &mut TcpStream<RT>, with: ReadWith) -> Seen {
     match with {
         ReadWith::Read => {
             let mut got = Vec::new();
@@ -82,9 +87,13 @@ struct Plan {
 }
 
 /// Accepts one connection when told to (a message), then reads it to its
-/// end.
-async fn reader(mut ctx: Context<(), ThreadLocal>, plan: Plan) -> io::Result<()> {
-    let mut listener = TcpListener::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+/// end; a thread-local or a thread-safe actor (`RT`), whose sockets are of
+/// the same kind.
+async fn reader<RT>(mut ctx: Context<(), RT>, plan: Plan) -> io::Result<()>
+where
+    RT: SocketMode + SocketAccess<RT> + Access,
+{
+    let mut listener = TcpListener::<RT>::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
     plan.addr.send(listener.local_addr()?).unwrap();
     if ctx.receive_next().await.is_err() {
         return Ok(());
@@ -101,6 +110,13 @@ async fn reader(mut ctx: Context<(), ThreadLocal>, plan: Plan) -> io::Result<()>
     Ok(())
 }
 
+/// Which kind of actor reads.
+#[derive(Copy, Clone, Debug)]
+enum Actor {
+    ThreadLocal,
+    ThreadSafe,
+}
+
 /// Runs [`reader`] against a client that sends `hello` and then `close`s
 /// (which may hand the socket back to keep it open until the end).
 fn run_reader(
@@ -108,7 +124,22 @@ fn run_reader(
     arrive: Arrive,
     close: impl FnOnce(StdTcpStream) -> Option<StdTcpStream> + Send,
 ) -> Seen {
-    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    run_reader_as(Actor::ThreadLocal, with, arrive, close)
+}
+
+/// [`run_reader`] with a reader of the given kind, on two workers for a
+/// thread-safe one.
+fn run_reader_as(
+    actor: Actor,
+    with: ReadWith,
+    arrive: Arrive,
+    close: impl FnOnce(StdTcpStream) -> Option<StdTcpStream> + Send,
+) -> Seen {
+    let workers = match actor {
+        Actor::ThreadLocal => 1,
+        Actor::ThreadSafe => 2,
+    };
+    let mut runtime = Runtime::setup().num_threads(workers).build().unwrap();
     let (addr_tx, addr_rx) = mpsc::channel();
     let (reading_tx, reading_rx) = mpsc::channel();
     let (seen_tx, seen_rx) = mpsc::channel();
@@ -120,18 +151,34 @@ fn run_reader(
         reading: reading_tx,
         seen: seen_tx,
     };
-    let plan = Arc::new(Mutex::new(Some((plan, ref_tx))));
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let (plan, ref_tx) = plan.lock().unwrap().take().unwrap();
-        let actor = rt.spawn_local(
-            NoSupervisor,
-            actor_fn(reader),
-            plan,
-            ActorOptions::default(),
-        );
-        ref_tx.send(actor).unwrap();
-        Ok::<_, String>(())
-    });
+    match actor {
+        Actor::ThreadLocal => {
+            let plan = Arc::new(Mutex::new(Some((plan, ref_tx))));
+            runtime.run_on_workers(move |mut rt: RuntimeRef| {
+                // One worker, but take the plan once all the same.
+                let Some((plan, ref_tx)) = plan.lock().unwrap().take() else {
+                    return Ok(());
+                };
+                let actor = rt.spawn_local(
+                    NoSupervisor,
+                    actor_fn(reader::<ThreadLocal>),
+                    plan,
+                    ActorOptions::default(),
+                );
+                ref_tx.send(actor).unwrap();
+                Ok::<_, String>(())
+            });
+        }
+        Actor::ThreadSafe => {
+            let actor = runtime.spawn(
+                NoSupervisor,
+                actor_fn(reader::<ThreadSafe>),
+                plan,
+                ActorOptions::default(),
+            );
+            ref_tx.send(actor).unwrap();
+        }
+    }
     let handle: ThreadSafe = runtime.thread_safe();
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());
@@ -211,8 +258,44 @@ fn read_exact_fails_with_unexpected_eof_after_data_and_close_while_reading() {
     assert_eq!(seen.unwrap(), b"eof");
 }
 
+#[test]
+fn thread_safe_read_returns_zero_after_data_and_shutdown_before_accept() {
+    let seen = run_reader_as(
+        Actor::ThreadSafe,
+        ReadWith::Read,
+        Arrive::BeforeAccept,
+        shut_write,
+    );
+    assert_eq!(seen.unwrap(), b"hello");
+}
+
+#[test]
+fn thread_safe_read_exact_fails_with_unexpected_eof_after_data_and_close_before_accept() {
+    let seen = run_reader_as(
+        Actor::ThreadSafe,
+        ReadWith::ReadExact,
+        Arrive::BeforeAccept,
+        close,
+    );
+    assert_eq!(seen.unwrap(), b"eof");
+}
+
+#[test]
+fn thread_safe_read_returns_zero_after_data_and_shutdown_while_reading() {
+    let seen = run_reader_as(
+        Actor::ThreadSafe,
+        ReadWith::Read,
+        Arrive::WhileReading,
+        shut_write,
+    );
+    assert_eq!(seen.unwrap(), b"hello");
+}
+
 /// The connection actor of a server: echoes what it reads, then closes.
-async fn echo_until_end(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+async fn echo_until_end<RT: SocketMode>(
+    ctx: Context<(), RT>,
+    mut stream: TcpStream<RT>,
+) -> io::Result<()> {
     let mut buf = vec![0; 4096];
     while let Some(read) = ctx.until_stopping(stream.read(&mut buf)).await {
         let n = read?;
@@ -230,7 +313,22 @@ async fn echo_until_end(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) ->
 /// find it on any run.
 #[test]
 fn server_connections_see_the_end_after_request_then_close() {
-    with_server(2, actor_fn(echo_until_end), |addr, _| {
+    with_server(2, actor_fn(echo_until_end::<ThreadLocal>), |addr, _| {
+        request_then_close(addr);
+    });
+}
+
+#[test]
+fn thread_safe_server_connections_see_the_end_after_request_then_close() {
+    with_thread_safe_server(2, actor_fn(echo_until_end::<ThreadSafe>), |addr, _| {
+        request_then_close(addr);
+    });
+}
+
+/// Four clients each make 25 connections that send `hello` and shut down
+/// their write side at once; each must get its echo and the end.
+fn request_then_close(addr: SocketAddr) {
+    {
         thread::scope(|s| {
             let clients: Vec<_> = (0..4)
                 .map(|_| {
@@ -258,16 +356,19 @@ fn server_connections_see_the_end_after_request_then_close() {
                 "connections of {hung} of 4 clients never saw their end"
             );
         });
-    });
+    }
 }
 
 /// Writes to a peer that went away end with an error, not a wait: the
 /// error that came with the last event is returned by the next write.
-async fn write_until_error(
-    mut ctx: Context<(), ThreadLocal>,
+async fn write_until_error<RT>(
+    mut ctx: Context<(), RT>,
     (addr_tx, seen_tx): (mpsc::Sender<SocketAddr>, mpsc::Sender<io::Result<()>>),
-) -> io::Result<()> {
-    let mut listener = TcpListener::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
+) -> io::Result<()>
+where
+    RT: SocketMode + SocketAccess<RT>,
+{
+    let mut listener = TcpListener::<RT>::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
     addr_tx.send(listener.local_addr()?).unwrap();
     let (mut stream, _) = listener.accept().await?;
     let chunk = vec![7; 64 * 1024];
@@ -286,20 +387,41 @@ async fn write_until_error(
 
 #[test]
 fn writes_to_a_peer_that_closed_fail() {
+    writes_to_a_peer_that_closed_fail_as(Actor::ThreadLocal);
+}
+
+#[test]
+fn thread_safe_writes_to_a_peer_that_closed_fail() {
+    writes_to_a_peer_that_closed_fail_as(Actor::ThreadSafe);
+}
+
+fn writes_to_a_peer_that_closed_fail_as(actor: Actor) {
     let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
     let (addr_tx, addr_rx) = mpsc::channel();
     let (seen_tx, seen_rx) = mpsc::channel();
-    let arg = Arc::new(Mutex::new(Some((addr_tx, seen_tx))));
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let arg = arg.lock().unwrap().take().unwrap();
-        let _ = rt.spawn_local(
-            NoSupervisor,
-            actor_fn(write_until_error),
-            arg,
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
+    match actor {
+        Actor::ThreadLocal => {
+            let arg = Arc::new(Mutex::new(Some((addr_tx, seen_tx))));
+            runtime.run_on_workers(move |mut rt: RuntimeRef| {
+                let arg = arg.lock().unwrap().take().unwrap();
+                let _ = rt.spawn_local(
+                    NoSupervisor,
+                    actor_fn(write_until_error::<ThreadLocal>),
+                    arg,
+                    ActorOptions::default(),
+                );
+                Ok::<_, String>(())
+            });
+        }
+        Actor::ThreadSafe => {
+            let _ = runtime.spawn(
+                NoSupervisor,
+                actor_fn(write_until_error::<ThreadSafe>),
+                (addr_tx, seen_tx),
+                ActorOptions::default(),
+            );
+        }
+    }
     let handle: ThreadSafe = runtime.thread_safe();
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());

@@ -28,6 +28,7 @@ use mio::{Interest, Registry, Token, event};
 
 use super::socket_file::{SocketFile, bind_error, describe};
 use crate::RuntimeRef;
+use crate::net::mode::private::Io;
 use crate::net::source::Registered;
 use crate::timer::Timer;
 use crate::worker::sources::Direction;
@@ -245,7 +246,7 @@ impl UnixDatagram {
                 }
                 match send(&self.io.get().0) {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                        retry = Some(Timer::after(self.io.runtime().clone(), wait));
+                        retry = Some(Timer::after(self.io.handle().clone(), wait));
                         wait = (wait * 2).min(LAST_RETRY);
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

@@ -12,6 +12,7 @@ use mio::Interest;
 use super::UnixStream;
 use super::socket_file::{SocketFile, bind_error, describe};
 use crate::RuntimeRef;
+use crate::net::mode::private::Io;
 use crate::net::source::Registered;
 use crate::worker::sources::Direction;
 
@@ -130,7 +131,7 @@ impl UnixListener {
     /// address of the peer is usually unnamed (clients seldom bind).
     pub async fn accept(&mut self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| {
-            let rt = self.io.runtime().clone();
+            let rt = self.io.handle().clone();
             self.poll_accept_unregistered(cx).map(|result| {
                 let (stream, addr) = result?;
                 Ok((UnixStream::register_counted(&rt, stream, None)?, addr))

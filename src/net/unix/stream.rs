@@ -12,6 +12,7 @@ use mio::Interest;
 
 use super::socket_file::describe;
 use crate::RuntimeRef;
+use crate::net::mode::private::Io;
 use crate::net::server::Counted;
 use crate::net::source::Registered;
 use crate::net::stalled::StalledWrite;
@@ -28,7 +29,7 @@ pub struct UnixStream {
     io: Registered<mio::net::UnixStream>,
     /// The stalled-write limit of the `poll_write*` calls, kept from one
     /// call to the next while a write waits.
-    stalled: StalledWrite,
+    stalled: StalledWrite<RuntimeRef>,
 }
 
 impl UnixStream {
