@@ -156,7 +156,7 @@ const DEFAULT_ROUNDS: usize = 5;
 const CAPACITY: usize = 64;
 
 /// Longest a single run may take before the benchmark gives up on it.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
+const RUN_LIMIT: Duration = Duration::from_mins(2);
 
 /// Number of senders in `fan-in`.
 const FAN_IN_SENDERS: u64 = 4;

@@ -117,7 +117,7 @@ const DEFAULT_ROUNDS: usize = 3;
 
 /// Longest a single run may take; a run still going is killed (its whole
 /// process group) and reported as a failure.
-const RUN_LIMIT: Duration = Duration::from_secs(600);
+const RUN_LIMIT: Duration = Duration::from_mins(10);
 
 /// Time given to the processes of a finished run (workers, ssh clients,
 /// remote sessions) to exit before they are killed and reported.
@@ -130,7 +130,7 @@ enum Tool {
     HearthSsh,
     /// GNU parallel over the two ssh hosts, a new connection per job.
     ParallelSsh,
-    /// GNU parallel over the two ssh hosts through ssh ControlMaster.
+    /// GNU parallel over the two ssh hosts through ssh `ControlMaster`.
     ParallelCm,
     /// `hearth map` with local slots only.
     HearthLocal,
@@ -233,11 +233,11 @@ struct Setup<'a> {
     server: Option<&'a Sshd>,
     /// `ssh -F CONFIG`, as one string for `--ssh`.
     ssh: String,
-    /// `ssh -F CONFIG` plus the ControlMaster options.
+    /// `ssh -F CONFIG` plus the `ControlMaster` options.
     ssh_cm: String,
     /// The client config, for `ssh -O exit`.
     config: PathBuf,
-    /// The ControlPath template (with `%r`, `%n` and `%p`).
+    /// The `ControlPath` template (with `%r`, `%n` and `%p`).
     control_path: String,
     /// parallel's `HOME`: an empty directory.
     parallel_home: PathBuf,
@@ -260,7 +260,7 @@ impl Setup<'_> {
         command
     }
 
-    /// Ends the ControlMaster connections of the ssh hosts, if any: `ssh
+    /// Ends the `ControlMaster` connections of the ssh hosts, if any: `ssh
     /// -O exit` through each control socket.
     fn exit_masters(&self) {
         for host in HOSTS {
@@ -871,7 +871,7 @@ fn median(sorted: &[f64]) -> Option<f64> {
     match sorted.len() {
         0 => None,
         n if n % 2 == 1 => Some(sorted[mid]),
-        _ => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
+        _ => Some(f64::midpoint(sorted[mid - 1], sorted[mid])),
     }
 }
 

@@ -107,7 +107,7 @@ const FRAME_LEN: usize = 20;
 
 /// Longest a single run (or a warm-up) may take before the benchmark gives
 /// up on it, e.g. on a pool that stalls.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
+const RUN_LIMIT: Duration = Duration::from_mins(2);
 
 /// Longest the warm-up waits for every slot of a pool to finish its
 /// handshake (an ssh login included).

@@ -233,7 +233,7 @@ impl Args {
     fn pool(&self) -> hearth::remote::PoolBuilder {
         let builder = Pool::builder()
             .window(self.window)
-            .timeout(Duration::from_secs(60));
+            .timeout(Duration::from_mins(1));
         let bin = self.remote_bin.clone().unwrap_or_else(|| {
             std::env::current_exe()
                 .map(|p| p.display().to_string())

@@ -35,7 +35,7 @@ use sshd::Sshd;
 const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
 /// Last guard against a hanging run.
-const TIMEOUT: Duration = Duration::from_secs(120);
+const TIMEOUT: Duration = Duration::from_mins(2);
 
 /// A unique `HEARTH_CLI_RUN=..` tag for the environment of one run, to
 /// find every process it started.
@@ -759,7 +759,7 @@ fn ssh_refused_host_is_one_clear_error() {
     );
 }
 
-/// A host ssh does not trust (its key is not the one in known_hosts):
+/// A host ssh does not trust (its key is not the one in `known_hosts)`:
 /// permanent, so the run fails at once (one connection per slot, no
 /// retries), with ssh's own words and the pool-failure status.
 #[test]

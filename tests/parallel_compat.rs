@@ -103,7 +103,7 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Output {
     let _ = thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let output = match rx.recv_timeout(Duration::from_secs(120)) {
+    let output = match rx.recv_timeout(Duration::from_mins(2)) {
         Ok(output) => output.unwrap(),
         Err(_) => {
             // SAFETY: kill(2) on our own child, not yet waited for.

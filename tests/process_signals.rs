@@ -535,7 +535,10 @@ fn sigint_is_an_interrupt_unless_stop_signals_end_cleanly() {
 
 /// The programs under test.
 mod child {
-    use super::*;
+    use super::{
+        ActorOptions, Context, Duration, Instant, NoSupervisor, Runtime, RuntimeRef, Signal,
+        SyncContext, ThreadLocal, ThreadSafe, actor_fn, panic, process,
+    };
 
     /// Messages of the test actors: signals, plus a go-ahead sent once the
     /// actor is registered as a signal receiver.
@@ -555,7 +558,7 @@ mod child {
         hearth::log::init();
         let grace = match scenario {
             "stubborn_short_grace" => Duration::from_millis(300),
-            _ => Duration::from_secs(60),
+            _ => Duration::from_mins(1),
         };
         // First thing: the runtime blocks the signals for every thread.
         let mut setup = Runtime::setup()
@@ -936,8 +939,9 @@ mod child {
             ActorOptions::default(),
         );
         runtime.thread_safe().receive_signals(bad.clone());
-        if bad.try_send(BadMsg::Registered).is_err() {
-            panic!("bad shared receiver did not take its first message");
-        }
+        assert!(
+            !bad.try_send(BadMsg::Registered).is_err(),
+            "bad shared receiver did not take its first message"
+        )
     }
 }

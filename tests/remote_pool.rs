@@ -61,7 +61,7 @@ fn handlers() -> Handlers {
             process::exit(9)
         })
         .add("hang", |x: u64| {
-            std::thread::sleep(Duration::from_secs(3600));
+            std::thread::sleep(Duration::from_hours(1));
             Ok::<_, String>(x)
         })
         // Appends a line to `file`, then waits an hour: how many times a
@@ -73,7 +73,7 @@ fn handlers() -> Handlers {
                 .open(&file)
                 .map_err(|err| format!("opening {file:?}: {err}"))?;
             writeln!(marks, "started").map_err(|err| format!("writing {file:?}: {err}"))?;
-            std::thread::sleep(Duration::from_secs(3600));
+            std::thread::sleep(Duration::from_hours(1));
             Ok::<_, String>(())
         })
         // Stops its own worker with SIGSTOP the first time (marker
@@ -119,7 +119,7 @@ fn handlers() -> Handlers {
         .add("flag", |(flag, role, x): (PathBuf, String, u64)| {
             match role.as_str() {
                 "set" => fs::write(&flag, b"").map_err(|err| format!("setting {flag:?}: {err}"))?,
-                "wait" => gates::wait_until(Duration::from_secs(60), || flag.exists())
+                "wait" => gates::wait_until(Duration::from_mins(1), || flag.exists())
                     .map_err(|()| format!("{flag:?} was never set"))?,
                 _ => {}
             }
@@ -149,14 +149,14 @@ fn handlers() -> Handlers {
             // SAFETY: closing a descriptor of this worker process; it
             // writes nothing more to it.
             let _ = unsafe { libc::close(frames) };
-            std::thread::sleep(Duration::from_secs(60));
+            std::thread::sleep(Duration::from_mins(1));
             Ok::<_, String>(())
         })
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
         // `len` bytes, once the flag file exists if one is given.
         .add("wait_then_big", |(flag, len): (Option<PathBuf>, u64)| {
             if let Some(flag) = flag {
-                gates::wait_until(Duration::from_secs(60), || flag.exists())
+                gates::wait_until(Duration::from_mins(1), || flag.exists())
                     .map_err(|()| format!("{flag:?} was never set"))?;
             }
             Ok::<_, String>(vec![7u8; len as usize])
@@ -169,7 +169,7 @@ fn handlers() -> Handlers {
                 let half = len / 2;
                 write_bytes(job, byte, half)?;
                 if let Some(flag) = flag {
-                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    gates::wait_until(Duration::from_mins(1), || flag.exists())
                         .map_err(|()| format!("{flag:?} was never set"))?;
                 }
                 write_bytes(job, byte, len - half)?;
@@ -186,7 +186,7 @@ fn handlers() -> Handlers {
                 let _ = count_run(&file)?;
                 write_bytes(job, b'x', len)?;
                 if let Some(flag) = flag {
-                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    gates::wait_until(Duration::from_mins(1), || flag.exists())
                         .map_err(|()| format!("{flag:?} was never set"))?;
                 }
                 if fs::create_dir(&marker).is_ok() {
@@ -705,7 +705,7 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     let control = pool.control();
     let running = marker.clone();
     let killer = std::thread::spawn(move || {
-        let seen = gates::wait_until(Duration::from_secs(60), || {
+        let seen = gates::wait_until(Duration::from_mins(1), || {
             running.exists() && control.metrics().hosts[0].alive == 0
         });
         control.kill();
@@ -715,7 +715,7 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     // test binary.
     let (ended, watch) = std::sync::mpsc::channel::<()>();
     let _guard = std::thread::spawn(move || {
-        if watch.recv_timeout(Duration::from_secs(120)).is_err() {
+        if watch.recv_timeout(Duration::from_mins(2)).is_err() {
             eprintln!("kill_while_a_failed_slot_waits_for_its_exit: the run never ended");
             process::exit(101);
         }

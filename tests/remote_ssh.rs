@@ -44,7 +44,7 @@ fn handlers() -> Handlers {
         .add("rendezvous", |(dir, n): (PathBuf, usize)| {
             gates::mark(&dir)?;
             gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
-                .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
         // Stops its own worker with SIGSTOP the first time (marker
@@ -64,7 +64,7 @@ fn handlers() -> Handlers {
         .add("gated", |(started, gate, x): (PathBuf, PathBuf, u64)| {
             gates::mark(&started)?;
             gates::wait_until(WORKER_WAIT, || gate.exists())
-                .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
             x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
         })
 }

@@ -5,7 +5,11 @@
 //! allocator kept from the run before weighs on the next: each run is made
 //! in a child process of its own (`child.rs`), which reports its time.
 
-use super::*;
+use super::{
+    ActorOptions, ActorRef, Context, Done, Duration, Figures, Future, Instant, NoSupervisor,
+    Outcome, Pin, RuntimeRef, SKYNET_CHILDREN, ThreadLocal, ThreadSafe, actor_fn, options,
+    run_hearth, run_tokio_local, run_tokio_shared, sum_below,
+};
 use crate::child::{self, Family, Flavour, Side};
 
 /// hearth, thread-local actors, in a child process.

@@ -179,7 +179,7 @@ fn pin_to(cpu: usize) {
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: pid 0 is the calling thread; `set` is initialised and the
     // size passed is its own.
-    let _ = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    let _ = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
 }
 
 /// Echoes one connection until the client closes it.
@@ -209,7 +209,10 @@ async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
 /// does strict request/response (one request in flight), while the
 /// server sees as many requests in flight as there are connections.
 mod client {
-    use super::*;
+    use super::{
+        Barrier, CLIENT_THREADS, IO_TIMEOUT, Instant, MESSAGE_LEN, Outcome, Read, SocketAddr,
+        Write, io,
+    };
 
     /// Connects `connections` clients to `addr`, makes one round trip on
     /// each, then times `round_trips` round trips on every connection.

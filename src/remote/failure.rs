@@ -455,7 +455,7 @@ mod tests {
 
     use super::*;
 
-    fn ending<'a>(code: i32, handshaken: bool, stderr: &'a [String]) -> Ending<'a> {
+    fn ending(code: i32, handshaken: bool, stderr: &[String]) -> Ending<'_> {
         Ending {
             status: Some(ExitStatus::from_raw(code << 8)),
             by_itself: true,

@@ -186,7 +186,7 @@ mod tests {
     fn handlers() -> Handlers {
         Handlers::new()
             .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
-            .add("boom", |_: ()| -> Result<(), String> {
+            .add("boom", |(): ()| -> Result<(), String> {
                 panic!("handler bug")
             })
     }

@@ -318,11 +318,10 @@ impl Download {
         let placed = self
             .file
             .as_mut()
-            .map(|f| {
+            .map_or(Ok(()), |f| {
                 f.flush()
                     .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
             })
-            .unwrap_or(Ok(()))
             .and_then(|()| fs::rename(&self.temp, &self.target));
         placed.map_err(|err| {
             format!(

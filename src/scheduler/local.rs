@@ -597,7 +597,7 @@ mod tests {
     /// The race the cell's reference count is there for: the last sender
     /// dropped on another thread at the moment the worker drops the
     /// process (and with it the inbox's owner). Whoever comes last frees
-    /// the cell, once. Run under AddressSanitizer in CI (and under Miri by
+    /// the cell, once. Run under `AddressSanitizer` in CI (and under Miri by
     /// hand), which catch a use after free, a double free or a leak.
     #[test]
     fn last_sender_dropped_elsewhere_while_the_worker_drops_the_cell() {

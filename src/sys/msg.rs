@@ -28,7 +28,7 @@ pub(crate) fn send_vectored(
     // SAFETY: `fd` is the caller's open socket; `msg` points to `addr`
     // and `bufs`, which live across the call, and the kernel only reads
     // them.
-    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    let sent = unsafe { libc::sendmsg(fd, &raw const msg, libc::MSG_NOSIGNAL) };
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
@@ -48,7 +48,7 @@ pub(crate) fn recv_vectored(
     // SAFETY: `fd` is the caller's open socket; `msg` points to `addr` and
     // `bufs`, which live across the call and which the kernel may write
     // up to the lengths given.
-    let received = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    let received = unsafe { libc::recvmsg(fd, &raw mut msg, 0) };
     let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
     addr.set_len(msg.msg_namelen);
     Ok((len, addr.to_socket_addr()))

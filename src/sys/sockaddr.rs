@@ -20,11 +20,11 @@ impl SockAddr {
     }
 
     pub(crate) fn as_ptr(&self) -> *const libc::sockaddr {
-        (&self.storage as *const libc::sockaddr_storage).cast()
+        (&raw const self.storage).cast()
     }
 
     pub(crate) fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
-        (&mut self.storage as *mut libc::sockaddr_storage).cast()
+        (&raw mut self.storage).cast()
     }
 
     pub(crate) fn len(&self) -> libc::socklen_t {

@@ -52,7 +52,7 @@ fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
             fd,
             libc::SOL_SOCKET,
             option,
-            (&on as *const libc::c_int).cast(),
+            (&raw const on).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };

@@ -72,8 +72,8 @@ fn int_option(fd: RawFd, option: libc::c_int) -> io::Result<libc::c_int> {
             fd,
             libc::SOL_SOCKET,
             option,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
+            (&raw mut value).cast(),
+            &raw mut len,
         )
     };
     if res == -1 {

@@ -141,7 +141,7 @@ impl<RT: Access> Timer<RT> {
 
 /// An instant so far away it never comes, for durations that overflow.
 fn far_future(now: Instant) -> Instant {
-    now + Duration::from_secs(60 * 60 * 24 * 365 * 30)
+    now + Duration::from_hours(30 * 365 * 24)
 }
 
 impl<RT: Access> Future for Timer<RT> {

@@ -146,7 +146,7 @@ fn socket_linger_zero(stream: &std::net::TcpStream) {
             stream.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
+            (&raw const linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         )
     };

@@ -179,7 +179,7 @@ async fn joins(_: Context<(), ThreadSafe>, other: ActorRef<()>) {
 fn an_actor_joining_another_does_not_hold_up_the_shutdown() {
     let mut runtime = Runtime::setup()
         .num_threads(2)
-        .grace_period(Duration::from_secs(60))
+        .grace_period(Duration::from_mins(1))
         .build()
         .unwrap();
     let waiting = runtime.spawn(

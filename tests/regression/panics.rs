@@ -109,9 +109,7 @@ fn panicking_destructors_of_thread_local_processes_leave_the_worker_running() {
 fn panicking_worker_function_is_an_error_naming_the_panic() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
     runtime.run_on_workers(|rt: RuntimeRef| {
-        if rt.worker_id() == 2 {
-            panic!("setup panic on purpose");
-        }
+        assert!(rt.worker_id() != 2, "setup panic on purpose");
         Ok::<_, String>(())
     });
     let err = runtime.start().unwrap_err().to_string();

@@ -15,7 +15,7 @@ use hearth::remote::{
 };
 
 /// Longest a test waits for a report or a feeder (a last guard).
-const GUARD: Duration = Duration::from_secs(60);
+const GUARD: Duration = Duration::from_mins(1);
 
 /// Runs `run` (a run of the pool `control` belongs to) under a watchdog:
 /// a run still going after [`GUARD`] is ended by killing the pool, and the

@@ -94,7 +94,7 @@ pub fn streamed_outputs_come_whole_in_input_order_in_bounded_memory() {
     let watcher = {
         let flag = flag.clone();
         thread::spawn(move || {
-            let seen = gates::poll_for(Duration::from_secs(60), || {
+            let seen = gates::poll_for(Duration::from_mins(1), || {
                 Some(control.metrics()).filter(|m| m.output_held_in_files >= 4 * MIB)
             });
             std::fs::write(&flag, b"").unwrap();
@@ -246,7 +246,7 @@ pub fn slot_lost_after_live_output_ends_the_job() {
     assert_eq!(out, 100_000);
     match failure {
         Some(err @ JobFailure::OutputCut { .. }) => {
-            assert!(err.to_string().contains("not run again"), "{err}")
+            assert!(err.to_string().contains("not run again"), "{err}");
         }
         other => panic!("expected a job cut short, got {other:?}"),
     }

@@ -52,7 +52,7 @@ use crate::procs::processes;
 pub const CAPACITY: usize = 32;
 
 /// How long the daemons have to come up.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// How long a daemon has to exit after `SIGTERM`.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -186,9 +186,10 @@ impl Cluster {
             Some(net) => self.nodes_conf(net, &socket),
         };
         fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
-        match self.net.is_some() {
-            false => self.start_single()?,
-            true => self.start_in_namespaces()?,
+        if !self.net.is_some() {
+            self.start_single()?
+        } else {
+            self.start_in_namespaces()?
         }
         self.wait_for("the nodes to be idle in sinfo", |cluster| {
             let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();

@@ -424,7 +424,7 @@ fn bound_not_listening() -> Result<(OwnedFd, u16), String> {
         }
         let mut bound: libc::sockaddr_in = std::mem::zeroed();
         let mut bound_len = len;
-        if libc::getsockname(fd.as_raw_fd(), (&raw mut bound).cast(), &mut bound_len) != 0 {
+        if libc::getsockname(fd.as_raw_fd(), (&raw mut bound).cast(), &raw mut bound_len) != 0 {
             return Err(format!("getsockname: {}", io::Error::last_os_error()));
         }
         Ok((fd, u16::from_be(bound.sin_port)))
