@@ -54,6 +54,7 @@ impl Files {
 
     /// Sends the local file `local` to `remote` on the host before the job
     /// runs (its directories made as needed).
+    #[must_use]
     pub fn send(mut self, local: impl Into<PathBuf>, remote: impl Into<String>) -> Files {
         self.send.push((local.into(), remote.into()));
         self
@@ -61,6 +62,7 @@ impl Files {
 
     /// Brings the file `remote` on the host back to `local` here once the
     /// job ran (its directories made as needed).
+    #[must_use]
     pub fn bring_back(mut self, remote: impl Into<String>, local: impl Into<PathBuf>) -> Files {
         self.back.push((remote.into(), local.into()));
         self
@@ -68,6 +70,7 @@ impl Files {
 
     /// Removes the files sent and brought back from the host once the job
     /// is done (GNU parallel's `--cleanup`).
+    #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Files {
         self.cleanup = cleanup;
         self
@@ -352,7 +355,9 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let source = dir.join("big");
-        let data: Vec<u8> = (0..3 * MAX_CHUNK + 17).map(|i| (i * 7) as u8).collect();
+        let data: Vec<u8> = (0..3 * MAX_CHUNK + 17)
+            .map(|i| u8::try_from(i * 7 % 256).unwrap())
+            .collect();
         fs::write(&source, &data).unwrap();
         fs::set_permissions(&source, fs::Permissions::from_mode(0o751)).unwrap();
         let back = dir.join("back/copy");

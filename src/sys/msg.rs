@@ -64,28 +64,30 @@ mod tests {
 
     #[test]
     fn datagrams_in_pieces_there_and_back() {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (sender_addr, receiver_addr) =
+            (sender.local_addr().unwrap(), receiver.local_addr().unwrap());
         // To an address given with the datagram.
         let pieces = [IoSlice::new(b"he"), IoSlice::new(b"llo")];
         assert_eq!(
-            send_vectored(a.as_raw_fd(), &pieces, Some(b_addr)).unwrap(),
+            send_vectored(sender.as_raw_fd(), &pieces, Some(receiver_addr)).unwrap(),
             5
         );
-        let (mut x, mut y) = ([0; 3], [0; 8]);
-        let mut into = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
-        let (n, from) = recv_vectored(b.as_raw_fd(), &mut into).unwrap();
-        assert_eq!((n, from), (5, Some(a_addr)));
-        assert_eq!((&x, &y[..2]), (b"hel", &b"lo"[..]));
+        let (mut head, mut tail) = ([0; 3], [0; 8]);
+        let mut into = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+        let (n, from) = recv_vectored(receiver.as_raw_fd(), &mut into).unwrap();
+        assert_eq!((n, from), (5, Some(sender_addr)));
+        assert_eq!((&head, &tail[..2]), (b"hel", &b"lo"[..]));
         // To the connected peer.
-        a.connect(b_addr).unwrap();
+        sender.connect(receiver_addr).unwrap();
         assert_eq!(
-            send_vectored(a.as_raw_fd(), &[IoSlice::new(b"x")], None).unwrap(),
+            send_vectored(sender.as_raw_fd(), &[IoSlice::new(b"x")], None).unwrap(),
             1
         );
-        let mut z = [0; 4];
-        let (n, from) = recv_vectored(b.as_raw_fd(), &mut [IoSliceMut::new(&mut z)]).unwrap();
-        assert_eq!((&z[..n], from), (&b"x"[..], Some(a_addr)));
+        let mut whole = [0; 4];
+        let (n, from) =
+            recv_vectored(receiver.as_raw_fd(), &mut [IoSliceMut::new(&mut whole)]).unwrap();
+        assert_eq!((&whole[..n], from), (&b"x"[..], Some(sender_addr)));
     }
 }

@@ -3,7 +3,6 @@
 //! connections.
 
 use std::io;
-use std::mem::size_of;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -53,7 +52,7 @@ fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
             libc::SOL_SOCKET,
             option,
             (&raw const on).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
+            super::socklen_of::<libc::c_int>(),
         )
     };
     if res == -1 {

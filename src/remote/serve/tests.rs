@@ -114,7 +114,7 @@ fn pipelined_jobs_and_shutdown() {
                 let out: u64 = postcard::from_bytes(&outcome.unwrap()).unwrap();
                 assert_eq!(out, id * id);
                 assert!(
-                    !std::mem::replace(&mut seen[id as usize], true),
+                    !std::mem::replace(&mut seen[usize::try_from(id).unwrap()], true),
                     "result {id} twice"
                 );
             }
