@@ -87,6 +87,7 @@ mod procs;
 mod sshd;
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -400,6 +401,7 @@ fn check_parallel() -> Result<(), String> {
 /// Runs the rounds and prints the table; `server` is the private sshd (the
 /// ssh tools are skipped without it), `scratch` a directory for parallel's
 /// `HOME` when there is no server.
+#[allow(clippy::too_many_lines)] // The rounds and the table, in the order they print.
 fn run(config: &Config, server: Option<&Sshd>, scratch: &Path) -> Result<(), String> {
     let setup = match server {
         Some(server) => {
@@ -548,7 +550,7 @@ struct Run {
 /// every case.
 fn run_once(tool: Tool, setup: &Setup<'_>, jobs: usize) -> Result<Run, String> {
     let logins_before = setup.logins();
-    let input: String = (1..=jobs).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=jobs).map(|i| i.to_string() + "\n").collect();
     let mut command = tool.command(setup);
     let _ = command
         .stdin(Stdio::piped())
@@ -628,7 +630,7 @@ fn run_once(tool: Tool, setup: &Setup<'_>, jobs: usize) -> Result<Run, String> {
     let in_order = if tool == Tool::XargsLocal {
         let mut lines: Vec<usize> = out.lines().filter_map(|l| l.parse().ok()).collect();
         lines.sort_unstable();
-        let sorted: String = lines.iter().map(|n| format!("{n}\n")).collect();
+        let sorted: String = lines.iter().map(|n| n.to_string() + "\n").collect();
         sorted == expected && out.lines().count() == jobs
     } else {
         out == expected
@@ -676,10 +678,10 @@ fn describe_output(out: &str, jobs: usize) -> String {
         other.len()
     );
     if let Some(first) = missing.first() {
-        text.push_str(&format!(" (first missing: {first})"));
+        let _ = write!(text, " (first missing: {first})");
     }
     if let Some(first) = other.first() {
-        text.push_str(&format!(" (first other: {first:?})"));
+        let _ = write!(text, " (first other: {first:?})");
     }
     if missing.is_empty() && repeated == 0 && other.is_empty() && lines.len() == jobs {
         text.push_str(", out of order");
@@ -861,6 +863,7 @@ fn ratios(hearth: &Report, other: &Report) -> (Option<f64>, Option<f64>) {
 }
 
 /// Jobs per second.
+#[allow(clippy::cast_precision_loss)] // Counts far below 2^53: exact as f64.
 fn rate(jobs: usize, time: Duration) -> f64 {
     jobs as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
 }

@@ -692,6 +692,7 @@ fn print_table(reports: &[Report]) {
 }
 
 /// Jobs (round trips) per second.
+#[allow(clippy::cast_precision_loss)] // Counts far below 2^53: exact as f64.
 fn rate(jobs: usize, time: Duration) -> f64 {
     jobs as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
 }

@@ -80,7 +80,7 @@ fn hearth(args: &[impl AsRef<OsStr>], stdin: impl AsRef<[u8]>) -> Output {
 /// hearth still running then is killed (its slots end with their input)
 /// before the test fails, so it does not outlive the test.
 fn wait_output(child: Child) -> Output {
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
     let (tx, rx) = mpsc::channel();
     let _ = thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -133,7 +133,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn numbers(n: usize) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
+    (1..=n).map(|i| i.to_string() + "\n").collect()
 }
 
 #[track_caller]
@@ -414,7 +414,7 @@ impl Running {
     }
 
     fn interrupt(&self) {
-        let pid = self.child.id() as libc::pid_t;
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
     }

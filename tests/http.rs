@@ -288,7 +288,7 @@ fn http2_streams_run_on_the_local_executor() {
         assert_eq!(response.status, 200);
         assert_eq!(response.text(), format!("{path} 0"));
     }
-    let got = client.request("POST", "/upload", &[1; 100_000]);
+    let got = client.request("POST", "/upload", &vec![1; 100_000]);
     assert_eq!(got.text(), "/upload 100000");
     assert_eq!(server.accepted(), 1);
     server.stop();

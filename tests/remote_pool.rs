@@ -43,6 +43,7 @@ use hearth::remote::{
     Transport,
 };
 
+#[allow(clippy::too_many_lines)] // One table of every handler the tests call.
 fn handlers() -> Handlers {
     Handlers::new()
         .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
@@ -152,14 +153,14 @@ fn handlers() -> Handlers {
             std::thread::sleep(Duration::from_mins(1));
             Ok::<_, String>(())
         })
-        .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
+        .add("big", |len: u64| Ok::<_, String>(vec![7u8; usize::try_from(len).unwrap()]))
         // `len` bytes, once the flag file exists if one is given.
         .add("wait_then_big", |(flag, len): (Option<PathBuf>, u64)| {
             if let Some(flag) = flag {
                 gates::wait_until(Duration::from_mins(1), || flag.exists())
                     .map_err(|()| format!("{flag:?} was never set"))?;
             }
-            Ok::<_, String>(vec![7u8; len as usize])
+            Ok::<_, String>(vec![7u8; usize::try_from(len).unwrap()])
         })
         // Streams `len` bytes of `byte` on stdout, half of them before the
         // flag file exists (if one is given), the rest after.
@@ -202,6 +203,7 @@ fn handlers() -> Handlers {
         .add_with_context(
             "copy_in_workdir",
             |(from, to): (String, String), job: &mut JobContext<'_>| {
+                use std::os::unix::fs::PermissionsExt as _;
                 let dir = job.workdir().map(PathBuf::from).unwrap_or_default();
                 let greeting = job
                     .env()
@@ -223,7 +225,6 @@ fn handlers() -> Handlers {
                         .args(["-c", "printf '%s %s' \"$GREETING\" \"$(pwd)\""]),
                 )
                 .map_err(|e| e.to_string())?;
-                use std::os::unix::fs::PermissionsExt as _;
                 Ok::<_, String>(format!("{:04o}", mode.mode() & 0o7777))
             },
         )
@@ -243,7 +244,7 @@ fn handlers() -> Handlers {
 /// Streams `len` bytes of `byte` on the job's stdout, 64 KiB at a time.
 fn write_bytes(job: &mut JobContext<'_>, byte: u8, len: u64) -> Result<(), String> {
     let chunk = vec![byte; 64 * 1024];
-    let mut left = len as usize;
+    let mut left = usize::try_from(len).unwrap();
     while left > 0 {
         let n = left.min(chunk.len());
         job.write(Stream::Stdout, &chunk[..n])
@@ -265,6 +266,7 @@ fn count_run(file: &std::path::Path) -> Result<u64, String> {
     Ok(text.lines().count() as u64)
 }
 
+#[allow(clippy::too_many_lines)] // The list of tests this harness runs, in one place.
 fn main() -> ExitCode {
     if remote::is_remote_worker() {
         if env::var_os("HEARTH_LOG").is_some() {

@@ -484,7 +484,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn numbers(n: usize) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
+    (1..=n).map(|i| i.to_string() + "\n").collect()
 }
 
 /// `hearth map --slurm -j 4 --tag-host -- echo {}` with 1,000 inputs:

@@ -332,7 +332,8 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
     let (ssh_pid, worker_pid) = match killed {
         Ok(Ok(pids)) => pids,
         Ok(Err(why)) => panic!("killing an ssh client: {why}"),
-        Err(_) => panic!("the killer thread panicked"),
+        // The killer thread panicked: its panic is the test's.
+        Err(panic) => std::panic::resume_unwind(panic),
     };
     let out = out.unwrap();
     assert_eq!(out.len() as u64, JOBS);
@@ -344,7 +345,12 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
         );
     }
     let answered: usize = pool.host_states().iter().map(|s| s.jobs_done).sum();
-    assert_eq!(answered, JOBS as usize, "{:?}", pool.host_states());
+    assert_eq!(
+        answered,
+        usize::try_from(JOBS).unwrap(),
+        "{:?}",
+        pool.host_states()
+    );
     pool.shutdown(Duration::from_secs(10));
 }
 

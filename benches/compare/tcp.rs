@@ -219,7 +219,7 @@ mod client {
     /// Every reply is checked byte for byte. The connections are closed
     /// when this returns.
     pub(super) fn run(addr: SocketAddr, connections: u64, round_trips: u64) -> Outcome {
-        let mut streams = Vec::with_capacity(connections as usize);
+        let mut streams = Vec::with_capacity(usize::try_from(connections).unwrap_or(0));
         for id in 0..connections {
             let mut stream = connect(addr).map_err(|err| format!("client {id}: {err}"))?;
             // The warm-up round trip (round `u64::MAX`, never timed).
@@ -314,7 +314,7 @@ mod client {
         message[8..16].copy_from_slice(&round.to_le_bytes());
         let seed = id.wrapping_mul(31).wrapping_add(round);
         for (i, byte) in message.iter_mut().enumerate().skip(16) {
-            *byte = seed.wrapping_add(i as u64) as u8;
+            *byte = seed.wrapping_add(i as u64).to_le_bytes()[0];
         }
         message
     }

@@ -39,7 +39,7 @@ fn hundred_megabyte_outputs_in_order() {
     .stderr(Stdio::piped())
     .spawn()
     .expect("cannot run hearth");
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let errors = thread::spawn(move || {
         let mut text = String::new();
@@ -92,8 +92,8 @@ fn compare_with_expected(out: &mut impl Read) -> Result<u64, String> {
         };
         let mut got = &buf[..n];
         while !got.is_empty() {
-            let job = (pos / SIZE as u64) as usize;
-            let within = (pos % SIZE as u64) as usize;
+            let pos_at = usize::try_from(pos).unwrap();
+            let (job, within) = (pos_at / SIZE, pos_at % SIZE);
             let Some(pattern) = patterns.get(job) else {
                 return Err(format!("{} bytes more than the four outputs", got.len()));
             };

@@ -147,7 +147,7 @@ fn socket_linger_zero(stream: &std::net::TcpStream) {
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&raw const linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            libc::socklen_t::try_from(std::mem::size_of::<libc::linger>()).unwrap(),
         )
     };
     assert_eq!(res, 0, "SO_LINGER: {}", std::io::Error::last_os_error());

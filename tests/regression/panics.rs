@@ -130,7 +130,7 @@ impl From<Refused> for u64 {
 
 async fn sums(mut ctx: Context<u64, ThreadSafe>, total: Arc<AtomicUsize>) {
     while let Ok(n) = ctx.receive_next().await {
-        let _ = total.fetch_add(n as usize, Ordering::SeqCst);
+        let _ = total.fetch_add(usize::try_from(n).unwrap(), Ordering::SeqCst);
     }
 }
 
