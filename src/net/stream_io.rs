@@ -101,7 +101,7 @@ fn give_up_if_stalled<S: event::Source>(
             }
             None => Poll::Pending,
         },
-        ready => {
+        ready @ Poll::Ready(_) => {
             *stalled = StalledWrite::default();
             ready
         }

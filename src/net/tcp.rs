@@ -394,7 +394,7 @@ fn give_up_if_stalled(
             }
             None => Poll::Pending,
         },
-        ready => {
+        ready @ Poll::Ready(_) => {
             stalled.reset();
             ready
         }

@@ -229,7 +229,7 @@ impl<S, NA> fmt::Debug for TcpServer<S, NA> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
             .field("addr", &self.addr)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
