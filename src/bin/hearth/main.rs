@@ -66,6 +66,9 @@ struct Cli {
     command: Command,
 }
 
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run CMD once per input across the slots of the hosts.
@@ -130,6 +133,9 @@ enum Command {
 }
 
 /// The options of `hearth map`.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Clone, Debug, Args)]
 pub struct MapArgs {
     /// Hosts to run on, comma-separated or repeated, with pdsh's ranges
@@ -551,9 +557,9 @@ mod duration_tests {
             ("10", Duration::from_secs(10)),
             ("2.5", Duration::from_millis(2500)),
             ("500ms", Duration::from_millis(500)),
-            ("2m", Duration::from_secs(120)),
-            ("1h30m", Duration::from_secs(5400)),
-            ("1d", Duration::from_secs(86400)),
+            ("2m", Duration::from_mins(2)),
+            ("1h30m", Duration::from_mins(90)),
+            ("1d", Duration::from_hours(24)),
         ] {
             assert_eq!(parse_duration(text), Ok(want), "{text}");
         }

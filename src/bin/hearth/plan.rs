@@ -154,7 +154,7 @@ fn names(args: &MapArgs) -> Names {
     ];
     for (option, name) in renames {
         if let Some(new) = option {
-            *name = new.clone();
+            name.clone_from(new);
         }
     }
     names

@@ -61,6 +61,12 @@ impl SlotsSpec {
     pub fn slots(self, cores: usize) -> usize {
         let n = match self {
             SlotsSpec::Fixed(n) => n,
+            // A float `as` an integer saturates: no share wraps.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_precision_loss,
+                clippy::cast_sign_loss
+            )]
             SlotsSpec::Percent(p) => (cores as f64 * p / 100.0).floor() as usize,
             SlotsSpec::Plus(n) => cores.saturating_add(n),
             SlotsSpec::Minus(n) => cores.saturating_sub(n),

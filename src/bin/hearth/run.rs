@@ -12,6 +12,9 @@ use clap::{Args, Parser};
 use crate::{Cli, Command, MapArgs, parse_time_limit};
 
 /// The options of `hearth run`.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// The hosts, comma-separated or repeated, with pdsh's ranges
