@@ -67,7 +67,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let control = pool.control();
     let per_host = jobs.len();
     let total = per_host * hosts.len();
-    let bar = progress_bar(args.progress, Some(total));
+    let bar = progress_bar(args.output.progress, Some(total));
     let mut tally = Tally::new(halt, Some(total));
     let mut failures = Failures::default();
     let mut write_error = None;
@@ -123,7 +123,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         pool.run_raw_on_each_host(&Target::Any, sh::JOB_HANDLER, &jobs, order, &mut on_event);
     bar.finish_and_clear();
     let joblog = printer.finish();
-    report_pending_slots(&control.metrics(), args.slurm_alloc);
+    report_pending_slots(&control.metrics(), args.slurm_options.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         return own_error(&err.to_string());
@@ -150,7 +150,7 @@ impl Failures {
 /// How the printer prints each host's outputs.
 fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
     Settings {
-        json: args.json,
+        json: args.output.json,
         grouping,
         tag: None,
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
@@ -165,16 +165,16 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
 /// grouped per host whatever --unordered says (the hosts' outputs never
 /// mix); lines and bytes as they come with --line-buffer and -u.
 fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
-    let grouping = if args.ungroup {
+    let grouping = if args.grouping.ungroup {
         Grouping::Ungroup
-    } else if args.line_buffer {
+    } else if args.grouping.line_buffer {
         Grouping::LineBuffer
     } else {
         Grouping::Group
     };
     let order = match grouping {
         Grouping::Ungroup => Order::Arrival,
-        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
+        Grouping::LineBuffer if !args.order.keep_order => Order::Arrival,
         Grouping::LineBuffer | Grouping::Group => Order::Submission,
     };
     (grouping, order)
@@ -183,9 +183,9 @@ fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
 /// What goes between the host and each line of its output: pdsh's `: `,
 /// or a tab with --tag or --tag-host.
 fn host_tag(args: &MapArgs) -> Option<&'static str> {
-    if args.pdsh {
+    if args.each_host.pdsh {
         Some(": ")
-    } else if args.tag || args.tag_host {
+    } else if args.tag || args.output.tag_host {
         Some("\t")
     } else {
         None
@@ -238,7 +238,7 @@ fn summarize(
     failures: &Failures,
     printer: &Printer,
 ) {
-    let me = if args.pdsh {
+    let me = if args.each_host.pdsh {
         "hearth run"
     } else {
         "hearth map"
@@ -255,7 +255,7 @@ fn summarize(
         );
         say!("{me}: {}: could not be reached: {why}{jobs}", hosts[host]);
     }
-    if args.pdsh {
+    if args.each_host.pdsh {
         for (host, _, why) in &failures.failed {
             say!("{me}: {}: {why}", hosts[*host]);
         }

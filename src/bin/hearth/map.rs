@@ -49,20 +49,20 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(msg) => return own_error(&msg),
     };
-    if args.dry_run {
+    if args.scheduling.dry_run {
         return dry_run(plan, total_slots(&args));
     }
-    if args.nonall || args.onall {
+    if args.each_host.nonall || args.each_host.onall {
         return crate::each_host::run(&args, plan, halt);
     }
     let (grouping, order) = grouping_and_order(&args);
     let settings = Settings {
-        json: args.json,
+        json: args.output.json,
         grouping,
         // GNU parallel tags no output of -u.
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        host_tag: args.tag_host.then_some("\t"),
-        host_is_node: args.slurm,
+        host_tag: args.output.tag_host.then_some("\t"),
+        host_is_node: args.slurm_options.slurm,
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
         results: args.results.clone(),
@@ -93,7 +93,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let bar = progress_bar(args.progress, listed);
+    let bar = progress_bar(args.output.progress, listed);
     let (texts, listed_jobs, fed) = match make_jobs(plan.jobs, plan.maker, args.delay, &pool) {
         Ok(made) => made,
         Err(msg) => return own_error(&msg),
@@ -120,7 +120,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     reporter.bar.finish_and_clear();
     let joblog = reporter.printer.finish();
     // Before the shutdown, which ends the slots still waiting.
-    report_pending_slots(&reporter.control.metrics(), args.slurm_alloc);
+    report_pending_slots(&reporter.control.metrics(), args.slurm_options.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         return own_error(&err.to_string());
@@ -144,7 +144,7 @@ fn init_log() {
 
 /// When the run halts early: `--fail-fast`, or `--halt`'s condition.
 fn halt_of(args: &MapArgs) -> Result<Option<Halt>, String> {
-    match (&args.halt, args.fail_fast) {
+    match (&args.halting.halt, args.halting.fail_fast) {
         (_, true) => Ok(Some(Halt::FAIL_FAST)),
         (Some(text), false) => halt::parse(text),
         (None, false) => Ok(None),
@@ -155,18 +155,18 @@ fn halt_of(args: &MapArgs) -> Result<Option<Halt>, String> {
 fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
     // -u prints bytes as they come, -k or not (as GNU parallel); the lines
     // of --line-buffer keep the input order with -k.
-    let grouping = if args.ungroup {
+    let grouping = if args.grouping.ungroup {
         Grouping::Ungroup
-    } else if args.line_buffer {
+    } else if args.grouping.line_buffer {
         Grouping::LineBuffer
     } else {
         Grouping::Group
     };
     let order = match grouping {
         Grouping::Ungroup => Order::Arrival,
-        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
+        Grouping::LineBuffer if !args.order.keep_order => Order::Arrival,
         Grouping::LineBuffer => Order::SubmissionLive,
-        Grouping::Group if args.unordered => Order::Completion,
+        Grouping::Group if args.order.unordered => Order::Completion,
         Grouping::Group => Order::Submission,
     };
     (grouping, order)
@@ -329,7 +329,7 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
     let why_stopped = if interrupted {
         "interrupted".to_owned()
     } else if let Some(when) = tally.halted {
-        match (args.fail_fast, &args.halt) {
+        match (args.halting.fail_fast, &args.halting.halt) {
             (true, _) => "--fail-fast after a failure".to_owned(),
             (false, Some(text)) => format!("--halt {text} after {}", halted_after(tally, when)),
             (false, None) => "the run halted".to_owned(),

@@ -40,9 +40,15 @@ pub struct Plan {
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
-    let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
-    let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
-    let header = match args.header.as_deref() {
+    let values: Vec<Vec<u8>> = args
+        .input
+        .args
+        .iter()
+        .cloned()
+        .map(|w| w.into_vec())
+        .collect();
+    let (words, inputs) = Inputs::parse(trailing, &args.input.arg_files, values)?;
+    let header = match args.input.header.as_deref() {
         None => false,
         Some(":") => true,
         Some(other) => {
@@ -53,23 +59,23 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         }
     };
     let split = Split {
-        delimiter: match (&args.delimiter, args.null) {
+        delimiter: match (&args.input.delimiter, args.input.null) {
             (Some(text), _) => sources::delimiter(text)?,
             (None, true) => vec![0],
             (None, false) => vec![b'\n'],
         },
-        colsep: match &args.colsep {
+        colsep: match &args.input.colsep {
             Some(text) => Some(colsep(text)?),
             None => None,
         },
     };
     let names = names(args);
-    let fill = if args.context {
+    let fill = if args.packing.context {
         Fill::Context
     } else {
         Fill::Join
     };
-    if args.nonall && !inputs.none_given() {
+    if args.each_host.nonall && !inputs.none_given() {
         return Err(
             "--nonall runs the command once on every host and takes no inputs; --onall runs \
              every input on every host"
@@ -78,7 +84,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     }
     let listed = inputs.all_listed();
     // --nonall reads nothing: one job, no fields.
-    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.nonall {
+    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.each_host.nonall {
         (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
     } else {
         inputs.open(&split, header)?
@@ -102,7 +108,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     };
     let batching = batching(args, slots, fill)?;
     let files = FileTemplates::parse(args, &names, &columns)?;
-    if files.is_some() && (args.nonall || args.onall) {
+    if files.is_some() && (args.each_host.nonall || args.each_host.onall) {
         return Err(
             "--transfer, --return and --trc go with jobs that run once, not with --nonall or \
              --onall"
@@ -117,9 +123,14 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
-    let jobs = if listed || args.shuf || read_all || args.onall || args.nonall {
+    let jobs = if listed
+        || args.scheduling.shuf
+        || read_all
+        || args.each_host.onall
+        || args.each_host.nonall
+    {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
-        if args.shuf {
+        if args.scheduling.shuf {
             sources::shuffle(&mut all);
         }
         Jobs::Listed(all.into())
@@ -131,9 +142,9 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
 
 /// `--resume` or `--resume-failed`.
 pub fn resume(args: &MapArgs) -> Option<Resume> {
-    if args.resume_failed {
+    if args.resume_from.resume_failed {
         Some(Resume::Succeeded)
-    } else if args.resume {
+    } else if args.resume_from.resume {
         Some(Resume::Done)
     } else {
         None
@@ -172,25 +183,25 @@ fn colsep(text: &str) -> Result<Regex, String> {
 
 /// `-N`, `-n`, `-m`, `-X`, `--xargs`, `-s`.
 fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String> {
-    let filling = args.multiple || args.context || args.xargs;
-    if let Some(n) = args.max_replace_args {
+    let filling = args.packing.multiple || args.packing.context || args.packing.xargs;
+    if let Some(n) = args.packing.max_replace_args {
         return Ok(Batching::Fixed(n));
     }
     if !filling {
-        if args.max_chars.is_some() {
+        if args.packing.max_chars.is_some() {
             return Err(
                 "-s limits the command lines of -m, -X and --xargs: give one of them".into(),
             );
         }
-        return Ok(match args.max_args {
+        return Ok(match args.packing.max_args {
             Some(n) => Batching::Fixed(n),
             None => Batching::One,
         });
     }
     Ok(Batching::Fill {
         fill,
-        max_args: args.max_args,
-        max_chars: args.max_chars.unwrap_or(MAX_CHARS),
-        spread: (!args.xargs).then_some(slots),
+        max_args: args.packing.max_args,
+        max_chars: args.packing.max_chars.unwrap_or(MAX_CHARS),
+        spread: (!args.packing.xargs).then_some(slots),
     })
 }
