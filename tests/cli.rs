@@ -716,15 +716,15 @@ fn launcher_template_starts_the_slots() {
 
 #[test]
 fn version_mismatch_is_one_clear_error() {
-    // A "worker" of another protocol version: the magic, version 2 (from
-    // before output streaming), an empty frame, then it waits for the end
-    // of its stdin.
+    // A "worker" of another protocol version: the magic, version 4 (from
+    // before a job's stdin travelled with it), an empty frame, then it
+    // waits for the end of its stdin.
     let dir = env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let script = dir.join("old-hearth.sh");
     fs::write(
         &script,
-        "printf 'HRTH\\002\\000\\000\\000\\000'\ncat >/dev/null\n",
+        "printf 'HRTH\\004\\000\\000\\000\\000'\ncat >/dev/null\n",
     )
     .unwrap();
     let launcher = format!("sh {}", script.display());
@@ -737,7 +737,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 4, the peer version 2; \
+            "protocol version mismatch: this side speaks version 5, the peer version 4; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -759,9 +759,10 @@ fn ssh_refused_host_is_one_clear_error() {
     );
 }
 
-/// A host ssh does not trust (its key is not the one in `known_hosts)`:
-/// permanent, so the run fails at once (one connection per slot, no
-/// retries), with ssh's own words and the pool-failure status.
+/// A host ssh does not trust (its key is not the one in `known_hosts`):
+/// permanent, so the run fails at once (one connection for the host, whose
+/// slots share it, and no retries), with ssh's own words and the
+/// pool-failure status.
 #[test]
 fn ssh_host_key_mismatch_is_one_clear_error() {
     let Some(sshd) = sshd() else { return };
@@ -782,7 +783,67 @@ fn ssh_host_key_mismatch_is_one_clear_error() {
             && !err.contains("exited"),
         "{err}"
     );
-    assert_eq!(sshd.log_count("Connection from") - connections, 2, "{err}");
+    assert_eq!(sshd.log_count("Connection from") - connections, 1, "{err}");
+}
+
+/// The control directory of the ssh masters of a `hearth map` run
+/// tagged `tag` (found through a master's `ControlPath`), once one is up.
+fn control_dir(tag: &str) -> std::path::PathBuf {
+    let found = gates::poll_for(TIMEOUT, || {
+        procs::tagged(tag).into_iter().find_map(|cmd| {
+            if !cmd.contains("ControlMaster=yes") {
+                return None;
+            }
+            let socket = cmd
+                .split(' ')
+                .find_map(|w| w.strip_prefix("ControlPath="))?;
+            std::path::Path::new(socket).parent().map(|d| d.to_owned())
+        })
+    });
+    found.expect("no ssh master for the run")
+}
+
+/// A run stopped with two Ctrl+C (its slots killed) ends the ssh masters
+/// of its hosts and removes their control directory; so does a run that
+/// ends by itself. (`Running::wait` checks that no master, which carries
+/// the run's tag, is left.)
+#[test]
+fn ssh_masters_and_their_directory_end_with_the_run() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let script = "if [ {} = 1 ]; then echo first; else sleep 60; fi";
+    let run = Running::start(
+        &["map", "--ssh", &ssh, "-S", "node1", "-j", "2", "--", script],
+        &numbers(10),
+    );
+    assert_eq!(run.line(), "first");
+    let dir = control_dir(&run.tag);
+    assert!(dir.is_dir(), "{}", dir.display());
+    run.interrupt();
+    let _ = run.stderr_line("hearth: interrupted: running=");
+    run.interrupt();
+    let (status, _, err) = run.wait();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+
+    let run = Running::start(
+        &[
+            "map",
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1",
+            "--",
+            "echo {}; sleep 0.1",
+        ],
+        &numbers(3),
+    );
+    assert_eq!(run.line(), "1");
+    let dir = control_dir(&run.tag);
+    let (status, rest, err) = run.wait();
+    assert!(status.success(), "{err}");
+    assert_eq!(rest, ["2", "3"]);
+    assert!(!dir.exists(), "{} left behind", dir.display());
 }
 
 #[test]
@@ -1205,8 +1266,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --results DIR",
         ),
         (
-            &["--pipe"],
-            "--pipe is an option of GNU parallel that hearth map does not have",
+            &["--pipe-part"],
+            "--pipe-part is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--controlmaster"],

@@ -12,6 +12,8 @@
 
 #[path = "parallel_compat/hosts.rs"]
 mod hosts;
+#[path = "parallel_compat/pipe.rs"]
+mod pipe;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -814,6 +816,12 @@ fn joblog_rows(path: &Path) -> (String, Vec<Vec<String>>) {
 /// `prepare`), and compares stdout, status and the joblogs.
 #[track_caller]
 fn same_joblog(args: &[&str], prepare: impl Fn(&Path)) {
+    same_joblog_on(args, b"", prepare);
+}
+
+/// As [`same_joblog`], with `stdin`.
+#[track_caller]
+fn same_joblog_on(args: &[&str], stdin: &[u8], prepare: impl Fn(&Path)) {
     let Some(parallel) = parallel() else { return };
     let mut outcomes = Vec::new();
     for tool in ["parallel", "hearth"] {
@@ -823,9 +831,9 @@ fn same_joblog(args: &[&str], prepare: impl Fn(&Path)) {
         all.extend_from_slice(args);
         let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
         let output = if tool == "parallel" {
-            gnu(parallel, &os, b"", &dir)
+            gnu(parallel, &os, stdin, &dir)
         } else {
-            hearth(&os, b"", &dir)
+            hearth(&os, stdin, &dir)
         };
         let log = joblog_rows(&dir.join("log"));
         let _ = fs::remove_dir_all(&dir);

@@ -31,6 +31,8 @@ mod inputs;
 mod liveness;
 #[path = "remote_pool/retries.rs"]
 mod retries;
+#[path = "remote_pool/stdin.rs"]
+mod stdin;
 #[path = "remote_pool/streams.rs"]
 mod streams;
 
@@ -228,6 +230,23 @@ fn handlers() -> Handlers {
                 Ok::<_, String>(format!("{:04o}", mode.mode() & 0o7777))
             },
         )
+        // Reads the job's stdin itself: its length and FNV-1a hash.
+        .add_with_context("stdin_digest", |(): (), job: &mut JobContext<'_>| {
+            let Some(mut stdin) = job.take_stdin() else {
+                return Ok::<_, String>(None);
+            };
+            let mut all = Vec::new();
+            let _ = io::Read::read_to_end(&mut stdin, &mut all).map_err(|e| e.to_string())?;
+            Ok(Some((all.len() as u64, stdin::fnv(&all))))
+        })
+        // Runs `sh -c SCRIPT`, which reads the job's stdin; answers its
+        // exit code.
+        .add_with_context("sh_stdin", |script: String, job: &mut JobContext<'_>| {
+            let status = job
+                .run_command(process::Command::new("sh").args(["-c", &script]))
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(status.code())
+        })
         // The number of the slot that runs it, as the pool told its worker.
         .add_with_context("slot", |(): (), job: &mut JobContext<'_>| {
             Ok::<_, String>(job.slot())
@@ -342,6 +361,15 @@ fn main() -> ExitCode {
             files::files_go_out_and_come_back,
         ),
         ("missing_files_are_said", files::missing_files_are_said),
+        ("stdin_goes_with_its_job", stdin::stdin_goes_with_its_job),
+        (
+            "commands_read_the_jobs_stdin",
+            stdin::commands_read_the_jobs_stdin,
+        ),
+        (
+            "stdin_blocks_are_taken_as_slots_need_them",
+            stdin::stdin_blocks_are_taken_as_slots_need_them,
+        ),
         (
             "temporary_workdir_per_job",
             files::temporary_workdir_per_job,
@@ -539,7 +567,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sleep_child, slot, square, stream, stream_then_crash, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );

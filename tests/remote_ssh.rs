@@ -147,6 +147,22 @@ fn main() -> ExitCode {
             "exit_status_kept_when_stdout_closes_before_exit",
             exit_status_kept_when_stdout_closes_before_exit,
         ),
+        (
+            "slots_of_a_host_share_one_login",
+            slots_of_a_host_share_one_login,
+        ),
+        (
+            "dropped_pool_ends_its_masters_and_their_directory",
+            dropped_pool_ends_its_masters_and_their_directory,
+        ),
+        (
+            "killed_master_fails_its_slots_and_their_jobs_run_again",
+            killed_master_fails_its_slots_and_their_jobs_run_again,
+        ),
+        (
+            "own_control_options_are_left_alone",
+            own_control_options_are_left_alone,
+        ),
     ];
     runner::run_with(tests, &sshd, leftovers, |sshd| {
         format!("; sshd log tail: {}", sshd.log_tail(10))
@@ -175,15 +191,18 @@ fn host(sshd: &Sshd, alias: &str, slots: usize) -> Host {
 ///   pool did not kill or reap (a zombie counts);
 /// - anywhere on the machine, processes running this binary with
 ///   `--remote-worker`: remote workers (or the shells starting them) that
-///   outlived their slot.
+///   outlived their slot;
+/// - the masters of the ssh connections to this test's sshd (see
+///   [`masters`]): a pool ends them when it ends.
 fn leftovers(sshd: &Sshd) -> Vec<String> {
     let me = process::id();
     let find = || -> Vec<String> {
         let workers = remote_workers();
+        let masters: Vec<u32> = masters(sshd).into_iter().map(|m| m.0).collect();
         processes()
             .into_iter()
             .filter(|p| p.pid != me && p.pid != sshd.pid())
-            .filter(|p| p.ppid == me || workers.contains(&p.pid))
+            .filter(|p| p.ppid == me || workers.contains(&p.pid) || masters.contains(&p.pid))
             .map(|p| p.to_string())
             .collect()
     };
@@ -209,6 +228,47 @@ fn remote_workers() -> Vec<u32> {
         })
         .map(|p| p.pid)
         .collect()
+}
+
+/// The masters of the ssh connections to `sshd` that the pools started
+/// (their ssh command names its client config and `ControlMaster=yes`),
+/// once forked into the background: each one's pid, host alias and
+/// control socket.
+fn masters(sshd: &Sshd) -> Vec<(u32, String, PathBuf)> {
+    let me = process::id();
+    let config = sshd.config_path().display().to_string();
+    processes()
+        .into_iter()
+        .filter(|p| p.ppid != me && p.state != 'Z')
+        .filter(|p| p.cmdline.contains(&config) && p.cmdline.contains("ControlMaster=yes"))
+        .filter_map(|p| {
+            let socket = p
+                .cmdline
+                .split(' ')
+                .find_map(|w| w.strip_prefix("ControlPath="))?;
+            let alias = p.cmdline.split(' ').next_back()?.to_owned();
+            Some((p.pid, alias, PathBuf::from(socket)))
+        })
+        .collect()
+}
+
+/// Waits until every slot of the pool is up: a rendezvous of `slots`
+/// workers, a window's worth of jobs (`window`) each.
+fn all_slots_up(pool: &mut Pool, dir: PathBuf, slots: usize, window: usize) {
+    let pids = pool
+        .map::<_, u32>(
+            &Target::Any,
+            "rendezvous",
+            vec![(dir, slots); slots * window],
+        )
+        .unwrap();
+    let mut pids: Vec<u32> = pids
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("rendezvous failed: {e}")))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), slots, "workers that ran jobs: {pids:?}");
 }
 
 /// The failed slots as their messages read.
@@ -474,7 +534,8 @@ fn unreachable_host_dies_others_carry_the_work(sshd: &Sshd) {
 }
 
 /// `denied` (a key sshd does not accept): "Permission denied" is
-/// permanent, the pool fails after one login attempt per slot.
+/// permanent, the pool fails after one login attempt for the host (its
+/// slots share one connection), said by each of its slots.
 fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
     let mut pool = Pool::builder()
         .host(host(sshd, "denied", 2))
@@ -498,9 +559,10 @@ fn refused_key_fails_at_once_without_retries(sshd: &Sshd) {
         other => panic!("expected every slot dead, got {other:?}"),
     }
     let elapsed = start.elapsed();
-    // One connection per slot: no retry. sshd logs each connection before
-    // it answers the key, so both lines are in the log by now.
-    assert_eq!(sshd.log_count("Connection from") - connections, 2);
+    // One connection for the host: no retry, and not one per slot. sshd
+    // logs each connection before it answers the key, so its line is in
+    // the log by now.
+    assert_eq!(sshd.log_count("Connection from") - connections, 1);
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     let states = pool.host_states();
     assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
@@ -530,9 +592,10 @@ fn starts(log: &Path) -> usize {
 }
 
 /// Runs three jobs on two slots of `alias`, which ssh cannot reach for a
-/// reason trying again cannot fix: every slot is dead after one start
-/// each, and each says why in `expected` words (ssh's own among them),
-/// not as a worker that exited.
+/// reason trying again cannot fix: every slot is dead after the host's one
+/// ssh start (the master of the connection its slots share), and each
+/// says why in `expected` words (ssh's own among them), not as a worker
+/// that exited.
 fn fails_at_once(sshd: &Sshd, alias: &str, expected: &[&str]) {
     let log = sshd.scratch(alias).join("starts");
     let mut pool = Pool::builder()
@@ -553,7 +616,7 @@ fn fails_at_once(sshd: &Sshd, alias: &str, expected: &[&str]) {
         }
         other => panic!("expected every slot of {alias} dead, got {other:?}"),
     }
-    assert_eq!(starts(&log), 2, "a slot of {alias} was started again");
+    assert_eq!(starts(&log), 1, "ssh was started again for {alias}");
     let states = pool.host_states();
     assert_eq!((states[0].alive, states[0].dead), (0, 2), "{states:?}");
 }
@@ -612,7 +675,7 @@ fn refused_connection_is_retried_and_said_as_such(sshd: &Sshd) {
 
 /// A worker binary that does not exist on the host: the remote shell exits
 /// 127 after the login; permanent, the pool fails naming the path, after one
-/// login per slot.
+/// login for the host and one session per slot.
 fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
     const MISSING: &str = "/nonexistent/hearth-worker";
     let mut pool = Pool::builder()
@@ -620,6 +683,7 @@ fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
         .build()
         .unwrap();
     let logins = sshd.log_count("Accepted publickey");
+    let sessions = sshd.log_count("Starting session");
     let start = Instant::now();
     match pool.map::<u64, u64>(&Target::Any, "square", [1, 2, 3]) {
         Err(err @ PoolError::AllSlotsDead { .. }) => {
@@ -640,9 +704,10 @@ fn missing_remote_binary_fails_at_once_without_retries(sshd: &Sshd) {
         other => panic!("expected every slot dead, got {other:?}"),
     }
     let elapsed = start.elapsed();
-    // One login per slot: no retry. sshd logs the login before it runs the
-    // command, so both lines are in the log by now.
-    assert_eq!(sshd.log_count("Accepted publickey") - logins, 2);
+    // One login for the host, one session per slot: no retry. sshd logs
+    // them before it runs the command, so the lines are in the log by now.
+    assert_eq!(sshd.log_count("Accepted publickey") - logins, 1);
+    assert_eq!(sshd.log_count("Starting session") - sessions, 2);
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
@@ -700,4 +765,169 @@ fn exit_status_kept_when_stdout_closes_before_exit(sshd: &Sshd) {
         1,
         "a worker that exited 127 was started again"
     );
+}
+
+/// Two hosts of four slots each: one login per host (the slots' sessions
+/// share its connection: eight sessions, two logins), through a master
+/// whose socket is in a private directory (mode 0700) that is gone, with
+/// the masters, once the pool shut down.
+fn slots_of_a_host_share_one_login(sshd: &Sshd) {
+    use std::os::unix::fs::PermissionsExt;
+
+    let logins = sshd.log_count("Accepted publickey");
+    let sessions = sshd.log_count("Starting session");
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 4))
+        .host(host(sshd, "node2", 4))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("one-login"), 8, 1);
+    squares(&mut pool, 500);
+    assert_eq!(sshd.log_count("Starting session") - sessions, 8);
+    assert_eq!(
+        sshd.log_count("Accepted publickey") - logins,
+        2,
+        "logins for two hosts of four slots"
+    );
+    let masters = masters(sshd);
+    let mut aliases: Vec<&str> = masters.iter().map(|m| m.1.as_str()).collect();
+    aliases.sort_unstable();
+    assert_eq!(aliases, ["node1", "node2"], "{masters:?}");
+    let dir = masters[0].2.parent().unwrap().to_owned();
+    assert!(
+        masters.iter().all(|m| m.2.parent() == Some(&*dir)),
+        "{masters:?}"
+    );
+    let mode = fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+    pool.shutdown(Duration::from_secs(10));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let pids: Vec<u32> = masters.iter().map(|m| m.0).collect();
+    let alive: Vec<_> = processes()
+        .into_iter()
+        .filter(|p| pids.contains(&p.pid) && p.state != 'Z')
+        .collect();
+    assert!(alive.is_empty(), "masters left: {alive:?}");
+}
+
+/// A pool dropped while its slots run (no shutdown: a run that is
+/// killed) ends its masters and removes their directory too.
+fn dropped_pool_ends_its_masters_and_their_directory(sshd: &Sshd) {
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 2))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("dropped"), 2, 1);
+    let masters = masters(sshd);
+    assert_eq!(masters.len(), 1, "{masters:?}");
+    let dir = masters[0].2.parent().unwrap().to_owned();
+    assert!(dir.is_dir());
+    drop(pool);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    assert!(
+        !processes()
+            .iter()
+            .any(|p| p.pid == masters[0].0 && p.state != 'Z'),
+        "master {} left",
+        masters[0].0
+    );
+}
+
+/// While every slot has gated jobs in flight, SIGKILL node1's master:
+/// its two slots lose their sessions and fail, their jobs go back to the
+/// queue and every job ends once, correct and in order; node1's slots
+/// come back through a new master (a second login for node1).
+fn killed_master_fails_its_slots_and_their_jobs_run_again(sshd: &Sshd) {
+    const JOBS: u64 = 200;
+    let started = sshd.scratch("master-started");
+    let gate = sshd.scratch("master-gate").join("open");
+    let lost = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = lost.clone();
+    let logins = sshd.log_count("Accepted publickey");
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 2))
+        .host(host(sshd, "node2", 2))
+        .window(2)
+        .on_slot_lost(move |slot| record.lock().unwrap().push(slot.clone()))
+        .build()
+        .unwrap();
+    let inputs: Vec<(PathBuf, PathBuf, u64)> = (0..JOBS)
+        .map(|x| (started.clone(), gate.clone(), x))
+        .collect();
+    let (out, killed) = thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            let _gate = Gate(&gate);
+            gates::poll_for(WORKER_WAIT, || {
+                (gates::count_entries(&started) >= 4).then_some(())
+            })
+            .ok_or("fewer than 4 workers started a job")?;
+            let master = masters(sshd)
+                .into_iter()
+                .find(|m| m.1 == "node1")
+                .ok_or("no master for node1")?;
+            if !procs::signal(master.0, libc::SIGKILL) {
+                return Err("kill -9 of the master failed");
+            }
+            // Its slots' sessions end: wait until the pool lost both.
+            gates::poll_for(WORKER_WAIT, || (lost_count(&lost) >= 2).then_some(()))
+                .ok_or("node1's slots were not lost")?;
+            Ok(master.0)
+        });
+        let out = pool.map::<_, u64>(&Target::Any, "gated", inputs);
+        (out, killer.join())
+    });
+    let master = match killed {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(why)) => panic!("killing the master: {why}"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    let out = out.unwrap();
+    assert_eq!(out.len() as u64, JOBS);
+    for (i, result) in out.into_iter().enumerate() {
+        assert_eq!(
+            result,
+            Ok(i as u64 * i as u64),
+            "job {i} (master {master} killed)"
+        );
+    }
+    let lost = lost.lock().unwrap().clone();
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    assert!(lost.iter().all(|l| l.host == "node1"), "{lost:?}");
+    assert!(
+        lost.iter().map(|l| l.requeued).sum::<usize>() >= 2,
+        "{lost:?}"
+    );
+    // node1's slots come back, through a new master.
+    all_slots_up(&mut pool, sshd.scratch("master-again"), 4, 2);
+    assert_eq!(
+        sshd.log_count("Accepted publickey") - logins,
+        3,
+        "node1 logs in again once, node2 never"
+    );
+    pool.shutdown(Duration::from_secs(10));
+}
+
+fn lost_count(lost: &std::sync::Mutex<Vec<remote::SlotLost>>) -> usize {
+    lost.lock().unwrap().len()
+}
+
+/// An ssh command that sets `ControlPath` itself keeps it: hearth starts
+/// no master, and each slot logs in on its own (here `ControlPath=none`).
+fn own_control_options_are_left_alone(sshd: &Sshd) {
+    let logins = sshd.log_count("Accepted publickey");
+    let mut ssh = sshd.ssh_command();
+    ssh.extend(["-o".to_owned(), "ControlPath=none".to_owned()]);
+    let transport = Transport::Ssh {
+        ssh,
+        bin: runner::exe(),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let mut pool = Pool::builder()
+        .host(Host::new("node1", 2, transport))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("own-control"), 2, 1);
+    assert!(masters(sshd).is_empty());
+    assert_eq!(sshd.log_count("Accepted publickey") - logins, 2);
+    pool.shutdown(Duration::from_secs(10));
 }

@@ -182,7 +182,11 @@ mod tests {
         /// Runs a handler whose streamed output is dropped.
         fn run_alone(&self, name: &str, payload: &[u8]) -> Result<Vec<u8>, JobError> {
             let mut sink = |_: Stream, _: &[u8]| Ok(());
-            self.run(name, payload, &mut JobContext::new(1, &mut sink, None, &[]))
+            self.run(
+                name,
+                payload,
+                &mut JobContext::new(1, &mut sink, (None, &[]), None),
+            )
         }
     }
 
@@ -216,7 +220,7 @@ mod tests {
             .run(
                 "count",
                 &postcard::to_stdvec(&n).unwrap(),
-                &mut JobContext::new(1, &mut sink, None, &[]),
+                &mut JobContext::new(1, &mut sink, (None, &[]), None),
             )
             .unwrap();
         assert_eq!(postcard::from_bytes::<usize>(&out).unwrap(), n);

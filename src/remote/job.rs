@@ -3,7 +3,8 @@
 //! pool as it produces it, on one of the job's two [`Stream`]s, instead of
 //! returning it all at the end (an output of any size then fits, and
 //! neither side holds more of it than a chunk). `job/command.rs` runs a child process whose stdout and stderr
-//! become the job's streams.
+//! become the job's streams (and feeds it the job's stdin, if the pool
+//! sent one: `job/stdin.rs`).
 //!
 //! The serve loop (`serve.rs`) makes the context for each job; a handler
 //! added with [`Handlers::add_with_context`](crate::remote::Handlers::add_with_context)
@@ -19,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::remote::wire::MAX_CHUNK;
 
 mod command;
+mod stdin;
+
+pub use stdin::JobStdin;
 
 /// One of a job's two output streams, as a process has them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,23 +61,34 @@ pub struct JobContext<'a> {
     sink: &'a mut Sink<'a>,
     workdir: Option<&'a Path>,
     env: &'a [(String, String)],
+    stdin: Option<JobStdin>,
 }
 
 impl<'a> JobContext<'a> {
     /// A context of a job on slot `slot` whose output goes to `sink`, that
-    /// runs in `workdir` (if not the worker's own) with `env` set.
+    /// runs in `workdir` (if not the worker's own) with `env` set and
+    /// reads `stdin`, if the pool sent one.
     pub(crate) fn new(
         slot: u32,
         sink: &'a mut Sink<'a>,
-        workdir: Option<&'a Path>,
-        env: &'a [(String, String)],
+        (workdir, env): (Option<&'a Path>, &'a [(String, String)]),
+        stdin: Option<JobStdin>,
     ) -> JobContext<'a> {
         JobContext {
             slot,
             sink,
             workdir,
             env,
+            stdin,
         }
+    }
+
+    /// Takes what the pool sent for the job to read on its standard input
+    /// ([`Files::stdin`](crate::remote::Files::stdin)), to read it here:
+    /// `None` if it sent nothing, or once taken. A stdin not taken goes to
+    /// the command of [`JobContext::run_command`].
+    pub fn take_stdin(&mut self) -> Option<JobStdin> {
+        self.stdin.take()
     }
 
     /// The job's working directory, when the pool set one
@@ -120,10 +135,14 @@ impl<'a> JobContext<'a> {
     /// ([`JobContext::write`]), as it writes them, and returns its exit
     /// status. It runs in the job's [`workdir`](JobContext::workdir) (if
     /// any, and unless `command` names its own) with the pool's
-    /// [`env`](JobContext::env) set. Its stdin is what `command` says (the
-    /// parent's unless set; set `Stdio::null()` for none). The process is
-    /// killed if the worker thread running the job dies, and when the
-    /// pool goes away while it runs.
+    /// [`env`](JobContext::env) set. Its stdin is the job's, when the pool
+    /// sent one and it was not [taken](JobContext::take_stdin): a pipe
+    /// fed with its bytes as the command reads them (whatever `command`
+    /// says; a command that exits before reading it all just ends the
+    /// feeding); otherwise what `command` says (the parent's unless set;
+    /// set `Stdio::null()` for none). The process is killed if the worker
+    /// thread running the job dies, and when the pool goes away while it
+    /// runs.
     ///
     /// # Errors
     ///
@@ -136,7 +155,8 @@ impl<'a> JobContext<'a> {
             let _ = command.current_dir(dir);
         }
         let _ = command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command::run(command, self)
+        let stdin = self.stdin.take();
+        command::run(command, stdin, self)
     }
 }
 

@@ -48,6 +48,7 @@ mod install;
 mod job;
 mod keepalive;
 mod login;
+mod mux;
 mod outcome;
 mod pool;
 mod serve;
@@ -67,7 +68,7 @@ pub use feed::{Feed, FeedError, Feeder, Inputs};
 pub use handle::{JobDone, JobFuture, RemotePool};
 pub use handlers::Handlers;
 pub use host::{Host, HostState, Target};
-pub use job::{JobContext, Stream};
+pub use job::{JobContext, JobStdin, Stream};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{
     DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl, StopStep,

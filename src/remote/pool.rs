@@ -27,7 +27,8 @@ use serde::de::DeserializeOwned;
 use crate::Signal;
 use crate::remote::delivery::{Event, OnEvent};
 use crate::remote::engine::{
-    Engine, FailedOutput, Hook, OnSlotLost, Settings, after, eligible_slots,
+    ADAPTIVE_MAX, Engine, FailedOutput, Hook, OnSlotLost, Settings, WindowPolicy, after,
+    eligible_slots,
 };
 use crate::remote::feed::{self, Feed, Feeder, Inputs, Source};
 use crate::remote::keepalive::KeepAlive;
@@ -43,7 +44,7 @@ use crate::remote::{
 pub struct PoolBuilder {
     name: Option<String>,
     hosts: Vec<Host>,
-    window: usize,
+    window: WindowPolicy,
     timeout: Option<Duration>,
     handshake_timeout: Duration,
     slot_timeout: Duration,
@@ -67,9 +68,19 @@ impl PoolBuilder {
         self
     }
 
-    /// Jobs in flight per slot (pipelining); default 1, at least 1.
+    /// Jobs in flight per slot (pipelining), fixed; at least 1.
+    ///
+    /// Without it the window of an ssh slot adapts to its link (other
+    /// slots keep a window of 1): it starts at 1 and doubles, up to 64,
+    /// while the slot runs dry (its last job is
+    /// answered while jobs wait, and the round trip the worker then idles
+    /// is more than a fifth of what its jobs took), so that a slot over a
+    /// long link keeps its worker busy and a slot of long jobs keeps a
+    /// small window (a job sent ahead to one slot cannot be taken by
+    /// another). The failure semantics are the same either way: a job's
+    /// time limit counts from its start, not while it waits in a window.
     pub fn window(mut self, window: usize) -> Self {
-        self.window = window.max(1);
+        self.window = WindowPolicy::Fixed(window.max(1));
         self
     }
 
@@ -472,7 +483,10 @@ impl Pool {
         PoolBuilder {
             name: None,
             hosts: Vec::new(),
-            window: 1,
+            window: WindowPolicy::Adaptive {
+                start: 1,
+                max: ADAPTIVE_MAX,
+            },
             timeout: None,
             handshake_timeout: Duration::from_secs(30),
             slot_timeout: DEFAULT_SLOT_TIMEOUT,

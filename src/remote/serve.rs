@@ -401,10 +401,11 @@ where
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
                 watch.busy.store(true, Ordering::SeqCst);
-                let job = take_prepared(&mut prepared, &world, id);
+                let mut job = take_prepared(&mut prepared, &world, id);
+                let stdin = job.take_stdin();
                 let outcome = run_job(
                     (id, &handler, &payload),
-                    &job,
+                    (&job, stdin),
                     &world,
                     handlers,
                     (out, watch),
@@ -423,13 +424,15 @@ where
                 frame @ (Frame::File { .. }
                 | Frame::FileData { .. }
                 | Frame::FileEnd { .. }
-                | Frame::Return { .. }),
+                | Frame::Return { .. }
+                | Frame::Stdin { .. }),
             ) => {
                 let id = match &frame {
                     Frame::File { id, .. }
                     | Frame::FileData { id, .. }
                     | Frame::FileEnd { id, .. }
-                    | Frame::Return { id, .. } => *id,
+                    | Frame::Return { id, .. }
+                    | Frame::Stdin { id, .. } => *id,
                     _ => unreachable!("matched above"),
                 };
                 let job = take_prepared(&mut prepared, &world, id);
@@ -529,12 +532,12 @@ fn handle<W: Write>(
 }
 
 /// Runs job `(id, handler, payload)` in its world, `job` (its directory
-/// and files), unless its files did not arrive; then sends back the files
-/// it asked for and cleans up. The handler's outcome, or why it did not
-/// run.
+/// and files) with its `stdin`, unless its files or stdin did not arrive;
+/// then sends back the files it asked for and cleans up. The handler's
+/// outcome, or why it did not run.
 fn run_job<W: Write>(
     (id, handler, payload): (u64, &str, &[u8]),
-    job: &Prepared,
+    (job, stdin): (&Prepared, Option<crate::remote::JobStdin>),
     world: &World,
     handlers: &Handlers,
     (out, watch): (&Mutex<BufWriter<W>>, &Watch),
@@ -542,12 +545,12 @@ fn run_job<W: Write>(
     let outcome = match job.error() {
         Some(why) => Err(JobError::new(
             JobErrorKind::Failed,
-            format!("its files did not arrive, so it did not run: {why}"),
+            format!("what it needs did not arrive, so it did not run: {why}"),
         )),
         None => {
             let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
             let slot = watch.slot.load(Ordering::Relaxed);
-            let mut context = JobContext::new(slot, &mut sink, job.dir(), &world.env);
+            let mut context = JobContext::new(slot, &mut sink, (job.dir(), &world.env), stdin);
             handlers.run(handler, payload, &mut context)
         }
     };

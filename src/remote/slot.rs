@@ -153,9 +153,12 @@ const UPLOAD_HIGH: usize = 1024 * 1024;
 
 impl Slot {
     /// Starts the worker process and sends `HELLO`; the slot is named
-    /// `label`, `number` in the pool, `in_host` (from 0) among its host's.
+    /// `label`, `number` in the pool, `in_host` (from 0) among its host's;
+    /// over the ssh connection of the master at `control`, if given.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn(
         host: &Host,
+        control: Option<&std::path::Path>,
         counters: Counters,
         (label, number, in_host): (String, u32, usize),
         registry: &Registry,
@@ -165,8 +168,8 @@ impl Slot {
     ) -> io::Result<Slot> {
         let transport = &host.transport;
         let mut cmd = match &host.install {
-            Some(install) => transport.install_command(&host.name, &install.remote),
-            None => transport.command_for(&host.name, in_host),
+            Some(install) => transport.install_command(&host.name, &install.remote, control),
+            None => transport.command_for(&host.name, in_host, control),
         };
         let _ = cmd
             .stdin(Stdio::piped())

@@ -26,7 +26,8 @@
 //! [`Slurm::allocation_id`] names one made elsewhere (an `sbatch` job).
 //! Steps not placed all land on the allocation's first node, so each slot's
 //! step names a node of an allocation hearth made (`--nodelist`), its
-//! host's slots taking the allocation's nodes in turn.
+//! host's slots taking the allocation's nodes in turn; a restarted slot
+//! takes the next node, so a slot of a crashed node comes back on another.
 
 use std::ffi::OsString;
 use std::fmt;

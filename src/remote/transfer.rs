@@ -1,20 +1,22 @@
 //! Files that travel with a job over its slot's own connection, the
 //! pool's side: [`Files`] says which (sent before the job, brought back
-//! after it, removed from the host afterwards); [`Upload`] streams a job's
-//! files into its slot's output a chunk at a time as the pipe takes them,
-//! then the job itself; [`Download`] writes a file the worker brings back,
+//! after it, removed from the host afterwards) and what the job reads on
+//! its stdin; [`Upload`] streams a job's files and stdin into its slot's
+//! output a chunk at a time as the pipe takes them, then the job itself; [`Download`] writes a file the worker brings back,
 //! a chunk at a time, under a temporary name beside its place, and puts it
 //! there once its length and CRC-32 match. Neither holds more than a
 //! chunk of a file (and the slot's output buffer) in memory, whatever
 //! the file's size.
 //!
 //! Slots on the pool's own machine (the local transport) share its files:
-//! a job's files are neither sent nor brought back there.
+//! a job's files are neither sent nor brought back there. A job's stdin
+//! goes to every slot, this machine's too.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::remote::wire::{self, Frame, MAX_CHUNK};
 
@@ -27,6 +29,13 @@ use crate::remote::wire::{self, Frame, MAX_CHUNK};
 /// A file that cannot be sent whole fails its job before it runs; a file
 /// to bring back that the job did not make is said on the job's stderr.
 ///
+/// [`Files::stdin`] gives the job bytes to read on its standard input
+/// (GNU parallel's `--pipe`): they go over the slot's connection in
+/// chunks right before the job, to every slot (this machine's too), and
+/// [`JobContext::run_command`](crate::remote::JobContext::run_command)
+/// feeds them to the command it runs. The pool keeps them until the job
+/// ends, to run it again if its slot fails.
+///
 /// # Examples
 ///
 /// ```
@@ -38,12 +47,28 @@ use crate::remote::wire::{self, Frame, MAX_CHUNK};
 ///     .bring_back("a.out", "a.out")
 ///     .cleanup(true);
 /// assert!(!files.is_empty());
+///
+/// // A job that reads a block of lines on its stdin.
+/// let piped = Files::new().stdin(b"1\n2\n3\n".to_vec());
+/// assert!(!piped.is_empty());
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Files {
     pub(crate) send: Vec<(PathBuf, String)>,
     pub(crate) back: Vec<(String, PathBuf)>,
     pub(crate) cleanup: bool,
+    pub(crate) stdin: Option<Stdin>,
+}
+
+/// The bytes of a job's stdin, shared by the clones of its [`Files`]
+/// (a job sent again sends the same bytes); shown by its length.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Stdin(pub(crate) Arc<Vec<u8>>);
+
+impl std::fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stdin({} bytes)", self.0.len())
+    }
 }
 
 impl Files {
@@ -76,9 +101,31 @@ impl Files {
         self
     }
 
-    /// True if no file is sent or brought back.
+    /// Gives the job `bytes` to read on its standard input (see
+    /// [`Files`]); without it the job's stdin is empty.
+    #[must_use]
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Files {
+        self.stdin = Some(Stdin(Arc::new(bytes.into())));
+        self
+    }
+
+    /// True if no file is sent or brought back and the job has no stdin.
     pub fn is_empty(&self) -> bool {
-        self.send.is_empty() && self.back.is_empty()
+        self.send.is_empty() && self.back.is_empty() && self.stdin.is_none()
+    }
+
+    /// What goes to a slot of a host that shares the pool's files
+    /// (`shared`: this machine) or not: everything, or only the stdin;
+    /// `None` when nothing does.
+    pub(crate) fn for_slot(files: &Arc<Files>, shared: bool) -> Option<Arc<Files>> {
+        match (&files.stdin, shared) {
+            (_, false) => Some(files.clone()),
+            (Some(stdin), true) => Some(Arc::new(Files {
+                stdin: Some(stdin.clone()),
+                ..Files::default()
+            })),
+            (None, true) => None,
+        }
     }
 }
 
@@ -90,22 +137,27 @@ struct Sending {
     crc: crc32fast::Hasher,
 }
 
-/// A job's files on their way to its slot, then the job.
+/// A job's files on their way to its slot, then its stdin, then the job.
 pub(crate) struct Upload {
     id: u64,
     /// The files still to start: opened, with their place and header.
     next: std::vec::IntoIter<(File, Frame)>,
     current: Option<Sending>,
-    /// `RETURN` and `JOB`, once the files are out.
+    /// `RETURN`, once the files are out (empty for a job with stdin
+    /// alone).
     tail: Vec<u8>,
+    /// The job's stdin and how much of it is out.
+    stdin: Option<(Stdin, usize)>,
+    /// `JOB`, last.
+    job: Vec<u8>,
     chunk: Vec<u8>,
     max_frame: usize,
 }
 
 impl Upload {
     /// Opens the files of job `id` to send (an error names the one that
-    /// cannot be read) and encodes what follows them: `RETURN`, and the
-    /// job, `job` (a `JOB` frame already encoded).
+    /// cannot be read) and encodes what follows them: `RETURN`, the
+    /// job's stdin, and the job, `job` (a `JOB` frame already encoded).
     pub(crate) fn new(
         id: u64,
         files: &Files,
@@ -129,25 +181,58 @@ impl Upload {
             opened.push((file, header));
         }
         let mut tail = Vec::new();
-        let back = Frame::Return {
-            id,
-            paths: files
-                .back
-                .iter()
-                .map(|(remote, _)| remote.clone())
-                .collect(),
-            cleanup: files.cleanup,
-        };
-        wire::encode(&back, max_frame, &mut tail).map_err(|err| err.to_string())?;
-        tail.extend_from_slice(job);
+        let has_files = !files.send.is_empty() || !files.back.is_empty();
+        if has_files {
+            let back = Frame::Return {
+                id,
+                paths: files
+                    .back
+                    .iter()
+                    .map(|(remote, _)| remote.clone())
+                    .collect(),
+                cleanup: files.cleanup,
+            };
+            wire::encode(&back, max_frame, &mut tail).map_err(|err| err.to_string())?;
+        }
         Ok(Upload {
             id,
             next: opened.into_iter(),
             current: None,
             tail,
-            chunk: vec![0; MAX_CHUNK],
+            stdin: files.stdin.clone().map(|stdin| (stdin, 0)),
+            job: job.to_vec(),
+            // Files are read a chunk at a time; a stdin is sent from its
+            // own bytes.
+            chunk: if has_files {
+                vec![0; MAX_CHUNK]
+            } else {
+                Vec::new()
+            },
             max_frame,
         })
+    }
+
+    /// The next `STDIN` frames, until `out` holds `want` bytes or the
+    /// stdin is out (an empty stdin is one empty frame); true once it is.
+    fn fill_stdin(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
+        let Some((stdin, sent)) = self.stdin.as_mut() else {
+            return true;
+        };
+        let bytes = &stdin.0[..];
+        loop {
+            if out.len() >= want {
+                return false;
+            }
+            let end = bytes.len().min(*sent + MAX_CHUNK);
+            // A chunk always encodes: it is at most MAX_CHUNK bytes, far
+            // below any max frame size a pool uses.
+            let _ = wire::encode_stdin(self.id, &bytes[*sent..end], self.max_frame, out);
+            *sent = end;
+            if end == bytes.len() {
+                self.stdin = None;
+                return true;
+            }
+        }
     }
 }
 
@@ -161,7 +246,7 @@ pub(crate) trait Outgoing: Send {
 }
 
 impl Outgoing for Upload {
-    /// The files' frames, then `RETURN` and the job.
+    /// The files' frames, then `RETURN`, the stdin and the job.
     fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
         while out.len() < want {
             let Some(current) = self.current.as_mut() else {
@@ -184,6 +269,10 @@ impl Outgoing for Upload {
                     }
                     None => {
                         out.append(&mut self.tail);
+                        if !self.fill_stdin(out, want) {
+                            return false;
+                        }
+                        out.append(&mut self.job);
                         return true;
                     }
                 }
@@ -426,5 +515,51 @@ mod tests {
         let err = Download::start(&files, "other", 0o644, 1).err().unwrap();
         assert!(err.contains("did not ask for"), "{err}");
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A job's stdin goes out in `STDIN` chunks of at most `MAX_CHUNK`,
+    /// a few at a time as the pipe drains, then the job; without files,
+    /// no `RETURN`. An empty stdin is one empty chunk.
+    #[test]
+    fn stdin_out_in_chunks_before_the_job() {
+        let data: Vec<u8> = (0..2 * MAX_CHUNK + 5)
+            .map(|i| (i * 3).to_le_bytes()[0])
+            .collect();
+        for stdin in [data, Vec::new()] {
+            let files = Files::new().stdin(stdin.clone());
+            let mut job = Vec::new();
+            wire::encode(&Frame::Shutdown, 1 << 20, &mut job).unwrap();
+            let mut upload = Upload::new(9, &files, &job, 1 << 20).unwrap();
+            let mut all = Vec::new();
+            loop {
+                let mut out = Vec::new();
+                let done = upload.fill(&mut out, 1000);
+                assert!(out.len() < 1000 + MAX_CHUNK + 64, "bounded: {}", out.len());
+                all.append(&mut out);
+                if done {
+                    break;
+                }
+            }
+            let mut decoder = wire::FrameDecoder::new(1 << 20);
+            let mut fed = &all[..];
+            let (mut got, mut names) = (Vec::new(), Vec::new());
+            while !fed.is_empty() {
+                let n = decoder.feed(fed);
+                fed = &fed[n..];
+                while let Some(frame) = decoder.next_frame().unwrap() {
+                    names.push(frame.name());
+                    if let Frame::Stdin { id, data } = frame {
+                        assert_eq!(id, 9);
+                        assert!(data.len() <= MAX_CHUNK);
+                        got.extend(data);
+                    }
+                }
+            }
+            assert!(got == stdin, "{} of {} bytes", got.len(), stdin.len());
+            let chunks = stdin.len().div_ceil(MAX_CHUNK).max(1);
+            let mut want = vec!["STDIN"; chunks];
+            want.push("SHUTDOWN");
+            assert_eq!(names, want);
+        }
     }
 }

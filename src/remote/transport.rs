@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -114,7 +114,12 @@ impl Transport {
     /// The command that starts a worker for `host` through the install
     /// script (see `install.rs`), its copy at `remote` there; only ssh
     /// installs (checked when the pool is built).
-    pub(crate) fn install_command(&self, host: &str, remote: &str) -> Command {
+    pub(crate) fn install_command(
+        &self,
+        host: &str,
+        remote: &str,
+        control: Option<&Path>,
+    ) -> Command {
         match self {
             Transport::Ssh {
                 ssh,
@@ -128,18 +133,86 @@ impl Transport {
                     "hearth-install".to_owned(),
                     shell_quote(remote).into_owned(),
                 ];
-                ssh_command(ssh, *connect_timeout, host, &words)
+                ssh_command(
+                    ssh,
+                    *connect_timeout,
+                    host,
+                    &client_options(control),
+                    &words,
+                )
             }
             other => other.command(host),
         }
     }
 
     /// The command that starts a worker for `host` (its slot `index` from
-    /// 0, which places a Slurm step on a node of the allocation in turn).
-    pub(crate) fn command_for(&self, host: &str, index: usize) -> Command {
+    /// 0, which places a Slurm step on a node of the allocation in turn),
+    /// over the ssh connection of the master at `control` if given (see
+    /// `mux.rs`).
+    pub(crate) fn command_for(&self, host: &str, index: usize, control: Option<&Path>) -> Command {
         match self {
             Transport::Slurm(slurm) => slurm.command(index),
+            Transport::Ssh {
+                ssh,
+                bin,
+                connect_timeout,
+            } if control.is_some() => {
+                let words = [shell_quote(bin).into_owned(), REMOTE_WORKER_FLAG.to_owned()];
+                ssh_command(
+                    ssh,
+                    *connect_timeout,
+                    host,
+                    &client_options(control),
+                    &words,
+                )
+            }
             other => other.command(host),
+        }
+    }
+
+    /// `ssh ... -N HOST` as the master of `host`'s connection, listening
+    /// on `control` (see `mux.rs`): it logs in, forks itself into the
+    /// background and exits 0 once the socket takes sessions. Another
+    /// transport runs `false`.
+    pub(crate) fn master_command(&self, host: &str, control: &Path) -> Command {
+        match self {
+            Transport::Ssh {
+                ssh,
+                connect_timeout,
+                ..
+            } => {
+                let options = [
+                    "-o".to_owned(),
+                    "ControlMaster=yes".to_owned(),
+                    "-o".to_owned(),
+                    control_path(control),
+                    "-o".to_owned(),
+                    format!("ControlPersist={}", crate::remote::mux::CONTROL_PERSIST),
+                    "-N".to_owned(),
+                ];
+                ssh_command(ssh, *connect_timeout, host, &options, &[])
+            }
+            _ => Command::new("false"),
+        }
+    }
+
+    /// `ssh -O exit`: tells the master listening on `control` to end.
+    pub(crate) fn master_exit_command(&self, host: &str, control: &Path) -> Command {
+        match self {
+            Transport::Ssh {
+                ssh,
+                connect_timeout,
+                ..
+            } => {
+                let options = [
+                    "-o".to_owned(),
+                    control_path(control),
+                    "-O".to_owned(),
+                    "exit".to_owned(),
+                ];
+                ssh_command(ssh, *connect_timeout, host, &options, &[])
+            }
+            _ => Command::new("true"),
         }
     }
 
@@ -158,7 +231,7 @@ impl Transport {
                 connect_timeout,
             } => {
                 let words = [shell_quote(bin).into_owned(), REMOTE_WORKER_FLAG.to_owned()];
-                ssh_command(ssh, *connect_timeout, host, &words)
+                ssh_command(ssh, *connect_timeout, host, &[], &words)
             }
             Transport::Command { template, bin } => {
                 let words: Vec<OsString> = template
@@ -184,10 +257,18 @@ impl fmt::Display for Transport {
     }
 }
 
-/// `ssh [the user's options] [hearth's options] [-p PORT] DESTINATION
-/// WORDS...`: hearth's options are `BatchMode`, `ConnectTimeout` and the
-/// keep-alive; `host` is read as a login (`user@host:port`).
-fn ssh_command(ssh: &[String], connect_timeout: Duration, host: &str, words: &[String]) -> Command {
+/// `ssh [the user's options] [hearth's options] [OPTIONS] [-p PORT]
+/// DESTINATION WORDS...`: hearth's options are `BatchMode`,
+/// `ConnectTimeout` and the keep-alive, `options` those of the
+/// connection's master (see `mux.rs`); `host` is read as a login
+/// (`user@host:port`).
+fn ssh_command(
+    ssh: &[String],
+    connect_timeout: Duration,
+    host: &str,
+    options: &[String],
+    words: &[String],
+) -> Command {
     let mut cmd = Command::new(ssh.first().map_or("ssh", String::as_str));
     let _ = cmd
         .args(ssh.iter().skip(1))
@@ -199,7 +280,8 @@ fn ssh_command(ssh: &[String], connect_timeout: Duration, host: &str, words: &[S
         .arg("-o")
         .arg(format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL}"))
         .arg("-o")
-        .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"));
+        .arg(format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"))
+        .args(options);
     // `user@host:port`: ssh takes the port with -p (the last -p wins over
     // one in the user's own options). A name that is no login was refused
     // when the pool was built.
@@ -216,6 +298,29 @@ fn ssh_command(ssh: &[String], connect_timeout: Duration, host: &str, words: &[S
     }
     let _ = cmd.args(words);
     cmd
+}
+
+/// The options of a session over the master at `control` (none without
+/// one): ssh must not become a master itself.
+fn client_options(control: Option<&Path>) -> Vec<String> {
+    match control {
+        Some(control) => vec![
+            "-o".to_owned(),
+            "ControlMaster=no".to_owned(),
+            "-o".to_owned(),
+            control_path(control),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// `ControlPath=PATH`, with ssh's `%` escaped (ssh expands `%h` and the
+/// like in it).
+fn control_path(control: &Path) -> String {
+    format!(
+        "ControlPath={}",
+        control.to_string_lossy().replace('%', "%%")
+    )
 }
 
 /// Quotes `word` for a POSIX shell (the remote side of ssh runs one):

@@ -55,6 +55,9 @@
 //! FileData { id, data } ...            ->        each whole, before its JOB;
 //! FileEnd { id, crc }                  ->        one job with files at a time)
 //! Return { id, paths, cleanup }        ->
+//! Stdin { id, data } ...               ->       (what the job reads on its
+//!                                                stdin, if anything, in
+//!                                                chunks, before its JOB)
 //! Job { id, handler, payload }         ->
 //!                                      <-       File, FileData..., FileEnd
 //!                                               (the files to bring back)
@@ -75,6 +78,13 @@
 //! sends `Output` (a worker runs its jobs one at a time). Version 3 also
 //! tells the worker its slot's number in `SessionInit` (from 1 over all
 //! the pool's hosts, GNU parallel's `{%}`).
+//!
+//! A job's standard input (version 5): the client sends what the job
+//! reads on its stdin (a block of `hearth map --pipe`) in `Stdin` frames
+//! of at most `MAX_CHUNK` bytes each, in order, right before the job's
+//! `Job` frame, which ends it; a job with no `Stdin` frame reads nothing
+//! there. Like a job's files, a job with stdin runs alone on its slot, so
+//! a worker never holds the stdin of a job other than the next one.
 //!
 //! The liveness exchange (version 2): the client sends `Ping` when it has
 //! heard nothing from the worker, or said nothing to it, for a third of the
@@ -117,8 +127,9 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 /// [`Frame::SessionInit`]; version 4 the job's world: the environment and
 /// working directory in [`Frame::SessionInit`], and files sent with a job
 /// and brought back after it ([`Frame::File`], [`Frame::FileData`],
-/// [`Frame::FileEnd`], [`Frame::Return`]).
-pub const VERSION: u8 = 4;
+/// [`Frame::FileEnd`], [`Frame::Return`]); version 5 a job's standard
+/// input ([`Frame::Stdin`]).
+pub const VERSION: u8 = 5;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
 /// worker cuts larger writes into chunks of this size.
@@ -291,6 +302,16 @@ pub enum Frame {
         /// Remove the files sent and brought back once the job is done.
         cleanup: bool,
     },
+    /// Client → worker, before a [`Job`](Frame::Job): a chunk of what the
+    /// job reads on its standard input. The chunks of a job, in order, are
+    /// its whole stdin; its [`Job`](Frame::Job) frame ends them.
+    Stdin {
+        /// The id of the job.
+        id: u64,
+        /// The bytes, at most `MAX_CHUNK`.
+        #[serde(with = "bytes")]
+        data: Vec<u8>,
+    },
 }
 
 /// Where the jobs of a session run on the worker's host.
@@ -322,6 +343,7 @@ impl Frame {
             Frame::FileData { .. } => "FILE_DATA",
             Frame::FileEnd { .. } => "FILE_END",
             Frame::Return { .. } => "RETURN",
+            Frame::Stdin { .. } => "STDIN",
         }
     }
 }
@@ -576,6 +598,34 @@ pub(crate) fn encode_file_data(
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
     encode_value(&FileDataRef { id, data }, max_frame, out)
+}
+
+/// Appends a `STDIN` frame built from borrowed bytes: the same bytes as
+/// [`encode`] of a [`Frame::Stdin`], without copying the chunk.
+pub(crate) fn encode_stdin(
+    id: u64,
+    data: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    encode_value(&StdinRef { id, data }, max_frame, out)
+}
+
+/// [`Frame::Stdin`] with borrowed fields; serializes exactly like it.
+struct StdinRef<'a> {
+    id: u64,
+    data: &'a [u8],
+}
+
+impl Serialize for StdinRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        // Variant 14 of `Frame`: checked by a test against `Frame::Stdin`.
+        let mut stdin = serializer.serialize_struct_variant("Frame", 14, "Stdin", 2)?;
+        stdin.serialize_field("id", &self.id)?;
+        stdin.serialize_field("data", &Bytes(self.data))?;
+        stdin.end()
+    }
 }
 
 /// [`Frame::FileData`] with borrowed fields; serializes exactly like it.
@@ -1075,7 +1125,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 14] = [
+const FRAME_NAMES: [&str; 15] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -1090,6 +1140,7 @@ const FRAME_NAMES: [&str; 14] = [
     "FILE_DATA",
     "FILE_END",
     "RETURN",
+    "STDIN",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

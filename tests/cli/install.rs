@@ -84,7 +84,8 @@ fn missing_worker_says_how_to_fix_it() {
 
 /// `--install-worker`: the hosts get a copy (one: the slots of a host
 /// share it, and both hosts are this machine here), the jobs run on it,
-/// one ssh connection per slot and no more; a second run finds the copy.
+/// one ssh connection per host (its slots share it) and no more; a second
+/// run finds the copy.
 #[test]
 fn install_worker_copies_hearth_over_the_slots_connection() {
     let Some(sshd) = sshd() else { return };
@@ -123,8 +124,8 @@ fn install_worker_copies_hearth_over_the_slots_connection() {
         assert_eq!(lines, ["a", "b", "c", "d"], "round {round}");
         assert_eq!(
             sshd.log_count("Connection from") - connections,
-            4,
-            "round {round}: one connection per slot"
+            2,
+            "round {round}: one connection per host"
         );
         let copies = installed(&home);
         assert_eq!(copies.len(), 1, "{copies:?}");

@@ -2,7 +2,8 @@
 //! so `hearth map` prints outputs larger than a frame, byte for byte, in
 //! input order, in bounded memory.
 
-use std::io::Read;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
 use std::process::Stdio;
 use std::{fs, thread};
 
@@ -207,4 +208,65 @@ fn ungroup_prints_bytes_as_they_come() {
     assert_eq!(got.escape_ascii().to_string(), "half a line, the rest\\n");
     assert_eq!(left_behind(&tag), Vec::<String>::new());
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// `--pipe` reads stdin as the slots need blocks: when the job of block
+/// `j` runs (one slot), the writer has had at most a few blocks more
+/// taken off its pipe (the job's own, one in the feed, one being cut, one
+/// in the pipe's buffer). Each job prints how far ahead the writer was.
+#[test]
+fn pipe_reads_blocks_as_jobs_need_them() {
+    let dir = std::env::temp_dir().join(format!("hearth-cli-pipe-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let progress = dir.join("written");
+    fs::write(&progress, "0").unwrap();
+    // Lines of 10 bytes, 10,000 to a block of 100,000 bytes: block `j`
+    // (from 0) begins with line 100,000,000 + j * 10,000 (no leading
+    // zero, which sh would read as octal).
+    let job = format!(
+        "read first; cat >/dev/null; echo $(( $(cat {}) - (first - 100000000) / 10000 ))",
+        progress.display()
+    );
+    let tag = super::run_tag();
+    let mut child = super::command(
+        &["map", "--pipe", "-j1", "--block", "100k", "-k", &job],
+        &tag,
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let blocks = 40;
+    let written = progress.clone();
+    let writer = std::thread::spawn(move || {
+        for block in 0..blocks {
+            let lines = (0..10_000).fold(String::new(), |mut lines, i| {
+                let _ = writeln!(lines, "{}", 100_000_000 + block * 10_000 + i);
+                lines
+            });
+            input.write_all(lines.as_bytes()).unwrap();
+            // Taken off the pipe (all but its buffer's worth); renamed
+            // into place, so a job never reads it half written.
+            let next = written.with_extension("new");
+            fs::write(&next, (block + 1).to_string()).unwrap();
+            fs::rename(&next, &written).unwrap();
+        }
+    });
+    let output = super::wait_output(child);
+    writer.join().unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "{output:?}");
+    let ahead: Vec<i64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(ahead.len(), blocks);
+    let most = ahead.iter().copied().max().unwrap();
+    assert!(
+        most <= 6,
+        "the writer ran {most} blocks ahead of the jobs: {ahead:?}"
+    );
 }

@@ -10,7 +10,7 @@ use super::{parallel, same};
 use crate::sshd::Sshd;
 
 /// The private sshd, or `None` to skip (GNU parallel missing too).
-fn sshd() -> Option<Sshd> {
+pub(crate) fn sshd() -> Option<Sshd> {
     parallel()?;
     Sshd::start_or_skip(&["node1", "node2"])
 }

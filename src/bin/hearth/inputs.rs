@@ -27,6 +27,8 @@ pub struct JobText {
     pub fields: Vec<Vec<u8>>,
     /// Its command line, in parts to be joined with the slot's number.
     pub parts: Vec<Vec<u8>>,
+    /// Bytes given to its stdin (`--pipe`'s block), for the joblog.
+    pub sent: u64,
 }
 
 impl JobText {
@@ -60,17 +62,52 @@ pub struct Maker {
     pub skip: Arc<HashSet<usize>>,
     /// The files of each job (`--transfer`, `--return`), if any.
     pub files: Option<Arc<FileTemplates>>,
+    /// `--pipe`: a job's one field is its stdin, not its input.
+    pub pipe: bool,
 }
 
 impl Maker {
-    /// The job with sequence number `seq` (from 1) and its text.
-    pub fn make(&self, fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
+    /// The job with sequence number `seq` (from 1), its text and what
+    /// goes with it: its files, and with `--pipe` its block as its stdin.
+    pub fn job(
+        &self,
+        mut fields: Vec<Vec<u8>>,
+        seq: usize,
+    ) -> Result<(Job, JobText, Option<Files>), String> {
+        let stdin = if self.pipe { fields.pop() } else { None };
+        let files = self.files(&fields, seq)?;
+        let (job, mut text) = self.make(fields, seq);
+        text.sent = stdin.as_ref().map_or(0, |block| block.len() as u64);
+        let files = match stdin {
+            Some(block) => Some(files.unwrap_or_default().stdin(block)),
+            None => files,
+        };
+        Ok((job, text, files))
+    }
+
+    /// The job with sequence number `seq` (from 1) and its text (with
+    /// `--pipe`, its block left out).
+    pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
+        if self.pipe {
+            // As GNU parallel: `{}` is an empty input, and none is
+            // appended.
+            fields.clear();
+            if self.template.has_fields() {
+                fields.push(Vec::new());
+            }
+        }
         let parts = self.template.render(&fields, seq, self.fill, true);
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
         };
-        (job, JobText { seq, fields, parts })
+        let text = JobText {
+            seq,
+            fields,
+            parts,
+            sent: 0,
+        };
+        (job, text)
     }
 
     /// The files of the job with `fields` and sequence number `seq`, if
@@ -180,11 +217,10 @@ fn produce(
             Ok(fields) => fields,
             Err(err) => return Some(err),
         };
-        let files = match maker.files(&fields, index + 1) {
-            Ok(files) => files,
+        let (job, text, files) = match maker.job(fields, index + 1) {
+            Ok(made) => made,
             Err(err) => return Some(format!("job {}: {err}", index + 1)),
         };
-        let (job, text) = maker.make(fields, index + 1);
         let sent = |job: &Job| match files {
             Some(files) => feeder.send_with_files(job, files),
             None => feeder.send(job),
@@ -267,5 +303,6 @@ fn unknown() -> JobText {
         seq: 0,
         fields: vec![b"?".to_vec()],
         parts: vec![b"?".to_vec()],
+        sent: 0,
     }
 }

@@ -2,7 +2,8 @@
 //! GNU parallel's joblog read hearth's: a header, then a line per job of 9
 //! tab-separated columns, Seq, Host (`:` for this machine), Starttime
 //! (seconds since the epoch, 3 decimals), `JobRuntime` (seconds, 3
-//! decimals, 10 wide), Send (bytes to the job's stdin: 0), Receive (bytes
+//! decimals, 10 wide), Send (bytes to the job's stdin: `--pipe`'s block,
+//! else 0), Receive (bytes
 //! of its stdout), Exitval, Signal, Command. Attempts and hearth's other
 //! fields are in `--json`.
 //!
@@ -37,6 +38,8 @@ pub struct Line<'a> {
     /// When the job began.
     pub start: SystemTime,
     pub run_time: Duration,
+    /// Bytes given to the job's stdin.
+    pub sent: u64,
     pub received: u64,
     pub exit: i32,
     pub signal: i32,
@@ -70,10 +73,11 @@ pub fn write(log: &mut impl Write, line: &Line<'_>) -> io::Result<()> {
         .as_secs_f64();
     write!(
         log,
-        "{}\t{}\t{start:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
+        "{}\t{}\t{start:.3}\t{:10.3}\t{}\t{}\t{}\t{}\t",
         line.seq,
         line.host,
         line.run_time.as_secs_f64(),
+        line.sent,
         line.received,
         line.exit,
         line.signal,

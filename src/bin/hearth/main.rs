@@ -27,6 +27,7 @@ mod joblog;
 mod map;
 mod output;
 mod parallel_options;
+mod pipe;
 mod plan;
 mod pool_setup;
 mod replace;
@@ -96,8 +97,9 @@ enum Command {
     /// slots; --retries is GNU
     /// parallel's and --attempts counts the tries of a job whose slot
     /// fails; a CR before a newline is dropped; jobs
-    /// run with sh -c. An option of GNU parallel's that hearth lacks
-    /// ({= =}, --pipe, --transfer, ...) is an error that says so.
+    /// run with sh -c; --pipe blocks over ssh go over the slot's own
+    /// connection. An option of GNU parallel's that hearth lacks ({= =},
+    /// --pipe-part, --round-robin, ...) is an error that says so.
     ///
     /// Examples:
     ///
@@ -106,6 +108,8 @@ enum Command {
     ///   hearth map -S node1,node2 -j 4 --tag -- 'gzip -c {} | wc -c' ::: *.log
     ///
     ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
+    ///
+    ///   cat big.log | hearth map --pipe --block 10M -k 'grep -c ERROR'
     #[command(verbatim_doc_comment)]
     Map(Box<MapArgs>),
     /// Run CMD once on every host, as pdsh does: lines prefixed `host: `
@@ -212,9 +216,12 @@ pub struct MapArgs {
     /// nothing from hearth for as long ends itself and its job.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub slot_timeout: Duration,
-    /// Jobs in flight per slot.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub window: u32,
+    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
+    /// window adapts to its link: from 1, doubling up to 64 while its
+    /// worker idles for round trips that are long next to its jobs (other
+    /// slots keep 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub window: Option<u32>,
     #[command(flatten)]
     pub order: OutputOrder,
     /// Prefix each output line with the input and a tab.
@@ -254,6 +261,8 @@ pub struct MapArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub packing: Packing,
+    #[command(flatten)]
+    pub blocks: PipeBlocks,
     #[command(flatten)]
     pub scheduling: Scheduling,
     /// Use STR instead of `{}`.
@@ -512,7 +521,8 @@ pub struct InputArgs {
 /// How many inputs go to one job.
 #[derive(Clone, Debug, Args)]
 pub struct Packing {
-    /// N inputs per job: `{1}` to `{N}` (and `{}` all of them).
+    /// N inputs per job: `{1}` to `{N}` (and `{}` all of them); with
+    /// --pipe, N records per block.
     #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = positive)]
     pub max_replace_args: Option<usize>,
     /// At most N inputs per job (alone: N per job).
@@ -534,6 +544,48 @@ pub struct Packing {
     /// [default: 131072, what Linux takes as one argument].
     #[arg(short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
     pub max_chars: Option<usize>,
+}
+
+/// `--pipe`: stdin cut into blocks, each the stdin of one job.
+#[derive(Clone, Debug, Args)]
+pub struct PipeBlocks {
+    /// Cut stdin into blocks of whole records and give each block to a
+    /// job on its stdin (GNU parallel's --pipe): the command runs once per
+    /// block, with no input appended ({#} and {%} work); over ssh the
+    /// block travels over the slot's own connection. Blocks are read as
+    /// the slots need them.
+    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    pub pipe: bool,
+    /// With --pipe: the size of a block, at most (whole records; one
+    /// record longer than it grows it): bytes, or with k m g (powers of
+    /// 1000) or K M G (powers of 1024) [default: 1M].
+    #[arg(
+        long,
+        visible_alias = "block-size",
+        value_name = "SIZE",
+        requires = "pipe"
+    )]
+    pub block: Option<String>,
+    /// With --pipe: what ends a record [default: \n; nothing when
+    /// --recstart is given]; \n \t \r \0 \\ as in C.
+    #[arg(
+        long,
+        value_name = "STR",
+        requires = "pipe",
+        allow_hyphen_values = true
+    )]
+    pub recend: Option<String>,
+    /// With --pipe: what begins a record [default: nothing].
+    #[arg(
+        long,
+        value_name = "STR",
+        requires = "pipe",
+        allow_hyphen_values = true
+    )]
+    pub recstart: Option<String>,
+    /// With --pipe: --recend and --recstart are regular expressions.
+    #[arg(long, requires = "pipe")]
+    pub regexp: bool,
 }
 
 /// Whether the jobs run, and in which order they start.

@@ -94,7 +94,15 @@ pub fn run(args: MapArgs) -> ExitCode {
     };
     let control = pool.control();
     let bar = progress_bar(args.output.progress, listed);
-    let (texts, listed_jobs, fed) = match make_jobs(plan.jobs, plan.maker, args.delay, &pool) {
+    // A block of --pipe is held until its job ends: a few per slot are
+    // read ahead, not 256.
+    let feed_capacity = if args.blocks.pipe {
+        total_slots(&args).max(1)
+    } else {
+        FEED_CAPACITY
+    };
+    let made = make_jobs(plan.jobs, plan.maker, (args.delay, feed_capacity), &pool);
+    let (texts, listed_jobs, fed) = match made {
         Ok(made) => made,
         Err(msg) => return own_error(&msg),
     };
@@ -179,11 +187,12 @@ type MadeJobs = (Vec<Job>, Vec<Files>);
 type Fed = (Feed<Job>, Producer);
 
 /// The run's jobs: all at hand, or a feed that a thread fills as it reads
-/// the inputs (or, with --delay, as the delay allows).
+/// the inputs (or, with --delay, as the delay allows), holding at most
+/// `feed_capacity` jobs made ahead.
 fn make_jobs(
     jobs: Jobs,
     maker: Maker,
-    delay: Option<Duration>,
+    (delay, feed_capacity): (Option<Duration>, usize),
     pool: &Pool,
 ) -> Result<(Texts, MadeJobs, Option<Fed>), String> {
     Ok(match (jobs, delay) {
@@ -207,9 +216,9 @@ fn make_jobs(
         (jobs, delay) => {
             let jobs: plan::FieldsIter = match jobs {
                 Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
-                Jobs::Streamed(batches) => Box::new(batches),
+                Jobs::Streamed(batches) => batches,
             };
-            let (feeder, feed) = pool.feed(FEED_CAPACITY);
+            let (feeder, feed) = pool.feed(feed_capacity);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
             let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
             (
@@ -397,7 +406,7 @@ fn halted_after(tally: &Tally, when: When) -> String {
 fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
     let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
         Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
-        Jobs::Streamed(batches) => Box::new(batches),
+        Jobs::Streamed(batches) => batches,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
     for (index, fields) in jobs.enumerate() {

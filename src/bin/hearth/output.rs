@@ -290,6 +290,7 @@ impl Printer {
                 .checked_sub(job.report.run_time)
                 .unwrap_or_else(SystemTime::now),
             run_time: job.report.run_time,
+            sent: job.text.sent,
             received: printing.received,
             exit,
             signal,

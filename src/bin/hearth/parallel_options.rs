@@ -27,16 +27,9 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
     (
         &[
-            "--pipe",
-            "--spreadstdin",
             "--pipe-part",
-            "--block",
-            "--block-size",
             "--block-timeout",
             "--bt",
-            "--recstart",
-            "--recend",
-            "--regexp",
             "--remove-rec-sep",
             "--removerecsep",
             "--rrs",
@@ -265,7 +258,7 @@ mod tests {
                 "the nearest is --results DIR (each job's outputs in files)"
             ))
         );
-        assert_eq!(lookup("--pipe"), Some(None));
+        assert_eq!(lookup("--pipe-part"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }

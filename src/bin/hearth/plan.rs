@@ -24,8 +24,9 @@ pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Se
 pub enum Jobs {
     /// Every job's fields.
     Listed(Vec<Vec<Vec<u8>>>),
-    /// Read while the run goes on.
-    Streamed(Batches),
+    /// Read while the run goes on (with `--pipe`, each job's one field is
+    /// its block).
+    Streamed(FieldsIter),
 }
 
 /// A run, planned.
@@ -39,15 +40,10 @@ pub struct Plan {
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
-    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
-    let values: Vec<Vec<u8>> = args
-        .input
-        .args
-        .iter()
-        .cloned()
-        .map(|w| w.into_vec())
-        .collect();
-    let (words, inputs) = Inputs::parse(trailing, &args.input.arg_files, values)?;
+    if args.blocks.pipe {
+        return piped(args, read_all);
+    }
+    let (words, inputs) = command_and_inputs(args)?;
     let header = match args.input.header.as_deref() {
         None => false,
         Some(":") => true,
@@ -99,13 +95,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
         (None, false) => None,
     };
-    let skip = match (&args.joblog, resume(args)) {
-        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
-        (None, Some(_)) => {
-            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
-        }
-        (_, None) => HashSet::new(),
-    };
+    let skip = skipped(args)?;
     let batching = batching(args, slots, fill)?;
     let files = FileTemplates::parse(args, &names, &columns)?;
     if files.is_some() && (args.each_host.nonall || args.each_host.onall) {
@@ -120,6 +110,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         fill,
         skip: Arc::new(skip),
         files: files.map(Arc::new),
+        pipe: false,
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
@@ -135,8 +126,79 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         }
         Jobs::Listed(all.into())
     } else {
-        Jobs::Streamed(batches)
+        Jobs::Streamed(Box::new(batches))
     };
+    Ok(Plan { maker, jobs, tag })
+}
+
+/// The command's words and the inputs (`:::`, `::::`, `-a`, stdin) of
+/// `args`.
+fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> {
+    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
+    let values: Vec<Vec<u8>> = args
+        .input
+        .args
+        .iter()
+        .cloned()
+        .map(|w| w.into_vec())
+        .collect();
+    Inputs::parse(trailing, &args.input.arg_files, values)
+}
+
+/// The sequence numbers `--resume` or `--resume-failed` skip (none
+/// without them), read from the `--joblog`.
+fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
+    match (&args.joblog, resume(args)) {
+        (Some(path), Some(resume)) => joblog::skipped(path, resume),
+        (None, Some(_)) => {
+            Err("--resume and --resume-failed read the --joblog: give it".to_owned())
+        }
+        (_, None) => Ok(HashSet::new()),
+    }
+}
+
+/// `--pipe`: the command once per block of stdin, the block its stdin.
+fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
+    let (words, inputs) = command_and_inputs(args)?;
+    if !inputs.none_given() {
+        return Err(
+            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a \
+             or --arg (pipe the input into hearth map)"
+                .to_owned(),
+        );
+    }
+    if read_all {
+        return Err(
+            "--halt with a percentage needs the number of jobs, which --pipe knows only at the \
+             end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
+                .to_owned(),
+        );
+    }
+    let names = names(args);
+    let template = Arc::new(Template::parse(&words, &names, &[])?);
+    let tag = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(Template::parse(&[text.as_bytes().to_vec()], &names, &[])?),
+        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
+        (None, false) => None,
+    };
+    let skip = skipped(args)?;
+    let files = FileTemplates::parse(args, &names, &[])?;
+    let cutting = crate::pipe::Cutting::new(
+        args.blocks.block.as_deref(),
+        args.blocks.recend.as_deref(),
+        args.blocks.recstart.as_deref(),
+        args.blocks.regexp,
+        args.packing.max_replace_args.or(args.packing.max_args),
+    )?;
+    let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+    let maker = Maker {
+        template,
+        fill: Fill::Join,
+        skip: Arc::new(skip),
+        files: files.map(Arc::new),
+        pipe: true,
+    };
+    let jobs = Jobs::Streamed(Box::new(blocks.map(|block| block.map(|b| vec![b]))));
     Ok(Plan { maker, jobs, tag })
 }
 

@@ -262,10 +262,13 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
     for (name, value) in crate::world::env(args).unwrap_or_default() {
         builder = builder.env(name, value);
     }
+    // Without --window the window adapts to each slot's link.
+    if let Some(window) = args.window {
+        builder = builder.window(window as usize);
+    }
     let builder = builder
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)
-        .window(args.window as usize)
         .max_attempts(args.attempts)
         .retries(args.retries)
         .failed_output(sh::failed)

@@ -183,6 +183,12 @@ impl Template {
         Ok(template)
     }
 
+    /// True if the command holds a replacement string of the inputs (then
+    /// they are not appended).
+    pub fn has_fields(&self) -> bool {
+        self.has_fields
+    }
+
     /// The command line of a job with `fields` and sequence number `seq`,
     /// in parts to be joined with the slot's number between them (one part
     /// when `{%}` is not used). Values are quoted (`quoted`), or as they

@@ -38,6 +38,7 @@ mod jobs;
 mod liveness;
 mod slots;
 mod stopping;
+mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 use log::debug;
 use mio::Registry;
 
+use crate::remote::mux::Mux;
 use crate::remote::slot::{Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::transfer::{self, Download};
@@ -52,6 +54,7 @@ use crate::remote::wire::{self, Frame, JobError};
 use crate::remote::{Files, Host, JobFailure, JobReport, SlotFailure, SlotInfo, SlotLost};
 
 pub(crate) use jobs::{Completed, Reply, eligible_slots};
+pub(crate) use window::{ADAPTIVE_MAX, WindowPolicy};
 
 use jobs::{Jobs, cancelled};
 use slots::SlotEntry;
@@ -69,7 +72,7 @@ const MAX_OUTPUT_WAITING: usize = 4 * 1024 * 1024;
 /// The settings of a pool.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
-    pub(crate) window: usize,
+    pub(crate) window: WindowPolicy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
     /// How long a ready slot may be silent before it is dead.
@@ -149,6 +152,9 @@ pub(crate) struct Engine {
     frames: Vec<Frame>,
     /// Killed slots whose srun is not gone yet (see `stopping.rs`).
     stopping: Vec<crate::remote::slot::Slot>,
+    /// The ssh hosts' shared connections (see `mux.rs`); last, so that
+    /// the slots are gone before their masters end.
+    mux: Mux,
 }
 
 impl Engine {
@@ -160,7 +166,8 @@ impl Engine {
         stats: Arc<PoolStats>,
         base: usize,
     ) -> Engine {
-        let slots = SlotEntry::all(&hosts, Instant::now());
+        let slots = SlotEntry::all(&hosts, Instant::now(), settings.window);
+        let mux = Mux::new(&hosts);
         Engine {
             hosts,
             slots,
@@ -173,6 +180,7 @@ impl Engine {
             phase: Phase::Running,
             frames: Vec::new(),
             stopping: Vec::new(),
+            mux,
         }
     }
 
@@ -190,9 +198,17 @@ impl Engine {
         self.settings.retries
     }
 
-    /// Jobs the slots hold at once when every window is full.
+    /// Jobs the slots hold at once when every window is full (at its
+    /// largest, for an adaptive one: only an ssh slot's adapts, the others
+    /// keep their start).
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len() * self.settings.window
+        self.slots
+            .iter()
+            .map(|entry| {
+                let transport = &self.hosts[entry.host].transport;
+                self.settings.window.for_transport(transport).max()
+            })
+            .sum()
     }
 
     pub(crate) fn stats(&self) -> &Arc<PoolStats> {
@@ -292,6 +308,7 @@ impl Engine {
         for index in 0..self.slots.len() {
             self.kill_slot(registry, index);
         }
+        self.mux.close();
     }
 
     /// Does what is due now: reads the slots left unread, starts the slots
@@ -319,6 +336,9 @@ impl Engine {
         self.fail_unrunnable();
         if self.phase == Phase::Draining && self.slots.iter().all(SlotEntry::is_idle) {
             self.close_slots(registry);
+        }
+        if self.phase == Phase::Closing && self.slots.iter().all(SlotEntry::is_gone) {
+            self.mux.close();
         }
     }
 
@@ -519,12 +539,13 @@ impl Engine {
             };
             let was_busy = !slot.in_flight.is_empty();
             let mut queued = false;
-            // A slot of the pool's own machine shares its files.
+            // A slot of the pool's own machine shares its files (a job's
+            // stdin still goes to it).
             let shared = transfer::is_shared(&self.hosts[entry.host].transport);
-            // A job with files runs alone on its slot: its files come
+            // A job with files or stdin runs alone on its slot: they come
             // right before it, and nothing waits behind it.
             while slot.stage == Stage::Ready
-                && slot.in_flight.len() < self.settings.window
+                && slot.in_flight.len() < entry.window.size()
                 && !slot.exclusive
             {
                 let Some(id) = self.jobs.next_for(index, self.hold_for) else {
@@ -534,7 +555,7 @@ impl Engine {
                 let Some(job) = self.jobs.get_mut(id) else {
                     continue;
                 };
-                let files = job.files.clone().filter(|_| !shared);
+                let files = job.files.as_ref().and_then(|f| Files::for_slot(f, shared));
                 if files.is_some() && !slot.in_flight.is_empty() {
                     self.jobs.queue_front(id);
                     incr(&self.stats.queued);
@@ -555,6 +576,7 @@ impl Engine {
                         // when their results are in.
                         let deadline = if slot.in_flight.is_empty() {
                             job.started = Some(now);
+                            entry.head_sent_idle = true;
                             self.settings.timeout.map(|t| after(now, t))
                         } else {
                             job.started = None;
@@ -649,8 +671,10 @@ impl Engine {
                 }
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
                 slot.set_remote(host, pid);
-                let deadline = after(Instant::now(), self.settings.handshake_timeout);
+                let now = Instant::now();
+                let deadline = after(now, self.settings.handshake_timeout);
                 slot.stage = Stage::Session(deadline);
+                entry.session_sent = Some(now);
                 let slot_timeout = self.settings.slot_timeout.as_millis();
                 let init = Frame::SessionInit {
                     handlers: Vec::new(),
@@ -665,6 +689,10 @@ impl Engine {
             }
             (Stage::Session(_), Frame::SessionAck { .. }) => {
                 slot.stage = Stage::Ready;
+                // The worker answers at once: a round trip of the link.
+                if let Some(sent) = entry.session_sent.take() {
+                    entry.window.round_trip(sent.elapsed());
+                }
                 entry.failed_starts = 0;
                 incr(&self.stats.hosts[entry.host].alive);
                 Ok(())
@@ -725,6 +753,16 @@ impl Engine {
         if pos == 0 {
             // The running job answered, late or not.
             slot.overdue = None;
+            if let Some(started) = self.jobs.get_mut(job).and_then(|j| j.started) {
+                entry
+                    .window
+                    .answered(started.elapsed(), entry.head_sent_idle);
+            }
+            entry.head_sent_idle = false;
+            // The worker idles until the next job comes.
+            if slot.in_flight.is_empty() && entry.window.ran_dry(!self.jobs.none_queued()) {
+                debug!(slot:% = slot.label, window = entry.window.size(); "slot ran dry; its window grows");
+            }
         }
         if slot.in_flight.is_empty() {
             slot.exclusive = false;

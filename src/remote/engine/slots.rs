@@ -10,8 +10,10 @@ use log::{debug, info, warn};
 use mio::Registry;
 
 use super::liveness::{ping_due, silent_at};
+use super::window::{Window, WindowPolicy};
 use super::{Engine, Phase, after};
 use crate::remote::failure::{Ending, diagnose};
+use crate::remote::mux::{Gate, MASTER_CHECK, MasterFailure};
 use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
 use crate::remote::stats::{decr, incr};
 use crate::remote::wire::Frame;
@@ -31,6 +33,9 @@ pub(super) struct SlotEntry {
     pub(super) host: usize,
     /// Its place among its host's slots, from 0.
     in_host: usize,
+    /// Times it was started: a restart takes the next place (see
+    /// [`placement`]).
+    starts: usize,
     label: String,
     pub(super) slot: Option<Slot>,
     /// When to start (again).
@@ -44,6 +49,13 @@ pub(super) struct SlotEntry {
     /// A failed slot that closed its stdout, until its exit status is known
     /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
+    /// Jobs sent ahead to it, learnt over its starts (see `window.rs`).
+    pub(super) window: Window,
+    /// When `SESSION_INIT` went out, until its answer: a round trip.
+    pub(super) session_sent: Option<Instant>,
+    /// Its first job in flight was sent while it had none (its time
+    /// includes a round trip).
+    pub(super) head_sent_idle: bool,
 }
 
 struct Exiting {
@@ -55,7 +67,7 @@ struct Exiting {
 
 impl SlotEntry {
     /// The slots of `hosts`, in order, each due to start at `now`.
-    pub(super) fn all(hosts: &[Host], now: Instant) -> Vec<SlotEntry> {
+    pub(super) fn all(hosts: &[Host], now: Instant, window: WindowPolicy) -> Vec<SlotEntry> {
         hosts
             .iter()
             .enumerate()
@@ -63,6 +75,7 @@ impl SlotEntry {
                 (1..=h.slots).map(move |index| SlotEntry {
                     host,
                     in_host: index - 1,
+                    starts: 0,
                     label: format!("{}:{index}", h.name),
                     slot: None,
                     respawn_at: Some(now),
@@ -70,6 +83,9 @@ impl SlotEntry {
                     dead: None,
                     closing: false,
                     exiting: None,
+                    window: Window::new(window.for_transport(&h.transport)),
+                    session_sent: None,
+                    head_sent_idle: false,
                 })
             })
             .collect()
@@ -138,10 +154,23 @@ pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<Failed
         .collect()
 }
 
+/// Where the slot `in_host` of its host starts, the time after `starts`
+/// earlier starts: its own place first, then one further each restart. A
+/// Slurm slot's place names its node of the allocation, so a slot whose
+/// node crashed comes back on the next node instead of waiting for the
+/// dead one for ever.
+fn placement(in_host: usize, starts: usize) -> usize {
+    in_host.wrapping_add(starts.saturating_sub(1))
+}
+
 impl Engine {
-    /// Starts the slots whose (re)start time has come.
+    /// Starts the slots whose (re)start time has come; the slots of an ssh
+    /// host through its master (see `mux.rs`), which is started first and
+    /// waited for.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
-        for (index, entry) in self.slots.iter_mut().enumerate() {
+        self.mux.update(now);
+        for index in 0..self.slots.len() {
+            let entry = &mut self.slots[index];
             if entry.slot.is_some()
                 || entry.exiting.is_some()
                 || entry.dead.is_some()
@@ -149,8 +178,27 @@ impl Engine {
             {
                 continue;
             }
+            let host_index = entry.host;
+            let host = &self.hosts[host_index];
+            let control =
+                match self
+                    .mux
+                    .gate(host_index, host, now, self.settings.handshake_timeout)
+                {
+                    Gate::Direct => None,
+                    Gate::Through(socket) => Some(socket),
+                    Gate::Wait => {
+                        entry.respawn_at = Some(now + MASTER_CHECK);
+                        continue;
+                    }
+                    Gate::Failed(failure) => {
+                        entry.respawn_at = None;
+                        self.master_failed(index, &failure);
+                        continue;
+                    }
+                };
             entry.respawn_at = None;
-            let host = &self.hosts[entry.host];
+            entry.starts += 1;
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
                 stats: self.stats.clone(),
@@ -158,11 +206,12 @@ impl Engine {
             };
             match Slot::spawn(
                 host,
+                control.as_deref(),
                 counters,
                 (
                     entry.label.clone(),
                     u32::try_from(index + 1).unwrap_or(u32::MAX),
-                    entry.in_host,
+                    placement(entry.in_host, entry.starts),
                 ),
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
@@ -186,6 +235,43 @@ impl Engine {
                 }
             }
         }
+        // The slots due now were told; the next one due logs in again.
+        self.mux.clear_failed();
+    }
+
+    /// Slot `index` did not start: its host's master could not log in
+    /// (see `mux.rs`). Said as the slot's own ssh would have ended, and
+    /// restarted with back-off, or dead for good, as such a slot.
+    fn master_failed(&mut self, index: usize, failure: &MasterFailure) {
+        let entry = &self.slots[index];
+        let host = &self.hosts[entry.host];
+        let failed = if let Some(error) = &failure.spawn_error {
+            FailedSlot::new(
+                &entry.label,
+                SlotFailure::CannotStart {
+                    transport: host.transport.to_string(),
+                    error: error.clone(),
+                },
+            )
+        } else if let Some(within) = failure.timed_out {
+            FailedSlot::new(&entry.label, SlotFailure::NoHandshake { within })
+        } else {
+            let ending = Ending {
+                status: failure.status,
+                by_itself: true,
+                handshaken: false,
+                stderr: &failure.stderr,
+                transport: &host.transport,
+            };
+            diagnose(
+                &entry.label,
+                SlotFailure::WorkerExited { status: None },
+                &ending,
+            )
+        };
+        warn!(slot:% = entry.label; "slot failed: {}", failed.reason());
+        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+        self.plan_restart(index, false, failed);
     }
 
     /// Kills slot `index` now, a failed one waiting for its exit too, and
@@ -543,4 +629,20 @@ fn backoff(failed_starts: u32, index: usize) -> Duration {
         ^ index.wrapping_mul(2_654_435_761);
     let jitter = base.mul_f64(f64::from(u16::try_from(nanos % 1000).unwrap_or(0)) / 4000.0);
     base + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placement;
+
+    /// A slot starts at its own place, and each restart moves it one
+    /// further: with a Slurm allocation of 3 nodes, slot 2 of its host (on
+    /// the third node) comes back on the first after its node crashed.
+    #[test]
+    fn a_restarted_slot_takes_the_next_place() {
+        assert_eq!(placement(2, 1), 2);
+        assert_eq!(placement(2, 2), 3);
+        assert_eq!(placement(2, 3), 4);
+        assert_eq!(placement(0, 1), 0);
+    }
 }

@@ -1,24 +1,37 @@
 //! A child process whose stdout and stderr are a job's streams: both pipes
 //! on a `mio::Poll` of their own, read as they fill and sent on at once,
 //! so neither pipe blocks the child and the output is never held whole.
+//! A job's stdin, when it has one, is a third pipe on the same poll,
+//! written as the child reads it, so a child that reads slowly (or writes
+//! a lot before it reads) never blocks the others.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll, Token};
 
-use super::{JobContext, Stream};
+use super::{JobContext, JobStdin, Stream};
 
 /// How much is read from a pipe at a time.
 const READ: usize = 64 * 1024;
 
+/// The token of the child's stdin.
+const STDIN: Token = Token(2);
+
 /// See [`JobContext::run_command`].
-pub(super) fn run(command: &mut Command, job: &mut JobContext<'_>) -> io::Result<ExitStatus> {
+pub(super) fn run(
+    command: &mut Command,
+    stdin: Option<JobStdin>,
+    job: &mut JobContext<'_>,
+) -> io::Result<ExitStatus> {
     let _ = command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        let _ = command.stdin(Stdio::piped());
+    }
     crate::sys::kill_with_parent_thread(command);
     let mut child = command.spawn()?;
-    match stream_output(&mut child, job) {
+    match stream_output(&mut child, stdin, job) {
         Ok(()) => child.wait(),
         Err(err) => {
             let _ = child.kill();
@@ -28,8 +41,54 @@ pub(super) fn run(command: &mut Command, job: &mut JobContext<'_>) -> io::Result
     }
 }
 
-/// Sends what the child writes on stdout and stderr until both close.
-fn stream_output(child: &mut Child, job: &mut JobContext<'_>) -> io::Result<()> {
+/// The job's stdin on its way into the child's pipe.
+struct Feeding {
+    pipe: pipe::Sender,
+    from: JobStdin,
+    /// Read from `from`, not written yet: `buf[at..]`.
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Feeding {
+    /// Writes until the pipe is full (false) or everything is in, or the
+    /// child closed its stdin (true: done).
+    fn write(&mut self) -> io::Result<bool> {
+        loop {
+            if self.at == self.buf.len() {
+                self.buf.resize(READ, 0);
+                let n = loop {
+                    match self.from.read(&mut self.buf) {
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other?,
+                    }
+                };
+                self.buf.truncate(n);
+                self.at = 0;
+                if n == 0 {
+                    return Ok(true);
+                }
+            }
+            match self.pipe.write(&self.buf[self.at..]) {
+                Ok(n) => self.at += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // The child will read no more (it closed its stdin or
+                // exited): as with any pipe, the rest is not for it.
+                Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(true),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// Sends what the child writes on stdout and stderr until both close,
+/// and feeds it `stdin` meanwhile.
+fn stream_output(
+    child: &mut Child,
+    stdin: Option<JobStdin>,
+    job: &mut JobContext<'_>,
+) -> io::Result<()> {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(io::Error::other("the child process has no output pipes"));
     };
@@ -43,15 +102,42 @@ fn stream_output(child: &mut Child, job: &mut JobContext<'_>) -> io::Result<()> 
         poll.registry()
             .register(pipe, Token(index), Interest::READABLE)?;
     }
+    let mut feeding = match (stdin, child.stdin.take()) {
+        (Some(from), Some(pipe)) => {
+            let mut pipe = pipe::Sender::from(pipe);
+            pipe.set_nonblocking(true)?;
+            poll.registry()
+                .register(&mut pipe, STDIN, Interest::WRITABLE)?;
+            Some(Feeding {
+                pipe,
+                from,
+                buf: Vec::new(),
+                at: 0,
+            })
+        }
+        _ => None,
+    };
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0; READ];
-    while pipes.iter().any(Option::is_some) {
+    // The outputs until they close, and the stdin until it is in (a child
+    // that closes its outputs may still read).
+    while pipes.iter().any(Option::is_some) || feeding.is_some() {
         match poll.poll(&mut events, None) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         }
         for event in &events {
+            if event.token() == STDIN {
+                if let Some(feed) = feeding.as_mut()
+                    && feed.write()?
+                {
+                    // Closing the pipe is the end of the child's input.
+                    poll.registry().deregister(&mut feed.pipe)?;
+                    feeding = None;
+                }
+                continue;
+            }
             let entry = &mut pipes[event.token().0];
             let Some((stream, pipe)) = entry.as_mut() else {
                 continue;

@@ -1,9 +1,13 @@
 //! The run loop of a blocking [`Pool`]: takes inputs while fewer than
-//! [`MAX_AHEAD`] jobs wait to be reported, drives the engine on the pool's
+//! [`MAX_AHEAD`] jobs wait to be reported (and, once jobs with stdin are
+//! among them, while fewer of those than the slots' windows hold have not
+//! ended, so that the pool holds a bounded number of stdin blocks, as the
+//! slots need them), drives the engine on the pool's
 //! poll, and hands out the jobs' events in the run's order
 //! (`delivery.rs`). The callback runs without the engine's lock, so the
 //! keep-alive thread pings the slots while it takes long.
 
+use std::collections::HashSet;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -80,6 +84,9 @@ impl Pool {
         let mut engine = lock(&engine_lock);
         engine.pause(false);
         let max_ahead = placement.max_ahead(engine.capacity());
+        // Jobs with stdin taken and not ended, at most: their bytes stay
+        // in memory until they end (to run them again if a slot fails).
+        let max_with_stdin = engine.capacity().max(1);
         // The head streams only when asked to, and not when a failed run
         // may run again: then only its last run's output goes out.
         let (order, hold_head) = match order {
@@ -95,6 +102,8 @@ impl Pool {
         // This run's tags are `first_tag + index`.
         let first_tag = self.next_tag;
         let mut done = Vec::new();
+        // The jobs of this run with stdin that have not ended, by index.
+        let mut with_stdin = HashSet::new();
         let mut mark_live = |id, run| lock(&engine_lock).mark_live(id, run);
         let mut signalled = false;
         let result = loop {
@@ -113,7 +122,7 @@ impl Pool {
             };
             let delivered = deliver_completed(
                 &mut done,
-                first_tag,
+                (first_tag, &mut with_stdin),
                 &mut delivery,
                 &mut mark_live,
                 &mut counted,
@@ -139,9 +148,12 @@ impl Pool {
             // with inputs left). A stopped list is still taken, as far
             // ahead as ever: its jobs are cancelled at once, reported, and
             // the next ones taken.
-            while !ended && taken - reported < max_ahead {
+            while !ended && taken - reported < max_ahead && with_stdin.len() < max_with_stdin {
                 match source.pull() {
                     Pulled::Input((payload, files)) => {
+                        if files.as_ref().is_some_and(|f| f.stdin.is_some()) {
+                            let _ = with_stdin.insert(taken);
+                        }
                         let tag = first_tag + taken;
                         let reply = reply_for(tag, streamed, order);
                         self.next_tag = tag + 1;
@@ -215,11 +227,12 @@ fn reply_for(tag: usize, streamed: bool, order: Order) -> Reply {
 }
 
 /// Hands the jobs that completed (`done`, emptied) to `delivery`, which
-/// passes their events on in the run's order. True if a callback broke (the
-/// run stops); an error if output can be held no more.
+/// passes their events on in the run's order; a job that ended leaves
+/// `with_stdin`, and this run's tags start at `first_tag`. True if a
+/// callback broke (the run stops); an error if output can be held no more.
 fn deliver_completed(
     done: &mut Vec<(usize, Completed)>,
-    first_tag: usize,
+    (first_tag, with_stdin): (usize, &mut HashSet<usize>),
     delivery: &mut Delivery,
     mark_live: &mut MarkLive<'_>,
     on_event: &mut OnEvent<'_>,
@@ -241,7 +254,10 @@ fn deliver_completed(
                 delivery.restarted(index);
                 ControlFlow::Continue(())
             }
-            Completed::Done(report) => delivery.done(index, report, mark_live, on_event)?,
+            Completed::Done(report) => {
+                let _ = with_stdin.remove(&index);
+                delivery.done(index, report, mark_live, on_event)?
+            }
         };
         stop |= flow.is_break();
     }

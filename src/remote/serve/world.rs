@@ -5,7 +5,9 @@
 //! `FILE_DATA`, `FILE_END`: written to a temporary name beside their
 //! place, checked against their length and CRC-32, given their mode,
 //! then renamed into place), the files it wants back (`RETURN`), sent
-//! after the job a chunk at a time, and the clean-up.
+//! after the job a chunk at a time, the job's stdin (`STDIN`, kept in
+//! memory or, when large, in a temporary file: `job/stdin.rs`), and the
+//! clean-up.
 //!
 //! Memory stays bounded: a file arrives and leaves a chunk at a time. A
 //! file that does not arrive whole fails its job, which then does not
@@ -16,6 +18,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::remote::JobStdin;
 use crate::remote::wire::{self, Frame, MAX_CHUNK, Workdir};
 
 /// The session's settings for every job.
@@ -50,6 +53,8 @@ pub(super) struct Prepared {
     /// Paths to send back after it ran.
     back: Vec<String>,
     cleanup: bool,
+    /// Its stdin, as it arrives.
+    stdin: Option<JobStdin>,
 }
 
 /// A file arriving.
@@ -89,6 +94,7 @@ impl World {
             error,
             back: Vec::new(),
             cleanup: false,
+            stdin: None,
         }
     }
 
@@ -170,11 +176,35 @@ impl Prepared {
         }
     }
 
-    /// A file frame for this job (`FILE`, `FILE_DATA`, `FILE_END`,
-    /// `RETURN`). A failure is kept as the job's error; the rest of that
-    /// file is skipped.
+    /// Takes the job's stdin, if the pool sent one, ready to be read from
+    /// its start (a failure to rewind it is the job's error).
+    pub(super) fn take_stdin(&mut self) -> Option<JobStdin> {
+        let mut stdin = self.stdin.take()?;
+        match stdin.rewind() {
+            Ok(()) => Some(stdin),
+            Err(err) => {
+                self.error = Some(format!("cannot read its stdin back: {err}"));
+                None
+            }
+        }
+    }
+
+    /// A frame for this job before it runs (`FILE`, `FILE_DATA`,
+    /// `FILE_END`, `RETURN`, `STDIN`). A failure is kept as the job's
+    /// error; the rest of that file, or of the stdin, is skipped.
     pub(super) fn take(&mut self, frame: Frame) {
         match frame {
+            Frame::Stdin { data, .. } => {
+                if self.error.is_some() {
+                    self.stdin = None;
+                    return;
+                }
+                let stdin = self.stdin.get_or_insert_with(JobStdin::new);
+                if let Err(err) = stdin.append(&data) {
+                    self.stdin = None;
+                    self.error = Some(err);
+                }
+            }
             Frame::File {
                 path, mode, size, ..
             } => {

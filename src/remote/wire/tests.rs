@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use super::{
     DEFAULT_MAX_FRAME, Frame, FrameDecoder, HEADER_LEN, JobError, JobErrorKind, MAGIC, MAX_LIST,
     READ_CHUNK, SHRINK_ABOVE, VERSION, WireError, Workdir, encode, encode_file_data, encode_job,
-    encode_output, read_frame, write_frame,
+    encode_output, encode_stdin, read_frame, write_frame,
 };
 use crate::remote::Stream;
 
@@ -128,6 +128,14 @@ fn sample_frames() -> Vec<Frame> {
             id: 3,
             paths: vec!["out/a.out".to_owned(), "/abs/b".to_owned()],
             cleanup: true,
+        },
+        Frame::Stdin {
+            id: 4,
+            data: (0..=255).collect(),
+        },
+        Frame::Stdin {
+            id: u64::MAX,
+            data: Vec::new(),
         },
         Frame::Return {
             id: 0,
@@ -551,17 +559,17 @@ fn wrong_version() {
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 4, theirs: 2 }),
+        matches!(err, WireError::VersionMismatch { ours: 5, theirs: 2 }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("version 2") && msg.contains("version 4"),
+        msg.contains("version 2") && msg.contains("version 5"),
         "{msg}"
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 4, the peer version 2; run the same \
+        "protocol version mismatch: this side speaks version 5, the peer version 2; run the same \
          version of hearth on both ends"
     );
 
@@ -570,7 +578,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 4, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 5, theirs: 0 })
     ));
 }
 
@@ -655,7 +663,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 4; \
+        "malformed frame payload: message type 200 is not one of protocol version 5; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -896,7 +904,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(13) {
+        match self.below(14) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -974,6 +982,13 @@ impl Rng {
                 id: self.id(),
                 paths: (0..self.below(3)).map(|_| self.string()).collect(),
                 cleanup: self.one_in(2),
+            },
+            12 => Frame::Stdin {
+                id: self.id(),
+                data: {
+                    let len = self.len();
+                    self.bytes(len)
+                },
             },
             _ => Frame::Shutdown,
         }
@@ -1201,6 +1216,15 @@ fn borrowed_file_data_encodes_like_a_file_data_frame() {
         let mut borrowed = Vec::new();
         encode_file_data(id, &data, DEFAULT_MAX_FRAME, &mut borrowed).unwrap();
         assert_eq!(borrowed, encoded(&Frame::FileData { id, data }));
+    }
+}
+
+#[test]
+fn borrowed_stdin_encodes_like_a_stdin_frame() {
+    for (id, data) in [(0u64, vec![]), (u64::MAX, vec![0x5a; 70_000])] {
+        let mut borrowed = Vec::new();
+        encode_stdin(id, &data, DEFAULT_MAX_FRAME, &mut borrowed).unwrap();
+        assert_eq!(borrowed, encoded(&Frame::Stdin { id, data }));
     }
 }
 

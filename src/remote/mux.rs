@@ -1,0 +1,443 @@
+//! One ssh login per host: the slots of an ssh host share one connection
+//! through OpenSSH's multiplexing, with a control socket in a private
+//! directory that the pool owns.
+//!
+//! Each ssh host has a *master*: `ssh -o ControlMaster=yes -o
+//! ControlPath=SOCKET -o ControlPersist=10 -N HOST`, started by the engine
+//! when the first slot of the host is due to start. ssh logs in, listens on
+//! the socket, forks the master into the background and exits 0: that exit
+//! is the master's readiness (looked at every [`MASTER_CHECK`] while it
+//! logs in; the slots of the host wait meanwhile). The slots then run
+//! `ssh -o ControlMaster=no -o ControlPath=SOCKET HOST BIN --remote-worker`,
+//! a session over the master's connection: no login, no key exchange, a
+//! channel opened in one round trip. A host with eight slots costs one
+//! login instead of eight (and stays under sshd's `MaxStartups`).
+//!
+//! States of a host's master ([`Master`]), one policy in one place:
+//!
+//! | state      | event                                   | next                      |
+//! |------------|-----------------------------------------|---------------------------|
+//! | `Idle`     | a slot is due                           | `Starting` (ssh spawned)  |
+//! | `Starting` | ssh exited 0, the socket is there        | `Ready`                   |
+//! | `Starting` | ssh exited otherwise, or no login in time | `Failed` (its ending)    |
+//! | `Failed`   | the slots due now got the failure        | `Idle`                    |
+//! | `Ready`    | a slot is due and the socket answers     | `Ready` (slot started)    |
+//! | `Ready`    | a slot is due, the socket refuses       | `Idle` (the master died)  |
+//! | any        | the pool closes                          | `ssh -O exit`, `Idle`     |
+//!
+//! A master that dies takes its slots' sessions with it: they fail the
+//! usual way (their jobs go back to the queue) and, when they start
+//! again, a new master logs in. A master that cannot log in fails the
+//! slots waiting for it as their own ssh would have (the same exit status
+//! and words, read by `failure.rs`): a refused login is said once per slot
+//! and is permanent, a refused connection is retried with back-off.
+//!
+//! Not multiplexed: hosts of other transports, and ssh hosts whose ssh
+//! command sets `ControlMaster`, `ControlPath` (or `-M`, `-S`) itself;
+//! the user's own multiplexing is theirs.
+//!
+//! The directory is made at the first master, mode 0700, under
+//! `$XDG_RUNTIME_DIR` or the temporary directory (whichever keeps the
+//! socket's path within what a Unix socket takes, ssh's temporary suffix
+//! included), and removed when the pool closes or is dropped, after
+//! `ssh -O exit` told each master to end. A pool killed with `SIGKILL`
+//! cannot do that: its masters then end by themselves 10 s after their
+//! last session (`ControlPersist`), and only the empty directory stays.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+
+use crate::remote::{Host, Transport};
+
+/// How often a master that logs in is looked at.
+pub(crate) const MASTER_CHECK: Duration = Duration::from_millis(2);
+
+/// How long a master stays after its last session when nobody told it to
+/// end (the pool was killed with `SIGKILL`).
+pub(crate) const CONTROL_PERSIST: u32 = 10;
+
+/// How long the pool waits for `ssh -O exit` at its end.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// The longest path a Unix socket takes (`sun_path`, its NUL included).
+const SUN_PATH: usize = 108;
+
+/// What ssh adds to the control path while it binds the socket (a dot and
+/// 16 random characters, then renamed into place).
+const SSH_SUFFIX: usize = 17;
+
+/// Distinguishes the directories of several pools in one process.
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// How a host's master ended before it was up, for the slots waiting for
+/// it: read by `failure::diagnose` as their own ssh's ending.
+#[derive(Clone, Debug)]
+pub(crate) struct MasterFailure {
+    /// ssh's exit status, or `None` when it was killed for taking too long.
+    pub(crate) status: Option<ExitStatus>,
+    /// ssh's last stderr lines, oldest first.
+    pub(crate) stderr: Vec<String>,
+    /// It did not log in within this time.
+    pub(crate) timed_out: Option<Duration>,
+    /// ssh could not be started: the system's error.
+    pub(crate) spawn_error: Option<String>,
+}
+
+/// A host's master (see the module's table).
+enum Master {
+    /// Not multiplexed.
+    Off,
+    Idle,
+    Starting {
+        child: Child,
+        deadline: Instant,
+        within: Duration,
+        stderr: PathBuf,
+        /// `ssh -O exit` for it.
+        exit: Command,
+    },
+    Ready {
+        /// `ssh -O exit` for it.
+        exit: Command,
+    },
+    Failed(MasterFailure),
+}
+
+/// How a slot of a host starts now.
+pub(crate) enum Gate {
+    /// With its own ssh connection (not multiplexed).
+    Direct,
+    /// Through the host's master, on this control socket.
+    Through(PathBuf),
+    /// Not yet: the master logs in.
+    Wait,
+    /// Not at all: the master could not log in.
+    Failed(MasterFailure),
+}
+
+/// The masters of a pool's ssh hosts and their directory.
+pub(crate) struct Mux {
+    masters: Vec<Master>,
+    dir: Option<PathBuf>,
+}
+
+impl Mux {
+    /// Masters for `hosts`, none started.
+    pub(crate) fn new(hosts: &[Host]) -> Mux {
+        let masters = hosts
+            .iter()
+            .map(|host| match &host.transport {
+                Transport::Ssh { ssh, .. } if !sets_own_control(ssh) => Master::Idle,
+                _ => Master::Off,
+            })
+            .collect();
+        Mux { masters, dir: None }
+    }
+
+    /// The control socket of host `index`.
+    fn socket(&self, index: usize) -> Option<PathBuf> {
+        self.dir.as_ref().map(|dir| dir.join(index.to_string()))
+    }
+
+    /// Looks at the masters that log in: ready, failed, or past their
+    /// time limit.
+    pub(crate) fn update(&mut self, now: Instant) {
+        for index in 0..self.masters.len() {
+            let socket = self.socket(index);
+            let Master::Starting {
+                child,
+                deadline,
+                within,
+                stderr,
+                ..
+            } = &mut self.masters[index]
+            else {
+                continue;
+            };
+            let next = match child.try_wait() {
+                Ok(Some(status)) if status.success() => {
+                    if socket.is_some_and(|s| s.exists()) {
+                        debug!(host = index; "ssh master up");
+                        let Master::Starting { exit, .. } =
+                            std::mem::replace(&mut self.masters[index], Master::Idle)
+                        else {
+                            continue;
+                        };
+                        Master::Ready { exit }
+                    } else {
+                        // ssh logged in but made no socket (its own
+                        // configuration): the slots log in themselves.
+                        warn!(host = index; "ssh made no control socket; each slot logs in on its own");
+                        Master::Off
+                    }
+                }
+                Ok(Some(status)) => Master::Failed(MasterFailure {
+                    status: Some(status),
+                    stderr: last_lines(stderr),
+                    timed_out: None,
+                    spawn_error: None,
+                }),
+                Ok(None) if *deadline <= now => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    Master::Failed(MasterFailure {
+                        status: None,
+                        stderr: last_lines(stderr),
+                        timed_out: Some(*within),
+                        spawn_error: None,
+                    })
+                }
+                Ok(None) => continue,
+                Err(err) => Master::Failed(MasterFailure {
+                    status: None,
+                    stderr: vec![format!("waiting for ssh: {err}")],
+                    timed_out: None,
+                    spawn_error: None,
+                }),
+            };
+            self.masters[index] = next;
+        }
+    }
+
+    /// How a slot of host `index` (`host`) starts now; starts its master
+    /// if none runs, which logs in within `within`.
+    pub(crate) fn gate(
+        &mut self,
+        index: usize,
+        host: &Host,
+        now: Instant,
+        within: Duration,
+    ) -> Gate {
+        match &self.masters[index] {
+            Master::Off => return Gate::Direct,
+            Master::Starting { .. } => return Gate::Wait,
+            Master::Failed(failure) => return Gate::Failed(failure.clone()),
+            Master::Ready { .. } => match self.socket(index) {
+                // A master that died leaves its socket behind, refusing.
+                Some(socket) if UnixStream::connect(&socket).is_ok() => {
+                    return Gate::Through(socket);
+                }
+                socket => {
+                    debug!(host:% = host.name; "ssh master gone; logging in again");
+                    if let Some(socket) = socket {
+                        let _ = fs::remove_file(socket);
+                    }
+                    self.masters[index] = Master::Idle;
+                }
+            },
+            Master::Idle => {}
+        }
+        match self.start(index, host, now, within) {
+            Ok(()) => Gate::Wait,
+            Err(err) => Gate::Failed(MasterFailure {
+                status: None,
+                stderr: Vec::new(),
+                timed_out: None,
+                spawn_error: Some(err.to_string()),
+            }),
+        }
+    }
+
+    /// Starts host `index`'s master.
+    fn start(
+        &mut self,
+        index: usize,
+        host: &Host,
+        now: Instant,
+        within: Duration,
+    ) -> io::Result<()> {
+        if self.dir.is_none() {
+            self.dir = Some(make_dir()?);
+        }
+        let (Some(dir), Some(socket)) = (self.dir.clone(), self.socket(index)) else {
+            return Err(io::Error::other("no control directory"));
+        };
+        let stderr = dir.join(format!("{index}.err"));
+        let mut cmd = host.transport.master_command(&host.name, &socket);
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr)?)
+            // Not in the terminal's group: a Ctrl+C reaches the pool,
+            // which decides how its masters end.
+            .process_group(0)
+            .spawn()?;
+        debug!(host:% = host.name, socket:? = socket; "ssh master logging in");
+        let mut exit = host.transport.master_exit_command(&host.name, &socket);
+        let _ = exit
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.masters[index] = Master::Starting {
+            child,
+            deadline: crate::remote::engine::after(now, within),
+            within,
+            stderr,
+            exit,
+        };
+        Ok(())
+    }
+
+    /// Forgets the failures of masters that could not log in, once the
+    /// slots waiting for them were told: the next slot due starts a new
+    /// one.
+    pub(crate) fn clear_failed(&mut self) {
+        for master in &mut self.masters {
+            if matches!(master, Master::Failed(_)) {
+                *master = Master::Idle;
+            }
+        }
+    }
+
+    /// Ends every master (`ssh -O exit`; one still logging in is killed)
+    /// and removes the directory. The slots are gone by then.
+    pub(crate) fn close(&mut self) {
+        let mut exits = Vec::new();
+        for master in &mut self.masters {
+            match std::mem::replace(master, Master::Idle) {
+                Master::Off => *master = Master::Off,
+                Master::Starting {
+                    mut child,
+                    mut exit,
+                    ..
+                } => {
+                    let _ = child.kill();
+                    // Killed after it forked the master: that one is up.
+                    if child.wait().is_ok_and(|s| s.success()) {
+                        exits.extend(exit.spawn().ok());
+                    }
+                }
+                Master::Ready { mut exit } => exits.extend(exit.spawn().ok()),
+                Master::Idle | Master::Failed(_) => {}
+            }
+        }
+        let deadline = Instant::now() + EXIT_WAIT;
+        for mut child in exits {
+            let pid = child.id();
+            let exited = crate::sys::wait_for_exit(
+                pid,
+                deadline.saturating_duration_since(Instant::now()),
+                || !matches!(child.try_wait(), Ok(None)),
+            );
+            if !matches!(exited, Ok(true)) {
+                warn!("ssh -O exit did not end within {EXIT_WAIT:?}; killed");
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Drop for Mux {
+    /// Never leaves a master or the directory behind.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// True if the ssh command's own options set up multiplexing (`-M`, `-S`,
+/// `ControlMaster`, `ControlPath`, `ControlPersist`).
+fn sets_own_control(ssh: &[String]) -> bool {
+    ssh.iter().skip(1).any(|word| {
+        let lower = word.to_ascii_lowercase();
+        word == "-M"
+            || word.starts_with("-S")
+            || lower.contains("controlmaster")
+            || lower.contains("controlpath")
+            || lower.contains("controlpersist")
+    })
+}
+
+/// Makes the pool's private directory, mode 0700, under
+/// `$XDG_RUNTIME_DIR` or the temporary directory, where its sockets' paths
+/// fit in a Unix socket address.
+fn make_dir() -> io::Result<PathBuf> {
+    let bases = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([std::env::temp_dir(), PathBuf::from("/tmp")]);
+    let mut last = io::Error::other("no directory for ssh's control sockets");
+    for base in bases.filter(|b| b.is_absolute()) {
+        for _ in 0..100 {
+            let dir = base.join(format!(
+                "hearth-{}-{}",
+                std::process::id(),
+                DIRS.fetch_add(1, Ordering::Relaxed)
+            ));
+            // Room for the longest socket name (a host's number) and
+            // ssh's temporary suffix.
+            if dir.as_os_str().len() + 1 + 5 + SSH_SUFFIX >= SUN_PATH {
+                last = io::Error::other(format!(
+                    "{} is too long a path for ssh's control sockets",
+                    base.display()
+                ));
+                break;
+            }
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(dir),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => {
+                    last = io::Error::new(err.kind(), format!("making {}: {err}", dir.display()));
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// The last lines of a master's stderr file, oldest first.
+fn last_lines(path: &Path) -> Vec<String> {
+    let text = fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(5)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{make_dir, sets_own_control};
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn own_control_options_are_left_alone() {
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(!sets_own_control(&words(&[
+            "ssh",
+            "-F",
+            "cfg",
+            "-oBatchMode=yes"
+        ])));
+        assert!(sets_own_control(&words(&["ssh", "-o", "ControlPath=/x"])));
+        assert!(sets_own_control(&words(&["ssh", "-oControlMaster=auto"])));
+        assert!(sets_own_control(&words(&["ssh", "-S", "/x"])));
+        assert!(sets_own_control(&words(&["ssh", "-M"])));
+        // The program's own name is not an option.
+        assert!(!sets_own_control(&words(&["-S"])));
+    }
+
+    #[test]
+    fn the_directory_is_private_and_short() {
+        let dir = make_dir().unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        assert!(dir.as_os_str().len() + 23 < 108, "{}", dir.display());
+        std::fs::remove_dir(&dir).unwrap();
+    }
+}

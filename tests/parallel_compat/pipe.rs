@@ -1,0 +1,181 @@
+//! `--pipe` against GNU parallel: stdin cut into blocks (`--block`, `-N`,
+//! `--recend`, `--recstart`, `--regexp`), each the stdin of one job, with
+//! the same outputs, exit statuses and joblogs; blocks larger than a
+//! pipe's buffer, records longer than a block, and the same over the
+//! private sshd's hosts.
+
+use std::fmt::Write as _;
+
+use super::{parallel, same, same_joblog_on, same_lines};
+
+/// `seq 1 n` as bytes.
+fn seq(n: usize) -> Vec<u8> {
+    (1..=n)
+        .fold(String::new(), |mut s, i| {
+            let _ = writeln!(s, "{i}");
+            s
+        })
+        .into_bytes()
+}
+
+#[test]
+fn blocks_of_lines() {
+    let input = seq(100_000);
+    same_lines(&["--pipe", "--block", "10k", "wc -l"], &input);
+    same(&["--pipe", "--block", "10k", "-k", "wc -l"], &input);
+    same(
+        &["--spreadstdin", "--block-size", "64K", "-k", "wc -c"],
+        &input,
+    );
+    same(&["--pipe", "-k", "-N", "1000", "wc -l"], &input);
+    same(
+        &["--pipe", "-k", "-N", "7000", "--block", "1k", "wc -l"],
+        &input,
+    );
+    // The default block (1M): everything in one job.
+    same(&["--pipe", "-k", "wc -l"], &input);
+    // Sequence and slot numbers; `{}` is empty.
+    same(
+        &["--pipe", "-j1", "-k", "-N", "3", "echo {#} {%} {}; cat"],
+        &seq(10),
+    );
+    same(&["--pipe", "-k", "-N", "3", "--tag", "wc -l"], &seq(10));
+    same(
+        &["--pipe", "-k", "-N", "3", "--dry-run", "echo {#}; wc -l"],
+        &seq(10),
+    );
+    // No input: no job.
+    same(&["--pipe", "-k", "echo ran"], b"");
+    // A last record without its newline.
+    same(&["--pipe", "-k", "-N", "2", "cat; echo"], b"a\nb\nc");
+}
+
+#[test]
+fn record_starts_ends_and_expressions() {
+    let fasta = b">one\nACGT\nAC\n>two\nGG\n>three\nT\n>four\nCA\nTT\n";
+    let cat = "echo BLOCK {#}; cat";
+    same(&["--pipe", "-k", "--recstart", ">", "-N", "1", cat], fasta);
+    same(&["--pipe", "-k", "--recstart", ">", "-N", "2", cat], fasta);
+    same(
+        &["--pipe", "-k", "--recstart", ">", "--block", "20", cat],
+        fasta,
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "--recstart",
+            ">",
+            "--recend",
+            "\\n",
+            "-N",
+            "1",
+            cat,
+        ],
+        b"a>b\n>c\nd>e\n",
+    );
+    same(
+        &["--pipe", "-k", "--recstart", ">", "-N", "1", cat],
+        b"a>b\n>c\nd>e\n",
+    );
+    same(
+        &["--pipe", "-k", "--recend", ";", "-N", "1", "cat; echo"],
+        b"a;b;c;d;",
+    );
+    same(
+        &["--pipe", "-k", "--recend", "\\t", "-N", "2", "cat; echo"],
+        b"a\tb\tc\td",
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "--regexp",
+            "--recend",
+            "X+",
+            "-N",
+            "1",
+            "cat; echo",
+        ],
+        b"aXXbXc",
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "--regexp",
+            "--recend",
+            "[0-9]\\n",
+            "--block",
+            "8",
+            "cat; echo .",
+        ],
+        b"ab1\ncd2\nef3\ngh4\nij5\n",
+    );
+}
+
+#[test]
+fn large_blocks_and_long_records() {
+    // Blocks of 3 MiB, far more than a pipe's buffer, and their sums.
+    let big: Vec<u8> = (0..400_000u32)
+        .flat_map(|i| format!("line {i} {}\n", i * 7919 % 1000).into_bytes())
+        .collect();
+    same(&["--pipe", "-k", "--block", "3M", "cksum"], &big);
+    // A record longer than the block: the block grows to hold it.
+    let mut long = "x".repeat(50_000).into_bytes();
+    long.push(b'\n');
+    long.extend(seq(2000));
+    same(&["--pipe", "-k", "--block", "1k", "wc -c"], &long);
+}
+
+#[test]
+fn exit_statuses_and_joblog() {
+    // Blocks without a 7 fail: their number is the exit status.
+    same(&["--pipe", "-N", "10", "grep -q 7"], &seq(100));
+    same_joblog_on(&["--pipe", "-k", "-N", "3", "wc -l"], &seq(10), |_| {});
+}
+
+/// The same over the private sshd's two hosts: each block goes over its
+/// slot's connection.
+#[test]
+fn blocks_over_ssh() {
+    let Some(sshd) = super::hosts::sshd() else {
+        return;
+    };
+    if parallel().is_none() {
+        return;
+    }
+    let ssh = sshd.ssh_command().join(" ");
+    let input = seq(200_000);
+    same(
+        &[
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "--pipe",
+            "-k",
+            "--block",
+            "100k",
+            "wc -l",
+        ],
+        &input,
+    );
+    let big: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("{i} {}\n", i % 97).into_bytes())
+        .collect();
+    same(
+        &[
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "--pipe",
+            "-k",
+            "--block",
+            "1M",
+            "cksum",
+        ],
+        &big,
+    );
+}
