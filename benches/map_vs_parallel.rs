@@ -87,6 +87,7 @@ mod procs;
 mod sshd;
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,7 @@ const DEFAULT_ROUNDS: usize = 3;
 
 /// Longest a single run may take; a run still going is killed (its whole
 /// process group) and reported as a failure.
-const RUN_LIMIT: Duration = Duration::from_secs(600);
+const RUN_LIMIT: Duration = Duration::from_mins(10);
 
 /// Time given to the processes of a finished run (workers, ssh clients,
 /// remote sessions) to exit before they are killed and reported.
@@ -130,7 +131,7 @@ enum Tool {
     HearthSsh,
     /// GNU parallel over the two ssh hosts, a new connection per job.
     ParallelSsh,
-    /// GNU parallel over the two ssh hosts through ssh ControlMaster.
+    /// GNU parallel over the two ssh hosts through ssh `ControlMaster`.
     ParallelCm,
     /// `hearth map` with local slots only.
     HearthLocal,
@@ -233,11 +234,11 @@ struct Setup<'a> {
     server: Option<&'a Sshd>,
     /// `ssh -F CONFIG`, as one string for `--ssh`.
     ssh: String,
-    /// `ssh -F CONFIG` plus the ControlMaster options.
+    /// `ssh -F CONFIG` plus the `ControlMaster` options.
     ssh_cm: String,
     /// The client config, for `ssh -O exit`.
     config: PathBuf,
-    /// The ControlPath template (with `%r`, `%n` and `%p`).
+    /// The `ControlPath` template (with `%r`, `%n` and `%p`).
     control_path: String,
     /// parallel's `HOME`: an empty directory.
     parallel_home: PathBuf,
@@ -260,7 +261,7 @@ impl Setup<'_> {
         command
     }
 
-    /// Ends the ControlMaster connections of the ssh hosts, if any: `ssh
+    /// Ends the `ControlMaster` connections of the ssh hosts, if any: `ssh
     /// -O exit` through each control socket.
     fn exit_masters(&self) {
         for host in HOSTS {
@@ -400,6 +401,7 @@ fn check_parallel() -> Result<(), String> {
 /// Runs the rounds and prints the table; `server` is the private sshd (the
 /// ssh tools are skipped without it), `scratch` a directory for parallel's
 /// `HOME` when there is no server.
+#[allow(clippy::too_many_lines)] // The rounds and the table, in the order they print.
 fn run(config: &Config, server: Option<&Sshd>, scratch: &Path) -> Result<(), String> {
     let setup = match server {
         Some(server) => {
@@ -548,7 +550,7 @@ struct Run {
 /// every case.
 fn run_once(tool: Tool, setup: &Setup<'_>, jobs: usize) -> Result<Run, String> {
     let logins_before = setup.logins();
-    let input: String = (1..=jobs).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=jobs).map(|i| i.to_string() + "\n").collect();
     let mut command = tool.command(setup);
     let _ = command
         .stdin(Stdio::piped())
@@ -628,7 +630,7 @@ fn run_once(tool: Tool, setup: &Setup<'_>, jobs: usize) -> Result<Run, String> {
     let in_order = if tool == Tool::XargsLocal {
         let mut lines: Vec<usize> = out.lines().filter_map(|l| l.parse().ok()).collect();
         lines.sort_unstable();
-        let sorted: String = lines.iter().map(|n| format!("{n}\n")).collect();
+        let sorted: String = lines.iter().map(|n| n.to_string() + "\n").collect();
         sorted == expected && out.lines().count() == jobs
     } else {
         out == expected
@@ -676,10 +678,10 @@ fn describe_output(out: &str, jobs: usize) -> String {
         other.len()
     );
     if let Some(first) = missing.first() {
-        text.push_str(&format!(" (first missing: {first})"));
+        let _ = write!(text, " (first missing: {first})");
     }
     if let Some(first) = other.first() {
-        text.push_str(&format!(" (first other: {first:?})"));
+        let _ = write!(text, " (first other: {first:?})");
     }
     if missing.is_empty() && repeated == 0 && other.is_empty() && lines.len() == jobs {
         text.push_str(", out of order");
@@ -861,6 +863,7 @@ fn ratios(hearth: &Report, other: &Report) -> (Option<f64>, Option<f64>) {
 }
 
 /// Jobs per second.
+#[allow(clippy::cast_precision_loss)] // Counts far below 2^53: exact as f64.
 fn rate(jobs: usize, time: Duration) -> f64 {
     jobs as f64 / time.as_secs_f64().max(f64::MIN_POSITIVE)
 }
@@ -871,7 +874,7 @@ fn median(sorted: &[f64]) -> Option<f64> {
     match sorted.len() {
         0 => None,
         n if n % 2 == 1 => Some(sorted[mid]),
-        _ => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
+        _ => Some(f64::midpoint(sorted[mid - 1], sorted[mid])),
     }
 }
 

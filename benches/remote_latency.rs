@@ -36,6 +36,7 @@ mod procs;
 #[allow(dead_code)]
 mod sshd;
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, ExitCode, Stdio};
@@ -94,6 +95,7 @@ fn main() -> ExitCode {
             config.display().to_string(),
         ];
         let row = |name: &str, took: Duration, per_rtt: u64, n: u64| {
+            #[allow(clippy::cast_precision_loss)] // Counts far below 2^53: exact as f64.
             let floor = rtt.as_secs_f64() * n as f64 / per_rtt as f64;
             println!(
                 "| {} ms | {name} | {:.3} s | {:.2} |",
@@ -190,7 +192,8 @@ fn delayed_config(servers: &[Sshd; 2], rtt: Duration) -> std::path::PathBuf {
         let dir = server.config_path().parent().unwrap();
         let user =
             String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
-        text += &format!(
+        let _ = write!(
+            text,
             "Host node{n}\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n    \
              IdentityFile {key}\n    IdentitiesOnly yes\n    IdentityAgent none\n    \
              UserKnownHostsFile /dev/null\n    GlobalKnownHostsFile /dev/null\n    \

@@ -60,6 +60,7 @@ mod procs;
 #[allow(dead_code, unreachable_pub)]
 mod sshd;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +112,7 @@ impl Tool {
     }
 }
 
+#[allow(clippy::too_many_lines)] // The set-up, the rounds and the table, in the order they run.
 fn main() -> ExitCode {
     let config = match Config::from_args(std::env::args().skip(1), DEFAULT_ROUNDS) {
         Ok(config) => config,
@@ -215,14 +217,15 @@ fn main() -> ExitCode {
             };
             let time = median(runs);
             let secs = time.as_secs_f64().max(1e-9);
-            let bytes = (2 * files * workload.size) as f64;
+            #[allow(clippy::cast_precision_loss)] // Counts and sizes far below 2^53: exact as f64.
+            let (bytes, files_f64) = ((2 * files * workload.size) as f64, files as f64);
             println!(
                 "{:<8} {:<22} {:>6} {:>9.2}s {:>10.1} {:>10.1}   {}",
                 workload.name,
                 tool.name(),
                 files,
                 secs,
-                files as f64 / secs,
+                files_f64 / secs,
                 bytes / secs / 1e6,
                 runs.len()
             );
@@ -250,11 +253,11 @@ fn make_files(dir: &Path, workload: &Workload) -> Result<Vec<String>, String> {
         let mut left = workload.size;
         let mut seed = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         while left > 0 {
-            for byte in chunk.iter_mut() {
+            for byte in &mut chunk {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                *byte = seed as u8;
+                *byte = seed.to_le_bytes()[0];
             }
             let n = left.min(chunk.len());
             file.write_all(&chunk[..n])
@@ -276,7 +279,10 @@ fn run_once(
     workload: &Workload,
 ) -> Result<Duration, String> {
     let ssh = server.ssh_command().join(" ");
-    let input: String = names.iter().map(|n| format!("{n}\n")).collect();
+    let input = names.iter().fold(String::new(), |mut input, name| {
+        let _ = writeln!(input, "{name}");
+        input
+    });
     let start = Instant::now();
     match tool {
         Tool::Hearth => {
@@ -341,12 +347,13 @@ fn rsync_there_and_back(ssh: &str, dir: &Path, names: &[String]) -> Result<(), S
             .map(|(h, host)| {
                 let back = &back;
                 scope.spawn(move || -> Result<(), String> {
-                    let list: String = names
-                        .iter()
-                        .skip(h)
-                        .step_by(HOSTS.len())
-                        .map(|n| format!("{n}\n"))
-                        .collect();
+                    let list = names.iter().skip(h).step_by(HOSTS.len()).fold(
+                        String::new(),
+                        |mut list, name| {
+                            let _ = writeln!(list, "{name}");
+                            list
+                        },
+                    );
                     if list.is_empty() {
                         return Ok(());
                     }
@@ -425,7 +432,7 @@ fn check_returned(
     let mut wrong = Vec::new();
     for name in names {
         let out: PathBuf = dir.join(format!("{name}.out"));
-        let size = fs::metadata(&out).map(|m| m.len() as usize);
+        let size = fs::metadata(&out).map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX));
         if size.as_ref().ok() != Some(&workload.size) {
             wrong.push(format!("{name}.out: {size:?}"));
         } else if workload.files == 1 && !same_bytes(&dir.join(name), &out) {
@@ -450,17 +457,16 @@ fn check_returned(
 }
 
 /// True if the two files have the same bytes.
-fn same_bytes(a: &Path, b: &Path) -> bool {
+fn same_bytes(sent: &Path, back: &Path) -> bool {
     use std::io::Read;
-    let (Ok(mut a), Ok(mut b)) = (fs::File::open(a), fs::File::open(b)) else {
+    let (Ok(mut sent), Ok(mut back)) = (fs::File::open(sent), fs::File::open(back)) else {
         return false;
     };
-    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let (mut sent_buf, mut back_buf) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
     loop {
-        let (n, m) = (a.read(&mut x), b.read(&mut y));
-        match (n, m) {
+        match (sent.read(&mut sent_buf), back.read(&mut back_buf)) {
             (Ok(0), Ok(0)) => return true,
-            (Ok(n), Ok(m)) if n == m && x[..n] == y[..m] => {}
+            (Ok(n), Ok(m)) if n == m && sent_buf[..n] == back_buf[..m] => {}
             // Reads of regular files give whole chunks until the end.
             _ => return false,
         }

@@ -67,10 +67,12 @@ fn main() -> ExitCode {
         }
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let submitters = 8;
-    for index in 0..submitters {
+    let submitters: u8 = 8;
+    for index in 0..u64::from(submitters) {
         // Jobs index, index + 8, index + 16, ...
-        let share: Vec<u64> = (index..args.jobs).step_by(submitters as usize).collect();
+        let share: Vec<u64> = (index..args.jobs)
+            .step_by(usize::from(submitters))
+            .collect();
         let arg = (pool.clone(), share, args.sleep_ms, tally.clone());
         let _ = runtime.spawn(
             NoSupervisor,
@@ -182,7 +184,7 @@ struct Args {
     ssh_hosts: Vec<String>,
     ssh: Vec<String>,
     slurm: bool,
-    srun_args: Vec<String>,
+    srun_options: Vec<String>,
     remote_bin: Option<String>,
 }
 
@@ -196,7 +198,7 @@ impl Args {
             ssh_hosts: Vec::new(),
             ssh: vec!["ssh".to_owned()],
             slurm: false,
-            srun_args: Vec::new(),
+            srun_options: Vec::new(),
             remote_bin: None,
         };
         while let Some(arg) = args.next() {
@@ -212,7 +214,7 @@ impl Args {
                 }
                 "--slurm" => parsed.slurm = true,
                 "--srun-args" => {
-                    parsed.srun_args = value()?.split_whitespace().map(str::to_owned).collect();
+                    parsed.srun_options = value()?.split_whitespace().map(str::to_owned).collect();
                 }
                 "--remote-bin" => parsed.remote_bin = Some(value()?),
                 "-h" | "--help" => return Err("help".to_owned()),
@@ -233,14 +235,14 @@ impl Args {
     fn pool(&self) -> hearth::remote::PoolBuilder {
         let builder = Pool::builder()
             .window(self.window)
-            .timeout(Duration::from_secs(60));
+            .timeout(Duration::from_mins(1));
         let bin = self.remote_bin.clone().unwrap_or_else(|| {
             std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         });
         if self.slurm {
-            let slurm = Slurm::new(bin).args(self.srun_args.clone());
+            let slurm = Slurm::new(bin).args(self.srun_options.clone());
             return builder.host(Host::new("slurm", self.slots, slurm.into()));
         }
         if self.ssh_hosts.is_empty() {

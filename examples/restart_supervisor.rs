@@ -16,7 +16,7 @@ use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
 
 /// Restarts allowed within `WINDOW`: the actor runs `MAX_RESTARTS + 1` times.
 const MAX_RESTARTS: usize = 3;
-const WINDOW: Duration = Duration::from_secs(60);
+const WINDOW: Duration = Duration::from_mins(1);
 
 fn main() -> Result<(), hearth::Error> {
     // Show the runtime's logs, including the supervisor's.

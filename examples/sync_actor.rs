@@ -56,9 +56,7 @@ fn prime_counter(mut ctx: SyncContext<CountPrimes>) {
 }
 
 fn is_prime(n: u64) -> bool {
-    (2..)
-        .take_while(|d| d * d <= n)
-        .all(|d| !n.is_multiple_of(d))
+    (2..=n.isqrt()).all(|d| !n.is_multiple_of(d))
 }
 
 async fn client(

@@ -161,7 +161,10 @@ impl Error {
     /// that ended without error exits with 0. See [`exit_code`].
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            Kind::Interrupted(signal) | Kind::Forced(signal) => (128 + signal.number()) as u8,
+            // The signals hearth stops on are all below 32: the sum fits.
+            Kind::Interrupted(signal) | Kind::Forced(signal) => {
+                u8::try_from(128 + signal.number()).unwrap_or(1)
+            }
             _ => 1,
         }
     }

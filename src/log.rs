@@ -85,7 +85,8 @@ impl Log for StderrLogger {
 fn write_timestamp(out: &mut String, since_epoch: std::time::Duration) {
     let secs = since_epoch.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
+    // Seconds of a `u64` divided by 86 400 are below 2^48: they fit.
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX));
     let _ = write!(
         out,
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -105,8 +106,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    // A day of the month (1 to 31) and a month (1 to 12): they fit.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (day, month) = (
+        (doy - (153 * mp + 2) / 5 + 1) as u32,
+        if mp < 10 { mp + 3 } else { mp - 9 } as u32,
+    );
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }

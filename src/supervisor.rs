@@ -130,18 +130,21 @@ impl<Arg> RestartSupervisor<Arg> {
     /// Says `description` in every line this supervisor logs (as the
     /// `about` key), e.g. which connection or file the actor serves, so a
     /// restart in the log says more than the actor's name.
+    #[must_use]
     pub fn log_as(mut self, description: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         self.description = Some(description.into());
         self
     }
 
     /// Sets the number of restarts allowed within the window.
+    #[must_use]
     pub fn max_restarts(mut self, max_restarts: usize) -> Self {
         self.max_restarts = max_restarts;
         self
     }
 
     /// Sets the window in which restarts are counted.
+    #[must_use]
     pub fn within(mut self, window: Duration) -> Self {
         self.window = window;
         self

@@ -35,7 +35,7 @@ use sshd::Sshd;
 const HEARTH: &str = env!("CARGO_BIN_EXE_hearth");
 
 /// Last guard against a hanging run.
-const TIMEOUT: Duration = Duration::from_secs(120);
+const TIMEOUT: Duration = Duration::from_mins(2);
 
 /// A unique `HEARTH_CLI_RUN=..` tag for the environment of one run, to
 /// find every process it started.
@@ -80,7 +80,7 @@ fn hearth(args: &[impl AsRef<OsStr>], stdin: impl AsRef<[u8]>) -> Output {
 /// hearth still running then is killed (its slots end with their input)
 /// before the test fails, so it does not outlive the test.
 fn wait_output(child: Child) -> Output {
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
     let (tx, rx) = mpsc::channel();
     let _ = thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -133,7 +133,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn numbers(n: usize) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
+    (1..=n).map(|i| i.to_string() + "\n").collect()
 }
 
 #[track_caller]
@@ -414,7 +414,7 @@ impl Running {
     }
 
     fn interrupt(&self) {
-        let pid = self.child.id() as libc::pid_t;
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
     }
@@ -759,7 +759,7 @@ fn ssh_refused_host_is_one_clear_error() {
     );
 }
 
-/// A host ssh does not trust (its key is not the one in known_hosts):
+/// A host ssh does not trust (its key is not the one in `known_hosts`):
 /// permanent, so the run fails at once (one connection for the host, whose
 /// slots share it, and no retries), with ssh's own words and the
 /// pool-failure status.

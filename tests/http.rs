@@ -33,7 +33,7 @@ use hyper::{Request, Response, StatusCode};
 /// Header-read timeout of the servers whose clients are not slow on
 /// purpose: far above any pause of a loaded machine, as it also closes
 /// keep-alive connections that stay idle this long.
-const PATIENT: Duration = Duration::from_secs(60);
+const PATIENT: Duration = Duration::from_mins(1);
 
 /// A runtime serving HTTP on 127.0.0.1, in a background thread.
 struct Server {
@@ -391,7 +391,7 @@ fn streams_of_one_connection(server: Server) {
         assert_eq!(response.status, 200);
         assert_eq!(response.text(), format!("{path} 0"));
     }
-    let got = client.request("POST", "/upload", &[1; 100_000]);
+    let got = client.request("POST", "/upload", &vec![1; 100_000]);
     assert_eq!(got.text(), "/upload 100000");
     assert_eq!(server.accepted(), 1);
     server.stop();
@@ -437,7 +437,7 @@ async fn axum_conn(ctx: Context<(), ThreadLocal>, stream: TcpStream) -> Result<(
     http::graceful(&ctx, conn).await
 }
 
-/// `{"message":"Hello, World!"}` without naming serde_json (axum's `Json`
+/// `{"message":"Hello, World!"}` without naming `serde_json` (axum's `Json`
 /// takes any `Serialize`).
 fn serde_json_value() -> std::collections::BTreeMap<&'static str, &'static str> {
     std::collections::BTreeMap::from([("message", "Hello, World!")])
@@ -586,7 +586,7 @@ async fn timer_checks(mut ctx: Context<(), ThreadLocal>, done: mpsc::Sender<Resu
             return Err(format!("slept {:?} of 20 ms", start.elapsed()));
         }
         // An hour, moved to 20 ms from now.
-        let mut sleep = timer.sleep(Duration::from_secs(3600));
+        let mut sleep = timer.sleep(Duration::from_hours(1));
         let soon = Instant::now() + Duration::from_millis(20);
         timer.reset(&mut sleep, soon);
         let ours = sleep

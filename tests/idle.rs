@@ -53,7 +53,7 @@ async fn waiting_shared(mut ctx: Context<(), ThreadSafe>, ready: mpsc::Sender<&'
 }
 
 /// A timer far beyond the test.
-const FAR: Duration = Duration::from_secs(3600);
+const FAR: Duration = Duration::from_hours(1);
 
 fn waiting_sync(mut ctx: SyncContext<()>, ready: mpsc::Sender<&'static str>) {
     ready.send("sync").unwrap();

@@ -100,12 +100,12 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Output {
     let writer = thread::spawn(move || {
         let _ = input.write_all(&stdin);
     });
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let _ = thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let output = match rx.recv_timeout(Duration::from_secs(120)) {
+    let output = match rx.recv_timeout(Duration::from_mins(2)) {
         Ok(output) => output.unwrap(),
         Err(_) => {
             // SAFETY: kill(2) on our own child, not yet waited for.
@@ -320,7 +320,7 @@ fn quoting_of_values() {
         "!",
         "-n",
     ];
-    let input: String = values.iter().map(|v| format!("{v}\n")).collect();
+    let input: String = values.iter().map(|v| v.to_string() + "\n").collect();
     same(&["-k", "printf", "'<%s>\\n'"], input.as_bytes());
     same(&["-k", "printf '<%s>\\n' {} {.}"], input.as_bytes());
     same(
@@ -383,7 +383,7 @@ fn slot_and_sequence_numbers() {
         .iter()
         .map(OsStr::new)
         .collect();
-    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=30).map(|i| i.to_string() + "\n").collect();
     for output in [
         gnu(parallel, &args, input.as_bytes(), &dir),
         hearth(&args, input.as_bytes(), &dir),
@@ -417,7 +417,7 @@ fn jobslot_is_always_in_the_environment() {
         .iter()
         .map(OsStr::new)
         .collect();
-    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=30).map(|i| i.to_string() + "\n").collect();
     for output in [
         gnu(parallel, &args, input.as_bytes(), &dir),
         hearth(&args, input.as_bytes(), &dir),
@@ -441,7 +441,7 @@ fn running_jobs_never_share_a_slot_number() {
         "mkdir {d}/slot-{{%}} || echo clash {{%}}; sleep 0.01; rmdir {d}/slot-{{%}}",
         d = dir.display()
     );
-    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=40).map(|i| i.to_string() + "\n").collect();
     let args: Vec<&OsStr> = ["-j", "4", script.as_str()]
         .into_iter()
         .map(OsStr::new)
@@ -453,7 +453,7 @@ fn running_jobs_never_share_a_slot_number() {
 
 #[test]
 fn unordered_runs_print_the_same_lines() {
-    let input: String = (1..=50).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=50).map(|i| i.to_string() + "\n").collect();
     same_lines(&["-j", "4", "echo {#}-{}"], input.as_bytes());
 }
 
@@ -647,7 +647,7 @@ fn several_inputs_per_job() {
 /// slots, as GNU parallel fills them.
 #[test]
 fn lines_filled_up_to_the_limit() {
-    let input: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=3000).map(|i| i.to_string() + "\n").collect();
     for args in [
         &["-k", "-j3", "-s", "1000", "-m", "echo"][..],
         &["-k", "-j3", "-s", "2000", "-X", "echo x{}y"],
@@ -662,7 +662,7 @@ fn lines_filled_up_to_the_limit() {
 
 #[test]
 fn shuffled_jobs_are_the_same_jobs() {
-    let input: String = (1..=100).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=100).map(|i| i.to_string() + "\n").collect();
     same_lines(&["--shuf", "echo"], input.as_bytes());
     same_lines(
         &["--shuf", "echo", ":::", "a", "b", ":::", "1", "2", "3"],
@@ -731,7 +731,7 @@ fn halt_conditions_and_exit_statuses() {
 /// The exit status is the number of failed jobs, 101 for more than 100.
 #[test]
 fn exit_status_counts_the_failed_jobs() {
-    let input: String = (1..=150).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=150).map(|i| i.to_string() + "\n").collect();
     same(&["-k", "test {} -gt 4"], input.as_bytes());
     same(&["-k", "test {} -gt 40"], input.as_bytes());
     same(&["-k", "test {} -gt 100"], input.as_bytes());
@@ -743,7 +743,7 @@ fn exit_status_counts_the_failed_jobs() {
 
 #[test]
 fn slots_as_gnu_parallel_counts_jobs() {
-    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=20).map(|i| i.to_string() + "\n").collect();
     for slots in ["1", "3", "50%", "200%", "+1", "-1", "0"] {
         same(&["-k", "-j", slots, "echo"], input.as_bytes());
         same(&["-k", "--jobs", slots, "echo"], input.as_bytes());
@@ -1005,7 +1005,7 @@ fn tags_and_tagstrings() {
 /// same lines.
 #[test]
 fn line_buffer_and_ungroup_print_the_same_lines() {
-    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    let input: String = (1..=30).map(|i| i.to_string() + "\n").collect();
     for option in ["--line-buffer", "--lb", "--ungroup", "-u", "--group"] {
         same_lines(&[option, "-j4", "echo {}; echo again {}"], input.as_bytes());
         same_lines(

@@ -122,7 +122,7 @@ impl Scenario {
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: `kill` has no memory-safety preconditions; the pid is our
         // own child, which we have not reaped yet.
-        let res = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let res = unsafe { libc::kill(libc::pid_t::try_from(self.child.id()).unwrap(), signal) };
         assert_eq!(res, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
@@ -131,8 +131,8 @@ impl Scenario {
     fn line(&mut self) -> String {
         match self.stdout.recv_timeout(GUARD) {
             Ok(line) => line,
-            Err(_) => panic!(
-                "no line on stdout; stderr so far: {:?}",
+            Err(err) => panic!(
+                "no line on stdout ({err}); stderr so far: {:?}",
                 self.drain_stderr()
             ),
         }
@@ -157,7 +157,10 @@ impl Scenario {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr.recv_timeout(left) {
                 Ok(line) => self.stderr_seen.push(line),
-                Err(_) => panic!("no stderr line with {needle:?}; got {:?}", self.stderr_seen),
+                Err(err) => panic!(
+                    "no stderr line with {needle:?} ({err}); got {:?}",
+                    self.stderr_seen
+                ),
             }
         }
     }
@@ -270,6 +273,7 @@ fn fields(line: &str) -> HashMap<&str, &str> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines)] // One scenario, its checks in the order the output comes.
 fn usr2_logs_metrics_and_snapshot_agrees() {
     let mut child = Scenario::start("metrics");
     assert_eq!(child.lines(2), ["ready", "ready sync"]);
@@ -535,7 +539,10 @@ fn sigint_is_an_interrupt_unless_stop_signals_end_cleanly() {
 
 /// The programs under test.
 mod child {
-    use super::*;
+    use super::{
+        ActorOptions, Context, Duration, Instant, NoSupervisor, Runtime, RuntimeRef, Signal,
+        SyncContext, ThreadLocal, ThreadSafe, actor_fn, panic, process,
+    };
 
     /// Messages of the test actors: signals, plus a go-ahead sent once the
     /// actor is registered as a signal receiver.
@@ -555,7 +562,7 @@ mod child {
         hearth::log::init();
         let grace = match scenario {
             "stubborn_short_grace" => Duration::from_millis(300),
-            _ => Duration::from_secs(60),
+            _ => Duration::from_mins(1),
         };
         // First thing: the runtime blocks the signals for every thread.
         let mut setup = Runtime::setup()
@@ -936,8 +943,9 @@ mod child {
             ActorOptions::default(),
         );
         runtime.thread_safe().receive_signals(bad.clone());
-        if bad.try_send(BadMsg::Registered).is_err() {
-            panic!("bad shared receiver did not take its first message");
-        }
+        assert!(
+            bad.try_send(BadMsg::Registered).is_ok(),
+            "bad shared receiver did not take its first message"
+        );
     }
 }

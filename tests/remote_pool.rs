@@ -45,6 +45,7 @@ use hearth::remote::{
     Transport,
 };
 
+#[allow(clippy::too_many_lines)] // One table of every handler the tests call.
 fn handlers() -> Handlers {
     Handlers::new()
         .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
@@ -63,7 +64,7 @@ fn handlers() -> Handlers {
             process::exit(9)
         })
         .add("hang", |x: u64| {
-            std::thread::sleep(Duration::from_secs(3600));
+            std::thread::sleep(Duration::from_hours(1));
             Ok::<_, String>(x)
         })
         // Appends a line to `file`, then waits an hour: how many times a
@@ -75,7 +76,7 @@ fn handlers() -> Handlers {
                 .open(&file)
                 .map_err(|err| format!("opening {file:?}: {err}"))?;
             writeln!(marks, "started").map_err(|err| format!("writing {file:?}: {err}"))?;
-            std::thread::sleep(Duration::from_secs(3600));
+            std::thread::sleep(Duration::from_hours(1));
             Ok::<_, String>(())
         })
         // Stops its own worker with SIGSTOP the first time (marker
@@ -121,7 +122,7 @@ fn handlers() -> Handlers {
         .add("flag", |(flag, role, x): (PathBuf, String, u64)| {
             match role.as_str() {
                 "set" => fs::write(&flag, b"").map_err(|err| format!("setting {flag:?}: {err}"))?,
-                "wait" => gates::wait_until(Duration::from_secs(60), || flag.exists())
+                "wait" => gates::wait_until(Duration::from_mins(1), || flag.exists())
                     .map_err(|()| format!("{flag:?} was never set"))?,
                 _ => {}
             }
@@ -151,17 +152,17 @@ fn handlers() -> Handlers {
             // SAFETY: closing a descriptor of this worker process; it
             // writes nothing more to it.
             let _ = unsafe { libc::close(frames) };
-            std::thread::sleep(Duration::from_secs(60));
+            std::thread::sleep(Duration::from_mins(1));
             Ok::<_, String>(())
         })
-        .add("big", |len: u64| Ok::<_, String>(vec![7u8; len as usize]))
+        .add("big", |len: u64| Ok::<_, String>(vec![7u8; usize::try_from(len).unwrap()]))
         // `len` bytes, once the flag file exists if one is given.
         .add("wait_then_big", |(flag, len): (Option<PathBuf>, u64)| {
             if let Some(flag) = flag {
-                gates::wait_until(Duration::from_secs(60), || flag.exists())
+                gates::wait_until(Duration::from_mins(1), || flag.exists())
                     .map_err(|()| format!("{flag:?} was never set"))?;
             }
-            Ok::<_, String>(vec![7u8; len as usize])
+            Ok::<_, String>(vec![7u8; usize::try_from(len).unwrap()])
         })
         // Streams `len` bytes of `byte` on stdout, half of them before the
         // flag file exists (if one is given), the rest after.
@@ -171,7 +172,7 @@ fn handlers() -> Handlers {
                 let half = len / 2;
                 write_bytes(job, byte, half)?;
                 if let Some(flag) = flag {
-                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    gates::wait_until(Duration::from_mins(1), || flag.exists())
                         .map_err(|()| format!("{flag:?} was never set"))?;
                 }
                 write_bytes(job, byte, len - half)?;
@@ -188,7 +189,7 @@ fn handlers() -> Handlers {
                 let _ = count_run(&file)?;
                 write_bytes(job, b'x', len)?;
                 if let Some(flag) = flag {
-                    gates::wait_until(Duration::from_secs(60), || flag.exists())
+                    gates::wait_until(Duration::from_mins(1), || flag.exists())
                         .map_err(|()| format!("{flag:?} was never set"))?;
                 }
                 if fs::create_dir(&marker).is_ok() {
@@ -204,6 +205,7 @@ fn handlers() -> Handlers {
         .add_with_context(
             "copy_in_workdir",
             |(from, to): (String, String), job: &mut JobContext<'_>| {
+                use std::os::unix::fs::PermissionsExt as _;
                 let dir = job.workdir().map(PathBuf::from).unwrap_or_default();
                 let greeting = job
                     .env()
@@ -225,7 +227,6 @@ fn handlers() -> Handlers {
                         .args(["-c", "printf '%s %s' \"$GREETING\" \"$(pwd)\""]),
                 )
                 .map_err(|e| e.to_string())?;
-                use std::os::unix::fs::PermissionsExt as _;
                 Ok::<_, String>(format!("{:04o}", mode.mode() & 0o7777))
             },
         )
@@ -262,7 +263,7 @@ fn handlers() -> Handlers {
 /// Streams `len` bytes of `byte` on the job's stdout, 64 KiB at a time.
 fn write_bytes(job: &mut JobContext<'_>, byte: u8, len: u64) -> Result<(), String> {
     let chunk = vec![byte; 64 * 1024];
-    let mut left = len as usize;
+    let mut left = usize::try_from(len).unwrap();
     while left > 0 {
         let n = left.min(chunk.len());
         job.write(Stream::Stdout, &chunk[..n])
@@ -284,6 +285,7 @@ fn count_run(file: &std::path::Path) -> Result<u64, String> {
     Ok(text.lines().count() as u64)
 }
 
+#[allow(clippy::too_many_lines)] // The list of tests this harness runs, in one place.
 fn main() -> ExitCode {
     if remote::is_remote_worker() {
         if env::var_os("HEARTH_LOG").is_some() {
@@ -733,7 +735,7 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     let control = pool.control();
     let running = marker.clone();
     let killer = std::thread::spawn(move || {
-        let seen = gates::wait_until(Duration::from_secs(60), || {
+        let seen = gates::wait_until(Duration::from_mins(1), || {
             running.exists() && control.metrics().hosts[0].alive == 0
         });
         control.kill();
@@ -743,7 +745,7 @@ fn kill_while_a_failed_slot_waits_for_its_exit_cancels_its_job() {
     // test binary.
     let (ended, watch) = std::sync::mpsc::channel::<()>();
     let _guard = std::thread::spawn(move || {
-        if watch.recv_timeout(Duration::from_secs(120)).is_err() {
+        if watch.recv_timeout(Duration::from_mins(2)).is_err() {
             eprintln!("kill_while_a_failed_slot_waits_for_its_exit: the run never ended");
             process::exit(101);
         }

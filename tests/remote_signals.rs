@@ -19,7 +19,7 @@ use hearth::remote::{
 use hearth::{Runtime, Signal};
 
 /// A last guard for every wait.
-const GUARD: Duration = Duration::from_secs(60);
+const GUARD: Duration = Duration::from_mins(1);
 
 /// Jobs of each case: the first runs until told to go (or killed), the
 /// others wait behind it on the pool's one slot.

@@ -56,7 +56,7 @@ use slurm::{CAPACITY, Cluster, NODE};
 const WORKER_WAIT: Duration = Duration::from_secs(30);
 
 /// Last guard against a hanging `hearth map`.
-const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+const CLI_TIMEOUT: Duration = Duration::from_mins(2);
 
 fn handlers() -> Handlers {
     Handlers::new()
@@ -67,13 +67,13 @@ fn handlers() -> Handlers {
         .add("rendezvous", |(dir, n): (PathBuf, usize)| {
             gates::mark(&dir)?;
             gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
-                .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
         // Waits until the file `gate` exists, then squares.
         .add("gated", |(gate, x): (PathBuf, u64)| {
             gates::wait_until(WORKER_WAIT, || gate.exists())
-                .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
             x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
         })
 }
@@ -484,7 +484,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn numbers(n: usize) -> String {
-    (1..=n).map(|i| format!("{i}\n")).collect()
+    (1..=n).map(|i| i.to_string() + "\n").collect()
 }
 
 /// `hearth map --slurm -j 4 --tag-host -- echo {}` with 1,000 inputs:

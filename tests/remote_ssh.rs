@@ -44,7 +44,7 @@ fn handlers() -> Handlers {
         .add("rendezvous", |(dir, n): (PathBuf, usize)| {
             gates::mark(&dir)?;
             gates::wait_until(WORKER_WAIT, || gates::count_entries(&dir) >= n)
-                .map_err(|_| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("rendezvous: fewer than {n} workers after {WORKER_WAIT:?}"))?;
             Ok::<_, String>(process::id())
         })
         // Stops its own worker with SIGSTOP the first time (marker
@@ -64,7 +64,7 @@ fn handlers() -> Handlers {
         .add("gated", |(started, gate, x): (PathBuf, PathBuf, u64)| {
             gates::mark(&started)?;
             gates::wait_until(WORKER_WAIT, || gate.exists())
-                .map_err(|_| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
+                .map_err(|()| format!("gate {gate:?} still closed after {WORKER_WAIT:?}"))?;
             x.checked_mul(x).ok_or_else(|| "overflow".to_owned())
         })
 }
@@ -392,7 +392,8 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
     let (ssh_pid, worker_pid) = match killed {
         Ok(Ok(pids)) => pids,
         Ok(Err(why)) => panic!("killing an ssh client: {why}"),
-        Err(_) => panic!("the killer thread panicked"),
+        // The killer thread panicked: its panic is the test's.
+        Err(panic) => std::panic::resume_unwind(panic),
     };
     let out = out.unwrap();
     assert_eq!(out.len() as u64, JOBS);
@@ -404,7 +405,12 @@ fn killed_ssh_client_loses_nothing_and_its_worker_exits(sshd: &Sshd) {
         );
     }
     let answered: usize = pool.host_states().iter().map(|s| s.jobs_done).sum();
-    assert_eq!(answered, JOBS as usize, "{:?}", pool.host_states());
+    assert_eq!(
+        answered,
+        usize::try_from(JOBS).unwrap(),
+        "{:?}",
+        pool.host_states()
+    );
     pool.shutdown(Duration::from_secs(10));
 }
 
@@ -873,7 +879,7 @@ fn killed_master_fails_its_slots_and_their_jobs_run_again(sshd: &Sshd) {
     let master = match killed {
         Ok(Ok(pid)) => pid,
         Ok(Err(why)) => panic!("killing the master: {why}"),
-        Err(_) => panic!("the killer thread panicked"),
+        Err(panic) => std::panic::resume_unwind(panic),
     };
     let out = out.unwrap();
     assert_eq!(out.len() as u64, JOBS);

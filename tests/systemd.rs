@@ -231,7 +231,10 @@ impl Proc {
     fn line(&mut self) -> String {
         match self.stdout.recv_timeout(GUARD) {
             Ok(line) => line,
-            Err(_) => panic!("no line on stdout; stderr: {:?}", self.stderr_lines()),
+            Err(err) => panic!(
+                "no line on stdout ({err}); stderr: {:?}",
+                self.stderr_lines()
+            ),
         }
     }
 
@@ -256,7 +259,10 @@ impl Proc {
                         return line;
                     }
                 }
-                Err(_) => panic!("no stderr line with {words:?}: {:?}", self.stderr_seen),
+                Err(err) => panic!(
+                    "no stderr line with {words:?} ({err}): {:?}",
+                    self.stderr_seen
+                ),
             }
         }
     }
@@ -276,7 +282,7 @@ impl Proc {
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: `kill` has no memory-safety preconditions; the pid is our
         // own child, which we have not reaped yet.
-        let res = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        let res = unsafe { libc::kill(libc::pid_t::try_from(self.child.id()).unwrap(), signal) };
         assert_eq!(res, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
@@ -559,9 +565,10 @@ fn socket_activate() -> Option<&'static str> {
     if found {
         return Some(PROGRAM);
     }
-    if env::var("HEARTH_REQUIRE_SYSTEMD").is_ok_and(|v| v == "1") {
-        panic!("{PROGRAM} is not installed (Debian package systemd), and HEARTH_REQUIRE_SYSTEMD=1");
-    }
+    assert!(
+        !env::var("HEARTH_REQUIRE_SYSTEMD").is_ok_and(|v| v == "1"),
+        "{PROGRAM} is not installed (Debian package systemd), and HEARTH_REQUIRE_SYSTEMD=1"
+    );
     println!("skipped: {PROGRAM} is not installed (Debian package systemd)");
     None
 }
@@ -639,7 +646,7 @@ fn socket_activated_echo_server_on_tcp() {
         .collect();
     assert_eq!(server.line(), format!("listening on {addr}"));
     for (i, client) in clients.iter_mut().enumerate() {
-        echo_round_trips(client, i as u8);
+        echo_round_trips(client, u8::try_from(i).unwrap());
     }
     let status = server.stop();
     assert!(status.success(), "{status}: {:?}", server.stderr_lines());
@@ -707,7 +714,7 @@ fn socket_activated_echo_server_on_a_unix_socket() {
     let mut clients: Vec<_> = (0..4).map(|_| connect(&path)).collect();
     assert_eq!(server.line(), format!("listening on {}", path.display()));
     for (i, client) in clients.iter_mut().enumerate() {
-        echo_round_trips(client, i as u8);
+        echo_round_trips(client, u8::try_from(i).unwrap());
     }
     let status = server.stop();
     assert!(status.success(), "{status}: {:?}", server.stderr_lines());

@@ -199,15 +199,12 @@ pub(super) fn run(
         let mut text = String::new();
         let _ = output.send(stdout.read_to_string(&mut text).map(|_| text));
     });
-    let text = match read.recv_timeout(CHILD_LIMIT) {
-        Ok(text) => text,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "no result from the child process after {CHILD_LIMIT:?}"
-            ));
-        }
+    let Ok(text) = read.recv_timeout(CHILD_LIMIT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "no result from the child process after {CHILD_LIMIT:?}"
+        ));
     };
     let _ = reader.join();
     let status = child

@@ -1,6 +1,9 @@
 //! Four senders, one receiver checking count and sum.
 
-use super::*;
+use super::{
+    ActorRef, CAPACITY, Context, Done, FAN_IN_SENDERS, Instant, NoSupervisor, Outcome, RuntimeRef,
+    actor_fn, check_sum, options, run_hearth, run_tokio_local, run_tokio_shared,
+};
 
 /// The numbers sender `sender` sends: its share of `0..n`.
 fn share(sender: u64, n: u64) -> std::ops::Range<u64> {

@@ -44,7 +44,7 @@ pub(super) const INTERVAL_MS: u64 = 2_000;
 pub(super) const SMOKE_INTERVAL_MS: u64 = 100;
 
 /// The idle actor's (task's) timeout: far beyond any run.
-const FAR: Duration = Duration::from_secs(60 * 60);
+const FAR: Duration = Duration::from_hours(1);
 
 /// hearth, a thread-local actor on one worker.
 pub(super) fn hearth_local(ms: u64) -> Figures {

@@ -1,7 +1,10 @@
 //! Two actors (tasks) sending a number back and forth; the reply is the
 //! number plus one, and every reply is checked.
 
-use super::*;
+use super::{
+    ActorRef, CAPACITY, Context, Done, Instant, NoSupervisor, Outcome, RuntimeRef, ThreadLocal,
+    ThreadSafe, actor_fn, options, run_hearth, run_tokio_local, run_tokio_shared,
+};
 
 /// hearth, thread-local actors on one worker.
 pub(super) fn hearth_local(n: u64) -> Outcome {

@@ -220,7 +220,7 @@ fn send_signals(n: u64, ready: &mpsc::Receiver<()>, acks: &mpsc::Receiver<Instan
         let received = acks
             .recv()
             .map_err(|_| format!("signal {i}: the receiver stopped"))?;
-        latencies.push(received.saturating_duration_since(sent).as_nanos() as f64);
+        latencies.push(received.saturating_duration_since(sent).as_secs_f64() * 1e9);
     }
     Ok(latencies)
 }

@@ -5,7 +5,11 @@
 //! allocator kept from the run before weighs on the next: each run is made
 //! in a child process of its own (`child.rs`), which reports its time.
 
-use super::*;
+use super::{
+    ActorOptions, ActorRef, Context, Done, Duration, Figures, Future, Instant, NoSupervisor,
+    Outcome, Pin, RuntimeRef, SKYNET_CHILDREN, SKYNET_FANOUT, ThreadLocal, ThreadSafe, actor_fn,
+    options, run_hearth, run_tokio_local, run_tokio_shared, sum_below,
+};
 use crate::child::{self, Family, Flavour, Side};
 
 /// hearth, thread-local actors, in a child process.
@@ -107,11 +111,7 @@ impl Node {
             parent: Parent::Node(me),
         };
         // Nodes receive one message per child, leaves none.
-        let capacity = if size == 1 {
-            1
-        } else {
-            SKYNET_CHILDREN as usize
-        };
+        let capacity = if size == 1 { 1 } else { SKYNET_FANOUT };
         (node, options(capacity))
     }
 }
@@ -153,7 +153,7 @@ pub(super) fn hearth_local(size: u64) -> Outcome {
                 NoSupervisor,
                 actor_fn(node_local),
                 root(size, done),
-                options(SKYNET_CHILDREN as usize),
+                options(SKYNET_FANOUT),
             );
             Ok::<(), String>(())
         });
@@ -168,7 +168,7 @@ pub(super) fn hearth_shared(size: u64) -> Outcome {
             NoSupervisor,
             actor_fn(node_shared),
             root(size, done),
-            options(SKYNET_CHILDREN as usize),
+            options(SKYNET_FANOUT),
         );
     })
 }
@@ -257,7 +257,7 @@ fn tokio_node(num: u64, size: u64) -> NodeFuture {
             return Ok(num);
         }
         let child = size / SKYNET_CHILDREN;
-        let children: [tokio::task::JoinHandle<Result<u64, String>>; SKYNET_CHILDREN as usize] =
+        let children: [tokio::task::JoinHandle<Result<u64, String>>; SKYNET_FANOUT] =
             std::array::from_fn(|i| tokio::spawn(tokio_node(num + i as u64 * child, child)));
         let mut sum = 0;
         for child in children {

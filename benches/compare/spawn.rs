@@ -1,6 +1,9 @@
 //! Many short-lived actors, each receiving one message.
 
-use super::*;
+use super::{
+    Arc, AtomicU64, CAPACITY, Context, Done, Instant, NoSupervisor, Ordering, Outcome, RuntimeRef,
+    actor_fn, check_sum, options, run_hearth, run_tokio_local, run_tokio_shared,
+};
 
 /// What the spawned actors (tasks) report to: the last one to finish
 /// checks the result and reports the time.

@@ -281,7 +281,7 @@ fn pin_to(cpu: usize) {
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: pid 0 is the calling thread; `set` is initialised and the
     // size passed is its own.
-    let _ = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    let _ = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
 }
 
 /// Echoes one connection until the client closes it.
@@ -306,12 +306,14 @@ async fn tokio_echo(mut stream: tokio::net::TcpStream) -> io::Result<()> {
 /// and a blocking read or write is one system call with nothing in between
 /// that could favour one server. A thread per connection would be 50
 /// threads fighting the server for two cores, so the connections are
-/// spread over [`CLIENT_THREADS`] threads. Each thread sends one request
+/// spread over `CLIENT_THREADS` threads. Each thread sends one request
 /// on each of its connections, then reads each reply: every connection
 /// does strict request/response (one request in flight), while the
 /// server sees as many requests in flight as there are connections.
 mod client {
-    use super::*;
+    use super::{
+        Barrier, IO_TIMEOUT, Instant, MESSAGE_LEN, Outcome, Read, Shape, SocketAddr, Write, io,
+    };
 
     /// Connects `shape.connections` clients to `addr`, makes one round
     /// trip on each, then times `round_trips` round trips on every
@@ -319,7 +321,7 @@ mod client {
     /// checked byte for byte. The connections are closed when this
     /// returns.
     pub(super) fn run(addr: SocketAddr, shape: Shape, round_trips: u64) -> Outcome {
-        let mut streams = Vec::with_capacity(shape.connections as usize);
+        let mut streams = Vec::with_capacity(usize::try_from(shape.connections).unwrap_or(0));
         for id in 0..shape.connections {
             let mut stream = connect(addr).map_err(|err| format!("client {id}: {err}"))?;
             // The warm-up round trip (round `u64::MAX`, never timed).
@@ -414,7 +416,7 @@ mod client {
         message[8..16].copy_from_slice(&round.to_le_bytes());
         let seed = id.wrapping_mul(31).wrapping_add(round);
         for (i, byte) in message.iter_mut().enumerate().skip(16) {
-            *byte = seed.wrapping_add(i as u64) as u8;
+            *byte = seed.wrapping_add(i as u64).to_le_bytes()[0];
         }
         message
     }

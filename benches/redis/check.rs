@@ -87,7 +87,8 @@ impl Client {
             ":" => Value::Int(number()?),
             "$" if number()? < 0 => Value::Bulk(None),
             "$" => {
-                let mut value = vec![0; number()? as usize + 2];
+                let len = usize::try_from(number()?).map_err(|_| "negative bulk length")?;
+                let mut value = vec![0; len + 2];
                 self.reader
                     .read_exact(&mut value)
                     .map_err(|err| format!("reading a bulk reply: {err}"))?;
@@ -207,7 +208,9 @@ fn commands(addr: SocketAddr) -> Result<(), String> {
     c.expect("GET missing", Value::Bulk(None))?;
     // Binary keys and values, a value of 100 KiB.
     let binary = [key("\r\n\0"), vec![0, 255, b'\r', b'\n']].concat();
-    let big: Vec<u8> = (0..100 * 1024).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..100 * 1024)
+        .map(|i: u32| u8::try_from(i % 251).unwrap())
+        .collect();
     c.send(&request(&[b"SET", &binary, &big]))?;
     c.expect("SET binary", ok())?;
     c.send(&request(&[b"GET", &binary]))?;

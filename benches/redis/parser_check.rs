@@ -124,7 +124,7 @@ impl Random {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % n as u64).unwrap()
     }
 }
 
@@ -143,7 +143,7 @@ fn random_input() -> Result<(), String> {
         } else {
             valid.clone()
         };
-        for _ in 0..1 + random.below(4) {
+        for _ in 0..=random.below(4) {
             let at = random.below(bytes.len() + 1);
             let byte = ALPHABET[random.below(ALPHABET.len())];
             match random.below(3) {

@@ -28,6 +28,7 @@ const PAIRS: [(Side, Side); 5] = [
 
 /// Requests per second of figure `f` of a run: a test's, or for both
 /// tests all their requests over the time they took together.
+#[allow(clippy::cast_precision_loss)] // Counts far below 2^53: exact as f64.
 fn figure(measured: &Measured, f: usize) -> f64 {
     match measured.get(f) {
         Some(rate) => *rate,

@@ -213,9 +213,10 @@ fn parse_multibulk(
     };
     let count = match count {
         Some(n) if n <= 0 => return Ok(Some(at)),
-        Some(n) if n as u64 <= MAX_ARGS as u64 => n as usize,
-        _ => return Err(ProtocolError("invalid multibulk length")),
-    };
+        Some(n) => usize::try_from(n).ok().filter(|&n| n <= MAX_ARGS),
+        None => None,
+    }
+    .ok_or(ProtocolError("invalid multibulk length"))?;
     for _ in 0..count {
         match buf.get(at) {
             None => return Ok(None),
@@ -225,10 +226,10 @@ fn parse_multibulk(
         let Some((len, data)) = line_number(buf, at + 1, "too big bulk count string")? else {
             return Ok(None);
         };
-        let len = match len {
-            Some(n) if n >= 0 && n as u64 <= MAX_BULK as u64 => n as usize,
-            _ => return Err(ProtocolError("invalid bulk length")),
-        };
+        let len = len
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= MAX_BULK)
+            .ok_or(ProtocolError("invalid bulk length"))?;
         let end = data + len;
         if buf.len() < end + 2 {
             return Ok(None);

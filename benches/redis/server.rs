@@ -104,7 +104,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and checks that it exited cleanly.
     pub(crate) fn stop(mut self) -> Result<(), String> {
-        let pid = self.child.id() as libc::pid_t;
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: plain system call on our own child, not yet waited for.
         if unsafe { libc::kill(pid, libc::SIGTERM) } == -1 {
             return Err(format!(

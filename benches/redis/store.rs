@@ -85,7 +85,7 @@ pub(crate) fn shard_of(key: &[u8], shards: usize) -> usize {
     let hash = key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    (hash % shards as u64) as usize
+    usize::try_from(hash % shards as u64).unwrap()
 }
 
 /// Shards behind a mutex each, for the forms whose connections execute

@@ -300,7 +300,7 @@ where
     type Error = Infallible;
     type RuntimeAccess = RT;
 
-    fn new(&mut self, ctx: Context<M, RT>, _: ()) -> Result<Fut, Infallible> {
+    fn new(&mut self, ctx: Context<M, RT>, (): ()) -> Result<Fut, Infallible> {
         Ok((self.f)(ctx))
     }
 
@@ -339,7 +339,7 @@ where
     type Argument = ();
     type Error = R::Error;
 
-    fn run(&self, ctx: SyncContext<M>, _: ()) -> Result<(), R::Error> {
+    fn run(&self, ctx: SyncContext<M>, (): ()) -> Result<(), R::Error> {
         (self.f)(ctx).into_result()
     }
 

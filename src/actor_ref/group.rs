@@ -308,6 +308,6 @@ impl<M> fmt::Debug for ActorGroup<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorGroup")
             .field("actor_refs", &self.actor_refs)
-            .finish()
+            .finish_non_exhaustive()
     }
 }

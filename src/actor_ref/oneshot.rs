@@ -258,7 +258,7 @@ mod tests {
     }
 
     /// Sender and receiver on two threads, racing: every value arrives
-    /// exactly once, every drop is clean (run under AddressSanitizer in CI).
+    /// exactly once, every drop is clean (run under `AddressSanitizer` in CI).
     #[test]
     fn races_between_threads_lose_nothing() {
         let rounds = if cfg!(miri) { 50 } else { 5_000 };

@@ -246,7 +246,7 @@ impl Coordinator {
             }
             let pulses = self.workers.iter().flatten().map(|w| (w.id(), w.pulse()));
             self.service.tick(now, pulses);
-            for event in events.iter() {
+            for event in &events {
                 let result = match event.token() {
                     SIGNAL => self.handle_signals(),
                     WAKER if self.shared.shutdown.take_request() => {
@@ -288,7 +288,7 @@ impl Coordinator {
             Action::Drain => {
                 match event {
                     Event::StopSignal { signal, .. } => {
-                        info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime")
+                        info!(signal:% = signal, grace:? = self.grace; "no signal receivers, shutting down the runtime");
                     }
                     _ => info!(grace:? = self.grace; "shutting down the runtime"),
                 }
@@ -451,7 +451,7 @@ impl Coordinator {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
-            for event in events.iter() {
+            for event in &events {
                 if event.token() != SIGNAL && event.token() != WAKER {
                     self.thread_event(event.token());
                 }

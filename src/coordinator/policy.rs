@@ -163,123 +163,18 @@ impl Policy {
         let (next, action) = match (self.phase, event) {
             (Phase::Forced, _) => (Phase::Forced, Action::Nothing),
             (_, Event::PollFailed) => (Phase::Forced, Action::Force(Forced::PollFailed)),
-
-            (
-                Phase::Running,
-                Event::StopSignal {
-                    signal,
-                    receivers: 0,
-                },
-            ) => (
-                Phase::Draining {
-                    cause: Cause::Signal(signal),
-                    until,
-                },
-                Action::Drain,
-            ),
-            (Phase::Running, Event::StopSignal { .. }) => (Phase::Running, Action::Nothing),
-            (Phase::Running, Event::ShutdownRequested) => (
-                Phase::Draining {
-                    cause: Cause::Requested,
-                    until,
-                },
-                Action::Drain,
-            ),
-            (
-                Phase::ClosingPools {
-                    until,
-                    drained: None,
-                },
-                Event::StopSignal { signal, .. },
-            ) => (
-                Phase::ClosingPools {
-                    until,
-                    drained: Some(Cause::Signal(signal)),
-                },
-                Action::Nothing,
-            ),
-            (
-                Phase::Draining { .. } | Phase::Failed { .. } | Phase::ClosingPools { .. },
-                Event::StopSignal { signal, .. },
-            ) => (Phase::Forced, Action::Force(Forced::Signal(signal))),
-            (phase @ (Phase::Draining { .. } | Phase::Failed { .. }), Event::ShutdownRequested) => {
-                (phase, Action::Nothing)
+            (phase, Event::StopSignal { signal, receivers }) => {
+                on_stop_signal(phase, signal, receivers, until)
             }
-            (
-                Phase::ClosingPools {
-                    until,
-                    drained: None,
-                },
-                Event::ShutdownRequested,
-            ) => (
-                Phase::ClosingPools {
-                    until,
-                    drained: Some(Cause::Requested),
-                },
-                Action::Nothing,
-            ),
-            (phase @ Phase::ClosingPools { .. }, Event::ShutdownRequested) => {
-                (phase, Action::Nothing)
-            }
-
-            (Phase::Running, Event::ThreadFailed) => {
-                self.failed = true;
-                (Phase::Failed { until }, Action::StopThreads)
-            }
-            // The grace period already running goes on.
-            (Phase::Draining { until, .. }, Event::ThreadFailed) => {
-                self.failed = true;
-                (Phase::Failed { until }, Action::StopThreads)
-            }
+            (phase, Event::ShutdownRequested) => on_shutdown_requested(phase, until),
             (phase, Event::ThreadFailed) => {
                 self.failed = true;
-                (phase, Action::Nothing)
+                on_thread_failed(phase, until)
             }
-
-            (Phase::Running, Event::ThreadsDone) => (
-                Phase::ClosingPools {
-                    until,
-                    drained: None,
-                },
-                Action::ClosePools,
-            ),
-            (Phase::Draining { cause, .. }, Event::ThreadsDone) => (
-                Phase::ClosingPools {
-                    until,
-                    drained: Some(cause),
-                },
-                Action::ClosePools,
-            ),
-            (Phase::Failed { .. }, Event::ThreadsDone) => (
-                Phase::ClosingPools {
-                    until,
-                    drained: None,
-                },
-                Action::ClosePools,
-            ),
-            (phase @ Phase::ClosingPools { .. }, Event::ThreadsDone) => (phase, Action::Nothing),
-
+            (phase, Event::ThreadsDone) => on_threads_done(phase, until),
             (Phase::ClosingPools { .. }, Event::PoolsClosed) => (self.phase, Action::Return),
             (phase, Event::PoolsClosed) => (phase, Action::Nothing),
-
-            (
-                phase @ (Phase::Draining { until, .. } | Phase::Failed { until }),
-                Event::Tick(now),
-            ) => {
-                if until.is_some_and(|until| now >= until) {
-                    (Phase::Forced, Action::Force(Forced::GraceOver))
-                } else {
-                    (phase, Action::Nothing)
-                }
-            }
-            (phase @ Phase::ClosingPools { until, .. }, Event::Tick(now)) => {
-                if until.is_some_and(|until| now >= until) {
-                    (phase, Action::KillPoolsAndReturn)
-                } else {
-                    (phase, Action::Nothing)
-                }
-            }
-            (Phase::Running, Event::Tick(_)) => (Phase::Running, Action::Nothing),
+            (phase, Event::Tick(now)) => on_tick(phase, now),
         };
         self.phase = next;
         action
@@ -302,6 +197,100 @@ impl Policy {
             } => Some(Signal::Interrupt),
             _ => None,
         }
+    }
+}
+
+// The rows of the transition table, one function per event; `until` is the
+// end of a grace period that would start now. `Policy::on` handles the
+// forced phase and a failed poll first.
+
+fn on_stop_signal(
+    phase: Phase,
+    signal: Signal,
+    receivers: usize,
+    until: Option<Instant>,
+) -> (Phase, Action) {
+    match phase {
+        Phase::Running if receivers == 0 => (
+            Phase::Draining {
+                cause: Cause::Signal(signal),
+                until,
+            },
+            Action::Drain,
+        ),
+        // An actor receives it: the application decides.
+        Phase::Running => (Phase::Running, Action::Nothing),
+        // The first signal after the threads ended: remembered as the
+        // drain's cause.
+        Phase::ClosingPools {
+            until,
+            drained: None,
+        } => (
+            Phase::ClosingPools {
+                until,
+                drained: Some(Cause::Signal(signal)),
+            },
+            Action::Nothing,
+        ),
+        Phase::Draining { .. } | Phase::Failed { .. } | Phase::ClosingPools { .. } => {
+            (Phase::Forced, Action::Force(Forced::Signal(signal)))
+        }
+        Phase::Forced => (Phase::Forced, Action::Nothing),
+    }
+}
+
+fn on_shutdown_requested(phase: Phase, until: Option<Instant>) -> (Phase, Action) {
+    match phase {
+        Phase::Running => (
+            Phase::Draining {
+                cause: Cause::Requested,
+                until,
+            },
+            Action::Drain,
+        ),
+        Phase::ClosingPools {
+            until,
+            drained: None,
+        } => (
+            Phase::ClosingPools {
+                until,
+                drained: Some(Cause::Requested),
+            },
+            Action::Nothing,
+        ),
+        phase => (phase, Action::Nothing),
+    }
+}
+
+fn on_thread_failed(phase: Phase, until: Option<Instant>) -> (Phase, Action) {
+    match phase {
+        Phase::Running => (Phase::Failed { until }, Action::StopThreads),
+        // The grace period already running goes on.
+        Phase::Draining { until, .. } => (Phase::Failed { until }, Action::StopThreads),
+        phase => (phase, Action::Nothing),
+    }
+}
+
+fn on_threads_done(phase: Phase, until: Option<Instant>) -> (Phase, Action) {
+    let drained = match phase {
+        Phase::Running | Phase::Failed { .. } => None,
+        Phase::Draining { cause, .. } => Some(cause),
+        phase @ (Phase::ClosingPools { .. } | Phase::Forced) => return (phase, Action::Nothing),
+    };
+    (Phase::ClosingPools { until, drained }, Action::ClosePools)
+}
+
+fn on_tick(phase: Phase, now: Instant) -> (Phase, Action) {
+    match phase {
+        Phase::Draining { until, .. } | Phase::Failed { until }
+            if until.is_some_and(|until| now >= until) =>
+        {
+            (Phase::Forced, Action::Force(Forced::GraceOver))
+        }
+        Phase::ClosingPools { until, .. } if until.is_some_and(|until| now >= until) => {
+            (phase, Action::KillPoolsAndReturn)
+        }
+        phase => (phase, Action::Nothing),
     }
 }
 

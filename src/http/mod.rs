@@ -38,7 +38,7 @@
 //! this way without any tokio runtime: nothing in routing, extractors or
 //! responses reaches for one (built without axum's default features, which
 //! only add `axum::serve`, the tokio listener loop). Middleware that does
-//! need tokio (tower-http's timeouts, tokio::spawn in a handler) panics
+//! need tokio (tower-http's timeouts, `tokio::spawn` in a handler) panics
 //! with "there is no reactor running"; use hearth's timers and spawning
 //! there instead.
 //!

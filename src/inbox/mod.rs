@@ -446,11 +446,8 @@ impl<M> Sender<M> {
         let waiters = state.waiters();
         let registered = waiter.and_then(|id| waiters.send.iter_mut().find(|(w, _)| *w == id));
         match registered {
-            Some((_, waker)) => {
-                if !waker.will_wake(cx.waker()) {
-                    *waker = cx.waker().clone();
-                }
-            }
+            // Kept if it would wake the same task.
+            Some((_, waker)) => waker.clone_from(cx.waker()),
             None => {
                 let id = waiters.next_id;
                 waiters.next_id += 1;
@@ -598,9 +595,8 @@ fn poll_join<M>(
         }
     };
     let entry = &mut waiters.join[index];
-    if !entry.waker.will_wake(cx.waker()) {
-        entry.waker = cx.waker().clone();
-    }
+    // Kept if it would wake the same task.
+    entry.waker.clone_from(cx.waker());
     let mut became_idle = false;
     if let Some(quiescence) = idle
         && entry.idle.is_none()

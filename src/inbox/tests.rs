@@ -253,7 +253,7 @@ fn concurrent_senders_with_back_pressure() {
     let mut count = 0u64;
     let mut last_per_sender = [None; SENDERS];
     while let Ok(n) = block_on(|cx| receiver.poll_recv(cx)) {
-        let s = (n / per_sender) as usize;
+        let s = usize::try_from(n / per_sender).unwrap();
         // Per-sender FIFO order.
         assert!(last_per_sender[s] < Some(n));
         last_per_sender[s] = Some(n);

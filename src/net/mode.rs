@@ -48,7 +48,10 @@ impl SocketAccess<ThreadLocal> for ThreadLocal {}
 impl SocketAccess<ThreadSafe> for ThreadSafe {}
 
 pub(crate) mod private {
-    use super::*;
+    use super::{
+        Access, Direction, Duration, Interest, Poll, Registered, RuntimeRef, SharedRegistered,
+        Source, ThreadLocal, ThreadSafe, io, task,
+    };
 
     /// The hidden side of [`SocketMode`](super::SocketMode).
     pub trait SealedMode: Sized + 'static {

@@ -96,7 +96,7 @@ impl<S: event::Source> std::fmt::Debug for SharedRegistered<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedRegistered")
             .field("token", &self.token)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

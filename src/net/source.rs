@@ -93,7 +93,7 @@ impl<S: event::Source> std::fmt::Debug for Registered<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registered")
             .field("token", &self.token)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -109,7 +109,7 @@ fn give_up_if_stalled<S, I: Io<S>>(
             }
             None => Poll::Pending,
         },
-        ready => {
+        ready @ Poll::Ready(_) => {
             stalled.reset();
             ready
         }

@@ -297,7 +297,7 @@ impl<S, NA, RT: SocketMode> fmt::Debug for TcpServer<S, NA, RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpServer")
             .field("addr", &self.addr)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

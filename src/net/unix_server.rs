@@ -267,7 +267,7 @@ impl<S, NA> fmt::Debug for UnixServer<S, NA> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixServer")
             .field("addr", &describe(&self.addr))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

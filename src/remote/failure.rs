@@ -227,13 +227,14 @@ impl fmt::Display for SlotFailure {
                     None => Ok(()),
                 }
             }
-            SlotFailure::BadStream(err) => f.write_str(err),
+            SlotFailure::BadStream(what)
+            | SlotFailure::Protocol(what)
+            | SlotFailure::SlurmStart(what) => f.write_str(what),
             SlotFailure::VersionMismatch { ours, theirs } => write!(
                 f,
                 "protocol version mismatch: this side speaks version {ours}, the peer version \
                  {theirs}; run the same version of hearth on both ends"
             ),
-            SlotFailure::Protocol(what) => f.write_str(what),
             SlotFailure::WriteFailed(err) => write!(f, "writing to the worker: {err}"),
             SlotFailure::NoHandshake { within } => write!(f, "no handshake within {within:?}"),
             SlotFailure::SlurmPending { within } => write!(
@@ -242,7 +243,6 @@ impl fmt::Display for SlotFailure {
                  room for it now; use fewer slots, a longer pending timeout, or run the slots as \
                  steps of one allocation"
             ),
-            SlotFailure::SlurmStart(what) => f.write_str(what),
             SlotFailure::Silent { limit } => write!(
                 f,
                 "no answer for {limit:?} (the slot timeout): the worker, its host or the network \
@@ -455,7 +455,7 @@ mod tests {
 
     use super::*;
 
-    fn ending<'a>(code: i32, handshaken: bool, stderr: &'a [String]) -> Ending<'a> {
+    fn ending(code: i32, handshaken: bool, stderr: &[String]) -> Ending<'_> {
         Ending {
             status: Some(ExitStatus::from_raw(code << 8)),
             by_itself: true,

@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{self, Poll};
+use std::time::Duration;
 
 use log::debug;
 use serde::Serialize;
@@ -269,8 +270,8 @@ pub(crate) fn cancelled_report() -> JobReport {
         host: None,
         attempts: 0,
         retries: 0,
-        elapsed: Default::default(),
-        run_time: Default::default(),
+        elapsed: Duration::ZERO,
+        run_time: Duration::ZERO,
         slot: None,
         stdout: Vec::new(),
         stderr: Vec::new(),

@@ -52,6 +52,7 @@ impl Handlers {
     ///
     /// The output goes back in one frame, so it is at most the max frame
     /// size (16 MiB): for more, stream it ([`Handlers::add_with_context`]).
+    #[must_use]
     pub fn add<I, O, E, F>(self, name: impl Into<String>, handler: F) -> Handlers
     where
         I: DeserializeOwned,
@@ -66,6 +67,7 @@ impl Handlers {
     /// [`JobContext`]: to send output of any size to the pool while it runs
     /// ([`JobContext::write`], [`JobContext::run_command`]). A handler of
     /// the same name is replaced.
+    #[must_use]
     pub fn add_with_context<I, O, E, F>(self, name: impl Into<String>, handler: F) -> Handlers
     where
         I: DeserializeOwned,
@@ -85,6 +87,7 @@ impl Handlers {
     }
 
     /// Adds a handler working on the raw payload bytes.
+    #[must_use]
     pub fn add_raw<F>(self, name: impl Into<String>, handler: F) -> Handlers
     where
         F: Fn(&[u8]) -> Result<Vec<u8>, JobError> + Send + Sync + 'static,
@@ -190,7 +193,7 @@ mod tests {
     fn handlers() -> Handlers {
         Handlers::new()
             .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
-            .add("boom", |_: ()| -> Result<(), String> {
+            .add("boom", |(): ()| -> Result<(), String> {
                 panic!("handler bug")
             })
     }

@@ -51,6 +51,7 @@ impl Host {
     }
 
     /// Adds a tag, e.g. `("role", "db")`.
+    #[must_use]
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Host {
         self.tags.push((key.into(), value.into()));
         self
@@ -61,6 +62,7 @@ impl Host {
     /// fresh temporary directory per job, removed after it. Files sent
     /// with a job go there too. Default: the worker's own directory (the
     /// login directory over ssh, the pool's directory locally).
+    #[must_use]
     pub fn workdir(mut self, workdir: Workdir) -> Host {
         self.workdir = Some(workdir);
         self
@@ -74,6 +76,7 @@ impl Host {
     /// program was built for, checked first (another is a permanent
     /// failure that says so). For ssh hosts only (see
     /// [`PoolBuilder::build`](crate::remote::PoolBuilder::build)).
+    #[must_use]
     pub fn install_worker(mut self) -> Host {
         self.install_worker = true;
         self

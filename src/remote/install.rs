@@ -222,6 +222,7 @@ mod tests {
     /// run finds it and runs it at once.
     #[test]
     fn script_installs_and_runs() {
+        use std::io::Write as _;
         let dir = std::env::temp_dir().join(format!("hearth-install-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -235,7 +236,6 @@ mod tests {
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            use std::io::Write as _;
             child
                 .stdin
                 .take()

@@ -305,7 +305,7 @@ impl PoolBuilder {
                 })?;
                 install = Some(Arc::new(this));
             }
-            host.install = install.clone();
+            host.install.clone_from(&install);
         }
         let settings = Settings {
             window: self.window,

@@ -313,6 +313,47 @@ where
     serve_loop(next, &out, &handlers, &watch)
 }
 
+/// The frame in `input`, or `None` at the end of a clean conversation. The
+/// end of the input is an error while `abandoned` jobs ran or were skipped
+/// after the pool went.
+fn frame_of<W: Write>(
+    input: Input,
+    stage: Stage,
+    abandoned: usize,
+    out: &Mutex<BufWriter<W>>,
+) -> Result<Option<Frame>, ServeError> {
+    match input {
+        Input::Frame(frame) => Ok(Some(frame)),
+        Input::Eof if abandoned > 0 => Err(ServeError::PoolGone { running: abandoned }),
+        Input::Eof => {
+            debug!("remote worker: stdin closed");
+            Ok(None)
+        }
+        Input::Failed(err) => {
+            // A pool of another version: still introduce ourselves, so it
+            // can name both versions.
+            if stage == Stage::Hello && matches!(err, WireError::VersionMismatch { .. }) {
+                let _ = wire::write_frame(&mut *lock(out), &hello_ack(), wire::DEFAULT_MAX_FRAME);
+            }
+            Err(err.into())
+        }
+    }
+}
+
+/// The files of job `id` as far as they came (`prepared`), or a new job
+/// if they were for another one (whose files are then left).
+fn take_prepared(prepared: &mut Option<Prepared>, world: &World, id: u64) -> Prepared {
+    match prepared.take() {
+        Some(job) if job.id() == id => job,
+        other => {
+            if let Some(old) = other {
+                old.finish();
+            }
+            world.prepare(id)
+        }
+    }
+}
+
 /// The conversation: answers the handshake, runs jobs, writes results and
 /// answers pings. `next` gives the next input, flushing `out` before it
 /// waits.
@@ -335,23 +376,8 @@ where
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
     loop {
-        let frame = match next()? {
-            Input::Frame(frame) => frame,
-            Input::Eof if abandoned > 0 => {
-                return Err(ServeError::PoolGone { running: abandoned });
-            }
-            Input::Eof => {
-                debug!("remote worker: stdin closed");
-                return Ok(());
-            }
-            Input::Failed(err) => {
-                // A pool of another version: still introduce ourselves, so
-                // it can name both versions.
-                if stage == Stage::Hello && matches!(err, WireError::VersionMismatch { .. }) {
-                    let _ = wire::write_frame(&mut *lock(out), &hello_ack(), max_frame);
-                }
-                return Err(err.into());
-            }
+        let Some(frame) = frame_of(next()?, stage, abandoned, out)? else {
+            return Ok(());
         };
         log::trace!(frame = frame.name(); "remote worker: frame received");
         match (stage, frame) {
@@ -375,15 +401,7 @@ where
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
                 watch.busy.store(true, Ordering::SeqCst);
-                let mut job = match prepared.take() {
-                    Some(job) if job.id() == id => job,
-                    other => {
-                        if let Some(old) = other {
-                            old.finish();
-                        }
-                        world.prepare(id)
-                    }
-                };
+                let mut job = take_prepared(&mut prepared, &world, id);
                 let stdin = job.take_stdin();
                 let outcome = run_job(
                     (id, &handler, &payload),
@@ -417,15 +435,7 @@ where
                     | Frame::Stdin { id, .. } => *id,
                     _ => unreachable!("matched above"),
                 };
-                let job = match prepared.take() {
-                    Some(job) if job.id() == id => job,
-                    other => {
-                        if let Some(old) = other {
-                            old.finish();
-                        }
-                        world.prepare(id)
-                    }
-                };
+                let job = take_prepared(&mut prepared, &world, id);
                 prepared.insert(job).take(frame);
             }
             (Stage::Jobs, Frame::Ping { seq }) => {

@@ -77,6 +77,9 @@ struct Pending {
     queued: bool,
 }
 
+// Four independent facts of one slot (how it is stopped, its stdout read
+// state and end, whether its job runs alone), not one state to fold.
+#[allow(clippy::struct_excessive_bools)]
 pub(crate) struct Slot {
     /// `host:slot`, for logs and errors.
     pub(crate) label: String,

@@ -119,12 +119,14 @@ impl Slurm {
 
     /// The srun command and any words before hearth's options, e.g.
     /// `["/opt/slurm/bin/srun"]`; default `["srun"]`.
+    #[must_use]
     pub fn srun(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
         self.srun = command.into_iter().map(Into::into).collect();
         self
     }
 
     /// The salloc command of [`Slurm::allocate`]; default `["salloc"]`.
+    #[must_use]
     pub fn salloc(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
         self.salloc = command.into_iter().map(Into::into).collect();
         self
@@ -132,12 +134,14 @@ impl Slurm {
 
     /// Sets an environment variable for srun and salloc, e.g.
     /// `SLURM_CONF`. (srun passes hearth's environment on to the tasks.)
+    #[must_use]
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Slurm {
         self.env.push((key.into(), value.into()));
         self
     }
 
     /// `--partition`; for an allocation, given to salloc, not the steps.
+    #[must_use]
     pub fn partition(mut self, partition: impl Into<String>) -> Slurm {
         self.partition = Some(partition.into());
         self
@@ -145,6 +149,7 @@ impl Slurm {
 
     /// `--time`, a job's time limit in Slurm's format (`MM`, `HH:MM:SS`,
     /// `D-HH`...); for an allocation, given to salloc, not the steps.
+    #[must_use]
     pub fn time_limit(mut self, limit: impl Into<String>) -> Slurm {
         self.time_limit = Some(limit.into());
         self
@@ -152,6 +157,7 @@ impl Slurm {
 
     /// More srun options, after hearth's own (so they win), e.g.
     /// `["--mem=2G", "--constraint=avx2"]`.
+    #[must_use]
     pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
         self.args.extend(args.into_iter().map(Into::into));
         self
@@ -160,6 +166,7 @@ impl Slurm {
     /// Runs the slots as `--overlap` steps of the allocation `job_id`
     /// (e.g. an `sbatch --wrap 'sleep infinity'` job, or the job hearth
     /// runs in), which someone else releases.
+    #[must_use]
     pub fn allocation_id(mut self, job_id: impl Into<String>) -> Slurm {
         self.allocation = Some(Allocation::Id(job_id.into()));
         self
@@ -167,6 +174,7 @@ impl Slurm {
 
     /// Runs the slots as `--overlap` steps of `allocation`; the transport
     /// keeps it alive (see [`SlurmAllocation`]).
+    #[must_use]
     pub fn in_allocation(mut self, allocation: &SlurmAllocation) -> Slurm {
         self.allocation = Some(Allocation::Owned(allocation.clone()));
         self
@@ -176,6 +184,7 @@ impl Slurm {
     /// failed as pending (and, as any slot failing its start, tried again
     /// with back-off); default 30 s. The pool's handshake timeout counts
     /// from the moment the job runs.
+    #[must_use]
     pub fn pending_timeout(mut self, timeout: Duration) -> Slurm {
         self.pending_timeout = timeout;
         self
@@ -735,6 +744,7 @@ mod tests {
     /// here), and holds until its input ends.
     #[test]
     fn allocation_script_runs() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("hearth-alloc-script-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let scontrol = dir.join("scontrol");
@@ -743,7 +753,6 @@ mod tests {
             "#!/bin/sh\n[ \"$1 $2 $3\" = 'show hostnames n[1-3]' ] && printf 'n1\\nn2\\nn3\\n'\n",
         )
         .unwrap();
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = format!(
             "{}:{}",

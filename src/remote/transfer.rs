@@ -79,6 +79,7 @@ impl Files {
 
     /// Sends the local file `local` to `remote` on the host before the job
     /// runs (its directories made as needed).
+    #[must_use]
     pub fn send(mut self, local: impl Into<PathBuf>, remote: impl Into<String>) -> Files {
         self.send.push((local.into(), remote.into()));
         self
@@ -86,6 +87,7 @@ impl Files {
 
     /// Brings the file `remote` on the host back to `local` here once the
     /// job ran (its directories made as needed).
+    #[must_use]
     pub fn bring_back(mut self, remote: impl Into<String>, local: impl Into<PathBuf>) -> Files {
         self.back.push((remote.into(), local.into()));
         self
@@ -93,6 +95,7 @@ impl Files {
 
     /// Removes the files sent and brought back from the host once the job
     /// is done (GNU parallel's `--cleanup`).
+    #[must_use]
     pub fn cleanup(mut self, cleanup: bool) -> Files {
         self.cleanup = cleanup;
         self
@@ -100,6 +103,7 @@ impl Files {
 
     /// Gives the job `bytes` to read on its standard input (see
     /// [`Files`]); without it the job's stdin is empty.
+    #[must_use]
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Files {
         self.stdin = Some(Stdin(Arc::new(bytes.into())));
         self
@@ -406,11 +410,10 @@ impl Download {
         let placed = self
             .file
             .as_mut()
-            .map(|f| {
+            .map_or(Ok(()), |f| {
                 f.flush()
                     .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
             })
-            .unwrap_or(Ok(()))
             .and_then(|()| fs::rename(&self.temp, &self.target));
         placed.map_err(|err| {
             format!(
@@ -441,7 +444,9 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let source = dir.join("big");
-        let data: Vec<u8> = (0..3 * MAX_CHUNK + 17).map(|i| (i * 7) as u8).collect();
+        let data: Vec<u8> = (0..3 * MAX_CHUNK + 17)
+            .map(|i| u8::try_from(i * 7 % 256).unwrap())
+            .collect();
         fs::write(&source, &data).unwrap();
         fs::set_permissions(&source, fs::Permissions::from_mode(0o751)).unwrap();
         let back = dir.join("back/copy");
@@ -517,7 +522,9 @@ mod tests {
     /// no `RETURN`. An empty stdin is one empty chunk.
     #[test]
     fn stdin_out_in_chunks_before_the_job() {
-        let data: Vec<u8> = (0..2 * MAX_CHUNK + 5).map(|i| (i * 3) as u8).collect();
+        let data: Vec<u8> = (0..2 * MAX_CHUNK + 5)
+            .map(|i| (i * 3).to_le_bytes()[0])
+            .collect();
         for stdin in [data, Vec::new()] {
             let files = Files::new().stdin(stdin.clone());
             let mut job = Vec::new();

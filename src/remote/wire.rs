@@ -326,7 +326,7 @@ pub enum Workdir {
 
 impl Frame {
     /// The message's name as the protocol description writes it, e.g.
-    /// `"HELLO_ACK"`, for logs and errors ("expected HELLO_ACK, got JOB").
+    /// `"HELLO_ACK"`, for logs and errors ("expected `HELLO_ACK`, got JOB").
     pub fn name(&self) -> &'static str {
         match self {
             Frame::Hello { .. } => "HELLO",
@@ -1091,7 +1091,7 @@ impl fmt::Debug for FrameDecoder {
             .field("buffered", &self.buffered())
             .field("offset", &self.offset)
             .field("max_frame", &self.max_frame)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

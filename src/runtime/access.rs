@@ -17,7 +17,7 @@ use crate::timer::store::TimerKey;
 pub trait Access: Clone + private::Sealed {}
 
 pub(crate) mod private {
-    use super::*;
+    use super::{Instant, TimerKey, Waker};
 
     /// The hidden methods of [`Access`](super::Access).
     pub trait Sealed {

@@ -401,6 +401,7 @@ impl Runtime {
     /// - [`Error::is_interrupted`]: an unhandled SIGINT stopped the runtime
     ///   (gracefully), or a second signal stopped it at once;
     /// - the grace period ended before every actor did.
+    #[allow(clippy::missing_panics_doc)] // Only `start` takes the parts, and it takes the runtime.
     pub fn start(mut self) -> Result<(), Error> {
         debug!(runtime:% = self.shared.name, workers = self.workers.len(), sync_actors = self.sync_workers.len(); "starting runtime");
         let workers = std::mem::take(&mut self.workers);
@@ -455,6 +456,6 @@ impl fmt::Debug for Runtime {
             .field("name", &self.shared.name)
             .field("workers", &self.workers.len())
             .field("sync_actors", &self.sync_workers.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

@@ -62,6 +62,7 @@ impl ActorOptions {
     /// Sets how many messages the actor's inbox holds before senders must
     /// wait ([`ActorRef::send`](crate::ActorRef::send)) or fail
     /// ([`ActorRef::try_send`](crate::ActorRef::try_send)).
+    #[must_use]
     pub const fn with_inbox_capacity(mut self, capacity: NonZeroUsize) -> Self {
         self.inbox_capacity = capacity;
         self
@@ -75,6 +76,7 @@ impl ActorOptions {
     /// Sets the actor's priority (see [`Priority`]; [`Priority::Normal`]
     /// by default), honoured by the schedulers of thread-local and of
     /// thread-safe actors.
+    #[must_use]
     pub const fn with_priority(mut self, priority: Priority) -> Self {
         self.priority = priority;
         self

@@ -203,9 +203,13 @@ fn key(index: u32, generation: u32, priority: Priority) -> u64 {
 }
 
 /// The slot index and generation in `key`.
-fn slot_of(key: u64) -> (usize, u32) {
+fn slot_of(key: u64) -> (u32, u32) {
     let key = rank::without_rank(key);
-    ((key & u64::from(u32::MAX)) as usize, (key >> 32) as u32)
+    // The index is the low 32 bits; the generation the next 30, below the
+    // rank that `without_rank` cleared.
+    #[allow(clippy::cast_possible_truncation)] // Masked and shifted to 32 bits: they fit.
+    let parts = ((key & u64::from(u32::MAX)) as u32, (key >> 32) as u32);
+    parts
 }
 
 impl LocalScheduler {
@@ -276,7 +280,7 @@ impl LocalScheduler {
     /// The process with `key`, if it still exists.
     fn get(&self, key: u64) -> Option<Arc<dyn LocalRun>> {
         let (index, generation) = slot_of(key);
-        let slot = self.slots.get(index)?;
+        let slot = self.slots.get(index as usize)?;
         if slot.generation != generation {
             return None;
         }
@@ -287,11 +291,11 @@ impl LocalScheduler {
     /// process the caller drops outside the scheduler's borrow.
     fn remove(&mut self, key: u64) -> Option<Arc<dyn LocalRun>> {
         let (index, _) = slot_of(key);
-        let slot = self.slots.get_mut(index)?;
+        let slot = self.slots.get_mut(index as usize)?;
         let cell = slot.cell.take()?;
         slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
         self.census.ended(slot.census);
-        self.free.push(index as u32);
+        self.free.push(index);
         self.live -= 1;
         self.wake.live.store(self.live, Ordering::Relaxed);
         Some(cell)
@@ -597,7 +601,7 @@ mod tests {
     /// The race the cell's reference count is there for: the last sender
     /// dropped on another thread at the moment the worker drops the
     /// process (and with it the inbox's owner). Whoever comes last frees
-    /// the cell, once. Run under AddressSanitizer in CI (and under Miri by
+    /// the cell, once. Run under `AddressSanitizer` in CI (and under Miri by
     /// hand), which catch a use after free, a double free or a leak.
     #[test]
     fn last_sender_dropped_elsewhere_while_the_worker_drops_the_cell() {

@@ -11,7 +11,7 @@ pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: pid 0 means the calling thread; `set` is valid for writes of
     // the size passed, its own.
-    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &raw mut set) };
     if res == -1 {
         return Err(io::Error::last_os_error());
     }
@@ -38,7 +38,7 @@ pub(crate) fn set_cpu_affinity(cpu: usize) -> io::Result<()> {
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: pid 0 means the calling thread; `set` is a valid, initialised
     // `cpu_set_t` and the size passed is its size.
-    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
     if res == -1 {
         Err(io::Error::last_os_error())
     } else {

@@ -43,7 +43,16 @@ fn read_clock(clock: libc::clockid_t) -> io::Result<Duration> {
     }
     // SAFETY: initialised by `clock_gettime` on success.
     let ts = unsafe { ts.assume_init() };
-    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    // The kernel keeps both in range (a clock of CPU time or since boot is
+    // never negative, nanoseconds are below a second); out of range would be
+    // a broken clock, reported as such.
+    match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (Ok(secs), Ok(nanos)) if nanos < 1_000_000_000 => Ok(Duration::new(secs, nanos)),
+        _ => Err(io::Error::other(format!(
+            "clock {clock} gave a time out of range: {} s {} ns",
+            ts.tv_sec, ts.tv_nsec
+        ))),
+    }
 }
 
 /// The host name of this machine.

@@ -32,3 +32,12 @@ pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
 pub(crate) use socket_info::{is_open, set_cloexec, socket_info};
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};
+
+/// The size of `T` as the `socklen_t` the socket calls take with a pointer
+/// to a `T` (an address or an option value).
+const fn socklen_of<T>() -> libc::socklen_t {
+    const { assert!(size_of::<T>() <= libc::socklen_t::MAX as usize) };
+    #[allow(clippy::cast_possible_truncation)] // It fits: asserted at compile time above.
+    let len = size_of::<T>() as libc::socklen_t;
+    len
+}

@@ -28,7 +28,7 @@ pub(crate) fn send_vectored(
     // SAFETY: `fd` is the caller's open socket; `msg` points to `addr`
     // and `bufs`, which live across the call, and the kernel only reads
     // them.
-    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    let sent = unsafe { libc::sendmsg(fd, &raw const msg, libc::MSG_NOSIGNAL) };
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
@@ -48,7 +48,7 @@ pub(crate) fn recv_vectored(
     // SAFETY: `fd` is the caller's open socket; `msg` points to `addr` and
     // `bufs`, which live across the call and which the kernel may write
     // up to the lengths given.
-    let received = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    let received = unsafe { libc::recvmsg(fd, &raw mut msg, 0) };
     let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
     addr.set_len(msg.msg_namelen);
     Ok((len, addr.to_socket_addr()))
@@ -64,28 +64,30 @@ mod tests {
 
     #[test]
     fn datagrams_in_pieces_there_and_back() {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (sender_addr, receiver_addr) =
+            (sender.local_addr().unwrap(), receiver.local_addr().unwrap());
         // To an address given with the datagram.
         let pieces = [IoSlice::new(b"he"), IoSlice::new(b"llo")];
         assert_eq!(
-            send_vectored(a.as_raw_fd(), &pieces, Some(b_addr)).unwrap(),
+            send_vectored(sender.as_raw_fd(), &pieces, Some(receiver_addr)).unwrap(),
             5
         );
-        let (mut x, mut y) = ([0; 3], [0; 8]);
-        let mut into = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
-        let (n, from) = recv_vectored(b.as_raw_fd(), &mut into).unwrap();
-        assert_eq!((n, from), (5, Some(a_addr)));
-        assert_eq!((&x, &y[..2]), (b"hel", &b"lo"[..]));
+        let (mut head, mut tail) = ([0; 3], [0; 8]);
+        let mut into = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+        let (n, from) = recv_vectored(receiver.as_raw_fd(), &mut into).unwrap();
+        assert_eq!((n, from), (5, Some(sender_addr)));
+        assert_eq!((&head, &tail[..2]), (b"hel", &b"lo"[..]));
         // To the connected peer.
-        a.connect(b_addr).unwrap();
+        sender.connect(receiver_addr).unwrap();
         assert_eq!(
-            send_vectored(a.as_raw_fd(), &[IoSlice::new(b"x")], None).unwrap(),
+            send_vectored(sender.as_raw_fd(), &[IoSlice::new(b"x")], None).unwrap(),
             1
         );
-        let mut z = [0; 4];
-        let (n, from) = recv_vectored(b.as_raw_fd(), &mut [IoSliceMut::new(&mut z)]).unwrap();
-        assert_eq!((&z[..n], from), (&b"x"[..], Some(a_addr)));
+        let mut whole = [0; 4];
+        let (n, from) =
+            recv_vectored(receiver.as_raw_fd(), &mut [IoSliceMut::new(&mut whole)]).unwrap();
+        assert_eq!((&whole[..n], from), (&b"x"[..], Some(sender_addr)));
     }
 }

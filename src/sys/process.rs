@@ -41,18 +41,23 @@ pub(crate) fn wait_for_exit(
     // SAFETY: pidfd_open(pid, 0) takes no pointers; it returns a new file
     // descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
-    if fd < 0 {
-        // No pidfds here: poll the exit status.
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-            if exited() {
-                return Ok(true);
+    // A descriptor is a non-negative `c_int` (the syscall returns it as a
+    // `c_long`); -1 is the error.
+    let fd = match libc::c_int::try_from(fd) {
+        Ok(fd) if fd >= 0 => fd,
+        _ => {
+            // No pidfds here: poll the exit status.
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+                if exited() {
+                    return Ok(true);
+                }
             }
+            return Ok(exited());
         }
-        return Ok(exited());
-    }
+    };
     // SAFETY: `fd` is a new descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut pollfd = libc::pollfd {

@@ -13,10 +13,10 @@ pub(crate) fn recv_uninit(socket: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) ->
     // mutably for the call; `recv` only writes into it (never reads), so
     // its bytes need not be initialised, and it writes at most `len`.
     let n = unsafe { libc::recv(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n < 0 {
+    // Negative (-1) only on error.
+    let Ok(n) = usize::try_from(n) else {
         return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
+    };
     debug_assert!(n <= buf.len(), "recv returned more than asked for");
     Ok(n)
 }

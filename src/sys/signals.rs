@@ -33,7 +33,8 @@ impl ProcessSignals {
         let signals = Signals::new(SignalSet::all())?;
         let set = hangup_set()?;
         // SAFETY: `set` is an initialised signal set; -1 asks for a new fd.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+        let fd =
+            unsafe { libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd == -1 {
             return Err(io::Error::last_os_error());
         }
@@ -100,7 +101,7 @@ impl ProcessSignals {
         ] {
             // SAFETY: `set` is an initialised signal set and `signo` a valid
             // signal number.
-            if unsafe { libc::sigaddset(&mut set, signo) } == -1 {
+            if unsafe { libc::sigaddset(&raw mut set, signo) } == -1 {
                 return Err(io::Error::last_os_error());
             }
         }
@@ -117,7 +118,7 @@ fn hangup_set() -> io::Result<libc::sigset_t> {
     // SAFETY: initialised by `sigemptyset` above.
     let mut set = unsafe { set.assume_init() };
     // SAFETY: `set` is initialised and SIGHUP a valid signal number.
-    if unsafe { libc::sigaddset(&mut set, libc::SIGHUP) } == -1 {
+    if unsafe { libc::sigaddset(&raw mut set, libc::SIGHUP) } == -1 {
         return Err(io::Error::last_os_error());
     }
     Ok(set)

@@ -15,16 +15,16 @@ impl SockAddr {
         SockAddr {
             // SAFETY: `sockaddr_storage` is plain data, valid all zero.
             storage: unsafe { std::mem::zeroed() },
-            len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+            len: super::socklen_of::<libc::sockaddr_storage>(),
         }
     }
 
     pub(crate) fn as_ptr(&self) -> *const libc::sockaddr {
-        (&self.storage as *const libc::sockaddr_storage).cast()
+        (&raw const self.storage).cast()
     }
 
     pub(crate) fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
-        (&mut self.storage as *mut libc::sockaddr_storage).cast()
+        (&raw mut self.storage).cast()
     }
 
     pub(crate) fn len(&self) -> libc::socklen_t {
@@ -43,6 +43,7 @@ impl SockAddr {
                 // SAFETY: the family says the storage holds a
                 // `sockaddr_in`, which fits in it (checked length), and
                 // `sockaddr_storage` is aligned for every address type.
+                #[allow(clippy::cast_ptr_alignment)] // `sockaddr_storage` is aligned for it.
                 let sin = unsafe { &*(self.as_ptr().cast::<libc::sockaddr_in>()) };
                 let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
                 Some(SocketAddr::V4(SocketAddrV4::new(
@@ -52,6 +53,7 @@ impl SockAddr {
             }
             libc::AF_INET6 if self.len as usize >= size_of::<libc::sockaddr_in6>() => {
                 // SAFETY: as above, for a `sockaddr_in6`.
+                #[allow(clippy::cast_ptr_alignment)] // `sockaddr_storage` is aligned for it.
                 let sin6 = unsafe { &*(self.as_ptr().cast::<libc::sockaddr_in6>()) };
                 Some(SocketAddr::V6(SocketAddrV6::new(
                     Ipv6Addr::from(sin6.sin6_addr.s6_addr),
@@ -65,27 +67,36 @@ impl SockAddr {
     }
 }
 
+// The address families the kernel keeps in a `sa_family_t`: `AF_INET` and
+// `AF_INET6` are 2 and 10, given by libc as the wider `c_int`.
+#[allow(clippy::cast_possible_truncation)] // Small constants: they fit.
+const FAMILY_INET: libc::sa_family_t = libc::AF_INET as libc::sa_family_t;
+#[allow(clippy::cast_possible_truncation)] // Small constants: they fit.
+const FAMILY_INET6: libc::sa_family_t = libc::AF_INET6 as libc::sa_family_t;
+
 impl From<SocketAddr> for SockAddr {
     fn from(addr: SocketAddr) -> SockAddr {
         let mut out = SockAddr::empty();
         match addr {
             SocketAddr::V4(v4) => {
                 let sin = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_family: FAMILY_INET,
                     sin_port: v4.port().to_be(),
                     sin_addr: libc::in_addr {
                         s_addr: u32::from_ne_bytes(v4.ip().octets()),
                     },
                     sin_zero: [0; 8],
                 };
+                #[allow(clippy::cast_ptr_alignment)] // `sockaddr_storage` is aligned for it.
+                let into = out.as_mut_ptr().cast::<libc::sockaddr_in>();
                 // SAFETY: a `sockaddr_in` fits in the storage, which is
                 // aligned for it.
-                unsafe { out.as_mut_ptr().cast::<libc::sockaddr_in>().write(sin) };
-                out.len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                unsafe { into.write(sin) };
+                out.len = super::socklen_of::<libc::sockaddr_in>();
             }
             SocketAddr::V6(v6) => {
                 let sin6 = libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_family: FAMILY_INET6,
                     sin6_port: v6.port().to_be(),
                     sin6_flowinfo: v6.flowinfo(),
                     sin6_addr: libc::in6_addr {
@@ -93,9 +104,11 @@ impl From<SocketAddr> for SockAddr {
                     },
                     sin6_scope_id: v6.scope_id(),
                 };
+                #[allow(clippy::cast_ptr_alignment)] // `sockaddr_storage` is aligned for it.
+                let into = out.as_mut_ptr().cast::<libc::sockaddr_in6>();
                 // SAFETY: as above, for a `sockaddr_in6`.
-                unsafe { out.as_mut_ptr().cast::<libc::sockaddr_in6>().write(sin6) };
-                out.len = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+                unsafe { into.write(sin6) };
+                out.len = super::socklen_of::<libc::sockaddr_in6>();
             }
         }
         out

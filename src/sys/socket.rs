@@ -3,7 +3,6 @@
 //! connections.
 
 use std::io;
-use std::mem::size_of;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -52,8 +51,8 @@ fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
             fd,
             libc::SOL_SOCKET,
             option,
-            (&on as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
+            (&raw const on).cast(),
+            super::socklen_of::<libc::c_int>(),
         )
     };
     if res == -1 {

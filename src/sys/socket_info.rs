@@ -3,7 +3,6 @@
 //! for sockets passed by systemd and listeners given by the application.
 
 use std::io;
-use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 /// The family, type and listening state of a socket.
@@ -64,7 +63,7 @@ pub(crate) fn socket_info(fd: BorrowedFd<'_>) -> io::Result<SocketInfo> {
 
 fn int_option(fd: RawFd, option: libc::c_int) -> io::Result<libc::c_int> {
     let mut value: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    let mut len = super::socklen_of::<libc::c_int>();
     // SAFETY: the value pointer and length describe a live `c_int`; the
     // kernel checks `fd` and writes at most `len` bytes.
     let res = unsafe {
@@ -72,8 +71,8 @@ fn int_option(fd: RawFd, option: libc::c_int) -> io::Result<libc::c_int> {
             fd,
             libc::SOL_SOCKET,
             option,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
+            (&raw mut value).cast(),
+            &raw mut len,
         )
     };
     if res == -1 {

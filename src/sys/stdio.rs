@@ -66,7 +66,7 @@ pub(crate) fn wait_for_input(fd: libc::c_int, data: bool, timeout: Duration) -> 
     let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
     loop {
         // SAFETY: one valid `pollfd`, and its count.
-        let n = unsafe { libc::poll(&mut pollfd, 1, millis) };
+        let n = unsafe { libc::poll(&raw mut pollfd, 1, millis) };
         if n == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
             continue;
         }
@@ -89,6 +89,6 @@ pub(crate) fn writable_now(fd: libc::c_int) -> bool {
         revents: 0,
     };
     // SAFETY: one valid `pollfd`, and its count; no waiting.
-    let n = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    let n = unsafe { libc::poll(&raw mut pollfd, 1, 0) };
     n == 1 && pollfd.revents & libc::POLLOUT != 0 && pollfd.revents & libc::POLLERR == 0
 }

@@ -302,7 +302,7 @@ impl fmt::Debug for ActivatedSocket {
             .field("fd", &self.fd.as_raw_fd())
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -124,7 +124,7 @@ pub(crate) fn interval_from(
 mod tests {
     use super::*;
 
-    const I: Duration = Duration::from_millis(1000);
+    const I: Duration = Duration::from_secs(1);
 
     #[test]
     fn pings_at_half_the_interval() {

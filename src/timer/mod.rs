@@ -141,7 +141,7 @@ impl<RT: Access> Timer<RT> {
 
 /// An instant so far away it never comes, for durations that overflow.
 fn far_future(now: Instant) -> Instant {
-    now + Duration::from_secs(60 * 60 * 24 * 365 * 30)
+    now + Duration::from_hours(30 * 365 * 24)
 }
 
 impl<RT: Access> Future for Timer<RT> {
@@ -176,7 +176,7 @@ impl<RT: Access> fmt::Debug for Timer<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timer")
             .field("deadline", &self.deadline)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -250,7 +250,7 @@ impl<Fut, RT: Access> fmt::Debug for Deadline<Fut, RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deadline")
             .field("deadline", &self.timer.deadline)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -328,7 +328,7 @@ impl<RT: Access> fmt::Debug for Interval<RT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Interval")
             .field("period", &self.period)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -99,7 +99,8 @@ impl TraceFile {
         let mut record = Vec::with_capacity(7 + bytes.len());
         record.push(NAME);
         record.extend_from_slice(&id.to_le_bytes());
-        record.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX); // Cut to fit above.
+        record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(bytes);
         // Under the names lock: a run using the id is written after it.
         let _ = self.file().write_all(&record);

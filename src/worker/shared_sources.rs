@@ -105,7 +105,9 @@ struct Entry {
 }
 
 fn split(token: Token) -> (usize, u32) {
-    (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
+    // The high half of a token made by this table: a u32 by construction.
+    let generation = u32::try_from(token.0 >> 32).unwrap_or(u32::MAX);
+    (token.0 & 0xFFFF_FFFF, generation)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -259,7 +261,8 @@ impl Slab {
             && entry.slot.take().is_some()
         {
             entry.generation = generation.wrapping_add(1);
-            self.free.push(index as u32);
+            // An index from `split`: at most 32 bits.
+            self.free.push(u32::try_from(index).unwrap_or(u32::MAX));
         }
     }
 
@@ -357,10 +360,10 @@ impl SharedSlot {
 
     /// Applies an event's `readiness` and takes the wakers it makes ready.
     pub(crate) fn ready(&self, readiness: Readiness, wakers: &mut Vec<Waker>) {
-        let read_ended = readiness.read_closed || readiness.error;
-        let read = readiness.readable || read_ended;
-        let write_ended = readiness.write_closed || readiness.error;
-        let write = readiness.writable || write_ended;
+        let read_ended = readiness.read.closed || readiness.error;
+        let read = readiness.read.ready || read_ended;
+        let write_ended = readiness.write.closed || readiness.error;
+        let write = readiness.write.ready || write_ended;
         if read {
             let bits = READY | if read_ended { ENDED } else { 0 };
             mark(&self.read, bits);
@@ -391,6 +394,7 @@ fn mark(word: &AtomicU32, bits: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::sources::SideReadiness;
 
     fn event(slot: &SharedSlot, readiness: Readiness) -> usize {
         let mut wakers = Vec::new();
@@ -399,10 +403,14 @@ mod tests {
     }
 
     const DATA: Readiness = Readiness {
-        readable: true,
-        writable: false,
-        read_closed: false,
-        write_closed: false,
+        read: SideReadiness {
+            ready: true,
+            closed: false,
+        },
+        write: SideReadiness {
+            ready: false,
+            closed: false,
+        },
         error: false,
     };
 
@@ -410,7 +418,10 @@ mod tests {
     fn short_read_keeps_an_end_that_came_with_the_data() {
         let slot = SharedSlot::new();
         let both = Readiness {
-            read_closed: true,
+            read: SideReadiness {
+                ready: true,
+                closed: true,
+            },
             ..DATA
         };
         let _ = event(&slot, both);
@@ -436,7 +447,10 @@ mod tests {
     fn short_write_keeps_an_error_that_came_with_the_room() {
         let slot = SharedSlot::new();
         let error = Readiness {
-            writable: true,
+            write: SideReadiness {
+                ready: true,
+                closed: false,
+            },
             error: true,
             ..Readiness::default()
         };
@@ -487,7 +501,10 @@ mod tests {
         assert!(slot.would_block(Direction::Read, seen));
         assert!(!slot.wait(Direction::Read, Waker::noop()).is_ready());
         let closed = Readiness {
-            read_closed: true,
+            read: SideReadiness {
+                ready: false,
+                closed: true,
+            },
             ..Readiness::default()
         };
         assert_eq!(event(&slot, closed), 1);
@@ -496,7 +513,10 @@ mod tests {
         assert!(slot.would_block(Direction::Read, slot.seen(Direction::Read)));
         assert!(!slot.wait(Direction::Read, Waker::noop()).is_ready());
         let room = Readiness {
-            writable: true,
+            write: SideReadiness {
+                ready: true,
+                closed: false,
+            },
             ..Readiness::default()
         };
         assert_eq!(event(&slot, room), 0);

@@ -45,41 +45,70 @@ pub(crate) struct IoRegistry {
 struct Slot {
     generation: u32,
     in_use: bool,
-    read: Option<Waker>,
-    write: Option<Waker>,
-    /// Not known to be drained (readable) / full (writable).
-    readable: bool,
-    writable: bool,
-    /// An event said the read (write) side is closed or in error: the next
-    /// system call in that direction returns at once, drained or not.
-    read_ended: bool,
-    write_ended: bool,
+    read: Side,
+    write: Side,
+}
+
+impl Slot {
+    fn side(&mut self, direction: Direction) -> &mut Side {
+        match direction {
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
+        }
+    }
+}
+
+/// One direction of a source: the task waiting on it, and what the events
+/// said of it.
+#[derive(Default)]
+struct Side {
+    waker: Option<Waker>,
+    /// Not known to be drained (read) / full (write).
+    ready: bool,
+    /// An event said this side is closed or in error: the next system call
+    /// in this direction returns at once, drained or not.
+    ended: bool,
 }
 
 /// What one event says of a source.
 #[derive(Copy, Clone, Debug, Default, Eq, PartialEq)]
 pub(crate) struct Readiness {
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-    pub(crate) read_closed: bool,
-    pub(crate) write_closed: bool,
+    pub(crate) read: SideReadiness,
+    pub(crate) write: SideReadiness,
+    /// The source is in error: both sides end.
     pub(crate) error: bool,
+}
+
+/// What one event says of one direction of a source.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq)]
+pub(crate) struct SideReadiness {
+    /// Readable (writable).
+    pub(crate) ready: bool,
+    /// The peer closed this side (read), or it can write no more (write).
+    pub(crate) closed: bool,
 }
 
 impl Readiness {
     pub(crate) fn of(event: &Event) -> Readiness {
         Readiness {
-            readable: event.is_readable(),
-            writable: event.is_writable(),
-            read_closed: event.is_read_closed(),
-            write_closed: event.is_write_closed(),
+            read: SideReadiness {
+                ready: event.is_readable(),
+                closed: event.is_read_closed(),
+            },
+            write: SideReadiness {
+                ready: event.is_writable(),
+                closed: event.is_write_closed(),
+            },
             error: event.is_error(),
         }
     }
 }
 
-fn split(token: Token) -> (usize, u32) {
-    (token.0 & 0xFFFF_FFFF, (token.0 >> 32) as u32)
+/// The slot index and generation in `token`: its low and high 32 bits.
+fn split(token: Token) -> (u32, u32) {
+    #[allow(clippy::cast_possible_truncation)] // Masked and shifted to 32 bits: they fit.
+    let parts = ((token.0 & 0xFFFF_FFFF) as u32, (token.0 >> 32) as u32);
+    parts
 }
 
 impl IoRegistry {
@@ -96,15 +125,15 @@ impl IoRegistry {
         let slot = &mut self.slots[index as usize];
         slot.in_use = true;
         // Unknown yet: try the system call once.
-        slot.readable = true;
-        slot.writable = true;
+        slot.read.ready = true;
+        slot.write.ready = true;
         Token((slot.generation as usize) << 32 | index as usize)
     }
 
     /// Releases the token of a dropped source.
     pub(crate) fn remove(&mut self, token: Token) {
         let (index, generation) = split(token);
-        if let Some(slot) = self.slots.get_mut(index)
+        if let Some(slot) = self.slots.get_mut(index as usize)
             && slot.in_use
             && slot.generation == generation
         {
@@ -112,7 +141,7 @@ impl IoRegistry {
                 generation: generation.wrapping_add(1),
                 ..Slot::default()
             };
-            self.free.push(index as u32);
+            self.free.push(index);
         }
     }
 
@@ -121,16 +150,16 @@ impl IoRegistry {
     fn live_slot(&mut self, token: Token) -> Option<&mut Slot> {
         let (index, generation) = split(token);
         self.slots
-            .get_mut(index)
+            .get_mut(index as usize)
             .filter(|s| s.in_use && s.generation == generation)
     }
 
     /// True unless the source is known not to be ready in `direction`.
     #[inline]
     pub(crate) fn is_ready(&mut self, token: Token, direction: Direction) -> bool {
-        self.live_slot(token).is_none_or(|slot| match direction {
-            Direction::Read => slot.readable || slot.read_ended,
-            Direction::Write => slot.writable || slot.write_ended,
+        self.live_slot(token).is_none_or(|slot| {
+            let side = slot.side(direction);
+            side.ready || side.ended
         })
     }
 
@@ -139,10 +168,8 @@ impl IoRegistry {
     #[inline]
     pub(crate) fn would_block(&mut self, token: Token, direction: Direction) {
         if let Some(slot) = self.live_slot(token) {
-            match direction {
-                Direction::Read => (slot.readable, slot.read_ended) = (false, false),
-                Direction::Write => (slot.writable, slot.write_ended) = (false, false),
-            }
+            let side = slot.side(direction);
+            (side.ready, side.ended) = (false, false);
         }
     }
 
@@ -152,10 +179,7 @@ impl IoRegistry {
     #[inline]
     pub(crate) fn drained(&mut self, token: Token, direction: Direction) {
         if let Some(slot) = self.live_slot(token) {
-            match direction {
-                Direction::Read => slot.readable = false,
-                Direction::Write => slot.writable = false,
-            }
+            slot.side(direction).ready = false;
         }
     }
 
@@ -165,11 +189,7 @@ impl IoRegistry {
         let Some(slot) = self.live_slot(token) else {
             return;
         };
-        let current = match direction {
-            Direction::Read => &mut slot.read,
-            Direction::Write => &mut slot.write,
-        };
-        match current {
+        match &mut slot.side(direction).waker {
             Some(current) if current.will_wake(waker) => {}
             current => *current = Some(waker.clone()),
         }
@@ -191,17 +211,16 @@ impl IoRegistry {
         let Some(slot) = self.live_slot(token) else {
             return;
         };
-        let read_ended = readiness.read_closed || readiness.error;
-        if readiness.readable || read_ended {
-            slot.readable = true;
-            slot.read_ended |= read_ended;
-            wakers.extend(slot.read.take());
-        }
-        let write_ended = readiness.write_closed || readiness.error;
-        if readiness.writable || write_ended {
-            slot.writable = true;
-            slot.write_ended |= write_ended;
-            wakers.extend(slot.write.take());
+        for (side, seen) in [
+            (&mut slot.read, readiness.read),
+            (&mut slot.write, readiness.write),
+        ] {
+            let ended = seen.closed || readiness.error;
+            if seen.ready || ended {
+                side.ready = true;
+                side.ended |= ended;
+                wakers.extend(side.waker.take());
+            }
         }
     }
 }
@@ -222,8 +241,10 @@ mod tests {
         let token = registry.add();
         // Data and the peer's close in one event.
         let both = Readiness {
-            readable: true,
-            read_closed: true,
+            read: SideReadiness {
+                ready: true,
+                closed: true,
+            },
             ..Readiness::default()
         };
         let _ = event(&mut registry, token, both);
@@ -244,7 +265,10 @@ mod tests {
         let mut registry = IoRegistry::default();
         let token = registry.add();
         let data = Readiness {
-            readable: true,
+            read: SideReadiness {
+                ready: true,
+                closed: false,
+            },
             ..Readiness::default()
         };
         let _ = event(&mut registry, token, data);
@@ -257,7 +281,10 @@ mod tests {
         let mut registry = IoRegistry::default();
         let token = registry.add();
         let error = Readiness {
-            writable: true,
+            write: SideReadiness {
+                ready: true,
+                closed: false,
+            },
             error: true,
             ..Readiness::default()
         };
@@ -276,7 +303,10 @@ mod tests {
         registry.would_block(token, Direction::Read);
         registry.set_waker(token, Direction::Read, std::task::Waker::noop());
         let closed = Readiness {
-            read_closed: true,
+            read: SideReadiness {
+                ready: false,
+                closed: true,
+            },
             ..Readiness::default()
         };
         assert_eq!(event(&mut registry, token, closed), 1);

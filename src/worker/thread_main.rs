@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -49,21 +50,7 @@ pub(super) fn run(
         wake,
         ready_rx,
     } = prepared;
-    if let Ok(clock) = ThreadClock::current() {
-        let _ = wake.clock.set(clock);
-    }
-    if shared.grow_heap_ahead {
-        scheduler::grow_ahead_on_this_thread();
-    }
-    if let Err(err) = ProcessSignals::block_for_thread() {
-        warn!(worker = id, error:% = err; "unable to block process signals");
-    }
-    if let Some(cpu) = cpu {
-        match sys::set_cpu_affinity(cpu) {
-            Ok(()) => debug!(worker = id, cpu = cpu; "worker thread pinned to CPU"),
-            Err(err) => warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity"),
-        }
-    }
+    set_up_thread(id, &wake, &shared, cpu);
     watch_shared_poll(poll.registry(), &shared).map_err(|err| Error::worker_poll(id, err))?;
     let rt = RuntimeRef::new(WorkerInternals {
         id,
@@ -97,30 +84,8 @@ pub(super) fn run(
 
     loop {
         while let Ok(msg) = control.try_recv() {
-            trace!(worker = id, msg:? = msg; "worker control message");
-            match msg {
-                Control::Started => {
-                    started = true;
-                    // The coordinator tells the service manager once every
-                    // worker got here.
-                    wake.set_started();
-                    shared.wake_coordinator();
-                }
-                Control::Run(f) => run_function(id, f, &rt)?,
-                Control::Stop => {
-                    debug!(worker = id; "worker told to stop");
-                    return Ok(());
-                }
-                Control::Shutdown => rt.internals.local.borrow().wake_all(),
-                Control::Signal(signal) => {
-                    rt.internals
-                        .signal_receivers
-                        .borrow_mut()
-                        .retain(|deliver| deliver(signal));
-                }
-                Control::LogMetrics => WorkerMetrics::of(&wake).log(),
-                #[cfg(feature = "test")]
-                Control::Panic(msg) => panic!("{msg}"),
+            if handle_control(msg, &rt, &wake, &mut started)?.is_break() {
+                return Ok(());
             }
         }
 
@@ -178,6 +143,65 @@ pub(super) fn run(
         wake.awake();
         dispatch(&rt, &events, &mut due).map_err(|err| Error::worker_poll(id, err))?;
     }
+}
+
+/// What a worker thread sets up for itself before it runs anything: its CPU
+/// clock, heap growth ahead of use, blocked process signals (the
+/// coordinator takes them), and its CPU if pinned.
+fn set_up_thread(id: usize, wake: &WorkerWake, shared: &RuntimeShared, cpu: Option<usize>) {
+    if let Ok(clock) = ThreadClock::current() {
+        let _ = wake.clock.set(clock);
+    }
+    if shared.grow_heap_ahead {
+        scheduler::grow_ahead_on_this_thread();
+    }
+    if let Err(err) = ProcessSignals::block_for_thread() {
+        warn!(worker = id, error:% = err; "unable to block process signals");
+    }
+    if let Some(cpu) = cpu {
+        match sys::set_cpu_affinity(cpu) {
+            Ok(()) => debug!(worker = id, cpu = cpu; "worker thread pinned to CPU"),
+            Err(err) => warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity"),
+        }
+    }
+}
+
+/// Handles one control message from the coordinator; breaks when the
+/// worker is to stop at once. `started` becomes true on `Started`.
+#[inline]
+fn handle_control(
+    msg: Control,
+    rt: &RuntimeRef,
+    wake: &WorkerWake,
+    started: &mut bool,
+) -> Result<ControlFlow<()>, Error> {
+    let id = rt.internals.id;
+    trace!(worker = id, msg:? = msg; "worker control message");
+    match msg {
+        Control::Started => {
+            *started = true;
+            // The coordinator tells the service manager once every worker
+            // got here.
+            wake.set_started();
+            rt.internals.shared.wake_coordinator();
+        }
+        Control::Run(f) => run_function(id, f, rt)?,
+        Control::Stop => {
+            debug!(worker = id; "worker told to stop");
+            return Ok(ControlFlow::Break(()));
+        }
+        Control::Shutdown => rt.internals.local.borrow().wake_all(),
+        Control::Signal(signal) => {
+            rt.internals
+                .signal_receivers
+                .borrow_mut()
+                .retain(|deliver| deliver(signal));
+        }
+        Control::LogMetrics => WorkerMetrics::of(wake).log(),
+        #[cfg(feature = "test")]
+        Control::Panic(msg) => panic!("{msg}"),
+    }
+    Ok(ControlFlow::Continue(()))
 }
 
 /// How long a worker out of work keeps looking at its queues, after
@@ -278,7 +302,7 @@ pub(crate) fn dispatch(
 ) -> io::Result<()> {
     let mut shared_poll = false;
     let mut io = rt.internals.io.borrow_mut();
-    for event in events.iter() {
+    for event in events {
         match event.token() {
             // Being woken by the waker needs no handling: that was the
             // point.

@@ -2,6 +2,7 @@
 //! so `hearth map` prints outputs larger than a frame, byte for byte, in
 //! input order, in bounded memory.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::{fs, thread};
@@ -39,7 +40,7 @@ fn hundred_megabyte_outputs_in_order() {
     .stderr(Stdio::piped())
     .spawn()
     .expect("cannot run hearth");
-    let pid = child.id() as libc::pid_t;
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let errors = thread::spawn(move || {
         let mut text = String::new();
@@ -92,8 +93,8 @@ fn compare_with_expected(out: &mut impl Read) -> Result<u64, String> {
         };
         let mut got = &buf[..n];
         while !got.is_empty() {
-            let job = (pos / SIZE as u64) as usize;
-            let within = (pos % SIZE as u64) as usize;
+            let pos_at = usize::try_from(pos).unwrap();
+            let (job, within) = (pos_at / SIZE, pos_at % SIZE);
             let Some(pattern) = patterns.get(job) else {
                 return Err(format!("{} bytes more than the four outputs", got.len()));
             };
@@ -123,7 +124,7 @@ fn wait_with_peak_memory(pid: libc::pid_t) -> (Option<i32>, i64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `pid` is our own child, not reaped elsewhere; the pointers
     // are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
     assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     (code, usage.ru_maxrss)
@@ -242,9 +243,10 @@ fn pipe_reads_blocks_as_jobs_need_them() {
     let written = progress.clone();
     let writer = std::thread::spawn(move || {
         for block in 0..blocks {
-            let lines: String = (0..10_000)
-                .map(|i| format!("{}\n", 100_000_000 + block * 10_000 + i))
-                .collect();
+            let lines = (0..10_000).fold(String::new(), |mut lines, i| {
+                let _ = writeln!(lines, "{}", 100_000_000 + block * 10_000 + i);
+                lines
+            });
             input.write_all(lines.as_bytes()).unwrap();
             // Taken off the pipe (all but its buffer's worth); renamed
             // into place, so a job never reads it half written.

@@ -35,7 +35,9 @@ fn files_go_with_the_jobs_and_come_back() {
     let remote = scratch("trc-remote");
     let sizes = [0usize, 1, 300_000, 3 * 1024 * 1024 + 5];
     for (i, size) in sizes.iter().enumerate() {
-        let data: Vec<u8> = (0..*size).map(|b| (b % 251) as u8 ^ i as u8).collect();
+        let data: Vec<u8> = (0..*size)
+            .map(|b| u8::try_from(b % 251).unwrap() ^ u8::try_from(i).unwrap())
+            .collect();
         fs::write(here.join(format!("in{i}.bin")), data).unwrap();
     }
     fs::set_permissions(here.join("in2.bin"), fs::Permissions::from_mode(0o750)).unwrap();

@@ -146,8 +146,8 @@ fn socket_linger_zero(stream: &std::net::TcpStream) {
             stream.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            (&raw const linger).cast(),
+            libc::socklen_t::try_from(std::mem::size_of::<libc::linger>()).unwrap(),
         )
     };
     assert_eq!(res, 0, "SO_LINGER: {}", std::io::Error::last_os_error());

@@ -1,4 +1,4 @@
-//! Sending to actors: try_send, send, rpc, join, map and try_map, including
+//! Sending to actors: `try_send`, send, rpc, join, map and `try_map`, including
 //! every error path. Most tests talk to a sync actor from the test thread,
 //! which makes the order of events easy to control.
 

@@ -83,7 +83,9 @@ fn clients_disconnecting_mid_write_do_not_disturb_others() {
             let mut done = false;
             while !done || rounds < 100 {
                 done = done || done_rx.try_recv().is_ok();
-                let msg: Vec<u8> = (0..1024).map(|i| (i + rounds) as u8).collect();
+                let msg: Vec<u8> = (0..1024)
+                    .map(|i: usize| (i + rounds).to_le_bytes()[0])
+                    .collect();
                 stream.write_all(&msg).unwrap();
                 stream.read_exact(&mut got).unwrap();
                 assert_eq!(got, msg);

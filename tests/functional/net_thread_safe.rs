@@ -498,8 +498,8 @@ fn thread_safe_server_on_a_handed_socket_closes_it_in_a_shutdown() {
         let running = s.spawn(|| runtime.start());
         let _stop = ShutdownOnDrop(handle.clone());
         let mut clients: Vec<StdTcpStream> = (0..6).map(|_| connect(addr)).collect();
-        for (i, client) in clients.iter_mut().enumerate() {
-            round_trip(client, i as u8);
+        for (i, client) in (0u8..).zip(clients.iter_mut()) {
+            round_trip(client, i);
         }
         handle.shutdown();
         // A client that gets in before the close drops its connection at
@@ -509,8 +509,8 @@ fn thread_safe_server_on_a_handed_socket_closes_it_in_a_shutdown() {
                 .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused)
         });
         // The open connections are still served.
-        for (i, client) in clients.iter_mut().enumerate() {
-            round_trip(client, 100 + i as u8);
+        for (i, client) in (0u8..).zip(clients.iter_mut()) {
+            round_trip(client, 100 + i);
         }
         drop(clients);
         running.join().unwrap().unwrap();

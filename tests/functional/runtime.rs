@@ -47,7 +47,7 @@ fn allowed_cpus() -> Vec<usize> {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: pid 0 is the calling thread; `set` is valid for writes of the
     // size passed, its own.
-    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &raw mut set) };
     assert_eq!(
         res,
         0,
@@ -71,7 +71,7 @@ fn restrict_to(cpus: &[usize]) {
     }
     // SAFETY: pid 0 is the calling thread; `set` is initialised and the
     // size passed is its own.
-    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
     assert_eq!(
         res,
         0,

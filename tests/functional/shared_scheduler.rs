@@ -12,7 +12,7 @@ use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, ThreadSafe};
 
 /// Last guard against a hang; the tests never wait this long when they pass.
-const LIMIT: Duration = Duration::from_secs(60);
+const LIMIT: Duration = Duration::from_mins(1);
 
 /// Exchanges in the ping-pong before the bystander is woken.
 const WARM_UP: u64 = 1_000;

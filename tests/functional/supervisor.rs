@@ -28,7 +28,7 @@ fn panicking_actor_restarted_exactly_budget_times_while_worker_runs_others() {
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let supervisor = RestartSupervisor::new(r.clone())
             .max_restarts(3)
-            .within(Duration::from_secs(60));
+            .within(Duration::from_mins(1));
         let _ = rt.spawn_local(
             supervisor,
             actor_fn(always_panics),
@@ -150,7 +150,7 @@ fn restart_supervisor_window_forgets_old_restarts() {
     }
     let mut strict = RestartSupervisor::new(())
         .max_restarts(1)
-        .within(Duration::from_secs(3600));
+        .within(Duration::from_hours(1));
     assert_eq!(
         Supervisor::<&str, ()>::decide(&mut strict, "err"),
         SupervisorStrategy::Restart(())
@@ -173,7 +173,7 @@ fn sync_actor_panics_restarted_by_budget() {
     let mut runtime = Runtime::setup().build().unwrap();
     let supervisor = RestartSupervisor::new(runs.clone())
         .max_restarts(2)
-        .within(Duration::from_secs(60));
+        .within(Duration::from_mins(1));
     let _ = runtime
         .spawn_sync_actor(
             supervisor,

@@ -78,7 +78,7 @@ fn deadline_passes_or_not() {
             let late = Deadline::after(timer_rt.clone(), Duration::from_millis(5), never).await;
             tx.send(late).unwrap();
             let quick = async { 42 };
-            let on_time = Deadline::after(timer_rt.clone(), Duration::from_secs(60), quick).await;
+            let on_time = Deadline::after(timer_rt.clone(), Duration::from_mins(1), quick).await;
             tx.send(on_time).unwrap();
         });
     });
@@ -102,7 +102,10 @@ fn interval_ticks_a_period_apart() {
     assert_eq!(ticks.len(), 5);
     assert!(ticks[0] >= Duration::from_millis(5));
     for pair in ticks.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(5), "{ticks:?}");
+        assert!(
+            pair[1].checked_sub(pair[0]).unwrap() >= Duration::from_millis(5),
+            "{ticks:?}"
+        );
     }
 }
 

@@ -236,7 +236,7 @@ fn graceful_shutdown_removes_the_socket_file_while_connections_finish() {
         let _stop = ShutdownOnDrop(handle.clone());
         let mut clients: Vec<StdUnixStream> = (0..6).map(|_| connect(&path)).collect();
         for (i, client) in clients.iter_mut().enumerate() {
-            round_trip(client, i as u8);
+            round_trip(client, u8::try_from(i).unwrap());
         }
         handle.shutdown();
         wait_until("the socket file is removed", || !path.exists());
@@ -244,7 +244,7 @@ fn graceful_shutdown_removes_the_socket_file_while_connections_finish() {
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         // The open connections are still served.
         for (i, client) in clients.iter_mut().enumerate() {
-            round_trip(client, 100 + i as u8);
+            round_trip(client, 100 + u8::try_from(i).unwrap());
         }
         drop(clients);
         running.join().unwrap().unwrap();

@@ -9,6 +9,7 @@
 //! requests, already read from the socket, were answered with an error.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream as StdTcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,9 +108,9 @@ fn client(addr: std::net::SocketAddr, id: usize, seen: &Seen, started: &Barrier)
         let mut batch = String::new();
         for i in 0..PIPELINE {
             if i % 2 == 0 {
-                batch.push_str(&format!("SET k{id} v{round}-{i}\n"));
+                let _ = writeln!(batch, "SET k{id} v{round}-{i}");
             } else {
-                batch.push_str(&format!("GET k{id}\n"));
+                let _ = writeln!(batch, "GET k{id}");
             }
         }
         if writer.write_all(batch.as_bytes()).is_err() {
@@ -179,7 +180,7 @@ async fn joins(_: Context<(), ThreadSafe>, other: ActorRef<()>) {
 fn an_actor_joining_another_does_not_hold_up_the_shutdown() {
     let mut runtime = Runtime::setup()
         .num_threads(2)
-        .grace_period(Duration::from_secs(60))
+        .grace_period(Duration::from_mins(1))
         .build()
         .unwrap();
     let waiting = runtime.spawn(

@@ -211,6 +211,7 @@ fn run_reader_as(
 }
 
 /// Shuts down the write side and keeps the socket open until the end.
+#[allow(clippy::unnecessary_wraps)] // The shape of every closing step (see `close`).
 fn shut_write(client: StdTcpStream) -> Option<StdTcpStream> {
     client.shutdown(Shutdown::Write).unwrap();
     Some(client)

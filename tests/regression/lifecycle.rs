@@ -57,7 +57,7 @@ fn first_error_with_referenced_sync_actor_does_not_hang() {
             let holder = holder.clone();
             rt.spawn_local_future(async move {
                 let _keep = holder;
-                std::future::pending::<()>().await
+                std::future::pending::<()>().await;
             });
             Ok(())
         });

@@ -109,9 +109,7 @@ fn panicking_destructors_of_thread_local_processes_leave_the_worker_running() {
 fn panicking_worker_function_is_an_error_naming_the_panic() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
     runtime.run_on_workers(|rt: RuntimeRef| {
-        if rt.worker_id() == 2 {
-            panic!("setup panic on purpose");
-        }
+        assert!(rt.worker_id() != 2, "setup panic on purpose");
         Ok::<_, String>(())
     });
     let err = runtime.start().unwrap_err().to_string();
@@ -132,7 +130,7 @@ impl From<Refused> for u64 {
 
 async fn sums(mut ctx: Context<u64, ThreadSafe>, total: Arc<AtomicUsize>) {
     while let Ok(n) = ctx.receive_next().await {
-        let _ = total.fetch_add(n as usize, Ordering::SeqCst);
+        let _ = total.fetch_add(usize::try_from(n).unwrap(), Ordering::SeqCst);
     }
 }
 

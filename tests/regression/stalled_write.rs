@@ -47,7 +47,7 @@ async fn stream_a_lot<RT: SocketMode>(
 fn runtime(workers: usize) -> Runtime {
     Runtime::setup()
         .num_threads(workers)
-        .grace_period(Duration::from_secs(120))
+        .grace_period(Duration::from_mins(2))
         .stalled_write_limit(Duration::from_millis(200))
         .build()
         .unwrap()

@@ -50,7 +50,7 @@ fn run_with_files(pool: &mut Pool, jobs: Vec<((String, String), Files)>) -> Vec<
 /// Bytes of file `i`: sizes from empty to several chunks.
 fn contents(i: usize) -> Vec<u8> {
     let len = [0, 1, 5000, 600 * 1024][i % 4] + i;
-    (0..len).map(|b| (b * 31 + i) as u8).collect()
+    (0..len).map(|b| (b * 31 + i).to_le_bytes()[0]).collect()
 }
 
 /// Twenty jobs, each with its own file (up to 600 KiB, mode 0640) sent to

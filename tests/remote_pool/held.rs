@@ -29,7 +29,7 @@ fn release_when(
 ) -> thread::JoinHandle<Option<PoolMetrics>> {
     let (control, flag) = (control.clone(), flag.to_path_buf());
     thread::spawn(move || {
-        let seen = gates::poll_for(Duration::from_secs(60), || {
+        let seen = gates::poll_for(Duration::from_mins(1), || {
             Some(control.metrics()).filter(|m| settled(m))
         });
         std::fs::write(&flag, b"").unwrap();

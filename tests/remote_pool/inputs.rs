@@ -15,7 +15,7 @@ use hearth::remote::{
 };
 
 /// Longest a test waits for a report or a feeder (a last guard).
-const GUARD: Duration = Duration::from_secs(60);
+const GUARD: Duration = Duration::from_mins(1);
 
 /// Runs `run` (a run of the pool `control` belongs to) under a watchdog:
 /// a run still going after [`GUARD`] is ended by killing the pool, and the
@@ -65,8 +65,9 @@ pub fn inputs_run_as_they_come() {
     )
     .unwrap();
     sender.join().unwrap().unwrap();
-    let expected: Vec<(usize, Result<u64, JobFailure>)> =
-        (0..50u64).map(|x| (x as usize, Ok(x * x))).collect();
+    let expected: Vec<(usize, Result<u64, JobFailure>)> = (0..50u64)
+        .map(|x| (usize::try_from(x).unwrap(), Ok(x * x)))
+        .collect();
     assert_eq!(outputs, expected);
     pool.shutdown(Duration::from_secs(10));
 }

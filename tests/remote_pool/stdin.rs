@@ -24,7 +24,7 @@ pub(crate) fn fnv(bytes: &[u8]) -> u64 {
 /// spill bound.
 fn block(i: usize) -> Vec<u8> {
     let len = [0, 1, 700 * 1024, 5 * 1024 * 1024 + 3][i % 4] + i;
-    (0..len).map(|b| (b * 7 + i) as u8).collect()
+    (0..len).map(|b| (b * 7 + i).to_le_bytes()[0]).collect()
 }
 
 /// A pool of this machine's slots, and one of a host through a launcher

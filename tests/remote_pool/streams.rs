@@ -76,11 +76,12 @@ fn stretches(log: &Log) -> Vec<(usize, Vec<u8>, bool)> {
 /// whole, job after job, in input order, byte for byte.
 pub fn streamed_outputs_come_whole_in_input_order_in_bounded_memory() {
     const MIB: u64 = 1 << 20;
+    const MIB_LEN: usize = 1 << 20;
     let dir = super::temp_dir("streams");
     let flag = dir.join("flag");
     let mut pool = Pool::builder()
         .host(Host::local(3))
-        .max_held_bytes(MIB as usize)
+        .max_held_bytes(MIB_LEN)
         .build()
         .unwrap();
     let inputs = vec![
@@ -94,7 +95,7 @@ pub fn streamed_outputs_come_whole_in_input_order_in_bounded_memory() {
     let watcher = {
         let flag = flag.clone();
         thread::spawn(move || {
-            let seen = gates::poll_for(Duration::from_secs(60), || {
+            let seen = gates::poll_for(Duration::from_mins(1), || {
                 Some(control.metrics()).filter(|m| m.output_held_in_files >= 4 * MIB)
             });
             std::fs::write(&flag, b"").unwrap();
@@ -105,7 +106,7 @@ pub fn streamed_outputs_come_whole_in_input_order_in_bounded_memory() {
     let seen: Option<PoolMetrics> = watcher.join().unwrap();
     let seen = seen.expect("the waiting outputs never went to temporary files");
     assert!(
-        seen.output_held_bytes <= MIB as usize,
+        seen.output_held_bytes <= MIB_LEN,
         "{} bytes held in memory",
         seen.output_held_bytes
     );
@@ -117,7 +118,7 @@ pub fn streamed_outputs_come_whole_in_input_order_in_bounded_memory() {
             (index, bytes.len(), done)
         })
         .collect();
-    let mib = MIB as usize;
+    let mib = MIB_LEN;
     assert_eq!(
         got,
         [
@@ -162,7 +163,10 @@ pub fn streamed_outputs_in_completion_and_arrival_order() {
     );
     for (index, bytes, done) in whole {
         assert!(done);
-        assert_eq!(bytes, vec![b'a' + index as u8; 300_000 + index]);
+        assert_eq!(
+            bytes,
+            vec![b'a' + u8::try_from(index).unwrap(); 300_000 + index]
+        );
     }
     let (log, _) = run_streams(&mut pool, inputs(), Order::Arrival);
     for index in 0..6 {
@@ -246,7 +250,7 @@ pub fn slot_lost_after_live_output_ends_the_job() {
     assert_eq!(out, 100_000);
     match failure {
         Some(err @ JobFailure::OutputCut { .. }) => {
-            assert!(err.to_string().contains("not run again"), "{err}")
+            assert!(err.to_string().contains("not run again"), "{err}");
         }
         other => panic!("expected a job cut short, got {other:?}"),
     }

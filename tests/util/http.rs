@@ -131,8 +131,10 @@ impl Raw {
         let len: usize = headers
             .iter()
             .find(|(n, _)| n == "content-length")
-            .map(|(_, v)| v.parse().expect("bad content-length"))
-            .unwrap_or_else(|| panic!("no content-length in {head:?}"));
+            .map_or_else(
+                || panic!("no content-length in {head:?}"),
+                |(_, v)| v.parse().expect("bad content-length"),
+            );
         let body_start = head_end + 4;
         while self.buf.len() < body_start + len {
             assert!(

@@ -12,6 +12,7 @@
 //!
 //! Needs root and the `ip` command (iproute2).
 
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
@@ -107,7 +108,7 @@ impl Drop for Nodes {
             for pid in self.pids(index) {
                 // SAFETY: kill(2) with a positive pid: a process in one of
                 // this test's namespaces.
-                let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                let _ = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
             }
         }
         for (ns, _) in self.spaces.drain(..) {
@@ -158,7 +159,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
 pub fn hosts_file(entries: &[(String, Ipv4Addr)]) -> String {
     let mut text = "127.0.0.1 localhost\n".to_owned();
     for (name, address) in entries {
-        text.push_str(&format!("{address} {name}\n"));
+        let _ = writeln!(text, "{address} {name}");
     }
     text
 }

@@ -34,6 +34,7 @@
 //! namespace, as a crash would; [`Cluster::restart_node`] starts its
 //! slurmd again.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
@@ -52,7 +53,7 @@ use crate::procs::processes;
 pub const CAPACITY: usize = 32;
 
 /// How long the daemons have to come up.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// How long a daemon has to exit after `SIGTERM`.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -186,9 +187,10 @@ impl Cluster {
             Some(net) => self.nodes_conf(net, &socket),
         };
         fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
-        match self.net.is_some() {
-            false => self.start_single()?,
-            true => self.start_in_namespaces()?,
+        if self.net.is_some() {
+            self.start_in_namespaces()?;
+        } else {
+            self.start_single()?;
         }
         self.wait_for("the nodes to be idle in sinfo", |cluster| {
             let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();
@@ -289,15 +291,17 @@ impl Cluster {
             socket = socket.display(),
         );
         for (k, node) in self.nodes.iter().enumerate() {
-            conf.push_str(&format!(
-                "NodeName={node} NodeAddr={} NodeHostname={node} CPUs=4 RealMemory=512 State=UNKNOWN\n",
+            let _ = writeln!(
+                conf,
+                "NodeName={node} NodeAddr={} NodeHostname={node} CPUs=4 RealMemory=512 State=UNKNOWN",
                 net.address(k + 1)
-            ));
+            );
         }
-        conf.push_str(&format!(
-            "PartitionName=debug Nodes={} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16\n",
+        let _ = writeln!(
+            conf,
+            "PartitionName=debug Nodes={} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16",
             self.nodes.join(",")
-        ));
+        );
         conf
     }
 
@@ -377,7 +381,7 @@ impl Cluster {
         for pid in net.pids(k + 1) {
             // SAFETY: kill(2) with a positive pid: a process in the
             // node's namespace.
-            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            let _ = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
         }
         let name = format!("slurmd-{}", self.nodes[k]);
         for (_, child) in self.daemons.iter_mut().filter(|(n, _)| *n == name) {
@@ -588,7 +592,7 @@ impl Drop for Cluster {
         for pid in self.stepds() {
             // SAFETY: kill(2) with a positive pid: a slurmstepd of this
             // cluster, found by its environment.
-            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            let _ = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
@@ -600,7 +604,7 @@ fn stop(name: &str, child: &mut Child) {
         return;
     }
     // SAFETY: kill(2) with a positive pid: our child, not reaped yet.
-    let _ = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = unsafe { libc::kill(libc::pid_t::try_from(child.id()).unwrap(), libc::SIGTERM) };
     let deadline = Instant::now() + STOP_GRACE;
     while matches!(child.try_wait(), Ok(None)) {
         if Instant::now() >= deadline {

@@ -126,6 +126,7 @@ impl Sshd {
         result
     }
 
+    #[allow(clippy::too_many_lines)] // The set-up steps of one sshd, in the order they run.
     fn start_in(dir: &Path, user: &str, hosts: &[&str]) -> Result<Sshd, String> {
         let host_key = dir.join("host_ed25519");
         let client_key = dir.join("client_ed25519");
@@ -415,16 +416,16 @@ fn bound_not_listening() -> Result<(OwnedFd, u16), String> {
         }
         let fd = OwnedFd::from_raw_fd(fd);
         let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_family = libc::sa_family_t::try_from(libc::AF_INET).unwrap();
         addr.sin_port = 0;
         addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::sockaddr_in>()).unwrap();
         if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) != 0 {
             return Err(format!("bind: {}", io::Error::last_os_error()));
         }
         let mut bound: libc::sockaddr_in = std::mem::zeroed();
         let mut bound_len = len;
-        if libc::getsockname(fd.as_raw_fd(), (&raw mut bound).cast(), &mut bound_len) != 0 {
+        if libc::getsockname(fd.as_raw_fd(), (&raw mut bound).cast(), &raw mut bound_len) != 0 {
             return Err(format!("getsockname: {}", io::Error::last_os_error()));
         }
         Ok((fd, u16::from_be(bound.sin_port)))

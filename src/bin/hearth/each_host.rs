@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hearth::remote::{Event, FailedSlot, JobFailure, Order, Target};
+use hearth::remote::{Event, FailedSlot, JobFailure, Order, PoolControl, Target};
 
 use crate::halt::{Halt, Tally, When};
 use crate::inputs::JobText;
@@ -35,38 +35,8 @@ struct Failures {
 
 /// Runs the planned jobs on every host of the options.
 pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
-    let grouping = if args.ungroup {
-        Grouping::Ungroup
-    } else if args.line_buffer {
-        Grouping::LineBuffer
-    } else {
-        Grouping::Group
-    };
-    // Grouped per host whatever --unordered says: the hosts' outputs never
-    // mix; lines and bytes as they come with --line-buffer and -u.
-    let order = match grouping {
-        Grouping::Ungroup => Order::Arrival,
-        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
-        _ => Order::Submission,
-    };
-    let host_tag = if args.pdsh {
-        Some(": ")
-    } else if args.tag || args.tag_host {
-        Some("\t")
-    } else {
-        None
-    };
-    let settings = Settings {
-        json: args.json,
-        grouping,
-        tag: None,
-        host_tag: host_tag.filter(|_| grouping != Grouping::Ungroup),
-        host_is_node: false,
-        joblog: args.joblog.clone(),
-        resume: plan::resume(args),
-        results: args.results.clone(),
-    };
-    let mut printer = match Printer::new(settings) {
+    let (grouping, order) = grouping_and_order(args);
+    let mut printer = match Printer::new(settings(args, grouping)) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
     };
@@ -97,7 +67,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let control = pool.control();
     let per_host = jobs.len();
     let total = per_host * hosts.len();
-    let bar = progress_bar(args.progress, Some(total));
+    let bar = progress_bar(args.output.progress, Some(total));
     let mut tally = Tally::new(halt, Some(total));
     let mut failures = Failures::default();
     let mut write_error = None;
@@ -125,12 +95,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         bar.inc(1);
         let (host, text) = (index / per_host, &texts[index % per_host]);
         let result = if let Err(JobFailure::NotRun { reasons }) = &report.result {
-            // The host's slots are dead: said once for the host.
-            let entry = failures
-                .unreachable
-                .entry(host)
-                .or_insert_with(|| (reasons.first().cloned(), 0));
-            entry.1 += 1;
+            failures.not_run(host, reasons);
             Some(Err(255))
         } else {
             let result = ran(&report);
@@ -158,7 +123,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         pool.run_raw_on_each_host(&Target::Any, sh::JOB_HANDLER, &jobs, order, &mut on_event);
     bar.finish_and_clear();
     let joblog = printer.finish();
-    report_pending_slots(&control.metrics(), args.slurm_alloc);
+    report_pending_slots(&control.metrics(), args.slurm_options.slurm_alloc);
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         return own_error(&err.to_string());
@@ -167,13 +132,82 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         return write_failed(&err);
     }
     summarize(args, &hosts, &texts, &failures, &printer);
+    exit_status(args, &failures, &joblog, &control, &tally)
+}
+
+impl Failures {
+    /// A job of `host` did not run: its slots are dead, for `reasons`
+    /// (said once for the host).
+    fn not_run(&mut self, host: usize, reasons: &[FailedSlot]) {
+        let entry = self
+            .unreachable
+            .entry(host)
+            .or_insert_with(|| (reasons.first().cloned(), 0));
+        entry.1 += 1;
+    }
+}
+
+/// How the printer prints each host's outputs.
+fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
+    Settings {
+        json: args.output.json,
+        grouping,
+        tag: None,
+        host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
+        host_is_node: false,
+        joblog: args.joblog.clone(),
+        resume: plan::resume(args),
+        results: args.results.clone(),
+    }
+}
+
+/// How outputs are printed, and in which order the pool hands them out:
+/// grouped per host whatever --unordered says (the hosts' outputs never
+/// mix); lines and bytes as they come with --line-buffer and -u.
+fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
+    let grouping = if args.grouping.ungroup {
+        Grouping::Ungroup
+    } else if args.grouping.line_buffer {
+        Grouping::LineBuffer
+    } else {
+        Grouping::Group
+    };
+    let order = match grouping {
+        Grouping::Ungroup => Order::Arrival,
+        Grouping::LineBuffer if !args.order.keep_order => Order::Arrival,
+        Grouping::LineBuffer | Grouping::Group => Order::Submission,
+    };
+    (grouping, order)
+}
+
+/// What goes between the host and each line of its output: pdsh's `: `,
+/// or a tab with --tag or --tag-host.
+fn host_tag(args: &MapArgs) -> Option<&'static str> {
+    if args.each_host.pdsh {
+        Some(": ")
+    } else if args.tag || args.output.tag_host {
+        Some("\t")
+    } else {
+        None
+    }
+}
+
+/// The end of the run, after its summary: advice if a host lacked the
+/// worker, and the exit status.
+fn exit_status(
+    args: &MapArgs,
+    failures: &Failures,
+    joblog: &Result<(), String>,
+    control: &PoolControl,
+    tally: &Tally,
+) -> ExitCode {
     let dead: Vec<FailedSlot> = failures
         .unreachable
         .values()
         .filter_map(|(why, _)| why.clone())
         .collect();
     crate::summary::advise_missing_worker(args.remote_bin.as_deref(), &dead);
-    if let Err(msg) = &joblog {
+    if let Err(msg) = joblog {
         say!("hearth map: {msg}");
         return ExitCode::from(OWN_ERROR);
     }
@@ -204,7 +238,7 @@ fn summarize(
     failures: &Failures,
     printer: &Printer,
 ) {
-    let me = if args.pdsh {
+    let me = if args.each_host.pdsh {
         "hearth run"
     } else {
         "hearth map"
@@ -221,7 +255,7 @@ fn summarize(
         );
         say!("{me}: {}: could not be reached: {why}{jobs}", hosts[host]);
     }
-    if args.pdsh {
+    if args.each_host.pdsh {
         for (host, _, why) in &failures.failed {
             say!("{me}: {}: {why}", hosts[*host]);
         }

@@ -32,7 +32,7 @@ impl Edit {
     }
 
     /// `value` edited.
-    pub fn apply<'a>(self, value: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    pub fn apply(self, value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         use std::borrow::Cow;
         match self {
             Edit::Whole => Cow::Borrowed(value),
@@ -45,7 +45,7 @@ impl Edit {
 }
 
 /// Without the extension: the last `.` and what follows it, when no `/`
-/// or `.` follows (`a.b.c` → `a.b`, `.bashrc` → ``, `dir.d/f` stays).
+/// or `.` follows (`a.b.c` → `a.b`, `.bashrc` → empty, `dir.d/f` stays).
 fn no_ext(value: &[u8]) -> &[u8] {
     match value.iter().rposition(|&b| b == b'.' || b == b'/') {
         Some(at) if value[at] == b'.' => &value[..at],
@@ -53,7 +53,7 @@ fn no_ext(value: &[u8]) -> &[u8] {
     }
 }
 
-/// After the last `/` (`a/b/` → ``).
+/// After the last `/` (`a/b/` → empty).
 fn base(value: &[u8]) -> &[u8] {
     match value.iter().rposition(|&b| b == b'/') {
         Some(at) => &value[at + 1..],
@@ -62,7 +62,7 @@ fn base(value: &[u8]) -> &[u8] {
 }
 
 /// The directory, as dirname(1) and Perl's `File::Basename::dirname` give
-/// it: `a/b` → `a`, `a/b/` → `a`, `/r` → `/`, `f` and `` → `.`.
+/// it: `a/b` → `a`, `a/b/` → `a`, `/r` → `/`, `f` and an empty value → `.`.
 fn dirname(value: &[u8]) -> Vec<u8> {
     /// (directory with its trailing `/`, or `./`; the rest).
     fn split(value: &[u8]) -> (&[u8], &[u8]) {

@@ -176,7 +176,9 @@ impl Tally {
             Threshold::Count(n) => count >= n,
             Threshold::Percent(p) => {
                 let total = self.total.unwrap_or(count).max(1);
-                count as f64 * 100.0 >= p * total as f64
+                #[allow(clippy::cast_precision_loss)] // Job counts far below 2^53: exact.
+                let met = count as f64 * 100.0 >= p * total as f64;
+                met
             }
         };
         if met {
@@ -204,16 +206,16 @@ impl Tally {
                     Threshold::Percent(_) => {
                         let total = self.total.unwrap_or(self.failed + self.succeeded).max(1);
                         let share = (self.failed * 100).div_ceil(total);
-                        return share.clamp(1, 100) as u8;
+                        return u8::try_from(share.clamp(1, 100)).unwrap_or(100);
                     }
-                    _ => {}
+                    Threshold::Count(_) => {}
                 }
             }
         }
         match self.failed {
             0 => 0,
             n if n > 100 => 101,
-            n => n as u8,
+            n => u8::try_from(n).unwrap_or(101),
         }
     }
 }

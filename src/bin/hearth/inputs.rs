@@ -40,12 +40,12 @@ impl JobText {
     /// The command line as it ran in slot `slot` (`?` for a slot number
     /// not known).
     pub fn command(&self, slot: Option<u32>) -> Vec<u8> {
-        self.join(&self.parts, slot)
+        Self::join(&self.parts, slot)
     }
 
     /// `parts` (of this job's command or tag) joined with the slot's
     /// number.
-    pub fn join(&self, parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
+    pub fn join(parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
         match slot {
             Some(n) => parts.join(n.to_string().as_bytes()),
             None => parts.join(&b'?'),

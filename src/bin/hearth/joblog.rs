@@ -1,7 +1,7 @@
 //! `--joblog FILE` in GNU parallel's format, so that the tools that read
 //! GNU parallel's joblog read hearth's: a header, then a line per job of 9
 //! tab-separated columns, Seq, Host (`:` for this machine), Starttime
-//! (seconds since the epoch, 3 decimals), JobRuntime (seconds, 3
+//! (seconds since the epoch, 3 decimals), `JobRuntime` (seconds, 3
 //! decimals, 10 wide), Send (bytes to the job's stdin: `--pipe`'s block,
 //! else 0), Receive (bytes
 //! of its stdout), Exitval, Signal, Command. Attempts and hearth's other

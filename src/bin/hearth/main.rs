@@ -67,6 +67,9 @@ struct Cli {
     command: Command,
 }
 
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run CMD once per input across the slots of the hosts.
@@ -134,6 +137,9 @@ enum Command {
 }
 
 /// The options of `hearth map`.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Clone, Debug, Args)]
 pub struct MapArgs {
     /// Hosts to run on, comma-separated or repeated, with pdsh's ranges
@@ -152,6 +158,149 @@ pub struct MapArgs {
     /// machine, ranges), blank lines and `#` comments skipped.
     #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
     pub login_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub each_host: EachHost,
+    #[command(flatten)]
+    pub slurm_options: SlurmOptions,
+    /// Slots per host: N (1 to 1024), N% of the cores, +N or -N (the
+    /// cores plus or less N), 0 (1024) [default: the number of cores for
+    /// the local machine, 2 for an ssh host, 4 for --slurm]. Cores are
+    /// this machine's.
+    #[arg(short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
+    pub slots: Option<pool_setup::SlotsSpec>,
+    /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
+    #[arg(long, value_name = "CMD", default_value = "ssh")]
+    pub ssh: String,
+    /// Start the slots of the hosts with this command instead of ssh;
+    /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended
+    /// (so end it with {bin}), e.g. "docker exec -i {host} {bin}".
+    #[arg(long, value_name = "TEMPLATE")]
+    pub launcher: Option<String>,
+    /// Where hearth is on the ssh hosts [default: the same path as here].
+    #[arg(long = "remote-bin", value_name = "PATH")]
+    pub remote_bin: Option<String>,
+    /// Copy this hearth to each ssh host that has no copy of it, over the
+    /// first slot's own connection, into ~/.cache/hearth (same system and
+    /// architecture only, checked), and run that: the hosts need nothing
+    /// installed.
+    #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher", "slurm"])]
+    pub install_worker: bool,
+    /// Set the variable NAME for the jobs on every host, with its value
+    /// here (repeatable; sent once per slot; not set here: not sent).
+    #[arg(long, value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Run the jobs in DIR on every host (made if missing; relative: to
+    /// the current directory here, the home directory elsewhere); `.` the
+    /// same directory relative to the home directory as here; `...` a
+    /// fresh temporary directory per job, removed after it.
+    #[arg(long, visible_alias = "wd", value_name = "DIR")]
+    pub workdir: Option<String>,
+    #[command(flatten)]
+    pub files: FileTransfer,
+    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
+    /// is killed and fails as timed out (run again only with --retries).
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
+    pub timeout: Option<Duration>,
+    /// Attempts per job when its slots fail (a worker that exits or stops
+    /// answering); a job's own failure is run again only with --retries.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
+    /// Run a job whose own run failed (non-zero exit, killed by a signal,
+    /// timed out) up to N more times, on any slot, as GNU parallel's
+    /// --retries; the last run's output is printed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// How long a slot may stay silent (no answer to hearth's pings)
+    /// before it is declared dead and its jobs run again elsewhere: a
+    /// stopped worker, a frozen host, a cut network. A worker that hears
+    /// nothing from hearth for as long ends itself and its job.
+    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
+    pub slot_timeout: Duration,
+    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
+    /// window adapts to its link: from 1, doubling up to 64 while its
+    /// worker idles for round trips that are long next to its jobs (other
+    /// slots keep 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub window: Option<u32>,
+    #[command(flatten)]
+    pub order: OutputOrder,
+    /// Prefix each output line with the input and a tab.
+    #[arg(long)]
+    pub tag: bool,
+    /// Prefix each output line with STR (replacement strings replaced,
+    /// their values as they are) and a tab.
+    #[arg(long, value_name = "STR", conflicts_with = "tag")]
+    pub tagstring: Option<String>,
+    #[command(flatten)]
+    pub grouping: GroupingArgs,
+    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
+    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
+    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
+    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    #[command(flatten)]
+    pub resume_from: ResumeArgs,
+    /// Accepted for GNU parallel's sake: hearth asks for no citation.
+    #[arg(long = "will-cite", hide = true)]
+    pub will_cite: bool,
+    #[command(flatten)]
+    pub output: OutputForm,
+    #[command(flatten)]
+    pub halting: Halting,
+    /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
+    /// job that waits for a busy slot may start sooner after the one
+    /// before it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Write one line per job that ran to FILE, in GNU parallel's
+    /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
+    /// Send, Receive, Exitval, Signal, Command, tab-separated.
+    #[arg(long, visible_alias = "jl", value_name = "FILE")]
+    pub joblog: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub packing: Packing,
+    #[command(flatten)]
+    pub blocks: PipeBlocks,
+    #[command(flatten)]
+    pub scheduling: Scheduling,
+    /// Use STR instead of `{}`.
+    #[arg(short = 'I', value_name = "STR")]
+    pub replace: Option<String>,
+    /// Use STR instead of `{.}`.
+    #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
+    pub extension_replace: Option<String>,
+    /// Use STR instead of `{/}`.
+    #[arg(long = "basenamereplace", visible_alias = "bnr", value_name = "STR")]
+    pub basename_replace: Option<String>,
+    /// Use STR instead of `{//}`.
+    #[arg(long = "dirnamereplace", visible_alias = "dnr", value_name = "STR")]
+    pub dirname_replace: Option<String>,
+    /// Use STR instead of `{/.}`.
+    #[arg(
+        long = "basenameextensionreplace",
+        visible_alias = "bner",
+        value_name = "STR"
+    )]
+    pub basename_extension_replace: Option<String>,
+    /// Use STR instead of `{#}`.
+    #[arg(long = "seqreplace", value_name = "STR")]
+    pub seq_replace: Option<String>,
+    /// Use STR instead of `{%}`.
+    #[arg(long = "slotreplace", value_name = "STR")]
+    pub slot_replace: Option<String>,
+    /// The command and its arguments (everything from its first word on,
+    /// options too; `--` before it is allowed); `::: A B C` after them
+    /// gives inputs.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Runs on every host instead of over the slots (--nonall, --onall), and
+/// `hearth run`'s pdsh-style output.
+#[derive(Clone, Debug, Args)]
+pub struct EachHost {
     /// Run CMD once on every host, with no inputs (GNU parallel's
     /// --nonall): the output grouped per host, `--tag` prefixes its lines
     /// with the host; each host counts as a job for the exit status, and
@@ -168,6 +317,14 @@ pub struct MapArgs {
     /// `hearth run`.
     #[arg(skip)]
     pub pdsh: bool,
+}
+
+/// Slots on a Slurm cluster: steps of their own, or of an allocation.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct SlurmOptions {
     /// Run the slots on a Slurm cluster, each slot one `srun -N1 -n1`
     /// task (a job of its own, or a step with --slurm-alloc/--slurm-jobid);
     /// --tag-host shows the node Slurm picked and the job id, NODE/JOBID.
@@ -210,39 +367,11 @@ pub struct MapArgs {
     /// back-off, dead after five).
     #[arg(long = "pending-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub pending_timeout: Duration,
-    /// Slots per host: N (1 to 1024), N% of the cores, +N or -N (the
-    /// cores plus or less N), 0 (1024) [default: the number of cores for
-    /// the local machine, 2 for an ssh host, 4 for --slurm]. Cores are
-    /// this machine's.
-    #[arg(short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
-    pub slots: Option<pool_setup::SlotsSpec>,
-    /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
-    #[arg(long, value_name = "CMD", default_value = "ssh")]
-    pub ssh: String,
-    /// Start the slots of the hosts with this command instead of ssh;
-    /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended
-    /// (so end it with {bin}), e.g. "docker exec -i {host} {bin}".
-    #[arg(long, value_name = "TEMPLATE")]
-    pub launcher: Option<String>,
-    /// Where hearth is on the ssh hosts [default: the same path as here].
-    #[arg(long = "remote-bin", value_name = "PATH")]
-    pub remote_bin: Option<String>,
-    /// Copy this hearth to each ssh host that has no copy of it, over the
-    /// first slot's own connection, into ~/.cache/hearth (same system and
-    /// architecture only, checked), and run that: the hosts need nothing
-    /// installed.
-    #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher", "slurm"])]
-    pub install_worker: bool,
-    /// Set the variable NAME for the jobs on every host, with its value
-    /// here (repeatable; sent once per slot; not set here: not sent).
-    #[arg(long, value_name = "NAME")]
-    pub env: Vec<String>,
-    /// Run the jobs in DIR on every host (made if missing; relative: to
-    /// the current directory here, the home directory elsewhere); `.` the
-    /// same directory relative to the home directory as here; `...` a
-    /// fresh temporary directory per job, removed after it.
-    #[arg(long, visible_alias = "wd", value_name = "DIR")]
-    pub workdir: Option<String>,
+}
+
+/// Files sent with each job and brought back from its host.
+#[derive(Clone, Debug, Args)]
+pub struct FileTransfer {
     /// Send each job's input file ({}) to its host before the job runs,
     /// over the slot's own connection (relative: into the job's working
     /// directory there; absolute: to the same path). This machine's slots
@@ -264,31 +393,11 @@ pub struct MapArgs {
     /// --transfer --return FILE --cleanup (repeatable).
     #[arg(long, value_name = "FILE")]
     pub trc: Vec<String>,
-    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
-    /// is killed and fails as timed out (run again only with --retries).
-    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
-    pub timeout: Option<Duration>,
-    /// Attempts per job when its slots fail (a worker that exits or stops
-    /// answering); a job's own failure is run again only with --retries.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub attempts: u32,
-    /// Run a job whose own run failed (non-zero exit, killed by a signal,
-    /// timed out) up to N more times, on any slot, as GNU parallel's
-    /// --retries; the last run's output is printed.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
-    /// How long a slot may stay silent (no answer to hearth's pings)
-    /// before it is declared dead and its jobs run again elsewhere: a
-    /// stopped worker, a frozen host, a cut network. A worker that hears
-    /// nothing from hearth for as long ends itself and its job.
-    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
-    pub slot_timeout: Duration,
-    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
-    /// window adapts to its link: from 1, doubling up to 64 while its
-    /// worker idles for round trips that are long next to its jobs (other
-    /// slots keep 1).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub window: Option<u32>,
+}
+
+/// In which order the jobs' outputs are printed.
+#[derive(Clone, Debug, Args)]
+pub struct OutputOrder {
     /// Print outputs in input order (the default): the first job's as it
     /// comes, the others' when their turn comes (held in memory, and in
     /// temporary files in $TMPDIR past 16 MiB).
@@ -297,13 +406,11 @@ pub struct MapArgs {
     /// Print each job's output whole as it finishes.
     #[arg(long)]
     pub unordered: bool,
-    /// Prefix each output line with the input and a tab.
-    #[arg(long)]
-    pub tag: bool,
-    /// Prefix each output line with STR (replacement strings replaced,
-    /// their values as they are) and a tab.
-    #[arg(long, value_name = "STR", conflicts_with = "tag")]
-    pub tagstring: Option<String>,
+}
+
+/// Whether a job's output is printed as one block, by lines or as it comes.
+#[derive(Clone, Debug, Args)]
+pub struct GroupingArgs {
     /// Print each job's output as one block (the default).
     #[arg(long)]
     pub group: bool,
@@ -316,11 +423,11 @@ pub struct MapArgs {
     /// of jobs may mix; no tags, and -k has no say, as in GNU parallel).
     #[arg(short = 'u', long, conflicts_with = "group")]
     pub ungroup: bool,
-    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
-    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
-    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
-    #[arg(long, visible_alias = "res", value_name = "DIR")]
-    pub results: Option<PathBuf>,
+}
+
+/// Which jobs a run that appends to its joblog skips.
+#[derive(Clone, Debug, Args)]
+pub struct ResumeArgs {
     /// With --joblog: skip the jobs the joblog shows as done (by their
     /// sequence numbers) and append to it.
     #[arg(long, requires = "joblog")]
@@ -329,9 +436,15 @@ pub struct MapArgs {
     /// others, and append to it.
     #[arg(long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
     pub resume_failed: bool,
-    /// Accepted for GNU parallel's sake: hearth asks for no citation.
-    #[arg(long = "will-cite", hide = true)]
-    pub will_cite: bool,
+}
+
+/// What is printed with or instead of the outputs: the host, JSON, a
+/// progress bar.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct OutputForm {
     /// Prefix each output line with the host and a tab (with --slurm: the
     /// node and job id, NODE/JOBID).
     #[arg(long = "tag-host")]
@@ -345,6 +458,11 @@ pub struct MapArgs {
     /// of all, rate, time left.
     #[arg(long, visible_aliases = ["bar", "eta"])]
     pub progress: bool,
+}
+
+/// When the run stops early.
+#[derive(Clone, Debug, Args)]
+pub struct Halting {
     /// After the first failed job, start no new jobs (--halt
     /// soon,fail=1).
     #[arg(long = "fail-fast", conflicts_with = "halt")]
@@ -360,16 +478,11 @@ pub struct MapArgs {
         allow_hyphen_values = true
     )]
     pub halt: Option<String>,
-    /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
-    /// job that waits for a busy slot may start sooner after the one
-    /// before it.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub delay: Option<Duration>,
-    /// Write one line per job that ran to FILE, in GNU parallel's
-    /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
-    /// Send, Receive, Exitval, Signal, Command, tab-separated.
-    #[arg(long, visible_alias = "jl", value_name = "FILE")]
-    pub joblog: Option<std::path::PathBuf>,
+}
+
+/// Where the inputs come from and how they split into jobs' fields.
+#[derive(Clone, Debug, Args)]
+pub struct InputArgs {
     /// An input (repeatable) instead of stdin's lines; it may begin with
     /// `-` (`--arg -n`), as inputs after `:::` and on stdin may. With
     /// `:::`, the values go before the first `:::` list's.
@@ -403,6 +516,11 @@ pub struct MapArgs {
     /// for `{name}` in CMD.
     #[arg(long, value_name = ":")]
     pub header: Option<String>,
+}
+
+/// How many inputs go to one job.
+#[derive(Clone, Debug, Args)]
+pub struct Packing {
     /// N inputs per job: `{1}` to `{N}` (and `{}` all of them); with
     /// --pipe, N records per block.
     #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = positive)]
@@ -426,6 +544,11 @@ pub struct MapArgs {
     /// [default: 131072, what Linux takes as one argument].
     #[arg(short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
     pub max_chars: Option<usize>,
+}
+
+/// `--pipe`: stdin cut into blocks, each the stdin of one job.
+#[derive(Clone, Debug, Args)]
+pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
     /// job on its stdin (GNU parallel's --pipe): the command runs once per
     /// block, with no input appended ({#} and {%} work); over ssh the
@@ -463,6 +586,11 @@ pub struct MapArgs {
     /// With --pipe: --recend and --recstart are regular expressions.
     #[arg(long, requires = "pipe")]
     pub regexp: bool,
+}
+
+/// Whether the jobs run, and in which order they start.
+#[derive(Clone, Debug, Args)]
+pub struct Scheduling {
     /// Print the command line of each job, one per line, in order, and
     /// run nothing (`{%}` shows the slots in turn).
     #[arg(long = "dry-run")]
@@ -470,36 +598,6 @@ pub struct MapArgs {
     /// Run the jobs in a random order (all inputs are read first).
     #[arg(long)]
     pub shuf: bool,
-    /// Use STR instead of `{}`.
-    #[arg(short = 'I', value_name = "STR")]
-    pub replace: Option<String>,
-    /// Use STR instead of `{.}`.
-    #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
-    pub extension_replace: Option<String>,
-    /// Use STR instead of `{/}`.
-    #[arg(long = "basenamereplace", visible_alias = "bnr", value_name = "STR")]
-    pub basename_replace: Option<String>,
-    /// Use STR instead of `{//}`.
-    #[arg(long = "dirnamereplace", visible_alias = "dnr", value_name = "STR")]
-    pub dirname_replace: Option<String>,
-    /// Use STR instead of `{/.}`.
-    #[arg(
-        long = "basenameextensionreplace",
-        visible_alias = "bner",
-        value_name = "STR"
-    )]
-    pub basename_extension_replace: Option<String>,
-    /// Use STR instead of `{#}`.
-    #[arg(long = "seqreplace", value_name = "STR")]
-    pub seq_replace: Option<String>,
-    /// Use STR instead of `{%}`.
-    #[arg(long = "slotreplace", value_name = "STR")]
-    pub slot_replace: Option<String>,
-    /// The command and its arguments (everything from its first word on,
-    /// options too; `--` before it is allowed); `::: A B C` after them
-    /// gives inputs.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
-    pub command: Vec<OsString>,
 }
 
 /// A duration above zero (a time limit of 0 would fail every attempt).
@@ -596,9 +694,9 @@ mod duration_tests {
             ("10", Duration::from_secs(10)),
             ("2.5", Duration::from_millis(2500)),
             ("500ms", Duration::from_millis(500)),
-            ("2m", Duration::from_secs(120)),
-            ("1h30m", Duration::from_secs(5400)),
-            ("1d", Duration::from_secs(86400)),
+            ("2m", Duration::from_mins(2)),
+            ("1h30m", Duration::from_mins(90)),
+            ("1d", Duration::from_hours(24)),
         ] {
             assert_eq!(parse_duration(text), Ok(want), "{text}");
         }

@@ -9,11 +9,13 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hearth::remote::{Event, Inputs, JobFailure, JobReport, Order, Target};
+use hearth::remote::{
+    Event, Feed, Files, Inputs, JobFailure, JobReport, Order, Pool, PoolControl, Target,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::halt::{self, Halt, Tally, When};
-use crate::inputs::{Producer, Texts};
+use crate::inputs::{Maker, Producer, Texts};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
@@ -36,20 +38,10 @@ pub fn own_error(msg: &str) -> ExitCode {
 }
 
 pub fn run(args: MapArgs) -> ExitCode {
-    if std::env::var_os(hearth::log::LEVEL_ENV).is_some() {
-        hearth::log::init();
-    } else {
-        // The summary says what went wrong; HEARTH_LOG=warn shows each
-        // slot failure as it happens.
-        hearth::log::init_with_level(log::LevelFilter::Error);
-    }
-    let halt = match (&args.halt, args.fail_fast) {
-        (_, true) => Some(Halt::FAIL_FAST),
-        (Some(text), false) => match halt::parse(text) {
-            Ok(halt) => halt,
-            Err(msg) => return own_error(&msg),
-        },
-        (None, false) => None,
+    init_log();
+    let halt = match halt_of(&args) {
+        Ok(halt) => halt,
+        Err(msg) => return own_error(&msg),
     };
     // A share of all the jobs needs all of them first.
     let read_all = halt.is_some_and(|h| h.is_percent());
@@ -57,35 +49,20 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(msg) => return own_error(&msg),
     };
-    if args.dry_run {
+    if args.scheduling.dry_run {
         return dry_run(plan, total_slots(&args));
     }
-    if args.nonall || args.onall {
+    if args.each_host.nonall || args.each_host.onall {
         return crate::each_host::run(&args, plan, halt);
     }
-    // -u prints bytes as they come, -k or not (as GNU parallel); the lines
-    // of --line-buffer keep the input order with -k.
-    let grouping = if args.ungroup {
-        Grouping::Ungroup
-    } else if args.line_buffer {
-        Grouping::LineBuffer
-    } else {
-        Grouping::Group
-    };
-    let order = match grouping {
-        Grouping::Ungroup => Order::Arrival,
-        Grouping::LineBuffer if !args.keep_order => Order::Arrival,
-        Grouping::LineBuffer => Order::SubmissionLive,
-        _ if args.unordered => Order::Completion,
-        _ => Order::Submission,
-    };
+    let (grouping, order) = grouping_and_order(&args);
     let settings = Settings {
-        json: args.json,
+        json: args.output.json,
         grouping,
         // GNU parallel tags no output of -u.
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        host_tag: args.tag_host.then_some("\t"),
-        host_is_node: args.slurm,
+        host_tag: args.output.tag_host.then_some("\t"),
+        host_is_node: args.slurm_options.slurm,
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
         results: args.results.clone(),
@@ -116,13 +93,109 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let bar = progress_bar(args.progress, listed);
-    let mut write_error = None;
-    let mut tally = Tally::new(halt, listed);
-    // The jobs: all at hand, or a feed that a thread fills as it reads
-    // the inputs (or, with --delay, as the delay allows).
-    let maker = plan.maker;
-    let (mut texts, listed_jobs, fed) = match (plan.jobs, args.delay) {
+    let bar = progress_bar(args.output.progress, listed);
+    // A block of --pipe is held until its job ends: a few per slot are
+    // read ahead, not 256.
+    let feed_capacity = if args.blocks.pipe {
+        total_slots(&args).max(1)
+    } else {
+        FEED_CAPACITY
+    };
+    let made = make_jobs(plan.jobs, plan.maker, (args.delay, feed_capacity), &pool);
+    let (texts, listed_jobs, fed) = match made {
+        Ok(made) => made,
+        Err(msg) => return own_error(&msg),
+    };
+    let mut reporter = Reporter {
+        texts,
+        bar,
+        printer,
+        control,
+        reader: fed.as_ref().map(|(_, reader)| reader.clone()),
+        tally: Tally::new(halt, listed),
+        reported: 0,
+        write_error: None,
+    };
+    let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
+        (Some((feed, _)), _) => feed.into(),
+        (None, (jobs, files)) if files.len() == jobs.len() && !files.is_empty() => {
+            Inputs::with_files(jobs.into_iter().zip(files))
+        }
+        (None, (jobs, _)) => jobs.into(),
+    };
+    let mut on_event = |event: Event<'_>| reporter.on_event(event);
+    let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
+    reporter.bar.finish_and_clear();
+    let joblog = reporter.printer.finish();
+    // Before the shutdown, which ends the slots still waiting.
+    report_pending_slots(&reporter.control.metrics(), args.slurm_options.slurm_alloc);
+    pool.shutdown(Duration::from_secs(5));
+    if let Err(err) = outcome {
+        return own_error(&err.to_string());
+    }
+    if let Some(err) = &reporter.write_error {
+        return write_failed(err);
+    }
+    conclude(&args, &reporter, joblog)
+}
+
+/// Logs at the level of `HEARTH_LOG`, else errors only: the summary says
+/// what went wrong, and `HEARTH_LOG=warn` shows each slot failure as it
+/// happens.
+fn init_log() {
+    if std::env::var_os(hearth::log::LEVEL_ENV).is_some() {
+        hearth::log::init();
+    } else {
+        hearth::log::init_with_level(log::LevelFilter::Error);
+    }
+}
+
+/// When the run halts early: `--fail-fast`, or `--halt`'s condition.
+fn halt_of(args: &MapArgs) -> Result<Option<Halt>, String> {
+    match (&args.halting.halt, args.halting.fail_fast) {
+        (_, true) => Ok(Some(Halt::FAIL_FAST)),
+        (Some(text), false) => halt::parse(text),
+        (None, false) => Ok(None),
+    }
+}
+
+/// How outputs are printed, and in which order the pool hands them out.
+fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
+    // -u prints bytes as they come, -k or not (as GNU parallel); the lines
+    // of --line-buffer keep the input order with -k.
+    let grouping = if args.grouping.ungroup {
+        Grouping::Ungroup
+    } else if args.grouping.line_buffer {
+        Grouping::LineBuffer
+    } else {
+        Grouping::Group
+    };
+    let order = match grouping {
+        Grouping::Ungroup => Order::Arrival,
+        Grouping::LineBuffer if !args.order.keep_order => Order::Arrival,
+        Grouping::LineBuffer => Order::SubmissionLive,
+        Grouping::Group if args.order.unordered => Order::Completion,
+        Grouping::Group => Order::Submission,
+    };
+    (grouping, order)
+}
+
+/// The jobs made at hand (with their files) and their texts.
+type MadeJobs = (Vec<Job>, Vec<Files>);
+
+/// A feed of the pool and the thread that fills it.
+type Fed = (Feed<Job>, Producer);
+
+/// The run's jobs: all at hand, or a feed that a thread fills as it reads
+/// the inputs (or, with --delay, as the delay allows), holding at most
+/// `feed_capacity` jobs made ahead.
+fn make_jobs(
+    jobs: Jobs,
+    maker: Maker,
+    (delay, feed_capacity): (Option<Duration>, usize),
+    pool: &Pool,
+) -> Result<(Texts, MadeJobs, Option<Fed>), String> {
+    Ok(match (jobs, delay) {
         (Jobs::Listed(all), None) => {
             let mut files = Vec::new();
             let mut made = Vec::new();
@@ -133,7 +206,7 @@ pub fn run(args: MapArgs) -> ExitCode {
                 match maker.files(&fields, index + 1) {
                     Ok(Some(job_files)) => files.push(job_files),
                     Ok(None) => {}
-                    Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
+                    Err(msg) => return Err(format!("job {}: {msg}", index + 1)),
                 }
                 made.push(maker.make(fields, index + 1));
             }
@@ -145,14 +218,7 @@ pub fn run(args: MapArgs) -> ExitCode {
                 Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
                 Jobs::Streamed(batches) => batches,
             };
-            // A block of --pipe is held until its job ends: a few per
-            // slot are read ahead, not 256.
-            let capacity = if args.pipe {
-                total_slots(&args).max(1)
-            } else {
-                FEED_CAPACITY
-            };
-            let (feeder, feed) = pool.feed(capacity);
+            let (feeder, feed) = pool.feed(feed_capacity);
             let (texts_tx, texts_rx) = crossbeam_channel::unbounded();
             let reader = Producer::start(jobs, maker, feeder, texts_tx, delay);
             (
@@ -161,10 +227,28 @@ pub fn run(args: MapArgs) -> ExitCode {
                 Some((feed, reader)),
             )
         }
-    };
-    let reader = fed.as_ref().map(|(_, reader)| reader.clone());
-    let mut reported = 0;
-    let mut on_event = |event: Event<'_>| {
+    })
+}
+
+/// What the run does with each event of the pool: prints outputs and
+/// reports, moves the progress bar, counts for --halt, and stops the run
+/// when the output cannot be written or --halt says so.
+struct Reporter {
+    texts: Texts,
+    bar: ProgressBar,
+    printer: Printer,
+    control: PoolControl,
+    /// The thread that reads the inputs, if they are fed.
+    reader: Option<Producer>,
+    tally: Tally,
+    /// Reports handed out so far.
+    reported: usize,
+    /// The first error writing the output: the run is then killed.
+    write_error: Option<io::Error>,
+}
+
+impl Reporter {
+    fn on_event(&mut self, event: Event<'_>) -> ControlFlow<()> {
         let (index, report) = match event {
             Event::Output {
                 index,
@@ -172,74 +256,72 @@ pub fn run(args: MapArgs) -> ExitCode {
                 bytes,
                 slot,
             } => {
-                let Some(text) = texts.get(index) else {
+                let Some(text) = self.texts.get(index) else {
                     return ControlFlow::Continue(());
                 };
-                let printed = bar.suspend(|| printer.output(index, text, stream, bytes, slot));
+                let printer = &mut self.printer;
+                let printed = self
+                    .bar
+                    .suspend(|| printer.output(index, text, stream, bytes, slot));
                 return match printed {
                     Ok(()) => ControlFlow::Continue(()),
-                    Err(err) => {
-                        if write_error.is_none() {
-                            control.kill();
-                            write_error = Some(err);
-                        }
-                        ControlFlow::Break(())
-                    }
+                    Err(err) => self.write_failed(err),
                 };
             }
             Event::Done { index, report } => (index, report.decode::<JobOutput>()),
             _ => return ControlFlow::Continue(()),
         };
-        reported += 1;
-        if let Some(reader) = &reader {
-            bar.set_length(reader.jobs() as u64);
+        self.reported += 1;
+        if let Some(reader) = &self.reader {
+            self.bar.set_length(reader.jobs() as u64);
         }
         let ran = ran(&report);
-        let text = texts.take(index);
+        let text = self.texts.take(index);
         let job = Finished {
             text: &text,
             report,
         };
-        if let Err(err) = bar.suspend(|| printer.job(index, job)) {
-            if write_error.is_none() {
-                control.kill();
-                write_error = Some(err);
-            }
-            return ControlFlow::Break(());
+        let printer = &mut self.printer;
+        if let Err(err) = self.bar.suspend(|| printer.job(index, job)) {
+            return self.write_failed(err);
         }
-        bar.inc(1);
-        let failures = printer.failed.len() + printer.not_run.len();
+        self.bar.inc(1);
+        let failures = self.printer.failed.len() + self.printer.not_run.len();
         if failures > 0 {
-            bar.set_message(format!("failed={failures}"));
+            self.bar.set_message(format!("failed={failures}"));
         }
-        match ran.and_then(|result| tally.ran(result)) {
+        match ran.and_then(|result| self.tally.ran(result)) {
             Some(When::Now) => {
-                control.kill();
+                self.control.kill();
                 ControlFlow::Break(())
             }
             Some(When::Soon) => ControlFlow::Break(()),
             None => ControlFlow::Continue(()),
         }
-    };
-    let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
-        (Some((feed, _)), _) => feed.into(),
-        (None, (jobs, files)) if files.len() == jobs.len() && !files.is_empty() => {
-            Inputs::with_files(jobs.into_iter().zip(files))
+    }
+
+    /// The output could not be written: the first error kills the run.
+    fn write_failed(&mut self, err: io::Error) -> ControlFlow<()> {
+        if self.write_error.is_none() {
+            self.control.kill();
+            self.write_error = Some(err);
         }
-        (None, (jobs, _)) => jobs.into(),
-    };
-    let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
-    bar.finish_and_clear();
-    let joblog = printer.finish();
-    // Before the shutdown, which ends the slots still waiting.
-    report_pending_slots(&control.metrics(), args.slurm_alloc);
-    pool.shutdown(Duration::from_secs(5));
-    if let Err(err) = outcome {
-        return own_error(&err.to_string());
+        ControlFlow::Break(())
     }
-    if let Some(err) = write_error {
-        return write_failed(&err);
-    }
+}
+
+/// The end of a run that was not cut short: the summary on stderr, and
+/// the exit status.
+fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> ExitCode {
+    let Reporter {
+        printer,
+        control,
+        reader,
+        tally,
+        reported,
+        ..
+    } = reporter;
+    let reported = *reported;
     let input_error = reader.as_ref().and_then(Producer::error);
     let read_nothing = reader
         .as_ref()
@@ -256,19 +338,19 @@ pub fn run(args: MapArgs) -> ExitCode {
     let why_stopped = if interrupted {
         "interrupted".to_owned()
     } else if let Some(when) = tally.halted {
-        match (args.fail_fast, &args.halt) {
+        match (args.halting.fail_fast, &args.halting.halt) {
             (true, _) => "--fail-fast after a failure".to_owned(),
-            (false, Some(text)) => format!("--halt {text} after {}", halted_after(&tally, when)),
+            (false, Some(text)) => format!("--halt {text} after {}", halted_after(tally, when)),
             (false, None) => "the run halted".to_owned(),
         }
     } else {
         "the pool stopped".to_owned()
     };
-    summarize(&printer, reported, &why_stopped);
+    summarize(printer, reported, &why_stopped);
     advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();
     // Inputs read but not taken by the run were dropped with its feed.
-    if let Some(reader) = &reader
+    if let Some(reader) = reader
         && (!reader.finished() || reader.jobs() > reported)
     {
         say!("hearth map: stopped reading the inputs; those after job {reported} were not run");
@@ -333,7 +415,7 @@ fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
             Err(msg) => return own_error(&msg),
         };
         let (_, text) = plan.maker.make(fields, index + 1);
-        let slot = (index % slots.max(1)) as u32 + 1;
+        let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
         let mut line = text.command(Some(slot));
         line.push(b'\n');
         if let Err(err) = out.write_all(&line) {

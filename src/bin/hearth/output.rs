@@ -178,7 +178,7 @@ impl Printer {
         if let Some(tag) = &self.settings.tag {
             // The values as they are, bytes and all, as the job's output is.
             let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
-            prefix = text.join(&parts, slot_number);
+            prefix = JobText::join(&parts, slot_number);
             prefix.push(b'\t');
         }
         if let Some(separator) = self.settings.host_tag {
@@ -223,7 +223,7 @@ impl Printer {
             Err(JobFailure::NotRun { reasons }) => {
                 self.not_run.push(seq);
                 if self.dead.is_empty() {
-                    self.dead = reasons.clone();
+                    self.dead.clone_from(reasons);
                 }
                 false
             }
@@ -258,7 +258,7 @@ impl Printer {
         }
         if self.settings.json {
             let collected = printing.collected.take().unwrap_or_default();
-            return self.write_json(&job, &command, failure.as_deref(), &collected);
+            return Self::write_json(&job, &command, failure.as_deref(), &collected);
         }
         match &job.report.result {
             // Summed up at the end.
@@ -325,7 +325,6 @@ impl Printer {
     }
 
     fn write_json(
-        &self,
         job: &Finished<'_>,
         command: &[u8],
         failure: Option<&str>,
@@ -426,7 +425,7 @@ mod tests {
     #[test]
     fn shortened_counts_bytes_not_their_text() {
         assert_eq!(shortened(&[0xe9; 40]), "\u{fffd}".repeat(40));
-        let long = [0xe9; 200_000];
+        let long = vec![0xe9; 200_000];
         assert_eq!(
             shortened(&long),
             format!("{}... (200000 bytes)", "\u{fffd}".repeat(100))

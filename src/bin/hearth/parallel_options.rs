@@ -150,6 +150,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
 
 /// What to say of `arg`, an option `hearth map` does not know, if it is
 /// GNU parallel's: `Some(None)` for one with nothing more to say.
+#[allow(clippy::option_option)] // Not GNU parallel's, or its with or without a word.
 fn lookup(arg: &str) -> Option<Option<&'static str>> {
     // `--halt=now,fail=1` names `--halt`.
     let name = arg.split_once('=').map_or(arg, |(name, _)| name);

@@ -26,6 +26,21 @@ use regex::bytes::Regex;
 /// The largest block (GNU parallel's: 2 GiB less a byte).
 const MAX_BLOCK: usize = (1 << 31) - 1;
 
+/// [`MAX_BLOCK`] as a float, exact (it is below 2^53).
+const MAX_BLOCK_F64: f64 = 2_147_483_647.0;
+
+/// A block size worked out as a float (a fraction of a unit, a block
+/// grown by 30%) as bytes: rounded down, and held to 1 to [`MAX_BLOCK`].
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Held to 1..=2^31-1 first: it fits.
+fn float_bytes(bytes: f64) -> usize {
+    bytes.clamp(1.0, MAX_BLOCK_F64) as usize
+}
+
+/// A block size (at most [`MAX_BLOCK`]) as a float, exact.
+fn size_f64(size: usize) -> f64 {
+    u32::try_from(size.min(MAX_BLOCK)).map_or(MAX_BLOCK_F64, f64::from)
+}
+
 /// Where records end and begin.
 #[derive(Debug)]
 pub enum Separator {
@@ -140,12 +155,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     if bytes < 1.0 {
         return Err(format!("--block {text:?} is less than a byte"));
     }
-    if bytes > MAX_BLOCK as f64 {
+    if bytes > MAX_BLOCK_F64 {
         return Err(format!(
             "--block {text:?} is more than {MAX_BLOCK} bytes, the largest block"
         ));
     }
-    Ok(bytes as usize)
+    Ok(float_bytes(bytes))
 }
 
 /// `\0 \r \n \t \' \" \\` as GNU parallel reads them in `--recend` and
@@ -380,7 +395,7 @@ impl<R: Read> Iterator for Blocks<R> {
             let cut = self.split();
             if !cut && !self.eof && self.size < MAX_BLOCK {
                 let old = self.size;
-                self.size = ((old as f64 * 1.3 + 1.0).ceil() as usize).min(MAX_BLOCK);
+                self.size = float_bytes((size_f64(old) * 1.3 + 1.0).ceil());
                 (self.warn)(old, self.size);
             }
         }
@@ -465,6 +480,14 @@ mod tests {
         );
         let err = Cutting::new(None, Some(""), None, false, None).unwrap_err();
         assert!(err.contains("both empty"), "{err}");
+    }
+
+    #[test]
+    fn max_block_f64_is_max_block() {
+        assert_eq!(float_bytes(MAX_BLOCK_F64), MAX_BLOCK);
+        assert_eq!(float_bytes(MAX_BLOCK_F64 * 2.0), MAX_BLOCK);
+        assert_eq!(float_bytes(size_f64(MAX_BLOCK)), MAX_BLOCK);
+        assert_eq!(float_bytes(size_f64(1000) * 1.3), 1300);
     }
 
     #[test]

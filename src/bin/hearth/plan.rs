@@ -40,13 +40,11 @@ pub struct Plan {
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
-    if args.pipe {
+    if args.blocks.pipe {
         return piped(args, read_all);
     }
-    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
-    let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
-    let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
-    let header = match args.header.as_deref() {
+    let (words, inputs) = command_and_inputs(args)?;
+    let header = match args.input.header.as_deref() {
         None => false,
         Some(":") => true,
         Some(other) => {
@@ -57,23 +55,23 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         }
     };
     let split = Split {
-        delimiter: match (&args.delimiter, args.null) {
+        delimiter: match (&args.input.delimiter, args.input.null) {
             (Some(text), _) => sources::delimiter(text)?,
             (None, true) => vec![0],
             (None, false) => vec![b'\n'],
         },
-        colsep: match &args.colsep {
+        colsep: match &args.input.colsep {
             Some(text) => Some(colsep(text)?),
             None => None,
         },
     };
     let names = names(args);
-    let fill = if args.context {
+    let fill = if args.packing.context {
         Fill::Context
     } else {
         Fill::Join
     };
-    if args.nonall && !inputs.none_given() {
+    if args.each_host.nonall && !inputs.none_given() {
         return Err(
             "--nonall runs the command once on every host and takes no inputs; --onall runs \
              every input on every host"
@@ -82,7 +80,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     }
     let listed = inputs.all_listed();
     // --nonall reads nothing: one job, no fields.
-    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.nonall {
+    let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.each_host.nonall {
         (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
     } else {
         inputs.open(&split, header)?
@@ -97,16 +95,10 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
         (None, false) => None,
     };
-    let skip = match (&args.joblog, resume(args)) {
-        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
-        (None, Some(_)) => {
-            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
-        }
-        (_, None) => HashSet::new(),
-    };
+    let skip = skipped(args)?;
     let batching = batching(args, slots, fill)?;
     let files = FileTemplates::parse(args, &names, &columns)?;
-    if files.is_some() && (args.nonall || args.onall) {
+    if files.is_some() && (args.each_host.nonall || args.each_host.onall) {
         return Err(
             "--transfer, --return and --trc go with jobs that run once, not with --nonall or \
              --onall"
@@ -122,9 +114,14 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
-    let jobs = if listed || args.shuf || read_all || args.onall || args.nonall {
+    let jobs = if listed
+        || args.scheduling.shuf
+        || read_all
+        || args.each_host.onall
+        || args.each_host.nonall
+    {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
-        if args.shuf {
+        if args.scheduling.shuf {
             sources::shuffle(&mut all);
         }
         Jobs::Listed(all.into())
@@ -134,20 +131,46 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     Ok(Plan { maker, jobs, tag })
 }
 
+/// The command's words and the inputs (`:::`, `::::`, `-a`, stdin) of
+/// `args`.
+fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> {
+    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
+    let values: Vec<Vec<u8>> = args
+        .input
+        .args
+        .iter()
+        .cloned()
+        .map(|w| w.into_vec())
+        .collect();
+    Inputs::parse(trailing, &args.input.arg_files, values)
+}
+
+/// The sequence numbers `--resume` or `--resume-failed` skip (none
+/// without them), read from the `--joblog`.
+fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
+    match (&args.joblog, resume(args)) {
+        (Some(path), Some(resume)) => joblog::skipped(path, resume),
+        (None, Some(_)) => {
+            Err("--resume and --resume-failed read the --joblog: give it".to_owned())
+        }
+        (_, None) => Ok(HashSet::new()),
+    }
+}
+
 /// `--pipe`: the command once per block of stdin, the block its stdin.
 fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
-    let trailing: Vec<Vec<u8>> = args.command.iter().cloned().map(|w| w.into_vec()).collect();
-    let values: Vec<Vec<u8>> = args.args.iter().cloned().map(|w| w.into_vec()).collect();
-    let (words, inputs) = Inputs::parse(trailing, &args.arg_files, values)?;
+    let (words, inputs) = command_and_inputs(args)?;
     if !inputs.none_given() {
         return Err(
-            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a              or --arg (pipe the input into hearth map)"
+            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a \
+             or --arg (pipe the input into hearth map)"
                 .to_owned(),
         );
     }
     if read_all {
         return Err(
-            "--halt with a percentage needs the number of jobs, which --pipe knows only at the              end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
+            "--halt with a percentage needs the number of jobs, which --pipe knows only at the \
+             end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
                 .to_owned(),
         );
     }
@@ -158,20 +181,14 @@ fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
         (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
         (None, false) => None,
     };
-    let skip = match (&args.joblog, resume(args)) {
-        (Some(path), Some(resume)) => joblog::skipped(path, resume)?,
-        (None, Some(_)) => {
-            return Err("--resume and --resume-failed read the --joblog: give it".to_owned());
-        }
-        (_, None) => HashSet::new(),
-    };
+    let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
     let cutting = crate::pipe::Cutting::new(
-        args.block.as_deref(),
-        args.recend.as_deref(),
-        args.recstart.as_deref(),
-        args.regexp,
-        args.max_replace_args.or(args.max_args),
+        args.blocks.block.as_deref(),
+        args.blocks.recend.as_deref(),
+        args.blocks.recstart.as_deref(),
+        args.blocks.regexp,
+        args.packing.max_replace_args.or(args.packing.max_args),
     )?;
     let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
     let maker = Maker {
@@ -187,9 +204,9 @@ fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
 
 /// `--resume` or `--resume-failed`.
 pub fn resume(args: &MapArgs) -> Option<Resume> {
-    if args.resume_failed {
+    if args.resume_from.resume_failed {
         Some(Resume::Succeeded)
-    } else if args.resume {
+    } else if args.resume_from.resume {
         Some(Resume::Done)
     } else {
         None
@@ -210,7 +227,7 @@ fn names(args: &MapArgs) -> Names {
     ];
     for (option, name) in renames {
         if let Some(new) = option {
-            *name = new.clone();
+            name.clone_from(new);
         }
     }
     names
@@ -228,25 +245,25 @@ fn colsep(text: &str) -> Result<Regex, String> {
 
 /// `-N`, `-n`, `-m`, `-X`, `--xargs`, `-s`.
 fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String> {
-    let filling = args.multiple || args.context || args.xargs;
-    if let Some(n) = args.max_replace_args {
+    let filling = args.packing.multiple || args.packing.context || args.packing.xargs;
+    if let Some(n) = args.packing.max_replace_args {
         return Ok(Batching::Fixed(n));
     }
     if !filling {
-        if args.max_chars.is_some() {
+        if args.packing.max_chars.is_some() {
             return Err(
                 "-s limits the command lines of -m, -X and --xargs: give one of them".into(),
             );
         }
-        return Ok(match args.max_args {
+        return Ok(match args.packing.max_args {
             Some(n) => Batching::Fixed(n),
             None => Batching::One,
         });
     }
     Ok(Batching::Fill {
         fill,
-        max_args: args.max_args,
-        max_chars: args.max_chars.unwrap_or(MAX_CHARS),
-        spread: (!args.xargs).then_some(slots),
+        max_args: args.packing.max_args,
+        max_chars: args.packing.max_chars.unwrap_or(MAX_CHARS),
+        spread: (!args.packing.xargs).then_some(slots),
     })
 }

@@ -61,6 +61,12 @@ impl SlotsSpec {
     pub fn slots(self, cores: usize) -> usize {
         let n = match self {
             SlotsSpec::Fixed(n) => n,
+            // A float `as` an integer saturates: no share wraps.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_precision_loss,
+                clippy::cast_sign_loss
+            )]
             SlotsSpec::Percent(p) => (cores as f64 * p / 100.0).floor() as usize,
             SlotsSpec::Plus(n) => cores.saturating_add(n),
             SlotsSpec::Minus(n) => cores.saturating_sub(n),
@@ -73,7 +79,7 @@ impl SlotsSpec {
 /// The slots of the pool the options make, in all (for spreading the
 /// last inputs of -m and -X over them).
 pub fn total_slots(args: &MapArgs) -> usize {
-    if args.slurm {
+    if args.slurm_options.slurm {
         return slots_of(args, 4);
     }
     let Ok(hosts) = crate::hosts::specs(&args.hosts, &args.login_files) else {
@@ -133,7 +139,7 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
         }
         _ => args,
     };
-    if args.slurm {
+    if args.slurm_options.slurm {
         build_slurm_pool(args)
     } else {
         build_host_pool(args).map_err(PoolSetup::Usage)
@@ -219,13 +225,13 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         }
     };
     let mut slurm = Slurm::new(bin)
-        .args(words("--srun-args", &args.srun_args)?)
-        .pending_timeout(args.pending_timeout);
-    if let Some(job) = &args.slurm_jobid {
+        .args(words("--srun-args", &args.slurm_options.srun_args)?)
+        .pending_timeout(args.slurm_options.pending_timeout);
+    if let Some(job) = &args.slurm_options.slurm_jobid {
         slurm = slurm.allocation_id(job.clone());
     }
-    if args.slurm_alloc {
-        let mut salloc = words("--salloc-args", &args.salloc_args)?;
+    if args.slurm_options.slurm_alloc {
+        let mut salloc = words("--salloc-args", &args.slurm_options.salloc_args)?;
         if salloc.is_empty() {
             salloc.push("-N1".to_owned());
         }

@@ -146,7 +146,7 @@ impl Template {
         if let Some(open) = line.windows(2).position(|w| w == b"{=")
             && let Some(len) = line[open + 2..].windows(2).position(|w| w == b"=}")
         {
-            check_unknown(&line[open + 1..open + 2 + len + 1])?;
+            check_unknown(&line[(open + 1)..=(open + 2 + len)])?;
         }
         let table = names.table()?;
         let columns: HashMap<&[u8], usize> = columns
@@ -207,7 +207,7 @@ impl Template {
                     if at > 0 {
                         last(&mut parts).push(b' ');
                     }
-                    self.render_word(
+                    Self::render_word(
                         pieces,
                         std::slice::from_ref(field),
                         fields,
@@ -217,7 +217,7 @@ impl Template {
                     );
                 }
             } else {
-                self.render_word(pieces, fields, fields, seq, quoted, &mut parts);
+                Self::render_word(pieces, fields, fields, seq, quoted, &mut parts);
             }
         }
         if !self.has_fields {
@@ -254,7 +254,7 @@ impl Template {
             if fill == Fill::Context {
                 let mut parts = vec![Vec::new()];
                 let one = std::slice::from_ref(&field.to_vec()).to_vec();
-                self.render_word(pieces, &one, &one, 0, true, &mut parts);
+                Self::render_word(pieces, &one, &one, 0, true, &mut parts);
                 len += 1 + parts.iter().map(Vec::len).sum::<usize>();
             } else {
                 for piece in pieces {
@@ -269,7 +269,6 @@ impl Template {
 
     /// One word: `all` for `{}`, `fields` for positional strings.
     fn render_word(
-        &self,
         pieces: &[Piece],
         all: &[Vec<u8>],
         fields: &[Vec<u8>],
@@ -293,7 +292,7 @@ impl Template {
                     let index = if *at < 0 {
                         fields.len().checked_sub(at.unsigned_abs())
                     } else {
-                        Some(*at as usize)
+                        usize::try_from(*at).ok()
                     };
                     // A field the job does not have is nothing at all.
                     if let Some(value) = index.and_then(|i| fields.get(i)) {
@@ -402,7 +401,9 @@ fn braced_field(inner: &[u8], columns: &HashMap<&[u8], usize>) -> Result<Option<
             && let Some(&at) = columns.get(name.as_bytes())
         {
             let edit = Edit::of_suffix(suffix).expect("a known suffix");
-            return Ok(Some(Field::At(at as isize, edit)));
+            // An index into a `Vec` is below `isize::MAX`.
+            let at = isize::try_from(at).unwrap_or(isize::MAX);
+            return Ok(Some(Field::At(at, edit)));
         }
     }
     Ok(None)

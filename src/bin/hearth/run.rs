@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
-use crate::{Cli, Command, MapArgs, parse_time_limit};
+use crate::{Cli, Command, EachHost, MapArgs, parse_time_limit};
 
 /// The options of `hearth run`.
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// The hosts, comma-separated or repeated, with pdsh's ranges
@@ -87,7 +90,10 @@ impl RunArgs {
         let cli = Cli::try_parse_from(argv)?;
         match cli.command {
             Command::Map(args) => Ok(MapArgs {
-                pdsh: true,
+                each_host: EachHost {
+                    pdsh: true,
+                    ..args.each_host
+                },
                 ..*args
             }),
             _ => unreachable!("the words start with map"),

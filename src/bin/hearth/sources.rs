@@ -417,7 +417,9 @@ pub fn delimiter(text: &str) -> Result<Vec<u8>, String> {
 pub fn shuffle<T>(items: &mut VecDeque<T>) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+        .map_or(0x9e37_79b9, |d| {
+            d.as_secs() << 30 ^ u64::from(d.subsec_nanos())
+        })
         ^ u64::from(std::process::id()) << 32;
     let mut state = seed | 1;
     let slice = items.make_contiguous();
@@ -427,7 +429,7 @@ pub fn shuffle<T>(items: &mut VecDeque<T>) {
         state ^= state << 25;
         state ^= state >> 27;
         let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let j = (r % (i as u64 + 1)) as usize;
+        let j = usize::try_from(r % (i as u64 + 1)).unwrap_or(0); // At most `i`: it fits.
         slice.swap(i, j);
     }
 }

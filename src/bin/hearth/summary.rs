@@ -92,8 +92,7 @@ pub fn advise_missing_worker(remote_bin: Option<&str>, dead: &[FailedSlot]) {
         .any(|slot| matches!(slot.failure, SlotFailure::BinaryMissing { .. }));
     if missing {
         let here = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "this path".to_owned());
+            .map_or_else(|_| "this path".to_owned(), |p| p.display().to_string());
         let here = here.strip_suffix(" (deleted)").unwrap_or(&here);
         say!(
             "hearth map: hearth is not at {here} on the hosts above: install it there at that \

@@ -96,12 +96,12 @@ impl FileTemplates {
         columns: &[Vec<u8>],
     ) -> Result<Option<FileTemplates>, String> {
         let parse = |text: &str| Template::parse(&[text.as_bytes().to_vec()], names, columns);
-        let mut send: Vec<String> = args.transfer_files.clone();
-        if args.transfer || !args.trc.is_empty() {
+        let mut send: Vec<String> = args.files.transfer_files.clone();
+        if args.files.transfer || !args.files.trc.is_empty() {
             send.push(names.all.clone());
         }
-        let back: Vec<&String> = args.returns.iter().chain(&args.trc).collect();
-        let cleanup = args.cleanup || !args.trc.is_empty();
+        let back: Vec<&String> = args.files.returns.iter().chain(&args.files.trc).collect();
+        let cleanup = args.files.cleanup || !args.files.trc.is_empty();
         if send.is_empty() && back.is_empty() {
             if cleanup {
                 return Err(

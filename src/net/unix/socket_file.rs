@@ -56,13 +56,13 @@ impl SocketFile {
                     Ok(()) => debug!(path:% = self.path.display(); "removed socket file"),
                     Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                     Err(err) => {
-                        warn!(path:% = self.path.display(), error:% = err; "unable to remove socket file")
+                        warn!(path:% = self.path.display(), error:% = err; "unable to remove socket file");
                     }
                 }
             }
             // Replaced by someone else's file, or removed: not ours.
             Ok(_) | Err(_) => {
-                debug!(path:% = self.path.display(); "socket file replaced or removed: left alone")
+                debug!(path:% = self.path.display(); "socket file replaced or removed: left alone");
             }
         }
     }

@@ -41,6 +41,7 @@ impl UnixStream {
     /// file or directory (os error 2)`. A listener whose backlog is full
     /// refuses at once with [`io::ErrorKind::WouldBlock`] (a Unix socket
     /// has no connection in progress to wait for): try again later.
+    #[allow(clippy::unused_async)] // The shape of `TcpStream::connect`, which waits.
     pub async fn connect<P: AsRef<Path>>(rt: &mut RuntimeRef, path: P) -> io::Result<UnixStream> {
         let path = path.as_ref();
         let stream = mio::net::UnixStream::connect(path)
@@ -53,6 +54,7 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::connect`].
+    #[allow(clippy::unused_async)] // As `connect`.
     pub async fn connect_addr(rt: &mut RuntimeRef, addr: &SocketAddr) -> io::Result<UnixStream> {
         let stream = mio::net::UnixStream::connect_addr(addr)
             .map_err(|err| connect_error(&describe(addr), err))?;

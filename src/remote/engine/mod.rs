@@ -697,129 +697,27 @@ impl Engine {
                 incr(&self.stats.hosts[entry.host].alive);
                 Ok(())
             }
-            (Stage::Ready, Frame::Result { id, outcome }) => {
-                let Some(pos) = slot.in_flight.iter().position(|(job, _)| *job as u64 == id) else {
-                    return Err(SlotFailure::Protocol(format!(
-                        "result for job {id}, which this slot does not run"
-                    ))
-                    .into());
-                };
-                let (job, _) = slot.in_flight.remove(pos);
-                if pos == 0 {
-                    // The running job answered, late or not.
-                    slot.overdue = None;
-                    if let Some(started) = self.jobs.get_mut(job).and_then(|j| j.started) {
-                        entry
-                            .window
-                            .answered(started.elapsed(), entry.head_sent_idle);
-                    }
-                    entry.head_sent_idle = false;
-                    // The worker idles until the next job comes.
-                    if slot.in_flight.is_empty() && entry.window.ran_dry(!self.jobs.none_queued()) {
-                        debug!(slot:% = slot.label, window = entry.window.size(); "slot ran dry; its window grows");
-                    }
-                }
-                if slot.in_flight.is_empty() {
-                    slot.exclusive = false;
-                }
-                // A file that did not come back whole is the job's failure.
-                slot.download = None;
-                let brought_back = self
-                    .jobs
-                    .get_mut(job)
-                    .and_then(|state| state.transfer_error.take());
-                // The worker starts the next job once this result is out.
-                if let Some((next, deadline)) = slot.in_flight.first_mut()
-                    && let Some(next) = self.jobs.get_mut(*next)
-                    && next.started.is_none()
-                {
-                    let now = Instant::now();
-                    next.started = Some(now);
-                    *deadline = self.settings.timeout.map(|t| after(now, t));
-                }
-                let host = entry.host;
-                if slot.in_flight.is_empty() {
-                    decr(&self.stats.hosts[host].busy);
-                }
-                decr(&self.stats.in_flight);
-                let outcome = outcome.map_err(|mut err| {
-                    if err.kind == wire::JobErrorKind::UnknownHandler {
-                        err.message = format!("{} on host {}", err.message, self.hosts[host].name);
-                    }
-                    JobFailure::Job(err)
-                });
-                let outcome = match (outcome, brought_back) {
-                    (Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
-                        wire::JobErrorKind::Failed,
-                        why,
-                    ))),
-                    (outcome, _) => outcome,
-                };
-                let info = slot.info.clone();
-                // The output is looked at only when it may run again.
-                let retried = self.settings.retries > 0
-                    && self.is_own_failure(&outcome)
-                    && self.retry_own_failure(job);
-                if !retried {
-                    self.finish(job, outcome, Some((host, info)));
-                }
-                Ok(())
-            }
+            (Stage::Ready, Frame::Result { id, outcome }) => self.on_result(index, id, outcome),
             (Stage::Ready, Frame::Output { id, stream, data }) => {
                 // Only the running job (the first sent) streams.
-                if slot.in_flight.first().map(|(job, _)| *job as u64) != Some(id) {
+                let running = slot.in_flight.first().map(|(job, _)| *job);
+                let Some(job) = running.filter(|job| *job as u64 == id) else {
                     return Err(SlotFailure::Protocol(format!(
                         "output for job {id}, which this slot does not run now"
                     ))
                     .into());
-                }
+                };
                 let Some(info) = slot.info.clone() else {
                     return Err(SlotFailure::Protocol("output before HELLO_ACK".to_owned()).into());
                 };
                 let limit = self.settings.max_frame;
-                let _ = self.jobs.output(id as usize, stream, data, &info, limit);
+                let _ = self.jobs.output(job, stream, data, &info, limit);
                 Ok(())
             }
             (
                 Stage::Ready,
                 frame @ (Frame::File { .. } | Frame::FileData { .. } | Frame::FileEnd { .. }),
-            ) => {
-                let running = slot.in_flight.first().map(|(job, _)| *job);
-                let Some(job) = running.and_then(|id| self.jobs.get_mut(id)) else {
-                    return Err(SlotFailure::Protocol(format!(
-                        "{} while no job runs",
-                        frame.name()
-                    ))
-                    .into());
-                };
-                let failed = match frame {
-                    Frame::File {
-                        path, mode, size, ..
-                    } => {
-                        let started = match &job.files {
-                            Some(files) => Download::start(files, &path, mode, size),
-                            None => Err(format!(
-                                "the worker sent back {path:?}, which the job did not ask for"
-                            )),
-                        };
-                        started.map(|download| slot.download = Some(download))
-                    }
-                    Frame::FileData { data, .. } => match slot.download.as_mut() {
-                        Some(download) => download.write(&data),
-                        None => Ok(()),
-                    },
-                    Frame::FileEnd { crc, .. } => match slot.download.take() {
-                        Some(download) => download.finish(crc),
-                        None => Ok(()),
-                    },
-                    _ => Ok(()),
-                };
-                if let Err(why) = failed {
-                    slot.download = None;
-                    let _ = job.transfer_error.get_or_insert(why);
-                }
-                Ok(())
-            }
+            ) => self.on_file_frame(index, frame),
             (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {
                 // Alive since its job passed its time limit: the job's own.
                 Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
@@ -832,12 +730,133 @@ impl Engine {
             .into()),
         }
     }
+
+    /// A job's result from slot `index`: the slot's next job starts, and
+    /// the job ends or, after a failure of its own, runs again.
+    fn on_result(
+        &mut self,
+        index: usize,
+        id: u64,
+        outcome: Result<Vec<u8>, JobError>,
+    ) -> Result<(), SlotEnd> {
+        let entry = &mut self.slots[index];
+        let Some(slot) = entry.slot.as_mut() else {
+            return Ok(());
+        };
+        let Some(pos) = slot.in_flight.iter().position(|(job, _)| *job as u64 == id) else {
+            return Err(SlotFailure::Protocol(format!(
+                "result for job {id}, which this slot does not run"
+            ))
+            .into());
+        };
+        let (job, _) = slot.in_flight.remove(pos);
+        if pos == 0 {
+            // The running job answered, late or not.
+            slot.overdue = None;
+            if let Some(started) = self.jobs.get_mut(job).and_then(|j| j.started) {
+                entry
+                    .window
+                    .answered(started.elapsed(), entry.head_sent_idle);
+            }
+            entry.head_sent_idle = false;
+            // The worker idles until the next job comes.
+            if slot.in_flight.is_empty() && entry.window.ran_dry(!self.jobs.none_queued()) {
+                debug!(slot:% = slot.label, window = entry.window.size(); "slot ran dry; its window grows");
+            }
+        }
+        if slot.in_flight.is_empty() {
+            slot.exclusive = false;
+        }
+        // A file that did not come back whole is the job's failure.
+        slot.download = None;
+        let brought_back = self
+            .jobs
+            .get_mut(job)
+            .and_then(|state| state.transfer_error.take());
+        // The worker starts the next job once this result is out.
+        if let Some((next, deadline)) = slot.in_flight.first_mut()
+            && let Some(next) = self.jobs.get_mut(*next)
+            && next.started.is_none()
+        {
+            let now = Instant::now();
+            next.started = Some(now);
+            *deadline = self.settings.timeout.map(|t| after(now, t));
+        }
+        let host = entry.host;
+        if slot.in_flight.is_empty() {
+            decr(&self.stats.hosts[host].busy);
+        }
+        decr(&self.stats.in_flight);
+        let outcome = outcome.map_err(|mut err| {
+            if err.kind == wire::JobErrorKind::UnknownHandler {
+                err.message = format!("{} on host {}", err.message, self.hosts[host].name);
+            }
+            JobFailure::Job(err)
+        });
+        let outcome = match (outcome, brought_back) {
+            (Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
+                wire::JobErrorKind::Failed,
+                why,
+            ))),
+            (outcome, _) => outcome,
+        };
+        let info = slot.info.clone();
+        // The output is looked at only when it may run again.
+        let retried = self.settings.retries > 0
+            && self.is_own_failure(&outcome)
+            && self.retry_own_failure(job);
+        if !retried {
+            self.finish(job, outcome, Some((host, info)));
+        }
+        Ok(())
+    }
+
+    /// A file the running job of slot `index` brings back: its start, a
+    /// chunk or its end. A file that fails is the job's failure.
+    fn on_file_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotEnd> {
+        let Some(slot) = self.slots[index].slot.as_mut() else {
+            return Ok(());
+        };
+        let running = slot.in_flight.first().map(|(job, _)| *job);
+        let Some(job) = running.and_then(|id| self.jobs.get_mut(id)) else {
+            return Err(
+                SlotFailure::Protocol(format!("{} while no job runs", frame.name())).into(),
+            );
+        };
+        let failed = match frame {
+            Frame::File {
+                path, mode, size, ..
+            } => {
+                let started = match &job.files {
+                    Some(files) => Download::start(files, &path, mode, size),
+                    None => Err(format!(
+                        "the worker sent back {path:?}, which the job did not ask for"
+                    )),
+                };
+                started.map(|download| slot.download = Some(download))
+            }
+            Frame::FileData { data, .. } => match slot.download.as_mut() {
+                Some(download) => download.write(&data),
+                None => Ok(()),
+            },
+            Frame::FileEnd { crc, .. } => match slot.download.take() {
+                Some(download) => download.finish(crc),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(why) = failed {
+            slot.download = None;
+            let _ = job.transfer_error.get_or_insert(why);
+        }
+        Ok(())
+    }
 }
 
 /// `now + duration`, or a century from now for durations too large to add
 /// (a "no limit" setting).
 pub(crate) fn after(now: Instant, duration: Duration) -> Instant {
     now.checked_add(duration)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .or_else(|| now.checked_add(Duration::from_hours(100 * 365 * 24)))
         .unwrap_or(now)
 }

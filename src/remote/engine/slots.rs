@@ -627,7 +627,7 @@ fn backoff(failed_starts: u32, index: usize) -> Duration {
         .unwrap_or_default()
         .subsec_nanos() as usize
         ^ index.wrapping_mul(2_654_435_761);
-    let jitter = base.mul_f64((nanos % 1000) as f64 / 4000.0);
+    let jitter = base.mul_f64(f64::from(u16::try_from(nanos % 1000).unwrap_or(0)) / 4000.0);
     base + jitter
 }
 

@@ -7,13 +7,15 @@
 //! (`delivery.rs`). The callback runs without the engine's lock, so the
 //! keep-alive thread pings the slots while it takes long.
 
+use std::collections::HashSet;
+use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{MAX_AHEAD, Pool, lock, poll_once};
-use crate::remote::delivery::{Delivery, Event, OnEvent};
-use crate::remote::engine::{Completed, Reply};
+use crate::remote::delivery::{Delivery, Event, MarkLive, OnEvent};
+use crate::remote::engine::{Completed, Engine, Reply};
 use crate::remote::feed::{Pulled, Source};
 use crate::remote::{Order, PoolError};
 
@@ -101,7 +103,7 @@ impl Pool {
         let first_tag = self.next_tag;
         let mut done = Vec::new();
         // The jobs of this run with stdin that have not ended, by index.
-        let mut with_stdin = std::collections::HashSet::new();
+        let mut with_stdin = HashSet::new();
         let mut mark_live = |id, run| lock(&engine_lock).mark_live(id, run);
         let mut signalled = false;
         let result = loop {
@@ -109,14 +111,7 @@ impl Pool {
                 self.take_signals();
             }
             let mut engine = lock(&self.engine);
-            if self.control.kill.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.kill_all(self.poll.registry());
-            }
-            if self.control.stop.load(Ordering::SeqCst) {
-                stopped = true;
-                engine.pause(true);
-            }
+            stopped |= self.obey_control(&mut engine);
             // Outcomes first: a callback that breaks stops the next
             // dispatch.
             done.extend(engine.take_completed());
@@ -125,46 +120,21 @@ impl Pool {
                 reported += usize::from(matches!(event, Event::Done { .. }));
                 on_event(event)
             };
-            let mut failed = None;
-            for (tag, item) in done.drain(..) {
-                // A job of an earlier run that ended early: nobody waits.
-                let Some(index) = tag.checked_sub(first_tag) else {
-                    continue;
-                };
-                let flow = match item {
-                    Completed::Output {
-                        run,
-                        stream,
-                        data,
-                        slot,
-                    } => delivery.output(
-                        index,
-                        (run, stream, data, slot),
-                        &mut mark_live,
-                        &mut counted,
-                    ),
-                    Completed::Restarted => {
-                        delivery.restarted(index);
-                        Ok(ControlFlow::Continue(()))
-                    }
-                    Completed::Done(report) => {
-                        let _ = with_stdin.remove(&index);
-                        delivery.done(index, report, &mut mark_live, &mut counted)
-                    }
-                };
-                match flow {
-                    Ok(flow) => stopped |= flow.is_break(),
-                    Err(err) => {
-                        failed = Some(err);
-                        break;
-                    }
-                }
-            }
+            let delivered = deliver_completed(
+                &mut done,
+                (first_tag, &mut with_stdin),
+                &mut delivery,
+                &mut mark_live,
+                &mut counted,
+            );
             let mut engine = lock(&self.engine);
-            if let Some(err) = failed {
-                // Nothing more of this run can be held: it ends here.
-                engine.pause(true);
-                break Err(PoolError::HeldOutput(err));
+            match delivered {
+                Ok(stop) => stopped |= stop,
+                Err(err) => {
+                    // Nothing more of this run can be held: it ends here.
+                    engine.pause(true);
+                    break Err(PoolError::HeldOutput(err));
+                }
             }
             if stopped {
                 engine.pause(true);
@@ -185,12 +155,7 @@ impl Pool {
                             let _ = with_stdin.insert(taken);
                         }
                         let tag = first_tag + taken;
-                        let reply = if streamed {
-                            let live = order == Order::Arrival;
-                            Reply::Stream { tag, live }
-                        } else {
-                            Reply::Collect(tag)
-                        };
+                        let reply = reply_for(tag, streamed, order);
                         self.next_tag = tag + 1;
                         let eligible = placement.of(taken);
                         let id = engine.submit(eligible, (handler.clone(), payload, files), reply);
@@ -231,4 +196,70 @@ impl Pool {
         engine.hold_for(None);
         result
     }
+}
+
+impl Pool {
+    /// Does what the pool's [`PoolControl`](super::PoolControl) asks: kills
+    /// the slots or pauses the engine. True if the run is to stop.
+    fn obey_control(&self, engine: &mut Engine) -> bool {
+        let mut stop = false;
+        if self.control.kill.load(Ordering::SeqCst) {
+            stop = true;
+            engine.kill_all(self.poll.registry());
+        }
+        if self.control.stop.load(Ordering::SeqCst) {
+            stop = true;
+            engine.pause(true);
+        }
+        stop
+    }
+}
+
+/// How the engine hands back job `tag`'s output: streamed (live in an
+/// arrival-order run), or collected into its report.
+fn reply_for(tag: usize, streamed: bool, order: Order) -> Reply {
+    if streamed {
+        let live = order == Order::Arrival;
+        Reply::Stream { tag, live }
+    } else {
+        Reply::Collect(tag)
+    }
+}
+
+/// Hands the jobs that completed (`done`, emptied) to `delivery`, which
+/// passes their events on in the run's order; a job that ended leaves
+/// `with_stdin`, and this run's tags start at `first_tag`. True if a
+/// callback broke (the run stops); an error if output can be held no more.
+fn deliver_completed(
+    done: &mut Vec<(usize, Completed)>,
+    (first_tag, with_stdin): (usize, &mut HashSet<usize>),
+    delivery: &mut Delivery,
+    mark_live: &mut MarkLive<'_>,
+    on_event: &mut OnEvent<'_>,
+) -> io::Result<bool> {
+    let mut stop = false;
+    for (tag, item) in done.drain(..) {
+        // A job of an earlier run that ended early: nobody waits.
+        let Some(index) = tag.checked_sub(first_tag) else {
+            continue;
+        };
+        let flow = match item {
+            Completed::Output {
+                run,
+                stream,
+                data,
+                slot,
+            } => delivery.output(index, (run, stream, data, slot), mark_live, on_event)?,
+            Completed::Restarted => {
+                delivery.restarted(index);
+                ControlFlow::Continue(())
+            }
+            Completed::Done(report) => {
+                let _ = with_stdin.remove(&index);
+                delivery.done(index, report, mark_live, on_event)?
+            }
+        };
+        stop |= flow.is_break();
+    }
+    Ok(stop)
 }

@@ -95,7 +95,7 @@ fn job(id: u64, handler: &str, input: &impl serde::Serialize) -> Frame {
 fn math() -> Handlers {
     Handlers::new()
         .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
-        .add("boom", |_: ()| -> Result<(), String> {
+        .add("boom", |(): ()| -> Result<(), String> {
             panic!("handler bug")
         })
 }
@@ -114,7 +114,7 @@ fn pipelined_jobs_and_shutdown() {
                 let out: u64 = postcard::from_bytes(&outcome.unwrap()).unwrap();
                 assert_eq!(out, id * id);
                 assert!(
-                    !std::mem::replace(&mut seen[id as usize], true),
+                    !std::mem::replace(&mut seen[usize::try_from(id).unwrap()], true),
                     "result {id} twice"
                 );
             }
@@ -135,9 +135,9 @@ fn result_is_not_held_back_by_the_next_job() {
         .add("square", |x: u64| x.checked_mul(x).ok_or("overflow"))
         // Waits for the test's release; says whether it came (a last
         // guard keeps a held-back result from hanging the test).
-        .add("gated", move |_: ()| {
+        .add("gated", move |(): ()| {
             let gate = gate.lock().map_err(|_| "gate poisoned")?;
-            Ok::<_, &str>(gate.recv_timeout(Duration::from_secs(60)).is_ok())
+            Ok::<_, &str>(gate.recv_timeout(Duration::from_mins(1)).is_ok())
         });
     let mut pool = Pool::start(handlers);
     let _ = pool.handshake(&["square", "gated"]);
@@ -277,7 +277,7 @@ fn pool_gone_while_a_job_runs() {
     let (started_tx, started) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
     let release_rx = Arc::new(Mutex::new(release_rx));
-    let handlers = Handlers::new().add("wait", move |_: ()| {
+    let handlers = Handlers::new().add("wait", move |(): ()| {
         started_tx.send(()).unwrap();
         // Blocks until the test releases it.
         let _ = release_rx.lock().unwrap().recv();
@@ -309,7 +309,7 @@ fn pool_gone_while_a_job_runs() {
     drop(release);
     match pool.worker.join().unwrap() {
         Err(err @ ServeError::PoolGone { running: 2 }) => {
-            assert!(err.to_string().contains("2 job(s) running"))
+            assert!(err.to_string().contains("2 job(s) running"));
         }
         other => panic!("expected PoolGone, got {other:?}"),
     }
@@ -322,8 +322,8 @@ fn pool_gone_while_a_job_runs() {
 fn ping_is_answered_while_a_job_runs() {
     let (release, gate) = mpsc::channel::<()>();
     let gate = Mutex::new(gate);
-    let handlers = Handlers::new().add("gated", move |_: ()| {
-        let released = gate.lock().unwrap().recv_timeout(Duration::from_secs(60));
+    let handlers = Handlers::new().add("gated", move |(): ()| {
+        let released = gate.lock().unwrap().recv_timeout(Duration::from_mins(1));
         Ok::<_, String>(released.is_ok())
     });
     let mut pool = Pool::start(handlers);

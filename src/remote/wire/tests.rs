@@ -2,6 +2,10 @@
 //! pieces, cut, oversized and foreign streams, and a property test on random
 //! and mutated bytes.
 
+// The random frames take their numbers from a 64-bit generator, cut to each
+// field's width on purpose.
+#![allow(clippy::cast_possible_truncation)]
+
 use std::error::Error as _;
 use std::io::{self, Read};
 
@@ -13,6 +17,7 @@ use super::{
 use crate::remote::Stream;
 
 /// One of every message, with empty and full fields.
+#[allow(clippy::too_many_lines)] // A list, one entry a message.
 fn sample_frames() -> Vec<Frame> {
     vec![
         Frame::Hello { version: 1 },
@@ -1150,7 +1155,7 @@ fn random_payloads_behind_good_headers_never_panic() {
     let mut frames = 0;
     for _ in 0..rounds() {
         let mut stream = Vec::new();
-        for _ in 0..1 + rng.below(4) {
+        for _ in 0..=rng.below(4) {
             let len = rng.len();
             // Now and then a valid message tag, so decoding gets further.
             let mut payload = rng.bytes(len);
@@ -1174,9 +1179,9 @@ fn mutated_frames_never_panic() {
     let mut rng = Rng(0xdead_beef_cafe_f00d);
     let mut clean = 0;
     for _ in 0..rounds() {
-        let frames: Vec<Frame> = (0..1 + rng.below(4)).map(|_| rng.frame()).collect();
+        let frames: Vec<Frame> = (0..=rng.below(4)).map(|_| rng.frame()).collect();
         let mut stream = encoded_all(&frames);
-        for _ in 0..1 + rng.below(4) {
+        for _ in 0..=rng.below(4) {
             rng.mutate(&mut stream);
         }
         let max_frame = if rng.one_in(4) {
@@ -1194,7 +1199,7 @@ fn mutated_frames_never_panic() {
 fn random_frames_round_trip_in_random_pieces() {
     let mut rng = Rng(0x5eed_5eed_5eed_5eed);
     for _ in 0..rounds() {
-        let frames: Vec<Frame> = (0..1 + rng.below(6)).map(|_| rng.frame()).collect();
+        let frames: Vec<Frame> = (0..=rng.below(6)).map(|_| rng.frame()).collect();
         let stream = encoded_all(&frames);
         let outcome = decode_randomly(&mut rng, &stream, DEFAULT_MAX_FRAME);
         assert_eq!(outcome.errors, Vec::<String>::new());
@@ -1239,6 +1244,7 @@ fn borrowed_output_encodes_like_an_output_frame() {
         };
         assert_eq!(borrowed, encoded(&frame));
         // A sequence of u8 in postcard: the length, then the bytes.
+        #[allow(clippy::items_after_statements)] // Beside the check that uses it.
         #[derive(serde::Serialize)]
         struct AsSeq {
             id: u64,
