@@ -1348,6 +1348,19 @@ fn unknown_replacement_strings_are_usage_errors() {
 fn ssh_slots_are_numbered_over_all_hosts() {
     let Some(sshd) = sshd() else { return };
     let ssh = sshd.ssh_command().join(" ");
+    // Every job waits until a job of node2 (slot 3 or 4) has started, so
+    // node1's slots cannot take every input before node2's are up: jobs
+    // run one per slot (--window 1) and node1's wait. The hosts share
+    // this machine's files. A minute is only the guard of a broken run.
+    let dir = env::temp_dir().join(format!("hearth-cli-slots-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let dir_text = dir.to_str().unwrap();
+    let job = format!(
+        "touch {dir_text}/s$PARALLEL_JOBSLOT; n=0; \
+         until [ -e {dir_text}/s3 ] || [ -e {dir_text}/s4 ] || [ $n -ge 6000 ]; \
+         do sleep 0.01; n=$((n + 1)); done; echo {{%}} $PARALLEL_JOBSLOT"
+    );
     let output = hearth(
         &[
             "map",
@@ -1357,15 +1370,18 @@ fn ssh_slots_are_numbered_over_all_hosts() {
             "node1,node2",
             "-j",
             "2",
+            "--window",
+            "1",
             "--tag-host",
             "--",
-            "echo {%} $PARALLEL_JOBSLOT",
+            &job,
         ],
-        numbers(200),
+        numbers(8),
     );
+    let _ = fs::remove_dir_all(&dir);
     assert_exit(&output, 0);
     let out = stdout(&output);
-    assert_eq!(out.lines().count(), 200, "{out}");
+    assert_eq!(out.lines().count(), 8, "{out}");
     let mut seen = std::collections::BTreeSet::new();
     for line in out.lines() {
         let (host, numbers) = line.split_once('\t').unwrap();
