@@ -18,8 +18,8 @@ const MAX_RSS_KIB: i64 = 64_000_000 / 1024;
 
 /// Four jobs print 100 MB each, at once: hearth prints them whole, in
 /// input order, byte for byte, with a peak resident set (its own and its
-/// workers', as `wait4` reports them) under 64 MB. The first job's output
-/// goes straight through; the others wait in memory up to a bound and in
+/// workers', as `wait4` reports them) under 64 MB. Each job's output (the
+/// first's too, until its job ends) waits in memory up to a bound and in
 /// temporary files in `$TMPDIR` past it, removed at the end.
 #[test]
 fn hundred_megabyte_outputs_in_order() {
