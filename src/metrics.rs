@@ -22,7 +22,7 @@ use crate::remote::PoolMetrics;
 use crate::runtime::RuntimeShared;
 use crate::signal::Signal;
 use crate::sys;
-use crate::worker::WorkerWake;
+use crate::worker::WorkerShared;
 
 /// A snapshot of a runtime's numbers.
 #[derive(Clone, Debug)]
@@ -433,7 +433,7 @@ impl fmt::Display for Names<'_> {
 }
 
 impl WorkerMetrics {
-    pub(crate) fn of(worker: &WorkerWake) -> WorkerMetrics {
+    pub(crate) fn of(worker: &WorkerShared) -> WorkerMetrics {
         let ready = worker.ready_len();
         let live = worker.live.load(std::sync::atomic::Ordering::Relaxed);
         let processes = worker.census.counts();

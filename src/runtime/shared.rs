@@ -22,7 +22,7 @@ use crate::sync_worker::SyncWorkerInfo;
 use crate::sys::ThreadClock;
 use crate::timer::store::{TimerKey, Timers};
 use crate::trace::TraceFile;
-use crate::worker::WorkerWake;
+use crate::worker::WorkerShared;
 use crate::worker::shared_sources::SharedSources;
 use crate::{ActorRef, inbox};
 
@@ -31,7 +31,7 @@ pub(crate) struct RuntimeShared {
     pub(crate) name: String,
     pub(crate) scheduler: SharedScheduler,
     pub(crate) started_at: Instant,
-    pub(crate) workers: Vec<Arc<WorkerWake>>,
+    pub(crate) workers: Vec<Arc<WorkerShared>>,
     sync_workers: Mutex<Vec<Arc<SyncWorkerInfo>>>,
     /// Sync actor threads still running.
     sync_alive: AtomicUsize,
@@ -75,7 +75,7 @@ pub(crate) struct SharedOptions {
 impl RuntimeShared {
     pub(crate) fn new(
         name: String,
-        workers: Vec<Arc<WorkerWake>>,
+        workers: Vec<Arc<WorkerShared>>,
         coordinator_waker: mio::Waker,
         io: SharedSources,
         options: SharedOptions,

@@ -3,7 +3,7 @@
 //! Processes live in a slab; a process key is its slot index plus the slot's
 //! generation, so a stale wake-up for a finished process never runs the
 //! process that took its slot. Local processes are woken through the
-//! worker's [`WorkerWake`] (its own thread's queue, or its channel from
+//! worker's [`WorkerShared`] (its own thread's queue, or its channel from
 //! other threads), because wakers may run on any thread.
 //!
 //! A process and its waker state share one allocation, a [`LocalCell`]:
@@ -29,13 +29,13 @@ use crate::inbox;
 use crate::scheduler::{CensusTally, Process, budget, rank};
 use crate::supervisor::panic_message;
 use crate::trace::{self, RunKind};
-use crate::worker::WorkerWake;
+use crate::worker::WorkerShared;
 
 pub(crate) struct LocalScheduler {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    wake: Arc<WorkerWake>,
+    wake: Arc<WorkerShared>,
     /// The live processes by name and kind, for the metrics.
     census: CensusTally,
 }
@@ -56,7 +56,7 @@ struct LocalCell<P, X = ()> {
     key: AtomicU64,
     /// Set while the process is queued to run.
     scheduled: AtomicBool,
-    wake: Arc<WorkerWake>,
+    wake: Arc<WorkerShared>,
     /// The process, `None` once it is done or dropped. Touched only on the
     /// worker's thread, by the scheduler, one run at a time.
     process: UnsafeCell<Option<P>>,
@@ -157,7 +157,7 @@ impl<P, X> LocalCell<P, X> {
     /// stack and copy it, and the process put in it later is written in
     /// place too (a process is often hundreds of bytes: the actor's future
     /// is in it).
-    fn allocate(wake: Arc<WorkerWake>, extra: X) -> Arc<LocalCell<P, X>> {
+    fn allocate(wake: Arc<WorkerShared>, extra: X) -> Arc<LocalCell<P, X>> {
         let mut cell = Arc::<LocalCell<P, X>>::new_uninit();
         let _ = Arc::get_mut(&mut cell)
             .expect("a new Arc is unique")
@@ -213,7 +213,7 @@ fn slot_of(key: u64) -> (u32, u32) {
 }
 
 impl LocalScheduler {
-    pub(crate) fn new(wake: Arc<WorkerWake>) -> LocalScheduler {
+    pub(crate) fn new(wake: Arc<WorkerShared>) -> LocalScheduler {
         LocalScheduler {
             slots: Vec::new(),
             free: Vec::new(),
@@ -452,7 +452,7 @@ mod tests {
     use crate::inbox;
     use crate::scheduler::Process;
     use crate::scheduler::test_process::PanicsOnDrop;
-    use crate::worker::{OwnReady, WorkerWake};
+    use crate::worker::{OwnReady, WorkerShared};
 
     /// Receives messages until it has `wanted` of them.
     struct Counting {
@@ -492,7 +492,7 @@ mod tests {
         let poll = mio::Poll::new().unwrap();
         let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
         let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
-        let wake = Arc::new(WorkerWake::new(1, ready_tx, waker));
+        let wake = Arc::new(WorkerShared::new(1, ready_tx, waker));
         let own = OwnReady::attach(wake.clone());
         let scheduler = RefCell::new(LocalScheduler::new(wake));
         let (done_tx, done_rx) = mpsc::channel();
@@ -570,7 +570,7 @@ mod tests {
         let poll = mio::Poll::new().unwrap();
         let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
         let (ready_tx, _ready_rx) = crossbeam_channel::unbounded();
-        let wake = Arc::new(WorkerWake::new(1, ready_tx, waker));
+        let wake = Arc::new(WorkerShared::new(1, ready_tx, waker));
         let own = OwnReady::attach(wake.clone());
         (RefCell::new(LocalScheduler::new(wake)), own)
     }

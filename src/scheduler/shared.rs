@@ -45,7 +45,7 @@ use crate::scheduler::{Census, CensusTally};
 use crate::scheduler::{Process, budget};
 use crate::supervisor::panic_message;
 use crate::trace::{self, RunKind};
-use crate::worker::WorkerWake;
+use crate::worker::WorkerShared;
 
 const NOTIFIED: u8 = 0b001;
 const RUNNING: u8 = 0b010;
@@ -87,7 +87,7 @@ struct Inner {
     /// tasks spawned on its thread) and one for other threads.
     shards: Vec<Mutex<Registry>>,
     /// Workers to wake when a task becomes ready, by worker index.
-    workers: Vec<Arc<WorkerWake>>,
+    workers: Vec<Arc<WorkerShared>>,
     /// The live thread-safe processes by name and kind.
     census: Arc<Census>,
 }
@@ -180,7 +180,7 @@ struct LocalQueue {
 pub(crate) struct Attached(());
 
 impl SharedScheduler {
-    pub(crate) fn new(workers: Vec<Arc<WorkerWake>>) -> SharedScheduler {
+    pub(crate) fn new(workers: Vec<Arc<WorkerShared>>) -> SharedScheduler {
         let queues: Vec<Deque<TaskRef>> = workers.iter().map(|_| Deque::new_fifo()).collect();
         let stealers = queues.iter().map(Deque::stealer).collect();
         let census = Arc::new(Census::default());
@@ -204,7 +204,7 @@ impl SharedScheduler {
 
     /// Makes the current thread the thread of worker `wake`: tasks made
     /// ready here go to its own queue until the returned guard is dropped.
-    pub(crate) fn attach(&self, wake: &Arc<WorkerWake>) -> Attached {
+    pub(crate) fn attach(&self, wake: &Arc<WorkerShared>) -> Attached {
         let index = self
             .inner
             .workers

@@ -8,7 +8,7 @@
 //! A ping says the whole runtime is well, not just the coordinator, so it
 //! is withheld while a worker is stuck: one that has not come back to its
 //! poll for the interval or longer (an actor that blocks its thread, an
-//! endless loop). Each worker counts its polls (`WorkerWake::pulse`: odd
+//! endless loop). Each worker counts its polls (`WorkerShared::pulse`: odd
 //! while it is in its poll, idle, even while it runs actors); a worker
 //! whose count stayed even and unchanged over the interval is stuck. The
 //! counts are read at each ping, so a worker is found stuck between one

@@ -12,7 +12,7 @@ use mio::{Events, Poll};
 
 use super::shared_sources::SharedSources;
 use super::thread_main::{dispatch, run_ready, until_next_timer};
-use super::{OwnReady, Prepared, WorkerWake, prepare, watch_shared_poll};
+use super::{OwnReady, Prepared, WorkerShared, prepare, watch_shared_poll};
 use crate::RuntimeRef;
 use crate::runtime::{CurrentGuard, RuntimeShared, SharedOptions, WorkerInternals, enter};
 use crate::scheduler::{Attached, LocalScheduler};
@@ -27,7 +27,7 @@ pub(crate) struct LocalWorker {
     rt: RuntimeRef,
     own_ready: OwnReady,
     ready_rx: Receiver<u64>,
-    wake: Arc<WorkerWake>,
+    wake: Arc<WorkerShared>,
     poll: Poll,
     events: Events,
     _attached: Attached,
@@ -120,7 +120,7 @@ impl LocalWorker {
 }
 
 /// Wakes a worker's poll (for a future the test runtime polls itself).
-struct PollWaker(Arc<WorkerWake>);
+struct PollWaker(Arc<WorkerShared>);
 
 impl std::task::Wake for PollWaker {
     fn wake(self: Arc<Self>) {

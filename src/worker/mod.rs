@@ -2,7 +2,7 @@
 //! thread-safe ones, on its own `mio::Poll`.
 //!
 //! The runtime creates workers in two steps: [`prepare`] makes the parts
-//! other threads need before any worker runs (the [`WorkerWake`]), [`start`]
+//! other threads need before any worker runs (the [`WorkerShared`]), [`start`]
 //! spawns the thread. A worker holds the write end of a pipe whose read end
 //! the coordinator watches: when the thread ends, normally or by a panic,
 //! the pipe closes and the coordinator joins the thread.
@@ -27,7 +27,7 @@ mod thread_main;
 mod wake;
 
 pub(crate) use control::{Control, WorkerFn};
-pub(crate) use wake::{OwnReady, WorkerWake};
+pub(crate) use wake::{OwnReady, WorkerShared};
 
 /// Token of the worker's waker on its own poll.
 const WAKER: Token = Token(usize::MAX);
@@ -51,12 +51,12 @@ fn watch_shared_poll(registry: &mio::Registry, shared: &RuntimeShared) -> io::Re
 pub(crate) struct Prepared {
     id: usize,
     poll: Poll,
-    wake: Arc<WorkerWake>,
+    wake: Arc<WorkerShared>,
     ready_rx: Receiver<u64>,
 }
 
 impl Prepared {
-    pub(crate) fn wake(&self) -> Arc<WorkerWake> {
+    pub(crate) fn wake(&self) -> Arc<WorkerShared> {
         self.wake.clone()
     }
 }
@@ -66,7 +66,7 @@ pub(crate) fn prepare(id: usize) -> io::Result<Prepared> {
     let poll = Poll::new()?;
     let waker = mio::Waker::new(poll.registry(), WAKER)?;
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
-    let wake = Arc::new(WorkerWake::new(id, ready_tx, waker));
+    let wake = Arc::new(WorkerShared::new(id, ready_tx, waker));
     Ok(Prepared {
         id,
         poll,
@@ -79,7 +79,7 @@ pub(crate) fn prepare(id: usize) -> io::Result<Prepared> {
 pub(crate) struct WorkerHandle {
     id: usize,
     control: Sender<Control>,
-    wake: Arc<WorkerWake>,
+    wake: Arc<WorkerShared>,
     handle: thread::JoinHandle<Result<(), Error>>,
     /// Read end of the pipe closed when the thread ends; taken by the
     /// coordinator.
@@ -101,7 +101,7 @@ impl WorkerHandle {
         true
     }
 
-    /// The worker's poll count (see [`WorkerWake::pulse`]).
+    /// The worker's poll count (see [`WorkerShared::pulse`]).
     pub(crate) fn pulse(&self) -> u64 {
         self.wake.pulse()
     }

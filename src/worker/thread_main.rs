@@ -31,7 +31,7 @@ use crate::timer::store::Timers;
 use crate::trace::{self, WakeCause};
 use crate::worker::sources::IoRegistry;
 use crate::worker::{
-    Control, OwnReady, Prepared, SHARED_POLL, WAKER, WorkerFn, WorkerWake, watch_shared_poll,
+    Control, OwnReady, Prepared, SHARED_POLL, WAKER, WorkerFn, WorkerShared, watch_shared_poll,
 };
 use crate::{Error, RuntimeRef};
 
@@ -148,7 +148,7 @@ pub(super) fn run(
 /// What a worker thread sets up for itself before it runs anything: its CPU
 /// clock, heap growth ahead of use, blocked process signals (the
 /// coordinator takes them), and its CPU if pinned.
-fn set_up_thread(id: usize, wake: &WorkerWake, shared: &RuntimeShared, cpu: Option<usize>) {
+fn set_up_thread(id: usize, wake: &WorkerShared, shared: &RuntimeShared, cpu: Option<usize>) {
     if let Ok(clock) = ThreadClock::current() {
         let _ = wake.clock.set(clock);
     }
@@ -172,7 +172,7 @@ fn set_up_thread(id: usize, wake: &WorkerWake, shared: &RuntimeShared, cpu: Opti
 fn handle_control(
     msg: Control,
     rt: &RuntimeRef,
-    wake: &WorkerWake,
+    wake: &WorkerShared,
     started: &mut bool,
 ) -> Result<ControlFlow<()>, Error> {
     let id = rt.internals.id;
@@ -276,7 +276,7 @@ pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiv
 
 /// How long the worker may sleep: until its next timer, local or shared
 /// (`None`: no timer). Records the local timers for the metrics.
-pub(crate) fn until_next_timer(rt: &RuntimeRef, wake: &WorkerWake) -> Option<Duration> {
+pub(crate) fn until_next_timer(rt: &RuntimeRef, wake: &WorkerShared) -> Option<Duration> {
     let now = Instant::now();
     let timers = rt.internals.timers.borrow();
     wake.set_timers(timers.len(), timers.next());

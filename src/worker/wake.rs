@@ -3,8 +3,8 @@
 //! A worker sleeps in `mio::Poll::poll`. Anything that gives it work (a
 //! process woken from another thread, a control message, a thread-safe
 //! process becoming ready) pushes to a queue and then calls
-//! [`WorkerWake::notify`]. The worker announces that it is about to sleep
-//! with [`WorkerWake::prepare_sleep`], checks its queues once more and only
+//! [`WorkerShared::notify`]. The worker announces that it is about to sleep
+//! with [`WorkerShared::prepare_sleep`], checks its queues once more and only
 //! then polls. Both sides put a sequentially consistent fence between their
 //! write and their read, so either the worker sees the new work or the
 //! notifier sees the sleeping worker and wakes its poll: no wake-up is lost,
@@ -31,7 +31,7 @@ use crate::sys::ThreadClock;
 
 /// The parts of a worker that other threads use: to wake it, and to read
 /// its numbers for the metrics.
-pub(crate) struct WorkerWake {
+pub(crate) struct WorkerShared {
     /// Worker id, starting at 1.
     pub(crate) id: usize,
     /// Ready queue of the worker's local scheduler (process keys).
@@ -62,9 +62,9 @@ pub(crate) struct WorkerWake {
     started: AtomicBool,
 }
 
-impl WorkerWake {
-    pub(crate) fn new(id: usize, ready: Sender<u64>, waker: mio::Waker) -> WorkerWake {
-        WorkerWake {
+impl WorkerShared {
+    pub(crate) fn new(id: usize, ready: Sender<u64>, waker: mio::Waker) -> WorkerShared {
+        WorkerShared {
             id,
             ready,
             sleeping: AtomicBool::new(false),
@@ -114,7 +114,7 @@ impl WorkerWake {
         self.next_timer.store(nanos, Ordering::Relaxed);
     }
 
-    /// The worker's next timer, as recorded by [`WorkerWake::set_timers`].
+    /// The worker's next timer, as recorded by [`WorkerShared::set_timers`].
     pub(crate) fn next_timer(&self) -> Option<Instant> {
         match self.next_timer.load(Ordering::Relaxed) {
             u64::MAX => None,
@@ -183,7 +183,7 @@ impl WorkerWake {
 
 thread_local! {
     /// The worker whose thread this is (null on other threads).
-    static OWNER: Cell<*const WorkerWake> = const { Cell::new(ptr::null()) };
+    static OWNER: Cell<*const WorkerShared> = const { Cell::new(ptr::null()) };
     /// Its local processes woken on this thread (and those woken elsewhere,
     /// once the worker took them from its channel), by key, a queue per
     /// priority rank.
@@ -195,12 +195,12 @@ thread_local! {
 /// thread. Held by the worker loop: the thread is the worker's while it
 /// exists, and the queue is emptied when it is dropped.
 pub(crate) struct OwnReady {
-    wake: std::sync::Arc<WorkerWake>,
+    wake: std::sync::Arc<WorkerShared>,
 }
 
 impl OwnReady {
     /// Makes the current thread the thread of `wake`'s worker.
-    pub(crate) fn attach(wake: std::sync::Arc<WorkerWake>) -> OwnReady {
+    pub(crate) fn attach(wake: std::sync::Arc<WorkerShared>) -> OwnReady {
         OWNER.with(|owner| owner.set(std::sync::Arc::as_ptr(&wake)));
         OWN_QUEUE.with(|queues| queues.borrow_mut().iter_mut().for_each(VecDeque::clear));
         OwnReady { wake }
@@ -209,7 +209,7 @@ impl OwnReady {
     /// Queues `key` if this is `wake`'s worker thread; false otherwise (or
     /// if the queue is borrowed, which it never is while a process runs).
     #[inline]
-    fn push(wake: &WorkerWake, key: u64) -> bool {
+    fn push(wake: &WorkerShared, key: u64) -> bool {
         if !ptr::eq(OWNER.with(Cell::get), wake) {
             return false;
         }
