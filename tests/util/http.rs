@@ -86,14 +86,19 @@ impl Raw {
     #[track_caller]
     fn fill(&mut self) -> bool {
         let mut chunk = [0; 16 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return true;
+                }
+                // A signal to the test process (a child's end, another
+                // test's) cut the read short: read again.
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::ConnectionReset => return false,
+                Err(err) => panic!("reading a response: {err} (buffered: {:?})", self.text()),
             }
-            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => false,
-            Err(err) => panic!("reading a response: {err} (buffered: {:?})", self.text()),
         }
     }
 
