@@ -1071,7 +1071,7 @@ fn fake_worker(mode: &str) -> ExitCode {
         output.write_all(&header).unwrap();
     } else {
         fake_handshake_rest(&mut input, &mut output, &mut decoder, vec!["square".into()]);
-        let _job = wire::read_frame(&mut input, &mut decoder);
+        let _job = next_frame_but_pings(&mut input, &mut output, &mut decoder);
         if mode == "garbage_mid" {
             output
                 .write_all(b"Segmentation fault (core dumped)\n")
@@ -1174,6 +1174,26 @@ fn fake_handshake_rest(
     wire::write_frame(output, &Frame::SessionAck { handlers }, max).unwrap();
 }
 
+/// The fake worker's next frame that is not a `PING`, answering each
+/// `PING` on the way as a worker does (the pool sends one once the worker
+/// answered `HELLO`, to measure the round trip).
+fn next_frame_but_pings(
+    input: &mut impl io::Read,
+    output: &mut impl Write,
+    decoder: &mut FrameDecoder,
+) -> Option<Frame> {
+    loop {
+        match wire::read_frame(input, decoder) {
+            Ok(Some(Frame::Ping { seq })) => {
+                wire::write_frame(output, &Frame::Pong { seq }, decoder.max_frame()).unwrap();
+                output.flush().unwrap();
+            }
+            Ok(frame) => return frame,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// A fake worker that does the handshake, runs its first job with the real
 /// handlers and gives the encoded answer to `answer`, which writes what it
 /// likes; then waits for its stdin to close, or exits with `exit` at once.
@@ -1183,11 +1203,11 @@ fn answer_first_job(answer: impl FnOnce(Vec<u8>) -> Vec<u8>, exit: Option<u8>) -
     let mut decoder = FrameDecoder::new(max);
     let _hello = wire::read_frame(&mut input, &mut decoder);
     fake_handshake_rest(&mut input, &mut output, &mut decoder, handlers().names());
-    if let Ok(Some(Frame::Job {
+    if let Some(Frame::Job {
         id,
         handler,
         payload,
-    })) = wire::read_frame(&mut input, &mut decoder)
+    }) = next_frame_but_pings(&mut input, &mut output, &mut decoder)
     {
         // The answer of the `square` handler.
         assert_eq!(handler, "square");

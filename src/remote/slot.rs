@@ -143,6 +143,8 @@ pub(crate) struct Slot {
     installing: Option<Installing>,
     /// A file of the running job coming back.
     pub(crate) download: Option<Download>,
+    /// Its `SESSION_INIT`, until it goes out behind `HELLO`.
+    session: Option<Frame>,
 }
 
 /// Bytes queued for the worker below which an upload adds more, and up to
@@ -152,15 +154,17 @@ const UPLOAD_LOW: usize = 256 * 1024;
 const UPLOAD_HIGH: usize = 1024 * 1024;
 
 impl Slot {
-    /// Starts the worker process and sends `HELLO`; the slot is named
-    /// `label`, `number` in the pool, `in_host` (from 0) among its host's;
-    /// over the ssh connection of the master at `control`, if given.
+    /// Starts the worker process and sends `HELLO` and, right behind it,
+    /// `session` (its `SESSION_INIT`); the slot is named `label`, `number`
+    /// in the pool, `in_host` (from 0) among its host's; over the ssh
+    /// connection of the master at `control`, if given.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn(
         host: &Host,
         control: Option<&std::path::Path>,
         counters: Counters,
         (label, number, in_host): (String, u32, usize),
+        session: Frame,
         registry: &Registry,
         base: usize,
         handshake_deadline: Instant,
@@ -258,6 +262,7 @@ impl Slot {
                 line: Vec::new(),
                 install,
             }),
+            session: Some(session),
         };
         // An install script reads stdin until it says `ready`.
         if slot.installing.is_none() {
@@ -266,14 +271,22 @@ impl Slot {
         Ok(slot)
     }
 
-    /// Queues `HELLO` and writes it when stdin is writable: a worker that
-    /// already exited shows up as its stdout closing, with its exit
-    /// status, not as an error here.
+    /// Queues `HELLO` and the slot's `SESSION_INIT` behind it, and writes
+    /// them when stdin is writable: a worker that already exited shows up
+    /// as its stdout closing, with its exit status, not as an error here.
+    ///
+    /// The worker reads its frames in order, so the session's set-up need
+    /// not wait for `HELLO_ACK`: that saves a round trip of the link per
+    /// slot start. A worker of another version answers `HELLO` and exits
+    /// without reading on.
     fn hello(&mut self) -> io::Result<()> {
         self.queue(&Frame::Hello {
             version: u32::from(wire::VERSION),
         })
         .map_err(io::Error::other)?;
+        if let Some(session) = self.session.take() {
+            self.queue(&session).map_err(io::Error::other)?;
+        }
         let _ = self.flush();
         Ok(())
     }
@@ -338,11 +351,6 @@ impl Slot {
                 }
             }
         }
-    }
-
-    /// The slot's number in the pool, from 1, over all hosts in order.
-    pub(crate) fn number(&self) -> u32 {
-        self.number
     }
 
     /// Queues a frame and writes what the pipe takes now.

@@ -62,13 +62,17 @@
 //!                                      <-       File, FileData..., FileEnd
 //!                                               (the files to bring back)
 //!                                      <-       Result { id, outcome }
-//! Ping { seq }                         ->       (at any time after SESSION_ACK)
+//! Ping { seq }                         ->       (at any time after SESSION_INIT)
 //!                                      <-       Pong { seq }
 //! Shutdown                             ->       (the worker exits)
 //! ```
 //!
 //! Once per slot the handshake, once per session the session set-up, then any
 //! number of jobs; results may come back in any order and are matched by id.
+//! The worker reads its frames in order, so the client sends `SessionInit`
+//! right behind `Hello`, without waiting for `HelloAck` (a round trip saved
+//! per slot start), and a `Ping` once `HelloAck` came, whose `Pong`
+//! measures the link's round trip.
 //!
 //! Output streaming (version 3): while a job runs, its handler may send
 //! what it produces in `Output` frames (a chunk of its stdout or stderr,

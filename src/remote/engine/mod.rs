@@ -672,27 +672,18 @@ impl Engine {
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
                 slot.set_remote(host, pid);
                 let now = Instant::now();
-                let deadline = after(now, self.settings.handshake_timeout);
-                slot.stage = Stage::Session(deadline);
-                entry.session_sent = Some(now);
-                let slot_timeout = self.settings.slot_timeout.as_millis();
-                let init = Frame::SessionInit {
-                    handlers: Vec::new(),
-                    config: Vec::new(),
-                    slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
-                    slot: slot.number(),
-                    env: self.settings.env.clone(),
-                    workdir: self.hosts[entry.host].workdir.clone(),
-                };
-                slot.send(&init)
-                    .map_err(|err| SlotFailure::from_wire(err).into())
+                slot.stage = Stage::Session(after(now, self.settings.handshake_timeout));
+                // Its `SESSION_INIT` went out behind `HELLO`. A `PING` now,
+                // to a worker that is up, measures the link's round trip
+                // for the window.
+                let seq = slot
+                    .ping(now)
+                    .map_err(|err| SlotFailure::WriteFailed(err.to_string()))?;
+                entry.rtt_probe = Some((seq, now));
+                Ok(())
             }
             (Stage::Session(_), Frame::SessionAck { .. }) => {
                 slot.stage = Stage::Ready;
-                // The worker answers at once: a round trip of the link.
-                if let Some(sent) = entry.session_sent.take() {
-                    entry.window.round_trip(sent.elapsed());
-                }
                 entry.failed_starts = 0;
                 incr(&self.stats.hosts[entry.host].alive);
                 Ok(())
@@ -718,11 +709,20 @@ impl Engine {
                 Stage::Ready,
                 frame @ (Frame::File { .. } | Frame::FileData { .. } | Frame::FileEnd { .. }),
             ) => self.on_file_frame(index, frame),
-            (Stage::Ready, Frame::Pong { seq }) => match slot.overdue {
-                // Alive since its job passed its time limit: the job's own.
-                Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
-                _ => Ok(()),
-            },
+            (Stage::Ready, Frame::Pong { seq }) => {
+                // The worker answers at once: a round trip of the link.
+                if let Some((probe, sent)) = entry.rtt_probe
+                    && probe == seq
+                {
+                    entry.rtt_probe = None;
+                    entry.window.round_trip(sent.elapsed());
+                }
+                match slot.overdue {
+                    // Alive since its job passed its time limit: the job's own.
+                    Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
+                    _ => Ok(()),
+                }
+            }
             (_, frame) => Err(SlotFailure::Protocol(format!(
                 "unexpected {} from the worker",
                 frame.name()

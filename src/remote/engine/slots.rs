@@ -51,8 +51,9 @@ pub(super) struct SlotEntry {
     exiting: Option<Exiting>,
     /// Jobs sent ahead to it, learnt over its starts (see `window.rs`).
     pub(super) window: Window,
-    /// When `SESSION_INIT` went out, until its answer: a round trip.
-    pub(super) session_sent: Option<Instant>,
+    /// The `PING` sent when the worker answered `HELLO`, and when, until
+    /// its `PONG`: a round trip of the link.
+    pub(super) rtt_probe: Option<(u64, Instant)>,
     /// Its first job in flight was sent while it had none (its time
     /// includes a round trip).
     pub(super) head_sent_idle: bool,
@@ -84,7 +85,7 @@ impl SlotEntry {
                     closing: false,
                     exiting: None,
                     window: Window::new(window.for_transport(&h.transport)),
-                    session_sent: None,
+                    rtt_probe: None,
                     head_sent_idle: false,
                 })
             })
@@ -198,11 +199,22 @@ impl Engine {
                     }
                 };
             entry.respawn_at = None;
+            entry.rtt_probe = None;
             entry.starts += 1;
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
                 stats: self.stats.clone(),
                 host: entry.host,
+            };
+            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            let slot_timeout = self.settings.slot_timeout.as_millis();
+            let session = Frame::SessionInit {
+                handlers: Vec::new(),
+                config: Vec::new(),
+                slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+                slot: number,
+                env: self.settings.env.clone(),
+                workdir: host.workdir.clone(),
             };
             match Slot::spawn(
                 host,
@@ -210,9 +222,10 @@ impl Engine {
                 counters,
                 (
                     entry.label.clone(),
-                    u32::try_from(index + 1).unwrap_or(u32::MAX),
+                    number,
                     placement(entry.in_host, entry.starts),
                 ),
+                session,
                 registry,
                 self.base + index * TOKENS_PER_SLOT,
                 deadline,

@@ -11,16 +11,20 @@
 //! small and grows while the slot *runs dry*: its last job in flight is
 //! answered while jobs wait in the queue (the worker idles for a round
 //! trip), and that round trip is a large part of what the jobs in the
-//! window took ([`DRY_SHARE`]). It doubles each time, up to its bound. A
+//! window took ([`DRY_SHARE`]). It then grows to what hides the round
+//! trip, `1 + rtt / job time`, at least doubling, up to its bound: a
+//! link of 20 ms and jobs of 50 µs reach the bound at the first time the
+//! slot runs dry instead of six round trips later. A
 //! slot of jobs that run long next to the round trip stays small: a job
 //! sent ahead to one slot cannot be taken by another that is free, which
 //! matters at the end of a run of long jobs. Only ssh slots adapt:
 //! local, Slurm and command slots keep the start (see
 //! [`WindowPolicy::for_transport`]).
 //!
-//! The round trip is measured once per slot, from `SESSION_INIT` to its
-//! answer (the worker answers at once, so this is the link and the two
-//! processes); a job's time from the pool's view: from its start (the
+//! The round trip is measured once per slot start, from a `PING` sent
+//! when the worker answers `HELLO` to its `PONG` (the worker answers at
+//! once, so this is the link and the two processes); a job's time from
+//! the pool's view: from its start (the
 //! dispatch to an idle slot, or the answer to the job before it) to its
 //! answer, less the round trip when it was sent to an idle slot. The
 //! window is the slot's place's, not its process's: a slot started again
@@ -145,7 +149,16 @@ impl Window {
         if rtt * DRY_SHARE <= jobs {
             return false;
         }
-        self.size = (self.size * 2).min(max);
+        let hides = match self.job_time {
+            Some(job) if !job.is_zero() => {
+                let ratio = rtt.as_nanos() / job.as_nanos();
+                usize::try_from(ratio)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1)
+            }
+            _ => max,
+        };
+        self.size = hides.max(self.size * 2).min(max);
         true
     }
 }
@@ -183,20 +196,25 @@ mod tests {
     #[test]
     fn a_long_link_grows_the_window_to_its_bound() {
         let ms = Duration::from_millis;
-        // 20 ms round trips, 1 ms jobs: doubling up to 64.
-        assert_eq!(
-            run(ADAPTIVE, ms(20), ms(1), 8),
-            [2, 4, 8, 16, 32, 64, 64, 64]
-        );
+        // 20 ms round trips, 1 ms jobs: 21 jobs hide the round trip, then
+        // doubling while it is more than a quarter of the cycle.
+        assert_eq!(run(ADAPTIVE, ms(20), ms(1), 5), [21, 42, 64, 64, 64]);
         // 50 ms, 2 ms jobs: the same.
-        assert_eq!(run(ADAPTIVE, ms(50), ms(2), 7)[6], 64);
+        assert_eq!(run(ADAPTIVE, ms(50), ms(2), 4), [26, 52, 64, 64]);
+    }
+
+    #[test]
+    fn jobs_far_shorter_than_the_link_take_the_bound_at_once() {
+        let us = Duration::from_micros;
+        // 20 ms round trips, 50 µs jobs: 401 would hide it.
+        assert_eq!(run(ADAPTIVE, us(20_000), us(50), 3), [64, 64, 64]);
     }
 
     #[test]
     fn growth_stops_once_the_round_trip_is_a_small_share() {
         let ms = Duration::from_millis;
-        // 2 ms round trips, 1 ms jobs: 8 jobs take 4 times the round trip.
-        assert_eq!(run(ADAPTIVE, ms(2), ms(1), 6), [2, 4, 8, 8, 8, 8]);
+        // 2 ms round trips, 1 ms jobs: 12 jobs take 6 times the round trip.
+        assert_eq!(run(ADAPTIVE, ms(2), ms(1), 6), [3, 6, 12, 12, 12, 12]);
     }
 
     #[test]
@@ -233,7 +251,8 @@ mod tests {
         window.round_trip(ms(20));
         assert!(!window.ran_dry(false), "grew with nothing queued");
         assert!(window.ran_dry(true));
-        assert_eq!(window.size(), 2);
+        // 1 + 20 ms / 1 ms.
+        assert_eq!(window.size(), 21);
     }
 
     #[test]
@@ -250,7 +269,10 @@ mod tests {
     fn the_start_and_bound_are_kept() {
         let ms = Duration::from_millis;
         let policy = WindowPolicy::Adaptive { start: 4, max: 10 };
-        assert_eq!(run(policy, ms(50), ms(1), 3), [8, 10, 10]);
+        assert_eq!(run(policy, ms(50), ms(1), 3), [10, 10, 10]);
+        // 5 ms, 1 ms jobs: 6 hide the round trip, but the window at least
+        // doubles.
+        assert_eq!(run(policy, ms(5), ms(1), 2), [8, 10]);
         assert_eq!(
             Window::new(WindowPolicy::Adaptive { start: 0, max: 4 }).size(),
             1

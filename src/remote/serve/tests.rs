@@ -235,6 +235,56 @@ fn version_mismatch_still_answers_hello() {
     );
 }
 
+/// The pool sends `HELLO`, `SESSION_INIT` and a `PING` without waiting
+/// for the answers (as a slot starts): the worker answers each in order.
+#[test]
+fn session_init_right_behind_hello() {
+    let mut pool = Pool::start(math());
+    pool.send(&Frame::Hello {
+        version: u32::from(wire::VERSION),
+    });
+    pool.send(&Frame::SessionInit {
+        handlers: Vec::new(),
+        config: Vec::new(),
+        slot_timeout_ms: 0,
+        slot: 3,
+        env: Vec::new(),
+        workdir: None,
+    });
+    pool.send(&Frame::Ping { seq: 1 });
+    pool.send(&job(7, "square", &7u64));
+    assert!(matches!(pool.recv(), Frame::HelloAck { .. }));
+    assert!(matches!(pool.recv(), Frame::SessionAck { .. }));
+    let mut got = [pool.recv(), pool.recv()];
+    got.sort_by_key(|frame| frame.name());
+    assert!(matches!(got[0], Frame::Pong { seq: 1 }), "{got:?}");
+    assert!(
+        matches!(&got[1], Frame::Result { id: 7, outcome: Ok(out) }
+            if postcard::from_bytes::<u64>(out).unwrap() == 49),
+        "{got:?}"
+    );
+    pool.close().unwrap();
+}
+
+/// A worker of another version answers `HELLO` and ends, whatever the
+/// pool sent behind it.
+#[test]
+fn version_mismatch_with_a_session_behind_hello() {
+    let mut pool = Pool::start(math());
+    pool.send(&Frame::Hello { version: 99 });
+    pool.send(&Frame::SessionInit {
+        handlers: Vec::new(),
+        config: Vec::new(),
+        slot_timeout_ms: 0,
+        slot: 1,
+        env: Vec::new(),
+        workdir: None,
+    });
+    assert!(matches!(pool.recv(), Frame::HelloAck { .. }));
+    let err = pool.close().unwrap_err();
+    assert!(err.to_string().contains("peer version 99"), "{err}");
+}
+
 #[test]
 fn garbage_before_the_first_frame_is_bad_magic() {
     let mut pool = Pool::start(math());
