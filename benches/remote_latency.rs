@@ -39,6 +39,7 @@ mod sshd;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -163,21 +164,44 @@ fn parallel_run(config: &std::path::Path, master: bool, jobs: u64) -> Result<Dur
     let _ = cmd
         .args(["echo", ":::"])
         .args((0..jobs).map(|i| i.to_string()));
+    // Its outputs go to files, and the run ends when parallel exits: with
+    // `-M` it leaves a process behind that keeps its stderr open, so
+    // reading the outputs to their end would wait for that one.
+    let dir = env::temp_dir();
+    let tag = format!("{}-{}", std::process::id(), u8::from(master));
+    let (out_path, err_path) = (
+        dir.join(format!("hearth-latency-{tag}.out")),
+        dir.join(format!("hearth-latency-{tag}.err")),
+    );
+    let file = |path: &std::path::Path| fs::File::create(path).map_err(|e| e.to_string());
     let start = Instant::now();
-    let out = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
-        .output()
+        .stdout(file(&out_path)?)
+        .stderr(file(&err_path)?)
+        .process_group(0)
+        .spawn()
         .map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
     let took = start.elapsed();
-    let lines = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
-    if !out.status.success() || lines != jobs {
+    // What it left behind (the keeper of its ssh masters) would hold their
+    // connections into the next run.
+    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: a plain system call on the process group of our child,
+        // which we made its leader of.
+        let _ = unsafe { libc::killpg(group, libc::SIGTERM) };
+    }
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = fs::remove_file(&out_path);
+    let _ = fs::remove_file(&err_path);
+    let lines = stdout.lines().count() as u64;
+    // GNU parallel 20221122 with `-M` here runs the first job and loses
+    // the output of the others, exiting 0: said as it is.
+    if !status.success() || lines != jobs {
         return Err(format!(
-            "{} ({lines} lines): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
+            "{status}, {lines} of {jobs} outputs: {}",
+            stderr.lines().last().unwrap_or("")
         ));
     }
     Ok(took)
