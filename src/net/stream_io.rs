@@ -1,10 +1,12 @@
-//! Reads and writes of a registered byte stream, in poll form, for the
-//! stream types that share them (`TcpStream`, thread-local or thread-safe,
-//! and `UnixStream`): the readiness bookkeeping of the source (a short read
-//! or write waits for the next event; `worker/sources.rs`,
+//! Reads and writes of a registered byte stream, for the stream types that
+//! share them (`TcpStream`, thread-local or thread-safe, and `UnixStream`):
+//! the poll forms, with the readiness bookkeeping of the source (a short
+//! read or write waits for the next event; `worker/sources.rs`,
 //! `worker/shared_sources.rs`) and the stalled-write limit of a stopping
-//! runtime (`stalled.rs`).
+//! runtime (`stalled.rs`), and the async forms the streams' methods are,
+//! from one read or write to the loops of `read_exact` and `write_all`.
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::task::{self, Poll};
 
@@ -114,4 +116,85 @@ fn give_up_if_stalled<S, I: Io<S>>(
             ready
         }
     }
+}
+
+/// Reads into `buf`, waiting for data (or the end); 0 is the end.
+pub(crate) async fn read<S, I>(io: &mut I, buf: &mut [u8]) -> io::Result<usize>
+where
+    S: Read,
+    I: Io<S>,
+{
+    poll_fn(|cx| poll_read(io, cx, buf)).await
+}
+
+/// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends
+/// first.
+pub(crate) async fn read_exact<S, I>(io: &mut I, mut buf: &mut [u8]) -> io::Result<()>
+where
+    S: Read,
+    I: Io<S>,
+{
+    while !buf.is_empty() {
+        match read(io, buf).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => buf = &mut buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Writes some of `buf`, waiting for room; gives up as [`poll_write`]
+/// does.
+pub(crate) async fn write<S, I>(io: &mut I, buf: &[u8]) -> io::Result<usize>
+where
+    S: Write,
+    I: Io<S>,
+{
+    let mut stalled = StalledWrite::default();
+    poll_fn(|cx| poll_write(io, &mut stalled, cx, buf)).await
+}
+
+/// Writes all of `buf`; `WriteZero` if the stream took nothing.
+pub(crate) async fn write_all<S, I>(io: &mut I, mut buf: &[u8]) -> io::Result<()>
+where
+    S: Write,
+    I: Io<S>,
+{
+    while !buf.is_empty() {
+        match write(io, buf).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// [`write`] with a vectored write.
+pub(crate) async fn write_vectored<S, I>(io: &mut I, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+where
+    S: Write,
+    I: Io<S>,
+{
+    let mut stalled = StalledWrite::default();
+    poll_fn(|cx| poll_write_vectored(io, &mut stalled, cx, bufs)).await
+}
+
+/// Writes all of `bufs` with vectored writes; `WriteZero` if the stream
+/// took nothing.
+pub(crate) async fn write_all_vectored<S, I>(
+    io: &mut I,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()>
+where
+    S: Write,
+    I: Io<S>,
+{
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match write_vectored(io, bufs).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => IoSlice::advance_slices(&mut bufs, n),
+        }
+    }
+    Ok(())
 }

@@ -239,7 +239,7 @@ impl<RT: SocketMode> TcpStream<RT> {
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
+        stream_io::read(&mut self.io, buf).await
     }
 
     /// Reads into `buf` if the socket has data (or its end) to give, or
@@ -271,14 +271,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer closed before that.
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        stream_io::read_exact(&mut self.io, buf).await
     }
 
     /// Writes some of `buf`, returning how much.
@@ -289,8 +283,7 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
+        stream_io::write(&mut self.io, buf).await
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -317,14 +310,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// As [`TcpStream::write`]; `WriteZero` if the socket took nothing.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        stream_io::write_all(&mut self.io, buf).await
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
@@ -333,8 +320,7 @@ impl<RT: SocketMode> TcpStream<RT> {
     ///
     /// As [`TcpStream::write`].
     pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+        stream_io::write_vectored(&mut self.io, bufs).await
     }
 
     /// The poll form of [`TcpStream::write_vectored`], as
@@ -352,15 +338,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     }
 
     /// Writes all of `bufs`, using vectored writes.
-    pub async fn write_all_vectored(&mut self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            match self.write_vectored(bufs).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => IoSlice::advance_slices(&mut bufs, n),
-            }
-        }
-        Ok(())
+    pub async fn write_all_vectored(&mut self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+        stream_io::write_all_vectored(&mut self.io, bufs).await
     }
 
     /// Shuts down the read side, the write side, or both.
