@@ -43,7 +43,7 @@ mod unix_server;
 
 pub use mode::{SocketAccess, SocketMode};
 pub use server::ServerMessage;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use tcp_server::TcpServer;
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream, remove_stale_socket};
