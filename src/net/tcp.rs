@@ -466,8 +466,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        stream_io::read(&mut self.io, buf).await
+    pub fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read(&mut self.io, buf)
     }
 
     /// Reads into `buf` if the socket has data (or its end) to give, or
@@ -499,8 +499,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer closed before that.
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        stream_io::read_exact(&mut self.io, buf).await
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::read_exact(&mut self.io, buf)
     }
 
     /// Reads into `buf` without taking the bytes (`MSG_PEEK`): the next
@@ -576,8 +576,11 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        stream_io::read_vectored(&mut self.io, bufs).await
+    pub fn read_vectored(
+        &mut self,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read_vectored(&mut self.io, bufs)
     }
 
     /// Writes some of `buf`, returning how much.
@@ -587,8 +590,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        stream_io::write(&mut self.io, buf).await
+    pub fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -615,8 +618,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// As [`TcpStream::write`]; `WriteZero` if the socket took nothing.
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        stream_io::write_all(&mut self.io, buf).await
+    pub fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
@@ -624,8 +627,11 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// As [`TcpStream::write`].
-    pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        stream_io::write_vectored(&mut self.io, bufs).await
+    pub fn write_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
     }
 
     /// The poll form of [`TcpStream::write_vectored`], as
@@ -643,8 +649,11 @@ impl<RT: SocketMode> TcpStream<RT> {
     }
 
     /// Writes all of `bufs`, using vectored writes.
-    pub async fn write_all_vectored(&mut self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        stream_io::write_all_vectored(&mut self.io, bufs).await
+    pub fn write_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
     }
 
     /// Sends at most `length` bytes of `file`, from byte `offset` on, with
@@ -684,13 +693,13 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// }
     /// # let _ = serve;
     /// ```
-    pub async fn send_file(
+    pub fn send_file(
         &mut self,
         file: &File,
         offset: u64,
         length: usize,
-    ) -> io::Result<usize> {
-        stream_io::send_file(&mut self.io, file, offset, length).await
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::send_file(&mut self.io, file, offset, length)
     }
 
     /// Sends exactly `length` bytes of `file` from byte `offset` on, with
@@ -718,13 +727,13 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// }
     /// # let _ = serve;
     /// ```
-    pub async fn send_file_all(
+    pub fn send_file_all(
         &mut self,
         file: &File,
         offset: u64,
         length: usize,
-    ) -> io::Result<()> {
-        stream_io::send_file_all(&mut self.io, file, offset, length).await
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::send_file_all(&mut self.io, file, offset, length)
     }
 
     /// Sends all of `file`, from its first byte to its end, with as many
@@ -756,8 +765,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// }
     /// # let _ = serve;
     /// ```
-    pub async fn send_entire_file(&mut self, file: &File) -> io::Result<u64> {
-        stream_io::send_entire_file(&mut self.io, file).await
+    pub fn send_entire_file(&mut self, file: &File) -> impl Future<Output = io::Result<u64>> {
+        stream_io::send_entire_file(&mut self.io, file)
     }
 
     /// Shuts down the read side, the write side, or both.

@@ -97,8 +97,8 @@ impl UnixStream {
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        stream_io::read(&mut self.io, buf).await
+    pub fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read(&mut self.io, buf)
     }
 
     /// Reads into `buf` if the socket has data (or its end) to give, or
@@ -129,8 +129,8 @@ impl UnixStream {
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer closed before that.
-    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        stream_io::read_exact(&mut self.io, buf).await
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::read_exact(&mut self.io, buf)
     }
 
     /// Writes some of `buf`, returning how much.
@@ -140,8 +140,8 @@ impl UnixStream {
     /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        stream_io::write(&mut self.io, buf).await
+    pub fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -165,8 +165,8 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write`]; `WriteZero` if the socket took nothing.
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        stream_io::write_all(&mut self.io, buf).await
+    pub fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
@@ -174,8 +174,11 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write`].
-    pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        stream_io::write_vectored(&mut self.io, bufs).await
+    pub fn write_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
     }
 
     /// The poll form of [`UnixStream::write_vectored`], as
@@ -197,8 +200,11 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write_all`].
-    pub async fn write_all_vectored(&mut self, bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        stream_io::write_all_vectored(&mut self.io, bufs).await
+    pub fn write_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
     }
 
     /// Shuts down the read side, the write side, or both.
