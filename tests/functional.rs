@@ -23,6 +23,8 @@ mod shared_scheduler;
 mod supervisor;
 #[path = "functional/sync_actor.rs"]
 mod sync_actor;
+#[path = "functional/tcp.rs"]
+mod tcp;
 #[path = "functional/test_runtime.rs"]
 mod test_runtime;
 #[path = "functional/timer.rs"]

@@ -13,7 +13,7 @@
 //! or a [`ThreadSafe`](crate::ThreadSafe)). The Unix socket types are
 //! thread-local only: a thread-safe actor that serves a Unix socket hands
 //! its connections to thread-local actors, or uses TCP on loopback. Every
-//! operation is an `async fn` that tries the system call first and waits
+//! operation returns a future that tries the system call first and waits
 //! for readiness only when it would block; a stream's reads and writes also
 //! have poll forms (`TcpStream::poll_read`, ...) for adapters to other I/O
 //! traits, such as hyper's (`hearth::http`, feature `hyper`).
@@ -43,7 +43,7 @@ mod unix_server;
 
 pub use mode::{SocketAccess, SocketMode};
 pub use server::ServerMessage;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use tcp_server::TcpServer;
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream, remove_stale_socket};

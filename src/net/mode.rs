@@ -10,18 +10,28 @@
 //! runtime access that makes the socket ([`SocketAccess`]): a
 //! [`RuntimeRef`] or a [`ThreadLocal`] makes thread-local sockets, a
 //! [`ThreadSafe`] thread-safe ones.
+//!
+//! A thread-local socket made on a worker pinned to a CPU
+//! ([`Setup::auto_cpu_affinity`](crate::Setup::auto_cpu_affinity)) gets
+//! that CPU as its `SO_INCOMING_CPU` when it is registered: a listener in a
+//! `SO_REUSEPORT` group then gets the connections whose packets the kernel
+//! handles on its worker's CPU. An unpinned worker, and a thread-safe
+//! socket (whose actor may run anywhere), make no extra system call.
 
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{self, Poll};
 use std::time::Duration;
 
+use log::{debug, warn};
 use mio::Interest;
 use mio::event::Source;
 
 use super::shared_source::SharedRegistered;
 use super::source::Registered;
 use crate::worker::sources::Direction;
-use crate::{Access, RuntimeRef, ThreadLocal, ThreadSafe};
+use crate::{Access, RuntimeRef, ThreadLocal, ThreadSafe, sys};
 
 /// The runtime access of the actors that use a socket, as the socket's
 /// type parameter: [`ThreadLocal`] (the default) or [`ThreadSafe`].
@@ -49,8 +59,8 @@ impl SocketAccess<ThreadSafe> for ThreadSafe {}
 
 pub(crate) mod private {
     use super::{
-        Access, Direction, Duration, Interest, Poll, Registered, RuntimeRef, SharedRegistered,
-        Source, ThreadLocal, ThreadSafe, io, task,
+        Access, AsFd, Direction, Duration, Interest, Poll, Registered, RuntimeRef,
+        SharedRegistered, Source, ThreadLocal, ThreadSafe, io, steer_to_cpu, task,
     };
 
     /// The hidden side of [`SocketMode`](super::SocketMode).
@@ -61,7 +71,7 @@ pub(crate) mod private {
         type Io<S: Source>: Io<S, Handle = Self::Handle>;
 
         /// Registers `source` for `interest`.
-        fn register<S: Source>(
+        fn register<S: Source + AsFd>(
             handle: &Self::Handle,
             source: S,
             interest: Interest,
@@ -122,11 +132,14 @@ pub(crate) mod private {
         type Handle = RuntimeRef;
         type Io<S: Source> = Registered<S>;
 
-        fn register<S: Source>(
+        fn register<S: Source + AsFd>(
             rt: &RuntimeRef,
             source: S,
             interest: Interest,
         ) -> io::Result<Registered<S>> {
+            if let Some(cpu) = rt.cpu() {
+                steer_to_cpu(source.as_fd(), cpu);
+            }
             Registered::new(rt, source, interest)
         }
     }
@@ -135,7 +148,7 @@ pub(crate) mod private {
         type Handle = ThreadSafe;
         type Io<S: Source> = SharedRegistered<S>;
 
-        fn register<S: Source>(
+        fn register<S: Source + AsFd>(
             rt: &ThreadSafe,
             source: S,
             interest: Interest,
@@ -160,5 +173,26 @@ pub(crate) mod private {
         fn socket_handle(&self) -> &ThreadSafe {
             self
         }
+    }
+}
+
+/// Set once the kernel said it has no `SO_INCOMING_CPU`: no more tries.
+static NO_INCOMING_CPU: AtomicBool = AtomicBool::new(false);
+
+/// Sets `SO_INCOMING_CPU` of a socket made on a worker pinned to `cpu`. A
+/// failure only costs the steering, so it is logged, not returned; a
+/// kernel without the option is told once and not asked again.
+fn steer_to_cpu(socket: BorrowedFd<'_>, cpu: usize) {
+    if NO_INCOMING_CPU.load(Ordering::Relaxed) {
+        return;
+    }
+    match sys::set_incoming_cpu(socket, cpu) {
+        Ok(()) => {}
+        Err(err) if err.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            if !NO_INCOMING_CPU.swap(true, Ordering::Relaxed) {
+                warn!(error:% = err; "the kernel has no SO_INCOMING_CPU: sockets are not steered to their worker's CPU");
+            }
+        }
+        Err(err) => debug!(cpu = cpu, error:% = err; "unable to set SO_INCOMING_CPU"),
     }
 }

@@ -1,10 +1,14 @@
 //! TCP listener and stream, for thread-local or thread-safe actors (see
-//! [`SocketMode`]).
+//! [`SocketMode`]), and the stream of a listener's connections
+//! ([`Incoming`]).
 
 use std::fmt;
+use std::fs::File;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::task::Poll;
 
 use mio::Interest;
@@ -13,8 +17,8 @@ use super::mode::private::Io;
 use super::server::Counted;
 use super::stalled::StalledWrite;
 use super::{SocketAccess, SocketMode, stream_io, with_addr};
-use crate::ThreadLocal;
 use crate::worker::sources::Direction;
+use crate::{ThreadLocal, sys};
 
 /// A TCP listener: on the worker of the actor that made it
 /// (`TcpListener<ThreadLocal>`, the default), or on the runtime's shared
@@ -144,6 +148,94 @@ impl<RT: SocketMode> TcpListener<RT> {
         })
     }
 
+    /// Accepts a connection if one is waiting, without waiting for one:
+    /// [`io::ErrorKind::WouldBlock`] when none is. The stream is registered
+    /// as the listener is (on this worker, or on the shared poll).
+    ///
+    /// The kernel is asked each time, so a connection that came since the
+    /// worker last polled is found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let addr = listener.local_addr()?;
+    ///     // Nobody has connected yet.
+    ///     let err = listener.try_accept().unwrap_err();
+    ///     assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    ///
+    ///     let _client = TcpStream::connect(&mut rt, addr).await?;
+    ///     // Wait for one connection, then take the others already waiting.
+    ///     let mut streams = vec![listener.accept().await?.0];
+    ///     loop {
+    ///         match listener.try_accept() {
+    ///             Ok((stream, _)) => streams.push(stream),
+    ///             Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+    ///             Err(err) => return Err(err),
+    ///         }
+    ///     }
+    ///     assert_eq!(streams.len(), 1);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_accept(&mut self) -> io::Result<(TcpStream<RT>, SocketAddr)> {
+        let (stream, addr) = loop {
+            match self.io.get().accept() {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                result => break result?,
+            }
+        };
+        Ok((TcpStream::register(self.io.handle(), stream)?, addr))
+    }
+
+    /// The connections as they come, as a stream: each item is what
+    /// [`TcpListener::accept`] returns, and a failed accept does not end
+    /// it. It implements `futures`' `Stream`, and has an async
+    /// [`Incoming::next`] of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let addr = listener.local_addr()?;
+    ///     let _client = TcpStream::connect(&mut rt, addr).await?;
+    ///     let mut incoming = listener.incoming();
+    ///     while let Some(conn) = incoming.next().await {
+    ///         let (stream, peer) = conn?;
+    ///         assert_eq!(stream.peer_addr()?, peer);
+    ///         break; // An actor would start an actor per connection and go on.
+    ///     }
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn incoming(&mut self) -> Incoming<'_, RT> {
+        Incoming { listener: self }
+    }
+
     /// Accepts a connection without registering it anywhere yet, so it can
     /// still be handed to another worker.
     pub(crate) fn poll_accept_unregistered(
@@ -157,6 +249,142 @@ impl<RT: SocketMode> TcpListener<RT> {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
+    }
+
+    /// Sets the time-to-live (`IP_TTL`) of the packets of the connections
+    /// it accepts from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpListener;
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     listener.set_ttl(100)?;
+    ///     assert_eq!(listener.ttl()?, 100);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// The time-to-live (`IP_TTL`): see [`TcpListener::set_ttl`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpListener;
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     // The system's default (`net.ipv4.ip_default_ttl`), usually 64.
+    ///     assert!(listener.ttl()? > 0);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get().ttl()
+    }
+
+    /// The CPU the kernel steers this listener's connections from
+    /// (`SO_INCOMING_CPU`), if any. A thread-local listener made on a
+    /// worker pinned to a CPU
+    /// ([`Setup::auto_cpu_affinity`](crate::Setup::auto_cpu_affinity),
+    /// [`RuntimeRef::cpu`](crate::RuntimeRef::cpu)) has that CPU: in a
+    /// group of listeners sharing a port (as [`TcpServer`](super::TcpServer)'s
+    /// are), a connection whose packets the kernel handles on that CPU goes
+    /// to it. `None` when unset.
+    ///
+    /// # Errors
+    ///
+    /// `ENOPROTOOPT` from a kernel without the option (before Linux 3.19).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpListener;
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     // Thread-safe sockets are not steered: their actors run anywhere.
+    ///     assert_eq!(listener.incoming_cpu()?, None);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn incoming_cpu(&self) -> io::Result<Option<usize>> {
+        sys::incoming_cpu(self.io.get().as_fd())
+    }
+}
+
+/// The connections of a [`TcpListener`] as they come: see
+/// [`TcpListener::incoming`]. A `futures_core::Stream` that never ends; a
+/// failed accept is an item, after which it goes on.
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'l, RT: SocketMode = ThreadLocal> {
+    listener: &'l mut TcpListener<RT>,
+}
+
+impl<RT: SocketMode> Incoming<'_, RT> {
+    /// Waits for the next connection: always `Some`, the `Option` is
+    /// `Stream`'s, so that `while let Some(..)` reads as for any stream.
+    ///
+    /// # Examples
+    ///
+    /// See [`TcpListener::incoming`].
+    pub async fn next(&mut self) -> Option<io::Result<(TcpStream<RT>, SocketAddr)>> {
+        Some(self.listener.accept().await)
+    }
+}
+
+impl<RT: SocketMode> futures_core::Stream for Incoming<'_, RT> {
+    type Item = io::Result<(TcpStream<RT>, SocketAddr)>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        self.listener.poll_accept(cx).map(Some)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
+    }
+}
+
+impl<RT: SocketMode> fmt::Debug for Incoming<'_, RT> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("listener", &self.listener)
+            .finish()
     }
 }
 
@@ -238,8 +466,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
+    pub fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read(&mut self.io, buf)
     }
 
     /// Reads into `buf` if the socket has data (or its end) to give, or
@@ -271,14 +499,88 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer closed before that.
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::read_exact(&mut self.io, buf)
+    }
+
+    /// Reads into `buf` without taking the bytes (`MSG_PEEK`): the next
+    /// read gets them again. Waits for data as [`TcpStream::read`] does; 0
+    /// means the peer closed its side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let mut client = TcpStream::connect(&mut rt, listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     client.write_all(b"GET / HTTP/1.1\r\n").await?;
+    ///     // Look at the first bytes to choose a protocol, then read as usual.
+    ///     let mut head = [0; 4];
+    ///     let n = server.peek(&mut head).await?;
+    ///     assert_eq!(&head[..n], &b"GET "[..n]);
+    ///     let mut line = [0; 16];
+    ///     server.read_exact(&mut line).await?;
+    ///     assert_eq!(&line, b"GET / HTTP/1.1\r\n");
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Never taken as drained: a peek takes nothing, so what it saw is
+        // still there for the next read, and no event would announce it.
+        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek(buf))).await
+    }
+
+    /// Reads into the buffers, in order, with one system call (`readv`),
+    /// returning how much; 0 means the peer closed its side. The read
+    /// counterpart of [`TcpStream::write_vectored`], e.g. to read a fixed
+    /// header and the start of a body in one call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let mut client = TcpStream::connect(&mut rt, listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     client.write_all(b"headbody").await?;
+    ///     let (mut head, mut body) = ([0; 4], [0; 16]);
+    ///     let mut bufs = [io::IoSliceMut::new(&mut head), io::IoSliceMut::new(&mut body)];
+    ///     let mut n = server.read_vectored(&mut bufs).await?;
+    ///     while n < 8 {
+    ///         n += server.read(&mut body[n - 4..]).await?;
+    ///     }
+    ///     assert_eq!((&head, &body[..4]), (b"head", &b"body"[..]));
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_vectored(
+        &mut self,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read_vectored(&mut self.io, bufs)
     }
 
     /// Writes some of `buf`, returning how much.
@@ -288,9 +590,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
+    pub fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -317,14 +618,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// As [`TcpStream::write`]; `WriteZero` if the socket took nothing.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
@@ -332,9 +627,11 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Errors
     ///
     /// As [`TcpStream::write`].
-    pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+    pub fn write_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
     }
 
     /// The poll form of [`TcpStream::write_vectored`], as
@@ -352,15 +649,124 @@ impl<RT: SocketMode> TcpStream<RT> {
     }
 
     /// Writes all of `bufs`, using vectored writes.
-    pub async fn write_all_vectored(&mut self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            match self.write_vectored(bufs).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => IoSlice::advance_slices(&mut bufs, n),
-            }
-        }
-        Ok(())
+    pub fn write_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
+    }
+
+    /// Sends at most `length` bytes of `file`, from byte `offset` on, with
+    /// `sendfile(2)`: the kernel copies them from the page cache to the
+    /// socket, not through the program's memory. Returns how many bytes
+    /// it sent, which may be fewer (as much as the socket had room for);
+    /// 0 when `offset` is at or past the end of the file (or `length` is
+    /// 0). Waits for room when the socket has none. The file's own
+    /// position is neither used nor moved, so one open file can be sent
+    /// to many streams at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::write`]; `InvalidInput` for an offset past
+    /// `i64::MAX`; `EINVAL` for a `file` that `sendfile` cannot read from
+    /// (a pipe or socket, or a file opened only for writing).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpStream;
+    ///
+    /// async fn serve(stream: &mut TcpStream) -> io::Result<()> {
+    ///     let file = File::open("index.html")?;
+    ///     // The first 100 bytes, however many calls that takes.
+    ///     let mut sent = 0;
+    ///     while sent < 100 {
+    ///         match stream.send_file(&file, sent as u64, 100 - sent).await? {
+    ///             0 => break, // The file is shorter.
+    ///             n => sent += n,
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = serve;
+    /// ```
+    pub fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        length: usize,
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::send_file(&mut self.io, file, offset, length)
+    }
+
+    /// Sends exactly `length` bytes of `file` from byte `offset` on, with
+    /// as many [`TcpStream::send_file`] calls as that takes: for a range
+    /// of a file (an HTTP range request).
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::send_file`]; `UnexpectedEof` if the file ends
+    /// before `offset + length` (what was sent until then stays sent).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpStream;
+    ///
+    /// async fn serve(stream: &mut TcpStream) -> io::Result<()> {
+    ///     let file = File::open("video.mp4")?;
+    ///     // Bytes 1000 to 1999.
+    ///     stream.send_file_all(&file, 1000, 1000).await?;
+    ///     Ok(())
+    /// }
+    /// # let _ = serve;
+    /// ```
+    pub fn send_file_all(
+        &mut self,
+        file: &File,
+        offset: u64,
+        length: usize,
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::send_file_all(&mut self.io, file, offset, length)
+    }
+
+    /// Sends all of `file`, from its first byte to its end, with as many
+    /// [`TcpStream::send_file`] calls as that takes; returns how many bytes
+    /// were sent. A file that grows meanwhile is sent until the end it has
+    /// when a call finds no more.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::send_file`]; what was sent before an error stays
+    /// sent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::TcpStream;
+    ///
+    /// async fn serve(stream: &mut TcpStream) -> io::Result<()> {
+    ///     let file = File::open("index.html")?;
+    ///     let len = file.metadata()?.len();
+    ///     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+    ///     stream.write_all(head.as_bytes()).await?;
+    ///     let sent = stream.send_entire_file(&file).await?;
+    ///     assert_eq!(sent, len);
+    ///     Ok(())
+    /// }
+    /// # let _ = serve;
+    /// ```
+    pub fn send_entire_file(&mut self, file: &File) -> impl Future<Output = io::Result<u64>> {
+        stream_io::send_entire_file(&mut self.io, file)
     }
 
     /// Shuts down the read side, the write side, or both.
@@ -386,6 +792,107 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// Returns `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
+    }
+
+    /// Sets the time-to-live (`IP_TTL`) of the packets sent from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let client = TcpStream::connect(&mut rt, listener.local_addr()?).await?;
+    ///     let _accepted = listener.accept().await?;
+    ///     client.set_ttl(100)?;
+    ///     assert_eq!(client.ttl()?, 100);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// The time-to-live (`IP_TTL`): see [`TcpStream::set_ttl`]. A stream
+    /// accepted from a listener starts with the listener's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let client = TcpStream::connect(&mut rt, listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     // The system's default (`net.ipv4.ip_default_ttl`), usually 64.
+    ///     assert!(client.ttl()? > 0);
+    ///     // An accepted stream starts with its listener's.
+    ///     assert_eq!(server.ttl()?, listener.ttl()?);
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get().ttl()
+    }
+
+    /// The CPU of the stream's packets (`SO_INCOMING_CPU`), if known: the
+    /// CPU on which the kernel handled the last packet it received, or,
+    /// until one comes, the CPU set when the stream was made. A
+    /// thread-local stream made or accepted on a worker pinned to a CPU
+    /// ([`RuntimeRef::cpu`](crate::RuntimeRef::cpu)) is set to that CPU.
+    ///
+    /// # Errors
+    ///
+    /// `ENOPROTOOPT` from a kernel without the option (before Linux 3.19).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::{TcpListener, TcpStream};
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let mut listener: TcpListener<ThreadSafe> =
+    ///         TcpListener::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     let mut client = TcpStream::connect(&mut rt, listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     client.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     server.read_exact(&mut buf).await?;
+    ///     // The kernel handled the packet on some CPU.
+    ///     assert!(server.incoming_cpu()?.is_some());
+    ///     Ok::<_, io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn incoming_cpu(&self) -> io::Result<Option<usize>> {
+        sys::incoming_cpu(self.io.get().as_fd())
     }
 }
 

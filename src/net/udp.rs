@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use mio::Interest;
 
@@ -153,6 +153,41 @@ impl<RT: SocketMode> UdpSocket<RT> {
     /// The connected peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
+    }
+
+    /// The CPU of the socket's datagrams (`SO_INCOMING_CPU`), if known:
+    /// where the kernel handled the last one it received, or, until one
+    /// comes, the CPU set when the socket was made. A thread-local socket
+    /// made on a worker pinned to a CPU
+    /// ([`RuntimeRef::cpu`](crate::RuntimeRef::cpu)) is set to that CPU,
+    /// which in a group of sockets sharing a port (`SO_REUSEPORT`) steers
+    /// the datagrams the kernel handles there to it.
+    ///
+    /// # Errors
+    ///
+    /// `ENOPROTOOPT` from a kernel without the option (before Linux 3.19).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::net::UdpSocket;
+    /// use hearth::{Runtime, ThreadSafe};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = Runtime::setup().build()?;
+    /// let mut rt = runtime.thread_safe();
+    /// runtime.block_on(async move {
+    ///     let socket: UdpSocket<ThreadSafe> =
+    ///         UdpSocket::bind(&mut rt, "127.0.0.1:0".parse().unwrap())?;
+    ///     // Thread-safe sockets are not steered: their actors run anywhere.
+    ///     assert_eq!(socket.incoming_cpu()?, None);
+    ///     Ok::<_, std::io::Error>(())
+    /// })??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn incoming_cpu(&self) -> io::Result<Option<usize>> {
+        sys::incoming_cpu(self.io.get().as_fd())
     }
 }
 

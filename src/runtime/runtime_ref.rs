@@ -38,6 +38,8 @@ pub(crate) type LocalSignalReceiver = Box<dyn Fn(Signal) -> bool>;
 /// The state of one worker that its processes can reach.
 pub(crate) struct WorkerInternals {
     pub(crate) id: usize,
+    /// The CPU the worker's thread is pinned to, if it is.
+    pub(crate) cpu: Option<usize>,
     pub(crate) local: RefCell<LocalScheduler>,
     pub(crate) shared: Arc<RuntimeShared>,
     /// Thread-local signal receivers: deliver a signal, false once the
@@ -173,6 +175,30 @@ impl RuntimeRef {
     /// The id of this worker thread, starting at 1.
     pub fn worker_id(&self) -> usize {
         self.internals.id
+    }
+
+    /// The CPU this worker's thread is pinned to
+    /// ([`Setup::auto_cpu_affinity`](crate::Setup::auto_cpu_affinity)), or
+    /// `None` when it is not pinned (not asked for, or pinning failed).
+    /// The TCP and UDP sockets of the worker's thread-local actors tell the
+    /// kernel about it (see [`TcpListener`](crate::net::TcpListener)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::{Runtime, RuntimeRef};
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().num_threads(1).auto_cpu_affinity().build()?;
+    /// runtime.run_on_workers(|rt: RuntimeRef| {
+    ///     // Pinned, unless the system does not say which CPUs may be used.
+    ///     println!("worker {} runs on CPU {:?}", rt.worker_id(), rt.cpu());
+    /// });
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub fn cpu(&self) -> Option<usize> {
+        self.internals.cpu
     }
 
     /// Counts a server in the runtime's metrics (once per server).

@@ -9,11 +9,13 @@
 mod affinity;
 mod cpu_time;
 mod heap;
+mod incoming_cpu;
 mod msg;
 mod process;
 mod process_group;
 #[cfg(feature = "hyper")]
 mod recv;
+mod send_file;
 mod signals;
 mod sockaddr;
 mod socket;
@@ -23,11 +25,13 @@ mod stdio;
 pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use heap::{on_main_arena, reserve};
+pub(crate) use incoming_cpu::{incoming_cpu, set_incoming_cpu};
 pub(crate) use msg::{recv_vectored, send_vectored};
 pub(crate) use process::{kill_with_parent_thread, signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;
+pub(crate) use send_file::send_file;
 pub(crate) use signals::ProcessSignals;
 pub(crate) use socket::reuse_port_listener;
 pub(crate) use socket_info::{is_open, set_cloexec, socket_info};

@@ -61,6 +61,7 @@ impl LocalWorker {
         watch_shared_poll(poll.registry(), &shared)?;
         let rt = RuntimeRef::new(WorkerInternals {
             id,
+            cpu: None,
             local: RefCell::new(LocalScheduler::new(wake.clone())),
             shared: shared.clone(),
             signal_receivers: RefCell::new(Vec::new()),

@@ -50,10 +50,11 @@ pub(super) fn run(
         wake,
         ready_rx,
     } = prepared;
-    set_up_thread(id, &wake, &shared, cpu);
+    let cpu = set_up_thread(id, &wake, &shared, cpu);
     watch_shared_poll(poll.registry(), &shared).map_err(|err| Error::worker_poll(id, err))?;
     let rt = RuntimeRef::new(WorkerInternals {
         id,
+        cpu,
         local: RefCell::new(LocalScheduler::new(wake.clone())),
         shared: shared.clone(),
         signal_receivers: RefCell::new(Vec::new()),
@@ -147,8 +148,14 @@ pub(super) fn run(
 
 /// What a worker thread sets up for itself before it runs anything: its CPU
 /// clock, heap growth ahead of use, blocked process signals (the
-/// coordinator takes them), and its CPU if pinned.
-fn set_up_thread(id: usize, wake: &WorkerShared, shared: &RuntimeShared, cpu: Option<usize>) {
+/// coordinator takes them), and its CPU if pinned: the CPU it is pinned
+/// to, if pinning worked.
+fn set_up_thread(
+    id: usize,
+    wake: &WorkerShared,
+    shared: &RuntimeShared,
+    cpu: Option<usize>,
+) -> Option<usize> {
     if let Ok(clock) = ThreadClock::current() {
         let _ = wake.clock.set(clock);
     }
@@ -158,10 +165,15 @@ fn set_up_thread(id: usize, wake: &WorkerShared, shared: &RuntimeShared, cpu: Op
     if let Err(err) = ProcessSignals::block_for_thread() {
         warn!(worker = id, error:% = err; "unable to block process signals");
     }
-    if let Some(cpu) = cpu {
-        match sys::set_cpu_affinity(cpu) {
-            Ok(()) => debug!(worker = id, cpu = cpu; "worker thread pinned to CPU"),
-            Err(err) => warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity"),
+    let cpu = cpu?;
+    match sys::set_cpu_affinity(cpu) {
+        Ok(()) => {
+            debug!(worker = id, cpu = cpu; "worker thread pinned to CPU");
+            Some(cpu)
+        }
+        Err(err) => {
+            warn!(worker = id, cpu = cpu, error:% = err; "unable to set CPU affinity");
+            None
         }
     }
 }

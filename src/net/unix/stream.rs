@@ -1,7 +1,6 @@
 //! Unix stream connection.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
@@ -98,8 +97,8 @@ impl UnixStream {
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
+    pub fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read(&mut self.io, buf)
     }
 
     /// Reads into `buf` if the socket has data (or its end) to give, or
@@ -130,14 +129,8 @@ impl UnixStream {
     /// # Errors
     ///
     /// `UnexpectedEof` if the peer closed before that.
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::read_exact(&mut self.io, buf)
     }
 
     /// Writes some of `buf`, returning how much.
@@ -147,9 +140,8 @@ impl UnixStream {
     /// The OS error; and [`io::ErrorKind::TimedOut`] once a graceful
     /// shutdown began and the peer took no data for
     /// [`Setup::stalled_write_limit`](crate::Setup::stalled_write_limit).
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write(&mut self.io, &mut stalled, cx, buf)).await
+    pub fn write(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
     }
 
     /// Writes some of `buf` if the socket has room, returning how much, or
@@ -173,14 +165,8 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write`]; `WriteZero` if the socket took nothing.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
     }
 
     /// Writes some of `bufs` with one system call, returning how much.
@@ -188,9 +174,11 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write`].
-    pub async fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut stalled = StalledWrite::default();
-        poll_fn(|cx| stream_io::poll_write_vectored(&mut self.io, &mut stalled, cx, bufs)).await
+    pub fn write_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
     }
 
     /// The poll form of [`UnixStream::write_vectored`], as
@@ -212,15 +200,11 @@ impl UnixStream {
     /// # Errors
     ///
     /// As [`UnixStream::write_all`].
-    pub async fn write_all_vectored(&mut self, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        IoSlice::advance_slices(&mut bufs, 0);
-        while !bufs.is_empty() {
-            match self.write_vectored(bufs).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => IoSlice::advance_slices(&mut bufs, n),
-            }
-        }
-        Ok(())
+    pub fn write_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
     }
 
     /// Shuts down the read side, the write side, or both.

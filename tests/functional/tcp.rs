@@ -1,0 +1,473 @@
+//! TCP beyond reads and writes, each test in a thread-local actor and in a
+//! thread-safe future alike: accepting without waiting and as a stream,
+//! peeking, vectored reads, sending files with `sendfile(2)`, the TTL, and
+//! the CPU a pinned worker's sockets are steered to (`SO_INCOMING_CPU`).
+
+use std::fs::File;
+use std::future::{Future, poll_fn};
+use std::io::{self, IoSliceMut, Read, Seek, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::task::Poll;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpStream, UdpSocket};
+use hearth::{Runtime, RuntimeRef, Setup, ThreadSafe};
+
+/// Last guard for waits that an event should end.
+const GUARD: Duration = Duration::from_secs(30);
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Runs `body` with the runtime access of thread-local actors, on the one
+/// worker of a runtime built from `setup`, and returns its output.
+fn on_worker<T, F, Fut>(setup: Setup, body: F) -> T
+where
+    F: FnOnce(RuntimeRef) -> Fut + Send + Clone + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let mut runtime = setup.num_threads(1).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let future = body(rt.clone());
+        rt.spawn_local_future(async move {
+            let _ = tx.send(future.await);
+        });
+    });
+    runtime.start().unwrap();
+    rx.recv().unwrap()
+}
+
+/// Runs `body` with the runtime access of thread-safe actors, on a
+/// runtime of two workers, and returns its output.
+fn thread_safe<T, F, Fut>(body: F) -> T
+where
+    F: FnOnce(ThreadSafe) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let rt = runtime.thread_safe();
+    runtime.block_on(body(rt)).unwrap()
+}
+
+/// Lets the runtime run other work once.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// The first byte the server writes on `stream` reaches `client`.
+async fn says_hi<RT: SocketMode>(
+    stream: &mut TcpStream<RT>,
+    client: &mut TcpStream<RT>,
+) -> io::Result<()> {
+    stream.write_all(b"!").await?;
+    let mut got = [0];
+    client.read_exact(&mut got).await?;
+    assert_eq!(&got, b"!");
+    Ok(())
+}
+
+async fn accepts<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let mut listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
+    let addr = listener.local_addr()?;
+    let err = listener.try_accept().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+
+    // Once the connection is in the backlog, `try_accept` takes it.
+    let mut first = TcpStream::<RT>::connect(&mut rt, addr).await?;
+    let start = Instant::now();
+    let (mut stream, peer) = loop {
+        match listener.try_accept() {
+            Ok(conn) => break conn,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                assert!(start.elapsed() < GUARD, "no connection to accept");
+                yield_now().await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    assert_eq!(peer, first.local_addr()?);
+    says_hi(&mut stream, &mut first).await?;
+    let err = listener.try_accept().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+
+    // Two connections through `Incoming::next`, one through `Stream`.
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(TcpStream::<RT>::connect(&mut rt, addr).await?);
+    }
+    let mut incoming = listener.incoming();
+    let mut accepted = Vec::new();
+    for _ in 0..2 {
+        accepted.push(incoming.next().await.unwrap()?);
+    }
+    let next = poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut incoming), cx));
+    accepted.push(next.await.unwrap()?);
+    for (stream, peer) in &mut accepted {
+        let client = clients
+            .iter_mut()
+            .find(|c| c.local_addr().unwrap() == *peer)
+            .expect("accepted a connection of another client");
+        says_hi(stream, client).await?;
+    }
+    Ok(())
+}
+
+#[test]
+fn try_accept_and_incoming_in_a_thread_local_actor() {
+    on_worker(Runtime::setup(), accepts).unwrap();
+}
+
+#[test]
+fn try_accept_and_incoming_in_a_thread_safe_actor() {
+    thread_safe(accepts).unwrap();
+}
+
+/// A connected pair: (client, server).
+async fn pair<RT, A>(rt: &mut A) -> io::Result<(TcpStream<RT>, TcpStream<RT>)>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let mut listener = TcpListener::<RT>::bind(rt, localhost())?;
+    let client = TcpStream::<RT>::connect(rt, listener.local_addr()?).await?;
+    let (server, _) = listener.accept().await?;
+    Ok((client, server))
+}
+
+async fn peeks_and_reads_vectored<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let (mut client, mut server) = pair::<RT, A>(&mut rt).await?;
+    client.write_all(b"hello").await?;
+    // A peek shorter than its buffer takes nothing: the read after it
+    // finds the bytes at once, though no new event comes for them.
+    let mut buf = [0; 16];
+    for _ in 0..2 {
+        let n = server.peek(&mut buf).await?;
+        assert_eq!(&buf[..n], b"hello");
+    }
+    let n = server.read(&mut buf).await?;
+    assert_eq!(&buf[..n], b"hello");
+
+    client.write_all(b"abcdefgh").await?;
+    let (mut head, mut tail) = ([0; 3], [0; 8]);
+    let mut got = 0;
+    while got < 8 {
+        let mut bufs = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+        IoSliceMut::advance_slices(&mut (&mut bufs[..]), got);
+        got += server.read_vectored(&mut bufs).await?;
+    }
+    assert_eq!((&head, &tail[..5]), (b"abc", &b"defgh"[..]));
+
+    // The end of the stream, peeked and read.
+    client.shutdown(Shutdown::Write)?;
+    assert_eq!(server.peek(&mut buf).await?, 0);
+    let mut bufs = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
+    assert_eq!(server.read_vectored(&mut bufs).await?, 0);
+    Ok(())
+}
+
+#[test]
+fn peek_and_vectored_reads_in_a_thread_local_actor() {
+    on_worker(Runtime::setup(), peeks_and_reads_vectored).unwrap();
+}
+
+#[test]
+fn peek_and_vectored_reads_in_a_thread_safe_actor() {
+    thread_safe(peeks_and_reads_vectored).unwrap();
+}
+
+async fn ttls<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
+    listener.set_ttl(77)?;
+    assert_eq!(listener.ttl()?, 77);
+    let (client, server) = pair::<RT, A>(&mut rt).await?;
+    client.set_ttl(1)?;
+    server.set_ttl(255)?;
+    assert_eq!((client.ttl()?, server.ttl()?), (1, 255));
+    Ok(())
+}
+
+#[test]
+fn ttl_in_a_thread_local_actor() {
+    on_worker(Runtime::setup(), ttls).unwrap();
+}
+
+#[test]
+fn ttl_in_a_thread_safe_actor() {
+    thread_safe(ttls).unwrap();
+}
+
+/// The size of the file `send_file` sends: more than the kernel buffers
+/// of a connection whose receiver holds at most [`CLIENT_RCVBUF`] and
+/// reads nothing hold (`net.ipv4.tcp_wmem` allows 4 MiB by default), so
+/// the sender has to wait for room.
+const FILE_LEN: usize = 16 << 20;
+
+/// The receive buffer of the test's client.
+const CLIENT_RCVBUF: libc::c_int = 64 << 10;
+
+/// A file of [`FILE_LEN`] bytes without a short period, and its bytes.
+fn file_to_send(name: &str) -> (File, Vec<u8>) {
+    let bytes: Vec<u8> = (0..FILE_LEN)
+        .map(|i| u8::try_from((i * 7 + i / 251) % 251).unwrap())
+        .collect();
+    let path = std::env::temp_dir().join(format!("hearth-send-file-{}-{name}", std::process::id()));
+    let mut file = File::options()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file.write_all(&bytes).unwrap();
+    file.rewind().unwrap();
+    (file, bytes)
+}
+
+/// A client on a thread of its own, with a small receive buffer: connects
+/// to `addr`, reads nothing until `go` says so, then reads to the end.
+fn slow_reader(addr: SocketAddr, go: mpsc::Receiver<()>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut stream = StdTcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        let rcvbuf = CLIENT_RCVBUF;
+        // SAFETY: the value pointer and length describe a live `c_int`,
+        // which the kernel only reads; the descriptor is the stream's.
+        let res = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const rcvbuf).cast(),
+                libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap(),
+            )
+        };
+        assert_eq!(res, 0, "{}", io::Error::last_os_error());
+        go.recv_timeout(GUARD).unwrap();
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got).unwrap();
+        got
+    })
+}
+
+async fn sends_files<RT, A>(mut rt: A, name: &'static str) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let (file, bytes) = file_to_send(name);
+    let len = bytes.len() as u64;
+    let mut listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
+    let (go_tx, go) = mpsc::channel();
+    let reader = slow_reader(listener.local_addr()?, go);
+    let (mut stream, _) = listener.accept().await?;
+
+    // One call sends what the socket has room for, and the reader reads
+    // nothing yet: less than the file.
+    let first = stream.send_file(&file, 0, FILE_LEN).await?;
+    assert!(
+        0 < first && first < FILE_LEN,
+        "one send_file call sent {first} of {FILE_LEN} bytes"
+    );
+    go_tx.send(()).unwrap();
+    // The rest waits for room as the reader reads.
+    stream
+        .send_file_all(&file, first as u64, FILE_LEN - first)
+        .await?;
+    // A range, then nothing past the end.
+    stream.send_file_all(&file, 10, 100).await?;
+    assert_eq!(stream.send_file(&file, len, 10).await?, 0);
+    assert_eq!(stream.send_file(&file, len + 100, 10).await?, 0);
+    // A range past the end sends what there is, then says so.
+    let err = stream.send_file_all(&file, len - 5, 10).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+    let err = stream.send_file(&file, u64::MAX, 10).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    assert_eq!(stream.send_entire_file(&file).await?, len);
+    // The file's own position is not used or moved.
+    assert_eq!((&file).stream_position()?, 0);
+    stream.shutdown(Shutdown::Write)?;
+
+    let got = reader.join().unwrap();
+    let want = [
+        &bytes[..],
+        &bytes[10..110],
+        &bytes[FILE_LEN - 5..],
+        &bytes[..],
+    ]
+    .concat();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the bytes received differ from the file's");
+    Ok(())
+}
+
+#[test]
+fn send_file_in_a_thread_local_actor() {
+    on_worker(Runtime::setup(), |rt| sends_files(rt, "local")).unwrap();
+}
+
+#[test]
+fn send_file_in_a_thread_safe_actor() {
+    thread_safe(|rt| sends_files(rt, "shared")).unwrap();
+}
+
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: `cpu_set_t` is a plain bit set for which all zeroes is the
+    // valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is valid for writes of
+    // the size passed.
+    let res = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &raw mut set) };
+    assert_eq!(res, 0, "{}", io::Error::last_os_error());
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: every index is below `CPU_SETSIZE`, inside `set`.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_this_thread(cpu: usize) {
+    // SAFETY: as in `allowed_cpus`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` came from `allowed_cpus`, so it is below `CPU_SETSIZE`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: pid 0 is the calling thread; `set` is initialised.
+    let res = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
+    assert_eq!(res, 0, "{}", io::Error::last_os_error());
+}
+
+/// What a pinned worker's sockets said of their `SO_INCOMING_CPU`; `None`
+/// when the kernel lacks the option.
+#[derive(Debug)]
+struct Steered {
+    worker_cpu: Option<usize>,
+    listener: Option<usize>,
+    accepted: Option<usize>,
+    udp: Option<usize>,
+    client_cpu: usize,
+}
+
+/// `allowed`: the CPUs the test may use (the worker may use only its own).
+async fn steered(mut rt: RuntimeRef, allowed: Vec<usize>) -> Option<Steered> {
+    let worker_cpu = rt.cpu();
+    let mut listener = TcpListener::bind(&mut rt, localhost()).unwrap();
+    let listener_cpu = match listener.incoming_cpu() {
+        Err(err) if err.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            eprintln!("skipped: this kernel has no SO_INCOMING_CPU ({err})");
+            return None;
+        }
+        cpu => cpu.unwrap(),
+    };
+    // The client connects from another CPU than the worker's, where the
+    // kernel then handles the handshake's last packet, and sends nothing.
+    let others: Vec<usize> = allowed
+        .into_iter()
+        .filter(|&cpu| Some(cpu) != worker_cpu)
+        .collect();
+    let client_cpu = others.first().copied().or(worker_cpu).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done_tx, done) = mpsc::channel::<()>();
+    let client = thread::spawn(move || {
+        pin_this_thread(client_cpu);
+        let stream = StdTcpStream::connect(addr).unwrap();
+        let _ = done.recv_timeout(GUARD);
+        drop(stream);
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    let accepted = stream.incoming_cpu().unwrap();
+    done_tx.send(()).unwrap();
+    client.join().unwrap();
+    let udp = UdpSocket::bind(&mut rt, localhost()).unwrap();
+    Some(Steered {
+        worker_cpu,
+        listener: listener_cpu,
+        accepted,
+        udp: udp.incoming_cpu().unwrap(),
+        client_cpu,
+    })
+}
+
+/// On a worker pinned to a CPU, the sockets of thread-local actors say
+/// that CPU: the listener, a connection it accepts (which the kernel set
+/// to the client's CPU, where it handled the handshake, until told
+/// otherwise) and a UDP socket.
+#[test]
+fn pinned_worker_steers_its_sockets_to_its_cpu() {
+    let allowed = allowed_cpus();
+    let setup = Runtime::setup().auto_cpu_affinity();
+    let Some(seen) = on_worker(setup, |rt| steered(rt, allowed)) else {
+        return;
+    };
+    let cpu = seen.worker_cpu.expect("the worker is not pinned");
+    if seen.client_cpu == cpu {
+        eprintln!("only CPU {cpu} is allowed: the client shares the worker's");
+    }
+    assert_eq!(
+        (seen.listener, seen.accepted, seen.udp),
+        (Some(cpu), Some(cpu), Some(cpu)),
+        "{seen:?}"
+    );
+}
+
+/// Unpinned workers and thread-safe sockets are not steered: nothing is
+/// set, and no system call is made for it.
+#[test]
+fn unpinned_and_thread_safe_sockets_are_not_steered() {
+    let unpinned = on_worker(Runtime::setup(), |mut rt: RuntimeRef| async move {
+        let listener = TcpListener::bind(&mut rt, localhost()).unwrap();
+        (rt.cpu(), listener.incoming_cpu())
+    });
+    let runtime = Runtime::setup()
+        .num_threads(1)
+        .auto_cpu_affinity()
+        .build()
+        .unwrap();
+    let mut rt = runtime.thread_safe();
+    let shared = runtime
+        .block_on(async move {
+            let listener = TcpListener::<ThreadSafe>::bind(&mut rt, localhost()).unwrap();
+            listener.incoming_cpu()
+        })
+        .unwrap();
+    for (what, cpu) in [("unpinned", unpinned.1), ("thread-safe", shared)] {
+        match cpu {
+            Err(err) if err.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+                eprintln!("skipped: this kernel has no SO_INCOMING_CPU ({err})");
+                return;
+            }
+            cpu => assert_eq!(cpu.unwrap(), None, "{what}"),
+        }
+    }
+    assert_eq!(unpinned.0, None);
+}
