@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{self, Command, ExitCode, Output, Stdio};
+use std::process::{self, Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs, panic, thread};
 
@@ -447,36 +447,94 @@ fn library_allocation_steps_and_release(cluster: &Cluster) {
     assert_eq!(cluster.wait_queue_empty(Duration::from_secs(15)), Ok(()));
 }
 
-/// Runs `hearth map ARGS` with `inputs` on stdin against the cluster.
-fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Output {
-    let mut child = Command::new(hearth())
-        .arg("map")
-        .args(args)
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
+/// What a watched command did (see [`watch`]).
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    /// Its stdout's lines.
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// Its exit status and stderr, for a failed assertion.
+    fn why(&self) -> String {
+        format!("{}: {}", self.status, self.stderr)
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin (written by a thread of its own),
+/// its stderr collected by another, and its stdout read here line by line:
+/// `on_line(n, pid)` is called after the `n`th line (from 1), with the
+/// command's pid, for a test that acts on the run midway. A last guard
+/// kills a run still going after [`CLI_TIMEOUT`], so that the test fails
+/// instead of hanging.
+fn watch(mut cmd: Command, input: &str, mut on_line: impl FnMut(usize, u32)) -> Ran {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting hearth");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let inputs = inputs.to_owned();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(inputs.as_bytes());
-    });
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     let pid = child.id();
-    // A last guard: kill a hanging run so the test fails instead.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_owned();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let guard = thread::spawn(move || {
         if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
             let _ = procs::signal(pid, libc::SIGKILL);
         }
     });
-    let output = child.wait_with_output().expect("waiting for hearth");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut all, mut lines) = (Vec::new(), 0);
+    loop {
+        let start = all.len();
+        match stdout.read_until(b'\n', &mut all) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if all[start..].ends_with(b"\n") => {
+                lines += 1;
+                on_line(lines, pid);
+            }
+            Ok(_) => {}
+        }
+    }
+    let status = child.wait().expect("waiting for the command");
     drop(done_tx);
     let _ = guard.join();
     let _ = writer.join();
-    output
+    Ran {
+        status,
+        stdout: text(&all),
+        stderr: text(&errors.join().expect("the stderr reader panicked")),
+    }
+}
+
+/// `hearth map ARGS` against the cluster.
+fn hearth_map_command(cluster: &Cluster, args: &[&str]) -> Command {
+    let mut cmd = Command::new(hearth());
+    let _ = cmd
+        .arg("map")
+        .args(args)
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG");
+    cmd
+}
+
+/// Runs `hearth map ARGS` with `inputs` on stdin against the cluster.
+fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Ran {
+    watch(hearth_map_command(cluster, args), inputs, |_, _| {})
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -498,13 +556,8 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
         &numbers(1000),
     );
     let elapsed = start.elapsed();
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        out.status,
-        text(&out.stderr)
-    );
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1000, "{stdout}");
     let mut jobs = BTreeSet::new();
@@ -525,44 +578,13 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
 /// the run still gives every output once and in order and exits 0.
 fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
-            "--slurm",
-            "-j",
-            "4",
-            "--json",
-            "--",
-            "sleep 0.02; echo {}",
-        ])
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
     let mut killed = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 20 {
+    let cmd = hearth_map_command(
+        cluster,
+        &["--slurm", "-j", "4", "--json", "--", "sleep 0.02; echo {}"],
+    );
+    let run = watch(cmd, &numbers(JOBS), |n, hearth_pid| {
+        if n == 20 {
             // Every slot has had time to take jobs; one srun of hearth's.
             let srun = processes()
                 .into_iter()
@@ -571,17 +593,11 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
             assert!(procs::signal(srun.pid, libc::SIGKILL));
             killed = Some(srun.pid);
         }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
-    assert!(
-        killed.is_some(),
-        "fewer than 20 outputs: {lines:?}; {stderr}"
-    );
-    assert!(status.success(), "{status}: {stderr}");
-    assert_eq!(lines.len(), JOBS, "{stderr}");
+    });
+    assert!(killed.is_some(), "fewer than 20 outputs: {}", run.why());
+    assert!(run.status.success(), "{}", run.why());
+    let lines = run.lines();
+    assert_eq!(lines.len(), JOBS, "{}", run.stderr);
     let mut retried = 0;
     for (i, line) in lines.iter().enumerate() {
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -608,9 +624,10 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
 /// worker goes with its cancelled job.
 fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
+    let mut stopped = None;
+    let cmd = hearth_map_command(
+        cluster,
+        &[
             "--slurm",
             "-j",
             "4",
@@ -619,35 +636,10 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
             "--json",
             "--",
             "sleep 0.02; echo {}",
-        ])
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut stopped = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 20 {
+        ],
+    );
+    let run = watch(cmd, &numbers(JOBS), |n, _| {
+        if n == 20 {
             // A worker of this hearth's, started by a step daemon.
             let all = processes();
             let worker = all
@@ -663,13 +655,9 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
             assert!(procs::signal(worker.pid, libc::SIGSTOP));
             stopped = Some((worker.pid, worker.ppid));
         }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
+    });
     let Some((stopped, stepd)) = stopped else {
-        panic!("fewer than 20 outputs: {lines:?}; {stderr}");
+        panic!("fewer than 20 outputs: {}", run.why());
     };
     // The node comes back: its step daemon ends the cancelled step and
     // kills the stopped worker; if not, it is killed here so that it
@@ -684,7 +672,9 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     if gone.is_none() {
         let _ = procs::signal(stopped, libc::SIGKILL);
     }
-    assert!(status.success(), "{status}: {stderr}");
+    let stderr = &run.stderr;
+    assert!(run.status.success(), "{}", run.why());
+    let lines = run.lines();
     assert_eq!(lines.len(), JOBS, "{stderr}");
     for (i, line) in lines.iter().enumerate() {
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -727,9 +717,9 @@ fn cli_40_slots_the_surplus_is_reported_pending(cluster: &Cluster) {
         &["--slurm", "-j", "40", "--", &command],
         &numbers(1000),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert_eq!(text(&out.stdout), numbers(1000), "{stderr}");
+    assert_eq!(out.stdout, numbers(1000), "{stderr}");
     assert_eq!(gates::count_entries(&dir), CAPACITY);
     assert!(
         stderr.contains(&format!(
@@ -759,10 +749,10 @@ fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
         ],
         &numbers(200),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
     assert!(!stderr.contains("pending"), "{stderr}");
-    let stdout = text(&out.stdout);
+    let stdout = &out.stdout;
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 200, "{stdout}");
     let mut allocations = BTreeSet::new();
@@ -783,34 +773,18 @@ fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
 /// with `--slurm`: 2,000 jobs over 4 Slurm slots, each output checked by
 /// the example; it prints where each slot ran.
 fn example_remote_pool_over_slurm(cluster: &Cluster) {
-    let example = build::example("remote_pool");
-    let mut child = Command::new(&example)
+    let mut cmd = Command::new(build::example("remote_pool"));
+    let _ = cmd
         .args(["--slurm", "--jobs", "2000", "--slots", "4"])
         .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the example");
-    let pid = child.id();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(pid, libc::SIGKILL);
-        }
-    });
-    let mut stdout = String::new();
-    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    let status = child.wait().unwrap();
-    drop(done_tx);
-    let _ = guard.join();
-    assert!(status.success(), "{status}: {stdout}\n{stderr}");
+        .env_remove("HEARTH_LOG");
+    let run = watch(cmd, "", |_, _| {});
+    let stdout = &run.stdout;
+    assert!(run.status.success(), "{stdout}\n{}", run.why());
     assert!(
         stdout.contains("done=2000 failed=0 cancelled=0"),
-        "{stdout}\n{stderr}"
+        "{stdout}\n{}",
+        run.stderr
     );
     assert!(stdout.contains("host=slurm slots=4 jobs=2000"), "{stdout}");
     let workers = stdout
@@ -842,9 +816,9 @@ fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
         ],
         &numbers(12),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    let stdout = text(&out.stdout);
+    let stdout = &out.stdout;
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for (i, line) in stdout.lines().enumerate() {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
@@ -880,9 +854,9 @@ fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<C
         ],
         &numbers(3),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert_eq!(text(&out.stdout), numbers(3), "{stderr}");
+    assert_eq!(out.stdout, numbers(3), "{stderr}");
     assert!(!stderr.contains("no room"), "{stderr}");
     assert!(!stderr.contains("pending"), "{stderr}");
     let starting: Vec<&str> = stderr
@@ -907,10 +881,9 @@ fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<C
 /// the tests after this one, and nothing is left of the run.
 fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Cluster>) {
     const JOBS: usize = 300;
-    let conf = cell.borrow().conf().to_owned();
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
+    let cmd = hearth_map_command(
+        &cell.borrow(),
+        &[
             "--slurm",
             "-j",
             "6",
@@ -922,46 +895,20 @@ fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Clus
             "--json",
             "--",
             "sleep 0.05; echo {}",
-        ])
-        .env("SLURM_CONF", conf)
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
+        ],
+    );
     let mut crashed = false;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 30 {
+    let run = watch(cmd, &numbers(JOBS), |n, _| {
+        if n == 30 {
             cell.borrow_mut().crash_node(2);
             crashed = true;
         }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
+    });
     let restarted = cell.borrow_mut().restart_node(2);
-    assert!(crashed, "fewer than 30 outputs: {lines:?}; {stderr}");
-    assert!(status.success(), "{status}: {stderr}");
+    let stderr = &run.stderr;
+    assert!(crashed, "fewer than 30 outputs: {}", run.why());
+    assert!(run.status.success(), "{}", run.why());
+    let lines = run.lines();
     assert_eq!(lines.len(), JOBS, "{stderr}");
     let mut nodes = BTreeSet::new();
     for (i, line) in lines.iter().enumerate() {
