@@ -1,9 +1,10 @@
-//! The remote slot pool over a real Slurm, against a private single-node
-//! cluster on loopback (see `util/slurm.rs`): the library's Slurm
-//! transport, the `hearth map --slurm` command, and the `remote_pool`
-//! example with `--slurm`; then, on a private cluster of three nodes, each
-//! a network namespace (`util/netns.rs`), what needs several nodes: slots
-//! spread over an allocation's nodes, and a node that crashes.
+//! The remote slot pool over a real Slurm, against a private cluster of
+//! three nodes on this machine, each a network namespace (see
+//! `util/slurm.rs` and `util/netns.rs`): the library's Slurm transport, the
+//! `hearth map --slurm` command and the `remote_pool` example with
+//! `--slurm`, slots spread over an allocation's nodes, and a node that
+//! crashes. One cluster serves every
+//! test of a run and is torn down at the end.
 //!
 //! `harness = false`: started with `--remote-worker` this binary is the
 //! worker of the library tests (its handlers below), started by `srun`;
@@ -35,7 +36,6 @@ mod slurm;
 #[allow(dead_code)]
 mod sshd;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::ControlFlow;
@@ -49,7 +49,10 @@ use hearth::remote::{
 };
 
 use procs::processes;
-use slurm::{CAPACITY, Cluster, NODE};
+use slurm::{Cluster, TINY, TINY_CAPACITY};
+
+/// The nodes of the test cluster.
+const NODES: usize = 3;
 
 /// How long a worker-side wait may last before the job gives up, so a
 /// broken test fails instead of hanging.
@@ -92,7 +95,7 @@ fn main() -> ExitCode {
     }
     let required = env::var("HEARTH_REQUIRE_SLURM").is_ok_and(|v| v == "1");
     let started = Instant::now();
-    let cluster = match Cluster::start() {
+    let cluster = match Cluster::start(NODES) {
         Ok(cluster) => cluster,
         Err(why) if required => {
             println!(
@@ -106,11 +109,10 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "private Slurm cluster up in {:.2?}, SLURM_CONF={}",
+        "private Slurm cluster of {NODES} nodes up in {:.2?}, SLURM_CONF={}",
         started.elapsed(),
         cluster.conf().display()
     );
-
     if env::args().any(|a| a == "--hold") {
         println!("export SLURM_CONF={}", cluster.conf().display());
         println!("(the cluster stays up until stdin closes)");
@@ -127,8 +129,8 @@ fn main() -> ExitCode {
             library_pending_slot_is_reported_and_its_job_cancelled,
         ),
         (
-            "library_allocation_steps_and_release",
-            library_allocation_steps_and_release,
+            "library_allocation_steps_spread_and_release",
+            library_allocation_steps_spread_and_release,
         ),
         (
             "cli_1000_jobs_in_order_with_the_node",
@@ -143,87 +145,33 @@ fn main() -> ExitCode {
             cli_silent_slot_is_declared_dead_and_its_srun_stopped,
         ),
         (
-            "cli_40_slots_the_surplus_is_reported_pending",
-            cli_40_slots_the_surplus_is_reported_pending,
+            "cli_no_room_the_surplus_is_reported_pending",
+            cli_no_room_the_surplus_is_reported_pending,
         ),
         (
-            "cli_40_slots_as_steps_of_one_allocation",
-            cli_40_slots_as_steps_of_one_allocation,
+            "cli_no_room_slots_as_steps_of_one_allocation",
+            cli_no_room_slots_as_steps_of_one_allocation,
+        ),
+        (
+            "cli_allocation_steps_spread_over_the_nodes",
+            cli_allocation_steps_spread_over_the_nodes,
+        ),
+        (
+            "cli_slots_not_started_at_the_end_are_not_called_pending",
+            cli_slots_not_started_at_the_end_are_not_called_pending,
         ),
         (
             "example_remote_pool_over_slurm",
             example_remote_pool_over_slurm,
         ),
+        (
+            "cli_crashed_node_slots_declared_dead_jobs_run_elsewhere",
+            cli_crashed_node_slots_declared_dead_jobs_run_elsewhere,
+        ),
     ];
-    let single = runner::run_with(tests, &cluster, leftovers, |cluster| {
+    runner::run_with(tests, &cluster, leftovers, |cluster| {
         format!("; cluster logs:\n{}", cluster.log_tail(10))
-    });
-    drop(cluster);
-    let nodes = run_on_three_nodes(required);
-    if single == ExitCode::SUCCESS {
-        nodes
-    } else {
-        single
-    }
-}
-
-/// A test on the cluster of three nodes, which it may crash and restart.
-type NodesTest = fn(&RefCell<Cluster>);
-
-/// Starts the cluster of three nodes (one per test run, shared by its
-/// tests) if a test of it is to run, runs them, and tears it down.
-fn run_on_three_nodes(required: bool) -> ExitCode {
-    let tests: &[(&str, NodesTest)] = &[
-        (
-            "nodes_allocation_steps_spread_over_the_nodes",
-            nodes_allocation_steps_spread_over_the_nodes,
-        ),
-        (
-            "nodes_slots_not_started_at_the_end_are_not_called_pending",
-            nodes_slots_not_started_at_the_end_are_not_called_pending,
-        ),
-        (
-            "nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere",
-            nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere,
-        ),
-    ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    if !filter.is_empty()
-        && !tests
-            .iter()
-            .any(|(name, _)| filter.iter().any(|f| name.contains(f.as_str())))
-    {
-        return ExitCode::SUCCESS;
-    }
-    let started = Instant::now();
-    let cluster = match Cluster::start_nodes(3) {
-        Ok(cluster) => RefCell::new(cluster),
-        Err(why) if required => {
-            println!(
-                "test remote_slurm nodes ... FAILED: HEARTH_REQUIRE_SLURM=1 and no private Slurm of three nodes: {why}"
-            );
-            return ExitCode::from(101);
-        }
-        Err(why) => {
-            println!("test remote_slurm nodes ... skipped: {why}");
-            return ExitCode::SUCCESS;
-        }
-    };
-    println!(
-        "private Slurm cluster of 3 nodes up in {:.2?}, SLURM_CONF={}",
-        started.elapsed(),
-        cluster.borrow().conf().display()
-    );
-    let tests: Vec<runner::TestWith<RefCell<Cluster>>> = tests.to_vec();
-    runner::run_with(
-        &tests,
-        &cluster,
-        |cluster| leftovers(&cluster.borrow()),
-        |cluster| format!("; cluster logs:\n{}", cluster.borrow().log_tail(10)),
-    )
+    })
 }
 
 /// The `hearth` command.
@@ -285,8 +233,9 @@ fn slot_of<T: std::fmt::Debug>(index: usize, report: &JobReport<T>) -> SlotInfo 
 
 /// Four slots, each a job of its own: they all run at once (a rendezvous),
 /// every report names the node Slurm picked and its slot's job id (four
-/// different jobs, all `hearth` jobs RUNNING in squeue meanwhile), the
-/// metrics list the four workers; then 2,000 jobs come back in order.
+/// different jobs, each RUNNING in squeue meanwhile on the node its slot
+/// reported), the metrics list the four workers; then 2,000 jobs come back
+/// in order.
 fn library_slots_report_their_node_and_job(cluster: &Cluster) {
     let mut pool = Pool::builder()
         .host(Host::new("slurm", 4, slurm(cluster).into()))
@@ -306,7 +255,7 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
                 .clone()
                 .unwrap_or_else(|e| panic!("rendezvous {index}: {e}"));
             assert_eq!(report.host.as_deref(), Some("slurm"));
-            assert_eq!(slot.node, NODE, "{slot:?}");
+            assert_node(cluster, &slot.node, &format!("{slot:?}"));
             assert_eq!(slot.pid, pid, "{slot:?}");
             slots.push(slot);
             ControlFlow::Continue(())
@@ -319,10 +268,12 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
         .collect();
     assert_eq!(jobs.len(), 4, "{slots:#?}");
     let queue = cluster.jobs();
-    for job in &jobs {
+    for slot in &slots {
+        let job = slot.slurm_job.as_deref().unwrap_or_default();
         assert!(
-            queue.contains(&format!("{job} RUNNING hearth")),
-            "job {job} not running in squeue: {queue:?}"
+            queue.contains(&format!("{job} RUNNING hearth {}", slot.node)),
+            "job {job} not running in squeue on {}: {queue:?}",
+            slot.node
         );
     }
     let metrics = pool.metrics();
@@ -346,15 +297,18 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
     pool.shutdown(Duration::from_secs(10));
 }
 
-/// One slot more than the cluster runs: while the others hold their jobs
-/// (every slot is a job that lives as long as the pool), the last one
-/// stays pending; after the pending timeout (1 s here) it is failed with a
-/// reason that says so, counted in the metrics, and its job is cancelled,
-/// not left in the queue; the pool's work is done by the others.
+/// One slot more than the partition [`TINY`] runs: while the others hold
+/// their jobs (every slot is a job that lives as long as the pool), the
+/// last one stays pending; after the pending timeout (1 s here) it is
+/// failed with a reason that says so, counted in the metrics, and its job
+/// is cancelled, not left in the queue; the pool's work is done by the
+/// others.
 fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
-    let transport = slurm(cluster).pending_timeout(Duration::from_secs(1));
+    let transport = slurm(cluster)
+        .partition(TINY)
+        .pending_timeout(Duration::from_secs(1));
     let mut pool = Pool::builder()
-        .host(Host::new("slurm", CAPACITY + 1, transport.into()))
+        .host(Host::new("slurm", TINY_CAPACITY + 1, transport.into()))
         .build()
         .unwrap();
     let control = pool.control();
@@ -398,24 +352,28 @@ fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
     // capacity, never past it.
     let host = &pool.metrics().hosts[0];
     assert!(
-        host.dead == 0 && host.alive > 0 && host.alive <= CAPACITY,
+        host.dead == 0 && host.alive > 0 && host.alive <= TINY_CAPACITY,
         "{host:?}"
     );
     pool.shutdown(Duration::from_secs(10));
 }
 
-/// The allocation mode: one salloc allocation, the slots `--overlap`
-/// steps of it (job ids `ALLOC.STEP`), more of them than the cluster runs
-/// as jobs; dropping the pool and the handle releases the allocation.
-fn library_allocation_steps_and_release(cluster: &Cluster) {
-    let slots = CAPACITY + 4;
+/// The allocation mode: one salloc allocation of every node, the slots
+/// `--overlap` steps of it (job ids `ALLOC.STEP`), 12 of them all running
+/// at once (a rendezvous), 4 on each node; dropping the pool and the
+/// handle releases the allocation.
+fn library_allocation_steps_spread_and_release(cluster: &Cluster) {
+    let slots = 4 * NODES;
     let transport = slurm(cluster);
-    let allocation = transport.allocate(["-N1"]).unwrap();
+    let allocation = transport.allocate([format!("-N{NODES}")]).unwrap();
     let id = allocation.id().to_owned();
+    assert_eq!(allocation.nodes(), cluster.nodes());
+    let queue = cluster.jobs();
     assert!(
-        cluster.jobs().contains(&format!("{id} RUNNING hearth")),
-        "{:?}",
-        cluster.jobs()
+        queue
+            .iter()
+            .any(|j| j.starts_with(&format!("{id} RUNNING hearth "))),
+        "{queue:?}"
     );
     let transport = transport.in_allocation(&allocation);
     drop(allocation);
@@ -425,6 +383,7 @@ fn library_allocation_steps_and_release(cluster: &Cluster) {
         .unwrap();
     let dir = cluster.scratch("allocation-rendezvous");
     let mut steps = BTreeSet::new();
+    let mut per_node = BTreeMap::<String, usize>::new();
     pool.run(
         &Target::Any,
         "rendezvous",
@@ -437,14 +396,31 @@ fn library_allocation_steps_and_release(cluster: &Cluster) {
             let (alloc, _step) = job.split_once('.').expect("ALLOC.STEP");
             assert_eq!(alloc, id);
             let _ = steps.insert(job);
+            *per_node.entry(slot.node).or_default() += 1;
             ControlFlow::Continue(())
         },
     )
     .unwrap();
     assert_eq!(steps.len(), slots, "{steps:?}");
+    assert_eq!(per_node, four_each(cluster), "{steps:?}");
     pool.shutdown(Duration::from_secs(10));
     // The last handle went with the pool: the allocation is released.
     assert_eq!(cluster.wait_queue_empty(Duration::from_secs(15)), Ok(()));
+}
+
+/// Panics unless `node` is a node of the cluster.
+#[track_caller]
+fn assert_node(cluster: &Cluster, node: &str, context: &str) {
+    assert!(
+        cluster.nodes().iter().any(|n| n == node),
+        "{node:?} is not a node of the cluster {:?}: {context}",
+        cluster.nodes()
+    );
+}
+
+/// 4 on each node: 12 slots spread over the 3 nodes.
+fn four_each(cluster: &Cluster) -> BTreeMap<String, usize> {
+    cluster.nodes().iter().map(|n| (n.clone(), 4)).collect()
 }
 
 /// What a watched command did (see [`watch`]).
@@ -565,7 +541,7 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
         assert_eq!(value, (i + 1).to_string(), "line {i}: {line:?}");
         let (node, job) = place.split_once('/').unwrap_or_else(|| panic!("{line:?}"));
-        assert_eq!(node, NODE, "{line:?}");
+        assert_node(cluster, node, line);
         assert!(job.parse::<u64>().is_ok(), "{line:?}");
         let _ = jobs.insert(job.to_owned());
     }
@@ -603,7 +579,7 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(json["seq"], i + 1, "{line}");
         assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-        assert_eq!(json["node"], NODE, "{line}");
+        assert_node(cluster, json["node"].as_str().unwrap_or_default(), line);
         if json["attempts"] != 1 {
             retried += 1;
         }
@@ -705,68 +681,80 @@ fn rendezvous_command(dir: &Path, id: &str, n: usize) -> String {
     )
 }
 
-/// `-j 40`, more slots than the cluster's 32: the 32 that run do the work
-/// (a rendezvous of 32 first), the run completes, in order, and hearth
-/// says that the other 8 slots never ran because their jobs were pending;
-/// their queued jobs are cancelled at the end.
-fn cli_40_slots_the_surplus_is_reported_pending(cluster: &Cluster) {
+/// `-j 12` in the partition [`TINY`], which runs 4 jobs: the 4 slots
+/// that run do the work (a rendezvous of 4 first), the run completes, in
+/// order, and hearth says that the other 8 slots never ran because their
+/// jobs were pending; their queued jobs are cancelled at the end.
+fn cli_no_room_the_surplus_is_reported_pending(cluster: &Cluster) {
     let dir = cluster.scratch("cli-pending");
-    let command = rendezvous_command(&dir, "$SLURM_JOB_ID", CAPACITY);
-    let out = hearth_map(
-        cluster,
-        &["--slurm", "-j", "40", "--", &command],
-        &numbers(1000),
-    );
-    let stderr = &out.stderr;
-    assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert_eq!(out.stdout, numbers(1000), "{stderr}");
-    assert_eq!(gates::count_entries(&dir), CAPACITY);
-    assert!(
-        stderr.contains(&format!(
-            "host slurm: {} of 40 slots never ran: their Slurm jobs were still pending",
-            40 - CAPACITY
-        )),
-        "{stderr}"
-    );
-}
-
-/// `-j 40 --slurm-alloc`: one allocation, 40 `--overlap` steps of it, all
-/// running at once (a rendezvous of 40), tagged `localhost/ALLOC.STEP`;
-/// the allocation is released at the end.
-fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
-    let dir = cluster.scratch("cli-allocation");
-    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 40);
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID", TINY_CAPACITY);
+    let partition = format!("--partition={TINY}");
     let out = hearth_map(
         cluster,
         &[
             "--slurm",
             "-j",
-            "40",
-            "--slurm-alloc",
-            "--tag-host",
+            "12",
+            "--srun-args",
+            &partition,
             "--",
             &command,
         ],
         &numbers(200),
     );
     let stderr = &out.stderr;
-    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(out.status.success(), "{}", out.why());
+    assert_eq!(out.stdout, numbers(200), "{stderr}");
+    assert_eq!(gates::count_entries(&dir), TINY_CAPACITY);
+    assert!(
+        stderr.contains(&format!(
+            "host slurm: {} of 12 slots never ran: their Slurm jobs were still pending",
+            12 - TINY_CAPACITY
+        )),
+        "{stderr}"
+    );
+}
+
+/// `-j 12 --slurm-alloc` in the partition [`TINY`], which runs 4 jobs:
+/// one allocation, 12 `--overlap` steps of it, all running at once (a
+/// rendezvous of 12), tagged `node1/ALLOC.STEP`; the allocation is
+/// released at the end.
+fn cli_no_room_slots_as_steps_of_one_allocation(cluster: &Cluster) {
+    let dir = cluster.scratch("cli-allocation");
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12);
+    let partition = format!("--partition={TINY}");
+    let out = hearth_map(
+        cluster,
+        &[
+            "--slurm",
+            "-j",
+            "12",
+            "--slurm-alloc",
+            "--salloc-args",
+            &partition,
+            "--tag-host",
+            "--",
+            &command,
+        ],
+        &numbers(100),
+    );
+    let stderr = &out.stderr;
+    assert!(out.status.success(), "{}", out.why());
     assert!(!stderr.contains("pending"), "{stderr}");
-    let stdout = &out.stdout;
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 200, "{stdout}");
+    let lines = out.lines();
+    assert_eq!(lines.len(), 100, "{}", out.stdout);
     let mut allocations = BTreeSet::new();
     for (i, line) in lines.iter().enumerate() {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
         assert_eq!(value, (i + 1).to_string(), "{line:?}");
         let job = place
-            .strip_prefix(&format!("{NODE}/"))
+            .strip_prefix(&format!("{}/", cluster.nodes()[0]))
             .unwrap_or_else(|| panic!("{line:?}"));
         let (alloc, _step) = job.split_once('.').unwrap_or_else(|| panic!("{line:?}"));
         let _ = allocations.insert(alloc.to_owned());
     }
     assert_eq!(allocations.len(), 1, "{allocations:?}");
-    assert_eq!(gates::count_entries(&dir), 40);
+    assert_eq!(gates::count_entries(&dir), 12);
 }
 
 /// The `remote_pool` example (actors submitting jobs to a runtime's pool)
@@ -789,7 +777,13 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
     assert!(stdout.contains("host=slurm slots=4 jobs=2000"), "{stdout}");
     let workers = stdout
         .lines()
-        .filter(|l| l.starts_with("  slot=slurm:") && l.contains(&format!(" node={NODE} ")))
+        .filter(|l| l.starts_with("  slot=slurm:"))
+        .inspect(|l| {
+            let node = l.split_once(" node=").map_or("", |(_, rest)| {
+                rest.split_whitespace().next().unwrap_or_default()
+            });
+            assert_node(cluster, node, l);
+        })
         .count();
     assert!((1..=4).contains(&workers), "{stdout}");
 }
@@ -797,12 +791,11 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
 /// `--slurm-alloc --salloc-args -N3 -j 12` on three nodes: the 12 slots,
 /// all running at once (a rendezvous of 12), are 4 on each node (unnamed,
 /// the steps went 10/1/1).
-fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
-    let cluster = cluster.borrow();
+fn cli_allocation_steps_spread_over_the_nodes(cluster: &Cluster) {
     let dir = cluster.scratch("nodes-spread");
     let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12);
     let out = hearth_map(
-        &cluster,
+        cluster,
         &[
             "--slurm",
             "-j",
@@ -837,10 +830,9 @@ fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
 /// not said to have waited for room in the cluster (srun never said they
 /// were queued); the run succeeds. Whether any slot is still starting at
 /// the end depends on timing: when one is, it is said so.
-fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<Cluster>) {
-    let cluster = cluster.borrow();
+fn cli_slots_not_started_at_the_end_are_not_called_pending(cluster: &Cluster) {
     let out = hearth_map(
-        &cluster,
+        cluster,
         &[
             "--slurm",
             "-j",
@@ -879,10 +871,10 @@ fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<C
 /// sruns stopped; their jobs run on the other nodes and the run gives
 /// every output once and in order and exits 0. Then node3 comes back for
 /// the tests after this one, and nothing is left of the run.
-fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Cluster>) {
+fn cli_crashed_node_slots_declared_dead_jobs_run_elsewhere(cluster: &Cluster) {
     const JOBS: usize = 300;
     let cmd = hearth_map_command(
-        &cell.borrow(),
+        cluster,
         &[
             "--slurm",
             "-j",
@@ -900,11 +892,11 @@ fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Clus
     let mut crashed = false;
     let run = watch(cmd, &numbers(JOBS), |n, _| {
         if n == 30 {
-            cell.borrow_mut().crash_node(2);
+            cluster.crash_node(2);
             crashed = true;
         }
     });
-    let restarted = cell.borrow_mut().restart_node(2);
+    let restarted = cluster.restart_node(2);
     let stderr = &run.stderr;
     assert!(crashed, "fewer than 30 outputs: {}", run.why());
     assert!(run.status.success(), "{}", run.why());
