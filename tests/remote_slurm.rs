@@ -2,8 +2,8 @@
 //! three nodes on this machine, each a network namespace (see
 //! `util/slurm.rs` and `util/netns.rs`): the library's Slurm transport, the
 //! `hearth map --slurm` command and the `remote_pool` example with
-//! `--slurm`, slots spread over an allocation's nodes, and a node that
-//! crashes. One cluster serves every
+//! `--slurm`, slots spread over an allocation's nodes (one hearth made, or
+//! one made elsewhere), and a node that crashes. One cluster serves every
 //! test of a run and is torn down at the end.
 //!
 //! `harness = false`: started with `--remote-worker` this binary is the
@@ -155,6 +155,10 @@ fn main() -> ExitCode {
         (
             "cli_allocation_steps_spread_over_the_nodes",
             cli_allocation_steps_spread_over_the_nodes,
+        ),
+        (
+            "cli_existing_allocation_steps_spread_over_its_nodes",
+            cli_existing_allocation_steps_spread_over_its_nodes,
         ),
         (
             "cli_slots_not_started_at_the_end_are_not_called_pending",
@@ -673,10 +677,15 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
 /// slot's Slurm environment) and waits until `n` slots did, then prints the
 /// input.
 fn rendezvous_command(dir: &Path, id: &str, n: usize) -> String {
+    rendezvous_then(dir, id, n, "echo {}")
+}
+
+/// [`rendezvous_command`] that runs `then` (a shell command) at the end.
+fn rendezvous_then(dir: &Path, id: &str, n: usize, then: &str) -> String {
     format!(
         "touch {dir}/{id}; i=0; while [ $(ls {dir} | wc -l) -lt {n} ]; do \
          i=$((i+1)); [ $i -gt 3000 ] && {{ echo rendezvous timed out >&2; exit 9; }}; \
-         sleep 0.01; done; echo {{}}",
+         sleep 0.01; done; {then}",
         dir = dir.display()
     )
 }
@@ -823,6 +832,64 @@ fn cli_allocation_steps_spread_over_the_nodes(cluster: &Cluster) {
     let expected: BTreeMap<String, usize> =
         cluster.nodes().iter().map(|n| (n.clone(), 4)).collect();
     assert_eq!(per_node, expected, "{stdout}{stderr}");
+}
+
+/// `--slurm-jobid ID` of an allocation of the three nodes made elsewhere
+/// (`salloc --no-shell -N3`), `-j 12`: the 12 slots' steps, all running
+/// at once (a rendezvous of 12), each print their host: 4 on each node.
+/// hearth does not release an allocation it did not make: it still runs
+/// after the run (and is cancelled here). An unknown job id is a clear
+/// error before any slot starts (it used to be four slots dead after five
+/// tries each, on srun's "Expired or invalid job").
+fn cli_existing_allocation_steps_spread_over_its_nodes(cluster: &Cluster) {
+    let held = cluster
+        .hold_allocation(&[&format!("-N{NODES}")])
+        .unwrap_or_else(|why| panic!("no allocation: {why}"));
+    let dir = cluster.scratch("existing-allocation");
+    let command = rendezvous_then(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12, "hostname; : {}");
+    let out = hearth_map(
+        cluster,
+        &[
+            "--slurm",
+            "--slurm-jobid",
+            held.id(),
+            "-j",
+            "12",
+            "--",
+            &command,
+        ],
+        &numbers(12),
+    );
+    assert!(out.status.success(), "{}", out.why());
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for host in out.lines() {
+        *per_node.entry(host.to_owned()).or_default() += 1;
+    }
+    assert_eq!(gates::count_entries(&dir), 12, "{}", out.stderr);
+    assert_eq!(per_node, four_each(cluster), "{}{}", out.stdout, out.stderr);
+    let queue = cluster.jobs();
+    assert!(
+        queue
+            .iter()
+            .any(|j| j.starts_with(&format!("{} RUNNING ", held.id()))),
+        "hearth released an allocation it did not make: {queue:?}"
+    );
+    drop(held);
+
+    let out = hearth_map(
+        cluster,
+        &["--slurm", "--slurm-jobid", "999999", "--", "echo", "{}"],
+        "1\n",
+    );
+    // hearth's own error, as a bad option's.
+    assert_eq!(out.status.code(), Some(255), "{}", out.why());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("--slurm-jobid 999999")
+            && out.stderr.contains("Invalid job id specified"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A short run of 12 slots in an allocation of three nodes (3 inputs of

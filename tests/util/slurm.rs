@@ -433,6 +433,35 @@ impl Cluster {
         path
     }
 
+    /// Makes an allocation as a user would before running hearth in it:
+    /// `salloc --no-shell --job-name=held ARGS`, which returns once it is
+    /// granted. Dropping the handle cancels it.
+    ///
+    /// # Errors
+    ///
+    /// salloc failed, or said no job id.
+    pub fn hold_allocation(&self, args: &[&str]) -> Result<HeldJob<'_>, String> {
+        let out = self
+            .command("salloc")
+            .args(["--no-shell", "--job-name=held", "--immediate=30"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("running salloc: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let id = stderr
+            .lines()
+            .find_map(|l| {
+                l.split_once("Granted job allocation ")
+                    .map(|(_, id)| id.trim())
+            })
+            .filter(|id| out.status.success() && !id.is_empty())
+            .ok_or_else(|| format!("salloc {args:?} ({}): {}", out.status, stderr.trim()))?;
+        Ok(HeldJob {
+            cluster: self,
+            id: id.to_owned(),
+        })
+    }
+
     /// The jobs in the queue (pending, running or completing), one line
     /// each: `id state name nodes` (no nodes while pending).
     pub fn jobs(&self) -> Vec<String> {
@@ -513,6 +542,27 @@ impl Cluster {
             })
             .map(|p| p.pid)
             .collect()
+    }
+}
+
+/// An allocation made by [`Cluster::hold_allocation`], cancelled when
+/// dropped.
+#[derive(Debug)]
+pub struct HeldJob<'a> {
+    cluster: &'a Cluster,
+    id: String,
+}
+
+impl HeldJob<'_> {
+    /// Its job id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for HeldJob<'_> {
+    fn drop(&mut self) {
+        let _ = self.cluster.command("scancel").arg(&self.id).output();
     }
 }
 
