@@ -444,6 +444,40 @@ impl Ran {
     fn why(&self) -> String {
         format!("{}: {}", self.status, self.stderr)
     }
+
+    /// The `--json` records of a run of `echo` over the inputs
+    /// `1..=jobs` ([`numbers`]), after checking that it succeeded and gave
+    /// every output once and in input order.
+    #[track_caller]
+    fn json_in_order(&self, jobs: usize) -> Vec<serde_json::Value> {
+        assert!(self.status.success(), "{}", self.why());
+        let lines = self.lines();
+        assert_eq!(lines.len(), jobs, "{}", self.stderr);
+        let mut records = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let json: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"));
+            assert_eq!(json["seq"], i + 1, "{line}");
+            assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+            records.push(json);
+        }
+        records
+    }
+
+    /// How many slots the run said it lost, after checking that it said
+    /// `why` of each.
+    #[track_caller]
+    fn lost_slots(&self, why: &str) -> usize {
+        let lost: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" lost: "))
+            .collect();
+        for line in &lost {
+            assert!(line.contains(why), "{}", self.stderr);
+        }
+        lost.len()
+    }
 }
 
 /// Runs `cmd` with `input` on its stdin (written by a thread of its own),
@@ -517,6 +551,30 @@ fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Ran {
     watch(hearth_map_command(cluster, args), inputs, |_, _| {})
 }
 
+/// Runs `hearth map ARGS` over the inputs `1..=jobs` ([`numbers`]) and,
+/// once `at` lines of output came, `act(hearth's pid)`: the run, and what
+/// `act` gave (`None` if the run gave fewer lines).
+fn hearth_map_acting<T>(
+    cluster: &Cluster,
+    args: &[&str],
+    jobs: usize,
+    at: usize,
+    act: impl FnOnce(u32) -> T,
+) -> (Ran, Option<T>) {
+    let mut act = Some(act);
+    let mut acted = None;
+    let run = watch(
+        hearth_map_command(cluster, args),
+        &numbers(jobs),
+        |n, pid| {
+            if n == at {
+                acted = act.take().map(|act| act(pid));
+            }
+        },
+    );
+    (run, acted)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -558,32 +616,21 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
 /// the run still gives every output once and in order and exits 0.
 fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut killed = None;
-    let cmd = hearth_map_command(
-        cluster,
-        &["--slurm", "-j", "4", "--json", "--", "sleep 0.02; echo {}"],
-    );
-    let run = watch(cmd, &numbers(JOBS), |n, hearth_pid| {
-        if n == 20 {
-            // Every slot has had time to take jobs; one srun of hearth's.
-            let srun = processes()
-                .into_iter()
-                .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
-                .expect("no srun process under hearth");
-            assert!(procs::signal(srun.pid, libc::SIGKILL));
-            killed = Some(srun.pid);
-        }
+    let args = ["--slurm", "-j", "4", "--json", "--", "sleep 0.02; echo {}"];
+    let (run, killed) = hearth_map_acting(cluster, &args, JOBS, 20, |hearth_pid| {
+        // Every slot has had time to take jobs; one srun of hearth's.
+        let srun = processes()
+            .into_iter()
+            .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
+            .expect("no srun process under hearth");
+        assert!(procs::signal(srun.pid, libc::SIGKILL));
+        srun.pid
     });
     assert!(killed.is_some(), "fewer than 20 outputs: {}", run.why());
-    assert!(run.status.success(), "{}", run.why());
-    let lines = run.lines();
-    assert_eq!(lines.len(), JOBS, "{}", run.stderr);
     let mut retried = 0;
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-        assert_node(cluster, json["node"].as_str().unwrap_or_default(), line);
+    for json in run.json_in_order(JOBS) {
+        let node = json["node"].as_str().unwrap_or_default();
+        assert_node(cluster, node, &json.to_string());
         if json["attempts"] != 1 {
             retried += 1;
         }
@@ -604,37 +651,31 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
 /// worker goes with its cancelled job.
 fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut stopped = None;
-    let cmd = hearth_map_command(
-        cluster,
-        &[
-            "--slurm",
-            "-j",
-            "4",
-            "--slot-timeout",
-            "2s",
-            "--json",
-            "--",
-            "sleep 0.02; echo {}",
-        ],
-    );
-    let run = watch(cmd, &numbers(JOBS), |n, _| {
-        if n == 20 {
-            // A worker of this hearth's, started by a step daemon.
-            let all = processes();
-            let worker = all
-                .iter()
-                .find(|p| {
-                    p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
-                        && all
-                            .iter()
-                            .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
-                })
-                .expect("no worker under a slurmstepd");
-            assert!(procs::signal(worker.ppid, libc::SIGSTOP));
-            assert!(procs::signal(worker.pid, libc::SIGSTOP));
-            stopped = Some((worker.pid, worker.ppid));
-        }
+    let args = [
+        "--slurm",
+        "-j",
+        "4",
+        "--slot-timeout",
+        "2s",
+        "--json",
+        "--",
+        "sleep 0.02; echo {}",
+    ];
+    let (run, stopped) = hearth_map_acting(cluster, &args, JOBS, 20, |_| {
+        // A worker of this hearth's, started by a step daemon.
+        let all = processes();
+        let worker = all
+            .iter()
+            .find(|p| {
+                p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
+                    && all
+                        .iter()
+                        .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
+            })
+            .expect("no worker under a slurmstepd");
+        assert!(procs::signal(worker.ppid, libc::SIGSTOP));
+        assert!(procs::signal(worker.pid, libc::SIGSTOP));
+        (worker.pid, worker.ppid)
     });
     let Some((stopped, stepd)) = stopped else {
         panic!("fewer than 20 outputs: {}", run.why());
@@ -652,24 +693,13 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     if gone.is_none() {
         let _ = procs::signal(stopped, libc::SIGKILL);
     }
-    let stderr = &run.stderr;
-    assert!(run.status.success(), "{}", run.why());
-    let lines = run.lines();
-    assert_eq!(lines.len(), JOBS, "{stderr}");
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-    }
-    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
-    assert_eq!(lost.len(), 1, "{stderr}");
-    assert!(
-        lost[0].contains("no answer for 2s (the slot timeout)"),
-        "{stderr}"
-    );
+    let _ = run.json_in_order(JOBS);
+    let lost = run.lost_slots("no answer for 2s (the slot timeout)");
+    assert_eq!(lost, 1, "{}", run.stderr);
     assert!(
         gone.is_some(),
-        "the stopped worker {stopped} outlived its slot: {stderr}"
+        "the stopped worker {stopped} outlived its slot: {}",
+        run.stderr
     );
 }
 
@@ -940,54 +970,33 @@ fn cli_slots_not_started_at_the_end_are_not_called_pending(cluster: &Cluster) {
 /// the tests after this one, and nothing is left of the run.
 fn cli_crashed_node_slots_declared_dead_jobs_run_elsewhere(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let cmd = hearth_map_command(
-        cluster,
-        &[
-            "--slurm",
-            "-j",
-            "6",
-            "--slurm-alloc",
-            "--salloc-args",
-            "-N3",
-            "--slot-timeout",
-            "3s",
-            "--json",
-            "--",
-            "sleep 0.05; echo {}",
-        ],
-    );
-    let mut crashed = false;
-    let run = watch(cmd, &numbers(JOBS), |n, _| {
-        if n == 30 {
-            cluster.crash_node(2);
-            crashed = true;
-        }
-    });
+    let args = [
+        "--slurm",
+        "-j",
+        "6",
+        "--slurm-alloc",
+        "--salloc-args",
+        "-N3",
+        "--slot-timeout",
+        "3s",
+        "--json",
+        "--",
+        "sleep 0.05; echo {}",
+    ];
+    let (run, crashed) = hearth_map_acting(cluster, &args, JOBS, 30, |_| cluster.crash_node(2));
     let restarted = cluster.restart_node(2);
-    let stderr = &run.stderr;
-    assert!(crashed, "fewer than 30 outputs: {}", run.why());
-    assert!(run.status.success(), "{}", run.why());
-    let lines = run.lines();
-    assert_eq!(lines.len(), JOBS, "{stderr}");
-    let mut nodes = BTreeSet::new();
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-        let _ = nodes.insert(json["node"].as_str().unwrap_or("?").to_owned());
-    }
+    assert!(crashed.is_some(), "fewer than 30 outputs: {}", run.why());
+    let nodes: BTreeSet<String> = run
+        .json_in_order(JOBS)
+        .iter()
+        .map(|json| json["node"].as_str().unwrap_or("?").to_owned())
+        .collect();
     assert_eq!(
         nodes.len(),
         3,
         "every node ran jobs before the crash: {nodes:?}"
     );
-    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
-    assert_eq!(lost.len(), 2, "{stderr}");
-    for line in lost {
-        assert!(
-            line.contains("no answer for 3s (the slot timeout)"),
-            "{stderr}"
-        );
-    }
+    let lost = run.lost_slots("no answer for 3s (the slot timeout)");
+    assert_eq!(lost, 2, "{}", run.stderr);
     restarted.unwrap_or_else(|why| panic!("node3 did not come back: {why}"));
 }
