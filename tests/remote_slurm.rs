@@ -1,9 +1,10 @@
-//! The remote slot pool over a real Slurm, against a private single-node
-//! cluster on loopback (see `util/slurm.rs`): the library's Slurm
-//! transport, the `hearth map --slurm` command, and the `remote_pool`
-//! example with `--slurm`; then, on a private cluster of three nodes, each
-//! a network namespace (`util/netns.rs`), what needs several nodes: slots
-//! spread over an allocation's nodes, and a node that crashes.
+//! The remote slot pool over a real Slurm, against a private cluster of
+//! three nodes on this machine, each a network namespace (see
+//! `util/slurm.rs` and `util/netns.rs`): the library's Slurm transport, the
+//! `hearth map --slurm` command and the `remote_pool` example with
+//! `--slurm`, slots spread over an allocation's nodes (one hearth made, or
+//! one made elsewhere), and a node that crashes. One cluster serves every
+//! test of a run and is torn down at the end.
 //!
 //! `harness = false`: started with `--remote-worker` this binary is the
 //! worker of the library tests (its handlers below), started by `srun`;
@@ -35,12 +36,11 @@ mod slurm;
 #[allow(dead_code)]
 mod sshd;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{self, Command, ExitCode, Output, Stdio};
+use std::process::{self, Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, fs, panic, thread};
 
@@ -49,7 +49,10 @@ use hearth::remote::{
 };
 
 use procs::processes;
-use slurm::{CAPACITY, Cluster, NODE};
+use slurm::{Cluster, TINY, TINY_CAPACITY};
+
+/// The nodes of the test cluster.
+const NODES: usize = 3;
 
 /// How long a worker-side wait may last before the job gives up, so a
 /// broken test fails instead of hanging.
@@ -92,7 +95,7 @@ fn main() -> ExitCode {
     }
     let required = env::var("HEARTH_REQUIRE_SLURM").is_ok_and(|v| v == "1");
     let started = Instant::now();
-    let cluster = match Cluster::start() {
+    let cluster = match Cluster::start(NODES) {
         Ok(cluster) => cluster,
         Err(why) if required => {
             println!(
@@ -106,11 +109,10 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "private Slurm cluster up in {:.2?}, SLURM_CONF={}",
+        "private Slurm cluster of {NODES} nodes up in {:.2?}, SLURM_CONF={}",
         started.elapsed(),
         cluster.conf().display()
     );
-
     if env::args().any(|a| a == "--hold") {
         println!("export SLURM_CONF={}", cluster.conf().display());
         println!("(the cluster stays up until stdin closes)");
@@ -127,8 +129,8 @@ fn main() -> ExitCode {
             library_pending_slot_is_reported_and_its_job_cancelled,
         ),
         (
-            "library_allocation_steps_and_release",
-            library_allocation_steps_and_release,
+            "library_allocation_steps_spread_and_release",
+            library_allocation_steps_spread_and_release,
         ),
         (
             "cli_1000_jobs_in_order_with_the_node",
@@ -143,87 +145,37 @@ fn main() -> ExitCode {
             cli_silent_slot_is_declared_dead_and_its_srun_stopped,
         ),
         (
-            "cli_40_slots_the_surplus_is_reported_pending",
-            cli_40_slots_the_surplus_is_reported_pending,
+            "cli_no_room_the_surplus_is_reported_pending",
+            cli_no_room_the_surplus_is_reported_pending,
         ),
         (
-            "cli_40_slots_as_steps_of_one_allocation",
-            cli_40_slots_as_steps_of_one_allocation,
+            "cli_no_room_slots_as_steps_of_one_allocation",
+            cli_no_room_slots_as_steps_of_one_allocation,
+        ),
+        (
+            "cli_allocation_steps_spread_over_the_nodes",
+            cli_allocation_steps_spread_over_the_nodes,
+        ),
+        (
+            "cli_existing_allocation_steps_spread_over_its_nodes",
+            cli_existing_allocation_steps_spread_over_its_nodes,
+        ),
+        (
+            "cli_slots_not_started_at_the_end_are_not_called_pending",
+            cli_slots_not_started_at_the_end_are_not_called_pending,
         ),
         (
             "example_remote_pool_over_slurm",
             example_remote_pool_over_slurm,
         ),
+        (
+            "cli_crashed_node_slots_declared_dead_jobs_run_elsewhere",
+            cli_crashed_node_slots_declared_dead_jobs_run_elsewhere,
+        ),
     ];
-    let single = runner::run_with(tests, &cluster, leftovers, |cluster| {
+    runner::run_with(tests, &cluster, leftovers, |cluster| {
         format!("; cluster logs:\n{}", cluster.log_tail(10))
-    });
-    drop(cluster);
-    let nodes = run_on_three_nodes(required);
-    if single == ExitCode::SUCCESS {
-        nodes
-    } else {
-        single
-    }
-}
-
-/// A test on the cluster of three nodes, which it may crash and restart.
-type NodesTest = fn(&RefCell<Cluster>);
-
-/// Starts the cluster of three nodes (one per test run, shared by its
-/// tests) if a test of it is to run, runs them, and tears it down.
-fn run_on_three_nodes(required: bool) -> ExitCode {
-    let tests: &[(&str, NodesTest)] = &[
-        (
-            "nodes_allocation_steps_spread_over_the_nodes",
-            nodes_allocation_steps_spread_over_the_nodes,
-        ),
-        (
-            "nodes_slots_not_started_at_the_end_are_not_called_pending",
-            nodes_slots_not_started_at_the_end_are_not_called_pending,
-        ),
-        (
-            "nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere",
-            nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere,
-        ),
-    ];
-    let filter: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    if !filter.is_empty()
-        && !tests
-            .iter()
-            .any(|(name, _)| filter.iter().any(|f| name.contains(f.as_str())))
-    {
-        return ExitCode::SUCCESS;
-    }
-    let started = Instant::now();
-    let cluster = match Cluster::start_nodes(3) {
-        Ok(cluster) => RefCell::new(cluster),
-        Err(why) if required => {
-            println!(
-                "test remote_slurm nodes ... FAILED: HEARTH_REQUIRE_SLURM=1 and no private Slurm of three nodes: {why}"
-            );
-            return ExitCode::from(101);
-        }
-        Err(why) => {
-            println!("test remote_slurm nodes ... skipped: {why}");
-            return ExitCode::SUCCESS;
-        }
-    };
-    println!(
-        "private Slurm cluster of 3 nodes up in {:.2?}, SLURM_CONF={}",
-        started.elapsed(),
-        cluster.borrow().conf().display()
-    );
-    let tests: Vec<runner::TestWith<RefCell<Cluster>>> = tests.to_vec();
-    runner::run_with(
-        &tests,
-        &cluster,
-        |cluster| leftovers(&cluster.borrow()),
-        |cluster| format!("; cluster logs:\n{}", cluster.borrow().log_tail(10)),
-    )
+    })
 }
 
 /// The `hearth` command.
@@ -285,8 +237,9 @@ fn slot_of<T: std::fmt::Debug>(index: usize, report: &JobReport<T>) -> SlotInfo 
 
 /// Four slots, each a job of its own: they all run at once (a rendezvous),
 /// every report names the node Slurm picked and its slot's job id (four
-/// different jobs, all `hearth` jobs RUNNING in squeue meanwhile), the
-/// metrics list the four workers; then 2,000 jobs come back in order.
+/// different jobs, each RUNNING in squeue meanwhile on the node its slot
+/// reported), the metrics list the four workers; then 2,000 jobs come back
+/// in order.
 fn library_slots_report_their_node_and_job(cluster: &Cluster) {
     let mut pool = Pool::builder()
         .host(Host::new("slurm", 4, slurm(cluster).into()))
@@ -306,7 +259,7 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
                 .clone()
                 .unwrap_or_else(|e| panic!("rendezvous {index}: {e}"));
             assert_eq!(report.host.as_deref(), Some("slurm"));
-            assert_eq!(slot.node, NODE, "{slot:?}");
+            assert_node(cluster, &slot.node, &format!("{slot:?}"));
             assert_eq!(slot.pid, pid, "{slot:?}");
             slots.push(slot);
             ControlFlow::Continue(())
@@ -319,10 +272,12 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
         .collect();
     assert_eq!(jobs.len(), 4, "{slots:#?}");
     let queue = cluster.jobs();
-    for job in &jobs {
+    for slot in &slots {
+        let job = slot.slurm_job.as_deref().unwrap_or_default();
         assert!(
-            queue.contains(&format!("{job} RUNNING hearth")),
-            "job {job} not running in squeue: {queue:?}"
+            queue.contains(&format!("{job} RUNNING hearth {}", slot.node)),
+            "job {job} not running in squeue on {}: {queue:?}",
+            slot.node
         );
     }
     let metrics = pool.metrics();
@@ -346,15 +301,18 @@ fn library_slots_report_their_node_and_job(cluster: &Cluster) {
     pool.shutdown(Duration::from_secs(10));
 }
 
-/// One slot more than the cluster runs: while the others hold their jobs
-/// (every slot is a job that lives as long as the pool), the last one
-/// stays pending; after the pending timeout (1 s here) it is failed with a
-/// reason that says so, counted in the metrics, and its job is cancelled,
-/// not left in the queue; the pool's work is done by the others.
+/// One slot more than the partition [`TINY`] runs: while the others hold
+/// their jobs (every slot is a job that lives as long as the pool), the
+/// last one stays pending; after the pending timeout (1 s here) it is
+/// failed with a reason that says so, counted in the metrics, and its job
+/// is cancelled, not left in the queue; the pool's work is done by the
+/// others.
 fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
-    let transport = slurm(cluster).pending_timeout(Duration::from_secs(1));
+    let transport = slurm(cluster)
+        .partition(TINY)
+        .pending_timeout(Duration::from_secs(1));
     let mut pool = Pool::builder()
-        .host(Host::new("slurm", CAPACITY + 1, transport.into()))
+        .host(Host::new("slurm", TINY_CAPACITY + 1, transport.into()))
         .build()
         .unwrap();
     let control = pool.control();
@@ -398,24 +356,28 @@ fn library_pending_slot_is_reported_and_its_job_cancelled(cluster: &Cluster) {
     // capacity, never past it.
     let host = &pool.metrics().hosts[0];
     assert!(
-        host.dead == 0 && host.alive > 0 && host.alive <= CAPACITY,
+        host.dead == 0 && host.alive > 0 && host.alive <= TINY_CAPACITY,
         "{host:?}"
     );
     pool.shutdown(Duration::from_secs(10));
 }
 
-/// The allocation mode: one salloc allocation, the slots `--overlap`
-/// steps of it (job ids `ALLOC.STEP`), more of them than the cluster runs
-/// as jobs; dropping the pool and the handle releases the allocation.
-fn library_allocation_steps_and_release(cluster: &Cluster) {
-    let slots = CAPACITY + 4;
+/// The allocation mode: one salloc allocation of every node, the slots
+/// `--overlap` steps of it (job ids `ALLOC.STEP`), 12 of them all running
+/// at once (a rendezvous), 4 on each node; dropping the pool and the
+/// handle releases the allocation.
+fn library_allocation_steps_spread_and_release(cluster: &Cluster) {
+    let slots = 4 * NODES;
     let transport = slurm(cluster);
-    let allocation = transport.allocate(["-N1"]).unwrap();
+    let allocation = transport.allocate([format!("-N{NODES}")]).unwrap();
     let id = allocation.id().to_owned();
+    assert_eq!(allocation.nodes(), cluster.nodes());
+    let queue = cluster.jobs();
     assert!(
-        cluster.jobs().contains(&format!("{id} RUNNING hearth")),
-        "{:?}",
-        cluster.jobs()
+        queue
+            .iter()
+            .any(|j| j.starts_with(&format!("{id} RUNNING hearth "))),
+        "{queue:?}"
     );
     let transport = transport.in_allocation(&allocation);
     drop(allocation);
@@ -425,6 +387,7 @@ fn library_allocation_steps_and_release(cluster: &Cluster) {
         .unwrap();
     let dir = cluster.scratch("allocation-rendezvous");
     let mut steps = BTreeSet::new();
+    let mut per_node = BTreeMap::<String, usize>::new();
     pool.run(
         &Target::Any,
         "rendezvous",
@@ -437,46 +400,179 @@ fn library_allocation_steps_and_release(cluster: &Cluster) {
             let (alloc, _step) = job.split_once('.').expect("ALLOC.STEP");
             assert_eq!(alloc, id);
             let _ = steps.insert(job);
+            *per_node.entry(slot.node).or_default() += 1;
             ControlFlow::Continue(())
         },
     )
     .unwrap();
     assert_eq!(steps.len(), slots, "{steps:?}");
+    assert_eq!(per_node, four_each(cluster), "{steps:?}");
     pool.shutdown(Duration::from_secs(10));
     // The last handle went with the pool: the allocation is released.
     assert_eq!(cluster.wait_queue_empty(Duration::from_secs(15)), Ok(()));
 }
 
-/// Runs `hearth map ARGS` with `inputs` on stdin against the cluster.
-fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Output {
-    let mut child = Command::new(hearth())
-        .arg("map")
-        .args(args)
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
+/// Panics unless `node` is a node of the cluster.
+#[track_caller]
+fn assert_node(cluster: &Cluster, node: &str, context: &str) {
+    assert!(
+        cluster.nodes().iter().any(|n| n == node),
+        "{node:?} is not a node of the cluster {:?}: {context}",
+        cluster.nodes()
+    );
+}
+
+/// 4 on each node: 12 slots spread over the 3 nodes.
+fn four_each(cluster: &Cluster) -> BTreeMap<String, usize> {
+    cluster.nodes().iter().map(|n| (n.clone(), 4)).collect()
+}
+
+/// What a watched command did (see [`watch`]).
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    /// Its stdout's lines.
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// Its exit status and stderr, for a failed assertion.
+    fn why(&self) -> String {
+        format!("{}: {}", self.status, self.stderr)
+    }
+
+    /// The `--json` records of a run of `echo` over the inputs
+    /// `1..=jobs` ([`numbers`]), after checking that it succeeded and gave
+    /// every output once and in input order.
+    #[track_caller]
+    fn json_in_order(&self, jobs: usize) -> Vec<serde_json::Value> {
+        assert!(self.status.success(), "{}", self.why());
+        let lines = self.lines();
+        assert_eq!(lines.len(), jobs, "{}", self.stderr);
+        let mut records = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let json: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"));
+            assert_eq!(json["seq"], i + 1, "{line}");
+            assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
+            records.push(json);
+        }
+        records
+    }
+
+    /// How many slots the run said it lost, after checking that it said
+    /// `why` of each.
+    #[track_caller]
+    fn lost_slots(&self, why: &str) -> usize {
+        let lost: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" lost: "))
+            .collect();
+        for line in &lost {
+            assert!(line.contains(why), "{}", self.stderr);
+        }
+        lost.len()
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin (written by a thread of its own),
+/// its stderr collected by another, and its stdout read here line by line:
+/// `on_line(n, pid)` is called after the `n`th line (from 1), with the
+/// command's pid, for a test that acts on the run midway. A last guard
+/// kills a run still going after [`CLI_TIMEOUT`], so that the test fails
+/// instead of hanging.
+fn watch(mut cmd: Command, input: &str, mut on_line: impl FnMut(usize, u32)) -> Ran {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting hearth");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let inputs = inputs.to_owned();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(inputs.as_bytes());
-    });
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     let pid = child.id();
-    // A last guard: kill a hanging run so the test fails instead.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_owned();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let guard = thread::spawn(move || {
         if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
             let _ = procs::signal(pid, libc::SIGKILL);
         }
     });
-    let output = child.wait_with_output().expect("waiting for hearth");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut all, mut lines) = (Vec::new(), 0);
+    loop {
+        let start = all.len();
+        match stdout.read_until(b'\n', &mut all) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if all[start..].ends_with(b"\n") => {
+                lines += 1;
+                on_line(lines, pid);
+            }
+            Ok(_) => {}
+        }
+    }
+    let status = child.wait().expect("waiting for the command");
     drop(done_tx);
     let _ = guard.join();
     let _ = writer.join();
-    output
+    Ran {
+        status,
+        stdout: text(&all),
+        stderr: text(&errors.join().expect("the stderr reader panicked")),
+    }
+}
+
+/// `hearth map ARGS` against the cluster.
+fn hearth_map_command(cluster: &Cluster, args: &[&str]) -> Command {
+    let mut cmd = Command::new(hearth());
+    let _ = cmd
+        .arg("map")
+        .args(args)
+        .env("SLURM_CONF", cluster.conf())
+        .env_remove("HEARTH_LOG");
+    cmd
+}
+
+/// Runs `hearth map ARGS` with `inputs` on stdin against the cluster.
+fn hearth_map(cluster: &Cluster, args: &[&str], inputs: &str) -> Ran {
+    watch(hearth_map_command(cluster, args), inputs, |_, _| {})
+}
+
+/// Runs `hearth map ARGS` over the inputs `1..=jobs` ([`numbers`]) and,
+/// once `at` lines of output came, `act(hearth's pid)`: the run, and what
+/// `act` gave (`None` if the run gave fewer lines).
+fn hearth_map_acting<T>(
+    cluster: &Cluster,
+    args: &[&str],
+    jobs: usize,
+    at: usize,
+    act: impl FnOnce(u32) -> T,
+) -> (Ran, Option<T>) {
+    let mut act = Some(act);
+    let mut acted = None;
+    let run = watch(
+        hearth_map_command(cluster, args),
+        &numbers(jobs),
+        |n, pid| {
+            if n == at {
+                acted = act.take().map(|act| act(pid));
+            }
+        },
+    );
+    (run, acted)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -498,13 +594,8 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
         &numbers(1000),
     );
     let elapsed = start.elapsed();
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        out.status,
-        text(&out.stderr)
-    );
+    let stdout = &out.stdout;
+    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1000, "{stdout}");
     let mut jobs = BTreeSet::new();
@@ -512,7 +603,7 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
         assert_eq!(value, (i + 1).to_string(), "line {i}: {line:?}");
         let (node, job) = place.split_once('/').unwrap_or_else(|| panic!("{line:?}"));
-        assert_eq!(node, NODE, "{line:?}");
+        assert_node(cluster, node, line);
         assert!(job.parse::<u64>().is_ok(), "{line:?}");
         let _ = jobs.insert(job.to_owned());
     }
@@ -525,69 +616,21 @@ fn cli_1000_jobs_in_order_with_the_node(cluster: &Cluster) {
 /// the run still gives every output once and in order and exits 0.
 fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
-            "--slurm",
-            "-j",
-            "4",
-            "--json",
-            "--",
-            "sleep 0.02; echo {}",
-        ])
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
+    let args = ["--slurm", "-j", "4", "--json", "--", "sleep 0.02; echo {}"];
+    let (run, killed) = hearth_map_acting(cluster, &args, JOBS, 20, |hearth_pid| {
+        // Every slot has had time to take jobs; one srun of hearth's.
+        let srun = processes()
+            .into_iter()
+            .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
+            .expect("no srun process under hearth");
+        assert!(procs::signal(srun.pid, libc::SIGKILL));
+        srun.pid
     });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut killed = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 20 {
-            // Every slot has had time to take jobs; one srun of hearth's.
-            let srun = processes()
-                .into_iter()
-                .find(|p| p.ppid == hearth_pid && p.comm == "srun" && p.state != 'Z')
-                .expect("no srun process under hearth");
-            assert!(procs::signal(srun.pid, libc::SIGKILL));
-            killed = Some(srun.pid);
-        }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
-    assert!(
-        killed.is_some(),
-        "fewer than 20 outputs: {lines:?}; {stderr}"
-    );
-    assert!(status.success(), "{status}: {stderr}");
-    assert_eq!(lines.len(), JOBS, "{stderr}");
+    assert!(killed.is_some(), "fewer than 20 outputs: {}", run.why());
     let mut retried = 0;
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-        assert_eq!(json["node"], NODE, "{line}");
+    for json in run.json_in_order(JOBS) {
+        let node = json["node"].as_str().unwrap_or_default();
+        assert_node(cluster, node, &json.to_string());
         if json["attempts"] != 1 {
             retried += 1;
         }
@@ -608,68 +651,34 @@ fn cli_killed_srun_loses_nothing(cluster: &Cluster) {
 /// worker goes with its cancelled job.
 fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
-            "--slurm",
-            "-j",
-            "4",
-            "--slot-timeout",
-            "2s",
-            "--json",
-            "--",
-            "sleep 0.02; echo {}",
-        ])
-        .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
+    let args = [
+        "--slurm",
+        "-j",
+        "4",
+        "--slot-timeout",
+        "2s",
+        "--json",
+        "--",
+        "sleep 0.02; echo {}",
+    ];
+    let (run, stopped) = hearth_map_acting(cluster, &args, JOBS, 20, |_| {
+        // A worker of this hearth's, started by a step daemon.
+        let all = processes();
+        let worker = all
+            .iter()
+            .find(|p| {
+                p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
+                    && all
+                        .iter()
+                        .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
+            })
+            .expect("no worker under a slurmstepd");
+        assert!(procs::signal(worker.ppid, libc::SIGSTOP));
+        assert!(procs::signal(worker.pid, libc::SIGSTOP));
+        (worker.pid, worker.ppid)
     });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut stopped = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 20 {
-            // A worker of this hearth's, started by a step daemon.
-            let all = processes();
-            let worker = all
-                .iter()
-                .find(|p| {
-                    p.cmdline == format!("{} {}", hearth(), remote::REMOTE_WORKER_FLAG)
-                        && all
-                            .iter()
-                            .any(|d| d.pid == p.ppid && d.comm.starts_with("slurmstepd"))
-                })
-                .expect("no worker under a slurmstepd");
-            assert!(procs::signal(worker.ppid, libc::SIGSTOP));
-            assert!(procs::signal(worker.pid, libc::SIGSTOP));
-            stopped = Some((worker.pid, worker.ppid));
-        }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
     let Some((stopped, stepd)) = stopped else {
-        panic!("fewer than 20 outputs: {lines:?}; {stderr}");
+        panic!("fewer than 20 outputs: {}", run.why());
     };
     // The node comes back: its step daemon ends the cancelled step and
     // kills the stopped worker; if not, it is killed here so that it
@@ -684,22 +693,13 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
     if gone.is_none() {
         let _ = procs::signal(stopped, libc::SIGKILL);
     }
-    assert!(status.success(), "{status}: {stderr}");
-    assert_eq!(lines.len(), JOBS, "{stderr}");
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-    }
-    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
-    assert_eq!(lost.len(), 1, "{stderr}");
-    assert!(
-        lost[0].contains("no answer for 2s (the slot timeout)"),
-        "{stderr}"
-    );
+    let _ = run.json_in_order(JOBS);
+    let lost = run.lost_slots("no answer for 2s (the slot timeout)");
+    assert_eq!(lost, 1, "{}", run.stderr);
     assert!(
         gone.is_some(),
-        "the stopped worker {stopped} outlived its slot: {stderr}"
+        "the stopped worker {stopped} outlived its slot: {}",
+        run.stderr
     );
 }
 
@@ -707,115 +707,122 @@ fn cli_silent_slot_is_declared_dead_and_its_srun_stopped(cluster: &Cluster) {
 /// slot's Slurm environment) and waits until `n` slots did, then prints the
 /// input.
 fn rendezvous_command(dir: &Path, id: &str, n: usize) -> String {
+    rendezvous_then(dir, id, n, "echo {}")
+}
+
+/// [`rendezvous_command`] that runs `then` (a shell command) at the end.
+fn rendezvous_then(dir: &Path, id: &str, n: usize, then: &str) -> String {
     format!(
         "touch {dir}/{id}; i=0; while [ $(ls {dir} | wc -l) -lt {n} ]; do \
          i=$((i+1)); [ $i -gt 3000 ] && {{ echo rendezvous timed out >&2; exit 9; }}; \
-         sleep 0.01; done; echo {{}}",
+         sleep 0.01; done; {then}",
         dir = dir.display()
     )
 }
 
-/// `-j 40`, more slots than the cluster's 32: the 32 that run do the work
-/// (a rendezvous of 32 first), the run completes, in order, and hearth
-/// says that the other 8 slots never ran because their jobs were pending;
-/// their queued jobs are cancelled at the end.
-fn cli_40_slots_the_surplus_is_reported_pending(cluster: &Cluster) {
+/// `-j 12` in the partition [`TINY`], which runs 4 jobs: the 4 slots
+/// that run do the work (a rendezvous of 4 first), the run completes, in
+/// order, and hearth says that the other 8 slots never ran because their
+/// jobs were pending; their queued jobs are cancelled at the end.
+fn cli_no_room_the_surplus_is_reported_pending(cluster: &Cluster) {
     let dir = cluster.scratch("cli-pending");
-    let command = rendezvous_command(&dir, "$SLURM_JOB_ID", CAPACITY);
-    let out = hearth_map(
-        cluster,
-        &["--slurm", "-j", "40", "--", &command],
-        &numbers(1000),
-    );
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert_eq!(text(&out.stdout), numbers(1000), "{stderr}");
-    assert_eq!(gates::count_entries(&dir), CAPACITY);
-    assert!(
-        stderr.contains(&format!(
-            "host slurm: {} of 40 slots never ran: their Slurm jobs were still pending",
-            40 - CAPACITY
-        )),
-        "{stderr}"
-    );
-}
-
-/// `-j 40 --slurm-alloc`: one allocation, 40 `--overlap` steps of it, all
-/// running at once (a rendezvous of 40), tagged `localhost/ALLOC.STEP`;
-/// the allocation is released at the end.
-fn cli_40_slots_as_steps_of_one_allocation(cluster: &Cluster) {
-    let dir = cluster.scratch("cli-allocation");
-    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 40);
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID", TINY_CAPACITY);
+    let partition = format!("--partition={TINY}");
     let out = hearth_map(
         cluster,
         &[
             "--slurm",
             "-j",
-            "40",
-            "--slurm-alloc",
-            "--tag-host",
+            "12",
+            "--srun-args",
+            &partition,
             "--",
             &command,
         ],
         &numbers(200),
     );
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{}: {stderr}", out.status);
+    let stderr = &out.stderr;
+    assert!(out.status.success(), "{}", out.why());
+    assert_eq!(out.stdout, numbers(200), "{stderr}");
+    assert_eq!(gates::count_entries(&dir), TINY_CAPACITY);
+    assert!(
+        stderr.contains(&format!(
+            "host slurm: {} of 12 slots never ran: their Slurm jobs were still pending",
+            12 - TINY_CAPACITY
+        )),
+        "{stderr}"
+    );
+}
+
+/// `-j 12 --slurm-alloc` in the partition [`TINY`], which runs 4 jobs:
+/// one allocation, 12 `--overlap` steps of it, all running at once (a
+/// rendezvous of 12), tagged `node1/ALLOC.STEP`; the allocation is
+/// released at the end.
+fn cli_no_room_slots_as_steps_of_one_allocation(cluster: &Cluster) {
+    let dir = cluster.scratch("cli-allocation");
+    let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12);
+    let partition = format!("--partition={TINY}");
+    let out = hearth_map(
+        cluster,
+        &[
+            "--slurm",
+            "-j",
+            "12",
+            "--slurm-alloc",
+            "--salloc-args",
+            &partition,
+            "--tag-host",
+            "--",
+            &command,
+        ],
+        &numbers(100),
+    );
+    let stderr = &out.stderr;
+    assert!(out.status.success(), "{}", out.why());
     assert!(!stderr.contains("pending"), "{stderr}");
-    let stdout = text(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 200, "{stdout}");
+    let lines = out.lines();
+    assert_eq!(lines.len(), 100, "{}", out.stdout);
     let mut allocations = BTreeSet::new();
     for (i, line) in lines.iter().enumerate() {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
         assert_eq!(value, (i + 1).to_string(), "{line:?}");
         let job = place
-            .strip_prefix(&format!("{NODE}/"))
+            .strip_prefix(&format!("{}/", cluster.nodes()[0]))
             .unwrap_or_else(|| panic!("{line:?}"));
         let (alloc, _step) = job.split_once('.').unwrap_or_else(|| panic!("{line:?}"));
         let _ = allocations.insert(alloc.to_owned());
     }
     assert_eq!(allocations.len(), 1, "{allocations:?}");
-    assert_eq!(gates::count_entries(&dir), 40);
+    assert_eq!(gates::count_entries(&dir), 12);
 }
 
 /// The `remote_pool` example (actors submitting jobs to a runtime's pool)
 /// with `--slurm`: 2,000 jobs over 4 Slurm slots, each output checked by
 /// the example; it prints where each slot ran.
 fn example_remote_pool_over_slurm(cluster: &Cluster) {
-    let example = build::example("remote_pool");
-    let mut child = Command::new(&example)
+    let mut cmd = Command::new(build::example("remote_pool"));
+    let _ = cmd
         .args(["--slurm", "--jobs", "2000", "--slots", "4"])
         .env("SLURM_CONF", cluster.conf())
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the example");
-    let pid = child.id();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(pid, libc::SIGKILL);
-        }
-    });
-    let mut stdout = String::new();
-    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    let status = child.wait().unwrap();
-    drop(done_tx);
-    let _ = guard.join();
-    assert!(status.success(), "{status}: {stdout}\n{stderr}");
+        .env_remove("HEARTH_LOG");
+    let run = watch(cmd, "", |_, _| {});
+    let stdout = &run.stdout;
+    assert!(run.status.success(), "{stdout}\n{}", run.why());
     assert!(
         stdout.contains("done=2000 failed=0 cancelled=0"),
-        "{stdout}\n{stderr}"
+        "{stdout}\n{}",
+        run.stderr
     );
     assert!(stdout.contains("host=slurm slots=4 jobs=2000"), "{stdout}");
     let workers = stdout
         .lines()
-        .filter(|l| l.starts_with("  slot=slurm:") && l.contains(&format!(" node={NODE} ")))
+        .filter(|l| l.starts_with("  slot=slurm:"))
+        .inspect(|l| {
+            let node = l.split_once(" node=").map_or("", |(_, rest)| {
+                rest.split_whitespace().next().unwrap_or_default()
+            });
+            assert_node(cluster, node, l);
+        })
         .count();
     assert!((1..=4).contains(&workers), "{stdout}");
 }
@@ -823,12 +830,11 @@ fn example_remote_pool_over_slurm(cluster: &Cluster) {
 /// `--slurm-alloc --salloc-args -N3 -j 12` on three nodes: the 12 slots,
 /// all running at once (a rendezvous of 12), are 4 on each node (unnamed,
 /// the steps went 10/1/1).
-fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
-    let cluster = cluster.borrow();
+fn cli_allocation_steps_spread_over_the_nodes(cluster: &Cluster) {
     let dir = cluster.scratch("nodes-spread");
     let command = rendezvous_command(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12);
     let out = hearth_map(
-        &cluster,
+        cluster,
         &[
             "--slurm",
             "-j",
@@ -842,9 +848,9 @@ fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
         ],
         &numbers(12),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    let stdout = text(&out.stdout);
+    let stdout = &out.stdout;
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for (i, line) in stdout.lines().enumerate() {
         let (place, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
@@ -858,15 +864,72 @@ fn nodes_allocation_steps_spread_over_the_nodes(cluster: &RefCell<Cluster>) {
     assert_eq!(per_node, expected, "{stdout}{stderr}");
 }
 
+/// `--slurm-jobid ID` of an allocation of the three nodes made elsewhere
+/// (`salloc --no-shell -N3`), `-j 12`: the 12 slots' steps, all running
+/// at once (a rendezvous of 12), each print their host: 4 on each node.
+/// hearth does not release an allocation it did not make: it still runs
+/// after the run (and is cancelled here). An unknown job id is a clear
+/// error before any slot starts (it used to be four slots dead after five
+/// tries each, on srun's "Expired or invalid job").
+fn cli_existing_allocation_steps_spread_over_its_nodes(cluster: &Cluster) {
+    let held = cluster
+        .hold_allocation(&[&format!("-N{NODES}")])
+        .unwrap_or_else(|why| panic!("no allocation: {why}"));
+    let dir = cluster.scratch("existing-allocation");
+    let command = rendezvous_then(&dir, "$SLURM_JOB_ID.$SLURM_STEP_ID", 12, "hostname; : {}");
+    let out = hearth_map(
+        cluster,
+        &[
+            "--slurm",
+            "--slurm-jobid",
+            held.id(),
+            "-j",
+            "12",
+            "--",
+            &command,
+        ],
+        &numbers(12),
+    );
+    assert!(out.status.success(), "{}", out.why());
+    let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
+    for host in out.lines() {
+        *per_node.entry(host.to_owned()).or_default() += 1;
+    }
+    assert_eq!(gates::count_entries(&dir), 12, "{}", out.stderr);
+    assert_eq!(per_node, four_each(cluster), "{}{}", out.stdout, out.stderr);
+    let queue = cluster.jobs();
+    assert!(
+        queue
+            .iter()
+            .any(|j| j.starts_with(&format!("{} RUNNING ", held.id()))),
+        "hearth released an allocation it did not make: {queue:?}"
+    );
+    drop(held);
+
+    let out = hearth_map(
+        cluster,
+        &["--slurm", "--slurm-jobid", "999999", "--", "echo", "{}"],
+        "1\n",
+    );
+    // hearth's own error, as a bad option's.
+    assert_eq!(out.status.code(), Some(255), "{}", out.why());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("--slurm-jobid 999999")
+            && out.stderr.contains("Invalid job id specified"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A short run of 12 slots in an allocation of three nodes (3 inputs of
 /// `echo`): the slots whose steps had not started when the run ended are
 /// not said to have waited for room in the cluster (srun never said they
 /// were queued); the run succeeds. Whether any slot is still starting at
 /// the end depends on timing: when one is, it is said so.
-fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<Cluster>) {
-    let cluster = cluster.borrow();
+fn cli_slots_not_started_at_the_end_are_not_called_pending(cluster: &Cluster) {
     let out = hearth_map(
-        &cluster,
+        cluster,
         &[
             "--slurm",
             "-j",
@@ -880,9 +943,9 @@ fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<C
         ],
         &numbers(3),
     );
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{}: {stderr}", out.status);
-    assert_eq!(text(&out.stdout), numbers(3), "{stderr}");
+    assert_eq!(out.stdout, numbers(3), "{stderr}");
     assert!(!stderr.contains("no room"), "{stderr}");
     assert!(!stderr.contains("pending"), "{stderr}");
     let starting: Vec<&str> = stderr
@@ -905,83 +968,35 @@ fn nodes_slots_not_started_at_the_end_are_not_called_pending(cluster: &RefCell<C
 /// sruns stopped; their jobs run on the other nodes and the run gives
 /// every output once and in order and exits 0. Then node3 comes back for
 /// the tests after this one, and nothing is left of the run.
-fn nodes_crashed_node_slots_declared_dead_jobs_run_elsewhere(cell: &RefCell<Cluster>) {
+fn cli_crashed_node_slots_declared_dead_jobs_run_elsewhere(cluster: &Cluster) {
     const JOBS: usize = 300;
-    let conf = cell.borrow().conf().to_owned();
-    let mut child = Command::new(hearth())
-        .args([
-            "map",
-            "--slurm",
-            "-j",
-            "6",
-            "--slurm-alloc",
-            "--salloc-args",
-            "-N3",
-            "--slot-timeout",
-            "3s",
-            "--json",
-            "--",
-            "sleep 0.05; echo {}",
-        ])
-        .env("SLURM_CONF", conf)
-        .env_remove("HEARTH_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting hearth");
-    let hearth_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(numbers(JOBS).as_bytes()).unwrap();
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("stderr");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let guard = thread::spawn(move || {
-        if done_rx.recv_timeout(CLI_TIMEOUT).is_err() {
-            let _ = procs::signal(hearth_pid, libc::SIGKILL);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut crashed = false;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        lines.push(line.expect("reading hearth's output"));
-        if lines.len() == 30 {
-            cell.borrow_mut().crash_node(2);
-            crashed = true;
-        }
-    }
-    let status = child.wait().expect("waiting for hearth");
-    drop(done_tx);
-    let _ = guard.join();
-    let stderr = errors.join().unwrap();
-    let restarted = cell.borrow_mut().restart_node(2);
-    assert!(crashed, "fewer than 30 outputs: {lines:?}; {stderr}");
-    assert!(status.success(), "{status}: {stderr}");
-    assert_eq!(lines.len(), JOBS, "{stderr}");
-    let mut nodes = BTreeSet::new();
-    for (i, line) in lines.iter().enumerate() {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(json["seq"], i + 1, "{line}");
-        assert_eq!(json["stdout"], format!("{}\n", i + 1), "{line}");
-        let _ = nodes.insert(json["node"].as_str().unwrap_or("?").to_owned());
-    }
+    let args = [
+        "--slurm",
+        "-j",
+        "6",
+        "--slurm-alloc",
+        "--salloc-args",
+        "-N3",
+        "--slot-timeout",
+        "3s",
+        "--json",
+        "--",
+        "sleep 0.05; echo {}",
+    ];
+    let (run, crashed) = hearth_map_acting(cluster, &args, JOBS, 30, |_| cluster.crash_node(2));
+    let restarted = cluster.restart_node(2);
+    assert!(crashed.is_some(), "fewer than 30 outputs: {}", run.why());
+    let nodes: BTreeSet<String> = run
+        .json_in_order(JOBS)
+        .iter()
+        .map(|json| json["node"].as_str().unwrap_or("?").to_owned())
+        .collect();
     assert_eq!(
         nodes.len(),
         3,
         "every node ran jobs before the crash: {nodes:?}"
     );
-    let lost: Vec<&str> = stderr.lines().filter(|l| l.contains(" lost: ")).collect();
-    assert_eq!(lost.len(), 2, "{stderr}");
-    for line in lost {
-        assert!(
-            line.contains("no answer for 3s (the slot timeout)"),
-            "{stderr}"
-        );
-    }
+    let lost = run.lost_slots("no answer for 3s (the slot timeout)");
+    assert_eq!(lost, 2, "{}", run.stderr);
     restarted.unwrap_or_else(|why| panic!("node3 did not come back: {why}"));
 }

@@ -22,24 +22,27 @@
 //!
 //! With more slots than the cluster runs as separate jobs, run them as
 //! `--overlap` steps of one allocation: [`Slurm::allocate`] makes one with
-//! `salloc` and [`Slurm::in_allocation`] puts the slots in it, or
-//! [`Slurm::allocation_id`] names one made elsewhere (an `sbatch` job).
-//! Steps not placed all land on the allocation's first node, so each slot's
-//! step names a node of an allocation hearth made (`--nodelist`), its
-//! host's slots taking the allocation's nodes in turn; a restarted slot
-//! takes the next node, so a slot of a crashed node comes back on another.
+//! `salloc`, or [`Slurm::existing_allocation`] finds one made elsewhere (an
+//! `sbatch` job, a `salloc --no-shell`), and [`Slurm::in_allocation`] puts
+//! the slots in it (`allocation.rs`). Steps not placed all land on the
+//! allocation's first node, so each slot's step names a node of the
+//! allocation (`--nodelist`), its host's slots taking the allocation's
+//! nodes in turn; a restarted slot takes the next node, so a slot of a
+//! crashed node comes back on another. [`Slurm::allocation_id`] names an
+//! allocation without its nodes: Slurm places those steps.
 
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io;
+use std::process::Command;
 use std::time::Duration;
 
-use log::{debug, warn};
-
 use crate::remote::REMOTE_WORKER_FLAG;
+
+mod allocation;
+
+use allocation::ALLOC_SCRIPT;
+pub use allocation::SlurmAllocation;
 
 /// What the start line begins with.
 const START_MARK: &str = "hearth-slurm";
@@ -47,11 +50,6 @@ const START_MARK: &str = "hearth-slurm";
 /// The script srun runs: the start line, then the worker (`$0` is the
 /// worker binary, `$@` its arguments).
 const START_SCRIPT: &str = r#"printf 'hearth-slurm job=%s step=%s node=%s\n' "${SLURM_JOB_ID:--}" "${SLURM_STEP_ID:--}" "${SLURMD_NODENAME:--}"; exec "$0" "$@""#;
-
-/// The script salloc runs: the allocation's line `hearth-slurm job=ID
-/// nodes=N1,N2,..` (no nodes if scontrol is missing), then it holds the
-/// allocation until its input closes.
-const ALLOC_SCRIPT: &str = r#"echo "hearth-slurm job=$SLURM_JOB_ID nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST" 2>/dev/null | paste -sd, -)"; exec cat >/dev/null"#;
 
 /// How long srun (or salloc) has to exit after `SIGTERM` before it is
 /// killed.
@@ -82,6 +80,7 @@ pub(crate) const MAX_START_LINE: usize = 1024;
 pub struct Slurm {
     srun: Vec<String>,
     salloc: Vec<String>,
+    scontrol: Vec<String>,
     env: Vec<(String, String)>,
     bin: String,
     partition: Option<String>,
@@ -94,10 +93,11 @@ pub struct Slurm {
 /// The allocation the slots are steps of.
 #[derive(Clone, Debug)]
 enum Allocation {
-    /// Made elsewhere: only its id.
+    /// Only its id ([`Slurm::allocation_id`]): Slurm places the steps.
     Id(String),
-    /// Made by [`Slurm::allocate`]: released when the last handle goes.
-    Owned(SlurmAllocation),
+    /// With its nodes, made by [`Slurm::allocate`] (released when the last
+    /// handle goes) or found by [`Slurm::existing_allocation`].
+    Known(SlurmAllocation),
 }
 
 impl Slurm {
@@ -107,6 +107,7 @@ impl Slurm {
         Slurm {
             srun: vec!["srun".to_owned()],
             salloc: vec!["salloc".to_owned()],
+            scontrol: vec!["scontrol".to_owned()],
             env: Vec::new(),
             bin: bin.into(),
             partition: None,
@@ -132,7 +133,15 @@ impl Slurm {
         self
     }
 
-    /// Sets an environment variable for srun and salloc, e.g.
+    /// The scontrol command of [`Slurm::existing_allocation`]; default
+    /// `["scontrol"]`.
+    #[must_use]
+    pub fn scontrol(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> Slurm {
+        self.scontrol = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets an environment variable for srun, salloc and scontrol, e.g.
     /// `SLURM_CONF`. (srun passes hearth's environment on to the tasks.)
     #[must_use]
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Slurm {
@@ -165,18 +174,22 @@ impl Slurm {
 
     /// Runs the slots as `--overlap` steps of the allocation `job_id`
     /// (e.g. an `sbatch --wrap 'sleep infinity'` job, or the job hearth
-    /// runs in), which someone else releases.
+    /// runs in), which someone else releases. Its nodes are not known, so
+    /// Slurm places the steps, and they pile onto its first node once each
+    /// node runs one: [`Slurm::existing_allocation`] learns the nodes and
+    /// spreads the steps over them.
     #[must_use]
     pub fn allocation_id(mut self, job_id: impl Into<String>) -> Slurm {
         self.allocation = Some(Allocation::Id(job_id.into()));
         self
     }
 
-    /// Runs the slots as `--overlap` steps of `allocation`; the transport
-    /// keeps it alive (see [`SlurmAllocation`]).
+    /// Runs the slots as `--overlap` steps of `allocation`, its nodes in
+    /// turn; the transport keeps an allocation hearth made alive (see
+    /// [`SlurmAllocation`]).
     #[must_use]
     pub fn in_allocation(mut self, allocation: &SlurmAllocation) -> Slurm {
-        self.allocation = Some(Allocation::Owned(allocation.clone()));
+        self.allocation = Some(Allocation::Known(allocation.clone()));
         self
     }
 
@@ -199,7 +212,7 @@ impl Slurm {
     pub fn allocation(&self) -> Option<&str> {
         match &self.allocation {
             Some(Allocation::Id(id)) => Some(id),
-            Some(Allocation::Owned(owned)) => Some(owned.id()),
+            Some(Allocation::Known(known)) => Some(known.id()),
             None => None,
         }
     }
@@ -245,11 +258,27 @@ impl Slurm {
         SlurmAllocation::request(&words, &self.env)
     }
 
-    /// The nodes of the allocation the slots are steps of, when hearth
-    /// made it (empty otherwise: Slurm places the steps).
+    /// The running allocation `job_id`, made elsewhere (an `sbatch` job, a
+    /// `salloc --no-shell`, the job hearth runs in), for
+    /// [`Slurm::in_allocation`]: its nodes from `scontrol -o show job ID`
+    /// and `scontrol show hostnames`, so that the slots' steps take them
+    /// in turn. hearth never releases it. Without scontrol on this machine
+    /// the allocation has no node names, and Slurm places the steps.
+    ///
+    /// # Errors
+    ///
+    /// The id is empty, Slurm does not know it (scontrol's message is in
+    /// the error's text), or the job is not running: still pending (its
+    /// nodes are not known yet), or ended.
+    pub fn existing_allocation(&self, job_id: &str) -> io::Result<SlurmAllocation> {
+        SlurmAllocation::find(&self.scontrol, &self.env, job_id)
+    }
+
+    /// The nodes of the allocation the slots are steps of, when known
+    /// (empty otherwise: Slurm places the steps).
     fn allocation_nodes(&self) -> &[String] {
         match &self.allocation {
-            Some(Allocation::Owned(owned)) => &owned.inner.nodes,
+            Some(Allocation::Known(known)) => known.nodes(),
             _ => &[],
         }
     }
@@ -350,29 +379,6 @@ fn node_for(nodes: &[String], index: usize) -> Option<&str> {
     }
 }
 
-/// The job id and node names from the allocation's line (see
-/// [`ALLOC_SCRIPT`]); `None` if the line is not one.
-fn parse_allocation_line(line: &str) -> Option<(String, Vec<String>)> {
-    let mut words = line.split_whitespace();
-    if words.next() != Some(START_MARK) {
-        return None;
-    }
-    let id = words
-        .next()?
-        .strip_prefix("job=")
-        .filter(|id| !id.is_empty())?;
-    let nodes = words
-        .find_map(|w| w.strip_prefix("nodes="))
-        .map(|list| {
-            list.split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    Some((id.to_owned(), nodes))
-}
-
 /// What a line of srun's stderr says about a slot's job before it runs.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 pub(crate) enum QueueWord {
@@ -407,147 +413,11 @@ fn truncate(text: &str, max: usize) -> &str {
     }
 }
 
-/// One Slurm allocation held by a `salloc` child process, made by
-/// [`Slurm::allocate`]; released when the last clone of the handle is
-/// dropped (or by [`SlurmAllocation::release`]).
-#[derive(Clone)]
-pub struct SlurmAllocation {
-    inner: Arc<Held>,
-}
-
-struct Held {
-    id: String,
-    /// The allocation's nodes, one name each.
-    nodes: Vec<String>,
-    salloc: Mutex<Option<(Child, Option<ChildStdin>)>>,
-}
-
-impl SlurmAllocation {
-    fn request(words: &[String], env: &[(String, String)]) -> io::Result<SlurmAllocation> {
-        let mut cmd = Command::new(&words[0]);
-        let _ = cmd
-            .args(&words[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Not in the terminal's group: Ctrl+C is the pool's business.
-            .process_group(0);
-        for (key, value) in env {
-            let _ = cmd.env(key, value);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|err| io::Error::new(err.kind(), format!("starting {}: {err}", words[0])))?;
-        let stdin = child.stdin.take();
-        let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other("salloc started without pipes"));
-        };
-        let mut stdout = BufReader::new(stdout);
-        // salloc waits in the queue for at most `--immediate` seconds, then
-        // runs the script, whose first line is the job id; or it exits.
-        let mut line = String::new();
-        let read = stdout.read_line(&mut line);
-        match (read, parse_allocation_line(&line)) {
-            (Ok(_), Some((id, nodes))) => {
-                debug!(job:% = id, nodes:? = nodes; "slurm allocation granted");
-                // stderr is left unread: salloc writes at most a line or
-                // two there before it exits.
-                drop(stdout);
-                Ok(SlurmAllocation {
-                    inner: Arc::new(Held {
-                        id,
-                        nodes,
-                        salloc: Mutex::new(Some((child, stdin))),
-                    }),
-                })
-            }
-            (read, _) => {
-                drop(stdin);
-                let _ = crate::sys::signal_process(child.id(), libc::SIGTERM);
-                let status = child.wait();
-                let mut message = String::new();
-                let _ = stderr.read_to_string(&mut message);
-                let message = message.lines().collect::<Vec<_>>().join(" | ");
-                Err(io::Error::other(format!(
-                    "salloc gave no allocation ({}): {}{}",
-                    status.map_or_else(|e| e.to_string(), |s| s.to_string()),
-                    if message.is_empty() {
-                        "no message"
-                    } else {
-                        &message
-                    },
-                    read.err().map(|e| format!(" ({e})")).unwrap_or_default()
-                )))
-            }
-        }
-    }
-
-    /// The allocation's job id.
-    pub fn id(&self) -> &str {
-        &self.inner.id
-    }
-
-    /// The allocation's nodes; the slots' steps go to them in turn.
-    pub fn nodes(&self) -> &[String] {
-        &self.inner.nodes
-    }
-
-    /// Releases the allocation now (ending every step in it) and waits
-    /// until salloc has exited; later calls and drops do nothing.
-    pub fn release(&self) {
-        self.inner.release();
-    }
-}
-
-impl Held {
-    fn release(&self) {
-        let Some((mut child, stdin)) = self.salloc.lock().unwrap_or_else(|p| p.into_inner()).take()
-        else {
-            return;
-        };
-        // The script's `cat` ends with its input, then salloc releases the
-        // allocation and exits.
-        drop(stdin);
-        let pid = child.id();
-        let exited = |child: &mut Child| !matches!(child.try_wait(), Ok(None));
-        if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
-            warn!(job:% = self.id; "salloc did not exit after its input closed: terminating it");
-            let _ = crate::sys::signal_process(pid, libc::SIGTERM);
-            if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
-                let _ = child.kill();
-            }
-        }
-        let _ = child.wait();
-        debug!(job:% = self.id; "slurm allocation released");
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-impl fmt::Debug for SlurmAllocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlurmAllocation")
-            .field("id", &self.inner.id)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
-    use std::sync::{Arc, Mutex};
-
-    use super::{
-        ALLOC_SCRIPT, Held, QueueWord, START_SCRIPT, Slurm, SlurmAllocation, node_for,
-        parse_allocation_line, queue_word,
-    };
+    use super::{QueueWord, START_SCRIPT, Slurm, SlurmAllocation, node_for, queue_word};
 
     fn words(slurm: &Slurm) -> Vec<String> {
         let cmd = slurm.command(0);
@@ -660,23 +530,13 @@ mod tests {
         );
     }
 
-    /// An allocation held by nobody (no salloc), with these nodes.
-    fn allocation(id: &str, nodes: &[&str]) -> SlurmAllocation {
-        SlurmAllocation {
-            inner: Arc::new(Held {
-                id: id.to_owned(),
-                nodes: nodes.iter().map(|n| (*n).to_owned()).collect(),
-                salloc: Mutex::new(None),
-            }),
-        }
-    }
-
     /// 12 slots of a host in an allocation of 3 nodes: each step names
     /// its node, in turn, 4 per node (unnamed, Slurm piles them onto the
     /// first); a respawned slot keeps its node.
     #[test]
     fn steps_spread_over_the_allocation_nodes() {
-        let slurm = Slurm::new("prog").in_allocation(&allocation("41", &["n1", "n2", "n3"]));
+        let slurm =
+            Slurm::new("prog").in_allocation(&SlurmAllocation::unheld("41", &["n1", "n2", "n3"]));
         let node_of = |index: usize| -> Vec<String> {
             let cmd = slurm.command(index);
             cmd.get_args()
@@ -702,7 +562,7 @@ mod tests {
         assert!(slurm.command(0).get_args().any(|w| w == "--jobid=41"));
         // No node list (scontrol missing) or an allocation made elsewhere:
         // Slurm places the steps.
-        let bare = Slurm::new("prog").in_allocation(&allocation("42", &[]));
+        let bare = Slurm::new("prog").in_allocation(&SlurmAllocation::unheld("42", &[]));
         assert!(
             !bare
                 .command(5)
@@ -718,62 +578,6 @@ mod tests {
         );
         assert_eq!(node_for(&[], 3), None);
         assert_eq!(node_for(&["a".to_owned()], 3), Some("a"));
-    }
-
-    #[test]
-    fn allocation_lines() {
-        assert_eq!(
-            parse_allocation_line("hearth-slurm job=41 nodes=n1,n2,n3\n"),
-            Some(("41".to_owned(), vec!["n1".into(), "n2".into(), "n3".into()]))
-        );
-        assert_eq!(
-            parse_allocation_line("hearth-slurm job=41 nodes="),
-            Some(("41".to_owned(), Vec::new()))
-        );
-        assert_eq!(
-            parse_allocation_line("hearth-slurm job=41"),
-            Some(("41".to_owned(), Vec::new()))
-        );
-        assert_eq!(parse_allocation_line("hearth-slurm job= nodes=a"), None);
-        assert_eq!(parse_allocation_line("salloc: error: no"), None);
-        assert_eq!(parse_allocation_line(""), None);
-    }
-
-    /// The allocation script prints the line `parse_allocation_line`
-    /// reads, the node names from `scontrol show hostnames` (a stand-in
-    /// here), and holds until its input ends.
-    #[test]
-    fn allocation_script_runs() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("hearth-alloc-script-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let scontrol = dir.join("scontrol");
-        std::fs::write(
-            &scontrol,
-            "#!/bin/sh\n[ \"$1 $2 $3\" = 'show hostnames n[1-3]' ] && printf 'n1\\nn2\\nn3\\n'\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = format!(
-            "{}:{}",
-            dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = std::process::Command::new("sh")
-            .args(["-c", ALLOC_SCRIPT])
-            .env("PATH", path)
-            .env("SLURM_JOB_ID", "41")
-            .env("SLURM_JOB_NODELIST", "n[1-3]")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        let line = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(line, "hearth-slurm job=41 nodes=n1,n2,n3\n");
-        assert_eq!(
-            parse_allocation_line(&line),
-            Some(("41".to_owned(), vec!["n1".into(), "n2".into(), "n3".into()]))
-        );
     }
 
     #[test]

@@ -1,65 +1,69 @@
-//! A private Slurm cluster on this machine, for the Slurm tests of hearth's
-//! remote slot pool: one node on loopback ([`Cluster::start`]), or several
-//! nodes, each a network namespace of its own ([`Cluster::start_nodes`]).
+//! A private Slurm cluster of several nodes on this machine, each node a
+//! network namespace of its own, for the Slurm tests of hearth's remote
+//! slot pool ([`Cluster::start`]; see `netns.rs` and
+//! `../shared/SLURM-TESTBED.md`).
 //!
-//! [`Cluster::start`] puts everything in a fresh temp directory: a munge
-//! key and a private `munged` (run as the `munge` user, its socket in the
-//! directory), a `slurm.conf` with one node `localhost` (`127.0.0.1`, 2
-//! CPUs, `OverSubscribe=FORCE:16`: 32 one-task jobs at once, the 33rd
-//! pends), and `slurmctld` and `slurmd` in the foreground as children of
-//! the test, every daemon bound to 127.0.0.1 on ports picked free. It waits
-//! until `sinfo` shows the node idle and `srun true` works.
+//! Everything lives in a fresh temp directory: a munge key and a private
+//! `munged` (run as the `munge` user, its socket in the directory), a
+//! `slurm.conf`, and the daemons in the foreground as children of the
+//! test. The clients (srun, salloc, the tool under test) run in the root
+//! namespace, on a bridge; slurmctld in a namespace of its own (in the
+//! root namespace it either binds only 127.0.0.1, which the nodes do not
+//! reach, or every interface), and each `slurmd -N nodeK` in its own,
+//! started with `nsenter --net` and `unshare --uts --mount` (its host name
+//! `nodeK`, and an `/etc/hosts` naming every node bind-mounted: `ip netns
+//! exec` would remount `/sys` and slurmd would exit). One munged serves
+//! them all: its socket file works across network namespaces.
+//!
+//! Each node has 4 CPUs. The default partition `debug` holds every node,
+//! `OverSubscribe=FORCE:16`, and `SelectTypeParameters=CR_CPU,CR_LLN`
+//! spreads separate jobs over the nodes. The partition [`TINY`] is node1
+//! alone without oversubscription: it runs [`TINY_CAPACITY`] one-task
+//! jobs at once and queues the next, for the tests of a cluster with no
+//! room. [`Cluster::start`] waits until `sinfo` shows every node idle and
+//! `srun -N3 hostname` works.
 //!
 //! Nothing is global: clients find the cluster through `SLURM_CONF`, set
 //! on each command this module builds ([`Cluster::command`]) and given to
 //! the pool's transport with `Slurm::env`.
 //!
+//! [`Cluster::crash_node`] kills every process of a node's namespace, as a
+//! crash would; [`Cluster::restart_node`] starts its slurmd again.
 //! Dropping the [`Cluster`] (also when a test panicked) cancels every job,
 //! stops the daemons (`SIGTERM`, `SIGKILL` after a grace), kills any
-//! `slurmstepd` of this cluster still running, and removes the directory.
+//! `slurmstepd` of this cluster still running, deletes the namespaces and
+//! removes the directory.
 //!
-//! Needs root (slurmd runs the jobs as their users) and the Debian packages
-//! `slurmctld slurmd slurm-client munge`.
-//!
-//! Several nodes (see `netns.rs` and `../shared/SLURM-TESTBED.md`): the
-//! clients in the root namespace, slurmctld in a namespace of its own (in
-//! the root namespace it either binds only 127.0.0.1, which the nodes do
-//! not reach, or every interface), and each `slurmd -N nodeK` in its own,
-//! started with `nsenter --net` and `unshare --uts --mount` (its host name
-//! `nodeK`, and an `/etc/hosts` naming every node bind-mounted: `ip netns
-//! exec` would remount `/sys` and slurmd would exit). One munged serves
-//! them all: its socket file works across network namespaces.
-//! `SelectTypeParameters=CR_CPU,CR_LLN` spreads separate jobs over the
-//! nodes. [`Cluster::crash_node`] kills every process of a node's
-//! namespace, as a crash would; [`Cluster::restart_node`] starts its
-//! slurmd again.
+//! Needs root (slurmd runs the jobs as their users), iproute2, util-linux
+//! (`nsenter`, `unshare`) and the Debian packages `slurmctld slurmd
+//! slurm-client munge`.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::netns;
 use crate::procs::processes;
 
-/// One-task jobs the cluster runs at once: 2 CPUs × `OverSubscribe=FORCE:16`.
-pub const CAPACITY: usize = 32;
+/// The partition of node1 alone, without oversubscription.
+pub const TINY: &str = "tiny";
+
+/// One-task jobs [`TINY`] runs at once: node1's 4 CPUs, one each.
+pub const TINY_CAPACITY: usize = 4;
 
 /// How long the daemons have to come up.
 const READY_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// How long a daemon has to exit after `SIGTERM`.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// The name of the node (and its address is 127.0.0.1).
-pub const NODE: &str = "localhost";
 
 /// Marks the daemons (and the `slurmstepd`s they start, which inherit
 /// their environment) of one cluster: `HEARTH_SLURM_TEST=<dir>`.
@@ -68,49 +72,39 @@ const MARK: &str = "HEARTH_SLURM_TEST";
 /// Distinguishes the directories of several clusters in one process.
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// A daemon: its name (`munged`, `slurmctld`, `slurmd-NODE`) and process.
+type Daemon = (String, Child);
+
 /// A running private Slurm cluster, see the module documentation.
 #[derive(Debug)]
 pub struct Cluster {
     dir: PathBuf,
     conf: PathBuf,
-    /// In start order: munged, slurmctld, slurmd (one per node,
-    /// `slurmd-NODE` with several); stopped in reverse.
-    daemons: Vec<(String, Child)>,
+    /// In start order: munged, slurmctld, one slurmd per node; stopped in
+    /// reverse. Behind a lock so that a test sharing the cluster can
+    /// crash and restart a node.
+    daemons: Mutex<Vec<Daemon>>,
     /// The nodes' names.
     nodes: Vec<String>,
-    /// The namespaces of a cluster of several nodes: the controller's
-    /// first, then one per node.
-    net: Option<netns::Nodes>,
+    /// The namespaces: the controller's first, then one per node.
+    net: netns::Nodes,
 }
 
 impl Cluster {
-    /// Starts a cluster.
-    ///
-    /// # Errors
-    ///
-    /// Why the cluster is not available (not root, a missing binary, a
-    /// daemon that exits or never gets ready); the caller decides whether
-    /// that skips or fails the tests.
-    pub fn start() -> Result<Cluster, String> {
-        Cluster::start_with(None)
-    }
-
     /// Starts a cluster of `n` nodes `node1`..`nodeN`, 4 CPUs each, each a
     /// network namespace of its own.
     ///
     /// # Errors
     ///
-    /// As [`Cluster::start`], and the namespaces could not be made.
-    pub fn start_nodes(n: usize) -> Result<Cluster, String> {
-        Cluster::start_with(Some(n))
-    }
-
-    fn start_with(nodes: Option<usize>) -> Result<Cluster, String> {
+    /// Why the cluster is not available (not root, a missing binary, the
+    /// namespaces could not be made, a daemon that exits or never gets
+    /// ready); the caller decides whether that skips or fails the tests.
+    pub fn start(n: usize) -> Result<Cluster, String> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
             return Err("not root: slurmd must run as root to start jobs".to_owned());
         }
-        for tool in ["srun", "salloc", "sinfo", "squeue", "scancel"] {
+        for tool in ["srun", "salloc", "sinfo", "squeue", "scancel", "scontrol"] {
             let _ = tool_path(tool)?;
         }
         let uid = id("-u", "munge")?;
@@ -121,29 +115,23 @@ impl Cluster {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = fs::remove_dir_all(&dir);
-        let mut cluster = Cluster {
+        let mut names = vec!["c".to_owned()];
+        names.extend((1..=n).map(|k| k.to_string()));
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let cluster = Cluster {
             conf: dir.join("slurm.conf"),
             dir,
-            daemons: Vec::new(),
-            nodes: match nodes {
-                Some(n) => (1..=n).map(|k| format!("node{k}")).collect(),
-                None => vec![NODE.to_owned()],
-            },
-            net: None,
+            daemons: Mutex::new(Vec::new()),
+            nodes: (1..=n).map(|k| format!("node{k}")).collect(),
+            net: netns::Nodes::create(&names)?,
         };
-        if nodes.is_some() {
-            let mut names = vec!["c".to_owned()];
-            names.extend((1..=cluster.nodes.len()).map(|k| k.to_string()));
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            cluster.net = Some(netns::Nodes::create(&names)?);
-        }
         // On error the drop stops what started and removes the directory.
         cluster.start_daemons(uid, gid)?;
         Ok(cluster)
     }
 
-    fn start_daemons(&mut self, uid: u32, gid: u32) -> Result<(), String> {
-        let dir = self.dir.clone();
+    fn start_daemons(&self, uid: u32, gid: u32) -> Result<(), String> {
+        let dir = &self.dir;
         let munge = dir.join("munge");
         for sub in ["state", "spool", "log", "scratch"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| format!("creating {dir:?}: {e}"))?;
@@ -151,7 +139,7 @@ impl Cluster {
         fs::create_dir_all(&munge).map_err(|e| format!("creating {munge:?}: {e}"))?;
         // munged wants its socket's directory searchable by all, and its
         // key owned by itself, readable by nobody else.
-        for path in [&dir, &munge] {
+        for path in [dir, &munge] {
             fs::set_permissions(path, fs::Permissions::from_mode(0o755))
                 .map_err(|e| format!("chmod {path:?}: {e}"))?;
         }
@@ -180,23 +168,19 @@ impl Cluster {
             .uid(uid)
             .gid(gid);
         self.spawn("munged", munged)?;
-        self.wait_for("munged's socket", |_| Ok(socket.exists().then_some(())))?;
+        self.wait_for("munged's socket", || Ok(socket.exists().then_some(())))?;
 
-        let conf = match &self.net {
-            None => self.single_conf(&socket)?,
-            Some(net) => self.nodes_conf(net, &socket),
-        };
-        fs::write(&self.conf, conf).map_err(|e| format!("writing {:?}: {e}", self.conf))?;
-        if self.net.is_some() {
-            self.start_in_namespaces()?;
-        } else {
-            self.start_single()?;
-        }
-        self.wait_for("the nodes to be idle in sinfo", |cluster| {
-            let out = cluster.command("sinfo").args(["-h", "-o", "%T"]).output();
+        fs::write(&self.conf, self.slurm_conf(&socket))
+            .map_err(|e| format!("writing {:?}: {e}", self.conf))?;
+        self.start_in_namespaces()?;
+        self.wait_for("the nodes to be idle in sinfo", || {
+            let out = self.command("sinfo").args(["-h", "-o", "%T"]).output();
             Ok(out
                 .ok()
-                .filter(|o| String::from_utf8_lossy(&o.stdout).trim() == "idle")
+                .filter(|o| {
+                    let states = String::from_utf8_lossy(&o.stdout).into_owned();
+                    states.lines().count() > 0 && states.lines().all(|l| l.trim() == "idle")
+                })
                 .map(drop))
         })?;
         let n = format!("-N{}", self.nodes.len());
@@ -216,51 +200,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// The configuration of one node on loopback.
-    fn single_conf(&self, socket: &Path) -> Result<String, String> {
-        let dir = &self.dir;
-        let ctld_port = free_port()?;
-        let slurmd_port = free_port()?;
-        let memory = memory_mb().min(1024);
-        Ok(format!(
-            "ClusterName=hearthtest\n\
-             SlurmctldHost={NODE}\n\
-             SlurmctldPort={ctld_port}\n\
-             SlurmdPort={slurmd_port}\n\
-             CommunicationParameters=NoCtldInAddrAny,NoInAddrAny\n\
-             AuthType=auth/munge\n\
-             CredType=cred/munge\n\
-             AuthInfo=socket={socket}\n\
-             SlurmUser=root\n\
-             SlurmdUser=root\n\
-             StateSaveLocation={dir}/state\n\
-             SlurmdSpoolDir={dir}/spool\n\
-             SlurmctldPidFile={dir}/slurmctld.pid\n\
-             SlurmdPidFile={dir}/slurmd.pid\n\
-             SlurmctldLogFile={dir}/log/slurmctld.log\n\
-             SlurmdLogFile={dir}/log/slurmd.log\n\
-             ProctrackType=proctrack/linuxproc\n\
-             TaskPlugin=task/none\n\
-             MpiDefault=none\n\
-             SelectType=select/cons_tres\n\
-             SelectTypeParameters=CR_Core\n\
-             SchedulerType=sched/builtin\n\
-             MailProg=/bin/true\n\
-             SlurmdParameters=config_overrides\n\
-             ReturnToService=2\n\
-             KillWait=5\n\
-             MinJobAge=2\n\
-             NodeName={NODE} NodeAddr=127.0.0.1 CPUs=2 RealMemory={memory} State=UNKNOWN\n\
-             PartitionName=debug Nodes={NODE} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16\n",
-            socket = socket.display(),
-            dir = dir.display(),
-        ))
-    }
-
-    /// The configuration of nodes in namespaces: the controller at the
-    /// first namespace's address, `nodeK` at the next ones, the daemons on
-    /// Slurm's own ports (each namespace has its own).
-    fn nodes_conf(&self, net: &netns::Nodes, socket: &Path) -> String {
+    /// The configuration: the controller at the first namespace's address,
+    /// `nodeK` at the next ones, the daemons on Slurm's own ports (each
+    /// namespace has its own).
+    fn slurm_conf(&self, socket: &Path) -> String {
         let dir = self.dir.display();
         let mut conf = format!(
             "ClusterName=hearthnodes\n\
@@ -287,14 +230,14 @@ impl Cluster {
              ReturnToService=2\n\
              KillWait=5\n\
              MinJobAge=2\n",
-            ctl = net.address(0),
+            ctl = self.net.address(0),
             socket = socket.display(),
         );
         for (k, node) in self.nodes.iter().enumerate() {
             let _ = writeln!(
                 conf,
                 "NodeName={node} NodeAddr={} NodeHostname={node} CPUs=4 RealMemory=512 State=UNKNOWN",
-                net.address(k + 1)
+                self.net.address(k + 1)
             );
         }
         let _ = writeln!(
@@ -302,28 +245,22 @@ impl Cluster {
             "PartitionName=debug Nodes={} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16",
             self.nodes.join(",")
         );
+        let _ = writeln!(
+            conf,
+            "PartitionName={TINY} Nodes={} MaxTime=INFINITE State=UP OverSubscribe=NO",
+            self.nodes[0]
+        );
         conf
     }
 
-    /// slurmctld and slurmd on loopback.
-    fn start_single(&mut self) -> Result<(), String> {
-        let mut ctld = Command::new(tool_path("slurmctld")?);
-        let _ = ctld.args(["-D", "-c", "-f"]).arg(&self.conf);
-        self.spawn("slurmctld", ctld)?;
-        let mut slurmd = Command::new(tool_path("slurmd")?);
-        let _ = slurmd.args(["-D", "-N", NODE, "-f"]).arg(&self.conf);
-        self.spawn("slurmd", slurmd)
-    }
-
     /// slurmctld and each node's slurmd in their namespaces.
-    fn start_in_namespaces(&mut self) -> Result<(), String> {
-        let net = self.net.as_ref().expect("namespaces");
-        let mut hosts = vec![("ctl".to_owned(), net.address(0))];
+    fn start_in_namespaces(&self) -> Result<(), String> {
+        let mut hosts = vec![("ctl".to_owned(), self.net.address(0))];
         hosts.extend(
             self.nodes
                 .iter()
                 .enumerate()
-                .map(|(k, node)| (node.clone(), net.address(k + 1))),
+                .map(|(k, node)| (node.clone(), self.net.address(k + 1))),
         );
         let hosts_file = self.dir.join("hosts");
         fs::write(&hosts_file, netns::hosts_file(&hosts))
@@ -337,8 +274,7 @@ impl Cluster {
             tool_path("slurmctld")?.display(),
             self.conf.display()
         );
-        let cmd = self.in_namespace(0, "ctl", &ctld)?;
-        self.spawn("slurmctld", cmd)?;
+        self.spawn("slurmctld", self.in_namespace(0, "ctl", &ctld)?)?;
         for k in 0..self.nodes.len() {
             self.start_node(k)?;
         }
@@ -348,10 +284,9 @@ impl Cluster {
     /// `sh -c SCRIPT` in namespace `index`, with the host name `name` and
     /// the cluster's `/etc/hosts`.
     fn in_namespace(&self, index: usize, name: &str, script: &str) -> Result<Command, String> {
-        let net = self.net.as_ref().expect("namespaces");
         let mut cmd = Command::new(tool_path("nsenter")?);
         let _ = cmd
-            .arg(format!("--net={}", net.path(index)))
+            .arg(format!("--net={}", self.net.path(index)))
             .args(["--", "unshare", "--uts", "--mount", "sh", "-c"])
             .arg(format!(
                 "hostname {name} && mount --bind {} /etc/hosts && {script}",
@@ -361,30 +296,29 @@ impl Cluster {
     }
 
     /// Starts the slurmd of node `k` (from 0) in its namespace.
-    fn start_node(&mut self, k: usize) -> Result<(), String> {
-        let node = self.nodes[k].clone();
+    fn start_node(&self, k: usize) -> Result<(), String> {
+        let node = &self.nodes[k];
         let script = format!(
             "exec {} -D -f {} -N {node}",
             tool_path("slurmd")?.display(),
             self.conf.display()
         );
-        let cmd = self.in_namespace(k + 1, &node, &script)?;
-        self.daemons
-            .retain(|(name, _)| *name != format!("slurmd-{node}"));
-        self.spawn(&format!("slurmd-{node}"), cmd)
+        let cmd = self.in_namespace(k + 1, node, &script)?;
+        let name = format!("slurmd-{node}");
+        self.daemons().retain(|(n, _)| *n != name);
+        self.spawn(&name, cmd)
     }
 
-    /// Crashes node `k` (from 0) of a cluster of several: every process in
-    /// its namespace (slurmd, its step daemons, their tasks) is killed.
-    pub fn crash_node(&mut self, k: usize) {
-        let net = self.net.as_ref().expect("a cluster of several nodes");
-        for pid in net.pids(k + 1) {
+    /// Crashes node `k` (from 0): every process in its namespace (slurmd,
+    /// its step daemons, their tasks) is killed.
+    pub fn crash_node(&self, k: usize) {
+        for pid in self.net.pids(k + 1) {
             // SAFETY: kill(2) with a positive pid: a process in the
             // node's namespace.
             let _ = unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
         }
         let name = format!("slurmd-{}", self.nodes[k]);
-        for (_, child) in self.daemons.iter_mut().filter(|(n, _)| *n == name) {
+        for (_, child) in self.daemons().iter_mut().filter(|(n, _)| *n == name) {
             let _ = child.wait();
         }
     }
@@ -392,16 +326,17 @@ impl Cluster {
     /// Starts node `k`'s slurmd again after [`Cluster::crash_node`] and
     /// waits until the controller has it back (not marked not
     /// responding).
-    pub fn restart_node(&mut self, k: usize) -> Result<(), String> {
+    pub fn restart_node(&self, k: usize) -> Result<(), String> {
         self.start_node(k)?;
-        let node = self.nodes[k].clone();
-        self.wait_for("the restarted node in sinfo", |cluster| {
-            let out = cluster
+        let node = &self.nodes[k];
+        self.wait_for("the restarted node in sinfo", || {
+            let out = self
                 .command("sinfo")
-                .args(["-h", "-N", "-n", &node, "-o", "%T"])
+                .args(["-h", "-N", "-n", node, "-o", "%T"])
                 .output();
             Ok(out.ok().and_then(|o| {
-                let state = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                let states = String::from_utf8_lossy(&o.stdout).into_owned();
+                let state = states.lines().next().unwrap_or_default().trim();
                 (!state.is_empty() && !state.contains('*') && !state.contains("down")).then_some(())
             }))
         })
@@ -412,9 +347,13 @@ impl Cluster {
         &self.nodes
     }
 
+    fn daemons(&self) -> MutexGuard<'_, Vec<Daemon>> {
+        self.daemons.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Starts a daemon in the foreground, its output in `log/NAME.out`,
     /// marked with [`MARK`].
-    fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<(), String> {
+    fn spawn(&self, name: &str, mut cmd: Command) -> Result<(), String> {
         let out = fs::File::create(self.dir.join("log").join(format!("{name}.out")))
             .map_err(|e| format!("creating {name}'s log: {e}"))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -429,7 +368,7 @@ impl Cluster {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("starting {name}: {e}"))?;
-        self.daemons.push((name.to_owned(), child));
+        self.daemons().push((name.to_owned(), child));
         Ok(())
     }
 
@@ -437,17 +376,17 @@ impl Cluster {
     /// wait on) until it gives a value, a daemon exits, or
     /// [`READY_TIMEOUT`] passes.
     fn wait_for<T>(
-        &mut self,
+        &self,
         what: &str,
-        mut ready: impl FnMut(&Cluster) -> Result<Option<T>, String>,
+        mut ready: impl FnMut() -> Result<Option<T>, String>,
     ) -> Result<T, String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(value) = ready(self)? {
+            if let Some(value) = ready()? {
                 return Ok(value);
             }
             let exited = self
-                .daemons
+                .daemons()
                 .iter_mut()
                 .find_map(|(name, child)| Some((name.clone(), child.try_wait().ok()??)));
             if let Some((name, status)) = exited {
@@ -468,7 +407,7 @@ impl Cluster {
 
     /// The process ids of the daemons (children of this process).
     pub fn daemon_pids(&self) -> Vec<u32> {
-        self.daemons.iter().map(|(_, child)| child.id()).collect()
+        self.daemons().iter().map(|(_, child)| child.id()).collect()
     }
 
     /// The cluster's `slurm.conf`.
@@ -494,17 +433,46 @@ impl Cluster {
         path
     }
 
+    /// Makes an allocation as a user would before running hearth in it:
+    /// `salloc --no-shell --job-name=held ARGS`, which returns once it is
+    /// granted. Dropping the handle cancels it.
+    ///
+    /// # Errors
+    ///
+    /// salloc failed, or said no job id.
+    pub fn hold_allocation(&self, args: &[&str]) -> Result<HeldJob<'_>, String> {
+        let out = self
+            .command("salloc")
+            .args(["--no-shell", "--job-name=held", "--immediate=30"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("running salloc: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let id = stderr
+            .lines()
+            .find_map(|l| {
+                l.split_once("Granted job allocation ")
+                    .map(|(_, id)| id.trim())
+            })
+            .filter(|id| out.status.success() && !id.is_empty())
+            .ok_or_else(|| format!("salloc {args:?} ({}): {}", out.status, stderr.trim()))?;
+        Ok(HeldJob {
+            cluster: self,
+            id: id.to_owned(),
+        })
+    }
+
     /// The jobs in the queue (pending, running or completing), one line
-    /// each: `id state name`.
+    /// each: `id state name nodes` (no nodes while pending).
     pub fn jobs(&self) -> Vec<String> {
         match self
             .command("squeue")
-            .args(["-h", "-o", "%i %T %j"])
+            .args(["-h", "-o", "%i %T %j %N"])
             .output()
         {
             Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
                 .lines()
-                .map(str::to_owned)
+                .map(|line| line.trim_end().to_owned())
                 .collect(),
             Ok(out) => vec![format!(
                 "squeue failed ({}): {}",
@@ -534,9 +502,14 @@ impl Cluster {
 
     /// The last `lines` lines of every daemon's log, for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
-        self.daemons
+        let names: Vec<String> = self
+            .daemons()
             .iter()
-            .map(|(name, _)| format!("{name}: {}", self.log_tail_of(name, lines)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        names
+            .iter()
+            .map(|name| format!("{name}: {}", self.log_tail_of(name, lines)))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -572,21 +545,41 @@ impl Cluster {
     }
 }
 
+/// An allocation made by [`Cluster::hold_allocation`], cancelled when
+/// dropped.
+#[derive(Debug)]
+pub struct HeldJob<'a> {
+    cluster: &'a Cluster,
+    id: String,
+}
+
+impl HeldJob<'_> {
+    /// Its job id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for HeldJob<'_> {
+    fn drop(&mut self) {
+        let _ = self.cluster.command("scancel").arg(&self.id).output();
+    }
+}
+
 impl Drop for Cluster {
     /// Cancels every job, stops the daemons and any step daemon left, and
-    /// removes the directory.
+    /// removes the directory; then the namespaces go (field `net`).
     fn drop(&mut self) {
-        let running = |cluster: &mut Cluster, name| {
-            cluster
-                .daemons
-                .iter_mut()
-                .any(|(n, c)| n == name && matches!(c.try_wait(), Ok(None)))
-        };
-        if running(self, "slurmctld") {
+        let ctld_running = self
+            .daemons()
+            .iter_mut()
+            .any(|(n, c)| n == "slurmctld" && matches!(c.try_wait(), Ok(None)));
+        if ctld_running {
             let _ = self.command("scancel").args(["--user", "root"]).output();
             let _ = self.wait_queue_empty(Duration::from_secs(10));
         }
-        while let Some((name, mut child)) = self.daemons.pop() {
+        let daemons = std::mem::take(&mut *self.daemons());
+        for (name, mut child) in daemons.into_iter().rev() {
             stop(&name, &mut child);
         }
         for pid in self.stepds() {
@@ -624,25 +617,6 @@ fn id(flag: &str, user: &str) -> Result<u32, String> {
         .trim()
         .parse()
         .map_err(|e| format!("`id {flag} {user}`: {e} (is the munge package installed?)"))
-}
-
-/// The machine's memory in MiB, from `/proc/meminfo`.
-fn memory_mb() -> u64 {
-    fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(1024, |kb| kb / 1024)
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("binding a free loopback port: {e}"))
 }
 
 /// Runs a command to completion; its stdout, or why it failed.

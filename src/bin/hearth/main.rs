@@ -353,8 +353,9 @@ pub struct SlurmOptions {
         allow_hyphen_values = true
     )]
     pub salloc_args: Option<String>,
-    /// With --slurm: run the slots as `--overlap` steps of this existing
-    /// allocation (a job id, e.g. $SLURM_JOB_ID inside sbatch).
+    /// With --slurm: run the slots as `--overlap` steps of this running
+    /// allocation (a job id, e.g. $SLURM_JOB_ID inside sbatch), its nodes
+    /// in turn; hearth does not release it.
     #[arg(
         long = "slurm-jobid",
         value_name = "ID",

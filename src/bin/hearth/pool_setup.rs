@@ -215,7 +215,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
 
 /// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by
 /// default); with `--slurm-alloc` the allocation is made here, and lives
-/// as long as the pool.
+/// as long as the pool; with `--slurm-jobid` its nodes are looked up here.
 fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
     let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
     let words = |flag: &str, text: &Option<String>| -> Result<Vec<String>, PoolSetup> {
@@ -228,7 +228,11 @@ fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
         .args(words("--srun-args", &args.slurm_options.srun_args)?)
         .pending_timeout(args.slurm_options.pending_timeout);
     if let Some(job) = &args.slurm_options.slurm_jobid {
-        slurm = slurm.allocation_id(job.clone());
+        // Its nodes, for the steps to take in turn.
+        let allocation = slurm
+            .existing_allocation(job)
+            .map_err(|err| PoolSetup::Failed(format!("--slurm-jobid {job}: {err}")))?;
+        slurm = slurm.in_allocation(&allocation);
     }
     if args.slurm_options.slurm_alloc {
         let mut salloc = words("--salloc-args", &args.slurm_options.salloc_args)?;
