@@ -21,7 +21,7 @@ use crate::plan::{self, Jobs, Plan};
 use crate::pool_setup::{PoolSetup, build_pool};
 use crate::sh::{self, JobOutput};
 use crate::streams::Grouping;
-use crate::summary::report_pending_slots;
+use crate::summary::{SlurmPlacement, report_pending_slots};
 use crate::{MapArgs, OWN_ERROR};
 
 /// What the run says at the end: who failed and why.
@@ -123,7 +123,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         pool.run_raw_on_each_host(&Target::Any, sh::JOB_HANDLER, &jobs, order, &mut on_event);
     bar.finish_and_clear();
     let joblog = printer.finish();
-    report_pending_slots(&control.metrics(), args.slurm_options.slurm_alloc);
+    report_pending_slots(&control.metrics(), SlurmPlacement::of(&args.slurm_options));
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         return own_error(&err.to_string());

@@ -21,7 +21,9 @@ use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, Job, JobOutput};
 use crate::streams::Grouping;
-use crate::summary::{advise_missing_worker, report_dead_hosts, report_pending_slots, summarize};
+use crate::summary::{
+    SlurmPlacement, advise_missing_worker, report_dead_hosts, report_pending_slots, summarize,
+};
 use crate::{MapArgs, OWN_ERROR};
 
 /// Exit status after Ctrl+C.
@@ -128,7 +130,10 @@ pub fn run(args: MapArgs) -> ExitCode {
     reporter.bar.finish_and_clear();
     let joblog = reporter.printer.finish();
     // Before the shutdown, which ends the slots still waiting.
-    report_pending_slots(&reporter.control.metrics(), args.slurm_options.slurm_alloc);
+    report_pending_slots(
+        &reporter.control.metrics(),
+        SlurmPlacement::of(&args.slurm_options),
+    );
     pool.shutdown(Duration::from_secs(5));
     if let Err(err) = outcome {
         return own_error(&err.to_string());

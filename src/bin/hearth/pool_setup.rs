@@ -117,11 +117,12 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Why the pool could not be made.
+/// Why the pool could not be made; either is one of hearth's own errors
+/// (exit status 255, as GNU parallel's).
 pub enum PoolSetup {
-    /// Bad options: exit status 2.
+    /// Bad options.
     Usage(String),
-    /// The cluster said no (no Slurm allocation): exit status 3.
+    /// The cluster said no (no Slurm allocation).
     Failed(String),
 }
 

@@ -7,17 +7,36 @@ use hearth::remote::{FailedSlot, PoolMetrics, SlotFailure, SlotLost, StopStep};
 
 use crate::output::Printer;
 
+/// Where a run's Slurm slots were placed, for the advice on slots that
+/// never ran.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum SlurmPlacement {
+    /// Each slot a Slurm job of its own, through the queue.
+    Queue,
+    /// Steps of an allocation hearth made (`--slurm-alloc`).
+    OwnAllocation,
+    /// Steps of an allocation the user gave (`--slurm-jobid`).
+    GivenAllocation,
+}
+
+impl SlurmPlacement {
+    /// The placement of `hearth map`'s Slurm options.
+    pub fn of(options: &crate::SlurmOptions) -> SlurmPlacement {
+        if options.slurm_jobid.is_some() {
+            SlurmPlacement::GivenAllocation
+        } else if options.slurm_alloc {
+            SlurmPlacement::OwnAllocation
+        } else {
+            SlurmPlacement::Queue
+        }
+    }
+}
+
 /// Lines for each host with slots whose scheduler never ran them (Slurm
 /// jobs not started at the end), saying why only when it is known.
-pub fn report_pending_slots(metrics: &PoolMetrics, in_allocation: bool) {
+pub fn report_pending_slots(metrics: &PoolMetrics, placement: SlurmPlacement) {
     for host in metrics.hosts.iter().filter(|h| h.pending > 0) {
-        for line in pending_lines(
-            &host.name,
-            host.slots,
-            host.pending,
-            host.queued,
-            in_allocation,
-        ) {
+        for line in pending_lines(&host.name, host.slots, host.pending, host.queued, placement) {
             say!("{line}");
         }
     }
@@ -32,15 +51,21 @@ fn pending_lines(
     slots: usize,
     pending: usize,
     queued: usize,
-    in_allocation: bool,
+    placement: SlurmPlacement,
 ) -> Vec<String> {
     let queued = queued.min(pending);
     let mut lines = Vec::new();
     if queued > 0 {
-        let advice = if in_allocation {
-            "use fewer slots (-j) or a larger allocation (--salloc-args)"
-        } else {
-            "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
+        let advice = match placement {
+            SlurmPlacement::OwnAllocation => {
+                "use fewer slots (-j) or a larger allocation (--salloc-args)"
+            }
+            SlurmPlacement::GivenAllocation => {
+                "use fewer slots (-j) or a larger allocation (--slurm-jobid)"
+            }
+            SlurmPlacement::Queue => {
+                "use fewer slots (-j), or --slurm-alloc to run every slot as a step of one allocation"
+            }
         };
         lines.push(format!(
             "hearth map: host {host}: {queued} of {slots} slots never ran: their Slurm jobs were \
@@ -219,14 +244,14 @@ fn status_line(metrics: &PoolMetrics) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::pending_lines;
+    use super::{SlurmPlacement, pending_lines};
 
     #[test]
     fn pending_slots_say_why_only_when_known() {
-        assert!(pending_lines("slurm", 12, 0, 0, false).is_empty());
+        assert!(pending_lines("slurm", 12, 0, 0, SlurmPlacement::Queue).is_empty());
         // Allocated at once, not started when a short run ended: no word of
         // a full cluster.
-        let lines = pending_lines("slurm", 12, 3, 0, true);
+        let lines = pending_lines("slurm", 12, 3, 0, SlurmPlacement::OwnAllocation);
         assert_eq!(
             lines,
             [
@@ -235,7 +260,7 @@ mod tests {
             ]
         );
         // srun said 8 waited in the queue.
-        let lines = pending_lines("slurm", 40, 8, 8, false);
+        let lines = pending_lines("slurm", 40, 8, 8, SlurmPlacement::Queue);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
             lines[0].starts_with(
@@ -245,10 +270,16 @@ mod tests {
             ),
             "{lines:?}"
         );
-        let lines = pending_lines("slurm", 40, 10, 8, true);
+        let lines = pending_lines("slurm", 40, 10, 8, SlurmPlacement::OwnAllocation);
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].contains("8 of 40 slots never ran: their Slurm jobs were still pending"));
         assert!(lines[0].ends_with("a larger allocation (--salloc-args)"));
         assert!(lines[1].contains("2 of 40 slots never ran: the run ended before"));
+        // In an allocation the user gave, the advice names that.
+        let lines = pending_lines("slurm", 40, 8, 8, SlurmPlacement::GivenAllocation);
+        assert!(
+            lines[0].ends_with("a larger allocation (--slurm-jobid)"),
+            "{lines:?}"
+        );
     }
 }
