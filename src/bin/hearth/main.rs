@@ -216,10 +216,10 @@ pub struct MapArgs {
     /// nothing from hearth for as long ends itself and its job.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
     pub slot_timeout: Duration,
-    /// Jobs sent ahead to each slot, fixed. Without it an ssh slot's
-    /// window adapts to its link: from 1, doubling up to 64 while its
-    /// worker idles for round trips that are long next to its jobs (other
-    /// slots keep 1).
+    /// Jobs sent ahead to each slot, fixed. Without it a slot's window
+    /// adapts to its link: from 1, growing up to 64 while its worker idles
+    /// for round trips that are long next to its jobs (ssh, Slurm and
+    /// --launcher slots; local slots keep 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub window: Option<u32>,
     #[command(flatten)]
