@@ -233,10 +233,18 @@ pub struct MapArgs {
     pub tagstring: Option<String>,
     #[command(flatten)]
     pub grouping: GroupingArgs,
-    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
-    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
-    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
-    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    /// Save each job's output in NAME/1/<input>/stdout, stderr and seq
+    /// (NAME/1/<input 1>/2/<input 2>/.. for several; the columns' names
+    /// with --header :), as GNU parallel does, instead of printing it. A
+    /// NAME ending in .csv, .tsv or .json is one file with a row per job:
+    /// the joblog's columns, the inputs, Stdout and Stderr (-.csv, -.tsv,
+    /// -.json: on stdout).
+    #[arg(
+        long,
+        visible_alias = "res",
+        value_name = "NAME",
+        allow_hyphen_values = true
+    )]
     pub results: Option<PathBuf>,
     #[command(flatten)]
     pub resume_from: ResumeArgs,

@@ -66,6 +66,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
         results: args.results.clone(),
+        columns: plan.columns.clone(),
     };
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,

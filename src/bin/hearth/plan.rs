@@ -35,6 +35,8 @@ pub struct Plan {
     pub jobs: Jobs,
     /// `--tag` or `--tagstring`.
     pub tag: Option<Template>,
+    /// The columns' names (`--header :`), for `--results`.
+    pub columns: Vec<Vec<u8>>,
 }
 
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
@@ -128,7 +130,12 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Jobs::Streamed(Box::new(batches))
     };
-    Ok(Plan { maker, jobs, tag })
+    Ok(Plan {
+        maker,
+        jobs,
+        tag,
+        columns,
+    })
 }
 
 /// The command's words and the inputs (`:::`, `::::`, `-a`, stdin) of
@@ -199,7 +206,12 @@ fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
         pipe: true,
     };
     let jobs = Jobs::Streamed(Box::new(blocks.map(|block| block.map(|b| vec![b]))));
-    Ok(Plan { maker, jobs, tag })
+    Ok(Plan {
+        maker,
+        jobs,
+        tag,
+        columns: Vec::new(),
+    })
 }
 
 /// `--resume` or `--resume-failed`.
