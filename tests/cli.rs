@@ -1266,8 +1266,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --results DIR",
         ),
         (
-            &["--pipe-part"],
-            "--pipe-part is an option of GNU parallel that hearth map does not have",
+            &["--round-robin"],
+            "--round-robin is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--controlmaster"],

@@ -14,6 +14,8 @@
 mod hosts;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
+#[path = "parallel_compat/pipe_part.rs"]
+mod pipe_part;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;

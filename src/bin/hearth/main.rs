@@ -28,6 +28,7 @@ mod map;
 mod output;
 mod parallel_options;
 mod pipe;
+mod pipe_part;
 mod plan;
 mod pool_setup;
 mod replace;
@@ -99,7 +100,7 @@ enum Command {
     /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c; --pipe blocks over ssh go over the slot's own
     /// connection. An option of GNU parallel's that hearth lacks ({= =},
-    /// --pipe-part, --round-robin, ...) is an error that says so.
+    /// --round-robin, --semaphore, ...) is an error that says so.
     ///
     /// Examples:
     ///
@@ -554,7 +555,8 @@ pub struct Packing {
     pub max_chars: Option<usize>,
 }
 
-/// `--pipe`: stdin cut into blocks, each the stdin of one job.
+/// `--pipe`: stdin cut into blocks, each the stdin of one job;
+/// `--pipe-part`: files cut into parts, each the stdin of one job.
 #[derive(Clone, Debug, Args)]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
@@ -562,37 +564,50 @@ pub struct PipeBlocks {
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
     pub pipe: bool,
+    /// Cut the files of -a (or ::::) into parts of whole records and give
+    /// each part to a job on its stdin, as --pipe gives blocks (GNU
+    /// parallel's --pipe-part): the cuts are found by seeking, reading
+    /// only from each block size on to the next record's end, so a part
+    /// is at least a block; the parts are read as the slots need them.
+    /// The files must be regular files (or block devices), not stdin.
+    #[arg(long = "pipe-part", visible_alias = "pipepart", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    pub pipe_part: bool,
     /// With --pipe: the size of a block, at most (whole records; one
-    /// record longer than it grows it): bytes, or with k m g (powers of
-    /// 1000) or K M G (powers of 1024) [default: 1M].
+    /// record longer than it grows it); with --pipe-part, at least (the
+    /// part goes on to the end of the record there), or -N for N parts
+    /// per slot [default: 1M for --pipe, -10 for --pipe-part]. Bytes, or
+    /// with k m g (powers of 1000) or K M G (powers of 1024).
     #[arg(
         long,
         visible_alias = "block-size",
         value_name = "SIZE",
-        requires = "pipe"
+        requires = "piping",
+        allow_hyphen_values = true
     )]
     pub block: Option<String>,
-    /// With --pipe: what ends a record [default: \n; nothing when
-    /// --recstart is given]; \n \t \r \0 \\ as in C.
+    /// With --pipe or --pipe-part: what ends a record [default: \n;
+    /// nothing when --recstart is given]; \n \t \r \0 \\ as in C.
     #[arg(
         long,
         value_name = "STR",
-        requires = "pipe",
+        requires = "piping",
         allow_hyphen_values = true
     )]
     pub recend: Option<String>,
-    /// With --pipe: what begins a record [default: nothing].
+    /// With --pipe or --pipe-part: what begins a record [default:
+    /// nothing].
     #[arg(
         long,
         value_name = "STR",
-        requires = "pipe",
+        requires = "piping",
         allow_hyphen_values = true
     )]
     pub recstart: Option<String>,
-    /// With --pipe: --recend and --recstart are regular expressions.
-    #[arg(long, requires = "pipe")]
+    /// With --pipe or --pipe-part: --recend and --recstart are regular
+    /// expressions.
+    #[arg(long, requires = "piping")]
     pub regexp: bool,
 }
 

@@ -27,7 +27,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
     (
         &[
-            "--pipe-part",
             "--block-timeout",
             "--bt",
             "--remove-rec-sep",
@@ -258,7 +257,7 @@ mod tests {
                 "the nearest is --results DIR (each job's outputs in files)"
             ))
         );
-        assert_eq!(lookup("--pipe-part"), Some(None));
+        assert_eq!(lookup("--round-robin"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }

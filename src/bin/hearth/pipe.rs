@@ -44,7 +44,8 @@ fn size_f64(size: usize) -> f64 {
 /// Where records end and begin.
 #[derive(Debug)]
 pub enum Separator {
-    /// Plain strings: `recend` then `recstart`, neither both empty.
+    /// Plain strings: `recend` then `recstart` (both empty: records end
+    /// anywhere).
     Strings { recend: Vec<u8>, recstart: Vec<u8> },
     /// Regular expressions (`--regexp`).
     Regexes {
@@ -102,14 +103,9 @@ impl Cutting {
                 start: compile(format!("(?s)\\A(?:{recstart})"))?,
             }
         } else {
+            // Both empty: records end anywhere (blocks of the block size,
+            // or -N bytes), as in GNU parallel.
             let (recend, recstart) = (unescape(recend), unescape(recstart));
-            if recend.is_empty() && recstart.is_empty() {
-                return Err(
-                    "--recend and --recstart are both empty: give what ends a record (--recend, \
-                     default a newline) or what begins one (--recstart)"
-                        .to_owned(),
-                );
-            }
             Separator::Strings { recend, recstart }
         };
         Ok(Cutting {
@@ -478,8 +474,16 @@ mod tests {
             blocks(b"a;b;c;", cutting("1M", Some(";"), None, Some(1))),
             ["a;", "b;", "c;"]
         );
-        let err = Cutting::new(None, Some(""), None, false, None).unwrap_err();
-        assert!(err.contains("both empty"), "{err}");
+        // Records that end anywhere: blocks of the block size, or -N
+        // bytes.
+        assert_eq!(
+            blocks(b"abcdefghij", cutting("4", Some(""), None, None)),
+            ["abcd", "efgh", "ij"]
+        );
+        assert_eq!(
+            blocks(b"abcde", cutting("1M", Some(""), None, Some(2))),
+            ["ab", "cd", "e"]
+        );
     }
 
     #[test]
