@@ -24,6 +24,7 @@ mod halt;
 mod hosts;
 mod inputs;
 mod joblog;
+mod load;
 mod map;
 mod output;
 mod parallel_options;
@@ -99,7 +100,7 @@ enum Command {
     /// parallel's and --attempts counts the tries of a job whose slot
     /// fails; a CR before a newline is dropped; jobs
     /// run with sh -c; --pipe blocks over ssh go over the slot's own
-    /// connection. An option of GNU parallel's that hearth lacks ({= =},
+    /// connection; --load and --memfree hold this machine's slots only. An option of GNU parallel's that hearth lacks ({= =},
     /// --round-robin, --semaphore, ...) is an error that says so.
     ///
     /// Examples:
@@ -256,6 +257,8 @@ pub struct MapArgs {
     pub output: OutputForm,
     #[command(flatten)]
     pub halting: Halting,
+    #[command(flatten)]
+    pub throttling: Throttling,
     /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
     /// job that waits for a busy slot may start sooner after the one
     /// before it.
@@ -487,6 +490,41 @@ pub struct Halting {
         allow_hyphen_values = true
     )]
     pub halt: Option<String>,
+}
+
+/// When this machine is too busy to start jobs (GNU parallel's --load,
+/// --memfree).
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct Throttling {
+    /// Start no job on this machine's slots while MAX processes or more
+    /// run on it: those running or ready to run now (from /proc/loadavg,
+    /// as GNU parallel counts them; not the 1-minute average), the jobs
+    /// just started counted until they show. MAX: N, N.N, N% of the
+    /// cores, +N or -N (the cores plus or less N). Looked at again every
+    /// second. Slots on ssh hosts and Slurm are not held (GNU parallel
+    /// reads their load; hearth does not).
+    #[arg(
+        long,
+        value_name = "MAX",
+        value_parser = load::parse_load,
+        allow_hyphen_values = true
+    )]
+    pub load: Option<f64>,
+    /// Start no job on this machine's slots while less than SIZE of memory
+    /// is available (MemAvailable in /proc/meminfo), e.g. 2G (k m g t:
+    /// powers of 1000, K M G T: of 1024). Below half of SIZE the youngest
+    /// job running here is killed, and runs again once there is memory
+    /// only within --retries, as in GNU parallel. Slots on ssh hosts and
+    /// Slurm are not held.
+    #[arg(long, value_name = "SIZE", value_parser = load::parse_memfree)]
+    pub memfree: Option<u64>,
+    /// Read loadavg and meminfo in DIR instead of /proc (a container's own
+    /// view, or files a test writes).
+    #[arg(long = "proc-dir", value_name = "DIR", hide = true)]
+    pub proc_dir: Option<PathBuf>,
 }
 
 /// Where the inputs come from and how they split into jobs' fields.

@@ -81,10 +81,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--hostgroups", "--hgrp"], None),
     (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["-L", "-l", "--max-lines"], None),
-    (
-        &["--limit", "--load", "--memfree", "--memsuspend", "--noswap"],
-        None,
-    ),
+    (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
     (&["--link", "--xapply"], None),
     (
