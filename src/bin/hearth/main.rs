@@ -96,11 +96,11 @@ enum Command {
     /// differs: outputs keep the input order by default (-k; --unordered
     /// for as they end); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
-    /// slots; --retries is GNU
-    /// parallel's and --attempts counts the tries of a job whose slot
-    /// fails; a CR before a newline is dropped; jobs
+    /// slots; --retries is GNU parallel's and --attempts counts the tries
+    /// of a job whose slot fails; a CR before a newline is dropped; jobs
     /// run with sh -c; --pipe blocks over ssh go over the slot's own
-    /// connection; --load and --memfree hold this machine's slots only. An option of GNU parallel's that hearth lacks ({= =},
+    /// connection; --load and --memfree hold this machine's slots only.
+    /// An option of GNU parallel's that hearth lacks ({= =},
     /// --round-robin, --semaphore, ...) is an error that says so.
     ///
     /// Examples:
