@@ -18,6 +18,8 @@ mod procs;
 mod sshd;
 #[path = "cli/streams.rs"]
 mod streams;
+#[path = "cli/throttle.rs"]
+mod throttle;
 #[path = "cli/world.rs"]
 mod world;
 
@@ -365,8 +367,17 @@ impl Running {
 
     /// Starts `hearth ARGS` with its stdin open for [`Running::send`].
     fn streaming(args: &[&str]) -> Running {
+        Running::streaming_with(args, &[])
+    }
+
+    /// As [`Running::streaming`], with `env` set (`HEARTH_LOG` too).
+    fn streaming_with(args: &[&str], env: &[(&str, &str)]) -> Running {
         let tag = run_tag();
-        let mut child = command(args, &tag)
+        let mut cmd = command(args, &tag);
+        for (name, value) in env {
+            let _ = cmd.env(name, value);
+        }
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1266,8 +1277,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --results DIR",
         ),
         (
-            &["--pipe-part"],
-            "--pipe-part is an option of GNU parallel that hearth map does not have",
+            &["--round-robin"],
+            "--round-robin is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--controlmaster"],

@@ -14,6 +14,8 @@
 mod hosts;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
+#[path = "parallel_compat/pipe_part.rs"]
+mod pipe_part;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -948,27 +950,119 @@ fn results_are_laid_out_as_gnu_parallels() {
         }
         assert_eq!(seen[1], seen[0], "{args:?}: hearth map, then GNU parallel");
     }
-    // The CSV form: the same rows less Starttime and JobRuntime, which
-    // depend on the time.
-    let times = regex::Regex::new(r"(?m)^(\d+),([^,]*),\d+\.\d+,\d+\.\d+,").unwrap();
+    // The names of --header : for the directories.
+    let header = [
+        "--header",
+        ":",
+        "--results",
+        "out",
+        "echo {a} {b}",
+        ":::",
+        "a",
+        "I",
+        "II",
+        ":::",
+        "b",
+        "III",
+    ];
     let mut seen = Vec::new();
     for tool in ["parallel", "hearth"] {
-        let dir = scratch("results-csv");
-        let os: Vec<&OsStr> = ["-k", "--results", "out.csv", "echo", ":::", "a", "b c"]
-            .into_iter()
-            .map(OsStr::new)
-            .collect();
+        let dir = scratch("results-header");
+        let os: Vec<&OsStr> = header.iter().map(OsStr::new).collect();
         let output = if tool == "parallel" {
             gnu(parallel, &os, b"", &dir)
         } else {
             hearth(&os, b"", &dir)
         };
-        let csv = fs::read_to_string(dir.join("out.csv")).unwrap();
-        let rows = times.replace_all(&csv, "$1,$2,T,T,").into_owned();
-        seen.push((output.status.code(), output.stdout.clone(), rows));
+        seen.push((output.status.code(), tree(&dir.join("out"))));
         let _ = fs::remove_dir_all(&dir);
     }
-    assert_eq!(seen[1], seen[0], "csv: hearth map, then GNU parallel");
+    assert_eq!(
+        seen[1], seen[0],
+        "--header :: hearth map, then GNU parallel"
+    );
+}
+
+/// Runs both with `args`, whose `--results` is `name` (a file, or `-.csv`
+/// .. for stdout), and compares the files (or stdout), less the start
+/// times and run times, which depend on the clock.
+#[track_caller]
+fn same_results_file(args: &[&str], name: &str) {
+    let Some(parallel) = parallel() else { return };
+    let times = regex::bytes::Regex::new(
+        r"(?m)(^\d+[,\t][^,\t]*[,\t])\d+\.\d+([,\t])\d+\.\d+|(\x22Starttime\x22: )\d+\.\d+(, \x22JobRuntime\x22: )\d+\.\d+",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("results-file");
+        let mut all = vec!["-k", "--results", name];
+        all.extend_from_slice(args);
+        let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, b"", &dir)
+        } else {
+            hearth(&os, b"", &dir)
+        };
+        // On stdout, the file is all there is.
+        let (file, stdout) = if name.starts_with("-.") {
+            (output.stdout.clone(), Vec::new())
+        } else {
+            (fs::read(dir.join(name)).unwrap_or_default(), output.stdout)
+        };
+        let rows = times.replace_all(&file, b"${1}${3}T${2}${4}T".as_slice());
+        seen.push((
+            output.status.code(),
+            stdout.escape_ascii().to_string(),
+            rows.escape_ascii().to_string(),
+        ));
+        let _ = fs::remove_dir_all(&dir);
+    }
+    assert_eq!(
+        seen[1], seen[0],
+        "{name} {args:?}: hearth map, then GNU parallel"
+    );
+}
+
+/// The one-file forms of `--results`: CSV, TSV and JSON lines, in a file
+/// or on stdout, with the columns' names of `--header :`.
+#[test]
+fn results_files_are_gnu_parallels() {
+    let quoting = [
+        "echo {}; echo err {} >&2; exit 2",
+        ":::",
+        "a",
+        "b c",
+        "say \"hi\"",
+        "x,y",
+        "t\tu",
+        "back\\slash",
+    ];
+    for name in [
+        "out.csv", "out.tsv", "out.json", "OUT.JSON", "-.csv", "-.tsv", "-.json",
+    ] {
+        same_results_file(&quoting, name);
+        same_results_file(&["echo {1} {2}", ":::", "a", "b", ":::", "1", "2"], name);
+    }
+    let header = [
+        "--header",
+        ":",
+        "echo {x} {y}",
+        ":::",
+        "x",
+        "1",
+        "2",
+        ":::",
+        "y",
+        "3",
+    ];
+    same_results_file(&header, "out.csv");
+    same_results_file(&header, "out.json");
+    same_results_file(
+        &["--colsep", ",", "echo {2}", ":::", "a,b", "c,d"],
+        "out.json",
+    );
+    same_results_file(&["-N", "2", "echo", ":::", "a", "b", "c"], "out.json");
 }
 
 #[test]

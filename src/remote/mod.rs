@@ -19,7 +19,9 @@
 //! - `slot.rs`: one slot's state machine: the handshake, its window of
 //!   jobs in flight, its stderr drained to the log.
 //! - `engine/`: the shared queue, dispatch to slots with room, attempts
-//!   and back-off, deadlines; no poll loop of its own. Why a slot failed
+//!   and back-off, deadlines, the start gate of this machine's slots
+//!   ([`Throttle`], `throttle.rs`: its load and memory); no poll loop of
+//!   its own. Why a slot failed
 //!   is a [`SlotFailure`] (`failure.rs`), classified where it is seen.
 //! - [`Pool`] (`pool.rs`, its run loop `pool/run.rs`): the engine on a
 //!   `mio::Poll` of its own, driven by blocking calls, with results in
@@ -55,6 +57,7 @@ mod serve;
 mod slot;
 mod slurm;
 mod stats;
+mod throttle;
 mod transfer;
 mod transport;
 pub(crate) mod wire;
@@ -76,6 +79,7 @@ pub use pool::{
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
+pub use throttle::{DEFAULT_THROTTLE_INTERVAL, Throttle};
 pub use transfer::Files;
 pub use transport::Transport;
 pub use wire::{JobError, JobErrorKind, WireError, Workdir};

@@ -36,6 +36,7 @@ use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{
     Files, Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
+    Throttle,
 };
 
 /// Builds a [`Pool`].
@@ -56,6 +57,7 @@ pub struct PoolBuilder {
     max_frame: usize,
     max_held_bytes: usize,
     env: Vec<(String, String)>,
+    throttle: Option<Throttle>,
 }
 
 /// The default [`PoolBuilder::slot_timeout`]: 30 s.
@@ -221,6 +223,17 @@ impl PoolBuilder {
         self
     }
 
+    /// Holds the jobs of the slots on this machine (hosts with
+    /// [`Transport::Local`](crate::remote::Transport::Local)) back while
+    /// the machine is loaded or short of memory, as GNU parallel's
+    /// `--load` and `--memfree` (see [`Throttle`]); other slots run as
+    /// before. Without it (the default) nothing is read or asked before a
+    /// job is handed out.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -318,6 +331,7 @@ impl PoolBuilder {
             on_slot_lost: self.on_slot_lost,
             max_frame: self.max_frame,
             env: self.env,
+            throttle: self.throttle,
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
         let stats = Arc::new(PoolStats::new(name, &self.hosts));
@@ -498,6 +512,7 @@ impl Pool {
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             env: Vec::new(),
+            throttle: None,
         }
     }
 

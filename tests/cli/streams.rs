@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::{fs, thread};
 
-use super::{TIMEOUT, command, left_behind, run_tag, scratch};
+use super::{TIMEOUT, command, left_behind, run_tag, scratch, wait_output};
 
 /// Bytes of each job's output in [`hundred_megabyte_outputs_in_order`].
 const SIZE: usize = 100_000_000;
@@ -16,13 +16,68 @@ const SIZE: usize = 100_000_000;
 /// GNU parallel prints them in 19 MB.
 const MAX_RSS_KIB: i64 = 64_000_000 / 1024;
 
+/// Set in the process of this test binary that
+/// [`hundred_megabyte_outputs_in_order`] starts to measure the run in
+/// ([`peak_memory_probe`]).
+const PROBE: &str = "HEARTH_CLI_PEAK_PROBE";
+
 /// Four jobs print 100 MB each, at once: hearth prints them whole, in
 /// input order, byte for byte, with a peak resident set (its own and its
 /// workers', as `wait4` reports them) under 64 MB. Each job's output (the
 /// first's too, until its job ends) waits in memory up to a bound and in
 /// temporary files in `$TMPDIR` past it, removed at the end.
+///
+/// The run is measured from a fresh process of this test binary
+/// ([`peak_memory_probe`]), not from this one: the peak that `wait4`
+/// reports for a child starts at what its parent had resident when it
+/// spawned it (a child made by `posix_spawn` shares its parent's memory
+/// until its `exec`, which keeps the larger peak; a forked one starts
+/// with its parent's resident pages). Measured from the suite's own
+/// process, the peak was that process's once other tests had grown it (85
+/// MB seen under load); with 96 MB held here, a hearth that uses 27 MB
+/// showed 98 MB. This process holds 96 MB of its own meanwhile, to keep
+/// the measurement honest.
 #[test]
 fn hundred_megabyte_outputs_in_order() {
+    let ballast = std::hint::black_box(vec![1u8; 96_000_000]);
+    let exe = std::env::current_exe().expect("no path to the test binary");
+    let child = Command::new(exe)
+        .args([
+            "--exact",
+            "streams::peak_memory_probe",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROBE, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run the test binary");
+    let output = wait_output(child);
+    drop(ballast);
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && out.contains("1 passed"),
+        "the probe failed: {:?}\nstdout:\n{out}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The measured run of [`hundred_megabyte_outputs_in_order`], in a
+/// process of its own (started with [`PROBE`] set); run alone, it says so
+/// and does nothing.
+#[test]
+#[ignore = "run by hundred_megabyte_outputs_in_order in a process of its own"]
+fn peak_memory_probe() {
+    if std::env::var_os(PROBE).is_none() {
+        println!(
+            "peak_memory_probe measures only in the process hundred_megabyte_outputs_in_order starts"
+        );
+        return;
+    }
     let tmp = scratch("big-outputs");
     let tag = run_tag();
     let script = format!("yes {{}} | head -c {SIZE}");

@@ -44,6 +44,15 @@ fn blocks_of_lines() {
         &["--pipe", "-k", "-N", "3", "--dry-run", "echo {#}; wc -l"],
         &seq(10),
     );
+    // Records that end anywhere: blocks of the block size, -N bytes.
+    same(
+        &["--pipe", "-k", "--recend", "", "--block", "4", "cat; echo"],
+        b"abcdefghij",
+    );
+    same(
+        &["--pipe", "-k", "--recend", "", "-N", "2", "cat; echo"],
+        b"abcde",
+    );
     // No input: no job.
     same(&["--pipe", "-k", "echo ran"], b"");
     // A last record without its newline.

@@ -158,6 +158,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
         results: args.results.clone(),
+        columns: Vec::new(),
     }
 }
 

@@ -62,8 +62,21 @@ pub struct Maker {
     pub skip: Arc<HashSet<usize>>,
     /// The files of each job (`--transfer`, `--return`), if any.
     pub files: Option<Arc<FileTemplates>>,
-    /// `--pipe`: a job's one field is its stdin, not its input.
-    pub pipe: bool,
+    /// `--pipe`, `--pipe-part`: a job's one field is its stdin, not its
+    /// input.
+    pub pipe: Piped,
+}
+
+/// Whether a job's one field is a block for its stdin, and what `{}` is
+/// then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piped {
+    /// No: the fields are the job's inputs.
+    No,
+    /// `--pipe`: `{}` is an empty input (`''`), as in GNU parallel.
+    Stdin,
+    /// `--pipe-part`: `{}` is nothing at all, as in GNU parallel.
+    Part,
 }
 
 impl Maker {
@@ -74,10 +87,18 @@ impl Maker {
         mut fields: Vec<Vec<u8>>,
         seq: usize,
     ) -> Result<(Job, JobText, Option<Files>), String> {
-        let stdin = if self.pipe { fields.pop() } else { None };
+        let stdin = if self.pipe == Piped::No {
+            None
+        } else {
+            fields.pop()
+        };
         let files = self.files(&fields, seq)?;
         let (job, mut text) = self.make(fields, seq);
-        text.sent = stdin.as_ref().map_or(0, |block| block.len() as u64);
+        // GNU parallel's joblog counts a --pipe block as sent, not a part
+        // of --pipe-part (its job reads the file itself).
+        if self.pipe == Piped::Stdin {
+            text.sent = stdin.as_ref().map_or(0, |block| block.len() as u64);
+        }
         let files = match stdin {
             Some(block) => Some(files.unwrap_or_default().stdin(block)),
             None => files,
@@ -86,13 +107,13 @@ impl Maker {
     }
 
     /// The job with sequence number `seq` (from 1) and its text (with
-    /// `--pipe`, its block left out).
+    /// `--pipe` or `--pipe-part`, its block left out).
     pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
-        if self.pipe {
-            // As GNU parallel: `{}` is an empty input, and none is
-            // appended.
+        if self.pipe != Piped::No {
+            // As GNU parallel: `{}` is an empty input (nothing at all for
+            // a part of a file), and none is appended.
             fields.clear();
-            if self.template.has_fields() {
+            if self.pipe == Piped::Stdin && self.template.has_fields() {
                 fields.push(Vec::new());
             }
         }

@@ -24,10 +24,12 @@ mod halt;
 mod hosts;
 mod inputs;
 mod joblog;
+mod load;
 mod map;
 mod output;
 mod parallel_options;
 mod pipe;
+mod pipe_part;
 mod plan;
 mod pool_setup;
 mod replace;
@@ -94,12 +96,12 @@ enum Command {
     /// differs: outputs keep the input order by default (-k; --unordered
     /// for as they end); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
-    /// slots; --retries is GNU
-    /// parallel's and --attempts counts the tries of a job whose slot
-    /// fails; a CR before a newline is dropped; jobs
+    /// slots; --retries is GNU parallel's and --attempts counts the tries
+    /// of a job whose slot fails; a CR before a newline is dropped; jobs
     /// run with sh -c; --pipe blocks over ssh go over the slot's own
-    /// connection. An option of GNU parallel's that hearth lacks ({= =},
-    /// --pipe-part, --round-robin, ...) is an error that says so.
+    /// connection; --load and --memfree hold this machine's slots only.
+    /// An option of GNU parallel's that hearth lacks ({= =},
+    /// --round-robin, --semaphore, ...) is an error that says so.
     ///
     /// Examples:
     ///
@@ -233,10 +235,18 @@ pub struct MapArgs {
     pub tagstring: Option<String>,
     #[command(flatten)]
     pub grouping: GroupingArgs,
-    /// Save each job's output in DIR/1/<input>/stdout, stderr and seq
-    /// (DIR/1/<input 1>/2/<input 2>/.. for several), as GNU parallel
-    /// does, instead of printing it; a DIR ending in .csv is one CSV file.
-    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    /// Save each job's output in NAME/1/<input>/stdout, stderr and seq
+    /// (NAME/1/<input 1>/2/<input 2>/.. for several; the columns' names
+    /// with --header :), as GNU parallel does, instead of printing it. A
+    /// NAME ending in .csv, .tsv or .json is one file with a row per job:
+    /// the joblog's columns, the inputs, Stdout and Stderr (-.csv, -.tsv,
+    /// -.json: on stdout).
+    #[arg(
+        long,
+        visible_alias = "res",
+        value_name = "NAME",
+        allow_hyphen_values = true
+    )]
     pub results: Option<PathBuf>,
     #[command(flatten)]
     pub resume_from: ResumeArgs,
@@ -247,6 +257,8 @@ pub struct MapArgs {
     pub output: OutputForm,
     #[command(flatten)]
     pub halting: Halting,
+    #[command(flatten)]
+    pub throttling: Throttling,
     /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
     /// job that waits for a busy slot may start sooner after the one
     /// before it.
@@ -481,6 +493,41 @@ pub struct Halting {
     pub halt: Option<String>,
 }
 
+/// When this machine is too busy to start jobs (GNU parallel's --load,
+/// --memfree).
+// The doc comments here are the `--help` text, printed as written:
+// Markdown backticks and angle brackets would show.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct Throttling {
+    /// Start no job on this machine's slots while MAX processes or more
+    /// run on it: those running or ready to run now (from /proc/loadavg,
+    /// as GNU parallel counts them; not the 1-minute average), the jobs
+    /// just started counted until they show. MAX: N, N.N, N% of the
+    /// cores, +N or -N (the cores plus or less N). Looked at again every
+    /// second. Slots on ssh hosts and Slurm are not held (GNU parallel
+    /// reads their load; hearth does not).
+    #[arg(
+        long,
+        value_name = "MAX",
+        value_parser = load::parse_load,
+        allow_hyphen_values = true
+    )]
+    pub load: Option<f64>,
+    /// Start no job on this machine's slots while less than SIZE of memory
+    /// is available (MemAvailable in /proc/meminfo), e.g. 2G (k m g t:
+    /// powers of 1000, K M G T: of 1024). Below half of SIZE the youngest
+    /// job running here is killed, and runs again once there is memory
+    /// only within --retries, as in GNU parallel. Slots on ssh hosts and
+    /// Slurm are not held.
+    #[arg(long, value_name = "SIZE", value_parser = load::parse_memfree)]
+    pub memfree: Option<u64>,
+    /// Read loadavg and meminfo in DIR instead of /proc (a container's own
+    /// view, or files a test writes).
+    #[arg(long = "proc-dir", value_name = "DIR", hide = true)]
+    pub proc_dir: Option<PathBuf>,
+}
+
 /// Where the inputs come from and how they split into jobs' fields.
 #[derive(Clone, Debug, Args)]
 pub struct InputArgs {
@@ -547,7 +594,8 @@ pub struct Packing {
     pub max_chars: Option<usize>,
 }
 
-/// `--pipe`: stdin cut into blocks, each the stdin of one job.
+/// `--pipe`: stdin cut into blocks, each the stdin of one job;
+/// `--pipe-part`: files cut into parts, each the stdin of one job.
 #[derive(Clone, Debug, Args)]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
@@ -555,37 +603,50 @@ pub struct PipeBlocks {
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
     pub pipe: bool,
+    /// Cut the files of -a (or ::::) into parts of whole records and give
+    /// each part to a job on its stdin, as --pipe gives blocks (GNU
+    /// parallel's --pipe-part): the cuts are found by seeking, reading
+    /// only from each block size on to the next record's end, so a part
+    /// is at least a block; the parts are read as the slots need them.
+    /// The files must be regular files (or block devices), not stdin.
+    #[arg(long = "pipe-part", visible_alias = "pipepart", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    pub pipe_part: bool,
     /// With --pipe: the size of a block, at most (whole records; one
-    /// record longer than it grows it): bytes, or with k m g (powers of
-    /// 1000) or K M G (powers of 1024) [default: 1M].
+    /// record longer than it grows it); with --pipe-part, at least (the
+    /// part goes on to the end of the record there), or -N for N parts
+    /// per slot [default: 1M for --pipe, -10 for --pipe-part]. Bytes, or
+    /// with k m g (powers of 1000) or K M G (powers of 1024).
     #[arg(
         long,
         visible_alias = "block-size",
         value_name = "SIZE",
-        requires = "pipe"
+        requires = "piping",
+        allow_hyphen_values = true
     )]
     pub block: Option<String>,
-    /// With --pipe: what ends a record [default: \n; nothing when
-    /// --recstart is given]; \n \t \r \0 \\ as in C.
+    /// With --pipe or --pipe-part: what ends a record [default: \n;
+    /// nothing when --recstart is given]; \n \t \r \0 \\ as in C.
     #[arg(
         long,
         value_name = "STR",
-        requires = "pipe",
+        requires = "piping",
         allow_hyphen_values = true
     )]
     pub recend: Option<String>,
-    /// With --pipe: what begins a record [default: nothing].
+    /// With --pipe or --pipe-part: what begins a record [default:
+    /// nothing].
     #[arg(
         long,
         value_name = "STR",
-        requires = "pipe",
+        requires = "piping",
         allow_hyphen_values = true
     )]
     pub recstart: Option<String>,
-    /// With --pipe: --recend and --recstart are regular expressions.
-    #[arg(long, requires = "pipe")]
+    /// With --pipe or --pipe-part: --recend and --recstart are regular
+    /// expressions.
+    #[arg(long, requires = "piping")]
     pub regexp: bool,
 }
 

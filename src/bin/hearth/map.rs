@@ -68,6 +68,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
         results: args.results.clone(),
+        columns: plan.columns.clone(),
     };
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,
@@ -96,9 +97,9 @@ pub fn run(args: MapArgs) -> ExitCode {
     };
     let control = pool.control();
     let bar = progress_bar(args.output.progress, listed);
-    // A block of --pipe is held until its job ends: a few per slot are
+    // A block of --pipe (a part of --pipe-part) is held until its job ends: a few per slot are
     // read ahead, not 256.
-    let feed_capacity = if args.blocks.pipe {
+    let feed_capacity = if args.blocks.pipe || args.blocks.pipe_part {
         total_slots(&args).max(1)
     } else {
         FEED_CAPACITY

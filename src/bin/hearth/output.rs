@@ -33,6 +33,8 @@ pub struct Settings {
     /// `--resume` or `--resume-failed`: the joblog is appended to.
     pub resume: Option<Resume>,
     pub results: Option<PathBuf>,
+    /// The columns' names (`--header :`), for the results.
+    pub columns: Vec<Vec<u8>>,
     /// How the outputs of jobs share stdout and stderr.
     pub grouping: Grouping,
 }
@@ -86,7 +88,7 @@ impl Printer {
             None => None,
         };
         let results = match &settings.results {
-            Some(path) => Some(Results::new(path)?),
+            Some(path) => Some(Results::new(path, settings.columns.clone())?),
             None => None,
         };
         Ok(Printer {

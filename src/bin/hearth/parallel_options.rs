@@ -27,7 +27,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
     (
         &[
-            "--pipe-part",
             "--block-timeout",
             "--bt",
             "--remove-rec-sep",
@@ -82,10 +81,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--hostgroups", "--hgrp"], None),
     (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["-L", "-l", "--max-lines"], None),
-    (
-        &["--limit", "--load", "--memfree", "--memsuspend", "--noswap"],
-        None,
-    ),
+    (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
     (&["--link", "--xapply"], None),
     (
@@ -258,7 +254,7 @@ mod tests {
                 "the nearest is --results DIR (each job's outputs in files)"
             ))
         );
-        assert_eq!(lookup("--pipe-part"), Some(None));
+        assert_eq!(lookup("--round-robin"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }

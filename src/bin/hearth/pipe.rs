@@ -44,7 +44,8 @@ fn size_f64(size: usize) -> f64 {
 /// Where records end and begin.
 #[derive(Debug)]
 pub enum Separator {
-    /// Plain strings: `recend` then `recstart`, neither both empty.
+    /// Plain strings: `recend` then `recstart` (both empty: records end
+    /// anywhere).
     Strings { recend: Vec<u8>, recstart: Vec<u8> },
     /// Regular expressions (`--regexp`).
     Regexes {
@@ -102,14 +103,9 @@ impl Cutting {
                 start: compile(format!("(?s)\\A(?:{recstart})"))?,
             }
         } else {
+            // Both empty: records end anywhere (blocks of the block size,
+            // or -N bytes), as in GNU parallel.
             let (recend, recstart) = (unescape(recend), unescape(recstart));
-            if recend.is_empty() && recstart.is_empty() {
-                return Err(
-                    "--recend and --recstart are both empty: give what ends a record (--recend, \
-                     default a newline) or what begins one (--recstart)"
-                        .to_owned(),
-                );
-            }
             Separator::Strings { recend, recstart }
         };
         Ok(Cutting {
@@ -124,18 +120,33 @@ impl Cutting {
 /// an optional unit, `k` `m` `g` `t` `p` for powers of 1000, `K` `M` `G`
 /// `T` `P` (or `Ki`, `Mi`, ...) for powers of 1024.
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
     let bad = || {
         format!(
             "--block {text:?} is not a size: write bytes, e.g. 1M (1 MiB), 500k (500,000 bytes), \
              64K (64 KiB)"
         )
     };
-    let number: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = bytes_of(text).ok_or_else(bad)?;
+    if bytes < 1.0 {
+        return Err(format!("--block {text:?} is less than a byte"));
+    }
+    if bytes > MAX_BLOCK_F64 {
+        return Err(format!(
+            "--block {text:?} is more than {MAX_BLOCK} bytes, the largest block"
+        ));
+    }
+    Ok(float_bytes(bytes))
+}
+
+/// The bytes `text` says, with GNU parallel's units (see [`parse_size`]),
+/// rounded down; `None` if it says none.
+pub fn bytes_of(text: &str) -> Option<f64> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = number.parse().ok()?;
     let power = |base: f64, exp: i32| base.powi(exp);
     let factor = match unit {
         "" => 1.0,
@@ -149,18 +160,9 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "G" | "Gi" | "gi" => power(1024.0, 3),
         "T" | "Ti" | "ti" => power(1024.0, 4),
         "P" | "Pi" | "pi" => power(1024.0, 5),
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let bytes = (number * factor).floor();
-    if bytes < 1.0 {
-        return Err(format!("--block {text:?} is less than a byte"));
-    }
-    if bytes > MAX_BLOCK_F64 {
-        return Err(format!(
-            "--block {text:?} is more than {MAX_BLOCK} bytes, the largest block"
-        ));
-    }
-    Ok(float_bytes(bytes))
+    Some((number * factor).floor())
 }
 
 /// `\0 \r \n \t \' \" \\` as GNU parallel reads them in `--recend` and
@@ -478,8 +480,16 @@ mod tests {
             blocks(b"a;b;c;", cutting("1M", Some(";"), None, Some(1))),
             ["a;", "b;", "c;"]
         );
-        let err = Cutting::new(None, Some(""), None, false, None).unwrap_err();
-        assert!(err.contains("both empty"), "{err}");
+        // Records that end anywhere: blocks of the block size, or -N
+        // bytes.
+        assert_eq!(
+            blocks(b"abcdefghij", cutting("4", Some(""), None, None)),
+            ["abcd", "efgh", "ij"]
+        );
+        assert_eq!(
+            blocks(b"abcde", cutting("1M", Some(""), None, Some(2))),
+            ["ab", "cd", "e"]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use regex::bytes::Regex;
 
 use crate::MapArgs;
 use crate::batch::{Batches, Batching, MAX_CHARS};
-use crate::inputs::Maker;
+use crate::inputs::{Maker, Piped};
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sources::{self, Inputs, Split};
@@ -35,13 +35,15 @@ pub struct Plan {
     pub jobs: Jobs,
     /// `--tag` or `--tagstring`.
     pub tag: Option<Template>,
+    /// The columns' names (`--header :`), for `--results`.
+    pub columns: Vec<Vec<u8>>,
 }
 
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
-    if args.blocks.pipe {
-        return piped(args, read_all);
+    if args.blocks.pipe || args.blocks.pipe_part {
+        return piped(args, slots, read_all);
     }
     let (words, inputs) = command_and_inputs(args)?;
     let header = match args.input.header.as_deref() {
@@ -110,7 +112,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         fill,
         skip: Arc::new(skip),
         files: files.map(Arc::new),
-        pipe: false,
+        pipe: Piped::No,
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
@@ -128,7 +130,12 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Jobs::Streamed(Box::new(batches))
     };
-    Ok(Plan { maker, jobs, tag })
+    Ok(Plan {
+        maker,
+        jobs,
+        tag,
+        columns,
+    })
 }
 
 /// The command's words and the inputs (`:::`, `::::`, `-a`, stdin) of
@@ -157,22 +164,41 @@ fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
     }
 }
 
-/// `--pipe`: the command once per block of stdin, the block its stdin.
-fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
+/// `--pipe`: the command once per block of stdin, the block its stdin;
+/// `--pipe-part`: once per part of the files of `-a` and `::::`, over
+/// `slots` slots in all.
+fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let (words, inputs) = command_and_inputs(args)?;
-    if !inputs.none_given() {
+    let part_files = if args.blocks.pipe_part {
+        match inputs.files() {
+            Some(files) if !inputs.none_given() => Some(files),
+            _ => {
+                return Err(
+                    "--pipe-part cuts the files of -a (or ::::) into parts, one per job: give \
+                     them, and no other inputs (:::, --arg); for stdin use --pipe"
+                        .to_owned(),
+                );
+            }
+        }
+    } else if inputs.none_given() {
+        None
+    } else {
         return Err(
             "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a \
-             or --arg (pipe the input into hearth map)"
+             or --arg (pipe the input into hearth map, or cut files with --pipe-part -a FILE)"
                 .to_owned(),
         );
-    }
+    };
     if read_all {
-        return Err(
-            "--halt with a percentage needs the number of jobs, which --pipe knows only at the \
+        let what = if part_files.is_some() {
+            "--pipe-part"
+        } else {
+            "--pipe"
+        };
+        return Err(format!(
+            "--halt with a percentage needs the number of jobs, which {what} knows only at the \
              end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
-                .to_owned(),
-        );
+        ));
     }
     let names = names(args);
     let template = Arc::new(Template::parse(&words, &names, &[])?);
@@ -183,23 +209,57 @@ fn piped(args: &MapArgs, read_all: bool) -> Result<Plan, String> {
     };
     let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
+    let records = args.packing.max_replace_args.or(args.packing.max_args);
+    if part_files.is_some() && records.is_some() {
+        return Err(
+            "--pipe-part cuts at block sizes, not at numbers of records (-N, -n): give --block \
+             SIZE (or --block -N for N parts per slot)"
+                .to_owned(),
+        );
+    }
+    // --block -N (parts per slot) is --pipe-part's alone.
+    let block = match &part_files {
+        Some(_) => None,
+        None => args.blocks.block.as_deref(),
+    };
     let cutting = crate::pipe::Cutting::new(
-        args.blocks.block.as_deref(),
+        block,
         args.blocks.recend.as_deref(),
         args.blocks.recstart.as_deref(),
         args.blocks.regexp,
-        args.packing.max_replace_args.or(args.packing.max_args),
+        records,
     )?;
-    let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+    let (blocks, pipe): (FieldsIter, Piped) = match part_files {
+        Some(paths) => {
+            let size = crate::pipe_part::total_size(&paths)?;
+            let block = crate::pipe_part::block_size(args.blocks.block.as_deref(), size, slots)?;
+            let parts = crate::pipe_part::Parts::new(&paths, block, &cutting.separator)?;
+            (
+                Box::new(parts.map(|part| part.map(|p| vec![p]))),
+                Piped::Part,
+            )
+        }
+        None => {
+            let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+            (
+                Box::new(blocks.map(|block| block.map(|b| vec![b]))),
+                Piped::Stdin,
+            )
+        }
+    };
     let maker = Maker {
         template,
         fill: Fill::Join,
         skip: Arc::new(skip),
         files: files.map(Arc::new),
-        pipe: true,
+        pipe,
     };
-    let jobs = Jobs::Streamed(Box::new(blocks.map(|block| block.map(|b| vec![b]))));
-    Ok(Plan { maker, jobs, tag })
+    Ok(Plan {
+        maker,
+        jobs: Jobs::Streamed(blocks),
+        tag,
+        columns: Vec::new(),
+    })
 }
 
 /// `--resume` or `--resume-failed`.

@@ -113,7 +113,7 @@ fn slots_of(args: &MapArgs, default: usize) -> usize {
 }
 
 /// This machine's cores.
-fn cores() -> usize {
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -131,6 +131,7 @@ pub enum PoolSetup {
 /// than that.
 pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup> {
     crate::world::env(args).map_err(PoolSetup::Usage)?;
+    crate::load::check(args).map_err(PoolSetup::Failed)?;
     let mut capped;
     let args = match (args.slots, jobs) {
         (Some(SlotsSpec::Max), Some(jobs)) => {
@@ -178,6 +179,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     };
     let bin = worker_bin(args)?;
     let mut builder = pool_builder(args);
+    crate::load::warn_unless_local(args, hosts.iter().any(|spec| spec.name == ":"));
     for spec in &hosts {
         let slots = host_slots(args, spec);
         let local = spec.name == ":";
@@ -219,6 +221,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
 /// as long as the pool; with `--slurm-jobid` its nodes are looked up here.
 fn build_slurm_pool(args: &MapArgs) -> Result<Pool, PoolSetup> {
     let bin = worker_bin(args).map_err(PoolSetup::Usage)?;
+    crate::load::warn_unless_local(args, false);
     let words = |flag: &str, text: &Option<String>| -> Result<Vec<String>, PoolSetup> {
         match text {
             Some(text) => words(flag, text).map_err(PoolSetup::Usage),
@@ -281,6 +284,10 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .on_slot_lost(summary::say_slot_lost)
         // Ctrl+C: the first drains, the next kills, as in a runtime.
         .stop_on_signals(summary::say_stop_signal);
+    let builder = match crate::load::throttle(args) {
+        Some(throttle) => builder.throttle(throttle),
+        None => builder,
+    };
     match args.timeout {
         Some(timeout) => builder.timeout(timeout),
         None => builder,

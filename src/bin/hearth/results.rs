@@ -1,11 +1,14 @@
-//! `--results DIR` as GNU parallel lays it out: for each job, the files
-//! `seq`, `stdout` and `stderr` in `DIR/1/<field 1>/2/<field 2>/...`, a
-//! field's `\` written `\\` and its `/` written `\_`; or, when DIR ends in
-//! `.csv`, one CSV file with a row per job (the joblog's columns, then the
-//! fields V1 .. Vn, Stdout and Stderr). With `--results`, the jobs'
-//! outputs go to the files only, as in GNU parallel: into a job's `stdout`
-//! and `stderr` files as they stream in (a row of the CSV file holds its
-//! job's output until the job ends).
+//! `--results NAME` as GNU parallel writes it: for each job, the files
+//! `seq`, `stdout` and `stderr` in `NAME/1/<field 1>/2/<field 2>/...` (with
+//! `--header :`, the columns' names instead of 1, 2, ...), a field's `\`
+//! written `\\` and its `/` written `\_`; or, when NAME ends in `.csv`,
+//! `.tsv` or `.json` (in any case), one file with a row per job: the
+//! joblog's columns, then the fields (V1 .. Vn, or the columns' names) and
+//! the job's Stdout and Stderr, as comma- or tab-separated values or as a
+//! JSON object per line. `-.csv`, `-.tsv` and `-.json` write that file to
+//! stdout. With `--results`, the jobs' outputs go to the results only, as
+//! in GNU parallel: into a job's `stdout` and `stderr` files as they
+//! stream in (a row holds its job's output until the job ends).
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -19,48 +22,87 @@ use crate::joblog::Line;
 
 /// Where the results go.
 pub enum Results {
-    /// A directory tree.
-    Dir(PathBuf),
-    /// One CSV file, its header written once the first row says how many
-    /// fields there are.
-    Csv { file: BufWriter<File>, header: bool },
+    /// A directory tree; the columns' names, if `--header :` gave them.
+    Dir { root: PathBuf, names: Vec<Vec<u8>> },
+    /// One file of rows, its header (for CSV) written once the first row
+    /// says how many fields there are.
+    Table(Table),
+}
+
+/// The rows of one results file.
+pub struct Table {
+    out: BufWriter<Box<dyn Write>>,
+    form: Form,
+    /// The columns' names (`--header :`), else V1, V2, ...
+    names: Vec<Vec<u8>>,
+    header: bool,
+}
+
+/// How a results file writes its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// Values separated by this byte (`,` or a tab), quoted when need be.
+    Separated(u8),
+    /// A JSON object per line.
+    Json,
 }
 
 impl Results {
-    /// Results in `path` (a `.csv` file, else a directory).
-    pub fn new(path: &Path) -> io::Result<Results> {
+    /// Results in `path` (a `.csv`, `.tsv` or `.json` file, `-.csv` ..
+    /// for stdout, else a directory); `names` are the columns' names of
+    /// `--header :` (empty without it).
+    pub fn new(path: &Path, names: Vec<Vec<u8>>) -> io::Result<Results> {
         let named = |err: io::Error| {
             io::Error::new(
                 err.kind(),
                 format!("cannot write the results {}: {err}", path.display()),
             )
         };
-        if path.extension() == Some(OsStr::new("csv")) {
-            let file = File::create(path).map_err(named)?;
-            return Ok(Results::Csv {
-                file: BufWriter::new(file),
-                header: false,
+        let form = path
+            .extension()
+            .map(|e| e.to_ascii_lowercase())
+            .and_then(|e| match e.to_str() {
+                Some("csv") => Some(Form::Separated(b',')),
+                Some("tsv") => Some(Form::Separated(b'\t')),
+                Some("json") => Some(Form::Json),
+                _ => None,
             });
-        }
-        fs::create_dir_all(path).map_err(named)?;
-        Ok(Results::Dir(path.to_path_buf()))
+        let Some(form) = form else {
+            fs::create_dir_all(path).map_err(named)?;
+            return Ok(Results::Dir {
+                root: path.to_path_buf(),
+                names,
+            });
+        };
+        let stdout = path.file_stem().is_some_and(|stem| stem == OsStr::new("-"))
+            && path.parent().is_none_or(|p| p.as_os_str().is_empty());
+        let out: Box<dyn Write> = if stdout {
+            Box::new(io::stdout())
+        } else {
+            Box::new(File::create(path).map_err(named)?)
+        };
+        Ok(Results::Table(Table {
+            out: BufWriter::new(out),
+            form,
+            names,
+            header: false,
+        }))
     }
 
     /// The results of a job whose output starts, with `fields`: its
     /// directory and its `stdout` and `stderr` files, made now.
     pub fn start(&mut self, fields: &[Vec<u8>]) -> io::Result<JobResults> {
         match self {
-            Results::Dir(root) => {
+            Results::Dir { root, names } => {
                 let mut dir = root.as_os_str().as_bytes().to_vec();
                 for (at, field) in fields.iter().enumerate() {
-                    dir.extend_from_slice(format!("/{}/", at + 1).as_bytes());
-                    for &b in field {
-                        match b {
-                            b'\\' => dir.extend_from_slice(b"\\\\"),
-                            b'/' => dir.extend_from_slice(b"\\_"),
-                            b => dir.push(b),
-                        }
+                    dir.push(b'/');
+                    match names.get(at) {
+                        Some(name) => escape_into(&mut dir, name),
+                        None => dir.extend_from_slice((at + 1).to_string().as_bytes()),
                     }
+                    dir.push(b'/');
+                    escape_into(&mut dir, field);
                 }
                 let dir = PathBuf::from(OsStr::from_bytes(&dir));
                 fs::create_dir_all(&dir)?;
@@ -71,7 +113,7 @@ impl Results {
                     dir,
                 })
             }
-            Results::Csv { .. } => Ok(JobResults::Row([Vec::new(), Vec::new()])),
+            Results::Table(_) => Ok(JobResults::Row([Vec::new(), Vec::new()])),
         }
     }
 
@@ -79,7 +121,7 @@ impl Results {
     pub fn save(&mut self, line: &Line<'_>, fields: &[Vec<u8>], job: JobResults) -> io::Result<()> {
         match (self, job) {
             (
-                Results::Dir(_),
+                Results::Dir { .. },
                 JobResults::Files {
                     dir,
                     stdout,
@@ -91,53 +133,120 @@ impl Results {
                 }
                 fs::write(dir.join("seq"), line.seq.to_string())
             }
-            (Results::Dir(_), JobResults::Row(_))
-            | (Results::Csv { .. }, JobResults::Files { .. }) => Err(io::Error::other(
+            (Results::Dir { .. }, JobResults::Row(_))
+            | (Results::Table(_), JobResults::Files { .. }) => Err(io::Error::other(
                 "a job's results are not of the kind of the run's",
             )),
-            (Results::Csv { file, header }, JobResults::Row([stdout, stderr])) => {
-                if !*header {
-                    *header = true;
-                    let names: Vec<String> = (1..=fields.len()).map(|i| format!("V{i}")).collect();
-                    writeln!(
-                        file,
-                        "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,{}{}Stdout,Stderr",
-                        names.join(","),
-                        if names.is_empty() { "" } else { "," }
-                    )?;
-                }
-                let start = line
-                    .start
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64();
-                let mut row = format!(
-                    "{},{},{start:.3},{:.3},0,{},{},{},",
-                    line.seq,
-                    String::from_utf8_lossy(&csv(line.host.as_bytes())),
-                    line.run_time.as_secs_f64(),
-                    line.received,
-                    line.exit,
-                    line.signal
-                )
-                .into_bytes();
-                row.extend(csv(line.command));
-                let outputs = [stdout.as_slice(), stderr.as_slice()];
-                for value in fields.iter().map(Vec::as_slice).chain(outputs) {
-                    row.push(b',');
-                    row.extend(csv(value));
-                }
-                row.push(b'\n');
-                file.write_all(&row)
-            }
+            (Results::Table(table), JobResults::Row(outputs)) => table.row(line, fields, &outputs),
         }
     }
 
-    /// Flushes a CSV file.
+    /// Flushes a results file.
     pub fn finish(&mut self) -> io::Result<()> {
         match self {
-            Results::Dir(_) => Ok(()),
-            Results::Csv { file, .. } => file.flush(),
+            Results::Dir { .. } => Ok(()),
+            Results::Table(table) => table.out.flush(),
+        }
+    }
+}
+
+impl Table {
+    /// Writes one job's row (and the header before the first, for CSV).
+    fn row(
+        &mut self,
+        line: &Line<'_>,
+        fields: &[Vec<u8>],
+        outputs: &[Vec<u8>; 2],
+    ) -> io::Result<()> {
+        let start = line
+            .start
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let run_time = line.run_time.as_secs_f64();
+        let row = match self.form {
+            Form::Separated(sep) => {
+                if !self.header {
+                    self.header = true;
+                    let mut header: Vec<Vec<u8>> = [
+                        "Seq",
+                        "Host",
+                        "Starttime",
+                        "JobRuntime",
+                        "Send",
+                        "Receive",
+                        "Exitval",
+                        "Signal",
+                        "Command",
+                    ]
+                    .iter()
+                    .map(|name| name.as_bytes().to_vec())
+                    .collect();
+                    header.extend((0..fields.len()).map(|at| match self.names.get(at) {
+                        Some(name) => name.clone(),
+                        None => format!("V{}", at + 1).into_bytes(),
+                    }));
+                    header.extend([b"Stdout".to_vec(), b"Stderr".to_vec()]);
+                    let header: Vec<&[u8]> = header.iter().map(Vec::as_slice).collect();
+                    self.out.write_all(&separated(&header, sep))?;
+                }
+                let numbers = [
+                    line.seq.to_string(),
+                    line.host.to_owned(),
+                    format!("{start:.3}"),
+                    format!("{run_time:.3}"),
+                    line.sent.to_string(),
+                    line.received.to_string(),
+                    line.exit.to_string(),
+                    line.signal.to_string(),
+                ];
+                let mut values: Vec<&[u8]> = numbers.iter().map(|n| n.as_bytes()).collect();
+                values.push(line.command);
+                values.extend(fields.iter().map(Vec::as_slice));
+                values.extend(outputs.iter().map(Vec::as_slice));
+                separated(&values, sep)
+            }
+            Form::Json => {
+                let mut row = format!("{{ \"Seq\": {}, \"Host\": \"", line.seq).into_bytes();
+                json_into(&mut row, line.host.as_bytes());
+                row.extend_from_slice(
+                    format!(
+                        "\", \"Starttime\": {start:.3}, \"JobRuntime\": {run_time:.3}, \"Send\": {}, \
+                         \"Receive\": {}, \"Exitval\": {}, \"Signal\": {}, \"Command\": \"",
+                        line.sent, line.received, line.exit, line.signal
+                    )
+                    .as_bytes(),
+                );
+                json_into(&mut row, line.command);
+                row.extend_from_slice(b"\", \"V\": [ ");
+                for (at, field) in fields.iter().enumerate() {
+                    if at > 0 {
+                        row.push(b',');
+                    }
+                    row.push(b'"');
+                    json_into(&mut row, field);
+                    row.push(b'"');
+                }
+                row.extend_from_slice(b" ], \"Stdout\": \"");
+                json_into(&mut row, &outputs[0]);
+                row.extend_from_slice(b"\", \"Stderr\": \"");
+                json_into(&mut row, &outputs[1]);
+                row.extend_from_slice(b"\" }\n");
+                row
+            }
+        };
+        self.out.write_all(&row)
+    }
+}
+
+/// A field in a results directory's path: `\` written `\\`, `/` written
+/// `\_`.
+fn escape_into(path: &mut Vec<u8>, field: &[u8]) {
+    for &b in field {
+        match b {
+            b'\\' => path.extend_from_slice(b"\\\\"),
+            b'/' => path.extend_from_slice(b"\\_"),
+            b => path.push(b),
         }
     }
 }
@@ -172,22 +281,65 @@ impl JobResults {
     }
 }
 
-/// A CSV value: in double quotes (a `"` doubled) when it holds a comma, a
-/// quote, a space or a line break.
-fn csv(value: &[u8]) -> Vec<u8> {
-    if !value
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b' ' | b'\n' | b'\r' | b'\t'))
-    {
-        return value.to_vec();
-    }
-    let mut out = vec![b'"'];
-    for &b in value {
-        if b == b'"' {
-            out.push(b'"');
+/// A line of values separated by `sep`, each in double quotes (a `"`
+/// doubled) when it holds a quote, white space, `sep` or a NUL, as GNU
+/// parallel writes them.
+fn separated(values: &[&[u8]], sep: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (at, value) in values.iter().enumerate() {
+        if at > 0 {
+            out.push(sep);
         }
-        out.push(b);
+        let quoted = value.iter().any(|&b| {
+            b == sep || matches!(b, b'"' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0)
+        });
+        if !quoted {
+            out.extend_from_slice(value);
+            continue;
+        }
+        out.push(b'"');
+        for &b in *value {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
     }
-    out.push(b'"');
+    out.push(b'\n');
     out
+}
+
+/// A JSON string's contents, as GNU parallel writes them: `\` and `"`
+/// escaped, control characters as `\u00XX`, other bytes as they are.
+fn json_into(out: &mut Vec<u8>, value: &[u8]) {
+    for &b in value {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_into, separated};
+
+    #[test]
+    fn values_quoted_as_gnu_parallel_quotes_them() {
+        assert_eq!(
+            separated(&[b"a", b"b c", b"say \"hi\"", b"x,y", b"t\tu", b""], b','),
+            b"a,\"b c\",\"say \"\"hi\"\"\",\"x,y\",\"t\tu\",\n"
+        );
+        assert_eq!(separated(&[b"x,y", b"t\tu"], b'\t'), b"x,y\t\"t\tu\"\n");
+    }
+
+    #[test]
+    fn json_strings_escape_controls_quotes_and_backslashes() {
+        let mut out = Vec::new();
+        json_into(&mut out, b"a\"b\\c\nd\x01\xff\x7f");
+        assert_eq!(out, b"a\\\"b\\\\c\\u000ad\\u0001\xff\x7f");
+    }
 }

@@ -161,6 +161,18 @@ impl Inputs {
         self.defaulted
     }
 
+    /// The sources' files, if every source is a file (`-a`, `::::`; `-`
+    /// for stdin) and none is linked.
+    pub fn files(&self) -> Option<Vec<PathBuf>> {
+        self.sources
+            .iter()
+            .map(|source| match &source.origin {
+                Origin::File(path) if !source.linked => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// True if every value is on the command line: the whole run is known
     /// before it starts.
     pub fn all_listed(&self) -> bool {

@@ -207,6 +207,12 @@ impl Jobs {
         self.table.get_mut(id)
     }
 
+    /// When job `id`'s run started, if it runs.
+    pub(super) fn started(&self, id: usize) -> Option<std::time::Instant> {
+        let index = id.checked_sub(self.table.first)?;
+        self.table.jobs.get(index)?.as_ref()?.started
+    }
+
     /// Takes job `id` out; the caller hands it its outcome.
     pub(super) fn remove(&mut self, id: usize) -> Option<JobState> {
         self.table.remove(id)

@@ -12,7 +12,9 @@
 //! This file holds the engine's state, the driver's calls, and the
 //! conversation with ready slots (jobs out, frames in); `jobs.rs` keeps
 //! the jobs and their queues, `slots.rs` supervises the slots (starts,
-//! deadlines, failures, restarts), `liveness.rs` pings them and judges
+//! deadlines, failures, restarts), `gate.rs` holds the jobs of this
+//! machine's slots back while a [`Throttle`](crate::remote::Throttle) says
+//! the machine is too busy, `liveness.rs` pings them and judges
 //! their silence, `stopping.rs` keeps the killed srun processes not gone
 //! yet without waiting for them, and `failure.rs` (next to this module) says why a slot
 //! failed.
@@ -34,6 +36,7 @@
 //! [`JobFailure::NotRun`]. No job is lost, no result delivered twice: a job
 //! leaves the engine exactly once, through [`Engine::finish`].
 
+mod gate;
 mod jobs;
 mod liveness;
 mod slots;
@@ -87,6 +90,8 @@ pub(crate) struct Settings {
     pub(crate) max_frame: usize,
     /// Environment variables sent to every slot for its jobs.
     pub(crate) env: Vec<(String, String)>,
+    /// When the slots on this machine may start jobs, if limited.
+    pub(crate) throttle: Option<crate::remote::Throttle>,
 }
 
 /// Tells whether an output is a failure of its job's own run.
@@ -148,6 +153,9 @@ pub(crate) struct Engine {
     /// While set, no job but this one is handed out; the others stay
     /// queued (see [`Engine::hold_for`]).
     hold_for: Option<usize>,
+    /// The start gate of this machine's slots, with a throttle (see
+    /// `gate.rs`).
+    gate: Option<gate::Gate>,
     phase: Phase,
     frames: Vec<Frame>,
     /// Killed slots whose srun is not gone yet (see `stopping.rs`).
@@ -168,6 +176,11 @@ impl Engine {
     ) -> Engine {
         let slots = SlotEntry::all(&hosts, Instant::now(), settings.window);
         let mux = Mux::new(&hosts);
+        let gate = settings
+            .throttle
+            .clone()
+            .filter(crate::remote::Throttle::limits)
+            .map(gate::Gate::new);
         Engine {
             hosts,
             slots,
@@ -177,6 +190,7 @@ impl Engine {
             base,
             paused: false,
             hold_for: None,
+            gate,
             phase: Phase::Running,
             frames: Vec::new(),
             stopping: Vec::new(),
@@ -331,6 +345,9 @@ impl Engine {
                 self.fail_slot(registry, index, failure);
             }
         }
+        if self.gate.is_some() {
+            self.tend_gate(registry, now);
+        }
         self.check_timeouts(registry, now);
         self.check_liveness(registry, now);
         self.fail_unrunnable();
@@ -349,10 +366,15 @@ impl Engine {
         }
         let running = self.phase == Phase::Running;
         let slot_timeout = self.settings.slot_timeout;
+        let gate = self
+            .gate
+            .as_ref()
+            .and_then(|gate| gate.next_deadline(running && !self.jobs.none_queued()));
         self.slots
             .iter()
             .filter_map(|entry| entry.next_deadline(running, slot_timeout))
             .chain(self.stopping_deadline(Instant::now()))
+            .chain(gate)
             .min()
     }
 
@@ -542,12 +564,17 @@ impl Engine {
             // A slot of the pool's own machine shares its files (a job's
             // stdin still goes to it).
             let shared = transfer::is_shared(&self.hosts[entry.host].transport);
+            // Behind the start gate: a throttled pool's slot on this machine.
+            let gated = shared && self.gate.is_some();
             // A job with files or stdin runs alone on its slot: they come
             // right before it, and nothing waits behind it.
             while slot.stage == Stage::Ready
                 && slot.in_flight.len() < entry.window.size()
                 && !slot.exclusive
             {
+                if gated && !self.gate.as_mut().is_some_and(|gate| gate.open(now)) {
+                    break;
+                }
                 let Some(id) = self.jobs.next_for(index, self.hold_for) else {
                     break;
                 };
@@ -571,6 +598,9 @@ impl Engine {
                 };
                 match sent {
                     Ok(()) => {
+                        if gated && let Some(gate) = self.gate.as_mut() {
+                            gate.handed();
+                        }
                         job.attempts += 1;
                         // Behind other jobs, it waits: its clock starts
                         // when their results are in.

@@ -474,12 +474,31 @@ impl Engine {
     }
 
     /// Ends the job that overran its time limit on slot `index` while the
-    /// worker answered: the slot's process is killed (the only way to stop
-    /// a handler), the job ends timed out (or runs again, within the
-    /// pool's retries), the jobs behind it go back to the queue without
-    /// using an attempt, and the slot starts again at once: nothing is
-    /// wrong with it.
+    /// worker answered (see [`Engine::end_running_job`]): it ends timed
+    /// out, or runs again within the pool's retries.
     pub(super) fn end_overrun_job(&mut self, registry: &Registry, index: usize) {
+        let after = self.settings.timeout.unwrap_or_default();
+        if let Some(entry) = self.slots.get(index) {
+            info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
+        }
+        let failure = JobFailure::TimedOut { after };
+        self.end_running_job(registry, index, "which timed out", failure);
+    }
+
+    /// Ends the job running on slot `index`, a failure of its own (it
+    /// timed out, it was killed for memory): the slot's process is killed
+    /// (the only way to stop a handler), the job ends with `failure` (or
+    /// runs again, within the pool's retries), the jobs behind it go back
+    /// to the queue without using an attempt (`why` the job before them
+    /// ended, should they be cancelled instead), and the slot starts again
+    /// at once: nothing is wrong with it.
+    pub(super) fn end_running_job(
+        &mut self,
+        registry: &Registry,
+        index: usize,
+        why: &str,
+        failure: JobFailure,
+    ) {
         let Some(mut slot) = self.slots[index].slot.take() else {
             return;
         };
@@ -489,25 +508,22 @@ impl Engine {
         if self.phase == Phase::Running {
             entry.respawn_at = Some(Instant::now());
         }
-        let after = self.settings.timeout.unwrap_or_default();
-        info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
         let (host, info, label) = (entry.host, slot.info.clone(), entry.label.clone());
         let mut in_flight = slot.in_flight.drain(..);
-        let overran = in_flight.next();
+        let running = in_flight.next();
         let waiting: Vec<usize> = in_flight.map(|(id, _)| id).collect();
         for id in waiting.into_iter().rev() {
             decr(&self.stats.in_flight);
             let why = || {
                 format!(
-                    "{label}: killed to end the job before it, which timed out; not retried, the pool is stopping"
+                    "{label}: killed to end the job before it, {why}; not retried, the pool is stopping"
                 )
             };
             let _ = self.put_back(id, false, why);
         }
-        if let Some((id, _)) = overran {
+        if let Some((id, _)) = running {
             decr(&self.stats.in_flight);
             if !self.retry_own_failure(id) {
-                let failure = JobFailure::TimedOut { after };
                 self.finish(id, Err(failure), Some((host, info)));
             }
         }
