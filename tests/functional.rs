@@ -1,5 +1,8 @@
 //! Functional tests of the runtime, grouped by room.
 
+#[macro_use]
+#[path = "util/modes.rs"]
+mod modes;
 #[path = "util/server.rs"]
 mod server;
 

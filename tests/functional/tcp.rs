@@ -1,10 +1,10 @@
 //! TCP beyond reads and writes, each test in a thread-local actor and in a
-//! thread-safe future alike: accepting without waiting and as a stream,
+//! thread-safe future alike (`util/modes.rs`): accepting without waiting and as a stream,
 //! peeking, vectored reads, sending files with `sendfile(2)`, the TTL, and
 //! the CPU a pinned worker's sockets are steered to (`SO_INCOMING_CPU`).
 
 use std::fs::File;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io::{self, IoSliceMut, Read, Seek, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream};
 use std::os::fd::AsRawFd;
@@ -15,46 +15,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpStream, UdpSocket};
-use hearth::{Runtime, RuntimeRef, Setup, ThreadSafe};
+use hearth::{Runtime, RuntimeRef, ThreadSafe};
+
+use crate::modes::{mode_name, on_worker};
 
 /// Last guard for waits that an event should end.
 const GUARD: Duration = Duration::from_secs(30);
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
-}
-
-/// Runs `body` with the runtime access of thread-local actors, on the one
-/// worker of a runtime built from `setup`, and returns its output.
-fn on_worker<T, F, Fut>(setup: Setup, body: F) -> T
-where
-    F: FnOnce(RuntimeRef) -> Fut + Send + Clone + 'static,
-    Fut: Future<Output = T> + 'static,
-    T: Send + 'static,
-{
-    let mut runtime = setup.num_threads(1).build().unwrap();
-    let (tx, rx) = mpsc::channel();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let future = body(rt.clone());
-        rt.spawn_local_future(async move {
-            let _ = tx.send(future.await);
-        });
-    });
-    runtime.start().unwrap();
-    rx.recv().unwrap()
-}
-
-/// Runs `body` with the runtime access of thread-safe actors, on a
-/// runtime of two workers, and returns its output.
-fn thread_safe<T, F, Fut>(body: F) -> T
-where
-    F: FnOnce(ThreadSafe) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let rt = runtime.thread_safe();
-    runtime.block_on(body(rt)).unwrap()
 }
 
 /// Lets the runtime run other work once.
@@ -72,6 +41,13 @@ async fn yield_now() {
     .await;
 }
 
+in_both_modes!(
+    async try_accept_and_incoming,
+    peek_and_vectored_reads,
+    ttl,
+    send_file
+);
+
 /// The first byte the server writes on `stream` reaches `client`.
 async fn says_hi<RT: SocketMode>(
     stream: &mut TcpStream<RT>,
@@ -84,7 +60,7 @@ async fn says_hi<RT: SocketMode>(
     Ok(())
 }
 
-async fn accepts<RT, A>(mut rt: A) -> io::Result<()>
+async fn try_accept_and_incoming<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
@@ -134,16 +110,6 @@ where
     Ok(())
 }
 
-#[test]
-fn try_accept_and_incoming_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), accepts).unwrap();
-}
-
-#[test]
-fn try_accept_and_incoming_in_a_thread_safe_actor() {
-    thread_safe(accepts).unwrap();
-}
-
 /// A connected pair: (client, server).
 async fn pair<RT, A>(rt: &mut A) -> io::Result<(TcpStream<RT>, TcpStream<RT>)>
 where
@@ -156,7 +122,7 @@ where
     Ok((client, server))
 }
 
-async fn peeks_and_reads_vectored<RT, A>(mut rt: A) -> io::Result<()>
+async fn peek_and_vectored_reads<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
@@ -191,17 +157,7 @@ where
     Ok(())
 }
 
-#[test]
-fn peek_and_vectored_reads_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), peeks_and_reads_vectored).unwrap();
-}
-
-#[test]
-fn peek_and_vectored_reads_in_a_thread_safe_actor() {
-    thread_safe(peeks_and_reads_vectored).unwrap();
-}
-
-async fn ttls<RT, A>(mut rt: A) -> io::Result<()>
+async fn ttl<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
@@ -214,16 +170,6 @@ where
     server.set_ttl(255)?;
     assert_eq!((client.ttl()?, server.ttl()?), (1, 255));
     Ok(())
-}
-
-#[test]
-fn ttl_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), ttls).unwrap();
-}
-
-#[test]
-fn ttl_in_a_thread_safe_actor() {
-    thread_safe(ttls).unwrap();
 }
 
 /// The size of the file `send_file` sends: more than the kernel buffers
@@ -280,12 +226,12 @@ fn slow_reader(addr: SocketAddr, go: mpsc::Receiver<()>) -> thread::JoinHandle<V
     })
 }
 
-async fn sends_files<RT, A>(mut rt: A, name: &'static str) -> io::Result<()>
+async fn send_file<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
 {
-    let (file, bytes) = file_to_send(name);
+    let (file, bytes) = file_to_send(mode_name::<RT>());
     let len = bytes.len() as u64;
     let mut listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
     let (go_tx, go) = mpsc::channel();
@@ -329,16 +275,6 @@ where
     assert_eq!(got.len(), want.len());
     assert!(got == want, "the bytes received differ from the file's");
     Ok(())
-}
-
-#[test]
-fn send_file_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), |rt| sends_files(rt, "local")).unwrap();
-}
-
-#[test]
-fn send_file_in_a_thread_safe_actor() {
-    thread_safe(|rt| sends_files(rt, "shared")).unwrap();
 }
 
 /// The CPUs the calling thread may run on.
