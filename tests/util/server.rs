@@ -24,82 +24,28 @@ const GUARD: Duration = Duration::from_secs(30);
 /// it down and checks that `start` ended cleanly.
 #[track_caller]
 #[allow(dead_code)]
-pub fn with_server<NA>(threads: usize, new_actor: NA, clients: impl FnOnce(SocketAddr, &ThreadSafe))
-where
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
-    NA::Actor: 'static,
-    NA::Message: 'static,
-    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
-{
-    with_connections::<ThreadLocal>(threads, new_actor, clients);
-}
-
-/// A server running in the background.
-pub struct Serving {
-    /// Its address.
-    pub addr: SocketAddr,
-    /// Its runtime.
-    pub handle: ThreadSafe,
-    /// What `start` returned.
-    done: mpsc::Receiver<Result<(), hearth::Error>>,
-}
-
-/// Adds a server of `new_actor` connections to `runtime` (a listener per
-/// worker) and starts the runtime on a thread of its own.
-#[allow(dead_code)]
-pub fn serve<NA>(mut runtime: Runtime, new_actor: NA) -> Serving
-where
-    NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + Send + 'static,
-    NA::Actor: 'static,
-    NA::Message: 'static,
-    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
-{
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        new_actor,
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-    });
-    let handle = runtime.thread_safe();
-    let (done_tx, done) = mpsc::channel();
-    let _ = thread::spawn(move || done_tx.send(runtime.start()));
-    Serving { addr, handle, done }
+pub fn with_server(
+    threads: usize,
+    new_actor: impl Connections<ThreadLocal>,
+    clients: impl FnOnce(SocketAddr, &ThreadSafe),
+) {
+    with_connections(threads, new_actor, clients);
 }
 
 /// Runs a thread-safe server of `new_actor` connections on `threads`
 /// workers while `clients` runs, as [`with_server`] does.
 #[track_caller]
 #[allow(dead_code)]
-pub fn with_thread_safe_server<NA>(
+pub fn with_thread_safe_server(
     threads: usize,
-    new_actor: NA,
+    new_actor: impl Connections<ThreadSafe>,
     clients: impl FnOnce(SocketAddr, &ThreadSafe),
-) where
-    NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    NA::Actor: Send + 'static,
-    NA::Message: Send + 'static,
-    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
-{
-    with_connections::<ThreadSafe>(threads, new_actor, clients);
+) {
+    with_connections(threads, new_actor, clients);
 }
 
 /// Runs a server of `new_actor` connections, of either mode, on `threads`
-/// workers while `clients` runs with its address and a handle to the
-/// runtime; then shuts it down and checks that `start` ended cleanly.
+/// workers while `clients` runs, as [`with_server`] does.
 #[track_caller]
 #[allow(dead_code)]
 pub fn with_connections<RT>(
@@ -113,14 +59,27 @@ pub fn with_connections<RT>(
     serving.stop().unwrap();
 }
 
+/// Adds a server of `new_actor` connections to `runtime` (a listener per
+/// worker) and starts the runtime on a thread of its own.
+#[allow(dead_code)]
+pub fn serve(runtime: Runtime, new_actor: impl Connections<ThreadLocal>) -> Serving {
+    new_actor.serve(runtime)
+}
+
+/// Adds a thread-safe server of `new_actor` connections to `runtime` (one
+/// thread-safe listener) and starts the runtime on a thread of its own.
+#[allow(dead_code)]
+pub fn serve_thread_safe(runtime: Runtime, new_actor: impl Connections<ThreadSafe>) -> Serving {
+    new_actor.serve(runtime)
+}
+
 /// A connection actor of the socket mode `RT`, served in that mode: a
-/// listener per worker for thread-local actors ([`serve`]), one on the
-/// shared poll for thread-safe ones ([`serve_thread_safe`]). For test
-/// bodies written once over both modes: the body takes the actor, the test
-/// that names the mode makes it.
+/// listener per worker for thread-local actors, one on the shared poll
+/// for thread-safe ones. For test bodies written once over both modes: the
+/// body takes the actor, the test that names the mode makes it.
 pub trait Connections<RT> {
-    /// Adds a server of these connections to `runtime` and starts it on a
-    /// thread of its own.
+    /// Adds a server of these connections to `runtime` and starts the
+    /// runtime on a thread of its own.
     fn serve(self, runtime: Runtime) -> Serving;
 }
 
@@ -131,8 +90,15 @@ where
     NA::Message: 'static,
     <NA::Actor as Actor>::Error: std::fmt::Display,
 {
-    fn serve(self, runtime: Runtime) -> Serving {
-        serve(runtime, self)
+    fn serve(self, mut runtime: Runtime) -> Serving {
+        let server = TcpServer::setup(localhost(), NoSupervisor, self, ActorOptions::default());
+        let server = server.unwrap();
+        let addr = server.local_addr();
+        runtime.run_on_workers(move |mut rt: RuntimeRef| {
+            let supervisor = RestartSupervisor::new(());
+            let _ = rt.spawn_local(supervisor, server.clone(), (), ActorOptions::default());
+        });
+        Serving::start(runtime, addr)
     }
 }
 
@@ -147,46 +113,41 @@ where
     NA::Message: Send + 'static,
     <NA::Actor as Actor>::Error: std::fmt::Display,
 {
-    fn serve(self, runtime: Runtime) -> Serving {
-        serve_thread_safe(runtime, self)
+    fn serve(self, mut runtime: Runtime) -> Serving {
+        let server = TcpServer::setup(localhost(), NoSupervisor, self, ActorOptions::default());
+        let server = server.unwrap();
+        let addr = server.local_addr();
+        let supervisor = RestartSupervisor::new(());
+        let _ = runtime.spawn(supervisor, server, (), ActorOptions::default());
+        Serving::start(runtime, addr)
     }
 }
 
-/// Adds a thread-safe server of `new_actor` connections to `runtime` (one
-/// thread-safe listener) and starts the runtime on a thread of its own.
-#[allow(dead_code)]
-pub fn serve_thread_safe<NA>(mut runtime: Runtime, new_actor: NA) -> Serving
-where
-    NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    NA::Actor: Send + 'static,
-    NA::Message: Send + 'static,
-    <NA::Actor as hearth::actor::Actor>::Error: std::fmt::Display,
-{
-    let server = TcpServer::setup(
-        "127.0.0.1:0".parse().unwrap(),
-        NoSupervisor,
-        new_actor,
-        ActorOptions::default(),
-    )
-    .unwrap();
-    let addr = server.local_addr();
-    let _ = runtime.spawn(
-        RestartSupervisor::new(()),
-        server,
-        (),
-        ActorOptions::default(),
-    );
-    let handle = runtime.thread_safe();
-    let (done_tx, done) = mpsc::channel();
-    let _ = thread::spawn(move || done_tx.send(runtime.start()));
-    Serving { addr, handle, done }
+/// Port 0 of the loopback address: a free port.
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A server running in the background.
+pub struct Serving {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its runtime.
+    pub handle: ThreadSafe,
+    /// What `start` returned.
+    done: mpsc::Receiver<Result<(), hearth::Error>>,
 }
 
 impl Serving {
+    /// Starts `runtime`, with a server at `addr` added, on a thread of its
+    /// own.
+    fn start(runtime: Runtime, addr: SocketAddr) -> Serving {
+        let handle = runtime.thread_safe();
+        let (done_tx, done) = mpsc::channel();
+        let _ = thread::spawn(move || done_tx.send(runtime.start()));
+        Serving { addr, handle, done }
+    }
+
     /// Shuts the runtime down and returns what `start` returned; panics if
     /// it did not end in time (a hang).
     #[track_caller]
