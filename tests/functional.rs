@@ -5,6 +5,8 @@
 mod modes;
 #[path = "util/server.rs"]
 mod server;
+#[path = "util/streams.rs"]
+mod streams;
 
 #[path = "functional/actor_group.rs"]
 mod actor_group;

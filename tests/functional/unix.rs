@@ -1,7 +1,9 @@
 //! Unix domain sockets: a `UnixServer` under request-then-close clients and
 //! many clients over two workers, its graceful shutdown, socket file and
-//! metrics; datagrams; and a `TcpServer` on a socket handed to it (the
-//! shared-socket mode socket activation uses).
+//! metrics; a `UnixStream`'s peeks, vectored reads and `sendfile(2)` (the
+//! bodies TCP's tests share, `util/streams.rs`); datagrams; and a
+//! `TcpServer` on a socket handed to it (the shared-socket mode socket
+//! activation uses).
 //!
 //! Each test works in a directory of its own under the temp dir; clients
 //! are plain threads with blocking std sockets.
@@ -30,6 +32,7 @@ use crate::server::{
     ShutdownOnDrop, connect as connect_tcp, echo_messages, read_worker, round_trip,
     until_both_workers_answer, wait_until,
 };
+use crate::streams::{file_to_send, peeks_and_reads_vectored, sends_file, slow_reader};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
@@ -334,6 +337,31 @@ fn server_on_an_abstract_address() {
         handle.shutdown();
         running.join().unwrap().unwrap();
     });
+}
+
+/// A connected pair's peeks and vectored reads, as a TCP stream's.
+#[test]
+fn stream_peek_and_vectored_reads() {
+    on_worker(Runtime::setup(), |mut rt: RuntimeRef| async move {
+        let (mut client, mut server) = UnixStream::pair(&mut rt)?;
+        peeks_and_reads_vectored(&mut client, &mut server).await
+    })
+    .unwrap();
+}
+
+/// A file sent with `sendfile(2)` to a slow reader, in whole and in
+/// ranges, as on a TCP stream.
+#[test]
+fn stream_send_file() {
+    on_worker(Runtime::setup(), |mut rt: RuntimeRef| async move {
+        let (file, bytes) = file_to_send("unix");
+        let (ours, theirs) = StdUnixStream::pair()?;
+        let mut stream = UnixStream::from_std(&mut rt, ours)?;
+        let (go_tx, go) = mpsc::channel();
+        let reader = slow_reader(move || theirs, go);
+        sends_file(&mut stream, (&file, &bytes), go_tx, reader).await
+    })
+    .unwrap();
 }
 
 /// Echoes three datagrams to their senders, then stops.
