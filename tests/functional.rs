@@ -1,7 +1,12 @@
 //! Functional tests of the runtime, grouped by room.
 
+#[macro_use]
+#[path = "util/modes.rs"]
+mod modes;
 #[path = "util/server.rs"]
 mod server;
+#[path = "util/streams.rs"]
+mod streams;
 
 #[path = "functional/actor_group.rs"]
 mod actor_group;

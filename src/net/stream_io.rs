@@ -4,7 +4,8 @@
 //! read or write waits for the next event; `worker/sources.rs`,
 //! `worker/shared_sources.rs`) and the stalled-write limit of a stopping
 //! runtime (`stalled.rs`), and the async forms the streams' methods are,
-//! from one read or write to the loops of `read_exact` and `write_all`.
+//! from one read or write to the loops of `read_exact` and `write_all`,
+//! peeks, vectored reads and `sendfile(2)`.
 
 use std::fs::File;
 use std::future::poll_fn;
@@ -144,6 +145,18 @@ where
         }
     }
     Ok(())
+}
+
+/// Reads into `buf` without taking the bytes (`recv` with `MSG_PEEK`),
+/// waiting for data (or the end); 0 is the end.
+pub(crate) async fn peek<S, I>(io: &mut I, buf: &mut [u8]) -> io::Result<usize>
+where
+    S: AsFd,
+    I: Io<S>,
+{
+    // Never taken as drained: a peek takes nothing, so what it saw is
+    // still there for the next read, and no event would announce it.
+    poll_fn(|cx| io.poll_io(Direction::Read, cx, |s| sys::peek(s.as_fd(), buf))).await
 }
 
 /// Reads into the buffers, in order, with one system call, waiting for

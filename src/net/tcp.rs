@@ -536,10 +536,8 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // Never taken as drained: a peek takes nothing, so what it saw is
-        // still there for the next read, and no event would announce it.
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek(buf))).await
+    pub fn peek(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::peek(&mut self.io, buf)
     }
 
     /// Reads into the buffers, in order, with one system call (`readv`),

@@ -13,7 +13,6 @@ mod incoming_cpu;
 mod msg;
 mod process;
 mod process_group;
-#[cfg(feature = "hyper")]
 mod recv;
 mod send_file;
 mod signals;
@@ -29,6 +28,7 @@ pub(crate) use incoming_cpu::{incoming_cpu, set_incoming_cpu};
 pub(crate) use msg::{recv_vectored, send_vectored};
 pub(crate) use process::{kill_with_parent_thread, signal_process, wait_for_exit};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
+pub(crate) use recv::peek;
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;
 pub(crate) use send_file::send_file;

@@ -1,28 +1,137 @@
-//! Networking: an echo server under concurrent clients, misbehaving
-//! clients, connection churn, and UDP.
+//! Networking, each behaviour written once over both socket modes and run
+//! in each (`util/modes.rs`: the tests `<behaviour>::thread_local` and
+//! `<behaviour>::thread_safe`): a `TcpServer` of thread-local or of
+//! thread-safe connection actors under concurrent clients, misbehaving
+//! clients, request-then-close clients and connection churn, a connection
+//! actor that cannot be created, a graceful shutdown, and the server's
+//! metrics; TCP and UDP sockets of either mode, talking to each other and
+//! to std ones. Then what only a thread-local server does: a bind error,
+//! and connections spread evenly over the workers (what only a
+//! thread-safe one does is in `net_thread_safe.rs`).
 //!
-//! The server runs on a runtime in a background thread; clients are plain
-//! threads with blocking std sockets. The test stops the server with a
-//! graceful shutdown and checks that `start` then returns cleanly.
+//! Servers run on a runtime in a background thread; clients are plain
+//! threads with blocking std sockets. A server test stops its server with
+//! a graceful shutdown and checks that `start` then returns cleanly.
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use hearth::actor::{Context, actor_fn};
-use hearth::net::{TcpServer, TcpStream, UdpSocket};
+use hearth::actor::{Context, NewActor, actor_fn};
+use hearth::metrics::{ProcessCount, ProcessKind, RuntimeMetrics};
+use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpServer, TcpStream, UdpSocket};
 use hearth::supervisor::NoSupervisor;
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+use hearth::timer::Timer;
+use hearth::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::{ShutdownOnDrop, with_server};
+use crate::server::{
+    Connections, ShutdownOnDrop, close_and_wait, connect, echo_messages, read_worker,
+    until_both_workers_answer, with_connections,
+};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
 
-async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// What the tests need of a socket mode beyond [`SocketMode`]: its
+/// connection actors, made for a server of that mode, and where a
+/// runtime's metrics count its actors.
+trait Mode: SocketMode + Access {
+    /// How many listeners a server on two workers runs: one per worker that
+    /// has started its own (thread-local), or one on the shared poll
+    /// (thread-safe).
+    const LISTENERS: std::ops::RangeInclusive<usize>;
+
+    /// The workers a server's connections may be counted under: the one
+    /// that accepted each (thread-local: workers 1 and 2), or worker 0 for
+    /// all (thread-safe: they run on any).
+    const COUNTED_UNDER: &[usize];
+
+    /// [`echo`] connections.
+    fn echo() -> impl Connections<Self>;
+
+    /// [`echo`] connections of which every other one, the first, the third,
+    /// ..., cannot be created ([`EveryOther`]).
+    fn every_other_echo() -> impl Connections<Self>;
+
+    /// [`answer_in_shutdown`] connections, which say how they ended in
+    /// `ends` and when they are asked on `asked`.
+    fn answer_in_shutdown(ends: Ends, asked: mpsc::Sender<()>) -> impl Connections<Self>;
+
+    /// The live processes of this mode, by name.
+    fn processes(metrics: &RuntimeMetrics) -> Vec<ProcessCount>;
+
+    /// How many actors of this mode are alive.
+    fn actors(metrics: &RuntimeMetrics) -> usize;
+}
+
+/// The connection actor constructors of [`Mode`], the same in each mode's
+/// `impl` (a default method could not prove a mode's bounds).
+macro_rules! connection_actors {
+    () => {
+        fn echo() -> impl Connections<Self> {
+            actor_fn(echo::<Self>)
+        }
+
+        fn every_other_echo() -> impl Connections<Self> {
+            EveryOther(Arc::default(), actor_fn(echo::<Self>))
+        }
+
+        fn answer_in_shutdown(ends: Ends, asked: mpsc::Sender<()>) -> impl Connections<Self> {
+            actor_fn(move |ctx: Context<(), Self>, stream: TcpStream<Self>| {
+                answer_in_shutdown(ctx, stream, ends.clone(), asked.clone())
+            })
+        }
+    };
+}
+
+impl Mode for ThreadLocal {
+    const LISTENERS: std::ops::RangeInclusive<usize> = 1..=2;
+    const COUNTED_UNDER: &[usize] = &[1, 2];
+
+    connection_actors!();
+
+    fn processes(metrics: &RuntimeMetrics) -> Vec<ProcessCount> {
+        metrics
+            .workers
+            .iter()
+            .flat_map(|w| w.processes.iter().copied())
+            .collect()
+    }
+
+    fn actors(metrics: &RuntimeMetrics) -> usize {
+        metrics.workers.iter().map(|w| w.actors).sum()
+    }
+}
+
+impl Mode for ThreadSafe {
+    const LISTENERS: std::ops::RangeInclusive<usize> = 1..=1;
+    const COUNTED_UNDER: &[usize] = &[0];
+
+    connection_actors!();
+
+    fn processes(metrics: &RuntimeMetrics) -> Vec<ProcessCount> {
+        metrics.thread_safe.clone()
+    }
+
+    fn actors(metrics: &RuntimeMetrics) -> usize {
+        metrics
+            .thread_safe
+            .iter()
+            .filter(|p| p.kind == ProcessKind::Actor)
+            .map(|p| p.count)
+            .sum()
+    }
+}
+
+/// Echoes until the client closes, or the runtime stops.
+async fn echo<RT: SocketMode>(ctx: Context<(), RT>, mut stream: TcpStream<RT>) -> io::Result<()> {
     let mut buf = vec![0; 4096];
     while let Some(read) = ctx.until_stopping(stream.read(&mut buf)).await {
         let n = read?;
@@ -34,37 +143,24 @@ async fn echo(ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Resul
     Ok(())
 }
 
-/// Runs an echo server on two workers while `clients` runs, then shuts it
-/// down gracefully.
-fn with_echo_server(clients: impl FnOnce(SocketAddr)) {
-    with_server(2, actor_fn(echo), |addr, _| clients(addr));
-}
+in_both_modes!(
+    hundred_clients_thousand_messages_each,
+    request_then_close_clients_see_their_echo_and_the_end,
+    clients_disconnecting_mid_write_do_not_disturb_others,
+    thousand_connect_and_close_cycles,
+    connection_whose_actor_cannot_be_created_is_closed,
+    slow_and_idle_connections_end_in_a_shutdown,
+    server_connections_and_actors_are_in_the_metrics,
+);
 
-fn connect(addr: SocketAddr) -> StdTcpStream {
-    let stream = StdTcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(GUARD)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
-}
+in_both_modes!(async tcp_both_ends, udp_round_trips, udp_peek_and_vectored_datagrams);
 
-#[test]
-fn hundred_clients_thousand_messages_each() {
-    with_echo_server(|addr| {
+/// A hundred clients at once over two workers, each a thousand messages
+/// one after another, all echoed.
+fn hundred_clients_thousand_messages_each<RT: Mode>() {
+    with_connections(2, RT::echo(), |addr, _| {
         let clients: Vec<_> = (0..100u32)
-            .map(|client| {
-                thread::spawn(move || {
-                    let mut stream = connect(addr);
-                    let mut got = [0; 8];
-                    for seq in 0..1000u32 {
-                        let mut msg = [0; 8];
-                        msg[..4].copy_from_slice(&client.to_be_bytes());
-                        msg[4..].copy_from_slice(&seq.to_be_bytes());
-                        stream.write_all(&msg).unwrap();
-                        stream.read_exact(&mut got).unwrap();
-                        assert_eq!(got, msg, "client {client} message {seq}");
-                    }
-                })
-            })
+            .map(|client| thread::spawn(move || echo_messages(&mut connect(addr), client, 1000)))
             .collect();
         for client in clients {
             client.join().unwrap();
@@ -72,9 +168,31 @@ fn hundred_clients_thousand_messages_each() {
     });
 }
 
-#[test]
-fn clients_disconnecting_mid_write_do_not_disturb_others() {
-    with_echo_server(|addr| {
+/// Request-then-close clients: each sends `hello`, shuts down its write
+/// side at once and must get its echo and the end of the connection.
+fn request_then_close_clients_see_their_echo_and_the_end<RT: Mode>() {
+    with_connections(2, RT::echo(), |addr, _| {
+        thread::scope(|s| {
+            for _ in 0..4 {
+                let _ = s.spawn(move || {
+                    for _ in 0..25 {
+                        let mut client = connect(addr);
+                        client.write_all(b"hello").unwrap();
+                        client.shutdown(Shutdown::Write).unwrap();
+                        let mut got = Vec::new();
+                        let _ = client.read_to_end(&mut got).unwrap();
+                        assert_eq!(got, b"hello");
+                    }
+                });
+            }
+        });
+    });
+}
+
+/// Clients that write a lot without reading the echo and vanish do not
+/// hold up a steady client.
+fn clients_disconnecting_mid_write_do_not_disturb_others<RT: Mode>() {
+    with_connections(2, RT::echo(), |addr, _| {
         let (done_tx, done_rx) = mpsc::channel();
         let steady = thread::spawn(move || {
             let mut stream = connect(addr);
@@ -104,9 +222,10 @@ fn clients_disconnecting_mid_write_do_not_disturb_others() {
     });
 }
 
-#[test]
-fn thousand_connect_and_close_cycles() {
-    with_echo_server(|addr| {
+/// A thousand clients that connect and close at once leave the server
+/// serving.
+fn thousand_connect_and_close_cycles<RT: Mode>() {
+    with_connections(2, RT::echo(), |addr, _| {
         for _ in 0..1000 {
             drop(connect(addr));
         }
@@ -119,88 +238,349 @@ fn thousand_connect_and_close_cycles() {
     });
 }
 
+/// Makes the actors of the connection actor `NA`, but fails for every
+/// other connection (the first, the third, ...).
+#[derive(Clone)]
+struct EveryOther<NA>(Arc<AtomicUsize>, NA);
+
+impl<NA: NewActor> NewActor for EveryOther<NA>
+where
+    NA::Error: std::fmt::Display,
+{
+    type Message = NA::Message;
+    type Argument = NA::Argument;
+    type Actor = NA::Actor;
+    type Error = String;
+    type RuntimeAccess = NA::RuntimeAccess;
+
+    fn new(
+        &mut self,
+        ctx: Context<NA::Message, NA::RuntimeAccess>,
+        arg: NA::Argument,
+    ) -> Result<NA::Actor, String> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % 2 == 1 {
+            return Err(format!("connection {n}: no room for it"));
+        }
+        self.1.new(ctx, arg).map_err(|err| err.to_string())
+    }
+}
+
+/// A connection actor that cannot be created ends that connection (the
+/// client sees it closed); the server goes on with the others.
+fn connection_whose_actor_cannot_be_created_is_closed<RT: Mode>() {
+    with_connections(1, RT::every_other_echo(), |addr, _| {
+        for round in 0..2 {
+            // The odd connection is closed at once, the even one echoes.
+            let mut refused = connect(addr);
+            let mut got = Vec::new();
+            assert_eq!(
+                refused.read_to_end(&mut got).unwrap_or(0),
+                0,
+                "round {round}"
+            );
+            let mut served = connect(addr);
+            served.write_all(b"hi").unwrap();
+            let mut echo = [0; 2];
+            served.read_exact(&mut echo).unwrap();
+            assert_eq!(&echo, b"hi");
+        }
+    });
+}
+
+/// What the connection actors of [`slow_and_idle_connections_end_in_a_shutdown`]
+/// saw at the end.
+type Ends = Arc<Mutex<Vec<&'static str>>>;
+
+/// Answers `?` with `!` after the runtime begins its shutdown (a request
+/// in flight), or waits for the next request; says how it ended.
+async fn answer_in_shutdown<RT: Mode>(
+    ctx: Context<(), RT>,
+    mut stream: TcpStream<RT>,
+    ends: Ends,
+    asked: mpsc::Sender<()>,
+) -> io::Result<()> {
+    let mut request = [0];
+    loop {
+        match ctx.until_stopping(stream.read(&mut request)).await {
+            None => {
+                ends.lock().unwrap().push("idle");
+                return Ok(());
+            }
+            Some(Ok(0)) => {
+                ends.lock().unwrap().push("closed");
+                return Ok(());
+            }
+            Some(read) => {
+                let _ = read?;
+            }
+        }
+        asked.send(()).unwrap();
+        // In flight: answered once the shutdown began.
+        while !ctx.is_stopping() {
+            Timer::after(ctx.runtime_ref().clone(), Duration::from_millis(1)).await;
+        }
+        stream.write_all(b"!").await?;
+        ends.lock().unwrap().push("answered");
+    }
+}
+
+/// A graceful shutdown of a server: the listener stops, a request in
+/// flight is answered, idle connections end, and the runtime ends
+/// cleanly.
+fn slow_and_idle_connections_end_in_a_shutdown<RT: Mode>() {
+    let ends = Ends::default();
+    let (asked_tx, asked) = mpsc::channel();
+    let runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let serving = RT::answer_in_shutdown(ends.clone(), asked_tx).serve(runtime);
+    let mut busy = connect(serving.addr);
+    let idle: Vec<StdTcpStream> = (0..3).map(|_| connect(serving.addr)).collect();
+    busy.write_all(b"?").unwrap();
+    asked.recv_timeout(GUARD).unwrap();
+    let addr = serving.addr;
+    serving.stop().unwrap();
+    let mut answer = [0];
+    busy.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"!");
+    let mut ends = ends.lock().unwrap().clone();
+    ends.sort_unstable();
+    assert_eq!(ends, ["answered", "idle", "idle", "idle", "idle"]);
+    for mut client in idle {
+        let mut rest = Vec::new();
+        assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+    }
+    // The listener is gone with the runtime.
+    assert!(StdTcpStream::connect(addr).is_err());
+}
+
+/// The server's connections and its connection actors are in the metrics:
+/// started, open and closed, under the workers that count them, and the
+/// live actors by name.
+fn server_connections_and_actors_are_in_the_metrics<RT: Mode>() {
+    with_connections(2, RT::echo(), |addr, handle| {
+        // Three connections, each answered once (so its actor runs).
+        let mut clients: Vec<StdTcpStream> = (0..3)
+            .map(|_| {
+                let mut client = connect(addr);
+                client.write_all(b"hi").unwrap();
+                let mut got = [0; 2];
+                client.read_exact(&mut got).unwrap();
+                client
+            })
+            .collect();
+        let metrics = handle.metrics();
+        let processes = RT::processes(&metrics);
+        let count = |name: &str| -> usize {
+            processes
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| p.count)
+                .sum()
+        };
+        // A connection actor per client, and the listeners.
+        assert_eq!(count("echo"), 3, "{processes:?}");
+        let listeners = count("TcpServer");
+        assert!(RT::LISTENERS.contains(&listeners), "{processes:?}");
+        assert_eq!(RT::actors(&metrics), 3 + listeners, "{processes:?}");
+        // Two end: the server's side is counted closed before the client
+        // sees the end.
+        for mut client in clients.drain(..2) {
+            client.shutdown(Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+        }
+        let metrics = handle.metrics();
+        assert_eq!(metrics.tcp_servers.len(), 1);
+        let server = &metrics.tcp_servers[0];
+        assert_eq!(server.addr, addr);
+        // `accepted` is the sum over the workers.
+        assert_eq!(
+            (server.accepted(), server.open(), server.closed()),
+            (3, 1, 2),
+            "{server:?}"
+        );
+        let mut workers: Vec<usize> = server.workers.iter().map(|w| w.worker).collect();
+        workers.sort_unstable();
+        assert!(
+            !workers.is_empty()
+                && workers.windows(2).all(|w| w[0] < w[1])
+                && workers.iter().all(|w| RT::COUNTED_UNDER.contains(w)),
+            "{server:?}"
+        );
+    });
+}
+
+/// A listener, a client of it and the stream it accepts exchange a
+/// message both ways, and the accepted stream reads the end the client
+/// shuts down; then a client of a std listener sends and reads to the end.
+async fn tcp_both_ends<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let mut listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
+    let addr = listener.local_addr()?;
+    let mut client = TcpStream::<RT>::connect(&mut rt, addr).await?;
+    let (mut server, peer) = listener.accept().await?;
+    assert_eq!(peer, client.local_addr()?);
+    client.write_all(b"ping").await?;
+    let mut buf = [0; 4];
+    server.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"ping");
+    server.write_all(b"pong").await?;
+    client.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"pong");
+    // The end of the stream, after the peer shut its side down.
+    client.shutdown(Shutdown::Write)?;
+    assert_eq!(server.read(&mut buf).await?, 0);
+
+    // A plain std server on a thread of its own.
+    let std_listener = std::net::TcpListener::bind(localhost())?;
+    let addr = std_listener.local_addr()?;
+    let std_server = thread::spawn(move || {
+        let (mut peer, _) = std_listener.accept().unwrap();
+        peer.set_read_timeout(Some(GUARD)).unwrap();
+        let mut hello = [0; 5];
+        peer.read_exact(&mut hello).unwrap();
+        peer.write_all(b"hi there").unwrap();
+        hello
+    });
+    let mut stream = TcpStream::<RT>::connect(&mut rt, addr).await?;
+    stream.write_all(b"hello").await?;
+    let mut got = Vec::new();
+    let mut buf = [0; 64];
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => break,
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert_eq!(got, b"hi there");
+    // The std server has returned: the end came when it dropped its side.
+    assert_eq!(&std_server.join().unwrap(), b"hello");
+    Ok(())
+}
+
+/// A socket echoes a std client's datagrams to their sender, and a
+/// connected socket of the same mode gets its own echoed.
+async fn udp_round_trips<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let mut server = UdpSocket::<RT>::bind(&mut rt, localhost())?;
+    let addr = server.local_addr()?;
+    // A plain std client, on a thread of its own.
+    let std_client = thread::spawn(move || {
+        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(GUARD)).unwrap();
+        for msg in [&b"one"[..], b"two"] {
+            let _ = client.send_to(msg, addr).unwrap();
+            let mut buf = [0; 16];
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (msg, addr));
+        }
+    });
+    let mut buf = [0; 1500];
+    for _ in 0..2 {
+        let (n, from) = server.recv_from(&mut buf).await?;
+        let _ = server.send_to(&buf[..n], from).await?;
+    }
+
+    // And one socket of the mode talking to the other.
+    let mut client = UdpSocket::<RT>::bind(&mut rt, localhost())?;
+    client.connect(addr)?;
+    assert_eq!(client.peer_addr()?, addr);
+    let _ = client.send(b"from an actor").await?;
+    let (n, from) = server.recv_from(&mut buf).await?;
+    let _ = server.send_to(&buf[..n], from).await?;
+    let n = client.recv(&mut buf).await?;
+    assert_eq!(&buf[..n], b"from an actor");
+    std_client.join().expect("the std client failed");
+    Ok(())
+}
+
+/// Peeks and receives a std client's datagrams, then answers with vectored
+/// sends, connected and not, and receives vectored.
+async fn udp_peek_and_vectored_datagrams<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let mut socket = UdpSocket::<RT>::bind(&mut rt, localhost())?;
+    let addr = socket.local_addr()?;
+    assert!(socket.take_error()?.is_none());
+    let std_client = thread::spawn(move || {
+        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        client.set_read_timeout(Some(GUARD)).unwrap();
+        client.send_to(b"hello", addr).unwrap();
+        let mut buf = [0; 16];
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"abcd");
+        client.send_to(b"wxyz", addr).unwrap();
+        client.send_to(b"1234", addr).unwrap();
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ef");
+    });
+    // What the socket saw, in order.
+    let mut seen: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut buf = [0; 16];
+    let (n, peer) = socket.peek_from(&mut buf).await?;
+    seen.push(("peek_from", buf[..n].to_vec()));
+    let (n, _) = socket.recv_from(&mut buf).await?;
+    seen.push(("recv_from", buf[..n].to_vec()));
+    let sent = socket
+        .send_to_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")], peer)
+        .await?;
+    assert_eq!(sent, 4);
+    let (mut a, mut b) = ([0; 2], [0; 8]);
+    let (n, from) = socket
+        .recv_from_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        .await?;
+    assert_eq!(from, peer);
+    seen.push(("recv_from_vectored", [&a[..], &b[..n - 2]].concat()));
+    socket.connect(peer)?;
+    let n = socket.peek(&mut buf).await?;
+    seen.push(("peek", buf[..n].to_vec()));
+    let n = socket
+        .recv_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        .await?;
+    seen.push(("recv_vectored", [&a[..], &b[..n - 2]].concat()));
+    let _ = socket
+        .send_vectored(&[IoSlice::new(b"e"), IoSlice::new(b"f")])
+        .await?;
+    std_client.join().expect("the std client failed");
+    let want: Vec<(&str, Vec<u8>)> = [
+        ("peek_from", &b"hello"[..]),
+        ("recv_from", b"hello"),
+        ("recv_from_vectored", b"wxyz"),
+        ("peek", b"1234"),
+        ("recv_vectored", b"1234"),
+    ]
+    .iter()
+    .map(|(what, bytes)| (*what, bytes.to_vec()))
+    .collect();
+    assert_eq!(seen, want);
+    Ok(())
+}
+
 #[test]
 fn bind_error_names_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     // Without SO_REUSEPORT on the first socket, the port cannot be shared.
-    let err =
-        TcpServer::setup(addr, NoSupervisor, actor_fn(echo), ActorOptions::default()).unwrap_err();
+    let err = TcpServer::setup(
+        addr,
+        NoSupervisor,
+        actor_fn(echo::<ThreadLocal>),
+        ActorOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     assert!(
         err.to_string().starts_with(&format!("bind {addr}: ")),
         "{err}"
     );
-}
-
-async fn udp_echo(
-    mut ctx: Context<(), ThreadLocal>,
-    ready: mpsc::Sender<SocketAddr>,
-) -> io::Result<()> {
-    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
-    ready.send(socket.local_addr()?).unwrap();
-    let mut buf = [0; 1500];
-    // Echo three datagrams, then stop.
-    for _ in 0..3 {
-        let (n, from) = socket.recv_from(&mut buf).await?;
-        let _ = socket.send_to(&buf[..n], from).await?;
-    }
-    Ok(())
-}
-
-async fn udp_client(
-    mut ctx: Context<(), ThreadLocal>,
-    (server, out): (SocketAddr, mpsc::Sender<Vec<u8>>),
-) -> io::Result<()> {
-    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
-    socket.connect(server)?;
-    assert_eq!(socket.peer_addr()?, server);
-    let _ = socket.send(b"from an actor").await?;
-    let mut buf = [0; 64];
-    let n = socket.recv(&mut buf).await?;
-    out.send(buf[..n].to_vec()).unwrap();
-    Ok(())
-}
-
-#[test]
-fn udp_round_trips() {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (out_tx, out_rx) = mpsc::channel();
-    let mut runtime = Runtime::setup().build().unwrap();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let _ = rt.spawn_local(
-            NoSupervisor,
-            actor_fn(udp_echo),
-            ready_tx,
-            ActorOptions::default(),
-        );
-        Ok::<_, String>(())
-    });
-    thread::scope(|s| {
-        let server = ready_rx.recv().unwrap();
-        // A plain std client.
-        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        client.set_read_timeout(Some(GUARD)).unwrap();
-        for msg in [&b"one"[..], b"two"] {
-            let _ = client.send_to(msg, server).unwrap();
-            let mut buf = [0; 16];
-            let (n, from) = client.recv_from(&mut buf).unwrap();
-            assert_eq!((&buf[..n], from), (msg, server));
-        }
-        // And one actor talking to another.
-        runtime.run_on_workers(move |mut rt: RuntimeRef| {
-            let _ = rt.spawn_local(
-                NoSupervisor,
-                actor_fn(udp_client),
-                (server, out_tx),
-                ActorOptions::default(),
-            );
-            Ok::<_, String>(())
-        });
-        let running = s.spawn(|| runtime.start());
-        assert_eq!(out_rx.recv().unwrap(), b"from an actor");
-        running.join().unwrap().unwrap();
-    });
 }
 
 /// Tells the client which worker runs it (one byte), then echoes until the
@@ -214,24 +594,15 @@ async fn tell_worker(mut ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -
 /// Connects and reads the worker byte of [`tell_worker`].
 fn connect_and_ask(addr: SocketAddr) -> (StdTcpStream, u8) {
     let mut stream = connect(addr);
-    let mut worker = [0];
-    stream.read_exact(&mut worker).unwrap();
-    (stream, worker[0])
-}
-
-/// Closes a connection and waits until the server closed its side.
-fn close_and_wait(mut stream: StdTcpStream) {
-    stream.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest).unwrap();
+    let worker = read_worker(&mut stream);
+    (stream, worker)
 }
 
 #[test]
 fn connections_are_spread_evenly_over_workers() {
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let addr = "127.0.0.1:0".parse().unwrap();
     let server = TcpServer::setup(
-        addr,
+        localhost(),
         NoSupervisor,
         actor_fn(tell_worker),
         ActorOptions::default(),
@@ -248,19 +619,7 @@ fn connections_are_spread_evenly_over_workers() {
         // Stops the server also when an assertion fails, so the test fails
         // instead of hanging.
         let stop = ShutdownOnDrop(handle);
-        // Until both listeners run (the runtime starts in the background),
-        // connections can only go to the first: connect and close until
-        // each worker has served one.
-        let mut seen = [false; 2];
-        for _ in 0..1000 {
-            let (stream, worker) = connect_and_ask(addr);
-            close_and_wait(stream);
-            seen[usize::from(worker == 2)] = true;
-            if seen == [true, true] {
-                break;
-            }
-        }
-        assert_eq!(seen, [true, true], "a worker never served a connection");
+        until_both_workers_answer(|| connect_and_ask(addr));
         // One after another: the kernel picks a listener by a hash of the
         // addresses, the server evens the count out.
         let mut open: Vec<(StdTcpStream, u8)> = (0..20).map(|_| connect_and_ask(addr)).collect();
@@ -286,191 +645,4 @@ fn connections_are_spread_evenly_over_workers() {
         drop(stop);
         running.join().unwrap().unwrap();
     });
-}
-
-/// The server's connections and its connection actors are in the metrics:
-/// started, open and closed per worker, and the live actors by name.
-#[test]
-fn server_connections_and_actors_are_in_the_metrics() {
-    with_server(2, actor_fn(echo), |addr, handle| {
-        // Three connections, each answered once (so its actor runs).
-        let mut clients: Vec<StdTcpStream> = (0..3)
-            .map(|_| {
-                let mut client = connect(addr);
-                client.write_all(b"hi").unwrap();
-                let mut got = [0; 2];
-                client.read_exact(&mut got).unwrap();
-                client
-            })
-            .collect();
-        let metrics = handle.metrics();
-        let count = |name: &str| -> usize {
-            metrics
-                .workers
-                .iter()
-                .flat_map(|w| &w.processes)
-                .filter(|p| p.name == name)
-                .map(|p| p.count)
-                .sum()
-        };
-        // A connection actor per client, and the listeners (one per worker
-        // that has started its own).
-        assert_eq!(count("echo"), 3, "{:?}", metrics.workers);
-        let listeners = count("TcpServer");
-        assert!((1..=2).contains(&listeners), "{:?}", metrics.workers);
-        let actors: usize = metrics.workers.iter().map(|w| w.actors).sum();
-        assert_eq!(actors, 3 + listeners);
-        // Two end: the server's side is counted closed before the client
-        // sees the end.
-        for mut client in clients.drain(..2) {
-            client.shutdown(std::net::Shutdown::Write).unwrap();
-            let mut rest = Vec::new();
-            assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
-        }
-        let metrics = handle.metrics();
-        assert_eq!(metrics.tcp_servers.len(), 1);
-        let server = &metrics.tcp_servers[0];
-        assert_eq!(server.addr, addr);
-        assert_eq!(
-            (server.accepted(), server.open(), server.closed()),
-            (3, 1, 2),
-            "{server:?}"
-        );
-        let per_worker: usize = server.workers.iter().map(|w| w.accepted).sum();
-        assert_eq!(per_worker, 3);
-    });
-}
-
-/// Makes echo actors for a server's connections, but fails for every other
-/// connection (the first, the third, ...).
-#[derive(Clone)]
-struct EveryOtherEcho(Arc<AtomicUsize>);
-
-impl hearth::actor::NewActor for EveryOtherEcho {
-    type Message = ();
-    type Argument = TcpStream;
-    type Actor = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>>>>;
-    type Error = String;
-    type RuntimeAccess = ThreadLocal;
-
-    fn new(
-        &mut self,
-        ctx: Context<(), ThreadLocal>,
-        stream: TcpStream,
-    ) -> Result<Self::Actor, String> {
-        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        if n % 2 == 1 {
-            return Err(format!("connection {n}: no room for it"));
-        }
-        Ok(Box::pin(echo(ctx, stream)))
-    }
-}
-
-/// A connection actor that cannot be created ends that connection (the
-/// client sees it closed); the server goes on with the others.
-#[test]
-fn server_connection_whose_actor_cannot_be_created_is_closed() {
-    with_server(1, EveryOtherEcho(Arc::default()), |addr, _| {
-        for round in 0..2 {
-            // The odd connection is closed at once, the even one echoes.
-            let mut refused = connect(addr);
-            let mut got = Vec::new();
-            assert_eq!(
-                refused.read_to_end(&mut got).unwrap_or(0),
-                0,
-                "round {round}"
-            );
-            let mut served = connect(addr);
-            served.write_all(b"hi").unwrap();
-            let mut echo = [0; 2];
-            served.read_exact(&mut echo).unwrap();
-            assert_eq!(&echo, b"hi");
-        }
-    });
-}
-
-/// What the UDP actor saw, in order.
-type UdpSeen = mpsc::Sender<(String, Vec<u8>)>;
-
-/// Peeks and receives from the test's socket, then answers with vectored
-/// sends, connected and not, and receives vectored.
-async fn udp_vectored(
-    mut ctx: Context<(), ThreadLocal>,
-    (addr_tx, seen): (mpsc::Sender<SocketAddr>, UdpSeen),
-) -> io::Result<()> {
-    let mut socket = UdpSocket::bind(ctx.runtime(), "127.0.0.1:0".parse().unwrap())?;
-    addr_tx.send(socket.local_addr()?).unwrap();
-    assert!(socket.take_error()?.is_none());
-    let mut buf = [0; 16];
-    let (n, peer) = socket.peek_from(&mut buf).await?;
-    seen.send(("peek_from".into(), buf[..n].to_vec())).unwrap();
-    let (n, _) = socket.recv_from(&mut buf).await?;
-    seen.send(("recv_from".into(), buf[..n].to_vec())).unwrap();
-    let sent = socket
-        .send_to_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")], peer)
-        .await?;
-    assert_eq!(sent, 4);
-    let (mut a, mut b) = ([0; 2], [0; 8]);
-    let (n, from) = socket
-        .recv_from_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
-        .await?;
-    assert_eq!(from, peer);
-    seen.send(("recv_from_vectored".into(), [&a[..], &b[..n - 2]].concat()))
-        .unwrap();
-    socket.connect(peer)?;
-    let n = socket.peek(&mut buf).await?;
-    seen.send(("peek".into(), buf[..n].to_vec())).unwrap();
-    let n = socket
-        .recv_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
-        .await?;
-    seen.send(("recv_vectored".into(), [&a[..], &b[..n - 2]].concat()))
-        .unwrap();
-    socket
-        .send_vectored(&[IoSlice::new(b"e"), IoSlice::new(b"f")])
-        .await?;
-    Ok(())
-}
-
-#[test]
-fn udp_peek_and_vectored_datagrams() {
-    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let arg = Arc::new(std::sync::Mutex::new(Some((addr_tx, seen_tx))));
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let arg = arg.lock().unwrap().take().unwrap();
-        let _ = rt.spawn_local(
-            NoSupervisor,
-            actor_fn(udp_vectored),
-            arg,
-            ActorOptions::default(),
-        );
-    });
-    thread::scope(|s| {
-        let running = s.spawn(|| runtime.start());
-        let addr = addr_rx.recv_timeout(GUARD).unwrap();
-        let client = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        client.set_read_timeout(Some(GUARD)).unwrap();
-        client.send_to(b"hello", addr).unwrap();
-        let mut buf = [0; 16];
-        let (n, _) = client.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"abcd");
-        client.send_to(b"wxyz", addr).unwrap();
-        client.send_to(b"1234", addr).unwrap();
-        let (n, _) = client.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"ef");
-        running.join().unwrap().unwrap();
-    });
-    let seen: Vec<(String, Vec<u8>)> = seen_rx.iter().collect();
-    let want: Vec<(String, Vec<u8>)> = [
-        ("peek_from", &b"hello"[..]),
-        ("recv_from", b"hello"),
-        ("recv_from_vectored", b"wxyz"),
-        ("peek", b"1234"),
-        ("recv_vectored", b"1234"),
-    ]
-    .iter()
-    .map(|(what, bytes)| ((*what).to_owned(), bytes.to_vec()))
-    .collect();
-    assert_eq!(seen, want);
 }

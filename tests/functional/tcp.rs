@@ -1,13 +1,13 @@
 //! TCP beyond reads and writes, each test in a thread-local actor and in a
-//! thread-safe future alike: accepting without waiting and as a stream,
-//! peeking, vectored reads, sending files with `sendfile(2)`, the TTL, and
-//! the CPU a pinned worker's sockets are steered to (`SO_INCOMING_CPU`).
+//! thread-safe future alike (`util/modes.rs`): accepting without waiting
+//! and as a stream, peeking, vectored reads and sending files with
+//! `sendfile(2)` (written once for all streams in `util/streams.rs`), the
+//! TTL, and the CPU a pinned worker's sockets are steered to
+//! (`SO_INCOMING_CPU`).
 
-use std::fs::File;
-use std::future::{Future, poll_fn};
-use std::io::{self, IoSliceMut, Read, Seek, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream as StdTcpStream};
-use std::os::fd::AsRawFd;
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::task::Poll;
@@ -15,46 +15,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpStream, UdpSocket};
-use hearth::{Runtime, RuntimeRef, Setup, ThreadSafe};
+use hearth::{Runtime, RuntimeRef, ThreadSafe};
+
+use crate::modes::{mode_name, on_worker};
+use crate::streams::{file_to_send, peeks_and_reads_vectored, sends_file, slow_reader};
 
 /// Last guard for waits that an event should end.
 const GUARD: Duration = Duration::from_secs(30);
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
-}
-
-/// Runs `body` with the runtime access of thread-local actors, on the one
-/// worker of a runtime built from `setup`, and returns its output.
-fn on_worker<T, F, Fut>(setup: Setup, body: F) -> T
-where
-    F: FnOnce(RuntimeRef) -> Fut + Send + Clone + 'static,
-    Fut: Future<Output = T> + 'static,
-    T: Send + 'static,
-{
-    let mut runtime = setup.num_threads(1).build().unwrap();
-    let (tx, rx) = mpsc::channel();
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let future = body(rt.clone());
-        rt.spawn_local_future(async move {
-            let _ = tx.send(future.await);
-        });
-    });
-    runtime.start().unwrap();
-    rx.recv().unwrap()
-}
-
-/// Runs `body` with the runtime access of thread-safe actors, on a
-/// runtime of two workers, and returns its output.
-fn thread_safe<T, F, Fut>(body: F) -> T
-where
-    F: FnOnce(ThreadSafe) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let rt = runtime.thread_safe();
-    runtime.block_on(body(rt)).unwrap()
 }
 
 /// Lets the runtime run other work once.
@@ -72,6 +42,13 @@ async fn yield_now() {
     .await;
 }
 
+in_both_modes!(
+    async try_accept_and_incoming,
+    peek_and_vectored_reads,
+    ttl,
+    send_file
+);
+
 /// The first byte the server writes on `stream` reaches `client`.
 async fn says_hi<RT: SocketMode>(
     stream: &mut TcpStream<RT>,
@@ -84,7 +61,7 @@ async fn says_hi<RT: SocketMode>(
     Ok(())
 }
 
-async fn accepts<RT, A>(mut rt: A) -> io::Result<()>
+async fn try_accept_and_incoming<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
@@ -134,16 +111,6 @@ where
     Ok(())
 }
 
-#[test]
-fn try_accept_and_incoming_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), accepts).unwrap();
-}
-
-#[test]
-fn try_accept_and_incoming_in_a_thread_safe_actor() {
-    thread_safe(accepts).unwrap();
-}
-
 /// A connected pair: (client, server).
 async fn pair<RT, A>(rt: &mut A) -> io::Result<(TcpStream<RT>, TcpStream<RT>)>
 where
@@ -156,52 +123,16 @@ where
     Ok((client, server))
 }
 
-async fn peeks_and_reads_vectored<RT, A>(mut rt: A) -> io::Result<()>
+async fn peek_and_vectored_reads<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
 {
     let (mut client, mut server) = pair::<RT, A>(&mut rt).await?;
-    client.write_all(b"hello").await?;
-    // A peek shorter than its buffer takes nothing: the read after it
-    // finds the bytes at once, though no new event comes for them.
-    let mut buf = [0; 16];
-    for _ in 0..2 {
-        let n = server.peek(&mut buf).await?;
-        assert_eq!(&buf[..n], b"hello");
-    }
-    let n = server.read(&mut buf).await?;
-    assert_eq!(&buf[..n], b"hello");
-
-    client.write_all(b"abcdefgh").await?;
-    let (mut head, mut tail) = ([0; 3], [0; 8]);
-    let mut got = 0;
-    while got < 8 {
-        let mut bufs = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
-        IoSliceMut::advance_slices(&mut (&mut bufs[..]), got);
-        got += server.read_vectored(&mut bufs).await?;
-    }
-    assert_eq!((&head, &tail[..5]), (b"abc", &b"defgh"[..]));
-
-    // The end of the stream, peeked and read.
-    client.shutdown(Shutdown::Write)?;
-    assert_eq!(server.peek(&mut buf).await?, 0);
-    let mut bufs = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
-    assert_eq!(server.read_vectored(&mut bufs).await?, 0);
-    Ok(())
+    peeks_and_reads_vectored(&mut client, &mut server).await
 }
 
-#[test]
-fn peek_and_vectored_reads_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), peeks_and_reads_vectored).unwrap();
-}
-
-#[test]
-fn peek_and_vectored_reads_in_a_thread_safe_actor() {
-    thread_safe(peeks_and_reads_vectored).unwrap();
-}
-
-async fn ttls<RT, A>(mut rt: A) -> io::Result<()>
+async fn ttl<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
@@ -216,129 +147,18 @@ where
     Ok(())
 }
 
-#[test]
-fn ttl_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), ttls).unwrap();
-}
-
-#[test]
-fn ttl_in_a_thread_safe_actor() {
-    thread_safe(ttls).unwrap();
-}
-
-/// The size of the file `send_file` sends: more than the kernel buffers
-/// of a connection whose receiver holds at most [`CLIENT_RCVBUF`] and
-/// reads nothing hold (`net.ipv4.tcp_wmem` allows 4 MiB by default), so
-/// the sender has to wait for room.
-const FILE_LEN: usize = 16 << 20;
-
-/// The receive buffer of the test's client.
-const CLIENT_RCVBUF: libc::c_int = 64 << 10;
-
-/// A file of [`FILE_LEN`] bytes without a short period, and its bytes.
-fn file_to_send(name: &str) -> (File, Vec<u8>) {
-    let bytes: Vec<u8> = (0..FILE_LEN)
-        .map(|i| u8::try_from((i * 7 + i / 251) % 251).unwrap())
-        .collect();
-    let path = std::env::temp_dir().join(format!("hearth-send-file-{}-{name}", std::process::id()));
-    let mut file = File::options()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    file.write_all(&bytes).unwrap();
-    file.rewind().unwrap();
-    (file, bytes)
-}
-
-/// A client on a thread of its own, with a small receive buffer: connects
-/// to `addr`, reads nothing until `go` says so, then reads to the end.
-fn slow_reader(addr: SocketAddr, go: mpsc::Receiver<()>) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut stream = StdTcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(GUARD)).unwrap();
-        let rcvbuf = CLIENT_RCVBUF;
-        // SAFETY: the value pointer and length describe a live `c_int`,
-        // which the kernel only reads; the descriptor is the stream's.
-        let res = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&raw const rcvbuf).cast(),
-                libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap(),
-            )
-        };
-        assert_eq!(res, 0, "{}", io::Error::last_os_error());
-        go.recv_timeout(GUARD).unwrap();
-        let mut got = Vec::new();
-        let _ = stream.read_to_end(&mut got).unwrap();
-        got
-    })
-}
-
-async fn sends_files<RT, A>(mut rt: A, name: &'static str) -> io::Result<()>
+async fn send_file<RT, A>(mut rt: A) -> io::Result<()>
 where
     RT: SocketMode,
     A: SocketAccess<RT>,
 {
-    let (file, bytes) = file_to_send(name);
-    let len = bytes.len() as u64;
+    let (file, bytes) = file_to_send(mode_name::<RT>());
     let mut listener = TcpListener::<RT>::bind(&mut rt, localhost())?;
+    let addr = listener.local_addr()?;
     let (go_tx, go) = mpsc::channel();
-    let reader = slow_reader(listener.local_addr()?, go);
+    let reader = slow_reader(move || StdTcpStream::connect(addr).unwrap(), go);
     let (mut stream, _) = listener.accept().await?;
-
-    // One call sends what the socket has room for, and the reader reads
-    // nothing yet: less than the file.
-    let first = stream.send_file(&file, 0, FILE_LEN).await?;
-    assert!(
-        0 < first && first < FILE_LEN,
-        "one send_file call sent {first} of {FILE_LEN} bytes"
-    );
-    go_tx.send(()).unwrap();
-    // The rest waits for room as the reader reads.
-    stream
-        .send_file_all(&file, first as u64, FILE_LEN - first)
-        .await?;
-    // A range, then nothing past the end.
-    stream.send_file_all(&file, 10, 100).await?;
-    assert_eq!(stream.send_file(&file, len, 10).await?, 0);
-    assert_eq!(stream.send_file(&file, len + 100, 10).await?, 0);
-    // A range past the end sends what there is, then says so.
-    let err = stream.send_file_all(&file, len - 5, 10).await.unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
-    let err = stream.send_file(&file, u64::MAX, 10).await.unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-    assert_eq!(stream.send_entire_file(&file).await?, len);
-    // The file's own position is not used or moved.
-    assert_eq!((&file).stream_position()?, 0);
-    stream.shutdown(Shutdown::Write)?;
-
-    let got = reader.join().unwrap();
-    let want = [
-        &bytes[..],
-        &bytes[10..110],
-        &bytes[FILE_LEN - 5..],
-        &bytes[..],
-    ]
-    .concat();
-    assert_eq!(got.len(), want.len());
-    assert!(got == want, "the bytes received differ from the file's");
-    Ok(())
-}
-
-#[test]
-fn send_file_in_a_thread_local_actor() {
-    on_worker(Runtime::setup(), |rt| sends_files(rt, "local")).unwrap();
-}
-
-#[test]
-fn send_file_in_a_thread_safe_actor() {
-    thread_safe(|rt| sends_files(rt, "shared")).unwrap();
+    sends_file(&mut stream, (&file, &bytes), go_tx, reader).await
 }
 
 /// The CPUs the calling thread may run on.

@@ -1,7 +1,9 @@
 //! Unix domain sockets: a `UnixServer` under request-then-close clients and
 //! many clients over two workers, its graceful shutdown, socket file and
-//! metrics; datagrams; and a `TcpServer` on a socket handed to it (the
-//! shared-socket mode socket activation uses).
+//! metrics; a `UnixStream`'s peeks, vectored reads and `sendfile(2)` (the
+//! bodies TCP's tests share, `util/streams.rs`); datagrams; and a
+//! `TcpServer` on a socket handed to it (the shared-socket mode socket
+//! activation uses).
 //!
 //! Each test works in a directory of its own under the temp dir; clients
 //! are plain threads with blocking std sockets.
@@ -25,7 +27,12 @@ use hearth::net::{
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
-use crate::server::{ShutdownOnDrop, round_trip, wait_until};
+use crate::modes::on_worker;
+use crate::server::{
+    ShutdownOnDrop, connect as connect_tcp, echo_messages, read_worker, round_trip,
+    until_both_workers_answer, wait_until,
+};
+use crate::streams::{file_to_send, peeks_and_reads_vectored, sends_file, slow_reader};
 
 /// Last guard for blocking client calls.
 const GUARD: Duration = Duration::from_secs(30);
@@ -140,16 +147,8 @@ async fn tell_worker(mut ctx: Context<(), ThreadLocal>, mut stream: UnixStream) 
 
 fn connect_and_ask(path: &Path) -> (StdUnixStream, u8) {
     let mut stream = connect(path);
-    let mut worker = [0];
-    stream.read_exact(&mut worker).unwrap();
-    (stream, worker[0])
-}
-
-/// Closes a connection and waits until the server closed its side.
-fn close_and_wait(mut stream: StdUnixStream) {
-    stream.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest).unwrap();
+    let worker = read_worker(&mut stream);
+    (stream, worker)
 }
 
 /// One socket, two workers: both serve, the open connections stay even,
@@ -159,18 +158,7 @@ fn many_clients_over_two_workers() {
     let dir = scratch("many-clients");
     let path = dir.join("s.sock");
     with_server(&path, actor_fn(tell_worker), |_| {
-        // Until both listeners run (the runtime starts in the background),
-        // only one takes connections.
-        let mut seen = [false; 2];
-        for _ in 0..1000 {
-            let (stream, worker) = connect_and_ask(&path);
-            close_and_wait(stream);
-            seen[usize::from(worker == 2)] = true;
-            if seen == [true, true] {
-                break;
-            }
-        }
-        assert_eq!(seen, [true, true], "a worker never served a connection");
+        until_both_workers_answer(|| connect_and_ask(&path));
         let open: Vec<(StdUnixStream, u8)> = (0..20).map(|_| connect_and_ask(&path)).collect();
         let on = |worker| open.iter().filter(|(_, w)| *w == worker).count();
         assert_eq!((on(1), on(2)), (10, 10));
@@ -180,15 +168,7 @@ fn many_clients_over_two_workers() {
                 let path = path.clone();
                 thread::spawn(move || {
                     let (mut stream, _) = connect_and_ask(&path);
-                    let mut got = [0; 8];
-                    for seq in 0..200u32 {
-                        let mut msg = [0; 8];
-                        msg[..4].copy_from_slice(&client.to_be_bytes());
-                        msg[4..].copy_from_slice(&seq.to_be_bytes());
-                        stream.write_all(&msg).unwrap();
-                        stream.read_exact(&mut got).unwrap();
-                        assert_eq!(got, msg, "client {client} message {seq}");
-                    }
+                    echo_messages(&mut stream, client, 200);
                 })
             })
             .collect();
@@ -359,6 +339,31 @@ fn server_on_an_abstract_address() {
     });
 }
 
+/// A connected pair's peeks and vectored reads, as a TCP stream's.
+#[test]
+fn stream_peek_and_vectored_reads() {
+    on_worker(Runtime::setup(), |mut rt: RuntimeRef| async move {
+        let (mut client, mut server) = UnixStream::pair(&mut rt)?;
+        peeks_and_reads_vectored(&mut client, &mut server).await
+    })
+    .unwrap();
+}
+
+/// A file sent with `sendfile(2)` to a slow reader, in whole and in
+/// ranges, as on a TCP stream.
+#[test]
+fn stream_send_file() {
+    on_worker(Runtime::setup(), |mut rt: RuntimeRef| async move {
+        let (file, bytes) = file_to_send("unix");
+        let (ours, theirs) = StdUnixStream::pair()?;
+        let mut stream = UnixStream::from_std(&mut rt, ours)?;
+        let (go_tx, go) = mpsc::channel();
+        let reader = slow_reader(move || theirs, go);
+        sends_file(&mut stream, (&file, &bytes), go_tx, reader).await
+    })
+    .unwrap();
+}
+
 /// Echoes three datagrams to their senders, then stops.
 async fn datagram_echo(
     mut ctx: Context<(), ThreadLocal>,
@@ -374,29 +379,27 @@ async fn datagram_echo(
     Ok(())
 }
 
-/// Two actors on a connected pair, and a connected socket talking to a
-/// bound one.
-async fn datagram_pairs(
-    mut ctx: Context<(), ThreadLocal>,
-    (server, out): (PathBuf, mpsc::Sender<Vec<u8>>),
-) -> io::Result<()> {
-    let (mut a, mut b) = UnixDatagram::pair(ctx.runtime())?;
+/// Two sockets of a connected pair, and a connected socket talking to the
+/// bound one at `server`: what each received, in order.
+async fn datagram_pairs(mut rt: RuntimeRef, server: PathBuf) -> io::Result<Vec<Vec<u8>>> {
+    let mut got = Vec::new();
+    let (mut a, mut b) = UnixDatagram::pair(&mut rt)?;
     let _ = a.send(b"first").await?;
     let _ = a.send(b"second").await?;
     let mut buf = [0; 64];
     let n = b.recv(&mut buf).await?;
-    out.send(buf[..n].to_vec()).unwrap();
+    got.push(buf[..n].to_vec());
     let n = b.recv(&mut buf).await?;
-    out.send(buf[..n].to_vec()).unwrap();
+    got.push(buf[..n].to_vec());
     // Answers need a bound sender: an abstract one here.
     let name = format!("hearth-test-dgram-client-{}", std::process::id());
     let me = UnixAddr::from_abstract_name(name.as_bytes())?;
-    let mut client = UnixDatagram::bind_addr(ctx.runtime(), &me)?;
+    let mut client = UnixDatagram::bind_addr(&mut rt, &me)?;
     client.connect(&server)?;
     let _ = client.send(b"from an actor").await?;
     let n = client.recv(&mut buf).await?;
-    out.send(buf[..n].to_vec()).unwrap();
-    Ok(())
+    got.push(buf[..n].to_vec());
+    Ok(got)
 }
 
 #[test]
@@ -404,7 +407,6 @@ fn datagrams_keep_their_bounds_and_find_their_senders() {
     let dir = scratch("datagrams");
     let path = dir.join("echo.sock");
     let (ready_tx, ready_rx) = mpsc::channel();
-    let (out_tx, out_rx) = mpsc::channel();
     let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
     let arg = (path.clone(), ready_tx);
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
@@ -429,28 +431,10 @@ fn datagrams_keep_their_bounds_and_find_their_senders() {
             assert_eq!(&buf[..n], msg);
             assert_eq!(from.as_pathname(), Some(path.as_path()));
         }
-        s.spawn(move || {
-            let mut rt_out = Vec::new();
-            for _ in 0..3 {
-                rt_out.push(out_rx.recv_timeout(GUARD).unwrap());
-            }
-            assert_eq!(
-                rt_out,
-                [&b"first"[..], &b"second"[..], &b"from an actor"[..]]
-            );
-        });
-        // The third datagram comes from an actor of its own.
-        let mut runtime2 = Runtime::setup().num_threads(1).build().unwrap();
-        let arg = (path.clone(), out_tx);
-        runtime2.run_on_workers(move |mut rt: RuntimeRef| {
-            let _ = rt.spawn_local(
-                NoSupervisor,
-                actor_fn(datagram_pairs),
-                arg,
-                ActorOptions::default(),
-            );
-        });
-        runtime2.start().unwrap();
+        // The third datagram comes from a runtime of its own.
+        let server = path.clone();
+        let got = on_worker(Runtime::setup(), move |rt| datagram_pairs(rt, server)).unwrap();
+        assert_eq!(got, [&b"first"[..], &b"second"[..], &b"from an actor"[..]]);
         running.join().unwrap().unwrap();
     });
     assert!(!path.exists(), "the bound socket removed its file");
@@ -490,26 +474,14 @@ fn tcp_server_on_one_handed_socket_serves_from_every_worker() {
     });
     let handle: ThreadSafe = runtime.thread_safe();
     let ask = || {
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(GUARD)).unwrap();
-        let mut worker = [0];
-        stream.read_exact(&mut worker).unwrap();
-        (stream, worker[0])
+        let mut stream = connect_tcp(addr);
+        let worker = read_worker(&mut stream);
+        (stream, worker)
     };
     thread::scope(|s| {
         let running = s.spawn(|| runtime.start());
         let _stop = ShutdownOnDrop(handle.clone());
-        let mut seen = [false; 2];
-        for _ in 0..1000 {
-            let (mut stream, worker) = ask();
-            stream.shutdown(Shutdown::Write).unwrap();
-            let _ = stream.read_to_end(&mut Vec::new()).unwrap();
-            seen[usize::from(worker == 2)] = true;
-            if seen == [true, true] {
-                break;
-            }
-        }
-        assert_eq!(seen, [true, true], "a worker never served a connection");
+        until_both_workers_answer(ask);
         let open: Vec<_> = (0..20).map(|_| ask()).collect();
         let on = |worker| open.iter().filter(|(_, w)| *w == worker).count();
         assert_eq!((on(1), on(2)), (10, 10));

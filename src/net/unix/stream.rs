@@ -1,7 +1,9 @@
-//! Unix stream connection.
+//! Unix stream connection: its reads and writes are those of every stream
+//! (`stream_io.rs`), down to peeks, vectored reads and `sendfile(2)`.
 
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -133,6 +135,96 @@ impl UnixStream {
         stream_io::read_exact(&mut self.io, buf)
     }
 
+    /// Reads into `buf` without taking the bytes (`MSG_PEEK`): the next
+    /// read gets them again. Waits for data as [`UnixStream::read`] does;
+    /// 0 means the peer closed its side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::UnixStream;
+    /// use hearth::RuntimeRef;
+    ///
+    /// async fn sniff(mut rt: RuntimeRef) -> io::Result<()> {
+    ///     let (mut client, mut server) = UnixStream::pair(&mut rt)?;
+    ///     client.write_all(b"GET / HTTP/1.1\r\n").await?;
+    ///     // Look at the first bytes to choose a protocol, then read as usual.
+    ///     let mut head = [0; 4];
+    ///     let n = server.peek(&mut head).await?;
+    ///     assert_eq!(&head[..n], &b"GET "[..n]);
+    ///     let mut line = [0; 16];
+    ///     server.read_exact(&mut line).await?;
+    ///     assert_eq!(&line, b"GET / HTTP/1.1\r\n");
+    ///     Ok(())
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut runtime = hearth::Runtime::setup().num_threads(1).build()?;
+    /// # let (done, outcome) = std::sync::mpsc::channel();
+    /// # runtime.run_on_workers(move |mut rt: RuntimeRef| {
+    /// #     let future = sniff(rt.clone());
+    /// #     rt.spawn_local_future(async move {
+    /// #         let _ = done.send(future.await);
+    /// #     });
+    /// # });
+    /// # runtime.start()?;
+    /// # outcome.recv()??; // Nothing sent: the future panicked.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn peek(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::peek(&mut self.io, buf)
+    }
+
+    /// Reads into the buffers, in order, with one system call (`readv`),
+    /// returning how much; 0 means the peer closed its side. The read
+    /// counterpart of [`UnixStream::write_vectored`], e.g. to read a fixed
+    /// header and the start of a body in one call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// use hearth::net::UnixStream;
+    /// use hearth::RuntimeRef;
+    ///
+    /// async fn head_and_body(mut rt: RuntimeRef) -> io::Result<()> {
+    ///     let (mut client, mut server) = UnixStream::pair(&mut rt)?;
+    ///     client.write_all(b"headbody").await?;
+    ///     let (mut head, mut body) = ([0; 4], [0; 16]);
+    ///     let mut bufs = [io::IoSliceMut::new(&mut head), io::IoSliceMut::new(&mut body)];
+    ///     let mut n = server.read_vectored(&mut bufs).await?;
+    ///     while n < 8 {
+    ///         n += server.read(&mut body[n - 4..]).await?;
+    ///     }
+    ///     assert_eq!((&head, &body[..4]), (b"head", &b"body"[..]));
+    ///     Ok(())
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut runtime = hearth::Runtime::setup().num_threads(1).build()?;
+    /// # let (done, outcome) = std::sync::mpsc::channel();
+    /// # runtime.run_on_workers(move |mut rt: RuntimeRef| {
+    /// #     let future = head_and_body(rt.clone());
+    /// #     rt.spawn_local_future(async move {
+    /// #         let _ = done.send(future.await);
+    /// #     });
+    /// # });
+    /// # runtime.start()?;
+    /// # outcome.recv()??; // Nothing sent: the future panicked.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_vectored(
+        &mut self,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::read_vectored(&mut self.io, bufs)
+    }
+
     /// Writes some of `buf`, returning how much.
     ///
     /// # Errors
@@ -205,6 +297,112 @@ impl UnixStream {
         bufs: &mut [IoSlice<'_>],
     ) -> impl Future<Output = io::Result<()>> {
         stream_io::write_all_vectored(&mut self.io, bufs)
+    }
+
+    /// Sends at most `length` bytes of `file`, from byte `offset` on, with
+    /// `sendfile(2)`, as [`TcpStream::send_file`](crate::net::TcpStream::send_file)
+    /// does: the kernel copies them from the page cache to the socket.
+    /// Returns how many bytes it sent, which may be fewer (as much as the
+    /// socket had room for); 0 when `offset` is at or past the end of the
+    /// file (or `length` is 0). Waits for room when the socket has none.
+    /// The file's own position is neither used nor moved.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`]; `InvalidInput` for an offset past
+    /// `i64::MAX`; `EINVAL` for a `file` that `sendfile` cannot read from.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::UnixStream;
+    ///
+    /// /// Sends what `log` has past `from`, a MiB a call; returns its end.
+    /// async fn follow(stream: &mut UnixStream, log: &File, from: u64) -> io::Result<u64> {
+    ///     let mut offset = from;
+    ///     loop {
+    ///         match stream.send_file(log, offset, 1 << 20).await? {
+    ///             0 => return Ok(offset),
+    ///             n => offset += n as u64,
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = follow;
+    /// ```
+    pub fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        length: usize,
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::send_file(&mut self.io, file, offset, length)
+    }
+
+    /// Sends exactly `length` bytes of `file` from byte `offset` on, with
+    /// as many [`UnixStream::send_file`] calls as that takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::send_file`]; `UnexpectedEof` if the file ends
+    /// before `offset + length` (what was sent until then stays sent).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::UnixStream;
+    ///
+    /// /// The records of `table` are 512 bytes each.
+    /// async fn send_record(stream: &mut UnixStream, table: &File, index: u64) -> io::Result<()> {
+    ///     stream.send_file_all(table, index * 512, 512).await
+    /// }
+    /// # let _ = send_record;
+    /// ```
+    pub fn send_file_all(
+        &mut self,
+        file: &File,
+        offset: u64,
+        length: usize,
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::send_file_all(&mut self.io, file, offset, length)
+    }
+
+    /// Sends all of `file`, from its first byte to its end, with as many
+    /// [`UnixStream::send_file`] calls as that takes; returns how many
+    /// bytes were sent. A file that grows meanwhile is sent until the end
+    /// it has when a call finds no more.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::send_file`]; what was sent before an error stays
+    /// sent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::io;
+    ///
+    /// use hearth::net::UnixStream;
+    ///
+    /// /// The file's length (8 bytes, big-endian), then the file.
+    /// async fn send_framed(stream: &mut UnixStream, file: &File) -> io::Result<()> {
+    ///     let len = file.metadata()?.len();
+    ///     stream.write_all(&len.to_be_bytes()).await?;
+    ///     if stream.send_entire_file(file).await? != len {
+    ///         return Err(io::Error::other("the file changed size while it was sent"));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # let _ = send_framed;
+    /// ```
+    pub fn send_entire_file(&mut self, file: &File) -> impl Future<Output = io::Result<u64>> {
+        stream_io::send_entire_file(&mut self.io, file)
     }
 
     /// Shuts down the read side, the write side, or both.
