@@ -1,7 +1,7 @@
 //! An HTTP/1.1 server: hyper on hearth, no tokio.
 //!
 //! ```sh
-//! cargo run --release --features hyper --example http_server [ADDR] [--header-read-timeout SECONDS]
+//! cargo run --release --features hyper --example http_server [ADDR] [--header-read-timeout SECONDS] [--thread-safe]
 //! curl -i 127.0.0.1:8080/          # 200 text/plain: Hello, World!
 //! curl -i 127.0.0.1:8080/json      # 200 application/json: {"message":"Hello, World!"}
 //! kill -USR2 PID                   # metrics on stderr (connections, requests)
@@ -13,6 +13,14 @@
 //! closes. A client gets `--header-read-timeout` (default 5 s) to send
 //! each request's head, so a slow or idle one cannot hold a connection for
 //! ever.
+//!
+//! Each connection is a thread-local actor on the worker that accepted it:
+//! the cheapest per request, and the fastest while the workers have their
+//! cores to themselves. `--thread-safe` makes them thread-safe actors that
+//! any worker runs: where other programs (a load generator, say) share the
+//! cores, a request then waits for whichever worker runs, not for the one
+//! that accepted its connection, and the slowest requests come sooner
+//! (`BENCHMARKS.md`, "Where the p99 comes from").
 //!
 //! Ctrl+C (or SIGTERM) stops accepting, lets requests in flight finish,
 //! closes idle keep-alive connections and exits 0; a second Ctrl+C exits at
@@ -34,7 +42,7 @@ use hearth::actor::{Context, actor_fn};
 use hearth::http::{self, HyperTimer};
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, Runtime, RuntimeRef, Signal, ThreadLocal};
+use hearth::{ActorOptions, Runtime, RuntimeRef, Signal, ThreadLocal, ThreadSafe};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -49,7 +57,15 @@ const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// that timeout, not by the end of the grace period.
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
-const USAGE: &str = "usage: http_server [ADDR] [--header-read-timeout SECONDS]";
+const USAGE: &str = "usage: http_server [ADDR] [--header-read-timeout SECONDS] [--thread-safe]";
+
+/// The command line.
+struct Args {
+    addr: SocketAddr,
+    header_read_timeout: Duration,
+    /// Connections in thread-safe actors.
+    thread_safe: bool,
+}
 
 /// Requests answered, by outcome; connections are counted by the runtime
 /// (its `tcp server metrics` records).
@@ -58,13 +74,14 @@ static NOT_FOUND: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> ExitCode {
     hearth::log::init();
-    let (addr, header_read_timeout) = match parse_args(std::env::args().skip(1)) {
+    let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(err) => {
             eprintln!("error: {err}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let header_read_timeout = args.header_read_timeout;
     // A worker per core, not pinned (as the echo server, for a machine
     // shared with other programs; `Setup::auto_cpu_affinity` pins them on a
     // machine of the server's own).
@@ -76,41 +93,63 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return hearth::exit_code(Err(err)),
     };
-    let conn = actor_fn(move |ctx, stream| connection(ctx, stream, header_read_timeout));
-    // A socket passed by systemd, if any; else ADDR, bound now: a bad or
-    // busy address is reported before anything runs.
-    let server = match passed_listener() {
-        Ok(Some(listener)) => {
-            TcpServer::from_listener(listener, NoSupervisor, conn, ActorOptions::default())
-        }
-        Ok(None) => {
-            TcpServer::setup(addr, NoSupervisor, conn, ActorOptions::default()).map_err(|err| {
-                io::Error::new(
-                    err.kind(),
-                    format!("{err}; pick another address, e.g. 127.0.0.1:0 for any free port"),
-                )
-            })
-        }
-        Err(err) => Err(err),
+    let listening = if args.thread_safe {
+        let conn =
+            actor_fn(move |ctx, stream| connection_thread_safe(ctx, stream, header_read_timeout));
+        let server = match passed_listener() {
+            Ok(Some(listener)) => {
+                TcpServer::from_listener(listener, NoSupervisor, conn, ActorOptions::default())
+            }
+            Ok(None) => TcpServer::setup(args.addr, NoSupervisor, conn, ActorOptions::default())
+                .map_err(with_hint),
+            Err(err) => Err(err),
+        };
+        server.map(|server| {
+            let addr = server.local_addr();
+            // One listener on the runtime's shared poll; restarted if
+            // accepting fails.
+            let _ = runtime.spawn(
+                RestartSupervisor::new(()),
+                server,
+                (),
+                ActorOptions::default(),
+            );
+            addr
+        })
+    } else {
+        let conn = actor_fn(move |ctx, stream| connection(ctx, stream, header_read_timeout));
+        let server = match passed_listener() {
+            Ok(Some(listener)) => {
+                TcpServer::from_listener(listener, NoSupervisor, conn, ActorOptions::default())
+            }
+            Ok(None) => TcpServer::setup(args.addr, NoSupervisor, conn, ActorOptions::default())
+                .map_err(with_hint),
+            Err(err) => Err(err),
+        };
+        server.map(|server| {
+            let addr = server.local_addr();
+            runtime.run_on_workers(move |mut rt: RuntimeRef| {
+                // A listener per worker; restarted if accepting fails.
+                let _ = rt.spawn_local(
+                    RestartSupervisor::new(()),
+                    server.clone(),
+                    (),
+                    ActorOptions::default(),
+                );
+            });
+            addr
+        })
     };
-    let server = match server {
-        Ok(server) => server,
+    let local_addr = match listening {
+        Ok(addr) => addr,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(1);
         }
     };
-    let local_addr = server.local_addr();
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        // A listener per worker; restarted if accepting fails.
-        let _ = rt.spawn_local(
-            RestartSupervisor::new(()),
-            server.clone(),
-            (),
-            ActorOptions::default(),
-        );
-        // Worker 1 also handles the signals: metrics on SIGUSR2, a graceful
-        // end (exit 0) on SIGINT/SIGTERM.
+        // Worker 1 handles the signals: metrics on SIGUSR2, a graceful end
+        // (exit 0) on SIGINT/SIGTERM.
         if rt.worker_id() == 1 {
             let handler =
                 rt.spawn_local(NoSupervisor, actor_fn(signals), (), ActorOptions::default());
@@ -119,6 +158,14 @@ fn main() -> ExitCode {
     });
     println!("listening on {local_addr}");
     hearth::exit_code(runtime.start())
+}
+
+/// A bind error, with what to do about it.
+fn with_hint(err: io::Error) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        format!("{err}; pick another address, e.g. 127.0.0.1:0 for any free port"),
+    )
 }
 
 /// The TCP socket systemd passed (socket activation): the one named
@@ -132,10 +179,11 @@ fn passed_listener() -> io::Result<Option<std::net::TcpListener>> {
     Ok(Some(sockets.swap_remove(named).into_tcp_listener()?))
 }
 
-/// `[ADDR] [--header-read-timeout SECONDS]`.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<(SocketAddr, Duration), String> {
+/// `[ADDR] [--header-read-timeout SECONDS] [--thread-safe]`.
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut addr = None;
     let mut timeout = DEFAULT_HEADER_READ_TIMEOUT;
+    let mut thread_safe = false;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         if let Some(value) = arg
@@ -149,6 +197,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<(SocketAddr, Duratio
             })
         {
             timeout = parse_seconds(&value)?;
+        } else if arg == "--thread-safe" {
+            thread_safe = true;
         } else if arg == "--header-read-timeout" {
             return Err("--header-read-timeout needs a value in seconds, e.g. 5 or 0.5".into());
         } else if arg.starts_with('-') {
@@ -162,7 +212,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<(SocketAddr, Duratio
         }
     }
     let addr = addr.unwrap_or_else(|| DEFAULT_ADDR.parse().expect("a valid default"));
-    Ok((addr, timeout))
+    Ok(Args {
+        addr,
+        header_read_timeout: timeout,
+        thread_safe,
+    })
 }
 
 fn parse_seconds(value: &str) -> Result<Duration, String> {
@@ -181,10 +235,35 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
 /// Serves one connection until the client closes it, stays silent past
 /// the header-read timeout, or the server stops.
 async fn connection(
-    mut ctx: Context<(), ThreadLocal>,
+    ctx: Context<(), ThreadLocal>,
     stream: TcpStream,
     header_read_timeout: Duration,
 ) -> io::Result<()> {
+    let timer = HyperTimer::new(ctx.runtime_ref());
+    serve(&ctx, stream, timer, header_read_timeout).await
+}
+
+/// [`connection`] in a thread-safe actor (`--thread-safe`).
+async fn connection_thread_safe(
+    ctx: Context<(), ThreadSafe>,
+    stream: TcpStream<ThreadSafe>,
+    header_read_timeout: Duration,
+) -> io::Result<()> {
+    let timer = HyperTimer::thread_safe(ctx.runtime_ref().clone());
+    serve(&ctx, stream, timer, header_read_timeout).await
+}
+
+/// The connection of either kind of actor, with hyper's timers on `timer`.
+async fn serve<RT>(
+    ctx: &Context<(), RT>,
+    stream: TcpStream<RT>,
+    timer: HyperTimer,
+    header_read_timeout: Duration,
+) -> io::Result<()>
+where
+    RT: hearth::net::SocketMode,
+    TcpStream<RT>: hyper::rt::Read + hyper::rt::Write + Unpin,
+{
     // Either fails only for a connection the client has already reset.
     let peer = match stream.set_nodelay(true).and_then(|()| stream.peer_addr()) {
         Ok(peer) => peer,
@@ -194,14 +273,14 @@ async fn connection(
         }
     };
     let conn = http1::Builder::new()
-        .timer(HyperTimer::new(ctx.runtime()))
+        .timer(timer)
         .header_read_timeout(header_read_timeout)
         // Pipelined requests are answered in order, each answer written
         // when it is ready. (hyper's `pipeline_flush`, which would gather
         // them into one write, never flushes the 400 it answers a request
         // it cannot parse with, while that request's bytes are unread.)
         .serve_connection(stream, service_fn(route));
-    match http::graceful(&ctx, conn).await {
+    match http::graceful(ctx, conn).await {
         Ok(()) => Ok(()),
         Err(err) if client_went_away(&err) => {
             log::debug!(peer:% = peer, reason:% = err; "connection ended by the client");

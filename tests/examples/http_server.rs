@@ -35,7 +35,17 @@ fn field<'l>(line: &'l str, key: &str) -> &'l str {
 
 #[test]
 fn http_server_routes_keep_alive_and_metrics() {
-    let (server, addr) = start(&[]);
+    routes_keep_alive_and_metrics(&[]);
+}
+
+/// The same with connections in thread-safe actors.
+#[test]
+fn http_server_thread_safe_routes_keep_alive_and_metrics() {
+    routes_keep_alive_and_metrics(&["--thread-safe"]);
+}
+
+fn routes_keep_alive_and_metrics(args: &[&str]) {
+    let (server, addr) = start(args);
     let mut client = Hyper::http1(addr);
     let hello = client.request("GET", "/", b"");
     assert_eq!(hello.status, 200);
@@ -63,8 +73,19 @@ fn http_server_routes_keep_alive_and_metrics() {
     assert_eq!(field(&metrics, "not_found"), "3", "{metrics}");
     drop(client);
     let stderr = stop_cleanly(server);
-    // The runtime's own records came too (in any order with the above).
+    // The runtime's own records came too (in any order with the above),
+    // with the listener where the mode puts it: one thread-safe actor, or
+    // one on each worker.
     assert!(stderr.contains("tcp server metrics"), "{stderr}");
+    let thread_safe = stderr
+        .lines()
+        .find(|line| line.contains("thread-safe metrics"))
+        .unwrap_or_else(|| panic!("no thread-safe metrics: {stderr}"));
+    assert_eq!(
+        thread_safe.contains("processes=TcpServer:1"),
+        args.contains(&"--thread-safe"),
+        "{thread_safe}"
+    );
 }
 
 #[test]
@@ -158,7 +179,17 @@ fn socket_linger_zero(stream: &std::net::TcpStream) {
 /// request is answered (with `connection: close`), and the server exits 0.
 #[test]
 fn http_server_graceful_shutdown() {
-    let (server, addr) = start(&[]);
+    graceful_shutdown(&[]);
+}
+
+/// The same with connections in thread-safe actors.
+#[test]
+fn http_server_thread_safe_graceful_shutdown() {
+    graceful_shutdown(&["--thread-safe"]);
+}
+
+fn graceful_shutdown(args: &[&str]) {
+    let (server, addr) = start(args);
     let mut idle = Raw::connect(addr);
     idle.send(&get("/json"));
     assert_eq!(idle.response().status, 200);
