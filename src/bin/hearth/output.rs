@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
-use crate::inputs::JobText;
+use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
 use crate::results::{JobResults, Results};
@@ -35,6 +35,9 @@ pub struct Settings {
     pub results: Option<PathBuf>,
     /// The columns' names (`--header :`), for the results.
     pub columns: Vec<Vec<u8>>,
+    /// `--pipe`, `--pipe-part`: the jobs' inputs are blocks or parts, for
+    /// the results.
+    pub piped: Piped,
     /// How the outputs of jobs share stdout and stderr.
     pub grouping: Grouping,
 }
@@ -88,7 +91,11 @@ impl Printer {
             None => None,
         };
         let results = match &settings.results {
-            Some(path) => Some(Results::new(path, settings.columns.clone())?),
+            Some(path) => Some(Results::new(
+                path,
+                settings.columns.clone(),
+                settings.piped,
+            )?),
             None => None,
         };
         Ok(Printer {
