@@ -12,6 +12,8 @@
 
 #[path = "parallel_compat/hosts.rs"]
 mod hosts;
+#[path = "parallel_compat/killed.rs"]
+mod killed;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
 #[path = "parallel_compat/pipe_part.rs"]

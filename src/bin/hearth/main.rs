@@ -269,7 +269,9 @@ pub struct MapArgs {
     pub delay: Option<Duration>,
     /// Write one line per job that ran to FILE, in GNU parallel's
     /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
-    /// Send, Receive, Exitval, Signal, Command, tab-separated.
+    /// Send, Receive, Exitval, Signal, Command, tab-separated. As in GNU
+    /// parallel, a job killed past --timeout or for --memfree shows
+    /// Exitval -1 and Signal 15, and one killed by --halt now has no line.
     #[arg(long, visible_alias = "jl", value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
     #[command(flatten)]

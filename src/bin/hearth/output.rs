@@ -285,12 +285,15 @@ impl Printer {
         if self.joblog.is_none() && self.results.is_none() {
             return;
         }
-        let output = job.report.result.as_ref().ok();
-        let (exit, signal) = match output {
-            Some(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
-            // Timed out, or no attempt succeeded: as GNU parallel logs a
-            // job it killed.
-            None => (-1, 0),
+        let (exit, signal) = match &job.report.result {
+            Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
+            // Killed by the run, past --timeout or short of memory
+            // (--memfree): as GNU parallel logs a job it kills, whose
+            // first signal to it is SIGTERM (hearth's is SIGKILL, to the
+            // job's worker and its processes).
+            Err(JobFailure::TimedOut { .. } | JobFailure::LowMemory { .. }) => (-1, libc::SIGTERM),
+            // No attempt succeeded.
+            Err(_) => (-1, 0),
         };
         let line = Line {
             seq: job.text.seq,
