@@ -885,6 +885,35 @@ fn ssh_missing_remote_binary_is_one_clear_error() {
     );
 }
 
+/// A job past `--timeout` is logged as GNU parallel logs a job it killed:
+/// Exitval -1, Signal 15 (it was logged with Signal 0).
+#[test]
+fn joblog_shows_a_timed_out_job_as_killed() {
+    let dir = env::temp_dir().join(format!("hearth-cli-joblog-killed-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let joblog = dir.join("jobs.tsv");
+    let output = hearth(
+        &[
+            "map",
+            "--joblog",
+            joblog.to_str().unwrap(),
+            "--timeout",
+            "1",
+            "sleep",
+        ],
+        "30\n",
+    );
+    assert_exit(&output, 1);
+    let log = fs::read_to_string(&joblog).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let row: Vec<&str> = log.lines().nth(1).unwrap_or_default().split('\t').collect();
+    assert_eq!(
+        (row.first(), row.get(6), row.get(7), row.get(8)),
+        (Some(&"1"), Some(&"-1"), Some(&"15"), Some(&"sleep 30")),
+        "{log}"
+    );
+}
+
 #[test]
 fn joblog_has_one_line_per_job() {
     let dir = env::temp_dir().join(format!("hearth-cli-joblog-{}", std::process::id()));

@@ -12,6 +12,8 @@
 
 #[path = "parallel_compat/hosts.rs"]
 mod hosts;
+#[path = "parallel_compat/killed.rs"]
+mod killed;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
 #[path = "parallel_compat/pipe_part.rs"]
@@ -884,9 +886,12 @@ fn resume_skips_what_the_joblog_shows() {
     same_joblog(&resume, |_| {});
 }
 
-/// Every file under `dir`, with its contents.
+/// Every file under `dir`, with its contents (none if there is no `dir`).
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
+    if !dir.exists() {
+        return files;
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(at) = stack.pop() {
         for entry in fs::read_dir(&at).unwrap() {
@@ -903,9 +908,47 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Writes `files` (name, content) into a fresh directory, runs both there
+/// with `args` (whose `--results` is `out`) on `stdin`, and compares their
+/// statuses, stdouts and the trees under `out`.
+#[track_caller]
+fn same_results_tree_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8]) {
+    let Some(parallel) = parallel() else { return };
+    let mut seen = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = scratch("results");
+        for (name, content) in files {
+            fs::write(dir.join(name), content).unwrap();
+        }
+        let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let output = if tool == "parallel" {
+            gnu(parallel, &os, stdin, &dir)
+        } else {
+            hearth(&os, stdin, &dir)
+        };
+        let files: Vec<(String, String)> = tree(&dir.join("out"))
+            .into_iter()
+            .map(|(name, content)| (name, content.escape_ascii().to_string()))
+            .collect();
+        seen.push((
+            output.status.code(),
+            output.stdout.escape_ascii().to_string(),
+            files,
+        ));
+        let _ = fs::remove_dir_all(&dir);
+    }
+    assert_eq!(seen[1], seen[0], "{args:?}: hearth map, then GNU parallel");
+}
+
 #[test]
 fn results_are_laid_out_as_gnu_parallels() {
     let Some(parallel) = parallel() else { return };
+    // A tab in a value is `\t` in its directory's name.
+    same_results_tree_in(
+        &[],
+        &["-k", "--results", "out", "echo", ":::", "t\tu", "v\\tw"],
+        b"",
+    );
     for args in [
         &[
             "-k",
@@ -988,6 +1031,13 @@ fn results_are_laid_out_as_gnu_parallels() {
 /// times and run times, which depend on the clock.
 #[track_caller]
 fn same_results_file(args: &[&str], name: &str) {
+    same_results_file_in(&[], args, b"", name);
+}
+
+/// As [`same_results_file`], with `files` (name, content) written first
+/// and `stdin`.
+#[track_caller]
+fn same_results_file_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8], name: &str) {
     let Some(parallel) = parallel() else { return };
     let times = regex::bytes::Regex::new(
         r"(?m)(^\d+[,\t][^,\t]*[,\t])\d+\.\d+([,\t])\d+\.\d+|(\x22Starttime\x22: )\d+\.\d+(, \x22JobRuntime\x22: )\d+\.\d+",
@@ -996,13 +1046,16 @@ fn same_results_file(args: &[&str], name: &str) {
     let mut seen = Vec::new();
     for tool in ["parallel", "hearth"] {
         let dir = scratch("results-file");
+        for (file, content) in files {
+            fs::write(dir.join(file), content).unwrap();
+        }
         let mut all = vec!["-k", "--results", name];
         all.extend_from_slice(args);
         let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
         let output = if tool == "parallel" {
-            gnu(parallel, &os, b"", &dir)
+            gnu(parallel, &os, stdin, &dir)
         } else {
-            hearth(&os, b"", &dir)
+            hearth(&os, stdin, &dir)
         };
         // On stdout, the file is all there is.
         let (file, stdout) = if name.starts_with("-.") {

@@ -347,7 +347,11 @@ fn report_bytes(report: &JobReport) -> usize {
         }
         Err(JobFailure::OutputCut { slot }) => slot.to_string().len(),
         Err(JobFailure::BadOutput(why) | JobFailure::Cancelled(why)) => why.len(),
-        Err(JobFailure::TimedOut { .. } | JobFailure::OutputTooLarge { .. }) => 0,
+        Err(
+            JobFailure::TimedOut { .. }
+            | JobFailure::LowMemory { .. }
+            | JobFailure::OutputTooLarge { .. },
+        ) => 0,
     };
     size_of::<JobReport>() + content + report.stdout.capacity() + report.stderr.capacity()
 }

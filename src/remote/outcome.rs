@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::remote::FailedSlot;
+use crate::remote::throttle::Bytes;
 use crate::remote::wire::JobError;
 
 /// Why a job has no output.
@@ -30,6 +31,18 @@ pub enum JobFailure {
     TimedOut {
         /// The time limit.
         after: Duration,
+    },
+    /// The job was killed because the memory available on the pool's own
+    /// machine fell below half of what its
+    /// [`Throttle`](crate::remote::Throttle) keeps free, and it was the
+    /// youngest job there: its own failure, as a time limit passed is. It
+    /// was killed with its slot's worker, which the pool starts again,
+    /// and runs again only within the pool's retries.
+    LowMemory {
+        /// The memory available then, in bytes.
+        available: u64,
+        /// The memory the throttle keeps free, in bytes.
+        floor: u64,
     },
     /// The output did not decode as the expected type.
     BadOutput(String),
@@ -72,6 +85,13 @@ impl fmt::Display for JobFailure {
                 )
             }
             JobFailure::TimedOut { after } => write!(f, "timed out after {after:?}"),
+            JobFailure::LowMemory { available, floor } => write!(
+                f,
+                "killed: this machine had {} of memory available, less than half of the {} \
+                 to keep free (--memfree), and this was its youngest job",
+                Bytes(*available),
+                Bytes(*floor)
+            ),
             JobFailure::BadOutput(err) => write!(f, "job output does not decode: {err}"),
             JobFailure::Cancelled(why) => write!(f, "job cancelled: {why}"),
             JobFailure::NotRun { reasons } => write!(
@@ -102,6 +122,7 @@ impl StdError for JobFailure {
             }
             JobFailure::OutputCut { slot } => Some(slot),
             JobFailure::TimedOut { .. }
+            | JobFailure::LowMemory { .. }
             | JobFailure::BadOutput(_)
             | JobFailure::Cancelled(_)
             | JobFailure::OutputTooLarge { .. } => None,

@@ -82,7 +82,8 @@ impl Throttle {
     /// `--memfree`; and while jobs run there, looks every
     /// [`interval`](Throttle::interval): below half of `bytes`, the youngest
     /// job on this machine's slots is killed (with its worker, which the
-    /// pool starts again). That job has failed on its own: it runs again
+    /// pool starts again). That job has failed on its own
+    /// ([`JobFailure::LowMemory`](crate::remote::JobFailure::LowMemory)): it runs again
     /// (once there is memory) only within the pool's
     /// [`retries`](crate::remote::PoolBuilder::retries).
     pub fn min_available_memory(mut self, bytes: u64) -> Self {

@@ -163,19 +163,23 @@ fn memory_below_half_the_floor_kills_the_youngest_job() {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// Without `--retries` the killed job fails, saying why.
+/// Without `--retries` the killed job fails, saying why; the joblog shows
+/// it as GNU parallel logs a job it killed: Exitval -1, Signal 15.
 #[test]
 fn a_job_killed_for_memory_fails_without_retries() {
     let dir = scratch("memfree-fail");
     set(&dir, "meminfo", &meminfo(4_000_000));
     let proc_dir = dir.display().to_string();
     let script = once_then_again(&dir);
+    let joblog = dir.join("log").display().to_string();
     let run = start(&[
         "map",
         "--proc-dir",
         &proc_dir,
         "--memfree",
         "1M",
+        "--joblog",
+        &joblog,
         "-u",
         &script,
         ":::",
@@ -190,6 +194,13 @@ fn a_job_killed_for_memory_fails_without_retries() {
         "{err}"
     );
     assert_eq!(lines, Vec::<String>::new());
+    let log = fs::read_to_string(&joblog).unwrap();
+    let row: Vec<&str> = log.lines().nth(1).unwrap_or_default().split('\t').collect();
+    assert_eq!(
+        (row.first(), row.get(6), row.get(7)),
+        (Some(&"1"), Some(&"-1"), Some(&"15")),
+        "{log}"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 

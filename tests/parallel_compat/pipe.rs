@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::{parallel, same, same_joblog_on, same_lines};
+use super::{
+    parallel, same, same_joblog_on, same_lines, same_results_file_in, same_results_tree_in,
+};
 
 /// `seq 1 n` as bytes.
 fn seq(n: usize) -> Vec<u8> {
@@ -142,6 +144,28 @@ fn exit_statuses_and_joblog() {
     // Blocks without a 7 fail: their number is the exit status.
     same(&["--pipe", "-N", "10", "grep -q 7"], &seq(100));
     same_joblog_on(&["--pipe", "-k", "-N", "3", "wc -l"], &seq(10), |_| {});
+}
+
+/// `--results` of blocks as GNU parallel writes them: a block is no input,
+/// so each job's `seq`, `stdout` and `stderr` are right in the directory
+/// (one job at a time, the last job's are left), and its row has no input
+/// columns.
+#[test]
+fn results_of_blocks() {
+    let cmd = "cat; echo x{}y; echo err {#} >&2";
+    same_results_tree_in(
+        &[],
+        &["--pipe", "-j1", "-N", "3", "--results", "out", cmd],
+        &seq(10),
+    );
+    same_results_tree_in(
+        &[],
+        &["--pipe", "-j1", "--block", "8", "--res", "out", "wc -c"],
+        &seq(10),
+    );
+    for name in ["out.csv", "out.tsv", "out.json", "-.csv", "-.json"] {
+        same_results_file_in(&[], &["--pipe", "-N", "3", cmd], &seq(10), name);
+    }
 }
 
 /// The same over the private sshd's two hosts: each block goes over its

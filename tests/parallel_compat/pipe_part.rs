@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::fs;
 
-use super::{parallel, same_in, same_joblog_on};
+use super::{parallel, same_in, same_joblog_on, same_results_file_in, same_results_tree_in};
 
 /// `seq 1 n` as bytes.
 fn seq(n: usize) -> Vec<u8> {
@@ -255,4 +255,38 @@ fn parts_over_ssh() {
             "wc -l",
         ],
     );
+}
+
+/// `--results` of parts as GNU parallel writes them: a part's input is
+/// GNU parallel's placeholder for none, a NUL and `noarg`, so each job's
+/// files are in `1/\0noarg` (one job at a time, the last job's are left)
+/// and its row's one input column holds it.
+#[test]
+fn results_of_parts() {
+    let lines = seq(30);
+    let file: &[(&str, &[u8])] = &[("f", &lines)];
+    let cmd = "cat; echo x{}y; echo err {#} >&2";
+    same_results_tree_in(
+        file,
+        &[
+            "--pipe-part",
+            "-a",
+            "f",
+            "-j1",
+            "--block",
+            "20",
+            "--results",
+            "out",
+            cmd,
+        ],
+        b"",
+    );
+    for name in ["out.csv", "out.tsv", "out.json", "-.csv", "-.json"] {
+        same_results_file_in(
+            file,
+            &["--pipe-part", "-a", "f", "--block", "20", cmd],
+            b"",
+            name,
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hearth::remote::{Event, FailedSlot, JobFailure, Order, PoolControl, Target};
 
 use crate::halt::{Halt, Tally, When};
-use crate::inputs::JobText;
+use crate::inputs::{JobText, Piped};
 use crate::map::{INTERRUPTED, own_error, progress_bar, ran, write_failed};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs, Plan};
@@ -159,6 +159,8 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         resume: plan::resume(args),
         results: args.results.clone(),
         columns: Vec::new(),
+        // --nonall and --onall take no --pipe.
+        piped: Piped::No,
     }
 }
 

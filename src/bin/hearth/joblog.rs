@@ -5,7 +5,9 @@
 //! decimals, 10 wide), Send (bytes to the job's stdin: `--pipe`'s block,
 //! else 0), Receive (bytes
 //! of its stdout), Exitval, Signal, Command. Attempts and hearth's other
-//! fields are in `--json`.
+//! fields are in `--json`. A job the run killed, past `--timeout` or for
+//! `--memfree`, is logged as GNU parallel logs one: Exitval -1, Signal 15
+//! (its SIGTERM); one killed by `--halt now` is not logged, as there.
 //!
 //! `--resume` and `--resume-failed` read an existing joblog: the jobs it
 //! shows as done (or as done and succeeded) are skipped, keyed by their

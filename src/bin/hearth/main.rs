@@ -240,7 +240,10 @@ pub struct MapArgs {
     /// with --header :), as GNU parallel does, instead of printing it. A
     /// NAME ending in .csv, .tsv or .json is one file with a row per job:
     /// the joblog's columns, the inputs, Stdout and Stderr (-.csv, -.tsv,
-    /// -.json: on stdout).
+    /// -.json: on stdout). As in GNU parallel, a --pipe job has no input:
+    /// every job's files are NAME/stdout, stderr and seq (the last job's
+    /// are left when jobs run one at a time, -j1); a --pipe-part job's
+    /// input is a NUL and "noarg" (NAME/1/\0noarg/..).
     #[arg(
         long,
         visible_alias = "res",
@@ -266,7 +269,9 @@ pub struct MapArgs {
     pub delay: Option<Duration>,
     /// Write one line per job that ran to FILE, in GNU parallel's
     /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
-    /// Send, Receive, Exitval, Signal, Command, tab-separated.
+    /// Send, Receive, Exitval, Signal, Command, tab-separated. As in GNU
+    /// parallel, a job killed past --timeout or for --memfree shows
+    /// Exitval -1 and Signal 15, and one killed by --halt now has no line.
     #[arg(long, visible_alias = "jl", value_name = "FILE")]
     pub joblog: Option<std::path::PathBuf>,
     #[command(flatten)]
@@ -603,7 +608,7 @@ pub struct PipeBlocks {
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter"])]
     pub pipe: bool,
     /// Cut the files of -a (or ::::) into parts of whole records and give
     /// each part to a job on its stdin, as --pipe gives blocks (GNU
@@ -611,7 +616,7 @@ pub struct PipeBlocks {
     /// only from each block size on to the next record's end, so a part
     /// is at least a block; the parts are read as the slots need them.
     /// The files must be regular files (or block devices), not stdin.
-    #[arg(long = "pipe-part", visible_alias = "pipepart", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter", "results"])]
+    #[arg(long = "pipe-part", visible_alias = "pipepart", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter"])]
     pub pipe_part: bool,
     /// With --pipe: the size of a block, at most (whole records; one
     /// record longer than it grows it); with --pipe-part, at least (the

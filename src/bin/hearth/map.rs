@@ -69,6 +69,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         resume: plan::resume(&args),
         results: args.results.clone(),
         columns: plan.columns.clone(),
+        piped: plan.maker.pipe,
     };
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,

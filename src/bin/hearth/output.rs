@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
-use crate::inputs::JobText;
+use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
 use crate::results::{JobResults, Results};
@@ -35,6 +35,9 @@ pub struct Settings {
     pub results: Option<PathBuf>,
     /// The columns' names (`--header :`), for the results.
     pub columns: Vec<Vec<u8>>,
+    /// `--pipe`, `--pipe-part`: the jobs' inputs are blocks or parts, for
+    /// the results.
+    pub piped: Piped,
     /// How the outputs of jobs share stdout and stderr.
     pub grouping: Grouping,
 }
@@ -88,7 +91,11 @@ impl Printer {
             None => None,
         };
         let results = match &settings.results {
-            Some(path) => Some(Results::new(path, settings.columns.clone())?),
+            Some(path) => Some(Results::new(
+                path,
+                settings.columns.clone(),
+                settings.piped,
+            )?),
             None => None,
         };
         Ok(Printer {
@@ -278,12 +285,15 @@ impl Printer {
         if self.joblog.is_none() && self.results.is_none() {
             return;
         }
-        let output = job.report.result.as_ref().ok();
-        let (exit, signal) = match output {
-            Some(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
-            // Timed out, or no attempt succeeded: as GNU parallel logs a
-            // job it killed.
-            None => (-1, 0),
+        let (exit, signal) = match &job.report.result {
+            Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
+            // Killed by the run, past --timeout or short of memory
+            // (--memfree): as GNU parallel logs a job it kills, whose
+            // first signal to it is SIGTERM (hearth's is SIGKILL, to the
+            // job's worker and its processes).
+            Err(JobFailure::TimedOut { .. } | JobFailure::LowMemory { .. }) => (-1, libc::SIGTERM),
+            // No attempt succeeded.
+            Err(_) => (-1, 0),
         };
         let line = Line {
             seq: job.text.seq,

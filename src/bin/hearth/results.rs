@@ -1,7 +1,7 @@
 //! `--results NAME` as GNU parallel writes it: for each job, the files
 //! `seq`, `stdout` and `stderr` in `NAME/1/<field 1>/2/<field 2>/...` (with
 //! `--header :`, the columns' names instead of 1, 2, ...), a field's `\`
-//! written `\\` and its `/` written `\_`; or, when NAME ends in `.csv`,
+//! written `\\`, its `/` `\_`, a tab `\t` and a NUL `\0`; or, when NAME ends in `.csv`,
 //! `.tsv` or `.json` (in any case), one file with a row per job: the
 //! joblog's columns, then the fields (V1 .. Vn, or the columns' names) and
 //! the job's Stdout and Stderr, as comma- or tab-separated values or as a
@@ -9,7 +9,15 @@
 //! stdout. With `--results`, the jobs' outputs go to the results only, as
 //! in GNU parallel: into a job's `stdout` and `stderr` files as they
 //! stream in (a row holds its job's output until the job ends).
+//!
+//! A `--pipe` job has no input here, as in GNU parallel: its files are
+//! `NAME/seq`, `NAME/stdout` and `NAME/stderr`, the same for every job
+//! (each job's start empties them: one job at a time, the last job's are
+//! left), and its row has no input column. A `--pipe-part` job's input is
+//! GNU parallel's placeholder for none, a NUL and `noarg`
+//! (`NAME/1/\0noarg/...`, and the row's one input column).
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -18,10 +26,21 @@ use std::path::{Path, PathBuf};
 
 use hearth::remote::Stream;
 
+use crate::inputs::Piped;
 use crate::joblog::Line;
 
+/// The input GNU parallel gives a `--pipe-part` job, in its results.
+const NO_ARG: &[u8] = b"\0noarg";
+
+/// Where the results go, and what a job's input is there.
+pub struct Results {
+    place: Place,
+    /// `--pipe`, `--pipe-part`: a job's input is not its fields.
+    piped: Piped,
+}
+
 /// Where the results go.
-pub enum Results {
+enum Place {
     /// A directory tree; the columns' names, if `--header :` gave them.
     Dir { root: PathBuf, names: Vec<Vec<u8>> },
     /// One file of rows, its header (for CSV) written once the first row
@@ -50,8 +69,9 @@ enum Form {
 impl Results {
     /// Results in `path` (a `.csv`, `.tsv` or `.json` file, `-.csv` ..
     /// for stdout, else a directory); `names` are the columns' names of
-    /// `--header :` (empty without it).
-    pub fn new(path: &Path, names: Vec<Vec<u8>>) -> io::Result<Results> {
+    /// `--header :` (empty without it); `piped` says whether the jobs'
+    /// inputs are blocks or parts (`--pipe`, `--pipe-part`).
+    pub fn new(path: &Path, names: Vec<Vec<u8>>, piped: Piped) -> io::Result<Results> {
         let named = |err: io::Error| {
             io::Error::new(
                 err.kind(),
@@ -69,9 +89,12 @@ impl Results {
             });
         let Some(form) = form else {
             fs::create_dir_all(path).map_err(named)?;
-            return Ok(Results::Dir {
-                root: path.to_path_buf(),
-                names,
+            return Ok(Results {
+                place: Place::Dir {
+                    root: path.to_path_buf(),
+                    names,
+                },
+                piped,
             });
         };
         let stdout = path.file_stem().is_some_and(|stem| stem == OsStr::new("-"))
@@ -81,19 +104,33 @@ impl Results {
         } else {
             Box::new(File::create(path).map_err(named)?)
         };
-        Ok(Results::Table(Table {
-            out: BufWriter::new(out),
-            form,
-            names,
-            header: false,
-        }))
+        Ok(Results {
+            place: Place::Table(Table {
+                out: BufWriter::new(out),
+                form,
+                names,
+                header: false,
+            }),
+            piped,
+        })
+    }
+
+    /// A job's inputs as its results show them: its fields; none for a
+    /// `--pipe` block; [`NO_ARG`] for a `--pipe-part` part.
+    fn inputs<'a>(&self, fields: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
+        match self.piped {
+            Piped::No => Cow::Borrowed(fields),
+            Piped::Stdin => Cow::Borrowed(&[]),
+            Piped::Part => Cow::Owned(vec![NO_ARG.to_vec()]),
+        }
     }
 
     /// The results of a job whose output starts, with `fields`: its
     /// directory and its `stdout` and `stderr` files, made now.
     pub fn start(&mut self, fields: &[Vec<u8>]) -> io::Result<JobResults> {
-        match self {
-            Results::Dir { root, names } => {
+        let fields = self.inputs(fields);
+        match &self.place {
+            Place::Dir { root, names } => {
                 let mut dir = root.as_os_str().as_bytes().to_vec();
                 for (at, field) in fields.iter().enumerate() {
                     dir.push(b'/');
@@ -113,15 +150,16 @@ impl Results {
                     dir,
                 })
             }
-            Results::Table(_) => Ok(JobResults::Row([Vec::new(), Vec::new()])),
+            Place::Table(_) => Ok(JobResults::Row([Vec::new(), Vec::new()])),
         }
     }
 
     /// Saves the end of one job's results: its `seq` file, or its row.
     pub fn save(&mut self, line: &Line<'_>, fields: &[Vec<u8>], job: JobResults) -> io::Result<()> {
-        match (self, job) {
+        let fields = self.inputs(fields);
+        match (&mut self.place, job) {
             (
-                Results::Dir { .. },
+                Place::Dir { .. },
                 JobResults::Files {
                     dir,
                     stdout,
@@ -133,19 +171,19 @@ impl Results {
                 }
                 fs::write(dir.join("seq"), line.seq.to_string())
             }
-            (Results::Dir { .. }, JobResults::Row(_))
-            | (Results::Table(_), JobResults::Files { .. }) => Err(io::Error::other(
+            (Place::Dir { .. }, JobResults::Row(_))
+            | (Place::Table(_), JobResults::Files { .. }) => Err(io::Error::other(
                 "a job's results are not of the kind of the run's",
             )),
-            (Results::Table(table), JobResults::Row(outputs)) => table.row(line, fields, &outputs),
+            (Place::Table(table), JobResults::Row(outputs)) => table.row(line, &fields, &outputs),
         }
     }
 
     /// Flushes a results file.
     pub fn finish(&mut self) -> io::Result<()> {
-        match self {
-            Results::Dir { .. } => Ok(()),
-            Results::Table(table) => table.out.flush(),
+        match &mut self.place {
+            Place::Dir { .. } => Ok(()),
+            Place::Table(table) => table.out.flush(),
         }
     }
 }
@@ -240,12 +278,14 @@ impl Table {
 }
 
 /// A field in a results directory's path: `\` written `\\`, `/` written
-/// `\_`.
+/// `\_`, a tab `\t`, a NUL `\0`.
 fn escape_into(path: &mut Vec<u8>, field: &[u8]) {
     for &b in field {
         match b {
             b'\\' => path.extend_from_slice(b"\\\\"),
             b'/' => path.extend_from_slice(b"\\_"),
+            b'\t' => path.extend_from_slice(b"\\t"),
+            0 => path.extend_from_slice(b"\\0"),
             b => path.push(b),
         }
     }

@@ -23,7 +23,6 @@ use mio::Registry;
 
 use super::Engine;
 use crate::remote::throttle::{Bytes, Reading, Throttle};
-use crate::remote::wire::{self, JobError};
 use crate::remote::{JobFailure, transfer};
 
 /// How long a reading stands for the jobs handed out after it (each
@@ -241,15 +240,10 @@ impl Engine {
             Bytes(available),
             Bytes(min)
         );
-        let failure = JobFailure::Job(JobError::new(
-            wire::JobErrorKind::Failed,
-            format!(
-                "killed: this machine had {} of memory available, less than half of the {} \
-                 to keep free (--memfree), and this was its youngest job",
-                Bytes(available),
-                Bytes(min)
-            ),
-        ));
+        let failure = JobFailure::LowMemory {
+            available,
+            floor: min,
+        };
         self.end_running_job(registry, index, "which was killed for memory", failure);
     }
 

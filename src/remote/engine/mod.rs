@@ -642,8 +642,8 @@ impl Engine {
 
     /// True if `outcome` is a failure of the job's own run that
     /// [`Settings::retries`] may run again: an error its handler returned
-    /// or a panic, or an output [`Settings::failed_output`] calls failed.
-    /// (An unknown handler or a payload too large fails the same way
+    /// or a panic, a time limit passed, a kill for memory, or an output
+    /// [`Settings::failed_output`] calls failed. (An unknown handler or a payload too large fails the same way
     /// again.)
     fn is_own_failure(&self, outcome: &Result<Vec<u8>, JobFailure>) -> bool {
         match outcome {
@@ -651,7 +651,7 @@ impl Engine {
                 err.kind,
                 wire::JobErrorKind::Failed | wire::JobErrorKind::Panicked
             ),
-            Err(JobFailure::TimedOut { .. }) => true,
+            Err(JobFailure::TimedOut { .. } | JobFailure::LowMemory { .. }) => true,
             Err(_) => false,
             Ok(output) => self
                 .settings
