@@ -184,6 +184,7 @@ impl<P, X> LocalCell<P, X> {
         unsafe { cell.assume_init() }
     }
 
+    #[inline]
     fn schedule(&self) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.schedule_local(self.key.load(Ordering::Relaxed));
