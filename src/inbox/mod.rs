@@ -414,6 +414,7 @@ impl<M> Sender<M> {
     /// Sends the message made by `produce`, or registers `cx`'s waker (under
     /// `waiter`) to be woken when there is room. `produce` is only called when
     /// there is room; it returns `None` to refuse.
+    #[inline]
     pub(crate) fn poll_send_from(
         &self,
         produce: &mut dyn FnMut() -> Option<M>,
@@ -631,6 +632,7 @@ fn pass_on_room<M>(state: &mut State<M>) -> Option<Waker> {
     }
 }
 
+#[inline]
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();

@@ -24,6 +24,7 @@ pub(crate) struct Shutdown {
 }
 
 impl Shutdown {
+    #[inline]
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
     }

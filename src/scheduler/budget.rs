@@ -15,6 +15,7 @@ thread_local! {
 }
 
 /// Runs `f` with a fresh budget.
+#[inline]
 pub(crate) fn with_budget<T>(f: impl FnOnce() -> T) -> T {
     struct Reset(Option<u32>);
     impl Drop for Reset {
@@ -26,7 +27,9 @@ pub(crate) fn with_budget<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Takes one unit of budget; false if the budget is spent.
+/// Takes one unit of budget; false if the budget is spent. Inlined: it
+/// is on the path of every send and receive.
+#[inline]
 pub(crate) fn consume() -> bool {
     BUDGET.with(|budget| match budget.get() {
         None => true,

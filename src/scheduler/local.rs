@@ -16,6 +16,7 @@
 //! (the actor's references, its context, the process's owner) is gone.
 
 use std::cell::{RefCell, UnsafeCell};
+use std::mem::ManuallyDrop;
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -95,7 +96,13 @@ impl<M: 'static> CellExtra for inbox::Storage<M> {}
 /// on the worker's thread only.
 trait LocalRun {
     /// Runs the process once; `Ready` when it is done (or gone).
-    fn run(self: Arc<Self>) -> Poll<()>;
+    ///
+    /// # Safety
+    ///
+    /// `self` is in the `Arc` a slot of the scheduler holds, and that
+    /// slot keeps it through the call: the waker of the run borrows that
+    /// reference instead of counting one of its own.
+    unsafe fn run(&self) -> Poll<()>;
 
     /// Drops the process in place. A panic in its destructor is logged
     /// with the process's name, not passed on: the worker goes on, and
@@ -110,15 +117,19 @@ trait LocalRun {
 }
 
 impl<P: Process + 'static, X: CellExtra> LocalRun for LocalCell<P, X> {
-    fn run(self: Arc<Self>) -> Poll<()> {
+    #[inline]
+    unsafe fn run(&self) -> Poll<()> {
         // Cleared before running: a wake-up during the run schedules again.
         let _ = self.scheduled.swap(false, Ordering::AcqRel);
-        let process = self.process.get();
-        // The waker takes this reference: it keeps the cell alive for the
-        // run.
-        let waker = Waker::from(self);
+        // SAFETY: the caller's slot holds an `Arc` of this cell through the
+        // call; this one borrows its count (it is never dropped), so no
+        // count is taken and given back on every run. A clone of the
+        // waker counts its own reference as usual.
+        let cell = ManuallyDrop::new(unsafe { Arc::from_raw(std::ptr::from_ref(self)) });
+        let waker = ManuallyDrop::new(Waker::from(ManuallyDrop::into_inner(cell)));
         let mut cx = task::Context::from_waker(&waker);
-        // SAFETY: `waker` holds the cell, so `process` points into live
+        let process = self.process.get();
+        // SAFETY: the slot holds the cell, so `process` points into live
         // memory until the end of this function. Only the worker's thread
         // touches `process`, and it runs one process at a time and never
         // re-enters a run (see `LocalCell`), so this is the only reference
@@ -173,6 +184,7 @@ impl<P, X> LocalCell<P, X> {
         unsafe { cell.assume_init() }
     }
 
+    #[inline]
     fn schedule(&self) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             self.wake.schedule_local(self.key.load(Ordering::Relaxed));
@@ -277,14 +289,17 @@ impl LocalScheduler {
         self.wake.schedule_local(key);
     }
 
-    /// The process with `key`, if it still exists.
-    fn get(&self, key: u64) -> Option<Arc<dyn LocalRun>> {
+    /// The process with `key`, if it still exists: a pointer to its
+    /// cell, which the slot keeps alive until the process is removed (no
+    /// count is taken: see `run`).
+    #[inline]
+    fn get(&self, key: u64) -> Option<*const dyn LocalRun> {
         let (index, generation) = slot_of(key);
         let slot = self.slots.get(index as usize)?;
         if slot.generation != generation {
             return None;
         }
-        slot.cell.clone()
+        slot.cell.as_ref().map(Arc::as_ptr)
     }
 
     /// Removes the finished process with `key`; returns its cell, whose
@@ -355,7 +370,11 @@ pub(crate) fn run(scheduler: &std::cell::RefCell<LocalScheduler>, key: u64) {
     let Some(cell) = scheduler.borrow().get(key) else {
         return;
     };
-    if cell.run().is_ready() {
+    // SAFETY: the cell is in the `Arc` of the slot of `key`, which only
+    // `remove` below (after the run) and the scheduler's drain take out,
+    // and a drain never happens during a run: it runs when the worker
+    // ends, outside any run (a panic out of a run has left it by then).
+    if unsafe { (*cell).run() }.is_ready() {
         let finished = scheduler.borrow_mut().remove(key);
         // Dropped outside the borrow: dropping an actor can run arbitrary
         // user `Drop` code.

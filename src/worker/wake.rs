@@ -14,9 +14,12 @@
 //! another actor of the same worker, a spawn) skip all of that: they go to
 //! a plain queue of the thread ([`OwnReady`]), with no atomic operation and
 //! no notification, since the worker is awake by definition. That queue is
-//! one per priority rank (see `scheduler::rank`): the key says which.
+//! one per priority rank (see `scheduler::rank`): the key says which. It
+//! lives in the worker's [`WorkerShared`], where a waker finds it without
+//! a second thread-local look-up, and only the worker's thread touches it
+//! (a thread-local pointer says which thread that is).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
@@ -46,6 +49,13 @@ pub(crate) struct WorkerShared {
     /// Length of the worker's [`OwnReady`] queues, for the metrics and to
     /// tell whether they are empty.
     own_ready: AtomicUsize,
+    /// The [`OwnReady`] queues: local processes woken on the worker's
+    /// thread (and those woken elsewhere, once the worker took them from
+    /// its channel), by key, a queue per priority rank. Touched only on
+    /// the thread whose `OWNER` this is, and never while a reference
+    /// made from it is alive (no code that could reach it again runs
+    /// while one is: see [`WorkerShared::own_queues`]).
+    own_queues: UnsafeCell<[VecDeque<u64>; RANKS]>,
     /// CPU clock of the worker thread, set when it starts.
     pub(crate) clock: OnceLock<ThreadClock>,
     /// Number of local timers, updated before each sleep.
@@ -72,6 +82,7 @@ impl WorkerShared {
             live: AtomicUsize::new(0),
             census: Arc::default(),
             own_ready: AtomicUsize::new(0),
+            own_queues: UnsafeCell::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]),
             clock: OnceLock::new(),
             timers: AtomicUsize::new(0),
             next_timer: AtomicU64::new(u64::MAX),
@@ -120,6 +131,21 @@ impl WorkerShared {
             u64::MAX => None,
             nanos => Some(self.created + Duration::from_nanos(nanos)),
         }
+    }
+
+    /// The worker's own ready queues.
+    ///
+    /// # Safety
+    ///
+    /// Called on the worker's thread only (the thread `OWNER` points to
+    /// this on), and the reference is gone before anything could call this
+    /// again: its users only push to or pop from a queue, running no other
+    /// code meanwhile.
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // Exclusive by the contract above.
+    unsafe fn own_queues(&self) -> &mut [VecDeque<u64>; RANKS] {
+        // SAFETY: as the caller guarantees, this is the only reference.
+        unsafe { &mut *self.own_queues.get() }
     }
 
     /// Schedules a local process of this worker.
@@ -181,59 +207,73 @@ impl WorkerShared {
     }
 }
 
+// SAFETY: `own_queues` is touched only on the worker's own thread (see
+// `WorkerShared::own_queues`); everything else is atomic or immutable, or
+// `Sync` itself. The queues hold plain keys, which may be dropped with the
+// last reference on any thread.
+unsafe impl Sync for WorkerShared {}
+
 thread_local! {
     /// The worker whose thread this is (null on other threads).
     static OWNER: Cell<*const WorkerShared> = const { Cell::new(ptr::null()) };
-    /// Its local processes woken on this thread (and those woken elsewhere,
-    /// once the worker took them from its channel), by key, a queue per
-    /// priority rank.
-    static OWN_QUEUE: RefCell<[VecDeque<u64>; RANKS]> =
-        const { RefCell::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]) };
 }
 
 /// The ready queue of the local processes woken on their worker's own
 /// thread. Held by the worker loop: the thread is the worker's while it
 /// exists, and the queue is emptied when it is dropped.
+///
+/// Not `Send`: it stays on the thread it made the worker's.
 pub(crate) struct OwnReady {
     wake: std::sync::Arc<WorkerShared>,
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl OwnReady {
     /// Makes the current thread the thread of `wake`'s worker.
     pub(crate) fn attach(wake: std::sync::Arc<WorkerShared>) -> OwnReady {
         OWNER.with(|owner| owner.set(std::sync::Arc::as_ptr(&wake)));
-        OWN_QUEUE.with(|queues| queues.borrow_mut().iter_mut().for_each(VecDeque::clear));
-        OwnReady { wake }
+        // SAFETY: this is the worker's thread now; nothing else holds the
+        // queues.
+        unsafe { wake.own_queues() }
+            .iter_mut()
+            .for_each(VecDeque::clear);
+        wake.own_ready.store(0, Ordering::Relaxed);
+        OwnReady {
+            wake,
+            _thread: std::marker::PhantomData,
+        }
     }
 
-    /// Queues `key` if this is `wake`'s worker thread; false otherwise (or
-    /// if the queue is borrowed, which it never is while a process runs).
+    /// Queues `key` if this is `wake`'s worker thread; false otherwise.
     #[inline]
     fn push(wake: &WorkerShared, key: u64) -> bool {
         if !ptr::eq(OWNER.with(Cell::get), wake) {
             return false;
         }
-        OWN_QUEUE.with(|queues| match queues.try_borrow_mut() {
-            Ok(mut queues) => {
-                queues[rank_of(key)].push_back(key);
-                wake.count_own_ready(1);
-                true
-            }
-            Err(_) => false,
-        })
+        // SAFETY: on the worker's thread (checked just above); the
+        // reference ends with the push.
+        let queues = unsafe { wake.own_queues() };
+        queues[rank_of(key)].push_back(key);
+        wake.count_own_ready(1);
+        true
     }
 
     /// Queues `key`, taken from the worker's channel (woken on another
     /// thread), behind the keys of its rank.
     pub(crate) fn queue(&self, key: u64) {
-        OWN_QUEUE.with(|queues| queues.borrow_mut()[rank_of(key)].push_back(key));
+        // SAFETY: an `OwnReady` is used on its worker's thread only (it is
+        // not `Send`); the reference ends with the push.
+        let queues = unsafe { self.wake.own_queues() };
+        queues[rank_of(key)].push_back(key);
         self.wake.count_own_ready(1);
     }
 
     /// The next key of priority rank `rank` to run, if any.
     #[inline]
     pub(crate) fn pop(&self, rank: usize) -> Option<u64> {
-        let key = OWN_QUEUE.with(|queues| queues.borrow_mut()[rank].pop_front());
+        // SAFETY: as in `queue`.
+        let queues = unsafe { self.wake.own_queues() };
+        let key = queues[rank].pop_front();
         if key.is_some() {
             self.wake.count_own_ready(-1);
         }
@@ -249,11 +289,8 @@ impl OwnReady {
 impl Drop for OwnReady {
     fn drop(&mut self) {
         OWNER.with(|owner| owner.set(ptr::null()));
-        OWN_QUEUE.with(|queues| {
-            if let Ok(mut queues) = queues.try_borrow_mut() {
-                *queues = [VecDeque::new(), VecDeque::new(), VecDeque::new()];
-            }
-        });
+        // SAFETY: as in `queue`.
+        *unsafe { self.wake.own_queues() } = [VecDeque::new(), VecDeque::new(), VecDeque::new()];
         self.wake.own_ready.store(0, Ordering::Relaxed);
     }
 }
