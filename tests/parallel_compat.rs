@@ -77,10 +77,12 @@ fn empty_home() -> &'static Path {
     })
 }
 
-/// A fresh directory for one test's files.
+/// A fresh directory for one test's files, under cargo's temporary
+/// directory for tests (in `target/`), not the system's: a run leaves
+/// nothing in `/tmp` but GNU parallel's home.
 fn scratch(name: &str) -> PathBuf {
     static MADE: AtomicUsize = AtomicUsize::new(0);
-    let dir = env::temp_dir().join(format!(
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "hearth-compat-{name}-{}-{}",
         std::process::id(),
         MADE.fetch_add(1, Ordering::Relaxed)
