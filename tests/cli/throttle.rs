@@ -3,6 +3,22 @@
 //! youngest job is killed. The machine's state is read from files the
 //! tests write (`--proc-dir`, laid out as `/proc`), never from the real
 //! `/proc`, and the tests follow hearth's readings in its debug log.
+//!
+//! GNU parallel cannot be fed such files, so these tests hold hearth to
+//! its documented behaviour instead (`man parallel`, 20221122):
+//!
+//! > --load max-load: Only start jobs if load is less than max-load. Do
+//! > not start new jobs on a given computer unless the number of running
+//! > processes on the computer is less than max-load. max-load uses the
+//! > same syntax as --jobs, so 100% for one per CPU is a valid setting.
+//!
+//! > --memfree size: Minimum memory free when starting another job. The
+//! > size can be postfixed with K, M, G, T, P, k, m, g, t, or p. [...] If
+//! > less than size bytes are free, no more jobs will be started. If less
+//! > than 50% size bytes are free, the youngest job will be killed.
+//!
+//! (The joblog of a job killed for memory is compared with GNU parallel's
+//! own in `tests/parallel_compat/killed.rs`.)
 
 use std::fs;
 use std::path::Path;
