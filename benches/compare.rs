@@ -47,6 +47,9 @@
 //!   the growth of the resident memory (`VmRSS`) per actor once every one
 //!   of them has started and waits, references to them included (see
 //!   `compare/memory.rs`).
+//! - `skynet-memory`: the peak resident memory (`ru_maxrss`) of a child
+//!   process that ran `skynet` once, the whole process counted (see
+//!   `compare/skynet.rs`).
 //! - `signal-latency`: 1,000 SIGUSR1 sent to the process one at a time,
 //!   each once the previous one arrived; p50 and p99 of the time from the
 //!   `kill` until the subscribed actor (task) has the signal (see
@@ -396,6 +399,22 @@ const WORKLOADS: &[Workload] = &[
         memory::LABELS,
         memory::hearth_shared,
         memory::tokio_shared,
+    ),
+    figures(
+        "skynet-memory/local",
+        1_000_000,
+        1_000,
+        skynet::MEMORY_LABELS,
+        skynet::memory_hearth_local,
+        skynet::memory_tokio_local,
+    ),
+    figures(
+        "skynet-memory/2-workers",
+        1_000_000,
+        1_000,
+        skynet::MEMORY_LABELS,
+        skynet::memory_hearth_shared,
+        skynet::memory_tokio_shared,
     ),
     figures(
         "signal-latency/local",

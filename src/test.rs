@@ -276,7 +276,7 @@ pub struct TestInbox<M> {
 impl<M> TestInbox<M> {
     /// The next message, if one waits.
     pub fn try_recv(&self) -> Option<M> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv_one()
     }
 
     /// Every message waiting, oldest first.

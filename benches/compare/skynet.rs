@@ -35,13 +35,50 @@ pub(super) fn isolated_tokio_shared(size: u64) -> Outcome {
 /// Runs one side in a child process and takes its time (milliseconds).
 fn in_child(side: Side, flavour: Flavour, size: u64) -> Outcome {
     match child::run(Family::Skynet, side, flavour, size)?.as_slice() {
-        [ms] => Ok(Duration::from_secs_f64(ms / 1e3)),
-        other => Err(format!("the skynet child printed {other:?}, not one time")),
+        [ms, _peak] => Ok(Duration::from_secs_f64(ms / 1e3)),
+        other => Err(format!(
+            "the skynet child printed {other:?}, not a time and a peak"
+        )),
+    }
+}
+
+/// The figure of the `skynet-memory` workloads.
+pub(super) const MEMORY_LABELS: &[&str] = &["peak MB"];
+
+/// `skynet-memory`, hearth, thread-local actors: the peak resident memory
+/// of a child process that ran the tree once.
+pub(super) fn memory_hearth_local(size: u64) -> Figures {
+    peak_of_child(Side::Hearth, Flavour::Local, size)
+}
+
+/// `skynet-memory`, hearth, thread-safe actors on two workers.
+pub(super) fn memory_hearth_shared(size: u64) -> Figures {
+    peak_of_child(Side::Hearth, Flavour::Shared, size)
+}
+
+/// `skynet-memory`, tokio `current_thread`.
+pub(super) fn memory_tokio_local(size: u64) -> Figures {
+    peak_of_child(Side::Tokio, Flavour::Local, size)
+}
+
+/// `skynet-memory`, tokio multi-thread with two workers.
+pub(super) fn memory_tokio_shared(size: u64) -> Figures {
+    peak_of_child(Side::Tokio, Flavour::Shared, size)
+}
+
+/// Runs one side in a child process and takes its peak resident memory.
+fn peak_of_child(side: Side, flavour: Flavour, size: u64) -> Figures {
+    match child::run(Family::Skynet, side, flavour, size)?.as_slice() {
+        [_ms, peak] => Ok(vec![*peak]),
+        other => Err(format!(
+            "the skynet child printed {other:?}, not a time and a peak"
+        )),
     }
 }
 
 /// The child's part: runs one side once and returns its time in
-/// milliseconds.
+/// milliseconds and the process's peak resident memory in MB (the whole
+/// process: the runtime, the tree at its largest, the allocator's slack).
 pub(super) fn child(side: Side, flavour: Flavour, size: u64) -> Figures {
     let run = match (side, flavour) {
         (Side::Hearth, Flavour::Local) => hearth_local,
@@ -49,7 +86,21 @@ pub(super) fn child(side: Side, flavour: Flavour, size: u64) -> Figures {
         (Side::Tokio, Flavour::Local) => tokio_local,
         (Side::Tokio, Flavour::Shared) => tokio_shared,
     };
-    run(size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
+    let elapsed = run(size)?;
+    Ok(vec![elapsed.as_secs_f64() * 1e3, peak_resident_mb()?])
+}
+
+/// This process's peak resident memory (`getrusage`'s `ru_maxrss`), in MB.
+fn peak_resident_mb() -> Result<f64, String> {
+    // SAFETY: `rusage` is plain data, valid when zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) } != 0 {
+        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
+    }
+    // `ru_maxrss` is in kilobytes on Linux.
+    #[allow(clippy::cast_precision_loss)] // Far below 2^52.
+    Ok(usage.ru_maxrss as f64 / 1024.0)
 }
 
 /// Where a node sends its sum.

@@ -96,7 +96,7 @@ impl<M, RT> Context<M, RT> {
     /// ```
     pub fn receive_next(&mut self) -> ReceiveMessage<'_, M> {
         ReceiveMessage {
-            inbox: &self.inbox,
+            inbox: &mut self.inbox,
             shared: &self.shared,
             idle: false,
         }
@@ -155,7 +155,7 @@ impl<M, RT> fmt::Debug for Context<M, RT> {
 /// are waiting.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ReceiveMessage<'ctx, M> {
-    inbox: &'ctx inbox::Receiver<M>,
+    inbox: &'ctx mut inbox::Receiver<M>,
     shared: &'ctx RuntimeShared,
     /// Counted idle in the stopping runtime's quiescence.
     idle: bool,

@@ -10,6 +10,17 @@
 //! The state sits behind one mutex. Wakers are always called, and messages
 //! always dropped, after the lock is released, so user code (a `Drop` impl, a
 //! waker) never runs while the inbox is locked.
+//!
+//! A receiver fed steadily takes its messages in batches: when its own
+//! batch is empty it locks the inbox once and takes every queued message
+//! (swapping the two queues' buffers, so nothing is copied), then receives
+//! from the batch without the lock. It makes its batch (a box of its own)
+//! the second time it finds a backlog (see [`refill`]); until then it
+//! takes one message per lock. A batch counts against the capacity
+//! (`State::taken`) until its last message is taken, so the bound holds
+//! exactly, and room is handed to waiting senders a batch at a time. With
+//! senders on other threads this turns a lock (and a cache line moving
+//! between cores) per message into two per batch.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -71,9 +82,17 @@ pub(crate) struct Shared<M> {
 
 struct State<M> {
     queue: VecDeque<M>,
-    capacity: usize,
+    /// At most `u32::MAX` (a larger capacity is held there): with `taken`
+    /// in one word, the inbox is no larger than before batches.
+    capacity: u32,
+    /// Messages the receiver took as its last batch: they count against
+    /// the capacity until its last one is taken (see the module's notes).
+    taken: u32,
     /// Set when the owner is dropped: the actor stopped for good.
     closed: bool,
+    /// Set once the receiver found more than one message queued: the
+    /// second time, it takes a batch (see [`refill`]).
+    backlog_seen: bool,
     /// Waker of the receiving actor, set while it waits for a message.
     receiver: Option<Waker>,
     /// Allocated by the first sender that waits for room, the first task
@@ -140,11 +159,39 @@ impl<M> State<M> {
         Some(waker)
     }
 
+    /// True if a message fits.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.queue.len() + (self.taken as usize) < self.capacity as usize
+    }
+
+    /// Room for this many more messages.
+    fn room(&self) -> usize {
+        (self.capacity as usize).saturating_sub(self.queue.len() + self.taken as usize)
+    }
+
+    /// Takes up to [`ROOM_WAKERS`] of the senders waiting for room, at most
+    /// one per free place; the flag says whether more wait while there is
+    /// room left for them (the caller takes those after waking these).
+    fn take_room_wakers(&mut self) -> (RoomWakers, bool) {
+        let mut wakers = RoomWakers::default();
+        let room = self.room();
+        let Some(waiters) = self.waiters.as_mut() else {
+            return (wakers, false);
+        };
+        let n = room.min(waiters.send.len()).min(ROOM_WAKERS);
+        for slot in wakers.0.iter_mut().take(n) {
+            *slot = waiters.send.pop_front().map(|(_, waker)| waker);
+        }
+        let more = n == ROOM_WAKERS && room > n && !waiters.send.is_empty();
+        (wakers, more)
+    }
+
     /// Queues a message (the caller checked the room). The first one
     /// allocates the queue, at most 64 messages' worth up front.
     fn push(&mut self, msg: M) {
         if self.queue.capacity() == 0 {
-            self.queue.reserve_exact(self.capacity.min(64));
+            self.queue.reserve_exact(self.capacity.min(64) as usize);
         }
         self.queue.push_back(msg);
         // At send time, not when the actor next runs: an actor with a
@@ -153,7 +200,37 @@ impl<M> State<M> {
     }
 }
 
+/// How many senders waiting for room are woken per lock of the inbox.
+const ROOM_WAKERS: usize = 4;
+
+/// Senders to wake once the lock is released (see
+/// [`State::take_room_wakers`]).
+#[derive(Default)]
+struct RoomWakers([Option<Waker>; ROOM_WAKERS]);
+
+impl RoomWakers {
+    fn wake(self) {
+        for waker in self.0.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
 impl<M> Shared<M> {
+    /// Wakes the senders waiting for room, as many as fit, after the lock
+    /// `state` is released.
+    fn wake_for_room<'a>(&'a self, mut state: MutexGuard<'a, State<M>>) {
+        loop {
+            let (wakers, more) = state.take_room_wakers();
+            drop(state);
+            wakers.wake();
+            if !more {
+                return;
+            }
+            state = self.lock();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<M>> {
         // The only user code run under the lock is the conversion of a
         // mapped reference, called before the message is queued: if it
@@ -182,8 +259,10 @@ impl<M> Shared<M> {
             state: Mutex::new(State {
                 // Allocated by the first message: many actors never get one.
                 queue: VecDeque::new(),
-                capacity: capacity.get(),
+                capacity: u32::try_from(capacity.get()).unwrap_or(u32::MAX),
+                taken: 0,
                 closed: false,
+                backlog_seen: false,
                 receiver: None,
                 waiters: None,
             }),
@@ -232,6 +311,7 @@ impl<M> Owner<M> {
     pub(crate) fn receiver(&self) -> Receiver<M> {
         Receiver {
             shared: self.shared.clone(),
+            batch: None,
         }
     }
 
@@ -275,21 +355,35 @@ fn new_sender<M>(shared: &Handle<M>) -> Sender<M> {
     }
 }
 
+/// A receiver's batch: boxed, one word while there is none (the box of a
+/// collection, on purpose).
+#[allow(clippy::box_collection)]
+type Batch<M> = Option<Box<VecDeque<M>>>;
+
 /// The receiving end, used by the actor itself. Dropping it does not close
-/// the inbox (the actor may be restarted with a new receiver).
+/// the inbox (the actor may be restarted with a new receiver): the
+/// messages of its batch go back to the front of the queue.
 pub(crate) struct Receiver<M> {
     shared: Handle<M>,
+    /// Messages taken from the queue in one lock, oldest first; still
+    /// counted in the inbox's `taken` (see the module's notes). Boxed, and
+    /// made only for an actor that met a backlog twice (see [`refill`]):
+    /// most actors never take a batch, and a million of them are a word
+    /// each larger, not a `VecDeque`.
+    batch: Batch<M>,
 }
 
 impl<M> Receiver<M> {
     /// Takes the next message without waiting.
-    pub(crate) fn try_recv(&self) -> Result<M, RecvError> {
+    pub(crate) fn try_recv(&mut self) -> Result<M, RecvError> {
+        if let Some(msg) = self.pop_batch() {
+            return Ok(msg);
+        }
         let mut state = self.shared.lock();
-        if let Some(msg) = state.queue.pop_front() {
-            state.end_idle();
-            let waiter = state.pop_send_waiter();
-            drop(state);
-            wake(waiter);
+        if let Some(msg) = refill(&mut self.batch, &mut state) {
+            if state.waiters.is_some() {
+                self.shared.wake_for_room(state);
+            }
             Ok(msg)
         } else if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
             Err(RecvError::Disconnected)
@@ -298,16 +392,45 @@ impl<M> Receiver<M> {
         }
     }
 
+    /// Takes the next message without waiting and without taking a batch,
+    /// through a shared reference (for [`crate::test::TestInbox`], which
+    /// never takes batches).
+    #[cfg(feature = "test")]
+    pub(crate) fn try_recv_one(&self) -> Option<M> {
+        debug_assert!(self.batch.as_ref().is_none_or(|batch| batch.is_empty()));
+        let mut state = self.shared.lock();
+        let msg = state.queue.pop_front()?;
+        state.end_idle();
+        self.shared.wake_for_room(state);
+        Some(msg)
+    }
+
+    /// The next message of the batch, without the lock; the last one frees
+    /// the batch's room for the senders.
+    #[inline]
+    fn pop_batch(&mut self) -> Option<M> {
+        let batch = self.batch.as_mut()?;
+        let msg = batch.pop_front()?;
+        if batch.is_empty() {
+            let mut state = self.shared.lock();
+            state.taken = 0;
+            self.shared.wake_for_room(state);
+        }
+        Some(msg)
+    }
+
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
     #[inline]
-    pub(crate) fn poll_recv(&self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
+    pub(crate) fn poll_recv(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
+        if let Some(msg) = self.pop_batch() {
+            return Poll::Ready(Ok(msg));
+        }
         let mut state = self.shared.lock();
-        if let Some(msg) = state.queue.pop_front() {
-            state.end_idle();
-            let waiter = state.pop_send_waiter();
-            drop(state);
-            wake(waiter);
+        if let Some(msg) = refill(&mut self.batch, &mut state) {
+            if state.waiters.is_some() {
+                self.shared.wake_for_room(state);
+            }
             return Poll::Ready(Ok(msg));
         }
         // Checked under the lock, as in `poll_recv_idle`.
@@ -329,7 +452,7 @@ impl<M> Receiver<M> {
     /// caller then pokes the coordinator). A returned message or end counts
     /// it busy again.
     pub(crate) fn poll_recv_idle(
-        &self,
+        &mut self,
         cx: &mut task::Context<'_>,
         idle: Option<&Arc<Quiescence>>,
     ) -> (Poll<Result<M, NoMessages>>, bool) {
@@ -369,7 +492,7 @@ impl<M> Receiver<M> {
 
     /// Number of messages waiting.
     pub(crate) fn len(&self) -> usize {
-        self.shared.lock().queue.len()
+        self.shared.lock().queue.len() + self.batch.as_ref().map_or(0, |batch| batch.len())
     }
 
     /// True if no message waits and none can come (every sender is gone,
@@ -377,7 +500,31 @@ impl<M> Receiver<M> {
     #[cfg(feature = "test")]
     pub(crate) fn is_disconnected(&self) -> bool {
         let state = self.shared.lock();
-        state.queue.is_empty() && (state.closed || self.shared.senders.load(Ordering::Acquire) == 0)
+        self.batch.as_ref().is_none_or(|batch| batch.is_empty())
+            && state.queue.is_empty()
+            && (state.closed || self.shared.senders.load(Ordering::Acquire) == 0)
+    }
+}
+
+impl<M> Drop for Receiver<M> {
+    fn drop(&mut self) {
+        // An empty batch holds no room (see `pop_batch`).
+        let Some(batch) = self.batch.as_mut().filter(|batch| !batch.is_empty()) else {
+            return;
+        };
+        let mut state = self.shared.lock();
+        state.taken = 0;
+        if state.closed {
+            // The owner dropped the queue; the batch goes too, unlocked.
+            drop(state);
+            batch.clear();
+            return;
+        }
+        // Back to the front of the queue, in order, for the next receiver.
+        while let Some(msg) = batch.pop_back() {
+            state.queue.push_front(msg);
+        }
+        self.shared.wake_for_room(state);
     }
 }
 
@@ -398,7 +545,7 @@ impl<M> Sender<M> {
         if state.closed {
             return Err(SendFailure::Stopped);
         }
-        if state.queue.len() >= state.capacity {
+        if !state.has_room() {
             return Err(SendFailure::Full);
         }
         let Some(msg) = produce() else {
@@ -426,7 +573,7 @@ impl<M> Sender<M> {
             *waiter = None;
             return Poll::Ready(Err(SendFailure::Stopped));
         }
-        if state.queue.len() < state.capacity {
+        if state.has_room() {
             if let Some(id) = waiter.take()
                 && let Some(waiters) = state.waiters.as_mut()
             {
@@ -623,9 +770,45 @@ fn cancel_join<M>(shared: &Handle<M>, joiner: u64) {
     }
 }
 
+/// With the receiver's `batch` empty (its room freed when its last message
+/// was taken) and the inbox locked: takes the oldest queued message, and
+/// the rest of the queue as the new batch.
+///
+/// An actor that never had a backlog has no batch: the first time it finds
+/// more than one message queued it only notes it, the second time it makes
+/// its batch. So the many short-lived actors that get a burst of messages
+/// once (the nodes of a tree gathering their children's answers) stay as
+/// small as before, and an actor fed steadily by others (a sink, a store
+/// called from every connection) takes its messages a batch at a time.
+#[inline]
+fn refill<M>(batch: &mut Batch<M>, state: &mut State<M>) -> Option<M> {
+    debug_assert_eq!(state.taken, 0);
+    let msg = state.queue.pop_front()?;
+    if !state.queue.is_empty() {
+        if let Some(batch) = batch {
+            take_batch(batch, state);
+        } else if state.backlog_seen {
+            take_batch(batch.insert(Box::default()), state);
+        } else {
+            state.backlog_seen = true;
+        }
+    }
+    state.end_idle();
+    Some(msg)
+}
+
+/// Swaps the queued messages into the empty `batch` (the two buffers trade
+/// places: nothing is copied or allocated) and counts them taken.
+#[inline]
+fn take_batch<M>(batch: &mut VecDeque<M>, state: &mut State<M>) {
+    std::mem::swap(&mut state.queue, batch);
+    // At most the capacity, which is a `u32`.
+    state.taken = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+}
+
 /// If there is room, takes the next send waiter to wake.
 fn pass_on_room<M>(state: &mut State<M>) -> Option<Waker> {
-    if state.queue.len() < state.capacity {
+    if state.has_room() {
         state.pop_send_waiter()
     } else {
         None

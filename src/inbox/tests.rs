@@ -36,7 +36,7 @@ fn send_now<M>(sender: &super::Sender<M>, msg: M) -> Result<(), SendFailure> {
 fn fifo_order_and_capacity() {
     let owner = new::<u32>(cap(3));
     let sender = owner.sender();
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     for i in 0..3 {
         send_now(&sender, i).unwrap();
     }
@@ -51,7 +51,7 @@ fn fifo_order_and_capacity() {
 #[test]
 fn disconnected_when_all_senders_gone() {
     let owner = new::<u32>(cap(2));
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     let sender = owner.sender();
     let sender2 = sender.clone();
     send_now(&sender, 1).unwrap();
@@ -68,7 +68,7 @@ fn disconnected_when_all_senders_gone() {
 #[test]
 fn receiver_woken_by_send_and_by_last_sender_drop() {
     let owner = new::<u32>(cap(2));
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     let sender = owner.sender();
     let (count, waker) = count_waker();
     let mut cx = task::Context::from_waker(&waker);
@@ -132,7 +132,7 @@ fn owner_drop_while_full_drops_messages_and_wakes_waiting_senders() {
 fn waiting_sender_woken_when_room_appears() {
     let owner = new::<u32>(cap(1));
     let sender = owner.sender();
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     send_now(&sender, 1).unwrap();
     let (count, waker) = count_waker();
     let mut cx = task::Context::from_waker(&waker);
@@ -156,7 +156,7 @@ fn waiting_sender_woken_when_room_appears() {
 fn cancelled_waiter_passes_room_on() {
     let owner = new::<u32>(cap(1));
     let sender = owner.sender();
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     send_now(&sender, 1).unwrap();
     let (count_a, waker_a) = count_waker();
     let (count_b, waker_b) = count_waker();
@@ -235,7 +235,7 @@ fn concurrent_senders_with_back_pressure() {
     const SENDERS: usize = 4;
     let per_sender: u64 = if cfg!(miri) { 100 } else { 20_000 };
     let owner = new::<u64>(cap(8));
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     let handles: Vec<_> = (0..SENDERS)
         .map(|s| {
             let sender = owner.sender();
@@ -271,7 +271,7 @@ fn concurrent_senders_with_back_pressure() {
 #[test]
 fn concurrent_senders_when_receiver_stops() {
     let owner = new::<u64>(cap(4));
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let sender = owner.sender();
@@ -334,7 +334,7 @@ fn embedded_inbox_is_released_once_by_its_last_end() {
     // SAFETY: once, after the release was set; the box stays until the end
     // of the test, after the release was called.
     let owner = unsafe { super::embedded_owner(at) };
-    let receiver = owner.receiver();
+    let mut receiver = owner.receiver();
     let sender = owner.sender();
     send_now(&sender, 7).unwrap();
     assert_eq!(receiver.try_recv(), Ok(7));
@@ -351,4 +351,163 @@ fn embedded_inbox_is_released_once_by_its_last_end() {
     assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
     drop(storage);
     assert_eq!(RELEASED.load(Ordering::SeqCst), 1);
+}
+
+/// Makes `receiver` meet a backlog once: the next backlog it finds, it
+/// takes as a batch.
+fn prime(sender: &super::Sender<u32>, receiver: &mut super::Receiver<u32>) {
+    send_now(sender, 1000).unwrap();
+    send_now(sender, 1001).unwrap();
+    assert_eq!(receiver.try_recv(), Ok(1000));
+    assert_eq!(receiver.try_recv(), Ok(1001));
+}
+
+#[test]
+fn a_first_backlog_is_received_a_message_at_a_time() {
+    let owner = new::<u32>(cap(4));
+    let sender = owner.sender();
+    let mut receiver = owner.receiver();
+    for i in 0..4 {
+        send_now(&sender, i).unwrap();
+    }
+    // No batch yet: each message received frees its place.
+    assert_eq!(receiver.try_recv(), Ok(0));
+    assert_eq!(receiver.try_recv(), Ok(1));
+    send_now(&sender, 4).unwrap();
+    send_now(&sender, 5).unwrap();
+    assert_eq!(send_now(&sender, 6), Err(SendFailure::Full));
+    for i in 2..6 {
+        assert_eq!(receiver.try_recv(), Ok(i));
+    }
+}
+
+#[test]
+fn a_batch_counts_against_the_capacity_until_its_last_message() {
+    let owner = new::<u32>(cap(4));
+    let sender = owner.sender();
+    let mut receiver = owner.receiver();
+    prime(&sender, &mut receiver);
+    for i in 0..4 {
+        send_now(&sender, i).unwrap();
+    }
+    // The first receive takes 0 and the other three as a batch: one place
+    // is free, not four.
+    assert_eq!(receiver.try_recv(), Ok(0));
+    assert_eq!(receiver.len(), 3);
+    send_now(&sender, 4).unwrap();
+    assert_eq!(send_now(&sender, 5), Err(SendFailure::Full));
+    assert_eq!(receiver.try_recv(), Ok(1));
+    assert_eq!(receiver.try_recv(), Ok(2));
+    assert_eq!(send_now(&sender, 5), Err(SendFailure::Full));
+    // The batch's last message frees its room.
+    assert_eq!(receiver.try_recv(), Ok(3));
+    assert_eq!(receiver.len(), 1);
+    for i in 5..8 {
+        send_now(&sender, i).unwrap();
+    }
+    assert_eq!(send_now(&sender, 8), Err(SendFailure::Full));
+    for i in 4..8 {
+        assert_eq!(receiver.try_recv(), Ok(i));
+    }
+    assert_eq!(receiver.try_recv(), Err(RecvError::Empty));
+}
+
+#[test]
+fn a_dropped_receiver_gives_its_batch_back_in_order() {
+    let owner = new::<u32>(cap(8));
+    let sender = owner.sender();
+    let mut first = owner.receiver();
+    prime(&sender, &mut first);
+    for i in 0..5 {
+        send_now(&sender, i).unwrap();
+    }
+    assert_eq!(first.try_recv(), Ok(0));
+    send_now(&sender, 5).unwrap();
+    drop(first);
+    // A restarted actor's receiver gets the rest, oldest first, and the
+    // room of the dropped batch is free.
+    let mut second = owner.receiver();
+    assert_eq!(second.len(), 5);
+    for i in 6..9 {
+        send_now(&sender, i).unwrap();
+    }
+    assert_eq!(send_now(&sender, 9), Err(SendFailure::Full));
+    for i in 1..9 {
+        assert_eq!(second.try_recv(), Ok(i));
+    }
+}
+
+#[test]
+fn a_dropped_receiver_with_a_batch_of_a_stopped_actor_drops_it() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let owner = new::<Counted>(cap(4));
+    let sender = owner.sender();
+    let mut receiver = owner.receiver();
+    for _ in 0..2 {
+        for _ in 0..3 {
+            send_now(&sender, Counted(drops.clone())).ok().unwrap();
+        }
+        drop(receiver.try_recv().ok().unwrap());
+        if receiver.batch.is_none() {
+            // The first backlog: no batch, the other two taken one by one.
+            drop(receiver.try_recv().ok().unwrap());
+            drop(receiver.try_recv().ok().unwrap());
+        }
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    drop(owner);
+    // The batch is the receiver's: its two messages go with it.
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    drop(receiver);
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+}
+
+#[test]
+fn every_waiting_sender_is_woken_when_a_batch_frees_room() {
+    let owner = new::<u32>(cap(8));
+    let sender = owner.sender();
+    let mut receiver = owner.receiver();
+    prime(&sender, &mut receiver);
+    for i in 0..8 {
+        send_now(&sender, i).unwrap();
+    }
+    // More waiting senders than are woken per lock.
+    let waiting: Vec<_> = (0..6)
+        .map(|i| {
+            let (count, waker) = count_waker();
+            let mut slot = Some(100 + i);
+            let mut waiter = None;
+            let mut cx = task::Context::from_waker(&waker);
+            assert!(
+                sender
+                    .poll_send_from(&mut || slot.take(), &mut waiter, &mut cx)
+                    .is_pending()
+            );
+            (count, waker, slot, waiter)
+        })
+        .collect();
+    // Taking 0 frees one place: the oldest waiter alone is woken.
+    assert_eq!(receiver.try_recv(), Ok(0));
+    let woken = || {
+        waiting
+            .iter()
+            .filter(|(count, ..)| count.0.load(Ordering::SeqCst) == 1)
+            .count()
+    };
+    assert_eq!(woken(), 1);
+    for i in 1..8 {
+        assert_eq!(receiver.try_recv(), Ok(i));
+    }
+    // The batch ran out: eight places, six waiters, all woken.
+    assert_eq!(woken(), 6);
+    for (_, waker, mut slot, mut waiter) in waiting {
+        let mut cx = task::Context::from_waker(&waker);
+        assert_eq!(
+            sender.poll_send_from(&mut || slot.take(), &mut waiter, &mut cx),
+            Poll::Ready(Ok(()))
+        );
+    }
+    for i in 0..6 {
+        assert_eq!(receiver.try_recv(), Ok(100 + i));
+    }
 }
