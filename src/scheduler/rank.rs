@@ -9,6 +9,9 @@ use crate::Priority;
 /// Number of ranks, and so of ready queues per worker.
 pub(crate) const RANKS: usize = 3;
 
+/// The rank of [`Priority::Normal`].
+pub(crate) const NORMAL_RANK: usize = rank(Priority::Normal);
+
 /// Bits of a key below the rank: the slot index (32) and the generation.
 const RANK_SHIFT: u32 = 62;
 

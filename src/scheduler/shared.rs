@@ -1,19 +1,24 @@
 //! The scheduler of thread-safe processes, shared by all workers.
 //!
-//! Every worker thread has a run queue of its own and a LIFO slot; one
-//! global queue (the injector) takes what becomes ready on other threads
-//! (the coordinator, sync actors, threads outside the runtime). A task made
-//! ready on a worker's thread (woken by an actor running there, or spawned
-//! there) goes to that worker's LIFO slot and runs next, so a request and
-//! its answer, or an actor and the one it just spawned, stay on one worker
-//! with no notification at all; the task it displaces goes to the worker's
-//! queue, and a sleeping worker is woken to steal it. A worker takes work
-//! from its LIFO slot (at most [`LIFO_LIMIT`] times in a row, so a pair of
-//! actors that keep waking each other cannot starve the rest), then its own
-//! queue (with a look at the injector every [`INJECTOR_EVERY`] tasks), then
-//! the injector, then steals half of another worker's queue. Keeping tasks
-//! on the worker that made them also keeps their memory on the thread that
-//! allocated it.
+//! Every worker thread has a run queue of its own, a stack of the tasks
+//! spawned on it and not yet run, and a LIFO slot; one global queue (the
+//! injector) takes what becomes ready on other threads (the coordinator,
+//! sync actors, threads outside the runtime). A task woken on a worker's
+//! thread (by an actor running there) goes to that worker's LIFO slot and
+//! runs next, so a request and its answer stay on one worker with no
+//! notification at all; the task it displaces goes to the worker's queue,
+//! and a sleeping worker is woken to steal it. A task spawned on a
+//! worker's thread goes on top of its stack of new tasks, so a tree of
+//! actors is walked depth first and only a path of it waits at a time. A
+//! worker takes work from its LIFO slot (at most [`LIFO_LIMIT`] times in a
+//! row, so a pair of actors that keep waking each other cannot starve the
+//! rest), then its stack of new tasks (at most [`SPAWNED_LIMIT`] in a row
+//! while its queue holds tasks, and the oldest once in every
+//! [`OLDEST_EVERY`]), its queue (with a look at the injector every
+//! [`INJECTOR_EVERY`] tasks), then the injector, then steals from another
+//! worker: half of its queue, or the oldest of its new tasks (the roots of
+//! the largest subtrees). Keeping tasks on the worker that made them also
+//! keeps their memory on the thread that allocated it.
 //!
 //! Priorities: tasks of normal priority take the path above. A task of high
 //! priority made ready goes to a queue of its own (`high`) that every
@@ -64,6 +69,15 @@ const INJECTOR_EVERY: u32 = 31;
 /// tasks.
 const LOW_EVERY: u32 = 16;
 
+/// Tasks a worker takes in a row from its stack of new tasks while tasks
+/// woken earlier wait in its queue.
+const SPAWNED_LIMIT: u32 = 4;
+
+/// Of this many tasks a worker takes from its stack of new ones, one is the
+/// oldest, not the newest: a stream of new tasks (an actor that spawns its
+/// successor) cannot keep one spawned earlier from ever starting.
+const OLDEST_EVERY: u32 = 64;
+
 /// The shared run queues and the count of live thread-safe processes.
 pub(crate) struct SharedScheduler {
     inner: Arc<Inner>,
@@ -78,8 +92,11 @@ struct Inner {
     low: Injector<TaskRef>,
     /// The other end of every worker's queue, by worker index.
     stealers: Vec<Stealer<TaskRef>>,
-    /// The workers' queues until their threads take them.
-    queues: Mutex<Vec<Option<Deque<TaskRef>>>>,
+    /// The other end of every worker's stack of new tasks (its oldest
+    /// first), by worker index.
+    spawn_stealers: Vec<Stealer<TaskRef>>,
+    /// The workers' queues and stacks until their threads take them.
+    queues: Mutex<Vec<Option<WorkerQueues>>>,
     /// Thread-safe processes not yet done.
     live: AtomicUsize,
     /// Every task not yet done, to wake them all at shutdown and to drop
@@ -150,8 +167,11 @@ struct SharedTask<P> {
 /// How a ready task is to be queued.
 #[derive(Clone, Copy, PartialEq)]
 enum Ready {
-    /// Woken or spawned: runs next if made ready on a worker's thread.
+    /// Woken: runs next if made ready on a worker's thread.
     Next,
+    /// Spawned: on top of the worker's stack of new tasks if spawned on a
+    /// worker's thread.
+    Spawned,
     /// Yielded (woken while it ran): behind what is already queued.
     Later,
 }
@@ -161,15 +181,25 @@ thread_local! {
     static LOCAL: RefCell<Option<LocalQueue>> = const { RefCell::new(None) };
 }
 
+/// A worker's queue of woken tasks and its stack of new ones.
+type WorkerQueues = (Deque<TaskRef>, Deque<TaskRef>);
+
 /// A worker thread's own run queue and LIFO slot.
 struct LocalQueue {
     inner: Arc<Inner>,
     /// Worker index.
     index: usize,
     queue: Deque<TaskRef>,
+    /// Tasks spawned on this thread and not yet run, newest on top.
+    spawned: Deque<TaskRef>,
     lifo: Option<TaskRef>,
     /// Runs from the LIFO slot in a row.
     lifo_streak: u32,
+    /// Runs from `spawned` in a row.
+    spawned_streak: u32,
+    /// Runs from `spawned`, to take its oldest once in every
+    /// [`OLDEST_EVERY`].
+    spawned_taken: u32,
     /// Tasks taken, to look at the injector first now and then.
     ticks: u32,
 }
@@ -181,8 +211,15 @@ pub(crate) struct Attached(());
 
 impl SharedScheduler {
     pub(crate) fn new(workers: Vec<Arc<WorkerShared>>) -> SharedScheduler {
-        let queues: Vec<Deque<TaskRef>> = workers.iter().map(|_| Deque::new_fifo()).collect();
-        let stealers = queues.iter().map(Deque::stealer).collect();
+        let queues: Vec<WorkerQueues> = workers
+            .iter()
+            .map(|_| (Deque::new_fifo(), Deque::new_lifo()))
+            .collect();
+        let stealers = queues.iter().map(|(queue, _)| queue.stealer()).collect();
+        let spawn_stealers = queues
+            .iter()
+            .map(|(_, spawned)| spawned.stealer())
+            .collect();
         let census = Arc::new(Census::default());
         let shards = (0..=workers.len())
             .map(|_| Mutex::new(Registry::new(&census)))
@@ -193,6 +230,7 @@ impl SharedScheduler {
                 high: Injector::new(),
                 low: Injector::new(),
                 stealers,
+                spawn_stealers,
                 queues: Mutex::new(queues.into_iter().map(Some).collect()),
                 live: AtomicUsize::new(0),
                 shards,
@@ -211,13 +249,16 @@ impl SharedScheduler {
             .iter()
             .position(|worker| Arc::ptr_eq(worker, wake));
         let queue = index.and_then(|index| lock(&self.inner.queues)[index].take());
-        if let (Some(index), Some(queue)) = (index, queue) {
+        if let (Some(index), Some((queue, spawned))) = (index, queue) {
             let local = LocalQueue {
                 inner: self.inner.clone(),
                 index,
                 queue,
+                spawned,
                 lifo: None,
                 lifo_streak: 0,
+                spawned_streak: 0,
+                spawned_taken: 0,
                 ticks: 0,
             };
             LOCAL.with(|slot| *slot.borrow_mut() = Some(local));
@@ -238,7 +279,7 @@ impl SharedScheduler {
     /// Returns true if a task is waiting to run that this thread could take.
     pub(crate) fn has_ready(&self) -> bool {
         let own = with_local(Arc::as_ptr(&self.inner), |local| {
-            local.lifo.is_some() || !local.queue.is_empty()
+            local.lifo.is_some() || !local.queue.is_empty() || !local.spawned.is_empty()
         });
         own == Some(true)
             || !self.inner.injector.is_empty()
@@ -248,6 +289,7 @@ impl SharedScheduler {
                 .inner
                 .stealers
                 .iter()
+                .chain(&self.inner.spawn_stealers)
                 .any(|stealer| !stealer.is_empty())
     }
 
@@ -294,7 +336,7 @@ impl SharedScheduler {
             task,
             priority,
             Arc::as_ptr(&self.inner),
-            Ready::Next,
+            Ready::Spawned,
             || Some(self.inner.clone()),
         );
     }
@@ -372,7 +414,7 @@ impl SharedScheduler {
         for injector in [&self.inner.injector, &self.inner.high, &self.inner.low] {
             while !matches!(injector.steal(), Steal::Empty) {}
         }
-        for stealer in &self.inner.stealers {
+        for stealer in self.inner.stealers.iter().chain(&self.inner.spawn_stealers) {
             while !matches!(stealer.steal(), Steal::Empty) {}
         }
     }
@@ -389,6 +431,7 @@ impl Drop for Attached {
             .take()
             .into_iter()
             .chain(std::iter::from_fn(|| local.queue.pop()))
+            .chain(std::iter::from_fn(|| local.spawned.pop()))
         {
             local.inner.injector.push(task);
             moved = true;
@@ -420,9 +463,40 @@ impl LocalQueue {
         {
             return Some(task);
         }
+        // New tasks newest first, so a tree of actors is walked depth
+        // first and only a path of it waits at a time; but tasks woken
+        // earlier get one turn in every few.
+        if self.spawned_streak < SPAWNED_LIMIT
+            && let Some(task) = self.pop_spawned()
+        {
+            self.spawned_streak += 1;
+            return Some(task);
+        }
+        self.spawned_streak = 0;
         self.queue
             .pop()
+            .or_else(|| self.pop_spawned())
             .or_else(|| self.inner.steal(Some((&self.queue, self.index))))
+    }
+
+    /// The newest task of `spawned`, or once in every [`OLDEST_EVERY`] its
+    /// oldest.
+    fn pop_spawned(&mut self) -> Option<TaskRef> {
+        if self.spawned.is_empty() {
+            return None;
+        }
+        self.spawned_taken = self.spawned_taken.wrapping_add(1);
+        if self.spawned_taken.is_multiple_of(OLDEST_EVERY) {
+            // The worker's own stealer takes from the other end.
+            loop {
+                match self.inner.spawn_stealers[self.index].steal() {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        self.spawned.pop()
     }
 }
 
@@ -492,6 +566,12 @@ fn schedule_on(
         let displaced = match ready {
             Ready::Next => local.lifo.replace(task),
             Ready::Later => Some(task),
+            Ready::Spawned => {
+                local.spawned.push(task);
+                // Work another worker could take.
+                local.inner.notify_one();
+                return;
+            }
         };
         if let Some(displaced) = displaced {
             local.queue.push(displaced);
@@ -531,7 +611,14 @@ impl Inner {
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
-            for (index, stealer) in self.stealers.iter().enumerate() {
+            // Another worker's woken tasks first, then its new ones, the
+            // oldest of those (the roots of the largest subtrees) first.
+            let others = self
+                .stealers
+                .iter()
+                .enumerate()
+                .chain(self.spawn_stealers.iter().enumerate());
+            for (index, stealer) in others {
                 let stolen = match own {
                     Some((_, own_index)) if own_index == index => continue,
                     Some((queue, _)) => stealer.steal_batch_and_pop(queue),

@@ -29,8 +29,24 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::scheduler::Census;
-use crate::scheduler::rank::{RANKS, rank_of};
+use crate::scheduler::rank::{NORMAL_RANK, RANKS, rank_of};
 use crate::sys::ThreadClock;
+
+/// The [`OwnReady`] queues: one per rank, and the stack of new processes.
+const QUEUES: usize = RANKS + 1;
+
+/// Index of the stack of new processes of normal priority among the
+/// [`OwnReady`] queues.
+const SPAWNED: usize = RANKS;
+
+/// New processes a worker takes in a row while processes woken earlier
+/// wait in the normal queue.
+const SPAWNED_LIMIT: u32 = 4;
+
+/// Of this many new processes a worker takes, one is the oldest waiting,
+/// not the newest: a stream of new processes (an actor that spawns its
+/// successor) cannot keep one spawned earlier from ever starting.
+const OLDEST_EVERY: u32 = 64;
 
 /// The parts of a worker that other threads use: to wake it, and to read
 /// its numbers for the metrics.
@@ -51,11 +67,12 @@ pub(crate) struct WorkerShared {
     own_ready: AtomicUsize,
     /// The [`OwnReady`] queues: local processes woken on the worker's
     /// thread (and those woken elsewhere, once the worker took them from
-    /// its channel), by key, a queue per priority rank. Touched only on
+    /// its channel), by key, a queue per priority rank, and last the stack
+    /// of new processes of normal priority (see [`OwnReady::pop`]). Touched only on
     /// the thread whose `OWNER` this is, and never while a reference
     /// made from it is alive (no code that could reach it again runs
     /// while one is: see [`WorkerShared::own_queues`]).
-    own_queues: UnsafeCell<[VecDeque<u64>; RANKS]>,
+    own_queues: UnsafeCell<[VecDeque<u64>; QUEUES]>,
     /// CPU clock of the worker thread, set when it starts.
     pub(crate) clock: OnceLock<ThreadClock>,
     /// Number of local timers, updated before each sleep.
@@ -82,7 +99,7 @@ impl WorkerShared {
             live: AtomicUsize::new(0),
             census: Arc::default(),
             own_ready: AtomicUsize::new(0),
-            own_queues: UnsafeCell::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]),
+            own_queues: UnsafeCell::new(Default::default()),
             clock: OnceLock::new(),
             timers: AtomicUsize::new(0),
             next_timer: AtomicU64::new(u64::MAX),
@@ -143,7 +160,7 @@ impl WorkerShared {
     /// code meanwhile.
     #[inline]
     #[allow(clippy::mut_from_ref)] // Exclusive by the contract above.
-    unsafe fn own_queues(&self) -> &mut [VecDeque<u64>; RANKS] {
+    unsafe fn own_queues(&self) -> &mut [VecDeque<u64>; QUEUES] {
         // SAFETY: as the caller guarantees, this is the only reference.
         unsafe { &mut *self.own_queues.get() }
     }
@@ -158,6 +175,14 @@ impl WorkerShared {
         // there is nothing to schedule on.
         if self.ready.send(key).is_ok() {
             let _ = self.notify();
+        }
+    }
+
+    /// Schedules the new local process with `key`: on the worker's thread,
+    /// one of normal priority goes on top of the stack of new processes.
+    pub(crate) fn schedule_new(&self, key: u64) {
+        if !OwnReady::push_new(self, key) {
+            self.schedule_local(key);
         }
     }
 
@@ -225,6 +250,11 @@ thread_local! {
 /// Not `Send`: it stays on the thread it made the worker's.
 pub(crate) struct OwnReady {
     wake: std::sync::Arc<WorkerShared>,
+    /// Processes taken in a row from the stack of new ones.
+    spawned_streak: Cell<u32>,
+    /// Processes taken from the stack of new ones, to take the oldest
+    /// once in every [`OLDEST_EVERY`].
+    spawned_taken: Cell<u32>,
     _thread: std::marker::PhantomData<*const ()>,
 }
 
@@ -240,8 +270,26 @@ impl OwnReady {
         wake.own_ready.store(0, Ordering::Relaxed);
         OwnReady {
             wake,
+            spawned_streak: Cell::new(0),
+            spawned_taken: Cell::new(0),
             _thread: std::marker::PhantomData,
         }
+    }
+
+    /// Queues the new process `key` if this is `wake`'s worker thread (on
+    /// the stack of new ones if of normal priority); false otherwise.
+    fn push_new(wake: &WorkerShared, key: u64) -> bool {
+        if !ptr::eq(OWNER.with(Cell::get), wake) {
+            return false;
+        }
+        // SAFETY: on the worker's thread (checked just above); the
+        // reference ends with the push.
+        let queues = unsafe { wake.own_queues() };
+        let rank = rank_of(key);
+        let queue = if rank == NORMAL_RANK { SPAWNED } else { rank };
+        queues[queue].push_back(key);
+        wake.count_own_ready(1);
+        true
     }
 
     /// Queues `key` if this is `wake`'s worker thread; false otherwise.
@@ -268,12 +316,44 @@ impl OwnReady {
         self.wake.count_own_ready(1);
     }
 
-    /// The next key of priority rank `rank` to run, if any.
+    /// The next key of priority rank `rank` to run, if any. In the normal
+    /// rank, new processes come newest first (so a tree of actors is walked
+    /// depth first, and only a path of it waits at a time), except that a
+    /// process woken earlier gets one turn in every [`SPAWNED_LIMIT`] + 1,
+    /// and the oldest new process one in every [`OLDEST_EVERY`].
     #[inline]
     pub(crate) fn pop(&self, rank: usize) -> Option<u64> {
         // SAFETY: as in `queue`.
         let queues = unsafe { self.wake.own_queues() };
+        if rank == NORMAL_RANK && !queues[SPAWNED].is_empty() {
+            return self.pop_normal_or_new();
+        }
         let key = queues[rank].pop_front();
+        if key.is_some() {
+            self.wake.count_own_ready(-1);
+        }
+        key
+    }
+
+    /// [`OwnReady::pop`] of the normal rank while new processes wait.
+    #[inline(never)]
+    fn pop_normal_or_new(&self) -> Option<u64> {
+        // SAFETY: as in `queue`.
+        let queues = unsafe { self.wake.own_queues() };
+        let streak = self.spawned_streak.get();
+        let key = if streak < SPAWNED_LIMIT || queues[NORMAL_RANK].is_empty() {
+            self.spawned_streak.set(streak + 1);
+            let taken = self.spawned_taken.get().wrapping_add(1);
+            self.spawned_taken.set(taken);
+            if taken.is_multiple_of(OLDEST_EVERY) {
+                queues[SPAWNED].pop_front()
+            } else {
+                queues[SPAWNED].pop_back()
+            }
+        } else {
+            self.spawned_streak.set(0);
+            queues[NORMAL_RANK].pop_front()
+        };
         if key.is_some() {
             self.wake.count_own_ready(-1);
         }
@@ -290,7 +370,7 @@ impl Drop for OwnReady {
     fn drop(&mut self) {
         OWNER.with(|owner| owner.set(ptr::null()));
         // SAFETY: as in `queue`.
-        *unsafe { self.wake.own_queues() } = [VecDeque::new(), VecDeque::new(), VecDeque::new()];
+        *unsafe { self.wake.own_queues() } = Default::default();
         self.wake.own_ready.store(0, Ordering::Relaxed);
     }
 }

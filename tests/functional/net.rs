@@ -61,8 +61,8 @@ trait Mode: SocketMode + Access {
     fn every_other_echo() -> impl Connections<Self>;
 
     /// [`answer_in_shutdown`] connections, which say how they ended in
-    /// `ends` and when they are asked on `asked`.
-    fn answer_in_shutdown(ends: Ends, asked: mpsc::Sender<()>) -> impl Connections<Self>;
+    /// `ends`, and when they start and when they are asked on `events`.
+    fn answer_in_shutdown(ends: Ends, events: mpsc::Sender<Event>) -> impl Connections<Self>;
 
     /// The live processes of this mode, by name.
     fn processes(metrics: &RuntimeMetrics) -> Vec<ProcessCount>;
@@ -83,9 +83,9 @@ macro_rules! connection_actors {
             EveryOther(Arc::default(), actor_fn(echo::<Self>))
         }
 
-        fn answer_in_shutdown(ends: Ends, asked: mpsc::Sender<()>) -> impl Connections<Self> {
+        fn answer_in_shutdown(ends: Ends, events: mpsc::Sender<Event>) -> impl Connections<Self> {
             actor_fn(move |ctx: Context<(), Self>, stream: TcpStream<Self>| {
-                answer_in_shutdown(ctx, stream, ends.clone(), asked.clone())
+                answer_in_shutdown(ctx, stream, ends.clone(), events.clone())
             })
         }
     };
@@ -292,14 +292,24 @@ fn connection_whose_actor_cannot_be_created_is_closed<RT: Mode>() {
 /// saw at the end.
 type Ends = Arc<Mutex<Vec<&'static str>>>;
 
+/// What a connection of [`answer_in_shutdown`] tells the test.
+#[derive(Debug, PartialEq)]
+enum Event {
+    /// Its actor started.
+    Started,
+    /// It read a request.
+    Asked,
+}
+
 /// Answers `?` with `!` after the runtime begins its shutdown (a request
 /// in flight), or waits for the next request; says how it ended.
 async fn answer_in_shutdown<RT: Mode>(
     ctx: Context<(), RT>,
     mut stream: TcpStream<RT>,
     ends: Ends,
-    asked: mpsc::Sender<()>,
+    events: mpsc::Sender<Event>,
 ) -> io::Result<()> {
+    events.send(Event::Started).unwrap();
     let mut request = [0];
     loop {
         match ctx.until_stopping(stream.read(&mut request)).await {
@@ -315,7 +325,7 @@ async fn answer_in_shutdown<RT: Mode>(
                 let _ = read?;
             }
         }
-        asked.send(()).unwrap();
+        events.send(Event::Asked).unwrap();
         // In flight: answered once the shutdown began.
         while !ctx.is_stopping() {
             Timer::after(ctx.runtime_ref().clone(), Duration::from_millis(1)).await;
@@ -330,13 +340,18 @@ async fn answer_in_shutdown<RT: Mode>(
 /// cleanly.
 fn slow_and_idle_connections_end_in_a_shutdown<RT: Mode>() {
     let ends = Ends::default();
-    let (asked_tx, asked) = mpsc::channel();
+    let (events_tx, events) = mpsc::channel();
     let runtime = Runtime::setup().num_threads(2).build().unwrap();
-    let serving = RT::answer_in_shutdown(ends.clone(), asked_tx).serve(runtime);
+    let serving = RT::answer_in_shutdown(ends.clone(), events_tx).serve(runtime);
     let mut busy = connect(serving.addr);
     let idle: Vec<StdTcpStream> = (0..3).map(|_| connect(serving.addr)).collect();
+    // Every connection has its actor before the shutdown: a connection the
+    // kernel took but no worker accepted yet would have none.
+    for _ in 0..4 {
+        assert_eq!(events.recv_timeout(GUARD), Ok(Event::Started));
+    }
     busy.write_all(b"?").unwrap();
-    asked.recv_timeout(GUARD).unwrap();
+    assert_eq!(events.recv_timeout(GUARD), Ok(Event::Asked));
     let addr = serving.addr;
     serving.stop().unwrap();
     let mut answer = [0];
