@@ -47,7 +47,7 @@
 //!   the growth of the resident memory (`VmRSS`) per actor once every one
 //!   of them has started and waits, references to them included (see
 //!   `compare/memory.rs`).
-//! - `skynet-memory`: the peak resident memory (`ru_maxrss`) of a child
+//! - `skynet-memory`: the peak resident memory (`VmHWM`) of a child
 //!   process that ran `skynet` once, the whole process counted (see
 //!   `compare/skynet.rs`).
 //! - `signal-latency`: 1,000 SIGUSR1 sent to the process one at a time,

@@ -283,16 +283,28 @@ fn per_actor(before: u64, after: u64, n: u64) -> f64 {
 
 /// The resident memory of this process (`VmRSS`), in bytes.
 fn rss() -> Result<u64, String> {
+    status_bytes("VmRSS")
+}
+
+/// The peak resident memory of this process since it started (`VmHWM`, of
+/// its own address space: unlike `getrusage`'s `ru_maxrss`, which a child
+/// inherits from the parent it was forked from), in bytes.
+pub(super) fn peak_rss() -> Result<u64, String> {
+    status_bytes("VmHWM")
+}
+
+/// A field of `/proc/self/status` given in kB, in bytes.
+fn status_bytes(field: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(|err| format!("reading /proc/self/status: {err}"))?;
     let line = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .ok_or("no VmRSS in /proc/self/status")?;
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .ok_or_else(|| format!("no {field} in /proc/self/status"))?;
     let kib = line
         .trim()
         .strip_suffix("kB")
         .and_then(|kib| kib.trim().parse::<u64>().ok())
-        .ok_or_else(|| format!("unexpected VmRSS line {line:?}"))?;
+        .ok_or_else(|| format!("unexpected {field} line {line:?}"))?;
     Ok(kib * 1024)
 }

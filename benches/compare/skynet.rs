@@ -42,7 +42,8 @@ fn in_child(side: Side, flavour: Flavour, size: u64) -> Outcome {
     }
 }
 
-/// The figure of the `skynet-memory` workloads.
+/// The figure of the `skynet-memory` workloads: the child's peak resident
+/// memory (`VmHWM`).
 pub(super) const MEMORY_LABELS: &[&str] = &["peak MB"];
 
 /// `skynet-memory`, hearth, thread-local actors: the peak resident memory
@@ -90,17 +91,10 @@ pub(super) fn child(side: Side, flavour: Flavour, size: u64) -> Figures {
     Ok(vec![elapsed.as_secs_f64() * 1e3, peak_resident_mb()?])
 }
 
-/// This process's peak resident memory (`getrusage`'s `ru_maxrss`), in MB.
+/// This process's peak resident memory, in MB.
 fn peak_resident_mb() -> Result<f64, String> {
-    // SAFETY: `rusage` is plain data, valid when zeroed.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable `rusage`.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) } != 0 {
-        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
-    }
-    // `ru_maxrss` is in kilobytes on Linux.
     #[allow(clippy::cast_precision_loss)] // Far below 2^52.
-    Ok(usage.ru_maxrss as f64 / 1024.0)
+    Ok(super::memory::peak_rss()? as f64 / (1024.0 * 1024.0))
 }
 
 /// Where a node sends its sum.

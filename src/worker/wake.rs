@@ -40,8 +40,12 @@ const QUEUES: usize = RANKS + 1;
 const SPAWNED: usize = RANKS;
 
 /// New processes a worker takes in a row while processes woken earlier
-/// wait in the normal queue.
-const SPAWNED_LIMIT: u32 = 4;
+/// wait. As many as one run of a spawning actor can make (its budget,
+/// `budget::PER_RUN`): with fewer, an actor spawning in a loop (and so
+/// woken again after each run) makes more per turn than the worker runs,
+/// and every one of them waits at once (100,000 actors spawned in a loop
+/// took five times as long with 4).
+const SPAWNED_LIMIT: u32 = crate::scheduler::budget::PER_RUN;
 
 /// Of this many new processes a worker takes, one is the oldest waiting,
 /// not the newest: a stream of new processes (an actor that spawns its
