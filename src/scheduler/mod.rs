@@ -12,6 +12,7 @@ pub(crate) mod budget;
 mod census;
 mod heap_growth;
 pub(crate) mod local;
+pub(crate) mod new_first;
 mod process;
 pub(crate) mod rank;
 mod shared;

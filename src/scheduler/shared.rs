@@ -12,10 +12,9 @@
 //! actors is walked depth first and only a path of it waits at a time. A
 //! worker takes work from its LIFO slot (at most [`LIFO_LIMIT`] times in a
 //! row, so a pair of actors that keep waking each other cannot starve the
-//! rest), then its stack of new tasks (at most [`SPAWNED_LIMIT`] in a row
-//! while its queue holds tasks, and the oldest once in every
-//! [`OLDEST_EVERY`]), its queue (with a look at the injector every
-//! [`INJECTOR_EVERY`] tasks), then the injector, then steals from another
+//! rest), then its stack of new tasks (newest first, with turns for its
+//! queue and for the oldest new task: see [`NewFirst`]), its queue (with a
+//! look at the injector every [`INJECTOR_EVERY`] tasks), then the injector, then steals from another
 //! worker: half of its queue, or the oldest of its new tasks (the roots of
 //! the largest subtrees). Keeping tasks on the worker that made them also
 //! keeps their memory on the thread that allocated it.
@@ -46,6 +45,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use log::error;
 
 use crate::Priority;
+use crate::scheduler::new_first::{NewFirst, Pick};
 use crate::scheduler::{Census, CensusTally};
 use crate::scheduler::{Process, budget};
 use crate::supervisor::panic_message;
@@ -68,19 +68,6 @@ const INJECTOR_EVERY: u32 = 31;
 /// A worker takes a low-priority task before the others once per this many
 /// tasks.
 const LOW_EVERY: u32 = 16;
-
-/// New tasks a worker takes in a row while tasks woken earlier
-/// wait. As many as one run of a spawning actor can make (its budget,
-/// `budget::PER_RUN`): with fewer, an actor spawning in a loop (and so
-/// woken again after each run) makes more per turn than the worker runs,
-/// and every one of them waits at once (100,000 actors spawned in a loop
-/// took five times as long with 4).
-const SPAWNED_LIMIT: u32 = crate::scheduler::budget::PER_RUN;
-
-/// Of this many tasks a worker takes from its stack of new ones, one is the
-/// oldest, not the newest: a stream of new tasks (an actor that spawns its
-/// successor) cannot keep one spawned earlier from ever starting.
-const OLDEST_EVERY: u32 = 64;
 
 /// The shared run queues and the count of live thread-safe processes.
 pub(crate) struct SharedScheduler {
@@ -199,11 +186,8 @@ struct LocalQueue {
     lifo: Option<TaskRef>,
     /// Runs from the LIFO slot in a row.
     lifo_streak: u32,
-    /// Runs from `spawned` in a row.
-    spawned_streak: u32,
-    /// Runs from `spawned`, to take its oldest once in every
-    /// [`OLDEST_EVERY`].
-    spawned_taken: u32,
+    /// The order of `spawned`.
+    new_first: NewFirst,
     /// Tasks taken, to look at the injector first now and then.
     ticks: u32,
 }
@@ -261,8 +245,7 @@ impl SharedScheduler {
                 spawned,
                 lifo: None,
                 lifo_streak: 0,
-                spawned_streak: 0,
-                spawned_taken: 0,
+                new_first: NewFirst::default(),
                 ticks: 0,
             };
             LOCAL.with(|slot| *slot.borrow_mut() = Some(local));
@@ -469,38 +452,32 @@ impl LocalQueue {
         }
         // New tasks newest first, so a tree of actors is walked depth
         // first and only a path of it waits at a time; but tasks woken
-        // earlier get one turn in every few.
-        if self.spawned_streak < SPAWNED_LIMIT
-            && let Some(task) = self.pop_spawned()
-        {
-            self.spawned_streak += 1;
-            return Some(task);
+        // earlier, and the oldest new one, get their turns.
+        if !self.spawned.is_empty() {
+            let task = match self.new_first.pick(!self.queue.is_empty()) {
+                Pick::Newest => self.spawned.pop(),
+                Pick::Oldest => self.oldest_spawned(),
+                Pick::Woken => self.queue.pop(),
+            };
+            if task.is_some() {
+                return task;
+            }
         }
-        self.spawned_streak = 0;
         self.queue
             .pop()
-            .or_else(|| self.pop_spawned())
             .or_else(|| self.inner.steal(Some((&self.queue, self.index))))
     }
 
-    /// The newest task of `spawned`, or once in every [`OLDEST_EVERY`] its
-    /// oldest.
-    fn pop_spawned(&mut self) -> Option<TaskRef> {
-        if self.spawned.is_empty() {
-            return None;
-        }
-        self.spawned_taken = self.spawned_taken.wrapping_add(1);
-        if self.spawned_taken.is_multiple_of(OLDEST_EVERY) {
-            // The worker's own stealer takes from the other end.
-            loop {
-                match self.inner.spawn_stealers[self.index].steal() {
-                    Steal::Success(task) => return Some(task),
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
+    /// The oldest task of `spawned`: the worker's own stealer takes from
+    /// that end.
+    fn oldest_spawned(&self) -> Option<TaskRef> {
+        loop {
+            match self.inner.spawn_stealers[self.index].steal() {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => {}
             }
         }
-        self.spawned.pop()
     }
 }
 

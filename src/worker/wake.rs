@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::scheduler::Census;
+use crate::scheduler::new_first::{NewFirst, Pick};
 use crate::scheduler::rank::{NORMAL_RANK, RANKS, rank_of};
 use crate::sys::ThreadClock;
 
@@ -38,19 +39,6 @@ const QUEUES: usize = RANKS + 1;
 /// Index of the stack of new processes of normal priority among the
 /// [`OwnReady`] queues.
 const SPAWNED: usize = RANKS;
-
-/// New processes a worker takes in a row while processes woken earlier
-/// wait. As many as one run of a spawning actor can make (its budget,
-/// `budget::PER_RUN`): with fewer, an actor spawning in a loop (and so
-/// woken again after each run) makes more per turn than the worker runs,
-/// and every one of them waits at once (100,000 actors spawned in a loop
-/// took five times as long with 4).
-const SPAWNED_LIMIT: u32 = crate::scheduler::budget::PER_RUN;
-
-/// Of this many new processes a worker takes, one is the oldest waiting,
-/// not the newest: a stream of new processes (an actor that spawns its
-/// successor) cannot keep one spawned earlier from ever starting.
-const OLDEST_EVERY: u32 = 64;
 
 /// The parts of a worker that other threads use: to wake it, and to read
 /// its numbers for the metrics.
@@ -254,11 +242,8 @@ thread_local! {
 /// Not `Send`: it stays on the thread it made the worker's.
 pub(crate) struct OwnReady {
     wake: std::sync::Arc<WorkerShared>,
-    /// Processes taken in a row from the stack of new ones.
-    spawned_streak: Cell<u32>,
-    /// Processes taken from the stack of new ones, to take the oldest
-    /// once in every [`OLDEST_EVERY`].
-    spawned_taken: Cell<u32>,
+    /// The order of the stack of new processes.
+    new_first: Cell<NewFirst>,
     _thread: std::marker::PhantomData<*const ()>,
 }
 
@@ -274,8 +259,7 @@ impl OwnReady {
         wake.own_ready.store(0, Ordering::Relaxed);
         OwnReady {
             wake,
-            spawned_streak: Cell::new(0),
-            spawned_taken: Cell::new(0),
+            new_first: Cell::new(NewFirst::default()),
             _thread: std::marker::PhantomData,
         }
     }
@@ -323,8 +307,8 @@ impl OwnReady {
     /// The next key of priority rank `rank` to run, if any. In the normal
     /// rank, new processes come newest first (so a tree of actors is walked
     /// depth first, and only a path of it waits at a time), except that a
-    /// process woken earlier gets one turn in every [`SPAWNED_LIMIT`] + 1,
-    /// and the oldest new process one in every [`OLDEST_EVERY`].
+    /// process woken earlier and the oldest new process get their turns
+    /// (see [`NewFirst`]).
     #[inline]
     pub(crate) fn pop(&self, rank: usize) -> Option<u64> {
         // SAFETY: as in `queue`.
@@ -344,20 +328,13 @@ impl OwnReady {
     fn pop_normal_or_new(&self) -> Option<u64> {
         // SAFETY: as in `queue`.
         let queues = unsafe { self.wake.own_queues() };
-        let streak = self.spawned_streak.get();
-        let key = if streak < SPAWNED_LIMIT || queues[NORMAL_RANK].is_empty() {
-            self.spawned_streak.set(streak + 1);
-            let taken = self.spawned_taken.get().wrapping_add(1);
-            self.spawned_taken.set(taken);
-            if taken.is_multiple_of(OLDEST_EVERY) {
-                queues[SPAWNED].pop_front()
-            } else {
-                queues[SPAWNED].pop_back()
-            }
-        } else {
-            self.spawned_streak.set(0);
-            queues[NORMAL_RANK].pop_front()
+        let mut order = self.new_first.get();
+        let key = match order.pick(!queues[NORMAL_RANK].is_empty()) {
+            Pick::Newest => queues[SPAWNED].pop_back(),
+            Pick::Oldest => queues[SPAWNED].pop_front(),
+            Pick::Woken => queues[NORMAL_RANK].pop_front(),
         };
+        self.new_first.set(order);
         if key.is_some() {
             self.wake.count_own_ready(-1);
         }
