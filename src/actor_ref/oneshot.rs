@@ -138,6 +138,7 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
 
 impl<T> Sender<T> {
     /// Sends `value`; hands it back if the receiver is gone.
+    #[inline]
     pub(crate) fn send(mut self, value: T) -> Result<(), T> {
         let Some(ptr) = self.inner.take() else {
             return Err(value);
@@ -201,6 +202,7 @@ fn wake_if_waiting<T>(inner: &Inner<T>, prev: usize) {
 impl<T> Receiver<T> {
     /// The value once it came, or `SenderGone` if the sender went without
     /// one; otherwise registers `cx`'s waker.
+    #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<T, SenderGone>> {
         // SAFETY: this side's count keeps the slot alive.
         let inner = unsafe { self.inner.as_ref() };

@@ -376,19 +376,12 @@ pub(crate) struct Receiver<M> {
 impl<M> Receiver<M> {
     /// Takes the next message without waiting.
     pub(crate) fn try_recv(&mut self) -> Result<M, RecvError> {
-        if let Some(msg) = self.pop_batch() {
-            return Ok(msg);
-        }
-        let mut state = self.shared.lock();
-        if let Some(msg) = refill(&mut self.batch, &mut state) {
-            if state.waiters.is_some() {
-                self.shared.wake_for_room(state);
+        match next_message(&self.shared, &mut self.batch) {
+            Ok(msg) => Ok(msg),
+            Err(state) if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 => {
+                Err(RecvError::Disconnected)
             }
-            Ok(msg)
-        } else if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
-            Err(RecvError::Disconnected)
-        } else {
-            Err(RecvError::Empty)
+            Err(_) => Err(RecvError::Empty),
         }
     }
 
@@ -405,34 +398,14 @@ impl<M> Receiver<M> {
         Some(msg)
     }
 
-    /// The next message of the batch, without the lock; the last one frees
-    /// the batch's room for the senders.
-    #[inline]
-    fn pop_batch(&mut self) -> Option<M> {
-        let batch = self.batch.as_mut()?;
-        let msg = batch.pop_front()?;
-        if batch.is_empty() {
-            let mut state = self.shared.lock();
-            state.taken = 0;
-            self.shared.wake_for_room(state);
-        }
-        Some(msg)
-    }
-
     /// Takes the next message, or registers `cx`'s waker to be woken when one
     /// arrives or the last sender goes away.
     #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &mut task::Context<'_>) -> Poll<Result<M, NoMessages>> {
-        if let Some(msg) = self.pop_batch() {
-            return Poll::Ready(Ok(msg));
-        }
-        let mut state = self.shared.lock();
-        if let Some(msg) = refill(&mut self.batch, &mut state) {
-            if state.waiters.is_some() {
-                self.shared.wake_for_room(state);
-            }
-            return Poll::Ready(Ok(msg));
-        }
+        let mut state = match next_message(&self.shared, &mut self.batch) {
+            Ok(msg) => return Poll::Ready(Ok(msg)),
+            Err(state) => state,
+        };
         // Checked under the lock, as in `poll_recv_idle`.
         if state.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
             state.end_idle();
@@ -768,6 +741,35 @@ fn cancel_join<M>(shared: &Handle<M>, joiner: u64) {
         drop(state);
         drop(entry);
     }
+}
+
+/// The receiver's next message: from its `batch` without the lock (the
+/// batch's last frees the batch's room for the senders), else from the
+/// queue (see [`refill`]), waking senders waiting for the room it frees.
+/// With none queued: the inbox, still locked, for the caller to see why.
+#[inline]
+fn next_message<'a, M>(
+    shared: &'a Shared<M>,
+    batch: &mut Batch<M>,
+) -> Result<M, MutexGuard<'a, State<M>>> {
+    if let Some(taken) = batch.as_mut()
+        && let Some(msg) = taken.pop_front()
+    {
+        if taken.is_empty() {
+            let mut state = shared.lock();
+            state.taken = 0;
+            shared.wake_for_room(state);
+        }
+        return Ok(msg);
+    }
+    let mut state = shared.lock();
+    let Some(msg) = refill(batch, &mut state) else {
+        return Err(state);
+    };
+    if state.waiters.is_some() {
+        shared.wake_for_room(state);
+    }
+    Ok(msg)
 }
 
 /// With the receiver's `batch` empty (its room freed when its last message
