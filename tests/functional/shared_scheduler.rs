@@ -53,8 +53,8 @@ async fn side(mut ctx: Context<Ball, ThreadSafe>, stop: Arc<AtomicBool>) {
 }
 
 /// Sets `stop` when it gets its one message.
-async fn bystander(
-    mut ctx: Context<(), ThreadSafe>,
+async fn bystander<RT>(
+    mut ctx: Context<(), RT>,
     (stop, done): (Arc<AtomicBool>, mpsc::Sender<()>),
 ) {
     if ctx.receive_next().await.is_ok() {
@@ -313,7 +313,7 @@ fn spawn_link(rt: &ThreadSafe, arg: LinkArg) {
 }
 
 /// Ends at its one message.
-async fn take_one(mut ctx: Context<(), ThreadSafe>) {
+async fn take_one<RT>(mut ctx: Context<(), RT>) {
     let _ = ctx.receive_next().await;
 }
 
@@ -371,17 +371,6 @@ async fn local_link(mut ctx: Context<(), ThreadLocal>, (count, stop, a, b): Link
     );
 }
 
-/// Ends at its one message, setting `stop` and telling `done`.
-async fn local_bystander(
-    mut ctx: Context<(), ThreadLocal>,
-    (stop, done): (Arc<AtomicBool>, mpsc::Sender<()>),
-) {
-    if ctx.receive_next().await.is_ok() {
-        stop.store(true, Ordering::SeqCst);
-        let _ = done.send(());
-    }
-}
-
 #[test]
 fn a_stream_of_new_thread_local_actors_does_not_starve_one_woken_earlier() {
     let stop = Arc::new(AtomicBool::new(false));
@@ -391,13 +380,13 @@ fn a_stream_of_new_thread_local_actors_does_not_starve_one_woken_earlier() {
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let a = rt.spawn_local(
             NoSupervisor,
-            actor_fn(local_bystander),
+            actor_fn(bystander),
             (chain_stop.clone(), done_tx.clone()),
             ActorOptions::default(),
         );
         let b = rt.spawn_local(
             NoSupervisor,
-            actor_fn(take_one_local),
+            actor_fn(take_one),
             (),
             ActorOptions::default(),
         );
@@ -419,11 +408,6 @@ fn a_stream_of_new_thread_local_actors_does_not_starve_one_woken_earlier() {
         .join()
         .unwrap()
         .expect("the actor woken before the chain's new links never ran");
-}
-
-/// Ends at its one message.
-async fn take_one_local(mut ctx: Context<(), ThreadLocal>) {
-    let _ = ctx.receive_next().await;
 }
 
 /// Receives its one message and counts itself done.
