@@ -1315,8 +1315,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              not needed: each slot keeps its ssh connection",
         ),
         (
-            &["-q"],
-            "-q is an option of GNU parallel that hearth map does not have",
+            &["--semaphore"],
+            "--semaphore is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--basefile", "x"],

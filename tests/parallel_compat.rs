@@ -14,6 +14,8 @@
 mod hosts;
 #[path = "parallel_compat/killed.rs"]
 mod killed;
+#[path = "parallel_compat/options.rs"]
+mod options;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
 #[path = "parallel_compat/pipe_part.rs"]

@@ -45,11 +45,9 @@ const SPAWNED: usize = RANKS;
 pub(crate) struct WorkerShared {
     /// Worker id, starting at 1.
     pub(crate) id: usize,
-    /// Ready queue of the worker's local scheduler (process keys).
-    pub(crate) ready: Sender<u64>,
-    /// True while the worker is in, or about to enter, `Poll::poll`.
-    sleeping: AtomicBool,
-    waker: mio::Waker,
+    /// What other threads use to hand the worker work, on cache lines of
+    /// its own.
+    doorbell: Doorbell,
     /// Number of local processes, kept by the local scheduler.
     pub(crate) live: AtomicUsize,
     /// The local processes by name and kind, kept by the local scheduler.
@@ -85,9 +83,11 @@ impl WorkerShared {
     pub(crate) fn new(id: usize, ready: Sender<u64>, waker: mio::Waker) -> WorkerShared {
         WorkerShared {
             id,
-            ready,
-            sleeping: AtomicBool::new(false),
-            waker,
+            doorbell: Doorbell {
+                ready,
+                sleeping: AtomicBool::new(false),
+                waker,
+            },
             live: AtomicUsize::new(0),
             census: Arc::default(),
             own_ready: AtomicUsize::new(0),
@@ -165,7 +165,7 @@ impl WorkerShared {
         }
         // The receiver lives as long as the worker; after the worker ended
         // there is nothing to schedule on.
-        if self.ready.send(key).is_ok() {
+        if self.doorbell.ready.send(key).is_ok() {
             let _ = self.notify();
         }
     }
@@ -189,14 +189,16 @@ impl WorkerShared {
 
     /// Number of local processes waiting to run, for the metrics.
     pub(crate) fn ready_len(&self) -> usize {
-        self.ready.len() + self.own_ready.load(Ordering::Relaxed)
+        self.doorbell.ready.len() + self.own_ready.load(Ordering::Relaxed)
     }
 
     /// Wakes the worker if it sleeps. Call after making work visible.
     /// Returns true if the worker was asleep.
     pub(crate) fn notify(&self) -> bool {
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::AcqRel) {
+        if self.doorbell.sleeping.load(Ordering::Relaxed)
+            && self.doorbell.sleeping.swap(false, Ordering::AcqRel)
+        {
             self.wake_poll();
             true
         } else {
@@ -206,7 +208,7 @@ impl WorkerShared {
 
     /// Wakes the worker's poll unconditionally.
     pub(crate) fn wake_poll(&self) {
-        if let Err(err) = self.waker.wake() {
+        if let Err(err) = self.doorbell.waker.wake() {
             log::error!(worker = self.id, error:% = err; "unable to wake worker thread");
         }
     }
@@ -214,14 +216,32 @@ impl WorkerShared {
     /// Marks the worker as going to sleep; the worker must check its queues
     /// after this and before polling.
     pub(crate) fn prepare_sleep(&self) {
-        self.sleeping.store(true, Ordering::Relaxed);
+        self.doorbell.sleeping.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
     }
 
     /// Marks the worker as awake.
     pub(crate) fn awake(&self) {
-        self.sleeping.store(false, Ordering::Relaxed);
+        if self.doorbell.sleeping.load(Ordering::Relaxed) {
+            self.doorbell.sleeping.store(false, Ordering::Relaxed);
+        }
     }
+}
+
+/// The fields of a [`WorkerShared`] that every wake from another thread
+/// reads, apart from those the worker writes as it runs (its queues and
+/// counters): sharing a cache line with those, each wake from elsewhere
+/// took the line from the worker's core, and the worker took it back at
+/// its next push or pop.
+#[repr(align(128))]
+struct Doorbell {
+    /// Ready queue of the worker's local scheduler (process keys).
+    ready: Sender<u64>,
+    /// True while the worker is in, or about to enter, `Poll::poll`.
+    /// Written only when it changes, so that the wakes that find the
+    /// worker awake read a line that stays in their cache.
+    sleeping: AtomicBool,
+    waker: mio::Waker,
 }
 
 // SAFETY: `own_queues` is touched only on the worker's own thread (see

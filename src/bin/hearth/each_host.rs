@@ -161,6 +161,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         columns: Vec::new(),
         // --nonall and --onall take no --pipe.
         piped: Piped::No,
+        shown: args.verbose,
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Maker {
     /// `--pipe`, `--pipe-part`: a job's one field is its stdin, not its
     /// input.
     pub pipe: Piped,
+    /// `--nice`.
+    pub nice: Option<i32>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -121,6 +123,7 @@ impl Maker {
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
+            nice: self.nice,
         };
         let text = JobText {
             seq,

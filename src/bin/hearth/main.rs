@@ -25,6 +25,7 @@ mod hosts;
 mod inputs;
 mod joblog;
 mod load;
+mod machine;
 mod map;
 mod output;
 mod parallel_options;
@@ -112,7 +113,7 @@ enum Command {
     ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
     ///
     ///   cat big.log | hearth map --pipe --block 10M -k 'grep -c ERROR'
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, args_override_self = true)]
     Map(Box<MapArgs>),
     /// Run CMD once on every host, as pdsh does: lines prefixed `host: `
     /// as they come, a summary of the hosts that failed on stderr.
@@ -127,7 +128,7 @@ enum Command {
     ///   hearth run -S node[1-16] uptime
     ///
     ///   hearth run -S admin@db1,db2:2222 -- df -h /var
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, args_override_self = true)]
     Run(Box<RunArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
@@ -285,6 +286,12 @@ pub struct MapArgs {
     /// Use STR instead of `{}`.
     #[arg(short = 'I', value_name = "STR")]
     pub replace: Option<String>,
+    #[command(flatten)]
+    pub running: Running,
+    #[command(flatten)]
+    pub counts: machine::Counts,
+    #[command(flatten)]
+    pub verbose: Verbose,
     /// Use STR instead of `{.}`.
     #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
     pub extension_replace: Option<String>,
@@ -310,7 +317,11 @@ pub struct MapArgs {
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
     /// gives inputs.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        required_unless_present_any = ["cores", "threads", "sockets"],
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -533,6 +544,35 @@ pub struct Throttling {
     pub proc_dir: Option<PathBuf>,
 }
 
+/// How the command line of a job runs.
+#[derive(Clone, Debug, Args)]
+pub struct Running {
+    /// Quote the command's words, so that each stays one word for the
+    /// shell (`-q perl -e 'print "a b"'`); replacement strings in them
+    /// still work, their values quoted with the word.
+    #[arg(short = 'q', long = "quote")]
+    pub quote: bool,
+    /// Run the jobs at this niceness, added to the slot's (the system
+    /// keeps it within -20 to 19; below 0 needs the privilege on the
+    /// slot's host).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub nice: Option<i32>,
+}
+
+/// Showing the command lines of the jobs as they run.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct Verbose {
+    /// Print each job's command line on stdout, as the first line of its
+    /// output (tagged with --tag as its lines are).
+    #[arg(short = 'v')]
+    pub verbose: bool,
+    /// Print each job's command line on stderr, as its output starts (or
+    /// as it ends, if it prints nothing); --verbose is the same, as in GNU
+    /// parallel.
+    #[arg(short = 't', long = "verbose")]
+    pub trace: bool,
+}
+
 /// Where the inputs come from and how they split into jobs' fields.
 #[derive(Clone, Debug, Args)]
 pub struct InputArgs {
@@ -569,6 +609,32 @@ pub struct InputArgs {
     /// for `{name}` in CMD.
     #[arg(long, value_name = ":")]
     pub header: Option<String>,
+    /// Take whitespace off each input (each column with --colsep): l at
+    /// its start, r at its end, lr or rl both, n none [default: n; lr
+    /// with --colsep, as GNU parallel].
+    #[arg(long, value_name = "n|l|r|lr", value_parser = sources::Trim::parse)]
+    pub trim: Option<sources::Trim>,
+    /// Skip inputs that are empty or only whitespace: a stdin of blank
+    /// lines runs nothing.
+    #[arg(short = 'r', long = "no-run-if-empty")]
+    pub no_run_if_empty: bool,
+    /// An input equal to STR ends the inputs of its source: neither it
+    /// nor what follows it is used.
+    #[arg(
+        short = 'E',
+        long = "eof",
+        value_name = "STR",
+        allow_hyphen_values = true
+    )]
+    pub eof: Option<OsString>,
+    /// The word that begins a list of inputs after the command, instead
+    /// of `:::` (`SEP+` links it, as `:::+`).
+    #[arg(long = "arg-sep", value_name = "SEP")]
+    pub arg_sep: Option<String>,
+    /// The word that begins a list of input files after the command,
+    /// instead of `::::` (`SEP+` links it, as `::::+`).
+    #[arg(long = "arg-file-sep", value_name = "SEP")]
+    pub arg_file_sep: Option<String>,
 }
 
 /// How many inputs go to one job.
@@ -576,10 +642,14 @@ pub struct InputArgs {
 pub struct Packing {
     /// N inputs per job: `{1}` to `{N}` (and `{}` all of them); with
     /// --pipe, N records per block.
-    #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = positive)]
+    /// `{}` in a longer word repeats the word for each input, as with -X.
+    /// -L N is the same, as in GNU parallel (a trailing blank does not
+    /// join an input line to the next).
+    #[arg(short = 'N', long = "max-replace-args", short_alias = 'L', value_name = "N", value_parser = positive)]
     pub max_replace_args: Option<usize>,
-    /// At most N inputs per job (alone: N per job).
-    #[arg(short = 'n', long = "max-args", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
+    /// At most N inputs per job (alone: N per job). --max-lines N and -l N
+    /// are the same, as in GNU parallel, and -l alone is -l 1.
+    #[arg(short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
     pub max_args: Option<usize>,
     /// As many inputs per job as fit on a command line (see -s), `{}` all
     /// of them; the last ones spread evenly over the slots.
@@ -700,7 +770,7 @@ fn main() -> ExitCode {
     if remote::is_remote_worker() {
         return remote::serve(handlers());
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(err) => {
             let err = if std::env::args_os().nth(1).is_some_and(|a| a == "map") {
@@ -718,7 +788,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Worker => remote::serve(handlers()),
-        Command::Map(args) => map::run(*args),
+        Command::Map(args) => match args.counts.asked() {
+            Some(count) => {
+                println!("{count}");
+                ExitCode::SUCCESS
+            }
+            None => map::run(*args),
+        },
         Command::Run(args) => match args.to_map_args() {
             Ok(args) => map::run(args),
             Err(err) => {
@@ -728,6 +804,50 @@ fn main() -> ExitCode {
         },
         Command::Trace(args) => trace::run(&args),
     }
+}
+
+/// Parses the command line. GNU parallel's `-l` takes a number only when
+/// one follows it (`-l` alone is `-l 1`); clap's options take their value
+/// or none, so a `-l` that made clap take the next word as its number is
+/// read again as `-l1`.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let err = match Cli::try_parse_from(&args) {
+        Ok(cli) => return Ok(cli),
+        Err(err) => err,
+    };
+    let bad_count = matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) && matches!(err.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(arg)) if arg.contains("max-args"));
+    if !bad_count {
+        return Err(err);
+    }
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value.clone(),
+        _ => String::new(),
+    };
+    // The first `-l`, and only if the word clap took is the one after it
+    // (a `-l` in the command, after a bad -n, is the command's).
+    let Some(at) = args.iter().position(|arg| arg == "-l") else {
+        return Err(err);
+    };
+    let next = args
+        .get(at + 1)
+        .map(|next| next.to_string_lossy().into_owned());
+    let took_next = match next {
+        // A number was meant as -l's, even one it refuses (0).
+        Some(next) if !next.is_empty() && next.bytes().all(|b| b.is_ascii_digit()) => false,
+        Some(next) => next == value || (value.is_empty() && next.starts_with('-')),
+        None => value.is_empty(),
+    };
+    if !took_next {
+        return Err(err);
+    }
+    args[at] = OsString::from("-l1");
+    Cli::try_parse_from(&args)
 }
 
 /// The options of `hearth trace`.

@@ -70,6 +70,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         results: args.results.clone(),
         columns: plan.columns.clone(),
         piped: plan.maker.pipe,
+        shown: args.verbose,
     };
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,

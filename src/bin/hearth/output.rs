@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
+use crate::Verbose;
 use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
@@ -40,6 +41,8 @@ pub struct Settings {
     pub piped: Piped,
     /// How the outputs of jobs share stdout and stderr.
     pub grouping: Grouping,
+    /// `-v` and `-t`: where each job's command line is shown.
+    pub shown: Verbose,
 }
 
 /// How outputs are printed.
@@ -123,7 +126,8 @@ impl Printer {
     ) -> io::Result<()> {
         if !self.printing.contains_key(&index) {
             let host = self.host(Some(slot), Some(&slot.host));
-            let started = self.start(text, &host, Some(slot.number));
+            let mut started = self.start(text, &host, Some(slot.number));
+            self.announce(&mut started, text, Some(slot.number))?;
             let _ = self.printing.insert(index, started);
         }
         let Some(printing) = self.printing.get_mut(&index) else {
@@ -179,6 +183,38 @@ impl Printer {
             }
         }
         printing
+    }
+
+    /// The command line of a job whose output starts (or that ended
+    /// without any): on stderr for `-t`, and for `-v` as the first line
+    /// of its output (tagged as its lines are; not in JSON or the
+    /// results, as GNU parallel leaves it out of those).
+    fn announce(
+        &self,
+        printing: &mut Printing,
+        text: &JobText,
+        slot_number: Option<u32>,
+    ) -> io::Result<()> {
+        let Verbose { verbose, trace } = self.settings.shown;
+        if !verbose && !trace {
+            return Ok(());
+        }
+        let mut line = text.command(slot_number);
+        line.push(b'\n');
+        if trace {
+            let mut err = io::stderr().lock();
+            err.write_all(&line)?;
+            err.flush()?;
+        }
+        let shown = !self.settings.json && self.settings.results.is_none();
+        if verbose && shown {
+            let mut out = io::stdout().lock();
+            printing
+                .streams
+                .write(self.settings.grouping, Stream::Stdout, &line, &mut out)?;
+            out.flush()?;
+        }
+        Ok(())
     }
 
     /// Before each line of a job's output: the tag, the host.
@@ -247,8 +283,9 @@ impl Printer {
         let mut printing = match self.printing.remove(&index) {
             Some(printing) => printing,
             None if ran => {
-                let number = job.report.slot.as_ref().map(|s| s.number);
-                self.start(job.text, &host, number)
+                let mut printing = self.start(job.text, &host, slot_number);
+                self.announce(&mut printing, job.text, slot_number)?;
+                printing
             }
             None => Printing::default(),
         };

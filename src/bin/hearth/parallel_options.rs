@@ -19,7 +19,6 @@ use crate::Cli;
 /// and what to say after "hearth map does not have" (the nearest option
 /// of hearth's, or why none is needed), if anything.
 const MISSING: &[(&[&str], Option<&str>)] = &[
-    (&["--arg-file-sep", "--arg-sep"], None),
     (
         &["--basefile", "--bf"],
         Some("the nearest is --transferfile FILE (sent with each job)"),
@@ -66,7 +65,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--ssh-delay"], None),
-    (&["-E", "--eof", "-e"], None),
+    (&["-e"], Some("the nearest is -E STR")),
     (
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
         None,
@@ -80,7 +79,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--gnu"], None),
     (&["--hostgroups", "--hgrp"], None),
     (&["--no-keep-order"], Some("the nearest is --unordered")),
-    (&["-L", "-l", "--max-lines"], None),
     (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
     (&["--link", "--xapply"], None),
@@ -100,20 +98,14 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (
         &[
             "--max-line-length-allowed",
-            "--number-of-cpus",
-            "--number-of-cores",
-            "--number-of-sockets",
-            "--number-of-threads",
             "--use-sockets-instead-of-threads",
             "--use-cores-instead-of-threads",
             "--use-cpus-instead-of-cores",
         ],
         None,
     ),
-    (&["--nice"], None),
     (&["--_parset"], None),
-    (&["-q", "--quote", "--shell-quote"], None),
-    (&["-r", "--no-run-if-empty"], None),
+    (&["--shell-quote", "--shellquote"], None),
     (&["--retry-failed"], Some("the nearest is --resume-failed")),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),
@@ -136,8 +128,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--total-jobs", "--total"], None),
     (&["--tmpdir"], None),
     (&["--tmux", "--tmuxpane"], None),
-    (&["--trim"], None),
-    (&["-t", "-v", "--verbose"], None),
     (
         &["-V", "--version"],
         Some("the nearest is hearth --version"),

@@ -14,7 +14,7 @@ use crate::batch::{Batches, Batching, MAX_CHARS};
 use crate::inputs::{Maker, Piped};
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
-use crate::sources::{self, Inputs, Split};
+use crate::sources::{self, Inputs, Separators, Split, Trim};
 use crate::world::FileTemplates;
 
 /// The fields of jobs as they are made, or why making them stopped.
@@ -66,9 +66,19 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
             Some(text) => Some(colsep(text)?),
             None => None,
         },
+        // GNU parallel trims columns unless told not to.
+        trim: args.input.trim.unwrap_or(if args.input.colsep.is_some() {
+            Trim::Both
+        } else {
+            Trim::None
+        }),
+        skip_blank: args.input.no_run_if_empty,
+        eof: args.input.eof.clone().map(OsStringExt::into_vec),
     };
     let names = names(args);
-    let fill = if args.packing.context {
+    // As in GNU parallel, `{}` in a longer word takes the word again for
+    // each input of a job of -N (and -L) as it does with -X.
+    let fill = if args.packing.context || args.packing.max_replace_args.is_some() {
         Fill::Context
     } else {
         Fill::Join
@@ -87,7 +97,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         inputs.open(&split, header)?
     };
-    let template = Arc::new(Template::parse(&words, &names, &columns)?);
+    let template = Arc::new(command_template(args, &words, &names, &columns)?);
     let tag = match (&args.tagstring, args.tag) {
         (Some(text), _) => Some(Template::parse(
             &[text.as_bytes().to_vec()],
@@ -113,6 +123,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         skip: Arc::new(skip),
         files: files.map(Arc::new),
         pipe: Piped::No,
+        nice: args.running.nice,
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
@@ -138,6 +149,21 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     })
 }
 
+/// The command's template: its words as a line (as GNU parallel joins
+/// them), or each quoted whole with `-q`.
+fn command_template(
+    args: &MapArgs,
+    words: &[Vec<u8>],
+    names: &Names,
+    columns: &[Vec<u8>],
+) -> Result<Template, String> {
+    if args.running.quote {
+        Template::parse_quoted(words, names, columns)
+    } else {
+        Template::parse(words, names, columns)
+    }
+}
+
 /// The command's words and the inputs (`:::`, `::::`, `-a`, stdin) of
 /// `args`.
 fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> {
@@ -149,7 +175,11 @@ fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> 
         .cloned()
         .map(|w| w.into_vec())
         .collect();
-    Inputs::parse(trailing, &args.input.arg_files, values)
+    let separators = Separators::new(
+        args.input.arg_sep.as_deref().unwrap_or(":::"),
+        args.input.arg_file_sep.as_deref().unwrap_or("::::"),
+    );
+    Inputs::parse(trailing, &separators, &args.input.arg_files, values)
 }
 
 /// The sequence numbers `--resume` or `--resume-failed` skip (none
@@ -201,7 +231,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         ));
     }
     let names = names(args);
-    let template = Arc::new(Template::parse(&words, &names, &[])?);
+    let template = Arc::new(command_template(args, &words, &names, &[])?);
     let tag = match (&args.tagstring, args.tag) {
         (Some(text), _) => Some(Template::parse(&[text.as_bytes().to_vec()], &names, &[])?),
         (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
@@ -253,6 +283,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         skip: Arc::new(skip),
         files: files.map(Arc::new),
         pipe,
+        nice: args.running.nice,
     };
     Ok(Plan {
         maker,

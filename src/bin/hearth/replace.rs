@@ -120,6 +120,9 @@ pub struct Template {
     /// Which of `words` are whitespace.
     space: Vec<bool>,
     has_fields: bool,
+    /// `-q`: each word is quoted whole once its replacement strings are
+    /// replaced (by values as they are), so it stays one word.
+    quoted_words: bool,
 }
 
 /// How the records of a job fill the command (`-m` and `-X`).
@@ -158,6 +161,7 @@ impl Template {
             words: Vec::new(),
             space: Vec::new(),
             has_fields: false,
+            quoted_words: false,
         };
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
@@ -179,6 +183,43 @@ impl Template {
             }
             template.words.push(pieces);
             template.space.push(space);
+        }
+        Ok(template)
+    }
+
+    /// The command of `-q`: each of `words` stays one word for the shell
+    /// (quoted whole after its replacement strings are replaced), however
+    /// many spaces or quotes it holds; `columns` as for [`Template::parse`].
+    pub fn parse_quoted(
+        words: &[Vec<u8>],
+        names: &Names,
+        columns: &[Vec<u8>],
+    ) -> Result<Template, String> {
+        // The checks of the whole line (`{= =}`) and of the names.
+        let _ = Template::parse(words, names, columns)?;
+        let table = names.table()?;
+        let columns: HashMap<&[u8], usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(at, name)| (name.as_slice(), at))
+            .collect();
+        let mut template = Template {
+            words: Vec::new(),
+            space: Vec::new(),
+            has_fields: false,
+            quoted_words: true,
+        };
+        for (at, word) in words.iter().enumerate() {
+            if at > 0 {
+                template.words.push(vec![Piece::Text(b" ".to_vec())]);
+                template.space.push(true);
+            }
+            let pieces = parse_word(word, names, &table, &columns)?;
+            if pieces.iter().any(|piece| matches!(piece, Piece::Field(_))) {
+                template.has_fields = true;
+            }
+            template.words.push(pieces);
+            template.space.push(false);
         }
         Ok(template)
     }
@@ -207,8 +248,9 @@ impl Template {
                     if at > 0 {
                         last(&mut parts).push(b' ');
                     }
-                    Self::render_word(
+                    self.word(
                         pieces,
+                        space,
                         std::slice::from_ref(field),
                         fields,
                         seq,
@@ -217,7 +259,7 @@ impl Template {
                     );
                 }
             } else {
-                Self::render_word(pieces, fields, fields, seq, quoted, &mut parts);
+                self.word(pieces, space, fields, fields, seq, quoted, &mut parts);
             }
         }
         if !self.has_fields {
@@ -265,6 +307,57 @@ impl Template {
             }
         }
         len
+    }
+
+    /// One word of [`Template::render`]; with `-q` quoted whole, the
+    /// values in it as they are (the slot's number, a plain number, goes
+    /// between the quoted parts).
+    #[allow(clippy::too_many_arguments)] // Those of `render_word`, and whether it is whitespace.
+    fn word(
+        &self,
+        pieces: &[Piece],
+        space: bool,
+        all: &[Vec<u8>],
+        fields: &[Vec<u8>],
+        seq: usize,
+        quoted: bool,
+        parts: &mut Vec<Vec<u8>>,
+    ) {
+        if !(self.quoted_words && quoted) || space {
+            Self::render_word(pieces, all, fields, seq, quoted, parts);
+            return;
+        }
+        let mut raw = vec![Vec::new()];
+        Self::render_word(pieces, all, fields, seq, false, &mut raw);
+        if let [word] = raw.as_slice() {
+            quote(word, last(parts));
+            return;
+        }
+        // `{%}` in the word: the slot's number goes between the parts,
+        // inside the quotes (a number needs none of its own).
+        let plain = raw
+            .iter()
+            .flatten()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+/".contains(b));
+        for (at, part) in raw.iter().enumerate() {
+            if at > 0 {
+                parts.push(Vec::new());
+            }
+            let out = last(parts);
+            if !plain && at == 0 {
+                out.push(b'\'');
+            }
+            for &b in part {
+                if b == b'\'' {
+                    out.extend_from_slice(b"'\"'\"'");
+                } else {
+                    out.push(b);
+                }
+            }
+            if !plain && at == raw.len() - 1 {
+                out.push(b'\'');
+            }
+        }
     }
 
     /// One word: `all` for `{}`, `fields` for positional strings.

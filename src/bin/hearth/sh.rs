@@ -2,7 +2,7 @@
 //! command line in parts, joined with the number of the slot that runs it
 //! (`{%}`, which the pool gives its workers), run with `sh -c`, the job's
 //! sequence number in `PARALLEL_SEQ` and the slot's in `PARALLEL_JOBSLOT`,
-//! as GNU parallel sets them. The
+//! as GNU parallel sets them (under `nice -n N` for `--nice`). The
 //! command's stdout and stderr stream to the pool as it writes them (any
 //! size); the job's result is its exit status.
 
@@ -28,6 +28,9 @@ pub struct Job {
     pub parts: Vec<Vec<u8>>,
     /// The job's sequence number (from 1), for `PARALLEL_SEQ`.
     pub seq: u64,
+    /// `--nice`: run at this niceness, added to the slot's (with
+    /// `nice -n`, so every process of the command line has it).
+    pub nice: Option<i32>,
 }
 
 /// How a [`Job`] ended (its output streamed while it ran).
@@ -75,7 +78,14 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     let slot = context.slot();
     let slot_text = slot.to_string();
     let command = job.parts.join(slot_text.as_bytes());
-    let mut cmd = Command::new("sh");
+    let mut cmd = match job.nice {
+        Some(nice) => {
+            let mut cmd = Command::new("nice");
+            let _ = cmd.arg("-n").arg(nice.to_string()).arg("sh");
+            cmd
+        }
+        None => Command::new("sh"),
+    };
     let _ = cmd
         .arg("-c")
         .arg(OsStr::from_bytes(&command))

@@ -44,21 +44,145 @@ struct Source {
     linked: bool,
 }
 
-/// How values and columns are told apart.
+/// How values and columns are told apart, and which values count.
 #[derive(Clone, Debug)]
 pub struct Split {
     /// What ends a value: `\n` by default, NUL for `-0`, `-d`'s string.
     pub delimiter: Vec<u8>,
     /// `--colsep`.
     pub colsep: Option<Regex>,
+    /// `--trim`: whitespace taken off each value, or each column.
+    pub trim: Trim,
+    /// `-r`: values that are empty or whitespace alone are skipped.
+    pub skip_blank: bool,
+    /// `-E`: a value equal to this ends its source.
+    pub eof: Option<Vec<u8>>,
 }
 
 impl Split {
-    /// Splits a value into its columns.
+    /// Values ended by a newline, nothing trimmed, skipped or ending a
+    /// source early.
+    #[cfg(test)]
+    pub fn lines() -> Split {
+        Split {
+            delimiter: b"\n".to_vec(),
+            colsep: None,
+            trim: Trim::None,
+            skip_blank: false,
+            eof: None,
+        }
+    }
+
+    /// Splits a value into its columns, each trimmed as `--trim` says.
     fn columns(&self, value: Vec<u8>) -> Record {
         match &self.colsep {
-            Some(colsep) => colsep.split(&value).map(<[u8]>::to_vec).collect(),
-            None => vec![value],
+            Some(colsep) => colsep
+                .split(&value)
+                .map(|column| self.trim.apply(column).to_vec())
+                .collect(),
+            None if self.trim == Trim::None => vec![value],
+            None => vec![self.trim.apply(&value).to_vec()],
+        }
+    }
+
+    /// The values of one source as this split takes them: up to `-E`'s
+    /// value, without blank ones with `-r`.
+    fn values(&self, values: Values) -> Values {
+        let eof = self.eof.clone();
+        let skip_blank = self.skip_blank;
+        Box::new(
+            values
+                .take_while(move |value| match (&eof, value) {
+                    (Some(eof), Ok(value)) => value != eof,
+                    _ => true,
+                })
+                .filter(move |value| match value {
+                    Ok(value) if skip_blank => !value.iter().all(u8::is_ascii_whitespace),
+                    _ => true,
+                }),
+        )
+    }
+}
+
+/// `--trim`: which ends of a value (or column) lose their whitespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trim {
+    /// `n`: none.
+    None,
+    /// `l`: the start.
+    Left,
+    /// `r`: the end.
+    Right,
+    /// `lr` or `rl`: both.
+    Both,
+}
+
+impl Trim {
+    /// Parses `--trim`'s value, as GNU parallel takes it.
+    pub fn parse(text: &str) -> Result<Trim, String> {
+        match text {
+            "n" => Ok(Trim::None),
+            "l" => Ok(Trim::Left),
+            "r" => Ok(Trim::Right),
+            "lr" | "rl" => Ok(Trim::Both),
+            other => Err(format!(
+                "{other:?}: --trim takes n (nothing), l (the start), r (the end), lr or rl (both)"
+            )),
+        }
+    }
+
+    /// `value` without the whitespace this takes off.
+    fn apply(self, value: &[u8]) -> &[u8] {
+        match self {
+            Trim::None => value,
+            Trim::Left => value.trim_ascii_start(),
+            Trim::Right => value.trim_ascii_end(),
+            Trim::Both => value.trim_ascii(),
+        }
+    }
+}
+
+/// The words that begin the lists of inputs on the command line: `:::`
+/// (`--arg-sep`) and `::::` (`--arg-file-sep`), each also with a `+`
+/// after it (linked to the source before).
+#[derive(Clone, Debug)]
+pub struct Separators {
+    list: Vec<u8>,
+    list_linked: Vec<u8>,
+    files: Vec<u8>,
+    files_linked: Vec<u8>,
+}
+
+impl Default for Separators {
+    fn default() -> Separators {
+        Separators::new(":::", "::::")
+    }
+}
+
+impl Separators {
+    /// `list` before values, `files` before files of values.
+    pub fn new(list: &str, files: &str) -> Separators {
+        let linked = |sep: &str| format!("{sep}+").into_bytes();
+        Separators {
+            list: list.as_bytes().to_vec(),
+            list_linked: linked(list),
+            files: files.as_bytes().to_vec(),
+            files_linked: linked(files),
+        }
+    }
+
+    /// What `word` is: `Some((files, linked))` for a separator.
+    fn of(&self, word: &[u8]) -> Option<(bool, bool)> {
+        if word == self.files {
+            Some((true, false))
+        } else if word == self.files_linked {
+            Some((true, true))
+        } else if word == self.list {
+            Some((false, false))
+        } else if word == self.list_linked {
+            Some((false, true))
+        } else {
+            None
         }
     }
 }
@@ -71,21 +195,20 @@ pub struct Inputs {
     defaulted: bool,
 }
 
-/// The separators of the command line.
-const SEPARATORS: [&[u8]; 4] = [b":::", b":::+", b"::::", b"::::+"];
-
 impl Inputs {
-    /// Splits the trailing words (`CMD ... ::: A B :::: FILE ...`) into
-    /// the command's words and the sources; `arg_files` are `-a`'s files
-    /// and `args` `--arg`'s values. Without any source, stdin is one.
+    /// Splits the trailing words (`CMD ... ::: A B :::: FILE ...`, with
+    /// `separators`) into the command's words and the sources;
+    /// `arg_files` are `-a`'s files and `args` `--arg`'s values. Without
+    /// any source, stdin is one.
     pub fn parse(
         trailing: Vec<Vec<u8>>,
+        separators: &Separators,
         arg_files: &[PathBuf],
         args: Vec<Vec<u8>>,
     ) -> Result<(Vec<Vec<u8>>, Inputs), String> {
         let mut words = trailing.into_iter().peekable();
         let mut command = Vec::new();
-        while let Some(word) = words.next_if(|w| !SEPARATORS.contains(&w.as_slice())) {
+        while let Some(word) = words.next_if(|w| separators.of(w).is_none()) {
             command.push(word);
         }
         let mut sources: Vec<Source> = arg_files
@@ -98,11 +221,13 @@ impl Inputs {
         let mut args = Some(args).filter(|a| !a.is_empty());
         while let Some(separator) = words.next() {
             let mut values = Vec::new();
-            while let Some(word) = words.next_if(|w| !SEPARATORS.contains(&w.as_slice())) {
+            while let Some(word) = words.next_if(|w| separators.of(w).is_none()) {
                 values.push(word);
             }
-            let linked = separator.ends_with(b"+");
-            if separator.starts_with(b"::::") {
+            let (files, linked) = separators
+                .of(&separator)
+                .expect("the loops stop at separators only");
+            if files {
                 if values.is_empty() {
                     return Err(format!(
                         "{} takes files: give at least one (- is stdin)",
@@ -230,6 +355,11 @@ impl Source {
 
     /// The values, as they are read.
     fn open(self, split: &Split) -> Result<Values, String> {
+        self.open_values(split).map(|values| split.values(values))
+    }
+
+    /// The values as the source holds them.
+    fn open_values(self, split: &Split) -> Result<Values, String> {
         match self.origin {
             Origin::List(values) => Ok(Box::new(values.into_iter().map(Ok))),
             Origin::File(path) => {

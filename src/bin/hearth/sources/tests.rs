@@ -10,15 +10,12 @@ fn words(line: &str) -> Vec<Vec<u8>> {
 }
 
 fn newline() -> Split {
-    Split {
-        delimiter: b"\n".to_vec(),
-        colsep: None,
-    }
+    Split::lines()
 }
 
 /// The records of `line`'s sources, as text.
 fn records(line: &str, split: &Split, header: bool) -> (Vec<String>, Vec<String>) {
-    let (_, inputs) = Inputs::parse(words(line), &[], Vec::new()).unwrap();
+    let (_, inputs) = Inputs::parse(words(line), &Separators::default(), &[], Vec::new()).unwrap();
     let (names, records) = inputs.open(split, header).unwrap();
     let text = |fields: Vec<Vec<u8>>| {
         fields
@@ -58,8 +55,8 @@ fn files_and_headers() {
     drop(out);
     let line = format!("echo :::: {}", file.display());
     let split = Split {
-        delimiter: b"\n".to_vec(),
         colsep: Some(Regex::new(",").unwrap()),
+        ..Split::lines()
     };
     let (names, all) = records(&line, &split, true);
     assert_eq!(names, ["name", "age"]);
@@ -71,7 +68,13 @@ fn files_and_headers() {
     );
     assert_eq!(all, ["name,age name,age", "ann,3 ann,3", "bob,4 bob,4"]);
     let _ = std::fs::remove_dir_all(&dir);
-    let (_, inputs) = Inputs::parse(words("echo :::: /nonexistent/f"), &[], Vec::new()).unwrap();
+    let (_, inputs) = Inputs::parse(
+        words("echo :::: /nonexistent/f"),
+        &Separators::default(),
+        &[],
+        Vec::new(),
+    )
+    .unwrap();
     let err = inputs.open(&newline(), false).err().unwrap();
     assert!(
         err.contains("cannot open the input file /nonexistent/f"),
@@ -104,13 +107,82 @@ fn delimiters_end_values() {
 
 #[test]
 fn arg_values_join_the_first_list_and_stdin_is_the_default() {
-    let (command, inputs) =
-        Inputs::parse(words("echo {} ::: b ::: 1"), &[], vec![b"a".to_vec()]).unwrap();
+    let (command, inputs) = Inputs::parse(
+        words("echo {} ::: b ::: 1"),
+        &Separators::default(),
+        &[],
+        vec![b"a".to_vec()],
+    )
+    .unwrap();
     assert_eq!(command, words("echo {}"));
     let (_, records) = inputs.open(&newline(), false).unwrap();
     assert_eq!(records.count(), 2);
-    let (_, inputs) = Inputs::parse(words("echo"), &[], Vec::new()).unwrap();
+    let (_, inputs) =
+        Inputs::parse(words("echo"), &Separators::default(), &[], Vec::new()).unwrap();
     assert!(!inputs.all_listed());
-    assert!(Inputs::parse(words("::: a"), &[], Vec::new()).is_err());
-    assert!(Inputs::parse(words("echo :::: - :::: -"), &[], Vec::new()).is_err());
+    assert!(Inputs::parse(words("::: a"), &Separators::default(), &[], Vec::new()).is_err());
+    assert!(
+        Inputs::parse(
+            words("echo :::: - :::: -"),
+            &Separators::default(),
+            &[],
+            Vec::new()
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn blank_values_trimming_and_an_end_of_file_string() {
+    let split = Split {
+        skip_blank: true,
+        trim: Trim::Both,
+        eof: Some(b"stop".to_vec()),
+        ..Split::lines()
+    };
+    let (_, all) = records("echo ::: a  \t ' b ' stop c", &split, false);
+    assert_eq!(all, ["a", "'", "b", "'"]);
+    let split = Split {
+        colsep: Some(Regex::new(",").unwrap()),
+        trim: Trim::Left,
+        ..Split::lines()
+    };
+    let (_, inputs) = Inputs::parse(
+        vec![b"echo".to_vec(), b":::".to_vec(), b" x , y ".to_vec()],
+        &Separators::default(),
+        &[],
+        Vec::new(),
+    )
+    .unwrap();
+    let (_, mut records) = inputs.open(&split, false).unwrap();
+    assert_eq!(
+        records.next().unwrap().unwrap(),
+        [b"x ".to_vec(), b"y ".to_vec()]
+    );
+    for (text, trim) in [
+        ("n", Trim::None),
+        ("l", Trim::Left),
+        ("r", Trim::Right),
+        ("lr", Trim::Both),
+        ("rl", Trim::Both),
+    ] {
+        assert_eq!(Trim::parse(text), Ok(trim));
+    }
+    assert!(Trim::parse("x").unwrap_err().contains("--trim takes n"));
+}
+
+#[test]
+fn separators_may_be_other_words() {
+    let separators = Separators::new(",,", "//");
+    let (command, inputs) = Inputs::parse(
+        words("echo ::: ,, a b ,,+ 1 2"),
+        &separators,
+        &[],
+        Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(command, words("echo :::"));
+    let (_, records) = inputs.open(&newline(), false).unwrap();
+    let all: Vec<_> = records.map(Result::unwrap).collect();
+    assert_eq!(all, [words("a 1"), words("b 2")]);
 }

@@ -1,0 +1,190 @@
+//! GNU parallel's options for quoting, showing and filtering, against
+//! GNU parallel itself: `-q`, `-v`, `-t` (`--verbose`), `-r`, `--trim`,
+//! `-E`, `-L`, `-l`, `--max-lines`, `--arg-sep`, `--arg-file-sep`,
+//! `--nice`, the `--number-of-*` counts, options given twice, and `{}`
+//! in a longer word with `-N`.
+
+use super::{both, same, shown};
+
+#[test]
+fn quoted_commands_keep_their_words() {
+    same(&["-k", "-q", "echo", "a  b", ":::", "1"], b"");
+    same(
+        &["-k", "-q", "printf", "[%s]\\n", "x{}y  z", ":::", "a b"],
+        b"",
+    );
+    same(
+        &["-k", "-q", "sh", "-c", "echo $0 $1", ":::", "a", "b"],
+        b"",
+    );
+    // GNU parallel's --dry-run gives {%} the slots as a run would, which
+    // depends on when its jobs end: the slots are seen with -j1 only.
+    same(
+        &[
+            "-k",
+            "--dry-run",
+            "-q",
+            "echo",
+            "a {#} b",
+            "it's {}",
+            ":::",
+            "x'y",
+            "p q",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "-j1", "-q", "echo", "{%}", "a {%} b", "it's {}", ":::", "x'y", "p q",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-q",
+            "-X",
+            "--dry-run",
+            "echo",
+            "x {}",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+}
+
+#[test]
+fn verbose_shows_each_command_line() {
+    same(&["-k", "-v", "--tag", "echo", ":::", "a", "b"], b"");
+    same(&["-k", "-v", "-v", "true", ":::", "a"], b"");
+    same(&["-k", "-v", "--dry-run", "echo", ":::", "a"], b"");
+    same(&["-k", "-v", "-u", "echo", ":::", "a"], b"");
+    same(
+        &["-k", "-v", "--line-buffer", "-j1", "echo {%}", ":::", "a"],
+        b"",
+    );
+    same(&["-k", "-v", "--pipe", "-N", "2", "cat"], b"1\n2\n3\n");
+    // -t and --verbose: on stderr, stdout untouched. One job at a time:
+    // GNU parallel prints the line as a job starts, hearth as its output
+    // does, and with jobs side by side the two orders differ.
+    for flag in ["-t", "--verbose"] {
+        let args = ["-k", "-j1", flag, "echo {}; echo {} >&2", ":::", "a", "b"];
+        same(&args, b"");
+        let Some((theirs, ours)) = both(&args, b"") else {
+            return;
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr),
+            "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+            shown(&ours),
+            shown(&theirs)
+        );
+    }
+}
+
+#[test]
+fn blank_inputs_trimming_and_an_end_of_inputs() {
+    let blanks = b"a\n\nb\n \nc\n";
+    same(&["-k", "echo", "x{}"], blanks);
+    same(&["-k", "-r", "echo", "x{}"], blanks);
+    same(&["-k", "--no-run-if-empty", "echo", "x{}"], blanks);
+    same(&["-k", "-r", "echo", "x{}", ":::", "", "a", " "], b"");
+    let columns = b" a , b \n\tc\t,d\n";
+    same(&["-k", "--colsep", ",", "echo", "[{1}][{2}]"], columns);
+    for trim in ["n", "l", "r", "lr", "rl"] {
+        same(
+            &["-k", "--trim", trim, "echo", "[{}]", ":::", " a ", "\tb\t"],
+            b"",
+        );
+        same(
+            &["-k", "--trim", trim, "--colsep", ",", "echo", "[{1}][{2}]"],
+            columns,
+        );
+    }
+    same(&["-k", "--trim", "x", "echo", ":::", "a"], b"");
+    same(&["-k", "-E", "b", "echo", ":::", "a", "b", "c"], b"");
+    same(&["-k", "--eof", "3", "echo"], b"1\n2\n3\n4\n");
+}
+
+#[test]
+fn lines_per_job() {
+    let five = b"1\n2\n3\n4\n5\n";
+    for packing in [
+        &["-L", "2"][..],
+        &["-l", "2"],
+        &["--max-lines", "2"],
+        &["-N", "2"],
+        &["-n", "2"],
+    ] {
+        for command in [&["echo"][..], &["echo", "x{}y"], &["echo", "{}", "x{.}"]] {
+            let mut args = vec!["-k"];
+            args.extend_from_slice(packing);
+            args.extend_from_slice(command);
+            same(&args, five);
+            args.extend([":::", "a.1", "b.2", "c"]);
+            same(&args, b"");
+        }
+    }
+    // -l alone is one line a job, whatever follows it.
+    same(&["-k", "-l", "echo"], five);
+    same(&["-k", "-l", "-k", "echo"], five);
+}
+
+#[test]
+fn separators_of_the_inputs_can_be_renamed() {
+    same(
+        &["-k", "--arg-sep", ",,", "echo", ",,", "a", "b", ":::", "c"],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--arg-sep",
+            ",,",
+            "echo",
+            ",,",
+            "a",
+            "b",
+            ",,+",
+            "1",
+            "2",
+        ],
+        b"",
+    );
+    same(
+        &["-k", "--arg-file-sep", "//", "echo", "//", "-"],
+        b"x\ny\n",
+    );
+    same(
+        &["-k", "--arg-file-sep", "//", "echo", ":::", "a", "//+", "-"],
+        b"x\ny\n",
+    );
+}
+
+#[test]
+fn niceness_and_counts_of_processors() {
+    same(&["-k", "--nice", "5", "nice; echo {}", ":::", "a"], b"");
+    same(
+        &["-k", "--nice", "7", "echo {} | (nice; cat)", ":::", "a"],
+        b"",
+    );
+    same(&["-k", "--nice", "50", "nice", ":::", "a"], b"");
+    for count in [
+        "--number-of-cores",
+        "--number-of-cpus",
+        "--number-of-threads",
+        "--number-of-sockets",
+    ] {
+        same(&[count], b"");
+    }
+}
+
+#[test]
+fn options_given_twice_are_taken() {
+    same(&["-k", "--keep-order", "echo", ":::", "a", "b"], b"");
+    same(&["-j", "1", "-j", "2", "-k", "echo", ":::", "a", "b"], b"");
+    same(&["--tag", "--tag", "-k", "echo", ":::", "a", "b"], b"");
+}
