@@ -174,3 +174,96 @@ fn nonall_with_inputs_and_bad_ranges_are_usage_errors() {
         stderr(&output)
     );
 }
+
+/// pdsh itself, if installed (Debian package `pdsh`): `None`, said on
+/// stderr, to skip; a failure instead with `HEARTH_REQUIRE_PDSH=1` (as in
+/// CI).
+fn pdsh() -> Option<&'static str> {
+    let found = std::process::Command::new("pdsh")
+        .arg("-V")
+        .output()
+        .is_ok_and(|out| out.status.success() || !out.stderr.is_empty());
+    if found {
+        Some("pdsh")
+    } else if std::env::var_os("HEARTH_REQUIRE_PDSH").is_some_and(|v| v == "1") {
+        panic!("pdsh is not installed, and HEARTH_REQUIRE_PDSH=1")
+    } else {
+        let test = std::thread::current().name().unwrap_or("?").to_owned();
+        eprintln!("skipped: {test}: pdsh is not installed");
+        None
+    }
+}
+
+/// A pdsh command line, run by pdsh (over the same ssh, through
+/// `PDSH_SSH_ARGS`) and by `hearth run` with the same words: the same
+/// lines, in any order (both print them as they come).
+#[test]
+fn pdsh_command_lines_print_what_pdsh_prints() {
+    let Some(sshd) = sshd() else { return };
+    let Some(pdsh) = pdsh() else { return };
+    let config = sshd.config_path().display().to_string();
+    let ssh = sshd.ssh_command().join(" ");
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".to_owned());
+    let dir = sshd.scratch("pdsh-hosts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wcoll = dir.join("hosts");
+    std::fs::write(&wcoll, "node1\n# a comment\nnode2\n").unwrap();
+    let wcoll = wcoll.display().to_string();
+    let hat = format!("^{wcoll}");
+    let user_at = format!("{user}@node2");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-w", "node[1-2]", "echo", "hello"],
+        vec!["-N", "-w", "node[1-2]", "echo hi; echo there"],
+        vec!["-w", "node[1-2]", "-x", "node2", "echo", "one"],
+        vec!["-w", "node[1-2],-node1", "echo", "two"],
+        vec![
+            "-R", "ssh", "-l", &user, "-t", "5", "-u", "30", "-w", "node1", "echo", "x",
+        ],
+        vec!["-w", &hat, "echo", "from a file"],
+        vec!["-w", &user_at, "echo", "as the user"],
+    ];
+    let sorted = |out: &[u8]| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(out)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for args in &cases {
+        let theirs = std::process::Command::new(pdsh)
+            .args(args)
+            .env("PDSH_RCMD_TYPE", "ssh")
+            .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"))
+            .output()
+            .unwrap();
+        let mut ours_args = vec!["run", "--ssh", &ssh];
+        ours_args.extend(args.iter().copied());
+        let ours = hearth(&ours_args, "");
+        assert_exit(&ours, 0);
+        assert_eq!(
+            sorted(&ours.stdout),
+            sorted(&theirs.stdout),
+            "{args:?}: pdsh said {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+    }
+    // $WCOLL when no host is named.
+    let ours = super::command(&["run", "--ssh", &ssh, "echo", "w"], &super::run_tag())
+        .env("WCOLL", &wcoll)
+        .output()
+        .unwrap();
+    assert_exit(&ours, 0);
+    assert_eq!(sorted(&ours.stdout), ["node1: w", "node2: w"]);
+    // Every host left out: a usage error that says so.
+    let output = hearth(&["run", "-w", "node1", "-x", "node1", "true"], "");
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("no hosts are left once -x"),
+        "{}",
+        stderr(&output)
+    );
+}

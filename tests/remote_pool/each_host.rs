@@ -59,8 +59,7 @@ pub(crate) fn one_job_on_each_host() {
 }
 
 /// Every input on every host: jobs numbered host by host, each host's in
-/// input order and from its own slots (both of `a`'s slots take part),
-/// the dead host's jobs not run.
+/// input order and from its own slots, the dead host's jobs not run.
 pub(crate) fn every_input_on_every_host() {
     let mut pool = pool();
     let inputs: Vec<u64> = (1..=20).collect();
@@ -102,5 +101,12 @@ pub(crate) fn every_input_on_every_host() {
             ),
         }
     }
-    assert_eq!(slots_of_a, BTreeSet::from([1, 2]));
+    // a's jobs ran on a's own slots. Not asserted: that both took part;
+    // on a loaded machine one slot may start late enough for the other to
+    // run all twenty (seen once in a full test run next to builds).
+    assert!(!slots_of_a.is_empty(), "a ran its jobs");
+    assert!(
+        slots_of_a.is_subset(&BTreeSet::from([1, 2])),
+        "{slots_of_a:?}"
+    );
 }

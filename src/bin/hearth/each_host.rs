@@ -58,12 +58,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         Ok(pool) => pool,
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
-    let hosts: Vec<String> = pool
-        .hosts()
-        .iter()
-        .filter(|host| host.slots() > 0)
-        .map(|host| host.name().to_owned())
-        .collect();
+    let hosts = shown_hosts(args, &pool);
     let control = pool.control();
     let per_host = jobs.len();
     let total = per_host * hosts.len();
@@ -147,6 +142,21 @@ impl Failures {
     }
 }
 
+/// The names of the hosts with slots, as the summary shows them (pdsh
+/// shows a host without its user).
+fn shown_hosts(args: &MapArgs, pool: &hearth::remote::Pool) -> Vec<String> {
+    pool.hosts()
+        .iter()
+        .filter(|host| host.slots() > 0)
+        .map(
+            |host| match (args.each_host.pdsh, host.name().split_once('@')) {
+                (Some(_), Some((_, bare))) => bare.to_owned(),
+                _ => host.name().to_owned(),
+            },
+        )
+        .collect()
+}
+
 /// How the printer prints each host's outputs.
 fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
     Settings {
@@ -155,6 +165,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         tag: None,
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
+        bare_hosts: args.each_host.pdsh.is_some(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
         results: args.results.clone(),
@@ -187,8 +198,8 @@ fn grouping_and_order(args: &MapArgs) -> (Grouping, Order) {
 /// What goes between the host and each line of its output: pdsh's `: `,
 /// or a tab with --tag or --tag-host.
 fn host_tag(args: &MapArgs) -> Option<&'static str> {
-    if args.each_host.pdsh {
-        Some(": ")
+    if let Some(pdsh) = args.each_host.pdsh {
+        pdsh.names.then_some(": ")
     } else if args.tag || args.output.tag_host {
         Some("\t")
     } else {
@@ -242,7 +253,7 @@ fn summarize(
     failures: &Failures,
     printer: &Printer,
 ) {
-    let me = if args.each_host.pdsh {
+    let me = if args.each_host.pdsh.is_some() {
         "hearth run"
     } else {
         "hearth map"
@@ -259,7 +270,7 @@ fn summarize(
         );
         say!("{me}: {}: could not be reached: {why}{jobs}", hosts[host]);
     }
-    if args.each_host.pdsh {
+    if args.each_host.pdsh.is_some() {
         for (host, _, why) in &failures.failed {
             say!("{me}: {}: {why}", hosts[*host]);
         }

@@ -11,11 +11,14 @@
 //!
 //! `--resume` and `--resume-failed` read an existing joblog: the jobs it
 //! shows as done (or as done and succeeded) are skipped, keyed by their
-//! sequence number, and the log is appended to.
+//! sequence number, and the log is appended to. `--joblog +FILE` appends
+//! to FILE without `--resume`.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -48,17 +51,32 @@ pub struct Line<'a> {
     pub command: &'a [u8],
 }
 
+/// The file of `--joblog PATH`, and whether it is appended to: a `+`
+/// before the path says so (`--joblog +FILE`, as in GNU parallel).
+fn file_of(path: &Path) -> (&Path, bool) {
+    match path.as_os_str().as_bytes().strip_prefix(b"+") {
+        Some(rest) if !rest.is_empty() => (Path::new(OsStr::from_bytes(rest)), true),
+        _ => (path, false),
+    }
+}
+
 /// Opens the joblog at `path`: created with its header, or with `resume`,
-/// appended to when it exists.
+/// appended to when it exists; `+FILE` is appended to, made without a
+/// header when missing, as GNU parallel does.
 pub fn open(path: &Path, resume: Option<Resume>) -> io::Result<BufWriter<File>> {
+    let (path, append) = file_of(path);
     let named = |err: io::Error| {
         io::Error::new(
             err.kind(),
             format!("cannot open the joblog {}: {err}", path.display()),
         )
     };
-    if resume.is_some() && path.exists() {
-        let file = OpenOptions::new().append(true).open(path).map_err(named)?;
+    if append || (resume.is_some() && path.exists()) {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(append)
+            .open(path)
+            .map_err(named)?;
         return Ok(BufWriter::new(file));
     }
     let mut file = BufWriter::new(File::create(path).map_err(named)?);
@@ -97,6 +115,7 @@ pub fn write(log: &mut impl Write, line: &Line<'_>) -> io::Result<()> {
 /// The sequence numbers that `--resume` (or `--resume-failed`) skips, from
 /// the joblog at `path` (none if it does not exist yet).
 pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
+    let (path, _) = file_of(path);
     let file = match File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),

@@ -254,8 +254,9 @@ pub struct MapArgs {
     pub results: Option<PathBuf>,
     #[command(flatten)]
     pub resume_from: ResumeArgs,
-    /// Accepted for GNU parallel's sake: hearth asks for no citation.
-    #[arg(long = "will-cite", hide = true)]
+    /// Accepted for GNU parallel's sake: hearth asks for no citation
+    /// (`--no-notice` is GNU parallel's older name for it).
+    #[arg(long = "will-cite", alias = "no-notice", hide = true)]
     pub will_cite: bool,
     #[command(flatten)]
     pub output: OutputForm,
@@ -341,10 +342,17 @@ pub struct EachHost {
     /// exit status.
     #[arg(long, conflicts_with = "slurm")]
     pub onall: bool,
-    /// Lines prefixed `host: ` and a summary of failures by host, for
-    /// `hearth run`.
+    /// `hearth run`: a summary of failures by host, and lines prefixed
+    /// `host: ` unless pdsh's -N said otherwise.
     #[arg(skip)]
-    pub pdsh: bool,
+    pub pdsh: Option<Pdsh>,
+}
+
+/// How `hearth run` prints, as pdsh does.
+#[derive(Clone, Copy, Debug)]
+pub struct Pdsh {
+    /// Each line prefixed `host: ` (no -N).
+    pub names: bool,
 }
 
 /// Slots on a Slurm cluster: steps of their own, or of an allocation.
@@ -487,6 +495,10 @@ pub struct OutputForm {
     /// of all, rate, time left.
     #[arg(long, visible_aliases = ["bar", "eta"])]
     pub progress: bool,
+    /// The number of jobs the progress bar counts to, when the inputs are
+    /// read as the jobs run (stdin) and the total is not known before.
+    #[arg(long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
+    pub total_jobs: Option<usize>,
 }
 
 /// When the run stops early.
@@ -627,6 +639,12 @@ pub struct InputArgs {
         allow_hyphen_values = true
     )]
     pub eof: Option<OsString>,
+    /// Take the sources side by side instead of every value with every
+    /// value of the next: the first job gets the first value of each, and
+    /// so on to the end of the longest, a shorter source starting again
+    /// from its first value.
+    #[arg(long, visible_alias = "xapply")]
+    pub link: bool,
     /// The word that begins a list of inputs after the command, instead
     /// of `:::` (`SEP+` links it, as `:::+`).
     #[arg(long = "arg-sep", value_name = "SEP")]

@@ -65,6 +65,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
         host_tag: args.output.tag_host.then_some("\t"),
         host_is_node: args.slurm_options.slurm,
+        bare_hosts: false,
         joblog: args.joblog.clone(),
         resume: plan::resume(&args),
         results: args.results.clone(),
@@ -98,7 +99,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let bar = progress_bar(args.output.progress, listed);
+    let bar = progress_bar(args.output.progress, listed.or(args.output.total_jobs));
     // A block of --pipe (a part of --pipe-part) is held until its job ends: a few per slot are
     // read ahead, not 256.
     let feed_capacity = if args.blocks.pipe || args.blocks.pipe_part {

@@ -30,6 +30,8 @@ pub struct Settings {
     /// The host shown is the slot's node (and Slurm job id), not the
     /// pool's host entry.
     pub host_is_node: bool,
+    /// The host shown without its `user@`, as pdsh shows it.
+    pub bare_hosts: bool,
     pub joblog: Option<PathBuf>,
     /// `--resume` or `--resume-failed`: the joblog is appended to.
     pub resume: Option<Resume>,
@@ -238,7 +240,13 @@ impl Printer {
     fn host(&self, slot: Option<&SlotInfo>, host: Option<&String>) -> String {
         match (slot, self.settings.host_is_node) {
             (Some(slot), true) => slot.place(),
-            _ => host.cloned().unwrap_or_else(|| "-".to_owned()),
+            _ => host.map_or_else(
+                || "-".to_owned(),
+                |host| match (self.settings.bare_hosts, host.split_once('@')) {
+                    (true, Some((_, bare))) => bare.to_owned(),
+                    _ => host.clone(),
+                },
+            ),
         }
     }
 

@@ -81,7 +81,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
-    (&["--link", "--xapply"], None),
     (
         &["-M", "--controlmaster"],
         Some("not needed: each slot keeps its ssh connection for the whole run"),
@@ -125,7 +124,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--tee"], None),
     (&["--template", "--tmpl"], None),
     (&["--term-seq"], None),
-    (&["--total-jobs", "--total"], None),
     (&["--tmpdir"], None),
     (&["--tmux", "--tmuxpane"], None),
     (

@@ -95,7 +95,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.each_host.nonall {
         (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
     } else {
-        inputs.open(&split, header)?
+        inputs.open(&split, header, args.input.link)?
     };
     let template = Arc::new(command_template(args, &words, &names, &columns)?);
     let tag = match (&args.tagstring, args.tag) {

@@ -1,15 +1,18 @@
 //! `hearth run -S HOSTS CMD...`: the command once on every host, as pdsh
-//! runs it, for people who never used GNU parallel. It is `hearth map
+//! runs it, for people who never used GNU parallel; pdsh's own options
+//! (`-w` with `^FILE` and `-HOST`, `-x`, `-l`, `-R ssh`, `-t`, `-u`,
+//! `-N`, `$WCOLL`) work, so a pdsh command line runs unchanged. It is `hearth map
 //! --nonall --line-buffer` with pdsh's way of printing (`host: ` before
 //! each line, a summary of the hosts that failed): its options are turned
 //! into `hearth map`'s, so the two never drift apart.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::time::Duration;
 
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, Parser};
 
-use crate::{Cli, Command, EachHost, MapArgs, parse_time_limit};
+use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_time_limit};
 
 /// The options of `hearth run`.
 // The doc comments here are the `--help` text, printed as written:
@@ -20,19 +23,33 @@ pub struct RunArgs {
     /// The hosts, comma-separated or repeated, with pdsh's ranges
     /// (`node[1-4,7]`, `n[01-16]`); `user@host` and `host:port` are
     /// passed to ssh; `:` is the local machine.
-    #[arg(
-        short = 'S',
-        long = "hosts",
-        value_name = "H1,H2,..",
-        required_unless_present = "login_files"
-    )]
+    #[arg(short = 'S', long = "hosts", value_name = "H1,H2,..")]
     pub hosts: Vec<String>,
+    /// The hosts as pdsh's -w takes them: as -S, and `^FILE` reads hosts
+    /// from FILE, `-HOST` leaves HOST out. Without -S, -w or --slf, the
+    /// file named by $WCOLL, as pdsh.
+    #[arg(short = 'w', value_name = "HOSTS")]
+    pub targets: Vec<String>,
+    /// Leave these hosts out (pdsh's -x; ranges as in -S).
+    #[arg(short = 'x', value_name = "HOSTS")]
+    pub exclude: Vec<String>,
     /// Hosts from FILE (repeatable): one per line, `#` comments skipped.
     #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
     pub login_files: Vec<std::path::PathBuf>,
+    /// Log in as USER (pdsh's -l; ssh's -l).
+    #[arg(short = 'l', value_name = "USER")]
+    pub user: Option<String>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
+    /// pdsh's remote command module: ssh, the only one (another is an
+    /// error; --launcher starts slots another way).
+    #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh"])]
+    pub module: Option<String>,
+    /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
+    /// ConnectTimeout).
+    #[arg(short = 't', value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub connect_timeout: Option<u32>,
     /// Start the slots with this command instead of ssh (`{host}` and
     /// `{bin}` replaced), e.g. "docker exec -i {host} {bin}".
     #[arg(long, value_name = "TEMPLATE")]
@@ -44,14 +61,19 @@ pub struct RunArgs {
     /// own connection (same system and architecture only).
     #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher"])]
     pub install_worker: bool,
-    /// Time limit of the command on each host, e.g. 10s, 2m: past it the
-    /// command is killed and the host counts as failed.
-    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
+    /// Time limit of the command on each host, e.g. 10s, 2m (seconds
+    /// alone for pdsh's -u): past it the command is killed and the host
+    /// counts as failed.
+    #[arg(short = 'u', long, value_name = "DURATION", value_parser = parse_time_limit)]
     pub timeout: Option<Duration>,
     /// How long a host may stay silent (no answer to hearth's pings)
     /// before it is declared dead.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit)]
     pub slot_timeout: Option<Duration>,
+    /// Print the output without the `host: ` before each line (pdsh's
+    /// -N).
+    #[arg(short = 'N')]
+    pub no_names: bool,
     /// The command and its arguments, run with `sh -c` on every host
     /// (words joined by spaces).
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
@@ -64,13 +86,21 @@ impl RunArgs {
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
             .map(OsString::from)
             .to_vec();
-        for host in &self.hosts {
+        for host in self.hosts().map_err(usage_error)? {
             argv.extend(["-S".into(), host.into()]);
         }
-        for file in &self.login_files {
-            argv.extend(["--slf".into(), file.into()]);
+        let mut ssh = self.ssh.clone();
+        // ssh's own -l: the lines keep the bare host's name, as pdsh's.
+        if let Some(user) = &self.user {
+            let user = shlex::try_quote(user)
+                .map_err(|_| usage_error(format!("-l {user:?}: a user name has no NUL")))?;
+            ssh.push_str(" -l ");
+            ssh.push_str(&user);
         }
-        argv.extend(["--ssh".into(), OsString::from(&self.ssh)]);
+        if let Some(seconds) = self.connect_timeout {
+            let _ = write!(ssh, " -o ConnectTimeout={seconds}");
+        }
+        argv.extend(["--ssh".into(), OsString::from(ssh)]);
         let optional = [
             ("--launcher", self.launcher.clone()),
             ("--remote-bin", self.remote_bin.clone()),
@@ -91,13 +121,66 @@ impl RunArgs {
         match cli.command {
             Command::Map(args) => Ok(MapArgs {
                 each_host: EachHost {
-                    pdsh: true,
+                    pdsh: Some(Pdsh {
+                        names: !self.no_names,
+                    }),
                     ..args.each_host
                 },
                 ..*args
             }),
             _ => unreachable!("the words start with map"),
         }
+    }
+
+    /// The hosts of -S, -w, --slf and $WCOLL, less those of -w's `-HOST`
+    /// and -x; `N/host` kept.
+    fn hosts(&self) -> Result<Vec<String>, String> {
+        let mut values = self.hosts.clone();
+        let mut files = self.login_files.clone();
+        let mut excluded = hosts::expand(&self.exclude)?;
+        for name in hosts::expand(&self.targets)? {
+            if let Some(file) = name.strip_prefix('^') {
+                files.push(file.into());
+            } else if let Some(host) = name.strip_prefix('-') {
+                excluded.push(host.to_owned());
+            } else {
+                values.push(name);
+            }
+        }
+        if values.is_empty() && files.is_empty() {
+            match std::env::var_os("WCOLL") {
+                Some(file) if !file.is_empty() => files.push(file.into()),
+                _ => {
+                    return Err(
+                        "no hosts: give them with -S or -w (e.g. -w node[1-4]), --slf FILE, \
+                         or a file of them in $WCOLL"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+        let hosts: Vec<String> = hosts::specs(&values, &files)?
+            .into_iter()
+            .filter(|spec| !excluded.contains(&spec.name))
+            .map(|spec| match spec.slots {
+                Some(n) => format!("{n}/{}", spec.name),
+                None => spec.name,
+            })
+            .collect();
+        if hosts.is_empty() {
+            return Err("no hosts are left once -x (and -w -HOST) took theirs out".to_owned());
+        }
+        Ok(hosts)
+    }
+}
+
+/// A usage error of `hearth run`, shown with its usage.
+fn usage_error(msg: String) -> clap::Error {
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut("run") {
+        Some(run) => run.error(clap::error::ErrorKind::ValueValidation, msg),
+        None => cli.error(clap::error::ErrorKind::ValueValidation, msg),
     }
 }
 

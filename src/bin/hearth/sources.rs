@@ -308,8 +308,19 @@ impl Inputs {
 
     /// Opens the sources and reads all but the first group; with `header`,
     /// takes the first value of each source as the names of its columns
-    /// (returned too). The records come as they are read.
-    pub fn open(self, split: &Split, header: bool) -> Result<(Vec<Vec<u8>>, Records), String> {
+    /// (returned too). The records come as they are read. With `link`
+    /// (`--link`), every source is read whole and they go side by side, as
+    /// long as the longest, a shorter one starting again from its first
+    /// value when it runs out, as GNU parallel's `--link` does.
+    pub fn open(
+        self,
+        split: &Split,
+        header: bool,
+        link: bool,
+    ) -> Result<(Vec<Vec<u8>>, Records), String> {
+        if link {
+            return self.open_linked(split, header);
+        }
         // Groups of linked sources.
         let mut groups: Vec<Vec<Values>> = Vec::new();
         let mut names = Vec::new();
@@ -345,6 +356,40 @@ impl Inputs {
             rest.push(linked.collect::<Result<Vec<Record>, String>>()?);
         }
         Ok((names, Box::new(Product::new(first, rest))))
+    }
+}
+
+impl Inputs {
+    /// [`Inputs::open`] with `link`.
+    fn open_linked(self, split: &Split, header: bool) -> Result<(Vec<Vec<u8>>, Records), String> {
+        let mut names = Vec::new();
+        let mut sources = Vec::new();
+        for source in self.sources {
+            let mut values = source
+                .open(split)?
+                .map(|value| value.map(|value| split.columns(value)));
+            if header {
+                match values.next() {
+                    Some(Ok(first)) => names.extend(first),
+                    Some(Err(err)) => return Err(err),
+                    None => {}
+                }
+            }
+            sources.push(values.collect::<Result<Vec<Record>, String>>()?);
+        }
+        // A source without values leaves no record whole: none at all.
+        let longest = if sources.iter().any(Vec::is_empty) {
+            0
+        } else {
+            sources.iter().map(Vec::len).max().unwrap_or(0)
+        };
+        let records = (0..longest).map(move |at| {
+            Ok(sources
+                .iter()
+                .flat_map(|values| values[at % values.len()].iter().cloned())
+                .collect())
+        });
+        Ok((names, Box::new(records)))
     }
 }
 
