@@ -188,3 +188,60 @@ fn options_given_twice_are_taken() {
     same(&["-j", "1", "-j", "2", "-k", "echo", ":::", "a", "b"], b"");
     same(&["--tag", "--tag", "-k", "echo", ":::", "a", "b"], b"");
 }
+
+#[test]
+fn linked_sources_and_appended_joblogs() {
+    same(
+        &[
+            "-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "--xapply", "echo", "{2}{1}", ":::", "a", "b", ":::", "1", "2", "3", ":::", "x",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "--link", "--header", ":", "echo", "{x}{y}", ":::", "x", "1", "2", "3", ":::",
+            "y", "a", "b",
+        ],
+        b"",
+    );
+    same(
+        &["-k", "--link", "echo", "::::", "-", ":::", "a", "b"],
+        b"1\n2\n3\n",
+    );
+    // --joblog +FILE: made without a header when missing, appended to.
+    if let Some(parallel) = super::parallel() {
+        let args: Vec<&std::ffi::OsStr> = ["--joblog", "+log", "-k", "echo", ":::", "a", "b"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .collect();
+        for tool in ["parallel", "hearth"] {
+            let dir = super::scratch("joblog-plus");
+            let output = if tool == "parallel" {
+                super::gnu(parallel, &args, b"", &dir)
+            } else {
+                super::hearth(&args, b"", &dir)
+            };
+            assert!(output.status.success(), "{tool}: {}", shown(&output));
+            let log = std::fs::read_to_string(dir.join("log")).unwrap();
+            let seqs: Vec<&str> = log.lines().filter_map(|l| l.split('\t').next()).collect();
+            assert_eq!(seqs, ["1", "2"], "{tool}: {log}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    super::same_joblog(&["--joblog", "+log", "-k", "echo", ":::", "c"], |dir| {
+        std::fs::write(
+            dir.join("log"),
+            "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+             1\t:\t1765000000.000\t     0.001\t0\t2\t0\t0\techo a\n",
+        )
+        .unwrap();
+    });
+    // The progress bar's total: taken (the bar shows on a terminal only).
+    same(&["-k", "--total-jobs", "3", "--bar", "echo"], b"1\n2\n3\n");
+}
