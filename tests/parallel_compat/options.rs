@@ -245,3 +245,39 @@ fn linked_sources_and_appended_joblogs() {
     // The progress bar's total: taken (the bar shows on a terminal only).
     same(&["-k", "--total-jobs", "3", "--bar", "echo"], b"1\n2\n3\n");
 }
+
+#[test]
+fn sources_without_values_take_part_with_an_empty_one() {
+    let dir = super::scratch("empty-source");
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.display().to_string();
+    for args in [
+        &["-k", "echo", ":::", "a", "b", ":::"][..],
+        &["-k", "echo", "x{}x", ":::"],
+        &["-k", "echo", "{1}-{2}", ":::", ":::", "a"],
+        &["-k", "echo", "{1}-{2}", "::::", &empty, ":::", "a"],
+        &["-k", "echo", "x{}x", ":::", "a", ":::+"],
+        &["-k", "echo", "{1}-{2}-{3}", ":::", "a", ":::", ":::+", "b"],
+        &["-k", "echo", "{1}-{2}", ":::", "a", "b", ":::+"],
+        &[
+            "-k", "echo", "{1}-{2}", ":::", "a", "b", "c", ":::+", "1", "2",
+        ],
+    ] {
+        same(args, b"");
+    }
+    same(&["-k", "echo"], b"");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn no_inputs_in_the_command_and_the_older_replace() {
+    same(&["-k", "-N0", "echo", "x", ":::", "a", "b"], b"");
+    same(
+        &["-k", "-N", "0", "--tag", "echo", "x", ":::", "a", "b"],
+        b"",
+    );
+    same(&["-k", "-N0", "echo", "{#}", "{}", ":::", "a", "b"], b"");
+    same(&["-k", "-N0", "echo", "x"], b"1\n2\n3\n");
+    same(&["-k", "--replace=XX", "echo", "XX-XX", ":::", "a"], b"");
+}

@@ -67,6 +67,8 @@ pub struct Maker {
     pub pipe: Piped,
     /// `--nice`.
     pub nice: Option<i32>,
+    /// The job's inputs go in its command (not with `-N 0`).
+    pub insert: bool,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -111,6 +113,9 @@ impl Maker {
     /// The job with sequence number `seq` (from 1) and its text (with
     /// `--pipe` or `--pipe-part`, its block left out).
     pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
+        if !self.insert {
+            fields.clear();
+        }
         if self.pipe != Piped::No {
             // As GNU parallel: `{}` is an empty input (nothing at all for
             // a part of a file), and none is appended.

@@ -287,6 +287,17 @@ pub struct MapArgs {
     /// Use STR instead of `{}`.
     #[arg(short = 'I', value_name = "STR")]
     pub replace: Option<String>,
+    /// GNU parallel's older -I: `--replace=STR` is -I STR, and
+    /// `--replace` alone is -I {}.
+    #[arg(
+        long = "replace",
+        value_name = "STR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "{}",
+        conflicts_with = "replace"
+    )]
+    pub replace_old: Option<String>,
     #[command(flatten)]
     pub running: Running,
     #[command(flatten)]
@@ -663,7 +674,8 @@ pub struct Packing {
     /// `{}` in a longer word repeats the word for each input, as with -X.
     /// -L N is the same, as in GNU parallel (a trailing blank does not
     /// join an input line to the next).
-    #[arg(short = 'N', long = "max-replace-args", short_alias = 'L', value_name = "N", value_parser = positive)]
+    /// -N 0 takes one input a job and puts none in the command.
+    #[arg(short = 'N', long = "max-replace-args", short_alias = 'L', value_name = "N", value_parser = whole)]
     pub max_replace_args: Option<usize>,
     /// At most N inputs per job (alone: N per job). --max-lines N and -l N
     /// are the same, as in GNU parallel, and -l alone is -l 1.
@@ -876,6 +888,13 @@ struct TraceArgs {
     /// Where to write the JSON (default: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+/// A count, 0 or more.
+fn whole(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("{text:?} is not a whole number"))
 }
 
 /// A count of at least 1.

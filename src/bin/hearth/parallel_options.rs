@@ -23,7 +23,8 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--basefile", "--bf"],
         Some("the nearest is --transferfile FILE (sent with each job)"),
     ),
-    (&["--replace", "-i", "--parens", "--rpl", "--plus"], None),
+    (&["-i"], Some("the nearest is -I STR")),
+    (&["--parens", "--rpl", "--plus"], None),
     (
         &[
             "--block-timeout",

@@ -56,25 +56,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
             ));
         }
     };
-    let split = Split {
-        delimiter: match (&args.input.delimiter, args.input.null) {
-            (Some(text), _) => sources::delimiter(text)?,
-            (None, true) => vec![0],
-            (None, false) => vec![b'\n'],
-        },
-        colsep: match &args.input.colsep {
-            Some(text) => Some(colsep(text)?),
-            None => None,
-        },
-        // GNU parallel trims columns unless told not to.
-        trim: args.input.trim.unwrap_or(if args.input.colsep.is_some() {
-            Trim::Both
-        } else {
-            Trim::None
-        }),
-        skip_blank: args.input.no_run_if_empty,
-        eof: args.input.eof.clone().map(OsStringExt::into_vec),
-    };
+    let split = split(args)?;
     let names = names(args);
     // As in GNU parallel, `{}` in a longer word takes the word again for
     // each input of a job of -N (and -L) as it does with -X.
@@ -124,6 +106,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         files: files.map(Arc::new),
         pipe: Piped::No,
         nice: args.running.nice,
+        insert: args.packing.max_replace_args != Some(0),
     };
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
@@ -146,6 +129,30 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         jobs,
         tag,
         columns,
+    })
+}
+
+/// How the inputs split into values and columns, and which values count:
+/// `-d`, `-0`, `--colsep`, `--trim`, `-r`, `-E`.
+fn split(args: &MapArgs) -> Result<Split, String> {
+    Ok(Split {
+        delimiter: match (&args.input.delimiter, args.input.null) {
+            (Some(text), _) => sources::delimiter(text)?,
+            (None, true) => vec![0],
+            (None, false) => vec![b'\n'],
+        },
+        colsep: match &args.input.colsep {
+            Some(text) => Some(colsep(text)?),
+            None => None,
+        },
+        // GNU parallel trims columns unless told not to.
+        trim: args.input.trim.unwrap_or(if args.input.colsep.is_some() {
+            Trim::Both
+        } else {
+            Trim::None
+        }),
+        skip_blank: args.input.no_run_if_empty,
+        eof: args.input.eof.clone().map(OsStringExt::into_vec),
     })
 }
 
@@ -240,6 +247,13 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
     let records = args.packing.max_replace_args.or(args.packing.max_args);
+    if records == Some(0) {
+        return Err(
+            "-N 0 runs a job per input with none of it in the command; --pipe reads records \
+             into blocks: give -N 1 or more"
+                .to_owned(),
+        );
+    }
     if part_files.is_some() && records.is_some() {
         return Err(
             "--pipe-part cuts at block sizes, not at numbers of records (-N, -n): give --block \
@@ -284,6 +298,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         files: files.map(Arc::new),
         pipe,
         nice: args.running.nice,
+        insert: true,
     };
     Ok(Plan {
         maker,
@@ -308,7 +323,14 @@ pub fn resume(args: &MapArgs) -> Option<Resume> {
 fn names(args: &MapArgs) -> Names {
     let mut names = Names::default();
     let renames = [
-        (&args.replace, &mut names.all),
+        (
+            if args.replace.is_some() {
+                &args.replace
+            } else {
+                &args.replace_old
+            },
+            &mut names.all,
+        ),
         (&args.extension_replace, &mut names.no_ext),
         (&args.basename_replace, &mut names.base),
         (&args.dirname_replace, &mut names.dir),
@@ -338,7 +360,8 @@ fn colsep(text: &str) -> Result<Regex, String> {
 fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String> {
     let filling = args.packing.multiple || args.packing.context || args.packing.xargs;
     if let Some(n) = args.packing.max_replace_args {
-        return Ok(Batching::Fixed(n));
+        // -N 0: one input a job, none of it in the command.
+        return Ok(Batching::Fixed(n.max(1)));
     }
     if !filling {
         if args.packing.max_chars.is_some() {

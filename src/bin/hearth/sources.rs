@@ -342,18 +342,13 @@ impl Inputs {
         let split = split.clone();
         let mut groups = groups.into_iter();
         let first = groups.next().expect("at least one source");
-        let first = Linked {
-            sources: first,
-            split: split.clone(),
-        };
+        let first = Linked::new(first, split.clone());
         // The others, whole.
         let mut rest = Vec::new();
         for group in groups {
-            let linked = Linked {
-                sources: group,
-                split: split.clone(),
-            };
-            rest.push(linked.collect::<Result<Vec<Record>, String>>()?);
+            let width = group.len();
+            let linked = Linked::new(group, split.clone());
+            rest.push((linked.collect::<Result<Vec<Record>, String>>()?, width));
         }
         Ok((names, Box::new(Product::new(first, rest))))
     }
@@ -489,9 +484,24 @@ impl Iterator for Delimited {
 
 /// Linked sources: one record from each, element by element, up to the
 /// shortest.
+/// As GNU parallel does, a source without any value takes part with one
+/// empty value (`::: a :::+` is `a ''`), as long as another source of the
+/// group has one.
 struct Linked {
     sources: Vec<Values>,
     split: Split,
+    /// Records given so far.
+    given: usize,
+}
+
+impl Linked {
+    fn new(sources: Vec<Values>, split: Split) -> Linked {
+        Linked {
+            sources,
+            split,
+            given: 0,
+        }
+    }
 }
 
 impl Iterator for Linked {
@@ -499,12 +509,23 @@ impl Iterator for Linked {
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut record = Vec::new();
+        let mut any_value = false;
         for source in &mut self.sources {
-            match source.next()? {
-                Ok(value) => record.extend(self.split.columns(value)),
-                Err(err) => return Some(Err(err)),
+            match source.next() {
+                Some(Ok(value)) => {
+                    any_value = true;
+                    record.extend(self.split.columns(value));
+                }
+                Some(Err(err)) => return Some(Err(err)),
+                // Empty from the start: one empty value.
+                None if self.given == 0 => record.push(Vec::new()),
+                None => return None,
             }
         }
+        if !any_value {
+            return None;
+        }
+        self.given += 1;
         Some(Ok(record))
     }
 }
@@ -513,17 +534,47 @@ impl Iterator for Linked {
 /// (read whole), the last varying fastest.
 struct Product {
     first: Linked,
+    /// How many sources the first group has.
+    first_width: usize,
     rest: Vec<Vec<Record>>,
+    /// Some source of `rest` has a value.
+    rest_has_values: bool,
+    /// The first group gave a record (or stood in with empty values).
+    first_began: bool,
     /// The record of the first group being combined, and the positions in
     /// `rest` of the next combination.
     current: Option<(Record, Vec<usize>)>,
 }
 
+/// The record of a group of `width` sources that have no values: an
+/// empty value each.
+fn empty_record(width: usize) -> Record {
+    vec![Vec::new(); width]
+}
+
 impl Product {
-    fn new(first: Linked, rest: Vec<Vec<Record>>) -> Product {
+    /// As GNU parallel does, a group without values takes part with one
+    /// empty value of each of its sources, unless no source has any value
+    /// (then there is no record at all): `::: a b :::` is `a ''`, `b ''`.
+    fn new(first: Linked, rest: Vec<(Vec<Record>, usize)>) -> Product {
+        let rest_has_values = rest.iter().any(|(records, _)| !records.is_empty());
+        let first_width = first.sources.len();
+        let rest = rest
+            .into_iter()
+            .map(|(records, width)| {
+                if records.is_empty() {
+                    vec![empty_record(width)]
+                } else {
+                    records
+                }
+            })
+            .collect();
         Product {
             first,
+            first_width,
             rest,
+            rest_has_values,
+            first_began: false,
             current: None,
         }
     }
@@ -533,14 +584,17 @@ impl Iterator for Product {
     type Item = Result<Record, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.iter().any(Vec::is_empty) {
-            return None;
-        }
         if self.current.is_none() {
-            match self.first.next()? {
-                Ok(record) => self.current = Some((record, vec![0; self.rest.len()])),
-                Err(err) => return Some(Err(err)),
-            }
+            let head = match self.first.next() {
+                Some(Ok(record)) => record,
+                Some(Err(err)) => return Some(Err(err)),
+                // A first group without values stands in once with empty
+                // ones, if another source has values.
+                None if !self.first_began && self.rest_has_values => empty_record(self.first_width),
+                None => return None,
+            };
+            self.first_began = true;
+            self.current = Some((head, vec![0; self.rest.len()]));
         }
         let (head, at) = self.current.as_mut().expect("set above");
         let mut record = head.clone();

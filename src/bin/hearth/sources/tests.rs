@@ -41,7 +41,15 @@ fn lists_combine_the_last_fastest() {
     assert_eq!(all, ["a 1", "b 2"]);
     let (_, all) = records("echo :::+ a b ::: 1", &newline(), false);
     assert_eq!(all, ["a 1", "b 1"]);
+    // A source without values takes part with one empty value, as in GNU
+    // parallel, unless no source has any.
     let (_, all) = records("echo ::: a :::", &newline(), false);
+    assert_eq!(all, ["a "]);
+    let (_, all) = records("echo ::: ::: a b", &newline(), false);
+    assert_eq!(all, [" a", " b"]);
+    let (_, all) = records("echo ::: a b :::+", &newline(), false);
+    assert_eq!(all, ["a "]);
+    let (_, all) = records("echo ::: :::", &newline(), false);
     assert_eq!(all, Vec::<String>::new());
 }
 
