@@ -286,10 +286,15 @@ impl Proc {
         assert_eq!(res, 0, "kill: {}", std::io::Error::last_os_error());
     }
 
-    /// Closes stdin, sends SIGTERM and waits for the exit.
+    /// Sends SIGTERM, closes stdin and waits for the exit.
     fn stop(&mut self) -> ExitStatus {
-        drop(self.stdin.take());
+        // The signal first: the service's stdin thread holds the last
+        // reference to its blocker actor, so closing stdin first could end
+        // the runtime on its own (no actor left), and a SIGTERM that came
+        // after the runtime had let go of the signals took the default
+        // action (the child killed by it, seen under load).
         self.signal(libc::SIGTERM);
+        drop(self.stdin.take());
         self.wait()
     }
 
