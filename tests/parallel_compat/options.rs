@@ -281,3 +281,50 @@ fn no_inputs_in_the_command_and_the_older_replace() {
     same(&["-k", "-N0", "echo", "x"], b"1\n2\n3\n");
     same(&["-k", "--replace=XX", "echo", "XX-XX", ":::", "a"], b"");
 }
+
+#[test]
+fn plus_replacement_strings() {
+    let values = [
+        "a/b.c.d.e",
+        "x.tar.gz",
+        "noext",
+        "/r/.hid",
+        "a.b/c",
+        "",
+        ".",
+        "a..b",
+        "d/",
+    ];
+    for string in [
+        "{+/}", "{+.}", "{+..}", "{+...}", "{..}", "{...}", "{/..}", "{/...}", "{1..}", "{-1+.}",
+        "{##}", "{0#}",
+    ] {
+        let mut args = vec!["-k", "--plus", "echo", string, ":::"];
+        args.extend(values);
+        same(&args, b"");
+    }
+    // {##} and {0#} read every input first, from stdin too.
+    let twelve = (1..=12)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    same(
+        &["-k", "--plus", "echo", "{0#}/{##}", "{}"],
+        twelve.as_bytes(),
+    );
+    same(
+        &[
+            "-k",
+            "--plus",
+            "--tagstring",
+            "{##}",
+            "echo",
+            "x",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+}

@@ -1,6 +1,7 @@
 //! How `hearth map` changes a value for a replacement string (`{.}`,
-//! `{/}`, `{//}`, `{/.}`, as GNU parallel does) and quotes it for `sh`
-//! (as GNU parallel quotes it).
+//! `{/}`, `{//}`, `{/.}`, and with `--plus` `{..}`, `{...}`, `{/..}`,
+//! `{/...}`, `{+/}`, `{+.}`, `{+..}`, `{+...}`, as GNU parallel does) and
+//! quotes it for `sh` (as GNU parallel quotes it).
 
 /// How a field's value is changed before it is quoted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +16,17 @@ pub enum Edit {
     Dir,
     /// Its last path component without the extension (`{/.}`).
     BaseNoExt,
+    /// Without its last 2 or 3 extensions, when it has that many (`--plus`'s
+    /// `{..}`, `{...}`).
+    NoExts(u8),
+    /// Its last path component without its last 2 or 3 extensions
+    /// (`{/..}`, `{/...}`).
+    BaseNoExts(u8),
+    /// Before its last `/`, empty without one (`{+/}`).
+    DirPart,
+    /// Its last 1, 2 or 3 extensions, empty without them (`{+.}`, `{+..}`,
+    /// `{+...}`).
+    Exts(u8),
 }
 
 impl Edit {
@@ -31,6 +43,22 @@ impl Edit {
         })
     }
 
+    /// The edit of a `--plus` suffix (`..`, `...`, `/..`, `/...`, `+/`,
+    /// `+.`, `+..`, `+...`), or of a plain one.
+    pub fn of_plus_suffix(suffix: &str) -> Option<Edit> {
+        Some(match suffix {
+            ".." => Edit::NoExts(2),
+            "..." => Edit::NoExts(3),
+            "/.." => Edit::BaseNoExts(2),
+            "/..." => Edit::BaseNoExts(3),
+            "+/" => Edit::DirPart,
+            "+." => Edit::Exts(1),
+            "+.." => Edit::Exts(2),
+            "+..." => Edit::Exts(3),
+            plain => return Edit::of_suffix(plain),
+        })
+    }
+
     /// `value` edited.
     pub fn apply(self, value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         use std::borrow::Cow;
@@ -40,8 +68,43 @@ impl Edit {
             Edit::Base => Cow::Borrowed(base(value)),
             Edit::Dir => Cow::Owned(dirname(value)),
             Edit::BaseNoExt => Cow::Borrowed(no_ext(base(value))),
+            Edit::NoExts(n) => Cow::Borrowed(exts_split(value, n).map_or(value, |(at, _)| at)),
+            Edit::BaseNoExts(n) => {
+                let base = base(value);
+                Cow::Borrowed(exts_split(base, n).map_or(base, |(at, _)| at))
+            }
+            Edit::DirPart => Cow::Borrowed(
+                value
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(&value[..0], |at| &value[..at]),
+            ),
+            // After the last `.`, wherever it is, as GNU parallel's.
+            Edit::Exts(1) => Cow::Borrowed(
+                value
+                    .iter()
+                    .rposition(|&b| b == b'.')
+                    .map_or(&value[..0], |at| &value[at + 1..]),
+            ),
+            Edit::Exts(n) => Cow::Borrowed(exts_split(value, n).map_or(&value[..0], |(_, e)| e)),
         }
     }
+}
+
+/// `value` cut before its last `n` extensions (`.` and any bytes other
+/// than `.` and `/`, each, none too: `x..` has two), and those extensions
+/// without their first `.`; `None` when it has fewer. As GNU parallel's
+/// `--plus` strings cut.
+fn exts_split(value: &[u8], n: u8) -> Option<(&[u8], &[u8])> {
+    let mut end = value.len();
+    for _ in 0..n {
+        let dot = value[..end].iter().rposition(|&b| b == b'.' || b == b'/')?;
+        if value[dot] != b'.' {
+            return None;
+        }
+        end = dot;
+    }
+    Some((&value[..end], &value[end + 1..]))
 }
 
 /// Without the extension: the last `.` and what follows it, when no `/`

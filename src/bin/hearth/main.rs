@@ -88,9 +88,10 @@ enum Command {
     /// {} the input, {.} without its extension, {/} basename, {//}
     /// dirname, {/.} basename without extension, {#} the job's number,
     /// {%} the slot's number, {1} {2} .. {-1} one input of several (and
-    /// {1.} {1/} {1//} {1/.}); with none, the inputs are appended. A
-    /// string like these that hearth does not know ({..}, {= perl =}) is
-    /// an error.
+    /// {1.} {1/} {1//} {1/.}); with none, the inputs are appended;
+    /// --plus adds GNU parallel's {..} {+/} {+.} {##} and the like. A
+    /// string like these that hearth does not know ({= perl =}, or {..}
+    /// without --plus) is an error.
     ///
     /// Coming from GNU parallel: its command lines run unchanged where
     /// both have the feature, with the same output and exit status. What
@@ -567,9 +568,17 @@ pub struct Throttling {
     pub proc_dir: Option<PathBuf>,
 }
 
-/// How the command line of a job runs.
+/// How the command line of a job is made and runs.
 #[derive(Clone, Debug, Args)]
 pub struct Running {
+    /// GNU parallel's further replacement strings: {..} and {...} (without
+    /// 2 or 3 extensions), {/..} {/...} (the basename so), {+/} (before
+    /// the last /), {+.} {+..} {+...} (the last 1, 2 or 3 extensions),
+    /// {##} (the number of jobs; every input is read first) and {0#} (the
+    /// job's number, zero-padded to that width); also after a position
+    /// ({1..}, {2+.}).
+    #[arg(long)]
+    pub plus: bool,
     /// Quote the command's words, so that each stays one word for the
     /// shell (`-q perl -e 'print "a b"'`); replacement strings in them
     /// still work, their values quoted with the word.

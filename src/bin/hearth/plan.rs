@@ -5,6 +5,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use regex::bytes::Regex;
@@ -108,17 +109,24 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         nice: args.running.nice,
         insert: args.packing.max_replace_args != Some(0),
     };
+    // {##} and {0#} need the number of jobs before the first one.
+    let counted = template.needs_total() || tag.as_ref().is_some_and(Template::needs_total);
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
     let jobs = if listed
         || args.scheduling.shuf
         || read_all
+        || counted
         || args.each_host.onall
         || args.each_host.nonall
     {
         let mut all = batches.collect::<Result<VecDeque<_>, String>>()?;
         if args.scheduling.shuf {
             sources::shuffle(&mut all);
+        }
+        maker.template.set_total(all.len());
+        if let Some(tag) = &tag {
+            tag.set_total(all.len());
         }
         Jobs::Listed(all.into())
     } else {
@@ -206,26 +214,7 @@ fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
 /// `slots` slots in all.
 fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let (words, inputs) = command_and_inputs(args)?;
-    let part_files = if args.blocks.pipe_part {
-        match inputs.files() {
-            Some(files) if !inputs.none_given() => Some(files),
-            _ => {
-                return Err(
-                    "--pipe-part cuts the files of -a (or ::::) into parts, one per job: give \
-                     them, and no other inputs (:::, --arg); for stdin use --pipe"
-                        .to_owned(),
-                );
-            }
-        }
-    } else if inputs.none_given() {
-        None
-    } else {
-        return Err(
-            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a \
-             or --arg (pipe the input into hearth map, or cut files with --pipe-part -a FILE)"
-                .to_owned(),
-        );
-    };
+    let part_files = part_files(args, &inputs)?;
     if read_all {
         let what = if part_files.is_some() {
             "--pipe-part"
@@ -239,6 +228,13 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     }
     let names = names(args);
     let template = Arc::new(command_template(args, &words, &names, &[])?);
+    if template.needs_total() {
+        return Err(
+            "{##} and {0#} need the number of jobs before the first, which --pipe and \
+             --pipe-part know only at the end of their input"
+                .to_owned(),
+        );
+    }
     let tag = match (&args.tagstring, args.tag) {
         (Some(text), _) => Some(Template::parse(&[text.as_bytes().to_vec()], &names, &[])?),
         (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
@@ -308,6 +304,29 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     })
 }
 
+/// The files `--pipe-part` cuts (`None` for `--pipe`, which cuts stdin),
+/// or why the inputs given do not go with either.
+fn part_files(args: &MapArgs, inputs: &Inputs) -> Result<Option<Vec<PathBuf>>, String> {
+    if args.blocks.pipe_part {
+        match inputs.files() {
+            Some(files) if !inputs.none_given() => Ok(Some(files)),
+            _ => Err(
+                "--pipe-part cuts the files of -a (or ::::) into parts, one per job: give them, \
+                 and no other inputs (:::, --arg); for stdin use --pipe"
+                    .to_owned(),
+            ),
+        }
+    } else if inputs.none_given() {
+        Ok(None)
+    } else {
+        Err(
+            "--pipe cuts stdin into blocks, one per job: it takes no inputs from :::, ::::, -a \
+             or --arg (pipe the input into hearth map, or cut files with --pipe-part -a FILE)"
+                .to_owned(),
+        )
+    }
+}
+
 /// `--resume` or `--resume-failed`.
 pub fn resume(args: &MapArgs) -> Option<Resume> {
     if args.resume_from.resume_failed {
@@ -321,7 +340,10 @@ pub fn resume(args: &MapArgs) -> Option<Resume> {
 
 /// The names of the replacement strings, as renamed by the options.
 fn names(args: &MapArgs) -> Names {
-    let mut names = Names::default();
+    let mut names = Names {
+        plus: args.running.plus,
+        ..Names::default()
+    };
     let renames = [
         (
             if args.replace.is_some() {

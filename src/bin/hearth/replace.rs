@@ -10,9 +10,11 @@
 //! every record the job takes (`-N`, `-m`, `-X`). `{n}` is the n-th field,
 //! `{}` all of them, each shell-quoted as GNU parallel quotes and joined
 //! by spaces. With no replacement string at all, the fields are appended.
-//! A string that looks like one of GNU parallel's but is not one hearth
-//! knows (`{=perl=}`, `{..}`, `{+/}`, `{0}`) is an error, never left in
-//! the command.
+//! `--plus` adds GNU parallel's `{..}` `{...}` `{/..}` `{/...}` `{+/}`
+//! `{+.}` `{+..}` `{+...}` (also after a position), `{##}` and `{0#}`. A
+//! string that looks like one of GNU parallel's but is not one hearth
+//! knows (`{=perl=}`, `{0}`, `{..}` without `--plus`) is an error, never
+//! left in the command.
 
 use std::collections::HashMap;
 
@@ -29,6 +31,11 @@ pub enum Field {
     Seq,
     /// The number of the slot that runs the job (`{%}`).
     Slot,
+    /// The number of jobs of the run (`--plus`'s `{##}`).
+    Total,
+    /// The job's sequence number with zeros before it, as wide as the
+    /// number of jobs (`--plus`'s `{0#}`).
+    SeqPadded,
 }
 
 /// A piece of a word of the template.
@@ -56,6 +63,9 @@ pub struct Names {
     pub seq: String,
     /// `{%}` (`--slotreplace`).
     pub slot: String,
+    /// `--plus`: GNU parallel's further strings (`{..}`, `{+/}`, `{##}`,
+    /// ...) are known.
+    pub plus: bool,
 }
 
 impl Default for Names {
@@ -68,6 +78,7 @@ impl Default for Names {
             base_no_ext: "{/.}".to_owned(),
             seq: "{#}".to_owned(),
             slot: "{%}".to_owned(),
+            plus: false,
         }
     }
 }
@@ -87,6 +98,26 @@ impl Names {
         ];
         if table.iter().any(|(name, _)| name.is_empty()) {
             return Err("a replacement string may not be empty (-I and --*replace)".to_owned());
+        }
+        if self.plus {
+            table.extend(
+                ["..", "...", "/..", "/...", "+/", "+.", "+..", "+..."].map(|suffix| {
+                    let name: &'static str = match suffix {
+                        ".." => "{..}",
+                        "..." => "{...}",
+                        "/.." => "{/..}",
+                        "/..." => "{/...}",
+                        "+/" => "{+/}",
+                        "+." => "{+.}",
+                        "+.." => "{+..}",
+                        _ => "{+...}",
+                    };
+                    let edit = Edit::of_plus_suffix(suffix).expect("a --plus suffix");
+                    (name.as_bytes(), Field::All(edit))
+                }),
+            );
+            table.push((b"{##}".as_slice(), Field::Total));
+            table.push((b"{0#}".as_slice(), Field::SeqPadded));
         }
         table.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
         Ok(table)
@@ -123,6 +154,9 @@ pub struct Template {
     /// `-q`: each word is quoted whole once its replacement strings are
     /// replaced (by values as they are), so it stays one word.
     quoted_words: bool,
+    /// The number of jobs of the run, for `{##}` and `{0#}`: set once
+    /// every job is known.
+    total: std::sync::OnceLock<usize>,
 }
 
 /// How the records of a job fill the command (`-m` and `-X`).
@@ -162,6 +196,7 @@ impl Template {
             space: Vec::new(),
             has_fields: false,
             quoted_words: false,
+            total: std::sync::OnceLock::new(),
         };
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
@@ -208,6 +243,7 @@ impl Template {
             space: Vec::new(),
             has_fields: false,
             quoted_words: true,
+            total: std::sync::OnceLock::new(),
         };
         for (at, word) in words.iter().enumerate() {
             if at > 0 {
@@ -222,6 +258,26 @@ impl Template {
             template.space.push(false);
         }
         Ok(template)
+    }
+
+    /// True if the command holds `{##}` or `{0#}`, which need the number of
+    /// jobs before the first one runs.
+    pub fn needs_total(&self) -> bool {
+        self.words
+            .iter()
+            .flatten()
+            .any(|piece| matches!(piece, Piece::Field(Field::Total | Field::SeqPadded)))
+    }
+
+    /// The number of jobs of the run, 0 until it is known.
+    fn total(&self) -> usize {
+        self.total.get().copied().unwrap_or(0)
+    }
+
+    /// Sets the number of jobs of the run (once; later calls change
+    /// nothing).
+    pub fn set_total(&self, total: usize) {
+        let _ = self.total.set(total);
     }
 
     /// True if the command holds a replacement string of the inputs (then
@@ -296,7 +352,7 @@ impl Template {
             if fill == Fill::Context {
                 let mut parts = vec![Vec::new()];
                 let one = std::slice::from_ref(&field.to_vec()).to_vec();
-                Self::render_word(pieces, &one, &one, 0, true, &mut parts);
+                Self::render_word(pieces, &one, &one, (0, 0), true, &mut parts);
                 len += 1 + parts.iter().map(Vec::len).sum::<usize>();
             } else {
                 for piece in pieces {
@@ -324,11 +380,11 @@ impl Template {
         parts: &mut Vec<Vec<u8>>,
     ) {
         if !(self.quoted_words && quoted) || space {
-            Self::render_word(pieces, all, fields, seq, quoted, parts);
+            Self::render_word(pieces, all, fields, (seq, self.total()), quoted, parts);
             return;
         }
         let mut raw = vec![Vec::new()];
-        Self::render_word(pieces, all, fields, seq, false, &mut raw);
+        Self::render_word(pieces, all, fields, (seq, self.total()), false, &mut raw);
         if let [word] = raw.as_slice() {
             quote(word, last(parts));
             return;
@@ -360,12 +416,13 @@ impl Template {
         }
     }
 
-    /// One word: `all` for `{}`, `fields` for positional strings.
+    /// One word: `all` for `{}`, `fields` for positional strings, `total`
+    /// for `{##}`.
     fn render_word(
         pieces: &[Piece],
         all: &[Vec<u8>],
         fields: &[Vec<u8>],
-        seq: usize,
+        (seq, total): (usize, usize),
         quoted: bool,
         parts: &mut Vec<Vec<u8>>,
     ) {
@@ -396,6 +453,13 @@ impl Template {
                     last(parts).extend_from_slice(seq.to_string().as_bytes());
                 }
                 Piece::Field(Field::Slot) => parts.push(Vec::new()),
+                Piece::Field(Field::Total) => {
+                    last(parts).extend_from_slice(total.to_string().as_bytes());
+                }
+                Piece::Field(Field::SeqPadded) => {
+                    let width = total.to_string().len();
+                    last(parts).extend_from_slice(format!("{seq:0width$}").as_bytes());
+                }
             }
         }
     }
@@ -438,7 +502,7 @@ fn parse_word(
         {
             let braced = &rest[..=close];
             let inner = &rest[1..close];
-            match braced_field(inner, columns)? {
+            match braced_field(inner, columns, names.plus)? {
                 Some(field) => {
                     flush(&mut text, &mut pieces);
                     pieces.push(Piece::Field(field));
@@ -464,7 +528,18 @@ fn flush(text: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
 
 /// A positional (`{2}`, `{-1/.}`) or `--header` (`{name}`, `{name.}`)
 /// string, from what is between its braces.
-fn braced_field(inner: &[u8], columns: &HashMap<&[u8], usize>) -> Result<Option<Field>, String> {
+fn braced_field(
+    inner: &[u8],
+    columns: &HashMap<&[u8], usize>,
+    plus: bool,
+) -> Result<Option<Field>, String> {
+    let edit_of = |suffix: &str| {
+        if plus {
+            Edit::of_plus_suffix(suffix)
+        } else {
+            Edit::of_suffix(suffix)
+        }
+    };
     let Ok(inner) = std::str::from_utf8(inner) else {
         return Ok(None);
     };
@@ -474,7 +549,7 @@ fn braced_field(inner: &[u8], columns: &HashMap<&[u8], usize>) -> Result<Option<
         .map_or(inner.len(), |end| end + digits_from);
     if digits > digits_from {
         let (number, suffix) = inner.split_at(digits);
-        let Some(edit) = Edit::of_suffix(suffix) else {
+        let Some(edit) = edit_of(suffix) else {
             return Ok(None);
         };
         let n: isize = number
@@ -489,11 +564,16 @@ fn braced_field(inner: &[u8], columns: &HashMap<&[u8], usize>) -> Result<Option<
             n => Ok(Some(Field::At(n, edit))),
         };
     }
-    for suffix in ["", ".", "/", "//", "/."] {
+    let plus_suffixes: &[&str] = if plus {
+        &["..", "...", "/..", "/...", "+/", "+.", "+..", "+..."]
+    } else {
+        &[]
+    };
+    for &suffix in ["", ".", "/", "//", "/."].iter().chain(plus_suffixes) {
         if let Some(name) = inner.strip_suffix(suffix)
             && let Some(&at) = columns.get(name.as_bytes())
         {
-            let edit = Edit::of_suffix(suffix).expect("a known suffix");
+            let edit = edit_of(suffix).expect("a known suffix");
             // An index into a `Vec` is below `isize::MAX`.
             let at = isize::try_from(at).unwrap_or(isize::MAX);
             return Ok(Some(Field::At(at, edit)));
@@ -523,8 +603,8 @@ fn check_unknown(inner: &[u8]) -> Result<(), String> {
     if !tail.is_empty() && tail.iter().all(|b| b"./#%+".contains(b)) {
         return Err(format!(
             "{{{shown}}} is not a replacement string hearth map knows (it has {{}} {{.}} {{/}} \
-             {{//}} {{/.}} {{#}} {{%}}, {{n}} and {{n.}} {{n/}} {{n//}} {{n/.}}; GNU parallel's \
-             --plus strings are not among them)"
+             {{//}} {{/.}} {{#}} {{%}}, {{n}} and {{n.}} {{n/}} {{n//}} {{n/.}}, and with --plus \
+             {{..}} {{...}} {{/..}} {{/...}} {{+/}} {{+.}} {{+..}} {{+...}} {{##}} {{0#}})"
         ));
     }
     Ok(())

@@ -150,3 +150,34 @@ fn unquoted_for_tags() {
         [b"a b-3:".to_vec()]
     );
 }
+
+#[test]
+fn plus_edits_cut_as_gnu_parallel_cuts() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "..",
+            &[
+                ("a/b.c.d.e", "a/b.c"),
+                ("x.", "x."),
+                ("x..", "x"),
+                ("a.b/.c", "a.b/.c"),
+            ],
+        ),
+        ("...", &[("a..b", "a..b"), ("a...b", "a")]),
+        ("/..", &[("a/b.c.d.e", "b.c"), ("a.b/.c", ".c")]),
+        ("+/", &[("a/b.c", "a"), ("/r", ""), ("noext", "")]),
+        ("+.", &[("a.b/c", "b/c"), ("x.", ""), ("noext", "")]),
+        ("+..", &[("a..b", ".b"), ("x.", ""), (".a.b", "a.b")]),
+        ("+...", &[("a...b", "..b"), ("x.tar.gz", "")]),
+    ];
+    for (suffix, values) in cases {
+        let edit = Edit::of_plus_suffix(suffix).unwrap();
+        for (value, want) in *values {
+            assert_eq!(
+                String::from_utf8_lossy(&edit.apply(value.as_bytes())),
+                *want,
+                "{{{suffix}}} of {value:?}"
+            );
+        }
+    }
+}
