@@ -303,6 +303,18 @@ fn plus_replacement_strings() {
         args.extend(values);
         same(&args, b"");
     }
+    // The edits in the manner of bash, on {} and after a position.
+    for string in [
+        "{:-def}", "{:2}", "{:1:2}", "{#a}", "{%z}", "{/a/X}", "{//a/X}", "{^a}", "{^^a}", "{,A}",
+        "{,,A}", "{1:-d}", "{/a./_}", "{-1^^a}",
+    ] {
+        same(
+            &[
+                "-k", "--plus", "echo", string, ":::", "abcaz", "", "Az", "0", "a b",
+            ],
+            b"",
+        );
+    }
     // {##} and {0#} read every input first, from stdin too.
     let twelve = (1..=12)
         .map(|i| i.to_string())

@@ -17,6 +17,7 @@ macro_rules! say {
     }};
 }
 
+mod bash_edit;
 mod batch;
 mod each_host;
 mod edit;
@@ -576,7 +577,8 @@ pub struct Running {
     /// the last /), {+.} {+..} {+...} (the last 1, 2 or 3 extensions),
     /// {##} (the number of jobs; every input is read first) and {0#} (the
     /// job's number, zero-padded to that width); also after a position
-    /// ({1..}, {2+.}).
+    /// ({1..}, {2+.}); and edits as in bash: {:-text} {:n} {:n:m} {#re}
+    /// {%re} {/re/text} {//re/text} {^re} {^^re} {,re} {,,re}.
     #[arg(long)]
     pub plus: bool,
     /// Quote the command's words, so that each stays one word for the

@@ -11,17 +11,21 @@
 //! `{}` all of them, each shell-quoted as GNU parallel quotes and joined
 //! by spaces. With no replacement string at all, the fields are appended.
 //! `--plus` adds GNU parallel's `{..}` `{...}` `{/..}` `{/...}` `{+/}`
-//! `{+.}` `{+..}` `{+...}` (also after a position), `{##}` and `{0#}`. A
+//! `{+.}` `{+..}` `{+...}` (also after a position), `{##}`, `{0#}` and the
+//! edits in the manner of bash (`bash_edit.rs`). A
 //! string that looks like one of GNU parallel's but is not one hearth
 //! knows (`{=perl=}`, `{0}`, `{..}` without `--plus`) is an error, never
 //! left in the command.
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
+use crate::bash_edit::BashEdit;
 pub use crate::edit::{Edit, quote};
 
 /// What a replacement string stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field {
     /// Every field of the job (`{}` and its edits).
     All(Edit),
@@ -36,6 +40,9 @@ pub enum Field {
     /// The job's sequence number with zeros before it, as wide as the
     /// number of jobs (`--plus`'s `{0#}`).
     SeqPadded,
+    /// Every field (`None`), or one as for [`Field::At`], with a
+    /// `--plus` edit in the manner of bash (`{:-x}`, `{2/a/b}`).
+    Edited(Option<isize>, Arc<BashEdit>),
 }
 
 /// A piece of a word of the template.
@@ -439,13 +446,22 @@ impl Template {
                     }
                 }
                 Piece::Field(Field::At(at, edit)) => {
-                    let index = if *at < 0 {
-                        fields.len().checked_sub(at.unsigned_abs())
-                    } else {
-                        usize::try_from(*at).ok()
-                    };
                     // A field the job does not have is nothing at all.
-                    if let Some(value) = index.and_then(|i| fields.get(i)) {
+                    if let Some(value) = field_at(fields, *at) {
+                        put(&edit.apply(value), quoted, last(parts));
+                    }
+                }
+                Piece::Field(Field::Edited(None, edit)) => {
+                    let out = last(parts);
+                    for (at, value) in all.iter().enumerate() {
+                        if at > 0 {
+                            out.push(b' ');
+                        }
+                        put(&edit.apply(value), quoted, out);
+                    }
+                }
+                Piece::Field(Field::Edited(Some(at), edit)) => {
+                    if let Some(value) = field_at(fields, *at) {
                         put(&edit.apply(value), quoted, last(parts));
                     }
                 }
@@ -463,6 +479,16 @@ impl Template {
             }
         }
     }
+}
+
+/// The field at `at` (from 0, or from -1 at the end), if the job has it.
+fn field_at(fields: &[Vec<u8>], at: isize) -> Option<&Vec<u8>> {
+    let index = if at < 0 {
+        fields.len().checked_sub(at.unsigned_abs())
+    } else {
+        usize::try_from(at).ok()
+    };
+    index.and_then(|i| fields.get(i))
 }
 
 fn last(parts: &mut [Vec<u8>]) -> &mut Vec<u8> {
@@ -492,7 +518,7 @@ fn parse_word(
         for (name, field) in table {
             if rest.starts_with(name) {
                 flush(&mut text, &mut pieces);
-                pieces.push(Piece::Field(*field));
+                pieces.push(Piece::Field(field.clone()));
                 at += name.len();
                 continue 'scan;
             }
@@ -502,7 +528,11 @@ fn parse_word(
         {
             let braced = &rest[..=close];
             let inner = &rest[1..close];
-            match braced_field(inner, columns, names.plus)? {
+            let field = match braced_field(inner, columns, names.plus)? {
+                None if names.plus => bash_field(inner)?,
+                found => found,
+            };
+            match field {
                 Some(field) => {
                     flush(&mut text, &mut pieces);
                     pieces.push(Piece::Field(field));
@@ -580,6 +610,31 @@ fn braced_field(
         }
     }
     Ok(None)
+}
+
+/// A `--plus` edit in the manner of bash (`{:-x}`, `{2#a}`), from what is
+/// between its braces: a position may come first.
+fn bash_field(inner: &[u8]) -> Result<Option<Field>, String> {
+    let Ok(inner) = std::str::from_utf8(inner) else {
+        return Ok(None);
+    };
+    let sign = usize::from(inner.starts_with('-'));
+    let digits = inner[sign..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(inner.len(), |end| end + sign);
+    let (position, text) = if digits > sign {
+        let n: isize = inner[..digits]
+            .parse()
+            .map_err(|_| format!("{{{inner}}}: the position is too large"))?;
+        match n {
+            0 => return Ok(None),
+            n if n > 0 => (Some(n - 1), &inner[digits..]),
+            n => (Some(n), &inner[digits..]),
+        }
+    } else {
+        (None, inner)
+    };
+    Ok(BashEdit::parse(text)?.map(|edit| Field::Edited(position, Arc::new(edit))))
 }
 
 /// Fails for what looks like one of GNU parallel's replacement strings
