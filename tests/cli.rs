@@ -1301,9 +1301,9 @@ fn arg_values_may_begin_with_a_dash() {
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--files"],
-            "--files is an option of GNU parallel that hearth map does not have; \
-             the nearest is --results DIR",
+            &["--ctag"],
+            "--ctag is an option of GNU parallel that hearth map does not have; \
+             the nearest is --tag or --tagstring",
         ),
         (
             &["--round-robin"],

@@ -340,3 +340,54 @@ fn plus_replacement_strings() {
         b"",
     );
 }
+
+#[test]
+fn files_hold_each_jobs_output() {
+    let Some(parallel) = super::parallel() else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for tool in ["parallel", "hearth"] {
+        let dir = super::scratch("files");
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let tmp_arg = tmp.display().to_string();
+        let words = [
+            "-k",
+            "--files",
+            "--tmpdir",
+            &tmp_arg,
+            "--tag",
+            "echo {}; echo x{}; echo err >&2",
+            ":::",
+            "a",
+            "b",
+            "",
+        ];
+        let args: Vec<&std::ffi::OsStr> = words.iter().map(std::ffi::OsStr::new).collect();
+        let output = if tool == "parallel" {
+            super::gnu(parallel, &args, b"", &dir)
+        } else {
+            super::hearth(&args, b"", &dir)
+        };
+        assert!(output.status.success(), "{tool}: {}", shown(&output));
+        let mut jobs = Vec::new();
+        for line in String::from_utf8(output.stdout.clone()).unwrap().lines() {
+            let (tag, path) = line.split_once('\t').unwrap();
+            let path = std::path::Path::new(path);
+            assert_eq!(path.parent(), Some(tmp.as_path()), "{tool}: {line}");
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert!(
+                name.starts_with("par")
+                    && path.extension().is_some_and(|e| e == "par")
+                    && name.len() == 12,
+                "{tool}: {name}"
+            );
+            jobs.push((tag.to_owned(), std::fs::read_to_string(path).unwrap()));
+        }
+        seen.push(jobs);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(seen[1], seen[0], "hearth map, then GNU parallel");
+    assert_eq!(seen[1].len(), 3);
+}

@@ -173,6 +173,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         // --nonall and --onall take no --pipe.
         piped: Piped::No,
         shown: args.verbose,
+        files: crate::output::files_dir(args),
     }
 }
 

@@ -306,6 +306,8 @@ pub struct MapArgs {
     pub counts: machine::Counts,
     #[command(flatten)]
     pub verbose: Verbose,
+    #[command(flatten)]
+    pub as_files: AsFiles,
     /// Use STR instead of `{.}`.
     #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
     pub extension_replace: Option<String>,
@@ -512,6 +514,19 @@ pub struct OutputForm {
     /// read as the jobs run (stdin) and the total is not known before.
     #[arg(long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
     pub total_jobs: Option<usize>,
+}
+
+/// `--files`: each job's stdout in a file of its own, its name printed.
+#[derive(Clone, Debug, Args)]
+pub struct AsFiles {
+    /// Put each job's stdout in a new file (named parXXXXX.par, in
+    /// --tmpdir) and print the file's name instead, as its output (tagged
+    /// with --tag); stderr is printed as usual. The files stay.
+    #[arg(long, visible_aliases = ["output-as-files", "outputasfiles"], conflicts_with_all = ["json", "results"])]
+    pub files: bool,
+    /// Where --files puts its files [default: $TMPDIR, else /tmp].
+    #[arg(long, value_name = "DIR")]
+    pub tmpdir: Option<PathBuf>,
 }
 
 /// When the run stops early.

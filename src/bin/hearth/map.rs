@@ -72,6 +72,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         columns: plan.columns.clone(),
         piped: plan.maker.pipe,
         shown: args.verbose,
+        files: crate::output::files_dir(&args),
     };
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,

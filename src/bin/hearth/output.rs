@@ -45,6 +45,9 @@ pub struct Settings {
     pub grouping: Grouping,
     /// `-v` and `-t`: where each job's command line is shown.
     pub shown: Verbose,
+    /// `--files`: the directory of the files that take each job's stdout
+    /// (the names are printed instead).
+    pub files: Option<PathBuf>,
 }
 
 /// How outputs are printed.
@@ -79,6 +82,8 @@ struct Printing {
     collected: Option<[Vec<u8>; 2]>,
     /// Its `--results`.
     results: Option<JobResults>,
+    /// Its `--files` file, once it has one.
+    file: Option<(PathBuf, File)>,
 }
 
 /// One finished job, as the printer needs it.
@@ -141,6 +146,9 @@ impl Printer {
         if let Some(collected) = &mut printing.collected {
             collected[usize::from(stream == Stream::Stderr)].extend_from_slice(bytes);
             return Ok(());
+        }
+        if let (Some(dir), Stream::Stdout) = (&self.settings.files, stream) {
+            return write_to_file(printing, dir, bytes);
         }
         if let Some(job) = &mut printing.results {
             if let Err(err) = job.write(stream, bytes) {
@@ -299,6 +307,17 @@ impl Printer {
         };
         let grouping = self.settings.grouping;
         let mut out = io::stdout().lock();
+        if let (Some(dir), true) = (&self.settings.files, ran) {
+            // A job without output still gets its (empty) file.
+            write_to_file(&mut printing, dir, b"")?;
+            if let Some((path, _)) = &printing.file {
+                let mut line = path.as_os_str().as_encoded_bytes().to_vec();
+                line.push(b'\n');
+                printing
+                    .streams
+                    .write(grouping, Stream::Stdout, &line, &mut out)?;
+            }
+        }
         printing
             .streams
             .finish(grouping, Stream::Stdout, &mut out)?;
@@ -443,6 +462,67 @@ impl Printer {
             ));
         }
         Ok(())
+    }
+}
+
+/// The directory of `--files`' files, with `--files`: `--tmpdir`,
+/// `$TMPDIR` or `/tmp`.
+pub fn files_dir(args: &crate::MapArgs) -> Option<PathBuf> {
+    args.as_files.files.then(|| {
+        args.as_files
+            .tmpdir
+            .clone()
+            .or_else(|| {
+                std::env::var_os("TMPDIR")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+    })
+}
+
+/// Appends `bytes` to the `--files` file of `printing`, made in `dir`
+/// first if it has none yet.
+fn write_to_file(printing: &mut Printing, dir: &Path, bytes: &[u8]) -> io::Result<()> {
+    if printing.file.is_none() {
+        printing.file = Some(new_file(dir)?);
+    }
+    match &mut printing.file {
+        Some((_, file)) => file.write_all(bytes),
+        None => Ok(()),
+    }
+}
+
+/// A new file in `dir` named as GNU parallel names those of `--files`:
+/// `par`, five letters or digits, `.par`.
+fn new_file(dir: &Path) -> io::Result<(PathBuf, File)> {
+    use std::hash::{BuildHasher, Hasher};
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut attempt = 0u32;
+    loop {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(attempt);
+        hasher.write_u32(std::process::id());
+        let mut bits = hasher.finish();
+        let mut name = String::from("par");
+        for _ in 0..5 {
+            name.push(char::from(LETTERS[usize::try_from(bits % 62).unwrap_or(0)]));
+            bits /= 62;
+        }
+        name.push_str(".par");
+        let path = dir.join(name);
+        match File::options().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot make a file for --files in {}: {err}", dir.display()),
+                ));
+            }
+        }
     }
 }
 

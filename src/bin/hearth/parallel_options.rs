@@ -89,10 +89,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--show-limits"], None),
     (&["--minversion"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
-    (
-        &["--files", "--output-as-files", "--outputasfiles"],
-        Some("the nearest is --results DIR (each job's outputs in files)"),
-    ),
     (&["--plain", "-J", "--profile"], None),
     (&["--process-slot-var"], None),
     (
@@ -125,7 +121,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--tee"], None),
     (&["--template", "--tmpl"], None),
     (&["--term-seq"], None),
-    (&["--tmpdir"], None),
     (&["--tmux", "--tmuxpane"], None),
     (
         &["-V", "--version"],
@@ -238,10 +233,8 @@ mod tests {
     #[test]
     fn lookup_finds_names_and_names_with_values() {
         assert_eq!(
-            lookup("--files=x"),
-            Some(Some(
-                "the nearest is --results DIR (each job's outputs in files)"
-            ))
+            lookup("--ctagstring=x"),
+            Some(Some("the nearest is --tag or --tagstring"))
         );
         assert_eq!(lookup("--round-robin"), Some(None));
         assert_eq!(lookup("--bogus"), None);
