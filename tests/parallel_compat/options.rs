@@ -391,3 +391,24 @@ fn files_hold_each_jobs_output() {
     assert_eq!(seen[1], seen[0], "hearth map, then GNU parallel");
     assert_eq!(seen[1].len(), 3);
 }
+
+#[test]
+fn shellquote_prints_what_the_shell_reads_back() {
+    same(&["--shellquote", ":::", "a b", "it's", "x", "$HOME"], b"");
+    same(&["--shellquote"], b"a b\n$HOME\n");
+    same(&["--shellquote", "--shellquote", ":::", "a b"], b"");
+    same(&["--shellquote", "echo", ":::", "a b"], b"");
+    same(
+        &[
+            "-k",
+            "--shellquote",
+            "--shellquote",
+            "echo",
+            "{}",
+            ":::",
+            "a b",
+            "c",
+        ],
+        b"",
+    );
+}

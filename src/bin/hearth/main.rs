@@ -335,7 +335,7 @@ pub struct MapArgs {
     /// gives inputs.
     #[arg(
         trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets"],
+        required_unless_present_any = ["cores", "threads", "sockets", "shellquote"],
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
@@ -791,6 +791,11 @@ pub struct Scheduling {
     /// Run the jobs in a random order (all inputs are read first).
     #[arg(long)]
     pub shuf: bool,
+    /// Print each job's command line quoted for the shell (with no
+    /// command: each input quoted) and run nothing; given twice, quoted
+    /// twice, as GNU parallel's.
+    #[arg(long = "shellquote", visible_alias = "shell-quote", action = clap::ArgAction::Count)]
+    pub shellquote: u8,
 }
 
 /// A duration above zero (a time limit of 0 would fail every attempt).

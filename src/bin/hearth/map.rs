@@ -51,8 +51,8 @@ pub fn run(args: MapArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(msg) => return own_error(&msg),
     };
-    if args.scheduling.dry_run {
-        return dry_run(plan, total_slots(&args));
+    if args.scheduling.dry_run || args.scheduling.shellquote > 0 {
+        return dry_run(plan, total_slots(&args), Quoting::of(&args));
     }
     if args.each_host.nonall || args.each_host.onall {
         return crate::each_host::run(&args, plan, halt);
@@ -413,7 +413,57 @@ fn halted_after(tally: &Tally, when: When) -> String {
 
 /// `--dry-run`: the command line of each job on stdout, `{%}` the slots
 /// in turn; nothing runs.
-fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
+/// `--shellquote`: how many times each line of a dry run is quoted, and
+/// whether the command was empty (its line is then the quoted inputs).
+struct Quoting {
+    times: u8,
+    no_command: bool,
+}
+
+impl Quoting {
+    /// The quoting `args` ask for.
+    fn of(args: &MapArgs) -> Quoting {
+        Quoting {
+            times: args.scheduling.shellquote,
+            no_command: args
+                .command
+                .first()
+                .is_none_or(|word| is_separator(word, args)),
+        }
+    }
+}
+
+/// True if `word` begins a list of inputs on the command line of `args`.
+fn is_separator(word: &std::ffi::OsStr, args: &MapArgs) -> bool {
+    let list = args.input.arg_sep.as_deref().unwrap_or(":::");
+    let files = args.input.arg_file_sep.as_deref().unwrap_or("::::");
+    [list, files]
+        .iter()
+        .any(|sep| word == *sep || word.to_str().and_then(|w| w.strip_suffix('+')) == Some(*sep))
+}
+
+/// Quotes `line` as `--shellquote` says (nothing for a plain dry run).
+fn shell_quoted(mut line: Vec<u8>, quoting: &Quoting) -> Vec<u8> {
+    if quoting.times == 0 {
+        return line;
+    }
+    let mut times = quoting.times;
+    if quoting.no_command {
+        // The inputs, appended after a space, are quoted once already.
+        if line.first() == Some(&b' ') {
+            let _ = line.remove(0);
+        }
+        times -= 1;
+    }
+    for _ in 0..times {
+        let mut quoted = Vec::with_capacity(line.len() + 2);
+        crate::replace::quote(&line, &mut quoted);
+        line = quoted;
+    }
+    line
+}
+
+fn dry_run(plan: plan::Plan, slots: usize, quoting: Quoting) -> ExitCode {
     let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
         Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
         Jobs::Streamed(batches) => batches,
@@ -426,7 +476,7 @@ fn dry_run(plan: plan::Plan, slots: usize) -> ExitCode {
         };
         let (_, text) = plan.maker.make(fields, index + 1);
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
-        let mut line = text.command(Some(slot));
+        let mut line = shell_quoted(text.command(Some(slot)), &quoting);
         line.push(b'\n');
         if let Err(err) = out.write_all(&line) {
             return write_failed(&err);

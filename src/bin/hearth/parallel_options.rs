@@ -101,7 +101,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--_parset"], None),
-    (&["--shell-quote", "--shellquote"], None),
     (&["--retry-failed"], Some("the nearest is --resume-failed")),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),

@@ -194,7 +194,14 @@ fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> 
         args.input.arg_sep.as_deref().unwrap_or(":::"),
         args.input.arg_file_sep.as_deref().unwrap_or("::::"),
     );
-    Inputs::parse(trailing, &separators, &args.input.arg_files, values)
+    let (command, inputs) = Inputs::parse(trailing, &separators, &args.input.arg_files, values)?;
+    // --shellquote alone quotes the inputs.
+    if command.is_empty() && args.scheduling.shellquote == 0 {
+        return Err(
+            "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
+        );
+    }
+    Ok((command, inputs))
 }
 
 /// The sequence numbers `--resume` or `--resume-failed` skip (none

@@ -199,7 +199,8 @@ impl Inputs {
     /// Splits the trailing words (`CMD ... ::: A B :::: FILE ...`, with
     /// `separators`) into the command's words and the sources;
     /// `arg_files` are `-a`'s files and `args` `--arg`'s values. Without
-    /// any source, stdin is one.
+    /// any source, stdin is one. The command may be empty (the caller says
+    /// whether that is an error).
     pub fn parse(
         trailing: Vec<Vec<u8>>,
         separators: &Separators,
@@ -257,11 +258,6 @@ impl Inputs {
                 origin: Origin::List(values),
                 linked: false,
             });
-        }
-        if command.is_empty() {
-            return Err(
-                "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
-            );
         }
         let defaulted = sources.is_empty();
         if defaulted {
