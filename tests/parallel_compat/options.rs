@@ -412,3 +412,17 @@ fn shellquote_prints_what_the_shell_reads_back() {
         b"",
     );
 }
+
+#[test]
+fn retry_failed_runs_the_failed_lines_of_the_joblog_again() {
+    let log = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+               1\t:\t1765000000.000\t     0.001\t0\t2\t0\t0\techo 0; exit 0\n\
+               2\t:\t1765000000.000\t     0.001\t0\t2\t1\t0\techo 1; exit 1\n\
+               3\t:\t1765000000.000\t     0.001\t0\t2\t2\t0\techo 2; exit 2\n\
+               4\t:\t1765000000.000\t     0.001\t0\t0\t0\t9\tkill -9 $$\n\
+               3\t:\t1765000000.000\t     0.001\t0\t2\t0\t0\techo 2\n";
+    let prepare = |dir: &std::path::Path| std::fs::write(dir.join("log"), log).unwrap();
+    super::same_joblog(&["-k", "--retry-failed"], prepare);
+    // The command and inputs given are not used.
+    super::same_joblog(&["-k", "--retry-failed", "echo", "no", ":::", "x"], prepare);
+}

@@ -12,7 +12,8 @@
 //! `--resume` and `--resume-failed` read an existing joblog: the jobs it
 //! shows as done (or as done and succeeded) are skipped, keyed by their
 //! sequence number, and the log is appended to. `--joblog +FILE` appends
-//! to FILE without `--resume`.
+//! to FILE without `--resume`. `--retry-failed` runs the command lines of
+//! the jobs it shows as failed again, with their numbers.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -112,16 +113,22 @@ pub fn write(log: &mut impl Write, line: &Line<'_>) -> io::Result<()> {
     log.write_all(b"\n")
 }
 
-/// The sequence numbers that `--resume` (or `--resume-failed`) skips, from
-/// the joblog at `path` (none if it does not exist yet).
-pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
+/// One job's line of a joblog, as `--resume` and `--retry-failed` read it.
+struct Row {
+    seq: usize,
+    succeeded: bool,
+    command: Vec<u8>,
+}
+
+/// The job lines of the joblog at `path` (none if it does not exist yet).
+fn rows(path: &Path) -> Result<Vec<Row>, String> {
     let (path, _) = file_of(path);
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(format!("cannot read the joblog {}: {err}", path.display())),
     };
-    let mut skipped = HashSet::new();
+    let mut rows = Vec::new();
     for (at, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line =
             line.map_err(|err| format!("cannot read the joblog {}: {err}", path.display()))?;
@@ -136,7 +143,9 @@ pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
                 .parse()
                 .ok()
         };
-        let (Some(seq), Some(exit), Some(signal)) = (number(0), number(6), number(7)) else {
+        let (Some(seq), Some(exit), Some(signal), Some(command)) =
+            (number(0), number(6), number(7), columns.get(8))
+        else {
             return Err(format!(
                 "the joblog {} is not a joblog: line {} is not Seq, Host, .., Exitval, Signal, \
                  Command; give another --joblog to start afresh",
@@ -144,12 +153,41 @@ pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
                 at + 1
             ));
         };
-        let succeeded = exit == 0 && signal == 0;
-        if (resume == Resume::Done || succeeded)
-            && let Ok(seq) = usize::try_from(seq)
-        {
-            let _ = skipped.insert(seq);
+        if let Ok(seq) = usize::try_from(seq) {
+            rows.push(Row {
+                seq,
+                succeeded: exit == 0 && signal == 0,
+                command: command.to_vec(),
+            });
         }
     }
-    Ok(skipped)
+    Ok(rows)
+}
+
+/// The sequence numbers that `--resume` (or `--resume-failed`) skips, from
+/// the joblog at `path` (none if it does not exist yet).
+pub fn skipped(path: &Path, resume: Resume) -> Result<HashSet<usize>, String> {
+    Ok(rows(path)?
+        .into_iter()
+        .filter(|row| resume == Resume::Done || row.succeeded)
+        .map(|row| row.seq)
+        .collect())
+}
+
+/// `--retry-failed`: the command line of every job of the joblog at
+/// `path` by sequence number (`None` where the log has no job), those the
+/// log shows as succeeded too; the caller skips them.
+pub fn commands(path: &Path) -> Result<Vec<Option<Vec<u8>>>, String> {
+    let mut commands: Vec<Option<Vec<u8>>> = Vec::new();
+    for row in rows(path)? {
+        if row.seq == 0 {
+            continue;
+        }
+        if commands.len() < row.seq {
+            commands.resize(row.seq, None);
+        }
+        // A job logged twice ran again: its last line is the one.
+        commands[row.seq - 1] = Some(row.command);
+    }
+    Ok(commands)
 }

@@ -335,7 +335,7 @@ pub struct MapArgs {
     /// gives inputs.
     #[arg(
         trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets", "shellquote"],
+        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed"],
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
@@ -488,6 +488,11 @@ pub struct ResumeArgs {
     /// others, and append to it.
     #[arg(long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
     pub resume_failed: bool,
+    /// With --joblog: run again, with their numbers, the command lines of
+    /// the jobs the joblog shows as failed, and append to it; the command
+    /// and inputs given here are not used (GNU parallel's).
+    #[arg(long = "retry-failed", requires = "joblog", conflicts_with_all = ["resume", "resume_failed"])]
+    pub retry_failed: bool,
 }
 
 /// What is printed with or instead of the outputs: the host, JSON, a

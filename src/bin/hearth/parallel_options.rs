@@ -101,7 +101,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--_parset"], None),
-    (&["--retry-failed"], Some("the nearest is --resume-failed")),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),
     (&["--skip-first-line"], None),

@@ -43,6 +43,9 @@ pub struct Plan {
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
 /// every job is made before the run.
 pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
+    if args.resume_from.retry_failed {
+        return retried(args);
+    }
     if args.blocks.pipe || args.blocks.pipe_part {
         return piped(args, slots, read_all);
     }
@@ -311,6 +314,40 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     })
 }
 
+/// `--retry-failed`: the jobs of the joblog that did not succeed, run
+/// again with their numbers and command lines (the command and inputs
+/// given are not used, as in GNU parallel).
+fn retried(args: &MapArgs) -> Result<Plan, String> {
+    let Some(path) = &args.joblog else {
+        return Err("--retry-failed reads the --joblog: give it".to_owned());
+    };
+    let commands = joblog::commands(path)?;
+    let mut skip = joblog::skipped(path, Resume::Succeeded)?;
+    let mut jobs = Vec::with_capacity(commands.len());
+    for (at, command) in commands.into_iter().enumerate() {
+        if command.is_none() {
+            let _ = skip.insert(at + 1);
+        }
+        jobs.push(vec![command.unwrap_or_default()]);
+    }
+    let template = Arc::new(Template::verbatim());
+    template.set_total(jobs.len());
+    Ok(Plan {
+        maker: Maker {
+            template,
+            fill: Fill::Join,
+            skip: Arc::new(skip),
+            files: None,
+            pipe: Piped::No,
+            nice: args.running.nice,
+            insert: true,
+        },
+        jobs: Jobs::Listed(jobs),
+        tag: None,
+        columns: Vec::new(),
+    })
+}
+
 /// The files `--pipe-part` cuts (`None` for `--pipe`, which cuts stdin),
 /// or why the inputs given do not go with either.
 fn part_files(args: &MapArgs, inputs: &Inputs) -> Result<Option<Vec<PathBuf>>, String> {
@@ -336,7 +373,7 @@ fn part_files(args: &MapArgs, inputs: &Inputs) -> Result<Option<Vec<PathBuf>>, S
 
 /// `--resume` or `--resume-failed`.
 pub fn resume(args: &MapArgs) -> Option<Resume> {
-    if args.resume_from.resume_failed {
+    if args.resume_from.resume_failed || args.resume_from.retry_failed {
         Some(Resume::Succeeded)
     } else if args.resume_from.resume {
         Some(Resume::Done)

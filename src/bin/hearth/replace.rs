@@ -164,6 +164,8 @@ pub struct Template {
     /// The number of jobs of the run, for `{##}` and `{0#}`: set once
     /// every job is known.
     total: std::sync::OnceLock<usize>,
+    /// `--retry-failed`: the command line is the job's one field, as it is.
+    verbatim: bool,
 }
 
 /// How the records of a job fill the command (`-m` and `-X`).
@@ -204,6 +206,7 @@ impl Template {
             has_fields: false,
             quoted_words: false,
             total: std::sync::OnceLock::new(),
+            verbatim: false,
         };
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
@@ -251,6 +254,7 @@ impl Template {
             has_fields: false,
             quoted_words: true,
             total: std::sync::OnceLock::new(),
+            verbatim: false,
         };
         for (at, word) in words.iter().enumerate() {
             if at > 0 {
@@ -265,6 +269,19 @@ impl Template {
             template.space.push(false);
         }
         Ok(template)
+    }
+
+    /// The template of `--retry-failed`'s jobs: a job's one field is its
+    /// whole command line, as the joblog has it.
+    pub fn verbatim() -> Template {
+        Template {
+            words: Vec::new(),
+            space: Vec::new(),
+            has_fields: true,
+            quoted_words: false,
+            total: std::sync::OnceLock::new(),
+            verbatim: true,
+        }
     }
 
     /// True if the command holds `{##}` or `{0#}`, which need the number of
@@ -298,6 +315,9 @@ impl Template {
     /// when `{%}` is not used). Values are quoted (`quoted`), or as they
     /// are for a `--tagstring`.
     pub fn render(&self, fields: &[Vec<u8>], seq: usize, fill: Fill, quoted: bool) -> Vec<Vec<u8>> {
+        if self.verbatim {
+            return vec![fields.first().cloned().unwrap_or_default()];
+        }
         let mut parts = vec![Vec::new()];
         for (pieces, &space) in self.words.iter().zip(&self.space) {
             let context = fill == Fill::Context
