@@ -394,8 +394,11 @@ fn files_hold_each_jobs_output() {
 
 #[test]
 fn shellquote_prints_what_the_shell_reads_back() {
-    same(&["--shellquote", ":::", "a b", "it's", "x", "$HOME"], b"");
-    same(&["--shellquote"], b"a b\n$HOME\n");
+    same(
+        &["-k", "--shellquote", ":::", "a b", "it's", "x", "$HOME"],
+        b"",
+    );
+    same(&["-k", "--shellquote"], b"a b\n$HOME\n");
     same(&["--shellquote", "--shellquote", ":::", "a b"], b"");
     same(&["--shellquote", "echo", ":::", "a b"], b"");
     same(

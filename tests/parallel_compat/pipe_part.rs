@@ -81,6 +81,9 @@ fn parts_of_lines() {
             "f",
             "--block",
             "20",
+            // GNU parallel prints a dry run's lines as its jobs end: in
+            // order with -k only.
+            "-k",
             "--dry-run",
             "echo {#}; wc -l",
         ],

@@ -147,6 +147,18 @@ fn dirname(value: &[u8]) -> Vec<u8> {
     dir.to_vec()
 }
 
+/// Appends `value` as it goes between single quotes for `sh`: a `'` as
+/// `'"'"'` (the quote closed, a quoted quote, the quote opened again).
+pub fn push_in_quotes(value: &[u8], out: &mut Vec<u8>) {
+    for &b in value {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\"'\"'");
+        } else {
+            out.push(b);
+        }
+    }
+}
+
 /// Quotes `value` for `sh` as GNU parallel does: as it is when it holds
 /// only `-_.+/`, letters and digits, else in single quotes (a `'` inside
 /// as `'"'"'`); empty as `''`.
@@ -162,13 +174,7 @@ pub fn quote(value: &[u8], out: &mut Vec<u8>) {
     }
     let mut quoted = Vec::with_capacity(value.len() + 2);
     quoted.push(b'\'');
-    for &b in value {
-        if b == b'\'' {
-            quoted.extend_from_slice(b"'\"'\"'");
-        } else {
-            quoted.push(b);
-        }
-    }
+    push_in_quotes(value, &mut quoted);
     quoted.push(b'\'');
     // `''` at either end says nothing.
     let mut body = quoted.as_slice();

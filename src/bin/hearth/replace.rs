@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bash_edit::BashEdit;
-pub use crate::edit::{Edit, quote};
+pub use crate::edit::{Edit, push_in_quotes, quote};
 
 /// What a replacement string stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,19 +195,8 @@ impl Template {
             check_unknown(&line[(open + 1)..=(open + 2 + len)])?;
         }
         let table = names.table()?;
-        let columns: HashMap<&[u8], usize> = columns
-            .iter()
-            .enumerate()
-            .map(|(at, name)| (name.as_slice(), at))
-            .collect();
-        let mut template = Template {
-            words: Vec::new(),
-            space: Vec::new(),
-            has_fields: false,
-            quoted_words: false,
-            total: std::sync::OnceLock::new(),
-            verbatim: false,
-        };
+        let columns = column_index(columns);
+        let mut template = Template::empty(false);
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
         while !rest.is_empty() {
@@ -243,19 +232,8 @@ impl Template {
         // The checks of the whole line (`{= =}`) and of the names.
         let _ = Template::parse(words, names, columns)?;
         let table = names.table()?;
-        let columns: HashMap<&[u8], usize> = columns
-            .iter()
-            .enumerate()
-            .map(|(at, name)| (name.as_slice(), at))
-            .collect();
-        let mut template = Template {
-            words: Vec::new(),
-            space: Vec::new(),
-            has_fields: false,
-            quoted_words: true,
-            total: std::sync::OnceLock::new(),
-            verbatim: false,
-        };
+        let columns = column_index(columns);
+        let mut template = Template::empty(true);
         for (at, word) in words.iter().enumerate() {
             if at > 0 {
                 template.words.push(vec![Piece::Text(b" ".to_vec())]);
@@ -271,16 +249,25 @@ impl Template {
         Ok(template)
     }
 
+    /// A template without words yet; `quoted_words` for `-q`.
+    fn empty(quoted_words: bool) -> Template {
+        Template {
+            words: Vec::new(),
+            space: Vec::new(),
+            has_fields: false,
+            quoted_words,
+            total: std::sync::OnceLock::new(),
+            verbatim: false,
+        }
+    }
+
     /// The template of `--retry-failed`'s jobs: a job's one field is its
     /// whole command line, as the joblog has it.
     pub fn verbatim() -> Template {
         Template {
-            words: Vec::new(),
-            space: Vec::new(),
             has_fields: true,
-            quoted_words: false,
-            total: std::sync::OnceLock::new(),
             verbatim: true,
+            ..Template::empty(false)
         }
     }
 
@@ -430,13 +417,7 @@ impl Template {
             if !plain && at == 0 {
                 out.push(b'\'');
             }
-            for &b in part {
-                if b == b'\'' {
-                    out.extend_from_slice(b"'\"'\"'");
-                } else {
-                    out.push(b);
-                }
-            }
+            push_in_quotes(part, out);
             if !plain && at == raw.len() - 1 {
                 out.push(b'\'');
             }
@@ -499,6 +480,15 @@ impl Template {
             }
         }
     }
+}
+
+/// The positions of `--header`'s column names.
+fn column_index(columns: &[Vec<u8>]) -> HashMap<&[u8], usize> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(at, name)| (name.as_slice(), at))
+        .collect()
 }
 
 /// The field at `at` (from 0, or from -1 at the end), if the job has it.
