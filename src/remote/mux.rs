@@ -102,14 +102,45 @@ enum Master {
         deadline: Instant,
         within: Duration,
         stderr: PathBuf,
-        /// `ssh -O exit` for it.
-        exit: Command,
+        /// `ssh -O exit` and `ssh -O check` for it.
+        control: Control,
     },
     Ready {
-        /// `ssh -O exit` for it.
-        exit: Command,
+        /// `ssh -O exit` and `ssh -O check` for it.
+        control: Control,
     },
     Failed(MasterFailure),
+}
+
+/// The commands that reach a master through its control socket.
+struct Control {
+    /// `ssh -O exit`: the master ends.
+    exit: Command,
+    /// `ssh -O check`: the master says its pid.
+    check: Command,
+}
+
+impl Control {
+    /// Asks the master its pid (`ssh -O check` prints `Master running
+    /// (pid=N)`), within `deadline`; `None` if it does not say.
+    fn master_pid(&mut self, deadline: Instant) -> Option<u32> {
+        let mut child = self.check.spawn().ok()?;
+        let pid = child.id();
+        let exited = crate::sys::wait_for_exit(
+            pid,
+            deadline.saturating_duration_since(Instant::now()),
+            || !matches!(child.try_wait(), Ok(None)),
+        );
+        if !matches!(exited, Ok(true)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        let output = child.wait_with_output().ok()?;
+        let said = String::from_utf8_lossy(&output.stderr);
+        let (_, after) = said.split_once("(pid=")?;
+        after.split_once(')')?.0.trim().parse().ok()
+    }
 }
 
 /// How a slot of a host starts now.
@@ -167,12 +198,12 @@ impl Mux {
                 Ok(Some(status)) if status.success() => {
                     if socket.is_some_and(|s| s.exists()) {
                         debug!(host = index; "ssh master up");
-                        let Master::Starting { exit, .. } =
+                        let Master::Starting { control, .. } =
                             std::mem::replace(&mut self.masters[index], Master::Idle)
                         else {
                             continue;
                         };
-                        Master::Ready { exit }
+                        Master::Ready { control }
                     } else {
                         // ssh logged in but made no socket (its own
                         // configuration): the slots log in themselves.
@@ -272,17 +303,27 @@ impl Mux {
             .process_group(0)
             .spawn()?;
         debug!(host:% = host.name, socket:? = socket; "ssh master logging in");
-        let mut exit = host.transport.master_exit_command(&host.name, &socket);
+        let mut exit = host
+            .transport
+            .master_control_command(&host.name, &socket, "exit");
         let _ = exit
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        let mut check = host
+            .transport
+            .master_control_command(&host.name, &socket, "check");
+        let _ = check
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let control = Control { exit, check };
         self.masters[index] = Master::Starting {
             child,
             deadline: crate::remote::engine::after(now, within),
             within,
             stderr,
-            exit,
+            control,
         };
         Ok(())
     }
@@ -301,26 +342,33 @@ impl Mux {
     /// Ends every master (`ssh -O exit`; one still logging in is killed)
     /// and removes the directory. The slots are gone by then.
     pub(crate) fn close(&mut self) {
+        let deadline = Instant::now() + EXIT_WAIT;
         let mut exits = Vec::new();
+        // The masters' own processes: `ssh -O exit` returns once a master
+        // took the request, a moment before the master is gone.
+        let mut pids = Vec::new();
         for master in &mut self.masters {
-            match std::mem::replace(master, Master::Idle) {
-                Master::Off => *master = Master::Off,
+            let mut control = match std::mem::replace(master, Master::Idle) {
+                Master::Off => {
+                    *master = Master::Off;
+                    continue;
+                }
                 Master::Starting {
-                    mut child,
-                    mut exit,
-                    ..
+                    mut child, control, ..
                 } => {
                     let _ = child.kill();
                     // Killed after it forked the master: that one is up.
-                    if child.wait().is_ok_and(|s| s.success()) {
-                        exits.extend(exit.spawn().ok());
+                    if !child.wait().is_ok_and(|s| s.success()) {
+                        continue;
                     }
+                    control
                 }
-                Master::Ready { mut exit } => exits.extend(exit.spawn().ok()),
-                Master::Idle | Master::Failed(_) => {}
-            }
+                Master::Ready { control } => control,
+                Master::Idle | Master::Failed(_) => continue,
+            };
+            pids.extend(control.master_pid(deadline));
+            exits.extend(control.exit.spawn().ok());
         }
-        let deadline = Instant::now() + EXIT_WAIT;
         for mut child in exits {
             let pid = child.id();
             let exited = crate::sys::wait_for_exit(
@@ -333,6 +381,18 @@ impl Mux {
                 let _ = child.kill();
             }
             let _ = child.wait();
+        }
+        for pid in pids {
+            let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+            let gone = crate::sys::wait_for_exit(
+                pid,
+                deadline.saturating_duration_since(Instant::now()),
+                || !proc_dir.exists(),
+            );
+            if !matches!(gone, Ok(true)) {
+                warn!(pid = pid; "ssh master still there {EXIT_WAIT:?} after ssh -O exit; killed");
+                let _ = crate::sys::signal_process(pid, libc::SIGKILL);
+            }
         }
         if let Some(dir) = self.dir.take() {
             let _ = fs::remove_dir_all(dir);

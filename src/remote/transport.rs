@@ -196,8 +196,14 @@ impl Transport {
         }
     }
 
-    /// `ssh -O exit`: tells the master listening on `control` to end.
-    pub(crate) fn master_exit_command(&self, host: &str, control: &Path) -> Command {
+    /// `ssh -O OPERATION` to the master listening on `control`: `exit`
+    /// tells it to end, `check` prints `Master running (pid=N)`.
+    pub(crate) fn master_control_command(
+        &self,
+        host: &str,
+        control: &Path,
+        operation: &str,
+    ) -> Command {
         match self {
             Transport::Ssh {
                 ssh,
@@ -208,7 +214,7 @@ impl Transport {
                     "-o".to_owned(),
                     control_path(control),
                     "-O".to_owned(),
-                    "exit".to_owned(),
+                    operation.to_owned(),
                 ];
                 ssh_command(ssh, *connect_timeout, host, &options, &[])
             }
