@@ -40,7 +40,8 @@
 //! `$XDG_RUNTIME_DIR` or the temporary directory (whichever keeps the
 //! socket's path within what a Unix socket takes, ssh's temporary suffix
 //! included), and removed when the pool closes or is dropped, after
-//! `ssh -O exit` told each master to end. A pool killed with `SIGKILL`
+//! `ssh -O exit` told each master to end and the master's process (its
+//! pid from `ssh -O check`) is gone. A pool killed with `SIGKILL`
 //! cannot do that: its masters then end by themselves 10 s after their
 //! last session (`ControlPersist`), and only the empty directory stays.
 
