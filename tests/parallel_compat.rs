@@ -69,11 +69,14 @@ fn parallel() -> Option<&'static Path> {
     }
 }
 
-/// An empty directory for GNU parallel's `HOME`.
+/// An empty directory for GNU parallel's `HOME`, under cargo's temporary
+/// directory for tests (in `target/`), as [`scratch`]'s are: one a run,
+/// never in `/tmp`.
 fn empty_home() -> &'static Path {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
     HOME.get_or_init(|| {
-        let dir = env::temp_dir().join(format!("hearth-compat-home-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("hearth-compat-home-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
     })
@@ -81,7 +84,7 @@ fn empty_home() -> &'static Path {
 
 /// A fresh directory for one test's files, under cargo's temporary
 /// directory for tests (in `target/`), not the system's: a run leaves
-/// nothing in `/tmp` but GNU parallel's home.
+/// nothing in `/tmp`.
 fn scratch(name: &str) -> PathBuf {
     static MADE: AtomicUsize = AtomicUsize::new(0);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
