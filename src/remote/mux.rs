@@ -126,13 +126,10 @@ impl Control {
     /// (pid=N)`), within `deadline`; `None` if it does not say.
     fn master_pid(&mut self, deadline: Instant) -> Option<u32> {
         let mut child = self.check.spawn().ok()?;
-        let pid = child.id();
-        let exited = crate::sys::wait_for_exit(
-            pid,
+        if !crate::sys::wait_for_child(
+            &mut child,
             deadline.saturating_duration_since(Instant::now()),
-            || !matches!(child.try_wait(), Ok(None)),
-        );
-        if !matches!(exited, Ok(true)) {
+        ) {
             let _ = child.kill();
             let _ = child.wait();
             return None;
@@ -371,13 +368,10 @@ impl Mux {
             exits.extend(control.exit.spawn().ok());
         }
         for mut child in exits {
-            let pid = child.id();
-            let exited = crate::sys::wait_for_exit(
-                pid,
+            if !crate::sys::wait_for_child(
+                &mut child,
                 deadline.saturating_duration_since(Instant::now()),
-                || !matches!(child.try_wait(), Ok(None)),
-            );
-            if !matches!(exited, Ok(true)) {
+            ) {
                 warn!("ssh -O exit did not end within {EXIT_WAIT:?}; killed");
                 let _ = child.kill();
             }

@@ -643,14 +643,9 @@ impl Slot {
             if let Some(left) = self
                 .stop_deadline()
                 .map(|at| at.saturating_duration_since(Instant::now()))
+                && crate::sys::wait_for_child(&mut self.child, left)
             {
-                let pid = self.child.id();
-                let child = &mut self.child;
-                let exited =
-                    crate::sys::wait_for_exit(pid, left, || !matches!(child.try_wait(), Ok(None)));
-                if matches!(exited, Ok(true)) {
-                    return;
-                }
+                return;
             }
             warn!(slot:% = self.label; "srun did not exit within {:?} of SIGTERM: killing it", slurm::TERM_GRACE);
         }

@@ -83,6 +83,14 @@ pub(crate) fn wait_for_exit(
     }
 }
 
+/// Waits until `child` has exited (without reaping it) or `timeout`
+/// passed: [`wait_for_exit`] on a child of ours. True if it exited; false
+/// on the timeout, or if it could not be waited for.
+pub(crate) fn wait_for_child(child: &mut std::process::Child, timeout: Duration) -> bool {
+    let pid = child.id();
+    wait_for_exit(pid, timeout, || !matches!(child.try_wait(), Ok(None))).unwrap_or(false)
+}
+
 /// Makes the child `command` starts get `SIGKILL` when the thread that
 /// starts it dies (`PR_SET_PDEATHSIG`), so a worker killed while a job's
 /// process runs leaves no orphan behind.

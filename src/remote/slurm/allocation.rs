@@ -206,12 +206,10 @@ impl Held {
         // The script's `cat` ends with its input, then salloc releases the
         // allocation and exits.
         drop(stdin);
-        let pid = child.id();
-        let exited = |child: &mut Child| !matches!(child.try_wait(), Ok(None));
-        if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
+        if !crate::sys::wait_for_child(&mut child, TERM_GRACE) {
             warn!(job:% = self.id; "salloc did not exit after its input closed: terminating it");
-            let _ = crate::sys::signal_process(pid, libc::SIGTERM);
-            if !crate::sys::wait_for_exit(pid, TERM_GRACE, || exited(&mut child)).unwrap_or(false) {
+            let _ = crate::sys::signal_process(child.id(), libc::SIGTERM);
+            if !crate::sys::wait_for_child(&mut child, TERM_GRACE) {
                 let _ = child.kill();
             }
         }
