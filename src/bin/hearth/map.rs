@@ -52,7 +52,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(msg) => return own_error(&msg),
     };
     if args.scheduling.dry_run || args.scheduling.shellquote > 0 {
-        return dry_run(plan, total_slots(&args), Quoting::of(&args));
+        return dry_run(plan, total_slots(&args), args.scheduling.shellquote);
     }
     if args.each_host.nonall || args.each_host.onall {
         return crate::each_host::run(&args, plan, halt);
@@ -420,28 +420,6 @@ struct Quoting {
     no_command: bool,
 }
 
-impl Quoting {
-    /// The quoting `args` ask for.
-    fn of(args: &MapArgs) -> Quoting {
-        Quoting {
-            times: args.scheduling.shellquote,
-            no_command: args
-                .command
-                .first()
-                .is_none_or(|word| is_separator(word, args)),
-        }
-    }
-}
-
-/// True if `word` begins a list of inputs on the command line of `args`.
-fn is_separator(word: &std::ffi::OsStr, args: &MapArgs) -> bool {
-    let list = args.input.arg_sep.as_deref().unwrap_or(":::");
-    let files = args.input.arg_file_sep.as_deref().unwrap_or("::::");
-    [list, files]
-        .iter()
-        .any(|sep| word == *sep || word.to_str().and_then(|w| w.strip_suffix('+')) == Some(*sep))
-}
-
 /// Quotes `line` as `--shellquote` says (nothing for a plain dry run).
 fn shell_quoted(mut line: Vec<u8>, quoting: &Quoting) -> Vec<u8> {
     if quoting.times == 0 {
@@ -463,7 +441,11 @@ fn shell_quoted(mut line: Vec<u8>, quoting: &Quoting) -> Vec<u8> {
     line
 }
 
-fn dry_run(plan: plan::Plan, slots: usize, quoting: Quoting) -> ExitCode {
+fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8) -> ExitCode {
+    let quoting = Quoting {
+        times: shellquote,
+        no_command: plan.maker.template.is_empty(),
+    };
     let jobs: Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>>> = match plan.jobs {
         Jobs::Listed(all) => Box::new(all.into_iter().map(Ok)),
         Jobs::Streamed(batches) => batches,

@@ -271,6 +271,12 @@ impl Template {
         }
     }
 
+    /// True if the command has no words (`--shellquote` alone: the inputs
+    /// are the line).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && !self.verbatim
+    }
+
     /// True if the command holds `{##}` or `{0#}`, which need the number of
     /// jobs before the first one runs.
     pub fn needs_total(&self) -> bool {
