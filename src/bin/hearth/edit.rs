@@ -43,8 +43,8 @@ impl Edit {
         })
     }
 
-    /// The edit of a `--plus` suffix (`..`, `...`, `/..`, `/...`, `+/`,
-    /// `+.`, `+..`, `+...`), or of a plain one.
+    /// The edit of a `--plus` suffix (one of [`PLUS_STRINGS`] without its
+    /// braces), or of a plain one.
     pub fn of_plus_suffix(suffix: &str) -> Option<Edit> {
         Some(match suffix {
             ".." => Edit::NoExts(2),
@@ -89,6 +89,18 @@ impl Edit {
             Edit::Exts(n) => Cow::Borrowed(exts_split(value, n).map_or(&value[..0], |(_, e)| e)),
         }
     }
+}
+
+/// `--plus`'s strings of path edits, as they stand in a command; between
+/// the braces, each is also a suffix after a position (`{1..}`) or a
+/// `--header` name.
+pub const PLUS_STRINGS: [&str; 8] = [
+    "{..}", "{...}", "{/..}", "{/...}", "{+/}", "{+.}", "{+..}", "{+...}",
+];
+
+/// A string of [`PLUS_STRINGS`] without its braces.
+pub fn plus_suffix(string: &'static str) -> &'static str {
+    &string[1..string.len() - 1]
 }
 
 /// `value` cut before its last `n` extensions (`.` and any bytes other

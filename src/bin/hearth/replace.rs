@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::bash_edit::BashEdit;
 pub use crate::edit::{Edit, push_in_quotes, quote};
+use crate::edit::{PLUS_STRINGS, plus_suffix};
 
 /// What a replacement string stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,22 +108,10 @@ impl Names {
             return Err("a replacement string may not be empty (-I and --*replace)".to_owned());
         }
         if self.plus {
-            table.extend(
-                ["..", "...", "/..", "/...", "+/", "+.", "+..", "+..."].map(|suffix| {
-                    let name: &'static str = match suffix {
-                        ".." => "{..}",
-                        "..." => "{...}",
-                        "/.." => "{/..}",
-                        "/..." => "{/...}",
-                        "+/" => "{+/}",
-                        "+." => "{+.}",
-                        "+.." => "{+..}",
-                        _ => "{+...}",
-                    };
-                    let edit = Edit::of_plus_suffix(suffix).expect("a --plus suffix");
-                    (name.as_bytes(), Field::All(edit))
-                }),
-            );
+            table.extend(PLUS_STRINGS.map(|name| {
+                let edit = Edit::of_plus_suffix(plus_suffix(name)).expect("a --plus suffix");
+                (name.as_bytes(), Field::All(edit))
+            }));
             table.push((b"{##}".as_slice(), Field::Total));
             table.push((b"{0#}".as_slice(), Field::SeqPadded));
         }
@@ -589,32 +578,20 @@ fn braced_field(
     let Ok(inner) = std::str::from_utf8(inner) else {
         return Ok(None);
     };
-    let digits_from = usize::from(inner.starts_with('-'));
-    let digits = inner[digits_from..]
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or(inner.len(), |end| end + digits_from);
-    if digits > digits_from {
-        let (number, suffix) = inner.split_at(digits);
+    if let Some((number, suffix)) = leading_number(inner) {
         let Some(edit) = edit_of(suffix) else {
             return Ok(None);
         };
-        let n: isize = number
-            .parse()
-            .map_err(|_| format!("{{{inner}}}: the position is too large"))?;
-        return match n {
-            0 => Err(format!(
+        return match position(inner, number)? {
+            Some(at) => Ok(Some(Field::At(at, edit))),
+            None => Err(format!(
                 "{{{inner}}}: positional replacement strings count from {{1}} (and from {{-1}} \
                  at the end)"
             )),
-            n if n > 0 => Ok(Some(Field::At(n - 1, edit))),
-            n => Ok(Some(Field::At(n, edit))),
         };
     }
-    let plus_suffixes: &[&str] = if plus {
-        &["..", "...", "/..", "/...", "+/", "+.", "+..", "+..."]
-    } else {
-        &[]
-    };
+    let plus_suffixes = PLUS_STRINGS.map(plus_suffix);
+    let plus_suffixes = if plus { &plus_suffixes[..] } else { &[] };
     for &suffix in ["", ".", "/", "//", "/."].iter().chain(plus_suffixes) {
         if let Some(name) = inner.strip_suffix(suffix)
             && let Some(&at) = columns.get(name.as_bytes())
@@ -634,23 +611,39 @@ fn bash_field(inner: &[u8]) -> Result<Option<Field>, String> {
     let Ok(inner) = std::str::from_utf8(inner) else {
         return Ok(None);
     };
+    let (at, text) = match leading_number(inner) {
+        Some((number, text)) => match position(inner, number)? {
+            Some(at) => (Some(at), text),
+            // `{0...}` is no edit.
+            None => return Ok(None),
+        },
+        None => (None, inner),
+    };
+    Ok(BashEdit::parse(text)?.map(|edit| Field::Edited(at, Arc::new(edit))))
+}
+
+/// The number `inner` (what is between braces) begins with (`2`, `-1`),
+/// if any, and what follows it.
+fn leading_number(inner: &str) -> Option<(&str, &str)> {
     let sign = usize::from(inner.starts_with('-'));
     let digits = inner[sign..]
         .find(|c: char| !c.is_ascii_digit())
         .map_or(inner.len(), |end| end + sign);
-    let (position, text) = if digits > sign {
-        let n: isize = inner[..digits]
-            .parse()
-            .map_err(|_| format!("{{{inner}}}: the position is too large"))?;
-        match n {
-            0 => return Ok(None),
-            n if n > 0 => (Some(n - 1), &inner[digits..]),
-            n => (Some(n), &inner[digits..]),
-        }
-    } else {
-        (None, inner)
-    };
-    Ok(BashEdit::parse(text)?.map(|edit| Field::Edited(position, Arc::new(edit))))
+    (digits > sign).then(|| inner.split_at(digits))
+}
+
+/// The field a position `number` of `inner` stands for: `1` is the index
+/// 0, `-1` the last (kept negative, as [`Field::At`] takes it); `0` is
+/// `None` (no position counts from 0).
+fn position(inner: &str, number: &str) -> Result<Option<isize>, String> {
+    let n: isize = number
+        .parse()
+        .map_err(|_| format!("{{{inner}}}: the position is too large"))?;
+    Ok(match n {
+        0 => None,
+        n if n > 0 => Some(n - 1),
+        n => Some(n),
+    })
 }
 
 /// Fails for what looks like one of GNU parallel's replacement strings
