@@ -175,6 +175,17 @@ fn hearth_command(args: &[&OsStr], dir: &Path) -> Command {
     cmd
 }
 
+/// `args` run by `tool` in `dir` with `stdin`: GNU parallel (at
+/// `parallel`) for `"parallel"`, `hearth map` for any other.
+fn run_by(tool: &str, parallel: &Path, args: &[&str], stdin: &[u8], dir: &Path) -> Output {
+    let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    if tool == "parallel" {
+        gnu(parallel, &os, stdin, dir)
+    } else {
+        hearth(&os, stdin, dir)
+    }
+}
+
 fn shown(output: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -840,12 +851,7 @@ fn same_joblog_on(args: &[&str], stdin: &[u8], prepare: impl Fn(&Path)) {
         prepare(&dir);
         let mut all = vec!["--joblog", "log"];
         all.extend_from_slice(args);
-        let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
-        let output = if tool == "parallel" {
-            gnu(parallel, &os, stdin, &dir)
-        } else {
-            hearth(&os, stdin, &dir)
-        };
+        let output = run_by(tool, parallel, &all, stdin, &dir);
         let log = joblog_rows(&dir.join("log"));
         let _ = fs::remove_dir_all(&dir);
         outcomes.push((
@@ -927,12 +933,7 @@ fn same_results_tree_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8]) {
         for (name, content) in files {
             fs::write(dir.join(name), content).unwrap();
         }
-        let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        let output = if tool == "parallel" {
-            gnu(parallel, &os, stdin, &dir)
-        } else {
-            hearth(&os, stdin, &dir)
-        };
+        let output = run_by(tool, parallel, args, stdin, &dir);
         let files: Vec<(String, String)> = tree(&dir.join("out"))
             .into_iter()
             .map(|(name, content)| (name, content.escape_ascii().to_string()))
@@ -985,12 +986,7 @@ fn results_are_laid_out_as_gnu_parallels() {
         let mut seen = Vec::new();
         for tool in ["parallel", "hearth"] {
             let dir = scratch("results");
-            let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-            let output = if tool == "parallel" {
-                gnu(parallel, &os, b"", &dir)
-            } else {
-                hearth(&os, b"", &dir)
-            };
+            let output = run_by(tool, parallel, args, b"", &dir);
             seen.push((
                 output.status.code(),
                 output.stdout.clone(),
@@ -1018,12 +1014,7 @@ fn results_are_laid_out_as_gnu_parallels() {
     let mut seen = Vec::new();
     for tool in ["parallel", "hearth"] {
         let dir = scratch("results-header");
-        let os: Vec<&OsStr> = header.iter().map(OsStr::new).collect();
-        let output = if tool == "parallel" {
-            gnu(parallel, &os, b"", &dir)
-        } else {
-            hearth(&os, b"", &dir)
-        };
+        let output = run_by(tool, parallel, &header, b"", &dir);
         seen.push((output.status.code(), tree(&dir.join("out"))));
         let _ = fs::remove_dir_all(&dir);
     }
@@ -1058,12 +1049,7 @@ fn same_results_file_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8], na
         }
         let mut all = vec!["-k", "--results", name];
         all.extend_from_slice(args);
-        let os: Vec<&OsStr> = all.iter().map(OsStr::new).collect();
-        let output = if tool == "parallel" {
-            gnu(parallel, &os, stdin, &dir)
-        } else {
-            hearth(&os, stdin, &dir)
-        };
+        let output = run_by(tool, parallel, &all, stdin, &dir);
         // On stdout, the file is all there is.
         let (file, stdout) = if name.starts_with("-.") {
             (output.stdout.clone(), Vec::new())

@@ -216,17 +216,10 @@ fn linked_sources_and_appended_joblogs() {
     );
     // --joblog +FILE: made without a header when missing, appended to.
     if let Some(parallel) = super::parallel() {
-        let args: Vec<&std::ffi::OsStr> = ["--joblog", "+log", "-k", "echo", ":::", "a", "b"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .collect();
+        let args = ["--joblog", "+log", "-k", "echo", ":::", "a", "b"];
         for tool in ["parallel", "hearth"] {
             let dir = super::scratch("joblog-plus");
-            let output = if tool == "parallel" {
-                super::gnu(parallel, &args, b"", &dir)
-            } else {
-                super::hearth(&args, b"", &dir)
-            };
+            let output = super::run_by(tool, parallel, &args, b"", &dir);
             assert!(output.status.success(), "{tool}: {}", shown(&output));
             let log = std::fs::read_to_string(dir.join("log")).unwrap();
             let seqs: Vec<&str> = log.lines().filter_map(|l| l.split('\t').next()).collect();
@@ -364,12 +357,7 @@ fn files_hold_each_jobs_output() {
             "b",
             "",
         ];
-        let args: Vec<&std::ffi::OsStr> = words.iter().map(std::ffi::OsStr::new).collect();
-        let output = if tool == "parallel" {
-            super::gnu(parallel, &args, b"", &dir)
-        } else {
-            super::hearth(&args, b"", &dir)
-        };
+        let output = super::run_by(tool, parallel, &words, b"", &dir);
         assert!(output.status.success(), "{tool}: {}", shown(&output));
         let mut jobs = Vec::new();
         for line in String::from_utf8(output.stdout.clone()).unwrap().lines() {
