@@ -148,12 +148,10 @@ fn shown_hosts(args: &MapArgs, pool: &hearth::remote::Pool) -> Vec<String> {
     pool.hosts()
         .iter()
         .filter(|host| host.slots() > 0)
-        .map(
-            |host| match (args.each_host.pdsh, host.name().split_once('@')) {
-                (Some(_), Some((_, bare))) => bare.to_owned(),
-                _ => host.name().to_owned(),
-            },
-        )
+        .map(|host| match args.each_host.pdsh {
+            Some(_) => crate::output::without_user(host.name()).to_owned(),
+            None => host.name().to_owned(),
+        })
         .collect()
 }
 

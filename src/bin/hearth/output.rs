@@ -133,8 +133,7 @@ impl Printer {
     ) -> io::Result<()> {
         if !self.printing.contains_key(&index) {
             let host = self.host(Some(slot), Some(&slot.host));
-            let mut started = self.start(text, &host, Some(slot.number));
-            self.announce(&mut started, text, Some(slot.number))?;
+            let started = self.begin(text, &host, Some(slot.number))?;
             let _ = self.printing.insert(index, started);
         }
         let Some(printing) = self.printing.get_mut(&index) else {
@@ -195,10 +194,22 @@ impl Printer {
         printing
     }
 
-    /// The command line of a job whose output starts (or that ended
-    /// without any): on stderr for `-t`, and for `-v` as the first line
-    /// of its output (tagged as its lines are; not in JSON or the
-    /// results, as GNU parallel leaves it out of those).
+    /// [`Printer::start`] for a job whose output starts (or that ended
+    /// without any), and its command line shown as `-v` and `-t` say.
+    fn begin(
+        &mut self,
+        text: &JobText,
+        host: &str,
+        slot_number: Option<u32>,
+    ) -> io::Result<Printing> {
+        let mut printing = self.start(text, host, slot_number);
+        self.announce(&mut printing, text, slot_number)?;
+        Ok(printing)
+    }
+
+    /// The command line of a job: on stderr for `-t`, and for `-v` as the
+    /// first line of its output (tagged as its lines are; not in JSON or
+    /// the results, as GNU parallel leaves it out of those).
     fn announce(
         &self,
         printing: &mut Printing,
@@ -250,9 +261,12 @@ impl Printer {
             (Some(slot), true) => slot.place(),
             _ => host.map_or_else(
                 || "-".to_owned(),
-                |host| match (self.settings.bare_hosts, host.split_once('@')) {
-                    (true, Some((_, bare))) => bare.to_owned(),
-                    _ => host.clone(),
+                |host| {
+                    if self.settings.bare_hosts {
+                        without_user(host).to_owned()
+                    } else {
+                        host.clone()
+                    }
                 },
             ),
         }
@@ -298,11 +312,7 @@ impl Printer {
         };
         let mut printing = match self.printing.remove(&index) {
             Some(printing) => printing,
-            None if ran => {
-                let mut printing = self.start(job.text, &host, slot_number);
-                self.announce(&mut printing, job.text, slot_number)?;
-                printing
-            }
+            None if ran => self.begin(job.text, &host, slot_number)?,
             None => Printing::default(),
         };
         let grouping = self.settings.grouping;
@@ -463,6 +473,11 @@ impl Printer {
         }
         Ok(())
     }
+}
+
+/// A host's name without its `user@`, as pdsh shows it.
+pub fn without_user(host: &str) -> &str {
+    host.split_once('@').map_or(host, |(_, bare)| bare)
 }
 
 /// The directory of `--files`' files, with `--files`: `--tmpdir`,
