@@ -37,6 +37,7 @@ mod pool_setup;
 mod replace;
 mod results;
 mod run;
+mod settled;
 mod sh;
 mod sources;
 mod streams;
@@ -307,6 +308,8 @@ pub struct MapArgs {
     #[command(flatten)]
     pub verbose: Verbose,
     #[command(flatten)]
+    pub settled: settled::Settled,
+    #[command(flatten)]
     pub as_files: AsFiles,
     /// Use STR instead of `{.}`.
     #[arg(long = "extensionreplace", visible_alias = "er", value_name = "STR")]
@@ -335,7 +338,7 @@ pub struct MapArgs {
     /// gives inputs.
     #[arg(
         trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed"],
+        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion"],
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
@@ -854,13 +857,18 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Worker => remote::serve(handlers()),
-        Command::Map(args) => match args.counts.asked() {
-            Some(count) => {
-                println!("{count}");
-                ExitCode::SUCCESS
+        Command::Map(mut args) => {
+            if let Some((version, new_enough)) = args.settled.version_check() {
+                println!("{version}");
+                return ExitCode::from(if new_enough { 0 } else { 255 });
             }
-            None => map::run(*args),
-        },
+            if let Some(count) = args.counts.asked() {
+                println!("{count}");
+                return ExitCode::SUCCESS;
+            }
+            settled::settle(&mut args);
+            map::run(*args)
+        }
         Command::Run(args) => match args.to_map_args() {
             Ok(args) => map::run(args),
             Err(err) => {

@@ -77,19 +77,12 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["-x", "--exit"], None),
     (&["--filter", "--filter-hosts"], None),
-    (&["--gnu"], None),
     (&["--hostgroups", "--hgrp"], None),
-    (&["--no-keep-order"], Some("the nearest is --unordered")),
     (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
-    (
-        &["-M", "--controlmaster"],
-        Some("not needed: each slot keeps its ssh connection for the whole run"),
-    ),
     (&["--show-limits"], None),
-    (&["--minversion"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
-    (&["--plain", "-J", "--profile"], None),
+    (&["-J", "--profile"], None),
     (&["--process-slot-var"], None),
     (
         &[
@@ -115,7 +108,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (&["--silent"], None),
     (&["--tee"], None),
     (&["--template", "--tmpl"], None),
     (&["--term-seq"], None),

@@ -1,0 +1,67 @@
+//! GNU parallel's options that ask for what hearth map does anyway, or
+//! that settle other options, against GNU parallel itself: `-M`,
+//! `--plain`, `--gnu`, `--silent`, `--no-keep-order`, `--minversion`.
+
+use super::{same, same_lines};
+
+#[test]
+fn options_that_change_nothing_are_taken() {
+    same(
+        &["-k", "-M", "--plain", "--gnu", "echo", ":::", "a", "b"],
+        b"",
+    );
+    same(&["-k", "--controlmaster", "echo", ":::", "a"], b"");
+}
+
+#[test]
+fn silent_wins_over_verbose_in_either_order_but_not_over_trace() {
+    same(&["-k", "-v", "--silent", "echo", ":::", "a", "b"], b"");
+    same(&["-k", "--silent", "-v", "echo", ":::", "a", "b"], b"");
+    // -t prints on stderr, which `same` leaves aside; --silent leaves it.
+    for args in [
+        ["-k", "-t", "--silent", "echo", ":::", "a"],
+        ["-k", "--silent", "-t", "echo", ":::", "a"],
+    ] {
+        same(&args, b"");
+        let Some((theirs, ours)) = super::both(&args, b"") else {
+            return;
+        };
+        assert_eq!(ours.stderr, theirs.stderr, "{args:?}");
+        assert_eq!(ours.stderr, b"echo a\n", "{args:?}");
+    }
+}
+
+#[test]
+fn no_keep_order_wins_over_keep_order() {
+    // The first input ends last: it is printed last, -k or not.
+    for args in [
+        [
+            "-k",
+            "--no-keep-order",
+            "sleep {}; echo {}",
+            ":::",
+            "1",
+            "0",
+        ],
+        [
+            "--no-keep-order",
+            "-k",
+            "sleep {}; echo {}",
+            ":::",
+            "1",
+            "0",
+        ],
+    ] {
+        same(&args, b"");
+    }
+    same_lines(&["--no-keep-order", "echo", ":::", "a", "b", "c"], b"");
+}
+
+#[test]
+fn minversion_answers_as_the_release_compared_with() {
+    same(&["--minversion", "20130722"], b"");
+    same(&["--minversion", "20221122"], b"");
+    same(&["--minversion", "20990101"], b"");
+    // With a command: the version is printed, and nothing runs.
+    same(&["--minversion", "20130722", "echo", ":::", "a"], b"");
+}
