@@ -1310,9 +1310,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "--round-robin is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--controlmaster"],
-            "--controlmaster is an option of GNU parallel that hearth map does not have; \
-             not needed: each slot keeps its ssh connection",
+            &["--compress"],
+            "--compress is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--semaphore"],

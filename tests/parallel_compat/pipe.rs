@@ -1,13 +1,17 @@
 //! `--pipe` against GNU parallel: stdin cut into blocks (`--block`, `-N`,
 //! `--recend`, `--recstart`, `--regexp`), each the stdin of one job, with
 //! the same outputs, exit statuses and joblogs; blocks larger than a
-//! pipe's buffer, records longer than a block, and the same over the
-//! private sshd's hosts.
+//! pipe's buffer, records longer than a block, blocks given as files or
+//! named pipes (`--cat`, `--fifo`), and the same over the private sshd's
+//! hosts.
 
 use std::fmt::Write as _;
 
+use std::fs;
+
 use super::{
-    parallel, same, same_joblog_on, same_lines, same_results_file_in, same_results_tree_in,
+    parallel, run_by, same, same_in, same_joblog_on, same_lines, same_results_file_in,
+    same_results_tree_in, scratch, shown,
 };
 
 /// `seq 1 n` as bytes.
@@ -140,6 +144,124 @@ fn large_blocks_and_long_records() {
 }
 
 #[test]
+fn blocks_as_files_and_named_pipes() {
+    let input = seq(10);
+    for how in ["--cat", "--fifo"] {
+        same(&["--pipe", "-k", "-N", "3", how, "wc -l < {}"], &input);
+        same(
+            &["--pipe", "-k", "-N", "4", how, "cat {}; echo {#}"],
+            &input,
+        );
+        // `{}` not in the command: appended; with --cat the command's
+        // stdin is empty (GNU parallel's --fifo job reads the block on its
+        // stdin too, racing the pipe's writer for it).
+        if how == "--cat" {
+            same(
+                &["--pipe", "-k", "-N", "4", how, "cat; echo x; cat"],
+                &input,
+            );
+        }
+        same(&["--pipe", "-k", "-N", "4", how, "echo x; cat"], &input);
+        // -v shows the variable that names the file.
+        same(
+            &["--pipe", "-k", "-N", "5", "-v", how, "wc -c < {}"],
+            &input,
+        );
+        same(
+            &[
+                "--pipe",
+                "-k",
+                "-N",
+                "5",
+                how,
+                "test -n \"$PARALLEL_TMP\" && cat {}",
+            ],
+            &input,
+        );
+        // Larger than a pipe holds, and over several slots.
+        let big = seq(100_000);
+        same(
+            &["--pipe", "-k", "--block", "200k", how, "cksum < {}"],
+            &big,
+        );
+        same_in(
+            &[("a", &seq(1000))],
+            &[
+                "--pipe-part",
+                "-k",
+                "-a",
+                "a",
+                "--block",
+                "1k",
+                how,
+                "wc -l < {}",
+            ],
+            b"",
+        );
+    }
+}
+
+#[test]
+fn block_files_go_in_tmpdir_and_are_removed() {
+    let Some(parallel) = parallel() else { return };
+    for how in ["--cat", "--fifo"] {
+        let args = [
+            "--pipe",
+            "-k",
+            "-N",
+            "2",
+            "--tmpdir",
+            "t",
+            how,
+            "dirname {}; cat {}",
+        ];
+        let mut outputs = Vec::new();
+        for tool in ["parallel", "hearth"] {
+            let dir = scratch("tmpdir");
+            fs::create_dir(dir.join("t")).unwrap();
+            let output = run_by(tool, parallel, &args, &seq(5), &dir);
+            let left: Vec<_> = fs::read_dir(dir.join("t")).unwrap().collect();
+            assert!(left.is_empty(), "{tool} {how} left {left:?}");
+            let _ = fs::remove_dir_all(&dir);
+            outputs.push(output);
+        }
+        let (theirs, ours) = (&outputs[0], &outputs[1]);
+        assert_eq!(
+            ours.stdout,
+            theirs.stdout,
+            "{how}\n{}\n{}",
+            shown(ours),
+            shown(theirs)
+        );
+        assert_eq!(ours.status.code(), theirs.status.code());
+    }
+}
+
+#[test]
+fn a_named_pipe_nobody_reads_does_not_hold_its_job() {
+    // GNU parallel waits for ever here; hearth map lets the writer go
+    // when the command ends, and removes the pipe.
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("fifo");
+    fs::create_dir(dir.join("t")).unwrap();
+    let args = [
+        "--pipe",
+        "-k",
+        "-N",
+        "2",
+        "--tmpdir",
+        "t",
+        "--fifo",
+        "true {}; echo {#}",
+    ];
+    let ours = run_by("hearth", parallel, &args, &seq(5), &dir);
+    assert_eq!(ours.stdout, b"1\n2\n3\n", "{}", shown(&ours));
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(fs::read_dir(dir.join("t")).unwrap().count(), 0);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn exit_statuses_and_joblog() {
     // Blocks without a 7 fail: their number is the exit status.
     same(&["--pipe", "-N", "10", "grep -q 7"], &seq(100));
@@ -194,6 +316,24 @@ fn blocks_over_ssh() {
         ],
         &input,
     );
+    // As a file and a named pipe on the host.
+    for how in ["--cat", "--fifo"] {
+        same(
+            &[
+                "--ssh",
+                &ssh,
+                "-S",
+                "node1,node2",
+                "--pipe",
+                "-k",
+                "--block",
+                "100k",
+                how,
+                "wc -l < {}",
+            ],
+            &input,
+        );
+    }
     let big: Vec<u8> = (0..200_000u32)
         .flat_map(|i| format!("{i} {}\n", i % 97).into_bytes())
         .collect();

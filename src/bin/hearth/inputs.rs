@@ -13,6 +13,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use hearth::remote::{Feeder, Files};
 
+use crate::block_file::{self, BlockAs};
 use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::Job;
@@ -69,6 +70,9 @@ pub struct Maker {
     pub nice: Option<i32>,
     /// The job's inputs go in its command (not with `-N 0`).
     pub insert: bool,
+    /// `--cat`, `--fifo`: a piped job's block goes to its command as a
+    /// file or a named pipe, and `{}` is its name.
+    pub block_as: Option<BlockAs>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -118,17 +122,23 @@ impl Maker {
         }
         if self.pipe != Piped::No {
             // As GNU parallel: `{}` is an empty input (nothing at all for
-            // a part of a file), and none is appended.
+            // a part of a file), and none is appended; with --cat and
+            // --fifo it is the file's name, appended if not there.
             fields.clear();
-            if self.pipe == Piped::Stdin && self.template.has_fields() {
+            if self.block_as.is_some() {
+                fields.push(block_file::NAME_IN_COMMAND.to_vec());
+            } else if self.pipe == Piped::Stdin && self.template.has_fields() {
                 fields.push(Vec::new());
             }
         }
-        let parts = self.template.render(&fields, seq, self.fill, true);
+        // The name of a --cat file is a variable for the shell to expand.
+        let quoted = self.block_as.is_none();
+        let parts = self.template.render(&fields, seq, self.fill, quoted);
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
             nice: self.nice,
+            block_as: self.block_as.clone(),
         };
         let text = JobText {
             seq,

@@ -19,6 +19,7 @@ macro_rules! say {
 
 mod bash_edit;
 mod batch;
+mod block_file;
 mod each_host;
 mod edit;
 mod halt;
@@ -532,7 +533,8 @@ pub struct AsFiles {
     /// with --tag); stderr is printed as usual. The files stay.
     #[arg(long, visible_aliases = ["output-as-files", "outputasfiles"], conflicts_with_all = ["json", "results"])]
     pub files: bool,
-    /// Where --files puts its files [default: $TMPDIR, else /tmp].
+    /// Where --files puts its files, and --cat and --fifo theirs on the
+    /// jobs' hosts [default: $TMPDIR, else /tmp].
     #[arg(long, value_name = "DIR")]
     pub tmpdir: Option<PathBuf>,
 }
@@ -735,6 +737,8 @@ pub struct Packing {
 
 /// `--pipe`: stdin cut into blocks, each the stdin of one job;
 /// `--pipe-part`: files cut into parts, each the stdin of one job.
+// The doc comments are the `--help` text, printed as written.
+#[allow(clippy::doc_markdown, clippy::struct_excessive_bools)] // Flags, each its own option.
 #[derive(Clone, Debug, Args)]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
@@ -787,6 +791,16 @@ pub struct PipeBlocks {
     /// expressions.
     #[arg(long, requires = "piping")]
     pub regexp: bool,
+    /// With --pipe or --pipe-part: give each job its block in a file
+    /// (made in --tmpdir, else $TMPDIR or /tmp, on the job's host, and
+    /// removed after it) instead of on stdin: {} (appended if not in the
+    /// command) and $PARALLEL_TMP are its name.
+    #[arg(long, requires = "piping", conflicts_with = "fifo")]
+    pub cat: bool,
+    /// With --pipe or --pipe-part: as --cat, but a named pipe the block is
+    /// written into while the job runs (read it once, from the start).
+    #[arg(long, requires = "piping")]
+    pub fifo: bool,
 }
 
 /// Whether the jobs run, and in which order they start.

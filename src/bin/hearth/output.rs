@@ -511,21 +511,9 @@ fn write_to_file(printing: &mut Printing, dir: &Path, bytes: &[u8]) -> io::Resul
 /// A new file in `dir` named as GNU parallel names those of `--files`:
 /// `par`, five letters or digits, `.par`.
 fn new_file(dir: &Path) -> io::Result<(PathBuf, File)> {
-    use std::hash::{BuildHasher, Hasher};
-    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut attempt = 0u32;
     loop {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(attempt);
-        hasher.write_u32(std::process::id());
-        let mut bits = hasher.finish();
-        let mut name = String::from("par");
-        for _ in 0..5 {
-            name.push(char::from(LETTERS[usize::try_from(bits % 62).unwrap_or(0)]));
-            bits /= 62;
-        }
-        name.push_str(".par");
-        let path = dir.join(name);
+        let path = dir.join(format!("{}.par", crate::block_file::par_name(attempt)));
         match File::options().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((path, file)),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {

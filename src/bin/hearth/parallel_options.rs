@@ -37,8 +37,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
             "--group-by",
             "--shard",
             "--bin",
-            "--cat",
-            "--fifo",
         ],
         None,
     ),

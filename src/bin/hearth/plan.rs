@@ -12,6 +12,7 @@ use regex::bytes::Regex;
 
 use crate::MapArgs;
 use crate::batch::{Batches, Batching, MAX_CHARS};
+use crate::block_file::{BlockAs, Kind};
 use crate::inputs::{Maker, Piped};
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
@@ -111,6 +112,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         pipe: Piped::No,
         nice: args.running.nice,
         insert: args.packing.max_replace_args != Some(0),
+        block_as: None,
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total() || tag.as_ref().is_some_and(Template::needs_total);
@@ -305,6 +307,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         pipe,
         nice: args.running.nice,
         insert: true,
+        block_as: block_as(args),
     };
     Ok(Plan {
         maker,
@@ -341,11 +344,25 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
             pipe: Piped::No,
             nice: args.running.nice,
             insert: true,
+            block_as: None,
         },
         jobs: Jobs::Listed(jobs),
         tag: None,
         columns: Vec::new(),
     })
+}
+
+/// `--cat` or `--fifo`, and `--tmpdir`.
+fn block_as(args: &MapArgs) -> Option<BlockAs> {
+    use std::os::unix::ffi::OsStrExt;
+    let kind = match (args.blocks.cat, args.blocks.fifo) {
+        (true, _) => Kind::File,
+        (_, true) => Kind::Fifo,
+        _ => return None,
+    };
+    // Relative: to the job's working directory, as GNU parallel's.
+    let dir = (args.as_files.tmpdir.as_ref()).map(|dir| dir.as_os_str().as_bytes().to_vec());
+    Some(BlockAs { kind, dir })
 }
 
 /// The files `--pipe-part` cuts (`None` for `--pipe`, which cuts stdin),

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use hearth::remote::JobContext;
 use serde::{Deserialize, Serialize};
 
+use crate::block_file::{self, BlockAs};
 use crate::output::shortened;
 
 /// The name of the handler of [`Job`]s.
@@ -31,6 +32,9 @@ pub struct Job {
     /// `--nice`: run at this niceness, added to the slot's (with
     /// `nice -n`, so every process of the command line has it).
     pub nice: Option<i32>,
+    /// `--cat`, `--fifo`: the job's stdin goes to its command as a file
+    /// or a named pipe.
+    pub block_as: Option<BlockAs>,
 }
 
 /// How a [`Job`] ended (its output streamed while it ran).
@@ -92,6 +96,14 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         .env("PARALLEL_SEQ", &seq)
         .env("PARALLEL_JOBSLOT", &slot_text)
         .stdin(Stdio::null());
+    // Removed when the command has ended, whatever its end.
+    let placed = match &job.block_as {
+        Some(block_as) => Some(block_as.place(context.take_stdin())?),
+        None => None,
+    };
+    if let Some(placed) = &placed {
+        let _ = cmd.env(block_file::VARIABLE, placed.path());
+    }
     let status = context.run_command(&mut cmd).map_err(|err| {
         let shown = shortened(&command);
         if err.raw_os_error() == Some(libc::E2BIG) {
@@ -105,6 +117,7 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
             format!("cannot run sh -c \"{shown}\": {err}")
         }
     })?;
+    drop(placed);
     Ok(JobOutput {
         exit: status.code(),
         signal: status.signal(),

@@ -1,0 +1,248 @@
+//! `--cat` and `--fifo`: the block of a `--pipe` (or `--pipe-part`) job
+//! given to its command as a file instead of on its stdin, as GNU
+//! parallel gives it.
+//!
+//! On the job's slot, before its command runs, the block goes into a new
+//! file (`--cat`) or is written into a new named pipe by a thread of its
+//! own while the command runs (`--fifo`), named as GNU parallel names them
+//! (`parXXXXX`, five letters or digits) in `--tmpdir` if given, else in
+//! the slot's `$TMPDIR` or `/tmp`. The command finds the name in
+//! `$PARALLEL_TMP`, and `{}` in the command line is `$PARALLEL_TMP` (so
+//! `-v` shows what GNU parallel shows); the command's own stdin is empty.
+//! The file or pipe is removed once the command ends, whatever its end.
+//!
+//! GNU parallel's `--fifo` job waits for ever when its command never opens
+//! the pipe; here the writer is let go when the command ends: the pipe is
+//! opened for reading and closed, which ends the writer's wait for a
+//! reader, and its next write fails.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::thread::{self, JoinHandle};
+
+use serde::{Deserialize, Serialize};
+
+/// What `{}` is in the command line of a job with [`BlockAs`].
+pub const NAME_IN_COMMAND: &[u8] = b"$PARALLEL_TMP";
+
+/// The variable that holds the name of the file or pipe.
+pub const VARIABLE: &str = "PARALLEL_TMP";
+
+/// A file or a named pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// `--cat`: a file holding the block.
+    File,
+    /// `--fifo`: a named pipe the block is written into.
+    Fifo,
+}
+
+/// How a job's block reaches its command, when not on its stdin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockAs {
+    pub kind: Kind,
+    /// `--tmpdir`, if given: the directory on the slot's host.
+    pub dir: Option<Vec<u8>>,
+}
+
+/// A name as GNU parallel gives its temporary files: `par` and five
+/// letters or digits, different for each `attempt`.
+pub fn par_name(attempt: u32) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    hasher.write_u32(std::process::id());
+    let mut bits = hasher.finish();
+    let mut name = String::from("par");
+    for _ in 0..5 {
+        name.push(char::from(LETTERS[usize::try_from(bits % 62).unwrap_or(0)]));
+        bits /= 62;
+    }
+    name
+}
+
+/// Tries new names in `dir` with `make` until one is free; the error
+/// says what could not be made where, and what to do.
+fn new_path(
+    dir: &Path,
+    what: &str,
+    mut make: impl FnMut(&Path) -> io::Result<()>,
+) -> Result<PathBuf, String> {
+    let mut attempt = 0;
+    loop {
+        let path = dir.join(par_name(attempt));
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(format!(
+                    "cannot make {what} in {}: {err}; give --tmpdir a directory where the job's host can write",
+                    dir.display()
+                ));
+            }
+        }
+    }
+}
+
+impl BlockAs {
+    /// Puts `block` (the job's stdin; none is an empty block) where the
+    /// command will find it.
+    ///
+    /// # Errors
+    ///
+    /// The file or pipe cannot be made, or the file written: the message
+    /// says where and what to do.
+    pub fn place(&self, block: Option<impl Read + Send + 'static>) -> Result<Placed, String> {
+        let dir = self.dir.as_ref().map_or_else(std::env::temp_dir, |dir| {
+            PathBuf::from(std::ffi::OsString::from_vec(dir.clone()))
+        });
+        match self.kind {
+            Kind::File => {
+                let mut file = None;
+                let path = new_path(&dir, "a file for --cat", |path| {
+                    file = Some(
+                        OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .mode(0o600)
+                            .open(path)?,
+                    );
+                    Ok(())
+                })?;
+                let placed = Placed { path, writer: None };
+                if let (Some(mut file), Some(mut block)) = (file, block) {
+                    io::copy(&mut block, &mut file).map_err(|err| {
+                        format!(
+                            "cannot write the block into {} for --cat: {err}; give --tmpdir a directory with room",
+                            placed.path.display()
+                        )
+                    })?;
+                }
+                Ok(placed)
+            }
+            Kind::Fifo => {
+                let path = new_path(&dir, "a named pipe for --fifo", make_fifo)?;
+                let writer_path = path.clone();
+                // Opening for writing waits for a reader: the command, or
+                // `Placed`'s drop once the command ended without one.
+                let writer =
+                    thread::Builder::new()
+                        .name("fifo-writer".to_owned())
+                        .spawn(move || {
+                            if let Ok(mut pipe) = OpenOptions::new().write(true).open(&writer_path)
+                                && let Some(mut block) = block
+                            {
+                                // A reader that went away: the rest is not wanted.
+                                let _ = io::copy(&mut block, &mut pipe);
+                            }
+                        });
+                match writer {
+                    Ok(writer) => Ok(Placed {
+                        path,
+                        writer: Some(writer),
+                    }),
+                    Err(err) => {
+                        let _ = fs::remove_file(&path);
+                        Err(format!("cannot start the writer of a --fifo pipe: {err}"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Makes a named pipe at `path`, for this user only.
+fn make_fifo(path: &Path) -> io::Result<()> {
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in the path"))?;
+    // SAFETY: `path` is a NUL-terminated string that lives across the
+    // call; mkfifo only reads it.
+    if unsafe { libc::mkfifo(path.as_ptr(), 0o600) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A job's block in its file or pipe; removed when dropped.
+#[derive(Debug)]
+pub struct Placed {
+    path: PathBuf,
+    /// `--fifo`: the thread writing the block into the pipe.
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Placed {
+    /// Where the block is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Placed {
+    /// Lets a `--fifo` writer that still waits for a reader (or writes to
+    /// one that left) go: a reader that comes and goes ends its wait, and
+    /// its writes then fail. Returns the writer if it has not ended yet
+    /// (a reader the command left running may still hold the pipe).
+    fn release(&mut self) -> Option<JoinHandle<()>> {
+        let writer = self.writer.take()?;
+        if writer.is_finished() {
+            return None;
+        }
+        let _ = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path)
+            .map(drop::<File>);
+        Some(writer)
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        // Not joined: it ends on its own.
+        drop(self.release());
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_gnu_parallels() {
+        let name = par_name(0);
+        assert_eq!(name.len(), 8);
+        assert!(name.starts_with("par"));
+        assert!(name[3..].bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn a_pipe_nobody_opens_does_not_hold_the_job() {
+        let block_as = BlockAs {
+            kind: Kind::Fifo,
+            dir: Some(std::env::temp_dir().as_os_str().as_bytes().to_vec()),
+        };
+        let block = io::Cursor::new(vec![b'x'; 200_000]);
+        let mut placed = block_as.place(Some(block)).unwrap();
+        let path = placed.path().to_owned();
+        assert!(path.exists());
+        let writer = placed.release().expect("waiting for a reader");
+        drop(placed);
+        assert!(!path.exists(), "removed");
+        // The writer ends: a generous guard, not a pace.
+        let (done, ended) = std::sync::mpsc::channel();
+        let _ = thread::spawn(move || done.send(writer.join().is_ok()));
+        assert_eq!(
+            ended.recv_timeout(std::time::Duration::from_mins(1)),
+            Ok(true)
+        );
+    }
+}
