@@ -1357,10 +1357,8 @@ fn unknown_replacement_strings_are_usage_errors() {
             "echo {+/}",
             "{+/} is not a replacement string hearth map knows",
         ),
-        (
-            "echo {= $_ =}",
-            "hearth map has no Perl replacement strings",
-        ),
+        ("echo {= s/(/x/ =}", "{= s/(/x/ =}: Unmatched ( in regex"),
+        ("echo {=0 $_ =}", "inputs count from 1"),
         ("echo {0}", "positional replacement strings count from {1}"),
     ];
     for (command, message) in cases {

@@ -16,6 +16,8 @@ mod hosts;
 mod killed;
 #[path = "parallel_compat/options.rs"]
 mod options;
+#[path = "parallel_compat/perl.rs"]
+mod perl;
 #[path = "parallel_compat/pipe.rs"]
 mod pipe;
 #[path = "parallel_compat/pipe_part.rs"]

@@ -43,11 +43,17 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let Jobs::Listed(all) = plan.jobs else {
         return own_error("--nonall and --onall read every input before the run");
     };
-    let (jobs, texts): (Vec<_>, Vec<_>) = all
+    let made: Result<Vec<_>, String> = all
         .into_iter()
         .enumerate()
-        .map(|(index, fields)| plan.maker.make(fields, index + 1))
-        .unzip();
+        .map(|(index, fields)| {
+            (plan.maker.make(fields, index + 1)).map_err(|msg| format!("job {}: {msg}", index + 1))
+        })
+        .collect();
+    let (jobs, texts): (Vec<_>, Vec<_>) = match made {
+        Ok(made) => made.into_iter().unzip(),
+        Err(msg) => return own_error(&msg),
+    };
     if jobs.is_empty() {
         return match printer.finish() {
             Ok(()) => ExitCode::SUCCESS,

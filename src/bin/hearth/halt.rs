@@ -200,7 +200,8 @@ impl Tally {
             if self.failed > 0 {
                 match halt.threshold {
                     Threshold::Count(1) if halt.why == Why::Fail => {
-                        let status = self.last_failed_status.unwrap_or(255);
+                        // As an exit status: -2 (a skipped job) is 254.
+                        let status = self.last_failed_status.unwrap_or(255).rem_euclid(256);
                         return u8::try_from(status).unwrap_or(255).max(1);
                     }
                     Threshold::Percent(_) => {

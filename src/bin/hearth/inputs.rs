@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use hearth::remote::{Feeder, Files};
 
 use crate::block_file::{self, BlockAs};
+use crate::perl_expr;
 use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::Job;
@@ -101,7 +102,7 @@ impl Maker {
             fields.pop()
         };
         let files = self.files(&fields, seq)?;
-        let (job, mut text) = self.make(fields, seq);
+        let (job, mut text) = self.make(fields, seq)?;
         // GNU parallel's joblog counts a --pipe block as sent, not a part
         // of --pipe-part (its job reads the file itself).
         if self.pipe == Piped::Stdin {
@@ -116,7 +117,11 @@ impl Maker {
 
     /// The job with sequence number `seq` (from 1) and its text (with
     /// `--pipe` or `--pipe-part`, its block left out).
-    pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> (Job, JobText) {
+    ///
+    /// # Errors
+    ///
+    /// A `{= perl =}` code failed (now or for an earlier job).
+    pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> Result<(Job, JobText), String> {
         if !self.insert {
             fields.clear();
         }
@@ -133,12 +138,15 @@ impl Maker {
         }
         // The name of a --cat file is a variable for the shell to expand.
         let quoted = self.block_as.is_none();
+        let _ = perl_expr::take_skipped();
         let parts = self.template.render(&fields, seq, self.fill, quoted);
+        let skipped = perl_expr::take_skipped();
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
             nice: self.nice,
             block_as: self.block_as.clone(),
+            skipped,
         };
         let text = JobText {
             seq,
@@ -146,7 +154,10 @@ impl Maker {
             parts,
             sent: 0,
         };
-        (job, text)
+        if let Some(err) = self.template.perl_error() {
+            return Err(err);
+        }
+        Ok((job, text))
     }
 
     /// The files of the job with `fields` and sequence number `seq`, if

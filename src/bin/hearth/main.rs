@@ -31,6 +31,7 @@ mod machine;
 mod map;
 mod output;
 mod parallel_options;
+mod perl_expr;
 mod pipe;
 mod pipe_part;
 mod plan;
@@ -92,9 +93,11 @@ enum Command {
     /// dirname, {/.} basename without extension, {#} the job's number,
     /// {%} the slot's number, {1} {2} .. {-1} one input of several (and
     /// {1.} {1/} {1//} {1/.}); with none, the inputs are appended;
-    /// --plus adds GNU parallel's {..} {+/} {+.} {##} and the like. A
-    /// string like these that hearth does not know ({= perl =}, or {..}
-    /// without --plus) is an error.
+    /// --plus adds GNU parallel's {..} {+/} {+.} {##} and the like;
+    /// {= perl =} and {=N perl =} run Perl code on the input in $_ (with
+    /// @arg, $job->seq(), total_jobs(), Q(), uq() and skip(), as GNU
+    /// parallel's). A string like these that hearth does not know ({0},
+    /// or {..} without --plus) is an error.
     ///
     /// Coming from GNU parallel: its command lines run unchanged where
     /// both have the feature, with the same output and exit status. What

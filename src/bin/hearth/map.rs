@@ -218,7 +218,11 @@ fn make_jobs(
                     Ok(None) => {}
                     Err(msg) => return Err(format!("job {}: {msg}", index + 1)),
                 }
-                made.push(maker.make(fields, index + 1));
+                made.push(
+                    maker
+                        .make(fields, index + 1)
+                        .map_err(|msg| format!("job {}: {msg}", index + 1))?,
+                );
             }
             let (jobs, texts): (Vec<_>, Vec<_>) = made.into_iter().unzip();
             (Texts::listed(texts), (jobs, files), None)
@@ -456,7 +460,10 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8) -> ExitCode {
             Ok(fields) => fields,
             Err(msg) => return own_error(&msg),
         };
-        let (_, text) = plan.maker.make(fields, index + 1);
+        let (_, text) = match plan.maker.make(fields, index + 1) {
+            Ok(made) => made,
+            Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
+        };
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
         let mut line = shell_quoted(text.command(Some(slot)), &quoting);
         line.push(b'\n');

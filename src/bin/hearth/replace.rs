@@ -14,8 +14,8 @@
 //! `{+.}` `{+..}` `{+...}` (also after a position), `{##}`, `{0#}` and the
 //! edits in the manner of bash (`bash_edit.rs`). A
 //! string that looks like one of GNU parallel's but is not one hearth
-//! knows (`{=perl=}`, `{0}`, `{..}` without `--plus`) is an error, never
-//! left in the command.
+//! knows (`{0}`, `{..}` without `--plus`) is an error, never left in the
+//! command. `{= perl =}` and `{=N perl =}` run Perl code (`perl_expr.rs`).
 
 use std::collections::HashMap;
 
@@ -24,6 +24,7 @@ use std::sync::Arc;
 use crate::bash_edit::BashEdit;
 pub use crate::edit::{Edit, push_in_quotes, quote};
 use crate::edit::{PLUS_STRINGS, plus_suffix};
+use crate::perl_expr::{self, PerlExprs};
 
 /// What a replacement string stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,9 @@ pub enum Field {
     /// Every field (`None`), or one as for [`Field::At`], with a
     /// `--plus` edit in the manner of bash (`{:-x}`, `{2/a/b}`).
     Edited(Option<isize>, Arc<BashEdit>),
+    /// Every field (`None`), or one as for [`Field::At`], through the
+    /// Perl code of this index (`{= perl =}`, `{=2 perl =}`).
+    Perl(Option<isize>, usize),
 }
 
 /// A piece of a word of the template.
@@ -155,6 +159,8 @@ pub struct Template {
     total: std::sync::OnceLock<usize>,
     /// `--retry-failed`: the command line is the job's one field, as it is.
     verbatim: bool,
+    /// The Perl codes of `{= =}`, running.
+    perl: Option<Arc<PerlExprs>>,
 }
 
 /// How the records of a job fill the command (`-m` and `-X`).
@@ -176,16 +182,13 @@ impl Template {
         names: &Names,
         columns: &[Vec<u8>],
     ) -> Result<Template, String> {
-        let line = words.join(&b' ');
         // A Perl expression may hold spaces: look for it in the whole line.
-        if let Some(open) = line.windows(2).position(|w| w == b"{=")
-            && let Some(len) = line[open + 2..].windows(2).position(|w| w == b"=}")
-        {
-            check_unknown(&line[(open + 1)..=(open + 2 + len)])?;
-        }
+        let mut codes = Vec::new();
+        let line = mark_perl(&words.join(&b' '), &mut codes)?;
         let table = names.table()?;
         let columns = column_index(columns);
         let mut template = Template::empty(false);
+        template.perl = start_perl(codes)?;
         let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
         let mut rest = line.as_slice();
         while !rest.is_empty() {
@@ -218,23 +221,30 @@ impl Template {
         names: &Names,
         columns: &[Vec<u8>],
     ) -> Result<Template, String> {
-        // The checks of the whole line (`{= =}`) and of the names.
-        let _ = Template::parse(words, names, columns)?;
+        // The checks of the whole line and of the names.
+        let checked = Template::parse(words, names, columns)?;
         let table = names.table()?;
         let columns = column_index(columns);
         let mut template = Template::empty(true);
+        let mut codes = Vec::new();
         for (at, word) in words.iter().enumerate() {
             if at > 0 {
                 template.words.push(vec![Piece::Text(b" ".to_vec())]);
                 template.space.push(true);
             }
-            let pieces = parse_word(word, names, &table, &columns)?;
+            let word = mark_perl(word, &mut codes)?;
+            let pieces = parse_word(&word, names, &table, &columns)?;
             if pieces.iter().any(|piece| matches!(piece, Piece::Field(_))) {
                 template.has_fields = true;
             }
             template.words.push(pieces);
             template.space.push(false);
         }
+        // The same codes as the whole line's, unless one crossed words.
+        template.perl = match checked.perl {
+            Some(perl) if perl.codes() == codes.as_slice() => Some(perl),
+            _ => start_perl(codes)?,
+        };
         Ok(template)
     }
 
@@ -247,6 +257,7 @@ impl Template {
             quoted_words,
             total: std::sync::OnceLock::new(),
             verbatim: false,
+            perl: None,
         }
     }
 
@@ -269,10 +280,12 @@ impl Template {
     /// True if the command holds `{##}` or `{0#}`, which need the number of
     /// jobs before the first one runs.
     pub fn needs_total(&self) -> bool {
-        self.words
-            .iter()
-            .flatten()
-            .any(|piece| matches!(piece, Piece::Field(Field::Total | Field::SeqPadded)))
+        self.perl.as_ref().is_some_and(|perl| perl.needs_total())
+            || self
+                .words
+                .iter()
+                .flatten()
+                .any(|piece| matches!(piece, Piece::Field(Field::Total | Field::SeqPadded)))
     }
 
     /// The number of jobs of the run, 0 until it is known.
@@ -290,6 +303,12 @@ impl Template {
     /// they are not appended).
     pub fn has_fields(&self) -> bool {
         self.has_fields
+    }
+
+    /// Why a `{= perl =}` code failed, if one did: the values it gave
+    /// since are empty, and the run must stop.
+    pub fn perl_error(&self) -> Option<String> {
+        self.perl.as_ref().and_then(|perl| perl.error())
     }
 
     /// The command line of a job with `fields` and sequence number `seq`,
@@ -361,7 +380,7 @@ impl Template {
             if fill == Fill::Context {
                 let mut parts = vec![Vec::new()];
                 let one = std::slice::from_ref(&field.to_vec()).to_vec();
-                Self::render_word(pieces, &one, &one, (0, 0), true, &mut parts);
+                Self::render_word(pieces, &one, &one, (0, 0), true, None, &mut parts);
                 len += 1 + parts.iter().map(Vec::len).sum::<usize>();
             } else {
                 for piece in pieces {
@@ -389,11 +408,27 @@ impl Template {
         parts: &mut Vec<Vec<u8>>,
     ) {
         if !(self.quoted_words && quoted) || space {
-            Self::render_word(pieces, all, fields, (seq, self.total()), quoted, parts);
+            Self::render_word(
+                pieces,
+                all,
+                fields,
+                (seq, self.total()),
+                quoted,
+                self.perl.as_deref(),
+                parts,
+            );
             return;
         }
         let mut raw = vec![Vec::new()];
-        Self::render_word(pieces, all, fields, (seq, self.total()), false, &mut raw);
+        Self::render_word(
+            pieces,
+            all,
+            fields,
+            (seq, self.total()),
+            false,
+            self.perl.as_deref(),
+            &mut raw,
+        );
         if let [word] = raw.as_slice() {
             quote(word, last(parts));
             return;
@@ -420,15 +455,23 @@ impl Template {
     }
 
     /// One word: `all` for `{}`, `fields` for positional strings, `total`
-    /// for `{##}`.
+    /// for `{##}`, `perl` for `{= =}`.
     fn render_word(
         pieces: &[Piece],
         all: &[Vec<u8>],
         fields: &[Vec<u8>],
         (seq, total): (usize, usize),
         quoted: bool,
+        perl: Option<&PerlExprs>,
         parts: &mut Vec<Vec<u8>>,
     ) {
+        let job = perl_expr::Job { seq, total, fields };
+        let put_perl = |index: usize, value: &[u8], out: &mut Vec<u8>| {
+            if let Some(perl) = perl {
+                let answer = perl.eval(index, value, &job);
+                put(&answer.value, quoted && !answer.unquoted, out);
+            }
+        };
         for piece in pieces {
             match piece {
                 Piece::Text(text) => last(parts).extend_from_slice(text),
@@ -459,6 +502,20 @@ impl Template {
                 Piece::Field(Field::Edited(Some(at), edit)) => {
                     if let Some(value) = field_at(fields, *at) {
                         put(&edit.apply(value), quoted, last(parts));
+                    }
+                }
+                Piece::Field(Field::Perl(None, index)) => {
+                    let out = last(parts);
+                    for (at, value) in all.iter().enumerate() {
+                        if at > 0 {
+                            out.push(b' ');
+                        }
+                        put_perl(*index, value, out);
+                    }
+                }
+                Piece::Field(Field::Perl(Some(at), index)) => {
+                    if let Some(value) = field_at(fields, *at) {
+                        put_perl(*index, value, last(parts));
                     }
                 }
                 Piece::Field(Field::Seq) => {
@@ -520,6 +577,12 @@ fn parse_word(
     let mut at = 0;
     'scan: while at < word.len() {
         let rest = &word[at..];
+        if let Some((field, len)) = perl_marker(rest) {
+            flush(&mut text, &mut pieces);
+            pieces.push(Piece::Field(field));
+            at += len;
+            continue;
+        }
         for (name, field) in table {
             if rest.starts_with(name) {
                 flush(&mut text, &mut pieces);
@@ -651,14 +714,83 @@ fn position(inner: &str, number: &str) -> Result<Option<isize>, String> {
 /// strings (`{..}`, `{+/}`, `{##}`) and other mixes of `-`, digits and
 /// `./#%+`. Anything else in braces (`{print $1}`, `{a,b}`, `{1..3}`) is
 /// the command's own.
+/// `line` with each `{= code =}` or `{=N code =}` in it replaced by a
+/// marker (a NUL, the code's index and its position, a NUL: no command
+/// line holds a NUL), the codes added to `codes`. A `{=` without its `=}`
+/// is text.
+fn mark_perl(line: &[u8], codes: &mut Vec<String>) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.windows(2).position(|w| w == b"{=") {
+        let Some(len) = rest[open + 2..].windows(2).position(|w| w == b"=}") else {
+            break;
+        };
+        let inner = &rest[open + 2..open + 2 + len];
+        let digits = usize::from(inner.first() == Some(&b'-'))
+            + inner
+                .iter()
+                .skip(usize::from(inner.first() == Some(&b'-')))
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        let (position, code) = match std::str::from_utf8(&inner[..digits]) {
+            Ok(number) if digits > 0 && number != "-" => {
+                let n: isize = number
+                    .parse()
+                    .map_err(|_| format!("{{={number}: not a position of an input"))?;
+                let at = match n {
+                    0 => {
+                        return Err(format!(
+                            "{{={number} ..=}}: inputs count from 1 (or from -1 at the end)"
+                        ));
+                    }
+                    n if n > 0 => n - 1,
+                    n => n,
+                };
+                (Some(at), &inner[digits..])
+            }
+            _ => (None, inner),
+        };
+        let code = String::from_utf8(code.to_vec())
+            .map_err(|_| "{= perl =}: the code is not UTF-8".to_owned())?;
+        out.extend_from_slice(&rest[..open]);
+        out.push(0);
+        out.extend_from_slice(codes.len().to_string().as_bytes());
+        if let Some(at) = position {
+            out.extend_from_slice(format!(":{at}").as_bytes());
+        }
+        out.push(0);
+        codes.push(code);
+        rest = &rest[open + 2 + len + 2..];
+    }
+    out.extend_from_slice(rest);
+    Ok(out)
+}
+
+/// The field of a marker of [`mark_perl`] at the start of `rest`, and the
+/// marker's length.
+fn perl_marker(rest: &[u8]) -> Option<(Field, usize)> {
+    if rest.first() != Some(&0) {
+        return None;
+    }
+    let len = rest[1..].iter().position(|&b| b == 0)?;
+    let marker = std::str::from_utf8(&rest[1..=len]).ok()?;
+    let (index, position) = match marker.split_once(':') {
+        Some((index, at)) => (index.parse().ok()?, Some(at.parse().ok()?)),
+        None => (marker.parse().ok()?, None),
+    };
+    Some((Field::Perl(position, index), len + 2))
+}
+
+/// Starts `perl` for `codes`, if there are any.
+fn start_perl(codes: Vec<String>) -> Result<Option<Arc<PerlExprs>>, String> {
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    PerlExprs::start(codes).map(|perl| Some(Arc::new(perl)))
+}
+
 fn check_unknown(inner: &[u8]) -> Result<(), String> {
     let shown = String::from_utf8_lossy(inner);
-    if inner.len() >= 2 && inner.starts_with(b"=") && inner.ends_with(b"=") {
-        return Err(format!(
-            "{{{shown}}}: hearth map has no Perl replacement strings ({{= perl =}}); compute the \
-             value in the command (e.g. with $(...)) or before the run"
-        ));
-    }
     let digits = inner
         .iter()
         .take_while(|b| b.is_ascii_digit() || **b == b'-')

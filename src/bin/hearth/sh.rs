@@ -35,7 +35,14 @@ pub struct Job {
     /// `--cat`, `--fifo`: the job's stdin goes to its command as a file
     /// or a named pipe.
     pub block_as: Option<BlockAs>,
+    /// A `{= perl =}` code called `skip()`: the command does not run, and
+    /// the job fails with exit value -2, as in GNU parallel.
+    pub skipped: bool,
 }
+
+/// The exit value of a job that `skip()` kept from running (GNU
+/// parallel's joblog shows it).
+pub const SKIPPED_EXIT: i32 = -2;
 
 /// How a [`Job`] ended (its output streamed while it ran).
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +87,13 @@ pub fn failed(output: &[u8]) -> bool {
 pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, String> {
     let seq = job.seq.to_string();
     let slot = context.slot();
+    if job.skipped {
+        return Ok(JobOutput {
+            exit: Some(SKIPPED_EXIT),
+            signal: None,
+            slot,
+        });
+    }
     let slot_text = slot.to_string();
     let command = job.parts.join(slot_text.as_bytes());
     let mut cmd = match job.nice {

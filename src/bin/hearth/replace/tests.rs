@@ -131,7 +131,8 @@ fn renamed_strings_and_header_names() {
 fn unknown_strings_are_errors() {
     for line in [
         "echo {0}",
-        "echo {= $_++ =}",
+        "echo {= $_++; ( =}",
+        "echo {=0 $_ =}",
         "echo {..}",
         "echo {+/}",
         "echo {##}",
@@ -180,4 +181,40 @@ fn plus_edits_cut_as_gnu_parallel_cuts() {
             );
         }
     }
+}
+
+#[test]
+fn perl_expressions_are_found_across_words() {
+    let mut codes = Vec::new();
+    let marked = mark_perl(b"a{= s/x y/z/ =}b {=2 uq() =} {=-1=} {= open", &mut codes).unwrap();
+    assert_eq!(marked, b"a\x000\x00b \x001:1\x00 \x002:-1\x00 {= open");
+    assert_eq!(codes, [" s/x y/z/ ", " uq() ", ""]);
+    assert_eq!(
+        perl_marker(b"\x001:1\x00rest"),
+        Some((Field::Perl(Some(1), 1), 5))
+    );
+    assert_eq!(perl_marker(b"\x000\x00"), Some((Field::Perl(None, 0), 3)));
+    assert_eq!(perl_marker(b"text"), None);
+}
+
+#[test]
+fn perl_expressions_run_on_each_input() {
+    if std::process::Command::new("perl")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let template = Template::parse(
+        &words("echo {= $_ = uc =} {=2 $_ .= \" \" . seq() =}"),
+        &Names::default(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        template.render(&fields(&["a", "b"]), 7, Fill::Join, true),
+        [b"echo A B 'b 7'".to_vec()]
+    );
+    assert_eq!(template.perl_error(), None);
 }

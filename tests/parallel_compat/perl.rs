@@ -1,0 +1,178 @@
+//! `{= perl =}` and `{=N perl =}` against GNU parallel itself: `$_`, the
+//! positions, `@arg`, `$job->seq()`, `total_jobs()`, `Q()`, `uq()`,
+//! `skip()`, values with spaces, quotes and newlines, state kept between
+//! jobs, with `-N`, `-v`, `--tagstring`, `-q` and `--dry-run`.
+
+use super::{both, same, same_joblog};
+
+#[test]
+fn perl_expressions_change_the_input() {
+    same(&["-k", "echo", "{= s/a/b/ =}", ":::", "abc", "xyz"], b"");
+    same(&["-k", "echo", "x{= $_ = uc($_) =}y", ":::", "ab"], b"");
+    same(&["-k", "echo", "{}{= $_ = length($_) =}", ":::", "ab"], b"");
+    same(
+        &[
+            "-k",
+            "echo",
+            "{=1 s/a/b/ =}",
+            "{=2 $_ .= '!' =}",
+            ":::",
+            "a",
+            ":::",
+            "c",
+        ],
+        b"",
+    );
+    same(
+        &["-k", "echo", "{=-1 $_ = 'last' =}", ":::", "a", ":::", "b"],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-N2",
+            "echo",
+            "{= $_ = uc($_) =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-N2",
+            "echo",
+            "{= $_ = $arg[2] =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+            "d",
+        ],
+        b"",
+    );
+    same(&["-k", "echo", "{= $_ = undef =}.", ":::", "a"], b"");
+    // Input from stdin, and state kept between jobs, one at a time.
+    same(&["-k", "-j1", "echo", "{= $n++; $_ .= $n =}"], b"a\nb\nc\n");
+}
+
+#[test]
+fn perl_values_are_quoted_unless_told_not_to() {
+    same(&["-k", "-v", "echo", "{= $_ .= ' x' =}", ":::", "a"], b"");
+    same(
+        &["-k", "-v", "echo", "{= $_ .= ' x'; uq() =}", ":::", "a"],
+        b"",
+    );
+    same(&["-k", "echo", "{= $_ = \"a\\nb\" =}", ":::", "a"], b"");
+    same(
+        &[
+            "-k",
+            "echo",
+            "{= $_ = Q($_) =}",
+            ":::",
+            "a b",
+            "a'b",
+            "a$b",
+            "ab",
+            "",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--dry-run",
+            "echo",
+            "{= $_ = Q($_) =}",
+            ":::",
+            "a'b",
+            "a$b",
+            "ab",
+        ],
+        b"",
+    );
+    same(&["-k", "-q", "echo", "{= s/a/b c/ =}", ":::", "a"], b"");
+    same(
+        &["-k", "--tagstring", "{= $_ = uc =}", "echo", ":::", "ab"],
+        b"",
+    );
+}
+
+#[test]
+fn perl_sees_the_jobs_numbers_and_can_skip_jobs() {
+    same(
+        &["-k", "echo", "{= $_ = $job->seq() * 10 =}", ":::", "a", "b"],
+        b"",
+    );
+    same(&["-k", "echo", "{= $_ = seq() =}", ":::", "a", "b"], b"");
+    same(
+        &[
+            "-k",
+            "echo",
+            "{= $_ = total_jobs() =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    // A skipped job fails with exit value -2 without running: it counts
+    // in the exit status, in the joblog and for --halt.
+    same(
+        &[
+            "-k",
+            "echo",
+            "{#}{= skip() if $_ eq 'b' =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    same(&["-k", "echo", "{= skip() =}", ":::", "a", "b", "c"], b"");
+    same(
+        &[
+            "-k",
+            "--halt",
+            "now,fail=1",
+            "-j1",
+            "echo",
+            "{= skip() if $_ eq 'a' =}",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    same_joblog(
+        &[
+            "-k",
+            "echo",
+            "{= skip() if $_ eq 'b' =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        |_| {},
+    );
+}
+
+#[test]
+fn perl_that_fails_stops_the_run() {
+    // Code that does not compile: nothing runs, exit 255, as in GNU
+    // parallel. Code that dies: the run stops (GNU parallel exits 25).
+    same(&["-k", "echo", "{= s/(/x/ =}", ":::", "a"], b"");
+    let Some((theirs, ours)) = both(&["-k", "echo", "{= die 'boom' =}", ":::", "a"], b"") else {
+        return;
+    };
+    assert!(theirs.stdout.is_empty() && ours.stdout.is_empty());
+    assert_ne!(theirs.status.code(), Some(0));
+    assert_eq!(ours.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&ours.stderr).contains("boom"));
+}
