@@ -1310,6 +1310,10 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "--round-robin is an option of GNU parallel that hearth map does not have",
         ),
         (
+            &["--rpl", "{:(\\d+)} substr($_,0,$$1)=''"],
+            "tags with arguments (a regular expression with groups) are GNU parallel's",
+        ),
+        (
             &["--compress"],
             "--compress is an option of GNU parallel that hearth map does not have",
         ),

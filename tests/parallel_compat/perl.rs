@@ -176,3 +176,72 @@ fn perl_that_fails_stops_the_run() {
     assert_eq!(ours.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&ours.stderr).contains("boom"));
 }
+
+#[test]
+fn replacement_strings_of_the_users_own() {
+    same(
+        &[
+            "-k",
+            "--rpl",
+            "{ext} s:.*\\.::",
+            "echo",
+            "{ext}",
+            "{1ext}",
+            "{-1ext}",
+            ":::",
+            "a.txt",
+            ":::",
+            "b.gz",
+        ],
+        b"",
+    );
+    // Over one of GNU parallel's own, and longest first.
+    same(
+        &["-k", "--rpl", "{} s/a/b/", "echo", "{}", ":::", "aaa"],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--rpl",
+            "XX $_=uc",
+            "--rpl",
+            "XXY $_=lc",
+            "echo",
+            "XX",
+            "XXY",
+            ":::",
+            "aB",
+        ],
+        b"",
+    );
+    // A number before the code is a position, as in GNU parallel's own
+    // definitions.
+    same(
+        &[
+            "-k",
+            "--rpl",
+            "{#} 1 $_=$job->seq()*2",
+            "echo",
+            "{#}",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-N2",
+            "--rpl",
+            "{x} 1 $_=uc",
+            "echo",
+            "{x}",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+}

@@ -609,6 +609,12 @@ pub struct Running {
     /// {%re} {/re/text} {//re/text} {^re} {^^re} {,re} {,,re}.
     #[arg(long)]
     pub plus: bool,
+    /// Define a replacement string of your own: TAG stands for the Perl
+    /// code after it, as {= PERL =} does (repeatable; a TAG beginning with
+    /// { also takes a position: --rpl '{ext} s:.*\.::' gives {ext} and
+    /// {2ext}).
+    #[arg(long, value_name = "'TAG PERL'", value_parser = rpl)]
+    pub rpl: Vec<String>,
     /// Quote the command's words, so that each stays one word for the
     /// shell (`-q perl -e 'print "a b"'`); replacement strings in them
     /// still work, their values quoted with the word.
@@ -821,6 +827,28 @@ pub struct Scheduling {
     /// twice, as GNU parallel's.
     #[arg(long = "shellquote", visible_alias = "shell-quote", action = clap::ArgAction::Count)]
     pub shellquote: u8,
+}
+
+/// A `--rpl` definition: a tag, a blank, Perl code that holds no `=}`;
+/// a tag with `(` (GNU parallel's tags with arguments) is not taken.
+fn rpl(text: &str) -> Result<String, String> {
+    let (tag, code) = text
+        .trim_start()
+        .split_once([' ', '\t'])
+        .unwrap_or((text.trim_start(), ""));
+    if tag.is_empty() {
+        return Err("give a tag and Perl code, e.g. --rpl '{ext} s:.*\\.::'".to_owned());
+    }
+    if tag.contains('(') {
+        return Err(format!(
+            "{tag}: tags with arguments (a regular expression with groups) are GNU parallel's; \
+             hearth map takes plain tags: write the argument into the code"
+        ));
+    }
+    if code.contains("=}") {
+        return Err(format!("{code:?}: the code may not hold =}}"));
+    }
+    Ok(text.to_owned())
 }
 
 /// A duration above zero (a time limit of 0 would fail every attempt).

@@ -24,7 +24,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         Some("the nearest is --transferfile FILE (sent with each job)"),
     ),
     (&["-i"], Some("the nearest is -I STR")),
-    (&["--parens", "--rpl"], None),
+    (&["--parens"], None),
     (
         &[
             "--block-timeout",

@@ -78,6 +78,10 @@ pub struct Names {
     /// `--plus`: GNU parallel's further strings (`{..}`, `{+/}`, `{##}`,
     /// ...) are known.
     pub plus: bool,
+    /// `--rpl 'TAG PERL'`: strings of the user's, each the Perl code it
+    /// stands for (a tag that begins with `{` takes a position too:
+    /// `{2TAG`).
+    pub rpl: Vec<(Vec<u8>, String)>,
 }
 
 impl Default for Names {
@@ -91,6 +95,7 @@ impl Default for Names {
             seq: "{#}".to_owned(),
             slot: "{%}".to_owned(),
             plus: false,
+            rpl: Vec::new(),
         }
     }
 }
@@ -184,7 +189,7 @@ impl Template {
     ) -> Result<Template, String> {
         // A Perl expression may hold spaces: look for it in the whole line.
         let mut codes = Vec::new();
-        let line = mark_perl(&words.join(&b' '), &mut codes)?;
+        let line = mark_perl(&expand_rpl(&words.join(&b' '), &names.rpl), &mut codes)?;
         let table = names.table()?;
         let columns = column_index(columns);
         let mut template = Template::empty(false);
@@ -232,7 +237,7 @@ impl Template {
                 template.words.push(vec![Piece::Text(b" ".to_vec())]);
                 template.space.push(true);
             }
-            let word = mark_perl(word, &mut codes)?;
+            let word = mark_perl(&expand_rpl(word, &names.rpl), &mut codes)?;
             let pieces = parse_word(&word, names, &table, &columns)?;
             if pieces.iter().any(|piece| matches!(piece, Piece::Field(_))) {
                 template.has_fields = true;
@@ -764,6 +769,65 @@ fn mark_perl(line: &[u8], codes: &mut Vec<String>) -> Result<Vec<u8>, String> {
     }
     out.extend_from_slice(rest);
     Ok(out)
+}
+
+/// `line` with the strings of `--rpl` written as the Perl strings they
+/// stand for: `TAG` as `{= CODE=}` (`{=N CODE=}` for code `N CODE`), and
+/// for a tag `{REST`, `{NREST` as `{=N CODE=}`. Perl strings already there are left as they are; the
+/// longest tag wins.
+pub fn expand_rpl(line: &[u8], rpl: &[(Vec<u8>, String)]) -> Vec<u8> {
+    if rpl.is_empty() {
+        return line.to_vec();
+    }
+    let mut tags: Vec<&(Vec<u8>, String)> = rpl.iter().collect();
+    tags.sort_by_key(|(tag, _)| std::cmp::Reverse(tag.len()));
+    let mut out = Vec::with_capacity(line.len());
+    let mut at = 0;
+    'scan: while at < line.len() {
+        let rest = &line[at..];
+        if rest.starts_with(b"{=")
+            && let Some(len) = rest[2..].windows(2).position(|w| w == b"=}")
+        {
+            out.extend_from_slice(&rest[..len + 4]);
+            at += len + 4;
+            continue;
+        }
+        for (tag, code) in &tags {
+            if rest.starts_with(tag) {
+                // A number before the code is a position, as in GNU
+                // parallel's own `--rpl '{#} 1 $_=$job->seq()'`.
+                let (position, code) = match code.split_once(' ') {
+                    Some((n, code)) if n.parse::<isize>().is_ok_and(|n| n != 0) => (n, code),
+                    _ => ("", code.as_str()),
+                };
+                out.extend_from_slice(format!("{{={position} {code}=}}").as_bytes());
+                at += tag.len();
+                continue 'scan;
+            }
+            if let Some(after) = tag.strip_prefix(b"{")
+                && rest.first() == Some(&b'{')
+            {
+                let sign = usize::from(rest.get(1) == Some(&b'-'));
+                let digits = rest[1 + sign..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if digits > 0 && rest[1 + sign + digits..].starts_with(after) {
+                    let number = String::from_utf8_lossy(&rest[1..=sign + digits]);
+                    let code = match code.split_once(' ') {
+                        Some((n, code)) if n.parse::<isize>().is_ok() => code,
+                        _ => code.as_str(),
+                    };
+                    out.extend_from_slice(format!("{{={number} {code}=}}").as_bytes());
+                    at += 1 + sign + digits + after.len();
+                    continue 'scan;
+                }
+            }
+        }
+        out.push(rest[0]);
+        at += 1;
+    }
+    out
 }
 
 /// The field of a marker of [`mark_perl`] at the start of `rest`, and the
