@@ -202,6 +202,58 @@ fn blocks_as_files_and_named_pipes() {
 }
 
 #[test]
+fn tee_gives_all_of_stdin_to_every_job() {
+    same(
+        &["--pipe", "--tee", "-k", "echo {}; wc -l", ":::", "a", "b"],
+        &seq(3),
+    );
+    same(
+        &["--pipe", "--tee", "-k", "-v", "grep {}", ":::", "1", "3"],
+        &seq(5),
+    );
+    same(
+        &[
+            "--pipe",
+            "--tee",
+            "-k",
+            "--tag",
+            "grep -c {}",
+            ":::",
+            "1",
+            "2",
+        ],
+        &seq(30),
+    );
+    same(
+        &[
+            "--pipe",
+            "--tee",
+            "-k",
+            "cksum; echo {}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        &seq(100_000),
+    );
+    same_in(
+        &[("args", b"x\ny\n")],
+        &[
+            "--pipe",
+            "--tee",
+            "-k",
+            "echo {#} {}; wc -c",
+            "::::",
+            "args",
+        ],
+        &seq(10),
+    );
+    // No inputs: no job, whatever stdin holds.
+    same(&["--pipe", "--tee", "-k", "wc -l"], &seq(3));
+}
+
+#[test]
 fn block_files_go_in_tmpdir_and_are_removed() {
     let Some(parallel) = parallel() else { return };
     for how in ["--cat", "--fifo"] {

@@ -74,6 +74,8 @@ pub struct Maker {
     /// `--cat`, `--fifo`: a piped job's block goes to its command as a
     /// file or a named pipe, and `{}` is its name.
     pub block_as: Option<BlockAs>,
+    /// `--tee`: all of stdin, every job's stdin.
+    pub tee: Option<Arc<Vec<u8>>>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -89,6 +91,22 @@ pub enum Piped {
 }
 
 impl Maker {
+    /// A maker of jobs of `template` with nothing else: no files, no
+    /// stdin, no skips.
+    pub fn new(template: Arc<Template>) -> Maker {
+        Maker {
+            template,
+            fill: Fill::Join,
+            skip: Arc::new(HashSet::new()),
+            files: None,
+            pipe: Piped::No,
+            nice: None,
+            insert: true,
+            block_as: None,
+            tee: None,
+        }
+    }
+
     /// The job with sequence number `seq` (from 1), its text and what
     /// goes with it: its files, and with `--pipe` its block as its stdin.
     pub fn job(
@@ -163,10 +181,14 @@ impl Maker {
     /// The files of the job with `fields` and sequence number `seq`, if
     /// the run has any.
     pub fn files(&self, fields: &[Vec<u8>], seq: usize) -> Result<Option<Files>, String> {
-        match &self.files {
-            Some(templates) => templates.files(fields, seq).map(Some),
-            None => Ok(None),
-        }
+        let files = match &self.files {
+            Some(templates) => Some(templates.files(fields, seq)?),
+            None => None,
+        };
+        Ok(match &self.tee {
+            Some(all) => Some(files.unwrap_or_default().stdin(all.to_vec())),
+            None => files,
+        })
     }
 
     /// True if job `seq` is not to run (`--resume`).

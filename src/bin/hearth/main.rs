@@ -810,6 +810,11 @@ pub struct PipeBlocks {
     /// written into while the job runs (read it once, from the start).
     #[arg(long, requires = "piping")]
     pub fifo: bool,
+    /// With --pipe: give all of stdin to every job, one job per input of
+    /// ::: or :::: (GNU parallel's --tee), instead of a block each; stdin
+    /// is read whole before the first job, and held in memory.
+    #[arg(long, requires = "pipe", conflicts_with_all = ["pipe_part", "block", "recend", "recstart", "regexp", "cat", "fifo"])]
+    pub tee: bool,
 }
 
 /// Whether the jobs run, and in which order they start.

@@ -106,7 +106,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (&["--tee"], None),
     (&["--template", "--tmpl"], None),
     (&["--term-seq"], None),
     (&["--tmux", "--tmuxpane"], None),

@@ -47,10 +47,22 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     if args.resume_from.retry_failed {
         return retried(args);
     }
-    if args.blocks.pipe || args.blocks.pipe_part {
+    if (args.blocks.pipe && !args.blocks.tee) || args.blocks.pipe_part {
         return piped(args, slots, read_all);
     }
     let (words, inputs) = command_and_inputs(args)?;
+    let tee = match teed(args, &inputs)? {
+        Teed::Not => None,
+        Teed::Stdin(all) => Some(all),
+        Teed::NoInputs => {
+            return Ok(Plan {
+                maker: Maker::new(Arc::new(command_template(args, &words, &names(args), &[])?)),
+                jobs: Jobs::Listed(Vec::new()),
+                tag: None,
+                columns: Vec::new(),
+            });
+        }
+    };
     let header = match args.input.header.as_deref() {
         None => false,
         Some(":") => true,
@@ -85,15 +97,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         inputs.open(&split, header, args.input.link)?
     };
     let template = Arc::new(command_template(args, &words, &names, &columns)?);
-    let tag = match (&args.tagstring, args.tag) {
-        (Some(text), _) => Some(Template::parse(
-            &[text.as_bytes().to_vec()],
-            &names,
-            &columns,
-        )?),
-        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
-        (None, false) => None,
-    };
+    let tag = tag_template(args, &names, &columns)?;
     let skip = skipped(args)?;
     let batching = batching(args, slots, fill)?;
     let files = FileTemplates::parse(args, &names, &columns)?;
@@ -113,6 +117,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         nice: args.running.nice,
         insert: args.packing.max_replace_args != Some(0),
         block_as: None,
+        tee,
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total() || tag.as_ref().is_some_and(Template::needs_total);
@@ -308,6 +313,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         nice: args.running.nice,
         insert: true,
         block_as: block_as(args),
+        tee: None,
     };
     Ok(Plan {
         maker,
@@ -345,11 +351,54 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
             nice: args.running.nice,
             insert: true,
             block_as: None,
+            tee: None,
         },
         jobs: Jobs::Listed(jobs),
         tag: None,
         columns: Vec::new(),
     })
+}
+
+/// `--tagstring` or `--tag`, as a template.
+fn tag_template(
+    args: &MapArgs,
+    names: &Names,
+    columns: &[Vec<u8>],
+) -> Result<Option<Template>, String> {
+    Ok(match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(Template::parse(
+            &[text.as_bytes().to_vec()],
+            names,
+            columns,
+        )?),
+        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
+        (None, false) => None,
+    })
+}
+
+/// What `--tee` makes of stdin.
+enum Teed {
+    /// No `--tee`.
+    Not,
+    /// All of it, every job's.
+    Stdin(Arc<Vec<u8>>),
+    /// No inputs of `:::` or `::::`: no job.
+    NoInputs,
+}
+
+/// `--tee`: stdin is every job's, the inputs are those of `:::` and
+/// `::::` only; read whole here.
+fn teed(args: &MapArgs, inputs: &Inputs) -> Result<Teed, String> {
+    if !args.blocks.tee {
+        return Ok(Teed::Not);
+    }
+    if inputs.none_given() {
+        return Ok(Teed::NoInputs);
+    }
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut all)
+        .map_err(|err| format!("--tee: cannot read stdin: {err}"))?;
+    Ok(Teed::Stdin(Arc::new(all)))
 }
 
 /// `--cat` or `--fifo`, and `--tmpdir`.
