@@ -748,7 +748,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 5, the peer version 4; \
+            "protocol version mismatch: this side speaks version 6, the peer version 4; \
              run the same version of hearth on both ends"
         ),
         "{err}"
@@ -1322,8 +1322,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "--semaphore is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--basefile", "x"],
-            "--basefile is an option of GNU parallel that hearth map does not have",
+            &["--group-by", "x"],
+            "--group-by is an option of GNU parallel that hearth map does not have",
         ),
     ];
     for (options, message) in cases {

@@ -361,6 +361,14 @@ fn main() -> ExitCode {
             files::files_go_out_and_come_back,
         ),
         ("missing_files_are_said", files::missing_files_are_said),
+        (
+            "base_files_go_once_to_each_slot",
+            files::base_files_go_once_to_each_slot,
+        ),
+        (
+            "unreadable_base_files_are_said",
+            files::unreadable_base_files_are_said,
+        ),
         ("stdin_goes_with_its_job", stdin::stdin_goes_with_its_job),
         (
             "commands_read_the_jobs_stdin",

@@ -123,6 +123,10 @@ pub enum SlotFailure {
     },
     /// Installing the worker on the host went wrong; the text says how.
     Install(String),
+    /// The worker could not place the pool's base files
+    /// ([`PoolBuilder::base_files`](crate::remote::PoolBuilder::base_files));
+    /// the text says which and why.
+    BaseFiles(String),
     /// ssh could not connect: the connection was refused or timed out, the
     /// network or the name server did not answer. Retried with back-off:
     /// a host that boots or a network that comes back may answer.
@@ -147,6 +151,7 @@ impl SlotFailure {
                 | SlotFailure::HostUnknown { .. }
                 | SlotFailure::HostKeyRejected { .. }
                 | SlotFailure::WrongSystem { .. }
+                | SlotFailure::BaseFiles(_)
         )
     }
 
@@ -278,6 +283,11 @@ impl fmt::Display for SlotFailure {
                  (--remote-bin)"
             ),
             SlotFailure::Install(what) => write!(f, "installing the worker: {what}"),
+            SlotFailure::BaseFiles(what) => write!(
+                f,
+                "cannot place the base files on the host: {what}; make room there or send them \
+                 elsewhere"
+            ),
         }
     }
 }

@@ -58,6 +58,7 @@ pub struct PoolBuilder {
     max_held_bytes: usize,
     env: Vec<(String, String)>,
     throttle: Option<Throttle>,
+    base_files: Option<Files>,
 }
 
 /// The default [`PoolBuilder::slot_timeout`]: 30 s.
@@ -234,6 +235,31 @@ impl PoolBuilder {
         self
     }
 
+    /// Files every slot on another machine gets once, before its first
+    /// job (GNU parallel's `--basefile`): the files `files` sends
+    /// ([`Files::send`]), placed as a job's are (relative to the session's
+    /// working directory there), over the slot's own connection, and
+    /// removed when its worker ends if `files` says
+    /// [`cleanup`](Files::cleanup). Slots on this machine share its files
+    /// and get nothing. A slot whose worker cannot place them is lost for
+    /// good ([`SlotFailure::BaseFiles`](crate::remote::SlotFailure::BaseFiles)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::remote::{Files, Pool, Host};
+    ///
+    /// // The script every job runs, sent once per slot.
+    /// let builder = Pool::builder()
+    ///     .host(Host::local(2))
+    ///     .base_files(Files::new().send("tools/prepare.sh", "prepare.sh"));
+    /// # drop(builder);
+    /// ```
+    pub fn base_files(mut self, files: Files) -> Self {
+        self.base_files = (!files.send.is_empty()).then_some(files);
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -332,6 +358,7 @@ impl PoolBuilder {
             max_frame: self.max_frame,
             env: self.env,
             throttle: self.throttle,
+            base_files: self.base_files.map(Arc::new),
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
         let stats = Arc::new(PoolStats::new(name, &self.hosts));
@@ -513,6 +540,7 @@ impl Pool {
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             env: Vec::new(),
             throttle: None,
+            base_files: None,
         }
     }
 

@@ -354,6 +354,49 @@ fn take_prepared(prepared: &mut Option<Prepared>, world: &World, id: u64) -> Pre
     }
 }
 
+/// Writes `frame` to `out` (encoded in `bytes`), for the next flush.
+fn answer<W: Write>(
+    out: &Mutex<BufWriter<W>>,
+    frame: &Frame,
+    max_frame: usize,
+    bytes: &mut Vec<u8>,
+) -> Result<(), ServeError> {
+    bytes.clear();
+    wire::encode(frame, max_frame, bytes)?;
+    lock(out).write_all(bytes).map_err(WireError::Io)?;
+    Ok(())
+}
+
+/// The base files of a session (`Frame::Base`), removed when dropped if
+/// the pool asked for it.
+#[derive(Debug, Default)]
+struct BaseFiles {
+    placed: Vec<std::path::PathBuf>,
+    cleanup: bool,
+}
+
+impl BaseFiles {
+    /// Holds the files `files` placed (and lets the ones held before go,
+    /// as their `cleanup` said); the answer to the pool.
+    fn hold(&mut self, files: Prepared, cleanup: bool) -> Frame {
+        let (placed, error) = files.into_placed();
+        *self = BaseFiles { placed, cleanup };
+        Frame::BaseAck {
+            error: error.unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for BaseFiles {
+    fn drop(&mut self) {
+        if self.cleanup {
+            for path in &self.placed {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
 /// The conversation: answers the handshake, runs jobs, writes results and
 /// answers pings. `next` gives the next input, flushing `out` before it
 /// waits.
@@ -375,6 +418,8 @@ where
     let mut prepared: Option<Prepared> = None;
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
+    // The session's base files: removed when this loop ends, if asked.
+    let mut base = BaseFiles::default();
     loop {
         let Some(frame) = frame_of(next()?, stage, abandoned, out)? else {
             return Ok(());
@@ -438,10 +483,12 @@ where
                 let job = take_prepared(&mut prepared, &world, id);
                 prepared.insert(job).take(frame);
             }
+            (Stage::Jobs, Frame::Base { cleanup }) => {
+                let files = take_prepared(&mut prepared, &world, wire::BASE_ID);
+                answer(out, &base.hold(files, cleanup), max_frame, &mut bytes)?;
+            }
             (Stage::Jobs, Frame::Ping { seq }) => {
-                bytes.clear();
-                wire::encode(&Frame::Pong { seq }, max_frame, &mut bytes)?;
-                lock(out).write_all(&bytes).map_err(WireError::Io)?;
+                answer(out, &Frame::Pong { seq }, max_frame, &mut bytes)?;
             }
             (Stage::Jobs, Frame::Shutdown) => {
                 // Every job before it was answered: they came first.

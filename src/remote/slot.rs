@@ -48,6 +48,9 @@ pub(crate) enum Stage {
     Hello(Instant),
     /// `SESSION_INIT` sent; waiting for `SESSION_ACK` until the deadline.
     Session(Instant),
+    /// The pool's base files and `BASE` sent; waiting for `BASE_ACK`
+    /// until the deadline.
+    Base(Instant),
     /// Takes jobs.
     Ready,
 }
@@ -389,6 +392,32 @@ impl Slot {
         wire::encode_job(id, handler, payload, self.max_frame, &mut job)
             .map_err(|err| err.to_string())?;
         self.upload = Some(Box::new(Upload::new(id, files, &job, self.max_frame)?));
+        Ok(())
+    }
+
+    /// Queues the pool's base files, then `BASE` (with `cleanup`): the
+    /// files go out as the pipe takes them ([`Slot::flush`]). An error (a
+    /// file that cannot be read) queues nothing.
+    pub(crate) fn queue_base(&mut self, files: &Files) -> Result<(), String> {
+        let mut base = Vec::new();
+        wire::encode(
+            &Frame::Base {
+                cleanup: files.cleanup,
+            },
+            self.max_frame,
+            &mut base,
+        )
+        .map_err(|err| err.to_string())?;
+        let files = Files {
+            cleanup: false,
+            ..files.clone()
+        };
+        self.upload = Some(Box::new(Upload::new(
+            wire::BASE_ID,
+            &files,
+            &base,
+            self.max_frame,
+        )?));
         Ok(())
     }
 

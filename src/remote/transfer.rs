@@ -109,6 +109,14 @@ impl Files {
         self
     }
 
+    /// The bytes of the files to send, as far as they can be read now.
+    pub(crate) fn send_size(&self) -> u64 {
+        (self.send.iter())
+            .filter_map(|(local, _)| std::fs::metadata(local).ok())
+            .map(|meta| meta.len())
+            .sum()
+    }
+
     /// True if no file is sent or brought back and the job has no stdin.
     pub fn is_empty(&self) -> bool {
         self.send.is_empty() && self.back.is_empty() && self.stdin.is_none()

@@ -62,6 +62,10 @@
 //!                                      <-       File, FileData..., FileEnd
 //!                                               (the files to bring back)
 //!                                      <-       Result { id, outcome }
+//! File, FileData..., FileEnd          ->       (the session's base files, if
+//! Return { id: BASE_ID, .. }          ->        any, right after SESSION_ACK)
+//! Base { cleanup }                     ->
+//!                                      <-       BaseAck { error }
 //! Ping { seq }                         ->       (at any time after SESSION_INIT)
 //!                                      <-       Pong { seq }
 //! Shutdown                             ->       (the worker exits)
@@ -132,8 +136,9 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 /// working directory in [`Frame::SessionInit`], and files sent with a job
 /// and brought back after it ([`Frame::File`], [`Frame::FileData`],
 /// [`Frame::FileEnd`], [`Frame::Return`]); version 5 a job's standard
-/// input ([`Frame::Stdin`]).
-pub const VERSION: u8 = 5;
+/// input ([`Frame::Stdin`]); version 6 a session's base files
+/// ([`Frame::Base`], [`Frame::BaseAck`]).
+pub const VERSION: u8 = 6;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
 /// worker cuts larger writes into chunks of this size.
@@ -316,7 +321,25 @@ pub enum Frame {
         #[serde(with = "bytes")]
         data: Vec<u8>,
     },
+    /// Client → worker, right after `SESSION_ACK`: the files sent with id
+    /// [`BASE_ID`] since are the session's base files, there for every
+    /// job; removed when the worker ends if `cleanup`. The worker answers
+    /// with [`BaseAck`](Frame::BaseAck).
+    Base {
+        /// Remove the base files when the worker ends.
+        cleanup: bool,
+    },
+    /// Worker → client: the base files are placed (`error` empty), or why
+    /// not.
+    BaseAck {
+        /// Empty, or what went wrong.
+        error: String,
+    },
 }
+
+/// The id under which the base files of a session travel
+/// ([`Frame::Base`]); no job has it.
+pub(crate) const BASE_ID: u64 = u64::MAX;
 
 /// Where the jobs of a session run on the worker's host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,6 +371,8 @@ impl Frame {
             Frame::FileEnd { .. } => "FILE_END",
             Frame::Return { .. } => "RETURN",
             Frame::Stdin { .. } => "STDIN",
+            Frame::Base { .. } => "BASE",
+            Frame::BaseAck { .. } => "BASE_ACK",
         }
     }
 }
@@ -1129,7 +1154,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 15] = [
+const FRAME_NAMES: [&str; 17] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -1145,6 +1170,8 @@ const FRAME_NAMES: [&str; 15] = [
     "FILE_END",
     "RETURN",
     "STDIN",
+    "BASE",
+    "BASE_ACK",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

@@ -55,7 +55,8 @@ fn nonall_with_an_unreachable_host() {
     );
 }
 
-/// `--trc`, `--transferfile`, `--env` and `--workdir` on the two hosts:
+/// `--trc`, `--transferfile`, `--basefile`, `--env` and `--workdir` on
+/// the two hosts:
 /// the same output and exit status, and the same files here afterwards
 /// (each run in a directory of its own prepared alike). The remote side
 /// is this machine: each job's working directory is made unique, so the
@@ -85,6 +86,22 @@ fn files_environment_and_working_directory() {
         ],
         &[
             "--wd",
+            remote,
+            "--basefile",
+            "tool.sh",
+            "--bf",
+            "sub/f3.txt",
+            "--cleanup",
+            "--tf",
+            "{}",
+            "--tag",
+            "sh tool.sh {}; cat sub/f3.txt",
+            ":::",
+            "f1.txt",
+            "f2.txt",
+        ],
+        &[
+            "--wd",
             "...",
             "--tf",
             "{}",
@@ -107,6 +124,7 @@ fn files_environment_and_working_directory() {
             fs::set_permissions(dir.join("f2.txt"), fs::Permissions::from_mode(0o640)).unwrap();
             fs::create_dir_all(dir.join("sub")).unwrap();
             fs::write(dir.join("sub/f3.txt"), "three\n").unwrap();
+            fs::write(dir.join("tool.sh"), "tr a-z A-Z < \"$1\"\n").unwrap();
             dir
         };
         let (theirs_dir, ours_dir) = (prepare("trc-gnu"), prepare("trc-hearth"));

@@ -177,3 +177,83 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A host of `slots` slots through a launcher, jobs in `workdir`, with
+/// `base` as the pool's base files.
+fn far_pool_with_base(slots: usize, workdir: &Path, base: Files) -> Pool {
+    let transport = Transport::Command {
+        template: vec!["env".to_owned(), "{bin}".to_owned()],
+        bin: runner::exe(),
+    };
+    Pool::builder()
+        .host(
+            Host::new("far", slots, transport).workdir(Workdir::Dir(workdir.display().to_string())),
+        )
+        .env("GREETING", "hi")
+        .base_files(base)
+        .build()
+        .unwrap()
+}
+
+/// `PoolBuilder::base_files`: each slot gets them once, before its first
+/// job (a second run on the same slots sees the first copy, not the file
+/// changed since); a job's own clean-up leaves them; the pool's end
+/// removes them with `cleanup`, and leaves them without.
+pub(crate) fn base_files_go_once_to_each_slot() {
+    for cleanup in [true, false] {
+        let dir = temp_dir(&format!("files-base-{cleanup}"));
+        let far = dir.join("far");
+        let source = dir.join("base.txt");
+        fs::write(&source, "first").unwrap();
+        let base = Files::new().send(&source, "base.txt").cleanup(cleanup);
+        let mut pool = far_pool_with_base(2, &far, base);
+        let jobs = |run: usize| -> Vec<((String, String), Files)> {
+            (0..6)
+                .map(|i| {
+                    let name = format!("copy-{run}-{i}");
+                    let files = Files::new()
+                        .bring_back(&name, dir.join(&name))
+                        .cleanup(true);
+                    (("base.txt".to_owned(), name), files)
+                })
+                .collect()
+        };
+        for (run, expected) in [(0, "hifirst"), (1, "hifirst")] {
+            let reports = run_with_files(&mut pool, jobs(run));
+            for (i, report) in reports.iter().enumerate() {
+                assert!(report.result.is_ok(), "{report:?}");
+                let copy = fs::read_to_string(dir.join(format!("copy-{run}-{i}"))).unwrap();
+                assert_eq!(copy, expected, "run {run}, job {i}");
+            }
+            // Changed here: the slots keep the copy they got.
+            fs::write(&source, "second").unwrap();
+        }
+        assert!(far.join("base.txt").exists(), "there while the pool lives");
+        pool.shutdown(std::time::Duration::from_secs(5));
+        assert_eq!(far.join("base.txt").exists(), !cleanup, "cleanup {cleanup}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// A base file that cannot be read: the slots are lost for good, saying
+/// why, and no job runs.
+pub(crate) fn unreadable_base_files_are_said() {
+    let dir = temp_dir("files-base-missing");
+    let base = Files::new().send(dir.join("nowhere.txt"), "base.txt");
+    let mut pool = far_pool_with_base(2, &dir.join("far"), base);
+    let jobs = vec![(("a".to_owned(), "b".to_owned()), Files::new())];
+    let reports = run_with_files(&mut pool, jobs);
+    match &reports[0].result {
+        Err(JobFailure::NotRun { reasons }) => {
+            let said: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            let said = said.join("; ");
+            assert!(
+                said.contains("base files") && said.contains("nowhere.txt"),
+                "{said}"
+            );
+        }
+        other => panic!("expected the job not run, got {other:?}"),
+    }
+    pool.shutdown(std::time::Duration::from_secs(5));
+    let _ = fs::remove_dir_all(&dir);
+}

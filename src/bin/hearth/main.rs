@@ -452,6 +452,12 @@ pub struct FileTransfer {
     /// --transfer --return FILE --cleanup (repeatable).
     #[arg(long, value_name = "FILE")]
     pub trc: Vec<String>,
+    /// Send FILE to each slot on an ssh (or --launcher, Slurm) host once,
+    /// before its first job, to the same path there (relative: into the
+    /// jobs' working directory) (repeatable); --cleanup removes it at the
+    /// end. This machine's slots share its files.
+    #[arg(long = "basefile", visible_alias = "bf", value_name = "FILE")]
+    pub base_files: Vec<String>,
 }
 
 /// In which order the jobs' outputs are printed.

@@ -19,10 +19,6 @@ use crate::Cli;
 /// and what to say after "hearth map does not have" (the nearest option
 /// of hearth's, or why none is needed), if anything.
 const MISSING: &[(&[&str], Option<&str>)] = &[
-    (
-        &["--basefile", "--bf"],
-        Some("the nearest is --transferfile FILE (sent with each job)"),
-    ),
     (&["-i"], Some("the nearest is -I STR")),
     (&["--parens"], None),
     (

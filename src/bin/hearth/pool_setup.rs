@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hearth::remote::{Host, Pool, PoolBuilder, PoolError, Slurm, Transport};
+use hearth::remote::{Files, Host, Pool, PoolBuilder, PoolError, Slurm, Transport};
 
 use crate::{MapArgs, sh, summary};
 
@@ -288,6 +288,12 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         Some(throttle) => builder.throttle(throttle),
         None => builder,
     };
+    // --basefile: once per slot elsewhere, to the same path (relative: to
+    // the job's directory there), removed at the end with --cleanup.
+    let base = (args.files.base_files.iter())
+        .fold(Files::new(), |files, path| files.send(path, path))
+        .cleanup(args.files.cleanup || !args.files.trc.is_empty());
+    let builder = builder.base_files(base);
     match args.timeout {
         Some(timeout) => builder.timeout(timeout),
         None => builder,

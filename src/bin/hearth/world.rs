@@ -103,9 +103,10 @@ impl FileTemplates {
         let back: Vec<&String> = args.files.returns.iter().chain(&args.files.trc).collect();
         let cleanup = args.files.cleanup || !args.files.trc.is_empty();
         if send.is_empty() && back.is_empty() {
-            if cleanup {
+            if cleanup && args.files.base_files.is_empty() {
                 return Err(
-                    "--cleanup removes the files of --transfer and --return: give one".to_owned(),
+                    "--cleanup removes the files of --transfer, --return and --basefile: give one"
+                        .to_owned(),
                 );
             }
             return Ok(None);

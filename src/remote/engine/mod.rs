@@ -92,6 +92,8 @@ pub(crate) struct Settings {
     pub(crate) env: Vec<(String, String)>,
     /// When the slots on this machine may start jobs, if limited.
     pub(crate) throttle: Option<crate::remote::Throttle>,
+    /// Sent to every slot on another machine before its first job.
+    pub(crate) base_files: Option<Arc<Files>>,
 }
 
 /// Tells whether an output is a failure of its job's own run.
@@ -713,6 +715,28 @@ impl Engine {
                 Ok(())
             }
             (Stage::Session(_), Frame::SessionAck { .. }) => {
+                // The base files first, to a slot on another machine.
+                let shared = transfer::is_shared(&self.hosts[entry.host].transport);
+                if let Some(base) = self.settings.base_files.as_ref().filter(|_| !shared) {
+                    slot.queue_base(base).map_err(SlotFailure::BaseFiles)?;
+                    // Their time on top of the handshake's, at 5 MB/s.
+                    let sending = Duration::from_secs(base.send_size() / 5_000_000);
+                    let limit = self.settings.handshake_timeout + sending;
+                    slot.stage = Stage::Base(after(Instant::now(), limit));
+                    return slot
+                        .flush()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()).into());
+                }
+                slot.stage = Stage::Ready;
+                entry.failed_starts = 0;
+                incr(&self.stats.hosts[entry.host].alive);
+                Ok(())
+            }
+            (Stage::Base(_), Frame::BaseAck { error }) => {
+                if !error.is_empty() {
+                    return Err(SlotFailure::BaseFiles(error).into());
+                }
+                debug!(slot:% = slot.label; "base files placed");
                 slot.stage = Stage::Ready;
                 entry.failed_starts = 0;
                 incr(&self.stats.hosts[entry.host].alive);
@@ -739,7 +763,7 @@ impl Engine {
                 Stage::Ready,
                 frame @ (Frame::File { .. } | Frame::FileData { .. } | Frame::FileEnd { .. }),
             ) => self.on_file_frame(index, frame),
-            (Stage::Ready, Frame::Pong { seq }) => {
+            (Stage::Ready | Stage::Base(_), Frame::Pong { seq }) => {
                 // The worker answers at once: a round trip of the link.
                 if let Some((probe, sent)) = entry.rtt_probe
                     && probe == seq

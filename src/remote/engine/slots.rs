@@ -114,7 +114,7 @@ impl SlotEntry {
     pub(super) fn next_deadline(&self, running: bool, slot_timeout: Duration) -> Option<Instant> {
         let slot = self.slot.as_ref();
         let stage = slot.map(|s| match s.stage {
-            Stage::Hello(d) | Stage::Session(d) => d,
+            Stage::Hello(d) | Stage::Session(d) | Stage::Base(d) => d,
             Stage::Ready => ping_due(s, slot_timeout).min(silent_at(s, slot_timeout)),
         });
         let jobs = slot
@@ -551,7 +551,9 @@ impl Engine {
         for index in 0..self.slots.len() {
             let expired = |slot: &Slot| {
                 let handshake = match slot.stage {
-                    Stage::Hello(deadline) | Stage::Session(deadline) => deadline <= now,
+                    Stage::Hello(deadline) | Stage::Session(deadline) | Stage::Base(deadline) => {
+                        deadline <= now
+                    }
                     Stage::Ready => false,
                 };
                 // An overrun job already waits for its worker's answer.
@@ -588,7 +590,9 @@ impl Engine {
                 continue;
             };
             let failure = match slot.stage {
-                Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => {
+                Stage::Hello(deadline) | Stage::Session(deadline) | Stage::Base(deadline)
+                    if deadline <= now =>
+                {
                     Some(slot.start_timeout(self.settings.handshake_timeout))
                 }
                 Stage::Ready

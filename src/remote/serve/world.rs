@@ -342,6 +342,18 @@ impl Prepared {
         Ok(())
     }
 
+    /// The files placed, and why one was not, if one was not: for the
+    /// base files of a session, which outlive this.
+    pub(super) fn into_placed(mut self) -> (Vec<PathBuf>, Option<String>) {
+        let placed = std::mem::take(&mut self.received);
+        let error = self.error.take().or_else(|| {
+            (self.incoming.take()).map(|incoming| format!("{}: cut short", incoming.path))
+        });
+        self.cleanup = false;
+        self.finish();
+        (placed, error)
+    }
+
     /// After the job: removes the files sent and brought back (`cleanup`)
     /// and a temporary directory.
     pub(super) fn finish(self) {

@@ -142,6 +142,13 @@ fn sample_frames() -> Vec<Frame> {
             paths: Vec::new(),
             cleanup: false,
         },
+        Frame::Base { cleanup: true },
+        Frame::BaseAck {
+            error: String::new(),
+        },
+        Frame::BaseAck {
+            error: "base.sh: No space left on device".to_owned(),
+        },
     ]
 }
 
@@ -559,17 +566,17 @@ fn wrong_version() {
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 5, theirs: 2 }),
+        matches!(err, WireError::VersionMismatch { ours: 6, theirs: 2 }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("version 2") && msg.contains("version 5"),
+        msg.contains("version 2") && msg.contains("version 6"),
         "{msg}"
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 5, the peer version 2; run the same \
+        "protocol version mismatch: this side speaks version 6, the peer version 2; run the same \
          version of hearth on both ends"
     );
 
@@ -578,7 +585,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 5, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 6, theirs: 0 })
     ));
 }
 
@@ -663,7 +670,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 5; \
+        "malformed frame payload: message type 200 is not one of protocol version 6; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -904,7 +911,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(14) {
+        match self.below(16) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -989,6 +996,12 @@ impl Rng {
                     let len = self.len();
                     self.bytes(len)
                 },
+            },
+            13 => Frame::Base {
+                cleanup: self.one_in(2),
+            },
+            14 => Frame::BaseAck {
+                error: self.string(),
             },
             _ => Frame::Shutdown,
         }
