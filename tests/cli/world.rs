@@ -183,6 +183,14 @@ fn world_usage_errors() {
             &["map", "--workdir", "", "echo", ":::", "a"][..],
             "--workdir is empty",
         ),
+        (
+            &["map", "--basefile", "nowhere.sh", "echo", ":::", "a"][..],
+            "--basefile nowhere.sh: No such file",
+        ),
+        (
+            &["map", "--bf", ".", "echo", ":::", "a"][..],
+            "--basefile .: not a file",
+        ),
     ] {
         let output = hearth_in(&here, args, &[]);
         assert_exit(&output, 255);

@@ -13,7 +13,10 @@
 //! (`slot()`, `$job->slot()`) is not there: it is chosen after the
 //! command line is made. Code that dies stops the run with its message.
 //!
-//! Requests and answers are binary-safe: lengths as 32-bit big-endian
+//! What the code prints goes to stderr (GNU parallel's goes to its
+//! stdout), and what it reads from stdin is nothing: the pipes to `perl`
+//! carry the requests and answers alone. Requests and answers are
+//! binary-safe: lengths as 32-bit big-endian
 //! numbers (Perl's `N`) before the bytes.
 
 use std::cell::Cell;
@@ -30,7 +33,14 @@ const SCRIPT: &str = r#"
 use strict;
 use warnings;
 no warnings 'once';
-binmode STDIN; binmode STDOUT;
+# The requests and answers keep pipes of their own: the code's own reads
+# get nothing and its own prints go to stderr.
+open(my $requests, '<&', \*STDIN) or die "perl: $!\n";
+open(my $answers, '>&', \*STDOUT) or die "perl: $!\n";
+open(STDIN, '<', '/dev/null') or die "perl: $!\n";
+open(STDOUT, '>&', \*STDERR) or die "perl: $!\n";
+STDOUT->autoflush(1);
+binmode $requests; binmode $answers;
 my ($seq, $total, $unquoted, $skipped) = (0, 0, 0, 0);
 our @arg;
 our $job = bless {}, 'HearthJob';
@@ -50,8 +60,8 @@ sub Q {
     $q =~ s/''\z//;
     return $q;
 }
-sub answer { my ($kind, $bytes) = @_; print STDOUT $kind, pack('N/a*', $bytes); STDOUT->flush() }
-sub take { my $n = shift; my $got = ''; while (length($got) < $n) { my $r = read(STDIN, $got, $n - length($got), length($got)); exit 0 unless $r } return $got }
+sub answer { my ($kind, $bytes) = @_; print $answers $kind, pack('N/a*', $bytes); $answers->flush() }
+sub take { my $n = shift; my $got = ''; while (length($got) < $n) { my $r = read($requests, $got, $n - length($got), length($got)); exit 0 unless $r } return $got }
 my @subs;
 for my $code (@ARGV) {
     my $sub = eval "package main; no strict; no warnings; sub { $code\n;; }";

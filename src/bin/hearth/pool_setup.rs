@@ -132,6 +132,13 @@ pub enum PoolSetup {
 pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup> {
     crate::world::env(args).map_err(PoolSetup::Usage)?;
     crate::load::check(args).map_err(PoolSetup::Failed)?;
+    for path in &args.files.base_files {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(PoolSetup::Usage(format!("--basefile {path}: not a file"))),
+            Err(err) => return Err(PoolSetup::Usage(format!("--basefile {path}: {err}"))),
+        }
+    }
     let mut capped;
     let args = match (args.slots, jobs) {
         (Some(SlotsSpec::Max), Some(jobs)) => {
