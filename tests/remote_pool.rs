@@ -362,6 +362,10 @@ fn main() -> ExitCode {
         ),
         ("missing_files_are_said", files::missing_files_are_said),
         (
+            "a_time_limit_of_the_median_follows_the_successes",
+            a_time_limit_of_the_median_follows_the_successes,
+        ),
+        (
             "base_files_go_once_to_each_slot",
             files::base_files_go_once_to_each_slot,
         ),
@@ -629,6 +633,37 @@ fn hanging_job_times_out_others_complete() {
         })]
     );
     squares(&mut pool, 100);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// `timeout_of_median`: no limit before a job succeeded (a first job that
+/// naps runs out its time), then a share of the successes' median: a
+/// hanging job times out at it, and the slot serves the next jobs.
+fn a_time_limit_of_the_median_follows_the_successes() {
+    let mut pool = Pool::builder()
+        .host(Host::local(2))
+        .timeout_of_median(1000.0)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.map::<u64, u64>(&Target::Any, "nap", [300]).unwrap(),
+        [Ok(300)]
+    );
+    // The median is the nap's run time, at least 300 ms: the limit is ten
+    // times that (a quick job is never near it).
+    let out = pool
+        .map::<u64, u64>(&Target::Any, "nap", [0, 0, 0, 0])
+        .unwrap();
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    let hung = pool.map::<u64, u64>(&Target::Any, "hang", [1]).unwrap();
+    match hung.as_slice() {
+        // The median of 0-ms naps and one of 300 ms: a 0-ms nap's run.
+        [Err(JobFailure::TimedOut { after })] => {
+            assert!(*after < Duration::from_secs(3), "{after:?}");
+        }
+        other => panic!("expected a time-out, got {other:?}"),
+    }
+    squares(&mut pool, 20);
     pool.shutdown(Duration::from_secs(10));
 }
 

@@ -47,6 +47,7 @@ pub struct PoolBuilder {
     hosts: Vec<Host>,
     window: WindowPolicy,
     timeout: Option<Duration>,
+    timeout_of_median: Option<f64>,
     handshake_timeout: Duration,
     slot_timeout: Duration,
     max_attempts: u32,
@@ -100,6 +101,20 @@ impl PoolBuilder {
     /// [`slot_timeout`](PoolBuilder::slot_timeout)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// A time limit that follows the jobs: `percent`% of the median run
+    /// time of the jobs that succeeded so far (of the last 999), as GNU
+    /// parallel's `--timeout 200%`; none until one succeeded. A job
+    /// succeeded when its handler returned a value that
+    /// [`failed_output`](PoolBuilder::failed_output) does not call failed.
+    /// As the median changes, the running jobs are held to the new limit.
+    /// A job past it fails as one past [`timeout`](PoolBuilder::timeout)
+    /// does; with both, the smaller limit holds. A percentage that is not
+    /// above 0 sets nothing.
+    pub fn timeout_of_median(mut self, percent: f64) -> Self {
+        self.timeout_of_median = Some(percent);
         self
     }
 
@@ -349,6 +364,7 @@ impl PoolBuilder {
         let settings = Settings {
             window: self.window,
             timeout: self.timeout,
+            timeout_of_median: self.timeout_of_median,
             handshake_timeout: self.handshake_timeout,
             slot_timeout: self.slot_timeout,
             max_attempts: self.max_attempts,
@@ -529,6 +545,7 @@ impl Pool {
                 max: ADAPTIVE_MAX,
             },
             timeout: None,
+            timeout_of_median: None,
             handshake_timeout: Duration::from_secs(30),
             slot_timeout: DEFAULT_SLOT_TIMEOUT,
             max_attempts: 3,

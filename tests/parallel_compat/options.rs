@@ -4,7 +4,7 @@
 //! `--nice`, the `--number-of-*` counts, options given twice, and `{}`
 //! in a longer word with `-N`.
 
-use super::{both, same, shown};
+use super::{both, same, same_joblog, shown};
 
 #[test]
 fn quoted_commands_keep_their_words() {
@@ -416,4 +416,46 @@ fn retry_failed_runs_the_failed_lines_of_the_joblog_again() {
     super::same_joblog(&["-k", "--retry-failed"], prepare);
     // The command and inputs given are not used.
     super::same_joblog(&["-k", "--retry-failed", "echo", "no", ":::", "x"], prepare);
+}
+
+/// `--timeout N%`: no limit until a job succeeded, then N% of the
+/// successes' median run time, which a job already running is held to
+/// too: the first job (a long sleep) is killed once the quick ones beside
+/// it succeeded. Ratios far from the line: a loaded machine cannot cross
+/// it.
+#[test]
+fn timeout_of_the_median_run_time() {
+    same_joblog(
+        &[
+            "-k",
+            "-j2",
+            "--timeout",
+            "1000%",
+            "sleep {}; echo {}",
+            ":::",
+            "100",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+        ],
+        |_| {},
+    );
+    same(
+        &[
+            "-k",
+            "-j1",
+            "--timeout",
+            "1000%",
+            "sleep {}; echo {}",
+            ":::",
+            "0",
+            "0",
+            "0",
+            "100",
+            "0",
+        ],
+        b"",
+    );
 }

@@ -207,10 +207,12 @@ pub struct MapArgs {
     pub workdir: Option<String>,
     #[command(flatten)]
     pub files: FileTransfer,
-    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m: a job past it
-    /// is killed and fails as timed out (run again only with --retries).
-    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
-    pub timeout: Option<Duration>,
+    /// Time limit of one run of a job, e.g. 10s, 500ms, 2m, or N% of the
+    /// median run time of the jobs that succeeded so far (none until one
+    /// did), e.g. 200%: a job past it is killed and fails as timed out
+    /// (run again only with --retries).
+    #[arg(long, value_name = "DURATION|N%", value_parser = parse_job_time_limit)]
+    pub timeout: Option<JobTimeLimit>,
     /// Attempts per job when its slots fail (a worker that exits or stops
     /// answering); a job's own failure is run again only with --retries.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -860,6 +862,30 @@ fn rpl(text: &str) -> Result<String, String> {
         return Err(format!("{code:?}: the code may not hold =}}"));
     }
     Ok(text.to_owned())
+}
+
+/// `--timeout`: a duration, or a percentage of the median run time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JobTimeLimit {
+    /// This long.
+    Fixed(Duration),
+    /// This percentage of the median run time of the jobs that succeeded.
+    OfMedian(f64),
+}
+
+/// `--timeout`'s value: `N%` (above 0), or a duration as
+/// [`parse_time_limit`] takes it.
+fn parse_job_time_limit(text: &str) -> Result<JobTimeLimit, String> {
+    let Some(percent) = text.trim().strip_suffix('%') else {
+        return parse_time_limit(text).map(JobTimeLimit::Fixed);
+    };
+    match percent.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && p > 0.0 => Ok(JobTimeLimit::OfMedian(p)),
+        _ => Err(format!(
+            "{:?}: a share of the median run time is a number above 0 and %, e.g. 200%",
+            text.trim()
+        )),
+    }
 }
 
 /// A duration above zero (a time limit of 0 would fail every attempt).

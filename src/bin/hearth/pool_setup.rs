@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hearth::remote::{Files, Host, Pool, PoolBuilder, PoolError, Slurm, Transport};
 
+use crate::JobTimeLimit;
 use crate::{MapArgs, sh, summary};
 
 /// Most slots per host: `-j 0` gives this many.
@@ -302,7 +303,8 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .cleanup(args.files.cleanup || !args.files.trc.is_empty());
     let builder = builder.base_files(base);
     match args.timeout {
-        Some(timeout) => builder.timeout(timeout),
+        Some(JobTimeLimit::Fixed(timeout)) => builder.timeout(timeout),
+        Some(JobTimeLimit::OfMedian(percent)) => builder.timeout_of_median(percent),
         None => builder,
     }
 }

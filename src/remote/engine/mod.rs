@@ -41,6 +41,7 @@ mod jobs;
 mod liveness;
 mod slots;
 mod stopping;
+mod time_limit;
 mod window;
 
 use std::sync::Arc;
@@ -77,6 +78,9 @@ const MAX_OUTPUT_WAITING: usize = 4 * 1024 * 1024;
 pub(crate) struct Settings {
     pub(crate) window: WindowPolicy,
     pub(crate) timeout: Option<Duration>,
+    /// A time limit of this percentage of the median run time of the
+    /// jobs that succeeded.
+    pub(crate) timeout_of_median: Option<f64>,
     pub(crate) handshake_timeout: Duration,
     /// How long a ready slot may be silent before it is dead.
     pub(crate) slot_timeout: Duration,
@@ -162,6 +166,8 @@ pub(crate) struct Engine {
     frames: Vec<Frame>,
     /// Killed slots whose srun is not gone yet (see `stopping.rs`).
     stopping: Vec<crate::remote::slot::Slot>,
+    /// The jobs' time limit as it stands (see `time_limit.rs`).
+    time_limit: time_limit::TimeLimit,
     /// The ssh hosts' shared connections (see `mux.rs`); last, so that
     /// the slots are gone before their masters end.
     mux: Mux,
@@ -183,10 +189,12 @@ impl Engine {
             .clone()
             .filter(crate::remote::Throttle::limits)
             .map(gate::Gate::new);
+        let time_limit = time_limit::TimeLimit::new(settings.timeout, settings.timeout_of_median);
         Engine {
             hosts,
             slots,
             settings,
+            time_limit,
             jobs: Jobs::default(),
             stats,
             base,
@@ -609,7 +617,7 @@ impl Engine {
                         let deadline = if slot.in_flight.is_empty() {
                             job.started = Some(now);
                             entry.head_sent_idle = true;
-                            self.settings.timeout.map(|t| after(now, t))
+                            self.time_limit.current().map(|t| after(now, t))
                         } else {
                             job.started = None;
                             None
@@ -834,7 +842,7 @@ impl Engine {
         {
             let now = Instant::now();
             next.started = Some(now);
-            *deadline = self.settings.timeout.map(|t| after(now, t));
+            *deadline = self.time_limit.current().map(|t| after(now, t));
         }
         let host = entry.host;
         if slot.in_flight.is_empty() {
@@ -855,6 +863,14 @@ impl Engine {
             (outcome, _) => outcome,
         };
         let info = slot.info.clone();
+        if self.time_limit.follows_median()
+            && outcome.is_ok()
+            && !self.is_own_failure(&outcome)
+            && let Some(started) = self.jobs.started(job)
+            && self.time_limit.succeeded(started.elapsed())
+        {
+            self.follow_time_limit();
+        }
         // The output is looked at only when it may run again.
         let retried = self.settings.retries > 0
             && self.is_own_failure(&outcome)
@@ -863,6 +879,25 @@ impl Engine {
             self.finish(job, outcome, Some((host, info)));
         }
         Ok(())
+    }
+
+    /// Gives each running job the deadline of the time limit as it now
+    /// stands (one that overran already is left to its worker's answer).
+    fn follow_time_limit(&mut self) {
+        let limit = self.time_limit.current();
+        for entry in &mut self.slots {
+            let Some(slot) = entry.slot.as_mut() else {
+                continue;
+            };
+            if slot.overdue.is_some() {
+                continue;
+            }
+            if let Some((id, deadline)) = slot.in_flight.first_mut()
+                && let Some(started) = self.jobs.started(*id)
+            {
+                *deadline = limit.map(|t| after(started, t));
+            }
+        }
     }
 
     /// A file the running job of slot `index` brings back: its start, a

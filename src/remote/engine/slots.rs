@@ -477,7 +477,7 @@ impl Engine {
     /// worker answered (see [`Engine::end_running_job`]): it ends timed
     /// out, or runs again within the pool's retries.
     pub(super) fn end_overrun_job(&mut self, registry: &Registry, index: usize) {
-        let after = self.settings.timeout.unwrap_or_default();
+        let after = self.time_limit.current().unwrap_or_default();
         if let Some(entry) = self.slots.get(index) {
             info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
         }
@@ -578,7 +578,7 @@ impl Engine {
                     && slot.inside_a_frame()
                     && before.is_some_and(|b| slot.bytes_read() > b)
                 {
-                    let limit = self.settings.timeout.map(|t| after(now, t));
+                    let limit = self.time_limit.current().map(|t| after(now, t));
                     for (_, deadline) in &mut slot.in_flight {
                         if deadline.is_some_and(|d| d <= now) {
                             *deadline = limit;
