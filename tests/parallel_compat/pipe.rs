@@ -253,6 +253,40 @@ fn tee_gives_all_of_stdin_to_every_job() {
     same(&["--pipe", "--tee", "-k", "wc -l"], &seq(3));
 }
 
+/// `--round-robin`: one job per slot, every block in one of them. Which
+/// job gets which block is GNU parallel's readiness race: the number of
+/// jobs and the sum of their counts are compared, and the exit status.
+#[test]
+fn round_robin_runs_one_job_per_slot() {
+    let cases: &[(&[&str], Vec<u8>)] = &[
+        (&["--pipe", "-N1", "--round-robin", "-j3", "wc -l"], seq(10)),
+        (
+            &["--pipe", "--block", "10k", "--round", "-j4", "wc -l"],
+            seq(100_000),
+        ),
+        // Fewer blocks than slots: a job per block.
+        (&["--pipe", "-N1", "--round-robin", "-j5", "wc -l"], seq(3)),
+    ];
+    for (args, input) in cases {
+        let Some((theirs, ours)) = super::both(args, input) else {
+            return;
+        };
+        let counted = |out: &std::process::Output| {
+            let lines: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().parse().unwrap())
+                .collect();
+            (out.status.code(), lines.len(), lines.iter().sum::<u64>())
+        };
+        assert_eq!(
+            counted(&ours),
+            counted(&theirs),
+            "{args:?}\n{}",
+            shown(&ours)
+        );
+    }
+}
+
 #[test]
 fn block_files_go_in_tmpdir_and_are_removed() {
     let Some(parallel) = parallel() else { return };

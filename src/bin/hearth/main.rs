@@ -823,6 +823,13 @@ pub struct PipeBlocks {
     /// is read whole before the first job, and held in memory.
     #[arg(long, requires = "pipe", conflicts_with_all = ["pipe_part", "block", "recend", "recstart", "regexp", "cat", "fifo"])]
     pub tee: bool,
+    /// With --pipe: one job per slot (fewer if there are fewer blocks),
+    /// the blocks dealt to them in turn, each job's stdin its blocks (GNU
+    /// parallel's --round-robin gives each block to whichever job reads
+    /// first); stdin is read whole before the first job, and held in
+    /// memory.
+    #[arg(long, visible_alias = "round", requires = "pipe", conflicts_with_all = ["pipe_part", "tee"])]
+    pub round_robin: bool,
 }
 
 /// Whether the jobs run, and in which order they start.

@@ -28,8 +28,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
             "--remove-rec-sep",
             "--removerecsep",
             "--rrs",
-            "--round-robin",
-            "--round",
             "--group-by",
             "--shard",
             "--bin",

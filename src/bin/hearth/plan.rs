@@ -252,11 +252,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
                 .to_owned(),
         );
     }
-    let tag = match (&args.tagstring, args.tag) {
-        (Some(text), _) => Some(Template::parse(&[text.as_bytes().to_vec()], &names, &[])?),
-        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
-        (None, false) => None,
-    };
+    let tag = tag_template(args, &names, &[])?;
     let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
     let records = args.packing.max_replace_args.or(args.packing.max_args);
@@ -294,6 +290,14 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
             (
                 Box::new(parts.map(|part| part.map(|p| vec![p]))),
                 Piped::Part,
+            )
+        }
+        None if args.blocks.round_robin => {
+            let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+            let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
+            (
+                Box::new(jobs.into_iter().map(|b| Ok(vec![b]))),
+                Piped::Stdin,
             )
         }
         None => {
@@ -357,6 +361,19 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
         tag: None,
         columns: Vec::new(),
     })
+}
+
+/// `--round-robin`: `blocks` dealt to one job per slot (fewer if there
+/// are fewer blocks), block `i` to job `i % slots`, each job's stdin its
+/// blocks in order.
+fn round_robin(blocks: Vec<Vec<u8>>, slots: usize) -> Vec<Vec<u8>> {
+    let jobs = slots.clamp(1, blocks.len().max(1));
+    let mut dealt = vec![Vec::new(); jobs];
+    for (i, block) in blocks.into_iter().enumerate() {
+        dealt[i % jobs].extend_from_slice(&block);
+    }
+    dealt.retain(|job| !job.is_empty());
+    dealt
 }
 
 /// `--tagstring` or `--tag`, as a template.
@@ -524,4 +541,17 @@ fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String
         max_chars: args.packing.max_chars.unwrap_or(MAX_CHARS),
         spread: (!args.packing.xargs).then_some(slots),
     })
+}
+
+#[cfg(test)]
+mod round_robin_tests {
+    use super::round_robin;
+
+    #[test]
+    fn blocks_are_dealt_in_turn_to_one_job_per_slot() {
+        let blocks = |n: u8| (0..n).map(|i| vec![b'a' + i]).collect::<Vec<_>>();
+        assert_eq!(round_robin(blocks(5), 2), [b"ace".to_vec(), b"bd".to_vec()]);
+        assert_eq!(round_robin(blocks(2), 4), [b"a".to_vec(), b"b".to_vec()]);
+        assert!(round_robin(Vec::new(), 3).is_empty());
+    }
 }
