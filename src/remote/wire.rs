@@ -322,7 +322,7 @@ pub enum Frame {
         data: Vec<u8>,
     },
     /// Client → worker, right after `SESSION_ACK`: the files sent with id
-    /// [`BASE_ID`] since are the session's base files, there for every
+    /// `u64::MAX` (which no job has) since are the session's base files, there for every
     /// job; removed when the worker ends if `cleanup`. The worker answers
     /// with [`BaseAck`](Frame::BaseAck).
     Base {

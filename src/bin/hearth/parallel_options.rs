@@ -217,7 +217,7 @@ mod tests {
             lookup("--ctagstring=x"),
             Some(Some("the nearest is --tag or --tagstring"))
         );
-        assert_eq!(lookup("--round-robin"), Some(None));
+        assert_eq!(lookup("--semaphore"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }
