@@ -277,6 +277,42 @@ fn no_inputs_in_the_command_and_the_older_replace() {
 
 #[test]
 fn plus_replacement_strings() {
+    // {0%}: the slot as wide as the number of slots (one job at a time, or
+    // one job: the slot GNU parallel picks is then known).
+    same(
+        &["-k", "-j1", "--plus", "echo", "{0%}", ":::", "a", "b"],
+        b"",
+    );
+    same(
+        &["-k", "-j12", "--plus", "echo", "{0%}-{%}", ":::", "a"],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-j100",
+            "--plus",
+            "--tagstring",
+            "{0%}",
+            "echo",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "-j12",
+            "--plus",
+            "--dry-run",
+            "echo",
+            "{0%}",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
     let values = [
         "a/b.c.d.e",
         "x.tar.gz",

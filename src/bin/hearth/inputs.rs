@@ -49,8 +49,8 @@ impl JobText {
     /// number.
     pub fn join(parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
         match slot {
-            Some(n) => parts.join(n.to_string().as_bytes()),
-            None => parts.join(&b'?'),
+            Some(n) => crate::replace::join_slot(parts, n.to_string().as_bytes()),
+            None => crate::replace::join_slot(parts, b"?"),
         }
     }
 }

@@ -97,7 +97,8 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         inputs.open(&split, header, args.input.link)?
     };
     let template = Arc::new(command_template(args, &words, &names, &columns)?);
-    let tag = tag_template(args, &names, &columns)?;
+    let tag = tag_template(args, &names, &columns, slots)?;
+    template.set_slots(slots);
     let skip = skipped(args)?;
     let batching = batching(args, slots, fill)?;
     let files = FileTemplates::parse(args, &names, &columns)?;
@@ -252,7 +253,8 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
                 .to_owned(),
         );
     }
-    let tag = tag_template(args, &names, &[])?;
+    let tag = tag_template(args, &names, &[], slots)?;
+    template.set_slots(slots);
     let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
     let records = args.packing.max_replace_args.or(args.packing.max_args);
@@ -376,21 +378,21 @@ fn round_robin(blocks: Vec<Vec<u8>>, slots: usize) -> Vec<Vec<u8>> {
     dealt
 }
 
-/// `--tagstring` or `--tag`, as a template.
+/// `--tagstring` or `--tag`, as a template, for a run of `slots` slots
+/// (as wide as `{0%}` is).
 fn tag_template(
     args: &MapArgs,
     names: &Names,
     columns: &[Vec<u8>],
+    slots: usize,
 ) -> Result<Option<Template>, String> {
-    Ok(match (&args.tagstring, args.tag) {
-        (Some(text), _) => Some(Template::parse(
-            &[text.as_bytes().to_vec()],
-            names,
-            columns,
-        )?),
-        (None, true) => Some(Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?),
-        (None, false) => None,
-    })
+    let tag = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Template::parse(&[text.as_bytes().to_vec()], names, columns)?,
+        (None, true) => Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?,
+        (None, false) => return Ok(None),
+    };
+    tag.set_slots(slots);
+    Ok(Some(tag))
 }
 
 /// What `--tee` makes of stdin.

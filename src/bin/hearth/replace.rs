@@ -11,7 +11,7 @@
 //! `{}` all of them, each shell-quoted as GNU parallel quotes and joined
 //! by spaces. With no replacement string at all, the fields are appended.
 //! `--plus` adds GNU parallel's `{..}` `{...}` `{/..}` `{/...}` `{+/}`
-//! `{+.}` `{+..}` `{+...}` (also after a position), `{##}`, `{0#}` and the
+//! `{+.}` `{+..}` `{+...}` (also after a position), `{##}`, `{0#}`, `{0%}` and the
 //! edits in the manner of bash (`bash_edit.rs`). A
 //! string that looks like one of GNU parallel's but is not one hearth
 //! knows (`{0}`, `{..}` without `--plus`) is an error, never left in the
@@ -42,6 +42,9 @@ pub enum Field {
     /// The job's sequence number with zeros before it, as wide as the
     /// number of jobs (`--plus`'s `{0#}`).
     SeqPadded,
+    /// The slot's number with zeros before it, as wide as the number of
+    /// slots (`--plus`'s `{0%}`).
+    SlotPadded,
     /// Every field (`None`), or one as for [`Field::At`], with a
     /// `--plus` edit in the manner of bash (`{:-x}`, `{2/a/b}`).
     Edited(Option<isize>, Arc<BashEdit>),
@@ -123,6 +126,7 @@ impl Names {
             }));
             table.push((b"{##}".as_slice(), Field::Total));
             table.push((b"{0#}".as_slice(), Field::SeqPadded));
+            table.push((b"{0%}".as_slice(), Field::SlotPadded));
         }
         table.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
         Ok(table)
@@ -159,6 +163,9 @@ pub struct Template {
     /// `-q`: each word is quoted whole once its replacement strings are
     /// replaced (by values as they are), so it stays one word.
     quoted_words: bool,
+    /// The digits of the number of slots of the run, for `{0%}`: set once
+    /// the slots are known (1 until then).
+    slot_width: std::sync::OnceLock<u8>,
     /// The number of jobs of the run, for `{##}` and `{0#}`: set once
     /// every job is known.
     total: std::sync::OnceLock<usize>,
@@ -261,6 +268,7 @@ impl Template {
             has_fields: false,
             quoted_words,
             total: std::sync::OnceLock::new(),
+            slot_width: std::sync::OnceLock::new(),
             verbatim: false,
             perl: None,
         }
@@ -293,9 +301,21 @@ impl Template {
                 .any(|piece| matches!(piece, Piece::Field(Field::Total | Field::SeqPadded)))
     }
 
+    /// The digits of `{0%}`.
+    fn slot_width(&self) -> u8 {
+        self.slot_width.get().copied().unwrap_or(1)
+    }
+
     /// The number of jobs of the run, 0 until it is known.
     fn total(&self) -> usize {
         self.total.get().copied().unwrap_or(0)
+    }
+
+    /// Sets the number of slots of the run, for `{0%}` (once; later calls
+    /// change nothing).
+    pub fn set_slots(&self, slots: usize) {
+        let digits = u8::try_from(slots.max(1).to_string().len()).unwrap_or(u8::MAX);
+        let _ = self.slot_width.set(digits);
     }
 
     /// Sets the number of jobs of the run (once; later calls change
@@ -385,7 +405,7 @@ impl Template {
             if fill == Fill::Context {
                 let mut parts = vec![Vec::new()];
                 let one = std::slice::from_ref(&field.to_vec()).to_vec();
-                Self::render_word(pieces, &one, &one, (0, 0), true, None, &mut parts);
+                Self::render_word(pieces, &one, &one, (0, 0, 1), true, None, &mut parts);
                 len += 1 + parts.iter().map(Vec::len).sum::<usize>();
             } else {
                 for piece in pieces {
@@ -417,7 +437,7 @@ impl Template {
                 pieces,
                 all,
                 fields,
-                (seq, self.total()),
+                (seq, self.total(), self.slot_width()),
                 quoted,
                 self.perl.as_deref(),
                 parts,
@@ -429,7 +449,7 @@ impl Template {
             pieces,
             all,
             fields,
-            (seq, self.total()),
+            (seq, self.total(), self.slot_width()),
             false,
             self.perl.as_deref(),
             &mut raw,
@@ -465,7 +485,7 @@ impl Template {
         pieces: &[Piece],
         all: &[Vec<u8>],
         fields: &[Vec<u8>],
-        (seq, total): (usize, usize),
+        (seq, total, slot_width): (usize, usize, u8),
         quoted: bool,
         perl: Option<&PerlExprs>,
         parts: &mut Vec<Vec<u8>>,
@@ -530,6 +550,7 @@ impl Template {
                 Piece::Field(Field::Total) => {
                     last(parts).extend_from_slice(total.to_string().as_bytes());
                 }
+                Piece::Field(Field::SlotPadded) => parts.push(vec![SLOT_PADDED, slot_width]),
                 Piece::Field(Field::SeqPadded) => {
                     let width = total.to_string().len();
                     last(parts).extend_from_slice(format!("{seq:0width$}").as_bytes());
@@ -537,6 +558,29 @@ impl Template {
             }
         }
     }
+}
+
+/// The first byte of a part of a command line that follows `{0%}` rather
+/// than `{%}`, the next byte the width: a command line holds no NUL.
+const SLOT_PADDED: u8 = 0;
+
+/// `parts` of a command line (or a tag) joined with the slot's number,
+/// `slot` (its digits), as wide as `{0%}` asks where it asks.
+pub fn join_slot(parts: &[Vec<u8>], slot: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + slot.len());
+    for (at, part) in parts.iter().enumerate() {
+        let mut part = part.as_slice();
+        if at > 0 {
+            if let [SLOT_PADDED, width, rest @ ..] = part {
+                let zeros = usize::from(*width).saturating_sub(slot.len());
+                out.extend(std::iter::repeat_n(b'0', zeros));
+                part = rest;
+            }
+            out.extend_from_slice(slot);
+        }
+        out.extend_from_slice(part);
+    }
+    out
 }
 
 /// The positions of `--header`'s column names.
@@ -864,7 +908,7 @@ fn check_unknown(inner: &[u8]) -> Result<(), String> {
         return Err(format!(
             "{{{shown}}} is not a replacement string hearth map knows (it has {{}} {{.}} {{/}} \
              {{//}} {{/.}} {{#}} {{%}}, {{n}} and {{n.}} {{n/}} {{n//}} {{n/.}}, and with --plus \
-             {{..}} {{...}} {{/..}} {{/...}} {{+/}} {{+.}} {{+..}} {{+...}} {{##}} {{0#}})"
+             {{..}} {{...}} {{/..}} {{/...}} {{+/}} {{+.}} {{+..}} {{+...}} {{##}} {{0#}} {{0%}})"
         ));
     }
     Ok(())

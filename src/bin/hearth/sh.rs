@@ -95,7 +95,7 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         });
     }
     let slot_text = slot.to_string();
-    let command = job.parts.join(slot_text.as_bytes());
+    let command = crate::replace::join_slot(&job.parts, slot_text.as_bytes());
     let mut cmd = match job.nice {
         Some(nice) => {
             let mut cmd = Command::new("nice");

@@ -218,3 +218,17 @@ fn perl_expressions_run_on_each_input() {
     );
     assert_eq!(template.perl_error(), None);
 }
+
+#[test]
+fn padded_slots_are_as_wide_as_the_number_of_slots() {
+    let names = Names {
+        plus: true,
+        ..Names::default()
+    };
+    let template = Template::parse(&words("echo {0%}-{%}"), &names, &[]).unwrap();
+    template.set_slots(120);
+    let parts = template.render(&[], 1, Fill::Join, true);
+    assert_eq!(join_slot(&parts, b"7"), b"echo 007-7");
+    assert_eq!(join_slot(&parts, b"120"), b"echo 120-120");
+    assert_eq!(join_slot(&[b"a".to_vec()], b"7"), b"a");
+}
