@@ -1306,8 +1306,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --tag or --tagstring",
         ),
         (
-            &["--round-robin"],
-            "--round-robin is an option of GNU parallel that hearth map does not have",
+            &["--shard", "1"],
+            "--shard is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--rpl", "{:(\\d+)} substr($_,0,$$1)=''"],

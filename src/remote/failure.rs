@@ -283,11 +283,7 @@ impl fmt::Display for SlotFailure {
                  (--remote-bin)"
             ),
             SlotFailure::Install(what) => write!(f, "installing the worker: {what}"),
-            SlotFailure::BaseFiles(what) => write!(
-                f,
-                "cannot place the base files on the host: {what}; make room there or send them \
-                 elsewhere"
-            ),
+            SlotFailure::BaseFiles(what) => write!(f, "the base files: {what}"),
         }
     }
 }

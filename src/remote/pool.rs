@@ -252,12 +252,17 @@ impl PoolBuilder {
 
     /// Files every slot on another machine gets once, before its first
     /// job (GNU parallel's `--basefile`): the files `files` sends
-    /// ([`Files::send`]), placed as a job's are (relative to the session's
-    /// working directory there), over the slot's own connection, and
-    /// removed when its worker ends if `files` says
-    /// [`cleanup`](Files::cleanup). Slots on this machine share its files
-    /// and get nothing. A slot whose worker cannot place them is lost for
-    /// good ([`SlotFailure::BaseFiles`](crate::remote::SlotFailure::BaseFiles)).
+    /// ([`Files::send`]), placed as a job's are (relative to the host's
+    /// [`workdir`](crate::remote::Host::workdir) there, or to the worker's
+    /// own directory with [`Workdir::Temp`](crate::remote::Workdir::Temp),
+    /// whose directories are each job's), over the slot's own connection,
+    /// and removed at the pool's end (when it tells its workers to shut
+    /// down) if `files` says [`cleanup`](Files::cleanup): not when one slot
+    /// ends, since the other slots of its host use them. The slot takes
+    /// its first job once they are placed. Slots on this machine share its
+    /// files and get nothing. A slot whose worker cannot place them, or
+    /// that cannot read them here, is lost for good
+    /// ([`SlotFailure::BaseFiles`](crate::remote::SlotFailure::BaseFiles)).
     ///
     /// # Examples
     ///

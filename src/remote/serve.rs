@@ -367,8 +367,9 @@ fn answer<W: Write>(
     Ok(())
 }
 
-/// The base files of a session (`Frame::Base`), removed when dropped if
-/// the pool asked for it.
+/// The base files of a session (`Frame::Base`), removed at the pool's
+/// end (`SHUTDOWN`) if it asked: not when this worker alone ends, since
+/// the other slots of its host use the same files.
 #[derive(Debug, Default)]
 struct BaseFiles {
     placed: Vec<std::path::PathBuf>,
@@ -376,21 +377,21 @@ struct BaseFiles {
 }
 
 impl BaseFiles {
-    /// Holds the files `files` placed (and lets the ones held before go,
-    /// as their `cleanup` said); the answer to the pool.
+    /// Holds the files `files` placed (those held before stay); the
+    /// answer to the pool.
     fn hold(&mut self, files: Prepared, cleanup: bool) -> Frame {
         let (placed, error) = files.into_placed();
-        *self = BaseFiles { placed, cleanup };
+        self.placed.extend(placed);
+        self.cleanup = cleanup;
         Frame::BaseAck {
             error: error.unwrap_or_default(),
         }
     }
-}
 
-impl Drop for BaseFiles {
-    fn drop(&mut self) {
+    /// Removes the files, if the pool asked for it.
+    fn remove_if_asked(&mut self) {
         if self.cleanup {
-            for path in &self.placed {
+            for path in self.placed.drain(..) {
                 let _ = std::fs::remove_file(path);
             }
         }
@@ -491,6 +492,9 @@ where
                 answer(out, &Frame::Pong { seq }, max_frame, &mut bytes)?;
             }
             (Stage::Jobs, Frame::Shutdown) => {
+                // The pool's end: the other slots of this host are done
+                // with the base files too.
+                base.remove_if_asked();
                 // Every job before it was answered: they came first.
                 lock(out).flush().map_err(WireError::Io)?;
                 debug!("remote worker: shut down by the pool");

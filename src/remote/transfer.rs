@@ -109,6 +109,15 @@ impl Files {
         self
     }
 
+    /// As [`Files::stdin`], with bytes that several jobs share (one copy
+    /// in memory for all of them, as `hearth map --tee` gives every job
+    /// all of its stdin).
+    #[must_use]
+    pub fn stdin_shared(mut self, bytes: Arc<Vec<u8>>) -> Files {
+        self.stdin = Some(Stdin(bytes));
+        self
+    }
+
     /// The bytes of the files to send, as far as they can be read now.
     pub(crate) fn send_size(&self) -> u64 {
         (self.send.iter())

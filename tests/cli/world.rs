@@ -191,6 +191,10 @@ fn world_usage_errors() {
             &["map", "--bf", ".", "echo", ":::", "a"][..],
             "--basefile .: not a file",
         ),
+        (
+            &["map", "--wd", "...", "--bf", "x.sh", "echo", ":::", "a"][..],
+            "--basefile x.sh with --workdir ...: each job runs in a fresh directory",
+        ),
     ] {
         let output = hearth_in(&here, args, &[]);
         assert_exit(&output, 255);

@@ -245,3 +245,31 @@ fn replacement_strings_of_the_users_own() {
         b"",
     );
 }
+
+#[test]
+fn perl_values_are_bytes_whatever_the_code_does() {
+    // Wide characters go as UTF-8, as GNU parallel prints them.
+    same(
+        &["-k", "echo", "{= $_ = \"\\x{263A}\" . $_ =}", ":::", "a"],
+        b"",
+    );
+    same(&["-k", "echo", "{= $_ = \"\\xe9\" =}", ":::", "a"], b"");
+    // The code's own $\ and $, and prints do not reach the command lines
+    // (GNU parallel's output breaks on the first two).
+    let Some(parallel) = super::parallel() else {
+        return;
+    };
+    let dir = super::scratch("perl-bytes");
+    let args = [
+        "-k",
+        "echo",
+        "{= $\\ = 'X'; $, = 'Y'; print 'noise'; $_ = uc =}",
+        ":::",
+        "ab",
+        "cd",
+    ];
+    let ours = super::run_by("hearth", parallel, &args, b"", &dir);
+    assert_eq!(ours.stdout, b"AB\nCD\n", "{}", super::shown(&ours));
+    assert_eq!(ours.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

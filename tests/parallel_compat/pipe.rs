@@ -287,6 +287,30 @@ fn round_robin_runs_one_job_per_slot() {
     }
 }
 
+/// `-q` with `--cat`: the file's name still reaches the command (GNU
+/// parallel quotes `$PARALLEL_TMP` and the command finds no file).
+#[test]
+fn quoted_commands_get_the_block_file() {
+    let Some(parallel) = parallel() else { return };
+    let dir = scratch("quoted-cat");
+    for how in ["--cat", "--fifo"] {
+        let args = [
+            "-k",
+            "-q",
+            "--pipe",
+            "-N2",
+            how,
+            "sh",
+            "-c",
+            "wc -l < \"$0\"",
+            "{}",
+        ];
+        let ours = run_by("hearth", parallel, &args, &seq(5), &dir);
+        assert_eq!(ours.stdout, b"2\n2\n1\n", "{how}: {}", shown(&ours));
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn block_files_go_in_tmpdir_and_are_removed() {
     let Some(parallel) = parallel() else { return };

@@ -98,7 +98,7 @@ impl Batches {
                 let fields: Vec<Vec<u8>> = record.clone();
                 len = self
                     .template
-                    .render(&fields, self.made + 1, fill, true)
+                    .render_unevaluated(&fields, self.made + 1, fill)
                     .iter()
                     .map(Vec::len)
                     .sum();

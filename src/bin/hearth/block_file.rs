@@ -16,7 +16,7 @@
 //! opened for reading and closed, which ends the writer's wait for a
 //! reader, and its next write fails.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
@@ -27,6 +27,29 @@ use serde::{Deserialize, Serialize};
 
 /// What `{}` is in the command line of a job with [`BlockAs`].
 pub const NAME_IN_COMMAND: &[u8] = b"$PARALLEL_TMP";
+
+/// What `{}` is while the command line is made: letters alone, which
+/// quoting leaves as they are, different in each run; then each is
+/// [`NAME_IN_COMMAND`] ([`name_in_command`]).
+pub fn placeholder() -> &'static [u8] {
+    static MADE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| format!("HEARTHTMP{}{}", par_name(0), par_name(1)).into_bytes())
+}
+
+/// `part` of a command line with each [`placeholder`] as
+/// [`NAME_IN_COMMAND`].
+pub fn name_in_command(part: &[u8]) -> Vec<u8> {
+    let from = placeholder();
+    let mut out = Vec::with_capacity(part.len());
+    let mut rest = part;
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(NAME_IN_COMMAND);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
 
 /// The variable that holds the name of the file or pipe.
 pub const VARIABLE: &str = "PARALLEL_TMP";
@@ -43,6 +66,7 @@ pub enum Kind {
 /// How a job's block reaches its command, when not on its stdin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockAs {
+    /// A file or a named pipe.
     pub kind: Kind,
     /// `--tmpdir`, if given: the directory on the slot's host.
     pub dir: Option<Vec<u8>>,
@@ -92,15 +116,26 @@ fn new_path(
 
 impl BlockAs {
     /// Puts `block` (the job's stdin; none is an empty block) where the
-    /// command will find it.
+    /// command will find it: in the directory of `--tmpdir` (relative to
+    /// `workdir`, the job's working directory, if given), else in
+    /// `$TMPDIR` or `/tmp`.
     ///
     /// # Errors
     ///
     /// The file or pipe cannot be made, or the file written: the message
     /// says where and what to do.
-    pub fn place(&self, block: Option<impl Read + Send + 'static>) -> Result<Placed, String> {
+    pub fn place(
+        &self,
+        block: Option<impl Read + Send + 'static>,
+        workdir: Option<&Path>,
+    ) -> Result<Placed, String> {
+        // Relative: to the job's working directory, where its command runs.
         let dir = self.dir.as_ref().map_or_else(std::env::temp_dir, |dir| {
-            PathBuf::from(std::ffi::OsString::from_vec(dir.clone()))
+            let dir = PathBuf::from(std::ffi::OsString::from_vec(dir.clone()));
+            match workdir {
+                Some(workdir) if dir.is_relative() => workdir.join(dir),
+                _ => dir,
+            }
         });
         match self.kind {
             Kind::File => {
@@ -170,6 +205,9 @@ fn make_fifo(path: &Path) -> io::Result<()> {
     }
 }
 
+/// How long a `--fifo` job's end waits for its writer to let go.
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A job's block in its file or pipe; removed when dropped.
 #[derive(Debug)]
 pub struct Placed {
@@ -195,11 +233,27 @@ impl Placed {
         if writer.is_finished() {
             return None;
         }
-        let _ = OpenOptions::new()
+        // Held open while the writer has not ended: one that had not come
+        // to its `open` yet opens then, and writes into this reader, which
+        // takes what it writes until it is done. A few seconds at most:
+        // past them, a reader the command left running holds the pipe.
+        let Ok(mut reader) = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&self.path)
-            .map(drop::<File>);
+        else {
+            return Some(writer);
+        };
+        let give_up = std::time::Instant::now() + RELEASE_WITHIN;
+        let mut sink = vec![0; 64 * 1024];
+        while !writer.is_finished() && std::time::Instant::now() < give_up {
+            match reader.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                // Nothing now (no writer yet, or one that writes later).
+                _ => thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        drop(reader);
         Some(writer)
     }
 }
@@ -231,18 +285,13 @@ mod tests {
             dir: Some(std::env::temp_dir().as_os_str().as_bytes().to_vec()),
         };
         let block = io::Cursor::new(vec![b'x'; 200_000]);
-        let mut placed = block_as.place(Some(block)).unwrap();
+        let mut placed = block_as.place(Some(block), None).unwrap();
         let path = placed.path().to_owned();
         assert!(path.exists());
-        let writer = placed.release().expect("waiting for a reader");
+        let writer = placed.release();
         drop(placed);
         assert!(!path.exists(), "removed");
-        // The writer ends: a generous guard, not a pace.
-        let (done, ended) = std::sync::mpsc::channel();
-        let _ = thread::spawn(move || done.send(writer.join().is_ok()));
-        assert_eq!(
-            ended.recv_timeout(std::time::Duration::from_mins(1)),
-            Ok(true)
-        );
+        // The writer ended: its block taken by the release.
+        assert!(writer.is_none_or(|writer| writer.is_finished()));
     }
 }

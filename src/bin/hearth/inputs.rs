@@ -149,15 +149,21 @@ impl Maker {
             // --fifo it is the file's name, appended if not there.
             fields.clear();
             if self.block_as.is_some() {
-                fields.push(block_file::NAME_IN_COMMAND.to_vec());
+                fields.push(block_file::placeholder().to_vec());
             } else if self.pipe == Piped::Stdin && self.template.has_fields() {
                 fields.push(Vec::new());
             }
         }
-        // The name of a --cat file is a variable for the shell to expand.
-        let quoted = self.block_as.is_none();
         let _ = perl_expr::take_skipped();
-        let parts = self.template.render(&fields, seq, self.fill, quoted);
+        let mut parts = self.template.render(&fields, seq, self.fill, true);
+        if self.block_as.is_some() {
+            // The name of a --cat file: a variable for the shell to expand.
+            parts = parts
+                .iter()
+                .map(|p| block_file::name_in_command(p))
+                .collect();
+            fields = vec![block_file::NAME_IN_COMMAND.to_vec()];
+        }
         let skipped = perl_expr::take_skipped();
         let job = Job {
             parts: parts.clone(),
@@ -186,7 +192,7 @@ impl Maker {
             None => None,
         };
         Ok(match &self.tee {
-            Some(all) => Some(files.unwrap_or_default().stdin(all.to_vec())),
+            Some(all) => Some(files.unwrap_or_default().stdin_shared(all.clone())),
             None => files,
         })
     }

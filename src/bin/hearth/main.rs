@@ -622,7 +622,7 @@ pub struct Running {
     /// { also takes a position: --rpl '{ext} s:.*\.::' gives {ext} and
     /// {2ext}).
     #[arg(long, value_name = "'TAG PERL'", value_parser = rpl)]
-    pub rpl: Vec<String>,
+    pub rpl: Vec<(Vec<u8>, String)>,
     /// Quote the command's words, so that each stays one word for the
     /// shell (`-q perl -e 'print "a b"'`); replacement strings in them
     /// still work, their values quoted with the word.
@@ -851,7 +851,7 @@ pub struct Scheduling {
 
 /// A `--rpl` definition: a tag, a blank, Perl code that holds no `=}`;
 /// a tag with `(` (GNU parallel's tags with arguments) is not taken.
-fn rpl(text: &str) -> Result<String, String> {
+fn rpl(text: &str) -> Result<(Vec<u8>, String), String> {
     let (tag, code) = text
         .trim_start()
         .split_once([' ', '\t'])
@@ -868,7 +868,7 @@ fn rpl(text: &str) -> Result<String, String> {
     if code.contains("=}") {
         return Err(format!("{code:?}: the code may not hold =}}"));
     }
-    Ok(text.to_owned())
+    Ok((tag.as_bytes().to_vec(), code.to_owned()))
 }
 
 /// `--timeout`: a duration, or a percentage of the median run time.

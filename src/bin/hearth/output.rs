@@ -244,6 +244,12 @@ impl Printer {
         if let Some(tag) = &self.settings.tag {
             // The values as they are, bytes and all, as the job's output is.
             let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
+            if let Some(err) = tag.perl_error() {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!("hearth map: --tagstring: {err}; the tags are empty from here on");
+                });
+            }
             prefix = JobText::join(&parts, slot_number);
             prefix.push(b'\t');
         }

@@ -60,7 +60,15 @@ sub Q {
     $q =~ s/''\z//;
     return $q;
 }
-sub answer { my ($kind, $bytes) = @_; print $answers $kind, pack('N/a*', $bytes); $answers->flush() }
+sub answer {
+    my ($kind, $bytes) = @_;
+    # Bytes, whatever the code made of its string, and nothing added to
+    # the print by the code's own $\ or $,.
+    utf8::encode($bytes) unless utf8::downgrade($bytes, 1);
+    local ($\, $,);
+    print $answers $kind, pack('N', length($bytes)), $bytes;
+    $answers->flush();
+}
 sub take { my $n = shift; my $got = ''; while (length($got) < $n) { my $r = read($requests, $got, $n - length($got), length($got)); exit 0 unless $r } return $got }
 my @subs;
 for my $code (@ARGV) {
@@ -93,6 +101,10 @@ pub fn take_skipped() -> bool {
     SKIPPED.with(Cell::take)
 }
 
+/// The longest value sent to or taken from `perl` (64 MiB): far more
+/// than a command line takes (128 KiB an argument on Linux).
+const MAX_VALUE: usize = 64 << 20;
+
 /// The running `perl` and the codes it compiled.
 pub struct PerlExprs {
     codes: Vec<String>,
@@ -117,6 +129,7 @@ impl std::fmt::Debug for PerlExprs {
 
 /// A value as the code left it.
 pub struct Answer {
+    /// What the code left in `$_`, as bytes (UTF-8 for wide characters).
     pub value: Vec<u8>,
     /// `uq()` was called: the value goes in as it is.
     pub unquoted: bool,
@@ -124,8 +137,11 @@ pub struct Answer {
 
 /// A request's numbers and inputs.
 pub struct Job<'a> {
+    /// The job's sequence number (`$job->seq()`).
     pub seq: usize,
+    /// The number of jobs, 0 if not known (`total_jobs()`).
     pub total: usize,
+    /// The job's inputs (`@arg`, from `$arg[1]`).
     pub fields: &'a [Vec<u8>],
 }
 
@@ -213,6 +229,13 @@ impl PerlExprs {
 
 impl Process {
     fn ask(&mut self, index: usize, value: &[u8], job: &Job<'_>) -> Result<Answer, String> {
+        let too_long = job.fields.iter().map(Vec::len).chain([value.len()]).max();
+        if too_long.is_some_and(|len| len > MAX_VALUE) {
+            return Err(format!(
+                "{{= perl =}}: an input of more than {MAX_VALUE} bytes; pass inputs that large \
+                 through files"
+            ));
+        }
         let number = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes();
         let mut request = Vec::with_capacity(32 + value.len());
         for n in [index, job.seq, job.total, job.fields.len()] {
@@ -235,8 +258,15 @@ impl Process {
         self.output.read_exact(&mut head).map_err(|err| {
             format!("{{= perl =}}: perl ended without an answer ({err}); see its message above")
         })?;
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
-        let mut value = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+        let len = usize::try_from(u32::from_be_bytes([head[1], head[2], head[3], head[4]]))
+            .unwrap_or(usize::MAX);
+        if len > MAX_VALUE {
+            return Err(format!(
+                "{{= perl =}}: a value of {len} bytes, more than {MAX_VALUE}, more than a command \
+                 line takes"
+            ));
+        }
+        let mut value = vec![0; len];
         self.output
             .read_exact(&mut value)
             .map_err(|err| format!("{{= perl =}}: perl's answer was cut short: {err}"))?;

@@ -494,18 +494,7 @@ fn names(args: &MapArgs) -> Names {
             name.clone_from(new);
         }
     }
-    names.rpl = args
-        .running
-        .rpl
-        .iter()
-        .map(|rpl| {
-            let (tag, code) = rpl
-                .trim_start()
-                .split_once([' ', '\t'])
-                .unwrap_or((rpl, ""));
-            (tag.as_bytes().to_vec(), code.to_owned())
-        })
-        .collect();
+    names.rpl.clone_from(&args.running.rpl);
     names
 }
 

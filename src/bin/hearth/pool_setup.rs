@@ -134,6 +134,12 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
     crate::world::env(args).map_err(PoolSetup::Usage)?;
     crate::load::check(args).map_err(PoolSetup::Failed)?;
     for path in &args.files.base_files {
+        if args.workdir.as_deref() == Some("...") && !path.starts_with('/') {
+            return Err(PoolSetup::Usage(format!(
+                "--basefile {path} with --workdir ...: each job runs in a fresh directory, \
+                 where a relative base file is not; give its absolute path"
+            )));
+        }
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() => {}
             Ok(_) => return Err(PoolSetup::Usage(format!("--basefile {path}: not a file"))),

@@ -341,6 +341,24 @@ impl Template {
     /// when `{%}` is not used). Values are quoted (`quoted`), or as they
     /// are for a `--tagstring`.
     pub fn render(&self, fields: &[Vec<u8>], seq: usize, fill: Fill, quoted: bool) -> Vec<Vec<u8>> {
+        self.render_with(fields, seq, fill, quoted, self.perl.as_deref())
+    }
+
+    /// [`Template::render`] to measure a command line (`-m`, `-X`): its
+    /// `{= perl =}` strings left empty, so that the code runs once per
+    /// job, as it does in GNU parallel, not again for the measure.
+    pub fn render_unevaluated(&self, fields: &[Vec<u8>], seq: usize, fill: Fill) -> Vec<Vec<u8>> {
+        self.render_with(fields, seq, fill, true, None)
+    }
+
+    fn render_with(
+        &self,
+        fields: &[Vec<u8>],
+        seq: usize,
+        fill: Fill,
+        quoted: bool,
+        perl: Option<&PerlExprs>,
+    ) -> Vec<Vec<u8>> {
         if self.verbatim {
             return vec![fields.first().cloned().unwrap_or_default()];
         }
@@ -360,15 +378,21 @@ impl Template {
                     self.word(
                         pieces,
                         space,
-                        std::slice::from_ref(field),
-                        fields,
+                        (std::slice::from_ref(field), fields),
                         seq,
-                        quoted,
+                        (quoted, perl),
                         &mut parts,
                     );
                 }
             } else {
-                self.word(pieces, space, fields, fields, seq, quoted, &mut parts);
+                self.word(
+                    pieces,
+                    space,
+                    (fields, fields),
+                    seq,
+                    (quoted, perl),
+                    &mut parts,
+                );
             }
         }
         if !self.has_fields {
@@ -426,34 +450,18 @@ impl Template {
         &self,
         pieces: &[Piece],
         space: bool,
-        all: &[Vec<u8>],
-        fields: &[Vec<u8>],
+        (all, fields): (&[Vec<u8>], &[Vec<u8>]),
         seq: usize,
-        quoted: bool,
+        (quoted, perl): (bool, Option<&PerlExprs>),
         parts: &mut Vec<Vec<u8>>,
     ) {
+        let numbers = (seq, self.total(), self.slot_width());
         if !(self.quoted_words && quoted) || space {
-            Self::render_word(
-                pieces,
-                all,
-                fields,
-                (seq, self.total(), self.slot_width()),
-                quoted,
-                self.perl.as_deref(),
-                parts,
-            );
+            Self::render_word(pieces, all, fields, numbers, quoted, perl, parts);
             return;
         }
         let mut raw = vec![Vec::new()];
-        Self::render_word(
-            pieces,
-            all,
-            fields,
-            (seq, self.total(), self.slot_width()),
-            false,
-            self.perl.as_deref(),
-            &mut raw,
-        );
+        Self::render_word(pieces, all, fields, numbers, false, perl, &mut raw);
         if let [word] = raw.as_slice() {
             quote(word, last(parts));
             return;
@@ -758,11 +766,6 @@ fn position(inner: &str, number: &str) -> Result<Option<isize>, String> {
     })
 }
 
-/// Fails for what looks like one of GNU parallel's replacement strings
-/// but is none that hearth has: a Perl expression `{= =}`, `--plus`
-/// strings (`{..}`, `{+/}`, `{##}`) and other mixes of `-`, digits and
-/// `./#%+`. Anything else in braces (`{print $1}`, `{a,b}`, `{1..3}`) is
-/// the command's own.
 /// `line` with each `{= code =}` or `{=N code =}` in it replaced by a
 /// marker (a NUL, the code's index and its position, a NUL: no command
 /// line holds a NUL), the codes added to `codes`. A `{=` without its `=}`
@@ -897,6 +900,11 @@ fn start_perl(codes: Vec<String>) -> Result<Option<Arc<PerlExprs>>, String> {
     PerlExprs::start(codes).map(|perl| Some(Arc::new(perl)))
 }
 
+/// Fails for what looks like one of GNU parallel's replacement strings
+/// but is none that hearth has: `--plus` strings without `--plus`
+/// (`{..}`, `{+/}`, `{##}`) and other mixes of `-`, digits and `./#%+`.
+/// Anything else in braces (`{print $1}`, `{a,b}`, `{1..3}`) is the
+/// command's own.
 fn check_unknown(inner: &[u8]) -> Result<(), String> {
     let shown = String::from_utf8_lossy(inner);
     let digits = inner

@@ -112,7 +112,10 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         .stdin(Stdio::null());
     // Removed when the command has ended, whatever its end.
     let placed = match &job.block_as {
-        Some(block_as) => Some(block_as.place(context.take_stdin())?),
+        Some(block_as) => {
+            let workdir = context.workdir().map(std::path::Path::to_path_buf);
+            Some(block_as.place(context.take_stdin(), workdir.as_deref())?)
+        }
         None => None,
     };
     if let Some(placed) = &placed {

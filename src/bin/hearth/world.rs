@@ -122,6 +122,9 @@ impl FileTemplates {
     pub fn files(&self, fields: &[Vec<u8>], seq: usize) -> Result<Files, String> {
         let name = |template: &Template| -> Result<String, String> {
             let bytes = template.render(fields, seq, Fill::Join, false).concat();
+            if let Some(err) = template.perl_error() {
+                return Err(err);
+            }
             String::from_utf8(bytes).map_err(|err| {
                 format!(
                     "the file name {:?} is not UTF-8; hearth sends file names as text",

@@ -726,9 +726,11 @@ impl Engine {
                 // The base files first, to a slot on another machine.
                 let shared = transfer::is_shared(&self.hosts[entry.host].transport);
                 if let Some(base) = self.settings.base_files.as_ref().filter(|_| !shared) {
-                    slot.queue_base(base).map_err(SlotFailure::BaseFiles)?;
-                    // Their time on top of the handshake's, at 5 MB/s.
-                    let sending = Duration::from_secs(base.send_size() / 5_000_000);
+                    slot.queue_base(base).map_err(|err| {
+                        SlotFailure::BaseFiles(format!("{err} (on this machine)"))
+                    })?;
+                    // Their time on top of the handshake's, at 1 MB/s.
+                    let sending = Duration::from_secs(base.send_size() / 1_000_000);
                     let limit = self.settings.handshake_timeout + sending;
                     slot.stage = Stage::Base(after(Instant::now(), limit));
                     return slot
@@ -742,7 +744,7 @@ impl Engine {
             }
             (Stage::Base(_), Frame::BaseAck { error }) => {
                 if !error.is_empty() {
-                    return Err(SlotFailure::BaseFiles(error).into());
+                    return Err(SlotFailure::BaseFiles(format!("{error} (on the host)")).into());
                 }
                 debug!(slot:% = slot.label; "base files placed");
                 slot.stage = Stage::Ready;

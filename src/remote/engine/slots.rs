@@ -590,11 +590,16 @@ impl Engine {
                 continue;
             };
             let failure = match slot.stage {
-                Stage::Hello(deadline) | Stage::Session(deadline) | Stage::Base(deadline)
-                    if deadline <= now =>
-                {
+                Stage::Hello(deadline) | Stage::Session(deadline) if deadline <= now => {
                     Some(slot.start_timeout(self.settings.handshake_timeout))
                 }
+                // Sent again, they would take as long again.
+                Stage::Base(deadline) if deadline <= now => Some(SlotFailure::BaseFiles(
+                    "not placed in time (the handshake's time limit, and 1 MB/s for \
+                     their size): is the link that slow? give the pool a longer handshake \
+                     time limit"
+                        .to_owned(),
+                )),
                 Stage::Ready
                     if slot.overdue.is_none()
                         && slot

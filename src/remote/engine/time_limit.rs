@@ -47,7 +47,9 @@ impl TimeLimit {
         let of_median = match (self.share, self.median) {
             // In whole milliseconds, up (a limit is said in messages).
             (Some(share), Some(median)) => {
-                let limit = median.mul_f64(share);
+                // A share too large for a duration is no limit at all.
+                let limit = Duration::try_from_secs_f64(median.as_secs_f64() * share)
+                    .unwrap_or(Duration::MAX);
                 let ms = u64::try_from(limit.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
                 Some(Duration::from_millis(ms))
             }
@@ -131,6 +133,17 @@ mod tests {
         let mut limit = TimeLimit::new(None, Some(150.0));
         let _ = limit.succeeded(Duration::from_micros(1001));
         assert_eq!(limit.current(), Some(2 * MS));
+    }
+
+    #[test]
+    fn a_share_too_large_for_a_duration_is_no_panic() {
+        let mut limit = TimeLimit::new(None, Some(1e300));
+        let _ = limit.succeeded(Duration::from_secs(1));
+        assert!(
+            limit
+                .current()
+                .is_some_and(|t| t > Duration::from_secs(1 << 40))
+        );
     }
 
     #[test]

@@ -101,6 +101,8 @@ impl World {
     fn dir_for(&self, id: u64) -> Result<JobDir, String> {
         match &self.workdir {
             None => Ok(JobDir::Here),
+            // The base files outlive every job: not in a job's directory.
+            Some(Workdir::Temp) if id == wire::BASE_ID => Ok(JobDir::Here),
             Some(Workdir::Dir(dir)) => {
                 let dir = home_relative(dir);
                 fs::create_dir_all(&dir).map_err(|err| {
