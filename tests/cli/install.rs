@@ -122,13 +122,22 @@ fn install_worker_copies_hearth_over_the_slots_connection() {
             .collect();
         lines.sort();
         assert_eq!(lines, ["a", "b", "c", "d"], "round {round}");
+        // What happened, should this fail (it did once, under load).
+        let said = || {
+            format!(
+                "stderr: {}\nsshd: {}",
+                stderr(&output),
+                sshd.log_tail(40)
+            )
+        };
         assert_eq!(
             sshd.log_count("Connection from") - connections,
             2,
-            "round {round}: one connection per host"
+            "round {round}: one connection per host\n{}",
+            said()
         );
         let copies = installed(&home);
-        assert_eq!(copies.len(), 1, "{copies:?}");
+        assert_eq!(copies.len(), 1, "{copies:?}\n{}", said());
         assert_eq!(
             fs::metadata(&copies[0]).unwrap().len(),
             fs::metadata(HEARTH).unwrap().len()
