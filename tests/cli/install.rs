@@ -123,13 +123,7 @@ fn install_worker_copies_hearth_over_the_slots_connection() {
         lines.sort();
         assert_eq!(lines, ["a", "b", "c", "d"], "round {round}");
         // What happened, should this fail (it did once, under load).
-        let said = || {
-            format!(
-                "stderr: {}\nsshd: {}",
-                stderr(&output),
-                sshd.log_tail(40)
-            )
-        };
+        let said = || format!("stderr: {}\nsshd: {}", stderr(&output), sshd.log_tail(40));
         assert_eq!(
             sshd.log_count("Connection from") - connections,
             2,
