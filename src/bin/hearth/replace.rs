@@ -509,47 +509,24 @@ impl Template {
             match piece {
                 Piece::Text(text) => last(parts).extend_from_slice(text),
                 Piece::Field(Field::All(edit)) => {
-                    let out = last(parts);
-                    for (at, value) in all.iter().enumerate() {
-                        if at > 0 {
-                            out.push(b' ');
-                        }
+                    each_value(None, (all, fields), last(parts), |value, out| {
                         put(&edit.apply(value), quoted, out);
-                    }
+                    });
                 }
                 Piece::Field(Field::At(at, edit)) => {
-                    // A field the job does not have is nothing at all.
-                    if let Some(value) = field_at(fields, *at) {
-                        put(&edit.apply(value), quoted, last(parts));
-                    }
-                }
-                Piece::Field(Field::Edited(None, edit)) => {
-                    let out = last(parts);
-                    for (at, value) in all.iter().enumerate() {
-                        if at > 0 {
-                            out.push(b' ');
-                        }
+                    each_value(Some(*at), (all, fields), last(parts), |value, out| {
                         put(&edit.apply(value), quoted, out);
-                    }
+                    });
                 }
-                Piece::Field(Field::Edited(Some(at), edit)) => {
-                    if let Some(value) = field_at(fields, *at) {
-                        put(&edit.apply(value), quoted, last(parts));
-                    }
+                Piece::Field(Field::Edited(which, edit)) => {
+                    each_value(*which, (all, fields), last(parts), |value, out| {
+                        put(&edit.apply(value), quoted, out);
+                    });
                 }
-                Piece::Field(Field::Perl(None, index)) => {
-                    let out = last(parts);
-                    for (at, value) in all.iter().enumerate() {
-                        if at > 0 {
-                            out.push(b' ');
-                        }
+                Piece::Field(Field::Perl(which, index)) => {
+                    each_value(*which, (all, fields), last(parts), |value, out| {
                         put_perl(*index, value, out);
-                    }
-                }
-                Piece::Field(Field::Perl(Some(at), index)) => {
-                    if let Some(value) = field_at(fields, *at) {
-                        put_perl(*index, value, last(parts));
-                    }
+                    });
                 }
                 Piece::Field(Field::Seq) => {
                     last(parts).extend_from_slice(seq.to_string().as_bytes());
@@ -563,6 +540,32 @@ impl Template {
                     let width = total.to_string().len();
                     last(parts).extend_from_slice(format!("{seq:0width$}").as_bytes());
                 }
+            }
+        }
+    }
+}
+
+/// Puts into `out` with `put` every value of `all`, spaces between them
+/// (`which` is `None`: `{}` and its kin), or the field at `which` of
+/// `fields` (`{2}` and its kin), nothing if the job has none there.
+fn each_value(
+    which: Option<isize>,
+    (all, fields): (&[Vec<u8>], &[Vec<u8>]),
+    out: &mut Vec<u8>,
+    mut put: impl FnMut(&[u8], &mut Vec<u8>),
+) {
+    match which {
+        None => {
+            for (at, value) in all.iter().enumerate() {
+                if at > 0 {
+                    out.push(b' ');
+                }
+                put(value, out);
+            }
+        }
+        Some(at) => {
+            if let Some(value) = field_at(fields, at) {
+                put(value, out);
             }
         }
     }
