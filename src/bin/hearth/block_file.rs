@@ -89,29 +89,45 @@ pub fn par_name(attempt: u32) -> String {
     name
 }
 
-/// Tries new names in `dir` with `make` until one is free; the error
-/// says what could not be made where, and what to do.
-fn new_path(
+/// Makes something new in `dir` with `make` under a name of
+/// [`par_name`] (and `suffix`), trying other names while one is taken:
+/// its path and what `make` gave. Also `--files`' files.
+///
+/// # Errors
+///
+/// What `make` failed with, other than a name taken (or a hundred of
+/// them).
+pub fn make_par<T>(
     dir: &Path,
-    what: &str,
-    mut make: impl FnMut(&Path) -> io::Result<()>,
-) -> Result<PathBuf, String> {
+    suffix: &str,
+    mut make: impl FnMut(&Path) -> io::Result<T>,
+) -> io::Result<(PathBuf, T)> {
     let mut attempt = 0;
     loop {
-        let path = dir.join(par_name(attempt));
+        let path = dir.join(format!("{}{suffix}", par_name(attempt)));
         match make(&path) {
-            Ok(()) => return Ok(path),
+            Ok(made) => return Ok((path, made)),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
                 attempt += 1;
             }
-            Err(err) => {
-                return Err(format!(
-                    "cannot make {what} in {}: {err}; give --tmpdir a directory where the job's host can write",
-                    dir.display()
-                ));
-            }
+            Err(err) => return Err(err),
         }
     }
+}
+
+/// [`make_par`] for a job's block; the error says what could not be made
+/// where, and what to do.
+fn new_path<T>(
+    dir: &Path,
+    what: &str,
+    make: impl FnMut(&Path) -> io::Result<T>,
+) -> Result<(PathBuf, T), String> {
+    make_par(dir, "", make).map_err(|err| {
+        format!(
+            "cannot make {what} in {}: {err}; give --tmpdir a directory where the job's host can write",
+            dir.display()
+        )
+    })
 }
 
 impl BlockAs {
@@ -139,19 +155,15 @@ impl BlockAs {
         });
         match self.kind {
             Kind::File => {
-                let mut file = None;
-                let path = new_path(&dir, "a file for --cat", |path| {
-                    file = Some(
-                        OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .mode(0o600)
-                            .open(path)?,
-                    );
-                    Ok(())
+                let (path, mut file) = new_path(&dir, "a file for --cat", |path| {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)
                 })?;
                 let placed = Placed { path, writer: None };
-                if let (Some(mut file), Some(mut block)) = (file, block) {
+                if let Some(mut block) = block {
                     io::copy(&mut block, &mut file).map_err(|err| {
                         format!(
                             "cannot write the block into {} for --cat: {err}; give --tmpdir a directory with room",
@@ -162,7 +174,7 @@ impl BlockAs {
                 Ok(placed)
             }
             Kind::Fifo => {
-                let path = new_path(&dir, "a named pipe for --fifo", make_fifo)?;
+                let (path, ()) = new_path(&dir, "a named pipe for --fifo", make_fifo)?;
                 let writer_path = path.clone();
                 // Opening for writing waits for a reader: the command, or
                 // `Placed`'s drop once the command ended without one.

@@ -517,22 +517,15 @@ fn write_to_file(printing: &mut Printing, dir: &Path, bytes: &[u8]) -> io::Resul
 /// A new file in `dir` named as GNU parallel names those of `--files`:
 /// `par`, five letters or digits, `.par`.
 fn new_file(dir: &Path) -> io::Result<(PathBuf, File)> {
-    let mut attempt = 0u32;
-    loop {
-        let path = dir.join(format!("{}.par", crate::block_file::par_name(attempt)));
-        match File::options().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(err) => {
-                return Err(io::Error::new(
-                    err.kind(),
-                    format!("cannot make a file for --files in {}: {err}", dir.display()),
-                ));
-            }
-        }
-    }
+    crate::block_file::make_par(dir, ".par", |path| {
+        File::options().write(true).create_new(true).open(path)
+    })
+    .map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot make a file for --files in {}: {err}", dir.display()),
+        )
+    })
 }
 
 /// Bytes (an input or a command line, UTF-8 or not) for a one-line
