@@ -722,10 +722,15 @@ impl Engine {
                 entry.rtt_probe = Some((seq, now));
                 Ok(())
             }
-            (Stage::Session(_), Frame::SessionAck { .. }) => {
+            (Stage::Base(_), Frame::BaseAck { error }) if !error.is_empty() => {
+                Err(SlotFailure::BaseFiles(format!("{error} (on the host)")).into())
+            }
+            (stage @ Stage::Session(_), Frame::SessionAck { .. })
+            | (stage @ Stage::Base(_), Frame::BaseAck { .. }) => {
                 // The base files first, to a slot on another machine.
                 let shared = transfer::is_shared(&self.hosts[entry.host].transport);
-                if let Some(base) = self.settings.base_files.as_ref().filter(|_| !shared) {
+                let base = self.settings.base_files.as_ref().filter(|_| !shared);
+                if let (Stage::Session(_), Some(base)) = (stage, base) {
                     slot.queue_base(base).map_err(|err| {
                         SlotFailure::BaseFiles(format!("{err} (on this machine)"))
                     })?;
@@ -737,16 +742,9 @@ impl Engine {
                         .flush()
                         .map_err(|err| SlotFailure::WriteFailed(err.to_string()).into());
                 }
-                slot.stage = Stage::Ready;
-                entry.failed_starts = 0;
-                incr(&self.stats.hosts[entry.host].alive);
-                Ok(())
-            }
-            (Stage::Base(_), Frame::BaseAck { error }) => {
-                if !error.is_empty() {
-                    return Err(SlotFailure::BaseFiles(format!("{error} (on the host)")).into());
+                if let Stage::Base(_) = stage {
+                    debug!(slot:% = slot.label; "base files placed");
                 }
-                debug!(slot:% = slot.label; "base files placed");
                 slot.stage = Stage::Ready;
                 entry.failed_starts = 0;
                 incr(&self.stats.hosts[entry.host].alive);
