@@ -349,15 +349,9 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
     template.set_total(jobs.len());
     Ok(Plan {
         maker: Maker {
-            template,
-            fill: Fill::Join,
             skip: Arc::new(skip),
-            files: None,
-            pipe: Piped::No,
             nice: args.running.nice,
-            insert: true,
-            block_as: None,
-            tee: None,
+            ..Maker::new(template)
         },
         jobs: Jobs::Listed(jobs),
         tag: None,
