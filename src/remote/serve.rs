@@ -419,7 +419,7 @@ where
     let mut prepared: Option<Prepared> = None;
     // Jobs that ran, or were skipped, after the input ended.
     let mut abandoned = 0;
-    // The session's base files: removed when this loop ends, if asked.
+    // The session's base files: removed at SHUTDOWN, if asked.
     let mut base = BaseFiles::default();
     loop {
         let Some(frame) = frame_of(next()?, stage, abandoned, out)? else {

@@ -408,13 +408,11 @@ impl Slot {
             &mut base,
         )
         .map_err(|err| err.to_string())?;
-        let files = Files {
-            cleanup: false,
-            ..files.clone()
-        };
+        // Their `RETURN`'s `cleanup` is not a job's: the worker keeps
+        // them until `SHUTDOWN` (`serve.rs`), as `BASE` says.
         self.upload = Some(Box::new(Upload::new(
             wire::BASE_ID,
-            &files,
+            files,
             &base,
             self.max_frame,
         )?));
