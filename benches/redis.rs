@@ -1,5 +1,5 @@
 //! A small Redis-like server (GET, SET, INCR, PING over RESP, pipelined)
-//! in four forms, against `redis-server` itself, all loaded by
+//! in five forms, against `redis-server` itself, all loaded by
 //! `redis-benchmark` over loopback.
 //!
 //! The sides (see `redis/server.rs`), each a child process of its own on
@@ -9,6 +9,11 @@
 //!   two workers, a thread-local actor per connection, a thread-local store
 //!   actor per worker owning a shard of the keys (a key's shard is a hash
 //!   of it), and one `ActorRef::rpc` per command to the shard's actor.
+//! - `hearth-rpc-shared` (a'): (a) with thread-safe store actors, one per
+//!   shard, which no worker owns: a call wakes the store on the caller's
+//!   worker (its LIFO slot), so the store runs there next and its answer
+//!   wakes the connection on its own worker, with no hand-over between the
+//!   cores unless the store is busy on the other worker.
 //! - `hearth-mutex` (b): the same server with the shards behind a mutex
 //!   each, executed by the connection actor itself.
 //! - `hearth-batch` (c): the store actors of (a), with one `rpc` per shard
@@ -18,7 +23,7 @@
 //! - `redis-server` (e): Redis, started on a free port with nothing kept on
 //!   disk (`--save '' --appendonly no`), the reference.
 //!
-//! The four forms share the protocol (`redis/resp.rs`: pipelined requests
+//! The five forms share the protocol (`redis/resp.rs`: pipelined requests
 //! however they are split, an error for unknown commands, never a panic on
 //! bad input) and the shard (`redis/store.rs`), and answer the requests of
 //! one read with one write.

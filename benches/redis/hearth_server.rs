@@ -1,4 +1,4 @@
-//! The server on hearth, in three forms that share everything but the way
+//! The server on hearth, in four forms that share everything but the way
 //! a connection reaches the keys: a `TcpServer` on two workers with a
 //! thread-local actor per connection, reading pipelined requests and
 //! writing the answers of one read with one write.
@@ -6,6 +6,8 @@
 //! - [`Form::Rpc`], the idiomatic actor design: a thread-local store actor
 //!   on each worker owns a shard of the keys, and a connection makes one
 //!   `rpc` per command to the shard's actor, one command after the other.
+//! - [`Form::RpcShared`]: `Rpc` with a thread-safe store actor per shard,
+//!   which runs on whichever worker called it.
 //! - [`Form::Mutex`]: no store actors; the shards are behind a mutex each
 //!   and a connection executes its commands itself.
 //! - [`Form::Batch`]: the store actors of `Rpc`, but one `rpc` per shard
@@ -18,7 +20,7 @@ use hearth::actor::{Context, actor_fn};
 use hearth::actor_ref::RpcMessage;
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal};
+use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 use super::resp::{Input, Reply, Request};
 use super::server::announce;
@@ -32,6 +34,9 @@ pub(crate) const WORKERS: usize = 2;
 pub(crate) enum Form {
     /// (a) One `rpc` per command to the store actor of the key's shard.
     Rpc,
+    /// (a') As `Rpc`, but the store actors are thread-safe: a call runs
+    /// the store on the caller's worker unless it is busy elsewhere.
+    RpcShared,
     /// (b) Mutex shards, no store actors.
     Mutex,
     /// (c) One `rpc` per shard and read.
@@ -75,6 +80,7 @@ pub(crate) fn serve(form: Form) -> Result<(), String> {
     let keys = match form {
         Form::Mutex => Keys::Mutex(Arc::new(Shards::new(WORKERS))),
         Form::Rpc | Form::Batch => Keys::Actors(form, spawn_stores(&mut runtime)?),
+        Form::RpcShared => Keys::Actors(form, spawn_shared_stores(&mut runtime)),
     };
     let new_connection = actor_fn(move |ctx, stream| connection(ctx, stream, keys.clone()));
     let addr = "127.0.0.1:0".parse().unwrap();
@@ -107,6 +113,33 @@ fn spawn_stores(runtime: &mut Runtime) -> Result<Arc<[ActorRef<StoreMsg>]>, Stri
         .map(|_| stores.recv())
         .collect::<Result<_, _>>()
         .map_err(|_| "a worker ended before it made its store actor".to_owned())
+}
+
+/// A thread-safe store actor per shard.
+fn spawn_shared_stores(runtime: &mut Runtime) -> Arc<[ActorRef<StoreMsg>]> {
+    (0..WORKERS)
+        .map(|_| {
+            runtime.spawn(
+                NoSupervisor,
+                actor_fn(shared_store),
+                (),
+                ActorOptions::default(),
+            )
+        })
+        .collect()
+}
+
+/// [`store`], thread-safe.
+async fn shared_store(mut ctx: Context<StoreMsg, ThreadSafe>) {
+    let mut store = Store::default();
+    while let Ok(msg) = ctx.receive_next().await {
+        match msg {
+            StoreMsg::One(call) => drop(call.handle(|command| store.execute(command))),
+            StoreMsg::Batch(call) => drop(
+                call.handle(|commands| commands.into_iter().map(|c| store.execute(c)).collect()),
+            ),
+        }
+    }
 }
 
 /// A shard's owner: executes what it is sent, until the runtime stops.

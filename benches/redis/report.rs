@@ -16,12 +16,14 @@ const FIGURES: [&str; 3] = ["SET", "GET", "SET+GET"];
 /// table.
 const BASES: [Side; 3] = [Side::TokioMutex, Side::HearthMutex, Side::Redis];
 
-/// The pairs of the second table: (a)/(b), the target, then (a), (b) and
-/// (c) against tokio.
-const PAIRS: [(Side, Side); 5] = [
+/// The pairs of the second table: (a)/(b) and (a')/(b), the target, then
+/// (c)/(b), and the hearth forms against tokio.
+const PAIRS: [(Side, Side); 7] = [
     (Side::HearthRpc, Side::HearthMutex),
+    (Side::HearthRpcShared, Side::HearthMutex),
     (Side::HearthBatch, Side::HearthMutex),
     (Side::HearthRpc, Side::TokioMutex),
+    (Side::HearthRpcShared, Side::TokioMutex),
     (Side::HearthMutex, Side::TokioMutex),
     (Side::HearthBatch, Side::TokioMutex),
 ];
@@ -84,11 +86,11 @@ impl Runs {
         println!();
         let bases: Vec<String> = BASES.iter().map(|b| format!("/{}", b.as_str())).collect();
         println!(
-            "| {:<7} | {:<13} | {:>9} | {:>17} | {:>12} | {:>13} | {:>13} |",
+            "| {:<7} | {:<17} | {:>9} | {:>17} | {:>12} | {:>13} | {:>13} |",
             "test", "side", "req/s", "min-max", bases[0], bases[1], bases[2]
         );
         println!(
-            "|:--------|:--------------|----------:|------------------:|-------------:|--------------:|--------------:|"
+            "|:--------|:------------------|----------:|------------------:|-------------:|--------------:|--------------:|"
         );
         for (f, name) in FIGURES.iter().enumerate() {
             for (side, runs) in &self.sides {
@@ -98,7 +100,7 @@ impl Runs {
                     None => f64::NAN,
                 });
                 println!(
-                    "| {:<7} | {:<13} | {:>9.0} | {:>17} | {:>12.2} | {:>13.2} | {:>13.2} |",
+                    "| {:<7} | {:<17} | {:>9.0} | {:>17} | {:>12.2} | {:>13.2} | {:>13.2} |",
                     name,
                     side.as_str(),
                     median_f64(&rates),
@@ -113,11 +115,11 @@ impl Runs {
         println!("Between the forms:");
         println!();
         println!(
-            "| {:<7} | {:<28} | {:>16} | {:>11} | {:>13} |",
+            "| {:<7} | {:<32} | {:>16} | {:>11} | {:>13} |",
             "test", "pair", "ratio of medians", "round ratio", "round min-max"
         );
         println!(
-            "|:--------|:-----------------------------|-----------------:|------------:|--------------:|"
+            "|:--------|:---------------------------------|-----------------:|------------:|--------------:|"
         );
         for (f, name) in FIGURES.iter().enumerate() {
             for (a, b) in PAIRS {
@@ -127,7 +129,7 @@ impl Runs {
                 let (ratio, round) = ratios(a_runs, b_runs, f);
                 let per_round = per_round(a_runs, b_runs, f);
                 println!(
-                    "| {:<7} | {:<28} | {:>16.2} | {:>11.2} | {:>13} |",
+                    "| {:<7} | {:<32} | {:>16.2} | {:>11.2} | {:>13} |",
                     name,
                     format!("{} / {}", a.as_str(), b.as_str()),
                     ratio,

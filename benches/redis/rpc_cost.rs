@@ -2,7 +2,8 @@
 //! connection-like actor makes `n` calls, one after the other, to a store
 //! actor owning a [`Store`], and checks every answer. `local`: both on one
 //! worker; `cross`: the store on worker 1, the caller on worker 2, as half
-//! the connections of the server are. No sockets and no timing: run it
+//! the connections of the server are; `shared`: one worker, the store a
+//! thread-safe actor, as in `hearth-rpc-shared` (a'). No sockets and no timing: run it
 //! under `valgrind --tool=callgrind` (instruction counts hold still on a
 //! busy machine) or `perf stat`.
 //!
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use hearth::actor::{Context, actor_fn};
 use hearth::actor_ref::RpcMessage;
 use hearth::supervisor::NoSupervisor;
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal};
+use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 use super::resp::Reply;
 use super::store::{Command, Store};
@@ -39,10 +40,11 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         _ => None,
     };
     let result = match parsed {
-        Some(("local", n)) => run(1, n),
-        Some(("cross", n)) => run(2, n),
+        Some(("local", n)) => run(1, n, false),
+        Some(("cross", n)) => run(2, n, false),
+        Some(("shared", n)) => run(1, n, true),
         _ => Err(format!(
-            "usage: redis {FLAG} local|cross CALLS (got {args:?})"
+            "usage: redis {FLAG} local|cross|shared CALLS (got {args:?})"
         )),
     };
     match result {
@@ -57,8 +59,9 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     }
 }
 
-/// The store on worker 1, the caller on the last worker; `n` calls.
-fn run(workers: usize, n: u64) -> Result<(), String> {
+/// The store on worker 1 (thread-safe if `shared`), the caller on the
+/// last worker; `n` calls.
+fn run(workers: usize, n: u64, shared: bool) -> Result<(), String> {
     let mut runtime = Runtime::setup()
         .num_threads(workers)
         .build()
@@ -66,8 +69,13 @@ fn run(workers: usize, n: u64) -> Result<(), String> {
     let (made, store) = mpsc::channel::<ActorRef<Call>>();
     let store = Arc::new(Mutex::new(store));
     let (done, outcome) = mpsc::channel();
+    if shared {
+        let store = runtime.spawn(NoSupervisor, actor_fn(shared_store), (), options());
+        made.send(store)
+            .map_err(|_| "the store's receiver is gone".to_owned())?;
+    }
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        if rt.worker_id() == 1 {
+        if rt.worker_id() == 1 && !shared {
             let store = rt.spawn_local(NoSupervisor, actor_fn(store_actor), (), options());
             made.send(store).map_err(|_| "the caller's worker ended")?;
         }
@@ -100,6 +108,14 @@ fn options() -> ActorOptions {
 
 /// Owns the store until the caller is done.
 async fn store_actor(mut ctx: Context<Call, ThreadLocal>) {
+    let mut store = Store::default();
+    while let Ok(call) = ctx.receive_next().await {
+        drop(call.handle(|command| store.execute(command)));
+    }
+}
+
+/// [`store_actor`], thread-safe.
+async fn shared_store(mut ctx: Context<Call, ThreadSafe>) {
     let mut store = Store::default();
     while let Ok(call) = ctx.receive_next().await {
         drop(call.handle(|command| store.execute(command)));

@@ -24,6 +24,9 @@ pub(crate) const INSTALL_SERVER: &str =
 pub(crate) enum Side {
     /// (a) hearth, one `rpc` per command to a store actor per worker.
     HearthRpc,
+    /// (a') hearth, one `rpc` per command to a thread-safe store actor
+    /// per shard, which whichever worker calls it runs.
+    HearthRpcShared,
     /// (b) hearth, mutex-guarded shards.
     HearthMutex,
     /// (c) hearth, one batched `rpc` per read and shard.
@@ -35,8 +38,9 @@ pub(crate) enum Side {
 }
 
 /// Every side, in the order of the tables.
-pub(crate) const SIDES: [Side; 5] = [
+pub(crate) const SIDES: [Side; 6] = [
     Side::HearthRpc,
+    Side::HearthRpcShared,
     Side::HearthMutex,
     Side::HearthBatch,
     Side::TokioMutex,
@@ -49,6 +53,7 @@ impl Side {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Side::HearthRpc => "hearth-rpc",
+            Side::HearthRpcShared => "hearth-rpc-shared",
             Side::HearthBatch => "hearth-batch",
             Side::HearthMutex => "hearth-mutex",
             Side::TokioMutex => "tokio-mutex",
@@ -61,11 +66,12 @@ impl Side {
 pub(crate) fn main(args: &[String]) -> ExitCode {
     let served = match args {
         [side] if side == Side::HearthRpc.as_str() => hearth_server::serve(Form::Rpc),
+        [side] if side == Side::HearthRpcShared.as_str() => hearth_server::serve(Form::RpcShared),
         [side] if side == Side::HearthBatch.as_str() => hearth_server::serve(Form::Batch),
         [side] if side == Side::HearthMutex.as_str() => hearth_server::serve(Form::Mutex),
         [side] if side == Side::TokioMutex.as_str() => tokio_server::serve(),
         _ => Err(format!(
-            "usage: redis {FLAG} hearth-rpc|hearth-mutex|hearth-batch|tokio-mutex (got {args:?})"
+            "usage: redis {FLAG} hearth-rpc|hearth-rpc-shared|hearth-mutex|hearth-batch|tokio-mutex (got {args:?})"
         )),
     };
     match served {

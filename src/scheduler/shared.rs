@@ -463,9 +463,13 @@ impl LocalQueue {
                 return task;
             }
         }
-        self.queue
-            .pop()
-            .or_else(|| self.inner.steal(Some((&self.queue, self.index))))
+        // A FIFO queue's pop is a locked add even when it finds nothing.
+        if !self.queue.is_empty()
+            && let Some(task) = self.queue.pop()
+        {
+            return Some(task);
+        }
+        self.inner.steal(Some((&self.queue, self.index)))
     }
 
     /// The oldest task of `spawned`: the worker's own stealer takes from
@@ -583,7 +587,11 @@ impl Inner {
     fn steal(&self, own: Option<(&Deque<TaskRef>, usize)>) -> Option<TaskRef> {
         loop {
             let mut retry = false;
+            // An empty queue is passed over on a look at its ends, without
+            // the fence a steal makes: most looks find nothing, and a push
+            // racing the look is as if it came after the steal.
             let from_injector = match own {
+                _ if self.injector.is_empty() => Steal::Empty,
                 Some((queue, _)) => self.injector.steal_batch_and_pop(queue),
                 None => self.injector.steal(),
             };
@@ -602,6 +610,7 @@ impl Inner {
             for (index, stealer) in others {
                 let stolen = match own {
                     Some((_, own_index)) if own_index == index => continue,
+                    _ if stealer.is_empty() => continue,
                     Some((queue, _)) => stealer.steal_batch_and_pop(queue),
                     None => stealer.steal(),
                 };

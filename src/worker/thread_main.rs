@@ -1,8 +1,8 @@
 //! The body of a worker thread: run ready processes, then poll.
 //!
-//! Each turn of the loop handles control messages, runs up to
-//! [`RUN_BATCH`] ready local processes and as many thread-safe ones, and
-//! then polls: without waiting if more work is ready, otherwise until a
+//! Each turn of the loop handles control messages, runs ready local
+//! processes and thread-safe ones (passes over both until a pass finds
+//! none or the turn has run [`RUN_BATCH`]), and then polls: without waiting if more work is ready, otherwise until a
 //! waker or an event wakes the poll. A turn that ran work handed over by
 //! another thread [`linger`]s first, since more usually follows. Once the
 //! runtime has started, the
@@ -251,28 +251,49 @@ fn linger(has_work: &dyn Fn() -> bool, poll: &mio::Poll) -> bool {
     }
 }
 
-/// Runs the ready processes of one turn: the local ones by priority rank
-/// (those woken on other threads first join the queues of their rank, up
-/// to [`RUN_BATCH`] of them), each rank up to its share of the turn
-/// ([`rank::turn_share`]), then up to [`RUN_BATCH`] thread-safe ones.
-/// True if any of the work came from another thread (a local process
-/// woken elsewhere, or a thread-safe one).
+/// Runs the ready processes of one turn: passes of [`run_pass`] until one
+/// finds nothing ready or the turn has run [`RUN_BATCH`] processes. A
+/// thread-local actor calling a thread-safe one (or the other way round)
+/// so runs both, request after answer, without a poll between them: one
+/// pass runs the local processes before the thread-safe ones, and the
+/// answer of the second wakes the first after its queue was passed. True
+/// if any of the work came from another thread (a local process woken
+/// elsewhere, or a thread-safe one).
 pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) -> bool {
+    let mut from_elsewhere = false;
+    let mut ran = 0;
+    loop {
+        let (pass_ran, pass_from_elsewhere) = run_pass(rt, own_ready, ready_rx);
+        from_elsewhere |= pass_from_elsewhere;
+        ran += pass_ran;
+        if pass_ran == 0 || ran >= RUN_BATCH {
+            return from_elsewhere;
+        }
+    }
+}
+
+/// One pass over the queues: the local processes by priority rank (those
+/// woken on other threads first join the queues of their rank, up to
+/// [`RUN_BATCH`] of them), each rank up to its share of the turn
+/// ([`rank::turn_share`]), then up to [`RUN_BATCH`] thread-safe ones.
+/// The number of processes run, and whether any of the work came from
+/// another thread.
+fn run_pass(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiver<u64>) -> (usize, bool) {
     let mut from_elsewhere = false;
     for _ in 0..RUN_BATCH {
         let Ok(key) = ready_rx.try_recv() else { break };
         from_elsewhere = true;
         own_ready.queue(key);
     }
-    let mut others_ran = false;
+    let mut ran = 0;
     for rank in 0..rank::RANKS {
-        let share = rank::turn_share(rank, RUN_BATCH, others_ran);
+        let share = rank::turn_share(rank, RUN_BATCH, ran > 0);
         for _ in 0..share {
             let Some(key) = own_ready.pop(rank) else {
                 break;
             };
             scheduler::local::run(&rt.internals.local, key);
-            others_ran = true;
+            ran += 1;
         }
     }
     let shared = &rt.internals.shared;
@@ -282,8 +303,9 @@ pub(crate) fn run_ready(rt: &RuntimeRef, own_ready: &OwnReady, ready_rx: &Receiv
         };
         from_elsewhere = true;
         shared.scheduler.run(task);
+        ran += 1;
     }
-    from_elsewhere
+    (ran, from_elsewhere)
 }
 
 /// How long the worker may sleep: until its next timer, local or shared
