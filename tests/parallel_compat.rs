@@ -10,6 +10,8 @@
 
 #![cfg(feature = "cli")]
 
+#[path = "parallel_compat/color.rs"]
+mod color;
 #[path = "parallel_compat/hosts.rs"]
 mod hosts;
 #[path = "parallel_compat/killed.rs"]
@@ -1141,6 +1143,9 @@ fn tags_and_tagstrings() {
         b"",
     );
     same(&["-k", "--tag", "--colsep", ",", "echo", ":::", "a,b"], b"");
+    // A tag string without a replacement string is that text alone: the
+    // inputs are not appended to it as they are to a command.
+    same(&["-k", "--tagstring", "t", "echo", ":::", "a", "b"], b"");
 }
 
 /// --line-buffer prints whole lines of running jobs as they come, a tag

@@ -253,6 +253,13 @@ pub struct ThreadSafe {
 impl ThreadSafe {
     /// Spawns a thread-safe actor, run by whichever worker is free.
     ///
+    /// Woken on a worker's thread (a message from an actor there), it runs
+    /// next on that worker. So an actor that the actors of every worker
+    /// call, such as a store or a cache, is best thread-safe: each call
+    /// runs it on the caller's worker, where a thread-local one would make
+    /// every caller on another worker wait for a round trip between the
+    /// cores.
+    ///
     /// # Actors that spawn themselves
     ///
     /// An `async fn` actor that spawns more of itself (a tree of actors)

@@ -20,6 +20,7 @@ macro_rules! say {
 mod bash_edit;
 mod batch;
 mod block_file;
+mod color;
 mod each_host;
 mod edit;
 mod halt;
@@ -315,6 +316,8 @@ pub struct MapArgs {
     pub verbose: Verbose,
     #[command(flatten)]
     pub settled: settled::Settled,
+    #[command(flatten)]
+    pub colors: color::Colors,
     #[command(flatten)]
     pub as_files: AsFiles,
     /// Use STR instead of `{.}`.
@@ -956,6 +959,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             settled::settle(&mut args);
+            color::settle(&mut args);
             map::run(*args)
         }
         Command::Run(args) => match args.to_map_args() {

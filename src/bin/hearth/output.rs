@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
 use crate::Verbose;
+use crate::color;
 use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
@@ -20,10 +21,13 @@ use crate::sh::JobOutput;
 use crate::streams::{Grouping, JobStreams};
 
 /// What the printer prints, from the options.
+#[allow(clippy::struct_excessive_bools)] // Options, each its own.
 pub struct Settings {
     pub json: bool,
     /// `--tag` (`{}`) or `--tagstring`.
     pub tag: Option<Template>,
+    /// `--color`: each job's lines in a colour of its own.
+    pub color: bool,
     /// `--tag-host` (the host and a tab before each line), or the host
     /// and this separator (`hearth run`: `: `).
     pub host_tag: Option<&'static str>,
@@ -180,7 +184,10 @@ impl Printer {
     /// What is printed of a job whose output starts: its tag, its results.
     fn start(&mut self, text: &JobText, host: &str, slot_number: Option<u32>) -> Printing {
         let mut printing = Printing {
-            streams: JobStreams::new(self.prefix(text, host, slot_number)),
+            streams: JobStreams::new(
+                self.prefix(text, host, slot_number),
+                self.settings.color.then(|| color::of_job(text.seq)),
+            ),
             ..Printing::default()
         };
         if self.settings.json {

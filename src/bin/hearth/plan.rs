@@ -381,7 +381,7 @@ fn tag_template(
     slots: usize,
 ) -> Result<Option<Template>, String> {
     let tag = match (&args.tagstring, args.tag) {
-        (Some(text), _) => Template::parse(&[text.as_bytes().to_vec()], names, columns)?,
+        (Some(text), _) => Template::parse_text(text.as_bytes(), names, columns)?,
         (None, true) => Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?,
         (None, false) => return Ok(None),
     };

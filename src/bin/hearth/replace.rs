@@ -152,6 +152,7 @@ impl Names {
 
 /// The command with its replacement strings found: words of pieces, and
 /// the whitespace between them, as GNU parallel sees a command line.
+#[allow(clippy::struct_excessive_bools)] // Independent traits of a template.
 #[derive(Clone, Debug)]
 pub struct Template {
     /// The words (runs of bytes other than space, tab and newline) and,
@@ -160,6 +161,9 @@ pub struct Template {
     /// Which of `words` are whitespace.
     space: Vec<bool>,
     has_fields: bool,
+    /// A text, not a command (`--tagstring`): without a replacement
+    /// string of the inputs, nothing is appended.
+    text_only: bool,
     /// `-q`: each word is quoted whole once its replacement strings are
     /// replaced (by values as they are), so it stays one word.
     quoted_words: bool,
@@ -225,6 +229,15 @@ impl Template {
         Ok(template)
     }
 
+    /// A text such as `--tagstring`'s: [`Template::parse`]'s, but the
+    /// inputs are not appended when it holds none of them, as GNU
+    /// parallel's `--tagstring t` is just `t`.
+    pub fn parse_text(text: &[u8], names: &Names, columns: &[Vec<u8>]) -> Result<Template, String> {
+        let mut template = Template::parse(&[text.to_vec()], names, columns)?;
+        template.text_only = true;
+        Ok(template)
+    }
+
     /// The command of `-q`: each of `words` stays one word for the shell
     /// (quoted whole after its replacement strings are replaced), however
     /// many spaces or quotes it holds; `columns` as for [`Template::parse`].
@@ -266,6 +279,7 @@ impl Template {
             words: Vec::new(),
             space: Vec::new(),
             has_fields: false,
+            text_only: false,
             quoted_words,
             total: std::sync::OnceLock::new(),
             slot_width: std::sync::OnceLock::new(),
@@ -395,7 +409,7 @@ impl Template {
                 );
             }
         }
-        if !self.has_fields {
+        if !self.has_fields && !self.text_only {
             for field in fields {
                 let out = last(&mut parts);
                 out.push(b' ');

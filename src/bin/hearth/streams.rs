@@ -3,12 +3,15 @@
 //! output on in one piece), a whole line at a time (`--line-buffer`: the
 //! lines of jobs running at once come as they are made, never mixed within
 //! a line), or as it comes (`--ungroup`). A tag (`--tag`, `--tagstring`,
-//! `--tag-host`) goes before each line, except with `--ungroup`, as GNU
-//! parallel does.
+//! `--tag-host`) goes before each line, and a colour around it
+//! (`--color`, see `color.rs`), except with `--ungroup`, as GNU parallel
+//! does.
 
 use std::io::{self, Write};
 
 use hearth::remote::Stream;
+
+use crate::color::RESET;
 
 /// How the outputs of jobs share stdout and stderr.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -26,6 +29,9 @@ pub enum Grouping {
 pub struct JobStreams {
     /// Before each line.
     prefix: Vec<u8>,
+    /// The job's colour (`--color`): before the prefix of each line, and
+    /// reset at the end of each line and before each carriage return.
+    color: Option<Vec<u8>>,
     /// Per stream (stdout, stderr): the bytes of a line not ended yet,
     /// held (`--line-buffer`) or already written (`--group`).
     partial: [Vec<u8>; 2],
@@ -34,12 +40,54 @@ pub struct JobStreams {
 }
 
 impl JobStreams {
-    /// A job whose lines start with `prefix`.
-    pub fn new(prefix: Vec<u8>) -> JobStreams {
+    /// A job whose lines start with `prefix`, in `color` if there is one.
+    pub fn new(prefix: Vec<u8>, color: Option<Vec<u8>>) -> JobStreams {
         JobStreams {
             prefix,
+            color,
             ..JobStreams::default()
         }
+    }
+
+    /// Appends the start of a line to `block`: its colour, its prefix.
+    fn line_start(&self, block: &mut Vec<u8>) {
+        if let Some(color) = &self.color {
+            block.extend_from_slice(color);
+        }
+        block.extend_from_slice(&self.prefix);
+    }
+
+    /// Appends `text` (a line's bytes, its newline left out) to `block`;
+    /// in colour, each carriage return resets the colour and starts it
+    /// again, prefix and all, as GNU parallel writes it.
+    fn line_text(&self, text: &[u8], block: &mut Vec<u8>) {
+        if self.color.is_none() {
+            block.extend_from_slice(text);
+            return;
+        }
+        let mut pieces = text.split(|&b| b == b'\r');
+        if let Some(first) = pieces.next() {
+            block.extend_from_slice(first);
+        }
+        for piece in pieces {
+            block.extend_from_slice(RESET);
+            block.push(b'\r');
+            self.line_start(block);
+            block.extend_from_slice(piece);
+        }
+    }
+
+    /// Appends a line's end to `block`: in colour, the reset first.
+    fn line_end(&self, block: &mut Vec<u8>) {
+        if self.color.is_some() {
+            block.extend_from_slice(RESET);
+        }
+        block.push(b'\n');
+    }
+
+    /// Whether lines are written with anything around them.
+    fn marked(&self) -> bool {
+        !self.prefix.is_empty() || self.color.is_some()
     }
 
     /// Writes a chunk of `stream` to `out`.
@@ -53,14 +101,20 @@ impl JobStreams {
         let at = index(stream);
         match grouping {
             Grouping::Ungroup => out.write_all(bytes),
-            Grouping::Group if self.prefix.is_empty() => out.write_all(bytes),
+            Grouping::Group if !self.marked() => out.write_all(bytes),
             Grouping::Group => {
                 let mut block = Vec::with_capacity(bytes.len() + 64);
                 for line in bytes.split_inclusive(|&b| b == b'\n') {
                     if !self.mid_line[at] {
-                        block.extend_from_slice(&self.prefix);
+                        self.line_start(&mut block);
                     }
-                    block.extend_from_slice(line);
+                    match line.strip_suffix(b"\n") {
+                        Some(text) => {
+                            self.line_text(text, &mut block);
+                            self.line_end(&mut block);
+                        }
+                        None => self.line_text(line, &mut block),
+                    }
                     self.mid_line[at] = !line.ends_with(b"\n");
                 }
                 out.write_all(&block)
@@ -72,15 +126,19 @@ impl JobStreams {
                 };
                 let (lines, rest) = bytes.split_at(last + 1);
                 let mut block = Vec::with_capacity(lines.len() + 64);
-                let held = std::mem::take(&mut self.partial[at]);
                 let mut first = true;
                 for line in lines.split_inclusive(|&b| b == b'\n') {
-                    block.extend_from_slice(&self.prefix);
+                    self.line_start(&mut block);
+                    let text = line.strip_suffix(b"\n").unwrap_or(line);
                     if first {
-                        block.extend_from_slice(&held);
+                        let mut whole = std::mem::take(&mut self.partial[at]);
+                        whole.extend_from_slice(text);
+                        self.line_text(&whole, &mut block);
                         first = false;
+                    } else {
+                        self.line_text(text, &mut block);
                     }
-                    block.extend_from_slice(line);
+                    self.line_end(&mut block);
                 }
                 self.partial[at].extend_from_slice(rest);
                 out.write_all(&block)
@@ -89,8 +147,9 @@ impl JobStreams {
     }
 
     /// The end of the job's `stream`: a line left without its end is
-    /// written (`--line-buffer`, as it is) or ended (`--group` with a tag,
-    /// so that the next job's tag starts a line).
+    /// written (`--line-buffer`, as it is, its tag before it but no
+    /// colour, as GNU parallel writes it) or ended (`--group` with a tag or
+    /// colour, so that the next job's line starts a line).
     pub fn finish(
         &mut self,
         grouping: Grouping,
@@ -101,8 +160,10 @@ impl JobStreams {
         match grouping {
             Grouping::Ungroup => Ok(()),
             Grouping::Group => {
-                if std::mem::take(&mut self.mid_line[at]) && !self.prefix.is_empty() {
-                    out.write_all(b"\n")?;
+                if std::mem::take(&mut self.mid_line[at]) && self.marked() {
+                    let mut end = Vec::new();
+                    self.line_end(&mut end);
+                    out.write_all(&end)?;
                 }
                 Ok(())
             }
@@ -131,7 +192,7 @@ mod tests {
     use super::*;
 
     fn written(grouping: Grouping, prefix: &str, chunks: &[&str]) -> String {
-        let mut streams = JobStreams::new(prefix.as_bytes().to_vec());
+        let mut streams = JobStreams::new(prefix.as_bytes().to_vec(), None);
         let mut out = Vec::new();
         for chunk in chunks {
             streams
@@ -161,6 +222,48 @@ mod tests {
             "t\ta\n||t\tbcd\nt\te\n|t\tf"
         );
         assert_eq!(written(Grouping::LineBuffer, "", &["x"]), "|x");
+    }
+
+    fn colored(grouping: Grouping, chunks: &[&str]) -> String {
+        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(b"<C>".to_vec()));
+        let mut out = Vec::new();
+        for chunk in chunks {
+            streams
+                .write(grouping, Stream::Stdout, chunk.as_bytes(), &mut out)
+                .unwrap();
+            out.push(b'|');
+        }
+        streams.finish(grouping, Stream::Stdout, &mut out).unwrap();
+        String::from_utf8(out).unwrap().replace("\x1b[m", "<R>")
+    }
+
+    /// As GNU parallel colours: colour and tag, the line, reset; a return
+    /// resets and starts again; a last line without its newline gets one.
+    #[test]
+    fn group_colours_each_line_across_chunks() {
+        assert_eq!(
+            colored(Grouping::Group, &["a\nb", "c\rd\n", "e"]),
+            "<C>t\ta<R>\n<C>t\tb|c<R>\r<C>t\td<R>\n|<C>t\te|<R>\n"
+        );
+        let mut streams = JobStreams::new(Vec::new(), Some(b"<C>".to_vec()));
+        let mut out = Vec::new();
+        streams
+            .write(Grouping::Group, Stream::Stdout, b"x", &mut out)
+            .unwrap();
+        streams
+            .finish(Grouping::Group, Stream::Stdout, &mut out)
+            .unwrap();
+        assert_eq!(out, b"<C>x\x1b[m\n");
+    }
+
+    /// Whole lines in colour; the last one without its newline is written
+    /// with its tag but without colour, as GNU parallel writes it.
+    #[test]
+    fn line_buffer_colours_whole_lines_but_not_the_last_unended_one() {
+        assert_eq!(
+            colored(Grouping::LineBuffer, &["a\nb", "c\rd\ne"]),
+            "<C>t\ta<R>\n|<C>t\tbc<R>\r<C>t\td<R>\n|t\te"
+        );
     }
 
     #[test]
