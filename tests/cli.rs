@@ -1301,9 +1301,9 @@ fn arg_values_may_begin_with_a_dash() {
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--ctag"],
-            "--ctag is an option of GNU parallel that hearth map does not have; \
-             the nearest is --tag or --tagstring",
+            &["--color-failed"],
+            "--color-failed is an option of GNU parallel that hearth map does not have; \
+             the nearest is --color",
         ),
         (
             &["--shard", "1"],

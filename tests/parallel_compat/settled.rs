@@ -1,6 +1,7 @@
 //! GNU parallel's options that ask for what hearth map does anyway, or
 //! that settle other options, against GNU parallel itself: `-M`,
-//! `--plain`, `--gnu`, `--silent`, `--no-keep-order`, `--minversion`.
+//! `--plain`, `--gnu`, `--silent`, `--no-keep-order`, `--minversion`;
+//! and `--process-slot-var`.
 
 use super::{same, same_lines};
 
@@ -64,4 +65,38 @@ fn minversion_answers_as_the_release_compared_with() {
     same(&["--minversion", "20990101"], b"");
     // With a command: the version is printed, and nothing runs.
     same(&["--minversion", "20130722", "echo", ":::", "a"], b"");
+}
+
+#[test]
+fn process_slot_var_counts_slots_from_0() {
+    same(
+        &[
+            "-k",
+            "-j1",
+            "--process-slot-var",
+            "PS",
+            "echo $PS {}",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    // Whichever slot runs a job, the variable is its number less one.
+    same(
+        &[
+            "-k",
+            "-j3",
+            "--process-slot-var",
+            "SLOT0",
+            "test \"$SLOT0\" -eq $((PARALLEL_JOBSLOT - 1)) && echo {} ok",
+            ":::",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+        ],
+        b"",
+    );
 }

@@ -17,7 +17,7 @@ use crate::block_file::{self, BlockAs};
 use crate::perl_expr;
 use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
-use crate::sh::Job;
+use crate::sh::{Job, Start};
 use crate::world::FileTemplates;
 
 /// What is printed of a job: its number, fields and command line.
@@ -67,8 +67,8 @@ pub struct Maker {
     /// `--pipe`, `--pipe-part`: a job's one field is its stdin, not its
     /// input.
     pub pipe: Piped,
-    /// `--nice`.
-    pub nice: Option<i32>,
+    /// `--nice`, `--process-slot-var`.
+    pub start: Start,
     /// The job's inputs go in its command (not with `-N 0`).
     pub insert: bool,
     /// `--cat`, `--fifo`: a piped job's block goes to its command as a
@@ -100,7 +100,7 @@ impl Maker {
             skip: Arc::new(HashSet::new()),
             files: None,
             pipe: Piped::No,
-            nice: None,
+            start: Start::default(),
             insert: true,
             block_as: None,
             tee: None,
@@ -168,7 +168,7 @@ impl Maker {
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,
-            nice: self.nice,
+            start: self.start.clone(),
             block_as: self.block_as.clone(),
             skipped,
         };

@@ -636,6 +636,27 @@ pub struct Running {
     /// slot's host).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub nice: Option<i32>,
+    /// Set the variable NAME of each job to its slot's number less one
+    /// (from 0), as GNU parallel does ({%} counts from 1).
+    #[arg(long = "process-slot-var", value_name = "NAME", value_parser = variable_name)]
+    pub process_slot_var: Option<String>,
+}
+
+/// A shell variable's name: letters, digits and underscores, not starting
+/// with a digit.
+fn variable_name(name: &str) -> Result<String, String> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a variable name: use letters, digits and underscores, not a digit first"
+        ))
+    }
 }
 
 /// Showing the command lines of the jobs as they run.
@@ -1040,6 +1061,21 @@ fn positive(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+#[cfg(test)]
+mod variable_name_tests {
+    use super::variable_name;
+
+    #[test]
+    fn only_shell_variable_names_are_taken() {
+        for good in ["PS", "_x", "slot_0"] {
+            assert_eq!(variable_name(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "1x", "a-b", "a=b", "x y"] {
+            assert!(variable_name(bad).is_err(), "{bad:?}");
+        }
     }
 }
 

@@ -71,7 +71,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--show-limits"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
     (&["-J", "--profile"], None),
-    (&["--process-slot-var"], None),
     (
         &[
             "--max-line-length-allowed",

@@ -16,6 +16,7 @@ use crate::block_file::{BlockAs, Kind};
 use crate::inputs::{Maker, Piped};
 use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
+use crate::sh::Start;
 use crate::sources::{self, Inputs, Separators, Split, Trim};
 use crate::world::FileTemplates;
 
@@ -115,7 +116,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         skip: Arc::new(skip),
         files: files.map(Arc::new),
         pipe: Piped::No,
-        nice: args.running.nice,
+        start: start(args),
         insert: args.packing.max_replace_args != Some(0),
         block_as: None,
         tee,
@@ -316,7 +317,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         skip: Arc::new(skip),
         files: files.map(Arc::new),
         pipe,
-        nice: args.running.nice,
+        start: start(args),
         insert: true,
         block_as: block_as(args),
         tee: None,
@@ -350,7 +351,7 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
     Ok(Plan {
         maker: Maker {
             skip: Arc::new(skip),
-            nice: args.running.nice,
+            start: start(args),
             ..Maker::new(template)
         },
         jobs: Jobs::Listed(jobs),
@@ -370,6 +371,14 @@ fn round_robin(blocks: Vec<Vec<u8>>, slots: usize) -> Vec<Vec<u8>> {
     }
     dealt.retain(|job| !job.is_empty());
     dealt
+}
+
+/// How the jobs' commands are started: `--nice`, `--process-slot-var`.
+fn start(args: &MapArgs) -> Start {
+    Start {
+        nice: args.running.nice,
+        slot_var: args.running.process_slot_var.clone(),
+    }
 }
 
 /// `--tagstring` or `--tag`, as a template, for a run of `slots` slots

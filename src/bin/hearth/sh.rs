@@ -2,7 +2,9 @@
 //! command line in parts, joined with the number of the slot that runs it
 //! (`{%}`, which the pool gives its workers), run with `sh -c`, the job's
 //! sequence number in `PARALLEL_SEQ` and the slot's in `PARALLEL_JOBSLOT`,
-//! as GNU parallel sets them (under `nice -n N` for `--nice`). The
+//! as GNU parallel sets them (under `nice -n N` for `--nice`; the slot's
+//! number less one in a variable of the user's for
+//! `--process-slot-var`). The
 //! command's stdout and stderr stream to the pool as it writes them (any
 //! size); the job's result is its exit status.
 
@@ -29,15 +31,25 @@ pub struct Job {
     pub parts: Vec<Vec<u8>>,
     /// The job's sequence number (from 1), for `PARALLEL_SEQ`.
     pub seq: u64,
-    /// `--nice`: run at this niceness, added to the slot's (with
-    /// `nice -n`, so every process of the command line has it).
-    pub nice: Option<i32>,
+    /// How the command is started: `--nice`, `--process-slot-var`.
+    pub start: Start,
     /// `--cat`, `--fifo`: the job's stdin goes to its command as a file
     /// or a named pipe.
     pub block_as: Option<BlockAs>,
     /// A `{= perl =}` code called `skip()`: the command does not run, and
     /// the job fails with exit value -2, as in GNU parallel.
     pub skipped: bool,
+}
+
+/// How a job's command is started, the same for every job of a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Start {
+    /// `--nice`: run at this niceness, added to the slot's (with
+    /// `nice -n`, so every process of the command line has it).
+    pub nice: Option<i32>,
+    /// `--process-slot-var NAME`: the slot's number less one (from 0) in
+    /// the variable NAME, as GNU parallel sets it.
+    pub slot_var: Option<String>,
 }
 
 /// The exit value of a job that `skip()` kept from running (GNU
@@ -96,7 +108,7 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     }
     let slot_text = slot.to_string();
     let command = crate::replace::join_slot(&job.parts, slot_text.as_bytes());
-    let mut cmd = match job.nice {
+    let mut cmd = match job.start.nice {
         Some(nice) => {
             let mut cmd = Command::new("nice");
             let _ = cmd.arg("-n").arg(nice.to_string()).arg("sh");
@@ -110,6 +122,9 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         .env("PARALLEL_SEQ", &seq)
         .env("PARALLEL_JOBSLOT", &slot_text)
         .stdin(Stdio::null());
+    if let Some(name) = &job.start.slot_var {
+        let _ = cmd.env(name, slot.saturating_sub(1).to_string());
+    }
     // Removed when the command has ended, whatever its end.
     let placed = match &job.block_as {
         Some(block_as) => {
