@@ -1301,9 +1301,9 @@ fn arg_values_may_begin_with_a_dash() {
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--color-failed"],
-            "--color-failed is an option of GNU parallel that hearth map does not have; \
-             the nearest is --color",
+            &["--record-env"],
+            "--record-env is an option of GNU parallel that hearth map does not have; \
+             the nearest is --env NAME",
         ),
         (
             &["--shard", "1"],

@@ -13,6 +13,18 @@ use std::process::Command;
 /// and stderr and exit alike.
 #[track_caller]
 fn same_colors(args: &[&str]) {
+    compare(args, true);
+}
+
+/// Both with `args` print the same on stdout and exit alike; on stderr
+/// GNU parallel's bytes start hearth's (which then sums up the failures).
+#[track_caller]
+fn same_colors_failing(args: &[&str]) {
+    compare(args, false);
+}
+
+#[track_caller]
+fn compare(args: &[&str], whole_stderr: bool) {
     let Some(parallel) = super::parallel() else {
         return;
     };
@@ -33,18 +45,22 @@ fn same_colors(args: &[&str]) {
             line.to_owned()
         }
     };
-    let seen = |out: &std::process::Output| {
+    let seen = |out: &std::process::Output, stderr: &[u8]| {
         let stdout = out.stdout.escape_ascii().to_string();
         let stdout: Vec<String> = stdout.split("\\n").map(named).collect();
         (
             out.status.code(),
             stdout.join("\\n"),
-            out.stderr.escape_ascii().to_string(),
+            stderr.escape_ascii().to_string(),
         )
     };
+    let ours_stderr = match ours.stderr.get(..theirs.stderr.len()) {
+        Some(start) if !whole_stderr => start,
+        _ => &ours.stderr,
+    };
     assert_eq!(
-        seen(&ours),
-        seen(&theirs),
+        seen(&ours, ours_stderr),
+        seen(&theirs, &theirs.stderr),
         "{args:?}\n--- hearth map: {}\n--- GNU parallel: {}",
         super::shown(&ours),
         super::shown(&theirs)
@@ -108,4 +124,39 @@ fn nothing_is_coloured_ungrouped_or_in_files() {
     same_colors(&[
         "--color", "--files", "--tmpdir", ".", "printf x", ":::", "a",
     ]);
+}
+
+#[test]
+fn color_failed_colours_failed_jobs_red() {
+    same_colors_failing(&["-k", "--cf", "echo {}; exit {}", ":::", "0", "1", "0"]);
+    same_colors_failing(&[
+        "-k",
+        "--color-failed",
+        "--color",
+        "echo {}; exit {}",
+        ":::",
+        "0",
+        "1",
+    ]);
+    // The command line of -v and stderr are the job's, in its colour.
+    same_colors_failing(&[
+        "-k",
+        "--cf",
+        "-v",
+        "echo {}; echo e >&2; exit {}",
+        ":::",
+        "1",
+    ]);
+    // Plain lines that did not fail still end with a newline; returns too.
+    same_colors_failing(&[
+        "-k",
+        "--cf",
+        "--tag",
+        "printf '{}\\r{}'; exit {}",
+        ":::",
+        "0",
+        "1",
+    ]);
+    // Lines printed before the job ends are never red.
+    same_colors_failing(&["-k", "--cf", "--lb", "echo {}; exit {}", ":::", "0", "1"]);
 }

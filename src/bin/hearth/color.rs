@@ -14,6 +14,13 @@
 //! `--ctag` is `--tag` with colour, `--ctagstring STR` `--tagstring STR`
 //! with colour. Nothing is coloured with `--ungroup`, or in JSON, the
 //! results or the file names of `--files`, as in GNU parallel.
+//!
+//! `--color-failed` (`--cf`) colours the output of a job that failed white
+//! on red, the others plain (or in their colour with `--color`), each line
+//! ended as a coloured one is, as GNU parallel does. The colour is known
+//! once the job has ended, so with it a job's output is held until then
+//! (grouped output only: with `--line-buffer` lines are printed before
+//! the job ends, and GNU parallel does not colour them red either).
 
 use std::sync::OnceLock;
 
@@ -34,6 +41,10 @@ pub struct Colors {
     /// --tagstring STR with colour.
     #[arg(long, value_name = "STR")]
     pub ctagstring: Option<String>,
+    /// Colour the output of failed jobs white on red (their output is
+    /// held until they end).
+    #[arg(long = "color-failed", visible_alias = "cf")]
+    pub color_failed: bool,
 }
 
 impl Colors {
@@ -43,14 +54,60 @@ impl Colors {
     }
 }
 
-/// Whether the outputs of a run are coloured: asked for, and printed
-/// (not with `--ungroup`, JSON, the results or `--files`).
-pub fn applies(args: &MapArgs, grouping: Grouping) -> bool {
-    args.colors.colored()
-        && grouping != Grouping::Ungroup
+/// How the outputs of a run are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coloring {
+    /// Each job in its colour (`--color`, `--ctag`, `--ctagstring`).
+    pub per_job: bool,
+    /// A failed job in white on red, its output held until it ends
+    /// (`--color-failed`, grouped output).
+    pub failed: bool,
+}
+
+/// How the outputs of a run are coloured: as asked, where they are
+/// printed (not with `--ungroup`, JSON, the results or `--files`).
+pub fn coloring(args: &MapArgs, grouping: Grouping) -> Coloring {
+    let printed = grouping != Grouping::Ungroup
         && !args.output.json
         && args.results.is_none()
-        && crate::output::files_dir(args).is_none()
+        && crate::output::files_dir(args).is_none();
+    Coloring {
+        per_job: printed && args.colors.colored(),
+        failed: printed && args.colors.color_failed && grouping == Grouping::Group,
+    }
+}
+
+/// A job's colour, around each of its lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Color {
+    /// Before the line (and its tag).
+    pub start: Vec<u8>,
+    /// Before its newline, and before each carriage return in it.
+    pub reset: &'static [u8],
+}
+
+impl Color {
+    /// The colour of job `seq`.
+    pub fn of_job(seq: usize) -> Color {
+        Color {
+            start: of_job(seq),
+            reset: RESET,
+        }
+    }
+
+    /// A failed job's: white on red.
+    pub fn failed() -> Color {
+        Color {
+            start: b"\x1b[48;5;196;38;5;231m\x1b[K".to_vec(),
+            reset: RESET,
+        }
+    }
+
+    /// No colour, the lines written as coloured ones are (a job that did
+    /// not fail, with `--color-failed` alone): each ends with a newline.
+    pub fn plain() -> Color {
+        Color::default()
+    }
 }
 
 /// Turns `--ctag` and `--ctagstring` into the tags they are. As in GNU
@@ -69,11 +126,11 @@ pub fn settle(args: &mut MapArgs) {
 }
 
 /// What ends a coloured line, before its newline or carriage return.
-pub const RESET: &[u8] = b"\x1b[m";
+const RESET: &[u8] = b"\x1b[m";
 
 /// What starts the lines of job `seq`: its colour, and a clear to the end
 /// of the line (so the background fills it).
-pub fn of_job(seq: usize) -> Vec<u8> {
+fn of_job(seq: usize) -> Vec<u8> {
     let table = table();
     let (background, foreground) = table[seq % table.len()];
     format!("\x1b[48;5;{background:03};38;5;{foreground:03}m\x1b[K").into_bytes()

@@ -167,7 +167,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         json: args.output.json,
         grouping,
         tag: None,
-        color: crate::color::applies(args, grouping),
+        coloring: crate::color::coloring(args, grouping),
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),

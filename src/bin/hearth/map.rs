@@ -63,7 +63,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         grouping,
         // GNU parallel tags no output of -u.
         tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        color: crate::color::applies(&args, grouping),
+        coloring: crate::color::coloring(&args, grouping),
         host_tag: args.output.tag_host.then_some("\t"),
         host_is_node: args.slurm_options.slurm,
         bare_hosts: false,

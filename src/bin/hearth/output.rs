@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
 use crate::Verbose;
-use crate::color;
+use crate::color::{Color, Coloring};
 use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
@@ -26,8 +26,8 @@ pub struct Settings {
     pub json: bool,
     /// `--tag` (`{}`) or `--tagstring`.
     pub tag: Option<Template>,
-    /// `--color`: each job's lines in a colour of its own.
-    pub color: bool,
+    /// `--color`, `--color-failed`: the jobs' lines in colour.
+    pub coloring: Coloring,
     /// `--tag-host` (the host and a tab before each line), or the host
     /// and this separator (`hearth run`: `: `).
     pub host_tag: Option<&'static str>,
@@ -88,6 +88,9 @@ struct Printing {
     results: Option<JobResults>,
     /// Its `--files` file, once it has one.
     file: Option<(PathBuf, File)>,
+    /// Its output held until it ends, when its colour depends on how it
+    /// ends (`--color-failed`): stdout, stderr.
+    held: Option<[Vec<u8>; 2]>,
 }
 
 /// One finished job, as the printer needs it.
@@ -165,6 +168,10 @@ impl Printer {
             // an error, nowhere).
             return Ok(());
         }
+        if let Some(held) = &mut printing.held {
+            held[usize::from(stream == Stream::Stderr)].extend_from_slice(bytes);
+            return Ok(());
+        }
         let grouping = self.settings.grouping;
         // Flushed: a line not ended yet (-u) is not kept back either.
         match stream {
@@ -186,8 +193,16 @@ impl Printer {
         let mut printing = Printing {
             streams: JobStreams::new(
                 self.prefix(text, host, slot_number),
-                self.settings.color.then(|| color::of_job(text.seq)),
+                self.settings
+                    .coloring
+                    .per_job
+                    .then(|| Color::of_job(text.seq)),
             ),
+            held: self
+                .settings
+                .coloring
+                .failed
+                .then(|| [Vec::new(), Vec::new()]),
             ..Printing::default()
         };
         if self.settings.json {
@@ -236,6 +251,10 @@ impl Printer {
         }
         let shown = !self.settings.json && self.settings.results.is_none();
         if verbose && shown {
+            if let Some(held) = &mut printing.held {
+                held[0].extend_from_slice(&line);
+                return Ok(());
+            }
             let mut out = io::stdout().lock();
             printing
                 .streams
@@ -329,6 +348,14 @@ impl Printer {
             None => Printing::default(),
         };
         let grouping = self.settings.grouping;
+        if let Some(held) = printing.held.take() {
+            let color = match (&failure, self.settings.coloring.per_job) {
+                (Some(_), _) => Color::failed(),
+                (None, true) => Color::of_job(seq),
+                (None, false) => Color::plain(),
+            };
+            release(&mut printing.streams, color, grouping, held)?;
+        }
         let mut out = io::stdout().lock();
         if let (Some(dir), true) = (&self.settings.files, ran) {
             // A job without output still gets its (empty) file.
@@ -560,6 +587,22 @@ pub fn shortened(bytes: &[u8]) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Writes the output of a job held until it ended (`--color-failed`), in
+/// `color`: stdout, then stderr, as GNU parallel prints a job's.
+fn release(
+    streams: &mut JobStreams,
+    color: Color,
+    grouping: Grouping,
+    [stdout, stderr]: [Vec<u8>; 2],
+) -> io::Result<()> {
+    streams.set_color(color);
+    let mut out = io::stdout().lock();
+    streams.write(grouping, Stream::Stdout, &stdout, &mut out)?;
+    out.flush()?;
+    drop(out);
+    streams.write(grouping, Stream::Stderr, &stderr, &mut io::stderr().lock())
 }
 
 #[cfg(test)]

@@ -47,7 +47,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (&["--color-failed", "--cf"], Some("the nearest is --color")),
     (&["--csv"], None),
     (
         &["--compress", "--compress-program", "--decompress-program"],
@@ -210,8 +209,8 @@ mod tests {
     fn lookup_finds_names_and_names_with_values() {
         assert_eq!(lookup("--ctagstring=x"), None);
         assert_eq!(
-            lookup("--color-failed"),
-            Some(Some("the nearest is --color"))
+            lookup("--record-env"),
+            Some(Some("the nearest is --env NAME"))
         );
         assert_eq!(lookup("--semaphore"), Some(None));
         assert_eq!(lookup("--bogus"), None);

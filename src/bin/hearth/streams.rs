@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use hearth::remote::Stream;
 
-use crate::color::RESET;
+use crate::color::Color;
 
 /// How the outputs of jobs share stdout and stderr.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct JobStreams {
     prefix: Vec<u8>,
     /// The job's colour (`--color`): before the prefix of each line, and
     /// reset at the end of each line and before each carriage return.
-    color: Option<Vec<u8>>,
+    color: Option<Color>,
     /// Per stream (stdout, stderr): the bytes of a line not ended yet,
     /// held (`--line-buffer`) or already written (`--group`).
     partial: [Vec<u8>; 2],
@@ -41,7 +41,7 @@ pub struct JobStreams {
 
 impl JobStreams {
     /// A job whose lines start with `prefix`, in `color` if there is one.
-    pub fn new(prefix: Vec<u8>, color: Option<Vec<u8>>) -> JobStreams {
+    pub fn new(prefix: Vec<u8>, color: Option<Color>) -> JobStreams {
         JobStreams {
             prefix,
             color,
@@ -49,10 +49,15 @@ impl JobStreams {
         }
     }
 
+    /// Colours the lines written from now on.
+    pub fn set_color(&mut self, color: Color) {
+        self.color = Some(color);
+    }
+
     /// Appends the start of a line to `block`: its colour, its prefix.
     fn line_start(&self, block: &mut Vec<u8>) {
         if let Some(color) = &self.color {
-            block.extend_from_slice(color);
+            block.extend_from_slice(&color.start);
         }
         block.extend_from_slice(&self.prefix);
     }
@@ -61,16 +66,16 @@ impl JobStreams {
     /// in colour, each carriage return resets the colour and starts it
     /// again, prefix and all, as GNU parallel writes it.
     fn line_text(&self, text: &[u8], block: &mut Vec<u8>) {
-        if self.color.is_none() {
+        let Some(color) = &self.color else {
             block.extend_from_slice(text);
             return;
-        }
+        };
         let mut pieces = text.split(|&b| b == b'\r');
         if let Some(first) = pieces.next() {
             block.extend_from_slice(first);
         }
         for piece in pieces {
-            block.extend_from_slice(RESET);
+            block.extend_from_slice(color.reset);
             block.push(b'\r');
             self.line_start(block);
             block.extend_from_slice(piece);
@@ -79,8 +84,8 @@ impl JobStreams {
 
     /// Appends a line's end to `block`: in colour, the reset first.
     fn line_end(&self, block: &mut Vec<u8>) {
-        if self.color.is_some() {
-            block.extend_from_slice(RESET);
+        if let Some(color) = &self.color {
+            block.extend_from_slice(color.reset);
         }
         block.push(b'\n');
     }
@@ -225,7 +230,11 @@ mod tests {
     }
 
     fn colored(grouping: Grouping, chunks: &[&str]) -> String {
-        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(b"<C>".to_vec()));
+        let color = Color {
+            start: b"<C>".to_vec(),
+            reset: b"<R>",
+        };
+        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(color));
         let mut out = Vec::new();
         for chunk in chunks {
             streams
@@ -234,7 +243,7 @@ mod tests {
             out.push(b'|');
         }
         streams.finish(grouping, Stream::Stdout, &mut out).unwrap();
-        String::from_utf8(out).unwrap().replace("\x1b[m", "<R>")
+        String::from_utf8(out).unwrap()
     }
 
     /// As GNU parallel colours: colour and tag, the line, reset; a return
@@ -245,7 +254,11 @@ mod tests {
             colored(Grouping::Group, &["a\nb", "c\rd\n", "e"]),
             "<C>t\ta<R>\n<C>t\tb|c<R>\r<C>t\td<R>\n|<C>t\te|<R>\n"
         );
-        let mut streams = JobStreams::new(Vec::new(), Some(b"<C>".to_vec()));
+        let color = Color {
+            start: b"<C>".to_vec(),
+            reset: b"<R>",
+        };
+        let mut streams = JobStreams::new(Vec::new(), Some(color));
         let mut out = Vec::new();
         streams
             .write(Grouping::Group, Stream::Stdout, b"x", &mut out)
@@ -253,7 +266,18 @@ mod tests {
         streams
             .finish(Grouping::Group, Stream::Stdout, &mut out)
             .unwrap();
-        assert_eq!(out, b"<C>x\x1b[m\n");
+        assert_eq!(out, b"<C>x<R>\n");
+        // No colour, as --color-failed writes a job that did not fail:
+        // returns and the last newline as with colour.
+        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(Color::plain()));
+        let mut out = Vec::new();
+        streams
+            .write(Grouping::Group, Stream::Stdout, b"x\ry", &mut out)
+            .unwrap();
+        streams
+            .finish(Grouping::Group, Stream::Stdout, &mut out)
+            .unwrap();
+        assert_eq!(out, b"t\tx\rt\ty\n");
     }
 
     /// Whole lines in colour; the last one without its newline is written
