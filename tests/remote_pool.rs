@@ -117,6 +117,19 @@ fn handlers() -> Handlers {
             std::thread::sleep(Duration::from_millis(ms));
             Ok::<_, String>(ms)
         })
+        // Runs `ms` and answers when it began and ended, in nanoseconds of
+        // the system's clock (the slots share this machine's).
+        .add("interval", |ms: u64| {
+            let now = || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .map_err(|err| err.to_string())
+            };
+            let start = now()?;
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok::<_, String>((start, now()?))
+        })
         // Answers `x`; first sets the flag file, or waits for it, or
         // neither (`role` "set", "wait" or anything else).
         .add("flag", |(flag, role, x): (PathBuf, String, u64)| {
@@ -357,6 +370,10 @@ fn main() -> ExitCode {
         ),
         ("one_job_on_each_host", each_host::one_job_on_each_host),
         (
+            "max_running_runs_one_host_at_a_time",
+            each_host::max_running_runs_one_host_at_a_time,
+        ),
+        (
             "files_go_out_and_come_back",
             files::files_go_out_and_come_back,
         ),
@@ -579,7 +596,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, wait_then_big) on host local"
                 ),
                 "{err}"
             );

@@ -48,6 +48,7 @@ pub struct PoolBuilder {
     window: WindowPolicy,
     timeout: Option<Duration>,
     timeout_of_median: Option<f64>,
+    max_running: Option<usize>,
     handshake_timeout: Duration,
     slot_timeout: Duration,
     max_attempts: u32,
@@ -115,6 +116,15 @@ impl PoolBuilder {
     /// above 0 sets nothing.
     pub fn timeout_of_median(mut self, percent: f64) -> Self {
         self.timeout_of_median = Some(percent);
+        self
+    }
+
+    /// At most `n` jobs run at once over all the slots (pdsh's fanout:
+    /// with one job per host, `n` hosts at a time); the others wait in the
+    /// queue, each taken by the first slot with room once a running job
+    /// has ended. The slots themselves all start as usual. At least 1.
+    pub fn max_running(mut self, n: usize) -> Self {
+        self.max_running = Some(n.max(1));
         self
     }
 
@@ -370,6 +380,7 @@ impl PoolBuilder {
             window: self.window,
             timeout: self.timeout,
             timeout_of_median: self.timeout_of_median,
+            max_running: self.max_running,
             handshake_timeout: self.handshake_timeout,
             slot_timeout: self.slot_timeout,
             max_attempts: self.max_attempts,
@@ -551,6 +562,7 @@ impl Pool {
             },
             timeout: None,
             timeout_of_median: None,
+            max_running: None,
             handshake_timeout: Duration::from_secs(30),
             slot_timeout: DEFAULT_SLOT_TIMEOUT,
             max_attempts: 3,

@@ -224,6 +224,7 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
         ],
         vec!["-w", &hat, "echo", "from a file"],
         vec!["-w", &user_at, "echo", "as the user"],
+        vec!["-f", "1", "-w", "node[1-2]", "echo", "fanned"],
     ];
     let sorted = |out: &[u8]| {
         let mut lines: Vec<String> = String::from_utf8_lossy(out)
@@ -266,4 +267,44 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
         "{}",
         stderr(&output)
     );
+}
+
+/// pdsh's `-f 1`, a rolling run: on three hosts (two over ssh, one this
+/// machine, all sharing its files) each command takes a directory as a
+/// lock and holds it a while. One host at a time, every `mkdir` finds the
+/// lock free; two at once, one of them fails.
+#[test]
+fn fanout_of_one_runs_one_host_at_a_time() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let lock = sshd.scratch("fanout").join("lock").display().to_string();
+    let command = format!("mkdir {lock} && sleep 0.2 && rmdir {lock} && echo done");
+    let output = hearth(
+        &[
+            "run",
+            "--ssh",
+            &ssh,
+            "-f",
+            "1",
+            "-S",
+            "node1,node2,:",
+            &command,
+        ],
+        "",
+    );
+    assert_exit(&output, 0);
+    let mut lines: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        ["local: done", "node1: done", "node2: done"],
+        "{}",
+        stderr(&output)
+    );
+    // A fanout of 0 is a usage error.
+    let output = hearth(&["run", "-f", "0", "-S", ":", "true"], "");
+    assert_exit(&output, 255);
 }

@@ -110,3 +110,39 @@ pub(crate) fn every_input_on_every_host() {
         "{slots_of_a:?}"
     );
 }
+
+/// With `max_running(1)` the jobs of four slots on three hosts run one at
+/// a time: each began after the one before it ended (a job is handed out
+/// only once the result of the running one is in, so this holds whatever
+/// the machine's load). Every host still gets its job.
+pub(crate) fn max_running_runs_one_host_at_a_time() {
+    let mut pool = Pool::builder()
+        .host(Host::new("a", 2, Transport::local()))
+        .host(Host::new("b", 1, Transport::local()))
+        .host(Host::new("c", 1, Transport::local()))
+        .max_running(1)
+        .build()
+        .unwrap();
+    let reports = pool
+        .on_each_host::<u64, (u128, u128)>(&Target::Any, "interval", &30)
+        .unwrap();
+    let hosts: Vec<_> = reports.iter().map(|r| r.host.clone()).collect();
+    assert_eq!(
+        hosts,
+        [Some("a".into()), Some("b".into()), Some("c".into())],
+        "{reports:#?}"
+    );
+    let mut intervals: Vec<(u128, u128)> = reports
+        .iter()
+        .map(|report| report.result.clone().expect("the job ran"))
+        .collect();
+    // And a plain run: six jobs over the four slots.
+    let more = pool
+        .map::<u64, (u128, u128)>(&Target::Any, "interval", [5; 6])
+        .unwrap();
+    intervals.extend(more.into_iter().map(|result| result.expect("the job ran")));
+    intervals.sort_unstable();
+    for pair in intervals.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "jobs ran at once: {intervals:?}");
+    }
+}

@@ -369,6 +369,11 @@ pub struct EachHost {
     /// exit status.
     #[arg(long, conflicts_with = "slurm")]
     pub onall: bool,
+    /// At most N jobs run at once over all the hosts: with --nonall, N
+    /// hosts at a time (pdsh's -f fanout; a rolling restart is -f 1). The
+    /// slots all start as usual.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout: Option<u32>,
     /// `hearth run`: a summary of failures by host, and lines prefixed
     /// `host: ` unless pdsh's -N said otherwise.
     #[arg(skip)]

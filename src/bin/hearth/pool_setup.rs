@@ -288,6 +288,9 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
     if let Some(window) = args.window {
         builder = builder.window(window as usize);
     }
+    if let Some(fanout) = args.each_host.fanout {
+        builder = builder.max_running(fanout as usize);
+    }
     let builder = builder
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)

@@ -1,7 +1,7 @@
 //! `hearth run -S HOSTS CMD...`: the command once on every host, as pdsh
 //! runs it, for people who never used GNU parallel; pdsh's own options
 //! (`-w` with `^FILE` and `-HOST`, `-x`, `-l`, `-R ssh`, `-t`, `-u`,
-//! `-N`, `$WCOLL`) work, so a pdsh command line runs unchanged. It is `hearth map
+//! `-N`, `-f`, `$WCOLL`) work, so a pdsh command line runs unchanged. It is `hearth map
 //! --nonall --line-buffer` with pdsh's way of printing (`host: ` before
 //! each line, a summary of the hosts that failed): its options are turned
 //! into `hearth map`'s, so the two never drift apart.
@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// error; --launcher starts slots another way).
     #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh"])]
     pub module: Option<String>,
+    /// At most N hosts run the command at once (pdsh's -f fanout).
+    #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
     /// ConnectTimeout).
     #[arg(short = 't', value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
@@ -106,6 +109,7 @@ impl RunArgs {
             ("--remote-bin", self.remote_bin.clone()),
             ("--timeout", self.timeout.map(seconds)),
             ("--slot-timeout", self.slot_timeout.map(seconds)),
+            ("--fanout", self.fanout.map(|n| n.to_string())),
         ];
         for (flag, value) in optional {
             if let Some(value) = value {

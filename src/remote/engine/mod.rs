@@ -81,6 +81,8 @@ pub(crate) struct Settings {
     /// A time limit of this percentage of the median run time of the
     /// jobs that succeeded.
     pub(crate) timeout_of_median: Option<f64>,
+    /// At most this many jobs in flight over all the slots.
+    pub(crate) max_running: Option<usize>,
     pub(crate) handshake_timeout: Duration,
     /// How long a ready slot may be silent before it is dead.
     pub(crate) slot_timeout: Duration,
@@ -564,6 +566,16 @@ impl Engine {
         if self.jobs.none_queued() {
             return broken;
         }
+        // Room under `max_running`, if the pool has one.
+        let mut room = self.settings.max_running.map(|max| {
+            let running: usize = self
+                .slots
+                .iter()
+                .filter_map(|entry| entry.slot.as_ref())
+                .map(|slot| slot.in_flight.len())
+                .sum();
+            max.saturating_sub(running)
+        });
         for index in 0..self.slots.len() {
             let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
@@ -583,6 +595,9 @@ impl Engine {
                 && !slot.exclusive
             {
                 if gated && !self.gate.as_mut().is_some_and(|gate| gate.open(now)) {
+                    break;
+                }
+                if room == Some(0) {
                     break;
                 }
                 let Some(id) = self.jobs.next_for(index, self.hold_for) else {
@@ -625,6 +640,9 @@ impl Engine {
                         slot.in_flight.push((id, deadline));
                         incr(&self.stats.in_flight);
                         queued = true;
+                        if let Some(room) = &mut room {
+                            *room -= 1;
+                        }
                     }
                     // Too large to send, or a file that cannot be read: a
                     // problem of the job, not of the slot, and final.
