@@ -20,7 +20,7 @@ use hearth::actor::{Context, actor_fn};
 use hearth::actor_ref::RpcMessage;
 use hearth::net::{TcpServer, TcpStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
+use hearth::{Access, ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 use super::resp::{Input, Reply, Request};
 use super::server::announce;
@@ -106,7 +106,12 @@ pub(crate) fn serve(form: Form) -> Result<(), String> {
 fn spawn_stores(runtime: &mut Runtime) -> Result<Arc<[ActorRef<StoreMsg>]>, String> {
     let (made, stores) = mpsc::channel();
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        let store = rt.spawn_local(NoSupervisor, actor_fn(store), (), ActorOptions::default());
+        let store = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(store::<ThreadLocal>),
+            (),
+            ActorOptions::default(),
+        );
         let _ = made.send(store);
     });
     (0..WORKERS)
@@ -121,7 +126,7 @@ fn spawn_shared_stores(runtime: &mut Runtime) -> Arc<[ActorRef<StoreMsg>]> {
         .map(|_| {
             runtime.spawn(
                 NoSupervisor,
-                actor_fn(shared_store),
+                actor_fn(store::<ThreadSafe>),
                 (),
                 ActorOptions::default(),
             )
@@ -129,21 +134,9 @@ fn spawn_shared_stores(runtime: &mut Runtime) -> Arc<[ActorRef<StoreMsg>]> {
         .collect()
 }
 
-/// [`store`], thread-safe.
-async fn shared_store(mut ctx: Context<StoreMsg, ThreadSafe>) {
-    let mut store = Store::default();
-    while let Ok(msg) = ctx.receive_next().await {
-        match msg {
-            StoreMsg::One(call) => drop(call.handle(|command| store.execute(command))),
-            StoreMsg::Batch(call) => drop(
-                call.handle(|commands| commands.into_iter().map(|c| store.execute(c)).collect()),
-            ),
-        }
-    }
-}
-
-/// A shard's owner: executes what it is sent, until the runtime stops.
-async fn store(mut ctx: Context<StoreMsg, ThreadLocal>) {
+/// A shard's owner: executes what it is sent, until the runtime stops;
+/// a thread-local or a thread-safe actor (`RT`).
+async fn store<RT: Access>(mut ctx: Context<StoreMsg, RT>) {
     let mut store = Store::default();
     while let Ok(msg) = ctx.receive_next().await {
         // A caller that stopped waiting (its connection closed) needs no

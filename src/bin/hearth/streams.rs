@@ -197,7 +197,18 @@ mod tests {
     use super::*;
 
     fn written(grouping: Grouping, prefix: &str, chunks: &[&str]) -> String {
-        let mut streams = JobStreams::new(prefix.as_bytes().to_vec(), None);
+        written_in(None, grouping, prefix, chunks)
+    }
+
+    /// The chunks written (a `|` after each) and finished, with `prefix`
+    /// and `color` on the lines.
+    fn written_in(
+        color: Option<Color>,
+        grouping: Grouping,
+        prefix: &str,
+        chunks: &[&str],
+    ) -> String {
+        let mut streams = JobStreams::new(prefix.as_bytes().to_vec(), color);
         let mut out = Vec::new();
         for chunk in chunks {
             streams
@@ -229,21 +240,16 @@ mod tests {
         assert_eq!(written(Grouping::LineBuffer, "", &["x"]), "|x");
     }
 
-    fn colored(grouping: Grouping, chunks: &[&str]) -> String {
-        let color = Color {
+    /// A colour that shows in a string.
+    fn shown_color() -> Color {
+        Color {
             start: b"<C>".to_vec(),
             reset: b"<R>",
-        };
-        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(color));
-        let mut out = Vec::new();
-        for chunk in chunks {
-            streams
-                .write(grouping, Stream::Stdout, chunk.as_bytes(), &mut out)
-                .unwrap();
-            out.push(b'|');
         }
-        streams.finish(grouping, Stream::Stdout, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+    }
+
+    fn colored(grouping: Grouping, chunks: &[&str]) -> String {
+        written_in(Some(shown_color()), grouping, "t\t", chunks)
     }
 
     /// As GNU parallel colours: colour and tag, the line, reset; a return
@@ -254,30 +260,16 @@ mod tests {
             colored(Grouping::Group, &["a\nb", "c\rd\n", "e"]),
             "<C>t\ta<R>\n<C>t\tb|c<R>\r<C>t\td<R>\n|<C>t\te|<R>\n"
         );
-        let color = Color {
-            start: b"<C>".to_vec(),
-            reset: b"<R>",
-        };
-        let mut streams = JobStreams::new(Vec::new(), Some(color));
-        let mut out = Vec::new();
-        streams
-            .write(Grouping::Group, Stream::Stdout, b"x", &mut out)
-            .unwrap();
-        streams
-            .finish(Grouping::Group, Stream::Stdout, &mut out)
-            .unwrap();
-        assert_eq!(out, b"<C>x<R>\n");
+        assert_eq!(
+            written_in(Some(shown_color()), Grouping::Group, "", &["x"]),
+            "<C>x|<R>\n"
+        );
         // No colour, as --color-failed writes a job that did not fail:
         // returns and the last newline as with colour.
-        let mut streams = JobStreams::new(b"t\t".to_vec(), Some(Color::plain()));
-        let mut out = Vec::new();
-        streams
-            .write(Grouping::Group, Stream::Stdout, b"x\ry", &mut out)
-            .unwrap();
-        streams
-            .finish(Grouping::Group, Stream::Stdout, &mut out)
-            .unwrap();
-        assert_eq!(out, b"t\tx\rt\ty\n");
+        assert_eq!(
+            written_in(Some(Color::plain()), Grouping::Group, "t\t", &["x\ry"]),
+            "t\tx\rt\ty|\n"
+        );
     }
 
     /// Whole lines in colour; the last one without its newline is written
