@@ -448,3 +448,72 @@ fn blocks_over_ssh() {
         &big,
     );
 }
+
+/// `--rrs`: every --recend followed by --recstart removed, a --recstart
+/// at the start, a --recend at the end (or before a last newline).
+#[test]
+fn record_separators_removed() {
+    let lines = b"a\nb\nc\nd\n";
+    same(&["--pipe", "-k", "--rrs", "cat"], lines);
+    same(&["--pipe", "-k", "-N", "1", "--rrs", "cat; echo"], lines);
+    same(
+        &["--pipe", "-k", "-N", "3", "--removerecsep", "cat; echo"],
+        lines,
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "-N",
+            "1",
+            "--rrs",
+            "--recend",
+            "]",
+            "--recstart",
+            "[",
+            "cat; echo",
+        ],
+        b"[a][b]\n[c]",
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "--remove-rec-sep",
+            "--recend",
+            "E",
+            "--recstart",
+            "S",
+            "cat",
+        ],
+        b"SaESbE\n",
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "--rrs",
+            "--regexp",
+            "--recend",
+            "E+",
+            "--recstart",
+            "S+",
+            "cat",
+        ],
+        b"SSaEESbEE",
+    );
+    same(
+        &[
+            "--pipe",
+            "-k",
+            "-N",
+            "1",
+            "--rrs",
+            "--round-robin",
+            "-j",
+            "2",
+            "cat; echo",
+        ],
+        lines,
+    );
+}

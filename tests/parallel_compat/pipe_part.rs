@@ -45,6 +45,20 @@ fn parts_of_lines() {
         &lines,
         &["--pipe-part", "-k", "-j", "2", "cksum", "::::", "f"],
     );
+    // --rrs leaves the parts as they are, as GNU parallel does.
+    same_on(
+        b"a\nb\nc\nd\n",
+        &[
+            "--pipe-part",
+            "-a",
+            "f",
+            "--block",
+            "3",
+            "--rrs",
+            "-k",
+            "cat; echo",
+        ],
+    );
     // `{}` is nothing at all, `{#}` and `{%}` are the part's and the
     // slot's numbers; tags and dry runs.
     same_on(

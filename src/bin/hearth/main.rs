@@ -37,6 +37,7 @@ mod pipe;
 mod pipe_part;
 mod plan;
 mod pool_setup;
+mod rec_sep;
 mod replace;
 mod results;
 mod run;
@@ -837,6 +838,16 @@ pub struct PipeBlocks {
     /// expressions.
     #[arg(long, requires = "piping")]
     pub regexp: bool,
+    /// With --pipe: remove the record separators from each block (every
+    /// --recend followed by --recstart, a --recstart at its start, a
+    /// --recend at its end), as GNU parallel does (which leaves
+    /// --pipe-part's parts as they are).
+    #[arg(
+        long = "remove-rec-sep",
+        visible_aliases = ["removerecsep", "rrs"],
+        requires = "piping"
+    )]
+    pub remove_rec_sep: bool,
     /// With --pipe or --pipe-part: give each job its block in a file
     /// (made in --tmpdir, else $TMPDIR or /tmp, on the job's host, and
     /// removed after it) instead of on stdin: {} (appended if not in the

@@ -22,16 +22,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-i"], Some("the nearest is -I STR")),
     (&["--parens"], None),
     (
-        &[
-            "--block-timeout",
-            "--bt",
-            "--remove-rec-sep",
-            "--removerecsep",
-            "--rrs",
-            "--group-by",
-            "--shard",
-            "--bin",
-        ],
+        &["--block-timeout", "--bt", "--group-by", "--shard", "--bin"],
         None,
     ),
     (

@@ -167,7 +167,7 @@ pub fn bytes_of(text: &str) -> Option<f64> {
 
 /// `\0 \r \n \t \' \" \\` as GNU parallel reads them in `--recend` and
 /// `--recstart` (without `--regexp`).
-fn unescape(text: &str) -> Vec<u8> {
+pub fn unescape(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut bytes = text.bytes().peekable();
     while let Some(b) = bytes.next() {

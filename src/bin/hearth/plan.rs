@@ -295,20 +295,21 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
                 Piped::Part,
             )
         }
-        None if args.blocks.round_robin => {
-            let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
-            let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
-            (
-                Box::new(jobs.into_iter().map(|b| Ok(vec![b]))),
-                Piped::Stdin,
-            )
-        }
         None => {
             let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
-            (
-                Box::new(blocks.map(|block| block.map(|b| vec![b]))),
-                Piped::Stdin,
-            )
+            let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
+            if args.blocks.round_robin {
+                let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
+                (
+                    Box::new(jobs.into_iter().map(|b| Ok(vec![b]))),
+                    Piped::Stdin,
+                )
+            } else {
+                (
+                    Box::new(blocks.map(|block| block.map(|b| vec![b]))),
+                    Piped::Stdin,
+                )
+            }
         }
     };
     let maker = Maker {
