@@ -1306,8 +1306,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --env NAME",
         ),
         (
-            &["--shard", "1"],
-            "--shard is an option of GNU parallel that hearth map does not have",
+            &["--block-timeout", "1"],
+            "--block-timeout is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--rpl", "{:(\\d+)} substr($_,0,$$1)=''"],

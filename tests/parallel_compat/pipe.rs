@@ -517,3 +517,93 @@ fn record_separators_removed() {
         lines,
     );
 }
+
+/// `--bin`: a job per slot, each line to the job its column's value
+/// picks (modulo the slots: 1 the first, 0 the last), through Perl code
+/// if given; every job runs, with no lines if none came its way.
+#[test]
+fn lines_binned_by_a_column() {
+    same(
+        &["--pipe", "--bin", "1", "-j", "2", "-k", "echo {#}; cat"],
+        b"1\n2\n3\n4\n5\n",
+    );
+    let pairs = b"a,1\nb,2\nc,3\nd,4\n";
+    same(
+        &["--pipe", "--bin", "2", "-j", "3", "-k", "echo {#}; cat"],
+        pairs,
+    );
+    same(
+        &[
+            "--pipe",
+            "--bin",
+            "2 $_*=2",
+            "-j",
+            "3",
+            "-k",
+            "echo {#}; cat",
+        ],
+        pairs,
+    );
+    same(
+        &[
+            "--pipe",
+            "--colsep",
+            " +",
+            "--bin",
+            "2",
+            "-j",
+            "4",
+            "-k",
+            "echo {#}; cat",
+        ],
+        b"a 7\nb  8\nc -1\nd x\n",
+    );
+    same(
+        &["--pipe", "--bin", "1", "-j", "3", "-k", "echo {#}; cat"],
+        b"",
+    );
+}
+
+/// `--shard`: lines of equal values in the same job (which job differs
+/// run to run in GNU parallel, so what is compared is the groups).
+#[test]
+fn lines_sharded_by_a_column() {
+    let input = b"a,1\nb,2\na,3\nc,4\nb,5\na,6\n";
+    let Some((theirs, ours)) = super::both(
+        &["--pipe", "--shard", "1", "-j", "2", "-k", "echo; cat"],
+        input,
+    ) else {
+        return;
+    };
+    // Each job's lines, as sets of first columns, in a set of jobs.
+    let groups = |out: &[u8]| {
+        let mut jobs: Vec<Vec<String>> = String::from_utf8_lossy(out)
+            .split("\n\n")
+            .map(|job| {
+                let mut keys: Vec<String> = job
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| l.split(',').next().unwrap_or("").to_owned())
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            })
+            .filter(|keys| !keys.is_empty())
+            .collect();
+        jobs.sort();
+        jobs
+    };
+    assert_eq!(ours.status.code(), theirs.status.code());
+    let (mine, gnus) = (groups(&ours.stdout), groups(&theirs.stdout));
+    // No key in two jobs, every key somewhere.
+    let keys = |jobs: &[Vec<String>]| {
+        let mut all: Vec<String> = jobs.concat();
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        (all, count)
+    };
+    assert_eq!(keys(&mine), keys(&gnus), "hearth {mine:?}, GNU {gnus:?}");
+    assert_eq!(keys(&mine).1, 3, "{mine:?}");
+}

@@ -19,6 +19,7 @@ macro_rules! say {
 
 mod bash_edit;
 mod batch;
+mod binning;
 mod block_file;
 mod color;
 mod each_host;
@@ -793,7 +794,7 @@ pub struct PipeBlocks {
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter"])]
+    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
     pub pipe: bool,
     /// Cut the files of -a (or ::::) into parts of whole records and give
     /// each part to a job on its stdin, as --pipe gives blocks (GNU
@@ -870,6 +871,17 @@ pub struct PipeBlocks {
     /// memory.
     #[arg(long, visible_alias = "round", requires = "pipe", conflicts_with_all = ["pipe_part", "tee"])]
     pub round_robin: bool,
+    /// With --pipe: one job per slot, each line of stdin to the job that
+    /// the value of its column COL picks, modulo the slots (1 the first
+    /// job, 0 the last, as GNU parallel), after the Perl code PERL if
+    /// given; columns split at --colsep (a Perl regular expression,
+    /// default ,). stdin is read whole first; perl does the splitting.
+    #[arg(long, value_name = "'COL [PERL]'", requires = "pipe", conflicts_with_all = ["round_robin", "tee", "shard"])]
+    pub bin: Option<String>,
+    /// With --pipe: as --bin, by a hash of the value: lines with equal
+    /// values go to the same job.
+    #[arg(long, value_name = "'COL [PERL]'", requires = "pipe", conflicts_with_all = ["round_robin", "tee"])]
+    pub shard: Option<String>,
 }
 
 /// Whether the jobs run, and in which order they start.

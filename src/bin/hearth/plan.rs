@@ -285,6 +285,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         args.blocks.regexp,
         records,
     )?;
+    let key = dealt_by_key(args)?;
     let (blocks, pipe): (FieldsIter, Piped) = match part_files {
         Some(paths) => {
             let size = crate::pipe_part::total_size(&paths)?;
@@ -295,22 +296,10 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
                 Piped::Part,
             )
         }
-        None => {
-            let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
-            let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
-            if args.blocks.round_robin {
-                let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
-                (
-                    Box::new(jobs.into_iter().map(|b| Ok(vec![b]))),
-                    Piped::Stdin,
-                )
-            } else {
-                (
-                    Box::new(blocks.map(|block| block.map(|b| vec![b]))),
-                    Piped::Stdin,
-                )
-            }
-        }
+        None => (
+            stdin_jobs(args, cutting, key.as_ref(), slots)?,
+            Piped::Stdin,
+        ),
     };
     let maker = Maker {
         template,
@@ -329,6 +318,47 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         tag,
         columns: Vec::new(),
     })
+}
+
+/// The jobs of `--pipe`: stdin's blocks cut as `cutting` says (without
+/// their separators with `--rrs`), dealt to the slots in turn
+/// (`--round-robin`), or its lines dealt by `key` (`--bin`, `--shard`).
+fn stdin_jobs(
+    args: &MapArgs,
+    cutting: crate::pipe::Cutting,
+    key: Option<&crate::binning::Key>,
+    slots: usize,
+) -> Result<FieldsIter, String> {
+    if let Some(key) = key {
+        let colsep = args.input.colsep.as_deref();
+        let jobs = crate::binning::deal(std::io::stdin(), key, colsep, slots)?;
+        return Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))));
+    }
+    if args.input.colsep.is_some() {
+        return Err(concat!(
+            "--colsep with --pipe splits the lines for --bin and --shard: give one of ",
+            "them, or leave --colsep out"
+        )
+        .to_owned());
+    }
+    let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+    let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
+    if args.blocks.round_robin {
+        let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
+        Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))))
+    } else {
+        Ok(Box::new(blocks.map(|block| block.map(|b| vec![b]))))
+    }
+}
+
+/// `--bin` or `--shard`, if given.
+fn dealt_by_key(args: &MapArgs) -> Result<Option<crate::binning::Key>, String> {
+    use crate::binning::{Dealing, Key};
+    match (&args.blocks.bin, &args.blocks.shard) {
+        (Some(text), _) => Key::parse("--bin", Dealing::Bin, text).map(Some),
+        (None, Some(text)) => Key::parse("--shard", Dealing::Shard, text).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `--retry-failed`: the jobs of the joblog that did not succeed, run
