@@ -1146,6 +1146,8 @@ fn tags_and_tagstrings() {
     // A tag string without a replacement string is that text alone: the
     // inputs are not appended to it as they are to a command.
     same(&["-k", "--tagstring", "t", "echo", ":::", "a", "b"], b"");
+    // An empty one is no tag, not an empty tag and its tab.
+    same(&["-k", "--tagstring", "", "echo", ":::", "a"], b"");
 }
 
 /// --line-buffer prints whole lines of running jobs as they come, a tag

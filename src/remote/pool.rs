@@ -122,7 +122,9 @@ impl PoolBuilder {
     /// At most `n` jobs run at once over all the slots (pdsh's fanout:
     /// with one job per host, `n` hosts at a time); the others wait in the
     /// queue, each taken by the first slot with room once a running job
-    /// has ended. The slots themselves all start as usual. At least 1.
+    /// has ended. A slot then takes one job at a time (its window is 1),
+    /// so that no job holds room while it waits behind another. The slots
+    /// themselves all start as usual. At least 1.
     pub fn max_running(mut self, n: usize) -> Self {
         self.max_running = Some(n.max(1));
         self

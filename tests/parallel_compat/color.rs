@@ -159,4 +159,13 @@ fn color_failed_colours_failed_jobs_red() {
     ]);
     // Lines printed before the job ends are never red.
     same_colors_failing(&["-k", "--cf", "--lb", "echo {}; exit {}", ":::", "0", "1"]);
+    // A job killed by a signal has exit status 0 to GNU parallel: plain.
+    same_colors_failing(&["-k", "--cf", "echo {}; kill -9 $$", ":::", "0"]);
+}
+
+/// GNU parallel colours no output of --nonall and --onall.
+#[test]
+fn nothing_is_coloured_on_each_host() {
+    same_colors(&["--nonall", "-S", ":", "--color", "echo a"]);
+    same_colors(&["--onall", "-S", ":", "--ctag", "echo", ":::", "a"]);
 }

@@ -145,4 +145,29 @@ pub(crate) fn max_running_runs_one_host_at_a_time() {
     for pair in intervals.windows(2) {
         assert!(pair[0].1 <= pair[1].0, "jobs ran at once: {intervals:?}");
     }
+    pool.shutdown(std::time::Duration::from_secs(10));
+    // A slot takes one job at a time under the cap, whatever its window:
+    // under a cap of two, a job that waits for the second one's flag does
+    // not hold the second behind it on its slot (which would leave it
+    // waiting for the flag until its minute is up, and fail).
+    let mut pool = Pool::builder()
+        .host(Host::new("a", 3, Transport::local()))
+        .window(4)
+        .max_running(2)
+        .build()
+        .unwrap();
+    let flag = std::env::temp_dir().join(format!("hearth-fanout-flag-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    let answers = pool
+        .map::<(std::path::PathBuf, String, u64), u64>(
+            &Target::Any,
+            "flag",
+            [
+                (flag.clone(), "wait".to_owned(), 1),
+                (flag.clone(), "set".to_owned(), 2),
+            ],
+        )
+        .unwrap();
+    let _ = std::fs::remove_file(&flag);
+    assert_eq!(answers, [Ok(1), Ok(2)]);
 }

@@ -19,7 +19,8 @@
 //! on red, the others plain (or in their colour with `--color`), each line
 //! ended as a coloured one is, as GNU parallel does. The colour is known
 //! once the job has ended, so with it a job's output is held until then
-//! (grouped output only: with `--line-buffer` lines are printed before
+//! (in memory up to 16 MiB, then in a temporary file: `held.rs`; grouped
+//! output only: with `--line-buffer` lines are printed before
 //! the job ends, and GNU parallel does not colour them red either).
 
 use std::sync::OnceLock;

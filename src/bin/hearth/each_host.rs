@@ -167,10 +167,12 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         json: args.output.json,
         grouping,
         tag: None,
-        coloring: crate::color::coloring(args, grouping),
+        // GNU parallel colours no output of --nonall and --onall.
+        coloring: crate::color::Coloring::default(),
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
+        local_as_colon: args.each_host.pdsh.is_none(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
         results: args.results.clone(),

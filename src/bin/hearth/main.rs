@@ -25,6 +25,7 @@ mod color;
 mod each_host;
 mod edit;
 mod halt;
+mod held;
 mod hosts;
 mod inputs;
 mod joblog;

@@ -58,23 +58,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         return crate::each_host::run(&args, plan, halt);
     }
     let (grouping, order) = grouping_and_order(&args);
-    let settings = Settings {
-        json: args.output.json,
-        grouping,
-        // GNU parallel tags no output of -u.
-        tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
-        coloring: crate::color::coloring(&args, grouping),
-        host_tag: args.output.tag_host.then_some("\t"),
-        host_is_node: args.slurm_options.slurm,
-        bare_hosts: false,
-        joblog: args.joblog.clone(),
-        resume: plan::resume(&args),
-        results: args.results.clone(),
-        columns: plan.columns.clone(),
-        piped: plan.maker.pipe,
-        shown: args.verbose,
-        files: crate::output::files_dir(&args),
-    };
+    let settings = settings(&args, &plan, grouping);
     let mut printer = match Printer::new(settings) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
@@ -148,6 +132,28 @@ pub fn run(args: MapArgs) -> ExitCode {
         return write_failed(err);
     }
     conclude(&args, &reporter, joblog)
+}
+
+/// How the printer prints the outputs of a run over the slots.
+fn settings(args: &MapArgs, plan: &plan::Plan, grouping: Grouping) -> Settings {
+    Settings {
+        json: args.output.json,
+        grouping,
+        // GNU parallel tags no output of -u.
+        tag: plan.tag.clone().filter(|_| grouping != Grouping::Ungroup),
+        coloring: crate::color::coloring(args, grouping),
+        host_tag: args.output.tag_host.then_some("\t"),
+        host_is_node: args.slurm_options.slurm,
+        bare_hosts: false,
+        local_as_colon: false,
+        joblog: args.joblog.clone(),
+        resume: plan::resume(args),
+        results: args.results.clone(),
+        columns: plan.columns.clone(),
+        piped: plan.maker.pipe,
+        shown: args.verbose,
+        files: crate::output::files_dir(args),
+    }
 }
 
 /// Logs at the level of `HEARTH_LOG`, else errors only: the summary says

@@ -13,6 +13,7 @@ use hearth::remote::{FailedSlot, JobFailure, JobReport, SlotInfo, Stream};
 
 use crate::Verbose;
 use crate::color::{Color, Coloring};
+use crate::held::Held;
 use crate::inputs::{JobText, Piped};
 use crate::joblog::{self, Line, Resume};
 use crate::replace::{Fill, Template};
@@ -36,6 +37,9 @@ pub struct Settings {
     pub host_is_node: bool,
     /// The host shown without its `user@`, as pdsh shows it.
     pub bare_hosts: bool,
+    /// The tag of this machine's slots is `:`, the name GNU parallel's
+    /// `-S :` gives it (`--nonall`, `--onall`), not `local`.
+    pub local_as_colon: bool,
     pub joblog: Option<PathBuf>,
     /// `--resume` or `--resume-failed`: the joblog is appended to.
     pub resume: Option<Resume>,
@@ -90,7 +94,7 @@ struct Printing {
     file: Option<(PathBuf, File)>,
     /// Its output held until it ends, when its colour depends on how it
     /// ends (`--color-failed`): stdout, stderr.
-    held: Option<[Vec<u8>; 2]>,
+    held: Option<Held>,
 }
 
 /// One finished job, as the printer needs it.
@@ -169,8 +173,7 @@ impl Printer {
             return Ok(());
         }
         if let Some(held) = &mut printing.held {
-            held[usize::from(stream == Stream::Stderr)].extend_from_slice(bytes);
-            return Ok(());
+            return held.push(usize::from(stream == Stream::Stderr), bytes);
         }
         let grouping = self.settings.grouping;
         // Flushed: a line not ended yet (-u) is not kept back either.
@@ -198,11 +201,7 @@ impl Printer {
                     .per_job
                     .then(|| Color::of_job(text.seq)),
             ),
-            held: self
-                .settings
-                .coloring
-                .failed
-                .then(|| [Vec::new(), Vec::new()]),
+            held: self.settings.coloring.failed.then(Held::default),
             ..Printing::default()
         };
         if self.settings.json {
@@ -252,8 +251,7 @@ impl Printer {
         let shown = !self.settings.json && self.settings.results.is_none();
         if verbose && shown {
             if let Some(held) = &mut printing.held {
-                held[0].extend_from_slice(&line);
-                return Ok(());
+                return held.push(0, &line);
             }
             let mut out = io::stdout().lock();
             printing
@@ -280,6 +278,10 @@ impl Printer {
             prefix.push(b'\t');
         }
         if let Some(separator) = self.settings.host_tag {
+            let host = match host {
+                "local" if self.settings.local_as_colon => ":",
+                host => host,
+            };
             prefix.extend_from_slice(host.as_bytes());
             prefix.extend_from_slice(separator.as_bytes());
         }
@@ -349,10 +351,14 @@ impl Printer {
         };
         let grouping = self.settings.grouping;
         if let Some(held) = printing.held.take() {
-            let color = match (&failure, self.settings.coloring.per_job) {
-                (Some(_), _) => Color::failed(),
-                (None, true) => Color::of_job(seq),
-                (None, false) => Color::plain(),
+            // A job killed by a signal has exit status 0 in GNU parallel,
+            // which colours by the exit status alone.
+            let signalled = matches!(&job.report.result, Ok(out) if out.exit.is_none());
+            let red = failure.is_some() && !signalled;
+            let color = match (red, self.settings.coloring.per_job) {
+                (true, _) => Color::failed(),
+                (false, true) => Color::of_job(seq),
+                (false, false) => Color::plain(),
             };
             release(&mut printing.streams, color, grouping, held)?;
         }
@@ -595,14 +601,18 @@ fn release(
     streams: &mut JobStreams,
     color: Color,
     grouping: Grouping,
-    [stdout, stderr]: [Vec<u8>; 2],
+    held: Held,
 ) -> io::Result<()> {
     streams.set_color(color);
-    let mut out = io::stdout().lock();
-    streams.write(grouping, Stream::Stdout, &stdout, &mut out)?;
-    out.flush()?;
-    drop(out);
-    streams.write(grouping, Stream::Stderr, &stderr, &mut io::stderr().lock())
+    held.release(|at, bytes| {
+        if at == 0 {
+            let mut out = io::stdout().lock();
+            streams.write(grouping, Stream::Stdout, bytes, &mut out)?;
+            out.flush()
+        } else {
+            streams.write(grouping, Stream::Stderr, bytes, &mut io::stderr().lock())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -421,6 +421,8 @@ fn tag_template(
     slots: usize,
 ) -> Result<Option<Template>, String> {
     let tag = match (&args.tagstring, args.tag) {
+        // An empty one is no tag at all, as in GNU parallel.
+        (Some(text), _) if text.is_empty() => return Ok(None),
         (Some(text), _) => Template::parse_text(text.as_bytes(), names, columns)?,
         (None, true) => Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?,
         (None, false) => return Ok(None),

@@ -590,10 +590,13 @@ impl Engine {
             let gated = shared && self.gate.is_some();
             // A job with files or stdin runs alone on its slot: they come
             // right before it, and nothing waits behind it.
-            while slot.stage == Stage::Ready
-                && slot.in_flight.len() < entry.window.size()
-                && !slot.exclusive
-            {
+            // Under `max_running` a job waits in the queue, not behind
+            // another on a slot, where it would hold room without running.
+            let window = match self.settings.max_running {
+                Some(_) => 1,
+                None => entry.window.size(),
+            };
+            while slot.stage == Stage::Ready && slot.in_flight.len() < window && !slot.exclusive {
                 if gated && !self.gate.as_mut().is_some_and(|gate| gate.open(now)) {
                     break;
                 }
