@@ -169,3 +169,22 @@ fn nothing_is_coloured_on_each_host() {
     same_colors(&["--nonall", "-S", ":", "--color", "echo a"]);
     same_colors(&["--onall", "-S", ":", "--ctag", "echo", ":::", "a"]);
 }
+
+/// `--dry-run` and `--shellquote` lines are tagged and coloured as the
+/// jobs' output would be; with `--dry-run`, `--shellquote` quotes nothing.
+#[test]
+fn dry_runs_are_tagged_and_coloured() {
+    same_colors(&["--dry-run", "-k", "--color", "echo", ":::", "a", "b"]);
+    same_colors(&["--dry-run", "-k", "--tag", "echo", ":::", "a", "b"]);
+    same_colors(&["--dry-run", "-k", "--ctagstring", "x{}", "echo", ":::", "a"]);
+    same_colors(&["--shellquote", "-k", "--tag", "--color", "echo", ":::", "a"]);
+    same_colors(&[
+        "--dry-run",
+        "--shellquote",
+        "-k",
+        "--tag",
+        "echo",
+        ":::",
+        "a b",
+    ]);
+}

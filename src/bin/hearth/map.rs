@@ -10,17 +10,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use hearth::remote::{
-    Event, Feed, Files, Inputs, JobFailure, JobReport, Order, Pool, PoolControl, Target,
+    Event, Feed, Files, Inputs, JobFailure, JobReport, Order, Pool, PoolControl, Stream, Target,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::color::Color;
 use crate::halt::{self, Halt, Tally, When};
-use crate::inputs::{Maker, Producer, Texts};
+use crate::inputs::{JobText, Maker, Producer, Texts};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
+use crate::replace::Fill;
 use crate::sh::{self, Job, JobOutput};
-use crate::streams::Grouping;
+use crate::streams::{Grouping, JobStreams};
 use crate::summary::{
     SlurmPlacement, advise_missing_worker, report_dead_hosts, report_pending_slots, summarize,
 };
@@ -52,7 +54,15 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(msg) => return own_error(&msg),
     };
     if args.scheduling.dry_run || args.scheduling.shellquote > 0 {
-        return dry_run(plan, total_slots(&args), args.scheduling.shellquote);
+        // With --dry-run, GNU parallel shows the command lines unquoted
+        // whatever --shellquote says.
+        let quote = if args.scheduling.dry_run {
+            0
+        } else {
+            args.scheduling.shellquote
+        };
+        let colored = args.colors.colored();
+        return dry_run(plan, total_slots(&args), quote, colored);
     }
     if args.each_host.nonall || args.each_host.onall {
         return crate::each_host::run(&args, plan, halt);
@@ -452,7 +462,7 @@ fn shell_quoted(mut line: Vec<u8>, quoting: &Quoting) -> Vec<u8> {
     line
 }
 
-fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8) -> ExitCode {
+fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> ExitCode {
     let quoting = Quoting {
         times: shellquote,
         no_command: plan.maker.template.is_empty(),
@@ -474,7 +484,25 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8) -> ExitCode {
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
         let mut line = shell_quoted(text.command(Some(slot)), &quoting);
         line.push(b'\n');
-        if let Err(err) = out.write_all(&line) {
+        // Tagged and coloured as the job's output would be, as GNU
+        // parallel prints them.
+        let written = match (&plan.tag, colored) {
+            (None, false) => out.write_all(&line),
+            (tag, colored) => {
+                let mut prefix = Vec::new();
+                if let Some(tag) = tag {
+                    let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
+                    prefix = JobText::join(&parts, Some(slot));
+                    prefix.push(b'\t');
+                }
+                let color = colored.then(|| Color::of_job(text.seq));
+                let mut streams = JobStreams::new(prefix, color);
+                streams
+                    .write(Grouping::Group, Stream::Stdout, &line, &mut out)
+                    .and_then(|()| streams.finish(Grouping::Group, Stream::Stdout, &mut out))
+            }
+        };
+        if let Err(err) = written {
             return write_failed(&err);
         }
     }
