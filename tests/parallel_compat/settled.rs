@@ -82,6 +82,11 @@ fn process_slot_var_counts_slots_from_0() {
         ],
         b"",
     );
+    // Without the option, GNU parallel's PARALLEL_JOBSLOT0 holds it.
+    same(
+        &["-k", "-j1", "echo $PARALLEL_JOBSLOT0 {}", ":::", "a", "b"],
+        b"",
+    );
     // Whichever slot runs a job, the variable is its number less one.
     same(
         &[

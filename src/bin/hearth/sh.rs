@@ -2,9 +2,9 @@
 //! command line in parts, joined with the number of the slot that runs it
 //! (`{%}`, which the pool gives its workers), run with `sh -c`, the job's
 //! sequence number in `PARALLEL_SEQ` and the slot's in `PARALLEL_JOBSLOT`,
-//! as GNU parallel sets them (under `nice -n N` for `--nice`; the slot's
-//! number less one in a variable of the user's for
-//! `--process-slot-var`). The
+//! as GNU parallel sets them, and the slot's number less one in
+//! `PARALLEL_JOBSLOT0` and the variable of `--process-slot-var` (under
+//! `nice -n N` for `--nice`). The
 //! command's stdout and stderr stream to the pool as it writes them (any
 //! size); the job's result is its exit status.
 
@@ -122,8 +122,10 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         .env("PARALLEL_SEQ", &seq)
         .env("PARALLEL_JOBSLOT", &slot_text)
         .stdin(Stdio::null());
+    let from_zero = slot.saturating_sub(1).to_string();
+    let _ = cmd.env("PARALLEL_JOBSLOT0", &from_zero);
     if let Some(name) = &job.start.slot_var {
-        let _ = cmd.env(name, slot.saturating_sub(1).to_string());
+        let _ = cmd.env(name, &from_zero);
     }
     // Removed when the command has ended, whatever its end.
     let placed = match &job.block_as {
