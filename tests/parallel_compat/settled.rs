@@ -82,6 +82,18 @@ fn process_slot_var_counts_slots_from_0() {
         ],
         b"",
     );
+    // Even PATH: the job's sh is found all the same.
+    same(
+        &[
+            "-k",
+            "--process-slot-var",
+            "PATH",
+            "echo $PATH {}",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
     // Without the option, GNU parallel's PARALLEL_JOBSLOT0 holds it.
     same(
         &["-k", "-j1", "echo $PARALLEL_JOBSLOT0 {}", ":::", "a", "b"],

@@ -11,7 +11,9 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use hearth::remote::JobContext;
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,18 @@ pub struct Start {
     /// `--process-slot-var NAME`: the slot's number less one (from 0) in
     /// the variable NAME, as GNU parallel sets it.
     pub slot_var: Option<String>,
+}
+
+/// Where `name` is on this process's `PATH` (looked up once per worker):
+/// a job's own `PATH` (`--process-slot-var PATH`) changes its command's,
+/// not where its `sh` is found. The name itself when it is nowhere on it.
+fn program(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| name.into())
 }
 
 /// The exit value of a job that `skip()` kept from running (GNU
@@ -110,11 +124,15 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     let command = crate::replace::join_slot(&job.parts, slot_text.as_bytes());
     let mut cmd = match job.start.nice {
         Some(nice) => {
-            let mut cmd = Command::new("nice");
+            static NICE: OnceLock<PathBuf> = OnceLock::new();
+            let mut cmd = Command::new(NICE.get_or_init(|| program("nice")));
             let _ = cmd.arg("-n").arg(nice.to_string()).arg("sh");
             cmd
         }
-        None => Command::new("sh"),
+        None => {
+            static SH: OnceLock<PathBuf> = OnceLock::new();
+            Command::new(SH.get_or_init(|| program("sh")))
+        }
     };
     let _ = cmd
         .arg("-c")
