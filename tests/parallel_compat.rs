@@ -1146,6 +1146,9 @@ fn tags_and_tagstrings() {
     // A tag string without a replacement string is that text alone: the
     // inputs are not appended to it as they are to a command.
     same(&["-k", "--tagstring", "t", "echo", ":::", "a", "b"], b"");
+    // A carriage return starts a tagged line too, as a newline does.
+    same(&["-k", "--tag", "printf 'x\\ry\\n'", ":::", "a"], b"");
+    same(&["-k", "--tag", "printf 'x\\r\\n'", ":::", "a", "b"], b"");
     // An empty one is no tag, not an empty tag and its tab.
     same(&["-k", "--tagstring", "", "echo", ":::", "a"], b"");
 }

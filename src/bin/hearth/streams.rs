@@ -108,8 +108,13 @@ impl JobStreams {
             Grouping::Ungroup => out.write_all(bytes),
             Grouping::Group if !self.marked() => out.write_all(bytes),
             Grouping::Group => {
+                // Without colour a carriage return ends a line for the tag
+                // too, as GNU parallel tags after either; with colour the
+                // return is handled inside the line (`line_text`).
+                let plain = self.color.is_none();
+                let ends = |b: &u8| *b == b'\n' || (plain && *b == b'\r');
                 let mut block = Vec::with_capacity(bytes.len() + 64);
-                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                for line in bytes.split_inclusive(ends) {
                     if !self.mid_line[at] {
                         self.line_start(&mut block);
                     }
@@ -120,7 +125,7 @@ impl JobStreams {
                         }
                         None => self.line_text(line, &mut block),
                     }
-                    self.mid_line[at] = !line.ends_with(b"\n");
+                    self.mid_line[at] = !line.last().is_some_and(ends);
                 }
                 out.write_all(&block)
             }
@@ -225,6 +230,11 @@ mod tests {
         assert_eq!(
             written(Grouping::Group, "t\t", &["a\nb", "c\nd"]),
             "t\ta\nt\tb|c\nt\td|\n"
+        );
+        // After a return as after a newline, across chunks too.
+        assert_eq!(
+            written(Grouping::Group, "t\t", &["a\rb\r", "c\r\n"]),
+            "t\ta\rt\tb\r|t\tc\rt\t\n|"
         );
         assert_eq!(written(Grouping::Group, "", &["a\nb", "c"]), "a\nb|c|");
     }
