@@ -80,14 +80,7 @@ impl Cutting {
             Some(text) => parse_size(text)?,
             None => 1 << 20,
         };
-        // As GNU parallel: --recstart alone ends records nowhere in
-        // particular; neither given: records end with a newline.
-        let (recend, recstart) = match (recend, recstart) {
-            (None, None) => ("\n", ""),
-            (Some(end), None) => (end, ""),
-            (None, Some(start)) => ("", start),
-            (Some(end), Some(start)) => (end, start),
-        };
+        let (recend, recstart) = separators(recend, recstart);
         let separator = if regexp {
             let recend = if recend.is_empty() { "(?s:.)" } else { recend };
             let compile = |pattern: String| {
@@ -113,6 +106,16 @@ impl Cutting {
             records,
             separator,
         })
+    }
+}
+
+/// `--recend` and `--recstart` as given, with GNU parallel's defaults:
+/// neither given, records end with a newline; `--recstart` alone ends
+/// them nowhere in particular.
+pub fn separators<'a>(recend: Option<&'a str>, recstart: Option<&'a str>) -> (&'a str, &'a str) {
+    match (recend, recstart) {
+        (None, None) => ("\n", ""),
+        (end, start) => (end.unwrap_or(""), start.unwrap_or("")),
     }
 }
 

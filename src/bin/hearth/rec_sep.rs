@@ -41,10 +41,7 @@ impl RecordSeparators {
         recstart: Option<&str>,
         regexp: bool,
     ) -> Result<RecordSeparators, String> {
-        let (recend, recstart) = match (recend, recstart) {
-            (None, None) => ("\n", ""),
-            (end, start) => (end.unwrap_or(""), start.unwrap_or("")),
-        };
+        let (recend, recstart) = crate::pipe::separators(recend, recstart);
         if !regexp {
             return Ok(RecordSeparators::Strings {
                 recend: crate::pipe::unescape(recend),
@@ -59,14 +56,11 @@ impl RecordSeparators {
                 )
             })
         };
-        // An empty pattern would match everywhere; a part left empty
-        // matches nothing more than the other part.
-        let end = if recend.is_empty() { "" } else { recend };
         Ok(RecordSeparators::Regexes {
-            between: compile(format!("(?m)(?:{end})(?:{recstart})"))?,
+            between: compile(format!("(?m)(?:{recend})(?:{recstart})"))?,
             leading: compile(format!("(?s)\\A(?:{recstart})"))?,
-            before_last_newline: compile(format!("(?s)(?:{end})\\n\\z"))?,
-            trailing: compile(format!("(?s)(?:{end})\\z"))?,
+            before_last_newline: compile(format!("(?s)(?:{recend})\\n\\z"))?,
+            trailing: compile(format!("(?s)(?:{recend})\\z"))?,
         })
     }
 
