@@ -2,8 +2,9 @@
 //!
 //! Each turn of the loop handles control messages, runs ready local
 //! processes and thread-safe ones (passes over both until a pass finds
-//! none or the turn has run [`RUN_BATCH`]), and then polls: without waiting if more work is ready, otherwise until a
-//! waker or an event wakes the poll. A turn that ran work handed over by
+//! none or the turn has run [`RUN_BATCH`]), and then polls: without
+//! waiting if more work is ready, otherwise until a waker or an event
+//! wakes the poll. A turn that ran work handed over by
 //! another thread [`linger`]s first, since more usually follows. Once the
 //! runtime has started, the
 //! worker returns when it has no local processes left, no thread-safe

@@ -16,11 +16,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::color::Color;
 use crate::halt::{self, Halt, Tally, When};
-use crate::inputs::{JobText, Maker, Producer, Texts};
+use crate::inputs::{Maker, Producer, Texts};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
-use crate::replace::Fill;
 use crate::sh::{self, Job, JobOutput};
 use crate::streams::{Grouping, JobStreams};
 use crate::summary::{
@@ -489,12 +488,10 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
         let written = match (&plan.tag, colored) {
             (None, false) => out.write_all(&line),
             (tag, colored) => {
-                let mut prefix = Vec::new();
-                if let Some(tag) = tag {
-                    let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
-                    prefix = JobText::join(&parts, Some(slot));
-                    prefix.push(b'\t');
-                }
+                let prefix = tag
+                    .as_ref()
+                    .map(|tag| crate::output::tag_prefix(tag, &text, Some(slot)))
+                    .unwrap_or_default();
                 let color = colored.then(|| Color::of_job(text.seq));
                 let mut streams = JobStreams::new(prefix, color);
                 streams

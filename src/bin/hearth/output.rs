@@ -266,21 +266,19 @@ impl Printer {
     fn prefix(&self, text: &JobText, host: &str, slot_number: Option<u32>) -> Vec<u8> {
         let mut prefix = Vec::new();
         if let Some(tag) = &self.settings.tag {
-            // The values as they are, bytes and all, as the job's output is.
-            let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
+            prefix = tag_prefix(tag, text, slot_number);
             if let Some(err) = tag.perl_error() {
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| {
                     eprintln!("hearth map: --tagstring: {err}; the tags are empty from here on");
                 });
             }
-            prefix = JobText::join(&parts, slot_number);
-            prefix.push(b'\t');
         }
         if let Some(separator) = self.settings.host_tag {
-            let host = match host {
-                "local" if self.settings.local_as_colon => ":",
-                host => host,
+            let host = if self.settings.local_as_colon {
+                as_gnu_parallel_names(host)
+            } else {
+                host
             };
             prefix.extend_from_slice(host.as_bytes());
             prefix.extend_from_slice(separator.as_bytes());
@@ -417,7 +415,7 @@ impl Printer {
         };
         let line = Line {
             seq: job.text.seq,
-            host: if host == "local" { ":" } else { host },
+            host: as_gnu_parallel_names(host),
             start: SystemTime::now()
                 .checked_sub(job.report.run_time)
                 .unwrap_or_else(SystemTime::now),
@@ -593,6 +591,21 @@ pub fn shortened(bytes: &[u8]) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A job's tag and the tab after it: the tag string with the job's values
+/// as they are, bytes and all, as its output is.
+pub fn tag_prefix(tag: &Template, text: &JobText, slot_number: Option<u32>) -> Vec<u8> {
+    let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
+    let mut prefix = JobText::join(&parts, slot_number);
+    prefix.push(b'\t');
+    prefix
+}
+
+/// A host as GNU parallel names it: this machine (the pool's `local`) is
+/// `:`, as in `-S :`.
+fn as_gnu_parallel_names(host: &str) -> &str {
+    if host == "local" { ":" } else { host }
 }
 
 /// Writes the output of a job held until it ended (`--color-failed`), in
