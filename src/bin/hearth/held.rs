@@ -6,7 +6,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bytes of one job's output held in memory, at most.
 const IN_MEMORY: usize = 16 * 1024 * 1024;
@@ -83,33 +82,25 @@ impl Held {
 
 /// A new file in the temporary directory, already removed.
 fn temporary_file() -> io::Result<File> {
-    static MADE: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir();
-    loop {
-        let n = MADE.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("hearth-held-{}-{n}", std::process::id()));
-        match OpenOptions::new()
+    let open = |path: &std::path::Path| {
+        OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => {
-                std::fs::remove_file(&path)?;
-                return Ok(file);
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(err) => {
-                return Err(io::Error::new(
-                    err.kind(),
-                    format!(
-                        "holding a job's output for --color-failed in {}: {err}",
-                        dir.display()
-                    ),
-                ));
-            }
-        }
-    }
+            .open(path)
+    };
+    let (path, file) = crate::block_file::make_par(&dir, "", open).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!(
+                "holding a job's output for --color-failed in {}: {err}",
+                dir.display()
+            ),
+        )
+    })?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 #[cfg(test)]
