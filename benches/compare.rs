@@ -37,6 +37,10 @@
 //! - `tcp-echo/thread-safe`: the same with hearth's `TcpServer` of
 //!   thread-safe connection actors on the shared poll, against the same
 //!   tokio server.
+//! - `tcp-echo/one-client` and `tcp-echo/thread-safe-one-client`: the
+//!   same two modes loaded by one client thread instead of two, and
+//!   hearth's workers unpinned, as `examples/echo_server.rs` (thread-safe
+//!   connections) runs: a load generator of one thread beside the server.
 //!
 //! Workloads measured in a child process (the benchmark runs itself again
 //! with a private argument, one child per run, so hearth and tokio share
@@ -381,6 +385,28 @@ const WORKLOADS: &[Workload] = &[
             messages: Some(tcp::TCP_CONNECTIONS),
             hearth: tcp::isolated_hearth_thread_safe,
             tokio: tcp::isolated_tokio,
+            fast: None,
+        },
+    },
+    Workload {
+        name: "tcp-echo/one-client",
+        size: 10_000,
+        smoke_size: 100,
+        kind: Kind::Time {
+            messages: Some(tcp::TCP_CONNECTIONS),
+            hearth: tcp::isolated_hearth_one_client,
+            tokio: tcp::isolated_tokio_one_client,
+            fast: None,
+        },
+    },
+    Workload {
+        name: "tcp-echo/thread-safe-one-client",
+        size: 10_000,
+        smoke_size: 100,
+        kind: Kind::Time {
+            messages: Some(tcp::TCP_CONNECTIONS),
+            hearth: tcp::isolated_hearth_thread_safe_one_client,
+            tokio: tcp::isolated_tokio_one_client,
             fast: None,
         },
     },

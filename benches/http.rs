@@ -6,6 +6,11 @@
 //! - `GET /`: 200 `text/plain` `Hello, World!`.
 //! - `GET /json`: 200 `application/json` `{"message":"Hello, World!"}`.
 //!
+//! Each under two loads: wrk with 2 threads (the machine's two cores
+//! shared by the server's two workers and wrk's two threads), and with
+//! one (the `-t1` rows: a load generator of one thread beside the
+//! server).
+//!
 //! The servers (see `http/server.rs`) run in child processes of their own:
 //! hearth's `TcpServer` with a connection actor per connection and
 //! `hearth::http` (hyper's I/O, timer and graceful shutdown on hearth),
@@ -23,7 +28,7 @@
 //!
 //! Each round starts each server once, in an order that turns by one
 //! place per round, checks that it answers the route, runs wrk for a
-//! short warm-up and then for the measured run (2 threads, 50 keep-alive connections, 5 s), and
+//! short warm-up and then for the measured run (2 threads, or 1, 50 keep-alive connections, 5 s), and
 //! stops the server with SIGTERM (it must exit cleanly). Requests/s and
 //! the 99th percentile latency are wrk's; a run with any failed request or
 //! a status other than 2xx/3xx fails the benchmark. The tables give, per
@@ -79,6 +84,8 @@ struct Workload {
     path: &'static str,
     /// The body the route answers with.
     body: &'static str,
+    /// wrk's threads: the load generator's share of the two cores.
+    wrk_threads: u32,
 }
 
 const WORKLOADS: &[Workload] = &[
@@ -86,15 +93,29 @@ const WORKLOADS: &[Workload] = &[
         name: "GET /",
         path: "/",
         body: "Hello, World!",
+        wrk_threads: 2,
     },
     Workload {
         name: "GET /json",
         path: "/json",
         body: r#"{"message":"Hello, World!"}"#,
+        wrk_threads: 2,
+    },
+    Workload {
+        name: "GET / -t1",
+        path: "/",
+        body: "Hello, World!",
+        wrk_threads: 1,
+    },
+    Workload {
+        name: "GET /json -t1",
+        path: "/json",
+        body: r#"{"message":"Hello, World!"}"#,
+        wrk_threads: 1,
     },
 ];
 
-/// The load of a measured run.
+/// The load of a measured run (with a workload's `wrk_threads`).
 const LOAD: Load = Load {
     threads: 2,
     connections: 50,
@@ -137,8 +158,8 @@ fn main() -> ExitCode {
     }
     let result = if config.bench {
         println!(
-            "hearth vs tokio, hyper HTTP/1.1 under wrk ({} threads, {} connections, {} s per run): \
-             {} round(s) per workload, alternating which goes first.",
+            "hearth vs tokio, hyper HTTP/1.1 under wrk ({} threads, one in the -t1 rows, {} \
+             connections, {} s per run): {} round(s) per workload, alternating which goes first.",
             LOAD.threads,
             LOAD.connections,
             LOAD.duration.as_secs(),
@@ -203,8 +224,9 @@ fn run_side(side: Side, workload: &Workload) -> Result<Measured, String> {
     let server = Server::start(side)?;
     server.check(workload.path, workload.body)?;
     let url = format!("http://{}{}", server.addr, workload.path);
-    let _ = wrk::run(&url, WARM_UP)?;
-    let measured = wrk::run(&url, LOAD)?;
+    let threads = workload.wrk_threads;
+    let _ = wrk::run(&url, Load { threads, ..WARM_UP })?;
+    let measured = wrk::run(&url, Load { threads, ..LOAD })?;
     server.stop()?;
     Ok(measured)
 }

@@ -18,6 +18,16 @@
 //!
 //! Ctrl+C (or SIGTERM) stops accepting, lets each connection finish writing
 //! what it read, closes it and exits 0; a second Ctrl+C exits at once.
+//!
+//! A TCP connection is a thread-safe actor, which whichever worker is free
+//! runs (`TcpServer`'s thread-safe mode): on a machine whose cores the
+//! server shares, with its clients or anything else, the connections go
+//! on on the worker that has a core instead of waiting for the one that
+//! accepted them. With a one-thread client on the same two cores this
+//! server echoes about 1.3× the messages of a tokio multi-thread echo
+//! server, where thread-local connections (a listener per worker) reach
+//! about 1.1× (`BENCHMARKS.md`, "TCP echo with one client thread"). A Unix
+//! socket's connections are thread-local actors, a listener per worker.
 
 use std::io;
 use std::net::SocketAddr;
@@ -27,7 +37,7 @@ use hearth::actor::{Actor, Context, NewActor, actor_fn};
 use hearth::net::{TcpServer, TcpStream, UnixServer, UnixStream};
 use hearth::supervisor::{NoSupervisor, RestartSupervisor};
 use hearth::systemd::{ActivatedSocket, SocketKind};
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+use hearth::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:7890";
 
@@ -69,8 +79,8 @@ fn main() -> ExitCode {
     let served = match passed_socket() {
         Ok(Some(socket)) => serve_passed(&mut runtime, socket),
         Ok(None) => match tcp {
-            Some(addr) => TcpServer::setup(addr, NoSupervisor, actor_fn(echo), options())
-                .map(|server| spawn_listeners(&mut runtime, server.local_addr(), server)),
+            Some(addr) => TcpServer::setup(addr, NoSupervisor, actor_fn(echo_tcp), options())
+                .map(|server| spawn_tcp_listener(&mut runtime, server)),
             None => UnixServer::setup(addr, NoSupervisor, actor_fn(echo), options())
                 .map(|server| spawn_listeners(&mut runtime, addr, server)),
         },
@@ -105,8 +115,8 @@ fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<St
         SocketKind::TcpListener => {
             let listener = socket.into_tcp_listener()?;
             let server =
-                TcpServer::from_listener(listener, NoSupervisor, actor_fn(echo), options())?;
-            Ok(spawn_listeners(runtime, server.local_addr(), server))
+                TcpServer::from_listener(listener, NoSupervisor, actor_fn(echo_tcp), options())?;
+            Ok(spawn_tcp_listener(runtime, server))
         }
         SocketKind::UnixListener => {
             let listener = socket.into_unix_listener()?;
@@ -132,6 +142,28 @@ fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<St
 
 fn options() -> ActorOptions {
     ActorOptions::default()
+}
+
+/// Starts the one listener of a TCP server of thread-safe connections, on
+/// the runtime's shared poll (restarted if accepting fails); returns its
+/// address as text.
+fn spawn_tcp_listener<S, NA>(runtime: &mut Runtime, server: TcpServer<S, NA, ThreadSafe>) -> String
+where
+    TcpServer<S, NA, ThreadSafe>:
+        NewActor<Argument = (), RuntimeAccess = ThreadSafe> + Send + 'static,
+    <TcpServer<S, NA, ThreadSafe> as NewActor>::Actor: Send + 'static,
+    <TcpServer<S, NA, ThreadSafe> as NewActor>::Message: Send + 'static,
+    <<TcpServer<S, NA, ThreadSafe> as NewActor>::Actor as Actor>::Error: std::fmt::Display,
+    <TcpServer<S, NA, ThreadSafe> as NewActor>::Error: std::fmt::Display,
+{
+    let addr = server.local_addr();
+    let _ = runtime.spawn(
+        RestartSupervisor::new(()),
+        server,
+        (),
+        ActorOptions::default(),
+    );
+    addr.to_string()
 }
 
 /// Starts a listener of `server` on every worker (restarted if accepting
@@ -161,7 +193,7 @@ trait Connection {
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
 }
 
-impl Connection for TcpStream {
+impl Connection for TcpStream<ThreadSafe> {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         TcpStream::read(self, buf).await
     }
@@ -181,8 +213,13 @@ impl Connection for UnixStream {
     }
 }
 
+/// Echoes a TCP connection, in a thread-safe actor.
+async fn echo_tcp(ctx: Context<(), ThreadSafe>, stream: TcpStream<ThreadSafe>) -> io::Result<()> {
+    echo(ctx, stream).await
+}
+
 /// Echoes one connection until the client closes it or the server stops.
-async fn echo<C: Connection>(ctx: Context<(), ThreadLocal>, mut stream: C) -> io::Result<()> {
+async fn echo<C: Connection, RT: Access>(ctx: Context<(), RT>, mut stream: C) -> io::Result<()> {
     let mut buf = vec![0; 16 * 1024];
     // Stop reading once the runtime shuts down; what was read is still
     // written back in full.

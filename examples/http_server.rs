@@ -1,7 +1,7 @@
 //! An HTTP/1.1 server: hyper on hearth, no tokio.
 //!
 //! ```sh
-//! cargo run --release --features hyper --example http_server [ADDR] [--header-read-timeout SECONDS] [--thread-safe]
+//! cargo run --release --features hyper --example http_server [ADDR] [--header-read-timeout SECONDS] [--thread-local]
 //! curl -i 127.0.0.1:8080/          # 200 text/plain: Hello, World!
 //! curl -i 127.0.0.1:8080/json      # 200 application/json: {"message":"Hello, World!"}
 //! kill -USR2 PID                   # metrics on stderr (connections, requests)
@@ -14,13 +14,16 @@
 //! each request's head, so a slow or idle one cannot hold a connection for
 //! ever.
 //!
-//! Each connection is a thread-local actor on the worker that accepted it:
-//! the cheapest per request, and the fastest while the workers have their
-//! cores to themselves. `--thread-safe` makes them thread-safe actors that
-//! any worker runs: where other programs (a load generator, say) share the
-//! cores, a request then waits for whichever worker runs, not for the one
-//! that accepted its connection, and the slowest requests come sooner
-//! (`BENCHMARKS.md`, "Where the p99 comes from").
+//! Each connection is a thread-safe actor that whichever worker is free
+//! runs: where other programs (a load generator, say) share the cores, a
+//! request waits for whichever worker runs, not for the one that accepted
+//! its connection, so the slowest requests come sooner, and a load of one
+//! client thread is served from one core while the client has the other
+//! (`BENCHMARKS.md`, "Where the p99 comes from" and "One client thread").
+//! `--thread-local` makes each connection a thread-local actor on the
+//! worker that accepted it (a listener per worker): no lock on the path,
+//! for a server whose workers have their cores to themselves.
+//! (`--thread-safe`, the default, is taken too.)
 //!
 //! Ctrl+C (or SIGTERM) stops accepting, lets requests in flight finish,
 //! closes idle keep-alive connections and exits 0; a second Ctrl+C exits at
@@ -57,13 +60,13 @@ const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// that timeout, not by the end of the grace period.
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
 
-const USAGE: &str = "usage: http_server [ADDR] [--header-read-timeout SECONDS] [--thread-safe]";
+const USAGE: &str = "usage: http_server [ADDR] [--header-read-timeout SECONDS] [--thread-local]";
 
 /// The command line.
 struct Args {
     addr: SocketAddr,
     header_read_timeout: Duration,
-    /// Connections in thread-safe actors.
+    /// Connections in thread-safe actors (not `--thread-local`).
     thread_safe: bool,
 }
 
@@ -179,11 +182,11 @@ fn passed_listener() -> io::Result<Option<std::net::TcpListener>> {
     Ok(Some(sockets.swap_remove(named).into_tcp_listener()?))
 }
 
-/// `[ADDR] [--header-read-timeout SECONDS] [--thread-safe]`.
+/// `[ADDR] [--header-read-timeout SECONDS] [--thread-local | --thread-safe]`.
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut addr = None;
     let mut timeout = DEFAULT_HEADER_READ_TIMEOUT;
-    let mut thread_safe = false;
+    let mut thread_safe = true;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         if let Some(value) = arg
@@ -197,8 +200,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
             })
         {
             timeout = parse_seconds(&value)?;
-        } else if arg == "--thread-safe" {
-            thread_safe = true;
+        } else if arg == "--thread-safe" || arg == "--thread-local" {
+            thread_safe = arg == "--thread-safe";
         } else if arg == "--header-read-timeout" {
             return Err("--header-read-timeout needs a value in seconds, e.g. 5 or 0.5".into());
         } else if arg.starts_with('-') {
@@ -232,7 +235,7 @@ fn parse_seconds(value: &str) -> Result<Duration, String> {
         })
 }
 
-/// Serves one connection until the client closes it, stays silent past
+/// Serves one connection (`--thread-local`) until the client closes it, stays silent past
 /// the header-read timeout, or the server stops.
 async fn connection(
     ctx: Context<(), ThreadLocal>,
@@ -243,7 +246,7 @@ async fn connection(
     serve(&ctx, stream, timer, header_read_timeout).await
 }
 
-/// [`connection`] in a thread-safe actor (`--thread-safe`).
+/// [`connection`] in a thread-safe actor (the default).
 async fn connection_thread_safe(
     ctx: Context<(), ThreadSafe>,
     stream: TcpStream<ThreadSafe>,

@@ -1322,8 +1322,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "--semaphore is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--group-by", "x"],
-            "--group-by is an option of GNU parallel that hearth map does not have",
+            &["--csv"],
+            "--csv is an option of GNU parallel that hearth map does not have",
         ),
     ];
     for (options, message) in cases {
@@ -1345,6 +1345,56 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
     assert!(err.contains("unexpected argument '--bogus' found"), "{err}");
     assert!(!err.contains("GNU parallel"), "{err}");
     assert!(!err.contains("as a value, use '--"), "{err}");
+}
+
+/// `--group-by` takes no separators of its own, groups stdin only, and
+/// says what is wrong with its value or its Perl code.
+#[test]
+fn group_by_mistakes_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--group-by", "1", "--recend", "x"],
+            "cannot be used with '--recend",
+        ),
+        (
+            &["--group-by", "1", "--rrs"],
+            "cannot be used with '--remove-rec-sep",
+        ),
+        (&["--group-by", ""], "--group-by needs a column"),
+        (&["--group-by", "1 s/(/"], "the Perl code does not compile"),
+        (
+            &["--group-by", "name"],
+            "no column 'name' in the header (a b)",
+        ),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["map", "--pipe", "--colsep", " "];
+        args.extend_from_slice(options);
+        args.push("cat");
+        let output = hearth(&args, "a b\n1 2\n");
+        assert_exit(&output, 255);
+        let err = stderr(&output);
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+    let output = hearth(
+        &[
+            "map",
+            "--pipe-part",
+            "--group-by",
+            "1",
+            "cat",
+            "::::",
+            "/dev/null",
+        ],
+        "",
+    );
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("give --pipe, not --pipe-part"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// A replacement string that hearth does not know is a usage error, never

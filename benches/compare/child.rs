@@ -47,11 +47,12 @@ pub(super) enum Family {
     /// the other left behind (see `skynet.rs`).
     Skynet,
     /// `tcp-echo`, timed in a child so that each side's run (and a
-    /// profile of it) has the process to itself (see `tcp.rs`).
-    Tcp,
+    /// profile of it) has the process to itself (see `tcp.rs`), under
+    /// the given load.
+    Tcp(tcp::Load),
     /// `tcp-echo/thread-safe`: the same with hearth's thread-safe
     /// connections (the tokio side is the same as `Tcp`'s).
-    TcpThreadSafe,
+    TcpThreadSafe(tcp::Load),
 }
 
 impl Family {
@@ -62,8 +63,10 @@ impl Family {
             Family::Signal => "signal",
             Family::Idle => "idle",
             Family::Skynet => "skynet",
-            Family::Tcp => "tcp",
-            Family::TcpThreadSafe => "tcp-thread-safe",
+            Family::Tcp(tcp::Load::TwoThreads) => "tcp",
+            Family::TcpThreadSafe(tcp::Load::TwoThreads) => "tcp-thread-safe",
+            Family::Tcp(tcp::Load::OneThread) => "tcp-one-client",
+            Family::TcpThreadSafe(tcp::Load::OneThread) => "tcp-thread-safe-one-client",
         }
     }
 
@@ -74,8 +77,10 @@ impl Family {
             Family::Signal,
             Family::Idle,
             Family::Skynet,
-            Family::Tcp,
-            Family::TcpThreadSafe,
+            Family::Tcp(tcp::Load::TwoThreads),
+            Family::TcpThreadSafe(tcp::Load::TwoThreads),
+            Family::Tcp(tcp::Load::OneThread),
+            Family::TcpThreadSafe(tcp::Load::OneThread),
         ]
         .into_iter()
         .find(|family| family.as_str() == s)
@@ -282,7 +287,7 @@ fn run_child(args: &[String]) -> Result<Vec<f64>, String> {
         Family::Signal => signals::child(side, flavour, size),
         Family::Idle => idle::child(side, flavour, size),
         Family::Skynet => skynet::child(side, flavour, size),
-        Family::Tcp => tcp::child(side, tcp::Mode::ThreadLocal, flavour, size),
-        Family::TcpThreadSafe => tcp::child(side, tcp::Mode::ThreadSafe, flavour, size),
+        Family::Tcp(load) => tcp::child(side, tcp::Mode::ThreadLocal, load, flavour, size),
+        Family::TcpThreadSafe(load) => tcp::child(side, tcp::Mode::ThreadSafe, load, flavour, size),
     }
 }

@@ -15,6 +15,12 @@
 //! connection actors, a listener per worker (`tcp-echo/2-workers`), or
 //! thread-safe ones on the shared poll (`tcp-echo/thread-safe`).
 //!
+//! Two loads ([`Load`]): [`CLIENT_THREADS`] client threads against
+//! servers whose workers are pinned as a hearth server is set up, or one
+//! client thread (`tcp-echo/one-client`, `tcp-echo/thread-safe-one-client`)
+//! against servers set up as `examples/echo_server.rs` is, unpinned: a
+//! load generator of one thread beside the server on the same cores.
+//!
 //! For profiles, a child of the `local` flavour (not part of the
 //! benchmark's runs) makes the round trips of one connection against one
 //! worker, one at a time: `compare --compare-child tcp hearth local N`
@@ -53,6 +59,15 @@ const ECHO_BUFFER: usize = 4 * 1024;
 /// with an error naming the connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The load of a run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Load {
+    /// [`CLIENT_THREADS`] client threads; hearth's workers pinned.
+    TwoThreads,
+    /// One client thread; hearth's workers unpinned, as the examples run.
+    OneThread,
+}
+
 /// The two modes of a hearth `TcpServer`.
 #[derive(Copy, Clone, Debug)]
 pub(super) enum Mode {
@@ -64,39 +79,61 @@ pub(super) enum Mode {
 
 /// hearth with thread-local connections, in a child process.
 pub(super) fn isolated_hearth(size: u64) -> Outcome {
-    in_child(Family::Tcp, Side::Hearth, size)
+    in_child(Family::Tcp(Load::TwoThreads), Side::Hearth, size)
 }
 
 /// hearth with thread-safe connections, in a child process.
 pub(super) fn isolated_hearth_thread_safe(size: u64) -> Outcome {
-    in_child(Family::TcpThreadSafe, Side::Hearth, size)
+    in_child(Family::TcpThreadSafe(Load::TwoThreads), Side::Hearth, size)
 }
 
 /// tokio, in a child process.
 pub(super) fn isolated_tokio(size: u64) -> Outcome {
-    in_child(Family::Tcp, Side::Tokio, size)
+    in_child(Family::Tcp(Load::TwoThreads), Side::Tokio, size)
 }
 
-/// The shape of a run: workers, connections and client threads.
+/// hearth with thread-local connections and one client thread.
+pub(super) fn isolated_hearth_one_client(size: u64) -> Outcome {
+    in_child(Family::Tcp(Load::OneThread), Side::Hearth, size)
+}
+
+/// hearth with thread-safe connections and one client thread.
+pub(super) fn isolated_hearth_thread_safe_one_client(size: u64) -> Outcome {
+    in_child(Family::TcpThreadSafe(Load::OneThread), Side::Hearth, size)
+}
+
+/// tokio with one client thread.
+pub(super) fn isolated_tokio_one_client(size: u64) -> Outcome {
+    in_child(Family::Tcp(Load::OneThread), Side::Tokio, size)
+}
+
+/// The shape of a run: workers, connections, client threads and whether
+/// hearth's workers are pinned.
 #[derive(Copy, Clone, Debug)]
 struct Shape {
     workers: usize,
     connections: u64,
     client_threads: usize,
+    pinned: bool,
 }
 
 impl Shape {
-    fn of(flavour: Flavour) -> Shape {
+    fn of(flavour: Flavour, load: Load) -> Shape {
         match flavour {
             Flavour::Shared => Shape {
                 workers: 2,
                 connections: TCP_CONNECTIONS,
-                client_threads: CLIENT_THREADS,
+                client_threads: match load {
+                    Load::TwoThreads => CLIENT_THREADS,
+                    Load::OneThread => 1,
+                },
+                pinned: load == Load::TwoThreads,
             },
             Flavour::Local => Shape {
                 workers: 1,
                 connections: 1,
                 client_threads: 1,
+                pinned: true,
             },
         }
     }
@@ -114,13 +151,19 @@ fn in_child(family: Family, side: Side, size: u64) -> Outcome {
 
 /// The child's part: runs one side once and returns its time in
 /// milliseconds.
-pub(super) fn child(side: Side, mode: Mode, flavour: Flavour, size: u64) -> super::Figures {
+pub(super) fn child(
+    side: Side,
+    mode: Mode,
+    load: Load,
+    flavour: Flavour,
+    size: u64,
+) -> super::Figures {
     let run = match (side, mode) {
         (Side::Hearth, Mode::ThreadLocal) => hearth,
         (Side::Hearth, Mode::ThreadSafe) => hearth_thread_safe,
         (Side::Tokio, _) => tokio,
     };
-    run(Shape::of(flavour), size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
+    run(Shape::of(flavour, load), size).map(|elapsed| vec![elapsed.as_secs_f64() * 1e3])
 }
 
 /// 127.0.0.1, with a port the system chooses.
@@ -131,12 +174,14 @@ fn localhost() -> SocketAddr {
 /// hearth: a [`TcpServer`] with a listener on each of two workers and an
 /// actor per connection; the runtime runs on a thread of its own and is
 /// shut down gracefully after the load. The workers are pinned to a CPU
-/// each (`auto_cpu_affinity`), as a hearth server is set up.
+/// each (`auto_cpu_affinity`), as a hearth server is set up, unless the
+/// shape says otherwise.
 fn hearth(shape: Shape, size: u64) -> Outcome {
-    let mut runtime = Runtime::setup()
-        .name("compare")
-        .num_threads(shape.workers)
-        .auto_cpu_affinity()
+    let mut setup = Runtime::setup().name("compare").num_threads(shape.workers);
+    if shape.pinned {
+        setup = setup.auto_cpu_affinity();
+    }
+    let mut runtime = setup
         .build()
         .map_err(|err| format!("building the runtime: {err}"))?;
     let server = TcpServer::setup(
@@ -173,7 +218,7 @@ fn hearth(shape: Shape, size: u64) -> Outcome {
 /// worker is free; otherwise as [`hearth`].
 fn hearth_thread_safe(shape: Shape, size: u64) -> Outcome {
     let mut setup = Runtime::setup().name("compare").num_threads(shape.workers);
-    if std::env::var_os("COMPARE_TCP_UNPIN").is_none() {
+    if shape.pinned && std::env::var_os("COMPARE_TCP_UNPIN").is_none() {
         setup = setup.auto_cpu_affinity();
     }
     let mut runtime = setup

@@ -67,10 +67,14 @@ use crate::{ActorOptions, ThreadLocal, ThreadSafe, sys};
 ///   call or by another program taking its CPU no longer holds up the
 ///   connections it accepted. This costs a lock and a second poll per
 ///   wake-up, and the connection's memory moves between cores with it.
-///   Choose it when request costs are uneven, when the machine is shared,
+///   Choose it when request costs are uneven, when the machine is shared
+///   (the clients too: a load of one client thread is served by one
+///   worker while the client has the other core, where thread-local
+///   connections keep both workers half busy, each waking for its own),
 ///   or when tail latency matters more than the last percent of
 ///   throughput; the connection actor (and what it holds across an
 ///   `.await`) must then be `Send`. Its metrics have one entry, worker 0.
+///   The examples' servers use it.
 ///
 /// `BENCHMARKS.md` has the two modes side by side, under the TCP echo and
 /// the HTTP workloads.

@@ -38,9 +38,11 @@ fn http_server_routes_keep_alive_and_metrics() {
     routes_keep_alive_and_metrics(&[]);
 }
 
-/// The same with connections in thread-safe actors.
+/// The same with connections in thread-local actors, and with the
+/// default named.
 #[test]
-fn http_server_thread_safe_routes_keep_alive_and_metrics() {
+fn http_server_thread_local_routes_keep_alive_and_metrics() {
+    routes_keep_alive_and_metrics(&["--thread-local"]);
     routes_keep_alive_and_metrics(&["--thread-safe"]);
 }
 
@@ -74,8 +76,8 @@ fn routes_keep_alive_and_metrics(args: &[&str]) {
     drop(client);
     let stderr = stop_cleanly(server);
     // The runtime's own records came too (in any order with the above),
-    // with the listener where the mode puts it: one thread-safe actor, or
-    // one on each worker.
+    // with the listener where the mode puts it: one thread-safe actor (the
+    // default), or one on each worker (`--thread-local`).
     assert!(stderr.contains("tcp server metrics"), "{stderr}");
     let thread_safe = stderr
         .lines()
@@ -83,7 +85,7 @@ fn routes_keep_alive_and_metrics(args: &[&str]) {
         .unwrap_or_else(|| panic!("no thread-safe metrics: {stderr}"));
     assert_eq!(
         thread_safe.contains("processes=TcpServer:1"),
-        args.contains(&"--thread-safe"),
+        !args.contains(&"--thread-local"),
         "{thread_safe}"
     );
 }
@@ -182,10 +184,10 @@ fn http_server_graceful_shutdown() {
     graceful_shutdown(&[]);
 }
 
-/// The same with connections in thread-safe actors.
+/// The same with connections in thread-local actors.
 #[test]
-fn http_server_thread_safe_graceful_shutdown() {
-    graceful_shutdown(&["--thread-safe"]);
+fn http_server_thread_local_graceful_shutdown() {
+    graceful_shutdown(&["--thread-local"]);
 }
 
 fn graceful_shutdown(args: &[&str]) {

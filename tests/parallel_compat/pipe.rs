@@ -619,3 +619,73 @@ fn lines_sharded_by_a_column() {
     assert_eq!(keys(&mine), keys(&gnus), "hearth {mine:?}, GNU {gnus:?}");
     assert_eq!(keys(&mine).1, 3, "{mine:?}");
 }
+
+/// `--group-by`: runs of lines with the same value are records, so a
+/// block holds whole groups and `-N` counts groups; the value a column's
+/// (by number, or by name in a header line every job gets), through Perl
+/// code, or the whole line's through Perl code. It implies `--pipe`.
+#[test]
+fn lines_grouped_by_a_value() {
+    let tabbed = b"a\t1\na\t2\nb\t3\nc\t4\nc\t5\na\t6\n";
+    same(
+        &["--pipe", "--group-by", "1", "-k", "-N1", "echo ==; cat"],
+        tabbed,
+    );
+    same(&["--group-by", "1", "-k", "-N2", "echo ==; cat"], tabbed);
+    same(&["--pipe", "--group-by", "1", "-k", "echo ==; cat"], tabbed);
+    same(
+        &["--pipe", "--groupby", "2", "-k", "-N1", "echo ==; cat"],
+        tabbed,
+    );
+    same(
+        &[
+            "--pipe",
+            "--group-by",
+            "1",
+            "--block",
+            "10",
+            "-k",
+            "echo ==; cat",
+        ],
+        tabbed,
+    );
+    let spaced = b"a 1\na 2\nb 3\nB 4\nb 5\n";
+    same(
+        &[
+            "--pipe",
+            "--colsep",
+            " ",
+            "--group-by",
+            "1 $_ = lc",
+            "-k",
+            "-N1",
+            "echo ==; cat",
+        ],
+        spaced,
+    );
+    same(
+        &["--group-by", "s/\\d//", "-k", "-N1", "echo ==; cat"],
+        b"a1\na2\nb3\nB4\n",
+    );
+    same(
+        &[
+            "--pipe",
+            "--colsep",
+            " ",
+            "--group-by",
+            "k",
+            "-k",
+            "-N1",
+            "echo ==; cat",
+        ],
+        b"k v\na 1\na 2\nb 3\n",
+    );
+    // Many lines, groups across blocks.
+    let many: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("{}\t{i}\n", i / 7).into_bytes())
+        .collect();
+    same(
+        &["--pipe", "--group-by", "1", "--block", "1k", "-k", "wc -l"],
+        &many,
+    );
+}

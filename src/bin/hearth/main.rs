@@ -24,6 +24,7 @@ mod block_file;
 mod color;
 mod each_host;
 mod edit;
+mod group_by;
 mod halt;
 mod held;
 mod hosts;
@@ -883,6 +884,15 @@ pub struct PipeBlocks {
     /// values go to the same job.
     #[arg(long, value_name = "'COL [PERL]'", requires = "pipe", conflicts_with_all = ["round_robin", "tee"])]
     pub shard: Option<String>,
+    /// With --pipe (which it implies): runs of lines with the same value
+    /// are records, so a block holds whole groups and -N n gives a job n
+    /// groups. The value is column COL's (from 1; columns split at
+    /// --colsep, a Perl regular expression, default a tab), or the column
+    /// NAME's in the first line (which every job then gets first), or the
+    /// whole line's; after the Perl code PERL if given (in $_). perl marks
+    /// the groups, as in GNU parallel.
+    #[arg(long = "group-by", visible_alias = "groupby", value_name = "'COL [PERL]', 'NAME [PERL]' or PERL", conflicts_with_all = ["round_robin", "tee", "bin", "shard", "recend", "recstart", "regexp", "remove_rec_sep", "nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
+    pub group_by: Option<String>,
 }
 
 /// Whether the jobs run, and in which order they start.

@@ -21,7 +21,7 @@ use crate::Cli;
 const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-i"], Some("the nearest is -I STR")),
     (&["--parens"], None),
-    (&["--block-timeout", "--bt", "--group-by"], None),
+    (&["--block-timeout", "--bt"], None),
     (
         &[
             "--bg",

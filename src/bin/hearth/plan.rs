@@ -278,13 +278,16 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         Some(_) => None,
         None => args.blocks.block.as_deref(),
     };
-    let cutting = crate::pipe::Cutting::new(
-        block,
-        args.blocks.recend.as_deref(),
-        args.blocks.recstart.as_deref(),
-        args.blocks.regexp,
-        records,
-    )?;
+    let grouping = grouping(args, part_files.is_some())?;
+    let (recend, recstart) = match &grouping {
+        // Records begin where a group does: at the filter's separators.
+        Some((_, recsep)) => (Some(""), Some(recsep.as_str())),
+        None => (
+            args.blocks.recend.as_deref(),
+            args.blocks.recstart.as_deref(),
+        ),
+    };
+    let cutting = crate::pipe::Cutting::new(block, recend, recstart, args.blocks.regexp, records)?;
     let key = dealt_by_key(args)?;
     let (blocks, pipe): (FieldsIter, Piped) = match part_files {
         Some(paths) => {
@@ -296,10 +299,16 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
                 Piped::Part,
             )
         }
-        None => (
-            stdin_jobs(args, cutting, key.as_ref(), slots)?,
-            Piped::Stdin,
-        ),
+        None => match grouping {
+            Some((group_by, recsep)) => (
+                grouped_jobs(args, cutting, &group_by, &recsep)?,
+                Piped::Stdin,
+            ),
+            None => (
+                stdin_jobs(args, cutting, key.as_ref(), slots)?,
+                Piped::Stdin,
+            ),
+        },
     };
     let maker = Maker {
         template,
@@ -349,6 +358,42 @@ fn stdin_jobs(
     } else {
         Ok(Box::new(blocks.map(|block| block.map(|b| vec![b]))))
     }
+}
+
+/// `--group-by`, if given, and the separator that marks its groups.
+fn grouping(
+    args: &MapArgs,
+    pipe_part: bool,
+) -> Result<Option<(crate::group_by::GroupBy, String)>, String> {
+    let Some(text) = &args.blocks.group_by else {
+        return Ok(None);
+    };
+    if pipe_part {
+        return Err(
+            "--group-by groups the lines of stdin: give --pipe, not --pipe-part".to_owned(),
+        );
+    }
+    let group_by = crate::group_by::GroupBy::parse(text)?;
+    let recsep = crate::group_by::separator()
+        .map_err(|err| format!("--group-by: cannot read /dev/urandom for a separator: {err}"))?;
+    Ok(Some((group_by, recsep)))
+}
+
+/// The jobs of `--group-by`: stdin through the filter that marks where
+/// each group begins, cut into blocks of whole groups, without the marks,
+/// each after the header if the groups are by a column's name.
+fn grouped_jobs(
+    args: &MapArgs,
+    cutting: crate::pipe::Cutting,
+    group_by: &crate::group_by::GroupBy,
+    recsep: &str,
+) -> Result<FieldsIter, String> {
+    let marked = crate::group_by::marked(group_by, args.input.colsep.as_deref(), recsep)?;
+    let blocks = crate::pipe::Blocks::new(marked.output, cutting);
+    let marks = crate::rec_sep::RecordSeparators::new(Some(""), Some(recsep), false)?;
+    let blocks = crate::rec_sep::removed(blocks, Some(marks));
+    let blocks = crate::group_by::with_header_and_filter(blocks, marked.header, marked.filter);
+    Ok(Box::new(blocks.map(|block| block.map(|b| vec![b]))))
 }
 
 /// `--bin` or `--shard`, if given.

@@ -11,6 +11,8 @@
 //!   stderr, as in GNU parallel.
 //! - `--no-keep-order`: outputs in the order jobs end, whatever `-k` says
 //!   (it too wins in either order).
+//! - `--group-by` without `--pipe` or `--pipe-part`: implies `--pipe`, as
+//!   in GNU parallel.
 //! - `--minversion VERSION`: prints the version of GNU parallel that
 //!   `hearth map` is compared with ([`COMPARED_WITH`]) and exits 0 if it
 //!   is VERSION or later, 255 if not, as GNU parallel does; scripts use it
@@ -62,8 +64,12 @@ impl Settled {
     }
 }
 
-/// Applies `--silent` and `--no-keep-order` to the options they settle.
+/// Applies `--silent`, `--no-keep-order` and `--group-by` to the options
+/// they settle.
 pub fn settle(args: &mut MapArgs) {
+    if args.blocks.group_by.is_some() && !args.blocks.pipe_part {
+        args.blocks.pipe = true;
+    }
     if args.settled.silent {
         args.verbose = Verbose {
             verbose: false,
