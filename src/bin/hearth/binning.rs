@@ -21,24 +21,24 @@ use std::process::{Command, Stdio};
 
 /// The Perl program that tells which bin each line goes to: for each line
 /// of its stdin, `BIN LENGTH\n` and the line's bytes.
-const BINNER: &str = r#"
+const BINNER: &str = concat!(
+    r#"
 use B;
 my ($sep, $col, $expr, $bins, $mode) = @ARGV;
 binmode STDIN; binmode STDOUT;
-my $sub;
-if (length $expr) {
-    $sub = eval("sub { no strict; no warnings; $expr }");
-    defined $sub or die "the Perl code does not compile: $@";
-}
+"#,
+    crate::perl_expr::compile_value_code!(),
+    r#"
 my $col0 = $col - 1;
 while (my $line = <STDIN>) {
     my @F = split /$sep/, $line, $col + 1;
     local $_ = $F[$col0];
-    $sub->() if $sub;
+    $code->() if $code;
     my $bin = $mode eq 'shard' ? hex(B::hash($_)) % $bins : do { no warnings; $_ % $bins };
     print $bin, " ", length($line), "\n", $line;
 }
-"#;
+"#
+);
 
 /// How lines are dealt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

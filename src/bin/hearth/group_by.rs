@@ -26,15 +26,14 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// The filter: stdin's lines on its stdout, each group's first line after
 /// the separator; with a column name, the header line first (unmarked).
-const MARKER: &str = r#"
+const MARKER: &str = concat!(
+    r#"
 no warnings;
 my ($sep, $col, $name, $expr, $recsep) = @ARGV;
 binmode STDIN; binmode STDOUT;
-my $code;
-if (length $expr) {
-    $code = eval("sub { no strict; no warnings; $expr }");
-    defined $code or die "hearth map --group-by: the Perl code does not compile: $@";
-}
+"#,
+    crate::perl_expr::compile_value_code!(),
+    r#"
 if (length $name) {
     my $header = <STDIN>;
     exit 0 unless defined $header;
@@ -63,7 +62,8 @@ while (my $line = <STDIN>) {
     }
     print $line;
 }
-"#;
+"#
+);
 
 /// Where a line's value comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -19,6 +19,24 @@
 //! binary-safe: lengths as 32-bit big-endian
 //! numbers (Perl's `N`) before the bytes.
 
+/// Perl that compiles the code in `$expr` (given by the user as part of
+/// a column's value: `--bin`, `--shard`, `--group-by`) into `$code`, a
+/// sub working on `$_`, or dies saying that it does not compile; `$code`
+/// stays undefined without code. The start of those options' Perl
+/// programs, after they took their arguments.
+macro_rules! compile_value_code {
+    () => {
+        r#"
+my $code;
+if (length $expr) {
+    $code = eval("sub { no strict; no warnings; $expr }");
+    defined $code or die "hearth map: the Perl code does not compile: $@";
+}
+"#
+    };
+}
+pub(crate) use compile_value_code;
+
 use std::cell::Cell;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
