@@ -1306,8 +1306,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --env NAME",
         ),
         (
-            &["--block-timeout", "1"],
-            "--block-timeout is an option of GNU parallel that hearth map does not have",
+            &["--ssh-delay", "1"],
+            "--ssh-delay is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--rpl", "{:(\\d+)} substr($_,0,$$1)=''"],
@@ -1395,6 +1395,81 @@ fn group_by_mistakes_are_named() {
         "{}",
         stderr(&output)
     );
+}
+
+/// `--block-timeout`: a stream that stops for a while has the block read
+/// so far cut (its whole records) and run before the stream goes on;
+/// without it the block would wait for more input or the end of stdin.
+#[test]
+fn block_timeout_cuts_a_waiting_stream() {
+    // Options, stdin in two parts, the first block's lines, the others'.
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [u8],
+        &'a [u8],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: [Case<'_>; 2] = [
+        (
+            &[],
+            b"a\nb\npart",
+            b"ial\nc\n",
+            &["a", "b"],
+            &["c", "partial"],
+        ),
+        (
+            &["--group-by", "1"],
+            b"a\t1\na\t2\nb\t3\n",
+            b"b\t4\nc\t5\n",
+            &["a\t1", "a\t2"],
+            &["b\t3", "b\t4", "c\t5"],
+        ),
+    ];
+    for (extra, first, rest, first_block, others) in cases {
+        let tag = run_tag();
+        let mut args = vec!["map", "--pipe", "--bt", "0.2", "-k"];
+        args.extend_from_slice(extra);
+        args.push("echo ==; cat");
+        let mut child = command(&args, &tag)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run hearth");
+        let mut input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            for line in output.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        input.write_all(first).unwrap();
+        // The first block's job answers while stdin is still open.
+        let mut got = Vec::new();
+        while got.len() < 1 + first_block.len() {
+            match lines.recv_timeout(TIMEOUT) {
+                Ok(line) => got.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{args:?}: no block cut while stdin waits; got {got:?}");
+                }
+            }
+        }
+        assert_eq!(got[0], "==", "{args:?}");
+        assert_eq!(&got[1..], first_block, "{args:?}");
+        input.write_all(rest).unwrap();
+        drop(input);
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        assert!(status.success(), "{args:?}: {status}");
+        // The rest, in one block or more (as the timeout falls).
+        let mut after: Vec<String> = lines.try_iter().filter(|line| line != "==").collect();
+        after.sort();
+        assert_eq!(after, others, "{args:?}");
+        assert_eq!(left_behind(&tag), Vec::<String>::new());
+    }
 }
 
 /// A replacement string that hearth does not know is a usage error, never

@@ -28,6 +28,8 @@ fn seq(n: usize) -> Vec<u8> {
 fn blocks_of_lines() {
     let input = seq(100_000);
     same_lines(&["--pipe", "--block", "10k", "wc -l"], &input);
+    // A stdin that never waits: --block-timeout changes nothing.
+    same_lines(&["--pipe", "--block", "10k", "--bt", "5", "wc -l"], &input);
     same(&["--pipe", "--block", "10k", "-k", "wc -l"], &input);
     same(
         &["--spreadstdin", "--block-size", "64K", "-k", "wc -c"],

@@ -29,8 +29,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 const MARKER: &str = concat!(
     r#"
 no warnings;
-my ($sep, $col, $name, $expr, $recsep) = @ARGV;
+my ($sep, $col, $name, $expr, $recsep, $flush) = @ARGV;
 binmode STDIN; binmode STDOUT;
+$| = 1 if $flush;
 "#,
     crate::perl_expr::compile_value_code!(),
     r#"
@@ -144,8 +145,15 @@ pub struct Marked {
 }
 
 /// Starts the filter on stdin: `group_by`'s values, columns split at
-/// `colsep` (a tab if `None`), each group's first line after `recsep`.
-pub fn marked(group_by: &GroupBy, colsep: Option<&str>, recsep: &str) -> Result<Marked, String> {
+/// `colsep` (a tab if `None`), each group's first line after `recsep`;
+/// each line passed on at once if `flush` (for `--block-timeout`: a
+/// slow stream's lines must not wait in perl's buffer).
+pub fn marked(
+    group_by: &GroupBy,
+    colsep: Option<&str>,
+    recsep: &str,
+    flush: bool,
+) -> Result<Marked, String> {
     let (column, name) = match &group_by.column {
         Column::Line => (String::new(), String::new()),
         Column::Number(n) => (n.to_string(), String::new()),
@@ -158,6 +166,7 @@ pub fn marked(group_by: &GroupBy, colsep: Option<&str>, recsep: &str) -> Result<
         .arg(name)
         .arg(&group_by.perl)
         .arg(recsep)
+        .arg(if flush { "1" } else { "" })
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .spawn()

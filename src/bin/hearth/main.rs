@@ -21,6 +21,7 @@ mod bash_edit;
 mod batch;
 mod binning;
 mod block_file;
+mod block_timeout;
 mod color;
 mod each_host;
 mod edit;
@@ -884,6 +885,12 @@ pub struct PipeBlocks {
     /// values go to the same job.
     #[arg(long, value_name = "'COL [PERL]'", requires = "pipe", conflicts_with_all = ["round_robin", "tee"])]
     pub shard: Option<String>,
+    /// With --pipe: a block whose reading takes longer than DURATION is
+    /// cut from what came so far (its whole records; the rest waits for
+    /// the next block), for slow streams such as tail -f; blocks then
+    /// never grow. Seconds (2.5) or with units (500ms, 1m).
+    #[arg(long = "block-timeout", visible_aliases = ["bt", "blocktimeout"], value_name = "DURATION", value_parser = parse_time_limit, requires = "piping", conflicts_with_all = ["round_robin", "tee", "bin", "shard"])]
+    pub block_timeout: Option<std::time::Duration>,
     /// With --pipe (which it implies): runs of lines with the same value
     /// are records, so a block holds whole groups and -N n gives a job n
     /// groups. The value is column COL's (from 1; columns split at

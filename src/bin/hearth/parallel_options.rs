@@ -21,7 +21,6 @@ use crate::Cli;
 const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-i"], Some("the nearest is -I STR")),
     (&["--parens"], None),
-    (&["--block-timeout", "--bt"], None),
     (
         &[
             "--bg",

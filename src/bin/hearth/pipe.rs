@@ -19,7 +19,10 @@
 //! run's feed is full, so memory holds a few blocks per slot, whatever the
 //! size of the input.
 
-use std::io::{self, Read};
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::block_timeout::Input;
 
 use regex::bytes::Regex;
 
@@ -210,9 +213,11 @@ pub struct Blocks<R> {
     garbage_seen: bool,
     /// Says that a block grew (a warning on stderr).
     warn: fn(usize, usize),
+    /// `--block-timeout`: the longest a block is read for.
+    timeout: Option<Duration>,
 }
 
-impl<R: Read> Blocks<R> {
+impl<R: Input> Blocks<R> {
     /// The blocks of `input`, cut as `cutting` says.
     pub fn new(input: R, cutting: Cutting) -> Blocks<R> {
         Blocks {
@@ -224,6 +229,7 @@ impl<R: Read> Blocks<R> {
             eof: false,
             done: false,
             garbage_seen: false,
+            timeout: None,
             warn: |old, new| {
                 say!(
                     "hearth map: warning: a record was longer than {old} bytes; --block is now \
@@ -233,14 +239,33 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    /// Reads up to the next multiple of the block size, or to the end.
+    /// With `--block-timeout`: a block is read for at most `timeout`, then
+    /// cut from what came (see `block_timeout.rs`).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Blocks<R> {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reads up to the next multiple of the block size, or to the end, or
+    /// (`--block-timeout`) until the time is up.
     fn read_block(&mut self) -> io::Result<()> {
         let want = self.size - self.buf.len() % self.size;
         let start = self.buf.len();
         self.buf.resize(start + want, 0);
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
         let mut got = 0;
         let mut last = 1;
         while got < want && last > 0 {
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ready = !left.is_zero()
+                    && self.input.ready_within(left).inspect_err(|_| {
+                        self.buf.truncate(start + got);
+                    })?;
+                if !ready {
+                    break;
+                }
+            }
             last = match self.input.read(&mut self.buf[start + got..]) {
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -376,7 +401,7 @@ fn n_regex_records(buf: &[u8], boundary: &Regex, start: &Regex, n: usize) -> Opt
     (at > 0).then_some(at)
 }
 
-impl<R: Read> Iterator for Blocks<R> {
+impl<R: Input> Iterator for Blocks<R> {
     /// A block, or why reading stopped.
     type Item = Result<Vec<u8>, String>;
 
@@ -398,7 +423,9 @@ impl<R: Read> Iterator for Blocks<R> {
                 return Some(Err(format!("cannot read stdin: {err}")));
             }
             let cut = self.split();
-            if !cut && !self.eof && self.size < MAX_BLOCK {
+            // With a timeout, GNU parallel's blocks do not grow: a long
+            // record is read on, a multiple of the block size at a time.
+            if !cut && !self.eof && self.size < MAX_BLOCK && self.timeout.is_none() {
                 let old = self.size;
                 self.size = float_bytes((size_f64(old) * 1.3 + 1.0).ceil());
                 (self.warn)(old, self.size);

@@ -289,6 +289,13 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     };
     let cutting = crate::pipe::Cutting::new(block, recend, recstart, args.blocks.regexp, records)?;
     let key = dealt_by_key(args)?;
+    if part_files.is_some() && args.blocks.block_timeout.is_some() {
+        return Err(
+            "--block-timeout is for the blocks of stdin (--pipe): --pipe-part's parts are cut \
+             from files, which do not keep it waiting"
+                .to_owned(),
+        );
+    }
     let (blocks, pipe): (FieldsIter, Piped) = match part_files {
         Some(paths) => {
             let size = crate::pipe_part::total_size(&paths)?;
@@ -350,7 +357,8 @@ fn stdin_jobs(
         )
         .to_owned());
     }
-    let blocks = crate::pipe::Blocks::new(std::io::stdin(), cutting);
+    let blocks =
+        crate::pipe::Blocks::new(std::io::stdin(), cutting).with_timeout(args.blocks.block_timeout);
     let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
     if args.blocks.round_robin {
         let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
@@ -388,8 +396,10 @@ fn grouped_jobs(
     group_by: &crate::group_by::GroupBy,
     recsep: &str,
 ) -> Result<FieldsIter, String> {
-    let marked = crate::group_by::marked(group_by, args.input.colsep.as_deref(), recsep)?;
-    let blocks = crate::pipe::Blocks::new(marked.output, cutting);
+    let timeout = args.blocks.block_timeout;
+    let colsep = args.input.colsep.as_deref();
+    let marked = crate::group_by::marked(group_by, colsep, recsep, timeout.is_some())?;
+    let blocks = crate::pipe::Blocks::new(marked.output, cutting).with_timeout(timeout);
     let marks = crate::rec_sep::RecordSeparators::new(Some(""), Some(recsep), false)?;
     let blocks = crate::rec_sep::removed(blocks, Some(marks));
     let blocks = crate::group_by::with_header_and_filter(blocks, marked.header, marked.filter);
