@@ -1,10 +1,10 @@
 //! GNU parallel's options for quoting, showing and filtering, against
 //! GNU parallel itself: `-q`, `-v`, `-t` (`--verbose`), `-r`, `--trim`,
 //! `-E`, `-L`, `-l`, `--max-lines`, `--arg-sep`, `--arg-file-sep`,
-//! `--nice`, the `--number-of-*` counts, options given twice, and `{}`
-//! in a longer word with `-N`.
+//! `--nice`, the `--number-of-*` counts, options given twice, `{}` in a
+//! longer word with `-N`, and `--skip-first-line`.
 
-use super::{both, same, same_joblog, shown};
+use super::{both, same, same_in, same_joblog, shown};
 
 #[test]
 fn quoted_commands_keep_their_words() {
@@ -491,6 +491,56 @@ fn timeout_of_the_median_run_time() {
             "0",
             "100",
             "0",
+        ],
+        b"",
+    );
+}
+
+/// `--skip-first-line`: the first line of the first input source is no
+/// input (a `:::` list's first value), stdin's first line is in no block
+/// of `--pipe` (nor in `--group-by`'s groups), and each file of
+/// `--pipe-part` is cut from its second line.
+#[test]
+fn first_line_skipped() {
+    let lines = b"h\na\nb\n";
+    same(&["--skip-first-line", "-k", "echo"], lines);
+    same(&["--skip-first-line", "-k", "echo", ":::", "a", "b"], b"");
+    same(
+        &[
+            "--skip-first-line",
+            "-k",
+            "echo",
+            "::::",
+            "-",
+            ":::",
+            "x",
+            "y",
+        ],
+        lines,
+    );
+    same(&["--skip-first-line", "--pipe", "-k", "cat"], lines);
+    same(
+        &[
+            "--skip-first-line",
+            "--group-by",
+            "1",
+            "-kN1",
+            "echo ==; cat",
+        ],
+        b"h\na\t1\na\t2\nb\t3\n",
+    );
+    let numbers: String = (1..=20).map(|i| i.to_string() + "\n").collect();
+    same_in(
+        &[("n.txt", numbers.as_bytes())],
+        &[
+            "--skip-first-line",
+            "--pipe-part",
+            "--block",
+            "10",
+            "-k",
+            "echo ==; cat",
+            "::::",
+            "n.txt",
         ],
         b"",
     );

@@ -7,9 +7,11 @@
 //! block is read on until it ends.
 //!
 //! The inputs of `--pipe` say whether they can be read without waiting
-//! ([`Input`]): stdin and the filter of `--group-by` by `poll(2)` on their
-//! file descriptor.
+//! ([`Input`]): stdin (through a duplicate of its descriptor, with no
+//! buffer in between) and the filter of `--group-by`, by `poll(2)` on
+//! their file descriptor.
 
+use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ChildStdout;
@@ -22,7 +24,9 @@ pub trait Input: Read {
     fn ready_within(&self, timeout: Duration) -> io::Result<bool>;
 }
 
-impl Input for io::Stdin {
+/// stdin, as `--pipe` reads it: a duplicate of its descriptor, without
+/// a buffer in this process.
+impl Input for File {
     fn ready_within(&self, timeout: Duration) -> io::Result<bool> {
         readable_within(self.as_raw_fd(), timeout)
     }

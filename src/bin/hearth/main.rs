@@ -684,6 +684,7 @@ pub struct Verbose {
 }
 
 /// Where the inputs come from and how they split into jobs' fields.
+#[allow(clippy::struct_excessive_bools)] // Flags, each its own option.
 #[derive(Clone, Debug, Args)]
 pub struct InputArgs {
     /// An input (repeatable) instead of stdin's lines; it may begin with
@@ -719,6 +720,11 @@ pub struct InputArgs {
     /// for `{name}` in CMD.
     #[arg(long, value_name = ":")]
     pub header: Option<String>,
+    /// Skip the first line of the first input source (of stdin with
+    /// --pipe, of each file with --pipe-part), as GNU parallel's
+    /// --skip-first-line.
+    #[arg(long = "skip-first-line")]
+    pub skip_first_line: bool,
     /// Take whitespace off each input (each column with --colsep): l at
     /// its start, r at its end, lr or rl both, n none [default: n; lr
     /// with --colsep, as GNU parallel].

@@ -69,7 +69,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--_parset"], None),
     (&["--rsync-opts"], None),
     (&["--shell-completion"], None),
-    (&["--skip-first-line"], None),
     (
         &[
             "--sql",

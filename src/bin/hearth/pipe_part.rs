@@ -61,14 +61,25 @@ pub struct Parts {
 
 impl Parts {
     /// The parts of `paths`, in order, cut at blocks of `block` bytes (see
-    /// [`block_size`]) where `separator` says records end. The cuts are
-    /// found now; the parts are read later.
-    pub fn new(paths: &[PathBuf], block: u64, separator: &Separator) -> Result<Parts, String> {
+    /// [`block_size`]) where `separator` says records end; each file from
+    /// its second line with `skip_first_line` (`--skip-first-line`). The
+    /// cuts are found now; the parts are read later.
+    pub fn new(
+        paths: &[PathBuf],
+        block: u64,
+        separator: &Separator,
+        skip_first_line: bool,
+    ) -> Result<Parts, String> {
         let mut files = Vec::new();
         for path in paths {
             let (file, size) = open(path)?;
-            let cuts = cuts(&file, size, block, separator)
-                .map_err(|err| format!("--pipe-part: cannot read {}: {err}", path.display()))?;
+            let cannot = |err| format!("--pipe-part: cannot read {}: {err}", path.display());
+            let start = if skip_first_line {
+                first_line_len(&file, size).map_err(cannot)?
+            } else {
+                0
+            };
+            let cuts = cuts(&file, start, size, block, separator).map_err(cannot)?;
             files.push((path.clone(), file, cuts));
         }
         Ok(Parts {
@@ -116,12 +127,36 @@ fn open(path: &Path) -> Result<(File, u64), String> {
     Ok((file, size))
 }
 
-/// Where the parts of `file` (of `size` bytes) begin and end: 0, then
-/// from each block past the last cut, the end of the first record that
-/// ends there, and `size`.
-fn cuts(file: &File, size: u64, block: u64, separator: &Separator) -> io::Result<Vec<u64>> {
-    let mut cuts = vec![0];
-    let mut pos = block;
+/// The length of the first line of `file` (of `size` bytes), its newline
+/// included: the whole file if it has none.
+fn first_line_len(file: &File, size: u64) -> io::Result<u64> {
+    let mut buf = vec![0; LOOK];
+    let mut at = 0;
+    while at < size {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        if let Some(newline) = buf[..n].iter().position(|&b| b == b'\n') {
+            return Ok(at + newline as u64 + 1);
+        }
+        at += n as u64;
+    }
+    Ok(size)
+}
+
+/// Where the parts of `file` (of `size` bytes, read from `start`) begin
+/// and end: `start`, then from each block past the last cut, the end of
+/// the first record that ends there, and `size`.
+fn cuts(
+    file: &File,
+    start: u64,
+    size: u64,
+    block: u64,
+    separator: &Separator,
+) -> io::Result<Vec<u64>> {
+    let mut cuts = vec![start];
+    let mut pos = start + block;
     while pos < size {
         if let Some(end) = record_end(file, pos, separator)? {
             pos = end;
@@ -250,6 +285,18 @@ mod tests {
     }
 
     #[test]
+    fn first_lines_are_measured_to_their_newline() {
+        assert_eq!(first_line_len(&file_with(b"ab\ncd\n"), 6).unwrap(), 3);
+        assert_eq!(first_line_len(&file_with(b"\nx"), 2).unwrap(), 1);
+        assert_eq!(first_line_len(&file_with(b"abc"), 3).unwrap(), 3);
+        let file = file_with(b"h\n1\n2\n3\n");
+        assert_eq!(
+            cuts(&file, 2, 8, 3, &separator(None, None, false)).unwrap(),
+            [2, 6, 8]
+        );
+    }
+
+    #[test]
     fn cuts_at_the_first_record_end_past_each_block() {
         // Lines 1 to 20: "1\n".."9\n" are 18 bytes, "10\n".. 3 each.
         let text = (1..=20).fold(String::new(), |mut text, i| {
@@ -262,15 +309,15 @@ mod tests {
         let lines = separator(None, None, false);
         // From 30, the next newline ends "14\n" at 33; from 63, "24"..
         // past the end.
-        assert_eq!(cuts(&file, size, 30, &lines).unwrap(), [0, 33, size]);
-        assert_eq!(cuts(&file, size, 1000, &lines).unwrap(), [0, size]);
+        assert_eq!(cuts(&file, 0, size, 30, &lines).unwrap(), [0, 33, size]);
+        assert_eq!(cuts(&file, 0, size, 1000, &lines).unwrap(), [0, size]);
         assert_eq!(
-            cuts(&file, size, 10, &lines).unwrap(),
+            cuts(&file, 0, size, 10, &lines).unwrap(),
             [0, 12, 24, 36, 48, size]
         );
         // A record end at the very end is the last cut, once.
-        assert_eq!(cuts(&file, size, 49, &lines).unwrap(), [0, size]);
-        assert_eq!(cuts(&file_with(b""), 0, 10, &lines).unwrap(), [0]);
+        assert_eq!(cuts(&file, 0, size, 49, &lines).unwrap(), [0, size]);
+        assert_eq!(cuts(&file_with(b""), 0, 0, 10, &lines).unwrap(), [0]);
     }
 
     #[test]
@@ -279,10 +326,10 @@ mod tests {
         let file = file_with(fasta);
         let size = fasta.len() as u64;
         let starts = separator(None, Some(">"), false);
-        assert_eq!(cuts(&file, size, 1, &starts).unwrap(), [0, 8, 14, size]);
+        assert_eq!(cuts(&file, 0, size, 1, &starts).unwrap(), [0, 8, 14, size]);
         // --regexp: the last boundary in what was read.
         let regexp = separator(Some("\\n"), Some(">"), true);
-        assert_eq!(cuts(&file, size, 1, &regexp).unwrap(), [0, 14, size]);
+        assert_eq!(cuts(&file, 0, size, 1, &regexp).unwrap(), [0, 14, size]);
     }
 
     #[test]
@@ -293,7 +340,7 @@ mod tests {
         let sep = separator(Some("END"), Some(">"), false);
         let size = bytes.len() as u64;
         assert_eq!(
-            cuts(&file, size, 1, &sep).unwrap(),
+            cuts(&file, 0, size, 1, &sep).unwrap(),
             [0, LOOK as u64 + 2, size]
         );
     }

@@ -95,7 +95,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.each_host.nonall {
         (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
     } else {
-        inputs.open(&split, header, args.input.link)?
+        inputs.open(&split, header, args.input.link, args.input.skip_first_line)?
     };
     let template = Arc::new(command_template(args, &words, &names, &columns)?);
     let tag = tag_template(args, &names, &columns, slots)?;
@@ -234,17 +234,8 @@ fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
 fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let (words, inputs) = command_and_inputs(args)?;
     let part_files = part_files(args, &inputs)?;
-    if read_all {
-        let what = if part_files.is_some() {
-            "--pipe-part"
-        } else {
-            "--pipe"
-        };
-        return Err(format!(
-            "--halt with a percentage needs the number of jobs, which {what} knows only at the \
-             end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
-        ));
-    }
+    let records = args.packing.max_replace_args.or(args.packing.max_args);
+    piping_taken(args, part_files.is_some(), records, read_all)?;
     let names = names(args);
     let template = Arc::new(command_template(args, &words, &names, &[])?);
     if template.needs_total() {
@@ -258,21 +249,6 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     template.set_slots(slots);
     let skip = skipped(args)?;
     let files = FileTemplates::parse(args, &names, &[])?;
-    let records = args.packing.max_replace_args.or(args.packing.max_args);
-    if records == Some(0) {
-        return Err(
-            "-N 0 runs a job per input with none of it in the command; --pipe reads records \
-             into blocks: give -N 1 or more"
-                .to_owned(),
-        );
-    }
-    if part_files.is_some() && records.is_some() {
-        return Err(
-            "--pipe-part cuts at block sizes, not at numbers of records (-N, -n): give --block \
-             SIZE (or --block -N for N parts per slot)"
-                .to_owned(),
-        );
-    }
     // --block -N (parts per slot) is --pipe-part's alone.
     let block = match &part_files {
         Some(_) => None,
@@ -289,18 +265,16 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     };
     let cutting = crate::pipe::Cutting::new(block, recend, recstart, args.blocks.regexp, records)?;
     let key = dealt_by_key(args)?;
-    if part_files.is_some() && args.blocks.block_timeout.is_some() {
-        return Err(
-            "--block-timeout is for the blocks of stdin (--pipe): --pipe-part's parts are cut \
-             from files, which do not keep it waiting"
-                .to_owned(),
-        );
-    }
     let (blocks, pipe): (FieldsIter, Piped) = match part_files {
         Some(paths) => {
             let size = crate::pipe_part::total_size(&paths)?;
             let block = crate::pipe_part::block_size(args.blocks.block.as_deref(), size, slots)?;
-            let parts = crate::pipe_part::Parts::new(&paths, block, &cutting.separator)?;
+            let parts = crate::pipe_part::Parts::new(
+                &paths,
+                block,
+                &cutting.separator,
+                args.input.skip_first_line,
+            )?;
             (
                 Box::new(parts.map(|part| part.map(|p| vec![p]))),
                 Piped::Part,
@@ -336,6 +310,46 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     })
 }
 
+/// What `--pipe` (or with `part`, `--pipe-part`) does not take: a
+/// percentage of jobs for `--halt` (`read_all`), `-N 0`, and with
+/// `--pipe-part`, a number of records or `--block-timeout`.
+fn piping_taken(
+    args: &MapArgs,
+    part: bool,
+    records: Option<usize>,
+    read_all: bool,
+) -> Result<(), String> {
+    let what = if part { "--pipe-part" } else { "--pipe" };
+    if read_all {
+        return Err(format!(
+            "--halt with a percentage needs the number of jobs, which {what} knows only at the \
+             end of its input: give a number of jobs instead (e.g. --halt now,fail=1)"
+        ));
+    }
+    if records == Some(0) {
+        return Err(
+            "-N 0 runs a job per input with none of it in the command; --pipe reads records \
+             into blocks: give -N 1 or more"
+                .to_owned(),
+        );
+    }
+    if part && records.is_some() {
+        return Err(
+            "--pipe-part cuts at block sizes, not at numbers of records (-N, -n): give --block \
+             SIZE (or --block -N for N parts per slot)"
+                .to_owned(),
+        );
+    }
+    if part && args.blocks.block_timeout.is_some() {
+        return Err(
+            "--block-timeout is for the blocks of stdin (--pipe): --pipe-part's parts are cut \
+             from files, which do not keep it waiting"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 /// The jobs of `--pipe`: stdin's blocks cut as `cutting` says (without
 /// their separators with `--rrs`), dealt to the slots in turn
 /// (`--round-robin`), or its lines dealt by `key` (`--bin`, `--shard`).
@@ -347,7 +361,7 @@ fn stdin_jobs(
 ) -> Result<FieldsIter, String> {
     if let Some(key) = key {
         let colsep = args.input.colsep.as_deref();
-        let jobs = crate::binning::deal(std::io::stdin(), key, colsep, slots)?;
+        let jobs = crate::binning::deal(stdin(args)?, key, colsep, slots)?;
         return Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))));
     }
     if args.input.colsep.is_some() {
@@ -358,7 +372,7 @@ fn stdin_jobs(
         .to_owned());
     }
     let blocks =
-        crate::pipe::Blocks::new(std::io::stdin(), cutting).with_timeout(args.blocks.block_timeout);
+        crate::pipe::Blocks::new(stdin(args)?, cutting).with_timeout(args.blocks.block_timeout);
     let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
     if args.blocks.round_robin {
         let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
@@ -398,12 +412,32 @@ fn grouped_jobs(
 ) -> Result<FieldsIter, String> {
     let timeout = args.blocks.block_timeout;
     let colsep = args.input.colsep.as_deref();
+    // The filter reads stdin itself: past the first line, if skipped.
+    drop(stdin(args)?);
     let marked = crate::group_by::marked(group_by, colsep, recsep, timeout.is_some())?;
     let blocks = crate::pipe::Blocks::new(marked.output, cutting).with_timeout(timeout);
     let marks = crate::rec_sep::RecordSeparators::new(Some(""), Some(recsep), false)?;
     let blocks = crate::rec_sep::removed(blocks, Some(marks));
     let blocks = crate::group_by::with_header_and_filter(blocks, marked.header, marked.filter);
     Ok(Box::new(blocks.map(|block| block.map(|b| vec![b]))))
+}
+
+/// Stdin for `--pipe`, read without a buffer of its own (so that what
+/// `poll(2)` says of it holds, for `--block-timeout`), past its first
+/// line with `--skip-first-line`.
+fn stdin(args: &MapArgs) -> Result<std::fs::File, String> {
+    use std::io::Read;
+    let cannot = |err: std::io::Error| format!("cannot read stdin: {err}");
+    let fd = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .map_err(cannot)?;
+    let mut stdin = std::fs::File::from(fd);
+    if args.input.skip_first_line {
+        // A byte at a time: what follows the line is the blocks'.
+        let mut byte = [0];
+        while stdin.read(&mut byte).map_err(cannot)? == 1 && byte[0] != b'\n' {}
+    }
+    Ok(stdin)
 }
 
 /// `--bin` or `--shard`, if given.

@@ -307,22 +307,25 @@ impl Inputs {
     /// (returned too). The records come as they are read. With `link`
     /// (`--link`), every source is read whole and they go side by side, as
     /// long as the longest, a shorter one starting again from its first
-    /// value when it runs out, as GNU parallel's `--link` does.
+    /// value when it runs out, as GNU parallel's `--link` does. With
+    /// `skip_first_line` (`--skip-first-line`), the first source's first
+    /// line is not read as an input.
     pub fn open(
         self,
         split: &Split,
         header: bool,
         link: bool,
+        skip_first_line: bool,
     ) -> Result<(Vec<Vec<u8>>, Records), String> {
         if link {
-            return self.open_linked(split, header);
+            return self.open_linked(split, header, skip_first_line);
         }
         // Groups of linked sources.
         let mut groups: Vec<Vec<Values>> = Vec::new();
         let mut names = Vec::new();
-        for source in self.sources {
+        for (at, source) in self.sources.into_iter().enumerate() {
             let linked = source.linked;
-            let mut values = source.open(split)?;
+            let mut values = source.open(split, skip_first_line && at == 0)?;
             if header {
                 match values.next() {
                     Some(Ok(first)) => names.extend(split.columns(first)),
@@ -352,12 +355,17 @@ impl Inputs {
 
 impl Inputs {
     /// [`Inputs::open`] with `link`.
-    fn open_linked(self, split: &Split, header: bool) -> Result<(Vec<Vec<u8>>, Records), String> {
+    fn open_linked(
+        self,
+        split: &Split,
+        header: bool,
+        skip_first_line: bool,
+    ) -> Result<(Vec<Vec<u8>>, Records), String> {
         let mut names = Vec::new();
         let mut sources = Vec::new();
-        for source in self.sources {
+        for (at, source) in self.sources.into_iter().enumerate() {
             let mut values = source
-                .open(split)?
+                .open(split, skip_first_line && at == 0)?
                 .map(|value| value.map(|value| split.columns(value)));
             if header {
                 match values.next() {
@@ -389,15 +397,23 @@ impl Source {
         matches!(&self.origin, Origin::File(path) if path.as_os_str() == "-")
     }
 
-    /// The values, as they are read.
-    fn open(self, split: &Split) -> Result<Values, String> {
-        self.open_values(split).map(|values| split.values(values))
+    /// The values, as they are read, after the first line if
+    /// `skip_first_line`.
+    fn open(self, split: &Split, skip_first_line: bool) -> Result<Values, String> {
+        self.open_values(split, skip_first_line)
+            .map(|values| split.values(values))
     }
 
-    /// The values as the source holds them.
-    fn open_values(self, split: &Split) -> Result<Values, String> {
+    /// The values as the source holds them (after its first line if
+    /// `skip_first_line`: a list's first value).
+    fn open_values(self, split: &Split, skip_first_line: bool) -> Result<Values, String> {
         match self.origin {
-            Origin::List(values) => Ok(Box::new(values.into_iter().map(Ok))),
+            Origin::List(values) => Ok(Box::new(
+                values
+                    .into_iter()
+                    .skip(usize::from(skip_first_line))
+                    .map(Ok),
+            )),
             Origin::File(path) => {
                 let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
                     let stdin = io::stdin();
@@ -418,8 +434,14 @@ impl Source {
                 } else {
                     path.display().to_string()
                 };
+                let mut input = BufReader::with_capacity(64 * 1024, input);
+                if skip_first_line {
+                    let _ = input
+                        .read_until(b'\n', &mut Vec::new())
+                        .map_err(|err| format!("cannot read {name}: {err}"))?;
+                }
                 Ok(Box::new(Delimited {
-                    input: BufReader::with_capacity(64 * 1024, input),
+                    input,
                     delimiter: split.delimiter.clone(),
                     name,
                     done: false,

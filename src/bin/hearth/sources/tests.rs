@@ -16,7 +16,7 @@ fn newline() -> Split {
 /// The records of `line`'s sources, as text.
 fn records(line: &str, split: &Split, header: bool) -> (Vec<String>, Vec<String>) {
     let (_, inputs) = Inputs::parse(words(line), &Separators::default(), &[], Vec::new()).unwrap();
-    let (names, records) = inputs.open(split, header, false).unwrap();
+    let (names, records) = inputs.open(split, header, false, false).unwrap();
     let text = |fields: Vec<Vec<u8>>| {
         fields
             .iter()
@@ -83,7 +83,7 @@ fn files_and_headers() {
         Vec::new(),
     )
     .unwrap();
-    let err = inputs.open(&newline(), false, false).err().unwrap();
+    let err = inputs.open(&newline(), false, false, false).err().unwrap();
     assert!(
         err.contains("cannot open the input file /nonexistent/f"),
         "{err}"
@@ -123,7 +123,7 @@ fn arg_values_join_the_first_list_and_stdin_is_the_default() {
     )
     .unwrap();
     assert_eq!(command, words("echo {}"));
-    let (_, records) = inputs.open(&newline(), false, false).unwrap();
+    let (_, records) = inputs.open(&newline(), false, false, false).unwrap();
     assert_eq!(records.count(), 2);
     let (_, inputs) =
         Inputs::parse(words("echo"), &Separators::default(), &[], Vec::new()).unwrap();
@@ -164,7 +164,7 @@ fn blank_values_trimming_and_an_end_of_file_string() {
         Vec::new(),
     )
     .unwrap();
-    let (_, mut records) = inputs.open(&split, false, false).unwrap();
+    let (_, mut records) = inputs.open(&split, false, false, false).unwrap();
     assert_eq!(
         records.next().unwrap().unwrap(),
         [b"x ".to_vec(), b"y ".to_vec()]
@@ -192,7 +192,7 @@ fn separators_may_be_other_words() {
     )
     .unwrap();
     assert_eq!(command, words("echo :::"));
-    let (_, records) = inputs.open(&newline(), false, false).unwrap();
+    let (_, records) = inputs.open(&newline(), false, false, false).unwrap();
     let all: Vec<_> = records.map(Result::unwrap).collect();
     assert_eq!(all, [words("a 1"), words("b 2")]);
 }
