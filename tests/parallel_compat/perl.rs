@@ -1,7 +1,8 @@
 //! `{= perl =}` and `{=N perl =}` against GNU parallel itself: `$_`, the
 //! positions, `@arg`, `$job->seq()`, `total_jobs()`, `Q()`, `uq()`,
 //! `skip()`, values with spaces, quotes and newlines, state kept between
-//! jobs, with `-N`, `-v`, `--tagstring`, `-q` and `--dry-run`.
+//! jobs, with `-N`, `-v`, `--tagstring`, `-q` and `--dry-run`; and
+//! `--filter`.
 
 use super::{both, same, same_joblog};
 
@@ -135,6 +136,20 @@ fn perl_sees_the_jobs_numbers_and_can_skip_jobs() {
         b"",
     );
     same(&["-k", "echo", "{= skip() =}", ":::", "a", "b", "c"], b"");
+    // A dry run prints a skipped job too, and counts it as failed.
+    same(
+        &[
+            "--dry-run",
+            "-k",
+            "echo",
+            "{= skip() if $_ eq 'b' =}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
     same(
         &[
             "-k",
@@ -272,4 +287,88 @@ fn perl_values_are_bytes_whatever_the_code_does() {
     assert_eq!(ours.stdout, b"AB\nCD\n", "{}", super::shown(&ours));
     assert_eq!(ours.status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--filter`: a job runs only if every filter, its replacement strings
+/// replaced as they are, is true as Perl; one filtered out keeps its
+/// number and counts as skipped (exit -2 in the joblog, a failure in the
+/// exit status); code that dies or does not compile is false.
+#[test]
+fn filters_run_only_the_jobs_they_pass() {
+    same(
+        &[
+            "-k",
+            "--filter",
+            "\"{}\" ne \"b\"",
+            "echo",
+            "{#}",
+            "{}",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--filter",
+            "{1} < {2}",
+            "--filter",
+            "{2} < 3",
+            "echo",
+            "{1}{2}",
+            ":::",
+            "1",
+            "2",
+            "3",
+            ":::",
+            "1",
+            "2",
+            "3",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k", "--filter", "{#} % 2", "echo", ":::", "a", "b", "c", "d",
+        ],
+        b"",
+    );
+    same(&["--filter", "die 'boom'", "echo", ":::", "a"], b"");
+    same(&["--filter", "(", "echo", ":::", "a"], b"");
+    same(
+        &["-k", "--filter", "'{}' ne 'a b'", "echo", ":::", "a b", "c"],
+        b"",
+    );
+    same(&["-k", "--filter", "{} > 1", "echo"], b"1\n2\n3\n");
+    // --dry-run prints every job, filtered or not, and counts those
+    // filtered out as failed, as GNU parallel does.
+    same(
+        &[
+            "--dry-run",
+            "-k",
+            "--filter",
+            "{} > 1",
+            "echo",
+            ":::",
+            "1",
+            "2",
+        ],
+        b"",
+    );
+    same_joblog(
+        &[
+            "-k",
+            "--filter",
+            "\"{}\" ne \"b\"",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        |_| {},
+    );
 }

@@ -76,6 +76,8 @@ pub struct Maker {
     pub block_as: Option<BlockAs>,
     /// `--tee`: all of stdin, every job's stdin.
     pub tee: Option<Arc<Vec<u8>>>,
+    /// `--filter`: the jobs that run.
+    pub filters: Option<Arc<crate::filter::Filters>>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -104,6 +106,7 @@ impl Maker {
             insert: true,
             block_as: None,
             tee: None,
+            filters: None,
         }
     }
 
@@ -156,6 +159,10 @@ impl Maker {
         }
         let _ = perl_expr::take_skipped();
         let mut parts = self.template.render(&fields, seq, self.fill, true);
+        let filtered_out = match &self.filters {
+            Some(filters) => !filters.pass(&fields, seq)?,
+            None => false,
+        };
         if self.block_as.is_some() {
             // The name of a --cat file: a variable for the shell to expand.
             parts = parts
@@ -164,7 +171,7 @@ impl Maker {
                 .collect();
             fields = vec![block_file::NAME_IN_COMMAND.to_vec()];
         }
-        let skipped = perl_expr::take_skipped();
+        let skipped = perl_expr::take_skipped() || filtered_out;
         let job = Job {
             parts: parts.clone(),
             seq: seq as u64,

@@ -25,6 +25,7 @@ mod block_timeout;
 mod color;
 mod each_host;
 mod edit;
+mod filter;
 mod group_by;
 mod halt;
 mod held;
@@ -915,6 +916,13 @@ pub struct Scheduling {
     /// run nothing (`{%}` shows the slots in turn).
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Run a job only if FILTER (repeatable: every one), its replacement
+    /// strings replaced by the job's values, is true as Perl code, e.g.
+    /// --filter '{1} < {2}'; a job filtered out is skipped (exit -2 in
+    /// the joblog), as one whose Perl code calls skip. --dry-run prints
+    /// every job, as in GNU parallel.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Run the jobs in a random order (all inputs are read first).
     #[arg(long)]
     pub shuf: bool,

@@ -471,15 +471,19 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
         Jobs::Streamed(batches) => batches,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
+    // Jobs that `skip()` or `--filter` skip are printed too, and counted
+    // as failed in the exit status, as GNU parallel's dry run does.
+    let mut skipped = 0_usize;
     for (index, fields) in jobs.enumerate() {
         let fields = match fields {
             Ok(fields) => fields,
             Err(msg) => return own_error(&msg),
         };
-        let (_, text) = match plan.maker.make(fields, index + 1) {
+        let (job, text) = match plan.maker.make(fields, index + 1) {
             Ok(made) => made,
             Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
         };
+        skipped += usize::from(job.skipped);
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
         let mut line = shell_quoted(text.command(Some(slot)), &quoting);
         line.push(b'\n');
@@ -504,7 +508,7 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
         }
     }
     match out.flush() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(u8::try_from(skipped).map_or(101, |n| n.min(101))),
         Err(err) => write_failed(&err),
     }
 }

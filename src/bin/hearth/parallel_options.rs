@@ -50,7 +50,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         Some("the nearest is --env NAME"),
     ),
     (&["-x", "--exit"], None),
-    (&["--filter", "--filter-hosts"], None),
+    (&["--filter-hosts"], None),
     (&["--hostgroups", "--hgrp"], None),
     (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),

@@ -64,16 +64,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
             });
         }
     };
-    let header = match args.input.header.as_deref() {
-        None => false,
-        Some(":") => true,
-        Some(other) => {
-            return Err(format!(
-                "--header {other:?}: hearth map takes --header : (the first input of each source \
-                 names its columns)"
-            ));
-        }
-    };
+    let header = header(args)?;
     let split = split(args)?;
     let names = names(args);
     // As in GNU parallel, `{}` in a longer word takes the word again for
@@ -120,6 +111,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         insert: args.packing.max_replace_args != Some(0),
         block_as: None,
         tee,
+        filters: filters(args, &names, &columns, slots)?,
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total() || tag.as_ref().is_some_and(Template::needs_total);
@@ -301,6 +293,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         insert: true,
         block_as: block_as(args),
         tee: None,
+        filters: filters(args, &names, &[], slots)?,
     };
     Ok(Plan {
         maker,
@@ -438,6 +431,28 @@ fn stdin(args: &MapArgs) -> Result<std::fs::File, String> {
         while stdin.read(&mut byte).map_err(cannot)? == 1 && byte[0] != b'\n' {}
     }
     Ok(stdin)
+}
+
+/// `--header :`: the first input of each source names its columns.
+fn header(args: &MapArgs) -> Result<bool, String> {
+    match args.input.header.as_deref() {
+        None => Ok(false),
+        Some(":") => Ok(true),
+        Some(other) => Err(format!(
+            "--header {other:?}: hearth map takes --header : (the first input of each source \
+             names its columns)"
+        )),
+    }
+}
+
+/// `--filter`'s filters, if any.
+fn filters(
+    args: &MapArgs,
+    names: &Names,
+    columns: &[Vec<u8>],
+    slots: usize,
+) -> Result<Option<Arc<crate::filter::Filters>>, String> {
+    Ok(crate::filter::Filters::new(&args.scheduling.filter, names, columns, slots)?.map(Arc::new))
 }
 
 /// `--bin` or `--shard`, if given.
