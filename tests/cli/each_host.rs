@@ -252,6 +252,27 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
             String::from_utf8_lossy(&theirs.stderr)
         );
     }
+    // pdsh's -S (another option after it): the largest exit status, where
+    // hearth's own is the number of hosts that failed.
+    for (args, status) in [
+        (vec!["-S", "-w", "node[1-2]", "exit 3"], 3),
+        (vec!["-S", "-w", "node[1-2]", "true"], 0),
+        (vec!["-w", "node[1-2]", "exit 3"], 2),
+    ] {
+        let theirs = std::process::Command::new(pdsh)
+            .args(&args)
+            .env("PDSH_RCMD_TYPE", "ssh")
+            .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"))
+            .output()
+            .unwrap();
+        let mut ours_args = vec!["run", "--ssh", &ssh];
+        ours_args.extend(args.iter().copied());
+        let ours = hearth(&ours_args, "");
+        assert_exit(&ours, status);
+        if args[0] == "-S" {
+            assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        }
+    }
     // $WCOLL when no host is named.
     let ours = super::command(&["run", "--ssh", &ssh, "echo", "w"], &super::run_tag())
         .env("WCOLL", &wcoll)

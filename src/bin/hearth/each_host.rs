@@ -236,6 +236,8 @@ fn exit_status(
     }
     if control.signalled().is_some() {
         ExitCode::from(INTERRUPTED)
+    } else if args.each_host.pdsh.is_some_and(|pdsh| pdsh.largest_status) {
+        ExitCode::from(tally.largest_status())
     } else {
         ExitCode::from(tally.exit_status())
     }

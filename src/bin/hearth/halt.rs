@@ -140,6 +140,8 @@ pub struct Tally {
     /// The exit status of the last job that failed (255 for a job that
     /// failed without one).
     last_failed_status: Option<i32>,
+    /// The largest exit status of a failed job, 0 if none failed.
+    largest_status: i32,
     /// The halt happened.
     pub halted: Option<When>,
 }
@@ -161,6 +163,7 @@ impl Tally {
             Err(status) => {
                 self.failed += 1;
                 self.last_failed_status = Some(status);
+                self.largest_status = self.largest_status.max(status.rem_euclid(256));
             }
         }
         let halt = self.halt?;
@@ -185,6 +188,12 @@ impl Tally {
             self.halted = Some(halt.when);
         }
         self.halted
+    }
+
+    /// The largest exit status of the jobs (as an exit status: -2 is
+    /// 254), as pdsh's -S gives it; 0 when none failed.
+    pub fn largest_status(&self) -> u8 {
+        u8::try_from(self.largest_status).unwrap_or(255)
     }
 
     /// The exit status for the jobs, as GNU parallel's: 0 when none

@@ -391,6 +391,8 @@ pub struct EachHost {
 pub struct Pdsh {
     /// Each line prefixed `host: ` (no -N).
     pub names: bool,
+    /// pdsh's -S: the exit status is the largest of the commands'.
+    pub largest_status: bool,
 }
 
 /// Slots on a Slurm cluster: steps of their own, or of an allocation.
@@ -1061,6 +1063,7 @@ fn main() -> ExitCode {
 fn parse_cli() -> Result<Cli, clap::Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args: Vec<OsString> = std::env::args_os().collect();
+    run::pdsh_status_flag(&mut args);
     let err = match Cli::try_parse_from(&args) {
         Ok(cli) => return Ok(cli),
         Err(err) => err,

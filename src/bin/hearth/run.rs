@@ -1,7 +1,8 @@
 //! `hearth run -S HOSTS CMD...`: the command once on every host, as pdsh
 //! runs it, for people who never used GNU parallel; pdsh's own options
 //! (`-w` with `^FILE` and `-HOST`, `-x`, `-l`, `-R ssh`, `-t`, `-u`,
-//! `-N`, `-f`, `$WCOLL`) work, so a pdsh command line runs unchanged. It is `hearth map
+//! `-N`, `-f`, `-S` before another option, `$WCOLL`) work, so a pdsh
+//! command line runs unchanged. It is `hearth map
 //! --nonall --line-buffer` with pdsh's way of printing (`host: ` before
 //! each line, a summary of the hosts that failed): its options are turned
 //! into `hearth map`'s, so the two never drift apart.
@@ -77,10 +78,37 @@ pub struct RunArgs {
     /// -N).
     #[arg(short = 'N')]
     pub no_names: bool,
+    /// Exit with the largest of the command's exit statuses over the
+    /// hosts (255 for a host not reached) instead of the number of hosts
+    /// where it failed: pdsh's -S, which is taken as this when another
+    /// option follows it (-S -w node1 ...); -S with a word after it names
+    /// hosts.
+    #[arg(long = "largest-status")]
+    pub largest_status: bool,
     /// The command and its arguments, run with `sh -c` on every host
     /// (words joined by spaces).
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
+/// status) read as `--largest-status` where it cannot be hearth's `-S
+/// HOSTS`: when another option, or nothing, follows it.
+pub fn pdsh_status_flag(args: &mut [OsString]) {
+    if args.get(1).is_none_or(|word| word != "run") {
+        return;
+    }
+    for at in 2..args.len() {
+        if args[at] == "--" {
+            return;
+        }
+        let next_is_option = args
+            .get(at + 1)
+            .is_none_or(|next| next.as_encoded_bytes().starts_with(b"-"));
+        if args[at] == "-S" && next_is_option {
+            args[at] = "--largest-status".into();
+        }
+    }
 }
 
 impl RunArgs {
@@ -127,6 +155,7 @@ impl RunArgs {
                 each_host: EachHost {
                     pdsh: Some(Pdsh {
                         names: !self.no_names,
+                        largest_status: self.largest_status,
                     }),
                     ..args.each_host
                 },
@@ -191,4 +220,36 @@ fn usage_error(msg: String) -> clap::Error {
 /// A duration as `hearth map` takes it back: seconds.
 fn seconds(duration: Duration) -> String {
     format!("{}", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod pdsh_status_tests {
+    use super::*;
+
+    fn read(words: &[&str]) -> Vec<String> {
+        let mut args: Vec<OsString> = words.iter().map(OsString::from).collect();
+        pdsh_status_flag(&mut args);
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_dash_s_before_an_option_or_at_the_end_is_pdshs() {
+        assert_eq!(
+            read(&["hearth", "run", "-S", "-w", "n1", "x"])[2],
+            "--largest-status"
+        );
+        assert_eq!(
+            read(&["hearth", "run", "-w", "n1", "-S"])[4],
+            "--largest-status"
+        );
+        // Hosts after it, a command after --, or another subcommand: as is.
+        assert_eq!(read(&["hearth", "run", "-S", "n1", "x"])[2], "-S");
+        assert_eq!(
+            read(&["hearth", "run", "-w", "n", "--", "-S", "-x"])[5],
+            "-S"
+        );
+        assert_eq!(read(&["hearth", "map", "-S", "-j1"])[2], "-S");
+    }
 }
