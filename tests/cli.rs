@@ -1306,8 +1306,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
              the nearest is --env NAME",
         ),
         (
-            &["--ssh-delay", "1"],
-            "--ssh-delay is an option of GNU parallel that hearth map does not have",
+            &["--tmux"],
+            "--tmux is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--rpl", "{:(\\d+)} substr($_,0,$$1)=''"],

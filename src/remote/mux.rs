@@ -157,11 +157,36 @@ pub(crate) enum Gate {
 pub(crate) struct Mux {
     masters: Vec<Master>,
     dir: Option<PathBuf>,
+    /// When ssh may start (`--ssh-delay`): the masters here, the slots'
+    /// sessions in the engine.
+    pub(crate) pace: SshPace,
+}
+
+/// At most one ssh started per `delay` (GNU parallel's `--ssh-delay`).
+#[derive(Debug, Default)]
+pub(crate) struct SshPace {
+    delay: Option<Duration>,
+    last: Option<Instant>,
+}
+
+impl SshPace {
+    /// When the next ssh may start, if it may not now.
+    pub(crate) fn not_before(&self, now: Instant) -> Option<Instant> {
+        let at = self.last? + self.delay?;
+        (at > now).then_some(at)
+    }
+
+    /// An ssh started `now`.
+    pub(crate) fn started(&mut self, now: Instant) {
+        if self.delay.is_some() {
+            self.last = Some(now);
+        }
+    }
 }
 
 impl Mux {
-    /// Masters for `hosts`, none started.
-    pub(crate) fn new(hosts: &[Host]) -> Mux {
+    /// Masters for `hosts`, none started; at most one ssh per `ssh_delay`.
+    pub(crate) fn new(hosts: &[Host], ssh_delay: Option<Duration>) -> Mux {
         let masters = hosts
             .iter()
             .map(|host| match &host.transport {
@@ -169,7 +194,14 @@ impl Mux {
                 _ => Master::Off,
             })
             .collect();
-        Mux { masters, dir: None }
+        Mux {
+            masters,
+            dir: None,
+            pace: SshPace {
+                delay: ssh_delay,
+                last: None,
+            },
+        }
     }
 
     /// The control socket of host `index`.
@@ -265,8 +297,14 @@ impl Mux {
             },
             Master::Idle => {}
         }
+        if self.pace.not_before(now).is_some() {
+            return Gate::Wait;
+        }
         match self.start(index, host, now, within) {
-            Ok(()) => Gate::Wait,
+            Ok(()) => {
+                self.pace.started(now);
+                Gate::Wait
+            }
             Err(err) => Gate::Failed(MasterFailure {
                 status: None,
                 stderr: Vec::new(),

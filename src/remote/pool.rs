@@ -49,6 +49,7 @@ pub struct PoolBuilder {
     timeout: Option<Duration>,
     timeout_of_median: Option<f64>,
     max_running: Option<usize>,
+    ssh_delay: Option<Duration>,
     handshake_timeout: Duration,
     slot_timeout: Duration,
     max_attempts: u32,
@@ -127,6 +128,15 @@ impl PoolBuilder {
     /// themselves all start as usual. At least 1.
     pub fn max_running(mut self, n: usize) -> Self {
         self.max_running = Some(n.max(1));
+        self
+    }
+
+    /// At most one `ssh` started per `delay` (an ssh host's login, and
+    /// each slot's session over it), as GNU parallel's `--ssh-delay`: for
+    /// sshd servers or firewalls that refuse connections opened too fast.
+    /// By default they start as soon as they are due.
+    pub fn ssh_delay(mut self, delay: Duration) -> Self {
+        self.ssh_delay = Some(delay).filter(|delay| !delay.is_zero());
         self
     }
 
@@ -383,6 +393,7 @@ impl PoolBuilder {
             timeout: self.timeout,
             timeout_of_median: self.timeout_of_median,
             max_running: self.max_running,
+            ssh_delay: self.ssh_delay,
             handshake_timeout: self.handshake_timeout,
             slot_timeout: self.slot_timeout,
             max_attempts: self.max_attempts,
@@ -565,6 +576,7 @@ impl Pool {
             timeout: None,
             timeout_of_median: None,
             max_running: None,
+            ssh_delay: None,
             handshake_timeout: Duration::from_secs(30),
             slot_timeout: DEFAULT_SLOT_TIMEOUT,
             max_attempts: 3,

@@ -131,3 +131,55 @@ fn malformed_host_is_a_usage_error() {
     }
     assert_eq!(sshd.log_count("Connection from"), connections);
 }
+
+/// `--ssh-delay`: at most one ssh started per delay: the two hosts'
+/// logins and their slots' sessions start at least the delay apart (the
+/// times of the debug log), and the command runs as usual.
+#[test]
+fn ssh_delay_spaces_the_sshs_it_starts() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let args = [
+        "map",
+        "--ssh",
+        &ssh,
+        "-S",
+        "node1,node2",
+        "-j",
+        "1",
+        "--ssh-delay",
+        "0.3",
+        "--nonall",
+        "echo",
+        "hi",
+    ];
+    let output = super::command(&args, &super::run_tag())
+        .env("HEARTH_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "hi\nhi\n");
+    let err = stderr(&output);
+    // The seconds of the day of a log line (`2026-12-07T10:20:30.123456Z`).
+    let seconds = |line: &str| -> f64 {
+        let time = &line[line.find('T').unwrap() + 1..line.find('Z').unwrap()];
+        let mut parts = time.split(':').map(|p| p.parse::<f64>().unwrap());
+        let (h, m, s) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        h * 3600.0 + m * 60.0 + s
+    };
+    let started: Vec<f64> = err
+        .lines()
+        .filter(|l| l.contains("ssh master logging in") || l.contains("slot started"))
+        .map(seconds)
+        .collect();
+    // A login and a session on each host (--nonall: the command once on
+    // every host, so every host's slot starts).
+    assert_eq!(started.len(), 4, "{err}");
+    for pair in started.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.299, "{started:?}\n{err}");
+    }
+}

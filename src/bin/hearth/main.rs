@@ -188,6 +188,11 @@ pub struct MapArgs {
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
+    /// Start at most one ssh per DURATION (a host's login, each slot's
+    /// session over it), for servers that refuse connections opened too
+    /// fast; seconds (0.2) or with units (200ms).
+    #[arg(long = "ssh-delay", visible_alias = "sshdelay", value_name = "DURATION", value_parser = parse_duration)]
+    pub ssh_delay: Option<Duration>,
     /// Start the slots of the hosts with this command instead of ssh;
     /// `{host}` and `{bin}` are replaced, `--remote-worker` is appended
     /// (so end it with {bin}), e.g. "docker exec -i {host} {bin}".

@@ -39,7 +39,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--compress", "--compress-program", "--decompress-program"],
         None,
     ),
-    (&["--ssh-delay"], None),
     (&["-e"], Some("the nearest is -E STR")),
     (
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],

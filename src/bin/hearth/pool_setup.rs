@@ -291,6 +291,9 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
     if let Some(fanout) = args.each_host.fanout {
         builder = builder.max_running(fanout as usize);
     }
+    if let Some(delay) = args.ssh_delay {
+        builder = builder.ssh_delay(delay);
+    }
     let builder = builder
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)

@@ -83,6 +83,8 @@ pub(crate) struct Settings {
     pub(crate) timeout_of_median: Option<f64>,
     /// At most this many jobs in flight over all the slots.
     pub(crate) max_running: Option<usize>,
+    /// At most one ssh started per this time (`--ssh-delay`).
+    pub(crate) ssh_delay: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
     /// How long a ready slot may be silent before it is dead.
     pub(crate) slot_timeout: Duration,
@@ -185,7 +187,7 @@ impl Engine {
         base: usize,
     ) -> Engine {
         let slots = SlotEntry::all(&hosts, Instant::now(), settings.window);
-        let mux = Mux::new(&hosts);
+        let mux = Mux::new(&hosts, settings.ssh_delay);
         let gate = settings
             .throttle
             .clone()

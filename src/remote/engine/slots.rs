@@ -12,6 +12,7 @@ use mio::Registry;
 use super::liveness::{ping_due, silent_at};
 use super::window::{Window, WindowPolicy};
 use super::{Engine, Phase, after};
+use crate::remote::Transport;
 use crate::remote::failure::{Ending, diagnose};
 use crate::remote::mux::{Gate, MASTER_CHECK, MasterFailure};
 use crate::remote::slot::{Counters, Slot, Stage, TOKENS_PER_SLOT};
@@ -198,6 +199,13 @@ impl Engine {
                         continue;
                     }
                 };
+            // --ssh-delay: an ssh session (or login) waits its turn.
+            if matches!(host.transport, Transport::Ssh { .. })
+                && let Some(at) = self.mux.pace.not_before(now)
+            {
+                entry.respawn_at = Some(at);
+                continue;
+            }
             entry.respawn_at = None;
             entry.rtt_probe = None;
             entry.starts += 1;
@@ -232,6 +240,9 @@ impl Engine {
                 self.settings.max_frame,
             ) {
                 Ok(slot) => {
+                    if matches!(host.transport, Transport::Ssh { .. }) {
+                        self.mux.pace.started(now);
+                    }
                     debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
                     entry.slot = Some(slot);
                 }
