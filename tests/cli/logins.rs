@@ -179,7 +179,10 @@ fn ssh_delay_spaces_the_sshs_it_starts() {
     // A login and a session on each host (--nonall: the command once on
     // every host, so every host's slot starts).
     assert_eq!(started.len(), 4, "{err}");
+    // The log's times are taken after each ssh was spawned, which takes
+    // longer one time than another: a generous margin for that.
     for pair in started.windows(2) {
-        assert!(pair[1] - pair[0] >= 0.299, "{started:?}\n{err}");
+        assert!(pair[1] - pair[0] >= 0.2, "{started:?}\n{err}");
     }
+    assert!(started[3] - started[0] >= 0.8, "{started:?}\n{err}");
 }
