@@ -1314,8 +1314,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "tags with arguments (a regular expression with groups) are GNU parallel's",
         ),
         (
-            &["--compress"],
-            "--compress is an option of GNU parallel that hearth map does not have",
+            &["--memsuspend", "1G"],
+            "--memsuspend is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--semaphore"],

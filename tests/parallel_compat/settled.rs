@@ -12,6 +12,21 @@ fn options_that_change_nothing_are_taken() {
         b"",
     );
     same(&["-k", "--controlmaster", "echo", ":::", "a"], b"");
+    // Output buffered compressed by GNU parallel, the same bytes printed.
+    same(&["-k", "--compress", "seq", "{}", ":::", "3", "20000"], b"");
+    same(
+        &[
+            "-k",
+            "--compress-program",
+            "gzip",
+            "--decompress-program",
+            "gzip -d",
+            "echo",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
 }
 
 #[test]
@@ -82,10 +97,12 @@ fn process_slot_var_counts_slots_from_0() {
         ],
         b"",
     );
-    // Even PATH: the job's sh is found all the same.
+    // Even PATH: the job's sh is found all the same. (One slot: with
+    // more, the first one up takes the job, not always slot 1.)
     same(
         &[
             "-k",
+            "-j1",
             "--process-slot-var",
             "PATH",
             "echo $PATH {}",

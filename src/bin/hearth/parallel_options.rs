@@ -35,10 +35,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--csv"], None),
-    (
-        &["--compress", "--compress-program", "--decompress-program"],
-        None,
-    ),
     (&["-e"], Some("the nearest is -E STR")),
     (
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],

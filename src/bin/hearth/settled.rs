@@ -5,6 +5,11 @@
 //! - `-M`/`--controlmaster`: the slots of an ssh host always share one
 //!   login (one ssh master per host), so there is nothing to switch on.
 //! - `--plain`: hearth reads no profile (`~/.parallel/config`, `-J`).
+//! - `--compress`, `--compress-program PRG`, `--decompress-program PRG`:
+//!   GNU parallel compresses the temporary files it buffers output in;
+//!   hearth holds a job's output in memory (or, past 16 MiB with
+//!   `--color-failed`, in a temporary file already removed), and prints
+//!   the same bytes, so there is nothing to compress.
 //! - `--gnu`: hearth has no other mode.
 //! - `--silent`: no command line on stdout, whatever `-v` says (GNU
 //!   parallel lets it win in either order); `-t` still prints them on
@@ -41,6 +46,15 @@ pub struct Settled {
     /// Accepted for GNU parallel's sake.
     #[arg(long, hide = true)]
     pub gnu: bool,
+    /// Accepted for GNU parallel's sake: no temporary files to compress.
+    #[arg(long, hide = true)]
+    pub compress: bool,
+    /// Accepted for GNU parallel's sake, with --compress.
+    #[arg(long = "compress-program", value_name = "PRG", hide = true)]
+    pub compress_program: Option<String>,
+    /// Accepted for GNU parallel's sake, with --compress.
+    #[arg(long = "decompress-program", value_name = "PRG", hide = true)]
+    pub decompress_program: Option<String>,
     /// Print no command lines on stdout, even with -v (-t still prints
     /// them on stderr).
     #[arg(long)]
