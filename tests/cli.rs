@@ -1397,6 +1397,34 @@ fn group_by_mistakes_are_named() {
     );
 }
 
+/// `--filter` mistakes: the slot, which is not known when a job is
+/// chosen, and the number of jobs with `--pipe`, which is not known
+/// before the end of stdin.
+#[test]
+fn filter_mistakes_are_named() {
+    let output = hearth(
+        &["map", "-j1", "--filter", "{%} == 1", "echo", ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("{%} (the slot) is not known"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "");
+    let output = hearth(
+        &["map", "--pipe", "--plus", "--filter", "{##} > 0", "cat"],
+        "1\n",
+    );
+    assert_exit(&output, 255);
+    assert!(
+        stderr(&output).contains("in --filter need the number of jobs"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// `--block-timeout`: a stream that stops for a while has the block read
 /// so far cut (its whole records) and run before the stream goes on;
 /// without it the block would wait for more input or the end of stdin.

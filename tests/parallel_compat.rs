@@ -903,6 +903,13 @@ fn resume_skips_what_the_joblog_shows() {
     same_joblog(&failed, earlier);
     // No joblog yet: every job runs.
     same_joblog(&resume, |_| {});
+    // A dry run shows only the jobs that would run.
+    let log = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+               1\t:\t1796567190.751\t     0.001\t0\t2\t0\t0\techo 0; exit 0\n\
+               3\t:\t1796567190.755\t     0.001\t0\t2\t3\t0\techo 3; exit 3\n";
+    let mut dry = vec!["--dry-run", "--resume", "--joblog", "log"];
+    dry.extend_from_slice(&args);
+    same_in(&[("log", log.as_bytes())], &dry, b"");
 }
 
 /// Every file under `dir`, with its contents (none if there is no `dir`).

@@ -519,6 +519,9 @@ fn first_line_skipped() {
         lines,
     );
     same(&["--skip-first-line", "--pipe", "-k", "cat"], lines);
+    // The first record, as -d and -0 end them.
+    same(&["--skip-first-line", "-k", "-d", ",", "echo"], b"a,b,c");
+    same(&["--skip-first-line", "-k", "-0", "echo"], b"a\nb\0c\0");
     same(
         &[
             "--skip-first-line",
@@ -535,6 +538,8 @@ fn first_line_skipped() {
         &[
             "--skip-first-line",
             "--pipe-part",
+            "--bt",
+            "1",
             "--block",
             "10",
             "-k",

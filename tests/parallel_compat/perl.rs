@@ -343,6 +343,73 @@ fn filters_run_only_the_jobs_they_pass() {
         b"",
     );
     same(&["-k", "--filter", "{} > 1", "echo"], b"1\n2\n3\n");
+}
+
+/// `--filter` as GNU parallel evaluates it: with the number of jobs, under
+/// `use strict`, and a `{= =}` that dies stopping the run.
+#[test]
+fn filters_see_the_total_and_strict_perl() {
+    // The number of jobs, in a replacement string and in code.
+    same(
+        &[
+            "--plus",
+            "-k",
+            "--filter",
+            "{#} == {##}",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "-k",
+            "--filter",
+            "{= $_ = total_jobs() =} == 3",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        b"",
+    );
+    // Under `use strict`: an unquoted word is an error, so false.
+    same(
+        &[
+            "-k",
+            "--filter",
+            "{} =~ /b/",
+            "echo",
+            ":::",
+            "abc",
+            "bcd",
+            "1b",
+        ],
+        b"",
+    );
+    // A {= =} in a filter that dies stops the run (GNU parallel exits
+    // 25, hearth 255: its own error).
+    let Some((theirs, ours)) = both(
+        &[
+            "-k",
+            "--filter",
+            "{= die 'boom' =} 1",
+            "echo",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    ) else {
+        return;
+    };
+    assert!(theirs.stdout.is_empty() && ours.stdout.is_empty());
+    assert_eq!(ours.status.code(), Some(255), "{}", super::shown(&ours));
+    assert_ne!(theirs.status.code(), Some(0));
     // --dry-run prints every job, filtered or not, and counts those
     // filtered out as failed, as GNU parallel does.
     same(

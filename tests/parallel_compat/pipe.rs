@@ -634,6 +634,11 @@ fn lines_grouped_by_a_value() {
         tabbed,
     );
     same(&["--group-by", "1", "-k", "-N2", "echo ==; cat"], tabbed);
+    // Implied --pipe for the options that go with it.
+    same(
+        &["--group-by", "1", "--block", "10", "-k", "echo ==; cat"],
+        tabbed,
+    );
     same(&["--pipe", "--group-by", "1", "-k", "echo ==; cat"], tabbed);
     same(
         &["--pipe", "--groupby", "2", "-k", "-N1", "echo ==; cat"],

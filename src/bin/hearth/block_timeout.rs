@@ -4,7 +4,8 @@
 //! stream (`tail -f log | hearth map --pipe --bt 1s ...`) is worked on
 //! as it comes instead of when a block fills. As in GNU parallel, the
 //! block size then never grows with a warning: a record longer than a
-//! block is read on until it ends.
+//! block is read on until it ends. With `--pipe-part` it changes
+//! nothing: files do not keep a part waiting.
 //!
 //! The inputs of `--pipe` say whether they can be read without waiting
 //! ([`Input`]): stdin (through a duplicate of its descriptor, with no

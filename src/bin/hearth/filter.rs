@@ -8,17 +8,23 @@
 //! One `perl` process for the run evaluates the filters, fed each job's
 //! code as a `{= =}` code's value (see `perl_expr.rs`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::inputs::JobText;
 use crate::perl_expr::{Job, PerlExprs};
 use crate::replace::{Fill, Names, Template};
 
-/// The code that evaluates a filter (the value, `$_`): 1 if true.
-const EVALUATE: &str = "$_ = (eval $_) ? 1 : 0";
+/// The code that evaluates a filter (the value, `$_`): 1 if true. Under
+/// `use strict`, as GNU parallel's own code evaluates it: a bareword (an
+/// unquoted value) is an error, so false.
+const EVALUATE: &str = "$_ = (eval \"use strict; $_\") ? 1 : 0";
 
 /// The filters of a run.
 pub struct Filters {
     templates: Vec<Template>,
     perl: PerlExprs,
+    /// The number of jobs, when known before the first (0 if not).
+    total: AtomicUsize,
 }
 
 impl std::fmt::Debug for Filters {
@@ -55,7 +61,25 @@ impl Filters {
         }
         let perl = PerlExprs::start(vec![EVALUATE.to_owned()])
             .map_err(|err| format!("--filter: {err}"))?;
-        Ok(Some(Filters { templates, perl }))
+        Ok(Some(Filters {
+            templates,
+            perl,
+            total: AtomicUsize::new(0),
+        }))
+    }
+
+    /// True if a filter needs the number of jobs (`{##}`, `{0#}`,
+    /// `total_jobs()`).
+    pub fn needs_total(&self) -> bool {
+        self.templates.iter().any(Template::needs_total)
+    }
+
+    /// The number of jobs, for the filters' replacement strings and code.
+    pub fn set_total(&self, total: usize) {
+        for template in &self.templates {
+            template.set_total(total);
+        }
+        self.total.store(total, Ordering::Relaxed);
     }
 
     /// Whether the job `seq` of `fields` passes every filter.
@@ -66,10 +90,23 @@ impl Filters {
     pub fn pass(&self, fields: &[Vec<u8>], seq: usize) -> Result<bool, String> {
         for template in &self.templates {
             let parts = template.render(fields, seq, Fill::Join, false);
+            // A `{= =}` in the filter that died stops the run, as in the
+            // command.
+            if let Some(err) = template.perl_error() {
+                return Err(format!("--filter: {err}"));
+            }
+            // The parts are cut where the slot's number goes.
+            if parts.len() > 1 {
+                return Err(
+                    "--filter: {%} (the slot) is not known when a job is chosen to run: leave \
+                     it out of the filter"
+                        .to_owned(),
+                );
+            }
             let code = JobText::join(&parts, None);
             let job = Job {
                 seq,
-                total: 0,
+                total: self.total.load(Ordering::Relaxed),
                 fields,
             };
             let answer = self.perl.eval(0, &code, &job);

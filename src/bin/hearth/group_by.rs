@@ -22,6 +22,7 @@
 //! and `--regexp`.
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// The filter: stdin's lines on its stdout, each group's first line after
@@ -159,7 +160,28 @@ pub fn marked(
         Column::Number(n) => (n.to_string(), String::new()),
         Column::Name(name) => (String::new(), name.clone()),
     };
-    let mut child = Command::new("perl")
+    let parent = std::process::id();
+    let mut command = Command::new("perl");
+    // The filter reads stdin, which may be a stream that says nothing for
+    // a long time: it must not outlive a run that stops early (--halt
+    // now exits at once). Called on the thread that plans the run, which
+    // lives as long as the run.
+    // SAFETY: between fork and exec the closure calls prctl(2), getppid(2)
+    // and _exit(2), all async-signal-safe, and touches no memory but its
+    // own copy of `parent`.
+    unsafe {
+        let _ = command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The run ended before the call: nobody reads the filter.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(0);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(["-e", MARKER])
         .arg(colsep.unwrap_or("\t"))
         .arg(column)

@@ -1069,10 +1069,30 @@ fn parse_cli() -> Result<Cli, clap::Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args: Vec<OsString> = std::env::args_os().collect();
     run::pdsh_status_flag(&mut args);
-    let err = match Cli::try_parse_from(&args) {
+    let mut err = match Cli::try_parse_from(&args) {
         Ok(cli) => return Ok(cli),
         Err(err) => err,
     };
+    // --group-by implies --pipe, also for the options that require one
+    // (--block, --bt, --cat, ...): read again with it.
+    let group_by = |a: &OsString| {
+        let a = a.as_encoded_bytes();
+        [&b"--group-by"[..], b"--groupby"].iter().any(|name| {
+            a.strip_prefix(*name)
+                .is_some_and(|r| r.is_empty() || r[0] == b'=')
+        })
+    };
+    if err.kind() == ErrorKind::MissingRequiredArgument
+        && args.get(1).is_some_and(|a| a == "map")
+        && args.iter().any(group_by)
+    {
+        let mut with_pipe = args.clone();
+        with_pipe.insert(2, "--pipe".into());
+        match Cli::try_parse_from(&with_pipe) {
+            Ok(cli) => return Ok(cli),
+            Err(again) => err = again,
+        }
+    }
     let bad_count = matches!(
         err.kind(),
         ErrorKind::ValueValidation | ErrorKind::InvalidValue

@@ -383,7 +383,11 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
     if let Some(reader) = reader
         && (!reader.finished() || reader.jobs() > reported)
     {
-        say!("hearth map: stopped reading the inputs; those after job {reported} were not run");
+        if reported == 0 {
+            say!("hearth map: stopped reading the inputs; no job was run");
+        } else {
+            say!("hearth map: stopped reading the inputs; those after job {reported} were not run");
+        }
         let metrics = control.metrics();
         if !interrupted && metrics.hosts.iter().all(|h| h.dead == h.slots) {
             say!("hearth map: the pool failed: every slot is dead");
@@ -483,6 +487,10 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
             Ok(made) => made,
             Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
         };
+        // --resume: what the joblog shows ran is not run again, nor shown.
+        if plan.maker.skips(index + 1) {
+            continue;
+        }
         skipped += usize::from(job.skipped);
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
         let mut line = shell_quoted(text.command(Some(slot)), &quoting);

@@ -202,8 +202,13 @@ pub struct Blocks<R> {
     cutting: Cutting,
     /// The current block size (it grows for records longer than it).
     size: usize,
-    /// Read and not yet in a block.
+    /// Read; from `start` on, not yet in a block.
     buf: Vec<u8>,
+    /// Where what is not yet in a block begins in `buf`: a cut moves it
+    /// on (each block copied out once), and a read first moves what is
+    /// left to the front (once per read, not per cut: cutting many small
+    /// records out of one read is linear, not quadratic).
+    start: usize,
     /// Blocks cut and not yet handed out.
     ready: std::collections::VecDeque<Vec<u8>>,
     eof: bool,
@@ -225,6 +230,7 @@ impl<R: Input> Blocks<R> {
             size: cutting.block,
             cutting,
             buf: Vec::new(),
+            start: 0,
             ready: std::collections::VecDeque::new(),
             eof: false,
             done: false,
@@ -249,6 +255,8 @@ impl<R: Input> Blocks<R> {
     /// Reads up to the next multiple of the block size, or to the end, or
     /// (`--block-timeout`) until the time is up.
     fn read_block(&mut self) -> io::Result<()> {
+        drop(self.buf.drain(..self.start));
+        self.start = 0;
         let want = self.size - self.buf.len() % self.size;
         let start = self.buf.len();
         self.buf.resize(start + want, 0);
@@ -281,13 +289,20 @@ impl<R: Input> Blocks<R> {
         Ok(())
     }
 
-    /// Cuts `buf[..end]` off as a block (nothing for an empty one).
+    /// What was read and is not yet in a block.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Cuts the first `end` bytes of [`Blocks::pending`] off as a block
+    /// (nothing for an empty one).
     fn cut(&mut self, end: usize) -> bool {
         if end == 0 {
             return false;
         }
-        let rest = self.buf.split_off(end);
-        self.ready.push_back(std::mem::replace(&mut self.buf, rest));
+        let block = self.pending()[..end].to_vec();
+        self.start += end;
+        self.ready.push_back(block);
         true
     }
 
@@ -300,7 +315,7 @@ impl<R: Input> Blocks<R> {
                     return false;
                 }
                 let sep = [&recend[..], &recstart[..]].concat();
-                if let Some(at) = rfind(&self.buf, &sep) {
+                if let Some(at) = rfind(self.pending(), &sep) {
                     let end = at + recend.len();
                     cut = self.cut(end);
                 }
@@ -308,8 +323,8 @@ impl<R: Input> Blocks<R> {
             (Separator::Strings { recend, recstart }, Some(n)) => {
                 let sep = [&recend[..], &recstart[..]].concat();
                 let end_len = recend.len();
-                while let Some(at) = nth_from_one(&self.buf, &sep, n) {
-                    if self.buf.is_empty() || !self.cut(at + end_len) {
+                while let Some(at) = nth_from_one(self.pending(), &sep, n) {
+                    if self.pending().is_empty() || !self.cut(at + end_len) {
                         break;
                     }
                     cut = true;
@@ -320,7 +335,7 @@ impl<R: Input> Blocks<R> {
                     return false;
                 }
                 let last = boundary
-                    .captures_iter(&self.buf)
+                    .captures_iter(self.pending())
                     .last()
                     .and_then(|c| c.get(1))
                     .map(|m| m.end());
@@ -334,16 +349,16 @@ impl<R: Input> Blocks<R> {
                     self.garbage_seen = true;
                     // Bytes before the first record's start: a block of
                     // their own.
-                    if !start.is_match(&self.buf)
+                    if !start.is_match(self.pending())
                         && let Some(end) = boundary
-                            .captures(&self.buf)
+                            .captures(self.pending())
                             .and_then(|c| c.get(1))
                             .map(|m| m.end())
                     {
                         cut |= self.cut(end);
                     }
                 }
-                while let Some(end) = n_regex_records(&self.buf, &boundary, &start, n) {
+                while let Some(end) = n_regex_records(self.pending(), &boundary, &start, n) {
                     if !self.cut(end) {
                         break;
                     }
@@ -415,7 +430,9 @@ impl<R: Input> Iterator for Blocks<R> {
             }
             if self.eof {
                 self.done = true;
-                let last = std::mem::take(&mut self.buf);
+                let last = self.pending().to_vec();
+                self.buf = Vec::new();
+                self.start = 0;
                 return (!last.is_empty()).then_some(Ok(last));
             }
             if let Err(err) = self.read_block() {
@@ -528,6 +545,23 @@ mod tests {
         assert_eq!(float_bytes(MAX_BLOCK_F64 * 2.0), MAX_BLOCK);
         assert_eq!(float_bytes(size_f64(MAX_BLOCK)), MAX_BLOCK);
         assert_eq!(float_bytes(size_f64(1000) * 1.3), 1300);
+    }
+
+    /// Many small records out of one read: each block is its own small
+    /// allocation (a cut used to hand out the whole read buffer, and
+    /// move all that followed, for each record).
+    #[test]
+    fn small_records_are_blocks_of_their_own_size() {
+        let input: String = (0..20_000).map(|i| i.to_string() + "\n").collect();
+        let mut blocks = Blocks::new(input.as_bytes(), cutting("1M", None, None, Some(1)));
+        blocks.warn = |_, _| {};
+        let mut total = 0;
+        for block in blocks {
+            let block = block.unwrap();
+            assert!(block.capacity() <= block.len() + 64, "{}", block.capacity());
+            total += block.len();
+        }
+        assert_eq!(total, input.len());
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         filters: filters(args, &names, &columns, slots)?,
     };
     // {##} and {0#} need the number of jobs before the first one.
-    let counted = template.needs_total() || tag.as_ref().is_some_and(Template::needs_total);
+    let counted = template.needs_total()
+        || tag.as_ref().is_some_and(Template::needs_total)
+        || (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total());
     let batches = Batches::new(records, batching, template);
     // The inputs of --onall run on every host: all of them are needed.
     let jobs = if listed
@@ -131,6 +133,9 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         maker.template.set_total(all.len());
         if let Some(tag) = &tag {
             tag.set_total(all.len());
+        }
+        if let Some(filters) = &maker.filters {
+            filters.set_total(all.len());
         }
         Jobs::Listed(all.into())
     } else {
@@ -227,7 +232,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
     let (words, inputs) = command_and_inputs(args)?;
     let part_files = part_files(args, &inputs)?;
     let records = args.packing.max_replace_args.or(args.packing.max_args);
-    piping_taken(args, part_files.is_some(), records, read_all)?;
+    piping_taken(part_files.is_some(), records, read_all)?;
     let names = names(args);
     let template = Arc::new(command_template(args, &words, &names, &[])?);
     if template.needs_total() {
@@ -295,6 +300,13 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         tee: None,
         filters: filters(args, &names, &[], slots)?,
     };
+    if (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total()) {
+        return Err(
+            "{##}, {0#} and total_jobs() in --filter need the number of jobs before the first, \
+             which --pipe and --pipe-part know only at the end of their input"
+                .to_owned(),
+        );
+    }
     Ok(Plan {
         maker,
         jobs: Jobs::Streamed(blocks),
@@ -305,13 +317,10 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
 
 /// What `--pipe` (or with `part`, `--pipe-part`) does not take: a
 /// percentage of jobs for `--halt` (`read_all`), `-N 0`, and with
-/// `--pipe-part`, a number of records or `--block-timeout`.
-fn piping_taken(
-    args: &MapArgs,
-    part: bool,
-    records: Option<usize>,
-    read_all: bool,
-) -> Result<(), String> {
+/// `--pipe-part`, a number of records. (`--block-timeout` is taken with
+/// `--pipe-part` and changes nothing there, as in GNU parallel: files do
+/// not keep a part waiting.)
+fn piping_taken(part: bool, records: Option<usize>, read_all: bool) -> Result<(), String> {
     let what = if part { "--pipe-part" } else { "--pipe" };
     if read_all {
         return Err(format!(
@@ -330,13 +339,6 @@ fn piping_taken(
         return Err(
             "--pipe-part cuts at block sizes, not at numbers of records (-N, -n): give --block \
              SIZE (or --block -N for N parts per slot)"
-                .to_owned(),
-        );
-    }
-    if part && args.blocks.block_timeout.is_some() {
-        return Err(
-            "--block-timeout is for the blocks of stdin (--pipe): --pipe-part's parts are cut \
-             from files, which do not keep it waiting"
                 .to_owned(),
         );
     }

@@ -434,18 +434,18 @@ impl Source {
                 } else {
                     path.display().to_string()
                 };
-                let mut input = BufReader::with_capacity(64 * 1024, input);
-                if skip_first_line {
-                    let _ = input
-                        .read_until(b'\n', &mut Vec::new())
-                        .map_err(|err| format!("cannot read {name}: {err}"))?;
-                }
-                Ok(Box::new(Delimited {
-                    input,
+                let mut values = Delimited {
+                    input: BufReader::with_capacity(64 * 1024, input),
                     delimiter: split.delimiter.clone(),
                     name,
                     done: false,
-                }))
+                };
+                // The first record, as GNU parallel reads it: up to the
+                // delimiter (-d, -0), a newline by default.
+                if skip_first_line && let Some(Err(err)) = values.next() {
+                    return Err(err);
+                }
+                Ok(Box::new(values))
             }
         }
     }
