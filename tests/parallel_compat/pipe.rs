@@ -696,3 +696,20 @@ fn lines_grouped_by_a_value() {
         &many,
     );
 }
+
+/// `-L N` with `--pipe`: records of N lines, a block the whole records
+/// that fit (the rest of the input, fewer lines, a block of its own), or
+/// with `-N M`, M records of N lines (`-L 4` for FASTQ).
+#[test]
+fn records_of_lines() {
+    let nine = seq(9);
+    same(&["--pipe", "-k", "-L", "2", "wc -l"], &nine);
+    same(&["--pipe", "-k", "-L", "2", "-N", "1", "wc -l"], &nine);
+    same(&["--pipe", "-k", "-L", "2", "--block", "6", "wc -l"], &nine);
+    same(&["--pipe", "-k", "-L", "3", "-N", "2", "wc -l"], &seq(20));
+    same(&["--pipe", "-k", "-L", "2", "wc -c"], b"a\nb\nc");
+    same_lines(
+        &["--pipe", "-L", "3", "--block", "100k", "wc -l"],
+        &seq(100_000),
+    );
+}

@@ -773,11 +773,15 @@ pub struct Packing {
     /// N inputs per job: `{1}` to `{N}` (and `{}` all of them); with
     /// --pipe, N records per block.
     /// `{}` in a longer word repeats the word for each input, as with -X.
-    /// -L N is the same, as in GNU parallel (a trailing blank does not
-    /// join an input line to the next).
     /// -N 0 takes one input a job and puts none in the command.
-    #[arg(short = 'N', long = "max-replace-args", short_alias = 'L', value_name = "N", value_parser = whole)]
+    #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = whole)]
     pub max_replace_args: Option<usize>,
+    /// As -N N, as in GNU parallel (a trailing blank does not join an
+    /// input line to the next); with --pipe, records of N lines: a block
+    /// is the whole N-line records that fit in --block, or with -N M, M
+    /// of them (`-L 4` for FASTQ).
+    #[arg(short = 'L', value_name = "N", value_parser = whole, conflicts_with_all = ["max_args", "multiple", "context", "xargs"])]
+    pub lines: Option<usize>,
     /// At most N inputs per job (alone: N per job). --max-lines N and -l N
     /// are the same, as in GNU parallel, and -l alone is -l 1.
     #[arg(short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]

@@ -10,6 +10,9 @@
 //!   records.
 //! - With `-N n`, blocks are of exactly `n` records (the last may have
 //!   fewer), as many as the bytes read hold.
+//! - With `-L l`, a record is `l` lines: a block is the whole records that
+//!   were read (at the end of the input too: what is left is a block of
+//!   its own), or with `-N n`, `n` records of `l` lines.
 //! - A block where no record ends (a record longer than the block size)
 //!   makes the block size grow by 30%, with a warning, until one fits.
 //! - At the end of the input, what is left is the last block; an empty
@@ -66,6 +69,10 @@ pub struct Cutting {
     pub block: usize,
     /// `-N`: records per block.
     pub records: Option<usize>,
+    /// `-L`: lines per record (GNU parallel's records of whole lines:
+    /// without `-N`, a block is the whole `-L` records that fit; with it,
+    /// `-N` records of `-L` lines).
+    pub lines: Option<usize>,
     pub separator: Separator,
 }
 
@@ -107,8 +114,15 @@ impl Cutting {
         Ok(Cutting {
             block,
             records,
+            lines: None,
             separator,
         })
+    }
+
+    /// With `-L`: records of `lines` lines.
+    pub fn with_lines(mut self, lines: Option<usize>) -> Cutting {
+        self.lines = lines.filter(|&n| n > 0);
+        self
     }
 }
 
@@ -306,10 +320,28 @@ impl<R: Input> Blocks<R> {
         true
     }
 
+    /// `-L` without `-N`: cuts after the last whole record of `lines`
+    /// newlines in what was read, at the end of the input too (what is
+    /// left, a record of fewer lines, is a block of its own, as in GNU
+    /// parallel); true if it cut.
+    fn split_lines(&mut self, lines: usize) -> bool {
+        let ends: Vec<usize> = (self.pending().iter().enumerate())
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(at, _)| at + 1)
+            .collect();
+        let whole = ends.len() - ends.len() % lines;
+        whole > 0 && self.cut(ends[whole - 1])
+    }
+
     /// Cuts what was read into blocks; true if it cut any.
     fn split(&mut self) -> bool {
+        if let (Some(lines), None) = (self.cutting.lines, self.cutting.records) {
+            return self.split_lines(lines);
+        }
+        // -N records of -L lines each: N × L of the plain records.
+        let records = (self.cutting.records).map(|n| n * self.cutting.lines.unwrap_or(1));
         let mut cut = false;
-        match (&self.cutting.separator, self.cutting.records) {
+        match (&self.cutting.separator, records) {
             (Separator::Strings { recend, recstart }, None) => {
                 if self.eof {
                     return false;

@@ -260,7 +260,8 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
             args.blocks.recstart.as_deref(),
         ),
     };
-    let cutting = crate::pipe::Cutting::new(block, recend, recstart, args.blocks.regexp, records)?;
+    let cutting = crate::pipe::Cutting::new(block, recend, recstart, args.blocks.regexp, records)?
+        .with_lines(args.packing.lines);
     let key = dealt_by_key(args)?;
     let (blocks, pipe): (FieldsIter, Piped) = match part_files {
         Some(paths) => {

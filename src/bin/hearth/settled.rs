@@ -18,6 +18,8 @@
 //!   (it too wins in either order).
 //! - `--group-by` without `--pipe` or `--pipe-part`: implies `--pipe`, as
 //!   in GNU parallel.
+//! - `-L N` without `--pipe`: `-N N` (with `--pipe` it is the lines of a
+//!   record, see `pipe.rs`).
 //! - `--minversion VERSION`: prints the version of GNU parallel that
 //!   `hearth map` is compared with ([`COMPARED_WITH`]) and exits 0 if it
 //!   is VERSION or later, 255 if not, as GNU parallel does; scripts use it
@@ -78,11 +80,16 @@ impl Settled {
     }
 }
 
-/// Applies `--silent`, `--no-keep-order` and `--group-by` to the options
-/// they settle.
+/// Applies `--silent`, `--no-keep-order`, `--group-by` and `-L` to the
+/// options they settle.
 pub fn settle(args: &mut MapArgs) {
     if args.blocks.group_by.is_some() && !args.blocks.pipe_part {
         args.blocks.pipe = true;
+    }
+    // -L is -N but with --pipe, where it is the lines of a record.
+    let piped = (args.blocks.pipe && !args.blocks.tee) || args.blocks.pipe_part;
+    if !piped && args.packing.max_replace_args.is_none() {
+        args.packing.max_replace_args = args.packing.lines;
     }
     if args.settled.silent {
         args.verbose = Verbose {
