@@ -234,7 +234,8 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
         lines.sort();
         lines
     };
-    for args in &cases {
+    // The same words to pdsh and to `hearth run`: their outputs.
+    let both = |args: &[&str]| {
         let theirs = std::process::Command::new(pdsh)
             .args(args)
             .env("PDSH_RCMD_TYPE", "ssh")
@@ -243,7 +244,10 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
             .unwrap();
         let mut ours_args = vec!["run", "--ssh", &ssh];
         ours_args.extend(args.iter().copied());
-        let ours = hearth(&ours_args, "");
+        (theirs, hearth(&ours_args, ""))
+    };
+    for args in &cases {
+        let (theirs, ours) = both(args);
         assert_exit(&ours, 0);
         assert_eq!(
             sorted(&ours.stdout),
@@ -259,15 +263,7 @@ fn pdsh_command_lines_print_what_pdsh_prints() {
         (vec!["-S", "-w", "node[1-2]", "true"], 0),
         (vec!["-w", "node[1-2]", "exit 3"], 2),
     ] {
-        let theirs = std::process::Command::new(pdsh)
-            .args(&args)
-            .env("PDSH_RCMD_TYPE", "ssh")
-            .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"))
-            .output()
-            .unwrap();
-        let mut ours_args = vec!["run", "--ssh", &ssh];
-        ours_args.extend(args.iter().copied());
-        let ours = hearth(&ours_args, "");
+        let (theirs, ours) = both(&args);
         assert_exit(&ours, status);
         if args[0] == "-S" {
             assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
