@@ -134,3 +134,51 @@ fn process_slot_var_counts_slots_from_0() {
         b"",
     );
 }
+
+/// GNU parallel's other spellings of its options (`--dryrun`,
+/// `--maxargs`, `--tag-string`, ...) are taken, with the same outputs.
+#[test]
+fn other_spellings_of_options_are_taken() {
+    let cases: &[&[&str]] = &[
+        &["--dryrun", "-k", "echo", ":::", "a", "b"],
+        &["--dr", "-k", "echo", ":::", "a"],
+        &["-k", "--maxargs", "2", "echo", ":::", "a", "b", "c"],
+        &[
+            "-k",
+            "--maxreplaceargs",
+            "2",
+            "echo",
+            "{2}",
+            ":::",
+            "a",
+            "b",
+        ],
+        &["-k", "--maxlines", "2", "echo", ":::", "a", "b", "c"],
+        &["-k", "--col-sep", ",", "echo", "{2}", ":::", "a,b"],
+        &["-k", "--tag-string", "x{}", "echo", ":::", "a"],
+        &["-k", "--shell_quote", "echo", ":::", "a b"],
+        &["-k", "--nonotice", "--willcite", "--nn", "echo", ":::", "a"],
+        &["-k", "--pipe", "--cat", "--tempdir", "/tmp", "cat"],
+        &["-k", "--norunifempty", "echo"],
+        &["-k", "--argsep", "--", "echo", "--", "a"],
+        &["-k", "--processslotvar", "S", "-j1", "echo $S", ":::", "a"],
+        &["-k", "--maxprocs", "1", "echo", ":::", "a"],
+        &[
+            "-k",
+            "--pipe",
+            "--roundrobin",
+            "-j1",
+            "--blocksize",
+            "2",
+            "cat",
+        ],
+        &[
+            "-k", "--pipe", "--regex", "--recend", "b", "-N1", "cat;echo",
+        ],
+        &["-k", "--skipfirstline", "echo", ":::", "a", "b"],
+        &["--numberofcores"],
+    ];
+    for args in cases {
+        same(args, b"1\nb\n2\n");
+    }
+}

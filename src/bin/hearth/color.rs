@@ -40,11 +40,11 @@ pub struct Colors {
     #[arg(long)]
     pub ctag: bool,
     /// --tagstring STR with colour.
-    #[arg(long, value_name = "STR")]
+    #[arg(aliases = ["ctag-string"], long, value_name = "STR")]
     pub ctagstring: Option<String>,
     /// Colour the output of failed jobs white on red (their output is
     /// held until they end).
-    #[arg(long = "color-failed", visible_alias = "cf")]
+    #[arg(aliases = ["colour-failed", "colorfailed", "colourfailed", "color-fail", "colour-fail", "colorfail", "colourfail"], long = "color-failed", visible_alias = "cf")]
     pub color_failed: bool,
 }
 

@@ -14,13 +14,13 @@ use clap::Args;
 pub struct Counts {
     /// Print the number of this machine's CPU cores and exit (GNU
     /// parallel's; --number-of-cpus is the same).
-    #[arg(long = "number-of-cores", visible_alias = "number-of-cpus")]
+    #[arg(aliases = ["numberofcores", "numberofcpus"], long = "number-of-cores", visible_alias = "number-of-cpus")]
     pub cores: bool,
     /// Print the number of this machine's hardware threads and exit.
-    #[arg(long = "number-of-threads")]
+    #[arg(aliases = ["numberofthreads"], long = "number-of-threads")]
     pub threads: bool,
     /// Print the number of this machine's CPU sockets and exit.
-    #[arg(long = "number-of-sockets")]
+    #[arg(aliases = ["numberofsockets"], long = "number-of-sockets")]
     pub sockets: bool,
 }
 

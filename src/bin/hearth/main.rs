@@ -183,7 +183,7 @@ pub struct MapArgs {
     /// cores plus or less N), 0 (1024) [default: the number of cores for
     /// the local machine, 2 for an ssh host, 4 for --slurm]. Cores are
     /// this machine's.
-    #[arg(short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
+    #[arg(aliases = ["maxprocs"], short = 'j', long = "slots", visible_alias = "jobs", alias = "max-procs", short_alias = 'P', value_name = "N", value_parser = pool_setup::SlotsSpec::parse, allow_hyphen_values = true)]
     pub slots: Option<pool_setup::SlotsSpec>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
@@ -215,7 +215,7 @@ pub struct MapArgs {
     /// the current directory here, the home directory elsewhere); `.` the
     /// same directory relative to the home directory as here; `...` a
     /// fresh temporary directory per job, removed after it.
-    #[arg(long, visible_alias = "wd", value_name = "DIR")]
+    #[arg(aliases = ["work-dir"], long, visible_alias = "wd", value_name = "DIR")]
     pub workdir: Option<String>,
     #[command(flatten)]
     pub files: FileTransfer,
@@ -253,7 +253,7 @@ pub struct MapArgs {
     pub tag: bool,
     /// Prefix each output line with STR (replacement strings replaced,
     /// their values as they are) and a tab.
-    #[arg(long, value_name = "STR", conflicts_with = "tag")]
+    #[arg(aliases = ["tag-string"], long, value_name = "STR", conflicts_with = "tag")]
     pub tagstring: Option<String>,
     #[command(flatten)]
     pub grouping: GroupingArgs,
@@ -277,7 +277,7 @@ pub struct MapArgs {
     pub resume_from: ResumeArgs,
     /// Accepted for GNU parallel's sake: hearth asks for no citation
     /// (`--no-notice` is GNU parallel's older name for it).
-    #[arg(long = "will-cite", alias = "no-notice", hide = true)]
+    #[arg(aliases = ["willcite", "nonotice", "nn"], long = "will-cite", alias = "no-notice", hide = true)]
     pub will_cite: bool,
     #[command(flatten)]
     pub output: OutputForm,
@@ -462,7 +462,7 @@ pub struct FileTransfer {
     pub transfer: bool,
     /// Send FILE (replacement strings replaced) to the job's host before
     /// it runs (repeatable).
-    #[arg(long = "transferfile", visible_alias = "tf", value_name = "FILE")]
+    #[arg(aliases = ["transfer-file", "transfer-files", "transferfiles"], long = "transferfile", visible_alias = "tf", value_name = "FILE")]
     pub transfer_files: Vec<String>,
     /// Bring FILE (replacement strings replaced, e.g. {.}.out) back from
     /// the job's host once it ran, to the same path here (repeatable).
@@ -553,7 +553,7 @@ pub struct OutputForm {
     pub progress: bool,
     /// The number of jobs the progress bar counts to, when the inputs are
     /// read as the jobs run (stdin) and the total is not known before.
-    #[arg(long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
+    #[arg(aliases = ["totaljobs"], long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
     pub total_jobs: Option<usize>,
 }
 
@@ -567,7 +567,7 @@ pub struct AsFiles {
     pub files: bool,
     /// Where --files puts its files, and --cat and --fifo theirs on the
     /// jobs' hosts [default: $TMPDIR, else /tmp].
-    #[arg(long, value_name = "DIR")]
+    #[arg(aliases = ["tempdir"], long, value_name = "DIR")]
     pub tmpdir: Option<PathBuf>,
 }
 
@@ -656,7 +656,7 @@ pub struct Running {
     pub nice: Option<i32>,
     /// Set the variable NAME of each job to its slot's number less one
     /// (from 0), as GNU parallel does ({%} counts from 1).
-    #[arg(long = "process-slot-var", value_name = "NAME", value_parser = variable_name)]
+    #[arg(aliases = ["processslotvar"], long = "process-slot-var", value_name = "NAME", value_parser = variable_name)]
     pub process_slot_var: Option<String>,
 }
 
@@ -702,7 +702,7 @@ pub struct InputArgs {
     pub args: Vec<OsString>,
     /// Inputs from the lines of FILE (repeatable; `-` is stdin), as
     /// `:::: FILE` after the command; several combine as several `:::` do.
-    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    #[arg(aliases = ["argfile"], short = 'a', long = "arg-file", value_name = "FILE")]
     pub arg_files: Vec<PathBuf>,
     /// Inputs end with NUL instead of a newline (for `find -print0`).
     #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
@@ -717,7 +717,7 @@ pub struct InputArgs {
     )]
     pub delimiter: Option<String>,
     /// Split each input into columns where REGEX matches: `{1}` `{2}` ...
-    #[arg(
+    #[arg(aliases = ["col-sep"], 
         short = 'C',
         long = "colsep",
         value_name = "REGEX",
@@ -731,7 +731,7 @@ pub struct InputArgs {
     /// Skip the first line of the first input source (of stdin with
     /// --pipe, of each file with --pipe-part), as GNU parallel's
     /// --skip-first-line.
-    #[arg(long = "skip-first-line")]
+    #[arg(aliases = ["skipfirstline"], long = "skip-first-line")]
     pub skip_first_line: bool,
     /// Take whitespace off each input (each column with --colsep): l at
     /// its start, r at its end, lr or rl both, n none [default: n; lr
@@ -740,7 +740,7 @@ pub struct InputArgs {
     pub trim: Option<sources::Trim>,
     /// Skip inputs that are empty or only whitespace: a stdin of blank
     /// lines runs nothing.
-    #[arg(short = 'r', long = "no-run-if-empty")]
+    #[arg(aliases = ["norunifempty"], short = 'r', long = "no-run-if-empty")]
     pub no_run_if_empty: bool,
     /// An input equal to STR ends the inputs of its source: neither it
     /// nor what follows it is used.
@@ -759,11 +759,11 @@ pub struct InputArgs {
     pub link: bool,
     /// The word that begins a list of inputs after the command, instead
     /// of `:::` (`SEP+` links it, as `:::+`).
-    #[arg(long = "arg-sep", value_name = "SEP")]
+    #[arg(aliases = ["argsep"], long = "arg-sep", value_name = "SEP", allow_hyphen_values = true)]
     pub arg_sep: Option<String>,
     /// The word that begins a list of input files after the command,
     /// instead of `::::` (`SEP+` links it, as `::::+`).
-    #[arg(long = "arg-file-sep", value_name = "SEP")]
+    #[arg(aliases = ["argfilesep"], long = "arg-file-sep", value_name = "SEP", allow_hyphen_values = true)]
     pub arg_file_sep: Option<String>,
 }
 
@@ -774,7 +774,7 @@ pub struct Packing {
     /// --pipe, N records per block.
     /// `{}` in a longer word repeats the word for each input, as with -X.
     /// -N 0 takes one input a job and puts none in the command.
-    #[arg(short = 'N', long = "max-replace-args", value_name = "N", value_parser = whole)]
+    #[arg(aliases = ["maxreplaceargs"], short = 'N', long = "max-replace-args", value_name = "N", value_parser = whole)]
     pub max_replace_args: Option<usize>,
     /// As -N N, as in GNU parallel (a trailing blank does not join an
     /// input line to the next); with --pipe, records of N lines: a block
@@ -784,7 +784,7 @@ pub struct Packing {
     pub lines: Option<usize>,
     /// At most N inputs per job (alone: N per job). --max-lines N and -l N
     /// are the same, as in GNU parallel, and -l alone is -l 1.
-    #[arg(short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
+    #[arg(aliases = ["maxargs", "maxlines"], short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
     pub max_args: Option<usize>,
     /// As many inputs per job as fit on a command line (see -s), `{}` all
     /// of them; the last ones spread evenly over the slots.
@@ -800,7 +800,7 @@ pub struct Packing {
     pub xargs: bool,
     /// Command lines of -m, -X and --xargs are shorter than N bytes
     /// [default: 131072, what Linux takes as one argument].
-    #[arg(short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
+    #[arg(aliases = ["maxchars"], short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
     pub max_chars: Option<usize>,
 }
 
@@ -830,7 +830,7 @@ pub struct PipeBlocks {
     /// part goes on to the end of the record there), or -N for N parts
     /// per slot [default: 1M for --pipe, -10 for --pipe-part]. Bytes, or
     /// with k m g (powers of 1000) or K M G (powers of 1024).
-    #[arg(
+    #[arg(aliases = ["blocksize"], 
         long,
         visible_alias = "block-size",
         value_name = "SIZE",
@@ -858,7 +858,7 @@ pub struct PipeBlocks {
     pub recstart: Option<String>,
     /// With --pipe or --pipe-part: --recend and --recstart are regular
     /// expressions.
-    #[arg(long, requires = "piping")]
+    #[arg(aliases = ["regex"], long, requires = "piping")]
     pub regexp: bool,
     /// With --pipe: remove the record separators from each block (every
     /// --recend followed by --recstart, a --recstart at its start, a
@@ -890,7 +890,7 @@ pub struct PipeBlocks {
     /// parallel's --round-robin gives each block to whichever job reads
     /// first); stdin is read whole before the first job, and held in
     /// memory.
-    #[arg(long, visible_alias = "round", requires = "pipe", conflicts_with_all = ["pipe_part", "tee"])]
+    #[arg(aliases = ["roundrobin"], long, visible_alias = "round", requires = "pipe", conflicts_with_all = ["pipe_part", "tee"])]
     pub round_robin: bool,
     /// With --pipe: one job per slot, each line of stdin to the job that
     /// the value of its column COL picks, modulo the slots (1 the first
@@ -925,7 +925,7 @@ pub struct PipeBlocks {
 pub struct Scheduling {
     /// Print the command line of each job, one per line, in order, and
     /// run nothing (`{%}` shows the slots in turn).
-    #[arg(long = "dry-run")]
+    #[arg(aliases = ["dryrun", "dr"], long = "dry-run")]
     pub dry_run: bool,
     /// Run a job only if FILTER (repeatable: every one), its replacement
     /// strings replaced by the job's values, is true as Perl code, e.g.
@@ -940,7 +940,7 @@ pub struct Scheduling {
     /// Print each job's command line quoted for the shell (with no
     /// command: each input quoted) and run nothing; given twice, quoted
     /// twice, as GNU parallel's.
-    #[arg(long = "shellquote", visible_alias = "shell-quote", action = clap::ArgAction::Count)]
+    #[arg(aliases = ["shell_quote"], long = "shellquote", visible_alias = "shell-quote", action = clap::ArgAction::Count)]
     pub shellquote: u8,
 }
 

@@ -52,10 +52,10 @@ pub struct Settled {
     #[arg(long, hide = true)]
     pub compress: bool,
     /// Accepted for GNU parallel's sake, with --compress.
-    #[arg(long = "compress-program", value_name = "PRG", hide = true)]
+    #[arg(aliases = ["compressprogram", "use-compress-program", "usecompressprogram"], long = "compress-program", value_name = "PRG", hide = true)]
     pub compress_program: Option<String>,
     /// Accepted for GNU parallel's sake, with --compress.
-    #[arg(long = "decompress-program", value_name = "PRG", hide = true)]
+    #[arg(aliases = ["decompressprogram", "use-decompress-program", "usedecompressprogram"], long = "decompress-program", value_name = "PRG", hide = true)]
     pub decompress_program: Option<String>,
     /// Print no command lines on stdout, even with -v (-t still prints
     /// them on stderr).
