@@ -1425,6 +1425,32 @@ fn filter_mistakes_are_named() {
     );
 }
 
+/// Jobs that `--filter` or `skip()` skip count as failed in the exit
+/// status (as in GNU parallel) but are said apart from the ones that
+/// failed.
+#[test]
+fn skipped_jobs_are_said_apart_from_failed_ones() {
+    let output = hearth(
+        &[
+            "map",
+            "-k",
+            "--filter",
+            "\"{}\" ne \"b\"",
+            "echo {}; test {} != c",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        "",
+    );
+    assert_exit(&output, 2);
+    assert_eq!(stdout(&output), "a\nc\n");
+    let err = stderr(&output);
+    assert!(err.contains("1 of 3 jobs skipped (--filter"), "{err}");
+    assert!(err.contains("1 of 3 jobs failed: #3 (exit 1)"), "{err}");
+}
+
 /// `--block-timeout`: a stream that stops for a while has the block read
 /// so far cut (its whole records) and run before the stream goes on;
 /// without it the block would wait for more input or the end of stdin.

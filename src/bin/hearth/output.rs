@@ -58,6 +58,10 @@ pub struct Settings {
     pub files: Option<PathBuf>,
 }
 
+/// Why a skipped job "failed": `--filter` or `skip()` said not to run it
+/// (exit -2 in the joblog).
+pub const SKIPPED: &str = "skipped";
+
 /// How outputs are printed.
 pub struct Printer {
     settings: Settings,
@@ -68,7 +72,9 @@ pub struct Printer {
     record_error: Option<String>,
     /// The jobs whose output is coming in, by index.
     printing: HashMap<usize, Printing>,
-    /// Failed jobs: (seq, why), in the order they were reported.
+    /// Failed jobs: (seq, why), in the order they were reported; a job
+    /// skipped (`--filter`, `skip()`) is one, its why [`SKIPPED`], as GNU
+    /// parallel counts it.
     pub failed: Vec<(usize, String)>,
     /// Jobs no slot could run, and why the slots died.
     pub not_run: Vec<usize>,
@@ -318,6 +324,7 @@ impl Printer {
             Ok(out) if out.success() => None,
             Ok(out) => Some(match out.signal {
                 Some(signal) => format!("killed by signal {signal}"),
+                None if out.status_code() == crate::sh::SKIPPED_EXIT => SKIPPED.to_owned(),
                 None => format!("exit {}", out.status_code()),
             }),
             Err(err) => Some(err.to_string()),

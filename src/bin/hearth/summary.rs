@@ -147,7 +147,6 @@ fn dedupe_reasons(reasons: &[FailedSlot]) -> String {
 /// The summary on stderr: the jobs that did not run for want of slots,
 /// those that failed, those not run because the run stopped (`why`).
 pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
-    let failed = printer.failed.len();
     if !printer.not_run.is_empty() {
         say!(
             "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
@@ -155,16 +154,32 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
             dedupe_reasons(&printer.dead)
         );
     }
-    if failed > 0 {
-        let listed: Vec<String> = printer
-            .failed
+    // Skipped jobs count as failed (the exit status, as GNU parallel's),
+    // but are said apart: nothing went wrong with them.
+    let (skipped, failed): (Vec<_>, Vec<_>) =
+        (printer.failed.iter()).partition(|(_, why)| why == crate::output::SKIPPED);
+    if !skipped.is_empty() {
+        let listed: Vec<String> = skipped
             .iter()
             .take(10)
+            .map(|(seq, _)| format!("#{seq}"))
+            .collect();
+        let more = if skipped.len() > 10 { ", ..." } else { "" };
+        say!(
+            "hearth map: {} of {total} jobs skipped (--filter, or skip() in {{= =}}), counted as \
+             failed in the exit status: {}{more}",
+            skipped.len(),
+            listed.join(", ")
+        );
+    }
+    if !failed.is_empty() {
+        let listed: Vec<String> = (failed.iter().take(10))
             .map(|(seq, why)| format!("#{seq} ({why})"))
             .collect();
-        let more = if failed > 10 { ", ..." } else { "" };
+        let more = if failed.len() > 10 { ", ..." } else { "" };
         say!(
-            "hearth map: {failed} of {total} jobs failed: {}{more}",
+            "hearth map: {} of {total} jobs failed: {}{more}",
+            failed.len(),
             listed.join(", ")
         );
     }
