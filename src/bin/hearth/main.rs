@@ -809,13 +809,16 @@ pub struct Packing {
 // The doc comments are the `--help` text, printed as written.
 #[allow(clippy::doc_markdown, clippy::struct_excessive_bools)] // Flags, each its own option.
 #[derive(Clone, Debug, Args)]
+// What the options of blocks (--block, --bt, --cat, ...) require: --pipe,
+// --pipe-part, or --group-by, which implies --pipe (`settled.rs`).
+#[command(group(clap::ArgGroup::new("piping").multiple(true).args(["pipe", "pipe_part", "group_by"])))]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
     /// job on its stdin (GNU parallel's --pipe): the command runs once per
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
+    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["pipe_part", "nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
     pub pipe: bool,
     /// Cut the files of -a (or ::::) into parts of whole records and give
     /// each part to a job on its stdin, as --pipe gives blocks (GNU
@@ -823,7 +826,7 @@ pub struct PipeBlocks {
     /// only from each block size on to the next record's end, so a part
     /// is at least a block; the parts are read as the slots need them.
     /// The files must be regular files (or block devices), not stdin.
-    #[arg(long = "pipe-part", visible_alias = "pipepart", group = "piping", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter"])]
+    #[arg(long = "pipe-part", visible_alias = "pipepart", conflicts_with_all = ["nonall", "onall", "shuf", "context", "multiple", "xargs", "colsep", "header", "null", "delimiter"])]
     pub pipe_part: bool,
     /// With --pipe: the size of a block, at most (whole records; one
     /// record longer than it grows it); with --pipe-part, at least (the
@@ -1073,30 +1076,10 @@ fn parse_cli() -> Result<Cli, clap::Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args: Vec<OsString> = std::env::args_os().collect();
     run::pdsh_status_flag(&mut args);
-    let mut err = match Cli::try_parse_from(&args) {
+    let err = match Cli::try_parse_from(&args) {
         Ok(cli) => return Ok(cli),
         Err(err) => err,
     };
-    // --group-by implies --pipe, also for the options that require one
-    // (--block, --bt, --cat, ...): read again with it.
-    let group_by = |a: &OsString| {
-        let a = a.as_encoded_bytes();
-        [&b"--group-by"[..], b"--groupby"].iter().any(|name| {
-            a.strip_prefix(*name)
-                .is_some_and(|r| r.is_empty() || r[0] == b'=')
-        })
-    };
-    if err.kind() == ErrorKind::MissingRequiredArgument
-        && args.get(1).is_some_and(|a| a == "map")
-        && args.iter().any(group_by)
-    {
-        let mut with_pipe = args.clone();
-        with_pipe.insert(2, "--pipe".into());
-        match Cli::try_parse_from(&with_pipe) {
-            Ok(cli) => return Ok(cli),
-            Err(again) => err = again,
-        }
-    }
     let bad_count = matches!(
         err.kind(),
         ErrorKind::ValueValidation | ErrorKind::InvalidValue
