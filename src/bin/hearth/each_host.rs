@@ -301,18 +301,13 @@ fn summarize(
             );
         }
     } else if !failures.failed.is_empty() {
-        let count = failures.failed.len();
-        let listed: Vec<String> = failures
-            .failed
-            .iter()
-            .take(10)
-            .map(|(host, seq, why)| format!("{} #{seq} ({why})", hosts[*host]))
-            .collect();
-        let more = if count > 10 { ", ..." } else { "" };
+        let listed = crate::summary::first_ten(&failures.failed, |(host, seq, why)| {
+            format!("{} #{seq} ({why})", hosts[*host])
+        });
         say!(
-            "{me}: {count} of {} jobs failed: {}{more}",
+            "{me}: {} of {} jobs failed: {listed}",
+            failures.failed.len(),
             hosts.len() * texts.len(),
-            listed.join(", ")
         );
     }
     if printer.cancelled > 0 {

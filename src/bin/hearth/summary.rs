@@ -159,28 +159,18 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
     let (skipped, failed): (Vec<_>, Vec<_>) =
         (printer.failed.iter()).partition(|(_, why)| why == crate::output::SKIPPED);
     if !skipped.is_empty() {
-        let listed: Vec<String> = skipped
-            .iter()
-            .take(10)
-            .map(|(seq, _)| format!("#{seq}"))
-            .collect();
-        let more = if skipped.len() > 10 { ", ..." } else { "" };
         say!(
             "hearth map: {} of {total} jobs skipped (--filter, or skip() in {{= =}}), counted as \
-             failed in the exit status: {}{more}",
+             failed in the exit status: {}",
             skipped.len(),
-            listed.join(", ")
+            first_ten(&skipped, |(seq, _)| format!("#{seq}"))
         );
     }
     if !failed.is_empty() {
-        let listed: Vec<String> = (failed.iter().take(10))
-            .map(|(seq, why)| format!("#{seq} ({why})"))
-            .collect();
-        let more = if failed.len() > 10 { ", ..." } else { "" };
         say!(
-            "hearth map: {} of {total} jobs failed: {}{more}",
+            "hearth map: {} of {total} jobs failed: {}",
             failed.len(),
-            listed.join(", ")
+            first_ten(&failed, |(seq, why)| format!("#{seq} ({why})"))
         );
     }
     if printer.cancelled > 0 {
@@ -190,6 +180,16 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
             printer.succeeded
         );
     }
+}
+
+/// The first ten of `jobs` as `show` says each, then `...` if there are
+/// more: the jobs a summary names.
+pub fn first_ten<T>(jobs: &[T], show: impl Fn(&T) -> String) -> String {
+    let mut listed: Vec<String> = jobs.iter().take(10).map(show).collect();
+    if jobs.len() > 10 {
+        listed.push("...".to_owned());
+    }
+    listed.join(", ")
 }
 
 /// Says at once that a slot was lost while it served, and what became of
