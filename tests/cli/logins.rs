@@ -134,7 +134,11 @@ fn malformed_host_is_a_usage_error() {
 
 /// `--ssh-delay`: at most one ssh started per delay: the two hosts'
 /// logins and their slots' sessions start at least the delay apart (the
-/// times of the debug log), and the command runs as usual.
+/// times of the debug log), and the command runs as usual. GNU parallel's
+/// manual (20221122), which this follows (a timing, so not compared
+/// side by side): "--ssh-delay duration: Delay starting next ssh by
+/// duration. GNU parallel will not start another ssh for the next
+/// duration."
 #[test]
 fn ssh_delay_spaces_the_sshs_it_starts() {
     let Some(sshd) = sshd() else { return };
