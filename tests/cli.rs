@@ -1454,6 +1454,11 @@ fn skipped_jobs_are_said_apart_from_failed_ones() {
 /// `--block-timeout`: a stream that stops for a while has the block read
 /// so far cut (its whole records) and run before the stream goes on;
 /// without it the block would wait for more input or the end of stdin.
+/// GNU parallel's manual (20221122), which this follows (a stream that
+/// waits is a matter of timing, so it is checked here alone; the side by
+/// side comparison is in `tests/parallel_compat/pipe.rs`): "If it takes
+/// longer than duration to read a full block, use the partial block read
+/// so far."
 #[test]
 fn block_timeout_cuts_a_waiting_stream() {
     // Options, stdin in two parts, the first block's lines, the others'.
