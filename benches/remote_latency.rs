@@ -53,6 +53,14 @@ fn main() -> ExitCode {
     if remote::is_remote_worker() {
         return remote::serve(Handlers::new().add("echo", |x: u64| Ok::<_, String>(x)));
     }
+    // `HEARTH_LOG=debug` shows the pool's timeline (logins, handshakes,
+    // the window) on standard error.
+    hearth::log::init_with_level(
+        env::var(hearth::log::LEVEL_ENV)
+            .ok()
+            .and_then(|level| level.parse().ok())
+            .unwrap_or(log::LevelFilter::Off),
+    );
     let args: Vec<String> = env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
     let value = |name: &str| {

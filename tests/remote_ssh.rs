@@ -163,6 +163,10 @@ fn main() -> ExitCode {
             "own_control_options_are_left_alone",
             own_control_options_are_left_alone,
         ),
+        (
+            "masters_connect_through_hearth_unless_the_user_proxies",
+            masters_connect_through_hearth_unless_the_user_proxies,
+        ),
     ];
     runner::run_with(tests, &sshd, leftovers, |sshd| {
         format!("; sshd log tail: {}", sshd.log_tail(10))
@@ -575,7 +579,11 @@ fn counted_ssh(sshd: &Sshd, log: &Path) -> Transport {
     let mut ssh = vec![
         "sh".to_owned(),
         "-c".to_owned(),
-        format!("echo >> '{}'; exec ssh \"$@\"", log.display()),
+        // `ssh -G` reads the configuration and logs in nowhere: not counted.
+        format!(
+            "case \" $* \" in *' -G '*) ;; *) echo >> '{}' ;; esac; exec ssh \"$@\"",
+            log.display()
+        ),
         "ssh".to_owned(),
     ];
     ssh.extend(sshd.ssh_command().into_iter().skip(1));
@@ -586,7 +594,8 @@ fn counted_ssh(sshd: &Sshd, log: &Path) -> Transport {
     }
 }
 
-/// How many times ssh was started, by the log of [`counted_ssh`].
+/// How many times ssh was started to log in, by the log of
+/// [`counted_ssh`].
 fn starts(log: &Path) -> usize {
     fs::read_to_string(log).map_or(0, |text| text.lines().count())
 }
@@ -930,4 +939,67 @@ fn own_control_options_are_left_alone(sshd: &Sshd) {
     assert!(masters(sshd).is_empty());
     assert_eq!(sshd.log_count("Accepted publickey") - logins, 2);
     pool.shutdown(Duration::from_secs(10));
+}
+
+/// The command lines of the masters of `sshd`'s connections (see
+/// [`masters`]).
+fn master_commands(sshd: &Sshd) -> Vec<String> {
+    let pids: Vec<u32> = masters(sshd).iter().map(|m| m.0).collect();
+    processes()
+        .into_iter()
+        .filter(|p| pids.contains(&p.pid))
+        .map(|p| p.cmdline)
+        .collect()
+}
+
+/// A master takes its connection from hearth's connector (`ProxyCommand`
+/// naming this program, `ProxyUseFdpass`): Nagle's algorithm off during
+/// the login. An ssh command with a `ProxyCommand` of its own keeps it:
+/// the user's proxy carries the one login, and the jobs run.
+fn masters_connect_through_hearth_unless_the_user_proxies(sshd: &Sshd) {
+    let mut pool = Pool::builder()
+        .host(host(sshd, "node1", 2))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("connector"), 2, 1);
+    let commands = master_commands(sshd);
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(
+        commands[0].contains(" --hearth-ssh-connect %h %p")
+            && commands[0].contains("ProxyUseFdpass=yes"),
+        "{commands:?}"
+    );
+    squares(&mut pool, 20);
+    pool.shutdown(Duration::from_secs(10));
+
+    let used = sshd.scratch("users-proxy").join("used");
+    let logins = sshd.log_count("Accepted publickey");
+    let mut ssh = sshd.ssh_command();
+    ssh.extend([
+        "-o".to_owned(),
+        format!(
+            "ProxyCommand=bash -c 'echo used >> {}; exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'",
+            used.display()
+        ),
+    ]);
+    let transport = Transport::Ssh {
+        ssh,
+        bin: runner::exe(),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let mut pool = Pool::builder()
+        .host(Host::new("node1", 2, transport))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("users-proxy-up"), 2, 1);
+    let commands = master_commands(sshd);
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(
+        !commands[0].contains("--hearth-ssh-connect"),
+        "{commands:?}"
+    );
+    squares(&mut pool, 20);
+    pool.shutdown(Duration::from_secs(10));
+    assert_eq!(fs::read_to_string(&used).unwrap(), "used\n");
+    assert_eq!(sshd.log_count("Accepted publickey") - logins, 1);
 }

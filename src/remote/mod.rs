@@ -38,6 +38,7 @@
 //!   a keeper thread beside the loop (`serve/keeper.rs`) that answers the
 //!   pool's pings during a job and ends the worker when the pool is gone.
 
+mod connector;
 mod delivery;
 pub(crate) mod engine;
 mod failure;

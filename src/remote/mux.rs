@@ -4,7 +4,10 @@
 //!
 //! Each ssh host has a *master*: `ssh -o ControlMaster=yes -o
 //! ControlPath=SOCKET -o ControlPersist=10 -N HOST`, started by the engine
-//! when the first slot of the host is due to start. ssh logs in, listens on
+//! when the first slot of the host is due to start. `ssh -G HOST` runs
+//! first: where ssh would make a plain TCP connection, the master takes
+//! one from hearth's connector instead, with Nagle's algorithm off during
+//! the login (`connector.rs`). ssh logs in, listens on
 //! the socket, forks the master into the background and exits 0: that exit
 //! is the master's readiness (looked at every [`MASTER_CHECK`] while it
 //! logs in; the slots of the host wait meanwhile). The slots then run
@@ -17,8 +20,11 @@
 //!
 //! | state      | event                                   | next                      |
 //! |------------|-----------------------------------------|---------------------------|
-//! | `Idle`     | a slot is due                           | `Starting` (ssh spawned)  |
+//! | `Idle`     | a slot is due                           | `Probing` (`ssh -G`)      |
+//! | `Probing`  | `ssh -G` ended                          | `Starting` (ssh spawned)  |
+//! | `Probing`  | `ssh -G` still runs at the time limit   | `Failed`                  |
 //! | `Starting` | ssh exited 0, the socket is there        | `Ready`                   |
+//! | `Starting` | the connector could not run at all      | `Starting` (ssh's own connection) |
 //! | `Starting` | ssh exited otherwise, or no login in time | `Failed` (its ending)    |
 //! | `Failed`   | the slots due now got the failure        | `Idle`                    |
 //! | `Ready`    | a slot is due and the socket answers     | `Ready` (slot started)    |
@@ -57,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use crate::remote::{Host, Transport};
+use crate::remote::{Host, Transport, connector};
 
 /// How often a master that logs in is looked at.
 pub(crate) const MASTER_CHECK: Duration = Duration::from_millis(2);
@@ -98,11 +104,24 @@ enum Master {
     /// Not multiplexed.
     Off,
     Idle,
+    /// `ssh -G` reads the host's configuration: may the master take its
+    /// connection from the connector (`connector.rs`)?
+    Probing {
+        child: Child,
+        deadline: Instant,
+        within: Duration,
+        /// Where `ssh -G` prints.
+        config: PathBuf,
+        host: Box<Host>,
+    },
     Starting {
         child: Child,
         deadline: Instant,
         within: Duration,
         stderr: PathBuf,
+        /// The host, when ssh takes its connection from the connector: a
+        /// connector that could not run at all gives way to ssh's own.
+        plain: Option<Box<Host>>,
         /// `ssh -O exit` and `ssh -O check` for it.
         control: Control,
     },
@@ -157,6 +176,9 @@ pub(crate) enum Gate {
 pub(crate) struct Mux {
     masters: Vec<Master>,
     dir: Option<PathBuf>,
+    /// Whether masters may take their connection from the connector
+    /// (`connector.rs`): until one could not run it.
+    connector: bool,
     /// When ssh may start (`--ssh-delay`): the masters here, the slots'
     /// sessions in the engine.
     pub(crate) pace: SshPace,
@@ -197,6 +219,7 @@ impl Mux {
         Mux {
             masters,
             dir: None,
+            connector: true,
             pace: SshPace {
                 delay: ssh_delay,
                 last: None,
@@ -213,12 +236,14 @@ impl Mux {
     /// time limit.
     pub(crate) fn update(&mut self, now: Instant) {
         for index in 0..self.masters.len() {
+            self.after_probe(index, now);
             let socket = self.socket(index);
             let Master::Starting {
                 child,
                 deadline,
                 within,
                 stderr,
+                plain,
                 ..
             } = &mut self.masters[index]
             else {
@@ -240,6 +265,23 @@ impl Mux {
                         warn!(host = index; "ssh made no control socket; each slot logs in on its own");
                         Master::Off
                     }
+                }
+                Ok(Some(_)) if plain.is_some() && connector_did_not_run(stderr) => {
+                    warn!(host = index; "the ssh connector did not run; ssh connects by itself");
+                    self.connector = false;
+                    let (deadline, within) = (*deadline, *within);
+                    let Some(host) = plain.take() else {
+                        continue;
+                    };
+                    if let Err(err) = self.spawn_master(index, &host, deadline, within, None) {
+                        self.masters[index] = Master::Failed(MasterFailure {
+                            status: None,
+                            stderr: Vec::new(),
+                            timed_out: None,
+                            spawn_error: Some(err.to_string()),
+                        });
+                    }
+                    continue;
                 }
                 Ok(Some(status)) => Master::Failed(MasterFailure {
                     status: Some(status),
@@ -280,7 +322,7 @@ impl Mux {
     ) -> Gate {
         match &self.masters[index] {
             Master::Off => return Gate::Direct,
-            Master::Starting { .. } => return Gate::Wait,
+            Master::Probing { .. } | Master::Starting { .. } => return Gate::Wait,
             Master::Failed(failure) => return Gate::Failed(failure.clone()),
             Master::Ready { .. } => match self.socket(index) {
                 // A master that died leaves its socket behind, refusing.
@@ -314,7 +356,8 @@ impl Mux {
         }
     }
 
-    /// Starts host `index`'s master.
+    /// Starts host `index`'s master: first `ssh -G`, to know whether the
+    /// connector may connect it; ssh itself if that cannot run.
     fn start(
         &mut self,
         index: usize,
@@ -325,11 +368,106 @@ impl Mux {
         if self.dir.is_none() {
             self.dir = Some(make_dir()?);
         }
+        let Some(dir) = self.dir.clone() else {
+            return Err(io::Error::other("no control directory"));
+        };
+        let deadline = crate::remote::engine::after(now, within);
+        let config = dir.join(format!("{index}.conf"));
+        let probe = host.transport.config_command(&host.name);
+        let probe = probe.filter(|_| self.connector).and_then(|mut cmd| {
+            let out = fs::File::create(&config).ok()?;
+            cmd.stdin(Stdio::null())
+                .stdout(out)
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .ok()
+        });
+        match probe {
+            Some(child) => {
+                self.masters[index] = Master::Probing {
+                    child,
+                    deadline,
+                    within,
+                    config,
+                    host: Box::new(host.clone()),
+                };
+                Ok(())
+            }
+            None => self.spawn_master(index, host, deadline, within, None),
+        }
+    }
+
+    /// Starts host `index`'s master once its `ssh -G` ended; a probe past
+    /// the login's time limit fails the master.
+    fn after_probe(&mut self, index: usize, now: Instant) {
+        let Master::Probing {
+            child,
+            deadline,
+            within,
+            config,
+            ..
+        } = &mut self.masters[index]
+        else {
+            return;
+        };
+        let plan = match child.try_wait() {
+            Ok(Some(status)) if status.success() => fs::read_to_string(&*config)
+                .ok()
+                .and_then(|text| connector::plan(&text)),
+            Ok(Some(_)) | Err(_) => None,
+            Ok(None) if *deadline <= now => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let timed_out = Some(*within);
+                self.masters[index] = Master::Failed(MasterFailure {
+                    status: None,
+                    stderr: vec![
+                        "ssh -G (reading the host's ssh configuration) did not end".to_owned(),
+                    ],
+                    timed_out,
+                    spawn_error: None,
+                });
+                return;
+            }
+            Ok(None) => return,
+        };
+        let _ = fs::remove_file(&*config);
+        let (deadline, within) = (*deadline, *within);
+        let Master::Probing { host, .. } =
+            std::mem::replace(&mut self.masters[index], Master::Idle)
+        else {
+            return;
+        };
+        if let Err(err) = self.spawn_master(index, &host, deadline, within, plan) {
+            self.masters[index] = Master::Failed(MasterFailure {
+                status: None,
+                stderr: Vec::new(),
+                timed_out: None,
+                spawn_error: Some(err.to_string()),
+            });
+        }
+    }
+
+    /// Spawns host `index`'s master ssh, which logs in by `deadline`;
+    /// through the connector with `plan`.
+    fn spawn_master(
+        &mut self,
+        index: usize,
+        host: &Host,
+        deadline: Instant,
+        within: Duration,
+        plan: Option<connector::Plan>,
+    ) -> io::Result<()> {
         let (Some(dir), Some(socket)) = (self.dir.clone(), self.socket(index)) else {
             return Err(io::Error::other("no control directory"));
         };
         let stderr = dir.join(format!("{index}.err"));
-        let mut cmd = host.transport.master_command(&host.name, &socket);
+        let said = dir.join(format!("{index}.connect"));
+        let _ = fs::remove_file(&said);
+        let mut cmd =
+            host.transport
+                .master_command(&host.name, &socket, plan.map(|plan| (plan, &*said)));
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -338,7 +476,7 @@ impl Mux {
             // which decides how its masters end.
             .process_group(0)
             .spawn()?;
-        debug!(host:% = host.name, socket:? = socket; "ssh master logging in");
+        debug!(host:% = host.name, socket:? = socket, connector = plan.is_some(); "ssh master logging in");
         let mut exit = host
             .transport
             .master_control_command(&host.name, &socket, "exit");
@@ -356,9 +494,10 @@ impl Mux {
         let control = Control { exit, check };
         self.masters[index] = Master::Starting {
             child,
-            deadline: crate::remote::engine::after(now, within),
+            deadline,
             within,
             stderr,
+            plain: plan.map(|_| Box::new(host.clone())),
             control,
         };
         Ok(())
@@ -400,6 +539,11 @@ impl Mux {
                     control
                 }
                 Master::Ready { control } => control,
+                Master::Probing { mut child, .. } => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    continue;
+                }
                 Master::Idle | Master::Failed(_) => continue,
             };
             pids.extend(control.master_pid(deadline));
@@ -491,10 +635,23 @@ fn make_dir() -> io::Result<PathBuf> {
     Err(last)
 }
 
+/// True if a master's ssh failed because the connector it was given did
+/// not run (its program could not be started): it said nothing in its
+/// `.connect` file, and ssh got no connection from it.
+fn connector_did_not_run(stderr: &Path) -> bool {
+    !stderr.with_extension("connect").exists()
+        && fs::read_to_string(stderr)
+            .is_ok_and(|said| said.contains("proxy dialer did not pass back a connection"))
+}
+
 /// The last lines of a master's stderr file, oldest first.
 fn last_lines(path: &Path) -> Vec<String> {
-    let text = fs::read(path).unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
+    // The connector's error first (`{index}.connect` beside
+    // `{index}.err`): ssh says its own words about it after it.
+    let text = [path.with_extension("connect"), path.to_owned()]
+        .iter()
+        .map(|file| String::from_utf8_lossy(&fs::read(file).unwrap_or_default()).into_owned())
+        .collect::<String>();
     let lines: Vec<String> = text
         .lines()
         .map(|l| l.trim_end_matches('\r').to_owned())
@@ -505,8 +662,35 @@ fn last_lines(path: &Path) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{make_dir, sets_own_control};
+    use super::{connector_did_not_run, last_lines, make_dir, sets_own_control};
     use std::os::unix::fs::PermissionsExt;
+
+    /// A connector that ran says why it failed, first; one that could not
+    /// run said nothing, and only then does ssh connect by itself.
+    #[test]
+    fn a_connector_that_did_not_run_is_told_from_one_that_failed() {
+        let dir = make_dir().unwrap();
+        let err = dir.join("0.err");
+        std::fs::write(
+            &err,
+            "mm_receive_fd: recvmsg: expected received 1 got 0\r\n\
+             proxy dialer did not pass back a connection\r\n",
+        )
+        .unwrap();
+        assert!(connector_did_not_run(&err));
+        let refused = "ssh: connect to host h port 22: Connection refused";
+        std::fs::write(dir.join("0.connect"), format!("{refused}\n")).unwrap();
+        assert!(!connector_did_not_run(&err));
+        assert_eq!(
+            last_lines(&err),
+            [
+                refused,
+                "mm_receive_fd: recvmsg: expected received 1 got 0",
+                "proxy dialer did not pass back a connection"
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn own_control_options_are_left_alone() {

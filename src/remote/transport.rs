@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::remote::{REMOTE_WORKER_FLAG, Slurm, login};
+use crate::remote::{REMOTE_WORKER_FLAG, Slurm, connector, login};
 
 /// Seconds between ssh's keep-alive probes of the server
 /// (`ServerAliveInterval`): with [`SERVER_ALIVE_COUNT_MAX`] unanswered in a
@@ -172,16 +172,23 @@ impl Transport {
 
     /// `ssh ... -N HOST` as the master of `host`'s connection, listening
     /// on `control` (see `mux.rs`): it logs in, forks itself into the
-    /// background and exits 0 once the socket takes sessions. Another
-    /// transport runs `false`.
-    pub(crate) fn master_command(&self, host: &str, control: &Path) -> Command {
+    /// background and exits 0 once the socket takes sessions. With
+    /// `connector` (`ssh -G`'s reading, see `connector.rs`, and the file
+    /// for the connector's error) ssh takes its connection from this
+    /// program. Another transport runs `false`.
+    pub(crate) fn master_command(
+        &self,
+        host: &str,
+        control: &Path,
+        connector: Option<(connector::Plan, &Path)>,
+    ) -> Command {
         match self {
             Transport::Ssh {
                 ssh,
                 connect_timeout,
                 ..
             } => {
-                let options = [
+                let mut options = vec![
                     "-o".to_owned(),
                     "ControlMaster=yes".to_owned(),
                     "-o".to_owned(),
@@ -190,9 +197,38 @@ impl Transport {
                     format!("ControlPersist={}", crate::remote::mux::CONTROL_PERSIST),
                     "-N".to_owned(),
                 ];
-                ssh_command(ssh, *connect_timeout, host, &options, &[])
+                let connector = connector.and_then(|(plan, said)| {
+                    connector::master_options(plan, *connect_timeout, said)
+                });
+                if let Some((proxy, _)) = &connector {
+                    options.extend(proxy.iter().cloned());
+                }
+                let mut cmd = ssh_command(ssh, *connect_timeout, host, &options, &[]);
+                if let Some((_, settings)) = connector {
+                    let _ = cmd.env(connector::env_name(), settings);
+                }
+                cmd
             }
             _ => Command::new("false"),
+        }
+    }
+
+    /// `ssh -G HOST`: how ssh would reach `host` (its configuration as
+    /// ssh reads it, on stdout), or `None` for another transport.
+    pub(crate) fn config_command(&self, host: &str) -> Option<Command> {
+        match self {
+            Transport::Ssh {
+                ssh,
+                connect_timeout,
+                ..
+            } => Some(ssh_command(
+                ssh,
+                *connect_timeout,
+                host,
+                &["-G".to_owned()],
+                &[],
+            )),
+            _ => None,
         }
     }
 
@@ -332,7 +368,7 @@ fn control_path(control: &Path) -> String {
 /// Quotes `word` for a POSIX shell (the remote side of ssh runs one):
 /// `shlex`'s quoting. A word holding NUL, which no shell word can, is
 /// passed as it is: starting ssh with it fails, and the slot says so.
-fn shell_quote(word: &str) -> Cow<'_, str> {
+pub(crate) fn shell_quote(word: &str) -> Cow<'_, str> {
     shlex::try_quote(word).unwrap_or(Cow::Borrowed(word))
 }
 

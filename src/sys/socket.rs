@@ -1,6 +1,6 @@
 //! TCP listeners that share their port (`SO_REUSEPORT`), so every worker
 //! can accept on a listener of its own and the kernel spreads the
-//! connections.
+//! connections; and `SO_KEEPALIVE` on a connection.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -40,6 +40,11 @@ pub(crate) fn reuse_port_listener(addr: SocketAddr) -> io::Result<TcpListener> {
         return Err(io::Error::last_os_error());
     }
     Ok(TcpListener::from(socket))
+}
+
+/// Turns `SO_KEEPALIVE` on for the open socket `fd`.
+pub(crate) fn set_keepalive(fd: libc::c_int) -> io::Result<()> {
+    set_option(fd, libc::SO_KEEPALIVE)
 }
 
 fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
