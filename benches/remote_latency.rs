@@ -2,9 +2,11 @@
 //! (one private sshd each, `tests/util/sshd.rs`) behind a link delayed
 //! in user space, at 2, 20 and 50 ms of round trip, 2 hosts × 2 slots,
 //! `echo` jobs; hearth at window 1, window 16 and the adaptive window,
-//! against GNU parallel with and without `--controlmaster`. Start-up is
-//! timed: a hearth run is the pool's build, its logins, every job and
-//! its result; a parallel run is the whole command.
+//! against GNU parallel with and without `--controlmaster`, and one
+//! `ssh HOST true` for scale (a login and a command, what any ssh tool
+//! pays before its first job). Start-up is timed: a hearth run is the
+//! pool's build, its logins, every job and its result; a parallel run is
+//! the whole command.
 //!
 //! The link: each host's sshd is reached through a forwarder on
 //! loopback that holds every chunk it reads for half the round trip
@@ -121,6 +123,15 @@ fn main() -> ExitCode {
             let took = hearth_run(&ssh, window, jobs);
             row(name, took, if window == Some(1) { 4 } else { 64 }, jobs);
         }
+        // What any ssh tool pays before its first job: one login and one
+        // command, ssh's own connection (the median of three).
+        let mut logins: Vec<Duration> = (0..3).map(|_| ssh_true(&ssh)).collect();
+        logins.sort_unstable();
+        println!(
+            "| {} ms | one `ssh HOST true`, for scale | {:.3} s | |",
+            rtt.as_millis(),
+            logins[1].as_secs_f64()
+        );
         if parallel && parallel_jobs > 0 {
             for (name, master) in [("GNU parallel", false), ("GNU parallel -M", true)] {
                 match parallel_run(&config, master, parallel_jobs) {
@@ -157,6 +168,20 @@ fn hearth_run(ssh: &[String], window: Option<usize>, jobs: u64) -> Duration {
     }
     pool.shutdown(Duration::from_secs(10));
     took
+}
+
+/// The time of `ssh node1 true` over the delayed link: a login and a
+/// command.
+fn ssh_true(ssh: &[String]) -> Duration {
+    let start = Instant::now();
+    let status = Command::new(&ssh[0])
+        .args(&ssh[1..])
+        .args(["node1", "true"])
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ssh node1 true: {status}");
+    start.elapsed()
 }
 
 /// GNU parallel over the same hosts, 2 jobs at a time on each.
