@@ -13,6 +13,8 @@ mod logins;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "cli/semaphore.rs"]
+mod semaphore;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
@@ -1318,8 +1320,8 @@ fn gnu_parallel_options_that_hearth_lacks_are_named() {
             "--memsuspend is an option of GNU parallel that hearth map does not have",
         ),
         (
-            &["--semaphore"],
-            "--semaphore is an option of GNU parallel that hearth map does not have",
+            &["--latest-line"],
+            "--latest-line is an option of GNU parallel that hearth map does not have",
         ),
         (
             &["--csv"],

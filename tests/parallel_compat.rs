@@ -27,6 +27,8 @@ mod pipe_part;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "parallel_compat/semaphore.rs"]
+mod semaphore;
 #[path = "parallel_compat/settled.rs"]
 mod settled;
 #[path = "util/sshd.rs"]

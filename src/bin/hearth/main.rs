@@ -46,6 +46,7 @@ mod rec_sep;
 mod replace;
 mod results;
 mod run;
+mod semaphore;
 mod settled;
 mod sh;
 mod sources;
@@ -144,6 +145,25 @@ enum Command {
     ///   hearth run -S admin@db1,db2:2222 -- df -h /var
     #[command(verbatim_doc_comment, args_override_self = true)]
     Run(Box<RunArgs>),
+    /// A counting semaphore for shell scripts, as GNU parallel's sem (the
+    /// same as `hearth map --semaphore`).
+    ///
+    /// Takes one of the -j slots of the semaphore named by --id (1 by
+    /// default: a mutex), waiting for one to be free; then runs CMD with
+    /// sh -c in the background, its output printed whole when it ends,
+    /// and exits 0 at once (--fg: runs CMD here and exits with its
+    /// status). The slot is free again when CMD ends, or if it dies.
+    /// --wait waits until every command of the semaphore ended. The
+    /// semaphores are in ~/.cache/hearth/semaphores. No replacement
+    /// strings: CMD runs as written.
+    ///
+    /// Examples:
+    ///
+    ///   for f in *.log; do hearth sem -j+0 gzip "$f"; done; hearth sem --wait
+    ///
+    ///   hearth sem --id db --fg ./migrate
+    #[command(verbatim_doc_comment)]
+    Sem(Box<semaphore::SemArgs>),
     /// Serve jobs on stdin/stdout as a slot of a pool (what `hearth map`
     /// starts on each host; the same as `hearth --remote-worker`).
     Worker,
@@ -353,12 +373,15 @@ pub struct MapArgs {
     /// Use STR instead of `{%}`.
     #[arg(long = "slotreplace", value_name = "STR")]
     pub slot_replace: Option<String>,
+    /// The semaphore's options (--semaphore and those that imply it).
+    #[command(flatten)]
+    pub semaphore_options: semaphore::SemOptions,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
     /// gives inputs.
     #[arg(
         trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion"],
+        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion", "wait"],
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
@@ -1045,6 +1068,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Worker => remote::serve(handlers()),
         Command::Map(mut args) => {
+            if args.semaphore_options.any() {
+                return semaphore::run(args.slots, &args.semaphore_options, &args.command);
+            }
             if let Some((version, new_enough)) = args.settled.version_check() {
                 println!("{version}");
                 return ExitCode::from(if new_enough { 0 } else { 255 });
@@ -1064,6 +1090,7 @@ fn main() -> ExitCode {
                 ExitCode::from(OWN_ERROR)
             }
         },
+        Command::Sem(args) => semaphore::run(args.slots, &args.options, &args.command),
         Command::Trace(args) => trace::run(&args),
     }
 }

@@ -21,21 +21,6 @@ use crate::Cli;
 const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["-i"], Some("the nearest is -I STR")),
     (&["--parens"], None),
-    (
-        &[
-            "--bg",
-            "--fg",
-            "--semaphore",
-            "--semaphore-name",
-            "--semaphorename",
-            "--id",
-            "--semaphore-timeout",
-            "--semaphoretimeout",
-            "--st",
-            "--wait",
-        ],
-        None,
-    ),
     (&["--csv"], None),
     (&["-e"], Some("the nearest is -E STR")),
     (
@@ -202,7 +187,7 @@ mod tests {
             lookup("--record-env"),
             Some(Some("the nearest is --env NAME"))
         );
-        assert_eq!(lookup("--semaphore"), Some(None));
+        assert_eq!(lookup("--tmux"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }
 }

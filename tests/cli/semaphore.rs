@@ -1,0 +1,111 @@
+//! `hearth sem`: a counting semaphore across processes. What GNU
+//! parallel's own prints is compared in `tests/parallel_compat`; here,
+//! what a semaphore must guarantee: never more holders than slots, each
+//! holder in a slot of its own, and a slot free again when its holder
+//! dies.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use super::{HEARTH, gates, scratch, wait_output};
+
+/// Runs the shell `script` in `dir` (also its `HOME`, where the
+/// semaphores are), with `$SEM` as `hearth sem --id ID`.
+fn script(dir: &Path, script: &str) -> Output {
+    let child = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .env(
+            "SEM",
+            format!("{HEARTH} sem --id test-{}", std::process::id()),
+        )
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child)
+}
+
+/// Six background commands on a mutex: their lines never interleave,
+/// although each starts while others wait.
+#[test]
+fn a_mutex_lets_one_command_in_at_a_time() {
+    let dir = scratch("sem-mutex");
+    let output = script(
+        &dir,
+        "for i in 1 2 3 4 5 6; do \
+           $SEM \"echo start >> log; sleep 0.02; echo end >> log\"; \
+         done; $SEM --wait",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let log = fs::read_to_string(dir.join("log")).unwrap();
+    assert_eq!(log, "start\nend\n".repeat(6));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Nine commands on three slots: each holder has its slot to itself
+/// (`PARALLEL_JOBSLOT`, from 1 to 3), and `--wait` returns once all ran.
+#[test]
+fn each_holder_has_a_slot_of_its_own() {
+    let dir = scratch("sem-slots");
+    let output = script(
+        &dir,
+        "for i in 1 2 3 4 5 6 7 8 9; do \
+           $SEM -j 3 'mkdir held-$PARALLEL_JOBSLOT || echo CLASH; \
+                      echo $PARALLEL_JOBSLOT >> slots; sleep 0.02; \
+                      rmdir held-$PARALLEL_JOBSLOT'; \
+         done; $SEM --wait",
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("CLASH"),
+        "{output:?}"
+    );
+    let slots = fs::read_to_string(dir.join("slots")).unwrap();
+    assert_eq!(slots.lines().count(), 9, "{slots}");
+    assert!(
+        slots.lines().all(|slot| ["1", "2", "3"].contains(&slot)),
+        "{slots}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The copy of `hearth sem` that holds a slot for a background command is
+/// killed: the kernel frees the slot, and the next command runs at once
+/// (not after `--st`'s 60 s).
+#[test]
+fn a_killed_holder_frees_its_slot() {
+    let dir = scratch("sem-killed");
+    // Its output to a file: the holder keeps what it prints on until the
+    // command ends.
+    let started = script(
+        &dir,
+        "$SEM 'echo $$ > job; echo $PPID > holder; exec sleep 600' > out 2>&1",
+    );
+    assert!(started.status.success(), "{started:?}");
+    let pid = |name: &str| -> Option<i32> {
+        fs::read_to_string(dir.join(name))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+    };
+    let holder = gates::poll_for(Duration::from_secs(30), || pid("holder"))
+        .expect("the background command did not start");
+    // SAFETY: kill(2) on the holder this test started.
+    assert_eq!(unsafe { libc::kill(holder, libc::SIGKILL) }, 0);
+    let next = script(&dir, "$SEM --st -60 --fg echo next");
+    assert_eq!(
+        (next.status.code(), String::from_utf8_lossy(&next.stdout)),
+        (Some(0), "next\n".into()),
+        "{next:?}"
+    );
+    // The orphaned `sleep` the holder ran.
+    if let Some(job) = pid("job") {
+        // SAFETY: kill(2) on the command this test started.
+        let _ = unsafe { libc::kill(job, libc::SIGKILL) };
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
