@@ -109,3 +109,27 @@ fn a_killed_holder_frees_its_slot() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// hearth started as `parallel`, `sem` or `pdsh` (links of those names)
+/// is `hearth map`, `hearth sem` or `hearth run`: scripts that call them
+/// run unchanged.
+#[test]
+fn named_as_parallel_sem_or_pdsh_it_acts_as_them() {
+    let dir = scratch("sem-names");
+    for name in ["parallel", "sem", "pdsh"] {
+        std::os::unix::fs::symlink(HEARTH, dir.join(name)).unwrap();
+    }
+    let output = script(
+        &dir,
+        "./parallel -k echo ::: a b; ./sem --fg echo c; ./pdsh -N -w : echo d",
+    );
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        ),
+        (Some(0), "a\nb\nc\nd\n".to_owned()),
+        "{output:?}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -1052,7 +1052,7 @@ fn main() -> ExitCode {
     let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(err) => {
-            let err = if std::env::args_os().nth(1).is_some_and(|a| a == "map") {
+            let err = if command_line().get(1).is_some_and(|a| a == "map") {
                 parallel_options::map_error(err)
             } else {
                 err
@@ -1095,13 +1095,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line, with the subcommand a program name implies: hearth
+/// started as `parallel` (a link of that name) is `hearth map`, as `sem`
+/// `hearth sem`, as `pdsh` `hearth run`, so scripts that call those run
+/// unchanged.
+fn command_line() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let name = args.first().map(|path| {
+        std::path::Path::new(path)
+            .file_name()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let implied = match name.as_ref().and_then(|name| name.to_str()) {
+        Some("parallel") => Some("map"),
+        Some("sem") => Some("sem"),
+        Some("pdsh") => Some("run"),
+        _ => None,
+    };
+    if let Some(subcommand) = implied {
+        args.insert(1, subcommand.into());
+    }
+    args
+}
+
 /// Parses the command line. GNU parallel's `-l` takes a number only when
 /// one follows it (`-l` alone is `-l 1`); clap's options take their value
 /// or none, so a `-l` that made clap take the next word as its number is
 /// read again as `-l1`.
 fn parse_cli() -> Result<Cli, clap::Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let mut args = command_line();
     run::pdsh_status_flag(&mut args);
     let err = match Cli::try_parse_from(&args) {
         Ok(cli) => return Ok(cli),
