@@ -102,7 +102,15 @@ fn main() -> ExitCode {
         sshd.config_path().display()
     );
 
-    let tests: &[(&str, Test)] = &[
+    let tests = tests();
+    runner::run_with(tests, &sshd, leftovers, |sshd| {
+        format!("; sshd log tail: {}", sshd.log_tail(10))
+    })
+}
+
+/// The tests, in the order they run.
+fn tests() -> &'static [(&'static str, Test)] {
+    &[
         (
             "two_hosts_window_1_all_in_order",
             two_hosts_window_1_all_in_order,
@@ -167,10 +175,11 @@ fn main() -> ExitCode {
             "masters_connect_through_hearth_unless_the_user_proxies",
             masters_connect_through_hearth_unless_the_user_proxies,
         ),
-    ];
-    runner::run_with(tests, &sshd, leftovers, |sshd| {
-        format!("; sshd log tail: {}", sshd.log_tail(10))
-    })
+        (
+            "an_ssh_that_hangs_on_dash_g_still_logs_in",
+            an_ssh_that_hangs_on_dash_g_still_logs_in,
+        ),
+    ]
 }
 
 /// The pool's transport to the private sshd, with `bin` as the worker.
@@ -1002,4 +1011,40 @@ fn masters_connect_through_hearth_unless_the_user_proxies(sshd: &Sshd) {
     pool.shutdown(Duration::from_secs(10));
     assert_eq!(fs::read_to_string(&used).unwrap(), "used\n");
     assert_eq!(sshd.log_count("Accepted publickey") - logins, 1);
+}
+
+/// An ssh command whose `ssh -G` never ends (a wrapper that takes no
+/// `-G`): after 2 s the master logs in with ssh's own connection, the
+/// jobs run, and the hanging `-G` is not left behind.
+fn an_ssh_that_hangs_on_dash_g_still_logs_in(sshd: &Sshd) {
+    let mut ssh = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "case \" $* \" in *' -G '*) exec sleep 600 ;; esac; exec ssh \"$@\"".to_owned(),
+        "ssh".to_owned(),
+    ];
+    ssh.extend(sshd.ssh_command().into_iter().skip(1));
+    let transport = Transport::Ssh {
+        ssh,
+        bin: runner::exe(),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let mut pool = Pool::builder()
+        .host(Host::new("node1", 2, transport))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch("hanging-probe"), 2, 1);
+    let commands = master_commands(sshd);
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert!(
+        !commands[0].contains("--hearth-ssh-connect"),
+        "{commands:?}"
+    );
+    squares(&mut pool, 20);
+    pool.shutdown(Duration::from_secs(10));
+    let hanging: Vec<_> = processes()
+        .into_iter()
+        .filter(|p| p.cmdline == "sleep 600" && p.state != 'Z')
+        .collect();
+    assert!(hanging.is_empty(), "{hanging:?}");
 }

@@ -6,20 +6,23 @@
 //! message behind `KEXINIT`, the service request behind `NEWKEYS`), and
 //! Nagle's algorithm holds the second until the server acknowledges the
 //! first, which the server's kernel delays by about 40 ms: two such waits
-//! per login, and more for a master's first sessions. Measured on
+//! per login (sshd's own Nagle holds a third, which only sshd can
+//! change). Measured on
 //! loopback, a login takes 120-140 ms with them and 80-100 ms without.
 //!
 //! So a host's master is started with `ProxyCommand` set to this very
 //! program as the *connector* (`BIN --hearth-ssh-connect %h %p`) and
-//! `ProxyUseFdpass yes`: the connector resolves the host, connects within
-//! the pool's connect timeout, turns `TCP_NODELAY` on (and `SO_KEEPALIVE`
+//! `ProxyUseFdpass yes`: the connector resolves the host, connects to each
+//! address within ssh's `ConnectTimeout` (the pool's connect timeout
+//! unless the user's ssh command sets one), turns `TCP_NODELAY` on (and `SO_KEEPALIVE`
 //! as ssh's `TCPKeepAlive` says), passes the socket to ssh over its
 //! standard output and exits. ssh then speaks on that socket itself, as
 //! on one it made; no process stays in between.
 //!
 //! The connector runs before `main` (a function in `.init_array`), so
 //! every program that builds a pool is its own connector, whatever its
-//! `main` does. It acts only when its first argument is
+//! `main` does (hearth in a library loaded with `dlopen` is not: its
+//! connector then fails to run, and ssh connects by itself). It acts only when its first argument is
 //! `--hearth-ssh-connect` *and* the environment has
 //! `HEARTH_SSH_CONNECT` (set by the pool on the master's ssh only, with
 //! the connect timeout and the address family); any other start costs
@@ -27,9 +30,11 @@
 //!
 //! The pool uses it only where ssh would connect the same way itself:
 //! `ssh -G HOST` (the user's ssh command and configuration) shows no
-//! `ProxyCommand`, `ProxyJump`, `BindAddress` or `BindInterface`, and
-//! `ConnectionAttempts 1`; `AddressFamily` and `TCPKeepAlive` are
-//! followed. Anything else (another ssh, a configuration `ssh -G` cannot
+//! `ProxyCommand`, `ProxyJump`, `BindAddress` or `BindInterface`,
+//! `ConnectionAttempts 1` and no `CanonicalizeHostname yes` (ssh does
+//! not canonicalize through a proxy command), and the user's ssh command
+//! does not set `ProxyUseFdpass` (its value would win over hearth's);
+//! `AddressFamily`, `TCPKeepAlive` and `ConnectTimeout` are followed. Anything else (another ssh, a configuration `ssh -G` cannot
 //! read) keeps ssh's own connection. A connector that cannot connect says
 //! so in ssh's own words (`ssh: connect to host H port P: Connection
 //! refused`, `ssh: Could not resolve hostname H: ...`), which
@@ -92,6 +97,8 @@ impl Family {
 pub(crate) struct Plan {
     family: Family,
     keepalive: bool,
+    /// ssh's `ConnectTimeout`, when set (the user's own, or the pool's).
+    timeout: Option<Duration>,
 }
 
 /// What `ssh -G` printed for a host, read: `None` where the connector
@@ -102,6 +109,7 @@ pub(crate) fn plan(config: &str) -> Option<Plan> {
     let mut plan = Plan {
         family: Family::Any,
         keepalive: true,
+        timeout: None,
     };
     for line in config.lines() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
@@ -112,6 +120,11 @@ pub(crate) fn plan(config: &str) -> Option<Plan> {
                 return None;
             }
             "connectionattempts" if value != "1" => return None,
+            // ssh does not canonicalize a host reached through a proxy
+            // command (unless `always`): the name, and the `Host` blocks
+            // it matches, would change.
+            "canonicalizehostname" if value == "true" || value == "yes" => return None,
+            "connecttimeout" => plan.timeout = value.parse().ok().map(Duration::from_secs),
             "addressfamily" => plan.family = Family::parse(value)?,
             "tcpkeepalive" => plan.keepalive = value == "yes",
             _ => {}
@@ -143,7 +156,7 @@ pub(crate) fn master_options(
     ];
     let settings = format!(
         "{} {} {} {}",
-        timeout.as_millis().max(1),
+        plan.timeout.unwrap_or(timeout).as_millis().max(1),
         plan.family.name(),
         if plan.keepalive { "yes" } else { "no" },
         said.to_str()?,
@@ -166,8 +179,8 @@ extern "C" fn before_main() {
     let Some(settings) = std::env::var_os(ENV) else {
         return;
     };
-    // `.init_array` functions get no arguments on every C library: the
-    // command line from the kernel's copy.
+    // `.init_array` functions do not get the command line on every C
+    // library (glibc passes it, musl does not): the kernel's copy.
     let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
         return;
     };
@@ -179,10 +192,12 @@ extern "C" fn before_main() {
     let code = match run(&settings, &args[2..]) {
         Ok(()) => 0,
         Err(said) => {
-            eprintln!("{said}");
+            // First the file: ssh sends a master's proxy's stderr to
+            // /dev/null, and the pool reads the file.
             if let Some(path) = settings.splitn(4, ' ').nth(3) {
                 let _ = std::fs::write(path, format!("{said}\n"));
             }
+            eprintln!("{said}");
             255
         }
     };
@@ -208,7 +223,11 @@ fn run(settings: &str, args: &[&[u8]]) -> Result<(), String> {
     let port: u16 = String::from_utf8_lossy(port)
         .parse()
         .map_err(|_| format!("ssh: bad port for host {host}"))?;
-    let plan = Plan { family, keepalive };
+    let plan = Plan {
+        family,
+        keepalive,
+        timeout: None,
+    };
     let stream = connect(&host, port, plan, Duration::from_millis(ms))?;
     crate::sys::send_fd(io::stdout().as_raw_fd(), stream.as_raw_fd())
         .map_err(|err| format!("{FLAG}: passing the connection to ssh: {err}"))
@@ -302,7 +321,8 @@ mod tests {
             plan(PLAIN),
             Some(Plan {
                 family: Family::Any,
-                keepalive: true
+                keepalive: true,
+                timeout: None
             })
         );
         let inet = PLAIN.replace("family any", "family inet") + "tcpkeepalive no\n";
@@ -310,10 +330,18 @@ mod tests {
             plan(&inet),
             Some(Plan {
                 family: Family::Inet,
-                keepalive: false
+                keepalive: false,
+                timeout: None
             })
         );
         assert!(plan(&format!("{PLAIN}proxycommand none\n")).is_some());
+        let timeout = plan(&format!("{PLAIN}connecttimeout 7\n")).unwrap();
+        assert_eq!(timeout.timeout, Some(Duration::from_secs(7)));
+        let always = format!("{PLAIN}canonicalizehostname always\n");
+        assert!(
+            plan(&always).is_some(),
+            "ssh canonicalizes through a proxy too"
+        );
     }
 
     /// Where ssh would connect otherwise, ssh connects.
@@ -324,6 +352,7 @@ mod tests {
             "proxyjump gateway",
             "bindaddress 10.0.0.1",
             "bindinterface eth1",
+            "canonicalizehostname true",
         ] {
             assert_eq!(plan(&format!("{PLAIN}{extra}\n")), None, "{extra}");
         }
@@ -339,6 +368,7 @@ mod tests {
         let plan = Plan {
             family: Family::Any,
             keepalive: true,
+            timeout: None,
         };
         let stream = connect("127.0.0.1", port, plan, Duration::from_secs(30)).unwrap();
         assert!(stream.nodelay().unwrap());
@@ -352,6 +382,7 @@ mod tests {
         let plan = Plan {
             family: Family::Any,
             keepalive: false,
+            timeout: None,
         };
         let said = connect("127.0.0.1", port, plan, Duration::from_secs(30)).unwrap_err();
         assert_eq!(
@@ -361,6 +392,7 @@ mod tests {
         let inet6 = Plan {
             family: Family::Inet6,
             keepalive: false,
+            timeout: None,
         };
         let said = connect("127.0.0.1", port, inet6, Duration::from_secs(30)).unwrap_err();
         assert!(

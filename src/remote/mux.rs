@@ -22,7 +22,7 @@
 //! |------------|-----------------------------------------|---------------------------|
 //! | `Idle`     | a slot is due                           | `Probing` (`ssh -G`)      |
 //! | `Probing`  | `ssh -G` ended                          | `Starting` (ssh spawned)  |
-//! | `Probing`  | `ssh -G` still runs at the time limit   | `Failed`                  |
+//! | `Probing`  | `ssh -G` still runs after 2 s           | `Starting` (ssh's own connection) |
 //! | `Starting` | ssh exited 0, the socket is there        | `Ready`                   |
 //! | `Starting` | the connector could not run at all      | `Starting` (ssh's own connection) |
 //! | `Starting` | ssh exited otherwise, or no login in time | `Failed` (its ending)    |
@@ -64,6 +64,10 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use crate::remote::{Host, Transport, connector};
+
+/// How long `ssh -G` may take before the master logs in without the
+/// connector.
+const PROBE_LIMIT: Duration = Duration::from_secs(2);
 
 /// How often a master that logs in is looked at.
 pub(crate) const MASTER_CHECK: Duration = Duration::from_millis(2);
@@ -108,6 +112,8 @@ enum Master {
     /// connection from the connector (`connector.rs`)?
     Probing {
         child: Child,
+        /// When `ssh -G` started (it has [`PROBE_LIMIT`]).
+        since: Instant,
         deadline: Instant,
         within: Duration,
         /// Where `ssh -G` prints.
@@ -290,6 +296,8 @@ impl Mux {
                     spawn_error: None,
                 }),
                 Ok(None) if *deadline <= now => {
+                    // ssh and its connector (its own process group).
+                    let _ = crate::sys::kill_group(child.id());
                     let _ = child.kill();
                     let _ = child.wait();
                     Master::Failed(MasterFailure {
@@ -374,19 +382,26 @@ impl Mux {
         let deadline = crate::remote::engine::after(now, within);
         let config = dir.join(format!("{index}.conf"));
         let probe = host.transport.config_command(&host.name);
-        let probe = probe.filter(|_| self.connector).and_then(|mut cmd| {
-            let out = fs::File::create(&config).ok()?;
-            cmd.stdin(Stdio::null())
-                .stdout(out)
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .ok()
-        });
+        let own_fdpass = match &host.transport {
+            Transport::Ssh { ssh, .. } => sets_own_fdpass(ssh),
+            _ => true,
+        };
+        let probe = probe
+            .filter(|_| self.connector && !own_fdpass)
+            .and_then(|mut cmd| {
+                let out = fs::File::create(&config).ok()?;
+                cmd.stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(Stdio::null())
+                    .process_group(0)
+                    .spawn()
+                    .ok()
+            });
         match probe {
             Some(child) => {
                 self.masters[index] = Master::Probing {
                     child,
+                    since: now,
                     deadline,
                     within,
                     config,
@@ -403,6 +418,7 @@ impl Mux {
     fn after_probe(&mut self, index: usize, now: Instant) {
         let Master::Probing {
             child,
+            since,
             deadline,
             within,
             config,
@@ -416,19 +432,14 @@ impl Mux {
                 .ok()
                 .and_then(|text| connector::plan(&text)),
             Ok(Some(_)) | Err(_) => None,
-            Ok(None) if *deadline <= now => {
+            Ok(None) if *since + PROBE_LIMIT <= now || *deadline <= now => {
+                // A `ssh -G` that does not end (a wrapper that takes no
+                // `-G`, a slow `Match exec`): ssh connects by itself.
+                debug!(host = index; "ssh -G did not end within {PROBE_LIMIT:?}; ssh connects by itself");
+                let _ = crate::sys::kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
-                let timed_out = Some(*within);
-                self.masters[index] = Master::Failed(MasterFailure {
-                    status: None,
-                    stderr: vec![
-                        "ssh -G (reading the host's ssh configuration) did not end".to_owned(),
-                    ],
-                    timed_out,
-                    spawn_error: None,
-                });
-                return;
+                None
             }
             Ok(None) => return,
         };
@@ -531,6 +542,8 @@ impl Mux {
                 Master::Starting {
                     mut child, control, ..
                 } => {
+                    // ssh and a connector still connecting.
+                    let _ = crate::sys::kill_group(child.id());
                     let _ = child.kill();
                     // Killed after it forked the master: that one is up.
                     if !child.wait().is_ok_and(|s| s.success()) {
@@ -597,6 +610,15 @@ fn sets_own_control(ssh: &[String]) -> bool {
     })
 }
 
+/// True if the ssh command's own options set `ProxyUseFdpass`: theirs
+/// would win over the connector's `yes` (ssh takes an option's first
+/// value), and `ssh -G` cannot tell it from the default.
+fn sets_own_fdpass(ssh: &[String]) -> bool {
+    ssh.iter()
+        .skip(1)
+        .any(|word| word.to_ascii_lowercase().contains("proxyusefdpass"))
+}
+
 /// Makes the pool's private directory, mode 0700, under
 /// `$XDG_RUNTIME_DIR` or the temporary directory, where its sockets' paths
 /// fit in a Unix socket address.
@@ -646,23 +668,25 @@ fn connector_did_not_run(stderr: &Path) -> bool {
 
 /// The last lines of a master's stderr file, oldest first.
 fn last_lines(path: &Path) -> Vec<String> {
+    let lines = |file: &Path| -> Vec<String> {
+        String::from_utf8_lossy(&fs::read(file).unwrap_or_default())
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
     // The connector's error first (`{index}.connect` beside
-    // `{index}.err`): ssh says its own words about it after it.
-    let text = [path.with_extension("connect"), path.to_owned()]
-        .iter()
-        .map(|file| String::from_utf8_lossy(&fs::read(file).unwrap_or_default()).into_owned())
-        .collect::<String>();
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| l.trim_end_matches('\r').to_owned())
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines[lines.len().saturating_sub(5)..].to_vec()
+    // `{index}.err`), always kept: ssh says its own words about it after.
+    let mut kept = lines(&path.with_extension("connect"));
+    let ssh = lines(path);
+    let room = 5usize.saturating_sub(kept.len()).max(2);
+    kept.extend_from_slice(&ssh[ssh.len().saturating_sub(room)..]);
+    kept
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{connector_did_not_run, last_lines, make_dir, sets_own_control};
+    use super::{connector_did_not_run, last_lines, make_dir, sets_own_control, sets_own_fdpass};
     use std::os::unix::fs::PermissionsExt;
 
     /// A connector that ran says why it failed, first; one that could not
@@ -707,6 +731,8 @@ mod tests {
         assert!(sets_own_control(&words(&["ssh", "-M"])));
         // The program's own name is not an option.
         assert!(!sets_own_control(&words(&["-S"])));
+        assert!(sets_own_fdpass(&words(&["ssh", "-oProxyUseFdpass=no"])));
+        assert!(!sets_own_fdpass(&words(&["ssh", "-F", "cfg"])));
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub(crate) fn send_fd(over: RawFd, fd: RawFd) -> io::Result<()> {
     let mut control = Control { bytes: [0; 64] };
     // SAFETY: CMSG_SPACE is arithmetic on its argument.
     let space = unsafe { libc::CMSG_SPACE(super::socklen_of::<RawFd>()) };
-    const { assert!(size_of::<Control>() >= 64) };
+    assert!(
+        space as usize <= size_of::<Control>(),
+        "one descriptor fits"
+    );
     // SAFETY: `msghdr` is plain data, valid all zero; the fields set below
     // point to `iov` and `control`, which outlive every use of `msg`.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
