@@ -3,7 +3,8 @@
 //! their stdout and exit status (and joblogs, result files).
 //!
 //! GNU parallel runs with `--will-cite`, `PARALLEL_SHELL=/bin/sh` (hearth
-//! runs jobs with `sh -c`) and `HOME` set to an empty directory, so no
+//! too: both would take the shell that started them, `shell_of_the_caller`
+//! compares that) and `HOME` set to an empty directory, so no
 //! `~/.parallel` is read. Without GNU parallel each test prints `skipped:
 //! GNU parallel is not installed` and passes, unless
 //! `HEARTH_REQUIRE_PARALLEL=1` (as in CI), where that is a failure.
@@ -179,6 +180,7 @@ fn hearth_command(args: &[&OsStr], dir: &Path) -> Command {
         .arg("map")
         .args(args)
         .current_dir(dir)
+        .env("PARALLEL_SHELL", "/bin/sh")
         .env_remove("HEARTH_LOG");
     cmd
 }
@@ -231,6 +233,50 @@ fn same(args: &[&str], stdin: &[u8]) {
         shown(&ours),
         shown(&theirs)
     );
+}
+
+/// Without `PARALLEL_SHELL`, both run the jobs with the shell that
+/// started them: bash's `[[ ]]` and `$BASH_VERSION` under bash; under
+/// sh, `[[` is not found, in both. `PARALLEL_SHELL` names the shell
+/// whatever started them.
+#[test]
+fn shell_of_the_caller() {
+    let Some(parallel) = parallel() else { return };
+    let command = r#"[[ {} == a* ]] && echo "{} ${BASH_VERSION:+bash}" || echo "not {}""#;
+    for (caller, chosen) in [("bash", None), ("sh", None), ("sh", Some("bash"))] {
+        let dir = scratch("caller-shell");
+        let run_under = |program: &str| {
+            let mut cmd = Command::new(caller);
+            let _ = cmd
+                // Not `exec`ed in place of the shell: it stays the caller.
+                .args(["-c", r#""$@"; exit $?"#, caller, program])
+                .current_dir(&dir)
+                .env("HOME", empty_home())
+                .env_remove("PARALLEL_SHELL")
+                .env_remove("PARALLEL")
+                .env_remove("HEARTH_LOG");
+            if let Some(shell) = chosen {
+                let _ = cmd.env("PARALLEL_SHELL", shell);
+            }
+            cmd
+        };
+        let mut theirs = run_under(parallel.to_str().unwrap());
+        let _ = theirs.args(["--will-cite", "-k", command, ":::", "ab", "cd"]);
+        let mut ours = run_under(HEARTH);
+        let _ = ours.args(["map", command, ":::", "ab", "cd"]);
+        let (theirs, ours) = (run(theirs, b""), run(ours, b""));
+        assert_eq!(
+            (ours.status.code(), String::from_utf8_lossy(&ours.stdout)),
+            (
+                theirs.status.code(),
+                String::from_utf8_lossy(&theirs.stdout)
+            ),
+            "under {caller}, PARALLEL_SHELL {chosen:?}\n--- hearth map: {}\n--- GNU parallel: {}",
+            shown(&ours),
+            shown(&theirs)
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
 
 /// Both print the same lines in any order, and exit with the same status.

@@ -14,8 +14,14 @@ use super::{HEARTH, gates, scratch, wait_output};
 /// Runs the shell `script` in `dir` (also its `HOME`, where the
 /// semaphores are), with `$SEM` as `hearth sem --id ID`.
 fn script(dir: &Path, script: &str) -> Output {
-    let child = Command::new("sh")
+    script_in("sh", dir, script)
+}
+
+/// [`script`] run by `shell`.
+fn script_in(shell: &str, dir: &Path, script: &str) -> Output {
+    let child = Command::new(shell)
         .args(["-c", script])
+        .env_remove("PARALLEL_SHELL")
         .current_dir(dir)
         .env(
             "SEM",
@@ -129,6 +135,28 @@ fn named_as_parallel_sem_or_pdsh_it_acts_as_them() {
             String::from_utf8_lossy(&output.stdout).into_owned()
         ),
         (Some(0), "a\nb\nc\nd\n".to_owned()),
+        "{output:?}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A background command runs with the shell that started `hearth sem`
+/// (bash here), as GNU parallel's: looked for before `sem` leaves its
+/// copy, whose parent is gone by the time the command starts.
+#[test]
+fn background_commands_run_with_the_callers_shell() {
+    let dir = scratch("sem-shell");
+    let output = script_in(
+        "bash",
+        &dir,
+        "for i in 1 2 3; do $SEM -j 3 'echo ${BASH_VERSION:+bash}'; done; $SEM --wait; exit $?",
+    );
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        ),
+        (Some(0), "bash\n".repeat(3)),
         "{output:?}"
     );
     let _ = fs::remove_dir_all(&dir);

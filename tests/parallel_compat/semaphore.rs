@@ -11,7 +11,8 @@ use super::{HEARTH, empty_home, parallel, run, scratch, shown};
 /// The script: the semaphore's command is `$SEM`. A background job, a
 /// foreground one and its status, stdin, `--wait`; then a holder that
 /// keeps semaphore `h` until the file `release` exists, a `--st` that
-/// gives up and one that runs anyway.
+/// gives up and one that runs anyway; the semaphore of no `--id` (so
+/// `hearth map --semaphore` alone is the semaphore).
 const SCRIPT: &str = r#"
 $SEM --id "$ID-t" -j 2 'echo bg-job; exit 3'; echo "bg: $?"
 $SEM --id "$ID-t" --fg 'echo fg-job; exit 4'; echo "fg: $?"
@@ -22,6 +23,8 @@ $SEM --id "$ID-h" --st -0.2 'echo never'; echo "gave up: $?"
 $SEM --id "$ID-h" --st 0.2 --fg 'echo anyway'; echo "anyway: $?"
 touch release
 $SEM --id "$ID-h" --wait; echo "released: $?"
+$SEM 'echo default-id'; echo "default: $?"
+$SEM --wait; echo "default wait: $?"
 "#;
 
 /// Runs [`SCRIPT`] with `sem` as its `$SEM`, in `dir`, with `home` as

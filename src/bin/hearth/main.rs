@@ -49,6 +49,7 @@ mod run;
 mod semaphore;
 mod settled;
 mod sh;
+mod shell;
 mod sources;
 mod streams;
 mod summary;
@@ -93,8 +94,10 @@ enum Command {
     /// -a), or the --arg values, or the words after `:::`; several sources
     /// combine (every value with every value of the next; `:::+` and
     /// `::::+` pair them instead); no inputs at all is a run that did
-    /// nothing (exit 0). The command line runs with `sh -c` on the slot's
-    /// host.
+    /// nothing (exit 0). The command line runs on the slot's host with
+    /// SHELL -c, the shell GNU parallel would take: $PARALLEL_SHELL, else
+    /// the shell that started hearth (a POSIX one; csh and fish give sh),
+    /// else $SHELL, else sh.
     ///
     /// Replacement strings, as in GNU parallel, each value shell-quoted:
     /// {} the input, {.} without its extension, {/} basename, {//}
@@ -113,8 +116,9 @@ enum Command {
     /// for as they end); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
     /// slots; --retries is GNU parallel's and --attempts counts the tries
-    /// of a job whose slot fails; a CR before a newline is dropped; jobs
-    /// run with sh -c; --pipe blocks over ssh go over the slot's own
+    /// of a job whose slot fails; a CR before a newline is dropped; a
+    /// caller's csh or fish runs jobs with sh; --pipe blocks over ssh go
+    /// over the slot's own
     /// connection; --load and --memfree hold this machine's slots only.
     /// An option of GNU parallel's that hearth lacks ({= =},
     /// --round-robin, --semaphore, ...) is an error that says so.
@@ -149,10 +153,11 @@ enum Command {
     /// same as `hearth map --semaphore`).
     ///
     /// Takes one of the -j slots of the semaphore named by --id (1 by
-    /// default: a mutex), waiting for one to be free; then runs CMD with
-    /// sh -c in the background, its output printed whole when it ends,
-    /// and exits 0 at once (--fg: runs CMD here and exits with its
-    /// status). The slot is free again when CMD ends, or if it dies.
+    /// default: a mutex), waiting for one to be free; then runs CMD (as
+    /// hearth map runs commands) in the background, its output printed
+    /// whole when it ends, and exits 0 at once (--fg: runs CMD here and
+    /// exits with its status). The slot is free again when CMD ends, or
+    /// if it dies.
     /// --wait waits until every command of the semaphore ended. The
     /// semaphores are in ~/.cache/hearth/semaphores. No replacement
     /// strings: CMD runs as written.
@@ -1114,6 +1119,8 @@ fn command_line() -> Vec<OsString> {
         _ => None,
     };
     if let Some(subcommand) = implied {
+        // Messages name the program hearth.
+        args[0] = "hearth".into();
         args.insert(1, subcommand.into());
     }
     args

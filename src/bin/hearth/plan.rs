@@ -511,11 +511,13 @@ fn round_robin(blocks: Vec<Vec<u8>>, slots: usize) -> Vec<Vec<u8>> {
     dealt
 }
 
-/// How the jobs' commands are started: `--nice`, `--process-slot-var`.
+/// How the jobs' commands are started: `--nice`, `--process-slot-var`,
+/// the shell.
 fn start(args: &MapArgs) -> Start {
     Start {
         nice: args.running.nice,
         slot_var: args.running.process_slot_var.clone(),
+        shell: crate::shell::choose(),
     }
 }
 

@@ -12,15 +12,17 @@
 //!
 //! - `--bg` (the default): `sem` takes a slot, leaves a copy of itself
 //!   (`fork`) holding it, and exits 0 at once. The copy runs the command
-//!   with `sh -c`, stdin as `sem`'s, its stdout and stderr kept aside
-//!   and printed whole when it ends (GNU parallel's `--group`), and frees
-//!   the slot as the command ends, whatever the command left running.
+//!   with `SHELL -c` (the shell GNU parallel would pick, `shell.rs`),
+//!   stdin as `sem`'s, its stdout and stderr kept aside and printed whole
+//!   when it ends (GNU parallel's `--group`); the slot is free as the
+//!   command ends, whatever the command left running.
 //! - `--fg`: `sem` runs the command itself and exits with its status.
 //! - `--wait`: waits until every slot of the semaphore is free at once
 //!   (the command, if any, is not run); exit 0.
 //! - `-j N` (also `+N`, `-N`, `N%`): the slots, 1 by default (a mutex).
 //! - `--st SECS` (`s`, `m`, `h`, `d` suffixes): SECS > 0 runs the command
-//!   without a slot once SECS passed; SECS < 0 gives up (exit 1).
+//!   without a slot once SECS passed; SECS < 0 gives up (exit 1); 0 waits
+//!   as long as it takes.
 //!
 //! The job sees `PARALLEL_SEQ=1` and `PARALLEL_JOBSLOT` as its slot's
 //! number (from 1). The command runs as written: no replacement strings
@@ -30,6 +32,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -84,7 +87,8 @@ impl SemOptions {
     /// True if an option here asks for the semaphore (GNU parallel's
     /// `--bg`, `--fg`, `--id`, `--st` and `--wait` imply `--semaphore`).
     pub fn any(&self) -> bool {
-        self.bg
+        self.semaphore
+            || self.bg
             || self.fg
             || self.semaphore_name.is_some()
             || self.semaphore_timeout.is_some()
@@ -108,7 +112,7 @@ pub struct SemArgs {
     #[arg(long)]
     pub pipe: bool,
     /// The command and its arguments, joined by spaces and run with
-    /// `sh -c`.
+    /// SHELL -c (the shell hearth map takes).
     #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
@@ -140,8 +144,10 @@ pub fn run(slots: Option<SlotsSpec>, options: &SemOptions, command: &[OsString])
         return ExitCode::SUCCESS;
     }
     let slots = slots.map_or(1, |spec| spec.slots(pool_setup::cores()));
+    // `--st 0` waits as long as it takes, as GNU parallel's.
     let patience = options
         .semaphore_timeout
+        .filter(|secs| *secs != 0.0)
         .map(|secs| (Duration::from_secs_f64(secs.abs().min(1e9)), secs >= 0.0));
     let held = match take(&dir, slots, patience) {
         Ok(Taken::Slot(file, number)) => Some((file, number)),
@@ -164,8 +170,11 @@ pub fn run(slots: Option<SlotsSpec>, options: &SemOptions, command: &[OsString])
         .collect::<Vec<_>>()
         .join(" ");
     let slot = held.as_ref().map_or(1, |(_, number)| number + 1);
+    // The shell GNU parallel would pick (`shell.rs`), looked for here:
+    // a background copy's parent is gone.
+    let shell = crate::shell::program(crate::shell::choose().as_deref());
     if options.fg {
-        let status = job(&line, slot).status();
+        let status = job(&shell, &line, slot).status();
         drop(held);
         return match status {
             Ok(status) => ExitCode::from(exit_code(status)),
@@ -175,7 +184,7 @@ pub fn run(slots: Option<SlotsSpec>, options: &SemOptions, command: &[OsString])
             }
         };
     }
-    background(&line, slot, held)
+    background(&shell, &line, slot, held)
 }
 
 /// How a slot was taken.
@@ -219,24 +228,30 @@ fn take(dir: &Path, slots: usize, patience: Option<(Duration, bool)>) -> io::Res
 /// Waits until every slot of `dir` is free: holds each in turn, then
 /// lets them all go.
 fn wait_all(dir: &Path) -> io::Result<()> {
-    let mut held = Vec::new();
+    // In the slots' order: two waits never hold one each of two slots.
+    let mut slots: Vec<(usize, PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
-        let is_slot = path
+        let number = path
             .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with("slot-"));
-        if is_slot {
-            let file = OpenOptions::new().write(true).open(&path)?;
-            file.lock()?;
-            held.push(file);
+            .and_then(|name| name.to_str()?.strip_prefix("slot-")?.parse().ok());
+        if let Some(number) = number {
+            slots.push((number, path));
         }
+    }
+    slots.sort_unstable();
+    let mut held = Vec::new();
+    for (_, path) in slots {
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.lock()?;
+        held.push(file);
     }
     Ok(())
 }
 
-/// `sh -c LINE` as the job in slot `slot` (from 1).
-fn job(line: &str, slot: usize) -> Command {
-    let mut cmd = Command::new("sh");
+/// `SHELL -c LINE` as the job in slot `slot` (from 1).
+fn job(shell: &Path, line: &str, slot: usize) -> Command {
+    let mut cmd = Command::new(shell);
     let _ = cmd
         .arg("-c")
         .arg(line)
@@ -247,7 +262,7 @@ fn job(line: &str, slot: usize) -> Command {
 
 /// Leaves a copy of this process holding the slot and running the job,
 /// and exits 0.
-fn background(line: &str, slot: usize, held: Option<(File, usize)>) -> ExitCode {
+fn background(shell: &Path, line: &str, slot: usize, held: Option<(File, usize)>) -> ExitCode {
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     // SAFETY: `hearth sem` has started no thread (it parsed its words and
@@ -259,35 +274,38 @@ fn background(line: &str, slot: usize, held: Option<(File, usize)>) -> ExitCode 
             ExitCode::from(GAVE_UP)
         }
         0 => {
-            let code = run_grouped(line, slot);
-            drop(held);
+            let code = run_grouped(job(shell, line, slot), held);
             std::process::exit(i32::from(code));
         }
         _ => ExitCode::SUCCESS,
     }
 }
 
-/// Runs the job with its stdout and stderr kept aside, then prints them
-/// whole: its exit code.
-fn run_grouped(line: &str, slot: usize) -> u8 {
-    let (Ok(mut out), Ok(mut err)) = (scratch_file(), scratch_file()) else {
+/// Runs the job with its stdout and stderr kept aside; lets the slot go
+/// (`held`) as it ends, then prints them whole: its exit code.
+fn run_grouped(mut job: Command, held: Option<(File, usize)>) -> u8 {
+    let kept = match (scratch_file(), scratch_file()) {
+        (Ok(out), Ok(err)) => match (out.try_clone(), err.try_clone()) {
+            (Ok(o), Ok(e)) => {
+                let _ = job.stdout(Stdio::from(o)).stderr(Stdio::from(e));
+                Some((out, err))
+            }
+            _ => None,
+        },
         // Nowhere to keep them: straight through.
-        return job(line, slot).status().map_or(GAVE_UP, exit_code);
+        _ => None,
     };
-    let status = match (out.try_clone(), err.try_clone()) {
-        (Ok(o), Ok(e)) => job(line, slot)
-            .stdout(Stdio::from(o))
-            .stderr(Stdio::from(e))
-            .status(),
-        _ => job(line, slot).status(),
-    };
-    for (file, to) in [
-        (&mut out, &mut io::stdout() as &mut dyn Write),
-        (&mut err, &mut io::stderr()),
-    ] {
-        if file.rewind().is_ok() {
-            let _ = io::copy(file, to);
-            let _ = to.flush();
+    let status = job.status();
+    drop(held);
+    if let Some((mut out, mut err)) = kept {
+        for (file, to) in [
+            (&mut out, &mut io::stdout() as &mut dyn Write),
+            (&mut err, &mut io::stderr()),
+        ] {
+            if file.rewind().is_ok() {
+                let _ = io::copy(file, to);
+                let _ = to.flush();
+            }
         }
     }
     status.map_or(GAVE_UP, exit_code)
@@ -353,7 +371,21 @@ fn semaphore_dir(name: &str) -> io::Result<PathBuf> {
         }
     }
     let dir = base.join(file_name);
-    fs::create_dir_all(&dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    // Not another user's (a shared temporary directory).
+    // SAFETY: `getuid` cannot fail and touches no memory.
+    let me = unsafe { libc::getuid() };
+    for made in [&base, &dir] {
+        if fs::symlink_metadata(made)?.uid() != me {
+            return Err(io::Error::other(format!(
+                "{} belongs to another user",
+                made.display()
+            )));
+        }
+    }
     Ok(dir)
 }
 

@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use hearth::remote::JobContext;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,9 @@ pub struct Start {
     /// `--process-slot-var NAME`: the slot's number less one (from 0) in
     /// the variable NAME, as GNU parallel sets it.
     pub slot_var: Option<String>,
+    /// The shell that runs the command line (`shell.rs`), `None` for
+    /// `sh`.
+    pub shell: Option<String>,
 }
 
 /// Where `name` is on this process's `PATH` (looked up once per worker):
@@ -64,6 +67,23 @@ fn program(name: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
         .unwrap_or_else(|| name.into())
+}
+
+/// The program of the jobs' shell (`shell::program`), looked up once per
+/// worker for the shell the jobs name.
+fn shell_program(shell: Option<&str>) -> PathBuf {
+    static FOUND: Mutex<Option<(Option<String>, PathBuf)>> = Mutex::new(None);
+    let mut found = FOUND
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*found {
+        Some((name, path)) if name.as_deref() == shell => path.clone(),
+        _ => {
+            let path = crate::shell::program(shell);
+            *found = Some((shell.map(str::to_owned), path.clone()));
+            path
+        }
+    }
 }
 
 /// The exit value of a job that `skip()` kept from running (GNU
@@ -122,17 +142,15 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     }
     let slot_text = slot.to_string();
     let command = crate::replace::join_slot(&job.parts, slot_text.as_bytes());
+    let shell = shell_program(job.start.shell.as_deref());
     let mut cmd = match job.start.nice {
         Some(nice) => {
             static NICE: OnceLock<PathBuf> = OnceLock::new();
             let mut cmd = Command::new(NICE.get_or_init(|| program("nice")));
-            let _ = cmd.arg("-n").arg(nice.to_string()).arg("sh");
+            let _ = cmd.arg("-n").arg(nice.to_string()).arg(&shell);
             cmd
         }
-        None => {
-            static SH: OnceLock<PathBuf> = OnceLock::new();
-            Command::new(SH.get_or_init(|| program("sh")))
-        }
+        None => Command::new(&shell),
     };
     let _ = cmd
         .arg("-c")
