@@ -12,6 +12,15 @@
 //!   receivers, they decide, e.g. by calling `shutdown`.
 //! - A second stop signal while shutting down stops the runtime now.
 //! - SIGUSR2 also makes the runtime log its metrics.
+//!
+//! Child processes: the runtime (and a remote pool, and a remote worker)
+//! receive signals through a `signalfd`, so the signals they handle are
+//! blocked on their threads, and a child process inherits that mask
+//! through `exec` (std's `Command` does not clear it). A program that does
+//! not clear it itself (bash, `sleep`, most programs) then never sees
+//! `SIGINT` or `SIGTERM`. Spawn children from a hearth program with
+//! [`clear_mask_in_child`]; the jobs of `JobContext::run_command` get it
+//! already.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +28,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::ActorRef;
 use crate::actor_ref::TrySendError;
+
+/// Makes the child process `command` spawns start with no signal
+/// blocked (see the module's doc: otherwise it inherits the signals this
+/// process blocks to receive them as messages).
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+///
+/// let mut command = Command::new("sh");
+/// command.args(["-c", "grep SigBlk /proc/self/status"]);
+/// hearth::signal::clear_mask_in_child(&mut command);
+/// let output = command.output().unwrap();
+/// assert_eq!(output.stdout, b"SigBlk:\t0000000000000000\n");
+/// ```
+pub fn clear_mask_in_child(command: &mut std::process::Command) {
+    crate::sys::clear_signal_mask_in_child(command);
+}
 
 /// A process signal, delivered as a message to actors that asked for them.
 #[derive(Copy, Clone, Debug, Eq, PartialEq, Hash)]

@@ -46,6 +46,10 @@ fn main() {
             actor_ignoring_stop_is_cut_off_at_grace,
         ),
         (
+            "children_start_with_the_mask_cleared_when_asked",
+            children_start_with_the_mask_cleared_when_asked,
+        ),
+        (
             "two_sigints_stop_at_once_with_130",
             two_sigints_stop_at_once_with_130,
         ),
@@ -420,6 +424,21 @@ fn sigterm_without_receivers_is_graceful() {
     );
 }
 
+/// A child process of a program with a runtime inherits the signals the
+/// runtime blocks (bash keeps them blocked); `clear_mask_in_child` gives
+/// it none.
+fn children_start_with_the_mask_cleared_when_asked() {
+    let mut child = Scenario::start("children");
+    let inherited = child.line();
+    assert!(
+        inherited.starts_with("SigBlk:") && !inherited.ends_with("0000000000000000"),
+        "{inherited}"
+    );
+    assert_eq!(child.line(), "SigBlk:\t0000000000000000");
+    let (status, _) = child.wait();
+    assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
+}
+
 fn actor_ignoring_stop_is_cut_off_at_grace() {
     let mut child = Scenario::start("stubborn_short_grace");
     assert_eq!(child.line(), "ready");
@@ -581,6 +600,7 @@ mod child {
             "burst" => burst(&mut runtime),
             "worker_panic" => return worker_panic(runtime),
             "panicky_conversion" => panicky_conversion(&mut runtime),
+            "children" => return children(),
             other => panic!("unknown scenario {other}"),
         }
         let code = hearth::exit_code(runtime.start());
@@ -592,6 +612,21 @@ mod child {
         } else {
             1
         }
+    }
+
+    /// Prints the signal mask of a bash started from the runtime's thread,
+    /// as std's `Command` leaves it and with `clear_mask_in_child`.
+    fn children() -> i32 {
+        for clear in [false, true] {
+            let mut bash = std::process::Command::new("bash");
+            let _ = bash.args(["-c", "grep SigBlk /proc/self/status; true"]);
+            if clear {
+                hearth::signal::clear_mask_in_child(&mut bash);
+            }
+            let output = bash.output().unwrap();
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+        }
+        0
     }
 
     /// Prints each signal; returns on a stop signal.

@@ -28,7 +28,10 @@ pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use incoming_cpu::{incoming_cpu, set_incoming_cpu};
 pub(crate) use msg::{recv_vectored, send_vectored};
 pub(crate) use pass_fd::send_fd;
-pub(crate) use process::{kill_with_parent_thread, signal_process, wait_for_child, wait_for_exit};
+pub(crate) use process::{
+    clear_signal_mask_in_child, kill_with_parent_thread, signal_process, wait_for_child,
+    wait_for_exit,
+};
 pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
 pub(crate) use recv::peek;
 #[cfg(feature = "hyper")]

@@ -94,20 +94,34 @@ pub(crate) fn wait_for_child(child: &mut std::process::Child, timeout: Duration)
 /// Makes the child `command` starts get `SIGKILL` when the thread that
 /// starts it dies (`PR_SET_PDEATHSIG`), so a worker killed while a job's
 /// process runs leaves no orphan behind; and start with no signal
-/// blocked: the process that spawns it blocks the signals it handles on
-/// its threads (`SIGINT`, `SIGTERM`, ...), a child inherits that mask
-/// through `exec`, and a program that does not clear it (bash, `sleep`;
-/// dash does) would never see `SIGINT` or `SIGTERM`.
+/// blocked ([`clear_signal_mask_in_child`]).
 pub(crate) fn kill_with_parent_thread(command: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the child between fork and exec and only
-    // calls `prctl`, `sigemptyset` and `pthread_sigmask` (all
-    // async-signal-safe) on a set on its own stack, and reads `errno`.
+    // calls `prctl`, which is async-signal-safe, and reads `errno`.
     unsafe {
         let _ = command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
                 return Err(io::Error::last_os_error());
             }
+            Ok(())
+        });
+    }
+    clear_signal_mask_in_child(command);
+}
+
+/// Makes the child `command` starts begin with no signal blocked: a
+/// process with hearth's signal handling blocks the signals it handles
+/// (`SIGINT`, `SIGTERM`, ...) on its threads, a child inherits that mask
+/// through `exec`, and a program that does not clear it (bash, `sleep`;
+/// dash does) would never see `SIGINT` or `SIGTERM`.
+pub(crate) fn clear_signal_mask_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls `sigemptyset` and `pthread_sigmask` (async-signal-safe) on a
+    // set on its own stack, and reads `errno`.
+    unsafe {
+        let _ = command.pre_exec(|| {
             let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
             if libc::sigemptyset(none.as_mut_ptr()) == -1 {
                 return Err(io::Error::last_os_error());
