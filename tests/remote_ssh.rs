@@ -991,24 +991,7 @@ fn masters_connect_through_hearth_unless_the_user_proxies(sshd: &Sshd) {
             used.display()
         ),
     ]);
-    let transport = Transport::Ssh {
-        ssh,
-        bin: runner::exe(),
-        connect_timeout: Duration::from_secs(5),
-    };
-    let mut pool = Pool::builder()
-        .host(Host::new("node1", 2, transport))
-        .build()
-        .unwrap();
-    all_slots_up(&mut pool, sshd.scratch("users-proxy-up"), 2, 1);
-    let commands = master_commands(sshd);
-    assert_eq!(commands.len(), 1, "{commands:?}");
-    assert!(
-        !commands[0].contains("--hearth-ssh-connect"),
-        "{commands:?}"
-    );
-    squares(&mut pool, 20);
-    pool.shutdown(Duration::from_secs(10));
+    runs_with_sshs_own_connection(sshd, ssh, "users-proxy-up");
     assert_eq!(fs::read_to_string(&used).unwrap(), "used\n");
     assert_eq!(sshd.log_count("Accepted publickey") - logins, 1);
 }
@@ -1024,6 +1007,17 @@ fn an_ssh_that_hangs_on_dash_g_still_logs_in(sshd: &Sshd) {
         "ssh".to_owned(),
     ];
     ssh.extend(sshd.ssh_command().into_iter().skip(1));
+    runs_with_sshs_own_connection(sshd, ssh, "hanging-probe");
+    let hanging: Vec<_> = processes()
+        .into_iter()
+        .filter(|p| p.cmdline == "sleep 600" && p.state != 'Z')
+        .collect();
+    assert!(hanging.is_empty(), "{hanging:?}");
+}
+
+/// A pool of two slots on node1 over the ssh command `ssh`: its master
+/// connects by itself (no connector), and jobs run.
+fn runs_with_sshs_own_connection(sshd: &Sshd, ssh: Vec<String>, scratch: &str) {
     let transport = Transport::Ssh {
         ssh,
         bin: runner::exe(),
@@ -1033,7 +1027,7 @@ fn an_ssh_that_hangs_on_dash_g_still_logs_in(sshd: &Sshd) {
         .host(Host::new("node1", 2, transport))
         .build()
         .unwrap();
-    all_slots_up(&mut pool, sshd.scratch("hanging-probe"), 2, 1);
+    all_slots_up(&mut pool, sshd.scratch(scratch), 2, 1);
     let commands = master_commands(sshd);
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert!(
@@ -1042,9 +1036,4 @@ fn an_ssh_that_hangs_on_dash_g_still_logs_in(sshd: &Sshd) {
     );
     squares(&mut pool, 20);
     pool.shutdown(Duration::from_secs(10));
-    let hanging: Vec<_> = processes()
-        .into_iter()
-        .filter(|p| p.cmdline == "sleep 600" && p.state != 'Z')
-        .collect();
-    assert!(hanging.is_empty(), "{hanging:?}");
 }
