@@ -118,7 +118,8 @@ fn a_killed_holder_frees_its_slot() {
 
 /// hearth started as `parallel`, `sem` or `pdsh` (links of those names)
 /// is `hearth map`, `hearth sem` or `hearth run`: scripts that call them
-/// run unchanged.
+/// run unchanged; as `pdsh`, it exits 0 whatever the commands did unless
+/// -S, as pdsh does.
 #[test]
 fn named_as_parallel_sem_or_pdsh_it_acts_as_them() {
     let dir = scratch("sem-names");
@@ -127,14 +128,16 @@ fn named_as_parallel_sem_or_pdsh_it_acts_as_them() {
     }
     let output = script(
         &dir,
-        "./parallel -k echo ::: a b; ./sem --fg echo c; ./pdsh -N -w : echo d",
+        "./parallel -k echo ::: a b; ./sem --fg echo c; ./pdsh -N -w : echo d; \
+         ./pdsh -w : false 2>/dev/null; echo \"pdsh: $?\"; \
+         ./pdsh -S -w : 'exit 3' 2>/dev/null; echo \"pdsh -S: $?\"",
     );
     assert_eq!(
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stdout).into_owned()
         ),
-        (Some(0), "a\nb\nc\nd\n".to_owned()),
+        (Some(0), "a\nb\nc\nd\npdsh: 0\npdsh -S: 3\n".to_owned()),
         "{output:?}"
     );
     let _ = fs::remove_dir_all(&dir);

@@ -238,6 +238,9 @@ fn exit_status(
         ExitCode::from(INTERRUPTED)
     } else if args.each_host.pdsh.is_some_and(|pdsh| pdsh.largest_status) {
         ExitCode::from(tally.largest_status())
+    } else if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+        // pdsh without -S: the summary said what failed.
+        ExitCode::SUCCESS
     } else {
         ExitCode::from(tally.exit_status())
     }

@@ -426,6 +426,9 @@ pub struct Pdsh {
     pub names: bool,
     /// pdsh's -S: the exit status is the largest of the commands'.
     pub largest_status: bool,
+    /// Started as `pdsh`: without -S, exit 0 whatever the commands did,
+    /// as pdsh does.
+    pub as_pdsh: bool,
 }
 
 /// Slots on a Slurm cluster: steps of their own, or of an allocation.
@@ -1115,13 +1118,15 @@ fn command_line() -> Vec<OsString> {
     let implied = match name.as_ref().and_then(|name| name.to_str()) {
         Some("parallel") => Some("map"),
         Some("sem") => Some("sem"),
-        Some("pdsh") => Some("run"),
+        Some("pdsh") => Some("run --as-pdsh"),
         _ => None,
     };
-    if let Some(subcommand) = implied {
+    if let Some(words) = implied {
         // Messages name the program hearth.
         args[0] = "hearth".into();
-        args.insert(1, subcommand.into());
+        for (at, word) in words.split(' ').enumerate() {
+            args.insert(1 + at, word.into());
+        }
     }
     args
 }

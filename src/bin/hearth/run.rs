@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// hosts.
     #[arg(long = "largest-status")]
     pub largest_status: bool,
+    /// Exit 0 whatever the commands did (unless --largest-status), as
+    /// pdsh does: what hearth started as `pdsh` does.
+    #[arg(long = "as-pdsh", hide = true)]
+    pub as_pdsh: bool,
     /// The command and its arguments, run with `sh -c` on every host
     /// (words joined by spaces).
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
@@ -156,6 +160,7 @@ impl RunArgs {
                     pdsh: Some(Pdsh {
                         names: !self.no_names,
                         largest_status: self.largest_status,
+                        as_pdsh: self.as_pdsh,
                     }),
                     ..args.each_host
                 },
