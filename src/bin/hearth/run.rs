@@ -18,7 +18,7 @@ use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_time_limit};
 /// The options of `hearth run`.
 // The doc comments here are the `--help` text, printed as written:
 // Markdown backticks and angle brackets would show.
-#[allow(clippy::doc_markdown)]
+#[allow(clippy::doc_markdown, clippy::struct_excessive_bools)] // Flags, each its own option.
 #[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// The hosts, comma-separated or repeated, with pdsh's ranges
