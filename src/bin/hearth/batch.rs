@@ -41,6 +41,13 @@ pub enum Batching {
 pub struct Batches {
     records: Records,
     batching: Batching,
+    /// `-s` without `-m`, `-X` or `--xargs`: a job's command line must be
+    /// shorter (as GNU parallel says, "Command line too long" stops the
+    /// run); the filling modes' own limit is checked the same way for a
+    /// job of one record, which no limit can shorten.
+    limit: Option<usize>,
+    /// Records read so far (the number of the next one, from 0).
+    read: usize,
     template: Arc<Template>,
     /// A record read that did not fit the job before.
     carry: Option<Record>,
@@ -52,10 +59,21 @@ pub struct Batches {
 }
 
 impl Batches {
-    pub fn new(records: Records, batching: Batching, template: Arc<Template>) -> Batches {
+    pub fn new(
+        records: Records,
+        batching: Batching,
+        max_chars: Option<usize>,
+        template: Arc<Template>,
+    ) -> Batches {
+        let limit = match batching {
+            Batching::Fill { max_chars, .. } => Some(max_chars),
+            Batching::One | Batching::Fixed(_) => max_chars,
+        };
         Batches {
             records,
             batching,
+            limit,
+            read: 0,
             template,
             carry: None,
             spread: VecDeque::new(),
@@ -72,8 +90,9 @@ impl Batches {
             return None;
         }
         let next = self.records.next();
-        if matches!(next, None | Some(Err(_))) {
-            self.done = true;
+        match next {
+            None | Some(Err(_)) => self.done = true,
+            Some(Ok(_)) => self.read += 1,
         }
         next
     }
@@ -135,11 +154,45 @@ impl Batches {
     }
 }
 
+impl Batches {
+    /// `fields` if their command line is shorter than the limit; GNU
+    /// parallel's error otherwise (`first`: the number of the job's first
+    /// record, from 0).
+    fn within_limit(&self, fields: Vec<Vec<u8>>, first: usize) -> Result<Vec<Vec<u8>>, String> {
+        let Some(limit) = self.limit else {
+            return Ok(fields);
+        };
+        let fill = match self.batching {
+            Batching::Fill { fill, .. } => fill,
+            Batching::One | Batching::Fixed(_) => Fill::Join,
+        };
+        let len: usize = self
+            .template
+            .render_unevaluated(&fields, self.made, fill)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        if len < limit {
+            return Ok(fields);
+        }
+        let value = fields
+            .first()
+            .map(|value| String::from_utf8_lossy(value).into_owned());
+        Err(format!(
+            "Command line too long ({len} >= {limit}) at input {first}: {}; give -s more, or \
+             pass such values through files",
+            crate::output::shortened(value.unwrap_or_default().as_bytes())
+        ))
+    }
+}
+
 impl Iterator for Batches {
     /// A job's fields.
     type Item = Result<Vec<Vec<u8>>, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // The number of this job's first record (one may be carried).
+        let first = self.read - usize::from(self.carry.is_some());
         let records = if let Some(job) = self.spread.pop_front() {
             Ok(job)
         } else {
@@ -168,6 +221,8 @@ impl Iterator for Batches {
             }
         };
         self.made += 1;
-        Some(records.map(|job| job.into_iter().flatten().collect()))
+        let fields: Result<Vec<Vec<u8>>, String> =
+            records.map(|job| job.into_iter().flatten().collect());
+        Some(fields.and_then(|fields| self.within_limit(fields, first)))
     }
 }

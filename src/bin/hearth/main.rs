@@ -829,8 +829,10 @@ pub struct Packing {
     /// spreading at the end).
     #[arg(long, conflicts_with = "max_replace_args")]
     pub xargs: bool,
-    /// Command lines of -m, -X and --xargs are shorter than N bytes
-    /// [default: 131072, what Linux takes as one argument].
+    /// Command lines are shorter than N bytes: -m, -X and --xargs fill
+    /// them up to it [default: 131072, what Linux takes as one argument];
+    /// a job's line that does not fit stops the run (exit 255), as GNU
+    /// parallel's "Command line too long".
     #[arg(aliases = ["maxchars"], short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
     pub max_chars: Option<usize>,
 }

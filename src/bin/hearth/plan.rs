@@ -92,7 +92,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     let tag = tag_template(args, &names, &columns, slots)?;
     template.set_slots(slots);
     let skip = skipped(args)?;
-    let batching = batching(args, slots, fill)?;
+    let batching = batching(args, slots, fill);
     let files = FileTemplates::parse(args, &names, &columns)?;
     if files.is_some() && (args.each_host.nonall || args.each_host.onall) {
         return Err(
@@ -117,7 +117,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     let counted = template.needs_total()
         || tag.as_ref().is_some_and(Template::needs_total)
         || (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total());
-    let batches = Batches::new(records, batching, template);
+    let batches = Batches::new(records, batching, args.packing.max_chars, template);
     // The inputs of --onall run on every host: all of them are needed.
     let jobs = if listed
         || args.scheduling.shuf
@@ -654,29 +654,25 @@ fn colsep(text: &str) -> Result<Regex, String> {
 }
 
 /// `-N`, `-n`, `-m`, `-X`, `--xargs`, `-s`.
-fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Result<Batching, String> {
+fn batching(args: &MapArgs, slots: usize, fill: Fill) -> Batching {
     let filling = args.packing.multiple || args.packing.context || args.packing.xargs;
     if let Some(n) = args.packing.max_replace_args {
         // -N 0: one input a job, none of it in the command.
-        return Ok(Batching::Fixed(n.max(1)));
+        return Batching::Fixed(n.max(1));
     }
     if !filling {
-        if args.packing.max_chars.is_some() {
-            return Err(
-                "-s limits the command lines of -m, -X and --xargs: give one of them".into(),
-            );
-        }
-        return Ok(match args.packing.max_args {
+        // -s alone bounds each job's command line (`Batches`).
+        return match args.packing.max_args {
             Some(n) => Batching::Fixed(n),
             None => Batching::One,
-        });
+        };
     }
-    Ok(Batching::Fill {
+    Batching::Fill {
         fill,
         max_args: args.packing.max_args,
         max_chars: args.packing.max_chars.unwrap_or(MAX_CHARS),
         spread: (!args.packing.xargs).then_some(slots),
-    })
+    }
 }
 
 #[cfg(test)]
