@@ -12,7 +12,7 @@ use crate::replace::{Fill, Template};
 use crate::sources::{Record, Records};
 
 /// Longest command line, in bytes, for `-m`, `-X` and `--xargs` by
-/// default: the whole line goes to `sh -c` as one argument, which Linux
+/// default: the whole line goes to the shell as one argument, which Linux
 /// takes up to 128 KiB with its NUL.
 pub const MAX_CHARS: usize = 128 * 1024;
 

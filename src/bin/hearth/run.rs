@@ -89,8 +89,9 @@ pub struct RunArgs {
     /// pdsh does: what hearth started as `pdsh` does.
     #[arg(long = "as-pdsh", hide = true)]
     pub as_pdsh: bool,
-    /// The command and its arguments, run with `sh -c` on every host
-    /// (words joined by spaces).
+    /// The command and its arguments (words joined by spaces), run on
+    /// every host by the shell hearth map takes: $PARALLEL_SHELL, else the
+    /// shell that started hearth, else $SHELL, else sh.
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
