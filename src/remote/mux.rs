@@ -103,6 +103,27 @@ pub(crate) struct MasterFailure {
     pub(crate) spawn_error: Option<String>,
 }
 
+impl MasterFailure {
+    /// ssh could not be started: `err`.
+    fn not_started(err: &io::Error) -> MasterFailure {
+        MasterFailure {
+            status: None,
+            stderr: Vec::new(),
+            timed_out: None,
+            spawn_error: Some(err.to_string()),
+        }
+    }
+}
+
+/// Kills an ssh the pool started and what it started (its own process
+/// group: a connector still connecting, `ssh -G`'s `Match exec`), and
+/// waits for it.
+fn end_group(child: &mut Child) -> io::Result<ExitStatus> {
+    let _ = crate::sys::kill_group(child.id());
+    let _ = child.kill();
+    child.wait()
+}
+
 /// A host's master (see the module's table).
 enum Master {
     /// Not multiplexed.
@@ -279,14 +300,7 @@ impl Mux {
                     let Some(host) = plain.take() else {
                         continue;
                     };
-                    if let Err(err) = self.spawn_master(index, &host, deadline, within, None) {
-                        self.masters[index] = Master::Failed(MasterFailure {
-                            status: None,
-                            stderr: Vec::new(),
-                            timed_out: None,
-                            spawn_error: Some(err.to_string()),
-                        });
-                    }
+                    self.spawn_or_fail(index, &host, deadline, within, None);
                     continue;
                 }
                 Ok(Some(status)) => Master::Failed(MasterFailure {
@@ -296,10 +310,7 @@ impl Mux {
                     spawn_error: None,
                 }),
                 Ok(None) if *deadline <= now => {
-                    // ssh and its connector (its own process group).
-                    let _ = crate::sys::kill_group(child.id());
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    let _ = end_group(child);
                     Master::Failed(MasterFailure {
                         status: None,
                         stderr: last_lines(stderr),
@@ -355,12 +366,7 @@ impl Mux {
                 self.pace.started(now);
                 Gate::Wait
             }
-            Err(err) => Gate::Failed(MasterFailure {
-                status: None,
-                stderr: Vec::new(),
-                timed_out: None,
-                spawn_error: Some(err.to_string()),
-            }),
+            Err(err) => Gate::Failed(MasterFailure::not_started(&err)),
         }
     }
 
@@ -436,9 +442,7 @@ impl Mux {
                 // A `ssh -G` that does not end (a wrapper that takes no
                 // `-G`, a slow `Match exec`): ssh connects by itself.
                 debug!(host = index; "ssh -G did not end within {PROBE_LIMIT:?}; ssh connects by itself");
-                let _ = crate::sys::kill_group(child.id());
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = end_group(child);
                 None
             }
             Ok(None) => return,
@@ -450,13 +454,20 @@ impl Mux {
         else {
             return;
         };
-        if let Err(err) = self.spawn_master(index, &host, deadline, within, plan) {
-            self.masters[index] = Master::Failed(MasterFailure {
-                status: None,
-                stderr: Vec::new(),
-                timed_out: None,
-                spawn_error: Some(err.to_string()),
-            });
+        self.spawn_or_fail(index, &host, deadline, within, plan);
+    }
+
+    /// [`Mux::spawn_master`], the master failed if ssh cannot start.
+    fn spawn_or_fail(
+        &mut self,
+        index: usize,
+        host: &Host,
+        deadline: Instant,
+        within: Duration,
+        plan: Option<connector::Plan>,
+    ) {
+        if let Err(err) = self.spawn_master(index, host, deadline, within, plan) {
+            self.masters[index] = Master::Failed(MasterFailure::not_started(&err));
         }
     }
 
@@ -542,11 +553,8 @@ impl Mux {
                 Master::Starting {
                     mut child, control, ..
                 } => {
-                    // ssh and a connector still connecting.
-                    let _ = crate::sys::kill_group(child.id());
-                    let _ = child.kill();
                     // Killed after it forked the master: that one is up.
-                    if !child.wait().is_ok_and(|s| s.success()) {
+                    if !end_group(&mut child).is_ok_and(|s| s.success()) {
                         continue;
                     }
                     control
