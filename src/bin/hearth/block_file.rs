@@ -16,7 +16,7 @@
 //! opened for reading and closed, which ends the writer's wait for a
 //! reader, and its next write fails.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
@@ -113,6 +113,27 @@ pub fn make_par<T>(
             Err(err) => return Err(err),
         }
     }
+}
+
+/// A new file in the temporary directory, already removed from it (made
+/// with [`make_par`]), holding `what`; the error says so and where.
+pub fn unnamed_file(what: &str) -> io::Result<File> {
+    let dir = std::env::temp_dir();
+    let open = |path: &Path| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    let (path, file) = make_par(&dir, "", open).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("holding {what} in {}: {err}", dir.display()),
+        )
+    })?;
+    fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// [`make_par`] for a job's block; the error says what could not be made

@@ -4,7 +4,7 @@
 //! once, so only the open file keeps it), so that a job printing gigabytes
 //! costs disk, not memory, as the pool's own held output does.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// Bytes of one job's output held in memory, at most.
@@ -43,7 +43,7 @@ impl Held {
         if let Part::Memory(kept) = &mut self.parts[at]
             && self.in_memory + bytes.len() > IN_MEMORY
         {
-            let mut file = temporary_file()?;
+            let mut file = crate::block_file::unnamed_file("a job's output for --color-failed")?;
             file.write_all(kept)?;
             self.in_memory -= kept.len();
             self.parts[at] = Part::File(file);
@@ -78,29 +78,6 @@ impl Held {
         }
         Ok(())
     }
-}
-
-/// A new file in the temporary directory, already removed.
-fn temporary_file() -> io::Result<File> {
-    let dir = std::env::temp_dir();
-    let open = |path: &std::path::Path| {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-    };
-    let (path, file) = crate::block_file::make_par(&dir, "", open).map_err(|err| {
-        io::Error::new(
-            err.kind(),
-            format!(
-                "holding a job's output for --color-failed in {}: {err}",
-                dir.display()
-            ),
-        )
-    })?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
 }
 
 #[cfg(test)]

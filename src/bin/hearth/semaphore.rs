@@ -284,7 +284,11 @@ fn background(shell: &Path, line: &str, slot: usize, held: Option<(File, usize)>
 /// Runs the job with its stdout and stderr kept aside; lets the slot go
 /// (`held`) as it ends, then prints them whole: its exit code.
 fn run_grouped(mut job: Command, held: Option<(File, usize)>) -> u8 {
-    let kept = match (scratch_file(), scratch_file()) {
+    let what = "a background command's output";
+    let kept = match (
+        crate::block_file::unnamed_file(what),
+        crate::block_file::unnamed_file(what),
+    ) {
         (Ok(out), Ok(err)) => match (out.try_clone(), err.try_clone()) {
             (Ok(o), Ok(e)) => {
                 let _ = job.stdout(Stdio::from(o)).stderr(Stdio::from(e));
@@ -309,24 +313,6 @@ fn run_grouped(mut job: Command, held: Option<(File, usize)>) -> u8 {
         }
     }
     status.map_or(GAVE_UP, exit_code)
-}
-
-/// A file in the temporary directory with no name (removed at once).
-fn scratch_file() -> io::Result<File> {
-    let path = std::env::temp_dir().join(format!(
-        "hearth-sem-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    ));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    fs::remove_file(&path)?;
-    Ok(file)
 }
 
 /// A process's exit status as a shell gives it: its code, or 128 + the
