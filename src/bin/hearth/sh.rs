@@ -57,18 +57,6 @@ pub struct Start {
     pub shell: Option<String>,
 }
 
-/// Where `name` is on this process's `PATH` (looked up once per worker):
-/// a job's own `PATH` (`--process-slot-var PATH`) changes its command's,
-/// not where its `sh` is found. The name itself when it is nowhere on it.
-fn program(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| name.into())
-}
-
 /// The program of the jobs' shell (`shell::program`), looked up once per
 /// worker for the shell the jobs name.
 fn shell_program(shell: Option<&str>) -> PathBuf {
@@ -146,7 +134,10 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     let mut cmd = match job.start.nice {
         Some(nice) => {
             static NICE: OnceLock<PathBuf> = OnceLock::new();
-            let mut cmd = Command::new(NICE.get_or_init(|| program("nice")));
+            let mut cmd =
+                Command::new(NICE.get_or_init(|| {
+                    crate::shell::on_path("nice").unwrap_or_else(|| "nice".into())
+                }));
             let _ = cmd.arg("-n").arg(nice.to_string()).arg(&shell);
             cmd
         }

@@ -98,17 +98,21 @@ fn parent_of(pid: &str) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Where `name` is on this process's `PATH` (the worker's: a job's own
+/// `PATH`, `--process-slot-var PATH`, changes its command's, not where its
+/// shell or `nice` is found).
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
+
 /// The program to run `shell` (a path or a name; `None` for `sh`) on this
 /// host: the path if it is a file here, else the name on `PATH`, else
 /// `sh` on `PATH`.
 pub fn program(shell: Option<&str>) -> PathBuf {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    };
     if let Some(shell) = shell {
         let path = Path::new(shell);
         if path.is_absolute() && path.is_file() {
