@@ -140,6 +140,13 @@ fn numbers(n: usize) -> String {
     (1..=n).map(|i| i.to_string() + "\n").collect()
 }
 
+/// hearth's own error: exit 255, and stderr says `says`.
+#[track_caller]
+fn assert_own_error(output: &Output, says: &str) {
+    assert_exit(output, 255);
+    assert!(stderr(output).contains(says), "{}", stderr(output));
+}
+
 #[track_caller]
 fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
@@ -258,12 +265,7 @@ fn usage_errors_exit_255() {
     assert_exit(&output, 255);
     assert!(stderr(&output).contains("unexpected argument '--bogus'"));
     let output = hearth(&["map", "--timeout", "ten", "--", "echo"], "1\n");
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("is not a duration"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "is not a duration");
     // An option after the command's first word is the command's.
     let output = hearth(&["map", "--bogus", "echo", "--tag"], "1\n");
     assert_exit(&output, 255);
@@ -1405,12 +1407,7 @@ fn group_by_mistakes_are_named() {
         ],
         "",
     );
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("give --pipe, not --pipe-part"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "give --pipe, not --pipe-part");
 }
 
 /// `--filter` mistakes: the slot, which is not known when a job is
@@ -1422,23 +1419,13 @@ fn filter_mistakes_are_named() {
         &["map", "-j1", "--filter", "{%} == 1", "echo", ":::", "a"],
         "",
     );
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("{%} (the slot) is not known"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "{%} (the slot) is not known");
     assert_eq!(stdout(&output), "");
     let output = hearth(
         &["map", "--pipe", "--plus", "--filter", "{##} > 0", "cat"],
         "1\n",
     );
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("in --filter need the number of jobs"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "in --filter need the number of jobs");
 }
 
 /// Jobs that `--filter` or `skip()` skip count as failed in the exit
@@ -1658,19 +1645,9 @@ fn trace_converts_a_runtime_trace() {
     );
     assert!(json.contains("\"ph\":\"X\""), "{json}");
     let output = hearth(&["trace", dir.join("missing").to_str().unwrap()], "");
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("hearth trace: cannot open"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "hearth trace: cannot open");
     fs::write(dir.join("not-a-trace"), "hello").unwrap();
     let output = hearth(&["trace", dir.join("not-a-trace").to_str().unwrap()], "");
-    assert_exit(&output, 255);
-    assert!(
-        stderr(&output).contains("not a hearth trace"),
-        "{}",
-        stderr(&output)
-    );
+    assert_own_error(&output, "not a hearth trace");
     let _ = fs::remove_dir_all(&dir);
 }

@@ -184,11 +184,27 @@ fn tests() -> &'static [(&'static str, Test)] {
 
 /// The pool's transport to the private sshd, with `bin` as the worker.
 fn ssh(sshd: &Sshd, bin: &str) -> Transport {
+    ssh_words(sshd.ssh_command(), bin)
+}
+
+/// The pool's transport over the ssh command `ssh`, with `bin` as the
+/// worker.
+fn ssh_words(ssh: Vec<String>, bin: &str) -> Transport {
     Transport::Ssh {
-        ssh: sshd.ssh_command(),
+        ssh,
         bin: bin.to_owned(),
         connect_timeout: Duration::from_secs(5),
     }
+}
+
+/// A pool of two slots on node1 over the ssh command `ssh`, both up.
+fn node1_pool(sshd: &Sshd, ssh: Vec<String>, scratch: &str) -> Pool {
+    let mut pool = Pool::builder()
+        .host(Host::new("node1", 2, ssh_words(ssh, &runner::exe())))
+        .build()
+        .unwrap();
+    all_slots_up(&mut pool, sshd.scratch(scratch), 2, 1);
+    pool
 }
 
 /// A host alias of the private sshd's client config running this binary.
@@ -596,11 +612,7 @@ fn counted_ssh(sshd: &Sshd, log: &Path) -> Transport {
         "ssh".to_owned(),
     ];
     ssh.extend(sshd.ssh_command().into_iter().skip(1));
-    Transport::Ssh {
-        ssh,
-        bin: runner::exe(),
-        connect_timeout: Duration::from_secs(5),
-    }
+    ssh_words(ssh, &runner::exe())
 }
 
 /// How many times ssh was started to log in, by the log of
@@ -831,11 +843,7 @@ fn slots_of_a_host_share_one_login(sshd: &Sshd) {
 /// A pool dropped while its slots run (no shutdown: a run that is
 /// killed) ends its masters and removes their directory too.
 fn dropped_pool_ends_its_masters_and_their_directory(sshd: &Sshd) {
-    let mut pool = Pool::builder()
-        .host(host(sshd, "node1", 2))
-        .build()
-        .unwrap();
-    all_slots_up(&mut pool, sshd.scratch("dropped"), 2, 1);
+    let pool = node1_pool(sshd, sshd.ssh_command(), "dropped");
     let masters = masters(sshd);
     assert_eq!(masters.len(), 1, "{masters:?}");
     let dir = masters[0].2.parent().unwrap().to_owned();
@@ -935,16 +943,7 @@ fn own_control_options_are_left_alone(sshd: &Sshd) {
     let logins = sshd.log_count("Accepted publickey");
     let mut ssh = sshd.ssh_command();
     ssh.extend(["-o".to_owned(), "ControlPath=none".to_owned()]);
-    let transport = Transport::Ssh {
-        ssh,
-        bin: runner::exe(),
-        connect_timeout: Duration::from_secs(5),
-    };
-    let mut pool = Pool::builder()
-        .host(Host::new("node1", 2, transport))
-        .build()
-        .unwrap();
-    all_slots_up(&mut pool, sshd.scratch("own-control"), 2, 1);
+    let pool = node1_pool(sshd, ssh, "own-control");
     assert!(masters(sshd).is_empty());
     assert_eq!(sshd.log_count("Accepted publickey") - logins, 2);
     pool.shutdown(Duration::from_secs(10));
@@ -966,11 +965,7 @@ fn master_commands(sshd: &Sshd) -> Vec<String> {
 /// the login. An ssh command with a `ProxyCommand` of its own keeps it:
 /// the user's proxy carries the one login, and the jobs run.
 fn masters_connect_through_hearth_unless_the_user_proxies(sshd: &Sshd) {
-    let mut pool = Pool::builder()
-        .host(host(sshd, "node1", 2))
-        .build()
-        .unwrap();
-    all_slots_up(&mut pool, sshd.scratch("connector"), 2, 1);
+    let mut pool = node1_pool(sshd, sshd.ssh_command(), "connector");
     let commands = master_commands(sshd);
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert!(
@@ -1018,16 +1013,7 @@ fn an_ssh_that_hangs_on_dash_g_still_logs_in(sshd: &Sshd) {
 /// A pool of two slots on node1 over the ssh command `ssh`: its master
 /// connects by itself (no connector), and jobs run.
 fn runs_with_sshs_own_connection(sshd: &Sshd, ssh: Vec<String>, scratch: &str) {
-    let transport = Transport::Ssh {
-        ssh,
-        bin: runner::exe(),
-        connect_timeout: Duration::from_secs(5),
-    };
-    let mut pool = Pool::builder()
-        .host(Host::new("node1", 2, transport))
-        .build()
-        .unwrap();
-    all_slots_up(&mut pool, sshd.scratch(scratch), 2, 1);
+    let mut pool = node1_pool(sshd, ssh, scratch);
     let commands = master_commands(sshd);
     assert_eq!(commands.len(), 1, "{commands:?}");
     assert!(

@@ -312,28 +312,23 @@ mod tests {
         }
     }
 
+    /// A plan with no `ConnectTimeout` of ssh's.
+    fn plain(family: Family, keepalive: bool) -> Plan {
+        Plan {
+            family,
+            keepalive,
+            timeout: None,
+        }
+    }
+
     const PLAIN: &str = "user me\nhostname 127.0.0.1\nport 2222\naddressfamily any\n\
                          connectionattempts 1\ntcpkeepalive yes\nproxyusefdpass no\n";
 
     #[test]
     fn a_plain_host_is_connected_by_the_connector() {
-        assert_eq!(
-            plan(PLAIN),
-            Some(Plan {
-                family: Family::Any,
-                keepalive: true,
-                timeout: None
-            })
-        );
+        assert_eq!(plan(PLAIN), Some(plain(Family::Any, true)));
         let inet = PLAIN.replace("family any", "family inet") + "tcpkeepalive no\n";
-        assert_eq!(
-            plan(&inet),
-            Some(Plan {
-                family: Family::Inet,
-                keepalive: false,
-                timeout: None
-            })
-        );
+        assert_eq!(plan(&inet), Some(plain(Family::Inet, false)));
         assert!(plan(&format!("{PLAIN}proxycommand none\n")).is_some());
         let timeout = plan(&format!("{PLAIN}connecttimeout 7\n")).unwrap();
         assert_eq!(timeout.timeout, Some(Duration::from_secs(7)));
@@ -365,11 +360,7 @@ mod tests {
     fn the_connection_has_nagle_off() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let plan = Plan {
-            family: Family::Any,
-            keepalive: true,
-            timeout: None,
-        };
+        let plan = plain(Family::Any, true);
         let stream = connect("127.0.0.1", port, plan, Duration::from_secs(30)).unwrap();
         assert!(stream.nodelay().unwrap());
     }
@@ -379,21 +370,13 @@ mod tests {
     #[test]
     fn failures_are_said_as_ssh_says_them() {
         let (_bound, port) = bound_not_listening();
-        let plan = Plan {
-            family: Family::Any,
-            keepalive: false,
-            timeout: None,
-        };
+        let plan = plain(Family::Any, false);
         let said = connect("127.0.0.1", port, plan, Duration::from_secs(30)).unwrap_err();
         assert_eq!(
             said,
             format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused")
         );
-        let inet6 = Plan {
-            family: Family::Inet6,
-            keepalive: false,
-            timeout: None,
-        };
+        let inet6 = plain(Family::Inet6, false);
         let said = connect("127.0.0.1", port, inet6, Duration::from_secs(30)).unwrap_err();
         assert!(
             said.starts_with("ssh: Could not resolve hostname 127.0.0.1"),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use super::{HEARTH, gates, scratch, wait_output};
+use super::{HEARTH, gates, scratch, stdout, wait_output};
 
 /// Runs the shell `script` in `dir` (also its `HOME`, where the
 /// semaphores are), with `$SEM` as `hearth sem --id ID`.
@@ -67,10 +67,7 @@ fn each_holder_has_a_slot_of_its_own() {
          done; $SEM --wait",
     );
     assert!(output.status.success(), "{output:?}");
-    assert!(
-        !String::from_utf8_lossy(&output.stdout).contains("CLASH"),
-        "{output:?}"
-    );
+    assert!(!stdout(&output).contains("CLASH"), "{output:?}");
     let slots = fs::read_to_string(dir.join("slots")).unwrap();
     assert_eq!(slots.lines().count(), 9, "{slots}");
     assert!(
@@ -104,8 +101,8 @@ fn a_killed_holder_frees_its_slot() {
     assert_eq!(unsafe { libc::kill(holder, libc::SIGKILL) }, 0);
     let next = script(&dir, "$SEM --st -60 --fg echo next");
     assert_eq!(
-        (next.status.code(), String::from_utf8_lossy(&next.stdout)),
-        (Some(0), "next\n".into()),
+        (next.status.code(), stdout(&next)),
+        (Some(0), "next\n".to_owned()),
         "{next:?}"
     );
     // The orphaned `sleep` the holder ran.
@@ -133,10 +130,7 @@ fn named_as_parallel_sem_or_pdsh_it_acts_as_them() {
          ./pdsh -S -w : 'exit 3' 2>/dev/null; echo \"pdsh -S: $?\"",
     );
     assert_eq!(
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        ),
+        (output.status.code(), stdout(&output)),
         (Some(0), "a\nb\nc\nd\npdsh: 0\npdsh -S: 3\n".to_owned()),
         "{output:?}"
     );
@@ -155,10 +149,7 @@ fn background_commands_run_with_the_callers_shell() {
         "for i in 1 2 3; do $SEM -j 3 'echo ${BASH_VERSION:+bash}'; done; $SEM --wait; exit $?",
     );
     assert_eq!(
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned()
-        ),
+        (output.status.code(), stdout(&output)),
         (Some(0), "bash\n".repeat(3)),
         "{output:?}"
     );
