@@ -274,6 +274,56 @@ fn usage_errors_exit_255() {
     assert!(stderr(&output).contains("<CMD>"), "{}", stderr(&output));
 }
 
+/// GNU parallel's `--max-line-length-allowed` prints the longest line
+/// the system runs and exits; `--show-limits` prints it and `-s`'s limit,
+/// then runs.
+#[test]
+fn limits_of_command_lines_are_printed() {
+    let output = hearth(&["map", "--max-line-length-allowed"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "131071\n");
+    let output = hearth(
+        &["map", "--show-limits", "-s", "1000", "echo", ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    assert!(
+        out.starts_with("Maximal size of command: 131071\nMaximal usable size of command: 1000\n")
+            && out.ends_with("press CTRL-D or CTRL-C\na\n"),
+        "{out}"
+    );
+    // Above GNU parallel's limit, -s is that limit, with a warning.
+    let output = hearth(
+        &["map", "--show-limits", "-s", "100000", "true", ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("usable size of command: 63664\n"));
+    assert!(
+        stderr(&output).contains("using -s 63664"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// An option's name may be shortened as long as it names one option, as
+/// in GNU parallel; one that names several says which.
+#[test]
+fn shortened_option_names() {
+    let output = hearth(
+        &["map", "--tagstr", "<{}>", "--dry", "echo", ":::", "a"],
+        "",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "<a>\techo a\n");
+    let output = hearth(&["map", "--pip", "cat"], "");
+    assert_own_error(
+        &output,
+        "--pip is the start of several options (--pipe, --pipe-part)",
+    );
+}
+
 /// As with GNU parallel and xargs, the command may follow hearth's options
 /// without `--`; what follows its first word is the command's, options
 /// too (it used to be a usage error).
@@ -322,6 +372,19 @@ fn version_and_help() {
         stdout(&output),
         format!("hearth {}\n", env!("CARGO_PKG_VERSION"))
     );
+    // hearth map's (hearth started as `parallel` is hearth map): scripts
+    // ask `parallel --version` whether GNU parallel's options are there.
+    for args in [["map", "--version"], ["map", "-V"]] {
+        let output = hearth(&args, "");
+        assert_exit(&output, 0);
+        assert_eq!(
+            stdout(&output),
+            format!(
+                "hearth {}, a drop-in for GNU parallel 20221122\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
     let output = hearth(&["map", "--help"], "");
     assert_exit(&output, 0);
     for option in [

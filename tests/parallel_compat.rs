@@ -17,6 +17,8 @@ mod color;
 mod hosts;
 #[path = "parallel_compat/killed.rs"]
 mod killed;
+#[path = "parallel_compat/named.rs"]
+mod named;
 #[path = "parallel_compat/options.rs"]
 mod options;
 #[path = "parallel_compat/perl.rs"]
@@ -749,6 +751,23 @@ fn lines_filled_up_to_the_limit() {
         dry.extend_from_slice(args);
         same(&dry, input.as_bytes());
         same(args, input.as_bytes());
+    }
+}
+
+/// Without `-s`, and with an `-s` above GNU parallel's limit (which it
+/// takes instead, with a warning), the lines are as long as GNU
+/// parallel's: the same jobs.
+#[test]
+fn lines_filled_up_to_gnu_parallels_limit() {
+    let input: String = (1..=40_000).map(|i| i.to_string() + "\n").collect();
+    for args in [
+        &["-k", "-j1", "-X", "echo"][..],
+        &["-k", "-j2", "-m", "echo"],
+        &["-k", "-j1", "--xargs", "-s", "100000", "echo"],
+    ] {
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        same(&dry, input.as_bytes());
     }
 }
 

@@ -177,6 +177,34 @@ fn other_spellings_of_options_are_taken() {
         ],
         &["-k", "--skipfirstline", "echo", ":::", "a", "b"],
         &["--numberofcores"],
+        &["--keeporder", "--linebuffer", "echo", ":::", "a", "b"],
+        &["--keeporder", "--line-buffered", "echo", ":::", "a", "b"],
+        &["-k", "-g", "--linebuffered", "echo", ":::", "a", "b"],
+        &["-k", "--colour", "--tag", "echo", ":::", "a", "b"],
+        // GNU parallel takes any start of an option's name that names
+        // only one.
+        &["--keep", "--dry", "echo", ":::", "a", "b"],
+        &[
+            "--kee",
+            "--tagstr",
+            "x{}",
+            "--nonotic",
+            "echo",
+            ":::",
+            "a",
+            "b",
+        ],
+        &[
+            "--keep-o",
+            "--max-replace",
+            "2",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+        &["--keep-o", "--colse", ",", "echo", "{2}"],
     ];
     for args in cases {
         same(args, b"1\nb\n2\n");

@@ -34,7 +34,7 @@ use crate::streams::Grouping;
 #[derive(Clone, Debug, Default, Args)]
 pub struct Colors {
     /// Colour each job's output lines, a colour per job (not with -u).
-    #[arg(long)]
+    #[arg(long, alias = "colour")]
     pub color: bool,
     /// --tag with colour.
     #[arg(long)]

@@ -113,7 +113,8 @@ enum Command {
     /// Coming from GNU parallel: its command lines run unchanged where
     /// both have the feature, with the same output and exit status. What
     /// differs: outputs keep the input order by default (-k; --unordered
-    /// for as they end); each ssh host keeps its slots for the whole run
+    /// for as they end; hearth started as `parallel` prints them as they
+    /// end unless -k, as GNU parallel); each ssh host keeps its slots for the whole run
     /// (-S host -j 4, not 4/host); --delay paces the jobs handed to the
     /// slots; --retries is GNU parallel's and --attempts counts the tries
     /// of a job whose slot fails; a CR before a newline is dropped; a
@@ -132,7 +133,11 @@ enum Command {
     ///   seq 1000 | hearth map --slurm -j 16 --srun-args '--partition=short' -- ./step {}
     ///
     ///   cat big.log | hearth map --pipe --block 10M -k 'grep -c ERROR'
-    #[command(verbatim_doc_comment, args_override_self = true)]
+    #[command(
+        verbatim_doc_comment,
+        args_override_self = true,
+        infer_long_args = true
+    )]
     Map(Box<MapArgs>),
     /// Run CMD once on every host, as pdsh does: lines prefixed `host: `
     /// as they come, a summary of the hosts that failed on stderr.
@@ -294,6 +299,7 @@ pub struct MapArgs {
     #[arg(
         long,
         visible_alias = "res",
+        alias = "result",
         value_name = "NAME",
         allow_hyphen_values = true
     )]
@@ -386,7 +392,7 @@ pub struct MapArgs {
     /// gives inputs.
     #[arg(
         trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion", "wait"],
+        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion", "wait", "version", "max_line_length_allowed"],
         value_name = "CMD"
     )]
     pub command: Vec<OsString>,
@@ -520,23 +526,27 @@ pub struct OutputOrder {
     /// Print outputs in input order (the default): the first job's as it
     /// comes, the others' when their turn comes (held in memory, and in
     /// temporary files in $TMPDIR past 16 MiB).
-    #[arg(long = "keep-order", short = 'k', conflicts_with = "unordered")]
+    #[arg(aliases = ["keeporder"], long = "keep-order", short = 'k', conflicts_with = "unordered")]
     pub keep_order: bool,
     /// Print each job's output whole as it finishes.
     #[arg(long)]
     pub unordered: bool,
+    /// Started as `parallel`: outputs as jobs end unless -k, GNU
+    /// parallel's default.
+    #[arg(long = "as-parallel", hide = true)]
+    pub as_parallel: bool,
 }
 
 /// Whether a job's output is printed as one block, by lines or as it comes.
 #[derive(Clone, Debug, Args)]
 pub struct GroupingArgs {
     /// Print each job's output as one block (the default).
-    #[arg(long)]
+    #[arg(long, short_alias = 'g')]
     pub group: bool,
     /// Print the lines of running jobs as they come, whole lines only
     /// (a line left without its end comes when its job ends); with -k the
     /// first job's as they come, the others' after it, in input order.
-    #[arg(long = "line-buffer", visible_alias = "lb", conflicts_with = "group")]
+    #[arg(aliases = ["linebuffer", "line-buffered", "linebuffered"], long = "line-buffer", visible_alias = "lb", conflicts_with = "group")]
     pub line_buffer: bool,
     /// Print the output of running jobs as it comes, bytes and all (lines
     /// of jobs may mix; no tags, and -k has no say, as in GNU parallel).
@@ -553,12 +563,12 @@ pub struct ResumeArgs {
     pub resume: bool,
     /// With --joblog: skip the jobs the joblog shows as succeeded, run the
     /// others, and append to it.
-    #[arg(long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
+    #[arg(aliases = ["resumefailed"], long = "resume-failed", requires = "joblog", conflicts_with = "resume")]
     pub resume_failed: bool,
     /// With --joblog: run again, with their numbers, the command lines of
     /// the jobs the joblog shows as failed, and append to it; the command
     /// and inputs given here are not used (GNU parallel's).
-    #[arg(long = "retry-failed", requires = "joblog", conflicts_with_all = ["resume", "resume_failed"])]
+    #[arg(aliases = ["retryfailed"], long = "retry-failed", requires = "joblog", conflicts_with_all = ["resume", "resume_failed"])]
     pub retry_failed: bool,
 }
 
@@ -830,9 +840,9 @@ pub struct Packing {
     #[arg(long, conflicts_with = "max_replace_args")]
     pub xargs: bool,
     /// Command lines are shorter than N bytes: -m, -X and --xargs fill
-    /// them up to it [default: 131072, what Linux takes as one argument];
-    /// a job's line that does not fit stops the run (exit 255), as GNU
-    /// parallel's "Command line too long".
+    /// them up to it [default and most: 63664, GNU parallel's]; a job's
+    /// line that does not fit stops the run (exit 255), as GNU parallel's
+    /// "Command line too long".
     #[arg(aliases = ["maxchars"], short = 's', long = "max-chars", value_name = "N", value_parser = positive)]
     pub max_chars: Option<usize>,
 }
@@ -1085,6 +1095,13 @@ fn main() -> ExitCode {
                 println!("{version}");
                 return ExitCode::from(if new_enough { 0 } else { 255 });
             }
+            if let Some(answer) = args.settled.answer() {
+                println!("{answer}");
+                return ExitCode::SUCCESS;
+            }
+            if let Some(limits) = args.settled.limits(args.packing.max_chars) {
+                print!("{limits}");
+            }
             if let Some(count) = args.counts.asked() {
                 println!("{count}");
                 return ExitCode::SUCCESS;
@@ -1106,9 +1123,10 @@ fn main() -> ExitCode {
 }
 
 /// The command line, with the subcommand a program name implies: hearth
-/// started as `parallel` (a link of that name) is `hearth map`, as `sem`
-/// `hearth sem`, as `pdsh` `hearth run`, so scripts that call those run
-/// unchanged.
+/// started as `parallel` (a link of that name) is `hearth map` with GNU
+/// parallel's order of outputs (as jobs end, unless -k), as `sem` `hearth
+/// sem`, as `pdsh` `hearth run` with pdsh's exit status, so scripts that
+/// call those run unchanged.
 fn command_line() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let name = args.first().map(|path| {
@@ -1118,7 +1136,7 @@ fn command_line() -> Vec<OsString> {
             .to_owned()
     });
     let implied = match name.as_ref().and_then(|name| name.to_str()) {
-        Some("parallel") => Some("map"),
+        Some("parallel") => Some("map --as-parallel"),
         Some("sem") => Some("sem"),
         Some("pdsh") => Some("run --as-pdsh"),
         _ => None,

@@ -39,13 +39,10 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--limit", "--memsuspend", "--noswap"], None),
     (&["--latest-line", "--ll"], None),
-    (&["--show-limits", "--showlimits"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
     (&["-J", "--profile"], None),
     (
         &[
-            "--max-line-length-allowed",
-            "--maxlinelengthallowed",
             "--use-sockets-instead-of-threads",
             "--usesocketsinsteadofthreads",
             "--use-cores-instead-of-threads",
@@ -72,10 +69,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     (&["--template", "--tmpl"], None),
     (&["--term-seq", "--termseq"], None),
     (&["--tmux", "--tmuxpane"], None),
-    (
-        &["-V", "--version"],
-        Some("the nearest is hearth --version"),
-    ),
 ];
 
 /// What to say of `arg`, an option `hearth map` does not know, if it is
@@ -113,7 +106,18 @@ pub fn map_error(mut err: clap::Error) -> clap::Error {
         Some(ContextValue::String(arg)) => arg.clone(),
         _ => return err,
     };
-    if let Some(hint) = lookup(&arg) {
+    let starting = ambiguous(&cli, &arg);
+    if !starting.is_empty() {
+        let _ = err.remove(ContextKind::SuggestedArg);
+        let tip = format!(
+            "{arg} is the start of several options ({}): write more of it",
+            starting.join(", ")
+        );
+        let _ = err.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![StyledStr::from(tip)]),
+        );
+    } else if let Some(hint) = lookup(&arg) {
         let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
         let _ = err.remove(ContextKind::SuggestedArg);
         let mut tip = format!("{name} is an option of GNU parallel that hearth map does not have");
@@ -127,6 +131,31 @@ pub fn map_error(mut err: clap::Error) -> clap::Error {
         );
     }
     err
+}
+
+/// The options of `hearth map` whose names start with `arg` (`--re`),
+/// when there are several: GNU parallel takes an option's name shortened
+/// as long as it names one option, and so does hearth map (clap's
+/// `infer_long_args`); one that could be several is unknown to clap.
+fn ambiguous(cli: &clap::Command, arg: &str) -> Vec<String> {
+    let Some(prefix) = arg.strip_prefix("--") else {
+        return Vec::new();
+    };
+    let prefix = prefix.split_once('=').map_or(prefix, |(name, _)| name);
+    let Some(map) = cli.find_subcommand("map") else {
+        return Vec::new();
+    };
+    let mut starting: Vec<String> = map
+        .get_arguments()
+        .filter(|option| !option.is_hide_set())
+        .filter_map(clap::Arg::get_long)
+        .filter(|long| long.starts_with(prefix))
+        .map(|long| format!("--{long}"))
+        .collect();
+    if starting.len() < 2 {
+        starting.clear();
+    }
+    starting
 }
 
 #[cfg(test)]

@@ -16,10 +16,20 @@
 //!   stderr, as in GNU parallel.
 //! - `--no-keep-order`: outputs in the order jobs end, whatever `-k` says
 //!   (it too wins in either order).
+//! - hearth started as `parallel` (a link of that name): outputs in the
+//!   order jobs end unless `-k` is given, GNU parallel's default (`hearth
+//!   map` keeps the input order by default).
 //! - `--group-by` without `--pipe` or `--pipe-part`: implies `--pipe`, as
 //!   in GNU parallel.
 //! - `-L N` without `--pipe`: `-N N` (with `--pipe` it is the lines of a
 //!   record, see `pipe.rs`).
+//! - `-s N` above GNU parallel's limit (`batch::MAX_CHARS`): the limit,
+//!   with GNU parallel's warning, so that `-m` and `-X` make the same
+//!   jobs.
+//! - `--version` (`-V`) prints hearth's version and the GNU parallel
+//!   release it follows; `--max-line-length-allowed` the longest command
+//!   line the system runs; `--show-limits` that and `-s`'s limit before
+//!   the run, in GNU parallel's words.
 //! - `--minversion VERSION`: prints the version of GNU parallel that
 //!   `hearth map` is compared with ([`COMPARED_WITH`]) and exits 0 if it
 //!   is VERSION or later, 255 if not, as GNU parallel does; scripts use it
@@ -27,6 +37,7 @@
 
 use clap::Args;
 
+use crate::batch::MAX_CHARS;
 use crate::{MapArgs, OutputOrder, Verbose};
 
 /// The GNU parallel release whose behaviour `hearth map` is compared with
@@ -63,15 +74,61 @@ pub struct Settled {
     pub silent: bool,
     /// Print each job's output as it finishes, even with -k (as
     /// --unordered).
-    #[arg(long = "no-keep-order")]
+    #[arg(aliases = ["nokeeporder", "nok", "no-k"], long = "no-keep-order")]
     pub no_keep_order: bool,
     /// Print the version of GNU parallel that hearth map is compared with
     /// (20221122) and exit: 0 if it is VERSION or later, 255 if not.
     #[arg(long, value_name = "VERSION", value_parser = clap::value_parser!(u32))]
     pub minversion: Option<u32>,
+    /// Print hearth's version and the GNU parallel release whose command
+    /// lines hearth map runs (20221122), and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+    /// Print the longest command line this system runs (one argument to
+    /// the shell, less its NUL) and exit.
+    #[arg(aliases = ["maxlinelengthallowed"], long = "max-line-length-allowed")]
+    pub max_line_length_allowed: bool,
+    /// Print the limits on command lines (the system's and -s's), then
+    /// run as usual.
+    #[arg(aliases = ["showlimits"], long = "show-limits")]
+    pub show_limits: bool,
 }
 
+/// The longest command line Linux runs: the shell takes it as one
+/// argument, at most `MAX_ARG_STRLEN` (128 KiB) with its NUL.
+pub const LONGEST_LINE: usize = 128 * 1024 - 1;
+
 impl Settled {
+    /// What `--version` or `--max-line-length-allowed` asks to print
+    /// instead of a run, if one of them is given.
+    pub fn answer(&self) -> Option<String> {
+        if self.version {
+            Some(format!(
+                "hearth {}, a drop-in for GNU parallel {COMPARED_WITH}",
+                env!("CARGO_PKG_VERSION")
+            ))
+        } else if self.max_line_length_allowed {
+            Some(LONGEST_LINE.to_string())
+        } else {
+            None
+        }
+    }
+
+    /// What `--show-limits` prints before the run, GNU parallel's lines
+    /// with hearth's limits, for a run whose `-s` is `max_chars`.
+    pub fn limits(&self, max_chars: Option<usize>) -> Option<String> {
+        self.show_limits.then(|| {
+            format!(
+                "Maximal size of command: {LONGEST_LINE}\n\
+                 Maximal usable size of command: {}\n\n\
+                 Execution will continue now, and it will try to read its input\n\
+                 and run commands; if this is not what you wanted to happen, please\n\
+                 press CTRL-D or CTRL-C\n",
+                max_chars.unwrap_or(MAX_CHARS).min(MAX_CHARS)
+            )
+        })
+    }
+
     /// What `--minversion` asks for, if it is given: the line to print and
     /// whether the version is new enough.
     pub fn version_check(&self) -> Option<(String, bool)> {
@@ -80,8 +137,8 @@ impl Settled {
     }
 }
 
-/// Applies `--silent`, `--no-keep-order`, `--group-by` and `-L` to the
-/// options they settle.
+/// Applies `--silent`, `--no-keep-order`, `--group-by`, `-L` and `-s` to
+/// the options they settle.
 pub fn settle(args: &mut MapArgs) {
     if args.blocks.group_by.is_some() && !args.blocks.pipe_part {
         args.blocks.pipe = true;
@@ -97,10 +154,23 @@ pub fn settle(args: &mut MapArgs) {
             ..args.verbose
         };
     }
-    if args.settled.no_keep_order {
+    if let Some(asked) = args.packing.max_chars
+        && asked > MAX_CHARS
+    {
+        // GNU parallel's words, and its limit kept.
+        say!(
+            "hearth map: warning: -s {asked} is more than GNU parallel takes; using -s {MAX_CHARS}"
+        );
+        args.packing.max_chars = Some(MAX_CHARS);
+    }
+    // hearth started as `parallel` prints as GNU parallel does: outputs
+    // as jobs end unless -k.
+    let as_parallel = args.order.as_parallel && !args.order.keep_order;
+    if args.settled.no_keep_order || as_parallel {
         args.order = OutputOrder {
             keep_order: false,
             unordered: true,
+            as_parallel: args.order.as_parallel,
         };
     }
 }

@@ -1,0 +1,73 @@
+//! hearth started as `parallel` (a link of that name) next to GNU
+//! parallel itself: the same script, run with each as `$PAR`, prints the
+//! same. Started so, hearth takes GNU parallel's defaults where `hearth
+//! map`'s differ: outputs as jobs end unless `-k`.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::{HEARTH, empty_home, parallel, run, scratch, shown};
+
+/// Runs `script` with `par` as its `$PAR`, in `dir`, with `home` as
+/// `HOME`.
+fn script(script: &str, par: &str, dir: &Path, home: &Path) -> Output {
+    let mut cmd = Command::new("sh");
+    let _ = cmd
+        .args([OsStr::new("-c"), OsStr::new(script)])
+        .current_dir(dir)
+        .env("PAR", par)
+        .env("HOME", home)
+        .env("PARALLEL_SHELL", "/bin/sh")
+        .env_remove("PARALLEL")
+        .env_remove("HEARTH_LOG");
+    run(cmd, b"")
+}
+
+/// `script` run with GNU parallel and with hearth started as `parallel`
+/// print the same and exit with the same status.
+#[track_caller]
+fn same_script(text: &str) {
+    let Some(parallel) = parallel() else { return };
+    let theirs_dir = scratch("named-gnu");
+    let gnu = format!("{} --will-cite", parallel.display());
+    let theirs = script(text, &gnu, &theirs_dir, empty_home());
+    let dir = scratch("named-hearth");
+    let link = dir.join("bin").join("parallel");
+    fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(HEARTH, &link).unwrap();
+    let ours = script(text, &link.display().to_string(), &dir, &dir);
+    assert_eq!(
+        (ours.status.code(), ours.stdout.escape_ascii().to_string()),
+        (
+            theirs.status.code(),
+            theirs.stdout.escape_ascii().to_string()
+        ),
+        "{text}\n--- hearth as parallel: {}\n--- GNU parallel: {}",
+        shown(&ours),
+        shown(&theirs)
+    );
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&theirs_dir);
+}
+
+/// Without `-k` the job that ends first prints first: the first job
+/// waits until the second one's output is in the file both print to.
+/// With `-k` the input order holds, though the second job ends first.
+#[test]
+fn outputs_come_as_jobs_end_unless_keep_order() {
+    same_script(
+        "$PAR -j2 'if [ {} = 1 ]; then until grep -q two out; do sleep 0.01; done; \
+         echo one; else echo two; fi' ::: 1 2 > out; echo \"status $?\"; cat out",
+    );
+    same_script(
+        "$PAR -k -j2 'if [ {} = 1 ]; then until [ -e two ]; do sleep 0.01; done; \
+         echo one; else echo two; touch two; fi' ::: 1 2",
+    );
+    // --line-buffer prints lines as they come, also in input order with -k.
+    same_script(
+        "$PAR --lb -j2 'if [ {} = 1 ]; then until grep -q two out; do sleep 0.01; done; \
+         echo one; else echo two; fi' ::: 1 2 > out; cat out",
+    );
+}
