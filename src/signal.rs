@@ -209,13 +209,20 @@ impl SignalReceivers {
 }
 
 /// Delivers `signal` to `actor_ref` without waiting; false if the actor has
-/// stopped and should be forgotten. The conversion into the receiver's
-/// message type is the application's code: a panic in it is logged and the
-/// receiver is forgotten (it would panic again), on whichever thread
-/// delivers, so neither a worker nor the coordinator goes down with it.
-pub(crate) fn deliver<M: From<Signal>>(actor_ref: &ActorRef<M>, signal: Signal) -> bool {
+/// stopped and should be forgotten. A signal the receiver's message type
+/// does not take (its [`TryFrom`] fails, or a mapped reference rejects it)
+/// is not delivered, and the receiver stays for the signals it takes: a
+/// server that stops on `SIGTERM` goes on through `SIGUSR2`. The
+/// conversion into the receiver's message type is the application's code:
+/// a panic in it is logged and the receiver is forgotten (it would panic
+/// again), on whichever thread delivers, so neither a worker nor the
+/// coordinator goes down with it.
+pub(crate) fn deliver<M: TryFrom<Signal>>(actor_ref: &ActorRef<M>, signal: Signal) -> bool {
     let sent =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| actor_ref.try_send(signal)));
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match M::try_from(signal) {
+            Ok(msg) => actor_ref.try_send(msg),
+            Err(_) => Err(TrySendError::Rejected),
+        }));
     let sent = match sent {
         Ok(sent) => sent,
         Err(panic) => {
@@ -235,8 +242,8 @@ pub(crate) fn deliver<M: From<Signal>>(actor_ref: &ActorRef<M>, signal: Signal) 
         }
         Err(TrySendError::Stopped(_)) => false,
         Err(TrySendError::Rejected) => {
-            log::warn!(signal:% = signal; "signal receiver rejected the signal, removing it");
-            false
+            log::debug!(signal:% = signal; "signal receiver does not take this signal");
+            true
         }
     }
 }

@@ -214,7 +214,8 @@ impl Wake for Flag {
 /// An actor created by [`TestRuntime::actor`], polled by the test.
 pub struct TestActor<A, M> {
     actor: Pin<Box<A>>,
-    /// The actor's inbox: open as long as the test actor lives.
+    /// The actor's inbox: open until the actor returned (or the test
+    /// actor is dropped), as on a worker.
     owner: inbox::Owner<M>,
     woken: Arc<Flag>,
 }
@@ -239,7 +240,13 @@ impl<A: Actor, M> TestActor<A, M> {
         self.woken.woken.store(false, Ordering::Release);
         let waker = Waker::from(self.woken.clone());
         let mut cx = task::Context::from_waker(&waker);
-        self.actor.as_mut().try_poll(&mut cx)
+        let polled = self.actor.as_mut().try_poll(&mut cx);
+        if polled.is_ready() {
+            // The actor returned: its inbox closes, its references see it
+            // stopped and its joiners are done, as on a worker.
+            self.owner.close();
+        }
+        polled
     }
 
     /// True if the actor was woken (a message came, a timer fired) since

@@ -66,6 +66,10 @@ fn main() {
             "sigint_is_an_interrupt_unless_stop_signals_end_cleanly",
             sigint_is_an_interrupt_unless_stop_signals_end_cleanly,
         ),
+        (
+            "server_receiving_signals_stops_on_sigterm_not_usr2",
+            server_receiving_signals_stops_on_sigterm_not_usr2,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -424,6 +428,37 @@ fn sigterm_without_receivers_is_graceful() {
     );
 }
 
+/// A `TcpServer`'s listener registered with `receive_signals` (its
+/// `ServerMessage` takes the stop signals with `TryFrom`, as Heph's
+/// server message does): `SIGUSR2` passes it by and it goes on serving;
+/// `SIGTERM` stops it, and with it the runtime, without the runtime's own
+/// shutdown (it had a receiver for the signal).
+fn server_receiving_signals_stops_on_sigterm_not_usr2() {
+    use std::io::Read;
+    let mut child = Scenario::start("server_signals");
+    let line = child.line();
+    let addr = line.strip_prefix("listening on ").unwrap().to_owned();
+    let greeting = |addr: &str| {
+        let mut text = String::new();
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let _ = stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert_eq!(greeting(&addr), "hello\n");
+    child.signal(libc::SIGUSR2);
+    // The coordinator relays the signal before it logs the metrics.
+    let _ = child.stderr_line("metrics");
+    assert_eq!(greeting(&addr), "hello\n");
+    child.signal(libc::SIGTERM);
+    let (status, _) = child.wait();
+    assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
+    let stderr = child.drain_stderr();
+    assert!(
+        !stderr.iter().any(|l| l.contains("no signal receivers")),
+        "{stderr:?}"
+    );
+}
+
 /// A child process of a program with a runtime inherits the signals the
 /// runtime blocks (bash keeps them blocked); `clear_mask_in_child` gives
 /// it none.
@@ -601,6 +636,7 @@ mod child {
             "worker_panic" => return worker_panic(runtime),
             "panicky_conversion" => panicky_conversion(&mut runtime),
             "children" => return children(),
+            "server_signals" => server_signals(&mut runtime),
             other => panic!("unknown scenario {other}"),
         }
         let code = hearth::exit_code(runtime.start());
@@ -612,6 +648,29 @@ mod child {
         } else {
             1
         }
+    }
+
+    /// Greets each connection with a line and closes it.
+    async fn greet(
+        _ctx: Context<(), ThreadSafe>,
+        mut stream: hearth::net::TcpStream<ThreadSafe>,
+    ) -> std::io::Result<()> {
+        stream.write_all(b"hello\n").await
+    }
+
+    /// A TCP server whose listener receives the process signals.
+    fn server_signals(runtime: &mut Runtime) {
+        let server = hearth::net::TcpServer::setup(
+            "127.0.0.1:0".parse().unwrap(),
+            NoSupervisor,
+            actor_fn(greet),
+            ActorOptions::default(),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        let listener = runtime.spawn(NoSupervisor, server, (), ActorOptions::default());
+        runtime.receive_signals(listener);
+        println!("listening on {addr}");
     }
 
     /// Prints the signal mask of a bash started from the runtime's thread,

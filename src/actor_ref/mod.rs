@@ -210,6 +210,12 @@ impl<M> ActorRef<M> {
         }
     }
 
+    /// Returns true while the actor runs (and so may receive messages):
+    /// the opposite of [`ActorRef::is_stopped`], under Heph's name.
+    pub fn is_connected(&self) -> bool {
+        !self.is_stopped()
+    }
+
     /// Changes the message type of the reference: messages of type `Msg` are
     /// converted into `M` with [`From`] when sent.
     pub fn map<Msg>(self) -> ActorRef<Msg>

@@ -323,6 +323,16 @@ impl<M> Owner<M> {
 
 impl<M> Drop for Owner<M> {
     fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl<M> Owner<M> {
+    /// Closes the inbox, as dropping the owner does (the actor stopped):
+    /// its messages are dropped, senders and joiners woken. For the test
+    /// runtime, whose actor stops before its owner is dropped; closing
+    /// again does nothing more.
+    pub(crate) fn close(&self) {
         let mut state = self.shared.lock();
         state.closed = true;
         if let Some(stopped) = state.waiters.as_ref().and_then(|w| w.stopped.as_ref()) {

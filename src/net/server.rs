@@ -49,6 +49,7 @@ use super::mode::private::SealedMode;
 use super::server_stats::{ListenerStats, ServerAddr, ServerStats};
 use super::unix::socket_file::SocketFile;
 use crate::actor::{Actor, Context, NewActor};
+use crate::signal::Signal;
 use crate::supervisor::Supervisor;
 use crate::{ActorOptions, ThreadLocal};
 
@@ -278,6 +279,32 @@ impl<K: Kind> Shared<K> {
 pub enum ServerMessage {
     /// Stop accepting connections and return.
     Stop,
+}
+
+/// The signals that stop a process ([`Signal::should_stop`]: `SIGINT`,
+/// `SIGTERM`, `SIGQUIT`) are [`ServerMessage::Stop`]; the others are not a
+/// server's, so a listener registered with `receive_signals` stops on the
+/// first and lets the others pass.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::Signal;
+/// use hearth::net::ServerMessage;
+///
+/// assert_eq!(ServerMessage::try_from(Signal::Terminate), Ok(ServerMessage::Stop));
+/// assert!(ServerMessage::try_from(Signal::User2).is_err());
+/// ```
+impl TryFrom<Signal> for ServerMessage {
+    type Error = Signal;
+
+    fn try_from(signal: Signal) -> Result<ServerMessage, Signal> {
+        if signal.should_stop() {
+            Ok(ServerMessage::Stop)
+        } else {
+            Err(signal)
+        }
+    }
 }
 
 impl<K: Kind, S, NA> Server<K, S, NA> {

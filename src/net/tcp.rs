@@ -7,7 +7,7 @@ use std::fs::File;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::pin::Pin;
 use std::task::Poll;
 
@@ -446,6 +446,21 @@ impl<RT: SocketMode> TcpStream<RT> {
         Ok(stream)
     }
 
+    /// Takes over a connected std stream (one connected with options of
+    /// the application's, or inherited), for the actors of `rt`'s kind;
+    /// it is made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std<A>(rt: &mut A, stream: std::net::TcpStream) -> io::Result<TcpStream<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
+        stream.set_nonblocking(true)?;
+        TcpStream::register(rt.socket_handle(), mio::net::TcpStream::from_std(stream))
+    }
+
     fn register(rt: &RT::Handle, stream: mio::net::TcpStream) -> io::Result<TcpStream<RT>> {
         TcpStream::register_counted(rt, stream, None)
     }
@@ -790,6 +805,36 @@ impl<RT: SocketMode> TcpStream<RT> {
     /// Returns `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get().nodelay()
+    }
+
+    /// Sets `SO_KEEPALIVE`: the kernel probes a connection that has been
+    /// idle (for two hours by default, `net.ipv4.tcp_keepalive_time`) and
+    /// ends it with an error if the peer does not answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::io;
+    /// # use hearth::net::TcpStream;
+    /// fn idle_peers_end(stream: &TcpStream) -> io::Result<()> {
+    ///     stream.set_keepalive(true)?;
+    ///     assert!(stream.keepalive()?);
+    ///     Ok(())
+    /// }
+    /// # let _ = idle_peers_end;
+    /// ```
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        sys::set_keepalive_to(self.io.get().as_raw_fd(), keepalive)
+    }
+
+    /// Returns `SO_KEEPALIVE`.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        sys::keepalive(self.io.get().as_raw_fd())
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any, clearing it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get().take_error()
     }
 
     /// Sets the time-to-live (`IP_TTL`) of the packets sent from now on.

@@ -42,6 +42,27 @@ impl<RT: SocketMode> UdpSocket<RT> {
         Ok(UdpSocket { io })
     }
 
+    /// Takes over a bound std socket (one bound with options of the
+    /// application's, or passed by systemd: see
+    /// [`crate::systemd::listeners`]), for the actors of `rt`'s kind; it is
+    /// made non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    pub fn from_std<A>(rt: &mut A, socket: std::net::UdpSocket) -> io::Result<UdpSocket<RT>>
+    where
+        A: SocketAccess<RT>,
+    {
+        socket.set_nonblocking(true)?;
+        let io = RT::register(
+            rt.socket_handle(),
+            mio::net::UdpSocket::from_std(socket),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(UdpSocket { io })
+    }
+
     /// Sends `buf` to `target`.
     pub async fn send_to(&mut self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         poll_fn(|cx| {

@@ -256,9 +256,9 @@ impl Runtime {
     /// signal.
     pub fn receive_signals<M>(&mut self, actor_ref: ActorRef<M>)
     where
-        M: From<Signal> + Send + 'static,
+        M: TryFrom<Signal> + Send + 'static,
     {
-        self.shared.signal_receivers.add_shared(actor_ref.map());
+        self.shared.signal_receivers.add_shared(actor_ref.try_map());
     }
 
     /// Adds a pool of persistent remote worker slots, driven by the

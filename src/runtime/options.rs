@@ -42,8 +42,10 @@ pub struct ActorOptions {
 /// let options = ActorOptions::default().with_priority(Priority::High);
 /// assert_eq!(options.priority(), Priority::High);
 /// assert_eq!(ActorOptions::default().priority(), Priority::Normal);
+/// // Ordered by what runs first.
+/// assert!(Priority::High > Priority::Normal && Priority::Normal > Priority::Low);
 /// ```
-#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub enum Priority {
     /// Runs after the others: batch work, clean-ups, statistics.
     Low,

@@ -134,10 +134,12 @@ impl RuntimeRef {
 
     /// Makes `actor_ref` receive the process signals (see [`Signal`]),
     /// delivered by this worker without waiting: a receiver whose inbox is
-    /// full misses a signal.
+    /// full misses a signal. Its message type converts from [`Signal`]
+    /// with [`From`], or with [`TryFrom`] for an actor that takes only
+    /// some signals (the others pass it by).
     pub fn receive_signals<M>(&mut self, actor_ref: ActorRef<M>)
     where
-        M: From<Signal> + 'static,
+        M: TryFrom<Signal> + 'static,
     {
         let guard = self
             .internals

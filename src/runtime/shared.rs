@@ -333,9 +333,9 @@ impl ThreadSafe {
     /// receiver whose inbox is full misses a signal.
     pub fn receive_signals<M>(&self, actor_ref: ActorRef<M>)
     where
-        M: From<Signal> + Send + 'static,
+        M: TryFrom<Signal> + Send + 'static,
     {
-        self.shared.signal_receivers.add_shared(actor_ref.map());
+        self.shared.signal_receivers.add_shared(actor_ref.try_map());
     }
 
     /// Begins a graceful shutdown of the runtime, as an unhandled SIGTERM

@@ -38,7 +38,7 @@ pub(crate) use recv::peek;
 pub(crate) use recv::recv_uninit;
 pub(crate) use send_file::send_file;
 pub(crate) use signals::ProcessSignals;
-pub(crate) use socket::{reuse_port_listener, set_keepalive};
+pub(crate) use socket::{keepalive, reuse_port_listener, set_keepalive, set_keepalive_to};
 pub(crate) use socket_info::{is_open, set_cloexec, socket_info};
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};
 

@@ -1,6 +1,6 @@
 //! TCP listeners that share their port (`SO_REUSEPORT`), so every worker
 //! can accept on a listener of its own and the kernel spreads the
-//! connections; and `SO_KEEPALIVE` on a connection.
+//! connections; and `SO_KEEPALIVE` of a connection, set and read.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -47,8 +47,39 @@ pub(crate) fn set_keepalive(fd: libc::c_int) -> io::Result<()> {
     set_option(fd, libc::SO_KEEPALIVE)
 }
 
+/// Sets `SO_KEEPALIVE` of the open socket `fd` to `on`.
+pub(crate) fn set_keepalive_to(fd: libc::c_int, on: bool) -> io::Result<()> {
+    set_option_to(fd, libc::SO_KEEPALIVE, on)
+}
+
+/// Reads `SO_KEEPALIVE` of the open socket `fd`.
+pub(crate) fn keepalive(fd: libc::c_int) -> io::Result<bool> {
+    let mut value: libc::c_int = 0;
+    let mut len = super::socklen_of::<libc::c_int>();
+    // SAFETY: the value pointer and length describe a live `c_int`; the
+    // kernel writes at most `len` bytes and checks the descriptor itself.
+    let res = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&raw mut value).cast(),
+            &raw mut len,
+        )
+    };
+    if res == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(value != 0)
+    }
+}
+
 fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
+    set_option_to(fd, option, true)
+}
+
+fn set_option_to(fd: libc::c_int, option: libc::c_int, on: bool) -> io::Result<()> {
+    let on = libc::c_int::from(on);
     // SAFETY: `fd` is a valid socket and the value pointer and length
     // describe a live `c_int`.
     let res = unsafe {

@@ -90,8 +90,10 @@ fn try_send_full_then_stopped() {
         other => panic!("expected Full, got {other:?}"),
     }
     go_tx.send(()).unwrap();
+    assert!(actor_ref.is_connected());
     block_on(actor_ref.join());
     assert!(actor_ref.is_stopped());
+    assert!(!actor_ref.is_connected());
     assert_eq!(out_rx.iter().collect::<Vec<_>>(), [1, 2]);
     match actor_ref.try_send(4u32) {
         Err(err @ TrySendError::Stopped(_)) => {

@@ -153,7 +153,42 @@ in_both_modes!(
     server_connections_and_actors_are_in_the_metrics,
 );
 
-in_both_modes!(async tcp_both_ends, udp_round_trips, udp_peek_and_vectored_datagrams);
+/// Std sockets made elsewhere (connected, bound) are taken over; a
+/// stream's `SO_KEEPALIVE` is set and read back, and it has no pending
+/// error.
+async fn std_sockets_taken_over<RT, A>(mut rt: A) -> io::Result<()>
+where
+    RT: SocketMode,
+    A: SocketAccess<RT>,
+{
+    let listener = std::net::TcpListener::bind(localhost())?;
+    let std_stream = StdTcpStream::connect(listener.local_addr()?)?;
+    let (mut peer, _) = listener.accept()?;
+    let mut stream = TcpStream::<RT>::from_std(&mut rt, std_stream)?;
+    assert!(stream.take_error()?.is_none());
+    assert!(!stream.keepalive()?);
+    stream.set_keepalive(true)?;
+    assert!(stream.keepalive()?);
+    stream.set_keepalive(false)?;
+    assert!(!stream.keepalive()?);
+    stream.write_all(b"taken over").await?;
+    let mut buf = [0; 10];
+    peer.read_exact(&mut buf)?;
+    assert_eq!(&buf, b"taken over");
+
+    let std_socket = StdUdpSocket::bind(localhost())?;
+    let addr = std_socket.local_addr()?;
+    let mut socket = UdpSocket::<RT>::from_std(&mut rt, std_socket)?;
+    assert_eq!(socket.local_addr()?, addr);
+    let client = StdUdpSocket::bind(localhost())?;
+    let _ = client.send_to(b"datagram", addr)?;
+    let mut buf = [0; 16];
+    let (n, from) = socket.recv_from(&mut buf).await?;
+    assert_eq!((&buf[..n], from), (&b"datagram"[..], client.local_addr()?));
+    Ok(())
+}
+
+in_both_modes!(async tcp_both_ends, udp_round_trips, udp_peek_and_vectored_datagrams, std_sockets_taken_over);
 
 /// A hundred clients at once over two workers, each a thousand messages
 /// one after another, all echoed.

@@ -28,7 +28,7 @@ async fn adder(mut ctx: Context<i64, ThreadLocal>, out: ActorRef<i64>) -> Result
 
 #[test]
 fn an_actor_polled_step_by_step() {
-    let rt = TestRuntime::new().unwrap();
+    let mut rt = TestRuntime::new().unwrap();
     let (out, sent) = inbox(4);
     let (mut actor, actor_ref) = rt.actor(actor_fn(adder), out).unwrap();
     assert!(actor.poll().is_pending());
@@ -40,7 +40,14 @@ fn an_actor_polled_step_by_step() {
     assert!(actor.poll().is_pending());
     assert_eq!(sent.drain(), [5]);
     actor_ref.try_send(-1).unwrap();
+    assert!(actor_ref.is_connected());
     assert_eq!(actor.poll(), Poll::Ready(Err("negative: -1".to_owned())));
+    // It returned: stopped and joined at once, as on a worker, though the
+    // test still holds it.
+    assert!(actor_ref.is_stopped());
+    assert!(actor.actor_ref().is_stopped());
+    rt.block_on(actor_ref.join());
+    assert!(actor_ref.try_send(1).unwrap_err().is_stopped());
 }
 
 #[test]
