@@ -21,7 +21,8 @@
 //!   [`net::UnixServer`]; the TCP and UDP sockets work in thread-local and
 //!   thread-safe actors alike ([`net::SocketMode`]). [`systemd`] tells the
 //!   service manager how the runtime is doing and takes the sockets it
-//!   passes. With the `hyper` feature, `hearth::http` serves hyper's
+//!   passes. [`pipe`] has Unix pipes, to talk to child processes. With
+//!   the `hyper` feature, `hearth::http` serves hyper's
 //!   HTTP/1 and HTTP/2 from a server's connection actors.
 //!
 //! # Examples
@@ -67,6 +68,7 @@ mod inbox;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod pipe;
 pub mod remote;
 mod runtime;
 mod scheduler;

@@ -18,6 +18,8 @@ mod fairness;
 mod net;
 #[path = "functional/net_thread_safe.rs"]
 mod net_thread_safe;
+#[path = "functional/pipe.rs"]
+mod pipe;
 #[path = "functional/priority.rs"]
 mod priority;
 #[path = "functional/runtime.rs"]

@@ -27,14 +27,14 @@
 //! serve a socket bound elsewhere, such as one passed by systemd
 //! ([`crate::systemd::listeners`]).
 
-mod mode;
+pub(crate) mod mode;
 mod server;
 mod server_stats;
 mod server_thread_safe;
 mod shared_source;
 mod source;
-mod stalled;
-mod stream_io;
+pub(crate) mod stalled;
+pub(crate) mod stream_io;
 mod tcp;
 mod tcp_server;
 mod udp;

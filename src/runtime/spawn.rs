@@ -10,8 +10,9 @@ use crate::supervisor::Supervisor;
 /// [`ThreadSafe`]) made by `NA` and supervised by `S`.
 ///
 /// Implemented by [`RuntimeRef`] and [`ThreadLocal`] (both kinds of actor),
-/// [`ThreadSafe`] (thread-safe actors) and an actor's [`Context`] (whatever
-/// its runtime access spawns), so a function can spawn from any of them:
+/// [`Runtime`](crate::Runtime) and [`ThreadSafe`] (thread-safe actors) and
+/// an actor's [`Context`] (whatever its runtime access spawns), so a
+/// function can spawn from any of them:
 ///
 /// ```
 /// use hearth::actor::{actor_fn, Context};
@@ -36,11 +37,15 @@ use crate::supervisor::Supervisor;
 /// }
 ///
 /// # fn main() -> Result<(), hearth::Error> {
-/// let runtime = Runtime::setup().build()?;
+/// let mut runtime = Runtime::setup().build()?;
 /// let mut thread_safe = runtime.thread_safe();
 /// let workers = start(&mut thread_safe, worker, 3);
 /// assert_eq!(workers.len(), 3);
+/// // The runtime itself, before it starts.
+/// let more = start(&mut runtime, worker, 2);
+/// assert_eq!(more.len(), 2);
 /// # drop(workers);
+/// # drop(more);
 /// # runtime.start()
 /// # }
 /// ```
@@ -126,6 +131,24 @@ where
         options: ActorOptions,
     ) -> ActorRef<NA::Message> {
         ThreadSafe::spawn(self, supervisor, new_actor, arg, options)
+    }
+}
+
+impl<S, NA> Spawn<S, NA, ThreadSafe> for crate::Runtime
+where
+    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+    NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
+    NA::Actor: Send + 'static,
+    NA::Message: Send + 'static,
+{
+    fn spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> ActorRef<NA::Message> {
+        crate::Runtime::spawn(self, supervisor, new_actor, arg, options)
     }
 }
 
