@@ -737,6 +737,22 @@ fn several_inputs_per_job() {
     );
 }
 
+/// Without a command, each job's inputs are its command line: words
+/// after `:::`, lines of stdin (a file of commands), several inputs
+/// joined by spaces; quoted whole with `-q`.
+#[test]
+fn inputs_are_the_commands_without_a_command() {
+    same(&["-k", ":::", "echo a", "echo b"], b"");
+    same(&["-k", ":::", "echo", "printf", ":::", "a", "b"], b"");
+    same(&["-k", "-N2", ":::", "echo", "a", "echo", "b"], b"");
+    same(&["-k"], b"echo a\nexit 3\necho 'b  c'\n");
+    same(&["--dry-run", ":::", "echo  x"], b"");
+    same(&["-k", "--tag", ":::", "echo x"], b"");
+    same(&["-q", ":::", "echo x"], b"");
+    // --pipe needs a command to read the blocks.
+    same(&["--pipe"], b"1\n");
+}
+
 /// A long input fills lines up to `-s`, the last ones spread over the
 /// slots, as GNU parallel fills them.
 #[test]

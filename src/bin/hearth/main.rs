@@ -389,12 +389,10 @@ pub struct MapArgs {
     pub semaphore_options: semaphore::SemOptions,
     /// The command and its arguments (everything from its first word on,
     /// options too; `--` before it is allowed); `::: A B C` after them
-    /// gives inputs.
-    #[arg(
-        trailing_var_arg = true,
-        required_unless_present_any = ["cores", "threads", "sockets", "shellquote", "retry_failed", "minversion", "wait", "version", "max_line_length_allowed"],
-        value_name = "CMD"
-    )]
+    /// gives inputs. Without a command, each job's inputs are its command
+    /// line (`hearth map ::: 'echo a' 'echo b'`, or a file of command
+    /// lines on stdin), as in GNU parallel.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

@@ -181,7 +181,9 @@ fn command_template(
     names: &Names,
     columns: &[Vec<u8>],
 ) -> Result<Template, String> {
-    if args.running.quote {
+    if words.is_empty() && args.scheduling.shellquote == 0 {
+        Ok(Template::inputs_as_command(args.running.quote))
+    } else if args.running.quote {
         Template::parse_quoted(words, names, columns)
     } else {
         Template::parse(words, names, columns)
@@ -204,10 +206,13 @@ fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> 
         args.input.arg_file_sep.as_deref().unwrap_or("::::"),
     );
     let (command, inputs) = Inputs::parse(trailing, &separators, &args.input.arg_files, values)?;
-    // --shellquote alone quotes the inputs.
-    if command.is_empty() && args.scheduling.shellquote == 0 {
+    // Without a command, the inputs are the command lines (see
+    // `command_template`), but a block of --pipe needs a command to read it.
+    let piped = args.blocks.pipe || args.blocks.pipe_part;
+    if command.is_empty() && piped {
         return Err(
-            "no command: give it after the options, e.g. hearth map echo {} ::: a b".to_owned(),
+            "--pipe and --pipe-part need a command to pipe into, e.g. hearth map --pipe wc -l"
+                .to_owned(),
         );
     }
     Ok((command, inputs))

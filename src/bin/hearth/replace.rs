@@ -175,6 +175,9 @@ pub struct Template {
     total: std::sync::OnceLock<usize>,
     /// `--retry-failed`: the command line is the job's one field, as it is.
     verbatim: bool,
+    /// No command given: the job's inputs, joined by spaces as they are
+    /// (quoted with `-q`), are its command line, as in GNU parallel.
+    inputs_as_command: bool,
     /// The Perl codes of `{= =}`, running.
     perl: Option<Arc<PerlExprs>>,
 }
@@ -284,7 +287,20 @@ impl Template {
             total: std::sync::OnceLock::new(),
             slot_width: std::sync::OnceLock::new(),
             verbatim: false,
+            inputs_as_command: false,
             perl: None,
+        }
+    }
+
+    /// The template of a run without a command: each job's inputs are
+    /// its command line (`parallel ::: 'echo a' 'echo b'`, or a file of
+    /// command lines on stdin), joined by spaces, as they are or, with
+    /// `-q` (`quoted`), each quoted.
+    pub fn inputs_as_command(quoted: bool) -> Template {
+        Template {
+            has_fields: true,
+            inputs_as_command: true,
+            ..Template::empty(quoted)
         }
     }
 
@@ -376,6 +392,16 @@ impl Template {
         if self.verbatim {
             return vec![fields.first().cloned().unwrap_or_default()];
         }
+        if self.inputs_as_command {
+            let mut line = Vec::new();
+            for (at, field) in fields.iter().enumerate() {
+                if at > 0 {
+                    line.push(b' ');
+                }
+                put(field, quoted && self.quoted_words, &mut line);
+            }
+            return vec![line];
+        }
         let mut parts = vec![Vec::new()];
         for (pieces, &space) in self.words.iter().zip(&self.space) {
             let context = fill == Fill::Context
@@ -429,7 +455,10 @@ impl Template {
             quote(&edit.apply(field), &mut out);
             out.len()
         };
-        if !self.has_fields {
+        if self.inputs_as_command && !self.quoted_words {
+            return 1 + field.len();
+        }
+        if !self.has_fields || self.inputs_as_command {
             return 1 + quoted_len(Edit::Whole);
         }
         let mut len = 0;
