@@ -1071,8 +1071,9 @@ fn timed_out_job_runs_once_and_is_named() {
     assert_eq!(dir.lines("starts"), 1, "{err}");
 }
 
-/// --retries N runs a job that exited non-zero up to N more times; --json
-/// shows the retries beside the attempts, and the last run's exit.
+/// --retries N runs a job that exited non-zero until it ran N times in
+/// all (GNU parallel's count); --json shows the retries beside the
+/// attempts, and the last run's exit.
 #[test]
 fn retries_run_a_failed_job_again() {
     let dir = Scratch::new("retries");
@@ -1089,7 +1090,7 @@ fn retries_run_a_failed_job_again() {
         let line = serde_json::from_str(stdout(&output).trim()).unwrap();
         (output, line)
     };
-    let (output, line) = run("1", "short");
+    let (output, line) = run("2", "short");
     assert_exit(&output, 1);
     assert_eq!(
         (&line["exit"], &line["attempts"], &line["retries"]),
@@ -1097,6 +1098,14 @@ fn retries_run_a_failed_job_again() {
         "{line}"
     );
     assert_eq!(dir.lines("short"), 2);
+    // One run in all: none again.
+    let (output, line) = run("1", "once");
+    assert_exit(&output, 1);
+    assert_eq!(dir.lines("once"), 1, "{line}");
+    // 0: as many runs as it takes.
+    let (output, _) = run("0", "until");
+    assert_exit(&output, 0);
+    assert_eq!(dir.lines("until"), 3);
     let (output, line) = run("5", "enough");
     assert_exit(&output, 0);
     assert_eq!(

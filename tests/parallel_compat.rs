@@ -737,6 +737,30 @@ fn several_inputs_per_job() {
     );
 }
 
+/// --retries N runs a failing job N times in all (each run's output
+/// printed with -u), as GNU parallel counts them.
+#[test]
+fn retries_count_the_runs_in_all() {
+    for runs in ["1", "2", "3"] {
+        same(
+            &["-u", "--retries", runs, "echo try {}; exit 1", ":::", "a"],
+            b"",
+        );
+        same(
+            &[
+                "-k",
+                "--retries",
+                runs,
+                "echo try {}; exit {}",
+                ":::",
+                "1",
+                "0",
+            ],
+            b"",
+        );
+    }
+}
+
 /// Without a command, each job's inputs are its command line: words
 /// after `:::`, lines of stdin (a file of commands), several inputs
 /// joined by spaces; quoted whole with `-q`.

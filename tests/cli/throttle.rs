@@ -154,7 +154,7 @@ fn memory_below_half_the_floor_kills_the_youngest_job() {
         "--memfree",
         "1M",
         "--retries",
-        "1",
+        "2",
         "-j",
         "2",
         "--delay",

@@ -260,10 +260,11 @@ pub struct MapArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
     /// Run a job whose own run failed (non-zero exit, killed by a signal,
-    /// timed out) up to N more times, on any slot, as GNU parallel's
-    /// --retries; the last run's output is printed.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// timed out) again, on any slot, until it has run N times in all, as
+    /// GNU parallel's --retries (0: until it succeeds); the last run's
+    /// output is printed.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
     /// How long a slot may stay silent (no answer to hearth's pings)
     /// before it is declared dead and its jobs run again elsewhere: a
     /// stopped worker, a frozen host, a cut network. A worker that hears

@@ -298,7 +298,7 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .name("hearth-map")
         .max_held_bytes(HELD_IN_MEMORY)
         .max_attempts(args.attempts)
-        .retries(args.retries)
+        .retries(more_runs(args.retries))
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
         .on_slot_lost(summary::say_slot_lost)
@@ -348,6 +348,17 @@ fn worker_bin(args: &MapArgs) -> Result<String, String> {
                 }
             })
             .map_err(|err| format!("cannot find the hearth binary: {err}; give --remote-bin")),
+    }
+}
+
+/// The runs after the first that a job whose own run failed gets, for
+/// GNU parallel's `--retries N`: N runs in all, 0 for as many as it takes
+/// (none without the option).
+fn more_runs(retries: Option<u32>) -> u32 {
+    match retries {
+        None => 0,
+        Some(0) => u32::MAX,
+        Some(runs) => runs - 1,
     }
 }
 
