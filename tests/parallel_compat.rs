@@ -839,6 +839,57 @@ fn shuffled_jobs_are_the_same_jobs() {
     );
 }
 
+/// `--halt now` stops at a failure at once, though a job before it in
+/// input order still runs: the running job is killed, and neither its
+/// output nor (with -k) any after it is printed; without -k the failed
+/// job's own is. The first job runs until it is killed.
+#[test]
+fn halt_now_does_not_wait_for_earlier_jobs() {
+    let forever = "if [ {} = a ]; then echo start; until [ -e never ]; do sleep 0.01; done; fi; \
+                   echo {}; exit 1";
+    same(
+        &[
+            "-k",
+            "-j2",
+            "--halt",
+            "now,fail=1",
+            forever,
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    same(
+        &[
+            "--no-keep-order",
+            "-j2",
+            "--halt",
+            "now,fail=1",
+            forever,
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    // success too, and the run's status is the halt's.
+    let success = "if [ {} = a ]; then until [ -e never ]; do sleep 0.01; done; fi; echo {}";
+    same(
+        &[
+            "-k",
+            "-j2",
+            "--halt",
+            "now,success=1",
+            success,
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+}
+
 #[test]
 fn halt_conditions_and_exit_statuses() {
     let statuses = ["0", "3", "0", "5", "7", "0"];
@@ -1299,6 +1350,22 @@ fn tags_and_tagstrings() {
     same(&["-k", "--tag", "printf 'x\\r\\n'", ":::", "a", "b"], b"");
     // An empty one is no tag, not an empty tag and its tab.
     same(&["-k", "--tagstring", "", "echo", ":::", "a"], b"");
+    // A last line without its newline gets none.
+    same(&["-k", "--tag", "printf", "{}", ":::", "a", "b"], b"");
+    same(&["-k", "--tag", "printf 'x\\ny'", ":::", "a", "b"], b"");
+    // GNU parallel's printf escapes in a tag string.
+    same(
+        &[
+            "-k",
+            "--tagstring",
+            "{}\\t{#}\\101",
+            "echo",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
 }
 
 /// --line-buffer prints whole lines of running jobs as they come, a tag

@@ -34,10 +34,22 @@ use crate::remote::{FailedSlot, JobFailure, JobReport, Order, SlotInfo, Stream};
 /// together (its output, then its report); in [`Order::Arrival`] the
 /// output of jobs running at the same time comes mixed, chunk by chunk.
 /// A job's output comes in the order it was produced, and its
-/// [`Event::Done`] after all of it.
+/// [`Event::Done`] after all of it. Every job's [`Event::Ended`] comes at
+/// once when it ends, whatever the order: before its `Done`, and before
+/// the `Done`s of earlier jobs it waits for.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
+    /// Job `index` ended, at once, whatever the run's order: its report,
+    /// which [`Event::Done`] hands on again in the run's order. For what
+    /// should not wait for the jobs before it, such as stopping a run at
+    /// its first failure ([`JobReport::peek`] reads the output).
+    Ended {
+        /// The job's index among the run's inputs, from 0.
+        index: usize,
+        /// How it ended.
+        report: &'a JobReport,
+    },
     /// A chunk of what job `index` streamed
     /// ([`JobContext::write`](crate::remote::JobContext::write)).
     Output {
@@ -204,19 +216,28 @@ impl Delivery {
         on_event: &mut OnEvent<'_>,
     ) -> io::Result<ControlFlow<()>> {
         if self.order == Order::Arrival {
-            return Ok(on_event(Event::Done { index, report }));
+            let ended = on_event(Event::Ended {
+                index,
+                report: &report,
+            });
+            return Ok(merge(ended, on_event(Event::Done { index, report })));
         }
         let Some(offset) = index.checked_sub(self.first) else {
             return Ok(ControlFlow::Continue(()));
         };
-        let Some(entry) = self.waiting.get_mut(offset) else {
+        let Some(entry) = self.waiting.get(offset) else {
             return Ok(ControlFlow::Continue(()));
         };
         if entry.report.is_some() || entry.gone {
             return Ok(ControlFlow::Continue(()));
         }
+        let ended = on_event(Event::Ended {
+            index,
+            report: &report,
+        });
+        let entry = &mut self.waiting[offset];
         if self.order == Order::Completion {
-            let mut flow = hand_on(entry, index, &mut self.budget, on_event)?;
+            let mut flow = merge(ended, hand_on(entry, index, &mut self.budget, on_event)?);
             entry.gone = true;
             flow = merge(flow, on_event(Event::Done { index, report }));
             while self.waiting.front().is_some_and(|e| e.gone) {
@@ -228,7 +249,7 @@ impl Delivery {
         self.held += 1;
         self.held_bytes += report_bytes(&report);
         entry.report = Some(report);
-        self.advance(mark_live, on_event)
+        Ok(merge(ended, self.advance(mark_live, on_event)?))
     }
 
     /// Hands on the head's events while it has its report, then lets the
@@ -441,19 +462,54 @@ mod tests {
                 .unwrap();
         }
 
+        /// The events since the last call, without the `Ended`s.
         fn taken_events(&mut self) -> Vec<String> {
+            let mut events = std::mem::take(&mut self.events);
+            events.retain(|event| !event.starts_with("ended"));
+            events
+        }
+
+        /// The events since the last call, the `Ended`s too.
+        fn taken_ends(&mut self) -> Vec<String> {
             std::mem::take(&mut self.events)
         }
     }
 
+    /// Logs an event; an `Ended` (which comes before its `Done`, at once)
+    /// as `ended N`, left out of the logs of the tests that follow the
+    /// order of the others (see [`Run::taken_ends`]).
     fn log(events: &mut Vec<String>, event: Event<'_>) -> ControlFlow<()> {
         events.push(match event {
             Event::Output { index, bytes, .. } => {
                 format!("out {index} {}", String::from_utf8_lossy(bytes))
             }
             Event::Done { index, .. } => format!("done {index}"),
+            Event::Ended { index, .. } => format!("ended {index}"),
         });
         ControlFlow::Continue(())
+    }
+
+    /// A job's `Ended` comes as it ends, before the jobs before it are
+    /// done; its `Done` in the run's order. In completion and arrival
+    /// order, right before its `Done`. A report twice has no second.
+    #[test]
+    fn ends_come_at_once_whatever_the_order() {
+        let mut run = Run::new(Order::Submission, false, 1 << 20, &[10, 11]);
+        run.done(1, report(0));
+        assert_eq!(run.taken_ends(), ["ended 1"]);
+        run.done(1, report(0));
+        run.done(0, report(0));
+        assert_eq!(run.taken_ends(), ["ended 0", "done 0", "done 1"]);
+        for order in [Order::Completion, Order::Arrival] {
+            let mut run = Run::new(order, false, 1 << 20, &[10, 11]);
+            run.done(1, report(0));
+            run.done(0, report(0));
+            assert_eq!(
+                run.taken_ends(),
+                ["ended 1", "done 1", "ended 0", "done 0"],
+                "{order:?}"
+            );
+        }
     }
 
     #[test]

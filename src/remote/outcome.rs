@@ -315,6 +315,23 @@ impl SlotInfo {
 }
 
 impl JobReport {
+    /// Decodes the output as `T` and leaves the report as it is (for
+    /// [`Event::Ended`](crate::remote::Event::Ended), whose report comes
+    /// again with [`Event::Done`](crate::remote::Event::Done)): the output,
+    /// a decoding error as [`JobFailure::BadOutput`], or the failure.
+    ///
+    /// # Errors
+    ///
+    /// The job's failure, or the output that does not decode.
+    pub fn peek<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobFailure> {
+        match &self.result {
+            Ok(bytes) => {
+                postcard::from_bytes(bytes).map_err(|err| JobFailure::BadOutput(err.to_string()))
+            }
+            Err(failure) => Err(failure.clone()),
+        }
+    }
+
     /// Decodes the output as `T`; a decoding error becomes
     /// [`JobFailure::BadOutput`].
     pub fn decode<T: serde::de::DeserializeOwned>(self) -> JobReport<T> {

@@ -748,7 +748,7 @@ impl Pool {
             false,
             &mut |event| match event {
                 Event::Done { index, report } => on_report(index, report.decode()),
-                Event::Output { .. } => ControlFlow::Continue(()),
+                Event::Output { .. } | Event::Ended { .. } => ControlFlow::Continue(()),
             },
         )
     }

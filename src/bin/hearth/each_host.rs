@@ -99,7 +99,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
             failures.not_run(host, reasons);
             Some(Err(255))
         } else {
-            let result = ran(&report);
+            let result = ran(&report.result);
             if let Some(Err(_)) = result {
                 failures.failed.push((host, text.seq, why(&report)));
             }

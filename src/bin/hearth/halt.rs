@@ -144,6 +144,11 @@ pub struct Tally {
     largest_status: i32,
     /// The halt happened.
     pub halted: Option<When>,
+    /// The exit status when the halt happened: the run's, whatever the
+    /// jobs still running then do (GNU parallel's `soon,fail=1` exits
+    /// with the first failure's status, `fail=2` with 2, a percentage
+    /// with the share then).
+    at_halt: Option<u8>,
 }
 
 impl Tally {
@@ -186,6 +191,7 @@ impl Tally {
         };
         if met {
             self.halted = Some(halt.when);
+            self.at_halt = Some(self.exit_status());
         }
         self.halted
     }
@@ -202,6 +208,9 @@ impl Tally {
     /// (rounded up); else the number of failed jobs, 101 for more than
     /// 100.
     pub fn exit_status(&self) -> u8 {
+        if let Some(status) = self.at_halt {
+            return status;
+        }
         if let Some(halt) = self.halt {
             if halt.why == Why::Success && self.halted.is_some() {
                 return 0;
@@ -284,5 +293,25 @@ mod tests {
         assert_eq!(run("soon,fail=50%", &[0, 0, 4, 4, 4, 0, 0, 0]), 38);
         assert_eq!(run("never", &[0, 3, 0, 5]), 2);
         assert_eq!(run("never", &[1; 150]), 101);
+    }
+
+    /// The jobs still running at a halt end after it, as they end, but
+    /// the exit status is the one at the halt (GNU parallel's, at -j4:
+    /// `soon,fail=2` on four failing jobs exits 2; `soon,fail=1` with
+    /// the first failure's status).
+    #[test]
+    fn exit_status_is_the_one_at_the_halt() {
+        let run = |halt: &str, statuses: &[i32]| {
+            let mut tally = Tally::new(parse(halt).unwrap(), Some(statuses.len()));
+            for &status in statuses {
+                let _ = tally.ran(if status == 0 { Ok(()) } else { Err(status) });
+            }
+            tally.exit_status()
+        };
+        assert_eq!(run("soon,fail=2", &[1, 2, 3, 4]), 2);
+        assert_eq!(run("soon,fail=1", &[3, 1, 5]), 3);
+        assert_eq!(run("now,fail=1", &[0, 4, 9]), 4);
+        assert_eq!(run("soon,fail=20%", &[0, 1, 0, 0, 1, 1, 0, 0, 0, 1]), 20);
+        assert_eq!(run("soon,success=1", &[0, 1, 1]), 0);
     }
 }

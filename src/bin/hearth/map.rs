@@ -4,6 +4,7 @@
 //! the number of failed jobs up to 100, 101 for more, 130 after Ctrl+C,
 //! 255 for hearth's own errors).
 
+use std::collections::HashSet;
 use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -114,6 +115,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         control,
         reader: fed.as_ref().map(|(_, reader)| reader.clone()),
         tally: Tally::new(halt, listed),
+        killed: HashSet::new(),
         reported: 0,
         write_error: None,
     };
@@ -271,6 +273,9 @@ struct Reporter {
     /// The thread that reads the inputs, if they are fed.
     reader: Option<Producer>,
     tally: Tally,
+    /// The jobs that ended after `--halt now` (killed by it) and are not
+    /// reported yet.
+    killed: HashSet<usize>,
     /// Reports handed out so far.
     reported: usize,
     /// The first error writing the output: the run is then killed.
@@ -289,6 +294,10 @@ impl Reporter {
                 let Some(text) = self.texts.get(index) else {
                     return ControlFlow::Continue(());
                 };
+                if self.killed.contains(&index) {
+                    // See `Event::Done` below.
+                    self.printer.mute();
+                }
                 let printer = &mut self.printer;
                 let printed = self
                     .bar
@@ -299,13 +308,18 @@ impl Reporter {
                 };
             }
             Event::Done { index, report } => (index, report.decode::<JobOutput>()),
+            Event::Ended { index, report } => return self.ended(index, report),
             _ => return ControlFlow::Continue(()),
         };
         self.reported += 1;
         if let Some(reader) = &self.reader {
             self.bar.set_length(reader.jobs() as u64);
         }
-        let ran = ran(&report);
+        if self.killed.remove(&index) {
+            // Killed by `--halt now`: its output is not printed, nor (in
+            // input order) that of the jobs after it, as GNU parallel.
+            self.printer.mute();
+        }
         let text = self.texts.take(index);
         let job = Finished {
             text: &text,
@@ -320,7 +334,17 @@ impl Reporter {
         if failures > 0 {
             self.bar.set_message(format!("failed={failures}"));
         }
-        match ran.and_then(|result| self.tally.ran(result)) {
+        ControlFlow::Continue(())
+    }
+
+    /// Job `index` ended (its report comes again, in the run's order, to
+    /// be printed): counted for --halt at once, so that a halt does not
+    /// wait for the jobs before it.
+    fn ended(&mut self, index: usize, report: &JobReport) -> ControlFlow<()> {
+        if self.tally.halted == Some(When::Now) {
+            let _ = self.killed.insert(index);
+        }
+        match ran(&report.peek::<JobOutput>()).and_then(|result| self.tally.ran(result)) {
             Some(When::Now) => {
                 self.control.kill();
                 ControlFlow::Break(())
@@ -414,8 +438,8 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
 /// How a job that ran ended: `Ok(())` if it succeeded, else its exit
 /// status (255 for a failure that is not an exit); `None` for a job that
 /// did not run (cancelled, or no slot left).
-pub fn ran(report: &JobReport<JobOutput>) -> Option<Result<(), i32>> {
-    match &report.result {
+pub fn ran(result: &Result<JobOutput, JobFailure>) -> Option<Result<(), i32>> {
+    match result {
         Ok(out) if out.success() => Some(Ok(())),
         Ok(out) => Some(Err(out.status_code())),
         Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => None,

@@ -84,6 +84,10 @@ pub struct Printer {
     pub cancelled: usize,
     /// Jobs that exited 0.
     pub succeeded: usize,
+    /// Nothing more of the jobs' outputs is printed (`--halt now` killed
+    /// the running jobs); they are still counted, logged and kept in
+    /// `--results`.
+    muted: bool,
 }
 
 /// What is printed of one job while its output comes in.
@@ -136,6 +140,7 @@ impl Printer {
             dead: Vec::new(),
             cancelled: 0,
             succeeded: 0,
+            muted: false,
         })
     }
 
@@ -178,6 +183,9 @@ impl Printer {
             // an error, nowhere).
             return Ok(());
         }
+        if self.muted {
+            return Ok(());
+        }
         if let Some(held) = &mut printing.held {
             return held.push(usize::from(stream == Stream::Stderr), bytes);
         }
@@ -195,6 +203,13 @@ impl Printer {
                 out.flush()
             }
         }
+    }
+
+    /// Prints nothing more of the jobs' outputs: `--halt now` killed the
+    /// running jobs, and GNU parallel prints neither theirs nor, in input
+    /// order, that of the jobs after them.
+    pub fn mute(&mut self) {
+        self.muted = true;
     }
 
     /// What is printed of a job whose output starts: its tag, its results.
@@ -355,6 +370,16 @@ impl Printer {
             None => Printing::default(),
         };
         let grouping = self.settings.grouping;
+        if self.muted {
+            if ran {
+                self.record(&job, &host, &command, &mut printing);
+            }
+            if self.settings.json {
+                let collected = printing.collected.take().unwrap_or_default();
+                return Self::write_json(&job, &command, failure.as_deref(), &collected);
+            }
+            return Ok(());
+        }
         if let Some(held) = printing.held.take() {
             // A job killed by a signal has exit status 0 in GNU parallel,
             // which colours by the exit status alone.

@@ -537,12 +537,40 @@ fn tag_template(
     let tag = match (&args.tagstring, args.tag) {
         // An empty one is no tag at all, as in GNU parallel.
         (Some(text), _) if text.is_empty() => return Ok(None),
-        (Some(text), _) => Template::parse_text(text.as_bytes(), names, columns)?,
+        (Some(text), _) => Template::parse_text(&printf_escapes(text), names, columns)?,
         (None, true) => Template::parse(&[b"{}".to_vec()], &Names::default(), &[])?,
         (None, false) => return Ok(None),
     };
     tag.set_slots(slots);
     Ok(Some(tag))
+}
+
+/// `--tagstring`'s escapes, as GNU parallel reads them: `\t`, `\n`, `\r`,
+/// and a byte in octal, `\101` (three digits) or `\1` (one).
+fn printf_escapes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let octal = |b: &u8| (b'0'..=b'7').contains(b);
+        let (byte, len) = match rest {
+            [b'\\', b't', ..] => (b'\t', 2),
+            [b'\\', b'n', ..] => (b'\n', 2),
+            [b'\\', b'r', ..] => (b'\r', 2),
+            [b'\\', a, b, c, ..] if octal(a) && octal(b) && octal(c) => {
+                let value =
+                    u32::from(a - b'0') * 64 + u32::from(b - b'0') * 8 + u32::from(c - b'0');
+                (u8::try_from(value % 256).unwrap_or(0), 4)
+            }
+            [b'\\', a, ..] if octal(a) => (a - b'0', 2),
+            [b, ..] => (*b, 1),
+            [] => break,
+        };
+        out.push(byte);
+        at += len;
+    }
+    out
 }
 
 /// What `--tee` makes of stdin.

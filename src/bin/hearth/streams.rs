@@ -158,8 +158,8 @@ impl JobStreams {
 
     /// The end of the job's `stream`: a line left without its end is
     /// written (`--line-buffer`, as it is, its tag before it but no
-    /// colour, as GNU parallel writes it) or ended (`--group` with a tag or
-    /// colour, so that the next job's line starts a line).
+    /// colour, as GNU parallel writes it) or, in colour, ended (`--group`;
+    /// with a tag alone it stays as it is, as in GNU parallel).
     pub fn finish(
         &mut self,
         grouping: Grouping,
@@ -170,7 +170,9 @@ impl JobStreams {
         match grouping {
             Grouping::Ungroup => Ok(()),
             Grouping::Group => {
-                if std::mem::take(&mut self.mid_line[at]) && self.marked() {
+                // A tag alone adds no newline; colour (and --color-failed)
+                // ends the line, as GNU parallel writes them.
+                if std::mem::take(&mut self.mid_line[at]) && self.color.is_some() {
                     let mut end = Vec::new();
                     self.line_end(&mut end);
                     out.write_all(&end)?;
@@ -225,11 +227,13 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// A last line without its newline gets none (GNU parallel's `--tag
+    /// printf x` prints `x\tx`).
     #[test]
     fn group_tags_every_line_across_chunks() {
         assert_eq!(
             written(Grouping::Group, "t\t", &["a\nb", "c\nd"]),
-            "t\ta\nt\tb|c\nt\td|\n"
+            "t\ta\nt\tb|c\nt\td|"
         );
         // After a return as after a newline, across chunks too.
         assert_eq!(
