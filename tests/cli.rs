@@ -278,6 +278,31 @@ fn usage_errors_exit_255() {
     );
 }
 
+/// `--joblog -` is stdout, as in GNU parallel: its header first, then
+/// each job's line after its output.
+#[test]
+fn joblog_on_stdout() {
+    let output = hearth(
+        &["map", "-j1", "--joblog", "-", "echo", ":::", "a", "b"],
+        "",
+    );
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0].starts_with("Seq\tHost\tStarttime"), "{out}");
+    assert_eq!((lines[1], lines[3]), ("a", "b"), "{out}");
+    assert!(
+        lines[2].starts_with("1\t:\t") && lines[2].ends_with("\techo a"),
+        "{out}"
+    );
+    assert!(
+        lines[4].starts_with("2\t:\t") && lines[4].ends_with("\techo b"),
+        "{out}"
+    );
+    assert!(!std::path::Path::new("-").exists());
+}
+
 /// GNU parallel's `--max-line-length-allowed` prints the longest line
 /// the system runs and exits; `--show-limits` prints it and `-s`'s limit,
 /// then runs.

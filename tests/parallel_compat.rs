@@ -194,11 +194,14 @@ fn hearth_with(args: &[&OsStr], dir: &Path, more: impl FnOnce(Command) -> Comman
 
 fn hearth_command(args: &[&OsStr], dir: &Path) -> Command {
     let mut cmd = Command::new(HEARTH);
+    // GNU parallel's HOME and no $PARALLEL: no profile, as for it.
     let _ = cmd
         .arg("map")
         .args(args)
         .current_dir(dir)
+        .env("HOME", empty_home())
         .env("PARALLEL_SHELL", "/bin/sh")
+        .env_remove("PARALLEL")
         .env_remove("HEARTH_LOG");
     cmd
 }
@@ -1350,6 +1353,11 @@ fn tags_and_tagstrings() {
     same(&["-k", "--tag", "printf 'x\\r\\n'", ":::", "a", "b"], b"");
     // An empty one is no tag, not an empty tag and its tab.
     same(&["-k", "--tagstring", "", "echo", ":::", "a"], b"");
+    // With --tag, a tag string wins.
+    same(
+        &["-k", "--tag", "--tagstring", "T{}", "echo", ":::", "a"],
+        b"",
+    );
     // A last line without its newline gets none.
     same(&["-k", "--tag", "printf", "{}", ":::", "a", "b"], b"");
     same(&["-k", "--tag", "printf 'x\\ny'", ":::", "a", "b"], b"");

@@ -1,14 +1,15 @@
 //! hearth started as `parallel` (a link of that name) next to GNU
 //! parallel itself: the same script, run with each as `$PAR`, prints the
 //! same. Started so, hearth takes GNU parallel's defaults where `hearth
-//! map`'s differ: outputs as jobs end unless `-k`.
+//! map`'s differ: outputs as jobs end unless `-k`. Profiles and
+//! `$PARALLEL` too, which `hearth map` reads as well.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::{HEARTH, empty_home, parallel, run, scratch, shown};
+use super::{HEARTH, parallel, run, scratch, shown};
 
 /// Runs `script` with `par` as its `$PAR`, in `dir`, with `home` as
 /// `HOME`.
@@ -32,7 +33,8 @@ fn same_script(text: &str) {
     let Some(parallel) = parallel() else { return };
     let theirs_dir = scratch("named-gnu");
     let gnu = format!("{} --will-cite", parallel.display());
-    let theirs = script(text, &gnu, &theirs_dir, empty_home());
+    // Its own HOME: a script may write a profile there.
+    let theirs = script(text, &gnu, &theirs_dir, &theirs_dir);
     let dir = scratch("named-hearth");
     let link = dir.join("bin").join("parallel");
     fs::create_dir_all(link.parent().unwrap()).unwrap();
@@ -69,5 +71,22 @@ fn outputs_come_as_jobs_end_unless_keep_order() {
     same_script(
         "$PAR --lb -j2 'if [ {} = 1 ]; then until grep -q two out; do sleep 0.01; done; \
          echo one; else echo two; fi' ::: 1 2 > out; cat out",
+    );
+}
+
+/// Options from `~/.parallel/config`, from a profile named with `-J`
+/// (instead of the config), and from `$PARALLEL`, before the command
+/// line's; none with `--plain`.
+#[test]
+fn profiles_and_the_parallel_variable() {
+    same_script(
+        "mkdir -p \"$HOME/.parallel\"; \
+         printf '# a comment\\n--tagstring X{}\\n' > \"$HOME/.parallel/config\"; \
+         printf -- '-k\\n--tag\\n' > \"$HOME/.parallel/prof\"; \
+         $PAR -k echo ::: a b; \
+         $PAR -J prof echo ::: a b; \
+         $PAR --plain -k echo ::: a b; \
+         PARALLEL='-k --tagstring \"Y {}\"' $PAR echo ::: a b; \
+         PARALLEL='--tag' $PAR --plain -k echo ::: a b",
     );
 }

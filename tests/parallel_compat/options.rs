@@ -107,6 +107,9 @@ fn blank_inputs_trimming_and_an_end_of_inputs() {
     same(&["-k", "--trim", "x", "echo", ":::", "a"], b"");
     same(&["-k", "-E", "b", "echo", ":::", "a", "b", "c"], b"");
     same(&["-k", "--eof", "3", "echo"], b"1\n2\n3\n4\n");
+    // An empty end of inputs is none.
+    same(&["-k", "-E", "", "echo", ":::", "a", "", "b"], b"");
+    same(&["-k", "-E", "", "echo"], b"a\n\nb\n");
 }
 
 #[test]
@@ -128,6 +131,9 @@ fn lines_per_job() {
             same(&args, b"");
         }
     }
+    // -n 0 is -N 0: the command without its input.
+    same(&["-k", "-n0", "echo", "x", ":::", "a", "b"], b"");
+    same(&["-k", "--max-args", "0", "echo", "x"], five);
     // -l alone is one line a job, whatever follows it.
     same(&["-k", "-l", "echo"], five);
     same(&["-k", "-l", "-k", "echo"], five);

@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,8 +64,16 @@ fn file_of(path: &Path) -> (&Path, bool) {
 
 /// Opens the joblog at `path`: created with its header, or with `resume`,
 /// appended to when it exists; `+FILE` is appended to, made without a
-/// header when missing, as GNU parallel does.
+/// header when missing, and `-` is stdout, as GNU parallel does.
 pub fn open(path: &Path, resume: Option<Resume>) -> io::Result<BufWriter<File>> {
+    if path == Path::new("-") {
+        // Stdout, as GNU parallel's `--joblog -`: each line as it is
+        // written (no buffer), among the outputs, the header first.
+        let stdout = io::stdout().as_fd().try_clone_to_owned()?;
+        let mut file = BufWriter::with_capacity(0, File::from(stdout));
+        writeln!(file, "{HEADER}")?;
+        return Ok(file);
+    }
     let (path, append) = file_of(path);
     let named = |err: io::Error| {
         io::Error::new(

@@ -42,6 +42,7 @@ mod pipe;
 mod pipe_part;
 mod plan;
 mod pool_setup;
+mod profile;
 mod rec_sep;
 mod replace;
 mod results;
@@ -61,7 +62,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
 use run::RunArgs;
 
@@ -283,8 +284,9 @@ pub struct MapArgs {
     #[arg(long)]
     pub tag: bool,
     /// Prefix each output line with STR (replacement strings replaced,
-    /// their values as they are) and a tab.
-    #[arg(aliases = ["tag-string"], long, value_name = "STR", conflicts_with = "tag")]
+    /// their values as they are, and \t, \n, \r, \NNN as in printf) and
+    /// a tab; with --tag, STR wins.
+    #[arg(aliases = ["tag-string"], long, value_name = "STR")]
     pub tagstring: Option<String>,
     #[command(flatten)]
     pub grouping: GroupingArgs,
@@ -823,8 +825,9 @@ pub struct Packing {
     #[arg(short = 'L', value_name = "N", value_parser = whole, conflicts_with_all = ["max_args", "multiple", "context", "xargs"])]
     pub lines: Option<usize>,
     /// At most N inputs per job (alone: N per job). --max-lines N and -l N
-    /// are the same, as in GNU parallel, and -l alone is -l 1.
-    #[arg(aliases = ["maxargs", "maxlines"], short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = positive, conflicts_with = "max_replace_args")]
+    /// are the same, as in GNU parallel, and -l alone is -l 1; -n 0 is -N
+    /// 0.
+    #[arg(aliases = ["maxargs", "maxlines"], short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = whole, conflicts_with = "max_replace_args")]
     pub max_args: Option<usize>,
     /// As many inputs per job as fit on a command line (see -s), `{}` all
     /// of them; the last ones spread evenly over the slots.
@@ -1150,6 +1153,30 @@ fn command_line() -> Vec<OsString> {
     args
 }
 
+/// Puts the options of GNU parallel's profiles and `$PARALLEL` before a
+/// `hearth map` command line's own (`profile.rs`), as the command line
+/// asks (`-J`, `--plain`). A command line that does not parse gets none:
+/// its own error is the one to say.
+fn add_profiles(args: &mut Vec<OsString>) -> Result<(), clap::Error> {
+    if args.get(1).is_none_or(|word| word != "map") {
+        return Ok(());
+    }
+    let Ok(Cli {
+        command: Command::Map(map),
+    }) = Cli::try_parse_from(args.iter())
+    else {
+        return Ok(());
+    };
+    let words = profile::words(&map.settled.profile, map.settled.plain).map_err(|msg| {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut map = cli.find_subcommand_mut("map").cloned().unwrap_or_default();
+        map.error(clap::error::ErrorKind::InvalidValue, msg)
+    })?;
+    let _ = args.splice(2..2, words);
+    Ok(())
+}
+
 /// Parses the command line. GNU parallel's `-l` takes a number only when
 /// one follows it (`-l` alone is `-l 1`); clap's options take their value
 /// or none, so a `-l` that made clap take the next word as its number is
@@ -1158,6 +1185,7 @@ fn parse_cli() -> Result<Cli, clap::Error> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args = command_line();
     run::pdsh_status_flag(&mut args);
+    add_profiles(&mut args)?;
     let err = match Cli::try_parse_from(&args) {
         Ok(cli) => return Ok(cli),
         Err(err) => err,

@@ -38,9 +38,8 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--limit", "--memsuspend", "--noswap"], None),
-    (&["--latest-line", "--ll"], None),
+    (&["--latest-line", "--latestline", "--ll"], None),
     (&["-o", "--open-tty", "--tty", "-p", "--interactive"], None),
-    (&["-J", "--profile"], None),
     (
         &[
             "--use-sockets-instead-of-threads",
@@ -68,7 +67,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--template", "--tmpl"], None),
     (&["--term-seq", "--termseq"], None),
-    (&["--tmux", "--tmuxpane"], None),
+    (&["--tmux", "--tmuxpane", "--tmux-pane"], None),
 ];
 
 /// What to say of `arg`, an option `hearth map` does not know, if it is

@@ -169,7 +169,8 @@ fn split(args: &MapArgs) -> Result<Split, String> {
             Trim::None
         }),
         skip_blank: args.input.no_run_if_empty,
-        eof: args.input.eof.clone().map(OsStringExt::into_vec),
+        // An empty one is none, as in GNU parallel.
+        eof: (args.input.eof.clone().map(OsStringExt::into_vec)).filter(|eof| !eof.is_empty()),
     })
 }
 

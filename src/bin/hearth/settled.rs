@@ -4,7 +4,8 @@
 //!
 //! - `-M`/`--controlmaster`: the slots of an ssh host always share one
 //!   login (one ssh master per host), so there is nothing to switch on.
-//! - `--plain`: hearth reads no profile (`~/.parallel/config`, `-J`).
+//! - `--plain`, `-J NAME` (`--profile`): which profiles are read before
+//!   the command line (`profile.rs`).
 //! - `--compress`, `--compress-program PRG`, `--decompress-program PRG`:
 //!   GNU parallel compresses the temporary files it buffers output in;
 //!   hearth holds a job's output in memory (or, past 16 MiB with
@@ -21,6 +22,7 @@
 //!   map` keeps the input order by default).
 //! - `--group-by` without `--pipe` or `--pipe-part`: implies `--pipe`, as
 //!   in GNU parallel.
+//! - `-n 0`: `-N 0`.
 //! - `-L N` without `--pipe`: `-N N` (with `--pipe` it is the lines of a
 //!   record, see `pipe.rs`).
 //! - `-s N` above GNU parallel's limit (`batch::MAX_CHARS`): the limit,
@@ -53,9 +55,15 @@ pub struct Settled {
     /// share one login.
     #[arg(short = 'M', long = "controlmaster", hide = true)]
     pub controlmaster: bool,
-    /// Accepted for GNU parallel's sake: hearth reads no profile.
-    #[arg(long, hide = true)]
+    /// Read no profile: neither ~/.parallel/config (and GNU parallel's
+    /// other config files) nor -J's, nor $PARALLEL.
+    #[arg(long)]
     pub plain: bool,
+    /// Read the options of profile NAME (a file of GNU parallel's config
+    /// directories, ~/.parallel/NAME) instead of ~/.parallel/config, before
+    /// the command line's (repeatable).
+    #[arg(short = 'J', long = "profile", value_name = "NAME")]
+    pub profile: Vec<String>,
     /// Accepted for GNU parallel's sake.
     #[arg(long, hide = true)]
     pub gnu: bool,
@@ -142,6 +150,11 @@ impl Settled {
 pub fn settle(args: &mut MapArgs) {
     if args.blocks.group_by.is_some() && !args.blocks.pipe_part {
         args.blocks.pipe = true;
+    }
+    // -n 0 is -N 0, as in GNU parallel: no input in the command.
+    if args.packing.max_args == Some(0) {
+        args.packing.max_args = None;
+        args.packing.max_replace_args = Some(0);
     }
     // -L is -N but with --pipe, where it is the lines of a record.
     let piped = (args.blocks.pipe && !args.blocks.tee) || args.blocks.pipe_part;
