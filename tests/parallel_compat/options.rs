@@ -556,3 +556,48 @@ fn first_line_skipped() {
         b"",
     );
 }
+
+/// `--plus`'s edits of shortest and longest matches, its anchored
+/// replacements and its strings of Perl code.
+#[test]
+fn plus_matches_and_strings_of_code() {
+    // Shortest and longest matches, anchored replacements: GNU
+    // parallel's own examples.
+    for string in [
+        "{%.z.*z}",
+        "{%%.z.*z}",
+        "{#z.*z.}",
+        "{##z.*z.}",
+        "{%\\..*}",
+        "{%%\\..*}",
+        "{/#a/X}",
+        "{/%a/X}",
+    ] {
+        same(
+            &[
+                "-k",
+                "--plus",
+                "echo",
+                string,
+                ":::",
+                "foo.z.z.z",
+                "z.z.z.foo",
+                "a.b.c",
+                "aba",
+            ],
+            b"",
+        );
+    }
+    // The strings of Perl code: the jobs of inputs in ascending order, of
+    // inputs that all differ (the others skipped, failed in the status);
+    // {slot} is {%}.
+    let abc = [":::", "A", "B", "C", ":::", "A", "B", "C"];
+    same(&with(&["-k", "--plus", "echo", "{choose_k}"], &abc), b"");
+    same(&with(&["-k", "--plus", "echo", "{uniq}"], &abc), b"");
+    same(&["-k", "-j1", "--plus", "echo", "{slot}", ":::", "a"], b"");
+}
+
+/// `args` and then `more`.
+fn with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    [args, more].concat()
+}

@@ -2,8 +2,10 @@
 //! expansion, as GNU parallel has them: `{:-text}` (the text when the
 //! value is empty or `0`), `{:n}` (without its first n characters),
 //! `{:n:m}` (m characters from the n-th on), `{#re}` and `{%re}` (without
-//! a match at its start or end), `{/re/text}` and `{//re/text}` (the first
-//! match, or every one, replaced), `{^re}` `{^^re}` (a match at the start,
+//! the shortest match at its start or end), `{##re}` and `{%%re}` (the
+//! longest), `{/re/text}` and `{//re/text}` (the first match, or every
+//! one, replaced), `{/#re/text}` and `{/%re/text}` (a match at the start
+//! or end replaced), `{^re}` `{^^re}` (a match at the start,
 //! or every one, in upper case) and `{,re}` `{,,re}` (in lower case). The
 //! patterns are regular expressions, as GNU parallel's (Perl's) are; a
 //! position may come first (`{2:-none}`). Values are bytes: the cases
@@ -53,6 +55,51 @@ impl PartialEq for BashEdit {
 
 impl Eq for BashEdit {}
 
+/// `re` with its quantifiers (`*`, `+`, `?`'s and `{n,m}`'s) made lazy
+/// where they are not, outside classes and escapes: GNU parallel's
+/// `make_regexp_ungreedy`, for the shortest matches of `{#re}` and
+/// `{%re}`.
+fn ungreedy(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 4);
+    let (mut in_class, mut escaped, mut quantified) = (false, false, false);
+    for c in re.chars() {
+        if quantified {
+            if c != '?' {
+                out.push('?');
+            }
+            quantified = false;
+        }
+        out.push(c);
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '[' {
+            in_class = true;
+        } else if in_class {
+            in_class = c != ']';
+        } else if matches!(c, '*' | '+' | '}') {
+            quantified = true;
+        }
+    }
+    if quantified {
+        out.push('?');
+    }
+    out
+}
+
+/// A replacement text taken as it is: `$` is no group of the match.
+fn escaped(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        if b == b'$' {
+            out.push(b'$');
+        }
+        out.push(b);
+    }
+    out
+}
+
 /// A regular expression of an edit, or why it is none.
 fn pattern(text: &str, anchor: &str, whole: &str) -> Result<Regex, String> {
     let source = match anchor {
@@ -82,21 +129,38 @@ impl BashEdit {
                     _ => return Ok(None),
                 },
             }
-        } else if let Some(re) = text.strip_prefix('#').filter(|re| !re.is_empty()) {
+        } else if let Some(re) = text.strip_prefix("##").filter(|re| !re.is_empty()) {
+            // The longest match at the start.
             Kind::Prefix(pattern(re, "start", text)?)
-        } else if let Some(re) = text.strip_prefix('%').filter(|re| !re.is_empty()) {
+        } else if let Some(re) = text.strip_prefix('#').filter(|re| !re.is_empty()) {
+            // The shortest: its quantifiers made lazy, as GNU parallel's.
+            Kind::Prefix(pattern(&ungreedy(re), "start", text)?)
+        } else if let Some(re) = text.strip_prefix("%%").filter(|re| !re.is_empty()) {
+            // The longest match at the end: the first that ends there.
             Kind::Suffix(pattern(re, "end", text)?)
+        } else if let Some(re) = text.strip_prefix('%').filter(|re| !re.is_empty()) {
+            // The shortest: as much as can be kept before a lazy match.
+            let kept = format!("^(.*)(?:{})$", ungreedy(re));
+            let pattern = Regex::new(&kept)
+                .map_err(|err| format!("{{{text}}}: {re:?} is not a regular expression: {err}"))?;
+            Kind::Replace {
+                pattern,
+                with: b"${1}".to_vec(),
+                all: false,
+            }
         } else if let Some(rest) = text.strip_prefix('/') {
-            let (all, rest) = match rest.strip_prefix('/') {
-                Some(rest) => (true, rest),
-                None => (false, rest),
+            let (anchor, all, rest) = match rest.as_bytes().first() {
+                Some(b'/') => ("", true, &rest[1..]),
+                Some(b'#') => ("start", false, &rest[1..]),
+                Some(b'%') => ("end", false, &rest[1..]),
+                _ => ("", false, rest),
             };
             let Some((re, with)) = rest.split_once('/').filter(|(re, _)| !re.is_empty()) else {
                 return Ok(None);
             };
             Kind::Replace {
-                pattern: pattern(re, "", text)?,
-                with: with.as_bytes().to_vec(),
+                pattern: pattern(re, anchor, text)?,
+                with: escaped(with.as_bytes()),
                 all,
             }
         } else if let Some((upper, rest)) = text
@@ -140,7 +204,7 @@ impl BashEdit {
             },
             Kind::Prefix(re) | Kind::Suffix(re) => re.replace(value, &b""[..]).into_owned(),
             Kind::Replace { pattern, with, all } => {
-                let with = regex::bytes::NoExpand(with);
+                let with = with.as_slice();
                 if *all {
                     pattern.replace_all(value, with).into_owned()
                 } else {
@@ -200,6 +264,26 @@ mod tests {
             }
         }
         assert_eq!(edited(":-d", "0"), "d", "0 is false, as in Perl");
+    }
+
+    /// GNU parallel's own examples: `#` and `%` the shortest match, `##`
+    /// and `%%` the longest; `/#` and `/%` anchored.
+    #[test]
+    fn shortest_and_longest_matches() {
+        for (text, value, want) in [
+            ("%.z.*z", "foo.z.z.z", "foo.z"),
+            ("%%.z.*z", "foo.z.z.z", "foo"),
+            ("#z.*z.", "z.z.z.foo", "z.foo"),
+            ("##z.*z.", "z.z.z.foo", "foo"),
+            ("%\\..*", "a.b.c", "a.b"),
+            ("%%\\..*", "a.b.c", "a"),
+            ("/#a/X", "aba", "Xba"),
+            ("/%a/X", "aba", "abX"),
+            ("/a/$1", "aba", "$1ba"),
+            ("%[a-z]+", "ab12cd", "ab12c"),
+        ] {
+            assert_eq!(edited(text, value), want, "{{{text}}} of {value:?}");
+        }
     }
 
     #[test]

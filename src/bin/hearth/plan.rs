@@ -674,8 +674,31 @@ fn names(args: &MapArgs) -> Names {
         }
     }
     names.rpl.clone_from(&args.running.rpl);
+    if args.running.plus {
+        // GNU parallel's --plus strings that are Perl code: {choose_k}
+        // runs the jobs whose inputs are in ascending order (n choose k),
+        // {uniq} those whose inputs all differ; the others are skipped.
+        // A --rpl of the same tag wins (it comes first).
+        for (tag, code) in PLUS_CODE {
+            if !names.rpl.iter().any(|(own, _)| own == tag.as_bytes()) {
+                names.rpl.push((tag.as_bytes().to_vec(), code.to_owned()));
+            }
+        }
+    }
     names
 }
+
+/// `--plus`'s strings made of Perl code, as GNU parallel defines them.
+const PLUS_CODE: [(&str, &str); 2] = [
+    (
+        "{choose_k}",
+        "for $t (2..$#arg) { if($arg[$t-1] ge $arg[$t]) { skip() } }",
+    ),
+    (
+        "{uniq}",
+        "my %seen; if(grep { $seen{$_}++ } @arg[1..$#arg]) { skip() }",
+    ),
+];
 
 /// `--colsep`: a regular expression (a plain string matches itself).
 fn colsep(text: &str) -> Result<Regex, String> {

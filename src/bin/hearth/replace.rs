@@ -127,6 +127,7 @@ impl Names {
             table.push((b"{##}".as_slice(), Field::Total));
             table.push((b"{0#}".as_slice(), Field::SeqPadded));
             table.push((b"{0%}".as_slice(), Field::SlotPadded));
+            table.push((b"{slot}".as_slice(), Field::Slot));
         }
         table.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
         Ok(table)
