@@ -972,6 +972,12 @@ fn slots_as_gnu_parallel_counts_jobs() {
         same(&["-k", "--jobs", slots, "echo"], input.as_bytes());
         same(&["-k", "-P", slots, "echo"], input.as_bytes());
     }
+    // A file that holds the number (GNU parallel's procfile).
+    same_in(
+        &[("procfile", b"1\n")],
+        &["-k", "-j", "procfile", "echo {%} {}"],
+        input.as_bytes(),
+    );
 }
 
 /// `--delay` hands the slots one job per delay: job N starts no sooner

@@ -28,13 +28,28 @@ pub enum SlotsSpec {
 }
 
 impl SlotsSpec {
-    /// Parses `-j`'s value.
+    /// Parses `-j`'s value: one of the forms below, or the name of a
+    /// file that holds one (GNU parallel's `-j procfile`, read once, when
+    /// the run starts).
     pub fn parse(text: &str) -> Result<SlotsSpec, String> {
+        let spec = SlotsSpec::parse_form(text);
+        let path = std::path::Path::new(text);
+        if spec.is_err() && path.is_file() {
+            let content = std::fs::read_to_string(path)
+                .map_err(|err| format!("-j {text}: cannot read it: {err}"))?;
+            return SlotsSpec::parse_form(&content)
+                .map_err(|err| format!("-j {text}: the file holds no number of slots: {err}"));
+        }
+        spec
+    }
+
+    /// Parses a value of `-j` that is not a file's name.
+    fn parse_form(text: &str) -> Result<SlotsSpec, String> {
         let text = text.trim();
         let bad = || {
             format!(
                 "-j {text:?}: give a number of slots (1 to {MAX_SLOTS}), N% of the cores, +N or \
-                 -N (the cores plus or less N), or 0 (as many as allowed)"
+                 -N (the cores plus or less N), 0 (as many as allowed), or a file that holds one"
             )
         };
         let number = |t: &str| t.parse::<usize>().map_err(|_| bad());
