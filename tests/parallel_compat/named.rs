@@ -90,3 +90,10 @@ fn profiles_and_the_parallel_variable() {
          PARALLEL='--tag' $PAR --plain -k echo ::: a b",
     );
 }
+
+/// Failed jobs are left to the exit status, as GNU parallel leaves them:
+/// nothing on stderr (`hearth map` sums them up there).
+#[test]
+fn failed_jobs_are_not_summed_up() {
+    same_script("$PAR -k 'echo {}; exit {}' ::: 0 1 2 2>&1; echo \"status $?\"");
+}

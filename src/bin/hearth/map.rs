@@ -400,7 +400,7 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
     } else {
         "the pool stopped".to_owned()
     };
-    summarize(printer, reported, &why_stopped);
+    summarize(printer, reported, &why_stopped, args.order.as_parallel);
     advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();
     // Inputs read but not taken by the run were dropped with its feed.

@@ -145,8 +145,9 @@ fn dedupe_reasons(reasons: &[FailedSlot]) -> String {
 }
 
 /// The summary on stderr: the jobs that did not run for want of slots,
-/// those that failed, those not run because the run stopped (`why`).
-pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
+/// those that failed (not for hearth started `as_parallel`), those not
+/// run because the run stopped (`why`).
+pub fn summarize(printer: &Printer, total: usize, why_stopped: &str, as_parallel: bool) {
     if !printer.not_run.is_empty() {
         say!(
             "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
@@ -158,7 +159,10 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
     // but are said apart: nothing went wrong with them.
     let (skipped, failed): (Vec<_>, Vec<_>) =
         (printer.failed.iter()).partition(|(_, why)| why == crate::output::SKIPPED);
-    if !skipped.is_empty() {
+    // Started as `parallel`, failed jobs are left to the exit status, as
+    // GNU parallel leaves them: a script that reads stderr sees what it
+    // would.
+    if !skipped.is_empty() && !as_parallel {
         say!(
             "hearth map: {} of {total} jobs skipped (--filter, or skip() in {{= =}}), counted as \
              failed in the exit status: {}",
@@ -166,7 +170,7 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str) {
             first_ten(&skipped, |(seq, _)| format!("#{seq}"))
         );
     }
-    if !failed.is_empty() {
+    if !failed.is_empty() && !as_parallel {
         say!(
             "hearth map: {} of {total} jobs failed: {}",
             failed.len(),
