@@ -1162,6 +1162,44 @@ fn same_results_tree_in(files: &[(&str, &[u8])], args: &[&str], stdin: &[u8]) {
     assert_eq!(seen[1], seen[0], "{args:?}: hearth map, then GNU parallel");
 }
 
+/// `--results` with replacement strings: each job's stdout in the file
+/// its name gives, `.err` and `.seq` beside it, or in the directory of a
+/// name that ends with `/`; with -N, a job's fields numbered by their
+/// sources.
+#[test]
+fn results_named_with_replacement_strings() {
+    for args in [
+        &[
+            "--results",
+            "out/{1}/{2}.txt",
+            "echo",
+            ":::",
+            "A",
+            "B",
+            ":::",
+            "C",
+            "D",
+        ][..],
+        &["--results", "out/{}/", "echo", ":::", "a", "b"],
+        &["--results", "out/x{#}", "echo", ":::", "a", "b"],
+        &["--results", "out", "-N2", "echo", ":::", "a", "b", "c"],
+        &[
+            "--results",
+            "out",
+            "-N2",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "c",
+            "d",
+        ],
+    ] {
+        same_results_tree_in(&[], args, b"");
+    }
+}
+
 #[test]
 fn results_are_laid_out_as_gnu_parallels() {
     let Some(parallel) = parallel() else { return };

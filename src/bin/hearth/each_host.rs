@@ -177,6 +177,8 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         resume: plan::resume(args),
         results: args.results.clone(),
         columns: Vec::new(),
+        sources: 1,
+        results_template: None,
         // --nonall and --onall take no --pipe.
         piped: Piped::No,
         shown: args.verbose,

@@ -161,6 +161,8 @@ fn settings(args: &MapArgs, plan: &plan::Plan, grouping: Grouping) -> Settings {
         resume: plan::resume(args),
         results: args.results.clone(),
         columns: plan.columns.clone(),
+        sources: plan.sources,
+        results_template: plan.results_template.clone(),
         piped: plan.maker.pipe,
         shown: args.verbose,
         files: crate::output::files_dir(args),

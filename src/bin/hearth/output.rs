@@ -46,6 +46,10 @@ pub struct Settings {
     pub results: Option<PathBuf>,
     /// The columns' names (`--header :`), for the results.
     pub columns: Vec<Vec<u8>>,
+    /// The input sources, for the results' directories.
+    pub sources: usize,
+    /// `--results` with replacement strings: each job's own file.
+    pub results_template: Option<crate::replace::Template>,
     /// `--pipe`, `--pipe-part`: the jobs' inputs are blocks or parts, for
     /// the results.
     pub piped: Piped,
@@ -124,7 +128,8 @@ impl Printer {
         let results = match &settings.results {
             Some(path) => Some(Results::new(
                 path,
-                settings.columns.clone(),
+                (settings.columns.clone(), settings.sources),
+                settings.results_template.clone(),
                 settings.piped,
             )?),
             None => None,
@@ -228,7 +233,7 @@ impl Printer {
         if self.settings.json {
             printing.collected = Some([Vec::new(), Vec::new()]);
         } else if let Some(results) = &mut self.results {
-            match results.start(&text.fields) {
+            match results.start(&text.fields, text.seq) {
                 Ok(job) => printing.results = Some(job),
                 Err(err) => self.results_failed(&err),
             }

@@ -4,7 +4,7 @@
 //! the command line, or `--shuf`, which reads everything first).
 
 use std::collections::{HashSet, VecDeque};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,6 +40,11 @@ pub struct Plan {
     pub tag: Option<Template>,
     /// The columns' names (`--header :`), for `--results`.
     pub columns: Vec<Vec<u8>>,
+    /// The input sources, for `--results`' directories (a job's fields
+    /// are of sources 1, 2, ... in turn).
+    pub sources: usize,
+    /// `--results NAME` with replacement strings: each job's own file.
+    pub results_template: Option<Template>,
 }
 
 /// Plans the run of `args` over `slots` slots in all; with `read_all`,
@@ -56,12 +61,8 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         Teed::Not => None,
         Teed::Stdin(all) => Some(all),
         Teed::NoInputs => {
-            return Ok(Plan {
-                maker: Maker::new(Arc::new(command_template(args, &words, &names(args), &[])?)),
-                jobs: Jobs::Listed(Vec::new()),
-                tag: None,
-                columns: Vec::new(),
-            });
+            let template = command_template(args, &words, &names(args), &[])?;
+            return Ok(Plan::bare(Maker::new(Arc::new(template)), Vec::new()));
         }
     };
     let header = header(args)?;
@@ -82,6 +83,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         );
     }
     let listed = inputs.all_listed();
+    let sources = numbered_sources(args, &inputs);
     // --nonall reads nothing: one job, no fields.
     let (columns, records): (Vec<Vec<u8>>, crate::sources::Records) = if args.each_host.nonall {
         (Vec::new(), Box::new(std::iter::once(Ok(Vec::new()))))
@@ -141,12 +143,57 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
     } else {
         Jobs::Streamed(Box::new(batches))
     };
+    let results_template = results_template(args, &names, &columns)?;
     Ok(Plan {
         maker,
         jobs,
         tag,
         columns,
+        sources,
+        results_template,
     })
+}
+
+impl Plan {
+    /// A plan of `jobs` made by `maker`, with nothing else: no tag, no
+    /// columns.
+    fn bare(maker: Maker, jobs: Vec<Vec<Vec<u8>>>) -> Plan {
+        Plan {
+            maker,
+            jobs: Jobs::Listed(jobs),
+            tag: None,
+            columns: Vec::new(),
+            sources: 1,
+            results_template: None,
+        }
+    }
+}
+
+/// The sources a job's fields are numbered by in `--results`' directories
+/// (`NAME/1/a/2/b`): with --colsep, a record's fields are its columns,
+/// numbered on.
+fn numbered_sources(args: &MapArgs, inputs: &Inputs) -> usize {
+    if args.input.colsep.is_some() {
+        usize::MAX
+    } else {
+        inputs.count()
+    }
+}
+
+/// `--results NAME` with replacement strings (`out/{1}/{2}.txt`): each
+/// job's output in the file its NAME gives, or in that directory if NAME
+/// ends with `/`, as in GNU parallel.
+fn results_template(
+    args: &MapArgs,
+    names: &Names,
+    columns: &[Vec<u8>],
+) -> Result<Option<Template>, String> {
+    let Some(path) = &args.results else {
+        return Ok(None);
+    };
+    let template = Template::parse_text(path.as_os_str().as_bytes(), names, columns)
+        .map_err(|err| format!("--results {}: {err}", path.display()))?;
+    Ok(template.has_replacements().then_some(template))
 }
 
 /// How the inputs split into values and columns, and which values count:
@@ -319,6 +366,8 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         jobs: Jobs::Streamed(blocks),
         tag,
         columns: Vec::new(),
+        sources: 1,
+        results_template: None,
     })
 }
 
@@ -501,6 +550,8 @@ fn retried(args: &MapArgs) -> Result<Plan, String> {
         jobs: Jobs::Listed(jobs),
         tag: None,
         columns: Vec::new(),
+        sources: 1,
+        results_template: None,
     })
 }
 

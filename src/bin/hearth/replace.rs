@@ -315,6 +315,13 @@ impl Template {
         }
     }
 
+    /// True if the template holds a replacement string (a text of it
+    /// would not be the same for every job).
+    pub fn has_replacements(&self) -> bool {
+        self.perl.is_some()
+            || (self.words.iter().flatten()).any(|piece| matches!(piece, Piece::Field(_)))
+    }
+
     /// True if the command has no words (`--shellquote` alone: the inputs
     /// are the line).
     pub fn is_empty(&self) -> bool {

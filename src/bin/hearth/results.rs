@@ -28,6 +28,7 @@ use hearth::remote::Stream;
 
 use crate::inputs::Piped;
 use crate::joblog::Line;
+use crate::replace::{Fill, Template};
 
 /// The input GNU parallel gives a `--pipe-part` job, in its results.
 const NO_ARG: &[u8] = b"\0noarg";
@@ -41,8 +42,19 @@ pub struct Results {
 
 /// Where the results go.
 enum Place {
-    /// A directory tree; the columns' names, if `--header :` gave them.
-    Dir { root: PathBuf, names: Vec<Vec<u8>> },
+    /// A directory tree; the columns' names, if `--header :` gave them;
+    /// the number of input sources (a job's fields are of sources 1, 2,
+    /// ... in turn, then 1 again with `-N`).
+    Dir {
+        root: PathBuf,
+        names: Vec<Vec<u8>>,
+        sources: usize,
+    },
+    /// A name with replacement strings: a job's stdout goes to the file
+    /// it gives, its stderr and sequence number to that name with `.err`
+    /// and `.seq` after it; or, a name that ends with `/`, to the files
+    /// `stdout`, `stderr` and `seq` of that directory.
+    Named(Template),
     /// One file of rows, its header (for CSV) written once the first row
     /// says how many fields there are.
     Table(Table),
@@ -71,7 +83,18 @@ impl Results {
     /// for stdout, else a directory); `names` are the columns' names of
     /// `--header :` (empty without it); `piped` says whether the jobs'
     /// inputs are blocks or parts (`--pipe`, `--pipe-part`).
-    pub fn new(path: &Path, names: Vec<Vec<u8>>, piped: Piped) -> io::Result<Results> {
+    pub fn new(
+        path: &Path,
+        (names, sources): (Vec<Vec<u8>>, usize),
+        named: Option<Template>,
+        piped: Piped,
+    ) -> io::Result<Results> {
+        if let Some(template) = named {
+            return Ok(Results {
+                place: Place::Named(template),
+                piped,
+            });
+        }
         let named = |err: io::Error| {
             io::Error::new(
                 err.kind(),
@@ -93,6 +116,7 @@ impl Results {
                 place: Place::Dir {
                     root: path.to_path_buf(),
                     names,
+                    sources: sources.max(1),
                 },
                 piped,
             });
@@ -127,27 +151,42 @@ impl Results {
 
     /// The results of a job whose output starts, with `fields`: its
     /// directory and its `stdout` and `stderr` files, made now.
-    pub fn start(&mut self, fields: &[Vec<u8>]) -> io::Result<JobResults> {
+    pub fn start(&mut self, fields: &[Vec<u8>], seq: usize) -> io::Result<JobResults> {
         let fields = self.inputs(fields);
         match &self.place {
-            Place::Dir { root, names } => {
+            Place::Dir {
+                root,
+                names,
+                sources,
+            } => {
                 let mut dir = root.as_os_str().as_bytes().to_vec();
                 for (at, field) in fields.iter().enumerate() {
                     dir.push(b'/');
-                    match names.get(at) {
+                    let source = at % sources;
+                    match names.get(source) {
                         Some(name) => escape_into(&mut dir, name),
-                        None => dir.extend_from_slice((at + 1).to_string().as_bytes()),
+                        None => dir.extend_from_slice((source + 1).to_string().as_bytes()),
                     }
                     dir.push(b'/');
                     escape_into(&mut dir, field);
                 }
-                let dir = PathBuf::from(OsStr::from_bytes(&dir));
-                fs::create_dir_all(&dir)?;
-                let file = |name| File::create(dir.join(name)).map(BufWriter::new);
+                in_dir(PathBuf::from(OsStr::from_bytes(&dir)))
+            }
+            Place::Named(template) => {
+                let name = template.render(&fields, seq, Fill::Join, false).concat();
+                if name.ends_with(b"/") {
+                    return in_dir(PathBuf::from(OsStr::from_bytes(&name)));
+                }
+                let path = |end: &[u8]| PathBuf::from(OsStr::from_bytes(&[&name, end].concat()));
+                let stdout = path(b"");
+                if let Some(dir) = stdout.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    fs::create_dir_all(dir)?;
+                }
+                let file = |path: PathBuf| File::create(path).map(BufWriter::new);
                 Ok(JobResults::Files {
-                    stdout: file("stdout")?,
-                    stderr: file("stderr")?,
-                    dir,
+                    stdout: file(stdout)?,
+                    stderr: file(path(b".err"))?,
+                    seq: path(b".seq"),
                 })
             }
             Place::Table(_) => Ok(JobResults::Row([Vec::new(), Vec::new()])),
@@ -159,9 +198,9 @@ impl Results {
         let fields = self.inputs(fields);
         match (&mut self.place, job) {
             (
-                Place::Dir { .. },
+                Place::Dir { .. } | Place::Named(_),
                 JobResults::Files {
-                    dir,
+                    seq,
                     stdout,
                     stderr,
                 },
@@ -169,9 +208,9 @@ impl Results {
                 for file in [stdout, stderr] {
                     let _ = file.into_inner().map_err(io::IntoInnerError::into_error)?;
                 }
-                fs::write(dir.join("seq"), line.seq.to_string())
+                fs::write(seq, line.seq.to_string())
             }
-            (Place::Dir { .. }, JobResults::Row(_))
+            (Place::Dir { .. } | Place::Named(_), JobResults::Row(_))
             | (Place::Table(_), JobResults::Files { .. }) => Err(io::Error::other(
                 "a job's results are not of the kind of the run's",
             )),
@@ -182,10 +221,22 @@ impl Results {
     /// Flushes a results file.
     pub fn finish(&mut self) -> io::Result<()> {
         match &mut self.place {
-            Place::Dir { .. } => Ok(()),
+            Place::Dir { .. } | Place::Named(_) => Ok(()),
             Place::Table(table) => table.out.flush(),
         }
     }
+}
+
+/// A job's results in `dir`, made now: its files `stdout` and `stderr`,
+/// and `seq` to come.
+fn in_dir(dir: PathBuf) -> io::Result<JobResults> {
+    fs::create_dir_all(&dir)?;
+    let file = |name| File::create(dir.join(name)).map(BufWriter::new);
+    Ok(JobResults::Files {
+        stdout: file("stdout")?,
+        stderr: file("stderr")?,
+        seq: dir.join("seq"),
+    })
 }
 
 impl Table {
@@ -293,9 +344,10 @@ fn escape_into(path: &mut Vec<u8>, field: &[u8]) {
 
 /// One job's results while its output streams in.
 pub enum JobResults {
-    /// Its directory, and the files its output goes to.
+    /// The files its output goes to.
     Files {
-        dir: PathBuf,
+        /// Where its sequence number goes.
+        seq: PathBuf,
         stdout: BufWriter<File>,
         stderr: BufWriter<File>,
     },

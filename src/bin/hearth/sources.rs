@@ -277,6 +277,11 @@ impl Inputs {
         Ok((command, Inputs { sources, defaulted }))
     }
 
+    /// The number of sources (stdin when none was given is one).
+    pub fn count(&self) -> usize {
+        self.sources.len().max(1)
+    }
+
     /// True if no source was given (stdin would be read).
     pub fn none_given(&self) -> bool {
         self.defaulted
