@@ -713,3 +713,33 @@ fn records_of_lines() {
         &seq(100_000),
     );
 }
+
+/// `--header` with `--pipe`: a header before every block, N lines (`:`
+/// is 1) or what a regular expression matches at the start; an input
+/// that is all header runs no job.
+#[test]
+fn header_before_every_block() {
+    let job = "echo J{#}; cat";
+    same(&["-k", "--pipe", "--header", "1", "-N2", job], &seq(5));
+    same(&["-k", "--pipe", "--header", ":", "-N2", job], &seq(5));
+    same(&["-k", "--pipe", "--header", "2", "-N1", job], &seq(4));
+    same(
+        &["-k", "--pipe", "--header", "(h.*\\n)*", "-N2", job],
+        b"h1\nh2\na\nb\nc\n",
+    );
+    same(
+        &[
+            "-k",
+            "--pipe",
+            "--header",
+            ".{4}",
+            "--recend",
+            "",
+            "--block",
+            "2",
+            "echo J{#}; cat; echo",
+        ],
+        b"abcdefgh",
+    );
+    same(&["-k", "--pipe", "--header", "1", job], b"h\n");
+}

@@ -39,6 +39,16 @@ impl Input for BufReader<ChildStdout> {
     }
 }
 
+/// stdin after the bytes read ahead of it (`--pipe --header`'s look for
+/// its header): ready while those last.
+impl Input for io::Chain<io::Cursor<Vec<u8>>, File> {
+    fn ready_within(&self, timeout: Duration) -> io::Result<bool> {
+        let (ahead, rest) = self.get_ref();
+        let left = ahead.position() < ahead.get_ref().len() as u64;
+        Ok(left || readable_within(rest.as_raw_fd(), timeout)?)
+    }
+}
+
 /// Bytes in memory are always ready.
 impl Input for &[u8] {
     fn ready_within(&self, _: Duration) -> io::Result<bool> {

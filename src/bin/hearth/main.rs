@@ -767,8 +767,9 @@ pub struct InputArgs {
     )]
     pub colsep: Option<String>,
     /// `--header :`: the first input of each source names its columns,
-    /// for `{name}` in CMD.
-    #[arg(long, value_name = ":")]
+    /// for `{name}` in CMD. With --pipe, a header that goes before every
+    /// block: N lines (`:` is 1), or what REGEX matches at the start.
+    #[arg(long, value_name = ": | N | REGEX")]
     pub header: Option<String>,
     /// Skip the first line of the first input source (of stdin with
     /// --pipe, of each file with --pipe-part), as GNU parallel's
@@ -863,7 +864,7 @@ pub struct PipeBlocks {
     /// block, with no input appended ({#} and {%} work); over ssh the
     /// block travels over the slot's own connection. Blocks are read as
     /// the slots need them.
-    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["pipe_part", "nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
+    #[arg(long, visible_alias = "spreadstdin", conflicts_with_all = ["pipe_part", "nonall", "onall", "shuf", "context", "multiple", "xargs", "null", "delimiter"])]
     pub pipe: bool,
     /// Cut the files of -a (or ::::) into parts of whole records and give
     /// each part to a job on its stdin, as --pipe gives blocks (GNU

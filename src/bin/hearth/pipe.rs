@@ -22,7 +22,7 @@
 //! run's feed is full, so memory holds a few blocks per slot, whatever the
 //! size of the input.
 
-use std::io;
+use std::io::{self, Read as _};
 use std::time::{Duration, Instant};
 
 use crate::block_timeout::Input;
@@ -208,6 +208,54 @@ pub fn unescape(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// stdin after `--pipe --header`'s header: the bytes read ahead of it
+/// that were not the header, then the rest.
+pub type AfterHeader = io::Chain<io::Cursor<Vec<u8>>, std::fs::File>;
+
+/// The most `--pipe --header REGEX` reads to look for its header.
+const MAX_HEADER: usize = 1 << 20;
+
+/// `--header` with `--pipe`: the header at the start of `input`, which
+/// goes before every block, as GNU parallel's: `N` lines (`:` is 1), or
+/// what `REGEX` matches there (looked for in the first MiB); and the
+/// input after it. No `--header`: no header, the whole input.
+///
+/// # Errors
+///
+/// A bad regular expression, or a read that fails.
+pub fn header(
+    mut input: std::fs::File,
+    spec: Option<&str>,
+) -> Result<(Option<Vec<u8>>, AfterHeader), String> {
+    let cannot = |err: io::Error| format!("cannot read stdin: {err}");
+    let Some(spec) = spec else {
+        return Ok((None, io::Cursor::new(Vec::new()).chain(input)));
+    };
+    let lines = match spec {
+        ":" => Some(1),
+        _ => spec.parse::<usize>().ok(),
+    };
+    if let Some(lines) = lines {
+        // A byte at a time: what follows is the blocks'.
+        let (mut header, mut byte, mut seen) = (Vec::new(), [0], 0);
+        while seen < lines && input.read(&mut byte).map_err(cannot)? == 1 {
+            header.push(byte[0]);
+            seen += usize::from(byte[0] == b'\n');
+        }
+        return Ok((Some(header), io::Cursor::new(Vec::new()).chain(input)));
+    }
+    let regex = regex::bytes::Regex::new(&format!("^(?:{spec})"))
+        .map_err(|err| format!("--header {spec:?} is not a regular expression: {err}"))?;
+    let mut ahead = Vec::new();
+    let _ = (&mut input)
+        .take(MAX_HEADER as u64)
+        .read_to_end(&mut ahead)
+        .map_err(cannot)?;
+    let len = regex.find(&ahead).map_or(0, |found| found.end());
+    let rest = ahead.split_off(len);
+    Ok((Some(ahead), io::Cursor::new(rest).chain(input)))
 }
 
 /// The blocks of an input, read as they are asked for.

@@ -411,6 +411,13 @@ fn stdin_jobs(
     slots: usize,
 ) -> Result<FieldsIter, String> {
     if let Some(key) = key {
+        if args.input.header.is_some() {
+            return Err(
+                "--header with --bin or --shard: hearth map does not have it (with --pipe alone \
+                 it goes before every block)"
+                    .to_owned(),
+            );
+        }
         let colsep = args.input.colsep.as_deref();
         let jobs = crate::binning::deal(stdin(args)?, key, colsep, slots)?;
         return Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))));
@@ -422,9 +429,14 @@ fn stdin_jobs(
         )
         .to_owned());
     }
-    let blocks =
-        crate::pipe::Blocks::new(stdin(args)?, cutting).with_timeout(args.blocks.block_timeout);
+    let (header, input) = crate::pipe::header(stdin(args)?, args.input.header.as_deref())?;
+    let blocks = crate::pipe::Blocks::new(input, cutting).with_timeout(args.blocks.block_timeout);
     let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
+    // --header: before every block.
+    let blocks = blocks.map(move |block| match (&header, block) {
+        (Some(header), Ok(block)) => Ok([&header[..], &block[..]].concat()),
+        (_, block) => block,
+    });
     if args.blocks.round_robin {
         let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
         Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))))
