@@ -622,6 +622,9 @@ fn columns_and_headers() {
         &[
             "-k", "--header", ":", "--colsep", "\\t", "echo", "::::", "h.tsv",
         ],
+        // --header without --colsep splits on tabs, untrimmed.
+        &["-k", "--header", ":", "echo [{name}] {2}", "::::", "h.tsv"],
+        &["-k", "--header", ":", "echo", "[{1}]", ":::", "x", " y\tz "],
         &["-k", "--colsep", "\\t", "echo {2} {1} {}", "::::", "h.tsv"],
         &["-k", "-C", "\\t", "echo {3}x", "::::", "h.tsv"],
         &[

@@ -207,6 +207,9 @@ fn split(args: &MapArgs) -> Result<Split, String> {
         },
         colsep: match &args.input.colsep {
             Some(text) => Some(colsep(text)?),
+            // --header splits on tabs when --colsep does not say, as GNU
+            // parallel's (the columns are not trimmed then).
+            None if args.input.header.is_some() => Some(colsep("\t")?),
             None => None,
         },
         // GNU parallel trims columns unless told not to.
