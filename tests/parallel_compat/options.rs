@@ -131,6 +131,14 @@ fn lines_per_job() {
             same(&args, b"");
         }
     }
+    // With -m, -X or --xargs, -N and -L say how many inputs a job takes.
+    for filling in ["-m", "-X", "--xargs"] {
+        same(
+            &["-k", filling, "-N2", "echo", "x{}y", ":::", "a", "b", "c"],
+            b"",
+        );
+        same(&["-k", filling, "-L2", "echo"], five);
+    }
     // -n 0 is -N 0: the command without its input.
     same(&["-k", "-n0", "echo", "x", ":::", "a", "b"], b"");
     same(&["-k", "--max-args", "0", "echo", "x"], five);

@@ -823,7 +823,7 @@ pub struct Packing {
     /// input line to the next); with --pipe, records of N lines: a block
     /// is the whole N-line records that fit in --block, or with -N M, M
     /// of them (`-L 4` for FASTQ).
-    #[arg(short = 'L', value_name = "N", value_parser = whole, conflicts_with_all = ["max_args", "multiple", "context", "xargs"])]
+    #[arg(short = 'L', value_name = "N", value_parser = whole, conflicts_with_all = ["max_args"])]
     pub lines: Option<usize>,
     /// At most N inputs per job (alone: N per job). --max-lines N and -l N
     /// are the same, as in GNU parallel, and -l alone is -l 1; -n 0 is -N
@@ -831,16 +831,17 @@ pub struct Packing {
     #[arg(aliases = ["maxargs", "maxlines"], short = 'n', long = "max-args", short_alias = 'l', visible_alias = "max-lines", value_name = "N", value_parser = whole, conflicts_with = "max_replace_args")]
     pub max_args: Option<usize>,
     /// As many inputs per job as fit on a command line (see -s), `{}` all
-    /// of them; the last ones spread evenly over the slots.
-    #[arg(short = 'm', conflicts_with_all = ["context", "xargs", "max_replace_args"])]
+    /// of them; the last ones spread evenly over the slots. With -N or -L,
+    /// those say how many, as in GNU parallel.
+    #[arg(short = 'm', conflicts_with_all = ["context", "xargs"])]
     pub multiple: bool,
     /// As -m, with context replace: the word around `{}` is repeated for
     /// each input (`-X echo pre{}` runs `echo prea preb`).
-    #[arg(short = 'X', conflicts_with_all = ["xargs", "max_replace_args"])]
+    #[arg(short = 'X', conflicts_with = "xargs")]
     pub context: bool,
     /// As many inputs per job as fit on a command line, as xargs does (no
     /// spreading at the end).
-    #[arg(long, conflicts_with = "max_replace_args")]
+    #[arg(long)]
     pub xargs: bool,
     /// Command lines are shorter than N bytes: -m, -X and --xargs fill
     /// them up to it [default and most: 63664, GNU parallel's]; a job's
