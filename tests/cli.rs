@@ -278,6 +278,34 @@ fn usage_errors_exit_255() {
     );
 }
 
+/// Every job gets `$PARALLEL_TMP`, as in GNU parallel: a free name of
+/// its own in the temporary directory, whose file is removed when the job
+/// ends.
+#[test]
+fn every_job_has_a_scratch_name() {
+    let dir = Scratch::new("parallel-tmp");
+    let names = dir.0.join("names");
+    let script = format!(
+        "test ! -e \"$PARALLEL_TMP\" && echo {{}} > \"$PARALLEL_TMP\" && cat \"$PARALLEL_TMP\" \
+         && echo \"$PARALLEL_TMP\" >> {}",
+        names.display()
+    );
+    let output = hearth(&["map", "-j2", &script, ":::", "a", "b", "c"], "");
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\nb\nc\n");
+    let mut seen: Vec<String> = fs::read_to_string(&names)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for name in &seen {
+        assert!(!std::path::Path::new(name).exists(), "{name} left");
+    }
+}
+
 /// `--joblog -` is stdout, as in GNU parallel: its header first, then
 /// each job's line after its output.
 #[test]

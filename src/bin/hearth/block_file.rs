@@ -115,6 +115,20 @@ pub fn make_par<T>(
     }
 }
 
+/// A name in the temporary directory that no file has: GNU parallel's
+/// `$PARALLEL_TMP` of a job without `--cat` or `--fifo`, a name the job
+/// may make a file of (removed when the job ends). `None` if no free name
+/// was found.
+pub fn unused_name() -> Option<PathBuf> {
+    let free = |path: &Path| match path.symlink_metadata() {
+        Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+        Err(_) => Ok(()),
+    };
+    make_par(&std::env::temp_dir(), "", free)
+        .ok()
+        .map(|(path, ())| path)
+}
+
 /// A new file in the temporary directory, already removed from it (made
 /// with [`make_par`]), holding `what`; the error says so and where.
 pub fn unnamed_file(what: &str) -> io::Result<File> {

@@ -162,8 +162,17 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         }
         None => None,
     };
-    if let Some(placed) = &placed {
-        let _ = cmd.env(block_file::VARIABLE, placed.path());
+    // Without a block file, $PARALLEL_TMP is a free name the command may
+    // use, its file removed when it ends (as GNU parallel's).
+    let scratch = match &placed {
+        Some(placed) => {
+            let _ = cmd.env(block_file::VARIABLE, placed.path());
+            None
+        }
+        None => block_file::unused_name(),
+    };
+    if let Some(scratch) = &scratch {
+        let _ = cmd.env(block_file::VARIABLE, scratch);
     }
     let status = context.run_command(&mut cmd).map_err(|err| {
         let shown = shortened(&command);
@@ -179,6 +188,9 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         }
     })?;
     drop(placed);
+    if let Some(scratch) = scratch {
+        let _ = std::fs::remove_file(scratch);
+    }
     Ok(JobOutput {
         exit: status.code(),
         signal: status.signal(),
