@@ -139,6 +139,9 @@ pub(crate) struct SignalReceivers {
 }
 
 struct Liveness {
+    /// The signals its message type takes ([`takes`]): a stop signal it
+    /// refuses leaves the shutdown to the runtime.
+    takes: u8,
     /// Set by the actor's inbox when it closes.
     actor_stopped: Arc<AtomicBool>,
     /// Set when the worker holding a thread-local registration drops it.
@@ -165,22 +168,46 @@ impl Drop for RegistrationGuard {
     }
 }
 
+/// The signals a receiver of messages `M` takes, as bits of
+/// [`Signal::ALL`]'s order: those its `TryFrom` converts. A conversion
+/// that panics takes nothing (it is logged when a signal comes).
+pub(crate) fn takes<M: TryFrom<Signal>>() -> u8 {
+    let mut takes = 0;
+    for (bit, signal) in Signal::ALL.into_iter().enumerate() {
+        let converts = std::panic::catch_unwind(|| M::try_from(signal).is_ok());
+        if converts.unwrap_or(false) {
+            takes |= 1 << bit;
+        }
+    }
+    takes
+}
+
+/// `signal`'s bit in a [`takes`] mask.
+fn bit(signal: Signal) -> u8 {
+    let at = Signal::ALL.iter().position(|s| *s == signal).unwrap_or(0);
+    1 << at
+}
+
 impl SignalReceivers {
-    /// Adds a receiver the coordinator delivers to.
-    pub(crate) fn add_shared(&self, actor_ref: ActorRef<Signal>) {
+    /// Adds a receiver the coordinator delivers to, whose message type
+    /// `takes` the signals of that mask ([`takes`]).
+    pub(crate) fn add_shared(&self, actor_ref: ActorRef<Signal>, takes: u8) {
         let actor_stopped = actor_ref.stopped_flag();
         lock(&self.registrations).push(Liveness {
+            takes,
             actor_stopped,
             dropped: None,
         });
         lock(&self.shared).push(actor_ref);
     }
 
-    /// Adds the liveness of a thread-local registration; the worker keeps
-    /// the returned guard as long as it delivers to the actor.
-    pub(crate) fn add_local(&self, actor_stopped: Arc<AtomicBool>) -> RegistrationGuard {
+    /// Adds the liveness of a thread-local registration that `takes` the
+    /// signals of that mask; the worker keeps the returned guard as long
+    /// as it delivers to the actor.
+    pub(crate) fn add_local(&self, actor_stopped: Arc<AtomicBool>, takes: u8) -> RegistrationGuard {
         let dropped = Arc::new(AtomicBool::new(false));
         lock(&self.registrations).push(Liveness {
+            takes,
             actor_stopped,
             dropped: Some(dropped.clone()),
         });
@@ -192,6 +219,17 @@ impl SignalReceivers {
         let mut registrations = lock(&self.registrations);
         registrations.retain(Liveness::is_live);
         registrations.len()
+    }
+
+    /// Number of live registrations that take `signal`: with none, a stop
+    /// signal is the runtime's to act on.
+    pub(crate) fn live_for(&self, signal: Signal) -> usize {
+        let mut registrations = lock(&self.registrations);
+        registrations.retain(Liveness::is_live);
+        registrations
+            .iter()
+            .filter(|registration| registration.takes & bit(signal) != 0)
+            .count()
     }
 
     /// Delivers `signal` to the shared receivers. A receiver whose inbox is

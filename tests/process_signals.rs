@@ -70,6 +70,10 @@ fn main() {
             "server_receiving_signals_stops_on_sigterm_not_usr2",
             server_receiving_signals_stops_on_sigterm_not_usr2,
         ),
+        (
+            "stop_signals_no_receiver_takes_stop_the_runtime",
+            stop_signals_no_receiver_takes_stop_the_runtime,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -459,6 +463,22 @@ fn server_receiving_signals_stops_on_sigterm_not_usr2() {
     );
 }
 
+/// A receiver that takes only SIGUSR1 (its `TryFrom<Signal>` refuses the
+/// others) gets that one; SIGTERM, which no receiver takes, is the
+/// runtime's: a graceful shutdown, as without receivers (it used to count
+/// as handled, and nothing stopped the process).
+fn stop_signals_no_receiver_takes_stop_the_runtime() {
+    let mut child = Scenario::start("reload_only");
+    assert_eq!(child.line(), "ready reload");
+    child.signal(libc::SIGUSR1);
+    assert_eq!(child.line(), "reload");
+    child.signal(libc::SIGTERM);
+    let (status, rest) = child.wait();
+    assert_eq!(rest, ["reload stopped"], "{:?}", child.stderr_seen);
+    assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
+    let _ = child.stderr_line("no signal receivers, shutting down the runtime");
+}
+
 /// A child process of a program with a runtime inherits the signals the
 /// runtime blocks (bash keeps them blocked); `clear_mask_in_child` gives
 /// it none.
@@ -637,6 +657,7 @@ mod child {
             "panicky_conversion" => panicky_conversion(&mut runtime),
             "children" => return children(),
             "server_signals" => server_signals(&mut runtime),
+            "reload_only" => reload_only(&mut runtime),
             other => panic!("unknown scenario {other}"),
         }
         let code = hearth::exit_code(runtime.start());
@@ -648,6 +669,39 @@ mod child {
         } else {
             1
         }
+    }
+
+    /// A message that is a reload request: SIGUSR1 only.
+    pub(super) struct Reload;
+
+    impl TryFrom<Signal> for Reload {
+        type Error = Signal;
+
+        fn try_from(signal: Signal) -> Result<Reload, Signal> {
+            match signal {
+                Signal::User1 => Ok(Reload),
+                other => Err(other),
+            }
+        }
+    }
+
+    async fn reloader(mut ctx: Context<Reload, ThreadSafe>) {
+        println!("ready reload");
+        while ctx.receive_next().await.is_ok() {
+            println!("reload");
+        }
+        println!("reload stopped");
+    }
+
+    /// A thread-safe actor that takes SIGUSR1 alone.
+    fn reload_only(runtime: &mut Runtime) {
+        let reloader = runtime.spawn(
+            NoSupervisor,
+            actor_fn(reloader),
+            (),
+            ActorOptions::default(),
+        );
+        runtime.receive_signals(reloader);
     }
 
     /// Greets each connection with a line and closes it.

@@ -386,7 +386,7 @@ impl Coordinator {
                 }
             };
             debug!(signal:% = signal; "process signal received");
-            let receivers = self.shared.signal_receivers.live();
+            let receivers = self.shared.signal_receivers.live_for(signal);
             self.relay(signal);
             if signal == Signal::User2 {
                 self.log_metrics();

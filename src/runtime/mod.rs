@@ -258,7 +258,9 @@ impl Runtime {
     where
         M: TryFrom<Signal> + Send + 'static,
     {
-        self.shared.signal_receivers.add_shared(actor_ref.try_map());
+        self.shared
+            .signal_receivers
+            .add_shared(actor_ref.try_map(), crate::signal::takes::<M>());
     }
 
     /// Adds a pool of persistent remote worker slots, driven by the

@@ -145,7 +145,7 @@ impl RuntimeRef {
             .internals
             .shared
             .signal_receivers
-            .add_local(actor_ref.stopped_flag());
+            .add_local(actor_ref.stopped_flag(), crate::signal::takes::<M>());
         // The guard lives as long as this closure: when the worker ends and
         // drops it, the registration no longer counts as a live receiver.
         let deliver = move |signal| {

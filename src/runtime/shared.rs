@@ -335,7 +335,9 @@ impl ThreadSafe {
     where
         M: TryFrom<Signal> + Send + 'static,
     {
-        self.shared.signal_receivers.add_shared(actor_ref.try_map());
+        self.shared
+            .signal_receivers
+            .add_shared(actor_ref.try_map(), crate::signal::takes::<M>());
     }
 
     /// Begins a graceful shutdown of the runtime, as an unhandled SIGTERM
