@@ -306,6 +306,51 @@ fn every_job_has_a_scratch_name() {
     }
 }
 
+/// GNU parallel's profiles and `$PARALLEL` come before the command line:
+/// an option there that hearth map lacks, or a quote not closed, is said
+/// and left out, and the run goes on as the command line says; the
+/// command line's options win over the profile's.
+#[test]
+fn profiles_that_do_not_fit_are_left_out() {
+    let home = Scratch::new("profile-home");
+    fs::create_dir_all(home.0.join(".parallel")).unwrap();
+    fs::write(home.0.join(".parallel/config"), "-k\n--tag\n").unwrap();
+    let run = |parallel: &str, args: &[&str]| {
+        let mut cmd = Command::new(HEARTH);
+        let _ = cmd
+            .arg("map")
+            .args(args)
+            .env("HOME", &home.0)
+            .env("PARALLEL", parallel)
+            .env_remove("HEARTH_LOG");
+        wait_output(
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    // The config's -k and --tag, and the command line's --unordered.
+    let output = run("", &["--unordered", "echo", ":::", "a"]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\ta\n");
+    let output = run("--memsuspend 1G", &["echo", ":::", "a"]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\n");
+    assert!(stderr(&output).contains("are left out") && stderr(&output).contains("--memsuspend"));
+    let output = run("--tagstring 'x", &["echo", ":::", "a"]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "a\ta\n");
+    assert!(
+        stderr(&output).contains("$PARALLEL: cannot split"),
+        "{}",
+        stderr(&output)
+    );
+    // A bare -l (one line a job) still takes the profiles.
+    let output = run("", &["-l", "echo", ":::", "a", "b"]);
+    assert_eq!(stdout(&output), "a\ta\nb\tb\n");
+}
+
 /// `--joblog -` is stdout, as in GNU parallel: its header first, then
 /// each job's line after its output.
 #[test]

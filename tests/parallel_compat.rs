@@ -1201,6 +1201,12 @@ fn results_named_with_replacement_strings() {
     ] {
         same_results_tree_in(&[], args, b"");
     }
+    // --header without --colsep: the columns, split on tabs, by name.
+    same_results_tree_in(
+        &[],
+        &["--header", ":", "--results", "out", "echo", "{x}"],
+        b"x\ty\n1\t2\n",
+    );
 }
 
 #[test]

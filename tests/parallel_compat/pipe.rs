@@ -742,4 +742,20 @@ fn header_before_every_block() {
         b"abcdefgh",
     );
     same(&["-k", "--pipe", "--header", "1", job], b"h\n");
+    // With --round-robin, once before each job's blocks.
+    let mut headed = b"h1\n".to_vec();
+    headed.extend(seq(10));
+    same(
+        &[
+            "-k",
+            "--pipe",
+            "-N3",
+            "--header",
+            ":",
+            "--round-robin",
+            "-j2",
+            "cat",
+        ],
+        &headed,
+    );
 }

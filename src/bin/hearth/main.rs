@@ -62,7 +62,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use hearth::remote::{self, Handlers};
 use run::RunArgs;
 
@@ -527,10 +527,11 @@ pub struct OutputOrder {
     /// Print outputs in input order (the default): the first job's as it
     /// comes, the others' when their turn comes (held in memory, and in
     /// temporary files in $TMPDIR past 16 MiB).
-    #[arg(aliases = ["keeporder"], long = "keep-order", short = 'k', conflicts_with = "unordered")]
+    #[arg(aliases = ["keeporder"], long = "keep-order", short = 'k', overrides_with = "unordered")]
     pub keep_order: bool,
-    /// Print each job's output whole as it finishes.
-    #[arg(long)]
+    /// Print each job's output whole as it finishes (the later of -k and
+    /// --unordered wins, so that a profile's -k can be undone).
+    #[arg(long, overrides_with = "keep_order")]
     pub unordered: bool,
     /// Started as `parallel`: outputs as jobs end unless -k, GNU
     /// parallel's default.
@@ -1155,28 +1156,40 @@ fn command_line() -> Vec<OsString> {
     args
 }
 
-/// Puts the options of GNU parallel's profiles and `$PARALLEL` before a
-/// `hearth map` command line's own (`profile.rs`), as the command line
-/// asks (`-J`, `--plain`). A command line that does not parse gets none:
-/// its own error is the one to say.
-fn add_profiles(args: &mut Vec<OsString>) -> Result<(), clap::Error> {
-    if args.get(1).is_none_or(|word| word != "map") {
-        return Ok(());
-    }
-    let Ok(Cli {
-        command: Command::Map(map),
-    }) = Cli::try_parse_from(args.iter())
-    else {
-        return Ok(());
+/// `cli`, parsed from `args`, with the options of GNU parallel's profiles
+/// and `$PARALLEL` put before a `hearth map` command line's own
+/// (`profile.rs`), as the command line asks (`-J`, `--plain`). Where the
+/// command line does not parse with them (an option of GNU parallel's that
+/// hearth lacks, or one that conflicts with the command line's, such as a
+/// profile's -k and --unordered), they are left out, and a warning says
+/// so: the command line alone decides.
+fn with_profiles(cli: Cli, args: &[OsString]) -> Cli {
+    let Command::Map(map) = &cli.command else {
+        return cli;
     };
-    let words = profile::words(&map.settled.profile, map.settled.plain).map_err(|msg| {
-        let mut cli = Cli::command();
-        cli.build();
-        let mut map = cli.find_subcommand_mut("map").cloned().unwrap_or_default();
-        map.error(clap::error::ErrorKind::InvalidValue, msg)
-    })?;
-    let _ = args.splice(2..2, words);
-    Ok(())
+    let words = profile::words(&map.settled.profile, map.settled.plain);
+    if words.is_empty() {
+        return cli;
+    }
+    let mut with = args.to_vec();
+    let _ = with.splice(2..2, words);
+    match parse_args(&mut with) {
+        Ok(profiled) => profiled,
+        Err(err) => {
+            let text = err.to_string();
+            let why = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            say!(
+                "hearth map: warning: the options of GNU parallel's profiles (~/.parallel/config, \
+                 -J) and $PARALLEL are left out, as the command line does not parse with them: \
+                 {why}"
+            );
+            cli
+        }
+    }
 }
 
 /// Parses the command line. GNU parallel's `-l` takes a number only when
@@ -1184,11 +1197,17 @@ fn add_profiles(args: &mut Vec<OsString>) -> Result<(), clap::Error> {
 /// or none, so a `-l` that made clap take the next word as its number is
 /// read again as `-l1`.
 fn parse_cli() -> Result<Cli, clap::Error> {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
     let mut args = command_line();
     run::pdsh_status_flag(&mut args);
-    add_profiles(&mut args)?;
-    let err = match Cli::try_parse_from(&args) {
+    let cli = parse_args(&mut args)?;
+    Ok(with_profiles(cli, &args))
+}
+
+/// [`parse_cli`]'s parse of `args`, `-l` read again as `-l1` in them
+/// where it took the next word.
+fn parse_args(args: &mut [OsString]) -> Result<Cli, clap::Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let err = match Cli::try_parse_from(args.iter()) {
         Ok(cli) => return Ok(cli),
         Err(err) => err,
     };
@@ -1222,7 +1241,7 @@ fn parse_cli() -> Result<Cli, clap::Error> {
         return Err(err);
     }
     args[at] = OsString::from("-l1");
-    Cli::try_parse_from(&args)
+    Cli::try_parse_from(args.iter())
 }
 
 /// The options of `hearth trace`.

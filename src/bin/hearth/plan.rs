@@ -170,10 +170,11 @@ impl Plan {
 }
 
 /// The sources a job's fields are numbered by in `--results`' directories
-/// (`NAME/1/a/2/b`): with --colsep, a record's fields are its columns,
-/// numbered on.
+/// (`NAME/1/a/2/b`): with --colsep (or --header), a record's fields are
+/// its columns, numbered on.
 fn numbered_sources(args: &MapArgs, inputs: &Inputs) -> usize {
-    if args.input.colsep.is_some() {
+    // --header splits on tabs without --colsep (see `split`).
+    if args.input.colsep.is_some() || args.input.header.is_some() {
         usize::MAX
     } else {
         inputs.count()
@@ -435,16 +436,19 @@ fn stdin_jobs(
     let (header, input) = crate::pipe::header(stdin(args)?, args.input.header.as_deref())?;
     let blocks = crate::pipe::Blocks::new(input, cutting).with_timeout(args.blocks.block_timeout);
     let blocks = crate::rec_sep::removed(blocks, crate::rec_sep::of_args(args)?);
-    // --header: before every block.
-    let blocks = blocks.map(move |block| match (&header, block) {
-        (Some(header), Ok(block)) => Ok([&header[..], &block[..]].concat()),
-        (_, block) => block,
-    });
+    // --header: before every job's stdin (a block, or with --round-robin
+    // the blocks dealt to the job).
+    let headed = move |stdin: Vec<u8>| match &header {
+        Some(header) => [&header[..], &stdin[..]].concat(),
+        None => stdin,
+    };
     if args.blocks.round_robin {
         let jobs = round_robin(blocks.collect::<Result<_, _>>()?, slots);
-        Ok(Box::new(jobs.into_iter().map(|b| Ok(vec![b]))))
+        Ok(Box::new(jobs.into_iter().map(move |b| Ok(vec![headed(b)]))))
     } else {
-        Ok(Box::new(blocks.map(|block| block.map(|b| vec![b]))))
+        Ok(Box::new(
+            blocks.map(move |block| block.map(|b| vec![headed(b)])),
+        ))
     }
 }
 

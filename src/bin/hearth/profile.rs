@@ -14,15 +14,12 @@ use std::path::{Path, PathBuf};
 /// The words profiles and `$PARALLEL` put before the options of a map
 /// whose command line asks for `profiles` (`-J`) and says `plain` or not.
 ///
-/// A profile named with `-J` that is not there is said on stderr and
-/// left out, as GNU parallel leaves it out.
-///
-/// # Errors
-///
-/// Words that do not split (an unclosed quote).
-pub fn words(profiles: &[String], plain: bool) -> Result<Vec<OsString>, String> {
+/// A profile named with `-J` that is not there, and a line (or
+/// `$PARALLEL`) that does not split into words (an unclosed quote), are
+/// said on stderr and left out: GNU parallel goes on without them too.
+pub fn words(profiles: &[String], plain: bool) -> Vec<OsString> {
     if plain {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let dirs = config_dirs();
     let mut files = Vec::new();
@@ -62,13 +59,13 @@ pub fn words(profiles: &[String], plain: bool) -> Result<Vec<OsString>, String> 
             if line.trim_start().starts_with('#') {
                 continue;
             }
-            words.extend(split(line, &file.display().to_string())?);
+            words.extend(split(line, &file.display().to_string()));
         }
     }
     if let Some(value) = std::env::var_os("PARALLEL") {
-        words.extend(split(&value.to_string_lossy(), "$PARALLEL")?);
+        words.extend(split(&value.to_string_lossy(), "$PARALLEL"));
     }
-    Ok(words)
+    words
 }
 
 /// GNU parallel's config directories that exist, in its order.
@@ -101,12 +98,19 @@ fn shown(dirs: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// `text`'s words as a shell splits them; `from` names where it came
-/// from, for the error.
-fn split(text: &str, from: &str) -> Result<Vec<OsString>, String> {
-    shlex::split(text)
-        .map(|words| words.into_iter().map(OsString::from).collect())
-        .ok_or_else(|| format!("{from}: cannot split {text:?} into words (a quote not closed?)"))
+/// `text`'s words as a shell splits them; none, said on stderr, if it
+/// does not split. `from` names where it came from.
+fn split(text: &str, from: &str) -> Vec<OsString> {
+    match shlex::split(text) {
+        Some(words) => words.into_iter().map(OsString::from).collect(),
+        None => {
+            say!(
+                "hearth map: warning: {from}: cannot split {text:?} into words (a quote not \
+                 closed?); left out"
+            );
+            Vec::new()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -116,13 +120,9 @@ mod tests {
     #[test]
     fn words_split_as_a_shell_splits_them() {
         assert_eq!(
-            split("-k --tagstring 'a b' \"c\"", "x").unwrap(),
+            split("-k --tagstring 'a b' \"c\"", "x"),
             ["-k", "--tagstring", "a b", "c"]
         );
-        assert!(
-            split("--tag 'open", "x")
-                .unwrap_err()
-                .contains("x: cannot split")
-        );
+        assert!(split("--tag 'open", "x").is_empty());
     }
 }
