@@ -19,6 +19,8 @@
 //!   chunk at a time as the pipe takes them; the script writes them to a
 //!   temporary name, checks the length, makes it executable, renames it
 //!   into place and says `ready`. A host the pool refuses gets `refuse`.
+//!   A copy cut short (the slot's connection closed: its script gets
+//!   `SIGHUP`) removes its temporary file and the lock.
 //!
 //! The pool sends `HELLO` only after `ready`: until then the script reads
 //! stdin.
@@ -45,9 +47,11 @@ while [ ! -x "$bin" ]; do
     read size || { rm -rf "$bin.lock"; exit 125; }
     case $size in ''|*[!0-9]*) rm -rf "$bin.lock"; exit 125 ;; esac
     tmp=$bin.tmp.$$
+    trap 'rm -f "$tmp"; rm -rf "$bin.lock"; exit 125' HUP INT TERM
     head -c "$size" > "$tmp" && [ "$(wc -c < "$tmp")" -eq "$size" ] && chmod 755 "$tmp" && mv -f "$tmp" "$bin"
     rm -f "$tmp"
     rm -rf "$bin.lock"
+    trap - HUP INT TERM
     [ -x "$bin" ] || { echo "hearth-install: the copy of hearth did not arrive whole" >&2; exit 125; }
   else
     pid=$(cat "$bin.lock/pid" 2>/dev/null)
