@@ -893,6 +893,19 @@ fn halt_now_does_not_wait_for_earlier_jobs() {
             "b",
         ],
         b"",
+    ); // Nor are they in the joblog (--resume runs them again).
+    same_joblog(
+        &[
+            "-k",
+            "-j2",
+            "--halt",
+            "now,fail=1",
+            forever,
+            ":::",
+            "a",
+            "b",
+        ],
+        |_| {},
     );
 }
 
@@ -1427,6 +1440,8 @@ fn tags_and_tagstrings() {
         ],
         b"",
     );
+    // \8 is no octal: the digit, as in Perl.
+    same(&["-k", "--tagstring", "{}\\8\\1", "echo", ":::", "a"], b"");
 }
 
 /// --line-buffer prints whole lines of running jobs as they come, a tag

@@ -88,9 +88,9 @@ pub struct Printer {
     pub cancelled: usize,
     /// Jobs that exited 0.
     pub succeeded: usize,
-    /// Nothing more of the jobs' outputs is printed (`--halt now` killed
-    /// the running jobs); they are still counted, logged and kept in
-    /// `--results`.
+    /// Nothing more of the jobs' outputs is printed, logged or kept in
+    /// `--results` (`--halt now` killed the running jobs); they are still
+    /// counted.
     muted: bool,
 }
 
@@ -210,9 +210,9 @@ impl Printer {
         }
     }
 
-    /// Prints nothing more of the jobs' outputs: `--halt now` killed the
-    /// running jobs, and GNU parallel prints neither theirs nor, in input
-    /// order, that of the jobs after them.
+    /// Prints (and logs) nothing more of the jobs' outputs: `--halt now`
+    /// killed the running jobs, and GNU parallel prints neither theirs
+    /// nor, in input order, that of the jobs after them.
     pub fn mute(&mut self) {
         self.muted = true;
     }
@@ -376,9 +376,8 @@ impl Printer {
         };
         let grouping = self.settings.grouping;
         if self.muted {
-            if ran {
-                self.record(&job, &host, &command, &mut printing);
-            }
+            // Neither logged nor kept, as GNU parallel, which stops before
+            // it gets to them: --resume runs them again.
             if self.settings.json {
                 let collected = printing.collected.take().unwrap_or_default();
                 return Self::write_json(&job, &command, failure.as_deref(), &collected);

@@ -635,6 +635,8 @@ fn printf_escapes(text: &str) -> Vec<u8> {
                 (u8::try_from(value % 256).unwrap_or(0), 4)
             }
             [b'\\', a, ..] if octal(a) => (a - b'0', 2),
+            // Not octal: the digit itself, as Perl's "\8".
+            [b'\\', a @ (b'8' | b'9'), ..] => (*a, 2),
             [b, ..] => (*b, 1),
             [] => break,
         };

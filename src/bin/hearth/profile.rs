@@ -31,22 +31,22 @@ pub fn words(profiles: &[String], plain: bool) -> Vec<OsString> {
         }
     } else {
         for name in profiles {
-            let found = if name.starts_with('/') || name.starts_with("./") {
-                Some(PathBuf::from(name)).filter(|path| path.is_file())
+            // In every config directory that has it, as GNU parallel reads.
+            let found: Vec<PathBuf> = if name.starts_with('/') || name.starts_with("./") {
+                vec![PathBuf::from(name)]
             } else {
-                dirs.iter()
-                    .map(|dir| dir.join(name))
-                    .find(|path| path.is_file())
+                dirs.iter().map(|dir| dir.join(name)).collect()
             };
-            match found {
-                Some(path) => files.push(path),
+            let found: Vec<PathBuf> = found.into_iter().filter(|path| path.is_file()).collect();
+            if found.is_empty() {
                 // GNU parallel goes on without it; said, at least.
-                None => say!(
+                say!(
                     "hearth map: warning: -J {name}: no such profile (looked in {}), going on \
                      without it; a profile is a file of options, e.g. ~/.parallel/{name}",
                     shown(&dirs)
-                ),
+                );
             }
+            files.extend(found);
         }
     }
     let mut words = Vec::new();
