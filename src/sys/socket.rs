@@ -54,24 +54,7 @@ pub(crate) fn set_keepalive_to(fd: libc::c_int, on: bool) -> io::Result<()> {
 
 /// Reads `SO_KEEPALIVE` of the open socket `fd`.
 pub(crate) fn keepalive(fd: libc::c_int) -> io::Result<bool> {
-    let mut value: libc::c_int = 0;
-    let mut len = super::socklen_of::<libc::c_int>();
-    // SAFETY: the value pointer and length describe a live `c_int`; the
-    // kernel writes at most `len` bytes and checks the descriptor itself.
-    let res = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&raw mut value).cast(),
-            &raw mut len,
-        )
-    };
-    if res == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(value != 0)
-    }
+    super::socket_info::int_option(fd, libc::SO_KEEPALIVE).map(|value| value != 0)
 }
 
 fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {

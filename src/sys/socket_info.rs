@@ -61,7 +61,8 @@ pub(crate) fn socket_info(fd: BorrowedFd<'_>) -> io::Result<SocketInfo> {
     })
 }
 
-fn int_option(fd: RawFd, option: libc::c_int) -> io::Result<libc::c_int> {
+/// Reads the `SOL_SOCKET` option `option` of the socket `fd`, an `int`.
+pub(crate) fn int_option(fd: RawFd, option: libc::c_int) -> io::Result<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = super::socklen_of::<libc::c_int>();
     // SAFETY: the value pointer and length describe a live `c_int`; the
