@@ -609,3 +609,16 @@ fn plus_matches_and_strings_of_code() {
 fn with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     [args, more].concat()
 }
+
+/// `--workdir` with replacement strings: each job in its own directory,
+/// made if missing (relative to where the run starts); the inputs still
+/// go to the command, and `-v` shows the command without the directory.
+#[test]
+fn a_working_directory_per_job() {
+    same(&["-k", "--wd", "sub/{}", "pwd; echo", ":::", "a", "b"], b"");
+    same(
+        &["-k", "-v", "--wd", "sub/{#}", "echo", ":::", "a", "b"],
+        b"",
+    );
+    same(&["-k", "--workdir", "x{}", "ls -a", ":::", "1"], b"");
+}

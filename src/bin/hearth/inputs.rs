@@ -78,6 +78,8 @@ pub struct Maker {
     pub tee: Option<Arc<Vec<u8>>>,
     /// `--filter`: the jobs that run.
     pub filters: Option<Arc<crate::filter::Filters>>,
+    /// `--workdir` with replacement strings: each job's own directory.
+    pub workdir: Option<Arc<Template>>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -107,6 +109,7 @@ impl Maker {
             block_as: None,
             tee: None,
             filters: None,
+            workdir: None,
         }
     }
 
@@ -143,6 +146,11 @@ impl Maker {
     ///
     /// A `{= perl =}` code failed (now or for an earlier job).
     pub fn make(&self, mut fields: Vec<Vec<u8>>, seq: usize) -> Result<(Job, JobText), String> {
+        // Of the job's inputs, whether or not they go in its command.
+        let workdir = self.workdir.as_ref().map(|dir| {
+            let dir = dir.render(&fields, seq, Fill::Join, false).concat();
+            go_to(&dir)
+        });
         if !self.insert {
             fields.clear();
         }
@@ -172,8 +180,14 @@ impl Maker {
             fields = vec![block_file::NAME_IN_COMMAND.to_vec()];
         }
         let skipped = perl_expr::take_skipped() || filtered_out;
+        // The directory in the job's command line, not in its text (-v,
+        // the joblog), as GNU parallel shows it.
+        let mut job_parts = parts.clone();
+        if let (Some(go), Some(first)) = (workdir, job_parts.first_mut()) {
+            first.splice(0..0, go);
+        }
         let job = Job {
-            parts: parts.clone(),
+            parts: job_parts,
             seq: seq as u64,
             start: self.start.clone(),
             block_as: self.block_as.clone(),
@@ -390,4 +404,18 @@ fn unknown() -> JobText {
         parts: vec![b"?".to_vec()],
         sent: 0,
     }
+}
+
+/// The shell's words that make `dir` if it is missing and go there, or
+/// end the job (exit 1) if neither can be done: before a job's command,
+/// for `--workdir` with replacement strings.
+fn go_to(dir: &[u8]) -> Vec<u8> {
+    let mut quoted = Vec::new();
+    crate::replace::quote(dir, &mut quoted);
+    let mut words = b"{ mkdir -p -- ".to_vec();
+    words.extend_from_slice(&quoted);
+    words.extend_from_slice(b" && cd -- ");
+    words.extend_from_slice(&quoted);
+    words.extend_from_slice(b"; } || exit 1; ");
+    words
 }

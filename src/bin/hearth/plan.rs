@@ -114,6 +114,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         block_as: None,
         tee,
         filters: filters(args, &names, &columns, slots)?,
+        workdir: job_workdir(args)?.map(Arc::new),
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total()
@@ -179,6 +180,23 @@ fn numbered_sources(args: &MapArgs, inputs: &Inputs) -> usize {
     } else {
         inputs.count()
     }
+}
+
+/// `--workdir DIR` with replacement strings (`--wd {}`): each job's own
+/// directory, made if missing and gone into before its command, as GNU
+/// parallel does; `None` for one directory for every job (the slots'),
+/// or none.
+///
+/// # Errors
+///
+/// A replacement string that does not parse.
+pub fn job_workdir(args: &MapArgs) -> Result<Option<Template>, String> {
+    let Some(dir) = &args.workdir else {
+        return Ok(None);
+    };
+    let template = Template::parse_text(dir.as_bytes(), &names(args), &[])
+        .map_err(|err| format!("--workdir {dir}: {err}"))?;
+    Ok(template.has_replacements().then_some(template))
 }
 
 /// `--results NAME` with replacement strings (`out/{1}/{2}.txt`): each
@@ -357,6 +375,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         block_as: block_as(args),
         tee: None,
         filters: filters(args, &names, &[], slots)?,
+        workdir: job_workdir(args)?.map(Arc::new),
     };
     if (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total()) {
         return Err(

@@ -42,6 +42,11 @@ pub fn workdir(args: &MapArgs, local: bool) -> Result<Option<Workdir>, String> {
     let Some(dir) = args.workdir.as_deref() else {
         return Ok(None);
     };
+    // A directory per job (replacement strings): each job goes there
+    // itself (`plan::job_workdir`).
+    if crate::plan::job_workdir(args)?.is_some() {
+        return Ok(None);
+    }
     let here = || {
         std::env::current_dir()
             .map_err(|err| format!("--workdir {dir}: cannot tell the current directory: {err}"))
