@@ -434,7 +434,9 @@ fn sigterm_without_receivers_is_graceful() {
 
 /// A `TcpServer`'s listener registered with `receive_signals` (its
 /// `ServerMessage` takes the stop signals with `TryFrom`, as Heph's
-/// server message does): `SIGUSR2` passes it by and it goes on serving;
+/// server message does; Heph documents its `TryFrom<Signal>` as
+/// "Converts `Signal::Interrupt`, `Signal::Terminate` and `Signal::Quit`,
+/// fails for all other signals"): `SIGUSR2` passes it by and it goes on serving;
 /// `SIGTERM` stops it, and with it the runtime, without the runtime's own
 /// shutdown (it had a receiver for the signal).
 fn server_receiving_signals_stops_on_sigterm_not_usr2() {

@@ -225,7 +225,7 @@ impl Delivery {
         let Some(offset) = index.checked_sub(self.first) else {
             return Ok(ControlFlow::Continue(()));
         };
-        let Some(entry) = self.waiting.get(offset) else {
+        let Some(entry) = self.waiting.get_mut(offset) else {
             return Ok(ControlFlow::Continue(()));
         };
         if entry.report.is_some() || entry.gone {
@@ -235,7 +235,6 @@ impl Delivery {
             index,
             report: &report,
         });
-        let entry = &mut self.waiting[offset];
         if self.order == Order::Completion {
             let mut flow = merge(ended, hand_on(entry, index, &mut self.budget, on_event)?);
             entry.gone = true;
