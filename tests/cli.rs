@@ -917,7 +917,7 @@ fn version_mismatch_is_one_clear_error() {
     let err = stderr(&output);
     assert!(
         err.contains(
-            "protocol version mismatch: this side speaks version 6, the peer version 4; \
+            "protocol version mismatch: this side speaks version 7, the peer version 4; \
              run the same version of hearth on both ends"
         ),
         "{err}"

@@ -33,6 +33,8 @@ mod liveness;
 mod retries;
 #[path = "remote_pool/stdin.rs"]
 mod stdin;
+#[path = "remote_pool/stopping.rs"]
+mod stopping;
 #[path = "remote_pool/streams.rs"]
 mod streams;
 
@@ -263,6 +265,13 @@ fn handlers() -> Handlers {
         // The number of the slot that runs it, as the pool told its worker.
         .add_with_context("slot", |(): (), job: &mut JobContext<'_>| {
             Ok::<_, String>(job.slot())
+        })
+        // Waits until the pool asks to stop it, then returns its input.
+        .add_with_context("until_cancelled", |x: u64, job: &mut JobContext<'_>| {
+            while !job.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok::<_, String>(x)
         })
         .add("flood", |x: u64| {
             let line = "x".repeat(1023);
@@ -536,6 +545,22 @@ fn main() -> ExitCode {
             retries::retries_run_a_timed_out_job_again,
         ),
         (
+            "a_job_past_its_time_limit_gets_sigterm_and_its_slot_serves_on",
+            stopping::a_job_past_its_time_limit_gets_sigterm_and_its_slot_serves_on,
+        ),
+        (
+            "the_pools_term_sequence_is_the_one_sent",
+            stopping::the_pools_term_sequence_is_the_one_sent,
+        ),
+        (
+            "a_command_that_ignores_sigterm_ends_by_sigkill",
+            stopping::a_command_that_ignores_sigterm_ends_by_sigkill,
+        ),
+        (
+            "a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on",
+            stopping::a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on,
+        ),
+        (
             "failed_output_is_retried_too",
             retries::failed_output_is_retried_too,
         ),
@@ -596,7 +621,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, until_cancelled, wait_then_big) on host local"
                 ),
                 "{err}"
             );

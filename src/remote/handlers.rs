@@ -185,7 +185,7 @@ mod tests {
             self.run(
                 name,
                 payload,
-                &mut JobContext::new(1, &mut sink, (None, &[]), None),
+                &mut JobContext::new(1, &mut sink, (None, &[]), None, None),
             )
         }
     }
@@ -220,7 +220,7 @@ mod tests {
             .run(
                 "count",
                 &postcard::to_stdvec(&n).unwrap(),
-                &mut JobContext::new(1, &mut sink, (None, &[]), None),
+                &mut JobContext::new(1, &mut sink, (None, &[]), None, None),
             )
             .unwrap();
         assert_eq!(postcard::from_bytes::<usize>(&out).unwrap(), n);

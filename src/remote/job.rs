@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::remote::wire::MAX_CHUNK;
 
+mod cancel;
 mod command;
 mod stdin;
 
+pub(crate) use cancel::Cancel;
 pub use stdin::JobStdin;
 
 /// One of a job's two output streams, as a process has them.
@@ -62,17 +64,21 @@ pub struct JobContext<'a> {
     workdir: Option<&'a Path>,
     env: &'a [(String, String)],
     stdin: Option<JobStdin>,
+    /// The pool's request to stop the job, when the worker reads one.
+    cancel: Option<&'a Cancel>,
 }
 
 impl<'a> JobContext<'a> {
     /// A context of a job on slot `slot` whose output goes to `sink`, that
     /// runs in `workdir` (if not the worker's own) with `env` set and
-    /// reads `stdin`, if the pool sent one.
+    /// reads `stdin`, if the pool sent one; `cancel` tells of the pool's
+    /// request to stop it.
     pub(crate) fn new(
         slot: u32,
         sink: &'a mut Sink<'a>,
         (workdir, env): (Option<&'a Path>, &'a [(String, String)]),
         stdin: Option<JobStdin>,
+        cancel: Option<&'a Cancel>,
     ) -> JobContext<'a> {
         JobContext {
             slot,
@@ -80,7 +86,25 @@ impl<'a> JobContext<'a> {
             workdir,
             env,
             stdin,
+            cancel,
         }
+    }
+
+    /// True once the pool asked to stop the job: it passed its time limit
+    /// ([`PoolBuilder::timeout`](crate::remote::PoolBuilder::timeout)). A
+    /// handler that works in steps should then return (an error or what
+    /// it has); the pool reports the job as timed out either way, with
+    /// the output it wrote. One that goes on is ended with its worker
+    /// once the pool's [`TermSequence`](crate::remote::TermSequence) and
+    /// a second have passed. A command of
+    /// [`JobContext::run_command`] is stopped by the sequence's signals.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.requested().is_some())
+    }
+
+    /// The request to stop the job, for the command it runs.
+    pub(crate) fn cancel(&self) -> Option<&'a Cancel> {
+        self.cancel
     }
 
     /// Takes what the pool sent for the job to read on its standard input
@@ -142,7 +166,11 @@ impl<'a> JobContext<'a> {
     /// feeding); otherwise what `command` says (the parent's unless set;
     /// set `Stdio::null()` for none). The process is killed if the worker
     /// thread running the job dies, and when the pool goes away while it
-    /// runs.
+    /// runs. When the pool stops the job ([`JobContext::is_cancelled`]),
+    /// the command's processes get the signals of the pool's
+    /// [`TermSequence`](crate::remote::TermSequence): what they print
+    /// meanwhile (a `trap` cleaning up) is the job's output, and the exit
+    /// status is the command's, e.g. killed by `SIGTERM`.
     ///
     /// # Errors
     ///

@@ -58,6 +58,7 @@ mod serve;
 mod slot;
 mod slurm;
 mod stats;
+mod term_sequence;
 mod throttle;
 mod transfer;
 mod transport;
@@ -80,6 +81,7 @@ pub use pool::{
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};
 pub use stats::{HostMetrics, PoolMetrics};
+pub use term_sequence::TermSequence;
 pub use throttle::{DEFAULT_THROTTLE_INTERVAL, Throttle};
 pub use transfer::Files;
 pub use transport::Transport;

@@ -25,9 +25,11 @@ pub enum JobFailure {
         history: Vec<FailedSlot>,
     },
     /// The job ran past its time limit while its worker answered: its own
-    /// failure, as a job error is. It was killed (with its slot's worker,
-    /// which the pool starts again) and, past the pool's retries, not run
-    /// again.
+    /// failure, as a job error is. Its worker stopped it (see
+    /// [`PoolBuilder::term_sequence`](crate::remote::PoolBuilder::term_sequence);
+    /// a handler that did not stop was killed with its worker, which the
+    /// pool starts again) and, past the pool's retries, it is not run
+    /// again. What it wrote until it stopped is its output.
     TimedOut {
         /// The time limit.
         after: Duration,

@@ -36,7 +36,7 @@ use crate::remote::stats::PoolStats;
 use crate::remote::wire;
 use crate::remote::{
     Files, Host, HostState, JobFailure, JobReport, PoolError, PoolMetrics, SlotLost, Target,
-    Throttle,
+    TermSequence, Throttle,
 };
 
 /// Builds a [`Pool`].
@@ -62,6 +62,7 @@ pub struct PoolBuilder {
     env: Vec<(String, String)>,
     throttle: Option<Throttle>,
     base_files: Option<Files>,
+    term_sequence: TermSequence,
 }
 
 /// The default [`PoolBuilder::slot_timeout`]: 30 s.
@@ -95,8 +96,8 @@ impl PoolBuilder {
     /// behind others starts when the one before it is answered.
     ///
     /// A job past its limit whose worker still answers has failed on its
-    /// own, as if it returned an error: it is killed (with its worker,
-    /// which the pool starts again) and reported as
+    /// own, as if it returned an error: its worker stops it (see
+    /// [`term_sequence`](PoolBuilder::term_sequence)), it is reported as
     /// [`JobFailure::TimedOut`], and it runs again only within
     /// [`retries`](PoolBuilder::retries). A worker that does not answer
     /// either is a slot failure (see
@@ -302,6 +303,39 @@ impl PoolBuilder {
         self
     }
 
+    /// How a job past its [`timeout`](PoolBuilder::timeout) is stopped:
+    /// its worker sends the processes of its command
+    /// ([`JobContext::run_command`](crate::remote::JobContext::run_command))
+    /// each signal of `sequence` and waits after it, until they are gone
+    /// (GNU parallel's `--termseq`; by default
+    /// `TERM,200,TERM,100,TERM,50,KILL,25`). What they print meanwhile is
+    /// the job's output; the job ends as
+    /// [`JobFailure::TimedOut`](crate::remote::JobFailure::TimedOut), and
+    /// its slot goes on with the next job. A handler that runs no command
+    /// sees [`JobContext::is_cancelled`](crate::remote::JobContext::is_cancelled);
+    /// one still running a second after the sequence is ended with its
+    /// worker, which the pool starts again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hearth::remote::{Host, Pool, TermSequence};
+    ///
+    /// // Ctrl+C, a second to clean up, then the end.
+    /// let sequence: TermSequence = "INT,1000,KILL,25".parse()?;
+    /// let builder = Pool::builder()
+    ///     .host(Host::local(2))
+    ///     .timeout(Duration::from_secs(60))
+    ///     .term_sequence(sequence);
+    /// # drop(builder);
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn term_sequence(mut self, sequence: TermSequence) -> Self {
+        self.term_sequence = sequence;
+        self
+    }
+
     /// Names the pool in logs and metrics; default `pool`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -404,6 +438,7 @@ impl PoolBuilder {
             env: self.env,
             throttle: self.throttle,
             base_files: self.base_files.map(Arc::new),
+            term_sequence: self.term_sequence,
         };
         let name = self.name.unwrap_or_else(|| default_name.to_owned());
         let stats = Arc::new(PoolStats::new(name, &self.hosts));
@@ -589,6 +624,7 @@ impl Pool {
             env: Vec::new(),
             throttle: None,
             base_files: None,
+            term_sequence: TermSequence::default(),
         }
     }
 

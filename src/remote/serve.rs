@@ -42,8 +42,9 @@ use std::time::Duration;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::{debug, error, info};
 
+use crate::remote::job::Cancel;
 use crate::remote::wire::{self, Frame, FrameDecoder, JobError, JobErrorKind, WireError};
-use crate::remote::{Handlers, JobContext, Stream};
+use crate::remote::{Handlers, JobContext, Stream, TermSequence};
 
 mod keeper;
 #[cfg(test)]
@@ -245,6 +246,17 @@ struct Watch {
     limit_ms: AtomicU64,
     /// The slot's number in its pool, from the session set-up.
     slot: AtomicU32,
+    /// The pool's request to stop the running job (`CANCEL`).
+    cancel: Cancel,
+}
+
+impl Watch {
+    /// Passes on the pool's `CANCEL` of job `id` to the job's thread.
+    fn cancel(&self, id: u64, sequence: &[(i32, u32)]) {
+        if !self.cancel.request(id, TermSequence::from_wire(sequence)) {
+            debug!(job = id; "remote worker: CANCEL of a job that does not run (it ended)");
+        }
+    }
 }
 
 impl Watch {
@@ -446,6 +458,7 @@ where
                     }
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
+                watch.cancel.start(id);
                 watch.busy.store(true, Ordering::SeqCst);
                 let mut job = take_prepared(&mut prepared, &world, id);
                 let stdin = job.take_stdin();
@@ -458,6 +471,7 @@ where
                 );
                 job.finish();
                 watch.busy.store(false, Ordering::SeqCst);
+                watch.cancel.end();
                 if watch.gone.load(Ordering::SeqCst) {
                     abandoned += 1;
                     continue;
@@ -490,6 +504,10 @@ where
             }
             (Stage::Jobs, Frame::Ping { seq }) => {
                 answer(out, &Frame::Pong { seq }, max_frame, &mut bytes)?;
+            }
+            // The job it names ended before the stop was read.
+            (Stage::Jobs, Frame::Cancel { id, .. }) => {
+                debug!(job = id; "remote worker: CANCEL of a job that ended");
             }
             (Stage::Jobs, Frame::Shutdown) => {
                 // The pool's end: the other slots of this host are done
@@ -601,7 +619,13 @@ fn run_job<W: Write>(
         None => {
             let mut sink = |stream, data: &[u8]| send_output(out, watch, id, stream, data);
             let slot = watch.slot.load(Ordering::Relaxed);
-            let mut context = JobContext::new(slot, &mut sink, (job.dir(), &world.env), stdin);
+            let mut context = JobContext::new(
+                slot,
+                &mut sink,
+                (job.dir(), &world.env),
+                stdin,
+                Some(&watch.cancel),
+            );
             handlers.run(handler, payload, &mut context)
         }
     };
@@ -700,6 +724,11 @@ fn read_input<R: Read, W: Write>(
                 if pong.is_err() {
                     debug!("remote worker: unable to answer a ping");
                 }
+                continue;
+            }
+            Ok(Some(Frame::Cancel { id, sequence })) => {
+                let _ = watch.reads.fetch_add(1, Ordering::Relaxed);
+                watch.cancel(id, &sequence);
                 continue;
             }
             Ok(Some(frame)) => Input::Frame(frame),

@@ -36,7 +36,7 @@ use crate::remote::slurm::{self, Slurm};
 use crate::remote::stats::{PoolStats, decr, incr};
 use crate::remote::transfer::{Download, Outgoing, Upload};
 use crate::remote::wire::{self, Frame, FrameDecoder, WireError};
-use crate::remote::{Files, Host, SlotFailure, SlotInfo};
+use crate::remote::{Files, Host, JobFailure, SlotFailure, SlotInfo, TermSequence};
 
 /// Tokens per slot on the pool's poll: stdout, stderr, stdin.
 pub(crate) const TOKENS_PER_SLOT: usize = 3;
@@ -78,6 +78,22 @@ struct Pending {
     /// srun said the job waits for resources (and not yet that it got
     /// them): counted in the host's `queued`.
     queued: bool,
+}
+
+/// What a worker has, past the end of a job's [`TermSequence`], to send
+/// the stopped job's result before it is killed with the job.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// A running job its worker was asked to stop.
+#[derive(Debug)]
+pub(crate) struct Stopping {
+    /// When its worker is killed if the job's result has not come.
+    pub(crate) by: Instant,
+    /// What the job ends with.
+    pub(crate) failure: JobFailure,
+    /// The worker answered a ping since: it is alive, the overrun the
+    /// job's own.
+    pub(crate) answered: bool,
 }
 
 // Four independent facts of one slot (how it is stopped, its stdout read
@@ -137,6 +153,9 @@ pub(crate) struct Slot {
     /// limit: the first `PONG` from then on shows the worker alive, and
     /// the job's overrun its own.
     pub(crate) overdue: Option<u64>,
+    /// The running job passed its time limit and its worker was asked to
+    /// stop it (`CANCEL`).
+    pub(crate) stopping: Option<Stopping>,
     /// A job with files is in flight: it runs alone.
     pub(crate) exclusive: bool,
     /// A job's files going out, then the job; or the program, to a host
@@ -258,6 +277,7 @@ impl Slot {
             pinged: now,
             ping_seq: 0,
             overdue: None,
+            stopping: None,
             exclusive: false,
             upload: None,
             download: None,
@@ -464,6 +484,34 @@ impl Slot {
         self.queue(&Frame::Ping { seq }).map_err(io::Error::other)?;
         self.flush()?;
         Ok(seq)
+    }
+
+    /// Asks the worker to stop the running job, past its time limit, with
+    /// `sequence`, and pings it: its `PONG` shows it alive, the overrun the
+    /// job's own. The job ends with `failure` when its result comes, or
+    /// its worker is killed if none came by the sequence's end and
+    /// [`STOP_GRACE`].
+    pub(crate) fn stop_running_job(
+        &mut self,
+        now: Instant,
+        sequence: &TermSequence,
+        failure: JobFailure,
+    ) -> io::Result<()> {
+        let Some(&(job, _)) = self.in_flight.first() else {
+            return Ok(());
+        };
+        let cancel = Frame::Cancel {
+            id: job as u64,
+            sequence: sequence.to_wire(),
+        };
+        self.queue(&cancel).map_err(io::Error::other)?;
+        self.overdue = Some(self.ping(now)?);
+        self.stopping = Some(Stopping {
+            by: now + sequence.total() + STOP_GRACE,
+            failure,
+            answered: false,
+        });
+        Ok(())
     }
 
     /// Bytes of frames read from stdout so far.

@@ -137,8 +137,9 @@ pub const MAGIC: [u8; 4] = *b"HRTH";
 /// and brought back after it ([`Frame::File`], [`Frame::FileData`],
 /// [`Frame::FileEnd`], [`Frame::Return`]); version 5 a job's standard
 /// input ([`Frame::Stdin`]); version 6 a session's base files
-/// ([`Frame::Base`], [`Frame::BaseAck`]).
-pub const VERSION: u8 = 6;
+/// ([`Frame::Base`], [`Frame::BaseAck`]); version 7 the stop of a job
+/// past its time limit ([`Frame::Cancel`]).
+pub const VERSION: u8 = 7;
 
 /// The most bytes of output one [`Frame::Output`] carries (256 KiB): a
 /// worker cuts larger writes into chunks of this size.
@@ -335,6 +336,20 @@ pub enum Frame {
         /// Empty, or what went wrong.
         error: String,
     },
+    /// Client → worker, while job `id` runs: stop it (its time limit
+    /// passed). The worker sends the job's processes each signal of
+    /// `sequence` and waits after it, until they are gone; a handler that
+    /// runs no command sees [`JobContext::is_cancelled`](crate::remote::JobContext::is_cancelled).
+    /// The job's `RESULT` follows as usual. Ignored if job `id` does not
+    /// run (it ended already).
+    Cancel {
+        /// The id of the job.
+        id: u64,
+        /// Signal numbers and the milliseconds to wait after each (at most
+        /// `MAX_LIST`).
+        #[serde(deserialize_with = "bounded_list")]
+        sequence: Vec<(i32, u32)>,
+    },
 }
 
 /// The id under which the base files of a session travel
@@ -373,6 +388,7 @@ impl Frame {
             Frame::Stdin { .. } => "STDIN",
             Frame::Base { .. } => "BASE",
             Frame::BaseAck { .. } => "BASE_ACK",
+            Frame::Cancel { .. } => "CANCEL",
         }
     }
 }
@@ -1154,7 +1170,7 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, WireError> {
 }
 
 /// The names of [`Frame`]'s variants, by index.
-const FRAME_NAMES: [&str; 17] = [
+const FRAME_NAMES: [&str; 18] = [
     "HELLO",
     "HELLO_ACK",
     "SESSION_INIT",
@@ -1172,6 +1188,7 @@ const FRAME_NAMES: [&str; 17] = [
     "STDIN",
     "BASE",
     "BASE_ACK",
+    "CANCEL",
 ];
 
 /// The most items in a list of a message: handler names, config pairs. A

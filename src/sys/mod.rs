@@ -32,7 +32,7 @@ pub(crate) use process::{
     clear_signal_mask_in_child, kill_with_parent_thread, signal_process, wait_for_child,
     wait_for_exit,
 };
-pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group};
+pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group, signal_job};
 pub(crate) use recv::peek;
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;

@@ -40,3 +40,72 @@ pub(crate) fn kill_group(pgid: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Sends `signal` to the processes of a job whose first process is
+/// `child` (a child of the caller): when the caller leads its group (a
+/// worker, whose jobs share its group), every process of the group but
+/// the caller itself, the grandchildren and daemons they started
+/// included; otherwise `child` and its descendants. Read from `/proc`; a
+/// process started while it is read may be missed, so a sequence of
+/// signals sends each again.
+pub(crate) fn signal_job(child: u32, signal: i32) {
+    // SAFETY: getpgrp and getpid take no arguments and cannot fail.
+    let (group, me) = unsafe { (libc::getpgrp(), libc::getpid()) };
+    let processes = processes();
+    let targets: Vec<libc::pid_t> = if group == me {
+        processes
+            .iter()
+            .filter(|p| p.group == group && p.pid != me)
+            .map(|p| p.pid)
+            .collect()
+    } else {
+        let mut found = vec![libc::pid_t::try_from(child).unwrap_or(0)];
+        let mut next = 0;
+        while next < found.len() {
+            let parent = found[next];
+            found.extend(
+                processes
+                    .iter()
+                    .filter(|p| p.parent == parent)
+                    .map(|p| p.pid),
+            );
+            next += 1;
+        }
+        found
+    };
+    let child = libc::pid_t::try_from(child).unwrap_or(0);
+    for pid in targets.into_iter().chain(std::iter::once(child)) {
+        if pid > 1 && pid != me {
+            // SAFETY: kill(2) with a positive pid signals that one process;
+            // it is the job's own (a child, or in the worker's group), and
+            // never the caller.
+            let _ = unsafe { libc::kill(pid, signal) };
+        }
+    }
+}
+
+/// A process as `/proc/PID/stat` has it.
+struct Process {
+    pid: libc::pid_t,
+    parent: libc::pid_t,
+    group: libc::pid_t,
+}
+
+/// The processes of the machine (those readable now).
+fn processes() -> Vec<Process> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: libc::pid_t = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid pgrp ...`: comm may hold anything,
+            // so the fields count from its last `)`.
+            let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().skip(1);
+            let parent = fields.next()?.parse().ok()?;
+            let group = fields.next()?.parse().ok()?;
+            Some(Process { pid, parent, group })
+        })
+        .collect()
+}

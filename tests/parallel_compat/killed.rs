@@ -24,6 +24,37 @@ fn jobs_past_their_timeout() {
     );
 }
 
+/// A job past `--timeout` gets `SIGTERM` first, as under GNU parallel: one
+/// that traps it prints its cleanup; `--termseq` names the signals.
+#[test]
+fn a_job_past_its_timeout_may_trap_sigterm() {
+    super::same(
+        &[
+            "-k",
+            "--timeout",
+            "1",
+            "trap 'echo cleanup {}; exit 3' TERM; echo started {}; sleep 30",
+            ":::",
+            "a",
+            "b",
+        ],
+        b"",
+    );
+    super::same(
+        &[
+            "-k",
+            "--timeout",
+            "1",
+            "--termseq",
+            "INT,200,KILL,25",
+            "trap 'echo int {}' INT; sleep 30; echo after {}",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
+}
+
 /// The failed job halts the run at once and the sleeping one is killed:
 /// neither tool logs it.
 #[test]

@@ -252,10 +252,20 @@ pub struct MapArgs {
     pub files: FileTransfer,
     /// Time limit of one run of a job, e.g. 10s, 500ms, 2m, or N% of the
     /// median run time of the jobs that succeeded so far (none until one
-    /// did), e.g. 200%: a job past it is killed and fails as timed out
-    /// (run again only with --retries).
+    /// did), e.g. 200%: a job past it is stopped (see --termseq) and fails
+    /// as timed out (run again only with --retries).
     #[arg(long, value_name = "DURATION|N%", value_parser = parse_job_time_limit)]
     pub timeout: Option<JobTimeLimit>,
+    /// How a job past --timeout is stopped: signals to its processes and
+    /// the milliseconds to wait after each, until they are gone. What the
+    /// job prints meanwhile (a trap cleaning up) is its output.
+    #[arg(
+        long = "termseq",
+        visible_alias = "term-seq",
+        value_name = "SEQUENCE",
+        default_value = "TERM,200,TERM,100,TERM,50,KILL,25"
+    )]
+    pub term_sequence: hearth::remote::TermSequence,
     /// Attempts per job when its slots fail (a worker that exits or stops
     /// answering); a job's own failure is run again only with --retries.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]

@@ -441,10 +441,12 @@ impl Printer {
         }
         let (exit, signal) = match &job.report.result {
             Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
-            // Killed by the run, past --timeout or short of memory
-            // (--memfree): as GNU parallel logs a job it kills, whose
-            // first signal to it is SIGTERM (hearth's is SIGKILL, to the
-            // job's worker and its processes).
+            // Stopped by the run, past --timeout (by --termseq, SIGTERM
+            // first) or short of memory (--memfree): as GNU parallel logs
+            // a job its first SIGTERM ends. (GNU parallel logs the exit
+            // status of one that traps it and exits, and signal 9 for
+            // one only SIGKILL ends; the pool reports them all as timed
+            // out.)
             Err(JobFailure::TimedOut { .. } | JobFailure::LowMemory { .. }) => (-1, libc::SIGTERM),
             // No attempt succeeded.
             Err(_) => (-1, 0),

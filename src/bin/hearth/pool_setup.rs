@@ -328,7 +328,9 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
     let base = (args.files.base_files.iter())
         .fold(Files::new(), |files, path| files.send(path, path))
         .cleanup(args.files.cleanup || !args.files.trc.is_empty());
-    let builder = builder.base_files(base);
+    let builder = builder
+        .base_files(base)
+        .term_sequence(args.term_sequence.clone());
     match args.timeout {
         Some(JobTimeLimit::Fixed(timeout)) => builder.timeout(timeout),
         Some(JobTimeLimit::OfMedian(percent)) => builder.timeout_of_median(percent),

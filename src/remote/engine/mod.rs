@@ -102,6 +102,8 @@ pub(crate) struct Settings {
     pub(crate) throttle: Option<crate::remote::Throttle>,
     /// Sent to every slot on another machine before its first job.
     pub(crate) base_files: Option<Arc<Files>>,
+    /// How a worker stops a job past its time limit.
+    pub(crate) term_sequence: crate::remote::TermSequence,
 }
 
 /// Tells whether an output is a failure of its job's own run.
@@ -129,9 +131,6 @@ impl<F: ?Sized> std::fmt::Debug for Hook<F> {
 enum SlotEnd {
     /// It failed.
     Failed(SlotFailure),
-    /// Its running job passed its time limit while the worker answered:
-    /// the job's own failure; the slot is killed to end it and restarted.
-    JobOverran,
 }
 
 impl From<SlotFailure> for SlotEnd {
@@ -471,7 +470,6 @@ impl Engine {
     fn end_slot(&mut self, registry: &Registry, index: usize, end: Option<SlotEnd>) {
         match end {
             Some(SlotEnd::Failed(failure)) => self.fail_slot(registry, index, failure),
-            Some(SlotEnd::JobOverran) => self.end_overrun_job(registry, index),
             None => {}
         }
     }
@@ -802,11 +800,15 @@ impl Engine {
                     entry.rtt_probe = None;
                     entry.window.round_trip(sent.elapsed());
                 }
-                match slot.overdue {
-                    // Alive since its job passed its time limit: the job's own.
-                    Some(overdue) if seq >= overdue => Err(SlotEnd::JobOverran),
-                    _ => Ok(()),
+                // Alive since its job passed its time limit: the job's
+                // overrun is its own, and its worker stops it.
+                if let Some(overdue) = slot.overdue
+                    && seq >= overdue
+                    && let Some(stop) = slot.stopping.as_mut()
+                {
+                    stop.answered = true;
                 }
+                Ok(())
             }
             (_, frame) => Err(SlotFailure::Protocol(format!(
                 "unexpected {} from the worker",
@@ -835,6 +837,14 @@ impl Engine {
             .into());
         };
         let (job, _) = slot.in_flight.remove(pos);
+        // A job stopped past its time limit failed, whatever it returned.
+        let stopped = match slot.stopping.take() {
+            Some(stop) if pos == 0 => Some(stop.failure),
+            other => {
+                slot.stopping = other;
+                None
+            }
+        };
         if pos == 0 {
             // The running job answered, late or not.
             slot.overdue = None;
@@ -878,12 +888,13 @@ impl Engine {
             }
             JobFailure::Job(err)
         });
-        let outcome = match (outcome, brought_back) {
-            (Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
+        let outcome = match (stopped, outcome, brought_back) {
+            (Some(failure), _, _) => Err(failure),
+            (None, Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
                 wire::JobErrorKind::Failed,
                 why,
             ))),
-            (outcome, _) => outcome,
+            (None, outcome, _) => outcome,
         };
         let info = slot.info.clone();
         if self.time_limit.follows_median()

@@ -109,7 +109,8 @@ impl SlotEntry {
     }
 
     /// The earliest deadline of the slot: its handshake, its running job
-    /// (unless it overran and the pool waits for the worker's answer), its
+    /// (unless it overran and the pool waits for the worker's answer; then
+    /// the end of the job's stop), its
     /// next ping and its silence limit, its restart (while the pool is
     /// `running`), or the next look at a failed slot's exit.
     pub(super) fn next_deadline(&self, running: bool, slot_timeout: Duration) -> Option<Instant> {
@@ -122,6 +123,7 @@ impl SlotEntry {
             .filter(|s| s.overdue.is_none())
             .into_iter()
             .flat_map(|s| s.in_flight.iter().filter_map(|(_, d)| *d));
+        let stopped = slot.and_then(|s| s.stopping.as_ref()).map(|stop| stop.by);
         let respawn = self
             .respawn_at
             .filter(|_| running && self.dead.is_none() && self.slot.is_none());
@@ -132,6 +134,7 @@ impl SlotEntry {
         stage
             .into_iter()
             .chain(jobs)
+            .chain(stopped)
             .chain(respawn)
             .chain(exiting)
             .min()
@@ -484,16 +487,17 @@ impl Engine {
         true
     }
 
-    /// Ends the job that overran its time limit on slot `index` while the
-    /// worker answered (see [`Engine::end_running_job`]): it ends timed
-    /// out, or runs again within the pool's retries.
+    /// Ends the job that overran its time limit on slot `index` and did
+    /// not stop when its worker, which answers, was asked (see
+    /// [`Engine::end_running_job`]): it ends timed out, or runs again
+    /// within the pool's retries.
     pub(super) fn end_overrun_job(&mut self, registry: &Registry, index: usize) {
-        let after = self.time_limit.current().unwrap_or_default();
-        if let Some(entry) = self.slots.get(index) {
-            info!(slot:% = entry.label; "a job ran past its time limit of {after:?}; its worker was killed to end it");
-        }
-        let failure = JobFailure::TimedOut { after };
-        self.end_running_job(registry, index, "which timed out", failure);
+        let entry = &mut self.slots[index];
+        let Some(stop) = entry.slot.as_mut().and_then(|slot| slot.stopping.take()) else {
+            return;
+        };
+        info!(slot:% = entry.label; "a job ran past its time limit and did not stop within its termination sequence; its worker was killed to end it");
+        self.end_running_job(registry, index, "which timed out", stop.failure);
     }
 
     /// Ends the job running on slot `index`, a failure of its own (it
@@ -618,20 +622,29 @@ impl Engine {
                             .iter()
                             .any(|(_, d)| d.is_some_and(|d| d <= now)) =>
                 {
-                    // Its job overran: is the worker still there? Its answer
-                    // to this ping says (see `liveness.rs`).
-                    match slot.ping(now) {
-                        Ok(seq) => {
-                            slot.overdue = Some(seq);
-                            None
-                        }
-                        Err(err) => Some(SlotFailure::WriteFailed(err.to_string())),
-                    }
+                    // Its job overran: its worker is asked to stop it, and
+                    // pinged: is the worker still there? Its answer says
+                    // (see `liveness.rs`).
+                    let after = self.time_limit.current().unwrap_or_default();
+                    let failure = JobFailure::TimedOut { after };
+                    slot.stop_running_job(now, &self.settings.term_sequence, failure)
+                        .err()
+                        .map(|err| SlotFailure::WriteFailed(err.to_string()))
                 }
                 _ => None,
             };
             if let Some(failure) = failure {
                 self.fail_slot(registry, index, failure);
+                continue;
+            }
+            // Alive, but its job did not stop in time: killed with it.
+            if self.slots[index]
+                .slot
+                .as_ref()
+                .and_then(|slot| slot.stopping.as_ref())
+                .is_some_and(|stop| stop.answered && stop.by <= now)
+            {
+                self.end_overrun_job(registry, index);
             }
         }
     }

@@ -3,21 +3,32 @@
 //! so neither pipe blocks the child and the output is never held whole.
 //! A job's stdin, when it has one, is a third pipe on the same poll,
 //! written as the child reads it, so a child that reads slowly (or writes
-//! a lot before it reads) never blocks the others.
+//! a lot before it reads) never blocks the others. When the pool stops
+//! the job, a waker on the same poll starts the [`TermSequence`]: its
+//! signals go to the child's processes in turn, while their output is
+//! still read, until the outputs close or the sequence (and a last
+//! `SIGKILL`) is over.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mio::unix::pipe;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::{JobContext, JobStdin, Stream};
+use super::{Cancel, JobContext, JobStdin, Stream};
+use crate::remote::TermSequence;
 
 /// How much is read from a pipe at a time.
 const READ: usize = 64 * 1024;
 
 /// The token of the child's stdin.
 const STDIN: Token = Token(2);
+
+/// The token of the waker the pool's request to stop the job rings.
+const STOP: Token = Token(3);
 
 /// See [`JobContext::run_command`].
 pub(super) fn run(
@@ -32,7 +43,14 @@ pub(super) fn run(
     crate::sys::kill_with_parent_thread(command);
     let mut child = command.spawn()?;
     match stream_output(&mut child, stdin, job) {
-        Ok(()) => child.wait(),
+        Ok(()) => {
+            if job.is_cancelled() && child.try_wait()?.is_none() {
+                // The sequence is over (or it asked for no KILL) and the
+                // command still runs: it ends now, not whenever it likes.
+                crate::sys::signal_job(child.id(), libc::SIGKILL);
+            }
+            child.wait()
+        }
         Err(err) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -119,15 +137,32 @@ fn stream_output(
     };
     let mut events = Events::with_capacity(4);
     let mut buf = vec![0; READ];
+    let watch = StopWatch::new(job.cancel(), &poll)?;
+    let mut stopping = watch.asked().map(Stopping::new);
     // The outputs until they close, and the stdin until it is in (a child
-    // that closes its outputs may still read).
+    // that closes its outputs may still read), or until the pool's stop
+    // is over.
     while pipes.iter().any(Option::is_some) || feeding.is_some() {
-        match poll.poll(&mut events, None) {
+        if let Some(stop) = stopping.as_mut()
+            && !stop.advance(child.id(), Instant::now())
+        {
+            break;
+        }
+        let timeout = stopping
+            .as_ref()
+            .map(|stop| stop.next_at.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         }
         for event in &events {
+            if event.token() == STOP {
+                if stopping.is_none() {
+                    stopping = watch.asked().map(Stopping::new);
+                }
+                continue;
+            }
             if event.token() == STDIN {
                 if let Some(feed) = feeding.as_mut()
                     && feed.write()?
@@ -159,4 +194,64 @@ fn stream_output(
         }
     }
     Ok(())
+}
+
+/// The waker of the job's poll, handed to the job's [`Cancel`] while the
+/// command runs (and taken back when it ends).
+struct StopWatch<'a> {
+    cancel: Option<&'a Cancel>,
+}
+
+impl<'a> StopWatch<'a> {
+    fn new(cancel: Option<&'a Cancel>, poll: &Poll) -> io::Result<StopWatch<'a>> {
+        if let Some(cancel) = cancel {
+            let waker = Arc::new(Waker::new(poll.registry(), STOP)?);
+            let _ = cancel.wake_with(Some(waker));
+        }
+        Ok(StopWatch { cancel })
+    }
+
+    /// How to stop the command, if the pool asked.
+    fn asked(&self) -> Option<TermSequence> {
+        self.cancel.and_then(Cancel::requested)
+    }
+}
+
+impl Drop for StopWatch<'_> {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.cancel {
+            let _ = cancel.wake_with(None);
+        }
+    }
+}
+
+/// A [`TermSequence`] under way: the steps not taken yet, and when the
+/// next is due.
+struct Stopping {
+    steps: VecDeque<(i32, Duration)>,
+    next_at: Instant,
+}
+
+impl Stopping {
+    /// The sequence, its first signal due now.
+    fn new(sequence: TermSequence) -> Stopping {
+        Stopping {
+            steps: sequence.steps().iter().copied().collect(),
+            next_at: Instant::now(),
+        }
+    }
+
+    /// Sends the signals due by `now` to the processes of the job whose
+    /// first process is `child`; false once the last wait is over.
+    fn advance(&mut self, child: u32, now: Instant) -> bool {
+        while self.next_at <= now {
+            let Some((signal, wait)) = self.steps.pop_front() else {
+                return false;
+            };
+            log::debug!(signal = signal; "remote worker: stopping the job's processes");
+            crate::sys::signal_job(child, signal);
+            self.next_at = now + wait;
+        }
+        true
+    }
 }

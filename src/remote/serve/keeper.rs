@@ -13,7 +13,8 @@
 //! - a job runs when it wakes: the keeper then reads stdin itself until
 //!   the job ends, answers each `PING` with a `PONG` at once, and keeps the
 //!   other frames, in order, for the loop. A pool that pings a slot whose
-//!   job passed its time limit has its answer within a wake-up period. A
+//!   job passed its time limit has its answer within a wake-up period,
+//!   and its `CANCEL` of the job goes to the job's thread as soon. A
 //!   job costs the loop two atomic stores and a counter, no system call
 //!   and no thread hand-off; the keeper reads at most one short job's
 //!   frames per wake-up.
@@ -231,6 +232,7 @@ impl Keeper {
         loop {
             match reader.decoder.next_frame() {
                 Ok(Some(Frame::Ping { seq })) => self.pong(seq),
+                Ok(Some(Frame::Cancel { id, sequence })) => self.watch.cancel(id, &sequence),
                 Ok(Some(frame)) => reader.queued.push_back(Input::Frame(frame)),
                 Ok(None) => return true,
                 Err(err) => {

@@ -149,6 +149,14 @@ fn sample_frames() -> Vec<Frame> {
         Frame::BaseAck {
             error: "base.sh: No space left on device".to_owned(),
         },
+        Frame::Cancel {
+            id: 9,
+            sequence: vec![(15, 200), (9, 25)],
+        },
+        Frame::Cancel {
+            id: u64::MAX,
+            sequence: Vec::new(),
+        },
     ]
 }
 
@@ -566,17 +574,17 @@ fn wrong_version() {
     let mut decoder = FrameDecoder::default();
     let err = expect_err(read_frame(&mut &bytes[..], &mut decoder));
     assert!(
-        matches!(err, WireError::VersionMismatch { ours: 6, theirs: 2 }),
+        matches!(err, WireError::VersionMismatch { ours: 7, theirs: 2 }),
         "{err:?}"
     );
     let msg = err.to_string();
     assert!(
-        msg.contains("version 2") && msg.contains("version 6"),
+        msg.contains("version 2") && msg.contains("version 7"),
         "{msg}"
     );
     assert_eq!(
         msg,
-        "protocol version mismatch: this side speaks version 6, the peer version 2; run the same \
+        "protocol version mismatch: this side speaks version 7, the peer version 2; run the same \
          version of hearth on both ends"
     );
 
@@ -585,7 +593,7 @@ fn wrong_version() {
     feed_all(&mut decoder, &[b'H', b'R', b'T', b'H', 0]);
     assert!(matches!(
         decoder.next_frame(),
-        Err(WireError::VersionMismatch { ours: 6, theirs: 0 })
+        Err(WireError::VersionMismatch { ours: 7, theirs: 0 })
     ));
 }
 
@@ -670,7 +678,7 @@ fn malformed_payloads() {
     assert!(err.source().is_some());
     assert_eq!(
         err.to_string(),
-        "malformed frame payload: message type 200 is not one of protocol version 6; \
+        "malformed frame payload: message type 200 is not one of protocol version 7; \
          the peer does not speak this version of the hearth protocol, or the stream is damaged"
     );
     assert_eq!(
@@ -911,7 +919,7 @@ impl Rng {
     }
 
     fn frame(&mut self) -> Frame {
-        match self.below(16) {
+        match self.below(17) {
             0 => Frame::Hello {
                 version: self.next() as u32,
             },
@@ -1002,6 +1010,12 @@ impl Rng {
             },
             14 => Frame::BaseAck {
                 error: self.string(),
+            },
+            15 => Frame::Cancel {
+                id: self.id(),
+                sequence: (0..self.below(5))
+                    .map(|_| (self.next() as i32, self.next() as u32))
+                    .collect(),
             },
             _ => Frame::Shutdown,
         }
