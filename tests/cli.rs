@@ -1493,11 +1493,6 @@ fn arg_values_may_begin_with_a_dash() {
 fn gnu_parallel_options_that_hearth_lacks_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--record-env"],
-            "--record-env is an option of GNU parallel that hearth map does not have; \
-             the nearest is --env NAME",
-        ),
-        (
             &["--tmux"],
             "--tmux is an option of GNU parallel that hearth map does not have",
         ),
@@ -1636,6 +1631,36 @@ fn skipped_jobs_are_said_apart_from_failed_ones() {
 /// side comparison is in `tests/parallel_compat/pipe.rs`): "If it takes
 /// longer than duration to read a full block, use the partial block read
 /// so far."
+#[test]
+fn a_worker_killed_mid_job_takes_its_jobs_processes_with_it() {
+    // The first run starts a sleep in the background and kills its own
+    // worker: the sleep, left in the worker's process group, used to live
+    // on while the job ran again on a fresh slot (`hearth` checks that
+    // nothing of the run is left behind).
+    let dir = scratch("killed-worker");
+    let marker = dir.join("ran");
+    let script = format!(
+        "true {{}}; if [ -e {m} ]; then echo again; else touch {m}; sleep 300 & kill -9 $PPID; wait; fi",
+        m = marker.display()
+    );
+    let output = hearth(&["map", "-j1", &script, ":::", "x"], "");
+    let _ = fs::remove_dir_all(&dir);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "again\n");
+}
+
+#[test]
+fn a_block_timeout_shorter_than_a_read_still_reads() {
+    // Shorter than one pass of the reading loop: every block used to be
+    // cut before a byte was read, at full speed, for ever.
+    let output = hearth(
+        &["map", "--pipe", "--block-timeout", "10ns", "-k", "cat"],
+        "x\ny\n",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "x\ny\n");
+}
+
 #[test]
 fn block_timeout_cuts_a_waiting_stream() {
     // Options, stdin in two parts, the first block's lines, the others'.

@@ -41,6 +41,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{self, Poll, Waker};
+use std::time::Duration;
 
 use log::{debug, warn};
 
@@ -51,6 +52,7 @@ use super::unix::socket_file::SocketFile;
 use crate::actor::{Actor, Context, NewActor};
 use crate::signal::Signal;
 use crate::supervisor::Supervisor;
+use crate::timer::Timer;
 use crate::{ActorOptions, ThreadLocal};
 
 /// A kind of socket a server listens on: how to register its listener,
@@ -449,7 +451,11 @@ where
                     start_connection(&mut ctx, &server, &me, conn);
                 }
             }
-            Event::Accepted(Err(err)) => accept_failed(&me.load, &addr, worker, err)?,
+            Event::Accepted(Err(err)) => {
+                if accept_failed(&me.load, &addr, worker, err)? {
+                    let _passed = Timer::after(ctx.runtime_ref().clone(), ACCEPT_PAUSE).await;
+                }
+            }
         }
     }
 }
@@ -469,20 +475,38 @@ pub(super) fn stop_asked<RT>(
         )
 }
 
-/// An accept that failed, counted on `load`: `Ok` when only that
+/// How long a listener waits before it accepts again after the process
+/// or the system ran out of file descriptors or memory: long enough not to
+/// spin on the connection that waits, short enough to serve again soon
+/// after one closes.
+pub(super) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// An accept that failed, counted on `load`: `Ok(false)` when only that
 /// connection failed (its peer gave up before it was accepted, not the
-/// listener's problem), the listener's error otherwise.
+/// listener's problem), `Ok(true)` when the process or the system is out
+/// of file descriptors or memory for now (the listener pauses for
+/// [`ACCEPT_PAUSE`] and accepts again: the connection waits in the
+/// backlog, as a tokio or hyper server keeps serving), the listener's
+/// error otherwise.
 pub(super) fn accept_failed(
     load: &Load,
     addr: &ServerAddr,
     worker: usize,
     err: io::Error,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     load.stats.accept_failed();
     match err.kind() {
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
             warn!(worker = worker, error:% = err; "connection failed before accept");
-            Ok(())
+            Ok(false)
+        }
+        _ if matches!(
+            err.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        ) =>
+        {
+            warn!(worker = worker, addr:% = addr, error:% = err; "cannot accept now; accepting again in {ACCEPT_PAUSE:?}");
+            Ok(true)
         }
         _ => Err(io::Error::new(
             err.kind(),

@@ -15,10 +15,13 @@ use std::task::Poll;
 
 use log::{debug, warn};
 
-use super::server::{Conn, Kind, Load, Server, ServerMessage, accept_failed, stop_asked};
+use super::server::{
+    ACCEPT_PAUSE, Conn, Kind, Load, Server, ServerMessage, accept_failed, stop_asked,
+};
 use crate::ThreadSafe;
 use crate::actor::{Actor, Context, NewActor};
 use crate::supervisor::Supervisor;
+use crate::timer::Timer;
 
 /// The metrics' worker number of a thread-safe server's connections, which
 /// run on any worker.
@@ -69,7 +72,9 @@ where
             }
             Event::Accepted(Ok(conn)) => conn,
             Event::Accepted(Err(err)) => {
-                accept_failed(&load, &addr, ANY_WORKER, err)?;
+                if accept_failed(&load, &addr, ANY_WORKER, err)? {
+                    let _passed = Timer::after(ctx.runtime_ref().clone(), ACCEPT_PAUSE).await;
+                }
                 continue;
             }
         };

@@ -782,9 +782,14 @@ impl<RT: SocketMode> TcpStream<RT> {
         stream_io::send_entire_file(&mut self.io, file)
     }
 
-    /// Shuts down the read side, the write side, or both.
+    /// Shuts down the read side, the write side, or both. A connection
+    /// the peer already reset (`ENOTCONN`) is shut down already: that is
+    /// not an error, as tokio treats it.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get().shutdown(how)
+        match self.io.get().shutdown(how) {
+            Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
     }
 
     /// The address of the peer.

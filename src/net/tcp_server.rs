@@ -196,6 +196,9 @@ where
         new_actor: NA,
         options: ActorOptions,
     ) -> io::Result<Self> {
+        // A port another server listens on is in use, though it would
+        // share it.
+        sys::port_free(addr).map_err(|err| with_addr("bind", addr, err))?;
         let listener =
             sys::reuse_port_listener(addr).map_err(|err| with_addr("bind", addr, err))?;
         let addr = listener.local_addr()?;

@@ -15,6 +15,8 @@ pub struct Host {
     pub(crate) transport: Transport,
     pub(crate) tags: Vec<(String, String)>,
     pub(crate) workdir: Option<Workdir>,
+    /// Environment variables for this host's jobs, after the pool's.
+    pub(crate) env: Vec<(String, String)>,
     /// Copy this program to the host when it has none
     /// ([`Host::install_worker`]).
     pub(crate) install_worker: bool,
@@ -32,6 +34,7 @@ impl Host {
             transport: Transport::local(),
             tags: Vec::new(),
             workdir: None,
+            env: Vec::new(),
             install_worker: false,
             install: None,
         }
@@ -45,6 +48,7 @@ impl Host {
             transport,
             tags: Vec::new(),
             workdir: None,
+            env: Vec::new(),
             install_worker: false,
             install: None,
         }
@@ -65,6 +69,18 @@ impl Host {
     #[must_use]
     pub fn workdir(mut self, workdir: Workdir) -> Host {
         self.workdir = Some(workdir);
+        self
+    }
+
+    /// Sets the environment variable `name` to `value` for the jobs of
+    /// this host (over the pool's
+    /// [`env`](crate::remote::PoolBuilder::env) of the same name), e.g.
+    /// which host runs them: sent with each of its slots' session set-up.
+    #[must_use]
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Host {
+        let name = name.into();
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value.into()));
         self
     }
 

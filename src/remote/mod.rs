@@ -76,7 +76,8 @@ pub use host::{Host, HostState, Target};
 pub use job::{JobContext, JobStdin, Stream};
 pub use outcome::{JobFailure, JobReport, PoolError, SlotInfo};
 pub use pool::{
-    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl, StopStep,
+    DEFAULT_MAX_HELD_BYTES, DEFAULT_SLOT_TIMEOUT, Order, Pool, PoolBuilder, PoolControl, StopRule,
+    StopStep,
 };
 pub use serve::{REMOTE_WORKER_FLAG, ServeError, is_remote_worker, serve, serve_on};
 pub use slurm::{Slurm, SlurmAllocation};

@@ -9,7 +9,7 @@ mod each_host;
 mod run;
 mod signals;
 
-pub use signals::StopStep;
+pub use signals::{StopRule, StopStep};
 
 use run::Placement;
 
@@ -57,6 +57,7 @@ pub struct PoolBuilder {
     failed_output: Option<FailedOutput>,
     on_slot_lost: Option<OnSlotLost>,
     on_stop_signal: Option<signals::OnStopSignal>,
+    stop_rule: StopRule,
     max_frame: usize,
     max_held_bytes: usize,
     env: Vec<(String, String)>,
@@ -249,6 +250,15 @@ impl PoolBuilder {
         self
     }
 
+    /// Which rule the stop signals follow when the pool watches them
+    /// ([`stop_on_signals`](PoolBuilder::stop_on_signals)): a runtime's
+    /// (the default) or GNU parallel's, where the first SIGINT, SIGTERM or
+    /// SIGQUIT kills the slots at once and SIGHUP drains.
+    pub fn stop_rule(mut self, rule: StopRule) -> Self {
+        self.stop_rule = rule;
+        self
+    }
+
     /// Sets the environment variable `name` to `value` for every job, on
     /// every slot: sent once with each slot's session set-up, and set by
     /// [`JobContext::run_command`](crate::remote::JobContext::run_command)
@@ -355,7 +365,8 @@ impl PoolBuilder {
         // Before any thread of the pool starts: they inherit the block.
         let signals = match self.on_stop_signal.take() {
             Some(on_signal) => {
-                let mut watch = signals::Watch::new(on_signal).map_err(PoolError::Poll)?;
+                let mut watch =
+                    signals::Watch::new(on_signal, self.stop_rule).map_err(PoolError::Poll)?;
                 poll.registry()
                     .register(&mut watch.signals, SIGNALS, Interest::READABLE)
                     .map_err(PoolError::Poll)?;
@@ -619,6 +630,7 @@ impl Pool {
             failed_output: None,
             on_slot_lost: None,
             on_stop_signal: None,
+            stop_rule: StopRule::Runtime,
             max_frame: wire::DEFAULT_MAX_FRAME,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             env: Vec::new(),

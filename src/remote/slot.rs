@@ -565,6 +565,9 @@ impl Slot {
         let mut eof = false;
         let mut read = 0;
         loop {
+            if matches!(self.stage, Stage::Hello(_)) {
+                self.skip_login_output();
+            }
             while let Some(frame) = self.decoder.next_frame()? {
                 frames.push(frame);
             }
@@ -779,6 +782,27 @@ impl Slot {
         self.stderr_tail.push(line);
     }
 
+    /// Skips what came on stdout before the worker's first frame: a login
+    /// shell's greeting (`echo` in `.bashrc`), which GNU parallel and pdsh
+    /// users see as output and hearth's frames cannot be mixed with. It is
+    /// logged, and kept with the worker's last stderr lines, so a slot
+    /// that then fails shows what was printed.
+    fn skip_login_output(&mut self) {
+        let junk = self.decoder.skip_junk_before_first_frame();
+        if junk.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&junk);
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            info!(target: "hearth::remote::worker", "{}: printed before the worker started, ignored: {line}", self.label);
+            if self.stderr_tail.len() == 5 {
+                let _ = self.stderr_tail.remove(0);
+            }
+            self.stderr_tail
+                .push(format!("(on stdout before the worker) {line}"));
+        }
+    }
+
     /// Closes stdin after `SHUTDOWN`: the worker finishes and exits.
     pub(crate) fn close_stdin(&mut self) {
         let _ = self.flush();
@@ -798,12 +822,24 @@ impl Slot {
     /// closes its stdout a moment before it exits with the remote
     /// command's status, and that status (127: binary missing) matters.
     pub(crate) fn is_exiting(&mut self) -> bool {
-        self.stdout_closed && matches!(self.child.try_wait(), Ok(None))
+        self.stdout_closed && matches!(self.try_wait(), Ok(None))
     }
 
     /// True once the process has exited.
     pub(crate) fn has_exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        !matches!(self.try_wait(), Ok(None))
+    }
+
+    /// The process's exit status, if it exited (reaped then). A worker
+    /// that leads its own group and died (killed, crashed) leaves its
+    /// jobs' processes behind in that group: they are killed first, while
+    /// the worker is a zombie whose pid nothing else can have, so a job
+    /// that runs again elsewhere does not also run on here.
+    fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.kill_group && crate::sys::exited_unreaped(self.child.id()) {
+            let _ = crate::sys::kill_group(self.child.id());
+        }
+        self.child.try_wait()
     }
 
     /// Kills the process (if still running) and reaps it; returns how it
@@ -813,7 +849,7 @@ impl Slot {
     /// waiting for it.
     pub(crate) fn kill(&mut self, registry: &Registry) -> Option<ExitStatus> {
         self.deregister(registry);
-        let status = match self.child.try_wait() {
+        let status = match self.try_wait() {
             Ok(Some(status)) => Some(status),
             _ if !self.kill_group => {
                 self.terminate();
@@ -838,7 +874,7 @@ impl Drop for Slot {
     /// not (an srun asked to stop is given what is left of its grace
     /// period first).
     fn drop(&mut self) {
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+        if !matches!(self.try_wait(), Ok(Some(_))) {
             self.stop_process();
             let _ = self.child.wait();
         }

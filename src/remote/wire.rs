@@ -920,6 +920,9 @@ pub struct FrameDecoder {
     /// Where [`FrameDecoder::read_from`] reads into: zeroed once, so a read
     /// costs a copy of the bytes that came, not a fill of 64 KiB.
     scratch: Vec<u8>,
+    /// A whole frame was taken: junk is no longer skipped
+    /// ([`FrameDecoder::skip_junk_before_first_frame`]).
+    framed: bool,
 }
 
 impl FrameDecoder {
@@ -932,7 +935,33 @@ impl FrameDecoder {
             offset: 0,
             max_frame: max_frame.min(LENGTH_FIELD_MAX),
             scratch: Vec::new(),
+            framed: false,
         }
+    }
+
+    /// Before the first frame: drops the pending bytes that cannot be its
+    /// start (what a login shell printed ahead of the worker, such as a
+    /// banner from `.bashrc`) and returns them. Nothing once a frame came,
+    /// or when the pending bytes start as a frame does; an end that may be
+    /// the start of [`MAGIC`] is kept for the bytes after it.
+    pub(crate) fn skip_junk_before_first_frame(&mut self) -> Vec<u8> {
+        if self.framed {
+            return Vec::new();
+        }
+        let pending = &self.buf[self.start..];
+        let at = match pending.windows(MAGIC.len()).position(|w| w == MAGIC) {
+            Some(at) => at,
+            None => {
+                let kept = (1..MAGIC.len())
+                    .rev()
+                    .find(|&n| pending.ends_with(&MAGIC[..n]))
+                    .unwrap_or(0);
+                pending.len() - kept
+            }
+        };
+        let junk = pending[..at].to_vec();
+        self.consume(at);
+        junk
     }
 
     /// The largest payload this decoder accepts, in bytes.
@@ -1021,6 +1050,7 @@ impl FrameDecoder {
         };
         let frame = decode_payload(payload);
         self.consume(frame_len);
+        self.framed = true;
         frame.map(Some)
     }
 

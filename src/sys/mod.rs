@@ -32,13 +32,17 @@ pub(crate) use process::{
     clear_signal_mask_in_child, kill_with_parent_thread, signal_process, wait_for_child,
     wait_for_exit,
 };
-pub(crate) use process_group::{become_group_leader, kill_group, kill_own_group, signal_job};
+pub(crate) use process_group::{
+    become_group_leader, exited_unreaped, kill_group, kill_own_group, signal_job,
+};
 pub(crate) use recv::peek;
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;
 pub(crate) use send_file::send_file;
 pub(crate) use signals::ProcessSignals;
-pub(crate) use socket::{keepalive, reuse_port_listener, set_keepalive, set_keepalive_to};
+pub(crate) use socket::{
+    keepalive, port_free, reuse_port_listener, set_keepalive, set_keepalive_to,
+};
 pub(crate) use socket_info::{is_open, set_cloexec, socket_info};
 pub(crate) use stdio::{Input, take_stdin, take_stdout, wait_for_input, writable_now};
 

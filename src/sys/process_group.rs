@@ -27,6 +27,29 @@ pub(crate) fn kill_own_group() {
     }
 }
 
+/// True if the child `pid` has exited and is not reaped yet (a zombie,
+/// whose pid, and so its group's id, nothing else can take): the moment to
+/// end what is left of its group.
+pub(crate) fn exited_unreaped(pid: u32) -> bool {
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: waitid writes at most one `siginfo_t` into `info`, which is
+    // valid for writes; WNOWAIT leaves the child to be reaped by its
+    // `Child`, WNOHANG returns at once.
+    let done = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            libc::id_t::from(pid),
+            info.as_mut_ptr(),
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: zeroed above, and waitid fills it in or leaves it zeroed.
+    let info = unsafe { info.assume_init() };
+    // SAFETY: `si_pid` is set by waitid for an exited child and stays 0
+    // when none has exited (WNOHANG).
+    done == 0 && unsafe { info.si_pid() } != 0
+}
+
 /// Kills the process group `pgid` (a child started with its own group).
 pub(crate) fn kill_group(pgid: u32) -> io::Result<()> {
     let pgid = libc::pid_t::try_from(pgid).map_err(|_| io::Error::other("pid out of range"))?;

@@ -31,18 +31,21 @@ impl ProcessSignals {
     /// Creates the source and blocks the signals for the calling thread.
     pub(crate) fn new() -> io::Result<ProcessSignals> {
         let signals = Signals::new(SignalSet::all())?;
-        let set = hangup_set()?;
-        // SAFETY: `set` is an initialised signal set; -1 asks for a new fd.
-        let fd =
-            unsafe { libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-        if fd == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `signalfd` returned a new, valid file descriptor that
-        // nothing else owns.
-        let hangup = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        block(&set)?;
-        Ok(ProcessSignals { signals, hangup })
+        Ok(ProcessSignals {
+            signals,
+            hangup: Some(hangup_fd()?),
+        })
+    }
+
+    /// A source of the stop signals and SIGHUP, blocked for the calling
+    /// thread (a pool with GNU parallel's rule, where SIGHUP drains).
+    pub(crate) fn stop_signals_and_hangup() -> io::Result<ProcessSignals> {
+        use mio_signals::Signal::{Interrupt, Quit, Terminate};
+        let signals = Signals::new(Interrupt | Terminate | Quit)?;
+        Ok(ProcessSignals {
+            signals,
+            hangup: Some(hangup_fd()?),
+        })
     }
 
     /// A source of the stop signals alone (SIGINT, SIGTERM, SIGQUIT),
@@ -107,6 +110,21 @@ impl ProcessSignals {
         }
         block(&set)
     }
+}
+
+/// A `signalfd` of SIGHUP, which it blocks for the calling thread.
+fn hangup_fd() -> io::Result<OwnedFd> {
+    let set = hangup_set()?;
+    // SAFETY: `set` is an initialised signal set; -1 asks for a new fd.
+    let fd = unsafe { libc::signalfd(-1, &raw const set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if fd == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `signalfd` returned a new, valid file descriptor that
+    // nothing else owns.
+    let hangup = unsafe { OwnedFd::from_raw_fd(fd) };
+    block(&set)?;
+    Ok(hangup)
 }
 
 fn hangup_set() -> io::Result<libc::sigset_t> {

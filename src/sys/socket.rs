@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::sockaddr::SockAddr;
 
@@ -14,6 +14,36 @@ const BACKLOG: libc::c_int = 1024;
 /// Binds a non-blocking listener on `addr` with `SO_REUSEADDR` and
 /// `SO_REUSEPORT` set.
 pub(crate) fn reuse_port_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = stream_socket(addr)?;
+    let fd = socket.as_raw_fd();
+    set_option(fd, libc::SO_REUSEADDR)?;
+    set_option(fd, libc::SO_REUSEPORT)?;
+    bind(fd, addr)?;
+    // SAFETY: `fd` is a valid, bound socket.
+    if unsafe { libc::listen(fd, BACKLOG) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TcpListener::from(socket))
+}
+
+/// Fails with `EADDRINUSE` if another socket listens on `addr`, even one
+/// that shares its port (`SO_REUSEPORT`, e.g. another process's server):
+/// a socket bound there without `SO_REUSEPORT` (not listening, closed
+/// again) cannot be. A server's first listener asks first, so a second
+/// server on the same port fails as a plain bind does instead of taking a
+/// share of the connections. Port 0 is always free.
+pub(crate) fn port_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let socket = stream_socket(addr)?;
+    // Not in the way of the sockets still in TIME_WAIT of an earlier run.
+    set_option(socket.as_raw_fd(), libc::SO_REUSEADDR)?;
+    bind(socket.as_raw_fd(), addr)
+}
+
+/// A new non-blocking, close-on-exec TCP socket for `addr`'s family.
+fn stream_socket(addr: SocketAddr) -> io::Result<OwnedFd> {
     let domain = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -30,16 +60,8 @@ pub(crate) fn reuse_port_listener(addr: SocketAddr) -> io::Result<TcpListener> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `socket` returned a new descriptor that nothing else owns; the
-    // `OwnedFd` closes it on every error path below.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_option(fd, libc::SO_REUSEADDR)?;
-    set_option(fd, libc::SO_REUSEPORT)?;
-    bind(fd, addr)?;
-    // SAFETY: `fd` is a valid, bound socket.
-    if unsafe { libc::listen(fd, BACKLOG) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(TcpListener::from(socket))
+    // `OwnedFd` closes it on every error path of the callers.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Turns `SO_KEEPALIVE` on for the open socket `fd`.

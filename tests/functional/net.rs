@@ -633,6 +633,41 @@ fn bind_error_names_the_address() {
     );
 }
 
+/// A second server on the port of another, which shares its port
+/// (`SO_REUSEPORT`), fails as a plain bind does: it used to bind too, and
+/// take a share of the first one's connections.
+#[test]
+fn a_second_server_on_a_taken_port_fails() {
+    let first = TcpServer::setup(
+        "127.0.0.1:0".parse().unwrap(),
+        NoSupervisor,
+        actor_fn(echo::<ThreadLocal>),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let addr = first.local_addr();
+    for second in [
+        TcpServer::setup(
+            addr,
+            NoSupervisor,
+            actor_fn(echo::<ThreadLocal>),
+            ActorOptions::default(),
+        )
+        .map(|_| ()),
+        TcpServer::setup(
+            addr,
+            NoSupervisor,
+            actor_fn(echo::<ThreadSafe>),
+            ActorOptions::default(),
+        )
+        .map(|_| ()),
+    ] {
+        let err = second.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    }
+    drop(first);
+}
+
 /// Tells the client which worker runs it (one byte), then echoes until the
 /// client closes.
 async fn tell_worker(mut ctx: Context<(), ThreadLocal>, mut stream: TcpStream) -> io::Result<()> {

@@ -34,6 +34,64 @@ fn nonall_and_onall_on_two_hosts() {
         b"",
     );
     same(&with(&["--onall", "echo {}-{#}", ":::", "a", "b"]), b"");
+    // Which login and host run the job.
+    same(
+        &with(&["--nonall", "echo $PARALLEL_SSHLOGIN $PARALLEL_SSHHOST"]),
+        b"",
+    );
+    // The exit status counts the hosts where something failed.
+    same(&with(&["--onall", "exit {}", ":::", "0", "3", "4"]), b"");
+}
+
+/// `--retries` runs a failed job again on another host, while there is
+/// one it did not fail on: jobs that fail on node1 succeed on node2.
+#[test]
+fn retries_go_to_another_host() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    same(
+        &[
+            "--ssh",
+            &ssh,
+            "-S",
+            "node1,node2",
+            "-j1",
+            "-k",
+            "--retries",
+            "2",
+            "test $PARALLEL_SSHHOST = node2 && echo ok {}",
+            ":::",
+            "a",
+            "b",
+            "c",
+            "d",
+        ],
+        b"",
+    );
+}
+
+/// `-j` is how many hosts run at once under `--nonall` and `--onall`, and
+/// each host runs one job at a time: with `-j1` a rolling run, with no
+/// two jobs at once (the hosts share this machine's files).
+#[test]
+fn one_job_at_a_time_per_host_and_j_hosts_at_once() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let dir = super::scratch("rolling");
+    let lock = dir.join("lock");
+    let script = format!(
+        "mkdir {l} 2>/dev/null || echo overlap; sleep 0.3; rmdir {l}; echo done",
+        l = lock.display()
+    );
+    let hosts = ["--ssh", &ssh, "-S", "node1,node2", "-k"];
+    let mut nonall: Vec<&str> = hosts.to_vec();
+    nonall.extend_from_slice(&["-j1", "--nonall", &script]);
+    same(&nonall, b"");
+    let script = format!("{script} {{}}");
+    let mut onall: Vec<&str> = hosts.to_vec();
+    onall.extend_from_slice(&["-j1", "--onall", &script, ":::", "a", "b"]);
+    same(&onall, b"");
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// A host that cannot be reached: the other's output, one failed job.
@@ -152,4 +210,53 @@ fn files_environment_and_working_directory() {
     let left: Vec<_> = super::tree(std::path::Path::new(remote));
     assert_eq!(left, Vec::new(), "{left:?}");
     let _ = fs::remove_dir_all(remote);
+}
+
+/// `--env` as GNU parallel takes it: `A,B` names two variables, and the
+/// name of an exported bash function (`export -f`) sends the function.
+#[test]
+fn env_lists_and_bash_functions() {
+    let Some(sshd) = sshd() else { return };
+    let Some(parallel) = parallel() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let args = [
+        "--ssh",
+        &ssh,
+        "-S",
+        "node1",
+        "-k",
+        "--env",
+        "HEARTH_A,HEARTH_B",
+        "--env",
+        "greet",
+        "greet {}; echo $HEARTH_A $HEARTH_B",
+        ":::",
+        "x",
+        "y",
+    ];
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let exported = |mut cmd: Command| {
+        let _ = cmd
+            .env("PARALLEL_SHELL", "/bin/bash")
+            .env("HEARTH_A", "a")
+            .env("HEARTH_B", "b")
+            .env("BASH_FUNC_greet%%", "() {  echo \"hello $1\"\n}");
+        cmd
+    };
+    let dir = super::scratch("env-functions");
+    let theirs = super::gnu_with(parallel, &os, &dir, exported);
+    let ours = super::hearth_with(&os, &dir, exported);
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        (ours.status.code(), String::from_utf8_lossy(&ours.stdout)),
+        (Some(0), "hello x\na b\nhello y\na b\n".into()),
+        "{}",
+        super::shown(&ours)
+    );
+    assert_eq!(
+        (ours.status.code(), &ours.stdout),
+        (theirs.status.code(), &theirs.stdout),
+        "{}",
+        super::shown(&theirs)
+    );
 }

@@ -97,3 +97,22 @@ fn profiles_and_the_parallel_variable() {
 fn failed_jobs_are_not_summed_up() {
     same_script("$PAR -k 'echo {}; exit {}' ::: 0 1 2 2>&1; echo \"status $?\"");
 }
+
+/// SIGTERM kills the running jobs at once, prints nothing of them and
+/// exits 255; SIGHUP starts no new job and lets the running ones finish
+/// (the exit status is theirs), as GNU parallel.
+#[test]
+fn stop_signals_as_gnu_parallel() {
+    same_script(
+        "$PAR -j2 'echo start {}; touch started{}; sleep 30; echo end {}' ::: 1 2 3 > out 2> err & \
+         pid=$!; until [ -e started1 ] && [ -e started2 ]; do sleep 0.01; done; \
+         kill -TERM $pid; wait $pid; echo \"status $?\"; cat out",
+    );
+    same_script(
+        "$PAR -j2 'echo start {}; touch started{}; until [ -e go ]; do sleep 0.01; done; \
+         echo end {}' ::: 1 2 3 > out 2> err & \
+         pid=$!; until [ -e started1 ] && [ -e started2 ]; do sleep 0.01; done; \
+         kill -HUP $pid; until grep -q 'SIGHUP received' err; do sleep 0.01; done; touch go; \
+         wait $pid; echo \"status $?\"; sort out",
+    );
+}

@@ -15,7 +15,7 @@ use hearth::remote::{Event, FailedSlot, JobFailure, Order, PoolControl, Target};
 
 use crate::halt::{Halt, Tally, When};
 use crate::inputs::{JobText, Piped};
-use crate::map::{INTERRUPTED, own_error, progress_bar, ran, write_failed};
+use crate::map::{own_error, progress_bar, ran, write_failed};
 use crate::output::{Finished, Printer, Settings};
 use crate::plan::{self, Jobs, Plan};
 use crate::pool_setup::{PoolSetup, build_pool};
@@ -236,13 +236,24 @@ fn exit_status(
         say!("hearth map: {msg}");
         return ExitCode::from(OWN_ERROR);
     }
-    if control.signalled().is_some() {
-        ExitCode::from(INTERRUPTED)
+    let signal = control.signalled();
+    if signal.is_some_and(|s| s != hearth::Signal::Hangup) {
+        crate::map::interrupted_status(args, signal)
     } else if args.each_host.pdsh.is_some_and(|pdsh| pdsh.largest_status) {
         ExitCode::from(tally.largest_status())
     } else if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
         // pdsh without -S: the summary said what failed.
         ExitCode::SUCCESS
+    } else if args.halting.halt.is_none() && !args.halting.fail_fast {
+        // GNU parallel runs each host's jobs as one job of its own: its
+        // exit status counts the hosts where something failed.
+        let mut hosts: Vec<usize> = (failures.unreachable.keys())
+            .chain(failures.failed.iter().map(|(host, _, _)| host))
+            .copied()
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        ExitCode::from(u8::try_from(hosts.len().min(101)).unwrap_or(101))
     } else {
         ExitCode::from(tally.exit_status())
     }
@@ -305,7 +316,9 @@ fn summarize(
                 failed.join(", ")
             );
         }
-    } else if !failures.failed.is_empty() {
+    } else if !failures.failed.is_empty() && !args.order.as_parallel {
+        // Started as `parallel`, failed jobs are left to the exit status,
+        // as GNU parallel leaves them.
         let listed = crate::summary::first_ten(&failures.failed, |(host, seq, why)| {
             format!("{} #{seq} ({why})", hosts[*host])
         });

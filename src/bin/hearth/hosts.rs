@@ -15,6 +15,23 @@ pub struct HostSpec {
     pub slots: Option<usize>,
 }
 
+/// The host of login `name` (`user@host:port`), without its user and
+/// port: GNU parallel's `$PARALLEL_SSHHOST`.
+pub fn host_part(name: &str) -> &str {
+    let host = name.rsplit_once('@').map_or(name, |(_, host)| host);
+    match host.rsplit_once(':') {
+        // `[::1]:22`, `host:22`; a bare IPv6 address has more colons.
+        Some((before, port))
+            if !before.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (before.ends_with(']') || !before.contains(':')) =>
+        {
+            before
+        }
+        _ => host,
+    }
+}
+
 /// The hosts of `-S` values and `--sshloginfile` files, in that order.
 pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
     let mut names = expand(values)?;
@@ -195,7 +212,16 @@ fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{HostSpec, expand, spec};
+    use super::{HostSpec, expand, host_part, spec};
+
+    #[test]
+    fn the_host_of_a_login() {
+        assert_eq!(host_part("me@node1:2222"), "node1");
+        assert_eq!(host_part("node1"), "node1");
+        assert_eq!(host_part(":"), ":");
+        assert_eq!(host_part("[::1]:22"), "[::1]");
+        assert_eq!(host_part("fe80::1"), "fe80::1");
+    }
 
     #[test]
     fn slots_before_a_host() {

@@ -239,7 +239,9 @@ pub struct MapArgs {
     #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher", "slurm"])]
     pub install_worker: bool,
     /// Set the variable NAME for the jobs on every host, with its value
-    /// here (repeatable; sent once per slot; not set here: not sent).
+    /// here (repeatable, or NAME1,NAME2; sent once per slot; not set here:
+    /// not sent). An exported bash function (export -f NAME) is sent as
+    /// one; `_` sends every variable --record-env did not write down.
     #[arg(long, value_name = "NAME")]
     pub env: Vec<String>,
     /// Run the jobs in DIR on every host (made if missing; relative: to
@@ -414,15 +416,17 @@ pub struct MapArgs {
 #[derive(Clone, Debug, Args)]
 pub struct EachHost {
     /// Run CMD once on every host, with no inputs (GNU parallel's
-    /// --nonall): the output grouped per host, `--tag` prefixes its lines
-    /// with the host; each host counts as a job for the exit status, and
-    /// a host that cannot be reached is said and counted as failed.
+    /// --nonall): -j hosts at once (one per core here by default), the
+    /// output grouped per host, `--tag` prefixes its lines with the host;
+    /// each host counts as a job for the exit status, and a host that
+    /// cannot be reached is said and counted as failed.
     #[arg(long, conflicts_with_all = ["onall", "slurm"])]
     pub nonall: bool,
-    /// Run every input on every host (GNU parallel's --onall): the output
+    /// Run every input on every host (GNU parallel's --onall): -j hosts at
+    /// once, each running its inputs one at a time in order; the output
     /// grouped per host, in the order of the hosts, `--tag` prefixes its
-    /// lines with the host; each host and input counts as a job for the
-    /// exit status.
+    /// lines with the host; the exit status counts the hosts where a job
+    /// failed.
     #[arg(long, conflicts_with = "slurm")]
     pub onall: bool,
     /// At most N jobs run at once over all the hosts: with --nonall, N
@@ -1113,6 +1117,15 @@ fn main() -> ExitCode {
             if let Some(answer) = args.settled.answer() {
                 println!("{answer}");
                 return ExitCode::SUCCESS;
+            }
+            if args.settled.record_env {
+                return match world::record_env() {
+                    Ok(_) => ExitCode::SUCCESS,
+                    Err(err) => {
+                        say!("hearth map: {err}");
+                        ExitCode::from(OWN_ERROR)
+                    }
+                };
             }
             if let Some(limits) = args.settled.limits(args.packing.max_chars) {
                 print!("{limits}");

@@ -31,6 +31,20 @@ use crate::{MapArgs, OWN_ERROR};
 /// Exit status after Ctrl+C.
 pub const INTERRUPTED: u8 = 130;
 
+/// The exit status of a run stop signal `signal` ended: 128 + its
+/// number, as a shell reports a command the signal ended (130 after
+/// Ctrl+C, 143 after SIGTERM), or 255 for hearth started as `parallel`,
+/// as GNU parallel exits when SIGINT or SIGTERM kills its jobs.
+pub fn interrupted_status(args: &MapArgs, signal: Option<hearth::Signal>) -> ExitCode {
+    if args.order.as_parallel {
+        return ExitCode::from(OWN_ERROR);
+    }
+    let code = signal
+        .and_then(|signal| u8::try_from(128 + signal.number()).ok())
+        .unwrap_or(INTERRUPTED);
+    ExitCode::from(code)
+}
+
 /// Jobs read from stdin and not yet taken by the pool, at most (the pool
 /// itself takes only as many as keep its slots busy).
 const FEED_CAPACITY: usize = 256;
@@ -118,6 +132,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         killed: HashSet::new(),
         reported: 0,
         write_error: None,
+        quiet_kill: args.order.as_parallel,
     };
     let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
         (Some((feed, _)), _) => feed.into(),
@@ -282,10 +297,22 @@ struct Reporter {
     reported: usize,
     /// The first error writing the output: the run is then killed.
     write_error: Option<io::Error>,
+    /// Started as `parallel`: once SIGINT or SIGTERM killed the run,
+    /// nothing more is printed or logged, as GNU parallel prints nothing
+    /// of the jobs it kills so.
+    quiet_kill: bool,
 }
 
 impl Reporter {
     fn on_event(&mut self, event: Event<'_>) -> ControlFlow<()> {
+        if self.quiet_kill
+            && self
+                .control
+                .signalled()
+                .is_some_and(|s| s != hearth::Signal::Hangup)
+        {
+            self.printer.mute();
+        }
         let (index, report) = match event {
             Event::Output {
                 index,
@@ -390,8 +417,13 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
         };
     }
     report_dead_hosts(&control.metrics());
-    let interrupted = control.signalled().is_some();
-    let why_stopped = if interrupted {
+    // SIGHUP (watched when started as `parallel`) only drained the run:
+    // its exit status is the jobs'.
+    let signal = control.signalled();
+    let interrupted = signal.is_some_and(|s| s != hearth::Signal::Hangup);
+    let why_stopped = if signal == Some(hearth::Signal::Hangup) {
+        "SIGHUP".to_owned()
+    } else if interrupted {
         "interrupted".to_owned()
     } else if let Some(when) = tally.halted {
         match (args.halting.fail_fast, &args.halting.halt) {
@@ -402,7 +434,11 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
     } else {
         "the pool stopped".to_owned()
     };
-    summarize(printer, reported, &why_stopped, args.order.as_parallel);
+    // Started as `parallel`, a run a signal stopped ends without a word,
+    // as GNU parallel's.
+    if !(signal.is_some() && args.order.as_parallel) {
+        summarize(printer, reported, &why_stopped, args.order.as_parallel);
+    }
     advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();
     // Inputs read but not taken by the run were dropped with its feed.
@@ -429,7 +465,7 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
         own_failure = true;
     }
     if interrupted {
-        ExitCode::from(INTERRUPTED)
+        interrupted_status(args, signal)
     } else if own_failure {
         ExitCode::from(OWN_ERROR)
     } else {

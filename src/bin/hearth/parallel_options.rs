@@ -27,10 +27,7 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         &["--embed", "--shebang", "--hashbang", "--shebang-wrap"],
         None,
     ),
-    (
-        &["--record-env", "--recordenv", "--session"],
-        Some("the nearest is --env NAME"),
-    ),
+    (&["--session"], Some("the nearest is --env NAME")),
     (&["-x", "--exit"], None),
     (&["--filter-hosts", "--filterhosts"], None),
     (
@@ -66,7 +63,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         None,
     ),
     (&["--template", "--tmpl"], None),
-    (&["--term-seq", "--termseq"], None),
     (&["--tmux", "--tmuxpane", "--tmux-pane"], None),
 ];
 
@@ -211,10 +207,7 @@ mod tests {
     #[test]
     fn lookup_finds_names_and_names_with_values() {
         assert_eq!(lookup("--ctagstring=x"), None);
-        assert_eq!(
-            lookup("--record-env"),
-            Some(Some("the nearest is --env NAME"))
-        );
+        assert_eq!(lookup("--session"), Some(Some("the nearest is --env NAME")));
         assert_eq!(lookup("--tmux"), Some(None));
         assert_eq!(lookup("--bogus"), None);
     }

@@ -326,7 +326,12 @@ impl<R: Input> Blocks<R> {
         let mut got = 0;
         let mut last = 1;
         while got < want && last > 0 {
-            if let Some(deadline) = deadline {
+            // The time counts once something came: before it there is
+            // nothing to cut, and a read that waits for it does not spin
+            // (a timeout shorter than a loop once never read at all).
+            if let Some(deadline) = deadline
+                && got > 0
+            {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let ready = !left.is_zero()
                     && self.input.ready_within(left).inspect_err(|_| {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hearth::remote::{Files, Host, Pool, PoolBuilder, PoolError, Slurm, Transport};
+use hearth::remote::{Files, Host, Pool, PoolBuilder, PoolError, Slurm, StopRule, Transport};
 
 use crate::JobTimeLimit;
 use crate::{MapArgs, sh, summary};
@@ -111,10 +111,33 @@ pub fn total_slots(args: &MapArgs) -> usize {
 /// The slots of a host: its own `N/`, or -j, or the default (the cores
 /// here, 2 for an ssh host).
 fn host_slots(args: &MapArgs, host: &crate::hosts::HostSpec) -> usize {
+    if gnu_each_host(args) {
+        // One job at a time on each host, in input order: -j says how
+        // many hosts at once (`hosts_at_once`).
+        return 1;
+    }
     match (host.slots, host.name.as_str()) {
         (Some(n), _) => n,
         (None, ":") => local_slots(args),
         (None, _) => slots_of(args, 2),
+    }
+}
+
+/// `hearth map --onall` / `--nonall` (not `hearth run`): GNU parallel's
+/// rule, which logs into -j hosts at once and runs one job at a time on
+/// each, in order.
+fn gnu_each_host(args: &MapArgs) -> bool {
+    (args.each_host.onall || args.each_host.nonall) && args.each_host.pdsh.is_none()
+}
+
+/// How many jobs run at once over all the hosts, if limited: --fanout,
+/// or under GNU parallel's rule for --onall and --nonall, -j hosts (one
+/// per core here by default).
+fn hosts_at_once(args: &MapArgs) -> Option<usize> {
+    match args.each_host.fanout {
+        Some(fanout) => Some(fanout as usize),
+        None if gnu_each_host(args) => Some(local_slots(args)),
+        None => None,
     }
 }
 
@@ -240,6 +263,11 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
             Some(workdir) => host.workdir(workdir),
             None => host,
         };
+        // Which login and host run the job, as GNU parallel tells its
+        // jobs (`:` for this machine).
+        let host = host
+            .env("PARALLEL_SSHLOGIN", &spec.name)
+            .env("PARALLEL_SSHHOST", crate::hosts::host_part(&spec.name));
         builder = builder.host(host);
     }
     builder.build().map_err(|err: PoolError| err.to_string())
@@ -303,8 +331,8 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
     if let Some(window) = args.window {
         builder = builder.window(window as usize);
     }
-    if let Some(fanout) = args.each_host.fanout {
-        builder = builder.max_running(fanout as usize);
+    if let Some(n) = hosts_at_once(args) {
+        builder = builder.max_running(n);
     }
     if let Some(delay) = args.ssh_delay {
         builder = builder.ssh_delay(delay);
@@ -316,9 +344,17 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .retries(more_runs(args.retries))
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
-        .on_slot_lost(summary::say_slot_lost)
-        // Ctrl+C: the first drains, the next kills, as in a runtime.
-        .stop_on_signals(summary::say_stop_signal);
+        .on_slot_lost(summary::say_slot_lost);
+    // Ctrl+C: the first drains, the next kills, as in a runtime; started
+    // as `parallel`, GNU parallel's rule: SIGINT and SIGTERM kill the
+    // jobs at once, SIGHUP drains.
+    let builder = if args.order.as_parallel {
+        builder
+            .stop_on_signals(summary::say_stop_signal_as_parallel)
+            .stop_rule(StopRule::GnuParallel)
+    } else {
+        builder.stop_on_signals(summary::say_stop_signal)
+    };
     let builder = match crate::load::throttle(args) {
         Some(throttle) => builder.throttle(throttle),
         None => builder,

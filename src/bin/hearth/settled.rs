@@ -100,6 +100,11 @@ pub struct Settled {
     /// run as usual.
     #[arg(aliases = ["showlimits"], long = "show-limits")]
     pub show_limits: bool,
+    /// Write down the names of the variables set now (a clean
+    /// environment) in GNU parallel's file of ignored variables under
+    /// ~/.parallel, for --env _, and exit.
+    #[arg(aliases = ["recordenv"], long = "record-env")]
+    pub record_env: bool,
 }
 
 /// The longest command line Linux runs: the shell takes it as one

@@ -235,6 +235,19 @@ pub fn say_stop_signal(_signal: Signal, step: StopStep, metrics: &PoolMetrics) {
     }
 }
 
+/// What a stop signal did, in GNU parallel's words, for hearth started
+/// as `parallel`: SIGHUP drains and says so; SIGINT and SIGTERM kill
+/// the jobs without a word.
+pub fn say_stop_signal_as_parallel(_signal: Signal, step: StopStep, metrics: &PoolMetrics) {
+    if step == StopStep::Drain {
+        say!(
+            "hearth: SIGHUP received. No new jobs will be started.\n\
+             hearth: Waiting for these {} jobs to finish. Send SIGTERM to stop now.",
+            metrics.slots_busy
+        );
+    }
+}
+
 /// `running=R done=D queued=Q; node1: running=.. done=..; ...`
 fn status_line(metrics: &PoolMetrics) -> String {
     let hosts: Vec<String> = metrics

@@ -15,25 +15,95 @@ use crate::MapArgs;
 use crate::replace::{Fill, Names, Template};
 
 /// `--env`: the named variables with their values here; a variable that
-/// is not set here is not sent (as in GNU parallel).
+/// is not set here is not sent (as in GNU parallel). As GNU parallel:
+/// `--env A,B` names two, a name that is an exported bash function
+/// (`export -f NAME`) sends the function (bash's `BASH_FUNC_NAME%%`, which
+/// the jobs' bash takes back as a function), and `_` sends every variable
+/// not in a clean environment (those `--record-env` wrote down).
 pub fn env(args: &MapArgs) -> Result<Vec<(String, String)>, String> {
-    let mut pairs = Vec::new();
-    for name in &args.env {
+    let mut names: Vec<String> = Vec::new();
+    for name in args.env.iter().flat_map(|list| list.split(',')) {
         if name.is_empty() || name.contains('=') {
             return Err(format!(
                 "--env {name:?}: give a variable's name, e.g. --env LANG (its value is taken \
                  from here)"
             ));
         }
-        match std::env::var(name) {
-            Ok(value) => pairs.push((name.clone(), value)),
-            Err(std::env::VarError::NotPresent) => {}
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(format!("--env {name}: its value here is not UTF-8"));
+        if name == "_" {
+            names.extend(not_ignored()?);
+        } else {
+            names.push(name.to_owned());
+        }
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for name in &names {
+        let function = [format!("BASH_FUNC_{name}%%"), format!("BASH_FUNC_{name}()")];
+        for name in std::iter::once(name).chain(&function) {
+            if pairs.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            match std::env::var(name) {
+                Ok(value) => pairs.push((name.clone(), value)),
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!("--env {name}: its value here is not UTF-8"));
+                }
             }
         }
     }
     Ok(pairs)
+}
+
+/// Where GNU parallel keeps `ignored_vars`: `$PARALLEL_HOME`, else
+/// `~/.parallel`.
+fn ignored_vars_file() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    var("PARALLEL_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".parallel")))
+        .map(|dir| dir.join("ignored_vars"))
+}
+
+/// The variables set here that a clean environment does not have, for
+/// `--env _`.
+fn not_ignored() -> Result<Vec<String>, String> {
+    let file = ignored_vars_file();
+    let text = file
+        .as_deref()
+        .and_then(|file| std::fs::read_to_string(file).ok())
+        .ok_or_else(|| {
+            "--env _ sends the variables a clean environment does not have: run \
+             `hearth map --record-env` (or `parallel --record-env`) in a clean environment first"
+                .to_owned()
+        })?;
+    let ignored: std::collections::HashSet<&str> = text.lines().collect();
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| !ignored.contains(name.as_str()))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `--record-env`: writes the names of the variables set now to
+/// `ignored_vars` (as GNU parallel), for `--env _` later; the file it
+/// wrote.
+pub fn record_env() -> Result<PathBuf, String> {
+    let file = ignored_vars_file()
+        .ok_or("--record-env: neither $PARALLEL_HOME nor $HOME is set: nowhere to write")?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("--record-env: cannot make {}: {err}", dir.display()))?;
+    }
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    names.sort();
+    let mut text = names.join("\n");
+    text.push('\n');
+    std::fs::write(&file, text)
+        .map_err(|err| format!("--record-env: cannot write {}: {err}", file.display()))?;
+    Ok(file)
 }
 
 /// `--workdir` for a host (`local`: this machine): `None` for the

@@ -71,6 +71,9 @@ pub(super) struct JobState {
     pub(super) history: Vec<FailedSlot>,
     /// Runs again after a failure of its own.
     pub(super) retries: u32,
+    /// The hosts where its own run failed: it runs again elsewhere while
+    /// another host may run it (GNU parallel's `--retries`).
+    pub(super) failed_hosts: Vec<usize>,
     pub(super) submitted: Instant,
     /// When its current attempt started running, as far as the pool can
     /// tell: when it was sent to an idle slot, or when the slot answered
@@ -155,6 +158,35 @@ pub(super) struct Jobs {
     completed: Vec<(usize, Completed)>,
     /// Bytes of [`Completed::Output`] in `completed`.
     output_waiting: usize,
+    /// Jobs with [`JobState::failed_hosts`]: without any, taking a job
+    /// asks nothing of the hosts.
+    avoiding: usize,
+}
+
+/// The slots' hosts, and which slots are alive, for a job that avoids
+/// the hosts where it failed.
+pub(super) struct SlotHosts {
+    /// The host of each slot.
+    pub(super) host: Vec<usize>,
+    /// Each slot is alive (not dead for good).
+    pub(super) alive: Vec<bool>,
+}
+
+impl SlotHosts {
+    /// True if a job that failed on `failed` hosts is better left to
+    /// another slot than slot `index`: it failed on this slot's host, and
+    /// a live slot of a host it did not fail on is `eligible` for it.
+    fn avoids(&self, failed: &[usize], eligible: &[bool], index: usize) -> bool {
+        let Some(here) = self.host.get(index) else {
+            return false;
+        };
+        failed.contains(here)
+            && (0..eligible.len()).any(|slot| {
+                eligible[slot]
+                    && self.alive.get(slot).copied().unwrap_or(false)
+                    && self.host.get(slot).is_some_and(|h| !failed.contains(h))
+            })
+    }
 }
 
 impl Jobs {
@@ -189,6 +221,7 @@ impl Jobs {
                 attempts: 0,
                 history: Vec::new(),
                 retries: 0,
+                failed_hosts: Vec::new(),
                 submitted: Instant::now(),
                 started: None,
                 reply,
@@ -215,7 +248,11 @@ impl Jobs {
 
     /// Takes job `id` out; the caller hands it its outcome.
     pub(super) fn remove(&mut self, id: usize) -> Option<JobState> {
-        self.table.remove(id)
+        let job = self.table.remove(id);
+        if job.as_ref().is_some_and(|job| !job.failed_hosts.is_empty()) {
+            self.avoiding -= 1;
+        }
+        job
     }
 
     /// Queues job `id` behind the others of its queue.
@@ -238,9 +275,37 @@ impl Jobs {
         self.queues.iter().all(|q| q.jobs.is_empty())
     }
 
-    /// Takes the next job slot `index` may run (see [`next_job`]).
-    pub(super) fn next_for(&mut self, index: usize, hold_for: Option<usize>) -> Option<usize> {
-        next_job(&mut self.queues, index, hold_for)
+    /// Takes the next job slot `index` may run (see [`next_job`]): not
+    /// one whose own run failed on the slot's host while a slot of another
+    /// host it did not fail on may run it (`slots`).
+    pub(super) fn next_for(
+        &mut self,
+        index: usize,
+        hold_for: Option<usize>,
+        slots: &SlotHosts,
+    ) -> Option<usize> {
+        if self.avoiding == 0 {
+            return next_job(&mut self.queues, index, hold_for, |_, _| false);
+        }
+        let table = &self.table;
+        next_job(&mut self.queues, index, hold_for, |eligible, id| {
+            id.checked_sub(table.first)
+                .and_then(|at| table.jobs.get(at)?.as_ref())
+                .is_some_and(|job| slots.avoids(&job.failed_hosts, eligible, index))
+        })
+    }
+
+    /// Job `id`'s own run failed on `host`: it runs again elsewhere if it
+    /// can.
+    pub(super) fn failed_on(&mut self, id: usize, host: usize) {
+        if let Some(job) = self.table.get_mut(id)
+            && !job.failed_hosts.contains(&host)
+        {
+            if job.failed_hosts.is_empty() {
+                self.avoiding += 1;
+            }
+            job.failed_hosts.push(host);
+        }
     }
 
     /// Empties every queue; returns the jobs that waited.
@@ -385,7 +450,12 @@ pub(crate) fn eligible_slots(hosts: &[Host], target: &Target) -> Result<Vec<bool
 
 /// Takes the next job slot `index` may run from `queues`: the oldest at
 /// the head of a queue the slot serves, or only job `hold_for` if set.
-fn next_job(queues: &mut [Queue], index: usize, hold_for: Option<usize>) -> Option<usize> {
+fn next_job(
+    queues: &mut [Queue],
+    index: usize,
+    hold_for: Option<usize>,
+    skip: impl Fn(&[bool], usize) -> bool,
+) -> Option<usize> {
     let mut served = queues
         .iter_mut()
         .filter(|q| q.eligible.get(index).copied().unwrap_or(false));
@@ -397,10 +467,16 @@ fn next_job(queues: &mut [Queue], index: usize, hold_for: Option<usize>) -> Opti
             q.jobs.remove(at)
         });
     }
-    let queue = served
-        .filter(|q| !q.jobs.is_empty())
-        .min_by_key(|q| q.jobs.front().copied())?;
-    queue.jobs.pop_front()
+    // The first job of each queue this slot should take (the head, unless
+    // it is `skip`ped), the oldest of them.
+    let (queue, at, _) = served
+        .filter_map(|q| {
+            let at = q.jobs.iter().position(|&id| !skip(&q.eligible, id))?;
+            let id = q.jobs[at];
+            Some((q, at, id))
+        })
+        .min_by_key(|(_, _, id)| *id)?;
+    queue.jobs.remove(at)
 }
 
 /// Why a job the pool does not run any more was cancelled.
@@ -425,24 +501,53 @@ mod tests {
             queue(&[true, false], &[3, 4]),
             queue(&[true, true], &[2, 9]),
         ];
-        assert_eq!(next_job(&mut queues, 0, None), Some(2));
-        assert_eq!(next_job(&mut queues, 1, None), Some(9));
-        assert_eq!(next_job(&mut queues, 1, None), None);
-        assert_eq!(next_job(&mut queues, 0, None), Some(3));
+        assert_eq!(next_job(&mut queues, 0, None, |_, _| false), Some(2));
+        assert_eq!(next_job(&mut queues, 1, None, |_, _| false), Some(9));
+        assert_eq!(next_job(&mut queues, 1, None, |_, _| false), None);
+        assert_eq!(next_job(&mut queues, 0, None, |_, _| false), Some(3));
     }
 
     #[test]
     fn a_held_job_is_the_only_one_handed_out_wherever_it_waits() {
         // Put back behind job 5 by failed slots, job 7 is the one held for.
         let mut queues = [queue(&[true, true], &[5, 7, 8])];
-        assert_eq!(next_job(&mut queues, 0, Some(7)), Some(7));
-        assert_eq!(next_job(&mut queues, 1, Some(7)), None);
+        assert_eq!(next_job(&mut queues, 0, Some(7), |_, _| false), Some(7));
+        assert_eq!(next_job(&mut queues, 1, Some(7), |_, _| false), None);
         assert_eq!(queues[0].jobs, [5, 8]);
         // Held for a job this slot may not run: nothing for it.
         let mut queues = [queue(&[false, true], &[1]), queue(&[true, true], &[2])];
-        assert_eq!(next_job(&mut queues, 0, Some(1)), None);
-        assert_eq!(next_job(&mut queues, 1, Some(1)), Some(1));
-        assert_eq!(next_job(&mut queues, 1, None), Some(2));
+        assert_eq!(next_job(&mut queues, 0, Some(1), |_, _| false), None);
+        assert_eq!(next_job(&mut queues, 1, Some(1), |_, _| false), Some(1));
+        assert_eq!(next_job(&mut queues, 1, None, |_, _| false), Some(2));
+    }
+
+    #[test]
+    fn a_job_that_failed_on_a_host_goes_to_another_while_one_may_run_it() {
+        let mut jobs = Jobs::default();
+        let reply = || Reply::Collect(0);
+        // Slots 0 and 1 on host 0, slot 2 on host 1.
+        let all = [true, true, true];
+        let a = jobs.add(&all, Arc::from("h"), Vec::new(), reply());
+        let b = jobs.add(&all, Arc::from("h"), Vec::new(), reply());
+        jobs.queue_back(a);
+        jobs.queue_back(b);
+        let slots = |alive: [bool; 3]| SlotHosts {
+            host: vec![0, 0, 1],
+            alive: alive.to_vec(),
+        };
+        jobs.failed_on(a, 0);
+        // Host 0 takes the next job instead; host 1 takes the failed one.
+        assert_eq!(jobs.next_for(0, None, &slots([true; 3])), Some(b));
+        assert_eq!(jobs.next_for(2, None, &slots([true; 3])), Some(a));
+        // With host 1 dead, host 0 runs it again.
+        jobs.queue_front(a);
+        assert_eq!(jobs.next_for(0, None, &slots([true, true, false])), Some(a));
+        // Failed on both: any host.
+        jobs.queue_front(a);
+        jobs.failed_on(a, 1);
+        assert_eq!(jobs.next_for(1, None, &slots([true; 3])), Some(a));
+        assert!(jobs.remove(a).is_some());
+        assert_eq!(jobs.avoiding, 0);
     }
 
     #[test]

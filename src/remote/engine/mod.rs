@@ -558,6 +558,19 @@ impl Engine {
         }
     }
 
+    /// Each slot's host and whether it is alive, for the jobs that avoid
+    /// the hosts where they failed.
+    fn slot_hosts(&self) -> jobs::SlotHosts {
+        jobs::SlotHosts {
+            host: self.slots.iter().map(|entry| entry.host).collect(),
+            alive: self
+                .slots
+                .iter()
+                .map(|entry| entry.dead.is_none())
+                .collect(),
+        }
+    }
+
     /// Gives queued jobs to ready slots with room; returns the slots whose
     /// pipe failed while writing (a transport failure).
     fn dispatch(&mut self, now: Instant) -> Vec<(usize, SlotFailure)> {
@@ -576,6 +589,7 @@ impl Engine {
                 .sum();
             max.saturating_sub(running)
         });
+        let slot_hosts = self.slot_hosts();
         for index in 0..self.slots.len() {
             let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
@@ -603,7 +617,7 @@ impl Engine {
                 if room == Some(0) {
                     break;
                 }
-                let Some(id) = self.jobs.next_for(index, self.hold_for) else {
+                let Some(id) = self.jobs.next_for(index, self.hold_for, &slot_hosts) else {
                     break;
                 };
                 decr(&self.stats.queued);
@@ -695,7 +709,7 @@ impl Engine {
     /// Queues job `id`, whose own run failed, to run again at the head of
     /// its queue, if it has retries left and the pool runs; false if not
     /// (the failure is then its outcome).
-    fn retry_own_failure(&mut self, id: usize) -> bool {
+    fn retry_own_failure(&mut self, id: usize, host: usize) -> bool {
         if self.settings.retries == 0 || self.phase != Phase::Running || self.paused {
             return false;
         }
@@ -708,6 +722,8 @@ impl Engine {
         job.retries += 1;
         job.started = None;
         debug!(job = id, retry = job.retries; "remote job failed; running it again");
+        // Another host next, while one may run it (GNU parallel's rule).
+        self.jobs.failed_on(id, host);
         self.jobs.restart_output(id);
         self.jobs.queue_front(id);
         incr(&self.stats.queued);
@@ -908,7 +924,7 @@ impl Engine {
         // The output is looked at only when it may run again.
         let retried = self.settings.retries > 0
             && self.is_own_failure(&outcome)
-            && self.retry_own_failure(job);
+            && self.retry_own_failure(job, host);
         if !retried {
             self.finish(job, outcome, Some((host, info)));
         }

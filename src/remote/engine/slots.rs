@@ -44,7 +44,7 @@ pub(super) struct SlotEntry {
     /// Failed starts in a row (before a handshake completed).
     pub(super) failed_starts: u32,
     /// Set when the slot is dead for good: why.
-    dead: Option<FailedSlot>,
+    pub(super) dead: Option<FailedSlot>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
     closing: bool,
     /// A failed slot that closed its stdout, until its exit status is known
@@ -224,7 +224,11 @@ impl Engine {
                 config: Vec::new(),
                 slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
                 slot: number,
-                env: self.settings.env.clone(),
+                env: (self.settings.env.iter())
+                    .filter(|(name, _)| !host.env.iter().any(|(n, _)| n == name))
+                    .chain(&host.env)
+                    .cloned()
+                    .collect(),
                 workdir: host.workdir.clone(),
             };
             match Slot::spawn(
@@ -538,7 +542,7 @@ impl Engine {
         }
         if let Some((id, _)) = running {
             decr(&self.stats.in_flight);
-            if !self.retry_own_failure(id) {
+            if !self.retry_own_failure(id, host) {
                 self.finish(id, Err(failure), Some((host, info)));
             }
         }

@@ -6,6 +6,9 @@
 //! drains, the pool starting no new job while the running ones finish;
 //! the next kills the slots.
 //!
+//! With [`StopRule::GnuParallel`], GNU parallel's rule instead: the first
+//! stop signal kills, and SIGHUP (watched then too) drains.
+//!
 //! The signals are read from a `signalfd` registered on the pool's poll
 //! (`sys::ProcessSignals`), so they are seen whenever the pool is driven:
 //! during a run, and during its shutdown.
@@ -44,6 +47,21 @@ impl fmt::Display for StopStep {
     }
 }
 
+/// The rule a pool's stop signals follow
+/// ([`PoolBuilder::stop_rule`](super::PoolBuilder::stop_rule)).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopRule {
+    /// A runtime's: the first stop signal (SIGINT, SIGTERM, SIGQUIT)
+    /// drains, the next kills; SIGHUP keeps its default action.
+    #[default]
+    Runtime,
+    /// GNU parallel's: the first stop signal kills the slots at once (the
+    /// jobs not done are reported cancelled), and SIGHUP drains (no new
+    /// job starts; the running ones finish).
+    GnuParallel,
+}
+
 /// Told of each stop signal and what it did.
 pub(crate) type OnStopSignal = Hook<dyn Fn(Signal, StopStep, &PoolMetrics) + Send + Sync>;
 
@@ -51,15 +69,21 @@ pub(crate) type OnStopSignal = Hook<dyn Fn(Signal, StopStep, &PoolMetrics) + Sen
 pub(crate) struct Watch {
     pub(super) signals: ProcessSignals,
     policy: Policy,
+    rule: StopRule,
     on_signal: OnStopSignal,
 }
 
 impl Watch {
     /// Blocks the stop signals for the calling thread (and the threads it
     /// starts from now on) and reads them from a `signalfd`.
-    pub(crate) fn new(on_signal: OnStopSignal) -> std::io::Result<Watch> {
+    pub(crate) fn new(on_signal: OnStopSignal, rule: StopRule) -> std::io::Result<Watch> {
+        let signals = match rule {
+            StopRule::Runtime => ProcessSignals::stop_signals()?,
+            StopRule::GnuParallel => ProcessSignals::stop_signals_and_hangup()?,
+        };
         Ok(Watch {
-            signals: ProcessSignals::stop_signals()?,
+            signals,
+            rule,
             // No grace period: a pool's drain lasts as long as its jobs.
             policy: Policy::new(Duration::MAX, false),
             on_signal,
@@ -86,13 +110,17 @@ impl Pool {
                 signal,
                 receivers: 0,
             };
-            let step = match watch.policy.on(event, Instant::now()) {
-                Action::Drain => StopStep::Drain,
-                Action::Force(_) => StopStep::Kill,
-                action => {
-                    debug!(signal:% = signal, action:? = action; "remote pool: signal ignored");
-                    continue;
-                }
+            let step = match (watch.rule, signal) {
+                (StopRule::GnuParallel, Signal::Hangup) => StopStep::Drain,
+                (StopRule::GnuParallel, _) => StopStep::Kill,
+                (StopRule::Runtime, _) => match watch.policy.on(event, Instant::now()) {
+                    Action::Drain => StopStep::Drain,
+                    Action::Force(_) => StopStep::Kill,
+                    action => {
+                        debug!(signal:% = signal, action:? = action; "remote pool: signal ignored");
+                        continue;
+                    }
+                },
             };
             let control = &self.control;
             let _ = control.signalled.set(signal);

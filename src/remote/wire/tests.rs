@@ -1407,3 +1407,30 @@ fn blocking_write_and_read() -> Result<(), WireError> {
     assert_eq!(read_frame(&mut stdin, &mut decoder)?, None); // The end.
     Ok(())
 }
+
+#[test]
+fn junk_before_the_first_frame_is_skipped_and_only_there() {
+    let mut decoder = FrameDecoder::default();
+    // A greeting cut where the magic may begin: the "HR" waits.
+    feed_all(&mut decoder, b"Welcome to node1\nHR");
+    assert_eq!(
+        decoder.skip_junk_before_first_frame(),
+        b"Welcome to node1\n"
+    );
+    assert_eq!(decoder.next_frame().expect("no frame yet"), None);
+    let hello = encoded(&Frame::Hello { version: 7 });
+    feed_all(&mut decoder, &hello[2..]);
+    assert_eq!(decoder.skip_junk_before_first_frame(), b"");
+    assert_eq!(
+        decoder.next_frame().expect("the frame"),
+        Some(Frame::Hello { version: 7 })
+    );
+    // After a frame, junk is an error again, not skipped.
+    feed_all(&mut decoder, b"junk");
+    assert_eq!(decoder.skip_junk_before_first_frame(), b"");
+    assert!(matches!(
+        decoder.next_frame(),
+        Err(WireError::BadMagic { offset, .. })
+            if offset == (b"Welcome to node1\n".len() + hello.len()) as u64
+    ));
+}
