@@ -37,6 +37,7 @@ mod machine;
 mod map;
 mod output;
 mod parallel_options;
+mod pdsh;
 mod perl_expr;
 mod pipe;
 mod pipe_part;
@@ -1202,12 +1203,14 @@ fn with_profiles(cli: Cli, args: &[OsString]) -> Cli {
     }
 }
 
-/// Parses the command line. GNU parallel's `-l` takes a number only when
-/// one follows it (`-l` alone is `-l 1`); clap's options take their value
-/// or none, so a `-l` that made clap take the next word as its number is
-/// read again as `-l1`.
+/// Parses the command line. hearth started as `pdsh` reads its words with
+/// pdsh's getopt rules first (`pdsh.rs`). GNU parallel's `-l` takes a
+/// number only when one follows it (`-l` alone is `-l 1`); clap's options
+/// take their value or none, so a `-l` that made clap take the next word
+/// as its number is read again as `-l1`.
 fn parse_cli() -> Result<Cli, clap::Error> {
     let mut args = command_line();
+    pdsh::getopt(&mut args).map_err(run::usage_error)?;
     run::pdsh_status_flag(&mut args);
     let cli = parse_args(&mut args)?;
     Ok(with_profiles(cli, &args))

@@ -80,9 +80,9 @@ pub struct RunArgs {
     pub no_names: bool,
     /// Exit with the largest of the command's exit statuses over the
     /// hosts (255 for a host not reached) instead of the number of hosts
-    /// where it failed: pdsh's -S, which is taken as this when another
-    /// option follows it (-S -w node1 ...); -S with a word after it names
-    /// hosts.
+    /// where it failed: pdsh's -S. Started as pdsh, -S is always this;
+    /// else it is taken as this when another option follows it (-S -w
+    /// node1 ...), and -S with a word after it names hosts.
     #[arg(long = "largest-status")]
     pub largest_status: bool,
     /// Exit 0 whatever the commands did (unless --largest-status), as
@@ -98,7 +98,8 @@ pub struct RunArgs {
 
 /// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
 /// status) read as `--largest-status` where it cannot be hearth's `-S
-/// HOSTS`: when another option, or nothing, follows it.
+/// HOSTS`: when another option, or nothing, follows it. (Started as
+/// `pdsh`, `pdsh::getopt` has read every `-S` as pdsh's already.)
 pub fn pdsh_status_flag(args: &mut [OsString]) {
     if args.get(1).is_none_or(|word| word != "run") {
         return;
@@ -214,7 +215,7 @@ impl RunArgs {
 }
 
 /// A usage error of `hearth run`, shown with its usage.
-fn usage_error(msg: String) -> clap::Error {
+pub fn usage_error(msg: String) -> clap::Error {
     let mut cli = Cli::command();
     cli.build();
     match cli.find_subcommand_mut("run") {

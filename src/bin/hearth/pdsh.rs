@@ -1,0 +1,260 @@
+//! pdsh's command line for hearth started as `pdsh` (`hearth run
+//! --as-pdsh`): its words read with pdsh's getopt rules before clap sees
+//! them ([`getopt`]), so `-S` is always pdsh's flag, bundles (`-SNw
+//! node1`) split and the command's own options stay the command's. Called
+//! by `main.rs`'s `parse_cli` on every command line; it leaves all but
+//! pdsh's alone.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use clap::CommandFactory;
+
+use crate::Cli;
+
+/// pdsh's options that take no argument.
+const FLAGS: &[u8] = b"SNbdqVLhiaA";
+/// pdsh's options that take an argument (attached, `-wnode1`, or the next
+/// word).
+const VALUED: &[u8] = b"wxltufRMgXFe";
+
+/// Whether `args` (the whole command line, program name first) is
+/// `hearth run --as-pdsh`: hearth started as `pdsh`.
+pub fn is_pdsh(args: &[OsString]) -> bool {
+    args.get(1).is_some_and(|word| word == "run")
+        && args
+            .iter()
+            .skip(2)
+            .take_while(|word| *word != "--")
+            .any(|word| word == "--as-pdsh")
+}
+
+/// `hearth run --as-pdsh`'s words as pdsh's getopt reads them, in the
+/// words clap takes: options end at `--` or at the first word that is not
+/// one (POSIX getopt, as pdsh's: the command's own `-n` is its own), and
+/// `--` is put before the command; a bundle is split (`-SNw node1` is `-S
+/// -N -w node1`); `-S` is `--largest-status`, `-q`, `-V` (and `-L`), `-h`
+/// the hidden `--pdsh-query`, `--pdsh-version`, `--pdsh-help`; `-b` and
+/// `-d` (batch mode, debugging) do nothing here. hearth's own long options
+/// (`--ssh CMD`) are kept with their values. Other command lines are left
+/// as they are.
+///
+/// # Errors
+///
+/// A usage error as pdsh words it: an unknown option, a missing argument,
+/// a pdsh option hearth lacks (genders, modules).
+pub fn getopt(args: &mut Vec<OsString>) -> Result<(), String> {
+    if !is_pdsh(args) {
+        return Ok(());
+    }
+    let mut out: Vec<OsString> = args[..2].to_vec();
+    let mut words = args[2..].iter();
+    while let Some(word) = words.next() {
+        let bytes = word.as_bytes();
+        if word == "--" || bytes.len() < 2 || bytes[0] != b'-' {
+            out.push("--".into());
+            if word != "--" {
+                out.push(word.clone());
+            }
+            out.extend(words.cloned());
+            break;
+        }
+        if bytes.starts_with(b"--") {
+            out.push(word.clone());
+            if !bytes.contains(&b'=') && long_takes_value(&bytes[2..]) {
+                out.extend(words.next().cloned());
+            }
+            continue;
+        }
+        for (at, &letter) in bytes.iter().enumerate().skip(1) {
+            if VALUED.contains(&letter) {
+                let value = match &bytes[at + 1..] {
+                    [] => words.next().cloned().ok_or_else(|| {
+                        format!("option requires an argument -- '{}'", char::from(letter))
+                    })?,
+                    attached => OsStr::from_bytes(attached).to_owned(),
+                };
+                out.push(valued(letter, &value)?);
+                break;
+            }
+            out.extend(flag(letter)?.map(OsString::from));
+        }
+    }
+    *args = out;
+    Ok(())
+}
+
+/// The word clap takes for pdsh's flag `letter` (none for a flag that
+/// changes nothing here).
+fn flag(letter: u8) -> Result<Option<&'static str>, String> {
+    Ok(match letter {
+        b'S' => Some("--largest-status"),
+        b'N' => Some("-N"),
+        b'q' => Some("--pdsh-query"),
+        b'V' | b'L' => Some("--pdsh-version"),
+        b'h' => Some("--pdsh-help"),
+        // Batch mode (no ^C status) and debugging: hearth's Ctrl+C is the
+        // same either way.
+        b'b' | b'd' => None,
+        b'i' | b'a' | b'A' => return Err(lacked(letter)),
+        _ if FLAGS.contains(&letter) => unreachable!("every flag has its arm"),
+        _ => {
+            let shown = if letter.is_ascii_graphic() {
+                char::from(letter).to_string()
+            } else {
+                format!("\\x{letter:02x}")
+            };
+            return Err(format!("invalid option -- '{shown}'"));
+        }
+    })
+}
+
+/// The word clap takes for pdsh's option `letter` with its `value`: `-w`
+/// and its value in one word (`-w=-node1`), so a value that starts with
+/// `-` stays a value.
+fn valued(letter: u8, value: &OsStr) -> Result<OsString, String> {
+    match letter {
+        b'w' | b'x' | b'l' | b't' | b'u' | b'f' | b'R' => {
+            let mut word = OsString::from(format!("-{}=", char::from(letter)));
+            word.push(value);
+            Ok(word)
+        }
+        _ => Err(lacked(letter)),
+    }
+}
+
+/// A pdsh option hearth does not have, named.
+fn lacked(letter: u8) -> String {
+    let what = match letter {
+        b'g' | b'X' | b'F' | b'a' | b'A' | b'i' => "genders, which hearth does not read",
+        b'M' => "its misc modules, which hearth does not have",
+        _ => "not in hearth",
+    };
+    format!(
+        "-{}: pdsh's option for {what}; name the hosts with -w",
+        char::from(letter)
+    )
+}
+
+/// Whether `hearth run`'s long option `name` takes a value (`--ssh CMD`):
+/// clap's own definition says.
+fn long_takes_value(name: &[u8]) -> bool {
+    let cli = Cli::command();
+    let Some(run) = cli.find_subcommand("run") else {
+        return false;
+    };
+    run.get_arguments().any(|arg| {
+        let named = arg.get_long().is_some_and(|long| long.as_bytes() == name)
+            || arg
+                .get_all_aliases()
+                .is_some_and(|aliases| aliases.iter().any(|a| a.as_bytes() == name));
+        named && arg.get_action().takes_values()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(words: &[&str]) -> Result<Vec<String>, String> {
+        let mut args: Vec<OsString> = ["hearth", "run", "--as-pdsh"]
+            .iter()
+            .chain(words)
+            .map(OsString::from)
+            .collect();
+        getopt(&mut args)?;
+        Ok(args[3..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect())
+    }
+
+    #[test]
+    fn dash_s_is_a_flag_and_options_end_at_the_command() {
+        assert_eq!(
+            read(&["-w", "node1", "-S", "cat", "/etc/hostname"]).unwrap(),
+            ["-w=node1", "--largest-status", "--", "cat", "/etc/hostname"]
+        );
+        assert_eq!(
+            read(&["-w", "node1", "-S", "node2", "echo"]).unwrap(),
+            ["-w=node1", "--largest-status", "--", "node2", "echo"]
+        );
+        assert_eq!(
+            read(&["-w", "n", "echo", "-n", "-S", "--", "x"]).unwrap(),
+            ["-w=n", "--", "echo", "-n", "-S", "--", "x"]
+        );
+        assert_eq!(
+            read(&["-w", "n", "--", "-S"]).unwrap(),
+            ["-w=n", "--", "-S"]
+        );
+    }
+
+    #[test]
+    fn bundles_split_and_values_attach() {
+        assert_eq!(
+            read(&["-SNw", "node1", "x"]).unwrap(),
+            ["--largest-status", "-N", "-w=node1", "--", "x"]
+        );
+        assert_eq!(
+            read(&["-NS", "-wnode[1-2]", "-x", "-node1", "x"]).unwrap(),
+            [
+                "-N",
+                "--largest-status",
+                "-w=node[1-2]",
+                "-x=-node1",
+                "--",
+                "x"
+            ]
+        );
+        assert_eq!(
+            read(&["-bd", "-Swn", "-f1", "-qV", "-h"]).unwrap(),
+            [
+                "--largest-status",
+                "-w=n",
+                "-f=1",
+                "--pdsh-query",
+                "--pdsh-version",
+                "--pdsh-help"
+            ]
+        );
+        // hearth's own long options keep their values.
+        assert_eq!(
+            read(&["--ssh", "ssh -F c", "-S", "--slf=f", "x"]).unwrap(),
+            [
+                "--ssh",
+                "ssh -F c",
+                "--largest-status",
+                "--slf=f",
+                "--",
+                "x"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_and_lacked_options_are_errors() {
+        assert_eq!(read(&["-Z", "x"]).unwrap_err(), "invalid option -- 'Z'");
+        assert_eq!(
+            read(&["-w"]).unwrap_err(),
+            "option requires an argument -- 'w'"
+        );
+        assert!(read(&["-g", "rack1", "x"]).unwrap_err().contains("genders"));
+        assert!(read(&["-a", "x"]).unwrap_err().contains("genders"));
+    }
+
+    #[test]
+    fn other_command_lines_are_left_alone() {
+        let mut args: Vec<OsString> = ["hearth", "run", "-S", "n1", "x"]
+            .map(OsString::from)
+            .to_vec();
+        let before = args.clone();
+        getopt(&mut args).unwrap();
+        assert_eq!(args, before);
+        let mut args: Vec<OsString> = ["hearth", "map", "--as-pdsh", "-S", "x"]
+            .map(OsString::from)
+            .to_vec();
+        let before = args.clone();
+        getopt(&mut args).unwrap();
+        assert_eq!(args, before);
+    }
+}
