@@ -309,3 +309,40 @@ fn fanout_of_one_runs_one_host_at_a_time() {
     let output = hearth(&["run", "-f", "0", "-S", ":", "true"], "");
     assert_exit(&output, 255);
 }
+
+/// `hearth run` never runs the command twice on a host: a host whose
+/// connection dies before any output is a failed host (255 with -S, as
+/// pdsh's ssh that died), not tried again on another of its slots;
+/// `--attempts` asks for more.
+#[test]
+fn run_tries_each_host_once() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let dir = sshd.scratch("run-once");
+    let count = dir.join("count").display().to_string();
+    // The job's shell kills its worker, the slot's end of the connection.
+    let command = format!("echo ran >> {count}; kill -KILL $PPID");
+    let output = hearth(&["run", "--ssh", &ssh, "-S", "-w", "node1", &command], "");
+    assert_exit(&output, 255);
+    let ran = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(ran, "ran\n", "{}", stderr(&output));
+    assert!(stderr(&output).contains("node1"), "{}", stderr(&output));
+    std::fs::remove_file(&count).unwrap();
+    let output = hearth(
+        &[
+            "run",
+            "--ssh",
+            &ssh,
+            "--attempts",
+            "2",
+            "-S",
+            "-w",
+            "node1",
+            &command,
+        ],
+        "",
+    );
+    assert_exit(&output, 255);
+    let ran = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(ran, "ran\nran\n", "{}", stderr(&output));
+}

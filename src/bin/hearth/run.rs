@@ -74,6 +74,11 @@ pub struct RunArgs {
     /// before it is declared dead.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit)]
     pub slot_timeout: Option<Duration>,
+    /// Attempts per host when its connection (its slot) dies before the
+    /// command ends: 1, so the command never runs twice on a host, as
+    /// pdsh's; a host whose attempts all died failed (exit 255 for it).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
     /// Print the output without the `host: ` before each line (pdsh's
     /// -N).
     #[arg(short = 'N')]
@@ -144,6 +149,7 @@ impl RunArgs {
             ("--timeout", self.timeout.map(seconds)),
             ("--slot-timeout", self.slot_timeout.map(seconds)),
             ("--fanout", self.fanout.map(|n| n.to_string())),
+            ("--attempts", Some(self.attempts.to_string())),
         ];
         for (flag, value) in optional {
             if let Some(value) = value {
