@@ -2,10 +2,11 @@
 //! over the private sshd: the same command lines, read with pdsh's getopt
 //! rules, print the same lines and exit with the same status.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-use super::{sshd, stdout};
+use super::stdout;
 use crate::sshd::Sshd;
 
 /// pdsh itself, if installed (Debian package `pdsh`): `None`, said on
@@ -37,44 +38,56 @@ struct Both {
 impl Both {
     /// `None` (said) when sshd or pdsh is missing and not required.
     fn start(name: &str) -> Option<Both> {
-        let sshd = sshd()?;
+        let sshd = Sshd::start_or_skip(&["node1", "node2", "node3", "node4"])?;
         let pdsh = pdsh()?;
         let link = sshd.scratch(name).join("pdsh");
         std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
         Some(Both { sshd, pdsh, link })
     }
 
-    /// pdsh, over the private sshd (through `PDSH_SSH_ARGS`), with `args`
-    /// and `env`.
-    fn theirs(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// pdsh, over the private sshd (through `PDSH_SSH_ARGS`), with `args`,
+    /// `env` and `stdin`.
+    fn theirs(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         let config = self.sshd.config_path().display().to_string();
-        Command::new(self.pdsh)
+        let mut cmd = Command::new(self.pdsh);
+        let _ = cmd
             .args(args)
             .env("PDSH_RCMD_TYPE", "ssh")
             .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"))
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
+            .envs(env.iter().copied());
+        output(cmd, stdin)
     }
 
     /// hearth started as `pdsh`, over the private sshd (through `--ssh`),
-    /// with `args` and `env`.
-    fn ours(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// with `args`, `env` and `stdin`.
+    fn ours(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         let ssh = self.sshd.ssh_command().join(" ");
-        Command::new(&self.link)
+        let mut cmd = Command::new(&self.link);
+        let _ = cmd
             .args(["--ssh", &ssh])
             .args(args)
             .env_remove("HEARTH_LOG")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
+            .envs(env.iter().copied());
+        output(cmd, stdin)
     }
 
     /// The same words to both: the same lines on stdout (in any order)
     /// and the same exit status.
     #[track_caller]
     fn same(&self, args: &[&str], env: &[(&str, &str)]) -> (Output, Output) {
-        let (theirs, ours) = (self.theirs(args, env), self.ours(args, env));
+        self.same_with_stdin(args, env, "")
+    }
+
+    /// [`Both::same`], both given `stdin`.
+    #[track_caller]
+    fn same_with_stdin(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: &str,
+    ) -> (Output, Output) {
+        let theirs = self.theirs(args, env, stdin);
+        let ours = self.ours(args, env, stdin);
         assert_eq!(
             sorted(&ours),
             sorted(&theirs),
@@ -91,6 +104,30 @@ impl Both {
         );
         (theirs, ours)
     }
+}
+
+/// Runs `cmd` with `stdin` written to it; its output.
+fn output(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let output = super::wait_output(child);
+    writer.join().unwrap();
+    output
+}
+
+/// The user the private sshd lets in.
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// The lines of stdout, sorted.
@@ -122,4 +159,45 @@ fn options_are_read_as_pdshs_getopt_reads_them() {
     for args in cases {
         let _ = both.same(args, &[]);
     }
+}
+
+/// pdsh's host lists: `^FILE` in -x and `-^FILE` in -w, regular
+/// expressions that keep (`/RE/`) or drop (`-/RE/`, `-x /RE/`) hosts, a
+/// `-x HOST` that leaves out `user@HOST`, host files with several hosts a
+/// line and comments, `-w -` from stdin, hosts separated by whitespace,
+/// and `ssh:` before a host.
+#[test]
+fn host_lists_as_pdsh_reads_them() {
+    let Some(both) = Both::start("host-lists") else {
+        return;
+    };
+    let dir = both.sshd.scratch("host-list-files");
+    let out = dir.join("out");
+    std::fs::write(&out, "node2, node3 # two of them\n# none\n").unwrap();
+    let lines = dir.join("lines");
+    std::fs::write(&lines, "node1 node2 # the first two\n\nnode3,node4\n").unwrap();
+    let (out, lines) = (out.display().to_string(), lines.display().to_string());
+    let user = user();
+    let (out_hat, lines_hat) = (format!("^{out}"), format!("^{lines}"));
+    let at_range = format!("{user}@node[1-2]");
+    let ssh_at = format!("ssh:{user}@node[1-2]");
+    let minus_hat = format!("node[1-4],-^{out}");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-w", "node[1-4]", "-x", &out_hat, "echo", "a"],
+        vec!["-w", &minus_hat, "echo", "b"],
+        vec!["-w", "node[1-4]", "-x", "/node[23]/", "echo", "c"],
+        vec!["-w", "node[1-4],-/node[23]/", "echo", "d"],
+        vec!["-w", "node[1-4],/node[23]/", "echo", "e"],
+        vec!["-w", &at_range, "-x", "node2", "echo", "f"],
+        vec!["-w", &lines_hat, "echo", "g"],
+        vec!["-w", "node1 node2", "echo", "h"],
+        vec!["-w", "ssh:node1", "echo", "i"],
+        vec!["-w", &ssh_at, "echo", "j"],
+    ];
+    for args in cases {
+        let (_, ours) = both.same(&args, &[]);
+        assert!(!ours.stdout.is_empty(), "{args:?}");
+    }
+    let _ = both.same_with_stdin(&["-w", "-", "echo", "k"], &[], "node1\nnode3\n");
+    let _ = both.same(&["echo", "l"], &[("WCOLL", &lines)]);
 }

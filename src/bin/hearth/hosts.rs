@@ -39,7 +39,7 @@ fn read_file(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// `N/host` as host with N slots; `host` as it is.
-fn spec(name: &str) -> Result<HostSpec, String> {
+pub fn spec(name: &str) -> Result<HostSpec, String> {
     let name = name.trim();
     let Some((count, host)) = name
         .split_once('/')
@@ -96,7 +96,7 @@ pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// `a,b[1,2],c` as `a`, `b[1,2]`, `c`.
-fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
+pub fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0);
     for (at, c) in value.char_indices() {

@@ -38,6 +38,7 @@ mod map;
 mod output;
 mod parallel_options;
 mod pdsh;
+mod pdsh_hosts;
 mod perl_expr;
 mod pipe;
 mod pipe_part;

@@ -1,7 +1,8 @@
 //! `hearth run -S HOSTS CMD...`: the command once on every host, as pdsh
 //! runs it, for people who never used GNU parallel; pdsh's own options
-//! (`-w` with `^FILE` and `-HOST`, `-x`, `-l`, `-R ssh`, `-t`, `-u`,
-//! `-N`, `-f`, `-S` before another option, `$WCOLL`) work, so a pdsh
+//! (`-w` with `^FILE`, `-HOST`, `/RE/` and the rest of pdsh's host lists
+//! in `pdsh_hosts.rs`, `-x`, `-l`, `-R ssh`, `-t`, `-u`, `-N`, `-f`, `-S`,
+//! `$WCOLL`; getopt's rules in `pdsh.rs` when started as pdsh) work, so a pdsh
 //! command line runs unchanged. It is `hearth map
 //! --nonall --line-buffer` with pdsh's way of printing (`host: ` before
 //! each line, a summary of the hosts that failed): its options are turned
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser};
 
+use crate::pdsh_hosts::Selection;
 use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_time_limit};
 
 /// The options of `hearth run`.
@@ -26,12 +28,16 @@ pub struct RunArgs {
     /// passed to ssh; `:` is the local machine.
     #[arg(short = 'S', long = "hosts", value_name = "H1,H2,..")]
     pub hosts: Vec<String>,
-    /// The hosts as pdsh's -w takes them: as -S, and `^FILE` reads hosts
-    /// from FILE, `-HOST` leaves HOST out. Without -S, -w or --slf, the
-    /// file named by $WCOLL, as pdsh.
+    /// The hosts as pdsh's -w takes them: as -S (or separated by spaces),
+    /// `^FILE` reads hosts from FILE (several a line, `#` comments), `-`
+    /// from stdin, `-HOST` and `-^FILE` leave hosts out, `/RE/` keeps only
+    /// the hosts RE matches and `-/RE/` drops them; `ssh:` before a host
+    /// is skipped. Without -S, -w or --slf, the file named by $WCOLL, as
+    /// pdsh.
     #[arg(short = 'w', value_name = "HOSTS")]
     pub targets: Vec<String>,
-    /// Leave these hosts out (pdsh's -x; ranges as in -S).
+    /// Leave these hosts out (pdsh's -x; ranges as in -S, `^FILE`, and
+    /// `/RE/` for the hosts RE matches): compared by name, `user@` aside.
     #[arg(short = 'x', value_name = "HOSTS")]
     pub exclude: Vec<String>,
     /// Hosts from FILE (repeatable): one per line, `#` comments skipped.
@@ -178,24 +184,26 @@ impl RunArgs {
         }
     }
 
-    /// The hosts of -S, -w, --slf and $WCOLL, less those of -w's `-HOST`
-    /// and -x; `N/host` kept.
+    /// The hosts of -S, -w, --slf and $WCOLL, less those -x and -w's
+    /// `-HOST`, `-^FILE` and `-/RE/` leave out, and those a `/RE/` does
+    /// not match (`pdsh_hosts.rs`); `N/host` kept.
     fn hosts(&self) -> Result<Vec<String>, String> {
-        let mut values = self.hosts.clone();
-        let mut files = self.login_files.clone();
-        let mut excluded = hosts::expand(&self.exclude)?;
-        for name in hosts::expand(&self.targets)? {
-            if let Some(file) = name.strip_prefix('^') {
-                files.push(file.into());
-            } else if let Some(host) = name.strip_prefix('-') {
-                excluded.push(host.to_owned());
-            } else {
-                values.push(name);
-            }
+        let mut selection = Selection::default();
+        selection.extend(hosts::expand(&self.hosts)?);
+        for value in &self.targets {
+            selection.target(value)?;
         }
-        if values.is_empty() && files.is_empty() {
+        let files: Vec<String> = hosts::specs(&[], &self.login_files)?
+            .into_iter()
+            .map(|spec| match spec.slots {
+                Some(n) => format!("{n}/{}", spec.name),
+                None => spec.name,
+            })
+            .collect();
+        selection.extend(files);
+        if selection.is_empty() {
             match std::env::var_os("WCOLL") {
-                Some(file) if !file.is_empty() => files.push(file.into()),
+                Some(file) if !file.is_empty() => selection.file(file.as_ref())?,
                 _ => {
                     return Err(
                         "no hosts: give them with -S or -w (e.g. -w node[1-4]), --slf FILE, \
@@ -205,14 +213,13 @@ impl RunArgs {
                 }
             }
         }
-        let hosts: Vec<String> = hosts::specs(&values, &files)?
-            .into_iter()
-            .filter(|spec| !excluded.contains(&spec.name))
-            .map(|spec| match spec.slots {
-                Some(n) => format!("{n}/{}", spec.name),
-                None => spec.name,
-            })
-            .collect();
+        for value in &self.exclude {
+            selection.exclude(value)?;
+        }
+        let hosts = selection.selected();
+        for host in &hosts {
+            let _ = hosts::spec(host)?;
+        }
         if hosts.is_empty() {
             return Err("no hosts are left once -x (and -w -HOST) took theirs out".to_owned());
         }
