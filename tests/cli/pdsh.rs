@@ -201,3 +201,17 @@ fn host_lists_as_pdsh_reads_them() {
     let _ = both.same_with_stdin(&["-w", "-", "echo", "k"], &[], "node1\nnode3\n");
     let _ = both.same(&["echo", "l"], &[("WCOLL", &lines)]);
 }
+
+/// `-l USER` is for the hosts given without a user: `user@host` keeps its
+/// own, as in pdsh (`-l nobody -w root@node1 whoami` prints root).
+#[test]
+fn a_user_in_the_host_list_wins_over_dash_l() {
+    let Some(both) = Both::start("users") else {
+        return;
+    };
+    let user = user();
+    let at = format!("{user}@node1");
+    let (_, ours) = both.same(&["-l", "nobody", "-w", &at, "whoami"], &[]);
+    assert_eq!(stdout(&ours), format!("node1: {user}\n"));
+    let _ = both.same(&["-l", &user, "-w", "node[1-2]", "whoami"], &[]);
+}

@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// Hosts from FILE (repeatable): one per line, `#` comments skipped.
     #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
     pub login_files: Vec<std::path::PathBuf>,
-    /// Log in as USER (pdsh's -l; ssh's -l).
+    /// Log in as USER on the hosts named without a user (pdsh's -l;
+    /// `user@host` keeps its own).
     #[arg(short = 'l', value_name = "USER")]
     pub user: Option<String>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
@@ -135,16 +136,13 @@ impl RunArgs {
             .map(OsString::from)
             .to_vec();
         for host in self.hosts().map_err(usage_error)? {
+            let host = match &self.user {
+                Some(user) => with_user(&host, user),
+                None => host,
+            };
             argv.extend(["-S".into(), host.into()]);
         }
         let mut ssh = self.ssh.clone();
-        // ssh's own -l: the lines keep the bare host's name, as pdsh's.
-        if let Some(user) = &self.user {
-            let user = shlex::try_quote(user)
-                .map_err(|_| usage_error(format!("-l {user:?}: a user name has no NUL")))?;
-            ssh.push_str(" -l ");
-            ssh.push_str(&user);
-        }
         if let Some(seconds) = self.connect_timeout {
             let _ = write!(ssh, " -o ConnectTimeout={seconds}");
         }
@@ -227,6 +225,23 @@ impl RunArgs {
     }
 }
 
+/// `host` logged in as `user` (-l) unless it names its own (`me@node1`
+/// keeps me, as in pdsh); `N/` slots kept, `:` (this machine) as it is.
+/// The lines keep the bare host's name, as pdsh's.
+fn with_user(host: &str, user: &str) -> String {
+    let (slots, name) = match host.split_once('/') {
+        Some((n, name)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (&host[..=n.len()], name)
+        }
+        _ => ("", host),
+    };
+    if name == ":" || name.contains('@') {
+        host.to_owned()
+    } else {
+        format!("{slots}{user}@{name}")
+    }
+}
+
 /// A usage error of `hearth run`, shown with its usage.
 pub fn usage_error(msg: String) -> clap::Error {
     let mut cli = Cli::command();
@@ -252,6 +267,15 @@ mod pdsh_status_tests {
         args.iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn dash_l_is_for_the_hosts_without_a_user() {
+        assert_eq!(with_user("node1", "me"), "me@node1");
+        assert_eq!(with_user("root@node1", "me"), "root@node1");
+        assert_eq!(with_user("2/node1:2222", "me"), "2/me@node1:2222");
+        assert_eq!(with_user("2/you@node1", "me"), "2/you@node1");
+        assert_eq!(with_user(":", "me"), ":");
     }
 
     #[test]
