@@ -215,3 +215,15 @@ fn a_user_in_the_host_list_wins_over_dash_l() {
     assert_eq!(stdout(&ours), format!("node1: {user}\n"));
     let _ = both.same(&["-l", &user, "-w", "node[1-2]", "whoami"], &[]);
 }
+
+/// `-u 0` (no command timeout) and `-t 0` (the default connect timeout)
+/// are pdsh's, not usage errors.
+#[test]
+fn zero_timeouts_are_none() {
+    let Some(both) = Both::start("zero-timeouts") else {
+        return;
+    };
+    let (_, ours) = both.same(&["-u", "0", "-t", "0", "-w", "node1", "echo", "ok"], &[]);
+    assert_eq!(stdout(&ours), "node1: ok\n");
+    let _ = both.same(&["-u0", "-t0", "-w", "node1", "echo", "ok"], &[]);
+}

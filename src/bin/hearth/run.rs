@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser};
 
 use crate::pdsh_hosts::Selection;
-use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_time_limit};
+use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_duration, parse_time_limit};
 
 /// The options of `hearth run`.
 // The doc comments here are the `--help` text, printed as written:
@@ -58,8 +58,8 @@ pub struct RunArgs {
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
-    /// ConnectTimeout).
-    #[arg(short = 't', value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    /// ConnectTimeout); 0 is ssh's own default.
+    #[arg(short = 't', value_name = "SECONDS")]
     pub connect_timeout: Option<u32>,
     /// Start the slots with this command instead of ssh (`{host}` and
     /// `{bin}` replaced), e.g. "docker exec -i {host} {bin}".
@@ -73,9 +73,9 @@ pub struct RunArgs {
     #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher"])]
     pub install_worker: bool,
     /// Time limit of the command on each host, e.g. 10s, 2m (seconds
-    /// alone for pdsh's -u): past it the command is killed and the host
-    /// counts as failed.
-    #[arg(short = 'u', long, value_name = "DURATION", value_parser = parse_time_limit)]
+    /// alone for pdsh's -u; 0 is none): past it the command is killed and
+    /// the host counts as failed.
+    #[arg(short = 'u', long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// How long a host may stay silent (no answer to hearth's pings)
     /// before it is declared dead.
@@ -143,14 +143,17 @@ impl RunArgs {
             argv.extend(["-S".into(), host.into()]);
         }
         let mut ssh = self.ssh.clone();
-        if let Some(seconds) = self.connect_timeout {
+        if let Some(seconds) = self.connect_timeout.filter(|&s| s > 0) {
             let _ = write!(ssh, " -o ConnectTimeout={seconds}");
         }
         argv.extend(["--ssh".into(), OsString::from(ssh)]);
         let optional = [
             ("--launcher", self.launcher.clone()),
             ("--remote-bin", self.remote_bin.clone()),
-            ("--timeout", self.timeout.map(seconds)),
+            (
+                "--timeout",
+                self.timeout.filter(|t| !t.is_zero()).map(seconds),
+            ),
             ("--slot-timeout", self.slot_timeout.map(seconds)),
             ("--fanout", self.fanout.map(|n| n.to_string())),
             ("--attempts", Some(self.attempts.to_string())),
