@@ -46,28 +46,35 @@ impl Both {
     }
 
     /// pdsh, over the private sshd (through `PDSH_SSH_ARGS`), with `args`,
-    /// `env` and `stdin`.
+    /// `env` (an empty value unsets) and `stdin`.
     fn theirs(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         let config = self.sshd.config_path().display().to_string();
         let mut cmd = Command::new(self.pdsh);
         let _ = cmd
             .args(args)
             .env("PDSH_RCMD_TYPE", "ssh")
-            .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"))
-            .envs(env.iter().copied());
+            .env("PDSH_SSH_ARGS", format!("-F {config} -l%u %h"));
+        with_env(&mut cmd, env);
         output(cmd, stdin)
     }
 
-    /// hearth started as `pdsh`, over the private sshd (through `--ssh`),
-    /// with `args`, `env` and `stdin`.
+    /// hearth started as `pdsh`, over the private sshd (through `--ssh`,
+    /// unless `env` sets pdsh's ssh variables), with `args`, `env` (an
+    /// empty value unsets) and `stdin`.
     fn ours(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         let ssh = self.sshd.ssh_command().join(" ");
         let mut cmd = Command::new(&self.link);
+        if !env
+            .iter()
+            .any(|(name, _)| name.starts_with("PDSH_SSH_ARGS"))
+        {
+            let _ = cmd.args(["--ssh", &ssh]);
+        }
         let _ = cmd
-            .args(["--ssh", &ssh])
             .args(args)
             .env_remove("HEARTH_LOG")
-            .envs(env.iter().copied());
+            .env("PDSH_RCMD_TYPE", "ssh");
+        with_env(&mut cmd, env);
         output(cmd, stdin)
     }
 
@@ -106,6 +113,17 @@ impl Both {
     }
 }
 
+/// `env` set in `cmd`'s environment; an empty value unsets.
+fn with_env(cmd: &mut Command, env: &[(&str, &str)]) {
+    for (name, value) in env {
+        let _ = if value.is_empty() {
+            cmd.env_remove(name)
+        } else {
+            cmd.env(name, value)
+        };
+    }
+}
+
 /// Runs `cmd` with `stdin` written to it; its output.
 fn output(mut cmd: Command, stdin: &str) -> Output {
     let mut child = cmd
@@ -129,6 +147,9 @@ fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// A command line and its environment.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
 /// The lines of stdout, sorted.
 fn sorted(output: &Output) -> Vec<String> {
@@ -226,4 +247,61 @@ fn zero_timeouts_are_none() {
     let (_, ours) = both.same(&["-u", "0", "-t", "0", "-w", "node1", "echo", "ok"], &[]);
     assert_eq!(stdout(&ours), "node1: ok\n");
     let _ = both.same(&["-u0", "-t0", "-w", "node1", "echo", "ok"], &[]);
+}
+
+/// pdsh's environment variables: the ssh options of `$PDSH_SSH_ARGS`
+/// (its `%u` and `%h` aside) and `$PDSH_SSH_ARGS_APPEND`, `$DSHPATH`
+/// for the command's PATH, `$PDSH_COMMAND_TIMEOUT` and
+/// `$PDSH_CONNECT_TIMEOUT` as -u and -t, `$FANOUT` as -f.
+#[test]
+fn environment_variables_as_pdsh_reads_them() {
+    let Some(both) = Both::start("environment") else {
+        return;
+    };
+    let config = both.sshd.config_path().display().to_string();
+    let template = format!("-F {config} -l%u %h");
+    let append = format!("-F {config}");
+    let env_cases: [Case<'_>; 6] = [
+        (
+            &["-w", "node[1-2]", "echo", "a"],
+            &[("PDSH_SSH_ARGS", &template)],
+        ),
+        (
+            &["-w", "node1", "echo", "b"],
+            &[("PDSH_SSH_ARGS", ""), ("PDSH_SSH_ARGS_APPEND", &append)],
+        ),
+        (
+            &["-w", "node1", "echo", "c"],
+            &[
+                ("PDSH_SSH_ARGS", "-2 -a -x -l%u %h"),
+                ("PDSH_SSH_ARGS_APPEND", &append),
+            ],
+        ),
+        (
+            &["-w", "node1", "echo $PATH"],
+            &[("DSHPATH", "/opt/none:/bin:/usr/bin")],
+        ),
+        (
+            &["-w", "node1", "echo", "d"],
+            &[("PDSH_CONNECT_TIMEOUT", "5")],
+        ),
+        (
+            &["-S", "-w", "node1", "sleep 60; echo never"],
+            &[("PDSH_COMMAND_TIMEOUT", "1")],
+        ),
+    ];
+    for (args, env) in env_cases {
+        let _ = both.same(args, env);
+    }
+    // $FANOUT=1: one host at a time, so every `mkdir` finds the lock
+    // free (two at once, one of them would fail).
+    let lock = both
+        .sshd
+        .scratch("fanout")
+        .join("lock")
+        .display()
+        .to_string();
+    let command = format!("mkdir {lock} && sleep 0.2 && rmdir {lock} && echo done");
+    let (_, ours) = both.same(&["-S", "-w", "node[1-3]", &command], &[("FANOUT", "1")]);
+    assert_eq!(sorted(&ours), ["node1: done", "node2: done", "node3: done"]);
 }

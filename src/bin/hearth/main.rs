@@ -150,6 +150,13 @@ enum Command {
     /// else the number of hosts where it failed or that could not be
     /// reached (at most 101); 255 for hearth's own errors.
     ///
+    /// pdsh's environment is read too: $WCOLL (the hosts without -S or
+    /// -w), $FANOUT (-f), $PDSH_CONNECT_TIMEOUT (-t),
+    /// $PDSH_COMMAND_TIMEOUT (-u), $PDSH_SSH_ARGS (its ssh options; -l%u
+    /// and %h are hearth's) and $PDSH_SSH_ARGS_APPEND (more ssh options),
+    /// $DSHPATH (the PATH of the command on the hosts), $PDSH_RCMD_TYPE
+    /// (ssh only).
+    ///
     /// Examples:
     ///
     ///   hearth run -S node[1-16] uptime

@@ -152,6 +152,104 @@ fn long_takes_value(name: &[u8]) -> bool {
     })
 }
 
+/// pdsh's environment variables, as `hearth run` takes them (started as
+/// pdsh or not, as `$WCOLL`): defaults that the options override.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// `$FANOUT`: the fanout without -f.
+    pub fanout: Option<u32>,
+    /// `$PDSH_CONNECT_TIMEOUT`: -t without -t, in seconds.
+    pub connect_timeout: Option<u32>,
+    /// `$PDSH_COMMAND_TIMEOUT`: -u without -u.
+    pub command_timeout: Option<std::time::Duration>,
+    /// ssh's options of `$PDSH_SSH_ARGS` (its `-l%u` and `%h` left to
+    /// hearth) then of `$PDSH_SSH_ARGS_APPEND`, as ssh command line text.
+    pub ssh_options: Vec<String>,
+    /// `$DSHPATH`: the PATH of the command on the hosts.
+    pub path: Option<String>,
+    /// `$PDSH_RCMD_TYPE`: the remote command module without -R.
+    rcmd: Option<String>,
+}
+
+impl Env {
+    /// pdsh's variables of this process's environment.
+    ///
+    /// # Errors
+    ///
+    /// A variable set to what pdsh would not take (a fanout of 0, a
+    /// timeout that is not a number), said with its name.
+    pub fn read() -> Result<Env, String> {
+        Env::from(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        })
+    }
+
+    /// Checks `$PDSH_RCMD_TYPE` when -R does not say (`module`): ssh, the
+    /// only module hearth has.
+    ///
+    /// # Errors
+    ///
+    /// Another module, named.
+    pub fn check_rcmd(&self, module: Option<&str>) -> Result<(), String> {
+        match self.rcmd.as_deref().map(str::trim) {
+            Some(other) if module.is_none() && other != "ssh" => Err(format!(
+                "$PDSH_RCMD_TYPE={other:?}: hearth runs commands over ssh only (ssh)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The variables, each read by `var`.
+    fn from(var: impl Fn(&str) -> Option<String>) -> Result<Env, String> {
+        let number = |name: &str, least: u32| -> Result<Option<u32>, String> {
+            var(name)
+                .map(|value| match value.trim().parse::<u32>() {
+                    Ok(n) if n >= least => Ok(n),
+                    _ => Err(format!(
+                        "${name}={value:?}: give a whole number of at least {least}"
+                    )),
+                })
+                .transpose()
+        };
+        let mut ssh_options = var("PDSH_SSH_ARGS")
+            .map(|template| ssh_template_options(&template))
+            .unwrap_or_default();
+        ssh_options.extend(var("PDSH_SSH_ARGS_APPEND"));
+        Ok(Env {
+            fanout: number("FANOUT", 1)?,
+            connect_timeout: number("PDSH_CONNECT_TIMEOUT", 0)?,
+            command_timeout: number("PDSH_COMMAND_TIMEOUT", 0)?
+                .map(|secs| std::time::Duration::from_secs(secs.into())),
+            ssh_options,
+            path: var("DSHPATH"),
+            rcmd: var("PDSH_RCMD_TYPE"),
+        })
+    }
+}
+
+/// The options of a `$PDSH_SSH_ARGS` template (`-2 -a -x -l%u %h`, pdsh's
+/// default), less the user and host, which hearth gives ssh itself:
+/// `-l%u`, `-l %u` and every word with `%h` or `%u` left out.
+fn ssh_template_options(template: &str) -> Vec<String> {
+    let words: Vec<&str> = template.split_whitespace().collect();
+    let mut options = Vec::new();
+    let mut at = 0;
+    while at < words.len() {
+        let word = words[at];
+        if word == "-l" && words.get(at + 1).is_some_and(|w| w.contains('%')) {
+            at += 2;
+            continue;
+        }
+        if !word.contains("%h") && !word.contains("%u") {
+            options.push(word.to_owned());
+        }
+        at += 1;
+    }
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +354,50 @@ mod tests {
         let before = args.clone();
         getopt(&mut args).unwrap();
         assert_eq!(args, before);
+    }
+
+    #[test]
+    fn ssh_templates_keep_their_options() {
+        assert_eq!(ssh_template_options("-2 -a -x -l%u %h"), ["-2", "-a", "-x"]);
+        assert_eq!(
+            ssh_template_options("-F cfg -l %u -p 2222 %h"),
+            ["-F", "cfg", "-p", "2222"]
+        );
+        assert_eq!(ssh_template_options("-oUser=%u %h"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn environment_defaults() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            Env::from(move |name| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let read = env(&[
+            ("FANOUT", "4"),
+            ("PDSH_CONNECT_TIMEOUT", "0"),
+            ("PDSH_COMMAND_TIMEOUT", "30"),
+            ("PDSH_SSH_ARGS", "-x -l%u %h"),
+            ("PDSH_SSH_ARGS_APPEND", "-F cfg -p 22"),
+            ("PDSH_RCMD_TYPE", "ssh"),
+            ("DSHPATH", "/opt/bin:/bin"),
+        ])
+        .unwrap();
+        assert_eq!(read.fanout, Some(4));
+        assert_eq!(read.connect_timeout, Some(0));
+        assert_eq!(
+            read.command_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(read.ssh_options, ["-x", "-F cfg -p 22"]);
+        assert_eq!(read.path.as_deref(), Some("/opt/bin:/bin"));
+        assert!(env(&[("FANOUT", "0")]).unwrap_err().contains("$FANOUT"));
+        let rsh = env(&[("PDSH_RCMD_TYPE", "rsh")]).unwrap();
+        assert!(rsh.check_rcmd(None).unwrap_err().contains("over ssh only"));
+        assert_eq!(rsh.check_rcmd(Some("ssh")), Ok(()));
+        assert_eq!(read.check_rcmd(None), Ok(()));
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser};
 
+use crate::pdsh;
 use crate::pdsh_hosts::Selection;
 use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_duration, parse_time_limit};
 
@@ -132,6 +133,9 @@ pub fn pdsh_status_flag(args: &mut [OsString]) {
 impl RunArgs {
     /// The options of the `hearth map` run that does it.
     pub fn to_map_args(&self) -> Result<MapArgs, clap::Error> {
+        let env = pdsh::Env::read().map_err(usage_error)?;
+        env.check_rcmd(self.module.as_deref())
+            .map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
             .map(OsString::from)
             .to_vec();
@@ -143,7 +147,12 @@ impl RunArgs {
             argv.extend(["-S".into(), host.into()]);
         }
         let mut ssh = self.ssh.clone();
-        if let Some(seconds) = self.connect_timeout.filter(|&s| s > 0) {
+        for option in &env.ssh_options {
+            ssh.push(' ');
+            ssh.push_str(option);
+        }
+        let connect_timeout = self.connect_timeout.or(env.connect_timeout);
+        if let Some(seconds) = connect_timeout.filter(|&s| s > 0) {
             let _ = write!(ssh, " -o ConnectTimeout={seconds}");
         }
         argv.extend(["--ssh".into(), OsString::from(ssh)]);
@@ -152,10 +161,15 @@ impl RunArgs {
             ("--remote-bin", self.remote_bin.clone()),
             (
                 "--timeout",
-                self.timeout.filter(|t| !t.is_zero()).map(seconds),
+                (self.timeout.or(env.command_timeout))
+                    .filter(|t| !t.is_zero())
+                    .map(seconds),
             ),
             ("--slot-timeout", self.slot_timeout.map(seconds)),
-            ("--fanout", self.fanout.map(|n| n.to_string())),
+            (
+                "--fanout",
+                self.fanout.or(env.fanout).map(|n| n.to_string()),
+            ),
             ("--attempts", Some(self.attempts.to_string())),
         ];
         for (flag, value) in optional {
@@ -167,6 +181,11 @@ impl RunArgs {
             argv.push("--install-worker".into());
         }
         argv.push("--".into());
+        if let Some(path) = &env.path {
+            let path =
+                shlex::try_quote(path).map_err(|_| usage_error("$DSHPATH has a NUL".to_owned()))?;
+            argv.push(format!("PATH={path}; export PATH;").into());
+        }
         argv.extend(self.command.iter().cloned());
         let cli = Cli::try_parse_from(argv)?;
         match cli.command {
