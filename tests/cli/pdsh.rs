@@ -305,3 +305,65 @@ fn environment_variables_as_pdsh_reads_them() {
     let (_, ours) = both.same(&["-S", "-w", "node[1-3]", &command], &[("FANOUT", "1")]);
     assert_eq!(sorted(&ours), ["node1: done", "node2: done", "node3: done"]);
 }
+
+/// pdsh's own answers: usage errors exit 1, `-V` a version line (exit 0),
+/// `-q` the settings and the hosts (exit 0, nothing run), `-h` the usage
+/// on stderr (exit 1, as pdsh's).
+#[test]
+fn usage_version_query_and_help_as_pdsh() {
+    let Some(both) = Both::start("answers") else {
+        return;
+    };
+    for args in [
+        &["-w", "node1", "-Z", "echo"][..],
+        &["-w"],
+        &["-w", "node1", "-f", "x", "echo"],
+        &["-R", "rsh", "-w", "node1", "echo"],
+        &["echo", "no hosts"],
+    ] {
+        let (theirs, ours) = both.same(args, &[("WCOLL", "")]);
+        assert_eq!(theirs.status.code(), Some(1), "{args:?}");
+        assert!(!ours.stderr.is_empty(), "{args:?}");
+    }
+    let (theirs, ours) = (both.theirs(&["-V"], &[], ""), both.ours(&["-V"], &[], ""));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(stdout(&ours).starts_with("pdsh-"), "{}", stdout(&ours));
+    assert!(
+        stdout(&ours).contains("rcmd modules: ssh"),
+        "{}",
+        stdout(&ours)
+    );
+    let query = [
+        "-q",
+        "-l",
+        "bob",
+        "-w",
+        "node[1-3],root@node4",
+        "-x",
+        "node2",
+    ];
+    let (theirs, ours) = (both.theirs(&query, &[], ""), both.ours(&query, &[], ""));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    let out = stdout(&ours);
+    for line in [
+        "-- DSH-specific options --",
+        "Remote username\t\tbob",
+        "Rcmd type\t\tssh",
+        "Display hostname labels\tYes",
+        "-- Target nodes --\nnode1,node3,node4\n",
+    ] {
+        assert!(out.contains(line), "{line:?} not in {out}");
+        assert!(stdout(&theirs).contains(line.split(['\t', '\n']).next().unwrap()));
+    }
+    let (theirs, ours) = (both.theirs(&["-h"], &[], ""), both.ours(&["-h"], &[], ""));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    let usage = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        usage.starts_with("Usage: pdsh [-options] command ...\n"),
+        "{usage}"
+    );
+    assert!(
+        usage.contains("\n-S                return largest"),
+        "{usage}"
+    );
+}

@@ -1102,7 +1102,10 @@ fn main() -> ExitCode {
                 err
             };
             let _ = err.print();
-            return if err.use_stderr() {
+            return if err.use_stderr() && pdsh::is_pdsh(&command_line()) {
+                // pdsh's usage errors exit 1.
+                ExitCode::from(1)
+            } else if err.use_stderr() {
                 ExitCode::from(OWN_ERROR)
             } else {
                 ExitCode::SUCCESS
@@ -1134,13 +1137,7 @@ fn main() -> ExitCode {
             color::settle(&mut args);
             map::run(*args)
         }
-        Command::Run(args) => match args.to_map_args() {
-            Ok(args) => map::run(args),
-            Err(err) => {
-                let _ = err.print();
-                ExitCode::from(OWN_ERROR)
-            }
-        },
+        Command::Run(args) => run::run(&args),
         Command::Sem(args) => semaphore::run(args.slots, &args.options, &args.command),
         Command::Trace(args) => trace::run(&args),
     }

@@ -250,6 +250,129 @@ fn ssh_template_options(template: &str) -> Vec<String> {
     options
 }
 
+/// pdsh's usage (-h), for the options hearth has.
+pub const USAGE: &str = "\
+Usage: pdsh [-options] command ...
+-S                return largest of remote command return values
+-h                output usage menu and quit
+-V                output version information and quit
+-q                list the option settings and quit
+-b                disable ^C status feature (batch mode; no effect here)
+-d                enable extra debug information (no effect here)
+-l user           execute remote commands as user
+-t seconds        set connect timeout (default: ssh's)
+-u seconds        set command timeout (no default)
+-f n              use fanout of n nodes
+-w host,host,...  set target node list on command line
+-x host,host,...  set node exclusion list on command line
+-R name           set rcmd module to name
+-N                disable hostname: labels on output lines
+available rcmd modules: ssh (default: ssh)
+";
+
+/// pdsh's version (-V): the version of pdsh whose command line hearth
+/// takes, then hearth's own.
+pub fn version() -> String {
+    format!(
+        "pdsh-2.34 (hearth {}; pdsh's command line)\nrcmd modules: ssh (default: ssh)\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// What pdsh's -q prints.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// `$DSHPATH`.
+    pub path: Option<String>,
+    /// The command, its words joined (empty: none).
+    pub command: String,
+    /// -l.
+    pub user: Option<String>,
+    /// -t (or its variable), in seconds.
+    pub connect_timeout: Option<u32>,
+    /// -u (or its variable).
+    pub command_timeout: Option<std::time::Duration>,
+    /// -f (or `$FANOUT`).
+    pub fanout: Option<u32>,
+    /// No -N.
+    pub names: bool,
+    /// The hosts selected.
+    pub hosts: Vec<String>,
+}
+
+/// pdsh's -q: the settings and the hosts, in pdsh's layout (hosts listed
+/// in full, without `user@`).
+pub fn query(query: &Query) -> String {
+    let me = std::env::current_exe()
+        .map_or_else(|_| "pdsh".to_owned(), |path| path.display().to_string());
+    // SAFETY: `getuid` cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() };
+    let local = user_name(uid).unwrap_or_else(|| uid.to_string());
+    let yes = |on: bool| if on { "Yes" } else { "No" };
+    let hosts: Vec<&str> = query
+        .hosts
+        .iter()
+        .map(|host| crate::output::without_user(host.rsplit('/').next().unwrap_or(host)))
+        .collect();
+    format!(
+        "-- DSH-specific options --\n\
+         Separate stderr/stdout\tYes\n\
+         Path prepended to cmd\t{path}\n\
+         Appended to cmd         none\n\
+         Command:\t\t{command}\n\
+         Full program pathname\t{me}\n\
+         Remote program path\t{me}\n\
+         \n\
+         -- Generic options --\n\
+         Local username\t\t{local}\n\
+         Local uid     \t\t{uid}\n\
+         Remote username\t\t{remote}\n\
+         Rcmd type\t\tssh\n\
+         one ^C will kill pdsh   No\n\
+         Connect timeout (secs)\t{connect}\n\
+         Command timeout (secs)\t{timeout}\n\
+         Fanout\t\t\t{fanout}\n\
+         Display hostname labels\t{names}\n\
+         Debugging       \tNo\n\
+         \n\
+         -- Target nodes --\n\
+         {hosts}\n",
+        path = query
+            .path
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |path| format!("PATH={path};")),
+        command = if query.command.is_empty() {
+            "none"
+        } else {
+            &query.command
+        },
+        remote = query.user.as_deref().unwrap_or(&local),
+        connect = query
+            .connect_timeout
+            .filter(|&secs| secs > 0)
+            .map_or_else(|| "ssh's default".to_owned(), |secs| secs.to_string()),
+        timeout = query.command_timeout.map_or(0, |t| t.as_secs()),
+        fanout = query
+            .fanout
+            .map_or_else(|| "every host".to_owned(), |n| n.to_string()),
+        names = yes(query.names),
+        hosts = hosts.join(","),
+    )
+}
+
+/// The name of user `uid` in `/etc/passwd`, else `$USER`.
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            (fields.nth(1)? == uid.to_string()).then(|| name.to_owned())
+        })
+        .or_else(|| std::env::var("USER").ok().filter(|user| !user.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,5 +522,31 @@ mod tests {
         assert!(rsh.check_rcmd(None).unwrap_err().contains("over ssh only"));
         assert_eq!(rsh.check_rcmd(Some("ssh")), Ok(()));
         assert_eq!(read.check_rcmd(None), Ok(()));
+    }
+
+    #[test]
+    fn query_lists_settings_and_bare_hosts() {
+        let text = query(&Query {
+            path: Some("/opt/bin".to_owned()),
+            command: "echo hi".to_owned(),
+            user: Some("bob".to_owned()),
+            connect_timeout: Some(5),
+            command_timeout: None,
+            fanout: Some(4),
+            names: false,
+            hosts: vec!["node1".to_owned(), "2/root@node2".to_owned()],
+        });
+        for line in [
+            "Path prepended to cmd\tPATH=/opt/bin;\n",
+            "Command:\t\techo hi\n",
+            "Remote username\t\tbob\n",
+            "Connect timeout (secs)\t5\n",
+            "Command timeout (secs)\t0\n",
+            "Fanout\t\t\t4\n",
+            "Display hostname labels\tNo\n",
+            "-- Target nodes --\nnode1,node2\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in {text}");
+        }
     }
 }

@@ -10,13 +10,16 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser};
 
 use crate::pdsh;
 use crate::pdsh_hosts::Selection;
-use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_duration, parse_time_limit};
+use crate::{
+    Cli, Command, EachHost, MapArgs, OWN_ERROR, Pdsh, hosts, parse_duration, parse_time_limit,
+};
 
 /// The options of `hearth run`.
 // The doc comments here are the `--help` text, printed as written:
@@ -105,8 +108,17 @@ pub struct RunArgs {
     /// The command and its arguments (words joined by spaces), run on
     /// every host by the shell hearth map takes: $PARALLEL_SHELL, else the
     /// shell that started hearth, else $SHELL, else sh.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+    /// pdsh's -q: print the settings and the hosts, run nothing.
+    #[arg(long = "pdsh-query", hide = true)]
+    pub pdsh_query: bool,
+    /// pdsh's -V: print the version line.
+    #[arg(long = "pdsh-version", hide = true)]
+    pub pdsh_version: bool,
+    /// pdsh's -h: print pdsh's usage.
+    #[arg(long = "pdsh-help", hide = true)]
+    pub pdsh_help: bool,
 }
 
 /// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
@@ -130,10 +142,66 @@ pub fn pdsh_status_flag(args: &mut [OsString]) {
     }
 }
 
+/// `hearth run`: pdsh's answers (-V, -h, -q), else the run, as `hearth
+/// map` does it. A usage error exits 255, 1 when started as pdsh (pdsh's).
+pub fn run(args: &RunArgs) -> ExitCode {
+    let usage_failed = |err: clap::Error| {
+        let _ = err.print();
+        ExitCode::from(if args.as_pdsh { 1 } else { OWN_ERROR })
+    };
+    if args.pdsh_version {
+        print!("{}", pdsh::version());
+        return ExitCode::SUCCESS;
+    }
+    if args.pdsh_help {
+        say!("{}", pdsh::USAGE.trim_end());
+        return ExitCode::from(1);
+    }
+    if args.pdsh_query {
+        return match args.query() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => usage_failed(err),
+        };
+    }
+    match args.to_map_args() {
+        Ok(map_args) => crate::map::run(map_args),
+        Err(err) => usage_failed(err),
+    }
+}
+
 impl RunArgs {
+    /// pdsh's -q: the settings and the hosts, as pdsh prints them.
+    fn query(&self) -> Result<String, clap::Error> {
+        let env = pdsh::Env::read().map_err(usage_error)?;
+        let hosts = self.hosts().map_err(usage_error)?;
+        Ok(pdsh::query(&pdsh::Query {
+            path: env.path.clone(),
+            command: self
+                .command
+                .iter()
+                .map(|w| w.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            user: self.user.clone(),
+            connect_timeout: self.connect_timeout.or(env.connect_timeout),
+            command_timeout: self.timeout.or(env.command_timeout),
+            fanout: self.fanout.or(env.fanout),
+            names: !self.no_names,
+            hosts,
+        }))
+    }
+
     /// The options of the `hearth map` run that does it.
     pub fn to_map_args(&self) -> Result<MapArgs, clap::Error> {
         let env = pdsh::Env::read().map_err(usage_error)?;
+        if self.command.is_empty() {
+            return Err(usage_error(
+                "no command: give the command to run on every host after the options".to_owned(),
+            ));
+        }
         env.check_rcmd(self.module.as_deref())
             .map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
