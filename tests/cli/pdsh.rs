@@ -367,3 +367,50 @@ fn usage_version_query_and_help_as_pdsh() {
         "{usage}"
     );
 }
+
+/// The lines of stderr that pdsh itself writes (`pdsh@HOST: ...`), sorted.
+fn pdsh_lines(output: &Output) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| line.starts_with("pdsh@"))
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Failures said as pdsh says them on stderr (`pdsh@HOST: node1: ssh
+/// exited with exit code 3`, `... command timeout`), and output that
+/// `dshbak` groups as it groups pdsh's.
+#[test]
+fn failures_are_said_as_pdsh_says_them() {
+    let Some(both) = Both::start("failures") else {
+        return;
+    };
+    let cases: &[&[&str]] = &[
+        &["-w", "node[1-2]", "exit 3"],
+        &["-S", "-w", "closed,node1", "true"],
+        &["-S", "-u", "1", "-w", "node1", "sleep 60"],
+        &["-S", "-w", "node1", "kill -9 $$"],
+        &["-w", "node1", "echo fine"],
+    ];
+    for args in cases {
+        let (theirs, ours) = both.same(args, &[]);
+        assert_eq!(
+            pdsh_lines(&ours),
+            pdsh_lines(&theirs),
+            "{args:?}: hearth said {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let said = String::from_utf8_lossy(&ours.stderr);
+        assert!(!said.contains("hearth run:"), "{args:?}: {said}");
+    }
+    let args = ["-w", "node[1-3]", "echo a; echo b; hostname >/dev/null"];
+    let (theirs, ours) = both.same(&args, &[]);
+    let dshbak = |output: &Output| {
+        let mut cmd = Command::new("dshbak");
+        let _ = cmd.arg("-c");
+        stdout(&self::output(cmd, &stdout(output)))
+    };
+    assert_eq!(dshbak(&ours), dshbak(&theirs));
+}

@@ -360,6 +360,23 @@ pub fn query(query: &Query) -> String {
     )
 }
 
+/// This machine's name as pdsh shows it in `pdsh@NAME:` (up to its
+/// first dot).
+pub fn local_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is valid for writes of its length, and gethostname
+    // writes no more.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == -1 {
+        return "localhost".to_owned();
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..len]).into_owned();
+    match name.split_once('.') {
+        Some((short, _)) if !short.is_empty() => short.to_owned(),
+        _ => name,
+    }
+}
+
 /// The name of user `uid` in `/etc/passwd`, else `$USER`.
 fn user_name(uid: libc::uid_t) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
