@@ -238,6 +238,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
+        say_job_failures: !args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh),
         local_as_colon: args.each_host.pdsh.is_none(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),

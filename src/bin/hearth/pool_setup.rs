@@ -316,7 +316,12 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .retries(more_runs(args.retries))
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
-        .on_slot_lost(summary::say_slot_lost)
+        .on_slot_lost(if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+            // pdsh says a host's lost connection its own way, at the end.
+            |_: &hearth::remote::SlotLost| {}
+        } else {
+            summary::say_slot_lost
+        })
         // Ctrl+C: the first drains, the next kills, as in a runtime.
         .stop_on_signals(summary::say_stop_signal);
     let builder = match crate::load::throttle(args) {
