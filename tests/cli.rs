@@ -10,6 +10,8 @@ mod gates;
 mod install;
 #[path = "cli/logins.rs"]
 mod logins;
+#[path = "cli/pdsh.rs"]
+mod pdsh;
 #[path = "util/procs.rs"]
 #[allow(dead_code)]
 mod procs;

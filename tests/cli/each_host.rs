@@ -172,32 +172,15 @@ fn nonall_with_inputs_and_bad_ranges_are_usage_errors() {
     super::assert_own_error(&output, "the range 3-1 runs backwards");
 }
 
-/// pdsh itself, if installed (Debian package `pdsh`): `None`, said on
-/// stderr, to skip; a failure instead with `HEARTH_REQUIRE_PDSH=1` (as in
-/// CI).
-fn pdsh() -> Option<&'static str> {
-    let found = std::process::Command::new("pdsh")
-        .arg("-V")
-        .output()
-        .is_ok_and(|out| out.status.success() || !out.stderr.is_empty());
-    if found {
-        Some("pdsh")
-    } else if std::env::var_os("HEARTH_REQUIRE_PDSH").is_some_and(|v| v == "1") {
-        panic!("pdsh is not installed, and HEARTH_REQUIRE_PDSH=1")
-    } else {
-        let test = std::thread::current().name().unwrap_or("?").to_owned();
-        eprintln!("skipped: {test}: pdsh is not installed");
-        None
-    }
-}
-
 /// A pdsh command line, run by pdsh (over the same ssh, through
 /// `PDSH_SSH_ARGS`) and by `hearth run` with the same words: the same
 /// lines, in any order (both print them as they come).
 #[test]
 fn pdsh_command_lines_print_what_pdsh_prints() {
     let Some(sshd) = sshd() else { return };
-    let Some(pdsh) = pdsh() else { return };
+    let Some(pdsh) = super::pdsh::pdsh() else {
+        return;
+    };
     let config = sshd.config_path().display().to_string();
     let ssh = sshd.ssh_command().join(" ");
     let user = std::env::var("USER")
@@ -327,4 +310,41 @@ fn fanout_of_one_runs_one_host_at_a_time() {
     // A fanout of 0 is a usage error.
     let output = hearth(&["run", "-f", "0", "-S", ":", "true"], "");
     assert_exit(&output, 255);
+}
+
+/// `hearth run` never runs the command twice on a host: a host whose
+/// connection dies before any output is a failed host (255 with -S, as
+/// pdsh's ssh that died), not tried again on another of its slots;
+/// `--attempts` asks for more.
+#[test]
+fn run_tries_each_host_once() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let dir = sshd.scratch("run-once");
+    let count = dir.join("count").display().to_string();
+    // The job's shell kills its worker, the slot's end of the connection.
+    let command = format!("echo ran >> {count}; kill -KILL $PPID");
+    let output = hearth(&["run", "--ssh", &ssh, "-S", "-w", "node1", &command], "");
+    assert_exit(&output, 255);
+    let ran = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(ran, "ran\n", "{}", stderr(&output));
+    assert!(stderr(&output).contains("node1"), "{}", stderr(&output));
+    std::fs::remove_file(&count).unwrap();
+    let output = hearth(
+        &[
+            "run",
+            "--ssh",
+            &ssh,
+            "--attempts",
+            "2",
+            "-S",
+            "-w",
+            "node1",
+            &command,
+        ],
+        "",
+    );
+    assert_exit(&output, 255);
+    let ran = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(ran, "ran\nran\n", "{}", stderr(&output));
 }

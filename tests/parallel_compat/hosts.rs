@@ -260,3 +260,43 @@ fn env_lists_and_bash_functions() {
         super::shown(&theirs)
     );
 }
+
+/// `$PARALLEL_SSH` is the ssh command when `--ssh` is not given, and
+/// `-j` counts from the CPUs `N/host` gives a host: with `1/node1 -j2`
+/// two jobs run there at once (each waits for the other's file).
+#[test]
+fn parallel_ssh_and_j_over_cpus_of_a_host() {
+    let Some(sshd) = sshd() else { return };
+    let Some(parallel) = parallel() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let dir = super::scratch("meet");
+    let meet = format!(
+        "touch {d}/{{}}; n=0; until [ -e {d}/$(echo {{}} | tr ab ba) ]; do \
+         n=$((n+1)); [ $n -gt 1000 ] && exit 7; sleep 0.01; done; echo met {{}}",
+        d = dir.display()
+    );
+    let args = ["-S", "1/node1", "-j2", "-k", &meet, ":::", "a", "b"];
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let with_ssh = |mut cmd: Command| {
+        let _ = cmd.env("PARALLEL_SSH", &ssh);
+        cmd
+    };
+    let theirs = super::gnu_with(parallel, &os, &dir, with_ssh);
+    for file in ["a", "b"] {
+        let _ = fs::remove_file(dir.join(file));
+    }
+    let ours = super::hearth_with(&os, &dir, with_ssh);
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        (ours.status.code(), String::from_utf8_lossy(&ours.stdout)),
+        (Some(0), "met a\nmet b\n".into()),
+        "{}",
+        super::shown(&ours)
+    );
+    assert_eq!(
+        (ours.status.code(), &ours.stdout),
+        (theirs.status.code(), &theirs.stdout),
+        "{}",
+        super::shown(&theirs)
+    );
+}

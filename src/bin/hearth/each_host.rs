@@ -30,7 +30,53 @@ struct Failures {
     /// Hosts that could not be reached: why, and how many jobs did not run.
     unreachable: BTreeMap<usize, (Option<FailedSlot>, usize)>,
     /// Jobs that failed: host, the job's number, why.
-    failed: Vec<(usize, usize, String)>,
+    failed: Vec<(usize, usize, Failed)>,
+}
+
+/// Why a job that ran failed.
+enum Failed {
+    /// The command exited with this status.
+    Exit(i32),
+    /// A signal killed the command.
+    Signal(i32),
+    /// The command ran past its time limit: what the pool said.
+    TimedOut(String),
+    /// Another failure (its slot, hearth's own): what the pool said.
+    Other(String),
+}
+
+impl Failed {
+    /// Why `report`'s job failed.
+    fn of(report: &hearth::remote::JobReport<JobOutput>) -> Failed {
+        match &report.result {
+            Ok(out) => match out.signal {
+                Some(signal) => Failed::Signal(signal),
+                None => Failed::Exit(out.status_code()),
+            },
+            Err(err @ JobFailure::TimedOut { .. }) => Failed::TimedOut(err.to_string()),
+            Err(err) => Failed::Other(err.to_string()),
+        }
+    }
+
+    /// The exit status pdsh's ssh would have had: the command's own, 255
+    /// for anything else (a signal, a timeout, a lost connection).
+    fn ssh_status(&self) -> i32 {
+        match self {
+            Failed::Exit(code) => *code,
+            _ => 255,
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    /// In a word or two: `exit 3`, `killed by signal 9`, the pool's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Exit(code) => write!(f, "exit {code}"),
+            Failed::Signal(signal) => write!(f, "killed by signal {signal}"),
+            Failed::TimedOut(why) | Failed::Other(why) => f.write_str(why),
+        }
+    }
 }
 
 /// Runs the planned jobs on every host of the options.
@@ -99,10 +145,8 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
             failures.not_run(host, reasons);
             Some(Err(255))
         } else {
-            let result = ran(&report.result);
-            if let Some(Err(_)) = result {
-                failures.failed.push((host, text.seq, why(&report)));
-            }
+            let as_pdsh = args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh);
+            let result = failures.ran(host, text.seq, &report, as_pdsh);
             let job = Finished { text, report };
             if let Err(err) = bar.suspend(|| printer.job(index, job)) {
                 control.kill();
@@ -137,6 +181,28 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
 }
 
 impl Failures {
+    /// A job of `host` ran: kept if it failed. What the tally counts: its
+    /// status, or (`as_pdsh`, for pdsh's -S) what pdsh's ssh would have
+    /// exited with.
+    fn ran(
+        &mut self,
+        host: usize,
+        seq: usize,
+        report: &hearth::remote::JobReport<JobOutput>,
+        as_pdsh: bool,
+    ) -> Option<Result<(), i32>> {
+        let result = ran(&report.result);
+        if let Some(Err(_)) = result {
+            let failed = Failed::of(report);
+            let status = failed.ssh_status();
+            self.failed.push((host, seq, failed));
+            if as_pdsh {
+                return Some(Err(status));
+            }
+        }
+        result
+    }
+
     /// A job of `host` did not run: its slots are dead, for `reasons`
     /// (said once for the host).
     fn not_run(&mut self, host: usize, reasons: &[FailedSlot]) {
@@ -172,6 +238,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
+        say_job_failures: !args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh),
         local_as_colon: args.each_host.pdsh.is_none(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
@@ -259,17 +326,6 @@ fn exit_status(
     }
 }
 
-/// Why a job that ran failed, in a word or two.
-fn why(report: &hearth::remote::JobReport<JobOutput>) -> String {
-    match &report.result {
-        Ok(out) => match out.signal {
-            Some(signal) => format!("killed by signal {signal}"),
-            None => format!("exit {}", out.status_code()),
-        },
-        Err(err) => err.to_string(),
-    }
-}
-
 /// Says on stderr which hosts could not be reached and which jobs failed:
 /// by host for `hearth run`, by job for `hearth map`.
 fn summarize(
@@ -279,6 +335,10 @@ fn summarize(
     failures: &Failures,
     printer: &Printer,
 ) {
+    if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+        say_as_pdsh(hosts, failures);
+        return;
+    }
     let me = if args.each_host.pdsh.is_some() {
         "hearth run"
     } else {
@@ -334,6 +394,31 @@ fn summarize(
             printer.cancelled,
             hosts.len() * texts.len(),
             printer.succeeded
+        );
+    }
+}
+
+/// Started as pdsh: each failed host as pdsh says it on stderr (`pdsh@ME:
+/// node1: ssh exited with exit code 3`; `node1: why` before it for a host
+/// not reached, `pdsh@ME: node1: command timeout` for one past -u), so
+/// what reads pdsh's output (dshbak, scripts) reads hearth's.
+fn say_as_pdsh(hosts: &[String], failures: &Failures) {
+    let me = format!("pdsh@{}", crate::pdsh::local_host());
+    for (&host, (why, _)) in &failures.unreachable {
+        let host = &hosts[host];
+        if let Some(why) = why {
+            say!("{host}: {}", why.reason());
+        }
+        say!("{me}: {host}: ssh exited with exit code 255");
+    }
+    for (host, _, failed) in &failures.failed {
+        let host = &hosts[*host];
+        if let Failed::TimedOut(_) = failed {
+            say!("{me}: {host}: command timeout");
+        }
+        say!(
+            "{me}: {host}: ssh exited with exit code {}",
+            failed.ssh_status()
         );
     }
 }

@@ -44,6 +44,7 @@ pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, Stri
 /// The hosts of a login file: one per line (ranges and lists allowed),
 /// blank lines and `#` comments skipped.
 fn read_file(path: &Path) -> Result<Vec<String>, String> {
+    let path = &login_file(path);
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("--sshloginfile {}: {err}", path.display()))?;
     let lines: Vec<String> = text
@@ -55,8 +56,27 @@ fn read_file(path: &Path) -> Result<Vec<String>, String> {
     expand(&lines).map_err(|err| format!("--sshloginfile {}: {err}", path.display()))
 }
 
+/// Where the login file `path` is, as GNU parallel finds it: `..` is
+/// `~/.parallel/sshloginfile`, and a bare name that is no file here is
+/// looked for in `~/.parallel`.
+fn login_file(path: &Path) -> std::path::PathBuf {
+    let home = || std::env::var_os("HOME").map(|home| Path::new(&home).join(".parallel"));
+    if path == Path::new("..") {
+        if let Some(dir) = home() {
+            return dir.join("sshloginfile");
+        }
+    } else if !path.exists()
+        && path.components().count() == 1
+        && let Some(in_home) = home().map(|dir| dir.join(path))
+        && in_home.exists()
+    {
+        return in_home;
+    }
+    path.to_path_buf()
+}
+
 /// `N/host` as host with N slots; `host` as it is.
-fn spec(name: &str) -> Result<HostSpec, String> {
+pub fn spec(name: &str) -> Result<HostSpec, String> {
     let name = name.trim();
     let Some((count, host)) = name
         .split_once('/')
@@ -92,7 +112,15 @@ const MAX_EXPANDED: usize = 100_000;
 /// outside brackets, each part's ranges expanded.
 pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
     let mut hosts = Vec::new();
-    for value in values {
+    // Lines are lists too (`-S "$(cat hosts)"`), as GNU parallel reads them.
+    let lines = values.iter().flat_map(|value| {
+        if value.contains('\n') {
+            value.lines().filter(|l| !l.trim().is_empty()).collect()
+        } else {
+            vec![value.as_str()]
+        }
+    });
+    for value in lines {
         for part in split_outside_brackets(value)? {
             let part = part.trim();
             if part.is_empty() {
@@ -113,7 +141,7 @@ pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// `a,b[1,2],c` as `a`, `b[1,2]`, `c`.
-fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
+pub fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0usize, 0);
     for (at, c) in value.char_indices() {
@@ -272,6 +300,14 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_hosts_are_lists_too() {
+        assert_eq!(
+            hosts(&["node1\nnode2,node3\n"]).unwrap(),
+            ["node1", "node2", "node3"].map(String::from)
+        );
+    }
+
+    #[test]
     fn bad_ranges_say_what_is_wrong() {
         for (bad, says) in [
             ("node[1-4", "a [ without its ]"),
@@ -280,6 +316,7 @@ mod tests {
             ("node[4-1]", "runs backwards"),
             ("node[1-9999999]", "more than 100000 hosts"),
             ("a,,b", "empty host name"),
+            ("", "empty host name"),
             ("node[[1]]", "a bracket inside a bracket"),
         ] {
             let err = hosts(&[bad]).unwrap_err();

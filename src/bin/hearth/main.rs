@@ -37,6 +37,8 @@ mod machine;
 mod map;
 mod output;
 mod parallel_options;
+mod pdsh;
+mod pdsh_hosts;
 mod perl_expr;
 mod pipe;
 mod pipe_part;
@@ -148,6 +150,13 @@ enum Command {
     /// else the number of hosts where it failed or that could not be
     /// reached (at most 101); 255 for hearth's own errors.
     ///
+    /// pdsh's environment is read too: $WCOLL (the hosts without -S or
+    /// -w), $FANOUT (-f), $PDSH_CONNECT_TIMEOUT (-t),
+    /// $PDSH_COMMAND_TIMEOUT (-u), $PDSH_SSH_ARGS (its ssh options; -l%u
+    /// and %h are hearth's) and $PDSH_SSH_ARGS_APPEND (more ssh options),
+    /// $DSHPATH (the PATH of the command on the hosts), $PDSH_RCMD_TYPE
+    /// (ssh only).
+    ///
     /// Examples:
     ///
     ///   hearth run -S node[1-16] uptime
@@ -203,7 +212,9 @@ pub struct MapArgs {
     pub hosts: Vec<String>,
     /// Hosts from FILE (repeatable): one per line, as -S takes them
     /// (`N/host` for N slots on it, `user@host:port`, `:` for this
-    /// machine, ranges), blank lines and `#` comments skipped.
+    /// machine, ranges), blank lines and `#` comments skipped. `..` is
+    /// ~/.parallel/sshloginfile, and a bare name not found here is looked
+    /// for in ~/.parallel, as GNU parallel does.
     #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
     pub login_files: Vec<PathBuf>,
     #[command(flatten)]
@@ -1097,7 +1108,10 @@ fn main() -> ExitCode {
                 err
             };
             let _ = err.print();
-            return if err.use_stderr() {
+            return if err.use_stderr() && pdsh::is_pdsh(&command_line()) {
+                // pdsh's usage errors exit 1.
+                ExitCode::from(1)
+            } else if err.use_stderr() {
                 ExitCode::from(OWN_ERROR)
             } else {
                 ExitCode::SUCCESS
@@ -1138,13 +1152,7 @@ fn main() -> ExitCode {
             color::settle(&mut args);
             map::run(*args)
         }
-        Command::Run(args) => match args.to_map_args() {
-            Ok(args) => map::run(args),
-            Err(err) => {
-                let _ = err.print();
-                ExitCode::from(OWN_ERROR)
-            }
-        },
+        Command::Run(args) => run::run(&args),
         Command::Sem(args) => semaphore::run(args.slots, &args.options, &args.command),
         Command::Trace(args) => trace::run(&args),
     }
@@ -1215,12 +1223,14 @@ fn with_profiles(cli: Cli, args: &[OsString]) -> Cli {
     }
 }
 
-/// Parses the command line. GNU parallel's `-l` takes a number only when
-/// one follows it (`-l` alone is `-l 1`); clap's options take their value
-/// or none, so a `-l` that made clap take the next word as its number is
-/// read again as `-l1`.
+/// Parses the command line. hearth started as `pdsh` reads its words with
+/// pdsh's getopt rules first (`pdsh.rs`). GNU parallel's `-l` takes a
+/// number only when one follows it (`-l` alone is `-l 1`); clap's options
+/// take their value or none, so a `-l` that made clap take the next word
+/// as its number is read again as `-l1`.
 fn parse_cli() -> Result<Cli, clap::Error> {
     let mut args = command_line();
+    pdsh::getopt(&mut args).map_err(run::usage_error)?;
     run::pdsh_status_flag(&mut args);
     let cli = parse_args(&mut args)?;
     Ok(with_profiles(cli, &args))

@@ -171,6 +171,7 @@ fn settings(args: &MapArgs, plan: &plan::Plan, grouping: Grouping) -> Settings {
         host_tag: args.output.tag_host.then_some("\t"),
         host_is_node: args.slurm_options.slurm,
         bare_hosts: false,
+        say_job_failures: true,
         local_as_colon: false,
         joblog: args.joblog.clone(),
         resume: plan::resume(args),

@@ -37,6 +37,10 @@ pub struct Settings {
     pub host_is_node: bool,
     /// The host shown without its `user@`, as pdsh shows it.
     pub bare_hosts: bool,
+    /// A job that failed other than by its exit status (a time limit, a
+    /// lost slot) is said as it ends, `hearth: job N (INPUT): why`; not
+    /// when started as pdsh, which says its failures its own way.
+    pub say_job_failures: bool,
     /// The tag of this machine's slots is `:`, the name GNU parallel's
     /// `-S :` gives it (`--nonall`, `--onall`), not `local`.
     pub local_as_colon: bool,
@@ -426,6 +430,7 @@ impl Printer {
         match &job.report.result {
             // Summed up at the end.
             Ok(_) | Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
+            Err(_) if !self.settings.say_job_failures => {}
             Err(err) => say!(
                 "hearth: job {seq} ({}): {err}",
                 shortened(&job.text.input())

@@ -29,7 +29,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
     ),
     (&["--session"], Some("the nearest is --env NAME")),
     (&["-x", "--exit"], None),
-    (&["--filter-hosts", "--filterhosts"], None),
     (
         &["--hostgroups", "--hostgroup", "--hostgrp", "--hgrp"],
         None,

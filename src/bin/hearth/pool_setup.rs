@@ -117,7 +117,9 @@ fn host_slots(args: &MapArgs, host: &crate::hosts::HostSpec) -> usize {
         return 1;
     }
     match (host.slots, host.name.as_str()) {
-        (Some(n), _) => n,
+        // `N/host`: N CPUs there, as GNU parallel reads it: -j counts
+        // from them (-j 3 is 3 slots, -j 200% twice N), N slots without.
+        (Some(n), _) => args.slots.map_or(n, |spec| spec.slots(n)),
         (None, ":") => local_slots(args),
         (None, _) => slots_of(args, 2),
     }
@@ -209,7 +211,11 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
             slots: None,
         });
     }
-    let ssh = words("--ssh", &args.ssh)?;
+    // GNU parallel's $PARALLEL_SSH, unless --ssh says otherwise.
+    let ssh = match std::env::var("PARALLEL_SSH") {
+        Ok(env) if args.ssh == "ssh" && !env.trim().is_empty() => words("$PARALLEL_SSH", &env)?,
+        _ => words("--ssh", &args.ssh)?,
+    };
     if ssh.is_empty() {
         return Err(
             "--ssh is empty: give the ssh command, e.g. --ssh 'ssh -F ./ssh_config'".to_owned(),
@@ -344,7 +350,12 @@ fn pool_builder(args: &MapArgs) -> PoolBuilder {
         .retries(more_runs(args.retries))
         .failed_output(sh::failed)
         .slot_timeout(args.slot_timeout)
-        .on_slot_lost(summary::say_slot_lost);
+        .on_slot_lost(if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+            // pdsh says a host's lost connection its own way, at the end.
+            |_: &hearth::remote::SlotLost| {}
+        } else {
+            summary::say_slot_lost
+        });
     // Ctrl+C: the first drains, the next kills, as in a runtime; started
     // as `parallel`, GNU parallel's rule: SIGINT and SIGTERM kill the
     // jobs at once, SIGHUP drains.

@@ -1,7 +1,8 @@
 //! `hearth run -S HOSTS CMD...`: the command once on every host, as pdsh
 //! runs it, for people who never used GNU parallel; pdsh's own options
-//! (`-w` with `^FILE` and `-HOST`, `-x`, `-l`, `-R ssh`, `-t`, `-u`,
-//! `-N`, `-f`, `-S` before another option, `$WCOLL`) work, so a pdsh
+//! (`-w` with `^FILE`, `-HOST`, `/RE/` and the rest of pdsh's host lists
+//! in `pdsh_hosts.rs`, `-x`, `-l`, `-R ssh`, `-t`, `-u`, `-N`, `-f`, `-S`,
+//! `$WCOLL`; getopt's rules in `pdsh.rs` when started as pdsh) work, so a pdsh
 //! command line runs unchanged. It is `hearth map
 //! --nonall --line-buffer` with pdsh's way of printing (`host: ` before
 //! each line, a summary of the hosts that failed): its options are turned
@@ -9,11 +10,16 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser};
 
-use crate::{Cli, Command, EachHost, MapArgs, Pdsh, hosts, parse_time_limit};
+use crate::pdsh;
+use crate::pdsh_hosts::Selection;
+use crate::{
+    Cli, Command, EachHost, MapArgs, OWN_ERROR, Pdsh, hosts, parse_duration, parse_time_limit,
+};
 
 /// The options of `hearth run`.
 // The doc comments here are the `--help` text, printed as written:
@@ -26,18 +32,23 @@ pub struct RunArgs {
     /// passed to ssh; `:` is the local machine.
     #[arg(short = 'S', long = "hosts", value_name = "H1,H2,..")]
     pub hosts: Vec<String>,
-    /// The hosts as pdsh's -w takes them: as -S, and `^FILE` reads hosts
-    /// from FILE, `-HOST` leaves HOST out. Without -S, -w or --slf, the
-    /// file named by $WCOLL, as pdsh.
+    /// The hosts as pdsh's -w takes them: as -S (or separated by spaces),
+    /// `^FILE` reads hosts from FILE (several a line, `#` comments), `-`
+    /// from stdin, `-HOST` and `-^FILE` leave hosts out, `/RE/` keeps only
+    /// the hosts RE matches and `-/RE/` drops them; `ssh:` before a host
+    /// is skipped. Without -S, -w or --slf, the file named by $WCOLL, as
+    /// pdsh.
     #[arg(short = 'w', value_name = "HOSTS")]
     pub targets: Vec<String>,
-    /// Leave these hosts out (pdsh's -x; ranges as in -S).
+    /// Leave these hosts out (pdsh's -x; ranges as in -S, `^FILE`, and
+    /// `/RE/` for the hosts RE matches): compared by name, `user@` aside.
     #[arg(short = 'x', value_name = "HOSTS")]
     pub exclude: Vec<String>,
     /// Hosts from FILE (repeatable): one per line, `#` comments skipped.
     #[arg(long = "sshloginfile", visible_alias = "slf", value_name = "FILE")]
     pub login_files: Vec<std::path::PathBuf>,
-    /// Log in as USER (pdsh's -l; ssh's -l).
+    /// Log in as USER on the hosts named without a user (pdsh's -l;
+    /// `user@host` keeps its own).
     #[arg(short = 'l', value_name = "USER")]
     pub user: Option<String>,
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
@@ -51,8 +62,8 @@ pub struct RunArgs {
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
-    /// ConnectTimeout).
-    #[arg(short = 't', value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    /// ConnectTimeout); 0 is ssh's own default.
+    #[arg(short = 't', value_name = "SECONDS")]
     pub connect_timeout: Option<u32>,
     /// Start the slots with this command instead of ssh (`{host}` and
     /// `{bin}` replaced), e.g. "docker exec -i {host} {bin}".
@@ -66,23 +77,28 @@ pub struct RunArgs {
     #[arg(long = "install-worker", conflicts_with_all = ["remote_bin", "launcher"])]
     pub install_worker: bool,
     /// Time limit of the command on each host, e.g. 10s, 2m (seconds
-    /// alone for pdsh's -u): past it the command is killed and the host
-    /// counts as failed.
-    #[arg(short = 'u', long, value_name = "DURATION", value_parser = parse_time_limit)]
+    /// alone for pdsh's -u; 0 is none): past it the command is killed and
+    /// the host counts as failed.
+    #[arg(short = 'u', long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// How long a host may stay silent (no answer to hearth's pings)
     /// before it is declared dead.
     #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit)]
     pub slot_timeout: Option<Duration>,
+    /// Attempts per host when its connection (its slot) dies before the
+    /// command ends: 1, so the command never runs twice on a host, as
+    /// pdsh's; a host whose attempts all died failed (exit 255 for it).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
     /// Print the output without the `host: ` before each line (pdsh's
     /// -N).
     #[arg(short = 'N')]
     pub no_names: bool,
     /// Exit with the largest of the command's exit statuses over the
     /// hosts (255 for a host not reached) instead of the number of hosts
-    /// where it failed: pdsh's -S, which is taken as this when another
-    /// option follows it (-S -w node1 ...); -S with a word after it names
-    /// hosts.
+    /// where it failed: pdsh's -S. Started as pdsh, -S is always this;
+    /// else it is taken as this when another option follows it (-S -w
+    /// node1 ...), and -S with a word after it names hosts.
     #[arg(long = "largest-status")]
     pub largest_status: bool,
     /// Exit 0 whatever the commands did (unless --largest-status), as
@@ -92,13 +108,23 @@ pub struct RunArgs {
     /// The command and its arguments (words joined by spaces), run on
     /// every host by the shell hearth map takes: $PARALLEL_SHELL, else the
     /// shell that started hearth, else $SHELL, else sh.
-    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+    /// pdsh's -q: print the settings and the hosts, run nothing.
+    #[arg(long = "pdsh-query", hide = true)]
+    pub pdsh_query: bool,
+    /// pdsh's -V: print the version line.
+    #[arg(long = "pdsh-version", hide = true)]
+    pub pdsh_version: bool,
+    /// pdsh's -h: print pdsh's usage.
+    #[arg(long = "pdsh-help", hide = true)]
+    pub pdsh_help: bool,
 }
 
 /// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
 /// status) read as `--largest-status` where it cannot be hearth's `-S
-/// HOSTS`: when another option, or nothing, follows it.
+/// HOSTS`: when another option, or nothing, follows it. (Started as
+/// `pdsh`, `pdsh::getopt` has read every `-S` as pdsh's already.)
 pub fn pdsh_status_flag(args: &mut [OsString]) {
     if args.get(1).is_none_or(|word| word != "run") {
         return;
@@ -116,33 +142,103 @@ pub fn pdsh_status_flag(args: &mut [OsString]) {
     }
 }
 
+/// `hearth run`: pdsh's answers (-V, -h, -q), else the run, as `hearth
+/// map` does it. A usage error exits 255, 1 when started as pdsh (pdsh's).
+pub fn run(args: &RunArgs) -> ExitCode {
+    let usage_failed = |err: clap::Error| {
+        let _ = err.print();
+        ExitCode::from(if args.as_pdsh { 1 } else { OWN_ERROR })
+    };
+    if args.pdsh_version {
+        print!("{}", pdsh::version());
+        return ExitCode::SUCCESS;
+    }
+    if args.pdsh_help {
+        say!("{}", pdsh::USAGE.trim_end());
+        return ExitCode::from(1);
+    }
+    if args.pdsh_query {
+        return match args.query() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => usage_failed(err),
+        };
+    }
+    match args.to_map_args() {
+        Ok(map_args) => crate::map::run(map_args),
+        Err(err) => usage_failed(err),
+    }
+}
+
 impl RunArgs {
+    /// pdsh's -q: the settings and the hosts, as pdsh prints them.
+    fn query(&self) -> Result<String, clap::Error> {
+        let env = pdsh::Env::read().map_err(usage_error)?;
+        let hosts = self.hosts().map_err(usage_error)?;
+        Ok(pdsh::query(&pdsh::Query {
+            path: env.path.clone(),
+            command: self
+                .command
+                .iter()
+                .map(|w| w.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+            user: self.user.clone(),
+            connect_timeout: self.connect_timeout.or(env.connect_timeout),
+            command_timeout: self.timeout.or(env.command_timeout),
+            fanout: self.fanout.or(env.fanout),
+            names: !self.no_names,
+            hosts,
+        }))
+    }
+
     /// The options of the `hearth map` run that does it.
     pub fn to_map_args(&self) -> Result<MapArgs, clap::Error> {
+        let env = pdsh::Env::read().map_err(usage_error)?;
+        if self.command.is_empty() {
+            return Err(usage_error(
+                "no command: give the command to run on every host after the options".to_owned(),
+            ));
+        }
+        env.check_rcmd(self.module.as_deref())
+            .map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
             .map(OsString::from)
             .to_vec();
         for host in self.hosts().map_err(usage_error)? {
+            let host = match &self.user {
+                Some(user) => with_user(&host, user),
+                None => host,
+            };
             argv.extend(["-S".into(), host.into()]);
         }
         let mut ssh = self.ssh.clone();
-        // ssh's own -l: the lines keep the bare host's name, as pdsh's.
-        if let Some(user) = &self.user {
-            let user = shlex::try_quote(user)
-                .map_err(|_| usage_error(format!("-l {user:?}: a user name has no NUL")))?;
-            ssh.push_str(" -l ");
-            ssh.push_str(&user);
+        for option in &env.ssh_options {
+            ssh.push(' ');
+            ssh.push_str(option);
         }
-        if let Some(seconds) = self.connect_timeout {
+        let connect_timeout = self.connect_timeout.or(env.connect_timeout);
+        if let Some(seconds) = connect_timeout.filter(|&s| s > 0) {
             let _ = write!(ssh, " -o ConnectTimeout={seconds}");
         }
         argv.extend(["--ssh".into(), OsString::from(ssh)]);
         let optional = [
             ("--launcher", self.launcher.clone()),
             ("--remote-bin", self.remote_bin.clone()),
-            ("--timeout", self.timeout.map(seconds)),
+            (
+                "--timeout",
+                (self.timeout.or(env.command_timeout))
+                    .filter(|t| !t.is_zero())
+                    .map(seconds),
+            ),
             ("--slot-timeout", self.slot_timeout.map(seconds)),
-            ("--fanout", self.fanout.map(|n| n.to_string())),
+            (
+                "--fanout",
+                self.fanout.or(env.fanout).map(|n| n.to_string()),
+            ),
+            ("--attempts", Some(self.attempts.to_string())),
         ];
         for (flag, value) in optional {
             if let Some(value) = value {
@@ -153,6 +249,11 @@ impl RunArgs {
             argv.push("--install-worker".into());
         }
         argv.push("--".into());
+        if let Some(path) = &env.path {
+            let path =
+                shlex::try_quote(path).map_err(|_| usage_error("$DSHPATH has a NUL".to_owned()))?;
+            argv.push(format!("PATH={path}; export PATH;").into());
+        }
         argv.extend(self.command.iter().cloned());
         let cli = Cli::try_parse_from(argv)?;
         match cli.command {
@@ -171,24 +272,26 @@ impl RunArgs {
         }
     }
 
-    /// The hosts of -S, -w, --slf and $WCOLL, less those of -w's `-HOST`
-    /// and -x; `N/host` kept.
+    /// The hosts of -S, -w, --slf and $WCOLL, less those -x and -w's
+    /// `-HOST`, `-^FILE` and `-/RE/` leave out, and those a `/RE/` does
+    /// not match (`pdsh_hosts.rs`); `N/host` kept.
     fn hosts(&self) -> Result<Vec<String>, String> {
-        let mut values = self.hosts.clone();
-        let mut files = self.login_files.clone();
-        let mut excluded = hosts::expand(&self.exclude)?;
-        for name in hosts::expand(&self.targets)? {
-            if let Some(file) = name.strip_prefix('^') {
-                files.push(file.into());
-            } else if let Some(host) = name.strip_prefix('-') {
-                excluded.push(host.to_owned());
-            } else {
-                values.push(name);
-            }
+        let mut selection = Selection::default();
+        selection.extend(hosts::expand(&self.hosts)?);
+        for value in &self.targets {
+            selection.target(value)?;
         }
-        if values.is_empty() && files.is_empty() {
+        let files: Vec<String> = hosts::specs(&[], &self.login_files)?
+            .into_iter()
+            .map(|spec| match spec.slots {
+                Some(n) => format!("{n}/{}", spec.name),
+                None => spec.name,
+            })
+            .collect();
+        selection.extend(files);
+        if selection.is_empty() {
             match std::env::var_os("WCOLL") {
-                Some(file) if !file.is_empty() => files.push(file.into()),
+                Some(file) if !file.is_empty() => selection.file(file.as_ref())?,
                 _ => {
                     return Err(
                         "no hosts: give them with -S or -w (e.g. -w node[1-4]), --slf FILE, \
@@ -198,14 +301,13 @@ impl RunArgs {
                 }
             }
         }
-        let hosts: Vec<String> = hosts::specs(&values, &files)?
-            .into_iter()
-            .filter(|spec| !excluded.contains(&spec.name))
-            .map(|spec| match spec.slots {
-                Some(n) => format!("{n}/{}", spec.name),
-                None => spec.name,
-            })
-            .collect();
+        for value in &self.exclude {
+            selection.exclude(value)?;
+        }
+        let hosts = selection.selected();
+        for host in &hosts {
+            let _ = hosts::spec(host)?;
+        }
         if hosts.is_empty() {
             return Err("no hosts are left once -x (and -w -HOST) took theirs out".to_owned());
         }
@@ -213,8 +315,25 @@ impl RunArgs {
     }
 }
 
+/// `host` logged in as `user` (-l) unless it names its own (`me@node1`
+/// keeps me, as in pdsh); `N/` slots kept, `:` (this machine) as it is.
+/// The lines keep the bare host's name, as pdsh's.
+fn with_user(host: &str, user: &str) -> String {
+    let (slots, name) = match host.split_once('/') {
+        Some((n, name)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (&host[..=n.len()], name)
+        }
+        _ => ("", host),
+    };
+    if name == ":" || name.contains('@') {
+        host.to_owned()
+    } else {
+        format!("{slots}{user}@{name}")
+    }
+}
+
 /// A usage error of `hearth run`, shown with its usage.
-fn usage_error(msg: String) -> clap::Error {
+pub fn usage_error(msg: String) -> clap::Error {
     let mut cli = Cli::command();
     cli.build();
     match cli.find_subcommand_mut("run") {
@@ -238,6 +357,15 @@ mod pdsh_status_tests {
         args.iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn dash_l_is_for_the_hosts_without_a_user() {
+        assert_eq!(with_user("node1", "me"), "me@node1");
+        assert_eq!(with_user("root@node1", "me"), "root@node1");
+        assert_eq!(with_user("2/node1:2222", "me"), "2/me@node1:2222");
+        assert_eq!(with_user("2/you@node1", "me"), "2/you@node1");
+        assert_eq!(with_user(":", "me"), ":");
     }
 
     #[test]

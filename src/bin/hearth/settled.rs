@@ -105,6 +105,11 @@ pub struct Settled {
     /// ~/.parallel, for --env _, and exit.
     #[arg(aliases = ["recordenv"], long = "record-env")]
     pub record_env: bool,
+    /// GNU parallel's check that the hosts answer before the run: hearth
+    /// leaves a host that cannot be reached out anyway (said once, its
+    /// jobs run on the others), so this changes nothing.
+    #[arg(long = "filter-hosts", alias = "filterhosts")]
+    pub filter_hosts: bool,
 }
 
 /// The longest command line Linux runs: the shell takes it as one
