@@ -39,6 +39,18 @@ fn nonall_and_onall_on_two_hosts() {
         &with(&["--nonall", "echo $PARALLEL_SSHLOGIN $PARALLEL_SSHHOST"]),
         b"",
     );
+    // `--plus`'s strings of the login and host that run the job, in the
+    // command and in the tag.
+    same(
+        &with(&[
+            "--plus",
+            "--nonall",
+            "--tagstring",
+            "{host}",
+            "echo {sshlogin} {host}",
+        ]),
+        b"",
+    );
     // The exit status counts the hosts where something failed.
     same(&with(&["--onall", "exit {}", ":::", "0", "3", "4"]), b"");
 }

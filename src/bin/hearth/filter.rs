@@ -103,7 +103,7 @@ impl Filters {
                         .to_owned(),
                 );
             }
-            let code = JobText::join(&parts, None);
+            let code = JobText::join(&parts, None, None);
             let job = Job {
                 seq,
                 total: self.total.load(Ordering::Relaxed),

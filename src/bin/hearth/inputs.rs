@@ -39,19 +39,23 @@ impl JobText {
         self.fields.join(&b' ')
     }
 
-    /// The command line as it ran in slot `slot` (`?` for a slot number
-    /// not known).
-    pub fn command(&self, slot: Option<u32>) -> Vec<u8> {
-        Self::join(&self.parts, slot)
+    /// The command line as it ran in slot `slot` of `login` (`?` for
+    /// what is not known).
+    pub fn command(&self, slot: Option<u32>, login: Option<&str>) -> Vec<u8> {
+        Self::join(&self.parts, slot, login)
     }
 
     /// `parts` (of this job's command or tag) joined with the slot's
-    /// number.
-    pub fn join(parts: &[Vec<u8>], slot: Option<u32>) -> Vec<u8> {
-        match slot {
-            Some(n) => crate::replace::join_slot(parts, n.to_string().as_bytes()),
-            None => crate::replace::join_slot(parts, b"?"),
-        }
+    /// number and its login (`:` for this machine) and host.
+    pub fn join(parts: &[Vec<u8>], slot: Option<u32>, login: Option<&str>) -> Vec<u8> {
+        let slot = slot.map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let login = login.unwrap_or("?");
+        let on = crate::replace::RunsOn {
+            slot: slot.as_bytes(),
+            login: login.as_bytes(),
+            host: crate::hosts::host_part(login).as_bytes(),
+        };
+        crate::replace::join_slot(parts, on)
     }
 }
 

@@ -556,7 +556,7 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
         }
         skipped += usize::from(job.skipped);
         let slot = u32::try_from(index % slots.max(1) + 1).unwrap_or(u32::MAX);
-        let mut line = shell_quoted(text.command(Some(slot)), &quoting);
+        let mut line = shell_quoted(text.command(Some(slot), None), &quoting);
         line.push(b'\n');
         // Tagged and coloured as the job's output would be, as GNU
         // parallel prints them.
@@ -565,7 +565,7 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
             (tag, colored) => {
                 let prefix = tag
                     .as_ref()
-                    .map(|tag| crate::output::tag_prefix(tag, &text, Some(slot)))
+                    .map(|tag| crate::output::tag_prefix(tag, &text, (Some(slot), None)))
                     .unwrap_or_default();
                 let color = colored.then(|| Color::of_job(text.seq));
                 let mut streams = JobStreams::new(prefix, color);

@@ -254,7 +254,7 @@ impl Printer {
         slot_number: Option<u32>,
     ) -> io::Result<Printing> {
         let mut printing = self.start(text, host, slot_number);
-        self.announce(&mut printing, text, slot_number)?;
+        self.announce(&mut printing, text, (slot_number, host))?;
         Ok(printing)
     }
 
@@ -265,13 +265,13 @@ impl Printer {
         &self,
         printing: &mut Printing,
         text: &JobText,
-        slot_number: Option<u32>,
+        (slot_number, host): (Option<u32>, &str),
     ) -> io::Result<()> {
         let Verbose { verbose, trace } = self.settings.shown;
         if !verbose && !trace {
             return Ok(());
         }
-        let mut line = text.command(slot_number);
+        let mut line = text.command(slot_number, Some(as_gnu_parallel_names(host)));
         line.push(b'\n');
         if trace {
             let mut err = io::stderr().lock();
@@ -296,7 +296,7 @@ impl Printer {
     fn prefix(&self, text: &JobText, host: &str, slot_number: Option<u32>) -> Vec<u8> {
         let mut prefix = Vec::new();
         if let Some(tag) = &self.settings.tag {
-            prefix = tag_prefix(tag, text, slot_number);
+            prefix = tag_prefix(tag, text, (slot_number, Some(as_gnu_parallel_names(host))));
             if let Some(err) = tag.perl_error() {
                 static SAID: std::sync::Once = std::sync::Once::new();
                 SAID.call_once(|| {
@@ -342,7 +342,8 @@ impl Printer {
             (Err(_), Some(slot)) => Some(slot.number),
             (Err(_), None) => None,
         };
-        let command = job.text.command(slot_number);
+        let login = job.report.host.as_deref().map(as_gnu_parallel_names);
+        let command = job.text.command(slot_number, login);
         let host = self.host(job.report.slot.as_deref(), job.report.host.as_ref());
         let failure = match &job.report.result {
             Ok(out) if out.success() => None,
@@ -638,9 +639,13 @@ fn millis(duration: Duration) -> u64 {
 
 /// A job's tag and the tab after it: the tag string with the job's values
 /// as they are, bytes and all, as its output is.
-pub fn tag_prefix(tag: &Template, text: &JobText, slot_number: Option<u32>) -> Vec<u8> {
+pub fn tag_prefix(
+    tag: &Template,
+    text: &JobText,
+    (slot_number, login): (Option<u32>, Option<&str>),
+) -> Vec<u8> {
     let parts = tag.render(&text.fields, text.seq, Fill::Join, false);
-    let mut prefix = JobText::join(&parts, slot_number);
+    let mut prefix = JobText::join(&parts, slot_number, login);
     prefix.push(b'\t');
     prefix
 }

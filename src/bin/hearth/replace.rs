@@ -45,6 +45,12 @@ pub enum Field {
     /// The slot's number with zeros before it, as wide as the number of
     /// slots (`--plus`'s `{0%}`).
     SlotPadded,
+    /// The host that runs the job (`--plus`'s `{host}`: `:` for this
+    /// machine).
+    Host,
+    /// The login that runs the job, `user@host` as given (`--plus`'s
+    /// `{sshlogin}`).
+    Login,
     /// Every field (`None`), or one as for [`Field::At`], with a
     /// `--plus` edit in the manner of bash (`{:-x}`, `{2/a/b}`).
     Edited(Option<isize>, Arc<BashEdit>),
@@ -128,6 +134,8 @@ impl Names {
             table.push((b"{0#}".as_slice(), Field::SeqPadded));
             table.push((b"{0%}".as_slice(), Field::SlotPadded));
             table.push((b"{slot}".as_slice(), Field::Slot));
+            table.push((b"{host}".as_slice(), Field::Host));
+            table.push((b"{sshlogin}".as_slice(), Field::Login));
         }
         table.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
         Ok(table)
@@ -587,6 +595,8 @@ impl Template {
                     last(parts).extend_from_slice(total.to_string().as_bytes());
                 }
                 Piece::Field(Field::SlotPadded) => parts.push(vec![SLOT_PADDED, slot_width]),
+                Piece::Field(Field::Host) => parts.push(vec![SLOT_PADDED, HOST]),
+                Piece::Field(Field::Login) => parts.push(vec![SLOT_PADDED, LOGIN]),
                 Piece::Field(Field::SeqPadded) => {
                     let width = total.to_string().len();
                     last(parts).extend_from_slice(format!("{seq:0width$}").as_bytes());
@@ -622,23 +632,56 @@ fn each_value(
     }
 }
 
-/// The first byte of a part of a command line that follows `{0%}` rather
-/// than `{%}`, the next byte the width: a command line holds no NUL.
+/// The first byte of a part of a command line that follows `{0%}`,
+/// `{host}` or `{sshlogin}` rather than `{%}`, the next byte the width
+/// (digits) or [`HOST`] or [`LOGIN`]: a command line holds no NUL.
 const SLOT_PADDED: u8 = 0;
 
-/// `parts` of a command line (or a tag) joined with the slot's number,
-/// `slot` (its digits), as wide as `{0%}` asks where it asks.
-pub fn join_slot(parts: &[Vec<u8>], slot: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + slot.len());
+/// After [`SLOT_PADDED`]: the part follows `{host}` (no width is this
+/// large).
+const HOST: u8 = 0xff;
+
+/// After [`SLOT_PADDED`]: the part follows `{sshlogin}`.
+const LOGIN: u8 = 0xfe;
+
+/// Where a job runs, as the parts of its command line (or tag) are
+/// joined: the slot's number (its digits) and the login (`user@host`,
+/// `:` for this machine) and host of the slot.
+#[derive(Clone, Copy, Debug)]
+pub struct RunsOn<'a> {
+    /// The slot's number, its digits.
+    pub slot: &'a [u8],
+    /// The login, as given with -S.
+    pub login: &'a [u8],
+    /// The login's host.
+    pub host: &'a [u8],
+}
+
+/// `parts` of a command line (or a tag) joined with where the job runs:
+/// the slot's number, as wide as `{0%}` asks where it asks, the host and
+/// the login where `{host}` and `{sshlogin}` ask.
+pub fn join_slot(parts: &[Vec<u8>], on: RunsOn<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + on.slot.len());
     for (at, part) in parts.iter().enumerate() {
         let mut part = part.as_slice();
         if at > 0 {
-            if let [SLOT_PADDED, width, rest @ ..] = part {
-                let zeros = usize::from(*width).saturating_sub(slot.len());
-                out.extend(std::iter::repeat_n(b'0', zeros));
-                part = rest;
+            match part {
+                [SLOT_PADDED, HOST, rest @ ..] => {
+                    out.extend_from_slice(on.host);
+                    part = rest;
+                }
+                [SLOT_PADDED, LOGIN, rest @ ..] => {
+                    out.extend_from_slice(on.login);
+                    part = rest;
+                }
+                [SLOT_PADDED, width, rest @ ..] => {
+                    let zeros = usize::from(*width).saturating_sub(on.slot.len());
+                    out.extend(std::iter::repeat_n(b'0', zeros));
+                    out.extend_from_slice(on.slot);
+                    part = rest;
+                }
+                _ => out.extend_from_slice(on.slot),
             }
-            out.extend_from_slice(slot);
         }
         out.extend_from_slice(part);
     }

@@ -129,7 +129,18 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         });
     }
     let slot_text = slot.to_string();
-    let command = crate::replace::join_slot(&job.parts, slot_text.as_bytes());
+    // The slot's login and host, as the pool set them for its jobs.
+    let of_env = |name: &str| {
+        (context.env().iter())
+            .find(|(n, _)| n == name)
+            .map_or(":", |(_, value)| value.as_str())
+    };
+    let on = crate::replace::RunsOn {
+        slot: slot_text.as_bytes(),
+        login: of_env("PARALLEL_SSHLOGIN").as_bytes(),
+        host: of_env("PARALLEL_SSHHOST").as_bytes(),
+    };
+    let command = crate::replace::join_slot(&job.parts, on);
     let shell = shell_program(job.start.shell.as_deref());
     let mut cmd = match job.start.nice {
         Some(nice) => {

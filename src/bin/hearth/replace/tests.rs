@@ -228,7 +228,19 @@ fn padded_slots_are_as_wide_as_the_number_of_slots() {
     let template = Template::parse(&words("echo {0%}-{%}"), &names, &[]).unwrap();
     template.set_slots(120);
     let parts = template.render(&[], 1, Fill::Join, true);
-    assert_eq!(join_slot(&parts, b"7"), b"echo 007-7");
-    assert_eq!(join_slot(&parts, b"120"), b"echo 120-120");
-    assert_eq!(join_slot(&[b"a".to_vec()], b"7"), b"a");
+    let on = |slot| RunsOn {
+        slot,
+        login: b"me@node1",
+        host: b"node1",
+    };
+    assert_eq!(join_slot(&parts, on(b"7")), b"echo 007-7");
+    assert_eq!(join_slot(&parts, on(b"120")), b"echo 120-120");
+    assert_eq!(join_slot(&[b"a".to_vec()], on(b"7")), b"a");
+    let names = Names {
+        plus: true,
+        ..Names::default()
+    };
+    let template = Template::parse(&words("echo {host} {sshlogin}/{%}"), &names, &[]).unwrap();
+    let parts = template.render(&[b"x".to_vec()], 1, Fill::Join, true);
+    assert_eq!(join_slot(&parts, on(b"3")), b"echo node1 me@node1/3");
 }
