@@ -29,6 +29,7 @@
 //! | `Failed`   | the slots due now got the failure        | `Idle`                    |
 //! | `Ready`    | a slot is due and the socket answers     | `Ready` (slot started)    |
 //! | `Ready`    | a slot is due, the socket refuses       | `Idle` (the master died)  |
+//! | `Ready`    | its slots went silent together          | `Idle` (master killed, socket removed) |
 //! | any        | the pool closes                          | `ssh -O exit`, `Idle`     |
 //!
 //! A master that dies takes its slots' sessions with it: they fail the
@@ -534,6 +535,27 @@ impl Mux {
                 *master = Master::Idle;
             }
         }
+    }
+
+    /// Retires the master of host `index`, whose connection is stuck (its
+    /// slots went silent together): its process is killed and its socket
+    /// removed, so the slots that start next log in again instead of
+    /// opening sessions over a link that answers nothing until ssh's own
+    /// keep-alive gives up (a minute). True if there was one to retire.
+    pub(crate) fn retire(&mut self, index: usize) -> bool {
+        let Some(master) = self.masters.get_mut(index) else {
+            return false;
+        };
+        let Master::Ready { mut control } = std::mem::replace(master, Master::Idle) else {
+            return false;
+        };
+        if let Some(pid) = control.master_pid(Instant::now() + EXIT_WAIT) {
+            let _ = crate::sys::signal_process(pid, libc::SIGKILL);
+        }
+        if let Some(socket) = self.socket(index) {
+            let _ = fs::remove_file(socket);
+        }
+        true
     }
 
     /// Ends every master (`ssh -O exit`; one still logging in is killed)

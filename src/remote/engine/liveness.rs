@@ -14,9 +14,15 @@
 //! pings the slot and waits. A `PONG` to that ping shows the worker alive,
 //! so the overrun is the job's own (`Engine::end_overrun_job`); silence
 //! makes the slot dead as above, and the job runs again elsewhere.
+//!
+//! A slot found silent whose host's other slots are silent too (a frozen
+//! link, not a stopped worker) retires the host's shared ssh connection
+//! (`Mux::retire`): the slots that start next log in again instead of
+//! waiting on it for ssh's own keep-alive.
 
 use std::time::{Duration, Instant};
 
+use log::warn;
 use mio::Registry;
 
 use super::{Engine, after};
@@ -35,6 +41,22 @@ pub(super) fn silent_at(slot: &Slot, slot_timeout: Duration) -> Instant {
 }
 
 impl Engine {
+    /// True if the connection of slot `index`'s host looks stuck, not
+    /// only its worker: none of the host's other live slots was heard
+    /// from in the last half slot timeout (a frozen link silences them
+    /// together; a stopped worker only itself).
+    fn link_stuck(&self, index: usize, now: Instant) -> bool {
+        let host = self.slots[index].host;
+        let recent = now.checked_sub(self.settings.slot_timeout / 2);
+        !self.slots.iter().enumerate().any(|(other, entry)| {
+            other != index
+                && entry.host == host
+                && entry.slot.as_ref().is_some_and(|slot| {
+                    slot.stage == Stage::Ready && recent.is_none_or(|recent| slot.heard > recent)
+                })
+        })
+    }
+
     /// Pings the ready slots whose ping is due, and fails those silent for
     /// the slot timeout.
     pub(super) fn check_liveness(&mut self, registry: &Registry, now: Instant) {
@@ -56,7 +78,12 @@ impl Engine {
                     let failure = SlotFailure::Silent {
                         limit: slot_timeout,
                     };
+                    let stuck = self.link_stuck(index, now);
                     self.fail_slot(registry, index, failure);
+                    let host = self.slots[index].host;
+                    if stuck && self.mux.retire(host) {
+                        warn!(host:% = self.hosts[host].name; "the host's ssh connection answers nothing: logging in again");
+                    }
                     continue;
                 }
             }

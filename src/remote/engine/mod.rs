@@ -784,6 +784,7 @@ impl Engine {
                 }
                 slot.stage = Stage::Ready;
                 entry.failed_starts = 0;
+                entry.ready_once = true;
                 incr(&self.stats.hosts[entry.host].alive);
                 Ok(())
             }

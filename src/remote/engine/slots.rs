@@ -29,6 +29,14 @@ const EXIT_CHECK: Duration = Duration::from_millis(5);
 /// Starts after this many failed starts in a row make a slot dead for good.
 const MAX_FAILED_STARTS: u32 = 5;
 
+/// How long a slot of a host none of whose slots ever started keeps
+/// trying: a host that refuses connections (it may be booting) gets its
+/// five quick starts, one whose every start times out (down, or a
+/// firewall that drops the packets: ssh's 10 s each, 50 s in all) is
+/// given up once its starts took this long (GNU parallel and pdsh give up
+/// after the first).
+const UNREACHED_PATIENCE: Duration = Duration::from_secs(10);
+
 /// A slot's place in the pool, alive or not.
 pub(super) struct SlotEntry {
     pub(super) host: usize,
@@ -43,6 +51,10 @@ pub(super) struct SlotEntry {
     respawn_at: Option<Instant>,
     /// Failed starts in a row (before a handshake completed).
     pub(super) failed_starts: u32,
+    /// It once took jobs (its host can be reached).
+    pub(super) ready_once: bool,
+    /// When it was first due to start.
+    first_start: Option<Instant>,
     /// Set when the slot is dead for good: why.
     pub(super) dead: Option<FailedSlot>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
@@ -82,6 +94,8 @@ impl SlotEntry {
                     slot: None,
                     respawn_at: Some(now),
                     failed_starts: 0,
+                    ready_once: false,
+                    first_start: None,
                     dead: None,
                     closing: false,
                     exiting: None,
@@ -183,6 +197,7 @@ impl Engine {
             {
                 continue;
             }
+            let _ = entry.first_start.get_or_insert(now);
             let host_index = entry.host;
             let host = &self.hosts[host_index];
             let control =
@@ -552,11 +567,21 @@ impl Engine {
     /// Restarts a failed slot with back-off, or gives it up for good when
     /// its failure is permanent or it failed to start too often.
     fn plan_restart(&mut self, index: usize, handshaken: bool, failed: FailedSlot) {
+        let host = self.slots[index].host;
+        let reached = (self.slots.iter()).any(|entry| entry.host == host && entry.ready_once);
         let entry = &mut self.slots[index];
         if !handshaken {
             entry.failed_starts += 1;
         }
-        if failed.failure.is_permanent() || entry.failed_starts >= MAX_FAILED_STARTS {
+        let out_of_patience = !reached
+            && !handshaken
+            && entry
+                .first_start
+                .is_some_and(|first| first.elapsed() >= UNREACHED_PATIENCE);
+        if failed.failure.is_permanent()
+            || entry.failed_starts >= MAX_FAILED_STARTS
+            || out_of_patience
+        {
             info!(slot:% = entry.label; "slot dead for good: {}", failed.reason());
             entry.dead = Some(failed);
             incr(&self.stats.hosts[entry.host].dead);
