@@ -76,6 +76,15 @@ pub(crate) fn parse(name: &str) -> Result<Login<'_>, BadLogin> {
     if host.is_empty() {
         return Err(bad("no host name"));
     }
+    if user.is_some_and(|u| u.contains(':')) {
+        // GNU parallel's `user:password@host`: ssh would take the password
+        // as part of the user name, and show it in logs and tags.
+        return Err(BadLogin(
+            "a password in a login (user:password@host) is not taken: ssh logs in with keys \
+             here; use a key (or an ssh agent) and write user@host"
+                .to_owned(),
+        ));
+    }
     if host.starts_with('-') || user.is_some_and(|u| u.starts_with('-')) {
         return Err(bad(
             "a host or user may not start with - (ssh would read an option)",
@@ -138,5 +147,12 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_password_in_a_login_is_refused() {
+        let err = parse("root:secret@node1").unwrap_err().to_string();
+        assert!(err.contains("a password in a login"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
     }
 }
