@@ -557,6 +557,10 @@ fn main() -> ExitCode {
             stopping::a_command_that_ignores_sigterm_ends_by_sigkill,
         ),
         (
+            "a_command_without_outputs_is_stopped_too",
+            stopping::a_command_without_outputs_is_stopped_too,
+        ),
+        (
             "a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on",
             stopping::a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on,
         ),

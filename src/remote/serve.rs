@@ -451,6 +451,10 @@ where
                     abandoned += 1;
                     continue;
                 }
+                // Before the result ahead of it goes out: the pool starts
+                // this job's clock then, and a CANCEL read from then on
+                // must find it running.
+                watch.cancel.start(id);
                 {
                     let mut out = lock(out);
                     if !out.buffer().is_empty() {
@@ -458,7 +462,6 @@ where
                     }
                 }
                 let _ = watch.jobs.fetch_add(1, Ordering::SeqCst);
-                watch.cancel.start(id);
                 watch.busy.store(true, Ordering::SeqCst);
                 let mut job = take_prepared(&mut prepared, &world, id);
                 let stdin = job.take_stdin();

@@ -29,7 +29,7 @@ pub(crate) use incoming_cpu::{incoming_cpu, set_incoming_cpu};
 pub(crate) use msg::{recv_vectored, send_vectored};
 pub(crate) use pass_fd::send_fd;
 pub(crate) use process::{
-    clear_signal_mask_in_child, kill_with_parent_thread, signal_process, wait_for_child,
+    clear_signal_mask_in_child, kill_with_parent_thread, pidfd, signal_process, wait_for_child,
     wait_for_exit,
 };
 pub(crate) use process_group::{

@@ -37,27 +37,16 @@ pub(crate) fn wait_for_exit(
         return Ok(true);
     }
     let deadline = Instant::now() + timeout;
-    let raw = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
-    // SAFETY: pidfd_open(pid, 0) takes no pointers; it returns a new file
-    // descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
-    // A descriptor is a non-negative `c_int` (the syscall returns it as a
-    // `c_long`); -1 is the error.
-    let fd = match libc::c_int::try_from(fd) {
-        Ok(fd) if fd >= 0 => fd,
-        _ => {
-            // No pidfds here: poll the exit status.
-            while Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-                if exited() {
-                    return Ok(true);
-                }
+    let Some(fd) = pidfd(pid)? else {
+        // No pidfds here: poll the exit status.
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+            if exited() {
+                return Ok(true);
             }
-            return Ok(exited());
         }
+        return Ok(exited());
     };
-    // SAFETY: `fd` is a new descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut pollfd = libc::pollfd {
@@ -80,6 +69,22 @@ pub(crate) fn wait_for_exit(
         if Instant::now() >= deadline {
             return Ok(exited());
         }
+    }
+}
+
+/// A descriptor of process `pid` that polls readable once it exited
+/// (`pidfd_open`, Linux 5.3+); `None` on a kernel without pidfds.
+pub(crate) fn pidfd(pid: u32) -> io::Result<Option<OwnedFd>> {
+    let raw = libc::pid_t::try_from(pid).map_err(|_| io::Error::other("pid out of range"))?;
+    // SAFETY: pidfd_open(pid, 0) takes no pointers; it returns a new file
+    // descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+    // A descriptor is a non-negative `c_int` (the syscall returns it as a
+    // `c_long`); -1 is the error.
+    match libc::c_int::try_from(fd) {
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        Ok(fd) if fd >= 0 => Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) })),
+        _ => Ok(None),
     }
 }
 

@@ -2,15 +2,22 @@
 //! group, so ending the group ends them all, grandchildren included.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a worker made itself the leader of a group of its own, which
+/// the processes of its jobs share: only then are the other processes of
+/// its group its jobs' ([`signal_job`]).
+static JOBS_SHARE_GROUP: AtomicBool = AtomicBool::new(false);
 
 /// Makes the calling process the leader of a new process group (a no-op
-/// if it already leads one).
+/// if it already leads one), which the processes its jobs start share.
 pub(crate) fn become_group_leader() -> io::Result<()> {
     // SAFETY: setpgid(0, 0) only changes the calling process's group; it
     // takes no pointers.
     if unsafe { libc::setpgid(0, 0) } == -1 {
         return Err(io::Error::last_os_error());
     }
+    JOBS_SHARE_GROUP.store(true, Ordering::Relaxed);
     Ok(())
 }
 
@@ -65,17 +72,19 @@ pub(crate) fn kill_group(pgid: u32) -> io::Result<()> {
 }
 
 /// Sends `signal` to the processes of a job whose first process is
-/// `child` (a child of the caller): when the caller leads its group (a
-/// worker, whose jobs share its group), every process of the group but
-/// the caller itself, the grandchildren and daemons they started
-/// included; otherwise `child` and its descendants. Read from `/proc`; a
-/// process started while it is read may be missed, so a sequence of
-/// signals sends each again.
+/// `child` (a child of the caller): when the caller is a worker that made
+/// its own group for its jobs ([`become_group_leader`]), every process of
+/// the group but the caller itself, the grandchildren and daemons they
+/// started included (a worker runs one job at a time: they are its job's,
+/// or what an earlier job left running there); otherwise `child` and its
+/// descendants. Read from `/proc`; a process started while it is read may
+/// be missed, so a sequence of signals sends each again.
 pub(crate) fn signal_job(child: u32, signal: i32) {
     // SAFETY: getpgrp and getpid take no arguments and cannot fail.
     let (group, me) = unsafe { (libc::getpgrp(), libc::getpid()) };
     let processes = processes();
-    let targets: Vec<libc::pid_t> = if group == me {
+    let shared = JOBS_SHARE_GROUP.load(Ordering::Relaxed) && group == me;
+    let targets: Vec<libc::pid_t> = if shared {
         processes
             .iter()
             .filter(|p| p.group == group && p.pid != me)
@@ -97,11 +106,19 @@ pub(crate) fn signal_job(child: u32, signal: i32) {
         found
     };
     let child = libc::pid_t::try_from(child).unwrap_or(0);
-    for pid in targets.into_iter().chain(std::iter::once(child)) {
+    let mut targets = targets;
+    if !targets.contains(&child) {
+        targets.push(child);
+    }
+    for pid in targets {
         if pid > 1 && pid != me {
-            // SAFETY: kill(2) with a positive pid signals that one process;
-            // it is the job's own (a child, or in the worker's group), and
-            // never the caller.
+            // SAFETY: kill(2) with a positive pid takes no pointers and
+            // signals that one process: the child (ours, not reaped, so its
+            // pid is still its), or one `/proc` showed in the worker's
+            // group or under the child a moment ago (a pid freed and taken
+            // again in that moment would be signalled wrongly: a window of
+            // microseconds, which GNU parallel's kill of a group by its id
+            // has too), never the caller.
             let _ = unsafe { libc::kill(pid, signal) };
         }
     }

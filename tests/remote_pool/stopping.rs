@@ -108,3 +108,15 @@ pub fn a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on() {
     assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
     pool.shutdown(Duration::from_secs(10));
 }
+
+/// A command that closed its outputs still gets the sequence: its end is
+/// waited for past the pipes' (it used to be killed with its worker).
+pub fn a_command_without_outputs_is_stopped_too() {
+    let mut pool = pool(None);
+    let before = worker_pid(&mut pool);
+    let (stdout, result) = run_script(&mut pool, "echo quiet; exec >/dev/null 2>&1; sleep 30");
+    assert_eq!(stdout, "quiet\n");
+    assert_eq!(result, Err(JobFailure::TimedOut { after: LIMIT }));
+    assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
+    pool.shutdown(Duration::from_secs(10));
+}

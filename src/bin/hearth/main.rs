@@ -427,7 +427,7 @@ pub struct MapArgs {
 #[derive(Clone, Debug, Args)]
 pub struct EachHost {
     /// Run CMD once on every host, with no inputs (GNU parallel's
-    /// --nonall): -j hosts at once (one per core here by default), the
+    /// --nonall): -j hosts at once (all of them by default), the
     /// output grouped per host, `--tag` prefixes its lines with the host;
     /// each host counts as a job for the exit status, and a host that
     /// cannot be reached is said and counted as failed.

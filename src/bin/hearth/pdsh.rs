@@ -305,8 +305,9 @@ pub struct Query {
 pub fn query(query: &Query) -> String {
     let me = std::env::current_exe()
         .map_or_else(|_| "pdsh".to_owned(), |path| path.display().to_string());
-    // SAFETY: `getuid` cannot fail and touches no memory.
-    let uid = unsafe { libc::getuid() };
+    // This process's user: the owner of its /proc entry.
+    let uid = std::fs::metadata("/proc/self")
+        .map_or(0, |meta| std::os::unix::fs::MetadataExt::uid(&meta));
     let local = user_name(uid).unwrap_or_else(|| uid.to_string());
     let yes = |on: bool| if on { "Yes" } else { "No" };
     let hosts: Vec<&str> = query
@@ -363,14 +364,10 @@ pub fn query(query: &Query) -> String {
 /// This machine's name as pdsh shows it in `pdsh@NAME:` (up to its
 /// first dot).
 pub fn local_host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: `buf` is valid for writes of its length, and gethostname
-    // writes no more.
-    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == -1 {
+    let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") else {
         return "localhost".to_owned();
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..len]).into_owned();
+    };
+    let name = name.trim().to_owned();
     match name.split_once('.') {
         Some((short, _)) if !short.is_empty() => short.to_owned(),
         _ => name,
@@ -378,7 +375,7 @@ pub fn local_host() -> String {
 }
 
 /// The name of user `uid` in `/etc/passwd`, else `$USER`.
-fn user_name(uid: libc::uid_t) -> Option<String> {
+fn user_name(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()

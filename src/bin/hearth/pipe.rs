@@ -326,9 +326,10 @@ impl<R: Input> Blocks<R> {
         let mut got = 0;
         let mut last = 1;
         while got < want && last > 0 {
-            // The time counts once something came: before it there is
-            // nothing to cut, and a read that waits for it does not spin
-            // (a timeout shorter than a loop once never read at all).
+            // Nothing is cut before something came: the first read waits
+            // for it, so a timeout shorter than a pass of this loop does
+            // not spin without reading (it used to). The deadline is the
+            // block's, from its start.
             if let Some(deadline) = deadline
                 && got > 0
             {

@@ -133,12 +133,12 @@ fn gnu_each_host(args: &MapArgs) -> bool {
 }
 
 /// How many jobs run at once over all the hosts, if limited: --fanout,
-/// or under GNU parallel's rule for --onall and --nonall, -j hosts (one
-/// per core here by default).
+/// or under GNU parallel's rule for --onall and --nonall, -j hosts (every
+/// host at once without -j: GNU parallel's outer run is `-j0`).
 fn hosts_at_once(args: &MapArgs) -> Option<usize> {
     match args.each_host.fanout {
         Some(fanout) => Some(fanout as usize),
-        None if gnu_each_host(args) => Some(local_slots(args)),
+        None if gnu_each_host(args) => args.slots.map(|spec| spec.slots(cores())),
         None => None,
     }
 }

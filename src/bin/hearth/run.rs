@@ -125,20 +125,52 @@ pub struct RunArgs {
 /// status) read as `--largest-status` where it cannot be hearth's `-S
 /// HOSTS`: when another option, or nothing, follows it. (Started as
 /// `pdsh`, `pdsh::getopt` has read every `-S` as pdsh's already.)
+/// Only the options' words are read: the command's own `-S` (`sort -S
+/// 1G`) stays its own.
 pub fn pdsh_status_flag(args: &mut [OsString]) {
     if args.get(1).is_none_or(|word| word != "run") {
         return;
     }
-    for at in 2..args.len() {
-        if args[at] == "--" {
+    let mut cli = Cli::command();
+    cli.build();
+    let Some(run) = cli.find_subcommand("run") else {
+        return;
+    };
+    // The options that take a value, by short and long name.
+    let valued: Vec<&clap::Arg> = run
+        .get_arguments()
+        .filter(|arg| !arg.is_positional() && arg.get_action().takes_values())
+        .collect();
+    let takes_value = |word: &[u8]| {
+        valued.iter().any(|arg| match word {
+            [b'-', b'-', long @ ..] => arg
+                .get_long_and_visible_aliases()
+                .into_iter()
+                .flatten()
+                .any(|name| name.as_bytes() == long),
+            [b'-', short, ..] => arg.get_short() == Some(char::from(*short)),
+            _ => false,
+        })
+    };
+    let mut at = 2;
+    while at < args.len() {
+        let word = args[at].as_encoded_bytes();
+        if word == b"--" || !word.starts_with(b"-") || word == b"-" {
+            // The command begins.
             return;
         }
         let next_is_option = args
             .get(at + 1)
             .is_none_or(|next| next.as_encoded_bytes().starts_with(b"-"));
-        if args[at] == "-S" && next_is_option {
+        if word == b"-S" && next_is_option {
             args[at] = "--largest-status".into();
+            at += 1;
+            continue;
         }
+        // A value of its own (`-S HOSTS`, `--ssh CMD`) is the next word,
+        // unless attached (`-wnode1`, `--ssh=CMD`).
+        let attached = word.contains(&b'=') || (!word.starts_with(b"--") && word.len() > 2);
+        at += if takes_value(word) && !attached { 2 } else { 1 };
     }
 }
 
@@ -385,5 +417,13 @@ mod pdsh_status_tests {
             "-S"
         );
         assert_eq!(read(&["hearth", "map", "-S", "-j1"])[2], "-S");
+        // The command's own -S is its own, after the options and their
+        // values.
+        let words = read(&[
+            "hearth", "run", "-S", ":", "--ssh", "ssh -q", "sort", "-S", "-r",
+        ]);
+        assert_eq!((words[2].as_str(), words[7].as_str()), ("-S", "-S"));
+        let words = read(&["hearth", "run", "-S", ":", "echo", "a", "-S"]);
+        assert_eq!(words[6], "-S");
     }
 }

@@ -44,7 +44,9 @@ impl Engine {
     /// True if the connection of slot `index`'s host looks stuck, not
     /// only its worker: none of the host's other live slots was heard
     /// from in the last half slot timeout (a frozen link silences them
-    /// together; a stopped worker only itself).
+    /// together; a stopped worker only itself). A host with no other slot
+    /// ready cannot tell the two apart: its connection is taken for stuck,
+    /// and costs a login if it was not.
     fn link_stuck(&self, index: usize, now: Instant) -> bool {
         let host = self.slots[index].host;
         let recent = now.checked_sub(self.settings.slot_timeout / 2);

@@ -53,7 +53,7 @@ pub(super) struct SlotEntry {
     pub(super) failed_starts: u32,
     /// It once took jobs (its host can be reached).
     pub(super) ready_once: bool,
-    /// When it was first due to start.
+    /// When it first started (or its host's login first failed for it).
     first_start: Option<Instant>,
     /// Set when the slot is dead for good: why.
     pub(super) dead: Option<FailedSlot>,
@@ -137,7 +137,12 @@ impl SlotEntry {
             .filter(|s| s.overdue.is_none())
             .into_iter()
             .flat_map(|s| s.in_flight.iter().filter_map(|(_, d)| *d));
-        let stopped = slot.and_then(|s| s.stopping.as_ref()).map(|stop| stop.by);
+        // The end of a job's stop counts once its worker answered; until
+        // then its ping and silence deadlines drive the slot (a past `by`
+        // with nothing to do would spin the driver).
+        let stopped = (slot.and_then(|s| s.stopping.as_ref()))
+            .filter(|stop| stop.answered)
+            .map(|stop| stop.by);
         let respawn = self
             .respawn_at
             .filter(|_| running && self.dead.is_none() && self.slot.is_none());
@@ -197,7 +202,6 @@ impl Engine {
             {
                 continue;
             }
-            let _ = entry.first_start.get_or_insert(now);
             let host_index = entry.host;
             let host = &self.hosts[host_index];
             let control =
@@ -213,6 +217,7 @@ impl Engine {
                     }
                     Gate::Failed(failure) => {
                         entry.respawn_at = None;
+                        let _ = entry.first_start.get_or_insert(now);
                         self.master_failed(index, &failure);
                         continue;
                     }
@@ -227,6 +232,7 @@ impl Engine {
             entry.respawn_at = None;
             entry.rtt_probe = None;
             entry.starts += 1;
+            let _ = entry.first_start.get_or_insert(now);
             let deadline = after(now, self.settings.handshake_timeout);
             let counters = Counters {
                 stats: self.stats.clone(),

@@ -15,7 +15,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::unix::pipe;
+use std::os::fd::AsRawFd;
+
+use mio::unix::{SourceFd, pipe};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::{Cancel, JobContext, JobStdin, Stream};
@@ -29,6 +31,9 @@ const STDIN: Token = Token(2);
 
 /// The token of the waker the pool's request to stop the job rings.
 const STOP: Token = Token(3);
+
+/// The token of the child's pidfd, once its outputs closed.
+const EXITED: Token = Token(4);
 
 /// See [`JobContext::run_command`].
 pub(super) fn run(
@@ -192,6 +197,55 @@ fn stream_output(
                 }
             }
         }
+    }
+    if watch.cancel.is_some() {
+        wait_or_stop(child, &mut poll, &watch, stopping)?;
+    }
+    Ok(())
+}
+
+/// Its outputs closed, the command may still run (`exec >/dev/null`):
+/// waits for its end, its exit seen through a pidfd on `poll`, while the
+/// pool's stop still reaches it (or once the stop begun is over).
+fn wait_or_stop(
+    child: &mut Child,
+    poll: &mut Poll,
+    watch: &StopWatch<'_>,
+    mut stopping: Option<Stopping>,
+) -> io::Result<()> {
+    /// How often the exit is looked at without a pidfd.
+    const LOOK: Duration = Duration::from_millis(50);
+    let mut exit = crate::sys::pidfd(child.id())?;
+    if let Some(fd) = &exit {
+        poll.registry()
+            .register(&mut SourceFd(&fd.as_raw_fd()), EXITED, Interest::READABLE)?;
+    }
+    let mut events = Events::with_capacity(2);
+    while child.try_wait()?.is_none() {
+        if let Some(stop) = stopping.as_mut()
+            && !stop.advance(child.id(), Instant::now())
+        {
+            break;
+        }
+        let next_step = stopping
+            .as_ref()
+            .map(|stop| stop.next_at.saturating_duration_since(Instant::now()));
+        let timeout = match (next_step, &exit) {
+            (Some(step), None) => Some(step.min(LOOK)),
+            (None, None) => Some(LOOK),
+            (step, Some(_)) => step,
+        };
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+        if stopping.is_none() && events.iter().any(|e| e.token() == STOP) {
+            stopping = watch.asked().map(Stopping::new);
+        }
+    }
+    if let Some(fd) = exit.take() {
+        let _ = poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd()));
     }
     Ok(())
 }
