@@ -1330,6 +1330,16 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
         (&["-S", "h1", "--launcher", "  "], "--launcher is empty"),
         (&["-S", "h1", "--remote-bin", ""], "--remote-bin is empty"),
         (&["-S", "h1", "--ssh", "ssh -o 'Proxy"], "unclosed quote"),
+        // A negative number is the option's value, said wrong as such (it
+        // used to be "unexpected argument '-1'").
+        (&["--timeout", "-1"], "invalid value '-1' for '--timeout"),
+        (&["--retries", "-1"], "invalid value '-1' for '--retries"),
+        (&["--attempts", "-2"], "invalid value '-2' for '--attempts"),
+        (&["--delay", "-1"], "invalid value '-1' for '--delay"),
+        (
+            &["--slot-timeout", "-5"],
+            "invalid value '-5' for '--slot-timeout",
+        ),
     ];
     for (options, message) in cases {
         let mut args = vec!["map"];

@@ -267,7 +267,7 @@ pub struct MapArgs {
     /// median run time of the jobs that succeeded so far (none until one
     /// did), e.g. 200%: a job past it is stopped (see --termseq) and fails
     /// as timed out (run again only with --retries).
-    #[arg(long, value_name = "DURATION|N%", value_parser = parse_job_time_limit)]
+    #[arg(long, value_name = "DURATION|N%", value_parser = parse_job_time_limit, allow_negative_numbers = true)]
     pub timeout: Option<JobTimeLimit>,
     /// How a job past --timeout is stopped: signals to its processes and
     /// the milliseconds to wait after each, until they are gone. What the
@@ -281,19 +281,19 @@ pub struct MapArgs {
     pub term_sequence: hearth::remote::TermSequence,
     /// Attempts per job when its slots fail (a worker that exits or stops
     /// answering); a job's own failure is run again only with --retries.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100), allow_negative_numbers = true)]
     pub attempts: u32,
     /// Run a job whose own run failed (non-zero exit, killed by a signal,
     /// timed out) again, on any slot, until it has run N times in all, as
     /// GNU parallel's --retries (0: until it succeeds); the last run's
     /// output is printed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retries: Option<u32>,
     /// How long a slot may stay silent (no answer to hearth's pings)
     /// before it is declared dead and its jobs run again elsewhere: a
     /// stopped worker, a frozen host, a cut network. A worker that hears
     /// nothing from hearth for as long ends itself and its job.
-    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s")]
+    #[arg(long = "slot-timeout", value_name = "DURATION", value_parser = parse_time_limit, default_value = "30s", allow_negative_numbers = true)]
     pub slot_timeout: Duration,
     /// Jobs sent ahead to each slot, fixed. Without it a slot's window
     /// adapts to its link: from 1, growing up to 64 while its worker idles
@@ -345,7 +345,7 @@ pub struct MapArgs {
     /// Hand the slots one job per DURATION at most (e.g. 0.5, 200ms): a
     /// job that waits for a busy slot may start sooner after the one
     /// before it.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_negative_numbers = true)]
     pub delay: Option<Duration>,
     /// Write one line per job that ran to FILE, in GNU parallel's
     /// format: Seq, Host (`:` for this machine), Starttime, JobRuntime,
