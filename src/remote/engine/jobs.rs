@@ -282,17 +282,23 @@ impl Jobs {
         &mut self,
         index: usize,
         hold_for: Option<usize>,
-        slots: &SlotHosts,
+        slots: Option<&SlotHosts>,
     ) -> Option<usize> {
-        if self.avoiding == 0 {
+        let Some(slots) = slots.filter(|_| self.avoids_hosts()) else {
             return next_job(&mut self.queues, index, hold_for, |_, _| false);
-        }
+        };
         let table = &self.table;
         next_job(&mut self.queues, index, hold_for, |eligible, id| {
             id.checked_sub(table.first)
                 .and_then(|at| table.jobs.get(at)?.as_ref())
                 .is_some_and(|job| slots.avoids(&job.failed_hosts, eligible, index))
         })
+    }
+
+    /// True while a job avoids the hosts where it failed: taking jobs
+    /// then needs the slots' hosts ([`SlotHosts`]).
+    pub(super) fn avoids_hosts(&self) -> bool {
+        self.avoiding > 0
     }
 
     /// Job `id`'s own run failed on `host`: it runs again elsewhere if it
@@ -537,15 +543,18 @@ mod tests {
         };
         jobs.failed_on(a, 0);
         // Host 0 takes the next job instead; host 1 takes the failed one.
-        assert_eq!(jobs.next_for(0, None, &slots([true; 3])), Some(b));
-        assert_eq!(jobs.next_for(2, None, &slots([true; 3])), Some(a));
+        assert_eq!(jobs.next_for(0, None, Some(&slots([true; 3]))), Some(b));
+        assert_eq!(jobs.next_for(2, None, Some(&slots([true; 3]))), Some(a));
         // With host 1 dead, host 0 runs it again.
         jobs.queue_front(a);
-        assert_eq!(jobs.next_for(0, None, &slots([true, true, false])), Some(a));
+        assert_eq!(
+            jobs.next_for(0, None, Some(&slots([true, true, false]))),
+            Some(a)
+        );
         // Failed on both: any host.
         jobs.queue_front(a);
         jobs.failed_on(a, 1);
-        assert_eq!(jobs.next_for(1, None, &slots([true; 3])), Some(a));
+        assert_eq!(jobs.next_for(1, None, Some(&slots([true; 3]))), Some(a));
         assert!(jobs.remove(a).is_some());
         assert_eq!(jobs.avoiding, 0);
     }

@@ -127,18 +127,6 @@ impl<F: ?Sized> std::fmt::Debug for Hook<F> {
     }
 }
 
-/// Why a slot stops serving.
-enum SlotEnd {
-    /// It failed.
-    Failed(SlotFailure),
-}
-
-impl From<SlotFailure> for SlotEnd {
-    fn from(failure: SlotFailure) -> SlotEnd {
-        SlotEnd::Failed(failure)
-    }
-}
-
 /// Where the pool is in its life.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 enum Phase {
@@ -407,7 +395,7 @@ impl Engine {
             _ => slot
                 .flush()
                 .err()
-                .map(|err| SlotFailure::WriteFailed(err.to_string()).into()),
+                .map(|err| SlotFailure::WriteFailed(err.to_string())),
         };
         self.end_slot(registry, index, end);
     }
@@ -439,8 +427,8 @@ impl Engine {
         }
         self.frames = frames;
         let end = end.or_else(|| match read {
-            Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }.into()),
-            Err(failure) => Some(failure.into()),
+            Ok(eof) => eof.then_some(SlotFailure::WorkerExited { status: None }),
+            Err(failure) => Some(failure),
         });
         self.end_slot(registry, index, end);
     }
@@ -466,11 +454,10 @@ impl Engine {
                 .any(|e| e.slot.as_ref().is_some_and(|s| s.unread))
     }
 
-    /// Ends slot `index` for `end`, if any.
-    fn end_slot(&mut self, registry: &Registry, index: usize, end: Option<SlotEnd>) {
-        match end {
-            Some(SlotEnd::Failed(failure)) => self.fail_slot(registry, index, failure),
-            None => {}
+    /// Fails slot `index` for `end`, if any.
+    fn end_slot(&mut self, registry: &Registry, index: usize, end: Option<SlotFailure>) {
+        if let Some(failure) = end {
+            self.fail_slot(registry, index, failure);
         }
     }
 
@@ -589,7 +576,9 @@ impl Engine {
                 .sum();
             max.saturating_sub(running)
         });
-        let slot_hosts = self.slot_hosts();
+        // Asked of the hosts only while a job avoids some (`--retries`): the
+        // dispatch of every other run allocates nothing for it.
+        let slot_hosts = self.jobs.avoids_hosts().then(|| self.slot_hosts());
         for index in 0..self.slots.len() {
             let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
@@ -617,7 +606,10 @@ impl Engine {
                 if room == Some(0) {
                     break;
                 }
-                let Some(id) = self.jobs.next_for(index, self.hold_for, &slot_hosts) else {
+                let Some(id) = self
+                    .jobs
+                    .next_for(index, self.hold_for, slot_hosts.as_ref())
+                else {
                     break;
                 };
                 decr(&self.stats.queued);
@@ -732,7 +724,7 @@ impl Engine {
     }
 
     /// Handles one frame from slot `index`; an error ends the slot.
-    fn handle_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotEnd> {
+    fn handle_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotFailure> {
         let entry = &mut self.slots[index];
         let Some(slot) = entry.slot.as_mut() else {
             return Ok(());
@@ -743,8 +735,7 @@ impl Engine {
                     return Err(SlotFailure::VersionMismatch {
                         ours: u32::from(wire::VERSION),
                         theirs: version,
-                    }
-                    .into());
+                    });
                 }
                 debug!(slot:% = slot.label, host:% = host, pid = pid; "slot handshake done");
                 slot.set_remote(host, pid);
@@ -760,7 +751,7 @@ impl Engine {
                 Ok(())
             }
             (Stage::Base(_), Frame::BaseAck { error }) if !error.is_empty() => {
-                Err(SlotFailure::BaseFiles(format!("{error} (on the host)")).into())
+                Err(SlotFailure::BaseFiles(format!("{error} (on the host)")))
             }
             (stage @ Stage::Session(_), Frame::SessionAck { .. })
             | (stage @ Stage::Base(_), Frame::BaseAck { .. }) => {
@@ -777,7 +768,7 @@ impl Engine {
                     slot.stage = Stage::Base(after(Instant::now(), limit));
                     return slot
                         .flush()
-                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()).into());
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()));
                 }
                 if let Stage::Base(_) = stage {
                     debug!(slot:% = slot.label; "base files placed");
@@ -795,11 +786,10 @@ impl Engine {
                 let Some(job) = running.filter(|job| *job as u64 == id) else {
                     return Err(SlotFailure::Protocol(format!(
                         "output for job {id}, which this slot does not run now"
-                    ))
-                    .into());
+                    )));
                 };
                 let Some(info) = slot.info.clone() else {
-                    return Err(SlotFailure::Protocol("output before HELLO_ACK".to_owned()).into());
+                    return Err(SlotFailure::Protocol("output before HELLO_ACK".to_owned()));
                 };
                 let limit = self.settings.max_frame;
                 let _ = self.jobs.output(job, stream, data, &info, limit);
@@ -830,8 +820,7 @@ impl Engine {
             (_, frame) => Err(SlotFailure::Protocol(format!(
                 "unexpected {} from the worker",
                 frame.name()
-            ))
-            .into()),
+            ))),
         }
     }
 
@@ -842,7 +831,7 @@ impl Engine {
         index: usize,
         id: u64,
         outcome: Result<Vec<u8>, JobError>,
-    ) -> Result<(), SlotEnd> {
+    ) -> Result<(), SlotFailure> {
         let entry = &mut self.slots[index];
         let Some(slot) = entry.slot.as_mut() else {
             return Ok(());
@@ -850,8 +839,7 @@ impl Engine {
         let Some(pos) = slot.in_flight.iter().position(|(job, _)| *job as u64 == id) else {
             return Err(SlotFailure::Protocol(format!(
                 "result for job {id}, which this slot does not run"
-            ))
-            .into());
+            )));
         };
         let (job, _) = slot.in_flight.remove(pos);
         // A job stopped past its time limit failed, whatever it returned.
@@ -953,15 +941,16 @@ impl Engine {
 
     /// A file the running job of slot `index` brings back: its start, a
     /// chunk or its end. A file that fails is the job's failure.
-    fn on_file_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotEnd> {
+    fn on_file_frame(&mut self, index: usize, frame: Frame) -> Result<(), SlotFailure> {
         let Some(slot) = self.slots[index].slot.as_mut() else {
             return Ok(());
         };
         let running = slot.in_flight.first().map(|(job, _)| *job);
         let Some(job) = running.and_then(|id| self.jobs.get_mut(id)) else {
-            return Err(
-                SlotFailure::Protocol(format!("{} while no job runs", frame.name())).into(),
-            );
+            return Err(SlotFailure::Protocol(format!(
+                "{} while no job runs",
+                frame.name()
+            )));
         };
         let failed = match frame {
             Frame::File {
