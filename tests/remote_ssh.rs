@@ -120,6 +120,10 @@ fn tests() -> &'static [(&'static str, Test)] {
             two_hosts_window_8_all_in_order,
         ),
         (
+            "a_labelled_host_is_reached_through_its_login",
+            a_labelled_host_is_reached_through_its_login,
+        ),
+        (
             "killed_ssh_client_loses_nothing_and_its_worker_exits",
             killed_ssh_client_loses_nothing_and_its_worker_exits,
         ),
@@ -380,6 +384,23 @@ fn two_hosts_window_1_all_in_order(sshd: &Sshd) {
 
 fn two_hosts_window_8_all_in_order(sshd: &Sshd) {
     two_hosts(sshd, 8);
+}
+
+/// A host named `db` and reached as `node1` (`Host::login`): its slots
+/// come up over ssh and answer, and the pool calls it `db` in its states
+/// and its targets.
+fn a_labelled_host_is_reached_through_its_login(sshd: &Sshd) {
+    let mut pool = Pool::builder()
+        .host(Host::new("db", 2, ssh(sshd, &runner::exe())).login("node1"))
+        .build()
+        .unwrap();
+    let squares = pool
+        .map::<u64, u64>(&Target::Host("db".to_owned()), "square", 1..=20)
+        .unwrap();
+    let squares: Vec<u64> = squares.into_iter().map(Result::unwrap).collect();
+    assert_eq!(squares, (1..=20u64).map(|n| n * n).collect::<Vec<_>>());
+    assert_eq!(jobs_done(&pool), [("db".to_owned(), 20)]);
+    pool.shutdown(Duration::from_secs(10));
 }
 
 /// Opens the gate (creates the file) when dropped, even when the side

@@ -22,6 +22,9 @@ pub struct Host {
     pub(crate) install_worker: bool,
     /// This program, once the pool is built, for a host that installs it.
     pub(crate) install: Option<Arc<Install>>,
+    /// The login that reaches the host, when it is not the name
+    /// ([`Host::login`]).
+    pub(crate) login: Option<String>,
 }
 
 impl Host {
@@ -37,6 +40,7 @@ impl Host {
             env: Vec::new(),
             install_worker: false,
             install: None,
+            login: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl Host {
             env: Vec::new(),
             install_worker: false,
             install: None,
+            login: None,
         }
     }
 
@@ -96,6 +101,23 @@ impl Host {
     pub fn install_worker(mut self) -> Host {
         self.install_worker = true;
         self
+    }
+
+    /// Reaches the host through `login` (for ssh `host`, `user@host` or
+    /// `user@host:port`) while its name stays what logs, results, metrics
+    /// and [`Target::Host`] call it: e.g. a short label for an address,
+    /// or the whole of GNU parallel's `-S "ssh -p 2222 node1"` for the
+    /// host `node1` reached with that ssh command. Default: the name.
+    #[must_use]
+    pub fn login(mut self, login: impl Into<String>) -> Host {
+        self.login = Some(login.into());
+        self
+    }
+
+    /// What the transport is given to reach the host: its
+    /// [`login`](Host::login), or else its name.
+    pub(crate) fn reached_as(&self) -> &str {
+        self.login.as_deref().unwrap_or(&self.name)
     }
 
     /// The host's name.

@@ -388,7 +388,7 @@ impl Mux {
         };
         let deadline = crate::remote::engine::after(now, within);
         let config = dir.join(format!("{index}.conf"));
-        let probe = host.transport.config_command(&host.name);
+        let probe = host.transport.config_command(host.reached_as());
         let own_fdpass = match &host.transport {
             Transport::Ssh { ssh, .. } => sets_own_fdpass(ssh),
             _ => true,
@@ -488,9 +488,11 @@ impl Mux {
         let stderr = dir.join(format!("{index}.err"));
         let said = dir.join(format!("{index}.connect"));
         let _ = fs::remove_file(&said);
-        let mut cmd =
-            host.transport
-                .master_command(&host.name, &socket, plan.map(|plan| (plan, &*said)));
+        let mut cmd = host.transport.master_command(
+            host.reached_as(),
+            &socket,
+            plan.map(|plan| (plan, &*said)),
+        );
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -502,14 +504,14 @@ impl Mux {
         debug!(host:% = host.name, socket:? = socket, connector = plan.is_some(); "ssh master logging in");
         let mut exit = host
             .transport
-            .master_control_command(&host.name, &socket, "exit");
+            .master_control_command(host.reached_as(), &socket, "exit");
         let _ = exit
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut check = host
             .transport
-            .master_control_command(&host.name, &socket, "check");
+            .master_control_command(host.reached_as(), &socket, "check");
         let _ = check
             .stdin(Stdio::null())
             .stdout(Stdio::null())

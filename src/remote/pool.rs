@@ -414,7 +414,7 @@ impl PoolBuilder {
                 host: host.name.clone(),
                 why,
             };
-            host.transport.check_host(&host.name).map_err(bad)?;
+            host.transport.check_host(host.reached_as()).map_err(bad)?;
             if !host.install_worker {
                 continue;
             }

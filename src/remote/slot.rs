@@ -194,8 +194,8 @@ impl Slot {
     ) -> io::Result<Slot> {
         let transport = &host.transport;
         let mut cmd = match &host.install {
-            Some(install) => transport.install_command(&host.name, &install.remote, control),
-            None => transport.command_for(&host.name, in_host, control),
+            Some(install) => transport.install_command(host.reached_as(), &install.remote, control),
+            None => transport.command_for(host.reached_as(), in_host, control),
         };
         let _ = cmd
             .stdin(Stdio::piped())

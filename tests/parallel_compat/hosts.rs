@@ -308,3 +308,75 @@ fn parallel_ssh_and_j_over_cpus_of_a_host() {
     let _ = fs::remove_dir_all(&dir);
     succeeded_as_gnu(&ours, &theirs, "met a\nmet b\n");
 }
+
+/// A host given with its own ssh command (`-S "ssh -F cfg node1"`, here
+/// without `--ssh`): it is reached with that command, its whole text is
+/// its name in tags and `$PARALLEL_SSHLOGIN`, and its last word's host is
+/// `$PARALLEL_SSHHOST` and `{host}`; `N/` before it counts as for a name.
+#[test]
+fn hosts_with_their_own_ssh_command() {
+    let Some(sshd) = sshd() else { return };
+    let ssh: Vec<String> = sshd
+        .ssh_command()
+        .iter()
+        .map(|word| shlex::try_quote(word).unwrap().into_owned())
+        .collect();
+    let ssh = ssh.join(" ");
+    let hosts = format!("{ssh} node1,2/{ssh} -o LogLevel=ERROR node2");
+    let with = |more: &[&'static str]| {
+        let mut args: Vec<&str> = vec!["-S", &hosts, "-k"];
+        args.extend_from_slice(more);
+        args
+    };
+    same(
+        &with(&[
+            "--plus",
+            "--onall",
+            "--tag",
+            "echo {} {host} $PARALLEL_SSHHOST $PARALLEL_SSHLOGIN",
+            ":::",
+            "a",
+            "b",
+        ]),
+        b"",
+    );
+    same(&with(&["--nonall", "--tag", "exit 2"]), b"");
+    same(&with(&["-j3", "echo {}", ":::", "x", "y", "z"]), b"");
+    // `,,` is a comma of the ssh command, not between two hosts.
+    let ciphers = format!("{ssh} -o Ciphers=aes128-ctr,,aes256-ctr node1");
+    same(
+        &[
+            "-S",
+            &ciphers,
+            "--tag",
+            "echo $PARALLEL_SSHLOGIN",
+            ":::",
+            "a",
+        ],
+        b"",
+    );
+}
+
+/// GNU parallel's host lists: a host given twice is one, `--onall` and
+/// `--nonall` run on the hosts in the order of their names, and `--slf -`
+/// reads the hosts from the standard input.
+#[test]
+fn repeated_sorted_and_piped_hosts() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let tagged = |hosts: &'static str, more: &[&'static str]| {
+        let mut args: Vec<&str> = vec!["--ssh", &ssh, "-k", "--tag"];
+        args.extend_from_slice(&["-S", hosts]);
+        args.extend_from_slice(more);
+        same(&args, b"");
+    };
+    tagged("node2,node1", &["--onall", "echo", ":::", "a", "b"]);
+    tagged("node1,node2,node1", &["--nonall", "echo x"]);
+    tagged("1/node1,2/node1", &["--nonall", "echo x"]);
+    same(
+        &[
+            "--ssh", &ssh, "--slf", "-", "--nonall", "-k", "--tag", "echo x",
+        ],
+        b"# the hosts\nnode2\n\nnode1\n",
+    );
+}

@@ -15,9 +15,11 @@ pub struct HostSpec {
     pub slots: Option<usize>,
 }
 
-/// The host of login `name` (`user@host:port`), without its user and
-/// port: GNU parallel's `$PARALLEL_SSHHOST`.
+/// The host of login `name` (`user@host:port`, or an ssh command's last
+/// word, see [`own_ssh`]), without its user and port: GNU parallel's
+/// `$PARALLEL_SSHHOST`.
 pub fn host_part(name: &str) -> &str {
+    let name = name.split_whitespace().last().unwrap_or(name);
     let host = name.rsplit_once('@').map_or(name, |(_, host)| host);
     match host.rsplit_once(':') {
         // `[::1]:22`, `host:22`; a bare IPv6 address has more colons.
@@ -32,21 +34,70 @@ pub fn host_part(name: &str) -> &str {
     }
 }
 
-/// The hosts of `-S` values and `--sshloginfile` files, in that order.
+/// A host given with its own ssh command, as GNU parallel takes them
+/// (`-S "ssh -p 2222 -i key me@node1"`): the command's words (in place of
+/// `--ssh`) and the login, its last word; `None` for a host name alone.
+///
+/// # Errors
+///
+/// An unclosed quote in the command, said with what to do.
+pub fn own_ssh(name: &str) -> Result<Option<(Vec<String>, String)>, String> {
+    if !name.trim().contains(char::is_whitespace) {
+        return Ok(None);
+    }
+    let mut words = shlex::split(name).ok_or_else(|| {
+        format!("host {name:?}: its ssh command has an unclosed quote or a trailing backslash; close the quote")
+    })?;
+    match words.pop() {
+        Some(login) if !words.is_empty() => Ok(Some((words, login))),
+        _ => Ok(None),
+    }
+}
+
+/// The hosts of `-S` values and `--sshloginfile` files, in that order,
+/// as GNU parallel reads them: a `-S` part `..` is `~/.parallel/sshloginfile`,
+/// `.` is `/etc/parallel/sshloginfile` and `-` the standard input (so
+/// are those `--slf` values); a host given twice is one host, whose
+/// slots a later `N/` sets.
 pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
-    let mut names = expand(values)?;
+    let mut names = Vec::new();
+    for name in expand(values)? {
+        match name.as_str() {
+            "-" | "." | ".." => names.extend(read_file(Path::new(&name))?),
+            _ => names.push(name),
+        }
+    }
     for file in files {
         names.extend(read_file(file)?);
     }
-    names.iter().map(|name| spec(name)).collect()
+    let mut specs: Vec<HostSpec> = Vec::with_capacity(names.len());
+    for name in &names {
+        let new = spec(name)?;
+        match specs.iter_mut().find(|seen| seen.name == new.name) {
+            Some(seen) => seen.slots = new.slots.or(seen.slots),
+            None => specs.push(new),
+        }
+    }
+    Ok(specs)
 }
 
 /// The hosts of a login file: one per line (ranges and lists allowed),
-/// blank lines and `#` comments skipped.
+/// blank lines and `#` comments skipped; `-` is the standard input, read
+/// once (the pool's set-up asks twice).
 fn read_file(path: &Path) -> Result<Vec<String>, String> {
     let path = &login_file(path);
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("--sshloginfile {}: {err}", path.display()))?;
+    let text = if path == Path::new("-") {
+        static STDIN: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+        STDIN
+            .get_or_init(|| {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|err| format!("--sshloginfile - (the standard input): {err}"))
+            })
+            .clone()?
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|err| format!("--sshloginfile {}: {err}", path.display()))?
+    };
     let lines: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -57,15 +108,18 @@ fn read_file(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// Where the login file `path` is, as GNU parallel finds it: `..` is
-/// `~/.parallel/sshloginfile`, and a bare name that is no file here is
-/// looked for in `~/.parallel`.
+/// `~/.parallel/sshloginfile`, `.` is `/etc/parallel/sshloginfile`, and a
+/// bare name that is no file here is looked for in `~/.parallel`.
 fn login_file(path: &Path) -> std::path::PathBuf {
     let home = || std::env::var_os("HOME").map(|home| Path::new(&home).join(".parallel"));
     if path == Path::new("..") {
         if let Some(dir) = home() {
             return dir.join("sshloginfile");
         }
-    } else if !path.exists()
+    } else if path == Path::new(".") {
+        return PathBuf::from("/etc/parallel/sshloginfile");
+    } else if path != Path::new("-")
+        && !path.exists()
         && path.components().count() == 1
         && let Some(in_home) = home().map(|dir| dir.join(path))
         && in_home.exists()
@@ -140,29 +194,38 @@ pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
     Ok(hosts)
 }
 
-/// `a,b[1,2],c` as `a`, `b[1,2]`, `c`.
-pub fn split_outside_brackets(value: &str) -> Result<Vec<&str>, String> {
+/// `a,b[1,2],c` as `a`, `b[1,2]`, `c`; `,,` and `\,` are a comma
+/// of the part, as GNU parallel reads them (`ssh -J gate1,,gate2 node1`).
+pub fn split_outside_brackets(value: &str) -> Result<Vec<String>, String> {
     let mut parts = Vec::new();
-    let (mut depth, mut start) = (0usize, 0);
-    for (at, c) in value.char_indices() {
+    let mut part = String::new();
+    let mut depth = 0usize;
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '[' if depth == 0 => depth = 1,
             '[' => return Err(format!("-S {value:?}: a bracket inside a bracket")),
             ']' if depth == 1 => depth = 0,
             ']' => return Err(format!("-S {value:?}: a ] without its [")),
+            ',' | '\\' if depth == 0 && chars.peek() == Some(&',') => {
+                let _ = chars.next();
+                part.push(',');
+                continue;
+            }
             ',' if depth == 0 => {
-                parts.push(&value[start..at]);
-                start = at + 1;
+                parts.push(std::mem::take(&mut part));
+                continue;
             }
             _ => {}
         }
+        part.push(c);
     }
     if depth != 0 {
         return Err(format!(
             "-S {value:?}: a [ without its ]: a range is written node[1-4,7]"
         ));
     }
-    parts.push(&value[start..]);
+    parts.push(part);
     Ok(parts)
 }
 
@@ -240,7 +303,7 @@ fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{HostSpec, expand, host_part, spec};
+    use super::{HostSpec, expand, host_part, own_ssh, spec};
 
     #[test]
     fn the_host_of_a_login() {
@@ -249,6 +312,33 @@ mod tests {
         assert_eq!(host_part(":"), ":");
         assert_eq!(host_part("[::1]:22"), "[::1]");
         assert_eq!(host_part("fe80::1"), "fe80::1");
+        assert_eq!(host_part("ssh -p 2222 me@node1"), "node1");
+    }
+
+    #[test]
+    fn a_host_with_its_own_ssh_command() {
+        let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(own_ssh("node1"), Ok(None));
+        assert_eq!(own_ssh(" node1 "), Ok(None));
+        assert_eq!(
+            own_ssh("ssh -p 2222 -o 'ProxyJump gate' me@node1"),
+            Ok(Some((
+                words(&["ssh", "-p", "2222", "-o", "ProxyJump gate"]),
+                "me@node1".to_owned()
+            )))
+        );
+        assert!(
+            own_ssh("ssh -o 'x node1")
+                .unwrap_err()
+                .contains("unclosed quote")
+        );
+        assert_eq!(
+            spec("2/ssh -p 2222 node1"),
+            Ok(HostSpec {
+                name: "ssh -p 2222 node1".to_owned(),
+                slots: Some(2)
+            })
+        );
     }
 
     #[test]
@@ -300,6 +390,18 @@ mod tests {
     }
 
     #[test]
+    fn doubled_and_escaped_commas_stay_in_the_host() {
+        assert_eq!(
+            hosts(&["ssh -J a,,b node1,node2"]).unwrap(),
+            ["ssh -J a,b node1", "node2"].map(String::from)
+        );
+        assert_eq!(
+            hosts(&["ssh -J a\\,b node1"]).unwrap(),
+            ["ssh -J a,b node1"]
+        );
+    }
+
+    #[test]
     fn lines_of_hosts_are_lists_too() {
         assert_eq!(
             hosts(&["node1\nnode2,node3\n"]).unwrap(),
@@ -315,7 +417,7 @@ mod tests {
             ("node[a-c]", "is not a host range"),
             ("node[4-1]", "runs backwards"),
             ("node[1-9999999]", "more than 100000 hosts"),
-            ("a,,b", "empty host name"),
+            ("a,", "empty host name"),
             ("", "empty host name"),
             ("node[[1]]", "a bracket inside a bracket"),
         ] {

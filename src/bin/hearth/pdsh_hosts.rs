@@ -38,7 +38,7 @@ impl Selection {
                 .map_err(|err| format!("-w -: cannot read the hosts on stdin: {err}"))?;
             return self.listed(&text, "-w - (stdin)");
         }
-        for term in terms(value)? {
+        for term in &terms(value)? {
             if let Some(out) = term.strip_prefix('-') {
                 self.exclude_term(out)?;
             } else if let Some(file) = term.strip_prefix('^') {
@@ -54,7 +54,7 @@ impl Selection {
 
     /// Adds a `-x` value: hosts and ranges, `^FILE`, `/RE/`, all left out.
     pub fn exclude(&mut self, value: &str) -> Result<(), String> {
-        for term in terms(value)? {
+        for term in &terms(value)? {
             self.exclude_term(term)?;
         }
         Ok(())
@@ -118,7 +118,7 @@ impl Selection {
     fn listed(&mut self, text: &str, from: &str) -> Result<(), String> {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
-            for term in terms(line)? {
+            for term in &terms(line)? {
                 let names = hosts::expand(&[rcmd_stripped(term)?])
                     .map_err(|err| format!("{from}: {err}"))?;
                 self.hosts.extend(names);
@@ -130,7 +130,7 @@ impl Selection {
 
 /// The terms of a value: split at whitespace, and at commas outside
 /// brackets; empty ones skipped.
-fn terms(value: &str) -> Result<Vec<&str>, String> {
+fn terms(value: &str) -> Result<Vec<String>, String> {
     let mut terms = Vec::new();
     for word in value.split_whitespace() {
         terms.extend(

@@ -205,6 +205,11 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     let mut hosts = crate::hosts::specs(&args.hosts, &args.login_files)?;
+    if gnu_each_host(args) {
+        // GNU parallel runs --onall and --nonall on its hosts in the
+        // order of their names, and so prints them under -k.
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     if hosts.is_empty() {
         hosts.push(crate::hosts::HostSpec {
             name: ":".to_owned(),
@@ -246,18 +251,27 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
             "" => return Err("empty host name in --hosts".to_owned()),
             ":" => Host::new("local", slots, Transport::local()),
             name => {
-                let transport = match &launcher {
-                    Some(template) => Transport::Command {
+                // GNU parallel's `-S "ssh -p 2222 node1"`: the host's own
+                // ssh command, in place of --ssh.
+                let own = crate::hosts::own_ssh(name)?;
+                let transport = match (&launcher, &own) {
+                    (Some(template), _) => Transport::Command {
                         template: template.clone(),
                         bin: bin.clone(),
                     },
-                    None => Transport::Ssh {
-                        ssh: ssh.clone(),
+                    (None, own) => Transport::Ssh {
+                        ssh: own
+                            .as_ref()
+                            .map_or_else(|| ssh.clone(), |(ssh, _)| ssh.clone()),
                         bin: bin.clone(),
                         connect_timeout: Duration::from_secs(10),
                     },
                 };
                 let host = Host::new(name, slots, transport);
+                let host = match own {
+                    Some((_, login)) => host.login(login),
+                    None => host,
+                };
                 if args.install_worker {
                     host.install_worker()
                 } else {
