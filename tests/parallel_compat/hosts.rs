@@ -380,3 +380,58 @@ fn repeated_sorted_and_piped_hosts() {
         b"# the hosts\nnode2\n\nnode1\n",
     );
 }
+
+/// A remote job killed by a signal is logged as GNU parallel logs it:
+/// its wrapper over ssh exits 128 + the signal, so the joblog says exit
+/// 143 and signal 0 (on this machine, exit 0 and signal 15).
+#[test]
+fn joblog_of_a_remote_job_killed_by_a_signal() {
+    let Some(sshd) = sshd() else { return };
+    let Some(parallel) = parallel() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    let logged = |dir: &std::path::Path| -> Vec<String> {
+        let log = fs::read_to_string(dir.join("log")).unwrap_or_default();
+        // Seq, Host, Exitval and Signal: the times differ.
+        log.lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                [0, 1, 6, 7]
+                    .map(|i| fields.get(i).copied().unwrap_or(""))
+                    .join(" ")
+            })
+            .collect()
+    };
+    let args = [
+        "--ssh",
+        &ssh,
+        "-S",
+        "node1",
+        "-j1",
+        "--joblog",
+        "log",
+        "kill -{} $$",
+        ":::",
+        "TERM",
+        "KILL",
+    ];
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let theirs_dir = super::scratch("signal-log-gnu");
+    let theirs = super::gnu_with(parallel, &os, &theirs_dir, |cmd| cmd);
+    let dir = super::scratch("signal-log");
+    let ours = super::hearth_with(&os, &dir, |cmd| cmd);
+    assert_eq!(
+        (ours.status.code(), logged(&dir)),
+        (theirs.status.code(), logged(&theirs_dir)),
+        "{}\n{}",
+        super::shown(&ours),
+        super::shown(&theirs)
+    );
+    assert_eq!(
+        logged(&dir)[1..],
+        ["1 node1 143 0", "2 node1 137 0"],
+        "{}",
+        super::shown(&ours)
+    );
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&theirs_dir);
+}

@@ -98,6 +98,17 @@ fn failed_jobs_are_not_summed_up() {
     same_script("$PAR -k 'echo {}; exit {}' ::: 0 1 2 2>&1; echo \"status $?\"");
 }
 
+/// `--halt` is said as GNU parallel says it: each job that counts toward
+/// the halt with its command line, and nothing at the end.
+#[test]
+fn halts_are_said_as_gnu_parallel() {
+    same_script(
+        "for halt in now,fail=1 soon,fail=2 now,success=1 soon,done=2 now,fail=50%; do \
+           $PAR -j1 --halt $halt 'echo {}; exit {}' ::: 0 3 0 4 0 2>&1; echo \"$halt: $?\"; \
+         done",
+    );
+}
+
 /// SIGTERM kills the running jobs at once, prints nothing of them and
 /// exits 255; SIGHUP starts no new job and lets the running ones finish
 /// (the exit status is theirs), as GNU parallel.

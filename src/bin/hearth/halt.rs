@@ -152,6 +152,11 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// The `--halt` condition, if any.
+    pub fn halt(&self) -> Option<Halt> {
+        self.halt
+    }
+
     pub fn new(halt: Option<Halt>, total: Option<usize>) -> Tally {
         Tally {
             halt,

@@ -4,7 +4,8 @@
 //! the number of failed jobs up to 100, 101 for more, 130 after Ctrl+C,
 //! 255 for hearth's own errors).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write as _};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -133,6 +134,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         reported: 0,
         write_error: None,
         quiet_kill: args.order.as_parallel,
+        halt_said: HashMap::new(),
     };
     let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
         (Some((feed, _)), _) => feed.into(),
@@ -302,6 +304,9 @@ struct Reporter {
     /// nothing more is printed or logged, as GNU parallel prints nothing
     /// of the jobs it kills so.
     quiet_kill: bool,
+    /// Started as `parallel`, with `--halt`: what GNU parallel says of
+    /// the jobs that ended, said once their output is printed.
+    halt_said: HashMap<usize, String>,
 }
 
 impl Reporter {
@@ -359,6 +364,11 @@ impl Reporter {
         if let Err(err) = self.bar.suspend(|| printer.job(index, job)) {
             return self.write_failed(err);
         }
+        if let Some(said) = self.halt_said.remove(&index) {
+            self.bar.suspend(|| {
+                let _ = io::stderr().lock().write_all(said.as_bytes());
+            });
+        }
         self.bar.inc(1);
         let failures = self.printer.failed.len() + self.printer.not_run.len();
         if failures > 0 {
@@ -374,7 +384,16 @@ impl Reporter {
         if self.tally.halted == Some(When::Now) {
             let _ = self.killed.insert(index);
         }
-        match ran(&report.peek::<JobOutput>()).and_then(|result| self.tally.ran(result)) {
+        let output = report.peek::<JobOutput>();
+        let result = ran(&output);
+        let halting = result.and_then(|result| self.tally.ran(result));
+        if self.quiet_kill
+            && !self.killed.contains(&index)
+            && let Some(result) = result
+        {
+            self.say_as_gnu_parallel(index, report, &output, result);
+        }
+        match halting {
             Some(When::Now) => {
                 self.control.kill();
                 ControlFlow::Break(())
@@ -382,6 +401,54 @@ impl Reporter {
             Some(When::Soon) => ControlFlow::Break(()),
             None => ControlFlow::Continue(()),
         }
+    }
+
+    /// Started as `parallel`, with `--halt`: GNU parallel's lines for
+    /// the job that counts toward it (`This job failed:` and its command
+    /// line), and once the halt is met with `soon`, that no more jobs
+    /// start while the running ones finish.
+    fn say_as_gnu_parallel(
+        &mut self,
+        index: usize,
+        report: &JobReport,
+        output: &Result<JobOutput, hearth::remote::JobFailure>,
+        result: Result<(), i32>,
+    ) {
+        let Some(halt) = self.tally.halt() else {
+            return;
+        };
+        let what = match (halt.why, result) {
+            (halt::Why::Fail, Err(_)) => "failed",
+            (halt::Why::Success, Ok(())) => "succeeded",
+            (halt::Why::Done, _) => "finished",
+            _ => return,
+        };
+        let Some(text) = self.texts.get(index) else {
+            return;
+        };
+        let slot = match (output, &report.slot) {
+            (Ok(out), _) => Some(out.slot),
+            (Err(_), slot) => slot.as_ref().map(|slot| slot.number),
+        };
+        let login = report
+            .host
+            .as_deref()
+            .map(crate::output::as_gnu_parallel_names);
+        let command = text.command(slot, login);
+        let mut said = format!(
+            "parallel: This job {what}:\n{}\n",
+            String::from_utf8_lossy(&command)
+        );
+        let running = self.control.metrics().slots_busy;
+        if self.tally.halted == Some(When::Soon) && running > 0 {
+            let _ = writeln!(
+                said,
+                "parallel: Starting no more jobs. Waiting for {running} jobs to finish."
+            );
+        }
+        // Said after the job's output, as GNU parallel says it once it
+        // printed the job.
+        let _ = self.halt_said.insert(index, said);
     }
 
     /// The output could not be written: the first error kills the run.
@@ -438,7 +505,10 @@ fn conclude(args: &MapArgs, reporter: &Reporter, joblog: Result<(), String>) -> 
     // Started as `parallel`, a run a signal stopped ends without a word,
     // as GNU parallel's.
     if !(signal.is_some() && args.order.as_parallel) {
-        summarize(printer, reported, &why_stopped, args.order.as_parallel);
+        // A halt is said as GNU parallel says it, as the jobs end.
+        let why_stopped =
+            (!(args.order.as_parallel && tally.halted.is_some())).then_some(why_stopped.as_str());
+        summarize(printer, reported, why_stopped, args.order.as_parallel);
     }
     advise_missing_worker(args.remote_bin.as_deref(), &printer.dead);
     let mut own_failure = !printer.not_run.is_empty();

@@ -391,8 +391,10 @@ impl Printer {
         }
         if let Some(held) = printing.held.take() {
             // A job killed by a signal has exit status 0 in GNU parallel,
-            // which colours by the exit status alone.
-            let signalled = matches!(&job.report.result, Ok(out) if out.exit.is_none());
+            // which colours by the exit status alone (on this machine: a
+            // remote one's is 128 + the signal).
+            let signalled =
+                !ran_remotely(&job) && matches!(&job.report.result, Ok(out) if out.exit.is_none());
             let red = failure.is_some() && !signalled;
             let color = match (red, self.settings.coloring.per_job) {
                 (true, _) => Color::failed(),
@@ -446,6 +448,9 @@ impl Printer {
             return;
         }
         let (exit, signal) = match &job.report.result {
+            // GNU parallel's wrapper over ssh exits 128 + the signal that
+            // killed a remote job, and so logs it.
+            Ok(out) if ran_remotely(job) => (out.status_code(), 0),
             Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
             // Stopped by the run, past --timeout (by --termseq, SIGTERM
             // first) or short of memory (--memfree): as GNU parallel logs
@@ -650,9 +655,18 @@ pub fn tag_prefix(
     prefix
 }
 
+/// True if `job` ran on another host than this machine (over ssh, or a
+/// launcher's).
+fn ran_remotely(job: &Finished<'_>) -> bool {
+    job.report
+        .host
+        .as_deref()
+        .is_some_and(|host| host != "local")
+}
+
 /// A host as GNU parallel names it: this machine (the pool's `local`) is
 /// `:`, as in `-S :`.
-fn as_gnu_parallel_names(host: &str) -> &str {
+pub fn as_gnu_parallel_names(host: &str) -> &str {
     if host == "local" { ":" } else { host }
 }
 

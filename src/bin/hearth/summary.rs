@@ -146,8 +146,8 @@ fn dedupe_reasons(reasons: &[FailedSlot]) -> String {
 
 /// The summary on stderr: the jobs that did not run for want of slots,
 /// those that failed (not for hearth started `as_parallel`), those not
-/// run because the run stopped (`why`).
-pub fn summarize(printer: &Printer, total: usize, why_stopped: &str, as_parallel: bool) {
+/// run because the run stopped (`why_stopped`, `None` if that was said).
+pub fn summarize(printer: &Printer, total: usize, why_stopped: Option<&str>, as_parallel: bool) {
     if !printer.not_run.is_empty() {
         say!(
             "hearth map: the pool failed: {} of {total} jobs did not run because every slot that could run them is dead: {}",
@@ -177,7 +177,9 @@ pub fn summarize(printer: &Printer, total: usize, why_stopped: &str, as_parallel
             first_ten(&failed, |(seq, why)| format!("#{seq} ({why})"))
         );
     }
-    if printer.cancelled > 0 {
+    if printer.cancelled > 0
+        && let Some(why_stopped) = why_stopped
+    {
         say!(
             "hearth map: {} of {total} jobs were not run ({why_stopped}); {} succeeded",
             printer.cancelled,
