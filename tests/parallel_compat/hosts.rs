@@ -53,6 +53,13 @@ fn nonall_and_onall_on_two_hosts() {
     );
     // The exit status counts the hosts where something failed.
     same(&with(&["--onall", "exit {}", ":::", "0", "3", "4"]), b"");
+    // No results: the outputs are printed, as GNU parallel prints them.
+    let results = super::scratch("onall-results").join("res");
+    let results = results.to_str().unwrap();
+    let mut args: Vec<&str> = hosts.to_vec();
+    args.extend_from_slice(&["--onall", "--results", results, "echo {}", ":::", "a", "b"]);
+    same(&args, b"");
+    assert!(!std::path::Path::new(results).exists());
 }
 
 /// `--retries` runs a failed job again on another host, while there is

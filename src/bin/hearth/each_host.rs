@@ -82,6 +82,15 @@ impl std::fmt::Display for Failed {
 /// Runs the planned jobs on every host of the options.
 pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let (grouping, order) = grouping_and_order(args);
+    if let Some(results) = &args.results {
+        // GNU parallel hands --results to none of its runs per host: it
+        // prints the outputs and writes no results.
+        say!(
+            "hearth map: --results {} is not written with --onall or --nonall (nor by GNU \
+             parallel): the outputs are printed; use --tag to tell the hosts apart",
+            results.display()
+        );
+    }
     let mut printer = match Printer::new(settings(args, grouping)) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
@@ -242,7 +251,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         local_as_colon: args.each_host.pdsh.is_none(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
-        results: args.results.clone(),
+        results: None,
         columns: Vec::new(),
         sources: 1,
         results_template: None,
