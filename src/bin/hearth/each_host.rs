@@ -82,15 +82,7 @@ impl std::fmt::Display for Failed {
 /// Runs the planned jobs on every host of the options.
 pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let (grouping, order) = grouping_and_order(args);
-    if let Some(results) = &args.results {
-        // GNU parallel hands --results to none of its runs per host: it
-        // prints the outputs and writes no results.
-        say!(
-            "hearth map: --results {} is not written with --onall or --nonall (nor by GNU \
-             parallel): the outputs are printed; use --tag to tell the hosts apart",
-            results.display()
-        );
-    }
+    say_no_results(args);
     let mut printer = match Printer::new(settings(args, grouping)) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
@@ -220,6 +212,18 @@ impl Failures {
             .entry(host)
             .or_insert_with(|| (reasons.first().cloned(), 0));
         entry.1 += 1;
+    }
+}
+
+/// Says that `--results` is not written: GNU parallel hands it to none
+/// of its runs per host, so it prints the outputs and writes no results.
+fn say_no_results(args: &MapArgs) {
+    if let Some(results) = &args.results {
+        say!(
+            "hearth map: --results {} is not written with --onall or --nonall (nor by GNU \
+             parallel): the outputs are printed; use --tag to tell the hosts apart",
+            results.display()
+        );
     }
 }
 
