@@ -3,7 +3,7 @@
 //! rules, print the same lines and exit with the same status.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use super::stdout;
@@ -418,4 +418,94 @@ fn failures_are_said_as_pdsh_says_them() {
         stdout(&self::output(cmd, &stdout(output)))
     };
     assert_eq!(dshbak(&ours), dshbak(&theirs));
+}
+
+/// pdsh's `%h`, `%u`, `%n` and `%%` are replaced in the command, GNU
+/// parallel's `{}` and `{1}` are not: a command is pdsh's, word for word
+/// (`find -exec ... {} ;` and awk's `{print}` reach the host intact).
+#[test]
+fn percent_escapes_and_braces_as_pdsh_sends_them() {
+    let Some(both) = Both::start("escapes") else {
+        return;
+    };
+    let cases: &[&[&str]] = &[
+        &[
+            "-w",
+            "node2,node1",
+            "echo %u %h %n %% x%hx {} {1} {.} '{print}'",
+        ],
+        &["-w", "node1", "echo a b | awk '{print $2}'"],
+        &["-w", "node1", "-l", "root", "echo", "%u@%h", "%%h"],
+    ];
+    for args in cases {
+        let _ = both.same(args, &[]);
+    }
+}
+
+/// pdsh's exec module (`-R exec`, or `$PDSH_RCMD_TYPE=exec`): the command
+/// runs here once per host, without a shell (each word one argument),
+/// `%h` the host's name, `%u` the user (`-l`'s), `%n` the rank; failures
+/// are said with the command's name, and `-S` gives the largest status.
+#[test]
+fn the_exec_module_runs_the_command_here_per_host() {
+    let Some(pdsh) = pdsh() else { return };
+    let dir = super::scratch("pdsh-exec");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let run = |program: &Path, args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(program);
+        let _ = cmd
+            .args(args)
+            .env_remove("HEARTH_LOG")
+            .env_remove("PDSH_RCMD_TYPE");
+        with_env(&mut cmd, env);
+        output(cmd, "")
+    };
+    let cases: &[Case<'_>] = &[
+        (
+            &[
+                "-R", "exec", "-w", "h2,h1,a3", "echo", "%u %h", "%n", "%%", "x%hx", "{}",
+            ],
+            &[],
+        ),
+        (
+            &[
+                "-R",
+                "exec",
+                "-w",
+                "h[1-2]",
+                "sh",
+                "-c",
+                "echo $0; exit 3",
+                "%h",
+            ],
+            &[],
+        ),
+        (
+            &["-S", "-w", "h[1-3]", "-x", "h2", "sh", "-c", "exit 4"],
+            &[("PDSH_RCMD_TYPE", "exec")],
+        ),
+        (
+            &["-R", "exec", "-w", "h1,me@h2", "-l", "bob", "echo", "%u"],
+            &[],
+        ),
+        (
+            &[
+                "-R", "exec", "-N", "-w", "h1", "printf", "%s\\n", "a  b", "",
+            ],
+            &[],
+        ),
+    ];
+    for (args, env) in cases {
+        let theirs = run(Path::new(pdsh), args, env);
+        let ours = run(&link, args, env);
+        assert_eq!(
+            (sorted(&ours), ours.status.code(), pdsh_lines(&ours)),
+            (sorted(&theirs), theirs.status.code(), pdsh_lines(&theirs)),
+            "{args:?}: pdsh said {}; hearth said {}",
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -471,8 +471,10 @@ fn retry_failed_runs_the_failed_lines_of_the_joblog_again() {
 /// `--timeout N%`: no limit until a job succeeded, then N% of the
 /// successes' median run time, which a job already running is held to
 /// too: the first job (a long sleep) is killed once the quick ones beside
-/// it succeeded. Ratios far from the line: a loaded machine cannot cross
-/// it.
+/// it succeeded. Ratios far from the line: the quick jobs sleep 0.3 s, so
+/// their limit is 3 s, which a loaded machine's delays (tens of
+/// milliseconds to start a shell) do not reach, as they reached the 10 ms
+/// or so of jobs that did not sleep at all.
 #[test]
 fn timeout_of_the_median_run_time() {
     same_joblog(
@@ -484,11 +486,11 @@ fn timeout_of_the_median_run_time() {
             "sleep {}; echo {}",
             ":::",
             "100",
-            "0",
-            "0",
-            "0",
-            "0",
-            "0",
+            "0.3",
+            "0.3",
+            "0.3",
+            "0.3",
+            "0.3",
         ],
         |_| {},
     );
@@ -500,11 +502,11 @@ fn timeout_of_the_median_run_time() {
             "1000%",
             "sleep {}; echo {}",
             ":::",
-            "0",
-            "0",
-            "0",
+            "0.3",
+            "0.3",
+            "0.3",
             "100",
-            "0",
+            "0.3",
         ],
         b"",
     );

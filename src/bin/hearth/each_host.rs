@@ -348,8 +348,17 @@ fn summarize(
     failures: &Failures,
     printer: &Printer,
 ) {
-    if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
-        say_as_pdsh(hosts, failures);
+    if let Some(pdsh) = args.each_host.pdsh.filter(|pdsh| pdsh.as_pdsh) {
+        // What pdsh ran for a host: ssh, or the exec module's command.
+        let program = match args.command.first() {
+            Some(word) if pdsh.rcmd == crate::Rcmd::Exec => std::path::Path::new(word)
+                .file_name()
+                .unwrap_or(word)
+                .to_string_lossy()
+                .into_owned(),
+            _ => "ssh".to_owned(),
+        };
+        say_as_pdsh(hosts, failures, &program);
         return;
     }
     let me = if args.each_host.pdsh.is_some() {
@@ -415,14 +424,14 @@ fn summarize(
 /// node1: ssh exited with exit code 3`; `node1: why` before it for a host
 /// not reached, `pdsh@ME: node1: command timeout` for one past -u), so
 /// what reads pdsh's output (dshbak, scripts) reads hearth's.
-fn say_as_pdsh(hosts: &[String], failures: &Failures) {
+fn say_as_pdsh(hosts: &[String], failures: &Failures, program: &str) {
     let me = format!("pdsh@{}", crate::pdsh::local_host());
     for (&host, (why, _)) in &failures.unreachable {
         let host = &hosts[host];
         if let Some(why) = why {
             say!("{host}: {}", why.reason());
         }
-        say!("{me}: {host}: ssh exited with exit code 255");
+        say!("{me}: {host}: {program} exited with exit code 255");
     }
     for (host, _, failed) in &failures.failed {
         let host = &hosts[*host];
@@ -430,7 +439,7 @@ fn say_as_pdsh(hosts: &[String], failures: &Failures) {
             say!("{me}: {host}: command timeout");
         }
         say!(
-            "{me}: {host}: ssh exited with exit code {}",
+            "{me}: {host}: {program} exited with exit code {}",
             failed.ssh_status()
         );
     }

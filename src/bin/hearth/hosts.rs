@@ -34,6 +34,13 @@ pub fn host_part(name: &str) -> &str {
     }
 }
 
+/// The user of login `name` (`user@host`, or an ssh command's last word),
+/// if it names one.
+pub fn user_part(name: &str) -> Option<&str> {
+    let name = name.split_whitespace().last().unwrap_or(name);
+    name.rsplit_once('@').map(|(user, _)| user)
+}
+
 /// A host given with its own ssh command, as GNU parallel takes them
 /// (`-S "ssh -p 2222 -i key me@node1"`): the command's words (in place of
 /// `--ssh`) and the login, its last word; `None` for a host name alone.

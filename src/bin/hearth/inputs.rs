@@ -54,6 +54,8 @@ impl JobText {
             slot: slot.as_bytes(),
             login: login.as_bytes(),
             host: crate::hosts::host_part(login).as_bytes(),
+            user: crate::hosts::user_part(login).unwrap_or("?").as_bytes(),
+            rank: b"?",
         };
         crate::replace::join_slot(parts, on)
     }

@@ -461,6 +461,18 @@ pub struct Pdsh {
     /// Started as `pdsh`: without -S, exit 0 whatever the commands did,
     /// as pdsh does.
     pub as_pdsh: bool,
+    /// pdsh's remote command module.
+    pub rcmd: Rcmd,
+}
+
+/// pdsh's remote command module (`-R`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rcmd {
+    /// The command runs on each host over ssh, by its shell.
+    Ssh,
+    /// The command runs here, once per host (a name for `%h`), without a
+    /// shell.
+    Exec,
 }
 
 /// Slots on a Slurm cluster: steps of their own, or of an allocation.

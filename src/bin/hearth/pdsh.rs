@@ -186,18 +186,20 @@ impl Env {
         })
     }
 
-    /// Checks `$PDSH_RCMD_TYPE` when -R does not say (`module`): ssh, the
-    /// only module hearth has.
+    /// The remote command module: -R's (`module`), else
+    /// `$PDSH_RCMD_TYPE`'s, else ssh; true for exec, false for ssh, the
+    /// modules hearth has.
     ///
     /// # Errors
     ///
-    /// Another module, named.
-    pub fn check_rcmd(&self, module: Option<&str>) -> Result<(), String> {
-        match self.rcmd.as_deref().map(str::trim) {
-            Some(other) if module.is_none() && other != "ssh" => Err(format!(
-                "$PDSH_RCMD_TYPE={other:?}: hearth runs commands over ssh only (ssh)"
+    /// Another module in `$PDSH_RCMD_TYPE`, named (clap checks -R's).
+    pub fn rcmd_is_exec(&self, module: Option<&str>) -> Result<bool, String> {
+        match module.or(self.rcmd.as_deref()).map(str::trim) {
+            None | Some("ssh") => Ok(false),
+            Some("exec") => Ok(true),
+            Some(other) => Err(format!(
+                "$PDSH_RCMD_TYPE={other:?}: hearth has the rcmd modules ssh and exec"
             )),
-            _ => Ok(()),
         }
     }
 
@@ -250,6 +252,10 @@ fn ssh_template_options(template: &str) -> Vec<String> {
     options
 }
 
+/// The variable that tells a host's jobs its rank among the run's hosts,
+/// from 0, for pdsh's `%n`.
+pub const RANK_VARIABLE: &str = "HEARTH_PDSH_RANK";
+
 /// pdsh's usage (-h), for the options hearth has.
 pub const USAGE: &str = "\
 Usage: pdsh [-options] command ...
@@ -267,14 +273,14 @@ Usage: pdsh [-options] command ...
 -x host,host,...  set node exclusion list on command line
 -R name           set rcmd module to name
 -N                disable hostname: labels on output lines
-available rcmd modules: ssh (default: ssh)
+available rcmd modules: ssh,exec (default: ssh)
 ";
 
 /// pdsh's version (-V): the version of pdsh whose command line hearth
 /// takes, then hearth's own.
 pub fn version() -> String {
     format!(
-        "pdsh-2.34 (hearth {}; pdsh's command line)\nrcmd modules: ssh (default: ssh)\n",
+        "pdsh-2.34 (hearth {}; pdsh's command line)\nrcmd modules: ssh,exec (default: ssh)\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -305,9 +311,7 @@ pub struct Query {
 pub fn query(query: &Query) -> String {
     let me = std::env::current_exe()
         .map_or_else(|_| "pdsh".to_owned(), |path| path.display().to_string());
-    // This process's user: the owner of its /proc entry.
-    let uid = std::fs::metadata("/proc/self")
-        .map_or(0, |meta| std::os::unix::fs::MetadataExt::uid(&meta));
+    let uid = local_uid();
     let local = user_name(uid).unwrap_or_else(|| uid.to_string());
     let yes = |on: bool| if on { "Yes" } else { "No" };
     let hosts: Vec<&str> = query
@@ -372,6 +376,18 @@ pub fn local_host() -> String {
         Some((short, _)) if !short.is_empty() => short.to_owned(),
         _ => name,
     }
+}
+
+/// This process's user, by name (its number if it has none): the owner
+/// of its `/proc` entry, as pdsh's `%u` names it.
+pub fn local_user() -> String {
+    let uid = local_uid();
+    user_name(uid).unwrap_or_else(|| uid.to_string())
+}
+
+/// This process's user id: the owner of its `/proc` entry.
+fn local_uid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(0, |meta| std::os::unix::fs::MetadataExt::uid(&meta))
 }
 
 /// The name of user `uid` in `/etc/passwd`, else `$USER`.
@@ -533,9 +549,16 @@ mod tests {
         assert_eq!(read.path.as_deref(), Some("/opt/bin:/bin"));
         assert!(env(&[("FANOUT", "0")]).unwrap_err().contains("$FANOUT"));
         let rsh = env(&[("PDSH_RCMD_TYPE", "rsh")]).unwrap();
-        assert!(rsh.check_rcmd(None).unwrap_err().contains("over ssh only"));
-        assert_eq!(rsh.check_rcmd(Some("ssh")), Ok(()));
-        assert_eq!(read.check_rcmd(None), Ok(()));
+        assert!(
+            rsh.rcmd_is_exec(None)
+                .unwrap_err()
+                .contains("the rcmd modules ssh and exec")
+        );
+        assert_eq!(rsh.rcmd_is_exec(Some("ssh")), Ok(false));
+        assert_eq!(rsh.rcmd_is_exec(Some("exec")), Ok(true));
+        assert_eq!(read.rcmd_is_exec(None), Ok(false));
+        let exec = env(&[("PDSH_RCMD_TYPE", "exec")]).unwrap();
+        assert_eq!(exec.rcmd_is_exec(None), Ok(true));
     }
 
     #[test]

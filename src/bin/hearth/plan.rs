@@ -251,7 +251,9 @@ fn command_template(
     names: &Names,
     columns: &[Vec<u8>],
 ) -> Result<Template, String> {
-    if words.is_empty() && args.scheduling.shellquote == 0 {
+    if let Some(pdsh) = args.each_host.pdsh {
+        Ok(Template::pdsh(words, pdsh.rcmd == crate::Rcmd::Exec))
+    } else if words.is_empty() && args.scheduling.shellquote == 0 {
         Ok(Template::inputs_as_command(args.running.quote))
     } else if args.running.quote {
         Template::parse_quoted(words, names, columns)

@@ -243,13 +243,19 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
     let bin = worker_bin(args)?;
     let mut builder = pool_builder(args);
     crate::load::warn_unless_local(args, hosts.iter().any(|spec| spec.name == ":"));
-    for spec in &hosts {
+    let pdsh_exec = args
+        .each_host
+        .pdsh
+        .is_some_and(|pdsh| pdsh.rcmd == crate::Rcmd::Exec);
+    for (rank, spec) in hosts.iter().enumerate() {
         let slots = host_slots(args, spec);
         let local = spec.name == ":";
         let workdir = crate::world::workdir(args, local)?;
         let host = match spec.name.as_str() {
             "" => return Err("empty host name in --hosts".to_owned()),
             ":" => Host::new("local", slots, Transport::local()),
+            // pdsh's exec module: the host is a name; its command runs here.
+            name if pdsh_exec => Host::new(name, slots, Transport::local()),
             name => {
                 // GNU parallel's `-S "ssh -p 2222 node1"`: the host's own
                 // ssh command, in place of --ssh.
@@ -288,6 +294,11 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
         let host = host
             .env("PARALLEL_SSHLOGIN", &spec.name)
             .env("PARALLEL_SSHHOST", crate::hosts::host_part(&spec.name));
+        // pdsh's %n: the host's place in the list.
+        let host = match args.each_host.pdsh {
+            Some(_) => host.env(crate::pdsh::RANK_VARIABLE, rank.to_string()),
+            None => host,
+        };
         builder = builder.host(host);
     }
     builder.build().map_err(|err: PoolError| err.to_string())

@@ -51,6 +51,11 @@ pub enum Field {
     /// The login that runs the job, `user@host` as given (`--plus`'s
     /// `{sshlogin}`).
     Login,
+    /// The user the job runs as on its host: the login's, else this
+    /// machine's (pdsh's `%u`).
+    User,
+    /// The host's place among the run's hosts, from 0 (pdsh's `%n`).
+    Rank,
     /// Every field (`None`), or one as for [`Field::At`], with a
     /// `--plus` edit in the manner of bash (`{:-x}`, `{2/a/b}`).
     Edited(Option<isize>, Arc<BashEdit>),
@@ -299,6 +304,75 @@ impl Template {
             inputs_as_command: false,
             perl: None,
         }
+    }
+
+    /// pdsh's command line (`hearth run`): the words as they are, with
+    /// none of GNU parallel's replacement strings (a `{}` stays), but
+    /// pdsh's own: `%h` the host, `%u` the user, `%n` the host's rank and
+    /// `%%` a `%`. The words are joined by spaces for the host's shell
+    /// (pdsh's ssh module) or, with `argv` (its exec module, which runs
+    /// them without a shell), each quoted so that it stays one argument
+    /// (an empty one left out, as pdsh leaves it).
+    pub fn pdsh(words: &[Vec<u8>], argv: bool) -> Template {
+        let mut pieces = Vec::new();
+        let mut text = Vec::new();
+        let flush = |text: &mut Vec<u8>, pieces: &mut Vec<Piece>| {
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(text)));
+            }
+        };
+        // pdsh's exec module passes no empty argument.
+        let words = words.iter().filter(|word| !(argv && word.is_empty()));
+        for (at, word) in words.enumerate() {
+            if at > 0 {
+                text.push(b' ');
+            }
+            let mut literal = Vec::new();
+            let mut rest = word.as_slice();
+            while let Some((&byte, after)) = rest.split_first() {
+                let field = match (byte, after.first()) {
+                    (b'%', Some(b'h')) => Some(Field::Host),
+                    (b'%', Some(b'u')) => Some(Field::User),
+                    (b'%', Some(b'n')) => Some(Field::Rank),
+                    (b'%', Some(b'%')) => {
+                        literal.push(b'%');
+                        rest = &after[1..];
+                        continue;
+                    }
+                    _ => None,
+                };
+                let Some(field) = field else {
+                    literal.push(byte);
+                    rest = after;
+                    continue;
+                };
+                Self::push_literal(&mut literal, argv, &mut text);
+                flush(&mut text, &mut pieces);
+                pieces.push(Piece::Field(field));
+                rest = &after[1..];
+            }
+            Self::push_literal(&mut literal, argv, &mut text);
+        }
+        flush(&mut text, &mut pieces);
+        let mut template = Template::empty(false);
+        template.text_only = true;
+        template.words.push(pieces);
+        template.space.push(false);
+        template
+    }
+
+    /// `literal` onto `text`, quoted for the shell if `quoted`, and
+    /// emptied.
+    fn push_literal(literal: &mut Vec<u8>, quoted: bool, text: &mut Vec<u8>) {
+        if literal.is_empty() {
+            return;
+        }
+        if quoted {
+            quote(literal, text);
+        } else {
+            text.extend_from_slice(literal);
+        }
+        literal.clear();
     }
 
     /// The template of a run without a command: each job's inputs are
@@ -597,6 +671,8 @@ impl Template {
                 Piece::Field(Field::SlotPadded) => parts.push(vec![SLOT_PADDED, slot_width]),
                 Piece::Field(Field::Host) => parts.push(vec![SLOT_PADDED, HOST]),
                 Piece::Field(Field::Login) => parts.push(vec![SLOT_PADDED, LOGIN]),
+                Piece::Field(Field::User) => parts.push(vec![SLOT_PADDED, USER]),
+                Piece::Field(Field::Rank) => parts.push(vec![SLOT_PADDED, RANK]),
                 Piece::Field(Field::SeqPadded) => {
                     let width = total.to_string().len();
                     last(parts).extend_from_slice(format!("{seq:0width$}").as_bytes());
@@ -644,6 +720,12 @@ const HOST: u8 = 0xff;
 /// After [`SLOT_PADDED`]: the part follows `{sshlogin}`.
 const LOGIN: u8 = 0xfe;
 
+/// After [`SLOT_PADDED`]: the part follows pdsh's `%u`.
+const USER: u8 = 0xfd;
+
+/// After [`SLOT_PADDED`]: the part follows pdsh's `%n`.
+const RANK: u8 = 0xfc;
+
 /// Where a job runs, as the parts of its command line (or tag) are
 /// joined: the slot's number (its digits) and the login (`user@host`,
 /// `:` for this machine) and host of the slot.
@@ -655,6 +737,18 @@ pub struct RunsOn<'a> {
     pub login: &'a [u8],
     /// The login's host.
     pub host: &'a [u8],
+    /// The user the job runs as there.
+    pub user: &'a [u8],
+    /// The host's rank among the run's hosts, its digits.
+    pub rank: &'a [u8],
+}
+
+/// True if `parts` ask for the user (pdsh's `%u`).
+pub fn wants_user(parts: &[Vec<u8>]) -> bool {
+    parts
+        .iter()
+        .skip(1)
+        .any(|part| part.starts_with(&[SLOT_PADDED, USER]))
 }
 
 /// `parts` of a command line (or a tag) joined with where the job runs:
@@ -672,6 +766,14 @@ pub fn join_slot(parts: &[Vec<u8>], on: RunsOn<'_>) -> Vec<u8> {
                 }
                 [SLOT_PADDED, LOGIN, rest @ ..] => {
                     out.extend_from_slice(on.login);
+                    part = rest;
+                }
+                [SLOT_PADDED, USER, rest @ ..] => {
+                    out.extend_from_slice(on.user);
+                    part = rest;
+                }
+                [SLOT_PADDED, RANK, rest @ ..] => {
+                    out.extend_from_slice(on.rank);
                     part = rest;
                 }
                 [SLOT_PADDED, width, rest @ ..] => {

@@ -18,7 +18,7 @@ use clap::{Args, CommandFactory, Parser};
 use crate::pdsh;
 use crate::pdsh_hosts::Selection;
 use crate::{
-    Cli, Command, EachHost, MapArgs, OWN_ERROR, Pdsh, hosts, parse_duration, parse_time_limit,
+    Cli, Command, EachHost, MapArgs, OWN_ERROR, Pdsh, Rcmd, hosts, parse_duration, parse_time_limit,
 };
 
 /// The options of `hearth run`.
@@ -54,9 +54,10 @@ pub struct RunArgs {
     /// The ssh command and its options, e.g. "ssh -F ./ssh_config".
     #[arg(long, value_name = "CMD", default_value = "ssh")]
     pub ssh: String,
-    /// pdsh's remote command module: ssh, the only one (another is an
-    /// error; --launcher starts slots another way).
-    #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh"])]
+    /// pdsh's remote command module: ssh, or exec (the command runs
+    /// here once per host, without a shell, with %h the host's name).
+    /// --launcher starts slots another way.
+    #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh", "exec"])]
     pub module: Option<String>,
     /// At most N hosts run the command at once (pdsh's -f fanout).
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -234,7 +235,8 @@ impl RunArgs {
                 "no command: give the command to run on every host after the options".to_owned(),
             ));
         }
-        env.check_rcmd(self.module.as_deref())
+        let exec = env
+            .rcmd_is_exec(self.module.as_deref())
             .map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
             .map(OsString::from)
@@ -281,7 +283,7 @@ impl RunArgs {
             argv.push("--install-worker".into());
         }
         argv.push("--".into());
-        if let Some(path) = &env.path {
+        if let Some(path) = env.path.as_ref().filter(|_| !exec) {
             let path =
                 shlex::try_quote(path).map_err(|_| usage_error("$DSHPATH has a NUL".to_owned()))?;
             argv.push(format!("PATH={path}; export PATH;").into());
@@ -295,6 +297,7 @@ impl RunArgs {
                         names: !self.no_names,
                         largest_status: self.largest_status,
                         as_pdsh: self.as_pdsh,
+                        rcmd: if exec { Rcmd::Exec } else { Rcmd::Ssh },
                     }),
                     ..args.each_host
                 },

@@ -232,6 +232,8 @@ fn padded_slots_are_as_wide_as_the_number_of_slots() {
         slot,
         login: b"me@node1",
         host: b"node1",
+        user: b"me",
+        rank: b"2",
     };
     assert_eq!(join_slot(&parts, on(b"7")), b"echo 007-7");
     assert_eq!(join_slot(&parts, on(b"120")), b"echo 120-120");
@@ -243,4 +245,29 @@ fn padded_slots_are_as_wide_as_the_number_of_slots() {
     let template = Template::parse(&words("echo {host} {sshlogin}/{%}"), &names, &[]).unwrap();
     let parts = template.render(&[b"x".to_vec()], 1, Fill::Join, true);
     assert_eq!(join_slot(&parts, on(b"3")), b"echo node1 me@node1/3");
+}
+
+#[test]
+fn pdsh_commands_have_pdshs_escapes_only() {
+    let on = RunsOn {
+        slot: b"1",
+        login: b"me@node1",
+        host: b"node1",
+        user: b"me",
+        rank: b"2",
+    };
+    let command = |text: &str, argv: bool| {
+        let words: Vec<Vec<u8>> = text.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+        let parts = Template::pdsh(&words, argv).render(&[], 1, Fill::Join, true);
+        String::from_utf8(join_slot(&parts, on)).unwrap()
+    };
+    assert_eq!(
+        command("echo %u@%h:%n %% %%h {} {1} %x", false),
+        "echo me@node1:2 % %h {} {1} %x"
+    );
+    // The exec module: each word one argument for the shell.
+    assert_eq!(
+        command("echo x%hx a'b {} ", true),
+        r#"echo xnode1x 'a'"'"'b' '{}'"#
+    );
 }
