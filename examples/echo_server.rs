@@ -14,7 +14,10 @@
 //! 127.0.0.1:7890 echo_server`, it serves the socket it was passed (TCP or
 //! Unix, the one named `echo` if there are several) instead of binding
 //! ADDR, and tells the service manager when it is ready and stopping (see
-//! `hearth::systemd` for a sample unit).
+//! `hearth::systemd` for a sample unit). Started per connection (a socket
+//! unit with `Accept=yes`, or `systemd-socket-activate --accept -l
+//! 127.0.0.1:7890 echo_server`), it echoes the one connection it was
+//! passed and exits when the client closes it.
 //!
 //! Ctrl+C (or SIGTERM) stops accepting, lets each connection finish writing
 //! what it read, closes it and exits 0; a second Ctrl+C exits at once.
@@ -32,6 +35,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use hearth::actor::{Actor, Context, NewActor, actor_fn};
 use hearth::net::{TcpServer, TcpStream, UnixServer, UnixStream};
@@ -80,22 +84,28 @@ fn main() -> ExitCode {
         Ok(Some(socket)) => serve_passed(&mut runtime, socket),
         Ok(None) => match tcp {
             Some(addr) => TcpServer::setup(addr, NoSupervisor, actor_fn(echo_tcp), options())
-                .map(|server| spawn_tcp_listener(&mut runtime, server)),
+                .map(|server| Serving::Listener(spawn_tcp_listener(&mut runtime, server))),
             None => UnixServer::setup(addr, NoSupervisor, actor_fn(echo), options())
-                .map(|server| spawn_listeners(&mut runtime, addr, server)),
+                .map(|server| Serving::Listener(spawn_listeners(&mut runtime, addr, server))),
         },
         Err(err) => Err(err),
     };
-    let local_addr = match served {
-        Ok(local_addr) => local_addr,
+    let status = match served {
+        Ok(Serving::Listener(local_addr)) => {
+            println!("listening on {local_addr}");
+            format!("echoing on {local_addr}")
+        }
+        Ok(Serving::Connection(what)) => {
+            println!("serving {what}");
+            format!("echoing {what}")
+        }
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(1);
         }
     };
-    println!("listening on {local_addr}");
     // `systemctl status` shows it (nothing happens outside systemd).
-    if let Err(err) = hearth::systemd::status(&format!("echoing on {local_addr}")) {
+    if let Err(err) = hearth::systemd::status(&status) {
         eprintln!("warning: {err}");
     }
     hearth::exit_code(runtime.start())
@@ -108,15 +118,22 @@ fn passed_socket() -> io::Result<Option<ActivatedSocket>> {
     Ok((!sockets.is_empty()).then(|| sockets.swap_remove(named)))
 }
 
-/// Serves a passed socket, TCP or Unix; returns its address for the
-/// "listening on" line.
-fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<String> {
+/// What the server serves, in words for its first line.
+enum Serving {
+    /// A listener, at this address.
+    Listener(String),
+    /// One connection that systemd accepted (`Accept=yes`).
+    Connection(String),
+}
+
+/// Serves a passed socket, TCP or Unix, listening or accepted.
+fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<Serving> {
     match socket.kind() {
         SocketKind::TcpListener => {
             let listener = socket.into_tcp_listener()?;
             let server =
                 TcpServer::from_listener(listener, NoSupervisor, actor_fn(echo_tcp), options())?;
-            Ok(spawn_tcp_listener(runtime, server))
+            Ok(Serving::Listener(spawn_tcp_listener(runtime, server)))
         }
         SocketKind::UnixListener => {
             let listener = socket.into_unix_listener()?;
@@ -127,13 +144,40 @@ fn serve_passed(runtime: &mut Runtime, socket: ActivatedSocket) -> io::Result<St
             };
             let server =
                 UnixServer::from_listener(listener, NoSupervisor, actor_fn(echo), options())?;
-            Ok(spawn_listeners(runtime, shown, server))
+            Ok(Serving::Listener(spawn_listeners(runtime, shown, server)))
+        }
+        // `Accept=yes`: one connection, this process's to serve.
+        SocketKind::TcpStream => {
+            let connection = socket.into_tcp_stream()?;
+            let peer = connection.peer_addr()?;
+            let stream = TcpStream::from_std(&mut runtime.thread_safe(), connection)?;
+            let _ = runtime.spawn(NoSupervisor, actor_fn(echo_tcp), stream, options());
+            Ok(Serving::Connection(format!("the connection from {peer}")))
+        }
+        SocketKind::UnixStream => {
+            let connection = socket.into_unix_stream()?;
+            let addr = connection.local_addr()?;
+            let shown = match addr.as_pathname() {
+                Some(path) => format!("a connection on {}", path.display()),
+                None => format!("a connection on {addr:?}"),
+            };
+            // A Unix stream is thread-local: the first worker takes it.
+            let connection = Arc::new(Mutex::new(Some(connection)));
+            runtime.run_on_workers(move |mut rt: RuntimeRef| {
+                let taken = connection.lock().map_or(None, |mut c| c.take());
+                if let Some(connection) = taken {
+                    let stream = UnixStream::from_std(&mut rt, connection)?;
+                    let _ = rt.spawn_local(NoSupervisor, actor_fn(echo), stream, options());
+                }
+                Ok::<_, io::Error>(())
+            });
+            Ok(Serving::Connection(shown))
         }
         other => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "systemd passed socket {:?} of kind {other:?}; echo_server serves a listening \
-                 stream socket (ListenStream=)",
+                "systemd passed socket {:?} of kind {other:?}; echo_server serves a stream \
+                 socket (ListenStream=), listening or accepted (Accept=yes)",
                 socket.name()
             ),
         )),

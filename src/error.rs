@@ -210,7 +210,8 @@ impl fmt::Display for Error {
                 "graceful shutdown did not finish within the grace period of {grace:?}: \
                  still running were {left}; they were stopped, so the shutdown was not clean \
                  (make them return when `is_stopping` is true, wrap their waits in \
-                 `until_stopping`, or raise `Setup::grace_period`)"
+                 `until_stopping`, have futures await `shutting_down()`, or raise \
+                 `Setup::grace_period`)"
             ),
         }
     }

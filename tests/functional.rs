@@ -26,6 +26,8 @@ mod priority;
 mod runtime;
 #[path = "functional/shared_scheduler.rs"]
 mod shared_scheduler;
+#[path = "functional/shutting_down.rs"]
+mod shutting_down;
 #[path = "functional/supervisor.rs"]
 mod supervisor;
 #[path = "functional/sync_actor.rs"]

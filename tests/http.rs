@@ -6,9 +6,13 @@
 //!
 //! The servers run on a hearth runtime in a background thread and never
 //! see a tokio runtime: a handler that reached for one would panic.
+//! Upgraded connections (WebSocket-style, `with_upgrades`) are in
+//! `http/upgrade.rs`.
 
 #[path = "util/http.rs"]
 mod client;
+#[path = "http/upgrade.rs"]
+mod upgrade;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -118,6 +122,13 @@ impl Server {
     /// Begins a graceful shutdown.
     fn shutdown(&self) {
         self.handle.shutdown();
+    }
+
+    /// True once the runtime has ended.
+    fn is_finished(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_none_or(thread::JoinHandle::is_finished)
     }
 
     /// Waits for the runtime to end (after `shutdown`).

@@ -74,6 +74,10 @@ fn main() {
             "stop_signals_no_receiver_takes_stop_the_runtime",
             stop_signals_no_receiver_takes_stop_the_runtime,
         ),
+        (
+            "sigterm_reaches_futures_waiting_for_the_shutdown",
+            sigterm_reaches_futures_waiting_for_the_shutdown,
+        ),
     ];
     let filter: Vec<String> = env::args()
         .skip(1)
@@ -432,6 +436,37 @@ fn sigterm_without_receivers_is_graceful() {
     );
 }
 
+/// Futures spawned on the runtime (thread-local on each worker, one
+/// thread-safe) wait for `shutting_down()`; an unhandled SIGTERM wakes
+/// them, and the runtime waits for them to return.
+fn sigterm_reaches_futures_waiting_for_the_shutdown() {
+    let mut child = Scenario::start("futures");
+    assert_eq!(
+        child.lines(3),
+        [
+            "waiting local future 1",
+            "waiting local future 2",
+            "waiting thread-safe future"
+        ]
+    );
+    child.signal(libc::SIGTERM);
+    assert_eq!(
+        child.lines(3),
+        [
+            "local future 1 saw the shutdown",
+            "local future 2 saw the shutdown",
+            "thread-safe future saw the shutdown"
+        ]
+    );
+    let (status, _) = child.wait();
+    assert_eq!(status.code(), Some(0), "{:?}", child.stderr_seen);
+    assert!(
+        !child.stderr_seen.iter().any(|l| l.contains("grace period")),
+        "{:?}",
+        child.stderr_seen
+    );
+}
+
 /// A `TcpServer`'s listener registered with `receive_signals` (its
 /// `ServerMessage` takes the stop signals with `TryFrom`, as Heph's
 /// server message does; Heph documents its `TryFrom<Signal>` as
@@ -619,6 +654,8 @@ mod child {
         ActorOptions, Context, Duration, Instant, NoSupervisor, Runtime, RuntimeRef, Signal,
         SyncContext, ThreadLocal, ThreadSafe, actor_fn, panic, process,
     };
+    use hearth::ShuttingDown;
+    use std::future::Future;
 
     /// Messages of the test actors: signals, plus a go-ahead sent once the
     /// actor is registered as a signal receiver.
@@ -660,6 +697,7 @@ mod child {
             "children" => return children(),
             "server_signals" => server_signals(&mut runtime),
             "reload_only" => reload_only(&mut runtime),
+            "futures" => futures(&mut runtime),
             other => panic!("unknown scenario {other}"),
         }
         let code = hearth::exit_code(runtime.start());
@@ -934,6 +972,32 @@ mod child {
                 ActorOptions::default(),
             )
             .unwrap();
+    }
+
+    /// Waits for the shutdown, saying `waiting {who}` once it waits and
+    /// `{who} saw the shutdown` after.
+    async fn until_shutdown(mut stopping: ShuttingDown, who: String) {
+        let mut said = false;
+        std::future::poll_fn(|cx| {
+            let poll = std::pin::Pin::new(&mut stopping).poll(cx);
+            if poll.is_pending() && !said {
+                said = true;
+                println!("waiting {who}");
+            }
+            poll
+        })
+        .await;
+        println!("{who} saw the shutdown");
+    }
+
+    fn futures(runtime: &mut Runtime) {
+        runtime.run_on_workers(|mut rt: RuntimeRef| {
+            let who = format!("local future {}", rt.worker_id());
+            let stopping = rt.shutting_down();
+            rt.spawn_local_future(until_shutdown(stopping, who));
+        });
+        let stopping = runtime.thread_safe().shutting_down();
+        runtime.spawn_future(until_shutdown(stopping, "thread-safe future".to_owned()));
     }
 
     /// Ignores the shutdown: never returns.

@@ -14,7 +14,9 @@
 //! `systemd-socket-activate` (Debian package `systemd`), on a Unix socket
 //! it binds and on a TCP socket the test binds on port 0 and hands it
 //! (`LISTEN_FDS` given to `systemd-socket-activate` are passed on), and
-//! checks the answers with real clients. Without `systemd-socket-activate`
+//! checks the answers with real clients; with `--accept` (a socket unit's
+//! `Accept=yes`), the echo example runs once per connection, on the
+//! connected socket it is passed. Without `systemd-socket-activate`
 //! those tests print `skipped: ...`, unless `HEARTH_REQUIRE_SYSTEMD=1` (as
 //! in CI), which makes that a failure.
 //!
@@ -84,6 +86,14 @@ fn main() -> ExitCode {
             (
                 "socket_activated_http_server_notifies",
                 &socket_activated_http_server_notifies,
+            ),
+            (
+                "accepted_tcp_connections_each_get_an_echo_server",
+                &accepted_tcp_connections_each_get_an_echo_server,
+            ),
+            (
+                "an_accepted_unix_connection_gets_an_echo_server",
+                &an_accepted_unix_connection_gets_an_echo_server,
             ),
         ],
         Vec::new,
@@ -600,6 +610,18 @@ fn activate_on_tcp(
     name: &str,
     env: &[(&str, &str)],
 ) -> (Proc, std::net::SocketAddr, std::net::TcpListener) {
+    activate_on_tcp_with(activate, &[], program, name, env)
+}
+
+/// [`activate_on_tcp`] with more options for `systemd-socket-activate`
+/// (`--accept`).
+fn activate_on_tcp_with(
+    activate: &str,
+    options: &[&str],
+    program: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Proc, std::net::SocketAddr, std::net::TcpListener) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let fd = listener.as_raw_fd();
@@ -607,6 +629,7 @@ fn activate_on_tcp(
     cmd.arg("-c")
         .arg("LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" \"$@\"")
         .arg(activate)
+        .args(options)
         .arg(format!("--fdname={name}"));
     for (key, value) in env {
         cmd.arg(format!("--setenv={key}={value}"));
@@ -735,4 +758,97 @@ fn socket_activated_echo_server_on_a_unix_socket() {
         path.exists(),
         "a passed socket's file is its owner's to remove"
     );
+}
+
+/// Waits for `systemd-socket-activate --accept` to report the end of one
+/// of the servers it started, and checks it exited with 0.
+#[track_caller]
+fn expect_instance_success(server: &mut Proc) {
+    let line = server.stderr_line(&["Child", "died with code"]);
+    assert!(
+        line.ends_with("died with code 0"),
+        "{line}: {:?}",
+        server.stderr_lines()
+    );
+}
+
+/// `Accept=yes`: `systemd-socket-activate --accept` accepts each connection
+/// on a TCP socket the test binds on port 0 and hands it (so no port is
+/// guessed), and starts an echo server per connection with that one
+/// connected socket. Each server takes it as a stream
+/// (`ActivatedSocket::into_tcp_stream`, `TcpStream::from_std`), says
+/// whose connection it serves, echoes it, and exits 0 when its client
+/// closes.
+fn accepted_tcp_connections_each_get_an_echo_server() {
+    let Some(activate) = socket_activate() else {
+        return;
+    };
+    let echo = build::example("echo_server");
+    let (mut server, addr, _listener) =
+        activate_on_tcp_with(activate, &["--accept"], &echo, "echo", &[]);
+    let mut clients: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(addr).unwrap();
+            stream.set_read_timeout(Some(GUARD)).unwrap();
+            stream
+        })
+        .collect();
+    // One server per connection, each with the client's own connection.
+    let mut served = vec![server.line(), server.line()];
+    served.sort();
+    let mut expected: Vec<String> = clients
+        .iter()
+        .map(|c| format!("serving the connection from {}", c.local_addr().unwrap()))
+        .collect();
+    expected.sort();
+    assert_eq!(served, expected, "stderr: {:?}", server.stderr_lines());
+    for (i, client) in clients.iter_mut().enumerate() {
+        echo_round_trips(client, u8::try_from(i).unwrap());
+    }
+    for client in &mut clients {
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(
+            client.read_to_end(&mut rest).unwrap(),
+            0,
+            "EOF after the echoes"
+        );
+        expect_instance_success(&mut server);
+    }
+}
+
+/// `Accept=yes` on a Unix socket that `systemd-socket-activate` binds: the
+/// echo server gets the accepted connection as a Unix stream.
+fn an_accepted_unix_connection_gets_an_echo_server() {
+    let Some(activate) = socket_activate() else {
+        return;
+    };
+    let echo = build::example("echo_server");
+    let dir = Scratch::new("accept-unix");
+    let path = dir.0.join("echo.sock");
+    let mut cmd = Command::new(activate);
+    cmd.arg("--accept")
+        .arg("-l")
+        .arg(&path)
+        .arg("--fdname=echo")
+        .arg(&echo)
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID");
+    let mut server = Proc::spawn(cmd);
+    server.stderr_line(&[&format!("Listening on {} as 3", path.display())]);
+    let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    client.set_read_timeout(Some(GUARD)).unwrap();
+    assert_eq!(
+        server.line(),
+        format!("serving a connection on {}", path.display())
+    );
+    echo_round_trips(&mut client, 7);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(
+        client.read_to_end(&mut rest).unwrap(),
+        0,
+        "EOF after the echoes"
+    );
+    expect_instance_success(&mut server);
 }

@@ -479,6 +479,10 @@ impl Coordinator {
     /// The result once every thread ended and the pools closed.
     fn finish(&mut self) -> Result<(), Error> {
         debug!("all runtime threads done");
+        // A runtime whose processes all returned ends without a shutdown:
+        // mark it stopped all the same, so what waits for `shutting_down`
+        // outside it (a thread, another executor) is woken.
+        self.shared.shutdown.set_stopping();
         self.shared.scheduler.drop_all();
         if let Some(err) = self.first_error.take() {
             return Err(err);

@@ -33,6 +33,7 @@ pub use access::Access;
 pub use options::{ActorOptions, Priority};
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
+pub use shutdown::ShuttingDown;
 pub use spawn::Spawn;
 
 pub(crate) use quiescence::Quiescence;
@@ -383,8 +384,11 @@ impl Runtime {
     /// `is_stopping` returns true, and `receive_next` reports
     /// [`NoMessages`](crate::NoMessages) once an inbox is empty and the
     /// runtime has gone quiet (see
-    /// [`Context::receive_next`](crate::actor::Context::receive_next)).
-    /// Actors still running after the grace period
+    /// [`Context::receive_next`](crate::actor::Context::receive_next)), and
+    /// spawned futures awaiting
+    /// [`RuntimeRef::shutting_down`](crate::RuntimeRef::shutting_down) or
+    /// [`ThreadSafe::shutting_down`] resume.
+    /// Actors and futures still running after the grace period
     /// ([`Setup::grace_period`], 5 s by default) are stopped, and the error
     /// names them. A second SIGINT, SIGTERM or SIGQUIT during the shutdown
     /// stops the runtime at once. With signal receivers, the application

@@ -12,7 +12,7 @@ use crate::ActorRef;
 use crate::actor::{Actor, NewActor};
 use crate::metrics::RuntimeMetrics;
 use crate::runtime::shared::RuntimeShared;
-use crate::runtime::{ActorOptions, ThreadSafe};
+use crate::runtime::{ActorOptions, ShuttingDown, ThreadSafe};
 use crate::scheduler::{self, ActorProcess, FutureProcess, LocalScheduler};
 use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
@@ -89,6 +89,11 @@ impl RuntimeRef {
     }
 
     /// Spawns a future on this worker. A panic in it is caught and logged.
+    ///
+    /// The runtime runs until the future has returned; it learns of a
+    /// graceful shutdown by awaiting
+    /// [`shutting_down`](RuntimeRef::shutting_down) (see [`ShuttingDown`]
+    /// for how long the runtime waits for it).
     pub fn spawn_local_future<Fut>(&mut self, future: Fut)
     where
         Fut: Future<Output = ()> + 'static,
@@ -167,6 +172,17 @@ impl RuntimeRef {
     /// Returns true once a graceful shutdown has begun.
     pub fn is_stopping(&self) -> bool {
         self.internals.shared.shutdown.is_stopping()
+    }
+
+    /// A future that resolves once the runtime begins a graceful shutdown
+    /// (at once if it has): how a future spawned with
+    /// [`spawn_local_future`](RuntimeRef::spawn_local_future) or
+    /// [`spawn_future`](RuntimeRef::spawn_future) learns that it should
+    /// finish. `Send`, so it may move into a thread-safe future. See
+    /// [`ShuttingDown`] for what the runtime does with futures that are
+    /// still running.
+    pub fn shutting_down(&self) -> ShuttingDown {
+        ShuttingDown::new(self.internals.shared.clone())
     }
 
     /// A snapshot of the runtime's metrics.

@@ -13,7 +13,7 @@ use crate::metrics::RuntimeMetrics;
 use crate::net::ServerStats;
 use crate::remote::PoolStats;
 use crate::runtime::Quiescence;
-use crate::runtime::shutdown::Shutdown;
+use crate::runtime::shutdown::{Shutdown, ShuttingDown};
 use crate::runtime::{ActorOptions, Priority};
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
 use crate::signal::{Signal, SignalReceivers};
@@ -319,6 +319,11 @@ impl ThreadSafe {
 
     /// Spawns a thread-safe future, run by whichever worker is free. A panic
     /// in it is caught and logged.
+    ///
+    /// The runtime runs until the future has returned; it learns of a
+    /// graceful shutdown by awaiting
+    /// [`shutting_down`](ThreadSafe::shutting_down) (see [`ShuttingDown`]
+    /// for how long the runtime waits for it).
     pub fn spawn_future<Fut>(&self, future: Fut)
     where
         Fut: Future<Output = ()> + Send + 'static,
@@ -349,6 +354,31 @@ impl ThreadSafe {
     /// Returns true once a graceful shutdown has begun.
     pub fn is_stopping(&self) -> bool {
         self.shared.shutdown.is_stopping()
+    }
+
+    /// A future that resolves once the runtime begins a graceful shutdown
+    /// (at once if it has), for thread-safe futures and for code on any
+    /// thread: see [`ShuttingDown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth::Runtime;
+    ///
+    /// # fn main() -> Result<(), hearth::Error> {
+    /// let mut runtime = Runtime::setup().build()?;
+    /// let rt = runtime.thread_safe();
+    /// let stopping = rt.shutting_down();
+    /// runtime.spawn_future(async move {
+    ///     stopping.await;
+    ///     println!("closing up");
+    /// });
+    /// rt.shutdown();
+    /// runtime.start()
+    /// # }
+    /// ```
+    pub fn shutting_down(&self) -> ShuttingDown {
+        ShuttingDown::new(self.shared.clone())
     }
 
     /// A snapshot of the runtime's metrics.

@@ -3,7 +3,10 @@
 //! `LISTEN_PID`, named by `LISTEN_FDNAMES`), taken over once as
 //! [`ActivatedSocket`]s that become std sockets for a
 //! [`TcpServer`](crate::net::TcpServer), a
-//! [`UnixServer`](crate::net::UnixServer) or a single listener.
+//! [`UnixServer`](crate::net::UnixServer) or a single listener; or, for a
+//! socket unit with `Accept=yes` (a service instance per connection), the
+//! one connected stream, for a [`TcpStream`](crate::net::TcpStream) or
+//! [`UnixStream`](crate::net::UnixStream) (their `from_std`).
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -38,6 +41,14 @@ static TAKEN: AtomicBool = AtomicBool::new(false);
 /// with `from_listener`: every worker's listener then accepts from that one
 /// socket (`SO_REUSEPORT` would need a socket per worker, and systemd
 /// passes one), through a duplicate of its descriptor.
+///
+/// A socket unit with `Accept=yes` starts an instance of the service per
+/// connection and passes it that connection, already accepted:
+/// [`ActivatedSocket::kind`] is then [`SocketKind::TcpStream`] or
+/// [`SocketKind::UnixStream`], and [`ActivatedSocket::into_tcp_stream`]
+/// or [`ActivatedSocket::into_unix_stream`] makes it a std stream, which
+/// [`TcpStream::from_std`](crate::net::TcpStream::from_std) or
+/// [`UnixStream::from_std`](crate::net::UnixStream::from_std) takes over.
 ///
 /// # Errors
 ///
@@ -167,8 +178,13 @@ pub enum SocketKind {
     UdpSocket,
     /// A Unix datagram socket (`ListenDatagram=` with a path or `@name`).
     UnixDatagram,
-    /// Anything else: a FIFO, a netlink or sequential-packet socket, a
-    /// stream socket that does not listen (`Accept=yes` connections).
+    /// A TCP connection (`Accept=yes` with a port or address): a TCP
+    /// stream socket that does not listen.
+    TcpStream,
+    /// A Unix stream connection (`Accept=yes` with a path or `@name`): a
+    /// Unix stream socket that does not listen.
+    UnixStream,
+    /// Anything else: a FIFO, a netlink or sequential-packet socket.
     Other,
 }
 
@@ -179,6 +195,8 @@ impl SocketKind {
             SocketKind::UnixListener => "a Unix stream listener",
             SocketKind::UdpSocket => "a UDP socket",
             SocketKind::UnixDatagram => "a Unix datagram socket",
+            SocketKind::TcpStream => "a TCP connection",
+            SocketKind::UnixStream => "a Unix stream connection",
             SocketKind::Other => "another kind of descriptor",
         }
     }
@@ -203,6 +221,11 @@ impl ActivatedSocket {
                         SocketKind::TcpListener
                     }
                     (libc::AF_UNIX, libc::SOCK_STREAM, true) => SocketKind::UnixListener,
+                    // `SO_ACCEPTCONN` off: accepted by systemd (`Accept=yes`).
+                    (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM, false) => {
+                        SocketKind::TcpStream
+                    }
+                    (libc::AF_UNIX, libc::SOCK_STREAM, false) => SocketKind::UnixStream,
                     (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM, _) => SocketKind::UdpSocket,
                     (libc::AF_UNIX, libc::SOCK_DGRAM, _) => SocketKind::UnixDatagram,
                     _ => SocketKind::Other,
@@ -263,6 +286,69 @@ impl ActivatedSocket {
     /// [`WrongSocket`] if it is not a listening Unix stream socket.
     pub fn into_unix_listener(self) -> Result<std::os::unix::net::UnixListener, WrongSocket> {
         self.into_kind(SocketKind::UnixListener)
+    }
+
+    /// The socket as a std TCP stream: the connection that systemd
+    /// accepted for this instance of the service (`Accept=yes`). Blocking,
+    /// as systemd passes it;
+    /// [`TcpStream::from_std`](crate::net::TcpStream::from_std) makes it
+    /// non-blocking and registers it, for thread-local or thread-safe
+    /// actors.
+    ///
+    /// # Errors
+    ///
+    /// [`WrongSocket`], which gives the socket back, if it is not a TCP
+    /// connection (a listener of a socket unit without `Accept=yes` is
+    /// [`into_tcp_listener`](ActivatedSocket::into_tcp_listener)'s).
+    ///
+    /// # Examples
+    ///
+    /// A service started per connection, which echoes its connection in a
+    /// thread-safe actor and ends with it:
+    ///
+    /// ```no_run
+    /// use hearth::actor::{actor_fn, Context};
+    /// use hearth::net::TcpStream;
+    /// use hearth::supervisor::NoSupervisor;
+    /// use hearth::{ActorOptions, Runtime, ThreadSafe};
+    ///
+    /// async fn echo(_: Context<(), ThreadSafe>, mut stream: TcpStream<ThreadSafe>) -> std::io::Result<()> {
+    ///     let mut buf = vec![0; 4096];
+    ///     loop {
+    ///         let n = stream.read(&mut buf).await?;
+    ///         if n == 0 {
+    ///             return Ok(());
+    ///         }
+    ///         stream.write_all(&buf[..n]).await?;
+    ///     }
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let socket = hearth::systemd::listeners()?
+    ///         .into_iter()
+    ///         .next()
+    ///         .ok_or("not socket-activated")?;
+    ///     let connection = socket.into_tcp_stream()?;
+    ///     let mut runtime = Runtime::setup().num_threads(1).build()?;
+    ///     let stream = TcpStream::from_std(&mut runtime.thread_safe(), connection)?;
+    ///     let _ = runtime.spawn(NoSupervisor, actor_fn(echo), stream, ActorOptions::default());
+    ///     Ok(runtime.start()?)
+    /// }
+    /// ```
+    pub fn into_tcp_stream(self) -> Result<std::net::TcpStream, WrongSocket> {
+        self.into_kind(SocketKind::TcpStream)
+    }
+
+    /// The socket as a std Unix stream: the connection that systemd
+    /// accepted for this instance of the service (`Accept=yes` on a Unix
+    /// socket). [`UnixStream::from_std`](crate::net::UnixStream::from_std)
+    /// takes it over on a worker.
+    ///
+    /// # Errors
+    ///
+    /// [`WrongSocket`] if it is not a Unix stream connection.
+    pub fn into_unix_stream(self) -> Result<std::os::unix::net::UnixStream, WrongSocket> {
+        self.into_kind(SocketKind::UnixStream)
     }
 
     /// The socket as a std UDP socket.
@@ -415,6 +501,8 @@ impl From<ActivationError> for std::io::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::os::linux::net::SocketAddrExt;
+
     use super::*;
 
     fn names(plan: &[(RawFd, String)]) -> Vec<(RawFd, &str)> {
@@ -465,6 +553,58 @@ mod tests {
         assert_eq!(
             plan(Some("10"), Some("2"), Some("web"), 10),
             Err(ActivationError::NamesDoNotMatch { names: 1, fds: 2 })
+        );
+    }
+
+    #[test]
+    fn connections_are_streams_not_listeners() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        let socket = ActivatedSocket::new(OwnedFd::from(accepted), "conn".to_owned());
+        assert_eq!(socket.kind(), SocketKind::TcpStream);
+        let err = socket.into_tcp_listener().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "passed socket {} (\"conn\") is a TCP stream socket, not a TCP listener",
+                err.socket.fd.as_raw_fd()
+            )
+        );
+        let stream = err.into_inner().into_tcp_stream().unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), peer);
+        assert_eq!(peer, client.local_addr().unwrap());
+
+        // A listener is not a connection.
+        let socket = ActivatedSocket::new(OwnedFd::from(listener), "web".to_owned());
+        let err = socket.into_tcp_stream().unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is a listening TCP stream socket, not a TCP connection"),
+            "{err}"
+        );
+
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let socket = ActivatedSocket::new(OwnedFd::from(a), "local".to_owned());
+        assert_eq!(socket.kind(), SocketKind::UnixStream);
+        let err = socket.into_tcp_stream().unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is a Unix stream socket, not a TCP connection"),
+            "{err}"
+        );
+        let _stream = err.into_inner().into_unix_stream().unwrap();
+        // A Unix listener (abstract address: no file) is not one either.
+        let name = format!("hearth-activation-test-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
+        let unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+        let socket = ActivatedSocket::new(OwnedFd::from(unix), "ctl".to_owned());
+        assert_eq!(socket.kind(), SocketKind::UnixListener);
+        let err = socket.into_unix_stream().unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is a listening Unix stream socket, not a Unix stream connection"),
+            "{err}"
         );
     }
 

@@ -44,6 +44,17 @@
 //! restarts, so clients queue instead of being refused, and the service
 //! needs no privilege to bind a low port.
 //!
+//! With `Accept=yes` in the socket unit, systemd accepts the connections
+//! itself and starts an instance of a template service (`echo@.service`)
+//! per connection, passing it that connection: [`listeners`] then gives
+//! one socket of kind [`SocketKind::TcpStream`] or
+//! [`SocketKind::UnixStream`], which
+//! [`ActivatedSocket::into_tcp_stream`] or
+//! [`ActivatedSocket::into_unix_stream`] makes a std stream for
+//! [`TcpStream::from_std`](crate::net::TcpStream::from_std) or
+//! [`UnixStream::from_std`](crate::net::UnixStream::from_std). The
+//! runtime ends, and the instance with it, when its last actor does.
+//!
 //! # A sample service
 //!
 //! `/etc/systemd/system/echo.socket`:
