@@ -442,3 +442,29 @@ fn joblog_of_a_remote_job_killed_by_a_signal() {
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&theirs_dir);
 }
+
+/// GNU parallel's host groups in `-S`: `@g1/node1` puts node1 in group
+/// g1, and `@g2` alone keeps the hosts of group g2 (every host is in the
+/// group of its own name too).
+#[test]
+fn host_groups_keep_their_hosts() {
+    let Some(sshd) = sshd() else { return };
+    let ssh = sshd.ssh_command().join(" ");
+    for keep in ["@g2", "@g1", "@node1+g2"] {
+        same(
+            &[
+                "--ssh",
+                &ssh,
+                "-S",
+                "@g1/node1,@g1+g2/node2",
+                "-S",
+                keep,
+                "--nonall",
+                "-k",
+                "--tag",
+                "echo $PARALLEL_SSHHOST",
+            ],
+            b"",
+        );
+    }
+}

@@ -65,7 +65,9 @@ pub fn own_ssh(name: &str) -> Result<Option<(Vec<String>, String)>, String> {
 /// as GNU parallel reads them: a `-S` part `..` is `~/.parallel/sshloginfile`,
 /// `.` is `/etc/parallel/sshloginfile` and `-` the standard input (so
 /// are those `--slf` values); a host given twice is one host, whose
-/// slots a later `N/` sets.
+/// slots a later `N/` sets. GNU parallel's host groups: `@g1+g2/host`
+/// puts the host in groups g1 and g2 (and, as every host, in the group of
+/// its own name), and `@g1` alone keeps only the hosts of group g1.
 pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
     let mut names = Vec::new();
     for name in expand(values)? {
@@ -78,14 +80,70 @@ pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, Stri
         names.extend(read_file(file)?);
     }
     let mut specs: Vec<HostSpec> = Vec::with_capacity(names.len());
+    // Each host's groups, by its place in `specs`; the groups kept.
+    let mut groups: Vec<Vec<String>> = Vec::with_capacity(names.len());
+    let mut kept: Vec<String> = Vec::new();
     for name in &names {
+        let (in_groups, name) = match host_groups(name)? {
+            (in_groups, None) => {
+                kept.extend(in_groups);
+                continue;
+            }
+            (in_groups, Some(host)) => (in_groups, host),
+        };
         let new = spec(name)?;
-        match specs.iter_mut().find(|seen| seen.name == new.name) {
-            Some(seen) => seen.slots = new.slots.or(seen.slots),
-            None => specs.push(new),
+        match specs.iter().position(|seen| seen.name == new.name) {
+            Some(at) => {
+                specs[at].slots = new.slots.or(specs[at].slots);
+                groups[at].extend(in_groups);
+            }
+            None => {
+                groups.push(in_groups);
+                specs.push(new);
+            }
         }
     }
-    Ok(specs)
+    if kept.is_empty() {
+        return Ok(specs);
+    }
+    let chosen: Vec<HostSpec> = specs
+        .into_iter()
+        .zip(groups)
+        .filter(|(spec, groups)| {
+            kept.iter()
+                .any(|group| *group == spec.name || groups.contains(group))
+        })
+        .map(|(spec, _)| spec)
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!(
+            "-S @{}: no host is in that group; put hosts in it as -S @{}/HOST",
+            kept.join("+"),
+            kept[0]
+        ));
+    }
+    Ok(chosen)
+}
+
+/// GNU parallel's host groups of a `-S` part: `@g1+g2/rest` is the groups
+/// and the rest (a host, or `N/host`), `@g1+g2` alone the groups to keep
+/// and no host; a part without `@` is no group and itself.
+fn host_groups(part: &str) -> Result<(Vec<String>, Option<&str>), String> {
+    let Some(after) = part.trim().strip_prefix('@') else {
+        return Ok((Vec::new(), Some(part)));
+    };
+    let (list, rest) = match after.split_once('/') {
+        Some((list, rest)) => (list, Some(rest)),
+        None => (after, None),
+    };
+    let groups: Vec<String> = list.split('+').map(str::to_owned).collect();
+    if groups.iter().any(String::is_empty) || rest.is_some_and(|r| r.trim().is_empty()) {
+        return Err(format!(
+            "host {part:?}: write host groups as @group/host, @g1+g2/host, or @group alone \
+             to keep that group's hosts"
+        ));
+    }
+    Ok((groups, rest))
 }
 
 /// The hosts of a login file: one per line (ranges and lists allowed),
@@ -310,7 +368,7 @@ fn range_numbers(name: &str, inside: &str) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{HostSpec, expand, host_part, own_ssh, spec};
+    use super::{HostSpec, expand, host_part, own_ssh, spec, specs};
 
     #[test]
     fn the_host_of_a_login() {
@@ -394,6 +452,35 @@ mod tests {
             hosts(&["2/user@node[1-2]:2222"]).unwrap(),
             ["2/user@node1:2222", "2/user@node2:2222"].map(String::from)
         );
+    }
+
+    #[test]
+    fn host_groups_place_and_keep_hosts() {
+        let names = |values: &[&str]| -> Result<Vec<String>, String> {
+            let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            specs(&values, &[]).map(|specs| specs.into_iter().map(|s| s.name).collect())
+        };
+        let all = ["@g1/node1", "@g1+g2/2/node2", "node3"];
+        assert_eq!(names(&all).unwrap(), ["node1", "node2", "node3"]);
+        let kept = |group: &'static str| {
+            let mut values = all.to_vec();
+            values.push(group);
+            names(&values)
+        };
+        assert_eq!(kept("@g2").unwrap(), ["node2"]);
+        assert_eq!(kept("@g1").unwrap(), ["node1", "node2"]);
+        assert_eq!(kept("@node3+g2").unwrap(), ["node2", "node3"]);
+        assert!(
+            kept("@g9")
+                .unwrap_err()
+                .contains("no host is in that group")
+        );
+        assert!(
+            names(&["@/node1"])
+                .unwrap_err()
+                .contains("write host groups")
+        );
+        assert!(names(&["@g1/"]).unwrap_err().contains("write host groups"));
     }
 
     #[test]
