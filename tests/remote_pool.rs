@@ -675,7 +675,8 @@ fn hanging_job_times_out_others_complete() {
     assert_eq!(
         hung,
         [Err(JobFailure::TimedOut {
-            after: Duration::from_millis(500)
+            after: Duration::from_millis(500),
+            returned: None,
         })]
     );
     squares(&mut pool, 100);
@@ -704,7 +705,7 @@ fn a_time_limit_of_the_median_follows_the_successes() {
     let hung = pool.map::<u64, u64>(&Target::Any, "hang", [1]).unwrap();
     match hung.as_slice() {
         // The median of 0-ms naps and one of 300 ms: a 0-ms nap's run.
-        [Err(JobFailure::TimedOut { after })] => {
+        [Err(JobFailure::TimedOut { after, .. })] => {
             assert!(*after < Duration::from_secs(3), "{after:?}");
         }
         other => panic!("expected a time-out, got {other:?}"),
@@ -741,7 +742,8 @@ fn timed_out_job_is_killed_once_and_not_run_again() {
     assert_eq!(
         report.result,
         Err(JobFailure::TimedOut {
-            after: Duration::from_millis(500)
+            after: Duration::from_millis(500),
+            returned: None,
         }),
         "{report:?}"
     );
@@ -804,7 +806,16 @@ fn job_waiting_behind_a_timed_out_one_keeps_its_attempts() {
     let limit = Duration::from_millis(500);
     assert_eq!(
         reports,
-        [(1, Err(JobFailure::TimedOut { after: limit })), (1, Ok(0))]
+        [
+            (
+                1,
+                Err(JobFailure::TimedOut {
+                    after: limit,
+                    returned: None
+                })
+            ),
+            (1, Ok(0))
+        ]
     );
     pool.shutdown(Duration::from_secs(10));
 }

@@ -33,6 +33,11 @@ pub enum JobFailure {
     TimedOut {
         /// The time limit.
         after: Duration,
+        /// What the job's handler returned once it was stopped, encoded as
+        /// its output is (the exit status of a command that trapped the
+        /// signal, or the signal that ended it); `None` if it returned
+        /// nothing: killed with its worker, or an error.
+        returned: Option<Vec<u8>>,
     },
     /// The job was killed because the memory available on the pool's own
     /// machine fell below half of what its
@@ -86,7 +91,7 @@ impl fmt::Display for JobFailure {
                     Joined(history)
                 )
             }
-            JobFailure::TimedOut { after } => write!(f, "timed out after {after:?}"),
+            JobFailure::TimedOut { after, .. } => write!(f, "timed out after {after:?}"),
             JobFailure::LowMemory { available, floor } => write!(
                 f,
                 "killed: this machine had {} of memory available, less than half of the {} \

@@ -436,6 +436,8 @@ fn percent_escapes_and_braces_as_pdsh_sends_them() {
         ],
         &["-w", "node1", "echo a b | awk '{print $2}'"],
         &["-w", "node1", "-l", "root", "echo", "%u@%h", "%%h"],
+        // A host named twice runs twice, as in pdsh.
+        &["-w", "node2,node1,node1", "echo %h %n"],
     ];
     for args in cases {
         let _ = both.same(args, &[]);
@@ -495,10 +497,45 @@ fn the_exec_module_runs_the_command_here_per_host() {
             ],
             &[],
         ),
+        // Values are arguments, never shell code; arguments end at the
+        // first empty one.
+        (
+            &[
+                "-R",
+                "exec",
+                "-l",
+                "a;echo INJECT",
+                "-w",
+                "h1",
+                "echo",
+                "%u",
+            ],
+            &[],
+        ),
+        (&["-R", "exec", "-w", "a'b", "echo", "%h", "x%hx"], &[]),
+        (
+            &["-R", "exec", "-w", "h1", "printf", "[%s]", "x", "", "y"],
+            &[],
+        ),
+        // The module named before the hosts, and said by -q.
+        (&["-w", "exec:h1,exec:h2", "echo", "%h"], &[]),
+        (&["-R", "exec", "-w", "h1", "-q"], &[]),
+        (&["-w", "h1", "-q"], &[("PDSH_RCMD_TYPE", "exec")]),
     ];
     for (args, env) in cases {
         let theirs = run(Path::new(pdsh), args, env);
         let ours = run(&link, args, env);
+        if args.contains(&"-q") {
+            // The settings: the module's line (the paths differ).
+            let rcmd = |out: &Output| {
+                stdout(out)
+                    .lines()
+                    .find(|line| line.starts_with("Rcmd type"))
+                    .map(str::to_owned)
+            };
+            assert_eq!(rcmd(&ours), rcmd(&theirs), "{args:?}");
+            continue;
+        }
         assert_eq!(
             (sorted(&ours), ours.status.code(), pdsh_lines(&ours)),
             (sorted(&theirs), theirs.status.code(), pdsh_lines(&theirs)),

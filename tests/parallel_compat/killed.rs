@@ -25,10 +25,12 @@ fn jobs_past_their_timeout() {
 }
 
 /// A job past `--timeout` gets `SIGTERM` first, as under GNU parallel: one
-/// that traps it prints its cleanup; `--termseq` names the signals.
+/// that traps it prints its cleanup; `--termseq` names the signals. The
+/// joblog says what ended it, as GNU parallel's: the exit status of a
+/// trap that exited, else the signal.
 #[test]
 fn a_job_past_its_timeout_may_trap_sigterm() {
-    super::same(
+    same_joblog(
         &[
             "-k",
             "--timeout",
@@ -38,9 +40,9 @@ fn a_job_past_its_timeout_may_trap_sigterm() {
             "a",
             "b",
         ],
-        b"",
+        |_| {},
     );
-    super::same(
+    same_joblog(
         &[
             "-k",
             "--timeout",
@@ -51,7 +53,20 @@ fn a_job_past_its_timeout_may_trap_sigterm() {
             ":::",
             "a",
         ],
-        b"",
+        |_| {},
+    );
+    // Ended by the sequence's SIGKILL: signal 9 in the joblog.
+    same_joblog(
+        &[
+            "--timeout",
+            "1",
+            "--termseq",
+            "INT,200,KILL,25",
+            "trap '' INT; sleep 30; echo {}",
+            ":::",
+            "b",
+        ],
+        |_| {},
     );
 }
 

@@ -624,3 +624,54 @@ fn a_working_directory_per_job() {
     );
     same(&["-k", "--workdir", "x{}", "ls -a", ":::", "1"], b"");
 }
+
+/// Found running GNU parallel's own examples side by side: a replacement
+/// string in the command's first word quotes nothing (the input is the
+/// command); `-N0` runs `{= =}` once on an empty value; `pQ()` and the
+/// date functions; every file after `::::+` is linked.
+#[test]
+fn man_page_examples() {
+    same(&["-k", "{}", ":::", "echo a b", "echo c"], b"");
+    same(&["{} f"], b"echo e\n");
+    same(&["--dryrun", "x{} y A={}", ":::", "echo a b"], b"");
+    same(&["--dryrun", "A={} {}", ":::", "a b"], b"");
+    same(
+        &[
+            "-k",
+            "-N0",
+            "echo",
+            "a{= $_=\"x\" =}b",
+            "{= $_=$job->seq() =}",
+        ],
+        b"1\n2\n",
+    );
+    same(
+        &[
+            "-k",
+            "echo",
+            "{= $_=pQ($_) =}",
+            "{= $_=length(yyyy_mm_dd()).length(yyyymmddhhmmss()) =}",
+            ":::",
+            "a$b\"c",
+        ],
+        b"",
+    );
+    let dir = super::scratch("linked-files");
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let (first, second, numbers) = (
+        file("1", "a\nb\n"),
+        file("2", "b\nc\n"),
+        file("n", "1\n2\n"),
+    );
+    same(&["-k", "echo", "{1} - {2}", "::::+", &first, &second], b"");
+    same(
+        &["-k", "echo", ":::", "x", "y", "::::+", &numbers, &first],
+        b"",
+    );
+    same(&["-k", "echo", "::::", &numbers, &first], b"");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -83,7 +83,10 @@ pub(crate) fn retries_run_a_timed_out_job_again() {
     let report = run_one::<_, ()>(&mut pool, "mark_then_hang", marks.clone());
     assert_eq!(
         report.result,
-        Err(JobFailure::TimedOut { after: limit }),
+        Err(JobFailure::TimedOut {
+            after: limit,
+            returned: None
+        }),
         "{report:?}"
     );
     assert_eq!((report.attempts, report.retries), (2, 1), "{report:?}");

@@ -23,6 +23,15 @@ fn pool(sequence: Option<&str>) -> Pool {
     builder.build().unwrap()
 }
 
+/// A time-out after which the job returned `value` (its command's exit
+/// code, or `None` for one a signal ended).
+fn stopped_with<T: serde::Serialize>(value: T) -> JobFailure {
+    JobFailure::TimedOut {
+        after: LIMIT,
+        returned: Some(postcard::to_allocvec(&value).unwrap()),
+    }
+}
+
 /// The pid of the slot's worker.
 fn worker_pid(pool: &mut Pool) -> u32 {
     let out = pool.map::<u64, u32>(&Target::Any, "pid", [0]).unwrap();
@@ -68,7 +77,8 @@ pub fn a_job_past_its_time_limit_gets_sigterm_and_its_slot_serves_on() {
         "trap 'echo cleanup; exit 3' TERM; echo started; sleep 30",
     );
     assert_eq!(stdout, "started\ncleanup\n");
-    assert_eq!(result, Err(JobFailure::TimedOut { after: LIMIT }));
+    // Its trap's exit status is what it returned.
+    assert_eq!(result, Err(stopped_with(Some(3))));
     assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
     pool.shutdown(Duration::from_secs(10));
 }
@@ -79,7 +89,7 @@ pub fn the_pools_term_sequence_is_the_one_sent() {
     let mut pool = pool(Some("INT,5000"));
     let (stdout, result) = run_script(&mut pool, "trap 'echo interrupted; exit 0' INT; sleep 30");
     assert_eq!(stdout, "interrupted\n");
-    assert_eq!(result, Err(JobFailure::TimedOut { after: LIMIT }));
+    assert_eq!(result, Err(stopped_with(Some(0))));
     pool.shutdown(Duration::from_secs(10));
 }
 
@@ -91,7 +101,8 @@ pub fn a_command_that_ignores_sigterm_ends_by_sigkill() {
     let before = worker_pid(&mut pool);
     let (stdout, result) = run_script(&mut pool, "trap '' TERM; echo deaf; sleep 30; echo never");
     assert_eq!(stdout, "deaf\n");
-    assert_eq!(result, Err(JobFailure::TimedOut { after: LIMIT }));
+    // Ended by a signal: no exit code.
+    assert_eq!(result, Err(stopped_with(None::<i32>)));
     assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
     pool.shutdown(Duration::from_secs(10));
 }
@@ -104,7 +115,7 @@ pub fn a_handler_that_sees_the_cancel_returns_and_its_slot_serves_on() {
     let out = pool
         .map::<u64, u64>(&Target::Any, "until_cancelled", [7])
         .unwrap();
-    assert_eq!(out, [Err(JobFailure::TimedOut { after: LIMIT })]);
+    assert_eq!(out, [Err(stopped_with(7u64))]);
     assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
     pool.shutdown(Duration::from_secs(10));
 }
@@ -116,7 +127,7 @@ pub fn a_command_without_outputs_is_stopped_too() {
     let before = worker_pid(&mut pool);
     let (stdout, result) = run_script(&mut pool, "echo quiet; exec >/dev/null 2>&1; sleep 30");
     assert_eq!(stdout, "quiet\n");
-    assert_eq!(result, Err(JobFailure::TimedOut { after: LIMIT }));
+    assert_eq!(result, Err(stopped_with(None::<i32>)));
     assert_eq!(worker_pid(&mut pool), before, "the slot was started again");
     pool.shutdown(Duration::from_secs(10));
 }

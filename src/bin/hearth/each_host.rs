@@ -16,7 +16,7 @@ use hearth::remote::{Event, FailedSlot, JobFailure, Order, PoolControl, Target};
 use crate::halt::{Halt, Tally, When};
 use crate::inputs::{JobText, Piped};
 use crate::map::{own_error, progress_bar, ran, write_failed};
-use crate::output::{Finished, Printer, Settings};
+use crate::output::{Finished, Notice, Printer, Settings};
 use crate::plan::{self, Jobs, Plan};
 use crate::pool_setup::{PoolSetup, build_pool};
 use crate::sh::{self, JobOutput};
@@ -251,7 +251,11 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
-        say_job_failures: !args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh),
+        job_failures: if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+            Notice::Silent
+        } else {
+            Notice::Hearth
+        },
         local_as_colon: args.each_host.pdsh.is_none(),
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
@@ -410,7 +414,9 @@ fn summarize(
             hosts.len() * texts.len(),
         );
     }
-    if printer.cancelled > 0 {
+    // Started as `parallel`, a run that stopped ends without a word, as
+    // GNU parallel's.
+    if printer.cancelled > 0 && !args.order.as_parallel {
         say!(
             "{me}: {} of {} jobs were not run (the run stopped); {} succeeded",
             printer.cancelled,

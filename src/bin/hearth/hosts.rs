@@ -62,17 +62,18 @@ pub fn own_ssh(name: &str) -> Result<Option<(Vec<String>, String)>, String> {
 }
 
 /// The hosts of `-S` values and `--sshloginfile` files, in that order,
-/// as GNU parallel reads them: a `-S` part `..` is `~/.parallel/sshloginfile`,
-/// `.` is `/etc/parallel/sshloginfile` and `-` the standard input (so
-/// are those `--slf` values); a host given twice is one host, whose
-/// slots a later `N/` sets. GNU parallel's host groups: `@g1+g2/host`
+/// as GNU parallel reads them: a `-S` part `..` is `~/.parallel/sshloginfile`
+/// and `-` the standard input (so are those `--slf` values, and `--slf .`
+/// is `/etc/parallel/sshloginfile`); with `merge`, as GNU parallel keys
+/// its hosts by name, a host given twice is one host, whose slots a later
+/// `N/` sets (pdsh runs it twice). GNU parallel's host groups: `@g1+g2/host`
 /// puts the host in groups g1 and g2 (and, as every host, in the group of
 /// its own name), and `@g1` alone keeps only the hosts of group g1.
-pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, String> {
+pub fn specs(values: &[String], files: &[PathBuf], merge: bool) -> Result<Vec<HostSpec>, String> {
     let mut names = Vec::new();
     for name in expand(values)? {
         match name.as_str() {
-            "-" | "." | ".." => names.extend(read_file(Path::new(&name))?),
+            "-" | ".." => names.extend(read_file(Path::new(&name))?),
             _ => names.push(name),
         }
     }
@@ -92,7 +93,7 @@ pub fn specs(values: &[String], files: &[PathBuf]) -> Result<Vec<HostSpec>, Stri
             (in_groups, Some(host)) => (in_groups, host),
         };
         let new = spec(name)?;
-        match specs.iter().position(|seen| seen.name == new.name) {
+        match specs.iter().position(|seen| merge && seen.name == new.name) {
             Some(at) => {
                 specs[at].slots = new.slots.or(specs[at].slots);
                 groups[at].extend(in_groups);
@@ -248,7 +249,15 @@ pub fn expand(values: &[String]) -> Result<Vec<String>, String> {
                      e.g. -S node1,node2"
                 ));
             }
-            hosts.extend(expand_ranges(part)?);
+            // A host with its own ssh command: ranges in its login only.
+            match part.rsplit_once(char::is_whitespace) {
+                Some((ssh, login)) => hosts.extend(
+                    expand_ranges(login)?
+                        .into_iter()
+                        .map(|login| format!("{ssh} {login}")),
+                ),
+                None => hosts.extend(expand_ranges(part)?),
+            }
             if hosts.len() > MAX_EXPANDED {
                 return Err(format!(
                     "-S {value:?} names more than {MAX_EXPANDED} hosts; check its ranges"
@@ -298,11 +307,16 @@ pub fn split_outside_brackets(value: &str) -> Result<Vec<String>, String> {
 /// not a range (`a` is no number) and an error; `[::1]:22`, an IPv6
 /// address in brackets, is taken as it is.
 fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
-    if name.starts_with('[') && name[1..].split(']').next().is_some_and(|a| a.contains(':')) {
-        return Ok(vec![name.to_owned()]);
-    }
-    let Some(open) = name.find('[') else {
-        return Ok(vec![name.to_owned()]);
+    // The first bracket that is no IPv6 address (`root@[::1]:22`).
+    let mut from = 0;
+    let open = loop {
+        let Some(open) = name[from..].find('[').map(|at| from + at) else {
+            return Ok(vec![name.to_owned()]);
+        };
+        match name[open..].find(']') {
+            Some(len) if name[open..open + len].contains(':') => from = open + len,
+            _ => break open,
+        }
     };
     let close = open
         + name[open..]
@@ -458,7 +472,7 @@ mod tests {
     fn host_groups_place_and_keep_hosts() {
         let names = |values: &[&str]| -> Result<Vec<String>, String> {
             let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-            specs(&values, &[]).map(|specs| specs.into_iter().map(|s| s.name).collect())
+            specs(&values, &[], true).map(|specs| specs.into_iter().map(|s| s.name).collect())
         };
         let all = ["@g1/node1", "@g1+g2/2/node2", "node3"];
         assert_eq!(names(&all).unwrap(), ["node1", "node2", "node3"]);
@@ -493,6 +507,20 @@ mod tests {
             hosts(&["ssh -J a\\,b node1"]).unwrap(),
             ["ssh -J a,b node1"]
         );
+    }
+
+    #[test]
+    fn ranges_only_in_a_login_and_never_an_ipv6_address() {
+        assert_eq!(
+            hosts(&["ssh -o SetEnv=A=[1-2] n[1-2]"]).unwrap(),
+            ["ssh -o SetEnv=A=[1-2] n1", "ssh -o SetEnv=A=[1-2] n2"]
+        );
+        assert_eq!(hosts(&["root@[::1]:22"]).unwrap(), ["root@[::1]:22"]);
+        assert_eq!(
+            hosts(&["ssh -p 22 me@[fe80::1]"]).unwrap(),
+            ["ssh -p 22 me@[fe80::1]"]
+        );
+        assert_eq!(hosts(&["[::1]-n[1-2]"]).unwrap(), ["[::1]-n1", "[::1]-n2"]);
     }
 
     #[test]

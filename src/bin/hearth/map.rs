@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::color::Color;
 use crate::halt::{self, Halt, Tally, When};
 use crate::inputs::{Maker, Producer, Texts};
-use crate::output::{Finished, Printer, Settings};
+use crate::output::{Finished, Notice, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
 use crate::sh::{self, Job, JobOutput};
@@ -135,6 +135,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         write_error: None,
         quiet_kill: args.order.as_parallel,
         halt_said: HashMap::new(),
+        say_halts_as_they_end: args.order.keep_order,
     };
     let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
         (Some((feed, _)), _) => feed.into(),
@@ -173,7 +174,11 @@ fn settings(args: &MapArgs, plan: &plan::Plan, grouping: Grouping) -> Settings {
         host_tag: args.output.tag_host.then_some("\t"),
         host_is_node: args.slurm_options.slurm,
         bare_hosts: false,
-        say_job_failures: true,
+        job_failures: if args.order.as_parallel {
+            Notice::GnuParallel
+        } else {
+            Notice::Hearth
+        },
         local_as_colon: false,
         joblog: args.joblog.clone(),
         resume: plan::resume(args),
@@ -307,6 +312,9 @@ struct Reporter {
     /// Started as `parallel`, with `--halt`: what GNU parallel says of
     /// the jobs that ended, said once their output is printed.
     halt_said: HashMap<usize, String>,
+    /// With `-k`, what GNU parallel says of a job is said as it ends,
+    /// before the output of the jobs before it.
+    say_halts_as_they_end: bool,
 }
 
 impl Reporter {
@@ -446,9 +454,15 @@ impl Reporter {
                 "parallel: Starting no more jobs. Waiting for {running} jobs to finish."
             );
         }
-        // Said after the job's output, as GNU parallel says it once it
-        // printed the job.
-        let _ = self.halt_said.insert(index, said);
+        if self.say_halts_as_they_end {
+            self.bar.suspend(|| {
+                let _ = io::stderr().lock().write_all(said.as_bytes());
+            });
+        } else {
+            // Said after the job's output, which GNU parallel prints as
+            // the job ends.
+            let _ = self.halt_said.insert(index, said);
+        }
     }
 
     /// The output could not be written: the first error kills the run.

@@ -37,10 +37,9 @@ pub struct Settings {
     pub host_is_node: bool,
     /// The host shown without its `user@`, as pdsh shows it.
     pub bare_hosts: bool,
-    /// A job that failed other than by its exit status (a time limit, a
-    /// lost slot) is said as it ends, `hearth: job N (INPUT): why`; not
-    /// when started as pdsh, which says its failures its own way.
-    pub say_job_failures: bool,
+    /// How a job that failed other than by its exit status (a time
+    /// limit, a lost slot) is said as it ends.
+    pub job_failures: Notice,
     /// The tag of this machine's slots is `:`, the name GNU parallel's
     /// `-S :` gives it (`--nonall`, `--onall`), not `local`.
     pub local_as_colon: bool,
@@ -64,6 +63,19 @@ pub struct Settings {
     /// `--files`: the directory of the files that take each job's stdout
     /// (the names are printed instead).
     pub files: Option<PathBuf>,
+}
+
+/// How a job's failure other than by its exit status is said as it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// `hearth: job N (INPUT): why`.
+    Hearth,
+    /// As GNU parallel says a time-out (`parallel: Warning: This job was
+    /// killed because it timed out:` and the command line), the rest as
+    /// hearth's: started as `parallel`.
+    GnuParallel,
+    /// Not at all: started as pdsh, which says its failures its own way.
+    Silent,
 }
 
 /// Why a skipped job "failed": `--filter` or `skip()` said not to run it
@@ -430,16 +442,31 @@ impl Printer {
             let collected = printing.collected.take().unwrap_or_default();
             return Self::write_json(&job, &command, failure.as_deref(), &collected);
         }
+        self.say_failure(&job, &command);
+        Ok(())
+    }
+
+    /// Says as it ends a job that failed other than by its exit status
+    /// (see [`Notice`]); the summary sums up the rest.
+    fn say_failure(&self, job: &Finished<'_>, command: &[u8]) {
+        let seq = job.text.seq;
         match &job.report.result {
             // Summed up at the end.
             Ok(_) | Err(JobFailure::Cancelled(_) | JobFailure::NotRun { .. }) => {}
-            Err(_) if !self.settings.say_job_failures => {}
+            Err(_) if self.settings.job_failures == Notice::Silent => {}
+            Err(JobFailure::TimedOut { .. })
+                if self.settings.job_failures == Notice::GnuParallel =>
+            {
+                say!(
+                    "parallel: Warning: This job was killed because it timed out:\nparallel: Warning: {}",
+                    String::from_utf8_lossy(command)
+                );
+            }
             Err(err) => say!(
                 "hearth: job {seq} ({}): {err}",
                 shortened(&job.text.input())
             ),
         }
-        Ok(())
     }
 
     /// The joblog line and the results of a job that ran.
@@ -452,13 +479,26 @@ impl Printer {
             // killed a remote job, and so logs it.
             Ok(out) if ran_remotely(job) => (out.status_code(), 0),
             Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
-            // Stopped by the run, past --timeout (by --termseq, SIGTERM
-            // first) or short of memory (--memfree): as GNU parallel logs
-            // a job its first SIGTERM ends. (GNU parallel logs the exit
-            // status of one that traps it and exits, and signal 9 for
-            // one only SIGKILL ends; the pool reports them all as timed
-            // out.)
-            Err(JobFailure::TimedOut { .. } | JobFailure::LowMemory { .. }) => (-1, libc::SIGTERM),
+            // Stopped past --timeout by --termseq's signals: as GNU
+            // parallel logs it, the exit status of a command that trapped
+            // them and exited (-1 for 0: it did time out), or the signal
+            // that ended it (-1 for the exit status); killed with its
+            // worker, SIGKILL.
+            Err(JobFailure::TimedOut { returned, .. }) => {
+                match returned.as_deref().map(postcard::from_bytes::<JobOutput>) {
+                    Some(Ok(JobOutput {
+                        exit: Some(code), ..
+                    })) => (if code == 0 { -1 } else { code }, 0),
+                    Some(Ok(JobOutput {
+                        signal: Some(signal),
+                        ..
+                    })) => (-1, signal),
+                    _ => (-1, libc::SIGKILL),
+                }
+            }
+            // Killed short of memory (--memfree): as GNU parallel logs a
+            // job its SIGTERM ends.
+            Err(JobFailure::LowMemory { .. }) => (-1, libc::SIGTERM),
             // No attempt succeeded.
             Err(_) => (-1, 0),
         };

@@ -256,6 +256,10 @@ fn ssh_template_options(template: &str) -> Vec<String> {
 /// from 0, for pdsh's `%n`.
 pub const RANK_VARIABLE: &str = "HEARTH_PDSH_RANK";
 
+/// The variable that tells a host's jobs pdsh's `%u`: the user of the
+/// host's login (`user@host`, or `-l`'s), else this machine's.
+pub const USER_VARIABLE: &str = "HEARTH_PDSH_USER";
+
 /// pdsh's usage (-h), for the options hearth has.
 pub const USAGE: &str = "\
 Usage: pdsh [-options] command ...
@@ -288,6 +292,8 @@ pub fn version() -> String {
 /// What pdsh's -q prints.
 #[derive(Clone, Debug)]
 pub struct Query {
+    /// The rcmd module.
+    pub rcmd: &'static str,
     /// `$DSHPATH`.
     pub path: Option<String>,
     /// The command, its words joined (empty: none).
@@ -332,7 +338,7 @@ pub fn query(query: &Query) -> String {
          Local username\t\t{local}\n\
          Local uid     \t\t{uid}\n\
          Remote username\t\t{remote}\n\
-         Rcmd type\t\tssh\n\
+         Rcmd type\t\t{rcmd}\n\
          one ^C will kill pdsh   No\n\
          Connect timeout (secs)\t{connect}\n\
          Command timeout (secs)\t{timeout}\n\
@@ -362,6 +368,7 @@ pub fn query(query: &Query) -> String {
             .map_or_else(|| "every host".to_owned(), |n| n.to_string()),
         names = yes(query.names),
         hosts = hosts.join(","),
+        rcmd = query.rcmd,
     )
 }
 
@@ -564,6 +571,7 @@ mod tests {
     #[test]
     fn query_lists_settings_and_bare_hosts() {
         let text = query(&Query {
+            rcmd: "ssh",
             path: Some("/opt/bin".to_owned()),
             command: "echo hi".to_owned(),
             user: Some("bob".to_owned()),

@@ -24,6 +24,10 @@ pub struct Selection {
     keep: Vec<Regex>,
     /// Hosts matching any of these are left out.
     drop: Vec<Regex>,
+    /// The rcmd modules named before hosts (`exec:node1`).
+    modules: Vec<&'static str>,
+    /// A host was named without a module.
+    bare: bool,
 }
 
 impl Selection {
@@ -46,10 +50,42 @@ impl Selection {
             } else if let Some(re) = regex_of(term)? {
                 self.keep.push(re);
             } else {
-                self.hosts.extend(hosts::expand(&[rcmd_stripped(term)?])?);
+                let host = self.module_stripped(term)?;
+                self.hosts.extend(hosts::expand(&[host])?);
             }
         }
         Ok(())
+    }
+
+    /// `term` without its rcmd module (`exec:node1`), which is noted.
+    fn module_stripped(&mut self, term: &str) -> Result<String, String> {
+        let (module, host) = rcmd_stripped(term)?;
+        match module {
+            Some(module) if !self.modules.contains(&module) => self.modules.push(module),
+            Some(_) => {}
+            None => self.bare = true,
+        }
+        Ok(host)
+    }
+
+    /// The rcmd module the hosts named (`exec:node1,exec:node2`): `None`
+    /// if they named none.
+    ///
+    /// # Errors
+    ///
+    /// Hosts that name different modules, or some a module and some none:
+    /// hearth runs one module per run.
+    pub fn module(&self) -> Result<Option<&'static str>, String> {
+        match self.modules.as_slice() {
+            [] => Ok(None),
+            [module] if !self.bare => Ok(Some(module)),
+            _ => Err(format!(
+                "the hosts name rcmd modules ({}) and {}: hearth runs one module per run; \
+                 give it with -R",
+                self.modules.join(", "),
+                if self.bare { "some none" } else { "differ" }
+            )),
+        }
     }
 
     /// Adds a `-x` value: hosts and ranges, `^FILE`, `/RE/`, all left out.
@@ -106,7 +142,7 @@ impl Selection {
         } else if let Some(re) = regex_of(term)? {
             self.drop.push(re);
         } else {
-            let names = hosts::expand(&[rcmd_stripped(term)?])?;
+            let names = hosts::expand(&[rcmd_stripped(term)?.1])?;
             self.excluded
                 .extend(names.iter().map(|h| without_user(bare(h)).to_owned()));
         }
@@ -119,8 +155,8 @@ impl Selection {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             for term in &terms(line)? {
-                let names = hosts::expand(&[rcmd_stripped(term)?])
-                    .map_err(|err| format!("{from}: {err}"))?;
+                let host = self.module_stripped(term)?;
+                let names = hosts::expand(&[host]).map_err(|err| format!("{from}: {err}"))?;
                 self.hosts.extend(names);
             }
         }
@@ -156,11 +192,12 @@ fn regex_of(term: &str) -> Result<Option<Regex>, String> {
         .map_err(|err| format!("{term}: not a regular expression: {err}"))
 }
 
-/// A host without pdsh's `ssh:` before it (the remote command module,
-/// `ssh:user@host`); another module is an error, as hearth runs ssh only.
-fn rcmd_stripped(term: &str) -> Result<String, String> {
+/// A host without pdsh's `ssh:` or `exec:` before it (the remote command
+/// module, `ssh:user@host`), and that module; another module is an error,
+/// as hearth has those two.
+fn rcmd_stripped(term: &str) -> Result<(Option<&'static str>, String), String> {
     let Some((module, rest)) = term.split_once(':') else {
-        return Ok(term.to_owned());
+        return Ok((None, term.to_owned()));
     };
     let is_module = !module.is_empty()
         && module
@@ -169,11 +206,13 @@ fn rcmd_stripped(term: &str) -> Result<String, String> {
         && !rest.is_empty()
         && !rest.bytes().all(|b| b.is_ascii_digit());
     match module {
-        "ssh" if is_module => Ok(rest.to_owned()),
+        "ssh" if is_module => Ok((Some("ssh"), rest.to_owned())),
+        "exec" if is_module => Ok((Some("exec"), rest.to_owned())),
         _ if is_module => Err(format!(
-            "{term}: pdsh's {module} module; hearth runs commands over ssh only (ssh:HOST)"
+            "{term}: pdsh's {module} module; hearth has the ssh and exec modules (ssh:HOST, \
+             exec:HOST)"
         )),
-        _ => Ok(term.to_owned()),
+        _ => Ok((None, term.to_owned())),
     }
 }
 
@@ -228,8 +267,19 @@ mod tests {
         assert!(
             select(&["rsh:node1"], &[])
                 .unwrap_err()
-                .contains("over ssh only")
+                .contains("hearth has the ssh and exec modules")
         );
+        let modules = |values: &[&str]| {
+            let mut selection = Selection::default();
+            for value in values {
+                selection.target(value).unwrap();
+            }
+            selection.module()
+        };
+        assert_eq!(modules(&["exec:a,exec:b[1-2]"]), Ok(Some("exec")));
+        assert_eq!(modules(&["a,b"]), Ok(None));
+        assert!(modules(&["exec:a,b"]).unwrap_err().contains("some none"));
+        assert!(modules(&["exec:a,ssh:b"]).unwrap_err().contains("differ"));
         assert!(
             select(&["/(/"], &[])
                 .unwrap_err()

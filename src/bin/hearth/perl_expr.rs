@@ -8,8 +8,10 @@
 //! error before any job runs), fed each value over a pipe and answering
 //! with the result. It sees what GNU parallel's code sees: `$_`, `@arg`
 //! (the job's inputs, `$arg[1]` the first), `$job->seq()` and `seq()`,
-//! `total_jobs()`, `Q()` (quoted as `{}` is), `uq()`, `skip()` (the job
-//! is not run), and any variable it keeps between jobs. The slot
+//! `total_jobs()`, `Q()` (quoted as `{}` is), `pQ()` (quoted for Perl's
+//! double quotes), `uq()`, `skip()` (the job is not run), `hash()`, the
+//! dates and times (`yyyy_mm_dd()`, `yyyymmddhhmmss()` and their kin),
+//! and any variable it keeps between jobs. The slot
 //! (`slot()`, `$job->slot()`) is not there: it is chosen after the
 //! command line is made. Code that dies stops the run with its message.
 //!
@@ -69,6 +71,19 @@ sub slot { HearthJob::slot() }
 sub total_jobs { return $total }
 sub uq { $unquoted = 1; return }
 sub skip { $skipped = 1; return }
+sub pQ { my $v = shift; $v =~ s/[\\\"\$\@]/\\$&/g if defined $v; return $v }
+sub hash { require B; return B::hash(@_) }
+use POSIX ();
+sub yyyy_mm_dd_hh_mm_ss { POSIX::strftime("%Y-%m-%dT%H:%M:%S", localtime(time())) }
+sub yyyy_mm_dd_hh_mm { POSIX::strftime("%Y-%m-%dT%H:%M", localtime(time())) }
+sub yyyy_mm_dd { POSIX::strftime("%Y-%m-%d", localtime(time())) }
+sub hh_mm_ss { POSIX::strftime("%H:%M:%S", localtime(time())) }
+sub hh_mm { POSIX::strftime("%H:%M", localtime(time())) }
+sub yyyymmddhhmmss { POSIX::strftime("%Y%m%d%H%M%S", localtime(time())) }
+sub yyyymmddhhmm { POSIX::strftime("%Y%m%d%H%M", localtime(time())) }
+sub yyyymmdd { POSIX::strftime("%Y%m%d", localtime(time())) }
+sub hhmmss { POSIX::strftime("%H%M%S", localtime(time())) }
+sub hhmm { POSIX::strftime("%H%M", localtime(time())) }
 sub Q {
     my $v = shift;
     $v = '' unless defined $v;

@@ -98,7 +98,11 @@ pub fn total_slots(args: &MapArgs) -> usize {
     if args.slurm_options.slurm {
         return slots_of(args, 4);
     }
-    let Ok(hosts) = crate::hosts::specs(&args.hosts, &args.login_files) else {
+    let Ok(hosts) = crate::hosts::specs(
+        &args.hosts,
+        &args.login_files,
+        args.each_host.pdsh.is_none(),
+    ) else {
         // The pool's set-up says what is wrong.
         return 1;
     };
@@ -204,7 +208,11 @@ pub fn build_pool(args: &MapArgs, jobs: Option<usize>) -> Result<Pool, PoolSetup
 
 /// The pool of the `--hosts`, `--slots` and friends.
 fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
-    let mut hosts = crate::hosts::specs(&args.hosts, &args.login_files)?;
+    let mut hosts = crate::hosts::specs(
+        &args.hosts,
+        &args.login_files,
+        args.each_host.pdsh.is_none(),
+    )?;
     if gnu_each_host(args) {
         // GNU parallel runs --onall and --nonall on its hosts in the
         // order of their names, and so prints them under -k.
@@ -247,6 +255,7 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
         .each_host
         .pdsh
         .is_some_and(|pdsh| pdsh.rcmd == crate::Rcmd::Exec);
+    let local_user = std::cell::OnceCell::new();
     for (rank, spec) in hosts.iter().enumerate() {
         let slots = host_slots(args, spec);
         let local = spec.name == ":";
@@ -260,6 +269,9 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
                 // GNU parallel's `-S "ssh -p 2222 node1"`: the host's own
                 // ssh command, in place of --ssh.
                 let own = crate::hosts::own_ssh(name)?;
+                if let Some((ssh, login)) = &own {
+                    check_own_ssh(name, &ssh[0], login)?;
+                }
                 let transport = match (&launcher, &own) {
                     (Some(template), _) => Transport::Command {
                         template: template.clone(),
@@ -294,14 +306,46 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
         let host = host
             .env("PARALLEL_SSHLOGIN", &spec.name)
             .env("PARALLEL_SSHHOST", crate::hosts::host_part(&spec.name));
-        // pdsh's %n: the host's place in the list.
+        // pdsh's %n, the host's place in the list, and %u.
         let host = match args.each_host.pdsh {
-            Some(_) => host.env(crate::pdsh::RANK_VARIABLE, rank.to_string()),
+            Some(_) => pdsh_env(host, &spec.name, rank, &local_user),
             None => host,
         };
         builder = builder.host(host);
     }
     builder.build().map_err(|err: PoolError| err.to_string())
+}
+
+/// `host` (named `name`, the `rank`th) with what its jobs need for pdsh's
+/// `%n` and `%u`: its rank, and the user of its login, else `local_user`
+/// (this machine's, looked up once).
+fn pdsh_env(host: Host, name: &str, rank: usize, local_user: &std::cell::OnceCell<String>) -> Host {
+    // pdsh's hosts are logins: no ssh command before them.
+    let user = name.rsplit_once('@').map_or_else(
+        || local_user.get_or_init(crate::pdsh::local_user).clone(),
+        |(user, _)| user.to_owned(),
+    );
+    host.env(crate::pdsh::RANK_VARIABLE, rank.to_string())
+        .env(crate::pdsh::USER_VARIABLE, user)
+}
+
+/// Checks that the ssh command of host `name`, given with it (`-S "ssh
+/// -p 2222 node1"`), is a program: else the words were likely hosts
+/// separated by a space, which is said.
+fn check_own_ssh(name: &str, program: &str, login: &str) -> Result<(), String> {
+    let found = if program.contains('/') {
+        std::path::Path::new(program).is_file()
+    } else {
+        crate::shell::on_path(program).is_some()
+    };
+    if found {
+        return Ok(());
+    }
+    Err(format!(
+        "host {name:?}: read as the login {login:?} with its own ssh command (as GNU \
+         parallel's -S \"ssh -p 2222 node1\"), but there is no program {program:?}; \
+         separate hosts with commas: -S node1,node2"
+    ))
 }
 
 /// The pool of `--slurm`: one host entry, `slurm`, of `-j` slots (4 by

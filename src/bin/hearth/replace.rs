@@ -54,6 +54,10 @@ pub enum Field {
     /// The user the job runs as on its host: the login's, else this
     /// machine's (pdsh's `%u`).
     User,
+    /// [`Field::Host`] inside single quotes (its `'` written `'"'"'`).
+    QuotedHost,
+    /// [`Field::User`] inside single quotes.
+    QuotedUser,
     /// The host's place among the run's hosts, from 0 (pdsh's `%n`).
     Rank,
     /// Every field (`None`), or one as for [`Field::At`], with a
@@ -181,6 +185,10 @@ pub struct Template {
     /// `-q`: each word is quoted whole once its replacement strings are
     /// replaced (by values as they are), so it stays one word.
     quoted_words: bool,
+    /// A replacement string is (in) the command's first word, before any
+    /// `=` (`{}`, `my_{= s/_// =}`, `{2} x`): none is quoted, as GNU
+    /// parallel quotes none then (the input is the command, or its name).
+    unquoted: bool,
     /// The digits of the number of slots of the run, for `{0%}`: set once
     /// the slots are known (1 until then).
     slot_width: std::sync::OnceLock<u8>,
@@ -243,6 +251,11 @@ impl Template {
             template.words.push(pieces);
             template.space.push(space);
         }
+        template.unquoted = template.space.first() == Some(&false)
+            && template.words[0]
+                .iter()
+                .take_while(|piece| !matches!(piece, Piece::Text(text) if text.contains(&b'=')))
+                .any(|piece| matches!(piece, Piece::Field(_)));
         Ok(template)
     }
 
@@ -297,6 +310,7 @@ impl Template {
             space: Vec::new(),
             has_fields: false,
             text_only: false,
+            unquoted: false,
             quoted_words,
             total: std::sync::OnceLock::new(),
             slot_width: std::sync::OnceLock::new(),
@@ -311,68 +325,68 @@ impl Template {
     /// pdsh's own: `%h` the host, `%u` the user, `%n` the host's rank and
     /// `%%` a `%`. The words are joined by spaces for the host's shell
     /// (pdsh's ssh module) or, with `argv` (its exec module, which runs
-    /// them without a shell), each quoted so that it stays one argument
-    /// (an empty one left out, as pdsh leaves it).
+    /// them as a program's arguments), each quoted whole, values and all,
+    /// after an `exec`: the shell only starts the program. As pdsh, the
+    /// exec module's arguments end at the first empty one.
     pub fn pdsh(words: &[Vec<u8>], argv: bool) -> Template {
         let mut pieces = Vec::new();
         let mut text = Vec::new();
-        let flush = |text: &mut Vec<u8>, pieces: &mut Vec<Piece>| {
-            if !text.is_empty() {
-                pieces.push(Piece::Text(std::mem::take(text)));
-            }
+        let words = match (argv, words.iter().position(Vec::is_empty)) {
+            (true, Some(end)) => &words[..end],
+            _ => words,
         };
-        // pdsh's exec module passes no empty argument.
-        let words = words.iter().filter(|word| !(argv && word.is_empty()));
-        for (at, word) in words.enumerate() {
-            if at > 0 {
+        if argv {
+            text.extend_from_slice(b"exec");
+        }
+        for (at, word) in words.iter().enumerate() {
+            if at > 0 || argv {
                 text.push(b' ');
             }
-            let mut literal = Vec::new();
+            if argv {
+                text.push(b'\'');
+            }
             let mut rest = word.as_slice();
             while let Some((&byte, after)) = rest.split_first() {
                 let field = match (byte, after.first()) {
-                    (b'%', Some(b'h')) => Some(Field::Host),
-                    (b'%', Some(b'u')) => Some(Field::User),
-                    (b'%', Some(b'n')) => Some(Field::Rank),
+                    (b'%', Some(b'h')) if argv => Field::QuotedHost,
+                    (b'%', Some(b'h')) => Field::Host,
+                    (b'%', Some(b'u')) if argv => Field::QuotedUser,
+                    (b'%', Some(b'u')) => Field::User,
+                    (b'%', Some(b'n')) => Field::Rank,
                     (b'%', Some(b'%')) => {
-                        literal.push(b'%');
+                        text.push(b'%');
                         rest = &after[1..];
                         continue;
                     }
-                    _ => None,
+                    (b'\'', _) if argv => {
+                        push_in_quotes(b"'", &mut text);
+                        rest = after;
+                        continue;
+                    }
+                    _ => {
+                        text.push(byte);
+                        rest = after;
+                        continue;
+                    }
                 };
-                let Some(field) = field else {
-                    literal.push(byte);
-                    rest = after;
-                    continue;
-                };
-                Self::push_literal(&mut literal, argv, &mut text);
-                flush(&mut text, &mut pieces);
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
                 pieces.push(Piece::Field(field));
                 rest = &after[1..];
             }
-            Self::push_literal(&mut literal, argv, &mut text);
+            if argv {
+                text.push(b'\'');
+            }
         }
-        flush(&mut text, &mut pieces);
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
         let mut template = Template::empty(false);
         template.text_only = true;
         template.words.push(pieces);
         template.space.push(false);
         template
-    }
-
-    /// `literal` onto `text`, quoted for the shell if `quoted`, and
-    /// emptied.
-    fn push_literal(literal: &mut Vec<u8>, quoted: bool, text: &mut Vec<u8>) {
-        if literal.is_empty() {
-            return;
-        }
-        if quoted {
-            quote(literal, text);
-        } else {
-            text.extend_from_slice(literal);
-        }
-        literal.clear();
     }
 
     /// The template of a run without a command: each job's inputs are
@@ -482,6 +496,7 @@ impl Template {
         if self.verbatim {
             return vec![fields.first().cloned().unwrap_or_default()];
         }
+        let quoted = quoted && !self.unquoted;
         if self.inputs_as_command {
             let mut line = Vec::new();
             for (at, field) in fields.iter().enumerate() {
@@ -656,6 +671,11 @@ impl Template {
                         put(&edit.apply(value), quoted, out);
                     });
                 }
+                // A job without inputs (`-N0`) runs the code once on an
+                // empty `$_`, as GNU parallel does.
+                Piece::Field(Field::Perl(None, index)) if all.is_empty() => {
+                    put_perl(*index, b"", last(parts));
+                }
                 Piece::Field(Field::Perl(which, index)) => {
                     each_value(*which, (all, fields), last(parts), |value, out| {
                         put_perl(*index, value, out);
@@ -672,6 +692,8 @@ impl Template {
                 Piece::Field(Field::Host) => parts.push(vec![SLOT_PADDED, HOST]),
                 Piece::Field(Field::Login) => parts.push(vec![SLOT_PADDED, LOGIN]),
                 Piece::Field(Field::User) => parts.push(vec![SLOT_PADDED, USER]),
+                Piece::Field(Field::QuotedHost) => parts.push(vec![SLOT_PADDED, HOST_IN_QUOTES]),
+                Piece::Field(Field::QuotedUser) => parts.push(vec![SLOT_PADDED, USER_IN_QUOTES]),
                 Piece::Field(Field::Rank) => parts.push(vec![SLOT_PADDED, RANK]),
                 Piece::Field(Field::SeqPadded) => {
                     let width = total.to_string().len();
@@ -726,6 +748,12 @@ const USER: u8 = 0xfd;
 /// After [`SLOT_PADDED`]: the part follows pdsh's `%n`.
 const RANK: u8 = 0xfc;
 
+/// After [`SLOT_PADDED`]: the part follows pdsh's `%h` in single quotes.
+const HOST_IN_QUOTES: u8 = 0xfb;
+
+/// After [`SLOT_PADDED`]: the part follows pdsh's `%u` in single quotes.
+const USER_IN_QUOTES: u8 = 0xfa;
+
 /// Where a job runs, as the parts of its command line (or tag) are
 /// joined: the slot's number (its digits) and the login (`user@host`,
 /// `:` for this machine) and host of the slot.
@@ -743,14 +771,6 @@ pub struct RunsOn<'a> {
     pub rank: &'a [u8],
 }
 
-/// True if `parts` ask for the user (pdsh's `%u`).
-pub fn wants_user(parts: &[Vec<u8>]) -> bool {
-    parts
-        .iter()
-        .skip(1)
-        .any(|part| part.starts_with(&[SLOT_PADDED, USER]))
-}
-
 /// `parts` of a command line (or a tag) joined with where the job runs:
 /// the slot's number, as wide as `{0%}` asks where it asks, the host and
 /// the login where `{host}` and `{sshlogin}` ask.
@@ -760,20 +780,15 @@ pub fn join_slot(parts: &[Vec<u8>], on: RunsOn<'_>) -> Vec<u8> {
         let mut part = part.as_slice();
         if at > 0 {
             match part {
-                [SLOT_PADDED, HOST, rest @ ..] => {
-                    out.extend_from_slice(on.host);
-                    part = rest;
-                }
-                [SLOT_PADDED, LOGIN, rest @ ..] => {
-                    out.extend_from_slice(on.login);
-                    part = rest;
-                }
-                [SLOT_PADDED, USER, rest @ ..] => {
-                    out.extend_from_slice(on.user);
-                    part = rest;
-                }
-                [SLOT_PADDED, RANK, rest @ ..] => {
-                    out.extend_from_slice(on.rank);
+                [SLOT_PADDED, code, rest @ ..] if *code >= USER_IN_QUOTES => {
+                    match *code {
+                        HOST => out.extend_from_slice(on.host),
+                        LOGIN => out.extend_from_slice(on.login),
+                        USER => out.extend_from_slice(on.user),
+                        RANK => out.extend_from_slice(on.rank),
+                        HOST_IN_QUOTES => push_in_quotes(on.host, &mut out),
+                        _ => push_in_quotes(on.user, &mut out),
+                    }
                     part = rest;
                 }
                 [SLOT_PADDED, width, rest @ ..] => {

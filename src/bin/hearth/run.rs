@@ -209,8 +209,10 @@ impl RunArgs {
     /// pdsh's -q: the settings and the hosts, as pdsh prints them.
     fn query(&self) -> Result<String, clap::Error> {
         let env = pdsh::Env::read().map_err(usage_error)?;
-        let hosts = self.hosts().map_err(usage_error)?;
+        let (hosts, named) = self.hosts().map_err(usage_error)?;
+        let exec = self.is_exec(&env, named).map_err(usage_error)?;
         Ok(pdsh::query(&pdsh::Query {
+            rcmd: if exec { "exec" } else { "ssh" },
             path: env.path.clone(),
             command: self
                 .command
@@ -235,13 +237,12 @@ impl RunArgs {
                 "no command: give the command to run on every host after the options".to_owned(),
             ));
         }
-        let exec = env
-            .rcmd_is_exec(self.module.as_deref())
-            .map_err(usage_error)?;
+        let (hosts, named) = self.hosts().map_err(usage_error)?;
+        let exec = self.is_exec(&env, named).map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
             .map(OsString::from)
             .to_vec();
-        for host in self.hosts().map_err(usage_error)? {
+        for host in hosts {
             let host = match &self.user {
                 Some(user) => with_user(&host, user),
                 None => host,
@@ -310,13 +311,26 @@ impl RunArgs {
     /// The hosts of -S, -w, --slf and $WCOLL, less those -x and -w's
     /// `-HOST`, `-^FILE` and `-/RE/` leave out, and those a `/RE/` does
     /// not match (`pdsh_hosts.rs`); `N/host` kept.
-    fn hosts(&self) -> Result<Vec<String>, String> {
+    /// True if the run's rcmd module is exec: -R's, else the one the
+    /// hosts `named` (`exec:node1`), else `$PDSH_RCMD_TYPE`'s.
+    fn is_exec(&self, env: &pdsh::Env, named: Option<&str>) -> Result<bool, String> {
+        match (self.module.as_deref(), named) {
+            (Some(given), Some(named)) if given != named => Err(format!(
+                "-R {given}, and the hosts name the {named} module: hearth runs one module \
+                 per run"
+            )),
+            (given, named) => env.rcmd_is_exec(given.or(named)),
+        }
+    }
+
+    /// The hosts, and the rcmd module they named (`exec:node1`), if any.
+    fn hosts(&self) -> Result<(Vec<String>, Option<&'static str>), String> {
         let mut selection = Selection::default();
         selection.extend(hosts::expand(&self.hosts)?);
         for value in &self.targets {
             selection.target(value)?;
         }
-        let files: Vec<String> = hosts::specs(&[], &self.login_files)?
+        let files: Vec<String> = hosts::specs(&[], &self.login_files, false)?
             .into_iter()
             .map(|spec| match spec.slots {
                 Some(n) => format!("{n}/{}", spec.name),
@@ -339,6 +353,7 @@ impl RunArgs {
         for value in &self.exclude {
             selection.exclude(value)?;
         }
+        let module = selection.module()?;
         let hosts = selection.selected();
         for host in &hosts {
             let _ = hosts::spec(host)?;
@@ -346,7 +361,7 @@ impl RunArgs {
         if hosts.is_empty() {
             return Err("no hosts are left once -x (and -w -HOST) took theirs out".to_owned());
         }
-        Ok(hosts)
+        Ok((hosts, module))
     }
 }
 

@@ -135,18 +135,11 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
             .find(|(n, _)| n == name)
             .map_or(":", |(_, value)| value.as_str())
     };
-    let login = of_env("PARALLEL_SSHLOGIN");
-    // pdsh's %u: the login's user, else the one this worker runs as.
-    let user = match crate::hosts::user_part(login) {
-        Some(user) => user.to_owned(),
-        None if crate::replace::wants_user(&job.parts) => crate::pdsh::local_user(),
-        None => String::new(),
-    };
     let on = crate::replace::RunsOn {
         slot: slot_text.as_bytes(),
-        login: login.as_bytes(),
+        login: of_env("PARALLEL_SSHLOGIN").as_bytes(),
         host: of_env("PARALLEL_SSHHOST").as_bytes(),
-        user: user.as_bytes(),
+        user: of_env(crate::pdsh::USER_VARIABLE).as_bytes(),
         rank: of_env(crate::pdsh::RANK_VARIABLE).as_bytes(),
     };
     let command = crate::replace::join_slot(&job.parts, on);

@@ -235,10 +235,11 @@ impl Inputs {
                         String::from_utf8_lossy(&separator)
                     ));
                 }
-                for (at, path) in values.into_iter().enumerate() {
+                // After `::::+` every file is linked, as in GNU parallel.
+                for path in values {
                     sources.push(Source {
                         origin: Origin::File(PathBuf::from(std::ffi::OsStr::from_bytes(&path))),
-                        linked: linked && at == 0,
+                        linked,
                     });
                 }
             } else {

@@ -894,6 +894,13 @@ impl Engine {
             JobFailure::Job(err)
         });
         let outcome = match (stopped, outcome, brought_back) {
+            // What it returned once stopped goes with the failure.
+            (Some(JobFailure::TimedOut { after, .. }), Ok(returned), _) => {
+                Err(JobFailure::TimedOut {
+                    after,
+                    returned: Some(returned),
+                })
+            }
             (Some(failure), _, _) => Err(failure),
             (None, Ok(_), Some(why)) => Err(JobFailure::Job(JobError::new(
                 wire::JobErrorKind::Failed,

@@ -661,7 +661,10 @@ impl Engine {
                     // pinged: is the worker still there? Its answer says
                     // (see `liveness.rs`).
                     let after = self.time_limit.current().unwrap_or_default();
-                    let failure = JobFailure::TimedOut { after };
+                    let failure = JobFailure::TimedOut {
+                        after,
+                        returned: None,
+                    };
                     slot.stop_running_job(now, &self.settings.term_sequence, failure)
                         .err()
                         .map(|err| SlotFailure::WriteFailed(err.to_string()))

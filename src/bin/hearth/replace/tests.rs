@@ -265,9 +265,17 @@ fn pdsh_commands_have_pdshs_escapes_only() {
         command("echo %u@%h:%n %% %%h {} {1} %x", false),
         "echo me@node1:2 % %h {} {1} %x"
     );
-    // The exec module: each word one argument for the shell.
+    // The exec module: each word one argument, its values too, and the
+    // shell only starts the program; the arguments end at an empty one.
     assert_eq!(
-        command("echo x%hx a'b {} ", true),
-        r#"echo xnode1x 'a'"'"'b' '{}'"#
+        command("echo x%hx a'b {}  after", true),
+        r#"exec 'echo' 'xnode1x' 'a'"'"'b' '{}'"#
     );
+    let words = [b"echo".to_vec(), b"%u".to_vec()];
+    let parts = Template::pdsh(&words, true).render(&[], 1, Fill::Join, true);
+    let odd = RunsOn {
+        user: b"a';id;'",
+        ..on
+    };
+    assert_eq!(join_slot(&parts, odd), br#"exec 'echo' 'a'"'"';id;'"'"''"#);
 }
