@@ -759,3 +759,17 @@ fn header_before_every_block() {
         &headed,
     );
 }
+
+/// A `.` of `--recstart` with `--regexp` matches no newline, as in
+/// GNU parallel (Perl without `/s`): `@.* 1:` starts a FASTQ record, it
+/// does not run to the last record's start (each record was a block).
+#[test]
+fn a_regexp_record_start_stays_on_its_line() {
+    let fastq = "@r1 1:x\nACGT\n+\nIIII\n@r2 1:y\nACGT\n+\nIIII\n".repeat(6);
+    for cut in [["--block", "100"], ["-N", "3"]] {
+        let mut args = vec!["-k", "--pipe", "--regexp", "--recstart", "@.* 1:"];
+        args.extend_from_slice(&cut);
+        args.push("wc -l");
+        same(&args, fastq.as_bytes());
+    }
+}

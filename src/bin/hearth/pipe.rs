@@ -101,9 +101,12 @@ impl Cutting {
                     )
                 })
             };
+            // As Perl's /m without /s, as GNU parallel matches them: `^`
+            // and `$` at line ends, and a `.` of the user's no newline (a
+            // `.*` in --recstart stays on its line).
             Separator::Regexes {
-                boundary: compile(format!("(?s)((?:{recend}))(?:{recstart})"))?,
-                start: compile(format!("(?s)\\A(?:{recstart})"))?,
+                boundary: compile(format!("(?m)((?:{recend}))(?:{recstart})"))?,
+                start: compile(format!("(?m)\\A(?:{recstart})"))?,
             }
         } else {
             // Both empty: records end anywhere (blocks of the block size,
