@@ -127,3 +127,17 @@ fn stop_signals_as_gnu_parallel() {
          wait $pid; echo \"status $?\"; sort out",
     );
 }
+
+/// A script run by hearth as its `#!` interpreter, as GNU parallel's
+/// `--shebang` (the script's lines are the inputs) and `--shebang-wrap`
+/// (the script runs once per argument) run it: the kernel passes the
+/// line's options as one word.
+#[test]
+fn shebang_scripts() {
+    same_script(
+        "printf '#!%s --shebang -k -r --colsep \" \" echo X\\nA B\\n\\nC D\\n' \"${PAR%% *}\" > s; \
+         chmod +x s; ./s; echo \"status $?\"; \
+         printf '#!%s --shebang-wrap -k /bin/sh\\necho \"arg=$1\"; exit $2\\n' \"${PAR%% *}\" > w; \
+         chmod +x w; ./w a b c; echo \"status $?\"",
+    );
+}

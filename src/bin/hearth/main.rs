@@ -52,6 +52,7 @@ mod run;
 mod semaphore;
 mod settled;
 mod sh;
+mod shebang;
 mod shell;
 mod sources;
 mod streams;
@@ -1195,6 +1196,27 @@ fn command_line() -> Vec<OsString> {
         for (at, word) in words.split(' ').enumerate() {
             args.insert(1 + at, word.into());
         }
+    }
+    // `#!/usr/bin/hearth map --shebang ...`: the kernel's one word split
+    // after `map`.
+    if let Some(rest) = args
+        .get(1)
+        .and_then(|word| word.to_str())
+        .and_then(|word| word.strip_prefix("map "))
+        .map(str::to_owned)
+    {
+        args[1] = "map".into();
+        args.insert(2, rest.trim_start().into());
+    }
+    let at = match implied {
+        Some(words) => 1 + words.split(' ').count(),
+        None => 2,
+    };
+    if args.get(1).is_some_and(|word| word == "map")
+        && let Err(msg) = shebang::unfold(&mut args, at)
+    {
+        say!("hearth map: {msg}");
+        std::process::exit(i32::from(OWN_ERROR));
     }
     args
 }
