@@ -773,3 +773,36 @@ fn a_regexp_record_start_stays_on_its_line() {
         same(&args, fastq.as_bytes());
     }
 }
+
+/// `--group-by` with `--header :`, as GNU parallel's examples write it:
+/// the header line goes to every job (as a column's name implies).
+#[test]
+fn group_by_with_a_header() {
+    let table = b"UserID,Name\n1,a\n2,b\n2,c\n1,d\n";
+    same(
+        &[
+            "--pipe",
+            "--colsep",
+            ",",
+            "--header",
+            ":",
+            "--group-by",
+            "UserID",
+            "-kN1",
+            "wc",
+        ],
+        table,
+    );
+    same(
+        &[
+            "--pipe",
+            "--colsep",
+            ",",
+            "--group-by",
+            "UserID",
+            "-kN1",
+            "cat",
+        ],
+        table,
+    );
+}

@@ -30,16 +30,19 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 const MARKER: &str = concat!(
     r#"
 no warnings;
-my ($sep, $col, $name, $expr, $recsep, $flush) = @ARGV;
+my ($sep, $col, $name, $expr, $recsep, $flush, $has_header) = @ARGV;
 binmode STDIN; binmode STDOUT;
 $| = 1 if $flush;
 "#,
     crate::perl_expr::compile_value_code!(),
     r#"
-if (length $name) {
-    my $header = <STDIN>;
+my $header;
+if (length $name || $has_header) {
+    $header = <STDIN>;
     exit 0 unless defined $header;
     print $header;
+}
+if (length $name) {
     (my $names = $header) =~ s/\n\z//;
     my @names = split /$sep/, $names;
     my %at;
@@ -83,6 +86,9 @@ enum Column {
 pub struct GroupBy {
     column: Column,
     perl: String,
+    /// `--header :`: the first line is a header, sent to every job (as
+    /// it is when the groups are by a column's name).
+    header: bool,
 }
 
 impl GroupBy {
@@ -114,12 +120,20 @@ impl GroupBy {
         Ok(GroupBy {
             column,
             perl: perl.trim().to_owned(),
+            header: false,
         })
     }
 
     /// Whether the first line is a header, given to every job.
     pub fn has_header(&self) -> bool {
-        matches!(self.column, Column::Name(_))
+        self.header || matches!(self.column, Column::Name(_))
+    }
+
+    /// With `--header :` (`header`): the first line is a header.
+    #[must_use]
+    pub fn with_header(mut self, header: bool) -> GroupBy {
+        self.header = header;
+        self
     }
 }
 
@@ -189,6 +203,7 @@ pub fn marked(
         .arg(&group_by.perl)
         .arg(recsep)
         .arg(if flush { "1" } else { "" })
+        .arg(if group_by.has_header() { "1" } else { "" })
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .spawn()

@@ -1005,7 +1005,7 @@ pub struct PipeBlocks {
     /// NAME's in the first line (which every job then gets first), or the
     /// whole line's; after the Perl code PERL if given (in $_). perl marks
     /// the groups, as in GNU parallel.
-    #[arg(long = "group-by", visible_alias = "groupby", value_name = "'COL [PERL]', 'NAME [PERL]' or PERL", conflicts_with_all = ["round_robin", "tee", "bin", "shard", "recend", "recstart", "regexp", "remove_rec_sep", "nonall", "onall", "shuf", "context", "multiple", "xargs", "header", "null", "delimiter"])]
+    #[arg(long = "group-by", visible_alias = "groupby", value_name = "'COL [PERL]', 'NAME [PERL]' or PERL", conflicts_with_all = ["round_robin", "tee", "bin", "shard", "recend", "recstart", "regexp", "remove_rec_sep", "nonall", "onall", "shuf", "context", "multiple", "xargs", "null", "delimiter"])]
     pub group_by: Option<String>,
 }
 

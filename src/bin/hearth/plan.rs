@@ -486,7 +486,18 @@ fn grouping(
             "--group-by groups the lines of stdin: give --pipe, not --pipe-part".to_owned(),
         );
     }
-    let group_by = crate::group_by::GroupBy::parse(text)?;
+    // `--header :`: the header goes to every job (GNU parallel leaves it
+    // implied by a column's name).
+    let header = match args.input.header.as_deref() {
+        None | Some(":") => args.input.header.is_some(),
+        Some(other) => {
+            return Err(format!(
+                "--header {other:?} with --group-by: give --header : (the first line is the \
+                 header, sent to every job)"
+            ));
+        }
+    };
+    let group_by = crate::group_by::GroupBy::parse(text)?.with_header(header);
     let recsep = crate::group_by::separator()
         .map_err(|err| format!("--group-by: cannot read /dev/urandom for a separator: {err}"))?;
     Ok(Some((group_by, recsep)))
