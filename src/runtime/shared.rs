@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::actor::{Actor, NewActor};
+use crate::actor::NewActor;
 use crate::metrics::RuntimeMetrics;
 use crate::net::ServerStats;
 use crate::remote::PoolStats;
 use crate::runtime::Quiescence;
 use crate::runtime::shutdown::Shutdown;
-use crate::runtime::{ActorOptions, Priority};
+use crate::runtime::{ActorOptions, FutureOptions};
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
 use crate::signal::{Signal, SignalReceivers};
 use crate::supervisor::Supervisor;
@@ -304,7 +304,7 @@ impl ThreadSafe {
         options: ActorOptions,
     ) -> ActorRef<NA::Message>
     where
-        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+        S: Supervisor<NA> + Send + 'static,
         NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
         NA::Actor: Send + 'static,
         NA::Message: Send + 'static,
@@ -317,15 +317,16 @@ impl ThreadSafe {
         actor_ref
     }
 
-    /// Spawns a thread-safe future, run by whichever worker is free. A panic
-    /// in it is caught and logged.
-    pub fn spawn_future<Fut>(&self, future: Fut)
+    /// Spawns a thread-safe future, run by whichever worker is free, with
+    /// the priority of `options` (taken as a thread-safe actor of that
+    /// priority is). A panic in it is caught and logged.
+    pub fn spawn_future<Fut>(&self, future: Fut, options: FutureOptions)
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.shared
             .scheduler
-            .add(FutureProcess::new(future), Priority::Normal);
+            .add(FutureProcess::new(future), options.priority());
     }
 
     /// Makes `actor_ref` receive the process signals (see
