@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::timer::Interval;
@@ -51,15 +52,18 @@ fn main() -> ExitCode {
     }
     let first = next;
     let rt = runtime.thread_safe();
-    runtime.spawn_future(async move {
-        let mut tick = Interval::every(rt, Duration::from_millis(1));
-        for lap in 0..LAPS {
-            tick.tick().await;
-            if first.send(lap).await.is_err() {
-                return;
+    runtime.spawn_future(
+        async move {
+            let mut tick = Interval::every(rt, Duration::from_millis(1));
+            for lap in 0..LAPS {
+                tick.tick().await;
+                if first.send(lap).await.is_err() {
+                    return;
+                }
             }
-        }
-    });
+        },
+        FutureOptions::default(),
+    );
     if let Err(err) = runtime.start() {
         return hearth::exit_code(Err(err));
     }

@@ -8,7 +8,73 @@
 //! - [`RestartSupervisor`] restarts the actor, at most a number of times
 //!   within a time window, then logs why it gives up and stops it.
 //! - Any `FnMut(E) -> SupervisorStrategy<Arg>` closure is a supervisor too,
-//!   and the [`Supervisor`] trait can be implemented for custom policies.
+//!   and the [`Supervisor`] trait (asynchronous actors) and
+//!   [`SyncSupervisor`] trait (synchronous actors) can be implemented for
+//!   custom policies.
+//!
+//! As in Heph, a supervisor is generic over what it supervises: a
+//! [`Supervisor<NA>`] is told the typed error of the actor `NA` makes
+//! ([`Supervisor::decide`]) and the typed error of `NA`'s own
+//! [`NewActor::new`] when creating the actor fails
+//! ([`Supervisor::decide_on_restart_error`]), so it can match on both.
+//!
+//! # Examples
+//!
+//! A supervisor of a connection actor: it restarts the actor after a lost
+//! connection, stops it on a bad request, and gives up when the address
+//! cannot be resolved at a (re)start.
+//!
+//! ```
+//! use std::fmt;
+//!
+//! use hearth::actor::{Actor, NewActor};
+//! use hearth::supervisor::{Supervisor, SupervisorStrategy};
+//!
+//! /// Why the actor failed.
+//! #[derive(Debug)]
+//! enum ClientError {
+//!     ConnectionLost,
+//!     BadRequest,
+//! }
+//!
+//! /// Why creating the actor failed (logged by the default methods, so it
+//! /// implements `Display`).
+//! #[derive(Debug)]
+//! struct NoAddress(String);
+//!
+//! impl fmt::Display for NoAddress {
+//!     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+//!         write!(f, "no address for {}", self.0)
+//!     }
+//! }
+//!
+//! struct ClientSupervisor {
+//!     host: String,
+//! }
+//!
+//! impl<NA> Supervisor<NA> for ClientSupervisor
+//! where
+//!     NA: NewActor<Argument = String, Error = NoAddress>,
+//!     NA::Actor: Actor<Error = ClientError>,
+//! {
+//!     fn decide(&mut self, err: ClientError) -> SupervisorStrategy<String> {
+//!         match err {
+//!             ClientError::ConnectionLost => SupervisorStrategy::Restart(self.host.clone()),
+//!             ClientError::BadRequest => SupervisorStrategy::Stop,
+//!         }
+//!     }
+//!
+//!     fn decide_on_restart_error(&mut self, err: NoAddress) -> SupervisorStrategy<String> {
+//!         eprintln!("cannot start the client: {err}");
+//!         SupervisorStrategy::Stop
+//!     }
+//!
+//!     fn second_restart_error(&mut self, err: NoAddress) {
+//!         eprintln!("cannot start the client again: {err}");
+//!     }
+//! }
+//! # let _ = (ClientSupervisor { host: String::new() }, ClientError::ConnectionLost, ClientError::BadRequest);
+//! ```
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -17,7 +83,9 @@ use std::time::{Duration, Instant};
 
 use log::{error, warn};
 
-/// The decision of a [`Supervisor`].
+use crate::actor::{Actor, NewActor, SyncActor};
+
+/// The decision of a [`Supervisor`] or [`SyncSupervisor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisorStrategy<Arg> {
     /// Start a new incarnation of the actor with this argument. The inbox,
@@ -27,57 +95,129 @@ pub enum SupervisorStrategy<Arg> {
     Stop,
 }
 
-/// Decides what happens to an actor that failed with an error of type `E`
-/// (or panicked); `Arg` is the actor's argument type.
-pub trait Supervisor<E, Arg> {
+/// Decides what happens to an asynchronous actor made by `NA` that failed
+/// (returned an error, panicked, or could not be created).
+///
+/// Generic over the [`NewActor`] as Heph's is: [`Supervisor::decide`] gets
+/// the error type of `NA`'s actor, [`Supervisor::decide_on_restart_error`]
+/// and [`Supervisor::second_restart_error`] that of `NA` itself, and a
+/// restart takes `NA`'s argument type. One type may supervise several
+/// kinds of actors by implementing it for each (or for every `NA` whose
+/// types fit, as [`RestartSupervisor`] does).
+///
+/// Only `decide` has no default: a failed creation and a panic are
+/// logged and stop the actor unless the supervisor says otherwise.
+/// Synchronous actors have their own trait, [`SyncSupervisor`].
+pub trait Supervisor<NA: NewActor> {
     /// The actor returned `err`.
-    fn decide(&mut self, err: E) -> SupervisorStrategy<Arg>;
+    fn decide(&mut self, err: <NA::Actor as Actor>::Error) -> SupervisorStrategy<NA::Argument>;
 
     /// The actor panicked with `panic`. By default the panic is logged and
     /// the actor stopped.
-    fn decide_on_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> SupervisorStrategy<Arg> {
-        error!(actor = current_actor(), panic = panic_message(&*panic); "actor panicked, stopping it");
+    fn decide_on_panic(
+        &mut self,
+        panic: Box<dyn Any + Send + 'static>,
+    ) -> SupervisorStrategy<NA::Argument> {
+        log_panic(&*panic);
         SupervisorStrategy::Stop
     }
 
     /// Creating the actor failed with `err` (its
-    /// [`NewActor::new`](crate::actor::NewActor::new), at its first start
-    /// or at a restart). `Restart` tries once more with the argument given;
-    /// if that fails too, [`Supervisor::second_restart_error`] is told and
-    /// the actor stops. By default the error is logged and the actor
-    /// stopped.
-    fn decide_on_restart_error(&mut self, err: &dyn fmt::Display) -> SupervisorStrategy<Arg> {
+    /// [`NewActor::new`], at its first start or at a restart). `Restart`
+    /// tries once more with the argument given; if that fails too,
+    /// [`Supervisor::second_restart_error`] is told and the actor stops.
+    /// By default the error is logged and the actor stopped.
+    fn decide_on_restart_error(&mut self, err: NA::Error) -> SupervisorStrategy<NA::Argument> {
         error!(actor = current_actor(), error:% = err; "creating the actor failed, stopping it");
         SupervisorStrategy::Stop
     }
 
-    /// Creating the actor failed again, right after
+    /// Creating the actor failed again with `err`, right after
     /// [`Supervisor::decide_on_restart_error`] asked for a restart: the
     /// actor stops (no loop of failing creations). By default the error is
     /// logged.
-    fn second_restart_error(&mut self, err: &dyn fmt::Display) {
+    fn second_restart_error(&mut self, err: NA::Error) {
         error!(actor = current_actor(), error:% = err; "creating the actor failed again, stopping it");
     }
 }
 
-impl<F, E, Arg> Supervisor<E, Arg> for F
+/// Decides what happens to a synchronous actor `A` that returned an error
+/// or panicked (Heph's trait of the same name). A synchronous actor is a
+/// function: its creation cannot fail, so there is no restart error.
+pub trait SyncSupervisor<A: SyncActor> {
+    /// The actor returned `err`.
+    fn decide(&mut self, err: A::Error) -> SupervisorStrategy<A::Argument>;
+
+    /// The actor panicked with `panic`. By default the panic is logged and
+    /// the actor stopped.
+    fn decide_on_panic(
+        &mut self,
+        panic: Box<dyn Any + Send + 'static>,
+    ) -> SupervisorStrategy<A::Argument> {
+        log_panic(&*panic);
+        SupervisorStrategy::Stop
+    }
+}
+
+/// A closure supervises any actor whose error it takes; failed creations
+/// and panics get the defaults (logged, the actor stopped).
+impl<F, NA> Supervisor<NA> for F
 where
-    F: FnMut(E) -> SupervisorStrategy<Arg>,
+    NA: NewActor,
+    F: FnMut(<NA::Actor as Actor>::Error) -> SupervisorStrategy<NA::Argument>,
 {
-    fn decide(&mut self, err: E) -> SupervisorStrategy<Arg> {
+    fn decide(&mut self, err: <NA::Actor as Actor>::Error) -> SupervisorStrategy<NA::Argument> {
+        self(err)
+    }
+}
+
+/// A closure supervises any synchronous actor whose error it takes.
+impl<F, A> SyncSupervisor<A> for F
+where
+    A: SyncActor,
+    F: FnMut(A::Error) -> SupervisorStrategy<A::Argument>,
+{
+    fn decide(&mut self, err: A::Error) -> SupervisorStrategy<A::Argument> {
         self(err)
     }
 }
 
 /// A supervisor that logs the actor's error or panic and stops it.
+///
+/// Unlike Heph's, it takes actors that can fail, as long as their error
+/// implements `Display` (it is logged).
 #[derive(Copy, Clone, Debug, Default)]
 pub struct NoSupervisor;
 
-impl<E: fmt::Display, Arg> Supervisor<E, Arg> for NoSupervisor {
-    fn decide(&mut self, err: E) -> SupervisorStrategy<Arg> {
-        warn!(actor = current_actor(), error:% = err; "actor failed, stopping it");
-        SupervisorStrategy::Stop
+impl<NA> Supervisor<NA> for NoSupervisor
+where
+    NA: NewActor,
+    <NA::Actor as Actor>::Error: fmt::Display,
+{
+    fn decide(&mut self, err: <NA::Actor as Actor>::Error) -> SupervisorStrategy<NA::Argument> {
+        log_stop(&err)
     }
+}
+
+impl<A> SyncSupervisor<A> for NoSupervisor
+where
+    A: SyncActor,
+    A::Error: fmt::Display,
+{
+    fn decide(&mut self, err: A::Error) -> SupervisorStrategy<A::Argument> {
+        log_stop(&err)
+    }
+}
+
+/// Logs an actor's error and stops it ([`NoSupervisor`]).
+fn log_stop<Arg>(err: &dyn fmt::Display) -> SupervisorStrategy<Arg> {
+    warn!(actor = current_actor(), error:% = err; "actor failed, stopping it");
+    SupervisorStrategy::Stop
+}
+
+/// Logs an actor's panic (the default of `decide_on_panic`).
+fn log_panic(panic: &(dyn Any + Send)) {
+    error!(actor = current_actor(), panic = panic_message(panic); "actor panicked, stopping it");
 }
 
 /// A supervisor that restarts the actor with a clone of its argument, at most
@@ -188,20 +328,47 @@ impl<Arg> RestartSupervisor<Arg> {
     }
 }
 
-impl<E: fmt::Display, Arg: Clone> Supervisor<E, Arg> for RestartSupervisor<Arg> {
-    fn decide(&mut self, err: E) -> SupervisorStrategy<Arg> {
+impl<NA> Supervisor<NA> for RestartSupervisor<NA::Argument>
+where
+    NA: NewActor,
+    NA::Argument: Clone,
+    <NA::Actor as Actor>::Error: fmt::Display,
+{
+    fn decide(&mut self, err: <NA::Actor as Actor>::Error) -> SupervisorStrategy<NA::Argument> {
         self.next(&err)
     }
 
-    fn decide_on_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> SupervisorStrategy<Arg> {
+    fn decide_on_panic(
+        &mut self,
+        panic: Box<dyn Any + Send + 'static>,
+    ) -> SupervisorStrategy<NA::Argument> {
         let msg = format!("panic: {}", panic_message(&*panic));
         self.next(&msg)
     }
 
     /// A failed creation counts against the restart budget, as a failure
     /// of the actor does.
-    fn decide_on_restart_error(&mut self, err: &dyn fmt::Display) -> SupervisorStrategy<Arg> {
+    fn decide_on_restart_error(&mut self, err: NA::Error) -> SupervisorStrategy<NA::Argument> {
         let msg = format!("creating it failed: {err}");
+        self.next(&msg)
+    }
+}
+
+impl<A> SyncSupervisor<A> for RestartSupervisor<A::Argument>
+where
+    A: SyncActor,
+    A::Argument: Clone,
+    A::Error: fmt::Display,
+{
+    fn decide(&mut self, err: A::Error) -> SupervisorStrategy<A::Argument> {
+        self.next(&err)
+    }
+
+    fn decide_on_panic(
+        &mut self,
+        panic: Box<dyn Any + Send + 'static>,
+    ) -> SupervisorStrategy<A::Argument> {
+        let msg = format!("panic: {}", panic_message(&*panic));
         self.next(&msg)
     }
 }

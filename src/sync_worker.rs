@@ -18,7 +18,7 @@ use crate::actor::{SyncActor, run_sync_actor};
 use crate::inbox;
 use crate::metrics::SyncWorkerMetrics;
 use crate::runtime::RuntimeShared;
-use crate::supervisor::{Supervisor, panic_message};
+use crate::supervisor::{SyncSupervisor, panic_message};
 use crate::sys::{ProcessSignals, ThreadClock};
 
 /// The runtime's handle to a sync actor thread.
@@ -89,7 +89,7 @@ pub(crate) fn start<S, A>(
     shared: Arc<RuntimeShared>,
 ) -> io::Result<SyncWorkerHandle>
 where
-    S: Supervisor<A::Error, A::Argument> + Send + 'static,
+    S: SyncSupervisor<A> + Send + 'static,
     A: SyncActor + Send + 'static,
     A::Argument: Send + 'static,
     A::Message: Send + 'static,

@@ -7,6 +7,8 @@
 //! ([`TestRuntime::block_on`]), with real timers and sockets and with the
 //! actors it spawns running alongside. [`inbox`] makes an actor reference
 //! whose messages the test reads, to see what an actor sent.
+//! [`set_message_loss`] makes sends lose a share of their messages, to test
+//! that actors cope with lost messages.
 //!
 //! Enable it for your tests only:
 //!
@@ -46,7 +48,7 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{self, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -318,4 +320,134 @@ impl<M> fmt::Debug for TestInbox<M> {
             .field("waiting", &self.len())
             .finish()
     }
+}
+
+/// Percentage of the messages sent through an [`ActorRef`] that are lost on
+/// purpose ([`set_message_loss`]), for the whole process.
+static MESSAGE_LOSS: AtomicU8 = AtomicU8::new(0);
+
+/// Makes `percent` percent of the messages sent through any [`ActorRef`]
+/// of the process get lost, as Heph's function of the same name does, to
+/// test that actors cope with lost messages; `0` (the default) loses none.
+///
+/// A lost message is dropped where it is sent, and the send reports
+/// success: [`ActorRef::try_send`] returns `Ok`, [`ActorRef::send`]
+/// completes with `Ok` at once, and an [`rpc`](ActorRef::rpc) whose
+/// request is lost fails with
+/// [`RpcError::NoResponse`](crate::actor_ref::RpcError::NoResponse), as
+/// after an actor that dropped the request. Every send decides by itself,
+/// at random: the share lost is `percent` on average. Sends through an
+/// [`ActorGroup`](crate::ActorGroup) or a mapped reference are sends
+/// through an `ActorRef` too; the runtime's own channels (a worker's
+/// control messages, a remote pool's frames) are not touched.
+///
+/// # Notes
+///
+/// The setting is process-wide, as Heph's is: it holds for the actors of
+/// every runtime in the process, on every thread, until it is set again.
+/// The tests of one test binary run in parallel threads of one process, so
+/// a test that loses messages belongs in a test binary of its own (a file
+/// of `tests/`), or every test of its binary must cope with lost messages.
+/// Without the `test` feature nothing is checked on a send; with it, a
+/// send reads one atomic value while no loss is set.
+///
+/// # Errors
+///
+/// [`MessageLossError`] if `percent` is over 100; the setting is left as
+/// it was.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::test::{inbox, set_message_loss};
+///
+/// let (actor_ref, sent) = inbox::<u32>(8);
+/// set_message_loss(100).unwrap();
+/// // Reported as sent, but lost.
+/// actor_ref.try_send(1u32).unwrap();
+/// assert!(sent.is_empty());
+/// set_message_loss(0).unwrap();
+/// actor_ref.try_send(2u32).unwrap();
+/// assert_eq!(sent.drain(), [2]);
+///
+/// assert!(set_message_loss(101).is_err());
+/// ```
+pub fn set_message_loss(percent: u8) -> Result<(), MessageLossError> {
+    if percent > 100 {
+        return Err(MessageLossError { percent });
+    }
+    MESSAGE_LOSS.store(percent, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The percentage of messages lost on purpose, see [`set_message_loss`].
+pub fn message_loss() -> u8 {
+    MESSAGE_LOSS.load(Ordering::Relaxed)
+}
+
+/// The error of [`set_message_loss`]: a percentage over 100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageLossError {
+    percent: u8,
+}
+
+impl MessageLossError {
+    /// The percentage that was refused.
+    pub fn percent(&self) -> u8 {
+        self.percent
+    }
+}
+
+impl fmt::Display for MessageLossError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "message loss of {}% is over 100%", self.percent)
+    }
+}
+
+impl std::error::Error for MessageLossError {}
+
+/// True if the message being sent is to be lost ([`set_message_loss`]).
+/// While no loss is set, one relaxed load of an atomic value: an ordering
+/// is not needed, a send that misses a change made meanwhile on another
+/// thread is as good as one made just before it.
+#[inline]
+pub(crate) fn lose_message() -> bool {
+    let percent = MESSAGE_LOSS.load(Ordering::Relaxed);
+    percent != 0 && lose_at_random(percent)
+}
+
+/// True with a chance of `percent` in 100.
+#[cold]
+#[inline(never)]
+fn lose_at_random(percent: u8) -> bool {
+    random_below_100() < percent
+}
+
+thread_local! {
+    /// State of this thread's random numbers for message loss (xorshift64*),
+    /// seeded from std's per-process random keys and the thread's id.
+    static LOSS_RANDOM: std::cell::Cell<u64> = std::cell::Cell::new(loss_seed());
+}
+
+/// A seed that differs between processes and between threads, never 0.
+fn loss_seed() -> u64 {
+    use std::hash::BuildHasher;
+    let keys = std::collections::hash_map::RandomState::new();
+    keys.hash_one(std::thread::current().id()) | 1
+}
+
+/// A random number in `0..100`.
+fn random_below_100() -> u8 {
+    LOSS_RANDOM.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        let random = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        // The top 32 bits, scaled to 0..100 without a division.
+        #[allow(clippy::cast_possible_truncation)] // Below 100.
+        let below_100 = (((random >> 32) * 100) >> 32) as u8;
+        below_100
+    })
 }

@@ -994,10 +994,16 @@ mod child {
         runtime.run_on_workers(|mut rt: RuntimeRef| {
             let who = format!("local future {}", rt.worker_id());
             let stopping = rt.shutting_down();
-            rt.spawn_local_future(until_shutdown(stopping, who));
+            rt.spawn_local_future(
+                until_shutdown(stopping, who),
+                hearth::FutureOptions::default(),
+            );
         });
         let stopping = runtime.thread_safe().shutting_down();
-        runtime.spawn_future(until_shutdown(stopping, "thread-safe future".to_owned()));
+        runtime.spawn_future(
+            until_shutdown(stopping, "thread-safe future".to_owned()),
+            hearth::FutureOptions::default(),
+        );
     }
 
     /// Ignores the shutdown: never returns.

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::remote::{self, Handlers, Host, JobDone, JobFailure, Pool, RemotePool, Target};
 use hearth::supervisor::NoSupervisor;
@@ -77,13 +78,16 @@ fn actors_await_results() {
     let outputs = Arc::new(Mutex::new(Vec::new()));
     for caller in 0..4u64 {
         let (pool, outputs) = (pool.clone(), outputs.clone());
-        runtime.spawn_future(async move {
-            for i in 0..250 {
-                let x = caller * 1000 + i;
-                let out = pool.call::<u64, u64>("square", &x).await;
-                outputs.lock().unwrap().push((x, out));
-            }
-        });
+        runtime.spawn_future(
+            async move {
+                for i in 0..250 {
+                    let x = caller * 1000 + i;
+                    let out = pool.call::<u64, u64>("square", &x).await;
+                    outputs.lock().unwrap().push((x, out));
+                }
+            },
+            FutureOptions::default(),
+        );
     }
     runtime.start().unwrap();
     let outputs = outputs.lock().unwrap();
@@ -125,12 +129,15 @@ fn results_as_messages() {
         (1000, seen.clone()),
         ActorOptions::default().with_inbox_capacity(NonZeroUsize::new(8).unwrap()),
     );
-    runtime.spawn_future(async move {
-        for tag in 0..1000u64 {
-            pool.submit_to(&Target::Any, "square", &tag, tag, collector_ref.clone())
-                .unwrap();
-        }
-    });
+    runtime.spawn_future(
+        async move {
+            for tag in 0..1000u64 {
+                pool.submit_to(&Target::Any, "square", &tag, tag, collector_ref.clone())
+                    .unwrap();
+            }
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     let seen = seen.lock().unwrap();
     let mut tags: Vec<u64> = seen.0.iter().map(|(tag, _)| *tag).collect();
@@ -149,23 +156,29 @@ fn graceful_shutdown_finishes_running_jobs() {
     let outputs = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..12 {
         let (pool, outputs) = (pool.clone(), outputs.clone());
-        runtime.spawn_future(async move {
-            let out = pool.call::<u64, u64>("sleep_ms", &1000).await;
-            outputs.lock().unwrap().push(out);
-        });
+        runtime.spawn_future(
+            async move {
+                let out = pool.call::<u64, u64>("sleep_ms", &1000).await;
+                outputs.lock().unwrap().push(out);
+            },
+            FutureOptions::default(),
+        );
     }
     let rt = runtime.thread_safe();
-    runtime.spawn_future(async move {
-        // Wait (bounded) until both slots run a job, then shut down.
-        for _ in 0..3000 {
-            if pool.metrics().jobs_in_flight == 2 {
-                break;
+    runtime.spawn_future(
+        async move {
+            // Wait (bounded) until both slots run a job, then shut down.
+            for _ in 0..3000 {
+                if pool.metrics().jobs_in_flight == 2 {
+                    break;
+                }
+                Timer::after(rt.clone(), Duration::from_millis(10)).await;
             }
-            Timer::after(rt.clone(), Duration::from_millis(10)).await;
-        }
-        assert_eq!(pool.metrics().jobs_in_flight, 2);
-        rt.shutdown();
-    });
+            assert_eq!(pool.metrics().jobs_in_flight, 2);
+            rt.shutdown();
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     let outputs = outputs.lock().unwrap();
     assert_eq!(outputs.len(), 12);
@@ -219,12 +232,15 @@ fn panicking_outcome_conversion_leaves_the_coordinator_running() {
         seen.clone(),
         ActorOptions::default(),
     );
-    runtime.spawn_future(async move {
-        for tag in 0..2u64 {
-            pool.submit_to(&Target::Any, "square", &tag, tag, collector_ref.clone())
-                .unwrap();
-        }
-    });
+    runtime.spawn_future(
+        async move {
+            for tag in 0..2u64 {
+                pool.submit_to(&Target::Any, "square", &tag, tag, collector_ref.clone())
+                    .unwrap();
+            }
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     assert_eq!(*seen.lock().unwrap(), [1]);
 }

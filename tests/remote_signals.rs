@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 use std::{env, fs};
 
+use hearth::FutureOptions;
 use hearth::remote::{
     self, Handlers, Host, JobFailure, JobReport, Order, Pool, PoolMetrics, StopStep, Target,
 };
@@ -178,10 +179,13 @@ fn with_runtime_pool(dir: &Path, then: Then) -> Vec<Result<u32, JobFailure>> {
     let outputs = Arc::new(Mutex::new(vec![None; JOBS]));
     for (index, input) in inputs(dir).into_iter().enumerate() {
         let (pool, outputs) = (pool.clone(), outputs.clone());
-        runtime.spawn_future(async move {
-            let out = pool.call::<_, u32>("job", &input).await;
-            outputs.lock().unwrap()[index] = Some(out);
-        });
+        runtime.spawn_future(
+            async move {
+                let out = pool.call::<_, u32>("job", &input).await;
+                outputs.lock().unwrap()[index] = Some(out);
+            },
+            FutureOptions::default(),
+        );
     }
     let metrics = pool.clone();
     let signaller = signaller(dir, then, move || metrics.metrics());

@@ -1,5 +1,7 @@
 //! Four senders, one receiver checking count and sum.
 
+use hearth::FutureOptions;
+
 use super::{
     ActorRef, CAPACITY, Context, Done, FAN_IN_SENDERS, Instant, NoSupervisor, Outcome, RuntimeRef,
     actor_fn, check_sum, options, run_hearth, run_tokio_local, run_tokio_shared,
@@ -22,18 +24,24 @@ pub(super) fn hearth_local(n: u64) -> Outcome {
     run_hearth(1, |runtime, done| {
         runtime.run_on_workers(move |mut rt: RuntimeRef| {
             let mut spawner = rt.clone();
-            rt.spawn_local_future(async move {
-                let start = Instant::now();
-                let sink = spawner.spawn_local(
-                    NoSupervisor,
-                    actor_fn(sink),
-                    (n, start, done),
-                    options(CAPACITY),
-                );
-                for sender in 0..FAN_IN_SENDERS {
-                    spawner.spawn_local_future(send_share(sink.clone(), share(sender, n)));
-                }
-            });
+            rt.spawn_local_future(
+                async move {
+                    let start = Instant::now();
+                    let sink = spawner.spawn_local(
+                        NoSupervisor,
+                        actor_fn(sink),
+                        (n, start, done),
+                        options(CAPACITY),
+                    );
+                    for sender in 0..FAN_IN_SENDERS {
+                        spawner.spawn_local_future(
+                            send_share(sink.clone(), share(sender, n)),
+                            FutureOptions::default(),
+                        );
+                    }
+                },
+                FutureOptions::default(),
+            );
             Ok::<(), String>(())
         });
     })
@@ -43,18 +51,24 @@ pub(super) fn hearth_local(n: u64) -> Outcome {
 pub(super) fn hearth_shared(n: u64) -> Outcome {
     run_hearth(2, |runtime, done| {
         let spawner = runtime.thread_safe();
-        runtime.spawn_future(async move {
-            let start = Instant::now();
-            let sink = spawner.spawn(
-                NoSupervisor,
-                actor_fn(sink),
-                (n, start, done),
-                options(CAPACITY),
-            );
-            for sender in 0..FAN_IN_SENDERS {
-                spawner.spawn_future(send_share(sink.clone(), share(sender, n)));
-            }
-        });
+        runtime.spawn_future(
+            async move {
+                let start = Instant::now();
+                let sink = spawner.spawn(
+                    NoSupervisor,
+                    actor_fn(sink),
+                    (n, start, done),
+                    options(CAPACITY),
+                );
+                for sender in 0..FAN_IN_SENDERS {
+                    spawner.spawn_future(
+                        send_share(sink.clone(), share(sender, n)),
+                        FutureOptions::default(),
+                    );
+                }
+            },
+            FutureOptions::default(),
+        );
     })
 }
 

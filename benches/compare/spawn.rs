@@ -1,5 +1,7 @@
 //! Many short-lived actors, each receiving one message.
 
+use hearth::FutureOptions;
+
 use super::{
     Arc, AtomicU64, CAPACITY, Context, Done, Instant, NoSupervisor, Ordering, Outcome, RuntimeRef,
     actor_fn, check_sum, options, run_hearth, run_tokio_local, run_tokio_shared,
@@ -49,10 +51,38 @@ pub(super) fn hearth_local(n: u64) -> Outcome {
     run_hearth(1, |runtime, done| {
         runtime.run_on_workers(move |mut rt: RuntimeRef| {
             let mut spawner = rt.clone();
-            rt.spawn_local_future(async move {
+            rt.spawn_local_future(
+                async move {
+                    let tally = Tally::new(n);
+                    for i in 0..n {
+                        let actor_ref = spawner.spawn_local(
+                            NoSupervisor,
+                            actor_fn(receive_one),
+                            (tally.clone(), done.clone()),
+                            options(CAPACITY),
+                        );
+                        if let Err(err) = actor_ref.send(i).await {
+                            let _ = done.send(Err(format!("sending to actor {i}: {err}")));
+                            return;
+                        }
+                    }
+                },
+                FutureOptions::default(),
+            );
+            Ok::<(), String>(())
+        });
+    })
+}
+
+/// hearth, thread-safe actors spawned by a future on two workers.
+pub(super) fn hearth_shared(n: u64) -> Outcome {
+    run_hearth(2, |runtime, done| {
+        let spawner = runtime.thread_safe();
+        runtime.spawn_future(
+            async move {
                 let tally = Tally::new(n);
                 for i in 0..n {
-                    let actor_ref = spawner.spawn_local(
+                    let actor_ref = spawner.spawn(
                         NoSupervisor,
                         actor_fn(receive_one),
                         (tally.clone(), done.clone()),
@@ -63,31 +93,9 @@ pub(super) fn hearth_local(n: u64) -> Outcome {
                         return;
                     }
                 }
-            });
-            Ok::<(), String>(())
-        });
-    })
-}
-
-/// hearth, thread-safe actors spawned by a future on two workers.
-pub(super) fn hearth_shared(n: u64) -> Outcome {
-    run_hearth(2, |runtime, done| {
-        let spawner = runtime.thread_safe();
-        runtime.spawn_future(async move {
-            let tally = Tally::new(n);
-            for i in 0..n {
-                let actor_ref = spawner.spawn(
-                    NoSupervisor,
-                    actor_fn(receive_one),
-                    (tally.clone(), done.clone()),
-                    options(CAPACITY),
-                );
-                if let Err(err) = actor_ref.send(i).await {
-                    let _ = done.send(Err(format!("sending to actor {i}: {err}")));
-                    return;
-                }
-            }
-        });
+            },
+            FutureOptions::default(),
+        );
     })
 }
 

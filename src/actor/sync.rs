@@ -16,7 +16,7 @@ use log::error;
 use crate::ActorRef;
 use crate::inbox::{self, NoMessages, RecvError};
 use crate::runtime::RuntimeShared;
-use crate::supervisor::{self, Supervisor, SupervisorStrategy, panic_message};
+use crate::supervisor::{self, SupervisorStrategy, SyncSupervisor, panic_message};
 
 /// A synchronous actor, made from a function with
 /// [`actor_fn`](crate::actor::actor_fn).
@@ -153,7 +153,7 @@ pub(crate) fn run_sync_actor<S, A>(
     shared: Arc<RuntimeShared>,
 ) -> Result<(), String>
 where
-    S: Supervisor<A::Error, A::Argument>,
+    S: SyncSupervisor<A>,
     A: SyncActor,
 {
     let name = A::name();

@@ -245,7 +245,7 @@ impl<M> ActorGroup<M> {
     /// runtime.spawn_future(async move {
     ///     let answers = group.rpc(21u64).await;
     ///     assert!(answers.iter().all(|a| *a == Ok(42)));
-    /// });
+    /// }, hearth::FutureOptions::default());
     /// runtime.start()
     /// # }
     /// ```

@@ -77,6 +77,10 @@ impl<M> ActorRef<M> {
     /// if the actor stopped (the message is handed back in both cases),
     /// [`TrySendError::Rejected`] if a mapped reference could not convert it.
     pub fn try_send<Msg: Into<M>>(&self, msg: Msg) -> Result<(), TrySendError<M>> {
+        #[cfg(feature = "test")]
+        if crate::test::lose_message() {
+            return Ok(());
+        }
         let mut slot = Some(msg.into());
         match self.try_send_from(&mut || slot.take()) {
             Ok(()) => Ok(()),
@@ -97,10 +101,22 @@ impl<M> ActorRef<M> {
     /// (the message is handed back), [`SendError::Rejected`] if a mapped
     /// reference could not convert it.
     pub fn send<Msg: Into<M>>(&self, msg: Msg) -> SendValue<'_, M> {
+        // Decided once per message, however many polls sending it takes.
+        #[cfg(feature = "test")]
+        if crate::test::lose_message() {
+            return SendValue {
+                actor_ref: self,
+                msg: None,
+                waiter: None,
+                lost: true,
+            };
+        }
         SendValue {
             actor_ref: self,
             msg: Some(msg.into()),
             waiter: None,
+            #[cfg(feature = "test")]
+            lost: false,
         }
     }
 
@@ -162,7 +178,7 @@ impl<M> ActorRef<M> {
     ///     drop(summer); // The last sender: the actor's loop ends.
     ///     done.await;
     ///     println!("summed");
-    /// });
+    /// }, hearth::FutureOptions::default());
     /// runtime.start()
     /// # }
     /// ```
@@ -430,6 +446,10 @@ pub struct SendValue<'r, M> {
     msg: Option<M>,
     /// Registration with the inbox while waiting for room.
     waiter: Option<u64>,
+    /// The message was lost on purpose (`test::set_message_loss`): the
+    /// send completes at once.
+    #[cfg(feature = "test")]
+    lost: bool,
 }
 
 impl<M> Unpin for SendValue<'_, M> {}
@@ -440,6 +460,11 @@ impl<M> Future for SendValue<'_, M> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if this.msg.is_none() {
+            // Lost on purpose: sent, as far as the sender knows.
+            #[cfg(feature = "test")]
+            if std::mem::take(&mut this.lost) {
+                return Poll::Ready(Ok(()));
+            }
             // Polled after completion.
             return Poll::Ready(Err(SendError::Rejected));
         }

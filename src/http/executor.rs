@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::scheduler::FutureProcess;
-use crate::{RuntimeRef, ThreadSafe};
+use crate::{FutureOptions, Priority, RuntimeRef, ThreadSafe};
 
 /// hyper's [`Executor`](hyper::rt::Executor) on a hearth worker: every
 /// future hyper hands it (an HTTP/2 connection runs each request's stream
@@ -74,7 +74,7 @@ where
             .internals
             .local
             .borrow_mut()
-            .add(FutureProcess::new(future));
+            .add(FutureProcess::new(future), Priority::Normal);
     }
 }
 
@@ -121,6 +121,6 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, future: Fut) {
-        self.rt.spawn_future(future);
+        self.rt.spawn_future(future, FutureOptions::default());
     }
 }

@@ -176,11 +176,12 @@ where
 ///         async move {
 ///             let upgrade = hyper::upgrade::on(&mut req);
 ///             let stopping = rt.shutting_down();
-///             rt.spawn_future(async move {
+///             let talking = async move {
 ///                 if let Ok(upgraded) = upgrade.await {
 ///                     talk(upgraded, stopping).await;
 ///                 }
-///             });
+///             };
+///             rt.spawn_future(talking, hearth::FutureOptions::default());
 ///             let response = Response::builder()
 ///                 .status(StatusCode::SWITCHING_PROTOCOLS)
 ///                 .header("connection", "upgrade")

@@ -49,7 +49,7 @@ use super::SocketMode;
 use super::mode::private::SealedMode;
 use super::server_stats::{ListenerStats, ServerAddr, ServerStats};
 use super::unix::socket_file::SocketFile;
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Context, NewActor};
 use crate::signal::Signal;
 use crate::supervisor::Supervisor;
 use crate::timer::Timer;
@@ -363,7 +363,7 @@ pub(crate) fn listener<K, S, NA>(
 ) -> std::pin::Pin<Box<dyn Future<Output = io::Result<()>>>>
 where
     K: Kind<Mode = ThreadLocal>,
-    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -377,7 +377,7 @@ async fn listen<K, S, NA>(
 ) -> io::Result<()>
 where
     K: Kind<Mode = ThreadLocal>,
-    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -537,7 +537,7 @@ fn start_connection<K, S, NA>(
     (raw, peer): Conn<K>,
 ) where
     K: Kind<Mode = ThreadLocal>,
-    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,

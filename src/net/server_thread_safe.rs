@@ -19,7 +19,7 @@ use super::server::{
     ACCEPT_PAUSE, Conn, Kind, Load, Server, ServerMessage, accept_failed, stop_asked,
 };
 use crate::ThreadSafe;
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Context, NewActor};
 use crate::supervisor::Supervisor;
 use crate::timer::Timer;
 
@@ -43,7 +43,7 @@ where
     K: Kind<Mode = ThreadSafe>,
     K::Listener: Send,
     K::Stream: Send,
-    S: Supervisor<<NA::Actor as Actor>::Error, K::Stream> + Clone + Send + Sync + 'static,
+    S: Supervisor<NA> + Clone + Send + Sync + 'static,
     NA: NewActor<Argument = K::Stream, RuntimeAccess = ThreadSafe> + Clone + Send + Sync + 'static,
     NA::Actor: Send + 'static,
     NA::Message: Send + 'static,

@@ -15,7 +15,7 @@ use std::task::{self, Poll};
 use super::server::{self, Counted, Handle, Kind, Server, ServerMessage, Sockets};
 use super::server_stats::ServerAddr;
 use super::{SocketMode, TcpListener, TcpStream, server_thread_safe, with_addr};
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Context, NewActor};
 use crate::supervisor::Supervisor;
 use crate::{ActorOptions, ThreadLocal, ThreadSafe, sys};
 
@@ -176,7 +176,7 @@ impl<RT: SocketMode> Kind for Tcp<RT> {
 impl<S, NA, RT> TcpServer<S, NA, RT>
 where
     RT: SocketMode,
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream<RT>> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = TcpStream<RT>, RuntimeAccess = RT> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -310,7 +310,7 @@ impl<S, NA, RT: SocketMode> fmt::Debug for TcpServer<S, NA, RT> {
 
 impl<S, NA> NewActor for TcpServer<S, NA>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = TcpStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -336,11 +336,7 @@ where
 
 impl<S, NA> NewActor for TcpServer<S, NA, ThreadSafe>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, TcpStream<ThreadSafe>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: Supervisor<NA> + Clone + Send + Sync + 'static,
     NA: NewActor<Argument = TcpStream<ThreadSafe>, RuntimeAccess = ThreadSafe>
         + Clone
         + Send

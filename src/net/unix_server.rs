@@ -15,7 +15,7 @@ use super::server::{self, Counted, Kind, Server, ServerMessage, Sockets};
 use super::server_stats::ServerAddr;
 use super::unix::socket_file::{SocketFile, bind_error, describe};
 use super::{UnixListener, UnixStream};
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Context, NewActor};
 use crate::supervisor::Supervisor;
 use crate::{ActorOptions, RuntimeRef, ThreadLocal, sys};
 
@@ -130,7 +130,7 @@ impl Kind for Unix {
 
 impl<S, NA> UnixServer<S, NA>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, UnixStream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = UnixStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -273,7 +273,7 @@ impl<S, NA> fmt::Debug for UnixServer<S, NA> {
 
 impl<S, NA> NewActor for UnixServer<S, NA>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, UnixStream> + Clone + 'static,
+    S: Supervisor<NA> + Clone + 'static,
     NA: NewActor<Argument = UnixStream, RuntimeAccess = ThreadLocal> + Clone + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,

@@ -25,7 +25,7 @@ use crate::actor_ref::rpc::{ResponseFuture, new_call};
 use crate::remote::engine::eligible_slots;
 use crate::remote::stats::PoolStats;
 use crate::remote::{Host, JobFailure, JobReport, PoolError, PoolMetrics, Target};
-use crate::runtime::ThreadSafe;
+use crate::runtime::{FutureOptions, ThreadSafe};
 
 /// A job on its way from an actor to the coordinator.
 pub(crate) struct Submission {
@@ -200,11 +200,14 @@ impl RemotePool {
             };
             match sent {
                 Ok(()) => {}
-                Err(TrySendError::Full(msg)) => runtime.spawn_future(async move {
-                    if to.send(msg).await.is_err() {
-                        debug!(tag = tag; "remote job outcome not delivered: the actor stopped");
-                    }
-                }),
+                Err(TrySendError::Full(msg)) => runtime.spawn_future(
+                    async move {
+                        if to.send(msg).await.is_err() {
+                            debug!(tag = tag; "remote job outcome not delivered: the actor stopped");
+                        }
+                    },
+                    FutureOptions::default(),
+                ),
                 Err(_) => debug!(tag = tag; "remote job outcome not delivered: the actor stopped"),
             }
         });

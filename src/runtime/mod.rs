@@ -9,13 +9,13 @@ use mio::Poll;
 
 use log::debug;
 
-use crate::actor::{Actor, NewActor, SyncActor};
+use crate::actor::{NewActor, SyncActor};
 use crate::coordinator::{self, CoordinatedPool, Coordinator};
 use crate::error::BoxError;
 use crate::metrics::RuntimeMetrics;
 use crate::remote::{PoolBuilder, PoolError, PoolShared, RemotePool};
 use crate::signal::Signal;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Supervisor, SyncSupervisor};
 use crate::sync_worker::{self, SyncWorkerHandle};
 use crate::sys::ProcessSignals;
 use crate::worker::{Control, WorkerFn, WorkerHandle};
@@ -30,7 +30,7 @@ mod shutdown;
 mod spawn;
 
 pub use access::Access;
-pub use options::{ActorOptions, Priority};
+pub use options::{ActorOptions, FutureOptions, Priority};
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;
 pub use shutdown::ShuttingDown;
@@ -206,7 +206,7 @@ impl Runtime {
         options: ActorOptions,
     ) -> ActorRef<NA::Message>
     where
-        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+        S: Supervisor<NA> + Send + 'static,
         NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
         NA::Actor: Send + 'static,
         NA::Message: Send + 'static,
@@ -215,12 +215,13 @@ impl Runtime {
             .spawn(supervisor, new_actor, arg, options)
     }
 
-    /// Spawns a thread-safe future, see [`ThreadSafe::spawn_future`].
-    pub fn spawn_future<Fut>(&mut self, future: Fut)
+    /// Spawns a thread-safe future with `options`, see
+    /// [`ThreadSafe::spawn_future`].
+    pub fn spawn_future<Fut>(&mut self, future: Fut, options: FutureOptions)
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.thread_safe().spawn_future(future);
+        self.thread_safe().spawn_future(future, options);
     }
 
     /// Spawns a synchronous actor on a thread of its own.
@@ -236,7 +237,7 @@ impl Runtime {
         options: ActorOptions,
     ) -> Result<ActorRef<A::Message>, Error>
     where
-        S: Supervisor<A::Error, A::Argument> + Send + 'static,
+        S: SyncSupervisor<A> + Send + 'static,
         A: SyncActor + Send + 'static,
         A::Argument: Send + 'static,
         A::Message: Send + 'static,
@@ -364,11 +365,14 @@ impl Runtime {
         let output = Arc::new(std::sync::Mutex::new(None));
         let slot = output.clone();
         let rt = self.thread_safe();
-        self.spawn_future(async move {
-            let value = future.await;
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-            rt.shutdown();
-        });
+        self.spawn_future(
+            async move {
+                let value = future.await;
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                rt.shutdown();
+            },
+            FutureOptions::default(),
+        );
         self.start()?;
         let value = output.lock().unwrap_or_else(|p| p.into_inner()).take();
         value.ok_or_else(Error::no_output)

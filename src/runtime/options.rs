@@ -1,4 +1,5 @@
-//! Options for spawning actors: inbox capacity and priority.
+//! Options for spawning actors (inbox capacity and priority) and futures
+//! (priority).
 
 use std::num::NonZeroUsize;
 
@@ -19,8 +20,9 @@ pub struct ActorOptions {
     priority: Priority,
 }
 
-/// How much of its worker's time an actor gets when others are ready to
-/// run too, see [`ActorOptions::with_priority`].
+/// How much of its worker's time an actor or future gets when others are
+/// ready to run too, see [`ActorOptions::with_priority`] and
+/// [`FutureOptions::with_priority`].
 ///
 /// Between two polls of its events, a worker runs up to 128 ready
 /// thread-local processes of high priority, then up to 64 of normal
@@ -96,5 +98,47 @@ impl Default for ActorOptions {
             inbox_capacity: Self::DEFAULT_INBOX_CAPACITY,
             priority: Priority::Normal,
         }
+    }
+}
+
+/// Options for spawning a future
+/// ([`RuntimeRef::spawn_local_future`](crate::RuntimeRef::spawn_local_future),
+/// [`ThreadSafe::spawn_future`](crate::ThreadSafe::spawn_future)), as
+/// Heph's `FutureOptions`: the future's [`Priority`], which the
+/// schedulers honour for futures as they do for actors.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::{FutureOptions, Priority, Runtime, RuntimeRef};
+///
+/// # fn main() -> Result<(), hearth::Error> {
+/// let mut runtime = Runtime::setup().num_threads(1).build()?;
+/// runtime.run_on_workers(|mut rt: RuntimeRef| {
+///     // A clean-up that may wait while the worker has other work.
+///     let options = FutureOptions::default().with_priority(Priority::Low);
+///     rt.spawn_local_future(async { println!("cleaned up") }, options);
+/// });
+/// runtime.start()
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct FutureOptions {
+    priority: Priority,
+}
+
+impl FutureOptions {
+    /// Sets the future's priority (see [`Priority`]; [`Priority::Normal`]
+    /// by default), honoured by the schedulers of thread-local and of
+    /// thread-safe futures as for actors.
+    #[must_use]
+    pub const fn with_priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// The priority.
+    pub const fn priority(&self) -> Priority {
+        self.priority
     }
 }

@@ -9,10 +9,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::ActorRef;
-use crate::actor::{Actor, NewActor};
+use crate::actor::NewActor;
 use crate::metrics::RuntimeMetrics;
 use crate::runtime::shared::RuntimeShared;
-use crate::runtime::{ActorOptions, ShuttingDown, ThreadSafe};
+use crate::runtime::{ActorOptions, FutureOptions, ShuttingDown, ThreadSafe};
 use crate::scheduler::{self, ActorProcess, FutureProcess, LocalScheduler};
 use crate::signal::{self, Signal};
 use crate::supervisor::Supervisor;
@@ -69,7 +69,7 @@ impl RuntimeRef {
         options: ActorOptions,
     ) -> ActorRef<NA::Message>
     where
-        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + 'static,
+        S: Supervisor<NA> + 'static,
         NA: NewActor<RuntimeAccess = ThreadLocal> + 'static,
         NA::Actor: 'static,
         NA::Message: 'static,
@@ -88,20 +88,22 @@ impl RuntimeRef {
         })
     }
 
-    /// Spawns a future on this worker. A panic in it is caught and logged.
+    /// Spawns a future on this worker, run with the priority of `options`
+    /// as an actor of that priority would be. A panic in it is caught and
+    /// logged.
     ///
     /// The runtime runs until the future has returned; it learns of a
     /// graceful shutdown by awaiting
     /// [`shutting_down`](RuntimeRef::shutting_down) (see [`ShuttingDown`]
     /// for how long the runtime waits for it).
-    pub fn spawn_local_future<Fut>(&mut self, future: Fut)
+    pub fn spawn_local_future<Fut>(&mut self, future: Fut, options: FutureOptions)
     where
         Fut: Future<Output = ()> + 'static,
     {
         self.internals
             .local
             .borrow_mut()
-            .add(FutureProcess::new(future));
+            .add(FutureProcess::new(future), options.priority());
     }
 
     /// Spawns a thread-safe actor, see [`ThreadSafe::spawn`].
@@ -113,7 +115,7 @@ impl RuntimeRef {
         options: ActorOptions,
     ) -> ActorRef<NA::Message>
     where
-        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+        S: Supervisor<NA> + Send + 'static,
         NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
         NA::Actor: Send + 'static,
         NA::Message: Send + 'static,
@@ -122,12 +124,13 @@ impl RuntimeRef {
             .spawn(supervisor, new_actor, arg, options)
     }
 
-    /// Spawns a thread-safe future, see [`ThreadSafe::spawn_future`].
-    pub fn spawn_future<Fut>(&mut self, future: Fut)
+    /// Spawns a thread-safe future with `options`, see
+    /// [`ThreadSafe::spawn_future`].
+    pub fn spawn_future<Fut>(&mut self, future: Fut, options: FutureOptions)
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.thread_safe().spawn_future(future);
+        self.thread_safe().spawn_future(future, options);
     }
 
     /// A handle to spawn thread-safe actors from any thread.

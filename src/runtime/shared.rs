@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::actor::{Actor, NewActor};
+use crate::actor::NewActor;
 use crate::metrics::RuntimeMetrics;
 use crate::net::ServerStats;
 use crate::remote::PoolStats;
 use crate::runtime::Quiescence;
 use crate::runtime::shutdown::{Shutdown, ShuttingDown};
-use crate::runtime::{ActorOptions, Priority};
+use crate::runtime::{ActorOptions, FutureOptions};
 use crate::scheduler::{ActorProcess, FutureProcess, SharedScheduler};
 use crate::signal::{Signal, SignalReceivers};
 use crate::supervisor::Supervisor;
@@ -304,7 +304,7 @@ impl ThreadSafe {
         options: ActorOptions,
     ) -> ActorRef<NA::Message>
     where
-        S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+        S: Supervisor<NA> + Send + 'static,
         NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
         NA::Actor: Send + 'static,
         NA::Message: Send + 'static,
@@ -317,20 +317,21 @@ impl ThreadSafe {
         actor_ref
     }
 
-    /// Spawns a thread-safe future, run by whichever worker is free. A panic
-    /// in it is caught and logged.
+    /// Spawns a thread-safe future, run by whichever worker is free, with
+    /// the priority of `options` (taken as a thread-safe actor of that
+    /// priority is). A panic in it is caught and logged.
     ///
     /// The runtime runs until the future has returned; it learns of a
     /// graceful shutdown by awaiting
     /// [`shutting_down`](ThreadSafe::shutting_down) (see [`ShuttingDown`]
     /// for how long the runtime waits for it).
-    pub fn spawn_future<Fut>(&self, future: Fut)
+    pub fn spawn_future<Fut>(&self, future: Fut, options: FutureOptions)
     where
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.shared
             .scheduler
-            .add(FutureProcess::new(future), Priority::Normal);
+            .add(FutureProcess::new(future), options.priority());
     }
 
     /// Makes `actor_ref` receive the process signals (see
@@ -369,10 +370,11 @@ impl ThreadSafe {
     /// let mut runtime = Runtime::setup().build()?;
     /// let rt = runtime.thread_safe();
     /// let stopping = rt.shutting_down();
-    /// runtime.spawn_future(async move {
+    /// let closing = async move {
     ///     stopping.await;
     ///     println!("closing up");
-    /// });
+    /// };
+    /// runtime.spawn_future(closing, hearth::FutureOptions::default());
     /// rt.shutdown();
     /// runtime.start()
     /// # }

@@ -169,7 +169,7 @@ impl Shutdown {
 /// use hearth::actor::{actor_fn, Context};
 /// use hearth::supervisor::NoSupervisor;
 /// use hearth::timer::Interval;
-/// use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
+/// use hearth::{ActorOptions, FutureOptions, Runtime, RuntimeRef, ThreadLocal};
 ///
 /// async fn sink(mut ctx: Context<u64, ThreadLocal>) {
 ///     // Gets the last flush: the runtime waits for the future below.
@@ -182,7 +182,7 @@ impl Shutdown {
 ///     let sink = rt.spawn_local(NoSupervisor, actor_fn(sink), (), ActorOptions::default());
 ///     let mut ticks = Interval::every(rt.clone(), Duration::from_millis(100));
 ///     let mut stopping = rt.shutting_down();
-///     rt.spawn_local_future(async move {
+///     let flushing = async move {
 ///         let mut count = 0u64;
 ///         loop {
 ///             // Whichever comes first: a tick or the shutdown.
@@ -197,7 +197,8 @@ impl Shutdown {
 ///                 break;
 ///             }
 ///         }
-///     });
+///     };
+///     rt.spawn_local_future(flushing, FutureOptions::default());
 ///     // Nothing else to do here: stop at once.
 ///     rt.shutdown();
 /// }

@@ -2,7 +2,7 @@
 //! thread-local and thread-safe actors can spawn either.
 
 use crate::ActorRef;
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Context, NewActor};
 use crate::runtime::{ActorOptions, RuntimeRef, ThreadLocal, ThreadSafe};
 use crate::supervisor::Supervisor;
 
@@ -66,7 +66,7 @@ where
 
 impl<S, NA> Spawn<S, NA, ThreadLocal> for RuntimeRef
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + 'static,
+    S: Supervisor<NA> + 'static,
     NA: NewActor<RuntimeAccess = ThreadLocal> + 'static,
     NA::Actor: 'static,
     NA::Message: 'static,
@@ -84,7 +84,7 @@ where
 
 impl<S, NA> Spawn<S, NA, ThreadSafe> for RuntimeRef
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+    S: Supervisor<NA> + Send + 'static,
     NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
     NA::Actor: Send + 'static,
     NA::Message: Send + 'static,
@@ -118,7 +118,7 @@ where
 
 impl<S, NA> Spawn<S, NA, ThreadSafe> for ThreadSafe
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+    S: Supervisor<NA> + Send + 'static,
     NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
     NA::Actor: Send + 'static,
     NA::Message: Send + 'static,
@@ -136,7 +136,7 @@ where
 
 impl<S, NA> Spawn<S, NA, ThreadSafe> for crate::Runtime
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument> + Send + 'static,
+    S: Supervisor<NA> + Send + 'static,
     NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
     NA::Actor: Send + 'static,
     NA::Message: Send + 'static,

@@ -240,13 +240,13 @@ impl LocalScheduler {
         self.live
     }
 
-    /// Adds a process of normal priority and schedules it to run.
-    pub(crate) fn add<P: Process + 'static>(&mut self, process: P) {
+    /// Adds a process and schedules it to run with `priority`.
+    pub(crate) fn add<P: Process + 'static>(&mut self, process: P, priority: Priority) {
         let cell = LocalCell::<P>::allocate(self.wake.clone(), ());
         // SAFETY: on the worker's thread; the cell is in no scheduler yet
         // and has no waker, so nothing else touches its process.
         unsafe { *cell.process.get() = Some(process) };
-        self.join(cell, Priority::Normal);
+        self.join(cell, priority);
     }
 
     /// Gives `cell`, whose process is set, a slot, and schedules it to run
@@ -607,7 +607,7 @@ mod tests {
     #[test]
     fn a_panicking_destructor_does_not_stop_the_drain() {
         let (scheduler, own) = test_scheduler();
-        scheduler.borrow_mut().add(PanicsOnDrop);
+        scheduler.borrow_mut().add(PanicsOnDrop, Priority::Normal);
         let capacity = NonZeroUsize::new(1).unwrap();
         let sender = spawn_actor(&scheduler, capacity, Priority::Normal, |owner, slot| {
             let sender = owner.sender();

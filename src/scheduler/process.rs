@@ -61,7 +61,7 @@ pub(crate) struct ActorProcess<S, NA: NewActor> {
 
 impl<S, NA> ActorProcess<S, NA>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument>,
+    S: Supervisor<NA>,
     NA: NewActor,
     NA::RuntimeAccess: Clone,
 {
@@ -100,7 +100,7 @@ where
         };
         let supervisor = &mut self.supervisor;
         let decision = panic::catch_unwind(AssertUnwindSafe(|| {
-            supervisor::with_actor(NA::name(), || supervisor.decide_on_restart_error(&err))
+            supervisor::with_actor(NA::name(), || supervisor.decide_on_restart_error(err))
         }));
         let arg = match decision {
             Ok(SupervisorStrategy::Restart(arg)) => arg,
@@ -115,7 +115,7 @@ where
             Err(err) => {
                 let supervisor = &mut self.supervisor;
                 let told = panic::catch_unwind(AssertUnwindSafe(|| {
-                    supervisor::with_actor(NA::name(), || supervisor.second_restart_error(&err));
+                    supervisor::with_actor(NA::name(), || supervisor.second_restart_error(err));
                 }));
                 if let Err(panic) = told {
                     error!(actor = NA::name(), panic = panic_message(&*panic); "supervisor panicked");
@@ -165,7 +165,7 @@ where
 
 impl<S, NA> Process for ActorProcess<S, NA>
 where
-    S: Supervisor<<NA::Actor as Actor>::Error, NA::Argument>,
+    S: Supervisor<NA>,
     NA: NewActor,
     NA::RuntimeAccess: Clone,
 {

@@ -2,6 +2,7 @@
 
 use std::sync::mpsc;
 
+use hearth::FutureOptions;
 use hearth::actor::{SyncContext, actor_fn};
 use hearth::actor_ref::TrySendError;
 use hearth::supervisor::NoSupervisor;
@@ -178,9 +179,12 @@ fn rpc_to_every_member_gathers_the_answers() {
     // converts: it reports the rpc's failure, not a panic.
     group.add(stopped.map_fn(|_| None));
     let (tx, rx) = mpsc::channel();
-    runtime.spawn_future(async move {
-        tx.send(group.rpc(21u32).await).unwrap();
-    });
+    runtime.spawn_future(
+        async move {
+            tx.send(group.rpc(21u32).await).unwrap();
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     let answers = rx.recv().unwrap();
     assert_eq!(answers.len(), 4);

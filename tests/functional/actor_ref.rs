@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::task::Poll;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, SyncContext, actor_fn};
 use hearth::actor_ref::{RpcError, RpcMessage, SendError, TrySendError};
 use hearth::supervisor::NoSupervisor;
@@ -222,15 +223,18 @@ fn rpc_response_no_response_and_stopped() {
     );
     let c = calc.clone();
     let (tx, rx) = mpsc::channel();
-    runtime.spawn_future(async move {
-        tx.send(c.rpc((2u32, 3u32)).await).unwrap();
-        let no_response: Result<(), RpcError> = c.rpc(()).await;
-        assert_eq!(no_response, Err(RpcError::NoResponse));
-        assert_eq!(
-            RpcError::NoResponse.to_string(),
-            "rpc failed: the actor dropped the request without responding"
-        );
-    });
+    runtime.spawn_future(
+        async move {
+            tx.send(c.rpc((2u32, 3u32)).await).unwrap();
+            let no_response: Result<(), RpcError> = c.rpc(()).await;
+            assert_eq!(no_response, Err(RpcError::NoResponse));
+            assert_eq!(
+                RpcError::NoResponse.to_string(),
+                "rpc failed: the actor dropped the request without responding"
+            );
+        },
+        FutureOptions::default(),
+    );
     drop(calc);
     runtime.start().unwrap();
     assert_eq!(rx.recv().unwrap(), Ok(5));
@@ -367,14 +371,17 @@ fn join_handle_waits_without_keeping_the_actor_alive() {
     assert!(!handle.is_finished());
     let seen = total.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    runtime.spawn_future(async move {
-        for n in 1..=4u64 {
-            actor.send(n).await.unwrap();
-        }
-        drop(actor);
-        handle.await;
-        tx.send(seen.load(Ordering::SeqCst)).unwrap();
-    });
+    runtime.spawn_future(
+        async move {
+            for n in 1..=4u64 {
+                actor.send(n).await.unwrap();
+            }
+            drop(actor);
+            handle.await;
+            tx.send(seen.load(Ordering::SeqCst)).unwrap();
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     assert_eq!(rx.recv().unwrap(), 10);
 }

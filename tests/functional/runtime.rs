@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, NewActor, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, Setup, Spawn, ThreadLocal, ThreadSafe};
@@ -255,18 +256,27 @@ fn futures_local_and_thread_safe() {
     let count = Arc::new(AtomicUsize::new(0));
     let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
     let c = count.clone();
-    runtime.spawn_future(async move {
-        let _ = c.fetch_add(1, Ordering::SeqCst);
-    });
+    runtime.spawn_future(
+        async move {
+            let _ = c.fetch_add(1, Ordering::SeqCst);
+        },
+        FutureOptions::default(),
+    );
     let c = count.clone();
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let c2 = c.clone();
-        rt.spawn_local_future(async move {
-            let _ = c2.fetch_add(10, Ordering::SeqCst);
-        });
-        rt.spawn_future(async move {
-            let _ = c.fetch_add(100, Ordering::SeqCst);
-        });
+        rt.spawn_local_future(
+            async move {
+                let _ = c2.fetch_add(10, Ordering::SeqCst);
+            },
+            FutureOptions::default(),
+        );
+        rt.spawn_future(
+            async move {
+                let _ = c.fetch_add(100, Ordering::SeqCst);
+            },
+            FutureOptions::default(),
+        );
         Ok::<_, String>(())
     });
     runtime.start().unwrap();
@@ -348,11 +358,14 @@ fn fan_in_from_thread_local_senders() {
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let first = (rt.worker_id() as u64 - 1) * PER_SENDER;
         let sink = sink.clone();
-        rt.spawn_local_future(async move {
-            for i in first..first + PER_SENDER {
-                sink.send(i).await.unwrap();
-            }
-        });
+        rt.spawn_local_future(
+            async move {
+                for i in first..first + PER_SENDER {
+                    sink.send(i).await.unwrap();
+                }
+            },
+            FutureOptions::default(),
+        );
         Ok::<_, String>(())
     });
     runtime.start().unwrap();

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
@@ -127,12 +128,16 @@ fn waking_pair_does_not_starve_a_task_woken_elsewhere() {
 /// thread until the helper has run, which only another worker can do.
 async fn blocker(mut ctx: Context<(), ThreadSafe>, result: mpsc::Sender<Result<(), String>>) {
     let (ran_tx, ran_rx) = mpsc::channel();
-    ctx.runtime().spawn_future(async move {
-        let _ = ran_tx.send(());
-    });
+    ctx.runtime().spawn_future(
+        async move {
+            let _ = ran_tx.send(());
+        },
+        FutureOptions::default(),
+    );
     // A second spawn moves the first out of the LIFO slot into the
     // worker's queue, where it can be stolen.
-    ctx.runtime().spawn_future(async {});
+    ctx.runtime()
+        .spawn_future(async {}, FutureOptions::default());
     let outcome = ran_rx
         .recv_timeout(LIMIT)
         .map_err(|_| "the helper queued behind a blocked worker never ran".to_owned());
@@ -429,19 +434,22 @@ fn actors_spawned_in_a_loop_do_not_all_wait_at_once() {
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let mut spawner = rt.clone();
         let (alive, tx) = (counted.clone(), tx.clone());
-        rt.spawn_local_future(async move {
-            for i in 0..20_000_u64 {
-                alive.spawned();
-                let actor = spawner.spawn_local(
-                    NoSupervisor,
-                    actor_fn(one_message),
-                    alive.clone(),
-                    ActorOptions::default(),
-                );
-                actor.send(i).await.unwrap();
-            }
-            let _ = tx.send(());
-        });
+        rt.spawn_local_future(
+            async move {
+                for i in 0..20_000_u64 {
+                    alive.spawned();
+                    let actor = spawner.spawn_local(
+                        NoSupervisor,
+                        actor_fn(one_message),
+                        alive.clone(),
+                        ActorOptions::default(),
+                    );
+                    actor.send(i).await.unwrap();
+                }
+                let _ = tx.send(());
+            },
+            FutureOptions::default(),
+        );
         Ok::<(), String>(())
     });
     runtime.start().unwrap();

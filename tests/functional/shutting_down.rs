@@ -13,7 +13,9 @@ use std::time::Duration;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::timer::Timer;
-use hearth::{ActorOptions, ActorRef, Runtime, RuntimeRef, ShuttingDown, ThreadSafe};
+use hearth::{
+    ActorOptions, ActorRef, FutureOptions, Runtime, RuntimeRef, ShuttingDown, ThreadSafe,
+};
 
 use super::{assert_send, assert_sync, block_on};
 
@@ -67,24 +69,33 @@ fn spawned_futures_see_the_shutdown_and_the_runtime_waits_for_them() {
     let handle = runtime.thread_safe();
     let (stopping, to, w) = (handle.shutting_down(), sink.clone(), waiting_tx.clone());
     let rt = handle.clone();
-    runtime.spawn_future(async move {
-        wait_for_shutdown(stopping, "runtime".into(), w).await;
-        Timer::after(rt, Duration::from_millis(20)).await;
-        let _ = to.send("runtime, after a timer".to_owned()).await;
-    });
+    runtime.spawn_future(
+        async move {
+            wait_for_shutdown(stopping, "runtime".into(), w).await;
+            Timer::after(rt, Duration::from_millis(20)).await;
+            let _ = to.send("runtime, after a timer".to_owned()).await;
+        },
+        FutureOptions::default(),
+    );
     // From every worker: a thread-local and a thread-safe future.
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let id = rt.worker_id();
         let (stopping, to, w) = (rt.shutting_down(), sink.clone(), waiting_tx.clone());
-        rt.spawn_local_future(async move {
-            wait_for_shutdown(stopping, format!("local {id}"), w).await;
-            let _ = to.send(format!("local {id}")).await;
-        });
+        rt.spawn_local_future(
+            async move {
+                wait_for_shutdown(stopping, format!("local {id}"), w).await;
+                let _ = to.send(format!("local {id}")).await;
+            },
+            FutureOptions::default(),
+        );
         let (stopping, to, w) = (rt.shutting_down(), sink.clone(), waiting_tx.clone());
-        rt.spawn_future(async move {
-            wait_for_shutdown(stopping, format!("thread-safe {id}"), w).await;
-            let _ = to.send(format!("thread-safe {id}")).await;
-        });
+        rt.spawn_future(
+            async move {
+                wait_for_shutdown(stopping, format!("thread-safe {id}"), w).await;
+                let _ = to.send(format!("thread-safe {id}")).await;
+            },
+            FutureOptions::default(),
+        );
     });
     let running = thread::spawn(move || runtime.start());
 
@@ -184,11 +195,14 @@ fn a_runtime_that_ends_by_itself_wakes_its_waiters() {
     let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
     let stopping = runtime.thread_safe().shutting_down();
     let (gate_tx, gate) = mpsc::channel::<()>();
-    runtime.spawn_future(async move {
-        // Holds the runtime until the waiter below waits; blocking its
-        // worker is fine for this.
-        let _ = gate.recv();
-    });
+    runtime.spawn_future(
+        async move {
+            // Holds the runtime until the waiter below waits; blocking its
+            // worker is fine for this.
+            let _ = gate.recv();
+        },
+        FutureOptions::default(),
+    );
     let running = thread::spawn(move || runtime.start());
     let (waiting_tx, waiting) = mpsc::channel();
     let waiter = wait_outside(stopping, waiting_tx);

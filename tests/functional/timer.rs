@@ -7,6 +7,7 @@ use std::sync::{Arc, mpsc};
 use std::task::{self, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::timer::{Deadline, DeadlinePassed, Interval, Timer};
@@ -40,27 +41,30 @@ fn many_timers_fire_in_deadline_order() {
     const N: usize = 200;
     let fired = on_worker(|mut rt, tx| {
         let timer_rt = rt.clone();
-        rt.spawn_local_future(async move {
-            let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-            // Far enough ahead that registering all of them comes first.
-            let base = Instant::now() + Duration::from_millis(250);
-            let deadlines: Vec<Instant> = (0..N)
-                .map(|i| base + Duration::from_millis((i as u64 * 7) % 40))
-                .collect();
-            let mut timers: Vec<_> = deadlines
-                .iter()
-                .map(|d| Timer::at(timer_rt.clone(), *d))
-                .collect();
-            for (i, timer) in timers.iter_mut().enumerate() {
-                let waker = Waker::from(Arc::new(Record(i, order.clone())));
-                let poll = Pin::new(timer).poll(&mut task::Context::from_waker(&waker));
-                assert!(poll.is_pending(), "registering took longer than 250 ms");
-            }
-            Timer::at(timer_rt, base + Duration::from_millis(50)).await;
-            let order = order.lock().unwrap().clone();
-            tx.send((deadlines, order)).unwrap();
-            drop(timers);
-        });
+        rt.spawn_local_future(
+            async move {
+                let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+                // Far enough ahead that registering all of them comes first.
+                let base = Instant::now() + Duration::from_millis(250);
+                let deadlines: Vec<Instant> = (0..N)
+                    .map(|i| base + Duration::from_millis((i as u64 * 7) % 40))
+                    .collect();
+                let mut timers: Vec<_> = deadlines
+                    .iter()
+                    .map(|d| Timer::at(timer_rt.clone(), *d))
+                    .collect();
+                for (i, timer) in timers.iter_mut().enumerate() {
+                    let waker = Waker::from(Arc::new(Record(i, order.clone())));
+                    let poll = Pin::new(timer).poll(&mut task::Context::from_waker(&waker));
+                    assert!(poll.is_pending(), "registering took longer than 250 ms");
+                }
+                Timer::at(timer_rt, base + Duration::from_millis(50)).await;
+                let order = order.lock().unwrap().clone();
+                tx.send((deadlines, order)).unwrap();
+                drop(timers);
+            },
+            FutureOptions::default(),
+        );
     });
     let (deadlines, order) = &fired[0];
     assert_eq!(order.len(), N, "every timer fired once");
@@ -73,14 +77,18 @@ fn many_timers_fire_in_deadline_order() {
 fn deadline_passes_or_not() {
     let results = on_worker(|mut rt, tx| {
         let timer_rt = rt.clone();
-        rt.spawn_local_future(async move {
-            let never = std::future::pending::<u32>();
-            let late = Deadline::after(timer_rt.clone(), Duration::from_millis(5), never).await;
-            tx.send(late).unwrap();
-            let quick = async { 42 };
-            let on_time = Deadline::after(timer_rt.clone(), Duration::from_mins(1), quick).await;
-            tx.send(on_time).unwrap();
-        });
+        rt.spawn_local_future(
+            async move {
+                let never = std::future::pending::<u32>();
+                let late = Deadline::after(timer_rt.clone(), Duration::from_millis(5), never).await;
+                tx.send(late).unwrap();
+                let quick = async { 42 };
+                let on_time =
+                    Deadline::after(timer_rt.clone(), Duration::from_mins(1), quick).await;
+                tx.send(on_time).unwrap();
+            },
+            FutureOptions::default(),
+        );
     });
     assert_eq!(results, [Err(DeadlinePassed), Ok(42)]);
 }
@@ -89,15 +97,18 @@ fn deadline_passes_or_not() {
 fn interval_ticks_a_period_apart() {
     let ticks = on_worker(|mut rt, tx| {
         let timer_rt = rt.clone();
-        rt.spawn_local_future(async move {
-            let start = Instant::now();
-            let mut interval = Interval::every(timer_rt, Duration::from_millis(5));
-            for _ in 0..5 {
-                let due = interval.tick().await;
-                assert!(Instant::now() >= due);
-                tx.send(due.duration_since(start)).unwrap();
-            }
-        });
+        rt.spawn_local_future(
+            async move {
+                let start = Instant::now();
+                let mut interval = Interval::every(timer_rt, Duration::from_millis(5));
+                for _ in 0..5 {
+                    let due = interval.tick().await;
+                    assert!(Instant::now() >= due);
+                    tx.send(due.duration_since(start)).unwrap();
+                }
+            },
+            FutureOptions::default(),
+        );
     });
     assert_eq!(ticks.len(), 5);
     assert!(ticks[0] >= Duration::from_millis(5));
@@ -122,33 +133,36 @@ impl Wake for Count {
 fn cancelled_timer_does_not_fire() {
     let counts = on_worker(|mut rt, tx| {
         let timer_rt = rt.clone();
-        rt.spawn_local_future(async move {
-            let cancelled = Arc::new(Count(AtomicUsize::new(0)));
-            let kept = Arc::new(Count(AtomicUsize::new(0)));
-            let mut a = Timer::after(timer_rt.clone(), Duration::from_millis(5));
-            let mut b = Timer::after(timer_rt.clone(), Duration::from_millis(5));
-            let waker_a = Waker::from(cancelled.clone());
-            let waker_b = Waker::from(kept.clone());
-            assert!(
-                Pin::new(&mut a)
-                    .poll(&mut task::Context::from_waker(&waker_a))
-                    .is_pending()
-            );
-            assert!(
-                Pin::new(&mut b)
-                    .poll(&mut task::Context::from_waker(&waker_b))
-                    .is_pending()
-            );
-            drop(a);
-            // Outlive both deadlines.
-            Timer::after(timer_rt.clone(), Duration::from_millis(20)).await;
-            tx.send((
-                cancelled.0.load(Ordering::SeqCst),
-                kept.0.load(Ordering::SeqCst),
-            ))
-            .unwrap();
-            drop(b);
-        });
+        rt.spawn_local_future(
+            async move {
+                let cancelled = Arc::new(Count(AtomicUsize::new(0)));
+                let kept = Arc::new(Count(AtomicUsize::new(0)));
+                let mut a = Timer::after(timer_rt.clone(), Duration::from_millis(5));
+                let mut b = Timer::after(timer_rt.clone(), Duration::from_millis(5));
+                let waker_a = Waker::from(cancelled.clone());
+                let waker_b = Waker::from(kept.clone());
+                assert!(
+                    Pin::new(&mut a)
+                        .poll(&mut task::Context::from_waker(&waker_a))
+                        .is_pending()
+                );
+                assert!(
+                    Pin::new(&mut b)
+                        .poll(&mut task::Context::from_waker(&waker_b))
+                        .is_pending()
+                );
+                drop(a);
+                // Outlive both deadlines.
+                Timer::after(timer_rt.clone(), Duration::from_millis(20)).await;
+                tx.send((
+                    cancelled.0.load(Ordering::SeqCst),
+                    kept.0.load(Ordering::SeqCst),
+                ))
+                .unwrap();
+                drop(b);
+            },
+            FutureOptions::default(),
+        );
     });
     assert_eq!(counts, [(0, 1)]);
 }

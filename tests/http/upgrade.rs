@@ -90,13 +90,16 @@ async fn upgrade_or_answer(
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let stopping = watch.then(|| rt.shutting_down());
-    rt.spawn_future(async move {
-        let why = match on_upgrade.await {
-            Ok(upgraded) => echo(upgraded, stopping).await,
-            Err(_) => "no upgrade",
-        };
-        let _ = events.send(Event::EchoEnded(why));
-    });
+    rt.spawn_future(
+        async move {
+            let why = match on_upgrade.await {
+                Ok(upgraded) => echo(upgraded, stopping).await,
+                Err(_) => "no upgrade",
+            };
+            let _ = events.send(Event::EchoEnded(why));
+        },
+        hearth::FutureOptions::default(),
+    );
     Ok(Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(CONNECTION, "upgrade")

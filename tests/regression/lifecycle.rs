@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, SyncContext, actor_fn};
 use hearth::actor_ref::RpcMessage;
 use hearth::supervisor::NoSupervisor;
@@ -55,10 +56,13 @@ fn first_error_with_referenced_sync_actor_does_not_hang() {
                 return Err("worker 2 setup failed".to_owned());
             }
             let holder = holder.clone();
-            rt.spawn_local_future(async move {
-                let _keep = holder;
-                std::future::pending::<()>().await;
-            });
+            rt.spawn_local_future(
+                async move {
+                    let _keep = holder;
+                    std::future::pending::<()>().await;
+                },
+                FutureOptions::default(),
+            );
             Ok(())
         });
         runtime.start().map_err(|err| err.to_string())

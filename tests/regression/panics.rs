@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{self, Poll};
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadSafe};
@@ -66,7 +67,7 @@ fn panicking_destructors_of_thread_safe_processes_leave_the_worker_running() {
             // Not delivered: handed back, and must not panic the test.
             std::mem::forget(err);
         }
-        runtime.spawn_future(DoneThenPanics);
+        runtime.spawn_future(DoneThenPanics, FutureOptions::default());
         let _ = runtime.spawn(
             NoSupervisor,
             actor_fn(counts),
@@ -89,11 +90,14 @@ fn panicking_destructors_of_thread_local_processes_leave_the_worker_running() {
     let counted = runs.clone();
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         for _ in 0..3 {
-            rt.spawn_local_future(DoneThenPanics);
+            rt.spawn_local_future(DoneThenPanics, FutureOptions::default());
             let counted = counted.clone();
-            rt.spawn_local_future(async move {
-                let _ = counted.fetch_add(1, Ordering::SeqCst);
-            });
+            rt.spawn_local_future(
+                async move {
+                    let _ = counted.fetch_add(1, Ordering::SeqCst);
+                },
+                FutureOptions::default(),
+            );
         }
         Ok::<_, String>(())
     });
@@ -148,13 +152,19 @@ fn panicking_mapped_conversion_fails_the_sender_only() {
         ActorOptions::default(),
     );
     let mapped = receiver.clone().map::<Refused>();
-    runtime.spawn_future(async move {
-        let _ = mapped.try_send(Refused);
-    });
-    runtime.spawn_future(async move {
-        receiver.send(40u64).await.unwrap();
-        receiver.send(2u64).await.unwrap();
-    });
+    runtime.spawn_future(
+        async move {
+            let _ = mapped.try_send(Refused);
+        },
+        FutureOptions::default(),
+    );
+    runtime.spawn_future(
+        async move {
+            receiver.send(40u64).await.unwrap();
+            receiver.send(2u64).await.unwrap();
+        },
+        FutureOptions::default(),
+    );
     runtime.start().unwrap();
     assert_eq!(total.load(Ordering::SeqCst), 42);
 }

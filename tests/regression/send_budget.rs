@@ -7,6 +7,7 @@ use std::num::NonZeroUsize;
 use std::rc::Rc;
 use std::sync::mpsc;
 
+use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadLocal};
@@ -26,12 +27,15 @@ fn sender_with_room_yields_to_receiver() {
         let options =
             ActorOptions::default().with_inbox_capacity(NonZeroUsize::new(10_000).unwrap());
         let counter = rt.spawn_local(NoSupervisor, actor_fn(counter), seen.clone(), options);
-        rt.spawn_local_future(async move {
-            for i in 0..10_000u64 {
-                counter.send(i).await.unwrap();
-            }
-            tx.send(seen.get()).unwrap();
-        });
+        rt.spawn_local_future(
+            async move {
+                for i in 0..10_000u64 {
+                    counter.send(i).await.unwrap();
+                }
+                tx.send(seen.get()).unwrap();
+            },
+            FutureOptions::default(),
+        );
         Ok::<_, String>(())
     });
     runtime.start().unwrap();

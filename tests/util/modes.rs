@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::sync::mpsc;
 
+use hearth::FutureOptions;
 use hearth::{Runtime, RuntimeRef, Setup, ThreadSafe};
 
 /// Declares, for each body named, a module of the same name holding the
@@ -69,9 +70,12 @@ where
     let (tx, rx) = mpsc::channel();
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         let future = body(rt.clone());
-        rt.spawn_local_future(async move {
-            let _ = tx.send(future.await);
-        });
+        rt.spawn_local_future(
+            async move {
+                let _ = tx.send(future.await);
+            },
+            FutureOptions::default(),
+        );
     });
     runtime.start().unwrap();
     rx.recv().expect("the body did not finish (did it panic?)")

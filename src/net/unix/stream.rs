@@ -167,7 +167,7 @@ impl UnixStream {
     /// #     let future = sniff(rt.clone());
     /// #     rt.spawn_local_future(async move {
     /// #         let _ = done.send(future.await);
-    /// #     });
+    /// #     }, hearth::FutureOptions::default());
     /// # });
     /// # runtime.start()?;
     /// # outcome.recv()??; // Nothing sent: the future panicked.
@@ -211,7 +211,7 @@ impl UnixStream {
     /// #     let future = head_and_body(rt.clone());
     /// #     rt.spawn_local_future(async move {
     /// #         let _ = done.send(future.await);
-    /// #     });
+    /// #     }, hearth::FutureOptions::default());
     /// # });
     /// # runtime.start()?;
     /// # outcome.recv()??; // Nothing sent: the future panicked.
