@@ -141,3 +141,15 @@ fn shebang_scripts() {
          chmod +x w; ./w a b c; echo \"status $?\"",
     );
 }
+
+/// `--resume` with `--results` and no `--joblog`: the jobs whose results
+/// are there are not run again, as GNU parallel tells them.
+#[test]
+fn resume_from_the_results() {
+    same_script(
+        "$PAR -k --results rd echo ::: a b; rm -r rd/1/b; \
+         $PAR -k --results rd --resume 'echo again {}' ::: a b c; echo \"status $?\"; \
+         for f in rd/1/*/stdout; do echo \"$f: $(cat $f)\"; done; \
+         $PAR --resume echo ::: a; echo \"status $?\"",
+    );
+}

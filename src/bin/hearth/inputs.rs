@@ -68,6 +68,9 @@ pub struct Maker {
     pub fill: Fill,
     /// The sequence numbers of the jobs not to run (`--resume`).
     pub skip: Arc<HashSet<usize>>,
+    /// `--resume` with `--results`: the jobs whose results are saved
+    /// are not run either.
+    pub saved: Option<Arc<crate::results::Saved>>,
     /// The files of each job (`--transfer`, `--return`), if any.
     pub files: Option<Arc<FileTemplates>>,
     /// `--pipe`, `--pipe-part`: a job's one field is its stdin, not its
@@ -108,6 +111,7 @@ impl Maker {
             template,
             fill: Fill::Join,
             skip: Arc::new(HashSet::new()),
+            saved: None,
             files: None,
             pipe: Piped::No,
             start: Start::default(),
@@ -224,9 +228,13 @@ impl Maker {
         })
     }
 
-    /// True if job `seq` is not to run (`--resume`).
-    pub fn skips(&self, seq: usize) -> bool {
+    /// True if job `seq` (of `fields`) is not to run (`--resume`).
+    pub fn skips(&self, seq: usize, fields: &[Vec<u8>]) -> bool {
         self.skip.contains(&seq)
+            || self
+                .saved
+                .as_ref()
+                .is_some_and(|saved| saved.has(fields, seq))
     }
 }
 
@@ -309,7 +317,11 @@ fn produce(
 ) -> Option<String> {
     let mut handed = 0;
     for (index, fields) in jobs.enumerate() {
-        if maker.skips(index + 1) {
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(err) => return Some(err),
+        };
+        if maker.skips(index + 1, &fields) {
             continue;
         }
         if let Some(delay) = delay
@@ -318,10 +330,6 @@ fn produce(
             // --delay: pacing is what it asks for.
             std::thread::sleep(delay);
         }
-        let fields = match fields {
-            Ok(fields) => fields,
-            Err(err) => return Some(err),
-        };
         let (job, text, files) = match maker.job(fields, index + 1) {
             Ok(made) => made,
             Err(err) => return Some(format!("job {}: {err}", index + 1)),

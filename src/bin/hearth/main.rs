@@ -598,8 +598,9 @@ pub struct GroupingArgs {
 #[derive(Clone, Debug, Args)]
 pub struct ResumeArgs {
     /// With --joblog: skip the jobs the joblog shows as done (by their
-    /// sequence numbers) and append to it.
-    #[arg(long, requires = "joblog")]
+    /// sequence numbers) and append to it; with --results (a directory),
+    /// also those whose results are there.
+    #[arg(long)]
     pub resume: bool,
     /// With --joblog: skip the jobs the joblog shows as succeeded, run the
     /// others, and append to it.

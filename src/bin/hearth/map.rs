@@ -91,8 +91,8 @@ pub fn run(args: MapArgs) -> ExitCode {
     // Jobs to run, when known (less those --resume skips).
     let listed = match &plan.jobs {
         Jobs::Listed(jobs) => Some(
-            (1..=jobs.len())
-                .filter(|&seq| !plan.maker.skips(seq))
+            (jobs.iter().enumerate())
+                .filter(|(at, fields)| !plan.maker.skips(at + 1, fields))
                 .count(),
         ),
         Jobs::Streamed(_) => None,
@@ -253,7 +253,7 @@ fn make_jobs(
             let mut files = Vec::new();
             let mut made = Vec::new();
             for (index, fields) in all.into_iter().enumerate() {
-                if maker.skips(index + 1) {
+                if maker.skips(index + 1, &fields) {
                     continue;
                 }
                 match maker.files(&fields, index + 1) {
@@ -635,7 +635,7 @@ fn dry_run(plan: plan::Plan, slots: usize, shellquote: u8, colored: bool) -> Exi
             Err(msg) => return own_error(&format!("job {}: {msg}", index + 1)),
         };
         // --resume: what the joblog shows ran is not run again, nor shown.
-        if plan.maker.skips(index + 1) {
+        if plan.maker.skips(index + 1, &text.fields) {
             continue;
         }
         skipped += usize::from(job.skipped);

@@ -107,6 +107,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         template: template.clone(),
         fill,
         skip: Arc::new(skip),
+        saved: saved(args, (&names, &columns), sources, Piped::No)?,
         files: files.map(Arc::new),
         pipe: Piped::No,
         start: start(args),
@@ -295,11 +296,30 @@ fn command_and_inputs(args: &MapArgs) -> Result<(Vec<Vec<u8>>, Inputs), String> 
 fn skipped(args: &MapArgs) -> Result<HashSet<usize>, String> {
     match (&args.joblog, resume(args)) {
         (Some(path), Some(resume)) => joblog::skipped(path, resume),
-        (None, Some(_)) => {
-            Err("--resume and --resume-failed read the --joblog: give it".to_owned())
-        }
+        // `--resume --results DIR`: the results tell (see `saved`).
+        (None, Some(Resume::Done)) if args.results.is_some() => Ok(HashSet::new()),
+        (None, Some(_)) => Err(
+            "--resume and --resume-failed read the --joblog (--resume also the --results \
+             directory): give it"
+                .to_owned(),
+        ),
         (_, None) => Ok(HashSet::new()),
     }
+}
+
+/// `--resume` with `--results` (a directory or a name): the jobs whose
+/// results are there ran, as GNU parallel tells them.
+fn saved(
+    args: &MapArgs,
+    (names, columns): (&Names, &[Vec<u8>]),
+    sources: usize,
+    piped: Piped,
+) -> Result<Option<Arc<crate::results::Saved>>, String> {
+    let (Some(path), true) = (&args.results, args.resume_from.resume) else {
+        return Ok(None);
+    };
+    let named = results_template(args, names, columns)?;
+    Ok(crate::results::Saved::new(path, (columns.to_vec(), sources), named, piped).map(Arc::new))
 }
 
 /// `--pipe`: the command once per block of stdin, the block its stdin;
@@ -370,6 +390,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         template,
         fill: Fill::Join,
         skip: Arc::new(skip),
+        saved: saved(args, (&names, &[]), 1, pipe)?,
         files: files.map(Arc::new),
         pipe,
         start: start(args),

@@ -142,11 +142,7 @@ impl Results {
     /// A job's inputs as its results show them: its fields; none for a
     /// `--pipe` block; [`NO_ARG`] for a `--pipe-part` part.
     fn inputs<'a>(&self, fields: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
-        match self.piped {
-            Piped::No => Cow::Borrowed(fields),
-            Piped::Stdin => Cow::Borrowed(&[]),
-            Piped::Part => Cow::Owned(vec![NO_ARG.to_vec()]),
-        }
+        inputs_of(self.piped, fields)
     }
 
     /// The results of a job whose output starts, with `fields`: its
@@ -158,20 +154,7 @@ impl Results {
                 root,
                 names,
                 sources,
-            } => {
-                let mut dir = root.as_os_str().as_bytes().to_vec();
-                for (at, field) in fields.iter().enumerate() {
-                    dir.push(b'/');
-                    let source = at % sources;
-                    match names.get(source) {
-                        Some(name) => escape_into(&mut dir, name),
-                        None => dir.extend_from_slice((source + 1).to_string().as_bytes()),
-                    }
-                    dir.push(b'/');
-                    escape_into(&mut dir, field);
-                }
-                in_dir(PathBuf::from(OsStr::from_bytes(&dir)))
-            }
+            } => in_dir(job_dir(root, names, *sources, &fields)),
             Place::Named(template) => {
                 let name = template.render(&fields, seq, Fill::Join, false).concat();
                 if name.ends_with(b"/") {
@@ -229,6 +212,96 @@ impl Results {
 
 /// A job's results in `dir`, made now: its files `stdout` and `stderr`,
 /// and `seq` to come.
+/// The directory of a job's results under `root`: a level for each of
+/// its `fields`, named by its source (`names`, else its number) and then
+/// its value.
+fn job_dir(root: &Path, names: &[Vec<u8>], sources: usize, fields: &[Vec<u8>]) -> PathBuf {
+    let mut dir = root.as_os_str().as_bytes().to_vec();
+    for (at, field) in fields.iter().enumerate() {
+        dir.push(b'/');
+        let source = at % sources.max(1);
+        match names.get(source) {
+            Some(name) => escape_into(&mut dir, name),
+            None => dir.extend_from_slice((source + 1).to_string().as_bytes()),
+        }
+        dir.push(b'/');
+        escape_into(&mut dir, field);
+    }
+    PathBuf::from(OsStr::from_bytes(&dir))
+}
+
+/// Which jobs' results are saved already, for `--resume` with
+/// `--results` (a directory or a name, not a table): as GNU parallel
+/// tells, a job whose `stdout` file is there ran.
+pub struct Saved {
+    root: Option<(PathBuf, Vec<Vec<u8>>, usize)>,
+    named: Option<Template>,
+    piped: Piped,
+}
+
+impl Saved {
+    /// The saved results of `--results path` (with the columns' `names`,
+    /// the number of `sources`, and the name's template if it has one);
+    /// `None` for a table (`.csv`, `.tsv`, `.json`), whose rows are not
+    /// read back.
+    pub fn new(
+        path: &Path,
+        (names, sources): (Vec<Vec<u8>>, usize),
+        named: Option<Template>,
+        piped: Piped,
+    ) -> Option<Saved> {
+        let table = path
+            .extension()
+            .map(|e| e.to_ascii_lowercase())
+            .is_some_and(|e| matches!(e.to_str(), Some("csv" | "tsv" | "json")));
+        match named {
+            Some(template) => Some(Saved {
+                root: None,
+                named: Some(template),
+                piped,
+            }),
+            None if table => None,
+            None => Some(Saved {
+                root: Some((path.to_path_buf(), names, sources)),
+                named: None,
+                piped,
+            }),
+        }
+    }
+
+    /// True if the job with `fields` and `seq` has its results saved.
+    pub fn has(&self, fields: &[Vec<u8>], seq: usize) -> bool {
+        let fields = inputs_of(self.piped, fields);
+        let fields = fields.as_ref();
+        let stdout = match (&self.root, &self.named) {
+            (Some((root, names, sources)), _) => {
+                job_dir(root, names, *sources, fields).join("stdout")
+            }
+            (None, Some(template)) => {
+                let name = template.render(fields, seq, Fill::Join, false).concat();
+                let path = PathBuf::from(OsStr::from_bytes(&name));
+                if name.ends_with(b"/") {
+                    path.join("stdout")
+                } else {
+                    path
+                }
+            }
+            (None, None) => return false,
+        };
+        stdout.exists()
+    }
+}
+
+/// A job's inputs as its results show them: its fields; none for a
+/// `--pipe` block; [`NO_ARG`] for a `--pipe-part` part.
+fn inputs_of(piped: Piped, fields: &[Vec<u8>]) -> Cow<'_, [Vec<u8>]> {
+    match piped {
+        Piped::No => Cow::Borrowed(fields),
+        Piped::Stdin => Cow::Borrowed(&[]),
+        Piped::Part => Cow::Owned(vec![NO_ARG.to_vec()]),
+    }
+}
+
 fn in_dir(dir: PathBuf) -> io::Result<JobResults> {
     fs::create_dir_all(&dir)?;
     let file = |name| File::create(dir.join(name)).map(BufWriter::new);
