@@ -714,18 +714,17 @@ fn socket_activated_http_server_notifies() {
     assert_eq!(manager.next(), "STOPPING=1");
 }
 
-/// `systemd-socket-activate` binds a Unix socket and starts the echo
-/// server on it at the first connection; the file is its, not the
-/// server's, and stays.
-fn socket_activated_echo_server_on_a_unix_socket() {
-    let Some(activate) = socket_activate() else {
-        return;
-    };
+/// `systemd-socket-activate` (with `options`) listening on `echo.sock` in
+/// a scratch directory named `name` for the echo server, once it said so;
+/// `None` if the tool is missing (said, unless required).
+fn echo_on_a_unix_socket(name: &str, options: &[&str]) -> Option<(Proc, Scratch)> {
+    let activate = socket_activate()?;
     let echo = build::example("echo_server");
-    let dir = Scratch::new("activate-unix");
+    let dir = Scratch::new(name);
     let path = dir.0.join("echo.sock");
     let mut cmd = Command::new(activate);
-    cmd.arg("-l")
+    cmd.args(options)
+        .arg("-l")
         .arg(&path)
         .arg("--fdname=echo")
         .arg(&echo)
@@ -734,6 +733,17 @@ fn socket_activated_echo_server_on_a_unix_socket() {
         .env_remove("LISTEN_PID");
     let mut server = Proc::spawn(cmd);
     server.stderr_line(&[&format!("Listening on {} as 3", path.display())]);
+    Some((server, dir))
+}
+
+/// `systemd-socket-activate` binds a Unix socket and starts the echo
+/// server on it at the first connection; the file is its, not the
+/// server's, and stays.
+fn socket_activated_echo_server_on_a_unix_socket() {
+    let Some((mut server, dir)) = echo_on_a_unix_socket("activate-unix", &[]) else {
+        return;
+    };
+    let path = dir.0.join("echo.sock");
     let connect = |path: &Path| {
         let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
         stream.set_read_timeout(Some(GUARD)).unwrap();
@@ -820,22 +830,10 @@ fn accepted_tcp_connections_each_get_an_echo_server() {
 /// `Accept=yes` on a Unix socket that `systemd-socket-activate` binds: the
 /// echo server gets the accepted connection as a Unix stream.
 fn an_accepted_unix_connection_gets_an_echo_server() {
-    let Some(activate) = socket_activate() else {
+    let Some((mut server, dir)) = echo_on_a_unix_socket("accept-unix", &["--accept"]) else {
         return;
     };
-    let echo = build::example("echo_server");
-    let dir = Scratch::new("accept-unix");
     let path = dir.0.join("echo.sock");
-    let mut cmd = Command::new(activate);
-    cmd.arg("--accept")
-        .arg("-l")
-        .arg(&path)
-        .arg("--fdname=echo")
-        .arg(&echo)
-        .env_remove("LISTEN_FDS")
-        .env_remove("LISTEN_PID");
-    let mut server = Proc::spawn(cmd);
-    server.stderr_line(&[&format!("Listening on {} as 3", path.display())]);
     let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
     client.set_read_timeout(Some(GUARD)).unwrap();
     assert_eq!(

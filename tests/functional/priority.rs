@@ -34,8 +34,11 @@ async fn busy(mut ctx: Context<(), ThreadLocal>, busy: Busy) {
     }
 }
 
-#[test]
-fn thread_local_actors_run_in_proportion_to_their_priority() {
+/// Runs three busy processes on one worker, one per priority (low
+/// first), each spawned by `spawn`; once the high one made its
+/// iterations, checks that the shares went by priority and that the low
+/// one was not starved (`what` names the processes).
+fn shares_by_priority(what: &str, spawn: fn(&mut RuntimeRef, Priority, Busy)) {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: [Arc<AtomicU64>; 3] = Default::default();
     let priorities = [Priority::Low, Priority::Normal, Priority::High];
@@ -44,13 +47,12 @@ fn thread_local_actors_run_in_proportion_to_their_priority() {
     runtime.run_on_workers(move |mut rt: RuntimeRef| {
         // Spawned lowest first: without priorities they would run in turn.
         for (priority, count) in priorities.into_iter().zip(counts2) {
-            let busy_actor = Busy {
+            let busy = Busy {
                 count,
                 stop: stop2.clone(),
                 stop_after: (priority == Priority::High).then_some(HIGH_ITERATIONS),
             };
-            let options = ActorOptions::default().with_priority(priority);
-            let _ = rt.spawn_local(NoSupervisor, actor_fn(busy), busy_actor, options);
+            spawn(&mut rt, priority, busy);
         }
     });
     runtime.start().unwrap();
@@ -59,9 +61,17 @@ fn thread_local_actors_run_in_proportion_to_their_priority() {
     // Shares of a turn 128 : 64 : 16 (runs of a process's budget each).
     assert!(
         high > normal * 3 / 2 && normal > low * 3,
-        "iterations by priority: high {high}, normal {normal}, low {low}"
+        "runs of the {what} by priority: high {high}, normal {normal}, low {low}"
     );
-    assert!(low > 0, "the low-priority actor starved");
+    assert!(low > 0, "the low-priority {what} starved");
+}
+
+#[test]
+fn thread_local_actors_run_in_proportion_to_their_priority() {
+    shares_by_priority("actors", |rt, priority, busy_actor| {
+        let options = ActorOptions::default().with_priority(priority);
+        let _ = rt.spawn_local(NoSupervisor, actor_fn(busy), busy_actor, options);
+    });
 }
 
 /// Notes its name in the order of first runs.
@@ -137,32 +147,10 @@ async fn busy_future(busy: Busy) {
 
 #[test]
 fn thread_local_futures_run_in_proportion_to_their_priority() {
-    let stop = Arc::new(AtomicBool::new(false));
-    let counts: [Arc<AtomicU64>; 3] = Default::default();
-    let priorities = [Priority::Low, Priority::Normal, Priority::High];
-    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
-    let (stop2, counts2) = (stop.clone(), counts.clone());
-    runtime.run_on_workers(move |mut rt: RuntimeRef| {
-        // Spawned lowest first: without priorities they would run in turn.
-        for (priority, count) in priorities.into_iter().zip(counts2) {
-            let busy = Busy {
-                count,
-                stop: stop2.clone(),
-                stop_after: (priority == Priority::High).then_some(HIGH_ITERATIONS),
-            };
-            let options = FutureOptions::default().with_priority(priority);
-            rt.spawn_local_future(busy_future(busy), options);
-        }
+    shares_by_priority("futures", |rt, priority, busy| {
+        let options = FutureOptions::default().with_priority(priority);
+        rt.spawn_local_future(busy_future(busy), options);
     });
-    runtime.start().unwrap();
-    let [low, normal, high] = counts.map(|count| count.load(Ordering::Relaxed));
-    assert!(high >= HIGH_ITERATIONS, "{high}");
-    // Shares of a turn 128 : 64 : 16 runs.
-    assert!(
-        high > normal * 3 / 2 && normal > low * 3,
-        "runs by priority: high {high}, normal {normal}, low {low}"
-    );
-    assert!(low > 0, "the low-priority future starved");
 }
 
 #[test]
