@@ -107,16 +107,13 @@ impl<M> ActorRef<M> {
             return SendValue {
                 actor_ref: self,
                 msg: None,
-                waiter: None,
-                lost: true,
+                waiter: Some(LOST),
             };
         }
         SendValue {
             actor_ref: self,
             msg: Some(msg.into()),
             waiter: None,
-            #[cfg(feature = "test")]
-            lost: false,
         }
     }
 
@@ -444,13 +441,17 @@ impl<M: Send + 'static, Msg> MappedRef<Msg> for Mapped<M, Msg> {
 pub struct SendValue<'r, M> {
     actor_ref: &'r ActorRef<M>,
     msg: Option<M>,
-    /// Registration with the inbox while waiting for room.
+    /// Registration with the inbox while waiting for room; [`LOST`] for a
+    /// message lost on purpose (`test::set_message_loss`), whose send
+    /// completes at once (no field of its own: a send future is part of
+    /// every actor that awaits one).
     waiter: Option<u64>,
-    /// The message was lost on purpose (`test::set_message_loss`): the
-    /// send completes at once.
-    #[cfg(feature = "test")]
-    lost: bool,
 }
+
+/// The `waiter` of a [`SendValue`] whose message was lost on purpose: no
+/// registration, as no inbox counts that far.
+#[cfg(feature = "test")]
+const LOST: u64 = u64::MAX;
 
 impl<M> Unpin for SendValue<'_, M> {}
 
@@ -462,7 +463,8 @@ impl<M> Future for SendValue<'_, M> {
         if this.msg.is_none() {
             // Lost on purpose: sent, as far as the sender knows.
             #[cfg(feature = "test")]
-            if std::mem::take(&mut this.lost) {
+            if this.waiter == Some(LOST) {
+                this.waiter = None;
                 return Poll::Ready(Ok(()));
             }
             // Polled after completion.
@@ -492,6 +494,10 @@ impl<M> Future for SendValue<'_, M> {
 impl<M> Drop for SendValue<'_, M> {
     fn drop(&mut self) {
         if let Some(waiter) = self.waiter.take() {
+            #[cfg(feature = "test")]
+            if waiter == LOST {
+                return;
+            }
             self.actor_ref.cancel_send(waiter);
         }
     }
