@@ -373,9 +373,7 @@ impl Reporter {
             return self.write_failed(err);
         }
         if let Some(said) = self.halt_said.remove(&index) {
-            self.bar.suspend(|| {
-                let _ = io::stderr().lock().write_all(said.as_bytes());
-            });
+            self.say(&said);
         }
         self.bar.inc(1);
         let failures = self.printer.failed.len() + self.printer.not_run.len();
@@ -455,14 +453,19 @@ impl Reporter {
             );
         }
         if self.say_halts_as_they_end {
-            self.bar.suspend(|| {
-                let _ = io::stderr().lock().write_all(said.as_bytes());
-            });
+            self.say(&said);
         } else {
             // Said after the job's output, which GNU parallel prints as
             // the job ends.
             let _ = self.halt_said.insert(index, said);
         }
+    }
+
+    /// Writes `text` (whole lines) on stderr, the progress bar aside.
+    fn say(&self, text: &str) {
+        self.bar.suspend(|| {
+            let _ = io::stderr().lock().write_all(text.as_bytes());
+        });
     }
 
     /// The output could not be written: the first error kills the run.

@@ -101,16 +101,7 @@ impl Results {
                 format!("cannot write the results {}: {err}", path.display()),
             )
         };
-        let form = path
-            .extension()
-            .map(|e| e.to_ascii_lowercase())
-            .and_then(|e| match e.to_str() {
-                Some("csv") => Some(Form::Separated(b',')),
-                Some("tsv") => Some(Form::Separated(b'\t')),
-                Some("json") => Some(Form::Json),
-                _ => None,
-            });
-        let Some(form) = form else {
+        let Some(form) = table_form(path) else {
             fs::create_dir_all(path).map_err(named)?;
             return Ok(Results {
                 place: Place::Dir {
@@ -230,13 +221,34 @@ fn job_dir(root: &Path, names: &[Vec<u8>], sources: usize, fields: &[Vec<u8>]) -
     PathBuf::from(OsStr::from_bytes(&dir))
 }
 
+/// The form of the results file `path`, if its name makes it a table
+/// (`.csv`, `.tsv`, `.json`, in any case); `None` for a directory.
+fn table_form(path: &Path) -> Option<Form> {
+    match path.extension()?.to_ascii_lowercase().to_str()? {
+        "csv" => Some(Form::Separated(b',')),
+        "tsv" => Some(Form::Separated(b'\t')),
+        "json" => Some(Form::Json),
+        _ => None,
+    }
+}
+
 /// Which jobs' results are saved already, for `--resume` with
 /// `--results` (a directory or a name, not a table): as GNU parallel
 /// tells, a job whose `stdout` file is there ran.
 pub struct Saved {
-    root: Option<(PathBuf, Vec<Vec<u8>>, usize)>,
-    named: Option<Template>,
+    place: SavedPlace,
     piped: Piped,
+}
+
+/// Where [`Saved`] looks: [`Place::Dir`] or [`Place::Named`] without the
+/// table (whose writer stays with the printer's thread).
+enum SavedPlace {
+    Dir {
+        root: PathBuf,
+        names: Vec<Vec<u8>>,
+        sources: usize,
+    },
+    Named(Template),
 }
 
 impl Saved {
@@ -250,34 +262,29 @@ impl Saved {
         named: Option<Template>,
         piped: Piped,
     ) -> Option<Saved> {
-        let table = path
-            .extension()
-            .map(|e| e.to_ascii_lowercase())
-            .is_some_and(|e| matches!(e.to_str(), Some("csv" | "tsv" | "json")));
-        match named {
-            Some(template) => Some(Saved {
-                root: None,
-                named: Some(template),
-                piped,
-            }),
-            None if table => None,
-            None => Some(Saved {
-                root: Some((path.to_path_buf(), names, sources)),
-                named: None,
-                piped,
-            }),
-        }
+        let place = match named {
+            Some(template) => SavedPlace::Named(template),
+            None if table_form(path).is_some() => return None,
+            None => SavedPlace::Dir {
+                root: path.to_path_buf(),
+                names,
+                sources,
+            },
+        };
+        Some(Saved { place, piped })
     }
 
     /// True if the job with `fields` and `seq` has its results saved.
     pub fn has(&self, fields: &[Vec<u8>], seq: usize) -> bool {
         let fields = inputs_of(self.piped, fields);
         let fields = fields.as_ref();
-        let stdout = match (&self.root, &self.named) {
-            (Some((root, names, sources)), _) => {
-                job_dir(root, names, *sources, fields).join("stdout")
-            }
-            (None, Some(template)) => {
+        let stdout = match &self.place {
+            SavedPlace::Dir {
+                root,
+                names,
+                sources,
+            } => job_dir(root, names, *sources, fields).join("stdout"),
+            SavedPlace::Named(template) => {
                 let name = template.render(fields, seq, Fill::Join, false).concat();
                 let path = PathBuf::from(OsStr::from_bytes(&name));
                 if name.ends_with(b"/") {
@@ -286,7 +293,6 @@ impl Saved {
                     path
                 }
             }
-            (None, None) => return false,
         };
         stdout.exists()
     }
