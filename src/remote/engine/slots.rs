@@ -11,7 +11,7 @@ use mio::Registry;
 
 use super::liveness::{ping_due, silent_at};
 use super::window::{Window, WindowPolicy};
-use super::{Engine, Phase, after};
+use super::{Engine, Phase, Settings, after};
 use crate::remote::Transport;
 use crate::remote::failure::{Ending, diagnose};
 use crate::remote::mux::{Gate, MASTER_CHECK, MasterFailure};
@@ -67,6 +67,12 @@ pub(super) struct SlotEntry {
     /// The `PING` sent when the worker answered `HELLO`, and when, until
     /// its `PONG`: a round trip of the link.
     pub(super) rtt_probe: Option<(u64, Instant)>,
+    /// The `PING` sent with the handshake of a slot that takes jobs early,
+    /// and when, until its `PONG`: a bound of the round trip from above
+    /// (it holds the session's opening and the worker's start), which the
+    /// window goes by if its first jobs come back before `rtt_probe`'s
+    /// answer.
+    pub(super) early_probe: Option<(u64, Instant)>,
     /// Its first job in flight was sent while it had none (its time
     /// includes a round trip).
     pub(super) head_sent_idle: bool,
@@ -101,6 +107,7 @@ impl SlotEntry {
                     exiting: None,
                     window: Window::new(window.for_transport(&h.transport)),
                     rtt_probe: None,
+                    early_probe: None,
                     head_sent_idle: false,
                 })
             })
@@ -187,6 +194,24 @@ fn placement(in_host: usize, starts: usize) -> usize {
     in_host.wrapping_add(starts.saturating_sub(1))
 }
 
+/// The `SESSION_INIT` of slot `number` on `host`: the pool's
+/// environment with the host's own over it, and its directory.
+fn session_init(settings: &Settings, host: &Host, number: u32) -> Frame {
+    let slot_timeout = settings.slot_timeout.as_millis();
+    Frame::SessionInit {
+        handlers: Vec::new(),
+        config: Vec::new(),
+        slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+        slot: number,
+        env: (settings.env.iter())
+            .filter(|(name, _)| !host.env.iter().any(|(n, _)| n == name))
+            .chain(&host.env)
+            .cloned()
+            .collect(),
+        workdir: host.workdir.clone(),
+    }
+}
+
 impl Engine {
     /// Starts the slots whose (re)start time has come; the slots of an ssh
     /// host through its master (see `mux.rs`), which is started first and
@@ -231,6 +256,7 @@ impl Engine {
             }
             entry.respawn_at = None;
             entry.rtt_probe = None;
+            entry.early_probe = None;
             entry.starts += 1;
             let _ = entry.first_start.get_or_insert(now);
             let deadline = after(now, self.settings.handshake_timeout);
@@ -239,19 +265,7 @@ impl Engine {
                 host: entry.host,
             };
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let slot_timeout = self.settings.slot_timeout.as_millis();
-            let session = Frame::SessionInit {
-                handlers: Vec::new(),
-                config: Vec::new(),
-                slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
-                slot: number,
-                env: (self.settings.env.iter())
-                    .filter(|(name, _)| !host.env.iter().any(|(n, _)| n == name))
-                    .chain(&host.env)
-                    .cloned()
-                    .collect(),
-                workdir: host.workdir.clone(),
-            };
+            let session = session_init(&self.settings, host, number);
             match Slot::spawn(
                 host,
                 control.as_deref(),
@@ -267,7 +281,20 @@ impl Engine {
                 deadline,
                 self.settings.max_frame,
             ) {
-                Ok(slot) => {
+                Ok(mut slot) => {
+                    // A session over a master that logged in reaches its
+                    // worker at once: its first jobs go out with its
+                    // handshake (base files, when there are some, first).
+                    // A `PING` behind its handshake: its answer bounds the
+                    // round trip before the one sent at `HELLO_ACK`
+                    // measures it (see `window.rs`).
+                    if control.is_some()
+                        && self.settings.base_files.is_none()
+                        && slot.take_jobs_early()
+                        && let Ok(seq) = slot.ping(now)
+                    {
+                        entry.early_probe = Some((seq, now));
+                    }
                     if matches!(host.transport, Transport::Ssh { .. }) {
                         self.mux.pace.started(now);
                     }
