@@ -60,6 +60,20 @@ fn nonall_and_onall_on_two_hosts() {
     args.extend_from_slice(&["--onall", "--results", results, "echo {}", ":::", "a", "b"]);
     same(&args, b"");
     assert!(!std::path::Path::new(results).exists());
+    // A table of results is left there empty, as GNU parallel leaves it.
+    let table = super::scratch("nonall-table").join("out.csv");
+    fs::write(&table, "old\n").unwrap();
+    let mut args: Vec<&str> = hosts.to_vec();
+    args.extend_from_slice(&["--nonall", "--results", table.to_str().unwrap(), "echo hi"]);
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let ours = super::hearth_with(&os, &super::scratch("nonall-table-run"), |cmd| cmd);
+    assert_eq!(
+        (ours.status.code(), &ours.stdout[..]),
+        (Some(0), &b"hi\nhi\n"[..]),
+        "{}",
+        super::shown(&ours)
+    );
+    assert_eq!(fs::read(&table).unwrap(), b"");
 }
 
 /// `--retries` runs a failed job again on another host, while there is
@@ -393,8 +407,48 @@ fn repeated_sorted_and_piped_hosts() {
 /// 143 and signal 0 (on this machine, exit 0 and signal 15).
 #[test]
 fn joblog_of_a_remote_job_killed_by_a_signal() {
-    let Some(sshd) = sshd() else { return };
-    let Some(parallel) = parallel() else { return };
+    let Some(logged) = remote_joblog("signal", &["-j1", "kill -{} $$", ":::", "TERM", "KILL"])
+    else {
+        return;
+    };
+    assert_eq!(logged[1..], ["1 node1 143 0", "2 node1 137 0"]);
+}
+
+/// A remote job stopped past `--timeout` is logged as GNU parallel logs
+/// it: it ends the job's ssh, so the joblog says exit 255 and signal 0,
+/// whether the job trapped the signal and exited or died of it (hearth's
+/// slots are logged in: a job never times out during a login).
+#[test]
+fn joblog_of_a_remote_job_timed_out() {
+    let Some(logged) = remote_joblog(
+        "timeout",
+        &[
+            "-j2",
+            // Long enough for GNU parallel's ssh to log in: killed while it
+            // logs in, ssh dies of the signal (-1 15).
+            "--timeout",
+            "3",
+            "{} sleep 10 & wait",
+            ":::",
+            "trap 'exit 3' TERM;",
+            "",
+        ],
+    ) else {
+        return;
+    };
+    let mut rows = logged[1..].to_vec();
+    rows.sort();
+    assert_eq!(rows, ["1 node1 255 0", "2 node1 255 0"]);
+}
+
+/// Runs hearth and GNU parallel with `args` on the private sshd's node1
+/// and a joblog, checks that their exit statuses and joblogs agree (Seq,
+/// Host, Exitval and Signal, in GNU parallel's order of lines) and
+/// returns hearth's joblog rows; `name` names their scratch directories.
+/// None if there is no sshd or GNU parallel.
+fn remote_joblog(name: &str, args: &[&str]) -> Option<Vec<String>> {
+    let sshd = sshd()?;
+    let parallel = parallel()?;
     let ssh = sshd.ssh_command().join(" ");
     let logged = |dir: &std::path::Path| -> Vec<String> {
         let log = fs::read_to_string(dir.join("log")).unwrap_or_default();
@@ -408,39 +462,36 @@ fn joblog_of_a_remote_job_killed_by_a_signal() {
             })
             .collect()
     };
-    let args = [
-        "--ssh",
-        &ssh,
-        "-S",
-        "node1",
-        "-j1",
-        "--joblog",
-        "log",
-        "kill -{} $$",
-        ":::",
-        "TERM",
-        "KILL",
-    ];
-    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let theirs_dir = super::scratch("signal-log-gnu");
-    let theirs = super::gnu_with(parallel, &os, &theirs_dir, |cmd| cmd);
-    let dir = super::scratch("signal-log");
+    let mut all = vec!["--ssh", &ssh, "-S", "node1", "--joblog", "log"];
+    all.extend_from_slice(args);
+    let os: Vec<&std::ffi::OsStr> = all.iter().map(std::ffi::OsStr::new).collect();
+    let theirs_dir = super::scratch(&format!("{name}-log-gnu"));
+    // The usual user's shell runs GNU parallel's ssh for each job (as the
+    // last command of `bash -c`, ssh itself gets --termseq's signals and
+    // exits 255; under dash, the shell dies of them).
+    let theirs = super::gnu_with(parallel, &os, &theirs_dir, |mut cmd| {
+        let _ = cmd.env("PARALLEL_SHELL", "/bin/bash");
+        cmd
+    });
+    let dir = super::scratch(&format!("{name}-log"));
     let ours = super::hearth_with(&os, &dir, |cmd| cmd);
+    // GNU parallel writes the rows as jobs end; hearth too, but two jobs
+    // may end in either order.
+    let sorted = |mut rows: Vec<String>| {
+        rows[1..].sort();
+        rows
+    };
     assert_eq!(
-        (ours.status.code(), logged(&dir)),
-        (theirs.status.code(), logged(&theirs_dir)),
+        (ours.status.code(), sorted(logged(&dir))),
+        (theirs.status.code(), sorted(logged(&theirs_dir))),
         "{}\n{}",
         super::shown(&ours),
         super::shown(&theirs)
     );
-    assert_eq!(
-        logged(&dir)[1..],
-        ["1 node1 143 0", "2 node1 137 0"],
-        "{}",
-        super::shown(&ours)
-    );
+    let rows = logged(&dir);
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&theirs_dir);
+    Some(rows)
 }
 
 /// GNU parallel's host groups in `-S`: `@g1/node1` puts node1 in group

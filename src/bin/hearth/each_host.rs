@@ -82,7 +82,9 @@ impl std::fmt::Display for Failed {
 /// Runs the planned jobs on every host of the options.
 pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let (grouping, order) = grouping_and_order(args);
-    say_no_results(args);
+    if let Err(err) = no_results(args) {
+        return own_error(&err);
+    }
     let mut printer = match Printer::new(settings(args, grouping)) {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
@@ -215,16 +217,29 @@ impl Failures {
     }
 }
 
-/// Says that `--results` is not written: GNU parallel hands it to none
-/// of its runs per host, so it prints the outputs and writes no results.
-fn say_no_results(args: &MapArgs) {
-    if let Some(results) = &args.results {
+/// `--results` is not written: GNU parallel hands it to none of its runs
+/// per host, so it prints the outputs and writes no results; a table
+/// (`.csv`, `.tsv`, `.json`) it leaves empty, made or emptied, and so
+/// does hearth. `hearth map` says so; started as `parallel`, it is as
+/// silent as GNU parallel. An error: the table cannot be made.
+fn no_results(args: &MapArgs) -> Result<(), String> {
+    let Some(results) = &args.results else {
+        return Ok(());
+    };
+    let table = crate::results::is_table(results);
+    if table {
+        std::fs::File::create(results)
+            .map_err(|err| format!("cannot make --results {}: {err}", results.display()))?;
+    }
+    if !args.order.as_parallel {
         say!(
-            "hearth map: --results {} is not written with --onall or --nonall (nor by GNU \
-             parallel): the outputs are printed; use --tag to tell the hosts apart",
-            results.display()
+            "hearth map: --results {} is {} with --onall or --nonall (as by GNU parallel): \
+             the outputs are printed; use --tag to tell the hosts apart",
+            results.display(),
+            if table { "left empty" } else { "not written" }
         );
     }
+    Ok(())
 }
 
 /// The names of the hosts with slots, as the summary shows them (pdsh

@@ -479,6 +479,9 @@ impl Printer {
             // killed a remote job, and so logs it.
             Ok(out) if ran_remotely(job) => (out.status_code(), 0),
             Ok(out) => (out.exit.unwrap_or(0), out.signal.unwrap_or(0)),
+            // Stopped past --timeout on another host: GNU parallel ends
+            // the job's ssh, which exits 255, and so logs it.
+            Err(JobFailure::TimedOut { .. }) if ran_remotely(job) => (255, 0),
             // Stopped past --timeout by --termseq's signals: as GNU
             // parallel logs it, the exit status of a command that trapped
             // them and exited (-1 for 0: it did time out), or the signal

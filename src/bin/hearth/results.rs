@@ -221,6 +221,12 @@ fn job_dir(root: &Path, names: &[Vec<u8>], sources: usize, fields: &[Vec<u8>]) -
     PathBuf::from(OsStr::from_bytes(&dir))
 }
 
+/// True if the results `path` names a table (`.csv`, `.tsv`, `.json`),
+/// not a directory.
+pub fn is_table(path: &Path) -> bool {
+    table_form(path).is_some()
+}
+
 /// The form of the results file `path`, if its name makes it a table
 /// (`.csv`, `.tsv`, `.json`, in any case); `None` for a directory.
 fn table_form(path: &Path) -> Option<Form> {
