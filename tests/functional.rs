@@ -20,6 +20,10 @@ mod net;
 mod net_thread_safe;
 #[path = "functional/pipe.rs"]
 mod pipe;
+#[path = "functional/polled_actor_group.rs"]
+mod polled_actor_group;
+#[path = "functional/polled_actor_ref.rs"]
+mod polled_actor_ref;
 #[path = "functional/priority.rs"]
 mod priority;
 #[path = "functional/runtime.rs"]
