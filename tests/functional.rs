@@ -26,6 +26,8 @@ mod polled_actor_group;
 mod polled_actor_ref;
 #[path = "functional/priority.rs"]
 mod priority;
+#[path = "functional/restart_supervisor_macro.rs"]
+mod restart_supervisor_macro;
 #[path = "functional/runtime.rs"]
 mod runtime;
 #[path = "functional/shared_scheduler.rs"]
