@@ -34,6 +34,8 @@ mod runtime;
 mod shared_scheduler;
 #[path = "functional/shutting_down.rs"]
 mod shutting_down;
+#[path = "functional/spawning.rs"]
+mod spawning;
 #[path = "functional/supervisor.rs"]
 mod supervisor;
 #[path = "functional/sync_actor.rs"]
