@@ -15,7 +15,8 @@
 //! runtime to run it, which the test polls with [`poll_actor`] (and
 //! futures with [`poll_future`], streams with [`poll_next`]);
 //! [`join`], [`join_many`] and [`join_all`] block the test's thread until
-//! actors running elsewhere stopped; [`size_of_actor`] and
+//! actors running elsewhere stopped; [`spawn_sync_actor`] starts a
+//! synchronous actor on a thread of its own; [`size_of_actor`] and
 //! [`size_of_actor_val`] tell what an actor costs.
 //!
 //! Enable it for your tests only:
@@ -60,8 +61,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{self, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Actor, Context, NewActor, SyncActor};
 use crate::inbox;
+use crate::supervisor::SyncSupervisor;
+use crate::sync_worker;
 use crate::worker::local_worker::LocalWorker;
 use crate::{ActorGroup, ActorOptions, ActorRef, RuntimeRef, ThreadLocal, ThreadSafe};
 
@@ -427,6 +430,82 @@ where
     });
     let actor = new_actor.new(ctx, arg)?;
     Ok((actor, ActorRef::from_sender(sender)))
+}
+
+/// Starts a synchronous actor on a thread of its own, outside any runtime
+/// (Heph's function of the same name): the test sends it messages through
+/// the reference and waits for its end with [`SyncActorThread::join`].
+/// The actor is supervised as on a runtime.
+///
+/// # Errors
+///
+/// The thread could not be started.
+///
+/// # Panics
+///
+/// As [`init_local_actor`].
+///
+/// # Examples
+///
+/// ```
+/// use hearth::actor::{actor_fn, SyncContext};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::test::spawn_sync_actor;
+/// use hearth::ActorOptions;
+///
+/// fn sum(mut ctx: SyncContext<u64>, count: usize) -> Result<(), String> {
+///     let total: u64 = (0..count).map_while(|_| ctx.receive_next().ok()).sum();
+///     if total == 3 { Ok(()) } else { Err(format!("sum {total}")) }
+/// }
+///
+/// let (thread, actor_ref) =
+///     spawn_sync_actor(NoSupervisor, actor_fn(sum), 2, ActorOptions::default()).unwrap();
+/// actor_ref.try_send(1u64).unwrap();
+/// actor_ref.try_send(2u64).unwrap();
+/// thread.join().unwrap();
+/// ```
+pub fn spawn_sync_actor<S, A>(
+    supervisor: S,
+    actor: A,
+    arg: A::Argument,
+    options: ActorOptions,
+) -> Result<(SyncActorThread, ActorRef<A::Message>), crate::Error>
+where
+    S: SyncSupervisor<A> + Send + 'static,
+    A: SyncActor + Send + 'static,
+    A::Argument: Send + 'static,
+    A::Message: Send + 'static,
+{
+    let inbox = inbox::new(options.inbox_capacity());
+    let actor_ref = ActorRef::from_sender(inbox.sender());
+    let shared = THREAD_RUNTIME.with(|rt| rt.worker.runtime_ref().internals.shared.clone());
+    let handle = sync_worker::start(0, supervisor, actor, arg, inbox, shared)
+        .map_err(crate::Error::start_sync_worker)?;
+    Ok((SyncActorThread { handle }, actor_ref))
+}
+
+/// The thread of a synchronous actor started by [`spawn_sync_actor`].
+pub struct SyncActorThread {
+    handle: sync_worker::SyncWorkerHandle,
+}
+
+impl SyncActorThread {
+    /// Waits for the actor to end (it returned, or its supervisor stopped
+    /// it) and its thread with it.
+    ///
+    /// # Errors
+    ///
+    /// The thread ended with an error: a panic outside the actor (in its
+    /// supervisor).
+    pub fn join(self) -> Result<(), crate::Error> {
+        self.handle.join()
+    }
+}
+
+impl fmt::Debug for SyncActorThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncActorThread").finish_non_exhaustive()
+    }
 }
 
 /// Polls `actor` once, with a waker that does nothing (Heph's function of
