@@ -17,7 +17,7 @@ use hearth::test::{
     JoinResult, init_actor, init_local_actor, join, join_many, poll_actor, poll_future,
     size_of_actor, size_of_actor_val,
 };
-use hearth::{ActorOptions, ActorRef, Runtime, ThreadLocal, ThreadSafe};
+use hearth::{ActorOptions, ActorRef, NoMessages, RecvError, Runtime, ThreadLocal, ThreadSafe};
 
 use super::{assert_send, assert_sync};
 
@@ -457,4 +457,108 @@ fn join_blocks_until_actors_on_a_runtime_stopped() {
     assert!(takers.iter().all(|taker| !taker.is_connected()));
     drop(takers);
     started.join().unwrap().unwrap();
+}
+
+/// Receives without waiting, then waiting, then sees the end.
+async fn receives_to_the_end(mut ctx: Context<usize, ThreadLocal>) -> Result<(), String> {
+    let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_owned()) };
+    check(
+        ctx.try_receive_next() == Err(RecvError::Empty),
+        "empty at first",
+    )?;
+    check(ctx.receive_next().await == Ok(123), "the message")?;
+    check(ctx.receive_next().await == Err(NoMessages), "the end")?;
+    check(
+        ctx.try_receive_next() == Err(RecvError::Disconnected),
+        "disconnected",
+    )
+}
+
+#[test]
+fn context_receives_until_every_reference_is_gone() {
+    assert_send::<Context<(), ThreadSafe>>();
+    assert_sync::<Context<(), ThreadSafe>>();
+    let (actor, actor_ref) = init_local_actor(actor_fn(receives_to_the_end), ()).unwrap();
+    let mut actor = pin!(actor);
+    assert!(poll_actor(actor.as_mut()).is_pending());
+    actor_ref.try_send(123usize).unwrap();
+    assert!(poll_actor(actor.as_mut()).is_pending());
+    drop(actor_ref);
+    assert_eq!(poll_actor(actor.as_mut()), Poll::Ready(Ok(())));
+}
+
+/// Once nobody else can reach it, sends to itself.
+async fn sends_to_itself(mut ctx: Context<usize, ThreadLocal>) -> Result<(), String> {
+    if ctx.receive_next().await != Err(NoMessages) {
+        return Err("expected the end".to_owned());
+    }
+    let me = ctx.actor_ref();
+    me.send(123usize).await.map_err(|err| err.to_string())?;
+    match ctx.receive_next().await {
+        Ok(123) => Ok(()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+#[test]
+fn an_actor_reaches_itself_through_its_context() {
+    let (actor, actor_ref) = init_local_actor(actor_fn(sends_to_itself), ()).unwrap();
+    drop(actor_ref);
+    assert_eq!(poll_actor(pin!(actor)), Poll::Ready(Ok(())));
+}
+
+/// Takes one 123.
+async fn takes_123(mut ctx: Context<usize, ThreadSafe>) -> Result<(), String> {
+    match ctx.receive_next().await {
+        Ok(123) => Ok(()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+/// Spawns two actors through its context, with and without `try_`, and
+/// tells `out` how that went.
+async fn spawns_through_its_context(
+    mut ctx: Context<(), ThreadSafe>,
+    out: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    use hearth::Spawn;
+    let first = ctx.try_spawn(
+        NoSupervisor,
+        actor_fn(takes_123),
+        (),
+        ActorOptions::default(),
+    );
+    let second = ctx.spawn(
+        NoSupervisor,
+        actor_fn(takes_123),
+        (),
+        ActorOptions::default(),
+    );
+    let mut result = first
+        .map(|first| [first, second])
+        .map_err(|err| err.to_string());
+    if let Ok(actor_refs) = &mut result {
+        for actor_ref in actor_refs.iter() {
+            if let Err(err) = actor_ref.send(123usize).await {
+                let _ = out.send(Err(err.to_string()));
+                return;
+            }
+            actor_ref.join().await;
+        }
+    }
+    let _ = out.send(result.map(|_| ()));
+}
+
+#[test]
+fn a_thread_safe_actor_spawns_through_its_context() {
+    let mut runtime = Runtime::setup().num_threads(1).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = runtime.spawn(
+        NoSupervisor,
+        actor_fn(spawns_through_its_context),
+        tx,
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    assert_eq!(rx.recv().unwrap(), Ok(()));
 }
