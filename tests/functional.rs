@@ -14,6 +14,8 @@ mod actor_group;
 mod actor_ref;
 #[path = "functional/fairness.rs"]
 mod fairness;
+#[path = "functional/from_message.rs"]
+mod from_message;
 #[path = "functional/net.rs"]
 mod net;
 #[path = "functional/net_thread_safe.rs"]
