@@ -61,6 +61,9 @@ fn references_are_send_and_sync_whatever_the_message() {
     assert_send::<ActorRef<UnsafeCell<()>>>();
     assert_sync::<ActorRef<UnsafeCell<()>>>();
     assert_send::<hearth::actor_ref::SendValue<'static, ()>>();
+    assert_sync::<hearth::actor_ref::SendValue<'static, ()>>();
+    assert_send::<hearth::actor_ref::Join<'static, ()>>();
+    assert_sync::<hearth::actor_ref::Join<'static, ()>>();
 }
 
 #[test]
