@@ -290,6 +290,11 @@ impl<Arg> RestartSupervisor<Arg> {
         self
     }
 
+    /// What [`RestartSupervisor::log_as`] set, if it was called.
+    pub fn about(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
     /// Number of restarts counted in the current window.
     pub fn restarts(&self) -> usize {
         self.restarts.len()
@@ -402,4 +407,264 @@ pub(crate) fn with_actor<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
 /// supervisor call).
 fn current_actor() -> &'static str {
     CURRENT_ACTOR.with(std::cell::Cell::get)
+}
+
+/// Defines a supervisor type that restarts its actor with the same
+/// argument, Heph's `restart_supervisor!`: a named type to write in
+/// signatures and statics, over a [`RestartSupervisor`] with the budget
+/// the macro was given.
+///
+/// The forms, each with an optional visibility before the name:
+///
+/// - `restart_supervisor!(Name, "actor name")`: for actors whose argument
+///   is `()`.
+/// - `restart_supervisor!(Name, "actor name", Arg)`: the argument type;
+///   `()`, a type, or a tuple of types.
+/// - `restart_supervisor!(Name, "actor name", Arg, max_restarts, within)`:
+///   with the budget (a `usize` and a `Duration`; by default
+///   [`RestartSupervisor::DEFAULT_MAX_RESTARTS`] within
+///   [`RestartSupervisor::DEFAULT_WINDOW`]).
+/// - `restart_supervisor!(Name, "actor name", Arg, max_restarts, within,
+///   ": format {}", args.0, ...)`: with a format string added to the actor
+///   name in the logs and its arguments, where `args` is the supervisor's
+///   argument (`args`, `args.0`, `args.1.name`).
+///
+/// The type has `Name::new(..)`, taking the argument (nothing for `()`,
+/// each element of a tuple of two to six as an argument of its own, and a
+/// longer tuple as one), and the constants `Name::MAX_RESTARTS` and
+/// `Name::MAX_DURATION`. It supervises any actor (and sync actor) whose
+/// argument is `Arg` and whose errors implement `Display`, and decides as
+/// [`RestartSupervisor`] does: at most `MAX_RESTARTS` restarts within
+/// `MAX_DURATION`, then the actor is stopped. Its log lines carry the
+/// actor name and the format's text as their `about` key.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use hearth::restart_supervisor;
+///
+/// restart_supervisor!(
+///     pub ConnectionSupervisor,
+///     "connection",
+///     (String, u16),
+///     3,
+///     Duration::from_secs(30),
+///     " to {}:{}",
+///     args.0,
+///     args.1,
+/// );
+///
+/// let supervisor = ConnectionSupervisor::new("db.local".to_owned(), 5432);
+/// assert_eq!(ConnectionSupervisor::MAX_RESTARTS, 3);
+/// assert_eq!(supervisor.about(), "connection to db.local:5432");
+/// ```
+#[macro_export]
+macro_rules! restart_supervisor {
+    ($vis:vis $name:ident, $actor:expr $(,)?) => {
+        $crate::restart_supervisor!($vis $name, $actor, ());
+    };
+    // `()` or a tuple.
+    ($vis:vis $name:ident, $actor:expr, ( $($arg:ty),* ) $(, $($options:tt)*)?) => {
+        $crate::__restart_supervisor_options!(
+            [$vis $name, $actor, ( $($arg),* )] $($($options)*)?
+        );
+    };
+    // One type.
+    ($vis:vis $name:ident, $actor:expr, $arg:ty $(, $($options:tt)*)?) => {
+        $crate::__restart_supervisor_options!([$vis $name, $actor, ($arg)] $($($options)*)?);
+    };
+}
+
+/// Reads the optional budget and log format of [`restart_supervisor!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __restart_supervisor_options {
+    ([$($head:tt)*]) => {
+        $crate::__restart_supervisor_type!(
+            [$($head)*]
+            $crate::supervisor::RestartSupervisor::<()>::DEFAULT_MAX_RESTARTS,
+            $crate::supervisor::RestartSupervisor::<()>::DEFAULT_WINDOW,
+            ""
+        );
+    };
+    ([$($head:tt)*] $max:expr, $within:expr $(,)?) => {
+        $crate::__restart_supervisor_type!([$($head)*] $max, $within, "");
+    };
+    ([$($head:tt)*] $max:expr, $within:expr, $format:expr $(, args $(. $field:tt)*)* $(,)?) => {
+        $crate::__restart_supervisor_type!(
+            [$($head)*] $max, $within, $format $(, args $(. $field)*)*
+        );
+    };
+}
+
+/// Defines the type of [`restart_supervisor!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __restart_supervisor_type {
+    (
+        [$vis:vis $name:ident, $actor:expr, ( $($arg:ty),* )]
+        $max:expr, $within:expr, $format:expr $(, args $(. $field:tt)*)*
+    ) => {
+        #[doc = ::std::concat!(
+            "Restarts ", $actor, " with the same argument, at most `",
+            ::std::stringify!($max), "` times within `", ::std::stringify!($within), "`."
+        )]
+        #[derive(Clone, Debug)]
+        $vis struct $name($crate::supervisor::RestartSupervisor<( $($arg),* )>);
+
+        #[allow(dead_code, unused_qualifications)]
+        impl $name {
+            /// The restarts allowed within [`Self::MAX_DURATION`].
+            $vis const MAX_RESTARTS: usize = $max;
+            /// The window in which restarts are counted.
+            $vis const MAX_DURATION: ::std::time::Duration = $within;
+
+            $crate::__restart_supervisor_new!($vis ( $($arg),* ) [$actor, $format $(, args $(. $field)*)*]);
+
+            /// The actor name and the format's text, said in the log lines.
+            $vis fn about(&self) -> &str {
+                self.0.about().unwrap_or_default()
+            }
+
+            fn with_args(args: ( $($arg),* ), about: ::std::string::String) -> $name {
+                $name(
+                    $crate::supervisor::RestartSupervisor::new(args)
+                        .max_restarts(Self::MAX_RESTARTS)
+                        .within(Self::MAX_DURATION)
+                        .log_as(about),
+                )
+            }
+        }
+
+        impl<NA> $crate::supervisor::Supervisor<NA> for $name
+        where
+            NA: $crate::actor::NewActor<Argument = ( $($arg),* )>,
+            <NA::Actor as $crate::actor::Actor>::Error: ::std::fmt::Display,
+        {
+            fn decide(
+                &mut self,
+                err: <NA::Actor as $crate::actor::Actor>::Error,
+            ) -> $crate::supervisor::SupervisorStrategy<NA::Argument> {
+                $crate::supervisor::Supervisor::<NA>::decide(&mut self.0, err)
+            }
+
+            fn decide_on_panic(
+                &mut self,
+                panic: ::std::boxed::Box<dyn ::std::any::Any + ::std::marker::Send + 'static>,
+            ) -> $crate::supervisor::SupervisorStrategy<NA::Argument> {
+                $crate::supervisor::Supervisor::<NA>::decide_on_panic(&mut self.0, panic)
+            }
+
+            fn decide_on_restart_error(
+                &mut self,
+                err: NA::Error,
+            ) -> $crate::supervisor::SupervisorStrategy<NA::Argument> {
+                $crate::supervisor::Supervisor::<NA>::decide_on_restart_error(&mut self.0, err)
+            }
+
+            fn second_restart_error(&mut self, err: NA::Error) {
+                $crate::supervisor::Supervisor::<NA>::second_restart_error(&mut self.0, err);
+            }
+        }
+
+        impl<A> $crate::supervisor::SyncSupervisor<A> for $name
+        where
+            A: $crate::actor::SyncActor<Argument = ( $($arg),* )>,
+            A::Error: ::std::fmt::Display,
+        {
+            fn decide(&mut self, err: A::Error) -> $crate::supervisor::SupervisorStrategy<A::Argument> {
+                $crate::supervisor::SyncSupervisor::<A>::decide(&mut self.0, err)
+            }
+
+            fn decide_on_panic(
+                &mut self,
+                panic: ::std::boxed::Box<dyn ::std::any::Any + ::std::marker::Send + 'static>,
+            ) -> $crate::supervisor::SupervisorStrategy<A::Argument> {
+                $crate::supervisor::SyncSupervisor::<A>::decide_on_panic(&mut self.0, panic)
+            }
+        }
+    };
+}
+
+/// The `new` of [`restart_supervisor!`]'s type: its parameters follow the
+/// argument type's shape.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __restart_supervisor_new {
+    ($vis:vis () [$($about:tt)*]) => {
+        /// The supervisor.
+        $vis fn new() -> Self {
+            let args = ();
+            Self::with_args(args, $crate::__restart_supervisor_about!(args, $($about)*))
+        }
+    };
+    ($vis:vis ($a0:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with `arg`.
+        $vis fn new(arg: $a0) -> Self {
+            let args = arg;
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    ($vis:vis ($a0:ty, $a1:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with the tuple of its arguments.
+        $vis fn new(a0: $a0, a1: $a1) -> Self {
+            let args = (a0, a1);
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    ($vis:vis ($a0:ty, $a1:ty, $a2:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with the tuple of its arguments.
+        $vis fn new(a0: $a0, a1: $a1, a2: $a2) -> Self {
+            let args = (a0, a1, a2);
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    ($vis:vis ($a0:ty, $a1:ty, $a2:ty, $a3:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with the tuple of its arguments.
+        $vis fn new(a0: $a0, a1: $a1, a2: $a2, a3: $a3) -> Self {
+            let args = (a0, a1, a2, a3);
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    ($vis:vis ($a0:ty, $a1:ty, $a2:ty, $a3:ty, $a4:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with the tuple of its arguments.
+        $vis fn new(a0: $a0, a1: $a1, a2: $a2, a3: $a3, a4: $a4) -> Self {
+            let args = (a0, a1, a2, a3, a4);
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    ($vis:vis ($a0:ty, $a1:ty, $a2:ty, $a3:ty, $a4:ty, $a5:ty) [$($about:tt)*]) => {
+        /// The supervisor, restarting with the tuple of its arguments.
+        $vis fn new(a0: $a0, a1: $a1, a2: $a2, a3: $a3, a4: $a4, a5: $a5) -> Self {
+            let args = (a0, a1, a2, a3, a4, a5);
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+    // Seven or more: the tuple itself.
+    ($vis:vis ( $($arg:ty),* ) [$($about:tt)*]) => {
+        /// The supervisor, restarting with `args`.
+        $vis fn new(args: ( $($arg),* )) -> Self {
+            let about = $crate::__restart_supervisor_about!(args, $($about)*);
+            Self::with_args(args, about)
+        }
+    };
+}
+
+/// The `about` text of [`restart_supervisor!`]'s type: the actor name and
+/// the format, with `args` (the `new` function's binding, named by the
+/// caller of that macro) in its arguments.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __restart_supervisor_about {
+    ($args:ident, $actor:expr, $format:expr $(, args $(. $field:tt)*)*) => {
+        ::std::format!(::std::concat!("{}", $format), $actor $(, $args $(. $field)*)*)
+    };
 }

@@ -10,6 +10,15 @@
 //! [`set_message_loss`] makes sends lose a share of their messages, to test
 //! that actors cope with lost messages.
 //!
+//! Heph's free functions are here under their names too:
+//! [`init_local_actor`] and [`init_actor`] make an actor without a
+//! runtime to run it, which the test polls with [`poll_actor`] (and
+//! futures with [`poll_future`], streams with [`poll_next`]);
+//! [`join`], [`join_many`] and [`join_all`] block the test's thread until
+//! actors running elsewhere stopped; [`spawn_sync_actor`] starts a
+//! synchronous actor on a thread of its own; [`size_of_actor`] and
+//! [`size_of_actor_val`] tell what an actor costs.
+//!
 //! Enable it for your tests only:
 //!
 //! ```toml
@@ -50,12 +59,14 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{self, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::actor::{Actor, Context, NewActor};
+use crate::actor::{Actor, Context, NewActor, SyncActor};
 use crate::inbox;
+use crate::supervisor::SyncSupervisor;
+use crate::sync_worker;
 use crate::worker::local_worker::LocalWorker;
-use crate::{ActorRef, RuntimeRef, ThreadLocal, ThreadSafe};
+use crate::{ActorGroup, ActorOptions, ActorRef, RuntimeRef, ThreadLocal, ThreadSafe};
 
 /// An actor made by a test runtime, and a reference to it.
 pub type Created<NA> = (
@@ -319,6 +330,306 @@ impl<M> fmt::Debug for TestInbox<M> {
         f.debug_struct("TestInbox")
             .field("waiting", &self.len())
             .finish()
+    }
+}
+
+/// An actor made by [`init_local_actor`] or [`init_actor`], not yet
+/// polled, and a reference to it.
+pub type Initialised<NA> = (<NA as NewActor>::Actor, ActorRef<<NA as NewActor>::Message>);
+
+thread_local! {
+    /// The runtime of the actors made by [`init_local_actor`] and
+    /// [`init_actor`] on this thread.
+    static THREAD_RUNTIME: TestRuntime =
+        TestRuntime::new().expect("hearth::test: creating the test runtime's poll and waker");
+}
+
+/// Creates a thread-local actor without spawning it, and a reference to it,
+/// as Heph's function of the same name: the test polls the actor itself
+/// with [`poll_actor`] and sends it messages through the reference.
+///
+/// The actor belongs to a runtime of the calling thread that runs nothing by
+/// itself; wake-ups are not recorded (use [`TestRuntime::actor`] to see
+/// them). Its inbox holds [`ActorOptions::DEFAULT_INBOX_CAPACITY`]
+/// messages and closes when the actor returns or is dropped: its
+/// references then see it stopped ([`ActorRef::is_connected`] is false)
+/// and its joiners are done, as on a worker.
+///
+/// # Errors
+///
+/// What the actor's `NewActor::new` returned.
+///
+/// # Panics
+///
+/// The first call on a thread makes the thread's runtime; if its poll or
+/// waker cannot be made (out of file descriptors), it panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::pin::pin;
+/// use std::task::Poll;
+///
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::test::{init_local_actor, poll_actor};
+/// use hearth::ThreadLocal;
+///
+/// async fn sum(mut ctx: Context<u32, ThreadLocal>, count: usize) -> Result<(), String> {
+///     let mut total = 0;
+///     for _ in 0..count {
+///         total += ctx.receive_next().await.map_err(|err| err.to_string())?;
+///     }
+///     if total == 6 { Ok(()) } else { Err(format!("sum {total}")) }
+/// }
+///
+/// let (actor, actor_ref) = init_local_actor(actor_fn(sum), 3).unwrap();
+/// let mut actor = pin!(actor);
+/// actor_ref.try_send(1u32).unwrap();
+/// assert!(poll_actor(actor.as_mut()).is_pending());
+/// actor_ref.try_send(2u32).unwrap();
+/// actor_ref.try_send(3u32).unwrap();
+/// assert_eq!(poll_actor(actor.as_mut()), Poll::Ready(Ok(())));
+/// assert!(!actor_ref.is_connected());
+/// ```
+pub fn init_local_actor<NA>(
+    mut new_actor: NA,
+    arg: NA::Argument,
+) -> Result<Initialised<NA>, NA::Error>
+where
+    NA: NewActor<RuntimeAccess = ThreadLocal>,
+{
+    let (receiver, sender) = inbox::closing_with_receiver(ActorOptions::DEFAULT_INBOX_CAPACITY);
+    let ctx = THREAD_RUNTIME.with(|rt| {
+        let rt_ref = rt.worker.runtime_ref();
+        let shared = rt_ref.internals.shared.clone();
+        Context::new(receiver, ThreadLocal::new(rt_ref.clone()), shared)
+    });
+    let actor = new_actor.new(ctx, arg)?;
+    Ok((actor, ActorRef::from_sender(sender)))
+}
+
+/// Creates a thread-safe actor without spawning it, and a reference to it,
+/// as [`init_local_actor`] does for thread-local ones (Heph's function of
+/// the same name).
+///
+/// # Errors
+///
+/// What the actor's `NewActor::new` returned.
+///
+/// # Panics
+///
+/// As [`init_local_actor`].
+pub fn init_actor<NA>(mut new_actor: NA, arg: NA::Argument) -> Result<Initialised<NA>, NA::Error>
+where
+    NA: NewActor<RuntimeAccess = ThreadSafe>,
+{
+    let (receiver, sender) = inbox::closing_with_receiver(ActorOptions::DEFAULT_INBOX_CAPACITY);
+    let ctx = THREAD_RUNTIME.with(|rt| {
+        let shared = rt.worker.runtime_ref().internals.shared.clone();
+        Context::new(receiver, rt.thread_safe(), shared)
+    });
+    let actor = new_actor.new(ctx, arg)?;
+    Ok((actor, ActorRef::from_sender(sender)))
+}
+
+/// Starts a synchronous actor on a thread of its own, outside any runtime
+/// (Heph's function of the same name): the test sends it messages through
+/// the reference and waits for its end with [`SyncActorThread::join`].
+/// The actor is supervised as on a runtime.
+///
+/// # Errors
+///
+/// The thread could not be started.
+///
+/// # Panics
+///
+/// As [`init_local_actor`].
+///
+/// # Examples
+///
+/// ```
+/// use hearth::actor::{actor_fn, SyncContext};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::test::spawn_sync_actor;
+/// use hearth::ActorOptions;
+///
+/// fn sum(mut ctx: SyncContext<u64>, count: usize) -> Result<(), String> {
+///     let total: u64 = (0..count).map_while(|_| ctx.receive_next().ok()).sum();
+///     if total == 3 { Ok(()) } else { Err(format!("sum {total}")) }
+/// }
+///
+/// let (thread, actor_ref) =
+///     spawn_sync_actor(NoSupervisor, actor_fn(sum), 2, ActorOptions::default()).unwrap();
+/// actor_ref.try_send(1u64).unwrap();
+/// actor_ref.try_send(2u64).unwrap();
+/// thread.join().unwrap();
+/// ```
+pub fn spawn_sync_actor<S, A>(
+    supervisor: S,
+    actor: A,
+    arg: A::Argument,
+    options: ActorOptions,
+) -> Result<(SyncActorThread, ActorRef<A::Message>), crate::Error>
+where
+    S: SyncSupervisor<A> + Send + 'static,
+    A: SyncActor + Send + 'static,
+    A::Argument: Send + 'static,
+    A::Message: Send + 'static,
+{
+    let inbox = inbox::new(options.inbox_capacity());
+    let actor_ref = ActorRef::from_sender(inbox.sender());
+    let shared = THREAD_RUNTIME.with(|rt| rt.worker.runtime_ref().internals.shared.clone());
+    let handle = sync_worker::start(0, supervisor, actor, arg, inbox, shared)
+        .map_err(crate::Error::start_sync_worker)?;
+    Ok((SyncActorThread { handle }, actor_ref))
+}
+
+/// The thread of a synchronous actor started by [`spawn_sync_actor`].
+pub struct SyncActorThread {
+    handle: sync_worker::SyncWorkerHandle,
+}
+
+impl SyncActorThread {
+    /// Waits for the actor to end (it returned, or its supervisor stopped
+    /// it) and its thread with it.
+    ///
+    /// # Errors
+    ///
+    /// The thread ended with an error: a panic outside the actor (in its
+    /// supervisor).
+    pub fn join(self) -> Result<(), crate::Error> {
+        self.handle.join()
+    }
+}
+
+impl fmt::Debug for SyncActorThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncActorThread").finish_non_exhaustive()
+    }
+}
+
+/// Polls `actor` once, with a waker that does nothing (Heph's function of
+/// the same name): `Pending` while it waits, `Ready` with its result once
+/// it returned. To see wake-ups, use [`TestActor::poll`] and
+/// [`TestActor::was_woken`].
+pub fn poll_actor<A: Actor + ?Sized>(actor: Pin<&mut A>) -> Poll<Result<(), A::Error>> {
+    actor.try_poll(&mut task::Context::from_waker(Waker::noop()))
+}
+
+/// Polls `future` once, with a waker that does nothing (Heph's function of
+/// the same name).
+pub fn poll_future<Fut: Future + ?Sized>(future: Pin<&mut Fut>) -> Poll<Fut::Output> {
+    future.poll(&mut task::Context::from_waker(Waker::noop()))
+}
+
+/// Polls `stream` once for its next item, with a waker that does nothing
+/// (Heph's function of the same name, for its async iterators): hearth's
+/// streams ([`Interval`](crate::timer::Interval), a listener's incoming
+/// connections) are `futures_core::Stream`s.
+pub fn poll_next<S: futures_core::Stream + ?Sized>(stream: Pin<&mut S>) -> Poll<Option<S::Item>> {
+    stream.poll_next(&mut task::Context::from_waker(Waker::noop()))
+}
+
+/// The size in bytes of the actors `NA` makes (Heph's function of the same
+/// name): the state an actor keeps across its waits, which every spawned
+/// actor allocates.
+pub fn size_of_actor<NA: NewActor>() -> usize {
+    std::mem::size_of::<NA::Actor>()
+}
+
+/// [`size_of_actor`] for the type of `new_actor`, whose type an actor
+/// function's cannot be named (`size_of_actor_val(&actor_fn(my_actor))`).
+pub fn size_of_actor_val<NA: NewActor>(new_actor: &NA) -> usize {
+    let _ = new_actor;
+    size_of_actor::<NA>()
+}
+
+/// What [`join`], [`join_many`] and [`join_all`] saw (Heph's type of the
+/// same name).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[must_use = "a join may have timed out"]
+pub enum JoinResult {
+    /// Every actor stopped.
+    Ok,
+    /// The time was up with an actor still running.
+    TimedOut,
+}
+
+impl JoinResult {
+    /// Expects [`JoinResult::Ok`].
+    ///
+    /// # Panics
+    ///
+    /// On [`JoinResult::TimedOut`], saying so.
+    #[track_caller]
+    pub fn unwrap(self) {
+        assert!(self == JoinResult::Ok, "joining actors timed out");
+    }
+}
+
+/// Blocks the calling thread until the actor of `actor_ref` has stopped,
+/// or `timeout` has passed (Heph's function of the same name). The actor
+/// runs elsewhere: on a runtime's worker (a [`Runtime`](crate::Runtime)
+/// started on another thread) or a sync actor's thread. Not for the
+/// actors of a [`TestRuntime`] of this thread, which run only while the
+/// test drives them.
+pub fn join<M>(actor_ref: &ActorRef<M>, timeout: Duration) -> JoinResult {
+    join_many(std::slice::from_ref(actor_ref), timeout)
+}
+
+/// [`join`] for several actors, with one `timeout` for them all.
+pub fn join_many<M>(actor_refs: &[ActorRef<M>], timeout: Duration) -> JoinResult {
+    let deadline = Instant::now().checked_add(timeout);
+    for actor_ref in actor_refs {
+        if block_until(actor_ref.join(), deadline).is_none() {
+            return JoinResult::TimedOut;
+        }
+    }
+    JoinResult::Ok
+}
+
+/// [`join`] for every actor of `group`, with one `timeout` for them all.
+pub fn join_all<M>(group: &ActorGroup<M>, timeout: Duration) -> JoinResult {
+    match block_until(group.join_all(), Instant::now().checked_add(timeout)) {
+        Some(()) => JoinResult::Ok,
+        None => JoinResult::TimedOut,
+    }
+}
+
+/// Wakes the thread that blocks on a future.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` on this thread until it is ready (`Some`) or `deadline`
+/// passed (`None`); no deadline (a timeout too large for the clock) waits
+/// as long as it takes.
+fn block_until<Fut: Future>(future: Fut, deadline: Option<Instant>) -> Option<Fut::Output> {
+    let mut future = pin!(future);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = task::Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                std::thread::park_timeout(left);
+            }
+        }
     }
 }
 

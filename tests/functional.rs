@@ -14,20 +14,30 @@ mod actor_group;
 mod actor_ref;
 #[path = "functional/fairness.rs"]
 mod fairness;
+#[path = "functional/from_message.rs"]
+mod from_message;
 #[path = "functional/net.rs"]
 mod net;
 #[path = "functional/net_thread_safe.rs"]
 mod net_thread_safe;
 #[path = "functional/pipe.rs"]
 mod pipe;
+#[path = "functional/polled_actor_group.rs"]
+mod polled_actor_group;
+#[path = "functional/polled_actor_ref.rs"]
+mod polled_actor_ref;
 #[path = "functional/priority.rs"]
 mod priority;
+#[path = "functional/restart_supervisor_macro.rs"]
+mod restart_supervisor_macro;
 #[path = "functional/runtime.rs"]
 mod runtime;
 #[path = "functional/shared_scheduler.rs"]
 mod shared_scheduler;
 #[path = "functional/shutting_down.rs"]
 mod shutting_down;
+#[path = "functional/spawning.rs"]
+mod spawning;
 #[path = "functional/supervisor.rs"]
 mod supervisor;
 #[path = "functional/sync_actor.rs"]

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -236,7 +237,7 @@ impl<M> ActorRef<M> {
         M: From<Msg> + Send + 'static,
         Msg: Send + 'static,
     {
-        self.map_fn(|msg| Some(M::from(msg)))
+        self.mapped(|msg| Some(M::from(msg)))
     }
 
     /// Changes the message type of the reference: messages of type `Msg` are
@@ -247,13 +248,59 @@ impl<M> ActorRef<M> {
         M: TryFrom<Msg> + Send + 'static,
         Msg: Send + 'static,
     {
-        self.map_fn(|msg| M::try_from(msg).ok())
+        self.mapped(|msg| M::try_from(msg).ok())
     }
 
-    /// Changes the message type with a conversion function that returns
-    /// `None` for messages the actor does not take.
-    pub fn map_fn<Msg>(self, convert: fn(Msg) -> Option<M>) -> ActorRef<Msg>
+    /// Changes the message type of the reference: messages of type `Msg` are
+    /// converted into `M` with `map` when sent (a function or a closure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use hearth::ActorRef;
+    /// fn lengths(actor: ActorRef<usize>) -> ActorRef<&'static str> {
+    ///     actor.map_fn(|text: &str| text.len())
+    /// }
+    /// # let _ = lengths;
+    /// ```
+    pub fn map_fn<Msg, F>(self, map: F) -> ActorRef<Msg>
     where
+        F: Fn(Msg) -> M + Send + Sync + 'static,
+        M: Send + 'static,
+        Msg: Send + 'static,
+    {
+        self.mapped(move |msg| Some(map(msg)))
+    }
+
+    /// Changes the message type of the reference with a conversion that may
+    /// fail: a message for which `map` returns an error is refused with
+    /// [`TrySendError::Rejected`] / [`SendError::Rejected`] (the error
+    /// itself is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::num::NonZeroU32;
+    /// # use hearth::ActorRef;
+    /// fn counts(actor: ActorRef<NonZeroU32>) -> ActorRef<u32> {
+    ///     actor.try_map_fn(|n: u32| NonZeroU32::try_from(n))
+    /// }
+    /// # let _ = counts;
+    /// ```
+    pub fn try_map_fn<Msg, F, E>(self, map: F) -> ActorRef<Msg>
+    where
+        F: Fn(Msg) -> Result<M, E> + Send + Sync + 'static,
+        M: Send + 'static,
+        Msg: Send + 'static,
+    {
+        self.mapped(move |msg| map(msg).ok())
+    }
+
+    /// A mapped reference over this one, with a conversion that returns
+    /// `None` for messages the actor does not take.
+    fn mapped<Msg, F>(self, convert: F) -> ActorRef<Msg>
+    where
+        F: Fn(Msg) -> Option<M> + Send + Sync + 'static,
         M: Send + 'static,
         Msg: Send + 'static,
     {
@@ -261,6 +308,7 @@ impl<M> ActorRef<M> {
             kind: Kind::Mapped(Arc::new(Mapped {
                 inner: self,
                 convert,
+                message: PhantomData,
             })),
         }
     }
@@ -379,14 +427,20 @@ trait MappedRef<Msg> {
     fn stopped_flag(&self) -> Arc<AtomicBool>;
 }
 
-struct Mapped<M, Msg> {
+struct Mapped<M, Msg, F> {
     inner: ActorRef<M>,
-    convert: fn(Msg) -> Option<M>,
+    convert: F,
+    /// The conversion takes `Msg`: the reference holds none.
+    message: PhantomData<fn(Msg)>,
 }
 
-impl<M: Send + 'static, Msg> MappedRef<Msg> for Mapped<M, Msg> {
+impl<M, Msg, F> MappedRef<Msg> for Mapped<M, Msg, F>
+where
+    M: Send + 'static,
+    F: Fn(Msg) -> Option<M>,
+{
     fn try_send_from(&self, produce: &mut dyn FnMut() -> Option<Msg>) -> Result<(), SendFailure> {
-        let convert = self.convert;
+        let convert = &self.convert;
         self.inner
             .try_send_from(&mut || produce().and_then(convert))
     }
@@ -397,7 +451,7 @@ impl<M: Send + 'static, Msg> MappedRef<Msg> for Mapped<M, Msg> {
         waiter: &mut Option<u64>,
         cx: &mut task::Context<'_>,
     ) -> Poll<Result<(), SendFailure>> {
-        let convert = self.convert;
+        let convert = &self.convert;
         self.inner
             .poll_send_from(&mut || produce().and_then(convert), waiter, cx)
     }

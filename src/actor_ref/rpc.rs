@@ -94,3 +94,60 @@ impl<Res> Future for ResponseFuture<Res> {
             .map(|result| result.map_err(|oneshot::SenderGone| RpcError::NoResponse))
     }
 }
+
+/// Implements [`From`] for a variant of an actor's message enum, Heph's
+/// `from_message!`, so senders pass the variant's content and
+/// [`ActorRef::rpc`](crate::ActorRef::rpc) finds its request's variant:
+///
+/// - `from_message!(Message::Variant(Type))`: `Message: From<Type>`, for a
+///   variant holding a `Type`.
+/// - `from_message!(Message::Variant(Request) -> Response)`:
+///   `Message: From<RpcMessage<Request, Response>>`, for a variant holding
+///   that request; with several request types
+///   (`Message::Variant(A, B) -> Response`) the request is their tuple.
+///
+/// # Examples
+///
+/// ```
+/// use hearth::actor_ref::RpcMessage;
+/// use hearth::from_message;
+///
+/// enum Message {
+///     Log(String),
+///     Count(RpcMessage<String, usize>),
+///     Add(RpcMessage<(u32, u32), u32>),
+/// }
+///
+/// from_message!(Message::Log(String));
+/// from_message!(Message::Count(String) -> usize);
+/// from_message!(Message::Add(u32, u32) -> u32);
+///
+/// fn what(msg: Message) -> String {
+///     match msg {
+///         Message::Log(text) => text,
+///         Message::Count(call) => call.request,
+///         Message::Add(call) => format!("{:?}", call.request),
+///     }
+/// }
+///
+/// assert_eq!(what(Message::from("hello".to_owned())), "hello");
+/// ```
+#[macro_export]
+macro_rules! from_message {
+    ($message:ident :: $variant:ident ( $content:ty )) => {
+        impl ::std::convert::From<$content> for $message {
+            fn from(content: $content) -> $message {
+                $message::$variant(content)
+            }
+        }
+    };
+    ($message:ident :: $variant:ident ( $($request:ty),+ ) -> $response:ty) => {
+        impl ::std::convert::From<$crate::actor_ref::RpcMessage<( $($request),+ ), $response>>
+            for $message
+        {
+            fn from(call: $crate::actor_ref::RpcMessage<( $($request),+ ), $response>) -> $message {
+                $message::$variant(call)
+            }
+        }
+    };
+}

@@ -78,6 +78,11 @@ pub(crate) struct Shared<M> {
     state: Mutex<State<M>>,
     /// Number of live [`Sender`]s.
     senders: AtomicUsize,
+    /// The inbox closes when its receiver is dropped, not with its owner
+    /// (see [`closing_with_receiver`]). Only with the `test` feature: a
+    /// worker's actors have an owner.
+    #[cfg(feature = "test")]
+    closes_with_receiver: bool,
 }
 
 struct State<M> {
@@ -267,6 +272,8 @@ impl<M> Shared<M> {
                 waiters: None,
             }),
             senders: AtomicUsize::new(0),
+            #[cfg(feature = "test")]
+            closes_with_receiver: false,
         }
     }
 }
@@ -277,6 +284,21 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
     Owner {
         shared: Storage::boxed(Shared::new(capacity)),
     }
+}
+
+/// Creates an inbox that closes when its receiver is dropped (the actor's
+/// context: the actor returned or was dropped), for an actor that a test
+/// polls by itself, without an owner to close its inbox
+/// (`test::init_local_actor`).
+#[cfg(feature = "test")]
+pub(crate) fn closing_with_receiver<M>(capacity: NonZeroUsize) -> (Receiver<M>, Sender<M>) {
+    let mut shared = Shared::new(capacity);
+    shared.closes_with_receiver = true;
+    let owner = Owner {
+        shared: Storage::boxed(shared),
+    };
+    // The owner's drop leaves such an inbox open.
+    (owner.receiver(), owner.sender())
 }
 
 /// Creates the storage of an inbox holding at most `capacity` messages, to
@@ -323,6 +345,10 @@ impl<M> Owner<M> {
 
 impl<M> Drop for Owner<M> {
     fn drop(&mut self) {
+        #[cfg(feature = "test")]
+        if self.shared.closes_with_receiver {
+            return;
+        }
         self.close();
     }
 }
@@ -333,27 +359,32 @@ impl<M> Owner<M> {
     /// runtime, whose actor stops before its owner is dropped; closing
     /// again does nothing more.
     pub(crate) fn close(&self) {
-        let mut state = self.shared.lock();
-        state.closed = true;
-        if let Some(stopped) = state.waiters.as_ref().and_then(|w| w.stopped.as_ref()) {
-            stopped.store(true, Ordering::Release);
+        close(&self.shared);
+    }
+}
+
+/// Closes the inbox (see [`Owner::close`]).
+fn close<M>(shared: &Handle<M>) {
+    let mut state = shared.lock();
+    state.closed = true;
+    if let Some(stopped) = state.waiters.as_ref().and_then(|w| w.stopped.as_ref()) {
+        stopped.store(true, Ordering::Release);
+    }
+    let queue = std::mem::take(&mut state.queue);
+    // An idle receiver or joiner is busy from now on: the actor stopped.
+    state.end_idle();
+    let waiters = state.waiters.take();
+    let receiver = state.receiver.take();
+    drop(state);
+    drop(queue);
+    drop(receiver);
+    if let Some(waiters) = waiters {
+        for (_, waker) in waiters.send {
+            waker.wake();
         }
-        let queue = std::mem::take(&mut state.queue);
-        // An idle receiver or joiner is busy from now on: the actor stopped.
-        state.end_idle();
-        let waiters = state.waiters.take();
-        let receiver = state.receiver.take();
-        drop(state);
-        drop(queue);
-        drop(receiver);
-        if let Some(waiters) = waiters {
-            for (_, waker) in waiters.send {
-                waker.wake();
-            }
-            for mut joiner in waiters.join {
-                joiner.end_idle();
-                joiner.waker.wake();
-            }
+        for mut joiner in waiters.join {
+            joiner.end_idle();
+            joiner.waker.wake();
         }
     }
 }
@@ -491,6 +522,10 @@ impl<M> Receiver<M> {
 
 impl<M> Drop for Receiver<M> {
     fn drop(&mut self) {
+        #[cfg(feature = "test")]
+        if self.shared.closes_with_receiver {
+            close(&self.shared);
+        }
         // An empty batch holds no room (see `pop_batch`).
         let Some(batch) = self.batch.as_mut().filter(|batch| !batch.is_empty()) else {
             return;

@@ -215,6 +215,29 @@ impl Runtime {
             .spawn(supervisor, new_actor, arg, options)
     }
 
+    /// Spawns a thread-safe actor unless creating it fails, see
+    /// [`ThreadSafe::try_spawn`].
+    ///
+    /// # Errors
+    ///
+    /// What the first `NewActor::new` returned.
+    pub fn try_spawn<S, NA>(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error>
+    where
+        S: Supervisor<NA> + Send + 'static,
+        NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
+        NA::Actor: Send + 'static,
+        NA::Message: Send + 'static,
+    {
+        self.thread_safe()
+            .try_spawn(supervisor, new_actor, arg, options)
+    }
+
     /// Spawns a thread-safe future with `options`, see
     /// [`ThreadSafe::spawn_future`].
     pub fn spawn_future<Fut>(&mut self, future: Fut, options: FutureOptions)

@@ -59,6 +59,17 @@ pub enum Priority {
     High,
 }
 
+/// Heph's names of the priorities, which are constants of a struct there:
+/// code written for Heph (`Priority::HIGH`) compiles as it is.
+impl Priority {
+    /// [`Priority::Low`].
+    pub const LOW: Priority = Priority::Low;
+    /// [`Priority::Normal`].
+    pub const NORMAL: Priority = Priority::Normal;
+    /// [`Priority::High`].
+    pub const HIGH: Priority = Priority::High;
+}
+
 impl ActorOptions {
     /// Default inbox capacity: 64 messages.
     pub const DEFAULT_INBOX_CAPACITY: NonZeroUsize = NonZeroUsize::new(64).unwrap();

@@ -88,6 +88,43 @@ impl RuntimeRef {
         })
     }
 
+    /// Spawns a thread-local actor as [`RuntimeRef::spawn_local`] does,
+    /// unless creating it fails: the error of its first `NewActor::new` is
+    /// returned here (Heph's `try_spawn_local`) instead of going to its
+    /// supervisor, and nothing is spawned. The supervisor decides about
+    /// later failures, restarts included.
+    ///
+    /// # Errors
+    ///
+    /// What the first `NewActor::new` returned.
+    pub fn try_spawn_local<S, NA>(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error>
+    where
+        S: Supervisor<NA> + 'static,
+        NA: NewActor<RuntimeAccess = ThreadLocal> + 'static,
+        NA::Actor: 'static,
+        NA::Message: 'static,
+    {
+        let rt = ThreadLocal { rt: self.clone() };
+        let shared = self.internals.shared.clone();
+        let capacity = options.inbox_capacity();
+        let priority = options.priority();
+        scheduler::local::spawn_actor(&self.internals.local, capacity, priority, |inbox, slot| {
+            let actor_ref = ActorRef::from_sender(inbox.sender());
+            // Without a process in the slot nothing is scheduled, and the
+            // inbox (closed with the process) frees the cell.
+            *slot = Some(ActorProcess::new_or_error(
+                supervisor, new_actor, arg, inbox, rt, shared,
+            )?);
+            Ok(actor_ref)
+        })
+    }
+
     /// Spawns a future on this worker, run with the priority of `options`
     /// as an actor of that priority would be. A panic in it is caught and
     /// logged.
@@ -122,6 +159,29 @@ impl RuntimeRef {
     {
         self.thread_safe()
             .spawn(supervisor, new_actor, arg, options)
+    }
+
+    /// Spawns a thread-safe actor unless creating it fails, see
+    /// [`ThreadSafe::try_spawn`].
+    ///
+    /// # Errors
+    ///
+    /// What the first `NewActor::new` returned.
+    pub fn try_spawn<S, NA>(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error>
+    where
+        S: Supervisor<NA> + Send + 'static,
+        NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
+        NA::Actor: Send + 'static,
+        NA::Message: Send + 'static,
+    {
+        self.thread_safe()
+            .try_spawn(supervisor, new_actor, arg, options)
     }
 
     /// Spawns a thread-safe future with `options`, see

@@ -317,6 +317,37 @@ impl ThreadSafe {
         actor_ref
     }
 
+    /// Spawns a thread-safe actor as [`ThreadSafe::spawn`] does, unless
+    /// creating it fails: the error of its first `NewActor::new` is returned
+    /// here (Heph's `try_spawn`) instead of going to its supervisor, and
+    /// nothing is spawned. The supervisor decides about later failures,
+    /// restarts included.
+    ///
+    /// # Errors
+    ///
+    /// What the first `NewActor::new` returned.
+    pub fn try_spawn<S, NA>(
+        &self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error>
+    where
+        S: Supervisor<NA> + Send + 'static,
+        NA: NewActor<RuntimeAccess = ThreadSafe> + Send + 'static,
+        NA::Actor: Send + 'static,
+        NA::Message: Send + 'static,
+    {
+        let inbox = inbox::new(options.inbox_capacity());
+        let actor_ref = ActorRef::from_sender(inbox.sender());
+        let shared = self.shared.clone();
+        let process =
+            ActorProcess::new_or_error(supervisor, new_actor, arg, inbox, self.clone(), shared)?;
+        self.shared.scheduler.add(process, options.priority());
+        Ok(actor_ref)
+    }
+
     /// Spawns a thread-safe future, run by whichever worker is free, with
     /// the priority of `options` (taken as a thread-safe actor of that
     /// priority is). A panic in it is caught and logged.

@@ -62,6 +62,22 @@ where
         arg: NA::Argument,
         options: ActorOptions,
     ) -> ActorRef<NA::Message>;
+
+    /// Spawns the actor `new_actor` makes with `arg` unless making it
+    /// fails: the error of that first `NewActor::new` is returned (Heph's
+    /// `try_spawn`) and nothing is spawned; `spawn` gives it to the
+    /// supervisor instead.
+    ///
+    /// # Errors
+    ///
+    /// What the first `NewActor::new` returned.
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error>;
 }
 
 impl<S, NA> Spawn<S, NA, ThreadLocal> for RuntimeRef
@@ -79,6 +95,16 @@ where
         options: ActorOptions,
     ) -> ActorRef<NA::Message> {
         self.spawn_local(supervisor, new_actor, arg, options)
+    }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        self.try_spawn_local(supervisor, new_actor, arg, options)
     }
 }
 
@@ -98,6 +124,16 @@ where
     ) -> ActorRef<NA::Message> {
         RuntimeRef::spawn(self, supervisor, new_actor, arg, options)
     }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        RuntimeRef::try_spawn(self, supervisor, new_actor, arg, options)
+    }
 }
 
 impl<S, NA, RT> Spawn<S, NA, RT> for ThreadLocal
@@ -113,6 +149,16 @@ where
         options: ActorOptions,
     ) -> ActorRef<NA::Message> {
         Spawn::spawn(&mut **self, supervisor, new_actor, arg, options)
+    }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        Spawn::try_spawn(&mut **self, supervisor, new_actor, arg, options)
     }
 }
 
@@ -132,6 +178,16 @@ where
     ) -> ActorRef<NA::Message> {
         ThreadSafe::spawn(self, supervisor, new_actor, arg, options)
     }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        ThreadSafe::try_spawn(self, supervisor, new_actor, arg, options)
+    }
 }
 
 impl<S, NA> Spawn<S, NA, ThreadSafe> for crate::Runtime
@@ -150,6 +206,16 @@ where
     ) -> ActorRef<NA::Message> {
         crate::Runtime::spawn(self, supervisor, new_actor, arg, options)
     }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        crate::Runtime::try_spawn(self, supervisor, new_actor, arg, options)
+    }
 }
 
 impl<M, RTA, S, NA, RT> Spawn<S, NA, RT> for Context<M, RTA>
@@ -165,5 +231,15 @@ where
         options: ActorOptions,
     ) -> ActorRef<NA::Message> {
         Spawn::spawn(self.runtime(), supervisor, new_actor, arg, options)
+    }
+
+    fn try_spawn(
+        &mut self,
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        options: ActorOptions,
+    ) -> Result<ActorRef<NA::Message>, NA::Error> {
+        Spawn::try_spawn(self.runtime(), supervisor, new_actor, arg, options)
     }
 }

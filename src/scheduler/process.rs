@@ -89,6 +89,35 @@ where
         process
     }
 
+    /// The process of a new actor whose first creation must succeed (the
+    /// `try_spawn` functions): its error is handed back, not given to the
+    /// supervisor, and the inbox closes with the process. A creation that
+    /// panicked is logged and leaves the process without an actor, as with
+    /// [`ActorProcess::new`].
+    pub(crate) fn new_or_error(
+        supervisor: S,
+        new_actor: NA,
+        arg: NA::Argument,
+        inbox: inbox::Owner<NA::Message>,
+        rt: NA::RuntimeAccess,
+        shared: Arc<RuntimeShared>,
+    ) -> Result<Self, NA::Error> {
+        let mut process = ActorProcess {
+            supervisor,
+            new_actor,
+            inbox,
+            rt,
+            shared,
+            actor: None,
+        };
+        match process.try_new(arg) {
+            Some(Ok(actor)) => process.actor = Some(actor),
+            Some(Err(err)) => return Err(err),
+            None => {}
+        }
+        Ok(process)
+    }
+
     /// Creates an incarnation of the actor with `arg`. A failed creation is
     /// the supervisor's to decide (`decide_on_restart_error`), and one more
     /// attempt may follow; a second failure stops the actor. A panic in the

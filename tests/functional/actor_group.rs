@@ -177,7 +177,7 @@ fn rpc_to_every_member_gathers_the_answers() {
     block_on(stopped.join());
     // A member of another message type through a mapping that never
     // converts: it reports the rpc's failure, not a panic.
-    group.add(stopped.map_fn(|_| None));
+    group.add(stopped.try_map_fn(|_| Err(())));
     let (tx, rx) = mpsc::channel();
     runtime.spawn_future(
         async move {

@@ -301,7 +301,7 @@ fn map_and_try_map() {
         Err(SendError::Rejected)
     ));
     // A mapped reference of a mapped reference.
-    let small: ActorRef<u8> = numbers.clone().map_fn(|n: u8| Some(u32::from(n)));
+    let small: ActorRef<u8> = numbers.clone().map_fn(|n: u8| u32::from(n));
     small.try_send(4u8).unwrap();
     assert_ne!(numbers, wide.clone().map());
     assert_eq!(numbers, numbers.clone());

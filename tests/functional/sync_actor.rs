@@ -112,3 +112,136 @@ fn sync_actor_sends_with_block_on() {
     runtime.start().unwrap();
     assert_eq!(rx.recv().unwrap(), 2);
 }
+
+/// A future the test lets go of: pending until unblocked, and it tells the
+/// test each time it waits.
+#[derive(Clone, Default)]
+struct Gate(std::sync::Arc<(std::sync::Mutex<GateState>, std::sync::Condvar)>);
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    waker: Option<std::task::Waker>,
+    /// Times it was polled and waited.
+    waits: usize,
+}
+
+impl Gate {
+    /// Blocks until the future waited `n` times, and takes its waker.
+    fn waited(&self, n: usize) -> std::task::Waker {
+        let (lock, cond) = &*self.0;
+        let mut state = cond
+            .wait_while(lock.lock().unwrap(), |state| state.waits < n)
+            .unwrap();
+        state.waker.take().unwrap()
+    }
+
+    fn open(&self) {
+        self.0.0.lock().unwrap().open = true;
+    }
+}
+
+impl std::future::Future for Gate {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let (lock, cond) = &*self.0;
+        let mut state = lock.lock().unwrap();
+        if state.open {
+            return std::task::Poll::Ready(());
+        }
+        state.waker = Some(cx.waker().clone());
+        state.waits += 1;
+        cond.notify_all();
+        std::task::Poll::Pending
+    }
+}
+
+fn blocks_on(mut ctx: SyncContext<String>, gate: Gate) {
+    ctx.block_on(gate);
+}
+
+#[test]
+fn block_on_waits_for_the_future_and_survives_a_wake_up_too_early() {
+    use hearth::test::spawn_sync_actor;
+    // Woken when done.
+    let gate = Gate::default();
+    let (thread, _) = spawn_sync_actor(
+        NoSupervisor,
+        actor_fn(blocks_on),
+        gate.clone(),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let waker = gate.waited(1);
+    gate.open();
+    waker.wake();
+    thread.join().unwrap();
+    // Woken before it can go on: it waits again.
+    let gate = Gate::default();
+    let (thread, _) = spawn_sync_actor(
+        NoSupervisor,
+        actor_fn(blocks_on),
+        gate.clone(),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    gate.waited(1).wake();
+    let waker = gate.waited(2);
+    gate.open();
+    waker.wake();
+    thread.join().unwrap();
+}
+
+fn takes_hello(mut ctx: SyncContext<String>) -> Result<(), String> {
+    loop {
+        match ctx.try_receive_next() {
+            Ok(msg) if msg == "Hello world" => return Ok(()),
+            Ok(msg) => return Err(format!("unexpected {msg:?}")),
+            Err(hearth::RecvError::Empty) => std::thread::yield_now(),
+            Err(hearth::RecvError::Disconnected) => return Err("disconnected".to_owned()),
+        }
+    }
+}
+
+fn fails_with_count(_: SyncContext<()>, count: usize) -> Result<(), usize> {
+    Err(count + 1)
+}
+
+#[test]
+fn sync_actors_outside_a_runtime_receive_and_are_supervised() {
+    use hearth::supervisor::SupervisorStrategy;
+    use hearth::test::spawn_sync_actor;
+    let (thread, actor_ref) = spawn_sync_actor(
+        NoSupervisor,
+        actor_fn(takes_hello),
+        (),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    actor_ref.try_send("Hello world".to_owned()).unwrap();
+    thread.join().unwrap();
+    assert!(actor_ref.is_stopped());
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = told.clone();
+    let supervisor = move |count: usize| {
+        seen.lock().unwrap().push(count);
+        if count == 1 {
+            SupervisorStrategy::Restart(count)
+        } else {
+            SupervisorStrategy::Stop
+        }
+    };
+    let (thread, _) = spawn_sync_actor(
+        supervisor,
+        actor_fn(fails_with_count),
+        0,
+        ActorOptions::default(),
+    )
+    .unwrap();
+    thread.join().unwrap();
+    assert_eq!(*told.lock().unwrap(), [1, 2]);
+}

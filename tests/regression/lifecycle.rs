@@ -200,3 +200,25 @@ fn grace_period_max_means_no_limit() {
     });
     assert_eq!(result, Some(Ok(())));
 }
+
+/// A worker function holding the only other reference to a sync actor is
+/// dropped once it ran (on every worker): the sync actor's receive loop
+/// then ends and `start` returns (Heph's issue 294).
+#[test]
+fn worker_functions_are_dropped_after_they_ran() {
+    let done = within_guard(|| {
+        let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+        let sync = runtime
+            .spawn_sync_actor(
+                NoSupervisor,
+                actor_fn(sync_loop),
+                (),
+                ActorOptions::default(),
+            )
+            .unwrap();
+        runtime.run_on_workers(move |_: RuntimeRef| sync.try_send(1u64));
+        runtime.start()
+    });
+    done.expect("start hung: a worker function kept the sync actor's reference")
+        .unwrap();
+}
