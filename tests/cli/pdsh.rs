@@ -546,3 +546,170 @@ fn the_exec_module_runs_the_command_here_per_host() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A command for the exec module that shows how many hosts run at once:
+/// each host's run marks itself in `run/`, writes how many marks it saw
+/// to `seen/HOST`, and waits until `fanout` marks are there at once (or
+/// every host is marked or done), so that a run that never has `fanout`
+/// hosts at once never ends (its last guard fails it), and one that has
+/// more shows it.
+const GATHER: &str = r#"
+dir=$1 total=$2 fanout=$3 host=$4
+: > "$dir/run/$host"
+ls "$dir/run" | wc -l > "$dir/seen/$host"
+tries=0
+while :; do
+    running=$(ls "$dir/run" | wc -l)
+    echo "$running" >> "$dir/seen/$host"
+    [ "$running" -ge "$fanout" ] && break
+    [ $((running + $(ls "$dir/done" | wc -l))) -ge "$total" ] && break
+    tries=$((tries + 1))
+    [ "$tries" -gt 3000 ] && { echo "never $fanout at once"; exit 9; }
+    sleep 0.02
+done
+rm "$dir/run/$host"
+: > "$dir/done/$host"
+echo ran
+"#;
+
+/// Runs `program` (pdsh, or hearth as pdsh) with the exec module over
+/// `total` hosts and `args` (`-f N`), `env` set: `fanout` hosts must run
+/// at once, never more. Returns what went wrong, if anything.
+fn check_fanout(
+    program: &Path,
+    total: usize,
+    fanout: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), String> {
+    let dir = super::scratch("pdsh-fanout");
+    for sub in ["run", "seen", "done"] {
+        std::fs::create_dir(dir.join(sub)).unwrap();
+    }
+    let hosts = format!("h[1-{total}]");
+    let (dir_arg, total_arg, fanout_arg) = (
+        dir.display().to_string(),
+        total.to_string(),
+        fanout.to_string(),
+    );
+    let mut cmd = Command::new(program);
+    let _ = cmd
+        .args(["-R", "exec", "-S", "-w", &hosts])
+        .args(args)
+        .args(["sh", "-c", GATHER, "sh"])
+        .args([&dir_arg, &total_arg, &fanout_arg, "%h"])
+        .env_remove("HEARTH_LOG")
+        .env_remove("FANOUT")
+        .env_remove("PDSH_RCMD_TYPE");
+    with_env(&mut cmd, env);
+    let out = output(cmd, "");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() != Some(0) || stdout(&out).lines().count() != total {
+        return Err(format!(
+            "{}: exit {:?}, {}; {said}",
+            program.display(),
+            out.status.code(),
+            stdout(&out)
+        ));
+    }
+    let most = (1..=total)
+        .flat_map(|host| {
+            let seen = std::fs::read_to_string(dir.join("seen").join(format!("h{host}"))).unwrap();
+            seen.lines()
+                .map(|n| n.trim().parse::<usize>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .max();
+    let _ = std::fs::remove_dir_all(&dir);
+    match most {
+        Some(most) if most == fanout => Ok(()),
+        _ => Err(format!(
+            "{}: at most {most:?} hosts at once, not {fanout}",
+            program.display()
+        )),
+    }
+}
+
+/// pdsh's fanout: at most -f hosts (else `$FANOUT`, else 32) run the
+/// command at once, and as many as that do; hearth once started every
+/// host at once without -f. pdsh itself, if installed, passes the same
+/// check.
+#[test]
+fn the_fanout_bounds_the_hosts_run_at_once() {
+    let dir = super::scratch("pdsh-fanout-link");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let mut programs = vec![link];
+    programs.extend(pdsh().map(PathBuf::from));
+    for program in &programs {
+        check_fanout(program, 7, 3, &["-f", "3"], &[]).unwrap();
+        check_fanout(program, 5, 2, &[], &[("FANOUT", "2")]).unwrap();
+        check_fanout(program, 4, 1, &["-f1"], &[("FANOUT", "3")]).unwrap();
+        check_fanout(program, 34, 32, &[], &[]).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The exec module's failures as pdsh's: a program that cannot start
+/// (`execvp ... failed`, exit 255, not the shell's 127 or 126), one a
+/// signal killed (said, and 0 for -S), and one past -u (`command
+/// timeout`, how it ended, and 254 for -S).
+#[test]
+fn exec_module_failures_as_pdsh_says_them() {
+    let Some(pdsh) = pdsh() else { return };
+    let dir = super::scratch("pdsh-exec-failures");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let not_executable = dir.join("plain");
+    std::fs::write(&not_executable, "echo\n").unwrap();
+    let plain = not_executable.display().to_string();
+    let cases: &[&[&str]] = &[
+        &["-w", "h1,h2", "no-such-command-here", "%h"],
+        &["-S", "-w", "h1,h2", "no-such-command-here", "%h"],
+        &["-S", "-w", "h1", &plain],
+        &["-S", "-w", "h1", "sh", "-c", "kill -9 $$"],
+        &["-w", "h1", "sh", "-c", "kill -15 $$"],
+        &["-S", "-u", "1", "-w", "h1,h2", "sleep", "60"],
+        &[
+            "-S",
+            "-u",
+            "1",
+            "-w",
+            "h1",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; sleep 60 & wait",
+        ],
+    ];
+    let run = |program: &Path, args: &[&str]| {
+        let mut cmd = Command::new(program);
+        let _ = cmd
+            .args(["-R", "exec"])
+            .args(args)
+            .env_remove("HEARTH_LOG")
+            .env_remove("PDSH_RCMD_TYPE");
+        output(cmd, "")
+    };
+    // pdsh's own lines, and the labelled ones its program wrote (`h1:
+    // pdsh@ME: execvp ...`), without the pid pdsh names as it stops one.
+    let said = |out: &Output| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|line| line.contains("pdsh@") && !line.starts_with("sending signal"))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for args in cases {
+        let (theirs, ours) = (run(Path::new(pdsh), args), run(&link, args));
+        assert_eq!(
+            (sorted(&ours), ours.status.code(), said(&ours)),
+            (sorted(&theirs), theirs.status.code(), said(&theirs)),
+            "{args:?}: pdsh said {}; hearth said {}",
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1113,6 +1113,9 @@ fn main() -> ExitCode {
     if remote::is_remote_worker() {
         return remote::serve(handlers());
     }
+    if pdsh::is_exec() {
+        return pdsh::exec();
+    }
     let cli = match parse_cli() {
         Ok(cli) => cli,
         Err(err) => {

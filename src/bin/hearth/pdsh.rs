@@ -3,7 +3,8 @@
 //! them ([`getopt`]), so `-S` is always pdsh's flag, bundles (`-SNw
 //! node1`) split and the command's own options stay the command's. Called
 //! by `main.rs`'s `parse_cli` on every command line; it leaves all but
-//! pdsh's alone.
+//! pdsh's alone. Also pdsh's environment, its -q, -V and -h answers, and
+//! the exec module's start of a command ([`exec`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -250,6 +251,41 @@ fn ssh_template_options(template: &str) -> Vec<String> {
         at += 1;
     }
     options
+}
+
+/// The first word of `hearth --pdsh-exec PROGRAM ARGS...`: what the exec
+/// module's jobs run, so that a program that cannot start fails as
+/// pdsh's does.
+pub const EXEC_FLAG: &str = "--pdsh-exec";
+
+/// Whether this process is `hearth --pdsh-exec ...`.
+pub fn is_exec() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|word| word == EXEC_FLAG)
+}
+
+/// `hearth --pdsh-exec PROGRAM ARGS...`: becomes PROGRAM (looked for in
+/// `$PATH` as execvp does), as pdsh's exec module starts it; if it cannot,
+/// says so as pdsh does (`pdsh@ME: execvp PROGRAM failed: No such file
+/// or directory`) and exits 255, pdsh's status for it.
+pub fn exec() -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt as _;
+    let mut words = std::env::args_os().skip(2);
+    let Some(program) = words.next() else {
+        say!("pdsh@{}: exec: no command", local_host());
+        return std::process::ExitCode::from(255);
+    };
+    let err = std::process::Command::new(&program).args(words).exec();
+    // The system's words alone, without Rust's `(os error 2)`.
+    let text = err.to_string();
+    let why = text.split(" (os error").next().unwrap_or(&text);
+    say!(
+        "pdsh@{}: execvp {} failed: {why}",
+        local_host(),
+        program.to_string_lossy()
+    );
+    std::process::ExitCode::from(255)
 }
 
 /// The variable that tells a host's jobs its rank among the run's hosts,

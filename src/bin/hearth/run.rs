@@ -59,7 +59,8 @@ pub struct RunArgs {
     /// --launcher starts slots another way.
     #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh", "exec"])]
     pub module: Option<String>,
-    /// At most N hosts run the command at once (pdsh's -f fanout).
+    /// At most N hosts run the command at once (pdsh's -f fanout)
+    /// [default: $FANOUT, else 32, as pdsh's].
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
@@ -121,6 +122,9 @@ pub struct RunArgs {
     #[arg(long = "pdsh-help", hide = true)]
     pub pdsh_help: bool,
 }
+
+/// pdsh's fanout without -f or `$FANOUT`: hosts worked on at once.
+pub const DEFAULT_FANOUT: u32 = 32;
 
 /// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
 /// status) read as `--largest-status` where it cannot be hearth's `-S
@@ -223,7 +227,7 @@ impl RunArgs {
             user: self.user.clone(),
             connect_timeout: self.connect_timeout.or(env.connect_timeout),
             command_timeout: self.timeout.or(env.command_timeout),
-            fanout: self.fanout.or(env.fanout),
+            fanout: self.fanout.or(env.fanout).or(Some(DEFAULT_FANOUT)),
             names: !self.no_names,
             hosts,
         }))
@@ -271,7 +275,10 @@ impl RunArgs {
             ("--slot-timeout", self.slot_timeout.map(seconds)),
             (
                 "--fanout",
-                self.fanout.or(env.fanout).map(|n| n.to_string()),
+                self.fanout
+                    .or(env.fanout)
+                    .or(Some(DEFAULT_FANOUT))
+                    .map(|n| n.to_string()),
             ),
             ("--attempts", Some(self.attempts.to_string())),
         ];
