@@ -713,3 +713,48 @@ fn exec_module_failures_as_pdsh_says_them() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Output lines and pdsh's own lines label a host up to its first dot
+/// when the hosts share their domain (`node1.example.com` is `node1`),
+/// but not an address, nor hosts of different domains; hearth once
+/// labelled every host in full.
+#[test]
+fn labels_drop_the_domain_the_hosts_share() {
+    let Some(pdsh) = pdsh() else { return };
+    let dir = super::scratch("pdsh-labels");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let cases: &[&[&str]] = &[
+        &[
+            "-S",
+            "-w",
+            "u@h1.x.com,h2.x.com,h3",
+            "sh",
+            "-c",
+            "echo x; exit 2",
+        ],
+        &["-w", "h1.a.com,h2.b.com", "echo", "%h"],
+        &["-w", "10.0.0.1,10.0.0.2", "echo", "%h"],
+        &["-w", "h1.x.com", "no-such-command-here"],
+    ];
+    for args in cases {
+        let run = |program: &Path| {
+            let mut cmd = Command::new(program);
+            let _ = cmd
+                .args(["-R", "exec"])
+                .args(*args)
+                .env_remove("HEARTH_LOG")
+                .env_remove("PDSH_RCMD_TYPE");
+            output(cmd, "")
+        };
+        let (theirs, ours) = (run(Path::new(pdsh)), run(&link));
+        assert_eq!(
+            (sorted(&ours), ours.status.code(), pdsh_lines(&ours)),
+            (sorted(&theirs), theirs.status.code(), pdsh_lines(&theirs)),
+            "{args:?}: pdsh said {}; hearth said {}",
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -268,16 +268,35 @@ fn say_no_results(args: &MapArgs) {
 }
 
 /// The names of the hosts with slots, as the summary shows them (pdsh
-/// shows a host without its user).
+/// shows a host without its user, and without a domain the hosts share).
 fn shown_hosts(args: &MapArgs, pool: &hearth::remote::Pool) -> Vec<String> {
+    let short = short_hosts(args);
     pool.hosts()
         .iter()
         .filter(|host| host.slots() > 0)
         .map(|host| match args.each_host.pdsh {
+            Some(_) if short => {
+                crate::pdsh::short_host(crate::output::without_user(host.name())).to_owned()
+            }
             Some(_) => crate::output::without_user(host.name()).to_owned(),
             None => host.name().to_owned(),
         })
         .collect()
+}
+
+/// Started as pdsh: whether the hosts are shown up to their first dot,
+/// as pdsh shows them when they share their domain.
+fn short_hosts(args: &MapArgs) -> bool {
+    if !args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+        return false;
+    }
+    crate::hosts::specs(&args.hosts, &args.login_files, false).is_ok_and(|specs| {
+        crate::pdsh::strips_domains(
+            specs
+                .iter()
+                .map(|spec| crate::output::without_user(&spec.name)),
+        )
+    })
 }
 
 /// How the printer prints each host's outputs.
@@ -291,6 +310,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
+        short_hosts: short_hosts(args),
         job_failures: if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
             Notice::Silent
         } else {

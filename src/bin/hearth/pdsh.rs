@@ -288,6 +288,26 @@ pub fn exec() -> std::process::ExitCode {
     std::process::ExitCode::from(255)
 }
 
+/// Whether pdsh shows `hosts` up to their first dot (`node1` for
+/// `node1.example.com`): unless two of them name different domains
+/// (what follows the first dot).
+pub fn strips_domains<'a>(hosts: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut domains = hosts
+        .into_iter()
+        .filter_map(|host| host.find('.').map(|dot| &host[dot..]));
+    let first = domains.next();
+    domains.all(|domain| Some(domain) == first)
+}
+
+/// `host` as pdsh labels it when the hosts share their domain: up to its
+/// first dot, unless it starts with a digit (an address: `10.0.0.1`).
+pub fn short_host(host: &str) -> &str {
+    if host.starts_with(|c: char| c.is_ascii_digit()) {
+        return host;
+    }
+    host.split_once('.').map_or(host, |(short, _)| short)
+}
+
 /// The variable that tells a host's jobs its rank among the run's hosts,
 /// from 0, for pdsh's `%n`.
 pub const RANK_VARIABLE: &str = "HEARTH_PDSH_RANK";
@@ -602,6 +622,17 @@ mod tests {
         assert_eq!(read.rcmd_is_exec(None), Ok(false));
         let exec = env(&[("PDSH_RCMD_TYPE", "exec")]).unwrap();
         assert_eq!(exec.rcmd_is_exec(None), Ok(true));
+    }
+
+    #[test]
+    fn labels_drop_a_shared_domain() {
+        assert!(strips_domains(["a.x.com", "b.x.com", "c"]));
+        assert!(strips_domains(["a", "b"]));
+        assert!(!strips_domains(["a.x.com", "b.y.com"]));
+        assert_eq!(short_host("node1.x.com"), "node1");
+        assert_eq!(short_host("node1"), "node1");
+        assert_eq!(short_host("10.0.0.1"), "10.0.0.1");
+        assert_eq!(short_host("1a.x.com"), "1a.x.com");
     }
 
     #[test]
