@@ -1340,6 +1340,9 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
             &["--slot-timeout", "-5"],
             "invalid value '-5' for '--slot-timeout",
         ),
+        // Said in words, not as Rust's conversion error.
+        (&["--delay", "-1"], "a duration cannot be negative"),
+        (&["--timeout", "1e400"], "is not a duration hearth can wait"),
     ];
     for (options, message) in cases {
         let mut args = vec!["map"];

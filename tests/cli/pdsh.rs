@@ -758,3 +758,39 @@ fn labels_drop_the_domain_the_hosts_share() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A bad host range of -w or -x names the option given (it said `-S`,
+/// which started as pdsh is the -S of the exit status), and a bad -u says
+/// what to write; usage errors exit 1, as pdsh's.
+#[test]
+fn bad_host_ranges_and_timeouts_name_their_option() {
+    let dir = super::scratch("pdsh-bad-input");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["-w", "h[1-", "echo"], "-w \"h[1-\": a [ without its ]"),
+        (
+            &["-w", "h1", "-x", "h]", "echo"],
+            "-x \"h]\": a ] without its [",
+        ),
+        (
+            &["-u", "-1", "-w", "h1", "echo"],
+            "a duration cannot be negative",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut cmd = Command::new(&link);
+        let _ = cmd
+            .args(["-R", "exec"])
+            .args(*args)
+            .env_remove("HEARTH_LOG")
+            .env_remove("PDSH_RCMD_TYPE");
+        let out = output(cmd, "");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!said.contains("panicked"), "{args:?}: {said}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1097,7 +1097,13 @@ fn parse_time_limit(text: &str) -> Result<Duration, String> {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"));
+        return Duration::try_from_secs_f64(seconds).map_err(|_| {
+            if seconds < 0.0 {
+                format!("{text:?}: a duration cannot be negative; write e.g. 10, 2.5s or 500ms")
+            } else {
+                format!("{text:?} is not a duration hearth can wait; write e.g. 10, 2.5s or 1h30m")
+            }
+        });
     }
     humantime::parse_duration(text).map_err(|err| {
         format!("{text:?} is not a duration ({err}); write e.g. 10, 2.5s, 500ms, 2m or 1h30m")
