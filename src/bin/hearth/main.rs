@@ -442,8 +442,9 @@ pub struct EachHost {
     #[arg(long, conflicts_with = "slurm")]
     pub onall: bool,
     /// At most N jobs run at once over all the hosts: with --nonall, N
-    /// hosts at a time (pdsh's -f fanout; a rolling restart is -f 1). The
-    /// slots all start as usual.
+    /// hosts at a time (pdsh's -f fanout; a rolling restart is -f 1). At
+    /// most N slots are up at once too: a host's slot starts when it has
+    /// a job, and closes when done if another host waits.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// `hearth run`: a summary of failures by host, and lines prefixed

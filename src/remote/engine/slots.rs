@@ -59,6 +59,9 @@ pub(super) struct SlotEntry {
     pub(super) dead: Option<FailedSlot>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
     closing: bool,
+    /// Due to start, it waits for its host's master to log in, since
+    /// then (it counts as up under `max_running` meanwhile).
+    pub(super) master_wait: Option<Instant>,
     /// A failed slot that closed its stdout, until its exit status is known
     /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
@@ -98,6 +101,7 @@ impl SlotEntry {
                     first_start: None,
                     dead: None,
                     closing: false,
+                    master_wait: None,
                     exiting: None,
                     window: Window::new(window.for_transport(&h.transport)),
                     rtt_probe: None,
@@ -178,6 +182,24 @@ pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<Failed
         .collect()
 }
 
+/// The `SESSION_INIT` of slot `number` of `host`: the pool's variables
+/// (the host's own win) and the host's working directory.
+fn session_frame(settings: &super::Settings, host: &Host, number: u32) -> Frame {
+    let slot_timeout = settings.slot_timeout.as_millis();
+    Frame::SessionInit {
+        handlers: Vec::new(),
+        config: Vec::new(),
+        slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
+        slot: number,
+        env: (settings.env.iter())
+            .filter(|(name, _)| !host.env.iter().any(|(n, _)| n == name))
+            .chain(&host.env)
+            .cloned()
+            .collect(),
+        workdir: host.workdir.clone(),
+    }
+}
+
 /// Where the slot `in_host` of its host starts, the time after `starts`
 /// earlier starts: its own place first, then one further each restart. A
 /// Slurm slot's place names its node of the allocation, so a slot whose
@@ -193,14 +215,22 @@ impl Engine {
     /// waited for.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
         self.mux.update(now);
+        let mut up = self.slots_up();
         for index in 0..self.slots.len() {
-            let entry = &mut self.slots[index];
+            let entry = &self.slots[index];
             if entry.slot.is_some()
                 || entry.exiting.is_some()
                 || entry.dead.is_some()
                 || entry.respawn_at.is_none_or(|at| at > now)
             {
                 continue;
+            }
+            if entry.master_wait.is_none() && self.waits_for_room(index, up) {
+                continue;
+            }
+            let entry = &mut self.slots[index];
+            if entry.master_wait.is_none() {
+                up += 1;
             }
             let host_index = entry.host;
             let host = &self.hosts[host_index];
@@ -213,9 +243,11 @@ impl Engine {
                     Gate::Through(socket) => Some(socket),
                     Gate::Wait => {
                         entry.respawn_at = Some(now + MASTER_CHECK);
+                        let _ = entry.master_wait.get_or_insert(now);
                         continue;
                     }
                     Gate::Failed(failure) => {
+                        entry.master_wait = None;
                         entry.respawn_at = None;
                         let _ = entry.first_start.get_or_insert(now);
                         self.master_failed(index, &failure);
@@ -230,6 +262,8 @@ impl Engine {
                 continue;
             }
             entry.respawn_at = None;
+            entry.master_wait = None;
+            entry.closing = false;
             entry.rtt_probe = None;
             entry.starts += 1;
             let _ = entry.first_start.get_or_insert(now);
@@ -239,19 +273,7 @@ impl Engine {
                 host: entry.host,
             };
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let slot_timeout = self.settings.slot_timeout.as_millis();
-            let session = Frame::SessionInit {
-                handlers: Vec::new(),
-                config: Vec::new(),
-                slot_timeout_ms: u64::try_from(slot_timeout).unwrap_or(u64::MAX).max(1),
-                slot: number,
-                env: (self.settings.env.iter())
-                    .filter(|(name, _)| !host.env.iter().any(|(n, _)| n == name))
-                    .chain(&host.env)
-                    .cloned()
-                    .collect(),
-                workdir: host.workdir.clone(),
-            };
+            let session = session_frame(&self.settings, host, number);
             match Slot::spawn(
                 host,
                 control.as_deref(),
@@ -289,6 +311,67 @@ impl Engine {
         }
         // The slots due now were told; the next one due logs in again.
         self.mux.clear_failed();
+        self.park_idle_slots(now, up);
+    }
+
+    /// The slots up under `max_running`: started (or exiting), or waiting
+    /// for their host's master to log in.
+    pub(super) fn slots_up(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|entry| !entry.is_gone() || entry.master_wait.is_some())
+            .count()
+    }
+
+    /// True if slot `index`, not up, does not start now though due: under
+    /// `max_running` slots start only as jobs need them, at most that many
+    /// up at once (`up` now), as pdsh's fanout opens at most that many
+    /// connections: none while no queued job may run on it.
+    pub(super) fn waits_for_room(&self, index: usize, up: usize) -> bool {
+        self.settings
+            .max_running
+            .is_some_and(|max| up >= max || !self.jobs.queued_for(index))
+    }
+
+    /// Under `max_running`, with `up` slots up and slots due that wait
+    /// for room with a job for them: closes as many idle slots that no
+    /// queued job may run on (`SHUTDOWN`), which start again when a job
+    /// needs them. With one job per host (pdsh's fanout), a host's slot
+    /// ends with its job, and the next host's starts.
+    fn park_idle_slots(&mut self, now: Instant, up: usize) {
+        let Some(max) = self.settings.max_running else {
+            return;
+        };
+        let mut waiting = (0..self.slots.len())
+            .filter(|&index| {
+                let entry = &self.slots[index];
+                entry.is_gone()
+                    && entry.dead.is_none()
+                    && entry.master_wait.is_none()
+                    && entry.respawn_at.is_some_and(|at| at <= now)
+                    && self.jobs.queued_for(index)
+            })
+            .count()
+            .saturating_sub(max.saturating_sub(up));
+        for index in 0..self.slots.len() {
+            if waiting == 0 {
+                break;
+            }
+            let queued = self.jobs.queued_for(index);
+            let entry = &mut self.slots[index];
+            let Some(slot) = entry.slot.as_mut() else {
+                continue;
+            };
+            if entry.closing || queued || slot.stage != Stage::Ready || !slot.in_flight.is_empty() {
+                continue;
+            }
+            debug!(slot:% = entry.label; "slot closed to make room for another");
+            let _ = slot.send(&Frame::Shutdown);
+            slot.close_stdin();
+            entry.closing = true;
+            entry.respawn_at = Some(now);
+            waiting -= 1;
+        }
     }
 
     /// Slot `index` did not start: its host's master could not log in
