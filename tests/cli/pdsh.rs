@@ -760,8 +760,9 @@ fn labels_drop_the_domain_the_hosts_share() {
 }
 
 /// A bad host range of -w or -x names the option given (it said `-S`,
-/// which started as pdsh is the -S of the exit status), and a bad -u says
-/// what to write; usage errors exit 1, as pdsh's.
+/// which started as pdsh is the -S of the exit status), a bad -u says
+/// what to write, an empty -l is said as such; usage errors exit 1, as
+/// pdsh's.
 #[test]
 fn bad_host_ranges_and_timeouts_name_their_option() {
     let dir = super::scratch("pdsh-bad-input");
@@ -777,6 +778,8 @@ fn bad_host_ranges_and_timeouts_name_their_option() {
             &["-u", "-1", "-w", "h1", "echo"],
             "a duration cannot be negative",
         ),
+        // It was read as the host group `@h1`.
+        (&["-l", "", "-w", "h1", "echo"], "-l is empty"),
     ];
     for (args, says) in cases {
         let mut cmd = Command::new(&link);

@@ -241,6 +241,15 @@ impl RunArgs {
                 "no command: give the command to run on every host after the options".to_owned(),
             ));
         }
+        if self
+            .user
+            .as_deref()
+            .is_some_and(|user| user.trim().is_empty())
+        {
+            return Err(usage_error(
+                "-l is empty: give the user to log in as on the hosts, e.g. -l admin".to_owned(),
+            ));
+        }
         let (hosts, named) = self.hosts().map_err(usage_error)?;
         let exec = self.is_exec(&env, named).map_err(usage_error)?;
         let mut argv: Vec<OsString> = ["hearth", "map", "--nonall", "--line-buffer"]
