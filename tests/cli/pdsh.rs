@@ -350,10 +350,25 @@ fn usage_version_query_and_help_as_pdsh() {
         "Remote username\t\tbob",
         "Rcmd type\t\tssh",
         "Display hostname labels\tYes",
-        "-- Target nodes --\nnode1,node3,node4\n",
+        "-- Target nodes --\nnode[1,3-4]\n",
     ] {
         assert!(out.contains(line), "{line:?} not in {out}");
         assert!(stdout(&theirs).contains(line.split(['\t', '\n']).next().unwrap()));
+    }
+    // The hosts as pdsh ranges them (they were listed one by one), and
+    // the connect timeout's default.
+    let line = |out: &str, start: &str| {
+        out.lines()
+            .skip_while(|line| !line.starts_with(start))
+            .nth(usize::from(start.starts_with("--")))
+            .map(str::to_owned)
+    };
+    for start in ["-- Target nodes --", "Connect timeout"] {
+        assert_eq!(
+            line(&out, start),
+            line(&stdout(&theirs), start),
+            "{start}: {out}"
+        );
     }
     let (theirs, ours) = (both.theirs(&["-h"], &[], ""), both.ours(&["-h"], &[], ""));
     assert_eq!(ours.status.code(), theirs.status.code());
