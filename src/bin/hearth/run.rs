@@ -64,7 +64,7 @@ pub struct RunArgs {
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
-    /// ConnectTimeout); 0 is ssh's own default.
+    /// ConnectTimeout); 0 is the default, 10.
     #[arg(short = 't', value_name = "SECONDS")]
     pub connect_timeout: Option<u32>,
     /// Start the slots with this command instead of ssh (`{host}` and
