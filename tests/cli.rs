@@ -1340,6 +1340,9 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
             &["--slot-timeout", "-5"],
             "invalid value '-5' for '--slot-timeout",
         ),
+        // Said in words, not as Rust's conversion error.
+        (&["--delay", "-1"], "a duration cannot be negative"),
+        (&["--timeout", "1e400"], "is not a duration hearth can wait"),
     ];
     for (options, message) in cases {
         let mut args = vec!["map"];
@@ -1354,6 +1357,27 @@ fn bad_option_values_are_usage_errors_that_say_what_to_do() {
         );
         assert_eq!(stdout(&output), "", "{args:?}");
     }
+}
+
+/// A bad line of an sshloginfile is said with the file's name (it was
+/// said as if given with -S); nothing runs.
+#[test]
+fn a_bad_sshloginfile_line_names_its_file() {
+    let dir = scratch("bad-slf");
+    let file = dir.join("logins");
+    fs::write(&file, "# hosts\nnode1\n5/\n").unwrap();
+    let path = file.display().to_string();
+    let output = hearth(&["map", "--slf", &path, "--", "echo"], "1\n");
+    assert_own_error(&output, &format!("--sshloginfile {path}: host \"5/\""));
+    assert_eq!(stdout(&output), "");
+    let output = hearth(&["map", "--slf", &path, "-S", "7/", "--", "echo"], "1\n");
+    assert_own_error(&output, "host \"7/\"");
+    assert!(
+        !stderr(&output).contains("--sshloginfile"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// Command-line options are split as a shell would: a quoted word keeps

@@ -383,6 +383,10 @@ fn main() -> ExitCode {
             each_host::max_running_runs_one_host_at_a_time,
         ),
         (
+            "max_running_bounds_the_slots_up",
+            each_host::max_running_bounds_the_slots_up,
+        ),
+        (
             "files_go_out_and_come_back",
             files::files_go_out_and_come_back,
         ),

@@ -127,7 +127,11 @@ impl PoolBuilder {
     /// queue, each taken by the first slot with room once a running job
     /// has ended. A slot then takes one job at a time (its window is 1),
     /// so that no job holds room while it waits behind another. The slots
-    /// themselves all start as usual. At least 1.
+    /// start as jobs need them, at most `n` up at once (as pdsh opens at
+    /// most its fanout's connections): a slot starts when a queued job may
+    /// run on it and fewer than `n` are up, and an idle slot that no
+    /// queued job may run on is closed when another waits for room (it
+    /// starts again if a job needs it). At least 1.
     pub fn max_running(mut self, n: usize) -> Self {
         self.max_running = Some(n.max(1));
         self

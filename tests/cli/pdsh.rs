@@ -350,10 +350,25 @@ fn usage_version_query_and_help_as_pdsh() {
         "Remote username\t\tbob",
         "Rcmd type\t\tssh",
         "Display hostname labels\tYes",
-        "-- Target nodes --\nnode1,node3,node4\n",
+        "-- Target nodes --\nnode[1,3-4]\n",
     ] {
         assert!(out.contains(line), "{line:?} not in {out}");
         assert!(stdout(&theirs).contains(line.split(['\t', '\n']).next().unwrap()));
+    }
+    // The hosts as pdsh ranges them (they were listed one by one), and
+    // the connect timeout's default.
+    let line = |out: &str, start: &str| {
+        out.lines()
+            .skip_while(|line| !line.starts_with(start))
+            .nth(usize::from(start.starts_with("--")))
+            .map(str::to_owned)
+    };
+    for start in ["-- Target nodes --", "Connect timeout"] {
+        assert_eq!(
+            line(&out, start),
+            line(&stdout(&theirs), start),
+            "{start}: {out}"
+        );
     }
     let (theirs, ours) = (both.theirs(&["-h"], &[], ""), both.ours(&["-h"], &[], ""));
     assert_eq!(ours.status.code(), theirs.status.code());
@@ -543,6 +558,257 @@ fn the_exec_module_runs_the_command_here_per_host() {
             String::from_utf8_lossy(&theirs.stderr),
             String::from_utf8_lossy(&ours.stderr)
         );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A command for the exec module that shows how many hosts run at once:
+/// each host's run marks itself in `run/`, writes how many marks it saw
+/// to `seen/HOST`, and waits until `fanout` marks are there at once (or
+/// every host is marked or done), so that a run that never has `fanout`
+/// hosts at once never ends (its last guard fails it), and one that has
+/// more shows it.
+const GATHER: &str = r#"
+dir=$1 total=$2 fanout=$3 host=$4
+: > "$dir/run/$host"
+ls "$dir/run" | wc -l > "$dir/seen/$host"
+tries=0
+while :; do
+    running=$(ls "$dir/run" | wc -l)
+    echo "$running" >> "$dir/seen/$host"
+    [ "$running" -ge "$fanout" ] && break
+    [ $((running + $(ls "$dir/done" | wc -l))) -ge "$total" ] && break
+    tries=$((tries + 1))
+    [ "$tries" -gt 3000 ] && { echo "never $fanout at once"; exit 9; }
+    sleep 0.02
+done
+rm "$dir/run/$host"
+: > "$dir/done/$host"
+echo ran
+"#;
+
+/// Runs `program` (pdsh, or hearth as pdsh) with the exec module over
+/// `total` hosts and `args` (`-f N`), `env` set: `fanout` hosts must run
+/// at once, never more. Returns what went wrong, if anything.
+fn check_fanout(
+    program: &Path,
+    total: usize,
+    fanout: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(), String> {
+    let dir = super::scratch("pdsh-fanout");
+    for sub in ["run", "seen", "done"] {
+        std::fs::create_dir(dir.join(sub)).unwrap();
+    }
+    let hosts = format!("h[1-{total}]");
+    let (dir_arg, total_arg, fanout_arg) = (
+        dir.display().to_string(),
+        total.to_string(),
+        fanout.to_string(),
+    );
+    let mut cmd = Command::new(program);
+    let _ = cmd
+        .args(["-R", "exec", "-S", "-w", &hosts])
+        .args(args)
+        .args(["sh", "-c", GATHER, "sh"])
+        .args([&dir_arg, &total_arg, &fanout_arg, "%h"])
+        .env_remove("HEARTH_LOG")
+        .env_remove("FANOUT")
+        .env_remove("PDSH_RCMD_TYPE");
+    with_env(&mut cmd, env);
+    let out = output(cmd, "");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() != Some(0) || stdout(&out).lines().count() != total {
+        return Err(format!(
+            "{}: exit {:?}, {}; {said}",
+            program.display(),
+            out.status.code(),
+            stdout(&out)
+        ));
+    }
+    let most = (1..=total)
+        .flat_map(|host| {
+            let seen = std::fs::read_to_string(dir.join("seen").join(format!("h{host}"))).unwrap();
+            seen.lines()
+                .map(|n| n.trim().parse::<usize>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .max();
+    let _ = std::fs::remove_dir_all(&dir);
+    match most {
+        Some(most) if most == fanout => Ok(()),
+        _ => Err(format!(
+            "{}: at most {most:?} hosts at once, not {fanout}",
+            program.display()
+        )),
+    }
+}
+
+/// pdsh's fanout: at most -f hosts (else `$FANOUT`, else 32) run the
+/// command at once, and as many as that do; hearth once started every
+/// host at once without -f. pdsh itself, if installed, passes the same
+/// check.
+#[test]
+fn the_fanout_bounds_the_hosts_run_at_once() {
+    let dir = super::scratch("pdsh-fanout-link");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let mut programs = vec![link];
+    programs.extend(pdsh().map(PathBuf::from));
+    for program in &programs {
+        check_fanout(program, 7, 3, &["-f", "3"], &[]).unwrap();
+        check_fanout(program, 5, 2, &[], &[("FANOUT", "2")]).unwrap();
+        check_fanout(program, 4, 1, &["-f1"], &[("FANOUT", "3")]).unwrap();
+        check_fanout(program, 34, 32, &[], &[]).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The exec module's failures as pdsh's: a program that cannot start
+/// (`execvp ... failed`, exit 255, not the shell's 127 or 126), one a
+/// signal killed (said, and 0 for -S), and one past -u (`command
+/// timeout`, how it ended, and 254 for -S).
+#[test]
+fn exec_module_failures_as_pdsh_says_them() {
+    let Some(pdsh) = pdsh() else { return };
+    let dir = super::scratch("pdsh-exec-failures");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let not_executable = dir.join("plain");
+    std::fs::write(&not_executable, "echo\n").unwrap();
+    let plain = not_executable.display().to_string();
+    let cases: &[&[&str]] = &[
+        &["-w", "h1,h2", "no-such-command-here", "%h"],
+        &["-S", "-w", "h1,h2", "no-such-command-here", "%h"],
+        &["-S", "-w", "h1", &plain],
+        &["-S", "-w", "h1", "sh", "-c", "kill -9 $$"],
+        &["-w", "h1", "sh", "-c", "kill -15 $$"],
+        &["-S", "-u", "1", "-w", "h1,h2", "sleep", "60"],
+        &[
+            "-S",
+            "-u",
+            "1",
+            "-w",
+            "h1",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; sleep 60 & wait",
+        ],
+    ];
+    let run = |program: &Path, args: &[&str]| {
+        let mut cmd = Command::new(program);
+        let _ = cmd
+            .args(["-R", "exec"])
+            .args(args)
+            .env_remove("HEARTH_LOG")
+            .env_remove("PDSH_RCMD_TYPE");
+        output(cmd, "")
+    };
+    // pdsh's own lines, and the labelled ones its program wrote (`h1:
+    // pdsh@ME: execvp ...`), without the pid pdsh names as it stops one.
+    let said = |out: &Output| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|line| line.contains("pdsh@") && !line.starts_with("sending signal"))
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for args in cases {
+        let (theirs, ours) = (run(Path::new(pdsh), args), run(&link, args));
+        assert_eq!(
+            (sorted(&ours), ours.status.code(), said(&ours)),
+            (sorted(&theirs), theirs.status.code(), said(&theirs)),
+            "{args:?}: pdsh said {}; hearth said {}",
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Output lines and pdsh's own lines label a host up to its first dot
+/// when the hosts share their domain (`node1.example.com` is `node1`),
+/// but not an address, nor hosts of different domains; hearth once
+/// labelled every host in full.
+#[test]
+fn labels_drop_the_domain_the_hosts_share() {
+    let Some(pdsh) = pdsh() else { return };
+    let dir = super::scratch("pdsh-labels");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let cases: &[&[&str]] = &[
+        &[
+            "-S",
+            "-w",
+            "u@h1.x.com,h2.x.com,h3",
+            "sh",
+            "-c",
+            "echo x; exit 2",
+        ],
+        &["-w", "h1.a.com,h2.b.com", "echo", "%h"],
+        &["-w", "10.0.0.1,10.0.0.2", "echo", "%h"],
+        &["-w", "h1.x.com", "no-such-command-here"],
+    ];
+    for args in cases {
+        let run = |program: &Path| {
+            let mut cmd = Command::new(program);
+            let _ = cmd
+                .args(["-R", "exec"])
+                .args(*args)
+                .env_remove("HEARTH_LOG")
+                .env_remove("PDSH_RCMD_TYPE");
+            output(cmd, "")
+        };
+        let (theirs, ours) = (run(Path::new(pdsh)), run(&link));
+        assert_eq!(
+            (sorted(&ours), ours.status.code(), pdsh_lines(&ours)),
+            (sorted(&theirs), theirs.status.code(), pdsh_lines(&theirs)),
+            "{args:?}: pdsh said {}; hearth said {}",
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bad host range of -w or -x names the option given (it said `-S`,
+/// which started as pdsh is the -S of the exit status), a bad -u says
+/// what to write, an empty -l is said as such; usage errors exit 1, as
+/// pdsh's.
+#[test]
+fn bad_host_ranges_and_timeouts_name_their_option() {
+    let dir = super::scratch("pdsh-bad-input");
+    let link = dir.join("pdsh");
+    std::os::unix::fs::symlink(super::HEARTH, &link).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["-w", "h[1-", "echo"], "-w \"h[1-\": a [ without its ]"),
+        (
+            &["-w", "h1", "-x", "h]", "echo"],
+            "-x \"h]\": a ] without its [",
+        ),
+        (
+            &["-u", "-1", "-w", "h1", "echo"],
+            "a duration cannot be negative",
+        ),
+        // It was read as the host group `@h1`.
+        (&["-l", "", "-w", "h1", "echo"], "-l is empty"),
+    ];
+    for (args, says) in cases {
+        let mut cmd = Command::new(&link);
+        let _ = cmd
+            .args(["-R", "exec"])
+            .args(*args)
+            .env_remove("HEARTH_LOG")
+            .env_remove("PDSH_RCMD_TYPE");
+        let out = output(cmd, "");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!said.contains("panicked"), "{args:?}: {said}");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -111,6 +111,46 @@ pub(crate) fn every_input_on_every_host() {
     );
 }
 
+/// Under `max_running(2)`, slots start as jobs need them: over six hosts
+/// with one job each, at most two slots are alive at any time (a host's
+/// slot closes once its job is done, and the next host's starts), as
+/// pdsh's fanout opens at most that many connections; every host still
+/// runs its job, on its own slot. The slots of all six once started at
+/// once.
+pub(crate) fn max_running_bounds_the_slots_up() {
+    let mut builder = Pool::builder().max_running(2);
+    for name in ["h1", "h2", "h3", "h4", "h5", "h6"] {
+        builder = builder.host(Host::new(name, 1, Transport::local()));
+    }
+    let mut pool = builder.build().unwrap();
+    let control = pool.control();
+    let mut most_alive = control.metrics().slots_alive;
+    let mut ran = Vec::new();
+    let hosts = pool
+        .run_raw_on_each_host(
+            &Target::Any,
+            "interval",
+            &[20_u64],
+            Order::Submission,
+            |event| {
+                most_alive = most_alive.max(control.metrics().slots_alive);
+                if let Event::Done { report, .. } = event {
+                    let report = report.decode::<(u128, u128)>();
+                    assert!(report.result.is_ok(), "{report:?}");
+                    let slot = report.slot.as_ref().expect("a slot");
+                    assert_eq!(Some(&slot.host), report.host.as_ref(), "{report:?}");
+                    ran.push(slot.host.clone());
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(hosts, ["h1", "h2", "h3", "h4", "h5", "h6"]);
+    assert_eq!(ran, hosts, "every host ran its job, in order");
+    assert!(most_alive <= 2, "{most_alive} slots alive at once");
+    pool.shutdown(std::time::Duration::from_secs(10));
+}
+
 /// With `max_running(1)` the jobs of four slots on three hosts run one at
 /// a time: each began after the one before it ended (a job is handed out
 /// only once the result of the running one is in, so this holds whatever

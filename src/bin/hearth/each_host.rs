@@ -22,7 +22,7 @@ use crate::pool_setup::{PoolSetup, build_pool};
 use crate::sh::{self, JobOutput};
 use crate::streams::Grouping;
 use crate::summary::{SlurmPlacement, report_pending_slots};
-use crate::{MapArgs, OWN_ERROR};
+use crate::{MapArgs, OWN_ERROR, Rcmd};
 
 /// What the run says at the end: who failed and why.
 #[derive(Default)]
@@ -39,34 +39,71 @@ enum Failed {
     Exit(i32),
     /// A signal killed the command.
     Signal(i32),
-    /// The command ran past its time limit: what the pool said.
-    TimedOut(String),
+    /// The command ran past its time limit: what the pool said, and how
+    /// the command ended once stopped (none: killed with its worker).
+    TimedOut(String, Option<Ended>),
     /// Another failure (its slot, hearth's own): what the pool said.
     Other(String),
+}
+
+/// How a command ended.
+#[derive(Clone, Copy)]
+enum Ended {
+    /// It exited with this status.
+    Exit(i32),
+    /// This signal killed it.
+    Signal(i32),
+}
+
+impl Ended {
+    /// How the command of `out` ended.
+    fn of(out: &JobOutput) -> Ended {
+        match out.signal {
+            Some(signal) => Ended::Signal(signal),
+            None => Ended::Exit(out.status_code()),
+        }
+    }
 }
 
 impl Failed {
     /// Why `report`'s job failed.
     fn of(report: &hearth::remote::JobReport<JobOutput>) -> Failed {
         match &report.result {
-            Ok(out) => match out.signal {
-                Some(signal) => Failed::Signal(signal),
-                None => Failed::Exit(out.status_code()),
+            Ok(out) => match Ended::of(out) {
+                Ended::Signal(signal) => Failed::Signal(signal),
+                Ended::Exit(code) => Failed::Exit(code),
             },
-            Err(err @ JobFailure::TimedOut { .. }) => Failed::TimedOut(err.to_string()),
+            Err(err @ JobFailure::TimedOut { returned, .. }) => {
+                let then = (returned.as_deref())
+                    .and_then(|bytes| postcard::from_bytes::<JobOutput>(bytes).ok())
+                    .map(|out| Ended::of(&out));
+                Failed::TimedOut(err.to_string(), then)
+            }
             Err(err) => Failed::Other(err.to_string()),
         }
     }
 
-    /// The exit status pdsh's ssh would have had: the command's own, 255
-    /// for anything else (a signal, a timeout, a lost connection).
-    fn ssh_status(&self) -> i32 {
-        match self {
-            Failed::Exit(code) => *code,
+    /// The status pdsh's -S counts for the host: over ssh, what ssh
+    /// exited with (the command's own status, 255 for anything else: a
+    /// signal, a timeout, a lost connection); with the exec module, the
+    /// command's exit status, none (0) for a command a signal killed, and
+    /// at least 254 (pdsh's for a failed host) for one past -u.
+    fn pdsh_status(&self, rcmd: Rcmd) -> i32 {
+        match (self, rcmd) {
+            (Failed::Exit(code), _) => *code,
+            (Failed::Signal(_), Rcmd::Exec) => 0,
+            (Failed::TimedOut(_, then), Rcmd::Exec) => match then {
+                Some(Ended::Exit(code)) => (*code).max(PDSH_FAILED),
+                _ => PDSH_FAILED,
+            },
             _ => 255,
         }
     }
 }
+
+/// The status pdsh's -S gives a host that failed short of an exit status
+/// of its own (with the exec module, a command past -u).
+const PDSH_FAILED: i32 = 254;
 
 impl std::fmt::Display for Failed {
     /// In a word or two: `exit 3`, `killed by signal 9`, the pool's words.
@@ -74,9 +111,24 @@ impl std::fmt::Display for Failed {
         match self {
             Failed::Exit(code) => write!(f, "exit {code}"),
             Failed::Signal(signal) => write!(f, "killed by signal {signal}"),
-            Failed::TimedOut(why) | Failed::Other(why) => f.write_str(why),
+            Failed::TimedOut(why, _) | Failed::Other(why) => f.write_str(why),
         }
     }
+}
+
+/// The jobs of `plan`, each one for every host, and their texts.
+fn made_jobs(plan: Plan) -> Result<(Vec<sh::Job>, Vec<JobText>), String> {
+    let Jobs::Listed(all) = plan.jobs else {
+        return Err("--nonall and --onall read every input before the run".to_owned());
+    };
+    let made: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .map(|(index, fields)| {
+            (plan.maker.make(fields, index + 1)).map_err(|msg| format!("job {}: {msg}", index + 1))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(made.into_iter().unzip())
 }
 
 /// Runs the planned jobs on every host of the options.
@@ -89,18 +141,8 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
         Ok(printer) => printer,
         Err(err) => return own_error(&err.to_string()),
     };
-    let Jobs::Listed(all) = plan.jobs else {
-        return own_error("--nonall and --onall read every input before the run");
-    };
-    let made: Result<Vec<_>, String> = all
-        .into_iter()
-        .enumerate()
-        .map(|(index, fields)| {
-            (plan.maker.make(fields, index + 1)).map_err(|msg| format!("job {}: {msg}", index + 1))
-        })
-        .collect();
-    let (jobs, texts): (Vec<_>, Vec<_>) = match made {
-        Ok(made) => made.into_iter().unzip(),
+    let (jobs, texts) = match made_jobs(plan) {
+        Ok(made) => made,
         Err(msg) => return own_error(&msg),
     };
     if jobs.is_empty() {
@@ -148,7 +190,9 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
             failures.not_run(host, reasons);
             Some(Err(255))
         } else {
-            let as_pdsh = args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh);
+            let as_pdsh = (args.each_host.pdsh)
+                .filter(|pdsh| pdsh.as_pdsh)
+                .map(|pdsh| pdsh.rcmd);
             let result = failures.ran(host, text.seq, &report, as_pdsh);
             let job = Finished { text, report };
             if let Err(err) = bar.suspend(|| printer.job(index, job)) {
@@ -185,23 +229,24 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
 
 impl Failures {
     /// A job of `host` ran: kept if it failed. What the tally counts: its
-    /// status, or (`as_pdsh`, for pdsh's -S) what pdsh's ssh would have
-    /// exited with.
+    /// status, or (`as_pdsh`, started as pdsh with that module, for its
+    /// -S) what pdsh counts.
     fn ran(
         &mut self,
         host: usize,
         seq: usize,
         report: &hearth::remote::JobReport<JobOutput>,
-        as_pdsh: bool,
+        as_pdsh: Option<Rcmd>,
     ) -> Option<Result<(), i32>> {
         let result = ran(&report.result);
         if let Some(Err(_)) = result {
             let failed = Failed::of(report);
-            let status = failed.ssh_status();
-            self.failed.push((host, seq, failed));
-            if as_pdsh {
+            if let Some(rcmd) = as_pdsh {
+                let status = failed.pdsh_status(rcmd);
+                self.failed.push((host, seq, failed));
                 return Some(Err(status));
             }
+            self.failed.push((host, seq, failed));
         }
         result
     }
@@ -243,16 +288,35 @@ fn no_results(args: &MapArgs) -> Result<(), String> {
 }
 
 /// The names of the hosts with slots, as the summary shows them (pdsh
-/// shows a host without its user).
+/// shows a host without its user, and without a domain the hosts share).
 fn shown_hosts(args: &MapArgs, pool: &hearth::remote::Pool) -> Vec<String> {
+    let short = short_hosts(args);
     pool.hosts()
         .iter()
         .filter(|host| host.slots() > 0)
         .map(|host| match args.each_host.pdsh {
+            Some(_) if short => {
+                crate::pdsh::short_host(crate::output::without_user(host.name())).to_owned()
+            }
             Some(_) => crate::output::without_user(host.name()).to_owned(),
             None => host.name().to_owned(),
         })
         .collect()
+}
+
+/// Started as pdsh: whether the hosts are shown up to their first dot,
+/// as pdsh shows them when they share their domain.
+fn short_hosts(args: &MapArgs) -> bool {
+    if !args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
+        return false;
+    }
+    crate::hosts::specs(&args.hosts, &args.login_files, false).is_ok_and(|specs| {
+        crate::pdsh::strips_domains(
+            specs
+                .iter()
+                .map(|spec| crate::output::without_user(&spec.name)),
+        )
+    })
 }
 
 /// How the printer prints each host's outputs.
@@ -266,6 +330,7 @@ fn settings(args: &MapArgs, grouping: Grouping) -> Settings {
         host_tag: host_tag(args).filter(|_| grouping != Grouping::Ungroup),
         host_is_node: false,
         bare_hosts: args.each_host.pdsh.is_some(),
+        short_hosts: short_hosts(args),
         job_failures: if args.each_host.pdsh.is_some_and(|pdsh| pdsh.as_pdsh) {
             Notice::Silent
         } else {
@@ -377,7 +442,7 @@ fn summarize(
                 .into_owned(),
             _ => "ssh".to_owned(),
         };
-        say_as_pdsh(hosts, failures, &program);
+        say_as_pdsh(hosts, failures, &program, pdsh.rcmd);
         return;
     }
     let me = if args.each_host.pdsh.is_some() {
@@ -443,9 +508,10 @@ fn summarize(
 
 /// Started as pdsh: each failed host as pdsh says it on stderr (`pdsh@ME:
 /// node1: ssh exited with exit code 3`; `node1: why` before it for a host
-/// not reached, `pdsh@ME: node1: command timeout` for one past -u), so
-/// what reads pdsh's output (dshbak, scripts) reads hearth's.
-fn say_as_pdsh(hosts: &[String], failures: &Failures, program: &str) {
+/// not reached, `pdsh@ME: node1: command timeout` for one past -u; with
+/// the exec module, `CMD killed by signal 9`), so what reads pdsh's output
+/// (dshbak, scripts) reads hearth's.
+fn say_as_pdsh(hosts: &[String], failures: &Failures, program: &str, rcmd: Rcmd) {
     let me = format!("pdsh@{}", crate::pdsh::local_host());
     for (&host, (why, _)) in &failures.unreachable {
         let host = &hosts[host];
@@ -456,12 +522,26 @@ fn say_as_pdsh(hosts: &[String], failures: &Failures, program: &str) {
     }
     for (host, _, failed) in &failures.failed {
         let host = &hosts[*host];
-        if let Failed::TimedOut(_) = failed {
+        if let Failed::TimedOut(..) = failed {
             say!("{me}: {host}: command timeout");
         }
-        say!(
-            "{me}: {host}: {program} exited with exit code {}",
-            failed.ssh_status()
-        );
+        // How the command ended: ssh's status over ssh; the command's
+        // own with the exec module (pdsh stops it with SIGTERM).
+        let ended = match (rcmd, failed) {
+            (Rcmd::Exec, Failed::Signal(signal)) => Some(Ended::Signal(*signal)),
+            (Rcmd::Exec, Failed::TimedOut(_, then)) => {
+                Some(then.unwrap_or(Ended::Signal(libc::SIGKILL)))
+            }
+            (_, Failed::Exit(code)) => Some(Ended::Exit(*code)),
+            _ => None,
+        };
+        match ended {
+            Some(Ended::Signal(signal)) => {
+                say!("{me}: {host}: {program} killed by signal {signal}");
+            }
+            Some(Ended::Exit(0)) => {}
+            Some(Ended::Exit(code)) => say!("{me}: {host}: {program} exited with exit code {code}"),
+            None => say!("{me}: {host}: {program} exited with exit code 255"),
+        }
     }
 }

@@ -70,29 +70,41 @@ pub fn own_ssh(name: &str) -> Result<Option<(Vec<String>, String)>, String> {
 /// puts the host in groups g1 and g2 (and, as every host, in the group of
 /// its own name), and `@g1` alone keeps only the hosts of group g1.
 pub fn specs(values: &[String], files: &[PathBuf], merge: bool) -> Result<Vec<HostSpec>, String> {
-    let mut names = Vec::new();
+    // Each name, and the file it came from (its errors name it).
+    let mut names: Vec<(String, Option<PathBuf>)> = Vec::new();
+    let from = |file: &Path| -> Result<Vec<(String, Option<PathBuf>)>, String> {
+        let origin = login_file(file);
+        Ok(read_file(file)?
+            .into_iter()
+            .map(|name| (name, Some(origin.clone())))
+            .collect())
+    };
     for name in expand(values)? {
         match name.as_str() {
-            "-" | ".." => names.extend(read_file(Path::new(&name))?),
-            _ => names.push(name),
+            "-" | ".." => names.extend(from(Path::new(&name))?),
+            _ => names.push((name, None)),
         }
     }
     for file in files {
-        names.extend(read_file(file)?);
+        names.extend(from(file)?);
     }
     let mut specs: Vec<HostSpec> = Vec::with_capacity(names.len());
     // Each host's groups, by its place in `specs`; the groups kept.
     let mut groups: Vec<Vec<String>> = Vec::with_capacity(names.len());
     let mut kept: Vec<String> = Vec::new();
-    for name in &names {
-        let (in_groups, name) = match host_groups(name)? {
+    for (name, origin) in &names {
+        let in_file = |err: String| match origin {
+            Some(file) => format!("--sshloginfile {}: {err}", file.display()),
+            None => err,
+        };
+        let (in_groups, name) = match host_groups(name).map_err(in_file)? {
             (in_groups, None) => {
                 kept.extend(in_groups);
                 continue;
             }
             (in_groups, Some(host)) => (in_groups, host),
         };
-        let new = spec(name)?;
+        let new = spec(name).map_err(in_file)?;
         match specs.iter().position(|seen| merge && seen.name == new.name) {
             Some(at) => {
                 specs[at].slots = new.slots.or(specs[at].slots);

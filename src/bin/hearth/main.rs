@@ -442,8 +442,9 @@ pub struct EachHost {
     #[arg(long, conflicts_with = "slurm")]
     pub onall: bool,
     /// At most N jobs run at once over all the hosts: with --nonall, N
-    /// hosts at a time (pdsh's -f fanout; a rolling restart is -f 1). The
-    /// slots all start as usual.
+    /// hosts at a time (pdsh's -f fanout; a rolling restart is -f 1). At
+    /// most N slots are up at once too: a host's slot starts when it has
+    /// a job, and closes when done if another host waits.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// `hearth run`: a summary of failures by host, and lines prefixed
@@ -1097,7 +1098,13 @@ fn parse_time_limit(text: &str) -> Result<Duration, String> {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"));
+        return Duration::try_from_secs_f64(seconds).map_err(|_| {
+            if seconds < 0.0 {
+                format!("{text:?}: a duration cannot be negative; write e.g. 10, 2.5s or 500ms")
+            } else {
+                format!("{text:?} is not a duration hearth can wait; write e.g. 10, 2.5s or 1h30m")
+            }
+        });
     }
     humantime::parse_duration(text).map_err(|err| {
         format!("{text:?} is not a duration ({err}); write e.g. 10, 2.5s, 500ms, 2m or 1h30m")
@@ -1112,6 +1119,9 @@ fn handlers() -> Handlers {
 fn main() -> ExitCode {
     if remote::is_remote_worker() {
         return remote::serve(handlers());
+    }
+    if pdsh::is_exec() {
+        return pdsh::exec();
     }
     let cli = match parse_cli() {
         Ok(cli) => cli,

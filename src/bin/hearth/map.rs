@@ -174,6 +174,7 @@ fn settings(args: &MapArgs, plan: &plan::Plan, grouping: Grouping) -> Settings {
         host_tag: args.output.tag_host.then_some("\t"),
         host_is_node: args.slurm_options.slurm,
         bare_hosts: false,
+        short_hosts: false,
         job_failures: if args.order.as_parallel {
             Notice::GnuParallel
         } else {

@@ -37,6 +37,9 @@ pub struct Settings {
     pub host_is_node: bool,
     /// The host shown without its `user@`, as pdsh shows it.
     pub bare_hosts: bool,
+    /// The host shown up to its first dot, as pdsh shows it when the
+    /// hosts share their domain (see `pdsh::strips_domains`).
+    pub short_hosts: bool,
     /// How a job that failed other than by its exit status (a time
     /// limit, a lost slot) is said as it ends.
     pub job_failures: Notice,
@@ -336,7 +339,9 @@ impl Printer {
             _ => host.map_or_else(
                 || "-".to_owned(),
                 |host| {
-                    if self.settings.bare_hosts {
+                    if self.settings.short_hosts {
+                        crate::pdsh::short_host(without_user(host)).to_owned()
+                    } else if self.settings.bare_hosts {
                         without_user(host).to_owned()
                     } else {
                         host.clone()

@@ -3,7 +3,8 @@
 //! them ([`getopt`]), so `-S` is always pdsh's flag, bundles (`-SNw
 //! node1`) split and the command's own options stay the command's. Called
 //! by `main.rs`'s `parse_cli` on every command line; it leaves all but
-//! pdsh's alone.
+//! pdsh's alone. Also pdsh's environment, its -q, -V and -h answers, and
+//! the exec module's start of a command ([`exec`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -252,6 +253,61 @@ fn ssh_template_options(template: &str) -> Vec<String> {
     options
 }
 
+/// The first word of `hearth --pdsh-exec PROGRAM ARGS...`: what the exec
+/// module's jobs run, so that a program that cannot start fails as
+/// pdsh's does.
+pub const EXEC_FLAG: &str = "--pdsh-exec";
+
+/// Whether this process is `hearth --pdsh-exec ...`.
+pub fn is_exec() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|word| word == EXEC_FLAG)
+}
+
+/// `hearth --pdsh-exec PROGRAM ARGS...`: becomes PROGRAM (looked for in
+/// `$PATH` as execvp does), as pdsh's exec module starts it; if it cannot,
+/// says so as pdsh does (`pdsh@ME: execvp PROGRAM failed: No such file
+/// or directory`) and exits 255, pdsh's status for it.
+pub fn exec() -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt as _;
+    let mut words = std::env::args_os().skip(2);
+    let Some(program) = words.next() else {
+        say!("pdsh@{}: exec: no command", local_host());
+        return std::process::ExitCode::from(255);
+    };
+    let err = std::process::Command::new(&program).args(words).exec();
+    // The system's words alone, without Rust's `(os error 2)`.
+    let text = err.to_string();
+    let why = text.split(" (os error").next().unwrap_or(&text);
+    say!(
+        "pdsh@{}: execvp {} failed: {why}",
+        local_host(),
+        program.to_string_lossy()
+    );
+    std::process::ExitCode::from(255)
+}
+
+/// Whether pdsh shows `hosts` up to their first dot (`node1` for
+/// `node1.example.com`): unless two of them name different domains
+/// (what follows the first dot).
+pub fn strips_domains<'a>(hosts: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut domains = hosts
+        .into_iter()
+        .filter_map(|host| host.find('.').map(|dot| &host[dot..]));
+    let first = domains.next();
+    domains.all(|domain| Some(domain) == first)
+}
+
+/// `host` as pdsh labels it when the hosts share their domain: up to its
+/// first dot, unless it starts with a digit (an address: `10.0.0.1`).
+pub fn short_host(host: &str) -> &str {
+    if host.starts_with(|c: char| c.is_ascii_digit()) {
+        return host;
+    }
+    host.split_once('.').map_or(host, |(short, _)| short)
+}
+
 /// The variable that tells a host's jobs its rank among the run's hosts,
 /// from 0, for pdsh's `%n`.
 pub const RANK_VARIABLE: &str = "HEARTH_PDSH_RANK";
@@ -270,7 +326,7 @@ Usage: pdsh [-options] command ...
 -b                disable ^C status feature (batch mode; no effect here)
 -d                enable extra debug information (no effect here)
 -l user           execute remote commands as user
--t seconds        set connect timeout (default: ssh's)
+-t seconds        set connect timeout (default is 10 sec)
 -u seconds        set command timeout (no default)
 -f n              use fanout of n nodes
 -w host,host,...  set target node list on command line
@@ -358,18 +414,82 @@ pub fn query(query: &Query) -> String {
             &query.command
         },
         remote = query.user.as_deref().unwrap_or(&local),
-        connect = query
-            .connect_timeout
-            .filter(|&secs| secs > 0)
-            .map_or_else(|| "ssh's default".to_owned(), |secs| secs.to_string()),
+        // 0 is the default: hearth's ssh connect timeout, 10 s, as pdsh's.
+        connect = query.connect_timeout.filter(|&secs| secs > 0).unwrap_or(10),
         timeout = query.command_timeout.map_or(0, |t| t.as_secs()),
         fanout = query
             .fanout
             .map_or_else(|| "every host".to_owned(), |n| n.to_string()),
         names = yes(query.names),
-        hosts = hosts.join(","),
+        hosts = ranged(&hosts),
         rcmd = query.rcmd,
     )
+}
+
+/// `hosts` as pdsh's -q lists them: in order, a run of neighbours that
+/// differ only in their number in one bracket (`node[1-3,7]`), numbers
+/// kept as written, consecutive ones as a range (`n[08-10]`, `n[9-10]`;
+/// not `n01` and `n2`, padded differently).
+pub fn ranged<'a>(hosts: &[&'a str]) -> String {
+    // Each host as its prefix and the digits that end it, if any.
+    let split = |host: &'a str| -> (&'a str, Option<&'a str>) {
+        let digits = host.len() - host.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            (host, None)
+        } else {
+            let (prefix, number) = host.split_at(host.len() - digits);
+            (prefix, Some(number))
+        }
+    };
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for &host in hosts {
+        match (split(host), groups.last_mut()) {
+            ((prefix, Some(number)), Some((last, numbers)))
+                if *last == prefix && !numbers.is_empty() =>
+            {
+                numbers.push(number);
+            }
+            ((prefix, Some(number)), _) => groups.push((prefix, vec![number])),
+            ((name, None), _) => groups.push((name, Vec::new())),
+        }
+    }
+    let shown: Vec<String> = groups
+        .iter()
+        .map(|(prefix, numbers)| match numbers.as_slice() {
+            [] => (*prefix).to_owned(),
+            [one] => format!("{prefix}{one}"),
+            many => format!("{prefix}[{}]", ranges(many)),
+        })
+        .collect();
+    shown.join(",")
+}
+
+/// `numbers` (as written) with runs of consecutive ones as `low-high`.
+fn ranges(numbers: &[&str]) -> String {
+    // A padded number (`08`) joins only numbers of its width.
+    let padded = |n: &str| n.len() > 1 && n.starts_with('0');
+    let follows = |prev: &str, next: &str| {
+        let widths = prev.len() == next.len() || (!padded(prev) && !padded(next));
+        let (Ok(a), Ok(b)) = (prev.parse::<u128>(), next.parse::<u128>()) else {
+            return false;
+        };
+        widths && a.checked_add(1) == Some(b)
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut at = 0;
+    while at < numbers.len() {
+        let mut end = at;
+        while end + 1 < numbers.len() && follows(numbers[end], numbers[end + 1]) {
+            end += 1;
+        }
+        parts.push(if end == at {
+            numbers[at].to_owned()
+        } else {
+            format!("{}-{}", numbers[at], numbers[end])
+        });
+        at = end + 1;
+    }
+    parts.join(",")
 }
 
 /// This machine's name as pdsh shows it in `pdsh@NAME:` (up to its
@@ -569,6 +689,41 @@ mod tests {
     }
 
     #[test]
+    fn query_lists_hosts_ranged_as_pdsh() {
+        let cases: &[(&str, &str)] = &[
+            ("h3,h1,h2", "h[3,1-2]"),
+            ("a1,b2,a2,a3", "a1,b2,a[2-3]"),
+            ("n01,n02,n10,n9", "n[01-02,10,9]"),
+            ("x,h2,h1", "x,h[2,1]"),
+            ("h1,h1", "h[1,1]"),
+            ("h1,h2,h3,h5,h6", "h[1-3,5-6]"),
+            ("a1b2,a1b3", "a1b[2-3]"),
+            ("h,h1", "h,h1"),
+            ("h01,h1", "h[01,1]"),
+            ("n9,n10", "n[9-10]"),
+            ("n08,n09,n10", "n[08-10]"),
+            ("n099,n100", "n[099-100]"),
+            ("h1.x,h2.x", "h1.x,h2.x"),
+            ("n00,n01,n1", "n[00-01,1]"),
+        ];
+        for (hosts, want) in cases {
+            let hosts: Vec<&str> = hosts.split(',').collect();
+            assert_eq!(ranged(&hosts), *want, "{hosts:?}");
+        }
+    }
+
+    #[test]
+    fn labels_drop_a_shared_domain() {
+        assert!(strips_domains(["a.x.com", "b.x.com", "c"]));
+        assert!(strips_domains(["a", "b"]));
+        assert!(!strips_domains(["a.x.com", "b.y.com"]));
+        assert_eq!(short_host("node1.x.com"), "node1");
+        assert_eq!(short_host("node1"), "node1");
+        assert_eq!(short_host("10.0.0.1"), "10.0.0.1");
+        assert_eq!(short_host("1a.x.com"), "1a.x.com");
+    }
+
+    #[test]
     fn query_lists_settings_and_bare_hosts() {
         let text = query(&Query {
             rcmd: "ssh",
@@ -589,7 +744,7 @@ mod tests {
             "Command timeout (secs)\t0\n",
             "Fanout\t\t\t4\n",
             "Display hostname labels\tNo\n",
-            "-- Target nodes --\nnode1,node2\n",
+            "-- Target nodes --\nnode[1-2]\n",
         ] {
             assert!(text.contains(line), "{line:?} not in {text}");
         }

@@ -30,6 +30,12 @@ pub struct Selection {
     bare: bool,
 }
 
+/// The hosts of one `host` term (`node[1-4]`) of pdsh's `option` (-w,
+/// -x): its ranges expanded; an error names that option.
+fn expand(option: &str, host: String) -> Result<Vec<String>, String> {
+    hosts::expand(&[host]).map_err(|err| named(option, err))
+}
+
 impl Selection {
     /// Adds a `-w` value: hosts and ranges separated by commas or
     /// whitespace, `^FILE`, `-` alone for stdin, `-HOST`, `-^FILE`,
@@ -42,7 +48,7 @@ impl Selection {
                 .map_err(|err| format!("-w -: cannot read the hosts on stdin: {err}"))?;
             return self.listed(&text, "-w - (stdin)");
         }
-        for term in &terms(value)? {
+        for term in &terms("-w", value)? {
             if let Some(out) = term.strip_prefix('-') {
                 self.exclude_term(out)?;
             } else if let Some(file) = term.strip_prefix('^') {
@@ -51,7 +57,7 @@ impl Selection {
                 self.keep.push(re);
             } else {
                 let host = self.module_stripped(term)?;
-                self.hosts.extend(hosts::expand(&[host])?);
+                self.hosts.extend(expand("-w", host)?);
             }
         }
         Ok(())
@@ -90,7 +96,7 @@ impl Selection {
 
     /// Adds a `-x` value: hosts and ranges, `^FILE`, `/RE/`, all left out.
     pub fn exclude(&mut self, value: &str) -> Result<(), String> {
-        for term in &terms(value)? {
+        for term in &terms("-x", value)? {
             self.exclude_term(term)?;
         }
         Ok(())
@@ -142,7 +148,7 @@ impl Selection {
         } else if let Some(re) = regex_of(term)? {
             self.drop.push(re);
         } else {
-            let names = hosts::expand(&[rcmd_stripped(term)?.1])?;
+            let names = expand("-x", rcmd_stripped(term)?.1)?;
             self.excluded
                 .extend(names.iter().map(|h| without_user(bare(h)).to_owned()));
         }
@@ -154,9 +160,9 @@ impl Selection {
     fn listed(&mut self, text: &str, from: &str) -> Result<(), String> {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
-            for term in &terms(line)? {
+            for term in &terms("-w", line)? {
                 let host = self.module_stripped(term)?;
-                let names = hosts::expand(&[host]).map_err(|err| format!("{from}: {err}"))?;
+                let names = expand("-w", host).map_err(|err| format!("{from}: {err}"))?;
                 self.hosts.extend(names);
             }
         }
@@ -164,18 +170,29 @@ impl Selection {
     }
 }
 
-/// The terms of a value: split at whitespace, and at commas outside
-/// brackets; empty ones skipped.
-fn terms(value: &str) -> Result<Vec<String>, String> {
+/// The terms of a value of pdsh's `option` (-w, -x): split at
+/// whitespace, and at commas outside brackets; empty ones skipped. An
+/// error names that option.
+fn terms(option: &str, value: &str) -> Result<Vec<String>, String> {
     let mut terms = Vec::new();
     for word in value.split_whitespace() {
         terms.extend(
-            hosts::split_outside_brackets(word)?
+            hosts::split_outside_brackets(word)
+                .map_err(|err| named(option, err))?
                 .into_iter()
                 .filter(|t| !t.is_empty()),
         );
     }
     Ok(terms)
+}
+
+/// `err`, which names `-S` (`hosts::expand` says it), naming pdsh's
+/// `option` instead.
+fn named(option: &str, err: String) -> String {
+    match err.strip_prefix("-S ") {
+        Some(rest) => format!("{option} {rest}"),
+        None => err,
+    }
 }
 
 /// `/RE/` as its regular expression; `None` for a term that is not one.

@@ -253,7 +253,26 @@ fn command_template(
     columns: &[Vec<u8>],
 ) -> Result<Template, String> {
     if let Some(pdsh) = args.each_host.pdsh {
-        Ok(Template::pdsh(words, pdsh.rcmd == crate::Rcmd::Exec))
+        let exec = pdsh.rcmd == crate::Rcmd::Exec;
+        if exec && pdsh.as_pdsh {
+            // Started by hearth itself, which fails as pdsh's exec module
+            // when the program cannot start.
+            let bin = std::env::current_exe()
+                .map_err(|err| format!("the exec module: where hearth is: {err}"))?;
+            let bin = bin.into_os_string().into_vec();
+            let mut escaped = Vec::with_capacity(bin.len());
+            for byte in bin {
+                // `%` is pdsh's escape in the words.
+                if byte == b'%' {
+                    escaped.push(b'%');
+                }
+                escaped.push(byte);
+            }
+            let mut all = vec![escaped, crate::pdsh::EXEC_FLAG.as_bytes().to_vec()];
+            all.extend_from_slice(words);
+            return Ok(Template::pdsh(&all, true));
+        }
+        Ok(Template::pdsh(words, exec))
     } else if words.is_empty() && args.scheduling.shellquote == 0 {
         Ok(Template::inputs_as_command(args.running.quote))
     } else if args.running.quote {

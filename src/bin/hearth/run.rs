@@ -59,11 +59,12 @@ pub struct RunArgs {
     /// --launcher starts slots another way.
     #[arg(short = 'R', value_name = "MODULE", value_parser = ["ssh", "exec"])]
     pub module: Option<String>,
-    /// At most N hosts run the command at once (pdsh's -f fanout).
+    /// At most N hosts run the command at once (pdsh's -f fanout)
+    /// [default: $FANOUT, else 32, as pdsh's].
     #[arg(short = 'f', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub fanout: Option<u32>,
     /// How long ssh may take to connect, in seconds (pdsh's -t; ssh's
-    /// ConnectTimeout); 0 is ssh's own default.
+    /// ConnectTimeout); 0 is the default, 10.
     #[arg(short = 't', value_name = "SECONDS")]
     pub connect_timeout: Option<u32>,
     /// Start the slots with this command instead of ssh (`{host}` and
@@ -121,6 +122,9 @@ pub struct RunArgs {
     #[arg(long = "pdsh-help", hide = true)]
     pub pdsh_help: bool,
 }
+
+/// pdsh's fanout without -f or `$FANOUT`: hosts worked on at once.
+pub const DEFAULT_FANOUT: u32 = 32;
 
 /// `hearth run`'s words with pdsh's `-S` (a flag: the largest exit
 /// status) read as `--largest-status` where it cannot be hearth's `-S
@@ -223,7 +227,7 @@ impl RunArgs {
             user: self.user.clone(),
             connect_timeout: self.connect_timeout.or(env.connect_timeout),
             command_timeout: self.timeout.or(env.command_timeout),
-            fanout: self.fanout.or(env.fanout),
+            fanout: self.fanout.or(env.fanout).or(Some(DEFAULT_FANOUT)),
             names: !self.no_names,
             hosts,
         }))
@@ -235,6 +239,15 @@ impl RunArgs {
         if self.command.is_empty() {
             return Err(usage_error(
                 "no command: give the command to run on every host after the options".to_owned(),
+            ));
+        }
+        if self
+            .user
+            .as_deref()
+            .is_some_and(|user| user.trim().is_empty())
+        {
+            return Err(usage_error(
+                "-l is empty: give the user to log in as on the hosts, e.g. -l admin".to_owned(),
             ));
         }
         let (hosts, named) = self.hosts().map_err(usage_error)?;
@@ -271,7 +284,10 @@ impl RunArgs {
             ("--slot-timeout", self.slot_timeout.map(seconds)),
             (
                 "--fanout",
-                self.fanout.or(env.fanout).map(|n| n.to_string()),
+                self.fanout
+                    .or(env.fanout)
+                    .or(Some(DEFAULT_FANOUT))
+                    .map(|n| n.to_string()),
             ),
             ("--attempts", Some(self.attempts.to_string())),
         ];

@@ -270,6 +270,13 @@ impl Jobs {
         }
     }
 
+    /// True if a job that slot `index` may run waits in a queue.
+    pub(super) fn queued_for(&self, index: usize) -> bool {
+        self.queues
+            .iter()
+            .any(|q| !q.jobs.is_empty() && q.eligible.get(index).copied().unwrap_or(false))
+    }
+
     /// True if no job waits in a queue.
     pub(super) fn none_queued(&self) -> bool {
         self.queues.iter().all(|q| q.jobs.is_empty())

@@ -371,9 +371,21 @@ impl Engine {
             .gate
             .as_ref()
             .and_then(|gate| gate.next_deadline(running && !self.jobs.none_queued()));
+        // A slot that waits for room under `max_running` starts when a
+        // job ends or comes, not at a time.
+        let up = self.slots_up();
         self.slots
             .iter()
-            .filter_map(|entry| entry.next_deadline(running, slot_timeout))
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                // (Asked only of a slot that is down: the others' restart
+                // time does not count.)
+                let due = running
+                    && (!entry.is_gone()
+                        || entry.master_wait.is_some()
+                        || !self.waits_for_room(index, up));
+                entry.next_deadline(due, slot_timeout)
+            })
             .chain(self.stopping_deadline(Instant::now()))
             .chain(gate)
             .min()

@@ -59,6 +59,9 @@ pub(super) struct SlotEntry {
     pub(super) dead: Option<FailedSlot>,
     /// `SHUTDOWN` sent: its end of stdout is the slot exiting, not a failure.
     closing: bool,
+    /// Due to start, it waits for its host's master to log in, since
+    /// then (it counts as up under `max_running` meanwhile).
+    pub(super) master_wait: Option<Instant>,
     /// A failed slot that closed its stdout, until its exit status is known
     /// (see [`Slot::is_exiting`]).
     exiting: Option<Exiting>,
@@ -104,6 +107,7 @@ impl SlotEntry {
                     first_start: None,
                     dead: None,
                     closing: false,
+                    master_wait: None,
                     exiting: None,
                     window: Window::new(window.for_transport(&h.transport)),
                     rtt_probe: None,
@@ -185,18 +189,9 @@ pub(super) fn dead_reasons(slots: &[SlotEntry], eligible: &[bool]) -> Vec<Failed
         .collect()
 }
 
-/// Where the slot `in_host` of its host starts, the time after `starts`
-/// earlier starts: its own place first, then one further each restart. A
-/// Slurm slot's place names its node of the allocation, so a slot whose
-/// node crashed comes back on the next node instead of waiting for the
-/// dead one for ever.
-fn placement(in_host: usize, starts: usize) -> usize {
-    in_host.wrapping_add(starts.saturating_sub(1))
-}
-
-/// The `SESSION_INIT` of slot `number` on `host`: the pool's
-/// environment with the host's own over it, and its directory.
-fn session_init(settings: &Settings, host: &Host, number: u32) -> Frame {
+/// The `SESSION_INIT` of slot `number` of `host`: the pool's variables
+/// (the host's own win) and the host's working directory.
+fn session_frame(settings: &Settings, host: &Host, number: u32) -> Frame {
     let slot_timeout = settings.slot_timeout.as_millis();
     Frame::SessionInit {
         handlers: Vec::new(),
@@ -212,20 +207,37 @@ fn session_init(settings: &Settings, host: &Host, number: u32) -> Frame {
     }
 }
 
+/// Where the slot `in_host` of its host starts, the time after `starts`
+/// earlier starts: its own place first, then one further each restart. A
+/// Slurm slot's place names its node of the allocation, so a slot whose
+/// node crashed comes back on the next node instead of waiting for the
+/// dead one for ever.
+fn placement(in_host: usize, starts: usize) -> usize {
+    in_host.wrapping_add(starts.saturating_sub(1))
+}
+
 impl Engine {
     /// Starts the slots whose (re)start time has come; the slots of an ssh
     /// host through its master (see `mux.rs`), which is started first and
     /// waited for.
     pub(super) fn start_slots(&mut self, registry: &Registry, now: Instant) {
         self.mux.update(now);
+        let mut up = self.slots_up();
         for index in 0..self.slots.len() {
-            let entry = &mut self.slots[index];
+            let entry = &self.slots[index];
             if entry.slot.is_some()
                 || entry.exiting.is_some()
                 || entry.dead.is_some()
                 || entry.respawn_at.is_none_or(|at| at > now)
             {
                 continue;
+            }
+            if entry.master_wait.is_none() && self.waits_for_room(index, up) {
+                continue;
+            }
+            let entry = &mut self.slots[index];
+            if entry.master_wait.is_none() {
+                up += 1;
             }
             let host_index = entry.host;
             let host = &self.hosts[host_index];
@@ -238,9 +250,11 @@ impl Engine {
                     Gate::Through(socket) => Some(socket),
                     Gate::Wait => {
                         entry.respawn_at = Some(now + MASTER_CHECK);
+                        let _ = entry.master_wait.get_or_insert(now);
                         continue;
                     }
                     Gate::Failed(failure) => {
+                        entry.master_wait = None;
                         entry.respawn_at = None;
                         let _ = entry.first_start.get_or_insert(now);
                         self.master_failed(index, &failure);
@@ -255,6 +269,8 @@ impl Engine {
                 continue;
             }
             entry.respawn_at = None;
+            entry.master_wait = None;
+            entry.closing = false;
             entry.rtt_probe = None;
             entry.early_probe = None;
             entry.starts += 1;
@@ -265,7 +281,7 @@ impl Engine {
                 host: entry.host,
             };
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            let session = session_init(&self.settings, host, number);
+            let session = session_frame(&self.settings, host, number);
             match Slot::spawn(
                 host,
                 control.as_deref(),
@@ -281,41 +297,113 @@ impl Engine {
                 deadline,
                 self.settings.max_frame,
             ) {
-                Ok(mut slot) => {
-                    // A session over a master that logged in reaches its
-                    // worker at once: its first jobs go out with its
-                    // handshake (base files, when there are some, first).
-                    // A `PING` behind its handshake: its answer bounds the
-                    // round trip before the one sent at `HELLO_ACK`
-                    // measures it (see `window.rs`).
-                    if control.is_some()
-                        && self.settings.base_files.is_none()
-                        && slot.take_jobs_early()
-                        && let Ok(seq) = slot.ping(now)
-                    {
-                        entry.early_probe = Some((seq, now));
-                    }
-                    if matches!(host.transport, Transport::Ssh { .. }) {
-                        self.mux.pace.started(now);
-                    }
-                    debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
-                    entry.slot = Some(slot);
-                }
-                Err(err) => {
-                    let failure = SlotFailure::CannotStart {
-                        transport: host.transport.to_string(),
-                        error: err.to_string(),
-                    };
-                    let failed = FailedSlot::new(&entry.label, failure);
-                    warn!(slot:% = entry.label; "{}", failed.reason());
-                    self.stats.hosts[entry.host].set_last_failure(failed.to_string());
-                    entry.dead = Some(failed);
-                    incr(&self.stats.hosts[entry.host].dead);
-                }
+                Ok(slot) => self.slot_started(index, slot, control.is_some(), now),
+                Err(err) => self.slot_cannot_start(index, &err),
             }
         }
         // The slots due now were told; the next one due logs in again.
         self.mux.clear_failed();
+        self.park_idle_slots(now, up);
+    }
+
+    /// Slot `index` started `slot`, through its host's master if
+    /// `through_master`.
+    fn slot_started(&mut self, index: usize, mut slot: Slot, through_master: bool, now: Instant) {
+        let entry = &mut self.slots[index];
+        let host = &self.hosts[entry.host];
+        // A session over a master that logged in reaches its worker at
+        // once: its first jobs go out with its handshake (base files, when
+        // there are some, first). A `PING` behind its handshake: its
+        // answer bounds the round trip before the one sent at `HELLO_ACK`
+        // measures it (see `window.rs`).
+        if through_master
+            && self.settings.base_files.is_none()
+            && slot.take_jobs_early()
+            && let Ok(seq) = slot.ping(now)
+        {
+            entry.early_probe = Some((seq, now));
+        }
+        if matches!(host.transport, Transport::Ssh { .. }) {
+            self.mux.pace.started(now);
+        }
+        debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
+        entry.slot = Some(slot);
+    }
+
+    /// Slot `index`'s process could not be started, with `err`: it is
+    /// dead for good.
+    fn slot_cannot_start(&mut self, index: usize, err: &std::io::Error) {
+        let entry = &mut self.slots[index];
+        let host = &self.hosts[entry.host];
+        let failure = SlotFailure::CannotStart {
+            transport: host.transport.to_string(),
+            error: err.to_string(),
+        };
+        let failed = FailedSlot::new(&entry.label, failure);
+        warn!(slot:% = entry.label; "{}", failed.reason());
+        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+        entry.dead = Some(failed);
+        incr(&self.stats.hosts[entry.host].dead);
+    }
+
+    /// The slots up under `max_running`: started (or exiting), or waiting
+    /// for their host's master to log in.
+    pub(super) fn slots_up(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|entry| !entry.is_gone() || entry.master_wait.is_some())
+            .count()
+    }
+
+    /// True if slot `index`, not up, does not start now though due: under
+    /// `max_running` slots start only as jobs need them, at most that many
+    /// up at once (`up` now), as pdsh's fanout opens at most that many
+    /// connections: none while no queued job may run on it.
+    pub(super) fn waits_for_room(&self, index: usize, up: usize) -> bool {
+        self.settings
+            .max_running
+            .is_some_and(|max| up >= max || !self.jobs.queued_for(index))
+    }
+
+    /// Under `max_running`, with `up` slots up and slots due that wait
+    /// for room with a job for them: closes as many idle slots that no
+    /// queued job may run on (`SHUTDOWN`), which start again when a job
+    /// needs them. With one job per host (pdsh's fanout), a host's slot
+    /// ends with its job, and the next host's starts.
+    fn park_idle_slots(&mut self, now: Instant, up: usize) {
+        let Some(max) = self.settings.max_running else {
+            return;
+        };
+        let mut waiting = (0..self.slots.len())
+            .filter(|&index| {
+                let entry = &self.slots[index];
+                entry.is_gone()
+                    && entry.dead.is_none()
+                    && entry.master_wait.is_none()
+                    && entry.respawn_at.is_some_and(|at| at <= now)
+                    && self.jobs.queued_for(index)
+            })
+            .count()
+            .saturating_sub(max.saturating_sub(up));
+        for index in 0..self.slots.len() {
+            if waiting == 0 {
+                break;
+            }
+            let queued = self.jobs.queued_for(index);
+            let entry = &mut self.slots[index];
+            let Some(slot) = entry.slot.as_mut() else {
+                continue;
+            };
+            if entry.closing || queued || slot.stage != Stage::Ready || !slot.in_flight.is_empty() {
+                continue;
+            }
+            debug!(slot:% = entry.label; "slot closed to make room for another");
+            let _ = slot.send(&Frame::Shutdown);
+            slot.close_stdin();
+            entry.closing = true;
+            entry.respawn_at = Some(now);
+            waiting -= 1;
+        }
     }
 
     /// Slot `index` did not start: its host's master could not log in
