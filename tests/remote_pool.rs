@@ -505,6 +505,10 @@ fn main() -> ExitCode {
             liveness::stopped_worker_is_found_and_its_job_runs_again,
         ),
         (
+            "stopped_only_worker_of_a_local_host_starts_again",
+            liveness::stopped_only_worker_of_a_local_host_starts_again,
+        ),
+        (
             "idle_pool_keeps_its_workers",
             liveness::idle_pool_keeps_its_workers,
         ),
