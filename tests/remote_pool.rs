@@ -435,6 +435,10 @@ fn main() -> ExitCode {
         ),
         ("missing_binary_is_permanent", missing_binary_is_permanent),
         (
+            "slot_without_descriptors_to_start_starts_once_there_are",
+            slot_without_descriptors_to_start_starts_once_there_are,
+        ),
+        (
             "malformed_ssh_host_is_refused_at_build",
             malformed_ssh_host_is_refused_at_build,
         ),
@@ -1159,6 +1163,49 @@ fn missing_binary_is_permanent() {
         }
         other => panic!("expected every slot dead, got {other:?}"),
     }
+}
+
+/// A slot whose process cannot start because the process is out of file
+/// descriptors (a server's connections took them for a moment) starts
+/// again with back-off, and runs the job once there are descriptors again.
+/// (Such a slot used to be dead for good at once, as one whose program is
+/// missing, and the pool failed its jobs as not run.)
+fn slot_without_descriptors_to_start_starts_once_there_are() {
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let control = pool.control();
+    // Every descriptor taken: opening /dev/null until none is left.
+    let mut taken = Vec::new();
+    loop {
+        match fs::File::open("/dev/null") {
+            Ok(file) => taken.push(file),
+            Err(err) if err.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(err) => panic!("opening /dev/null: {err}"),
+        }
+    }
+    let run = std::thread::spawn(move || {
+        let out = pool.map::<u64, u64>(&Target::Any, "square", [3]);
+        (pool, out)
+    });
+    let said = gates::wait_until(Duration::from_mins(1), || {
+        control.metrics().hosts[0]
+            .last_failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("Too many open files"))
+    });
+    drop(taken);
+    said.expect("the slot never failed to start");
+    let (pool, out) = run.join().unwrap();
+    match out {
+        Ok(out) => assert_eq!(out, [Ok(9)]),
+        Err(err) => panic!("expected the job to run, got {err}"),
+    }
+    let metrics = pool.metrics();
+    assert_eq!(
+        (metrics.slots_alive, metrics.slots_dead),
+        (1, 0),
+        "{metrics:?}"
+    );
+    pool.shutdown(Duration::from_secs(10));
 }
 
 /// An ssh host `user@` (no host) is refused when the pool is built, with

@@ -274,21 +274,34 @@ impl Engine {
                     debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
                     entry.slot = Some(slot);
                 }
-                Err(err) => {
-                    let failure = SlotFailure::CannotStart {
-                        transport: host.transport.to_string(),
-                        error: err.to_string(),
-                    };
-                    let failed = FailedSlot::new(&entry.label, failure);
-                    warn!(slot:% = entry.label; "{}", failed.reason());
-                    self.stats.hosts[entry.host].set_last_failure(failed.to_string());
-                    entry.dead = Some(failed);
-                    incr(&self.stats.hosts[entry.host].dead);
-                }
+                Err(err) => self.not_spawned(index, &err),
             }
         }
         // The slots due now were told; the next one due logs in again.
         self.mux.clear_failed();
+    }
+
+    /// Slot `index`'s process could not be started: restarted with
+    /// back-off when resources ran short, dead for good otherwise.
+    fn not_spawned(&mut self, index: usize, err: &std::io::Error) {
+        let entry = &mut self.slots[index];
+        let transport = self.hosts[entry.host].transport.to_string();
+        let error = err.to_string();
+        let short = is_shortage(err);
+        let failure = if short {
+            SlotFailure::NoResources { transport, error }
+        } else {
+            SlotFailure::CannotStart { transport, error }
+        };
+        let failed = FailedSlot::new(&entry.label, failure);
+        warn!(slot:% = entry.label; "{}", failed.reason());
+        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+        if short {
+            self.plan_restart(index, false, failed);
+        } else {
+            entry.dead = Some(failed);
+            incr(&self.stats.hosts[entry.host].dead);
+        }
     }
 
     /// Slot `index` did not start: its host's master could not log in
@@ -713,6 +726,15 @@ impl Engine {
         }
         debug!(pool:% = self.stats.name; "remote pool closing its slots");
     }
+}
+
+/// True if starting a process failed for want of resources that may come
+/// back: descriptors (the process's or the system's), processes, memory.
+fn is_shortage(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
 }
 
 /// Back-off before restarting a slot: 100 ms doubling per failed start, at
