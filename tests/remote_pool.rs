@@ -663,7 +663,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, until_cancelled, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, len, mark_then_hang, nap, panic, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, until_cancelled, wait_then_big) on host local"
                 ),
                 "{err}"
             );
