@@ -9,13 +9,24 @@
 //! descriptors a worker needs are made by `build` now, on the calling
 //! thread, where running out is an error of `build`.
 //!
+//! The same for a TCP server's listeners: a listener that first runs once
+//! the table is full waits for a descriptor for its socket, as an accept
+//! that ran out does, where it used to fail at once (its supervisor's
+//! restart budget gone in a moment, the worker never listened again).
+//!
 //! The table is filled in a child process (this test binary run again with
 //! [`CHILD_ENV`] set): the descriptor limit is the process's.
 
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use std::{env, fs, io};
 
-use hearth::Runtime;
+use hearth::actor::{Context, actor_fn};
+use hearth::net::{TcpServer, TcpStream};
+use hearth::supervisor::NoSupervisor;
+use hearth::timer::Timer;
+use hearth::{ActorOptions, FutureOptions, Runtime, RuntimeRef, ThreadLocal};
 
 /// Set in the child that fills its descriptor table.
 const CHILD_ENV: &str = "HEARTH_TEST_FD_TABLE_FULL_CHILD";
@@ -26,13 +37,18 @@ const ROUNDS: usize = 20;
 
 #[test]
 fn worker_threads_start_with_the_descriptor_table_full() {
+    in_child("fd_table_full::child_fills_its_table");
+}
+
+#[test]
+fn listeners_start_with_the_descriptor_table_full() {
+    in_child("fd_table_full::child_fills_its_table_under_listeners");
+}
+
+/// Runs test `name` of this binary in a child with [`CHILD_ENV`] set.
+fn in_child(name: &str) {
     let output = Command::new(env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "fd_table_full::child_fills_its_table",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .output()
         .unwrap();
@@ -73,6 +89,72 @@ fn child_fills_its_table() {
             panic!("round {round}: {err}");
         }
     }
+}
+
+/// The child's part: a TCP server of thread-local connections, a listener
+/// on each of two workers, the table filled before they run and emptied a
+/// moment after; both listen in the end (the server's metrics have an
+/// entry per worker whose listener has its socket).
+#[test]
+fn child_fills_its_table_under_listeners() {
+    if env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    small_table_on_one_cpu();
+    let mut runtime = Runtime::setup().num_threads(2).build().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let server = TcpServer::setup(
+        addr,
+        NoSupervisor,
+        actor_fn(hang_up),
+        ActorOptions::default(),
+    )
+    .unwrap();
+    let filler = Arc::new(Mutex::new(Some(fill_table())));
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(NoSupervisor, server.clone(), (), ActorOptions::default());
+        Ok::<_, String>(())
+    });
+    let listening = Arc::new(Mutex::new(0));
+    let (rt, seen) = (runtime.thread_safe(), listening.clone());
+    runtime.spawn_future(
+        async move {
+            // The listeners run first; a moment for both to try.
+            Timer::after(rt.clone(), Duration::from_millis(300)).await;
+            drop(filler.lock().unwrap().take());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let workers = rt.metrics().tcp_servers[0].workers.len();
+                *seen.lock().unwrap() = workers;
+                if workers == 2 || Instant::now() >= deadline {
+                    break;
+                }
+                Timer::after(rt.clone(), Duration::from_millis(10)).await;
+            }
+            rt.shutdown();
+        },
+        FutureOptions::default(),
+    );
+    runtime.start().unwrap();
+    assert_eq!(*listening.lock().unwrap(), 2, "a listener never listened");
+}
+
+/// A connection that is closed at once.
+async fn hang_up(_: Context<(), ThreadLocal>, _: TcpStream) {}
+
+/// A table of 256 descriptors, and this thread and the threads it starts
+/// pinned to its first allowed CPU.
+fn small_table_on_one_cpu() {
+    pin_to_one_cpu();
+    let limit = libc::rlimit {
+        rlim_cur: 256,
+        rlim_max: 256,
+    };
+    // SAFETY: setrlimit(2) with a valid pointer to a limit.
+    assert_eq!(
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) },
+        0
+    );
 }
 
 /// Pins this thread, and the threads it starts, to its first allowed CPU.
