@@ -7,6 +7,8 @@ mod end_of_file;
 #[path = "util/server.rs"]
 mod server;
 
+#[path = "regression/fd_table_full.rs"]
+mod fd_table_full;
 #[path = "regression/lifecycle.rs"]
 mod lifecycle;
 #[path = "regression/panics.rs"]

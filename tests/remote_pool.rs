@@ -29,6 +29,8 @@ mod held;
 mod inputs;
 #[path = "remote_pool/liveness.rs"]
 mod liveness;
+#[path = "remote_pool/protocol.rs"]
+mod protocol;
 #[path = "remote_pool/retries.rs"]
 mod retries;
 #[path = "remote_pool/stdin.rs"]
@@ -170,6 +172,8 @@ fn handlers() -> Handlers {
             std::thread::sleep(Duration::from_mins(1));
             Ok::<_, String>(())
         })
+        .add("panic", |x: u64| -> Result<u64, String> { panic!("handler panics on {x}") })
+        .add("len", |v: Vec<u8>| Ok::<_, String>(v.len() as u64))
         .add("big", |len: u64| Ok::<_, String>(vec![7u8; usize::try_from(len).unwrap()]))
         // `len` bytes, once the flag file exists if one is given.
         .add("wait_then_big", |(flag, len): (Option<PathBuf>, u64)| {
@@ -319,6 +323,11 @@ fn main() -> ExitCode {
             Ok(mode @ ("old_version" | "garbage_mid" | "oversized")) => return fake_worker(mode),
             Ok("answer_then_garbage") => return answer_then_garbage(),
             Ok("cut_frame") => return cut_frame(),
+            Ok(mode) => {
+                if let Some(code) = protocol::fake_worker(mode) {
+                    return code;
+                }
+            }
             _ => {}
         }
         return remote::serve(handlers());
@@ -430,6 +439,10 @@ fn main() -> ExitCode {
         ),
         ("missing_binary_is_permanent", missing_binary_is_permanent),
         (
+            "slot_without_descriptors_to_start_starts_once_there_are",
+            slot_without_descriptors_to_start_starts_once_there_are,
+        ),
+        (
             "malformed_ssh_host_is_refused_at_build",
             malformed_ssh_host_is_refused_at_build,
         ),
@@ -452,6 +465,27 @@ fn main() -> ExitCode {
             results_before_garbage_count_and_stay_with_their_slot,
         ),
         ("frame_cut_by_exit_is_named", frame_cut_by_exit_is_named),
+        (
+            "wrong_frames_in_the_handshake_are_named",
+            protocol::wrong_frames_in_the_handshake_are_named,
+        ),
+        (
+            "wrong_frames_for_a_job_are_named_and_retried",
+            protocol::wrong_frames_for_a_job_are_named_and_retried,
+        ),
+        (
+            "a_second_result_for_a_job_counts_once",
+            protocol::a_second_result_for_a_job_counts_once,
+        ),
+        (
+            "odd_answers_are_the_jobs_own_failures",
+            protocol::odd_answers_are_the_jobs_own_failures,
+        ),
+        (
+            "panicking_handler_is_a_final_job_error",
+            panicking_handler_is_a_final_job_error,
+        ),
+        ("job_input_at_the_frame_limit", job_input_at_the_frame_limit),
         (
             "outcome_too_large_for_a_frame_is_a_final_job_error",
             outcome_too_large_for_a_frame_is_a_final_job_error,
@@ -507,6 +541,10 @@ fn main() -> ExitCode {
         (
             "stopped_worker_is_found_and_its_job_runs_again",
             liveness::stopped_worker_is_found_and_its_job_runs_again,
+        ),
+        (
+            "stopped_only_worker_of_a_local_host_starts_again",
+            liveness::stopped_only_worker_of_a_local_host_starts_again,
         ),
         (
             "idle_pool_keeps_its_workers",
@@ -629,7 +667,7 @@ fn job_errors_are_final() {
             assert_eq!(err.kind, JobErrorKind::UnknownHandler);
             assert!(
                 err.message.contains(
-                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, mark_then_hang, nap, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, until_cancelled, wait_then_big) on host local"
+                    "(this worker has: big, close_output, copy_in_workdir, count_runs, crash, crash_once, fail, fail_times, flag, flood, freeze_once, hang, interval, len, mark_then_hang, nap, panic, pid, sh_stdin, sleep_child, slot, square, stdin_digest, stream, stream_then_crash, until_cancelled, wait_then_big) on host local"
                 ),
                 "{err}"
             );
@@ -1131,6 +1169,49 @@ fn missing_binary_is_permanent() {
     }
 }
 
+/// A slot whose process cannot start because the process is out of file
+/// descriptors (a server's connections took them for a moment) starts
+/// again with back-off, and runs the job once there are descriptors again.
+/// (Such a slot used to be dead for good at once, as one whose program is
+/// missing, and the pool failed its jobs as not run.)
+fn slot_without_descriptors_to_start_starts_once_there_are() {
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let control = pool.control();
+    // Every descriptor taken: opening /dev/null until none is left.
+    let mut taken = Vec::new();
+    loop {
+        match fs::File::open("/dev/null") {
+            Ok(file) => taken.push(file),
+            Err(err) if err.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(err) => panic!("opening /dev/null: {err}"),
+        }
+    }
+    let run = std::thread::spawn(move || {
+        let out = pool.map::<u64, u64>(&Target::Any, "square", [3]);
+        (pool, out)
+    });
+    let said = gates::wait_until(Duration::from_mins(1), || {
+        control.metrics().hosts[0]
+            .last_failure
+            .as_deref()
+            .is_some_and(|failure| failure.contains("Too many open files"))
+    });
+    drop(taken);
+    said.expect("the slot never failed to start");
+    let (pool, out) = run.join().unwrap();
+    match out {
+        Ok(out) => assert_eq!(out, [Ok(9)]),
+        Err(err) => panic!("expected the job to run, got {err}"),
+    }
+    let metrics = pool.metrics();
+    assert_eq!(
+        (metrics.slots_alive, metrics.slots_dead),
+        (1, 0),
+        "{metrics:?}"
+    );
+    pool.shutdown(Duration::from_secs(10));
+}
+
 /// An ssh host `user@` (no host) is refused when the pool is built, with
 /// what to write instead; no slot starts.
 fn malformed_ssh_host_is_refused_at_build() {
@@ -1441,5 +1522,55 @@ fn outcome_too_large_for_a_frame_is_a_final_job_error() {
         (0, None)
     );
     squares(&mut pool, 10);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// A handler that panics fails its job for good, with the panic's message;
+/// its worker lives on and serves the next jobs.
+fn panicking_handler_is_a_final_job_error() {
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let pid = pool.map::<u64, u32>(&Target::Any, "pid", [0]).unwrap();
+    let out = pool.map::<u64, u64>(&Target::Any, "panic", [1, 2]).unwrap();
+    for (x, result) in [1, 2].into_iter().zip(out) {
+        match result {
+            Err(JobFailure::Job(err)) => {
+                assert_eq!(err.kind, JobErrorKind::Panicked);
+                assert_eq!(err.message, format!("handler panics on {x}"));
+            }
+            other => panic!("expected a job error, got {other:?}"),
+        }
+    }
+    assert_eq!(pool.map::<u64, u32>(&Target::Any, "pid", [0]).unwrap(), pid);
+    squares(&mut pool, 3);
+    assert_eq!(pool.metrics().jobs_retried, 0);
+    pool.shutdown(Duration::from_secs(10));
+}
+
+/// An input that fills a frame to its limit goes through whole; one a few
+/// bytes over is the job's own error, said before it is sent, and the
+/// slot serves on.
+fn job_input_at_the_frame_limit() {
+    let mut pool = Pool::builder().host(Host::local(1)).build().unwrap();
+    let max = wire::DEFAULT_MAX_FRAME;
+    let fits = vec![1u8; max - 64];
+    let over = vec![1u8; max];
+    let out = pool
+        .map::<Vec<u8>, u64>(&Target::Any, "len", [fits, over])
+        .unwrap();
+    assert_eq!(out[0], Ok(max as u64 - 64));
+    match &out[1] {
+        Err(JobFailure::Job(err)) => {
+            assert_eq!(err.kind, JobErrorKind::BadPayload);
+            assert!(
+                err.message
+                    .contains(&format!("the maximum is {max}; send smaller payloads")),
+                "{err}"
+            );
+        }
+        other => panic!("expected a job error, got {other:?}"),
+    }
+    let metrics = pool.metrics();
+    assert_eq!((metrics.jobs_retried, metrics.slots_alive), (0, 1));
+    squares(&mut pool, 3);
     pool.shutdown(Duration::from_secs(10));
 }

@@ -221,20 +221,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<K: Kind> Shared<K> {
-    /// A socket for a new listener.
+    /// A socket for a new listener. An error for want of descriptors or
+    /// memory is the system's own, for [`socket_later`] to know.
     pub(super) fn socket(&self) -> io::Result<K::Socket> {
+        let said = |what: &str, err: io::Error| {
+            if is_shortage(&err) {
+                err
+            } else {
+                io::Error::new(err.kind(), format!("{what} {}: {err}", self.addr))
+            }
+        };
         match &self.sockets {
             Sockets::PerWorker { first, bind } => match lock(first).take() {
                 Some(socket) => Ok(socket),
-                None => bind(),
+                None => bind().map_err(|err| said("bind", err)),
             },
             Sockets::Shared(socket) => match &*lock(socket) {
-                Some(socket) => K::duplicate(socket).map_err(|err| {
-                    io::Error::new(
-                        err.kind(),
-                        format!("duplicate the socket of {}: {err}", self.addr),
-                    )
-                }),
+                Some(socket) => {
+                    K::duplicate(socket).map_err(|err| said("duplicate the socket of", err))
+                }
                 None => Err(io::Error::other(format!(
                     "the socket of {} is closed: the server stopped",
                     self.addr
@@ -383,9 +388,19 @@ where
     NA::Message: 'static,
 {
     let addr = server.shared.addr.clone();
-    let socket = server.shared.socket()?;
-    let mut listener = K::register_listener(ctx.runtime(), socket)?;
     let worker = ctx.runtime().worker_id();
+    // Out of descriptors for now (another worker's listener took the last
+    // ones before this one ran): wait as an accept that ran out waits.
+    let socket = loop {
+        match server.shared.socket() {
+            Ok(socket) => break socket,
+            Err(err) if socket_later(&addr, worker, &err) && !ctx.is_stopping() => {
+                let _passed = Timer::after(ctx.runtime_ref().clone(), ACCEPT_PAUSE).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    let mut listener = K::register_listener(ctx.runtime(), socket)?;
     // A restarted listener starts a new count at 0 while its worker's
     // earlier connections are still open: it gets a few more new ones until
     // those close.
@@ -481,6 +496,28 @@ pub(super) fn stop_asked<RT>(
 /// after one closes.
 pub(super) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
+/// True if a listener's socket could not be made for want of file
+/// descriptors or memory, which may come back: the listener tries again
+/// after [`ACCEPT_PAUSE`] (said here) instead of failing, so that a
+/// listener that first runs once the others' connections took every
+/// descriptor still listens once some close.
+pub(super) fn socket_later(addr: &ServerAddr, worker: usize, err: &io::Error) -> bool {
+    let short = is_shortage(err);
+    if short {
+        warn!(worker = worker, addr:% = addr, error:% = err; "cannot make the listener's socket now; trying again in {ACCEPT_PAUSE:?}");
+    }
+    short
+}
+
+/// True for the errors of a process or system out of file descriptors or
+/// memory for now.
+fn is_shortage(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
 /// An accept that failed, counted on `load`: `Ok(false)` when only that
 /// connection failed (its peer gave up before it was accepted, not the
 /// listener's problem), `Ok(true)` when the process or the system is out
@@ -500,11 +537,7 @@ pub(super) fn accept_failed(
             warn!(worker = worker, error:% = err; "connection failed before accept");
             Ok(false)
         }
-        _ if matches!(
-            err.raw_os_error(),
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-        ) =>
-        {
+        _ if is_shortage(&err) => {
             warn!(worker = worker, addr:% = addr, error:% = err; "cannot accept now; accepting again in {ACCEPT_PAUSE:?}");
             Ok(true)
         }

@@ -16,7 +16,7 @@ use std::task::Poll;
 use log::{debug, warn};
 
 use super::server::{
-    ACCEPT_PAUSE, Conn, Kind, Load, Server, ServerMessage, accept_failed, stop_asked,
+    ACCEPT_PAUSE, Conn, Kind, Load, Server, ServerMessage, accept_failed, socket_later, stop_asked,
 };
 use crate::ThreadSafe;
 use crate::actor::{Context, NewActor};
@@ -49,7 +49,16 @@ where
     NA::Message: Send + 'static,
 {
     let addr = server.shared.addr.clone();
-    let socket = server.shared.socket()?;
+    // Out of descriptors for now: wait as an accept that ran out waits.
+    let socket = loop {
+        match server.shared.socket() {
+            Ok(socket) => break socket,
+            Err(err) if socket_later(&addr, ANY_WORKER, &err) && !ctx.is_stopping() => {
+                let _passed = Timer::after(ctx.runtime_ref().clone(), ACCEPT_PAUSE).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
     let mut listener = K::register_listener(ctx.runtime_ref(), socket)?;
     ctx.runtime_ref().shared.add_server(&server.shared.stats);
     let load = Load::new(server.shared.stats.on_worker(ANY_WORKER));

@@ -204,9 +204,8 @@ where
         let addr = listener.local_addr()?;
         let sockets = Sockets::PerWorker {
             first: std::sync::Mutex::new(Some(listener)),
-            bind: Box::new(move || {
-                sys::reuse_port_listener(addr).map_err(|err| with_addr("bind", addr, err))
-            }),
+            // Its error as the system's: `Shared::socket` names the address.
+            bind: Box::new(move || sys::reuse_port_listener(addr)),
         };
         let server = Server::new(
             ServerAddr::Tcp(addr),

@@ -94,6 +94,16 @@ pub enum SlotFailure {
         /// The system's error.
         error: String,
     },
+    /// The slot's process could not be started for want of resources on
+    /// this machine: too many open files or processes, no memory. Unlike
+    /// [`CannotStart`](SlotFailure::CannotStart), retried with back-off:
+    /// what took the resources may give them back.
+    NoResources {
+        /// How the slot is started.
+        transport: String,
+        /// The system's error.
+        error: String,
+    },
     /// ssh logged in to nothing: the host refused the key or password.
     LoginRefused {
         /// ssh's own words (its last stderr lines).
@@ -260,6 +270,9 @@ impl fmt::Display for SlotFailure {
             ),
             SlotFailure::CannotStart { transport, error } => {
                 write!(f, "cannot start worker ({transport}): {error}")
+            }
+            SlotFailure::NoResources { transport, error } => {
+                write!(f, "cannot start worker ({transport}) for now: {error}")
             }
             SlotFailure::LoginRefused { ssh } => write!(
                 f,

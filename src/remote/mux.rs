@@ -544,16 +544,21 @@ impl Mux {
     /// removed, so the slots that start next log in again instead of
     /// opening sessions over a link that answers nothing until ssh's own
     /// keep-alive gives up (a minute). True if there was one to retire.
+    /// A host without a master keeps its state: one that has none
+    /// (`Off`: not ssh, or ssh with control options of its own) must not
+    /// start its slots through one, and one logging in is not the link
+    /// that went silent.
     pub(crate) fn retire(&mut self, index: usize) -> bool {
         let Some(master) = self.masters.get_mut(index) else {
             return false;
         };
-        let Master::Ready { mut control } = std::mem::replace(master, Master::Idle) else {
+        let Master::Ready { control } = master else {
             return false;
         };
         if let Some(pid) = control.master_pid(Instant::now() + EXIT_WAIT) {
             let _ = crate::sys::signal_process(pid, libc::SIGKILL);
         }
+        *master = Master::Idle;
         if let Some(socket) = self.socket(index) {
             let _ = fs::remove_file(socket);
         }

@@ -42,6 +42,7 @@ impl LocalWorker {
         let Prepared {
             id,
             poll,
+            registry,
             wake,
             ready_rx,
         } = prepare(1)?;
@@ -67,7 +68,7 @@ impl LocalWorker {
             signal_receivers: RefCell::new(Vec::new()),
             timers: RefCell::new(Timers::default()),
             io: RefCell::new(IoRegistry::default()),
-            registry: poll.registry().try_clone()?,
+            registry,
         });
         Ok(LocalWorker {
             own_ready: OwnReady::attach(wake.clone()),

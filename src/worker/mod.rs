@@ -47,10 +47,15 @@ fn watch_shared_poll(registry: &mio::Registry, shared: &RuntimeShared) -> io::Re
     )
 }
 
-/// A worker that is prepared but not yet started.
+/// A worker that is prepared but not yet started: every descriptor its
+/// thread needs is made here, on the building thread, so a thread that
+/// first runs once the process's descriptor table is full (a server's
+/// first connections took the rest) starts all the same.
 pub(crate) struct Prepared {
     id: usize,
     poll: Poll,
+    /// A copy of `poll`'s registry, for the worker's I/O sources.
+    registry: mio::Registry,
     wake: Arc<WorkerShared>,
     ready_rx: Receiver<u64>,
 }
@@ -64,12 +69,14 @@ impl Prepared {
 /// Creates the poll, waker and ready queue of worker `id`.
 pub(crate) fn prepare(id: usize) -> io::Result<Prepared> {
     let poll = Poll::new()?;
+    let registry = poll.registry().try_clone()?;
     let waker = mio::Waker::new(poll.registry(), WAKER)?;
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
     let wake = Arc::new(WorkerShared::new(id, ready_tx, waker));
     Ok(Prepared {
         id,
         poll,
+        registry,
         wake,
         ready_rx,
     })

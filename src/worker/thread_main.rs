@@ -48,6 +48,7 @@ pub(super) fn run(
     let Prepared {
         id,
         mut poll,
+        registry,
         wake,
         ready_rx,
     } = prepared;
@@ -61,10 +62,7 @@ pub(super) fn run(
         signal_receivers: RefCell::new(Vec::new()),
         timers: RefCell::new(Timers::default()),
         io: RefCell::new(IoRegistry::default()),
-        registry: poll
-            .registry()
-            .try_clone()
-            .map_err(|err| Error::worker_poll(id, err))?,
+        registry,
     });
     // Dropped after `_drain`: wakes while the processes are dropped still
     // find the queue.

@@ -77,6 +77,36 @@ pub(crate) fn stopped_worker_is_found_and_its_job_runs_again() {
     let _ = fs::remove_dir_all(dir);
 }
 
+/// The same with the host's only slot: with no other slot to tell a
+/// stopped worker from a stuck connection, the pool takes the connection
+/// for stuck; a local host has none to log in again, and its slot starts
+/// again as before. (Taking it for stuck used to switch the host to
+/// starting its slots through an ssh master, which a local host cannot
+/// have: every start failed with "worker exited (exit status: 1)" and the
+/// slot was given up with the job not run.)
+pub(crate) fn stopped_only_worker_of_a_local_host_starts_again() {
+    let dir = temp_dir("stopped-only");
+    let limit = Duration::from_secs(2);
+    let (mut pool, lost) = pool(1, limit);
+    let out = pool
+        .map::<_, u64>(&Target::Any, "freeze_once", [(dir.join("frozen"), 1u64)])
+        .unwrap();
+    assert_eq!(out, [Ok(2)]);
+    let lost = lost.lock().unwrap();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].failed.failure, SlotFailure::Silent { limit });
+    drop(lost);
+    squares(&mut pool, 10);
+    let metrics = pool.metrics();
+    assert_eq!(
+        (metrics.slots_alive, metrics.slots_dead),
+        (1, 0),
+        "{metrics:?}"
+    );
+    pool.shutdown(Duration::from_secs(10));
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// A blocking pool that nobody drives for three slot timeouts, between
 /// runs and inside a report of one, keeps its workers: its keep-alive
 /// thread pings them (the workers would end themselves otherwise, and the

@@ -298,7 +298,7 @@ impl Engine {
                 self.settings.max_frame,
             ) {
                 Ok(slot) => self.slot_started(index, slot, control.is_some(), now),
-                Err(err) => self.slot_cannot_start(index, &err),
+                Err(err) => self.not_spawned(index, &err),
             }
         }
         // The slots due now were told; the next one due logs in again.
@@ -328,22 +328,6 @@ impl Engine {
         }
         debug!(slot:% = entry.label, transport:% = host.transport; "slot started");
         entry.slot = Some(slot);
-    }
-
-    /// Slot `index`'s process could not be started, with `err`: it is
-    /// dead for good.
-    fn slot_cannot_start(&mut self, index: usize, err: &std::io::Error) {
-        let entry = &mut self.slots[index];
-        let host = &self.hosts[entry.host];
-        let failure = SlotFailure::CannotStart {
-            transport: host.transport.to_string(),
-            error: err.to_string(),
-        };
-        let failed = FailedSlot::new(&entry.label, failure);
-        warn!(slot:% = entry.label; "{}", failed.reason());
-        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
-        entry.dead = Some(failed);
-        incr(&self.stats.hosts[entry.host].dead);
     }
 
     /// The slots up under `max_running`: started (or exiting), or waiting
@@ -403,6 +387,29 @@ impl Engine {
             entry.closing = true;
             entry.respawn_at = Some(now);
             waiting -= 1;
+        }
+    }
+
+    /// Slot `index`'s process could not be started: restarted with
+    /// back-off when resources ran short, dead for good otherwise.
+    fn not_spawned(&mut self, index: usize, err: &std::io::Error) {
+        let entry = &mut self.slots[index];
+        let transport = self.hosts[entry.host].transport.to_string();
+        let error = err.to_string();
+        let short = is_shortage(err);
+        let failure = if short {
+            SlotFailure::NoResources { transport, error }
+        } else {
+            SlotFailure::CannotStart { transport, error }
+        };
+        let failed = FailedSlot::new(&entry.label, failure);
+        warn!(slot:% = entry.label; "{}", failed.reason());
+        self.stats.hosts[entry.host].set_last_failure(failed.to_string());
+        if short {
+            self.plan_restart(index, false, failed);
+        } else {
+            entry.dead = Some(failed);
+            incr(&self.stats.hosts[entry.host].dead);
         }
     }
 
@@ -828,6 +835,15 @@ impl Engine {
         }
         debug!(pool:% = self.stats.name; "remote pool closing its slots");
     }
+}
+
+/// True if starting a process failed for want of resources that may come
+/// back: descriptors (the process's or the system's), processes, memory.
+fn is_shortage(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
 }
 
 /// Back-off before restarting a slot: 100 ms doubling per failed start, at
