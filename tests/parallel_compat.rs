@@ -34,6 +34,8 @@ mod procs;
 mod semaphore;
 #[path = "parallel_compat/settled.rs"]
 mod settled;
+#[path = "parallel_compat/slots.rs"]
+mod slots;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
