@@ -74,6 +74,21 @@ fn outputs_come_as_jobs_end_unless_keep_order() {
     );
 }
 
+/// --progress, --eta and --bar on a stderr that is no terminal: GNU
+/// parallel's text. Compared: its head (the computers, their cores and
+/// slots; none for --bar) and its last line, the figures of time masked
+/// (how many updates come between depends on the clock).
+#[test]
+fn progress_eta_and_bar_write_gnu_parallels_text() {
+    for option in ["--progress", "--eta", "--bar"] {
+        same_script(&format!(
+            "$PAR -k -j2 {option} 'echo {{}}' ::: a 'b c' d 2>err; echo \"status $?\"; \
+             grep -A1 '^Computers' err; tr '\\r' '\\n' <err | tail -n1 | cat -v | \
+             sed -E 's/[0-9]+[.][0-9]+s/T/g'; tail -c1 err | od -c"
+        ));
+    }
+}
+
 /// Options from `~/.parallel/config`, from a profile named with `-J`
 /// (instead of the config), and from `$PARALLEL`, before the command
 /// line's; none with `--plain`.

@@ -26,6 +26,7 @@ mod color;
 mod each_host;
 mod edit;
 mod filter;
+mod gnu_progress;
 mod group_by;
 mod halt;
 mod held;
@@ -629,14 +630,41 @@ pub struct OutputForm {
     /// start), retries (runs again after a failure of its own), ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
-    /// Show a progress bar on stderr (when it is a terminal): jobs done
-    /// of all, rate, time left.
-    #[arg(long, visible_aliases = ["bar", "eta"])]
-    pub progress: bool,
+    /// --progress, --eta, --bar.
+    #[command(flatten)]
+    pub progress: ProgressForm,
     /// The number of jobs the progress bar counts to, when the inputs are
     /// read as the jobs run (stdin) and the total is not known before.
     #[arg(aliases = ["totaljobs"], long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
     pub total_jobs: Option<usize>,
+}
+
+/// The progress shown on stderr.
+// The doc comments here are the `--help` text, as `OutputForm`'s.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct ProgressForm {
+    /// Show a progress bar on stderr (when it is a terminal): jobs done
+    /// of all, rate, time left. Started as parallel, on a stderr that is
+    /// no terminal: GNU parallel's lines of jobs running and done.
+    #[arg(long)]
+    pub progress: bool,
+    /// As --progress; started as parallel, on a stderr that is no
+    /// terminal: GNU parallel's lines with the time left first.
+    #[arg(long)]
+    pub eta: bool,
+    /// As --progress; started as parallel, on a stderr that is no
+    /// terminal: GNU parallel's bar, as text.
+    #[arg(long)]
+    pub bar: bool,
+}
+
+impl OutputForm {
+    /// True if --progress, --eta or --bar is given.
+    pub fn shows_progress(&self) -> bool {
+        let shown = &self.progress;
+        shown.progress || shown.eta || shown.bar
+    }
 }
 
 /// `--files`: each job's stdout in a file of its own, its name printed.
