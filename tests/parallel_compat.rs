@@ -653,6 +653,23 @@ fn columns_and_headers() {
             " x",
             "y ",
         ],
+        // Any --header but 0 is one header input a source, whatever it
+        // says (a number of lines, a regex), as GNU parallel takes it
+        // without --pipe; 0 is none, the columns still split on tabs.
+        &["-k", "--header", "1", "echo {name}/{age}", "::::", "h.tsv"],
+        &["-k", "--header", "2", "echo {age}", "::::", "h.tsv"],
+        &[
+            "-k",
+            "--header",
+            "name.*\\n",
+            "echo {name}",
+            "::::",
+            "h.tsv",
+        ],
+        &["-k", "--header", "0", "echo {2}", "::::", "h.tsv"],
+        &[
+            "-k", "--header", "1", "echo", ":::", "a", "b", "::::", "h.tsv",
+        ],
     ] {
         same_in(files, args, b"");
     }

@@ -835,7 +835,8 @@ pub struct InputArgs {
     )]
     pub colsep: Option<String>,
     /// `--header :`: the first input of each source names its columns,
-    /// for `{name}` in CMD. With --pipe, a header that goes before every
+    /// for `{name}` in CMD (any value but 0 does, as in GNU parallel;
+    /// 0: no header). With --pipe, a header that goes before every
     /// block: N lines (`:` is 1), or what REGEX matches at the start.
     #[arg(long, value_name = ": | N | REGEX")]
     pub header: Option<String>,

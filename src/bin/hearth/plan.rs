@@ -65,7 +65,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
             return Ok(Plan::bare(Maker::new(Arc::new(template)), Vec::new()));
         }
     };
-    let header = header(args)?;
+    let header = header(args);
     let split = split(args)?;
     let names = names(args);
     // As in GNU parallel, `{}` in a longer word takes the word again for
@@ -563,16 +563,16 @@ fn stdin(args: &MapArgs) -> Result<std::fs::File, String> {
     Ok(stdin)
 }
 
-/// `--header :`: the first input of each source names its columns.
-fn header(args: &MapArgs) -> Result<bool, String> {
-    match args.input.header.as_deref() {
-        None => Ok(false),
-        Some(":") => Ok(true),
-        Some(other) => Err(format!(
-            "--header {other:?}: hearth map takes --header : (the first input of each source \
-             names its columns)"
-        )),
-    }
+/// `--header :`: the first input of each source names its columns. As
+/// in GNU parallel, any value but `0` means that when the inputs are not
+/// blocks of `--pipe` (a number of lines, a regex: one input a source
+/// all the same), and `0` means no header (the columns still split on
+/// tabs).
+fn header(args: &MapArgs) -> bool {
+    args.input
+        .header
+        .as_deref()
+        .is_some_and(|value| value != "0")
 }
 
 /// `--filter`'s filters, if any.
