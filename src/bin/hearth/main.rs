@@ -927,7 +927,7 @@ pub struct Packing {
 #[derive(Clone, Debug, Args)]
 // What the options of blocks (--block, --bt, --cat, ...) require: --pipe,
 // --pipe-part, or --group-by, which implies --pipe (`settled.rs`).
-#[command(group(clap::ArgGroup::new("piping").multiple(true).args(["pipe", "pipe_part", "group_by"])))]
+#[command(group(clap::ArgGroup::new("piping").multiple(true).args(["pipe", "pipe_part", "group_by", "cat", "fifo"])))]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
     /// job on its stdin (GNU parallel's --pipe): the command runs once per
@@ -989,15 +989,17 @@ pub struct PipeBlocks {
         requires = "piping"
     )]
     pub remove_rec_sep: bool,
-    /// With --pipe or --pipe-part: give each job its block in a file
-    /// (made in --tmpdir, else $TMPDIR or /tmp, on the job's host, and
-    /// removed after it) instead of on stdin: {} (appended if not in the
-    /// command) and $PARALLEL_TMP are its name.
-    #[arg(long, requires = "piping", conflicts_with = "fifo")]
+    /// Give each job its block of --pipe or --pipe-part in a file (made
+    /// in --tmpdir, else $TMPDIR or /tmp, on the job's host, and removed
+    /// after it) instead of on stdin: {} (appended if not in the command)
+    /// and $PARALLEL_TMP are its name. Implies --pipe unless --pipe-part
+    /// is given, as in GNU parallel.
+    #[arg(long, conflicts_with = "fifo")]
     pub cat: bool,
-    /// With --pipe or --pipe-part: as --cat, but a named pipe the block is
-    /// written into while the job runs (read it once, from the start).
-    #[arg(long, requires = "piping")]
+    /// As --cat, but a named pipe the block is written into while the job
+    /// runs (read it once, from the start). Implies --pipe unless
+    /// --pipe-part is given.
+    #[arg(long)]
     pub fifo: bool,
     /// With --pipe: give all of stdin to every job, one job per input of
     /// ::: or :::: (GNU parallel's --tee), instead of a block each; stdin
