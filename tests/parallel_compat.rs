@@ -39,6 +39,8 @@ mod slots;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
+#[path = "parallel_compat/templates.rs"]
+mod templates;
 
 use std::ffi::OsStr;
 use std::io::Write;

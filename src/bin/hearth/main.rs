@@ -552,6 +552,12 @@ pub struct FileTransfer {
     /// --transfer --return FILE --cleanup (repeatable).
     #[arg(long, value_name = "FILE")]
     pub trc: Vec<String>,
+    /// Before each job runs, write FILE's text with its replacement
+    /// strings replaced into OUT (its replacement strings replaced too),
+    /// as GNU parallel's --tmpl; --cleanup removes OUT once the job is
+    /// done (repeatable). Jobs on this machine only.
+    #[arg(long = "tmpl", visible_alias = "template", value_name = "FILE=OUT")]
+    pub templates: Vec<String>,
     /// Send FILE to each slot on an ssh (or --launcher, Slurm) host once,
     /// before its first job, to the same path there (relative: into the
     /// jobs' working directory) (repeatable); --cleanup removes it at the

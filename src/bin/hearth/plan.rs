@@ -18,7 +18,7 @@ use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sh::Start;
 use crate::sources::{self, Inputs, Separators, Split, Trim};
-use crate::world::FileTemplates;
+use crate::world::{FileTemplates, TemplateFiles};
 
 /// The fields of jobs as they are made, or why making them stopped.
 pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
@@ -116,6 +116,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         tee,
         filters: filters(args, &names, &columns, slots)?,
         workdir: job_workdir(args)?.map(Arc::new),
+        templates: TemplateFiles::parse(args, &names, &columns)?.map(Arc::new),
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total()
@@ -399,6 +400,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         tee: None,
         filters: filters(args, &names, &[], slots)?,
         workdir: job_workdir(args)?.map(Arc::new),
+        templates: TemplateFiles::parse(args, &names, &[])?.map(Arc::new),
     };
     if (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total()) {
         return Err(
