@@ -965,6 +965,20 @@ fn halt_conditions_and_exit_statuses() {
         ),
         b"",
     );
+    // done=1: the job's own status; done=N met while none failed: 101,
+    // GNU parallel's.
+    for (halt, statuses) in [
+        ("now,done=1", &["3", "0"][..]),
+        ("now,done=1", &["0", "3"]),
+        ("now,done=2", &["0", "0", "3"]),
+        ("soon,done=3", &["0", "0", "0", "3"]),
+        ("soon,done=3", &["0", "4", "0", "3"]),
+    ] {
+        same(
+            &with_list(&["-k", "-j1", "--halt", halt, "echo {}; exit {}"], statuses),
+            b"",
+        );
+    }
     // --fail-fast is --halt soon,fail=1.
     let Some((theirs, ours)) = both(
         &with_list(
