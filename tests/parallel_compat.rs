@@ -608,6 +608,36 @@ fn several_sources_combine_and_link() {
     same_in(files, &["-k", "echo", "::::", "-", ":::", "x"], b"s1\ns2\n");
 }
 
+/// A CR before a newline stays in the value, as GNU parallel reads it;
+/// --colsep's trimming takes it off the last column, a header's line
+/// drops it.
+#[test]
+fn carriage_returns_before_newlines_stay() {
+    let crlf: &[u8] = b"x\ty\r\na\tb\r\nc\r\n";
+    let files: &[(&str, &[u8])] = &[("crlf", crlf)];
+    for args in [
+        &["-k", "echo", "[{}]", "::::", "crlf"][..],
+        &["-k", "-d", "\\n", "echo", "[{}]", "::::", "crlf"],
+        &[
+            "-k",
+            "--colsep",
+            "\\t",
+            "echo",
+            "[{1}][{2}]",
+            "::::",
+            "crlf",
+        ],
+        &[
+            "-k", "--colsep", "\\t", "--trim", "n", "echo", "[{2}]", "::::", "crlf",
+        ],
+        &["-k", "--header", ":", "echo", "[{y}]", "::::", "crlf"],
+        &["-k", "--header", "0", "echo", "[{2}]", "::::", "crlf"],
+    ] {
+        same_in(files, args, b"");
+    }
+    same(&["-k", "echo", "[{}]"], crlf);
+}
+
 #[test]
 fn columns_and_headers() {
     let tsv: &[u8] = b"name\tage\nann\t3\nbob smith\t4\n";
