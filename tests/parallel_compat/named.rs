@@ -74,6 +74,16 @@ fn outputs_come_as_jobs_end_unless_keep_order() {
     );
 }
 
+/// `$PARALLEL_PID` is the number of the process that runs the jobs, as
+/// scripts use it to name their files.
+#[test]
+fn jobs_see_the_pid_of_parallel() {
+    same_script(
+        "$PAR -k 'echo $PARALLEL_PID' ::: a b > out & pid=$!; wait $pid; \
+         test \"$(sort -u out)\" = \"$pid\" && echo same",
+    );
+}
+
 /// --progress, --eta and --bar on a stderr that is no terminal: GNU
 /// parallel's text. Compared: its head (the computers, their cores and
 /// slots; none for --bar) and its last line, the figures of time masked
