@@ -74,6 +74,18 @@ fn outputs_come_as_jobs_end_unless_keep_order() {
     );
 }
 
+/// A job's output comes whole, its stdout then its stderr, however the
+/// job mixed them: on a stdout and stderr that are one file, the bytes
+/// show it. (The sleep is no synchronisation: it only parts the writes,
+/// which came mixed in the order written.)
+#[test]
+fn a_jobs_stdout_comes_before_its_stderr() {
+    same_script(
+        "$PAR -k -j2 --tag 'echo out{}; echo err{} >&2; sleep 0.1; echo again{}' \
+         ::: a b 2>&1; $PAR 'echo out; echo err >&2; sleep 0.1; printf again' ::: a 2>&1",
+    );
+}
+
 /// `$PARALLEL_PID` is the number of the process that runs the jobs, as
 /// scripts use it to name their files.
 #[test]
