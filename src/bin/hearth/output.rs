@@ -1,6 +1,7 @@
 //! What `hearth map` prints for each job: its output as it streams in
 //! (`streams.rs`: optionally each line prefixed with a tag, the input,
-//! `--tagstring`, the host), or one JSON object when it ends; a joblog
+//! `--tagstring`, the host; grouped, its stderr after its stdout, as GNU
+//! parallel prints them), or one JSON object when it ends; a joblog
 //! line; its `--results`; and the tally for the summary.
 
 use std::collections::HashMap;
