@@ -86,6 +86,18 @@ fn a_jobs_stdout_comes_before_its_stderr() {
     );
 }
 
+/// With -k, GNU parallel's line of a job that meets --halt comes after
+/// the job's output when the job is the next to print (on a stdout and
+/// stderr that are one file, the bytes show it).
+#[test]
+fn a_halt_is_said_after_the_output_of_the_job_next_to_print() {
+    same_script(
+        "for halt in now,fail=1 soon,fail=1 soon,done=2; do \
+         $PAR -k -j1 --halt $halt 'echo o{}; echo e{} >&2; exit {}' ::: 0 2 0 2>&1; \
+         echo \"status $?\"; done",
+    );
+}
+
 /// `$PARALLEL_PID` is the number of the process that runs the jobs, as
 /// scripts use it to name their files.
 #[test]

@@ -462,7 +462,9 @@ impl Reporter {
                 "parallel: Starting no more jobs. Waiting for {running} jobs to finish."
             );
         }
-        if self.say_halts_as_they_end {
+        // With -k, said at once unless the job is the next to print: GNU
+        // parallel prints that one's output as it ends, then says it.
+        if self.say_halts_as_they_end && index != self.reported {
             self.say(&said);
         } else {
             // Said after the job's output, which GNU parallel prints as
