@@ -115,14 +115,8 @@ pub fn run(args: MapArgs) -> ExitCode {
         args.output.shows_progress(),
         listed.or(args.output.total_jobs),
     );
-    // A block of --pipe (a part of --pipe-part) is held until its job ends: a few per slot are
-    // read ahead, not 256.
-    let feed_capacity = if args.blocks.pipe || args.blocks.pipe_part {
-        total_slots(&args).max(1)
-    } else {
-        FEED_CAPACITY
-    };
-    let made = make_jobs(plan.jobs, plan.maker, (args.delay, feed_capacity), &pool);
+    let feeding = (args.delay, feed_capacity(&args));
+    let made = make_jobs(plan.jobs, plan.maker, feeding, &pool);
     let (texts, listed_jobs, fed) = match made {
         Ok(made) => made,
         Err(msg) => return own_error(&msg),
@@ -135,6 +129,7 @@ pub fn run(args: MapArgs) -> ExitCode {
         reader: fed.as_ref().map(|(_, reader)| reader.clone()),
         tally: Tally::new(halt, listed),
         killed: HashSet::new(),
+        ended: HashSet::new(),
         reported: 0,
         write_error: None,
         quiet_kill: args.order.as_parallel,
@@ -321,6 +316,9 @@ struct Reporter {
     /// With `-k`, what GNU parallel says of a job is said as it ends,
     /// before the output of the jobs before it.
     say_halts_as_they_end: bool,
+    /// The jobs that ended and are not reported yet (with `-k`, they
+    /// wait for the jobs before them).
+    ended: HashSet<usize>,
     /// Started as `parallel`, with --progress, --eta or --bar, on a
     /// stderr that is no terminal: GNU parallel's text.
     gnu_progress: Option<GnuProgress>,
@@ -364,6 +362,7 @@ impl Reporter {
             _ => return ControlFlow::Continue(()),
         };
         self.reported += 1;
+        let _ = self.ended.remove(&index);
         if let Some(reader) = &self.reader {
             self.bar.set_length(reader.jobs() as u64);
         }
@@ -397,6 +396,7 @@ impl Reporter {
     /// be printed): counted for --halt at once, so that a halt does not
     /// wait for the jobs before it.
     fn ended(&mut self, index: usize, report: &JobReport) -> ControlFlow<()> {
+        let _ = self.ended.insert(index);
         if self.tally.halted == Some(When::Now) {
             let _ = self.killed.insert(index);
         }
@@ -463,14 +463,19 @@ impl Reporter {
             );
         }
         // With -k, said at once unless the job is the next to print: GNU
-        // parallel prints that one's output as it ends, then says it.
+        // parallel prints that one's output as it ends, and the outputs
+        // of the jobs after it that ended before it, then says it.
         if self.say_halts_as_they_end && index != self.reported {
             self.say(&said);
-        } else {
-            // Said after the job's output, which GNU parallel prints as
-            // the job ends.
-            let _ = self.halt_said.insert(index, said);
+            return;
         }
+        let mut after = index;
+        while self.say_halts_as_they_end && self.ended.contains(&(after + 1)) {
+            after += 1;
+        }
+        // Said after that output, which GNU parallel prints as the job
+        // ends.
+        self.halt_said.entry(after).or_default().push_str(&said);
     }
 
     /// Where the run is, for GNU parallel's progress text: of `listed`
@@ -734,6 +739,16 @@ pub fn write_failed(err: &io::Error) -> ExitCode {
         return ExitCode::from(141);
     }
     own_error(&format!("cannot write the output: {err}"))
+}
+
+/// How many jobs are read ahead of the run: a block of --pipe (a part of
+/// --pipe-part) is held until its job ends, so a few per slot, not 256.
+fn feed_capacity(args: &MapArgs) -> usize {
+    if args.blocks.pipe || args.blocks.pipe_part {
+        total_slots(args).max(1)
+    } else {
+        FEED_CAPACITY
+    }
 }
 
 /// GNU parallel's progress text (`gnu_progress.rs`) of `listed` jobs (if
