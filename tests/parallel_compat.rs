@@ -34,9 +34,13 @@ mod procs;
 mod semaphore;
 #[path = "parallel_compat/settled.rs"]
 mod settled;
+#[path = "parallel_compat/slots.rs"]
+mod slots;
 #[path = "util/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;
+#[path = "parallel_compat/templates.rs"]
+mod templates;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -604,6 +608,36 @@ fn several_sources_combine_and_link() {
     same_in(files, &["-k", "echo", "::::", "-", ":::", "x"], b"s1\ns2\n");
 }
 
+/// A CR before a newline stays in the value, as GNU parallel reads it;
+/// --colsep's trimming takes it off the last column, a header's line
+/// drops it.
+#[test]
+fn carriage_returns_before_newlines_stay() {
+    let crlf: &[u8] = b"x\ty\r\na\tb\r\nc\r\n";
+    let files: &[(&str, &[u8])] = &[("crlf", crlf)];
+    for args in [
+        &["-k", "echo", "[{}]", "::::", "crlf"][..],
+        &["-k", "-d", "\\n", "echo", "[{}]", "::::", "crlf"],
+        &[
+            "-k",
+            "--colsep",
+            "\\t",
+            "echo",
+            "[{1}][{2}]",
+            "::::",
+            "crlf",
+        ],
+        &[
+            "-k", "--colsep", "\\t", "--trim", "n", "echo", "[{2}]", "::::", "crlf",
+        ],
+        &["-k", "--header", ":", "echo", "[{y}]", "::::", "crlf"],
+        &["-k", "--header", "0", "echo", "[{2}]", "::::", "crlf"],
+    ] {
+        same_in(files, args, b"");
+    }
+    same(&["-k", "echo", "[{}]"], crlf);
+}
+
 #[test]
 fn columns_and_headers() {
     let tsv: &[u8] = b"name\tage\nann\t3\nbob smith\t4\n";
@@ -650,6 +684,23 @@ fn columns_and_headers() {
             "a b  c",
             " x",
             "y ",
+        ],
+        // Any --header but 0 is one header input a source, whatever it
+        // says (a number of lines, a regex), as GNU parallel takes it
+        // without --pipe; 0 is none, the columns still split on tabs.
+        &["-k", "--header", "1", "echo {name}/{age}", "::::", "h.tsv"],
+        &["-k", "--header", "2", "echo {age}", "::::", "h.tsv"],
+        &[
+            "-k",
+            "--header",
+            "name.*\\n",
+            "echo {name}",
+            "::::",
+            "h.tsv",
+        ],
+        &["-k", "--header", "0", "echo {2}", "::::", "h.tsv"],
+        &[
+            "-k", "--header", "1", "echo", ":::", "a", "b", "::::", "h.tsv",
         ],
     ] {
         same_in(files, args, b"");
@@ -944,6 +995,20 @@ fn halt_conditions_and_exit_statuses() {
         ),
         b"",
     );
+    // done=1: the job's own status; done=N met while none failed: 101,
+    // GNU parallel's.
+    for (halt, statuses) in [
+        ("now,done=1", &["3", "0"][..]),
+        ("now,done=1", &["0", "3"]),
+        ("now,done=2", &["0", "0", "3"]),
+        ("soon,done=3", &["0", "0", "0", "3"]),
+        ("soon,done=3", &["0", "4", "0", "3"]),
+    ] {
+        same(
+            &with_list(&["-k", "-j1", "--halt", halt, "echo {}; exit {}"], statuses),
+            b"",
+        );
+    }
     // --fail-fast is --halt soon,fail=1.
     let Some((theirs, ours)) = both(
         &with_list(

@@ -169,7 +169,7 @@ fn world_usage_errors() {
     for (args, says) in [
         (
             &["map", "--cleanup", "echo", ":::", "a"][..],
-            "--cleanup removes the files of --transfer, --return and --basefile: give one",
+            "--cleanup removes the files of --transfer, --return, --basefile and --tmpl: give one",
         ),
         (
             &["map", "--onall", "--trc", "x", "echo", ":::", "a"][..],

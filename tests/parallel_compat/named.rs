@@ -74,6 +74,55 @@ fn outputs_come_as_jobs_end_unless_keep_order() {
     );
 }
 
+/// A job's output comes whole, its stdout then its stderr, however the
+/// job mixed them: on a stdout and stderr that are one file, the bytes
+/// show it. (The sleep is no synchronisation: it only parts the writes,
+/// which came mixed in the order written.)
+#[test]
+fn a_jobs_stdout_comes_before_its_stderr() {
+    same_script(
+        "$PAR -k -j2 --tag 'echo out{}; echo err{} >&2; sleep 0.1; echo again{}' \
+         ::: a b 2>&1; $PAR 'echo out; echo err >&2; sleep 0.1; printf again' ::: a 2>&1",
+    );
+}
+
+/// With -k, GNU parallel's line of a job that meets --halt comes after
+/// the job's output when the job is the next to print (on a stdout and
+/// stderr that are one file, the bytes show it).
+#[test]
+fn a_halt_is_said_after_the_output_of_the_job_next_to_print() {
+    same_script(
+        "for halt in now,fail=1 soon,fail=1 soon,done=2; do \
+         $PAR -k -j1 --halt $halt 'echo o{}; echo e{} >&2; exit {}' ::: 0 2 0 2>&1; \
+         echo \"status $?\"; done",
+    );
+}
+
+/// `$PARALLEL_PID` is the number of the process that runs the jobs, as
+/// scripts use it to name their files.
+#[test]
+fn jobs_see_the_pid_of_parallel() {
+    same_script(
+        "$PAR -k 'echo $PARALLEL_PID' ::: a b > out & pid=$!; wait $pid; \
+         test \"$(sort -u out)\" = \"$pid\" && echo same",
+    );
+}
+
+/// --progress, --eta and --bar on a stderr that is no terminal: GNU
+/// parallel's text. Compared: its head (the computers, their cores and
+/// slots; none for --bar) and its last line, the figures of time masked
+/// (how many updates come between depends on the clock).
+#[test]
+fn progress_eta_and_bar_write_gnu_parallels_text() {
+    for option in ["--progress", "--eta", "--bar"] {
+        same_script(&format!(
+            "$PAR -k -j2 {option} 'echo {{}}' ::: a 'b c' d 2>err; echo \"status $?\"; \
+             grep -A1 '^Computers' err; tr '\\r' '\\n' <err | tail -n1 | cat -v | \
+             sed -E 's/[0-9]+[.][0-9]+s/T/g'; tail -c1 err | od -c"
+        ));
+    }
+}
+
 /// Options from `~/.parallel/config`, from a profile named with `-J`
 /// (instead of the config), and from `$PARALLEL`, before the command
 /// line's; none with `--plain`.

@@ -180,6 +180,8 @@ fn blocks_as_files_and_named_pipes() {
             ],
             &input,
         );
+        // Without --pipe: it is implied, as in GNU parallel.
+        same(&["-k", "-N", "4", how, "wc -l < {}; echo {#}"], &input);
         // Larger than a pipe holds, and over several slots.
         let big = seq(100_000);
         same(

@@ -159,7 +159,7 @@ pub fn run(args: &MapArgs, plan: Plan, halt: Option<Halt>) -> ExitCode {
     let control = pool.control();
     let per_host = jobs.len();
     let total = per_host * hosts.len();
-    let bar = progress_bar(args.output.progress, Some(total));
+    let bar = progress_bar(args.output.shows_progress(), Some(total));
     let mut tally = Tally::new(halt, Some(total));
     let mut failures = Failures::default();
     let mut write_error = None;

@@ -196,7 +196,14 @@ impl Tally {
         };
         if met {
             self.halted = Some(halt.when);
-            self.at_halt = Some(self.exit_status());
+            self.at_halt = Some(match (halt.why, halt.threshold) {
+                // As fail=1: the job's own status (0 if it succeeded).
+                (Why::Done, Threshold::Count(1)) => result.map_or_else(as_exit_status, |()| 0),
+                // GNU parallel takes the smaller of its count of failures
+                // and 101, and its count is unset while none failed: 101.
+                (Why::Done, Threshold::Count(_)) if self.failed == 0 => 101,
+                _ => self.exit_status(),
+            });
         }
         self.halted
     }
@@ -208,10 +215,11 @@ impl Tally {
     }
 
     /// The exit status for the jobs, as GNU parallel's: 0 when none
-    /// failed (or a `success` halt was met); with `fail=1`, the failed
-    /// job's own status; with a percentage, the share of jobs that failed
-    /// (rounded up); else the number of failed jobs, 101 for more than
-    /// 100.
+    /// failed (or a `success` halt was met); with `fail=1` (and `done=1`,
+    /// at the halt), the job's own status; with `done=N` met while none
+    /// failed, 101 (GNU parallel's); with a percentage, the share of jobs
+    /// that failed (rounded up); else the number of failed jobs, 101 for
+    /// more than 100.
     pub fn exit_status(&self) -> u8 {
         if let Some(status) = self.at_halt {
             return status;
@@ -223,9 +231,7 @@ impl Tally {
             if self.failed > 0 {
                 match halt.threshold {
                     Threshold::Count(1) if halt.why == Why::Fail => {
-                        // As an exit status: -2 (a skipped job) is 254.
-                        let status = self.last_failed_status.unwrap_or(255).rem_euclid(256);
-                        return u8::try_from(status).unwrap_or(255).max(1);
+                        return as_exit_status(self.last_failed_status.unwrap_or(255));
                     }
                     Threshold::Percent(_) => {
                         let total = self.total.unwrap_or(self.failed + self.succeeded).max(1);
@@ -242,6 +248,12 @@ impl Tally {
             n => u8::try_from(n).unwrap_or(101),
         }
     }
+}
+
+/// A failed job's status as an exit status: -2 (a skipped job) is 254,
+/// and never 0.
+fn as_exit_status(status: i32) -> u8 {
+    u8::try_from(status.rem_euclid(256)).unwrap_or(255).max(1)
 }
 
 #[cfg(test)]
@@ -295,6 +307,11 @@ mod tests {
         assert_eq!(run("soon,fail=2", &[0, 3, 0, 5, 7, 0]), 2);
         assert_eq!(run("now,success=2", &[3, 0, 4, 0, 5]), 0);
         assert_eq!(run("soon,done=2", &[3, 0, 4, 0, 5]), 1);
+        assert_eq!(run("now,done=1", &[3, 0]), 3);
+        assert_eq!(run("now,done=1", &[0, 3]), 0);
+        // GNU parallel's 101: its count of failures is unset.
+        assert_eq!(run("now,done=2", &[0, 0, 3]), 101);
+        assert_eq!(run("soon,done=3", &[0, 4, 0, 3]), 1);
         assert_eq!(run("soon,fail=50%", &[0, 0, 4, 4, 4, 0, 0, 0]), 38);
         assert_eq!(run("never", &[0, 3, 0, 5]), 2);
         assert_eq!(run("never", &[1; 150]), 101);

@@ -18,7 +18,7 @@ use crate::perl_expr;
 use crate::plan::FieldsIter;
 use crate::replace::{Fill, Template};
 use crate::sh::{Job, Start};
-use crate::world::FileTemplates;
+use crate::world::{FileTemplates, TemplateFiles};
 
 /// What is printed of a job: its number, fields and command line.
 #[derive(Clone, Debug, Default)]
@@ -89,6 +89,8 @@ pub struct Maker {
     pub filters: Option<Arc<crate::filter::Filters>>,
     /// `--workdir` with replacement strings: each job's own directory.
     pub workdir: Option<Arc<Template>>,
+    /// `--tmpl`: the files written before each job runs.
+    pub templates: Option<Arc<TemplateFiles>>,
 }
 
 /// Whether a job's one field is a block for its stdin, and what `{}` is
@@ -120,6 +122,7 @@ impl Maker {
             tee: None,
             filters: None,
             workdir: None,
+            templates: None,
         }
     }
 
@@ -202,6 +205,11 @@ impl Maker {
             start: self.start.clone(),
             block_as: self.block_as.clone(),
             skipped,
+            templates: match &self.templates {
+                Some(templates) => templates.filled(&fields, seq)?,
+                None => Vec::new(),
+            },
+            remove_templates: self.templates.as_ref().is_some_and(|t| t.removed()),
         };
         let text = JobText {
             seq,

@@ -41,6 +41,11 @@ impl Counts {
     }
 }
 
+/// This machine's CPU cores, as GNU parallel counts them.
+pub fn cores() -> usize {
+    Processors::of(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()).cores
+}
+
 /// The processors of a machine.
 #[derive(Debug, PartialEq, Eq)]
 struct Processors {

@@ -26,6 +26,7 @@ mod color;
 mod each_host;
 mod edit;
 mod filter;
+mod gnu_progress;
 mod group_by;
 mod halt;
 mod held;
@@ -552,6 +553,12 @@ pub struct FileTransfer {
     /// --transfer --return FILE --cleanup (repeatable).
     #[arg(long, value_name = "FILE")]
     pub trc: Vec<String>,
+    /// Before each job runs, write FILE's text with its replacement
+    /// strings replaced into OUT (its replacement strings replaced too),
+    /// as GNU parallel's --tmpl; --cleanup removes OUT once the job is
+    /// done (repeatable). Jobs on this machine only.
+    #[arg(long = "tmpl", visible_alias = "template", value_name = "FILE=OUT")]
+    pub templates: Vec<String>,
     /// Send FILE to each slot on an ssh (or --launcher, Slurm) host once,
     /// before its first job, to the same path there (relative: into the
     /// jobs' working directory) (repeatable); --cleanup removes it at the
@@ -630,14 +637,41 @@ pub struct OutputForm {
     /// start), retries (runs again after a failure of its own), ms, error.
     #[arg(long, conflicts_with_all = ["tag", "tag_host"])]
     pub json: bool,
-    /// Show a progress bar on stderr (when it is a terminal): jobs done
-    /// of all, rate, time left.
-    #[arg(long, visible_aliases = ["bar", "eta"])]
-    pub progress: bool,
+    /// --progress, --eta, --bar.
+    #[command(flatten)]
+    pub progress: ProgressForm,
     /// The number of jobs the progress bar counts to, when the inputs are
     /// read as the jobs run (stdin) and the total is not known before.
     #[arg(aliases = ["totaljobs"], long = "total-jobs", visible_alias = "total", value_name = "N", value_parser = positive)]
     pub total_jobs: Option<usize>,
+}
+
+/// The progress shown on stderr.
+// The doc comments here are the `--help` text, as `OutputForm`'s.
+#[allow(clippy::doc_markdown)]
+#[derive(Clone, Debug, Args)]
+pub struct ProgressForm {
+    /// Show a progress bar on stderr (when it is a terminal): jobs done
+    /// of all, rate, time left. Started as parallel, on a stderr that is
+    /// no terminal: GNU parallel's lines of jobs running and done.
+    #[arg(long)]
+    pub progress: bool,
+    /// As --progress; started as parallel, on a stderr that is no
+    /// terminal: GNU parallel's lines with the time left first.
+    #[arg(long)]
+    pub eta: bool,
+    /// As --progress; started as parallel, on a stderr that is no
+    /// terminal: GNU parallel's bar, as text.
+    #[arg(long)]
+    pub bar: bool,
+}
+
+impl OutputForm {
+    /// True if --progress, --eta or --bar is given.
+    pub fn shows_progress(&self) -> bool {
+        let shown = &self.progress;
+        shown.progress || shown.eta || shown.bar
+    }
 }
 
 /// `--files`: each job's stdout in a file of its own, its name printed.
@@ -808,7 +842,8 @@ pub struct InputArgs {
     )]
     pub colsep: Option<String>,
     /// `--header :`: the first input of each source names its columns,
-    /// for `{name}` in CMD. With --pipe, a header that goes before every
+    /// for `{name}` in CMD (any value but 0 does, as in GNU parallel;
+    /// 0: no header). With --pipe, a header that goes before every
     /// block: N lines (`:` is 1), or what REGEX matches at the start.
     #[arg(long, value_name = ": | N | REGEX")]
     pub header: Option<String>,
@@ -899,7 +934,7 @@ pub struct Packing {
 #[derive(Clone, Debug, Args)]
 // What the options of blocks (--block, --bt, --cat, ...) require: --pipe,
 // --pipe-part, or --group-by, which implies --pipe (`settled.rs`).
-#[command(group(clap::ArgGroup::new("piping").multiple(true).args(["pipe", "pipe_part", "group_by"])))]
+#[command(group(clap::ArgGroup::new("piping").multiple(true).args(["pipe", "pipe_part", "group_by", "cat", "fifo"])))]
 pub struct PipeBlocks {
     /// Cut stdin into blocks of whole records and give each block to a
     /// job on its stdin (GNU parallel's --pipe): the command runs once per
@@ -961,15 +996,17 @@ pub struct PipeBlocks {
         requires = "piping"
     )]
     pub remove_rec_sep: bool,
-    /// With --pipe or --pipe-part: give each job its block in a file
-    /// (made in --tmpdir, else $TMPDIR or /tmp, on the job's host, and
-    /// removed after it) instead of on stdin: {} (appended if not in the
-    /// command) and $PARALLEL_TMP are its name.
-    #[arg(long, requires = "piping", conflicts_with = "fifo")]
+    /// Give each job its block of --pipe or --pipe-part in a file (made
+    /// in --tmpdir, else $TMPDIR or /tmp, on the job's host, and removed
+    /// after it) instead of on stdin: {} (appended if not in the command)
+    /// and $PARALLEL_TMP are its name. Implies --pipe unless --pipe-part
+    /// is given, as in GNU parallel.
+    #[arg(long, conflicts_with = "fifo")]
     pub cat: bool,
-    /// With --pipe or --pipe-part: as --cat, but a named pipe the block is
-    /// written into while the job runs (read it once, from the start).
-    #[arg(long, requires = "piping")]
+    /// As --cat, but a named pipe the block is written into while the job
+    /// runs (read it once, from the start). Implies --pipe unless
+    /// --pipe-part is given.
+    #[arg(long)]
     pub fifo: bool,
     /// With --pipe: give all of stdin to every job, one job per input of
     /// ::: or :::: (GNU parallel's --tee), instead of a block each; stdin

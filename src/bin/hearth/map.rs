@@ -17,8 +17,9 @@ use hearth::remote::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::color::Color;
+use crate::gnu_progress::{self, GnuProgress, Shown};
 use crate::halt::{self, Halt, Tally, When};
-use crate::inputs::{Maker, Producer, Texts};
+use crate::inputs::{JobText, Maker, Producer, Texts};
 use crate::output::{Finished, Notice, Printer, Settings};
 use crate::plan::{self, Jobs};
 use crate::pool_setup::{PoolSetup, build_pool, total_slots};
@@ -110,15 +111,12 @@ pub fn run(args: MapArgs) -> ExitCode {
         Err(PoolSetup::Usage(msg) | PoolSetup::Failed(msg)) => return own_error(&msg),
     };
     let control = pool.control();
-    let bar = progress_bar(args.output.progress, listed.or(args.output.total_jobs));
-    // A block of --pipe (a part of --pipe-part) is held until its job ends: a few per slot are
-    // read ahead, not 256.
-    let feed_capacity = if args.blocks.pipe || args.blocks.pipe_part {
-        total_slots(&args).max(1)
-    } else {
-        FEED_CAPACITY
-    };
-    let made = make_jobs(plan.jobs, plan.maker, (args.delay, feed_capacity), &pool);
+    let bar = progress_bar(
+        args.output.shows_progress(),
+        listed.or(args.output.total_jobs),
+    );
+    let feeding = (args.delay, feed_capacity(&args));
+    let made = make_jobs(plan.jobs, plan.maker, feeding, &pool);
     let (texts, listed_jobs, fed) = match made {
         Ok(made) => made,
         Err(msg) => return own_error(&msg),
@@ -131,11 +129,13 @@ pub fn run(args: MapArgs) -> ExitCode {
         reader: fed.as_ref().map(|(_, reader)| reader.clone()),
         tally: Tally::new(halt, listed),
         killed: HashSet::new(),
+        ended: HashSet::new(),
         reported: 0,
         write_error: None,
         quiet_kill: args.order.as_parallel,
         halt_said: HashMap::new(),
         say_halts_as_they_end: args.order.keep_order,
+        gnu_progress: gnu_progress(&args, listed.or(args.output.total_jobs)),
     };
     let inputs: Inputs<'_, Job> = match (fed, listed_jobs) {
         (Some((feed, _)), _) => feed.into(),
@@ -147,6 +147,7 @@ pub fn run(args: MapArgs) -> ExitCode {
     let mut on_event = |event: Event<'_>| reporter.on_event(event);
     let outcome = pool.run_raw(&Target::Any, sh::JOB_HANDLER, inputs, order, &mut on_event);
     reporter.bar.finish_and_clear();
+    reporter.finish_gnu_progress();
     let joblog = reporter.printer.finish();
     // Before the shutdown, which ends the slots still waiting.
     report_pending_slots(
@@ -316,6 +317,12 @@ struct Reporter {
     /// With `-k`, what GNU parallel says of a job is said as it ends,
     /// before the output of the jobs before it.
     say_halts_as_they_end: bool,
+    /// The jobs that ended and are not reported yet (with `-k`, they
+    /// wait for the jobs before them).
+    ended: HashSet<usize>,
+    /// Started as `parallel`, with --progress, --eta or --bar, on a
+    /// stderr that is no terminal: GNU parallel's text.
+    gnu_progress: Option<GnuProgress>,
 }
 
 impl Reporter {
@@ -356,6 +363,7 @@ impl Reporter {
             _ => return ControlFlow::Continue(()),
         };
         self.reported += 1;
+        let _ = self.ended.remove(&index);
         if let Some(reader) = &self.reader {
             self.bar.set_length(reader.jobs() as u64);
         }
@@ -377,6 +385,7 @@ impl Reporter {
             self.say(&said);
         }
         self.bar.inc(1);
+        self.gnu_progress_done(index, &text);
         let failures = self.printer.failed.len() + self.printer.not_run.len();
         if failures > 0 {
             self.bar.set_message(format!("failed={failures}"));
@@ -388,6 +397,7 @@ impl Reporter {
     /// be printed): counted for --halt at once, so that a halt does not
     /// wait for the jobs before it.
     fn ended(&mut self, index: usize, report: &JobReport) -> ControlFlow<()> {
+        let _ = self.ended.insert(index);
         if self.tally.halted == Some(When::Now) {
             let _ = self.killed.insert(index);
         }
@@ -453,12 +463,63 @@ impl Reporter {
                 "parallel: Starting no more jobs. Waiting for {running} jobs to finish."
             );
         }
-        if self.say_halts_as_they_end {
+        // With -k, said at once unless the job is the next to print: GNU
+        // parallel prints that one's output as it ends, and the outputs
+        // of the jobs after it that ended before it, then says it.
+        if self.say_halts_as_they_end && index != self.reported {
             self.say(&said);
-        } else {
-            // Said after the job's output, which GNU parallel prints as
-            // the job ends.
-            let _ = self.halt_said.insert(index, said);
+            return;
+        }
+        let mut after = index;
+        while self.say_halts_as_they_end && self.ended.contains(&(after + 1)) {
+            after += 1;
+        }
+        // Said after that output, which GNU parallel prints as the job
+        // ends.
+        self.halt_said.entry(after).or_default().push_str(&said);
+    }
+
+    /// Where the run is, for GNU parallel's progress text: of `listed`
+    /// jobs if known before they run.
+    fn progress_state(&self, listed: Option<usize>) -> gnu_progress::State {
+        let metrics = self.control.metrics();
+        let read = self.reader.as_ref().map(Producer::jobs);
+        gnu_progress::State {
+            done: metrics.jobs_done,
+            total: listed.or(read).unwrap_or(metrics.jobs_done),
+            running: metrics.jobs_in_flight,
+        }
+    }
+
+    /// Job `index` (`text`) ended: GNU parallel's progress text, if
+    /// asked for, with the newest job started (jobs start in order).
+    fn gnu_progress_done(&mut self, index: usize, text: &JobText) {
+        let Some(listed) = self.gnu_progress.as_ref().map(GnuProgress::listed) else {
+            return;
+        };
+        let state = self.progress_state(listed);
+        let started = (state.done + state.running).saturating_sub(1);
+        let newer = self.texts.get(started).map(JobText::input);
+        if let Some(progress) = &mut self.gnu_progress {
+            progress.saw(index, text.input());
+            if let Some(newer) = newer {
+                progress.saw(started, newer);
+            }
+            progress.done(state);
+        }
+    }
+
+    /// The run ended: GNU parallel's last progress line, if asked for.
+    fn finish_gnu_progress(&mut self) {
+        let Some(listed) = self.gnu_progress.as_ref().map(GnuProgress::listed) else {
+            return;
+        };
+        let state = gnu_progress::State {
+            running: 0,
+            ..self.progress_state(listed)
+        };
+        if let Some(progress) = &mut self.gnu_progress {
+            progress.finish(state);
         }
     }
 
@@ -679,6 +740,38 @@ pub fn write_failed(err: &io::Error) -> ExitCode {
         return ExitCode::from(141);
     }
     own_error(&format!("cannot write the output: {err}"))
+}
+
+/// How many jobs are read ahead of the run: a block of --pipe (a part of
+/// --pipe-part) is held until its job ends, so a few per slot, not 256.
+fn feed_capacity(args: &MapArgs) -> usize {
+    if args.blocks.pipe || args.blocks.pipe_part {
+        total_slots(args).max(1)
+    } else {
+        FEED_CAPACITY
+    }
+}
+
+/// GNU parallel's progress text (`gnu_progress.rs`) of `listed` jobs (if
+/// known before they run), started, when started as `parallel` with
+/// --progress, --eta or --bar on a stderr that is no terminal, to run on
+/// this machine alone; `None` otherwise.
+fn gnu_progress(args: &MapArgs, listed: Option<usize>) -> Option<GnuProgress> {
+    let output = &args.output;
+    let here = args.hosts.iter().all(|host| host == ":")
+        && args.login_files.is_empty()
+        && !args.slurm_options.slurm;
+    if !args.order.as_parallel || !output.shows_progress() || io::stderr().is_terminal() || !here {
+        return None;
+    }
+    let shown = if output.progress.bar {
+        Shown::Bar
+    } else if output.progress.eta {
+        Shown::Eta
+    } else {
+        Shown::Progress
+    };
+    Some(GnuProgress::start(shown, total_slots(args), listed))
 }
 
 /// A progress bar on stderr when asked for and stderr is a terminal;

@@ -1,6 +1,7 @@
 //! What `hearth map` prints for each job: its output as it streams in
 //! (`streams.rs`: optionally each line prefixed with a tag, the input,
-//! `--tagstring`, the host), or one JSON object when it ends; a joblog
+//! `--tagstring`, the host; grouped, its stderr after its stdout, as GNU
+//! parallel prints them), or one JSON object when it ends; a joblog
 //! line; its `--results`; and the tally for the summary.
 
 use std::collections::HashMap;
@@ -128,6 +129,10 @@ struct Printing {
     /// Its output held until it ends, when its colour depends on how it
     /// ends (`--color-failed`): stdout, stderr.
     held: Option<Held>,
+    /// `--group`: its stderr, held until it ends, to come after its
+    /// stdout, as GNU parallel prints a job's (the two came mixed as the
+    /// job wrote them, on a stdout and stderr that are one file).
+    stderr_held: Option<Held>,
 }
 
 /// One finished job, as the printer needs it.
@@ -213,6 +218,11 @@ impl Printer {
         if let Some(held) = &mut printing.held {
             return held.push(usize::from(stream == Stream::Stderr), bytes);
         }
+        if stream == Stream::Stderr
+            && let Some(held) = &mut printing.stderr_held
+        {
+            return held.push(1, bytes);
+        }
         let grouping = self.settings.grouping;
         // Flushed: a line not ended yet (-u) is not kept back either.
         match stream {
@@ -247,6 +257,9 @@ impl Printer {
                     .then(|| Color::of_job(text.seq)),
             ),
             held: self.settings.coloring.failed.then(Held::default),
+            stderr_held: (self.settings.grouping == Grouping::Group
+                && !self.settings.coloring.failed)
+                .then(Held::default),
             ..Printing::default()
         };
         if self.settings.json {
@@ -419,6 +432,13 @@ impl Printer {
                 (false, false) => Color::plain(),
             };
             release(&mut printing.streams, color, grouping, held)?;
+        }
+        if let Some(held) = printing.stderr_held.take() {
+            let streams = &mut printing.streams;
+            held.release(|at, bytes| match at {
+                0 => Ok(()),
+                _ => streams.write(grouping, Stream::Stderr, bytes, &mut io::stderr().lock()),
+            })?;
         }
         let mut out = io::stdout().lock();
         if let (Some(dir), true) = (&self.settings.files, ran) {

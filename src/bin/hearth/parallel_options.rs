@@ -61,7 +61,6 @@ const MISSING: &[(&[&str], Option<&str>)] = &[
         ],
         None,
     ),
-    (&["--template", "--tmpl"], None),
     (&["--tmux", "--tmuxpane", "--tmux-pane"], None),
 ];
 

@@ -18,7 +18,7 @@ use crate::joblog::{self, Resume};
 use crate::replace::{Fill, Names, Template};
 use crate::sh::Start;
 use crate::sources::{self, Inputs, Separators, Split, Trim};
-use crate::world::FileTemplates;
+use crate::world::{FileTemplates, TemplateFiles};
 
 /// The fields of jobs as they are made, or why making them stopped.
 pub type FieldsIter = Box<dyn Iterator<Item = Result<Vec<Vec<u8>>, String>> + Send>;
@@ -65,7 +65,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
             return Ok(Plan::bare(Maker::new(Arc::new(template)), Vec::new()));
         }
     };
-    let header = header(args)?;
+    let header = header(args);
     let split = split(args)?;
     let names = names(args);
     // As in GNU parallel, `{}` in a longer word takes the word again for
@@ -116,6 +116,7 @@ pub fn plan(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String
         tee,
         filters: filters(args, &names, &columns, slots)?,
         workdir: job_workdir(args)?.map(Arc::new),
+        templates: TemplateFiles::parse(args, &names, &columns)?.map(Arc::new),
     };
     // {##} and {0#} need the number of jobs before the first one.
     let counted = template.needs_total()
@@ -418,6 +419,7 @@ fn piped(args: &MapArgs, slots: usize, read_all: bool) -> Result<Plan, String> {
         tee: None,
         filters: filters(args, &names, &[], slots)?,
         workdir: job_workdir(args)?.map(Arc::new),
+        templates: TemplateFiles::parse(args, &names, &[])?.map(Arc::new),
     };
     if (maker.filters.as_ref()).is_some_and(|filters| filters.needs_total()) {
         return Err(
@@ -582,16 +584,16 @@ fn stdin(args: &MapArgs) -> Result<std::fs::File, String> {
     Ok(stdin)
 }
 
-/// `--header :`: the first input of each source names its columns.
-fn header(args: &MapArgs) -> Result<bool, String> {
-    match args.input.header.as_deref() {
-        None => Ok(false),
-        Some(":") => Ok(true),
-        Some(other) => Err(format!(
-            "--header {other:?}: hearth map takes --header : (the first input of each source \
-             names its columns)"
-        )),
-    }
+/// `--header :`: the first input of each source names its columns. As
+/// in GNU parallel, any value but `0` means that when the inputs are not
+/// blocks of `--pipe` (a number of lines, a regex: one input a source
+/// all the same), and `0` means no header (the columns still split on
+/// tabs).
+fn header(args: &MapArgs) -> bool {
+    args.input
+        .header
+        .as_deref()
+        .is_some_and(|value| value != "0")
 }
 
 /// `--filter`'s filters, if any.

@@ -302,10 +302,11 @@ fn build_host_pool(args: &MapArgs) -> Result<Pool, String> {
             None => host,
         };
         // Which login and host run the job, as GNU parallel tells its
-        // jobs (`:` for this machine).
+        // jobs (`:` for this machine), and the process that runs them.
         let host = host
             .env("PARALLEL_SSHLOGIN", &spec.name)
-            .env("PARALLEL_SSHHOST", crate::hosts::host_part(&spec.name));
+            .env("PARALLEL_SSHHOST", crate::hosts::host_part(&spec.name))
+            .env("PARALLEL_PID", std::process::id().to_string());
         // pdsh's %n, the host's place in the list, and %u.
         let host = match args.each_host.pdsh {
             Some(_) => pdsh_env(host, &spec.name, rank, &local_user),

@@ -212,6 +212,9 @@ pub enum Fill {
     /// A word holding a replacement string is repeated for each field
     /// (`-X`, context replace).
     Context,
+    /// `{}` is every field with nothing between them: GNU parallel's
+    /// template files (`--tmpl`), which it writes so.
+    Glued,
 }
 
 impl Template {
@@ -507,6 +510,7 @@ impl Template {
             }
             return vec![line];
         }
+        let between: &[u8] = if fill == Fill::Glued { b"" } else { b" " };
         let mut parts = vec![Vec::new()];
         for (pieces, &space) in self.words.iter().zip(&self.space) {
             let context = fill == Fill::Context
@@ -525,7 +529,7 @@ impl Template {
                         space,
                         (std::slice::from_ref(field), fields),
                         seq,
-                        (quoted, perl),
+                        (quoted, perl, between),
                         &mut parts,
                     );
                 }
@@ -535,7 +539,7 @@ impl Template {
                     space,
                     (fields, fields),
                     seq,
-                    (quoted, perl),
+                    (quoted, perl, between),
                     &mut parts,
                 );
             }
@@ -577,7 +581,15 @@ impl Template {
             if fill == Fill::Context {
                 let mut parts = vec![Vec::new()];
                 let one = std::slice::from_ref(&field.to_vec()).to_vec();
-                Self::render_word(pieces, &one, &one, (0, 0, 1), true, None, &mut parts);
+                Self::render_word(
+                    pieces,
+                    &one,
+                    &one,
+                    (0, 0, 1),
+                    (true, b" "),
+                    None,
+                    &mut parts,
+                );
                 len += 1 + parts.iter().map(Vec::len).sum::<usize>();
             } else {
                 for piece in pieces {
@@ -600,16 +612,24 @@ impl Template {
         space: bool,
         (all, fields): (&[Vec<u8>], &[Vec<u8>]),
         seq: usize,
-        (quoted, perl): (bool, Option<&PerlExprs>),
+        (quoted, perl, between): (bool, Option<&PerlExprs>, &[u8]),
         parts: &mut Vec<Vec<u8>>,
     ) {
         let numbers = (seq, self.total(), self.slot_width());
         if !(self.quoted_words && quoted) || space {
-            Self::render_word(pieces, all, fields, numbers, quoted, perl, parts);
+            Self::render_word(pieces, all, fields, numbers, (quoted, between), perl, parts);
             return;
         }
         let mut raw = vec![Vec::new()];
-        Self::render_word(pieces, all, fields, numbers, false, perl, &mut raw);
+        Self::render_word(
+            pieces,
+            all,
+            fields,
+            numbers,
+            (false, between),
+            perl,
+            &mut raw,
+        );
         if let [word] = raw.as_slice() {
             quote(word, last(parts));
             return;
@@ -635,14 +655,14 @@ impl Template {
         }
     }
 
-    /// One word: `all` for `{}`, `fields` for positional strings, `total`
-    /// for `{##}`, `perl` for `{= =}`.
+    /// One word: `all` for `{}` (`between` its values), `fields` for
+    /// positional strings, `total` for `{##}`, `perl` for `{= =}`.
     fn render_word(
         pieces: &[Piece],
         all: &[Vec<u8>],
         fields: &[Vec<u8>],
         (seq, total, slot_width): (usize, usize, u8),
-        quoted: bool,
+        (quoted, between): (bool, &[u8]),
         perl: Option<&PerlExprs>,
         parts: &mut Vec<Vec<u8>>,
     ) {
@@ -657,17 +677,22 @@ impl Template {
             match piece {
                 Piece::Text(text) => last(parts).extend_from_slice(text),
                 Piece::Field(Field::All(edit)) => {
-                    each_value(None, (all, fields), last(parts), |value, out| {
+                    each_value(None, (all, fields, between), last(parts), |value, out| {
                         put(&edit.apply(value), quoted, out);
                     });
                 }
                 Piece::Field(Field::At(at, edit)) => {
-                    each_value(Some(*at), (all, fields), last(parts), |value, out| {
-                        put(&edit.apply(value), quoted, out);
-                    });
+                    each_value(
+                        Some(*at),
+                        (all, fields, between),
+                        last(parts),
+                        |value, out| {
+                            put(&edit.apply(value), quoted, out);
+                        },
+                    );
                 }
                 Piece::Field(Field::Edited(which, edit)) => {
-                    each_value(*which, (all, fields), last(parts), |value, out| {
+                    each_value(*which, (all, fields, between), last(parts), |value, out| {
                         put(&edit.apply(value), quoted, out);
                     });
                 }
@@ -677,7 +702,7 @@ impl Template {
                     put_perl(*index, b"", last(parts));
                 }
                 Piece::Field(Field::Perl(which, index)) => {
-                    each_value(*which, (all, fields), last(parts), |value, out| {
+                    each_value(*which, (all, fields, between), last(parts), |value, out| {
                         put_perl(*index, value, out);
                     });
                 }
@@ -704,12 +729,12 @@ impl Template {
     }
 }
 
-/// Puts into `out` with `put` every value of `all`, spaces between them
-/// (`which` is `None`: `{}` and its kin), or the field at `which` of
+/// Puts into `out` with `put` every value of `all`, `between` between
+/// them (`which` is `None`: `{}` and its kin), or the field at `which` of
 /// `fields` (`{2}` and its kin), nothing if the job has none there.
 fn each_value(
     which: Option<isize>,
-    (all, fields): (&[Vec<u8>], &[Vec<u8>]),
+    (all, fields, between): (&[Vec<u8>], &[Vec<u8>], &[u8]),
     out: &mut Vec<u8>,
     mut put: impl FnMut(&[u8], &mut Vec<u8>),
 ) {
@@ -717,7 +742,7 @@ fn each_value(
         None => {
             for (at, value) in all.iter().enumerate() {
                 if at > 0 {
-                    out.push(b' ');
+                    out.extend_from_slice(between);
                 }
                 put(value, out);
             }

@@ -20,8 +20,8 @@
 //! - hearth started as `parallel` (a link of that name): outputs in the
 //!   order jobs end unless `-k` is given, GNU parallel's default (`hearth
 //!   map` keeps the input order by default).
-//! - `--group-by` without `--pipe` or `--pipe-part`: implies `--pipe`, as
-//!   in GNU parallel.
+//! - `--group-by`, `--cat` and `--fifo` without `--pipe` or
+//!   `--pipe-part`: imply `--pipe`, as in GNU parallel.
 //! - `-n 0`: `-N 0`.
 //! - `-L N` without `--pipe`: `-N N` (with `--pipe` it is the lines of a
 //!   record, see `pipe.rs`).
@@ -155,10 +155,11 @@ impl Settled {
     }
 }
 
-/// Applies `--silent`, `--no-keep-order`, `--group-by`, `-L` and `-s` to
-/// the options they settle.
+/// Applies `--silent`, `--no-keep-order`, `--group-by`, `--cat`,
+/// `--fifo`, `-L` and `-s` to the options they settle.
 pub fn settle(args: &mut MapArgs) {
-    if args.blocks.group_by.is_some() && !args.blocks.pipe_part {
+    let blocks = &args.blocks;
+    if (blocks.group_by.is_some() || blocks.cat || blocks.fifo) && !blocks.pipe_part {
         args.blocks.pipe = true;
     }
     // -n 0 is -N 0, as in GNU parallel: no input in the command.

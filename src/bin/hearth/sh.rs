@@ -41,6 +41,20 @@ pub struct Job {
     /// A `{= perl =}` code called `skip()`: the command does not run, and
     /// the job fails with exit value -2, as in GNU parallel.
     pub skipped: bool,
+    /// `--tmpl`: files written before the command runs.
+    pub templates: Vec<Filled>,
+    /// `--tmpl` with `--cleanup`: they are removed once it ended.
+    pub remove_templates: bool,
+}
+
+/// A file of `--tmpl`, filled for its job: its name (absolute) and its
+/// text, each in parts to join with the slot's number, as a command line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Filled {
+    /// The file's name.
+    pub name: Vec<Vec<u8>>,
+    /// Its text.
+    pub text: Vec<Vec<u8>>,
 }
 
 /// How a job's command is started, the same for every job of a run.
@@ -143,6 +157,7 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
         rank: of_env(crate::pdsh::RANK_VARIABLE).as_bytes(),
     };
     let command = crate::replace::join_slot(&job.parts, on);
+    let written = write_templates(&job.templates, on)?;
     let shell = shell_program(job.start.shell.as_deref());
     let mut cmd = match job.start.nice {
         Some(nice) => {
@@ -204,11 +219,34 @@ pub fn run_job(job: Job, context: &mut JobContext<'_>) -> Result<JobOutput, Stri
     if let Some(scratch) = scratch {
         let _ = std::fs::remove_file(scratch);
     }
+    if job.remove_templates {
+        for path in written {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     Ok(JobOutput {
         exit: status.code(),
         signal: status.signal(),
         slot,
     })
+}
+
+/// Writes the files of `--tmpl`, their slot (and host) as `on` says;
+/// returns their names.
+fn write_templates(
+    templates: &[Filled],
+    on: crate::replace::RunsOn<'_>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::with_capacity(templates.len());
+    for template in templates {
+        let name = crate::replace::join_slot(&template.name, on);
+        let path = PathBuf::from(OsStr::from_bytes(&name));
+        let text = crate::replace::join_slot(&template.text, on);
+        std::fs::write(&path, text)
+            .map_err(|err| format!("--tmpl: cannot write {}: {err}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -334,7 +334,7 @@ impl Inputs {
             let mut values = source.open(split, skip_first_line && at == 0)?;
             if header {
                 match values.next() {
-                    Some(Ok(first)) => names.extend(split.columns(first)),
+                    Some(Ok(first)) => names.extend(split.columns(without_cr(first))),
                     Some(Err(err)) => return Err(err),
                     None => {}
                 }
@@ -370,16 +370,15 @@ impl Inputs {
         let mut names = Vec::new();
         let mut sources = Vec::new();
         for (at, source) in self.sources.into_iter().enumerate() {
-            let mut values = source
-                .open(split, skip_first_line && at == 0)?
-                .map(|value| value.map(|value| split.columns(value)));
+            let mut values = source.open(split, skip_first_line && at == 0)?;
             if header {
                 match values.next() {
-                    Some(Ok(first)) => names.extend(first),
+                    Some(Ok(first)) => names.extend(split.columns(without_cr(first))),
                     Some(Err(err)) => return Err(err),
                     None => {}
                 }
             }
+            let values = values.map(|value| value.map(|value| split.columns(value)));
             sources.push(values.collect::<Result<Vec<Record>, String>>()?);
         }
         // A source without values leaves no record whole: none at all.
@@ -457,11 +456,21 @@ impl Source {
     }
 }
 
+/// A header line without the CR of a CR-NL end, as GNU parallel reads
+/// its header.
+fn without_cr(mut line: Vec<u8>) -> Vec<u8> {
+    if line.ends_with(b"\r") {
+        let _ = line.pop();
+    }
+    line
+}
+
 /// One source's values.
 type Values = Box<dyn Iterator<Item = Result<Vec<u8>, String>> + Send>;
 
 /// The values of a stream, ended by a delimiter (the last one need not
-/// be); a newline's CR before it is dropped.
+/// be); a CR before a newline stays, as in GNU parallel (--colsep's
+/// trimming takes it off the last column; a header drops it).
 struct Delimited {
     input: BufReader<Box<dyn Read + Send>>,
     delimiter: Vec<u8>,
@@ -486,9 +495,6 @@ impl Iterator for Delimited {
                 }
                 Ok(_) if value.ends_with(&self.delimiter) => {
                     value.truncate(value.len() - self.delimiter.len());
-                    if self.delimiter == b"\n" && value.ends_with(b"\r") {
-                        let _ = value.pop();
-                    }
                     return Some(Ok(value));
                 }
                 // The last byte of a longer delimiter, or the end.

@@ -6,6 +6,8 @@
 //! `--trc`), made from their templates with the job's inputs, as GNU
 //! parallel makes them. The files travel over the slots' own connections
 //! (see `hearth::remote::Files`); a host that is this machine shares them.
+//! And the files of `--tmpl` (GNU parallel's template files), filled
+//! with each job's inputs for its worker to write before the job runs.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,7 @@ use hearth::remote::{Files, Workdir};
 
 use crate::MapArgs;
 use crate::replace::{Fill, Names, Template};
+use crate::sh::Filled;
 
 /// `--env`: the named variables with their values here; a variable that
 /// is not set here is not sent (as in GNU parallel). As GNU parallel:
@@ -178,9 +181,10 @@ impl FileTemplates {
         let back: Vec<&String> = args.files.returns.iter().chain(&args.files.trc).collect();
         let cleanup = args.files.cleanup || !args.files.trc.is_empty();
         if send.is_empty() && back.is_empty() {
-            if cleanup && args.files.base_files.is_empty() {
+            if cleanup && args.files.base_files.is_empty() && args.files.templates.is_empty() {
                 return Err(
-                    "--cleanup removes the files of --transfer, --return and --basefile: give one"
+                    "--cleanup removes the files of --transfer, --return, --basefile and --tmpl: \
+                     give one"
                         .to_owned(),
                 );
             }
@@ -223,5 +227,94 @@ impl FileTemplates {
             files = files.bring_back(path.clone(), PathBuf::from(path));
         }
         Ok(files)
+    }
+}
+
+/// `--tmpl FILE=OUT`: each FILE's text and OUT, as templates, and whether
+/// `--cleanup` removes OUT after the job.
+#[derive(Debug)]
+pub struct TemplateFiles {
+    files: Vec<(Template, Template)>,
+    cleanup: bool,
+    /// The directory a relative OUT is in, wherever the job runs (GNU
+    /// parallel writes the files before its job goes to its directory).
+    here: PathBuf,
+}
+
+impl TemplateFiles {
+    /// The `--tmpl` options, each FILE read (once, as GNU parallel reads
+    /// them); `None` without any.
+    pub fn parse(
+        args: &MapArgs,
+        names: &Names,
+        columns: &[Vec<u8>],
+    ) -> Result<Option<TemplateFiles>, String> {
+        if args.files.templates.is_empty() {
+            return Ok(None);
+        }
+        let elsewhere = args.hosts.iter().any(|host| host != ":")
+            || !args.login_files.is_empty()
+            || args.slurm_options.slurm;
+        if elsewhere {
+            return Err(
+                "--tmpl writes its files on this machine: give it with jobs that run here, not \
+                 with other hosts or --slurm"
+                    .to_owned(),
+            );
+        }
+        let here = std::env::current_dir()
+            .map_err(|err| format!("--tmpl: cannot tell the current directory: {err}"))?;
+        let mut files: Vec<(String, (Template, Template))> = Vec::new();
+        for option in &args.files.templates {
+            let Some((source, out)) = option.split_once('=') else {
+                return Err(format!(
+                    "--tmpl {option:?}: give the template and the file to write, as \
+                     --tmpl FILE=OUT"
+                ));
+            };
+            let text = std::fs::read(source)
+                .map_err(|err| format!("--tmpl {option:?}: cannot read {source}: {err}"))?;
+            let text = Template::parse_text(&text, names, columns)?;
+            let name = Template::parse_text(out.as_bytes(), names, columns)?;
+            // A template given twice: the last OUT, as GNU parallel's.
+            files.retain(|(seen, _)| seen != source);
+            files.push((source.to_owned(), (name, text)));
+        }
+        Ok(Some(TemplateFiles {
+            files: files.into_iter().map(|(_, pair)| pair).collect(),
+            cleanup: args.files.cleanup,
+            here,
+        }))
+    }
+
+    /// The files of the job with `fields` and number `seq`.
+    pub fn filled(&self, fields: &[Vec<u8>], seq: usize) -> Result<Vec<Filled>, String> {
+        let mut filled = Vec::with_capacity(self.files.len());
+        for (name, text) in &self.files {
+            // GNU parallel writes them with nothing between the values
+            // of `{}` (and `{.}`, `{= =}` ..).
+            let mut name_parts = name.render(fields, seq, Fill::Glued, false);
+            if let Some(first) = name_parts.first_mut()
+                && !first.starts_with(b"/")
+            {
+                let mut dir = self.here.as_os_str().as_encoded_bytes().to_vec();
+                dir.push(b'/');
+                first.splice(0..0, dir);
+            }
+            let text_parts = text.render(fields, seq, Fill::Glued, false);
+            if let Some(err) = name.perl_error().or_else(|| text.perl_error()) {
+                return Err(err);
+            }
+            filled.push(Filled {
+                name: name_parts,
+                text: text_parts,
+            });
+        }
+        Ok(filled)
+    }
+
+    /// `--cleanup`: the files are removed once their job is done.
+    pub fn removed(&self) -> bool {
+        self.cleanup
     }
 }

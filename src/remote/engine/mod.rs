@@ -159,6 +159,12 @@ pub(crate) struct Engine {
     stopping: Vec<crate::remote::slot::Slot>,
     /// The jobs' time limit as it stands (see `time_limit.rs`).
     time_limit: time_limit::TimeLimit,
+    /// Jobs ended on a slot that then had none in flight, counted: the
+    /// clock of [`SlotEntry::freed_at`].
+    freed: u64,
+    /// The order in which [`Engine::dispatch`] offers jobs to the slots
+    /// (kept to reuse its memory).
+    offer_order: Vec<usize>,
     /// The ssh hosts' shared connections (see `mux.rs`); last, so that
     /// the slots are gone before their masters end.
     mux: Mux,
@@ -195,6 +201,8 @@ impl Engine {
             phase: Phase::Running,
             frames: Vec::new(),
             stopping: Vec::new(),
+            freed: 0,
+            offer_order: Vec::new(),
             mux,
         }
     }
@@ -570,6 +578,20 @@ impl Engine {
         }
     }
 
+    /// Room under `max_running`, if the pool has one: how many more jobs
+    /// may be in flight.
+    fn room_under_max(&self) -> Option<usize> {
+        self.settings.max_running.map(|max| {
+            let running: usize = self
+                .slots
+                .iter()
+                .filter_map(|entry| entry.slot.as_ref())
+                .map(|slot| slot.in_flight.len())
+                .sum();
+            max.saturating_sub(running)
+        })
+    }
+
     /// Gives queued jobs to ready slots with room; returns the slots whose
     /// pipe failed while writing (a transport failure).
     fn dispatch(&mut self, now: Instant) -> Vec<(usize, SlotFailure)> {
@@ -578,20 +600,13 @@ impl Engine {
         if self.jobs.none_queued() {
             return broken;
         }
-        // Room under `max_running`, if the pool has one.
-        let mut room = self.settings.max_running.map(|max| {
-            let running: usize = self
-                .slots
-                .iter()
-                .filter_map(|entry| entry.slot.as_ref())
-                .map(|slot| slot.in_flight.len())
-                .sum();
-            max.saturating_sub(running)
-        });
+        let mut room = self.room_under_max();
         // Asked of the hosts only while a job avoids some (`--retries`): the
         // dispatch of every other run allocates nothing for it.
         let slot_hosts = self.jobs.avoids_hosts().then(|| self.slot_hosts());
-        for index in 0..self.slots.len() {
+        let mut order = std::mem::take(&mut self.offer_order);
+        slots::offer_order(&self.slots, &self.hosts, &mut order);
+        for &index in &order {
             let entry = &mut self.slots[index];
             let Some(slot) = entry.slot.as_mut() else {
                 continue;
@@ -681,6 +696,7 @@ impl Engine {
                 broken.push((index, SlotFailure::WriteFailed(err.to_string())));
             }
         }
+        self.offer_order = order;
         for (id, err) in too_large {
             let kind = if err.starts_with("cannot send") {
                 wire::JobErrorKind::Failed
@@ -906,6 +922,8 @@ impl Engine {
         }
         if slot.in_flight.is_empty() {
             slot.exclusive = false;
+            self.freed += 1;
+            entry.freed_at = Some(self.freed);
         }
         // A file that did not come back whole is the job's failure.
         slot.download = None;

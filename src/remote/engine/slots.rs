@@ -79,6 +79,10 @@ pub(super) struct SlotEntry {
     /// Its first job in flight was sent while it had none (its time
     /// includes a round trip).
     pub(super) head_sent_idle: bool,
+    /// When it last ran out of jobs, on the engine's count of such ends
+    /// ([`Engine::freed`]); `None` until a job of it ended (see
+    /// [`offer_order`]).
+    pub(super) freed_at: Option<u64>,
 }
 
 struct Exiting {
@@ -113,6 +117,7 @@ impl SlotEntry {
                     rtt_probe: None,
                     early_probe: None,
                     head_sent_idle: false,
+                    freed_at: None,
                 })
             })
             .collect()
@@ -214,6 +219,39 @@ fn session_frame(settings: &Settings, host: &Host, number: u32) -> Frame {
 /// dead one for ever.
 fn placement(in_host: usize, starts: usize) -> usize {
     in_host.wrapping_add(starts.saturating_sub(1))
+}
+
+/// Fills `order` with the slots in the order they are offered jobs, as
+/// GNU parallel hands out its job slots (`{%}`): first the idle slots
+/// that ran jobs, the one that ran out of jobs first first, then the
+/// slots that never ran one, in order, then the busy ones (a window
+/// longer than one job), in order. While a slot of this machine is still
+/// in its first start, no slot of its host is offered a job: the first
+/// jobs go to slots 1, 2, 3 .. in order, whichever of them is ready
+/// first, and a job that ends quickly does not hand its slot to a job
+/// meant for a fresh slot (these slots start in milliseconds; a failed
+/// first start ends the wait).
+pub(super) fn offer_order(slots: &[SlotEntry], hosts: &[Host], order: &mut Vec<usize>) {
+    let mut starting = vec![false; hosts.len()];
+    for entry in slots {
+        if crate::remote::transfer::is_shared(&hosts[entry.host].transport)
+            && !entry.ready_once
+            && entry.dead.is_none()
+            && entry.failed_starts == 0
+        {
+            starting[entry.host] = true;
+        }
+    }
+    order.clear();
+    order.extend((0..slots.len()).filter(|&index| !starting[slots[index].host]));
+    order.sort_by_key(|&index| {
+        let entry = &slots[index];
+        match (entry.is_idle(), entry.freed_at) {
+            (true, Some(freed)) => (0, freed),
+            (true, None) => (1, index as u64),
+            (false, _) => (2, index as u64),
+        }
+    });
 }
 
 impl Engine {
