@@ -1428,7 +1428,9 @@ fn input_lists_combine() {
 
 /// Inputs are bytes, as file names are: a line of stdin or a `:::` value
 /// that is not UTF-8 runs as it is, and is tagged as it is (such a line
-/// used to stop the run). Only JSON, which holds text, shows U+FFFD.
+/// used to stop the run). Only JSON, which holds text, shows U+FFFD. A
+/// carriage return before the newline stays in the value, as in GNU
+/// parallel's.
 #[test]
 fn inputs_that_are_not_utf8_run_as_they_are() {
     let output = hearth(
@@ -1438,7 +1440,7 @@ fn inputs_that_are_not_utf8_run_as_they_are() {
     assert_exit(&output, 0);
     assert_eq!(
         output.stdout.escape_ascii().to_string(),
-        b"fine\tfine|b\xffd\tb\xffd|it's\tit's|"
+        b"fine\r\tfine\rfine\r\t|b\xffd\tb\xffd|it's\tit's|"
             .escape_ascii()
             .to_string()
     );

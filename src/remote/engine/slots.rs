@@ -226,7 +226,8 @@ fn placement(in_host: usize, starts: usize) -> usize {
 /// that ran jobs, the one that ran out of jobs first first, then the
 /// slots that never ran one, in order, then the busy ones (a window
 /// longer than one job), in order. While a slot of this machine is still
-/// in its first start, no slot of its host is offered a job: the first
+/// in its first start (not one that waits to start, under `max_running`),
+/// no slot of its host is offered a job: the first
 /// jobs go to slots 1, 2, 3 .. in order, whichever of them is ready
 /// first, and a job that ends quickly does not hand its slot to a job
 /// meant for a fresh slot (these slots start in milliseconds; a failed
@@ -235,6 +236,7 @@ pub(super) fn offer_order(slots: &[SlotEntry], hosts: &[Host], order: &mut Vec<u
     let mut starting = vec![false; hosts.len()];
     for entry in slots {
         if crate::remote::transfer::is_shared(&hosts[entry.host].transport)
+            && entry.starts > 0
             && !entry.ready_once
             && entry.dead.is_none()
             && entry.failed_starts == 0
