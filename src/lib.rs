@@ -89,8 +89,8 @@ pub use actor_ref::{ActorGroup, ActorRef, Delivery};
 pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
 pub use runtime::{
-    Access, ActorOptions, FutureOptions, Priority, Runtime, RuntimeRef, ShuttingDown, Spawn,
-    ThreadLocal, ThreadSafe, WorkerResult,
+    Access, ActorOptions, FutureOptions, IntoAccess, Priority, Runtime, RuntimeRef, ShuttingDown,
+    Spawn, ThreadLocal, ThreadSafe, WorkerResult,
 };
 pub use setup::Setup;
 pub use signal::Signal;
