@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use hearth::RuntimeRef;
 use hearth::bytes::{Bytes, BytesVectored};
-use hearth::net::{SocketAccess, SocketMode, TcpListener, TcpStream, UdpSocket, UnixStream};
+use hearth::net::{
+    SocketAccess, SocketMode, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream,
+};
 use hearth::pipe;
 use hearth::timer::{Deadline, DeadlinePassed};
 
@@ -327,6 +329,33 @@ fn unix_stream_recv_forms() {
             let mut end = Vec::with_capacity(1);
             assert_eq!(b.recv(&mut end).await?, 0);
             assert_eq!(b.peek_vectored([&mut end]).await?, 0);
+            Ok::<_, io::Error>(())
+        });
+    result.unwrap();
+}
+
+/// Heph's Unix datagram tests of `recv` and `peek` into vectors (a
+/// connected pair): a datagram appends to a vector, a peek leaves it for
+/// the receive, and a vector with no room is refused without taking (and
+/// losing) the datagram.
+#[test]
+fn unix_datagram_recv_forms() {
+    let result =
+        crate::modes::on_worker(hearth::Runtime::setup(), |mut rt: RuntimeRef| async move {
+            let (mut a, mut b) = UnixDatagram::pair(&mut rt)?;
+            let _ = a.send(b"one").await?;
+            let _ = a.send(b"two").await?;
+            let mut full = Vec::new();
+            expect_kind(b.recv(&mut full).await, io::ErrorKind::InvalidInput);
+            expect_kind(b.peek(&mut full).await, io::ErrorKind::InvalidInput);
+            let mut buf = Vec::with_capacity(16);
+            buf.extend_from_slice(b">");
+            assert_eq!(b.peek(&mut buf).await?, 3);
+            assert_eq!(buf, b">one");
+            buf.truncate(1);
+            assert_eq!(b.recv(&mut buf).await?, 3);
+            assert_eq!(b.recv(&mut buf).await?, 3);
+            assert_eq!(buf, b">onetwo");
             Ok::<_, io::Error>(())
         });
     result.unwrap();
