@@ -109,6 +109,17 @@ impl fmt::Debug for Spare<'_> {
 /// them. The receives take the buffer by value: pass `&mut buf` to keep
 /// it.
 ///
+/// # Safety
+///
+/// A receive that takes several system calls (`recv_n`) asks for the
+/// room again after each and, at the end, passes the count of all it
+/// wrote to [`Bytes::update_length`]: so [`Bytes::spare`] must give the
+/// same room (the same memory, of the same length) from one call to the
+/// next until `update_length` is called, and `update_length` must not
+/// expose more than the `n` bytes it was told of. Heph's trait says the
+/// same in a note; here it is what an implementation promises with
+/// `unsafe impl`.
+///
 /// # Examples
 ///
 /// ```
@@ -124,7 +135,7 @@ impl fmt::Debug for Spare<'_> {
 /// let head = [0u8; 4];
 /// assert_eq!(head.spare_capacity(), 4);
 /// ```
-pub trait Bytes {
+pub unsafe trait Bytes {
     /// The room a receive may write, starting at the first byte it may
     /// write. Two calls without an [`Bytes::update_length`] in between
     /// give the same room.
@@ -148,7 +159,8 @@ pub trait Bytes {
     unsafe fn update_length(&mut self, n: usize);
 }
 
-impl<B: Bytes + ?Sized> Bytes for &mut B {
+// SAFETY: the room and the length are `B`'s own.
+unsafe impl<B: Bytes + ?Sized> Bytes for &mut B {
     fn spare(&mut self) -> Spare<'_> {
         (**self).spare()
     }
@@ -169,7 +181,9 @@ impl<B: Bytes + ?Sized> Bytes for &mut B {
 
 /// Only the capacity after the vector's length is offered: the bytes it
 /// holds stay, and what is received is appended.
-impl Bytes for Vec<u8> {
+// SAFETY: the room is the capacity after the length, which only
+// `update_length` moves.
+unsafe impl Bytes for Vec<u8> {
     fn spare(&mut self) -> Spare<'_> {
         Spare::uninit(self.spare_capacity_mut())
     }
@@ -188,7 +202,8 @@ impl Bytes for Vec<u8> {
 
 /// All of the slice is offered; the receive's count says how much of it
 /// was written.
-impl Bytes for [u8] {
+// SAFETY: the room is the whole slice, always.
+unsafe impl Bytes for [u8] {
     fn spare(&mut self) -> Spare<'_> {
         Spare::init(self)
     }
@@ -203,7 +218,8 @@ impl Bytes for [u8] {
 }
 
 /// As for a slice.
-impl<const N: usize> Bytes for [u8; N] {
+// SAFETY: the room is the whole array, always.
+unsafe impl<const N: usize> Bytes for [u8; N] {
     fn spare(&mut self) -> Spare<'_> {
         Spare::init(self)
     }
@@ -219,7 +235,14 @@ impl<const N: usize> Bytes for [u8; N] {
 
 /// Buffers that one vectored receive fills in order, as Heph's
 /// `BytesVectored`: the first buffer's room, then the next one's, and so
-/// on. Implemented for arrays of [`Bytes`] and `&mut` of them.
+/// on. Implemented for arrays of [`Bytes`], pairs of them, and `&mut` of
+/// either.
+///
+/// # Safety
+///
+/// As for [`Bytes`]: [`BytesVectored::spares`] gives the same rooms, in
+/// the same order, from one call to the next until
+/// [`BytesVectored::update_lengths`] is called.
 ///
 /// # Examples
 ///
@@ -233,7 +256,7 @@ impl<const N: usize> Bytes for [u8; N] {
 /// let (mut head, mut body) = ([0u8; 4], Vec::<u8>::with_capacity(16));
 /// assert_eq!((&mut head, &mut body).spare_capacity(), 20);
 /// ```
-pub trait BytesVectored {
+pub unsafe trait BytesVectored {
     /// The rooms of the buffers, in order.
     type Bufs<'b>: AsMut<[Spare<'b>]>
     where
@@ -261,7 +284,8 @@ pub trait BytesVectored {
     unsafe fn update_lengths(&mut self, n: usize);
 }
 
-impl<B: BytesVectored + ?Sized> BytesVectored for &mut B {
+// SAFETY: the rooms and the lengths are `B`'s own.
+unsafe impl<B: BytesVectored + ?Sized> BytesVectored for &mut B {
     type Bufs<'b>
         = B::Bufs<'b>
     where
@@ -281,7 +305,9 @@ impl<B: BytesVectored + ?Sized> BytesVectored for &mut B {
     }
 }
 
-impl<B: Bytes, const N: usize> BytesVectored for [B; N] {
+// SAFETY: the rooms are the buffers' own, in the array's order, each
+// the same until its `update_length` (`Bytes`'s promise).
+unsafe impl<B: Bytes, const N: usize> BytesVectored for [B; N] {
     type Bufs<'b>
         = [Spare<'b>; N]
     where
@@ -308,7 +334,8 @@ impl<B: Bytes, const N: usize> BytesVectored for [B; N] {
 }
 
 /// Two buffers of different kinds (a fixed header and a growing body).
-impl<A: Bytes, B: Bytes> BytesVectored for (A, B) {
+// SAFETY: as for arrays, in the pair's order.
+unsafe impl<A: Bytes, B: Bytes> BytesVectored for (A, B) {
     type Bufs<'b>
         = [Spare<'b>; 2]
     where

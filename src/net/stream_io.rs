@@ -353,7 +353,9 @@ fn short_room(what: &str, room: usize, n: usize) -> io::Error {
 #[derive(Debug)]
 pub(crate) struct One<B>(pub(crate) B);
 
-impl<B: Bytes> BytesVectored for One<B> {
+// SAFETY: the one room is `B`'s, the same until its `update_length`
+// (`Bytes`'s promise).
+unsafe impl<B: Bytes> BytesVectored for One<B> {
     type Bufs<'b>
         = [Spare<'b>; 1]
     where
@@ -487,9 +489,9 @@ impl<S, I, B: BytesVectored, T> RecvBytes<'_, S, I, B, T> {
     fn commit(&mut self) -> usize {
         let got = std::mem::take(&mut self.got);
         // SAFETY: the kernel wrote the first `got` bytes of the rooms, in
-        // order, in the receives of `poll`, each after the last (the
-        // rooms are the same from one `spares` to the next until this
-        // call).
+        // order, in the receives of `poll`, each after the last: the rooms
+        // are the same from one `spares` to the next until this call, as
+        // an implementation of the unsafe trait `BytesVectored` promises.
         unsafe { self.bufs.update_lengths(got) };
         got
     }
