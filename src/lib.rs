@@ -21,7 +21,9 @@
 //!   [`net::UnixServer`]; the TCP and UDP sockets work in thread-local and
 //!   thread-safe actors alike ([`net::SocketMode`]). [`systemd`] tells the
 //!   service manager how the runtime is doing and takes the sockets it
-//!   passes. [`pipe`] has Unix pipes, to talk to child processes. With
+//!   passes. [`pipe`] has Unix pipes, to talk to child processes. The
+//!   streams, pipes and UDP sockets also receive into Heph's buffers
+//!   ([`bytes`]: a `Vec<u8>`'s spare capacity, appended to). With
 //!   the `hyper` feature, `hearth::http` serves hyper's
 //!   HTTP/1 and HTTP/2 from a server's connection actors.
 //!
@@ -60,6 +62,7 @@
 
 pub mod actor;
 pub mod actor_ref;
+pub mod bytes;
 mod coordinator;
 mod error;
 #[cfg(feature = "hyper")]
@@ -89,8 +92,8 @@ pub use actor_ref::{ActorGroup, ActorRef, Delivery};
 pub use error::{Error, exit_code};
 pub use inbox::{NoMessages, RecvError};
 pub use runtime::{
-    Access, ActorOptions, FutureOptions, Priority, Runtime, RuntimeRef, ShuttingDown, Spawn,
-    ThreadLocal, ThreadSafe, WorkerResult,
+    Access, ActorOptions, FutureOptions, IntoAccess, Priority, Runtime, RuntimeRef, ShuttingDown,
+    Spawn, ThreadLocal, ThreadSafe, WorkerResult,
 };
 pub use setup::Setup;
 pub use signal::Signal;

@@ -64,8 +64,10 @@ use mio::Interest;
 use mio::unix::pipe;
 
 use crate::ThreadLocal;
+use crate::bytes::{Bytes, BytesVectored};
 use crate::net::mode::private::Io;
 use crate::net::stalled::StalledWrite;
+use crate::net::stream_io::Fill;
 use crate::net::{SocketAccess, SocketMode, stream_io};
 
 /// Makes a pipe: what is written to the [`Sender`] is read from the
@@ -176,6 +178,50 @@ impl<RT: SocketMode> Sender<RT> {
     ) -> impl Future<Output = io::Result<()>> {
         stream_io::write_all_vectored(&mut self.io, bufs)
     }
+
+    /// Writes some of `buf`, as Heph's `send`: [`Sender::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::write`].
+    pub fn send(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
+    }
+
+    /// Writes all of `buf`, as Heph's `send_all`: [`Sender::write_all`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::write_all`].
+    pub fn send_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
+    }
+
+    /// Writes some of `bufs` with one system call, as Heph's
+    /// `send_vectored`: [`Sender::write_vectored`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::write`].
+    pub fn send_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
+    }
+
+    /// Writes all of `bufs`, as Heph's `send_all_vectored`:
+    /// [`Sender::write_all_vectored`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::write`].
+    pub fn send_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
+    }
 }
 
 impl<RT: SocketMode> fmt::Debug for Sender<RT> {
@@ -263,6 +309,70 @@ impl<RT: SocketMode> Receiver<RT> {
         bufs: &mut [IoSliceMut<'_>],
     ) -> impl Future<Output = io::Result<usize>> {
         stream_io::read_vectored(&mut self.io, bufs)
+    }
+
+    /// Reads into `buf`'s room (a `Vec<u8>`'s spare capacity, which grows
+    /// its length by what came; all of a slice), as Heph's `recv`: how
+    /// many bytes, 0 when every writing end is closed and all was read.
+    /// Pass `&mut buf` to keep the buffer.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidInput` for a buffer with no room (a vector
+    /// full to its capacity), before any system call, as its 0 would read
+    /// as the end.
+    pub fn recv<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            stream_io::One(buf),
+            Fill::Read,
+            "recv",
+            stream_io::count,
+        )
+    }
+
+    /// Reads at least `n` bytes into `buf`'s room, as Heph's `recv_n`.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the writing ends closed first (a vector keeps
+    /// the bytes that came); `InvalidInput` if `buf` has room for fewer
+    /// than `n` bytes; the OS error.
+    pub fn recv_n<B: Bytes>(&mut self, buf: B, n: usize) -> impl Future<Output = io::Result<()>> {
+        stream_io::RecvBytes::at_least(&mut self.io, stream_io::One(buf), n, Fill::Read, "recv_n")
+    }
+
+    /// Reads into the rooms of `bufs`, in order, with one system call, as
+    /// Heph's `recv_vectored`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`].
+    pub fn recv_vectored<B: BytesVectored>(
+        &mut self,
+        bufs: B,
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            bufs,
+            Fill::Read,
+            "recv_vectored",
+            stream_io::count,
+        )
+    }
+
+    /// Reads at least `n` bytes into the rooms of `bufs`, in order, as
+    /// Heph's `recv_n_vectored`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv_n`].
+    pub fn recv_n_vectored<B: BytesVectored>(
+        &mut self,
+        bufs: B,
+        n: usize,
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::RecvBytes::at_least(&mut self.io, bufs, n, Fill::Read, "recv_n_vectored")
     }
 }
 

@@ -648,7 +648,7 @@ static MESSAGE_LOSS: AtomicU8 = AtomicU8::new(0);
 /// [`RpcError::NoResponse`](crate::actor_ref::RpcError::NoResponse), as
 /// after an actor that dropped the request. Every send decides by itself,
 /// at random: the share lost is `percent` on average. Sends through an
-/// [`ActorGroup`](crate::ActorGroup) or a mapped reference are sends
+/// [`ActorGroup`] or a mapped reference are sends
 /// through an `ActorRef` too; the runtime's own channels (a worker's
 /// control messages, a remote pool's frames) are not touched.
 ///

@@ -12,6 +12,8 @@ mod streams;
 mod actor_group;
 #[path = "functional/actor_ref.rs"]
 mod actor_ref;
+#[path = "functional/bytes.rs"]
+mod bytes;
 #[path = "functional/fairness.rs"]
 mod fairness;
 #[path = "functional/from_message.rs"]

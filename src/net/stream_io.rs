@@ -5,16 +5,22 @@
 //! `worker/shared_sources.rs`) and the stalled-write limit of a stopping
 //! runtime (`stalled.rs`), and the async forms the streams' methods are,
 //! from one read or write to the loops of `read_exact` and `write_all`,
-//! peeks, vectored reads and `sendfile(2)`.
+//! peeks, vectored reads and `sendfile(2)`; and the receives into
+//! [`Bytes`] buffers of Heph's forms (`recv`, `recv_n`, `peek` and their
+//! vectored forms), on the same readiness path.
 
 use std::fs::File;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::os::fd::AsFd;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::pin::Pin;
 use std::task::{self, Poll};
 
 use super::mode::private::Io;
 use super::stalled::StalledWrite;
+use crate::bytes::{Bytes, BytesVectored, Spare};
 use crate::sys;
 use crate::worker::sources::Direction;
 
@@ -145,18 +151,6 @@ where
         }
     }
     Ok(())
-}
-
-/// Reads into `buf` without taking the bytes (`recv` with `MSG_PEEK`),
-/// waiting for data (or the end); 0 is the end.
-pub(crate) async fn peek<S, I>(io: &mut I, buf: &mut [u8]) -> io::Result<usize>
-where
-    S: AsFd,
-    I: Io<S>,
-{
-    // Never taken as drained: a peek takes nothing, so what it saw is
-    // still there for the next read, and no event would announce it.
-    poll_fn(|cx| io.poll_io(Direction::Read, cx, |s| sys::peek(s.as_fd(), buf))).await
 }
 
 /// Reads into the buffers, in order, with one system call, waiting for
@@ -308,4 +302,278 @@ where
             n => offset += n as u64,
         }
     }
+}
+
+/// How a receive into [`Bytes`] buffers fills them: a socket's `recvmsg`,
+/// the same with `MSG_PEEK` (the bytes stay), or a pipe's `readv`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Fill {
+    /// `recvmsg(2)`: the bytes are taken.
+    Recv,
+    /// `recvmsg(2)` with `MSG_PEEK`: the bytes stay for the next receive.
+    Peek,
+    /// `readv(2)`, for pipes.
+    Read,
+}
+
+impl Fill {
+    /// One system call into `rooms`: how many bytes and, from a socket,
+    /// the sender if it has an IP address.
+    fn call(self, fd: RawFd, rooms: &mut [Spare<'_>]) -> io::Result<(usize, Option<SocketAddr>)> {
+        match self {
+            Fill::Recv => sys::recv_spare(fd, rooms, 0),
+            Fill::Peek => sys::recv_spare(fd, rooms, libc::MSG_PEEK),
+            Fill::Read => sys::read_spare(fd, rooms).map(|n| (n, None)),
+        }
+    }
+}
+
+/// The error of a receive into a buffer with no room: refused before any
+/// system call, since a 0 would read as the end of the stream (and a
+/// datagram received into no room would be lost).
+fn no_room(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{what}: the buffer has no spare capacity (a Vec<u8> receives after its length: reserve room first)"
+        ),
+    )
+}
+
+/// The error of a `recv_n` with less room than `n`.
+fn short_room(what: &str, room: usize, n: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}: {n} bytes asked for, but the buffer has room for {room}"),
+    )
+}
+
+/// One [`Bytes`] buffer as vectored buffers of one, so one receive serves
+/// both.
+#[derive(Debug)]
+pub(crate) struct One<B>(pub(crate) B);
+
+// SAFETY: the one room is `B`'s, the same until its `update_length`
+// (`Bytes`'s promise).
+unsafe impl<B: Bytes> BytesVectored for One<B> {
+    type Bufs<'b>
+        = [Spare<'b>; 1]
+    where
+        Self: 'b;
+
+    fn spares(&mut self) -> [Spare<'_>; 1] {
+        [self.0.spare()]
+    }
+
+    fn spare_capacity(&self) -> usize {
+        self.0.spare_capacity()
+    }
+
+    unsafe fn update_lengths(&mut self, n: usize) {
+        // SAFETY: the caller's promise, for the one buffer.
+        unsafe { self.0.update_length(n) }
+    }
+}
+
+/// The rooms after their first `n` bytes: the full ones dropped, the
+/// first of the others cut.
+fn advance_rooms<'r, 'b>(rooms: &'r mut [Spare<'b>], mut n: usize) -> &'r mut [Spare<'b>] {
+    let mut full = 0;
+    for room in rooms.iter() {
+        if n < room.len() {
+            break;
+        }
+        n -= room.len();
+        full += 1;
+    }
+    let rest = &mut rooms[full..];
+    if let Some(first) = rest.first_mut() {
+        first.advance(n);
+    }
+    rest
+}
+
+/// A receive into [`BytesVectored`] buffers: one system call
+/// ([`RecvBytes::once`]: `recv`, `peek`, `recv_from`, ... and their
+/// vectored forms), or as many as it takes to get `at_least` bytes
+/// ([`RecvBytes::at_least`]: `recv_n`). A named future rather than an
+/// `async fn`, so that whether it is `Send` follows from its fields alone
+/// (an `async fn` generic over a buffer type that borrows, such as `&mut
+/// Vec<u8>`, made the futures of thread-safe actors fail that proof).
+///
+/// The buffers grow by what came when the receive ends, and also when it
+/// is dropped before (a `recv_n` cut short by a deadline keeps the bytes
+/// it got).
+pub(crate) struct RecvBytes<'a, S, I, B: BytesVectored, T> {
+    io: &'a mut I,
+    bufs: B,
+    how: Fill,
+    /// A short result marks the source drained (a stream's receive; never
+    /// a peek's or a datagram's).
+    drains: bool,
+    /// `None` for one system call, else how many bytes to wait for.
+    at_least: Option<usize>,
+    /// Received, not yet given to `bufs`.
+    got: usize,
+    what: &'static str,
+    output: fn(usize, Option<SocketAddr>) -> io::Result<T>,
+    _source: PhantomData<fn() -> S>,
+}
+
+impl<'a, S, I, B, T> RecvBytes<'a, S, I, B, T>
+where
+    S: AsRawFd,
+    I: Io<S>,
+    B: BytesVectored,
+{
+    /// One receive, whose count and sender `output` turns into the
+    /// result.
+    pub(crate) fn once(
+        io: &'a mut I,
+        bufs: B,
+        how: Fill,
+        what: &'static str,
+        output: fn(usize, Option<SocketAddr>) -> io::Result<T>,
+    ) -> Self {
+        let drains = how != Fill::Peek;
+        RecvBytes {
+            io,
+            bufs,
+            how,
+            drains,
+            at_least: None,
+            got: 0,
+            what,
+            output,
+            _source: PhantomData,
+        }
+    }
+
+    /// [`RecvBytes::once`] of a datagram: never taken as drained.
+    pub(crate) fn datagram(
+        io: &'a mut I,
+        bufs: B,
+        how: Fill,
+        what: &'static str,
+        output: fn(usize, Option<SocketAddr>) -> io::Result<T>,
+    ) -> Self {
+        let mut recv = RecvBytes::once(io, bufs, how, what, output);
+        recv.drains = false;
+        recv
+    }
+}
+
+impl<'a, S, I, B> RecvBytes<'a, S, I, B, ()>
+where
+    S: AsRawFd,
+    I: Io<S>,
+    B: BytesVectored,
+{
+    /// Receives until `n` bytes came; `UnexpectedEof` if the stream ends
+    /// first.
+    pub(crate) fn at_least(
+        io: &'a mut I,
+        bufs: B,
+        n: usize,
+        how: Fill,
+        what: &'static str,
+    ) -> Self {
+        let mut recv = RecvBytes::once(io, bufs, how, what, |_, _| Ok(()));
+        recv.at_least = Some(n);
+        recv
+    }
+}
+
+impl<S, I, B: BytesVectored, T> RecvBytes<'_, S, I, B, T> {
+    /// Gives the bytes received so far to the buffers.
+    fn commit(&mut self) -> usize {
+        let got = std::mem::take(&mut self.got);
+        // SAFETY: the kernel wrote the first `got` bytes of the rooms, in
+        // order, in the receives of `poll`, each after the last: the rooms
+        // are the same from one `spares` to the next until this call, as
+        // an implementation of the unsafe trait `BytesVectored` promises.
+        unsafe { self.bufs.update_lengths(got) };
+        got
+    }
+}
+
+impl<S, I, B, T> Future for RecvBytes<'_, S, I, B, T>
+where
+    S: AsRawFd,
+    I: Io<S>,
+    B: BytesVectored,
+{
+    type Output = io::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<io::Result<T>> {
+        let this = self.get_mut();
+        loop {
+            let (how, drains, got) = (this.how, this.drains, this.got);
+            let poll = {
+                let mut spares = this.bufs.spares();
+                let all = spares.as_mut();
+                let room: usize = all.iter().map(Spare::len).sum();
+                if got == 0 {
+                    match this.at_least {
+                        None if room == 0 => return Poll::Ready(Err(no_room(this.what))),
+                        Some(n) if room < n => {
+                            return Poll::Ready(Err(short_room(this.what, room, n)));
+                        }
+                        Some(0) => return Poll::Ready((this.output)(0, None)),
+                        _ => {}
+                    }
+                }
+                let rooms = advance_rooms(all, got);
+                let len = room - got;
+                let drained =
+                    move |(n, _): &(usize, Option<SocketAddr>)| drains && *n > 0 && *n < len;
+                this.io.poll_io_drained(
+                    Direction::Read,
+                    cx,
+                    |s| how.call(s.as_raw_fd(), rooms),
+                    drained,
+                )
+            };
+            let (n, from) = match poll {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(err)) => {
+                    let _ = this.commit();
+                    return Poll::Ready(Err(err));
+                }
+                Poll::Ready(Ok(received)) => received,
+            };
+            this.got += n;
+            match this.at_least {
+                None => {
+                    let n = this.commit();
+                    return Poll::Ready((this.output)(n, from));
+                }
+                Some(want) if this.got >= want => {
+                    let _ = this.commit();
+                    return Poll::Ready((this.output)(0, None));
+                }
+                Some(_) if n == 0 => {
+                    let _ = this.commit();
+                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+// No field is pinned (the buffers are only ever reached by `&mut`).
+impl<S, I, B: BytesVectored, T> Unpin for RecvBytes<'_, S, I, B, T> {}
+
+impl<S, I, B: BytesVectored, T> Drop for RecvBytes<'_, S, I, B, T> {
+    fn drop(&mut self) {
+        let _ = self.commit();
+    }
+}
+
+/// The count of a stream's receive (a `Result` as every `output` of
+/// [`RecvBytes`] is, which a datagram's sender may fail).
+#[allow(clippy::unnecessary_wraps, reason = "the shape of RecvBytes's output")]
+pub(crate) fn count(n: usize, _: Option<SocketAddr>) -> io::Result<usize> {
+    Ok(n)
 }

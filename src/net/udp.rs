@@ -10,7 +10,9 @@ use std::os::fd::{AsFd, AsRawFd};
 use mio::Interest;
 
 use super::mode::private::Io;
+use super::stream_io::{self, Fill, One, RecvBytes};
 use super::{SocketAccess, SocketMode, with_addr};
+use crate::bytes::Bytes;
 use crate::worker::sources::Direction;
 use crate::{ThreadLocal, sys};
 
@@ -72,9 +74,22 @@ impl<RT: SocketMode> UdpSocket<RT> {
         .await
     }
 
-    /// Receives a datagram; returns its length and sender.
-    pub async fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv_from(buf))).await
+    /// Receives a datagram into `buf`'s room: its length and sender. `buf`
+    /// is a [`Bytes`] buffer, as Heph's `recv_from` takes it: a byte slice
+    /// or array (all of it), or a `Vec<u8>`'s spare capacity, which grows
+    /// its length by what came. A datagram longer than the room is cut to
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidInput` for a buffer with no room (a vector
+    /// full to its capacity), before any system call, so no datagram is
+    /// taken and lost.
+    pub fn recv_from<B: Bytes>(
+        &mut self,
+        buf: B,
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Recv, "recv_from", with_sender)
     }
 
     /// Sets the default peer, for [`UdpSocket::send`] and
@@ -91,20 +106,38 @@ impl<RT: SocketMode> UdpSocket<RT> {
         poll_fn(|cx| self.io.poll_io(Direction::Write, cx, |s| s.send(buf))).await
     }
 
-    /// Receives a datagram from the connected peer.
-    pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv(buf))).await
+    /// Receives a datagram from the connected peer into `buf`'s room, as
+    /// [`UdpSocket::recv_from`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv_from`].
+    pub fn recv<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Recv, "recv", stream_io::count)
     }
 
-    /// Receives a datagram without taking it: the next receive gets it
-    /// again. Returns its length (up to `buf`'s) and sender.
-    pub async fn peek_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek_from(buf))).await
+    /// Receives a datagram into `buf`'s room without taking it: the next
+    /// receive gets it again. Returns its length (up to the room's) and
+    /// sender.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv_from`].
+    pub fn peek_from<B: Bytes>(
+        &mut self,
+        buf: B,
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Peek, "peek_from", with_sender)
     }
 
-    /// Receives a datagram from the connected peer without taking it.
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.peek(buf))).await
+    /// Receives a datagram from the connected peer into `buf`'s room
+    /// without taking it.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv_from`].
+    pub fn peek<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Peek, "peek", stream_io::count)
     }
 
     /// Sends the buffers as one datagram to `target` (one system call, no
@@ -210,6 +243,14 @@ impl<RT: SocketMode> UdpSocket<RT> {
     pub fn incoming_cpu(&self) -> io::Result<Option<usize>> {
         sys::incoming_cpu(self.io.get().as_fd())
     }
+}
+
+/// A datagram's length and its sender, which must have an IP address.
+fn with_sender(len: usize, from: Option<SocketAddr>) -> io::Result<(usize, SocketAddr)> {
+    let from = from.ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
+    })?;
+    Ok((len, from))
 }
 
 // Nothing in a socket is pinned (its futures borrow it), whatever the mode.

@@ -16,6 +16,60 @@ use crate::timer::store::TimerKey;
 /// [`ThreadSafe`] and [`RuntimeRef`]. Sealed.
 pub trait Access: Clone + private::Sealed {}
 
+/// What the timers take as their runtime access: an [`Access`] itself
+/// (`ctx.runtime_ref().clone()`), or a reference to one (`ctx.runtime()`,
+/// a `&mut ThreadLocal` or `&mut RuntimeRef`, as Heph's timers take it),
+/// which is cloned, so the timer does not keep the actor's context
+/// borrowed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use hearth::actor::{actor_fn, Context};
+/// use hearth::supervisor::NoSupervisor;
+/// use hearth::timer::Timer;
+/// use hearth::{ActorOptions, Runtime, ThreadLocal};
+///
+/// async fn napper(mut ctx: Context<(), ThreadLocal>) {
+///     // Heph's form: a reference to the context's runtime access.
+///     Timer::after(ctx.runtime(), Duration::from_millis(1)).await;
+///     // hearth's form: a clone of it.
+///     Timer::after(ctx.runtime_ref().clone(), Duration::from_millis(1)).await;
+/// }
+///
+/// # fn main() -> Result<(), hearth::Error> {
+/// let mut runtime = Runtime::setup().build()?;
+/// runtime.run_on_workers(|mut rt: hearth::RuntimeRef| {
+///     let _ = rt.spawn_local(NoSupervisor, actor_fn(napper), (), ActorOptions::default());
+/// });
+/// runtime.start()
+/// # }
+/// ```
+pub trait IntoAccess<RT: Access> {
+    /// The runtime access.
+    fn into_access(self) -> RT;
+}
+
+impl<RT: Access> IntoAccess<RT> for RT {
+    fn into_access(self) -> RT {
+        self
+    }
+}
+
+impl<RT: Access> IntoAccess<RT> for &RT {
+    fn into_access(self) -> RT {
+        self.clone()
+    }
+}
+
+impl<RT: Access> IntoAccess<RT> for &mut RT {
+    fn into_access(self) -> RT {
+        self.clone()
+    }
+}
+
 pub(crate) mod private {
     use super::{Instant, TimerKey, Waker};
 

@@ -29,7 +29,7 @@ mod shared;
 mod shutdown;
 mod spawn;
 
-pub use access::Access;
+pub use access::{Access, IntoAccess};
 pub use options::{ActorOptions, FutureOptions, Priority};
 pub use runtime_ref::{RuntimeRef, ThreadLocal};
 pub use shared::ThreadSafe;

@@ -14,6 +14,7 @@ mod msg;
 mod pass_fd;
 mod process;
 mod process_group;
+#[cfg(feature = "hyper")]
 mod recv;
 mod send_file;
 mod signals;
@@ -26,7 +27,7 @@ pub(crate) use affinity::{allowed_cpus, set_cpu_affinity};
 pub(crate) use cpu_time::{ThreadClock, host_name, process_cpu_time};
 pub(crate) use heap::{on_main_arena, reserve};
 pub(crate) use incoming_cpu::{incoming_cpu, set_incoming_cpu};
-pub(crate) use msg::{recv_vectored, send_vectored};
+pub(crate) use msg::{read_spare, recv_spare, recv_vectored, send_vectored};
 pub(crate) use pass_fd::send_fd;
 pub(crate) use process::{
     clear_signal_mask_in_child, kill_with_parent_thread, pidfd, signal_process, wait_for_child,
@@ -35,7 +36,6 @@ pub(crate) use process::{
 pub(crate) use process_group::{
     become_group_leader, exited_unreaped, kill_group, kill_own_group, signal_job,
 };
-pub(crate) use recv::peek;
 #[cfg(feature = "hyper")]
 pub(crate) use recv::recv_uninit;
 pub(crate) use send_file::send_file;

@@ -1,11 +1,14 @@
 //! Vectored datagrams: `sendmsg` and `recvmsg` with several buffers, for
-//! UDP sockets (`mio` has no vectored calls for them).
+//! UDP sockets (`mio` has no vectored calls for them); and receives into
+//! the rooms of [`Bytes`](crate::bytes::Bytes) buffers, which need not be
+//! initialised (`recvmsg` for sockets, `readv` for pipes).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 use super::sockaddr::SockAddr;
+use crate::bytes::Spare;
 
 /// Sends the buffers as one datagram, to `to` or (`None`) to the connected
 /// peer.
@@ -52,6 +55,42 @@ pub(crate) fn recv_vectored(
     let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
     addr.set_len(msg.msg_namelen);
     Ok((len, addr.to_socket_addr()))
+}
+
+/// `recvmsg(2)` into the rooms, in order, with `flags` (`MSG_PEEK`): how
+/// many bytes, and the sender if it has an IP address.
+pub(crate) fn recv_spare(
+    fd: RawFd,
+    bufs: &mut [Spare<'_>],
+    flags: libc::c_int,
+) -> io::Result<(usize, Option<SocketAddr>)> {
+    let mut addr = SockAddr::empty();
+    // SAFETY: as in `send_vectored`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = addr.as_mut_ptr().cast();
+    msg.msg_namelen = addr.len();
+    // `Spare` has the layout of `iovec` (`repr(transparent)`).
+    msg.msg_iov = bufs.as_mut_ptr().cast();
+    msg.msg_iovlen = bufs.len();
+    // SAFETY: `fd` is the caller's open socket; `msg` points to `addr` and
+    // to the rooms, borrowed across the call, which the kernel may write
+    // up to their lengths (and writes only initialised bytes).
+    let received = unsafe { libc::recvmsg(fd, &raw mut msg, flags) };
+    let len = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
+    addr.set_len(msg.msg_namelen);
+    Ok((len, addr.to_socket_addr()))
+}
+
+/// `readv(2)` into the rooms, in order, for a descriptor that is not a
+/// socket (a pipe): how many bytes.
+pub(crate) fn read_spare(fd: RawFd, bufs: &mut [Spare<'_>]) -> io::Result<usize> {
+    let count = libc::c_int::try_from(bufs.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fd` is the caller's open descriptor; the `iovec`s
+    // (`Spare`'s layout) describe rooms borrowed across the call, which
+    // the kernel may write up to their lengths; `count` is at most their
+    // number.
+    let read = unsafe { libc::readv(fd, bufs.as_mut_ptr().cast(), count) };
+    usize::try_from(read).map_err(|_| io::Error::last_os_error())
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::task::{self, Poll};
 use std::time::{Duration, Instant};
 
-use crate::runtime::Access;
+use crate::runtime::{Access, IntoAccess};
 
 pub(crate) mod store;
 
@@ -72,17 +72,20 @@ pub struct Timer<RT: Access> {
 }
 
 impl<RT: Access> Timer<RT> {
-    /// A timer that fires at `deadline`.
-    pub fn at(rt: RT, deadline: Instant) -> Timer<RT> {
+    /// A timer that fires at `deadline`. `rt` is the runtime access, or a
+    /// reference to it (see [`IntoAccess`]).
+    pub fn at(rt: impl IntoAccess<RT>, deadline: Instant) -> Timer<RT> {
         Timer {
-            rt,
+            rt: rt.into_access(),
             deadline,
             key: None,
         }
     }
 
-    /// A timer that fires after `duration`.
-    pub fn after(rt: RT, duration: Duration) -> Timer<RT> {
+    /// A timer that fires after `duration`. `rt` is the runtime access, or
+    /// a reference to it: `Timer::after(ctx.runtime(), d)` as in Heph (see
+    /// [`IntoAccess`]).
+    pub fn after(rt: impl IntoAccess<RT>, duration: Duration) -> Timer<RT> {
         let now = Instant::now();
         let deadline = now.checked_add(duration).unwrap_or_else(|| far_future(now));
         Timer::at(rt, deadline)
@@ -190,16 +193,18 @@ pub struct Deadline<Fut, RT: Access> {
 }
 
 impl<Fut, RT: Access> Deadline<Fut, RT> {
-    /// Limits `future` to finish by `deadline`.
-    pub fn at(rt: RT, deadline: Instant, future: Fut) -> Deadline<Fut, RT> {
+    /// Limits `future` to finish by `deadline`. `rt` is the runtime access,
+    /// or a reference to it (see [`IntoAccess`]).
+    pub fn at(rt: impl IntoAccess<RT>, deadline: Instant, future: Fut) -> Deadline<Fut, RT> {
         Deadline {
             timer: Timer::at(rt, deadline),
             future: Box::pin(future),
         }
     }
 
-    /// Limits `future` to finish within `timeout`.
-    pub fn after(rt: RT, timeout: Duration, future: Fut) -> Deadline<Fut, RT> {
+    /// Limits `future` to finish within `timeout`. `rt` is the runtime
+    /// access, or a reference to it (see [`IntoAccess`]).
+    pub fn after(rt: impl IntoAccess<RT>, timeout: Duration, future: Fut) -> Deadline<Fut, RT> {
         Deadline {
             timer: Timer::after(rt, timeout),
             future: Box::pin(future),
@@ -221,14 +226,36 @@ impl<Fut, RT: Access> Deadline<Fut, RT> {
         &self.future
     }
 
-    /// The limited future, pinned (it may have been polled).
-    pub fn get_mut(&mut self) -> Pin<&mut Fut> {
+    /// The limited future, as Heph's `get_mut` gives it: for a future
+    /// that may move after it was polled (`Unpin`); any other is reached
+    /// pinned, with [`Deadline::get_pin_mut`].
+    pub fn get_mut(&mut self) -> &mut Fut
+    where
+        Fut: Unpin,
+    {
+        self.future.as_mut().get_mut()
+    }
+
+    /// The limited future, pinned (it may have been polled): for any
+    /// future, where [`Deadline::get_mut`] needs an `Unpin` one.
+    pub fn get_pin_mut(&mut self) -> Pin<&mut Fut> {
         self.future.as_mut()
     }
 
-    /// The limited future, without its deadline (pinned: it may have been
-    /// polled).
-    pub fn into_inner(self) -> Pin<Box<Fut>> {
+    /// The limited future, without its deadline, as Heph's `into_inner`
+    /// gives it: for a future that may move after it was polled (`Unpin`);
+    /// any other comes pinned, from [`Deadline::into_pin`].
+    pub fn into_inner(self) -> Fut
+    where
+        Fut: Unpin,
+    {
+        *Pin::into_inner(self.future)
+    }
+
+    /// The limited future, without its deadline, pinned (it may have been
+    /// polled): for any future, where [`Deadline::into_inner`] needs an
+    /// `Unpin` one.
+    pub fn into_pin(self) -> Pin<Box<Fut>> {
         self.future
     }
 }
@@ -266,8 +293,9 @@ pub struct Interval<RT: Access> {
 
 impl<RT: Access> Interval<RT> {
     /// An interval ticking every `period`. A zero period is raised to one
-    /// millisecond, so the interval cannot busy-loop the worker.
-    pub fn every(rt: RT, period: Duration) -> Interval<RT> {
+    /// millisecond, so the interval cannot busy-loop the worker. `rt` is
+    /// the runtime access, or a reference to it (see [`IntoAccess`]).
+    pub fn every(rt: impl IntoAccess<RT>, period: Duration) -> Interval<RT> {
         let period = period.max(Duration::from_millis(1));
         Interval {
             timer: Timer::after(rt, period),

@@ -11,7 +11,7 @@ use hearth::FutureOptions;
 use hearth::actor::{Context, actor_fn};
 use hearth::supervisor::NoSupervisor;
 use hearth::timer::{Deadline, DeadlinePassed, Interval, Timer};
-use hearth::{ActorOptions, Runtime, RuntimeRef, ThreadSafe};
+use hearth::{Access, ActorOptions, Runtime, RuntimeRef, ThreadLocal, ThreadSafe};
 
 /// Runs `f` on a one-worker runtime and returns what it sends.
 fn on_worker<T: Send + 'static>(
@@ -211,12 +211,12 @@ fn wrap_and_deadline_accessors() {
             assert!(!limited.has_passed());
             let _: &std::future::Pending<u8> = limited.get_ref();
             let pending = limited
-                .get_mut()
+                .get_pin_mut()
                 .poll(&mut task::Context::from_waker(Waker::noop()));
             assert!(pending.is_pending());
             let passed = (&mut limited).await.unwrap_err();
             assert!(limited.has_passed());
-            let mut inner: Pin<Box<std::future::Pending<u8>>> = limited.into_inner();
+            let mut inner: Pin<Box<std::future::Pending<u8>>> = limited.into_pin();
             let pending = inner
                 .as_mut()
                 .poll(&mut task::Context::from_waker(Waker::noop()));
@@ -251,4 +251,118 @@ fn interval_next_deadline_and_stream() {
         })
         .unwrap();
     assert!(ticks.windows(2).all(|w| w[0] < w[1]), "{ticks:?}");
+}
+
+/// Heph's timeout in its timer tests.
+const HEPH_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A future that never completes, comparable, as Heph's timer tests have
+/// it.
+#[derive(Clone, Debug, Eq, PartialEq)]
+struct AlwaysPending;
+
+impl Future for AlwaysPending {
+    type Output = Result<(), DeadlinePassed>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut task::Context<'_>) -> task::Poll<Self::Output> {
+        task::Poll::Pending
+    }
+}
+
+/// Heph's timer, deadline and interval tests, in Heph's forms: the timers
+/// take `ctx.runtime()` (a `&mut` of the actor's runtime access), and a
+/// deadline hands its (`Unpin`) future back as `&mut Fut` and `Fut`.
+async fn heph_timers<RT: Access>(mut ctx: Context<(), RT>, tx: mpsc::Sender<&'static str>) {
+    let start = Instant::now();
+    let mut timer = Timer::after(ctx.runtime(), HEPH_TIMEOUT);
+    assert!(timer.deadline() >= start + HEPH_TIMEOUT);
+    assert!(!timer.has_passed());
+    let _ = (&mut timer).await;
+    assert!(timer.has_passed());
+    assert!(start.elapsed() >= HEPH_TIMEOUT);
+    tx.send("timer").unwrap();
+
+    let start = Instant::now();
+    let mut deadline = Timer::after(ctx.runtime(), HEPH_TIMEOUT).wrap(AlwaysPending);
+    assert!(deadline.deadline() >= start + HEPH_TIMEOUT);
+    assert!(!deadline.has_passed());
+    let res: Result<(), DeadlinePassed> = (&mut deadline).await.and_then(|res| res);
+    assert_eq!(res, Err(DeadlinePassed));
+    assert!(deadline.has_passed());
+    tx.send("wrap").unwrap();
+
+    let start = Instant::now();
+    let mut deadline = Deadline::after(ctx.runtime(), HEPH_TIMEOUT, AlwaysPending);
+    assert!(deadline.deadline() >= start + HEPH_TIMEOUT);
+    assert!(!deadline.has_passed());
+    assert_eq!(*deadline.get_ref(), AlwaysPending);
+    let future: &mut AlwaysPending = deadline.get_mut();
+    assert_eq!(*future, AlwaysPending);
+    let res = (&mut deadline).await;
+    assert_eq!(res, Err(DeadlinePassed));
+    assert!(deadline.has_passed());
+    assert!(start.elapsed() >= HEPH_TIMEOUT);
+    assert_eq!(*deadline.get_mut(), AlwaysPending);
+    let future: AlwaysPending = deadline.into_inner();
+    assert_eq!(future, AlwaysPending);
+    tx.send("deadline").unwrap();
+
+    let start = Instant::now();
+    let mut interval = Interval::every(ctx.runtime(), HEPH_TIMEOUT);
+    assert!(interval.next_deadline() >= start + HEPH_TIMEOUT);
+    let _ = interval.tick().await;
+    assert!(start.elapsed() >= HEPH_TIMEOUT);
+    tx.send("interval").unwrap();
+}
+
+/// Heph's timer tests (`timer`, `timer_ref_rt`, `timer_wrap`, `deadline`,
+/// `interval`, `triggered_timers_run_actors`): thread-local and
+/// thread-safe actors, their timers made from `ctx.runtime()`.
+#[test]
+fn heph_timer_forms_in_both_kinds_of_actor() {
+    let (tx, rx) = mpsc::channel();
+    let mut runtime = Runtime::setup().build().unwrap();
+    let local_tx = tx.clone();
+    runtime.run_on_workers(move |mut rt: RuntimeRef| {
+        let _ = rt.spawn_local(
+            NoSupervisor,
+            actor_fn(heph_timers::<ThreadLocal>),
+            local_tx,
+            ActorOptions::default(),
+        );
+    });
+    let _ = runtime.spawn(
+        NoSupervisor,
+        actor_fn(heph_timers::<ThreadSafe>),
+        tx,
+        ActorOptions::default(),
+    );
+    runtime.start().unwrap();
+    let mut done: Vec<&str> = rx.iter().collect();
+    done.sort_unstable();
+    let mut want = ["timer", "wrap", "deadline", "interval"].repeat(2);
+    want.sort_unstable();
+    assert_eq!(done, want);
+}
+
+/// A `Deadline` of a future that is not `Unpin` (an `async` block) is
+/// still awaited by reference, and reached pinned.
+#[test]
+fn deadline_of_a_future_that_is_not_unpin() {
+    let runtime = Runtime::setup().build().unwrap();
+    let mut rt = runtime.thread_safe();
+    let outcome = runtime
+        .block_on(async move {
+            let slow = async { std::future::pending::<u8>().await };
+            let mut limited = Deadline::after(&mut rt, Duration::from_millis(5), slow);
+            let pending = limited
+                .get_pin_mut()
+                .poll(&mut task::Context::from_waker(Waker::noop()));
+            assert!(pending.is_pending());
+            let passed = (&mut limited).await;
+            let _pinned = limited.into_pin();
+            passed
+        })
+        .unwrap();
+    assert_eq!(outcome, Err(DeadlinePassed));
 }

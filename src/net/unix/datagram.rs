@@ -16,7 +16,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -28,8 +28,10 @@ use mio::{Interest, Registry, Token, event};
 
 use super::socket_file::{SocketFile, bind_error, describe};
 use crate::RuntimeRef;
+use crate::bytes::Bytes;
 use crate::net::mode::private::Io;
 use crate::net::source::Registered;
+use crate::net::stream_io::{self, Fill, One, RecvBytes};
 use crate::timer::Timer;
 use crate::worker::sources::Direction;
 
@@ -97,6 +99,12 @@ impl<T: AsRawFd> event::Source for FdSource<T> {
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         SourceFd(&self.0.as_raw_fd()).deregister(registry)
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for FdSource<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
     }
 }
 
@@ -268,9 +276,30 @@ impl UnixDatagram {
         poll_fn(|cx| self.io.poll_io(Direction::Write, cx, |s| s.0.send(buf))).await
     }
 
-    /// Receives a datagram from the connected peer.
-    pub async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.0.recv(buf))).await
+    /// Receives a datagram from the connected peer into `buf`'s room.
+    /// `buf` is a [`Bytes`] buffer, as Heph's `recv` takes it: a byte
+    /// slice or array (all of it), or a `Vec<u8>`'s spare capacity, which
+    /// grows its length by what came. A datagram longer than the room is
+    /// cut to it.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidInput` for a buffer with no room (a vector
+    /// full to its capacity), before any system call, so no datagram is
+    /// taken and lost.
+    pub fn recv<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Recv, "recv", stream_io::count)
+    }
+
+    /// Receives a datagram from the connected peer into `buf`'s room
+    /// without taking it: the next receive gets it again. As Heph's
+    /// `peek`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::recv`].
+    pub fn peek<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        RecvBytes::datagram(&mut self.io, One(buf), Fill::Peek, "peek", stream_io::count)
     }
 
     /// Shuts down the read side, the write side, or both.

@@ -13,6 +13,7 @@ use mio::Interest;
 
 use super::socket_file::describe;
 use crate::RuntimeRef;
+use crate::bytes::{Bytes, BytesVectored};
 use crate::net::mode::private::Io;
 use crate::net::server::Counted;
 use crate::net::source::Registered;
@@ -135,9 +136,16 @@ impl UnixStream {
         stream_io::read_exact(&mut self.io, buf)
     }
 
-    /// Reads into `buf` without taking the bytes (`MSG_PEEK`): the next
-    /// read gets them again. Waits for data as [`UnixStream::read`] does;
-    /// 0 means the peer closed its side.
+    /// Reads into `buf`'s room without taking the bytes (`MSG_PEEK`): the
+    /// next read gets them again. `buf` is a [`Bytes`] buffer: a byte
+    /// slice or array (all of it), or a `Vec<u8>`'s spare capacity, which
+    /// grows its length by what came, as Heph's `peek` takes it. Waits for
+    /// data as [`UnixStream::read`] does; 0 means the peer closed its side.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidInput` for a buffer with no room (a vector
+    /// full to its capacity: its initialised bytes are not the room).
     ///
     /// # Examples
     ///
@@ -174,8 +182,14 @@ impl UnixStream {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn peek(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> {
-        stream_io::peek(&mut self.io, buf)
+    pub fn peek<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            stream_io::One(buf),
+            stream_io::Fill::Peek,
+            "peek",
+            stream_io::count,
+        )
     }
 
     /// Reads into the buffers, in order, with one system call (`readv`),
@@ -293,6 +307,148 @@ impl UnixStream {
     ///
     /// As [`UnixStream::write_all`].
     pub fn write_all_vectored(
+        &mut self,
+        bufs: &mut [IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all_vectored(&mut self.io, bufs)
+    }
+
+    /// Receives into `buf`'s room (a `Vec<u8>`'s spare capacity, which
+    /// grows its length by what came; all of a slice), as Heph's `recv`:
+    /// how many bytes, 0 when the peer closed its side. Pass `&mut buf` to
+    /// keep the buffer. The same read as [`UnixStream::read`], into memory
+    /// that need not be initialised.
+    ///
+    /// # Errors
+    ///
+    /// The OS error; `InvalidInput` for a buffer with no room (a vector
+    /// full to its capacity), before any system call, as its 0 would read
+    /// as the end.
+    pub fn recv<B: Bytes>(&mut self, buf: B) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            stream_io::One(buf),
+            stream_io::Fill::Recv,
+            "recv",
+            stream_io::count,
+        )
+    }
+
+    /// Receives at least `n` bytes into `buf`'s room, as Heph's `recv_n`,
+    /// in as many receives as it takes.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the peer closed its side first (a vector keeps
+    /// the bytes that came); `InvalidInput` if `buf` has room for fewer
+    /// than `n` bytes; the OS error.
+    pub fn recv_n<B: Bytes>(&mut self, buf: B, n: usize) -> impl Future<Output = io::Result<()>> {
+        stream_io::RecvBytes::at_least(
+            &mut self.io,
+            stream_io::One(buf),
+            n,
+            stream_io::Fill::Recv,
+            "recv_n",
+        )
+    }
+
+    /// Receives into the rooms of `bufs`, in order, with one system call,
+    /// as Heph's `recv_vectored`: how many bytes, 0 when the peer closed
+    /// its side.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::recv`].
+    pub fn recv_vectored<B: BytesVectored>(
+        &mut self,
+        bufs: B,
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            bufs,
+            stream_io::Fill::Recv,
+            "recv_vectored",
+            stream_io::count,
+        )
+    }
+
+    /// Receives at least `n` bytes into the rooms of `bufs`, in order, as
+    /// Heph's `recv_n_vectored`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::recv_n`].
+    pub fn recv_n_vectored<B: BytesVectored>(
+        &mut self,
+        bufs: B,
+        n: usize,
+    ) -> impl Future<Output = io::Result<()>> {
+        stream_io::RecvBytes::at_least(
+            &mut self.io,
+            bufs,
+            n,
+            stream_io::Fill::Recv,
+            "recv_n_vectored",
+        )
+    }
+
+    /// [`UnixStream::peek`] into the rooms of `bufs`, in order, as Heph's
+    /// `peek_vectored`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::peek`].
+    pub fn peek_vectored<B: BytesVectored>(
+        &mut self,
+        bufs: B,
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::RecvBytes::once(
+            &mut self.io,
+            bufs,
+            stream_io::Fill::Peek,
+            "peek_vectored",
+            stream_io::count,
+        )
+    }
+
+    /// Sends some of `buf`, as Heph's `send`: [`UnixStream::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`].
+    pub fn send(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write(&mut self.io, buf)
+    }
+
+    /// Sends all of `buf`, as Heph's `send_all`: [`UnixStream::write_all`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write_all`].
+    pub fn send_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> {
+        stream_io::write_all(&mut self.io, buf)
+    }
+
+    /// Sends some of `bufs` with one system call, as Heph's
+    /// `send_vectored`: [`UnixStream::write_vectored`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write`].
+    pub fn send_vectored(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+    ) -> impl Future<Output = io::Result<usize>> {
+        stream_io::write_vectored(&mut self.io, bufs)
+    }
+
+    /// Sends all of `bufs`, as Heph's `send_all_vectored`:
+    /// [`UnixStream::write_all_vectored`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::write_all`].
+    pub fn send_all_vectored(
         &mut self,
         bufs: &mut [IoSlice<'_>],
     ) -> impl Future<Output = io::Result<()>> {
