@@ -78,11 +78,6 @@ pub(crate) struct Shared<M> {
     state: Mutex<State<M>>,
     /// Number of live [`Sender`]s.
     senders: AtomicUsize,
-    /// The inbox closes when its receiver is dropped, not with its owner
-    /// (see [`closing_with_receiver`]). Only with the `test` feature: a
-    /// worker's actors have an owner.
-    #[cfg(feature = "test")]
-    closes_with_receiver: bool,
 }
 
 struct State<M> {
@@ -98,6 +93,12 @@ struct State<M> {
     /// Set once the receiver found more than one message queued: the
     /// second time, it takes a batch (see [`refill`]).
     backlog_seen: bool,
+    /// The inbox closes when its receiver is dropped, not with its owner
+    /// (see [`closing_with_receiver`]). Only with the `test` feature: a
+    /// worker's actors have an owner. Here, beside the other flags, it
+    /// takes no room of its own.
+    #[cfg(feature = "test")]
+    closes_with_receiver: bool,
     /// Waker of the receiving actor, set while it waits for a message.
     receiver: Option<Waker>,
     /// Allocated by the first sender that waits for room, the first task
@@ -268,12 +269,12 @@ impl<M> Shared<M> {
                 taken: 0,
                 closed: false,
                 backlog_seen: false,
+                #[cfg(feature = "test")]
+                closes_with_receiver: false,
                 receiver: None,
                 waiters: None,
             }),
             senders: AtomicUsize::new(0),
-            #[cfg(feature = "test")]
-            closes_with_receiver: false,
         }
     }
 }
@@ -292,8 +293,8 @@ pub(crate) fn new<M>(capacity: NonZeroUsize) -> Owner<M> {
 /// (`test::init_local_actor`).
 #[cfg(feature = "test")]
 pub(crate) fn closing_with_receiver<M>(capacity: NonZeroUsize) -> (Receiver<M>, Sender<M>) {
-    let mut shared = Shared::new(capacity);
-    shared.closes_with_receiver = true;
+    let shared = Shared::new(capacity);
+    shared.lock().closes_with_receiver = true;
     let owner = Owner {
         shared: Storage::boxed(shared),
     };
@@ -346,7 +347,7 @@ impl<M> Owner<M> {
 impl<M> Drop for Owner<M> {
     fn drop(&mut self) {
         #[cfg(feature = "test")]
-        if self.shared.closes_with_receiver {
+        if self.shared.lock().closes_with_receiver {
             return;
         }
         self.close();
@@ -523,7 +524,7 @@ impl<M> Receiver<M> {
 impl<M> Drop for Receiver<M> {
     fn drop(&mut self) {
         #[cfg(feature = "test")]
-        if self.shared.closes_with_receiver {
+        if self.shared.lock().closes_with_receiver {
             close(&self.shared);
         }
         // An empty batch holds no room (see `pop_batch`).
