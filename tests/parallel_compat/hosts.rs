@@ -74,6 +74,22 @@ fn nonall_and_onall_on_two_hosts() {
         super::shown(&ours)
     );
     assert_eq!(fs::read(&table).unwrap(), b"");
+    // GNU parallel, run the same way, leaves its table empty too.
+    if let Some(parallel) = parallel() {
+        fs::write(&table, "old\n").unwrap();
+        let dir = super::scratch("nonall-table-gnu");
+        let theirs = super::gnu_with(parallel, &os, &dir, |cmd| cmd);
+        assert_eq!(
+            (
+                theirs.status.code(),
+                &theirs.stdout[..],
+                fs::read(&table).unwrap()
+            ),
+            (Some(0), &b"hi\nhi\n"[..], Vec::new()),
+            "{}",
+            super::shown(&theirs)
+        );
+    }
 }
 
 /// `--retries` runs a failed job again on another host, while there is
