@@ -26,9 +26,7 @@ use std::process::{self, ExitCode};
 use std::time::{Duration, Instant};
 use std::{env, fs, panic, thread};
 
-use hearth::remote::{
-    self, FailedSlot, Handlers, Host, JobFailure, Pool, PoolError, Target, Transport,
-};
+use hearth::remote::{self, FailedSlot, Handlers, Host, Pool, PoolError, Target, Transport};
 
 use procs::processes;
 use sshd::Sshd;
@@ -184,10 +182,6 @@ fn tests() -> &'static [(&'static str, Test)] {
         (
             "an_ssh_that_hangs_on_dash_g_still_logs_in",
             an_ssh_that_hangs_on_dash_g_still_logs_in,
-        ),
-        (
-            "first_jobs_go_out_with_the_handshake",
-            first_jobs_go_out_with_the_handshake,
         ),
     ]
 }
@@ -1049,74 +1043,4 @@ fn runs_with_sshs_own_connection(sshd: &Sshd, ssh: Vec<String>, scratch: &str) {
     );
     squares(&mut pool, 20);
     pool.shutdown(Duration::from_secs(10));
-}
-
-/// A slot over its host's master takes its first job with its handshake,
-/// before the worker answers (a round trip of the link saved per start),
-/// and the job's time limit runs from the worker's answer, not from its
-/// dispatch: a worker that starts slowly (held here on a fifo, longer than
-/// the limit) does not time its job out, and a job that overruns after
-/// the start still is stopped.
-fn first_jobs_go_out_with_the_handshake(sshd: &Sshd) {
-    use std::os::unix::fs::PermissionsExt;
-
-    let dir = sshd.scratch("early-jobs");
-    let hold = dir.join("hold");
-    let made = process::Command::new("mkfifo").arg(&hold).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", hold.display());
-    let script = dir.join("worker.sh");
-    fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nread go < '{}'\nexec '{}' \"$@\"\n",
-            hold.display(),
-            runner::exe()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    let limit = Duration::from_millis(300);
-    let mut pool = Pool::builder()
-        .host(Host::new(
-            "node1",
-            1,
-            ssh(sshd, &script.display().to_string()),
-        ))
-        .timeout(limit)
-        .build()
-        .unwrap();
-    let control = pool.control();
-    let run = thread::spawn(move || pool.map::<u64, u64>(&Target::Any, "square", [3]));
-    // In flight while no slot has answered its handshake.
-    let early = gates::poll_for(Duration::from_secs(20), || {
-        let m = control.metrics();
-        (m.jobs_in_flight == 1 && m.slots_alive == 0).then_some(())
-    });
-    // The worker starts slowly: past the job's time limit (the time that
-    // passes is what is tested; nothing waits on it).
-    thread::sleep(limit * 2);
-    fs::write(&hold, "go\n").unwrap();
-    let out = run.join().unwrap();
-    assert!(early.is_some(), "the job waited for the handshake");
-    assert_eq!(out.unwrap(), [Ok(9)]);
-
-    // A job sent with the handshake that overruns is stopped.
-    let mut pool = Pool::builder()
-        .host(host(sshd, "node1", 1))
-        .timeout(limit)
-        .build()
-        .unwrap();
-    let gate = dir.join("never");
-    let out = pool
-        .map::<_, u64>(
-            &Target::Any,
-            "gated",
-            [(sshd.scratch("early-started"), gate, 2_u64)],
-        )
-        .unwrap();
-    assert!(
-        matches!(out[0], Err(JobFailure::TimedOut { .. })),
-        "{:?}",
-        out[0]
-    );
 }

@@ -167,8 +167,6 @@ pub(crate) struct Slot {
     pub(crate) download: Option<Download>,
     /// Its `SESSION_INIT`, until it goes out behind `HELLO`.
     session: Option<Frame>,
-    /// Takes jobs before its handshake ends (see [`Slot::take_jobs_early`]).
-    early: bool,
 }
 
 /// Bytes queued for the worker below which an upload adds more, and up to
@@ -288,7 +286,6 @@ impl Slot {
                 install,
             }),
             session: Some(session),
-            early: false,
         };
         // An install script reads stdin until it says `ready`.
         if slot.installing.is_none() {
@@ -383,30 +380,6 @@ impl Slot {
     pub(crate) fn send(&mut self, frame: &Frame) -> Result<(), WireError> {
         self.queue(frame)?;
         self.flush().map_err(WireError::Io)
-    }
-
-    /// Lets the slot take jobs before its handshake ends: they go out
-    /// behind `HELLO` and `SESSION_INIT`, and the worker, which reads its
-    /// frames in order, starts the first once it answered them. That saves
-    /// the round trip of the link a start would otherwise wait before its
-    /// first job. Only for a slot whose process reached its host already
-    /// (a session over a master that logged in), whose worker reads its
-    /// frames at once: not one whose install script or Slurm job comes
-    /// first, nor one whose host takes base files first. Returns whether
-    /// it does.
-    pub(crate) fn take_jobs_early(&mut self) -> bool {
-        self.early = self.installing.is_none() && self.pending.is_none();
-        self.early
-    }
-
-    /// The slot takes jobs now: it completed its handshake, or it takes
-    /// them early and has not failed it.
-    pub(crate) fn takes_jobs(&self) -> bool {
-        match self.stage {
-            Stage::Ready => true,
-            Stage::Hello(_) | Stage::Session(_) => self.early,
-            Stage::Base(_) => false,
-        }
     }
 
     /// Queues a frame, to be written by [`Slot::flush`]. Fails only for a

@@ -626,8 +626,7 @@ impl Engine {
                 Some(_) => 1,
                 None => entry.window.size(),
             };
-            let ready = slot.stage == Stage::Ready;
-            while slot.takes_jobs() && slot.in_flight.len() < window && !slot.exclusive {
+            while slot.stage == Stage::Ready && slot.in_flight.len() < window && !slot.exclusive {
                 if gated && !self.gate.as_mut().is_some_and(|gate| gate.open(now)) {
                     break;
                 }
@@ -645,8 +644,7 @@ impl Engine {
                     continue;
                 };
                 let files = job.files.as_ref().and_then(|f| Files::for_slot(f, shared));
-                // Before the handshake ends, only jobs without files.
-                if files.is_some() && (!slot.in_flight.is_empty() || !ready) {
+                if files.is_some() && !slot.in_flight.is_empty() {
                     self.jobs.queue_front(id);
                     incr(&self.stats.queued);
                     break;
@@ -666,9 +664,8 @@ impl Engine {
                         }
                         job.attempts += 1;
                         // Behind other jobs, it waits: its clock starts
-                        // when their results are in. Sent with the
-                        // handshake, when the handshake ends.
-                        let deadline = if slot.in_flight.is_empty() && ready {
+                        // when their results are in.
+                        let deadline = if slot.in_flight.is_empty() {
                             job.started = Some(now);
                             entry.head_sent_idle = true;
                             self.time_limit.current().map(|t| after(now, t))
@@ -785,7 +782,31 @@ impl Engine {
                 Err(SlotFailure::BaseFiles(format!("{error} (on the host)")))
             }
             (stage @ Stage::Session(_), Frame::SessionAck { .. })
-            | (stage @ Stage::Base(_), Frame::BaseAck { .. }) => self.session_set_up(index, stage),
+            | (stage @ Stage::Base(_), Frame::BaseAck { .. }) => {
+                // The base files first, to a slot on another machine.
+                let shared = transfer::is_shared(&self.hosts[entry.host].transport);
+                let base = self.settings.base_files.as_ref().filter(|_| !shared);
+                if let (Stage::Session(_), Some(base)) = (stage, base) {
+                    slot.queue_base(base).map_err(|err| {
+                        SlotFailure::BaseFiles(format!("{err} (on this machine)"))
+                    })?;
+                    // Their time on top of the handshake's, at 1 MB/s.
+                    let sending = Duration::from_secs(base.send_size() / 1_000_000);
+                    let limit = self.settings.handshake_timeout + sending;
+                    slot.stage = Stage::Base(after(Instant::now(), limit));
+                    return slot
+                        .flush()
+                        .map_err(|err| SlotFailure::WriteFailed(err.to_string()));
+                }
+                if let Stage::Base(_) = stage {
+                    debug!(slot:% = slot.label; "base files placed");
+                }
+                slot.stage = Stage::Ready;
+                entry.failed_starts = 0;
+                entry.ready_once = true;
+                incr(&self.stats.hosts[entry.host].alive);
+                Ok(())
+            }
             (Stage::Ready, Frame::Result { id, outcome }) => self.on_result(index, id, outcome),
             (Stage::Ready, Frame::Output { id, stream, data }) => {
                 // Only the running job (the first sent) streams.
@@ -814,12 +835,6 @@ impl Engine {
                     entry.rtt_probe = None;
                     entry.window.round_trip(sent.elapsed());
                 }
-                if let Some((probe, sent)) = entry.early_probe
-                    && probe == seq
-                {
-                    entry.early_probe = None;
-                    entry.window.round_trip(sent.elapsed());
-                }
                 // Alive since its job passed its time limit: the job's
                 // overrun is its own, and its worker stops it.
                 if let Some(overdue) = slot.overdue
@@ -835,49 +850,6 @@ impl Engine {
                 frame.name()
             ))),
         }
-    }
-
-    /// Slot `index` answered its `SESSION_INIT` (`stage` Session) or
-    /// placed the base files (`stage` Base): the base files go out, or the
-    /// slot takes jobs.
-    fn session_set_up(&mut self, index: usize, stage: Stage) -> Result<(), SlotFailure> {
-        let entry = &mut self.slots[index];
-        let Some(slot) = entry.slot.as_mut() else {
-            return Ok(());
-        };
-        // The base files first, to a slot on another machine.
-        let shared = transfer::is_shared(&self.hosts[entry.host].transport);
-        let base = self.settings.base_files.as_ref().filter(|_| !shared);
-        if let (Stage::Session(_), Some(base)) = (stage, base) {
-            slot.queue_base(base)
-                .map_err(|err| SlotFailure::BaseFiles(format!("{err} (on this machine)")))?;
-            // Their time on top of the handshake's, at 1 MB/s.
-            let sending = Duration::from_secs(base.send_size() / 1_000_000);
-            let limit = self.settings.handshake_timeout + sending;
-            slot.stage = Stage::Base(after(Instant::now(), limit));
-            return slot
-                .flush()
-                .map_err(|err| SlotFailure::WriteFailed(err.to_string()));
-        }
-        if let Stage::Base(_) = stage {
-            debug!(slot:% = slot.label; "base files placed");
-        }
-        slot.stage = Stage::Ready;
-        // Jobs sent with the handshake: the first runs from now.
-        if let Some((head, deadline)) = slot.in_flight.first_mut()
-            && let Some(job) = self.jobs.get_mut(*head)
-            && job.started.is_none()
-        {
-            let now = Instant::now();
-            job.started = Some(now);
-            *deadline = self.time_limit.current().map(|t| after(now, t));
-            // The worker had it: its time holds no round trip.
-            entry.head_sent_idle = false;
-        }
-        entry.failed_starts = 0;
-        entry.ready_once = true;
-        incr(&self.stats.hosts[entry.host].alive);
-        Ok(())
     }
 
     /// A job's result from slot `index`: the slot's next job starts, and

@@ -70,12 +70,6 @@ pub(super) struct SlotEntry {
     /// The `PING` sent when the worker answered `HELLO`, and when, until
     /// its `PONG`: a round trip of the link.
     pub(super) rtt_probe: Option<(u64, Instant)>,
-    /// The `PING` sent with the handshake of a slot that takes jobs early,
-    /// and when, until its `PONG`: a bound of the round trip from above
-    /// (it holds the session's opening and the worker's start), which the
-    /// window goes by if its first jobs come back before `rtt_probe`'s
-    /// answer.
-    pub(super) early_probe: Option<(u64, Instant)>,
     /// Its first job in flight was sent while it had none (its time
     /// includes a round trip).
     pub(super) head_sent_idle: bool,
@@ -115,7 +109,6 @@ impl SlotEntry {
                     exiting: None,
                     window: Window::new(window.for_transport(&h.transport)),
                     rtt_probe: None,
-                    early_probe: None,
                     head_sent_idle: false,
                     freed_at: None,
                 })
@@ -312,7 +305,6 @@ impl Engine {
             entry.master_wait = None;
             entry.closing = false;
             entry.rtt_probe = None;
-            entry.early_probe = None;
             entry.starts += 1;
             let _ = entry.first_start.get_or_insert(now);
             let deadline = after(now, self.settings.handshake_timeout);
@@ -337,7 +329,7 @@ impl Engine {
                 deadline,
                 self.settings.max_frame,
             ) {
-                Ok(slot) => self.slot_started(index, slot, control.is_some(), now),
+                Ok(slot) => self.slot_started(index, slot, now),
                 Err(err) => self.not_spawned(index, &err),
             }
         }
@@ -346,23 +338,10 @@ impl Engine {
         self.park_idle_slots(now, up);
     }
 
-    /// Slot `index` started `slot`, through its host's master if
-    /// `through_master`.
-    fn slot_started(&mut self, index: usize, mut slot: Slot, through_master: bool, now: Instant) {
+    /// Slot `index` started `slot`.
+    fn slot_started(&mut self, index: usize, slot: Slot, now: Instant) {
         let entry = &mut self.slots[index];
         let host = &self.hosts[entry.host];
-        // A session over a master that logged in reaches its worker at
-        // once: its first jobs go out with its handshake (base files, when
-        // there are some, first). A `PING` behind its handshake: its
-        // answer bounds the round trip before the one sent at `HELLO_ACK`
-        // measures it (see `window.rs`).
-        if through_master
-            && self.settings.base_files.is_none()
-            && slot.take_jobs_early()
-            && let Ok(seq) = slot.ping(now)
-        {
-            entry.early_probe = Some((seq, now));
-        }
         if matches!(host.transport, Transport::Ssh { .. }) {
             self.mux.pace.started(now);
         }

@@ -24,15 +24,7 @@
 //!
 //! The round trip is measured once per slot start, from a `PING` sent
 //! when the worker answers `HELLO` to its `PONG` (the worker answers at
-//! once, so this is the link and the two processes). A slot that takes
-//! its first jobs with its handshake (a session over an ssh master: see
-//! `Slot::take_jobs_early`) has them back with the answer to `HELLO`,
-//! before that measure: a `PING` sent behind its handshake gives a bound
-//! from above (the session's opening and the worker's start are in it)
-//! for the window's first growth, so that the slot does not idle a round
-//! trip at one job first. The smaller measure wins as it comes: a slot
-//! sent too much ahead at its first growth holds about its start-up's
-//! worth of jobs. A job's time from
+//! once, so this is the link and the two processes); a job's time from
 //! the pool's view: from its start (the
 //! dispatch to an idle slot, or the answer to the job before it) to its
 //! answer, less the round trip when it was sent to an idle slot. The
